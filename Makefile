@@ -1,0 +1,90 @@
+# durlog build. One plain GNU make; every output goes under $(B) (build/ by
+# default; build-asan/ and build-tsan/ for the sanitizer variants).
+#
+#   make            library (static + shared), the durlog command, tests, benches
+#   make demo       builds and runs the origin article's experiment done right
+#   make check      installs missing Debian packages, then runs the whole suite
+#                   (normal build, ASan+UBSan build, TSan on the threaded tests)
+#   make test       the suite on the normal build only
+#   make bench      the append benchmark (bench/README.md explains the table)
+#   make install    PREFIX=/usr/local
+
+B        ?= build
+PREFIX   ?= /usr/local
+CC       ?= cc
+OPT      ?= -O2
+SANITIZE ?=
+WERROR   ?= -Werror
+CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra $(WERROR) \
+              -Wshadow -Wstrict-prototypes -Wmissing-prototypes -pthread \
+              -fvisibility=hidden $(SANITIZE)
+CPPFLAGS += -Iinclude -Isrc
+LDLIBS   += -pthread
+
+LIB_SRC   := $(sort $(wildcard src/*.c))
+CLI_SRC   := $(sort $(wildcard cli/*.c))
+TEST_SRC  := $(sort $(wildcard tests/test_*.c))
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+DEMO_SRC  := $(sort $(wildcard demo/*.c))
+
+LIB_OBJ   := $(LIB_SRC:%.c=$(B)/%.o)
+CLI_OBJ   := $(CLI_SRC:%.c=$(B)/%.o)
+TESTS     := $(TEST_SRC:tests/%.c=$(B)/tests/%)
+BENCHES   := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
+DEMOS     := $(DEMO_SRC:demo/%.c=$(B)/demo/%)
+
+all: $(B)/libdurlog.a $(B)/libdurlog.so $(B)/durlog $(TESTS) $(BENCHES) $(DEMOS)
+
+$(B)/%.o: %.c $(wildcard include/*.h src/*.h cli/*.h tests/*.h) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS_BASE) $(CFLAGS) -fPIC -c $< -o $@
+
+$(B)/libdurlog.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/libdurlog.so: $(LIB_OBJ)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -shared -Wl,-soname,libdurlog.so.0 -o $@ $^ $(LDLIBS)
+
+$(B)/durlog: $(CLI_OBJ) $(B)/libdurlog.a
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# Tests link the static library so they can reach internal (dl_) symbols too.
+$(B)/tests/%: $(B)/tests/%.o $(B)/libdurlog.a
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/bench/%: $(B)/bench/%.o $(B)/libdurlog.a
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/demo/%: $(B)/demo/%.o $(B)/libdurlog.a
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+deps:
+	@scripts/deps.sh
+
+demo: all
+	$(B)/demo/demo
+
+test: all
+	@B=$(B) tests/run.sh
+
+# The whole suite: what .ci/run and the README run.
+check: deps
+	@scripts/check.sh
+
+bench: all
+	$(B)/bench/bench_append
+
+install: $(B)/libdurlog.a $(B)/libdurlog.so $(B)/durlog
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin
+	install -m 644 include/durlog.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(B)/libdurlog.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(B)/libdurlog.so $(DESTDIR)$(PREFIX)/lib/libdurlog.so.0
+	ln -sf libdurlog.so.0 $(DESTDIR)$(PREFIX)/lib/libdurlog.so
+	install -m 755 $(B)/durlog $(DESTDIR)$(PREFIX)/bin/
+
+clean:
+	rm -rf build build-asan build-tsan
+
+.PHONY: all deps demo test check bench install clean
+.SECONDARY:

@@ -1,0 +1,331 @@
+/*
+ * durlog.h - fast, safe, append-only logs of records on Linux.
+ *
+ * This is the only public header of libdurlog. Every guarantee the library
+ * makes is stated here, next to the function or option that gives it;
+ * docs/GUARANTEES.md expands them and names the tests that prove them, and
+ * docs/FORMAT.md describes the bytes on disk.
+ *
+ * A log is a directory. Records live in segment files inside it
+ * ("00000000000000000000.seg", named by the sequence number of their first
+ * record so that `ls` sorts them in log order), next to a small coordination
+ * file ("durlog.shm") that writers map to share a lock and the log's tail.
+ *
+ * Conventions:
+ *  - Every function that can fail returns 0 (or a count) on success and a
+ *    negative error code on failure: either a negated errno value (-EIO,
+ *    -ENOSPC, ...) or one of the DURLOG_E* codes below. durlog_strerror()
+ *    turns any of them into text. There is no global state: no errno to
+ *    consult, no library-wide initialisation.
+ *  - durlog_errmsg() gives a longer message for the last failure on a handle,
+ *    naming the file, byte offset and operation (e.g. "fdatasync of
+ *    log/00000000000000000000.seg: Input/output error").
+ *  - Handles are opaque. A writer handle (durlog *) may be shared by any
+ *    number of threads. A reader handle (durlog_reader *) belongs to one
+ *    thread at a time.
+ *  - Sequence numbers are dense: the first record of a new log is 0 and each
+ *    record gets the next number, across all writers of the log.
+ */
+#ifndef DURLOG_H
+#define DURLOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DURLOG_VERSION_MAJOR 0
+#define DURLOG_VERSION_MINOR 1
+#define DURLOG_VERSION_PATCH 0
+
+/* The largest payload one record may carry: 64 MiB. A larger append fails
+ * with DURLOG_ETOOBIG and writes nothing. Zero-length records are allowed. */
+#define DURLOG_MAX_RECORD ((size_t)64 << 20)
+
+/* Default segment size: a segment rolls over to a new file once the next
+ * record would not fit. A record larger than the segment size gets a segment
+ * of its own, sized to fit it. */
+#define DURLOG_DEFAULT_SEGMENT_SIZE ((uint64_t)64 << 20)
+
+/* Default delay for the `interval` level, in milliseconds. */
+#define DURLOG_DEFAULT_INTERVAL_MS 1000
+
+/* Returned through a sequence-number out-parameter when the number is not
+ * known yet: `buffered` records get theirs when they are flushed. */
+#define DURLOG_SEQ_PENDING UINT64_MAX
+
+/* ---------------------------------------------------------------------------
+ * Error codes. OS failures are reported as negated errno values; these are
+ * durlog's own, all below -1000 so that they never collide with errno.
+ */
+enum durlog_error {
+    DURLOG_OK = 0,
+    DURLOG_ECORRUPT = -1001, /* a record or segment failed its checksum or
+                                framing before the tail; see durlog_errmsg()
+                                for segment and offset; run `durlog check` */
+    DURLOG_ETOOBIG = -1002,  /* record larger than DURLOG_MAX_RECORD */
+    DURLOG_EFORMAT = -1003,  /* not a durlog log, or a format version this
+                                library does not read */
+    DURLOG_EFAILED = -1004,  /* the log is in the failed state after an
+                                fdatasync error; close and reopen it */
+    DURLOG_EINVAL = -1005,   /* invalid argument (bad level, NULL pointer,
+                                bad option value) */
+    DURLOG_EEND = -1006,     /* reader: no further record yet (not an error:
+                                the reader is at the current end) */
+    DURLOG_EBUSY = -1007,    /* the operation needs the log to be closed by
+                                every writer (e.g. repair) */
+    DURLOG_ETIMEDOUT = -1008,/* a wait ended before its condition held */
+    DURLOG_ENOTFOUND = -1009,/* seek: that sequence number is not in the log
+                                (before its first or after its last record) */
+};
+
+/* Text for any code returned by this library (durlog's own or -errno). The
+ * string is static; never free it. */
+const char *durlog_strerror(int err);
+
+/* ---------------------------------------------------------------------------
+ * Durability levels. Each append names one; it says what is true when the
+ * append call returns.
+ */
+typedef enum durlog_level {
+    /* In this process's memory only. Fastest. Lost if the process dies;
+     * invisible to readers (in this process or any other) until flushed by
+     * durlog_flush(), a later append at another level from the same handle,
+     * a full buffer, or durlog_close(). The sequence number is assigned at
+     * flush time (the append reports DURLOG_SEQ_PENDING). */
+    DURLOG_BUFFERED = 0,
+
+    /* Handed to the kernel (stored into the page cache through a shared
+     * mapping) before the call returns. Survives the process being killed,
+     * even with SIGKILL; visible at once to readers in any process. Lost on
+     * power loss or kernel crash unless a later sync covered it. */
+    DURLOG_KERNEL = 1,
+
+    /* As DURLOG_KERNEL, and an fdatasync at most interval_ms later (run by a
+     * background thread, never by the appending thread) makes it durable:
+     * on power loss, at most about interval_ms of records are lost. */
+    DURLOG_INTERVAL = 2,
+
+    /* The call returns only once the record, and every record before it in
+     * the log, is on stable storage: fdatasync of its segment (and of any
+     * earlier segment still holding unsynced records) has returned success,
+     * and the directory has been fsynced if the segment is new. Survives
+     * power loss, assuming the disk honours flush requests. Concurrent sync
+     * appends share fdatasync calls (group commit). */
+    DURLOG_SYNC = 3,
+} durlog_level;
+
+/* "buffered", "kernel", "interval", "sync", or NULL for a bad value. */
+const char *durlog_level_name(durlog_level level);
+/* Parses one of the names above; returns 0 and sets *out, or DURLOG_EINVAL. */
+int durlog_level_parse(const char *name, durlog_level *out);
+
+/* ---------------------------------------------------------------------------
+ * Opening a log for writing.
+ */
+typedef struct durlog durlog;
+
+/* Options for durlog_open(). Initialise with durlog_options_init(), then set
+ * what you need; zero fields mean "the default". */
+typedef struct durlog_options {
+    durlog_level default_level; /* used by durlog_append_default();
+                                   default DURLOG_KERNEL */
+    uint64_t segment_size;      /* bytes; default 64 MiB; minimum 4 KiB.
+                                   Applies to segments this handle creates. */
+    uint32_t interval_ms;       /* for DURLOG_INTERVAL; default 1000 */
+    mode_t mode;                /* permissions for files this handle creates
+                                   (segments, coordination file); default
+                                   0644. The directory gets these plus an
+                                   execute bit wherever a read bit is set. */
+    int create;                 /* nonzero: create the log if it is missing
+                                   (default 1 after durlog_options_init) */
+    size_t buffer_size;         /* bytes of DURLOG_BUFFERED records held in
+                                   memory before an automatic flush;
+                                   default 64 KiB */
+    char *errbuf;               /* optional: on failure, durlog_open()
+                                   writes a detailed message here */
+    size_t errbuf_size;
+} durlog_options;
+
+void durlog_options_init(durlog_options *opts);
+
+/* What durlog_open() found and repaired. */
+typedef struct durlog_recovery {
+    int performed;          /* 1 if this open scanned the tail (it was the
+                               first writer to open the log) */
+    uint64_t bytes_cut;     /* bytes of torn or unsynced tail removed */
+    uint64_t segments_removed; /* whole segments removed after a gap that
+                                  a power loss left (never synced records) */
+    char segment[64];       /* file name of the segment that was cut, or "" */
+    uint64_t offset;        /* byte offset where the valid data now ends in
+                               that segment */
+} durlog_recovery;
+
+/* Opens (and, if opts->create, creates) the log in directory `path`.
+ * opts may be NULL for the defaults. On success *out is a handle to pass to
+ * durlog_close().
+ *
+ * The first writer to open a log scans its tail: a torn last record (partial,
+ * or failing its checksum) and any unsynced debris after it are cut, and
+ * durlog_last_recovery() reports how many bytes. Damage that is not at the
+ * tail is never dropped silently: the open fails with DURLOG_ECORRUPT and the
+ * message names the segment and byte offset; `durlog check --repair` decides
+ * what to do with it. */
+int durlog_open(const char *path, const durlog_options *opts, durlog **out);
+
+/* Flushes buffered records to the kernel, stops background work and frees
+ * the handle, even when it returns an error (the error of the final flush,
+ * or of an earlier asynchronous failure). */
+int durlog_close(durlog *log);
+
+/* The recovery this handle's open performed. */
+void durlog_last_recovery(const durlog *log, durlog_recovery *out);
+
+/* A longer description of the last failure on this handle (file, offset,
+ * operation). Valid until the next call on the handle; with several threads
+ * failing at once it describes one of their failures. */
+const char *durlog_errmsg(const durlog *log);
+
+/* ---------------------------------------------------------------------------
+ * Appending. All append calls are safe to make from many threads on one
+ * handle. Records from one handle land in the order their calls returned.
+ */
+
+/* Appends one record of `len` bytes at `level`. On success, if seq_out is not
+ * NULL, *seq_out is the record's sequence number (DURLOG_SEQ_PENDING for
+ * DURLOG_BUFFERED). Fails with DURLOG_ETOOBIG above DURLOG_MAX_RECORD. */
+int durlog_append(durlog *log, const void *data, size_t len,
+                  durlog_level level, uint64_t *seq_out);
+
+/* As durlog_append() at the handle's default level. */
+int durlog_append_default(durlog *log, const void *data, size_t len,
+                          uint64_t *seq_out);
+
+/* One record of a batch. */
+typedef struct durlog_iov {
+    const void *data;
+    size_t len;
+} durlog_iov;
+
+/* Appends `count` records as consecutive sequence numbers (no other writer's
+ * record lands between them) at one level. *first_seq_out gets the first
+ * one's number. Either all of them are accepted or, on error, none become
+ * visible to readers. A DURLOG_SYNC batch shares one fdatasync. */
+int durlog_append_batch(durlog *log, const durlog_iov *records, size_t count,
+                        durlog_level level, uint64_t *first_seq_out);
+
+/* Brings everything this handle has appended, and every record before it in
+ * the log, to at least `level`: DURLOG_KERNEL (or DURLOG_INTERVAL) flushes
+ * this handle's buffered records; DURLOG_SYNC also makes the log durable up
+ * to its current end. DURLOG_BUFFERED does nothing. */
+int durlog_flush(durlog *log, durlog_level level);
+
+/* Waits until record `seq` has reached `level`: DURLOG_KERNEL and
+ * DURLOG_INTERVAL wait for it to be visible in the kernel (flushing this
+ * handle's buffer first; blocking for records other writers have not
+ * published yet, up to timeout_ms, -1 meaning forever); DURLOG_SYNC makes it
+ * durable (running an fdatasync if nobody else is). Returns
+ * DURLOG_ETIMEDOUT if the time ran out. */
+int durlog_wait(durlog *log, uint64_t seq, durlog_level level, int timeout_ms);
+
+/* ---------------------------------------------------------------------------
+ * Facts about a log.
+ */
+typedef struct durlog_info {
+    uint64_t first_seq;     /* first record still in the log */
+    uint64_t next_seq;      /* the number the next record will get;
+                               next_seq - first_seq records are in the log */
+    uint64_t durable_seq;   /* records below this are known to be on stable
+                               storage */
+    uint64_t segments;      /* segment files */
+    uint64_t bytes;         /* bytes of records (headers included) */
+    uint64_t disk_bytes;    /* bytes the segment files occupy on disk */
+} durlog_info;
+
+/* For an open writer handle. */
+int durlog_get_info(durlog *log, durlog_info *out);
+
+/* ---------------------------------------------------------------------------
+ * Reading. A reader needs only read access to the directory and its files; it
+ * may be opened while writers append, and it sees records appended at
+ * DURLOG_KERNEL or above (and flushed buffered ones) as soon as the append
+ * returns. Every record is verified against its checksum before it is
+ * returned: a reader never returns bytes that differ from what was appended.
+ */
+typedef struct durlog_reader durlog_reader;
+
+typedef struct durlog_record {
+    const void *data;  /* payload; valid until the next call on the reader */
+    size_t len;
+    uint64_t seq;
+    uint64_t time_ns;  /* when it was appended, ns since the Unix epoch */
+} durlog_record;
+
+typedef struct durlog_reader_options {
+    int skip_damaged;   /* nonzero: step over a damaged region to the next
+                           good record instead of failing (the skip is
+                           counted in durlog_reader_skipped()) */
+    char *errbuf;       /* optional: detailed message if the open fails */
+    size_t errbuf_size;
+} durlog_reader_options;
+
+void durlog_reader_options_init(durlog_reader_options *opts);
+
+/* Opens a reader positioned at the log's first record. opts may be NULL. */
+int durlog_reader_open(const char *path, const durlog_reader_options *opts,
+                       durlog_reader **out);
+void durlog_reader_close(durlog_reader *r);
+
+/* Positions the reader so that the next durlog_reader_next() returns record
+ * `seq`. Seeking to the log's next_seq (the current end) is allowed. Fails
+ * with DURLOG_ENOTFOUND outside [first_seq, next_seq]. */
+int durlog_reader_seek(durlog_reader *r, uint64_t seq);
+
+/* Reads the next record into *rec. Returns 0 on success, DURLOG_EEND when the
+ * reader has reached the current end of the log (call again later to see new
+ * records), DURLOG_ECORRUPT on damage (unless skip_damaged), or another
+ * error. */
+int durlog_reader_next(durlog_reader *r, durlog_record *rec);
+
+/* Facts about the log as the reader sees it now. */
+int durlog_reader_info(durlog_reader *r, durlog_info *out);
+
+/* Bytes stepped over because of damage (with skip_damaged). */
+uint64_t durlog_reader_skipped(const durlog_reader *r);
+
+const char *durlog_reader_errmsg(const durlog_reader *r);
+
+/* ---------------------------------------------------------------------------
+ * Checking and repairing a closed log (the `durlog check` command).
+ */
+typedef struct durlog_check_report {
+    uint64_t records;       /* valid records */
+    uint64_t segments;
+    uint64_t first_seq, next_seq;
+    int damaged;            /* 1 if any problem was found */
+    int damage_at_tail;     /* 1 if the only damage is a torn tail */
+    char problem[512];      /* first problem: segment, offset, what */
+    uint64_t problems;      /* number of distinct damaged regions */
+} durlog_check_report;
+
+enum durlog_check_flags {
+    DURLOG_CHECK_REPAIR = 1, /* cut a damaged tail, keeping the cut bytes in
+                                a side file "<segment>.cut-<offset>" */
+    DURLOG_CHECK_FORCE = 2,  /* with REPAIR: also cut at damage that is not
+                                at the tail (dropping every record after it) */
+};
+
+/* Verifies every record of every segment. Returns 0 when the check ran (look
+ * at report->damaged), or an error. With DURLOG_CHECK_REPAIR it takes the
+ * log's writer lock and fails with DURLOG_EBUSY while a writer has the log
+ * open; without FORCE it refuses (DURLOG_ECORRUPT) to drop damage that is not
+ * at the tail. */
+int durlog_check(const char *path, int flags, durlog_check_report *report);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DURLOG_H */

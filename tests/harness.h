@@ -1,0 +1,160 @@
+/*
+ * harness.h - the tiny test harness every tests/test_*.c program uses.
+ *
+ * A test program is a list of test functions run by TEST_MAIN. Each prints
+ * one line, "ok <name>" or "not ok <name>", which tests/run.sh counts; the
+ * program exits 1 if any failed. CHECK* macros record a failure with its file
+ * and line and let the test go on, so one run shows every broken assertion.
+ *
+ * Scratch logs live under $DURLOG_TEST_DIR (default build/testtmp): a real
+ * file system, because a test on tmpfs proves nothing about fsync.
+ */
+#ifndef DURLOG_TEST_HARNESS_H
+#define DURLOG_TEST_HARNESS_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "durlog.h"
+
+static int th_failed_current;
+static int th_failed_total;
+static int th_ran;
+static const char *th_only; /* run just this test when set (argv[1]) */
+
+#define CHECK(cond)                                                          \
+    do {                                                                     \
+        if (!(cond)) {                                                       \
+            fprintf(stderr, "  %s:%d: CHECK(%s) failed\n", __FILE__,         \
+                    __LINE__, #cond);                                        \
+            th_failed_current = 1;                                           \
+        }                                                                    \
+    } while (0)
+
+#define CHECK_EQ_U64(a, b)                                                   \
+    do {                                                                     \
+        uint64_t th_a = (uint64_t)(a), th_b = (uint64_t)(b);                 \
+        if (th_a != th_b) {                                                  \
+            fprintf(stderr, "  %s:%d: %s == %" PRIu64 ", expected %s == %"   \
+                    PRIu64 "\n", __FILE__, __LINE__, #a, th_a, #b, th_b);    \
+            th_failed_current = 1;                                           \
+        }                                                                    \
+    } while (0)
+
+/* Asserts that a durlog call returned `want` (0 for success). */
+#define CHECK_RC(expr, want)                                                 \
+    do {                                                                     \
+        int th_rc = (expr), th_want = (want);                                \
+        if (th_rc != th_want) {                                              \
+            fprintf(stderr, "  %s:%d: %s returned %d (%s), expected %d (%s)\n", \
+                    __FILE__, __LINE__, #expr, th_rc, durlog_strerror(th_rc), \
+                    th_want, durlog_strerror(th_want));                      \
+            th_failed_current = 1;                                           \
+        }                                                                    \
+    } while (0)
+
+#define CHECK_OK(expr) CHECK_RC(expr, 0)
+
+/* Stops the current test (after recording the failure) when a precondition
+ * for the rest of it does not hold. */
+#define REQUIRE(cond)                                                        \
+    do {                                                                     \
+        if (!(cond)) {                                                       \
+            fprintf(stderr, "  %s:%d: REQUIRE(%s) failed\n", __FILE__,       \
+                    __LINE__, #cond);                                        \
+            th_failed_current = 1;                                           \
+            return;                                                          \
+        }                                                                    \
+    } while (0)
+
+static inline void th_run(const char *name, void (*fn)(void))
+{
+    if (th_only && strcmp(th_only, name) != 0)
+        return;
+    th_failed_current = 0;
+    fn();
+    th_ran++;
+    if (th_failed_current)
+        th_failed_total++;
+    printf("%s %s\n", th_failed_current ? "not ok" : "ok", name);
+    fflush(stdout);
+}
+
+#define RUN(fn) th_run(#fn, fn)
+
+#define TEST_MAIN(body)                                                      \
+    int main(int argc, char **argv)                                          \
+    {                                                                        \
+        if (argc > 1)                                                        \
+            th_only = argv[1];                                               \
+        body;                                                                \
+        if (th_ran == 0) {                                                   \
+            fprintf(stderr, "no test ran\n");                                \
+            return 1;                                                        \
+        }                                                                    \
+        return th_failed_total ? 1 : 0;                                      \
+    }
+
+static int th_rm_entry(const char *path, const struct stat *st, int type,
+                       struct FTW *ftw)
+{
+    (void)st; (void)type; (void)ftw;
+    chmod(path, 0700); /* tests that remove permissions must not block cleanup */
+    return remove(path);
+}
+
+/* Removes a directory tree (for cleaning up scratch logs). */
+static inline void test_rmrf(const char *path)
+{
+    nftw(path, th_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Makes a fresh scratch directory and returns its path in buf. The directory
+ * itself exists; a test usually puts a log at <buf>/log. */
+static inline const char *test_tmpdir(char *buf, size_t size)
+{
+    const char *base = getenv("DURLOG_TEST_DIR");
+    if (!base || !*base)
+        base = "build/testtmp";
+    mkdir(base, 0755);
+    snprintf(buf, size, "%s/t-XXXXXX", base);
+    if (!mkdtemp(buf)) {
+        perror("mkdtemp");
+        exit(2);
+    }
+    return buf;
+}
+
+/* Deterministic pseudo-random numbers (xorshift64*), so failures repeat. */
+static inline uint64_t test_rand(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+/* Fills buf with bytes derived from (seed, i) so a reader can recompute what
+ * record i must contain. */
+static inline void test_fill(void *buf, size_t len, uint64_t seed)
+{
+    uint64_t s = seed * 0x9E3779B97F4A7C15ULL + 1;
+    unsigned char *p = buf;
+    for (size_t i = 0; i < len; i++) {
+        if ((i & 7) == 0)
+            test_rand(&s);
+        p[i] = (unsigned char)(s >> ((i & 7) * 8));
+    }
+}
+
+#endif

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Runs every test program in $B/tests (and every tests/*.sh script) and prints
+# the closing line "N passed, N failed". Each program prints "ok NAME" or
+# "not ok NAME" per test case; a program that crashes or exits non-zero
+# without reporting a failure counts as one failed test.
+#   B=build tests/run.sh [PATTERN]   run only programs whose name contains PATTERN
+set -u
+B=${B:-build}
+pattern=${1:-}
+export DURLOG_TEST_DIR=${DURLOG_TEST_DIR:-$B/testtmp}
+export DURLOG_BIN=${DURLOG_BIN:-$B/durlog}
+rm -rf "$DURLOG_TEST_DIR"; mkdir -p "$DURLOG_TEST_DIR"
+passed=0; failed=0
+run_one() { # name, command...
+    local name=$1; shift
+    local out rc
+    out=$(mktemp)
+    "$@" >"$out" 2>&1; rc=$?
+    local ok nok
+    ok=$(grep -c '^ok ' "$out"); nok=$(grep -c '^not ok ' "$out")
+    if [ "$rc" -ne 0 ] && [ "$nok" -eq 0 ]; then nok=1; echo "not ok $name (exit status $rc)" >>"$out"; fi
+    if [ "$ok" -eq 0 ] && [ "$nok" -eq 0 ]; then nok=1; echo "not ok $name (ran no test)" >>"$out"; fi
+    passed=$((passed + ok)); failed=$((failed + nok))
+    if [ "$nok" -ne 0 ]; then
+        echo "== $name: $ok passed, $nok failed"; sed 's/^/   /' "$out"
+    else
+        echo "== $name: $ok passed"
+    fi
+    rm -f "$out"
+}
+for t in "$B"/tests/test_*; do
+    [ -x "$t" ] || continue
+    case "$t" in *.o|*.d) continue;; esac
+    [ -n "$pattern" ] && [[ "$t" != *"$pattern"* ]] && continue
+    run_one "$(basename "$t")" "$t"
+done
+for s in tests/*.sh; do
+    [ "$s" = tests/run.sh ] && continue
+    [ -n "$pattern" ] && [[ "$s" != *"$pattern"* ]] && continue
+    run_one "$(basename "$s")" bash "$s"
+done
+rm -rf "$DURLOG_TEST_DIR"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
