@@ -37,6 +37,9 @@
 extern "C" {
 #endif
 
+/* Everything declared here is the library's public ABI; all else is hidden. */
+#pragma GCC visibility push(default)
+
 #define DURLOG_VERSION_MAJOR 0
 #define DURLOG_VERSION_MINOR 1
 #define DURLOG_VERSION_PATCH 0
@@ -324,6 +327,8 @@ enum durlog_check_flags {
  * open; without FORCE it refuses (DURLOG_ECORRUPT) to drop damage that is not
  * at the tail. */
 int durlog_check(const char *path, int flags, durlog_check_report *report);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,153 @@
+/*
+ * crc32c.c - CRC-32C in software (slicing-by-8 tables) and with the CPU's
+ * instruction (SSE4.2 on x86-64, the CRC extension on ARMv8), chosen once at
+ * first use. The tables are built at run time from the polynomial, once,
+ * under pthread_once; after that everything here is read-only.
+ */
+#include "crc32c.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <nmmintrin.h>
+#define DL_CRC_X86 1
+#elif defined(__aarch64__)
+#include <arm_acle.h>
+#include <asm/hwcap.h>
+#include <sys/auxv.h>
+#define DL_CRC_ARM 1
+#endif
+
+#define CRC32C_POLY_REFLECTED 0x82F63B78u
+
+static uint32_t crc_table[8][256];
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+static pthread_once_t best_once = PTHREAD_ONCE_INIT;
+static dl_crc32c_fn crc_best;
+
+static void build_tables(void)
+{
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++)
+            c = (c >> 1) ^ (CRC32C_POLY_REFLECTED & (0u - (c & 1)));
+        crc_table[0][i] = c;
+    }
+    /* Table k advances a byte that sits k positions further back. */
+    for (uint32_t i = 0; i < 256; i++)
+        for (int k = 1; k < 8; k++)
+            crc_table[k][i] = (crc_table[k - 1][i] >> 8) ^
+                              crc_table[0][crc_table[k - 1][i] & 0xff];
+}
+
+static uint32_t crc_sw_raw(uint32_t c, const unsigned char *p, size_t len)
+{
+    while (len && ((uintptr_t)p & 7)) {
+        c = (c >> 8) ^ crc_table[0][(c ^ *p++) & 0xff];
+        len--;
+    }
+    while (len >= 8) {
+        uint32_t lo, hi;
+        memcpy(&lo, p, 4);
+        memcpy(&hi, p + 4, 4);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        lo = __builtin_bswap32(lo);
+        hi = __builtin_bswap32(hi);
+#endif
+        lo ^= c;
+        c = crc_table[7][lo & 0xff] ^ crc_table[6][(lo >> 8) & 0xff] ^
+            crc_table[5][(lo >> 16) & 0xff] ^ crc_table[4][lo >> 24] ^
+            crc_table[3][hi & 0xff] ^ crc_table[2][(hi >> 8) & 0xff] ^
+            crc_table[1][(hi >> 16) & 0xff] ^ crc_table[0][hi >> 24];
+        p += 8;
+        len -= 8;
+    }
+    while (len--)
+        c = (c >> 8) ^ crc_table[0][(c ^ *p++) & 0xff];
+    return c;
+}
+
+#ifdef DL_CRC_X86
+__attribute__((target("sse4.2")))
+static uint32_t crc_x86(uint32_t crc, const void *buf, size_t len)
+{
+    const unsigned char *p = buf;
+    uint64_t c = ~crc;
+    while (len && ((uintptr_t)p & 7)) {
+        c = _mm_crc32_u8((uint32_t)c, *p++);
+        len--;
+    }
+    while (len >= 8) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        c = _mm_crc32_u64(c, v);
+        p += 8;
+        len -= 8;
+    }
+    while (len--)
+        c = _mm_crc32_u8((uint32_t)c, *p++);
+    return ~(uint32_t)c;
+}
+#endif
+
+#ifdef DL_CRC_ARM
+__attribute__((target("+crc")))
+static uint32_t crc_arm(uint32_t crc, const void *buf, size_t len)
+{
+    const unsigned char *p = buf;
+    uint32_t c = ~crc;
+    while (len && ((uintptr_t)p & 7)) {
+        c = __crc32cb(c, *p++);
+        len--;
+    }
+    while (len >= 8) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        c = __crc32cd(c, v);
+        p += 8;
+        len -= 8;
+    }
+    while (len--)
+        c = __crc32cb(c, *p++);
+    return ~c;
+}
+#endif
+
+uint32_t dl_crc32c_sw(uint32_t crc, const void *buf, size_t len)
+{
+    pthread_once(&tables_once, build_tables);
+    return ~crc_sw_raw(~crc, buf, len);
+}
+
+static dl_crc32c_fn detect_hw(void)
+{
+#ifdef DL_CRC_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("sse4.2"))
+        return crc_x86;
+#endif
+#ifdef DL_CRC_ARM
+    if (getauxval(AT_HWCAP) & HWCAP_CRC32)
+        return crc_arm;
+#endif
+    return NULL;
+}
+
+dl_crc32c_fn dl_crc32c_hw(void)
+{
+    return detect_hw();
+}
+
+static void choose_best(void)
+{
+    crc_best = detect_hw();
+    if (!crc_best)
+        crc_best = dl_crc32c_sw;
+}
+
+uint32_t dl_crc32c(uint32_t crc, const void *buf, size_t len)
+{
+    pthread_once(&best_once, choose_best);
+    return crc_best(crc, buf, len);
+}

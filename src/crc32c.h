@@ -1,0 +1,27 @@
+/*
+ * crc32c.h - CRC-32C (Castagnoli), the checksum on every segment header and
+ * record. Same parameters as iSCSI (RFC 3720), ext4 and SSE4.2's crc32
+ * instruction: reflected polynomial 0x82F63B78, initial value and final xor
+ * 0xFFFFFFFF. dl_crc32c(0, "123456789", 9) == 0xE3069283.
+ *
+ * The `crc` argument continues a running checksum: pass 0 to start, then the
+ * previous result to extend it over more bytes.
+ */
+#ifndef DL_CRC32C_H
+#define DL_CRC32C_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Uses the CPU's CRC32C instruction when it has one, else the table code. */
+uint32_t dl_crc32c(uint32_t crc, const void *buf, size_t len);
+
+/* The portable table-driven implementation (slicing-by-8). */
+uint32_t dl_crc32c_sw(uint32_t crc, const void *buf, size_t len);
+
+/* The instruction-based implementation, or NULL when this CPU lacks it
+ * (tests compare it against the portable one). */
+typedef uint32_t (*dl_crc32c_fn)(uint32_t crc, const void *buf, size_t len);
+dl_crc32c_fn dl_crc32c_hw(void);
+
+#endif

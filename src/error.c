@@ -1,0 +1,75 @@
+/*
+ * error.c - error codes, messages and level names.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+
+const char *durlog_strerror(int err)
+{
+    switch (err) {
+    case DURLOG_OK: return "success";
+    case DURLOG_ECORRUPT: return "log is damaged (checksum or framing error)";
+    case DURLOG_ETOOBIG: return "record larger than DURLOG_MAX_RECORD (64 MiB)";
+    case DURLOG_EFORMAT: return "not a durlog log, or an unsupported format version";
+    case DURLOG_EFAILED: return "log is in the failed state after a sync error; reopen it";
+    case DURLOG_EINVAL: return "invalid argument";
+    case DURLOG_EEND: return "no more records (at the current end of the log)";
+    case DURLOG_EBUSY: return "a writer has the log open";
+    case DURLOG_ETIMEDOUT: return "timed out";
+    case DURLOG_ENOTFOUND: return "sequence number not in the log";
+    default:
+        break;
+    }
+    if (err < 0 && err > -4096)
+        return strerror(-err); /* glibc's table is static and thread-safe */
+    return "unknown error";
+}
+
+static const char *const level_names[] = { "buffered", "kernel", "interval", "sync" };
+
+const char *durlog_level_name(durlog_level level)
+{
+    if ((unsigned)level > DURLOG_SYNC)
+        return NULL;
+    return level_names[level];
+}
+
+int durlog_level_parse(const char *name, durlog_level *out)
+{
+    if (!name || !out)
+        return DURLOG_EINVAL;
+    for (int i = 0; i <= DURLOG_SYNC; i++) {
+        if (strcmp(name, level_names[i]) == 0) {
+            *out = (durlog_level)i;
+            return 0;
+        }
+    }
+    return DURLOG_EINVAL;
+}
+
+void dl_set_err(char *buf, size_t size, const char *fmt, ...)
+{
+    if (!buf || !size)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, size, fmt, ap);
+    va_end(ap);
+}
+
+int dl_fail(durlog *log, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(log->errmsg, sizeof log->errmsg, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+const char *durlog_errmsg(const durlog *log)
+{
+    return log->errmsg[0] ? log->errmsg : "no error";
+}

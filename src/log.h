@@ -1,0 +1,98 @@
+/*
+ * log.h - the writer handle and the internal interfaces between the files
+ * that implement it:
+ *
+ *   open.c     open/close, the coordination file, info
+ *   recover.c  rebuilding the tail from the segments (first open, dead lock
+ *              holder), cutting a torn tail
+ *   writer.c   the append paths for each durability level
+ *   sync.c     making records durable: the fdatasync leader, the interval
+ *              thread
+ *   reader.c   readers;  check.c  `durlog check`;  error.c  messages
+ */
+#ifndef DL_LOG_H
+#define DL_LOG_H
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+
+#include "durlog.h"
+#include "segment.h"
+#include "shared.h"
+
+#define DL_ERRMSG_SIZE 512
+#define DL_DEFAULT_BUFFER_SIZE ((size_t)64 << 10)
+/* The tail segment's file grows in steps: at least this much... */
+#define DL_ALLOC_MIN ((uint64_t)64 << 10)
+/* ...and at most this much at a time (doubling in between). */
+#define DL_ALLOC_MAX_STEP ((uint64_t)8 << 20)
+
+struct durlog {
+    char *path;
+    int dirfd;
+    int shmfd;
+    struct dl_shared *sh;
+    durlog_options opts;
+    mode_t dir_mode;
+
+    /* Guards this handle's local state below; taken before the shared
+     * append lock, never while holding it. */
+    pthread_mutex_t mu;
+    struct dl_segmap tail;        /* this process's mapping of the tail */
+    uint64_t tail_gen;            /* sh->generation when it was mapped */
+    unsigned char *buf;           /* buffered records, framed, unsealed */
+    size_t buf_len;
+    size_t buf_records;
+    uint64_t last_seq;            /* last sequence number this handle got,
+                                     +1 (0: none yet) */
+
+    /* Used only while holding the shared sync lock. */
+    int sync_fd;
+    uint64_t sync_fd_seg;
+    uint64_t sync_fd_gen;
+
+    /* The interval syncer (started by the first DURLOG_INTERVAL append). */
+    pthread_mutex_t imu;
+    pthread_cond_t icond;
+    pthread_t ithread;
+    int ithread_started;
+    int istop;
+    uint64_t idirty_since;        /* mono ns of the oldest unsynced interval
+                                     record; 0 when none */
+    uint64_t itarget;             /* sync up to here */
+    int ierror;                   /* first error the syncer met */
+
+    durlog_recovery recovery;
+    char errmsg[DL_ERRMSG_SIZE];
+};
+
+/* error.c */
+int dl_fail(durlog *log, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void dl_set_err(char *buf, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* recover.c: rebuilds sh's tail state from the segments. Called with the
+ * append lock held or the exclusive open flock. strict: the page cache is
+ * known intact (same boot), so any damage followed by good records is
+ * corruption; otherwise a power loss may have dropped unsynced pages and such
+ * damage above the proven-durable mark is cut as a torn tail. */
+int dl_recover(durlog *log, int strict, durlog_recovery *rep);
+
+/* writer.c */
+int dl_lock_append(durlog *log);
+void dl_unlock_append(durlog *log);
+/* Moves buffered records into the log; called with mu and the append lock. */
+int dl_flush_buffer_locked(durlog *log);
+int dl_flush_buffer(durlog *log);
+
+/* sync.c */
+/* Makes every record below `target` durable. */
+int dl_sync_to(durlog *log, uint64_t target);
+/* Notes an interval record (seq) for the background syncer. */
+int dl_interval_note(durlog *log, uint64_t seq);
+/* Stops the interval syncer, syncing what it still owed. */
+int dl_interval_stop(durlog *log);
+
+#endif

@@ -1,0 +1,223 @@
+/*
+ * os.c - the system-call seam (see os.h). The wrappers here own the loops
+ * every durable write path needs: short writes, EINTR, the per-call size cap.
+ */
+#include "os.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+static int real_openat(int dirfd, const char *name, int flags, mode_t mode)
+{
+    return openat(dirfd, name, flags, mode);
+}
+
+static int real_renameat(int olddir, const char *oldname, int newdir,
+                         const char *newname)
+{
+    return renameat(olddir, oldname, newdir, newname);
+}
+
+const struct dl_os_ops dl_os_real = {
+    .pwrite = pwrite,
+    .write = write,
+    .pread = pread,
+    .fdatasync = fdatasync,
+    .fsync = fsync,
+    .fallocate = fallocate,
+    .ftruncate = ftruncate,
+    .openat = real_openat,
+    .renameat = real_renameat,
+    .unlinkat = unlinkat,
+    .mmap = mmap,
+    .munmap = munmap,
+};
+
+struct dl_os_ops dl_os = {
+    .pwrite = pwrite,
+    .write = write,
+    .pread = pread,
+    .fdatasync = fdatasync,
+    .fsync = fsync,
+    .fallocate = fallocate,
+    .ftruncate = ftruncate,
+    .openat = real_openat,
+    .renameat = real_renameat,
+    .unlinkat = unlinkat,
+    .mmap = mmap,
+    .munmap = munmap,
+};
+
+static size_t capped(size_t len)
+{
+    return len > (size_t)DL_MAX_RW_COUNT ? (size_t)DL_MAX_RW_COUNT : len;
+}
+
+int dl_write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = dl_os.write(fd, p, capped(len));
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (n == 0)
+            return -EIO;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int dl_pwrite_all(int fd, const void *buf, size_t len, off_t off)
+{
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = dl_os.pwrite(fd, p, capped(len), off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (n == 0)
+            return -EIO;
+        p += n;
+        off += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int dl_pread_all(int fd, void *buf, size_t len, off_t off)
+{
+    char *p = buf;
+    while (len > 0) {
+        ssize_t n = dl_os.pread(fd, p, capped(len), off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (n == 0)
+            return -EIO;
+        p += n;
+        off += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int dl_fdatasync(int fd)
+{
+    while (dl_os.fdatasync(fd) < 0) {
+        if (errno != EINTR)
+            return -errno;
+    }
+    return 0;
+}
+
+int dl_fsync(int fd)
+{
+    while (dl_os.fsync(fd) < 0) {
+        if (errno != EINTR)
+            return -errno;
+    }
+    return 0;
+}
+
+int dl_allocate(int fd, off_t off, off_t len)
+{
+    static const char zeros[65536];
+    if (len <= 0)
+        return 0;
+    for (;;) {
+        if (dl_os.fallocate(fd, 0, off, len) == 0)
+            return 0;
+        if (errno == EINTR)
+            continue;
+        if (errno != EOPNOTSUPP && errno != ENOSYS)
+            return -errno;
+        break;
+    }
+    /* No fallocate here: write real zeros so every block is allocated. */
+    while (len > 0) {
+        size_t chunk = len > (off_t)sizeof zeros ? sizeof zeros : (size_t)len;
+        int rc = dl_pwrite_all(fd, zeros, chunk, off);
+        if (rc)
+            return rc;
+        off += (off_t)chunk;
+        len -= (off_t)chunk;
+    }
+    return 0;
+}
+
+int dl_ftruncate(int fd, off_t len)
+{
+    while (dl_os.ftruncate(fd, len) < 0) {
+        if (errno != EINTR)
+            return -errno;
+    }
+    return 0;
+}
+
+int dl_openat(int dirfd, const char *name, int flags, mode_t mode)
+{
+    for (;;) {
+        int fd = dl_os.openat(dirfd, name, flags | O_CLOEXEC, mode);
+        if (fd >= 0)
+            return fd;
+        if (errno != EINTR)
+            return -errno;
+    }
+}
+
+int dl_renameat(int dirfd, const char *oldname, const char *newname)
+{
+    return dl_os.renameat(dirfd, oldname, dirfd, newname) == 0 ? 0 : -errno;
+}
+
+int dl_unlinkat(int dirfd, const char *name)
+{
+    return dl_os.unlinkat(dirfd, name, 0) == 0 ? 0 : -errno;
+}
+
+void dl_close(int fd)
+{
+    if (fd >= 0)
+        close(fd); /* nothing useful to do with close()'s error on Linux */
+}
+
+int dl_mmap(size_t len, int prot, int fd, off_t off, void **out)
+{
+    void *p = dl_os.mmap(NULL, len, prot, MAP_SHARED, fd, off);
+    if (p == MAP_FAILED)
+        return -errno;
+    *out = p;
+    return 0;
+}
+
+void dl_munmap(void *addr, size_t len)
+{
+    if (addr)
+        dl_os.munmap(addr, len);
+}
+
+uint64_t dl_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t dl_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}

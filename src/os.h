@@ -1,0 +1,79 @@
+/*
+ * os.h - every system call libdurlog makes goes through here.
+ *
+ * One seam, as in SQLite's os_unix.c: the functions below call the kernel
+ * through the table `dl_os`, which a test may replace entry by entry to inject
+ * short writes, EINTR, ENOSPC, EIO and the like. Nothing else in src/ calls
+ * write(), fdatasync(), fallocate(), mmap() or rename() directly.
+ *
+ * All functions return 0 (or a file descriptor / count) on success and a
+ * negated errno value on failure; none of them leaves its result in errno.
+ */
+#ifndef DL_OS_H
+#define DL_OS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* The kernel moves at most this many bytes in one read()/write() call
+ * (MAX_RW_COUNT = INT_MAX & PAGE_MASK), whatever count is asked for. */
+#define DL_MAX_RW_COUNT 0x7ffff000L
+
+/* The raw calls, errno-style, as the kernel (or a test's fault) answers. */
+struct dl_os_ops {
+    ssize_t (*pwrite)(int fd, const void *buf, size_t len, off_t off);
+    ssize_t (*write)(int fd, const void *buf, size_t len);
+    ssize_t (*pread)(int fd, void *buf, size_t len, off_t off);
+    int (*fdatasync)(int fd);
+    int (*fsync)(int fd);
+    int (*fallocate)(int fd, int mode, off_t off, off_t len);
+    int (*ftruncate)(int fd, off_t len);
+    int (*openat)(int dirfd, const char *name, int flags, mode_t mode);
+    int (*renameat)(int olddir, const char *oldname, int newdir, const char *newname);
+    int (*unlinkat)(int dirfd, const char *name, int flags);
+    void *(*mmap)(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+    int (*munmap)(void *addr, size_t len);
+};
+
+/* The table in use. Tests may overwrite entries (and must restore them);
+ * it is the only mutable global in the library and exists for testing. */
+extern struct dl_os_ops dl_os;
+extern const struct dl_os_ops dl_os_real;
+
+/* Writes all `len` bytes: loops over short writes, retries EINTR, splits
+ * requests larger than DL_MAX_RW_COUNT. A write that makes no progress is
+ * reported as -EIO rather than looping forever. */
+int dl_write_all(int fd, const void *buf, size_t len);
+int dl_pwrite_all(int fd, const void *buf, size_t len, off_t off);
+/* Reads exactly `len` bytes or fails (-EIO on a premature end of file). */
+int dl_pread_all(int fd, void *buf, size_t len, off_t off);
+
+/* fdatasync / fsync. EINTR is retried (it reports no writeback error); any
+ * other failure is returned and must be treated as final by the caller: the
+ * kernel may have dropped the dirty pages it could not write. */
+int dl_fdatasync(int fd);
+int dl_fsync(int fd);
+
+/* Allocates [off, off+len) so that later stores through a mapping cannot
+ * raise SIGBUS for lack of space; extends the file size. Falls back to
+ * writing zeros where the file system has no fallocate. */
+int dl_allocate(int fd, off_t off, off_t len);
+int dl_ftruncate(int fd, off_t len);
+
+/* openat with O_CLOEXEC added; returns the descriptor or -errno. */
+int dl_openat(int dirfd, const char *name, int flags, mode_t mode);
+int dl_renameat(int dirfd, const char *oldname, const char *newname);
+int dl_unlinkat(int dirfd, const char *name);
+void dl_close(int fd);
+
+/* mmap; returns 0 and *out, or -errno. */
+int dl_mmap(size_t len, int prot, int fd, off_t off, void **out);
+void dl_munmap(void *addr, size_t len);
+
+/* Wall-clock time in ns since the epoch. */
+uint64_t dl_now_ns(void);
+/* Monotonic time in ns, for timeouts and intervals. */
+uint64_t dl_mono_ns(void);
+
+#endif

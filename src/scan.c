@@ -1,0 +1,126 @@
+/*
+ * scan.c - segment scanning (see scan.h).
+ */
+#include "scan.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "segment.h"
+
+/* Sequence numbers further than this past the expected one are not taken as
+ * records when re-synchronising: stray bytes that happen to pass a CRC check
+ * (one chance in 2^32) must also carry a plausible number. */
+#define DL_RESYNC_SEQ_WINDOW ((uint64_t)1 << 40)
+
+static uint64_t last_nonzero_end(const unsigned char *map, uint64_t from,
+                                 uint64_t limit)
+{
+    uint64_t end = limit;
+    while (end > from && (end & 7)) {
+        if (map[end - 1])
+            return end;
+        end--;
+    }
+    while (end >= from + 8) {
+        if (dl_get64(map + end - 8)) {
+            while (map[end - 1] == 0)
+                end--;
+            return end;
+        }
+        end -= 8;
+    }
+    while (end > from && map[end - 1] == 0)
+        end--;
+    return end;
+}
+
+uint64_t dl_scan_resync(const unsigned char *map, uint64_t from, uint64_t end,
+                        uint64_t min_seq, struct dl_rec_view *rec)
+{
+    uint64_t off = (from + DL_REC_ALIGN - 1) & ~(uint64_t)(DL_REC_ALIGN - 1);
+    for (; off + DL_REC_HEADER_SIZE <= end; off += DL_REC_ALIGN) {
+        if (dl_rec_peek(map + off, end - off, rec) != DL_REC_VALID)
+            continue;
+        if (rec->seq < min_seq || rec->seq - min_seq > DL_RESYNC_SEQ_WINDOW)
+            continue;
+        if (dl_rec_check(map + off, end - off, rec) == DL_REC_VALID)
+            return off;
+    }
+    return UINT64_MAX;
+}
+
+void dl_scan_segment(const unsigned char *map, uint64_t limit,
+                     uint64_t first_seq, int verify_crc, struct dl_scan *out)
+{
+    struct dl_rec_view r;
+    uint64_t off = DL_SEG_HEADER_SIZE, seq = first_seq;
+
+    *out = (struct dl_scan){ .first_seq = first_seq, .limit = limit };
+    for (;;) {
+        enum dl_rec_status st = verify_crc ? dl_rec_check(map + off, limit - off, &r)
+                                           : dl_rec_peek(map + off, limit - off, &r);
+        if (st != DL_REC_VALID || r.seq != seq)
+            break;
+        if (r.durable_before > out->max_durable)
+            out->max_durable = r.durable_before;
+        off += r.size;
+        seq++;
+    }
+    out->records = seq - first_seq;
+    out->next_seq = seq;
+    out->valid_end = off;
+    out->dirty_end = last_nonzero_end(map, off, limit);
+    if (out->dirty_end == off)
+        return;
+
+    /* Something non-zero follows the valid records: a torn record, debris,
+     * or damage with good records after it. Look for the good ones. */
+    uint64_t pos = off + DL_REC_ALIGN;
+    while (pos < out->dirty_end) {
+        uint64_t found = dl_scan_resync(map, pos, out->dirty_end, seq, &r);
+        if (found == UINT64_MAX)
+            break;
+        if (out->later_records++ == 0) {
+            out->later_off = found;
+            out->later_seq = r.seq;
+        }
+        if (r.durable_before > out->max_durable)
+            out->max_durable = r.durable_before;
+        out->later_max_seq = r.seq + 1;
+        seq = r.seq + 1;
+        pos = found + r.size;
+    }
+}
+
+int dl_dir_stats(int dirfd, struct dl_dir_stats *out)
+{
+    uint64_t *segs;
+    size_t n;
+    char err[256];
+    int rc = dl_seg_list(dirfd, &segs, &n);
+    memset(out, 0, sizeof *out);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        struct dl_segmap m;
+        struct dl_scan s;
+        struct stat st;
+        rc = dl_seg_open(dirfd, segs[i], 0, &m, err, sizeof err);
+        if (rc)
+            break;
+        uint64_t limit = m.size < m.capacity ? m.size : m.capacity;
+        dl_scan_segment(m.map, limit, segs[i], 0, &s);
+        if (fstat(m.fd, &st) == 0)
+            out->disk_bytes += (uint64_t)st.st_blocks * 512;
+        dl_seg_close(&m);
+        if (i == 0)
+            out->first_seq = segs[i];
+        out->segments++;
+        out->bytes += s.valid_end - DL_SEG_HEADER_SIZE;
+        out->next_seq = s.next_seq;
+    }
+    free(segs);
+    return rc;
+}

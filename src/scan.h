@@ -1,0 +1,54 @@
+/*
+ * scan.h - walking the records of one mapped segment: where valid data ends,
+ * what lies after it, and whether good records follow a damaged region.
+ * Recovery, `durlog check` and the reader's skip_damaged mode all decide
+ * from this one scan.
+ */
+#ifndef DL_SCAN_H
+#define DL_SCAN_H
+
+#include <stdint.h>
+
+#include "format.h"
+
+struct dl_scan {
+    uint64_t first_seq;
+    uint64_t limit;          /* bytes examined: min(file size, capacity) */
+    uint64_t records;        /* valid records in sequence from the start */
+    uint64_t next_seq;       /* first_seq + records */
+    uint64_t valid_end;      /* offset just after the last of them */
+    uint64_t dirty_end;      /* offset just after the last non-zero byte at or
+                                beyond valid_end; == valid_end when all zero */
+    uint64_t max_durable;    /* largest durable_before among all valid
+                                records found (in sequence or after damage) */
+    /* Valid records found beyond valid_end, after something that was not. */
+    uint64_t later_records;
+    uint64_t later_off;      /* offset of the first of them */
+    uint64_t later_seq;
+    uint64_t later_max_seq;  /* sequence number just past the last of them */
+};
+
+/* Scans map[0, limit) of a segment whose header has been verified. With
+ * verify_crc zero, records are only checked structurally (lengths and
+ * sequence numbers), which is enough to count them quickly. */
+void dl_scan_segment(const unsigned char *map, uint64_t limit,
+                     uint64_t first_seq, int verify_crc, struct dl_scan *out);
+
+/* Offset of the next valid record with seq >= min_seq at or after `from`
+ * (8-byte steps), or UINT64_MAX when there is none before `end`. */
+uint64_t dl_scan_resync(const unsigned char *map, uint64_t from, uint64_t end,
+                        uint64_t min_seq, struct dl_rec_view *rec);
+
+
+/* Totals over a log directory's segments, walking record headers without
+ * verifying checksums (for `durlog info`). */
+struct dl_dir_stats {
+    uint64_t segments;
+    uint64_t first_seq;      /* first segment's first record */
+    uint64_t next_seq;       /* after the last record found */
+    uint64_t bytes;          /* bytes of records, headers included */
+    uint64_t disk_bytes;     /* blocks the segment files occupy */
+};
+int dl_dir_stats(int dirfd, struct dl_dir_stats *out);
+
+#endif

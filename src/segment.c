@@ -1,0 +1,248 @@
+/*
+ * segment.c - segment files on disk (see segment.h).
+ */
+#include "segment.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "durlog.h"
+#include "os.h"
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int dl_seg_list(int dirfd, uint64_t **out, size_t *count)
+{
+    *out = NULL;
+    *count = 0;
+    int fd = dl_openat(dirfd, ".", O_RDONLY | O_DIRECTORY, 0);
+    if (fd < 0)
+        return fd;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        int e = -errno;
+        dl_close(fd);
+        return e;
+    }
+    uint64_t *v = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    int rc = 0;
+    while ((de = readdir(d)) != NULL) {
+        uint64_t first;
+        if (!dl_seg_name_parse(de->d_name, &first))
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            uint64_t *nv = realloc(v, cap * sizeof *v);
+            if (!nv) {
+                rc = -ENOMEM;
+                break;
+            }
+            v = nv;
+        }
+        v[n++] = first;
+    }
+    closedir(d);
+    if (rc) {
+        free(v);
+        return rc;
+    }
+    qsort(v, n, sizeof *v, cmp_u64);
+    *out = v;
+    *count = n;
+    return 0;
+}
+
+static int map_segment(struct dl_segmap *s, int writable)
+{
+    void *p;
+    int prot = PROT_READ | (writable ? PROT_WRITE : 0);
+    int rc = dl_mmap((size_t)s->capacity, prot, s->fd, 0, &p);
+    if (rc)
+        return rc;
+    s->map = p;
+    s->writable = writable;
+    return 0;
+}
+
+int dl_seg_open(int dirfd, uint64_t first_seq, int writable,
+                struct dl_segmap *out, char *err, size_t errlen)
+{
+    char name[DL_SEG_NAME_LEN + 1];
+    struct dl_segmap s = DL_SEGMAP_INIT;
+    unsigned char hdr[DL_SEG_HEADER_SIZE];
+    struct dl_seg_header h;
+    struct stat st;
+    int rc;
+
+    dl_seg_name(name, first_seq);
+    s.first_seq = first_seq;
+    s.fd = dl_openat(dirfd, name, (writable ? O_RDWR : O_RDONLY) | O_NOFOLLOW, 0);
+    if (s.fd < 0) {
+        rc = s.fd;
+        snprintf(err, errlen, "open %s: %s%s", name, durlog_strerror(rc),
+                 rc == -ELOOP ? " (segment files must not be symbolic links)" : "");
+        return rc;
+    }
+    if (fstat(s.fd, &st) < 0) {
+        rc = -errno;
+        snprintf(err, errlen, "fstat %s: %s", name, durlog_strerror(rc));
+        goto out_close;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        rc = DURLOG_EFORMAT;
+        snprintf(err, errlen, "%s is not a regular file", name);
+        goto out_close;
+    }
+    s.size = (uint64_t)st.st_size;
+    if (s.size < DL_SEG_HEADER_SIZE) {
+        rc = DURLOG_ECORRUPT;
+        snprintf(err, errlen, "%s: file is %llu bytes, shorter than a segment header",
+                 name, (unsigned long long)s.size);
+        goto out_close;
+    }
+    rc = dl_pread_all(s.fd, hdr, sizeof hdr, 0);
+    if (rc) {
+        snprintf(err, errlen, "read header of %s: %s", name, durlog_strerror(rc));
+        goto out_close;
+    }
+    rc = dl_seg_header_decode(hdr, &h);
+    if (rc) {
+        snprintf(err, errlen, "%s: %s at offset 0", name,
+                 rc == DURLOG_EFORMAT ? "not a durlog segment of a known version"
+                                      : "segment header fails its checksum");
+        goto out_close;
+    }
+    if (h.first_seq != first_seq || h.capacity > DL_SEG_MAX_CAPACITY) {
+        rc = DURLOG_ECORRUPT;
+        snprintf(err, errlen, "%s: header says first record %llu, capacity %llu",
+                 name, (unsigned long long)h.first_seq,
+                 (unsigned long long)h.capacity);
+        goto out_close;
+    }
+    s.capacity = h.capacity;
+    rc = map_segment(&s, writable);
+    if (rc) {
+        snprintf(err, errlen, "mmap %s: %s", name, durlog_strerror(rc));
+        goto out_close;
+    }
+    *out = s;
+    return 0;
+
+out_close:
+    dl_close(s.fd);
+    return rc;
+}
+
+int dl_seg_create(int dirfd, uint64_t first_seq, uint64_t capacity,
+                  uint64_t alloc, mode_t mode, struct dl_segmap *out,
+                  char *err, size_t errlen)
+{
+    char name[DL_SEG_NAME_LEN + 1], tmp[DL_SEG_NAME_LEN + sizeof DL_SEG_TMP_SUFFIX];
+    unsigned char hdr[DL_SEG_HEADER_SIZE];
+    struct dl_seg_header h = { DL_FORMAT_VERSION, first_seq, capacity, dl_now_ns() };
+    struct dl_segmap s = DL_SEGMAP_INIT;
+    int rc;
+
+    dl_seg_name(name, first_seq);
+    snprintf(tmp, sizeof tmp, "%s%s", name, DL_SEG_TMP_SUFFIX);
+    /* A temporary file left by a creator that died is ours to replace:
+     * creation happens only under the append lock. */
+    s.fd = dl_openat(dirfd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW, mode);
+    if (s.fd < 0) {
+        rc = s.fd;
+        snprintf(err, errlen, "create %s: %s", tmp, durlog_strerror(rc));
+        return rc;
+    }
+    /* Allocate before anything is mapped: a store into an unallocated page
+     * of a full disk raises SIGBUS instead of returning ENOSPC. */
+    rc = dl_allocate(s.fd, 0, (off_t)alloc);
+    if (rc) {
+        snprintf(err, errlen, "allocate %llu bytes for %s: %s",
+                 (unsigned long long)alloc, name, durlog_strerror(rc));
+        goto out_unlink;
+    }
+    dl_seg_header_encode(hdr, &h);
+    rc = dl_pwrite_all(s.fd, hdr, sizeof hdr, 0);
+    if (rc) {
+        snprintf(err, errlen, "write header of %s: %s", name, durlog_strerror(rc));
+        goto out_unlink;
+    }
+    s.first_seq = first_seq;
+    s.capacity = capacity;
+    s.size = alloc;
+    rc = map_segment(&s, 1);
+    if (rc) {
+        snprintf(err, errlen, "mmap %s: %s", name, durlog_strerror(rc));
+        goto out_unlink;
+    }
+    rc = dl_renameat(dirfd, tmp, name);
+    if (rc) {
+        snprintf(err, errlen, "rename %s to %s: %s", tmp, name, durlog_strerror(rc));
+        dl_munmap(s.map, (size_t)s.capacity);
+        goto out_unlink;
+    }
+    *out = s;
+    return 0;
+
+out_unlink:
+    dl_close(s.fd);
+    dl_unlinkat(dirfd, tmp);
+    return rc;
+}
+
+int dl_seg_refresh_size(struct dl_segmap *s)
+{
+    struct stat st;
+    if (fstat(s->fd, &st) < 0)
+        return -errno;
+    s->size = (uint64_t)st.st_size;
+    return 0;
+}
+
+void dl_seg_close(struct dl_segmap *s)
+{
+    if (s->map)
+        dl_munmap(s->map, (size_t)s->capacity);
+    dl_close(s->fd);
+    s->map = NULL;
+    s->fd = -1;
+}
+
+void dl_seg_remove_temps(int dirfd)
+{
+    int fd = dl_openat(dirfd, ".", O_RDONLY | O_DIRECTORY, 0);
+    if (fd < 0)
+        return;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        dl_close(fd);
+        return;
+    }
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        size_t len = strlen(de->d_name);
+        uint64_t first;
+        char name[DL_SEG_NAME_LEN + 1];
+        if (len != DL_SEG_NAME_LEN + strlen(DL_SEG_TMP_SUFFIX) ||
+            strcmp(de->d_name + DL_SEG_NAME_LEN, DL_SEG_TMP_SUFFIX) != 0)
+            continue;
+        memcpy(name, de->d_name, DL_SEG_NAME_LEN);
+        name[DL_SEG_NAME_LEN] = '\0';
+        if (dl_seg_name_parse(name, &first))
+            dl_unlinkat(dirfd, de->d_name);
+    }
+    closedir(d);
+}

@@ -1,0 +1,126 @@
+/*
+ * shared.c - robust process-shared locks and the publish/wait futex of the
+ * coordination file (see shared.h).
+ */
+#include "shared.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "durlog.h"
+#include "os.h"
+
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free "
+               "to work across processes");
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "32-bit atomics must be lock-free");
+
+void dl_boot_id(char buf[40])
+{
+    memset(buf, 0, 40);
+    int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    ssize_t n = read(fd, buf, 39);
+    close(fd);
+    if (n <= 0) {
+        memset(buf, 0, 40);
+        return;
+    }
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\0'))
+        buf[--n] = '\0';
+}
+
+static int init_one(pthread_mutex_t *m)
+{
+    pthread_mutexattr_t a;
+    int rc = pthread_mutexattr_init(&a);
+    if (rc)
+        return -rc;
+    rc = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+    if (!rc)
+        rc = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+    if (!rc)
+        rc = pthread_mutex_init(m, &a);
+    pthread_mutexattr_destroy(&a);
+    return -rc;
+}
+
+int dl_shared_init_locks(struct dl_shared *sh)
+{
+    int rc = init_one(&sh->append_lock);
+    if (!rc)
+        rc = init_one(&sh->sync_lock);
+    return rc;
+}
+
+int dl_mutex_lock(pthread_mutex_t *m)
+{
+    int rc = pthread_mutex_lock(m);
+    if (rc == 0)
+        return 0;
+    if (rc == EOWNERDEAD)
+        return 1;
+    return -rc; /* ENOTRECOVERABLE: a repair failed earlier; reopen */
+}
+
+void dl_mutex_consistent(pthread_mutex_t *m)
+{
+    pthread_mutex_consistent(m);
+}
+
+void dl_mutex_unlock(pthread_mutex_t *m)
+{
+    pthread_mutex_unlock(m);
+}
+
+/* Shared (not FUTEX_PRIVATE) futex ops: the word lives in a file mapping
+ * that other processes map at other addresses. */
+static long futex(_Atomic uint32_t *word, int op, uint32_t val,
+                  const struct timespec *ts)
+{
+    return syscall(SYS_futex, (uint32_t *)word, op, val, ts, NULL, 0);
+}
+
+void dl_publish(struct dl_shared *sh, uint64_t next_seq, uint64_t tail_seg)
+{
+    atomic_store_explicit(&sh->published_seg, tail_seg, memory_order_relaxed);
+    atomic_store(&sh->published_seq, next_seq);
+    /* seq_cst store above, seq_cst load here: a waiter either sees the new
+     * published_seq or is counted in waiters before it sleeps. */
+    if (atomic_load(&sh->waiters)) {
+        atomic_fetch_add(&sh->publish_event, 1);
+        futex(&sh->publish_event, FUTEX_WAKE, INT_MAX, NULL);
+    }
+}
+
+int dl_wait_published(struct dl_shared *sh, uint64_t seq, uint64_t deadline_ns)
+{
+    int rc = 0;
+    atomic_fetch_add(&sh->waiters, 1);
+    for (;;) {
+        uint32_t ev = atomic_load(&sh->publish_event);
+        if (atomic_load(&sh->published_seq) > seq)
+            break;
+        struct timespec ts, *tsp = NULL;
+        if (deadline_ns) {
+            uint64_t now = dl_mono_ns();
+            if (now >= deadline_ns) {
+                rc = DURLOG_ETIMEDOUT;
+                break;
+            }
+            uint64_t left = deadline_ns - now;
+            ts.tv_sec = (time_t)(left / 1000000000u);
+            ts.tv_nsec = (long)(left % 1000000000u);
+            tsp = &ts;
+        }
+        futex(&sh->publish_event, FUTEX_WAIT, ev, tsp);
+    }
+    atomic_fetch_sub(&sh->waiters, 1);
+    return rc;
+}

@@ -1,0 +1,422 @@
+/*
+ * writer.c - the append paths for each durability level.
+ *
+ * Every record is copied into the tail segment through a shared mapping,
+ * under the log's process-shared append lock: the lock hands out the next
+ * sequence number and byte offset, so records from all processes land whole,
+ * in one order, with dense numbers. Once copied and checksummed, records are
+ * "published" (the shared published_seq moves past them) and readers may
+ * return them. A store into a MAP_SHARED page is in the page cache at once,
+ * so a `kernel` append costs a memcpy and a CRC instead of a write() system
+ * call, and survives the process being killed.
+ *
+ * `buffered` records are framed in the handle's own memory and copied in
+ * bulk later; `interval` and `sync` appends are `kernel` appends followed by
+ * the syncing in sync.c.
+ *
+ * Lock order: handle mutex (mu), then the shared append lock. The append
+ * lock is never held across an fdatasync.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "log.h"
+#include "os.h"
+
+#define PAGE_ROUND(x) (((x) + 4095) & ~(uint64_t)4095)
+
+int dl_lock_append(durlog *log)
+{
+    struct dl_shared *sh = log->sh;
+    int rc = dl_mutex_lock(&sh->append_lock);
+    if (rc < 0)
+        return dl_fail(log, rc, "append lock of %s: %s (reopen the log)",
+                       log->path, durlog_strerror(rc));
+    if (rc == 1) {
+        /* Its previous holder died, possibly half way through copying a
+         * record or creating a segment. Rebuild the tail from the segment:
+         * a partial record is cut, a whole one is kept. If that fails the
+         * lock is left unrecoverable and every writer must reopen. */
+        durlog_recovery rep;
+        rc = dl_recover(log, 1, &rep);
+        if (rc) {
+            dl_mutex_unlock(&sh->append_lock);
+            return rc;
+        }
+        atomic_fetch_add(&sh->generation, 1);
+        dl_mutex_consistent(&sh->append_lock);
+    }
+    if (atomic_load(&sh->failed)) {
+        dl_mutex_unlock(&sh->append_lock);
+        return dl_fail(log, DURLOG_EFAILED, "%s: an earlier fdatasync failed; "
+                       "close and reopen the log to recover", log->path);
+    }
+    return 0;
+}
+
+void dl_unlock_append(durlog *log)
+{
+    dl_mutex_unlock(&log->sh->append_lock);
+}
+
+/* Starts a new tail segment for a record of `need` bytes. */
+static int roll(durlog *log, uint64_t need)
+{
+    struct dl_shared *sh = log->sh;
+    struct dl_segmap m;
+    char err[256];
+    uint64_t cap = log->opts.segment_size;
+    if (cap < DL_SEG_HEADER_SIZE + need)
+        cap = DL_SEG_HEADER_SIZE + need;
+    cap = PAGE_ROUND(cap);
+    uint64_t alloc = PAGE_ROUND(DL_SEG_HEADER_SIZE + need);
+    if (alloc < DL_ALLOC_MIN)
+        alloc = DL_ALLOC_MIN;
+    if (alloc > cap)
+        alloc = cap;
+
+    int rc = dl_seg_create(log->dirfd, sh->next_seq, cap, alloc,
+                           log->opts.mode, &m, err, sizeof err);
+    if (rc)
+        return dl_fail(log, rc, "%s: %s", log->path, err);
+    /* The shared fields change together under the lock; a holder that dies
+     * between them leaves EOWNERDEAD, and the next one rebuilds them from
+     * the segment files. */
+    dl_seg_close(&log->tail);
+    log->tail = m;
+    sh->tail_seg = sh->next_seq;
+    sh->tail_capacity = cap;
+    sh->tail_off = sh->reserve_end = DL_SEG_HEADER_SIZE;
+    sh->tail_alloc = alloc;
+    log->tail_gen = atomic_fetch_add(&sh->generation, 1) + 1;
+    return 0;
+}
+
+/* Makes room for `need` bytes at the tail: rolls to a new segment, maps the
+ * current one, and grows its file, as needed. */
+static int ensure_space(durlog *log, uint64_t need)
+{
+    struct dl_shared *sh = log->sh;
+    int rc;
+    if (sh->tail_seg == DL_NO_SEGMENT || sh->tail_off + need > sh->tail_capacity) {
+        rc = roll(log, need);
+        if (rc)
+            return rc;
+    }
+    uint64_t gen = atomic_load(&sh->generation);
+    if (log->tail.fd < 0 || log->tail.first_seq != sh->tail_seg || log->tail_gen != gen) {
+        char err[256];
+        dl_seg_close(&log->tail);
+        rc = dl_seg_open(log->dirfd, sh->tail_seg, 1, &log->tail, err, sizeof err);
+        if (rc)
+            return dl_fail(log, rc, "%s: %s", log->path, err);
+        log->tail_gen = gen;
+    }
+    if (sh->tail_off + need > sh->tail_alloc) {
+        uint64_t step = sh->tail_alloc;
+        if (step < DL_ALLOC_MIN)
+            step = DL_ALLOC_MIN;
+        if (step > DL_ALLOC_MAX_STEP)
+            step = DL_ALLOC_MAX_STEP;
+        uint64_t want = PAGE_ROUND(sh->tail_off + need);
+        uint64_t grow = PAGE_ROUND(sh->tail_alloc + step);
+        if (grow < want)
+            grow = want;
+        if (grow > sh->tail_capacity)
+            grow = sh->tail_capacity;
+        rc = dl_allocate(log->tail.fd, (off_t)sh->tail_alloc,
+                         (off_t)(grow - sh->tail_alloc));
+        if (rc) {
+            char name[DL_SEG_NAME_LEN + 1];
+            dl_seg_name(name, sh->tail_seg);
+            return dl_fail(log, rc, "allocate space in %s/%s: %s", log->path,
+                           name, durlog_strerror(rc));
+        }
+        sh->tail_alloc = grow;
+    }
+    return 0;
+}
+
+/* Where the tail is before an operation that may need undoing. */
+struct tail_mark {
+    uint64_t next_seq, seg, off, capacity, alloc;
+};
+
+static void mark_tail(const struct dl_shared *sh, struct tail_mark *m)
+{
+    *m = (struct tail_mark){ sh->next_seq, sh->tail_seg, sh->tail_off,
+                             sh->tail_capacity, sh->tail_alloc };
+}
+
+/* Undoes unpublished records after a failure part way through a batch, so
+ * that none of them ever becomes visible. Everything past a tail is zero,
+ * and stays so. */
+static void rollback(durlog *log, const struct tail_mark *m)
+{
+    struct dl_shared *sh = log->sh;
+    if (sh->tail_seg != m->seg) {
+        /* Segments created by this batch hold only its records. */
+        uint64_t *segs;
+        size_t n;
+        if (dl_seg_list(log->dirfd, &segs, &n) == 0) {
+            for (size_t i = 0; i < n; i++) {
+                if (segs[i] > m->seg || m->seg == DL_NO_SEGMENT) {
+                    char name[DL_SEG_NAME_LEN + 1];
+                    dl_seg_name(name, segs[i]);
+                    dl_unlinkat(log->dirfd, name);
+                }
+            }
+            free(segs);
+        }
+        dl_seg_close(&log->tail);
+        atomic_fetch_add(&sh->generation, 1);
+        if (m->seg != DL_NO_SEGMENT) {
+            char err[256];
+            if (dl_seg_open(log->dirfd, m->seg, 1, &log->tail, err, sizeof err) == 0) {
+                uint64_t end = log->tail.size < log->tail.capacity ? log->tail.size
+                                                                  : log->tail.capacity;
+                if (end > m->off)
+                    memset(log->tail.map + m->off, 0, end - m->off);
+                log->tail_gen = atomic_load(&sh->generation);
+            }
+        }
+    } else if (log->tail.map && sh->reserve_end > m->off) {
+        memset(log->tail.map + m->off, 0, sh->reserve_end - m->off);
+    }
+    sh->next_seq = m->next_seq;
+    sh->tail_seg = m->seg;
+    sh->tail_off = sh->reserve_end = m->off;
+    sh->tail_capacity = m->capacity;
+    if (sh->tail_alloc < m->alloc || sh->tail_seg != m->seg)
+        sh->tail_alloc = m->alloc;
+}
+
+/* Copies one record to the tail. Called with the append lock. */
+static int put_record(durlog *log, const void *data, uint32_t len,
+                      uint64_t time_ns)
+{
+    struct dl_shared *sh = log->sh;
+    uint64_t need = dl_rec_size(len);
+    int rc = ensure_space(log, need);
+    if (rc)
+        return rc;
+    sh->reserve_end = sh->tail_off + need;
+    dl_rec_encode(log->tail.map + sh->tail_off, sh->next_seq, time_ns,
+                  atomic_load_explicit(&sh->durable_seq, memory_order_relaxed),
+                  data, len);
+    sh->tail_off += need;
+    sh->next_seq++;
+    return 0;
+}
+
+int dl_flush_buffer_locked(durlog *log)
+{
+    struct dl_shared *sh = log->sh;
+    size_t off = 0;
+    int rc = 0;
+    while (off < log->buf_len) {
+        unsigned char *frame = log->buf + off;
+        uint64_t size = dl_rec_size(dl_get32(frame + DL_RECH_LEN));
+        rc = ensure_space(log, size);
+        if (rc)
+            break;
+        unsigned char *dst = log->tail.map + sh->tail_off;
+        sh->reserve_end = sh->tail_off + size;
+        memcpy(dst, frame, size);
+        dl_rec_seal(dst, sh->next_seq,
+                    atomic_load_explicit(&sh->durable_seq, memory_order_relaxed));
+        sh->tail_off += size;
+        sh->next_seq++;
+        off += size;
+        log->buf_records--;
+    }
+    /* What did not fit (a full disk) stays buffered for a later try. */
+    memmove(log->buf, log->buf + off, log->buf_len - off);
+    log->buf_len -= off;
+    if (off)
+        log->last_seq = sh->next_seq;
+    return rc;
+}
+
+int dl_flush_buffer(durlog *log)
+{
+    pthread_mutex_lock(&log->mu);
+    int rc = 0;
+    if (log->buf_len) {
+        rc = dl_lock_append(log);
+        if (!rc) {
+            rc = dl_flush_buffer_locked(log);
+            dl_publish(log->sh, log->sh->next_seq, log->sh->tail_seg);
+            dl_unlock_append(log);
+        }
+    }
+    pthread_mutex_unlock(&log->mu);
+    return rc;
+}
+
+static int check_records(durlog *log, const durlog_iov *recs, size_t count,
+                         durlog_level level)
+{
+    if ((unsigned)level > DURLOG_SYNC)
+        return dl_fail(log, DURLOG_EINVAL, "invalid durability level %d", (int)level);
+    if (count && !recs)
+        return dl_fail(log, DURLOG_EINVAL, "NULL record array");
+    for (size_t i = 0; i < count; i++) {
+        if (recs[i].len > DURLOG_MAX_RECORD)
+            return dl_fail(log, DURLOG_ETOOBIG, "record of %zu bytes exceeds the "
+                           "%zu-byte limit", recs[i].len, DURLOG_MAX_RECORD);
+        if (recs[i].len && !recs[i].data)
+            return dl_fail(log, DURLOG_EINVAL, "NULL data with non-zero length");
+    }
+    return 0;
+}
+
+/* Frames records in the handle's buffer; they get sequence numbers when
+ * flushed. A record too big for the buffer goes straight to the log. */
+static int append_buffered(durlog *log, const durlog_iov *recs, size_t count)
+{
+    int rc = 0;
+    pthread_mutex_lock(&log->mu);
+    if (!log->buf && !(log->buf = malloc(log->opts.buffer_size))) {
+        pthread_mutex_unlock(&log->mu);
+        return dl_fail(log, -ENOMEM, "out of memory for the record buffer");
+    }
+    uint64_t now = dl_now_ns();
+    for (size_t i = 0; i < count && !rc; i++) {
+        uint64_t size = dl_rec_size(recs[i].len);
+        if (log->buf_len + size > log->opts.buffer_size || size > log->opts.buffer_size) {
+            rc = dl_lock_append(log);
+            if (rc)
+                break;
+            rc = dl_flush_buffer_locked(log);
+            if (!rc && size > log->opts.buffer_size) {
+                rc = put_record(log, recs[i].data, (uint32_t)recs[i].len, now);
+                if (!rc)
+                    log->last_seq = log->sh->next_seq;
+                dl_publish(log->sh, log->sh->next_seq, log->sh->tail_seg);
+                dl_unlock_append(log);
+                continue;
+            }
+            dl_publish(log->sh, log->sh->next_seq, log->sh->tail_seg);
+            dl_unlock_append(log);
+            if (rc)
+                break;
+        }
+        unsigned char *frame = log->buf + log->buf_len;
+        memset(frame, 0, DL_REC_HEADER_SIZE);
+        dl_put32(frame + DL_RECH_LEN, (uint32_t)recs[i].len);
+        dl_put64(frame + DL_RECH_TIME, now);
+        if (recs[i].len)
+            memcpy(frame + DL_REC_HEADER_SIZE, recs[i].data, recs[i].len);
+        memset(frame + DL_REC_HEADER_SIZE + recs[i].len, 0,
+               size - DL_REC_HEADER_SIZE - recs[i].len);
+        log->buf_len += size;
+        log->buf_records++;
+    }
+    pthread_mutex_unlock(&log->mu);
+    return rc;
+}
+
+static int append_records(durlog *log, const durlog_iov *recs, size_t count,
+                          durlog_level level, uint64_t *first_out)
+{
+    struct dl_shared *sh = log->sh;
+    struct tail_mark mark;
+    int rc = check_records(log, recs, count, level);
+    if (rc)
+        return rc;
+    if (first_out)
+        *first_out = DURLOG_SEQ_PENDING;
+    if (level == DURLOG_BUFFERED)
+        return append_buffered(log, recs, count);
+    if (count == 0)
+        return 0;
+
+    pthread_mutex_lock(&log->mu);
+    rc = dl_lock_append(log);
+    if (rc) {
+        pthread_mutex_unlock(&log->mu);
+        return rc;
+    }
+    /* This handle's earlier buffered records go first: one handle's
+     * records keep their order. */
+    if (log->buf_len)
+        rc = dl_flush_buffer_locked(log);
+    mark_tail(sh, &mark);
+    uint64_t now = dl_now_ns();
+    for (size_t i = 0; i < count && !rc; i++)
+        rc = put_record(log, recs[i].data, (uint32_t)recs[i].len, now);
+    if (rc)
+        rollback(log, &mark);
+    uint64_t first = mark.next_seq, end = sh->next_seq;
+    dl_publish(sh, end, sh->tail_seg);
+    dl_unlock_append(log);
+    if (!rc)
+        log->last_seq = end;
+    pthread_mutex_unlock(&log->mu);
+    if (rc)
+        return rc;
+
+    if (first_out)
+        *first_out = first;
+    if (level == DURLOG_INTERVAL)
+        return dl_interval_note(log, end - 1);
+    if (level == DURLOG_SYNC)
+        return dl_sync_to(log, end);
+    return 0;
+}
+
+int durlog_append(durlog *log, const void *data, size_t len,
+                  durlog_level level, uint64_t *seq_out)
+{
+    durlog_iov one = { data, len };
+    return append_records(log, &one, 1, level, seq_out);
+}
+
+int durlog_append_default(durlog *log, const void *data, size_t len,
+                          uint64_t *seq_out)
+{
+    return durlog_append(log, data, len, log->opts.default_level, seq_out);
+}
+
+int durlog_append_batch(durlog *log, const durlog_iov *records, size_t count,
+                        durlog_level level, uint64_t *first_seq_out)
+{
+    return append_records(log, records, count, level, first_seq_out);
+}
+
+int durlog_flush(durlog *log, durlog_level level)
+{
+    if ((unsigned)level > DURLOG_SYNC)
+        return dl_fail(log, DURLOG_EINVAL, "invalid durability level %d", (int)level);
+    if (level == DURLOG_BUFFERED)
+        return 0;
+    int rc = dl_flush_buffer(log);
+    if (rc || level != DURLOG_SYNC)
+        return rc;
+    return dl_sync_to(log, atomic_load(&log->sh->published_seq));
+}
+
+int durlog_wait(durlog *log, uint64_t seq, durlog_level level, int timeout_ms)
+{
+    if ((unsigned)level > DURLOG_SYNC)
+        return dl_fail(log, DURLOG_EINVAL, "invalid durability level %d", (int)level);
+    if (level == DURLOG_BUFFERED)
+        return 0;
+    if (atomic_load(&log->sh->published_seq) <= seq) {
+        int rc = dl_flush_buffer(log);
+        if (rc)
+            return rc;
+        uint64_t deadline = timeout_ms < 0 ? 0
+                          : dl_mono_ns() + (uint64_t)timeout_ms * 1000000u + 1;
+        rc = dl_wait_published(log->sh, seq, deadline);
+        if (rc)
+            return dl_fail(log, rc, "record %llu not appended within %d ms",
+                           (unsigned long long)seq, timeout_ms);
+    }
+    if (level == DURLOG_SYNC)
+        return dl_sync_to(log, seq + 1);
+    return 0;
+}
