@@ -221,3 +221,14 @@ uint64_t dl_mono_ns(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+void dl_prefault(unsigned char *map, uint64_t from, uint64_t to)
+{
+    uint64_t start = from & ~(uint64_t)4095;
+    if (to > start)
+        madvise(map + start, (size_t)(to - start), MADV_POPULATE_WRITE);
+}

@@ -76,4 +76,11 @@ uint64_t dl_now_ns(void);
 /* Monotonic time in ns, for timeouts and intervals. */
 uint64_t dl_mono_ns(void);
 
+
+/* Takes the page faults for [from, to) of a writable shared mapping in one
+ * call (MADV_POPULATE_WRITE, Linux 5.14+), so that appends do not fault one
+ * page at a time. A hint: does nothing where the kernel lacks it. The range
+ * must be allocated in the file. */
+void dl_prefault(unsigned char *map, uint64_t from, uint64_t to);
+
 #endif

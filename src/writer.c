@@ -84,6 +84,7 @@ static int roll(durlog *log, uint64_t need)
     /* The shared fields change together under the lock; a holder that dies
      * between them leaves EOWNERDEAD, and the next one rebuilds them from
      * the segment files. */
+    dl_prefault(m.map, 0, alloc);
     dl_seg_close(&log->tail);
     log->tail = m;
     sh->tail_seg = sh->next_seq;
@@ -94,9 +95,9 @@ static int roll(durlog *log, uint64_t need)
     return 0;
 }
 
-/* Makes room for `need` bytes at the tail: rolls to a new segment, maps the
- * current one, and grows its file, as needed. */
-static int ensure_space(durlog *log, uint64_t need)
+/* Makes sure the tail segment can take `need` more bytes (rolling to a new
+ * segment if not) and that this handle maps it. */
+static int ensure_tail(durlog *log, uint64_t need)
 {
     struct dl_shared *sh = log->sh;
     int rc;
@@ -114,29 +115,44 @@ static int ensure_space(durlog *log, uint64_t need)
             return dl_fail(log, rc, "%s: %s", log->path, err);
         log->tail_gen = gen;
     }
-    if (sh->tail_off + need > sh->tail_alloc) {
-        uint64_t step = sh->tail_alloc;
-        if (step < DL_ALLOC_MIN)
-            step = DL_ALLOC_MIN;
-        if (step > DL_ALLOC_MAX_STEP)
-            step = DL_ALLOC_MAX_STEP;
-        uint64_t want = PAGE_ROUND(sh->tail_off + need);
-        uint64_t grow = PAGE_ROUND(sh->tail_alloc + step);
-        if (grow < want)
-            grow = want;
-        if (grow > sh->tail_capacity)
-            grow = sh->tail_capacity;
-        rc = dl_allocate(log->tail.fd, (off_t)sh->tail_alloc,
-                         (off_t)(grow - sh->tail_alloc));
-        if (rc) {
-            char name[DL_SEG_NAME_LEN + 1];
-            dl_seg_name(name, sh->tail_seg);
-            return dl_fail(log, rc, "allocate space in %s/%s: %s", log->path,
-                           name, durlog_strerror(rc));
-        }
-        sh->tail_alloc = grow;
-    }
     return 0;
+}
+
+/* Grows the tail segment's file so that `need` bytes past tail_off may be
+ * stored through the mapping. */
+static int ensure_alloc(durlog *log, uint64_t need)
+{
+    struct dl_shared *sh = log->sh;
+    if (sh->tail_off + need <= sh->tail_alloc)
+        return 0;
+    uint64_t step = sh->tail_alloc;
+    if (step < DL_ALLOC_MIN)
+        step = DL_ALLOC_MIN;
+    if (step > DL_ALLOC_MAX_STEP)
+        step = DL_ALLOC_MAX_STEP;
+    uint64_t want = PAGE_ROUND(sh->tail_off + need);
+    uint64_t grow = PAGE_ROUND(sh->tail_alloc + step);
+    if (grow < want)
+        grow = want;
+    if (grow > sh->tail_capacity)
+        grow = sh->tail_capacity;
+    int rc = dl_allocate(log->tail.fd, (off_t)sh->tail_alloc,
+                         (off_t)(grow - sh->tail_alloc));
+    if (rc) {
+        char name[DL_SEG_NAME_LEN + 1];
+        dl_seg_name(name, sh->tail_seg);
+        return dl_fail(log, rc, "allocate space in %s/%s: %s", log->path,
+                       name, durlog_strerror(rc));
+    }
+    dl_prefault(log->tail.map, sh->tail_alloc, grow);
+    sh->tail_alloc = grow;
+    return 0;
+}
+
+static int ensure_space(durlog *log, uint64_t need)
+{
+    int rc = ensure_tail(log, need);
+    return rc ? rc : ensure_alloc(log, need);
 }
 
 /* Where the tail is before an operation that may need undoing. */
@@ -211,28 +227,56 @@ static int put_record(durlog *log, const void *data, uint32_t len,
     return 0;
 }
 
+/* Records buffered frames: each run that fits in the tail segment is sealed
+ * in place (sequence number, durable mark, CRC) and handed to the kernel in
+ * one pwrite. A write of whole pages is cheaper than stores through the
+ * mapping, which make the kernel zero each new page before it is copied. */
 int dl_flush_buffer_locked(durlog *log)
 {
     struct dl_shared *sh = log->sh;
     size_t off = 0;
     int rc = 0;
     while (off < log->buf_len) {
-        unsigned char *frame = log->buf + off;
-        uint64_t size = dl_rec_size(dl_get32(frame + DL_RECH_LEN));
-        rc = ensure_space(log, size);
+        rc = ensure_tail(log, dl_rec_size(dl_get32(log->buf + off + DL_RECH_LEN)));
         if (rc)
             break;
-        unsigned char *dst = log->tail.map + sh->tail_off;
-        sh->reserve_end = sh->tail_off + size;
-        memcpy(dst, frame, size);
-        dl_rec_seal(dst, sh->next_seq,
-                    atomic_load_explicit(&sh->durable_seq, memory_order_relaxed));
-        sh->tail_off += size;
-        sh->next_seq++;
-        off += size;
-        log->buf_records--;
+        uint64_t durable = atomic_load_explicit(&sh->durable_seq, memory_order_relaxed);
+        uint64_t seq = sh->next_seq;
+        size_t run = 0, records = 0;
+        while (off + run < log->buf_len) {
+            unsigned char *frame = log->buf + off + run;
+            uint64_t size = dl_rec_size(dl_get32(frame + DL_RECH_LEN));
+            if (sh->tail_off + run + size > sh->tail_capacity)
+                break;
+            dl_rec_seal(frame, seq++, durable);
+            run += size;
+            records++;
+        }
+        sh->reserve_end = sh->tail_off + run;
+        rc = dl_pwrite_all(log->tail.fd, log->buf + off, run, (off_t)sh->tail_off);
+        if (rc) {
+            /* Part of the run may be in the file: erase it, so that nothing
+             * past the tail is ever left non-zero. */
+            dl_seg_refresh_size(&log->tail);
+            uint64_t end = sh->reserve_end < log->tail.size ? sh->reserve_end
+                                                            : log->tail.size;
+            if (end > sh->tail_off)
+                memset(log->tail.map + sh->tail_off, 0, end - sh->tail_off);
+            char name[DL_SEG_NAME_LEN + 1];
+            dl_seg_name(name, sh->tail_seg);
+            dl_fail(log, rc, "write %zu bytes to %s/%s at offset %llu: %s", run,
+                    log->path, name, (unsigned long long)sh->tail_off,
+                    durlog_strerror(rc));
+            break;
+        }
+        sh->tail_off += run;
+        if (sh->tail_off > sh->tail_alloc)
+            sh->tail_alloc = sh->tail_off;
+        sh->next_seq = seq;
+        off += run;
+        log->buf_records -= records;
     }
-    /* What did not fit (a full disk) stays buffered for a later try. */
+    /* What was not written (a full disk) stays buffered for a later try. */
     memmove(log->buf, log->buf + off, log->buf_len - off);
     log->buf_len -= off;
     if (off)
