@@ -59,7 +59,8 @@ int dl_seg_list(int dirfd, uint64_t **out, size_t *count)
         free(v);
         return rc;
     }
-    qsort(v, n, sizeof *v, cmp_u64);
+    if (n > 1)
+        qsort(v, n, sizeof *v, cmp_u64);
     *out = v;
     *count = n;
     return 0;

@@ -1,0 +1,117 @@
+/*
+ * cli.h - what the files of the `durlog` command share.
+ *
+ * durlog.c holds main() and the table of subcommands; each subcommand lives
+ * in its own cmd_<name>.c and is described by one struct cli_command.
+ * cli_util.c has the helpers every subcommand uses (option parsing, error
+ * reporting, numbers); output.c turns records into text: JSON strings,
+ * base64 and RFC 3339 times.
+ *
+ * Exit status of every command: 0 success, 1 a runtime failure (reported as
+ * one line "durlog: <command>: <what>: <detail>" on standard error) or a
+ * finding such as a damaged log, 2 a usage error (usage on standard error).
+ */
+#ifndef DURLOG_CLI_H
+#define DURLOG_CLI_H
+
+#include <getopt.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "durlog.h"
+
+enum {
+    CLI_EXIT_OK = 0,
+    CLI_EXIT_FAILURE = 1,
+    CLI_EXIT_USAGE = 2,
+};
+
+struct cli_command {
+    const char *name;
+    const char *synopsis;   /* arguments after "durlog <name>" */
+    const char *summary;    /* one line for `durlog --help` */
+    const char *details;    /* options and behaviour for `durlog help <name>` */
+    /* argv[0] is the command name; returns the exit status. */
+    int (*run)(const struct cli_command *cmd, int argc, char **argv);
+};
+
+extern const struct cli_command cli_cmd_append;
+extern const struct cli_command cli_cmd_cat;
+extern const struct cli_command cli_cmd_info;
+extern const struct cli_command cli_cmd_check;
+
+/* ---- cli_util.c ---- */
+
+/* Prints "usage: durlog <name> <synopsis>", the summary and the details. */
+void cli_print_usage(const struct cli_command *cmd, FILE *out);
+
+/* Reports a usage error ("durlog: <name>: <message>", then the synopsis, on
+ * standard error) and exits with status 2. */
+_Noreturn void cli_usage_error(const struct cli_command *cmd, const char *fmt,
+                               ...) __attribute__((format(printf, 2, 3)));
+
+/* getopt_long for a subcommand. optstring must start with ':' (after an
+ * optional '+') and hold 'h', and longopts must map "help" to 'h': -h/--help
+ * prints the usage to standard output and exits 0; an unknown option or a
+ * missing value is a usage error. Returns the next option, or -1 at the end
+ * of the options (optind is then the first operand). */
+int cli_next_option(const struct cli_command *cmd, int argc, char **argv,
+                    const char *optstring, const struct option *longopts);
+
+/* Reports a runtime failure as one line on standard error,
+ * "durlog: <name>: <message>", and returns 1 (the exit status). */
+int cli_fail(const struct cli_command *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* The most precise text for a failure `err` on the log at path: the
+ * handle's message (which names file, offset and operation) when there is
+ * one, preceded by the code's text if the message lacks it, else
+ * durlog_strerror(err); then a hint at the next step where one helps (e.g.
+ * "run `durlog check LOG`" for DURLOG_ECORRUPT). handle_msg may be NULL. The
+ * string is static: valid until the next call. */
+const char *cli_explain(int err, const char *handle_msg, const char *path);
+
+/* Strict unsigned decimal: digits only (no sign, no spaces, no base
+ * prefixes), no overflow. Returns 0, or -1 if text is not such a number. */
+int cli_parse_u64(const char *text, uint64_t *out);
+
+enum cli_format {
+    CLI_FORMAT_TEXT,
+    CLI_FORMAT_JSON,
+};
+
+/* "text" or "json". Returns 0, or -1 for anything else. */
+int cli_parse_format(const char *text, enum cli_format *out);
+
+/* Opens a reader on the log at path, reporting a failure. Returns 0, or the
+ * exit status 1 after reporting. */
+int cli_open_reader(const struct cli_command *cmd, const char *path,
+                    durlog_reader **out);
+
+/* Checks standard output after writing to it; with `flush`, flushes it
+ * first. Returns 0, or 1 after reporting the write error (silently for
+ * EPIPE: whoever read our output has gone, as with `| head`). */
+int cli_check_stdout(const struct cli_command *cmd, int flush);
+
+/* ---- output.c ---- */
+
+/* 1 if the bytes are well-formed UTF-8 (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF), else 0. */
+int utf8_valid(const void *data, size_t len);
+
+/* Writes the bytes, which must be valid UTF-8, as a quoted JSON string. */
+void json_write_string(FILE *out, const void *data, size_t len);
+
+/* Writes the bytes base64-encoded (RFC 4648, padded) in double quotes. */
+void json_write_base64(FILE *out, const void *data, size_t len);
+
+/* Room for an RFC 3339 time with nanoseconds, "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ"
+ * (30 characters and the NUL), with margin for years past 9999. */
+#define RFC3339_NS_SIZE 48
+
+/* Formats ns since the Unix epoch as RFC 3339 in UTC with nanoseconds, e.g.
+ * "2026-11-23T17:59:10.123456789Z". */
+void rfc3339_format_ns(uint64_t time_ns, char buf[RFC3339_NS_SIZE]);
+
+#endif /* DURLOG_CLI_H */

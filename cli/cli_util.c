@@ -1,0 +1,170 @@
+/*
+ * cli_util.c - helpers every subcommand of `durlog` uses: usage and error
+ * reporting, option parsing, strict numbers, opening a reader, and checking
+ * standard output for write errors.
+ *
+ * The rule for errors: a usage error prints the usage and exits 2 at once
+ * (nothing has been opened yet); a runtime failure prints one line that says
+ * what was being done and why it failed, then the command cleans up and
+ * returns 1.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+void cli_print_usage(const struct cli_command *cmd, FILE *out)
+{
+    fprintf(out, "usage: durlog %s %s\n\n%s\n", cmd->name, cmd->synopsis,
+            cmd->summary);
+    if (cmd->details && *cmd->details)
+        fprintf(out, "\n%s", cmd->details);
+}
+
+_Noreturn void cli_usage_error(const struct cli_command *cmd, const char *fmt,
+                               ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "durlog: %s: ", cmd->name);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    /* The synopsis only: the full help would bury the message. */
+    fprintf(stderr, "\nusage: durlog %s %s\nRun `durlog help %s` for the "
+            "options.\n", cmd->name, cmd->synopsis, cmd->name);
+    exit(CLI_EXIT_USAGE);
+}
+
+int cli_next_option(const struct cli_command *cmd, int argc, char **argv,
+                    const char *optstring, const struct option *longopts)
+{
+    int opt;
+
+    opterr = 0; /* we word the errors ourselves, with the command's usage */
+    opt = getopt_long(argc, argv, optstring, longopts, NULL);
+    switch (opt) {
+    case 'h':
+        cli_print_usage(cmd, stdout);
+        exit(fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAILURE);
+    case ':':
+    case '?':
+        /* A long option is named by the word just consumed; a short one
+         * (perhaps inside a group such as -vx) by optopt. */
+        if (strncmp(argv[optind - 1], "--", 2) == 0)
+            cli_usage_error(cmd, opt == ':' ? "option '%s' needs a value"
+                                            : "unknown option '%s'",
+                            argv[optind - 1]);
+        cli_usage_error(cmd, opt == ':' ? "option '-%c' needs a value"
+                                        : "unknown option '-%c'", optopt);
+    default:
+        return opt;
+    }
+}
+
+int cli_fail(const struct cli_command *cmd, const char *fmt, ...)
+{
+    va_list ap;
+
+    fflush(stdout); /* keep what we printed before the error in order */
+    fprintf(stderr, "durlog: %s: ", cmd->name);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return CLI_EXIT_FAILURE;
+}
+
+const char *cli_explain(int err, const char *handle_msg, const char *path)
+{
+    static char buf[2048];
+    const char *code_text = durlog_strerror(err);
+    const char *hint = "";
+    int n;
+
+    if (!handle_msg || !*handle_msg)
+        n = snprintf(buf, sizeof(buf), "%s", code_text);
+    else if (strstr(handle_msg, code_text))
+        n = snprintf(buf, sizeof(buf), "%s", handle_msg);
+    else
+        n = snprintf(buf, sizeof(buf), "%s: %s", code_text, handle_msg);
+    if (n < 0 || (size_t)n >= sizeof(buf))
+        return buf;
+    if (err == DURLOG_ECORRUPT && !strstr(buf, "durlog check"))
+        hint = "; run `durlog check %s`";
+    else if (err == DURLOG_EFORMAT)
+        hint = "; is %s a durlog log?";
+    else if (err == DURLOG_EFAILED)
+        hint = "; a sync of %s failed: records since its last sync may be lost";
+    if (*hint)
+        snprintf(buf + n, sizeof(buf) - (size_t)n, hint, path);
+    return buf;
+}
+
+int cli_parse_u64(const char *text, uint64_t *out)
+{
+    uint64_t value = 0;
+
+    if (!text || !*text)
+        return -1;
+    for (const char *p = text; *p; p++) {
+        unsigned digit;
+
+        if (*p < '0' || *p > '9')
+            return -1;
+        digit = (unsigned)(*p - '0');
+        if (value > (UINT64_MAX - digit) / 10)
+            return -1;
+        value = value * 10 + digit;
+    }
+    *out = value;
+    return 0;
+}
+
+int cli_parse_format(const char *text, enum cli_format *out)
+{
+    if (strcmp(text, "text") == 0)
+        *out = CLI_FORMAT_TEXT;
+    else if (strcmp(text, "json") == 0)
+        *out = CLI_FORMAT_JSON;
+    else
+        return -1;
+    return 0;
+}
+
+int cli_open_reader(const struct cli_command *cmd, const char *path,
+                    durlog_reader **out)
+{
+    char errbuf[512] = "";
+    durlog_reader_options opts;
+    int rc;
+
+    durlog_reader_options_init(&opts);
+    opts.errbuf = errbuf;
+    opts.errbuf_size = sizeof(errbuf);
+    rc = durlog_reader_open(path, &opts, out);
+    if (rc == 0)
+        return 0;
+    return cli_fail(cmd, "%s %s: %s",
+                    rc == -ENOENT ? "no log at" : "cannot open log", path,
+                    cli_explain(rc, errbuf, path));
+}
+
+int cli_check_stdout(const struct cli_command *cmd, int flush)
+{
+    /* The caller checks right after its writes, so errno still holds what
+     * the failing write set. */
+    int err = errno;
+
+    if (flush && fflush(stdout) != 0)
+        err = errno;
+    else if (!ferror(stdout))
+        return 0;
+    if (err == 0)
+        err = EIO;
+    if (err == EPIPE)
+        return CLI_EXIT_FAILURE;
+    return cli_fail(cmd, "writing standard output: %s", strerror(err));
+}

@@ -1,0 +1,170 @@
+/*
+ * cmd_cat.c - `durlog cat [--from SEQ] [-n COUNT] [-o text|json] LOG`.
+ *
+ * Prints the records of a log, oldest first, up to its current end. The text
+ * format is each payload followed by a newline, byte for byte; it cannot
+ * show where a payload holding newlines ends, which the JSON format (one
+ * object per line) can, along with each record's seq and time.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+/* The error of the stdio write to standard output that just failed. */
+static int stdout_error(void)
+{
+    return errno ? -errno : -EIO;
+}
+
+/* Writes one record as text. Returns 0 or a negative errno. */
+static int write_text(const durlog_record *rec)
+{
+    if (fwrite(rec->data, 1, rec->len, stdout) != rec->len ||
+        putchar('\n') == EOF)
+        return stdout_error();
+    return 0;
+}
+
+/* Writes one record as a JSON object on one line. Returns 0 or a negative
+ * errno. */
+static int write_json(const durlog_record *rec)
+{
+    char when[RFC3339_NS_SIZE];
+
+    rfc3339_format_ns(rec->time_ns, when);
+    printf("{\"seq\":%" PRIu64 ",\"time\":\"%s\",\"data\":", rec->seq, when);
+    if (utf8_valid(rec->data, rec->len)) {
+        json_write_string(stdout, rec->data, rec->len);
+    } else {
+        json_write_base64(stdout, rec->data, rec->len);
+        fputs(",\"encoding\":\"base64\"", stdout);
+    }
+    if (fputs("}\n", stdout) == EOF || ferror(stdout))
+        return stdout_error();
+    return 0;
+}
+
+/* Reports that `seq` is outside the log, naming the range it holds. */
+static int report_not_found(const struct cli_command *cmd, durlog_reader *r,
+                            const char *path, uint64_t seq)
+{
+    durlog_info info;
+    int rc = durlog_reader_info(r, &info);
+
+    if (rc < 0)
+        return cli_fail(cmd, "seq %" PRIu64 " is not in %s", seq, path);
+    if (info.next_seq == info.first_seq)
+        return cli_fail(cmd, "seq %" PRIu64 " is not in %s: the log is empty "
+                        "(the next record will be seq %" PRIu64 ")",
+                        seq, path, info.next_seq);
+    return cli_fail(cmd, "seq %" PRIu64 " is not in %s: it holds seqs %" PRIu64
+                    "..%" PRIu64 " (--from %" PRIu64 " is its end)", seq, path,
+                    info.first_seq, info.next_seq - 1, info.next_seq);
+}
+
+static int run_cat(const struct cli_command *cmd, int argc, char **argv)
+{
+    enum { OPT_FROM = 256 };
+    static const struct option longopts[] = {
+        { "from", required_argument, NULL, OPT_FROM },
+        { "count", required_argument, NULL, 'n' },
+        { "output", required_argument, NULL, 'o' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    enum cli_format format = CLI_FORMAT_TEXT;
+    uint64_t from = 0, limit = UINT64_MAX, printed = 0;
+    int have_from = 0, opt, rc, status = 0;
+    durlog_reader *r;
+    const char *path;
+
+    while ((opt = cli_next_option(cmd, argc, argv, ":n:o:h", longopts)) != -1) {
+        switch (opt) {
+        case OPT_FROM:
+            if (cli_parse_u64(optarg, &from) != 0)
+                cli_usage_error(cmd, "--from needs a sequence number, not '%s'",
+                                optarg);
+            have_from = 1;
+            break;
+        case 'n':
+            if (cli_parse_u64(optarg, &limit) != 0)
+                cli_usage_error(cmd, "-n needs a count of records, not '%s'",
+                                optarg);
+            break;
+        case 'o':
+            if (cli_parse_format(optarg, &format) != 0)
+                cli_usage_error(cmd, "unknown output format '%s' (use text or "
+                                "json)", optarg);
+            break;
+        }
+    }
+    if (optind >= argc)
+        cli_usage_error(cmd, "no LOG given");
+    if (optind + 1 < argc)
+        cli_usage_error(cmd, "one LOG only; unexpected '%s'", argv[optind + 1]);
+    path = argv[optind];
+
+    status = cli_open_reader(cmd, path, &r);
+    if (status)
+        return status;
+    if (have_from) {
+        rc = durlog_reader_seek(r, from);
+        if (rc == DURLOG_ENOTFOUND) {
+            status = report_not_found(cmd, r, path, from);
+            goto out;
+        }
+        if (rc < 0) {
+            status = cli_fail(cmd, "seeking to seq %" PRIu64 " in %s: %s",
+                              from, path,
+                              cli_explain(rc, durlog_reader_errmsg(r), path));
+            goto out;
+        }
+    }
+    while (printed < limit) {
+        durlog_record rec;
+
+        rc = durlog_reader_next(r, &rec);
+        if (rc == DURLOG_EEND)
+            break;
+        if (rc < 0) {
+            status = cli_fail(cmd, "reading %s after %" PRIu64 " records: %s",
+                              path, printed,
+                              cli_explain(rc, durlog_reader_errmsg(r), path));
+            goto out;
+        }
+        rc = format == CLI_FORMAT_JSON ? write_json(&rec) : write_text(&rec);
+        if (rc < 0) {
+            errno = -rc;
+            status = cli_check_stdout(cmd, 0);
+            goto out;
+        }
+        printed++;
+    }
+    status = cli_check_stdout(cmd, 1);
+out:
+    durlog_reader_close(r);
+    return status;
+}
+
+const struct cli_command cli_cmd_cat = {
+    .name = "cat",
+    .synopsis = "[--from SEQ] [-n COUNT] [-o text|json] LOG",
+    .summary = "Print the records of LOG, oldest first.",
+    .details =
+        "Options:\n"
+        "  --from SEQ           start at sequence number SEQ (default: the\n"
+        "                       first record still in the log)\n"
+        "  -n, --count COUNT    print at most COUNT records\n"
+        "  -o, --output FORMAT  text (default): each payload as raw bytes and\n"
+        "                       a newline\n"
+        "                       json: one object per line,\n"
+        "                       {\"seq\":N,\"time\":\"RFC 3339\",\n"
+        "                        \"data\":\"...\"};\n"
+        "                       a payload that is not UTF-8 is base64 with\n"
+        "                       \"encoding\":\"base64\"\n"
+        "  -h, --help           show this help\n",
+    .run = run_cat,
+};

@@ -1,0 +1,111 @@
+/*
+ * cmd_info.c - `durlog info [-o text|json] LOG`.
+ *
+ * Prints what durlog_reader_info() reports about a log: its segments, the
+ * range of sequence numbers it holds, its size, and how far it is durable.
+ * It opens only a reader, so it needs only read access and may run while
+ * writers append.
+ */
+#include <inttypes.h>
+
+#include "cli.h"
+
+static void print_text(const durlog_info *info)
+{
+    uint64_t records = info->next_seq - info->first_seq;
+
+    printf("segments:     %" PRIu64 "\n", info->segments);
+    printf("records:      %" PRIu64 "\n", records);
+    printf("first seq:    %" PRIu64 "\n", info->first_seq);
+    if (records)
+        printf("last seq:     %" PRIu64 "\n", info->next_seq - 1);
+    else
+        printf("last seq:     none\n");
+    printf("next seq:     %" PRIu64 "\n", info->next_seq);
+    /* durable_seq is an end: records below it are on stable storage. */
+    if (info->durable_seq >= info->next_seq)
+        printf("durable seq:  %" PRIu64 " (every record is durable)\n",
+               info->durable_seq);
+    else
+        printf("durable seq:  %" PRIu64 " (seqs %" PRIu64 "..%" PRIu64
+               " may not be on stable storage yet)\n", info->durable_seq,
+               info->durable_seq, info->next_seq - 1);
+    printf("bytes:        %" PRIu64 "\n", info->bytes);
+    printf("disk bytes:   %" PRIu64 "\n", info->disk_bytes);
+}
+
+static void print_json(const durlog_info *info)
+{
+    uint64_t records = info->next_seq - info->first_seq;
+
+    printf("{\"segments\":%" PRIu64 ",\"records\":%" PRIu64
+           ",\"first_seq\":%" PRIu64 ",", info->segments, records,
+           info->first_seq);
+    if (records)
+        printf("\"last_seq\":%" PRIu64 ",", info->next_seq - 1);
+    else
+        printf("\"last_seq\":null,");
+    printf("\"next_seq\":%" PRIu64 ",\"durable_seq\":%" PRIu64
+           ",\"bytes\":%" PRIu64 ",\"disk_bytes\":%" PRIu64 "}\n",
+           info->next_seq, info->durable_seq, info->bytes, info->disk_bytes);
+}
+
+static int run_info(const struct cli_command *cmd, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "output", required_argument, NULL, 'o' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    enum cli_format format = CLI_FORMAT_TEXT;
+    durlog_reader *r;
+    durlog_info info;
+    const char *path;
+    int opt, rc, status;
+
+    while ((opt = cli_next_option(cmd, argc, argv, ":o:h", longopts)) != -1) {
+        if (opt == 'o' && cli_parse_format(optarg, &format) != 0)
+            cli_usage_error(cmd, "unknown output format '%s' (use text or "
+                            "json)", optarg);
+    }
+    if (optind >= argc)
+        cli_usage_error(cmd, "no LOG given");
+    if (optind + 1 < argc)
+        cli_usage_error(cmd, "one LOG only; unexpected '%s'", argv[optind + 1]);
+    path = argv[optind];
+
+    status = cli_open_reader(cmd, path, &r);
+    if (status)
+        return status;
+    rc = durlog_reader_info(r, &info);
+    if (rc < 0) {
+        status = cli_fail(cmd, "reading facts about %s: %s", path,
+                          cli_explain(rc, durlog_reader_errmsg(r), path));
+    } else {
+        if (format == CLI_FORMAT_JSON)
+            print_json(&info);
+        else
+            print_text(&info);
+        status = cli_check_stdout(cmd, 1);
+    }
+    durlog_reader_close(r);
+    return status;
+}
+
+const struct cli_command cli_cmd_info = {
+    .name = "info",
+    .synopsis = "[-o text|json] LOG",
+    .summary = "Print facts about LOG: segments, records, seq range, size.",
+    .details =
+        "Fields: segments; records; first seq and last seq (\"none\" when the\n"
+        "log is empty); next seq (the number the next record will get);\n"
+        "durable seq (records below it are known to be on stable storage);\n"
+        "bytes (of records, headers included); disk bytes (the segment\n"
+        "files' size on disk).\n"
+        "\n"
+        "Options:\n"
+        "  -o, --output FORMAT  text (default; `key: value` lines) or json\n"
+        "                       (one object; last_seq is null when empty)\n"
+        "  -h, --help           show this help\n",
+    .run = run_info,
+};

@@ -1,0 +1,701 @@
+#!/usr/bin/env bash
+# tests/cli.sh - tests of the `durlog` command (cli/), run by tests/run.sh
+# from the repository root.
+#
+#   DURLOG_BIN       the command to test (default build/durlog)
+#   DURLOG_TEST_DIR  scratch directory on a real disk (default build/testtmp)
+#
+# Each test is a shell function named for the behaviour it proves; it runs
+# the command with `run`, then asserts with expect_*; a failed assertion
+# records a reason and the test goes on, so one run shows every broken
+# expectation. Prints "ok NAME" or "not ok NAME" plus the reasons per test;
+# exits 1 if any failed. JSON is parsed with jq, or python3 without it.
+set -u
+
+BIN=${DURLOG_BIN:-build/durlog}
+BASE=${DURLOG_TEST_DIR:-build/testtmp}
+mkdir -p "$BASE" || exit 1
+SCRATCH=$(mktemp -d "$BASE/cli-XXXXXX") || exit 1
+trap 'chmod -R u+rwx "$SCRATCH" 2>/dev/null; rm -rf "$SCRATCH"' EXIT
+
+SEGMENT_HEADER=64 # bytes before the first record of a segment (docs/FORMAT.md)
+
+if command -v jq >/dev/null 2>&1; then
+    JSON_TOOL=jq
+elif command -v python3 >/dev/null 2>&1; then
+    JSON_TOOL=python3
+else
+    echo "not ok cli_tests_need_jq_or_python3"
+    exit 1
+fi
+
+# ---- helpers ---------------------------------------------------------------
+
+# run CMD...: runs it with stdout in $OUT, stderr in $ERR, status in $rc.
+run() {
+    "$@" >"$OUT" 2>"$ERR"
+    rc=$?
+}
+
+# run_in INPUT_FILE CMD...: as run, with standard input from a file.
+run_in() {
+    local input=$1
+    shift
+    "$@" <"$input" >"$OUT" 2>"$ERR"
+    rc=$?
+}
+
+fail() {
+    printf '%s\n' "$*" >>"$WHY"
+}
+
+# The first lines of a file, for failure reasons.
+show() {
+    head -c 400 "$1" | awk '{ print "    | " $0 }'
+}
+
+expect_status() {
+    if [ "$rc" -ne "$1" ]; then
+        fail "exit status $rc, expected $1 (${2:-}); stderr:"
+        show "$ERR" >>"$WHY"
+    fi
+}
+
+# expect_stdout TEXT: stdout is exactly TEXT (trailing newlines aside).
+expect_stdout() {
+    local got
+    got=$(cat "$OUT")
+    if [ "$got" != "$1" ]; then
+        fail "stdout differs; expected:"
+        printf '%s\n' "$1" | sed 's/^/    | /' >>"$WHY"
+        fail "  got:"
+        show "$OUT" >>"$WHY"
+    fi
+}
+
+expect_stdout_has() {
+    grep -q -e "$1" "$OUT" || { fail "stdout lacks /$1/:"; show "$OUT" >>"$WHY"; }
+}
+
+expect_stderr_has() {
+    grep -q -e "$1" "$ERR" || { fail "stderr lacks /$1/:"; show "$ERR" >>"$WHY"; }
+}
+
+expect_stderr_empty() {
+    [ ! -s "$ERR" ] || { fail "stderr not empty:"; show "$ERR" >>"$WHY"; }
+}
+
+# A runtime failure is one line on stderr, "durlog: COMMAND: ...".
+expect_one_error_line() {
+    local lines
+    lines=$(wc -l <"$ERR")
+    if [ "$lines" -ne 1 ] || ! grep -q "^durlog: $1: " "$ERR"; then
+        fail "expected one line 'durlog: $1: ...' on stderr, got:"
+        show "$ERR" >>"$WHY"
+    fi
+}
+
+# A usage error: status 2 and the command's usage on stderr.
+expect_usage_error() {
+    expect_status 2 "usage error"
+    expect_stderr_has "^usage: durlog"
+}
+
+# json_field LINE KEY: the value of KEY in the JSON object on line LINE of
+# $OUT ("<absent>" if missing, "<invalid>" if the line is not an object).
+json_field() {
+    local line
+    line=$(sed -n "$1p" "$OUT")
+    if [ "$JSON_TOOL" = jq ]; then
+        printf '%s' "$line" | jq -j --arg k "$2" \
+            'if has($k) then .[$k] | tostring else "<absent>" end' \
+            2>/dev/null || printf '<invalid>'
+    else
+        python3 -c '
+import json, sys
+try:
+    o = json.loads(sys.argv[1])
+except ValueError:
+    sys.stdout.write("<invalid>"); sys.exit()
+v = o.get(sys.argv[2], "<absent>")
+sys.stdout.write(v if isinstance(v, str) else json.dumps(v))' "$line" "$2"
+    fi
+}
+
+expect_json_field() { # LINE KEY VALUE
+    local got
+    got=$(json_field "$1" "$2")
+    [ "$got" = "$3" ] || fail "line $1: $2 is '$got', expected '$3'"
+}
+
+# Every line of $OUT is one valid JSON object.
+expect_json_lines() {
+    local ok
+    if [ "$JSON_TOOL" = jq ]; then
+        ok=$(jq -e -s 'all(type == "object")' "$OUT" 2>&1)
+    else
+        ok=$(python3 -c '
+import json, sys
+print(all(isinstance(json.loads(l), dict) for l in open(sys.argv[1])) and "true")
+' "$OUT" 2>&1)
+    fi
+    [ "$ok" = true ] || { fail "output is not one JSON object per line:"; show "$OUT" >>"$WHY"; }
+}
+
+# The value of a `key: value` line of `durlog info` in $OUT.
+info_value() {
+    sed -n "s/^$1: *\([^ ]*\).*/\1/p" "$OUT"
+}
+
+# records_in LOG: how many records `durlog cat` prints (JSON lines).
+records_in() {
+    "$BIN" cat -o json "$1" 2>/dev/null | wc -l
+}
+
+# overwrite FILE OFFSET TEXT: writes TEXT over the bytes at OFFSET.
+overwrite() {
+    printf '%s' "$3" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
+# The only segment file of a single-segment log.
+only_segment() {
+    local segs=("$1"/*.seg)
+    [ "${#segs[@]}" -eq 1 ] || { fail "expected one segment in $1: ${segs[*]}"; return 1; }
+    printf '%s' "${segs[0]}"
+}
+
+# bytes_of LOG: the `bytes` that `durlog info` reports.
+bytes_of() {
+    "$BIN" info "$1" | sed -n 's/^bytes: *\([0-9]*\).*/\1/p'
+}
+
+# Runs one test function in a fresh directory $D with $LOG = $D/log.
+failed=0
+t() {
+    local name=$1
+    D="$SCRATCH/$name"
+    LOG="$D/log"
+    OUT="$D/stdout"
+    ERR="$D/stderr"
+    WHY="$D/why"
+    mkdir -p "$D"
+    : >"$WHY"
+    "$name"
+    if [ -s "$WHY" ]; then
+        echo "not ok $name"
+        sed 's/^/  /' "$WHY"
+        failed=$((failed + 1))
+    else
+        echo "ok $name"
+    fi
+}
+
+# ---- append and cat ---------------------------------------------------------
+
+append_args_then_cat_prints_them_in_order() {
+    run "$BIN" append "$LOG" one two "three four"
+    expect_status 0 "append"
+    expect_stdout ""
+    run "$BIN" cat "$LOG"
+    expect_status 0 "cat"
+    expect_stdout $'one\ntwo\nthree four'
+}
+
+append_again_continues_the_sequence() {
+    run "$BIN" append "$LOG" a b
+    run "$BIN" append -v "$LOG" c
+    expect_status 0 "second append"
+    expect_stdout "appended seq 2"
+    run "$BIN" cat "$LOG"
+    expect_stdout $'a\nb\nc'
+}
+
+append_stdin_keeps_empty_lines_and_a_last_line_without_newline() {
+    printf 'first\n\nthird\n\nlast' >"$D/in"
+    run_in "$D/in" "$BIN" append "$LOG"
+    expect_status 0 "append from stdin"
+    run "$BIN" cat -o json "$LOG"
+    expect_json_lines
+    [ "$(wc -l <"$OUT")" -eq 5 ] || fail "expected 5 records, got $(wc -l <"$OUT")"
+    expect_json_field 1 data first
+    expect_json_field 2 data ""
+    expect_json_field 3 data third
+    expect_json_field 4 data ""
+    expect_json_field 5 data last
+    expect_json_field 5 seq 4
+}
+
+append_empty_stdin_creates_an_empty_log() {
+    run_in /dev/null "$BIN" append "$LOG"
+    expect_status 0 "append of nothing"
+    [ -d "$LOG" ] || fail "no log directory created"
+    run "$BIN" cat "$LOG"
+    expect_status 0 "cat of empty log"
+    expect_stdout ""
+    run "$BIN" info "$LOG"
+    [ "$(info_value records)" = 0 ] || fail "records: $(info_value records), expected 0"
+    [ "$(info_value 'last seq')" = none ] || fail "last seq: $(info_value 'last seq'), expected none"
+}
+
+append_stdin_line_longer_than_the_read_buffer_is_one_record() {
+    head -c 300000 /dev/zero | tr '\0' x >"$D/in"
+    printf '\nshort\n' >>"$D/in"
+    run_in "$D/in" "$BIN" append "$LOG"
+    expect_status 0 "append of a long line"
+    run "$BIN" cat "$LOG"
+    cmp -s "$OUT" "$D/in" || fail "cat output differs from the input"
+}
+
+append_many_stdin_lines_keeps_every_line_in_order() {
+    seq 1 20000 >"$D/in"
+    run_in "$D/in" "$BIN" append -d sync "$LOG"
+    expect_status 0 "append of 20000 lines"
+    run "$BIN" cat "$LOG"
+    cmp -s "$OUT" "$D/in" || fail "cat output differs from the 20000 input lines"
+}
+
+append_verbose_prints_each_seq() {
+    run "$BIN" append -v "$LOG" a b c
+    expect_status 0 "append -v"
+    expect_stdout $'appended seq 0\nappended seq 1\nappended seq 2'
+}
+
+append_verbose_buffered_reports_the_count() {
+    run "$BIN" append -d buffered -v "$LOG" a b
+    expect_status 0 "append -d buffered -v"
+    expect_stdout_has "appended 2 buffered records"
+    run "$BIN" cat "$LOG"
+    expect_stdout $'a\nb'
+}
+
+append_verbose_reports_a_torn_tail_cut_on_open() {
+    local payload seg
+    payload=$(head -c 200 /dev/zero | tr '\0' z)
+    run "$BIN" append "$LOG" one "$payload"
+    seg=$(only_segment "$LOG") || return
+    overwrite "$seg" $((SEGMENT_HEADER + $(bytes_of "$LOG") - 100)) QQQQ
+    run "$BIN" append -v "$LOG" two
+    expect_status 0 "append after a torn tail"
+    expect_stdout_has "^recovered: cut [0-9]* bytes of torn tail from 00000000000000000000\.seg"
+    expect_stdout_has "^appended seq 1$"
+    run "$BIN" cat "$LOG"
+    expect_stdout $'one\ntwo'
+}
+
+append_takes_arguments_after_log_as_records_even_with_dashes() {
+    run "$BIN" append "$LOG" -n --from -- -v
+    expect_status 0 "append of dash records"
+    run "$BIN" cat "$LOG"
+    expect_stdout $'-n\n--from\n--\n-v'
+}
+
+append_at_each_level_is_counted_by_info() {
+    local total=0 level
+    for level in buffered kernel interval sync; do
+        run "$BIN" append -d "$level" "$LOG" "$level-1" "$level-2" "$level-3"
+        expect_status 0 "append -d $level"
+        total=$((total + 3))
+        run "$BIN" info "$LOG"
+        expect_status 0 "info after $level"
+        [ "$(info_value records)" = "$total" ] ||
+            fail "after $level: records $(info_value records), expected $total"
+        [ "$(info_value 'last seq')" = "$((total - 1))" ] ||
+            fail "after $level: last seq $(info_value 'last seq'), expected $((total - 1))"
+    done
+    run "$BIN" cat "$LOG"
+    expect_stdout $'buffered-1\nbuffered-2\nbuffered-3\nkernel-1\nkernel-2\nkernel-3\ninterval-1\ninterval-2\ninterval-3\nsync-1\nsync-2\nsync-3'
+}
+
+append_bad_level_is_a_usage_error() {
+    run "$BIN" append -d fast "$LOG" x
+    expect_usage_error
+    expect_stderr_has "fast"
+    [ ! -e "$LOG" ] || fail "a bad level still created the log"
+}
+
+append_without_log_is_a_usage_error() {
+    run "$BIN" append
+    expect_usage_error
+}
+
+append_where_the_log_cannot_be_created_fails_clearly() {
+    local where
+    if [ "$(id -u)" = 0 ]; then
+        # root writes through 0555 directories: put the log under a file.
+        : >"$D/file"
+        where="$D/file/log"
+    else
+        mkdir "$D/ro"
+        chmod 0555 "$D/ro"
+        where="$D/ro/log"
+    fi
+    run "$BIN" append "$where" x
+    expect_status 1 "append to an unwritable place"
+    expect_one_error_line append
+    expect_stderr_has "$where"
+    [ ! -e "$where" ] || fail "$where exists after the failure"
+}
+
+# ---- cat --------------------------------------------------------------------
+
+cat_missing_log_fails_clearly() {
+    run "$BIN" cat "$D/nothing"
+    expect_status 1 "cat of a missing log"
+    expect_one_error_line cat
+    expect_stderr_has "$D/nothing"
+}
+
+cat_json_gives_seq_time_and_data() {
+    local before after when secs
+    before=$(date +%s)
+    run "$BIN" append "$LOG" hello "wörld ✓"
+    after=$(date +%s)
+    run "$BIN" cat -o json "$LOG"
+    expect_status 0 "cat -o json"
+    expect_json_lines
+    expect_json_field 1 seq 0
+    expect_json_field 1 data hello
+    expect_json_field 1 encoding "<absent>"
+    expect_json_field 2 seq 1
+    expect_json_field 2 data "wörld ✓"
+    when=$(json_field 1 time)
+    [[ "$when" =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{9}Z$ ]] ||
+        fail "time '$when' is not RFC 3339 UTC with nanoseconds"
+    secs=$(date -u -d "$when" +%s 2>/dev/null || echo 0)
+    [ "$secs" -ge "$before" ] && [ "$secs" -le "$after" ] ||
+        fail "time '$when' is not between the append's start and end"
+}
+
+cat_json_escapes_quotes_backslashes_and_control_characters() {
+    local tricky=$'quote " backslash \\ tab \t cr \r bell \a end'
+    run "$BIN" append "$LOG" "$tricky" $'two\nlines'
+    run "$BIN" cat -o json "$LOG"
+    expect_json_lines
+    [ "$(wc -l <"$OUT")" -eq 2 ] || fail "a record's newline split the JSON line"
+    expect_json_field 1 data "$tricky"
+    expect_json_field 2 data $'two\nlines'
+}
+
+cat_json_gives_base64_for_binary_payloads() {
+    printf '\xff\xfe\n\x00\x01\x02\n' >"$D/in"
+    run_in "$D/in" "$BIN" append "$LOG"
+    expect_status 0 "append of binary lines"
+    run "$BIN" cat -o json "$LOG"
+    expect_json_lines
+    expect_json_field 1 data "//4="
+    expect_json_field 1 encoding base64
+    # NUL is valid UTF-8 and escapes as \u0000.
+    grep -q '"data":"\\u0000\\u0001\\u0002"' "$OUT" ||
+        fail "NUL and control bytes not escaped as \\u00XX"
+    run "$BIN" cat "$LOG"
+    cmp -s "$OUT" "$D/in" || fail "text cat does not give the bytes back"
+}
+
+cat_count_limits_the_records() {
+    run "$BIN" append "$LOG" a b c d
+    run "$BIN" cat -n 2 "$LOG"
+    expect_status 0 "cat -n 2"
+    expect_stdout $'a\nb'
+    run "$BIN" cat --count 0 "$LOG"
+    expect_status 0 "cat -n 0"
+    expect_stdout ""
+    run "$BIN" cat -n 99 "$LOG"
+    expect_stdout $'a\nb\nc\nd'
+}
+
+cat_from_starts_at_that_seq() {
+    run "$BIN" append "$LOG" a b c d
+    run "$BIN" cat --from 2 "$LOG"
+    expect_status 0 "cat --from 2"
+    expect_stdout $'c\nd'
+    run "$BIN" cat --from 1 -n 2 -o json "$LOG"
+    expect_json_field 1 seq 1
+    expect_json_field 2 seq 2
+    [ "$(wc -l <"$OUT")" -eq 2 ] || fail "--from 1 -n 2 printed $(wc -l <"$OUT") records"
+    run "$BIN" cat --from 4 "$LOG"
+    expect_status 0 "cat --from the end"
+    expect_stdout ""
+}
+
+cat_from_beyond_the_end_fails_naming_the_range() {
+    run "$BIN" append "$LOG" a b c
+    run "$BIN" cat --from 10 "$LOG"
+    expect_status 1 "cat --from past the end"
+    expect_one_error_line cat
+    expect_stderr_has "0\.\.2"
+}
+
+cat_bad_numbers_are_usage_errors() {
+    run "$BIN" append "$LOG" a
+    local bad
+    for bad in abc -1 12x "" " 1" 0x10 18446744073709551616; do
+        run "$BIN" cat --from "$bad" "$LOG"
+        expect_usage_error
+        run "$BIN" cat -n "$bad" "$LOG"
+        expect_usage_error
+    done
+    run "$BIN" cat --from "$LOG"
+    expect_usage_error
+}
+
+cat_bad_output_format_is_a_usage_error() {
+    run "$BIN" append "$LOG" a
+    run "$BIN" cat -o xml "$LOG"
+    expect_usage_error
+    expect_stderr_has "xml"
+}
+
+cat_into_a_closed_pipe_exits_quietly() {
+    seq 1 100000 >"$D/in"
+    run_in "$D/in" "$BIN" append "$LOG"
+    "$BIN" cat "$LOG" 2>"$ERR" | head -n 1 >"$OUT"
+    rc=${PIPESTATUS[0]}
+    expect_stdout 1
+    expect_status 1 "cat whose reader went away"
+    expect_stderr_empty
+}
+
+# ---- info -------------------------------------------------------------------
+
+info_reports_records_range_and_sizes() {
+    run "$BIN" append -d sync "$LOG" a bb ccc
+    run "$BIN" info "$LOG"
+    expect_status 0 "info"
+    [ "$(info_value segments)" = 1 ] || fail "segments: $(info_value segments)"
+    [ "$(info_value records)" = 3 ] || fail "records: $(info_value records)"
+    [ "$(info_value 'first seq')" = 0 ] || fail "first seq: $(info_value 'first seq')"
+    [ "$(info_value 'last seq')" = 2 ] || fail "last seq: $(info_value 'last seq')"
+    [ "$(info_value 'durable seq')" = 3 ] ||
+        fail "durable seq after a sync append: $(info_value 'durable seq'), expected 3"
+    [ "$(info_value bytes)" -gt 6 ] 2>/dev/null || fail "bytes: $(info_value bytes)"
+    [ "$(info_value 'disk bytes')" -gt 0 ] 2>/dev/null || fail "disk bytes: $(info_value 'disk bytes')"
+    run "$BIN" info -o json "$LOG"
+    expect_status 0 "info -o json"
+    expect_json_lines
+    expect_json_field 1 records 3
+    expect_json_field 1 first_seq 0
+    expect_json_field 1 last_seq 2
+    expect_json_field 1 next_seq 3
+    expect_json_field 1 segments 1
+}
+
+info_json_of_an_empty_log_has_null_last_seq() {
+    run_in /dev/null "$BIN" append "$LOG"
+    run "$BIN" info -o json "$LOG"
+    expect_status 0 "info -o json"
+    expect_json_field 1 records 0
+    expect_json_field 1 last_seq null
+}
+
+info_missing_log_fails_clearly() {
+    run "$BIN" info "$D/nothing"
+    expect_status 1 "info of a missing log"
+    expect_one_error_line info
+    expect_stderr_has "$D/nothing"
+}
+
+# ---- check ------------------------------------------------------------------
+
+check_clean_log_exits_0() {
+    run "$BIN" append "$LOG" a b c
+    run "$BIN" check "$LOG"
+    expect_status 0 "check of a clean log"
+    expect_stdout_has "clean"
+    expect_stdout_has "records: *3"
+    expect_stdout_has "0\.\.2"
+    run "$BIN" check --repair "$LOG"
+    expect_status 0 "check --repair of a clean log"
+    compgen -G "$LOG/*.cut-*" >/dev/null && fail "a clean log got a side file"
+}
+
+# Ten records of 200 bytes; a byte of the third one's payload overwritten.
+# Sets DAMAGED_RECORD_OFFSET to where that record starts in its segment.
+make_log_damaged_in_the_middle() {
+    local payload i per seg
+    payload=$(head -c 200 /dev/zero | tr '\0' x)
+    for i in 0 1 2 3 4 5 6 7 8 9; do printf '%s\n' "$payload"; done >"$D/in"
+    "$BIN" append "$LOG" <"$D/in"
+    per=$(($(bytes_of "$LOG") / 10))
+    seg=$(only_segment "$LOG") || return 1
+    DAMAGED_RECORD_OFFSET=$((SEGMENT_HEADER + 2 * per))
+    overwrite "$seg" $((DAMAGED_RECORD_OFFSET + per / 2)) Q
+}
+
+check_flipped_byte_mid_log_exits_1_naming_segment_and_offset() {
+    make_log_damaged_in_the_middle || return
+    run "$BIN" check "$LOG"
+    expect_status 1 "check of a damaged log"
+    expect_stdout_has "damaged"
+    expect_stdout_has "00000000000000000000\.seg"
+    expect_stdout_has "offset $DAMAGED_RECORD_OFFSET\b"
+    expect_stdout_has "--repair --force"
+}
+
+cat_of_a_damaged_log_fails_and_suggests_check() {
+    make_log_damaged_in_the_middle || return
+    run "$BIN" cat "$LOG"
+    expect_status 1 "cat of a damaged log"
+    expect_one_error_line cat
+    expect_stderr_has "durlog check"
+}
+
+check_repair_refuses_damage_before_the_tail_without_force() {
+    make_log_damaged_in_the_middle || return
+    run "$BIN" check --repair "$LOG"
+    expect_status 1 "check --repair of mid-log damage"
+    expect_stdout_has "--force"
+    run "$BIN" check --repair --force "$LOG"
+    expect_status 0 "check --repair --force"
+    compgen -G "$LOG/*.cut-*" >/dev/null || fail "no side file after the forced repair"
+    [ "$(records_in "$LOG")" -eq 2 ] ||
+        fail "after the forced repair: $(records_in "$LOG") records, expected the 2 before the damage"
+}
+
+check_repair_cuts_a_torn_tail_and_keeps_a_side_file() {
+    local payload seg
+    payload=$(head -c 200 /dev/zero | tr '\0' z)
+    run "$BIN" append "$LOG" one two three "$payload"
+    seg=$(only_segment "$LOG") || return
+    # Tear the last record: overwrite 16 bytes well inside its payload.
+    overwrite "$seg" $((SEGMENT_HEADER + $(bytes_of "$LOG") - 100)) QQQQQQQQQQQQQQQQ
+    run "$BIN" check "$LOG"
+    expect_status 1 "check of a torn tail"
+    expect_stdout_has "torn tail"
+    expect_stdout_has "check --repair"
+    run "$BIN" check --repair "$LOG"
+    expect_status 0 "check --repair"
+    expect_stdout_has "repaired: .*offset"
+    expect_stdout_has "status: *clean"
+    compgen -G "$seg.cut-*" >/dev/null || fail "no side file $seg.cut-* after the repair"
+    run "$BIN" cat "$LOG"
+    expect_status 0 "cat after the repair"
+    expect_stdout $'one\ntwo\nthree'
+    run "$BIN" append "$LOG" four
+    run "$BIN" cat --from 3 "$LOG"
+    expect_stdout "four"
+}
+
+check_repair_while_a_writer_has_the_log_open_is_refused() {
+    local pid i seg payload
+    payload=$(head -c 200 /dev/zero | tr '\0' z)
+    run "$BIN" append "$LOG" a
+    mkfifo "$D/fifo"
+    "$BIN" append "$LOG" <"$D/fifo" &
+    pid=$!
+    exec 3>"$D/fifo"
+    echo "$payload" >&3
+    # The writer is open once its record is visible.
+    for i in $(seq 100); do
+        [ "$(records_in "$LOG")" -eq 2 ] && break
+        sleep 0.05
+    done
+    # Damage under the open writer (its open would have cut a torn tail).
+    seg=$(only_segment "$LOG")
+    overwrite "$seg" $((SEGMENT_HEADER + $(bytes_of "$LOG") - 100)) QQQQ
+    run "$BIN" check --repair "$LOG"
+    exec 3>&-
+    wait "$pid"
+    expect_status 1 "check --repair under a writer"
+    expect_one_error_line check
+    expect_stderr_has "writer has the log open"
+}
+
+check_missing_log_fails_clearly() {
+    run "$BIN" check "$D/nothing"
+    expect_status 1 "check of a missing log"
+    expect_one_error_line check
+}
+
+check_force_without_repair_is_a_usage_error() {
+    run "$BIN" append "$LOG" a
+    run "$BIN" check --force "$LOG"
+    expect_usage_error
+}
+
+# ---- the command line as a whole ------------------------------------------
+
+unknown_command_is_a_usage_error() {
+    run "$BIN" frobnicate "$LOG"
+    expect_usage_error
+    expect_stderr_has "frobnicate"
+    run "$BIN"
+    expect_usage_error
+    run "$BIN" help frobnicate
+    expect_usage_error
+}
+
+unknown_option_is_a_usage_error_for_every_command() {
+    local cmd
+    for cmd in append cat info check; do
+        run "$BIN" "$cmd" --bogus "$LOG"
+        expect_usage_error
+        expect_stderr_has "^usage: durlog $cmd"
+        expect_stderr_has "bogus"
+        run "$BIN" "$cmd" -Z "$LOG"
+        expect_usage_error
+    done
+    run "$BIN" --bogus
+    expect_usage_error
+}
+
+help_of_every_command_exits_0_and_prints_its_usage() {
+    local cmd
+    for cmd in append cat info check; do
+        run "$BIN" "$cmd" --help
+        expect_status 0 "$cmd --help"
+        expect_stdout_has "^usage: durlog $cmd"
+        expect_stderr_empty
+        run "$BIN" help "$cmd"
+        expect_status 0 "help $cmd"
+        expect_stdout_has "^usage: durlog $cmd"
+    done
+    run "$BIN" --help
+    expect_status 0 "--help"
+    for cmd in append cat info check; do expect_stdout_has "^  $cmd "; done
+    run "$BIN" --version
+    expect_status 0 "--version"
+    expect_stdout_has "^durlog [0-9]*\.[0-9]*\.[0-9]*$"
+}
+
+[ -x "$BIN" ] || { echo "not ok durlog_binary_exists ($BIN)"; exit 1; }
+
+t append_args_then_cat_prints_them_in_order
+t append_again_continues_the_sequence
+t append_stdin_keeps_empty_lines_and_a_last_line_without_newline
+t append_empty_stdin_creates_an_empty_log
+t append_stdin_line_longer_than_the_read_buffer_is_one_record
+t append_many_stdin_lines_keeps_every_line_in_order
+t append_verbose_prints_each_seq
+t append_verbose_buffered_reports_the_count
+t append_verbose_reports_a_torn_tail_cut_on_open
+t append_takes_arguments_after_log_as_records_even_with_dashes
+t append_at_each_level_is_counted_by_info
+t append_bad_level_is_a_usage_error
+t append_without_log_is_a_usage_error
+t append_where_the_log_cannot_be_created_fails_clearly
+t cat_missing_log_fails_clearly
+t cat_json_gives_seq_time_and_data
+t cat_json_escapes_quotes_backslashes_and_control_characters
+t cat_json_gives_base64_for_binary_payloads
+t cat_count_limits_the_records
+t cat_from_starts_at_that_seq
+t cat_from_beyond_the_end_fails_naming_the_range
+t cat_bad_numbers_are_usage_errors
+t cat_bad_output_format_is_a_usage_error
+t cat_into_a_closed_pipe_exits_quietly
+t info_reports_records_range_and_sizes
+t info_json_of_an_empty_log_has_null_last_seq
+t info_missing_log_fails_clearly
+t check_clean_log_exits_0
+t check_flipped_byte_mid_log_exits_1_naming_segment_and_offset
+t cat_of_a_damaged_log_fails_and_suggests_check
+t check_repair_refuses_damage_before_the_tail_without_force
+t check_repair_cuts_a_torn_tail_and_keeps_a_side_file
+t check_repair_while_a_writer_has_the_log_open_is_refused
+t check_missing_log_fails_clearly
+t check_force_without_repair_is_a_usage_error
+t unknown_command_is_a_usage_error
+t unknown_option_is_a_usage_error_for_every_command
+t help_of_every_command_exits_0_and_prints_its_usage
+
+[ "$failed" -eq 0 ]
