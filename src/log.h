@@ -8,6 +8,8 @@
  *   writer.c   the append paths for each durability level
  *   sync.c     making records durable: the fdatasync leader, the interval
  *              thread
+ *   prealloc.c the background thread that allocates and faults in the tail
+ *              segment ahead of appends
  *   reader.c   readers;  check.c  `durlog check`;  error.c  messages
  */
 #ifndef DL_LOG_H
@@ -23,6 +25,11 @@
 
 #define DL_ERRMSG_SIZE 512
 #define DL_DEFAULT_BUFFER_SIZE ((size_t)64 << 10)
+/* The pre-faulter keeps this much of the tail segment allocated and mapped
+ * ahead of the tail, and is woken when less than half of it is left. */
+#define DL_PREALLOC_AHEAD ((uint64_t)8 << 20)
+/* ...in steps of this much, each usable by appenders as soon as it is done. */
+#define DL_PREALLOC_CHUNK ((uint64_t)1 << 20)
 /* The tail segment's file grows in steps: at least this much... */
 #define DL_ALLOC_MIN ((uint64_t)64 << 10)
 /* ...and at most this much at a time (doubling in between). */
@@ -39,8 +46,13 @@ struct durlog {
     /* Guards this handle's local state below; taken before the shared
      * append lock, never while holding it. */
     pthread_mutex_t mu;
-    struct dl_segmap tail;        /* this process's mapping of the tail */
-    uint64_t tail_gen;            /* sh->generation when it was mapped */
+    struct dl_segmap tail;        /* this process's mapping of the tail;
+                                     replaced under the append lock and pmu */
+    struct dl_segmap retired;     /* the previous tail mapping, kept until the
+                                     next roll so that the pre-faulter never
+                                     touches an unmapped range */
+    uint64_t tail_gen;            /* sh->generation when it was mapped
+                                     (written under pmu) */
     unsigned char *buf;           /* buffered records, framed, unsealed */
     size_t buf_len;
     size_t buf_records;
@@ -63,6 +75,14 @@ struct durlog {
     uint64_t itarget;             /* sync up to here */
     int ierror;                   /* first error the syncer met */
 
+    /* The pre-faulter (started by the first append through the mapping). */
+    pthread_mutex_t pmu;
+    pthread_cond_t pcond;
+    pthread_t pthread;
+    int pstarted;
+    int pstop;
+    _Atomic int pkicked;          /* a request is pending */
+
     durlog_recovery recovery;
     char errmsg[DL_ERRMSG_SIZE];
 };
@@ -81,11 +101,20 @@ void dl_set_err(char *buf, size_t size, const char *fmt, ...)
 int dl_recover(durlog *log, int strict, durlog_recovery *rep);
 
 /* writer.c */
+/* Makes m (or nothing, if NULL) this handle's tail mapping, retiring the
+ * current one. Called with the append lock held. */
+void dl_replace_tail(durlog *log, const struct dl_segmap *m, uint64_t gen);
 int dl_lock_append(durlog *log);
 void dl_unlock_append(durlog *log);
 /* Moves buffered records into the log; called with mu and the append lock. */
 int dl_flush_buffer_locked(durlog *log);
 int dl_flush_buffer(durlog *log);
+
+/* prealloc.c */
+/* Asks the pre-faulter to extend the tail (starting it if needed). Cheap when
+ * a request is already pending. Called with the append lock held. */
+void dl_prealloc_kick(durlog *log);
+void dl_prealloc_stop(durlog *log);
 
 /* sync.c */
 /* Makes every record below `target` durable. */

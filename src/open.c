@@ -162,6 +162,7 @@ static int open_shm(durlog *log)
 static void free_handle(durlog *log)
 {
     dl_seg_close(&log->tail);
+    dl_seg_close(&log->retired);
     dl_close(log->sync_fd);
     if (log->sh)
         dl_munmap(log->sh, DL_SHM_SIZE);
@@ -170,6 +171,8 @@ static void free_handle(durlog *log)
     pthread_mutex_destroy(&log->mu);
     pthread_mutex_destroy(&log->imu);
     pthread_cond_destroy(&log->icond);
+    pthread_mutex_destroy(&log->pmu);
+    pthread_cond_destroy(&log->pcond);
     free(log->buf);
     free(log->path);
     free(log);
@@ -204,6 +207,9 @@ int durlog_open(const char *path, const durlog_options *opts, durlog **out)
     log->opts = o;
     log->dirfd = log->shmfd = log->sync_fd = -1;
     log->tail = (struct dl_segmap)DL_SEGMAP_INIT;
+    log->retired = (struct dl_segmap)DL_SEGMAP_INIT;
+    pthread_mutex_init(&log->pmu, NULL);
+    pthread_cond_init(&log->pcond, NULL);
     log->dir_mode = o.mode | ((o.mode & 0444) >> 2);
     pthread_mutex_init(&log->mu, NULL);
     pthread_mutex_init(&log->imu, NULL);
@@ -243,6 +249,7 @@ int durlog_close(durlog *log)
     if (!log)
         return 0;
     int rc = dl_interval_stop(log);
+    dl_prealloc_stop(log);
     int rc2 = dl_flush_buffer(log);
     if (!rc)
         rc = rc2;

@@ -61,6 +61,19 @@ void dl_unlock_append(durlog *log)
     dl_mutex_unlock(&log->sh->append_lock);
 }
 
+void dl_replace_tail(durlog *log, const struct dl_segmap *m, uint64_t gen)
+{
+    pthread_mutex_lock(&log->pmu);
+    log->tail_gen = gen;
+    dl_seg_close(&log->retired);
+    log->retired = log->tail;
+    if (m)
+        log->tail = *m;
+    else
+        log->tail = (struct dl_segmap)DL_SEGMAP_INIT;
+    pthread_mutex_unlock(&log->pmu);
+}
+
 /* Starts a new tail segment for a record of `need` bytes. */
 static int roll(durlog *log, uint64_t need)
 {
@@ -85,13 +98,13 @@ static int roll(durlog *log, uint64_t need)
      * between them leaves EOWNERDEAD, and the next one rebuilds them from
      * the segment files. */
     dl_prefault(m.map, 0, alloc);
-    dl_seg_close(&log->tail);
-    log->tail = m;
+    uint64_t gen = atomic_fetch_add(&sh->generation, 1) + 1;
+    dl_replace_tail(log, &m, gen);
     sh->tail_seg = sh->next_seq;
     sh->tail_capacity = cap;
     sh->tail_off = sh->reserve_end = DL_SEG_HEADER_SIZE;
     sh->tail_alloc = alloc;
-    log->tail_gen = atomic_fetch_add(&sh->generation, 1) + 1;
+    dl_prealloc_kick(log);
     return 0;
 }
 
@@ -109,11 +122,13 @@ static int ensure_tail(durlog *log, uint64_t need)
     uint64_t gen = atomic_load(&sh->generation);
     if (log->tail.fd < 0 || log->tail.first_seq != sh->tail_seg || log->tail_gen != gen) {
         char err[256];
-        dl_seg_close(&log->tail);
-        rc = dl_seg_open(log->dirfd, sh->tail_seg, 1, &log->tail, err, sizeof err);
-        if (rc)
+        struct dl_segmap m;
+        rc = dl_seg_open(log->dirfd, sh->tail_seg, 1, &m, err, sizeof err);
+        if (rc) {
+            dl_replace_tail(log, NULL, 0);
             return dl_fail(log, rc, "%s: %s", log->path, err);
-        log->tail_gen = gen;
+        }
+        dl_replace_tail(log, &m, gen);
     }
     return 0;
 }
@@ -125,7 +140,9 @@ static int ensure_alloc(durlog *log, uint64_t need)
     struct dl_shared *sh = log->sh;
     if (sh->tail_off + need <= sh->tail_alloc)
         return 0;
-    uint64_t step = sh->tail_alloc;
+    /* Small steps while the pre-faulter is working ahead (it will have the
+     * next stretch ready soon); otherwise doubling steps. */
+    uint64_t step = log->pstarted ? DL_ALLOC_MIN : sh->tail_alloc;
     if (step < DL_ALLOC_MIN)
         step = DL_ALLOC_MIN;
     if (step > DL_ALLOC_MAX_STEP)
@@ -186,16 +203,16 @@ static void rollback(durlog *log, const struct tail_mark *m)
             }
             free(segs);
         }
-        dl_seg_close(&log->tail);
+        dl_replace_tail(log, NULL, 0);
         atomic_fetch_add(&sh->generation, 1);
         if (m->seg != DL_NO_SEGMENT) {
             char err[256];
-            if (dl_seg_open(log->dirfd, m->seg, 1, &log->tail, err, sizeof err) == 0) {
-                uint64_t end = log->tail.size < log->tail.capacity ? log->tail.size
-                                                                  : log->tail.capacity;
+            struct dl_segmap old;
+            if (dl_seg_open(log->dirfd, m->seg, 1, &old, err, sizeof err) == 0) {
+                uint64_t end = old.size < old.capacity ? old.size : old.capacity;
                 if (end > m->off)
-                    memset(log->tail.map + m->off, 0, end - m->off);
-                log->tail_gen = atomic_load(&sh->generation);
+                    memset(old.map + m->off, 0, end - m->off);
+                dl_replace_tail(log, &old, atomic_load(&sh->generation));
             }
         }
     } else if (log->tail.map && sh->reserve_end > m->off) {
@@ -224,6 +241,9 @@ static int put_record(durlog *log, const void *data, uint32_t len,
                   data, len);
     sh->tail_off += need;
     sh->next_seq++;
+    if (sh->tail_alloc - sh->tail_off < DL_PREALLOC_AHEAD / 2 &&
+        sh->tail_alloc < sh->tail_capacity)
+        dl_prealloc_kick(log);
     return 0;
 }
 
