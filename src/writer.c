@@ -104,7 +104,6 @@ static int roll(durlog *log, uint64_t need)
     sh->tail_capacity = cap;
     sh->tail_off = sh->reserve_end = DL_SEG_HEADER_SIZE;
     sh->tail_alloc = alloc;
-    dl_prealloc_kick(log);
     return 0;
 }
 
