@@ -3,7 +3,7 @@
 # the closing line "N passed, N failed". Each program prints "ok NAME" or
 # "not ok NAME" per test case; a program that crashes or exits non-zero
 # without reporting a failure counts as one failed test.
-#   B=build tests/run.sh [PATTERN]   run only programs whose name contains PATTERN
+#   B=build tests/run.sh [REGEX]   run only tests whose file name matches REGEX
 set -u
 B=${B:-build}
 pattern=${1:-}
@@ -31,12 +31,12 @@ run_one() { # name, command...
 for t in "$B"/tests/test_*; do
     [ -x "$t" ] || continue
     case "$t" in *.o|*.d) continue;; esac
-    [ -n "$pattern" ] && [[ "$t" != *"$pattern"* ]] && continue
+    [ -n "$pattern" ] && ! [[ "$(basename "$t")" =~ $pattern ]] && continue
     run_one "$(basename "$t")" "$t"
 done
 for s in tests/*.sh; do
     [ "$s" = tests/run.sh ] && continue
-    [ -n "$pattern" ] && [[ "$s" != *"$pattern"* ]] && continue
+    [ -n "$pattern" ] && ! [[ "$(basename "$s")" =~ $pattern ]] && continue
     run_one "$(basename "$s")" bash "$s"
 done
 rm -rf "$DURLOG_TEST_DIR"

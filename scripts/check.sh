@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The whole test suite (the README's test command; .ci/run runs it):
+#   1. the normal build with -Werror, every test;
+#   2. an AddressSanitizer + UndefinedBehaviorSanitizer build, every test;
+#   3. a ThreadSanitizer build of the multi-threaded tests.
+# It ends with one line "N passed, N failed" summing all three.
+set -u
+cd "$(dirname "$0")/.."
+scripts/deps.sh || { echo "could not install build dependencies"; echo "0 passed, 1 failed"; exit 1; }
+
+passed=0; failed=0
+suite() { # name, build dir, optimisation flags, sanitizer flags, run.sh pattern
+    local name=$1 dir=$2 opt=$3 sanitize=$4 pattern=$5 log out line
+    log=$(mktemp)
+    echo "=== $name"
+    if ! make -j2 B="$dir" OPT="$opt" SANITIZE="$sanitize" >"$log" 2>&1; then
+        cat "$log"; rm -f "$log"
+        echo "build failed: $name"
+        failed=$((failed + 1))
+        return
+    fi
+    rm -f "$log"
+    out=$(B="$dir" tests/run.sh "$pattern" 2>&1)
+    line=$(printf '%s\n' "$out" | tail -n 1)
+    printf '%s\n' "$out" | sed '$d'
+    echo "($name: $line)"
+    if [[ $line =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+        passed=$((passed + BASH_REMATCH[1])); failed=$((failed + BASH_REMATCH[2]))
+    else
+        failed=$((failed + 1))
+    fi
+}
+
+export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+
+suite "normal build" build -O2 "" ""
+DURLOG_TEST_SCALE=4 suite "ASan+UBSan build" build-asan -O1 \
+    "-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" ""
+suite "TSan build (threaded tests)" build-tsan -O1 "-fsanitize=thread" "test_threads"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
