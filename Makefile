@@ -75,8 +75,11 @@ check: deps
 bench: all
 	$(B)/bench/bench_append
 
+VERSION := $(shell sed -n 's/^\#define DURLOG_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)/\2/p' include/durlog.h | paste -sd.)
+
 install: $(B)/libdurlog.a $(B)/libdurlog.so $(B)/durlog
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' durlog.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/durlog.pc
 	install -m 644 include/durlog.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(B)/libdurlog.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(B)/libdurlog.so $(DESTDIR)$(PREFIX)/lib/libdurlog.so.0
