@@ -179,9 +179,12 @@ typedef struct durlog_recovery {
  * what to do with it. */
 int durlog_open(const char *path, const durlog_options *opts, durlog **out);
 
-/* Flushes buffered records to the kernel, stops background work and frees
- * the handle, even when it returns an error (the error of the final flush,
- * or of an earlier asynchronous failure). */
+/* Flushes buffered records to the kernel, syncs DURLOG_INTERVAL records the
+ * background thread still owes (so the interval promise holds across close),
+ * stops background work and frees the handle, even when it returns an error
+ * (the error of the final flush or sync, or of an earlier background sync).
+ * Records appended at DURLOG_KERNEL stay as they are: in the page cache,
+ * durable whenever the kernel writes them back or a later sync covers them. */
 int durlog_close(durlog *log);
 
 /* The recovery this handle's open performed. */
@@ -277,7 +280,9 @@ typedef struct durlog_reader_options {
 
 void durlog_reader_options_init(durlog_reader_options *opts);
 
-/* Opens a reader positioned at the log's first record. opts may be NULL. */
+/* Opens a reader positioned at the log's first record. opts may be NULL.
+ * Fails with -ENOENT if there is no such directory and DURLOG_EFORMAT if the
+ * directory holds neither segments nor a coordination file. */
 int durlog_reader_open(const char *path, const durlog_reader_options *opts,
                        durlog_reader **out);
 void durlog_reader_close(durlog_reader *r);
@@ -325,7 +330,8 @@ enum durlog_check_flags {
  * at report->damaged), or an error. With DURLOG_CHECK_REPAIR it takes the
  * log's writer lock and fails with DURLOG_EBUSY while a writer has the log
  * open; without FORCE it refuses (DURLOG_ECORRUPT) to drop damage that is not
- * at the tail. */
+ * at the tail. After a successful repair the report describes the log as it
+ * is now (clean); run a check without REPAIR first to see what will be cut. */
 int durlog_check(const char *path, int flags, durlog_check_report *report);
 
 #pragma GCC visibility pop

@@ -121,6 +121,19 @@ int durlog_reader_open(const char *path, const durlog_reader_options *opts,
     }
     /* Optional: without it the reader relies on checksums alone. */
     r->shmfd = dl_openat(r->dirfd, DL_SHM_NAME, O_RDONLY | O_NOFOLLOW, 0);
+    if (r->shmfd == -ENOENT) {
+        /* No coordination file: a log copied without it, or no log at all. */
+        uint64_t *segs;
+        size_t n;
+        int rc = dl_seg_list(r->dirfd, &segs, &n);
+        free(segs);
+        if (rc == 0 && n == 0) {
+            dl_set_err(err, errlen, "%s is not a durlog log (no segments, no %s)",
+                       path, DL_SHM_NAME);
+            durlog_reader_close(r);
+            return DURLOG_EFORMAT;
+        }
+    }
     if (r->shmfd >= 0) {
         struct stat st;
         void *p;

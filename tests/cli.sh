@@ -345,6 +345,14 @@ cat_missing_log_fails_clearly() {
     expect_stderr_has "$D/nothing"
 }
 
+cat_of_a_directory_that_is_not_a_log_fails_clearly() {
+    mkdir -p "$D/plain"
+    run "$BIN" cat "$D/plain"
+    expect_status 1 "cat of an empty directory"
+    expect_one_error_line cat
+    expect_stderr_has "not a durlog log"
+}
+
 cat_json_gives_seq_time_and_data() {
     local before after when secs
     before=$(date +%s)
@@ -674,6 +682,7 @@ t append_bad_level_is_a_usage_error
 t append_without_log_is_a_usage_error
 t append_where_the_log_cannot_be_created_fails_clearly
 t cat_missing_log_fails_clearly
+t cat_of_a_directory_that_is_not_a_log_fails_clearly
 t cat_json_gives_seq_time_and_data
 t cat_json_escapes_quotes_backslashes_and_control_characters
 t cat_json_gives_base64_for_binary_payloads
