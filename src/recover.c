@@ -217,24 +217,30 @@ int dl_recover(durlog *log, int strict, durlog_recovery *rep)
         sh->tail_alloc = st[tail].map.size;
     }
 
-    if (changed || !strict) {
-        /* After a possible power loss, or after cutting, make what is left
-         * durable so the durable mark can honestly cover all of it. */
+    if (!strict) {
+        /* After a possible power loss: make what is left durable, so that
+         * the durable mark can honestly cover all of it. Segments before k
+         * were proven durable by the scan. */
         rc = sync_segments(log, st, k, t ? t - 1 : 0);
-        if (!rc && changed) {
-            rc = dl_fsync(log->dirfd);
-            if (rc)
-                rc = dl_fail(log, rc, "fsync of directory %s: %s", log->path,
-                             durlog_strerror(rc));
-        }
         if (rc)
             goto out;
+    }
+    if (changed) {
+        /* Segment removals are durable once the directory is. */
+        rc = dl_fsync(log->dirfd);
+        if (rc) {
+            rc = dl_fail(log, rc, "fsync of directory %s: %s", log->path,
+                         durlog_strerror(rc));
+            goto out;
+        }
+    }
+    if (!strict) {
         atomic_store(&sh->durable_seq, sh->next_seq);
         atomic_store(&sh->dir_synced_seg, t ? sh->tail_seg + 1 : 0);
-    } else {
-        uint64_t d = atomic_load(&sh->durable_seq);
-        if (d > sh->next_seq)
-            atomic_store(&sh->durable_seq, sh->next_seq);
+    } else if (atomic_load(&sh->durable_seq) > sh->next_seq) {
+        /* Strict: the page cache is intact, and only what an fdatasync
+         * covered is durable; never raise the mark here. */
+        atomic_store(&sh->durable_seq, sh->next_seq);
     }
     dl_publish(sh, sh->next_seq, sh->tail_seg);
     rc = 0;
