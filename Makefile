@@ -78,7 +78,10 @@ bench: all
 VERSION := $(shell sed -n 's/^\#define DURLOG_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)/\2/p' include/durlog.h | paste -sd.)
 
 install: $(B)/libdurlog.a $(B)/libdurlog.so $(B)/durlog
-	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin \
+	           $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man3
+	install -m 644 man/durlog.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 man/durlog.3 $(DESTDIR)$(PREFIX)/share/man/man3/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' durlog.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/durlog.pc
 	install -m 644 include/durlog.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(B)/libdurlog.a $(DESTDIR)$(PREFIX)/lib/
