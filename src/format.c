@@ -64,10 +64,10 @@ int dl_seg_name_parse(const char *name, uint64_t *first_seq)
     return 1;
 }
 
+/* Header bytes 4..31 and the payload are contiguous: one pass. */
 static uint32_t rec_crc(const unsigned char *rec, uint32_t len)
 {
-    uint32_t c = dl_crc32c(0, rec + DL_RECH_LEN, DL_REC_HEADER_SIZE - DL_RECH_LEN);
-    return dl_crc32c(c, rec + DL_REC_HEADER_SIZE, len);
+    return dl_crc32c(0, rec + DL_RECH_LEN, DL_REC_HEADER_SIZE - DL_RECH_LEN + (size_t)len);
 }
 
 void dl_rec_encode(unsigned char *dst, uint64_t seq, uint64_t time_ns,
