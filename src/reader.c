@@ -247,7 +247,7 @@ static int skip_damage(durlog_reader *r)
 {
     struct dl_rec_view v;
     uint64_t limit = seg_limit(&r->seg);
-    uint64_t off = dl_scan_resync(r->seg.map, r->pos + DL_REC_ALIGN, limit,
+    uint64_t off = dl_scan_resync(r->seg.map, r->pos + DL_REC_ALIGN, limit, limit,
                                   r->next_seq, &v);
     if (off != UINT64_MAX) {
         r->skipped += off - r->pos;
@@ -326,7 +326,7 @@ int durlog_reader_next(durlog_reader *r, durlog_record *rec)
             if (st == DL_REC_EMPTY)
                 return DURLOG_EEND;
             uint64_t dirty = dl_scan_resync(r->seg.map, r->pos + DL_REC_ALIGN, limit,
-                                            r->next_seq, &v);
+                                            limit, r->next_seq, &v);
             if (dirty == UINT64_MAX)
                 return DURLOG_EEND;
         }

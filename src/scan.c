@@ -37,15 +37,15 @@ static uint64_t last_nonzero_end(const unsigned char *map, uint64_t from,
 }
 
 uint64_t dl_scan_resync(const unsigned char *map, uint64_t from, uint64_t end,
-                        uint64_t min_seq, struct dl_rec_view *rec)
+                        uint64_t limit, uint64_t min_seq, struct dl_rec_view *rec)
 {
     uint64_t off = (from + DL_REC_ALIGN - 1) & ~(uint64_t)(DL_REC_ALIGN - 1);
-    for (; off + DL_REC_HEADER_SIZE <= end; off += DL_REC_ALIGN) {
-        if (dl_rec_peek(map + off, end - off, rec) != DL_REC_VALID)
+    for (; off < end && off + DL_REC_HEADER_SIZE <= limit; off += DL_REC_ALIGN) {
+        if (dl_rec_peek(map + off, limit - off, rec) != DL_REC_VALID)
             continue;
         if (rec->seq < min_seq || rec->seq - min_seq > DL_RESYNC_SEQ_WINDOW)
             continue;
-        if (dl_rec_check(map + off, end - off, rec) == DL_REC_VALID)
+        if (dl_rec_check(map + off, limit - off, rec) == DL_REC_VALID)
             return off;
     }
     return UINT64_MAX;
@@ -79,7 +79,7 @@ void dl_scan_segment(const unsigned char *map, uint64_t limit,
      * or damage with good records after it. Look for the good ones. */
     uint64_t pos = off + DL_REC_ALIGN;
     while (pos < out->dirty_end) {
-        uint64_t found = dl_scan_resync(map, pos, out->dirty_end, seq, &r);
+        uint64_t found = dl_scan_resync(map, pos, out->dirty_end, limit, seq, &r);
         if (found == UINT64_MAX)
             break;
         if (out->later_records++ == 0) {

@@ -34,10 +34,12 @@ struct dl_scan {
 void dl_scan_segment(const unsigned char *map, uint64_t limit,
                      uint64_t first_seq, int verify_crc, struct dl_scan *out);
 
-/* Offset of the next valid record with seq >= min_seq at or after `from`
- * (8-byte steps), or UINT64_MAX when there is none before `end`. */
+/* Offset of the next valid record with seq >= min_seq starting in
+ * [from, end) (8-byte steps), or UINT64_MAX when there is none. A record may
+ * extend up to `limit` (its zero padding and trailing zero bytes can lie past
+ * the last non-zero byte). */
 uint64_t dl_scan_resync(const unsigned char *map, uint64_t from, uint64_t end,
-                        uint64_t min_seq, struct dl_rec_view *rec);
+                        uint64_t limit, uint64_t min_seq, struct dl_rec_view *rec);
 
 
 /* Totals over a log directory's segments, walking record headers without

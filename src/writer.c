@@ -188,7 +188,8 @@ static void mark_tail(const struct dl_shared *sh, struct tail_mark *m)
 static void rollback(durlog *log, const struct tail_mark *m)
 {
     struct dl_shared *sh = log->sh;
-    if (sh->tail_seg != m->seg) {
+    int rolled = sh->tail_seg != m->seg;
+    if (rolled) {
         /* Segments created by this batch hold only its records. */
         uint64_t *segs;
         size_t n;
@@ -221,7 +222,10 @@ static void rollback(durlog *log, const struct tail_mark *m)
     sh->tail_seg = m->seg;
     sh->tail_off = sh->reserve_end = m->off;
     sh->tail_capacity = m->capacity;
-    if (sh->tail_alloc < m->alloc || sh->tail_seg != m->seg)
+    /* The old tail's file is at least as long as it was at the mark; after
+     * a roll, tail_alloc described the new segment and must not be kept:
+     * it would let stores run past the old file's end (SIGBUS). */
+    if (rolled)
         sh->tail_alloc = m->alloc;
 }
 
