@@ -1,0 +1,244 @@
+/* Concurrency: many threads on one handle, several handles and several
+ * processes on one log, and group commit of concurrent sync appends. Every
+ * record must land exactly once, densely numbered, intact, with each
+ * writer's records in the order its appends returned. */
+#include "testutil.h"
+
+#define EXTRA 100 /* filler bytes per payload, at most */
+
+struct writer_arg {
+    durlog *log;
+    uint32_t writer;
+    uint64_t count;
+    int mixed;        /* mix in buffered and sync appends */
+    int rc;           /* first failure */
+    uint64_t fail_at;
+};
+
+static void *writer_main(void *arg)
+{
+    struct writer_arg *a = arg;
+    unsigned char buf[TU_PAYLOAD_MAX];
+    a->rc = 0;
+    for (uint64_t i = 0; i < a->count; i++) {
+        durlog_level level = DURLOG_KERNEL;
+        if (a->mixed) {
+            if (i % 1000 == 999)
+                level = DURLOG_SYNC;
+            else if (i % 7 == 3 || i % 7 == 4)
+                level = DURLOG_BUFFERED;
+        }
+        size_t len = tu_payload(buf, a->writer, i, EXTRA);
+        uint64_t seq = 0;
+        int rc = durlog_append(a->log, buf, len, level, &seq);
+        if (rc) {
+            a->rc = rc;
+            a->fail_at = i;
+            break;
+        }
+    }
+    return NULL;
+}
+
+static void report_writer_failures(const struct writer_arg *w, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (w[i].rc)
+            fprintf(stderr, "  writer %u: append %" PRIu64 " failed: %s\n",
+                    w[i].writer, w[i].fail_at, durlog_strerror(w[i].rc));
+        CHECK_OK(w[i].rc);
+    }
+}
+
+/* Every writer's records are all there, in order (tu_verify_log checks the
+ * order and density; this checks the counts). */
+static void verify_counts(const char *path, uint32_t writers, uint64_t per_writer)
+{
+    uint64_t *next_index = calloc(writers, sizeof *next_index);
+    long n = tu_verify_log(path, 0, EXTRA, writers, next_index);
+    CHECK_EQ_U64(n, (uint64_t)writers * per_writer);
+    for (uint32_t w = 0; w < writers; w++)
+        CHECK_EQ_U64(next_index[w], per_writer);
+    free(next_index);
+}
+
+static void many_threads_share_one_handle(void)
+{
+    enum { THREADS = 8, PER_THREAD = 20000 };
+    struct tu_log t;
+    tu_log_init(&t);
+    durlog_options o;
+    durlog_options_init(&o);
+    o.segment_size = 1 << 20; /* several segment rolls under contention */
+    o.buffer_size = 8192;
+    durlog *log;
+    REQUIRE(durlog_open(t.path, &o, &log) == 0);
+    pthread_t th[THREADS];
+    struct writer_arg w[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        w[i] = (struct writer_arg){ log, (uint32_t)i, PER_THREAD, 1, 0, 0 };
+        REQUIRE(pthread_create(&th[i], NULL, writer_main, &w[i]) == 0);
+    }
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(th[i], NULL);
+    report_writer_failures(w, THREADS);
+    CHECK_OK(durlog_close(log));
+    verify_counts(t.path, THREADS, PER_THREAD);
+    test_rmrf(t.dir);
+}
+
+static void two_handles_in_one_process_append_concurrently(void)
+{
+    enum { HANDLES = 2, THREADS_PER_HANDLE = 2, PER_THREAD = 20000 };
+    struct tu_log t;
+    tu_log_init(&t);
+    durlog_options o;
+    durlog_options_init(&o);
+    o.segment_size = 1 << 20;
+    o.buffer_size = 4096;
+    durlog *logs[HANDLES];
+    for (int h = 0; h < HANDLES; h++)
+        REQUIRE(durlog_open(t.path, &o, &logs[h]) == 0);
+    pthread_t th[HANDLES * THREADS_PER_HANDLE];
+    struct writer_arg w[HANDLES * THREADS_PER_HANDLE];
+    for (int i = 0; i < HANDLES * THREADS_PER_HANDLE; i++) {
+        w[i] = (struct writer_arg){ logs[i % HANDLES], (uint32_t)i, PER_THREAD, 1, 0, 0 };
+        REQUIRE(pthread_create(&th[i], NULL, writer_main, &w[i]) == 0);
+    }
+    for (int i = 0; i < HANDLES * THREADS_PER_HANDLE; i++)
+        pthread_join(th[i], NULL);
+    report_writer_failures(w, HANDLES * THREADS_PER_HANDLE);
+    for (int h = 0; h < HANDLES; h++)
+        CHECK_OK(durlog_close(logs[h]));
+    verify_counts(t.path, HANDLES * THREADS_PER_HANDLE, PER_THREAD);
+    test_rmrf(t.dir);
+}
+
+struct process_arg {
+    const char *path;
+    uint32_t writer;
+    uint64_t count;
+    int start_fd; /* read end of a pipe: appending starts when it closes */
+    int start_write_fd; /* its write end, closed in the child */
+};
+
+static int process_writer_main(void *arg)
+{
+    struct process_arg *p = arg;
+    close(p->start_write_fd);
+    durlog_options o;
+    durlog_options_init(&o);
+    o.segment_size = 1 << 20;
+    o.buffer_size = 4096;
+    durlog *log;
+    int rc = durlog_open(p->path, &o, &log);
+    if (rc) {
+        fprintf(stderr, "  process %u: open: %s\n", p->writer, durlog_strerror(rc));
+        return 1;
+    }
+    char c;
+    while (read(p->start_fd, &c, 1) < 0 && errno == EINTR)
+        ;
+    struct writer_arg w = { log, p->writer, p->count, 1, 0, 0 };
+    writer_main(&w);
+    if (w.rc)
+        fprintf(stderr, "  process %u: append %" PRIu64 ": %s (%s)\n", p->writer,
+                w.fail_at, durlog_strerror(w.rc), durlog_errmsg(log));
+    rc = durlog_close(log);
+    return w.rc || rc;
+}
+
+static void writers_in_two_processes_append_concurrently(void)
+{
+    enum { PROCESSES = 2, PER_PROCESS = 30000 };
+    struct tu_log t;
+    tu_log_init(&t);
+    int start[2];
+    REQUIRE(pipe(start) == 0);
+    pid_t pids[PROCESSES];
+    struct process_arg p[PROCESSES];
+    for (int i = 0; i < PROCESSES; i++) {
+        p[i] = (struct process_arg){ t.path, (uint32_t)i, PER_PROCESS, start[0], start[1] };
+        pids[i] = tu_fork(process_writer_main, &p[i]);
+        REQUIRE(pids[i] > 0);
+    }
+    close(start[0]);
+    tu_sleep_ms(50); /* let both open before they race */
+    close(start[1]);
+    for (int i = 0; i < PROCESSES; i++)
+        CHECK(tu_exited_ok(tu_wait(pids[i])));
+    verify_counts(t.path, PROCESSES, PER_PROCESS);
+    test_rmrf(t.dir);
+}
+
+struct sync_arg {
+    durlog *log;
+    struct dl_shared *sh;
+    uint32_t writer;
+    int count;
+    int rc;
+    int not_durable;  /* returns whose record durable_seq did not cover */
+};
+
+static void *sync_writer_main(void *arg)
+{
+    struct sync_arg *a = arg;
+    unsigned char buf[TU_PAYLOAD_MAX];
+    for (int i = 0; i < a->count; i++) {
+        size_t len = tu_payload(buf, a->writer, (uint64_t)i, EXTRA);
+        uint64_t seq;
+        int rc = durlog_append(a->log, buf, len, DURLOG_SYNC, &seq);
+        if (rc) {
+            a->rc = rc;
+            break;
+        }
+        if (tu_durable(a->sh) <= seq)
+            a->not_durable++;
+    }
+    return NULL;
+}
+
+static void concurrent_sync_appends_share_fdatasync_calls(void)
+{
+    enum { THREADS = 8, PER_THREAD = 100 };
+    struct tu_log t;
+    tu_log_init(&t);
+    durlog *log;
+    REQUIRE(durlog_open(t.path, NULL, &log) == 0);
+    CHECK_OK(durlog_append(log, "", 0, DURLOG_SYNC, NULL)); /* segment exists */
+    struct dl_shared *sh = tu_map_shared(t.path);
+    REQUIRE(sh);
+    tu_count_fdatasync();
+    pthread_t th[THREADS];
+    struct sync_arg a[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        a[i] = (struct sync_arg){ log, sh, (uint32_t)i, PER_THREAD, 0, 0 };
+        REQUIRE(pthread_create(&th[i], NULL, sync_writer_main, &a[i]) == 0);
+    }
+    int not_durable = 0;
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(th[i], NULL);
+        CHECK_OK(a[i].rc);
+        not_durable += a[i].not_durable;
+    }
+    int calls = atomic_load(&tu_fdatasync_calls);
+    tu_restore_os();
+    fprintf(stderr, "  %d sync appends, %d fdatasync calls\n", THREADS * PER_THREAD, calls);
+    CHECK_EQ_U64(not_durable, 0);
+    CHECK(calls >= 1);
+    CHECK(calls < THREADS * PER_THREAD);
+    CHECK_OK(durlog_close(log));
+    tu_unmap_shared(sh);
+    /* Skip the empty first record when verifying. */
+    uint64_t next_index[THREADS] = { 0 };
+    CHECK_EQ_U64(tu_verify_log(t.path, 1, EXTRA, THREADS, next_index),
+                 THREADS * PER_THREAD);
+    test_rmrf(t.dir);
+}
+
+TEST_MAIN(
+    RUN(many_threads_share_one_handle);
+    RUN(two_handles_in_one_process_append_concurrently);
+    RUN(writers_in_two_processes_append_concurrently);
+    RUN(concurrent_sync_appends_share_fdatasync_calls);
+)
