@@ -115,16 +115,20 @@ int dl_recover(durlog *log, int strict, durlog_recovery *rep)
         st[j].map = (struct dl_segmap)DL_SEGMAP_INIT;
 
     /* Scan back from the last segment until one proves (by a record's
-     * durable_before) that everything before it was durable. With the page
-     * cache intact, only the last segment can be incomplete. */
+     * durable_before) that everything before it was durable, and one more:
+     * the boundary into the proving segment is where a power loss may have
+     * cut a tail that a later sync vouches for. Older segments were durable
+     * long ago; damage there is found by readers and `durlog check`. With
+     * the page cache intact (strict), only the last segment can be
+     * incomplete. */
+    int proved = 0;
     for (k = n - 1;; k--) {
         rc = scan_one(log, segs, k, strict, &st[k]);
         if (rc)
             goto out;
-        if (strict || k == 0)
+        if (strict || k == 0 || proved)
             break;
-        if (!st[k].bad_header && st[k].scan.max_durable >= segs[k])
-            break;
+        proved = !st[k].bad_header && st[k].scan.max_durable >= segs[k];
     }
 
     /* Find the first break going forward: a segment whose header is gone, a

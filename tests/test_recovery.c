@@ -1,0 +1,651 @@
+/*
+ * Recovery at open: a torn tail is cut wherever the write stopped; damage
+ * with good records after it is refused (DURLOG_ECORRUPT) in strict mode
+ * (durlog.shm from this boot); after a power loss (no durlog.shm) a gap no
+ * later record vouches for is cut, and a gap below a later record's
+ * durable_before is refused. Readers never return damaged bytes.
+ */
+#include "testlog.h"
+
+static const char SEG0[] = "00000000000000000000.seg";
+
+/* Removes the coordination file: the log's history is unknown, as after a
+ * power loss, so the next open recovers leniently. */
+static void forget_history(const char *log)
+{
+    char path[400];
+    CHECK(unlink(log_file(path, sizeof path, log, "durlog.shm")) == 0);
+}
+
+/* Opens the log expecting success; checks what recovery cut. */
+static durlog *open_expecting_cut(const char *log, uint64_t segment_size,
+                                  uint64_t bytes_cut, uint64_t offset,
+                                  const char *segment)
+{
+    durlog *w = NULL;
+    CHECK_OK(open_log(log, segment_size, &w));
+    if (!w)
+        return NULL;
+    durlog_recovery rec;
+    durlog_last_recovery(w, &rec);
+    CHECK_EQ_U64(rec.performed, 1);
+    CHECK_EQ_U64(rec.bytes_cut, bytes_cut);
+    if (bytes_cut) {
+        CHECK(strcmp(rec.segment, segment) == 0);
+        CHECK_EQ_U64(rec.offset, offset);
+    }
+    return w;
+}
+
+/* Opens the log expecting DURLOG_ECORRUPT with a message naming the segment
+ * and "offset <offset>"; the log's files must be left as they were. */
+static void open_expecting_corrupt(const char *log, const char *segment,
+                                   uint64_t offset)
+{
+    char errbuf[512] = "", want[64], path[400];
+    durlog_options o;
+    durlog_options_init(&o);
+    o.errbuf = errbuf;
+    o.errbuf_size = sizeof errbuf;
+    size_t before_len;
+    unsigned char *before = file_read(log_file(path, sizeof path, log, segment), &before_len);
+    durlog *w = NULL;
+    CHECK_RC(durlog_open(log, &o, &w), DURLOG_ECORRUPT);
+    if (w)
+        durlog_close(w);
+    snprintf(want, sizeof want, "offset %" PRIu64, offset);
+    if (!strstr(errbuf, segment) || !strstr(errbuf, want)) {
+        fprintf(stderr, "  open error \"%s\" does not name %s at %s\n", errbuf,
+                segment, want);
+        th_failed_current = 1;
+    }
+    size_t after_len;
+    unsigned char *after = file_read(path, &after_len);
+    CHECK(before && after && before_len == after_len &&
+          memcmp(before, after, before_len) == 0);
+    free(before);
+    free(after);
+}
+
+/* ------------------------------------------------------------------------
+ * Torn tails in strict mode.
+ */
+
+/* Picks the model's salt so that record `seq` has no zero byte: zeroing
+ * any part of it then changes it. */
+static void salt_without_zero_bytes(struct model *m, uint64_t seq)
+{
+    for (m->salt = 1; memchr(model_payload(m, seq), 0, m->lens[seq]); m->salt++)
+        ;
+}
+
+enum tear { TEAR_ZERO, TEAR_TRUNCATE };
+
+/* Restores the pristine segment, tears the record at data_start (size bytes)
+ * after its first `keep` bytes, reopens, and checks that exactly the records
+ * before it survive and the log goes on. */
+static void tear_and_recover(const char *log, struct model *m, size_t k,
+                             const unsigned char *pristine, size_t pristine_len,
+                             const char *seg, uint64_t seg_first,
+                             uint64_t data_start, uint64_t size, uint64_t keep,
+                             enum tear how, uint64_t segment_size)
+{
+    char segname[DL_SEG_NAME_LEN + 1];
+    dl_seg_name(segname, seg_first);
+    REQUIRE(file_write(seg, pristine, pristine_len) == 0);
+    if (how == TEAR_ZERO)
+        REQUIRE(file_zero(seg, data_start + keep, size - keep) == 0);
+    else
+        REQUIRE(truncate(seg, (off_t)(data_start + keep)) == 0);
+
+    uint64_t cut = nonzero_extent(pristine + data_start, keep);
+    durlog *w = open_expecting_cut(log, segment_size, cut, data_start, segname);
+    REQUIRE(w);
+    CHECK_EQ_U64(log_next_seq(w), k - 1);
+    /* The debris is gone from the file, not just skipped. */
+    size_t now_len;
+    unsigned char *now = file_read(seg, &now_len);
+    CHECK(now && now_len >= data_start &&
+          nonzero_extent(now + data_start, now_len - data_start) == 0);
+    free(now);
+    int end_rc;
+    CHECK_EQ_U64(model_read_log(m, log, &end_rc), k - 1);
+    CHECK_RC(end_rc, DURLOG_EEND);
+    /* The record is appended again and gets the same number. */
+    model_append(w, m, k - 1, k, DURLOG_KERNEL);
+    CHECK_OK(durlog_close(w));
+    CHECK_EQ_U64(model_read_log(m, log, &end_rc), k);
+    CHECK_RC(end_rc, DURLOG_EEND);
+}
+
+static void torn_last_record_is_cut_at_every_offset(void)
+{
+    enum { K = 20, LAST_LEN = 304 }; /* a multiple of 8: no padding to spare */
+    struct scratch s;
+    scratch_make(&s);
+    uint32_t lens[K];
+    for (int i = 0; i < K - 1; i++)
+        lens[i] = (uint32_t)(i * 37 % 211);
+    lens[K - 1] = LAST_LEN;
+    struct model m;
+    model_init(&m, 0, lens, K);
+    salt_without_zero_bytes(&m, K - 1);
+    durlog *w;
+    CHECK_OK(open_log(s.log, 0, &w));
+    REQUIRE(w);
+    model_append(w, &m, 0, K, DURLOG_KERNEL);
+    CHECK_OK(durlog_close(w));
+
+    char seg[400];
+    seg_file(seg, sizeof seg, s.log, 0);
+    size_t len;
+    unsigned char *pristine = file_read(seg, &len);
+    REQUIRE(pristine);
+    uint64_t data_start = DL_SEG_HEADER_SIZE + model_bytes(&m, K - 1);
+    uint64_t size = dl_rec_size(LAST_LEN);
+    REQUIRE(data_start + size <= len);
+    for (int how = TEAR_ZERO; how <= TEAR_TRUNCATE && !th_failed_current; how++)
+        for (uint64_t o = 0; o < size && !th_failed_current; o++)
+            tear_and_recover(s.log, &m, K, pristine, len, seg, 0, data_start, size,
+                             o, (enum tear)how, 0);
+    if (th_failed_current)
+        fprintf(stderr, "  (the last failing case is shown above)\n");
+    free(pristine);
+    model_free(&m);
+    scratch_remove(&s);
+}
+
+static void torn_first_record_of_a_new_segment_is_cut(void)
+{
+    /* 4 KiB segments hold five 700-byte records; record 5 opens segment 5. */
+    enum { K = 6, LEN = 704 };
+    struct scratch s;
+    scratch_make(&s);
+    uint32_t lens[K];
+    for (int i = 0; i < K; i++)
+        lens[i] = LEN;
+    struct model m;
+    model_init(&m, 0, lens, K);
+    salt_without_zero_bytes(&m, K - 1);
+    durlog *w;
+    CHECK_OK(open_log(s.log, 4096, &w));
+    REQUIRE(w);
+    model_append(w, &m, 0, K, DURLOG_KERNEL);
+    CHECK_OK(durlog_close(w));
+    uint64_t segs[4];
+    REQUIRE(list_segments(s.log, segs, 4) == 2);
+    REQUIRE(segs[1] == K - 1);
+
+    char seg[400];
+    seg_file(seg, sizeof seg, s.log, K - 1);
+    size_t len;
+    unsigned char *pristine = file_read(seg, &len);
+    REQUIRE(pristine);
+    uint64_t size = dl_rec_size(LEN);
+    /* Every 7th offset: the test above sweeps every one. */
+    for (int how = TEAR_ZERO; how <= TEAR_TRUNCATE && !th_failed_current; how++)
+        for (uint64_t o = 0; o < size && !th_failed_current; o += 7)
+            tear_and_recover(s.log, &m, K, pristine, len, seg, K - 1,
+                             DL_SEG_HEADER_SIZE, size, o, (enum tear)how, 4096);
+    free(pristine);
+    model_free(&m);
+    scratch_remove(&s);
+}
+
+/* ------------------------------------------------------------------------
+ * A flipped bit anywhere in a one-segment log, strict mode.
+ */
+
+/* Which record holds byte `off`: -1 for the segment header, k for bytes
+ * after the last record. */
+static int record_at(const uint64_t *starts, int k, uint64_t off)
+{
+    if (off < DL_SEG_HEADER_SIZE)
+        return -1;
+    int j = 0;
+    while (j < k && off >= starts[j + 1])
+        j++;
+    return j;
+}
+
+/* Reads with skip_damaged: every record returned must be the model's, in
+ * increasing order. Returns how many. */
+static uint64_t read_skipping(struct model *m, const char *log, uint64_t *skipped)
+{
+    durlog_reader_options ro;
+    durlog_reader_options_init(&ro);
+    ro.skip_damaged = 1;
+    durlog_reader *r = NULL;
+    *skipped = 0;
+    if (durlog_reader_open(log, &ro, &r) != 0)
+        return 0;
+    durlog_record rec;
+    uint64_t n = 0, next = 0;
+    while (durlog_reader_next(r, &rec) == 0) {
+        if (rec.seq < next || !model_matches(m, &rec)) {
+            fprintf(stderr, "  skipping reader returned a wrong record %" PRIu64 "\n",
+                    rec.seq);
+            th_failed_current = 1;
+            break;
+        }
+        next = rec.seq + 1;
+        n++;
+    }
+    *skipped = durlog_reader_skipped(r);
+    durlog_reader_close(r);
+    return n;
+}
+
+/* The checks for one flipped bit at `off`, in record j (see record_at). */
+static void check_flipped_log(const char *log, struct model *m, int k,
+                              const uint64_t *starts, uint64_t off, int j)
+{
+    int end_rc;
+    uint64_t skipped;
+    uint64_t n = model_read_log(m, log, &end_rc);
+    uint64_t n_skip = read_skipping(m, log, &skipped);
+    durlog_check_report rep;
+    CHECK_OK(durlog_check(log, 0, &rep));
+    CHECK_EQ_U64(rep.damaged, 1);
+    CHECK(strstr(rep.problem, SEG0) != NULL);
+
+    if (j < 0) {
+        /* The segment header: nothing can be trusted. */
+        CHECK_EQ_U64(n, 0);
+        CHECK(end_rc == DURLOG_ECORRUPT || end_rc == DURLOG_EFORMAT);
+        CHECK_EQ_U64(n_skip, 0);
+        open_expecting_corrupt(log, SEG0, 0);
+    } else if (j < k - 1) {
+        /* A record with good ones after it. */
+        CHECK_EQ_U64(n, (uint64_t)j);
+        CHECK_RC(end_rc, DURLOG_ECORRUPT);
+        CHECK_EQ_U64(n_skip, (uint64_t)k - 1);
+        CHECK(skipped > 0);
+        CHECK_EQ_U64(rep.damage_at_tail, 0);
+        CHECK_EQ_U64(rep.records, (uint64_t)j);
+        open_expecting_corrupt(log, SEG0, starts[j]);
+    } else {
+        /* The last record, or the zeros after it: a torn tail. */
+        CHECK_EQ_U64(n, (uint64_t)j);
+        /* A published record that fails its checksum is damage, not the
+         * end of the log. */
+        CHECK_RC(end_rc, j == k ? DURLOG_EEND : DURLOG_ECORRUPT);
+        CHECK_EQ_U64(n_skip, (uint64_t)j);
+        CHECK_EQ_U64(rep.damage_at_tail, 1);
+        CHECK_EQ_U64(rep.records, (uint64_t)j);
+        durlog *w = NULL;
+        CHECK_OK(durlog_open(log, NULL, &w));
+        if (w) {
+            durlog_recovery rec;
+            durlog_last_recovery(w, &rec);
+            CHECK(rec.bytes_cut > 0);
+            CHECK_EQ_U64(rec.offset, starts[j]);
+            CHECK_OK(durlog_close(w));
+        }
+        CHECK_EQ_U64(model_read_log(m, log, &end_rc), (uint64_t)j);
+        CHECK_RC(end_rc, DURLOG_EEND);
+    }
+    if (th_failed_current)
+        fprintf(stderr, "  (bit %d of byte %" PRIu64 ", record %d)\n",
+                (int)(off % 8), off, j);
+}
+
+/* Failing positions after which the bit-flip sweep stops. */
+#define MAX_FAILING 8
+
+static void flipped_bit_anywhere_is_detected_and_never_returned(void)
+{
+    enum { K = 50, AFTER = 64 };
+    struct scratch s;
+    scratch_make(&s);
+    uint32_t lens[K];
+    for (int i = 0; i < K; i++)
+        lens[i] = (uint32_t)(i * 13 % 61);
+    struct model m;
+    model_init(&m, 31337, lens, K);
+    durlog *w;
+    CHECK_OK(open_log(s.log, 0, &w));
+    REQUIRE(w);
+    model_append(w, &m, 0, K, DURLOG_KERNEL);
+    CHECK_OK(durlog_close(w));
+
+    uint64_t starts[K + 1];
+    for (int i = 0; i <= K; i++)
+        starts[i] = DL_SEG_HEADER_SIZE + model_bytes(&m, (size_t)i);
+    char seg[400];
+    seg_file(seg, sizeof seg, s.log, 0);
+    size_t len;
+    unsigned char *pristine = file_read(seg, &len);
+    REQUIRE(pristine && starts[K] + AFTER <= len);
+    /* The coordination file too: every position starts from the log as the
+     * writer left it (an open that cut or failed changes it). */
+    char shm[400];
+    size_t shm_len;
+    log_file(shm, sizeof shm, s.log, "durlog.shm");
+    unsigned char *pristine_shm = file_read(shm, &shm_len);
+    REQUIRE(pristine_shm);
+
+    /* Every byte of the header and the records, and some zeros after them;
+     * the bit flipped moves with the byte's position. A failing position
+     * does not stop the sweep (the report then shows which kinds of
+     * position fail), but MAX_FAILING of them do. */
+    int failing = 0;
+    for (uint64_t off = 0; off < starts[K] + AFTER && failing < MAX_FAILING; off++) {
+        int failed_before = th_failed_current;
+        th_failed_current = 0;
+        /* Recovery changes nothing past the records' end and the zeros
+         * after them, so restoring those bytes restores the file. */
+        REQUIRE(file_put(seg, 0, pristine, starts[K] + AFTER) == 0);
+        REQUIRE(file_put(shm, 0, pristine_shm, shm_len) == 0);
+        REQUIRE(file_flip_bit(seg, off, (int)(off % 8)) == 0);
+        check_flipped_log(s.log, &m, K, starts, off, record_at(starts, K, off));
+        failing += th_failed_current;
+        th_failed_current |= failed_before;
+    }
+    free(pristine_shm);
+    free(pristine);
+    model_free(&m);
+    scratch_remove(&s);
+}
+
+/* A log of `count` records of the given lengths, all but the last a multiple
+ * of 8 bytes, so that only the last record has padding after its payload;
+ * record count-2 is appended at DURLOG_SYNC. Then a bit of record 1's
+ * payload flips. */
+static void damage_before_padded_last_record(const struct scratch *s, struct model *m,
+                                             const uint32_t *lens, int count,
+                                             uint64_t *starts)
+{
+    model_init(m, 11, lens, (size_t)count);
+    durlog *w;
+    CHECK_OK(open_log(s->log, 0, &w));
+    if (!w)
+        return;
+    for (int i = 0; i < count; i++)
+        model_append(w, m, (size_t)i, (size_t)i + 1,
+                     i == count - 2 ? DURLOG_SYNC : DURLOG_KERNEL);
+    CHECK_OK(durlog_close(w));
+    for (int i = 0; i <= count; i++)
+        starts[i] = DL_SEG_HEADER_SIZE + model_bytes(m, (size_t)i);
+    char seg[400];
+    CHECK(file_flip_bit(seg_file(seg, sizeof seg, s->log, 0),
+                        starts[1] + DL_REC_HEADER_SIZE + 3, 2) == 0);
+}
+
+static void damage_followed_only_by_a_padded_record_is_refused(void)
+{
+    static const uint32_t lens[] = { 8, 8, 5 };
+    struct scratch s;
+    struct model m;
+    uint64_t starts[4];
+    scratch_make(&s);
+    damage_before_padded_last_record(&s, &m, lens, 3, starts);
+    /* Record 2 is good (and was synced): cutting it as a torn tail would
+     * lose an acknowledged record. */
+    open_expecting_corrupt(s.log, SEG0, starts[1]);
+    uint64_t skipped;
+    CHECK_EQ_U64(read_skipping(&m, s.log, &skipped), 2);
+    model_free(&m);
+    scratch_remove(&s);
+}
+
+static void damage_vouched_for_by_a_padded_last_record_is_refused_after_power_loss(void)
+{
+    static const uint32_t lens[] = { 8, 8, 8, 5 };
+    struct scratch s;
+    struct model m;
+    uint64_t starts[5];
+    scratch_make(&s);
+    damage_before_padded_last_record(&s, &m, lens, 4, starts);
+    forget_history(s.log);
+    /* Record 3 says records 0..2 were durable: the damage to record 1 is
+     * not a power loss's doing. */
+    open_expecting_corrupt(s.log, SEG0, starts[1]);
+    uint64_t skipped;
+    CHECK_EQ_U64(read_skipping(&m, s.log, &skipped), 3);
+    model_free(&m);
+    scratch_remove(&s);
+}
+
+/* ------------------------------------------------------------------------
+ * Power loss: no durlog.shm, lenient recovery.
+ */
+
+/* The first record (of records [0, n) at `starts`) that overlaps [lo, hi). */
+static int first_overlapping(const uint64_t *starts, int n, uint64_t lo, uint64_t hi)
+{
+    for (int i = 0; i < n; i++)
+        if (starts[i + 1] > lo && starts[i] < hi)
+            return i;
+    return n;
+}
+
+/* A one-segment log of 100 records of 200 bytes; record sync_at (if >= 0)
+ * is appended at DURLOG_SYNC, the rest at DURLOG_KERNEL. */
+static void write_hundred(const struct scratch *s, struct model *m, uint64_t *starts,
+                          int sync_at)
+{
+    uint32_t lens[100];
+    for (int i = 0; i < 100; i++)
+        lens[i] = 200;
+    model_init(m, 555, lens, 100);
+    durlog *w;
+    CHECK_OK(open_log(s->log, 0, &w));
+    if (!w)
+        return;
+    for (int i = 0; i < 100; i++)
+        model_append(w, m, (size_t)i, (size_t)i + 1,
+                     i == sync_at ? DURLOG_SYNC : DURLOG_KERNEL);
+    CHECK_OK(durlog_close(w));
+    for (int i = 0; i <= 100; i++)
+        starts[i] = DL_SEG_HEADER_SIZE + model_bytes(m, (size_t)i);
+}
+
+/* Reopens after a power loss that lost [lo, hi) of segment 0 and checks that
+ * the log was cut to the records before it. */
+static void expect_cut_at_gap(const struct scratch *s, struct model *m,
+                              const uint64_t *starts, uint64_t lo, uint64_t hi)
+{
+    char seg[400];
+    size_t len;
+    seg_file(seg, sizeof seg, s->log, 0);
+    unsigned char *before = file_read(seg, &len);
+    REQUIRE(before);
+    int first_bad = first_overlapping(starts, 100, lo, hi);
+    REQUIRE(first_bad < 100);
+    uint64_t cut = nonzero_extent(before + starts[first_bad],
+                                  starts[100] - starts[first_bad]);
+    CHECK(cut > 0);
+    durlog *w = open_expecting_cut(s->log, 0, cut, starts[first_bad], SEG0);
+    REQUIRE(w);
+    CHECK_EQ_U64(log_next_seq(w), first_bad);
+    int end_rc;
+    CHECK_EQ_U64(model_read_log(m, s->log, &end_rc), (uint64_t)first_bad);
+    CHECK_RC(end_rc, DURLOG_EEND);
+    model_append(w, m, (size_t)first_bad, (size_t)first_bad + 1, DURLOG_KERNEL);
+    CHECK_OK(durlog_close(w));
+    durlog_check_report rep;
+    CHECK_OK(durlog_check(s->log, 0, &rep));
+    CHECK_EQ_U64(rep.damaged, 0);
+    CHECK_EQ_U64(rep.records, (uint64_t)first_bad + 1);
+    free(before);
+}
+
+static void power_loss_gap_in_unsynced_records_is_cut(void)
+{
+    struct scratch s;
+    struct model m;
+    uint64_t starts[101];
+    scratch_make(&s);
+    write_hundred(&s, &m, starts, -1);
+    forget_history(s.log);
+    char seg[400];
+    /* A page in the middle of the data never reached the disk. */
+    REQUIRE(file_zero(seg_file(seg, sizeof seg, s.log, 0), 8192, 4096) == 0);
+    expect_cut_at_gap(&s, &m, starts, 8192, 8192 + 4096);
+    model_free(&m);
+    scratch_remove(&s);
+}
+
+static void power_loss_gap_above_durable_mark_is_cut(void)
+{
+    struct scratch s;
+    struct model m;
+    uint64_t starts[101];
+    scratch_make(&s);
+    /* Record 60 was synced: records 61.. say 0..60 are durable, not 70. */
+    write_hundred(&s, &m, starts, 60);
+    forget_history(s.log);
+    char seg[400];
+    REQUIRE(file_zero(seg_file(seg, sizeof seg, s.log, 0), starts[70] + 40, 100) == 0);
+    expect_cut_at_gap(&s, &m, starts, starts[70] + 40, starts[70] + 140);
+    model_free(&m);
+    scratch_remove(&s);
+}
+
+static void power_loss_gap_below_durable_mark_is_corruption(void)
+{
+    struct scratch s;
+    struct model m;
+    uint64_t starts[101];
+    scratch_make(&s);
+    write_hundred(&s, &m, starts, 60);
+    forget_history(s.log);
+    char seg[400];
+    REQUIRE(file_zero(seg_file(seg, sizeof seg, s.log, 0), starts[30] + 40, 100) == 0);
+    open_expecting_corrupt(s.log, SEG0, starts[30]);
+    /* Nothing was cut: the records after the damage are all still there. */
+    uint64_t skipped;
+    CHECK_EQ_U64(read_skipping(&m, s.log, &skipped), 99);
+    model_free(&m);
+    scratch_remove(&s);
+}
+
+/* A log of 4 KiB segments, 29 records of 100 bytes each; records listed in
+ * sync_at are appended at DURLOG_SYNC. Returns the segment count. */
+static size_t write_segmented(const struct scratch *s, struct model *m, int n,
+                              int sync_at, uint64_t *segs, size_t max_segs)
+{
+    uint32_t lens[256];
+    for (int i = 0; i < n; i++)
+        lens[i] = 100;
+    model_init(m, 9001, lens, (size_t)n);
+    durlog *w;
+    CHECK_OK(open_log(s->log, 4096, &w));
+    if (!w)
+        return 0;
+    for (int i = 0; i < n; i++)
+        model_append(w, m, (size_t)i, (size_t)i + 1,
+                     i == sync_at ? DURLOG_SYNC : DURLOG_KERNEL);
+    CHECK_OK(durlog_close(w));
+    return list_segments(s->log, segs, max_segs);
+}
+
+/* Zeroes the last `count` records of segment segs[i] (whose records run to
+ * segs[i+1]); returns the offset where they started. */
+static uint64_t lose_segment_tail(const struct scratch *s, struct model *m,
+                                  const uint64_t *segs, size_t i, uint64_t count)
+{
+    uint64_t first = segs[i], end = segs[i + 1];
+    uint64_t off = DL_SEG_HEADER_SIZE, len = 0;
+    for (uint64_t q = first; q < end; q++) {
+        if (q < end - count)
+            off += dl_rec_size(m->lens[q]);
+        else
+            len += dl_rec_size(m->lens[q]);
+    }
+    char seg[400];
+    CHECK(file_zero(seg_file(seg, sizeof seg, s->log, first), off, len) == 0);
+    return off;
+}
+
+static void power_loss_of_a_segment_tail_removes_later_segments(void)
+{
+    enum { N = 200 };
+    struct scratch s;
+    struct model m;
+    uint64_t segs[32];
+    scratch_make(&s);
+    size_t n = write_segmented(&s, &m, N, -1, segs, 32);
+    REQUIRE(n >= 5 && n <= 32);
+    forget_history(s.log);
+    uint64_t off = lose_segment_tail(&s, &m, segs, 2, 3);
+    uint64_t prefix = segs[3] - 3;
+
+    char segname[DL_SEG_NAME_LEN + 1];
+    dl_seg_name(segname, segs[2]);
+    durlog *w = NULL;
+    CHECK_OK(open_log(s.log, 4096, &w));
+    REQUIRE(w);
+    durlog_recovery rec;
+    durlog_last_recovery(w, &rec);
+    CHECK_EQ_U64(rec.segments_removed, n - 3);
+    CHECK(rec.bytes_cut > 0);
+    CHECK(strcmp(rec.segment, segname) == 0);
+    CHECK_EQ_U64(rec.offset, off);
+    CHECK_EQ_U64(log_next_seq(w), prefix);
+    int end_rc;
+    CHECK_EQ_U64(model_read_log(&m, s.log, &end_rc), prefix);
+    CHECK_RC(end_rc, DURLOG_EEND);
+    uint64_t left[32];
+    CHECK_EQ_U64(list_segments(s.log, left, 32), 3);
+    model_append(w, &m, prefix, N, DURLOG_KERNEL);
+    CHECK_OK(durlog_close(w));
+    CHECK_EQ_U64(model_read_log(&m, s.log, &end_rc), N);
+    CHECK_RC(end_rc, DURLOG_EEND);
+    model_free(&m);
+    scratch_remove(&s);
+}
+
+/* Segment 2 loses its last three records; record `sync_at` was appended at
+ * DURLOG_SYNC, so the records after it vouch for everything before it. */
+static void lost_segment_tail_vouched_for_is_corruption(int sync_at_from_end_of_seg2)
+{
+    enum { N = 200 };
+    struct scratch s;
+    struct model m;
+    uint64_t segs[32];
+    scratch_make(&s);
+    /* Find the segment layout first: it does not depend on the level. */
+    size_t n = write_segmented(&s, &m, N, -1, segs, 32);
+    REQUIRE(n >= 5 && n <= 32);
+    model_free(&m);
+    scratch_remove(&s);
+    scratch_make(&s);
+    int sync_at = (int)segs[3] + sync_at_from_end_of_seg2;
+    CHECK_EQ_U64(write_segmented(&s, &m, N, sync_at, segs, 32), n);
+    forget_history(s.log);
+    uint64_t off = lose_segment_tail(&s, &m, segs, 2, 3);
+    char segname[DL_SEG_NAME_LEN + 1];
+    dl_seg_name(segname, segs[2]);
+    open_expecting_corrupt(s.log, segname, off);
+    CHECK_EQ_U64(list_segments(s.log, segs, 32), n);
+    model_free(&m);
+    scratch_remove(&s);
+}
+
+static void lost_segment_tail_with_sync_inside_it_is_corruption(void)
+{
+    /* The second of the three lost records was a sync append. */
+    lost_segment_tail_vouched_for_is_corruption(-2);
+}
+
+static void lost_segment_tail_with_sync_in_next_segment_is_corruption(void)
+{
+    /* A record of the next segment was a sync append. */
+    lost_segment_tail_vouched_for_is_corruption(5);
+}
+
+TEST_MAIN(
+    RUN(torn_last_record_is_cut_at_every_offset);
+    RUN(torn_first_record_of_a_new_segment_is_cut);
+    RUN(flipped_bit_anywhere_is_detected_and_never_returned);
+    RUN(damage_followed_only_by_a_padded_record_is_refused);
+    RUN(damage_vouched_for_by_a_padded_last_record_is_refused_after_power_loss);
+    RUN(power_loss_gap_in_unsynced_records_is_cut);
+    RUN(power_loss_gap_above_durable_mark_is_cut);
+    RUN(power_loss_gap_below_durable_mark_is_corruption);
+    RUN(power_loss_of_a_segment_tail_removes_later_segments);
+    RUN(lost_segment_tail_with_sync_inside_it_is_corruption);
+    RUN(lost_segment_tail_with_sync_in_next_segment_is_corruption);
+)
