@@ -57,11 +57,13 @@ static size_t capped(size_t len)
     return len > (size_t)DL_MAX_RW_COUNT ? (size_t)DL_MAX_RW_COUNT : len;
 }
 
-int dl_write_all(int fd, const void *buf, size_t len)
+/* The write-all loop behind dl_write_all (off < 0) and dl_pwrite_all. */
+static int write_loop(int fd, const void *buf, size_t len, off_t off)
 {
     const char *p = buf;
     while (len > 0) {
-        ssize_t n = dl_os.write(fd, p, capped(len));
+        ssize_t n = off < 0 ? dl_os.write(fd, p, capped(len))
+                            : dl_os.pwrite(fd, p, capped(len), off);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -71,27 +73,20 @@ int dl_write_all(int fd, const void *buf, size_t len)
             return -EIO;
         p += n;
         len -= (size_t)n;
+        if (off >= 0)
+            off += n;
     }
     return 0;
 }
 
+int dl_write_all(int fd, const void *buf, size_t len)
+{
+    return write_loop(fd, buf, len, -1);
+}
+
 int dl_pwrite_all(int fd, const void *buf, size_t len, off_t off)
 {
-    const char *p = buf;
-    while (len > 0) {
-        ssize_t n = dl_os.pwrite(fd, p, capped(len), off);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        if (n == 0)
-            return -EIO;
-        p += n;
-        off += n;
-        len -= (size_t)n;
-    }
-    return 0;
+    return off < 0 ? -EINVAL : write_loop(fd, buf, len, off);
 }
 
 int dl_pread_all(int fd, void *buf, size_t len, off_t off)

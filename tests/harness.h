@@ -133,6 +133,23 @@ static inline const char *test_tmpdir(char *buf, size_t size)
     return buf;
 }
 
+/* A scratch directory with the log path inside it: <dir>/log. */
+struct scratch {
+    char dir[256];
+    char log[300];
+};
+
+static inline void scratch_make(struct scratch *s)
+{
+    test_tmpdir(s->dir, sizeof s->dir);
+    snprintf(s->log, sizeof s->log, "%s/log", s->dir);
+}
+
+static inline void scratch_remove(const struct scratch *s)
+{
+    test_rmrf(s->dir);
+}
+
 /* Deterministic pseudo-random numbers (xorshift64*), so failures repeat. */
 static inline uint64_t test_rand(uint64_t *state)
 {

@@ -257,11 +257,11 @@ static void disk_full(int growth, int creations)
 
 static void enospc_while_growing_a_segment_fails_the_append_cleanly(void)
 {
-    struct tu_log t;
-    tu_log_init(&t);
+    struct scratch t;
+    scratch_make(&t);
     durlog *log;
     uint64_t seq;
-    REQUIRE(durlog_open(t.path, NULL, &log) == 0);
+    REQUIRE(durlog_open(t.log, NULL, &log) == 0);
     /* Creating the first segment allocates 64 KiB; growing it fails. */
     disk_full(1, -1);
     uint64_t i, bytes = 64;
@@ -288,10 +288,10 @@ static void enospc_while_growing_a_segment_fails_the_append_cleanly(void)
     durlog_info info;
     CHECK_OK(durlog_get_info(log, &info));
     CHECK_EQ_U64(info.next_seq, i);
-    expect_log(t.path, i);
+    expect_log(t.log, i);
     /* Still full: still failing, still nothing visible. */
     CHECK_RC(append_payload(log, 0, i, DURLOG_SYNC, &seq), -ENOSPC);
-    expect_log(t.path, i);
+    expect_log(t.log, i);
 
     /* Space again: the next append gets the next number. */
     disk_has_room();
@@ -301,9 +301,9 @@ static void enospc_while_growing_a_segment_fails_the_append_cleanly(void)
         CHECK_OK(append_payload(log, 0, j, DURLOG_KERNEL, NULL));
     CHECK_OK(durlog_close(log)); /* stops the pre-faulter */
     tu_restore_os();
-    expect_log(t.path, i + 200);
+    expect_log(t.log, i + 200);
     /* Reopening (recovery) finds nothing to cut. */
-    REQUIRE(durlog_open(t.path, NULL, &log) == 0);
+    REQUIRE(durlog_open(t.log, NULL, &log) == 0);
     durlog_recovery rep;
     durlog_last_recovery(log, &rep);
     CHECK_EQ_U64(rep.bytes_cut, 0);
@@ -313,15 +313,15 @@ static void enospc_while_growing_a_segment_fails_the_append_cleanly(void)
 
 static void enospc_while_creating_a_segment_fails_the_append_cleanly(void)
 {
-    struct tu_log t;
-    tu_log_init(&t);
+    struct scratch t;
+    scratch_make(&t);
     durlog_options o;
     durlog_options_init(&o);
     o.segment_size = 4096;
     durlog *log;
     uint64_t seq;
     durlog_info info;
-    REQUIRE(durlog_open(t.path, &o, &log) == 0);
+    REQUIRE(durlog_open(t.log, &o, &log) == 0);
     uint64_t i = 0;
     do {
         CHECK_OK(append_payload(log, 0, i++, DURLOG_KERNEL, NULL));
@@ -346,26 +346,26 @@ static void enospc_while_creating_a_segment_fails_the_append_cleanly(void)
     if (!strstr(msg, name))
         fprintf(stderr, "  message \"%s\" does not name %s\n", msg, name);
     CHECK(strstr(msg, name) != NULL);
-    CHECK_EQ_U64(count_files(t.path, ".seg"), 2);
-    CHECK_EQ_U64(count_files(t.path, ".tmp"), 0);
-    expect_log(t.path, failed_at);
+    CHECK_EQ_U64(count_files(t.log, ".seg"), 2);
+    CHECK_EQ_U64(count_files(t.log, ".tmp"), 0);
+    expect_log(t.log, failed_at);
 
     disk_has_room();
     CHECK_OK(append_payload(log, 0, failed_at, DURLOG_SYNC, &seq));
     CHECK_EQ_U64(seq, failed_at);
     CHECK_OK(durlog_close(log));
     tu_restore_os();
-    expect_log(t.path, failed_at + 1);
+    expect_log(t.log, failed_at + 1);
     test_rmrf(t.dir);
 }
 
 static void enospc_in_the_middle_of_a_batch_makes_none_of_it_visible(void)
 {
-    struct tu_log t;
-    tu_log_init(&t);
+    struct scratch t;
+    scratch_make(&t);
     durlog *log;
     uint64_t seq;
-    REQUIRE(durlog_open(t.path, NULL, &log) == 0);
+    REQUIRE(durlog_open(t.log, NULL, &log) == 0);
     /* The first segment gets 64 KiB; it cannot grow (set before the first
      * append, so that the pre-faulter cannot grow it ahead either). */
     disk_full(1, -1);
@@ -382,7 +382,7 @@ static void enospc_in_the_middle_of_a_batch_makes_none_of_it_visible(void)
         iov[k].data = bufs[k];
     }
     CHECK_RC(durlog_append_batch(log, iov, BATCH, DURLOG_KERNEL, &seq), -ENOSPC);
-    expect_log(t.path, n);
+    expect_log(t.log, n);
     durlog_info info;
     CHECK_OK(durlog_get_info(log, &info));
     CHECK_EQ_U64(info.next_seq, n);
@@ -397,10 +397,10 @@ static void enospc_in_the_middle_of_a_batch_makes_none_of_it_visible(void)
     n++;
     CHECK_OK(durlog_close(log));
     tu_restore_os();
-    expect_log(t.path, n);
-    REQUIRE(durlog_open(t.path, NULL, &log) == 0);
+    expect_log(t.log, n);
+    REQUIRE(durlog_open(t.log, NULL, &log) == 0);
     CHECK_OK(durlog_close(log));
-    expect_log(t.path, n);
+    expect_log(t.log, n);
     test_rmrf(t.dir);
 }
 
@@ -452,9 +452,9 @@ static int batch_failing_after_a_roll_main(void *arg)
 
 static void batch_failing_after_a_roll_leaves_the_old_tail_usable(void)
 {
-    struct tu_log t;
-    tu_log_init(&t);
-    pid_t pid = tu_fork(batch_failing_after_a_roll_main, t.path);
+    struct scratch t;
+    scratch_make(&t);
+    pid_t pid = tu_fork(batch_failing_after_a_roll_main, t.log);
     REQUIRE(pid > 0);
     int status = tu_wait(pid);
     if (WIFSIGNALED(status))
@@ -462,9 +462,9 @@ static void batch_failing_after_a_roll_leaves_the_old_tail_usable(void)
                 strsignal(WTERMSIG(status)));
     CHECK(tu_exited_ok(status));
     if (tu_exited_ok(status)) {
-        CHECK_EQ_U64(count_files(t.path, ".seg"), 1);
+        CHECK_EQ_U64(count_files(t.log, ".seg"), 1);
         uint64_t next_index[1] = { 0 };
-        long n = tu_verify_log(t.path, 0, EXTRA, 1, next_index);
+        long n = tu_verify_log(t.log, 0, EXTRA, 1, next_index);
         CHECK_EQ_U64(n, 400);
         CHECK_EQ_U64(next_index[0], 400);
     }
@@ -490,11 +490,11 @@ static ssize_t pwrite_disk_full(int fd, const void *buf, size_t len, off_t off)
 
 static void enospc_while_flushing_keeps_the_buffered_records(void)
 {
-    struct tu_log t;
-    tu_log_init(&t);
+    struct scratch t;
+    scratch_make(&t);
     durlog *log;
     uint64_t seq;
-    REQUIRE(durlog_open(t.path, NULL, &log) == 0);
+    REQUIRE(durlog_open(t.log, NULL, &log) == 0);
     CHECK_OK(append_payload(log, 0, 0, DURLOG_KERNEL, &seq));
     uint64_t n = 1;
     /* First a flush that fails outright, then one that writes part of the
@@ -508,28 +508,28 @@ static void enospc_while_flushing_keeps_the_buffered_records(void)
         CHECK_RC(durlog_flush(log, DURLOG_KERNEL), -ENOSPC);
         CHECK(strlen(durlog_errmsg(log)) > 0);
         /* None of them visible (not even the part that was written). */
-        expect_log(t.path, n - 10);
+        expect_log(t.log, n - 10);
         /* Still full: a kernel append (which flushes first) fails too and
          * adds nothing. */
         atomic_store(&pwrite_ok, 0);
         CHECK_RC(append_payload(log, 0, n, DURLOG_KERNEL, &seq), -ENOSPC);
-        expect_log(t.path, n - 10);
+        expect_log(t.log, n - 10);
         tu_restore_os();
         /* Room again: all ten, once each, in order. */
         CHECK_OK(durlog_flush(log, DURLOG_KERNEL));
-        expect_log(t.path, n);
+        expect_log(t.log, n);
         CHECK_OK(append_payload(log, 0, n, DURLOG_KERNEL, &seq));
         CHECK_EQ_U64(seq, n);
         n++;
-        expect_log(t.path, n);
+        expect_log(t.log, n);
     }
     CHECK_OK(durlog_close(log));
-    REQUIRE(durlog_open(t.path, NULL, &log) == 0);
+    REQUIRE(durlog_open(t.log, NULL, &log) == 0);
     durlog_recovery rep;
     durlog_last_recovery(log, &rep);
     CHECK_EQ_U64(rep.bytes_cut, 0);
     CHECK_OK(durlog_close(log));
-    expect_log(t.path, n);
+    expect_log(t.log, n);
     test_rmrf(t.dir);
 }
 
@@ -548,13 +548,13 @@ static int fdatasync_maybe_eio(int fd)
 
 static void fdatasync_eio_puts_the_log_in_the_failed_state(void)
 {
-    struct tu_log t;
-    tu_log_init(&t);
+    struct scratch t;
+    scratch_make(&t);
     durlog *log, *other;
     uint64_t seq;
     durlog_info info;
-    REQUIRE(durlog_open(t.path, NULL, &log) == 0);
-    REQUIRE(durlog_open(t.path, NULL, &other) == 0);
+    REQUIRE(durlog_open(t.log, NULL, &log) == 0);
+    REQUIRE(durlog_open(t.log, NULL, &other) == 0);
     uint64_t n = 0;
     for (; n < 5; n++)
         CHECK_OK(append_payload(log, 0, n, DURLOG_SYNC, NULL));
@@ -589,7 +589,7 @@ static void fdatasync_eio_puts_the_log_in_the_failed_state(void)
 
     /* Reopening one handle while the other stays open does not clear it. */
     durlog_close(log);
-    REQUIRE(durlog_open(t.path, NULL, &log) == 0);
+    REQUIRE(durlog_open(t.log, NULL, &log) == 0);
     CHECK_RC(append_payload(log, 0, n + 1, DURLOG_KERNEL, NULL), DURLOG_EFAILED);
     durlog_close(log);
     durlog_close(other);
@@ -597,7 +597,7 @@ static void fdatasync_eio_puts_the_log_in_the_failed_state(void)
     /* All closed: reopening recovers. The records appended before the
      * failure (kernel ones: in the page cache) are all readable; the record
      * of the failed sync append may or may not be. */
-    REQUIRE(durlog_open(t.path, NULL, &log) == 0);
+    REQUIRE(durlog_open(t.log, NULL, &log) == 0);
     CHECK_OK(durlog_get_info(log, &info));
     uint64_t kept = info.next_seq;
     CHECK(kept == n || kept == n + 1);
@@ -606,21 +606,21 @@ static void fdatasync_eio_puts_the_log_in_the_failed_state(void)
     CHECK_OK(durlog_get_info(log, &info));
     CHECK(info.durable_seq > seq);
     CHECK_OK(durlog_close(log));
-    expect_log(t.path, kept + 1);
+    expect_log(t.log, kept + 1);
     test_rmrf(t.dir);
 }
 
 static void interval_sync_failure_is_reported_to_the_appender_and_at_close(void)
 {
-    struct tu_log t;
-    tu_log_init(&t);
+    struct scratch t;
+    scratch_make(&t);
     durlog_options o;
     durlog_options_init(&o);
     o.interval_ms = 20;
     durlog *log;
-    REQUIRE(durlog_open(t.path, &o, &log) == 0);
+    REQUIRE(durlog_open(t.log, &o, &log) == 0);
     CHECK_OK(append_payload(log, 0, 0, DURLOG_KERNEL, NULL));
-    struct dl_shared *sh = tu_map_shared(t.path);
+    struct dl_shared *sh = tu_map_shared(t.log);
     REQUIRE(sh);
     atomic_store(&fdatasync_fails, 1);
     dl_os.fdatasync = fdatasync_maybe_eio;
@@ -637,10 +637,10 @@ static void interval_sync_failure_is_reported_to_the_appender_and_at_close(void)
     CHECK(durlog_close(log) != 0);
     tu_restore_os();
     tu_unmap_shared(sh);
-    REQUIRE(durlog_open(t.path, &o, &log) == 0);
+    REQUIRE(durlog_open(t.log, &o, &log) == 0);
     CHECK_OK(append_payload(log, 0, 2, DURLOG_INTERVAL, NULL));
     CHECK_OK(durlog_close(log));
-    expect_log(t.path, 3);
+    expect_log(t.log, 3);
     test_rmrf(t.dir);
 }
 
@@ -659,8 +659,8 @@ static int openat_eacces(int dirfd, const char *name, int flags, mode_t mode)
 
 static void open_reports_eacces_and_names_the_path(void)
 {
-    struct tu_log t;
-    tu_log_init(&t);
+    struct scratch t;
+    scratch_make(&t);
     char err[512];
     durlog_options o;
     durlog_options_init(&o);
@@ -671,21 +671,21 @@ static void open_reports_eacces_and_names_the_path(void)
     for (int all = 1; all >= 0; all--) {
         atomic_store(&refuse_all, all);
         err[0] = '\0';
-        CHECK_RC(durlog_open(t.path, &o, &log), -EACCES);
+        CHECK_RC(durlog_open(t.log, &o, &log), -EACCES);
         CHECK(log == NULL);
-        if (!strstr(err, t.path))
-            fprintf(stderr, "  errbuf \"%s\" does not name %s\n", err, t.path);
-        CHECK(strstr(err, t.path) != NULL);
+        if (!strstr(err, t.log))
+            fprintf(stderr, "  errbuf \"%s\" does not name %s\n", err, t.log);
+        CHECK(strstr(err, t.log) != NULL);
         CHECK(strstr(err, strerror(EACCES)) != NULL);
         if (!all)
             CHECK(strstr(err, DL_SHM_NAME) != NULL);
     }
     tu_restore_os();
     /* Without the fault, the same call works. */
-    CHECK_OK(durlog_open(t.path, &o, &log));
+    CHECK_OK(durlog_open(t.log, &o, &log));
     CHECK_OK(append_payload(log, 0, 0, DURLOG_KERNEL, NULL));
     CHECK_OK(durlog_close(log));
-    expect_log(t.path, 1);
+    expect_log(t.log, 1);
     test_rmrf(t.dir);
 }
 

@@ -33,8 +33,8 @@ static void expect_next(durlog_reader *r, uint64_t seq, uint64_t index)
 
 static void buffered_records_are_invisible_to_a_reader_until_flushed(void)
 {
-    struct tu_log t;
-    tu_log_init(&t);
+    struct scratch t;
+    scratch_make(&t);
     durlog_options o;
     durlog_options_init(&o);
     o.buffer_size = 4096;
@@ -42,8 +42,8 @@ static void buffered_records_are_invisible_to_a_reader_until_flushed(void)
     durlog_reader *r;
     durlog_record rec;
     uint64_t seq = 0;
-    REQUIRE(durlog_open(t.path, &o, &log) == 0);
-    REQUIRE(durlog_reader_open(t.path, NULL, &r) == 0);
+    REQUIRE(durlog_open(t.log, &o, &log) == 0);
+    REQUIRE(durlog_reader_open(t.log, NULL, &r) == 0);
 
     /* Buffered records: pending sequence numbers, nothing to read. */
     for (uint64_t i = 0; i < 5; i++) {
@@ -155,16 +155,16 @@ static int visibility_child_main(void *arg)
 
 static void kernel_records_are_visible_to_a_reader_in_another_process_at_once(void)
 {
-    struct tu_log t;
-    tu_log_init(&t);
+    struct scratch t;
+    scratch_make(&t);
     durlog_options o;
     durlog_options_init(&o);
     o.segment_size = 4096;
     durlog *log;
-    REQUIRE(durlog_open(t.path, &o, &log) == 0);
+    REQUIRE(durlog_open(t.log, &o, &log) == 0);
     int down[2], up[2];
     REQUIRE(pipe(down) == 0 && pipe(up) == 0);
-    struct visibility_child c = { t.path, down[0], up[1], { down[1], up[0] } };
+    struct visibility_child c = { t.log, down[0], up[1], { down[1], up[0] } };
     pid_t pid = tu_fork(visibility_child_main, &c);
     REQUIRE(pid > 0);
     close(down[0]);
@@ -302,8 +302,8 @@ static void verify_round(const char *path, uint64_t from_seq, const uint32_t *wr
  * by giving each round its own start. */
 static void kernel_records_survive_sigkill_of_the_writer(void)
 {
-    struct tu_log t;
-    tu_log_init(&t);
+    struct scratch t;
+    scratch_make(&t);
     struct kill_shared *ks = tu_shared_alloc(sizeof *ks);
     REQUIRE(ks);
     uint64_t rnd = 0x1234567;
@@ -311,7 +311,7 @@ static void kernel_records_survive_sigkill_of_the_writer(void)
     enum { ROUNDS = 20 };
     for (uint32_t round = 0; round < ROUNDS && !th_failed_current; round++) {
         memset(ks, 0, sizeof *ks);
-        struct kill_child c = { t.path, ks, round, 0, 4000 };
+        struct kill_child c = { t.log, ks, round, 0, 4000 };
         pid_t pid = tu_fork(kill_child_main, &c);
         REQUIRE(pid > 0);
         CHECK(wait_acked(ks, 0, 1, 5000));
@@ -324,7 +324,7 @@ static void kernel_records_survive_sigkill_of_the_writer(void)
         uint64_t acked = atomic_load(&ks->acked[0]);
         uint32_t writer = round;
         uint64_t from = next_seq;
-        verify_round(t.path, from, &writer, &acked, 1, ROUNDS, &next_seq);
+        verify_round(t.log, from, &writer, &acked, 1, ROUNDS, &next_seq);
     }
     munmap(ks, sizeof *ks);
     test_rmrf(t.dir);
@@ -336,12 +336,12 @@ static void kernel_records_survive_sigkill_of_the_writer(void)
  * of both must be in the log. */
 static void survivor_keeps_appending_after_the_other_writer_is_killed(void)
 {
-    struct tu_log t;
-    tu_log_init(&t);
+    struct scratch t;
+    scratch_make(&t);
     struct kill_shared *ks = tu_shared_alloc(sizeof *ks);
     REQUIRE(ks);
     durlog *first;
-    REQUIRE(durlog_open(t.path, NULL, &first) == 0); /* create it */
+    REQUIRE(durlog_open(t.log, NULL, &first) == 0); /* create it */
     CHECK_OK(durlog_close(first));
     uint64_t rnd = 0xfeedbeef;
     uint64_t next_seq = 0;
@@ -349,8 +349,8 @@ static void survivor_keeps_appending_after_the_other_writer_is_killed(void)
     for (uint32_t round = 0; round < ROUNDS && !th_failed_current; round++) {
         memset(ks, 0, sizeof *ks);
         uint32_t writers[2] = { 2 * round, 2 * round + 1 };
-        struct kill_child survivor = { t.path, ks, writers[0], 0, 0 };
-        struct kill_child victim = { t.path, ks, writers[1], 1, 0 };
+        struct kill_child survivor = { t.log, ks, writers[0], 0, 0 };
+        struct kill_child victim = { t.log, ks, writers[1], 1, 0 };
         pid_t spid = tu_fork(kill_child_main, &survivor);
         pid_t vpid = tu_fork(kill_child_main, &victim);
         REQUIRE(spid > 0 && vpid > 0);
@@ -375,7 +375,7 @@ static void survivor_keeps_appending_after_the_other_writer_is_killed(void)
         CHECK(!atomic_load(&ks->failed));
         uint64_t acked[2] = { atomic_load(&ks->acked[0]), atomic_load(&ks->acked[1]) };
         uint64_t from = next_seq;
-        verify_round(t.path, from, writers, acked, 2, 2 * ROUNDS, &next_seq);
+        verify_round(t.log, from, writers, acked, 2, 2 * ROUNDS, &next_seq);
     }
     munmap(ks, sizeof *ks);
     test_rmrf(t.dir);
@@ -445,17 +445,17 @@ static int count_tmp_files(const char *path)
 
 static void writer_dying_inside_the_append_lock_is_repaired_by_the_next_append(void)
 {
-    struct tu_log t;
-    tu_log_init(&t);
-    half_write_path = t.path;
+    struct scratch t;
+    scratch_make(&t);
+    half_write_path = t.log;
     int (*deaths[2])(void *) = { die_in_flush_main, die_in_roll_main };
     durlog_options o;
     durlog_options_init(&o);
     o.segment_size = 4096; /* so that the dying writer needs a new segment */
     for (int d = 0; d < 2; d++) {
-        test_rmrf(t.path);
+        test_rmrf(t.log);
         durlog *log;
-        REQUIRE(durlog_open(t.path, &o, &log) == 0);
+        REQUIRE(durlog_open(t.log, &o, &log) == 0);
         uint64_t seq;
         for (uint64_t i = 0; i < 10; i++)
             CHECK_OK(append_payload(log, 0, i, DURLOG_KERNEL, &seq));
@@ -467,7 +467,7 @@ static void writer_dying_inside_the_append_lock_is_repaired_by_the_next_append(v
         /* Readers see what the dead writer had published: none of the
          * flush it died in; in the roll case, its appends that returned. */
         uint64_t next_index[2] = { 0, 0 };
-        long visible = tu_verify_log(t.path, 0, EXTRA, 2, next_index);
+        long visible = tu_verify_log(t.log, 0, EXTRA, 2, next_index);
         CHECK_EQ_U64(next_index[0], 10);
         CHECK_EQ_U64(visible, 10 + next_index[1]);
         if (d == 0)
@@ -489,14 +489,14 @@ static void writer_dying_inside_the_append_lock_is_repaired_by_the_next_append(v
         CHECK_OK(append_payload(log, 0, 11, DURLOG_SYNC, &seq));
         CHECK_EQ_U64(seq, 11 + kept);
         next_index[0] = next_index[1] = 0;
-        CHECK_EQ_U64(tu_verify_log(t.path, 0, EXTRA, 2, next_index), 12 + kept);
+        CHECK_EQ_U64(tu_verify_log(t.log, 0, EXTRA, 2, next_index), 12 + kept);
         CHECK_EQ_U64(next_index[0], 12);
         CHECK_EQ_U64(next_index[1], kept);
-        CHECK_EQ_U64(count_tmp_files(t.path), 0);
+        CHECK_EQ_U64(count_tmp_files(t.log), 0);
         CHECK_OK(durlog_close(log));
 
         /* And a fresh open (full recovery) agrees: nothing left to cut. */
-        REQUIRE(durlog_open(t.path, &o, &log) == 0);
+        REQUIRE(durlog_open(t.log, &o, &log) == 0);
         durlog_recovery rep;
         durlog_last_recovery(log, &rep);
         CHECK_EQ_U64(rep.bytes_cut, 0);
@@ -504,19 +504,19 @@ static void writer_dying_inside_the_append_lock_is_repaired_by_the_next_append(v
         CHECK_EQ_U64(seq, 12 + kept);
         CHECK_OK(durlog_close(log));
         next_index[0] = next_index[1] = 0;
-        CHECK_EQ_U64(tu_verify_log(t.path, 0, EXTRA, 2, next_index), 13 + kept);
+        CHECK_EQ_U64(tu_verify_log(t.log, 0, EXTRA, 2, next_index), 13 + kept);
     }
     test_rmrf(t.dir);
 }
 
 static void sync_append_advances_the_durable_mark(void)
 {
-    struct tu_log t;
-    tu_log_init(&t);
+    struct scratch t;
+    scratch_make(&t);
     durlog *log;
     durlog_info info;
     uint64_t seq;
-    REQUIRE(durlog_open(t.path, NULL, &log) == 0);
+    REQUIRE(durlog_open(t.log, NULL, &log) == 0);
     for (uint64_t i = 0; i < 3; i++) {
         CHECK_OK(append_payload(log, 0, i, DURLOG_SYNC, &seq));
         CHECK_EQ_U64(seq, i);
@@ -543,7 +543,7 @@ static void sync_append_advances_the_durable_mark(void)
     /* A SYNC append covers every earlier record in the log, including kernel
      * records of another handle. */
     durlog *other;
-    REQUIRE(durlog_open(t.path, NULL, &other) == 0);
+    REQUIRE(durlog_open(t.log, NULL, &other) == 0);
     CHECK_OK(append_payload(other, 0, 11, DURLOG_KERNEL, NULL));
     CHECK_OK(append_payload(log, 0, 12, DURLOG_SYNC, &seq));
     CHECK_EQ_U64(seq, 12);
@@ -575,13 +575,13 @@ static int fdatasync_eio(int fd)
 
 static void the_sync_path_really_calls_fdatasync(void)
 {
-    struct tu_log t;
-    tu_log_init(&t);
+    struct scratch t;
+    scratch_make(&t);
     durlog *log;
     uint64_t seq;
-    REQUIRE(durlog_open(t.path, NULL, &log) == 0);
+    REQUIRE(durlog_open(t.log, NULL, &log) == 0);
     CHECK_OK(append_payload(log, 0, 0, DURLOG_KERNEL, NULL)); /* segment exists */
-    watched_sh = tu_map_shared(t.path);
+    watched_sh = tu_map_shared(t.log);
     REQUIRE(watched_sh);
 
     tu_count_fdatasync();
@@ -651,13 +651,13 @@ static int was_synced(const char *name)
 
 static void sync_covers_every_segment_holding_unsynced_records(void)
 {
-    struct tu_log t;
-    tu_log_init(&t);
+    struct scratch t;
+    scratch_make(&t);
     durlog_options o;
     durlog_options_init(&o);
     o.segment_size = 4096;
     durlog *log;
-    REQUIRE(durlog_open(t.path, &o, &log) == 0);
+    REQUIRE(durlog_open(t.log, &o, &log) == 0);
     uint64_t seq;
     CHECK_OK(append_payload(log, 0, 0, DURLOG_SYNC, NULL));
     /* Kernel records spanning several segments, then one sync append. */
@@ -676,7 +676,7 @@ static void sync_covers_every_segment_holding_unsynced_records(void)
     CHECK(info.durable_seq > seq);
     /* Every segment holds records appended after the last sync (the first
      * one too: records 1... follow the synced record 0). */
-    DIR *d = opendir(t.path);
+    DIR *d = opendir(t.log);
     REQUIRE(d);
     struct dirent *de;
     int segments = 0;
@@ -698,16 +698,16 @@ static void sync_covers_every_segment_holding_unsynced_records(void)
 
 static void interval_records_become_durable_within_the_interval(void)
 {
-    struct tu_log t;
-    tu_log_init(&t);
+    struct scratch t;
+    scratch_make(&t);
     durlog_options o;
     durlog_options_init(&o);
     o.interval_ms = 50;
     durlog *log;
     uint64_t seq;
-    REQUIRE(durlog_open(t.path, &o, &log) == 0);
+    REQUIRE(durlog_open(t.log, &o, &log) == 0);
     CHECK_OK(append_payload(log, 0, 0, DURLOG_KERNEL, NULL));
-    struct dl_shared *sh = tu_map_shared(t.path);
+    struct dl_shared *sh = tu_map_shared(t.log);
     REQUIRE(sh);
     tu_count_fdatasync(); /* watches this (the appending) thread */
 
@@ -755,17 +755,17 @@ static void interval_records_become_durable_within_the_interval(void)
 
 static void interval_records_still_owed_are_synced_at_close(void)
 {
-    struct tu_log t;
-    tu_log_init(&t);
+    struct scratch t;
+    scratch_make(&t);
     durlog_options o;
     durlog_options_init(&o);
     o.interval_ms = 60000;
     durlog *log;
     uint64_t seq;
-    REQUIRE(durlog_open(t.path, &o, &log) == 0);
+    REQUIRE(durlog_open(t.log, &o, &log) == 0);
     struct dl_shared *sh = NULL;
     CHECK_OK(append_payload(log, 0, 0, DURLOG_INTERVAL, &seq));
-    sh = tu_map_shared(t.path);
+    sh = tu_map_shared(t.log);
     REQUIRE(sh);
     CHECK(tu_durable(sh) <= seq);
     tu_count_fdatasync();
@@ -810,12 +810,12 @@ static int wait_in_child_main(void *arg)
 
 static void durlog_wait_returns_once_the_record_is_appended(void)
 {
-    struct tu_log t;
-    tu_log_init(&t);
+    struct scratch t;
+    scratch_make(&t);
     durlog *log;
     uint64_t seq;
     durlog_info info;
-    REQUIRE(durlog_open(t.path, NULL, &log) == 0);
+    REQUIRE(durlog_open(t.log, NULL, &log) == 0);
 
     /* Another thread appends record 0 later. */
     struct delayed_append d = { log, 100, 0, -1 };
@@ -829,10 +829,10 @@ static void durlog_wait_returns_once_the_record_is_appended(void)
     CHECK(took >= 90);
     CHECK(took < 5000);
     uint64_t next_index[1] = { 0 };
-    CHECK_EQ_U64(tu_verify_log(t.path, 0, EXTRA, 1, next_index), 1);
+    CHECK_EQ_U64(tu_verify_log(t.log, 0, EXTRA, 1, next_index), 1);
 
     /* Another process's wait is woken by this one's append. */
-    pid_t pid = tu_fork(wait_in_child_main, t.path);
+    pid_t pid = tu_fork(wait_in_child_main, t.log);
     REQUIRE(pid > 0);
     tu_sleep_ms(100);
     CHECK_OK(append_payload(log, 0, 1, DURLOG_KERNEL, NULL));
@@ -870,11 +870,11 @@ static void durlog_wait_returns_once_the_record_is_appended(void)
 
 static void invalid_arguments_are_rejected_with_einval(void)
 {
-    struct tu_log t;
-    tu_log_init(&t);
+    struct scratch t;
+    scratch_make(&t);
     durlog *log;
     uint64_t seq = 7;
-    REQUIRE(durlog_open(t.path, NULL, &log) == 0);
+    REQUIRE(durlog_open(t.log, NULL, &log) == 0);
     CHECK_RC(durlog_append(log, "x", 1, (durlog_level)4, &seq), DURLOG_EINVAL);
     CHECK_RC(durlog_append(log, "x", 1, (durlog_level)-1, &seq), DURLOG_EINVAL);
     CHECK_RC(durlog_append(log, NULL, 1, DURLOG_KERNEL, &seq), DURLOG_EINVAL);
@@ -898,7 +898,7 @@ static void invalid_arguments_are_rejected_with_einval(void)
     durlog_options_init(&o);
     o.default_level = (durlog_level)7;
     log = NULL;
-    CHECK_RC(durlog_open(t.path, &o, &log), DURLOG_EINVAL);
+    CHECK_RC(durlog_open(t.log, &o, &log), DURLOG_EINVAL);
     CHECK(log == NULL);
     durlog_level lv;
     CHECK_RC(durlog_level_parse("fast", &lv), DURLOG_EINVAL);

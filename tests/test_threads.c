@@ -65,14 +65,14 @@ static void verify_counts(const char *path, uint32_t writers, uint64_t per_write
 static void many_threads_share_one_handle(void)
 {
     enum { THREADS = 8, PER_THREAD = 20000 };
-    struct tu_log t;
-    tu_log_init(&t);
+    struct scratch t;
+    scratch_make(&t);
     durlog_options o;
     durlog_options_init(&o);
     o.segment_size = 1 << 20; /* several segment rolls under contention */
     o.buffer_size = 8192;
     durlog *log;
-    REQUIRE(durlog_open(t.path, &o, &log) == 0);
+    REQUIRE(durlog_open(t.log, &o, &log) == 0);
     pthread_t th[THREADS];
     struct writer_arg w[THREADS];
     for (int i = 0; i < THREADS; i++) {
@@ -83,22 +83,22 @@ static void many_threads_share_one_handle(void)
         pthread_join(th[i], NULL);
     report_writer_failures(w, THREADS);
     CHECK_OK(durlog_close(log));
-    verify_counts(t.path, THREADS, PER_THREAD);
+    verify_counts(t.log, THREADS, PER_THREAD);
     test_rmrf(t.dir);
 }
 
 static void two_handles_in_one_process_append_concurrently(void)
 {
     enum { HANDLES = 2, THREADS_PER_HANDLE = 2, PER_THREAD = 20000 };
-    struct tu_log t;
-    tu_log_init(&t);
+    struct scratch t;
+    scratch_make(&t);
     durlog_options o;
     durlog_options_init(&o);
     o.segment_size = 1 << 20;
     o.buffer_size = 4096;
     durlog *logs[HANDLES];
     for (int h = 0; h < HANDLES; h++)
-        REQUIRE(durlog_open(t.path, &o, &logs[h]) == 0);
+        REQUIRE(durlog_open(t.log, &o, &logs[h]) == 0);
     pthread_t th[HANDLES * THREADS_PER_HANDLE];
     struct writer_arg w[HANDLES * THREADS_PER_HANDLE];
     for (int i = 0; i < HANDLES * THREADS_PER_HANDLE; i++) {
@@ -110,7 +110,7 @@ static void two_handles_in_one_process_append_concurrently(void)
     report_writer_failures(w, HANDLES * THREADS_PER_HANDLE);
     for (int h = 0; h < HANDLES; h++)
         CHECK_OK(durlog_close(logs[h]));
-    verify_counts(t.path, HANDLES * THREADS_PER_HANDLE, PER_THREAD);
+    verify_counts(t.log, HANDLES * THREADS_PER_HANDLE, PER_THREAD);
     test_rmrf(t.dir);
 }
 
@@ -151,14 +151,14 @@ static int process_writer_main(void *arg)
 static void writers_in_two_processes_append_concurrently(void)
 {
     enum { PROCESSES = 2, PER_PROCESS = 30000 };
-    struct tu_log t;
-    tu_log_init(&t);
+    struct scratch t;
+    scratch_make(&t);
     int start[2];
     REQUIRE(pipe(start) == 0);
     pid_t pids[PROCESSES];
     struct process_arg p[PROCESSES];
     for (int i = 0; i < PROCESSES; i++) {
-        p[i] = (struct process_arg){ t.path, (uint32_t)i, PER_PROCESS, start[0], start[1] };
+        p[i] = (struct process_arg){ t.log, (uint32_t)i, PER_PROCESS, start[0], start[1] };
         pids[i] = tu_fork(process_writer_main, &p[i]);
         REQUIRE(pids[i] > 0);
     }
@@ -167,7 +167,7 @@ static void writers_in_two_processes_append_concurrently(void)
     close(start[1]);
     for (int i = 0; i < PROCESSES; i++)
         CHECK(tu_exited_ok(tu_wait(pids[i])));
-    verify_counts(t.path, PROCESSES, PER_PROCESS);
+    verify_counts(t.log, PROCESSES, PER_PROCESS);
     test_rmrf(t.dir);
 }
 
@@ -201,12 +201,12 @@ static void *sync_writer_main(void *arg)
 static void concurrent_sync_appends_share_fdatasync_calls(void)
 {
     enum { THREADS = 8, PER_THREAD = 100 };
-    struct tu_log t;
-    tu_log_init(&t);
+    struct scratch t;
+    scratch_make(&t);
     durlog *log;
-    REQUIRE(durlog_open(t.path, NULL, &log) == 0);
+    REQUIRE(durlog_open(t.log, NULL, &log) == 0);
     CHECK_OK(durlog_append(log, "", 0, DURLOG_SYNC, NULL)); /* segment exists */
-    struct dl_shared *sh = tu_map_shared(t.path);
+    struct dl_shared *sh = tu_map_shared(t.log);
     REQUIRE(sh);
     tu_count_fdatasync();
     pthread_t th[THREADS];
@@ -231,7 +231,7 @@ static void concurrent_sync_appends_share_fdatasync_calls(void)
     tu_unmap_shared(sh);
     /* Skip the empty first record when verifying. */
     uint64_t next_index[THREADS] = { 0 };
-    CHECK_EQ_U64(tu_verify_log(t.path, 1, EXTRA, THREADS, next_index),
+    CHECK_EQ_U64(tu_verify_log(t.log, 1, EXTRA, THREADS, next_index),
                  THREADS * PER_THREAD);
     test_rmrf(t.dir);
 }

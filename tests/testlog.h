@@ -15,23 +15,6 @@
 #include "harness.h"
 #include "format.h"
 
-/* A scratch directory with the log at <dir>/log. */
-struct scratch {
-    char dir[256];
-    char log[300];
-};
-
-static inline void scratch_make(struct scratch *s)
-{
-    test_tmpdir(s->dir, sizeof s->dir);
-    snprintf(s->log, sizeof s->log, "%s/log", s->dir);
-}
-
-static inline void scratch_remove(const struct scratch *s)
-{
-    test_rmrf(s->dir);
-}
-
 /* "<log>/<name>" into buf. */
 static inline const char *log_file(char *buf, size_t size, const char *log,
                                    const char *name)

@@ -1,7 +1,6 @@
 /*
  * testutil.h - helpers shared by the level, thread and fault tests.
  *
- *  - Scratch logs: a fresh directory with the log at <dir>/log.
  *  - Self-checking payloads: a record says which writer appended it and its
  *    index in that writer's sequence, and its remaining bytes (and length)
  *    are derived from those two numbers, so a reader can prove a record is
@@ -25,17 +24,6 @@
 #include "harness.h"
 #include "os.h"
 #include "shared.h"
-
-struct tu_log {
-    char dir[256];
-    char path[300];
-};
-
-static inline void tu_log_init(struct tu_log *t)
-{
-    test_tmpdir(t->dir, sizeof t->dir);
-    snprintf(t->path, sizeof t->path, "%s/log", t->dir);
-}
 
 /* Payload: writer (4 bytes), index (8 bytes), then derived filler. */
 #define TU_PAYLOAD_HEAD 12
