@@ -2,7 +2,7 @@
 # The whole test suite (the README's test command; .ci/run runs it):
 #   1. the normal build with -Werror, every test;
 #   2. an AddressSanitizer + UndefinedBehaviorSanitizer build, every test;
-#   3. a ThreadSanitizer build of the multi-threaded tests.
+#   3. a ThreadSanitizer build of the tests that run several threads.
 # It ends with one line "N passed, N failed" summing all three.
 set -u
 cd "$(dirname "$0")/.."
@@ -38,7 +38,7 @@ export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 suite "normal build" build -O2 "" ""
 DURLOG_TEST_SCALE=4 suite "ASan+UBSan build" build-asan -O1 \
     "-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" ""
-suite "TSan build (threaded tests)" build-tsan -O1 "-fsanitize=thread" "test_threads"
+suite "TSan build (threaded tests)" build-tsan -O1 "-fsanitize=thread" "^test_(threads|levels|faults)$"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
