@@ -19,6 +19,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 
+#include "clock.h"
 #include "durlog.h"
 #include "segment.h"
 #include "shared.h"
@@ -58,6 +59,7 @@ struct durlog {
     size_t buf_records;
     uint64_t last_seq;            /* last sequence number this handle got,
                                      +1 (0: none yet) */
+    struct dl_clock clock;        /* record timestamps */
 
     /* Used only while holding the shared sync lock. */
     int sync_fd;

@@ -211,6 +211,7 @@ int durlog_open(const char *path, const durlog_options *opts, durlog **out)
     pthread_mutex_init(&log->pmu, NULL);
     pthread_cond_init(&log->pcond, NULL);
     log->dir_mode = o.mode | ((o.mode & 0444) >> 2);
+    dl_clock_init(&log->clock);
     pthread_mutex_init(&log->mu, NULL);
     pthread_mutex_init(&log->imu, NULL);
     pthread_condattr_t ca;

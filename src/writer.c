@@ -350,7 +350,7 @@ static int append_buffered(durlog *log, const durlog_iov *recs, size_t count)
         pthread_mutex_unlock(&log->mu);
         return dl_fail(log, -ENOMEM, "out of memory for the record buffer");
     }
-    uint64_t now = dl_now_ns();
+    uint64_t now = dl_clock_now(&log->clock);
     for (size_t i = 0; i < count && !rc; i++) {
         uint64_t size = dl_rec_size(recs[i].len);
         if (log->buf_len + size > log->opts.buffer_size || size > log->opts.buffer_size) {
@@ -412,7 +412,7 @@ static int append_records(durlog *log, const durlog_iov *recs, size_t count,
     if (log->buf_len)
         rc = dl_flush_buffer_locked(log);
     mark_tail(sh, &mark);
-    uint64_t now = dl_now_ns();
+    uint64_t now = dl_clock_now(&log->clock);
     for (size_t i = 0; i < count && !rc; i++)
         rc = put_record(log, recs[i].data, (uint32_t)recs[i].len, now);
     if (rc)
