@@ -124,3 +124,17 @@ int dl_wait_published(struct dl_shared *sh, uint64_t seq, uint64_t deadline_ns)
     atomic_fetch_sub(&sh->waiters, 1);
     return rc;
 }
+
+void dl_durable_changed(struct dl_shared *sh)
+{
+    atomic_fetch_add(&sh->durable_event, 1);
+    if (atomic_load(&sh->sync_waiters))
+        futex(&sh->durable_event, FUTEX_WAKE, INT_MAX, NULL);
+}
+
+void dl_wait_durable_event(struct dl_shared *sh, uint32_t seen, uint64_t timeout_ns)
+{
+    struct timespec ts = { (time_t)(timeout_ns / 1000000000u),
+                           (long)(timeout_ns % 1000000000u) };
+    futex(&sh->durable_event, FUTEX_WAIT, seen, &ts);
+}

@@ -63,6 +63,14 @@ struct dl_shared {
     _Atomic uint32_t publish_event;   /* futex word bumped at every publish
                                          while somebody waits */
     _Atomic uint32_t waiters;         /* threads sleeping on publish_event */
+    _Atomic uint32_t durable_event;   /* futex word bumped whenever durable_seq
+                                         moves or the log fails */
+    _Atomic uint32_t sync_waiters;    /* threads sleeping on durable_event */
+
+    /* Guarded by sync_lock: what the last fdatasync achieved, which the next
+     * leader uses to decide how long to let a batch form. */
+    uint64_t last_batch;              /* records it covered */
+    uint64_t last_sync_ns;            /* how long it took */
 };
 
 _Static_assert(sizeof(struct dl_shared) <= DL_SHM_SIZE, "dl_shared too big");
@@ -82,6 +90,13 @@ void dl_mutex_unlock(pthread_mutex_t *m);
 
 /* Publishes everything below next_seq to readers and wakes sleepers. */
 void dl_publish(struct dl_shared *sh, uint64_t next_seq, uint64_t tail_seg);
+
+/* Wakes everybody sleeping on durable_event (after durable_seq moved or the
+ * log failed). */
+void dl_durable_changed(struct dl_shared *sh);
+
+/* Sleeps until durable_event differs from `seen` or timeout_ns passes. */
+void dl_wait_durable_event(struct dl_shared *sh, uint32_t seen, uint64_t timeout_ns);
 
 /* Sleeps until published_seq > seq or the deadline (CLOCK_MONOTONIC ns; 0 =
  * forever) passes. Returns 0 or DURLOG_ETIMEDOUT. */

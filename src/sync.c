@@ -82,33 +82,46 @@ static int sync_range(durlog *log, uint64_t from, uint64_t tail)
     return rc;
 }
 
-int dl_sync_to(durlog *log, uint64_t target)
+/* How long a follower sleeps before looking again: bounds the wait when a
+ * leader died mid-sync (its robust lock is then taken over). */
+#define DL_FOLLOWER_TIMEOUT_NS 50000000u
+/* The longest a leader lets a batch form before its fdatasync. */
+#define DL_BATCH_WAIT_MAX_NS 1000000u
+
+static int failed_state(durlog *log)
+{
+    return dl_fail(log, DURLOG_EFAILED, "%s: an earlier fdatasync failed; "
+                   "close and reopen the log to recover", log->path);
+}
+
+/* Runs one fdatasync for everybody, holding the sync lock; releases it. */
+static int lead_sync(durlog *log, uint64_t target)
 {
     struct dl_shared *sh = log->sh;
-    if (atomic_load(&sh->failed))
-        return dl_fail(log, DURLOG_EFAILED, "%s: an earlier fdatasync failed; "
-                       "close and reopen the log to recover", log->path);
-    if (atomic_load(&sh->durable_seq) >= target)
-        return 0;
-
-    int rc = dl_mutex_lock(&sh->sync_lock);
-    if (rc < 0)
-        return dl_fail(log, rc, "sync lock of %s: %s", log->path, durlog_strerror(rc));
-    if (rc == 1) /* a leader died mid-sync; durable_seq never ran ahead */
-        dl_mutex_consistent(&sh->sync_lock);
-    rc = 0;
-    if (atomic_load(&sh->failed)) {
-        rc = dl_fail(log, DURLOG_EFAILED, "%s: an earlier fdatasync failed; "
-                     "close and reopen the log to recover", log->path);
-        goto out;
-    }
+    int rc = 0;
     uint64_t durable = atomic_load(&sh->durable_seq);
-    if (durable >= target)
-        goto out;
+    if (durable >= target || atomic_load(&sh->failed))
+        goto out_unlock;
+
+    /* Let a batch form: when the last fdatasync covered several records,
+     * other appenders are active, and the ones it released are appending
+     * again right now. Waiting until as many records are published as it
+     * covered (but no longer than half an fdatasync) lets this one carry
+     * them all instead of leaving them for the next. */
+    if (sh->last_batch > 1) {
+        uint64_t wait = sh->last_sync_ns / 2;
+        if (wait > DL_BATCH_WAIT_MAX_NS)
+            wait = DL_BATCH_WAIT_MAX_NS;
+        uint64_t goal = durable + sh->last_batch;
+        if (atomic_load(&sh->published_seq) < goal)
+            dl_wait_published(sh, goal - 1, dl_mono_ns() + wait);
+    }
+
     /* Everything published now is covered by the syncs below: the records
      * are in the page cache of segments up to the tail read after. */
     uint64_t end = atomic_load(&sh->published_seq);
     uint64_t tail = atomic_load(&sh->published_seg);
+    uint64_t t0 = dl_mono_ns();
     if (tail != DL_NO_SEGMENT) {
         rc = sync_range(log, durable, tail);
         if (!rc && atomic_load(&sh->dir_synced_seg) < tail + 1) {
@@ -122,14 +135,52 @@ int dl_sync_to(durlog *log, uint64_t target)
         }
     }
     if (rc) {
+        /* Final: no later fdatasync is trusted to have saved these pages. */
         atomic_store(&sh->failed, 1);
-        goto out;
+    } else {
+        sh->last_sync_ns = dl_mono_ns() - t0;
+        sh->last_batch = end - durable;
+        if (end > durable)
+            atomic_store(&sh->durable_seq, end);
     }
-    if (end > durable)
-        atomic_store(&sh->durable_seq, end);
-out:
+out_unlock:
+    /* Unlock before waking, so that a woken follower whose record was not
+     * covered can lead the next sync at once. */
     dl_mutex_unlock(&sh->sync_lock);
+    dl_durable_changed(sh);
     return rc;
+}
+
+int dl_sync_to(durlog *log, uint64_t target)
+{
+    struct dl_shared *sh = log->sh;
+    for (;;) {
+        if (atomic_load(&sh->failed))
+            return failed_state(log);
+        if (atomic_load(&sh->durable_seq) >= target)
+            return 0;
+        int rc = pthread_mutex_trylock(&sh->sync_lock);
+        if (rc == 0 || rc == EOWNERDEAD) {
+            /* A leader that died mid-sync never moved durable_seq: nothing
+             * to repair. */
+            if (rc == EOWNERDEAD)
+                dl_mutex_consistent(&sh->sync_lock);
+            rc = lead_sync(log, target);
+            if (rc)
+                return rc;
+            continue;
+        }
+        if (rc != EBUSY)
+            return dl_fail(log, -rc, "sync lock of %s: %s (reopen the log)",
+                           log->path, durlog_strerror(-rc));
+        /* Somebody is syncing: sleep until the durable mark moves, then look
+         * again (our record may need the next sync). */
+        atomic_fetch_add(&sh->sync_waiters, 1);
+        uint32_t seen = atomic_load(&sh->durable_event);
+        if (atomic_load(&sh->durable_seq) < target && !atomic_load(&sh->failed))
+            dl_wait_durable_event(sh, seen, DL_FOLLOWER_TIMEOUT_NS);
+        atomic_fetch_sub(&sh->sync_waiters, 1);
+    }
 }
 
 static void *interval_main(void *arg)

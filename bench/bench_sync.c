@@ -1,0 +1,285 @@
+/*
+ * bench_sync.c - group commit: DURLOG_SYNC appends from many threads.
+ *
+ * In one run, so that ratios hold on a noisy machine:
+ *   - the bare cost of durability: one pwrite()+fdatasync per 100-byte record
+ *     on one thread, as latency percentiles and records/s;
+ *   - one durlog writer waiting on each DURLOG_SYNC record: latency p50/p99;
+ *   - N threads (default 1,4,16,64) appending DURLOG_SYNC on one handle:
+ *     records/s and records per fdatasync, against the best N threads could
+ *     do if every fdatasync carried N records: N / (bare p50).
+ *
+ * Usage: bench_sync [--dir DIR] [--seconds S] [--threads LIST] [--repeats R]
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "durlog.h"
+#include "os.h"
+
+#define RECORD_SIZE 100
+#define MAX_THREADS 256
+#define MAX_SAMPLES 200000
+
+static const char *dir = ".";
+static double seconds = 2.0;
+static int repeats = 3;
+static int thread_counts[16] = { 1, 4, 16, 64 };
+static int nthread_counts = 4;
+static char scratch[4096];
+static _Atomic uint64_t fdatasync_calls;
+
+static int counting_fdatasync(int fd)
+{
+    atomic_fetch_add(&fdatasync_calls, 1);
+    return dl_os_real.fdatasync(fd);
+}
+
+static void die(const char *what, int rc)
+{
+    fprintf(stderr, "bench_sync: %s: %s\n", what, durlog_strerror(rc));
+    exit(1);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double percentile(double *v, size_t n, double p)
+{
+    qsort(v, n, sizeof *v, cmp_double);
+    size_t i = (size_t)(p * (double)(n - 1));
+    return v[i];
+}
+
+static void fresh_path(char *buf, size_t size, const char *name)
+{
+    static int counter;
+    snprintf(buf, size, "%s/%s-%d", scratch, name, counter++);
+}
+
+static void remove_tree(const char *path)
+{
+    char cmd[8300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+    if (system(cmd) != 0)
+        fprintf(stderr, "bench_sync: could not remove %s\n", path);
+}
+
+/* Bare durability: pwrite the next 100 bytes, fdatasync, for `seconds`. */
+struct latency { double p50, p99, rate; };
+
+static struct latency bare_fdatasync(void)
+{
+    char path[4200];
+    static double lat[MAX_SAMPLES];
+    char rec[RECORD_SIZE];
+    memset(rec, 'x', sizeof rec);
+    fresh_path(path, sizeof path, "bare");
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+        die("open", -errno);
+    size_t n = 0;
+    double start = now_s(), end = start + seconds / 2;
+    while (n < MAX_SAMPLES) {
+        double t0 = now_s();
+        if (pwrite(fd, rec, sizeof rec, (off_t)(n * sizeof rec)) != (ssize_t)sizeof rec)
+            die("pwrite", -errno);
+        if (fdatasync(fd) < 0)
+            die("fdatasync", -errno);
+        double t1 = now_s();
+        lat[n++] = t1 - t0;
+        if (t1 >= end)
+            break;
+    }
+    double total = now_s() - start;
+    close(fd);
+    unlink(path);
+    return (struct latency){ percentile(lat, n, 0.5), percentile(lat, n, 0.99),
+                             (double)n / total };
+}
+
+/* One durlog writer waiting on each sync record. */
+static struct latency durlog_one_writer(void)
+{
+    char path[4200];
+    static double lat[MAX_SAMPLES];
+    char rec[RECORD_SIZE];
+    durlog *log;
+    memset(rec, 'y', sizeof rec);
+    fresh_path(path, sizeof path, "one");
+    int rc = durlog_open(path, NULL, &log);
+    if (rc)
+        die("durlog_open", rc);
+    size_t n = 0;
+    double start = now_s(), end = start + seconds / 2;
+    while (n < MAX_SAMPLES) {
+        double t0 = now_s();
+        rc = durlog_append(log, rec, sizeof rec, DURLOG_SYNC, NULL);
+        if (rc)
+            die("durlog_append", rc);
+        double t1 = now_s();
+        lat[n++] = t1 - t0;
+        if (t1 >= end)
+            break;
+    }
+    double total = now_s() - start;
+    durlog_close(log);
+    remove_tree(path);
+    return (struct latency){ percentile(lat, n, 0.5), percentile(lat, n, 0.99),
+                             (double)n / total };
+}
+
+struct worker {
+    pthread_t thread;
+    durlog *log;
+    double end;
+    uint64_t records;
+};
+
+static void *sync_worker(void *arg)
+{
+    struct worker *w = arg;
+    char rec[RECORD_SIZE];
+    memset(rec, 'z', sizeof rec);
+    while (now_s() < w->end) {
+        int rc = durlog_append(w->log, rec, sizeof rec, DURLOG_SYNC, NULL);
+        if (rc)
+            die("durlog_append (threads)", rc);
+        w->records++;
+    }
+    return NULL;
+}
+
+struct group { double rate, per_sync; };
+
+static struct group durlog_threads(int n)
+{
+    static struct worker workers[MAX_THREADS];
+    char path[4200];
+    durlog *log;
+    fresh_path(path, sizeof path, "group");
+    int rc = durlog_open(path, NULL, &log);
+    if (rc)
+        die("durlog_open", rc);
+    uint64_t calls0 = atomic_load(&fdatasync_calls);
+    double start = now_s();
+    for (int i = 0; i < n; i++) {
+        workers[i] = (struct worker){ .log = log, .end = start + seconds };
+        if (pthread_create(&workers[i].thread, NULL, sync_worker, &workers[i]))
+            die("pthread_create", -EAGAIN);
+    }
+    uint64_t total = 0;
+    for (int i = 0; i < n; i++) {
+        pthread_join(workers[i].thread, NULL);
+        total += workers[i].records;
+    }
+    double elapsed = now_s() - start;
+    uint64_t calls = atomic_load(&fdatasync_calls) - calls0;
+    durlog_close(log);
+    remove_tree(path);
+    return (struct group){ (double)total / elapsed, calls ? (double)total / (double)calls : 0 };
+}
+
+static void parse_threads(const char *s)
+{
+    nthread_counts = 0;
+    while (*s && nthread_counts < 16) {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (end == s || v < 1 || v > MAX_THREADS) {
+            fprintf(stderr, "bench_sync: bad --threads list\n");
+            exit(2);
+        }
+        thread_counts[nthread_counts++] = (int)v;
+        s = *end == ',' ? end + 1 : end;
+        if (*end && *end != ',') {
+            fprintf(stderr, "bench_sync: bad --threads list\n");
+            exit(2);
+        }
+    }
+}
+
+static double median3(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return v[n / 2];
+}
+
+int main(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--dir") && i + 1 < argc)
+            dir = argv[++i];
+        else if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
+            seconds = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+            parse_threads(argv[++i]);
+        else if (!strcmp(argv[i], "--repeats") && i + 1 < argc)
+            repeats = atoi(argv[++i]);
+        else {
+            fprintf(stderr, "usage: bench_sync [--dir DIR] [--seconds S] "
+                            "[--threads 1,4,16,64] [--repeats R]\n");
+            return 2;
+        }
+    }
+    if (seconds <= 0 || repeats < 1 || repeats > 15) {
+        fprintf(stderr, "bench_sync: bad --seconds or --repeats\n");
+        return 2;
+    }
+    snprintf(scratch, sizeof scratch, "%s/bench-sync-XXXXXX", dir);
+    if (!mkdtemp(scratch)) {
+        perror("bench_sync: mkdtemp");
+        return 1;
+    }
+    dl_os.fdatasync = counting_fdatasync;
+
+    double bare50[15], bare99[15], bare_rate[15], one50[15], one99[15];
+    double rate[16][15], per[16][15];
+    for (int r = 0; r < repeats; r++) {
+        struct latency b = bare_fdatasync();
+        bare50[r] = b.p50; bare99[r] = b.p99; bare_rate[r] = b.rate;
+        struct latency o = durlog_one_writer();
+        one50[r] = o.p50; one99[r] = o.p99;
+        for (int t = 0; t < nthread_counts; t++) {
+            struct group g = durlog_threads(thread_counts[t]);
+            rate[t][r] = g.rate;
+            per[t][r] = g.per_sync;
+        }
+        fprintf(stderr, "repeat %d of %d done\n", r + 1, repeats);
+    }
+    double p50 = median3(bare50, repeats), p99 = median3(bare99, repeats);
+    printf("durlog group commit: 100-byte records, DURLOG_SYNC, %d repeats of %.1f s "
+           "per row (interleaved), medians\n\n", repeats, seconds);
+    printf("bare pwrite+fdatasync, one thread: p50 %.1f us, p99 %.1f us, %.0f records/s\n",
+           p50 * 1e6, p99 * 1e6, median3(bare_rate, repeats));
+    double o50 = median3(one50, repeats), o99 = median3(one99, repeats);
+    printf("durlog sync, one waiting writer:   p50 %.1f us, p99 %.1f us  "
+           "(p50 ratio %.2f, target <= 1.2)\n\n", o50 * 1e6, o99 * 1e6, o50 / p50);
+    printf("threads   records/s   records/fdatasync   ideal N/p50   ratio   target\n");
+    for (int t = 0; t < nthread_counts; t++) {
+        int n = thread_counts[t];
+        double rt = median3(rate[t], repeats), pr = median3(per[t], repeats);
+        double ideal = n / p50;
+        printf("%7d %11.0f %19.1f %13.0f %7.2f   %s\n", n, rt, pr, ideal, rt / ideal,
+               (n == 16 || n == 64) ? (rt / ideal >= 0.7 ? ">= 0.7 met" : ">= 0.7 MISSED") : "-");
+    }
+    remove_tree(scratch);
+    return 0;
+}
