@@ -91,6 +91,13 @@ void dl_publish(struct dl_shared *sh, uint64_t next_seq, uint64_t tail_seg)
 {
     atomic_store_explicit(&sh->published_seg, tail_seg, memory_order_relaxed);
     atomic_store(&sh->published_seq, next_seq);
+    /* A sync leader waiting for its batch to fill: wake it once, when full. */
+    uint64_t goal = atomic_load(&sh->batch_goal);
+    if (goal && next_seq >= goal &&
+        atomic_compare_exchange_strong(&sh->batch_goal, &goal, 0)) {
+        atomic_fetch_add(&sh->goal_event, 1);
+        futex(&sh->goal_event, FUTEX_WAKE, 1, NULL);
+    }
     /* seq_cst store above, seq_cst load here: a waiter either sees the new
      * published_seq or is counted in waiters before it sleeps. */
     if (atomic_load(&sh->waiters)) {
@@ -137,4 +144,17 @@ void dl_wait_durable_event(struct dl_shared *sh, uint32_t seen, uint64_t timeout
     struct timespec ts = { (time_t)(timeout_ns / 1000000000u),
                            (long)(timeout_ns % 1000000000u) };
     futex(&sh->durable_event, FUTEX_WAIT, seen, &ts);
+}
+
+void dl_wait_batch_goal(struct dl_shared *sh, uint64_t goal, uint64_t timeout_ns)
+{
+    struct timespec ts = { (time_t)(timeout_ns / 1000000000u),
+                           (long)(timeout_ns % 1000000000u) };
+    uint32_t seen = atomic_load(&sh->goal_event);
+    atomic_store(&sh->batch_goal, goal);
+    /* seq_cst: either the appender reaching the goal sees batch_goal, or we
+     * see its published_seq here. */
+    if (atomic_load(&sh->published_seq) < goal)
+        futex(&sh->goal_event, FUTEX_WAIT, seen, &ts);
+    atomic_store(&sh->batch_goal, 0);
 }

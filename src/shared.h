@@ -66,6 +66,9 @@ struct dl_shared {
     _Atomic uint32_t durable_event;   /* futex word bumped whenever durable_seq
                                          moves or the log fails */
     _Atomic uint32_t sync_waiters;    /* threads sleeping on durable_event */
+    _Atomic uint64_t batch_goal;      /* a sync leader sleeps until
+                                         published_seq reaches this (0: none) */
+    _Atomic uint32_t goal_event;      /* futex word: the goal was reached */
 
     /* Guarded by sync_lock: what the last fdatasync achieved, which the next
      * leader uses to decide how long to let a batch form. */
@@ -90,6 +93,10 @@ void dl_mutex_unlock(pthread_mutex_t *m);
 
 /* Publishes everything below next_seq to readers and wakes sleepers. */
 void dl_publish(struct dl_shared *sh, uint64_t next_seq, uint64_t tail_seg);
+
+/* Sleeps until published_seq >= goal, or timeout_ns passes; woken by the
+ * appender whose publish reaches the goal, and by nobody else. */
+void dl_wait_batch_goal(struct dl_shared *sh, uint64_t goal, uint64_t timeout_ns);
 
 /* Wakes everybody sleeping on durable_event (after durable_seq moved or the
  * log failed). */
