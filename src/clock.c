@@ -82,8 +82,10 @@ uint64_t dl_clock_now(struct dl_clock *c)
     uint64_t after = read_counter();
     if (after - count > DL_CLOCK_MAX_ANCHOR_SPREAD)
         return monotonic(c, now); /* preempted between the readings: no anchor */
-    if (c->anchor_ns && now > c->anchor_ns && elapsed >= DL_CLOCK_MIN_CALIBRATION &&
-        elapsed < ((uint64_t)1 << 40))
+    /* (The ns difference is shifted by 32 bits: calibrate only over gaps
+     * below 2^31 ns, about two seconds.) */
+    if (c->anchor_ns && now > c->anchor_ns && now - c->anchor_ns < ((uint64_t)1 << 31) &&
+        elapsed >= DL_CLOCK_MIN_CALIBRATION && elapsed < ((uint64_t)1 << 40))
         c->rate = ((now - c->anchor_ns) << 32) / elapsed;
     else if (c->anchor_ns && elapsed < DL_CLOCK_MIN_CALIBRATION)
         return monotonic(c, now); /* too soon to measure a rate: keep the anchor */

@@ -65,6 +65,7 @@ struct durlog {
     int sync_fd;
     uint64_t sync_fd_seg;
     uint64_t sync_fd_gen;
+    uint64_t sync_fd_opened_ns;   /* CLOCK_MONOTONIC when sync_fd was opened */
 
     /* The interval syncer (started by the first DURLOG_INTERVAL append). */
     pthread_mutex_t imu;
@@ -81,7 +82,7 @@ struct durlog {
     pthread_mutex_t pmu;
     pthread_cond_t pcond;
     pthread_t pthread;
-    int pstarted;
+    _Atomic int pstarted;
     int pstop;
     _Atomic int pkicked;          /* a request is pending */
 

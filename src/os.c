@@ -152,6 +152,15 @@ int dl_allocate(int fd, off_t off, off_t len)
     return 0;
 }
 
+int dl_fallocate(int fd, off_t off, off_t len)
+{
+    while (dl_os.fallocate(fd, 0, off, len) < 0) {
+        if (errno != EINTR)
+            return errno == ENOSYS ? -EOPNOTSUPP : -errno;
+    }
+    return 0;
+}
+
 int dl_ftruncate(int fd, off_t len)
 {
     while (dl_os.ftruncate(fd, len) < 0) {

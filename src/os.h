@@ -59,6 +59,9 @@ int dl_fsync(int fd);
  * raise SIGBUS for lack of space; extends the file size. Falls back to
  * writing zeros where the file system has no fallocate. */
 int dl_allocate(int fd, off_t off, off_t len);
+/* fallocate only: -EOPNOTSUPP where the file system has none, never a
+ * fallback that writes (for callers that do not hold the append lock). */
+int dl_fallocate(int fd, off_t off, off_t len);
 int dl_ftruncate(int fd, off_t len);
 
 /* openat with O_CLOEXEC added; returns the descriptor or -errno. */

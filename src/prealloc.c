@@ -54,8 +54,10 @@ static void extend_once(durlog *log)
         struct dl_segmap *m = log->tail.fd >= 0 && log->tail.first_seq == seg &&
                               log->tail_gen == gen ? &log->tail : NULL;
         /* On failure (a full disk) the appender meets the error itself when
-         * it needs the space, and reports it. */
-        int ok = m && dl_allocate(m->fd, (off_t)alloc, (off_t)(target - alloc)) == 0;
+         * it needs the space, and reports it. Never the zero-writing
+         * fallback of dl_allocate: appenders may store past `alloc` while
+         * this runs, and zeros written now would erase their records. */
+        int ok = m && dl_fallocate(m->fd, (off_t)alloc, (off_t)(target - alloc)) == 0;
         if (ok)
             dl_prefault(m->map, alloc, target);
         pthread_mutex_unlock(&log->pmu);
@@ -94,10 +96,10 @@ void dl_prealloc_kick(durlog *log)
     if (atomic_exchange(&log->pkicked, 1))
         return;
     pthread_mutex_lock(&log->pmu);
-    if (!log->pstarted && !log->pstop) {
+    if (!atomic_load(&log->pstarted) && !log->pstop) {
         /* Without the thread, appenders simply grow the file themselves. */
         if (pthread_create(&log->pthread, NULL, prealloc_main, log) == 0)
-            log->pstarted = 1;
+            atomic_store(&log->pstarted, 1);
     }
     pthread_cond_signal(&log->pcond);
     pthread_mutex_unlock(&log->pmu);
@@ -106,11 +108,11 @@ void dl_prealloc_kick(durlog *log)
 void dl_prealloc_stop(durlog *log)
 {
     pthread_mutex_lock(&log->pmu);
-    int started = log->pstarted;
+    int started = atomic_load(&log->pstarted);
     log->pstop = 1;
     pthread_cond_signal(&log->pcond);
     pthread_mutex_unlock(&log->pmu);
     if (started)
         pthread_join(log->pthread, NULL);
-    log->pstarted = 0;
+    atomic_store(&log->pstarted, 0);
 }

@@ -229,8 +229,10 @@ int dl_recover(durlog *log, int strict, durlog_recovery *rep)
         if (rc)
             goto out;
     }
-    if (changed) {
-        /* Segment removals are durable once the directory is. */
+    if (changed || !strict) {
+        /* Segment removals are durable once the directory is; and after an
+         * unknown history, so is every segment's name, before the durable
+         * mark may cover it. */
         rc = dl_fsync(log->dirfd);
         if (rc) {
             rc = dl_fail(log, rc, "fsync of directory %s: %s", log->path,

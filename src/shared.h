@@ -74,6 +74,11 @@ struct dl_shared {
      * leader uses to decide how long to let a batch form. */
     uint64_t last_batch;              /* records it covered */
     uint64_t last_sync_ns;            /* how long it took */
+    uint64_t sync_started_ns;         /* CLOCK_MONOTONIC when the current
+                                         leader began its fdatasync; 0 when
+                                         none is under way. A leader that
+                                         dies with this set may have seen an
+                                         error nobody recorded. */
 };
 
 _Static_assert(sizeof(struct dl_shared) <= DL_SHM_SIZE, "dl_shared too big");

@@ -46,6 +46,7 @@ static int sync_segment(durlog *log, uint64_t seg, int is_tail)
             log->sync_fd = fd;
             log->sync_fd_seg = seg;
             log->sync_fd_gen = gen;
+            log->sync_fd_opened_ns = dl_mono_ns();
         }
     }
     /* Makes the segment's records (stored through mappings by any process)
@@ -124,6 +125,7 @@ static int lead_sync(durlog *log, uint64_t target)
     uint64_t end = atomic_load(&sh->published_seq);
     uint64_t tail = atomic_load(&sh->published_seg);
     uint64_t t0 = dl_mono_ns();
+    sh->sync_started_ns = t0;
     if (tail != DL_NO_SEGMENT) {
         rc = sync_range(log, durable, tail);
         if (!rc && atomic_load(&sh->dir_synced_seg) < tail + 1) {
@@ -145,12 +147,41 @@ static int lead_sync(durlog *log, uint64_t target)
         if (end > durable)
             atomic_store(&sh->durable_seq, end);
     }
+    sh->sync_started_ns = 0;
 out_unlock:
     /* Unlock before waking, so that a woken follower whose record was not
      * covered can lead the next sync at once. */
     dl_mutex_unlock(&sh->sync_lock);
     dl_durable_changed(sh);
     return rc;
+}
+
+/* The previous leader died holding the sync lock. It never moved
+ * durable_seq past what an fdatasync covered, but if it died during an
+ * fdatasync that failed, the kernel has reported that error once, to it, and
+ * may have dropped the pages. Our own fdatasync reports the error too only
+ * through a descriptor opened before the error happened; one opened later
+ * would succeed over the lost pages. So the next sync is trusted only when
+ * it will go through such a descriptor, on the tail alone; otherwise the log
+ * enters the failed state (reopening runs recovery). */
+static void dead_leader(durlog *log)
+{
+    struct dl_shared *sh = log->sh;
+    uint64_t started = sh->sync_started_ns;
+    if (!started)
+        return;
+    sh->sync_started_ns = 0;
+    uint64_t tail = atomic_load(&sh->published_seg);
+    int covered = log->sync_fd >= 0 && log->sync_fd_seg == tail &&
+                  log->sync_fd_gen == atomic_load(&sh->generation) &&
+                  log->sync_fd_opened_ns < started &&
+                  atomic_load(&sh->durable_seq) >= tail;
+    if (!covered) {
+        atomic_store(&sh->failed, 1);
+        dl_fail(log, DURLOG_EFAILED, "%s: a writer died during an fdatasync "
+                "whose outcome is unknown; close and reopen the log to recover",
+                log->path);
+    }
 }
 
 int dl_sync_to(durlog *log, uint64_t target)
@@ -163,10 +194,10 @@ int dl_sync_to(durlog *log, uint64_t target)
             return 0;
         int rc = pthread_mutex_trylock(&sh->sync_lock);
         if (rc == 0 || rc == EOWNERDEAD) {
-            /* A leader that died mid-sync never moved durable_seq: nothing
-             * to repair. */
-            if (rc == EOWNERDEAD)
+            if (rc == EOWNERDEAD) {
+                dead_leader(log);
                 dl_mutex_consistent(&sh->sync_lock);
+            }
             rc = lead_sync(log, target);
             if (rc)
                 return rc;

@@ -94,6 +94,11 @@ static int roll(durlog *log, uint64_t need)
                            log->opts.mode, &m, err, sizeof err);
     if (rc)
         return dl_fail(log, rc, "%s: %s", log->path, err);
+    /* The name may have been in use already (an empty tail segment too
+     * small for this record was just replaced): its directory entry now
+     * points to a new file and must be synced again. */
+    if (atomic_load(&sh->dir_synced_seg) > sh->next_seq)
+        atomic_store(&sh->dir_synced_seg, sh->next_seq);
     /* The shared fields change together under the lock; a holder that dies
      * between them leaves EOWNERDEAD, and the next one rebuilds them from
      * the segment files. */
@@ -141,7 +146,7 @@ static int ensure_alloc(durlog *log, uint64_t need)
         return 0;
     /* Small steps while the pre-faulter is working ahead (it will have the
      * next stretch ready soon); otherwise doubling steps. */
-    uint64_t step = log->pstarted ? DL_ALLOC_MIN : sh->tail_alloc;
+    uint64_t step = atomic_load(&log->pstarted) ? DL_ALLOC_MIN : sh->tail_alloc;
     if (step < DL_ALLOC_MIN)
         step = DL_ALLOC_MIN;
     if (step > DL_ALLOC_MAX_STEP)
@@ -215,8 +220,17 @@ static void rollback(durlog *log, const struct tail_mark *m)
                 dl_replace_tail(log, &old, atomic_load(&sh->generation));
             }
         }
-    } else if (log->tail.map && sh->reserve_end > m->off) {
-        memset(log->tail.map + m->off, 0, sh->reserve_end - m->off);
+    } else if (log->tail.map) {
+        /* Only the allocated part can hold anything (stores never go past
+         * it); zero it from the end back, so that a writer killed half way
+         * leaves whole records followed by zeros (a torn tail), never zeros
+         * followed by records. */
+        uint64_t end = sh->reserve_end < sh->tail_alloc ? sh->reserve_end : sh->tail_alloc;
+        while (end > m->off) {
+            uint64_t chunk = end - m->off < 4096 ? end - m->off : 4096;
+            memset(log->tail.map + end - chunk, 0, chunk);
+            end -= chunk;
+        }
     }
     sh->next_seq = m->next_seq;
     sh->tail_seg = m->seg;
@@ -285,6 +299,7 @@ int dl_flush_buffer_locked(durlog *log)
                                                             : log->tail.size;
             if (end > sh->tail_off)
                 memset(log->tail.map + sh->tail_off, 0, end - sh->tail_off);
+            sh->reserve_end = sh->tail_off;
             char name[DL_SEG_NAME_LEN + 1];
             dl_seg_name(name, sh->tail_seg);
             dl_fail(log, rc, "write %zu bytes to %s/%s at offset %llu: %s", run,
@@ -340,37 +355,43 @@ static int check_records(durlog *log, const durlog_iov *recs, size_t count,
     return 0;
 }
 
+static int append_records(durlog *log, const durlog_iov *recs, size_t count,
+                          durlog_level level, uint64_t *first_out);
+
 /* Frames records in the handle's buffer; they get sequence numbers when
- * flushed. A record too big for the buffer goes straight to the log. */
-static int append_buffered(durlog *log, const durlog_iov *recs, size_t count)
+ * flushed, all of a call's records consecutively. A call whose records do
+ * not fit in the buffer at all is written to the log at once, as a full
+ * buffer would be. Either every record of the call is accepted or none. */
+static int append_buffered(durlog *log, const durlog_iov *recs, size_t count,
+                           uint64_t *first_out)
 {
+    uint64_t total = 0;
+    for (size_t i = 0; i < count; i++)
+        total += dl_rec_size(recs[i].len);
+    if (total > log->opts.buffer_size)
+        return append_records(log, recs, count, DURLOG_KERNEL, first_out);
+
     int rc = 0;
     pthread_mutex_lock(&log->mu);
     if (!log->buf && !(log->buf = malloc(log->opts.buffer_size))) {
         pthread_mutex_unlock(&log->mu);
         return dl_fail(log, -ENOMEM, "out of memory for the record buffer");
     }
-    uint64_t now = dl_clock_now(&log->clock);
-    for (size_t i = 0; i < count && !rc; i++) {
-        uint64_t size = dl_rec_size(recs[i].len);
-        if (log->buf_len + size > log->opts.buffer_size || size > log->opts.buffer_size) {
-            rc = dl_lock_append(log);
-            if (rc)
-                break;
+    if (log->buf_len + total > log->opts.buffer_size) {
+        rc = dl_lock_append(log);
+        if (!rc) {
             rc = dl_flush_buffer_locked(log);
-            if (!rc && size > log->opts.buffer_size) {
-                rc = put_record(log, recs[i].data, (uint32_t)recs[i].len, now);
-                if (!rc)
-                    log->last_seq = log->sh->next_seq;
-                dl_publish(log->sh, log->sh->next_seq, log->sh->tail_seg);
-                dl_unlock_append(log);
-                continue;
-            }
             dl_publish(log->sh, log->sh->next_seq, log->sh->tail_seg);
             dl_unlock_append(log);
-            if (rc)
-                break;
         }
+        if (rc) {
+            pthread_mutex_unlock(&log->mu);
+            return rc;
+        }
+    }
+    uint64_t now = dl_clock_now(&log->clock);
+    for (size_t i = 0; i < count; i++) {
+        uint64_t size = dl_rec_size(recs[i].len);
         unsigned char *frame = log->buf + log->buf_len;
         memset(frame, 0, DL_REC_HEADER_SIZE);
         dl_put32(frame + DL_RECH_LEN, (uint32_t)recs[i].len);
@@ -383,7 +404,7 @@ static int append_buffered(durlog *log, const durlog_iov *recs, size_t count)
         log->buf_records++;
     }
     pthread_mutex_unlock(&log->mu);
-    return rc;
+    return 0;
 }
 
 static int append_records(durlog *log, const durlog_iov *recs, size_t count,
@@ -397,7 +418,7 @@ static int append_records(durlog *log, const durlog_iov *recs, size_t count,
     if (first_out)
         *first_out = DURLOG_SEQ_PENDING;
     if (level == DURLOG_BUFFERED)
-        return append_buffered(log, recs, count);
+        return append_buffered(log, recs, count, first_out);
     if (count == 0)
         return 0;
 
