@@ -98,7 +98,10 @@ typedef enum durlog_level {
      * invisible to readers (in this process or any other) until flushed by
      * durlog_flush(), a later append at another level from the same handle,
      * a full buffer, or durlog_close(). The sequence number is assigned at
-     * flush time (the append reports DURLOG_SEQ_PENDING). */
+     * flush time (the append reports DURLOG_SEQ_PENDING); the records of one
+     * call get consecutive numbers. A call whose records exceed buffer_size
+     * is handed to the kernel at once, like a full buffer, and reports its
+     * sequence number. */
     DURLOG_BUFFERED = 0,
 
     /* Handed to the kernel (stored into the page cache through a shared
@@ -219,7 +222,9 @@ typedef struct durlog_iov {
 /* Appends `count` records as consecutive sequence numbers (no other writer's
  * record lands between them) at one level. *first_seq_out gets the first
  * one's number. Either all of them are accepted or, on error, none become
- * visible to readers. A DURLOG_SYNC batch shares one fdatasync. */
+ * visible to readers. A DURLOG_SYNC batch shares one fdatasync. (A process
+ * killed inside the call may leave a prefix of the batch, whole and in
+ * order: the call never returned, so none of it was acknowledged.) */
 int durlog_append_batch(durlog *log, const durlog_iov *records, size_t count,
                         durlog_level level, uint64_t *first_seq_out);
 
