@@ -6,7 +6,7 @@
 #   make check      installs missing Debian packages, then runs the whole suite
 #                   (normal build, ASan+UBSan build, TSan on the threaded tests)
 #   make test       the suite on the normal build only
-#   make bench      the append benchmark (bench/README.md explains the table)
+#   make bench      the append and group-commit benchmarks (bench/README.md)
 #   make install    PREFIX=/usr/local
 
 B        ?= build
@@ -59,6 +59,12 @@ $(B)/bench/%: $(B)/bench/%.o $(B)/libdurlog.a
 $(B)/demo/%: $(B)/demo/%.o $(B)/libdurlog.a
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+# Benchmark peers, used when installed (scripts/bench-deps.sh installs them).
+ifneq ($(wildcard /usr/include/rocksdb/c.h),)
+$(B)/bench/bench_sync.o: CFLAGS += -DDURLOG_HAVE_ROCKSDB
+$(B)/bench/bench_sync: LDLIBS += -lrocksdb
+endif
+
 deps:
 	@scripts/deps.sh
 
@@ -74,6 +80,7 @@ check: deps
 
 bench: all
 	$(B)/bench/bench_append
+	$(B)/bench/bench_sync
 
 VERSION := $(shell sed -n 's/^\#define DURLOG_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)/\2/p' include/durlog.h | paste -sd.)
 
