@@ -60,11 +60,22 @@ void dl_set_err(char *buf, size_t size, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Set in the library's own background threads: their failures must not
+ * change durlog_errmsg() under the caller's feet (it describes the caller's
+ * last failed call), so they write here instead. */
+static _Thread_local char *background_errbuf;
+
+void dl_set_thread_errbuf(char *buf)
+{
+    background_errbuf = buf;
+}
+
 int dl_fail(durlog *log, int rc, const char *fmt, ...)
 {
+    char *dst = background_errbuf ? background_errbuf : log->errmsg;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(log->errmsg, sizeof log->errmsg, fmt, ap);
+    vsnprintf(dst, DL_ERRMSG_SIZE, fmt, ap);
     va_end(ap);
     return rc;
 }

@@ -77,6 +77,7 @@ struct durlog {
                                      record; 0 when none */
     uint64_t itarget;             /* sync up to here */
     int ierror;                   /* first error the syncer met */
+    char ierrmsg[DL_ERRMSG_SIZE]; /* its message */
 
     /* The pre-faulter (started by the first append through the mapping). */
     pthread_mutex_t pmu;
@@ -91,8 +92,12 @@ struct durlog {
 };
 
 /* error.c */
+/* Records a failure's message on the handle (or, in a background thread, in
+ * that thread's buffer) and returns rc. */
 int dl_fail(durlog *log, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Makes dl_fail in the calling thread write to buf (DL_ERRMSG_SIZE bytes). */
+void dl_set_thread_errbuf(char *buf);
 void dl_set_err(char *buf, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

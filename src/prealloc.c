@@ -76,6 +76,9 @@ static void extend_once(durlog *log)
 static void *prealloc_main(void *arg)
 {
     durlog *log = arg;
+    /* The appender meets and reports any failure here itself. */
+    char ignored[DL_ERRMSG_SIZE];
+    dl_set_thread_errbuf(ignored);
     pthread_mutex_lock(&log->pmu);
     while (!log->pstop) {
         if (!atomic_load(&log->pkicked)) {

@@ -129,12 +129,16 @@ static int lead_sync(durlog *log, uint64_t target)
     if (tail != DL_NO_SEGMENT) {
         rc = sync_range(log, durable, tail);
         if (!rc && atomic_load(&sh->dir_synced_seg) < tail + 1) {
-            /* A new segment's name is durable only once its directory is. */
+            /* A new segment's name is durable only once its directory is.
+             * If a writer rolled meanwhile (possibly replacing the tail's
+             * file under the same name), this fsync may not cover it: leave
+             * the mark for the next sync to move. */
+            uint64_t gen = atomic_load(&sh->generation);
             rc = dl_fsync(log->dirfd);
             if (rc)
                 dl_fail(log, rc, "fsync of directory %s: %s", log->path,
                         durlog_strerror(rc));
-            else
+            else if (atomic_load(&sh->generation) == gen)
                 atomic_store(&sh->dir_synced_seg, tail + 1);
         }
     }
@@ -164,24 +168,24 @@ out_unlock:
  * would succeed over the lost pages. So the next sync is trusted only when
  * it will go through such a descriptor, on the tail alone; otherwise the log
  * enters the failed state (reopening runs recovery). */
-static void dead_leader(durlog *log)
+static int dead_leader(durlog *log)
 {
     struct dl_shared *sh = log->sh;
     uint64_t started = sh->sync_started_ns;
     if (!started)
-        return;
+        return 0;
     sh->sync_started_ns = 0;
     uint64_t tail = atomic_load(&sh->published_seg);
     int covered = log->sync_fd >= 0 && log->sync_fd_seg == tail &&
                   log->sync_fd_gen == atomic_load(&sh->generation) &&
                   log->sync_fd_opened_ns < started &&
                   atomic_load(&sh->durable_seq) >= tail;
-    if (!covered) {
-        atomic_store(&sh->failed, 1);
-        dl_fail(log, DURLOG_EFAILED, "%s: a writer died during an fdatasync "
-                "whose outcome is unknown; close and reopen the log to recover",
-                log->path);
-    }
+    if (covered)
+        return 0;
+    atomic_store(&sh->failed, 1);
+    return dl_fail(log, DURLOG_EFAILED, "%s: a writer died during an fdatasync "
+                   "whose outcome is unknown; close and reopen the log to recover",
+                   log->path);
 }
 
 int dl_sync_to(durlog *log, uint64_t target)
@@ -195,8 +199,13 @@ int dl_sync_to(durlog *log, uint64_t target)
         int rc = pthread_mutex_trylock(&sh->sync_lock);
         if (rc == 0 || rc == EOWNERDEAD) {
             if (rc == EOWNERDEAD) {
-                dead_leader(log);
+                int dead = dead_leader(log);
                 dl_mutex_consistent(&sh->sync_lock);
+                if (dead) {
+                    dl_mutex_unlock(&sh->sync_lock);
+                    dl_durable_changed(sh);
+                    return dead;
+                }
             }
             rc = lead_sync(log, target);
             if (rc)
@@ -219,6 +228,8 @@ int dl_sync_to(durlog *log, uint64_t target)
 static void *interval_main(void *arg)
 {
     durlog *log = arg;
+    char msg[DL_ERRMSG_SIZE];
+    dl_set_thread_errbuf(msg);
     uint64_t period = (uint64_t)log->opts.interval_ms * 1000000u;
     pthread_mutex_lock(&log->imu);
     while (!log->istop) {
@@ -238,8 +249,10 @@ static void *interval_main(void *arg)
         pthread_mutex_unlock(&log->imu);
         int rc = dl_sync_to(log, target);
         pthread_mutex_lock(&log->imu);
-        if (rc && !log->ierror)
+        if (rc && !log->ierror) {
             log->ierror = rc;
+            memcpy(log->ierrmsg, msg, sizeof msg);
+        }
     }
     pthread_mutex_unlock(&log->imu);
     return NULL;
@@ -259,6 +272,8 @@ int dl_interval_note(durlog *log, uint64_t seq)
         log->ithread_started = 1;
     }
     rc = log->ierror;
+    if (rc)
+        dl_fail(log, rc, "background interval sync: %s", log->ierrmsg);
     if (seq + 1 > log->itarget)
         log->itarget = seq + 1;
     if (!log->idirty_since) {
@@ -281,6 +296,8 @@ int dl_interval_stop(durlog *log)
     pthread_join(log->ithread, NULL);
     log->ithread_started = 0;
     int rc = log->ierror;
+    if (rc)
+        dl_fail(log, rc, "background interval sync: %s", log->ierrmsg);
     /* Keep the promise for records still owed: sync them now. */
     if (!rc && log->idirty_since)
         rc = dl_sync_to(log, log->itarget);
