@@ -59,6 +59,17 @@ int dl_shared_init_locks(struct dl_shared *sh)
     return rc;
 }
 
+#if defined(__SANITIZE_THREAD__)
+/* ThreadSanitizer's pthread_mutex_timedlock interceptor records the lock as
+ * taken only on 0, not on EOWNERDEAD; tell it. */
+void __tsan_mutex_pre_lock(void *addr, unsigned flags);
+void __tsan_mutex_post_lock(void *addr, unsigned flags, int recursion);
+#define TSAN_TOOK_OWNER_DEAD_LOCK(m)                                         \
+    (__tsan_mutex_pre_lock((m), 0), __tsan_mutex_post_lock((m), 0, 0))
+#else
+#define TSAN_TOOK_OWNER_DEAD_LOCK(m) ((void)0)
+#endif
+
 /* How long a locker sleeps before looking at a robust lock again. */
 #define DL_LOCK_RECHECK_NS 50000000u
 
@@ -74,16 +85,20 @@ int dl_mutex_lock(pthread_mutex_t *m)
      * DL_LOCK_RECHECK_NS. */
     int rc = pthread_mutex_trylock(m);
     while (rc == EBUSY) {
+        /* timedlock (CLOCK_REALTIME), not clocklock: ThreadSanitizer does not
+         * know clocklock; a clock jump merely moves the next look. */
         struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
+        clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += DL_LOCK_RECHECK_NS;
         if (ts.tv_nsec >= 1000000000) {
             ts.tv_sec++;
             ts.tv_nsec -= 1000000000;
         }
-        rc = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &ts);
+        rc = pthread_mutex_timedlock(m, &ts);
         if (rc == ETIMEDOUT)
             rc = EBUSY;
+        else if (rc == EOWNERDEAD)
+            TSAN_TOOK_OWNER_DEAD_LOCK(m);
     }
     if (rc == 0)
         return 0;
