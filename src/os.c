@@ -22,35 +22,18 @@ static int real_renameat(int olddir, const char *oldname, int newdir,
     return renameat(olddir, oldname, newdir, newname);
 }
 
-const struct dl_os_ops dl_os_real = {
-    .pwrite = pwrite,
-    .write = write,
-    .pread = pread,
-    .fdatasync = fdatasync,
-    .fsync = fsync,
-    .fallocate = fallocate,
-    .ftruncate = ftruncate,
-    .openat = real_openat,
-    .renameat = real_renameat,
-    .unlinkat = unlinkat,
-    .mmap = mmap,
-    .munmap = munmap,
-};
+/* The kernel's calls, for both the pristine table and the live one. */
+#define DL_OS_REAL_OPS                                                       \
+    {                                                                        \
+        .pwrite = pwrite, .write = write, .pread = pread,                    \
+        .fdatasync = fdatasync, .fsync = fsync, .fallocate = fallocate,      \
+        .ftruncate = ftruncate, .openat = real_openat,                       \
+        .renameat = real_renameat, .unlinkat = unlinkat, .mmap = mmap,       \
+        .munmap = munmap,                                                    \
+    }
 
-struct dl_os_ops dl_os = {
-    .pwrite = pwrite,
-    .write = write,
-    .pread = pread,
-    .fdatasync = fdatasync,
-    .fsync = fsync,
-    .fallocate = fallocate,
-    .ftruncate = ftruncate,
-    .openat = real_openat,
-    .renameat = real_renameat,
-    .unlinkat = unlinkat,
-    .mmap = mmap,
-    .munmap = munmap,
-};
+const struct dl_os_ops dl_os_real = DL_OS_REAL_OPS;
+struct dl_os_ops dl_os = DL_OS_REAL_OPS;
 
 static size_t capped(size_t len)
 {
