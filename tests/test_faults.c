@@ -10,13 +10,6 @@
 
 #define EXTRA 1000 /* filler bytes per payload, at most */
 
-static int append_payload(durlog *log, uint32_t writer, uint64_t index,
-                          durlog_level level, uint64_t *seq)
-{
-    unsigned char buf[TU_PAYLOAD_MAX];
-    size_t len = tu_payload(buf, writer, index, EXTRA);
-    return durlog_append(log, buf, len, level, seq);
-}
 
 /* Counts the directory entries of `path` ending in `suffix`. */
 static int count_files(const char *path, const char *suffix)
@@ -293,15 +286,15 @@ static void enospc_while_growing_a_segment_fails_the_append_cleanly(void)
     CHECK_EQ_U64(info.next_seq, i);
     expect_log(t.log, i);
     /* Still full: still failing, still nothing visible. */
-    CHECK_RC(append_payload(log, 0, i, DURLOG_SYNC, &seq), -ENOSPC);
+    CHECK_RC(tu_append_payload(log, 0, i, EXTRA, DURLOG_SYNC, &seq), -ENOSPC);
     expect_log(t.log, i);
 
     /* Space again: the next append gets the next number. */
     disk_has_room();
-    CHECK_OK(append_payload(log, 0, i, DURLOG_KERNEL, &seq));
+    CHECK_OK(tu_append_payload(log, 0, i, EXTRA, DURLOG_KERNEL, &seq));
     CHECK_EQ_U64(seq, i);
     for (uint64_t j = i + 1; j < i + 200; j++)
-        CHECK_OK(append_payload(log, 0, j, DURLOG_KERNEL, NULL));
+        CHECK_OK(tu_append_payload(log, 0, j, EXTRA, DURLOG_KERNEL, NULL));
     CHECK_OK(durlog_close(log)); /* stops the pre-faulter */
     tu_restore_os();
     expect_log(t.log, i + 200);
@@ -327,7 +320,7 @@ static void enospc_while_creating_a_segment_fails_the_append_cleanly(void)
     REQUIRE(durlog_open(t.log, &o, &log) == 0);
     uint64_t i = 0;
     do {
-        CHECK_OK(append_payload(log, 0, i++, DURLOG_KERNEL, NULL));
+        CHECK_OK(tu_append_payload(log, 0, i++, EXTRA, DURLOG_KERNEL, NULL));
         CHECK_OK(durlog_get_info(log, &info));
     } while (info.segments < 2 && i < 100);
     REQUIRE(info.segments == 2);
@@ -336,7 +329,7 @@ static void enospc_while_creating_a_segment_fails_the_append_cleanly(void)
     int rc = 0;
     uint64_t failed_at = 0;
     for (; i < 100; i++) {
-        rc = append_payload(log, 0, i, DURLOG_KERNEL, &seq);
+        rc = tu_append_payload(log, 0, i, EXTRA, DURLOG_KERNEL, &seq);
         if (rc) {
             failed_at = i;
             break;
@@ -354,7 +347,7 @@ static void enospc_while_creating_a_segment_fails_the_append_cleanly(void)
     expect_log(t.log, failed_at);
 
     disk_has_room();
-    CHECK_OK(append_payload(log, 0, failed_at, DURLOG_SYNC, &seq));
+    CHECK_OK(tu_append_payload(log, 0, failed_at, EXTRA, DURLOG_SYNC, &seq));
     CHECK_EQ_U64(seq, failed_at);
     CHECK_OK(durlog_close(log));
     tu_restore_os();
@@ -375,7 +368,7 @@ static void enospc_in_the_middle_of_a_batch_makes_none_of_it_visible(void)
     /* 40 records of about 540 bytes: 21 KiB. */
     uint64_t n = 0;
     for (; n < 40; n++)
-        CHECK_OK(append_payload(log, 0, n, DURLOG_KERNEL, NULL));
+        CHECK_OK(tu_append_payload(log, 0, n, EXTRA, DURLOG_KERNEL, NULL));
     /* A batch of 100 more (54 KiB) must grow the segment part way through. */
     enum { BATCH = 100 };
     unsigned char bufs[BATCH][TU_PAYLOAD_MAX];
@@ -395,7 +388,7 @@ static void enospc_in_the_middle_of_a_batch_makes_none_of_it_visible(void)
     CHECK_OK(durlog_append_batch(log, iov, BATCH, DURLOG_SYNC, &seq));
     CHECK_EQ_U64(seq, n);
     n += BATCH;
-    CHECK_OK(append_payload(log, 0, n, DURLOG_KERNEL, &seq));
+    CHECK_OK(tu_append_payload(log, 0, n, EXTRA, DURLOG_KERNEL, &seq));
     CHECK_EQ_U64(seq, n);
     n++;
     CHECK_OK(durlog_close(log));
@@ -423,7 +416,7 @@ static int batch_failing_after_a_roll_main(void *arg)
     disk_full(1, -1); /* segment 0 stays at its first 64 KiB */
     int bad = 0;
     for (uint64_t i = 0; i < 10; i++)
-        bad |= append_payload(log, 0, i, DURLOG_KERNEL, NULL) != 0;
+        bad |= tu_append_payload(log, 0, i, EXTRA, DURLOG_KERNEL, NULL) != 0;
     /* [big record, small record]: the first rolls to a segment sized to fit
      * it exactly (header 64 + record header 32 + payload = 2 MiB), the
      * second needs yet another segment, whose creation fails. */
@@ -442,7 +435,7 @@ static int batch_failing_after_a_roll_main(void *arg)
      * past its 64 KiB: never a store past the end of the file (SIGBUS). */
     disk_has_room();
     for (uint64_t i = 10; i < 400; i++) {
-        rc = append_payload(log, 0, i, DURLOG_KERNEL, &seq);
+        rc = tu_append_payload(log, 0, i, EXTRA, DURLOG_KERNEL, &seq);
         if (rc || seq != i) {
             fprintf(stderr, "  append %" PRIu64 ": %s\n", i, durlog_strerror(rc));
             bad = 1;
@@ -498,13 +491,13 @@ static void enospc_while_flushing_keeps_the_buffered_records(void)
     durlog *log;
     uint64_t seq;
     REQUIRE(durlog_open(t.log, NULL, &log) == 0);
-    CHECK_OK(append_payload(log, 0, 0, DURLOG_KERNEL, &seq));
+    CHECK_OK(tu_append_payload(log, 0, 0, EXTRA, DURLOG_KERNEL, &seq));
     uint64_t n = 1;
     /* First a flush that fails outright, then one that writes part of the
      * run before the disk fills (a short write, then ENOSPC). */
     for (int partial = 0; partial < 2; partial++) {
         for (int k = 0; k < 10; k++, n++)
-            CHECK_OK(append_payload(log, 0, n, DURLOG_BUFFERED, NULL));
+            CHECK_OK(tu_append_payload(log, 0, n, EXTRA, DURLOG_BUFFERED, NULL));
         atomic_store(&pwrite_ok, partial ? 1 : 0);
         atomic_store(&pwrite_part, partial ? 1500 : 0);
         dl_os.pwrite = pwrite_disk_full;
@@ -515,13 +508,13 @@ static void enospc_while_flushing_keeps_the_buffered_records(void)
         /* Still full: a kernel append (which flushes first) fails too and
          * adds nothing. */
         atomic_store(&pwrite_ok, 0);
-        CHECK_RC(append_payload(log, 0, n, DURLOG_KERNEL, &seq), -ENOSPC);
+        CHECK_RC(tu_append_payload(log, 0, n, EXTRA, DURLOG_KERNEL, &seq), -ENOSPC);
         expect_log(t.log, n - 10);
         tu_restore_os();
         /* Room again: all ten, once each, in order. */
         CHECK_OK(durlog_flush(log, DURLOG_KERNEL));
         expect_log(t.log, n);
-        CHECK_OK(append_payload(log, 0, n, DURLOG_KERNEL, &seq));
+        CHECK_OK(tu_append_payload(log, 0, n, EXTRA, DURLOG_KERNEL, &seq));
         CHECK_EQ_U64(seq, n);
         n++;
         expect_log(t.log, n);
@@ -560,14 +553,14 @@ static void fdatasync_eio_puts_the_log_in_the_failed_state(void)
     REQUIRE(durlog_open(t.log, NULL, &other) == 0);
     uint64_t n = 0;
     for (; n < 5; n++)
-        CHECK_OK(append_payload(log, 0, n, DURLOG_SYNC, NULL));
+        CHECK_OK(tu_append_payload(log, 0, n, EXTRA, DURLOG_SYNC, NULL));
     for (; n < 20; n++)
-        CHECK_OK(append_payload(log, 0, n, DURLOG_KERNEL, NULL));
-    CHECK_OK(append_payload(log, 0, n++, DURLOG_BUFFERED, NULL));
+        CHECK_OK(tu_append_payload(log, 0, n, EXTRA, DURLOG_KERNEL, NULL));
+    CHECK_OK(tu_append_payload(log, 0, n++, EXTRA, DURLOG_BUFFERED, NULL));
 
     atomic_store(&fdatasync_fails, 1);
     dl_os.fdatasync = fdatasync_maybe_eio;
-    CHECK_RC(append_payload(log, 0, n, DURLOG_SYNC, &seq), -EIO);
+    CHECK_RC(tu_append_payload(log, 0, n, EXTRA, DURLOG_SYNC, &seq), -EIO);
     const char *msg = durlog_errmsg(log);
     if (!strstr(msg, "fdatasync") || !strstr(msg, "00000000000000000000.seg"))
         fprintf(stderr, "  message: %s\n", msg);
@@ -579,12 +572,12 @@ static void fdatasync_eio_puts_the_log_in_the_failed_state(void)
     /* Even once fdatasync works again, nothing is trusted: the log is failed
      * for every handle until all close and it is reopened. */
     atomic_store(&fdatasync_fails, 0);
-    CHECK_RC(append_payload(log, 0, n + 1, DURLOG_SYNC, NULL), DURLOG_EFAILED);
-    CHECK_RC(append_payload(log, 0, n + 1, DURLOG_KERNEL, NULL), DURLOG_EFAILED);
-    CHECK_RC(append_payload(log, 0, n + 1, DURLOG_INTERVAL, NULL), DURLOG_EFAILED);
+    CHECK_RC(tu_append_payload(log, 0, n + 1, EXTRA, DURLOG_SYNC, NULL), DURLOG_EFAILED);
+    CHECK_RC(tu_append_payload(log, 0, n + 1, EXTRA, DURLOG_KERNEL, NULL), DURLOG_EFAILED);
+    CHECK_RC(tu_append_payload(log, 0, n + 1, EXTRA, DURLOG_INTERVAL, NULL), DURLOG_EFAILED);
     CHECK_RC(durlog_flush(log, DURLOG_SYNC), DURLOG_EFAILED);
     CHECK_RC(durlog_wait(log, 0, DURLOG_SYNC, 0), DURLOG_EFAILED);
-    CHECK_RC(append_payload(other, 1, 0, DURLOG_KERNEL, NULL), DURLOG_EFAILED);
+    CHECK_RC(tu_append_payload(other, 1, 0, EXTRA, DURLOG_KERNEL, NULL), DURLOG_EFAILED);
     CHECK_RC(durlog_flush(other, DURLOG_SYNC), DURLOG_EFAILED);
     CHECK_OK(durlog_get_info(log, &info));
     CHECK_EQ_U64(info.durable_seq, 5);
@@ -593,7 +586,7 @@ static void fdatasync_eio_puts_the_log_in_the_failed_state(void)
     /* Reopening one handle while the other stays open does not clear it. */
     durlog_close(log);
     REQUIRE(durlog_open(t.log, NULL, &log) == 0);
-    CHECK_RC(append_payload(log, 0, n + 1, DURLOG_KERNEL, NULL), DURLOG_EFAILED);
+    CHECK_RC(tu_append_payload(log, 0, n + 1, EXTRA, DURLOG_KERNEL, NULL), DURLOG_EFAILED);
     durlog_close(log);
     durlog_close(other);
 
@@ -604,7 +597,7 @@ static void fdatasync_eio_puts_the_log_in_the_failed_state(void)
     CHECK_OK(durlog_get_info(log, &info));
     uint64_t kept = info.next_seq;
     CHECK(kept == n || kept == n + 1);
-    CHECK_OK(append_payload(log, 0, kept, DURLOG_SYNC, &seq));
+    CHECK_OK(tu_append_payload(log, 0, kept, EXTRA, DURLOG_SYNC, &seq));
     CHECK_EQ_U64(seq, kept);
     CHECK_OK(durlog_get_info(log, &info));
     CHECK(info.durable_seq > seq);
@@ -622,12 +615,12 @@ static void interval_sync_failure_is_reported_to_the_appender_and_at_close(void)
     o.interval_ms = 20;
     durlog *log;
     REQUIRE(durlog_open(t.log, &o, &log) == 0);
-    CHECK_OK(append_payload(log, 0, 0, DURLOG_KERNEL, NULL));
+    CHECK_OK(tu_append_payload(log, 0, 0, EXTRA, DURLOG_KERNEL, NULL));
     struct dl_shared *sh = tu_map_shared(t.log);
     REQUIRE(sh);
     atomic_store(&fdatasync_fails, 1);
     dl_os.fdatasync = fdatasync_maybe_eio;
-    CHECK_OK(append_payload(log, 0, 1, DURLOG_INTERVAL, NULL));
+    CHECK_OK(tu_append_payload(log, 0, 1, EXTRA, DURLOG_INTERVAL, NULL));
     /* The background sync fails: the log enters the failed state. */
     uint64_t start = tu_now_ms();
     while (!atomic_load(&sh->failed) && tu_now_ms() - start < 5000)
@@ -635,13 +628,13 @@ static void interval_sync_failure_is_reported_to_the_appender_and_at_close(void)
     CHECK(atomic_load(&sh->failed));
     CHECK_EQ_U64(tu_durable(sh), 0);
     atomic_store(&fdatasync_fails, 0);
-    int rc = append_payload(log, 0, 2, DURLOG_INTERVAL, NULL);
+    int rc = tu_append_payload(log, 0, 2, EXTRA, DURLOG_INTERVAL, NULL);
     CHECK(rc == -EIO || rc == DURLOG_EFAILED);
     CHECK(durlog_close(log) != 0);
     tu_restore_os();
     tu_unmap_shared(sh);
     REQUIRE(durlog_open(t.log, &o, &log) == 0);
-    CHECK_OK(append_payload(log, 0, 2, DURLOG_INTERVAL, NULL));
+    CHECK_OK(tu_append_payload(log, 0, 2, EXTRA, DURLOG_INTERVAL, NULL));
     CHECK_OK(durlog_close(log));
     expect_log(t.log, 3);
     test_rmrf(t.dir);
@@ -910,12 +903,12 @@ static int dying_leader_main(void *arg)
     if (getppid() == 1 || durlog_open(path, NULL, &log))
         return 1;
     for (uint64_t i = 0; i < 5; i++)
-        if (append_payload(log, 1, i, DURLOG_KERNEL, NULL))
+        if (tu_append_payload(log, 1, i, EXTRA, DURLOG_KERNEL, NULL))
             return 1;
     if (tu_send(to_parent, 1) || tu_recv(from_parent, &go))
         return 1;
     dl_os.fdatasync = fdatasync_signal_then_hang;
-    append_payload(log, 1, 5, DURLOG_SYNC, NULL); /* does not return */
+    tu_append_payload(log, 1, 5, EXTRA, DURLOG_SYNC, NULL); /* does not return */
     return 1;
 }
 
@@ -1006,7 +999,7 @@ static void sync_after_a_leader_died_in_fdatasync_fails_through_a_new_descriptor
         return;
     }
     for (uint64_t i = 0; i < 3; i++)
-        CHECK_OK(append_payload(keep, 0, i, DURLOG_KERNEL, NULL));
+        CHECK_OK(tu_append_payload(keep, 0, i, EXTRA, DURLOG_KERNEL, NULL));
     int killed = leader_kill_inside_fdatasync(&l);
     CHECK_OK(killed);
     int rc = killed ? -1 : durlog_open(t.log, NULL, &fresh);
@@ -1016,7 +1009,7 @@ static void sync_after_a_leader_died_in_fdatasync_fails_through_a_new_descriptor
         test_rmrf(t.dir);
         return;
     }
-    CHECK_RC(append_payload(fresh, 2, 0, DURLOG_SYNC, &seq), DURLOG_EFAILED);
+    CHECK_RC(tu_append_payload(fresh, 2, 0, EXTRA, DURLOG_SYNC, &seq), DURLOG_EFAILED);
     /* Failed for every handle. */
     CHECK_RC(durlog_flush(keep, DURLOG_SYNC), DURLOG_EFAILED);
     durlog_close(fresh);
@@ -1026,7 +1019,7 @@ static void sync_after_a_leader_died_in_fdatasync_fails_through_a_new_descriptor
      * whose calls returned are there; the two whose sync calls did not
      * return successfully may be too. */
     REQUIRE(durlog_open(t.log, NULL, &keep) == 0);
-    CHECK_OK(append_payload(keep, 0, 3, DURLOG_SYNC, NULL));
+    CHECK_OK(tu_append_payload(keep, 0, 3, EXTRA, DURLOG_SYNC, NULL));
     CHECK_OK(durlog_close(keep));
     uint64_t next_index[3] = { 0, 0, 0 };
     long n = tu_verify_log(t.log, 0, EXTRA, 3, next_index);
@@ -1055,7 +1048,7 @@ static void sync_after_a_leader_died_in_fdatasync_succeeds_through_an_older_desc
         return;
     }
     for (uint64_t i = 0; i < 3; i++) /* opens keep's descriptor for the tail */
-        CHECK_OK(append_payload(keep, 0, i, DURLOG_SYNC, NULL));
+        CHECK_OK(tu_append_payload(keep, 0, i, EXTRA, DURLOG_SYNC, NULL));
     int killed = leader_kill_inside_fdatasync(&l);
     CHECK_OK(killed);
     if (killed) {
@@ -1064,12 +1057,12 @@ static void sync_after_a_leader_died_in_fdatasync_succeeds_through_an_older_desc
         return;
     }
 
-    CHECK_OK(append_payload(keep, 0, 3, DURLOG_SYNC, &seq));
+    CHECK_OK(tu_append_payload(keep, 0, 3, EXTRA, DURLOG_SYNC, &seq));
     CHECK_OK(durlog_get_info(keep, &info));
     CHECK(info.durable_seq > seq);
     /* The question is settled: later handles sync as usual. */
     REQUIRE(durlog_open(t.log, NULL, &fresh) == 0);
-    CHECK_OK(append_payload(fresh, 2, 0, DURLOG_SYNC, &seq));
+    CHECK_OK(tu_append_payload(fresh, 2, 0, EXTRA, DURLOG_SYNC, &seq));
     CHECK_OK(durlog_close(fresh));
     CHECK_OK(durlog_close(keep));
     uint64_t next_index[3] = { 0, 0, 0 };
@@ -1116,7 +1109,7 @@ static void errmsg_is_not_overwritten_by_the_background_pre_faulter(void)
     dl_os.fallocate = fallocate_held_in_background; /* before any library thread */
     REQUIRE(durlog_open(t.log, NULL, &log) == 0);
     /* The append kicks the pre-faulter, which stops inside fallocate. */
-    CHECK_OK(append_payload(log, 0, 0, DURLOG_KERNEL, NULL));
+    CHECK_OK(tu_append_payload(log, 0, 0, EXTRA, DURLOG_KERNEL, NULL));
     uint64_t start = tu_now_ms();
     while (atomic_load(&background_fallocates) == 0 && tu_now_ms() - start < 2000)
         tu_sleep_ms(1);
@@ -1125,7 +1118,7 @@ static void errmsg_is_not_overwritten_by_the_background_pre_faulter(void)
     REQUIRE(durlog_open(t.log, NULL, &other) == 0);
     atomic_store(&fdatasync_fails, 1);
     dl_os.fdatasync = fdatasync_maybe_eio;
-    CHECK_RC(append_payload(other, 1, 0, DURLOG_SYNC, NULL), -EIO);
+    CHECK_RC(tu_append_payload(other, 1, 0, EXTRA, DURLOG_SYNC, NULL), -EIO);
     /* The last failure of a call on `log`: */
     CHECK_RC(durlog_append(log, "x", 1, (durlog_level)7, NULL), DURLOG_EINVAL);
     snprintf(before, sizeof before, "%s", durlog_errmsg(log));
@@ -1185,7 +1178,7 @@ static void open_reports_eacces_and_names_the_path(void)
     tu_restore_os();
     /* Without the fault, the same call works. */
     CHECK_OK(durlog_open(t.log, &o, &log));
-    CHECK_OK(append_payload(log, 0, 0, DURLOG_KERNEL, NULL));
+    CHECK_OK(tu_append_payload(log, 0, 0, EXTRA, DURLOG_KERNEL, NULL));
     CHECK_OK(durlog_close(log));
     expect_log(t.log, 1);
     test_rmrf(t.dir);

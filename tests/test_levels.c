@@ -7,13 +7,6 @@
 
 #define EXTRA 200 /* filler bytes per payload, at most */
 
-static int append_payload(durlog *log, uint32_t writer, uint64_t index,
-                          durlog_level level, uint64_t *seq)
-{
-    unsigned char buf[TU_PAYLOAD_MAX];
-    size_t len = tu_payload(buf, writer, index, EXTRA);
-    return durlog_append(log, buf, len, level, seq);
-}
 
 /* Reads the next record and checks it is (writer 0, index). */
 static void expect_next(durlog_reader *r, uint64_t seq, uint64_t index)
@@ -47,7 +40,7 @@ static void buffered_records_are_invisible_to_a_reader_until_flushed(void)
 
     /* Buffered records: pending sequence numbers, nothing to read. */
     for (uint64_t i = 0; i < 5; i++) {
-        CHECK_OK(append_payload(log, 0, i, DURLOG_BUFFERED, &seq));
+        CHECK_OK(tu_append_payload(log, 0, i, EXTRA, DURLOG_BUFFERED, &seq));
         CHECK_EQ_U64(seq, DURLOG_SEQ_PENDING);
     }
     CHECK_RC(durlog_reader_next(r, &rec), DURLOG_EEND);
@@ -64,9 +57,9 @@ static void buffered_records_are_invisible_to_a_reader_until_flushed(void)
     /* A kernel append from the same handle flushes earlier buffered records
      * first: order is kept. */
     for (uint64_t i = 5; i < 8; i++)
-        CHECK_OK(append_payload(log, 0, i, DURLOG_BUFFERED, NULL));
+        CHECK_OK(tu_append_payload(log, 0, i, EXTRA, DURLOG_BUFFERED, NULL));
     CHECK_RC(durlog_reader_next(r, &rec), DURLOG_EEND);
-    CHECK_OK(append_payload(log, 0, 8, DURLOG_KERNEL, &seq));
+    CHECK_OK(tu_append_payload(log, 0, 8, EXTRA, DURLOG_KERNEL, &seq));
     CHECK_EQ_U64(seq, 8);
     for (uint64_t i = 5; i < 9; i++)
         expect_next(r, i, i);
@@ -78,7 +71,7 @@ static void buffered_records_are_invisible_to_a_reader_until_flushed(void)
     uint64_t i = 9, seen = 9;
     int flushed = 0;
     for (; i < 9 + 200 && !flushed; i++) {
-        CHECK_OK(append_payload(log, 0, i, DURLOG_BUFFERED, NULL));
+        CHECK_OK(tu_append_payload(log, 0, i, EXTRA, DURLOG_BUFFERED, NULL));
         flushed = durlog_reader_next(r, &rec) == 0;
         if (flushed) {
             uint32_t w;
@@ -176,7 +169,7 @@ static void kernel_records_are_visible_to_a_reader_in_another_process_at_once(vo
      * the child right after the append returned: no polling, no delay. */
     uint64_t index = 0;
     for (int round = 0; round < 100; round++) {
-        CHECK_OK(append_payload(log, 0, index, DURLOG_KERNEL, &seq));
+        CHECK_OK(tu_append_payload(log, 0, index, EXTRA, DURLOG_KERNEL, &seq));
         CHECK_EQ_U64(seq, index);
         tu_send(down[1], index);
         verdict = 1;
@@ -187,7 +180,7 @@ static void kernel_records_are_visible_to_a_reader_in_another_process_at_once(vo
         index++;
         if (round % 10 == 9) {
             /* A buffered record stays invisible to the other process... */
-            CHECK_OK(append_payload(log, 0, index, DURLOG_BUFFERED, NULL));
+            CHECK_OK(tu_append_payload(log, 0, index, EXTRA, DURLOG_BUFFERED, NULL));
             tu_send(down[1], NOTHING_VISIBLE);
             CHECK(tu_recv(up[0], &verdict) == 0);
             CHECK_EQ_U64(verdict, 0);
@@ -236,7 +229,7 @@ static int kill_child_main(void *arg)
     for (uint64_t i = 0; c->max_records == 0 || i < c->max_records; i++) {
         if (atomic_load(&c->ks->stop))
             break;
-        rc = append_payload(log, c->writer, i, DURLOG_KERNEL, NULL);
+        rc = tu_append_payload(log, c->writer, i, EXTRA, DURLOG_KERNEL, NULL);
         if (rc) {
             fprintf(stderr, "  child %u: append %" PRIu64 ": %s\n", c->writer, i,
                     durlog_errmsg(log));
@@ -401,7 +394,7 @@ static int die_in_flush_main(void *arg)
     if (durlog_open(half_write_path, NULL, &log))
         return 1;
     for (uint64_t i = 0; i < 20; i++)
-        append_payload(log, 1, i, DURLOG_BUFFERED, NULL);
+        tu_append_payload(log, 1, i, EXTRA, DURLOG_BUFFERED, NULL);
     dl_os.pwrite = pwrite_half_then_die;
     durlog_flush(log, DURLOG_KERNEL);
     return 1; /* not reached */
@@ -425,7 +418,7 @@ static int die_in_roll_main(void *arg)
         return 1;
     dl_os.fallocate = fallocate_die;
     for (uint64_t i = 0; i < 100; i++)
-        append_payload(log, 1, i, DURLOG_KERNEL, NULL);
+        tu_append_payload(log, 1, i, EXTRA, DURLOG_KERNEL, NULL);
     return 1; /* not reached: a new segment is needed within 100 records */
 }
 
@@ -458,7 +451,7 @@ static void writer_dying_inside_the_append_lock_is_repaired_by_the_next_append(v
         REQUIRE(durlog_open(t.log, &o, &log) == 0);
         uint64_t seq;
         for (uint64_t i = 0; i < 10; i++)
-            CHECK_OK(append_payload(log, 0, i, DURLOG_KERNEL, &seq));
+            CHECK_OK(tu_append_payload(log, 0, i, EXTRA, DURLOG_KERNEL, &seq));
         pid_t pid = tu_fork(deaths[d], NULL);
         REQUIRE(pid > 0);
         int status = tu_wait(pid);
@@ -481,12 +474,12 @@ static void writer_dying_inside_the_append_lock_is_repaired_by_the_next_append(v
          * appended: its flush never returned, so nothing was promised);
          * its partial record is cut. */
         uint64_t start = tu_now_ms();
-        CHECK_OK(append_payload(log, 0, 10, DURLOG_KERNEL, &seq));
+        CHECK_OK(tu_append_payload(log, 0, 10, EXTRA, DURLOG_KERNEL, &seq));
         CHECK(tu_now_ms() - start < 2000);
         uint64_t kept = seq - 10;
         CHECK(seq >= 10 + published);
         CHECK(d == 1 ? kept == published : kept < 20);
-        CHECK_OK(append_payload(log, 0, 11, DURLOG_SYNC, &seq));
+        CHECK_OK(tu_append_payload(log, 0, 11, EXTRA, DURLOG_SYNC, &seq));
         CHECK_EQ_U64(seq, 11 + kept);
         next_index[0] = next_index[1] = 0;
         CHECK_EQ_U64(tu_verify_log(t.log, 0, EXTRA, 2, next_index), 12 + kept);
@@ -500,7 +493,7 @@ static void writer_dying_inside_the_append_lock_is_repaired_by_the_next_append(v
         durlog_recovery rep;
         durlog_last_recovery(log, &rep);
         CHECK_EQ_U64(rep.bytes_cut, 0);
-        CHECK_OK(append_payload(log, 0, 12, DURLOG_KERNEL, &seq));
+        CHECK_OK(tu_append_payload(log, 0, 12, EXTRA, DURLOG_KERNEL, &seq));
         CHECK_EQ_U64(seq, 12 + kept);
         CHECK_OK(durlog_close(log));
         next_index[0] = next_index[1] = 0;
@@ -518,7 +511,7 @@ static void sync_append_advances_the_durable_mark(void)
     uint64_t seq;
     REQUIRE(durlog_open(t.log, NULL, &log) == 0);
     for (uint64_t i = 0; i < 3; i++) {
-        CHECK_OK(append_payload(log, 0, i, DURLOG_SYNC, &seq));
+        CHECK_OK(tu_append_payload(log, 0, i, EXTRA, DURLOG_SYNC, &seq));
         CHECK_EQ_U64(seq, i);
         CHECK_OK(durlog_get_info(log, &info));
         CHECK(info.durable_seq > seq);
@@ -526,7 +519,7 @@ static void sync_append_advances_the_durable_mark(void)
     /* Kernel appends are not covered by the durable mark... */
     uint64_t last = 0;
     for (uint64_t i = 3; i < 10; i++)
-        CHECK_OK(append_payload(log, 0, i, DURLOG_KERNEL, &last));
+        CHECK_OK(tu_append_payload(log, 0, i, EXTRA, DURLOG_KERNEL, &last));
     CHECK_OK(durlog_get_info(log, &info));
     CHECK_EQ_U64(info.next_seq, 10);
     CHECK_EQ_U64(info.durable_seq, 3);
@@ -535,7 +528,7 @@ static void sync_append_advances_the_durable_mark(void)
     CHECK_OK(durlog_get_info(log, &info));
     CHECK_EQ_U64(info.durable_seq, 10);
     /* Buffered records too are made durable by durlog_flush(SYNC). */
-    CHECK_OK(append_payload(log, 0, 10, DURLOG_BUFFERED, NULL));
+    CHECK_OK(tu_append_payload(log, 0, 10, EXTRA, DURLOG_BUFFERED, NULL));
     CHECK_OK(durlog_flush(log, DURLOG_SYNC));
     CHECK_OK(durlog_get_info(log, &info));
     CHECK_EQ_U64(info.next_seq, 11);
@@ -544,8 +537,8 @@ static void sync_append_advances_the_durable_mark(void)
      * records of another handle. */
     durlog *other;
     REQUIRE(durlog_open(t.log, NULL, &other) == 0);
-    CHECK_OK(append_payload(other, 0, 11, DURLOG_KERNEL, NULL));
-    CHECK_OK(append_payload(log, 0, 12, DURLOG_SYNC, &seq));
+    CHECK_OK(tu_append_payload(other, 0, 11, EXTRA, DURLOG_KERNEL, NULL));
+    CHECK_OK(tu_append_payload(log, 0, 12, EXTRA, DURLOG_SYNC, &seq));
     CHECK_EQ_U64(seq, 12);
     CHECK_OK(durlog_get_info(other, &info));
     CHECK_EQ_U64(info.durable_seq, 13);
@@ -580,41 +573,41 @@ static void the_sync_path_really_calls_fdatasync(void)
     durlog *log;
     uint64_t seq;
     REQUIRE(durlog_open(t.log, NULL, &log) == 0);
-    CHECK_OK(append_payload(log, 0, 0, DURLOG_KERNEL, NULL)); /* segment exists */
+    CHECK_OK(tu_append_payload(log, 0, 0, EXTRA, DURLOG_KERNEL, NULL)); /* segment exists */
     watched_sh = tu_map_shared(t.log);
     REQUIRE(watched_sh);
 
     tu_count_fdatasync();
     for (uint64_t i = 1; i < 50; i++)
-        CHECK_OK(append_payload(log, 0, i, DURLOG_KERNEL, NULL));
+        CHECK_OK(tu_append_payload(log, 0, i, EXTRA, DURLOG_KERNEL, NULL));
     CHECK_EQ_U64(atomic_load(&tu_fdatasync_calls), 0);
 
-    CHECK_OK(append_payload(log, 0, 50, DURLOG_SYNC, &seq));
+    CHECK_OK(tu_append_payload(log, 0, 50, EXTRA, DURLOG_SYNC, &seq));
     CHECK(atomic_load(&tu_fdatasync_calls) >= 1);
 
     /* flush(SYNC) with kernel records outstanding: exactly one fdatasync
      * (one segment); with nothing outstanding: none. */
-    CHECK_OK(append_payload(log, 0, 51, DURLOG_KERNEL, NULL));
+    CHECK_OK(tu_append_payload(log, 0, 51, EXTRA, DURLOG_KERNEL, NULL));
     atomic_store(&tu_fdatasync_calls, 0);
     CHECK_OK(durlog_flush(log, DURLOG_SYNC));
     CHECK_EQ_U64(atomic_load(&tu_fdatasync_calls), 1);
     CHECK_OK(durlog_flush(log, DURLOG_SYNC));
     CHECK_EQ_U64(atomic_load(&tu_fdatasync_calls), 1);
-    CHECK_OK(append_payload(log, 0, 52, DURLOG_SYNC, NULL));
+    CHECK_OK(tu_append_payload(log, 0, 52, EXTRA, DURLOG_SYNC, NULL));
     CHECK_EQ_U64(atomic_load(&tu_fdatasync_calls), 2);
 
     /* While fdatasync runs, the durable mark has not moved past what was
      * durable before; it moves only after fdatasync returned. */
     uint64_t before = tu_durable(watched_sh);
     dl_os.fdatasync = fdatasync_noting_durable_mark;
-    CHECK_OK(append_payload(log, 0, 53, DURLOG_SYNC, &seq));
+    CHECK_OK(tu_append_payload(log, 0, 53, EXTRA, DURLOG_SYNC, &seq));
     CHECK_EQ_U64(atomic_load(&durable_during_sync), before);
     CHECK(tu_durable(watched_sh) > seq);
 
     /* A failing fdatasync does not move it at all. */
     before = tu_durable(watched_sh);
     dl_os.fdatasync = fdatasync_eio;
-    CHECK_RC(append_payload(log, 0, 54, DURLOG_SYNC, &seq), -EIO);
+    CHECK_RC(tu_append_payload(log, 0, 54, EXTRA, DURLOG_SYNC, &seq), -EIO);
     CHECK_EQ_U64(tu_durable(watched_sh), before);
     tu_restore_os();
     durlog_close(log);
@@ -659,18 +652,18 @@ static void sync_covers_every_segment_holding_unsynced_records(void)
     durlog *log;
     REQUIRE(durlog_open(t.log, &o, &log) == 0);
     uint64_t seq;
-    CHECK_OK(append_payload(log, 0, 0, DURLOG_SYNC, NULL));
+    CHECK_OK(tu_append_payload(log, 0, 0, EXTRA, DURLOG_SYNC, NULL));
     /* Kernel records spanning several segments, then one sync append. */
     uint64_t i = 1;
     durlog_info info;
     do {
-        CHECK_OK(append_payload(log, 0, i++, DURLOG_KERNEL, NULL));
+        CHECK_OK(tu_append_payload(log, 0, i++, EXTRA, DURLOG_KERNEL, NULL));
         CHECK_OK(durlog_get_info(log, &info));
     } while (info.segments < 4 && i < 1000);
     REQUIRE(info.segments >= 4);
     atomic_store(&synced_count, 0);
     dl_os.fdatasync = fdatasync_noting_file;
-    CHECK_OK(append_payload(log, 0, i, DURLOG_SYNC, &seq));
+    CHECK_OK(tu_append_payload(log, 0, i, EXTRA, DURLOG_SYNC, &seq));
     tu_restore_os();
     CHECK_OK(durlog_get_info(log, &info));
     CHECK(info.durable_seq > seq);
@@ -706,13 +699,13 @@ static void interval_records_become_durable_within_the_interval(void)
     durlog *log;
     uint64_t seq;
     REQUIRE(durlog_open(t.log, &o, &log) == 0);
-    CHECK_OK(append_payload(log, 0, 0, DURLOG_KERNEL, NULL));
+    CHECK_OK(tu_append_payload(log, 0, 0, EXTRA, DURLOG_KERNEL, NULL));
     struct dl_shared *sh = tu_map_shared(t.log);
     REQUIRE(sh);
     tu_count_fdatasync(); /* watches this (the appending) thread */
 
     uint64_t start = tu_now_ms();
-    CHECK_OK(append_payload(log, 0, 1, DURLOG_INTERVAL, &seq));
+    CHECK_OK(tu_append_payload(log, 0, 1, EXTRA, DURLOG_INTERVAL, &seq));
     CHECK_EQ_U64(seq, 1);
     CHECK(tu_durable(sh) <= seq); /* not synced by the append itself */
     while (tu_durable(sh) <= seq && tu_now_ms() - start < 5000)
@@ -737,11 +730,11 @@ static void interval_records_become_durable_within_the_interval(void)
      * while the stream goes on. */
     start = tu_now_ms();
     uint64_t first = 0;
-    CHECK_OK(append_payload(log, 0, 2, DURLOG_INTERVAL, &first));
+    CHECK_OK(tu_append_payload(log, 0, 2, EXTRA, DURLOG_INTERVAL, &first));
     uint64_t durable_at = 0, index = 3;
     while (tu_now_ms() - start < 600) {
         tu_sleep_ms(10);
-        CHECK_OK(append_payload(log, 0, index++, DURLOG_INTERVAL, NULL));
+        CHECK_OK(tu_append_payload(log, 0, index++, EXTRA, DURLOG_INTERVAL, NULL));
         if (!durable_at && tu_durable(sh) > first)
             durable_at = tu_now_ms() - start;
     }
@@ -764,7 +757,7 @@ static void interval_records_still_owed_are_synced_at_close(void)
     uint64_t seq;
     REQUIRE(durlog_open(t.log, &o, &log) == 0);
     struct dl_shared *sh = NULL;
-    CHECK_OK(append_payload(log, 0, 0, DURLOG_INTERVAL, &seq));
+    CHECK_OK(tu_append_payload(log, 0, 0, EXTRA, DURLOG_INTERVAL, &seq));
     sh = tu_map_shared(t.log);
     REQUIRE(sh);
     CHECK(tu_durable(sh) <= seq);
@@ -790,7 +783,7 @@ static void *delayed_append_main(void *arg)
 {
     struct delayed_append *d = arg;
     tu_sleep_ms(d->delay_ms);
-    d->rc = append_payload(d->log, 0, d->index, DURLOG_KERNEL, NULL);
+    d->rc = tu_append_payload(d->log, 0, d->index, EXTRA, DURLOG_KERNEL, NULL);
     return NULL;
 }
 
@@ -835,7 +828,7 @@ static void durlog_wait_returns_once_the_record_is_appended(void)
     pid_t pid = tu_fork(wait_in_child_main, t.log);
     REQUIRE(pid > 0);
     tu_sleep_ms(100);
-    CHECK_OK(append_payload(log, 0, 1, DURLOG_KERNEL, NULL));
+    CHECK_OK(tu_append_payload(log, 0, 1, EXTRA, DURLOG_KERNEL, NULL));
     CHECK(tu_exited_ok(tu_wait(pid)));
 
     /* Nothing appends record 5: a timeout, after about the time asked. */
@@ -847,13 +840,13 @@ static void durlog_wait_returns_once_the_record_is_appended(void)
     CHECK_RC(durlog_wait(log, 5, DURLOG_SYNC, 0), DURLOG_ETIMEDOUT);
 
     /* This handle's own buffered record: waiting flushes it. */
-    CHECK_OK(append_payload(log, 0, 2, DURLOG_BUFFERED, NULL));
+    CHECK_OK(tu_append_payload(log, 0, 2, EXTRA, DURLOG_BUFFERED, NULL));
     CHECK_OK(durlog_wait(log, 2, DURLOG_KERNEL, 0));
     CHECK_OK(durlog_get_info(log, &info));
     CHECK_EQ_U64(info.next_seq, 3);
 
     /* wait(seq, SYNC) makes a kernel record durable. */
-    CHECK_OK(append_payload(log, 0, 3, DURLOG_KERNEL, &seq));
+    CHECK_OK(tu_append_payload(log, 0, 3, EXTRA, DURLOG_KERNEL, &seq));
     CHECK_OK(durlog_get_info(log, &info));
     CHECK(info.durable_seq <= seq);
     tu_count_fdatasync();

@@ -55,6 +55,15 @@ static inline size_t tu_payload(unsigned char *buf, uint32_t writer,
     return len;
 }
 
+/* Appends writer's record number `index` (with up to `extra` filler bytes). */
+static inline int tu_append_payload(durlog *log, uint32_t writer, uint64_t index,
+                                    size_t extra, durlog_level level, uint64_t *seq)
+{
+    unsigned char buf[TU_PAYLOAD_MAX];
+    size_t len = tu_payload(buf, writer, index, extra);
+    return durlog_append(log, buf, len, level, seq);
+}
+
 /* 1 if rec is an intact payload built by tu_payload (with the same
  * extra_max); sets *writer and *index. */
 static inline int tu_payload_check(const durlog_record *rec, size_t extra_max,
