@@ -38,7 +38,7 @@ export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 suite "normal build" build -O2 "" ""
 DURLOG_TEST_SCALE=4 suite "ASan+UBSan build" build-asan -O1 \
     "-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" ""
-suite "TSan build (threaded tests)" build-tsan -O1 "-fsanitize=thread" "^test_(threads|levels|faults)$"
+suite "TSan build (threaded tests)" build-tsan -O1 "-fsanitize=thread" "^test_(threads|levels|faults|regressions)$"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
