@@ -93,68 +93,74 @@ static void remove_tree(const char *path)
         fprintf(stderr, "bench_sync: could not remove %s\n", path);
 }
 
-/* Bare durability: pwrite the next 100 bytes, fdatasync, for `seconds`. */
 struct latency { double p50, p99, rate; };
 
-static struct latency bare_fdatasync(void)
+/* Times `one` (one durable record per call) for seconds/2: percentiles of
+ * the per-call latency, and calls per second. */
+static struct latency measure(void (*one)(void *ctx, size_t i), void *ctx)
 {
-    char path[4200];
     static double lat[MAX_SAMPLES];
-    char rec[RECORD_SIZE];
-    memset(rec, 'x', sizeof rec);
-    fresh_path(path, sizeof path, "bare");
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0)
-        die("open", -errno);
     size_t n = 0;
     double start = now_s(), end = start + seconds / 2;
     while (n < MAX_SAMPLES) {
         double t0 = now_s();
-        if (pwrite(fd, rec, sizeof rec, (off_t)(n * sizeof rec)) != (ssize_t)sizeof rec)
-            die("pwrite", -errno);
-        if (fdatasync(fd) < 0)
-            die("fdatasync", -errno);
+        one(ctx, n);
         double t1 = now_s();
         lat[n++] = t1 - t0;
         if (t1 >= end)
             break;
     }
     double total = now_s() - start;
-    close(fd);
-    unlink(path);
     return (struct latency){ percentile(lat, n, 0.5), percentile(lat, n, 0.99),
                              (double)n / total };
+}
+
+static void bare_one(void *ctx, size_t i)
+{
+    static const char rec[RECORD_SIZE] = { 'x' };
+    int fd = *(int *)ctx;
+    if (pwrite(fd, rec, sizeof rec, (off_t)(i * sizeof rec)) != (ssize_t)sizeof rec)
+        die("pwrite", -errno);
+    if (fdatasync(fd) < 0)
+        die("fdatasync", -errno);
+}
+
+/* Bare durability: pwrite the next 100 bytes, fdatasync. */
+static struct latency bare_fdatasync(void)
+{
+    char path[4200];
+    fresh_path(path, sizeof path, "bare");
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+        die("open", -errno);
+    struct latency l = measure(bare_one, &fd);
+    close(fd);
+    unlink(path);
+    return l;
+}
+
+static void durlog_one(void *ctx, size_t i)
+{
+    static const char rec[RECORD_SIZE] = { 'y' };
+    (void)i;
+    int rc = durlog_append(ctx, rec, sizeof rec, DURLOG_SYNC, NULL);
+    if (rc)
+        die("durlog_append", rc);
 }
 
 /* One durlog writer waiting on each sync record. */
 static struct latency durlog_one_writer(void)
 {
     char path[4200];
-    static double lat[MAX_SAMPLES];
-    char rec[RECORD_SIZE];
     durlog *log;
-    memset(rec, 'y', sizeof rec);
     fresh_path(path, sizeof path, "one");
     int rc = durlog_open(path, NULL, &log);
     if (rc)
         die("durlog_open", rc);
-    size_t n = 0;
-    double start = now_s(), end = start + seconds / 2;
-    while (n < MAX_SAMPLES) {
-        double t0 = now_s();
-        rc = durlog_append(log, rec, sizeof rec, DURLOG_SYNC, NULL);
-        if (rc)
-            die("durlog_append", rc);
-        double t1 = now_s();
-        lat[n++] = t1 - t0;
-        if (t1 >= end)
-            break;
-    }
-    double total = now_s() - start;
+    struct latency l = measure(durlog_one, log);
     durlog_close(log);
     remove_tree(path);
-    return (struct latency){ percentile(lat, n, 0.5), percentile(lat, n, 0.99),
-                             (double)n / total };
+    return l;
 }
 
 struct worker {
