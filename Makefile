@@ -59,6 +59,13 @@ $(B)/bench/%: $(B)/bench/%.o $(B)/libdurlog.a
 $(B)/demo/%: $(B)/demo/%.o $(B)/libdurlog.a
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+# io_uring engine: with Debian's liburing-dev (scripts/deps.sh installs it);
+# without it the library builds with the thread engine only.
+ifneq ($(wildcard /usr/include/liburing.h),)
+CPPFLAGS += -DDURLOG_HAVE_LIBURING
+LDLIBS   += -luring
+endif
+
 # Benchmark peers, used when installed (scripts/bench-deps.sh installs them).
 ifneq ($(wildcard /usr/include/rocksdb/c.h),)
 $(B)/bench/bench_sync.o: CFLAGS += -DDURLOG_HAVE_ROCKSDB

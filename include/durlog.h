@@ -134,6 +134,19 @@ int durlog_level_parse(const char *name, durlog_level *out);
  */
 typedef struct durlog durlog;
 
+/* The engine behind the background work of a handle: the `interval`
+ * fdatasyncs and the completions of asynchronous appends. Both give the same
+ * guarantees; they differ only in how the fdatasyncs are issued. */
+typedef enum durlog_engine_kind {
+    DURLOG_ENGINE_AUTO = 0,     /* io_uring where the kernel allows it, else
+                                   the thread; the environment variable
+                                   DURLOG_ENGINE=io_uring|thread overrides */
+    DURLOG_ENGINE_IO_URING = 1, /* io_uring (liburing); durlog_open() fails
+                                   if the kernel refuses it (old kernel,
+                                   kernel.io_uring_disabled, seccomp) */
+    DURLOG_ENGINE_THREAD = 2,   /* a thread calling fdatasync() */
+} durlog_engine_kind;
+
 /* Options for durlog_open(). Initialise with durlog_options_init(), then set
  * what you need; zero fields mean "the default". */
 typedef struct durlog_options {
@@ -154,6 +167,18 @@ typedef struct durlog_options {
     char *errbuf;               /* optional: on failure, durlog_open()
                                    writes a detailed message here */
     size_t errbuf_size;
+
+    /* Asynchronous appends (see "Asynchronous appends" below). */
+    durlog_engine_kind engine;  /* who runs the background fdatasyncs;
+                                   default DURLOG_ENGINE_AUTO */
+    int poll_callbacks;         /* nonzero: completion callbacks run only
+                                   inside durlog_poll(), on its caller's
+                                   thread (for event loops); zero: on the
+                                   handle's engine thread */
+    size_t max_pending;         /* completions not yet delivered before
+                                   durlog_append_async() waits (or, with
+                                   poll_callbacks, fails with -EAGAIN);
+                                   default 65536 */
 } durlog_options;
 
 void durlog_options_init(durlog_options *opts);
@@ -241,6 +266,77 @@ int durlog_flush(durlog *log, durlog_level level);
  * durable (running an fdatasync if nobody else is). Returns
  * DURLOG_ETIMEDOUT if the time ran out. */
 int durlog_wait(durlog *log, uint64_t seq, durlog_level level, int timeout_ms);
+
+/* ---------------------------------------------------------------------------
+ * Asynchronous appends: append now, learn later that the record reached its
+ * level. The record itself is handed to the kernel before the call returns
+ * (as at DURLOG_KERNEL: visible to readers, survives the process being
+ * killed); the handle's engine then makes it durable, sharing each fdatasync
+ * with every other record waiting for one (group commit), and reports the
+ * outcome in one of three ways, which may be combined:
+ *
+ *  - a completion callback, called exactly once for every asynchronous
+ *    append that returned 0, in sequence order;
+ *  - durlog_event_fd(), a descriptor that polls readable when completions
+ *    are ready (for epoll, libuv, libevent loops);
+ *  - durlog_wait(log, seq, level, timeout_ms), blocking on one record.
+ *
+ * Threading rules of callbacks. By default they run on the handle's engine
+ * thread, one at a time. With options.poll_callbacks they run only inside
+ * durlog_poll(), on the thread calling it. Either way a callback must be
+ * short: while it runs no other callback of the handle is delivered. From
+ * the engine thread a callback may append asynchronously or at
+ * DURLOG_BUFFERED or DURLOG_KERNEL; anything that would wait for the engine
+ * (a DURLOG_SYNC append, durlog_wait, durlog_flush(DURLOG_SYNC),
+ * durlog_close) fails there with DURLOG_EINVAL rather than deadlocking.
+ *
+ * Failures. If an fdatasync fails, the log enters the failed state (see
+ * DURLOG_EFAILED): every record not yet known durable is reported to its
+ * callback with the error (-EIO, -ENOSPC, ... or DURLOG_EFAILED), never as
+ * success, and later appends fail. durlog_close() first makes every pending
+ * record durable (or fails it) and delivers the remaining callbacks on the
+ * closing thread.
+ */
+
+/* Called once per asynchronous append (once per batch, with its first
+ * sequence number): status 0 when the record reached the level asked for, a
+ * negative error code when it never will. */
+typedef void durlog_callback(void *ctx, uint64_t seq, int status);
+
+/* Appends one record now and has it reach `level` (DURLOG_KERNEL, _INTERVAL
+ * or _SYNC; DURLOG_BUFFERED is DURLOG_EINVAL) in the background; cb (may be
+ * NULL) is called with ctx once it has. *seq_out (may be NULL) gets the
+ * record's sequence number. When max_pending completions are outstanding the
+ * call waits for the oldest to be delivered (with poll_callbacks it fails
+ * with -EAGAIN instead: call durlog_poll()). An error return means nothing
+ * was appended and cb will not be called. */
+int durlog_append_async(durlog *log, const void *data, size_t len,
+                        durlog_level level, durlog_callback *cb, void *ctx,
+                        uint64_t *seq_out);
+
+/* As durlog_append_batch(), asynchronously: cb is called once for the whole
+ * batch, with its first sequence number. */
+int durlog_append_batch_async(durlog *log, const durlog_iov *records,
+                              size_t count, durlog_level level,
+                              durlog_callback *cb, void *ctx,
+                              uint64_t *first_seq_out);
+
+/* With options.poll_callbacks: runs the callbacks that are ready, on this
+ * thread, waiting up to timeout_ms (-1: forever, 0: not at all) for at least
+ * one when none is. Returns how many ran (0 if the time ran out) or an
+ * error. Without poll_callbacks it only waits for the engine thread to
+ * deliver what is ready. One thread at a time. */
+int durlog_poll(durlog *log, int timeout_ms);
+
+/* An eventfd (non-blocking, close-on-exec; owned by the handle, do not close
+ * it) that becomes readable whenever completions become ready: with
+ * poll_callbacks, call durlog_poll(log, 0) when it is, which also drains it.
+ * Without, it signals that the engine thread delivered some. Returns the
+ * descriptor or a negative error. */
+int durlog_event_fd(durlog *log);
+
+/* "io_uring" or "thread": the engine this handle uses. */
+const char *durlog_engine(const durlog *log);
 
 /* ---------------------------------------------------------------------------
  * Facts about a log.

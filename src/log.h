@@ -6,8 +6,10 @@
  *   recover.c  rebuilding the tail from the segments (first open, dead lock
  *              holder), cutting a torn tail
  *   writer.c   the append paths for each durability level
- *   sync.c     making records durable: the fdatasync leader, the interval
- *              thread
+ *   sync.c     making records durable: the fdatasync leader (group commit)
+ *   engine.c   the background engine thread: interval syncs, asynchronous
+ *              syncs; uring.c issues its fsyncs through io_uring
+ *   async.c    asynchronous appends and their completions
  *   prealloc.c the background thread that allocates and faults in the tail
  *              segment ahead of appends
  *   reader.c   readers;  check.c  `durlog check`;  error.c  messages
@@ -23,9 +25,13 @@
 #include "durlog.h"
 #include "segment.h"
 #include "shared.h"
+#include "uring.h"
 
 #define DL_ERRMSG_SIZE 512
 #define DL_DEFAULT_BUFFER_SIZE ((size_t)64 << 10)
+/* Completions of asynchronous appends outstanding before an append waits. */
+#define DL_DEFAULT_MAX_PENDING 65536
+#define DL_MAX_PENDING ((size_t)1 << 26)
 /* The pre-faulter keeps this much of the tail segment allocated and mapped
  * ahead of the tail, and is woken when less than half of it is left. */
 #define DL_PREALLOC_AHEAD ((uint64_t)8 << 20)
@@ -67,17 +73,34 @@ struct durlog {
     uint64_t sync_fd_gen;
     uint64_t sync_fd_opened_ns;   /* CLOCK_MONOTONIC when sync_fd was opened */
 
-    /* The interval syncer (started by the first DURLOG_INTERVAL append). */
-    pthread_mutex_t imu;
-    pthread_cond_t icond;
-    pthread_t ithread;
-    int ithread_started;
-    int istop;
+    /* The engine (engine.c): a thread, started by the first interval or
+     * asynchronous append, that runs the fdatasyncs nobody waits for on the
+     * spot and delivers completions. */
+    durlog_engine_kind engine;    /* DURLOG_ENGINE_IO_URING or _THREAD */
+    struct dl_uring *uring;       /* the io_uring engine's ring, or NULL */
+    pthread_mutex_t emu;          /* guards the fields up to eerrmsg */
+    pthread_t ethread;
+    _Atomic int ethread_started;
+    _Atomic int estop;
     uint64_t idirty_since;        /* mono ns of the oldest unsynced interval
                                      record; 0 when none */
-    uint64_t itarget;             /* sync up to here */
-    int ierror;                   /* first error the syncer met */
-    char ierrmsg[DL_ERRMSG_SIZE]; /* its message */
+    uint64_t itarget;             /* sync up to here when it is due */
+    int eerror;                   /* first error the engine met; sticky */
+    char eerrmsg[DL_ERRMSG_SIZE]; /* its message */
+    _Atomic uint64_t async_target;/* records below are owed a sync now */
+    _Atomic uint32_t ewake;       /* futex word: bumped to wake the engine */
+    _Atomic int esleeping;        /* the engine is (about to be) asleep */
+
+    /* Completions of asynchronous appends (async.c): a ring of cq_cap
+     * entries in sequence order. Pushed under mu, delivered under dmu. */
+    struct dl_completion *cq;
+    size_t cq_cap;                /* a power of two */
+    _Atomic size_t cq_head;       /* next to deliver */
+    _Atomic size_t cq_tail;       /* next free slot */
+    pthread_mutex_t dmu;          /* one deliverer at a time */
+    _Atomic uint32_t cq_event;    /* futex word: entries delivered or ready */
+    _Atomic uint32_t cq_waiters;  /* threads sleeping on cq_event */
+    _Atomic int evfd;             /* the eventfd, or -1 until asked for */
 
     /* The pre-faulter (started by the first append through the mapping). */
     pthread_mutex_t pmu;
@@ -86,6 +109,9 @@ struct durlog {
     _Atomic int pstarted;
     int pstop;
     _Atomic int pkicked;          /* a request is pending */
+    _Atomic int syncs_often;      /* set by the first DURLOG_SYNC append
+                                     (waiting or not): see
+                                     dl_prefault_for_write */
 
     durlog_recovery recovery;
     char errmsg[DL_ERRMSG_SIZE];
@@ -123,13 +149,69 @@ int dl_flush_buffer(durlog *log);
  * a request is already pending. Called with the append lock held. */
 void dl_prealloc_kick(durlog *log);
 void dl_prealloc_stop(durlog *log);
+/* Whether to fault the next stretch of the tail in for writing. Pages
+ * faulted in for writing are dirty, so every fdatasync writes them out,
+ * zeros and all, ahead of the records (measured: 1M async sync records/s
+ * took 20-50 ms per fdatasync instead of ~1 ms). So only when this handle
+ * never appended at DURLOG_SYNC and no fdatasync succeeded in the last
+ * DL_PREFAULT_QUIET_NS; otherwise they are faulted in
+ * for reading: in the page cache and mapped, and an appender's first store
+ * to each costs a minor fault. */
+#define DL_PREFAULT_QUIET_NS 100000000u
+int dl_prefault_for_write(durlog *log);
+
+/* One asynchronous append awaiting its completion. */
+struct dl_completion {
+    uint64_t seq;        /* first record */
+    uint64_t end;        /* one past its last record */
+    durlog_callback *cb;
+    void *ctx;
+    durlog_level level;
+};
+
+/* engine.c */
+/* Picks the engine for opts (and DURLOG_ENGINE) and sets up its ring. */
+int dl_engine_init(durlog *log);
+/* Stops the engine: syncs what interval records are owed, delivers what
+ * completions remain (on this thread), frees the ring. */
+int dl_engine_stop(durlog *log);
+/* Starts the engine thread unless it runs. */
+int dl_engine_start(durlog *log);
+/* Notes an interval record (seq) for the engine. */
+int dl_interval_note(durlog *log, uint64_t seq);
+/* Starts the engine if needed and has it sync records below `end` now. */
+int dl_engine_sync_soon(durlog *log, uint64_t end);
+/* Wakes the engine (new completions to look at). */
+void dl_engine_kick(durlog *log);
+/* 1 on the thread running this handle's engine (and its callbacks). */
+int dl_on_engine_thread(const durlog *log);
+/* The engine's sticky error (0 if none), with its message copied to the
+ * handle's errmsg. */
+int dl_engine_error(durlog *log);
+
+/* async.c */
+/* Delivers the completions that are ready, in order, calling their
+ * callbacks on this thread; at close (`closing`), all of them, failing
+ * those not known to have reached their level. Returns how many. */
+size_t dl_deliver(durlog *log, int closing);
+/* (Poll mode) Makes the eventfd readable and wakes durlog_poll() if the
+ * oldest completion is ready. */
+void dl_signal_ready(durlog *log);
+/* 1 if the oldest undelivered completion is ready to be delivered. */
+int dl_completion_ready(durlog *log);
+/* Before an asynchronous append: fails if the engine broke, allocates the
+ * queue, waits for room in it (or fails with -EAGAIN where waiting could
+ * never end). Called without the handle mutex. */
+int dl_async_prepare(durlog *log);
+/* Under the handle mutex: room for one more completion? Then push it. */
+int dl_async_has_room(durlog *log);
+void dl_async_push(durlog *log, const struct dl_completion *c);
+/* 1 while this thread runs callbacks of this handle. */
+int dl_in_callback(const durlog *log);
+void dl_async_free(durlog *log);
 
 /* sync.c */
 /* Makes every record below `target` durable. */
 int dl_sync_to(durlog *log, uint64_t target);
-/* Notes an interval record (seq) for the background syncer. */
-int dl_interval_note(durlog *log, uint64_t seq);
-/* Stops the interval syncer, syncing what it still owed. */
-int dl_interval_stop(durlog *log);
 
 #endif

@@ -58,6 +58,17 @@ static int check_options(durlog_options *o, char *err, size_t errlen)
         o->buffer_size = DL_DEFAULT_BUFFER_SIZE;
     if (o->buffer_size < 4096)
         o->buffer_size = 4096;
+    if ((unsigned)o->engine > DURLOG_ENGINE_THREAD) {
+        dl_set_err(err, errlen, "invalid engine %d", (int)o->engine);
+        return DURLOG_EINVAL;
+    }
+    if (!o->max_pending)
+        o->max_pending = DL_DEFAULT_MAX_PENDING;
+    if (o->max_pending > DL_MAX_PENDING) {
+        dl_set_err(err, errlen, "max_pending %zu above the limit of %zu",
+                   o->max_pending, (size_t)DL_MAX_PENDING);
+        return DURLOG_EINVAL;
+    }
     return 0;
 }
 
@@ -169,8 +180,10 @@ static void free_handle(durlog *log)
     dl_close(log->shmfd); /* releases the flock */
     dl_close(log->dirfd);
     pthread_mutex_destroy(&log->mu);
-    pthread_mutex_destroy(&log->imu);
-    pthread_cond_destroy(&log->icond);
+    dl_async_free(log);
+    dl_uring_close(log->uring);
+    pthread_mutex_destroy(&log->emu);
+    pthread_mutex_destroy(&log->dmu);
     pthread_mutex_destroy(&log->pmu);
     pthread_cond_destroy(&log->pcond);
     free(log->buf);
@@ -213,12 +226,9 @@ int durlog_open(const char *path, const durlog_options *opts, durlog **out)
     log->dir_mode = o.mode | ((o.mode & 0444) >> 2);
     dl_clock_init(&log->clock);
     pthread_mutex_init(&log->mu, NULL);
-    pthread_mutex_init(&log->imu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&log->icond, &ca);
-    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&log->emu, NULL);
+    pthread_mutex_init(&log->dmu, NULL);
+    atomic_init(&log->evfd, -1);
 
     if (o.create && mkdir(path, log->dir_mode) < 0 && errno != EEXIST) {
         rc = dl_fail(log, -errno, "create directory %s: %s", path, strerror(errno));
@@ -230,6 +240,9 @@ int durlog_open(const char *path, const durlog_options *opts, durlog **out)
         goto fail;
     }
     log->dirfd = rc;
+    rc = dl_engine_init(log);
+    if (rc)
+        goto fail;
     rc = open_shm(log);
     if (rc)
         goto fail;
@@ -249,7 +262,10 @@ int durlog_close(durlog *log)
 {
     if (!log)
         return 0;
-    int rc = dl_interval_stop(log);
+    if (dl_in_callback(log) || dl_on_engine_thread(log))
+        return dl_fail(log, DURLOG_EINVAL, "durlog_close called from a "
+                       "completion callback of the same handle");
+    int rc = dl_engine_stop(log);
     dl_prealloc_stop(log);
     int rc2 = dl_flush_buffer(log);
     if (!rc)

@@ -22,6 +22,29 @@ static int real_renameat(int olddir, const char *oldname, int newdir,
     return renameat(olddir, oldname, newdir, newname);
 }
 
+#ifdef DURLOG_HAVE_LIBURING
+#include <liburing.h>
+
+static int real_uring_init(unsigned entries, void *ring)
+{
+    return io_uring_queue_init(entries, ring, 0);
+}
+#else
+static int real_uring_init(unsigned entries, void *ring)
+{
+    (void)entries;
+    (void)ring;
+    return -ENOSYS; /* built without liburing */
+}
+#endif
+
+static int real_uring_result(int fd, int datasync, int res)
+{
+    (void)fd;
+    (void)datasync;
+    return res;
+}
+
 /* The kernel's calls, for both the pristine table and the live one. */
 #define DL_OS_REAL_OPS                                                       \
     {                                                                        \
@@ -29,7 +52,8 @@ static int real_renameat(int olddir, const char *oldname, int newdir,
         .fdatasync = fdatasync, .fsync = fsync, .fallocate = fallocate,      \
         .ftruncate = ftruncate, .openat = real_openat,                       \
         .renameat = real_renameat, .unlinkat = unlinkat, .mmap = mmap,       \
-        .munmap = munmap,                                                    \
+        .munmap = munmap, .uring_init = real_uring_init,                     \
+        .uring_result = real_uring_result,                                   \
     }
 
 const struct dl_os_ops dl_os_real = DL_OS_REAL_OPS;
@@ -209,13 +233,17 @@ uint64_t dl_mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
 #endif
 
-void dl_prefault(unsigned char *map, uint64_t from, uint64_t to)
+void dl_prefault(unsigned char *map, uint64_t from, uint64_t to, int for_write)
 {
     uint64_t start = from & ~(uint64_t)4095;
     if (to > start)
-        madvise(map + start, (size_t)(to - start), MADV_POPULATE_WRITE);
+        madvise(map + start, (size_t)(to - start),
+                for_write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
 }

@@ -34,6 +34,13 @@ struct dl_os_ops {
     int (*unlinkat)(int dirfd, const char *name, int flags);
     void *(*mmap)(void *addr, size_t len, int prot, int flags, int fd, off_t off);
     int (*munmap)(void *addr, size_t len);
+    /* io_uring (uring.c). uring_init sets up `ring` (a struct io_uring)
+     * with `entries` slots and returns 0 or -errno: a test makes it fail as
+     * an old kernel, kernel.io_uring_disabled or seccomp would. Every fsync
+     * completion's result (0 or -errno) passes through uring_result, which
+     * returns the result to act on: a test turns successes into failures. */
+    int (*uring_init)(unsigned entries, void *ring);
+    int (*uring_result)(int fd, int datasync, int res);
 };
 
 /* The table in use. Tests may overwrite entries (and must restore them);
@@ -81,9 +88,10 @@ uint64_t dl_mono_ns(void);
 
 
 /* Takes the page faults for [from, to) of a writable shared mapping in one
- * call (MADV_POPULATE_WRITE, Linux 5.14+), so that appends do not fault one
- * page at a time. A hint: does nothing where the kernel lacks it. The range
- * must be allocated in the file. */
-void dl_prefault(unsigned char *map, uint64_t from, uint64_t to);
+ * call (MADV_POPULATE_WRITE or, without for_write, MADV_POPULATE_READ;
+ * Linux 5.14+), so that appends do not fault one page at a time. A hint:
+ * does nothing where the kernel lacks it. The range must be allocated in the
+ * file. Pages faulted in for writing are dirty (see dl_prefault_for_write). */
+void dl_prefault(unsigned char *map, uint64_t from, uint64_t to, int for_write);
 
 #endif

@@ -59,7 +59,7 @@ static void extend_once(durlog *log)
          * this runs, and zeros written now would erase their records. */
         int ok = m && dl_fallocate(m->fd, (off_t)alloc, (off_t)(target - alloc)) == 0;
         if (ok)
-            dl_prefault(m->map, alloc, target);
+            dl_prefault(m->map, alloc, target, dl_prefault_for_write(log));
         pthread_mutex_unlock(&log->pmu);
         if (!ok)
             return;
@@ -71,6 +71,14 @@ static void extend_once(durlog *log)
             sh->tail_alloc = target;
         dl_unlock_append(log);
     }
+}
+
+int dl_prefault_for_write(durlog *log)
+{
+    if (atomic_load_explicit(&log->syncs_often, memory_order_relaxed))
+        return 0;
+    uint64_t last = atomic_load_explicit(&log->sh->last_synced_ns, memory_order_relaxed);
+    return !last || dl_mono_ns() - last > DL_PREFAULT_QUIET_NS;
 }
 
 static void *prealloc_main(void *arg)

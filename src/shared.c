@@ -196,3 +196,15 @@ void dl_wait_batch_goal(struct dl_shared *sh, uint64_t goal, uint64_t timeout_ns
         futex(&sh->goal_event, FUTEX_WAIT, seen, &ts);
     atomic_store(&sh->batch_goal, 0);
 }
+
+void dl_futex_wait(_Atomic uint32_t *word, uint32_t seen, uint64_t timeout_ns)
+{
+    struct timespec ts = { (time_t)(timeout_ns / 1000000000u),
+                           (long)(timeout_ns % 1000000000u) };
+    futex(word, FUTEX_WAIT, seen, &ts);
+}
+
+void dl_futex_wake(_Atomic uint32_t *word)
+{
+    futex(word, FUTEX_WAKE, INT_MAX, NULL);
+}

@@ -74,6 +74,8 @@ struct dl_shared {
      * leader uses to decide how long to let a batch form. */
     uint64_t last_batch;              /* records it covered */
     uint64_t last_sync_ns;            /* how long it took */
+    _Atomic uint64_t last_synced_ns;  /* CLOCK_MONOTONIC when the last
+                                         fdatasync succeeded (0: never) */
     uint64_t sync_started_ns;         /* CLOCK_MONOTONIC when the current
                                          leader began its fdatasync; 0 when
                                          none is under way. A leader that
@@ -113,5 +115,10 @@ void dl_wait_durable_event(struct dl_shared *sh, uint32_t seen, uint64_t timeout
 /* Sleeps until published_seq > seq or the deadline (CLOCK_MONOTONIC ns; 0 =
  * forever) passes. Returns 0 or DURLOG_ETIMEDOUT. */
 int dl_wait_published(struct dl_shared *sh, uint64_t seq, uint64_t deadline_ns);
+
+/* Plain futex operations on any 32-bit word (shared or private memory):
+ * sleep while *word == seen, for at most timeout_ns; wake every sleeper. */
+void dl_futex_wait(_Atomic uint32_t *word, uint32_t seen, uint64_t timeout_ns);
+void dl_futex_wake(_Atomic uint32_t *word);
 
 #endif

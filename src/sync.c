@@ -14,9 +14,9 @@
  * DURLOG_EFAILED) until every writer closes it and recovery on reopen decides
  * what survived.
  *
- * The interval syncer is a thread per handle, started by the first
- * DURLOG_INTERVAL append; it sleeps while nothing is owed and otherwise syncs
- * interval_ms after the oldest unsynced interval record.
+ * Whoever leads issues the fdatasyncs: an appender calls the system calls
+ * itself (it blocks anyway); the handle's engine thread (engine.c) submits
+ * them all at once through its io_uring when it has one.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,17 +26,27 @@
 
 #include "log.h"
 #include "os.h"
+#include "uring.h"
 
-/* fdatasync of one segment, through a descriptor cached for the tail. */
-static int sync_segment(durlog *log, uint64_t seg, int is_tail)
+/* A leader's syncs: ops[i] for segment segs[i] (DL_NO_SEGMENT: the
+ * directory), at most `cap` of them. */
+struct sync_set {
+    struct dl_uring_op *ops;
+    uint64_t *segs;
+    size_t n, cap;
+};
+
+/* Adds segment `seg`, through the descriptor cached for the tail or one
+ * opened for this sync alone. */
+static int add_segment(durlog *log, struct sync_set *set, uint64_t seg, int is_tail)
 {
     char name[DL_SEG_NAME_LEN + 1];
     uint64_t gen = atomic_load(&log->sh->generation);
-    int fd, rc;
-    dl_seg_name(name, seg);
+    int fd;
     if (is_tail && log->sync_fd >= 0 && log->sync_fd_seg == seg && log->sync_fd_gen == gen) {
         fd = log->sync_fd;
     } else {
+        dl_seg_name(name, seg);
         fd = dl_openat(log->dirfd, name, O_RDONLY | O_NOFOLLOW, 0);
         if (fd < 0)
             return dl_fail(log, fd, "open %s/%s to sync it: %s", log->path, name,
@@ -49,22 +59,16 @@ static int sync_segment(durlog *log, uint64_t seg, int is_tail)
             log->sync_fd_opened_ns = dl_mono_ns();
         }
     }
-    /* Makes the segment's records (stored through mappings by any process)
-     * and its size durable. */
-    rc = dl_fdatasync(fd);
-    if (fd != log->sync_fd)
-        dl_close(fd);
-    if (rc)
-        return dl_fail(log, rc, "fdatasync of %s/%s: %s", log->path, name,
-                       durlog_strerror(rc));
+    set->ops[set->n] = (struct dl_uring_op){ fd, 1, 0 };
+    set->segs[set->n++] = seg;
     return 0;
 }
 
-/* Syncs every segment that may hold records in [from, ...) up to `tail`. */
-static int sync_range(durlog *log, uint64_t from, uint64_t tail)
+/* Adds every segment that may hold records in [from, ...) up to `tail`. */
+static int add_segments(durlog *log, struct sync_set *set, uint64_t from, uint64_t tail)
 {
     if (from >= tail)
-        return sync_segment(log, tail, 1);
+        return add_segment(log, set, tail, 1);
     /* Rare: records not yet durable span a segment roll. */
     uint64_t *segs;
     size_t n;
@@ -72,14 +76,98 @@ static int sync_range(durlog *log, uint64_t from, uint64_t tail)
     if (rc)
         return dl_fail(log, rc, "list segments of %s: %s", log->path,
                        durlog_strerror(rc));
+    size_t want = 0;
+    for (size_t i = 0; i < n && segs[i] <= tail; i++)
+        want++;
+    if (want + 1 > set->cap) {
+        /* One allocation holding both arrays; freed by release_set. */
+        size_t cap = want + 1;
+        void *mem = malloc(cap * (sizeof *set->ops + sizeof *set->segs));
+        if (!mem) {
+            free(segs);
+            return dl_fail(log, -ENOMEM, "out of memory syncing %s", log->path);
+        }
+        set->ops = mem;
+        set->segs = (uint64_t *)(set->ops + cap);
+        set->cap = cap;
+    }
     for (size_t i = 0; i < n && !rc; i++) {
         if (segs[i] > tail)
             break;
         int holds_unsynced = i + 1 == n || segs[i + 1] > from;
         if (holds_unsynced)
-            rc = sync_segment(log, segs[i], segs[i] == tail);
+            rc = add_segment(log, set, segs[i], segs[i] == tail);
     }
     free(segs);
+    return rc;
+}
+
+/* Runs the set's fsyncs: all at once through the engine's ring when this is
+ * the engine thread, else one system call after another. Returns the first
+ * failure. */
+static int run_set(durlog *log, struct sync_set *set)
+{
+    int rc = 0;
+    if (log->uring && dl_on_engine_thread(log))
+        dl_uring_fsync(log->uring, set->ops, (int)set->n);
+    else
+        for (size_t i = 0; i < set->n; i++)
+            set->ops[i].res = DL_URING_NOT_RUN;
+    for (size_t i = 0; i < set->n; i++) {
+        struct dl_uring_op *op = &set->ops[i];
+        /* Not run, or interrupted (which reports no writeback error):
+         * the system call does it. */
+        if (op->res == DL_URING_NOT_RUN || op->res == -EINTR)
+            op->res = op->datasync ? dl_fdatasync(op->fd) : dl_fsync(op->fd);
+        if (op->res && !rc) {
+            rc = op->res;
+            if (set->segs[i] == DL_NO_SEGMENT) {
+                dl_fail(log, rc, "fsync of directory %s: %s", log->path,
+                        durlog_strerror(rc));
+            } else {
+                char name[DL_SEG_NAME_LEN + 1];
+                dl_seg_name(name, set->segs[i]);
+                dl_fail(log, rc, "fdatasync of %s/%s: %s", log->path, name,
+                        durlog_strerror(rc));
+            }
+        }
+    }
+    return rc;
+}
+
+static void release_set(durlog *log, struct sync_set *set, struct dl_uring_op *small)
+{
+    for (size_t i = 0; i < set->n; i++)
+        if (set->ops[i].fd != log->sync_fd && set->ops[i].fd != log->dirfd)
+            dl_close(set->ops[i].fd);
+    if (set->ops != small)
+        free(set->ops);
+}
+
+/* Makes durable every record published in segments from the one holding
+ * `from` up to `tail`, and the tail segment's name. */
+static int sync_files(durlog *log, uint64_t from, uint64_t tail)
+{
+    struct dl_shared *sh = log->sh;
+    struct dl_uring_op small_ops[2];
+    uint64_t small_segs[2];
+    struct sync_set set = { small_ops, small_segs, 0, 2 };
+    /* A new segment's name is durable only once its directory is. If a
+     * writer rolls meanwhile (possibly replacing the tail's file under the
+     * same name), this fsync may not cover it: the mark is left for the
+     * next sync to move. */
+    uint64_t gen = atomic_load(&sh->generation);
+    int need_dir = atomic_load(&sh->dir_synced_seg) < tail + 1;
+    int rc = add_segments(log, &set, from, tail);
+    if (!rc && need_dir) {
+        set.ops[set.n] = (struct dl_uring_op){ log->dirfd, 0, 0 };
+        set.segs[set.n++] = DL_NO_SEGMENT;
+    }
+    if (!rc)
+        rc = run_set(log, &set);
+    release_set(log, &set, small_ops);
+    if (!rc && need_dir && atomic_load(&sh->generation) == gen)
+        atomic_store(&sh->dir_synced_seg, tail + 1);
     return rc;
 }
 
@@ -110,8 +198,11 @@ static int lead_sync(durlog *log, uint64_t target)
      * covered (but no longer than half an fdatasync) lets this one carry
      * them all instead of leaving them for the next. (A quarter rather than
      * a half: measured with 4 to 64 threads, the leader oversleeps its
-     * timeout anyway while the released threads are being scheduled.) */
-    if (sh->last_batch > 1) {
+     * timeout anyway while the released threads are being scheduled.)
+     * Not on the engine thread: asynchronous producers do not wait for a
+     * sync to append their next record, so there is no batch to gather,
+     * only latency to add. */
+    if (sh->last_batch > 1 && !dl_on_engine_thread(log)) {
         uint64_t wait = sh->last_sync_ns / 4;
         if (wait > DL_BATCH_WAIT_MAX_NS)
             wait = DL_BATCH_WAIT_MAX_NS;
@@ -126,27 +217,15 @@ static int lead_sync(durlog *log, uint64_t target)
     uint64_t tail = atomic_load(&sh->published_seg);
     uint64_t t0 = dl_mono_ns();
     sh->sync_started_ns = t0;
-    if (tail != DL_NO_SEGMENT) {
-        rc = sync_range(log, durable, tail);
-        if (!rc && atomic_load(&sh->dir_synced_seg) < tail + 1) {
-            /* A new segment's name is durable only once its directory is.
-             * If a writer rolled meanwhile (possibly replacing the tail's
-             * file under the same name), this fsync may not cover it: leave
-             * the mark for the next sync to move. */
-            uint64_t gen = atomic_load(&sh->generation);
-            rc = dl_fsync(log->dirfd);
-            if (rc)
-                dl_fail(log, rc, "fsync of directory %s: %s", log->path,
-                        durlog_strerror(rc));
-            else if (atomic_load(&sh->generation) == gen)
-                atomic_store(&sh->dir_synced_seg, tail + 1);
-        }
-    }
+    if (tail != DL_NO_SEGMENT)
+        rc = sync_files(log, durable, tail);
     if (rc) {
         /* Final: no later fdatasync is trusted to have saved these pages. */
         atomic_store(&sh->failed, 1);
     } else {
-        sh->last_sync_ns = dl_mono_ns() - t0;
+        uint64_t t1 = dl_mono_ns();
+        sh->last_sync_ns = t1 - t0;
+        atomic_store_explicit(&sh->last_synced_ns, t1, memory_order_relaxed);
         sh->last_batch = end - durable;
         if (end > durable)
             atomic_store(&sh->durable_seq, end);
@@ -223,83 +302,4 @@ int dl_sync_to(durlog *log, uint64_t target)
             dl_wait_durable_event(sh, seen, DL_FOLLOWER_TIMEOUT_NS);
         atomic_fetch_sub(&sh->sync_waiters, 1);
     }
-}
-
-static void *interval_main(void *arg)
-{
-    durlog *log = arg;
-    char msg[DL_ERRMSG_SIZE];
-    dl_set_thread_errbuf(msg);
-    uint64_t period = (uint64_t)log->opts.interval_ms * 1000000u;
-    pthread_mutex_lock(&log->imu);
-    while (!log->istop) {
-        if (!log->idirty_since) {
-            pthread_cond_wait(&log->icond, &log->imu);
-            continue;
-        }
-        uint64_t deadline = log->idirty_since + period;
-        if (dl_mono_ns() < deadline) {
-            struct timespec ts = { (time_t)(deadline / 1000000000u),
-                                   (long)(deadline % 1000000000u) };
-            pthread_cond_timedwait(&log->icond, &log->imu, &ts);
-            continue;
-        }
-        uint64_t target = log->itarget;
-        log->idirty_since = 0;
-        pthread_mutex_unlock(&log->imu);
-        int rc = dl_sync_to(log, target);
-        pthread_mutex_lock(&log->imu);
-        if (rc && !log->ierror) {
-            log->ierror = rc;
-            memcpy(log->ierrmsg, msg, sizeof msg);
-        }
-    }
-    pthread_mutex_unlock(&log->imu);
-    return NULL;
-}
-
-int dl_interval_note(durlog *log, uint64_t seq)
-{
-    int rc = 0;
-    pthread_mutex_lock(&log->imu);
-    if (!log->ithread_started) {
-        int e = pthread_create(&log->ithread, NULL, interval_main, log);
-        if (e) {
-            pthread_mutex_unlock(&log->imu);
-            return dl_fail(log, -e, "start the interval sync thread: %s",
-                           durlog_strerror(-e));
-        }
-        log->ithread_started = 1;
-    }
-    rc = log->ierror;
-    if (rc)
-        dl_fail(log, rc, "background interval sync: %s", log->ierrmsg);
-    if (seq + 1 > log->itarget)
-        log->itarget = seq + 1;
-    if (!log->idirty_since) {
-        log->idirty_since = dl_mono_ns();
-        pthread_cond_signal(&log->icond);
-    }
-    pthread_mutex_unlock(&log->imu);
-    return rc;
-}
-
-int dl_interval_stop(durlog *log)
-{
-    pthread_mutex_lock(&log->imu);
-    int started = log->ithread_started;
-    log->istop = 1;
-    pthread_cond_signal(&log->icond);
-    pthread_mutex_unlock(&log->imu);
-    if (!started)
-        return 0;
-    pthread_join(log->ithread, NULL);
-    log->ithread_started = 0;
-    int rc = log->ierror;
-    if (rc)
-        dl_fail(log, rc, "background interval sync: %s", log->ierrmsg);
-    /* Keep the promise for records still owed: sync them now. */
-    if (!rc && log->idirty_since)
-        rc = dl_sync_to(log, log->itarget);
-    return rc;
 }

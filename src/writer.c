@@ -102,7 +102,7 @@ static int roll(durlog *log, uint64_t need)
     /* The shared fields change together under the lock; a holder that dies
      * between them leaves EOWNERDEAD, and the next one rebuilds them from
      * the segment files. */
-    dl_prefault(m.map, 0, alloc);
+    dl_prefault(m.map, 0, alloc, dl_prefault_for_write(log));
     uint64_t gen = atomic_fetch_add(&sh->generation, 1) + 1;
     dl_replace_tail(log, &m, gen);
     sh->tail_seg = sh->next_seq;
@@ -165,7 +165,7 @@ static int ensure_alloc(durlog *log, uint64_t need)
         return dl_fail(log, rc, "allocate space in %s/%s: %s", log->path,
                        name, durlog_strerror(rc));
     }
-    dl_prefault(log->tail.map, sh->tail_alloc, grow);
+    dl_prefault(log->tail.map, sh->tail_alloc, grow, dl_prefault_for_write(log));
     sh->tail_alloc = grow;
     return 0;
 }
@@ -356,7 +356,8 @@ static int check_records(durlog *log, const durlog_iov *recs, size_t count,
 }
 
 static int append_records(durlog *log, const durlog_iov *recs, size_t count,
-                          durlog_level level, uint64_t *first_out);
+                          durlog_level level, uint64_t *first_out,
+                          const struct dl_completion *async);
 
 /* Frames records in the handle's buffer; they get sequence numbers when
  * flushed, all of a call's records consecutively. A call whose records do
@@ -369,7 +370,7 @@ static int append_buffered(durlog *log, const durlog_iov *recs, size_t count,
     for (size_t i = 0; i < count; i++)
         total += dl_rec_size(recs[i].len);
     if (total > log->opts.buffer_size)
-        return append_records(log, recs, count, DURLOG_KERNEL, first_out);
+        return append_records(log, recs, count, DURLOG_KERNEL, first_out, NULL);
 
     int rc = 0;
     pthread_mutex_lock(&log->mu);
@@ -407,8 +408,13 @@ static int append_buffered(durlog *log, const durlog_iov *recs, size_t count,
     return 0;
 }
 
+/* Appends records at `level`. With `async` (a template for their
+ * completion: callback, context, level asked for) they are appended at
+ * DURLOG_KERNEL, a completion is queued, and the engine is told what it
+ * owes instead of this thread waiting for it. */
 static int append_records(durlog *log, const durlog_iov *recs, size_t count,
-                          durlog_level level, uint64_t *first_out)
+                          durlog_level level, uint64_t *first_out,
+                          const struct dl_completion *async)
 {
     struct dl_shared *sh = log->sh;
     struct tail_mark mark;
@@ -421,8 +427,19 @@ static int append_records(durlog *log, const durlog_iov *recs, size_t count,
         return append_buffered(log, recs, count, first_out);
     if (count == 0)
         return 0;
+    if ((level == DURLOG_SYNC || (async && async->level == DURLOG_SYNC)) &&
+        !atomic_load_explicit(&log->syncs_often, memory_order_relaxed))
+        atomic_store(&log->syncs_often, 1);
 
-    pthread_mutex_lock(&log->mu);
+    for (;;) {
+        if (async && (rc = dl_async_prepare(log)) != 0)
+            return rc;
+        pthread_mutex_lock(&log->mu);
+        if (!async || dl_async_has_room(log))
+            break;
+        /* Another thread of this handle took the last free slot. */
+        pthread_mutex_unlock(&log->mu);
+    }
     rc = dl_lock_append(log);
     if (rc) {
         pthread_mutex_unlock(&log->mu);
@@ -441,14 +458,31 @@ static int append_records(durlog *log, const durlog_iov *recs, size_t count,
     uint64_t first = mark.next_seq, end = sh->next_seq;
     dl_publish(sh, end, sh->tail_seg);
     dl_unlock_append(log);
-    if (!rc)
+    if (!rc) {
         log->last_seq = end;
+        if (async) {
+            struct dl_completion c = *async;
+            c.seq = first;
+            c.end = end;
+            dl_async_push(log, &c);
+        }
+    }
     pthread_mutex_unlock(&log->mu);
     if (rc)
         return rc;
 
     if (first_out)
         *first_out = first;
+    if (async) {
+        /* From here on the completion reports any failure. */
+        if (async->level == DURLOG_SYNC)
+            dl_engine_sync_soon(log, end);
+        else if (async->level == DURLOG_INTERVAL)
+            dl_interval_note(log, end - 1);
+        else
+            dl_engine_kick(log);
+        return 0;
+    }
     if (level == DURLOG_INTERVAL)
         return dl_interval_note(log, end - 1);
     if (level == DURLOG_SYNC)
@@ -456,11 +490,42 @@ static int append_records(durlog *log, const durlog_iov *recs, size_t count,
     return 0;
 }
 
+static int append_async(durlog *log, const durlog_iov *recs, size_t count,
+                        durlog_level level, durlog_callback *cb, void *ctx,
+                        uint64_t *first_out)
+{
+    if (first_out)
+        *first_out = DURLOG_SEQ_PENDING;
+    if (level != DURLOG_KERNEL && level != DURLOG_INTERVAL && level != DURLOG_SYNC)
+        return dl_fail(log, DURLOG_EINVAL, "asynchronous appends take kernel, "
+                       "interval or sync, not level %d", (int)level);
+    if (count == 0)
+        return dl_fail(log, DURLOG_EINVAL, "an asynchronous batch needs records");
+    struct dl_completion c = { 0, 0, cb, ctx, level };
+    return append_records(log, recs, count, DURLOG_KERNEL, first_out, &c);
+}
+
+int durlog_append_async(durlog *log, const void *data, size_t len,
+                        durlog_level level, durlog_callback *cb, void *ctx,
+                        uint64_t *seq_out)
+{
+    durlog_iov one = { data, len };
+    return append_async(log, &one, 1, level, cb, ctx, seq_out);
+}
+
+int durlog_append_batch_async(durlog *log, const durlog_iov *records,
+                              size_t count, durlog_level level,
+                              durlog_callback *cb, void *ctx,
+                              uint64_t *first_seq_out)
+{
+    return append_async(log, records, count, level, cb, ctx, first_seq_out);
+}
+
 int durlog_append(durlog *log, const void *data, size_t len,
                   durlog_level level, uint64_t *seq_out)
 {
     durlog_iov one = { data, len };
-    return append_records(log, &one, 1, level, seq_out);
+    return append_records(log, &one, 1, level, seq_out, NULL);
 }
 
 int durlog_append_default(durlog *log, const void *data, size_t len,
@@ -472,7 +537,7 @@ int durlog_append_default(durlog *log, const void *data, size_t len,
 int durlog_append_batch(durlog *log, const durlog_iov *records, size_t count,
                         durlog_level level, uint64_t *first_seq_out)
 {
-    return append_records(log, records, count, level, first_seq_out);
+    return append_records(log, records, count, level, first_seq_out, NULL);
 }
 
 int durlog_flush(durlog *log, durlog_level level)

@@ -139,6 +139,26 @@ static inline void tu_count_fdatasync(void)
     dl_os.fdatasync = tu_counting_fdatasync;
 }
 
+/* The io_uring engine's fsyncs do not go through dl_os.fdatasync/fsync; its
+ * completions go through dl_os.uring_result. Tests install this there (from
+ * a constructor, below) so that a fake fdatasync or fsync that a test puts
+ * in the table - counting calls, failing with EIO, hanging - acts on the
+ * io_uring engine's syncs too: the fake runs when the kernel reports the
+ * fsync done, on the same thread, and its failure replaces the result. */
+static int tu_uring_result(int fd, int datasync, int res)
+{
+    int (*fake)(int) = datasync ? dl_os.fdatasync : dl_os.fsync;
+    int (*real)(int) = datasync ? dl_os_real.fdatasync : dl_os_real.fsync;
+    if (res || fake == real)
+        return res;
+    return fake(fd) < 0 ? -errno : 0;
+}
+
+__attribute__((constructor)) static void tu_install_uring_result(void)
+{
+    dl_os.uring_result = tu_uring_result;
+}
+
 /* Puts back the real calls. Only entries a test replaced are written, so
  * that a library thread reading another entry meanwhile (the pre-faulter
  * calls fallocate) does not race with the restore; a test restores an entry
@@ -163,6 +183,9 @@ static inline void tu_restore_os(void)
     TU_RESTORE_ENTRY(unlinkat);
     TU_RESTORE_ENTRY(mmap);
     TU_RESTORE_ENTRY(munmap);
+    TU_RESTORE_ENTRY(uring_init);
+    if (dl_os.uring_result != tu_uring_result)
+        dl_os.uring_result = tu_uring_result;
 }
 
 /* Reads a whole log and checks it: dense sequence numbers from `from_seq`,

@@ -1,0 +1,266 @@
+/*
+ * async.c - asynchronous appends and their completions.
+ *
+ * An asynchronous append is a `kernel` append (writer.c) that also leaves a
+ * completion in the handle's queue and tells the engine (engine.c) what it
+ * owes: an fdatasync now for `sync`, one within interval_ms for `interval`.
+ * A completion is ready once the shared durable mark has passed its last
+ * record (at once for `kernel`), or once the log has failed; ready ones are
+ * delivered strictly in sequence order, by the engine thread or, with
+ * poll_callbacks, by durlog_poll().
+ *
+ * The queue is a ring sized max_pending (rounded up to a power of two),
+ * allocated at the first asynchronous append. Appenders push under the
+ * handle mutex (so entries are in sequence order); deliverers pop under dmu.
+ * Head and tail are atomics, so pushing never waits for a deliverer running
+ * callbacks. A deliverer frees slots before it runs their callbacks, so a
+ * callback may itself append asynchronously.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "os.h"
+
+/* Completions copied out of the ring per round of callbacks. */
+#define DL_DELIVER_CHUNK 64
+/* The longest a waiter sleeps without looking again. */
+#define DL_ASYNC_NAP_NS 50000000u
+
+static __thread const durlog *delivering;
+
+int dl_in_callback(const durlog *log)
+{
+    return delivering == log;
+}
+
+/* The status for records not known durable: the engine's own error if it
+ * met one, else DURLOG_EFAILED if the log failed (perhaps in another
+ * process); 0 while neither. */
+static int failure(durlog *log)
+{
+    pthread_mutex_lock(&log->emu);
+    int rc = log->eerror;
+    pthread_mutex_unlock(&log->emu);
+    if (!rc && atomic_load(&log->sh->failed))
+        rc = DURLOG_EFAILED;
+    return rc;
+}
+
+static int is_ready(const struct dl_completion *c, uint64_t durable, int fail)
+{
+    return c->level == DURLOG_KERNEL || c->end <= durable || fail;
+}
+
+int dl_completion_ready(durlog *log)
+{
+    /* Peek under dmu: a slot is reused only after a deliverer freed it. A
+     * busy dmu means a deliverer is at work anyway. */
+    if (pthread_mutex_trylock(&log->dmu) != 0)
+        return 0;
+    int ready = 0;
+    size_t head = atomic_load_explicit(&log->cq_head, memory_order_relaxed);
+    if (head != atomic_load(&log->cq_tail)) {
+        int fail = failure(log);
+        uint64_t durable = atomic_load(&log->sh->durable_seq);
+        ready = is_ready(&log->cq[head & (log->cq_cap - 1)], durable, fail);
+    }
+    pthread_mutex_unlock(&log->dmu);
+    return ready;
+}
+
+static void wake_waiters(durlog *log)
+{
+    atomic_fetch_add(&log->cq_event, 1);
+    if (atomic_load(&log->cq_waiters))
+        dl_futex_wake(&log->cq_event);
+}
+
+static void signal_fd(durlog *log)
+{
+    int fd = atomic_load(&log->evfd);
+    if (fd >= 0) {
+        uint64_t one = 1;
+        /* Fails only when the counter would overflow: it is readable then. */
+        ssize_t n = write(fd, &one, sizeof one);
+        (void)n;
+    }
+}
+
+void dl_signal_ready(durlog *log)
+{
+    if (dl_completion_ready(log)) {
+        signal_fd(log);
+        wake_waiters(log);
+    }
+}
+
+size_t dl_deliver(durlog *log, int closing)
+{
+    struct dl_completion batch[DL_DELIVER_CHUNK];
+    size_t total = 0;
+    pthread_mutex_lock(&log->dmu);
+    const durlog *outer = delivering;
+    delivering = log;
+    for (;;) {
+        size_t head = atomic_load_explicit(&log->cq_head, memory_order_relaxed);
+        size_t tail = atomic_load(&log->cq_tail);
+        /* The failure first: the durable mark never moves after it. */
+        int fail = failure(log);
+        uint64_t durable = atomic_load(&log->sh->durable_seq);
+        if (closing && !fail)
+            fail = DURLOG_EFAILED; /* not durable by now: never will be */
+        size_t n = 0;
+        while (head + n != tail && n < DL_DELIVER_CHUNK) {
+            const struct dl_completion *c = &log->cq[(head + n) & (log->cq_cap - 1)];
+            if (!is_ready(c, durable, fail))
+                break;
+            batch[n++] = *c;
+        }
+        if (!n)
+            break;
+        atomic_store(&log->cq_head, head + n); /* frees the slots */
+        wake_waiters(log);
+        for (size_t i = 0; i < n; i++) {
+            const struct dl_completion *c = &batch[i];
+            int ok = c->level == DURLOG_KERNEL || c->end <= durable;
+            if (c->cb)
+                c->cb(c->ctx, c->seq, ok ? 0 : fail);
+        }
+        total += n;
+    }
+    delivering = outer;
+    pthread_mutex_unlock(&log->dmu);
+    if (total && !log->opts.poll_callbacks)
+        signal_fd(log);
+    return total;
+}
+
+/* Waits until the queue has room for one more completion. Called without
+ * the handle mutex; the caller checks again under it. */
+static int wait_for_room(durlog *log)
+{
+    for (;;) {
+        uint32_t seen = atomic_load(&log->cq_event);
+        size_t used = atomic_load(&log->cq_tail) - atomic_load(&log->cq_head);
+        if (used < log->cq_cap)
+            return 0;
+        /* Nobody else would deliver: the caller must (durlog_poll), or it
+         * is the deliverer itself (a callback). */
+        if (log->opts.poll_callbacks || dl_in_callback(log) || dl_on_engine_thread(log))
+            return dl_fail(log, -EAGAIN, "%zu completions are pending (max_pending); "
+                           "%s", used, log->opts.poll_callbacks
+                           ? "call durlog_poll() to deliver them"
+                           : "a callback cannot wait for its own engine");
+        int fail = failure(log);
+        if (fail)
+            return dl_fail(log, fail, "%s: the log has failed", log->path);
+        atomic_fetch_add(&log->cq_waiters, 1);
+        if (atomic_load(&log->cq_tail) - atomic_load(&log->cq_head) >= log->cq_cap)
+            dl_futex_wait(&log->cq_event, seen, DL_ASYNC_NAP_NS);
+        atomic_fetch_sub(&log->cq_waiters, 1);
+    }
+}
+
+int dl_async_prepare(durlog *log)
+{
+    int rc = dl_engine_error(log);
+    if (!rc)
+        rc = dl_engine_start(log);
+    if (rc)
+        return rc;
+    if (!log->cq) {
+        pthread_mutex_lock(&log->mu);
+        if (!log->cq) {
+            size_t cap = 1;
+            while (cap < log->opts.max_pending)
+                cap <<= 1;
+            struct dl_completion *q = malloc(cap * sizeof *q);
+            if (!q)
+                rc = dl_fail(log, -ENOMEM, "out of memory for %zu completions", cap);
+            else {
+                log->cq_cap = cap;
+                log->cq = q;
+            }
+        }
+        pthread_mutex_unlock(&log->mu);
+        if (rc)
+            return rc;
+    }
+    return wait_for_room(log);
+}
+
+int dl_async_has_room(durlog *log)
+{
+    return atomic_load(&log->cq_tail) - atomic_load(&log->cq_head) < log->cq_cap;
+}
+
+void dl_async_push(durlog *log, const struct dl_completion *c)
+{
+    size_t tail = atomic_load_explicit(&log->cq_tail, memory_order_relaxed);
+    log->cq[tail & (log->cq_cap - 1)] = *c;
+    atomic_store(&log->cq_tail, tail + 1);
+}
+
+void dl_async_free(durlog *log)
+{
+    free(log->cq);
+    log->cq = NULL;
+    dl_close(atomic_load(&log->evfd));
+}
+
+int durlog_poll(durlog *log, int timeout_ms)
+{
+    if (!log->opts.poll_callbacks)
+        return dl_fail(log, DURLOG_EINVAL, "durlog_poll needs options.poll_callbacks "
+                       "(callbacks run on the engine thread otherwise)");
+    if (dl_in_callback(log))
+        return dl_fail(log, DURLOG_EINVAL, "durlog_poll called from a callback");
+    int fd = atomic_load(&log->evfd);
+    if (fd >= 0) {
+        uint64_t count;
+        ssize_t n = read(fd, &count, sizeof count); /* drain; EAGAIN if empty */
+        (void)n;
+    }
+    uint64_t deadline = timeout_ms < 0 ? 0
+                      : dl_mono_ns() + (uint64_t)timeout_ms * 1000000u;
+    for (;;) {
+        uint32_t seen = atomic_load(&log->cq_event);
+        size_t n = dl_deliver(log, 0);
+        if (n)
+            return n > (size_t)INT32_MAX ? INT32_MAX : (int)n;
+        uint64_t nap = DL_ASYNC_NAP_NS;
+        if (deadline) {
+            uint64_t now = dl_mono_ns();
+            if (now >= deadline)
+                return 0;
+            if (deadline - now < nap)
+                nap = deadline - now;
+        }
+        atomic_fetch_add(&log->cq_waiters, 1);
+        if (!dl_completion_ready(log))
+            dl_futex_wait(&log->cq_event, seen, nap);
+        atomic_fetch_sub(&log->cq_waiters, 1);
+    }
+}
+
+int durlog_event_fd(durlog *log)
+{
+    int fd = atomic_load(&log->evfd);
+    if (fd >= 0)
+        return fd;
+    /* Starts readable: completions may have become ready before anybody
+     * could be told. A spurious wake-up costs one durlog_poll(). */
+    int nfd = eventfd(1, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (nfd < 0)
+        return dl_fail(log, -errno, "eventfd: %s", strerror(errno));
+    int expected = -1;
+    if (!atomic_compare_exchange_strong(&log->evfd, &expected, nfd)) {
+        close(nfd);
+        return expected;
+    }
+    return nfd;
+}

@@ -1,0 +1,247 @@
+/*
+ * engine.c - the handle's background engine.
+ *
+ * One thread per handle, started by the first `interval` or asynchronous
+ * append, runs the fdatasyncs that no appender waits for on the spot:
+ *  - `interval` records: interval_ms after the oldest unsynced one, so at
+ *    most one fdatasync per interval and none while nothing is dirty;
+ *  - asynchronous appends: at once, joining the shared group commit like any
+ *    appender (sync.c): it leads an fdatasync or waits for the one under way;
+ * and then hands out completions (async.c): it runs their callbacks itself,
+ * or, with poll_callbacks, makes the eventfd readable for durlog_poll().
+ *
+ * The two engines give the same guarantees and differ only in how a sync
+ * this thread leads reaches the disk: the io_uring engine submits the fsyncs
+ * of every file involved at once through its ring (uring.c); the thread
+ * engine calls fdatasync() on each in turn. DURLOG_ENGINE=thread forces the
+ * latter, and the test suite runs every durability test under both.
+ *
+ * Waking the engine costs an appender a futex system call only when the
+ * engine sleeps: appenders first store what they owe, then look at
+ * esleeping; the engine sets esleeping, then looks again at what is owed
+ * before it sleeps (all sequentially consistent), so neither misses the
+ * other.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "os.h"
+
+static __thread const durlog *engine_of_thread;
+
+int dl_on_engine_thread(const durlog *log)
+{
+    return engine_of_thread == log;
+}
+
+/* The longest the engine sleeps without looking around: bounds how long a
+ * change that comes without a wake-up (another process's failed sync) goes
+ * unnoticed. */
+#define DL_ENGINE_NAP_NS 50000000u
+
+int dl_engine_init(durlog *log)
+{
+    durlog_engine_kind kind = log->opts.engine;
+    const char *env = getenv("DURLOG_ENGINE");
+    if (kind == DURLOG_ENGINE_AUTO && env && *env) {
+        if (strcmp(env, "io_uring") == 0)
+            kind = DURLOG_ENGINE_IO_URING;
+        else if (strcmp(env, "thread") == 0)
+            kind = DURLOG_ENGINE_THREAD;
+        else if (strcmp(env, "auto") != 0)
+            return dl_fail(log, DURLOG_EINVAL, "DURLOG_ENGINE=%s: expected "
+                           "io_uring, thread or auto", env);
+    }
+    log->engine = DURLOG_ENGINE_THREAD;
+    if (kind == DURLOG_ENGINE_THREAD)
+        return 0;
+    int rc = dl_uring_open(&log->uring);
+    if (rc == 0) {
+        log->engine = DURLOG_ENGINE_IO_URING;
+        return 0;
+    }
+    log->uring = NULL;
+    if (kind == DURLOG_ENGINE_IO_URING)
+        return dl_fail(log, rc, "the io_uring engine is unavailable: %s "
+                       "(old kernel, kernel.io_uring_disabled, seccomp, or "
+                       "built without liburing)", durlog_strerror(rc));
+    return 0; /* automatic choice: the thread engine */
+}
+
+const char *durlog_engine(const durlog *log)
+{
+    return log->engine == DURLOG_ENGINE_IO_URING ? "io_uring" : "thread";
+}
+
+int dl_engine_error(durlog *log)
+{
+    pthread_mutex_lock(&log->emu);
+    int rc = log->eerror;
+    if (rc)
+        dl_fail(log, rc, "background sync: %s", log->eerrmsg);
+    pthread_mutex_unlock(&log->emu);
+    return rc;
+}
+
+void dl_engine_kick(durlog *log)
+{
+    if (atomic_load(&log->esleeping)) {
+        atomic_fetch_add(&log->ewake, 1);
+        dl_futex_wake(&log->ewake);
+    }
+}
+
+/* Anything for the engine to do right now? (Interval deadlines are waited
+ * for with a timeout instead.) */
+static int work_pending(durlog *log)
+{
+    struct dl_shared *sh = log->sh;
+    if (atomic_load(&log->estop))
+        return 1;
+    if (atomic_load(&log->async_target) > atomic_load(&sh->durable_seq) &&
+        !atomic_load(&sh->failed)) {
+        pthread_mutex_lock(&log->emu);
+        int broken = log->eerror != 0;
+        pthread_mutex_unlock(&log->emu);
+        if (!broken)
+            return 1;
+    }
+    /* In poll mode ready completions wait for durlog_poll(), not for us. */
+    return !log->opts.poll_callbacks && dl_completion_ready(log);
+}
+
+static void sleep_until_kicked(durlog *log, uint32_t seen, uint64_t deadline)
+{
+    uint64_t timeout = DL_ENGINE_NAP_NS;
+    if (deadline) {
+        uint64_t now = dl_mono_ns();
+        if (deadline <= now)
+            return;
+        if (deadline - now < timeout)
+            timeout = deadline - now;
+    }
+    atomic_store(&log->esleeping, 1);
+    if (!work_pending(log))
+        dl_futex_wait(&log->ewake, seen, timeout);
+    atomic_store(&log->esleeping, 0);
+}
+
+static void *engine_main(void *arg)
+{
+    durlog *log = arg;
+    struct dl_shared *sh = log->sh;
+    char msg[DL_ERRMSG_SIZE];
+    dl_set_thread_errbuf(msg);
+    engine_of_thread = log;
+    uint64_t period = (uint64_t)log->opts.interval_ms * 1000000u;
+    for (;;) {
+        uint32_t seen = atomic_load(&log->ewake);
+        int stop = atomic_load(&log->estop);
+        uint64_t deadline = 0;
+        uint64_t target = atomic_load(&log->async_target);
+
+        pthread_mutex_lock(&log->emu);
+        int broken = log->eerror != 0;
+        if (log->idirty_since) {
+            /* Closing keeps the interval promise: sync what is owed now. */
+            if (stop || dl_mono_ns() >= log->idirty_since + period) {
+                if (log->itarget > target)
+                    target = log->itarget;
+                log->idirty_since = 0;
+            } else {
+                deadline = log->idirty_since + period;
+            }
+        }
+        pthread_mutex_unlock(&log->emu);
+
+        if (!broken && target > atomic_load(&sh->durable_seq)) {
+            int rc = dl_sync_to(log, target);
+            if (rc) {
+                pthread_mutex_lock(&log->emu);
+                if (!log->eerror) {
+                    log->eerror = rc;
+                    memcpy(log->eerrmsg, msg, sizeof msg);
+                }
+                pthread_mutex_unlock(&log->emu);
+            }
+        }
+        if (log->opts.poll_callbacks)
+            dl_signal_ready(log);
+        else
+            dl_deliver(log, 0);
+        if (stop)
+            break; /* close delivers whatever is left */
+        sleep_until_kicked(log, seen, deadline);
+    }
+    return NULL;
+}
+
+int dl_engine_start(durlog *log)
+{
+    if (atomic_load(&log->ethread_started))
+        return 0;
+    int rc = 0;
+    pthread_mutex_lock(&log->emu);
+    if (!atomic_load(&log->ethread_started)) {
+        int e = pthread_create(&log->ethread, NULL, engine_main, log);
+        if (e)
+            rc = dl_fail(log, -e, "start the engine thread: %s",
+                         durlog_strerror(-e));
+        else
+            atomic_store(&log->ethread_started, 1);
+    }
+    pthread_mutex_unlock(&log->emu);
+    return rc;
+}
+
+int dl_interval_note(durlog *log, uint64_t seq)
+{
+    int rc = dl_engine_start(log);
+    if (rc)
+        return rc;
+    int kick = 0;
+    pthread_mutex_lock(&log->emu);
+    rc = log->eerror;
+    if (rc)
+        dl_fail(log, rc, "background interval sync: %s", log->eerrmsg);
+    if (seq + 1 > log->itarget)
+        log->itarget = seq + 1;
+    if (!log->idirty_since) {
+        log->idirty_since = dl_mono_ns();
+        kick = 1; /* the engine must learn its new deadline */
+    }
+    pthread_mutex_unlock(&log->emu);
+    if (kick)
+        dl_engine_kick(log);
+    return rc;
+}
+
+int dl_engine_sync_soon(durlog *log, uint64_t end)
+{
+    int rc = dl_engine_start(log);
+    if (rc)
+        return rc;
+    uint64_t cur = atomic_load(&log->async_target);
+    while (cur < end && !atomic_compare_exchange_weak(&log->async_target, &cur, end))
+        ;
+    dl_engine_kick(log);
+    return 0;
+}
+
+int dl_engine_stop(durlog *log)
+{
+    if (atomic_load(&log->ethread_started)) {
+        atomic_store(&log->estop, 1);
+        atomic_fetch_add(&log->ewake, 1);
+        dl_futex_wake(&log->ewake);
+        pthread_join(log->ethread, NULL);
+        atomic_store(&log->ethread_started, 0);
+    }
+    dl_deliver(log, 1);
+    int rc = dl_engine_error(log);
+    dl_uring_close(log->uring);
+    log->uring = NULL;
+    return rc;
+}
