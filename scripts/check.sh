@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # The whole test suite (the README's test command; .ci/run runs it):
-#   1. the normal build with -Werror, every test;
-#   2. an AddressSanitizer + UndefinedBehaviorSanitizer build, every test;
-#   3. a ThreadSanitizer build of the tests that run several threads.
-# It ends with one line "N passed, N failed" summing all three.
+#   1. the normal build with -Werror, every test, io_uring engine;
+#   2. the same build, every durability test again under the thread engine
+#      (the fallback used where io_uring is unavailable);
+#   3. an AddressSanitizer + UndefinedBehaviorSanitizer build, every test;
+#   4. a ThreadSanitizer build of the tests that run several threads, under
+#      both engines.
+# It ends with one line "N passed, N failed" summing them all.
 set -u
 cd "$(dirname "$0")/.."
 scripts/deps.sh || { echo "could not install build dependencies"; echo "0 passed, 1 failed"; exit 1; }
 
 passed=0; failed=0
-suite() { # name, build dir, optimisation flags, sanitizer flags, run.sh pattern
-    local name=$1 dir=$2 opt=$3 sanitize=$4 pattern=$5 log out line
+suite() { # name, build dir, optimisation flags, sanitizer flags, run.sh pattern, engine
+    local name=$1 dir=$2 opt=$3 sanitize=$4 pattern=$5 engine=$6 log out line
     log=$(mktemp)
     echo "=== $name"
     if ! make -j2 B="$dir" OPT="$opt" SANITIZE="$sanitize" >"$log" 2>&1; then
@@ -20,7 +23,7 @@ suite() { # name, build dir, optimisation flags, sanitizer flags, run.sh pattern
         return
     fi
     rm -f "$log"
-    out=$(B="$dir" tests/run.sh "$pattern" 2>&1)
+    out=$(DURLOG_ENGINE="$engine" B="$dir" tests/run.sh "$pattern" 2>&1)
     line=$(printf '%s\n' "$out" | tail -n 1)
     printf '%s\n' "$out" | sed '$d'
     echo "($name: $line)"
@@ -35,10 +38,14 @@ export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 
-suite "normal build" build -O2 "" ""
+durability='^test_(async|levels|faults|recovery|regressions|threads|smoke)$'
+threaded='^test_(async|threads|levels|faults|regressions)$'
+suite "normal build, io_uring engine" build -O2 "" "" io_uring
+suite "normal build, thread engine" build -O2 "" "$durability" thread
 DURLOG_TEST_SCALE=4 suite "ASan+UBSan build" build-asan -O1 \
-    "-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" ""
-suite "TSan build (threaded tests)" build-tsan -O1 "-fsanitize=thread" "^test_(threads|levels|faults|regressions)$"
+    "-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" "" io_uring
+suite "TSan build, io_uring engine" build-tsan -O1 "-fsanitize=thread" "$threaded" io_uring
+suite "TSan build, thread engine" build-tsan -O1 "-fsanitize=thread" "$threaded" thread
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

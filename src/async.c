@@ -10,7 +10,7 @@
  * poll_callbacks, by durlog_poll().
  *
  * The queue is a ring sized max_pending (rounded up to a power of two),
- * allocated at the first asynchronous append. Appenders push under the
+ * allocated when the handle is opened. Appenders push under the
  * handle mutex (so entries are in sequence order); deliverers pop under dmu.
  * Head and tail are atomics, so pushing never waits for a deliverer running
  * callbacks. A deliverer frees slots before it runs their callbacks, so a
@@ -165,32 +165,26 @@ static int wait_for_room(durlog *log)
     }
 }
 
+int dl_async_init(durlog *log)
+{
+    size_t cap = 1;
+    while (cap < log->opts.max_pending)
+        cap <<= 1;
+    /* Untouched memory until used: a handle that never appends
+     * asynchronously costs no more than the address space. */
+    log->cq = malloc(cap * sizeof *log->cq);
+    if (!log->cq)
+        return dl_fail(log, -ENOMEM, "out of memory for %zu completions", cap);
+    log->cq_cap = cap;
+    return 0;
+}
+
 int dl_async_prepare(durlog *log)
 {
     int rc = dl_engine_error(log);
     if (!rc)
         rc = dl_engine_start(log);
-    if (rc)
-        return rc;
-    if (!log->cq) {
-        pthread_mutex_lock(&log->mu);
-        if (!log->cq) {
-            size_t cap = 1;
-            while (cap < log->opts.max_pending)
-                cap <<= 1;
-            struct dl_completion *q = malloc(cap * sizeof *q);
-            if (!q)
-                rc = dl_fail(log, -ENOMEM, "out of memory for %zu completions", cap);
-            else {
-                log->cq_cap = cap;
-                log->cq = q;
-            }
-        }
-        pthread_mutex_unlock(&log->mu);
-        if (rc)
-            return rc;
-    }
-    return wait_for_room(log);
+    return rc ? rc : wait_for_room(log);
 }
 
 int dl_async_has_room(durlog *log)

@@ -199,8 +199,10 @@ size_t dl_deliver(durlog *log, int closing);
 void dl_signal_ready(durlog *log);
 /* 1 if the oldest undelivered completion is ready to be delivered. */
 int dl_completion_ready(durlog *log);
-/* Before an asynchronous append: fails if the engine broke, allocates the
- * queue, waits for room in it (or fails with -EAGAIN where waiting could
+/* Allocates the completion queue (at open). */
+int dl_async_init(durlog *log);
+/* Before an asynchronous append: fails if the engine broke, starts it,
+ * waits for room in the queue (or fails with -EAGAIN where waiting could
  * never end). Called without the handle mutex. */
 int dl_async_prepare(durlog *log);
 /* Under the handle mutex: room for one more completion? Then push it. */

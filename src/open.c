@@ -241,6 +241,8 @@ int durlog_open(const char *path, const durlog_options *opts, durlog **out)
     }
     log->dirfd = rc;
     rc = dl_engine_init(log);
+    if (!rc)
+        rc = dl_async_init(log);
     if (rc)
         goto fail;
     rc = open_shm(log);

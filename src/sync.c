@@ -87,8 +87,8 @@ static int add_segments(durlog *log, struct sync_set *set, uint64_t from, uint64
             free(segs);
             return dl_fail(log, -ENOMEM, "out of memory syncing %s", log->path);
         }
-        set->ops = mem;
-        set->segs = (uint64_t *)(set->ops + cap);
+        set->segs = mem; /* first: the stricter alignment */
+        set->ops = (struct dl_uring_op *)(set->segs + cap);
         set->cap = cap;
     }
     for (size_t i = 0; i < n && !rc; i++) {
@@ -141,7 +141,7 @@ static void release_set(durlog *log, struct sync_set *set, struct dl_uring_op *s
         if (set->ops[i].fd != log->sync_fd && set->ops[i].fd != log->dirfd)
             dl_close(set->ops[i].fd);
     if (set->ops != small)
-        free(set->ops);
+        free(set->segs);
 }
 
 /* Makes durable every record published in segments from the one holding
