@@ -6,7 +6,7 @@
 #   make check      installs missing Debian packages, then runs the whole suite
 #                   (normal build, ASan+UBSan build, TSan on the threaded tests)
 #   make test       the suite on the normal build only
-#   make bench      the append and group-commit benchmarks (bench/README.md)
+#   make bench      the append, group-commit and async benchmarks (bench/README.md)
 #   make install    PREFIX=/usr/local
 
 B        ?= build
@@ -64,6 +64,7 @@ $(B)/demo/%: $(B)/demo/%.o $(B)/libdurlog.a
 ifneq ($(wildcard /usr/include/liburing.h),)
 CPPFLAGS += -DDURLOG_HAVE_LIBURING
 LDLIBS   += -luring
+URING_LIBS = -luring
 endif
 
 # Benchmark peers, used when installed (scripts/bench-deps.sh installs them).
@@ -88,6 +89,7 @@ check: deps
 bench: all
 	$(B)/bench/bench_append
 	$(B)/bench/bench_sync
+	$(B)/bench/bench_async
 
 VERSION := $(shell sed -n 's/^\#define DURLOG_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)/\2/p' include/durlog.h | paste -sd.)
 
@@ -96,7 +98,7 @@ install: $(B)/libdurlog.a $(B)/libdurlog.so $(B)/durlog
 	           $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man3
 	install -m 644 man/durlog.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 644 man/durlog.3 $(DESTDIR)$(PREFIX)/share/man/man3/
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' durlog.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/durlog.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@URING_LIBS@|$(URING_LIBS)|' durlog.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/durlog.pc
 	install -m 644 include/durlog.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(B)/libdurlog.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(B)/libdurlog.so $(DESTDIR)$(PREFIX)/lib/libdurlog.so.0

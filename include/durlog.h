@@ -175,10 +175,12 @@ typedef struct durlog_options {
                                    inside durlog_poll(), on its caller's
                                    thread (for event loops); zero: on the
                                    handle's engine thread */
-    size_t max_pending;         /* completions not yet delivered before
+    size_t max_pending;         /* completions queued (not yet taken
+                                   for delivery) before
                                    durlog_append_async() waits (or, with
                                    poll_callbacks, fails with -EAGAIN);
-                                   default 65536 */
+                                   rounded up to a power of two; default
+                                   65536, at most 2^26 */
 } durlog_options;
 
 void durlog_options_init(durlog_options *opts);
@@ -282,13 +284,14 @@ int durlog_wait(durlog *log, uint64_t seq, durlog_level level, int timeout_ms);
  *  - durlog_wait(log, seq, level, timeout_ms), blocking on one record.
  *
  * Threading rules of callbacks. By default they run on the handle's engine
- * thread, one at a time. With options.poll_callbacks they run only inside
- * durlog_poll(), on the thread calling it. Either way a callback must be
- * short: while it runs no other callback of the handle is delivered. From
- * the engine thread a callback may append asynchronously or at
- * DURLOG_BUFFERED or DURLOG_KERNEL; anything that would wait for the engine
- * (a DURLOG_SYNC append, durlog_wait, durlog_flush(DURLOG_SYNC),
- * durlog_close) fails there with DURLOG_EINVAL rather than deadlocking.
+ * thread, one at a time, in sequence order. With options.poll_callbacks they
+ * run only inside durlog_poll(), on the thread calling it. Either way a
+ * callback should be short: while it runs, no other completion of the handle
+ * is delivered (and, on the engine thread, no background sync starts). A
+ * callback may append, asynchronously or not, on its own handle; an
+ * asynchronous append that finds the queue full fails there with -EAGAIN
+ * instead of waiting for itself. durlog_close() and durlog_poll() on the
+ * same handle fail from a callback with DURLOG_EINVAL.
  *
  * Failures. If an fdatasync fails, the log enters the failed state (see
  * DURLOG_EFAILED): every record not yet known durable is reported to its
@@ -306,10 +309,10 @@ typedef void durlog_callback(void *ctx, uint64_t seq, int status);
 /* Appends one record now and has it reach `level` (DURLOG_KERNEL, _INTERVAL
  * or _SYNC; DURLOG_BUFFERED is DURLOG_EINVAL) in the background; cb (may be
  * NULL) is called with ctx once it has. *seq_out (may be NULL) gets the
- * record's sequence number. When max_pending completions are outstanding the
- * call waits for the oldest to be delivered (with poll_callbacks it fails
- * with -EAGAIN instead: call durlog_poll()). An error return means nothing
- * was appended and cb will not be called. */
+ * record's sequence number. When max_pending completions are queued (not yet
+ * taken for delivery) the call waits for the oldest to be taken (with
+ * poll_callbacks it fails with -EAGAIN instead: call durlog_poll()). An
+ * error return means nothing was appended and cb will not be called. */
 int durlog_append_async(durlog *log, const void *data, size_t len,
                         durlog_level level, durlog_callback *cb, void *ctx,
                         uint64_t *seq_out);
@@ -324,15 +327,16 @@ int durlog_append_batch_async(durlog *log, const durlog_iov *records,
 /* With options.poll_callbacks: runs the callbacks that are ready, on this
  * thread, waiting up to timeout_ms (-1: forever, 0: not at all) for at least
  * one when none is. Returns how many ran (0 if the time ran out) or an
- * error. Without poll_callbacks it only waits for the engine thread to
- * deliver what is ready. One thread at a time. */
+ * error; DURLOG_EINVAL without poll_callbacks (the engine thread delivers
+ * then). Callbacks of one handle never run on two threads at once. */
 int durlog_poll(durlog *log, int timeout_ms);
 
 /* An eventfd (non-blocking, close-on-exec; owned by the handle, do not close
  * it) that becomes readable whenever completions become ready: with
  * poll_callbacks, call durlog_poll(log, 0) when it is, which also drains it.
- * Without, it signals that the engine thread delivered some. Returns the
- * descriptor or a negative error. */
+ * Without, it signals that the engine thread delivered some, and the
+ * application drains it with read(). Returns the descriptor or a negative
+ * error. */
 int durlog_event_fd(durlog *log);
 
 /* "io_uring" or "thread": the engine this handle uses. */

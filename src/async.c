@@ -55,12 +55,13 @@ static int is_ready(const struct dl_completion *c, uint64_t durable, int fail)
     return c->level == DURLOG_KERNEL || c->end <= durable || fail;
 }
 
-int dl_completion_ready(durlog *log)
+/* 1 if the oldest queued completion is ready; `busy` when a deliverer holds
+ * the queue (it is at work, but may finish before what we made ready). */
+static int peek_ready(durlog *log, int busy)
 {
-    /* Peek under dmu: a slot is reused only after a deliverer freed it. A
-     * busy dmu means a deliverer is at work anyway. */
+    /* Peek under dmu: a slot is reused only after a deliverer freed it. */
     if (pthread_mutex_trylock(&log->dmu) != 0)
-        return 0;
+        return busy;
     int ready = 0;
     size_t head = atomic_load_explicit(&log->cq_head, memory_order_relaxed);
     if (head != atomic_load(&log->cq_tail)) {
@@ -70,6 +71,11 @@ int dl_completion_ready(durlog *log)
     }
     pthread_mutex_unlock(&log->dmu);
     return ready;
+}
+
+int dl_completion_ready(durlog *log)
+{
+    return peek_ready(log, 0);
 }
 
 static void wake_waiters(durlog *log)
@@ -92,7 +98,10 @@ static void signal_fd(durlog *log)
 
 void dl_signal_ready(durlog *log)
 {
-    if (dl_completion_ready(log)) {
+    /* With a durlog_poll() delivering right now, signal anyway: it may
+     * have looked before this sync made more completions ready, and a
+     * spurious wake-up costs one durlog_poll(). */
+    if (peek_ready(log, 1)) {
         signal_fd(log);
         wake_waiters(log);
     }

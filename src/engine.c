@@ -93,6 +93,24 @@ void dl_engine_kick(durlog *log)
     }
 }
 
+/* A kick for news that work_pending() does not look at (a new interval
+ * deadline; in poll mode, a completion ready at once): always moves ewake,
+ * so that an engine about to sleep on the old value does not. */
+static void engine_nudge(durlog *log)
+{
+    atomic_fetch_add(&log->ewake, 1);
+    if (atomic_load(&log->esleeping))
+        dl_futex_wake(&log->ewake);
+}
+
+void dl_engine_kick_ready(durlog *log)
+{
+    if (log->opts.poll_callbacks)
+        engine_nudge(log);
+    else
+        dl_engine_kick(log);
+}
+
 /* Anything for the engine to do right now? (Interval deadlines are waited
  * for with a timeout instead.) */
 static int work_pending(durlog *log)
@@ -214,7 +232,7 @@ int dl_interval_note(durlog *log, uint64_t seq)
     }
     pthread_mutex_unlock(&log->emu);
     if (kick)
-        dl_engine_kick(log);
+        engine_nudge(log);
     return rc;
 }
 

@@ -75,10 +75,7 @@ static void extend_once(durlog *log)
 
 int dl_prefault_for_write(durlog *log)
 {
-    if (atomic_load_explicit(&log->syncs_often, memory_order_relaxed))
-        return 0;
-    uint64_t last = atomic_load_explicit(&log->sh->last_synced_ns, memory_order_relaxed);
-    return !last || dl_mono_ns() - last > DL_PREFAULT_QUIET_NS;
+    return !atomic_load_explicit(&log->async_syncing, memory_order_relaxed);
 }
 
 static void *prealloc_main(void *arg)

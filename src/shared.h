@@ -74,8 +74,6 @@ struct dl_shared {
      * leader uses to decide how long to let a batch form. */
     uint64_t last_batch;              /* records it covered */
     uint64_t last_sync_ns;            /* how long it took */
-    _Atomic uint64_t last_synced_ns;  /* CLOCK_MONOTONIC when the last
-                                         fdatasync succeeded (0: never) */
     uint64_t sync_started_ns;         /* CLOCK_MONOTONIC when the current
                                          leader began its fdatasync; 0 when
                                          none is under way. A leader that

@@ -223,9 +223,7 @@ static int lead_sync(durlog *log, uint64_t target)
         /* Final: no later fdatasync is trusted to have saved these pages. */
         atomic_store(&sh->failed, 1);
     } else {
-        uint64_t t1 = dl_mono_ns();
-        sh->last_sync_ns = t1 - t0;
-        atomic_store_explicit(&sh->last_synced_ns, t1, memory_order_relaxed);
+        sh->last_sync_ns = dl_mono_ns() - t0;
         sh->last_batch = end - durable;
         if (end > durable)
             atomic_store(&sh->durable_seq, end);

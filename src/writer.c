@@ -427,9 +427,9 @@ static int append_records(durlog *log, const durlog_iov *recs, size_t count,
         return append_buffered(log, recs, count, first_out);
     if (count == 0)
         return 0;
-    if ((level == DURLOG_SYNC || (async && async->level == DURLOG_SYNC)) &&
-        !atomic_load_explicit(&log->syncs_often, memory_order_relaxed))
-        atomic_store(&log->syncs_often, 1);
+    if (async && async->level == DURLOG_SYNC &&
+        !atomic_load_explicit(&log->async_syncing, memory_order_relaxed))
+        atomic_store(&log->async_syncing, 1);
 
     for (;;) {
         if (async && (rc = dl_async_prepare(log)) != 0)
@@ -480,7 +480,7 @@ static int append_records(durlog *log, const durlog_iov *recs, size_t count,
         else if (async->level == DURLOG_INTERVAL)
             dl_interval_note(log, end - 1);
         else
-            dl_engine_kick(log);
+            dl_engine_kick_ready(log);
         return 0;
     }
     if (level == DURLOG_INTERVAL)
