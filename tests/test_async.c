@@ -370,18 +370,8 @@ static void durlog_wait_blocks_on_an_async_record(void)
     scratch_remove(&s);
 }
 
-static _Atomic int fdatasync_fails;
 
-static int fdatasync_maybe_eio(int fd)
-{
-    if (atomic_load(&fdatasync_fails)) {
-        errno = EIO;
-        return -1;
-    }
-    return dl_os_real.fdatasync(fd);
-}
-
-static void failed_fdatasync_fails_every_pending_completion(void)
+static void failed_tu_fdatasync_fails_every_pending_completion(void)
 {
     struct scratch s;
     scratch_make(&s);
@@ -396,8 +386,8 @@ static void failed_fdatasync_fails_every_pending_completion(void)
     CHECK_EQ_U64(wait_calls(&t, 10, 10000), 10);
     CHECK_EQ_U64(atomic_load(&t.ok), 10);
 
-    atomic_store(&fdatasync_fails, 1);
-    dl_os.fdatasync = fdatasync_maybe_eio;
+    atomic_store(&tu_fdatasync_fails, 1);
+    dl_os.fdatasync = tu_fdatasync_maybe_eio;
     /* Appends are accepted until the failure is known; then they fail. */
     uint64_t accepted = 0;
     int rc = 0;
@@ -418,7 +408,7 @@ static void failed_fdatasync_fails_every_pending_completion(void)
     CHECK_EQ_U64(tu_durable(sh), 10);
 
     /* Even once fdatasync works again, nothing is accepted: no callback. */
-    atomic_store(&fdatasync_fails, 0);
+    atomic_store(&tu_fdatasync_fails, 0);
     rc = append_async(log, 60, DURLOG_SYNC, &t, NULL);
     CHECK(rc == -EIO || rc == DURLOG_EFAILED);
     rc = append_async(log, 60, DURLOG_KERNEL, &t, NULL);
@@ -719,7 +709,7 @@ TEST_MAIN(
     RUN(poll_mode_runs_callbacks_only_in_durlog_poll);
     RUN(event_fd_becomes_readable);
     RUN(durlog_wait_blocks_on_an_async_record);
-    RUN(failed_fdatasync_fails_every_pending_completion);
+    RUN(failed_tu_fdatasync_fails_every_pending_completion);
     RUN(max_pending_applies_backpressure);
     RUN(close_delivers_every_pending_completion);
     RUN(callback_may_append_but_not_close);

@@ -531,16 +531,6 @@ static void enospc_while_flushing_keeps_the_buffered_records(void)
 
 /* --- fdatasync failures -------------------------------------------------- */
 
-static _Atomic int fdatasync_fails;
-
-static int fdatasync_maybe_eio(int fd)
-{
-    if (atomic_load(&fdatasync_fails)) {
-        errno = EIO;
-        return -1;
-    }
-    return dl_os_real.fdatasync(fd);
-}
 
 static void fdatasync_eio_puts_the_log_in_the_failed_state(void)
 {
@@ -558,8 +548,8 @@ static void fdatasync_eio_puts_the_log_in_the_failed_state(void)
         CHECK_OK(tu_append_payload(log, 0, n, EXTRA, DURLOG_KERNEL, NULL));
     CHECK_OK(tu_append_payload(log, 0, n++, EXTRA, DURLOG_BUFFERED, NULL));
 
-    atomic_store(&fdatasync_fails, 1);
-    dl_os.fdatasync = fdatasync_maybe_eio;
+    atomic_store(&tu_fdatasync_fails, 1);
+    dl_os.fdatasync = tu_fdatasync_maybe_eio;
     CHECK_RC(tu_append_payload(log, 0, n, EXTRA, DURLOG_SYNC, &seq), -EIO);
     const char *msg = durlog_errmsg(log);
     if (!strstr(msg, "fdatasync") || !strstr(msg, "00000000000000000000.seg"))
@@ -571,7 +561,7 @@ static void fdatasync_eio_puts_the_log_in_the_failed_state(void)
 
     /* Even once fdatasync works again, nothing is trusted: the log is failed
      * for every handle until all close and it is reopened. */
-    atomic_store(&fdatasync_fails, 0);
+    atomic_store(&tu_fdatasync_fails, 0);
     CHECK_RC(tu_append_payload(log, 0, n + 1, EXTRA, DURLOG_SYNC, NULL), DURLOG_EFAILED);
     CHECK_RC(tu_append_payload(log, 0, n + 1, EXTRA, DURLOG_KERNEL, NULL), DURLOG_EFAILED);
     CHECK_RC(tu_append_payload(log, 0, n + 1, EXTRA, DURLOG_INTERVAL, NULL), DURLOG_EFAILED);
@@ -618,8 +608,8 @@ static void interval_sync_failure_is_reported_to_the_appender_and_at_close(void)
     CHECK_OK(tu_append_payload(log, 0, 0, EXTRA, DURLOG_KERNEL, NULL));
     struct dl_shared *sh = tu_map_shared(t.log);
     REQUIRE(sh);
-    atomic_store(&fdatasync_fails, 1);
-    dl_os.fdatasync = fdatasync_maybe_eio;
+    atomic_store(&tu_fdatasync_fails, 1);
+    dl_os.fdatasync = tu_fdatasync_maybe_eio;
     CHECK_OK(tu_append_payload(log, 0, 1, EXTRA, DURLOG_INTERVAL, NULL));
     /* The background sync fails: the log enters the failed state. */
     uint64_t start = tu_now_ms();
@@ -627,7 +617,7 @@ static void interval_sync_failure_is_reported_to_the_appender_and_at_close(void)
         tu_sleep_ms(5);
     CHECK(atomic_load(&sh->failed));
     CHECK_EQ_U64(tu_durable(sh), 0);
-    atomic_store(&fdatasync_fails, 0);
+    atomic_store(&tu_fdatasync_fails, 0);
     int rc = tu_append_payload(log, 0, 2, EXTRA, DURLOG_INTERVAL, NULL);
     CHECK(rc == -EIO || rc == DURLOG_EFAILED);
     CHECK(durlog_close(log) != 0);
@@ -984,7 +974,7 @@ static int leader_kill_inside_fdatasync(struct leader *l)
  * failed, the error was reported to it alone, and an fdatasync through a
  * descriptor opened afterwards succeeds over the lost pages. A handle whose
  * only descriptor is that new must not trust its sync: the log fails. */
-static void sync_after_a_leader_died_in_fdatasync_fails_through_a_new_descriptor(void)
+static void sync_after_a_leader_died_in_tu_fdatasync_fails_through_a_new_descriptor(void)
 {
     struct scratch t;
     scratch_make(&t);
@@ -1116,8 +1106,8 @@ static void errmsg_is_not_overwritten_by_the_background_pre_faulter(void)
     CHECK(atomic_load(&background_fallocates) > 0);
     /* Another handle's fdatasync fails: the log is in the failed state. */
     REQUIRE(durlog_open(t.log, NULL, &other) == 0);
-    atomic_store(&fdatasync_fails, 1);
-    dl_os.fdatasync = fdatasync_maybe_eio;
+    atomic_store(&tu_fdatasync_fails, 1);
+    dl_os.fdatasync = tu_fdatasync_maybe_eio;
     CHECK_RC(tu_append_payload(other, 1, 0, EXTRA, DURLOG_SYNC, NULL), -EIO);
     /* The last failure of a call on `log`: */
     CHECK_RC(durlog_append(log, "x", 1, (durlog_level)7, NULL), DURLOG_EINVAL);
@@ -1134,7 +1124,7 @@ static void errmsg_is_not_overwritten_by_the_background_pre_faulter(void)
     CHECK(strcmp(durlog_errmsg(log), before) == 0);
     durlog_close(other);
     durlog_close(log);
-    atomic_store(&fdatasync_fails, 0);
+    atomic_store(&tu_fdatasync_fails, 0);
     tu_restore_os();
     test_rmrf(t.dir);
 }
@@ -1198,7 +1188,7 @@ TEST_MAIN(
     RUN(without_fallocate_large_kernel_appends_all_read_back_intact);
     RUN(enospc_flushing_before_a_kernel_append_fails_it_without_crashing);
     RUN(buffered_batch_whose_forced_flush_fails_leaves_none_of_its_records);
-    RUN(sync_after_a_leader_died_in_fdatasync_fails_through_a_new_descriptor);
+    RUN(sync_after_a_leader_died_in_tu_fdatasync_fails_through_a_new_descriptor);
     RUN(sync_after_a_leader_died_in_fdatasync_succeeds_through_an_older_descriptor);
     RUN(errmsg_is_not_overwritten_by_the_background_pre_faulter);
     RUN(open_reports_eacces_and_names_the_path);

@@ -139,6 +139,18 @@ static inline void tu_count_fdatasync(void)
     dl_os.fdatasync = tu_counting_fdatasync;
 }
 
+/* An fdatasync that fails with EIO while tu_fdatasync_fails is set. */
+static _Atomic int tu_fdatasync_fails;
+
+static inline int tu_fdatasync_maybe_eio(int fd)
+{
+    if (atomic_load(&tu_fdatasync_fails)) {
+        errno = EIO;
+        return -1;
+    }
+    return dl_os_real.fdatasync(fd);
+}
+
 /* The io_uring engine's fsyncs do not go through dl_os.fdatasync/fsync; its
  * completions go through dl_os.uring_result. Tests install this there (from
  * a constructor, below) so that a fake fdatasync or fsync that a test puts
