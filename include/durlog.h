@@ -22,7 +22,9 @@
  *    log/00000000000000000000.seg: Input/output error").
  *  - Handles are opaque. A writer handle (durlog *) may be shared by any
  *    number of threads. A reader handle (durlog_reader *) belongs to one
- *    thread at a time.
+ *    thread at a time. A handle belongs to the process that opened it: after
+ *    fork() the child must not use (or close) its parent's writer handles,
+ *    whose background threads did not follow it; it opens its own.
  *  - Sequence numbers are dense: the first record of a new log is 0 and each
  *    record gets the next number, across all writers of the log.
  */

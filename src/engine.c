@@ -23,6 +23,7 @@
  * other.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -146,12 +147,23 @@ static void sleep_until_kicked(durlog *log, uint32_t seen, uint64_t deadline)
     atomic_store(&log->esleeping, 0);
 }
 
+/* Keeps the engine's first error (sticky: completions not yet durable fail
+ * with it) and its message. */
+static void note_error(durlog *log, int rc, const char *msg)
+{
+    pthread_mutex_lock(&log->emu);
+    if (!log->eerror) {
+        log->eerror = rc;
+        snprintf(log->eerrmsg, sizeof log->eerrmsg, "%s", msg);
+    }
+    pthread_mutex_unlock(&log->emu);
+}
+
 static void *engine_main(void *arg)
 {
     durlog *log = arg;
     struct dl_shared *sh = log->sh;
     char msg[DL_ERRMSG_SIZE];
-    dl_set_thread_errbuf(msg);
     engine_of_thread = log;
     uint64_t period = (uint64_t)log->opts.interval_ms * 1000000u;
     for (;;) {
@@ -175,15 +187,13 @@ static void *engine_main(void *arg)
         pthread_mutex_unlock(&log->emu);
 
         if (!broken && target > atomic_load(&sh->durable_seq)) {
+            /* Our own failures go to our buffer; callbacks, which also run
+             * on this thread, report theirs on the handle as usual. */
+            dl_set_thread_errbuf(msg);
             int rc = dl_sync_to(log, target);
-            if (rc) {
-                pthread_mutex_lock(&log->emu);
-                if (!log->eerror) {
-                    log->eerror = rc;
-                    memcpy(log->eerrmsg, msg, sizeof msg);
-                }
-                pthread_mutex_unlock(&log->emu);
-            }
+            dl_set_thread_errbuf(NULL);
+            if (rc)
+                note_error(log, rc, msg);
         }
         if (log->opts.poll_callbacks)
             dl_signal_ready(log);
@@ -202,7 +212,10 @@ int dl_engine_start(durlog *log)
         return 0;
     int rc = 0;
     pthread_mutex_lock(&log->emu);
-    if (!atomic_load(&log->ethread_started)) {
+    /* Once close has begun (a callback it runs may append), the closing
+     * thread does the engine's work itself: a thread started now would
+     * outlive the handle. */
+    if (!atomic_load(&log->ethread_started) && !log->eclosing) {
         int e = pthread_create(&log->ethread, NULL, engine_main, log);
         if (e)
             rc = dl_fail(log, -e, "start the engine thread: %s",
@@ -250,6 +263,9 @@ int dl_engine_sync_soon(durlog *log, uint64_t end)
 
 int dl_engine_stop(durlog *log)
 {
+    pthread_mutex_lock(&log->emu);
+    log->eclosing = 1;
+    pthread_mutex_unlock(&log->emu);
     if (atomic_load(&log->ethread_started)) {
         atomic_store(&log->estop, 1);
         atomic_fetch_add(&log->ewake, 1);
@@ -257,6 +273,28 @@ int dl_engine_stop(durlog *log)
         pthread_join(log->ethread, NULL);
         atomic_store(&log->ethread_started, 0);
     }
+    /* What is still owed (records appended by callbacks during the engine's
+     * last round, or by the callbacks run below), this thread syncs, then
+     * delivers what became ready; until a round of callbacks appends
+     * nothing more. */
+    for (;;) {
+        pthread_mutex_lock(&log->emu);
+        uint64_t owed = atomic_load(&log->async_target);
+        if (log->idirty_since && log->itarget > owed)
+            owed = log->itarget;
+        log->idirty_since = 0;
+        int broken = log->eerror != 0;
+        pthread_mutex_unlock(&log->emu);
+        if (!broken && !atomic_load(&log->sh->failed) &&
+            owed > atomic_load(&log->sh->durable_seq)) {
+            int rc = dl_sync_to(log, owed);
+            if (rc)
+                note_error(log, rc, log->errmsg);
+        }
+        if (dl_deliver(log, 0) == 0)
+            break;
+    }
+    /* Left now: what a failed sync could not make durable. */
     dl_deliver(log, 1);
     int rc = dl_engine_error(log);
     dl_uring_close(log->uring);

@@ -82,6 +82,7 @@ struct durlog {
     pthread_t ethread;
     _Atomic int ethread_started;
     _Atomic int estop;
+    int eclosing;                 /* close has begun: start no engine */
     uint64_t idirty_since;        /* mono ns of the oldest unsynced interval
                                      record; 0 when none */
     uint64_t itarget;             /* sync up to here when it is due */

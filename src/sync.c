@@ -145,8 +145,10 @@ static void release_set(durlog *log, struct sync_set *set, struct dl_uring_op *s
 }
 
 /* Makes durable every record published in segments from the one holding
- * `from` up to `tail`, and the tail segment's name. */
-static int sync_files(durlog *log, uint64_t from, uint64_t tail)
+ * `from` up to `tail`, and the tail segment's name. *fsync_failed tells an
+ * fsync that failed (final) from a failure to set one up (a descriptor or
+ * memory running out: nothing was lost, a later sync may succeed). */
+static int sync_files(durlog *log, uint64_t from, uint64_t tail, int *fsync_failed)
 {
     struct dl_shared *sh = log->sh;
     struct dl_uring_op small_ops[2];
@@ -163,8 +165,10 @@ static int sync_files(durlog *log, uint64_t from, uint64_t tail)
         set.ops[set.n] = (struct dl_uring_op){ log->dirfd, 0, 0 };
         set.segs[set.n++] = DL_NO_SEGMENT;
     }
-    if (!rc)
+    if (!rc) {
         rc = run_set(log, &set);
+        *fsync_failed = rc != 0;
+    }
     release_set(log, &set, small_ops);
     if (!rc && need_dir && atomic_load(&sh->generation) == gen)
         atomic_store(&sh->dir_synced_seg, tail + 1);
@@ -217,11 +221,13 @@ static int lead_sync(durlog *log, uint64_t target)
     uint64_t tail = atomic_load(&sh->published_seg);
     uint64_t t0 = dl_mono_ns();
     sh->sync_started_ns = t0;
+    int fsync_failed = 0;
     if (tail != DL_NO_SEGMENT)
-        rc = sync_files(log, durable, tail);
+        rc = sync_files(log, durable, tail, &fsync_failed);
     if (rc) {
         /* Final: no later fdatasync is trusted to have saved these pages. */
-        atomic_store(&sh->failed, 1);
+        if (fsync_failed)
+            atomic_store(&sh->failed, 1);
     } else {
         sh->last_sync_ns = dl_mono_ns() - t0;
         sh->last_batch = end - durable;
