@@ -1174,6 +1174,45 @@ static void open_reports_eacces_and_names_the_path(void)
     test_rmrf(t.dir);
 }
 
+/* A leader that cannot even open a segment to sync it (descriptors run out)
+ * has lost nothing: the sync fails, the log does not enter the failed state,
+ * and the next sync works. Only a failed fsync is final. */
+static _Atomic int refuse_readonly_opens;
+
+static int openat_emfile_for_sync(int dirfd, const char *name, int flags, mode_t mode)
+{
+    if (atomic_load(&refuse_readonly_opens) && (flags & O_ACCMODE) == O_RDONLY &&
+        strstr(name, ".seg")) {
+        errno = EMFILE;
+        return -1;
+    }
+    return dl_os_real.openat(dirfd, name, flags, mode);
+}
+
+static void failing_to_open_a_segment_for_sync_does_not_fail_the_log(void)
+{
+    struct scratch t;
+    scratch_make(&t);
+    durlog *log;
+    REQUIRE(durlog_open(t.log, NULL, &log) == 0);
+    struct dl_shared *sh = tu_map_shared(t.log);
+    REQUIRE(sh);
+    atomic_store(&refuse_readonly_opens, 1);
+    dl_os.openat = openat_emfile_for_sync;
+    CHECK_RC(tu_append_payload(log, 0, 0, EXTRA, DURLOG_SYNC, NULL), -EMFILE);
+    CHECK(strstr(durlog_errmsg(log), "to sync it") != NULL);
+    CHECK(!atomic_load(&sh->failed));
+    CHECK_EQ_U64(tu_durable(sh), 0);
+    atomic_store(&refuse_readonly_opens, 0);
+    CHECK_OK(tu_append_payload(log, 0, 1, EXTRA, DURLOG_SYNC, NULL));
+    CHECK_EQ_U64(tu_durable(sh), 2);
+    CHECK_OK(durlog_close(log));
+    tu_restore_os();
+    tu_unmap_shared(sh);
+    expect_log(t.log, 2);
+    test_rmrf(t.dir);
+}
+
 TEST_MAIN(
     RUN(write_all_completes_despite_short_writes_and_eintr);
     RUN(write_all_reports_eio_when_a_write_makes_no_progress);
@@ -1192,4 +1231,5 @@ TEST_MAIN(
     RUN(sync_after_a_leader_died_in_fdatasync_succeeds_through_an_older_descriptor);
     RUN(errmsg_is_not_overwritten_by_the_background_pre_faulter);
     RUN(open_reports_eacces_and_names_the_path);
+    RUN(failing_to_open_a_segment_for_sync_does_not_fail_the_log);
 )
