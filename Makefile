@@ -90,6 +90,7 @@ bench: all
 	$(B)/bench/bench_append
 	$(B)/bench/bench_sync
 	$(B)/bench/bench_async
+	$(B)/bench/bench_readers
 
 VERSION := $(shell sed -n 's/^\#define DURLOG_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)/\2/p' include/durlog.h | paste -sd.)
 

@@ -381,6 +381,14 @@ typedef struct durlog_reader_options {
     int skip_damaged;   /* nonzero: step over a damaged region to the next
                            good record instead of failing (the skip is
                            counted in durlog_reader_skipped()) */
+    int durable_only;   /* nonzero: return only records known to be on
+                           stable storage (below the log's durable mark);
+                           never one a power loss could still take away.
+                           Without the coordination file (a copied log)
+                           every intact record counts. */
+    unsigned spin_us;   /* durlog_reader_wait polls this many microseconds
+                           before it sleeps: lower wake-up latency for a
+                           reader that can spare a core (0: sleep at once) */
     char *errbuf;       /* optional: detailed message if the open fails */
     size_t errbuf_size;
 } durlog_reader_options;
@@ -404,6 +412,16 @@ int durlog_reader_seek(durlog_reader *r, uint64_t seq);
  * records), DURLOG_ECORRUPT on damage (unless skip_damaged), or another
  * error. */
 int durlog_reader_next(durlog_reader *r, durlog_record *rec);
+
+/* Waits until durlog_reader_next() has a record to return (one past the
+ * reader's position is published, or durable for a durable_only reader), or
+ * timeout_ms passes (-1: no limit). Returns 0 or DURLOG_ETIMEDOUT. Sleeps
+ * on a futex that writers in any process wake when they publish: no busy
+ * spinning, except the first spin_us microseconds if asked. A reader that
+ * may not write the coordination file cannot ask writers for a wake-up and
+ * polls every millisecond instead; without a coordination file at all it
+ * returns 0 after at most 10 ms (look with durlog_reader_next). */
+int durlog_reader_wait(durlog_reader *r, int timeout_ms);
 
 /* Facts about the log as the reader sees it now. */
 int durlog_reader_info(durlog_reader *r, durlog_info *out);

@@ -11,6 +11,11 @@
  * When the record expected next is not at the reader's position, the writer
  * has rolled to a new segment, which is named after exactly that sequence
  * number.
+ *
+ * A live reader sleeps in durlog_reader_wait on the futex words writers bump
+ * when they publish (or when the durable mark moves, for a durable-only
+ * reader): the same words, counts and wake-ups that durlog_wait uses, so a
+ * reader in another process wakes within a futex wake-up of the append.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +24,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "log.h"
 #include "os.h"
@@ -29,6 +35,8 @@ struct durlog_reader {
     int dirfd;
     int shmfd;
     const struct dl_shared *sh;   /* NULL when not available */
+    int sh_writable;              /* mapped read-write: may register as a
+                                     waiter so that writers wake it */
     durlog_reader_options opts;
     struct dl_segmap seg;         /* current segment; fd < 0 before the first */
     uint64_t pos;                 /* offset of the next record in seg */
@@ -63,10 +71,21 @@ static const struct dl_shared *shared_view(const durlog_reader *r)
     return sh;
 }
 
+/* Records below this may be returned: those published to readers or, for
+ * a durable-only reader, those also known to be on stable storage. */
 static uint64_t published(const durlog_reader *r)
 {
     const struct dl_shared *sh = shared_view(r);
-    return sh ? atomic_load(&((struct dl_shared *)sh)->published_seq) : UINT64_MAX;
+    if (!sh)
+        return UINT64_MAX;
+    struct dl_shared *w = (struct dl_shared *)sh;
+    uint64_t pub = atomic_load(&w->published_seq);
+    if (r->opts.durable_only) {
+        uint64_t durable = atomic_load(&w->durable_seq);
+        if (durable < pub)
+            pub = durable;
+    }
+    return pub;
 }
 
 static uint64_t seg_limit(const struct dl_segmap *s)
@@ -134,13 +153,26 @@ int durlog_reader_open(const char *path, const durlog_reader_options *opts,
             return DURLOG_EFORMAT;
         }
     }
+    /* Read-write if allowed: a waiting reader counts itself in the shared
+     * waiter counts, which is what makes writers call FUTEX_WAKE. A reader
+     * with read access only follows the log by polling (see
+     * durlog_reader_wait). */
+    int fd = dl_openat(r->dirfd, DL_SHM_NAME, O_RDWR | O_NOFOLLOW, 0);
+    if (fd >= 0) {
+        dl_close(r->shmfd);
+        r->shmfd = fd;
+        r->sh_writable = 1;
+    }
     if (r->shmfd >= 0) {
         struct stat st;
         void *p;
+        int prot = r->sh_writable ? PROT_READ | PROT_WRITE : PROT_READ;
         if (fstat(r->shmfd, &st) == 0 && S_ISREG(st.st_mode) &&
             st.st_size >= DL_SHM_SIZE &&
-            dl_mmap(DL_SHM_SIZE, PROT_READ, r->shmfd, 0, &p) == 0)
+            dl_mmap(DL_SHM_SIZE, prot, r->shmfd, 0, &p) == 0)
             r->sh = p;
+        else
+            r->sh_writable = 0;
     }
     *out = r;
     return 0;
@@ -368,6 +400,81 @@ int durlog_reader_info(durlog_reader *r, durlog_info *out)
     if (!ds.segments)
         out->first_seq = out->next_seq;
     return 0;
+}
+
+/* How long a waiting reader sleeps without looking: bounds the wait when a
+ * wake-up is lost (a writer killed between publishing and waking). */
+#define DL_READER_NAP_NS 50000000u
+/* How often a reader without write access to the coordination file looks. */
+#define DL_READER_POLL_NS 1000000u
+
+static int record_available(const durlog_reader *r)
+{
+    return published(r) > r->next_seq;
+}
+
+static void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+int durlog_reader_wait(durlog_reader *r, int timeout_ms)
+{
+    uint64_t start = dl_mono_ns();
+    uint64_t deadline = timeout_ms < 0 ? UINT64_MAX
+                      : start + (uint64_t)timeout_ms * 1000000u;
+    const struct dl_shared *sh = shared_view(r);
+    if (!sh) {
+        /* No coordination file: nothing says when records arrive. Let the
+         * caller look (durlog_reader_next) after a short sleep. */
+        uint64_t nap = deadline - start < 10000000u ? deadline - start : 10000000u;
+        struct timespec ts = { 0, (long)nap };
+        nanosleep(&ts, NULL);
+        return 0;
+    }
+    if (r->opts.spin_us) {
+        uint64_t until = start + (uint64_t)r->opts.spin_us * 1000u;
+        if (until > deadline)
+            until = deadline;
+        do {
+            for (int i = 0; i < 64; i++) {
+                if (record_available(r))
+                    return 0;
+                cpu_relax();
+            }
+        } while (dl_mono_ns() < until);
+    }
+    struct dl_shared *w = (struct dl_shared *)sh;
+    int durable = r->opts.durable_only;
+    _Atomic uint32_t *event = durable ? &w->durable_event : &w->publish_event;
+    _Atomic uint32_t *count = durable ? &w->sync_waiters : &w->waiters;
+    for (;;) {
+        uint32_t seen = atomic_load(event);
+        if (record_available(r))
+            return 0;
+        uint64_t now = dl_mono_ns();
+        if (now >= deadline)
+            return DURLOG_ETIMEDOUT;
+        uint64_t nap = r->sh_writable ? DL_READER_NAP_NS : DL_READER_POLL_NS;
+        if (deadline - now < nap)
+            nap = deadline - now;
+        if (r->sh_writable) {
+            /* Counted first, then looked again (both sequentially
+             * consistent): a writer publishing meanwhile either sees the
+             * count and wakes us, or we see its record. */
+            atomic_fetch_add(count, 1);
+            if (!record_available(r))
+                dl_futex_wait(event, seen, nap);
+            atomic_fetch_sub(count, 1);
+        } else {
+            struct timespec ts = { 0, (long)nap };
+            nanosleep(&ts, NULL);
+        }
+    }
 }
 
 uint64_t durlog_reader_skipped(const durlog_reader *r)

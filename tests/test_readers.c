@@ -1,0 +1,242 @@
+/* Live readers: waiting for new records (in this or another process),
+ * across segment rolls, durable-only views, read-only readers, spin mode. */
+#include <sys/wait.h>
+
+#include "testutil.h"
+
+#define EXTRA 200
+
+static uint64_t ms_since(uint64_t start)
+{
+    return tu_now_ms() - start;
+}
+
+static void wait_times_out_when_nothing_arrives(void)
+{
+    struct scratch s;
+    scratch_make(&s);
+    durlog *log;
+    durlog_reader *r;
+    durlog_record rec;
+    REQUIRE(durlog_open(s.log, NULL, &log) == 0);
+    CHECK_OK(tu_append_payload(log, 0, 0, EXTRA, DURLOG_KERNEL, NULL));
+    REQUIRE(durlog_reader_open(s.log, NULL, &r) == 0);
+    CHECK_OK(durlog_reader_wait(r, 0)); /* one is there */
+    CHECK_OK(durlog_reader_next(r, &rec));
+    uint64_t start = tu_now_ms();
+    CHECK_RC(durlog_reader_wait(r, 60), DURLOG_ETIMEDOUT);
+    CHECK(ms_since(start) >= 55);
+    CHECK_RC(durlog_reader_wait(r, 0), DURLOG_ETIMEDOUT);
+    durlog_reader_close(r);
+    CHECK_OK(durlog_close(log));
+    scratch_remove(&s);
+}
+
+/* A child process appends `n` records, pausing now and then so that the
+ * reader catches up and sleeps; small segments make it roll often. */
+static int appending_child(const char *path, uint64_t n)
+{
+    durlog *log;
+    durlog_options o;
+    durlog_options_init(&o);
+    o.segment_size = 16384;
+    if (durlog_open(path, &o, &log))
+        return 1;
+    for (uint64_t i = 0; i < n; i++) {
+        if (i % 50 == 0)
+            tu_sleep_ms(2);
+        if (tu_append_payload(log, 0, i, EXTRA, DURLOG_KERNEL, NULL))
+            return 1;
+    }
+    return durlog_close(log) ? 1 : 0;
+}
+
+static void reader_follows_a_writer_in_another_process_across_rolls(void)
+{
+    struct scratch s;
+    scratch_make(&s);
+    durlog *log;
+    durlog_options o;
+    durlog_options_init(&o);
+    o.segment_size = 16384;
+    REQUIRE(durlog_open(s.log, &o, &log) == 0); /* creates the log */
+    durlog_reader *r;
+    REQUIRE(durlog_reader_open(s.log, NULL, &r) == 0);
+    const uint64_t n = 2000;
+    fflush(NULL);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0)
+        _exit(appending_child(s.log, n));
+    uint64_t got = 0, timeouts = 0, bad = 0;
+    uint64_t start = tu_now_ms();
+    while (got < n && ms_since(start) < 30000) {
+        durlog_record rec;
+        int rc = durlog_reader_next(r, &rec);
+        if (rc == DURLOG_EEND) {
+            if (durlog_reader_wait(r, 5000) == DURLOG_ETIMEDOUT)
+                timeouts++;
+            continue;
+        }
+        CHECK_OK(rc);
+        if (rc)
+            break;
+        uint32_t w;
+        uint64_t idx;
+        if (rec.seq != got || !tu_payload_check(&rec, EXTRA, &w, &idx) || idx != got)
+            bad++;
+        got++;
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK_EQ_U64(got, n);   /* every record, once, in order */
+    CHECK_EQ_U64(bad, 0);
+    CHECK_EQ_U64(timeouts, 0); /* each wait ended with a record */
+    durlog_record rec;
+    CHECK_RC(durlog_reader_next(r, &rec), DURLOG_EEND);
+    durlog_reader_close(r);
+    CHECK_OK(durlog_close(log));
+    scratch_remove(&s);
+}
+
+struct delayed {
+    durlog *log;
+    unsigned delay_ms;
+    durlog_level level;
+    int flush_sync;
+};
+
+static void *append_later(void *arg)
+{
+    struct delayed *d = arg;
+    tu_sleep_ms(d->delay_ms);
+    if (d->flush_sync)
+        durlog_flush(d->log, DURLOG_SYNC);
+    else
+        tu_append_payload(d->log, 0, 1, EXTRA, d->level, NULL);
+    return NULL;
+}
+
+static void durable_only_reader_sees_records_once_synced(void)
+{
+    struct scratch s;
+    scratch_make(&s);
+    durlog *log;
+    REQUIRE(durlog_open(s.log, NULL, &log) == 0);
+    durlog_reader_options ro;
+    durlog_reader_options_init(&ro);
+    ro.durable_only = 1;
+    durlog_reader *r, *all;
+    durlog_record rec;
+    REQUIRE(durlog_reader_open(s.log, &ro, &r) == 0);
+    REQUIRE(durlog_reader_open(s.log, NULL, &all) == 0);
+    CHECK_OK(tu_append_payload(log, 0, 0, EXTRA, DURLOG_KERNEL, NULL));
+    /* Visible to a plain reader, not to the durable-only one. */
+    CHECK_OK(durlog_reader_next(all, &rec));
+    CHECK_RC(durlog_reader_next(r, &rec), DURLOG_EEND);
+    CHECK_RC(durlog_reader_wait(r, 30), DURLOG_ETIMEDOUT);
+    /* Another thread syncs: the waiting durable-only reader wakes. */
+    pthread_t th;
+    struct delayed d = { log, 30, DURLOG_KERNEL, 1 };
+    REQUIRE(pthread_create(&th, NULL, append_later, &d) == 0);
+    uint64_t start = tu_now_ms();
+    CHECK_OK(durlog_reader_wait(r, 5000));
+    CHECK(ms_since(start) < 4000);
+    pthread_join(th, NULL);
+    CHECK_OK(durlog_reader_next(r, &rec));
+    CHECK_EQ_U64(rec.seq, 0);
+    struct dl_shared *sh = tu_map_shared(s.log);
+    REQUIRE(sh);
+    CHECK(tu_durable(sh) > rec.seq);
+    /* A sync append is visible to it as soon as the append returns. */
+    CHECK_OK(tu_append_payload(log, 0, 1, EXTRA, DURLOG_SYNC, NULL));
+    CHECK_OK(durlog_reader_next(r, &rec));
+    CHECK_EQ_U64(rec.seq, 1);
+    tu_unmap_shared(sh);
+    durlog_reader_close(r);
+    durlog_reader_close(all);
+    CHECK_OK(durlog_close(log));
+    scratch_remove(&s);
+}
+
+/* No write access to the coordination file (as for a user with read
+ * permission only; tests may run as root, so the seam refuses instead). */
+static int openat_shm_readonly(int dirfd, const char *name, int flags, mode_t mode)
+{
+    if (strcmp(name, DL_SHM_NAME) == 0 && (flags & O_ACCMODE) != O_RDONLY) {
+        errno = EACCES;
+        return -1;
+    }
+    return dl_os_real.openat(dirfd, name, flags, mode);
+}
+
+static void read_only_reader_follows_by_polling(void)
+{
+    struct scratch s;
+    scratch_make(&s);
+    durlog *log;
+    REQUIRE(durlog_open(s.log, NULL, &log) == 0);
+    CHECK_OK(tu_append_payload(log, 0, 0, EXTRA, DURLOG_KERNEL, NULL));
+    dl_os.openat = openat_shm_readonly;
+    durlog_reader *r;
+    durlog_record rec;
+    REQUIRE(durlog_reader_open(s.log, NULL, &r) == 0);
+    tu_restore_os();
+    CHECK_OK(durlog_reader_next(r, &rec));
+    struct dl_shared *sh = tu_map_shared(s.log);
+    REQUIRE(sh);
+    pthread_t th;
+    struct delayed d = { log, 30, DURLOG_KERNEL, 0 };
+    REQUIRE(pthread_create(&th, NULL, append_later, &d) == 0);
+    uint64_t start = tu_now_ms();
+    CHECK_OK(durlog_reader_wait(r, 5000));
+    CHECK(ms_since(start) < 4000);
+    CHECK_EQ_U64(atomic_load(&sh->waiters), 0); /* it never registered */
+    pthread_join(th, NULL);
+    CHECK_OK(durlog_reader_next(r, &rec));
+    CHECK_EQ_U64(rec.seq, 1);
+    tu_unmap_shared(sh);
+    durlog_reader_close(r);
+    CHECK_OK(durlog_close(log));
+    scratch_remove(&s);
+}
+
+static void spinning_reader_sees_an_append(void)
+{
+    struct scratch s;
+    scratch_make(&s);
+    durlog *log;
+    REQUIRE(durlog_open(s.log, NULL, &log) == 0);
+    durlog_reader_options ro;
+    durlog_reader_options_init(&ro);
+    ro.spin_us = 200000; /* longer than the delay: found while spinning */
+    durlog_reader *r;
+    durlog_record rec;
+    REQUIRE(durlog_reader_open(s.log, &ro, &r) == 0);
+    struct dl_shared *sh = tu_map_shared(s.log);
+    REQUIRE(sh);
+    pthread_t th;
+    struct delayed d = { log, 20, DURLOG_KERNEL, 0 };
+    REQUIRE(pthread_create(&th, NULL, append_later, &d) == 0);
+    CHECK_OK(durlog_reader_wait(r, 5000));
+    pthread_join(th, NULL);
+    CHECK_OK(durlog_reader_next(r, &rec));
+    CHECK_EQ_U64(rec.seq, 0);
+    /* Nothing more: the spin gives up at the timeout. */
+    uint64_t start = tu_now_ms();
+    CHECK_RC(durlog_reader_wait(r, 30), DURLOG_ETIMEDOUT);
+    CHECK(ms_since(start) >= 25);
+    tu_unmap_shared(sh);
+    durlog_reader_close(r);
+    CHECK_OK(durlog_close(log));
+    scratch_remove(&s);
+}
+
+TEST_MAIN(
+    RUN(wait_times_out_when_nothing_arrives);
+    RUN(reader_follows_a_writer_in_another_process_across_rolls);
+    RUN(durable_only_reader_sees_records_once_synced);
+    RUN(read_only_reader_follows_by_polling);
+    RUN(spinning_reader_sees_an_append);
+)
