@@ -40,6 +40,7 @@ extern const struct cli_command cli_cmd_append;
 extern const struct cli_command cli_cmd_cat;
 extern const struct cli_command cli_cmd_info;
 extern const struct cli_command cli_cmd_check;
+extern const struct cli_command cli_cmd_tail;
 
 /* ---- cli_util.c ---- */
 
@@ -113,5 +114,12 @@ void json_write_base64(FILE *out, const void *data, size_t len);
 /* Formats ns since the Unix epoch as RFC 3339 in UTC with nanoseconds, e.g.
  * "2026-11-23T17:59:10.123456789Z". */
 void rfc3339_format_ns(uint64_t time_ns, char buf[RFC3339_NS_SIZE]);
+
+/* Writes one record to standard output as `durlog cat` prints it: text, the
+ * payload's bytes and a newline; json, one object on one line,
+ * {"seq":N,"time":"RFC 3339","data":"..."}, with "encoding":"base64" for a
+ * payload that is not UTF-8. Returns 0, or the negative errno of the write
+ * that failed (standard output's error flag is then set). */
+int cli_write_record(const durlog_record *rec, enum cli_format format);
 
 #endif /* DURLOG_CLI_H */

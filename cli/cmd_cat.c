@@ -13,40 +13,6 @@
 
 #include "cli.h"
 
-/* The error of the stdio write to standard output that just failed. */
-static int stdout_error(void)
-{
-    return errno ? -errno : -EIO;
-}
-
-/* Writes one record as text. Returns 0 or a negative errno. */
-static int write_text(const durlog_record *rec)
-{
-    if (fwrite(rec->data, 1, rec->len, stdout) != rec->len ||
-        putchar('\n') == EOF)
-        return stdout_error();
-    return 0;
-}
-
-/* Writes one record as a JSON object on one line. Returns 0 or a negative
- * errno. */
-static int write_json(const durlog_record *rec)
-{
-    char when[RFC3339_NS_SIZE];
-
-    rfc3339_format_ns(rec->time_ns, when);
-    printf("{\"seq\":%" PRIu64 ",\"time\":\"%s\",\"data\":", rec->seq, when);
-    if (utf8_valid(rec->data, rec->len)) {
-        json_write_string(stdout, rec->data, rec->len);
-    } else {
-        json_write_base64(stdout, rec->data, rec->len);
-        fputs(",\"encoding\":\"base64\"", stdout);
-    }
-    if (fputs("}\n", stdout) == EOF || ferror(stdout))
-        return stdout_error();
-    return 0;
-}
-
 /* Reports that `seq` is outside the log, naming the range it holds. */
 static int report_not_found(const struct cli_command *cmd, durlog_reader *r,
                             const char *path, uint64_t seq)
@@ -135,7 +101,7 @@ static int run_cat(const struct cli_command *cmd, int argc, char **argv)
                               cli_explain(rc, durlog_reader_errmsg(r), path));
             goto out;
         }
-        rc = format == CLI_FORMAT_JSON ? write_json(&rec) : write_text(&rec);
+        rc = cli_write_record(&rec, format);
         if (rc < 0) {
             errno = -rc;
             status = cli_check_stdout(cmd, 0);

@@ -18,6 +18,7 @@
 static const struct cli_command *const commands[] = {
     &cli_cmd_append,
     &cli_cmd_cat,
+    &cli_cmd_tail,
     &cli_cmd_info,
     &cli_cmd_check,
 };

@@ -1,11 +1,13 @@
 /*
  * output.c - turning record payloads and times into text for `durlog cat`
- * and friends: UTF-8 validation, JSON string escaping, base64, RFC 3339.
+ * and friends: UTF-8 validation, JSON string escaping, base64, RFC 3339,
+ * and a whole record in the text or JSON format of `durlog cat` and `tail`.
  *
  * A payload is arbitrary bytes. JSON strings can only carry Unicode, so a
  * payload that is valid UTF-8 is written as a JSON string and anything else
  * as base64 (the caller marks which with an "encoding" field).
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <string.h>
 #include <time.h>
@@ -139,4 +141,43 @@ void rfc3339_format_ns(uint64_t time_ns, char buf[RFC3339_NS_SIZE])
     n = strftime(buf, RFC3339_NS_SIZE, "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(buf + n, RFC3339_NS_SIZE - n, ".%09" PRIu64 "Z",
              time_ns % ns_per_s);
+}
+
+/* The error of the stdio write to standard output that just failed. */
+static int stdout_error(void)
+{
+    return errno ? -errno : -EIO;
+}
+
+/* Writes one record as text. Returns 0 or a negative errno. */
+static int write_text(const durlog_record *rec)
+{
+    if (fwrite(rec->data, 1, rec->len, stdout) != rec->len ||
+        putchar('\n') == EOF)
+        return stdout_error();
+    return 0;
+}
+
+/* Writes one record as a JSON object on one line. Returns 0 or a negative
+ * errno. */
+static int write_json(const durlog_record *rec)
+{
+    char when[RFC3339_NS_SIZE];
+
+    rfc3339_format_ns(rec->time_ns, when);
+    printf("{\"seq\":%" PRIu64 ",\"time\":\"%s\",\"data\":", rec->seq, when);
+    if (utf8_valid(rec->data, rec->len)) {
+        json_write_string(stdout, rec->data, rec->len);
+    } else {
+        json_write_base64(stdout, rec->data, rec->len);
+        fputs(",\"encoding\":\"base64\"", stdout);
+    }
+    if (fputs("}\n", stdout) == EOF || ferror(stdout))
+        return stdout_error();
+    return 0;
+}
+
+int cli_write_record(const durlog_record *rec, enum cli_format format)
+{
+    return format == CLI_FORMAT_JSON ? write_json(rec) : write_text(rec);
 }

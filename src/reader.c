@@ -394,6 +394,10 @@ int durlog_reader_info(durlog_reader *r, durlog_info *out)
         if (pub < out->next_seq)
             out->next_seq = pub; /* a record being copied right now */
         out->durable_seq = atomic_load(&((struct dl_shared *)sh)->durable_seq);
+    } else if (r->opts.durable_only) {
+        /* No coordination file: such a reader counts every intact record
+         * as durable (see durable_only); say the same here. */
+        out->durable_seq = out->next_seq;
     }
     if (out->durable_seq > out->next_seq)
         out->durable_seq = out->next_seq;

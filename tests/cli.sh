@@ -463,6 +463,191 @@ cat_into_a_closed_pipe_exits_quietly() {
     expect_stderr_empty
 }
 
+# ---- tail -------------------------------------------------------------------
+
+# A log of the records 1..25 (seqs 0..24).
+make_log_of_25() {
+    seq 1 25 >"$D/in"
+    "$BIN" append "$LOG" <"$D/in"
+}
+
+tail_prints_the_last_10_records_in_order() {
+    make_log_of_25
+    run "$BIN" tail "$LOG"
+    expect_status 0 "tail"
+    expect_stdout "$(seq 16 25)"
+    expect_stderr_empty
+}
+
+tail_count_prints_that_many() {
+    make_log_of_25
+    run "$BIN" tail -n 3 "$LOG"
+    expect_status 0 "tail -n 3"
+    expect_stdout $'23\n24\n25'
+    run "$BIN" tail --count 1 "$LOG"
+    expect_status 0 "tail --count 1"
+    expect_stdout "25"
+}
+
+tail_count_0_prints_nothing() {
+    make_log_of_25
+    run "$BIN" tail -n 0 "$LOG"
+    expect_status 0 "tail -n 0"
+    expect_stdout ""
+    expect_stderr_empty
+}
+
+tail_count_larger_than_the_log_prints_all_of_it() {
+    make_log_of_25
+    run "$BIN" tail -n 26 "$LOG"
+    expect_status 0 "tail -n 26"
+    expect_stdout "$(seq 1 25)"
+    run "$BIN" tail -n 18446744073709551615 "$LOG"
+    expect_status 0 "tail -n UINT64_MAX"
+    expect_stdout "$(seq 1 25)"
+    run_in /dev/null "$BIN" append "$D/empty"
+    run "$BIN" tail "$D/empty"
+    expect_status 0 "tail of an empty log"
+    expect_stdout ""
+}
+
+tail_durable_shows_only_records_on_stable_storage() {
+    run "$BIN" append -d kernel "$LOG" k1 k2 k3
+    run "$BIN" tail --durable "$LOG"
+    expect_status 0 "tail --durable after kernel appends"
+    expect_stdout ""
+    run "$BIN" tail "$LOG"
+    expect_stdout $'k1\nk2\nk3'
+    run "$BIN" append -d sync "$LOG" s1 s2
+    run "$BIN" tail --durable "$LOG"
+    expect_status 0 "tail --durable after a sync append"
+    expect_stdout $'k1\nk2\nk3\ns1\ns2'
+    run "$BIN" tail --durable -n 2 -o json "$LOG"
+    expect_json_field 1 seq 3
+    expect_json_field 2 data s2
+}
+
+tail_json_gives_seq_time_and_data_of_the_last_records() {
+    make_log_of_25
+    run "$BIN" tail -n 3 -o json "$LOG"
+    expect_status 0 "tail -o json"
+    expect_json_lines
+    [ "$(wc -l <"$OUT")" -eq 3 ] || fail "expected 3 JSON lines, got $(wc -l <"$OUT")"
+    expect_json_field 1 seq 22
+    expect_json_field 1 data 23
+    expect_json_field 3 seq 24
+    expect_json_field 3 data 25
+    [[ "$(json_field 2 time)" =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{9}Z$ ]] ||
+        fail "time '$(json_field 2 time)' is not RFC 3339 UTC with nanoseconds"
+    run "$BIN" tail --output=json -n 1 "$LOG"
+    expect_json_field 1 seq 24
+}
+
+# wait_for_lines FILE N: polls up to 5 s until FILE has at least N lines.
+wait_for_lines() {
+    local i
+    for i in $(seq 50); do
+        [ "$(wc -l <"$1")" -ge "$2" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# stop_follower PID SIGNAL: sends SIGNAL and sets $rc to PID's exit status;
+# kills it and fails if it has not exited 5 s later.
+stop_follower() {
+    local i
+    kill -"$2" "$1" 2>/dev/null
+    for i in $(seq 50); do
+        kill -0 "$1" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$1" 2>/dev/null; then
+        fail "tail -f still runs 5 s after SIG$2"
+        kill -KILL "$1" 2>/dev/null
+    fi
+    wait "$1"
+    rc=$?
+}
+
+tail_follow_prints_new_records_until_sigint() {
+    local pid
+    run "$BIN" append "$LOG" a b
+    "$BIN" tail -f "$LOG" >"$OUT" 2>"$ERR" &
+    pid=$!
+    wait_for_lines "$OUT" 2 || fail "tail -f did not print the existing records within 5 s"
+    # Not with `run`: $OUT is the follower's output.
+    "$BIN" append "$LOG" c d e || fail "append while tail -f runs failed"
+    wait_for_lines "$OUT" 5 || fail "tail -f did not print the 3 new records within 5 s"
+    stop_follower "$pid" INT
+    expect_status 0 "tail -f stopped by SIGINT"
+    expect_stdout $'a\nb\nc\nd\ne'
+    expect_stderr_empty
+}
+
+tail_follow_stops_cleanly_on_sigterm() {
+    local pid
+    run "$BIN" append "$LOG" a
+    "$BIN" tail -f -n 0 -o json "$LOG" >"$OUT" 2>"$ERR" &
+    pid=$!
+    sleep 0.3
+    "$BIN" append "$LOG" b || fail "append while tail -f runs failed"
+    wait_for_lines "$OUT" 1 || fail "tail -f -n 0 did not print the new record within 5 s"
+    stop_follower "$pid" TERM
+    expect_status 0 "tail -f stopped by SIGTERM"
+    expect_json_lines
+    [ "$(wc -l <"$OUT")" -eq 1 ] || fail "expected only the new record, got $(wc -l <"$OUT") lines"
+    expect_json_field 1 seq 1
+    expect_json_field 1 data b
+    expect_stderr_empty
+}
+
+tail_follow_into_a_closed_pipe_exits_0_quietly() {
+    run "$BIN" append "$LOG" a b c
+    timeout -s KILL 10 "$BIN" tail -f "$LOG" 2>"$ERR" | head -n 1 >"$OUT"
+    rc=${PIPESTATUS[0]}
+    expect_stdout a
+    expect_status 0 "tail -f whose reader went away while it waited"
+    expect_stderr_empty
+    # Here the reader goes away while tail -f is still writing (EPIPE).
+    seq 1 100000 >"$D/in"
+    "$BIN" append "$LOG" <"$D/in"
+    timeout -s KILL 10 "$BIN" tail -f -n 100000 "$LOG" 2>"$ERR" | head -n 1 >"$OUT"
+    rc=${PIPESTATUS[0]}
+    expect_stdout 1
+    expect_status 0 "tail -f whose reader went away while it wrote"
+    expect_stderr_empty
+}
+
+tail_bad_arguments_are_usage_errors() {
+    run "$BIN" append "$LOG" a
+    run "$BIN" tail --bogus "$LOG"
+    expect_usage_error
+    expect_stderr_has "bogus"
+    run "$BIN" tail -n -1 "$LOG"
+    expect_usage_error
+    run "$BIN" tail -n x "$LOG"
+    expect_usage_error
+    run "$BIN" tail -o xml "$LOG"
+    expect_usage_error
+    expect_stderr_has "xml"
+    run "$BIN" tail
+    expect_usage_error
+    run "$BIN" tail "$LOG" "$LOG"
+    expect_usage_error
+    expect_stdout ""
+}
+
+tail_missing_log_fails_clearly() {
+    run "$BIN" tail "$D/nothing"
+    expect_status 1 "tail of a missing log"
+    expect_one_error_line tail
+    expect_stderr_has "$D/nothing"
+    run timeout -s KILL 10 "$BIN" tail -f "$D/nothing"
+    expect_status 1 "tail -f of a missing log"
+    expect_one_error_line tail
+}
+
 # ---- info -------------------------------------------------------------------
 
 info_reports_records_range_and_sizes() {
@@ -634,7 +819,7 @@ unknown_command_is_a_usage_error() {
 
 unknown_option_is_a_usage_error_for_every_command() {
     local cmd
-    for cmd in append cat info check; do
+    for cmd in append cat tail info check; do
         run "$BIN" "$cmd" --bogus "$LOG"
         expect_usage_error
         expect_stderr_has "^usage: durlog $cmd"
@@ -648,7 +833,7 @@ unknown_option_is_a_usage_error_for_every_command() {
 
 help_of_every_command_exits_0_and_prints_its_usage() {
     local cmd
-    for cmd in append cat info check; do
+    for cmd in append cat tail info check; do
         run "$BIN" "$cmd" --help
         expect_status 0 "$cmd --help"
         expect_stdout_has "^usage: durlog $cmd"
@@ -659,7 +844,7 @@ help_of_every_command_exits_0_and_prints_its_usage() {
     done
     run "$BIN" --help
     expect_status 0 "--help"
-    for cmd in append cat info check; do expect_stdout_has "^  $cmd "; done
+    for cmd in append cat tail info check; do expect_stdout_has "^  $cmd "; done
     run "$BIN" --version
     expect_status 0 "--version"
     expect_stdout_has "^durlog [0-9]*\.[0-9]*\.[0-9]*$"
@@ -692,6 +877,17 @@ t cat_from_beyond_the_end_fails_naming_the_range
 t cat_bad_numbers_are_usage_errors
 t cat_bad_output_format_is_a_usage_error
 t cat_into_a_closed_pipe_exits_quietly
+t tail_prints_the_last_10_records_in_order
+t tail_count_prints_that_many
+t tail_count_0_prints_nothing
+t tail_count_larger_than_the_log_prints_all_of_it
+t tail_durable_shows_only_records_on_stable_storage
+t tail_json_gives_seq_time_and_data_of_the_last_records
+t tail_follow_prints_new_records_until_sigint
+t tail_follow_stops_cleanly_on_sigterm
+t tail_follow_into_a_closed_pipe_exits_0_quietly
+t tail_bad_arguments_are_usage_errors
+t tail_missing_log_fails_clearly
 t info_reports_records_range_and_sizes
 t info_json_of_an_empty_log_has_null_last_seq
 t info_missing_log_fails_clearly

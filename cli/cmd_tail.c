@@ -1,0 +1,234 @@
+/*
+ * cmd_tail.c - `durlog tail [-n N] [-f] [--durable] [-o text|json] LOG`.
+ *
+ * Prints the last N records of a log, oldest first, in the formats of
+ * `durlog cat`. The last N are found from durlog_reader_info(): the reader
+ * seeks to max(first_seq, end - N), where end is the log's next_seq, or its
+ * durable mark with --durable, and prints N records from there. With -f it
+ * then keeps following the log, waiting on durlog_reader_wait() at its end,
+ * until SIGINT or SIGTERM (exit 0) or until whoever reads standard output
+ * goes away (EPIPE, or a closed pipe seen while waiting: exit 0, quietly).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+/* How long one wait at the end of the log may take with -f: bounds how
+ * late a SIGINT or SIGTERM is acted on. */
+#define FOLLOW_WAIT_MS 200
+
+/* Set by SIGINT or SIGTERM while following. */
+static volatile sig_atomic_t stop_requested;
+
+static void request_stop(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+/* Makes SIGINT and SIGTERM end the follow loop instead of the process.
+ * Without SA_RESTART, so that a write blocked on a full pipe is interrupted
+ * too. Returns 0 or a negative errno. */
+static int install_stop_handlers(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = request_stop;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0)
+        return -errno;
+    return 0;
+}
+
+/* The error of the stdio write to standard output that just failed. */
+static int stdout_error(void)
+{
+    return errno ? -errno : -EIO;
+}
+
+/* True when standard output is a pipe whose reading end has been closed,
+ * so that a follower idle at the end of the log stops without waiting for
+ * its next record to fail with EPIPE. */
+static int stdout_reader_gone(void)
+{
+    struct pollfd p = { .fd = STDOUT_FILENO, .events = 0 };
+
+    return poll(&p, 1, 0) == 1 && (p.revents & POLLERR);
+}
+
+/* The exit status after a failed write to standard output (rc, a negative
+ * errno). Following, a reader that went away (EPIPE) or a write cut short
+ * by SIGINT/SIGTERM is the normal way to stop: 0, quietly. Otherwise as
+ * `durlog cat`: 1, reported unless it is EPIPE. */
+static int write_failed(const struct cli_command *cmd, int follow, int rc)
+{
+    if (follow && (rc == -EPIPE || stop_requested))
+        return CLI_EXIT_OK;
+    errno = -rc;
+    return cli_check_stdout(cmd, 0);
+}
+
+/* The sequence number to start at so that at most `count` records are left
+ * before `end`: max(first, end - count). */
+static uint64_t start_seq(uint64_t first, uint64_t end, uint64_t count)
+{
+    if (end < first || end - first <= count)
+        return first;
+    return end - count;
+}
+
+static int run_tail(const struct cli_command *cmd, int argc, char **argv)
+{
+    enum { OPT_DURABLE = 256 };
+    static const struct option longopts[] = {
+        { "count", required_argument, NULL, 'n' },
+        { "follow", no_argument, NULL, 'f' },
+        { "durable", no_argument, NULL, OPT_DURABLE },
+        { "output", required_argument, NULL, 'o' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    enum cli_format format = CLI_FORMAT_TEXT;
+    uint64_t count = 10, printed = 0, start;
+    int follow = 0, durable = 0, opt, rc, status = 0;
+    char errbuf[512] = "";
+    durlog_reader_options ropts;
+    durlog_reader *r;
+    durlog_info info;
+    const char *path;
+
+    while ((opt = cli_next_option(cmd, argc, argv, ":n:fo:h", longopts)) != -1) {
+        switch (opt) {
+        case 'n':
+            if (cli_parse_u64(optarg, &count) != 0)
+                cli_usage_error(cmd, "-n needs a count of records, not '%s'",
+                                optarg);
+            break;
+        case 'f':
+            follow = 1;
+            break;
+        case OPT_DURABLE:
+            durable = 1;
+            break;
+        case 'o':
+            if (cli_parse_format(optarg, &format) != 0)
+                cli_usage_error(cmd, "unknown output format '%s' (use text or "
+                                "json)", optarg);
+            break;
+        }
+    }
+    if (optind >= argc)
+        cli_usage_error(cmd, "no LOG given");
+    if (optind + 1 < argc)
+        cli_usage_error(cmd, "one LOG only; unexpected '%s'", argv[optind + 1]);
+    path = argv[optind];
+
+    /* As cli_open_reader(), with the durable-only view if asked for. */
+    durlog_reader_options_init(&ropts);
+    ropts.durable_only = durable;
+    ropts.errbuf = errbuf;
+    ropts.errbuf_size = sizeof(errbuf);
+    rc = durlog_reader_open(path, &ropts, &r);
+    if (rc < 0)
+        return cli_fail(cmd, "%s %s: %s",
+                        rc == -ENOENT ? "no log at" : "cannot open log", path,
+                        cli_explain(rc, errbuf, path));
+
+    rc = durlog_reader_info(r, &info);
+    if (rc < 0) {
+        status = cli_fail(cmd, "reading the range of %s: %s", path,
+                          cli_explain(rc, durlog_reader_errmsg(r), path));
+        goto out;
+    }
+    start = start_seq(info.first_seq, durable ? info.durable_seq : info.next_seq,
+                      count);
+    rc = durlog_reader_seek(r, start);
+    if (rc < 0) {
+        status = cli_fail(cmd, "seeking to seq %" PRIu64 " in %s: %s", start,
+                          path, cli_explain(rc, durlog_reader_errmsg(r), path));
+        goto out;
+    }
+    if (follow) {
+        rc = install_stop_handlers();
+        if (rc < 0) {
+            status = cli_fail(cmd, "installing signal handlers: %s",
+                              strerror(-rc));
+            goto out;
+        }
+    }
+
+    /* The last `count` records; then, following, every new one. */
+    while (follow ? !stop_requested : printed < count) {
+        durlog_record rec;
+
+        rc = durlog_reader_next(r, &rec);
+        if (rc == DURLOG_EEND) {
+            if (!follow)
+                break;
+            rc = durlog_reader_wait(r, FOLLOW_WAIT_MS);
+            if (rc < 0 && rc != DURLOG_ETIMEDOUT) {
+                status = cli_fail(cmd, "waiting for records of %s: %s", path,
+                                  cli_explain(rc, durlog_reader_errmsg(r),
+                                              path));
+                goto out;
+            }
+            if (stdout_reader_gone())
+                break;
+            continue;
+        }
+        if (rc < 0) {
+            status = cli_fail(cmd, "reading %s after %" PRIu64 " records: %s",
+                              path, printed,
+                              cli_explain(rc, durlog_reader_errmsg(r), path));
+            goto out;
+        }
+        rc = cli_write_record(&rec, format);
+        if (rc == 0 && follow && fflush(stdout) != 0)
+            rc = stdout_error();
+        if (rc < 0) {
+            status = write_failed(cmd, follow, rc);
+            goto out;
+        }
+        printed++;
+    }
+    if (!follow)
+        status = cli_check_stdout(cmd, 1);
+    else if (fflush(stdout) != 0)
+        status = write_failed(cmd, follow, stdout_error());
+out:
+    durlog_reader_close(r);
+    return status;
+}
+
+const struct cli_command cli_cmd_tail = {
+    .name = "tail",
+    .synopsis = "[-n COUNT] [-f] [--durable] [-o text|json] LOG",
+    .summary = "Print the last records of LOG; with -f, keep printing new "
+               "ones.",
+    .details =
+        "Options:\n"
+        "  -n, --count COUNT    print the last COUNT records (default 10)\n"
+        "  -f, --follow         then keep printing records as they are\n"
+        "                       appended, until interrupted (SIGINT or\n"
+        "                       SIGTERM: exit 0) or until standard output\n"
+        "                       is closed\n"
+        "  --durable            only records known to be on stable storage:\n"
+        "                       the last COUNT before the durable mark and,\n"
+        "                       with -f, later ones once they are synced\n"
+        "  -o, --output FORMAT  text (default): each payload as raw bytes and\n"
+        "                       a newline\n"
+        "                       json: one object per line,\n"
+        "                       {\"seq\":N,\"time\":\"RFC 3339\",\n"
+        "                        \"data\":\"...\"};\n"
+        "                       a payload that is not UTF-8 is base64 with\n"
+        "                       \"encoding\":\"base64\"\n"
+        "  -h, --help           show this help\n",
+    .run = run_tail,
+};
