@@ -85,10 +85,15 @@ enum cli_format {
 /* "text" or "json". Returns 0, or -1 for anything else. */
 int cli_parse_format(const char *text, enum cli_format *out);
 
-/* Opens a reader on the log at path, reporting a failure. Returns 0, or the
+/* After the options: exactly one LOG argument is left (argv[optind]), or a
+ * usage error (exit 2). */
+void cli_need_one_log(const struct cli_command *cmd, int argc, char **argv);
+
+/* Opens a reader on the log at path (only its durable records with
+ * durable_only), reporting a failure. Returns 0, or the
  * exit status 1 after reporting. */
 int cli_open_reader(const struct cli_command *cmd, const char *path,
-                    durlog_reader **out);
+                    int durable_only, durlog_reader **out);
 
 /* Checks standard output after writing to it; with `flush`, flushes it
  * first. Returns 0, or 1 after reporting the write error (silently for

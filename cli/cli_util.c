@@ -9,6 +9,7 @@
  * returns 1.
  */
 #include <errno.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,14 +135,23 @@ int cli_parse_format(const char *text, enum cli_format *out)
     return 0;
 }
 
+void cli_need_one_log(const struct cli_command *cmd, int argc, char **argv)
+{
+    if (optind >= argc)
+        cli_usage_error(cmd, "no LOG given");
+    if (optind + 1 < argc)
+        cli_usage_error(cmd, "one LOG only; unexpected '%s'", argv[optind + 1]);
+}
+
 int cli_open_reader(const struct cli_command *cmd, const char *path,
-                    durlog_reader **out)
+                    int durable_only, durlog_reader **out)
 {
     char errbuf[512] = "";
     durlog_reader_options opts;
     int rc;
 
     durlog_reader_options_init(&opts);
+    opts.durable_only = durable_only;
     opts.errbuf = errbuf;
     opts.errbuf_size = sizeof(errbuf);
     rc = durlog_reader_open(path, &opts, out);

@@ -67,13 +67,10 @@ static int run_cat(const struct cli_command *cmd, int argc, char **argv)
             break;
         }
     }
-    if (optind >= argc)
-        cli_usage_error(cmd, "no LOG given");
-    if (optind + 1 < argc)
-        cli_usage_error(cmd, "one LOG only; unexpected '%s'", argv[optind + 1]);
+    cli_need_one_log(cmd, argc, argv);
     path = argv[optind];
 
-    status = cli_open_reader(cmd, path, &r);
+    status = cli_open_reader(cmd, path, 0, &r);
     if (status)
         return status;
     if (have_from) {

@@ -89,10 +89,7 @@ static int run_check(const struct cli_command *cmd, int argc, char **argv)
         else if (opt == OPT_FORCE)
             flags |= DURLOG_CHECK_FORCE;
     }
-    if (optind >= argc)
-        cli_usage_error(cmd, "no LOG given");
-    if (optind + 1 < argc)
-        cli_usage_error(cmd, "one LOG only; unexpected '%s'", argv[optind + 1]);
+    cli_need_one_log(cmd, argc, argv);
     if ((flags & DURLOG_CHECK_FORCE) && !(flags & DURLOG_CHECK_REPAIR))
         cli_usage_error(cmd, "--force works only with --repair");
     path = argv[optind];

@@ -68,13 +68,10 @@ static int run_info(const struct cli_command *cmd, int argc, char **argv)
             cli_usage_error(cmd, "unknown output format '%s' (use text or "
                             "json)", optarg);
     }
-    if (optind >= argc)
-        cli_usage_error(cmd, "no LOG given");
-    if (optind + 1 < argc)
-        cli_usage_error(cmd, "one LOG only; unexpected '%s'", argv[optind + 1]);
+    cli_need_one_log(cmd, argc, argv);
     path = argv[optind];
 
-    status = cli_open_reader(cmd, path, &r);
+    status = cli_open_reader(cmd, path, 0, &r);
     if (status)
         return status;
     rc = durlog_reader_info(r, &info);

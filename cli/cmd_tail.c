@@ -98,8 +98,6 @@ static int run_tail(const struct cli_command *cmd, int argc, char **argv)
     enum cli_format format = CLI_FORMAT_TEXT;
     uint64_t count = 10, printed = 0, start;
     int follow = 0, durable = 0, opt, rc, status = 0;
-    char errbuf[512] = "";
-    durlog_reader_options ropts;
     durlog_reader *r;
     durlog_info info;
     const char *path;
@@ -124,22 +122,12 @@ static int run_tail(const struct cli_command *cmd, int argc, char **argv)
             break;
         }
     }
-    if (optind >= argc)
-        cli_usage_error(cmd, "no LOG given");
-    if (optind + 1 < argc)
-        cli_usage_error(cmd, "one LOG only; unexpected '%s'", argv[optind + 1]);
+    cli_need_one_log(cmd, argc, argv);
     path = argv[optind];
 
-    /* As cli_open_reader(), with the durable-only view if asked for. */
-    durlog_reader_options_init(&ropts);
-    ropts.durable_only = durable;
-    ropts.errbuf = errbuf;
-    ropts.errbuf_size = sizeof(errbuf);
-    rc = durlog_reader_open(path, &ropts, &r);
-    if (rc < 0)
-        return cli_fail(cmd, "%s %s: %s",
-                        rc == -ENOENT ? "no log at" : "cannot open log", path,
-                        cli_explain(rc, errbuf, path));
+    status = cli_open_reader(cmd, path, durable, &r);
+    if (status)
+        return status;
 
     rc = durlog_reader_info(r, &info);
     if (rc < 0) {

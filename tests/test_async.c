@@ -78,6 +78,17 @@ static void expect_log(const char *path, uint64_t n)
     CHECK_EQ_U64(next, n);
 }
 
+/* A scratch log opened with o (NULL: the defaults), and its coordination
+ * file mapped to look at the durable mark; NULL if either fails. */
+static struct dl_shared *open_watched(struct scratch *s, const durlog_options *o,
+                                      durlog **log)
+{
+    scratch_make(s);
+    if (durlog_open(s->log, o, log) != 0)
+        return NULL;
+    return tu_map_shared(s->log);
+}
+
 static void callbacks_come_once_each_in_order_after_durability(void)
 {
     struct scratch s;
@@ -197,13 +208,11 @@ static void kernel_completions_need_no_fdatasync(void)
 static void interval_completions_wait_for_the_interval(void)
 {
     struct scratch s;
-    scratch_make(&s);
     durlog_options o;
     durlog_options_init(&o);
     o.interval_ms = 300;
     durlog *log;
-    REQUIRE(durlog_open(s.log, &o, &log) == 0);
-    struct dl_shared *sh = tu_map_shared(s.log);
+    struct dl_shared *sh = open_watched(&s, &o, &log);
     REQUIRE(sh);
     struct tally t;
     tally_init(&t, sh);
@@ -227,10 +236,8 @@ static void interval_completions_wait_for_the_interval(void)
 static void batch_completes_once_with_its_first_seq(void)
 {
     struct scratch s;
-    scratch_make(&s);
     durlog *log;
-    REQUIRE(durlog_open(s.log, NULL, &log) == 0);
-    struct dl_shared *sh = tu_map_shared(s.log);
+    struct dl_shared *sh = open_watched(&s, NULL, &log);
     REQUIRE(sh);
     struct tally t;
     tally_init(&t, sh);
@@ -376,10 +383,8 @@ static void durlog_wait_blocks_on_an_async_record(void)
 static void failed_tu_fdatasync_fails_every_pending_completion(void)
 {
     struct scratch s;
-    scratch_make(&s);
     durlog *log;
-    REQUIRE(durlog_open(s.log, NULL, &log) == 0);
-    struct dl_shared *sh = tu_map_shared(s.log);
+    struct dl_shared *sh = open_watched(&s, NULL, &log);
     REQUIRE(sh);
     struct tally t;
     tally_init(&t, sh);

@@ -233,10 +233,43 @@ static void spinning_reader_sees_an_append(void)
     scratch_remove(&s);
 }
 
+/* A copied log (no coordination file): a durable-only reader counts every
+ * intact record as durable, and its info says the same. */
+static void durable_only_reader_of_a_copied_log_sees_every_record(void)
+{
+    struct scratch s;
+    scratch_make(&s);
+    durlog *log;
+    REQUIRE(durlog_open(s.log, NULL, &log) == 0);
+    for (uint64_t i = 0; i < 5; i++)
+        CHECK_OK(tu_append_payload(log, 0, i, EXTRA, DURLOG_KERNEL, NULL));
+    CHECK_OK(durlog_close(log));
+    char shm[400];
+    snprintf(shm, sizeof shm, "%s/%s", s.log, DL_SHM_NAME);
+    REQUIRE(unlink(shm) == 0);
+    durlog_reader_options ro;
+    durlog_reader_options_init(&ro);
+    ro.durable_only = 1;
+    durlog_reader *r;
+    durlog_record rec;
+    durlog_info info;
+    REQUIRE(durlog_reader_open(s.log, &ro, &r) == 0);
+    CHECK_OK(durlog_reader_info(r, &info));
+    CHECK_EQ_U64(info.next_seq, 5);
+    CHECK_EQ_U64(info.durable_seq, 5);
+    uint64_t n = 0;
+    while (durlog_reader_next(r, &rec) == 0)
+        n++;
+    CHECK_EQ_U64(n, 5);
+    durlog_reader_close(r);
+    scratch_remove(&s);
+}
+
 TEST_MAIN(
     RUN(wait_times_out_when_nothing_arrives);
     RUN(reader_follows_a_writer_in_another_process_across_rolls);
     RUN(durable_only_reader_sees_records_once_synced);
     RUN(read_only_reader_follows_by_polling);
     RUN(spinning_reader_sees_an_append);
+    RUN(durable_only_reader_of_a_copied_log_sees_every_record);
 )
