@@ -82,8 +82,10 @@ enum cli_format {
     CLI_FORMAT_JSON,
 };
 
-/* "text" or "json". Returns 0, or -1 for anything else. */
-int cli_parse_format(const char *text, enum cli_format *out);
+/* The argument of -o: "text" or "json"; anything else is a usage error. */
+enum cli_format cli_format_arg(const struct cli_command *cmd, const char *text);
+/* The argument of -n: a count of records, or a usage error. */
+uint64_t cli_count_arg(const struct cli_command *cmd, const char *text);
 
 /* After the options: exactly one LOG argument is left (argv[optind]), or a
  * usage error (exit 2). */

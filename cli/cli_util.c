@@ -124,15 +124,21 @@ int cli_parse_u64(const char *text, uint64_t *out)
     return 0;
 }
 
-int cli_parse_format(const char *text, enum cli_format *out)
+enum cli_format cli_format_arg(const struct cli_command *cmd, const char *text)
 {
     if (strcmp(text, "text") == 0)
-        *out = CLI_FORMAT_TEXT;
-    else if (strcmp(text, "json") == 0)
-        *out = CLI_FORMAT_JSON;
-    else
-        return -1;
-    return 0;
+        return CLI_FORMAT_TEXT;
+    if (strcmp(text, "json") == 0)
+        return CLI_FORMAT_JSON;
+    cli_usage_error(cmd, "unknown output format '%s' (use text or json)", text);
+}
+
+uint64_t cli_count_arg(const struct cli_command *cmd, const char *text)
+{
+    uint64_t n;
+    if (cli_parse_u64(text, &n) != 0)
+        cli_usage_error(cmd, "-n needs a count of records, not '%s'", text);
+    return n;
 }
 
 void cli_need_one_log(const struct cli_command *cmd, int argc, char **argv)

@@ -56,14 +56,10 @@ static int run_cat(const struct cli_command *cmd, int argc, char **argv)
             have_from = 1;
             break;
         case 'n':
-            if (cli_parse_u64(optarg, &limit) != 0)
-                cli_usage_error(cmd, "-n needs a count of records, not '%s'",
-                                optarg);
+            limit = cli_count_arg(cmd, optarg);
             break;
         case 'o':
-            if (cli_parse_format(optarg, &format) != 0)
-                cli_usage_error(cmd, "unknown output format '%s' (use text or "
-                                "json)", optarg);
+            format = cli_format_arg(cmd, optarg);
             break;
         }
     }

@@ -64,9 +64,8 @@ static int run_info(const struct cli_command *cmd, int argc, char **argv)
     int opt, rc, status;
 
     while ((opt = cli_next_option(cmd, argc, argv, ":o:h", longopts)) != -1) {
-        if (opt == 'o' && cli_parse_format(optarg, &format) != 0)
-            cli_usage_error(cmd, "unknown output format '%s' (use text or "
-                            "json)", optarg);
+        if (opt == 'o')
+            format = cli_format_arg(cmd, optarg);
     }
     cli_need_one_log(cmd, argc, argv);
     path = argv[optind];

@@ -105,9 +105,7 @@ static int run_tail(const struct cli_command *cmd, int argc, char **argv)
     while ((opt = cli_next_option(cmd, argc, argv, ":n:fo:h", longopts)) != -1) {
         switch (opt) {
         case 'n':
-            if (cli_parse_u64(optarg, &count) != 0)
-                cli_usage_error(cmd, "-n needs a count of records, not '%s'",
-                                optarg);
+            count = cli_count_arg(cmd, optarg);
             break;
         case 'f':
             follow = 1;
@@ -116,9 +114,7 @@ static int run_tail(const struct cli_command *cmd, int argc, char **argv)
             durable = 1;
             break;
         case 'o':
-            if (cli_parse_format(optarg, &format) != 0)
-                cli_usage_error(cmd, "unknown output format '%s' (use text or "
-                                "json)", optarg);
+            format = cli_format_arg(cmd, optarg);
             break;
         }
     }

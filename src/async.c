@@ -42,9 +42,7 @@ int dl_in_callback(const durlog *log)
  * process); 0 while neither. */
 static int failure(durlog *log)
 {
-    pthread_mutex_lock(&log->emu);
-    int rc = log->eerror;
-    pthread_mutex_unlock(&log->emu);
+    int rc = atomic_load(&log->eerror);
     if (!rc && atomic_load(&log->sh->failed))
         rc = DURLOG_EFAILED;
     return rc;

@@ -78,6 +78,9 @@ const char *durlog_engine(const durlog *log)
 
 int dl_engine_error(durlog *log)
 {
+    /* Checked before every asynchronous append: no lock unless it failed. */
+    if (!atomic_load(&log->eerror))
+        return 0;
     pthread_mutex_lock(&log->emu);
     int rc = log->eerror;
     if (rc)
@@ -120,13 +123,8 @@ static int work_pending(durlog *log)
     if (atomic_load(&log->estop))
         return 1;
     if (atomic_load(&log->async_target) > atomic_load(&sh->durable_seq) &&
-        !atomic_load(&sh->failed)) {
-        pthread_mutex_lock(&log->emu);
-        int broken = log->eerror != 0;
-        pthread_mutex_unlock(&log->emu);
-        if (!broken)
-            return 1;
-    }
+        !atomic_load(&sh->failed) && !atomic_load(&log->eerror))
+        return 1;
     /* In poll mode ready completions wait for durlog_poll(), not for us. */
     return !log->opts.poll_callbacks && dl_completion_ready(log);
 }
@@ -153,8 +151,8 @@ static void note_error(durlog *log, int rc, const char *msg)
 {
     pthread_mutex_lock(&log->emu);
     if (!log->eerror) {
-        log->eerror = rc;
         snprintf(log->eerrmsg, sizeof log->eerrmsg, "%s", msg);
+        atomic_store(&log->eerror, rc); /* after the message it stands for */
     }
     pthread_mutex_unlock(&log->emu);
 }

@@ -86,7 +86,9 @@ struct durlog {
     uint64_t idirty_since;        /* mono ns of the oldest unsynced interval
                                      record; 0 when none */
     uint64_t itarget;             /* sync up to here when it is due */
-    int eerror;                   /* first error the engine met; sticky */
+    _Atomic int eerror;           /* first error the engine met; sticky.
+                                     Set under emu after eerrmsg; read
+                                     without it on the append path */
     char eerrmsg[DL_ERRMSG_SIZE]; /* its message */
     _Atomic uint64_t async_target;/* records below are owed a sync now */
     _Atomic uint32_t ewake;       /* futex word: bumped to wake the engine */
