@@ -71,7 +71,6 @@ struct durlog {
     int sync_fd;
     uint64_t sync_fd_seg;
     uint64_t sync_fd_gen;
-    uint64_t sync_fd_opened_ns;   /* CLOCK_MONOTONIC when sync_fd was opened */
 
     /* The engine (engine.c): a thread, started by the first interval or
      * asynchronous append, that runs the fdatasyncs nobody waits for on the

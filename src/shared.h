@@ -78,7 +78,8 @@ struct dl_shared {
                                          leader began its fdatasync; 0 when
                                          none is under way. A leader that
                                          dies with this set may have seen an
-                                         error nobody recorded. */
+                                         error nobody recorded: the next one
+                                         redoes its work (sync.c) first. */
 };
 
 _Static_assert(sizeof(struct dl_shared) <= DL_SHM_SIZE, "dl_shared too big");

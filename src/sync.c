@@ -56,7 +56,6 @@ static int add_segment(durlog *log, struct sync_set *set, uint64_t seg, int is_t
             log->sync_fd = fd;
             log->sync_fd_seg = seg;
             log->sync_fd_gen = gen;
-            log->sync_fd_opened_ns = dl_mono_ns();
         }
     }
     set->ops[set->n] = (struct dl_uring_op){ fd, 1, 0 };
@@ -243,32 +242,98 @@ out_unlock:
     return rc;
 }
 
-/* The previous leader died holding the sync lock. It never moved
- * durable_seq past what an fdatasync covered, but if it died during an
- * fdatasync that failed, the kernel has reported that error once, to it, and
- * may have dropped the pages. Our own fdatasync reports the error too only
- * through a descriptor opened before the error happened; one opened later
- * would succeed over the lost pages. So the next sync is trusted only when
- * it will go through such a descriptor, on the tail alone; otherwise the log
- * enters the failed state (reopening runs recovery). */
-static int dead_leader(durlog *log)
+/* Checks that segment `m` holds every record of [durable, end) that falls in
+ * it (up to `next_seg`, where the next segment begins), intact, and rewrites
+ * the bytes of those records with the same bytes, which makes their pages
+ * dirty again. 1 if a record is missing or damaged, 0 when rewritten, or an
+ * error. */
+static int rewrite_unsynced(durlog *log, const struct dl_segmap *m, uint64_t durable,
+                            uint64_t end, uint64_t next_seg)
+{
+    uint64_t stop = end < next_seg ? end : next_seg;
+    uint64_t off = DL_SEG_HEADER_SIZE, seq = m->first_seq, from = UINT64_MAX;
+    while (seq < stop) {
+        struct dl_rec_view v;
+        enum dl_rec_status st = off >= m->size ? DL_REC_EMPTY
+            : seq < durable ? dl_rec_peek(m->map + off, m->size - off, &v)
+            : dl_rec_check(m->map + off, m->size - off, &v);
+        if (st != DL_REC_VALID || v.seq != seq)
+            return 1;
+        if (seq >= durable && from == UINT64_MAX)
+            from = off;
+        off += v.size;
+        seq++;
+    }
+    if (from == UINT64_MAX || off == from)
+        return 0;
+    int rc = dl_pwrite_all(m->fd, m->map + from, off - from, (off_t)from);
+    if (rc) {
+        char name[DL_SEG_NAME_LEN + 1];
+        dl_seg_name(name, m->first_seq);
+        return dl_fail(log, rc, "rewrite %s/%s after a writer died during an "
+                       "fdatasync: %s", log->path, name, durlog_strerror(rc));
+    }
+    return 0;
+}
+
+/* The previous leader died holding the sync lock, during an fdatasync
+ * (sync_started_ns set). Its outcome is unknown: if that fdatasync failed,
+ * the kernel reported the error once, to the dead process, and later
+ * fdatasyncs report nothing; the pages it could not write are clean again,
+ * and may have been dropped since. So nothing it covered is trusted until
+ * both are ruled out: every record published but not durable must still be
+ * intact in the page cache (if a page was dropped and read back from the
+ * disk, checksums or sequence numbers no longer match), and rewriting those
+ * bytes makes their pages dirty, so that the next fdatasync writes them
+ * whether or not the dead one did. If a record is no longer intact, the log
+ * enters the failed state (reopening runs recovery).
+ *
+ * The records cannot change under us: published records are never written
+ * again, and only their bytes are rewritten. A failed journal write, the
+ * other thing the dead fdatasync may have met, aborts the journal on ext4
+ * and XFS, and every later fdatasync then fails too. */
+static int redo_dead_sync(durlog *log)
 {
     struct dl_shared *sh = log->sh;
-    uint64_t started = sh->sync_started_ns;
-    if (!started)
+    if (!sh->sync_started_ns)
         return 0;
+    uint64_t durable = atomic_load(&sh->durable_seq);
+    uint64_t end = atomic_load(&sh->published_seq);
+    uint64_t *segs;
+    size_t n;
+    int rc = dl_seg_list(log->dirfd, &segs, &n);
+    if (rc)
+        return dl_fail(log, rc, "list segments of %s: %s", log->path,
+                       durlog_strerror(rc));
+    int damaged = 0;
+    for (size_t i = 0; i < n && !rc && !damaged && segs[i] < end; i++) {
+        uint64_t next_seg = i + 1 < n ? segs[i + 1] : UINT64_MAX;
+        if (next_seg <= durable)
+            continue;
+        struct dl_segmap m = DL_SEGMAP_INIT;
+        char err[256];
+        rc = dl_seg_open(log->dirfd, segs[i], 1, &m, err, sizeof err);
+        if (rc) {
+            dl_fail(log, rc, "%s: %s", log->path, err);
+            break;
+        }
+        rc = rewrite_unsynced(log, &m, durable, end, next_seg);
+        if (rc == 1) {
+            damaged = 1;
+            rc = 0;
+        }
+        dl_seg_close(&m);
+    }
+    free(segs);
+    if (rc)
+        return rc; /* nothing decided: the next leader tries again */
     sh->sync_started_ns = 0;
-    uint64_t tail = atomic_load(&sh->published_seg);
-    int covered = log->sync_fd >= 0 && log->sync_fd_seg == tail &&
-                  log->sync_fd_gen == atomic_load(&sh->generation) &&
-                  log->sync_fd_opened_ns < started &&
-                  atomic_load(&sh->durable_seq) >= tail;
-    if (covered)
+    if (!damaged)
         return 0;
     atomic_store(&sh->failed, 1);
-    return dl_fail(log, DURLOG_EFAILED, "%s: a writer died during an fdatasync "
-                   "whose outcome is unknown; close and reopen the log to recover",
-                   log->path);
+    return dl_fail(log, DURLOG_EFAILED, "%s: a writer died during an fdatasync, "
+                   "and records it was syncing are no longer intact in memory; "
+                   "close and reopen the log to recover", log->path);
 }
 
 int dl_sync_to(durlog *log, uint64_t target)
@@ -281,14 +346,15 @@ int dl_sync_to(durlog *log, uint64_t target)
             return 0;
         int rc = pthread_mutex_trylock(&sh->sync_lock);
         if (rc == 0 || rc == EOWNERDEAD) {
-            if (rc == EOWNERDEAD) {
-                int dead = dead_leader(log);
+            if (rc == EOWNERDEAD)
                 dl_mutex_consistent(&sh->sync_lock);
-                if (dead) {
-                    dl_mutex_unlock(&sh->sync_lock);
-                    dl_durable_changed(sh);
-                    return dead;
-                }
+            /* Left set by a leader that died during its fdatasync (and
+             * still set if the redo could not run last time). */
+            int dead = redo_dead_sync(log);
+            if (dead) {
+                dl_mutex_unlock(&sh->sync_lock);
+                dl_durable_changed(sh);
+                return dead;
             }
             rc = lead_sync(log, target);
             if (rc)
