@@ -306,6 +306,40 @@ append_at_each_level_is_counted_by_info() {
     expect_stdout $'buffered-1\nbuffered-2\nbuffered-3\nkernel-1\nkernel-2\nkernel-3\ninterval-1\ninterval-2\ninterval-3\nsync-1\nsync-2\nsync-3'
 }
 
+# The README's version of the article's experiment: two writers are fed the
+# same line and keep their logs open; the kernel one shows it at once, the
+# buffered one not until its writer exits, and never if it is killed.
+buffered_records_are_unseen_until_the_writer_exits_kernel_ones_at_once() {
+    local lvl pids=() i
+    for lvl in buffered kernel killed; do
+        mkfifo "$D/$lvl.in"
+        local d=$lvl
+        [ "$lvl" = killed ] && d=buffered
+        "$BIN" append -d "$d" "$D/$lvl" <"$D/$lvl.in" &
+        pids+=($!)
+    done
+    exec 7>"$D/buffered.in" 8>"$D/kernel.in" 9>"$D/killed.in"
+    echo hehe >&7; echo hehe >&8; echo hehe >&9
+    for i in $(seq 100); do # the kernel writer has read its line
+        [ "$("$BIN" cat "$D/kernel" 2>/dev/null)" = hehe ] && break
+        sleep 0.05
+    done
+    run "$BIN" cat "$D/kernel"
+    expect_stdout hehe
+    sleep 0.2 # the buffered writers have had as long and longer
+    run "$BIN" cat "$D/buffered"
+    expect_status 0 "cat of the buffered log while its writer runs"
+    expect_stdout ""
+    { kill -9 "${pids[2]}"; wait "${pids[2]}"; } 2>/dev/null # no "Killed"
+    exec 7>&- 8>&- 9>&-
+    wait "${pids[0]}" "${pids[1]}"
+    run "$BIN" cat "$D/buffered"
+    expect_stdout hehe
+    run "$BIN" cat "$D/killed"
+    expect_status 0 "cat of the log whose buffered writer was killed"
+    expect_stdout ""
+}
+
 append_bad_level_is_a_usage_error() {
     run "$BIN" append -d fast "$LOG" x
     expect_usage_error
@@ -863,6 +897,7 @@ t append_verbose_buffered_reports_the_count
 t append_verbose_reports_a_torn_tail_cut_on_open
 t append_takes_arguments_after_log_as_records_even_with_dashes
 t append_at_each_level_is_counted_by_info
+t buffered_records_are_unseen_until_the_writer_exits_kernel_ones_at_once
 t append_bad_level_is_a_usage_error
 t append_without_log_is_a_usage_error
 t append_where_the_log_cannot_be_created_fails_clearly
