@@ -7,6 +7,7 @@
 #                   (normal build, ASan+UBSan build, TSan on the threaded tests)
 #   make test       the suite on the normal build only
 #   make bench      the append, group-commit and async benchmarks (bench/README.md)
+#   make soak       the multi-process stress and SIGKILL loop, scaled up (minutes)
 #   make install    PREFIX=/usr/local
 
 B        ?= build
@@ -35,7 +36,7 @@ DEMOS     := $(DEMO_SRC:demo/%.c=$(B)/demo/%)
 
 all: $(B)/libdurlog.a $(B)/libdurlog.so $(B)/durlog $(TESTS) $(BENCHES) $(DEMOS)
 
-$(B)/%.o: %.c $(wildcard include/*.h src/*.h cli/*.h tests/*.h) Makefile
+$(B)/%.o: %.c $(wildcard include/*.h src/*.h cli/*.h tests/*.h bench/*.h) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS_BASE) $(CFLAGS) -fPIC -c $< -o $@
 
@@ -91,6 +92,11 @@ bench: all
 	$(B)/bench/bench_sync
 	$(B)/bench/bench_async
 	$(B)/bench/bench_readers
+	$(B)/bench/bench_procs
+
+# Long runs kept out of the default suite: 5000 kills, 8 x 500,000 records.
+soak: all
+	@DURLOG_KILL_ROUNDS=5000 DURLOG_STRESS_RECORDS=250000 B=$(B) tests/run.sh '^test_processes$$'
 
 VERSION := $(shell sed -n 's/^\#define DURLOG_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)/\2/p' include/durlog.h | paste -sd.)
 
@@ -109,5 +115,5 @@ install: $(B)/libdurlog.a $(B)/libdurlog.so $(B)/durlog
 clean:
 	rm -rf build build-asan build-tsan
 
-.PHONY: all deps demo test check bench install clean
+.PHONY: all deps demo test check bench soak install clean
 .SECONDARY:

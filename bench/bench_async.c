@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "durlog.h"
 #include "os.h"
 
@@ -63,23 +64,10 @@ static int counting_uring_result(int fd, int datasync, int res)
     return res;
 }
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void die(const char *what, int rc)
 {
     fprintf(stderr, "bench_async: %s: %s\n", what, durlog_strerror(rc));
     exit(1);
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
 }
 
 static double pct_ms(uint64_t *v, size_t n, double p)
@@ -276,18 +264,6 @@ static void run_durlog(struct result *r, durlog_engine_kind engine, int poll,
         die("remove the log", -1);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return v[n / 2];
-}
-
 enum { BARE, RAW_PACED, URING_PACED, THREAD_PACED, POLL_PACED, URING_FLAT,
        THREAD_FLAT, NROWS };
 static const char *row_names[NROWS] = {
@@ -306,20 +282,15 @@ static int row_uses_uring(int row)
 
 int main(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--dir") && i + 1 < argc)
-            dir = argv[++i];
-        else if (!strcmp(argv[i], "--records") && i + 1 < argc)
-            records = strtoull(argv[++i], NULL, 10);
-        else if (!strcmp(argv[i], "--repeats") && i + 1 < argc)
-            repeats = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--rate") && i + 1 < argc)
-            rate = strtoull(argv[++i], NULL, 10);
-        else {
-            fprintf(stderr, "usage: bench_async [--dir DIR] [--records N] [--repeats R] [--rate R]\n");
-            return 2;
-        }
-    }
+    static const struct opt opts[] = {
+        { "--dir", 's', &dir, NULL },
+        { "--records", 'z', &records, NULL },
+        { "--repeats", 'i', &repeats, NULL },
+        { "--rate", 'u', &rate, NULL },
+        { NULL, 0, NULL, NULL },
+    };
+    if (parse_opts(argc, argv, opts, "usage: bench_async [--dir DIR] [--records N] [--repeats R] [--rate R]"))
+        return 2;
     if (repeats < 1 || repeats > MAX_REPEATS || records < BARE_RECORDS || rate < 1000) {
         fprintf(stderr, "bench_async: --repeats 1..%d, --records >= %d, --rate >= 1000\n",
                 MAX_REPEATS, BARE_RECORDS);

@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "durlog.h"
 #include "os.h"
 
@@ -64,12 +65,6 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
 }
 
 static double percentile(double *v, size_t n, double p)
@@ -349,29 +344,18 @@ static void parse_threads(const char *s)
     }
 }
 
-static double median3(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return v[n / 2];
-}
-
 int main(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--dir") && i + 1 < argc)
-            dir = argv[++i];
-        else if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
-            seconds = atof(argv[++i]);
-        else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
-            parse_threads(argv[++i]);
-        else if (!strcmp(argv[i], "--repeats") && i + 1 < argc)
-            repeats = atoi(argv[++i]);
-        else {
-            fprintf(stderr, "usage: bench_sync [--dir DIR] [--seconds S] "
-                            "[--threads 1,4,16,64] [--repeats R]\n");
-            return 2;
-        }
-    }
+    static const struct opt opts[] = {
+        { "--dir", 's', &dir, NULL },
+        { "--seconds", 'd', &seconds, NULL },
+        { "--threads", 'f', NULL, parse_threads },
+        { "--repeats", 'i', &repeats, NULL },
+        { NULL, 0, NULL, NULL },
+    };
+    if (parse_opts(argc, argv, opts, "usage: bench_sync [--dir DIR] [--seconds S] "
+                                     "[--threads 1,4,16,64] [--repeats R]"))
+        return 2;
     if (seconds <= 0 || repeats < 1 || repeats > 15) {
         fprintf(stderr, "bench_sync: bad --seconds or --repeats\n");
         return 2;
@@ -419,24 +403,24 @@ int main(int argc, char **argv)
         }
         fprintf(stderr, "repeat %d of %d done\n", r + 1, repeats);
     }
-    double p50 = median3(bare50, repeats), p99 = median3(bare99, repeats);
+    double p50 = median(bare50, repeats), p99 = median(bare99, repeats);
     printf("durlog group commit: 100-byte records, DURLOG_SYNC, %d repeats of %.1f s "
            "per row (interleaved), medians\n\n", repeats, seconds);
     printf("bare pwrite+fdatasync, one thread: p50 %.1f us, p99 %.1f us, %.0f records/s\n",
-           p50 * 1e6, p99 * 1e6, median3(bare_rate, repeats));
-    double o50 = median3(one50, repeats), o99 = median3(one99, repeats);
+           p50 * 1e6, p99 * 1e6, median(bare_rate, repeats));
+    double o50 = median(one50, repeats), o99 = median(one99, repeats);
     printf("durlog sync, one waiting writer:   p50 %.1f us, p99 %.1f us  "
            "(p50 ratio %.2f, target <= 1.2)\n\n", o50 * 1e6, o99 * 1e6, o50 / p50);
     printf("threads   records/s   records/fdatasync   ideal N/p50   ratio   target"
            "      rocksdb sync=1   durlog/rocksdb\n");
     for (int t = 0; t < nthread_counts; t++) {
         int n = thread_counts[t];
-        double rt = median3(rate[t], repeats), pr = median3(per[t], repeats);
+        double rt = median(rate[t], repeats), pr = median(per[t], repeats);
         double ideal = n / p50;
         printf("%7d %11.0f %19.1f %13.0f %7.2f   %-12s", n, rt, pr, ideal, rt / ideal,
                (n == 16 || n == 64) ? (rt / ideal >= 0.7 ? ">= 0.7 met" : ">= 0.7 MISSED") : "-");
 #ifdef DURLOG_HAVE_ROCKSDB
-        double rk = median3(rocks[t], repeats);
+        double rk = median(rocks[t], repeats);
         printf(" %16.0f %16.2f\n", rk, rt / rk);
 #else
         printf(" %16s %16s\n", "not built", "-");
@@ -448,7 +432,7 @@ int main(int argc, char **argv)
     if (have_redis) {
         printf("\nredis appendfsync always, redis-benchmark SET -d 100: "
                "-c 1 %.0f requests/s, -c 64 %.0f requests/s\n",
-               median3(redis1, repeats), median3(redis64, repeats));
+               median(redis1, repeats), median(redis64, repeats));
         redis_stop(port, rdir);
     } else {
         printf("\n(Redis skipped: install redis-server and redis-tools)\n");
