@@ -157,10 +157,13 @@ typedef struct durlog_options {
     uint64_t segment_size;      /* bytes; default 64 MiB; minimum 4 KiB.
                                    Applies to segments this handle creates. */
     uint32_t interval_ms;       /* for DURLOG_INTERVAL; default 1000 */
-    mode_t mode;                /* permissions for files this handle creates
-                                   (segments, coordination file); default
-                                   0644. The directory gets these plus an
-                                   execute bit wherever a read bit is set. */
+    mode_t mode;                /* permissions of a log this handle creates
+                                   (narrowed by the umask); default 0644.
+                                   The directory gets these plus an execute
+                                   bit wherever a read bit is set. Segments
+                                   any writer creates later get the log's
+                                   permissions (its coordination file's),
+                                   whatever that writer's mode and umask. */
     int create;                 /* nonzero: create the log if it is missing
                                    (default 1 after durlog_options_init) */
     size_t buffer_size;         /* bytes of DURLOG_BUFFERED records held in

@@ -49,6 +49,8 @@ struct durlog {
     struct dl_shared *sh;
     durlog_options opts;
     mode_t dir_mode;
+    mode_t file_mode;             /* the log's permissions: its coordination
+                                     file's, given to every new segment */
 
     /* Guards this handle's local state below; taken before the shared
      * append lock, never while holding it. */

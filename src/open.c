@@ -154,6 +154,10 @@ static int open_shm(durlog *log)
     if (!S_ISREG(st.st_mode))
         return dl_fail(log, DURLOG_EFORMAT, "%s/%s is not a regular file",
                        log->path, DL_SHM_NAME);
+    /* The log's permissions are those its first writer gave this file; every
+     * segment any writer creates gets the same, whatever its own options
+     * and umask, so that all of the log's writers and readers can open it. */
+    log->file_mode = st.st_mode & 0777;
     if (st.st_size < DL_SHM_SIZE) {
         /* Allocated, not just sized: a store into a hole on a full disk
          * would raise SIGBUS. */

@@ -167,6 +167,12 @@ int dl_seg_create(int dirfd, uint64_t first_seq, uint64_t capacity,
         snprintf(err, errlen, "create %s: %s", tmp, durlog_strerror(rc));
         return rc;
     }
+    /* Exactly `mode`: the creating process's umask must not narrow it. */
+    if (fchmod(s.fd, mode) < 0) {
+        rc = -errno;
+        snprintf(err, errlen, "chmod %s: %s", tmp, durlog_strerror(rc));
+        goto out_unlink;
+    }
     /* Allocate before anything is mapped: a store into an unallocated page
      * of a full disk raises SIGBUS instead of returning ENOSPC. */
     rc = dl_allocate(s.fd, 0, (off_t)alloc);

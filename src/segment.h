@@ -42,7 +42,8 @@ int dl_seg_open(int dirfd, uint64_t first_seq, int writable,
 
 /* Creates segment `first_seq` with `capacity`, `alloc` bytes allocated, and
  * its header written, via a temporary name renamed into place, so that the
- * segment name never refers to a file without a header. Does not sync. */
+ * segment name never refers to a file without a header. Its permissions are
+ * exactly `mode` (not narrowed by the umask). Does not sync. */
 int dl_seg_create(int dirfd, uint64_t first_seq, uint64_t capacity,
                   uint64_t alloc, mode_t mode, struct dl_segmap *out,
                   char *err, size_t errlen);

@@ -91,7 +91,7 @@ static int roll(durlog *log, uint64_t need)
         alloc = cap;
 
     int rc = dl_seg_create(log->dirfd, sh->next_seq, cap, alloc,
-                           log->opts.mode, &m, err, sizeof err);
+                           log->file_mode, &m, err, sizeof err);
     if (rc)
         return dl_fail(log, rc, "%s: %s", log->path, err);
     /* The name may have been in use already (an empty tail segment too

@@ -5,8 +5,13 @@
  *
  * DURLOG_STRESS_RECORDS (records per writer thread, default 25000) and
  * DURLOG_KILL_ROUNDS (default 200) scale the runs up for `make soak`. */
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "format.h"
+#include "segment.h"
 #include "testutil.h"
 
 #define EXTRA 100
@@ -380,6 +385,63 @@ static void sync_appends_in_many_processes_share_fdatasync_calls(void)
     scratch_remove(&s);
 }
 
+/* ---- permissions ---- */
+
+static mode_t mode_of(const char *dir, const char *name)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return stat(path, &st) == 0 ? st.st_mode & 0777 : (mode_t)-1;
+}
+
+/* The log's permissions are set by whoever creates it (its options and
+ * umask); segments created later by a writer with another umask and other
+ * options get the same, so that every writer and reader of the log can open
+ * them. */
+static void segments_get_the_logs_permissions_whatever_the_writers_umask(void)
+{
+    struct scratch s;
+    scratch_make(&s);
+    mode_t old = umask(027);
+    durlog_options o;
+    durlog_options_init(&o);
+    o.mode = 0664;
+    o.segment_size = 4096; /* so that the next writer soon needs a new one */
+    durlog *log;
+    REQUIRE(durlog_open(s.log, &o, &log) == 0);
+    CHECK_OK(durlog_append(log, "first", 5, DURLOG_KERNEL, NULL));
+    CHECK_OK(durlog_close(log));
+    CHECK_EQ_U64(mode_of(s.log, "durlog.shm"), 0640);
+
+    umask(077); /* another writer, stricter umask, default mode 0644 */
+    durlog_options_init(&o);
+    o.segment_size = 4096;
+    REQUIRE(durlog_open(s.log, &o, &log) == 0);
+    for (int i = 0; i < 200; i++)
+        CHECK_OK(tu_append_payload(log, 0, (uint64_t)i, EXTRA, DURLOG_KERNEL, NULL));
+    CHECK_OK(durlog_close(log));
+    umask(old);
+
+    uint64_t *segs;
+    size_t n;
+    int dirfd = open(s.log, O_RDONLY | O_DIRECTORY);
+    REQUIRE(dirfd >= 0);
+    REQUIRE(dl_seg_list(dirfd, &segs, &n) == 0);
+    close(dirfd);
+    CHECK(n >= 5);
+    for (size_t i = 0; i < n; i++) {
+        char name[DL_SEG_NAME_LEN + 1];
+        dl_seg_name(name, segs[i]);
+        mode_t m = mode_of(s.log, name);
+        if (m != 0640)
+            fprintf(stderr, "  %s has mode %o\n", name, (unsigned)m);
+        CHECK(m == 0640);
+    }
+    free(segs);
+    scratch_remove(&s);
+}
+
 /* ---- kill loop ---- */
 
 enum { KILL_WRITERS = 3 };
@@ -539,5 +601,6 @@ static void writers_killed_at_random_moments_lose_nothing_acknowledged(void)
 TEST_MAIN(
     RUN(eight_writer_processes_and_four_following_readers_agree);
     RUN(sync_appends_in_many_processes_share_fdatasync_calls);
+    RUN(segments_get_the_logs_permissions_whatever_the_writers_umask);
     RUN(writers_killed_at_random_moments_lose_nothing_acknowledged);
 )
