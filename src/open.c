@@ -94,7 +94,11 @@ static int rebuild_shared(durlog *log)
         return dl_fail(log, rc, "initialise locks in %s/%s: %s", log->path,
                        DL_SHM_NAME, durlog_strerror(rc));
     atomic_store(&sh->failed, 0);
-    atomic_store(&sh->waiters, 0);
+    /* Sleepers may be counted (readers do not hold the flock): leaving
+     * after this reset is safe (dl_waitq_leave). Dropping the counts of
+     * sleepers that died with an older coordination file is the point. */
+    memset(sh->published.count, 0, sizeof sh->published.count);
+    memset(sh->durable.count, 0, sizeof sh->durable.count);
     rc = dl_recover(log, strict, &log->recovery);
     if (rc)
         return rc;

@@ -408,7 +408,7 @@ int durlog_reader_info(durlog_reader *r, durlog_info *out)
 
 /* How long a waiting reader sleeps without looking: bounds the wait when a
  * wake-up is lost (a writer killed between publishing and waking). */
-#define DL_READER_NAP_NS 50000000u
+#define DL_READER_NAP_NS DL_WAITQ_SLICE_NS
 /* How often a reader without write access to the coordination file looks. */
 #define DL_READER_POLL_NS 1000000u
 
@@ -454,10 +454,9 @@ int durlog_reader_wait(durlog_reader *r, int timeout_ms)
     }
     struct dl_shared *w = (struct dl_shared *)sh;
     int durable = r->opts.durable_only;
-    _Atomic uint32_t *event = durable ? &w->durable_event : &w->publish_event;
-    _Atomic uint32_t *count = durable ? &w->sync_waiters : &w->waiters;
+    struct dl_waitq *q = durable ? &w->durable : &w->published;
     for (;;) {
-        uint32_t seen = atomic_load(event);
+        uint32_t seen = atomic_load(&q->event);
         if (record_available(r))
             return 0;
         uint64_t now = dl_mono_ns();
@@ -470,10 +469,10 @@ int durlog_reader_wait(durlog_reader *r, int timeout_ms)
             /* Counted first, then looked again (both sequentially
              * consistent): a writer publishing meanwhile either sees the
              * count and wakes us, or we see its record. */
-            atomic_fetch_add(count, 1);
+            uint32_t ticket = dl_waitq_enter(q);
             if (!record_available(r))
-                dl_futex_wait(event, seen, nap);
-            atomic_fetch_sub(count, 1);
+                dl_waitq_sleep(q, seen, nap);
+            dl_waitq_leave(q, ticket);
         } else {
             struct timespec ts = { 0, (long)nap };
             nanosleep(&ts, NULL);

@@ -136,52 +136,89 @@ void dl_publish(struct dl_shared *sh, uint64_t next_seq, uint64_t tail_seg)
         atomic_fetch_add(&sh->goal_event, 1);
         futex(&sh->goal_event, FUTEX_WAKE, 1, NULL);
     }
-    /* seq_cst store above, seq_cst load here: a waiter either sees the new
-     * published_seq or is counted in waiters before it sleeps. */
-    if (atomic_load(&sh->waiters)) {
-        atomic_fetch_add(&sh->publish_event, 1);
-        futex(&sh->publish_event, FUTEX_WAKE, INT_MAX, NULL);
+    /* seq_cst store above, seq_cst loads in the wake: a waiter either sees
+     * the new published_seq or is counted before it sleeps. */
+    dl_waitq_wake(&sh->published);
+}
+
+uint32_t dl_waitq_enter(struct dl_waitq *q)
+{
+    uint32_t ticket = atomic_load(&q->epoch) & 1;
+    atomic_fetch_add(&q->count[ticket], 1);
+    return ticket;
+}
+
+void dl_waitq_leave(struct dl_waitq *q, uint32_t ticket)
+{
+    /* Below zero only if a waker dropped this count as a dead sleeper's
+     * (this sleeper overstayed the grace period, stopped or descheduled):
+     * put it back, so that no later sleeper goes uncounted. */
+    if (atomic_fetch_sub(&q->count[ticket], 1) <= 0)
+        atomic_fetch_add(&q->count[ticket], 1);
+}
+
+void dl_waitq_sleep(struct dl_waitq *q, uint32_t seen, uint64_t timeout_ns)
+{
+    if (timeout_ns > DL_WAITQ_SLICE_NS)
+        timeout_ns = DL_WAITQ_SLICE_NS;
+    struct timespec ts = { (time_t)(timeout_ns / 1000000000u),
+                           (long)(timeout_ns % 1000000000u) };
+    futex(&q->event, FUTEX_WAIT, seen, &ts);
+}
+
+/* A wake found sleepers counted but nobody asleep. Usually one is between
+ * counting itself and sleeping; it may also have died counted. Start a new
+ * epoch; once a grace period has passed, every live sleeper counted in the
+ * old one has left it, and what remains there is dropped. */
+static void waitq_suspect(struct dl_waitq *q)
+{
+    uint64_t now = dl_mono_ns();
+    uint64_t flipped = atomic_load(&q->flip_ns);
+    if (!flipped) {
+        if (atomic_compare_exchange_strong(&q->flip_ns, &flipped, now))
+            atomic_fetch_add(&q->epoch, 1);
+        return;
     }
+    if (now - flipped < DL_WAITQ_GRACE_NS ||
+        !atomic_compare_exchange_strong(&q->flip_ns, &flipped, 0))
+        return;
+    uint32_t old = (atomic_load(&q->epoch) + 1) & 1;
+    atomic_fetch_sub(&q->count[old], atomic_load(&q->count[old]));
+}
+
+void dl_waitq_wake(struct dl_waitq *q)
+{
+    if (atomic_load(&q->count[0]) <= 0 && atomic_load(&q->count[1]) <= 0)
+        return;
+    atomic_fetch_add(&q->event, 1);
+    if (futex(&q->event, FUTEX_WAKE, INT_MAX, NULL) == 0)
+        waitq_suspect(q);
 }
 
 int dl_wait_published(struct dl_shared *sh, uint64_t seq, uint64_t deadline_ns)
 {
-    int rc = 0;
-    atomic_fetch_add(&sh->waiters, 1);
     for (;;) {
-        uint32_t ev = atomic_load(&sh->publish_event);
-        if (atomic_load(&sh->published_seq) > seq)
-            break;
-        struct timespec ts, *tsp = NULL;
+        uint64_t left = UINT64_MAX;
         if (deadline_ns) {
             uint64_t now = dl_mono_ns();
-            if (now >= deadline_ns) {
-                rc = DURLOG_ETIMEDOUT;
-                break;
-            }
-            uint64_t left = deadline_ns - now;
-            ts.tv_sec = (time_t)(left / 1000000000u);
-            ts.tv_nsec = (long)(left % 1000000000u);
-            tsp = &ts;
+            if (now >= deadline_ns)
+                return atomic_load(&sh->published_seq) > seq ? 0 : DURLOG_ETIMEDOUT;
+            left = deadline_ns - now;
         }
-        futex(&sh->publish_event, FUTEX_WAIT, ev, tsp);
+        uint32_t ticket = dl_waitq_enter(&sh->published);
+        uint32_t ev = atomic_load(&sh->published.event);
+        int done = atomic_load(&sh->published_seq) > seq;
+        if (!done)
+            dl_waitq_sleep(&sh->published, ev, left);
+        dl_waitq_leave(&sh->published, ticket);
+        if (done)
+            return 0;
     }
-    atomic_fetch_sub(&sh->waiters, 1);
-    return rc;
 }
 
 void dl_durable_changed(struct dl_shared *sh)
 {
-    atomic_fetch_add(&sh->durable_event, 1);
-    if (atomic_load(&sh->sync_waiters))
-        futex(&sh->durable_event, FUTEX_WAKE, INT_MAX, NULL);
-}
-
-void dl_wait_durable_event(struct dl_shared *sh, uint32_t seen, uint64_t timeout_ns)
-{
-    struct timespec ts = { (time_t)(timeout_ns / 1000000000u),
-                           (long)(timeout_ns % 1000000000u) };
-    futex(&sh->durable_event, FUTEX_WAIT, seen, &ts);
+    dl_waitq_wake(&sh->durable);
 }
 
 void dl_wait_batch_goal(struct dl_shared *sh, uint64_t goal, uint64_t timeout_ns)

@@ -23,9 +23,32 @@
 
 #define DL_SHM_NAME "durlog.shm"
 #define DL_SHM_MAGIC 0x4d48534744525544ULL /* "DURDGSHM" little-endian */
-#define DL_SHM_VERSION 1
+#define DL_SHM_VERSION 2
 #define DL_SHM_SIZE 4096
 #define DL_NO_SEGMENT UINT64_MAX
+
+/* A futex word, with a count of who sleeps on it so that wakers make the
+ * FUTEX_WAKE system call only when somebody does. A sleeper killed while
+ * counted would leave the count raised for good, and every append would pay
+ * for a system call from then on. So sleepers are counted for at most one
+ * slice (DL_WAITQ_SLICE_NS) at a time, in one of two epochs, and a waker
+ * whose FUTEX_WAKE found nobody asleep starts a new epoch; a grace period
+ * later, whatever is still counted in the old one was counted by the dead,
+ * and is dropped (dl_waitq_wake). */
+struct dl_waitq {
+    _Atomic uint32_t event;        /* futex word, bumped at every wake */
+    _Atomic uint32_t epoch;        /* sleepers join count[epoch & 1] */
+    _Atomic int32_t count[2];
+    _Atomic uint64_t flip_ns;      /* CLOCK_MONOTONIC when the current epoch
+                                      began because a wake found nobody
+                                      asleep; 0: none pending */
+};
+
+/* The longest a sleeper stays counted before it leaves and counts itself
+ * again; a dead sleeper's count is dropped DL_WAITQ_GRACE_NS after a wake
+ * first finds nobody asleep. */
+#define DL_WAITQ_SLICE_NS 50000000u
+#define DL_WAITQ_GRACE_NS 1000000000u
 
 struct dl_shared {
     uint64_t magic;
@@ -60,12 +83,12 @@ struct dl_shared {
     _Atomic uint64_t durable_seq;     /* records below are on stable storage */
     _Atomic uint64_t dir_synced_seg;  /* segments up to this first_seq have
                                          durable directory entries (+1; 0: none) */
-    _Atomic uint32_t publish_event;   /* futex word bumped at every publish
-                                         while somebody waits */
-    _Atomic uint32_t waiters;         /* threads sleeping on publish_event */
-    _Atomic uint32_t durable_event;   /* futex word bumped whenever durable_seq
-                                         moves or the log fails */
-    _Atomic uint32_t sync_waiters;    /* threads sleeping on durable_event */
+    struct dl_waitq published;        /* woken at every publish while
+                                         somebody sleeps: live readers,
+                                         durlog_wait */
+    struct dl_waitq durable;          /* woken whenever durable_seq moves or
+                                         the log fails: sync followers,
+                                         durable-only readers */
     _Atomic uint64_t batch_goal;      /* a sync leader sleeps until
                                          published_seq reaches this (0: none) */
     _Atomic uint32_t goal_event;      /* futex word: the goal was reached */
@@ -104,12 +127,18 @@ void dl_publish(struct dl_shared *sh, uint64_t next_seq, uint64_t tail_seg);
  * appender whose publish reaches the goal, and by nobody else. */
 void dl_wait_batch_goal(struct dl_shared *sh, uint64_t goal, uint64_t timeout_ns);
 
-/* Wakes everybody sleeping on durable_event (after durable_seq moved or the
+/* Wakes everybody sleeping on sh->durable (after durable_seq moved or the
  * log failed). */
 void dl_durable_changed(struct dl_shared *sh);
 
-/* Sleeps until durable_event differs from `seen` or timeout_ns passes. */
-void dl_wait_durable_event(struct dl_shared *sh, uint32_t seen, uint64_t timeout_ns);
+/* Sleeping on a wait queue: enter (count yourself), read the event word, look
+ * at your condition, dl_waitq_sleep on the event word read, leave. Sleeps
+ * last at most DL_WAITQ_SLICE_NS; loop for longer waits. Waking: change
+ * the condition (a sequentially consistent store), then dl_waitq_wake. */
+uint32_t dl_waitq_enter(struct dl_waitq *q);
+void dl_waitq_sleep(struct dl_waitq *q, uint32_t seen, uint64_t timeout_ns);
+void dl_waitq_leave(struct dl_waitq *q, uint32_t ticket);
+void dl_waitq_wake(struct dl_waitq *q);
 
 /* Sleeps until published_seq > seq or the deadline (CLOCK_MONOTONIC ns; 0 =
  * forever) passes. Returns 0 or DURLOG_ETIMEDOUT. */

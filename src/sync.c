@@ -366,10 +366,10 @@ int dl_sync_to(durlog *log, uint64_t target)
                            log->path, durlog_strerror(-rc));
         /* Somebody is syncing: sleep until the durable mark moves, then look
          * again (our record may need the next sync). */
-        atomic_fetch_add(&sh->sync_waiters, 1);
-        uint32_t seen = atomic_load(&sh->durable_event);
+        uint32_t ticket = dl_waitq_enter(&sh->durable);
+        uint32_t seen = atomic_load(&sh->durable.event);
         if (atomic_load(&sh->durable_seq) < target && !atomic_load(&sh->failed))
-            dl_wait_durable_event(sh, seen, DL_FOLLOWER_TIMEOUT_NS);
-        atomic_fetch_sub(&sh->sync_waiters, 1);
+            dl_waitq_sleep(&sh->durable, seen, DL_FOLLOWER_TIMEOUT_NS);
+        dl_waitq_leave(&sh->durable, ticket);
     }
 }

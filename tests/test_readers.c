@@ -192,7 +192,7 @@ static void read_only_reader_follows_by_polling(void)
     uint64_t start = tu_now_ms();
     CHECK_OK(durlog_reader_wait(r, 5000));
     CHECK(ms_since(start) < 4000);
-    CHECK_EQ_U64(atomic_load(&sh->waiters), 0); /* it never registered */
+    CHECK_EQ_U64(atomic_load(&sh->published.count[0]) + atomic_load(&sh->published.count[1]), 0); /* it never registered */
     pthread_join(th, NULL);
     CHECK_OK(durlog_reader_next(r, &rec));
     CHECK_EQ_U64(rec.seq, 1);
@@ -200,6 +200,84 @@ static void read_only_reader_follows_by_polling(void)
     durlog_reader_close(r);
     CHECK_OK(durlog_close(log));
     scratch_remove(&s);
+}
+
+/* Sleepers counted on the publish queue, in both epochs. */
+static int32_t publish_sleepers(struct dl_shared *sh)
+{
+    return atomic_load(&sh->published.count[0]) + atomic_load(&sh->published.count[1]);
+}
+
+static int reader_waiting_until_killed_main(void *arg)
+{
+    durlog_reader *r;
+    durlog_record rec;
+    if (durlog_reader_open(arg, NULL, &r))
+        return 1;
+    while (durlog_reader_next(r, &rec) == 0)
+        ;
+    durlog_reader_wait(r, 60000); /* killed in here */
+    return 1;
+}
+
+/* A reader killed while it sleeps leaves itself counted, and writers would
+ * then make a FUTEX_WAKE system call at every append from then on. Within
+ * about a grace period of the first wake that finds nobody asleep, the dead
+ * count is dropped. */
+static void reader_killed_while_waiting_stops_costing_appends_a_wake(void)
+{
+    struct scratch s;
+    scratch_make(&s);
+    durlog *log;
+    /* Open throughout: a writer opening the log alone would rebuild the
+     * coordination file, dropping every count anyway. No append yet, so no
+     * library thread runs when the reader is forked. */
+    REQUIRE(durlog_open(s.log, NULL, &log) == 0);
+    pid_t pid = tu_fork(reader_waiting_until_killed_main, (void *)s.log);
+    REQUIRE(pid > 0);
+    struct dl_shared *sh = tu_map_shared(s.log);
+    REQUIRE(sh);
+    uint64_t start = tu_now_ms();
+    while (publish_sleepers(sh) == 0 && ms_since(start) < 10000)
+        tu_sleep_ms(1);
+    kill(pid, SIGKILL);
+    tu_wait(pid);
+    CHECK_EQ_U64(publish_sleepers(sh), 1); /* it died counted */
+
+    start = tu_now_ms();
+    uint64_t i = 0;
+    while (publish_sleepers(sh) != 0 && ms_since(start) < 10000) {
+        CHECK_OK(tu_append_payload(log, 0, i++, EXTRA, DURLOG_KERNEL, NULL));
+        tu_sleep_ms(1);
+    }
+    uint64_t took = ms_since(start);
+    fprintf(stderr, "  the dead reader's count was dropped after %" PRIu64 " ms\n", took);
+    CHECK_EQ_U64(publish_sleepers(sh), 0);
+    CHECK(took < DL_WAITQ_GRACE_NS / 1000000u + 2000);
+    CHECK(took >= DL_WAITQ_GRACE_NS / 1000000u); /* not before the grace period */
+    CHECK_OK(durlog_close(log));
+    tu_unmap_shared(sh);
+    scratch_remove(&s);
+}
+
+/* A sleeper whose count was dropped (it overstayed the grace period) and
+ * that leaves afterwards must not take the count below zero, where it would
+ * hide the next sleeper from wakers. */
+static void leaving_after_the_count_was_dropped_leaves_it_at_zero(void)
+{
+    struct dl_waitq q;
+    memset(&q, 0, sizeof q);
+    uint32_t ticket = dl_waitq_enter(&q);
+    dl_waitq_wake(&q);                 /* nobody asleep: a new epoch */
+    CHECK_EQ_U64(atomic_load(&q.epoch), 1);
+    atomic_store(&q.flip_ns, 1);       /* as if the grace period had passed */
+    dl_waitq_wake(&q);                 /* drops the old epoch's count */
+    CHECK_EQ_U64(atomic_load(&q.count[ticket]), 0);
+    dl_waitq_leave(&q, ticket);        /* the late leaver */
+    CHECK_EQ_U64(atomic_load(&q.count[ticket]), 0);
+    uint32_t next = dl_waitq_enter(&q);
+    CHECK(atomic_load(&q.count[next]) == 1);
+    dl_waitq_leave(&q, next);
 }
 
 static void spinning_reader_sees_an_append(void)
@@ -270,6 +348,8 @@ TEST_MAIN(
     RUN(reader_follows_a_writer_in_another_process_across_rolls);
     RUN(durable_only_reader_sees_records_once_synced);
     RUN(read_only_reader_follows_by_polling);
+    RUN(reader_killed_while_waiting_stops_costing_appends_a_wake);
+    RUN(leaving_after_the_count_was_dropped_leaves_it_at_zero);
     RUN(spinning_reader_sees_an_append);
     RUN(durable_only_reader_of_a_copied_log_sees_every_record);
 )
