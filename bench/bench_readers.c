@@ -4,9 +4,13 @@
  * A writer process appends 100-byte DURLOG_KERNEL records, one every
  * --gap-us microseconds, each carrying the CLOCK_MONOTONIC time just before
  * its append; a reader process waits for each (durlog_reader_wait, then
- * durlog_reader_next) and records now - that time. Rows, in one run:
+ * durlog_reader_next) and records now - that time. Rows, each run --repeats
+ * times interleaved, medians:
  *   - the floor: a bare FUTEX_WAKE/FUTEX_WAIT ping between two processes on
  *     a shared counter, the same pacing;
+ *   - the spinning floor: the same ping, the receiver spinning on the
+ *     counter instead of sleeping (what any spinning reader on this machine
+ *     can at best do);
  *   - for comparison, an inotify floor: one process blocks in read() on an
  *     inotify descriptor watching a file for IN_MODIFY, the other write()s
  *     one byte to that file, the same pacing;
@@ -15,7 +19,7 @@
  * Targets (issue #5): sleeping p50 <= 1.5 x the futex floor's p50 and p99
  * <= 150 us; spinning p50 <= 2 us and p99 <= 20 us.
  *
- * Usage: bench_readers [--dir DIR] [--records N] [--gap-us G]
+ * Usage: bench_readers [--dir DIR] [--records N] [--gap-us G] [--repeats R]
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +40,13 @@
 static const char *dir = ".";
 static int records = 3000;
 static int gap_us = 200;
+static int repeats = 3;
+#define MAX_REPEATS 15
+
+/* One row's measurement: microseconds. */
+struct result {
+    double p50, p99, max;
+};
 
 static void die(const char *what, int rc)
 {
@@ -53,15 +64,24 @@ struct shared {
 
 static struct shared *sh;
 
-static void summarise(const char *row, uint64_t *lat, int n, double *p50, double *p99)
+static struct result summarise(uint64_t *lat, int n)
 {
     qsort(lat, (size_t)n, sizeof *lat, cmp_u64);
-    *p50 = (double)lat[n / 2] / 1e3;
-    *p99 = (double)lat[(size_t)((double)(n - 1) * 0.99)] / 1e3;
-    printf("| %s | %.1f | %.1f | %.1f |\n", row, *p50, *p99, (double)lat[n - 1] / 1e3);
+    return (struct result){ (double)lat[n / 2] / 1e3,
+                            (double)lat[(size_t)((double)(n - 1) * 0.99)] / 1e3,
+                            (double)lat[n - 1] / 1e3 };
 }
 
-static void futex_floor(double *p50, double *p99)
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/* The floors: a ping through a shared counter, the receiver sleeping on it
+ * with FUTEX_WAIT (woken by FUTEX_WAKE), or spinning on it. */
+static struct result ping_floor(int spin)
 {
     atomic_store(&sh->word, 0);
     atomic_store(&sh->ready, 0);
@@ -70,8 +90,12 @@ static void futex_floor(double *p50, double *p99)
         uint32_t seen = 0;
         atomic_store(&sh->ready, 1);
         for (int i = 0; i < records; i++) {
-            while (atomic_load(&sh->word) == seen)
-                syscall(SYS_futex, &sh->word, FUTEX_WAIT, seen, NULL, NULL, 0);
+            while (atomic_load(&sh->word) == seen) {
+                if (spin)
+                    cpu_relax();
+                else
+                    syscall(SYS_futex, &sh->word, FUTEX_WAIT, seen, NULL, NULL, 0);
+            }
             sh->lat[i] = now_ns() - atomic_load(&sh->sent_ns);
             seen++;
         }
@@ -83,11 +107,12 @@ static void futex_floor(double *p50, double *p99)
     for (int i = 0; i < records; i++) {
         atomic_store(&sh->sent_ns, now_ns());
         atomic_fetch_add(&sh->word, 1);
-        syscall(SYS_futex, &sh->word, FUTEX_WAKE, 1, NULL, NULL, 0);
+        if (!spin)
+            syscall(SYS_futex, &sh->word, FUTEX_WAKE, 1, NULL, NULL, 0);
         pause_us(gap_us);
     }
     waitpid(pid, NULL, 0);
-    summarise("bare futex ping between processes (floor)", sh->lat, records, p50, p99);
+    return summarise(sh->lat, records);
 }
 
 /* The inotify floor: the time from just before a 1-byte write() to the file
@@ -95,7 +120,7 @@ static void futex_floor(double *p50, double *p99)
  * unread when the next write comes merge into one, so a watcher that falls
  * behind wakes fewer times than there are writes; each wake is timed from the
  * latest write before it, found from the file's size (one byte per write). */
-static int inotify_floor(const char *file, double *p50, double *p99)
+static struct result inotify_floor(const char *file, int *woken)
 {
     uint64_t *sent = shared_alloc((size_t)records * sizeof *sent);
     int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -139,13 +164,11 @@ static int inotify_floor(const char *file, double *p50, double *p99)
     close(fd);
     unlink(file);
     munmap(sent, (size_t)records * sizeof *sent);
-    int n = (int)sh->lat[records];
-    summarise("bare inotify IN_MODIFY wake between processes", sh->lat, n, p50, p99);
-    return n;
+    *woken = (int)sh->lat[records];
+    return summarise(sh->lat, *woken);
 }
 
-static void durlog_row(const char *row, const char *path, unsigned spin_us,
-                       double *p50, double *p99)
+static struct result durlog_row(const char *path, unsigned spin_us)
 {
     durlog *log;
     int rc = durlog_open(path, NULL, &log);
@@ -195,7 +218,7 @@ static void durlog_row(const char *row, const char *path, unsigned spin_us,
     }
     waitpid(pid, NULL, 0);
     durlog_close(log);
-    summarise(row, sh->lat, records, p50, p99);
+    return summarise(sh->lat, records);
 }
 
 int main(int argc, char **argv)
@@ -204,12 +227,15 @@ int main(int argc, char **argv)
         { "--dir", 's', &dir, NULL },
         { "--records", 'i', &records, NULL },
         { "--gap-us", 'i', &gap_us, NULL },
+        { "--repeats", 'i', &repeats, NULL },
         { NULL, 0, NULL, NULL },
     };
-    if (parse_opts(argc, argv, opts, "usage: bench_readers [--dir DIR] [--records N] [--gap-us G]"))
+    if (parse_opts(argc, argv, opts, "usage: bench_readers [--dir DIR] [--records N] [--gap-us G] [--repeats R]"))
         return 2;
-    if (records < 100 || gap_us < 10 || gap_us > 100000) {
-        fprintf(stderr, "bench_readers: --records >= 100, --gap-us 10..100000\n");
+    if (records < 100 || gap_us < 10 || gap_us > 100000 || repeats < 1 ||
+        repeats > MAX_REPEATS) {
+        fprintf(stderr, "bench_readers: --records >= 100, --gap-us 10..100000, "
+                "--repeats 1..%d\n", MAX_REPEATS);
         return 2;
     }
     sh = shared_alloc(sizeof *sh + ((size_t)records + 1) * sizeof(uint64_t));
@@ -222,21 +248,53 @@ int main(int argc, char **argv)
     snprintf(path, sizeof path, "%s/log", scratch);
     snprintf(watched, sizeof watched, "%s/watched", scratch);
 
+    enum { FUTEX, SPIN_PING, INOTIFY, SLEEPING, SPINNING, NROWS };
+    static const char *names[NROWS] = {
+        [FUTEX] = "bare futex ping between processes (floor)",
+        [SPIN_PING] = "bare spin ping between processes (spinning floor)",
+        [INOTIFY] = "bare inotify IN_MODIFY wake between processes",
+        [SLEEPING] = "durlog reader, sleeping",
+        [SPINNING] = "durlog reader, spinning",
+    };
+    static double p50[NROWS][MAX_REPEATS], p99[NROWS][MAX_REPEATS], mx[NROWS][MAX_REPEATS];
+    double sleep_ratio[MAX_REPEATS], inotify_ratio[MAX_REPEATS];
+    int woken = 0;
+    for (int r = 0; r < repeats; r++) {
+        struct result res[NROWS];
+        res[FUTEX] = ping_floor(0);
+        res[SPIN_PING] = ping_floor(1);
+        res[INOTIFY] = inotify_floor(watched, &woken);
+        res[SLEEPING] = durlog_row(path, 0);
+        res[SPINNING] = durlog_row(path, (unsigned)gap_us * 10);
+        for (int i = 0; i < NROWS; i++) {
+            p50[i][r] = res[i].p50;
+            p99[i][r] = res[i].p99;
+            mx[i][r] = res[i].max;
+        }
+        sleep_ratio[r] = res[SLEEPING].p50 / res[FUTEX].p50;
+        inotify_ratio[r] = res[INOTIFY].p50 / res[FUTEX].p50;
+    }
     printf("Append-to-reader latency across processes, %d records, one every "
-           "%d us (microseconds)\n\n", records, gap_us);
+           "%d us, %d repeats interleaved, medians (microseconds)\n\n",
+           records, gap_us, repeats);
     printf("| row | p50 us | p99 us | max us |\n|---|---|---|---|\n");
-    double f50, f99, i50, i99, s50, s99, p50, p99;
-    futex_floor(&f50, &f99);
-    int woken = inotify_floor(watched, &i50, &i99);
-    durlog_row("durlog reader, sleeping", path, 0, &s50, &s99);
-    durlog_row("durlog reader, spinning", path, (unsigned)gap_us * 10, &p50, &p99);
-    printf("\nsleeping: p50 %.2fx the floor (target <= 1.5), p99 %.1f us "
-           "(target <= 150): %s\n", s50 / f50, s99,
-           s50 <= 1.5 * f50 && s99 <= 150 ? "target met" : "MISSED");
-    printf("spinning: p50 %.1f us (target <= 2), p99 %.1f us (target <= 20): %s\n",
-           p50, p99, p50 <= 2 && p99 <= 20 ? "target met" : "MISSED");
-    printf("inotify: p50 %.2fx the futex floor's, p99 %.2fx (%d wakes for %d writes)\n",
-           i50 / f50, i99 / f99, woken, records);
+    double m50[NROWS], m99[NROWS];
+    for (int i = 0; i < NROWS; i++) {
+        m50[i] = median(p50[i], repeats);
+        m99[i] = median(p99[i], repeats);
+        printf("| %s | %.1f | %.1f | %.1f |\n", names[i], m50[i], m99[i],
+               median(mx[i], repeats));
+    }
+    double sr = median(sleep_ratio, repeats);
+    printf("\nsleeping: p50 %.2fx the floor (median of each repeat's ratio; target "
+           "<= 1.5), p99 %.1f us (target <= 150): %s\n", sr, m99[SLEEPING],
+           sr <= 1.5 && m99[SLEEPING] <= 150 ? "target met" : "MISSED");
+    printf("spinning: p50 %.1f us (target <= 2), p99 %.1f us (target <= 20): %s;"
+           " the spinning floor's p99 is %.1f us\n", m50[SPINNING], m99[SPINNING],
+           m50[SPINNING] <= 2 && m99[SPINNING] <= 20 ? "target met" : "MISSED",
+           m99[SPIN_PING]);
+    printf("inotify: p50 %.2fx the futex floor's (%d wakes for %d writes in the last repeat)\n",
+           median(inotify_ratio, repeats), woken, records);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", scratch);
     return system(cmd) == 0 ? 0 : 1;
 }
