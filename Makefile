@@ -94,9 +94,9 @@ bench: all
 	$(B)/bench/bench_readers
 	$(B)/bench/bench_procs
 
-# Long runs kept out of the default suite: 5000 kills, 8 x 500,000 records.
+# Long runs kept out of the default suite: 20,000 kills, 8 x 500,000 records.
 soak: all
-	@DURLOG_KILL_ROUNDS=5000 DURLOG_STRESS_RECORDS=250000 B=$(B) tests/run.sh '^test_processes$$'
+	@DURLOG_KILL_ROUNDS=20000 DURLOG_STRESS_RECORDS=250000 B=$(B) tests/run.sh '^test_processes$$'
 
 VERSION := $(shell sed -n 's/^\#define DURLOG_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)/\2/p' include/durlog.h | paste -sd.)
 

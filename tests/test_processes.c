@@ -17,7 +17,7 @@
 #define EXTRA 100
 
 enum {
-    MAX_WRITERS = 8192,   /* payload writer ids a run may use */
+    MAX_WRITERS = 65536,  /* payload writer ids a run may use */
     MAX_READERS = 4,
     STALL_LIMIT_MS = 1000 /* the bound docs/DESIGN.md promises */
 };
