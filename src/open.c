@@ -81,6 +81,11 @@ static int rebuild_shared(durlog *log)
     int existed = sh->magic == DL_SHM_MAGIC && sh->version == DL_SHM_VERSION &&
                   sh->size == sizeof *sh;
     int strict = existed && boot[0] && strcmp(boot, sh->boot_id) == 0;
+    /* Same boot, and the last fdatasync failed or its leader died in it:
+     * the pages it did not write may still be in the page cache, intact
+     * but clean, and a plain fdatasync now would report success over them.
+     * The first sync redoes that work (redo_dead_sync in sync.c). */
+    int redo = strict && (atomic_load(&sh->failed) || sh->sync_started_ns);
 
     atomic_store(&sh->ready, 0);
     if (!existed) {
@@ -102,6 +107,7 @@ static int rebuild_shared(durlog *log)
     rc = dl_recover(log, strict, &log->recovery);
     if (rc)
         return rc;
+    sh->sync_started_ns = redo ? 1 : 0;
     memcpy(sh->boot_id, boot, sizeof boot);
     atomic_fetch_add(&sh->generation, 1);
     atomic_store(&sh->ready, 1);
@@ -132,8 +138,15 @@ static int join_log(durlog *log)
             return dl_fail(log, -errno, "flock %s/%s: %s", log->path,
                            DL_SHM_NAME, strerror(errno));
         }
-        if (atomic_load(&log->sh->ready) && log->sh->magic == DL_SHM_MAGIC)
-            return 0;
+        if (atomic_load(&log->sh->ready) && log->sh->magic == DL_SHM_MAGIC) {
+            if (log->sh->version == DL_SHM_VERSION && log->sh->size == sizeof *log->sh)
+                return 0;
+            flock(log->shmfd, LOCK_UN);
+            return dl_fail(log, DURLOG_EFORMAT, "%s is open by a writer using "
+                           "another version of durlog (coordination file version "
+                           "%u, this library's %u): close it first", log->path,
+                           log->sh->version, DL_SHM_VERSION);
+        }
         /* The rebuilder died half way; let one of us redo it. */
         flock(log->shmfd, LOCK_UN);
         usleep(1000 + (unsigned)(attempt * 97 % 5000));

@@ -168,7 +168,8 @@ int dl_seg_create(int dirfd, uint64_t first_seq, uint64_t capacity,
         return rc;
     }
     /* Exactly `mode`: the creating process's umask must not narrow it. */
-    if (fchmod(s.fd, mode) < 0) {
+    struct stat st;
+    if (fstat(s.fd, &st) == 0 && (st.st_mode & 07777) != mode && fchmod(s.fd, mode) < 0) {
         rc = -errno;
         snprintf(err, errlen, "chmod %s: %s", tmp, durlog_strerror(rc));
         goto out_unlink;

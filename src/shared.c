@@ -169,21 +169,27 @@ void dl_waitq_sleep(struct dl_waitq *q, uint32_t seen, uint64_t timeout_ns)
 /* A wake found sleepers counted but nobody asleep. Usually one is between
  * counting itself and sleeping; it may also have died counted. Start a new
  * epoch; once a grace period has passed, every live sleeper counted in the
- * old one has left it, and what remains there is dropped. */
+ * old one has left it, and what remains there is dropped. flip holds when
+ * the epoch changed and which one it left: (ns << 1) | old parity. */
 static void waitq_suspect(struct dl_waitq *q)
 {
+    uint64_t flip = atomic_load(&q->flip);
     uint64_t now = dl_mono_ns();
-    uint64_t flipped = atomic_load(&q->flip_ns);
-    if (!flipped) {
-        if (atomic_compare_exchange_strong(&q->flip_ns, &flipped, now))
+    if (!flip) {
+        uint32_t epoch = atomic_load(&q->epoch);
+        if (atomic_compare_exchange_strong(&q->flip, &flip, (now << 1) | (epoch & 1)))
             atomic_fetch_add(&q->epoch, 1);
         return;
     }
-    if (now - flipped < DL_WAITQ_GRACE_NS ||
-        !atomic_compare_exchange_strong(&q->flip_ns, &flipped, 0))
+    /* Signed: another waker may have flipped after we read the clock. */
+    if ((int64_t)(now - (flip >> 1)) < (int64_t)DL_WAITQ_GRACE_NS ||
+        !atomic_compare_exchange_strong(&q->flip, &flip, 0))
         return;
-    uint32_t old = (atomic_load(&q->epoch) + 1) & 1;
-    atomic_fetch_sub(&q->count[old], atomic_load(&q->count[old]));
+    uint32_t old = (uint32_t)(flip & 1);
+    /* Unless the flipper died before moving the epoch on: then `old` is
+     * still the current one, full of live sleepers. */
+    if ((atomic_load(&q->epoch) & 1) != old)
+        atomic_exchange(&q->count[old], 0);
 }
 
 void dl_waitq_wake(struct dl_waitq *q)

@@ -39,9 +39,10 @@ struct dl_waitq {
     _Atomic uint32_t event;        /* futex word, bumped at every wake */
     _Atomic uint32_t epoch;        /* sleepers join count[epoch & 1] */
     _Atomic int32_t count[2];
-    _Atomic uint64_t flip_ns;      /* CLOCK_MONOTONIC when the current epoch
-                                      began because a wake found nobody
-                                      asleep; 0: none pending */
+    _Atomic uint64_t flip;         /* when the current epoch began because a
+                                      wake found nobody asleep (CLOCK_MONOTONIC
+                                      ns << 1), and the parity of the epoch
+                                      it left in bit 0; 0: none pending */
 };
 
 /* The longest a sleeper stays counted before it leaves and counts itself

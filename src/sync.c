@@ -242,38 +242,99 @@ out_unlock:
     return rc;
 }
 
+/* Bytes a redo reads at a time (more when one record is bigger). */
+#define DL_REDO_CHUNK ((size_t)1 << 20)
+
 /* Checks that segment `m` holds every record of [durable, end) that falls in
  * it (up to `next_seg`, where the next segment begins), intact, and rewrites
  * the bytes of those records with the same bytes, which makes their pages
- * dirty again. 1 if a record is missing or damaged, 0 when rewritten, or an
- * error. */
+ * dirty again. Reads with pread into a private buffer, never through a
+ * mapping: on the failing disk this is for, reading a page back may fail,
+ * which must come back as EIO, not SIGBUS; and the bytes written are then
+ * exactly the bytes checked. Returns 1 if a record is missing, damaged or
+ * unreadable, 0 when rewritten, or an error. */
 static int rewrite_unsynced(durlog *log, const struct dl_segmap *m, uint64_t durable,
                             uint64_t end, uint64_t next_seg)
 {
     uint64_t stop = end < next_seg ? end : next_seg;
-    uint64_t off = DL_SEG_HEADER_SIZE, seq = m->first_seq, from = UINT64_MAX;
-    while (seq < stop) {
-        struct dl_rec_view v;
-        enum dl_rec_status st = off >= m->size ? DL_REC_EMPTY
-            : seq < durable ? dl_rec_peek(m->map + off, m->size - off, &v)
-            : dl_rec_check(m->map + off, m->size - off, &v);
-        if (st != DL_REC_VALID || v.seq != seq)
-            return 1;
-        if (seq >= durable && from == UINT64_MAX)
-            from = off;
-        off += v.size;
-        seq++;
-    }
-    if (from == UINT64_MAX || off == from)
+    if (stop <= durable || stop <= m->first_seq)
         return 0;
-    int rc = dl_pwrite_all(m->fd, m->map + from, off - from, (off_t)from);
-    if (rc) {
-        char name[DL_SEG_NAME_LEN + 1];
-        dl_seg_name(name, m->first_seq);
-        return dl_fail(log, rc, "rewrite %s/%s after a writer died during an "
-                       "fdatasync: %s", log->path, name, durlog_strerror(rc));
+    uint64_t limit = m->size < m->capacity ? m->size : m->capacity;
+    size_t cap = DL_REDO_CHUNK;
+    unsigned char *buf = malloc(cap);
+    if (!buf)
+        return dl_fail(log, -ENOMEM, "out of memory syncing %s", log->path);
+    uint64_t off = DL_SEG_HEADER_SIZE, seq = m->first_seq;
+    int rc = 0;
+    while (seq < stop && rc == 0) {
+        size_t n = limit - off < cap ? (size_t)(limit - off) : cap;
+        if (off >= limit || n < DL_REC_HEADER_SIZE) {
+            rc = 1; /* the file ends before the records do */
+            break;
+        }
+        rc = dl_pread_all(m->fd, buf, n, (off_t)off);
+        if (rc) {
+            if (rc == -EIO)
+                rc = 1; /* the disk cannot give these pages back */
+            else
+                dl_fail(log, rc, "read %s after a writer died during an "
+                        "fdatasync: %s", log->path, durlog_strerror(rc));
+            break;
+        }
+        size_t p = 0, from = SIZE_MAX, need = 0;
+        while (seq < stop) {
+            if (n - p < DL_REC_HEADER_SIZE) {
+                need = DL_REC_HEADER_SIZE;
+                break;
+            }
+            uint64_t len = dl_get32(buf + p + DL_RECH_LEN);
+            if (len > DURLOG_MAX_RECORD) {
+                rc = 1;
+                break;
+            }
+            size_t size = (size_t)dl_rec_size(len);
+            if (size > n - p) {
+                need = size; /* continues past this read */
+                break;
+            }
+            struct dl_rec_view v;
+            enum dl_rec_status st = seq < durable ? dl_rec_peek(buf + p, size, &v)
+                                                  : dl_rec_check(buf + p, size, &v);
+            if (st != DL_REC_VALID || v.seq != seq) {
+                rc = 1;
+                break;
+            }
+            if (seq >= durable && from == SIZE_MAX)
+                from = p;
+            p += size;
+            seq++;
+        }
+        if (rc)
+            break;
+        if (from != SIZE_MAX) {
+            rc = dl_pwrite_all(m->fd, buf + from, p - from, (off_t)(off + from));
+            if (rc) {
+                dl_fail(log, rc, "rewrite %s after a writer died during an "
+                        "fdatasync: %s", log->path, durlog_strerror(rc));
+                break;
+            }
+        }
+        off += p;
+        if (p == 0 && need > cap) {
+            /* One record bigger than the buffer. */
+            unsigned char *bigger = realloc(buf, need);
+            if (!bigger) {
+                rc = dl_fail(log, -ENOMEM, "out of memory syncing %s", log->path);
+                break;
+            }
+            buf = bigger;
+            cap = need;
+        } else if (p == 0) {
+            rc = 1; /* the file ends inside a record */
+        }
     }
-    return 0;
+    free(buf);
+    return rc;
 }
 
 /* The previous leader died holding the sync lock, during an fdatasync
@@ -299,6 +360,10 @@ static int redo_dead_sync(durlog *log)
         return 0;
     uint64_t durable = atomic_load(&sh->durable_seq);
     uint64_t end = atomic_load(&sh->published_seq);
+    if (durable >= end) {
+        sh->sync_started_ns = 0;
+        return 0;
+    }
     uint64_t *segs;
     size_t n;
     int rc = dl_seg_list(log->dirfd, &segs, &n);
@@ -313,6 +378,11 @@ static int redo_dead_sync(durlog *log)
         struct dl_segmap m = DL_SEGMAP_INIT;
         char err[256];
         rc = dl_seg_open(log->dirfd, segs[i], 1, &m, err, sizeof err);
+        if (rc == DURLOG_ECORRUPT || rc == DURLOG_EFORMAT || rc == -EIO) {
+            damaged = 1; /* its header is gone: so are its records */
+            rc = 0;
+            break;
+        }
         if (rc) {
             dl_fail(log, rc, "%s: %s", log->path, err);
             break;
@@ -331,8 +401,8 @@ static int redo_dead_sync(durlog *log)
     if (!damaged)
         return 0;
     atomic_store(&sh->failed, 1);
-    return dl_fail(log, DURLOG_EFAILED, "%s: a writer died during an fdatasync, "
-                   "and records it was syncing are no longer intact in memory; "
+    return dl_fail(log, DURLOG_EFAILED, "%s: records that an interrupted or failed "
+                   "fdatasync may not have written are no longer intact or readable; "
                    "close and reopen the log to recover", log->path);
 }
 

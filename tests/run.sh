@@ -4,6 +4,7 @@
 # "not ok NAME" per test case; a program that crashes or exits non-zero
 # without reporting a failure counts as one failed test.
 #   B=build tests/run.sh [REGEX]   run only tests whose file name matches REGEX
+#   DURLOG_TEST_TIMEOUT=S          seconds a program may take (default 900)
 set -u
 B=${B:-build}
 pattern=${1:-}
@@ -15,7 +16,9 @@ run_one() { # name, command...
     local name=$1; shift
     local out rc
     out=$(mktemp)
-    "$@" >"$out" 2>&1; rc=$?
+    # A hung program fails alone instead of stalling the suite.
+    timeout --kill-after=10 "${DURLOG_TEST_TIMEOUT:-900}" "$@" >"$out" 2>&1; rc=$?
+    [ "$rc" -eq 124 ] && echo "not ok $name (no result after ${DURLOG_TEST_TIMEOUT:-900} s)" >>"$out"
     local ok nok
     ok=$(grep -c '^ok ' "$out"); nok=$(grep -c '^not ok ' "$out")
     if [ "$rc" -ne 0 ] && [ "$nok" -eq 0 ]; then nok=1; echo "not ok $name (exit status $rc)" >>"$out"; fi

@@ -7,6 +7,7 @@
  * DURLOG_KILL_ROUNDS (default 200) scale the runs up for `make soak`. */
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -442,6 +443,40 @@ static void segments_get_the_logs_permissions_whatever_the_writers_umask(void)
     scratch_remove(&s);
 }
 
+/* A writer of another durlog version has the log open: its coordination
+ * file has another layout, so joining must fail, with a message that says
+ * why, rather than misread it. */
+static void joining_a_log_open_by_another_version_fails_clearly(void)
+{
+    struct scratch s;
+    scratch_make(&s);
+    durlog *log, *other;
+    REQUIRE(durlog_open(s.log, NULL, &log) == 0);
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", s.log, DL_SHM_NAME);
+    int fd = open(path, O_WRONLY);
+    REQUIRE(fd >= 0);
+    uint32_t version = DL_SHM_VERSION + 1;
+    off_t at = (off_t)offsetof(struct dl_shared, version);
+    CHECK(pwrite(fd, &version, sizeof version, at) == (ssize_t)sizeof version);
+    char err[512] = "";
+    durlog_options o;
+    durlog_options_init(&o);
+    o.errbuf = err;
+    o.errbuf_size = sizeof err;
+    CHECK_RC(durlog_open(s.log, &o, &other), DURLOG_EFORMAT);
+    if (!strstr(err, "another version"))
+        fprintf(stderr, "  message: %s\n", err);
+    CHECK(strstr(err, "another version") != NULL);
+    version = DL_SHM_VERSION;
+    CHECK(pwrite(fd, &version, sizeof version, at) == (ssize_t)sizeof version);
+    close(fd);
+    CHECK_OK(durlog_open(s.log, NULL, &other));
+    CHECK_OK(durlog_close(other));
+    CHECK_OK(durlog_close(log));
+    scratch_remove(&s);
+}
+
 /* ---- kill loop ---- */
 
 enum { KILL_WRITERS = 3 };
@@ -602,5 +637,6 @@ TEST_MAIN(
     RUN(eight_writer_processes_and_four_following_readers_agree);
     RUN(sync_appends_in_many_processes_share_fdatasync_calls);
     RUN(segments_get_the_logs_permissions_whatever_the_writers_umask);
+    RUN(joining_a_log_open_by_another_version_fails_clearly);
     RUN(writers_killed_at_random_moments_lose_nothing_acknowledged);
 )

@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -264,13 +265,18 @@ static inline long tu_verify_log(const char *path, uint64_t from_seq,
 }
 
 /* Runs fn(arg) in a forked child, which exits 0 when fn returns 0. Returns
- * the child's pid. */
+ * the child's pid. The child dies with the test program, so that a test that
+ * gives up early leaves nothing running. */
 static inline pid_t tu_fork(int (*fn)(void *), void *arg)
 {
     fflush(stdout);
     fflush(stderr);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(1);
         int rc = fn(arg);
         _exit(rc ? 1 : 0);
     }
