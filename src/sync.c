@@ -63,6 +63,16 @@ static int add_segment(durlog *log, struct sync_set *set, uint64_t seg, int is_t
     return 0;
 }
 
+/* The log's segments (dl_seg_list), with a message on failure. */
+static int list_segments(durlog *log, uint64_t **segs, size_t *n)
+{
+    int rc = dl_seg_list(log->dirfd, segs, n);
+    if (rc)
+        return dl_fail(log, rc, "list segments of %s: %s", log->path,
+                       durlog_strerror(rc));
+    return 0;
+}
+
 /* Adds every segment that may hold records in [from, ...) up to `tail`. */
 static int add_segments(durlog *log, struct sync_set *set, uint64_t from, uint64_t tail)
 {
@@ -71,10 +81,9 @@ static int add_segments(durlog *log, struct sync_set *set, uint64_t from, uint64
     /* Rare: records not yet durable span a segment roll. */
     uint64_t *segs;
     size_t n;
-    int rc = dl_seg_list(log->dirfd, &segs, &n);
+    int rc = list_segments(log, &segs, &n);
     if (rc)
-        return dl_fail(log, rc, "list segments of %s: %s", log->path,
-                       durlog_strerror(rc));
+        return rc;
     size_t want = 0;
     for (size_t i = 0; i < n && segs[i] <= tail; i++)
         want++;
@@ -366,10 +375,9 @@ static int redo_dead_sync(durlog *log)
     }
     uint64_t *segs;
     size_t n;
-    int rc = dl_seg_list(log->dirfd, &segs, &n);
+    int rc = list_segments(log, &segs, &n);
     if (rc)
-        return dl_fail(log, rc, "list segments of %s: %s", log->path,
-                       durlog_strerror(rc));
+        return rc;
     int damaged = 0;
     for (size_t i = 0; i < n && !rc && !damaged && segs[i] < end; i++) {
         uint64_t next_seg = i + 1 < n ? segs[i + 1] : UINT64_MAX;

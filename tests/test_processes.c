@@ -64,6 +64,20 @@ static durlog_options small_segments(void)
     return o;
 }
 
+/* Opens the log (small segments) for writer `who`; NULL after recording
+ * the failure on the board. */
+static durlog *board_open(struct board *b, const char *path, uint32_t who)
+{
+    durlog_options o = small_segments();
+    durlog *log;
+    int rc = durlog_open(path, &o, &log);
+    if (rc) {
+        board_fail(b, "open", who, durlog_strerror(rc));
+        return NULL;
+    }
+    return log;
+}
+
 /* Creates the log, so that readers can open it before any writer. */
 static void create_log(const char *path)
 {
@@ -144,13 +158,9 @@ struct stress_child {
 static int stress_writer_main(void *arg)
 {
     struct stress_child *c = arg;
-    durlog_options o = small_segments();
-    durlog *log;
-    int rc = durlog_open(c->path, &o, &log);
-    if (rc) {
-        board_fail(c->b, "open", c->process, durlog_strerror(rc));
+    durlog *log = board_open(c->b, c->path, c->process);
+    if (!log)
         return 1;
-    }
     while (!atomic_load(&c->b->go))
         usleep(100);
     pthread_t th[STRESS_THREADS];
@@ -492,13 +502,9 @@ struct kill_child {
 static int kill_writer_main(void *arg)
 {
     struct kill_child *c = arg;
-    durlog_options o = small_segments();
-    durlog *log;
-    int rc = durlog_open(c->path, &o, &log);
-    if (rc) {
-        board_fail(c->b, "open", c->writer, durlog_strerror(rc));
+    durlog *log = board_open(c->b, c->path, c->writer);
+    if (!log)
         return 1;
-    }
     uint64_t rnd = 0x2545f4914f6cdd1dull ^ c->writer;
     uint64_t i = 0;
     while (!atomic_load(&c->b->stop)) {
