@@ -8,6 +8,7 @@
 #   make test       the suite on the normal build only
 #   make bench      the append, group-commit and async benchmarks (bench/README.md)
 #   make soak       the multi-process stress and SIGKILL loop, scaled up (minutes)
+#   make fuzz       libFuzzer on every fuzz target, FUZZ_SECONDS (60) each
 #   make install    PREFIX=/usr/local
 
 B        ?= build
@@ -27,16 +28,21 @@ CLI_SRC   := $(sort $(wildcard cli/*.c))
 TEST_SRC  := $(sort $(wildcard tests/test_*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 DEMO_SRC  := $(sort $(wildcard demo/*.c))
+FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
 
 LIB_OBJ   := $(LIB_SRC:%.c=$(B)/%.o)
 CLI_OBJ   := $(CLI_SRC:%.c=$(B)/%.o)
 TESTS     := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 BENCHES   := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 DEMOS     := $(DEMO_SRC:demo/%.c=$(B)/demo/%)
+# Fuzz targets built with the normal compiler and fuzz/replay.c as main():
+# they replay the committed corpus in the suite (`make fuzz` uses libFuzzer).
+FUZZERS   := $(FUZZ_SRC:fuzz/%.c=$(B)/fuzz/%)
 
-all: $(B)/libdurlog.a $(B)/libdurlog.so $(B)/durlog $(TESTS) $(BENCHES) $(DEMOS)
+all: $(B)/libdurlog.a $(B)/libdurlog.so $(B)/durlog $(TESTS) $(BENCHES) $(DEMOS) \
+     $(FUZZERS) $(B)/fuzz/make_seeds
 
-$(B)/%.o: %.c $(wildcard include/*.h src/*.h cli/*.h tests/*.h bench/*.h) Makefile
+$(B)/%.o: %.c $(wildcard include/*.h src/*.h cli/*.h tests/*.h bench/*.h fuzz/*.h) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS_BASE) $(CFLAGS) -fPIC -c $< -o $@
 
@@ -55,6 +61,12 @@ $(B)/tests/%: $(B)/tests/%.o $(B)/libdurlog.a
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/bench/%: $(B)/bench/%.o $(B)/libdurlog.a
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/fuzz/fuzz_%: $(B)/fuzz/fuzz_%.o $(B)/fuzz/replay.o $(B)/libdurlog.a
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/fuzz/make_seeds: $(B)/fuzz/make_seeds.o $(B)/libdurlog.a
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/demo/%: $(B)/demo/%.o $(B)/libdurlog.a
@@ -98,6 +110,17 @@ bench: all
 soak: all
 	@DURLOG_KILL_ROUNDS=20000 DURLOG_STRESS_RECORDS=250000 B=$(B) tests/run.sh '^test_processes$$'
 
+# libFuzzer runs of every fuzz target (clang; scripts/fuzz-deps.sh installs
+# it): FUZZ_SECONDS each, on a copy of the committed corpus.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@scripts/fuzz.sh $(FUZZ_SECONDS)
+
+# Regenerates the committed seed corpus (after a format change).
+fuzz-seeds: all
+	mkdir -p fuzz/corpus/segments
+	$(B)/fuzz/make_seeds fuzz/corpus/segments $(B)/seed-scratch
+
 VERSION := $(shell sed -n 's/^\#define DURLOG_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)/\2/p' include/durlog.h | paste -sd.)
 
 install: $(B)/libdurlog.a $(B)/libdurlog.so $(B)/durlog
@@ -113,7 +136,7 @@ install: $(B)/libdurlog.a $(B)/libdurlog.so $(B)/durlog
 	install -m 755 $(B)/durlog $(DESTDIR)$(PREFIX)/bin/
 
 clean:
-	rm -rf build build-asan build-tsan
+	rm -rf build build-asan build-tsan build-fuzz
 
-.PHONY: all deps demo test check bench soak install clean
+.PHONY: all deps demo test check bench soak fuzz fuzz-seeds install clean
 .SECONDARY:

@@ -55,13 +55,13 @@ int dl_seg_name_parse(const char *name, uint64_t *first_seq)
             return 0;
         uint64_t d = (uint64_t)(name[i] - '0');
         if (v > (UINT64_MAX - d) / 10)
-            return 0;
+            return 2;
         v = v * 10 + d;
     }
     if (strcmp(name + 20, ".seg") != 0)
         return 0;
     *first_seq = v;
-    return 1;
+    return v < DL_SEQ_LIMIT ? 1 : 2;
 }
 
 /* Header bytes 4..31 and the payload are contiguous: one pass. */

@@ -22,6 +22,10 @@
 #define DL_REC_ALIGN 8
 #define DL_SEG_NAME_LEN 24              /* 20 digits + ".seg" */
 #define DL_SEG_MIN_SIZE 4096
+/* Sequence numbers stay below this: a segment name claiming more is damage
+ * (a hostile name must not make them wrap), and a log that reaches it takes
+ * no more appends. */
+#define DL_SEQ_LIMIT ((uint64_t)1 << 63)
 
 /* Segment header fields (offsets into the 64 bytes). */
 #define DL_SEGH_MAGIC 0      /* 8  "DURLOGSG" */
@@ -95,7 +99,8 @@ int dl_seg_header_decode(const unsigned char in[DL_SEG_HEADER_SIZE],
 
 /* "%020llu.seg" into buf (at least DL_SEG_NAME_LEN + 1 bytes). */
 void dl_seg_name(char *buf, uint64_t first_seq);
-/* 1 and *first_seq if `name` is a segment file name, else 0. */
+/* 1 and *first_seq if `name` is a segment file name, 2 if it has the form
+ * of one but names a first_seq of DL_SEQ_LIMIT or more, else 0. */
 int dl_seg_name_parse(const char *name, uint64_t *first_seq);
 
 /* Writes a complete record at dst (dl_rec_size(len) bytes): payload, zero

@@ -41,8 +41,13 @@ int dl_seg_list(int dirfd, uint64_t **out, size_t *count)
     int rc = 0;
     while ((de = readdir(d)) != NULL) {
         uint64_t first;
-        if (!dl_seg_name_parse(de->d_name, &first))
+        int kind = dl_seg_name_parse(de->d_name, &first);
+        if (kind == 0)
             continue;
+        if (kind == 2) {
+            rc = DURLOG_ECORRUPT; /* a name beyond every sequence number */
+            break;
+        }
         if (n == cap) {
             cap = cap ? cap * 2 : 16;
             uint64_t *nv = realloc(v, cap * sizeof *v);

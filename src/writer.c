@@ -248,6 +248,8 @@ static int put_record(durlog *log, const void *data, uint32_t len,
                       uint64_t time_ns)
 {
     struct dl_shared *sh = log->sh;
+    if (sh->next_seq >= DL_SEQ_LIMIT - 1)
+        return dl_fail(log, -EOVERFLOW, "%s: no sequence numbers left", log->path);
     uint64_t need = dl_rec_size(len);
     int rc = ensure_space(log, need);
     if (rc)
@@ -273,6 +275,8 @@ int dl_flush_buffer_locked(durlog *log)
     struct dl_shared *sh = log->sh;
     size_t off = 0;
     int rc = 0;
+    if (sh->next_seq >= DL_SEQ_LIMIT - 1 - log->buf_records)
+        return dl_fail(log, -EOVERFLOW, "%s: no sequence numbers left", log->path);
     while (off < log->buf_len) {
         rc = ensure_tail(log, dl_rec_size(dl_get32(log->buf + off + DL_RECH_LEN)));
         if (rc)

@@ -5,6 +5,7 @@
  * later record vouches for is cut, and a gap below a later record's
  * durable_before is refused. Readers never return damaged bytes.
  */
+#include "segment.h"
 #include "testlog.h"
 
 static const char SEG0[] = "00000000000000000000.seg";
@@ -636,6 +637,74 @@ static void lost_segment_tail_with_sync_in_next_segment_is_corruption(void)
     lost_segment_tail_vouched_for_is_corruption(5);
 }
 
+/* Found by fuzz_recover: a file named after a sequence number near 2^64
+ * made the next append's number wrap to 0. Names at or past DL_SEQ_LIMIT are
+ * damage, for writers, readers and check alike. */
+static void segment_named_beyond_the_sequence_limit_is_damage(void)
+{
+    struct scratch s;
+    scratch_make(&s);
+    REQUIRE(mkdir(s.log, 0755) == 0);
+    char path[PATH_MAX];
+    seg_file(path, sizeof path, s.log, UINT64_MAX);
+    REQUIRE(file_write(path, "DURLOGSG", 8) == 0);
+    durlog *log;
+    durlog_options o;
+    durlog_options_init(&o);
+    o.create = 0;
+    int rc = durlog_open(s.log, &o, &log);
+    CHECK_RC(rc, DURLOG_ECORRUPT);
+    durlog_reader *r;
+    durlog_record rec;
+    rc = durlog_reader_open(s.log, NULL, &r);
+    if (rc == 0) { /* it may list the segments only when asked for a record */
+        rc = durlog_reader_next(r, &rec);
+        durlog_reader_close(r);
+    }
+    CHECK_RC(rc, DURLOG_ECORRUPT);
+    durlog_check_report rep;
+    rc = durlog_check(s.log, 0, &rep);
+    CHECK(rc == DURLOG_ECORRUPT || (rc == 0 && rep.damaged));
+    scratch_remove(&s);
+}
+
+/* A log whose numbers reach DL_SEQ_LIMIT takes no more appends, at any
+ * level, rather than wrapping. */
+static void appends_stop_at_the_sequence_limit(void)
+{
+    struct scratch s;
+    scratch_make(&s);
+    REQUIRE(mkdir(s.log, 0755) == 0);
+    int dirfd = open(s.log, O_RDONLY | O_DIRECTORY);
+    REQUIRE(dirfd >= 0);
+    struct dl_segmap m;
+    char err[256];
+    REQUIRE(dl_seg_create(dirfd, DL_SEQ_LIMIT - 3, 1 << 20, 4096, 0644, &m, err,
+                          sizeof err) == 0);
+    dl_seg_close(&m);
+    close(dirfd);
+    durlog *log;
+    REQUIRE(durlog_open(s.log, NULL, &log) == 0);
+    uint64_t seq;
+    CHECK_OK(durlog_append(log, "a", 1, DURLOG_KERNEL, &seq));
+    CHECK_EQ_U64(seq, DL_SEQ_LIMIT - 3);
+    CHECK_OK(durlog_append(log, "b", 1, DURLOG_KERNEL, &seq));
+    CHECK_RC(durlog_append(log, "c", 1, DURLOG_KERNEL, &seq), -EOVERFLOW);
+    CHECK(strstr(durlog_errmsg(log), "no sequence numbers left") != NULL);
+    CHECK_OK(durlog_append(log, "d", 1, DURLOG_BUFFERED, NULL));
+    CHECK_RC(durlog_flush(log, DURLOG_KERNEL), -EOVERFLOW);
+    durlog_close(log);
+    durlog_reader *r;
+    durlog_record rec;
+    REQUIRE(durlog_reader_open(s.log, NULL, &r) == 0);
+    uint64_t n = 0;
+    while (durlog_reader_next(r, &rec) == 0)
+        n++;
+    CHECK_EQ_U64(n, 2);
+    durlog_reader_close(r);
+    scratch_remove(&s);
+}
+
 TEST_MAIN(
     RUN(torn_last_record_is_cut_at_every_offset);
     RUN(torn_first_record_of_a_new_segment_is_cut);
@@ -648,4 +717,6 @@ TEST_MAIN(
     RUN(power_loss_of_a_segment_tail_removes_later_segments);
     RUN(lost_segment_tail_with_sync_inside_it_is_corruption);
     RUN(lost_segment_tail_with_sync_in_next_segment_is_corruption);
+    RUN(segment_named_beyond_the_sequence_limit_is_damage);
+    RUN(appends_stop_at_the_sequence_limit);
 )
