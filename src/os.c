@@ -179,6 +179,11 @@ int dl_ftruncate(int fd, off_t len)
 
 int dl_openat(int dirfd, const char *name, int flags, mode_t mode)
 {
+    /* O_NONBLOCK changes nothing for a regular file, but a FIFO planted
+     * under a segment's or the coordination file's name would otherwise
+     * block the open forever; the caller's S_ISREG check then refuses it. */
+    if (!(flags & O_DIRECTORY))
+        flags |= O_NONBLOCK;
     for (;;) {
         int fd = dl_os.openat(dirfd, name, flags | O_CLOEXEC, mode);
         if (fd >= 0)

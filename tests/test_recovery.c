@@ -5,6 +5,8 @@
  * later record vouches for is cut, and a gap below a later record's
  * durable_before is refused. Readers never return damaged bytes.
  */
+#include <time.h>
+
 #include "segment.h"
 #include "testlog.h"
 
@@ -705,6 +707,37 @@ static void appends_stop_at_the_sequence_limit(void)
     scratch_remove(&s);
 }
 
+/* A FIFO planted under a segment's name must be refused, not block the
+ * open (reading a FIFO waits for a writer that never comes). */
+static void fifo_in_place_of_a_segment_is_refused_without_blocking(void)
+{
+    struct scratch s;
+    scratch_make(&s);
+    durlog *log;
+    REQUIRE(durlog_open(s.log, NULL, &log) == 0);
+    CHECK_OK(durlog_append(log, "a", 1, DURLOG_KERNEL, NULL));
+    CHECK_OK(durlog_close(log));
+    char path[PATH_MAX];
+    seg_file(path, sizeof path, s.log, 0);
+    REQUIRE(unlink(path) == 0);
+    REQUIRE(mkfifo(path, 0644) == 0);
+    time_t start = time(NULL);
+    CHECK(durlog_open(s.log, NULL, &log) != 0);
+    durlog_reader *r;
+    durlog_record rec;
+    int rc = durlog_reader_open(s.log, NULL, &r);
+    if (rc == 0) {
+        rc = durlog_reader_next(r, &rec);
+        durlog_reader_close(r);
+    }
+    CHECK(rc != 0 && rc != DURLOG_EEND);
+    durlog_check_report rep;
+    rc = durlog_check(s.log, 0, &rep);
+    CHECK(rc != 0 || rep.damaged);
+    CHECK(time(NULL) - start < 5);
+    scratch_remove(&s);
+}
+
 TEST_MAIN(
     RUN(torn_last_record_is_cut_at_every_offset);
     RUN(torn_first_record_of_a_new_segment_is_cut);
@@ -719,4 +752,5 @@ TEST_MAIN(
     RUN(lost_segment_tail_with_sync_in_next_segment_is_corruption);
     RUN(segment_named_beyond_the_sequence_limit_is_damage);
     RUN(appends_stop_at_the_sequence_limit);
+    RUN(fifo_in_place_of_a_segment_is_refused_without_blocking);
 )
