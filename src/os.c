@@ -195,12 +195,20 @@ int dl_openat(int dirfd, const char *name, int flags, mode_t mode)
 
 int dl_renameat(int dirfd, const char *oldname, const char *newname)
 {
-    return dl_os.renameat(dirfd, oldname, dirfd, newname) == 0 ? 0 : -errno;
+    while (dl_os.renameat(dirfd, oldname, dirfd, newname) < 0) {
+        if (errno != EINTR)
+            return -errno;
+    }
+    return 0;
 }
 
 int dl_unlinkat(int dirfd, const char *name)
 {
-    return dl_os.unlinkat(dirfd, name, 0) == 0 ? 0 : -errno;
+    while (dl_os.unlinkat(dirfd, name, 0) < 0) {
+        if (errno != EINTR)
+            return -errno;
+    }
+    return 0;
 }
 
 void dl_close(int fd)
