@@ -1,0 +1,195 @@
+/* A real full disk: an 8 MiB ext4 image, loop-mounted, filled by a log.
+ * Appends fail with ENOSPC (never SIGBUS), everything acknowledged stays
+ * readable and intact, the log checks clean, and once space is freed the
+ * log takes appends again. Needs root (mount); the suite runs as root. */
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "testutil.h"
+
+#define EXTRA 900
+
+struct disk {
+    char dir[512], image[600], mnt[600], log[700], filler[700];
+};
+
+static int sh(const char *cmd)
+{
+    int rc = system(cmd);
+    if (rc != 0)
+        fprintf(stderr, "  `%s` failed (%d)\n", cmd, rc);
+    return rc;
+}
+
+static int disk_mount(struct disk *d)
+{
+    char cmd[4000];
+    test_tmpdir(d->dir, sizeof d->dir);
+    snprintf(d->image, sizeof d->image, "%s/disk.ext4", d->dir);
+    snprintf(d->mnt, sizeof d->mnt, "%s/mnt", d->dir);
+    snprintf(d->log, sizeof d->log, "%s/log", d->mnt);
+    snprintf(d->filler, sizeof d->filler, "%s/filler", d->mnt);
+    snprintf(cmd, sizeof cmd, "truncate -s 8M '%s' && mkfs.ext4 -q -F '%s' && "
+             "mkdir -p '%s' && mount -o loop '%s' '%s'",
+             d->image, d->image, d->mnt, d->image, d->mnt);
+    if (geteuid() != 0) {
+        fprintf(stderr, "  this test mounts a file system: run the suite as root\n");
+        return -1;
+    }
+    return sh(cmd);
+}
+
+static void disk_unmount(struct disk *d)
+{
+    char cmd[1000];
+    snprintf(cmd, sizeof cmd, "umount '%s'", d->mnt);
+    sh(cmd);
+    test_rmrf(d->dir);
+}
+
+struct fill_result {
+    uint64_t acked;      /* records 0..acked-1 were acknowledged */
+    int rc;              /* what the first failing append returned */
+    int msg_names_space; /* its message says so */
+    int again;           /* after the filler went, an append succeeded */
+};
+
+/* In a child, so that a SIGBUS would show as a crash: fills the disk. */
+static int fill_main(void *arg)
+{
+    struct disk *d = arg;
+    struct fill_result *res = (struct fill_result *)(d + 1);
+    /* Leave a 1 MiB file to free later. */
+    char cmd[800];
+    snprintf(cmd, sizeof cmd, "head -c 1048576 /dev/zero > '%s'", d->filler);
+    if (system(cmd) != 0)
+        return 1;
+    durlog_options o;
+    durlog_options_init(&o);
+    o.segment_size = 1 << 20;
+    durlog *log;
+    if (durlog_open(d->log, &o, &log))
+        return 1;
+    static const durlog_level levels[4] = { DURLOG_KERNEL, DURLOG_BUFFERED,
+                                            DURLOG_SYNC, DURLOG_INTERVAL };
+    uint64_t i = 0, pending_from = UINT64_MAX;
+    for (;; i++) {
+        durlog_level level = levels[i % 4];
+        int rc = tu_append_payload(log, 0, i, EXTRA, level, NULL);
+        if (rc) {
+            res->rc = rc;
+            res->msg_names_space = strstr(durlog_errmsg(log), "space") != NULL;
+            break;
+        }
+        if (level == DURLOG_BUFFERED) {
+            if (pending_from == UINT64_MAX)
+                pending_from = i;
+        } else {
+            res->acked = i + 1;
+            pending_from = UINT64_MAX;
+        }
+        if (i > 100000)
+            return 1; /* the disk never filled */
+    }
+    /* The failed record is not appended; nor is anything buffered before
+     * it (still in memory). Free space: appends continue, with the next
+     * index after the last acknowledged one. */
+    if (unlink(d->filler) != 0)
+        return 1;
+    if (durlog_flush(log, DURLOG_SYNC) == 0 &&
+        tu_append_payload(log, 0, i, EXTRA, DURLOG_SYNC, NULL) == 0)
+        res->again = 1;
+    durlog_close(log);
+    return 0;
+}
+
+static void filling_a_real_disk_fails_appends_with_enospc_and_loses_nothing(void)
+{
+    struct disk *d = tu_shared_alloc(sizeof *d + sizeof(struct fill_result));
+    REQUIRE(d);
+    memset(d, 0, sizeof *d + sizeof(struct fill_result));
+    struct fill_result *res = (struct fill_result *)(d + 1);
+    if (disk_mount(d) != 0) {
+        CHECK(!"mounted a loop-back ext4 image");
+        test_rmrf(d->dir);
+        return;
+    }
+    pid_t pid = tu_fork(fill_main, d);
+    int status = tu_wait(pid);
+    if (WIFSIGNALED(status))
+        fprintf(stderr, "  the writer died of signal %d\n", WTERMSIG(status));
+    CHECK(tu_exited_ok(status));
+    CHECK_RC(res->rc, -ENOSPC);
+    CHECK(res->msg_names_space);
+    CHECK(res->acked > 100); /* several MiB went in before the disk filled */
+    CHECK(res->again);
+
+    /* Every acknowledged record is there, in order and intact, and the log
+     * checks clean. */
+    uint64_t next_index[1] = { 0 };
+    long n = tu_verify_log(d->log, 0, EXTRA, 1, next_index);
+    CHECK(n >= 0);
+    fprintf(stderr, "  %" PRIu64 " records acknowledged before ENOSPC, %ld in the log\n",
+            res->acked, n);
+    durlog_check_report rep;
+    CHECK_OK(durlog_check(d->log, 0, &rep));
+    if (rep.damaged)
+        fprintf(stderr, "  check: %s\n", rep.problem);
+    CHECK(!rep.damaged);
+
+    /* Each acknowledged index is present (the log may also hold buffered
+     * records flushed by the sync after the space came back). */
+    durlog_reader *r;
+    durlog_record rec;
+    REQUIRE(durlog_reader_open(d->log, NULL, &r) == 0);
+    uint64_t expect = 0;
+    while (durlog_reader_next(r, &rec) == 0 && expect < res->acked) {
+        uint32_t w;
+        uint64_t idx;
+        CHECK(tu_payload_check(&rec, EXTRA, &w, &idx));
+        if (idx == expect)
+            expect++;
+    }
+    CHECK_EQ_U64(expect, res->acked);
+    durlog_reader_close(r);
+    disk_unmount(d);
+    munmap(d, sizeof *d + sizeof(struct fill_result));
+}
+
+/* The command on a full disk: status 1 and a message that says why. */
+static void durlog_append_on_a_full_disk_says_so(void)
+{
+    struct disk *d = tu_shared_alloc(sizeof *d);
+    REQUIRE(d);
+    if (disk_mount(d) != 0) {
+        CHECK(!"mounted a loop-back ext4 image");
+        test_rmrf(d->dir);
+        return;
+    }
+    const char *bin = getenv("DURLOG_BIN");
+    char cmd[2400];
+    snprintf(cmd, sizeof cmd, "head -c 8000000 /dev/zero > '%s' 2>/dev/null; "
+             "'%s' append -d sync '%s' one two three 2>'%s/err'",
+             d->filler, bin && *bin ? bin : "build/durlog", d->log, d->dir);
+    int status = system(cmd);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+    char path[700];
+    snprintf(path, sizeof path, "%s/err", d->dir);
+    FILE *f = fopen(path, "r");
+    char line[1024] = "";
+    if (f) {
+        if (!fgets(line, sizeof line, f))
+            line[0] = '\0';
+        fclose(f);
+    }
+    if (!strstr(line, "No space left"))
+        fprintf(stderr, "  stderr: %s\n", line);
+    CHECK(strstr(line, "No space left") != NULL);
+    disk_unmount(d);
+    munmap(d, sizeof *d);
+}
+
+TEST_MAIN(
+    RUN(filling_a_real_disk_fails_appends_with_enospc_and_loses_nothing);
+    RUN(durlog_append_on_a_full_disk_says_so);
+)
