@@ -7,7 +7,7 @@
 #                   (normal build, ASan+UBSan build, TSan on the threaded tests)
 #   make test       the suite on the normal build only
 #   make bench      the append, group-commit and async benchmarks (bench/README.md)
-#   make soak       the multi-process stress and SIGKILL loop, scaled up (minutes)
+#   make soak       kill loop, multi-process stress, power loss, faults: scaled up
 #   make fuzz       libFuzzer on every fuzz target, FUZZ_SECONDS (60) each
 #   make install    PREFIX=/usr/local
 
@@ -106,9 +106,11 @@ bench: all
 	$(B)/bench/bench_readers
 	$(B)/bench/bench_procs
 
-# Long runs kept out of the default suite: 20,000 kills, 8 x 500,000 records.
+# Long runs kept out of the default suite: 20,000 kills, 8 x 500,000 records,
+# 80,000 power-loss states, every n of the fault-injection loop.
 soak: all
-	@DURLOG_KILL_ROUNDS=20000 DURLOG_STRESS_RECORDS=250000 B=$(B) tests/run.sh '^test_processes$$'
+	@DURLOG_KILL_ROUNDS=20000 DURLOG_STRESS_RECORDS=250000 DURLOG_POWERLOSS_STATES=2000 \
+	 DURLOG_INJECT_ALL=1 B=$(B) tests/run.sh '^test_(processes|powerloss|inject)$$'
 
 # libFuzzer runs of every fuzz target (clang; scripts/fuzz-deps.sh installs
 # it): FUZZ_SECONDS each, on a copy of the committed corpus.
