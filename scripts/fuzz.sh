@@ -16,7 +16,6 @@ make -s -j2 B=$FB CC=clang OPT=-O1 WERROR= SANITIZE="-fsanitize=fuzzer-no-link $
 LIBS="-pthread"
 [ -e /usr/include/liburing.h ] && LIBS="-luring $LIBS"
 export DURLOG_FUZZ_DIR=${DURLOG_FUZZ_DIR:-/dev/shm}
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 failed=0
 for src in fuzz/fuzz_*.c; do
     t=$(basename "$src" .c)
@@ -25,8 +24,12 @@ for src in fuzz/fuzz_*.c; do
     work=$FB/corpus-$t
     mkdir -p "$work"
     log=$FB/$t.log
-    (cd $FB && ./$t -max_total_time="$seconds" -print_final_stats=1 -timeout=10 \
-        -artifact_prefix=./crash-$t- "corpus-$t" ../fuzz/corpus/segments) >"$log" 2>&1
+    seeds=../fuzz/corpus/segments leaks=1
+    # The command's usage errors leave through longjmp (see fuzz_cli.c).
+    [ "$t" = fuzz_cli ] && seeds=../fuzz/corpus/cli leaks=0
+    (cd $FB && ASAN_OPTIONS=detect_leaks=$leaks ./$t -max_total_time="$seconds" \
+        -print_final_stats=1 -timeout=10 -artifact_prefix=./crash-$t- \
+        "corpus-$t" $seeds) >"$log" 2>&1
     rc=$?
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
     if [ $rc -eq 0 ]; then
