@@ -211,7 +211,12 @@ typedef struct durlog_recovery {
  * durlog_last_recovery() reports how many bytes. Damage that is not at the
  * tail is never dropped silently: the open fails with DURLOG_ECORRUPT and the
  * message names the segment and byte offset; `durlog check --repair` decides
- * what to do with it. */
+ * what to do with it.
+ *
+ * Hostile logs: segment files are opened without following symbolic links
+ * and must be regular files; a segment named past the largest sequence
+ * number (2^63) is damage; a directory every user may write to is refused
+ * with -EPERM (so is it by durlog_reader_open). */
 int durlog_open(const char *path, const durlog_options *opts, durlog **out);
 
 /* Flushes buffered records to the kernel, syncs DURLOG_INTERVAL records the

@@ -261,6 +261,14 @@ int durlog_open(const char *path, const durlog_options *opts, durlog **out)
         goto fail;
     }
     log->dirfd = rc;
+    {
+        char why[512];
+        rc = dl_log_dir_check(log->dirfd, path, why, sizeof why);
+        if (rc) {
+            rc = dl_fail(log, rc, "%s", why);
+            goto fail;
+        }
+    }
     rc = dl_engine_init(log);
     if (!rc)
         rc = dl_async_init(log);

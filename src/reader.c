@@ -138,6 +138,11 @@ int durlog_reader_open(const char *path, const durlog_reader_options *opts,
         free(r);
         return rc;
     }
+    int unsafe = dl_log_dir_check(r->dirfd, path, err, errlen);
+    if (unsafe) {
+        durlog_reader_close(r);
+        return unsafe;
+    }
     /* Optional: without it the reader relies on checksums alone. */
     r->shmfd = dl_openat(r->dirfd, DL_SHM_NAME, O_RDONLY | O_NOFOLLOW, 0);
     if (r->shmfd == -ENOENT) {

@@ -259,3 +259,20 @@ void dl_seg_remove_temps(int dirfd)
     }
     closedir(d);
 }
+
+int dl_log_dir_check(int dirfd, const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+    if (fstat(dirfd, &st) < 0) {
+        int rc = -errno;
+        snprintf(err, errlen, "fstat %s: %s", path, durlog_strerror(rc));
+        return rc;
+    }
+    if (st.st_mode & S_IWOTH) {
+        snprintf(err, errlen, "%s is writable by every user (mode %03o): anyone could "
+                 "plant or replace its segments; remove that permission (chmod o-w)",
+                 path, (unsigned)(st.st_mode & 07777));
+        return -EPERM;
+    }
+    return 0;
+}

@@ -53,6 +53,10 @@ int dl_seg_refresh_size(struct dl_segmap *s);
 
 void dl_seg_close(struct dl_segmap *s);
 
+/* Refuses (-EPERM, with a message) a log directory every user may write to:
+ * anyone could plant or replace its segment files. */
+int dl_log_dir_check(int dirfd, const char *path, char *err, size_t errlen);
+
 /* Temporary name used while creating a segment. */
 #define DL_SEG_TMP_SUFFIX ".tmp"
 

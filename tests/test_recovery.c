@@ -738,6 +738,38 @@ static void fifo_in_place_of_a_segment_is_refused_without_blocking(void)
     scratch_remove(&s);
 }
 
+/* A log directory every user may write to is refused, by writers and
+ * readers alike, with a message saying why and what to do. */
+static void world_writable_log_directory_is_refused(void)
+{
+    struct scratch s;
+    scratch_make(&s);
+    durlog *log;
+    REQUIRE(durlog_open(s.log, NULL, &log) == 0);
+    CHECK_OK(durlog_append(log, "a", 1, DURLOG_KERNEL, NULL));
+    CHECK_OK(durlog_close(log));
+    REQUIRE(chmod(s.log, 0777) == 0);
+    char err[512] = "";
+    durlog_options o;
+    durlog_options_init(&o);
+    o.errbuf = err;
+    o.errbuf_size = sizeof err;
+    CHECK_RC(durlog_open(s.log, &o, &log), -EPERM);
+    CHECK(strstr(err, "writable by every user") != NULL);
+    durlog_reader *r;
+    durlog_reader_options ro;
+    durlog_reader_options_init(&ro);
+    char rerr[512] = "";
+    ro.errbuf = rerr;
+    ro.errbuf_size = sizeof rerr;
+    CHECK_RC(durlog_reader_open(s.log, &ro, &r), -EPERM);
+    CHECK(strstr(rerr, "chmod o-w") != NULL);
+    REQUIRE(chmod(s.log, 0775) == 0); /* group-writable is fine */
+    CHECK_OK(durlog_open(s.log, NULL, &log));
+    CHECK_OK(durlog_close(log));
+    scratch_remove(&s);
+}
+
 TEST_MAIN(
     RUN(torn_last_record_is_cut_at_every_offset);
     RUN(torn_first_record_of_a_new_segment_is_cut);
@@ -753,4 +785,5 @@ TEST_MAIN(
     RUN(segment_named_beyond_the_sequence_limit_is_damage);
     RUN(appends_stop_at_the_sequence_limit);
     RUN(fifo_in_place_of_a_segment_is_refused_without_blocking);
+    RUN(world_writable_log_directory_is_refused);
 )
