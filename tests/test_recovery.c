@@ -738,6 +738,41 @@ static void fifo_in_place_of_a_segment_is_refused_without_blocking(void)
     scratch_remove(&s);
 }
 
+/* A symbolic link in place of a segment (even to a valid one) is refused:
+ * it could point anywhere, and the log would write there. */
+static void symlink_in_place_of_a_segment_is_refused(void)
+{
+    struct scratch s;
+    scratch_make(&s);
+    durlog *log;
+    REQUIRE(durlog_open(s.log, NULL, &log) == 0);
+    CHECK_OK(durlog_append(log, "a", 1, DURLOG_KERNEL, NULL));
+    CHECK_OK(durlog_close(log));
+    char path[PATH_MAX], moved[PATH_MAX + 16];
+    seg_file(path, sizeof path, s.log, 0);
+    snprintf(moved, sizeof moved, "%s/elsewhere", s.dir);
+    REQUIRE(rename(path, moved) == 0);
+    REQUIRE(symlink(moved, path) == 0);
+    char err[512] = "";
+    durlog_options o;
+    durlog_options_init(&o);
+    o.errbuf = err;
+    o.errbuf_size = sizeof err;
+    CHECK(durlog_open(s.log, &o, &log) != 0);
+    if (!strstr(err, "symbolic link"))
+        fprintf(stderr, "  message: %s\n", err);
+    CHECK(strstr(err, "symbolic link") != NULL);
+    durlog_reader *r;
+    durlog_record rec;
+    int rc = durlog_reader_open(s.log, NULL, &r);
+    if (rc == 0) {
+        rc = durlog_reader_next(r, &rec);
+        durlog_reader_close(r);
+    }
+    CHECK(rc != 0 && rc != DURLOG_EEND);
+    scratch_remove(&s);
+}
+
 /* A log directory every user may write to is refused, by writers and
  * readers alike, with a message saying why and what to do. */
 static void world_writable_log_directory_is_refused(void)
@@ -785,5 +820,6 @@ TEST_MAIN(
     RUN(segment_named_beyond_the_sequence_limit_is_damage);
     RUN(appends_stop_at_the_sequence_limit);
     RUN(fifo_in_place_of_a_segment_is_refused_without_blocking);
+    RUN(symlink_in_place_of_a_segment_is_refused);
     RUN(world_writable_log_directory_is_refused);
 )
