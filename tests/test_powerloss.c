@@ -159,11 +159,11 @@ static void record_sync(int fd)
 
 /* Records after the sync returns and before the library can act on it (move
  * the durable mark), so that a mark seen at a crash point is covered. */
-static int recording_fdatasync(int fd)
+static int recorded_sync(int (*real)(int), int fd)
 {
     if (lying_disk)
         return 0;
-    int rc = dl_os_real.fdatasync(fd);
+    int rc = real(fd);
     if (rc == 0) {
         pthread_mutex_lock(&recorded->mu);
         record_sync(fd);
@@ -172,17 +172,14 @@ static int recording_fdatasync(int fd)
     return rc;
 }
 
+static int recording_fdatasync(int fd)
+{
+    return recorded_sync(dl_os_real.fdatasync, fd);
+}
+
 static int recording_fsync(int fd)
 {
-    if (lying_disk)
-        return 0;
-    int rc = dl_os_real.fsync(fd);
-    if (rc == 0) {
-        pthread_mutex_lock(&recorded->mu);
-        record_sync(fd);
-        pthread_mutex_unlock(&recorded->mu);
-    }
-    return rc;
+    return recorded_sync(dl_os_real.fsync, fd);
 }
 
 static uint64_t rnd_state = 0x243f6a8885a308d3ull;
@@ -248,9 +245,16 @@ static void crash_dir(char *buf, size_t size)
     snprintf(buf, size, "%s/durlog-crash-%d", base, (int)getpid());
 }
 
-/* Checks one crash state, in which every record below `must_have` must be;
- * returns 0 or a description of what is wrong. */
-static const char *check_state(const char *path, uint64_t must_have)
+/* Writer processes of the multi-process test (the single-process one uses
+ * writer 0 alone). */
+enum { PROCS = 3, PROC_RECORDS = 300, CRASH_POINTS = 40 };
+
+/* Checks one crash state: it opens, its numbers are dense, its payloads
+ * intact, each writer's records a prefix of what it appended and at least as
+ * long as what its sync appends acknowledged (acked[w]), and everything below
+ * `durable` is there. Returns 0 or what is wrong. */
+static const char *check_state(const char *path, uint64_t durable,
+                                     const uint64_t *acked)
 {
     durlog *log;
     durlog_options o;
@@ -262,23 +266,28 @@ static const char *check_state(const char *path, uint64_t must_have)
     durlog_reader *r;
     if (durlog_reader_open(path, NULL, &r) != 0)
         return "no reader";
-    durlog_record rec;
-    uint64_t n = 0;
+    durlog_record one;
+    uint64_t n = 0, next[PROCS] = { 0 };
     const char *bad = NULL;
     int rc;
-    while ((rc = durlog_reader_next(r, &rec)) == 0) {
+    while ((rc = durlog_reader_next(r, &one)) == 0) {
         uint32_t w;
         uint64_t idx;
-        if (rec.seq != n || !tu_payload_check(&rec, EXTRA, &w, &idx) || idx != rec.seq) {
-            bad = "a record differs from what was appended";
+        if (one.seq != n || !tu_payload_check(&one, EXTRA, &w, &idx) || w >= PROCS ||
+            idx != next[w]) {
+            bad = "a record differs from what was appended, or is out of order";
             break;
         }
+        next[w]++;
         n++;
     }
     if (!bad && rc != DURLOG_EEND)
         bad = "reading stops at damage";
-    if (!bad && n < must_have)
-        bad = "a record acknowledged at sync level, or marked durable, is lost";
+    if (!bad && n < durable)
+        bad = "a record marked durable is lost";
+    for (int w = 0; w < PROCS && !bad; w++)
+        if (next[w] < acked[w])
+            bad = "a record acknowledged at sync level is lost";
     durlog_reader_close(r);
     return bad;
 }
@@ -331,7 +340,8 @@ static long run_workload(long states_per_point, long *states_total)
         for (long k = 0; k < states_per_point; k++) {
             crash_dir(state, sizeof state);
             build_state(state);
-            const char *bad = check_state(state, must_have);
+            uint64_t acked[PROCS] = { acked_sync };
+            const char *bad = check_state(state, must_have, acked);
             (*states_total)++;
             if (bad) {
                 if (failures++ < 3)
@@ -358,7 +368,6 @@ static long states_per_point(void)
 
 /* ---- several writer processes ---- */
 
-enum { PROCS = 3, PROC_RECORDS = 300, CRASH_POINTS = 40 };
 
 struct shared_acks {
     _Atomic uint64_t acked_sync[PROCS]; /* one past each writer's last sync append */
@@ -395,48 +404,6 @@ static int proc_writer_main(void *arg)
         usleep(3000); /* the parent's crash points fall among the appends */
     }
     return durlog_close(log) ? 1 : 0;
-}
-
-/* A state of the multi-process log: dense numbers, intact payloads, each
- * writer's records a prefix of what it appended and at least as long as
- * what its sync appends acknowledged, and everything below `durable`. */
-static const char *check_state_procs(const char *path, uint64_t durable,
-                                     const uint64_t *acked)
-{
-    durlog *log;
-    durlog_options o;
-    durlog_options_init(&o);
-    o.create = 0;
-    if (durlog_open(path, &o, &log) != 0)
-        return "the log does not open";
-    durlog_close(log);
-    durlog_reader *r;
-    if (durlog_reader_open(path, NULL, &r) != 0)
-        return "no reader";
-    durlog_record one;
-    uint64_t n = 0, next[PROCS] = { 0 };
-    const char *bad = NULL;
-    int rc;
-    while ((rc = durlog_reader_next(r, &one)) == 0) {
-        uint32_t w;
-        uint64_t idx;
-        if (one.seq != n || !tu_payload_check(&one, EXTRA, &w, &idx) || w >= PROCS ||
-            idx != next[w]) {
-            bad = "a record differs from what was appended, or is out of order";
-            break;
-        }
-        next[w]++;
-        n++;
-    }
-    if (!bad && rc != DURLOG_EEND)
-        bad = "reading stops at damage";
-    if (!bad && n < durable)
-        bad = "a record marked durable is lost";
-    for (int w = 0; w < PROCS && !bad; w++)
-        if (next[w] < acked[w])
-            bad = "a record acknowledged at sync level is lost";
-    durlog_reader_close(r);
-    return bad;
 }
 
 static void power_loss_states_of_several_writer_processes_keep_what_was_synced(void)
@@ -476,7 +443,7 @@ static void power_loss_states_of_several_writer_processes_keep_what_was_synced(v
         for (long k = 0; k < per_point; k++) {
             crash_dir(state, sizeof state);
             build_state(state);
-            const char *bad = check_state_procs(state, durable, acked);
+            const char *bad = check_state(state, durable, acked);
             states++;
             if (bad && failures++ < 3)
                 fprintf(stderr, "  state %ld: %s\n", states, bad);

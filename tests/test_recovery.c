@@ -639,6 +639,30 @@ static void lost_segment_tail_with_sync_in_next_segment_is_corruption(void)
     lost_segment_tail_vouched_for_is_corruption(5);
 }
 
+/* A log holding one record, closed; `seg` gets its segment file's path. */
+static void one_record_log(const char *log_path, char *seg, size_t size)
+{
+    durlog *log;
+    REQUIRE(durlog_open(log_path, NULL, &log) == 0);
+    CHECK_OK(durlog_append(log, "a", 1, DURLOG_KERNEL, NULL));
+    CHECK_OK(durlog_close(log));
+    seg_file(seg, size, log_path, 0);
+}
+
+/* What a reader of the log gets first: an error at open or at the first
+ * record (a reader may look at the segments only when asked for one). */
+static int first_read(const char *log_path)
+{
+    durlog_reader *r;
+    durlog_record rec;
+    int rc = durlog_reader_open(log_path, NULL, &r);
+    if (rc == 0) {
+        rc = durlog_reader_next(r, &rec);
+        durlog_reader_close(r);
+    }
+    return rc;
+}
+
 /* Found by fuzz_recover: a file named after a sequence number near 2^64
  * made the next append's number wrap to 0. Names at or past DL_SEQ_LIMIT are
  * damage, for writers, readers and check alike. */
@@ -656,14 +680,7 @@ static void segment_named_beyond_the_sequence_limit_is_damage(void)
     o.create = 0;
     int rc = durlog_open(s.log, &o, &log);
     CHECK_RC(rc, DURLOG_ECORRUPT);
-    durlog_reader *r;
-    durlog_record rec;
-    rc = durlog_reader_open(s.log, NULL, &r);
-    if (rc == 0) { /* it may list the segments only when asked for a record */
-        rc = durlog_reader_next(r, &rec);
-        durlog_reader_close(r);
-    }
-    CHECK_RC(rc, DURLOG_ECORRUPT);
+    CHECK_RC(first_read(s.log), DURLOG_ECORRUPT);
     durlog_check_report rep;
     rc = durlog_check(s.log, 0, &rep);
     CHECK(rc == DURLOG_ECORRUPT || (rc == 0 && rep.damaged));
@@ -714,22 +731,13 @@ static void fifo_in_place_of_a_segment_is_refused_without_blocking(void)
     struct scratch s;
     scratch_make(&s);
     durlog *log;
-    REQUIRE(durlog_open(s.log, NULL, &log) == 0);
-    CHECK_OK(durlog_append(log, "a", 1, DURLOG_KERNEL, NULL));
-    CHECK_OK(durlog_close(log));
     char path[PATH_MAX];
-    seg_file(path, sizeof path, s.log, 0);
+    one_record_log(s.log, path, sizeof path);
     REQUIRE(unlink(path) == 0);
     REQUIRE(mkfifo(path, 0644) == 0);
     time_t start = time(NULL);
     CHECK(durlog_open(s.log, NULL, &log) != 0);
-    durlog_reader *r;
-    durlog_record rec;
-    int rc = durlog_reader_open(s.log, NULL, &r);
-    if (rc == 0) {
-        rc = durlog_reader_next(r, &rec);
-        durlog_reader_close(r);
-    }
+    int rc = first_read(s.log);
     CHECK(rc != 0 && rc != DURLOG_EEND);
     durlog_check_report rep;
     rc = durlog_check(s.log, 0, &rep);
@@ -745,11 +753,8 @@ static void symlink_in_place_of_a_segment_is_refused(void)
     struct scratch s;
     scratch_make(&s);
     durlog *log;
-    REQUIRE(durlog_open(s.log, NULL, &log) == 0);
-    CHECK_OK(durlog_append(log, "a", 1, DURLOG_KERNEL, NULL));
-    CHECK_OK(durlog_close(log));
     char path[PATH_MAX], moved[PATH_MAX + 16];
-    seg_file(path, sizeof path, s.log, 0);
+    one_record_log(s.log, path, sizeof path);
     snprintf(moved, sizeof moved, "%s/elsewhere", s.dir);
     REQUIRE(rename(path, moved) == 0);
     REQUIRE(symlink(moved, path) == 0);
@@ -762,13 +767,7 @@ static void symlink_in_place_of_a_segment_is_refused(void)
     if (!strstr(err, "symbolic link"))
         fprintf(stderr, "  message: %s\n", err);
     CHECK(strstr(err, "symbolic link") != NULL);
-    durlog_reader *r;
-    durlog_record rec;
-    int rc = durlog_reader_open(s.log, NULL, &r);
-    if (rc == 0) {
-        rc = durlog_reader_next(r, &rec);
-        durlog_reader_close(r);
-    }
+    int rc = first_read(s.log);
     CHECK(rc != 0 && rc != DURLOG_EEND);
     scratch_remove(&s);
 }
