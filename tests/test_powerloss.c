@@ -15,7 +15,8 @@
  * models "unsynced pages may each independently be lost or kept".
  *
  * For each state: the log opens (recovery), holds every record acknowledged
- * at sync level, every record the library had marked durable, and every
+ * at sync level (by the call, or by an asynchronous append's callback),
+ * every record the library had marked durable, and every
  * interval record older than its window (plus an allowance for scheduling),
  * and returns nothing whose bytes differ from what was appended. A second test runs the same workload on a "disk" whose
  * fdatasync lies (returns success without syncing) and requires the check
@@ -44,6 +45,8 @@
 #define INTERVAL_TAIL 60          /* the last records: interval level only */
 #define INTERVAL_MS 2
 #define INTERVAL_SLACK_MS 500
+#define ASYNC_FROM 60             /* records [ASYNC_FROM, ASYNC_TO): async sync */
+#define ASYNC_TO 100
 #define PAGE 4096
 #define SECTOR 512
 #define MAX_FILES 512
@@ -305,6 +308,18 @@ static const char *check_state(const char *path, uint64_t durable,
     return bad;
 }
 
+/* One past the highest record an asynchronous sync append's callback has
+ * reported durable. */
+static _Atomic uint64_t async_acked;
+
+static void async_done(void *ctx, uint64_t seq, int status)
+{
+    (void)ctx;
+    uint64_t v = atomic_load(&async_acked);
+    while (status == 0 && seq + 1 > v && !atomic_compare_exchange_weak(&async_acked, &v, seq + 1))
+        ;
+}
+
 /* Runs the workload, checking `states` crash states after every few
  * appends; returns how many states failed. */
 static long run_workload(long states_per_point, long *states_total)
@@ -312,6 +327,7 @@ static long run_workload(long states_per_point, long *states_total)
     struct scratch s;
     scratch_make(&s);
     snprintf(log_dir, sizeof log_dir, "%s", s.log);
+    atomic_store(&async_acked, 0);
     recorded = recorder_new();
     if (!recorded) {
         CHECK(!"shared memory");
@@ -343,7 +359,15 @@ static long run_workload(long states_per_point, long *states_total)
         /* The last records are all at interval level: only the engine
          * makes them durable. */
         durlog_level level = i >= RECORDS - INTERVAL_TAIL ? DURLOG_INTERVAL : levels[i % 5];
-        CHECK_OK(tu_append_payload(log, 0, i, EXTRA, level, NULL));
+        if (i >= ASYNC_FROM && i < ASYNC_TO) {
+            /* Asynchronous sync appends: acknowledged by their callback. */
+            unsigned char buf[TU_PAYLOAD_MAX];
+            size_t len = tu_payload(buf, 0, i, EXTRA);
+            CHECK_OK(durlog_append_async(log, buf, len, DURLOG_SYNC, async_done, NULL, NULL));
+            level = DURLOG_KERNEL;
+        } else {
+            CHECK_OK(tu_append_payload(log, 0, i, EXTRA, level, NULL));
+        }
         appended_ms[i] = tu_now_ms();
         if (level == DURLOG_SYNC)
             acked_sync = i + 1;
@@ -355,6 +379,8 @@ static long run_workload(long states_per_point, long *states_total)
          * generous allowance for scheduling). */
         uint64_t durable = sh ? tu_durable(sh) : 0;
         uint64_t must_have = durable > acked_sync ? durable : acked_sync;
+        if (atomic_load(&async_acked) > must_have)
+            must_have = atomic_load(&async_acked);
         uint64_t now = tu_now_ms();
         for (uint64_t j = must_have; j <= i; j++)
             if (now - appended_ms[j] > INTERVAL_MS + INTERVAL_SLACK_MS)
