@@ -29,12 +29,23 @@ static int real_uring_init(unsigned entries, void *ring)
 {
     return io_uring_queue_init(entries, ring, 0);
 }
+
+static int real_uring_submit(void *ring)
+{
+    return io_uring_submit(ring);
+}
 #else
 static int real_uring_init(unsigned entries, void *ring)
 {
     (void)entries;
     (void)ring;
     return -ENOSYS; /* built without liburing */
+}
+
+static int real_uring_submit(void *ring)
+{
+    (void)ring;
+    return -ENOSYS;
 }
 #endif
 
@@ -53,7 +64,7 @@ static int real_uring_result(int fd, int datasync, int res)
         .ftruncate = ftruncate, .openat = real_openat,                       \
         .renameat = real_renameat, .unlinkat = unlinkat, .mmap = mmap,       \
         .munmap = munmap, .uring_init = real_uring_init,                     \
-        .uring_result = real_uring_result,                                   \
+        .uring_submit = real_uring_submit, .uring_result = real_uring_result,\
     }
 
 const struct dl_os_ops dl_os_real = DL_OS_REAL_OPS;

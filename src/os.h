@@ -40,6 +40,7 @@ struct dl_os_ops {
      * completion's result (0 or -errno) passes through uring_result, which
      * returns the result to act on: a test turns successes into failures. */
     int (*uring_init)(unsigned entries, void *ring);
+    int (*uring_submit)(void *ring); /* io_uring_submit: count or -errno */
     int (*uring_result)(int fd, int datasync, int res);
 };
 

@@ -64,7 +64,7 @@ static void run_round(struct dl_uring *u, struct dl_uring_op *ops, int n)
     }
     int submitted;
     do
-        submitted = io_uring_submit(&u->ring);
+        submitted = dl_os.uring_submit(&u->ring);
     while (submitted == -EINTR);
     if (submitted < prepared) {
         /* What the kernel did not take is still in the submission queue; it

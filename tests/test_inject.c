@@ -21,11 +21,11 @@
 
 enum entry {
     E_PWRITE, E_PREAD, E_FDATASYNC, E_FSYNC, E_FALLOCATE, E_FTRUNCATE,
-    E_OPENAT, E_RENAMEAT, E_UNLINKAT, E_MMAP, E_URING, NENTRIES
+    E_OPENAT, E_RENAMEAT, E_UNLINKAT, E_MMAP, E_URING_SUBMIT, E_URING, NENTRIES
 };
 static const char *entry_names[NENTRIES] = {
     "pwrite", "pread", "fdatasync", "fsync", "fallocate", "ftruncate",
-    "openat", "renameat", "unlinkat", "mmap", "io_uring completion",
+    "openat", "renameat", "unlinkat", "mmap", "io_uring submission", "io_uring completion",
 };
 
 enum fault { F_EIO, F_ENOSPC, F_EDQUOT, F_EAGAIN, F_EINTR_STORM, F_SHORT, NFAULTS };
@@ -118,6 +118,15 @@ static void *f_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t o
     return faulting(E_MMAP) ? MAP_FAILED : dl_os_real.mmap(addr, len, prot, flags, fd, off);
 }
 
+static int f_uring_submit(void *ring)
+{
+    /* A submission refused (-errno) or taking nothing (0, an EINTR storm
+     * being retried by the caller). */
+    if (faulting(E_URING_SUBMIT))
+        return inject_fault == F_SHORT ? 0 : -errno;
+    return dl_os_real.uring_submit(ring);
+}
+
 static int f_uring_result(int fd, int datasync, int res)
 {
     /* Then the fdatasync/fsync faults act on the ring's syncs too. */
@@ -136,6 +145,7 @@ static void install_faults(void)
     dl_os.renameat = f_renameat;
     dl_os.unlinkat = f_unlinkat;
     dl_os.mmap = f_mmap;
+    dl_os.uring_submit = f_uring_submit;
     dl_os.uring_result = f_uring_result;
 }
 
@@ -299,8 +309,8 @@ static int verify(const char *path)
 
 static int applies(enum entry e, enum fault f)
 {
-    if (f == F_SHORT)
-        return e == E_PWRITE || e == E_PREAD;
+    if (f == F_SHORT) /* a short transfer; for a submission, none taken */
+        return e == E_PWRITE || e == E_PREAD || e == E_URING_SUBMIT;
     if (f == F_EINTR_STORM)
         return e != E_MMAP && e != E_URING; /* neither reports EINTR */
     return 1;
