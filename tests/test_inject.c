@@ -1,5 +1,6 @@
 /* Systematic fault injection through the dl_os seam: a workload (appends at
- * every level across segment rolls, a flush, close) runs in a child process
+ * every level across segment rolls, a flush, close, a reopen, and `check
+ * --repair` of a torn tail) runs in a child process
  * once per (system call, fault, n): the n-th call to that system call fails.
  * Faults: EIO, ENOSPC, EDQUOT, EAGAIN; and, where the call can meet them,
  * a storm of EINTR and 1-byte short writes, which must change nothing.
@@ -14,17 +15,18 @@
  * DURLOG_INJECT_ALL=1 tries every n rather than a sample (slow). */
 #include <sys/wait.h>
 
+#include "testlog.h"
 #include "testutil.h"
 
 #define EXTRA 60
 #define RECORDS 120
 
 enum entry {
-    E_PWRITE, E_PREAD, E_FDATASYNC, E_FSYNC, E_FALLOCATE, E_FTRUNCATE,
+    E_PWRITE, E_WRITE, E_PREAD, E_FDATASYNC, E_FSYNC, E_FALLOCATE, E_FTRUNCATE,
     E_OPENAT, E_RENAMEAT, E_UNLINKAT, E_MMAP, E_URING_SUBMIT, E_URING, NENTRIES
 };
 static const char *entry_names[NENTRIES] = {
-    "pwrite", "pread", "fdatasync", "fsync", "fallocate", "ftruncate",
+    "pwrite", "write", "pread", "fdatasync", "fsync", "fallocate", "ftruncate",
     "openat", "renameat", "unlinkat", "mmap", "io_uring submission", "io_uring completion",
 };
 
@@ -69,6 +71,13 @@ static ssize_t f_pwrite(int fd, const void *buf, size_t len, off_t off)
     if (faulting(E_PWRITE))
         return inject_fault == F_SHORT ? dl_os_real.pwrite(fd, buf, len > 1 ? 1 : len, off) : -1;
     return dl_os_real.pwrite(fd, buf, len, off);
+}
+
+static ssize_t f_write(int fd, const void *buf, size_t len)
+{
+    if (faulting(E_WRITE))
+        return inject_fault == F_SHORT ? dl_os_real.write(fd, buf, len > 1 ? 1 : len) : -1;
+    return dl_os_real.write(fd, buf, len);
 }
 
 static ssize_t f_pread(int fd, void *buf, size_t len, off_t off)
@@ -136,6 +145,7 @@ static int f_uring_result(int fd, int datasync, int res)
 static void install_faults(void)
 {
     dl_os.pwrite = f_pwrite;
+    dl_os.write = f_write;
     dl_os.pread = f_pread;
     dl_os.fdatasync = f_fdatasync;
     dl_os.fsync = f_fsync;
@@ -192,6 +202,38 @@ static void append_phase(durlog *log, int from, int to)
         out->acked[pending[k]] = 1;
 }
 
+/* Leaves junk past the records of the last segment, as a torn write would,
+ * and has `durlog check --repair` cut it: the repair saves the cut bytes to
+ * a side file, the library's only use of write(). */
+static void tear_and_repair(const char *path)
+{
+    uint64_t segs[64];
+    size_t n = list_segments(path, segs, 64);
+    if (n == 0)
+        return;
+    char name[DL_SEG_NAME_LEN + 1], file[PATH_MAX + 64];
+    dl_seg_name(name, segs[n - 1]);
+    snprintf(file, sizeof file, "%s/%s", path, name);
+    int fd = open(file, O_WRONLY);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || st.st_size < 64) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    /* The last 16 bytes of the allocated file: past the records, unless
+     * they fill it, and then the check finds the damage all the same. */
+    static const char junk[16] = "torn torn torn!";
+    if (pwrite(fd, junk, sizeof junk, st.st_size - 16) != (ssize_t)sizeof junk)
+        out->failures++;
+    close(fd);
+    durlog_check_report rep;
+    if (durlog_check(path, DURLOG_CHECK_REPAIR, &rep) != 0) {
+        out->failures++;
+        return;
+    }
+}
+
 /* The workload: creates the log and appends half the records, then reopens
  * it (recovery) and appends the rest, on 4 KiB segments (several rolls). */
 static int workload_main(void *arg)
@@ -217,6 +259,7 @@ static int workload_main(void *arg)
         }
         append_phase(log, phase * RECORDS / 2, (phase + 1) * RECORDS / 2);
     }
+    tear_and_repair(path);
     return 0;
 }
 
@@ -310,7 +353,7 @@ static int verify(const char *path)
 static int applies(enum entry e, enum fault f)
 {
     if (f == F_SHORT) /* a short transfer; for a submission, none taken */
-        return e == E_PWRITE || e == E_PREAD || e == E_URING_SUBMIT;
+        return e == E_PWRITE || e == E_WRITE || e == E_PREAD || e == E_URING_SUBMIT;
     if (f == F_EINTR_STORM)
         return e != E_MMAP && e != E_URING; /* neither reports EINTR */
     return 1;
