@@ -129,4 +129,8 @@ void rfc3339_format_ns(uint64_t time_ns, char buf[RFC3339_NS_SIZE]);
  * that failed (standard output's error flag is then set). */
 int cli_write_record(const durlog_record *rec, enum cli_format format);
 
+/* The error (negative errno) of the stdio write to standard output that just
+ * failed. */
+int cli_stdout_error(void);
+
 #endif /* DURLOG_CLI_H */

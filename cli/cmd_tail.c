@@ -47,12 +47,6 @@ static int install_stop_handlers(void)
     return 0;
 }
 
-/* The error of the stdio write to standard output that just failed. */
-static int stdout_error(void)
-{
-    return errno ? -errno : -EIO;
-}
-
 /* True when standard output is a pipe whose reading end has been closed,
  * so that a follower idle at the end of the log stops without waiting for
  * its next record to fail with EPIPE. */
@@ -175,7 +169,7 @@ static int run_tail(const struct cli_command *cmd, int argc, char **argv)
         }
         rc = cli_write_record(&rec, format);
         if (rc == 0 && follow && fflush(stdout) != 0)
-            rc = stdout_error();
+            rc = cli_stdout_error();
         if (rc < 0) {
             status = write_failed(cmd, follow, rc);
             goto out;
@@ -185,7 +179,7 @@ static int run_tail(const struct cli_command *cmd, int argc, char **argv)
     if (!follow)
         status = cli_check_stdout(cmd, 1);
     else if (fflush(stdout) != 0)
-        status = write_failed(cmd, follow, stdout_error());
+        status = write_failed(cmd, follow, cli_stdout_error());
 out:
     durlog_reader_close(r);
     return status;

@@ -143,8 +143,7 @@ void rfc3339_format_ns(uint64_t time_ns, char buf[RFC3339_NS_SIZE])
              time_ns % ns_per_s);
 }
 
-/* The error of the stdio write to standard output that just failed. */
-static int stdout_error(void)
+int cli_stdout_error(void)
 {
     return errno ? -errno : -EIO;
 }
@@ -154,7 +153,7 @@ static int write_text(const durlog_record *rec)
 {
     if (fwrite(rec->data, 1, rec->len, stdout) != rec->len ||
         putchar('\n') == EOF)
-        return stdout_error();
+        return cli_stdout_error();
     return 0;
 }
 
@@ -173,7 +172,7 @@ static int write_json(const durlog_record *rec)
         fputs(",\"encoding\":\"base64\"", stdout);
     }
     if (fputs("}\n", stdout) == EOF || ferror(stdout))
-        return stdout_error();
+        return cli_stdout_error();
     return 0;
 }
 

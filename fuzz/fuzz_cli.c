@@ -44,9 +44,7 @@ int durlog_cli_main(int argc, char **argv);
 #include "../cli/cmd_cat.c"
 #include "../cli/cmd_check.c"
 #include "../cli/cmd_info.c"
-#define stdout_error tail_stdout_error
 #include "../cli/cmd_tail.c"
-#undef stdout_error
 #include "../cli/output.c"
 #undef exit
 #undef main
