@@ -41,6 +41,7 @@ extern const struct cli_command cli_cmd_cat;
 extern const struct cli_command cli_cmd_info;
 extern const struct cli_command cli_cmd_check;
 extern const struct cli_command cli_cmd_tail;
+extern const struct cli_command cli_cmd_put;
 
 /* ---- cli_util.c ---- */
 

@@ -16,6 +16,12 @@ static int real_openat(int dirfd, const char *name, int flags, mode_t mode)
     return openat(dirfd, name, flags, mode);
 }
 
+static ssize_t real_copy_file_range(int in, off_t *in_off, int out,
+                                    off_t *out_off, size_t len, unsigned flags)
+{
+    return copy_file_range(in, in_off, out, out_off, len, flags);
+}
+
 static int real_renameat(int olddir, const char *oldname, int newdir,
                          const char *newname)
 {
@@ -59,10 +65,12 @@ static int real_uring_result(int fd, int datasync, int res)
 /* The kernel's calls, for both the pristine table and the live one. */
 #define DL_OS_REAL_OPS                                                       \
     {                                                                        \
-        .pwrite = pwrite, .write = write, .pread = pread,                    \
+        .pwrite = pwrite, .write = write, .pread = pread, .read = read,       \
+        .copy_file_range = real_copy_file_range,                             \
         .fdatasync = fdatasync, .fsync = fsync, .fallocate = fallocate,      \
         .ftruncate = ftruncate, .openat = real_openat,                       \
-        .renameat = real_renameat, .unlinkat = unlinkat, .mmap = mmap,       \
+        .renameat = real_renameat, .linkat = linkat, .unlinkat = unlinkat,    \
+        .mmap = mmap,                                                        \
         .munmap = munmap, .uring_init = real_uring_init,                     \
         .uring_submit = real_uring_submit, .uring_result = real_uring_result,\
     }
@@ -220,6 +228,47 @@ int dl_unlinkat(int dirfd, const char *name)
             return -errno;
     }
     return 0;
+}
+
+int dl_linkat(int olddir, const char *oldname, int newdir, const char *newname,
+              int flags)
+{
+    while (dl_os.linkat(olddir, oldname, newdir, newname, flags) < 0) {
+        if (errno != EINTR)
+            return -errno;
+    }
+    return 0;
+}
+
+ssize_t dl_read(int fd, void *buf, size_t len)
+{
+    for (;;) {
+        ssize_t n = dl_os.read(fd, buf, capped(len));
+        if (n >= 0)
+            return n;
+        if (errno != EINTR)
+            return -errno;
+    }
+}
+
+ssize_t dl_copy_range(int in, int out, off_t *out_off, size_t len)
+{
+    for (;;) {
+        ssize_t n = dl_os.copy_file_range(in, NULL, out, out_off, capped(len), 0);
+        if (n >= 0)
+            return n;
+        if (errno != EINTR)
+            return -errno;
+    }
+}
+
+void dl_writeback(int fd, off_t off, off_t len, int wait)
+{
+    unsigned flags = SYNC_FILE_RANGE_WRITE;
+    if (wait)
+        flags |= SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WAIT_AFTER;
+    if (len > 0)
+        (void)sync_file_range(fd, off, len, flags);
 }
 
 void dl_close(int fd)

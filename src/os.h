@@ -25,12 +25,17 @@ struct dl_os_ops {
     ssize_t (*pwrite)(int fd, const void *buf, size_t len, off_t off);
     ssize_t (*write)(int fd, const void *buf, size_t len);
     ssize_t (*pread)(int fd, void *buf, size_t len, off_t off);
+    ssize_t (*read)(int fd, void *buf, size_t len);
+    ssize_t (*copy_file_range)(int in, off_t *in_off, int out, off_t *out_off,
+                               size_t len, unsigned flags);
     int (*fdatasync)(int fd);
     int (*fsync)(int fd);
     int (*fallocate)(int fd, int mode, off_t off, off_t len);
     int (*ftruncate)(int fd, off_t len);
     int (*openat)(int dirfd, const char *name, int flags, mode_t mode);
     int (*renameat)(int olddir, const char *oldname, int newdir, const char *newname);
+    int (*linkat)(int olddir, const char *oldname, int newdir, const char *newname,
+                  int flags);
     int (*unlinkat)(int dirfd, const char *name, int flags);
     void *(*mmap)(void *addr, size_t len, int prot, int flags, int fd, off_t off);
     int (*munmap)(void *addr, size_t len);
@@ -76,6 +81,20 @@ int dl_ftruncate(int fd, off_t len);
 int dl_openat(int dirfd, const char *name, int flags, mode_t mode);
 int dl_renameat(int dirfd, const char *oldname, const char *newname);
 int dl_unlinkat(int dirfd, const char *name);
+/* linkat(olddir, oldname, newdir, newname, flags), EINTR retried. */
+int dl_linkat(int olddir, const char *oldname, int newdir, const char *newname,
+              int flags);
+
+/* One read() (EINTR retried): the count, 0 at end of file, or -errno. */
+ssize_t dl_read(int fd, void *buf, size_t len);
+/* One copy_file_range() from in's file offset to out at *out_off (EINTR
+ * retried): the count, 0 at end of file, or -errno. */
+ssize_t dl_copy_range(int in, int out, off_t *out_off, size_t len);
+
+/* Starts writeback of [off, off+len) of fd, and with wait, waits for it to
+ * finish first. A pacing hint (sync_file_range): it makes nothing durable,
+ * and its errors are left for the fdatasync that follows to report. */
+void dl_writeback(int fd, off_t off, off_t len, int wait);
 void dl_close(int fd);
 
 /* mmap; returns 0 and *out, or -errno. */

@@ -1,0 +1,228 @@
+/*
+ * cmd_put.c - `durlog put [--no-sync] [--progress|--no-progress] [--mode M]
+ * SRC DEST`.
+ *
+ * Replaces DEST with a copy of SRC (or of standard input, for "-") through
+ * durlog_put_fd(): after a crash at any moment DEST holds the old content or
+ * the new, complete. On a terminal standard error shows a progress line,
+ * redrawn about ten times a second, and a summary; elsewhere only with
+ * --progress, as one line a second.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+struct progress {
+    int on;             /* show progress and the summary */
+    int tty;            /* redraw one line (else print lines) */
+    uint64_t start_ns;
+    uint64_t last_ns;   /* when the line was last drawn */
+    uint64_t done, total;
+    size_t width;       /* of the line last drawn, to blank it out */
+};
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* "812 B", "1.5 KiB", "3.25 GiB" */
+static void human_bytes(double n, char *out, size_t size)
+{
+    static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+    int u = 0;
+    while (n >= 1024 && u < 5) {
+        n /= 1024;
+        u++;
+    }
+    if (u == 0)
+        snprintf(out, size, "%.0f B", n);
+    else
+        snprintf(out, size, "%.*f %s", n < 10 ? 2 : 1, n, units[u]);
+}
+
+static void draw(struct progress *pg, uint64_t now, const char *state)
+{
+    char done[32], total[32], rate[32], line[160];
+    double secs = (double)(now - pg->start_ns) / 1e9;
+    double bps = secs > 0 ? (double)pg->done / secs : 0;
+    int n;
+
+    human_bytes((double)pg->done, done, sizeof done);
+    human_bytes(bps, rate, sizeof rate);
+    if (pg->total != DURLOG_SIZE_UNKNOWN) {
+        double pct = pg->total ? 100.0 * (double)pg->done / (double)pg->total : 100;
+        human_bytes((double)pg->total, total, sizeof total);
+        if (state) {
+            n = snprintf(line, sizeof line, "%s / %s  %3.0f%%  %s/s  %s", done,
+                         total, pct, rate, state);
+        } else {
+            double eta = bps > 0 ? (double)(pg->total - pg->done) / bps : 0;
+            n = snprintf(line, sizeof line, "%s / %s  %3.0f%%  %s/s  ETA %d:%02d",
+                         done, total, pct, rate, (int)eta / 60, (int)eta % 60);
+        }
+    } else {
+        n = snprintf(line, sizeof line, "%s  %s/s%s%s", done, rate,
+                     state ? "  " : "", state ? state : "");
+    }
+    if (n < 0)
+        return;
+    if (pg->tty) {
+        size_t len = strlen(line);
+        fprintf(stderr, "\r%s%*s", line,
+                pg->width > len ? (int)(pg->width - len) : 0, "");
+        pg->width = len;
+    } else {
+        fprintf(stderr, "%s\n", line);
+    }
+    fflush(stderr);
+    pg->last_ns = now;
+}
+
+static int on_progress(uint64_t done, uint64_t total, void *arg)
+{
+    struct progress *pg = arg;
+    uint64_t now = mono_ns();
+    uint64_t every = pg->tty ? 100000000u : 1000000000u;
+
+    pg->done = done;
+    pg->total = total;
+    if (done == total)
+        draw(pg, now, "syncing");
+    else if (now - pg->last_ns >= every && done > 0)
+        draw(pg, now, NULL);
+    return 0;
+}
+
+static int parse_mode(const char *text, mode_t *out)
+{
+    char *end;
+    unsigned long v;
+
+    if (!*text || strspn(text, "01234567") != strlen(text))
+        return -1;
+    errno = 0;
+    v = strtoul(text, &end, 8);
+    if (errno || v > 07777)
+        return -1;
+    *out = (mode_t)v;
+    return 0;
+}
+
+static int run_put(const struct cli_command *cmd, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "no-sync", no_argument, NULL, 's' },
+        { "progress", no_argument, NULL, 'p' },
+        { "no-progress", no_argument, NULL, 'q' },
+        { "mode", required_argument, NULL, 'm' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    durlog_put_options opts;
+    struct progress pg = { 0 };
+    char errbuf[1024];
+    int opt, show = -1, fd, rc;
+    const char *src, *dest;
+
+    durlog_put_options_init(&opts);
+    while ((opt = cli_next_option(cmd, argc, argv, ":m:h", longopts)) != -1) {
+        if (opt == 's')
+            opts.flags |= DURLOG_PUT_NO_SYNC;
+        else if (opt == 'p')
+            show = 1;
+        else if (opt == 'q')
+            show = 0;
+        else if (opt == 'm') {
+            if (parse_mode(optarg, &opts.mode))
+                cli_usage_error(cmd, "--mode takes octal permission bits such "
+                                "as 644, not '%s'", optarg);
+            opts.flags |= DURLOG_PUT_SET_MODE;
+        }
+    }
+    if (argc - optind != 2)
+        cli_usage_error(cmd, "expected SRC and DEST, got %d argument%s",
+                        argc - optind, argc - optind == 1 ? "" : "s");
+    src = argv[optind];
+    dest = argv[optind + 1];
+
+    if (strcmp(src, "-") == 0) {
+        fd = STDIN_FILENO;
+    } else {
+        struct stat st;
+        fd = open(src, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return cli_fail(cmd, "cannot open %s: %s", src, strerror(errno));
+        if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+            close(fd);
+            return cli_fail(cmd, "%s is a directory", src);
+        }
+    }
+
+    pg.tty = isatty(STDERR_FILENO);
+    pg.on = show == -1 ? pg.tty : show;
+    pg.start_ns = pg.last_ns = mono_ns();
+    if (pg.on) {
+        opts.progress = on_progress;
+        opts.progress_arg = &pg;
+    }
+    opts.errbuf = errbuf;
+    opts.errbuf_size = sizeof errbuf;
+    errbuf[0] = '\0';
+
+    rc = durlog_put_fd(dest, fd, &opts);
+    if (fd != STDIN_FILENO)
+        close(fd);
+    if (pg.on && pg.tty && pg.width)
+        fprintf(stderr, "\r%*s\r", (int)pg.width, "");
+    if (rc < 0)
+        return cli_fail(cmd, "%s", errbuf[0] ? errbuf : durlog_strerror(rc));
+    if (pg.on) {
+        char size[32], rate[32];
+        double secs = (double)(mono_ns() - pg.start_ns) / 1e9;
+        human_bytes((double)pg.done, size, sizeof size);
+        human_bytes(secs > 0 ? (double)pg.done / secs : 0, rate, sizeof rate);
+        fprintf(stderr, "put %" PRIu64 " bytes (%s) to %s in %.2f s (%s/s), %s\n",
+                pg.done, size, dest, secs, rate,
+                (opts.flags & DURLOG_PUT_NO_SYNC) ? "not synced (--no-sync)"
+                                                  : "on stable storage");
+    }
+    return CLI_EXIT_OK;
+}
+
+const struct cli_command cli_cmd_put = {
+    .name = "put",
+    .synopsis = "[--no-sync] [--progress|--no-progress] [--mode MODE] SRC DEST",
+    .summary = "Write the file DEST as a copy of SRC, atomically and durably.",
+    .details =
+        "DEST is replaced as a whole: after a crash or power loss at any moment\n"
+        "it holds its old content or the complete new one, never a part. The\n"
+        "copy goes to a temporary file in DEST's directory, is synced, then\n"
+        "renamed over DEST, and the directory is synced. SRC - reads standard\n"
+        "input. An existing DEST keeps its permissions (and owner, where\n"
+        "allowed); a symbolic link DEST is followed. On failure DEST is left\n"
+        "as it was and no temporary file remains.\n"
+        "\n"
+        "Options:\n"
+        "  --no-sync      skip the syncs: faster, but a power loss may leave\n"
+        "                 DEST empty or partial (a killed process cannot)\n"
+        "  --progress     show progress on standard error even when it is not\n"
+        "                 a terminal (one line a second there)\n"
+        "  --no-progress  show nothing, even on a terminal\n"
+        "  --mode MODE    give DEST these octal permission bits (e.g. 644)\n"
+        "  -h, --help     show this help\n"
+        "\n"
+        "Progress: bytes, percentage and ETA when SRC's size is known, and the\n"
+        "rate; then a summary with the byte count. Exit status 0 once DEST is\n"
+        "on stable storage, 1 on failure, 2 on a usage error.\n",
+    .run = run_put,
+};

@@ -1,0 +1,579 @@
+/*
+ * put.c - whole files replaced safely: durlog_put_*() (see durlog.h).
+ *
+ * The steps of a put, and why each is there:
+ *
+ *  begin   Opens DEST's directory and creates an unnamed file in it
+ *          (O_TMPFILE): in the same file system, so that the final rename is
+ *          atomic; unnamed, so that a crash during the long write leaves
+ *          nothing behind (the kernel frees it). It is flock'ed at once, so
+ *          that once it has a name no cleaner mistakes it for a stale one.
+ *          Where O_TMPFILE or /proc is missing, a named ".durlog-put.*" file
+ *          is used instead, locked the same way. Mode and owner are set
+ *          now, so that nothing can fail about them after the data is
+ *          written. With a known size the space is reserved now: a full disk
+ *          fails the put before it has written anything.
+ *  write   Chunks of at most 8 MiB through the write-all loop (short writes,
+ *          EINTR, the 2 GiB per-call cap). After each chunk, writeback of it
+ *          is started and writeback of older ones awaited (sync_file_range,
+ *          a hint, not a sync), so dirty pages stay bounded: the disk works
+ *          while we copy, the fsync at the end is short, and progress shows
+ *          what the disk has taken rather than what fits in memory.
+ *  commit  fsync (data, size, mode, owner); link the file under a temporary
+ *          name; rename that over DEST; fsync the directory. A crash before
+ *          the rename leaves the old DEST; after it, the new one, complete
+ *          because it was synced before it got any name. A name left by a
+ *          crash between link and rename is removed by the next put into
+ *          the directory (remove_stale).
+ *
+ * The old file's content is never written to, so every failure leaves DEST
+ * as it was.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "durlog.h"
+#include "os.h"
+#include "put.h"
+
+#define TMP_PREFIX ".durlog-put."
+
+struct dl_put_tuning dl_put_tuning = {
+    .chunk = (size_t)8 << 20,
+    .window = (uint64_t)32 << 20,
+    .pacing = 1,
+    .copy_range = 1,
+};
+
+struct durlog_put {
+    int dirfd;
+    int fd;                 /* the temporary file, flock'ed */
+    int named;              /* fallback: the temporary has had a name from
+                               the start (tmpname) */
+    char tmpname[48];
+    char *dir;              /* DEST's directory and name (a symbolic link */
+    char *base;             /* followed) */
+    char *shown;            /* DEST as the caller named it, for messages */
+    unsigned flags;
+    uint64_t done;          /* bytes written */
+    uint64_t total;         /* expected, or DURLOG_SIZE_UNKNOWN */
+    uint64_t reserved;      /* bytes fallocate'd (the file's size) */
+    uint64_t kicked;        /* writeback started for [0, kicked) */
+    uint64_t waited;        /* writeback finished for [0, waited) */
+    uint64_t reported;      /* the last `done` told to progress */
+    int failed;             /* first failure of a write; commit returns it */
+    durlog_progress_fn progress;
+    void *progress_arg;
+    char *errbuf;
+    size_t errbuf_size;
+};
+
+void durlog_put_options_init(durlog_put_options *opts)
+{
+    if (!opts)
+        return;
+    memset(opts, 0, sizeof *opts);
+    opts->uid = (uid_t)-1;
+    opts->gid = (gid_t)-1;
+    opts->size_hint = DURLOG_SIZE_UNKNOWN;
+}
+
+static int put_fail(durlog_put *p, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Records rc's message as "<what>: <strerror>" and returns rc. */
+static int put_fail(durlog_put *p, int rc, const char *fmt, ...)
+{
+    if (p->errbuf && p->errbuf_size) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(p->errbuf, p->errbuf_size, fmt, ap);
+        va_end(ap);
+        if (n >= 0 && (size_t)n < p->errbuf_size)
+            snprintf(p->errbuf + n, p->errbuf_size - (size_t)n, ": %s",
+                     durlog_strerror(rc));
+    }
+    return rc;
+}
+
+/* ---- the destination ---- */
+
+/* Splits path into a directory and a name, following a symbolic link at
+ * path to the file it names. */
+static int split_dest(durlog_put *p, const char *path)
+{
+    struct stat st;
+    char *resolved = NULL;
+    if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+        resolved = realpath(path, NULL);
+        if (!resolved)
+            return put_fail(p, -errno, "%s is a symbolic link that cannot be followed", path);
+        path = resolved;
+    }
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0) {
+        free(resolved);
+        return put_fail(p, -EISDIR, "%s names a directory", path);
+    }
+    if (slash == path)
+        p->dir = strdup("/");
+    else if (slash)
+        p->dir = strndup(path, (size_t)(slash - path));
+    else
+        p->dir = strdup(".");
+    p->base = strdup(base);
+    free(resolved);
+    if (!p->dir || !p->base)
+        return put_fail(p, -ENOMEM, "put");
+    return 0;
+}
+
+/* A random suffix for a temporary name. */
+static void random_hex(char *out, size_t size)
+{
+    uint64_t r;
+    if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r)
+        r = dl_mono_ns() ^ ((uint64_t)getpid() << 32);
+    snprintf(out, size, "%016llx", (unsigned long long)r);
+}
+
+/* Removes the temporaries of puts that died between naming theirs and the
+ * rename: a ".durlog-put.*" regular file that nobody holds locked (a live
+ * put holds its temporary's flock from before it has a name until it is
+ * gone). Best effort: whatever cannot be checked is left alone. */
+static void remove_stale(int dirfd)
+{
+    int fd = dup(dirfd);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        dl_close(fd);
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, TMP_PREFIX, sizeof TMP_PREFIX - 1) != 0)
+            continue;
+        int tfd = dl_openat(dirfd, e->d_name, O_RDONLY | O_NOFOLLOW, 0);
+        if (tfd < 0)
+            continue;
+        struct stat st, now;
+        if (fstat(tfd, &st) == 0 && S_ISREG(st.st_mode) &&
+            flock(tfd, LOCK_EX | LOCK_NB) == 0 &&
+            fstatat(dirfd, e->d_name, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+            now.st_ino == st.st_ino && now.st_dev == st.st_dev)
+            (void)dl_unlinkat(dirfd, e->d_name);
+        dl_close(tfd);
+    }
+    closedir(d);
+}
+
+/* Creates the temporary file: unnamed if the kernel and /proc allow it to be
+ * linked later, else named; locked either way. */
+static int create_temp(durlog_put *p, mode_t mode)
+{
+    int fd = dl_openat(p->dirfd, ".", O_TMPFILE | O_WRONLY, mode);
+    if (fd >= 0) {
+        /* The link at commit goes through /proc/self/fd (linkat with
+         * AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH): check that it is there. */
+        char proc[64];
+        struct stat a, b;
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+        if (fstat(fd, &a) == 0 && stat(proc, &b) == 0 && a.st_ino == b.st_ino &&
+            a.st_dev == b.st_dev && flock(fd, LOCK_EX) == 0) {
+            p->fd = fd;
+            return 0;
+        }
+        dl_close(fd);
+    } else if (fd != -EOPNOTSUPP && fd != -EISDIR && fd != -EINVAL) {
+        return put_fail(p, fd, "cannot create a file in %s", p->dir);
+    }
+    /* Named: create, lock, then make sure a cleaner did not remove the name
+     * between the two (it takes the lock first, so after ours the name is
+     * safe once it is still ours). */
+    for (int tries = 0; tries < 100; tries++) {
+        char hex[20];
+        random_hex(hex, sizeof hex);
+        snprintf(p->tmpname, sizeof p->tmpname, TMP_PREFIX "%s", hex);
+        fd = dl_openat(p->dirfd, p->tmpname, O_WRONLY | O_CREAT | O_EXCL, mode);
+        if (fd == -EEXIST)
+            continue;
+        if (fd < 0)
+            return put_fail(p, fd, "cannot create a file in %s", p->dir);
+        struct stat a, b;
+        if (flock(fd, LOCK_EX) == 0 && fstat(fd, &a) == 0 &&
+            fstatat(p->dirfd, p->tmpname, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+            a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
+            p->fd = fd;
+            p->named = 1;
+            return 0;
+        }
+        dl_close(fd);
+    }
+    return put_fail(p, -EEXIST, "cannot create a temporary file in %s", p->dir);
+}
+
+/* Mode and owner of the new file: the caller's, or those of the file it
+ * replaces (old, when there is one). */
+static int set_attributes(durlog_put *p, const durlog_put_options *o,
+                          const struct stat *old)
+{
+    if (o->flags & DURLOG_PUT_SET_OWNER) {
+        if (fchown(p->fd, o->uid, o->gid) < 0)
+            return put_fail(p, -errno, "cannot set the owner of %s to %d:%d",
+                            p->shown, (int)o->uid, (int)o->gid);
+    } else if (old) {
+        struct stat st;
+        /* Only root may give a file away; a plain user keeps at least the
+         * group when it is one of theirs, else the new file is theirs. */
+        if (fstat(p->fd, &st) == 0 &&
+            (st.st_uid != old->st_uid || st.st_gid != old->st_gid) &&
+            fchown(p->fd, old->st_uid, old->st_gid) < 0)
+            (void)fchown(p->fd, (uid_t)-1, old->st_gid);
+    }
+    /* After fchown, which clears set-user-ID bits. */
+    mode_t mode = (o->flags & DURLOG_PUT_SET_MODE) ? o->mode
+                  : old ? old->st_mode : 0;
+    if (((o->flags & DURLOG_PUT_SET_MODE) || old) && fchmod(p->fd, mode & 07777) < 0)
+        return put_fail(p, -errno, "cannot set the mode of %s to %04o",
+                        p->shown, (unsigned)(mode & 07777));
+    return 0;
+}
+
+static void put_free(durlog_put *p)
+{
+    if (p->named && p->tmpname[0])
+        (void)dl_unlinkat(p->dirfd, p->tmpname);
+    dl_close(p->fd);
+    dl_close(p->dirfd);
+    free(p->dir);
+    free(p->base);
+    free(p->shown);
+    free(p);
+}
+
+int durlog_put_begin(const char *path, const durlog_put_options *opts,
+                     durlog_put **out)
+{
+    durlog_put_options defaults;
+    if (!opts) {
+        durlog_put_options_init(&defaults);
+        opts = &defaults;
+    }
+    if (!path || !out || !*path) {
+        if (opts->errbuf && opts->errbuf_size)
+            snprintf(opts->errbuf, opts->errbuf_size, "put: no destination path");
+        return DURLOG_EINVAL;
+    }
+    *out = NULL;
+    durlog_put *p = calloc(1, sizeof *p);
+    if (!p)
+        return -ENOMEM;
+    p->dirfd = p->fd = -1;
+    p->flags = opts->flags;
+    p->total = opts->size_hint;
+    p->progress = opts->progress;
+    p->progress_arg = opts->progress_arg;
+    p->errbuf = opts->errbuf;
+    p->errbuf_size = opts->errbuf_size;
+    if (p->errbuf && p->errbuf_size)
+        p->errbuf[0] = '\0';
+
+    p->shown = strdup(path);
+    int rc = p->shown ? split_dest(p, path) : -ENOMEM;
+    if (rc)
+        goto fail;
+    rc = dl_openat(AT_FDCWD, p->dir, O_RDONLY | O_DIRECTORY, 0);
+    if (rc < 0) {
+        rc = put_fail(p, rc, "cannot open directory %s", p->dir);
+        goto fail;
+    }
+    p->dirfd = rc;
+
+    struct stat old;
+    int have_old = fstatat(p->dirfd, p->base, &old, AT_SYMLINK_NOFOLLOW) == 0;
+    if (have_old && S_ISDIR(old.st_mode)) {
+        rc = put_fail(p, -EISDIR, "%s", p->shown);
+        goto fail;
+    }
+    if (have_old && !S_ISREG(old.st_mode)) {
+        rc = put_fail(p, -EINVAL, "%s is not a regular file (refusing to replace it)",
+                      p->shown);
+        goto fail;
+    }
+    if (!have_old && errno != ENOENT) {
+        rc = put_fail(p, -errno, "%s", p->shown);
+        goto fail;
+    }
+
+    remove_stale(p->dirfd);
+    rc = create_temp(p, (opts->flags & DURLOG_PUT_SET_MODE) ? 0600 : 0666);
+    if (rc)
+        goto fail;
+    rc = set_attributes(p, opts, have_old ? &old : NULL);
+    if (rc)
+        goto fail;
+    if (p->total != DURLOG_SIZE_UNKNOWN && p->total > 0) {
+        rc = dl_fallocate(p->fd, 0, (off_t)p->total);
+        if (rc == 0)
+            p->reserved = p->total;
+        else if (rc != -EOPNOTSUPP) {
+            rc = put_fail(p, rc, "cannot reserve %llu bytes in %s",
+                          (unsigned long long)p->total, p->dir);
+            goto fail;
+        }
+    }
+    if (p->progress && p->progress(0, p->total, p->progress_arg)) {
+        rc = put_fail(p, -ECANCELED, "put %s", p->shown);
+        goto fail;
+    }
+    *out = p;
+    return 0;
+
+fail:
+    put_free(p);
+    return rc;
+}
+
+/* ---- writing ---- */
+
+/* After `done` grew: starts writeback of what is new and waits for what is
+ * more than a window behind, so that dirty pages stay bounded. */
+static void pace(durlog_put *p)
+{
+    if ((p->flags & DURLOG_PUT_NO_SYNC) || !dl_put_tuning.pacing)
+        return;
+    if (p->done - p->kicked >= dl_put_tuning.chunk) {
+        dl_writeback(p->fd, (off_t)p->kicked, (off_t)(p->done - p->kicked), 0);
+        p->kicked = p->done;
+    }
+    if (p->kicked > p->waited + dl_put_tuning.window) {
+        uint64_t upto = p->kicked - dl_put_tuning.window;
+        dl_writeback(p->fd, (off_t)p->waited, (off_t)(upto - p->waited), 1);
+        p->waited = upto;
+    }
+}
+
+/* Counts n new bytes, paces and reports them; fails with -ECANCELED when
+ * the progress callback asks to stop. */
+static int advance(durlog_put *p, uint64_t n)
+{
+    p->done += n;
+    if (p->total != DURLOG_SIZE_UNKNOWN && p->done > p->total)
+        p->total = DURLOG_SIZE_UNKNOWN; /* the hint was wrong: no total */
+    pace(p);
+    if (p->progress) {
+        p->reported = p->done;
+        if (p->progress(p->done, p->total, p->progress_arg))
+            return p->failed = put_fail(p, -ECANCELED, "put %s", p->shown);
+    }
+    return 0;
+}
+
+static int write_failed(durlog_put *p, int rc)
+{
+    return p->failed = put_fail(p, rc, "write of %s at byte %llu", p->shown,
+                                (unsigned long long)p->done);
+}
+
+int durlog_put_write(durlog_put *p, const void *buf, size_t len)
+{
+    if (!p || (!buf && len))
+        return DURLOG_EINVAL;
+    if (p->failed)
+        return p->failed;
+    const char *c = buf;
+    while (len > 0) {
+        size_t n = len < dl_put_tuning.chunk ? len : dl_put_tuning.chunk;
+        int rc = dl_pwrite_all(p->fd, c, n, (off_t)p->done);
+        if (rc)
+            return write_failed(p, rc);
+        c += n;
+        len -= n;
+        rc = advance(p, n);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* ---- committing ---- */
+
+void durlog_put_abort(durlog_put *p)
+{
+    if (p)
+        put_free(p);
+}
+
+int durlog_put_commit(durlog_put *p)
+{
+    if (!p)
+        return DURLOG_EINVAL;
+    int rc = p->failed;
+    if (rc)
+        goto out;
+    if (p->progress && (p->reported != p->done || p->total != p->done)) {
+        p->total = p->done;
+        p->reported = p->done;
+        if (p->progress(p->done, p->done, p->progress_arg)) {
+            rc = put_fail(p, -ECANCELED, "put %s", p->shown);
+            goto out;
+        }
+    }
+    /* Space reserved beyond what was written (a size hint too large). */
+    if (p->reserved > p->done && (rc = dl_ftruncate(p->fd, (off_t)p->done)) != 0) {
+        rc = put_fail(p, rc, "ftruncate of %s", p->shown);
+        goto out;
+    }
+    /* fsync, not fdatasync: the mode and owner set at begin must be as
+     * durable as the data when the name appears. */
+    if (!(p->flags & DURLOG_PUT_NO_SYNC) && (rc = dl_fsync(p->fd)) != 0) {
+        rc = put_fail(p, rc, "fsync of the new %s (nothing replaced)", p->shown);
+        goto out;
+    }
+    if (!p->named) {
+        char proc[64], hex[20];
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", p->fd);
+        for (int tries = 0;; tries++) {
+            random_hex(hex, sizeof hex);
+            snprintf(p->tmpname, sizeof p->tmpname, TMP_PREFIX "%s", hex);
+            rc = dl_linkat(AT_FDCWD, proc, p->dirfd, p->tmpname, AT_SYMLINK_FOLLOW);
+            if (rc != -EEXIST || tries == 100)
+                break;
+        }
+        if (rc) {
+            p->tmpname[0] = '\0';
+            rc = put_fail(p, rc, "link of the new %s", p->shown);
+            goto out;
+        }
+        p->named = 1;
+    }
+    rc = dl_renameat(p->dirfd, p->tmpname, p->base);
+    if (rc) {
+        rc = put_fail(p, rc, "rename over %s", p->shown);
+        goto out;
+    }
+    p->named = 0; /* the name is DEST's now: put_free must not unlink it */
+    if (!(p->flags & DURLOG_PUT_NO_SYNC) && (rc = dl_fsync(p->dirfd)) != 0)
+        rc = put_fail(p, rc, "fsync of directory %s (the new %s is in place but may "
+                      "not survive a power loss)", p->dir, p->shown);
+out:
+    put_free(p);
+    return rc;
+}
+
+/* ---- one-shot puts ---- */
+
+int durlog_put_buffer(const char *path, const void *buf, size_t len,
+                      const durlog_put_options *opts)
+{
+    if (!buf && len)
+        return DURLOG_EINVAL;
+    durlog_put_options o;
+    if (opts)
+        o = *opts;
+    else
+        durlog_put_options_init(&o);
+    o.size_hint = len;
+    durlog_put *p;
+    int rc = durlog_put_begin(path, &o, &p);
+    if (rc)
+        return rc;
+    rc = durlog_put_write(p, buf, len);
+    if (rc) {
+        durlog_put_abort(p);
+        return rc;
+    }
+    return durlog_put_commit(p);
+}
+
+/* Copies inside the kernel. Returns 0 at the source's end, 1 if this source
+ * cannot be copied that way (nothing was copied then: the caller reads and
+ * writes instead), or an error. */
+static int copy_in_kernel(durlog_put *p, int src)
+{
+    for (;;) {
+        off_t off = (off_t)p->done;
+        ssize_t n = dl_copy_range(src, p->fd, &off, dl_put_tuning.chunk);
+        if (n < 0) {
+            if (p->done == 0 && (n == -EXDEV || n == -EINVAL || n == -EOPNOTSUPP ||
+                                 n == -ENOSYS || n == -EBADF))
+                return 1;
+            return write_failed(p, (int)n);
+        }
+        if (n == 0)
+            /* End of file; but files that report no size (in /proc, say)
+             * copy nothing: let read() decide. */
+            return p->done == 0 ? 1 : 0;
+        int rc = advance(p, (uint64_t)n);
+        if (rc)
+            return rc;
+    }
+}
+
+static int copy_by_reading(durlog_put *p, int src)
+{
+    size_t size = dl_put_tuning.chunk < ((size_t)1 << 20) ? dl_put_tuning.chunk
+                                                          : (size_t)1 << 20;
+    char *buf = malloc(size);
+    if (!buf)
+        return write_failed(p, -ENOMEM);
+    int rc = 0;
+    for (;;) {
+        ssize_t n = dl_read(src, buf, size);
+        if (n < 0) {
+            rc = p->failed = put_fail(p, (int)n, "read of the source");
+            break;
+        }
+        if (n == 0)
+            break;
+        rc = durlog_put_write(p, buf, (size_t)n);
+        if (rc)
+            break;
+    }
+    free(buf);
+    return rc;
+}
+
+int durlog_put_fd(const char *path, int src_fd, const durlog_put_options *opts)
+{
+    durlog_put_options o;
+    if (opts)
+        o = *opts;
+    else
+        durlog_put_options_init(&o);
+    struct stat st;
+    if (src_fd < 0 || fstat(src_fd, &st) < 0) {
+        if (o.errbuf && o.errbuf_size)
+            snprintf(o.errbuf, o.errbuf_size, "put: bad source descriptor %d", src_fd);
+        return -EBADF;
+    }
+    int regular = S_ISREG(st.st_mode);
+    off_t at = regular ? lseek(src_fd, 0, SEEK_CUR) : -1;
+    o.size_hint = regular && at >= 0 && st.st_size >= at ? (uint64_t)(st.st_size - at)
+                                                        : DURLOG_SIZE_UNKNOWN;
+    durlog_put *p;
+    int rc = durlog_put_begin(path, &o, &p);
+    if (rc)
+        return rc;
+    rc = 1;
+    if (regular && dl_put_tuning.copy_range)
+        rc = copy_in_kernel(p, src_fd);
+    if (rc == 1)
+        rc = copy_by_reading(p, src_fd);
+    if (rc) {
+        durlog_put_abort(p);
+        return rc;
+    }
+    return durlog_put_commit(p);
+}
