@@ -3,6 +3,7 @@
  * readable and intact, the log checks clean, and once space is freed the
  * log takes appends again. Needs root (mount); the suite runs as root. */
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 
 #include "testutil.h"
@@ -189,7 +190,82 @@ static void durlog_append_on_a_full_disk_says_so(void)
     munmap(d, sizeof *d);
 }
 
+static void feed_zeros(int fd, size_t len)
+{
+    static const char zeros[65536];
+    while (len > 0) {
+        size_t n = len < sizeof zeros ? len : sizeof zeros;
+        ssize_t w = write(fd, zeros, n);
+        if (w <= 0)
+            break;
+        len -= (size_t)w;
+    }
+}
+
+/* durlog_put on a real full disk: a size known up front fails at once (the
+ * space is reserved first); a stream of unknown size fails mid-way. Either
+ * way the old file is intact, no temporary file remains, and its space
+ * comes back. */
+static void put_on_a_full_disk_fails_with_enospc_and_keeps_the_old_file(void)
+{
+    struct disk *d = tu_shared_alloc(sizeof *d);
+    REQUIRE(d);
+    if (disk_mount(d) != 0) {
+        CHECK(!"mounted a loop-back ext4 image");
+        test_rmrf(d->dir);
+        return;
+    }
+    char path[800], msg[512];
+    snprintf(path, sizeof path, "%s/file", d->mnt);
+    CHECK_OK(durlog_put_buffer(path, "old", 3, NULL));
+    struct statvfs before, after;
+    REQUIRE(statvfs(d->mnt, &before) == 0);
+    size_t len = 16 << 20; /* twice the disk */
+    unsigned char *big = calloc(1, len);
+    REQUIRE(big);
+    durlog_put_options o;
+    durlog_put_options_init(&o);
+    o.errbuf = msg;
+    o.errbuf_size = sizeof msg;
+    msg[0] = '\0';
+    CHECK_RC(durlog_put_buffer(path, big, len, &o), -ENOSPC);
+    CHECK(strstr(msg, "No space left") != NULL);
+
+    /* From a pipe: no size, so no reservation; the writes hit the wall. */
+    int pfd[2];
+    REQUIRE(pipe(pfd) == 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(pfd[0]);
+        feed_zeros(pfd[1], len);
+        _exit(0);
+    }
+    close(pfd[1]);
+    msg[0] = '\0';
+    CHECK_RC(durlog_put_fd(path, pfd[0], &o), -ENOSPC);
+    close(pfd[0]);
+    tu_wait(pid);
+    CHECK(strstr(msg, "No space left") != NULL);
+
+    size_t got;
+    unsigned char buf[8] = { 0 };
+    int fd = open(path, O_RDONLY);
+    got = fd >= 0 ? (size_t)read(fd, buf, sizeof buf) : 0;
+    if (fd >= 0)
+        close(fd);
+    CHECK(got == 3 && memcmp(buf, "old", 3) == 0);
+    char cmd[900];
+    snprintf(cmd, sizeof cmd, "ls -A '%s' | grep -q '^\\.durlog-put\\.'", d->mnt);
+    CHECK(system(cmd) != 0);
+    REQUIRE(statvfs(d->mnt, &after) == 0);
+    CHECK(after.f_bfree + 16 >= before.f_bfree); /* the space came back */
+    free(big);
+    disk_unmount(d);
+    munmap(d, sizeof *d);
+}
+
 TEST_MAIN(
     RUN(filling_a_real_disk_fails_appends_with_enospc_and_loses_nothing);
     RUN(durlog_append_on_a_full_disk_says_so);
+    RUN(put_on_a_full_disk_fails_with_enospc_and_keeps_the_old_file);
 )

@@ -1,0 +1,1350 @@
+/* Whole files written safely: durlog_put_buffer/fd/begin..commit.
+ *
+ *  - content, mode and owner of new and replaced files; streams; sources
+ *    that are files, pipes or refuse copy_file_range;
+ *  - progress: starts at 0, never goes back, ends at the total; a cancel
+ *    leaves the destination untouched;
+ *  - errors (a directory, a missing directory, a FIFO, EACCES, EXDEV ...):
+ *    a message, the old file untouched, no temporary file left;
+ *  - a fault at every system call of a put (EIO, ENOSPC, EDQUOT, EXDEV,
+ *    EINTR storms, one-byte transfers);
+ *  - a process killed before each system call of a put, and at random
+ *    moments of a large one: the destination is old or new, and the next put
+ *    removes a temporary file the killed one left;
+ *  - power loss, simulated in the seam: every state a crash before each
+ *    call could leave holds the old or the new content, whole; with the
+ *    syncs skipped (or a disk that lies about them) the model finds states
+ *    that do not, so it can fail;
+ *  - a buffer over 2 GiB (on tmpfs: $DURLOG_BIG_DIR, default /dev/shm).
+ */
+#include <dirent.h>
+#include <sys/file.h>
+#include <sys/statvfs.h>
+
+#include "put.h"
+#include "testutil.h"
+
+#define OLD_TEXT "the old content, which must survive every failure\n"
+
+/* ---- helpers ---- */
+
+struct dest {
+    char dir[256];
+    char path[320];
+};
+
+static void dest_make(struct dest *d, const char *old)
+{
+    test_tmpdir(d->dir, sizeof d->dir);
+    snprintf(d->path, sizeof d->path, "%s/file", d->dir);
+    if (old) {
+        FILE *f = fopen(d->path, "w");
+        if (f) {
+            fputs(old, f);
+            fclose(f);
+        }
+    }
+}
+
+static unsigned char *slurp_path(const char *path, size_t *len)
+{
+    *len = 0;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return NULL;
+    struct stat st;
+    unsigned char *buf = NULL;
+    if (fstat(fd, &st) == 0 && (buf = malloc((size_t)st.st_size + 1)) != NULL) {
+        size_t got = 0;
+        while (got < (size_t)st.st_size) {
+            ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+            if (n <= 0)
+                break;
+            got += (size_t)n;
+        }
+        *len = got;
+    }
+    close(fd);
+    return buf;
+}
+
+static int file_is(const char *path, const void *want, size_t len)
+{
+    size_t got;
+    unsigned char *buf = slurp_path(path, &got);
+    int same = buf && got == len && memcmp(buf, want, len) == 0;
+    free(buf);
+    return same;
+}
+
+static int file_is_old(const char *path)
+{
+    return file_is(path, OLD_TEXT, strlen(OLD_TEXT));
+}
+
+/* Temporary files of puts in dir. */
+static int count_temps(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL)
+        if (strncmp(e->d_name, ".durlog-put.", 12) == 0)
+            n++;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+static unsigned char *pattern(size_t len, uint64_t seed)
+{
+    unsigned char *p = malloc(len ? len : 1);
+    if (p)
+        test_fill(p, len, seed);
+    return p;
+}
+
+/* ---- content, mode, owner ---- */
+
+static void test_put_new_and_replace(void)
+{
+    struct dest d;
+    char msg[512];
+    dest_make(&d, NULL);
+    mode_t old_umask = umask(022);
+    unsigned char *data = pattern(100000, 1);
+    durlog_put_options o;
+    durlog_put_options_init(&o);
+    o.errbuf = msg;
+    o.errbuf_size = sizeof msg;
+
+    CHECK_OK(durlog_put_buffer(d.path, data, 100000, &o));
+    CHECK(file_is(d.path, data, 100000));
+    struct stat st;
+    CHECK(stat(d.path, &st) == 0 && (st.st_mode & 07777) == 0644);
+
+    /* Replacing keeps the old file's permission bits, whatever the umask. */
+    CHECK(chmod(d.path, 0640) == 0);
+    umask(077);
+    CHECK_OK(durlog_put_buffer(d.path, data + 7, 5000, &o));
+    CHECK(file_is(d.path, data + 7, 5000));
+    CHECK(stat(d.path, &st) == 0 && (st.st_mode & 07777) == 0640);
+
+    /* Empty content; a relative path in the current directory. */
+    CHECK_OK(durlog_put_buffer(d.path, NULL, 0, &o));
+    CHECK(stat(d.path, &st) == 0 && st.st_size == 0);
+    char cwd[PATH_MAX];
+    REQUIRE(getcwd(cwd, sizeof cwd) != NULL);
+    REQUIRE(chdir(d.dir) == 0);
+    CHECK_OK(durlog_put_buffer("rel", "abc", 3, &o));
+    CHECK(file_is("rel", "abc", 3));
+    CHECK(chdir(cwd) == 0);
+    CHECK_EQ_U64(count_temps(d.dir), 0);
+    umask(old_umask);
+    free(data);
+    test_rmrf(d.dir);
+}
+
+static void test_put_mode_and_owner(void)
+{
+    struct dest d;
+    dest_make(&d, OLD_TEXT);
+    REQUIRE(geteuid() == 0); /* the suite runs as root: chown needs it */
+    durlog_put_options o;
+    durlog_put_options_init(&o);
+
+    /* Owner and group of the replaced file are kept (root may give away). */
+    CHECK(chown(d.path, 1234, 5678) == 0);
+    CHECK(chmod(d.path, 02750) == 0);
+    CHECK_OK(durlog_put_buffer(d.path, "x", 1, &o));
+    struct stat st;
+    CHECK(stat(d.path, &st) == 0);
+    CHECK_EQ_U64(st.st_uid, 1234);
+    CHECK_EQ_U64(st.st_gid, 5678);
+    CHECK_EQ_U64(st.st_mode & 07777, 02750); /* set after chown cleared it */
+
+    /* Set explicitly: exactly these bits, the umask notwithstanding. */
+    mode_t old_umask = umask(077);
+    o.flags = DURLOG_PUT_SET_MODE | DURLOG_PUT_SET_OWNER;
+    o.mode = 0604;
+    o.uid = 42;
+    o.gid = (gid_t)-1;
+    CHECK_OK(durlog_put_buffer(d.path, "yz", 2, &o));
+    CHECK(stat(d.path, &st) == 0);
+    CHECK_EQ_U64(st.st_mode & 07777, 0604);
+    CHECK_EQ_U64(st.st_uid, 42);
+    umask(old_umask);
+    CHECK(file_is(d.path, "yz", 2));
+    test_rmrf(d.dir);
+}
+
+static void test_put_stream(void)
+{
+    struct dest d;
+    dest_make(&d, OLD_TEXT);
+    size_t len = 3 << 20;
+    unsigned char *data = pattern(len, 2);
+    uint64_t rng = 99;
+    durlog_put *p;
+
+    /* Many small pieces. */
+    CHECK_OK(durlog_put_begin(d.path, NULL, &p));
+    CHECK(file_is_old(d.path)); /* nothing visible before commit */
+    for (size_t off = 0; off < len;) {
+        size_t n = 1 + test_rand(&rng) % 70000;
+        if (n > len - off)
+            n = len - off;
+        CHECK_OK(durlog_put_write(p, data + off, n));
+        off += n;
+    }
+    CHECK(file_is_old(d.path));
+    CHECK_OK(durlog_put_commit(p));
+    CHECK(file_is(d.path, data, len));
+
+    /* A size hint too large (space reserved, then given back) and too small. */
+    durlog_put_options o;
+    durlog_put_options_init(&o);
+    o.size_hint = 10 << 20;
+    CHECK_OK(durlog_put_begin(d.path, &o, &p));
+    CHECK_OK(durlog_put_write(p, data, 1000));
+    CHECK_OK(durlog_put_commit(p));
+    CHECK(file_is(d.path, data, 1000));
+    o.size_hint = 10;
+    CHECK_OK(durlog_put_begin(d.path, &o, &p));
+    CHECK_OK(durlog_put_write(p, data, 5000));
+    CHECK_OK(durlog_put_commit(p));
+    CHECK(file_is(d.path, data, 5000));
+
+    /* Abort: untouched, nothing left behind. */
+    CHECK_OK(durlog_put_begin(d.path, NULL, &p));
+    CHECK_OK(durlog_put_write(p, "junk", 4));
+    durlog_put_abort(p);
+    CHECK(file_is(d.path, data, 5000));
+    CHECK_EQ_U64(count_temps(d.dir), 0);
+
+    /* Bad arguments. */
+    CHECK_RC(durlog_put_begin(NULL, NULL, &p), DURLOG_EINVAL);
+    CHECK_RC(durlog_put_begin("", NULL, &p), DURLOG_EINVAL);
+    CHECK_RC(durlog_put_write(NULL, "x", 1), DURLOG_EINVAL);
+    CHECK_RC(durlog_put_commit(NULL), DURLOG_EINVAL);
+    durlog_put_abort(NULL);
+    CHECK_RC(durlog_put_buffer(d.path, NULL, 5, NULL), DURLOG_EINVAL);
+    free(data);
+    test_rmrf(d.dir);
+}
+
+/* ---- sources ---- */
+
+static ssize_t refuse_copy_range(int in, off_t *in_off, int out, off_t *out_off,
+                             size_t len, unsigned flags)
+{
+    (void)in; (void)in_off; (void)out; (void)out_off; (void)len; (void)flags;
+    errno = EXDEV;
+    return -1;
+}
+
+static _Atomic int reads_seen;
+
+static ssize_t counting_read(int fd, void *buf, size_t len)
+{
+    atomic_fetch_add(&reads_seen, 1);
+    return dl_os_real.read(fd, buf, len);
+}
+
+struct feeder {
+    int fd;
+    const unsigned char *data;
+    size_t len;
+};
+
+static void *feed_pipe(void *arg)
+{
+    struct feeder *f = arg;
+    size_t off = 0;
+    while (off < f->len) {
+        size_t n = f->len - off < 7777 ? f->len - off : 7777;
+        ssize_t w = write(f->fd, f->data + off, n);
+        if (w <= 0)
+            break;
+        off += (size_t)w;
+    }
+    close(f->fd);
+    return NULL;
+}
+
+static void test_put_fd_sources(void)
+{
+    struct dest d;
+    dest_make(&d, OLD_TEXT);
+    size_t len = (5 << 20) + 321;
+    unsigned char *data = pattern(len, 3);
+    char src[400];
+    snprintf(src, sizeof src, "%s/src", d.dir);
+    int fd = open(src, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    REQUIRE(fd >= 0);
+    REQUIRE(write(fd, data, len) == (ssize_t)len);
+
+    /* A regular file, from its current offset (copy_file_range). */
+    REQUIRE(lseek(fd, 1000, SEEK_SET) == 1000);
+    CHECK_OK(durlog_put_fd(d.path, fd, NULL));
+    CHECK(file_is(d.path, data + 1000, len - 1000));
+
+    /* The same when the kernel refuses copy_file_range: read and write. */
+    atomic_store(&reads_seen, 0);
+    dl_os.copy_file_range = refuse_copy_range;
+    dl_os.read = counting_read;
+    REQUIRE(lseek(fd, 0, SEEK_SET) == 0);
+    CHECK_OK(durlog_put_fd(d.path, fd, NULL));
+    tu_restore_os();
+    CHECK(file_is(d.path, data, len));
+    CHECK(atomic_load(&reads_seen) > 0);
+    close(fd);
+
+    /* A pipe: size unknown, short reads. */
+    int pfd[2];
+    REQUIRE(pipe(pfd) == 0);
+    struct feeder f = { pfd[1], data, len };
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, feed_pipe, &f) == 0);
+    CHECK_OK(durlog_put_fd(d.path, pfd[0], NULL));
+    pthread_join(t, NULL);
+    close(pfd[0]);
+    CHECK(file_is(d.path, data, len));
+
+    /* A bad descriptor. */
+    char msg[256] = "";
+    durlog_put_options o;
+    durlog_put_options_init(&o);
+    o.errbuf = msg;
+    o.errbuf_size = sizeof msg;
+    CHECK_RC(durlog_put_fd(d.path, -1, &o), -EBADF);
+    CHECK(msg[0] != '\0');
+    CHECK(file_is(d.path, data, len));
+    CHECK_EQ_U64(count_temps(d.dir), 0);
+    free(data);
+    test_rmrf(d.dir);
+}
+
+/* ---- progress and cancel ---- */
+
+struct seen {
+    uint64_t calls;
+    uint64_t first_done, first_total;
+    uint64_t last_done, last_total;
+    int went_back;       /* done decreased */
+    uint64_t cancel_at;  /* cancel once done >= this (0: never) */
+};
+
+static int record_progress(uint64_t done, uint64_t total, void *arg)
+{
+    struct seen *s = arg;
+    if (s->calls == 0) {
+        s->first_done = done;
+        s->first_total = total;
+    } else if (done < s->last_done) {
+        s->went_back = 1;
+    }
+    s->calls++;
+    s->last_done = done;
+    s->last_total = total;
+    return s->cancel_at && done >= s->cancel_at;
+}
+
+static void test_put_progress(void)
+{
+    struct dest d;
+    dest_make(&d, OLD_TEXT);
+    size_t len = (4 << 20) + 17;
+    unsigned char *data = pattern(len, 4);
+    struct dl_put_tuning saved = dl_put_tuning;
+    dl_put_tuning.chunk = 64 << 10;
+    struct seen s = { 0 };
+    durlog_put_options o;
+    durlog_put_options_init(&o);
+    o.progress = record_progress;
+    o.progress_arg = &s;
+
+    /* A buffer: total known from the start. */
+    CHECK_OK(durlog_put_buffer(d.path, data, len, &o));
+    CHECK(s.calls >= len / (64 << 10));
+    CHECK_EQ_U64(s.first_done, 0);
+    CHECK_EQ_U64(s.first_total, len);
+    CHECK(!s.went_back);
+    CHECK_EQ_U64(s.last_done, len);
+    CHECK_EQ_U64(s.last_total, len);
+
+    /* A pipe: total unknown until the end, then equal to what was written. */
+    int pfd[2];
+    REQUIRE(pipe(pfd) == 0);
+    struct feeder f = { pfd[1], data, len };
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, feed_pipe, &f) == 0);
+    memset(&s, 0, sizeof s);
+    CHECK_OK(durlog_put_fd(d.path, pfd[0], &o));
+    pthread_join(t, NULL);
+    close(pfd[0]);
+    CHECK_EQ_U64(s.first_total, DURLOG_SIZE_UNKNOWN);
+    CHECK(!s.went_back);
+    CHECK_EQ_U64(s.last_done, len);
+    CHECK_EQ_U64(s.last_total, len);
+    CHECK(file_is(d.path, data, len));
+    dl_put_tuning = saved;
+    free(data);
+    test_rmrf(d.dir);
+}
+
+static void test_put_cancel(void)
+{
+    struct dest d;
+    dest_make(&d, OLD_TEXT);
+    size_t len = 3 << 20;
+    unsigned char *data = pattern(len, 5);
+    struct dl_put_tuning saved = dl_put_tuning;
+    dl_put_tuning.chunk = 64 << 10;
+    char msg[256];
+    durlog_put_options o;
+    durlog_put_options_init(&o);
+    o.progress = record_progress;
+    o.errbuf = msg;
+    o.errbuf_size = sizeof msg;
+
+    /* Midway, at the very end (before the sync), and at the start. */
+    uint64_t points[] = { len / 2, len, 1 };
+    for (int i = 0; i < 3; i++) {
+        struct seen s = { .cancel_at = points[i] };
+        o.progress_arg = &s;
+        msg[0] = '\0';
+        CHECK_RC(durlog_put_buffer(d.path, data, len, &o), -ECANCELED);
+        CHECK(strstr(msg, "cancel") != NULL);
+        CHECK(file_is_old(d.path));
+        CHECK_EQ_U64(count_temps(d.dir), 0);
+    }
+
+    /* From a file descriptor, and a stream whose writes keep failing. */
+    char src[400];
+    snprintf(src, sizeof src, "%s/src", d.dir);
+    int fd = open(src, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    REQUIRE(fd >= 0 && write(fd, data, len) == (ssize_t)len);
+    REQUIRE(lseek(fd, 0, SEEK_SET) == 0);
+    struct seen s = { .cancel_at = len / 3 };
+    o.progress_arg = &s;
+    CHECK_RC(durlog_put_fd(d.path, fd, &o), -ECANCELED);
+    close(fd);
+    CHECK(file_is_old(d.path));
+
+    durlog_put *p;
+    s = (struct seen){ .cancel_at = 100 };
+    CHECK_OK(durlog_put_begin(d.path, &o, &p));
+    CHECK_RC(durlog_put_write(p, data, 1000), -ECANCELED);
+    CHECK_RC(durlog_put_write(p, data, 1000), -ECANCELED);
+    CHECK_RC(durlog_put_commit(p), -ECANCELED);
+    CHECK(file_is_old(d.path));
+    CHECK_EQ_U64(count_temps(d.dir), 0);
+    dl_put_tuning = saved;
+    free(data);
+    test_rmrf(d.dir);
+}
+
+/* ---- errors ---- */
+
+static int put_as_nobody(void *arg)
+{
+    const char *path = arg;
+    char msg[256] = "";
+    durlog_put_options o;
+    durlog_put_options_init(&o);
+    o.errbuf = msg;
+    o.errbuf_size = sizeof msg;
+    if (setgid(65534) != 0 || setuid(65534) != 0)
+        return 1;
+    int rc = durlog_put_buffer(path, "new", 3, &o);
+    return rc == -EACCES && strstr(msg, "Permission denied") ? 0 : 1;
+}
+
+static void test_put_errors(void)
+{
+    struct dest d;
+    dest_make(&d, OLD_TEXT);
+    char msg[512], path[400];
+    durlog_put_options o;
+    durlog_put_options_init(&o);
+    o.errbuf = msg;
+    o.errbuf_size = sizeof msg;
+
+    /* A directory. */
+    snprintf(path, sizeof path, "%s/sub", d.dir);
+    REQUIRE(mkdir(path, 0755) == 0);
+    msg[0] = '\0';
+    CHECK_RC(durlog_put_buffer(path, "x", 1, &o), -EISDIR);
+    CHECK(strstr(msg, "sub") && strstr(msg, "Is a directory"));
+    snprintf(path, sizeof path, "%s/sub/", d.dir);
+    CHECK_RC(durlog_put_buffer(path, "x", 1, &o), -EISDIR);
+
+    /* A missing directory. */
+    snprintf(path, sizeof path, "%s/missing/file", d.dir);
+    msg[0] = '\0';
+    CHECK_RC(durlog_put_buffer(path, "x", 1, &o), -ENOENT);
+    CHECK(strstr(msg, "missing") != NULL);
+
+    /* A FIFO is not replaced (nor opened: that would block). */
+    snprintf(path, sizeof path, "%s/fifo", d.dir);
+    REQUIRE(mkfifo(path, 0644) == 0);
+    msg[0] = '\0';
+    CHECK_RC(durlog_put_buffer(path, "x", 1, &o), -EINVAL);
+    CHECK(strstr(msg, "not a regular file") != NULL);
+    struct stat st;
+    CHECK(lstat(path, &st) == 0 && S_ISFIFO(st.st_mode));
+
+    /* A symbolic link is followed: the target replaced, the link kept. */
+    snprintf(path, sizeof path, "%s/link", d.dir);
+    REQUIRE(symlink("file", path) == 0);
+    CHECK_OK(durlog_put_buffer(path, "via link", 8, &o));
+    CHECK(lstat(path, &st) == 0 && S_ISLNK(st.st_mode));
+    CHECK(file_is(d.path, "via link", 8));
+    snprintf(path, sizeof path, "%s/dangling", d.dir);
+    REQUIRE(symlink("nowhere/x", path) == 0);
+    CHECK_RC(durlog_put_buffer(path, "x", 1, &o), -ENOENT);
+    CHECK(lstat(path, &st) == 0 && S_ISLNK(st.st_mode));
+
+    /* EACCES: a user who may not write the directory. */
+    REQUIRE(geteuid() == 0);
+    REQUIRE(chmod(d.dir, 0755) == 0);
+    CHECK(tu_exited_ok(tu_wait(tu_fork(put_as_nobody, d.path))));
+    CHECK(file_is(d.path, "via link", 8));
+    CHECK_EQ_U64(count_temps(d.dir), 0);
+    test_rmrf(d.dir);
+}
+
+/* ---- a fault at each call ---- */
+
+enum fault { F_EIO, F_ENOSPC, F_EDQUOT, F_EXDEV, F_EINTR, F_SHORT, F_COUNT };
+static const char *const fault_names[] = { "EIO", "ENOSPC", "EDQUOT", "EXDEV", "EINTR", "short" };
+static const int fault_errno[] = { EIO, ENOSPC, EDQUOT, EXDEV, EINTR, 0 };
+
+static _Atomic long calls;      /* seam calls so far in this run */
+static long fail_at;            /* the call that fails (or starts the storm) */
+static enum fault fault;
+static long failed_call_kind;   /* which kind of call took the fault */
+
+enum { K_OTHER, K_UNLINK, K_DIRSYNC };
+
+static int faulting(int kind)
+{
+    long n = atomic_fetch_add(&calls, 1) + 1;
+    if (fault == F_EINTR ? (n >= fail_at && n < fail_at + 3) : n == fail_at) {
+        if (fault == F_SHORT)
+            return 0;
+        failed_call_kind = kind;
+        errno = fault_errno[fault];
+        return 1;
+    }
+    return 0;
+}
+
+static int is_short(long *len_io)
+{
+    if (fault == F_SHORT && atomic_load(&calls) == fail_at && *len_io > 1) {
+        *len_io = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static ssize_t x_pwrite(int fd, const void *b, size_t n, off_t off)
+{
+    if (faulting(K_OTHER))
+        return -1;
+    long len = (long)n;
+    is_short(&len);
+    return dl_os_real.pwrite(fd, b, (size_t)len, off);
+}
+
+static ssize_t x_read(int fd, void *b, size_t n)
+{
+    if (faulting(K_OTHER))
+        return -1;
+    long len = (long)n;
+    is_short(&len);
+    return dl_os_real.read(fd, b, (size_t)len);
+}
+
+static ssize_t x_copy(int in, off_t *in_off, int out, off_t *out_off, size_t n,
+                      unsigned flags)
+{
+    if (faulting(K_OTHER))
+        return -1;
+    long len = (long)n;
+    is_short(&len);
+    return dl_os_real.copy_file_range(in, in_off, out, out_off, (size_t)len, flags);
+}
+
+static int x_fsync(int fd)
+{
+    struct stat st;
+    int dir = fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+    if (faulting(dir ? K_DIRSYNC : K_OTHER))
+        return -1;
+    return dl_os_real.fsync(fd);
+}
+
+static int x_fallocate(int fd, int mode, off_t off, off_t len)
+{
+    return faulting(K_OTHER) ? -1 : dl_os_real.fallocate(fd, mode, off, len);
+}
+
+static int x_ftruncate(int fd, off_t len)
+{
+    return faulting(K_OTHER) ? -1 : dl_os_real.ftruncate(fd, len);
+}
+
+static int x_openat(int dirfd, const char *name, int flags, mode_t mode)
+{
+    return faulting(K_OTHER) ? -1 : dl_os_real.openat(dirfd, name, flags, mode);
+}
+
+static int x_linkat(int od, const char *on, int nd, const char *nn, int flags)
+{
+    return faulting(K_OTHER) ? -1 : dl_os_real.linkat(od, on, nd, nn, flags);
+}
+
+static int x_renameat(int od, const char *on, int nd, const char *nn)
+{
+    return faulting(K_OTHER) ? -1 : dl_os_real.renameat(od, on, nd, nn);
+}
+
+static int x_unlinkat(int dirfd, const char *name, int flags)
+{
+    return faulting(K_UNLINK) ? -1 : dl_os_real.unlinkat(dirfd, name, flags);
+}
+
+static void install_x(void)
+{
+    dl_os.pwrite = x_pwrite;
+    dl_os.read = x_read;
+    dl_os.copy_file_range = x_copy;
+    dl_os.fsync = x_fsync;
+    dl_os.fallocate = x_fallocate;
+    dl_os.ftruncate = x_ftruncate;
+    dl_os.openat = x_openat;
+    dl_os.linkat = x_linkat;
+    dl_os.renameat = x_renameat;
+    dl_os.unlinkat = x_unlinkat;
+}
+
+/* The three kinds of put, each with its content; returns the put's result. */
+static int put_kind(int kind, const char *path, const unsigned char *data,
+                    size_t len, const char *src, durlog_put_options *o)
+{
+    if (kind == 0)
+        return durlog_put_buffer(path, data, len, o);
+    if (kind == 1) {
+        int fd = open(src, O_RDONLY);
+        int rc = durlog_put_fd(path, fd, o);
+        close(fd);
+        return rc;
+    }
+    durlog_put *p;
+    int rc = durlog_put_begin(path, o, &p);
+    if (rc)
+        return rc;
+    for (size_t off = 0; off < len && rc == 0; off += 50000)
+        rc = durlog_put_write(p, data + off, len - off < 50000 ? len - off : 50000);
+    if (rc) {
+        durlog_put_abort(p);
+        return rc;
+    }
+    return durlog_put_commit(p);
+}
+
+static void test_put_faults(void)
+{
+    struct dest d;
+    dest_make(&d, OLD_TEXT);
+    size_t len = 300000;
+    unsigned char *data = pattern(len, 6);
+    char src[400], msg[512];
+    snprintf(src, sizeof src, "%s/src", d.dir);
+    int sfd = open(src, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    REQUIRE(sfd >= 0 && write(sfd, data, len) == (ssize_t)len);
+    close(sfd);
+    struct dl_put_tuning saved = dl_put_tuning;
+    dl_put_tuning.chunk = 64 << 10;
+    durlog_put_options o;
+    durlog_put_options_init(&o);
+    o.errbuf = msg;
+    o.errbuf_size = sizeof msg;
+    long runs = 0, failures = 0;
+
+    for (int kind = 0; kind < 3; kind++) {
+        for (fault = 0; fault < F_COUNT; fault++) {
+            for (fail_at = 1;; fail_at++) {
+                /* Restore the old content outside the faults. */
+                CHECK_OK(durlog_put_buffer(d.path, OLD_TEXT, strlen(OLD_TEXT), NULL));
+                atomic_store(&calls, 0);
+                failed_call_kind = -1;
+                msg[0] = '\0';
+                install_x();
+                int rc = put_kind(kind, d.path, data, len, src, &o);
+                long made = atomic_load(&calls);
+                tu_restore_os();
+                runs++;
+                int is_new = file_is(d.path, data, len);
+                if (rc == 0) {
+                    if (!is_new)
+                        fprintf(stderr, "  kind %d %s at call %ld: success but wrong content\n",
+                                kind, fault_names[fault], fail_at);
+                    CHECK(is_new);
+                } else {
+                    failures++;
+                    CHECK(fault != F_EINTR && fault != F_SHORT);
+                    CHECK(msg[0] != '\0');
+                    CHECK(strstr(msg, strerror(fault_errno[fault])) != NULL);
+                    /* Only a failed fsync of the directory comes after the
+                     * rename; the message says the new file is in place. */
+                    if (failed_call_kind == K_DIRSYNC) {
+                        CHECK(is_new);
+                        CHECK(strstr(msg, "in place") != NULL);
+                    } else {
+                        if (!file_is_old(d.path))
+                            fprintf(stderr, "  kind %d %s at call %ld: %s\n", kind,
+                                    fault_names[fault], fail_at, msg);
+                        CHECK(file_is_old(d.path));
+                    }
+                }
+                /* A temporary left only when its own unlink failed; the next
+                 * put removes it. */
+                if (failed_call_kind != K_UNLINK)
+                    CHECK_EQ_U64(count_temps(d.dir), 0);
+                if (made < fail_at)
+                    break; /* the fault fell after the last call */
+            }
+        }
+    }
+    CHECK_OK(durlog_put_buffer(d.path, data, len, NULL));
+    CHECK_EQ_U64(count_temps(d.dir), 0);
+    printf("  %ld faulted puts, %ld failed cleanly, the rest succeeded whole\n",
+           runs, failures);
+    CHECK(failures > 0);
+    dl_put_tuning = saved;
+    free(data);
+    test_rmrf(d.dir);
+}
+
+/* ---- killed puts ---- */
+
+static long kill_at;
+
+static int die_if_due(void)
+{
+    if (atomic_fetch_add(&calls, 1) + 1 == kill_at)
+        raise(SIGKILL);
+    return 0;
+}
+
+static ssize_t k_pwrite(int fd, const void *b, size_t n, off_t off)
+{
+    die_if_due();
+    return dl_os_real.pwrite(fd, b, n, off);
+}
+
+static int k_fsync(int fd)
+{
+    die_if_due();
+    return dl_os_real.fsync(fd);
+}
+
+static int k_fallocate(int fd, int mode, off_t off, off_t len)
+{
+    die_if_due();
+    return dl_os_real.fallocate(fd, mode, off, len);
+}
+
+static int k_openat(int dirfd, const char *name, int flags, mode_t mode)
+{
+    die_if_due();
+    return dl_os_real.openat(dirfd, name, flags, mode);
+}
+
+static int k_linkat(int od, const char *on, int nd, const char *nn, int flags)
+{
+    die_if_due();
+    return dl_os_real.linkat(od, on, nd, nn, flags);
+}
+
+static int k_renameat(int od, const char *on, int nd, const char *nn)
+{
+    die_if_due();
+    return dl_os_real.renameat(od, on, nd, nn);
+}
+
+static int k_unlinkat(int dirfd, const char *name, int flags)
+{
+    die_if_due();
+    return dl_os_real.unlinkat(dirfd, name, flags);
+}
+
+static int no_tmpfile_openat(int dirfd, const char *name, int flags, mode_t mode)
+{
+    if ((flags & O_TMPFILE) == O_TMPFILE) {
+        errno = EOPNOTSUPP;
+        return -1;
+    }
+    return k_openat(dirfd, name, flags, mode);
+}
+
+struct kill_job {
+    const char *path;
+    const unsigned char *data;
+    size_t len;
+    int named;          /* force the named-temporary fallback */
+};
+
+static int killed_put_main(void *arg)
+{
+    struct kill_job *j = arg;
+    dl_put_tuning.chunk = 64 << 10;
+    atomic_store(&calls, 0);
+    dl_os.pwrite = k_pwrite;
+    dl_os.fsync = k_fsync;
+    dl_os.fallocate = k_fallocate;
+    dl_os.openat = j->named ? no_tmpfile_openat : k_openat;
+    dl_os.linkat = k_linkat;
+    dl_os.renameat = k_renameat;
+    dl_os.unlinkat = k_unlinkat;
+    int rc = durlog_put_buffer(j->path, j->data, j->len, NULL);
+    return rc == 0 ? 0 : 1;
+}
+
+static void test_put_killed_at_each_step(void)
+{
+    struct dest d;
+    dest_make(&d, OLD_TEXT);
+    size_t len = 400000;
+    unsigned char *data = pattern(len, 7);
+    int stale_seen = 0, completed = 0;
+
+    for (int named = 0; named < 2; named++) {
+        struct kill_job j = { d.path, data, len, named };
+        for (kill_at = 1; kill_at < 200; kill_at++) {
+            CHECK_OK(durlog_put_buffer(d.path, OLD_TEXT, strlen(OLD_TEXT), NULL));
+            int status = tu_wait(tu_fork(killed_put_main, &j));
+            int is_new = file_is(d.path, data, len);
+            CHECK(is_new || file_is_old(d.path));
+            if (WIFEXITED(status)) {
+                CHECK(tu_exited_ok(status));
+                CHECK(is_new);
+                completed = 1;
+                break; /* kill_at fell after the last call */
+            }
+            CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+            /* A temporary the killed put had named is removed by the next. */
+            int temps = count_temps(d.dir);
+            CHECK(temps <= 1);
+            stale_seen += temps;
+            CHECK_OK(durlog_put_buffer(d.path, "next", 4, NULL));
+            CHECK_EQ_U64(count_temps(d.dir), 0);
+        }
+    }
+    CHECK(completed);
+    CHECK(stale_seen > 0); /* the window between link and rename was hit */
+    free(data);
+    test_rmrf(d.dir);
+}
+
+static int big_put_main(void *arg)
+{
+    struct kill_job *j = arg;
+    return durlog_put_buffer(j->path, j->data, j->len, NULL) == 0 ? 0 : 1;
+}
+
+/* Real SIGKILLs at random moments of a 64 MiB put. */
+static void test_put_killed_at_random(void)
+{
+    struct dest d;
+    dest_make(&d, OLD_TEXT);
+    size_t len = 64 << 20;
+    unsigned char *data = pattern(len, 8);
+    uint64_t rng = 1234;
+    int old = 0, new = 0;
+    for (int round = 0; round < 12; round++) {
+        struct kill_job j = { d.path, data, len, 0 };
+        pid_t pid = tu_fork(big_put_main, &j);
+        tu_sleep_ms((unsigned)(test_rand(&rng) % 150));
+        kill(pid, SIGKILL);
+        tu_wait(pid);
+        int is_new = file_is(d.path, data, len);
+        int is_old = file_is_old(d.path);
+        CHECK(is_new || is_old);
+        new += is_new;
+        old += is_old;
+        CHECK_OK(durlog_put_buffer(d.path, OLD_TEXT, strlen(OLD_TEXT), NULL));
+        CHECK_EQ_U64(count_temps(d.dir), 0);
+    }
+    printf("  12 kills: %d left the old file, %d the new\n", old, new);
+    free(data);
+    test_rmrf(d.dir);
+}
+
+/* ---- stale temporaries ---- */
+
+static int hold_temp_main(void *arg)
+{
+    int *fds = arg; /* [0] the temp, [1] pipe to say "locked", [2] to wait on */
+    if (flock(fds[0], LOCK_EX) != 0)
+        return 1;
+    tu_send(fds[1], 1);
+    uint64_t v;
+    tu_recv(fds[2], &v);
+    return 0;
+}
+
+static void test_put_stale_temporaries(void)
+{
+    struct dest d;
+    dest_make(&d, OLD_TEXT);
+    char stale[400], live[400], odd[400];
+    snprintf(stale, sizeof stale, "%s/.durlog-put.00000000000000aa", d.dir);
+    snprintf(live, sizeof live, "%s/.durlog-put.00000000000000bb", d.dir);
+    snprintf(odd, sizeof odd, "%s/.durlog-put.dir", d.dir);
+    int sfd = open(stale, O_WRONLY | O_CREAT, 0600);
+    int lfd = open(live, O_WRONLY | O_CREAT, 0600);
+    REQUIRE(sfd >= 0 && lfd >= 0 && mkdir(odd, 0700) == 0);
+    close(sfd);
+
+    /* A live put's temporary (locked by another process) stays. */
+    int up[2], down[2];
+    REQUIRE(pipe(up) == 0 && pipe(down) == 0);
+    int fds[3] = { lfd, up[1], down[0] };
+    pid_t holder = tu_fork(hold_temp_main, fds);
+    uint64_t v;
+    REQUIRE(tu_recv(up[0], &v) == 0);
+    close(lfd);
+    CHECK_OK(durlog_put_buffer(d.path, "a", 1, NULL));
+    CHECK(access(stale, F_OK) != 0);
+    CHECK(access(live, F_OK) == 0);
+    CHECK(access(odd, F_OK) == 0); /* not a regular file: not ours to remove */
+    tu_send(down[1], 1);
+    CHECK(tu_exited_ok(tu_wait(holder)));
+
+    /* Once its holder is gone it is stale. */
+    CHECK_OK(durlog_put_buffer(d.path, "b", 1, NULL));
+    CHECK(access(live, F_OK) != 0);
+    CHECK(file_is(d.path, "b", 1));
+    for (int i = 0; i < 2; i++) {
+        close(up[i]);
+        close(down[i]);
+    }
+    test_rmrf(d.dir);
+}
+
+/* ---- power loss ---- */
+
+/* What a crash may keep, modelled in the seam. Each file (inode) has the
+ * bytes its last successful fsync made durable; each 4 KiB page written
+ * since may be kept or lost, and the file's length may be its synced or its
+ * current one. The directory's names are those its last fsync made durable,
+ * followed by a prefix of the name operations since (link, rename, unlink:
+ * journaling file systems commit them in order). The test requires DEST,
+ * in every such state, to hold the old content or the new one, whole. */
+#define PL_FILES 8
+#define PL_NAMES 8
+#define PL_OPS 16
+#define PL_MAX 65536
+#define PL_PAGE 4096
+
+struct pl_file {
+    ino_t ino;
+    int fd;                         /* ours, to read current bytes */
+    size_t synced_len;
+    unsigned char synced[PL_MAX];
+};
+
+struct pl_name {
+    char name[64];
+    int file;                       /* index into files, -1: none */
+};
+
+struct pl_op {
+    int kind;                       /* 0 link, 1 rename, 2 unlink */
+    char a[64], b[64];
+    int file;
+};
+
+static struct {
+    ino_t dir_ino;
+    int nfiles;
+    struct pl_file files[PL_FILES];
+    int nnames;
+    struct pl_name names[PL_NAMES]; /* durable as of the last dir fsync */
+    int nops;
+    struct pl_op ops[PL_OPS];       /* since */
+    int lying;                      /* fsync succeeds without syncing */
+    int no_tmpfile;                 /* O_TMPFILE fails: named temporaries */
+    const unsigned char *old, *new;
+    size_t old_len, new_len;
+    int states, bad;                /* states built, states that failed */
+    uint64_t rng;
+} pl;
+
+static int pl_file_of_fd(int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return -1;
+    for (int i = 0; i < pl.nfiles; i++)
+        if (pl.files[i].ino == st.st_ino)
+            return i;
+    return -1;
+}
+
+static int pl_add_file(int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0 || pl.nfiles == PL_FILES)
+        abort();
+    struct pl_file *f = &pl.files[pl.nfiles];
+    f->ino = st.st_ino;
+    /* A descriptor of our own that can read (the put's may be write-only). */
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    f->fd = open(proc, O_RDONLY);
+    if (f->fd < 0)
+        abort();
+    f->synced_len = 0;
+    return pl.nfiles++;
+}
+
+static void pl_set_name(struct pl_name *names, int *n, const char *name, int file)
+{
+    for (int i = 0; i < *n; i++)
+        if (strcmp(names[i].name, name) == 0) {
+            names[i].file = file;
+            return;
+        }
+    if (*n == PL_NAMES)
+        abort();
+    snprintf(names[*n].name, sizeof names[*n].name, "%s", name);
+    names[(*n)++].file = file;
+}
+
+static int pl_lookup(struct pl_name *names, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(names[i].name, name) == 0)
+            return names[i].file;
+    return -1;
+}
+
+/* Builds states that a power loss now could leave and checks DEST in each. */
+static void pl_crash_point(void)
+{
+    for (int s = 0; s < 60; s++) {
+        struct pl_name names[PL_NAMES];
+        int n = pl.nnames;
+        memcpy(names, pl.names, sizeof names);
+        int keep = (int)(test_rand(&pl.rng) % (uint64_t)(pl.nops + 1));
+        for (int i = 0; i < keep; i++) {
+            struct pl_op *op = &pl.ops[i];
+            if (op->kind == 0) {
+                pl_set_name(names, &n, op->a, op->file);
+            } else if (op->kind == 1) {
+                pl_set_name(names, &n, op->b, pl_lookup(names, n, op->a));
+                pl_set_name(names, &n, op->a, -1);
+            } else {
+                pl_set_name(names, &n, op->a, -1);
+            }
+        }
+        int fi = pl_lookup(names, n, "file");
+        pl.states++;
+        if (fi < 0) {
+            pl.bad++; /* DEST gone */
+            continue;
+        }
+        struct pl_file *f = &pl.files[fi];
+        static unsigned char cur[PL_MAX], got[PL_MAX];
+        ssize_t cur_len = pread(f->fd, cur, PL_MAX, 0);
+        if (cur_len < 0)
+            cur_len = 0;
+        size_t len = (test_rand(&pl.rng) & 1) ? (size_t)cur_len : f->synced_len;
+        for (size_t pg = 0; pg < len; pg += PL_PAGE) {
+            size_t end = pg + PL_PAGE < len ? pg + PL_PAGE : len;
+            int take_current = (int)(test_rand(&pl.rng) & 1);
+            for (size_t b = pg; b < end; b++) {
+                unsigned char synced = b < f->synced_len ? f->synced[b] : 0;
+                unsigned char now = b < (size_t)cur_len ? cur[b] : 0;
+                got[b] = take_current ? now : synced;
+            }
+        }
+        int ok = (len == pl.old_len && memcmp(got, pl.old, len) == 0) ||
+                 (len == pl.new_len && memcmp(got, pl.new, len) == 0);
+        if (!ok) {
+            if (getenv("PL_DEBUG"))
+                fprintf(stderr, "  bad: keep %d/%d file %d len %zu synced %zu cur %zd\n",
+                        keep, pl.nops, fi, len, f->synced_len, cur_len);
+            pl.bad++;
+        }
+    }
+}
+
+static void pl_synced(int fd)
+{
+    struct stat st;
+    if (pl.lying || fstat(fd, &st) != 0)
+        return;
+    if (S_ISDIR(st.st_mode)) {
+        if (st.st_ino != pl.dir_ino)
+            return;
+        /* Every name operation so far is durable now. */
+        for (int i = 0; i < pl.nops; i++) {
+            struct pl_op *op = &pl.ops[i];
+            if (op->kind == 0) {
+                pl_set_name(pl.names, &pl.nnames, op->a, op->file);
+            } else if (op->kind == 1) {
+                pl_set_name(pl.names, &pl.nnames, op->b,
+                            pl_lookup(pl.names, pl.nnames, op->a));
+                pl_set_name(pl.names, &pl.nnames, op->a, -1);
+            } else {
+                pl_set_name(pl.names, &pl.nnames, op->a, -1);
+            }
+        }
+        pl.nops = 0;
+        return;
+    }
+    int fi = pl_file_of_fd(fd);
+    if (fi < 0)
+        return;
+    ssize_t n = pread(pl.files[fi].fd, pl.files[fi].synced, PL_MAX, 0);
+    pl.files[fi].synced_len = n > 0 ? (size_t)n : 0;
+}
+
+static void pl_op(int kind, const char *a, const char *b, int file)
+{
+    if (pl.nops == PL_OPS)
+        abort();
+    struct pl_op *op = &pl.ops[pl.nops++];
+    op->kind = kind;
+    snprintf(op->a, sizeof op->a, "%s", a);
+    snprintf(op->b, sizeof op->b, "%s", b ? b : "");
+    op->file = file;
+}
+
+static ssize_t pl_pwrite(int fd, const void *b, size_t n, off_t off)
+{
+    pl_crash_point();
+    return dl_os_real.pwrite(fd, b, n, off);
+}
+
+static int pl_fsync(int fd)
+{
+    pl_crash_point();
+    int rc = pl.lying ? 0 : dl_os_real.fsync(fd);
+    if (rc == 0)
+        pl_synced(fd);
+    return rc;
+}
+
+static int pl_fallocate(int fd, int mode, off_t off, off_t len)
+{
+    pl_crash_point();
+    return dl_os_real.fallocate(fd, mode, off, len);
+}
+
+static int pl_ftruncate(int fd, off_t len)
+{
+    pl_crash_point();
+    return dl_os_real.ftruncate(fd, len);
+}
+
+static int pl_openat(int dirfd, const char *name, int flags, mode_t mode)
+{
+    pl_crash_point();
+    if ((flags & O_TMPFILE) == O_TMPFILE && pl.no_tmpfile) {
+        errno = EOPNOTSUPP;
+        return -1;
+    }
+    int fd = dl_os_real.openat(dirfd, name, flags, mode);
+    if (fd >= 0 && (flags & O_TMPFILE) == O_TMPFILE)
+        pl_add_file(fd);
+    else if (fd >= 0 && (flags & O_CREAT))
+        pl_op(0, name, NULL, pl_add_file(fd));
+    return fd;
+}
+
+static int pl_linkat(int od, const char *on, int nd, const char *nn, int flags)
+{
+    pl_crash_point();
+    int rc = dl_os_real.linkat(od, on, nd, nn, flags);
+    int fd;
+    if (rc == 0 && sscanf(on, "/proc/self/fd/%d", &fd) == 1)
+        pl_op(0, nn, NULL, pl_file_of_fd(fd));
+    return rc;
+}
+
+static int pl_renameat(int od, const char *on, int nd, const char *nn)
+{
+    pl_crash_point();
+    int rc = dl_os_real.renameat(od, on, nd, nn);
+    if (rc == 0)
+        pl_op(1, on, nn, -1);
+    return rc;
+}
+
+static int pl_unlinkat(int dirfd, const char *name, int flags)
+{
+    pl_crash_point();
+    int rc = dl_os_real.unlinkat(dirfd, name, flags);
+    if (rc == 0)
+        pl_op(2, name, NULL, -1);
+    return rc;
+}
+
+/* Runs one put under the model; returns the states that failed. */
+static int pl_run(const struct dest *d, int flags, int lying, int named,
+                  const unsigned char *data, size_t len, int *states)
+{
+    for (int i = 0; i < pl.nfiles; i++)
+        close(pl.files[i].fd);
+    memset(&pl, 0, sizeof pl);
+    pl.rng = 77 + (uint64_t)flags * 3 + (uint64_t)lying * 5 + (uint64_t)named;
+    pl.old = (const unsigned char *)OLD_TEXT;
+    pl.old_len = strlen(OLD_TEXT);
+    pl.new = data;
+    pl.new_len = len;
+
+    /* The starting point: the old file, synced, its name durable. */
+    durlog_put_buffer(d->path, OLD_TEXT, strlen(OLD_TEXT), NULL);
+    struct stat st;
+    if (stat(d->dir, &st) != 0)
+        return -1;
+    pl.dir_ino = st.st_ino;
+    int fd = open(d->path, O_RDONLY);
+    int fi = pl_add_file(fd);
+    close(fd);
+    pl_synced(pl.files[fi].fd);
+    pl_set_name(pl.names, &pl.nnames, "file", fi);
+    pl.lying = lying;
+    pl.no_tmpfile = named;
+
+    struct dl_put_tuning saved = dl_put_tuning;
+    dl_put_tuning.chunk = 8192;
+    dl_os.pwrite = pl_pwrite;
+    dl_os.fsync = pl_fsync;
+    dl_os.fallocate = pl_fallocate;
+    dl_os.ftruncate = pl_ftruncate;
+    dl_os.openat = pl_openat;
+    dl_os.linkat = pl_linkat;
+    dl_os.renameat = pl_renameat;
+    dl_os.unlinkat = pl_unlinkat;
+    durlog_put_options o;
+    durlog_put_options_init(&o);
+    o.flags = (unsigned)flags;
+    int rc = durlog_put_buffer(d->path, data, len, &o);
+    pl_crash_point(); /* and after it returned */
+    tu_restore_os();
+    dl_put_tuning = saved;
+    CHECK_OK(rc);
+    *states = pl.states;
+    return pl.bad;
+}
+
+static void test_put_power_loss(void)
+{
+    struct dest d;
+    dest_make(&d, OLD_TEXT);
+    size_t len = 40000;
+    unsigned char *data = pattern(len, 9);
+    int states;
+
+    for (int named = 0; named < 2; named++) {
+        int bad = pl_run(&d, 0, 0, named, data, len, &states);
+        printf("  %s temporary: %d crash states, %d not old or new\n",
+               named ? "named" : "unnamed", states, bad);
+        CHECK(states > 300);
+        CHECK_EQ_U64(bad, 0);
+    }
+    /* The model can fail: skipping the syncs, or a disk that lies about
+     * them, leaves states where the file is empty or partial. */
+    int bad = pl_run(&d, DURLOG_PUT_NO_SYNC, 0, 0, data, len, &states);
+    printf("  --no-sync: %d of %d states not old or new\n", bad, states);
+    CHECK(bad > 0);
+    bad = pl_run(&d, 0, 1, 0, data, len, &states);
+    printf("  lying fsync: %d of %d states not old or new\n", bad, states);
+    CHECK(bad > 0);
+    for (int i = 0; i < pl.nfiles; i++)
+        close(pl.files[i].fd);
+    pl.nfiles = 0;
+    free(data);
+    test_rmrf(d.dir);
+}
+
+/* ---- over 2 GiB in one buffer ---- */
+
+static void test_put_over_2gib(void)
+{
+    const char *base = getenv("DURLOG_BIG_DIR");
+    if (!base || !*base)
+        base = "/dev/shm";
+    size_t len = 2 * (size_t)DL_MAX_RW_COUNT + 4097 * 3;
+    struct statvfs vfs;
+    REQUIRE(statvfs(base, &vfs) == 0);
+    if ((uint64_t)vfs.f_bavail * vfs.f_frsize < len + ((uint64_t)1 << 30)) {
+        fprintf(stderr, "  %s has too little space for a %zu-byte file; set "
+                "DURLOG_BIG_DIR\n", base, len);
+        CHECK(!"space for the big file");
+        return;
+    }
+    char dir[256], path[300];
+    snprintf(dir, sizeof dir, "%s/durlog-put-XXXXXX", base);
+    REQUIRE(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/big", dir);
+
+    /* Untouched anonymous pages read as zeros; marks at the edges of the
+     * per-call cap show every part landed where it belongs. */
+    unsigned char *buf = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    REQUIRE(buf != MAP_FAILED);
+    size_t marks[] = { 0, 4095, DL_MAX_RW_COUNT - 1, DL_MAX_RW_COUNT,
+                       (size_t)1 << 31, 2 * (size_t)DL_MAX_RW_COUNT, len - 1 };
+    for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++)
+        buf[marks[i]] = (unsigned char)(0xA0 + i);
+    struct seen s = { 0 };
+    durlog_put_options o;
+    durlog_put_options_init(&o);
+    o.progress = record_progress;
+    o.progress_arg = &s;
+    CHECK_OK(durlog_put_buffer(path, buf, len, &o));
+    CHECK_EQ_U64(s.last_done, len);
+    struct stat st;
+    CHECK(stat(path, &st) == 0 && (size_t)st.st_size == len);
+    int fd = open(path, O_RDONLY);
+    REQUIRE(fd >= 0);
+    for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++) {
+        unsigned char c = 0, z = 1;
+        CHECK(pread(fd, &c, 1, (off_t)marks[i]) == 1);
+        CHECK_EQ_U64(c, 0xA0 + i);
+        /* and the byte after each mark (but the last) is a zero */
+        if (marks[i] + 1 < len && marks[i] + 1 != marks[i + 1]) {
+            CHECK(pread(fd, &z, 1, (off_t)marks[i] + 1) == 1);
+            CHECK_EQ_U64(z, 0);
+        }
+    }
+    close(fd);
+    munmap(buf, len);
+    test_rmrf(dir);
+}
+
+TEST_MAIN({
+    RUN(test_put_new_and_replace);
+    RUN(test_put_mode_and_owner);
+    RUN(test_put_stream);
+    RUN(test_put_fd_sources);
+    RUN(test_put_progress);
+    RUN(test_put_cancel);
+    RUN(test_put_errors);
+    RUN(test_put_faults);
+    RUN(test_put_killed_at_each_step);
+    RUN(test_put_killed_at_random);
+    RUN(test_put_stale_temporaries);
+    RUN(test_put_power_loss);
+    RUN(test_put_over_2gib);
+})
