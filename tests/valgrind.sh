@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/valgrind.sh - the command's main paths under valgrind (memcheck):
-# append at each level, cat, tail, info, check, and check --repair of a torn
-# log. Any memory error or definite leak fails the test. Always uses the
+# append at each level, cat, tail, info, check, check --repair of a torn
+# log, and put. Any memory error or definite leak fails the test. Always uses the
 # normal build (build/durlog): valgrind cannot run a sanitizer build.
 set -u
 BIN=build/durlog
@@ -46,4 +46,8 @@ EXPECT_FAIL=1 vg check_damaged check "$L"
 EXPECT_FAIL=1 vg check_repair check --repair "$L"
 EXPECT_FAIL=1 vg cat_missing cat "$D/none"
 EXPECT_FAIL=1 vg usage_error append
+head -c 3000000 /dev/urandom >"$D/src"
+vg put put --progress "$D/src" "$D/dest"
+vg put_stdin put - "$D/dest"
+EXPECT_FAIL=1 vg put_into_a_directory put "$D/src" "$D"
 [ "$failed" -eq 0 ]
