@@ -189,8 +189,9 @@ static int create_temp(durlog_put *p, mode_t mode)
         char proc[64];
         struct stat a, b;
         snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+        /* Unnamed, so nobody else can hold its lock: this never waits. */
         if (fstat(fd, &a) == 0 && stat(proc, &b) == 0 && a.st_ino == b.st_ino &&
-            a.st_dev == b.st_dev && flock(fd, LOCK_EX) == 0) {
+            a.st_dev == b.st_dev && flock(fd, LOCK_EX | LOCK_NB) == 0) {
             p->fd = fd;
             return 0;
         }
@@ -211,14 +212,23 @@ static int create_temp(durlog_put *p, mode_t mode)
         if (fd < 0)
             return put_fail(p, fd, "cannot create a file in %s", p->dir);
         struct stat a, b;
-        if (flock(fd, LOCK_EX) == 0 && fstat(fd, &a) == 0 &&
+        int rc;
+        while ((rc = flock(fd, LOCK_EX)) < 0 && errno == EINTR)
+            ;
+        if (rc < 0) {
+            rc = -errno;
+            (void)dl_unlinkat(p->dirfd, p->tmpname);
+            dl_close(fd);
+            return put_fail(p, rc, "cannot lock a temporary file in %s", p->dir);
+        }
+        if (fstat(fd, &a) == 0 &&
             fstatat(p->dirfd, p->tmpname, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
             a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
             p->fd = fd;
             p->named = 1;
             return 0;
         }
-        dl_close(fd);
+        dl_close(fd); /* a cleaner took the name first: not ours any more */
     }
     return put_fail(p, -EEXIST, "cannot create a temporary file in %s", p->dir);
 }

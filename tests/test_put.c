@@ -7,7 +7,7 @@
  *  - errors (a directory, a missing directory, a FIFO, EACCES, EXDEV ...):
  *    a message, the old file untouched, no temporary file left;
  *  - a fault at every system call of a put (EIO, ENOSPC, EDQUOT, EXDEV,
- *    EINTR storms, one-byte transfers);
+ *    EINTR storms, one-byte transfers), with either kind of temporary file;
  *  - a process killed before each system call of a put, and at random
  *    moments of a large one: the destination is old or new, and the next put
  *    removes a temporary file the killed one left;
@@ -597,8 +597,14 @@ static int x_ftruncate(int fd, off_t len)
     return faulting(K_OTHER) ? -1 : dl_os_real.ftruncate(fd, len);
 }
 
+static int named_mode; /* O_TMPFILE refused: the named-temporary fallback */
+
 static int x_openat(int dirfd, const char *name, int flags, mode_t mode)
 {
+    if (named_mode && (flags & O_TMPFILE) == O_TMPFILE) {
+        errno = EOPNOTSUPP;
+        return -1;
+    }
     return faulting(K_OTHER) ? -1 : dl_os_real.openat(dirfd, name, flags, mode);
 }
 
@@ -635,7 +641,7 @@ static void install_x(void)
 static int put_kind(int kind, const char *path, const unsigned char *data,
                     size_t len, const char *src, durlog_put_options *o)
 {
-    if (kind == 0)
+    if (kind == 0 || kind == 3)
         return durlog_put_buffer(path, data, len, o);
     if (kind == 1) {
         int fd = open(src, O_RDONLY);
@@ -675,7 +681,8 @@ static void test_put_faults(void)
     o.errbuf_size = sizeof msg;
     long runs = 0, failures = 0;
 
-    for (int kind = 0; kind < 3; kind++) {
+    for (int kind = 0; kind < 4; kind++) {
+        named_mode = kind == 3; /* a buffer again, through a named temporary */
         for (fault = 0; fault < F_COUNT; fault++) {
             for (fail_at = 1;; fail_at++) {
                 /* Restore the old content outside the faults. */
@@ -720,6 +727,7 @@ static void test_put_faults(void)
             }
         }
     }
+    named_mode = 0;
     CHECK_OK(durlog_put_buffer(d.path, data, len, NULL));
     CHECK_EQ_U64(count_temps(d.dir), 0);
     printf("  %ld faulted puts, %ld failed cleanly, the rest succeeded whole\n",
