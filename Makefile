@@ -105,6 +105,7 @@ bench: all
 	$(B)/bench/bench_async
 	$(B)/bench/bench_readers
 	$(B)/bench/bench_procs
+	$(B)/bench/bench_put
 
 # Long runs kept out of the default suite: 20,000 kills, 8 x 500,000 records,
 # 80,000 power-loss states, every n of the fault-injection loop.
