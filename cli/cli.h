@@ -42,6 +42,7 @@ extern const struct cli_command cli_cmd_info;
 extern const struct cli_command cli_cmd_check;
 extern const struct cli_command cli_cmd_tail;
 extern const struct cli_command cli_cmd_put;
+extern const struct cli_command cli_cmd_bench;
 
 /* ---- cli_util.c ---- */
 

@@ -5,8 +5,8 @@
  * The command's sources are compiled into this file with main() renamed and
  * exit() turned into a longjmp back here, so that a usage error ends one run
  * rather than the fuzzer. Runs happen in a scratch directory; arguments
- * holding a '/' (paths that could leave it) and `tail -f` (which waits for
- * ever, by design) are skipped. Leaks are not checked: a usage error leaves
+ * holding a '/' (paths that could leave it), `tail -f` (which waits for
+ * ever, by design) and `bench` (which runs for seconds) are skipped. Leaks are not checked: a usage error leaves
  * through longjmp, past the frees a real exit makes pointless.
  *
  * Oracle: no crash, no sanitizer report, and an exit status of 0, 1 or 2.
@@ -45,6 +45,10 @@ int durlog_cli_main(int argc, char **argv);
 #include "../cli/cmd_check.c"
 #include "../cli/cmd_info.c"
 #include "../cli/cmd_put.c"
+#include "../cli/cmd_bench.c"
+#include "../cli/bench_work.c"
+#include "../cli/bench_report.c"
+#include "../cli/bench_plot.c"
 #include "../cli/cmd_tail.c"
 #include "../cli/output.c"
 #undef exit
@@ -89,6 +93,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int i = 1; i < argc; i++) {
         if (strchr(argv[i], '/'))
             skip = 1;
+        if (i == 1 && strcmp(argv[1], "bench") == 0)
+            skip = 1; /* runs for seconds and writes gigabytes, by design */
         if (argc > 1 && strcmp(argv[1], "tail") == 0 && argv[i][0] == '-' &&
             (strchr(argv[i], 'f') || strncmp(argv[i], "--fo", 4) == 0))
             skip = 1;

@@ -930,6 +930,86 @@ put_of_a_4_gib_file_reports_its_size_and_matches_its_checksum() {
     rm -rf "$dir"
 }
 
+# ---- bench -------------------------------------------------------------------
+
+# One quick run checked through its JSON: every row, positive rates, the
+# durlog rows' counts read back from their logs, the short write, the facts;
+# the plot is valid SVG; the scratch directory is gone afterwards.
+bench_quick_json_has_every_row_verified_and_plots() {
+    run "$BIN" bench --quick --dir "$D" -o json --plot "$D/plot.svg"
+    expect_status 0
+    expect_stderr_has "plot written to .*plot.svg"
+    python3 - "$OUT" "$D/plot.svg" >>"$WHY" 2>&1 <<'PY' || fail "the JSON or the plot is wrong (above)"
+import json, sys, xml.dom.minidom
+doc = json.load(open(sys.argv[1]))
+rows = {r["name"]: r for r in doc["rows"]}
+want = ["stdio fwrite per line, one flush", "write() per line", "write() of 500 lines joined",
+        "fwrite+fflush+fdatasync per line", "durlog buffered", "durlog kernel",
+        "durlog interval (fdatasync every 1000 ms)", "durlog sync, 1 thread",
+        "durlog sync, 4 threads", "durlog sync, 16 threads", "durlog sync, 64 threads",
+        "one write() of 2148532224 bytes", "same bytes, durlog_put write-all"]
+bad = [w for w in want if w not in rows]
+assert not bad, "missing rows: %s" % bad
+assert len(doc["rows"]) == len(want), "unexpected rows: %s" % list(rows)
+for r in doc["rows"]:
+    assert r["records_per_s"] > 0 and r["records"] > 0, "no rate: %s" % r
+    assert 0 < r["ratio_to_fastest"] <= 1, r
+    if r["group"] == "durlog":
+        assert r["verified_records"] == r["records"], "not verified: %s" % r
+cap = rows["one write() of 2148532224 bytes"]
+assert cap["first_write_bytes"] == 2147479552 and cap["write_calls"] >= 2, cap
+f = doc["facts"]
+assert f["kernel"] and f["fs_type"] != "unknown" and f["cpu"] and f["engine"] in ("io_uring", "thread"), f
+assert f["records"] == 20000 and f["size"] == 100 and f["quick"] is True, f
+xml.dom.minidom.parse(sys.argv[2])
+PY
+    ls -d "$D"/durlog-bench-* >/dev/null 2>&1 && fail "scratch directory left behind"
+    true
+}
+
+bench_csv_has_a_header_and_a_line_per_row() {
+    run "$BIN" bench --quick --dir "$D" --records 2000 --levels kernel,sync --threads 2 -o csv
+    expect_status 0
+    head -1 "$OUT" | grep -q '^name,group,records,bytes,seconds,records_per_s,us_per_record,' ||
+        fail "no CSV header"
+    # 4 article rows, kernel, sync with 1 and 2 threads, 2 cap rows
+    [ "$(wc -l <"$OUT")" -eq 10 ] || fail "$(wc -l <"$OUT") lines, expected 10"
+    grep -q '^"durlog sync, 2 threads",durlog,' "$OUT" || fail "no sync 2 threads row"
+}
+
+bench_bad_arguments_fail_clearly() {
+    run "$BIN" bench --levels kernel,bogus
+    expect_usage_error
+    expect_stderr_has "unknown level 'bogus'"
+    run "$BIN" bench --threads 0
+    expect_usage_error
+    run "$BIN" bench --threads 1,,4
+    expect_usage_error
+    run "$BIN" bench --size 1
+    expect_usage_error
+    run "$BIN" bench -o xml
+    expect_usage_error
+    run "$BIN" bench --records 0
+    expect_usage_error
+    run "$BIN" bench --dir "$D/missing"
+    expect_status 1
+    expect_one_error_line bench
+    expect_stderr_has "missing: No such file or directory"
+    printf x >"$D/file"
+    run "$BIN" bench --dir "$D/file"
+    expect_status 1
+    expect_stderr_has "Not a directory"
+    run "$BIN" bench --dir "$D" --records 100000000000
+    expect_status 1
+    expect_stderr_has "too little free space"
+    chmod 555 "$D"
+    run setpriv --reuid=65534 --regid=65534 --clear-groups "$BIN" bench --quick --dir "$D"
+    chmod 755 "$D"
+    expect_status 1
+    expect_one_error_line bench
+    expect_stderr_has "Permission denied"
+}
+
 # ---- the command line as a whole ------------------------------------------
 
 unknown_command_is_a_usage_error() {
@@ -944,7 +1024,7 @@ unknown_command_is_a_usage_error() {
 
 unknown_option_is_a_usage_error_for_every_command() {
     local cmd
-    for cmd in append cat tail info check put; do
+    for cmd in append cat tail info check put bench; do
         run "$BIN" "$cmd" --bogus "$LOG"
         expect_usage_error
         expect_stderr_has "^usage: durlog $cmd"
@@ -958,7 +1038,7 @@ unknown_option_is_a_usage_error_for_every_command() {
 
 help_of_every_command_exits_0_and_prints_its_usage() {
     local cmd
-    for cmd in append cat tail info check put; do
+    for cmd in append cat tail info check put bench; do
         run "$BIN" "$cmd" --help
         expect_status 0 "$cmd --help"
         expect_stdout_has "^usage: durlog $cmd"
@@ -969,7 +1049,7 @@ help_of_every_command_exits_0_and_prints_its_usage() {
     done
     run "$BIN" --help
     expect_status 0 "--help"
-    for cmd in append cat tail info check put; do expect_stdout_has "^  $cmd "; done
+    for cmd in append cat tail info check put bench; do expect_stdout_has "^  $cmd "; done
     run "$BIN" --version
     expect_status 0 "--version"
     expect_stdout_has "^durlog [0-9]*\.[0-9]*\.[0-9]*$"
@@ -1031,6 +1111,9 @@ t put_shows_progress_on_a_pipe_only_when_asked
 t put_mode_option_sets_the_permission_bits
 t put_failures_leave_dest_untouched
 t put_of_a_4_gib_file_reports_its_size_and_matches_its_checksum
+t bench_quick_json_has_every_row_verified_and_plots
+t bench_csv_has_a_header_and_a_line_per_row
+t bench_bad_arguments_fail_clearly
 t unknown_command_is_a_usage_error
 t unknown_option_is_a_usage_error_for_every_command
 t help_of_every_command_exits_0_and_prints_its_usage

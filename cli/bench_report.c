@@ -1,0 +1,146 @@
+/*
+ * bench_report.c - `durlog bench` results as a table, JSON or CSV.
+ *
+ * All three carry the same numbers; JSON and CSV add the machine facts so
+ * that a pasted result says where it was measured.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bench.h"
+#include "cli.h"
+
+/* "8,612,345" */
+static const char *grouped(double v, char *buf, size_t size)
+{
+    char digits[40];
+    snprintf(digits, sizeof digits, "%.0f", v);
+    size_t n = strlen(digits), o = 0;
+    for (size_t i = 0; i < n && o + 2 < size; i++) {
+        if (i > 0 && (n - i) % 3 == 0)
+            buf[o++] = ',';
+        buf[o++] = digits[i];
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+void bench_print_text(const struct bench_row *rows, size_t n, const struct bench_facts *f)
+{
+    char a[48], b[48];
+    printf("durlog bench: %" PRIu64 " records of %zu bytes in %s (%s)\n", f->records,
+           f->size, f->dir, f->fs_type);
+    printf("%s, Linux %s, durlog engine %s, %s%s\n\n", f->cpu, f->kernel, f->engine,
+           f->date, f->quick ? ", --quick" : "");
+    printf("%-44s %12s %14s %11s %10s\n", "row", "records", "records/s", "us/record",
+           "vs fastest");
+    for (size_t i = 0; i < n; i++) {
+        const struct bench_row *r = &rows[i];
+        printf("%-44s %12s %14s %11.3f %10.4f\n", r->name, grouped((double)r->records, a, sizeof a),
+               grouped(r->rate, b, sizeof b), r->us_per_record, r->ratio);
+    }
+    int notes = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!rows[i].note[0])
+            continue;
+        if (!notes++)
+            printf("\n");
+        printf("%s: %s\n", rows[i].name, rows[i].note);
+    }
+}
+
+/* A JSON string of plain text (the names and notes are ASCII we wrote, but
+ * paths and /proc strings are not ours). */
+static void json_text(const char *s)
+{
+    json_write_string(stdout, s, strlen(s));
+}
+
+void bench_print_json(const struct bench_row *rows, size_t n, const struct bench_facts *f)
+{
+    printf("{\"facts\":{\"kernel\":");
+    json_text(f->kernel);
+    printf(",\"fs_type\":");
+    json_text(f->fs_type);
+    printf(",\"cpu\":");
+    json_text(f->cpu);
+    printf(",\"engine\":");
+    json_text(f->engine);
+    printf(",\"io_uring\":%s,\"dir\":", strcmp(f->engine, "io_uring") == 0 ? "true" : "false");
+    json_text(f->dir);
+    printf(",\"date\":");
+    json_text(f->date);
+    printf(",\"records\":%" PRIu64 ",\"size\":%zu,\"quick\":%s},\"rows\":[", f->records,
+           f->size, f->quick ? "true" : "false");
+    for (size_t i = 0; i < n; i++) {
+        const struct bench_row *r = &rows[i];
+        printf("%s{\"name\":", i ? "," : "");
+        json_text(r->name);
+        printf(",\"group\":");
+        json_text(r->group);
+        printf(",\"records\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"seconds\":%.6f,"
+               "\"records_per_s\":%.1f,\"us_per_record\":%.4f,\"ratio_to_fastest\":%.6f",
+               r->records, r->bytes, r->seconds, r->rate, r->us_per_record, r->ratio);
+        if (r->verified >= 0)
+            printf(",\"verified_records\":%" PRId64, r->verified);
+        if (r->calls)
+            printf(",\"write_calls\":%ld,\"first_write_bytes\":%" PRIu64, r->calls,
+                   r->first_call);
+        printf(",\"note\":");
+        json_text(r->note);
+        printf("}");
+    }
+    printf("]}\n");
+}
+
+/* A CSV field, quoted when it holds a comma, quote or newline (RFC 4180). */
+static void csv_text(const char *s)
+{
+    if (!strpbrk(s, ",\"\n\r")) {
+        fputs(s, stdout);
+        return;
+    }
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"')
+            putchar('"');
+        putchar(*s);
+    }
+    putchar('"');
+}
+
+void bench_print_csv(const struct bench_row *rows, size_t n, const struct bench_facts *f)
+{
+    printf("name,group,records,bytes,seconds,records_per_s,us_per_record,ratio_to_fastest,"
+           "verified_records,write_calls,first_write_bytes,note,kernel,fs_type,cpu,engine,"
+           "record_size,date\n");
+    for (size_t i = 0; i < n; i++) {
+        const struct bench_row *r = &rows[i];
+        csv_text(r->name);
+        putchar(',');
+        csv_text(r->group);
+        printf(",%" PRIu64 ",%" PRIu64 ",%.6f,%.1f,%.4f,%.6f,", r->records, r->bytes,
+               r->seconds, r->rate, r->us_per_record, r->ratio);
+        if (r->verified >= 0)
+            printf("%" PRId64, r->verified);
+        putchar(',');
+        if (r->calls)
+            printf("%ld,%" PRIu64, r->calls, r->first_call);
+        else
+            putchar(',');
+        putchar(',');
+        csv_text(r->note);
+        putchar(',');
+        csv_text(f->kernel);
+        putchar(',');
+        csv_text(f->fs_type);
+        putchar(',');
+        csv_text(f->cpu);
+        putchar(',');
+        csv_text(f->engine);
+        printf(",%zu,", f->size);
+        csv_text(f->date);
+        putchar('\n');
+    }
+}

@@ -1,0 +1,403 @@
+/*
+ * bench_work.c - the workloads of `durlog bench`: each function measures one
+ * row, once, and fills in records, bytes and seconds (cmd_bench.c repeats
+ * them and takes medians).
+ *
+ * The article rows write lines of `size` bytes (the last one a newline) to a
+ * plain file, the way the origin article's Python does; the durlog rows
+ * append the same lines as records to a fresh log, then read the log back
+ * and count its records, so that a row that lost records cannot look fast.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Line i: "line 00000042 xxxx...\n", exactly size bytes. */
+static void make_line(char *buf, size_t size, uint64_t i)
+{
+    char head[32];
+    int n = snprintf(head, sizeof head, "line %08llu ", (unsigned long long)i);
+    memset(buf, 'x', size);
+    memcpy(buf, head, (size_t)n < size ? (size_t)n : size);
+    buf[size - 1] = '\n';
+}
+
+static int fail(struct bench_ctx *c, const char *fmt, const char *what, int err)
+{
+    snprintf(c->err, sizeof c->err, fmt, what, strerror(err));
+    return -1;
+}
+
+static int open_lines(struct bench_ctx *c)
+{
+    int fd = open(c->file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        fail(c, "cannot create %s: %s", c->file, errno);
+    return fd;
+}
+
+static int write_all(int fd, const char *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -errno : -EIO;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* ---- the article's rows ---- */
+
+int bench_stdio(struct bench_ctx *c, struct bench_result *r)
+{
+    FILE *f = fopen(c->file, "w");
+    if (!f)
+        return fail(c, "cannot create %s: %s", c->file, errno);
+    char *line = malloc(c->size);
+    double t0 = now_s();
+    for (uint64_t i = 0; i < c->records; i++) {
+        make_line(line, c->size, i);
+        fwrite(line, 1, c->size, f);
+    }
+    int bad = fclose(f) != 0;
+    r->seconds = now_s() - t0;
+    free(line);
+    if (bad)
+        return fail(c, "writing %s: %s", c->file, errno);
+    r->records = c->records;
+    return 0;
+}
+
+int bench_write_each(struct bench_ctx *c, struct bench_result *r)
+{
+    int fd = open_lines(c);
+    if (fd < 0)
+        return -1;
+    char *line = malloc(c->size);
+    int rc = 0;
+    double t0 = now_s();
+    for (uint64_t i = 0; i < c->records && rc == 0; i++) {
+        make_line(line, c->size, i);
+        rc = write_all(fd, line, c->size);
+    }
+    r->seconds = now_s() - t0;
+    close(fd);
+    free(line);
+    if (rc)
+        return fail(c, "writing %s: %s", c->file, -rc);
+    r->records = c->records;
+    return 0;
+}
+
+int bench_write_joined(struct bench_ctx *c, struct bench_result *r)
+{
+    enum { JOIN = 500 };
+    int fd = open_lines(c);
+    if (fd < 0)
+        return -1;
+    char *buf = malloc(c->size * JOIN);
+    int rc = 0;
+    double t0 = now_s();
+    for (uint64_t i = 0; i < c->records && rc == 0;) {
+        size_t n = 0;
+        for (; n < JOIN && i < c->records; n++, i++)
+            make_line(buf + n * c->size, c->size, i);
+        rc = write_all(fd, buf, n * c->size);
+    }
+    r->seconds = now_s() - t0;
+    close(fd);
+    free(buf);
+    if (rc)
+        return fail(c, "writing %s: %s", c->file, -rc);
+    r->records = c->records;
+    return 0;
+}
+
+/* fwrite + fflush + fdatasync per line, until the records or the time
+ * budget run out. */
+int bench_fsync_each(struct bench_ctx *c, struct bench_result *r)
+{
+    FILE *f = fopen(c->file, "w");
+    if (!f)
+        return fail(c, "cannot create %s: %s", c->file, errno);
+    char *line = malloc(c->size);
+    uint64_t i = 0;
+    int err = 0;
+    double t0 = now_s(), end = t0 + c->budget_s;
+    for (; i < c->records && now_s() < end; i++) {
+        make_line(line, c->size, i);
+        if (fwrite(line, 1, c->size, f) != c->size || fflush(f) != 0 ||
+            fdatasync(fileno(f)) != 0) {
+            err = errno;
+            break;
+        }
+    }
+    r->seconds = now_s() - t0;
+    fclose(f);
+    free(line);
+    if (err)
+        return fail(c, "writing %s: %s", c->file, err);
+    r->records = i;
+    return 0;
+}
+
+/* ---- durlog's rows ---- */
+
+static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st; (void)type; (void)ftw;
+    return remove(path);
+}
+
+void bench_remove_tree(const char *path)
+{
+    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Counts the records of the log at c->log. */
+static int64_t count_records(struct bench_ctx *c)
+{
+    durlog_reader *r;
+    durlog_record rec;
+    int64_t n = 0;
+    int rc = durlog_reader_open(c->log, NULL, &r);
+    if (rc) {
+        snprintf(c->err, sizeof c->err, "reading back %s: %s", c->log, durlog_strerror(rc));
+        return -1;
+    }
+    while ((rc = durlog_reader_next(r, &rec)) == 0)
+        n++;
+    durlog_reader_close(r);
+    if (rc != DURLOG_EEND) {
+        snprintf(c->err, sizeof c->err, "reading back %s: %s", c->log, durlog_strerror(rc));
+        return -1;
+    }
+    return n;
+}
+
+static int open_log(struct bench_ctx *c, durlog **log)
+{
+    bench_remove_tree(c->log);
+    durlog_options o;
+    durlog_options_init(&o);
+    int rc = durlog_open(c->log, &o, log);
+    if (rc) {
+        snprintf(c->err, sizeof c->err, "cannot open a log at %s: %s", c->log,
+                 durlog_strerror(rc));
+        return -1;
+    }
+    if (!c->engine[0])
+        snprintf(c->engine, sizeof c->engine, "%s", durlog_engine(*log));
+    return 0;
+}
+
+/* Closes the log, counts what it holds, removes it. */
+static int finish_log(struct bench_ctx *c, durlog *log, struct bench_result *r)
+{
+    int rc = durlog_close(log);
+    if (rc) {
+        snprintf(c->err, sizeof c->err, "closing %s: %s", c->log, durlog_strerror(rc));
+        return -1;
+    }
+    r->verified = count_records(c);
+    bench_remove_tree(c->log);
+    if (r->verified < 0)
+        return -1;
+    if ((uint64_t)r->verified != r->records) {
+        snprintf(c->err, sizeof c->err, "the log holds %lld records where %llu were "
+                 "appended", (long long)r->verified, (unsigned long long)r->records);
+        return -1;
+    }
+    return 0;
+}
+
+/* N appends at `level` (buffered ones flushed at the end, in the time). */
+int bench_durlog_level(struct bench_ctx *c, durlog_level level, struct bench_result *r)
+{
+    durlog *log;
+    if (open_log(c, &log))
+        return -1;
+    char *line = malloc(c->size);
+    int rc = 0;
+    double t0 = now_s();
+    for (uint64_t i = 0; i < c->records && rc == 0; i++) {
+        make_line(line, c->size, i);
+        rc = durlog_append(log, line, c->size, level, NULL);
+    }
+    if (rc == 0 && level == DURLOG_BUFFERED)
+        rc = durlog_flush(log, DURLOG_KERNEL);
+    r->seconds = now_s() - t0;
+    free(line);
+    if (rc) {
+        snprintf(c->err, sizeof c->err, "append to %s: %s", c->log, durlog_errmsg(log));
+        durlog_close(log);
+        bench_remove_tree(c->log);
+        return -1;
+    }
+    r->records = c->records;
+    return finish_log(c, log, r);
+}
+
+struct sync_thread {
+    durlog *log;
+    struct bench_ctx *c;
+    double end;
+    uint64_t limit;          /* records this thread may append at most */
+    uint64_t done;
+    int rc;
+};
+
+static void *sync_main(void *arg)
+{
+    struct sync_thread *t = arg;
+    char *line = malloc(t->c->size);
+    while (t->done < t->limit && now_s() < t->end) {
+        make_line(line, t->c->size, t->done);
+        t->rc = durlog_append(t->log, line, t->c->size, DURLOG_SYNC, NULL);
+        if (t->rc)
+            break;
+        t->done++;
+    }
+    free(line);
+    return NULL;
+}
+
+/* `threads` threads share one handle and append at `sync` until the time
+ * budget (or, all together, the records) run out: group commit. */
+int bench_durlog_sync(struct bench_ctx *c, int threads, struct bench_result *r)
+{
+    durlog *log;
+    if (open_log(c, &log))
+        return -1;
+    struct sync_thread *t = calloc((size_t)threads, sizeof *t);
+    pthread_t *tid = calloc((size_t)threads, sizeof *tid);
+    int started = 0, rc = 0;
+    double t0 = now_s();
+    for (int i = 0; i < threads; i++) {
+        t[i] = (struct sync_thread){ log, c, t0 + c->budget_s,
+                                     c->records / (uint64_t)threads + 1, 0, 0 };
+        if (pthread_create(&tid[i], NULL, sync_main, &t[i]) != 0)
+            break;
+        started++;
+    }
+    r->records = 0;
+    for (int i = 0; i < started; i++) {
+        pthread_join(tid[i], NULL);
+        r->records += t[i].done;
+        if (t[i].rc && !rc)
+            rc = t[i].rc;
+    }
+    r->seconds = now_s() - t0;
+    free(t);
+    free(tid);
+    if (started < threads || rc) {
+        if (rc)
+            snprintf(c->err, sizeof c->err, "append to %s: %s", c->log, durlog_errmsg(log));
+        else
+            snprintf(c->err, sizeof c->err, "cannot start %d threads", threads);
+        durlog_close(log);
+        bench_remove_tree(c->log);
+        return -1;
+    }
+    return finish_log(c, log, r);
+}
+
+/* ---- one write() of more than the kernel moves per call ---- */
+
+/* A buffer of `bytes` whose pages are shared zeros until written: cheap. */
+static char *big_buffer(size_t bytes)
+{
+    void *p = mmap(NULL, bytes, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+int bench_one_big_write(struct bench_ctx *c, size_t bytes, struct bench_result *r)
+{
+    char *buf = big_buffer(bytes);
+    if (!buf)
+        return fail(c, "cannot map a buffer for %s: %s", "the one-write row", errno);
+    int fd = open_lines(c);
+    if (fd < 0) {
+        munmap(buf, bytes);
+        return -1;
+    }
+    double t0 = now_s();
+    ssize_t first = write(fd, buf, bytes);
+    int err = first < 0 ? errno : 0;
+    long calls = 1;
+    size_t done = first > 0 ? (size_t)first : 0;
+    /* What a correct program must do next: loop for the rest. */
+    while (!err && done < bytes) {
+        ssize_t n = write(fd, buf + done, bytes - done);
+        calls++;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            err = n < 0 ? errno : EIO;
+            break;
+        }
+        done += (size_t)n;
+    }
+    r->seconds = now_s() - t0;
+    close(fd);
+    unlink(c->file);
+    munmap(buf, bytes);
+    if (err)
+        return fail(c, "writing %s: %s", c->file, err);
+    r->bytes = bytes;
+    r->records = bytes / c->size;
+    r->calls = calls;
+    r->first_call = first > 0 ? (uint64_t)first : 0;
+    return 0;
+}
+
+int bench_put_big(struct bench_ctx *c, size_t bytes, struct bench_result *r)
+{
+    char *buf = big_buffer(bytes);
+    if (!buf)
+        return fail(c, "cannot map a buffer for %s: %s", "the put row", errno);
+    durlog_put_options o;
+    durlog_put_options_init(&o);
+    o.flags = DURLOG_PUT_NO_SYNC; /* as the plain write() row: page cache only */
+    o.errbuf = c->err;
+    o.errbuf_size = sizeof c->err;
+    double t0 = now_s();
+    int rc = durlog_put_buffer(c->file, buf, bytes, &o);
+    r->seconds = now_s() - t0;
+    struct stat st;
+    int size_ok = rc == 0 && stat(c->file, &st) == 0 && (size_t)st.st_size == bytes;
+    unlink(c->file);
+    munmap(buf, bytes);
+    if (rc)
+        return -1;
+    if (!size_ok) {
+        snprintf(c->err, sizeof c->err, "durlog_put_buffer wrote a file of the wrong size");
+        return -1;
+    }
+    r->bytes = bytes;
+    r->records = bytes / c->size;
+    return 0;
+}
