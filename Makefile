@@ -63,6 +63,9 @@ $(B)/tests/%: $(B)/tests/%.o $(B)/libdurlog.a
 $(B)/bench/%: $(B)/bench/%.o $(B)/libdurlog.a
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+# fuzz_cli.c compiles the command's sources in.
+$(B)/fuzz/fuzz_cli.o: $(CLI_SRC)
+
 $(B)/fuzz/fuzz_%: $(B)/fuzz/fuzz_%.o $(B)/fuzz/replay.o $(B)/libdurlog.a
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(LDLIBS)
 

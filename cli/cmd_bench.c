@@ -45,7 +45,7 @@ struct plan {
 
 static volatile sig_atomic_t stop_signal;
 
-static void on_signal(int sig)
+static void on_bench_signal(int sig)
 {
     stop_signal = sig;
 }
@@ -383,7 +383,7 @@ static int run_bench(const struct cli_command *cmd, int argc, char **argv)
     }
 
     struct sigaction sa = { 0 }, old_int, old_term;
-    sa.sa_handler = on_signal;
+    sa.sa_handler = on_bench_signal;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     int tty = isatty(STDERR_FILENO), status = 0;

@@ -5,12 +5,16 @@
  * Replaces DEST with a copy of SRC (or of standard input, for "-") through
  * durlog_put_fd(): after a crash at any moment DEST holds the old content or
  * the new, complete. On a terminal standard error shows a progress line,
- * redrawn about ten times a second, and a summary; elsewhere only with
- * --progress, as one line a second.
+ * redrawn ten times a second by a thread of its own, and a summary;
+ * elsewhere only with --progress, as one line a second. SIGINT or SIGTERM
+ * cancels the put (DEST stays as it was) and exits 128 + the signal.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -20,13 +24,44 @@
 #include "cli.h"
 
 struct progress {
-    int on;             /* show progress and the summary */
-    int tty;            /* redraw one line (else print lines) */
+    int on;                     /* show progress and the summary */
+    int tty;                    /* redraw one line (else print lines) */
+    int synced;                 /* not --no-sync: "syncing" at the end */
     uint64_t start_ns;
-    uint64_t last_ns;   /* when the line was last drawn */
-    uint64_t done, total;
-    size_t width;       /* of the line last drawn, to blank it out */
+    _Atomic uint64_t done, total;
+    atomic_int writing_done;    /* every byte written: syncing now */
+    size_t width;               /* of the line last drawn, to blank it out */
+    pthread_mutex_t mu;         /* with cond: wakes the drawer to stop */
+    pthread_cond_t cond;
+    int stop;
 };
+
+/* SIGINT/SIGTERM: the first cancels the put at its next step (DEST stays as
+ * it was, the temporary file goes). If no step comes within a second (a
+ * source that sends nothing), or on a second signal, the command exits at
+ * once, which is safe too: an unnamed temporary file vanishes with the
+ * process (a named one is removed by the next put into the directory). */
+static volatile sig_atomic_t interrupted;
+static const char *dest_shown; /* for the message the handler writes */
+
+static void say_interrupted(void)
+{
+    static const char head[] = "durlog: put: interrupted; ", tail[] = " is as it was\n";
+    if (write(STDERR_FILENO, head, sizeof head - 1) < 0 ||
+        write(STDERR_FILENO, dest_shown, strlen(dest_shown)) < 0 ||
+        write(STDERR_FILENO, tail, sizeof tail - 1) < 0)
+        return;
+}
+
+static void on_signal(int sig)
+{
+    if (sig == SIGALRM || interrupted) {
+        say_interrupted(); /* write() and strlen() are async-signal-safe */
+        _exit(128 + (interrupted ? interrupted : sig));
+    }
+    interrupted = sig;
+    alarm(1);
+}
 
 static uint64_t mono_ns(void)
 {
@@ -50,57 +85,76 @@ static void human_bytes(double n, char *out, size_t size)
         snprintf(out, size, "%.*f %s", n < 10 ? 2 : 1, n, units[u]);
 }
 
-static void draw(struct progress *pg, uint64_t now, const char *state)
+static void draw(struct progress *pg)
 {
     char done[32], total[32], rate[32], line[160];
-    double secs = (double)(now - pg->start_ns) / 1e9;
-    double bps = secs > 0 ? (double)pg->done / secs : 0;
+    uint64_t d = atomic_load(&pg->done), t = atomic_load(&pg->total);
+    double secs = (double)(mono_ns() - pg->start_ns) / 1e9;
+    double bps = secs > 0 ? (double)d / secs : 0;
+    const char *state = atomic_load(&pg->writing_done)
+                            ? (pg->synced ? "syncing" : "finishing") : NULL;
     int n;
 
-    human_bytes((double)pg->done, done, sizeof done);
+    human_bytes((double)d, done, sizeof done);
     human_bytes(bps, rate, sizeof rate);
-    if (pg->total != DURLOG_SIZE_UNKNOWN) {
-        double pct = pg->total ? 100.0 * (double)pg->done / (double)pg->total : 100;
-        human_bytes((double)pg->total, total, sizeof total);
+    if (t != DURLOG_SIZE_UNKNOWN) {
+        double pct = t ? 100.0 * (double)d / (double)t : 100;
+        human_bytes((double)t, total, sizeof total);
         if (state) {
-            n = snprintf(line, sizeof line, "%s / %s  %3.0f%%  %s/s  %s", done,
-                         total, pct, rate, state);
+            n = snprintf(line, sizeof line, "%s / %s  %3.0f%%  %s/s  %s", done, total,
+                         pct, rate, state);
         } else {
-            double eta = bps > 0 ? (double)(pg->total - pg->done) / bps : 0;
-            n = snprintf(line, sizeof line, "%s / %s  %3.0f%%  %s/s  ETA %d:%02d",
-                         done, total, pct, rate, (int)eta / 60, (int)eta % 60);
+            double eta = bps > 0 && t > d ? (double)(t - d) / bps : 0;
+            n = snprintf(line, sizeof line, "%s / %s  %3.0f%%  %s/s  ETA %d:%02d", done,
+                         total, pct, rate, (int)eta / 60, (int)eta % 60);
         }
     } else {
-        n = snprintf(line, sizeof line, "%s  %s/s%s%s", done, rate,
-                     state ? "  " : "", state ? state : "");
+        n = snprintf(line, sizeof line, "%s  %s/s%s%s", done, rate, state ? "  " : "",
+                     state ? state : "");
     }
     if (n < 0)
         return;
     if (pg->tty) {
         size_t len = strlen(line);
-        fprintf(stderr, "\r%s%*s", line,
-                pg->width > len ? (int)(pg->width - len) : 0, "");
+        fprintf(stderr, "\r%s%*s", line, pg->width > len ? (int)(pg->width - len) : 0, "");
         pg->width = len;
     } else {
         fprintf(stderr, "%s\n", line);
     }
     fflush(stderr);
-    pg->last_ns = now;
 }
 
+/* The drawing thread: a line every 100 ms on a terminal (every second
+ * elsewhere), whether or not data is moving, so a stalled source or a long
+ * final sync shows as such. */
+static void *drawer(void *arg)
+{
+    struct progress *pg = arg;
+    long step_ms = pg->tty ? 100 : 1000;
+    pthread_mutex_lock(&pg->mu);
+    while (!pg->stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += step_ms * 1000000L;
+        ts.tv_sec += ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&pg->cond, &pg->mu, &ts);
+        if (!pg->stop)
+            draw(pg);
+    }
+    pthread_mutex_unlock(&pg->mu);
+    return NULL;
+}
+
+/* The library's callback: note the numbers; cancel after a signal. */
 static int on_progress(uint64_t done, uint64_t total, void *arg)
 {
     struct progress *pg = arg;
-    uint64_t now = mono_ns();
-    uint64_t every = pg->tty ? 100000000u : 1000000000u;
-
-    pg->done = done;
-    pg->total = total;
+    atomic_store(&pg->done, done);
+    atomic_store(&pg->total, total);
     if (done == total)
-        draw(pg, now, "syncing");
-    else if (now - pg->last_ns >= every && done > 0)
-        draw(pg, now, NULL);
-    return 0;
+        atomic_store(&pg->writing_done, 1);
+    return interrupted != 0;
 }
 
 static int parse_mode(const char *text, mode_t *out)
@@ -170,31 +224,60 @@ static int run_put(const struct cli_command *cmd, int argc, char **argv)
 
     pg.tty = isatty(STDERR_FILENO);
     pg.on = show == -1 ? pg.tty : show;
-    pg.start_ns = pg.last_ns = mono_ns();
-    if (pg.on) {
-        opts.progress = on_progress;
-        opts.progress_arg = &pg;
-    }
+    pg.synced = !(opts.flags & DURLOG_PUT_NO_SYNC);
+    pg.start_ns = mono_ns();
+    atomic_store(&pg.total, DURLOG_SIZE_UNKNOWN);
+    pthread_mutex_init(&pg.mu, NULL);
+    pthread_cond_init(&pg.cond, NULL);
+    opts.progress = on_progress; /* always: it is also how a signal cancels */
+    opts.progress_arg = &pg;
     opts.errbuf = errbuf;
     opts.errbuf_size = sizeof errbuf;
     errbuf[0] = '\0';
+    if (fd == STDIN_FILENO && isatty(STDIN_FILENO))
+        fprintf(stderr, "durlog: put: reading standard input; end it with Ctrl-D\n");
+
+    dest_shown = dest;
+    struct sigaction sa = { 0 }, old_int, old_term, old_alrm;
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    sigaction(SIGALRM, &sa, &old_alrm);
+    pthread_t tid;
+    int drawing = pg.on && pthread_create(&tid, NULL, drawer, &pg) == 0;
 
     rc = durlog_put_fd(dest, fd, &opts);
+
+    if (drawing) {
+        pthread_mutex_lock(&pg.mu);
+        pg.stop = 1;
+        pthread_cond_signal(&pg.cond);
+        pthread_mutex_unlock(&pg.mu);
+        pthread_join(tid, NULL);
+    }
+    alarm(0);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    sigaction(SIGALRM, &old_alrm, NULL);
     if (fd != STDIN_FILENO)
         close(fd);
     if (pg.on && pg.tty && pg.width)
         fprintf(stderr, "\r%*s\r", (int)pg.width, "");
+    if (rc == -ECANCELED && interrupted) {
+        say_interrupted();
+        return 128 + interrupted;
+    }
     if (rc < 0)
         return cli_fail(cmd, "%s", errbuf[0] ? errbuf : durlog_strerror(rc));
     if (pg.on) {
         char size[32], rate[32];
+        uint64_t done = atomic_load(&pg.done);
         double secs = (double)(mono_ns() - pg.start_ns) / 1e9;
-        human_bytes((double)pg.done, size, sizeof size);
-        human_bytes(secs > 0 ? (double)pg.done / secs : 0, rate, sizeof rate);
-        fprintf(stderr, "put %" PRIu64 " bytes (%s) to %s in %.2f s (%s/s), %s\n",
-                pg.done, size, dest, secs, rate,
-                (opts.flags & DURLOG_PUT_NO_SYNC) ? "not synced (--no-sync)"
-                                                  : "on stable storage");
+        human_bytes((double)done, size, sizeof size);
+        human_bytes(secs > 0 ? (double)done / secs : 0, rate, sizeof rate);
+        fprintf(stderr, "put %" PRIu64 " bytes (%s) to %s in %.2f s (%s/s), %s\n", done,
+                size, dest, secs, rate,
+                pg.synced ? "on stable storage" : "not synced (--no-sync)");
     }
     return CLI_EXIT_OK;
 }

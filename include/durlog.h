@@ -485,17 +485,28 @@ int durlog_check(const char *path, int flags, durlog_check_report *report);
  * no temporary file is left behind; the message in errbuf says which step
  * failed. One exception: when only the final fsync of the directory fails,
  * the new content is already in place (complete) but its name might not
- * survive a power loss; the error and the message say so. A temporary file left by a process killed between naming it and
- * the rename is removed by the next put into that directory (one no live
- * put holds locked).
+ * survive a power loss; the error and the message say so.
+ *
+ * A temporary file has a name (".durlog-put." and 16 hex digits) only
+ * between its link and the rename, or, in the named fallback, for the whole
+ * put. One left behind by a killed process is removed by the next put into
+ * that directory; one a live put holds (flock) is never touched.
  *
  * The destination: a missing file is created (mode 0666 less the umask); an
  * existing regular file keeps its permission bits and, where the caller may
  * set them (root, or its own file), its owner and group. A symbolic link is
  * followed: the file it points to is replaced and the link kept. A
- * directory or any other kind of file is refused. Extended attributes and
- * ACLs are not copied. Concurrent puts to one path are safe: each is
- * complete, the last rename wins.
+ * directory or any other kind of file is refused, and so is a name starting
+ * with ".durlog-put.". Being a new file, the result is not shared with hard
+ * links to the old one, and a read-only file in a writable directory is
+ * replaced like any other (as with rename(2)). Extended attributes and ACLs
+ * are not copied. Concurrent puts to one path are safe: each is complete,
+ * the last rename wins.
+ *
+ * Writeback is started while writing (sync_file_range) so that dirty pages
+ * stay bounded and the final fsync is short. An I/O error it reports fails
+ * the put at once: waiting for writeback consumes the error, so the fsync
+ * after it could no longer report it.
  */
 typedef struct durlog_put durlog_put;
 
@@ -541,7 +552,8 @@ int durlog_put_buffer(const char *path, const void *buf, size_t len,
 
 /* Writes everything src_fd yields from its current offset to its end (a
  * file, pipe or socket) as the new content of path. For a regular file the
- * copy happens inside the kernel (copy_file_range) where it can. */
+ * copy happens inside the kernel (copy_file_range) where it can, and the
+ * total is its size; for a pipe it is opts->size_hint. */
 int durlog_put_fd(const char *path, int src_fd, const durlog_put_options *opts);
 
 /* A stream of chunks: begin, write any number of times, then commit (which

@@ -22,6 +22,11 @@ static ssize_t real_copy_file_range(int in, off_t *in_off, int out,
     return copy_file_range(in, in_off, out, out_off, len, flags);
 }
 
+static int real_sync_file_range(int fd, off_t off, off_t len, unsigned flags)
+{
+    return sync_file_range(fd, off, len, flags);
+}
+
 static int real_renameat(int olddir, const char *oldname, int newdir,
                          const char *newname)
 {
@@ -70,6 +75,7 @@ static int real_uring_result(int fd, int datasync, int res)
         .fdatasync = fdatasync, .fsync = fsync, .fallocate = fallocate,      \
         .ftruncate = ftruncate, .openat = real_openat,                       \
         .renameat = real_renameat, .linkat = linkat, .unlinkat = unlinkat,    \
+        .sync_file_range = real_sync_file_range,                             \
         .mmap = mmap,                                                        \
         .munmap = munmap, .uring_init = real_uring_init,                     \
         .uring_submit = real_uring_submit, .uring_result = real_uring_result,\
@@ -262,13 +268,22 @@ ssize_t dl_copy_range(int in, int out, off_t *out_off, size_t len)
     }
 }
 
-void dl_writeback(int fd, off_t off, off_t len, int wait)
+int dl_writeback(int fd, off_t off, off_t len, int wait)
 {
     unsigned flags = SYNC_FILE_RANGE_WRITE;
     if (wait)
         flags |= SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WAIT_AFTER;
-    if (len > 0)
-        (void)sync_file_range(fd, off, len, flags);
+    if (len <= 0)
+        return 0;
+    while (dl_os.sync_file_range(fd, off, len, flags) < 0) {
+        if (errno == EINTR)
+            continue;
+        /* Unavailable (seccomp, an odd file system): not an I/O error. */
+        if (errno == ENOSYS || errno == EOPNOTSUPP || errno == ESPIPE || errno == EINVAL)
+            return -EOPNOTSUPP;
+        return -errno;
+    }
+    return 0;
 }
 
 void dl_close(int fd)

@@ -36,6 +36,7 @@ struct dl_os_ops {
     int (*renameat)(int olddir, const char *oldname, int newdir, const char *newname);
     int (*linkat)(int olddir, const char *oldname, int newdir, const char *newname,
                   int flags);
+    int (*sync_file_range)(int fd, off_t off, off_t len, unsigned flags);
     int (*unlinkat)(int dirfd, const char *name, int flags);
     void *(*mmap)(void *addr, size_t len, int prot, int flags, int fd, off_t off);
     int (*munmap)(void *addr, size_t len);
@@ -92,9 +93,12 @@ ssize_t dl_read(int fd, void *buf, size_t len);
 ssize_t dl_copy_range(int in, int out, off_t *out_off, size_t len);
 
 /* Starts writeback of [off, off+len) of fd, and with wait, waits for it to
- * finish first. A pacing hint (sync_file_range): it makes nothing durable,
- * and its errors are left for the fdatasync that follows to report. */
-void dl_writeback(int fd, off_t off, off_t len, int wait);
+ * finish first (sync_file_range). It makes nothing durable: a pacing hint.
+ * But its errors must be acted on: waiting for writeback consumes a write
+ * error on this file description (the kernel's errseq), so the fsync that
+ * follows would return 0 over data that never reached the disk. Returns 0,
+ * -EOPNOTSUPP where the call is unavailable (no pacing then), or -errno. */
+int dl_writeback(int fd, off_t off, off_t len, int wait);
 void dl_close(int fd);
 
 /* mmap; returns 0 and *out, or -errno. */

@@ -72,6 +72,7 @@ struct durlog_put {
     uint64_t waited;        /* writeback finished for [0, waited) */
     uint64_t reported;      /* the last `done` told to progress */
     int failed;             /* first failure of a write; commit returns it */
+    int no_pacing;          /* sync_file_range is unavailable here */
     durlog_progress_fn progress;
     void *progress_arg;
     char *errbuf;
@@ -123,8 +124,10 @@ static int split_dest(durlog_put *p, const char *path)
     const char *slash = strrchr(path, '/');
     const char *base = slash ? slash + 1 : path;
     if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0) {
+        /* "dir/", "x/.": a directory, or (a file followed by '/') not one */
+        int rc = stat(path, &st) == 0 && !S_ISDIR(st.st_mode) ? -ENOTDIR : -EISDIR;
         free(resolved);
-        return put_fail(p, -EISDIR, "%s names a directory", path);
+        return put_fail(p, rc, "%s", path);
     }
     if (slash == path)
         p->dir = strdup("/");
@@ -148,6 +151,16 @@ static void random_hex(char *out, size_t size)
     snprintf(out, size, "%016llx", (unsigned long long)r);
 }
 
+/* A name this file gives its temporaries: the prefix and 16 hex digits,
+ * nothing else (a user's ".durlog-put.notes" is not ours). */
+static int is_temp_name(const char *name)
+{
+    size_t n = sizeof TMP_PREFIX - 1;
+    if (strncmp(name, TMP_PREFIX, n) != 0 || strlen(name) != n + 16)
+        return 0;
+    return strspn(name + n, "0123456789abcdef") == 16;
+}
+
 /* Removes the temporaries of puts that died between naming theirs and the
  * rename: a ".durlog-put.*" regular file that nobody holds locked (a live
  * put holds its temporary's flock from before it has a name until it is
@@ -162,12 +175,13 @@ static void remove_stale(int dirfd)
     }
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
-        if (strncmp(e->d_name, TMP_PREFIX, sizeof TMP_PREFIX - 1) != 0)
+        struct stat st, now;
+        if (!is_temp_name(e->d_name) ||
+            fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
             continue;
         int tfd = dl_openat(dirfd, e->d_name, O_RDONLY | O_NOFOLLOW, 0);
         if (tfd < 0)
             continue;
-        struct stat st, now;
         if (fstat(tfd, &st) == 0 && S_ISREG(st.st_mode) &&
             flock(tfd, LOCK_EX | LOCK_NB) == 0 &&
             fstatat(dirfd, e->d_name, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
@@ -282,7 +296,7 @@ int durlog_put_begin(const char *path, const durlog_put_options *opts,
     }
     if (!path || !out || !*path) {
         if (opts->errbuf && opts->errbuf_size)
-            snprintf(opts->errbuf, opts->errbuf_size, "put: no destination path");
+            snprintf(opts->errbuf, opts->errbuf_size, "no destination path");
         return DURLOG_EINVAL;
     }
     *out = NULL;
@@ -309,6 +323,11 @@ int durlog_put_begin(const char *path, const durlog_put_options *opts,
         goto fail;
     }
     p->dirfd = rc;
+    if (strncmp(p->base, TMP_PREFIX, sizeof TMP_PREFIX - 1) == 0) {
+        rc = put_fail(p, DURLOG_EINVAL, "%s: names starting with \"" TMP_PREFIX "\" are "
+                      "put's temporary files", p->shown);
+        goto fail;
+    }
 
     struct stat old;
     int have_old = fstatat(p->dirfd, p->base, &old, AT_SYMLINK_NOFOLLOW) == 0;
@@ -358,20 +377,31 @@ fail:
 /* ---- writing ---- */
 
 /* After `done` grew: starts writeback of what is new and waits for what is
- * more than a window behind, so that dirty pages stay bounded. */
-static void pace(durlog_put *p)
+ * more than a window behind, so that dirty pages stay bounded. A writeback
+ * error fails the put at once: the wait has consumed it, and the final fsync
+ * would not report it again (see dl_writeback). */
+static int pace(durlog_put *p)
 {
-    if ((p->flags & DURLOG_PUT_NO_SYNC) || !dl_put_tuning.pacing)
-        return;
+    if ((p->flags & DURLOG_PUT_NO_SYNC) || !dl_put_tuning.pacing || p->no_pacing)
+        return 0;
+    int rc = 0;
     if (p->done - p->kicked >= dl_put_tuning.chunk) {
-        dl_writeback(p->fd, (off_t)p->kicked, (off_t)(p->done - p->kicked), 0);
+        rc = dl_writeback(p->fd, (off_t)p->kicked, (off_t)(p->done - p->kicked), 0);
         p->kicked = p->done;
     }
-    if (p->kicked > p->waited + dl_put_tuning.window) {
+    if (rc == 0 && p->kicked > p->waited + dl_put_tuning.window) {
         uint64_t upto = p->kicked - dl_put_tuning.window;
-        dl_writeback(p->fd, (off_t)p->waited, (off_t)(upto - p->waited), 1);
+        rc = dl_writeback(p->fd, (off_t)p->waited, (off_t)(upto - p->waited), 1);
         p->waited = upto;
     }
+    if (rc == -EOPNOTSUPP) {
+        p->no_pacing = 1; /* a hint this system lacks: write on without it */
+        return 0;
+    }
+    if (rc)
+        return p->failed = put_fail(p, rc, "writeback of the new %s (nothing replaced)",
+                                    p->shown);
+    return 0;
 }
 
 /* Counts n new bytes, paces and reports them; fails with -ECANCELED when
@@ -381,7 +411,9 @@ static int advance(durlog_put *p, uint64_t n)
     p->done += n;
     if (p->total != DURLOG_SIZE_UNKNOWN && p->done > p->total)
         p->total = DURLOG_SIZE_UNKNOWN; /* the hint was wrong: no total */
-    pace(p);
+    int rc = pace(p);
+    if (rc)
+        return rc;
     if (p->progress) {
         p->reported = p->done;
         if (p->progress(p->done, p->total, p->progress_arg))
@@ -519,7 +551,8 @@ static int copy_in_kernel(durlog_put *p, int src)
             if (p->done == 0 && (n == -EXDEV || n == -EINVAL || n == -EOPNOTSUPP ||
                                  n == -ENOSYS || n == -EBADF))
                 return 1;
-            return write_failed(p, (int)n);
+            return p->failed = put_fail(p, (int)n, "copy from the source into %s at byte %llu",
+                                        p->shown, (unsigned long long)p->done);
         }
         if (n == 0)
             /* End of file; but files that report no size (in /proc, say)
@@ -542,7 +575,8 @@ static int copy_by_reading(durlog_put *p, int src)
     for (;;) {
         ssize_t n = dl_read(src, buf, size);
         if (n < 0) {
-            rc = p->failed = put_fail(p, (int)n, "read of the source");
+            rc = p->failed = put_fail(p, (int)n, "read of the source (descriptor %d) for %s",
+                                      src, p->shown);
             break;
         }
         if (n == 0)
@@ -570,8 +604,12 @@ int durlog_put_fd(const char *path, int src_fd, const durlog_put_options *opts)
     }
     int regular = S_ISREG(st.st_mode);
     off_t at = regular ? lseek(src_fd, 0, SEEK_CUR) : -1;
-    o.size_hint = regular && at >= 0 && st.st_size >= at ? (uint64_t)(st.st_size - at)
-                                                        : DURLOG_SIZE_UNKNOWN;
+    /* A file's size is known; for a pipe the caller's hint stands. */
+    if (regular)
+        o.size_hint = at >= 0 && st.st_size >= at ? (uint64_t)(st.st_size - at)
+                                                  : DURLOG_SIZE_UNKNOWN;
+    else if (!opts)
+        o.size_hint = DURLOG_SIZE_UNKNOWN;
     durlog_put *p;
     int rc = durlog_put_begin(path, &o, &p);
     if (rc)

@@ -868,11 +868,33 @@ put_shows_progress_on_a_pipe_only_when_asked() {
     run "$BIN" put --progress "$D/src" "$D/dest"
     expect_status 0
     expect_stderr_has "^put 20000000 bytes (19.1 MiB) to .*dest in .* s (.*/s), on stable storage$"
-    expect_stderr_has "100%"
+    # A line a second, also while the source sends nothing.
+    { head -c 1000000 /dev/zero; sleep 1.5; head -c 1000 /dev/zero; } |
+        "$BIN" put --progress - "$D/dest" >"$OUT" 2>"$ERR"
+    rc=$?
+    expect_status 0
+    expect_stderr_has "^976.6 KiB  .*/s$"
+    expect_stderr_has "^put 1001000 bytes "
     run "$BIN" put --progress --no-sync "$D/src" "$D/dest"
     expect_stderr_has "not synced (--no-sync)"
     run "$BIN" put --progress --no-progress "$D/src" "$D/dest"
     expect_stderr_empty
+}
+
+put_interrupted_leaves_dest_untouched() {
+    printf 'old\n' >"$D/dest"
+    # A source that sends some data, then nothing for a while.
+    { head -c 100000 /dev/zero; sleep 4; } | "$BIN" put - "$D/dest" >"$OUT" 2>"$ERR" &
+    local pid=$!
+    sleep 0.5
+    kill -INT "$pid"
+    wait "$pid"
+    rc=$?
+    expect_status 130
+    expect_stderr_has "interrupted"
+    [ "$(cat "$D/dest")" = old ] || fail "DEST changed"
+    ls -A "$D" | grep -q '^\.durlog-put\.' && fail "a temporary file was left"
+    true
 }
 
 put_mode_option_sets_the_permission_bits() {
@@ -1108,6 +1130,7 @@ t check_force_without_repair_is_a_usage_error
 t put_copies_a_file_and_keeps_the_old_mode
 t put_reads_standard_input_for_dash
 t put_shows_progress_on_a_pipe_only_when_asked
+t put_interrupted_leaves_dest_untouched
 t put_mode_option_sets_the_permission_bits
 t put_failures_leave_dest_untouched
 t put_of_a_4_gib_file_reports_its_size_and_matches_its_checksum

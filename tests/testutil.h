@@ -190,6 +190,7 @@ static inline void tu_restore_os(void)
     TU_RESTORE_ENTRY(read);
     TU_RESTORE_ENTRY(copy_file_range);
     TU_RESTORE_ENTRY(linkat);
+    TU_RESTORE_ENTRY(sync_file_range);
     TU_RESTORE_ENTRY(fdatasync);
     TU_RESTORE_ENTRY(fsync);
     TU_RESTORE_ENTRY(fallocate);
