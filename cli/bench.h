@@ -64,6 +64,8 @@ struct bench_ctx {
     uint64_t records;       /* N */
     size_t size;            /* bytes per record (a line: the last is '\n') */
     double budget_s;        /* time budget of the fsync and sync rows */
+    double min_s;           /* the other rows repeat their N records until
+                               they have run this long */
     char engine[16];        /* filled by the first durlog row */
     char err[2400];         /* why a workload failed (paths + a message) */
 };

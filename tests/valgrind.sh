@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/valgrind.sh - the command's main paths under valgrind (memcheck):
 # append at each level, cat, tail, info, check, check --repair of a torn
-# log, and put. Any memory error or definite leak fails the test. Always uses the
+# log, put, and bench. Any memory error or definite leak fails the test. Always uses the
 # normal build (build/durlog): valgrind cannot run a sanitizer build.
 set -u
 BIN=build/durlog
@@ -50,4 +50,6 @@ head -c 3000000 /dev/urandom >"$D/src"
 vg put put --progress "$D/src" "$D/dest"
 vg put_stdin put - "$D/dest"
 EXPECT_FAIL=1 vg put_into_a_directory put "$D/src" "$D"
+vg bench_sync_rows bench --quick --records 500 --only "durlog sync, 4" --dir "$D" -o json --plot "$D/p.svg"
+vg bench_article_rows bench --quick --records 500 --only "per line" --dir "$D" -o csv
 [ "$failed" -eq 0 ]
