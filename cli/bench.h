@@ -9,6 +9,7 @@
 #ifndef DURLOG_BENCH_H
 #define DURLOG_BENCH_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,6 +39,7 @@ struct bench_facts {
     char engine[16];        /* durlog's engine: "io_uring" or "thread" */
     char dir[512];          /* where it ran */
     char date[40];          /* RFC 3339 */
+    char warning[160];      /* e.g. tmpfs: the sync rows mean nothing */
     uint64_t records;       /* N (--records) */
     size_t size;            /* record size (--size) */
     int quick;
@@ -67,6 +69,7 @@ struct bench_ctx {
     double min_s;           /* the other rows repeat their N records until
                                they have run this long */
     char engine[16];        /* filled by the first durlog row */
+    const volatile sig_atomic_t *stop; /* set by SIGINT/SIGTERM: stop soon */
     char err[2400];         /* why a workload failed (paths + a message) */
 };
 
@@ -77,6 +80,7 @@ struct bench_result {
     int64_t verified;       /* records read back from the log; -1: n/a */
     long calls;             /* write() calls (the one-write row) */
     uint64_t first_call;    /* bytes the first write() took */
+    int by_time;            /* the time budget ended it, not N records */
 };
 
 /* Each returns 0, or -1 with a message in c->err. */
@@ -91,6 +95,9 @@ int bench_put_big(struct bench_ctx *c, size_t bytes, struct bench_result *r);
 void bench_remove_tree(const char *path);
 
 /* ---- bench_report.c: printing ---- */
+
+/* "8,612,345" */
+void bench_group_thousands(uint64_t value, char *buf, size_t size);
 
 void bench_print_text(const struct bench_row *rows, size_t n, const struct bench_facts *f);
 void bench_print_json(const struct bench_row *rows, size_t n, const struct bench_facts *f);

@@ -188,22 +188,6 @@ static void decade_label(int exponent, char *buf, size_t size)
     }
 }
 
-/* 1234567 -> "1,234,567". */
-static void group_thousands(uint64_t value, char *buf, size_t size)
-{
-    char digits[24], grouped[32];
-    int len = snprintf(digits, sizeof(digits), "%" PRIu64, value);
-    size_t out = 0;
-
-    for (int i = 0; i < len; i++) {
-        if (i > 0 && (len - i) % 3 == 0)
-            grouped[out++] = ',';
-        grouped[out++] = digits[i];
-    }
-    grouped[out] = '\0';
-    snprintf(buf, size, "%s", grouped);
-}
-
 /* The value at a bar's end: "4.5/s", "4,512/s", "8.6M/s". Full digits up
  * to a million, where they stop being readable at a glance. */
 static void format_rate(double rate, char *buf, size_t size)
@@ -213,7 +197,7 @@ static void format_rate(double rate, char *buf, size_t size)
     if (rate < 10) {
         snprintf(buf, size, "%.2g/s", rate);
     } else if (rate < 999999.5) {
-        group_thousands((uint64_t)(rate + 0.5), digits, sizeof(digits));
+        bench_group_thousands((uint64_t)(rate + 0.5), digits, sizeof(digits));
         snprintf(buf, size, "%s/s", digits);
     } else if (rate < 999.95e6) {
         snprintf(buf, size, "%.1fM/s", rate / 1e6);
@@ -244,8 +228,8 @@ static void describe_run(const struct bench_facts *facts,
     if (!facts)
         return;
     if (facts->records) {
-        group_thousands(facts->records, records, sizeof(records));
-        group_thousands(facts->size, size, sizeof(size));
+        bench_group_thousands(facts->records, records, sizeof(records));
+        bench_group_thousands(facts->size, size, sizeof(size));
         snprintf(part, sizeof(part), "%s records of %s bytes", records, size);
         add_part(what, SUBTITLE_SIZE, part);
     }

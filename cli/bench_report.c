@@ -11,18 +11,23 @@
 #include "bench.h"
 #include "cli.h"
 
-/* "8,612,345" */
+void bench_group_thousands(uint64_t value, char *buf, size_t size)
+{
+    char digits[24], grouped[32];
+    int len = snprintf(digits, sizeof digits, "%" PRIu64, value);
+    size_t out = 0;
+    for (int i = 0; i < len; i++) {
+        if (i > 0 && (len - i) % 3 == 0)
+            grouped[out++] = ',';
+        grouped[out++] = digits[i];
+    }
+    grouped[out] = '\0';
+    snprintf(buf, size, "%s", grouped);
+}
+
 static const char *grouped(double v, char *buf, size_t size)
 {
-    char digits[40];
-    snprintf(digits, sizeof digits, "%.0f", v);
-    size_t n = strlen(digits), o = 0;
-    for (size_t i = 0; i < n && o + 2 < size; i++) {
-        if (i > 0 && (n - i) % 3 == 0)
-            buf[o++] = ',';
-        buf[o++] = digits[i];
-    }
-    buf[o] = '\0';
+    bench_group_thousands((uint64_t)(v + 0.5), buf, size);
     return buf;
 }
 
@@ -33,10 +38,16 @@ void bench_print_text(const struct bench_row *rows, size_t n, const struct bench
            f->size, f->dir, f->fs_type);
     printf("%s, Linux %s, durlog engine %s, %s%s\n\n", f->cpu, f->kernel, f->engine,
            f->date, f->quick ? ", --quick" : "");
+    if (f->warning[0])
+        printf("warning: %s\n\n", f->warning);
     printf("%-44s %12s %14s %11s %10s\n", "row", "records", "records/s", "us/record",
            "vs fastest");
     for (size_t i = 0; i < n; i++) {
         const struct bench_row *r = &rows[i];
+        if (r->rate <= 0) {
+            printf("%-44s %12s\n", r->name, "skipped");
+            continue;
+        }
         printf("%-44s %12s %14s %11.3f %10.4f\n", r->name, grouped((double)r->records, a, sizeof a),
                grouped(r->rate, b, sizeof b), r->us_per_record, r->ratio);
     }
@@ -54,7 +65,17 @@ void bench_print_text(const struct bench_row *rows, size_t n, const struct bench
  * paths and /proc strings are not ours). */
 static void json_text(const char *s)
 {
-    json_write_string(stdout, s, strlen(s));
+    size_t len = strlen(s);
+    if (utf8_valid(s, len)) {
+        json_write_string(stdout, s, len);
+        return;
+    }
+    /* A path or /proc string in another encoding: keep ASCII, mark the rest. */
+    char clean[1024];
+    size_t o = 0;
+    for (size_t i = 0; i < len && o + 1 < sizeof clean; i++)
+        clean[o++] = (unsigned char)s[i] < 0x80 ? s[i] : '?';
+    json_write_string(stdout, clean, o);
 }
 
 void bench_print_json(const struct bench_row *rows, size_t n, const struct bench_facts *f)
@@ -65,9 +86,17 @@ void bench_print_json(const struct bench_row *rows, size_t n, const struct bench
     json_text(f->fs_type);
     printf(",\"cpu\":");
     json_text(f->cpu);
+    /* Without a durlog row no log was opened: the engine is not known. */
+    int known = strcmp(f->engine, "n/a") != 0;
     printf(",\"engine\":");
-    json_text(f->engine);
-    printf(",\"io_uring\":%s,\"dir\":", strcmp(f->engine, "io_uring") == 0 ? "true" : "false");
+    if (known)
+        json_text(f->engine);
+    else
+        printf("null");
+    printf(",\"io_uring\":%s,\"warning\":", !known ? "null"
+           : strcmp(f->engine, "io_uring") == 0 ? "true" : "false");
+    json_text(f->warning);
+    printf(",\"dir\":");
     json_text(f->dir);
     printf(",\"date\":");
     json_text(f->date);

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "os.h"
 
 static double now_s(void)
 {
@@ -48,36 +49,56 @@ static int fail(struct bench_ctx *c, const char *fmt, const char *what, int err)
     return -1;
 }
 
+static int no_memory(struct bench_ctx *c)
+{
+    snprintf(c->err, sizeof c->err, "out of memory");
+    return -1;
+}
+
+/* Ctrl-C or SIGTERM: cmd_bench.c's handler sets the flag; loops look. */
+static int stopped(const struct bench_ctx *c)
+{
+    return c->stop && *c->stop;
+}
+
+/* Every round of an article row starts from no file: truncating an existing
+ * one would make ext4 start writeback at close (auto_da_alloc), inside the
+ * time of some rounds and not others. */
 static int open_lines(struct bench_ctx *c)
 {
+    unlink(c->file);
     int fd = open(c->file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         fail(c, "cannot create %s: %s", c->file, errno);
     return fd;
 }
 
-static int write_all(int fd, const char *p, size_t len)
+static FILE *fopen_lines(struct bench_ctx *c, char **line)
 {
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return n < 0 ? -errno : -EIO;
-        p += n;
-        len -= (size_t)n;
+    unlink(c->file);
+    FILE *f = fopen(c->file, "w");
+    if (!f) {
+        fail(c, "cannot create %s: %s", c->file, errno);
+        return NULL;
     }
-    return 0;
+    if (!(*line = malloc(c->size))) {
+        fclose(f);
+        no_memory(c);
+        return NULL;
+    }
+    return f;
 }
 
 /* ---- the article's rows ---- */
 
+/* fwrite per line, passes of N until min_s, and one fflush at the end (in
+ * the time: it is what hands the last lines to the kernel). */
 int bench_stdio(struct bench_ctx *c, struct bench_result *r)
 {
-    FILE *f = fopen(c->file, "w");
+    char *line;
+    FILE *f = fopen_lines(c, &line);
     if (!f)
-        return fail(c, "cannot create %s: %s", c->file, errno);
-    char *line = malloc(c->size);
+        return -1;
     uint64_t passes = 0;
     double t0 = now_s();
     do {
@@ -86,9 +107,10 @@ int bench_stdio(struct bench_ctx *c, struct bench_result *r)
             fwrite(line, 1, c->size, f);
         }
         passes++;
-    } while (now_s() - t0 < c->min_s);
-    int bad = fclose(f) != 0;
+    } while (now_s() - t0 < c->min_s && !stopped(c));
+    int bad = fflush(f) != 0;
     r->seconds = now_s() - t0;
+    bad |= fclose(f) != 0;
     free(line);
     if (bad)
         return fail(c, "writing %s: %s", c->file, errno);
@@ -98,20 +120,24 @@ int bench_stdio(struct bench_ctx *c, struct bench_result *r)
 
 int bench_write_each(struct bench_ctx *c, struct bench_result *r)
 {
-    int fd = open_lines(c);
-    if (fd < 0)
-        return -1;
     char *line = malloc(c->size);
+    if (!line)
+        return no_memory(c);
+    int fd = open_lines(c);
+    if (fd < 0) {
+        free(line);
+        return -1;
+    }
     int rc = 0;
     uint64_t passes = 0;
     double t0 = now_s();
     do {
         for (uint64_t i = 0; i < c->records && rc == 0; i++) {
             make_line(line, c->size, i);
-            rc = write_all(fd, line, c->size);
+            rc = dl_write_all(fd, line, c->size);
         }
         passes++;
-    } while (rc == 0 && now_s() - t0 < c->min_s);
+    } while (rc == 0 && now_s() - t0 < c->min_s && !stopped(c));
     r->seconds = now_s() - t0;
     close(fd);
     free(line);
@@ -124,22 +150,27 @@ int bench_write_each(struct bench_ctx *c, struct bench_result *r)
 int bench_write_joined(struct bench_ctx *c, struct bench_result *r)
 {
     enum { JOIN = 500 };
+    size_t join = c->records < JOIN ? (size_t)c->records : JOIN;
+    char *buf = malloc(c->size * join);
+    if (!buf)
+        return no_memory(c);
     int fd = open_lines(c);
-    if (fd < 0)
+    if (fd < 0) {
+        free(buf);
         return -1;
-    char *buf = malloc(c->size * JOIN);
+    }
     int rc = 0;
     uint64_t passes = 0;
     double t0 = now_s();
     do {
         for (uint64_t i = 0; i < c->records && rc == 0;) {
             size_t n = 0;
-            for (; n < JOIN && i < c->records; n++, i++)
+            for (; n < join && i < c->records; n++, i++)
                 make_line(buf + n * c->size, c->size, i);
-            rc = write_all(fd, buf, n * c->size);
+            rc = dl_write_all(fd, buf, n * c->size);
         }
         passes++;
-    } while (rc == 0 && now_s() - t0 < c->min_s);
+    } while (rc == 0 && now_s() - t0 < c->min_s && !stopped(c));
     r->seconds = now_s() - t0;
     close(fd);
     free(buf);
@@ -149,18 +180,22 @@ int bench_write_joined(struct bench_ctx *c, struct bench_result *r)
     return 0;
 }
 
-/* fwrite + fflush + fdatasync per line, until the records or the time
- * budget run out. */
+/* fwrite + fflush + fdatasync per line, until N records or the time budget,
+ * whichever comes first (r->by_time says which). */
 int bench_fsync_each(struct bench_ctx *c, struct bench_result *r)
 {
-    FILE *f = fopen(c->file, "w");
+    char *line;
+    FILE *f = fopen_lines(c, &line);
     if (!f)
-        return fail(c, "cannot create %s: %s", c->file, errno);
-    char *line = malloc(c->size);
+        return -1;
     uint64_t i = 0;
     int err = 0;
     double t0 = now_s(), end = t0 + c->budget_s;
-    for (; i < c->records && now_s() < end; i++) {
+    for (; i < c->records && !stopped(c); i++) {
+        if (now_s() >= end) {
+            r->by_time = 1;
+            break;
+        }
         make_line(line, c->size, i);
         if (fwrite(line, 1, c->size, f) != c->size || fflush(f) != 0 ||
             fdatasync(fileno(f)) != 0) {
@@ -247,13 +282,31 @@ static int finish_log(struct bench_ctx *c, durlog *log, struct bench_result *r)
     return 0;
 }
 
-/* N appends at `level` (buffered ones flushed at the end, in the time). */
+/* An append failed: the message (durlog_errmsg names the file), the log
+ * closed and removed. */
+static int log_failed(struct bench_ctx *c, durlog *log, int rc)
+{
+    const char *msg = durlog_errmsg(log);
+    snprintf(c->err, sizeof c->err, "append: %s", strcmp(msg, "no error") ? msg
+                                                                         : durlog_strerror(rc));
+    durlog_close(log);
+    bench_remove_tree(c->log);
+    return -1;
+}
+
+/* N appends at `level` (buffered ones flushed at the end, in the time),
+ * passes of N until min_s. */
 int bench_durlog_level(struct bench_ctx *c, durlog_level level, struct bench_result *r)
 {
     durlog *log;
     if (open_log(c, &log))
         return -1;
     char *line = malloc(c->size);
+    if (!line) {
+        durlog_close(log);
+        bench_remove_tree(c->log);
+        return no_memory(c);
+    }
     int rc = 0;
     uint64_t passes = 0;
     double t0 = now_s();
@@ -263,26 +316,30 @@ int bench_durlog_level(struct bench_ctx *c, durlog_level level, struct bench_res
             rc = durlog_append(log, line, c->size, level, NULL);
         }
         passes++;
-    } while (rc == 0 && now_s() - t0 < c->min_s);
+    } while (rc == 0 && now_s() - t0 < c->min_s && !stopped(c));
     if (rc == 0 && level == DURLOG_BUFFERED)
         rc = durlog_flush(log, DURLOG_KERNEL);
     r->seconds = now_s() - t0;
     free(line);
-    if (rc) {
-        snprintf(c->err, sizeof c->err, "append to %s: %s", c->log, durlog_errmsg(log));
-        durlog_close(log);
-        bench_remove_tree(c->log);
-        return -1;
-    }
+    if (rc)
+        return log_failed(c, log, rc);
     r->records = c->records * passes;
     return finish_log(c, log, r);
 }
 
+/* The sync rows' threads wait at this gate until every one of them exists,
+ * so that starting 64 threads is not timed. */
+struct gate {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int open;
+    int abort;              /* not all threads could start: leave */
+};
+
 struct sync_thread {
     durlog *log;
     struct bench_ctx *c;
-    double end;
-    uint64_t limit;          /* records this thread may append at most */
+    struct gate *gate;
     uint64_t done;
     int rc;
 };
@@ -290,8 +347,18 @@ struct sync_thread {
 static void *sync_main(void *arg)
 {
     struct sync_thread *t = arg;
-    char *line = malloc(t->c->size);
-    while (t->done < t->limit && now_s() < t->end) {
+    pthread_mutex_lock(&t->gate->mu);
+    while (!t->gate->open)
+        pthread_cond_wait(&t->gate->cv, &t->gate->mu);
+    int abort = t->gate->abort;
+    pthread_mutex_unlock(&t->gate->mu);
+    char *line = abort ? NULL : malloc(t->c->size);
+    if (!line) {
+        t->rc = abort ? 0 : -ENOMEM;
+        return NULL;
+    }
+    double end = now_s() + t->c->budget_s;
+    while (now_s() < end && !stopped(t->c)) {
         make_line(line, t->c->size, t->done);
         t->rc = durlog_append(t->log, line, t->c->size, DURLOG_SYNC, NULL);
         if (t->rc)
@@ -302,8 +369,8 @@ static void *sync_main(void *arg)
     return NULL;
 }
 
-/* `threads` threads share one handle and append at `sync` until the time
- * budget (or, all together, the records) run out: group commit. */
+/* `threads` threads share one handle and append at `sync` for the time
+ * budget: group commit. */
 int bench_durlog_sync(struct bench_ctx *c, int threads, struct bench_result *r)
 {
     durlog *log;
@@ -311,15 +378,27 @@ int bench_durlog_sync(struct bench_ctx *c, int threads, struct bench_result *r)
         return -1;
     struct sync_thread *t = calloc((size_t)threads, sizeof *t);
     pthread_t *tid = calloc((size_t)threads, sizeof *tid);
+    if (!t || !tid) {
+        free(t);
+        free(tid);
+        durlog_close(log);
+        bench_remove_tree(c->log);
+        return no_memory(c);
+    }
+    struct gate gate = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
     int started = 0, rc = 0;
-    double t0 = now_s();
     for (int i = 0; i < threads; i++) {
-        t[i] = (struct sync_thread){ log, c, t0 + c->budget_s,
-                                     c->records / (uint64_t)threads + 1, 0, 0 };
+        t[i] = (struct sync_thread){ log, c, &gate, 0, 0 };
         if (pthread_create(&tid[i], NULL, sync_main, &t[i]) != 0)
             break;
         started++;
     }
+    pthread_mutex_lock(&gate.mu);
+    gate.open = 1;
+    gate.abort = started < threads;
+    pthread_cond_broadcast(&gate.cv);
+    pthread_mutex_unlock(&gate.mu);
+    double t0 = now_s();
     r->records = 0;
     for (int i = 0; i < started; i++) {
         pthread_join(tid[i], NULL);
@@ -328,17 +407,17 @@ int bench_durlog_sync(struct bench_ctx *c, int threads, struct bench_result *r)
             rc = t[i].rc;
     }
     r->seconds = now_s() - t0;
+    r->by_time = 1;
     free(t);
     free(tid);
-    if (started < threads || rc) {
-        if (rc)
-            snprintf(c->err, sizeof c->err, "append to %s: %s", c->log, durlog_errmsg(log));
-        else
-            snprintf(c->err, sizeof c->err, "cannot start %d threads", threads);
+    if (started < threads) {
+        snprintf(c->err, sizeof c->err, "cannot start %d threads", threads);
         durlog_close(log);
         bench_remove_tree(c->log);
         return -1;
     }
+    if (rc)
+        return log_failed(c, log, rc);
     return finish_log(c, log, r);
 }
 

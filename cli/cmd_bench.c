@@ -16,6 +16,7 @@
  * sync rows stop at a time budget rather than after N records, and say so.
  */
 #include <errno.h>
+#include <mntent.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,8 +29,10 @@
 #include "cli.h"
 #include "os.h"
 
-#define MAX_ROWS 40
 #define MAX_THREADS 1024
+#define MAX_THREAD_COUNTS 16   /* entries of --threads */
+/* 4 article rows, 3 more levels, sync with 1 thread and each count, 2 cap */
+#define MAX_ROWS (4 + 3 + 1 + MAX_THREAD_COUNTS + 2)
 #define CAP_BYTES ((size_t)DL_MAX_RW_COUNT + ((size_t)1 << 20) + 4096)
 
 enum kind { K_STDIO, K_WRITE, K_JOINED, K_FSYNC, K_LEVEL, K_SYNC, K_BIGWRITE, K_PUT };
@@ -39,8 +42,7 @@ struct plan {
     int arg;                /* level or threads */
     int skip;               /* not run (the note says why) */
     int runs;
-    double rates[16];       /* one per round */
-    struct bench_result last;
+    struct bench_result round[16]; /* one per round */
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -50,15 +52,26 @@ static void on_bench_signal(int sig)
     stop_signal = sig;
 }
 
-static double median(double *v, int n)
+static double rate_of(const struct bench_result *r)
 {
-    for (int i = 1; i < n; i++)
-        for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
-            double t = v[j];
-            v[j] = v[j - 1];
-            v[j - 1] = t;
+    return r->seconds > 0 ? (double)r->records / r->seconds : 0;
+}
+
+/* The round with the median rate (of an even count, the lower middle one),
+ * so that the records, seconds and rate shown belong together. */
+static const struct bench_result *median_round(const struct plan *p)
+{
+    int order[16];
+    for (int i = 0; i < p->runs; i++)
+        order[i] = i;
+    for (int i = 1; i < p->runs; i++)
+        for (int j = i; j > 0 && rate_of(&p->round[order[j]]) < rate_of(&p->round[order[j - 1]]);
+             j--) {
+            int t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
         }
-    return n == 0 ? 0 : n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    return &p->round[order[(p->runs - 1) / 2]];
 }
 
 /* ---- options ---- */
@@ -83,6 +96,38 @@ static int parse_list(const char *text, int *out, int max, int lo, int hi)
     return n;
 }
 
+static int has_duplicate(const int *v, int n)
+{
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++)
+            if (v[i] == v[j])
+                return 1;
+    return 0;
+}
+
+/* --levels: names separated by commas, each once. Returns the count. */
+static int parse_levels(const struct cli_command *cmd, const char *text, int *levels)
+{
+    int n = 0;
+    const char *p = text;
+    for (;;) {
+        size_t len = strcspn(p, ",");
+        char name[16];
+        durlog_level lv;
+        snprintf(name, sizeof name, "%.*s", (int)(len < 15 ? len : 15), p);
+        if (len == 0 || len > 15 || durlog_level_parse(name, &lv) != 0)
+            cli_usage_error(cmd, "unknown level '%.*s' in --levels (buffered, kernel, "
+                            "interval, sync)", (int)len, p);
+        for (int i = 0; i < n; i++)
+            if (levels[i] == (int)lv)
+                cli_usage_error(cmd, "level '%s' twice in --levels", name);
+        levels[n++] = (int)lv;
+        if (!p[len])
+            return n;
+        p += len + 1;
+    }
+}
+
 /* ---- machine facts ---- */
 
 static void read_facts(struct bench_facts *f, const char *dir)
@@ -105,25 +150,29 @@ static void read_facts(struct bench_facts *f, const char *dir)
     if (c)
         fclose(c);
 
-    /* The file system: the mount whose point is the longest prefix of dir. */
+    /* The file system: the mount whose point is the longest prefix of dir
+     * (getmntent decodes the \\040 of a point with spaces). */
     snprintf(f->fs_type, sizeof f->fs_type, "unknown");
     char *real = realpath(dir, NULL);
-    FILE *m = real ? fopen("/proc/self/mounts", "r") : NULL;
+    FILE *m = real ? setmntent("/proc/self/mounts", "r") : NULL;
     size_t best = 0;
-    while (m && fgets(line, sizeof line, m)) {
-        char dev[256], point[512], type[32];
-        if (sscanf(line, "%255s %511s %31s", dev, point, type) != 3)
-            continue;
-        size_t len = strlen(point);
-        int under = strncmp(real, point, len) == 0 &&
+    struct mntent ent;
+    char buf[4096];
+    while (m && getmntent_r(m, &ent, buf, sizeof buf)) {
+        size_t len = strlen(ent.mnt_dir);
+        int under = strncmp(real, ent.mnt_dir, len) == 0 &&
                     (real[len] == '/' || real[len] == '\0' || len == 1);
         if (under && len >= best) {
             best = len;
-            snprintf(f->fs_type, sizeof f->fs_type, "%s", type);
+            snprintf(f->fs_type, sizeof f->fs_type, "%s", ent.mnt_type);
         }
     }
     if (m)
-        fclose(m);
+        endmntent(m);
+    if (strcmp(f->fs_type, "tmpfs") == 0 || strcmp(f->fs_type, "ramfs") == 0)
+        snprintf(f->warning, sizeof f->warning, "%s keeps files in memory: fdatasync does "
+                 "nothing there, so the fsync and sync rows say nothing about a disk",
+                 f->fs_type);
     snprintf(f->dir, sizeof f->dir, "%.*s", (int)sizeof f->dir - 1, real ? real : dir);
     free(real);
 
@@ -135,7 +184,7 @@ static void read_facts(struct bench_facts *f, const char *dir)
 
 /* ---- the rows ---- */
 
-static void name_row(const struct plan *p, const struct bench_ctx *c, struct bench_row *r)
+static void name_row(const struct plan *p, struct bench_row *r)
 {
     const char *group = "article";
     switch (p->kind) {
@@ -174,7 +223,6 @@ static void name_row(const struct plan *p, const struct bench_ctx *c, struct ben
         break;
     }
     snprintf(r->group, sizeof r->group, "%s", group);
-    (void)c;
 }
 
 static int run_once(struct plan *p, struct bench_ctx *c, struct bench_result *r)
@@ -194,26 +242,25 @@ static int run_once(struct plan *p, struct bench_ctx *c, struct bench_result *r)
     return -1;
 }
 
-static void describe(const struct plan *p, const struct bench_ctx *c,
-                     struct bench_row *row)
+static void describe(const struct plan *p, const struct bench_ctx *c, struct bench_row *row)
 {
-    const struct bench_result *r = &p->last;
-    if (p->skip)
-        return;
-    if (p->kind == K_FSYNC || p->kind == K_SYNC)
-        snprintf(row->note, sizeof row->note, "stops after %.2f s per round: %llu records "
-                 "in the last round, median of %d round%s", c->budget_s,
-                 (unsigned long long)r->records, p->runs, p->runs == 1 ? "" : "s");
+    const struct bench_result *r = median_round(p);
+    unsigned long long passes = (unsigned long long)(r->records / c->records);
+    if (p->kind == K_FSYNC && r->by_time)
+        snprintf(row->note, sizeof row->note, "fewer records than N: each round stops after "
+                 "%.2f s (this round: %llu records)", c->budget_s,
+                 (unsigned long long)r->records);
+    else if (p->kind == K_SYNC)
+        snprintf(row->note, sizeof row->note, "each round runs %.2f s, however many records "
+                 "that takes (this round: %llu)", c->budget_s, (unsigned long long)r->records);
     else if (p->kind == K_LEVEL && p->arg == DURLOG_INTERVAL)
-        snprintf(row->note, sizeof row->note, "appends return once in the kernel; the "
-                 "engine makes them durable within %d ms; %llu passes of N records in "
-                 "the last round", DURLOG_DEFAULT_INTERVAL_MS,
-                 (unsigned long long)(r->records / c->records));
+        snprintf(row->note, sizeof row->note, "appends return once in the kernel, as at kernel "
+                 "level; the engine thread syncs every %d ms in the background (%llu x N "
+                 "records)", DURLOG_DEFAULT_INTERVAL_MS, passes);
     else if (p->kind == K_STDIO || p->kind == K_WRITE || p->kind == K_JOINED ||
              p->kind == K_LEVEL)
-        snprintf(row->note, sizeof row->note, "the N records %llu time%s in the last round "
-                 "(each round runs at least %.2f s)", (unsigned long long)(r->records / c->records),
-                 r->records / c->records == 1 ? "" : "s", c->min_s);
+        snprintf(row->note, sizeof row->note, "%llu x N records (each round runs at least "
+                 "%.2f s)", passes, c->min_s);
     else if (p->kind == K_BIGWRITE)
         snprintf(row->note, sizeof row->note, "the first write() took %llu of %zu bytes "
                  "(a short write: Linux caps one call at %ld); %ld calls in all; rate in "
@@ -268,7 +315,7 @@ static int run_bench(const struct cli_command *cmd, int argc, char **argv)
     };
     const char *dir = ".", *plot = NULL, *format = "text", *only = NULL;
     uint64_t records = 100000, size = 100, rounds = 0;
-    int threads[64] = { 1, 4, 16, 64 }, nthreads = 4;
+    int threads[MAX_THREAD_COUNTS] = { 1, 4, 16, 64 }, nthreads = 4;
     int levels[4] = { DURLOG_BUFFERED, DURLOG_KERNEL, DURLOG_INTERVAL, DURLOG_SYNC };
     int nlevels = 4, quick = 0, opt, records_given = 0;
 
@@ -288,26 +335,15 @@ static int run_bench(const struct cli_command *cmd, int argc, char **argv)
                                 "not '%s'", optarg);
             break;
         case 't':
-            nthreads = parse_list(optarg, threads, 64, 1, MAX_THREADS);
-            if (nthreads <= 0)
-                cli_usage_error(cmd, "--threads takes thread counts from 1 to %d, separated "
-                                "by commas (e.g. 1,4,16,64), not '%s'", MAX_THREADS, optarg);
+            nthreads = parse_list(optarg, threads, MAX_THREAD_COUNTS, 1, MAX_THREADS);
+            if (nthreads <= 0 || has_duplicate(threads, nthreads))
+                cli_usage_error(cmd, "--threads takes up to %d different thread counts from "
+                                "1 to %d, separated by commas (e.g. 1,4,16,64), not '%s'",
+                                MAX_THREAD_COUNTS, MAX_THREADS, optarg);
             break;
-        case 'l': {
-            char copy[128], *save, *tok;
-            snprintf(copy, sizeof copy, "%s", optarg);
-            nlevels = 0;
-            for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-                durlog_level lv;
-                if (durlog_level_parse(tok, &lv) != 0 || nlevels == 4)
-                    cli_usage_error(cmd, "unknown level '%s' in --levels (buffered, kernel, "
-                                    "interval, sync)", tok);
-                levels[nlevels++] = (int)lv;
-            }
-            if (nlevels == 0)
-                cli_usage_error(cmd, "--levels needs at least one level");
+        case 'l':
+            nlevels = parse_levels(cmd, optarg, levels);
             break;
-        }
         case 'r':
             if (cli_parse_u64(optarg, &rounds) || rounds == 0 || rounds > 16)
                 cli_usage_error(cmd, "--rounds takes 1 to 16, not '%s'", optarg);
@@ -335,6 +371,22 @@ static int run_bench(const struct cli_command *cmd, int argc, char **argv)
     if (!rounds)
         rounds = quick ? 1 : 5;
 
+    /* The rows, and --only, before anything is made. */
+    struct plan plan[MAX_ROWS];
+    struct bench_row rows[MAX_ROWS];
+    memset(rows, 0, sizeof rows);
+    int nrows = plan_rows(plan, levels, nlevels, threads, nthreads), kept = 0;
+    for (int i = 0; i < nrows; i++) {
+        name_row(&plan[i], &rows[i]);
+        if (only && !strstr(rows[i].name, only))
+            continue;
+        plan[kept] = plan[i];
+        rows[kept++] = rows[i];
+    }
+    if (kept == 0)
+        cli_usage_error(cmd, "--only '%s' matches no row", only);
+    nrows = kept;
+
     struct bench_ctx *c = calloc(1, sizeof *c);
     struct bench_facts facts = { 0 };
     if (!c)
@@ -343,9 +395,11 @@ static int run_bench(const struct cli_command *cmd, int argc, char **argv)
     c->size = (size_t)size;
     c->budget_s = quick ? 0.25 : 0.8;
     c->min_s = quick ? 0.05 : 0.2;
+    c->stop = &stop_signal;
 
-    /* Space: the lines file and a log (its 64 MiB segment, and the records
-     * with their headers), each removed before the next row. */
+    /* Space: the lines file or a log (a 64 MiB segment and the records with
+     * their headers), each removed before the next row. Fast rows repeat
+     * their N records for min_s: at 10 M records/s of 100 bytes, 250 MB. */
     struct statvfs vfs;
     if (statvfs(dir, &vfs) != 0) {
         int err = errno;
@@ -353,8 +407,6 @@ static int run_bench(const struct cli_command *cmd, int argc, char **argv)
         return cli_fail(cmd, "cannot use directory %s: %s", dir, strerror(err));
     }
     double avail = (double)vfs.f_bavail * (double)vfs.f_frsize;
-    /* Fast rows repeat their N records for min_s: at 10 M records/s of 100
-     * bytes, 250 MB. */
     double need = (double)records * ((double)size + 64) * 2 + (double)(640 << 20);
     if (avail < need) {
         free(c);
@@ -363,10 +415,19 @@ static int run_bench(const struct cli_command *cmd, int argc, char **argv)
     }
     int cap_rows = avail >= (double)CAP_BYTES + need;
 
+    /* From here on a signal must not leave the scratch directory behind. */
+    struct sigaction sa = { 0 }, old_int, old_term;
+    sa.sa_handler = on_bench_signal;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
     char scratch[1024];
-    snprintf(scratch, sizeof scratch, "%s/durlog-bench-XXXXXX", dir);
-    if (!mkdtemp(scratch)) {
-        int err = errno;
+    int too_long = strlen(dir) > sizeof scratch - 40;
+    snprintf(scratch, sizeof scratch, "%.*s/durlog-bench-XXXXXX",
+             (int)sizeof scratch - 40, dir);
+    if (too_long || !mkdtemp(scratch)) {
+        int err = too_long ? ENAMETOOLONG : errno;
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
         free(c);
         return cli_fail(cmd, "cannot create a scratch directory in %s: %s", dir,
                         strerror(err));
@@ -382,24 +443,6 @@ static int run_bench(const struct cli_command *cmd, int argc, char **argv)
     facts.size = (size_t)size;
     facts.quick = quick;
 
-    struct plan plan[MAX_ROWS];
-    int nrows = plan_rows(plan, levels, nlevels, threads, nthreads);
-    struct bench_row rows[MAX_ROWS];
-    memset(rows, 0, sizeof rows);
-    int kept = 0;
-    for (int i = 0; i < nrows; i++) {
-        name_row(&plan[i], c, &rows[i]);
-        if (only && !strstr(rows[i].name, only))
-            continue;
-        plan[kept] = plan[i];
-        rows[kept++] = rows[i];
-    }
-    if (kept == 0) {
-        bench_remove_tree(scratch);
-        free(c);
-        cli_usage_error(cmd, "--only '%s' matches no row", only);
-    }
-    nrows = kept;
     for (int i = 0; i < nrows; i++) {
         rows[i].verified = -1;
         if ((plan[i].kind == K_BIGWRITE || plan[i].kind == K_PUT) && !cap_rows) {
@@ -409,10 +452,6 @@ static int run_bench(const struct cli_command *cmd, int argc, char **argv)
         }
     }
 
-    struct sigaction sa = { 0 }, old_int, old_term;
-    sa.sa_handler = on_bench_signal;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
     int tty = isatty(STDERR_FILENO), status = 0;
     for (int round = 0; round < (int)rounds && !status && !stop_signal; round++) {
         for (int i = 0; i < nrows && !status && !stop_signal; i++) {
@@ -429,8 +468,7 @@ static int run_bench(const struct cli_command *cmd, int argc, char **argv)
                 status = cli_fail(cmd, "%s: %s", rows[i].name, c->err);
                 break;
             }
-            plan[i].rates[plan[i].runs++] = r.seconds > 0 ? (double)r.records / r.seconds : 0;
-            plan[i].last = r;
+            plan[i].round[plan[i].runs++] = r;
         }
     }
     if (tty)
@@ -455,14 +493,15 @@ static int run_bench(const struct cli_command *cmd, int argc, char **argv)
         struct plan *p = &plan[i];
         if (p->skip)
             continue;
-        row->rate = median(p->rates, p->runs);
-        row->records = p->last.records;
-        row->bytes = p->last.bytes ? p->last.bytes : p->last.records * size;
-        row->seconds = p->last.seconds;
+        const struct bench_result *m = median_round(p);
+        row->rate = rate_of(m);
+        row->records = m->records;
+        row->bytes = m->bytes ? m->bytes : m->records * size;
+        row->seconds = m->seconds;
         row->us_per_record = row->rate > 0 ? 1e6 / row->rate : 0;
-        row->verified = p->last.verified;
-        row->calls = p->last.calls;
-        row->first_call = p->last.first_call;
+        row->verified = m->verified;
+        row->calls = m->calls;
+        row->first_call = m->first_call;
         describe(p, c, row);
         if (row->rate > fastest)
             fastest = row->rate;
@@ -501,7 +540,7 @@ const struct cli_command cli_cmd_bench = {
         "  durlog at each level; sync with 1 thread and with each count in LIST\n"
         "  (group commit: threads share fdatasyncs); one write() larger than\n"
         "  Linux's per-call cap (it comes back short) and the same bytes through\n"
-        "  durlog_put's write-all loop, when DIR has about 2.3 GiB free.\n"
+        "  durlog_put's write-all loop, when DIR has about 2.7 GiB free.\n"
         "Each row: records, records/s, microseconds per record, and the ratio to\n"
         "the fastest row; durlog rows read their log back and count it. Rows run\n"
         "interleaved, R rounds (default 5, --quick 1; the two cap rows at most 3),\n"

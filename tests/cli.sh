@@ -1024,12 +1024,40 @@ bench_bad_arguments_fail_clearly() {
     run "$BIN" bench --dir "$D" --records 100000000000
     expect_status 1
     expect_stderr_has "too little free space"
-    chmod 555 "$D"
-    run setpriv --reuid=65534 --regid=65534 --clear-groups "$BIN" bench --quick --dir "$D"
-    chmod 755 "$D"
+    run "$BIN" bench --threads 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17
+    expect_usage_error
+    run "$BIN" bench --threads 4,16,4
+    expect_usage_error
+    run "$BIN" bench --levels kernel,kernel
+    expect_usage_error
+    run "$BIN" bench --only "no such row"
+    expect_usage_error
+    expect_stderr_has "matches no row"
+    # A directory the user may not write (the suite runs as root: as nobody).
+    mkdir "$D/ro" && chmod 555 "$D/ro" && chmod o+x "$SCRATCH" "$D"
+    run setpriv --reuid=65534 --regid=65534 --clear-groups "$BIN" bench --quick --dir "$D/ro"
+    chmod o-x "$SCRATCH" "$D"
     expect_status 1
     expect_one_error_line bench
-    expect_stderr_has "Permission denied"
+    expect_stderr_has "cannot create a scratch directory in .*ro: Permission denied"
+}
+
+bench_prints_a_table_and_cleans_up_when_interrupted() {
+    run "$BIN" bench --quick --records 1000 --only "write() per line" --dir "$D"
+    expect_status 0
+    expect_stdout_has "^row  *records  *records/s  *us/record  *vs fastest$"
+    expect_stdout_has "^write() per line  *[0-9,]*  *[0-9,]*  *[0-9.]*  *1.0000$"
+    # SIGINT during a long row: exit 130, the scratch directory removed.
+    "$BIN" bench --dir "$D" --only "sync, 1 thread" --rounds 16 >"$OUT" 2>"$ERR" &
+    local pid=$!
+    sleep 0.7
+    kill -INT "$pid"
+    wait "$pid"
+    rc=$?
+    expect_status 130
+    expect_stderr_has "interrupted; scratch directory removed"
+    ls -d "$D"/durlog-bench-* >/dev/null 2>&1 && fail "scratch directory left behind"
+    true
 }
 
 # ---- the command line as a whole ------------------------------------------
@@ -1137,6 +1165,7 @@ t put_of_a_4_gib_file_reports_its_size_and_matches_its_checksum
 t bench_quick_json_has_every_row_verified_and_plots
 t bench_csv_has_a_header_and_a_line_per_row
 t bench_bad_arguments_fail_clearly
+t bench_prints_a_table_and_cleans_up_when_interrupted
 t unknown_command_is_a_usage_error
 t unknown_option_is_a_usage_error_for_every_command
 t help_of_every_command_exits_0_and_prints_its_usage

@@ -40,6 +40,25 @@ static int disk_mount(struct disk *d)
     return sh(cmd);
 }
 
+/* A mounted disk in shared memory (children write through it), with
+ * `extra` bytes after it for results; NULL after a recorded failure. */
+static struct disk *disk_new(size_t extra)
+{
+    struct disk *d = tu_shared_alloc(sizeof *d + extra);
+    if (!d) {
+        CHECK(!"shared memory for the disk");
+        return NULL;
+    }
+    memset(d, 0, sizeof *d + extra);
+    if (disk_mount(d) != 0) {
+        CHECK(!"mounted a loop-back ext4 image");
+        test_rmrf(d->dir);
+        munmap(d, sizeof *d + extra);
+        return NULL;
+    }
+    return d;
+}
+
 static void disk_unmount(struct disk *d)
 {
     char cmd[1000];
@@ -106,15 +125,10 @@ static int fill_main(void *arg)
 
 static void filling_a_real_disk_fails_appends_with_enospc_and_loses_nothing(void)
 {
-    struct disk *d = tu_shared_alloc(sizeof *d + sizeof(struct fill_result));
-    REQUIRE(d);
-    memset(d, 0, sizeof *d + sizeof(struct fill_result));
-    struct fill_result *res = (struct fill_result *)(d + 1);
-    if (disk_mount(d) != 0) {
-        CHECK(!"mounted a loop-back ext4 image");
-        test_rmrf(d->dir);
+    struct disk *d = disk_new(sizeof(struct fill_result));
+    if (!d)
         return;
-    }
+    struct fill_result *res = (struct fill_result *)(d + 1);
     pid_t pid = tu_fork(fill_main, d);
     int status = tu_wait(pid);
     if (WIFSIGNALED(status))
@@ -160,13 +174,9 @@ static void filling_a_real_disk_fails_appends_with_enospc_and_loses_nothing(void
 /* The command on a full disk: status 1 and a message that says why. */
 static void durlog_append_on_a_full_disk_says_so(void)
 {
-    struct disk *d = tu_shared_alloc(sizeof *d);
-    REQUIRE(d);
-    if (disk_mount(d) != 0) {
-        CHECK(!"mounted a loop-back ext4 image");
-        test_rmrf(d->dir);
+    struct disk *d = disk_new(0);
+    if (!d)
         return;
-    }
     const char *bin = getenv("DURLOG_BIN");
     char cmd[2400];
     snprintf(cmd, sizeof cmd, "head -c 8000000 /dev/zero > '%s' 2>/dev/null; "
@@ -208,13 +218,9 @@ static void feed_zeros(int fd, size_t len)
  * comes back. */
 static void put_on_a_full_disk_fails_with_enospc_and_keeps_the_old_file(void)
 {
-    struct disk *d = tu_shared_alloc(sizeof *d);
-    REQUIRE(d);
-    if (disk_mount(d) != 0) {
-        CHECK(!"mounted a loop-back ext4 image");
-        test_rmrf(d->dir);
+    struct disk *d = disk_new(0);
+    if (!d)
         return;
-    }
     char path[800], msg[512];
     snprintf(path, sizeof path, "%s/file", d->mnt);
     CHECK_OK(durlog_put_buffer(path, "old", 3, NULL));
