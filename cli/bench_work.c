@@ -118,39 +118,12 @@ int bench_stdio(struct bench_ctx *c, struct bench_result *r)
     return 0;
 }
 
-int bench_write_each(struct bench_ctx *c, struct bench_result *r)
+/* write() of `join` lines at a time (1: a write per line), passes of N
+ * until min_s. */
+static int write_lines(struct bench_ctx *c, size_t join, struct bench_result *r)
 {
-    char *line = malloc(c->size);
-    if (!line)
-        return no_memory(c);
-    int fd = open_lines(c);
-    if (fd < 0) {
-        free(line);
-        return -1;
-    }
-    int rc = 0;
-    uint64_t passes = 0;
-    double t0 = now_s();
-    do {
-        for (uint64_t i = 0; i < c->records && rc == 0; i++) {
-            make_line(line, c->size, i);
-            rc = dl_write_all(fd, line, c->size);
-        }
-        passes++;
-    } while (rc == 0 && now_s() - t0 < c->min_s && !stopped(c));
-    r->seconds = now_s() - t0;
-    close(fd);
-    free(line);
-    if (rc)
-        return fail(c, "writing %s: %s", c->file, -rc);
-    r->records = c->records * passes;
-    return 0;
-}
-
-int bench_write_joined(struct bench_ctx *c, struct bench_result *r)
-{
-    enum { JOIN = 500 };
-    size_t join = c->records < JOIN ? (size_t)c->records : JOIN;
+    if (join > c->records)
+        join = (size_t)c->records;
     char *buf = malloc(c->size * join);
     if (!buf)
         return no_memory(c);
@@ -178,6 +151,16 @@ int bench_write_joined(struct bench_ctx *c, struct bench_result *r)
         return fail(c, "writing %s: %s", c->file, -rc);
     r->records = c->records * passes;
     return 0;
+}
+
+int bench_write_each(struct bench_ctx *c, struct bench_result *r)
+{
+    return write_lines(c, 1, r);
+}
+
+int bench_write_joined(struct bench_ctx *c, struct bench_result *r)
+{
+    return write_lines(c, 500, r);
 }
 
 /* fwrite + fflush + fdatasync per line, until N records or the time budget,
