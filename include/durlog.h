@@ -497,7 +497,8 @@ int durlog_check(const char *path, int flags, durlog_check_report *report);
  * set them (root, or its own file), its owner and group. A symbolic link is
  * followed: the file it points to is replaced and the link kept. A
  * directory or any other kind of file is refused, and so is a name starting
- * with ".durlog-put.". Being a new file, the result is not shared with hard
+ * with ".durlog-put.", and a file mounted over DEST (-EBUSY: no rename can
+ * replace it; refused before anything is written). Being a new file, the result is not shared with hard
  * links to the old one, and a read-only file in a writable directory is
  * replaced like any other (as with rename(2)). Extended attributes and ACLs
  * are not copied. Concurrent puts to one path are safe: each is complete,

@@ -274,6 +274,21 @@ static int set_attributes(durlog_put *p, const durlog_put_options *o,
     return 0;
 }
 
+/* Whether dir/name is the root of a mount: a file bind-mounted there, from
+ * this file system (statx says so, Linux 5.8+) or another (its device
+ * differs from the directory's). */
+static int is_mount_point(int dirfd, const char *name, const struct stat *st)
+{
+#ifdef STATX_ATTR_MOUNT_ROOT
+    struct statx sx;
+    if (statx(dirfd, name, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &sx) == 0 &&
+        (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT))
+        return (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
+#endif
+    struct stat dir_st;
+    return fstat(dirfd, &dir_st) == 0 && dir_st.st_dev != st->st_dev;
+}
+
 static void put_free(durlog_put *p)
 {
     if (p->named && p->tmpname[0])
@@ -338,6 +353,14 @@ int durlog_put_begin(const char *path, const durlog_put_options *opts,
     if (have_old && !S_ISREG(old.st_mode)) {
         rc = put_fail(p, -EINVAL, "%s is not a regular file (refusing to replace it)",
                       p->shown);
+        goto fail;
+    }
+    /* A file bind-mounted over DEST (a container's /etc/hosts, say) lives
+     * on another device than its directory: rename(2) could only fail with
+     * EBUSY, after the whole copy. Say so now. */
+    if (have_old && is_mount_point(p->dirfd, p->base, &old)) {
+        rc = put_fail(p, -EBUSY, "%s is a mount point (a file mounted over it); a rename "
+                      "cannot replace it", p->shown);
         goto fail;
     }
     if (!have_old && errno != ENOENT) {

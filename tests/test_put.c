@@ -510,6 +510,27 @@ static void test_put_errors(void)
     CHECK_RC(durlog_put_buffer(path, "x", 1, &o), -ENOENT);
     CHECK(lstat(path, &st) == 0 && S_ISLNK(st.st_mode));
 
+    /* A file mounted over DEST: refused before anything is written. */
+    char src[400], cmd[1200];
+    snprintf(path, sizeof path, "%s/mounted", d.dir);
+    snprintf(src, sizeof src, "%s/mount-source", d.dir);
+    FILE *f = fopen(path, "w");
+    FILE *g = fopen(src, "w");
+    REQUIRE(f && g);
+    fputs("under", f);
+    fputs("over", g);
+    fclose(f);
+    fclose(g);
+    snprintf(cmd, sizeof cmd, "mount --bind '%s' '%s'", src, path);
+    REQUIRE(system(cmd) == 0);
+    msg[0] = '\0';
+    CHECK_RC(durlog_put_buffer(path, "x", 1, &o), -EBUSY);
+    CHECK(strstr(msg, "mount point") != NULL);
+    CHECK(file_is(path, "over", 4));
+    snprintf(cmd, sizeof cmd, "umount '%s'", path);
+    CHECK(system(cmd) == 0);
+    CHECK(file_is(path, "under", 5));
+
     /* EACCES: a user who may not write the directory. */
     REQUIRE(geteuid() == 0);
     REQUIRE(chmod(d.dir, 0755) == 0);
