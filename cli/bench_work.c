@@ -28,9 +28,7 @@
 
 static double now_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double)dl_mono_ns() / 1e9;
 }
 
 /* Line i: "line 00000042 xxxx...\n", exactly size bytes. */

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "os.h" /* dl_mono_ns */
 
 struct progress {
     int on;                     /* show progress and the summary */
@@ -63,13 +64,6 @@ static void on_signal(int sig)
     alarm(1);
 }
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* "812 B", "1.5 KiB", "3.25 GiB" */
 static void human_bytes(double n, char *out, size_t size)
 {
@@ -89,7 +83,7 @@ static void draw(struct progress *pg)
 {
     char done[32], total[32], rate[32], line[160];
     uint64_t d = atomic_load(&pg->done), t = atomic_load(&pg->total);
-    double secs = (double)(mono_ns() - pg->start_ns) / 1e9;
+    double secs = (double)(dl_mono_ns() - pg->start_ns) / 1e9;
     double bps = secs > 0 ? (double)d / secs : 0;
     const char *state = atomic_load(&pg->writing_done)
                             ? (pg->synced ? "syncing" : "finishing") : NULL;
@@ -225,7 +219,7 @@ static int run_put(const struct cli_command *cmd, int argc, char **argv)
     pg.tty = isatty(STDERR_FILENO);
     pg.on = show == -1 ? pg.tty : show;
     pg.synced = !(opts.flags & DURLOG_PUT_NO_SYNC);
-    pg.start_ns = mono_ns();
+    pg.start_ns = dl_mono_ns();
     atomic_store(&pg.total, DURLOG_SIZE_UNKNOWN);
     pthread_mutex_init(&pg.mu, NULL);
     pthread_cond_init(&pg.cond, NULL);
@@ -272,7 +266,7 @@ static int run_put(const struct cli_command *cmd, int argc, char **argv)
     if (pg.on) {
         char size[32], rate[32];
         uint64_t done = atomic_load(&pg.done);
-        double secs = (double)(mono_ns() - pg.start_ns) / 1e9;
+        double secs = (double)(dl_mono_ns() - pg.start_ns) / 1e9;
         human_bytes((double)done, size, sizeof size);
         human_bytes(secs > 0 ? (double)done / secs : 0, rate, sizeof rate);
         fprintf(stderr, "put %" PRIu64 " bytes (%s) to %s in %.2f s (%s/s), %s\n", done,
