@@ -164,19 +164,25 @@ static int append_stdin_lines(struct appender *a)
     return status;
 }
 
-/* Says what the open cut from the log's tail, if anything (with -v). */
-static void print_recovery(const durlog *log)
+/* Says on standard error what the open cut from the log's tail, if
+ * anything, and where the cut bytes are kept: recovery never throws records
+ * away silently. */
+static void print_recovery(const char *path, const durlog *log)
 {
     durlog_recovery rec;
 
     durlog_last_recovery(log, &rec);
-    if (rec.bytes_cut)
-        printf("recovered: cut %" PRIu64 " bytes of torn tail from %s, which "
-               "now ends at offset %" PRIu64 "\n", rec.bytes_cut, rec.segment,
-               rec.offset);
+    if (!rec.bytes_cut && !rec.segments_removed)
+        return;
+    fprintf(stderr, "durlog: %s: recovery after a crash cut %" PRIu64 " bytes from %s "
+            "(which now ends at byte offset %" PRIu64 ")", path, rec.bytes_cut,
+            rec.segment, rec.offset);
     if (rec.segments_removed)
-        printf("recovered: removed %" PRIu64 " segments after a gap left by a "
-               "power loss\n", rec.segments_removed);
+        fprintf(stderr, " and moved %" PRIu64 " later segment%s aside", rec.segments_removed,
+                rec.segments_removed == 1 ? "" : "s");
+    if (rec.side_file[0])
+        fprintf(stderr, "; the cut bytes are kept in %s/%s", path, rec.side_file);
+    fprintf(stderr, "\n");
 }
 
 static int run_append(const struct cli_command *cmd, int argc, char **argv)
@@ -221,8 +227,7 @@ static int run_append(const struct cli_command *cmd, int argc, char **argv)
         return cli_fail(cmd, "cannot open log %s: %s", a.path,
                         cli_explain(rc, errbuf, a.path));
 
-    if (a.verbose)
-        print_recovery(a.log);
+    print_recovery(a.path, a.log);
 
     if (optind + 1 < argc) {
         a.unit = "argument";

@@ -16,7 +16,11 @@
 /* Tells the user what to do about the damage in a report. */
 static void print_hint(const char *path, const durlog_check_report *report)
 {
-    if (report->damage_at_tail)
+    if (report->live)
+        printf("hint:      writers have the log open; once they have closed it, "
+               "run `durlog check %s` again (nothing may be cut while they "
+               "append)\n", path);
+    else if (report->damage_at_tail)
         printf("hint:      run `durlog check --repair %s` to cut the torn "
                "tail (the cut bytes are kept in a side file)\n", path);
     else
@@ -41,6 +45,12 @@ static void print_report(const char *path, const durlog_check_report *report)
                report->next_seq - 1);
     else
         printf("seqs:      none (next seq %" PRIu64 ")\n", report->next_seq);
+    if (report->live)
+        printf("writers:   appending; checked the records published when the "
+               "check began\n");
+    if (report->side_files)
+        printf("side files: %" PRIu64 " (what earlier recoveries or repairs cut: "
+               "%s/*.cut-*)\n", report->side_files, path);
     if (report->damaged) {
         printf("problem:   %s\n", report->problem);
         if (report->problems > 1)
@@ -100,14 +110,17 @@ static int run_check(const struct cli_command *cmd, int argc, char **argv)
     rc = durlog_check(path, 0, &found);
     if (rc < 0)
         return check_failed(cmd, "cannot check", path, rc, &found);
+    /* A repair asks for the log to itself, damaged or not. */
+    if ((flags & DURLOG_CHECK_REPAIR) && found.live)
+        return cli_fail(cmd, "cannot repair %s: a writer has the log open; close it "
+                        "and retry", path);
     if (!(flags & DURLOG_CHECK_REPAIR) || !found.damaged ||
         (!found.damage_at_tail && !(flags & DURLOG_CHECK_FORCE)))
         return print_findings(cmd, path, &found); /* the hint says what next */
 
     rc = durlog_check(path, flags, &now);
-    if (rc == DURLOG_EBUSY)
-        return cli_fail(cmd, "cannot repair %s: a writer has the log open; "
-                        "close it and retry", path);
+    if (rc == DURLOG_EBUSY) /* a writer, or another repair: the problem says */
+        return cli_fail(cmd, "%s", now.problem);
     if (rc == DURLOG_ECORRUPT && now.damaged) /* refused: not at the tail */
         return print_findings(cmd, path, &now);
     if (rc < 0)

@@ -190,28 +190,59 @@ typedef struct durlog_options {
 
 void durlog_options_init(durlog_options *opts);
 
-/* What durlog_open() found and repaired. */
+/* What durlog_open() found and repaired. Recovery never deletes what it
+ * cuts: the bytes cut from a segment are kept in a side file next to it
+ * ("<segment>.cut-<offset>"), and whole segments after the cut are renamed
+ * to "<segment>.cut-0" (a ".<n>" suffix when the name is taken). */
 typedef struct durlog_recovery {
-    int performed;          /* 1 if this open scanned the tail (it was the
-                               first writer to open the log) */
-    uint64_t bytes_cut;     /* bytes of torn or unsynced tail removed */
-    uint64_t segments_removed; /* whole segments removed after a gap that
-                                  a power loss left (never synced records) */
-    char segment[64];       /* file name of the segment that was cut, or "" */
+    int performed;          /* 1 if this open rebuilt the log's state (it
+                               was the first writer to open the log) */
+    uint64_t bytes_cut;     /* bytes of torn or unsynced tail cut */
+    uint64_t segments_removed; /* whole segments moved aside after a gap
+                                  that a power loss left (never synced
+                                  records) */
+    char segment[64];       /* file name of the first segment cut, or "" */
     uint64_t offset;        /* byte offset where the valid data now ends in
                                that segment */
+    char side_file[64];     /* the first side file holding what was cut
+                               (in the log directory), or "" */
 } durlog_recovery;
 
 /* Opens (and, if opts->create, creates) the log in directory `path`.
  * opts may be NULL for the defaults. On success *out is a handle to pass to
  * durlog_close().
  *
- * The first writer to open a log scans its tail: a torn last record (partial,
- * or failing its checksum) and any unsynced debris after it are cut, and
- * durlog_last_recovery() reports how many bytes. Damage that is not at the
- * tail is never dropped silently: the open fails with DURLOG_ECORRUPT and the
- * message names the segment and byte offset; `durlog check --repair` decides
- * what to do with it.
+ * The first writer to open a log rebuilds its state from the segments. It
+ * reads only what lies after the log's persisted durable point: the
+ * checkpoint in a segment's header, written once an fdatasync has made the
+ * records before it durable - when a rolled segment is sealed (in the
+ * background, soon after the roll), when the last writer closes the log,
+ * and after a recovery. So the work does not grow with the log, and nothing
+ * below that point is ever cut: damage there is reported by readers and
+ * `durlog check`, where it is. After the point, a torn last record (partial,
+ * or failing its checksum) and any unsynced debris after it are cut, into a
+ * side file (see durlog_recovery), and durlog_last_recovery() reports it.
+ * Damage followed by good records is cut only when it is what a power loss
+ * leaves: after a reboot (the coordination file is from another boot, or
+ * missing), and when no later record vouches that the damaged one had been
+ * synced. Otherwise the open fails with DURLOG_ECORRUPT, changes nothing,
+ * and the message names the segment, the byte offset and `durlog check`.
+ * A log with no checkpoint at all (only `kernel` appends, never rolled,
+ * never closed cleanly) proves nothing durable, so after a reboot its first
+ * unvouched damage is treated as a power loss's: cut into a side file.
+ *
+ * Writers coordinate through the directory's flock and the coordination
+ * file they map. If that file is removed or replaced while writers have the
+ * log open, they go on safely through the file they mapped, and a new
+ * writer is refused (DURLOG_EBUSY, with a message) until they have all
+ * closed. A segment replaced or removed under a writer (cp + mv) puts the
+ * log in the failed state before any record written to the old file is
+ * acknowledged as durable (DURLOG_EFAILED; `kernel` appends are not checked
+ * one by one: they are caught at the next sync, roll or close).
+ *
+ * New files take the log directory's owner (when the writer runs as root)
+ * and group, so that root appending to a user's log leaves nothing the
+ * user's writers cannot open.
  *
  * Hostile logs: segment files are opened without following symbolic links
  * and must be regular files; a segment named past the largest sequence
@@ -223,8 +254,11 @@ int durlog_open(const char *path, const durlog_options *opts, durlog **out);
  * background thread still owes (so the interval promise holds across close),
  * stops background work and frees the handle, even when it returns an error
  * (the error of the final flush or sync, or of an earlier background sync).
- * Records appended at DURLOG_KERNEL stay as they are: in the page cache,
- * durable whenever the kernel writes them back or a later sync covers them. */
+ * Records appended at DURLOG_KERNEL stay as they are while other writers
+ * have the log open; the last writer to close it makes the whole log durable
+ * and checkpoints it (one fdatasync, as a clean shutdown of Redis, SQLite or
+ * Kafka does), so that the next open need not read it back. A segment found
+ * replaced or removed under the handle fails the close with DURLOG_EFAILED. */
 int durlog_close(durlog *log);
 
 /* The recovery this handle's open performed. */
@@ -450,6 +484,11 @@ typedef struct durlog_check_report {
     int damage_at_tail;     /* 1 if the only damage is a torn tail */
     char problem[512];      /* first problem: segment, offset, what */
     uint64_t problems;      /* number of distinct damaged regions */
+    int live;               /* 1 if writers had the log open: the records
+                               they published when the check began were
+                               verified, and nothing after them */
+    uint64_t side_files;    /* side files ("*.cut-*") in the log directory:
+                               bytes earlier recoveries or repairs cut */
 } durlog_check_report;
 
 enum durlog_check_flags {
@@ -459,12 +498,17 @@ enum durlog_check_flags {
                                 at the tail (dropping every record after it) */
 };
 
-/* Verifies every record of every segment. Returns 0 when the check ran (look
- * at report->damaged), or an error. With DURLOG_CHECK_REPAIR it takes the
- * log's writer lock and fails with DURLOG_EBUSY while a writer has the log
- * open; without FORCE it refuses (DURLOG_ECORRUPT) to drop damage that is not
- * at the tail. After a successful repair the report describes the log as it
- * is now (clean); run a check without REPAIR first to see what will be cut. */
+/* Verifies every record of every segment, and that each segment holds what
+ * its checkpoint or seal promises. Returns 0 when the check ran (look at
+ * report->damaged), or an error (a segment it cannot open: the message says
+ * why). On a log writers have open it verifies the records published when
+ * it began and nothing after them (report->live). With DURLOG_CHECK_REPAIR
+ * it takes the log directory's lock exclusively and fails with DURLOG_EBUSY
+ * while a writer has the log open or another repair runs (the message says
+ * which); without FORCE it refuses (DURLOG_ECORRUPT) to drop damage that is
+ * not at the tail. After a successful repair the report describes the log as
+ * it is now (clean); run a check without REPAIR first to see what will be
+ * cut. */
 int durlog_check(const char *path, int flags, durlog_check_report *report);
 
 /* ---------------------------------------------------------------------------

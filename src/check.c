@@ -2,9 +2,14 @@
  * check.c - `durlog check`: verify every record of a log, and repair a torn
  * tail (or, when forced, any damage) by cutting it.
  *
- * Nothing is ever thrown away: the bytes cut from a segment go to a side
- * file "<segment>.cut-<offset>" and whole segments after the cut are renamed
- * to "<segment>.cut-0", both next to the log, before the segment is zeroed.
+ * A check may run while writers append. It then verifies the records
+ * published when it started (the coordination file's mark, trusted because
+ * a writer holds it: shared.h) and nothing after them: the bytes past that
+ * mark may be a record being copied right now, which is not damage. A repair
+ * needs the log to itself: it takes the directory's flock exclusively, as
+ * the first writer to open a log does, and refuses while a writer has it.
+ *
+ * Nothing is ever thrown away: the bytes cut go to side files (cut.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +20,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include "cut.h"
 #include "log.h"
 #include "os.h"
 #include "scan.h"
@@ -23,6 +29,7 @@ struct damage {
     int found;
     size_t seg_index;     /* where the first damage is */
     uint64_t offset;      /* byte offset in that segment (0: whole segment) */
+    uint64_t seq;         /* the first record it takes away */
     uint64_t dirty_end;   /* end of the debris to cut in that segment */
     int at_tail;
 };
@@ -34,53 +41,87 @@ struct damage {
         (rep)->damaged = 1;                                                  \
     } while (0)
 
+/* What a checkpoint in segment `name`'s header promised and the records do
+ * not hold. */
+static void check_checkpoint(const char *path, const char *name,
+                             const struct dl_seg_header *h, const struct dl_scan *s,
+                             uint64_t stop_seq, durlog_check_report *rep)
+{
+    if (!(h->flags & DL_SEG_F_CKPT))
+        return;
+    uint64_t want = h->ckpt_seq < stop_seq ? h->ckpt_seq : stop_seq;
+    if (s->next_seq < want && s->dirty_end == s->valid_end)
+        PROBLEM(rep, "%s/%s: records %llu to %llu, which were durable, are missing "
+                "(the data ends at byte offset %llu)", path, name,
+                (unsigned long long)s->next_seq, (unsigned long long)h->ckpt_seq - 1,
+                (unsigned long long)s->valid_end);
+    else if ((h->flags & DL_SEG_F_SEALED) && s->next_seq > h->ckpt_seq)
+        PROBLEM(rep, "%s/%s: holds records past its seal (record %llu)", path, name,
+                (unsigned long long)h->ckpt_seq);
+}
+
+/* Verifies the segments segs[0..n) up to record stop_seq (UINT64_MAX: all
+ * of them). */
 static int scan_log(int dirfd, const char *path, const uint64_t *segs, size_t n,
-                    durlog_check_report *rep, struct damage *dmg)
+                    uint64_t stop_seq, durlog_check_report *rep, struct damage *dmg)
 {
     uint64_t expect = n ? segs[0] : 0;
-    char name[DL_SEG_NAME_LEN + 1], err[256];
+    char name[DL_SEG_NAME_LEN + 1], err[DL_ERRMSG_SIZE];
     rep->first_seq = expect;
-    rep->segments = n;
     for (size_t i = 0; i < n; i++) {
         struct dl_segmap m;
         struct dl_scan s;
+        if (segs[i] >= stop_seq && i > 0)
+            break; /* begun after the check did */
+        rep->segments++;
         dl_seg_name(name, segs[i]);
-        int rc = dl_seg_open(dirfd, segs[i], 0, &m, err, sizeof err);
+        int rc = dl_seg_open(dirfd, path, segs[i], 0, &m, err, sizeof err);
         if (rc == DURLOG_ECORRUPT || rc == DURLOG_EFORMAT) {
-            PROBLEM(rep, "%s/%s", path, err);
+            PROBLEM(rep, "%s", err);
             if (!dmg->found)
-                *dmg = (struct damage){ 1, i, 0, 0, i + 1 == n };
+                *dmg = (struct damage){ 1, i, 0, segs[i], 0, i + 1 == n };
             continue;
         }
         if (rc) {
-            snprintf(rep->problem, sizeof rep->problem, "%s/%s", path, err);
+            snprintf(rep->problem, sizeof rep->problem, "%s", err);
             return rc;
         }
         if (i > 0 && segs[i] != expect) {
-            PROBLEM(rep, "%s/%s: starts at record %llu but the previous segment "
-                    "ends before record %llu (records missing)", path, name,
-                    (unsigned long long)segs[i], (unsigned long long)expect);
+            if (segs[i] > expect)
+                PROBLEM(rep, "%s: records %llu to %llu are missing (no segment file holds "
+                        "them; the next segment, %s, starts at record %llu)", path,
+                        (unsigned long long)expect, (unsigned long long)segs[i] - 1, name,
+                        (unsigned long long)segs[i]);
+            else
+                PROBLEM(rep, "%s/%s: starts at record %llu, inside the previous segment "
+                        "(which ends before record %llu)", path, name,
+                        (unsigned long long)segs[i], (unsigned long long)expect);
             if (!dmg->found)
-                *dmg = (struct damage){ 1, i, 0, 0, 0 };
+                *dmg = (struct damage){ 1, i, 0, segs[i], 0, 0 };
         }
         uint64_t limit = m.size < m.capacity ? m.size : m.capacity;
-        dl_scan_segment(m.map, limit, segs[i], 1, &s);
+        dl_scan_from(m.map, limit, DL_SEG_HEADER_SIZE, segs[i], stop_seq, 1, &s);
         dl_seg_close(&m);
-        rep->records += s.records;
+        rep->records += s.records + s.later_records;
         expect = s.next_seq;
+        check_checkpoint(path, name, &m.hdr, &s, stop_seq, rep);
         if (s.dirty_end > s.valid_end) {
             if (s.later_records)
                 PROBLEM(rep, "%s/%s: damaged record at byte offset %llu (record "
                         "%llu); %llu good records follow it", path, name,
                         (unsigned long long)s.valid_end, (unsigned long long)s.next_seq,
                         (unsigned long long)s.later_records);
+            else if (i + 1 < n)
+                PROBLEM(rep, "%s/%s: damaged record at byte offset %llu (record %llu) "
+                        "at the end of a segment that later segments follow", path, name,
+                        (unsigned long long)s.valid_end, (unsigned long long)s.next_seq);
             else
                 PROBLEM(rep, "%s/%s: torn record at byte offset %llu (record %llu), "
                         "%llu bytes to the end of the data", path, name,
                         (unsigned long long)s.valid_end, (unsigned long long)s.next_seq,
                         (unsigned long long)(s.dirty_end - s.valid_end));
             if (!dmg->found)
-                *dmg = (struct damage){ 1, i, s.valid_end, s.dirty_end,
+                *dmg = (struct damage){ 1, i, s.valid_end, s.next_seq, s.dirty_end,
                                         i + 1 == n && s.later_records == 0 };
             if (s.later_records)
                 expect = s.later_max_seq;
@@ -91,82 +132,70 @@ static int scan_log(int dirfd, const char *path, const uint64_t *segs, size_t n,
     return 0;
 }
 
-/* Saves [off, end) of segment `name` to a side file, then zeroes it there. */
-static int cut_segment(int dirfd, const char *path, const char *name,
-                       uint64_t off, uint64_t end, char *msg, size_t msglen)
+/* After a cut at record `seq`, byte `off` of segment `name`: its checkpoint
+ * may not promise more than is left, and it is no longer sealed. */
+static int lower_checkpoint(int dirfd, const char *path, const char *name, uint64_t first,
+                            uint64_t seq, uint64_t off, char *msg, size_t msglen)
 {
-    char side[DL_SEG_NAME_LEN + 32];
-    int fd = -1, side_fd = -1, rc;
-    unsigned char *buf = NULL;
-    size_t len = (size_t)(end - off);
-
-    snprintf(side, sizeof side, "%s.cut-%llu", name, (unsigned long long)off);
-    fd = dl_openat(dirfd, name, O_RDWR | O_NOFOLLOW, 0);
-    if (fd < 0) {
-        rc = fd;
-        snprintf(msg, msglen, "open %s/%s: %s", path, name, durlog_strerror(rc));
+    struct dl_seg_header h;
+    uint64_t size;
+    int rc = dl_seg_read_header(dirfd, path, first, &h, &size, msg, msglen);
+    if (rc)
         return rc;
+    if (!(h.flags & DL_SEG_F_CKPT) || (h.ckpt_seq <= seq && !(h.flags & DL_SEG_F_SEALED)))
+        return 0;
+    if (h.ckpt_seq > seq) {
+        h.ckpt_seq = seq;
+        h.ckpt_off = off;
     }
-    buf = malloc(len ? len : 1);
-    if (!buf) {
-        rc = -ENOMEM;
-        snprintf(msg, msglen, "out of memory");
-        goto out;
+    h.flags = h.ckpt_seq > first ? DL_SEG_F_CKPT : 0;
+    if (!h.flags) {
+        h.ckpt_seq = first;
+        h.ckpt_off = DL_SEG_HEADER_SIZE;
     }
-    rc = dl_pread_all(fd, buf, len, (off_t)off);
-    if (rc) {
-        snprintf(msg, msglen, "read %s/%s: %s", path, name, durlog_strerror(rc));
-        goto out;
+    int fd = dl_openat(dirfd, name, O_RDWR | O_NOFOLLOW, 0);
+    if (fd < 0) {
+        snprintf(msg, msglen, "cannot open %s/%s: %s", path, name, durlog_strerror(fd));
+        return fd;
     }
-    side_fd = dl_openat(dirfd, side, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0644);
-    if (side_fd < 0) {
-        rc = side_fd;
-        snprintf(msg, msglen, "create %s/%s: %s", path, side, durlog_strerror(rc));
-        goto out;
-    }
-    /* The cut bytes are durable in the side file before they are erased. */
-    rc = dl_write_all(side_fd, buf, len);
-    if (!rc)
-        rc = dl_fsync(side_fd);
-    if (rc) {
-        snprintf(msg, msglen, "write %s/%s: %s", path, side, durlog_strerror(rc));
-        goto out;
-    }
-    memset(buf, 0, len);
-    rc = dl_pwrite_all(fd, buf, len, (off_t)off);
+    rc = dl_seg_write_header(fd, &h);
     if (!rc)
         rc = dl_fdatasync(fd);
-    if (rc)
-        snprintf(msg, msglen, "zero the cut in %s/%s: %s", path, name, durlog_strerror(rc));
-out:
-    free(buf);
-    dl_close(side_fd);
     dl_close(fd);
+    if (rc)
+        snprintf(msg, msglen, "cannot rewrite the header of %s/%s: %s", path, name,
+                 durlog_strerror(rc));
     return rc;
 }
 
 static int repair(int dirfd, const char *path, const uint64_t *segs, size_t n,
                   const struct damage *dmg, durlog_check_report *rep)
 {
-    char name[DL_SEG_NAME_LEN + 1], side[DL_SEG_NAME_LEN + 16], msg[256];
+    char name[DL_SEG_NAME_LEN + 1], side[DL_SIDE_NAME_MAX], msg[DL_ERRMSG_SIZE];
+    struct stat st;
+    struct dl_owner owner = { (uid_t)-1, (gid_t)-1 };
     size_t i = dmg->seg_index;
     int rc = 0;
+    if (fstat(dirfd, &st) == 0)
+        owner = (struct dl_owner){ st.st_uid, st.st_gid };
     if (dmg->offset > 0) {
         dl_seg_name(name, segs[i]);
-        rc = cut_segment(dirfd, path, name, dmg->offset, dmg->dirty_end, msg, sizeof msg);
+        rc = dl_cut_range(dirfd, path, name, dmg->offset, dmg->dirty_end, &owner, side,
+                          msg, sizeof msg);
+        if (!rc)
+            rc = lower_checkpoint(dirfd, path, name, segs[i], dmg->seq, dmg->offset, msg,
+                                  sizeof msg);
         if (rc) {
-            snprintf(rep->problem, sizeof rep->problem, "repair failed: %s", msg);
+            snprintf(rep->problem, sizeof rep->problem, "repair failed: %.480s", msg);
             return rc;
         }
         i++;
     }
     for (; i < n; i++) {
         dl_seg_name(name, segs[i]);
-        snprintf(side, sizeof side, "%s.cut-0", name);
-        rc = dl_renameat(dirfd, name, side);
+        rc = dl_cut_whole(dirfd, path, name, side, msg, sizeof msg);
         if (rc) {
-            snprintf(rep->problem, sizeof rep->problem, "repair failed: rename "
-                     "%s/%s: %s", path, name, durlog_strerror(rc));
+            snprintf(rep->problem, sizeof rep->problem, "repair failed: %.480s", msg);
             return rc;
         }
     }
@@ -178,40 +207,131 @@ static int repair(int dirfd, const char *path, const uint64_t *segs, size_t n,
     return rc;
 }
 
+/* The coordination file, mapped, when a writer has the log open through it:
+ * then its published mark is where the check stops. */
+struct live_view {
+    int fd;
+    struct dl_shared *sh;
+};
+
+static int open_live_view(int dirfd, struct live_view *v)
+{
+    struct stat st;
+    void *p;
+    v->fd = dl_openat(dirfd, DL_SHM_NAME, O_RDONLY | O_NOFOLLOW, 0);
+    v->sh = NULL;
+    if (v->fd < 0)
+        return 0;
+    if (fstat(v->fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= DL_SHM_SIZE &&
+        dl_shm_probe_live(v->fd) == 1 &&
+        dl_mmap(DL_SHM_SIZE, PROT_READ, v->fd, 0, &p) == 0) {
+        v->sh = p;
+        if (dl_shm_valid_for(v->sh, dirfd))
+            return 1;
+        dl_munmap(p, DL_SHM_SIZE);
+        v->sh = NULL;
+    }
+    return 0;
+}
+
+static void close_live_view(struct live_view *v)
+{
+    if (v->sh)
+        dl_munmap(v->sh, DL_SHM_SIZE);
+    dl_close(v->fd);
+}
+
+/* Takes the log for a repair: the directory's flock, exclusively (no writer
+ * has it open, no other repair runs), and the coordination file's (a durlog
+ * from before the directory lock marks its writers there only). */
+static int lock_for_repair(int dirfd, const char *path, durlog_check_report *rep)
+{
+    if (flock(dirfd, LOCK_EX | LOCK_NB) < 0) {
+        int rc = errno == EWOULDBLOCK ? DURLOG_EBUSY : -errno;
+        struct live_view v;
+        int live = rc == DURLOG_EBUSY && open_live_view(dirfd, &v);
+        if (rc == DURLOG_EBUSY)
+            close_live_view(&v);
+        if (rc != DURLOG_EBUSY)
+            snprintf(rep->problem, sizeof rep->problem, "flock %s: %s", path,
+                     durlog_strerror(rc));
+        else if (live)
+            snprintf(rep->problem, sizeof rep->problem, "%s: cannot repair while a "
+                     "writer has the log open (close it first)", path);
+        else
+            snprintf(rep->problem, sizeof rep->problem, "%s: cannot repair: another "
+                     "`durlog check --repair` is running on it, or a writer is "
+                     "opening it; try again", path);
+        return rc;
+    }
+    int shmfd = dl_openat(dirfd, DL_SHM_NAME, O_RDONLY | O_NOFOLLOW, 0);
+    if (shmfd >= 0 && flock(shmfd, LOCK_EX | LOCK_NB) < 0) {
+        int rc = errno == EWOULDBLOCK ? DURLOG_EBUSY : -errno;
+        dl_close(shmfd);
+        snprintf(rep->problem, sizeof rep->problem, "%s: cannot repair while a writer "
+                 "(of another durlog version) has the log open", path);
+        return rc;
+    }
+    dl_close(shmfd);
+    return 0;
+}
+
+/* After a repair the coordination file's tail is wrong: whoever opens the
+ * log next must rebuild it (and readers must not trust it meanwhile). */
+static void invalidate_shared(int dirfd)
+{
+    struct dl_shared *sh;
+    int fd = dl_openat(dirfd, DL_SHM_NAME, O_RDWR | O_NOFOLLOW, 0);
+    if (fd < 0)
+        return;
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= DL_SHM_SIZE &&
+        dl_mmap(DL_SHM_SIZE, PROT_READ | PROT_WRITE, fd, 0, (void **)&sh) == 0) {
+        atomic_store(&sh->ready, 0);
+        dl_munmap(sh, DL_SHM_SIZE);
+    }
+    dl_close(fd);
+}
+
 int durlog_check(const char *path, int flags, durlog_check_report *report)
 {
     durlog_check_report rep;
     struct damage dmg = { 0 };
     uint64_t *segs = NULL;
     size_t n = 0;
-    int shmfd = -1, rc;
+    uint64_t stop_seq = UINT64_MAX;
+    int rc;
 
     memset(&rep, 0, sizeof rep);
     if (!path || !report)
         return DURLOG_EINVAL;
     int dirfd = dl_openat(AT_FDCWD, path, O_RDONLY | O_DIRECTORY, 0);
     if (dirfd < 0) {
-        snprintf(report->problem, sizeof report->problem, "open log directory %s: %s",
-                 path, durlog_strerror(dirfd));
+        snprintf(report->problem, sizeof report->problem, "cannot open the log directory "
+                 "%s: %s", path, durlog_strerror(dirfd));
         return dirfd;
     }
     if (flags & DURLOG_CHECK_REPAIR) {
-        /* Writers hold a shared flock on the coordination file while open. */
-        shmfd = dl_openat(dirfd, DL_SHM_NAME, O_RDWR | O_NOFOLLOW, 0);
-        if (shmfd >= 0 && flock(shmfd, LOCK_EX | LOCK_NB) < 0) {
-            rc = errno == EWOULDBLOCK ? DURLOG_EBUSY : -errno;
-            snprintf(rep.problem, sizeof rep.problem,
-                     "%s: cannot repair while a writer has the log open", path);
+        rc = lock_for_repair(dirfd, path, &rep);
+        if (rc)
             goto out;
+    } else {
+        struct live_view v;
+        if (open_live_view(dirfd, &v)) {
+            /* Read before listing: every record below it is in a segment
+             * that exists by then. */
+            stop_seq = atomic_load(&v.sh->published_seq);
+            rep.live = 1;
         }
+        close_live_view(&v);
     }
     rc = dl_seg_list(dirfd, &segs, &n);
     if (rc) {
-        snprintf(rep.problem, sizeof rep.problem, "list segments of %s: %s", path,
-                 durlog_strerror(rc));
+        snprintf(rep.problem, sizeof rep.problem, "cannot list the segments of %s: %s",
+                 path, durlog_strerror(rc));
         goto out;
     }
-    rc = scan_log(dirfd, path, segs, n, &rep, &dmg);
+    rc = scan_log(dirfd, path, segs, n, stop_seq, &rep, &dmg);
     if (rc || !rep.damaged || !(flags & DURLOG_CHECK_REPAIR))
         goto out;
     if (!rep.damage_at_tail && !(flags & DURLOG_CHECK_FORCE)) {
@@ -221,14 +341,7 @@ int durlog_check(const char *path, int flags, durlog_check_report *report)
     rc = repair(dirfd, path, segs, n, &dmg, &rep);
     if (rc)
         goto out;
-    if (shmfd >= 0) {
-        /* Readers must not trust the coordination file's old tail. */
-        struct dl_shared *sh;
-        if (dl_mmap(DL_SHM_SIZE, PROT_READ | PROT_WRITE, shmfd, 0, (void **)&sh) == 0) {
-            atomic_store(&sh->ready, 0);
-            dl_munmap(sh, DL_SHM_SIZE);
-        }
-    }
+    invalidate_shared(dirfd);
     /* Report the log as it is now. */
     free(segs);
     segs = NULL;
@@ -236,11 +349,12 @@ int durlog_check(const char *path, int flags, durlog_check_report *report)
     memset(&rep, 0, sizeof rep);
     rc = dl_seg_list(dirfd, &segs, &n);
     if (!rc)
-        rc = scan_log(dirfd, path, segs, n, &rep, &dmg);
+        rc = scan_log(dirfd, path, segs, n, UINT64_MAX, &rep, &dmg);
 out:
+    if (dl_count_side_files(dirfd, &rep.side_files) != 0)
+        rep.side_files = 0;
     free(segs);
-    dl_close(shmfd);
-    dl_close(dirfd);
+    dl_close(dirfd); /* releases the repair's lock */
     *report = rep;
     if (rc && !report->problem[0])
         snprintf(report->problem, sizeof report->problem, "%s", durlog_strerror(rc));

@@ -7,6 +7,8 @@
  *    most one fdatasync per interval and none while nothing is dirty;
  *  - asynchronous appends: at once, joining the shared group commit like any
  *    appender (sync.c): it leads an fdatasync or waits for the one under way;
+ *  - sealing: after a roll, the finished segment's records are synced and
+ *    its header sealed (seal.c), so that recovery never reads it again;
  * and then hands out completions (async.c): it runs their callbacks itself,
  * or, with poll_callbacks, makes the eventfd readable for durlog_poll().
  *
@@ -125,6 +127,8 @@ static int work_pending(durlog *log)
     if (atomic_load(&log->async_target) > atomic_load(&sh->durable_seq) &&
         !atomic_load(&sh->failed) && !atomic_load(&log->eerror))
         return 1;
+    if (dl_seal_pending(log))
+        return 1;
     /* In poll mode ready completions wait for durlog_poll(), not for us. */
     return !log->opts.poll_callbacks && dl_completion_ready(log);
 }
@@ -199,6 +203,16 @@ static void *engine_main(void *arg)
             dl_deliver(log, 0);
         if (stop)
             break; /* close delivers whatever is left */
+        if (dl_seal_pending(log)) {
+            /* After the completions: a seal may take an fdatasync of a whole
+             * segment. Its failures are not the completions' (a failed
+             * fdatasync puts the log in the failed state, which they see);
+             * anything else is retried on the next round. */
+            dl_set_thread_errbuf(msg);
+            if (dl_seal_run(log))
+                atomic_store(&log->seal_stuck, atomic_load(&sh->published_seg) + 1);
+            dl_set_thread_errbuf(NULL);
+        }
         sleep_until_kicked(log, seen, deadline);
     }
     return NULL;
@@ -245,6 +259,13 @@ int dl_interval_note(durlog *log, uint64_t seq)
     if (kick)
         engine_nudge(log);
     return rc;
+}
+
+void dl_engine_seal_soon(durlog *log)
+{
+    atomic_store(&log->seal_stuck, 0);
+    if (dl_engine_start(log) == 0)
+        engine_nudge(log);
 }
 
 int dl_engine_sync_soon(durlog *log, uint64_t end)

@@ -19,6 +19,11 @@ void dl_seg_header_encode(unsigned char out[DL_SEG_HEADER_SIZE],
     dl_put64(out + DL_SEGH_FIRST, h->first_seq);
     dl_put64(out + DL_SEGH_CAPACITY, h->capacity);
     dl_put64(out + DL_SEGH_CREATED, h->created_ns);
+    if (h->flags & DL_SEG_F_CKPT) {
+        dl_put64(out + DL_SEGH_CKPT_SEQ, h->ckpt_seq);
+        dl_put64(out + DL_SEGH_CKPT_OFF, h->ckpt_off);
+        dl_put32(out + DL_SEGH_FLAGS, h->flags);
+    }
     dl_put32(out + DL_SEGH_CRC, dl_crc32c(0, out, DL_SEGH_CRC));
 }
 
@@ -38,6 +43,23 @@ int dl_seg_header_decode(const unsigned char in[DL_SEG_HEADER_SIZE],
     h->capacity = dl_get64(in + DL_SEGH_CAPACITY);
     h->created_ns = dl_get64(in + DL_SEGH_CREATED);
     if (h->capacity < DL_SEG_HEADER_SIZE)
+        return DURLOG_ECORRUPT;
+    /* Unknown flag bits are a later format's: ignored (they may only add
+     * promises). */
+    h->flags = dl_get32(in + DL_SEGH_FLAGS) & DL_SEG_F_KNOWN;
+    h->ckpt_seq = h->first_seq;
+    h->ckpt_off = DL_SEG_HEADER_SIZE;
+    if (!(h->flags & DL_SEG_F_CKPT))
+        return h->flags ? DURLOG_ECORRUPT : 0;
+    /* A checkpoint must describe records that can fit in the segment: at
+     * least 32 bytes each, none past the capacity. */
+    h->ckpt_seq = dl_get64(in + DL_SEGH_CKPT_SEQ);
+    h->ckpt_off = dl_get64(in + DL_SEGH_CKPT_OFF);
+    if (h->ckpt_seq < h->first_seq || h->ckpt_seq >= DL_SEQ_LIMIT ||
+        h->ckpt_off < DL_SEG_HEADER_SIZE || h->ckpt_off > h->capacity ||
+        (h->ckpt_off & (DL_REC_ALIGN - 1)) ||
+        (h->ckpt_off - DL_SEG_HEADER_SIZE) / DL_REC_HEADER_SIZE < h->ckpt_seq - h->first_seq ||
+        (h->ckpt_seq == h->first_seq) != (h->ckpt_off == DL_SEG_HEADER_SIZE))
         return DURLOG_ECORRUPT;
     return 0;
 }

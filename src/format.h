@@ -34,7 +34,23 @@
 #define DL_SEGH_FIRST 16     /* 8  sequence number of the first record */
 #define DL_SEGH_CAPACITY 24  /* 8  the most bytes this segment may grow to */
 #define DL_SEGH_CREATED 32   /* 8  creation time, ns since the epoch */
+#define DL_SEGH_CKPT_SEQ 40  /* 8  checkpoint: records below this are durable */
+#define DL_SEGH_CKPT_OFF 48  /* 8  checkpoint: offset just past those records */
+#define DL_SEGH_FLAGS 56     /* 4  DL_SEG_F_* */
 #define DL_SEGH_CRC 60       /* 4  CRC32C of bytes 0..59 */
+
+/* Segment header flags. A segment is created with none; its header is
+ * rewritten (one 64-byte write inside the first 512-byte sector) only to
+ * record what an fdatasync has already made durable:
+ *  - DL_SEG_F_CKPT: every record of the segment below ckpt_seq, lying in
+ *    [64, ckpt_off), is on stable storage (the log's persisted durable
+ *    point; recovery never cuts below it and does not even scan it);
+ *  - DL_SEG_F_SEALED (with CKPT): the segment is complete: it holds exactly
+ *    the records [first_seq, ckpt_seq) and the next one is in the segment
+ *    named ckpt_seq. Set once a rolled segment is durable. */
+#define DL_SEG_F_CKPT 1u
+#define DL_SEG_F_SEALED 2u
+#define DL_SEG_F_KNOWN (DL_SEG_F_CKPT | DL_SEG_F_SEALED)
 
 /* Record header fields (offsets into the 32 bytes). */
 #define DL_RECH_CRC 0        /* 4  CRC32C of bytes 4..31 and the payload */
@@ -88,12 +104,17 @@ struct dl_seg_header {
     uint64_t first_seq;
     uint64_t capacity;
     uint64_t created_ns;
+    uint64_t ckpt_seq;       /* with DL_SEG_F_CKPT; else first_seq */
+    uint64_t ckpt_off;       /* with DL_SEG_F_CKPT; else 64 */
+    uint32_t flags;          /* DL_SEG_F_* */
 };
 
 void dl_seg_header_encode(unsigned char out[DL_SEG_HEADER_SIZE],
                           const struct dl_seg_header *h);
 /* 0, DURLOG_EFORMAT (not a segment / unknown version) or DURLOG_ECORRUPT
- * (magic right but checksum or fields wrong). */
+ * (magic right but checksum or fields wrong, a checkpoint outside the
+ * segment). A header without DL_SEG_F_CKPT decodes with ckpt_seq =
+ * first_seq and ckpt_off = 64: nothing proven durable. */
 int dl_seg_header_decode(const unsigned char in[DL_SEG_HEADER_SIZE],
                          struct dl_seg_header *h);
 

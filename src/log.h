@@ -2,9 +2,11 @@
  * log.h - the writer handle and the internal interfaces between the files
  * that implement it:
  *
- *   open.c     open/close, the coordination file, info
+ *   open.c     open/close, joining a log through its locks, info
  *   recover.c  rebuilding the tail from the segments (first open, dead lock
- *              holder), cutting a torn tail
+ *              holder), cutting a torn tail (into side files: cut.c)
+ *   seal.c     the persisted durable point: sealing rolled segments, the
+ *              checkpoint the last writer leaves when it closes
  *   writer.c   the append paths for each durability level
  *   sync.c     making records durable: the fdatasync leader (group commit)
  *   engine.c   the background engine thread: interval syncs, asynchronous
@@ -51,6 +53,8 @@ struct durlog {
     mode_t dir_mode;
     mode_t file_mode;             /* the log's permissions: its coordination
                                      file's, given to every new segment */
+    struct dl_owner owner;        /* the log's owner and group: its
+                                     directory's, given to every new file */
 
     /* Guards this handle's local state below; taken before the shared
      * append lock, never while holding it. */
@@ -116,6 +120,10 @@ struct durlog {
     _Atomic int async_syncing;    /* set by the first asynchronous
                                      DURLOG_SYNC append: see
                                      dl_prefault_for_write */
+    _Atomic uint64_t seal_stuck;  /* the tail (+1) when sealing last stopped
+                                     short of it for a reason a retry would
+                                     meet again (a gap): the engine does not
+                                     retry until the tail moves (0: none) */
 
     durlog_recovery recovery;
     char errmsg[DL_ERRMSG_SIZE];
@@ -131,12 +139,42 @@ void dl_set_thread_errbuf(char *buf);
 void dl_set_err(char *buf, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* recover.c: rebuilds sh's tail state from the segments. Called with the
- * append lock held or the exclusive open flock. strict: the page cache is
- * known intact (same boot), so any damage followed by good records is
- * corruption; otherwise a power loss may have dropped unsynced pages and such
- * damage above the proven-durable mark is cut as a torn tail. */
-int dl_recover(durlog *log, int strict, durlog_recovery *rep);
+/* recover.c */
+enum dl_recover_mode {
+    DL_RECOVER_LENIENT, /* first open, history unknown: a power loss may
+                           have dropped unsynced pages */
+    DL_RECOVER_STRICT,  /* first open, same boot: the page cache is intact */
+    DL_RECOVER_LIVE,    /* the append lock's holder died; others have the
+                           log open */
+};
+/* Rebuilds sh's tail state from the segments. Called with the append lock
+ * held (LIVE) or the log directory's exclusive flock. old_durable: the
+ * durable mark of the coordination file being rebuilt (STRICT only), which
+ * this boot's syncs established. */
+int dl_recover(durlog *log, enum dl_recover_mode mode, uint64_t old_durable,
+               durlog_recovery *rep);
+/* Writes the checkpoint (ckpt_seq, ckpt_off), sealed or not, into segment
+ * seg's header and fdatasyncs it. The caller has made those records
+ * durable first: a checkpoint only states what is already true. */
+int dl_write_checkpoint(durlog *log, uint64_t seg, uint64_t ckpt_seq, uint64_t ckpt_off,
+                        int seal);
+
+/* seal.c */
+/* Notes a rolled segment's end for the sealer (append lock or exclusive). */
+void dl_seal_note_push(struct dl_shared *sh, const struct dl_seal_note *note);
+/* 1 if segments below the tail wait to be sealed (and sealing is not
+ * stuck on something a retry would meet again). */
+int dl_seal_pending(durlog *log);
+/* Seals every rolled segment not sealed yet, oldest first: syncs its
+ * records (through the group commit), then writes its seal and fdatasyncs
+ * it. One sealer at a time in any process; returns 0 at once when another
+ * is at work. */
+int dl_seal_run(durlog *log);
+/* At close, by the last writer (holding the directory's flock
+ * exclusively): seals what is left, makes the log durable and writes the
+ * tail's checkpoint, so that the next open (after a reboot too) need not
+ * read what was already there. */
+int dl_close_checkpoint(durlog *log);
 
 /* writer.c */
 /* Makes m (or nothing, if NULL) this handle's tail mapping, retiring the
@@ -190,6 +228,9 @@ int dl_engine_sync_soon(durlog *log, uint64_t end);
 void dl_engine_kick(durlog *log);
 /* Wakes the engine for a completion that is ready at once (kernel level). */
 void dl_engine_kick_ready(durlog *log);
+/* Starts the engine if needed and has it seal the segments rolled so far
+ * (called with the append lock held, after a roll). */
+void dl_engine_seal_soon(durlog *log);
 /* 1 on the thread running this handle's engine (and its callbacks). */
 int dl_on_engine_thread(const durlog *log);
 /* The engine's sticky error (0 if none), with its message copied to the
@@ -222,5 +263,20 @@ void dl_async_free(durlog *log);
 /* sync.c */
 /* Makes every record below `target` durable. */
 int dl_sync_to(durlog *log, uint64_t target);
+/* The same for records below `target` that all lie in segments up to seg,
+ * syncing nothing after seg (the sealer's sync of a rolled segment). */
+int dl_sync_segment_records(durlog *log, uint64_t target, uint64_t seg);
+/* The error for an append or sync on a log in the failed state, with the
+ * message saying why. */
+int dl_failed_state(durlog *log);
+/* Checks, after its fdatasync, that segment seg's file (open as fd) is
+ * still under its name and, for the tail, the file every writer maps;
+ * otherwise puts the log in the failed state (dl_mark_replaced). */
+int dl_check_segment_identity(durlog *log, uint64_t seg, int fd);
+/* Puts the log in the failed state because segment seg's file was
+ * replaced or removed while open; the first to find out saves the old
+ * file, open as old_fd (-1: not held), as a side file (cut.h). Returns
+ * DURLOG_EFAILED with a message. */
+int dl_mark_replaced(durlog *log, uint64_t seg, int old_fd);
 
 #endif

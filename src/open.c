@@ -1,12 +1,28 @@
 /*
  * open.c - opening and closing a log for writing, and facts about it.
  *
- * Opening maps the coordination file and takes a shared flock on it for the
- * handle's lifetime. The opener that can take the flock exclusively is the
- * only writer of the log at that moment: it rebuilds the shared state from
- * the segments (dl_recover) before converting its lock to shared, so no
- * stale state is ever trusted. Other openers wait on the shared lock until
- * that is done.
+ * Writers coordinate through two things: the log directory, on which every
+ * writer handle holds a shared flock for its lifetime, and the coordination
+ * file (shared.h) they all map. The directory cannot be removed or replaced
+ * under them while it holds the log; the file can (a clean-up script, a
+ * restore, a copy), so it is never the evidence of who is writing:
+ *  - the opener that can take the directory's flock exclusively is the only
+ *    writer at that moment: it rebuilds the coordination file from the
+ *    segments (dl_recover) before converting its lock to shared, so no stale
+ *    state is ever trusted;
+ *  - any other opener waits on the shared lock (until a rebuild is done),
+ *    then joins the coordination file only if the writers that have the log
+ *    open hold their liveness lock on that very file and it was built on
+ *    this boot for this directory (dl_shm_probe_live, dl_shm_valid_for). A
+ *    file removed or replaced while writers have the log open is not joined:
+ *    they go on safely through the file they mapped, and the opener is
+ *    refused (DURLOG_EBUSY) until they have all closed.
+ * Writers also hold a shared flock on the coordination file itself, which is
+ * how a durlog from before this scheme recognised its fellow writers: each
+ * refuses to join the other's file (the version differs).
+ *
+ * The last writer to close the log (it can take the directory's flock
+ * exclusively) makes it durable and checkpoints it (seal.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +40,11 @@
 /* How often an opener retries when it finds the coordination file half
  * built by an opener that died during recovery. */
 #define DL_OPEN_RETRIES 200
+/* How often an opener looks again when the writers that have the log open
+ * do not hold the coordination file found under its name (they may be
+ * closing right now) before it concludes that the file was removed or
+ * replaced under them. */
+#define DL_OPEN_STALE_RETRIES 20
 
 void durlog_options_init(durlog_options *opts)
 {
@@ -72,99 +93,91 @@ static int check_options(durlog_options *o, char *err, size_t errlen)
     return 0;
 }
 
-/* Called holding the exclusive flock: nobody else writes the log. */
+/* Called holding the directory's exclusive flock: nobody else writes the
+ * log. The old file's contents are evidence of one thing only: when it was
+ * built on this boot for this directory, the page cache has not been lost
+ * since (the machine did not restart), so recovery may be strict, and the
+ * durable mark it held was established by this boot's syncs. */
 static int rebuild_shared(durlog *log)
 {
     struct dl_shared *sh = log->sh;
+    struct stat dst;
     char boot[40];
     dl_boot_id(boot);
+    if (fstat(log->dirfd, &dst) < 0)
+        return dl_fail(log, -errno, "fstat %s: %s", log->path, strerror(errno));
     int existed = sh->magic == DL_SHM_MAGIC && sh->version == DL_SHM_VERSION &&
                   sh->size == sizeof *sh;
-    int strict = existed && boot[0] && strcmp(boot, sh->boot_id) == 0;
+    int same_log = existed && sh->dir_dev == (uint64_t)dst.st_dev &&
+                   sh->dir_ino == (uint64_t)dst.st_ino;
+    int strict = same_log && boot[0] && strncmp(boot, sh->boot_id, sizeof boot) == 0;
     /* Same boot, and the last fdatasync failed or its leader died in it:
      * the pages it did not write may still be in the page cache, intact
      * but clean, and a plain fdatasync now would report success over them.
      * The first sync redoes that work (redo_dead_sync in sync.c). */
-    int redo = strict && (atomic_load(&sh->failed) || sh->sync_started_ns);
+    int redo = strict && (atomic_load(&sh->failed) == DL_FAIL_SYNC || sh->sync_started_ns);
+    uint64_t old_durable = strict ? atomic_load(&sh->durable_seq) : 0;
 
     atomic_store(&sh->ready, 0);
-    if (!existed) {
-        memset(sh, 0, sizeof *sh);
-        sh->magic = DL_SHM_MAGIC;
-        sh->version = DL_SHM_VERSION;
-        sh->size = sizeof *sh;
-    }
+    /* Everything else is rebuilt. Readers may be asleep on the wait queues'
+     * futex words (they hold no lock): moving the words wakes them up when
+     * their nap ends, and their counts are dropped (dl_waitq_leave is safe
+     * after this reset). */
+    uint32_t ev_pub = existed ? atomic_load(&sh->published.event) : 0;
+    uint32_t ev_dur = existed ? atomic_load(&sh->durable.event) : 0;
+    uint64_t gen = existed ? atomic_load(&sh->generation) : 0;
+    memset(sh, 0, sizeof *sh);
+    sh->magic = DL_SHM_MAGIC;
+    sh->version = DL_SHM_VERSION;
+    sh->size = sizeof *sh;
+    atomic_store(&sh->published.event, ev_pub + 1);
+    atomic_store(&sh->durable.event, ev_dur + 1);
+    atomic_store(&sh->generation, gen);
     int rc = dl_shared_init_locks(sh);
     if (rc)
         return dl_fail(log, rc, "initialise locks in %s/%s: %s", log->path,
                        DL_SHM_NAME, durlog_strerror(rc));
-    atomic_store(&sh->failed, 0);
-    /* Sleepers may be counted (readers do not hold the flock): leaving
-     * after this reset is safe (dl_waitq_leave). Dropping the counts of
-     * sleepers that died with an older coordination file is the point. */
-    memset(sh->published.count, 0, sizeof sh->published.count);
-    memset(sh->durable.count, 0, sizeof sh->durable.count);
-    rc = dl_recover(log, strict, &log->recovery);
+    rc = dl_recover(log, strict ? DL_RECOVER_STRICT : DL_RECOVER_LENIENT, old_durable,
+                    &log->recovery);
     if (rc)
         return rc;
     sh->sync_started_ns = redo ? 1 : 0;
     memcpy(sh->boot_id, boot, sizeof boot);
+    sh->dir_dev = (uint64_t)dst.st_dev;
+    sh->dir_ino = (uint64_t)dst.st_ino;
     atomic_fetch_add(&sh->generation, 1);
     atomic_store(&sh->ready, 1);
     return 0;
 }
 
-static int join_log(durlog *log)
+static void close_shm(durlog *log)
 {
-    for (int attempt = 0; attempt < DL_OPEN_RETRIES; attempt++) {
-        if (flock(log->shmfd, LOCK_EX | LOCK_NB) == 0) {
-            int rc = rebuild_shared(log);
-            /* Converting to shared is not atomic: another opener may take
-             * the exclusive lock in between and rebuild again, which is
-             * harmless - nobody has appended yet. */
-            if (rc == 0 && flock(log->shmfd, LOCK_SH) < 0)
-                rc = dl_fail(log, -errno, "flock %s/%s: %s", log->path,
-                             DL_SHM_NAME, strerror(errno));
-            if (rc)
-                flock(log->shmfd, LOCK_UN);
-            return rc;
-        }
-        if (errno != EWOULDBLOCK && errno != EINTR)
-            return dl_fail(log, -errno, "flock %s/%s: %s", log->path,
-                           DL_SHM_NAME, strerror(errno));
-        if (flock(log->shmfd, LOCK_SH) < 0) {
-            if (errno == EINTR)
-                continue;
-            return dl_fail(log, -errno, "flock %s/%s: %s", log->path,
-                           DL_SHM_NAME, strerror(errno));
-        }
-        if (atomic_load(&log->sh->ready) && log->sh->magic == DL_SHM_MAGIC) {
-            if (log->sh->version == DL_SHM_VERSION && log->sh->size == sizeof *log->sh)
-                return 0;
-            flock(log->shmfd, LOCK_UN);
-            return dl_fail(log, DURLOG_EFORMAT, "%s is open by a writer using "
-                           "another version of durlog (coordination file version "
-                           "%u, this library's %u): close it first", log->path,
-                           log->sh->version, DL_SHM_VERSION);
-        }
-        /* The rebuilder died half way; let one of us redo it. */
-        flock(log->shmfd, LOCK_UN);
-        usleep(1000 + (unsigned)(attempt * 97 % 5000));
-    }
-    return dl_fail(log, -EAGAIN, "could not join %s: its coordination file "
-                   "stays half built", log->path);
+    if (log->sh)
+        dl_munmap(log->sh, DL_SHM_SIZE);
+    log->sh = NULL;
+    dl_close(log->shmfd); /* releases its locks */
+    log->shmfd = -1;
 }
 
-static int open_shm(durlog *log)
+/* Opens and maps the coordination file (creating it when `create`).
+ * Returns 0, 1 when a joiner finds it too short to be one a writer built,
+ * or an error (-ENOENT when a joiner finds none, without a message). */
+static int open_shm(durlog *log, int create)
 {
     struct stat st;
     void *p;
-    int fd = dl_openat(log->dirfd, DL_SHM_NAME, O_RDWR | O_CREAT | O_NOFOLLOW,
-                       log->opts.mode);
+    int fd = dl_openat(log->dirfd, DL_SHM_NAME,
+                       O_RDWR | O_NOFOLLOW | (create ? O_CREAT | O_EXCL : 0), log->opts.mode);
+    int created = fd >= 0 && create;
+    if (fd == -EEXIST)
+        fd = dl_openat(log->dirfd, DL_SHM_NAME, O_RDWR | O_NOFOLLOW, 0);
     if (fd < 0)
-        return dl_fail(log, fd, "open %s/%s: %s", log->path, DL_SHM_NAME,
-                       durlog_strerror(fd));
+        return fd == -ENOENT && !create ? fd
+               : dl_fail(log, fd, "cannot open %s/%s: %s", log->path, DL_SHM_NAME,
+                         durlog_strerror(fd));
     log->shmfd = fd;
+    if (created)
+        dl_take_owner(fd, &log->owner);
     if (fstat(fd, &st) < 0)
         return dl_fail(log, -errno, "fstat %s/%s: %s", log->path, DL_SHM_NAME,
                        strerror(errno));
@@ -177,7 +190,10 @@ static int open_shm(durlog *log)
     log->file_mode = st.st_mode & 0777;
     if (st.st_size < DL_SHM_SIZE) {
         /* Allocated, not just sized: a store into a hole on a full disk
-         * would raise SIGBUS. */
+         * would raise SIGBUS. Only while rebuilding: joiners never change
+         * the file others map. */
+        if (!create)
+            return 1;
         int rc = dl_allocate(fd, 0, DL_SHM_SIZE);
         if (rc)
             return dl_fail(log, rc, "allocate %s/%s: %s", log->path,
@@ -191,15 +207,123 @@ static int open_shm(durlog *log)
     return 0;
 }
 
+/* The first writer: rebuilds the coordination file, then shares the log.
+ * Called holding the directory's flock exclusively. */
+static int open_first(durlog *log)
+{
+    int rc = open_shm(log, 1);
+    if (rc)
+        return rc;
+    /* A durlog from before the directory lock marks itself on this file
+     * only: never rebuild it under one. */
+    if (flock(log->shmfd, LOCK_EX | LOCK_NB) < 0) {
+        if (errno == EWOULDBLOCK)
+            return dl_fail(log, DURLOG_EFORMAT, "%s is open by a writer using another "
+                           "version of durlog: close it first", log->path);
+        return dl_fail(log, -errno, "flock %s/%s: %s", log->path, DL_SHM_NAME,
+                       strerror(errno));
+    }
+    rc = rebuild_shared(log);
+    if (!rc)
+        rc = dl_shm_hold_live(log->shmfd);
+    if (!rc && flock(log->shmfd, LOCK_SH) < 0)
+        rc = -errno;
+    /* Converting to shared is not atomic: another opener may take the
+     * exclusive lock in between and rebuild again, which is harmless -
+     * nobody has appended yet, and this handle's open waits for it. */
+    if (!rc && flock(log->dirfd, LOCK_SH) < 0)
+        rc = dl_fail(log, -errno, "flock %s: %s", log->path, strerror(errno));
+    return rc;
+}
+
+/* Another writer has the log open: joins its coordination file if it is the
+ * one they use. Returns 0, 1 to look again (half built, or not held by
+ * anyone: they may be closing), or an error. Called holding the directory's
+ * flock shared. */
+static int open_joining(durlog *log)
+{
+    int rc = open_shm(log, 0);
+    if (rc == -ENOENT || rc == 1)
+        return 1;
+    if (rc)
+        return rc;
+    struct dl_shared *sh = log->sh;
+    if (!atomic_load(&sh->ready) || sh->magic != DL_SHM_MAGIC)
+        return 1; /* the rebuilder died half way; let one of us redo it */
+    if (sh->version != DL_SHM_VERSION || sh->size != sizeof *sh)
+        return dl_fail(log, DURLOG_EFORMAT, "%s is open by a writer using "
+                       "another version of durlog (coordination file version "
+                       "%u, this library's %u): close it first", log->path,
+                       sh->version, DL_SHM_VERSION);
+    rc = dl_shm_probe_live(log->shmfd);
+    if (rc < 0)
+        return dl_fail(log, rc, "lock %s/%s: %s", log->path, DL_SHM_NAME,
+                       durlog_strerror(rc));
+    if (rc == 0 || !dl_shm_valid_for(sh, log->dirfd))
+        return 1;
+    rc = dl_shm_hold_live(log->shmfd);
+    if (!rc && flock(log->shmfd, LOCK_SH) < 0)
+        rc = -errno;
+    if (rc)
+        return dl_fail(log, rc, "lock %s/%s: %s", log->path, DL_SHM_NAME,
+                       durlog_strerror(rc));
+    return 0;
+}
+
+static int join_log(durlog *log)
+{
+    int stale = 0;
+    for (int attempt = 0; attempt < DL_OPEN_RETRIES; attempt++) {
+        int rc;
+        if (flock(log->dirfd, LOCK_EX | LOCK_NB) == 0) {
+            stale = 0;
+            rc = open_first(log);
+            if (rc) {
+                close_shm(log);
+                flock(log->dirfd, LOCK_UN);
+            }
+            return rc;
+        }
+        if (errno != EWOULDBLOCK && errno != EINTR)
+            return dl_fail(log, -errno, "flock %s: %s", log->path, strerror(errno));
+        if (flock(log->dirfd, LOCK_SH) < 0) {
+            if (errno == EINTR)
+                continue;
+            return dl_fail(log, -errno, "flock %s: %s", log->path, strerror(errno));
+        }
+        rc = open_joining(log);
+        if (rc <= 0) {
+            if (rc < 0) {
+                close_shm(log);
+                flock(log->dirfd, LOCK_UN);
+            }
+            return rc;
+        }
+        /* Not (yet) the file the writers use. Look again: they may be
+         * closing, or a rebuilder may have died; but if the writers stay
+         * and the file stays foreign, it was removed or replaced under
+         * them. */
+        int half_built = log->sh && !atomic_load(&log->sh->ready);
+        close_shm(log);
+        flock(log->dirfd, LOCK_UN);
+        if (!half_built && ++stale >= DL_OPEN_STALE_RETRIES)
+            return dl_fail(log, DURLOG_EBUSY, "%s/%s was removed or replaced while "
+                           "writers have the log open: they go on safely through the "
+                           "file they opened, but no new writer can join them until "
+                           "they have all closed the log", log->path, DL_SHM_NAME);
+        usleep(1000 + (unsigned)(attempt * 97 % 5000));
+    }
+    return dl_fail(log, -EAGAIN, "could not join %s: its coordination file "
+                   "stays half built", log->path);
+}
+
 static void free_handle(durlog *log)
 {
     dl_seg_close(&log->tail);
     dl_seg_close(&log->retired);
     dl_close(log->sync_fd);
-    if (log->sh)
-        dl_munmap(log->sh, DL_SHM_SIZE);
-    dl_close(log->shmfd); /* releases the flock */
-    dl_close(log->dirfd);
+    close_shm(log);
+    dl_close(log->dirfd); /* releases the directory's flock */
     pthread_mutex_destroy(&log->mu);
     dl_async_free(log);
     dl_uring_close(log->uring);
@@ -263,18 +387,21 @@ int durlog_open(const char *path, const durlog_options *opts, durlog **out)
     log->dirfd = rc;
     {
         char why[512];
+        struct stat st;
         rc = dl_log_dir_check(log->dirfd, path, why, sizeof why);
         if (rc) {
             rc = dl_fail(log, rc, "%s", why);
             goto fail;
         }
+        if (fstat(log->dirfd, &st) < 0) {
+            rc = dl_fail(log, -errno, "fstat %s: %s", path, strerror(errno));
+            goto fail;
+        }
+        log->owner = (struct dl_owner){ st.st_uid, st.st_gid };
     }
     rc = dl_engine_init(log);
     if (!rc)
         rc = dl_async_init(log);
-    if (rc)
-        goto fail;
-    rc = open_shm(log);
     if (rc)
         goto fail;
     rc = join_log(log);
@@ -289,6 +416,22 @@ fail:
     return rc;
 }
 
+/* A kernel-level writer is not checked at each append (that would cost a
+ * system call per record): at close, the tail it stored into must still be
+ * the log's, or what it appended since the replacement is not in the log. */
+static int check_tail_still_there(durlog *log)
+{
+    if (log->tail.fd < 0 || atomic_load(&log->sh->failed))
+        return 0;
+    char name[DL_SEG_NAME_LEN + 1];
+    dl_seg_name(name, log->tail.first_seq);
+    if (dl_seg_is_at(log->dirfd, name, log->tail.fd) != 0)
+        return 0;
+    /* Gone from its name: removed by someone, or rolled past and trimmed? A
+     * rolled segment keeps its name, so removal or replacement it is. */
+    return dl_mark_replaced(log, log->tail.first_seq, log->tail.fd);
+}
+
 int durlog_close(durlog *log)
 {
     if (!log)
@@ -301,6 +444,20 @@ int durlog_close(durlog *log)
     int rc2 = dl_flush_buffer(log);
     if (!rc)
         rc = rc2;
+    rc2 = check_tail_still_there(log);
+    if (!rc)
+        rc = rc2;
+    /* Seal what this or any writer rolled, unless another sealer is at it;
+     * then, if this is the last writer, leave the log durable and
+     * checkpointed. (Converting the lock may let a new opener in first:
+     * then it is not the last.) */
+    if (!atomic_load(&log->sh->failed)) {
+        rc2 = dl_seal_run(log);
+        if (!rc2 && flock(log->dirfd, LOCK_EX | LOCK_NB) == 0)
+            rc2 = dl_close_checkpoint(log);
+        if (!rc)
+            rc = rc2;
+    }
     free_handle(log);
     return rc;
 }
@@ -313,7 +470,7 @@ void durlog_last_recovery(const durlog *log, durlog_recovery *out)
 int durlog_get_info(durlog *log, durlog_info *out)
 {
     struct dl_dir_stats ds;
-    int rc = dl_dir_stats(log->dirfd, &ds);
+    int rc = dl_dir_stats(log->dirfd, log->path, &ds);
     if (rc)
         return dl_fail(log, rc, "read segments of %s: %s", log->path,
                        durlog_strerror(rc));

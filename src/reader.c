@@ -1,12 +1,33 @@
 /*
  * reader.c - iterating over a log's records, possibly while writers append.
  *
- * A reader maps segments read-only and needs no write access anywhere. When
- * it can map the coordination file it reads published_seq to know which
- * records are complete; either way every record is checked against its CRC
- * before it is returned, so a reader never hands out bytes that differ from
- * what was appended, even without the coordination file (a copied log, a
- * directory it may not open files in).
+ * A reader maps segments read-only and needs no write access anywhere. Every
+ * record is checked against its CRC before it is returned, so a reader never
+ * hands out bytes that differ from what was appended.
+ *
+ * Where the log ends. While a writer has the log open, the coordination file
+ * it holds says which records are complete (published_seq): a record past it
+ * may be half copied, or part of a batch that is about to be rolled back. But
+ * that file is never synced and anyone can copy an old version over it, so
+ * the reader trusts it only while it is live: a writer holds its liveness
+ * lock on the very file the reader mapped, and it was built on this boot for
+ * this directory (shared.h). Otherwise (no writer, a stale or foreign file,
+ * none at all, no permission) the reader reads by checksums to the end of
+ * the valid data, and never returns less than the segments hold without
+ * saying so:
+ *  - a segment it cannot open (EACCES, EMFILE, a bad header) is an error
+ *    naming the file and the cause;
+ *  - damage, or an end of data, that later segments follow is damage
+ *    (DURLOG_ECORRUPT naming the segment and offset, or the missing records),
+ *    never the end of the log;
+ *  - a sealed segment that holds fewer records than its seal says is damage.
+ * Whether the file is live is looked at again when the reader reaches its
+ * end (at most every DL_READER_RELOOK_NS), so a reader follows writers that
+ * come and go, and a file replaced since is dropped for the one now there.
+ *
+ * A durable-only reader returns records below the durable mark: the live
+ * file's, or else what the log itself proves (the last checkpoint in a
+ * segment header, and the durable_before of the records after it).
  *
  * When the record expected next is not at the reader's position, the writer
  * has rolled to a new segment, which is named after exactly that sequence
@@ -25,23 +46,36 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "os.h"
 #include "scan.h"
 
+/* How often a reader at its end looks again at whether the coordination file
+ * is live (a system call): bounds how long it goes on trusting a file its
+ * writers have left, or ignoring one a new writer has just built. */
+#define DL_READER_RELOOK_NS 10000000u
+
 struct durlog_reader {
     char *path;
     int dirfd;
     int shmfd;
-    const struct dl_shared *sh;   /* NULL when not available */
+    struct dl_shared *sh;         /* mapped coordination file, or NULL */
     int sh_writable;              /* mapped read-write: may register as a
                                      waiter so that writers wake it */
+    int live;                     /* sh is the file a writer holds: its
+                                     marks are trusted */
+    uint64_t looked_ns;           /* when liveness was last looked at */
     durlog_reader_options opts;
     struct dl_segmap seg;         /* current segment; fd < 0 before the first */
     uint64_t pos;                 /* offset of the next record in seg */
     uint64_t next_seq;            /* number of the next record to return */
     uint64_t skipped;
+    /* A durable-only reader without a live file: what the log proves
+     * durable, and the state of the log it was computed for. */
+    uint64_t proven_durable;
+    uint64_t proven_key[3];
     char errmsg[DL_ERRMSG_SIZE];
 };
 
@@ -61,31 +95,52 @@ void durlog_reader_options_init(durlog_reader_options *opts)
     memset(opts, 0, sizeof *opts);
 }
 
-/* The coordination file, if a writer has built it; NULL otherwise. */
-static const struct dl_shared *shared_view(const durlog_reader *r)
+static void detach_shared(durlog_reader *r)
 {
-    const struct dl_shared *sh = r->sh;
-    if (!sh || sh->magic != DL_SHM_MAGIC || sh->version != DL_SHM_VERSION ||
-        !atomic_load(&((struct dl_shared *)sh)->ready))
-        return NULL;
-    return sh;
+    if (r->sh)
+        dl_munmap(r->sh, DL_SHM_SIZE);
+    dl_close(r->shmfd);
+    r->sh = NULL;
+    r->shmfd = -1;
+    r->sh_writable = 0;
+    r->live = 0;
 }
 
-/* Records below this may be returned: those published to readers or, for
- * a durable-only reader, those also known to be on stable storage. */
-static uint64_t published(const durlog_reader *r)
+/* Maps the coordination file now under its name, unless the one mapped is
+ * that very file. Read-write if allowed: a waiting reader counts itself in
+ * the shared waiter counts, which is what makes writers call FUTEX_WAKE. A
+ * reader with read access only follows the log by polling (see
+ * durlog_reader_wait). Without one (none, no permission), the reader relies
+ * on checksums alone. */
+static void attach_shared(durlog_reader *r)
 {
-    const struct dl_shared *sh = shared_view(r);
-    if (!sh)
-        return UINT64_MAX;
-    struct dl_shared *w = (struct dl_shared *)sh;
-    uint64_t pub = atomic_load(&w->published_seq);
-    if (r->opts.durable_only) {
-        uint64_t durable = atomic_load(&w->durable_seq);
-        if (durable < pub)
-            pub = durable;
+    struct stat now, mapped;
+    if (r->shmfd >= 0) {
+        if (fstatat(r->dirfd, DL_SHM_NAME, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+            fstat(r->shmfd, &mapped) == 0 && now.st_ino == mapped.st_ino &&
+            now.st_dev == mapped.st_dev)
+            return;
+        detach_shared(r);
     }
-    return pub;
+    int writable = 1;
+    int fd = dl_openat(r->dirfd, DL_SHM_NAME, O_RDWR | O_NOFOLLOW, 0);
+    if (fd < 0) {
+        writable = 0;
+        fd = dl_openat(r->dirfd, DL_SHM_NAME, O_RDONLY | O_NOFOLLOW, 0);
+    }
+    if (fd < 0)
+        return;
+    void *p;
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= DL_SHM_SIZE &&
+        dl_mmap(DL_SHM_SIZE, writable ? PROT_READ | PROT_WRITE : PROT_READ, fd, 0,
+                &p) == 0) {
+        r->shmfd = fd;
+        r->sh = p;
+        r->sh_writable = writable;
+        return;
+    }
+    dl_close(fd);
 }
 
 static uint64_t seg_limit(const struct dl_segmap *s)
@@ -93,12 +148,91 @@ static uint64_t seg_limit(const struct dl_segmap *s)
     return s->size < s->capacity ? s->size : s->capacity;
 }
 
+/* What the log itself proves durable, for a durable-only reader without a
+ * live file: the last checkpoint, and the durable_before of the records
+ * after it. Recomputed only when the last segment changed. */
+static uint64_t proven_durable(durlog_reader *r)
+{
+    uint64_t *segs;
+    size_t n;
+    if (dl_seg_list(r->dirfd, &segs, &n) != 0 || n == 0) {
+        free(segs);
+        return 0;
+    }
+    char err[DL_ERRMSG_SIZE];
+    struct dl_seg_header h;
+    uint64_t size = 0;
+    if (dl_seg_read_header(r->dirfd, r->path, segs[n - 1], &h, &size, err, sizeof err) != 0)
+        h.flags = 0;
+    uint64_t key[3] = { n, segs[n - 1], size };
+    if (memcmp(key, r->proven_key, sizeof key) == 0) {
+        free(segs);
+        return r->proven_durable;
+    }
+    uint64_t durable = 0;
+    for (size_t i = n; i-- > 0;) {
+        struct dl_segmap m;
+        if (dl_seg_open(r->dirfd, r->path, segs[i], 0, &m, err, sizeof err) != 0)
+            break;
+        struct dl_scan s;
+        uint64_t limit = seg_limit(&m);
+        dl_scan_from(m.map, limit, m.hdr.ckpt_off, m.hdr.ckpt_seq, UINT64_MAX, 1, &s);
+        int has_ckpt = (m.hdr.flags & DL_SEG_F_CKPT) != 0;
+        if (has_ckpt && m.hdr.ckpt_seq > durable)
+            durable = m.hdr.ckpt_seq;
+        if (s.max_durable > durable)
+            durable = s.max_durable;
+        dl_seg_close(&m);
+        if (has_ckpt || durable >= segs[i])
+            break;
+    }
+    free(segs);
+    memcpy(r->proven_key, key, sizeof key);
+    r->proven_durable = durable;
+    return durable;
+}
+
+/* Looks again at whether the mapped file is live (at most every
+ * DL_READER_RELOOK_NS unless forced), mapping the file now under its name
+ * when the old one is not; and, for a durable-only reader without a live
+ * file, at what the log proves durable. */
+static void relook(durlog_reader *r, int force)
+{
+    uint64_t now = dl_mono_ns();
+    if (!force && now - r->looked_ns < DL_READER_RELOOK_NS)
+        return;
+    r->looked_ns = now;
+    if (r->live && dl_shm_probe_live(r->shmfd) == 1 && dl_shm_valid_for(r->sh, r->dirfd))
+        return;
+    attach_shared(r);
+    r->live = r->sh && dl_shm_valid_for(r->sh, r->dirfd) &&
+              dl_shm_probe_live(r->shmfd) == 1;
+    if (!r->live && r->opts.durable_only)
+        r->proven_durable = proven_durable(r);
+}
+
+/* Records below this may be returned: those the live file says are
+ * published (and, for a durable-only reader, durable); without a live file,
+ * all that are valid (or what the log proves durable). */
+static uint64_t readable_end(durlog_reader *r)
+{
+    if (!r->live)
+        return r->opts.durable_only ? r->proven_durable : UINT64_MAX;
+    uint64_t pub = atomic_load(&r->sh->published_seq);
+    if (r->opts.durable_only) {
+        uint64_t durable = atomic_load(&r->sh->durable_seq);
+        if (durable < pub)
+            pub = durable;
+    }
+    return pub;
+}
+
 static int open_segment(durlog_reader *r, uint64_t first, struct dl_segmap *out)
 {
-    char err[256];
-    int rc = dl_seg_open(r->dirfd, first, 0, out, err, sizeof err);
+    char err[DL_ERRMSG_SIZE];
+    int rc = dl_seg_open(r->dirfd, r->path, first, 0, out, err, sizeof err);
     if (rc)
-        return rfail(r, rc, "%s/%s", r->path, err);
+        return rfail(r, rc, "%s", err);
     return 0;
 }
 
@@ -133,7 +267,8 @@ int durlog_reader_open(const char *path, const durlog_reader_options *opts,
     r->dirfd = dl_openat(AT_FDCWD, path, O_RDONLY | O_DIRECTORY, 0);
     if (r->dirfd < 0) {
         int rc = r->dirfd;
-        dl_set_err(err, errlen, "open log directory %s: %s", path, durlog_strerror(rc));
+        dl_set_err(err, errlen, "cannot open the log directory %s: %s", path,
+                   durlog_strerror(rc));
         free(r->path);
         free(r);
         return rc;
@@ -143,41 +278,20 @@ int durlog_reader_open(const char *path, const durlog_reader_options *opts,
         durlog_reader_close(r);
         return unsafe;
     }
-    /* Optional: without it the reader relies on checksums alone. */
-    r->shmfd = dl_openat(r->dirfd, DL_SHM_NAME, O_RDONLY | O_NOFOLLOW, 0);
-    if (r->shmfd == -ENOENT) {
+    relook(r, 1);
+    if (!r->sh) {
         /* No coordination file: a log copied without it, or no log at all. */
         uint64_t *segs;
         size_t n;
         int rc = dl_seg_list(r->dirfd, &segs, &n);
         free(segs);
-        if (rc == 0 && n == 0) {
+        if (rc == 0 && n == 0 && faccessat(r->dirfd, DL_SHM_NAME, F_OK,
+                                           AT_SYMLINK_NOFOLLOW) != 0) {
             dl_set_err(err, errlen, "%s is not a durlog log (no segments, no %s)",
                        path, DL_SHM_NAME);
             durlog_reader_close(r);
             return DURLOG_EFORMAT;
         }
-    }
-    /* Read-write if allowed: a waiting reader counts itself in the shared
-     * waiter counts, which is what makes writers call FUTEX_WAKE. A reader
-     * with read access only follows the log by polling (see
-     * durlog_reader_wait). */
-    int fd = dl_openat(r->dirfd, DL_SHM_NAME, O_RDWR | O_NOFOLLOW, 0);
-    if (fd >= 0) {
-        dl_close(r->shmfd);
-        r->shmfd = fd;
-        r->sh_writable = 1;
-    }
-    if (r->shmfd >= 0) {
-        struct stat st;
-        void *p;
-        int prot = r->sh_writable ? PROT_READ | PROT_WRITE : PROT_READ;
-        if (fstat(r->shmfd, &st) == 0 && S_ISREG(st.st_mode) &&
-            st.st_size >= DL_SHM_SIZE &&
-            dl_mmap(DL_SHM_SIZE, prot, r->shmfd, 0, &p) == 0)
-            r->sh = p;
-        else
-            r->sh_writable = 0;
     }
     *out = r;
     return 0;
@@ -188,12 +302,30 @@ void durlog_reader_close(durlog_reader *r)
     if (!r)
         return;
     dl_seg_close(&r->seg);
-    if (r->sh)
-        dl_munmap((void *)r->sh, DL_SHM_SIZE);
-    dl_close(r->shmfd);
+    detach_shared(r);
     dl_close(r->dirfd);
     free(r->path);
     free(r);
+}
+
+/* The first segment after `after` (DL_NO_SEGMENT when there is none), or an
+ * error with a message. */
+static int next_segment(durlog_reader *r, uint64_t after, uint64_t *out)
+{
+    uint64_t *segs;
+    size_t n;
+    int rc = dl_seg_list(r->dirfd, &segs, &n);
+    if (rc)
+        return rfail(r, rc, "cannot list the segments of %s: %s", r->path,
+                     durlog_strerror(rc));
+    *out = DL_NO_SEGMENT;
+    for (size_t i = 0; i < n; i++)
+        if (segs[i] > after || after == DL_NO_SEGMENT) {
+            *out = segs[i];
+            break;
+        }
+    free(segs);
+    return 0;
 }
 
 /* Opens the segment that holds `seq` (the last one starting at or before
@@ -205,10 +337,11 @@ static int position_at(durlog_reader *r, uint64_t seq)
     struct dl_segmap m;
     int rc = dl_seg_list(r->dirfd, &segs, &n);
     if (rc)
-        return rfail(r, rc, "list segments of %s: %s", r->path, durlog_strerror(rc));
+        return rfail(r, rc, "cannot list the segments of %s: %s", r->path,
+                     durlog_strerror(rc));
     if (n == 0) {
         free(segs);
-        if (seq == 0 || seq == published(r)) {
+        if (seq == 0 || seq == readable_end(r)) {
             dl_seg_close(&r->seg);
             r->next_seq = seq;
             return 0;
@@ -231,8 +364,9 @@ static int position_at(durlog_reader *r, uint64_t seq)
         return rc;
     switch_to(r, &m);
     struct dl_rec_view v;
+    uint64_t end = readable_end(r);
     while (r->next_seq < seq) {
-        if (r->next_seq >= published(r))
+        if (r->next_seq >= end)
             break;
         if (r->pos + DL_REC_HEADER_SIZE > r->seg.size)
             dl_seg_refresh_size(&r->seg);
@@ -251,35 +385,39 @@ static int position_at(durlog_reader *r, uint64_t seq)
 
 int durlog_reader_seek(durlog_reader *r, uint64_t seq)
 {
+    relook(r, 1);
     return position_at(r, seq);
 }
 
-/* If the writer has rolled to a segment named for the record we expect,
- * moves there and returns 1. */
+/* If a segment is named for the record we expect (the writer rolled), moves
+ * there and returns 1; 0 if there is none; an error (with a message) if
+ * there is one the reader cannot open: that is never the end of the log. */
 static int follow_roll(durlog_reader *r)
 {
     struct dl_segmap m;
-    char err[256];
-    if (dl_seg_open(r->dirfd, r->next_seq, 0, &m, err, sizeof err) != 0)
+    char err[DL_ERRMSG_SIZE];
+    int rc = dl_seg_open(r->dirfd, r->path, r->next_seq, 0, &m, err, sizeof err);
+    if (rc == -ENOENT)
         return 0;
-    if (r->seg.fd >= 0 && m.first_seq == r->seg.first_seq && r->pos == DL_SEG_HEADER_SIZE) {
+    if (rc)
+        return rfail(r, rc, "%s", err);
+    if (r->seg.fd >= 0 && m.first_seq == r->seg.first_seq) {
         struct stat a, b;
-        /* The same empty segment: nothing new. A different inode means the
-         * writer replaced an empty segment with a bigger one. */
-        if (fstat(m.fd, &a) == 0 && fstat(r->seg.fd, &b) == 0 && a.st_ino == b.st_ino) {
+        /* The same segment: nothing new, unless at its start a different
+         * inode says the writer replaced an empty segment with a bigger one. */
+        if (r->pos != DL_SEG_HEADER_SIZE ||
+            (fstat(m.fd, &a) == 0 && fstat(r->seg.fd, &b) == 0 && a.st_ino == b.st_ino)) {
             dl_seg_close(&m);
             return 0;
         }
-    } else if (r->seg.fd >= 0 && m.first_seq == r->seg.first_seq) {
-        dl_seg_close(&m);
-        return 0;
     }
     switch_to(r, &m);
     return 1;
 }
 
 /* Steps past damage at the reader's position: to the next good record in
- * this segment, else to the next segment. Returns 0 or DURLOG_EEND. */
+ * this segment, else to the next segment. Returns 0, DURLOG_EEND when
+ * nothing follows, or an error (a segment it cannot open). */
 static int skip_damage(durlog_reader *r)
 {
     struct dl_rec_view v;
@@ -292,54 +430,114 @@ static int skip_damage(durlog_reader *r)
         r->next_seq = v.seq;
         return 0;
     }
-    uint64_t *segs;
-    size_t n;
-    if (dl_seg_list(r->dirfd, &segs, &n) != 0)
-        return DURLOG_EEND;
-    uint64_t next = UINT64_MAX;
-    for (size_t i = 0; i < n; i++)
-        if (segs[i] > r->seg.first_seq) {
-            next = segs[i];
-            break;
-        }
-    free(segs);
-    if (next == UINT64_MAX)
+    uint64_t next;
+    int rc = next_segment(r, r->seg.first_seq, &next);
+    if (rc)
+        return rc;
+    if (next == DL_NO_SEGMENT)
         return DURLOG_EEND;
     struct dl_segmap m;
-    if (open_segment(r, next, &m) != 0)
-        return DURLOG_EEND;
+    rc = open_segment(r, next, &m);
+    if (rc)
+        return rc;
     r->skipped += limit > r->pos ? limit - r->pos : 0;
     switch_to(r, &m);
     return 0;
 }
 
+/* The reader found no record `next_seq` where it is, and no segment named
+ * for it. Decides whether that is the end of the log (DURLOG_EEND), or
+ * damage (DURLOG_ECORRUPT, with a message naming what is missing), or
+ * returns 1 to look again (skip_damaged stepped past it). */
+static int no_record_here(durlog_reader *r, enum dl_rec_status st, uint64_t end)
+{
+    char name[DL_SEG_NAME_LEN + 1], err[DL_ERRMSG_SIZE];
+    uint64_t limit = seg_limit(&r->seg);
+    struct dl_rec_view v;
+    struct dl_seg_header h;
+    int rc;
+
+    /* Something after it in this segment? Then this is damage, not an end. */
+    int more_here = st == DL_REC_VALID ||
+                    dl_scan_resync(r->seg.map, r->pos + DL_REC_ALIGN, limit, limit,
+                                   r->next_seq, &v) != UINT64_MAX;
+    /* The segment's checkpoint (written since we opened it, perhaps) says
+     * which records it holds at least; without a live coordination file, one
+     * built on this boot for this log says how many its writers published
+     * (a lower bound: an older copy says less, never more). Less than that
+     * is damage, not the end of the log. */
+    int short_of_promise = dl_seg_read_header(r->dirfd, r->path, r->seg.first_seq, &h, NULL,
+                                              err, sizeof err) == 0 &&
+                           (h.flags & DL_SEG_F_CKPT) && r->next_seq < h.ckpt_seq;
+    if (!short_of_promise && end == UINT64_MAX && r->sh && dl_shm_valid_for(r->sh, r->dirfd))
+        short_of_promise = r->next_seq < atomic_load(&r->sh->published_seq);
+    uint64_t later = DL_NO_SEGMENT;
+    if (!more_here && !short_of_promise && end == UINT64_MAX) {
+        rc = next_segment(r, r->seg.first_seq, &later);
+        if (rc)
+            return rc;
+        if (later == DL_NO_SEGMENT)
+            return DURLOG_EEND; /* the end of the data (maybe a torn tail) */
+    }
+    if (r->opts.skip_damaged) {
+        rc = skip_damage(r);
+        return rc ? rc : 1;
+    }
+    dl_seg_name(name, r->seg.first_seq);
+    int at_end = st == DL_REC_EMPTY && !more_here;
+    if (at_end && later == DL_NO_SEGMENT)
+        next_segment(r, r->seg.first_seq, &later);
+    if (at_end && later != DL_NO_SEGMENT && later > r->next_seq)
+        return rfail(r, DURLOG_ECORRUPT, "%s: records %llu to %llu are missing (no "
+                     "segment file holds them; the next segment starts at record "
+                     "%llu); run `durlog check %s`", r->path,
+                     (unsigned long long)r->next_seq, (unsigned long long)later - 1,
+                     (unsigned long long)later, r->path);
+    if (at_end)
+        return rfail(r, DURLOG_ECORRUPT, "%s: record %llu is missing: %s/%s ends at byte "
+                     "offset %llu, before it; run `durlog check %s`", r->path,
+                     (unsigned long long)r->next_seq, r->path, name,
+                     (unsigned long long)r->pos, r->path);
+    return rfail(r, DURLOG_ECORRUPT, "%s/%s: damaged record at byte offset %llu "
+                 "(expected record %llu); run `durlog check %s`", r->path, name,
+                 (unsigned long long)r->pos, (unsigned long long)r->next_seq, r->path);
+}
+
 int durlog_reader_next(durlog_reader *r, durlog_record *rec)
 {
     struct dl_rec_view v;
-    char name[DL_SEG_NAME_LEN + 1];
     int rc;
 
     if (r->seg.fd < 0) {
+        relook(r, 0);
         rc = position_at(r, r->next_seq);
         if (rc == DURLOG_ENOTFOUND) {
             /* A log that starts later than 0: begin at its first record. */
-            uint64_t *segs;
-            size_t n;
-            if (dl_seg_list(r->dirfd, &segs, &n) == 0 && n > 0 && segs[0] > r->next_seq)
-                rc = position_at(r, segs[0]);
-            else if (r->seg.fd < 0)
-                rc = DURLOG_EEND;
-            free(segs);
+            uint64_t first;
+            rc = next_segment(r, DL_NO_SEGMENT, &first);
+            if (rc)
+                return rc;
+            if (first != DL_NO_SEGMENT && first > r->next_seq)
+                rc = position_at(r, first);
+            else
+                rc = r->seg.fd < 0 ? DURLOG_EEND : DURLOG_ENOTFOUND;
         }
         if (rc)
             return rc;
         if (r->seg.fd < 0)
             return DURLOG_EEND;
     }
-    for (;;) {
-        uint64_t pub = published(r);
-        if (r->next_seq >= pub)
+    for (int relooked = 0;;) {
+        uint64_t end = readable_end(r);
+        if (r->next_seq >= end) {
+            /* At the end the live file gives: is it still live? */
+            if (!relooked) {
+                relook(r, 0);
+                relooked = 1;
+                continue;
+            }
             return DURLOG_EEND;
+        }
         if (r->pos + DL_REC_HEADER_SIZE > r->seg.size ||
             r->pos + dl_rec_size(dl_get32(r->seg.map + r->pos + DL_RECH_LEN)) > r->seg.size)
             dl_seg_refresh_size(&r->seg);
@@ -355,54 +553,52 @@ int durlog_reader_next(durlog_reader *r, durlog_record *rec)
             r->next_seq++;
             return 0;
         }
-        if (st != DL_REC_VALID && follow_roll(r))
-            continue;
-        /* Nothing valid here. Without the coordination file, an empty or
-         * unfinished record with nothing good after it is the current end. */
-        if (pub == UINT64_MAX && st != DL_REC_VALID) {
-            if (st == DL_REC_EMPTY)
-                return DURLOG_EEND;
-            uint64_t dirty = dl_scan_resync(r->seg.map, r->pos + DL_REC_ALIGN, limit,
-                                            limit, r->next_seq, &v);
-            if (dirty == UINT64_MAX)
-                return DURLOG_EEND;
-        }
-        if (r->opts.skip_damaged) {
-            rc = skip_damage(r);
-            if (rc)
+        if (st != DL_REC_VALID) {
+            rc = follow_roll(r);
+            if (rc < 0)
                 return rc;
+            if (rc == 1)
+                continue;
+        }
+        if (!relooked && end == UINT64_MAX) {
+            /* Without a live file: perhaps a writer has just built one. */
+            relook(r, 1);
+            relooked = 1;
             continue;
         }
-        dl_seg_name(name, r->seg.first_seq);
-        return rfail(r, DURLOG_ECORRUPT, "%s/%s: damaged record at byte offset "
-                     "%llu (expected record %llu); run `durlog check %s`",
-                     r->path, name, (unsigned long long)r->pos,
-                     (unsigned long long)r->next_seq, r->path);
+        rc = no_record_here(r, st, end);
+        if (rc == 1)
+            continue;
+        if (rc == DURLOG_EEND && !relooked) {
+            relook(r, 0);
+            relooked = 1;
+            continue;
+        }
+        return rc;
     }
 }
 
 int durlog_reader_info(durlog_reader *r, durlog_info *out)
 {
     struct dl_dir_stats ds;
-    int rc = dl_dir_stats(r->dirfd, &ds);
+    int rc = dl_dir_stats(r->dirfd, r->path, &ds);
     if (rc)
-        return rfail(r, rc, "read segments of %s: %s", r->path, durlog_strerror(rc));
+        return rfail(r, rc, "cannot read the segments of %s: %s", r->path,
+                     durlog_strerror(rc));
     memset(out, 0, sizeof *out);
     out->segments = ds.segments;
     out->bytes = ds.bytes;
     out->disk_bytes = ds.disk_bytes;
     out->first_seq = ds.first_seq;
     out->next_seq = ds.next_seq;
-    const struct dl_shared *sh = shared_view(r);
-    if (sh) {
-        uint64_t pub = atomic_load(&((struct dl_shared *)sh)->published_seq);
+    relook(r, 1);
+    if (r->live) {
+        uint64_t pub = atomic_load(&r->sh->published_seq);
         if (pub < out->next_seq)
             out->next_seq = pub; /* a record being copied right now */
-        out->durable_seq = atomic_load(&((struct dl_shared *)sh)->durable_seq);
-    } else if (r->opts.durable_only) {
-        /* No coordination file: such a reader counts every intact record
-         * as durable (see durable_only); say the same here. */
-        out->durable_seq = out->next_seq;
+        out->durable_seq = atomic_load(&r->sh->durable_seq);
+    } else {
+        out->durable_seq = r->proven_durable = proven_durable(r);
     }
     if (out->durable_seq > out->next_seq)
         out->durable_seq = out->next_seq;
@@ -416,10 +612,12 @@ int durlog_reader_info(durlog_reader *r, durlog_info *out)
 #define DL_READER_NAP_NS DL_WAITQ_SLICE_NS
 /* How often a reader without write access to the coordination file looks. */
 #define DL_READER_POLL_NS 1000000u
+/* How often a reader without a live coordination file looks. */
+#define DL_READER_OFFLINE_POLL_NS 10000000u
 
-static int record_available(const durlog_reader *r)
+static int record_available(durlog_reader *r)
 {
-    return published(r) > r->next_seq;
+    return readable_end(r) > r->next_seq;
 }
 
 static void cpu_relax(void)
@@ -431,18 +629,23 @@ static void cpu_relax(void)
 #endif
 }
 
+static void nap(uint64_t ns)
+{
+    struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
+    nanosleep(&ts, NULL);
+}
+
 int durlog_reader_wait(durlog_reader *r, int timeout_ms)
 {
     uint64_t start = dl_mono_ns();
     uint64_t deadline = timeout_ms < 0 ? UINT64_MAX
                       : start + (uint64_t)timeout_ms * 1000000u;
-    const struct dl_shared *sh = shared_view(r);
-    if (!sh) {
-        /* No coordination file: nothing says when records arrive. Let the
-         * caller look (durlog_reader_next) after a short sleep. */
-        uint64_t nap = deadline - start < 10000000u ? deadline - start : 10000000u;
-        struct timespec ts = { 0, (long)nap };
-        nanosleep(&ts, NULL);
+    relook(r, 0);
+    if (!r->live) {
+        /* Nothing says when records arrive. Let the caller look
+         * (durlog_reader_next) after a short sleep. */
+        uint64_t left = deadline - start;
+        nap(left < DL_READER_OFFLINE_POLL_NS ? left : DL_READER_OFFLINE_POLL_NS);
         return 0;
     }
     if (r->opts.spin_us) {
@@ -457,7 +660,7 @@ int durlog_reader_wait(durlog_reader *r, int timeout_ms)
             }
         } while (dl_mono_ns() < until);
     }
-    struct dl_shared *w = (struct dl_shared *)sh;
+    struct dl_shared *w = r->sh;
     int durable = r->opts.durable_only;
     struct dl_waitq *q = durable ? &w->durable : &w->published;
     for (;;) {
@@ -467,20 +670,24 @@ int durlog_reader_wait(durlog_reader *r, int timeout_ms)
         uint64_t now = dl_mono_ns();
         if (now >= deadline)
             return DURLOG_ETIMEDOUT;
-        uint64_t nap = r->sh_writable ? DL_READER_NAP_NS : DL_READER_POLL_NS;
-        if (deadline - now < nap)
-            nap = deadline - now;
+        /* The writers may have left, or the file been replaced: then the
+         * caller must look by checksums. */
+        relook(r, 0);
+        if (!r->live || r->sh != w)
+            return 0;
+        uint64_t slice = r->sh_writable ? DL_READER_NAP_NS : DL_READER_POLL_NS;
+        if (deadline - now < slice)
+            slice = deadline - now;
         if (r->sh_writable) {
             /* Counted first, then looked again (both sequentially
              * consistent): a writer publishing meanwhile either sees the
              * count and wakes us, or we see its record. */
             uint32_t ticket = dl_waitq_enter(q);
             if (!record_available(r))
-                dl_waitq_sleep(q, seen, nap);
+                dl_waitq_sleep(q, seen, slice);
             dl_waitq_leave(q, ticket);
         } else {
-            struct timespec ts = { 0, (long)nap };
-            nanosleep(&ts, NULL);
+            nap(slice);
         }
     }
 }

@@ -1,108 +1,471 @@
 /*
  * recover.c - rebuilding a log's tail from its segments.
  *
- * Runs in two situations: the first writer to open a log (nobody else has it
- * open, so the coordination file may be stale), and a writer that finds the
- * append lock's previous owner dead (its partial record must be cleared).
+ * Runs in three situations (enum dl_recover_mode in log.h):
+ *  - LENIENT: the first writer to open a log whose history is unknown (the
+ *    coordination file is missing, from another boot or another log): a
+ *    power loss may have happened since the data was written;
+ *  - STRICT: the first writer to open a log whose coordination file was
+ *    built on this boot for this directory: the page cache is intact, so
+ *    pages cannot have been lost, only a process killed mid-append;
+ *  - LIVE: a writer that finds the append lock's previous owner dead: its
+ *    partial record must be cleared while other writers have the log open.
  *
- * What a crash can leave:
+ * The persisted durable point. A segment's header carries a checkpoint
+ * (docs/FORMAT.md): "records below ckpt_seq, in [64, ckpt_off), are on stable
+ * storage", written only after an fdatasync made that true - when a rolled
+ * segment is sealed (seal.c), when the last writer closes the log, and here
+ * after a lenient recovery. Recovery walks back from the last segment to the
+ * first checkpoint it finds and examines only what lies after it: normally
+ * the tail segment from its checkpoint, so the work does not grow with the
+ * log, and one descriptor and one mapping are open at a time. Nothing below
+ * the checkpoint is ever cut; damage there is a disk's doing, not a crash's,
+ * and readers and `durlog check` report it where it is.
+ *
+ * After the checkpoint, what a crash can leave:
  *  - A process killed mid-append (the page cache is intact): a partial record
- *    after the last whole one, with nothing valid after it. That is a torn
- *    tail: it is zeroed and counted in durlog_recovery.bytes_cut.
+ *    after the last whole one, with nothing valid after it: a torn tail.
  *  - A power loss: every page written since the last fdatasync may
  *    independently be old or new, so records after the last sync can be
  *    missing while later ones survive, even across segment files. Every record
  *    carries "durable_before": the log's durable mark when it was written.
  *    A surviving record whose mark is above a missing record's number proves
- *    the missing one had been synced, so that gap is real corruption
- *    (DURLOG_ECORRUPT, never dropped silently). A gap no record vouches for
- *    is what a power loss leaves: it and everything after it is cut, which
- *    keeps the log a prefix of what was appended and loses only records that
- *    were never acknowledged as durable.
- *
- * "strict" recovery is used when the coordination file shows the machine has
- * not restarted since it was built: then pages cannot have been lost, and any
- * damage with good records after it is corruption.
+ *    the missing one had been synced, so that gap is corruption
+ *    (DURLOG_ECORRUPT: the open fails, naming the damage and `durlog check`).
+ *    A gap no record vouches for is what a power loss leaves: it and
+ *    everything after it is cut, which keeps the log a prefix of what was
+ *    appended and loses only records that were never acknowledged as durable.
+ * A log never synced at all (only `kernel` appends, never closed cleanly,
+ * never rolled) has no checkpoint: after a reboot recovery assumes a power
+ * loss may have taken any of it, and cuts at the first damage no later record
+ * vouches for. So a stray bit flip in such a log after a clean reboot is cut
+ * like a torn tail - but, as every cut, into a side file (cut.c): what
+ * recovery cuts is moved aside, never deleted, and durlog_recovery says where.
+ * The one exception is the partial record of a writer that died holding the
+ * append lock (LIVE): those bytes were never a record, never published, and
+ * are zeroed in place.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "cut.h"
 #include "log.h"
 #include "os.h"
 #include "scan.h"
 
 struct seg_state {
-    struct dl_segmap map;
-    struct dl_scan scan;
-    int scanned;
-    int bad_header;   /* the header never reached the disk (power loss) */
+    struct dl_seg_header hdr;
+    uint64_t size;           /* file size */
+    uint64_t ino;
+    int bad_header;          /* the header did not survive (power loss) */
+    int examined;            /* scanned from its checkpoint (or sealed) */
+    struct dl_scan scan;     /* from the checkpoint; for a sealed segment,
+                                its seal */
 };
 
-/* Opens and scans segment i of segs (writable, CRC-verified). */
-static int scan_one(durlog *log, const uint64_t *segs, size_t i, int strict,
-                    struct seg_state *st)
+static int sealed(const struct seg_state *st)
 {
-    char err[256];
-    int rc = dl_seg_open(log->dirfd, segs[i], 1, &st->map, err, sizeof err);
-    st->scanned = 1;
+    return !st->bad_header && (st->hdr.flags & DL_SEG_F_SEALED);
+}
+
+/* 1 if segment `name`'s header is what a power loss leaves of a segment
+ * created just before it: a file shorter than a header, or a header of
+ * zeros (its blocks were allocated but never written back). Anything else
+ * that fails the header's checks was written and then damaged. */
+static int header_never_written(durlog *log, uint64_t seg)
+{
+    char name[DL_SEG_NAME_LEN + 1];
+    unsigned char hdr[DL_SEG_HEADER_SIZE];
+    dl_seg_name(name, seg);
+    int fd = dl_openat(log->dirfd, name, O_RDONLY | O_NOFOLLOW, 0);
+    if (fd < 0)
+        return 0;
+    int rc = dl_pread_all(fd, hdr, sizeof hdr, 0);
+    dl_close(fd);
+    if (rc == -EIO)
+        return 1; /* ends before a whole header */
+    if (rc)
+        return 0;
+    for (size_t i = 0; i < sizeof hdr; i++)
+        if (hdr[i])
+            return 0;
+    return 1;
+}
+
+/* Reads segment segs[i]'s header. A header that never reached the disk is
+ * what a power loss leaves (LENIENT); any other header failing its checks,
+ * and any header damage when the page cache is intact, is corruption; and
+ * any other failure (EACCES, EMFILE, EIO) is reported as what it is. */
+static int read_header(durlog *log, const uint64_t *segs, size_t i,
+                       enum dl_recover_mode mode, struct seg_state *st)
+{
+    char err[DL_ERRMSG_SIZE];
+    int rc = dl_seg_read_header(log->dirfd, log->path, segs[i], &st->hdr, &st->size,
+                                err, sizeof err);
     if (rc == DURLOG_ECORRUPT || rc == DURLOG_EFORMAT) {
-        if (!strict) {
+        if (mode == DL_RECOVER_LENIENT && header_never_written(log, segs[i])) {
             /* A segment whose header did not survive holds nothing that was
              * acknowledged durable: creating it and syncing a record in it
-             * would have made the header durable too. */
+             * would have made the header durable too. (Checkpoints rewrite
+             * the header inside one sector, which a power loss leaves old or
+             * new, never torn.) */
             st->bad_header = 1;
             return 0;
         }
-        return dl_fail(log, DURLOG_ECORRUPT, "%s; run `durlog check %s`", err,
-                       log->path);
+        return dl_fail(log, DURLOG_ECORRUPT, "%s; run `durlog check %s`", err, log->path);
     }
     if (rc)
         return dl_fail(log, rc, "%s", err);
-    uint64_t limit = st->map.size < st->map.capacity ? st->map.size : st->map.capacity;
-    dl_scan_segment(st->map.map, limit, segs[i], 1, &st->scan);
     return 0;
 }
 
-static int sync_segments(durlog *log, struct seg_state *st, size_t from, size_t to)
+/* Scans segment segs[i] from its checkpoint (CRC-verified), one mapping at
+ * a time. A sealed segment is not read: its seal says where it ends. */
+static int examine(durlog *log, const uint64_t *segs, size_t i, struct seg_state *st)
 {
-    for (size_t i = from; i <= to; i++) {
-        if (!st[i].scanned || st[i].map.fd < 0)
+    char err[DL_ERRMSG_SIZE];
+    struct dl_segmap m;
+    st->examined = 1;
+    if (st->bad_header)
+        return 0;
+    if (sealed(st)) {
+        st->scan = (struct dl_scan){ .first_seq = st->hdr.ckpt_seq,
+                                     .next_seq = st->hdr.ckpt_seq,
+                                     .valid_end = st->hdr.ckpt_off,
+                                     .dirty_end = st->hdr.ckpt_off };
+        return 0;
+    }
+    int rc = dl_seg_open(log->dirfd, log->path, segs[i], 0, &m, err, sizeof err);
+    if (rc)
+        return dl_fail(log, rc, "%s", err);
+    struct stat sb;
+    if (fstat(m.fd, &sb) == 0)
+        st->ino = (uint64_t)sb.st_ino;
+    st->hdr = m.hdr;
+    st->size = m.size;
+    uint64_t limit = m.size < m.capacity ? m.size : m.capacity;
+    dl_scan_from(m.map, limit, m.hdr.ckpt_off, m.hdr.ckpt_seq, UINT64_MAX, 1, &st->scan);
+    dl_seg_close(&m);
+    return 0;
+}
+
+/* Records [first, end) of the examined region the break leaves behind:
+ * those after it. */
+static uint64_t records_after_break(const struct seg_state *st, size_t b, size_t n)
+{
+    uint64_t later = 0;
+    for (size_t j = b; j < n; j++) {
+        if (st[j].bad_header || sealed(&st[j]))
             continue;
-        int rc = dl_fdatasync(st[i].map.fd);
-        if (rc) {
-            char name[DL_SEG_NAME_LEN + 1];
-            dl_seg_name(name, st[i].map.first_seq);
-            return dl_fail(log, rc, "fdatasync of %s/%s during recovery: %s",
-                           log->path, name, durlog_strerror(rc));
+        later += (j == b) ? st[j].scan.later_records
+                          : st[j].scan.records + st[j].scan.later_records;
+    }
+    return later;
+}
+
+static int fail_corrupt(durlog *log, const uint64_t *segs, const struct seg_state *st,
+                        size_t b, size_t n, uint64_t missing, uint64_t later)
+{
+    char name[DL_SEG_NAME_LEN + 1];
+    dl_seg_name(name, segs[b]);
+    if (!st[b].bad_header && b + 1 < n && st[b].scan.dirty_end == st[b].scan.valid_end &&
+        segs[b + 1] > st[b].scan.next_seq)
+        return dl_fail(log, DURLOG_ECORRUPT,
+                       "%s/%s: the data ends at byte offset %llu, but the next segment "
+                       "starts at record %llu: records %llu to %llu are missing, with "
+                       "%llu good records after them; run `durlog check %s`",
+                       log->path, name, (unsigned long long)st[b].scan.valid_end,
+                       (unsigned long long)segs[b + 1], (unsigned long long)missing,
+                       (unsigned long long)segs[b + 1] - 1, (unsigned long long)later,
+                       log->path);
+    return dl_fail(log, DURLOG_ECORRUPT,
+                   "%s/%s: damaged or missing data at byte offset %llu (record %llu) "
+                   "with %llu good records after it; run `durlog check %s`",
+                   log->path, name,
+                   (unsigned long long)(st[b].bad_header ? 0 : st[b].scan.valid_end),
+                   (unsigned long long)missing, (unsigned long long)later, log->path);
+}
+
+/* Cuts the log at the break in segment b: the debris after b's valid
+ * records and every later segment. LIVE: zeroes a dead writer's partial
+ * record in place; otherwise everything goes to side files. */
+static int cut_at_break(durlog *log, const uint64_t *segs, struct seg_state *st,
+                        size_t b, size_t n, enum dl_recover_mode mode,
+                        durlog_recovery *rep)
+{
+    char name[DL_SEG_NAME_LEN + 1], side[DL_SIDE_NAME_MAX], err[DL_ERRMSG_SIZE];
+    int rc;
+    if (!st[b].bad_header && !sealed(&st[b]) && st[b].scan.dirty_end > st[b].scan.valid_end) {
+        struct dl_scan *s = &st[b].scan;
+        dl_seg_name(name, segs[b]);
+        if (mode == DL_RECOVER_LIVE) {
+            rc = dl_openat(log->dirfd, name, O_RDWR | O_NOFOLLOW, 0);
+            if (rc >= 0) {
+                int fd = rc;
+                size_t len = (size_t)(s->dirty_end - s->valid_end);
+                void *zeros = calloc(1, len);
+                rc = zeros ? dl_pwrite_all(fd, zeros, len, (off_t)s->valid_end) : -ENOMEM;
+                free(zeros);
+                dl_close(fd);
+            }
+            if (rc)
+                return dl_fail(log, rc, "clear the partial record a dead writer left "
+                               "in %s/%s: %s", log->path, name, durlog_strerror(rc));
+        } else {
+            rc = dl_cut_range(log->dirfd, log->path, name, s->valid_end, s->dirty_end,
+                              &log->owner, side, err, sizeof err);
+            if (rc)
+                return dl_fail(log, rc, "recovery of a torn tail: %s", err);
+            snprintf(rep->side_file, sizeof rep->side_file, "%s", side);
         }
+        rep->bytes_cut += s->dirty_end - s->valid_end;
+    }
+    if (!st[b].bad_header && !sealed(&st[b])) {
+        /* Where the valid data now ends. */
+        dl_seg_name(name, segs[b]);
+        snprintf(rep->segment, sizeof rep->segment, "%s", name);
+        rep->offset = st[b].scan.valid_end;
+    }
+    for (size_t j = (st[b].bad_header ? b : b + 1); j < n; j++) {
+        dl_seg_name(name, segs[j]);
+        if (st[j].examined && !st[j].bad_header && !sealed(&st[j]))
+            rep->bytes_cut += st[j].scan.dirty_end - st[j].hdr.ckpt_off;
+        if (!rep->segment[0]) {
+            snprintf(rep->segment, sizeof rep->segment, "%s", name);
+            rep->offset = 0;
+        }
+        if (mode == DL_RECOVER_LIVE) {
+            /* Only a segment the dead writer was creating, which holds no
+             * published record (recovery found it after the break). */
+            rc = dl_unlinkat(log->dirfd, name);
+        } else {
+            rc = dl_cut_whole(log->dirfd, log->path, name, side, err, sizeof err);
+            if (!rc && !rep->side_file[0])
+                snprintf(rep->side_file, sizeof rep->side_file, "%s", side);
+        }
+        if (rc && rc != -ENOENT)
+            return dl_fail(log, rc, "recovery of a torn tail: %s",
+                           mode == DL_RECOVER_LIVE ? durlog_strerror(rc) : err);
+        rep->segments_removed++;
     }
     return 0;
 }
 
-int dl_recover(durlog *log, int strict, durlog_recovery *rep)
+/* The tail state after recovery, from the last kept segment. */
+static void set_tail(durlog *log, const uint64_t *segs, const struct seg_state *st,
+                     size_t kept)
+{
+    struct dl_shared *sh = log->sh;
+    sh->first_seq = segs[0];
+    if (kept == 0) {
+        /* Nothing survived (a lone segment whose header was lost). */
+        sh->next_seq = segs[0];
+        sh->tail_seg = DL_NO_SEGMENT;
+        sh->tail_capacity = sh->tail_off = sh->tail_alloc = sh->reserve_end = 0;
+        sh->tail_ino = 0;
+        return;
+    }
+    const struct seg_state *t = &st[kept - 1];
+    if (sealed(t)) {
+        /* A sealed segment takes no more records: the next append starts a
+         * segment named for the next one. */
+        sh->next_seq = t->hdr.ckpt_seq;
+        sh->tail_seg = DL_NO_SEGMENT;
+        sh->tail_capacity = sh->tail_off = sh->tail_alloc = sh->reserve_end = 0;
+        sh->tail_ino = 0;
+        return;
+    }
+    sh->next_seq = t->scan.next_seq;
+    sh->tail_seg = segs[kept - 1];
+    sh->tail_capacity = t->hdr.capacity;
+    sh->tail_off = sh->reserve_end = t->scan.valid_end;
+    sh->tail_alloc = t->size;
+    sh->tail_ino = t->ino;
+}
+
+/* fdatasyncs segment `name` through a descriptor of its own. */
+static int sync_segment(durlog *log, uint64_t seg)
+{
+    char name[DL_SEG_NAME_LEN + 1];
+    dl_seg_name(name, seg);
+    int fd = dl_openat(log->dirfd, name, O_RDONLY | O_NOFOLLOW, 0);
+    int rc = fd < 0 ? fd : dl_fdatasync(fd);
+    dl_close(fd);
+    if (rc)
+        return dl_fail(log, rc, "fdatasync of %s/%s during recovery: %s", log->path,
+                       name, durlog_strerror(rc));
+    return 0;
+}
+
+/* Writes checkpoint (ckpt_seq, ckpt_off) into segment seg's header, sealed
+ * or not, and makes it durable. The caller has made those records durable
+ * first (the checkpoint only ever states what is already true). */
+int dl_write_checkpoint(durlog *log, uint64_t seg, uint64_t ckpt_seq, uint64_t ckpt_off,
+                        int seal)
+{
+    char name[DL_SEG_NAME_LEN + 1], err[DL_ERRMSG_SIZE];
+    struct dl_seg_header h;
+    uint64_t size;
+    dl_seg_name(name, seg);
+    int rc = dl_seg_read_header(log->dirfd, log->path, seg, &h, &size, err, sizeof err);
+    if (rc)
+        return dl_fail(log, rc, "checkpoint: %s", err);
+    uint32_t flags = DL_SEG_F_CKPT | (seal ? DL_SEG_F_SEALED : 0);
+    if (h.flags == flags && h.ckpt_seq == ckpt_seq && h.ckpt_off == ckpt_off)
+        return 0;
+    h.flags = flags;
+    h.ckpt_seq = ckpt_seq;
+    h.ckpt_off = ckpt_off;
+    int fd = dl_openat(log->dirfd, name, O_RDWR | O_NOFOLLOW, 0);
+    if (fd < 0)
+        return dl_fail(log, fd, "cannot open %s/%s to write its checkpoint: %s",
+                       log->path, name, durlog_strerror(fd));
+    rc = dl_seg_write_header(fd, &h);
+    if (rc) {
+        dl_close(fd);
+        return dl_fail(log, rc, "cannot write the checkpoint of %s/%s: %s", log->path,
+                       name, durlog_strerror(rc));
+    }
+    rc = dl_fdatasync(fd);
+    dl_close(fd);
+    if (rc)
+        return dl_fail(log, rc, "fdatasync of %s/%s (its checkpoint): %s", log->path,
+                       name, durlog_strerror(rc));
+    return 0;
+}
+
+/* After a lenient recovery: everything kept is made durable, every examined
+ * segment but the tail sealed, the tail checkpointed. Segments before `lo`
+ * were durable before the crash (a checkpoint or a later record said so). */
+static int make_durable(durlog *log, const uint64_t *segs, const struct seg_state *st,
+                        size_t lo, size_t kept)
+{
+    struct dl_shared *sh = log->sh;
+    int rc;
+    for (size_t i = lo; i < kept; i++) {
+        if (sealed(&st[i]))
+            continue;
+        rc = sync_segment(log, segs[i]);
+        if (rc)
+            return rc;
+    }
+    /* Segment removals are durable once the directory is; and after an
+     * unknown history, so is every segment's name, before the durable mark
+     * may cover it. */
+    rc = dl_fsync(log->dirfd);
+    if (rc)
+        return dl_fail(log, rc, "fsync of directory %s: %s", log->path, durlog_strerror(rc));
+    for (size_t i = lo; i < kept; i++) {
+        if (sealed(&st[i]))
+            continue;
+        int is_tail = i + 1 == kept;
+        if (is_tail && st[i].scan.next_seq == st[i].hdr.ckpt_seq)
+            continue; /* its checkpoint already says all there is */
+        rc = dl_write_checkpoint(log, segs[i], st[i].scan.next_seq, st[i].scan.valid_end,
+                                 !is_tail);
+        if (rc)
+            return rc;
+    }
+    atomic_store(&sh->durable_seq, sh->next_seq);
+    atomic_store(&sh->dir_synced_seg, sh->tail_seg == DL_NO_SEGMENT ? 0 : sh->tail_seg + 1);
+    atomic_store(&sh->seal_next, sh->tail_seg == DL_NO_SEGMENT ? sh->next_seq : sh->tail_seg);
+    return 0;
+}
+
+/* How far back the sealer is sent looking for segments a writer rolled but
+ * never sealed (killed in between): at most this many segments before the
+ * examined ones. Older unsealed segments were written by a durlog that did
+ * not seal; they stay as they are (a newer checkpoint covers them). */
+#define DL_SEAL_LOOKBACK 32
+
+/* After a strict recovery: the records below the checkpoint are durable,
+ * and so is whatever the examined records vouch for; examined segments that
+ * are complete but not sealed are noted for the sealer. */
+static void note_strict_state(durlog *log, const uint64_t *segs, const struct seg_state *st,
+                              size_t lo, size_t kept, uint64_t old_durable)
+{
+    struct dl_shared *sh = log->sh;
+    /* What the log proves durable: the examined segment's checkpoint, or
+     * the end of the sealed segment before it; without either, nothing
+     * (the log's first record). Segments are sealed in order. */
+    uint64_t durable = segs[0];
+    int lo_ckpt = !st[lo].bad_header && (st[lo].hdr.flags & DL_SEG_F_CKPT);
+    if (lo_ckpt)
+        durable = st[lo].hdr.ckpt_seq;
+    uint64_t seal_next = sh->tail_seg == DL_NO_SEGMENT ? sh->next_seq : sh->tail_seg;
+    int found_sealed = 0;
+    for (size_t i = kept; i-- > lo;) {
+        if (segs[i] == sh->tail_seg)
+            continue;
+        if (sealed(&st[i])) {
+            found_sealed = 1;
+            break;
+        }
+        seal_next = segs[i];
+        struct dl_seal_note note = { segs[i], st[i].scan.next_seq, st[i].scan.valid_end,
+                                     st[i].ino };
+        dl_seal_note_push(sh, &note);
+    }
+    /* Below a tail scanned from its start, a writer killed between a roll
+     * and its seal may have left segments unsealed: the sealer finds their
+     * ends itself. The first sealed one proves the records before it. */
+    if (!found_sealed && !lo_ckpt) {
+        for (size_t j = lo, k = 0; j-- > 0 && k < DL_SEAL_LOOKBACK; k++) {
+            struct dl_seg_header h;
+            char err[DL_ERRMSG_SIZE];
+            if (dl_seg_read_header(log->dirfd, log->path, segs[j], &h, NULL, err,
+                                   sizeof err) != 0)
+                break;
+            if (h.flags & DL_SEG_F_SEALED) {
+                durable = h.ckpt_seq;
+                break;
+            }
+            seal_next = segs[j];
+        }
+    }
+    atomic_store(&sh->seal_next, seal_next);
+
+    for (size_t i = lo; i < kept; i++)
+        if (!st[i].bad_header && st[i].scan.max_durable > durable)
+            durable = st[i].scan.max_durable;
+    if (old_durable > durable)
+        durable = old_durable;
+    if (durable > sh->next_seq)
+        durable = sh->next_seq;
+    atomic_store(&sh->durable_seq, durable);
+    /* A directory fsync costs little; never trust an old file for it. */
+    atomic_store(&sh->dir_synced_seg, 0);
+}
+
+int dl_recover(durlog *log, enum dl_recover_mode mode, uint64_t old_durable,
+               durlog_recovery *rep)
 {
     struct dl_shared *sh = log->sh;
     uint64_t *segs = NULL;
-    size_t n = 0, k, b, t, j;
+    size_t n = 0, lo, b;
     struct seg_state *st = NULL;
-    int rc, changed = 0;
+    int rc;
 
     memset(rep, 0, sizeof *rep);
     rep->performed = 1;
     dl_seg_remove_temps(log->dirfd);
     rc = dl_seg_list(log->dirfd, &segs, &n);
     if (rc)
-        return dl_fail(log, rc, "list segments of %s: %s", log->path,
-                       durlog_strerror(rc));
+        return dl_fail(log, rc, "list segments of %s: %s", log->path, durlog_strerror(rc));
     if (n == 0) {
         sh->first_seq = sh->next_seq = 0;
         sh->tail_seg = DL_NO_SEGMENT;
         sh->tail_capacity = sh->tail_off = sh->tail_alloc = sh->reserve_end = 0;
-        atomic_store(&sh->durable_seq, 0);
-        atomic_store(&sh->dir_synced_seg, 0);
+        sh->tail_ino = 0;
+        if (mode != DL_RECOVER_LIVE) {
+            atomic_store(&sh->durable_seq, 0);
+            atomic_store(&sh->dir_synced_seg, 0);
+            atomic_store(&sh->seal_next, 0);
+        }
         dl_publish(sh, 0, DL_NO_SEGMENT);
         return 0;
     }
@@ -111,30 +474,32 @@ int dl_recover(durlog *log, int strict, durlog_recovery *rep)
         rc = dl_fail(log, -ENOMEM, "out of memory");
         goto out;
     }
-    for (j = 0; j < n; j++)
-        st[j].map = (struct dl_segmap)DL_SEGMAP_INIT;
 
-    /* Scan back from the last segment until one proves (by a record's
-     * durable_before) that everything before it was durable, and one more:
-     * the boundary into the proving segment is where a power loss may have
-     * cut a tail that a later sync vouches for. Older segments were durable
-     * long ago; damage there is found by readers and `durlog check`. With
-     * the page cache intact (strict), only the last segment can be
-     * incomplete. */
+    /* Walk back from the last segment to the first checkpoint: what lies
+     * before it is durable and complete, and is not read. Without one,
+     * scan back segment by segment: with the page cache intact (STRICT,
+     * LIVE) only the last segment can be incomplete; after a possible power
+     * loss, until one proves (by a record's durable_before) that everything
+     * before it was durable, and one more: the boundary into the proving
+     * segment is where a power loss may have cut a tail that a later sync
+     * vouches for. */
     int proved = 0;
-    for (k = n - 1;; k--) {
-        rc = scan_one(log, segs, k, strict, &st[k]);
+    for (lo = n - 1;; lo--) {
+        rc = read_header(log, segs, lo, mode, &st[lo]);
         if (rc)
             goto out;
-        if (strict || k == 0 || proved)
+        int has_ckpt = !st[lo].bad_header && (st[lo].hdr.flags & DL_SEG_F_CKPT);
+        rc = examine(log, segs, lo, &st[lo]);
+        if (rc)
+            goto out;
+        if (has_ckpt || lo == 0 || mode != DL_RECOVER_LENIENT || proved)
             break;
-        proved = !st[k].bad_header && st[k].scan.max_durable >= segs[k];
+        proved = !st[lo].bad_header && st[lo].scan.max_durable >= segs[lo];
     }
 
-    /* Find the first break going forward: a segment whose header is gone, a
-     * segment with debris after its valid records, or a numbering gap
-     * between two segments. */
-    for (b = k; b < n; b++) {
+    /* The first break going forward: a segment whose header is gone, debris
+     * after a segment's valid records, or a numbering gap between two. */
+    for (b = lo; b < n; b++) {
         if (st[b].bad_header)
             break;
         if (b + 1 < n && !st[b + 1].bad_header && segs[b + 1] != st[b].scan.next_seq)
@@ -143,117 +508,48 @@ int dl_recover(durlog *log, int strict, durlog_recovery *rep)
             break;
     }
 
+    size_t kept = n;
     if (b < n) {
-        /* Records after the break, and the best evidence of durability
-         * among them. */
         uint64_t missing = st[b].bad_header ? segs[b] : st[b].scan.next_seq;
-        uint64_t later = 0, evidence = 0;
-        for (j = b; j < n; j++) {
-            if (st[j].bad_header)
-                continue;
-            later += (j == b) ? st[j].scan.later_records
-                              : st[j].scan.records + st[j].scan.later_records;
-            if (st[j].scan.max_durable > evidence)
+        uint64_t later = records_after_break(st, b, n), evidence = 0;
+        for (size_t j = b; j < n; j++)
+            if (!st[j].bad_header && st[j].scan.max_durable > evidence)
                 evidence = st[j].scan.max_durable;
-        }
-        if (strict ? later > 0 : evidence > missing) {
-            char name[DL_SEG_NAME_LEN + 1];
-            dl_seg_name(name, segs[b]);
-            rc = dl_fail(log, DURLOG_ECORRUPT,
-                         "%s/%s: damaged or missing data at byte offset %llu "
-                         "(record %llu) with %llu good records after it; "
-                         "run `durlog check %s`",
-                         log->path, name,
-                         (unsigned long long)(st[b].bad_header ? 0 : st[b].scan.valid_end),
-                         (unsigned long long)missing, (unsigned long long)later,
-                         log->path);
+        if (mode == DL_RECOVER_LENIENT ? evidence > missing : later > 0) {
+            rc = fail_corrupt(log, segs, st, b, n, missing, later);
             goto out;
         }
-        /* A torn tail: zero the debris in segment b, drop what follows. */
-        if (!st[b].bad_header) {
-            struct dl_scan *s = &st[b].scan;
-            memset(st[b].map.map + s->valid_end, 0, s->dirty_end - s->valid_end);
-            rep->bytes_cut += s->dirty_end - s->valid_end;
-            dl_seg_name(rep->segment, segs[b]);
-            rep->offset = s->valid_end;
-        }
-        for (j = st[b].bad_header ? b : b + 1; j < n; j++) {
-            char name[DL_SEG_NAME_LEN + 1];
-            dl_seg_name(name, segs[j]);
-            if (st[j].scanned && !st[j].bad_header)
-                rep->bytes_cut += st[j].scan.dirty_end - DL_SEG_HEADER_SIZE;
-            if (!rep->segment[0]) {
-                snprintf(rep->segment, sizeof rep->segment, "%s", name);
-                rep->offset = 0;
-            }
-            dl_seg_close(&st[j].map);
-            rc = dl_unlinkat(log->dirfd, name);
-            if (rc && rc != -ENOENT) {
-                rc = dl_fail(log, rc, "remove %s/%s after a torn tail: %s",
-                             log->path, name, durlog_strerror(rc));
-                goto out;
-            }
-            rep->segments_removed++;
-        }
-        changed = 1;
-        t = st[b].bad_header ? b : b + 1; /* one past the new tail */
-    } else {
-        t = n;
-    }
-
-    if (t == 0) {
-        /* Nothing survived (a lone segment whose header was lost). */
-        sh->first_seq = sh->next_seq = segs[0];
-        sh->tail_seg = DL_NO_SEGMENT;
-        sh->tail_capacity = sh->tail_off = sh->tail_alloc = sh->reserve_end = 0;
-    } else {
-        size_t tail = t - 1;
-        if (!st[tail].scanned) {
-            rc = scan_one(log, segs, tail, 1, &st[tail]);
-            if (rc)
-                goto out;
-        }
-        sh->first_seq = segs[0];
-        sh->next_seq = st[tail].scan.next_seq;
-        sh->tail_seg = segs[tail];
-        sh->tail_capacity = st[tail].map.capacity;
-        sh->tail_off = sh->reserve_end = st[tail].scan.valid_end;
-        sh->tail_alloc = st[tail].map.size;
-    }
-
-    if (!strict) {
-        /* After a possible power loss: make what is left durable, so that
-         * the durable mark can honestly cover all of it. Segments before k
-         * were proven durable by the scan. */
-        rc = sync_segments(log, st, k, t ? t - 1 : 0);
+        rc = cut_at_break(log, segs, st, b, n, mode, rep);
         if (rc)
             goto out;
+        kept = st[b].bad_header ? b : b + 1;
     }
-    if (changed || !strict) {
-        /* Segment removals are durable once the directory is; and after an
-         * unknown history, so is every segment's name, before the durable
-         * mark may cover it. */
-        rc = dl_fsync(log->dirfd);
-        if (rc) {
-            rc = dl_fail(log, rc, "fsync of directory %s: %s", log->path,
-                         durlog_strerror(rc));
+    set_tail(log, segs, st, kept);
+
+    if (mode == DL_RECOVER_LENIENT) {
+        /* After a possible power loss: make what is left durable, so that the
+         * durable mark can honestly cover all of it, and persist that. */
+        rc = make_durable(log, segs, st, lo, kept);
+        if (rc)
             goto out;
+    } else if (mode == DL_RECOVER_STRICT) {
+        if (b < n) {
+            rc = dl_fsync(log->dirfd);
+            if (rc) {
+                rc = dl_fail(log, rc, "fsync of directory %s: %s", log->path,
+                             durlog_strerror(rc));
+                goto out;
+            }
         }
-    }
-    if (!strict) {
-        atomic_store(&sh->durable_seq, sh->next_seq);
-        atomic_store(&sh->dir_synced_seg, t ? sh->tail_seg + 1 : 0);
+        note_strict_state(log, segs, st, lo, kept, old_durable);
     } else if (atomic_load(&sh->durable_seq) > sh->next_seq) {
-        /* Strict: the page cache is intact, and only what an fdatasync
-         * covered is durable; never raise the mark here. */
+        /* LIVE: only what an fdatasync covered is durable; never raise the
+         * mark here. */
         atomic_store(&sh->durable_seq, sh->next_seq);
     }
     dl_publish(sh, sh->next_seq, sh->tail_seg);
     rc = 0;
 out:
-    if (st)
-        for (j = 0; j < n; j++)
-            dl_seg_close(&st[j].map);
     free(st);
     free(segs);
     return rc;

@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include "segment.h"
@@ -54,11 +55,20 @@ uint64_t dl_scan_resync(const unsigned char *map, uint64_t from, uint64_t end,
 void dl_scan_segment(const unsigned char *map, uint64_t limit,
                      uint64_t first_seq, int verify_crc, struct dl_scan *out)
 {
+    dl_scan_from(map, limit, DL_SEG_HEADER_SIZE, first_seq, UINT64_MAX, verify_crc, out);
+}
+
+void dl_scan_from(const unsigned char *map, uint64_t limit, uint64_t off,
+                  uint64_t seq, uint64_t stop_seq, int verify_crc,
+                  struct dl_scan *out)
+{
     struct dl_rec_view r;
-    uint64_t off = DL_SEG_HEADER_SIZE, seq = first_seq;
+    uint64_t first_seq = seq;
 
     *out = (struct dl_scan){ .first_seq = first_seq, .limit = limit };
-    for (;;) {
+    if (off > limit)
+        off = limit;
+    while (seq < stop_seq) {
         enum dl_rec_status st = verify_crc ? dl_rec_check(map + off, limit - off, &r)
                                            : dl_rec_peek(map + off, limit - off, &r);
         if (st != DL_REC_VALID || r.seq != seq)
@@ -71,6 +81,10 @@ void dl_scan_segment(const unsigned char *map, uint64_t limit,
     out->records = seq - first_seq;
     out->next_seq = seq;
     out->valid_end = off;
+    if (seq == stop_seq) {
+        out->dirty_end = off;
+        return;
+    }
     out->dirty_end = last_nonzero_end(map, off, limit);
     if (out->dirty_end == off)
         return;
@@ -94,27 +108,40 @@ void dl_scan_segment(const unsigned char *map, uint64_t limit,
     }
 }
 
-int dl_dir_stats(int dirfd, struct dl_dir_stats *out)
+int dl_dir_stats(int dirfd, const char *path, struct dl_dir_stats *out)
 {
     uint64_t *segs;
     size_t n;
-    char err[256];
+    char err[256], name[DL_SEG_NAME_LEN + 1];
     int rc = dl_seg_list(dirfd, &segs, &n);
     memset(out, 0, sizeof *out);
     if (rc)
         return rc;
     for (size_t i = 0; i < n; i++) {
         struct dl_segmap m;
+        struct dl_seg_header h;
         struct dl_scan s;
         struct stat st;
-        rc = dl_seg_open(dirfd, segs[i], 0, &m, err, sizeof err);
+        uint64_t size;
+        /* A sealed segment's header says what it holds: no need to walk it
+         * (info on a large log reads one header per segment). */
+        rc = dl_seg_read_header(dirfd, path, segs[i], &h, &size, err, sizeof err);
         if (rc)
             break;
-        uint64_t limit = m.size < m.capacity ? m.size : m.capacity;
-        dl_scan_segment(m.map, limit, segs[i], 0, &s);
-        if (fstat(m.fd, &st) == 0)
+        if (h.flags & DL_SEG_F_SEALED) {
+            s.valid_end = h.ckpt_off;
+            s.next_seq = h.ckpt_seq;
+        } else {
+            rc = dl_seg_open(dirfd, path, segs[i], 0, &m, err, sizeof err);
+            if (rc)
+                break;
+            uint64_t limit = m.size < m.capacity ? m.size : m.capacity;
+            dl_scan_segment(m.map, limit, segs[i], 0, &s);
+            dl_seg_close(&m);
+        }
+        dl_seg_name(name, segs[i]);
+        if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
             out->disk_bytes += (uint64_t)st.st_blocks * 512;
-        dl_seg_close(&m);
         if (i == 0)
             out->first_seq = segs[i];
         out->segments++;

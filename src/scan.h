@@ -12,7 +12,7 @@
 #include "format.h"
 
 struct dl_scan {
-    uint64_t first_seq;
+    uint64_t first_seq;      /* the record expected where the scan began */
     uint64_t limit;          /* bytes examined: min(file size, capacity) */
     uint64_t records;        /* valid records in sequence from the start */
     uint64_t next_seq;       /* first_seq + records */
@@ -34,6 +34,15 @@ struct dl_scan {
 void dl_scan_segment(const unsigned char *map, uint64_t limit,
                      uint64_t first_seq, int verify_crc, struct dl_scan *out);
 
+/* The same from offset `off`, where record `seq` is expected (a checkpoint:
+ * what lies before it is not looked at; out->records counts from there),
+ * stopping before record `stop_seq` (UINT64_MAX: no stop) as at the end of
+ * data: nothing after it is examined (a live log's records past what its
+ * writers have published may still be being copied). */
+void dl_scan_from(const unsigned char *map, uint64_t limit, uint64_t off,
+                  uint64_t seq, uint64_t stop_seq, int verify_crc,
+                  struct dl_scan *out);
+
 /* Offset of the next valid record with seq >= min_seq starting in
  * [from, end) (8-byte steps), or UINT64_MAX when there is none. A record may
  * extend up to `limit` (its zero padding and trailing zero bytes can lie past
@@ -51,6 +60,6 @@ struct dl_dir_stats {
     uint64_t bytes;          /* bytes of records, headers included */
     uint64_t disk_bytes;     /* blocks the segment files occupy */
 };
-int dl_dir_stats(int dirfd, struct dl_dir_stats *out);
+int dl_dir_stats(int dirfd, const char *path, struct dl_dir_stats *out);
 
 #endif

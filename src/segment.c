@@ -83,82 +83,154 @@ static int map_segment(struct dl_segmap *s, int writable)
     return 0;
 }
 
-int dl_seg_open(int dirfd, uint64_t first_seq, int writable,
-                struct dl_segmap *out, char *err, size_t errlen)
+void dl_take_owner(int fd, const struct dl_owner *owner)
+{
+    struct stat st;
+    if (!owner || fstat(fd, &st) < 0)
+        return;
+    /* Only root may give a file away; anyone may set a group it belongs
+     * to. A refusal leaves the file as the creator made it. */
+    uid_t uid = geteuid() == 0 && st.st_uid != owner->uid ? owner->uid : (uid_t)-1;
+    gid_t gid = st.st_gid != owner->gid ? owner->gid : (gid_t)-1;
+    if (uid != (uid_t)-1 || gid != (gid_t)-1) {
+        if (fchown(fd, uid, gid) < 0 && gid != (gid_t)-1 && uid != (uid_t)-1)
+            (void)!fchown(fd, (uid_t)-1, gid);
+    }
+}
+
+/* Opens segment `first_seq` (read-only or read-write) and checks that it is
+ * a regular file with a valid header named for it. */
+static int open_checked(int dirfd, const char *path, uint64_t first_seq,
+                        int writable, struct dl_seg_header *h, uint64_t *size,
+                        char *err, size_t errlen)
 {
     char name[DL_SEG_NAME_LEN + 1];
-    struct dl_segmap s = DL_SEGMAP_INIT;
     unsigned char hdr[DL_SEG_HEADER_SIZE];
-    struct dl_seg_header h;
     struct stat st;
     int rc;
 
     dl_seg_name(name, first_seq);
-    s.first_seq = first_seq;
-    s.fd = dl_openat(dirfd, name, (writable ? O_RDWR : O_RDONLY) | O_NOFOLLOW, 0);
-    if (s.fd < 0) {
-        rc = s.fd;
-        snprintf(err, errlen, "open %s: %s%s", name, durlog_strerror(rc),
-                 rc == -ELOOP ? " (segment files must not be symbolic links)" : "");
-        return rc;
+    int fd = dl_openat(dirfd, name, (writable ? O_RDWR : O_RDONLY) | O_NOFOLLOW, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open %s/%s: %s%s", path, name, durlog_strerror(fd),
+                 fd == -ELOOP ? " (segment files must not be symbolic links)" : "");
+        return fd;
     }
-    if (fstat(s.fd, &st) < 0) {
+    if (fstat(fd, &st) < 0) {
         rc = -errno;
-        snprintf(err, errlen, "fstat %s: %s", name, durlog_strerror(rc));
+        snprintf(err, errlen, "cannot stat %s/%s: %s", path, name, durlog_strerror(rc));
         goto out_close;
     }
     if (!S_ISREG(st.st_mode)) {
         rc = DURLOG_EFORMAT;
-        snprintf(err, errlen, "%s is not a regular file", name);
+        snprintf(err, errlen, "%s/%s is not a regular file", path, name);
         goto out_close;
     }
-    s.size = (uint64_t)st.st_size;
-    if (s.size < DL_SEG_HEADER_SIZE) {
+    *size = (uint64_t)st.st_size;
+    if (*size < DL_SEG_HEADER_SIZE) {
         rc = DURLOG_ECORRUPT;
-        snprintf(err, errlen, "%s: file is %llu bytes, shorter than a segment header",
-                 name, (unsigned long long)s.size);
+        snprintf(err, errlen, "%s/%s: file is %llu bytes, shorter than a segment header",
+                 path, name, (unsigned long long)*size);
         goto out_close;
     }
-    rc = dl_pread_all(s.fd, hdr, sizeof hdr, 0);
+    rc = dl_pread_all(fd, hdr, sizeof hdr, 0);
     if (rc) {
-        snprintf(err, errlen, "read header of %s: %s", name, durlog_strerror(rc));
+        snprintf(err, errlen, "cannot read the header of %s/%s: %s", path, name,
+                 durlog_strerror(rc));
         goto out_close;
     }
-    rc = dl_seg_header_decode(hdr, &h);
+    rc = dl_seg_header_decode(hdr, h);
     if (rc) {
-        snprintf(err, errlen, "%s: %s at offset 0", name,
-                 rc == DURLOG_EFORMAT ? "not a durlog segment of a known version"
-                                      : "segment header fails its checksum");
+        /* All zeros: a header that never reached the disk (a power loss
+         * right after the segment was created) or was zeroed: damage, not
+         * a file of another format. */
+        int zero = 1;
+        for (size_t i = 0; i < sizeof hdr && zero; i++)
+            zero = hdr[i] == 0;
+        if (zero)
+            rc = DURLOG_ECORRUPT;
+        snprintf(err, errlen, "%s/%s: %s at offset 0", path, name,
+                 zero ? "segment header is all zero bytes"
+                 : rc == DURLOG_EFORMAT ? "not a durlog segment of a known version"
+                                        : "segment header fails its checksum");
         goto out_close;
     }
-    if (h.first_seq != first_seq || h.capacity > DL_SEG_MAX_CAPACITY) {
+    if (h->first_seq != first_seq || h->capacity > DL_SEG_MAX_CAPACITY) {
         rc = DURLOG_ECORRUPT;
-        snprintf(err, errlen, "%s: header says first record %llu, capacity %llu",
-                 name, (unsigned long long)h.first_seq,
-                 (unsigned long long)h.capacity);
+        snprintf(err, errlen, "%s/%s: header says first record %llu, capacity %llu",
+                 path, name, (unsigned long long)h->first_seq,
+                 (unsigned long long)h->capacity);
         goto out_close;
     }
-    s.capacity = h.capacity;
-    rc = map_segment(&s, writable);
-    if (rc) {
-        snprintf(err, errlen, "mmap %s: %s", name, durlog_strerror(rc));
-        goto out_close;
-    }
-    *out = s;
-    return 0;
+    return fd;
 
 out_close:
-    dl_close(s.fd);
+    dl_close(fd);
     return rc;
 }
 
-int dl_seg_create(int dirfd, uint64_t first_seq, uint64_t capacity,
-                  uint64_t alloc, mode_t mode, struct dl_segmap *out,
+int dl_seg_read_header(int dirfd, const char *path, uint64_t first_seq,
+                       struct dl_seg_header *h, uint64_t *size, char *err,
+                       size_t errlen)
+{
+    uint64_t sz;
+    int fd = open_checked(dirfd, path, first_seq, 0, h, &sz, err, errlen);
+    if (fd < 0)
+        return fd;
+    dl_close(fd);
+    if (size)
+        *size = sz;
+    return 0;
+}
+
+int dl_seg_open(int dirfd, const char *path, uint64_t first_seq, int writable,
+                struct dl_segmap *out, char *err, size_t errlen)
+{
+    struct dl_segmap s = DL_SEGMAP_INIT;
+    char name[DL_SEG_NAME_LEN + 1];
+    int fd = open_checked(dirfd, path, first_seq, writable, &s.hdr, &s.size, err, errlen);
+    if (fd < 0)
+        return fd;
+    s.fd = fd;
+    s.first_seq = first_seq;
+    s.capacity = s.hdr.capacity;
+    int rc = map_segment(&s, writable);
+    if (rc) {
+        dl_seg_name(name, first_seq);
+        snprintf(err, errlen, "cannot map %s/%s: %s", path, name, durlog_strerror(rc));
+        dl_close(fd);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+int dl_seg_write_header(int fd, const struct dl_seg_header *h)
+{
+    unsigned char hdr[DL_SEG_HEADER_SIZE];
+    dl_seg_header_encode(hdr, h);
+    return dl_pwrite_all(fd, hdr, sizeof hdr, 0);
+}
+
+int dl_seg_is_at(int dirfd, const char *name, int fd)
+{
+    struct stat a, b;
+    if (fstat(fd, &a) < 0)
+        return -errno;
+    if (fstatat(dirfd, name, &b, AT_SYMLINK_NOFOLLOW) < 0)
+        return errno == ENOENT ? 0 : -errno;
+    return a.st_nlink > 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+int dl_seg_create(int dirfd, const char *path, uint64_t first_seq,
+                  uint64_t capacity, uint64_t alloc, mode_t mode,
+                  const struct dl_owner *owner, struct dl_segmap *out,
                   char *err, size_t errlen)
 {
     char name[DL_SEG_NAME_LEN + 1], tmp[DL_SEG_NAME_LEN + sizeof DL_SEG_TMP_SUFFIX];
     unsigned char hdr[DL_SEG_HEADER_SIZE];
-    struct dl_seg_header h = { DL_FORMAT_VERSION, first_seq, capacity, dl_now_ns() };
+    struct dl_seg_header h = { DL_FORMAT_VERSION, first_seq, capacity, dl_now_ns(),
+                               first_seq, DL_SEG_HEADER_SIZE, 0 };
     struct dl_segmap s = DL_SEGMAP_INIT;
     int rc;
 
@@ -169,41 +241,45 @@ int dl_seg_create(int dirfd, uint64_t first_seq, uint64_t capacity,
     s.fd = dl_openat(dirfd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW, mode);
     if (s.fd < 0) {
         rc = s.fd;
-        snprintf(err, errlen, "create %s: %s", tmp, durlog_strerror(rc));
+        snprintf(err, errlen, "cannot create %s/%s: %s", path, tmp, durlog_strerror(rc));
         return rc;
     }
+    dl_take_owner(s.fd, owner);
     /* Exactly `mode`: the creating process's umask must not narrow it. */
     struct stat st;
     if (fstat(s.fd, &st) == 0 && (st.st_mode & 07777) != mode && fchmod(s.fd, mode) < 0) {
         rc = -errno;
-        snprintf(err, errlen, "chmod %s: %s", tmp, durlog_strerror(rc));
+        snprintf(err, errlen, "cannot chmod %s/%s: %s", path, tmp, durlog_strerror(rc));
         goto out_unlink;
     }
     /* Allocate before anything is mapped: a store into an unallocated page
      * of a full disk raises SIGBUS instead of returning ENOSPC. */
     rc = dl_allocate(s.fd, 0, (off_t)alloc);
     if (rc) {
-        snprintf(err, errlen, "allocate %llu bytes for %s: %s",
-                 (unsigned long long)alloc, name, durlog_strerror(rc));
+        snprintf(err, errlen, "cannot allocate %llu bytes for %s/%s: %s",
+                 (unsigned long long)alloc, path, name, durlog_strerror(rc));
         goto out_unlink;
     }
     dl_seg_header_encode(hdr, &h);
     rc = dl_pwrite_all(s.fd, hdr, sizeof hdr, 0);
     if (rc) {
-        snprintf(err, errlen, "write header of %s: %s", name, durlog_strerror(rc));
+        snprintf(err, errlen, "cannot write the header of %s/%s: %s", path, name,
+                 durlog_strerror(rc));
         goto out_unlink;
     }
     s.first_seq = first_seq;
     s.capacity = capacity;
     s.size = alloc;
+    s.hdr = h;
     rc = map_segment(&s, 1);
     if (rc) {
-        snprintf(err, errlen, "mmap %s: %s", name, durlog_strerror(rc));
+        snprintf(err, errlen, "cannot map %s/%s: %s", path, name, durlog_strerror(rc));
         goto out_unlink;
     }
     rc = dl_renameat(dirfd, tmp, name);
     if (rc) {
-        snprintf(err, errlen, "rename %s to %s: %s", tmp, name, durlog_strerror(rc));
+        snprintf(err, errlen, "cannot rename %s/%s to %s: %s", path, tmp, name,
+                 durlog_strerror(rc));
         dl_munmap(s.map, (size_t)s.capacity);
         goto out_unlink;
     }

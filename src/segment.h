@@ -26,26 +26,64 @@ struct dl_segmap {
     uint64_t capacity;
     uint64_t size;          /* file size when last looked at */
     int writable;
+    struct dl_seg_header hdr; /* as read at open (its checkpoint may have
+                                 moved since: dl_seg_read_header) */
 };
 
-#define DL_SEGMAP_INIT { 0, -1, NULL, 0, 0, 0 }
+#define DL_SEGMAP_INIT { 0, -1, NULL, 0, 0, 0, { 0, 0, 0, 0, 0, 0, 0 } }
+
+/* Who owns a log's files: the log directory's owner and group. Every file
+ * durlog creates in the log gets them (the group always, where the creator
+ * may set it; the owner when the creator is root), so that a writer running
+ * as root, or as another member of the log's group, never leaves behind a
+ * file the log's owner cannot open. */
+struct dl_owner {
+    uid_t uid;
+    gid_t gid;
+};
+
+/* Gives a file durlog just created the log's owner and group (see above).
+ * Best effort: a caller that may not change them leaves them as they are. */
+void dl_take_owner(int fd, const struct dl_owner *owner);
 
 /* The sorted first_seqs of the segment files in the directory. *out is
  * malloc'd (NULL when there are none). */
 int dl_seg_list(int dirfd, uint64_t **out, size_t *count);
 
-/* Opens and maps segment `first_seq`. Refuses anything but a regular file
- * (O_NOFOLLOW: a symlink fails with -ELOOP), a header that does not verify,
- * or one whose first_seq differs from its name. `err` gets a message. */
-int dl_seg_open(int dirfd, uint64_t first_seq, int writable,
+/* Opens and maps segment `first_seq` of the log at `path` (used in
+ * messages). Refuses anything but a regular file (O_NOFOLLOW: a symlink
+ * fails with -ELOOP), a header that does not verify, or one whose first_seq
+ * differs from its name. `err` gets a whole message naming the file
+ * ("cannot open LOG/000...seg: Permission denied"). */
+int dl_seg_open(int dirfd, const char *path, uint64_t first_seq, int writable,
                 struct dl_segmap *out, char *err, size_t errlen);
+
+/* Reads and verifies segment `first_seq`'s header without mapping it (the
+ * same checks and messages as dl_seg_open). *size gets the file size when
+ * not NULL. */
+int dl_seg_read_header(int dirfd, const char *path, uint64_t first_seq,
+                       struct dl_seg_header *h, uint64_t *size, char *err,
+                       size_t errlen);
+
+/* Rewrites the header of the segment open as fd (its checkpoint fields):
+ * one 64-byte write at offset 0, inside the first 512-byte sector, which a
+ * power loss leaves old or new, never torn (the assumption PostgreSQL makes
+ * of its control file). The caller makes it durable (fdatasync) and writes
+ * only a checkpoint an earlier fdatasync already made true. */
+int dl_seg_write_header(int fd, const struct dl_seg_header *h);
+
+/* 1 if `name` in dirfd is (without following links) the file open as fd,
+ * 0 if it is another file or no file, or a negative error. A segment
+ * replaced (cp + mv) or removed under a writer is caught by this. */
+int dl_seg_is_at(int dirfd, const char *name, int fd);
 
 /* Creates segment `first_seq` with `capacity`, `alloc` bytes allocated, and
  * its header written, via a temporary name renamed into place, so that the
  * segment name never refers to a file without a header. Its permissions are
  * exactly `mode` (not narrowed by the umask). Does not sync. */
-int dl_seg_create(int dirfd, uint64_t first_seq, uint64_t capacity,
-                  uint64_t alloc, mode_t mode, struct dl_segmap *out,
+int dl_seg_create(int dirfd, const char *path, uint64_t first_seq,
+                  uint64_t capacity, uint64_t alloc, mode_t mode,
+                  const struct dl_owner *owner, struct dl_segmap *out,
                   char *err, size_t errlen);
 
 /* Re-reads the file size. */

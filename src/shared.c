@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -56,7 +57,62 @@ int dl_shared_init_locks(struct dl_shared *sh)
     int rc = init_one(&sh->append_lock);
     if (!rc)
         rc = init_one(&sh->sync_lock);
+    if (!rc)
+        rc = init_one(&sh->seal_lock);
     return rc;
+}
+
+/* Byte 0 of the coordination file: the liveness lock's range. An OFD lock
+ * (not flock) because another process can ask about it without taking it
+ * (F_OFD_GETLK), which readers do; one per open file description, so each
+ * handle, even two in one process, holds its own. */
+static struct flock live_range(short type)
+{
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = type;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = 0;
+    fl.l_len = 1;
+    return fl;
+}
+
+int dl_shm_hold_live(int fd)
+{
+    struct flock fl = live_range(F_RDLCK);
+    while (fcntl(fd, F_OFD_SETLKW, &fl) < 0)
+        if (errno != EINTR)
+            return -errno;
+    return 0;
+}
+
+int dl_shm_probe_live(int fd)
+{
+    struct flock fl = live_range(F_WRLCK);
+    if (fcntl(fd, F_OFD_GETLK, &fl) < 0)
+        return -errno;
+    return fl.l_type != F_UNLCK;
+}
+
+int dl_shm_valid_for(const struct dl_shared *sh, int dirfd)
+{
+    struct stat st;
+    char boot[40];
+    if (sh->magic != DL_SHM_MAGIC || sh->version != DL_SHM_VERSION ||
+        sh->size != sizeof *sh || !atomic_load(&((struct dl_shared *)sh)->ready))
+        return 0;
+    dl_boot_id(boot);
+    if (strncmp(boot, sh->boot_id, sizeof boot) != 0)
+        return 0;
+    return fstat(dirfd, &st) == 0 && (uint64_t)st.st_dev == sh->dir_dev &&
+           (uint64_t)st.st_ino == sh->dir_ino;
+}
+
+void dl_raise_mark(_Atomic uint64_t *mark, uint64_t v)
+{
+    uint64_t cur = atomic_load(mark);
+    while (cur < v && !atomic_compare_exchange_weak(mark, &cur, v))
+        ;
 }
 
 #if defined(__SANITIZE_THREAD__)

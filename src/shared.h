@@ -5,10 +5,22 @@
  * It holds no data that must survive a reboot: it is the live state that
  * processes share while they have the log open - the append lock, the tail
  * (where the next record goes and which sequence number it gets), what has
- * been published to readers and what is known durable. The first writer to
- * open a log (no other writer holds a shared flock on this file) rebuilds it
- * from the segments, so a stale file (after a reboot, a copied directory, an
- * offline repair) is never trusted.
+ * been published to readers and what is known durable. It is never synced,
+ * so after a power loss or reboot its bytes on disk are whatever the kernel
+ * last wrote back, and anyone may copy an old version over it. So nothing
+ * in it is evidence of anything once its writers are gone:
+ *  - the first writer to open a log (it takes the log directory's flock
+ *    exclusively: no writer has the log open) rebuilds it from the segments
+ *    and the checkpoints in their headers;
+ *  - every writer holds a lock on the file's first byte (an OFD lock, see
+ *    dl_shm_hold_live) while it has the log open, and readers trust the
+ *    file's marks only while somebody holds that lock on the very file they
+ *    mapped (dl_shm_probe_live), its boot id is this boot's and its
+ *    directory identity is this log's; otherwise they read by checksums;
+ *  - a writer joining an open log checks the same, so that a file removed
+ *    or replaced while writers have the log open is never joined (they go
+ *    on through the file they mapped; new writers are refused until they
+ *    have all closed).
  *
  * Locks are process-shared robust mutexes: a holder killed by SIGKILL hands
  * the next locker EOWNERDEAD, and that locker re-derives the tail from the
@@ -23,7 +35,7 @@
 
 #define DL_SHM_NAME "durlog.shm"
 #define DL_SHM_MAGIC 0x4d48534744525544ULL /* "DURDGSHM" little-endian */
-#define DL_SHM_VERSION 2
+#define DL_SHM_VERSION 3
 #define DL_SHM_SIZE 4096
 #define DL_NO_SEGMENT UINT64_MAX
 
@@ -51,21 +63,46 @@ struct dl_waitq {
 #define DL_WAITQ_SLICE_NS 50000000u
 #define DL_WAITQ_GRACE_NS 1000000000u
 
+/* A segment rolled but not yet sealed, as the writer that rolled saw it:
+ * what the sealer writes into its header (seal.c). */
+struct dl_seal_note {
+    uint64_t seg;                  /* its first_seq */
+    uint64_t end_seq;              /* one past its last record */
+    uint64_t end_off;              /* offset just past its last record */
+    uint64_t ino;                  /* its inode (a replaced file is caught) */
+};
+
+/* How many rolls the sealer may lag behind before it must find a rolled
+ * segment's end by walking its records instead of looking it up here. */
+#define DL_SEAL_NOTES 32
+
+/* Why the log is in the failed state (dl_shared.failed). */
+enum dl_failure {
+    DL_FAIL_NONE = 0,
+    DL_FAIL_SYNC = 1,              /* an fdatasync failed */
+    DL_FAIL_REPLACED = 2,          /* a segment was replaced or removed
+                                      while the log was open */
+};
+
 struct dl_shared {
     uint64_t magic;
     uint32_t version;
     uint32_t size;
     _Atomic uint32_t ready;        /* 1 once the fields below describe the log */
-    _Atomic uint32_t failed;       /* an fdatasync failed: no appends until
-                                      every writer has closed and the log is
+    _Atomic uint32_t failed;       /* enum dl_failure: no appends until every
+                                      writer has closed and the log is
                                       reopened (recovery decides what survived) */
     _Atomic uint64_t generation;   /* bumped at every rebuild */
     char boot_id[40];              /* kernel boot id when rebuilt: a differing
                                       one means the machine restarted since */
+    uint64_t dir_dev, dir_ino;     /* the log directory it was built for: a
+                                      file copied from another log is not
+                                      this one's */
 
     pthread_mutex_t append_lock;   /* robust, process-shared */
     pthread_mutex_t sync_lock;     /* robust, process-shared: one fdatasync
                                       leader at a time (group commit) */
+    pthread_mutex_t seal_lock;     /* robust, process-shared: one sealer */
 
     /* Guarded by append_lock. */
     uint64_t next_seq;             /* the number the next record gets */
@@ -77,6 +114,17 @@ struct dl_shared {
     uint64_t tail_alloc;           /* bytes allocated (its file size) */
     uint64_t reserve_end;          /* end of the record being copied; a dead
                                       holder's partial bytes lie below it */
+    uint64_t tail_ino;             /* the tail segment's inode: every writer
+                                      checks that the file it maps (and the
+                                      sync leader that the one it syncs) is
+                                      this one, and still has its name */
+    struct dl_seal_note seal_notes[DL_SEAL_NOTES]; /* ring, by seal_pushed */
+    _Atomic uint64_t seal_pushed;  /* notes ever pushed */
+
+    /* Guarded by seal_lock. */
+    _Atomic uint64_t seal_next;    /* first_seq of the first segment not yet
+                                      known sealed; segments below the tail
+                                      from here on are the sealer's work */
 
     /* Published: read without locks. */
     _Atomic uint64_t published_seq;   /* records below are in the kernel */
@@ -111,8 +159,25 @@ _Static_assert(sizeof(struct dl_shared) <= DL_SHM_SIZE, "dl_shared too big");
 /* Reads /proc/sys/kernel/random/boot_id into buf (40 bytes); "" if unknown. */
 void dl_boot_id(char buf[40]);
 
-/* Initialises both robust process-shared mutexes in sh. */
+/* Initialises the robust process-shared mutexes in sh. */
 int dl_shared_init_locks(struct dl_shared *sh);
+
+/* A writer holds a shared OFD lock on byte 0 of the coordination file it
+ * maps for as long as it has the log open (released when fd is closed). */
+int dl_shm_hold_live(int fd);
+/* 1 if some open file description other than fd's holds that lock on the
+ * file open as fd (a writer has the log open through this very file), 0 if
+ * none does, or a negative error. Only asks: takes no lock. */
+int dl_shm_probe_live(int fd);
+
+/* Whether sh describes the log in directory `dirfd` as built on this boot:
+ * the right magic, version and size, ready, this boot's id and this
+ * directory's identity. Says nothing of whether a writer still has it open
+ * (dl_shm_probe_live). */
+int dl_shm_valid_for(const struct dl_shared *sh, int dirfd);
+
+/* Raises *mark to v if it is lower (never lowers it). */
+void dl_raise_mark(_Atomic uint64_t *mark, uint64_t v);
 
 /* Locks a robust mutex. Returns 0, 1 when the previous owner died holding it
  * (the caller must repair what it guards, then call dl_mutex_consistent), or

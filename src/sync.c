@@ -22,8 +22,10 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
+#include "cut.h"
 #include "log.h"
 #include "os.h"
 #include "uring.h"
@@ -177,6 +179,12 @@ static int sync_files(durlog *log, uint64_t from, uint64_t tail, int *fsync_fail
         rc = run_set(log, &set);
         *fsync_failed = rc != 0;
     }
+    /* What was synced must be the files the records went into, still under
+     * their names: a segment replaced (cp + mv) or removed while open holds
+     * records nobody will find, and acknowledging them would be a lie. */
+    for (size_t i = 0; i < set.n && !rc; i++)
+        if (set.segs[i] != DL_NO_SEGMENT)
+            rc = dl_check_segment_identity(log, set.segs[i], set.ops[i].fd);
     release_set(log, &set, small_ops);
     if (!rc && need_dir && atomic_load(&sh->generation) == gen)
         atomic_store(&sh->dir_synced_seg, tail + 1);
@@ -189,18 +197,93 @@ static int sync_files(durlog *log, uint64_t from, uint64_t tail, int *fsync_fail
 /* The longest a leader lets a batch form before its fdatasync. */
 #define DL_BATCH_WAIT_MAX_NS 1000000u
 
-static int failed_state(durlog *log)
+int dl_failed_state(durlog *log)
 {
+    if (atomic_load(&log->sh->failed) == DL_FAIL_REPLACED)
+        return dl_fail(log, DURLOG_EFAILED, "%s: a segment file was replaced or removed "
+                       "while the log was open (records written since went into the old "
+                       "file); close every writer, then `durlog check %s`",
+                       log->path, log->path);
     return dl_fail(log, DURLOG_EFAILED, "%s: an earlier fdatasync failed; "
                    "close and reopen the log to recover", log->path);
 }
 
-/* Runs one fdatasync for everybody, holding the sync lock; releases it. */
-static int lead_sync(durlog *log, uint64_t target)
+int dl_check_segment_identity(durlog *log, uint64_t seg, int fd)
+{
+    struct dl_shared *sh = log->sh;
+    char name[DL_SEG_NAME_LEN + 1];
+    struct stat st;
+    dl_seg_name(name, seg);
+    int rc = dl_seg_is_at(log->dirfd, name, fd);
+    if (rc < 0)
+        return dl_fail(log, rc, "cannot look at %s/%s: %s", log->path, name,
+                       durlog_strerror(rc));
+    int is_at = rc;
+    uint64_t tail_ino = 0;
+    /* The tail's file must also be the one every writer maps: a sync
+     * descriptor opened after the replacement would name the new file.
+     * (Read under the append lock: a roll changes both.) */
+    if (rc == 1 && fstat(fd, &st) == 0) {
+        int lrc = dl_lock_append(log);
+        if (lrc)
+            return lrc;
+        if (sh->tail_seg == seg && sh->tail_ino && sh->tail_ino != (uint64_t)st.st_ino) {
+            rc = 0;
+            tail_ino = sh->tail_ino;
+        }
+        dl_unlock_append(log);
+    }
+    if (rc == 1)
+        return 0;
+    /* The records are in the file the writers stored into: fd itself when
+     * it is no longer under the name, else this process's mapping of the
+     * tail, if it maps it. */
+    int old_fd = -1;
+    struct stat tail_st;
+    if (!is_at)
+        old_fd = fd;
+    else if (log->tail.fd >= 0 && fstat(log->tail.fd, &tail_st) == 0 &&
+             (uint64_t)tail_st.st_ino == tail_ino)
+        old_fd = log->tail.fd;
+    return dl_mark_replaced(log, seg, old_fd);
+}
+
+int dl_mark_replaced(durlog *log, uint64_t seg, int old_fd)
+{
+    char name[DL_SEG_NAME_LEN + 1], side[DL_SIDE_NAME_MAX] = "", err[DL_ERRMSG_SIZE];
+    uint32_t none = DL_FAIL_NONE;
+    dl_seg_name(name, seg);
+    /* The first to find out keeps the old file: the records stored into it
+     * since the replacement are nowhere else. */
+    if (atomic_compare_exchange_strong(&log->sh->failed, &none, DL_FAIL_REPLACED)) {
+        dl_durable_changed(log->sh);
+        if (old_fd >= 0 && dl_save_orphan(log->dirfd, log->path, name, old_fd, &log->owner,
+                                          side, err, sizeof err) != 0)
+            side[0] = '\0';
+    } else if (atomic_load(&log->sh->failed) != DL_FAIL_REPLACED) {
+        return dl_failed_state(log);
+    }
+    if (side[0])
+        return dl_fail(log, DURLOG_EFAILED, "%s/%s was replaced or removed while the log "
+                       "was open: records written since went into the old file, now saved "
+                       "as %s/%s; close every writer, then `durlog check %s`",
+                       log->path, name, log->path, side, log->path);
+    return dl_fail(log, DURLOG_EFAILED, "%s/%s was replaced or removed while the log was "
+                   "open: records written since went into the old file and are not in "
+                   "the log; close every writer, then `durlog check %s`",
+                   log->path, name, log->path);
+}
+
+/* Runs one fdatasync for everybody, holding the sync lock; releases it.
+ * With cap_seg (not DL_NO_SEGMENT): only the records below target, all in
+ * segments up to cap_seg (the sealer's sync of a rolled segment: the tail's
+ * pages, which may be zeros faulted in ahead, are left alone). */
+static int lead_sync(durlog *log, uint64_t target, uint64_t cap_seg)
 {
     struct dl_shared *sh = log->sh;
     int rc = 0;
     uint64_t durable = atomic_load(&sh->durable_seq);
+    int capped = cap_seg != DL_NO_SEGMENT;
     if (durable >= target || atomic_load(&sh->failed))
         goto out_unlock;
 
@@ -214,7 +297,7 @@ static int lead_sync(durlog *log, uint64_t target)
      * Not on the engine thread: asynchronous producers do not wait for a
      * sync to append their next record, so there is no batch to gather,
      * only latency to add. */
-    if (sh->last_batch > 1 && !dl_on_engine_thread(log)) {
+    if (sh->last_batch > 1 && !capped && !dl_on_engine_thread(log)) {
         uint64_t wait = sh->last_sync_ns / 4;
         if (wait > DL_BATCH_WAIT_MAX_NS)
             wait = DL_BATCH_WAIT_MAX_NS;
@@ -227,6 +310,10 @@ static int lead_sync(durlog *log, uint64_t target)
      * are in the page cache of segments up to the tail read after. */
     uint64_t end = atomic_load(&sh->published_seq);
     uint64_t tail = atomic_load(&sh->published_seg);
+    if (capped && (tail == DL_NO_SEGMENT || tail > cap_seg)) {
+        end = target;
+        tail = cap_seg;
+    }
     uint64_t t0 = dl_mono_ns();
     sh->sync_started_ns = t0;
     int fsync_failed = 0;
@@ -235,12 +322,14 @@ static int lead_sync(durlog *log, uint64_t target)
     if (rc) {
         /* Final: no later fdatasync is trusted to have saved these pages. */
         if (fsync_failed)
-            atomic_store(&sh->failed, 1);
+            atomic_store(&sh->failed, DL_FAIL_SYNC);
     } else {
-        sh->last_sync_ns = dl_mono_ns() - t0;
-        sh->last_batch = end - durable;
-        if (end > durable)
-            atomic_store(&sh->durable_seq, end);
+        if (!capped) {
+            sh->last_sync_ns = dl_mono_ns() - t0;
+            sh->last_batch = end - durable;
+        }
+        /* Raised, never lowered: the sealer moves the mark too. */
+        dl_raise_mark(&sh->durable_seq, end);
     }
     sh->sync_started_ns = 0;
 out_unlock:
@@ -385,14 +474,14 @@ static int redo_dead_sync(durlog *log)
             continue;
         struct dl_segmap m = DL_SEGMAP_INIT;
         char err[256];
-        rc = dl_seg_open(log->dirfd, segs[i], 1, &m, err, sizeof err);
+        rc = dl_seg_open(log->dirfd, log->path, segs[i], 1, &m, err, sizeof err);
         if (rc == DURLOG_ECORRUPT || rc == DURLOG_EFORMAT || rc == -EIO) {
             damaged = 1; /* its header is gone: so are its records */
             rc = 0;
             break;
         }
         if (rc) {
-            dl_fail(log, rc, "%s: %s", log->path, err);
+            dl_fail(log, rc, "%s", err);
             break;
         }
         rc = rewrite_unsynced(log, &m, durable, end, next_seg);
@@ -408,18 +497,18 @@ static int redo_dead_sync(durlog *log)
     sh->sync_started_ns = 0;
     if (!damaged)
         return 0;
-    atomic_store(&sh->failed, 1);
+    atomic_store(&sh->failed, DL_FAIL_SYNC);
     return dl_fail(log, DURLOG_EFAILED, "%s: records that an interrupted or failed "
                    "fdatasync may not have written are no longer intact or readable; "
                    "close and reopen the log to recover", log->path);
 }
 
-int dl_sync_to(durlog *log, uint64_t target)
+static int sync_to(durlog *log, uint64_t target, uint64_t cap_seg)
 {
     struct dl_shared *sh = log->sh;
     for (;;) {
         if (atomic_load(&sh->failed))
-            return failed_state(log);
+            return dl_failed_state(log);
         if (atomic_load(&sh->durable_seq) >= target)
             return 0;
         int rc = pthread_mutex_trylock(&sh->sync_lock);
@@ -434,7 +523,7 @@ int dl_sync_to(durlog *log, uint64_t target)
                 dl_durable_changed(sh);
                 return dead;
             }
-            rc = lead_sync(log, target);
+            rc = lead_sync(log, target, cap_seg);
             if (rc)
                 return rc;
             continue;
@@ -450,4 +539,14 @@ int dl_sync_to(durlog *log, uint64_t target)
             dl_waitq_sleep(&sh->durable, seen, DL_FOLLOWER_TIMEOUT_NS);
         dl_waitq_leave(&sh->durable, ticket);
     }
+}
+
+int dl_sync_to(durlog *log, uint64_t target)
+{
+    return sync_to(log, target, DL_NO_SEGMENT);
+}
+
+int dl_sync_segment_records(durlog *log, uint64_t target, uint64_t seg)
+{
+    return sync_to(log, target, seg);
 }

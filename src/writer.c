@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #include "log.h"
 #include "os.h"
@@ -40,7 +41,7 @@ int dl_lock_append(durlog *log)
          * a partial record is cut, a whole one is kept. If that fails the
          * lock is left unrecoverable and every writer must reopen. */
         durlog_recovery rep;
-        rc = dl_recover(log, 1, &rep);
+        rc = dl_recover(log, DL_RECOVER_LIVE, 0, &rep);
         if (rc) {
             dl_mutex_unlock(&sh->append_lock);
             return rc;
@@ -50,8 +51,7 @@ int dl_lock_append(durlog *log)
     }
     if (atomic_load(&sh->failed)) {
         dl_mutex_unlock(&sh->append_lock);
-        return dl_fail(log, DURLOG_EFAILED, "%s: an earlier fdatasync failed; "
-                       "close and reopen the log to recover", log->path);
+        return dl_failed_state(log);
     }
     return 0;
 }
@@ -90,10 +90,20 @@ static int roll(durlog *log, uint64_t need)
     if (alloc > cap)
         alloc = cap;
 
-    int rc = dl_seg_create(log->dirfd, sh->next_seq, cap, alloc,
-                           log->file_mode, &m, err, sizeof err);
+    int rc = dl_seg_create(log->dirfd, log->path, sh->next_seq, cap, alloc,
+                           log->file_mode, &log->owner, &m, err, sizeof err);
     if (rc)
-        return dl_fail(log, rc, "%s: %s", log->path, err);
+        return dl_fail(log, rc, "%s", err);
+    /* The segment it leaves is complete: note where it ends, for the sealer
+     * to persist once it is durable (seal.c). An empty tail replaced by a
+     * bigger one under the same name leaves nothing to seal. */
+    if (sh->tail_seg != DL_NO_SEGMENT && sh->tail_seg != sh->next_seq) {
+        struct dl_seal_note note = { sh->tail_seg, sh->next_seq, sh->tail_off, sh->tail_ino };
+        dl_seal_note_push(sh, &note);
+        dl_engine_seal_soon(log);
+    }
+    struct stat st;
+    uint64_t ino = fstat(m.fd, &st) == 0 ? (uint64_t)st.st_ino : 0;
     /* The name may have been in use already (an empty tail segment too
      * small for this record was just replaced): its directory entry now
      * points to a new file and must be synced again. */
@@ -106,6 +116,7 @@ static int roll(durlog *log, uint64_t need)
     uint64_t gen = atomic_fetch_add(&sh->generation, 1) + 1;
     dl_replace_tail(log, &m, gen);
     sh->tail_seg = sh->next_seq;
+    sh->tail_ino = ino;
     sh->tail_capacity = cap;
     sh->tail_off = sh->reserve_end = DL_SEG_HEADER_SIZE;
     sh->tail_alloc = alloc;
@@ -125,12 +136,25 @@ static int ensure_tail(durlog *log, uint64_t need)
     }
     uint64_t gen = atomic_load(&sh->generation);
     if (log->tail.fd < 0 || log->tail.first_seq != sh->tail_seg || log->tail_gen != gen) {
-        char err[256];
+        char err[DL_ERRMSG_SIZE];
         struct dl_segmap m;
-        rc = dl_seg_open(log->dirfd, sh->tail_seg, 1, &m, err, sizeof err);
+        struct stat st;
+        rc = dl_seg_open(log->dirfd, log->path, sh->tail_seg, 1, &m, err, sizeof err);
         if (rc) {
             dl_replace_tail(log, NULL, 0);
-            return dl_fail(log, rc, "%s: %s", log->path, err);
+            return dl_fail(log, rc, "%s", err);
+        }
+        /* The file under the tail's name must be the one the other writers
+         * store into: one put there by someone else (cp + mv) would split
+         * the log in two. */
+        if (sh->tail_ino && fstat(m.fd, &st) == 0 && (uint64_t)st.st_ino != sh->tail_ino) {
+            dl_seg_close(&m);
+            struct stat old;
+            int old_fd = log->tail.fd >= 0 && fstat(log->tail.fd, &old) == 0 &&
+                         (uint64_t)old.st_ino == sh->tail_ino ? log->tail.fd : -1;
+            rc = dl_mark_replaced(log, sh->tail_seg, old_fd);
+            dl_replace_tail(log, NULL, 0);
+            return rc;
         }
         dl_replace_tail(log, &m, gen);
     }
@@ -178,13 +202,14 @@ static int ensure_space(durlog *log, uint64_t need)
 
 /* Where the tail is before an operation that may need undoing. */
 struct tail_mark {
-    uint64_t next_seq, seg, off, capacity, alloc;
+    uint64_t next_seq, seg, off, capacity, alloc, ino, seal_pushed;
 };
 
 static void mark_tail(const struct dl_shared *sh, struct tail_mark *m)
 {
     *m = (struct tail_mark){ sh->next_seq, sh->tail_seg, sh->tail_off,
-                             sh->tail_capacity, sh->tail_alloc };
+                             sh->tail_capacity, sh->tail_alloc, sh->tail_ino,
+                             atomic_load(&sh->seal_pushed) };
 }
 
 /* Undoes unpublished records after a failure part way through a batch, so
@@ -195,12 +220,15 @@ static void rollback(durlog *log, const struct tail_mark *m)
     struct dl_shared *sh = log->sh;
     int rolled = sh->tail_seg != m->seg;
     if (rolled) {
-        /* Segments created by this batch hold only its records. */
+        /* Segments created by this batch hold only its records: they are
+         * named from the batch's first record on (and the tail it started
+         * in stays). Their seal notes go too. */
         uint64_t *segs;
         size_t n;
+        atomic_store(&sh->seal_pushed, m->seal_pushed);
         if (dl_seg_list(log->dirfd, &segs, &n) == 0) {
             for (size_t i = 0; i < n; i++) {
-                if (segs[i] > m->seg || m->seg == DL_NO_SEGMENT) {
+                if (segs[i] >= m->next_seq && (m->seg == DL_NO_SEGMENT || segs[i] > m->seg)) {
                     char name[DL_SEG_NAME_LEN + 1];
                     dl_seg_name(name, segs[i]);
                     dl_unlinkat(log->dirfd, name);
@@ -211,9 +239,9 @@ static void rollback(durlog *log, const struct tail_mark *m)
         dl_replace_tail(log, NULL, 0);
         atomic_fetch_add(&sh->generation, 1);
         if (m->seg != DL_NO_SEGMENT) {
-            char err[256];
+            char err[DL_ERRMSG_SIZE];
             struct dl_segmap old;
-            if (dl_seg_open(log->dirfd, m->seg, 1, &old, err, sizeof err) == 0) {
+            if (dl_seg_open(log->dirfd, log->path, m->seg, 1, &old, err, sizeof err) == 0) {
                 uint64_t end = old.size < old.capacity ? old.size : old.capacity;
                 if (end > m->off)
                     memset(old.map + m->off, 0, end - m->off);
@@ -234,6 +262,7 @@ static void rollback(durlog *log, const struct tail_mark *m)
     }
     sh->next_seq = m->next_seq;
     sh->tail_seg = m->seg;
+    sh->tail_ino = m->ino;
     sh->tail_off = sh->reserve_end = m->off;
     sh->tail_capacity = m->capacity;
     /* The old tail's file is at least as long as it was at the mark; after

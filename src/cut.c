@@ -1,0 +1,176 @@
+/*
+ * cut.c - side files: what recovery and repair cut, kept (see cut.h).
+ */
+#include "cut.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "durlog.h"
+#include "os.h"
+
+/* Bytes copied at a time: a cut may be a whole 64 MiB segment tail. */
+#define DL_CUT_CHUNK ((size_t)1 << 20)
+
+/* Picks "<name><tag>", or the first free "<name><tag>.<n>". The callers
+ * hold the log exclusively (the directory's flock), or are the one writer
+ * that found the log broken, so no other cut races for the name. */
+static int free_side_name(int dirfd, const char *name, const char *tag,
+                          char side[DL_SIDE_NAME_MAX])
+{
+    struct stat st;
+    for (unsigned n = 0; n < 1000000; n++) {
+        if (n == 0)
+            snprintf(side, DL_SIDE_NAME_MAX, "%s%s", name, tag);
+        else
+            snprintf(side, DL_SIDE_NAME_MAX, "%s%s.%u", name, tag, n);
+        if (fstatat(dirfd, side, &st, AT_SYMLINK_NOFOLLOW) < 0)
+            return errno == ENOENT ? 0 : -errno;
+    }
+    return -EEXIST;
+}
+
+/* Copies bytes [off, end) of fd (the file `name`) into a new side file
+ * "<name><tag>", durably. */
+static int save_range(int dirfd, const char *path, const char *name, int fd,
+                      uint64_t off, uint64_t end, const char *tag,
+                      const struct dl_owner *owner, char side[DL_SIDE_NAME_MAX],
+                      char *err, size_t errlen)
+{
+    unsigned char *buf = malloc(DL_CUT_CHUNK);
+    int side_fd = -1, rc;
+    if (!buf) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    rc = free_side_name(dirfd, name, tag, side);
+    if (rc) {
+        snprintf(err, errlen, "cannot name a side file for %s/%s: %s", path, name,
+                 durlog_strerror(rc));
+        goto out;
+    }
+    side_fd = dl_openat(dirfd, side, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
+    if (side_fd < 0) {
+        rc = side_fd;
+        snprintf(err, errlen, "cannot create %s/%s: %s", path, side, durlog_strerror(rc));
+        goto out;
+    }
+    dl_take_owner(side_fd, owner);
+    for (uint64_t at = off; at < end;) {
+        size_t n = end - at < DL_CUT_CHUNK ? (size_t)(end - at) : DL_CUT_CHUNK;
+        rc = dl_pread_all(fd, buf, n, (off_t)at);
+        if (rc) {
+            snprintf(err, errlen, "cannot read %s/%s at offset %llu: %s", path, name,
+                     (unsigned long long)at, durlog_strerror(rc));
+            goto out;
+        }
+        rc = dl_write_all(side_fd, buf, n);
+        if (rc) {
+            snprintf(err, errlen, "cannot write %s/%s: %s", path, side, durlog_strerror(rc));
+            goto out;
+        }
+        at += n;
+    }
+    rc = dl_fsync(side_fd);
+    if (rc)
+        snprintf(err, errlen, "fsync of %s/%s: %s", path, side, durlog_strerror(rc));
+out:
+    dl_close(side_fd);
+    free(buf);
+    return rc;
+}
+
+int dl_cut_range(int dirfd, const char *path, const char *name, uint64_t off,
+                 uint64_t end, const struct dl_owner *owner,
+                 char side[DL_SIDE_NAME_MAX], char *err, size_t errlen)
+{
+    char tag[32];
+    unsigned char *zeros = NULL;
+    int fd = dl_openat(dirfd, name, O_RDWR | O_NOFOLLOW, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open %s/%s: %s", path, name, durlog_strerror(fd));
+        return fd;
+    }
+    /* The cut bytes are durable in the side file before they are erased. */
+    snprintf(tag, sizeof tag, ".cut-%llu", (unsigned long long)off);
+    int rc = save_range(dirfd, path, name, fd, off, end, tag, owner, side, err, errlen);
+    if (rc)
+        goto out;
+    zeros = calloc(1, DL_CUT_CHUNK);
+    rc = zeros ? 0 : -ENOMEM;
+    for (uint64_t at = off; at < end && !rc;) {
+        size_t n = end - at < DL_CUT_CHUNK ? (size_t)(end - at) : DL_CUT_CHUNK;
+        rc = dl_pwrite_all(fd, zeros, n, (off_t)at);
+        at += n;
+    }
+    if (!rc)
+        rc = dl_fdatasync(fd);
+    if (rc)
+        snprintf(err, errlen, "cannot zero the cut in %s/%s: %s", path, name,
+                 durlog_strerror(rc));
+out:
+    free(zeros);
+    dl_close(fd);
+    return rc;
+}
+
+int dl_save_orphan(int dirfd, const char *path, const char *name, int fd,
+                   const struct dl_owner *owner, char side[DL_SIDE_NAME_MAX],
+                   char *err, size_t errlen)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        int rc = -errno;
+        snprintf(err, errlen, "cannot stat the replaced %s/%s: %s", path, name,
+                 durlog_strerror(rc));
+        return rc;
+    }
+    return save_range(dirfd, path, name, fd, 0, (uint64_t)st.st_size, ".replaced", owner,
+                      side, err, errlen);
+}
+
+int dl_cut_whole(int dirfd, const char *path, const char *name,
+                 char side[DL_SIDE_NAME_MAX], char *err, size_t errlen)
+{
+    int rc = free_side_name(dirfd, name, ".cut-0", side);
+    if (!rc)
+        rc = dl_renameat(dirfd, name, side);
+    if (rc)
+        snprintf(err, errlen, "cannot move %s/%s aside: %s", path, name,
+                 durlog_strerror(rc));
+    return rc;
+}
+
+int dl_count_side_files(int dirfd, uint64_t *count)
+{
+    *count = 0;
+    int fd = dl_openat(dirfd, ".", O_RDONLY | O_DIRECTORY, 0);
+    if (fd < 0)
+        return fd;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        int e = -errno;
+        dl_close(fd);
+        return e;
+    }
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        uint64_t first;
+        char seg[DL_SEG_NAME_LEN + 1];
+        if (strlen(de->d_name) <= DL_SEG_NAME_LEN ||
+            (strncmp(de->d_name + DL_SEG_NAME_LEN, ".cut-", 5) != 0 &&
+             strncmp(de->d_name + DL_SEG_NAME_LEN, ".replaced", 9) != 0))
+            continue;
+        memcpy(seg, de->d_name, DL_SEG_NAME_LEN);
+        seg[DL_SEG_NAME_LEN] = '\0';
+        if (dl_seg_name_parse(seg, &first))
+            (*count)++;
+    }
+    closedir(d);
+    return 0;
+}
