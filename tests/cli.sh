@@ -268,16 +268,46 @@ append_verbose_buffered_reports_the_count() {
     expect_stdout $'a\nb'
 }
 
-append_verbose_reports_a_torn_tail_cut_on_open() {
-    local payload seg
+# Starts `durlog append ARGS... LOG` fed by a fifo on descriptor 6; the
+# writer's pid is in $writer_pid. Stop it with `exec 6>&-; wait`.
+start_fed_writer() {
+    mkfifo "$D/feed"
+    "$BIN" append "$@" <"$D/feed" &
+    writer_pid=$!
+    exec 6>"$D/feed"
+}
+
+# wait_for_records LOG N: polls up to 10 s until `durlog cat LOG` prints N
+# records.
+wait_for_records() {
+    local i
+    for i in $(seq 200); do
+        [ "$("$BIN" cat "$1" 2>/dev/null | wc -l)" -ge "$2" ] && return 0
+        sleep 0.05
+    done
+    fail "the log never showed $2 records"
+    return 1
+}
+
+append_reports_on_stderr_a_torn_tail_cut_on_open() {
+    local payload seg side
     payload=$(head -c 200 /dev/zero | tr '\0' z)
-    run "$BIN" append "$LOG" one "$payload"
+    # A writer killed while appending: it never closed the log (nothing
+    # checkpointed); its last record is torn.
+    start_fed_writer "$LOG"
+    printf 'one\n%s\n' "$payload" >&6
+    wait_for_records "$LOG" 2 || return
+    { kill -9 "$writer_pid"; wait "$writer_pid"; } 2>/dev/null
+    exec 6>&-
     seg=$(only_segment "$LOG") || return
     overwrite "$seg" $((SEGMENT_HEADER + $(bytes_of "$LOG") - 100)) QQQQ
     run "$BIN" append -v "$LOG" two
     expect_status 0 "append after a torn tail"
-    expect_stdout_has "^recovered: cut [0-9]* bytes of torn tail from 00000000000000000000\.seg"
+    expect_stderr_has "recovery after a crash cut [0-9]* bytes from 00000000000000000000\.seg"
+    expect_stderr_has "kept in $LOG/00000000000000000000\.seg\.cut-"
     expect_stdout_has "^appended seq 1$"
+    side=$(ls "$LOG" | grep -c '\.cut-')
+    [ "$side" = 1 ] || fail "expected one side file, found $side"
     run "$BIN" cat "$LOG"
     expect_stdout $'one\ntwo'
 }
@@ -546,11 +576,21 @@ tail_count_larger_than_the_log_prints_all_of_it() {
 }
 
 tail_durable_shows_only_records_on_stable_storage() {
-    run "$BIN" append -d kernel "$LOG" k1 k2 k3
+    # Kernel records of a writer that still has the log open are not
+    # durable yet...
+    start_fed_writer -d kernel "$LOG"
+    printf 'k1\nk2\nk3\n' >&6
+    wait_for_records "$LOG" 3 || return
     run "$BIN" tail --durable "$LOG"
     expect_status 0 "tail --durable after kernel appends"
     expect_stdout ""
     run "$BIN" tail "$LOG"
+    expect_stdout $'k1\nk2\nk3'
+    # ...until the last writer closes the log, which syncs it.
+    exec 6>&-
+    wait "$writer_pid"
+    run "$BIN" tail --durable "$LOG"
+    expect_status 0 "tail --durable after the writer closed"
     expect_stdout $'k1\nk2\nk3'
     run "$BIN" append -d sync "$LOG" s1 s2
     run "$BIN" tail --durable "$LOG"
@@ -1115,7 +1155,7 @@ t append_stdin_line_longer_than_the_read_buffer_is_one_record
 t append_many_stdin_lines_keeps_every_line_in_order
 t append_verbose_prints_each_seq
 t append_verbose_buffered_reports_the_count
-t append_verbose_reports_a_torn_tail_cut_on_open
+t append_reports_on_stderr_a_torn_tail_cut_on_open
 t append_takes_arguments_after_log_as_records_even_with_dashes
 t append_at_each_level_is_counted_by_info
 t buffered_records_are_unseen_until_the_writer_exits_kernel_ones_at_once

@@ -1010,19 +1010,43 @@ static int leader_kill_inside_fdatasync(struct leader *l)
 struct dead_leader_log {
     struct scratch t;
     durlog *keep, *fresh;
+    struct dl_shared *sealer_held; /* its seal lock, held by the test */
 };
 
-static int dead_leader_log_make(struct dead_leader_log *d, uint64_t keep_records)
+/* With hold_sealer, the test holds the seal lock: the background sealer
+ * would otherwise sync rolled segments (redoing the dead leader's work
+ * itself) before the sync the test watches. */
+static void dead_leader_release_sealer(struct dead_leader_log *d)
+{
+    if (d->sealer_held) {
+        pthread_mutex_unlock(&d->sealer_held->seal_lock);
+        tu_unmap_shared(d->sealer_held);
+        d->sealer_held = NULL;
+    }
+}
+
+static int dead_leader_log_make_sealing(struct dead_leader_log *d, uint64_t keep_records,
+                                        int hold_sealer)
 {
     struct leader l;
     durlog_options o = leader_options();
     scratch_make(&d->t);
     d->fresh = NULL;
+    d->sealer_held = NULL;
     int rc = durlog_open(d->t.log, &o, &d->keep); /* keeps the log open */
     CHECK_OK(rc);
     if (rc) {
         test_rmrf(d->t.dir);
         return rc;
+    }
+    if (hold_sealer) {
+        d->sealer_held = tu_map_shared(d->t.log);
+        if (!d->sealer_held || pthread_mutex_lock(&d->sealer_held->seal_lock) != 0) {
+            CHECK(!"hold the seal lock");
+            durlog_close(d->keep);
+            test_rmrf(d->t.dir);
+            return -1;
+        }
     }
     rc = leader_start(&l, d->t.log);
     CHECK_OK(rc);
@@ -1037,14 +1061,21 @@ static int dead_leader_log_make(struct dead_leader_log *d, uint64_t keep_records
         CHECK_OK(rc);
     }
     if (rc) {
+        dead_leader_release_sealer(d);
         durlog_close(d->keep);
         test_rmrf(d->t.dir);
     }
     return rc;
 }
 
+static int dead_leader_log_make(struct dead_leader_log *d, uint64_t keep_records)
+{
+    return dead_leader_log_make_sealing(d, keep_records, 0);
+}
+
 static void dead_leader_log_remove(struct dead_leader_log *d)
 {
+    dead_leader_release_sealer(d);
     durlog_close(d->fresh);
     durlog_close(d->keep);
     test_rmrf(d->t.dir);
@@ -1116,7 +1147,7 @@ static void sync_after_a_leader_died_rewrites_records_across_segments(void)
 {
     struct dead_leader_log d;
     leader_segment_size = 4096;
-    int rc = dead_leader_log_make(&d, 60);
+    int rc = dead_leader_log_make_sealing(&d, 60, 1);
     leader_segment_size = 0;
     if (rc)
         return;
@@ -1133,6 +1164,7 @@ static void sync_after_a_leader_died_rewrites_records_across_segments(void)
     durlog_info info;
     CHECK_OK(durlog_get_info(d.fresh, &info));
     CHECK(info.segments >= 3);
+    dead_leader_release_sealer(&d);
     CHECK_OK(durlog_close(d.fresh));
     CHECK_OK(durlog_close(d.keep));
     uint64_t next_index[3] = { 0, 0, 0 };

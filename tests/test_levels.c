@@ -651,6 +651,11 @@ static void sync_covers_every_segment_holding_unsynced_records(void)
     o.segment_size = 4096;
     durlog *log;
     REQUIRE(durlog_open(t.log, &o, &log) == 0);
+    /* The sealer would sync the rolled segments in the background: held
+     * off, so that every segment below holds records no sync covered. */
+    struct dl_shared *sh = tu_map_shared(t.log);
+    REQUIRE(sh);
+    REQUIRE(pthread_mutex_lock(&sh->seal_lock) == 0);
     uint64_t seq;
     CHECK_OK(tu_append_payload(log, 0, 0, EXTRA, DURLOG_SYNC, NULL));
     /* Kernel records spanning several segments, then one sync append. */
@@ -685,6 +690,8 @@ static void sync_covers_every_segment_holding_unsynced_records(void)
     }
     closedir(d);
     CHECK(segments >= 4);
+    pthread_mutex_unlock(&sh->seal_lock);
+    tu_unmap_shared(sh);
     CHECK_OK(durlog_close(log));
     test_rmrf(t.dir);
 }

@@ -8,13 +8,18 @@
  *   - each 4 KiB page that differs from the file's last synced copy holds
  *     either the synced bytes, the current ones, or a mix of the two by
  *     512-byte sector (a torn write); the rest are as synced;
- *   - the coordination file is gone (a reboot makes it stale anyway).
+ *   - the coordination file is gone, or holds any older version of itself
+ *     (it is never synced: after a reboot the disk holds whatever the kernel
+ *     last wrote back), with another boot's id.
  *
  * Records are stored through a shared mapping, so the seam never sees them
  * written: comparing whole pages with the last synced copy is how this
  * models "unsynced pages may each independently be lost or kept".
  *
- * For each state: the log opens (recovery), holds every record acknowledged
+ * For each state, first a reader opened before any writer (a consumer that
+ * starts right after the reboot) must return every record the library had
+ * marked durable and every one acknowledged at sync level, intact and in
+ * order, before it reports the end or damage. Then the log opens (recovery), holds every record acknowledged
  * at sync level (by the call, or by an asynchronous append's callback),
  * every record the library had marked durable, and every
  * interval record older than its window (plus an allowance for scheduling),
@@ -51,6 +56,7 @@
 #define SECTOR 512
 #define MAX_FILES 512
 #define MAX_FILE_BYTES 8192 /* segments here are 4 KiB */
+#define SHM_VERSIONS 16     /* older coordination files kept */
 
 struct synced {
     char name[64];
@@ -66,6 +72,10 @@ struct recorder {
     pthread_mutex_t mu;
     int nfiles;
     struct synced files[MAX_FILES];
+    /* Versions of the coordination file, one taken at each sync (the
+     * kernel may have written any of them back). */
+    int nshm;
+    unsigned char shm[SHM_VERSIONS][DL_SHM_SIZE];
 };
 
 static struct recorder *recorded; /* the one in use */
@@ -137,6 +147,11 @@ static void record_sync(int fd)
         close(dirfd);
         return;
     }
+    size_t shm_len;
+    unsigned char *shm = slurp(dirfd, DL_SHM_NAME, &shm_len);
+    if (shm && shm_len >= DL_SHM_SIZE)
+        memcpy(recorded->shm[recorded->nshm++ % SHM_VERSIONS], shm, DL_SHM_SIZE);
+    free(shm);
     if (S_ISDIR(st.st_mode)) {
         DIR *d = fdopendir(dup(dirfd));
         struct dirent *e;
@@ -247,6 +262,28 @@ static void build_state(const char *out)
     if (d)
         closedir(d);
     close(dirfd);
+    /* The coordination file: none, or one of its older versions as the
+     * kernel may have written it back, from the boot before the crash, for
+     * this very directory. */
+    int versions = recorded->nshm < SHM_VERSIONS ? recorded->nshm : SHM_VERSIONS;
+    if (versions && test_rand(&rnd_state) % 3) {
+        struct dl_shared *old = malloc(DL_SHM_SIZE);
+        struct stat st;
+        if (old && stat(out, &st) == 0) {
+            memcpy(old, recorded->shm[test_rand(&rnd_state) % (uint64_t)versions], DL_SHM_SIZE);
+            snprintf(old->boot_id, sizeof old->boot_id, "the-boot-before-the-crash");
+            old->dir_dev = (uint64_t)st.st_dev;
+            old->dir_ino = (uint64_t)st.st_ino;
+            char path[PATH_MAX + 300];
+            snprintf(path, sizeof path, "%s/%s", out, DL_SHM_NAME);
+            FILE *w = fopen(path, "wb");
+            if (w) {
+                fwrite(old, 1, DL_SHM_SIZE, w);
+                fclose(w);
+            }
+        }
+        free(old);
+    }
     pthread_mutex_unlock(&recorded->mu);
 }
 
@@ -269,21 +306,21 @@ enum { PROCS = 3, PROC_RECORDS = 300, CRASH_POINTS = 40 };
  * intact, each writer's records a prefix of what it appended and at least as
  * long as what its sync appends acknowledged (acked[w]), and everything below
  * `durable` is there. Returns 0 or what is wrong. */
-static const char *check_state(const char *path, uint64_t durable,
-                                     const uint64_t *acked)
+/* Reads the log from its start: how many records come, dense, intact, each
+ * writer's in order, before the reader stops (at the end or at damage).
+ * next[w] gets one past each writer's last record. NULL or what is wrong. */
+static const char *read_state(const char *path, uint64_t *count, uint64_t *next,
+                              int *end_rc)
 {
-    durlog *log;
-    durlog_options o;
-    durlog_options_init(&o);
-    o.create = 0;
-    if (durlog_open(path, &o, &log) != 0)
-        return "the log does not open";
-    durlog_close(log);
     durlog_reader *r;
-    if (durlog_reader_open(path, NULL, &r) != 0)
+    *count = 0;
+    *end_rc = durlog_reader_open(path, NULL, &r);
+    if (*end_rc == DURLOG_EFORMAT)
+        return NULL; /* not even a segment survived: nothing to read */
+    if (*end_rc)
         return "no reader";
     durlog_record one;
-    uint64_t n = 0, next[PROCS] = { 0 };
+    uint64_t n = 0;
     const char *bad = NULL;
     int rc;
     while ((rc = durlog_reader_next(r, &one)) == 0) {
@@ -297,6 +334,46 @@ static const char *check_state(const char *path, uint64_t durable,
         next[w]++;
         n++;
     }
+    durlog_reader_close(r);
+    *count = n;
+    *end_rc = rc;
+    return bad;
+}
+
+/* Checks one crash state: a reader opened first returns everything durable;
+ * then the log opens, its numbers are dense, its payloads intact, each
+ * writer's records a prefix of what it appended and at least as long as
+ * what its sync appends acknowledged (acked[w]), and everything below
+ * `durable` is there. Returns 0 or what is wrong. */
+static const char *check_state(const char *path, uint64_t durable,
+                                     const uint64_t *acked)
+{
+    uint64_t n, next[PROCS] = { 0 };
+    int rc;
+    const char *bad = read_state(path, &n, next, &rc);
+    if (!bad && rc != DURLOG_EEND && rc != DURLOG_ECORRUPT && !(rc == DURLOG_EFORMAT && n == 0)) {
+        static char why[128];
+        snprintf(why, sizeof why, "the first reader fails otherwise than at the end or "
+                 "at damage: %s", durlog_strerror(rc));
+        bad = why;
+    }
+    if (!bad && n < durable)
+        bad = "the first reader, before recovery, misses a record marked durable";
+    for (int w = 0; w < PROCS && !bad; w++)
+        if (next[w] < acked[w])
+            bad = "the first reader, before recovery, misses a record acknowledged at sync";
+    if (bad)
+        return bad;
+
+    durlog *log;
+    durlog_options o;
+    durlog_options_init(&o);
+    o.create = 0;
+    if (durlog_open(path, &o, &log) != 0)
+        return "the log does not open";
+    durlog_close(log);
+    memset(next, 0, sizeof next);
+    bad = read_state(path, &n, next, &rc);
     if (!bad && rc != DURLOG_EEND)
         bad = "reading stops at damage";
     if (!bad && n < durable)
@@ -304,7 +381,6 @@ static const char *check_state(const char *path, uint64_t durable,
     for (int w = 0; w < PROCS && !bad; w++)
         if (next[w] < acked[w])
             bad = "a record acknowledged at sync level is lost";
-    durlog_reader_close(r);
     return bad;
 }
 

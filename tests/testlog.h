@@ -286,6 +286,51 @@ static inline int open_log(const char *path, uint64_t segment_size, durlog **out
     return durlog_open(path, &o, out);
 }
 
+/* Clears the checkpoint (and seal) in every segment header of a closed
+ * log: the log as a writer that crashed before anything was checkpointed
+ * left it (or as a durlog older than checkpoints wrote it). Its records and
+ * their durable_before marks are untouched: recovery must then decide from
+ * the records alone. Returns how many headers it rewrote. */
+static inline int forget_checkpoints(const char *log)
+{
+    uint64_t segs[4096];
+    size_t n = list_segments(log, segs, 4096);
+    int changed = 0;
+    for (size_t i = 0; i < n && i < 4096; i++) {
+        char path[400];
+        unsigned char hdr[DL_SEG_HEADER_SIZE];
+        struct dl_seg_header h;
+        int fd = open(seg_file(path, sizeof path, log, segs[i]), O_RDWR);
+        if (fd < 0)
+            continue;
+        if (pread(fd, hdr, sizeof hdr, 0) == (ssize_t)sizeof hdr &&
+            dl_seg_header_decode(hdr, &h) == 0 && h.flags) {
+            h.flags = 0;
+            dl_seg_header_encode(hdr, &h);
+            if (pwrite(fd, hdr, sizeof hdr, 0) == (ssize_t)sizeof hdr)
+                changed++;
+        }
+        close(fd);
+    }
+    return changed;
+}
+
+/* The checkpoint flags of segment first_seq's header (-1 if unreadable). */
+static inline int segment_flags(const char *log, uint64_t first_seq)
+{
+    char path[400];
+    unsigned char hdr[DL_SEG_HEADER_SIZE];
+    struct dl_seg_header h;
+    int fd = open(seg_file(path, sizeof path, log, first_seq), O_RDONLY);
+    int flags = -1;
+    if (fd >= 0 && pread(fd, hdr, sizeof hdr, 0) == (ssize_t)sizeof hdr &&
+        dl_seg_header_decode(hdr, &h) == 0)
+        flags = (int)h.flags;
+    if (fd >= 0)
+        close(fd);
+    return flags;
+}
+
 /* The number of records durlog_get_info reports as the next one. */
 static inline uint64_t log_next_seq(durlog *log)
 {

@@ -1,0 +1,541 @@
+#!/usr/bin/env bash
+# tests/trust.sh - issue #14 "Nothing lost or hidden silently": the cases
+# that go through the `durlog` command (tests/test_trust.c has the C API
+# ones). Run by tests/run.sh from the repository root.
+#
+#   DURLOG_BIN       the command to test (default build/durlog)
+#   DURLOG_TEST_DIR  scratch directory on a real disk (default build/testtmp)
+#
+# Same conventions as tests/cli.sh: each test is a shell function named for
+# the behaviour it proves, runs the command with `run` and asserts with
+# expect_*; prints "ok NAME" or "not ok NAME" plus the reasons; exits 1 if
+# any failed. Several tests need a log of several 64 MiB segments (the
+# command has no segment-size option): one is built once, from 5,000,000
+# records "r-0" .. "r-4999999", and copied for each test that needs it.
+# Some run `durlog` as user nobody (the suite runs as root).
+set -u
+
+BIN=${DURLOG_BIN:-build/durlog}
+BASE=${DURLOG_TEST_DIR:-build/testtmp}
+mkdir -p "$BASE" || exit 1
+SCRATCH=$(mktemp -d "$BASE/trust-XXXXXX") || exit 1
+chmod 755 "$SCRATCH" # user nobody reads logs in here (never world-writable)
+
+cleanup() {
+    local d
+    exec 7>&- 2>/dev/null
+    for d in "$SCRATCH"/*/; do : >"$d/stop" 2>/dev/null; done
+    wait
+    chmod -R u+rwx "$SCRATCH" 2>/dev/null
+    rm -rf "$SCRATCH"
+}
+trap cleanup EXIT
+
+RECORDS=5000000 # records of the shared multi-segment log
+
+# ---- helpers (as in tests/cli.sh) -------------------------------------------
+
+# run CMD...: runs it with stdout in $OUT, stderr in $ERR, status in $rc.
+run() {
+    "$@" >"$OUT" 2>"$ERR"
+    rc=$?
+}
+
+fail() {
+    printf '%s\n' "$*" >>"$WHY"
+}
+
+# The first bytes of a file, for failure reasons.
+show() {
+    head -c 400 "$1" | awk '{ print "    | " $0 }'
+}
+
+expect_status() {
+    if [ "$rc" -ne "$1" ]; then
+        fail "exit status $rc, expected $1 (${2:-}); stderr:"
+        show "$ERR" >>"$WHY"
+    fi
+}
+
+expect_stdout() {
+    local got
+    got=$(cat "$OUT")
+    if [ "$got" != "$1" ]; then
+        fail "stdout differs; expected:"
+        printf '%s\n' "$1" | sed 's/^/    | /' >>"$WHY"
+        fail "  got:"
+        show "$OUT" >>"$WHY"
+    fi
+}
+
+expect_stdout_has() {
+    grep -q -e "$1" "$OUT" || { fail "stdout lacks /$1/:"; show "$OUT" >>"$WHY"; }
+}
+
+expect_stderr_has() {
+    grep -q -e "$1" "$ERR" || { fail "stderr lacks /$1/:"; show "$ERR" >>"$WHY"; }
+}
+
+# Case-insensitive.
+expect_stderr_has_i() {
+    grep -qi -e "$1" "$ERR" || { fail "stderr lacks /$1/ (any case):"; show "$ERR" >>"$WHY"; }
+}
+
+expect_stderr_has_text() {
+    grep -qF -e "$1" "$ERR" || { fail "stderr lacks \"$1\":"; show "$ERR" >>"$WHY"; }
+}
+
+expect_stderr_lacks() {
+    if grep -qi -e "$1" "$ERR"; then
+        fail "stderr has /$1/ (any case):"
+        show "$ERR" >>"$WHY"
+    fi
+}
+
+# The value of a `key: value` line of `durlog info` in $OUT.
+info_value() {
+    sed -n "s/^$1: *\([^ ]*\).*/\1/p" "$OUT"
+}
+
+# overwrite FILE OFFSET TEXT: writes TEXT over the bytes at OFFSET.
+overwrite() {
+    printf '%s' "$3" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
+# offset_of FILE TEXT: byte offset of the first TEXT in FILE (empty if none).
+offset_of() {
+    grep -boa -F -e "$2" "$1" | head -1 | cut -d: -f1
+}
+
+# The sequence number a segment file is named after.
+first_of() {
+    local b
+    b=$(basename "$1" .seg)
+    echo $((10#$b))
+}
+
+as_nobody() {
+    setpriv --reuid=65534 --regid=65534 --clear-groups "$@"
+}
+
+# expect_records N: stdout is exactly records r-0 .. r-(N-1) of the shared log.
+expect_records() {
+    local n
+    n=$(wc -l <"$OUT")
+    if [ "$n" -ne "$1" ]; then
+        fail "printed $n records, expected exactly the $1 before the problem (last: $(tail -c 40 "$OUT" | tail -1))"
+    elif [ "$1" -gt 0 ] && ! seq -f 'r-%.0f' 0 $(($1 - 1)) | cmp -s - "$OUT"; then
+        fail "printed $n records, but not r-0 .. r-$(($1 - 1)) in order"
+    fi
+}
+
+# expect_prefix_records MAX: stdout is r-0 .. r-(k-1) for some k <= MAX.
+expect_prefix_records() {
+    local n
+    n=$(wc -l <"$OUT")
+    if [ "$n" -gt "$1" ]; then
+        fail "printed $n records, expected at most $1"
+    elif [ "$n" -gt 0 ] && { [ "$(head -1 "$OUT")" != r-0 ] ||
+                             [ "$(tail -1 "$OUT")" != "r-$((n - 1))" ]; }; then
+        fail "printed $n records that are not r-0 .. r-$((n - 1))"
+    fi
+}
+
+# The shared log of several segments, built once.
+BIG="$SCRATCH/big"
+big_log() {
+    [ -d "$BIG" ] && return 0
+    if ! seq -f 'r-%.0f' 0 $((RECORDS - 1)) | "$BIN" append "$BIG"; then
+        rm -rf "$BIG"
+        return 1
+    fi
+}
+
+# copy_big DEST [noshm]: a copy of the shared log (without durlog.shm if
+# asked); its segment files, in order, in SEG[@].
+copy_big() {
+    big_log || { fail "cannot build the multi-segment log"; return 1; }
+    cp -r "$BIG" "$1" || { fail "cannot copy the multi-segment log"; return 1; }
+    [ "${2:-}" = noshm ] && rm -f "$1/durlog.shm"
+    SEG=("$1"/*.seg)
+    [ "${#SEG[@]}" -ge 3 ] || { fail "the log has ${#SEG[@]} segments, expected 3 or more"; return 1; }
+}
+
+# Runs one test function in a fresh directory $D with $LOG = $D/log, and
+# removes the directory afterwards (the logs are large).
+failed=0
+t() {
+    local name=$1
+    D="$SCRATCH/$name"
+    LOG="$D/log"
+    OUT="$D/stdout"
+    ERR="$D/stderr"
+    WHY="$SCRATCH/$name.why"
+    mkdir -p "$D"
+    chmod 755 "$D"
+    : >"$WHY"
+    "$name"
+    if [ -s "$WHY" ]; then
+        echo "not ok $name"
+        sed 's/^/  /' "$WHY"
+        failed=$((failed + 1))
+    else
+        echo "ok $name"
+    fi
+    chmod -R u+rwx "$D" 2>/dev/null
+    rm -rf "$D" "$WHY"
+}
+
+# ---- 1. one damaged byte in an old segment ----------------------------------
+
+# One byte of record 1,000,000 (in the first of four segments) damaged, the
+# coordination file gone as after a reboot, then an append: every segment
+# file is still there and the middle ones are untouched, `durlog cat` prints
+# the 1,000,000 records before the damage and fails naming the segment, and
+# `durlog check` reports the damage.
+one_damaged_byte_in_an_old_segment_deletes_nothing() {
+    copy_big "$LOG" || return
+    local seg0=${SEG[0]} off names sums
+    off=$(offset_of "$seg0" r-1000000)
+    [ -n "$off" ] || { fail "r-1000000 not found in $seg0"; return; }
+    overwrite "$seg0" $((off + 4)) X # r-10X0000
+    rm -f "$LOG/durlog.shm"
+    names=$(cd "$LOG" && ls ./*.seg)
+    sums=$(md5sum "${SEG[@]:1:${#SEG[@]}-2}")
+
+    run "$BIN" append "$LOG" X
+    if [ "$rc" -ne 0 ]; then
+        expect_status 1 "append after the damage: succeeds, or refuses"
+        expect_stderr_has "durlog check"
+    fi
+    local s
+    for s in $names; do
+        [ -e "$LOG/$s" ] || fail "segment ${s#./} disappeared"
+    done
+    [ "$(md5sum "${SEG[@]:1:${#SEG[@]}-2}" 2>&1)" = "$sums" ] ||
+        fail "a middle segment changed"
+
+    run "$BIN" cat "$LOG"
+    expect_status 1 "cat stops at the damage"
+    expect_stderr_has "$(basename "$seg0")"
+    expect_stderr_has "damaged"
+    expect_records 1000000
+
+    run "$BIN" check "$LOG"
+    expect_status 1 "check of the damaged log"
+    grep -q "$(basename "$seg0")" "$OUT" "$ERR" ||
+        { fail "check does not name $(basename "$seg0"):"; show "$OUT" >>"$WHY"; }
+}
+
+# ---- 2. a stale coordination file -------------------------------------------
+
+# 100 records, a copy of durlog.shm, 100 more, the copy put back: cat shows
+# all 200, info says the next seq is 200, tail shows 196..200.
+commands_ignore_a_stale_coordination_file_put_back() {
+    seq 1 100 | "$BIN" append -d sync "$LOG" || fail "first append failed"
+    cp "$LOG/durlog.shm" "$D/old.shm"
+    seq 101 200 | "$BIN" append -d sync "$LOG" || fail "second append failed"
+    cp "$D/old.shm" "$LOG/durlog.shm"
+    run "$BIN" cat "$LOG"
+    expect_status 0 "cat"
+    seq 1 200 | cmp -s - "$OUT" || fail "cat printed $(wc -l <"$OUT") records, expected 1..200"
+    run "$BIN" info "$LOG"
+    expect_status 0 "info"
+    [ "$(info_value 'next seq')" = 200 ] || fail "info: next seq $(info_value 'next seq'), expected 200"
+    run "$BIN" tail -n 5 "$LOG"
+    expect_status 0 "tail"
+    expect_stdout $'196\n197\n198\n199\n200'
+}
+
+# ---- 3. readers never stop silently at a segment ----------------------------
+
+# A copy of a log without its durlog.shm, one middle segment removed: cat
+# prints the records before the gap, then fails saying records are missing
+# (not that the segment before is damaged).
+cat_of_a_copy_missing_a_middle_segment_fails_naming_the_missing_records() {
+    copy_big "$LOG" noshm || return
+    local first
+    first=$(first_of "${SEG[1]}")
+    rm -f "${SEG[1]}"
+    run "$BIN" cat "$LOG"
+    expect_status 1 "cat of a log with a gap"
+    expect_stderr_has_i "missing"
+    expect_stderr_lacks "damaged record at byte offset"
+    expect_records "$first"
+}
+
+# The same copy with a middle segment user nobody may not read (the rest of
+# the log readable): cat as nobody fails with "Permission denied" and the
+# segment's name.
+cat_of_a_copy_with_an_unreadable_middle_segment_fails_with_permission_denied() {
+    copy_big "$LOG" noshm || return
+    chmod 000 "${SEG[1]}"
+    run as_nobody "$BIN" cat "$LOG"
+    expect_status 1 "cat as nobody"
+    expect_stderr_has "Permission denied"
+    expect_stderr_has "$(basename "${SEG[1]}")"
+    expect_prefix_records "$(first_of "${SEG[1]}")"
+}
+
+# cat_short_of_descriptors: runs cat under `ulimit -n` values from 4 to 10
+# (today's reader gets past the first segment from 5 or 6 on).
+# For each, cat either reads the whole log (status 0) or fails (status 1)
+# saying "Too many open files", having printed a prefix of the log: never
+# status 0 with records missing, never a claim of damage.
+cat_short_of_descriptors() {
+    local n last
+    for n in 4 5 6 7 8 9 10; do
+        (ulimit -n "$n" && exec "$BIN" cat "$LOG") >"$OUT" 2>"$ERR"
+        rc=$?
+        if [ "$rc" -eq 0 ]; then
+            last=$(tail -1 "$OUT")
+            [ "$(wc -l <"$OUT")" -eq "$RECORDS" ] && [ "$last" = "r-$((RECORDS - 1))" ] ||
+                fail "ulimit -n $n: status 0 after $(wc -l <"$OUT") of $RECORDS records (last '$last')"
+        elif [ "$rc" -ne 1 ] || ! grep -q "Too many open files" "$ERR" ||
+             grep -qiE 'checksum|damaged' "$ERR"; then
+            fail "ulimit -n $n: status $rc after $(wc -l <"$OUT") records; expected 1 and" \
+                 "\"Too many open files\" without \"checksum\" or \"damaged\"; stderr:"
+            show "$ERR" >>"$WHY"
+        else
+            expect_prefix_records "$RECORDS"
+        fi
+    done
+}
+
+cat_of_a_copy_short_of_file_descriptors_fails_with_too_many_open_files() {
+    copy_big "$LOG" noshm || return
+    cat_short_of_descriptors
+}
+
+# The same copy, one byte flipped in the last record of the first segment:
+# cat prints the records before it and fails saying it is damaged.
+cat_of_a_copy_with_a_damaged_last_record_in_a_middle_segment_fails() {
+    copy_big "$LOG" noshm || return
+    local last off
+    last=$(($(first_of "${SEG[1]}") - 1))
+    off=$(offset_of "${SEG[0]}" "r-$last")
+    [ -n "$off" ] || { fail "r-$last not found in ${SEG[0]}"; return; }
+    overwrite "${SEG[0]}" $((off + 3)) X
+    run "$BIN" cat "$LOG"
+    expect_status 1 "cat of a damaged copy"
+    expect_stderr_has "damaged"
+    expect_records "$last"
+}
+
+# The log itself (with its durlog.shm), a middle segment nobody may not read:
+# the message is "Permission denied", not a false report of damage.
+cat_of_a_log_with_an_unreadable_segment_reports_permission_denied_not_damage() {
+    copy_big "$LOG" || return
+    chmod 000 "${SEG[1]}"
+    run as_nobody "$BIN" cat "$LOG"
+    expect_status 1 "cat as nobody"
+    expect_stderr_has "Permission denied"
+    expect_stderr_has "$(basename "${SEG[1]}")"
+    expect_stderr_lacks "checksum"
+    expect_stderr_lacks "damaged"
+    expect_prefix_records "$(first_of "${SEG[1]}")"
+}
+
+# The log with its durlog.shm, short of descriptors: "Too many open files",
+# not a false report of damage.
+cat_of_a_log_short_of_file_descriptors_reports_it_not_damage() {
+    copy_big "$LOG" || return
+    cat_short_of_descriptors
+}
+
+# ---- 4. the coordination file removed under running writers ----------------
+
+# Writer A (fed through a fifo, so it is still running) has appended
+# 1,000,000 records when durlog.shm is removed; writer B then appends
+# 300,000; then A appends 2,000,000 more. Every record of a writer that
+# exited 0 is in the log, in order, and the log checks clean; B either
+# succeeded or failed naming the coordination file.
+removing_the_coordination_file_under_a_running_writer_loses_no_record() {
+    mkfifo "$D/a.in"
+    "$BIN" append "$LOG" <"$D/a.in" >/dev/null 2>"$D/a.err" &
+    local apid=$! bpid brc arc i counts
+    exec 7>"$D/a.in"
+    (trap '' PIPE; seq -f 'A-%.0f' 1 1000000 >&7) 2>/dev/null
+    for i in $(seq 200); do
+        [ "$("$BIN" cat --from 999999 -n 1 "$LOG" 2>/dev/null)" = A-1000000 ] && break
+        sleep 0.05
+    done
+    rm -f "$LOG/durlog.shm"
+    seq -f 'B-%.0f' 1 300000 | "$BIN" append "$LOG" >/dev/null 2>"$D/b.err" &
+    bpid=$!
+    for i in $(seq 200); do # B done, or blocked: go on either way
+        kill -0 "$bpid" 2>/dev/null || break
+        sleep 0.05
+    done
+    (trap '' PIPE; seq -f 'A-%.0f' 1000001 3000000 >&7) 2>/dev/null
+    exec 7>&-
+    wait "$apid"
+    arc=$?
+    wait "$bpid"
+    brc=$?
+
+    [ "$arc" -eq 0 ] || { fail "writer A exited $arc:"; show "$D/a.err" >>"$WHY"; }
+    if [ "$brc" -ne 0 ]; then
+        [ "$brc" -eq 1 ] || fail "writer B exited $brc"
+        grep -qiE 'durlog\.shm|coordination file' "$D/b.err" ||
+            { fail "writer B failed without naming the coordination file:"; show "$D/b.err" >>"$WHY"; }
+    fi
+    run "$BIN" cat "$LOG"
+    expect_status 0 "cat"
+    counts=$(awk '
+        /^A-/ { n = substr($0, 3) + 0; if (n != a + 1) bad++; a = n; na++; next }
+        /^B-/ { n = substr($0, 3) + 0; if (n != b + 1) bad++; b = n; nb++; next }
+        { other++ }
+        END { printf "%d %d %d %d", na, nb, bad, other }' "$OUT")
+    set -- $counts
+    [ "$1" -eq 3000000 ] || fail "$1 of writer A's 3000000 records in the log"
+    [ "$brc" -ne 0 ] || [ "$2" -eq 300000 ] || fail "$2 of writer B's 300000 records in the log (B exited 0)"
+    [ "$3" -eq 0 ] || fail "$3 records out of order or repeated"
+    [ "$4" -eq 0 ] || fail "$4 records that no writer appended"
+    run "$BIN" check "$LOG"
+    expect_status 0 "check after both writers"
+}
+
+# A snapshot of the log's segment and side files (names, sizes, contents).
+snapshot() {
+    (cd "$LOG" && for f in *.seg*; do [ -e "$f" ] && printf '%s %s\n' "$f" "$(md5sum <"$f")"; done)
+}
+
+# durlog.shm removed while a writer (fed through a fifo kept open) has the
+# log open, and damage in it: `check --repair --force` refuses, saying a
+# writer has the log open, and changes no file.
+check_repair_force_without_the_coordination_file_refuses_while_a_writer_has_the_log_open() {
+    mkfifo "$D/w.in"
+    "$BIN" append "$LOG" <"$D/w.in" >/dev/null 2>"$D/w.err" &
+    local wpid=$! i off before now
+    exec 7>"$D/w.in"
+    (trap '' PIPE; seq -f 'w-%.0f' 1 1000 >&7) 2>/dev/null
+    for i in $(seq 200); do
+        [ "$("$BIN" cat --from 999 -n 1 "$LOG" 2>/dev/null)" = w-1000 ] && break
+        sleep 0.05
+    done
+    off=$(offset_of "$LOG/00000000000000000000.seg" w-500)
+    [ -n "$off" ] && overwrite "$LOG/00000000000000000000.seg" $((off + 3)) X ||
+        fail "w-500 not found"
+    rm -f "$LOG/durlog.shm"
+    before=$(snapshot)
+    for i in $(seq 20); do # the writer's background allocation has settled
+        sleep 0.2
+        now=$(snapshot)
+        [ "$now" = "$before" ] && break
+        before=$now
+    done
+    run "$BIN" check --repair --force "$LOG"
+    expect_status 1 "check --repair --force while a writer has the log open"
+    expect_stderr_has_i "writer.*open"
+    [ "$(snapshot)" = "$before" ] || fail "check --repair --force changed the log's files"
+    exec 7>&-
+    wait "$wpid"
+}
+
+# ---- 6. check on a live log --------------------------------------------------
+
+# Three loops of `durlog append -d sync L x` and one stream of kernel appends.
+start_busy_writers() {
+    local i
+    "$BIN" append "$LOG" first || fail "first append failed"
+    BUSY=()
+    for i in 1 2 3; do
+        (while [ ! -e "$D/stop" ]; do "$BIN" append -d sync "$LOG" x >/dev/null 2>>"$D/busy.err"; done) &
+        BUSY+=($!)
+    done
+    (while [ ! -e "$D/stop" ]; do seq -f 's-%.0f' 1 2000; sleep 0.01; done |
+        "$BIN" append "$LOG" 2>>"$D/busy.err") &
+    BUSY+=($!)
+    sleep 0.3
+}
+
+stop_busy_writers() {
+    : >"$D/stop"
+    wait "${BUSY[@]}"
+}
+
+# 40 checks of a log that four writers are appending to: every one exits 0,
+# reports status clean and suggests no --force.
+check_of_a_log_writers_are_appending_to_reports_it_clean_every_time() {
+    start_busy_writers
+    local i bad=0
+    for i in $(seq 40); do
+        run "$BIN" check "$LOG"
+        if [ "$rc" -ne 0 ] || ! grep -q '^status: *clean' "$OUT" || grep -q -e '--force' "$OUT" "$ERR"; then
+            bad=$((bad + 1))
+            if [ "$bad" -eq 1 ]; then
+                fail "check run $i: status $rc, stdout:"
+                show "$OUT" >>"$WHY"
+                show "$ERR" >>"$WHY"
+            fi
+        fi
+    done
+    [ "$bad" -eq 0 ] || fail "$bad of 40 checks of the live log were not clean"
+    stop_busy_writers
+}
+
+# `check --repair` of the same live log, five times: each refuses (status
+# 1), saying a writer has the log open.
+check_repair_of_a_log_writers_are_appending_to_refuses() {
+    start_busy_writers
+    local i
+    for i in 1 2 3 4 5; do
+        run "$BIN" check --repair "$LOG"
+        expect_status 1 "check --repair of a live log, run $i"
+        expect_stderr_has_i "writer.*open"
+    done
+    stop_busy_writers
+}
+
+# ---- 9. messages ------------------------------------------------------------
+
+# A segment nobody may not read: cat and check name the path first and the
+# error after it ("... L/0000.seg: Permission denied"), never "L/open 0000.seg".
+permission_errors_name_the_segment_path_before_the_error() {
+    "$BIN" append "$LOG" a b c || fail "append failed"
+    local seg="$LOG/00000000000000000000.seg" cmd
+    chmod 000 "$seg"
+    for cmd in cat check; do
+        run as_nobody "$BIN" "$cmd" "$LOG"
+        expect_status 1 "$cmd as nobody"
+        expect_stderr_has_text "$seg: Permission denied"
+        expect_stderr_lacks "/open 0"
+    done
+}
+
+# The log with its durlog.shm, a middle segment removed: cat reports missing
+# records, not a damaged record in the segment before; check says missing.
+a_missing_middle_segment_is_reported_as_missing_records_not_as_damage() {
+    copy_big "$LOG" || return
+    local first
+    first=$(first_of "${SEG[1]}")
+    rm -f "${SEG[1]}"
+    run "$BIN" cat "$LOG"
+    expect_status 1 "cat of a log with a gap"
+    expect_stderr_has_i "missing"
+    expect_stderr_lacks "damaged record at byte offset"
+    expect_records "$first"
+    run "$BIN" check "$LOG"
+    expect_status 1 "check of a log with a gap"
+    grep -qi missing "$OUT" "$ERR" || { fail "check does not say records are missing:"; show "$OUT" >>"$WHY"; }
+}
+
+[ -x "$BIN" ] || { echo "not ok durlog_binary_exists ($BIN)"; exit 1; }
+
+t one_damaged_byte_in_an_old_segment_deletes_nothing
+t commands_ignore_a_stale_coordination_file_put_back
+t cat_of_a_copy_missing_a_middle_segment_fails_naming_the_missing_records
+t cat_of_a_copy_with_an_unreadable_middle_segment_fails_with_permission_denied
+t cat_of_a_copy_short_of_file_descriptors_fails_with_too_many_open_files
+t cat_of_a_copy_with_a_damaged_last_record_in_a_middle_segment_fails
+t cat_of_a_log_with_an_unreadable_segment_reports_permission_denied_not_damage
+t cat_of_a_log_short_of_file_descriptors_reports_it_not_damage
+t removing_the_coordination_file_under_a_running_writer_loses_no_record
+t check_repair_force_without_the_coordination_file_refuses_while_a_writer_has_the_log_open
+t check_of_a_log_writers_are_appending_to_reports_it_clean_every_time
+t check_repair_of_a_log_writers_are_appending_to_refuses
+t permission_errors_name_the_segment_path_before_the_error
+t a_missing_middle_segment_is_reported_as_missing_records_not_as_damage
+
+[ "$failed" -eq 0 ]
