@@ -273,6 +273,9 @@ int dl_failed_state(durlog *log);
  * still under its name and, for the tail, the file every writer maps;
  * otherwise puts the log in the failed state (dl_mark_replaced). */
 int dl_check_segment_identity(durlog *log, uint64_t seg, int fd);
+/* 1 if segment seg's name now holds the tail every writer maps: durlog
+ * itself replaced an empty tail by a bigger one (not someone else). */
+int dl_seg_replaced_by_roll(durlog *log, uint64_t seg);
 /* Puts the log in the failed state because segment seg's file was
  * replaced or removed while open; the first to find out saves the old
  * file, open as old_fd (-1: not held), as a side file (cut.h). Returns

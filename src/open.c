@@ -425,7 +425,8 @@ static int check_tail_still_there(durlog *log)
         return 0;
     char name[DL_SEG_NAME_LEN + 1];
     dl_seg_name(name, log->tail.first_seq);
-    if (dl_seg_is_at(log->dirfd, name, log->tail.fd) != 0)
+    if (dl_seg_is_at(log->dirfd, name, log->tail.fd) != 0 ||
+        dl_seg_replaced_by_roll(log, log->tail.first_seq))
         return 0;
     /* Gone from its name: removed by someone, or rolled past and trimmed? A
      * rolled segment keeps its name, so removal or replacement it is. */

@@ -208,6 +208,21 @@ int dl_failed_state(durlog *log)
                    "close and reopen the log to recover", log->path);
 }
 
+int dl_seg_replaced_by_roll(durlog *log, uint64_t seg)
+{
+    struct dl_shared *sh = log->sh;
+    char name[DL_SEG_NAME_LEN + 1];
+    struct stat now;
+    dl_seg_name(name, seg);
+    if (fstatat(log->dirfd, name, &now, AT_SYMLINK_NOFOLLOW) < 0)
+        return 0;
+    if (dl_lock_append(log))
+        return 0;
+    int ours = sh->tail_seg == seg && sh->tail_ino == (uint64_t)now.st_ino;
+    dl_unlock_append(log);
+    return ours;
+}
+
 int dl_check_segment_identity(durlog *log, uint64_t seg, int fd)
 {
     struct dl_shared *sh = log->sh;
@@ -234,6 +249,12 @@ int dl_check_segment_identity(durlog *log, uint64_t seg, int fd)
         dl_unlock_append(log);
     }
     if (rc == 1)
+        return 0;
+    /* An empty tail too small for a record is replaced by a bigger one under
+     * the same name, by durlog itself: the file synced held no record (this
+     * sync read the published mark before the roll), and the new one is the
+     * tail every writer maps. */
+    if (!is_at && dl_seg_replaced_by_roll(log, seg))
         return 0;
     /* The records are in the file the writers stored into: fd itself when
      * it is no longer under the name, else this process's mapping of the

@@ -1040,7 +1040,7 @@ static int dead_leader_log_make_sealing(struct dead_leader_log *d, uint64_t keep
         return rc;
     }
     if (hold_sealer) {
-        d->sealer_held = tu_map_shared(d->t.log);
+        d->sealer_held = tu_map_shared_rw(d->t.log);
         if (!d->sealer_held || pthread_mutex_lock(&d->sealer_held->seal_lock) != 0) {
             CHECK(!"hold the seal lock");
             durlog_close(d->keep);

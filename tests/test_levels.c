@@ -653,7 +653,7 @@ static void sync_covers_every_segment_holding_unsynced_records(void)
     REQUIRE(durlog_open(t.log, &o, &log) == 0);
     /* The sealer would sync the rolled segments in the background: held
      * off, so that every segment below holds records no sync covered. */
-    struct dl_shared *sh = tu_map_shared(t.log);
+    struct dl_shared *sh = tu_map_shared_rw(t.log);
     REQUIRE(sh);
     REQUIRE(pthread_mutex_lock(&sh->seal_lock) == 0);
     uint64_t seq;

@@ -283,7 +283,7 @@ static void sync_after_the_tail_is_replaced_during_a_directory_fsync_fsyncs_it_a
     CHECK_OK(durlog_close(h1));
     /* As if the writer had died instead: no checkpoint, nothing synced. */
     forget_checkpoints(t.log);
-    struct dl_shared *sh = tu_map_shared(t.log);
+    struct dl_shared *sh = tu_map_shared_rw(t.log);
     REQUIRE(sh);
     atomic_store(&sh->durable_seq, 0);
     tu_unmap_shared(sh);

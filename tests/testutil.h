@@ -94,6 +94,20 @@ static inline struct dl_shared *tu_map_shared(const char *path)
     return p == MAP_FAILED ? NULL : p;
 }
 
+/* The same, writable: for tests that take the coordination file's locks or
+ * change its fields (playing another writer, or a crashed one). */
+static inline struct dl_shared *tu_map_shared_rw(const char *path)
+{
+    char name[400];
+    snprintf(name, sizeof name, "%s/%s", path, DL_SHM_NAME);
+    int fd = open(name, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    void *p = mmap(NULL, DL_SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    return p == MAP_FAILED ? NULL : p;
+}
+
 static inline void tu_unmap_shared(struct dl_shared *sh)
 {
     if (sh)
