@@ -427,8 +427,54 @@ static void repair_while_a_writer_has_the_log_open_is_busy(void)
     scratch_remove(&s);
 }
 
+/* A forced repair that cuts below a segment's checkpoint (or seal) lowers
+ * it to the cut: the header never promises records that are gone, and the
+ * next writer continues from the cut. */
+static void forced_repair_below_a_checkpoint_lowers_it(void)
+{
+    struct scratch s;
+    struct model m;
+    scratch_make(&s);
+    write_log(s.log, &m, 120); /* closed: every segment sealed or checkpointed */
+    uint64_t segs[64];
+    size_t nsegs = list_segments(s.log, segs, 64);
+    REQUIRE(nsegs > 4 && nsegs <= 64);
+    CHECK(segment_flags(s.log, segs[2]) & DL_SEG_F_SEALED);
+    char seg[400];
+    uint64_t seq = segs[2] + 1, off = record_offset(&m, segs[2], seq);
+    REQUIRE(file_flip_bit(seg_file(seg, sizeof seg, s.log, segs[2]),
+                          off + DL_REC_HEADER_SIZE + 2, 4) == 0);
+    durlog_check_report rep = check_log(s.log, DURLOG_CHECK_REPAIR | DURLOG_CHECK_FORCE, 0);
+    CHECK_EQ_U64(rep.damaged, 0);
+    CHECK_EQ_U64(rep.records, seq);
+    CHECK(rep.side_files >= 1);
+    /* The cut segment keeps a checkpoint up to the cut, no longer sealed. */
+    size_t len;
+    unsigned char *bytes = file_read(seg, &len);
+    struct dl_seg_header h;
+    REQUIRE(bytes && len >= DL_SEG_HEADER_SIZE);
+    CHECK_OK(dl_seg_header_decode(bytes, &h));
+    CHECK_EQ_U64(h.flags, DL_SEG_F_CKPT);
+    CHECK_EQ_U64(h.ckpt_seq, seq);
+    CHECK_EQ_U64(h.ckpt_off, off);
+    free(bytes);
+    durlog *w;
+    CHECK_OK(open_log(s.log, 4096, &w));
+    REQUIRE(w);
+    model_append(w, &m, seq, 120, DURLOG_KERNEL);
+    CHECK_OK(durlog_close(w));
+    int end_rc;
+    CHECK_EQ_U64(model_read_log(&m, s.log, &end_rc), 120);
+    CHECK_RC(end_rc, DURLOG_EEND);
+    rep = check_log(s.log, 0, 0);
+    CHECK_EQ_U64(rep.damaged, 0);
+    model_free(&m);
+    scratch_remove(&s);
+}
+
 TEST_MAIN(
     RUN(clean_log_checks_clean_and_repair_changes_nothing);
+    RUN(forced_repair_below_a_checkpoint_lowers_it);
     RUN(torn_tail_is_reported_and_repair_keeps_the_cut_bytes);
     RUN(damage_in_the_middle_is_cut_only_when_forced);
     RUN(records_missing_between_segments_are_damage_not_at_the_tail);

@@ -104,6 +104,19 @@ static void tear_and_recover(const char *log, struct model *m, size_t k,
     uint64_t cut = nonzero_extent(pristine + data_start, keep);
     durlog *w = open_expecting_cut(log, segment_size, cut, data_start, segname);
     REQUIRE(w);
+    if (cut) {
+        /* What was cut is kept, byte for byte, in the side file named. */
+        durlog_recovery rec;
+        durlog_last_recovery(w, &rec);
+        char side[400];
+        size_t side_len = 0;
+        unsigned char *kept = rec.side_file[0]
+            ? file_read(log_file(side, sizeof side, log, rec.side_file), &side_len) : NULL;
+        CHECK(kept && side_len >= cut && memcmp(kept, pristine + data_start, cut) == 0);
+        free(kept);
+        if (kept)
+            unlink(side);
+    }
     CHECK_EQ_U64(log_next_seq(w), k - 1);
     /* The debris is gone from the file, not just skipped. */
     size_t now_len;
@@ -817,6 +830,162 @@ static void world_writable_log_directory_is_refused(void)
     scratch_remove(&s);
 }
 
+/* ------------------------------------------------------------------------
+ * The persisted durable point.
+ */
+
+/* Every rolled segment is sealed (its header says where it ends), soon
+ * after the roll and at the latest when the writer closes; the last close
+ * checkpoints the tail. */
+static void rolled_segments_are_sealed_and_the_last_close_checkpoints_the_tail(void)
+{
+    struct scratch s;
+    scratch_make(&s);
+    uint32_t lens[300];
+    for (int i = 0; i < 300; i++)
+        lens[i] = 100;
+    struct model m;
+    model_init(&m, 77, lens, 300);
+    durlog *w;
+    CHECK_OK(open_log(s.log, 4096, &w));
+    REQUIRE(w);
+    model_append(w, &m, 0, 300, DURLOG_KERNEL);
+    uint64_t segs[64];
+    size_t n = list_segments(s.log, segs, 64);
+    REQUIRE(n >= 5 && n < 64);
+    /* In the background, while the log is open. */
+    int all_sealed = 0;
+    for (int tries = 0; tries < 400 && !all_sealed; tries++) {
+        all_sealed = 1;
+        for (size_t i = 0; i + 1 < n; i++)
+            all_sealed &= (segment_flags(s.log, segs[i]) & DL_SEG_F_SEALED) != 0;
+        if (!all_sealed)
+            usleep(5000);
+    }
+    CHECK(all_sealed);
+    CHECK_EQ_U64(segment_flags(s.log, segs[n - 1]), 0);
+    CHECK_OK(durlog_close(w));
+    CHECK_EQ_U64(segment_flags(s.log, segs[n - 1]), DL_SEG_F_CKPT);
+    /* Each seal names the segment that follows, and the tail's checkpoint
+     * covers every record. */
+    for (size_t i = 0; i < n; i++) {
+        char path[400];
+        unsigned char hdr[DL_SEG_HEADER_SIZE];
+        struct dl_seg_header h;
+        size_t len;
+        unsigned char *bytes = file_read(seg_file(path, sizeof path, s.log, segs[i]), &len);
+        REQUIRE(bytes && len >= sizeof hdr);
+        memcpy(hdr, bytes, sizeof hdr);
+        CHECK_OK(dl_seg_header_decode(hdr, &h));
+        CHECK_EQ_U64(h.ckpt_seq, i + 1 < n ? segs[i + 1] : 300);
+        CHECK_EQ_U64(h.ckpt_off, DL_SEG_HEADER_SIZE + model_bytes(&m, (size_t)h.ckpt_seq) -
+                                     model_bytes(&m, (size_t)segs[i]));
+        free(bytes);
+    }
+    model_free(&m);
+    scratch_remove(&s);
+}
+
+/* After a reboot, damage below the checkpoint is not a crash's doing:
+ * recovery does not look at it, cuts nothing, and readers report it. */
+static void damage_below_a_checkpoint_is_never_cut_after_a_reboot(void)
+{
+    struct scratch s;
+    scratch_make(&s);
+    uint32_t lens[40];
+    for (int i = 0; i < 40; i++)
+        lens[i] = 64;
+    struct model m;
+    model_init(&m, 5, lens, 40);
+    durlog *w;
+    CHECK_OK(open_log(s.log, 0, &w));
+    REQUIRE(w);
+    model_append(w, &m, 0, 40, DURLOG_KERNEL); /* never synced but by close */
+    CHECK_OK(durlog_close(w));
+    forget_history(s.log);
+    char seg[400];
+    uint64_t off = DL_SEG_HEADER_SIZE + model_bytes(&m, 10) + DL_REC_HEADER_SIZE + 3;
+    REQUIRE(file_flip_bit(seg_file(seg, sizeof seg, s.log, 0), off, 1) == 0);
+    durlog *w2 = open_expecting_cut(s.log, 0, 0, 0, SEG0);
+    REQUIRE(w2);
+    CHECK_EQ_U64(log_next_seq(w2), 40);
+    model_append(w2, &m, 0, 0, DURLOG_KERNEL);
+    CHECK_OK(durlog_close(w2));
+    int end_rc;
+    CHECK_EQ_U64(model_read_log(&m, s.log, &end_rc), 10);
+    CHECK_RC(end_rc, DURLOG_ECORRUPT);
+    uint64_t skipped;
+    CHECK_EQ_U64(read_skipping(&m, s.log, &skipped), 39);
+    model_free(&m);
+    scratch_remove(&s);
+}
+
+/* A log without any checkpoint (never synced, or written by an older durlog)
+ * that a reboot finds damaged in the middle: nothing vouches for the records
+ * after the damage, so recovery cuts there, as a power loss would have left
+ * it; but it deletes nothing: the records after the damage are in side files,
+ * byte for byte. */
+static void unproven_damage_after_a_reboot_is_cut_into_side_files(void)
+{
+    struct scratch s;
+    scratch_make(&s);
+    uint32_t lens[60];
+    for (int i = 0; i < 60; i++)
+        lens[i] = 200;
+    struct model m;
+    model_init(&m, 8, lens, 60);
+    durlog *w;
+    CHECK_OK(open_log(s.log, 4096, &w));
+    REQUIRE(w);
+    model_append(w, &m, 0, 60, DURLOG_KERNEL);
+    CHECK_OK(durlog_close(w));
+    forget_checkpoints(s.log);
+    forget_history(s.log);
+    uint64_t segs[64];
+    size_t n = list_segments(s.log, segs, 64);
+    REQUIRE(n >= 4);
+    char seg[400];
+    REQUIRE(file_flip_bit(seg_file(seg, sizeof seg, s.log, segs[1]),
+                          DL_SEG_HEADER_SIZE + DL_REC_HEADER_SIZE + 5, 3) == 0);
+    CHECK_OK(open_log(s.log, 4096, &w));
+    REQUIRE(w);
+    durlog_recovery rec;
+    durlog_last_recovery(w, &rec);
+    CHECK(rec.bytes_cut > 0);
+    CHECK_EQ_U64(rec.segments_removed, n - 2);
+    CHECK(rec.side_file[0] != 0);
+    CHECK_EQ_U64(log_next_seq(w), segs[1]);
+    CHECK_OK(durlog_close(w));
+    /* Every record after the damage is in some side file. */
+    size_t found = 0;
+    DIR *d = opendir(s.log);
+    struct dirent *de;
+    static unsigned char *files[128];
+    static size_t lensf[128];
+    size_t nf = 0;
+    while (d && (de = readdir(d)) != NULL && nf < 128) {
+        if (!strstr(de->d_name, ".cut-"))
+            continue;
+        char path[400], name[64];
+        snprintf(name, sizeof name, "%.63s", de->d_name);
+        files[nf] = file_read(log_file(path, sizeof path, s.log, name), &lensf[nf]);
+        nf++;
+    }
+    if (d)
+        closedir(d);
+    for (uint64_t q = segs[1] + 1; q < 60; q++)
+        for (size_t i = 0; i < nf; i++)
+            if (files[i] && memmem(files[i], lensf[i], model_payload(&m, q), m.lens[q])) {
+                found++;
+                break;
+            }
+    CHECK_EQ_U64(found, 60 - segs[1] - 1);
+    for (size_t i = 0; i < nf; i++)
+        free(files[i]);
+    model_free(&m);
+    scratch_remove(&s);
+}
+
 TEST_MAIN(
     RUN(torn_last_record_is_cut_at_every_offset);
     RUN(torn_first_record_of_a_new_segment_is_cut);
@@ -834,4 +1003,7 @@ TEST_MAIN(
     RUN(fifo_in_place_of_a_segment_is_refused_without_blocking);
     RUN(symlink_in_place_of_a_segment_is_refused);
     RUN(world_writable_log_directory_is_refused);
+    RUN(rolled_segments_are_sealed_and_the_last_close_checkpoints_the_tail);
+    RUN(damage_below_a_checkpoint_is_never_cut_after_a_reboot);
+    RUN(unproven_damage_after_a_reboot_is_cut_into_side_files);
 )
