@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "durlog.h"
@@ -98,6 +99,10 @@ void dl_take_owner(int fd, const struct dl_owner *owner)
     }
 }
 
+/* How many times a header that fails its checksum is read again (1 ms
+ * apart) before it is taken for damage. */
+#define DL_HEADER_REREADS 3
+
 /* Opens segment `first_seq` (read-only or read-write) and checks that it is
  * a regular file with a valid header named for it. */
 static int open_checked(int dirfd, const char *path, uint64_t first_seq,
@@ -133,13 +138,23 @@ static int open_checked(int dirfd, const char *path, uint64_t first_seq,
                  path, name, (unsigned long long)*size);
         goto out_close;
     }
-    rc = dl_pread_all(fd, hdr, sizeof hdr, 0);
-    if (rc) {
-        snprintf(err, errlen, "cannot read the header of %s/%s: %s", path, name,
-                 durlog_strerror(rc));
-        goto out_close;
+    /* A header being rewritten (a checkpoint, by the sealer in another
+     * process) can be read half old, half new: a buffered read does not
+     * wait for a buffered write of the same bytes. Such a read fails its
+     * checksum; the next one, a moment later, does not. Damage stays. */
+    for (int attempt = 0;; attempt++) {
+        rc = dl_pread_all(fd, hdr, sizeof hdr, 0);
+        if (rc) {
+            snprintf(err, errlen, "cannot read the header of %s/%s: %s", path, name,
+                     durlog_strerror(rc));
+            goto out_close;
+        }
+        rc = dl_seg_header_decode(hdr, h);
+        if (rc != DURLOG_ECORRUPT || attempt == DL_HEADER_REREADS)
+            break;
+        struct timespec pause = { 0, 1000000 };
+        nanosleep(&pause, NULL);
     }
-    rc = dl_seg_header_decode(hdr, h);
     if (rc) {
         /* All zeros: a header that never reached the disk (a power loss
          * right after the segment was created) or was zeroed: damage, not
