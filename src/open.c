@@ -126,6 +126,11 @@ static int rebuild_shared(durlog *log)
     uint32_t ev_pub = existed ? atomic_load(&sh->published.event) : 0;
     uint32_t ev_dur = existed ? atomic_load(&sh->durable.event) : 0;
     uint64_t gen = existed ? atomic_load(&sh->generation) : 0;
+    /* The marks of this very log's file stay as they were until recovery
+     * sets them (it never lowers a mark this boot established): anyone
+     * looking at the file meanwhile sees no record become less durable. */
+    uint64_t pub = same_log ? atomic_load(&sh->published_seq) : 0;
+    uint64_t dur = same_log ? atomic_load(&sh->durable_seq) : 0;
     memset(sh, 0, sizeof *sh);
     sh->magic = DL_SHM_MAGIC;
     sh->version = DL_SHM_VERSION;
@@ -133,6 +138,8 @@ static int rebuild_shared(durlog *log)
     atomic_store(&sh->published.event, ev_pub + 1);
     atomic_store(&sh->durable.event, ev_dur + 1);
     atomic_store(&sh->generation, gen);
+    atomic_store(&sh->published_seq, pub);
+    atomic_store(&sh->durable_seq, dur);
     int rc = dl_shared_init_locks(sh);
     if (rc)
         return dl_fail(log, rc, "initialise locks in %s/%s: %s", log->path,

@@ -445,10 +445,25 @@ static int skip_damage(durlog_reader *r)
     return 0;
 }
 
+/* 1 if record next_seq is where the reader is (or in a segment named for
+ * it, which it moves to), 0 if not, or an error. */
+static int record_now_here(durlog_reader *r)
+{
+    struct dl_rec_view v;
+    dl_seg_refresh_size(&r->seg);
+    uint64_t limit = seg_limit(&r->seg);
+    if (r->pos < limit && dl_rec_check(r->seg.map + r->pos, limit - r->pos, &v) == DL_REC_VALID &&
+        v.seq == r->next_seq)
+        return 1;
+    return follow_roll(r);
+}
+
 /* The reader found no record `next_seq` where it is, and no segment named
  * for it. Decides whether that is the end of the log (DURLOG_EEND), or
  * damage (DURLOG_ECORRUPT, with a message naming what is missing), or
  * returns 1 to look again (skip_damaged stepped past it). */
+static int no_record_here(durlog_reader *r, enum dl_rec_status st, uint64_t end)
+    __attribute__((warn_unused_result));
 static int no_record_here(durlog_reader *r, enum dl_rec_status st, uint64_t end)
 {
     char name[DL_SEG_NAME_LEN + 1], err[DL_ERRMSG_SIZE];
@@ -478,6 +493,15 @@ static int no_record_here(durlog_reader *r, enum dl_rec_status st, uint64_t end)
             return rc;
         if (later == DL_NO_SEGMENT)
             return DURLOG_EEND; /* the end of the data (maybe a torn tail) */
+    }
+    /* Whatever said more records exist (a checkpoint, a published mark, a
+     * later segment) was looked at after the record: a writer may have
+     * appended it in between. Written before any of those, it is there now,
+     * if it was appended at all. */
+    if (!more_here) {
+        rc = record_now_here(r);
+        if (rc)
+            return rc;
     }
     if (r->opts.skip_damaged) {
         rc = skip_damage(r);
