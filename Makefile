@@ -7,6 +7,7 @@
 #                   (normal build, ASan+UBSan build, TSan on the threaded tests)
 #   make test       the suite on the normal build only
 #   make bench      the append, group-commit and async benchmarks (bench/README.md)
+#   make bench-open open time of 1, 4 and 10 GiB logs after a reboot (15 GiB)
 #   make soak       kill loop, multi-process stress, power loss, faults: scaled up
 #   make fuzz       libFuzzer on every fuzz target, FUZZ_SECONDS (60) each
 #   make install    PREFIX=/usr/local
@@ -109,6 +110,15 @@ bench: all
 	$(B)/bench/bench_readers
 	$(B)/bench/bench_procs
 	$(B)/bench/bench_put
+	$(B)/bench/bench_open --sizes 1 $(B)/bench-open
+
+# The open-time benchmark at every size the issue names (1, 4 and 10 GiB:
+# writes about 15 GiB; root, to drop the page cache) and the side-by-side
+# comparison with the commit before issue #14 (bench/README.md).
+bench-open: all
+	$(B)/bench/bench_open $(B)/bench-open
+bench-compare:
+	bash bench/compare_prev.sh
 
 # Long runs kept out of the default suite: 20,000 kills, 8 x 500,000 records,
 # 80,000 power-loss states, every n of the fault-injection loop.
@@ -144,5 +154,5 @@ install: $(B)/libdurlog.a $(B)/libdurlog.so $(B)/durlog
 clean:
 	rm -rf build build-asan build-tsan build-fuzz
 
-.PHONY: all deps demo test check bench soak fuzz fuzz-seeds install clean
+.PHONY: all deps demo test check bench bench-open bench-compare soak fuzz fuzz-seeds install clean
 .SECONDARY:

@@ -123,15 +123,15 @@ int dl_save_orphan(int dirfd, const char *path, const char *name, int fd,
                    const struct dl_owner *owner, char side[DL_SIDE_NAME_MAX],
                    char *err, size_t errlen)
 {
-    struct stat st;
-    if (fstat(fd, &st) < 0) {
-        int rc = -errno;
+    struct dl_stat st;
+    int rc = dl_stat_fd(fd, &st);
+    if (rc < 0) {
         snprintf(err, errlen, "cannot stat the replaced %s/%s: %s", path, name,
                  durlog_strerror(rc));
         return rc;
     }
-    return save_range(dirfd, path, name, fd, 0, (uint64_t)st.st_size, ".replaced", owner,
-                      side, err, errlen);
+    return save_range(dirfd, path, name, fd, 0, st.size, ".replaced", owner, side, err,
+                      errlen);
 }
 
 int dl_cut_whole(int dirfd, const char *path, const char *name,

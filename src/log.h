@@ -61,9 +61,6 @@ struct durlog {
     pthread_mutex_t mu;
     struct dl_segmap tail;        /* this process's mapping of the tail;
                                      replaced under the append lock and pmu */
-    struct dl_segmap retired;     /* the previous tail mapping, kept until the
-                                     next roll so that the pre-faulter never
-                                     touches an unmapped range */
     uint64_t tail_gen;            /* sh->generation when it was mapped
                                      (written under pmu) */
     unsigned char *buf;           /* buffered records, framed, unsealed */

@@ -327,7 +327,6 @@ static int join_log(durlog *log)
 static void free_handle(durlog *log)
 {
     dl_seg_close(&log->tail);
-    dl_seg_close(&log->retired);
     dl_close(log->sync_fd);
     close_shm(log);
     dl_close(log->dirfd); /* releases the directory's flock */
@@ -372,7 +371,6 @@ int durlog_open(const char *path, const durlog_options *opts, durlog **out)
     log->opts = o;
     log->dirfd = log->shmfd = log->sync_fd = -1;
     log->tail = (struct dl_segmap)DL_SEGMAP_INIT;
-    log->retired = (struct dl_segmap)DL_SEGMAP_INIT;
     pthread_mutex_init(&log->pmu, NULL);
     pthread_cond_init(&log->pcond, NULL);
     log->dir_mode = o.mode | ((o.mode & 0444) >> 2);

@@ -8,6 +8,8 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -334,4 +336,37 @@ void dl_prefault(unsigned char *map, uint64_t from, uint64_t to, int for_write)
     if (to > start)
         madvise(map + start, (size_t)(to - start),
                 for_write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
+}
+
+static int stat_via_statx(int dirfd, const char *name, int flags, struct dl_stat *out)
+{
+    struct statx sx;
+    unsigned mask = STATX_TYPE | STATX_MODE | STATX_NLINK | STATX_UID | STATX_GID |
+                    STATX_INO | STATX_SIZE | STATX_BLOCKS;
+    if (statx(dirfd, name, flags, mask, &sx) == 0) {
+        *out = (struct dl_stat){ makedev(sx.stx_dev_major, sx.stx_dev_minor), sx.stx_ino,
+                                 sx.stx_size, sx.stx_blocks, sx.stx_nlink, sx.stx_mode,
+                                 sx.stx_uid, sx.stx_gid };
+        return 0;
+    }
+    if (errno != ENOSYS)
+        return -errno;
+    /* A kernel without statx (before 4.11) has no multigrain timestamps
+     * either. */
+    struct stat st;
+    if (fstatat(dirfd, name, &st, flags) < 0)
+        return -errno;
+    *out = (struct dl_stat){ st.st_dev, st.st_ino, (uint64_t)st.st_size, (uint64_t)st.st_blocks,
+                             st.st_nlink, st.st_mode, st.st_uid, st.st_gid };
+    return 0;
+}
+
+int dl_stat_fd(int fd, struct dl_stat *out)
+{
+    return stat_via_statx(fd, "", AT_EMPTY_PATH, out);
+}
+
+int dl_stat_at(int dirfd, const char *name, struct dl_stat *out)
+{
+    return stat_via_statx(dirfd, name, AT_SYMLINK_NOFOLLOW, out);
 }

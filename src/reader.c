@@ -363,6 +363,13 @@ static int position_at(durlog_reader *r, uint64_t seq)
     if (rc)
         return rc;
     switch_to(r, &m);
+    /* Records before the segment's checkpoint need not be walked: it says
+     * where the record it names begins. */
+    if ((r->seg.hdr.flags & DL_SEG_F_CKPT) && seq >= r->seg.hdr.ckpt_seq &&
+        r->seg.hdr.ckpt_off <= r->seg.size) {
+        r->pos = r->seg.hdr.ckpt_off;
+        r->next_seq = r->seg.hdr.ckpt_seq;
+    }
     struct dl_rec_view v;
     uint64_t end = readable_end(r);
     while (r->next_seq < seq) {
@@ -402,11 +409,11 @@ static int follow_roll(durlog_reader *r)
     if (rc)
         return rfail(r, rc, "%s", err);
     if (r->seg.fd >= 0 && m.first_seq == r->seg.first_seq) {
-        struct stat a, b;
+        struct dl_stat a, b;
         /* The same segment: nothing new, unless at its start a different
          * inode says the writer replaced an empty segment with a bigger one. */
         if (r->pos != DL_SEG_HEADER_SIZE ||
-            (fstat(m.fd, &a) == 0 && fstat(r->seg.fd, &b) == 0 && a.st_ino == b.st_ino)) {
+            (dl_stat_fd(m.fd, &a) == 0 && dl_stat_fd(r->seg.fd, &b) == 0 && a.ino == b.ino)) {
             dl_seg_close(&m);
             return 0;
         }

@@ -142,9 +142,9 @@ static int examine(durlog *log, const uint64_t *segs, size_t i, struct seg_state
     int rc = dl_seg_open(log->dirfd, log->path, segs[i], 0, &m, err, sizeof err);
     if (rc)
         return dl_fail(log, rc, "%s", err);
-    struct stat sb;
-    if (fstat(m.fd, &sb) == 0)
-        st->ino = (uint64_t)sb.st_ino;
+    struct dl_stat sb;
+    if (dl_stat_fd(m.fd, &sb) == 0)
+        st->ino = sb.ino;
     st->hdr = m.hdr;
     st->size = m.size;
     uint64_t limit = m.size < m.capacity ? m.size : m.capacity;

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include "os.h"
 #include "segment.h"
 
 /* Sequence numbers further than this past the expected one are not taken as
@@ -121,7 +122,7 @@ int dl_dir_stats(int dirfd, const char *path, struct dl_dir_stats *out)
         struct dl_segmap m;
         struct dl_seg_header h;
         struct dl_scan s;
-        struct stat st;
+        struct dl_stat st;
         uint64_t size;
         /* A sealed segment's header says what it holds: no need to walk it
          * (info on a large log reads one header per segment). */
@@ -135,13 +136,14 @@ int dl_dir_stats(int dirfd, const char *path, struct dl_dir_stats *out)
             rc = dl_seg_open(dirfd, path, segs[i], 0, &m, err, sizeof err);
             if (rc)
                 break;
+            /* From its checkpoint: what lies before it is known. */
             uint64_t limit = m.size < m.capacity ? m.size : m.capacity;
-            dl_scan_segment(m.map, limit, segs[i], 0, &s);
+            dl_scan_from(m.map, limit, m.hdr.ckpt_off, m.hdr.ckpt_seq, UINT64_MAX, 0, &s);
             dl_seg_close(&m);
         }
         dl_seg_name(name, segs[i]);
-        if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
-            out->disk_bytes += (uint64_t)st.st_blocks * 512;
+        if (dl_stat_at(dirfd, name, &st) == 0)
+            out->disk_bytes += st.blocks * 512;
         if (i == 0)
             out->first_seq = segs[i];
         out->segments++;

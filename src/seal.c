@@ -88,14 +88,14 @@ static int walk_end(durlog *log, uint64_t seg, struct dl_seal_note *out)
     char err[DL_ERRMSG_SIZE];
     struct dl_segmap m;
     struct dl_scan s;
-    struct stat st;
+    struct dl_stat st;
     int rc = dl_seg_open(log->dirfd, log->path, seg, 0, &m, err, sizeof err);
     if (rc)
         return dl_fail(log, rc, "%s", err);
     uint64_t limit = m.size < m.capacity ? m.size : m.capacity;
     dl_scan_from(m.map, limit, m.hdr.ckpt_off, m.hdr.ckpt_seq, UINT64_MAX, 1, &s);
     *out = (struct dl_seal_note){ seg, s.next_seq, s.valid_end,
-                                  fstat(m.fd, &st) == 0 ? (uint64_t)st.st_ino : 0 };
+                                  dl_stat_fd(m.fd, &st) == 0 ? st.ino : 0 };
     dl_seg_close(&m);
     /* Debris after the records: not a segment the sealer may vouch for. */
     return s.dirty_end > s.valid_end ? 1 : 0;
@@ -110,7 +110,7 @@ static int seal_one(durlog *log, uint64_t seg, uint64_t next, int redo)
     char name[DL_SEG_NAME_LEN + 1], err[DL_ERRMSG_SIZE];
     struct dl_seg_header h;
     struct dl_seal_note note = { 0, 0, 0, 0 };
-    struct stat st;
+    struct dl_stat st;
     uint64_t size;
     dl_seg_name(name, seg);
 
@@ -135,7 +135,7 @@ static int seal_one(durlog *log, uint64_t seg, uint64_t next, int redo)
     if (fd < 0)
         return dl_fail(log, fd, "cannot open %s/%s to seal it: %s", log->path, name,
                        durlog_strerror(fd));
-    if (note.ino && (fstat(fd, &st) != 0 || (uint64_t)st.st_ino != note.ino)) {
+    if (note.ino && (dl_stat_fd(fd, &st) != 0 || st.ino != note.ino)) {
         dl_close(fd);
         return dl_mark_replaced(log, seg, -1);
     }

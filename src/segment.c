@@ -86,13 +86,13 @@ static int map_segment(struct dl_segmap *s, int writable)
 
 void dl_take_owner(int fd, const struct dl_owner *owner)
 {
-    struct stat st;
-    if (!owner || fstat(fd, &st) < 0)
+    struct dl_stat st;
+    if (!owner || dl_stat_fd(fd, &st) < 0)
         return;
     /* Only root may give a file away; anyone may set a group it belongs
      * to. A refusal leaves the file as the creator made it. */
-    uid_t uid = geteuid() == 0 && st.st_uid != owner->uid ? owner->uid : (uid_t)-1;
-    gid_t gid = st.st_gid != owner->gid ? owner->gid : (gid_t)-1;
+    uid_t uid = geteuid() == 0 && st.uid != owner->uid ? owner->uid : (uid_t)-1;
+    gid_t gid = st.gid != owner->gid ? owner->gid : (gid_t)-1;
     if (uid != (uid_t)-1 || gid != (gid_t)-1) {
         if (fchown(fd, uid, gid) < 0 && gid != (gid_t)-1 && uid != (uid_t)-1)
             (void)!fchown(fd, (uid_t)-1, gid);
@@ -111,7 +111,7 @@ static int open_checked(int dirfd, const char *path, uint64_t first_seq,
 {
     char name[DL_SEG_NAME_LEN + 1];
     unsigned char hdr[DL_SEG_HEADER_SIZE];
-    struct stat st;
+    struct dl_stat st;
     int rc;
 
     dl_seg_name(name, first_seq);
@@ -121,17 +121,17 @@ static int open_checked(int dirfd, const char *path, uint64_t first_seq,
                  fd == -ELOOP ? " (segment files must not be symbolic links)" : "");
         return fd;
     }
-    if (fstat(fd, &st) < 0) {
-        rc = -errno;
+    rc = dl_stat_fd(fd, &st);
+    if (rc < 0) {
         snprintf(err, errlen, "cannot stat %s/%s: %s", path, name, durlog_strerror(rc));
         goto out_close;
     }
-    if (!S_ISREG(st.st_mode)) {
+    if (!S_ISREG(st.mode)) {
         rc = DURLOG_EFORMAT;
         snprintf(err, errlen, "%s/%s is not a regular file", path, name);
         goto out_close;
     }
-    *size = (uint64_t)st.st_size;
+    *size = st.size;
     if (*size < DL_SEG_HEADER_SIZE) {
         rc = DURLOG_ECORRUPT;
         snprintf(err, errlen, "%s/%s: file is %llu bytes, shorter than a segment header",
@@ -229,12 +229,14 @@ int dl_seg_write_header(int fd, const struct dl_seg_header *h)
 
 int dl_seg_is_at(int dirfd, const char *name, int fd)
 {
-    struct stat a, b;
-    if (fstat(fd, &a) < 0)
-        return -errno;
-    if (fstatat(dirfd, name, &b, AT_SYMLINK_NOFOLLOW) < 0)
-        return errno == ENOENT ? 0 : -errno;
-    return a.st_nlink > 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+    struct dl_stat a, b;
+    int rc = dl_stat_fd(fd, &a);
+    if (rc < 0)
+        return rc;
+    rc = dl_stat_at(dirfd, name, &b);
+    if (rc < 0)
+        return rc == -ENOENT ? 0 : rc;
+    return a.nlink > 0 && a.dev == b.dev && a.ino == b.ino;
 }
 
 int dl_seg_create(int dirfd, const char *path, uint64_t first_seq,
@@ -261,8 +263,8 @@ int dl_seg_create(int dirfd, const char *path, uint64_t first_seq,
     }
     dl_take_owner(s.fd, owner);
     /* Exactly `mode`: the creating process's umask must not narrow it. */
-    struct stat st;
-    if (fstat(s.fd, &st) == 0 && (st.st_mode & 07777) != mode && fchmod(s.fd, mode) < 0) {
+    struct dl_stat st;
+    if (dl_stat_fd(s.fd, &st) == 0 && (st.mode & 07777) != mode && fchmod(s.fd, mode) < 0) {
         rc = -errno;
         snprintf(err, errlen, "cannot chmod %s/%s: %s", path, tmp, durlog_strerror(rc));
         goto out_unlink;
@@ -309,10 +311,11 @@ out_unlink:
 
 int dl_seg_refresh_size(struct dl_segmap *s)
 {
-    struct stat st;
-    if (fstat(s->fd, &st) < 0)
-        return -errno;
-    s->size = (uint64_t)st.st_size;
+    struct dl_stat st;
+    int rc = dl_stat_fd(s->fd, &st);
+    if (rc < 0)
+        return rc;
+    s->size = st.size;
     return 0;
 }
 

@@ -212,13 +212,13 @@ int dl_seg_replaced_by_roll(durlog *log, uint64_t seg)
 {
     struct dl_shared *sh = log->sh;
     char name[DL_SEG_NAME_LEN + 1];
-    struct stat now;
+    struct dl_stat now;
     dl_seg_name(name, seg);
-    if (fstatat(log->dirfd, name, &now, AT_SYMLINK_NOFOLLOW) < 0)
+    if (dl_stat_at(log->dirfd, name, &now) < 0)
         return 0;
     if (dl_lock_append(log))
         return 0;
-    int ours = sh->tail_seg == seg && sh->tail_ino == (uint64_t)now.st_ino;
+    int ours = sh->tail_seg == seg && sh->tail_ino == now.ino;
     dl_unlock_append(log);
     return ours;
 }
@@ -227,7 +227,7 @@ int dl_check_segment_identity(durlog *log, uint64_t seg, int fd)
 {
     struct dl_shared *sh = log->sh;
     char name[DL_SEG_NAME_LEN + 1];
-    struct stat st;
+    struct dl_stat st;
     dl_seg_name(name, seg);
     int rc = dl_seg_is_at(log->dirfd, name, fd);
     if (rc < 0)
@@ -238,11 +238,11 @@ int dl_check_segment_identity(durlog *log, uint64_t seg, int fd)
     /* The tail's file must also be the one every writer maps: a sync
      * descriptor opened after the replacement would name the new file.
      * (Read under the append lock: a roll changes both.) */
-    if (rc == 1 && fstat(fd, &st) == 0) {
+    if (rc == 1 && dl_stat_fd(fd, &st) == 0) {
         int lrc = dl_lock_append(log);
         if (lrc)
             return lrc;
-        if (sh->tail_seg == seg && sh->tail_ino && sh->tail_ino != (uint64_t)st.st_ino) {
+        if (sh->tail_seg == seg && sh->tail_ino && sh->tail_ino != st.ino) {
             rc = 0;
             tail_ino = sh->tail_ino;
         }
@@ -259,14 +259,19 @@ int dl_check_segment_identity(durlog *log, uint64_t seg, int fd)
     /* The records are in the file the writers stored into: fd itself when
      * it is no longer under the name, else this process's mapping of the
      * tail, if it maps it. */
-    int old_fd = -1;
-    struct stat tail_st;
-    if (!is_at)
-        old_fd = fd;
-    else if (log->tail.fd >= 0 && fstat(log->tail.fd, &tail_st) == 0 &&
-             (uint64_t)tail_st.st_ino == tail_ino)
-        old_fd = log->tail.fd;
-    return dl_mark_replaced(log, seg, old_fd);
+    int old_fd = is_at ? -1 : fd, held = -1;
+    struct dl_stat tail_st;
+    if (is_at) {
+        /* Another thread may roll (and close it) meanwhile: hold a copy. */
+        pthread_mutex_lock(&log->pmu);
+        if (log->tail.fd >= 0 && dl_stat_fd(log->tail.fd, &tail_st) == 0 &&
+            tail_st.ino == tail_ino)
+            old_fd = held = fcntl(log->tail.fd, F_DUPFD_CLOEXEC, 0);
+        pthread_mutex_unlock(&log->pmu);
+    }
+    rc = dl_mark_replaced(log, seg, old_fd);
+    dl_close(held);
+    return rc;
 }
 
 int dl_mark_replaced(durlog *log, uint64_t seg, int old_fd)
