@@ -174,14 +174,16 @@ static void print_recovery(const char *path, const durlog *log)
     durlog_last_recovery(log, &rec);
     if (!rec.bytes_cut && !rec.segments_removed)
         return;
-    fprintf(stderr, "durlog: %s: recovery after a crash cut %" PRIu64 " bytes from %s "
-            "(which now ends at byte offset %" PRIu64 ")", path, rec.bytes_cut,
-            rec.segment, rec.offset);
+    fprintf(stderr, "durlog: %s: opening the log cut %" PRIu64 " bytes left by a crash "
+            "or damage no record vouched for from %s (which now ends at byte offset %"
+            PRIu64 ")", path, rec.bytes_cut, rec.segment, rec.offset);
     if (rec.segments_removed)
         fprintf(stderr, " and moved %" PRIu64 " later segment%s aside", rec.segments_removed,
                 rec.segments_removed == 1 ? "" : "s");
     if (rec.side_file[0])
         fprintf(stderr, "; the cut bytes are kept in %s/%s", path, rec.side_file);
+    else if (rec.bytes_cut)
+        fprintf(stderr, "; they held no whole record, and there was no room to keep them");
     fprintf(stderr, "\n");
 }
 

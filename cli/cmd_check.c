@@ -24,9 +24,10 @@ static void print_hint(const char *path, const durlog_check_report *report)
         printf("hint:      run `durlog check --repair %s` to cut the torn "
                "tail (the cut bytes are kept in a side file)\n", path);
     else
-        printf("hint:      damage before the tail; `durlog check --repair "
-               "--force %s` drops every record after it (the cut bytes are "
-               "kept in a side file)\n", path);
+        printf("hint:      damage before the tail: if you have copies of the damaged "
+               "or missing segment files, put them back; otherwise `durlog check "
+               "--repair --force %s` moves every record after the damage aside (into "
+               "side files)\n", path);
 }
 
 static void print_report(const char *path, const durlog_check_report *report)
@@ -49,8 +50,9 @@ static void print_report(const char *path, const durlog_check_report *report)
         printf("writers:   appending; checked the records published when the "
                "check began\n");
     if (report->side_files)
-        printf("side files: %" PRIu64 " (what earlier recoveries or repairs cut: "
-               "%s/*.cut-*)\n", report->side_files, path);
+        printf("side files: %" PRIu64 " (what earlier recoveries or repairs cut, "
+               "%s/*.cut-*, and segments replaced under a writer, *.replaced)\n",
+               report->side_files, path);
     if (report->damaged) {
         printf("problem:   %s\n", report->problem);
         if (report->problems > 1)

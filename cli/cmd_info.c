@@ -12,7 +12,7 @@
 
 static void print_text(const durlog_info *info)
 {
-    uint64_t records = info->next_seq - info->first_seq;
+    uint64_t records = info->next_seq - info->first_seq - info->missing;
 
     printf("segments:     %" PRIu64 "\n", info->segments);
     printf("records:      %" PRIu64 "\n", records);
@@ -22,6 +22,9 @@ static void print_text(const durlog_info *info)
     else
         printf("last seq:     none\n");
     printf("next seq:     %" PRIu64 "\n", info->next_seq);
+    if (info->missing)
+        printf("missing:      %" PRIu64 " records no segment file holds (damage: run "
+               "`durlog check`)\n", info->missing);
     /* durable_seq is an end: records below it are on stable storage. */
     if (info->durable_seq >= info->next_seq)
         printf("durable seq:  %" PRIu64 " (every record is durable)\n",
@@ -36,7 +39,7 @@ static void print_text(const durlog_info *info)
 
 static void print_json(const durlog_info *info)
 {
-    uint64_t records = info->next_seq - info->first_seq;
+    uint64_t records = info->next_seq - info->first_seq - info->missing;
 
     printf("{\"segments\":%" PRIu64 ",\"records\":%" PRIu64
            ",\"first_seq\":%" PRIu64 ",", info->segments, records,
@@ -46,8 +49,8 @@ static void print_json(const durlog_info *info)
     else
         printf("\"last_seq\":null,");
     printf("\"next_seq\":%" PRIu64 ",\"durable_seq\":%" PRIu64
-           ",\"bytes\":%" PRIu64 ",\"disk_bytes\":%" PRIu64 "}\n",
-           info->next_seq, info->durable_seq, info->bytes, info->disk_bytes);
+           ",\"bytes\":%" PRIu64 ",\"disk_bytes\":%" PRIu64 ",\"missing\":%" PRIu64 "}\n",
+           info->next_seq, info->durable_seq, info->bytes, info->disk_bytes, info->missing);
 }
 
 static int run_info(const struct cli_command *cmd, int argc, char **argv)

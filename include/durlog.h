@@ -75,13 +75,18 @@ enum durlog_error {
     DURLOG_EFORMAT = -1003,  /* not a durlog log, or a format version this
                                 library does not read */
     DURLOG_EFAILED = -1004,  /* the log is in the failed state after an
-                                fdatasync error; close and reopen it */
+                                fdatasync error, or because one of its
+                                files was replaced or overwritten while it
+                                was open; close and reopen it */
     DURLOG_EINVAL = -1005,   /* invalid argument (bad level, NULL pointer,
                                 bad option value) */
     DURLOG_EEND = -1006,     /* reader: no further record yet (not an error:
                                 the reader is at the current end) */
-    DURLOG_EBUSY = -1007,    /* the operation needs the log to be closed by
-                                every writer (e.g. repair) */
+    DURLOG_EBUSY = -1007,    /* the log is in use: the operation needs it
+                                closed by every writer (repair), or another
+                                repair runs, or (durlog_open) its
+                                coordination file was removed or replaced
+                                while writers have it open */
     DURLOG_ETIMEDOUT = -1008,/* a wait ended before its condition held */
     DURLOG_ENOTFOUND = -1009,/* seek: that sequence number is not in the log
                                 (before its first or after its last record) */
@@ -398,6 +403,9 @@ typedef struct durlog_info {
     uint64_t segments;      /* segment files */
     uint64_t bytes;         /* bytes of records (headers included) */
     uint64_t disk_bytes;    /* bytes the segment files occupy on disk */
+    uint64_t missing;       /* records between first_seq and next_seq that
+                               no segment file holds (a gap: damage; see
+                               durlog_check) */
 } durlog_info;
 
 /* For an open writer handle. */

@@ -41,29 +41,42 @@ struct damage {
         (rep)->damaged = 1;                                                  \
     } while (0)
 
-/* What a checkpoint in segment `name`'s header promised and the records do
- * not hold. */
-static void check_checkpoint(const char *path, const char *name,
+/* What a checkpoint in segment segs[i]'s header promised and the records do
+ * not hold; notes where (the first damage, for a forced repair: from there
+ * the segment is cut and its checkpoint lowered). Never a torn tail: what a
+ * checkpoint covered was durable, and its loss is no crash's doing. */
+static void check_checkpoint(const char *path, const char *name, size_t i,
                              const struct dl_seg_header *h, const struct dl_scan *s,
-                             uint64_t stop_seq, durlog_check_report *rep)
+                             uint64_t stop_seq, durlog_check_report *rep,
+                             struct damage *dmg)
 {
     if (!(h->flags & DL_SEG_F_CKPT))
         return;
     uint64_t want = h->ckpt_seq < stop_seq ? h->ckpt_seq : stop_seq;
-    if (s->next_seq < want && s->dirty_end == s->valid_end)
+    if (s->next_seq < want && s->dirty_end == s->valid_end) {
         PROBLEM(rep, "%s/%s: records %llu to %llu, which were durable, are missing "
                 "(the data ends at byte offset %llu)", path, name,
                 (unsigned long long)s->next_seq, (unsigned long long)h->ckpt_seq - 1,
                 (unsigned long long)s->valid_end);
-    else if ((h->flags & DL_SEG_F_SEALED) && s->next_seq > h->ckpt_seq)
+        if (!dmg->found)
+            *dmg = (struct damage){ 1, i, s->valid_end, s->next_seq, s->valid_end, 0 };
+    } else if ((h->flags & DL_SEG_F_SEALED) && s->next_seq > h->ckpt_seq) {
         PROBLEM(rep, "%s/%s: holds records past its seal (record %llu)", path, name,
                 (unsigned long long)h->ckpt_seq);
+        if (!dmg->found)
+            *dmg = (struct damage){ 1, i, h->ckpt_off, h->ckpt_seq,
+                                    s->dirty_end > s->valid_end ? s->dirty_end : s->valid_end,
+                                    0 };
+    }
 }
 
 /* Verifies the segments segs[0..n) up to record stop_seq (UINT64_MAX: all
- * of them). */
+ * of them). in_flight: writers are appending and their published mark is
+ * unknown: a partial record at the very end is one being copied, not
+ * damage. */
 static int scan_log(int dirfd, const char *path, const uint64_t *segs, size_t n,
-                    uint64_t stop_seq, durlog_check_report *rep, struct damage *dmg)
+                    uint64_t stop_seq, int in_flight, durlog_check_report *rep,
+                    struct damage *dmg)
 {
     uint64_t expect = n ? segs[0] : 0;
     char name[DL_SEG_NAME_LEN + 1], err[DL_ERRMSG_SIZE];
@@ -104,7 +117,9 @@ static int scan_log(int dirfd, const char *path, const uint64_t *segs, size_t n,
         dl_seg_close(&m);
         rep->records += s.records + s.later_records;
         expect = s.next_seq;
-        check_checkpoint(path, name, &m.hdr, &s, stop_seq, rep);
+        check_checkpoint(path, name, i, &m.hdr, &s, stop_seq, rep, dmg);
+        if (in_flight && i + 1 == n && s.later_records == 0)
+            s.dirty_end = s.valid_end;
         if (s.dirty_end > s.valid_end) {
             if (s.later_records)
                 PROBLEM(rep, "%s/%s: damaged record at byte offset %llu (record "
@@ -176,12 +191,19 @@ static int repair(int dirfd, const char *path, const uint64_t *segs, size_t n,
     struct dl_owner owner = { (uid_t)-1, (gid_t)-1 };
     size_t i = dmg->seg_index;
     int rc = 0;
+    if (!dmg->found) {
+        /* A problem reported without a place to cut: nothing is cut. */
+        snprintf(rep->problem, sizeof rep->problem, "repair refused: the damage found "
+                 "has no place a cut could mend; see `durlog check %s`", path);
+        return DURLOG_ECORRUPT;
+    }
     if (fstat(dirfd, &st) == 0)
         owner = (struct dl_owner){ st.st_uid, st.st_gid };
     if (dmg->offset > 0) {
         dl_seg_name(name, segs[i]);
-        rc = dl_cut_range(dirfd, path, name, dmg->offset, dmg->dirty_end, &owner, side,
-                          msg, sizeof msg);
+        if (dmg->dirty_end > dmg->offset)
+            rc = dl_cut_range(dirfd, path, name, dmg->offset, dmg->dirty_end, &owner, side,
+                              msg, sizeof msg);
         if (!rc)
             rc = lower_checkpoint(dirfd, path, name, segs[i], dmg->seq, dmg->offset, msg,
                                   sizeof msg);
@@ -241,32 +263,51 @@ static void close_live_view(struct live_view *v)
     dl_close(v->fd);
 }
 
+/* Who holds the log directory's flock, when this process cannot take it
+ * exclusively: writers (each holds it shared, and a shared lock can still be
+ * had, for an instant) or a repair or a first writer rebuilding the log
+ * (exclusively). */
+enum holder { HELD_BY_NOBODY, HELD_BY_WRITERS, HELD_EXCLUSIVELY, HELD_ERROR };
+
+static enum holder dir_lock_holder(int dirfd)
+{
+    if (flock(dirfd, LOCK_EX | LOCK_NB) == 0)
+        return HELD_BY_NOBODY; /* and now by us */
+    if (errno != EWOULDBLOCK)
+        return HELD_ERROR;
+    if (flock(dirfd, LOCK_SH | LOCK_NB) == 0) {
+        flock(dirfd, LOCK_UN);
+        return HELD_BY_WRITERS;
+    }
+    return HELD_EXCLUSIVELY;
+}
+
 /* Takes the log for a repair: the directory's flock, exclusively (no writer
  * has it open, no other repair runs), and the coordination file's (a durlog
  * from before the directory lock marks its writers there only). */
 static int lock_for_repair(int dirfd, const char *path, durlog_check_report *rep)
 {
-    if (flock(dirfd, LOCK_EX | LOCK_NB) < 0) {
-        int rc = errno == EWOULDBLOCK ? DURLOG_EBUSY : -errno;
-        struct live_view v;
-        int live = rc == DURLOG_EBUSY && open_live_view(dirfd, &v);
-        if (rc == DURLOG_EBUSY)
-            close_live_view(&v);
-        if (rc != DURLOG_EBUSY)
-            snprintf(rep->problem, sizeof rep->problem, "flock %s: %s", path,
-                     durlog_strerror(rc));
-        else if (live)
-            snprintf(rep->problem, sizeof rep->problem, "%s: cannot repair while a "
-                     "writer has the log open (close it first)", path);
-        else
-            snprintf(rep->problem, sizeof rep->problem, "%s: cannot repair: another "
-                     "`durlog check --repair` is running on it, or a writer is "
-                     "opening it; try again", path);
+    int rc;
+    switch (dir_lock_holder(dirfd)) {
+    case HELD_BY_NOBODY:
+        break;
+    case HELD_BY_WRITERS:
+        snprintf(rep->problem, sizeof rep->problem, "%s: cannot repair while a writer has "
+                 "the log open (close it first)", path);
+        return DURLOG_EBUSY;
+    case HELD_EXCLUSIVELY:
+        snprintf(rep->problem, sizeof rep->problem, "%s: cannot repair: another `durlog "
+                 "check --repair` is running on it (or a writer is opening it); try again "
+                 "when it is done", path);
+        return DURLOG_EBUSY;
+    default:
+        rc = -errno;
+        snprintf(rep->problem, sizeof rep->problem, "flock %s: %s", path, durlog_strerror(rc));
         return rc;
     }
     int shmfd = dl_openat(dirfd, DL_SHM_NAME, O_RDONLY | O_NOFOLLOW, 0);
     if (shmfd >= 0 && flock(shmfd, LOCK_EX | LOCK_NB) < 0) {
-        int rc = errno == EWOULDBLOCK ? DURLOG_EBUSY : -errno;
+        rc = errno == EWOULDBLOCK ? DURLOG_EBUSY : -errno;
         dl_close(shmfd);
         snprintf(rep->problem, sizeof rep->problem, "%s: cannot repair while a writer "
                  "(of another durlog version) has the log open", path);
@@ -300,7 +341,7 @@ int durlog_check(const char *path, int flags, durlog_check_report *report)
     uint64_t *segs = NULL;
     size_t n = 0;
     uint64_t stop_seq = UINT64_MAX;
-    int rc;
+    int in_flight = 0, rc;
 
     memset(&rep, 0, sizeof rep);
     if (!path || !report)
@@ -322,6 +363,18 @@ int durlog_check(const char *path, int flags, durlog_check_report *report)
              * that exists by then. */
             stop_seq = atomic_load(&v.sh->published_seq);
             rep.live = 1;
+        } else {
+            enum holder h = dir_lock_holder(dirfd);
+            if (h == HELD_BY_NOBODY) {
+                flock(dirfd, LOCK_UN); /* nobody writes: all is checked */
+            } else if (h == HELD_BY_WRITERS) {
+                /* Writers have the log open, through a coordination file
+                 * that is missing or not theirs: their published mark is
+                 * unknown, so the record at the very end may be half
+                 * copied. */
+                rep.live = 1;
+                in_flight = 1;
+            }
         }
         close_live_view(&v);
     }
@@ -331,7 +384,7 @@ int durlog_check(const char *path, int flags, durlog_check_report *report)
                  path, durlog_strerror(rc));
         goto out;
     }
-    rc = scan_log(dirfd, path, segs, n, stop_seq, &rep, &dmg);
+    rc = scan_log(dirfd, path, segs, n, stop_seq, in_flight, &rep, &dmg);
     if (rc || !rep.damaged || !(flags & DURLOG_CHECK_REPAIR))
         goto out;
     if (!rep.damage_at_tail && !(flags & DURLOG_CHECK_FORCE)) {
@@ -349,7 +402,7 @@ int durlog_check(const char *path, int flags, durlog_check_report *report)
     memset(&rep, 0, sizeof rep);
     rc = dl_seg_list(dirfd, &segs, &n);
     if (!rc)
-        rc = scan_log(dirfd, path, segs, n, UINT64_MAX, &rep, &dmg);
+        rc = scan_log(dirfd, path, segs, n, UINT64_MAX, 0, &rep, &dmg);
 out:
     if (dl_count_side_files(dirfd, &rep.side_files) != 0)
         rep.side_files = 0;

@@ -36,25 +36,33 @@ static int free_side_name(int dirfd, const char *name, const char *tag,
 }
 
 /* Copies bytes [off, end) of fd (the file `name`) into a new side file
- * "<name><tag>", durably. */
+ * "<name><tag>" (with exact: that name or nothing, 1 if it exists; else the
+ * first free name), durably. */
 static int save_range(int dirfd, const char *path, const char *name, int fd,
-                      uint64_t off, uint64_t end, const char *tag,
+                      uint64_t off, uint64_t end, const char *tag, int exact,
                       const struct dl_owner *owner, char side[DL_SIDE_NAME_MAX],
                       char *err, size_t errlen)
 {
     unsigned char *buf = malloc(DL_CUT_CHUNK);
-    int side_fd = -1, rc;
+    int side_fd = -1, rc = 0;
     if (!buf) {
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
-    rc = free_side_name(dirfd, name, tag, side);
+    if (exact)
+        snprintf(side, DL_SIDE_NAME_MAX, "%s%s", name, tag);
+    else
+        rc = free_side_name(dirfd, name, tag, side);
     if (rc) {
         snprintf(err, errlen, "cannot name a side file for %s/%s: %s", path, name,
                  durlog_strerror(rc));
         goto out;
     }
     side_fd = dl_openat(dirfd, side, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
+    if (side_fd == -EEXIST && exact) {
+        rc = 1; /* saved already, by another writer holding the same file */
+        goto out;
+    }
     if (side_fd < 0) {
         rc = side_fd;
         snprintf(err, errlen, "cannot create %s/%s: %s", path, side, durlog_strerror(rc));
@@ -81,6 +89,10 @@ static int save_range(int dirfd, const char *path, const char *name, int fd,
         snprintf(err, errlen, "fsync of %s/%s: %s", path, side, durlog_strerror(rc));
 out:
     dl_close(side_fd);
+    /* A side file that could not be written whole (a full disk) is no
+     * side file: removed, so that the next attempt does not count it. */
+    if (rc < 0 && side_fd >= 0)
+        dl_unlinkat(dirfd, side);
     free(buf);
     return rc;
 }
@@ -96,9 +108,16 @@ int dl_cut_range(int dirfd, const char *path, const char *name, uint64_t off,
         snprintf(err, errlen, "cannot open %s/%s: %s", path, name, durlog_strerror(fd));
         return fd;
     }
+    /* Up to the next record boundary: the last record's zero padding lies
+     * past the last non-zero byte, and a side file should hold whole
+     * records (where the file has the bytes). */
+    struct dl_stat st;
+    uint64_t aligned = (end + DL_REC_ALIGN - 1) & ~(uint64_t)(DL_REC_ALIGN - 1);
+    if (dl_stat_fd(fd, &st) == 0 && aligned <= st.size)
+        end = aligned;
     /* The cut bytes are durable in the side file before they are erased. */
     snprintf(tag, sizeof tag, ".cut-%llu", (unsigned long long)off);
-    int rc = save_range(dirfd, path, name, fd, off, end, tag, owner, side, err, errlen);
+    int rc = save_range(dirfd, path, name, fd, off, end, tag, 0, owner, side, err, errlen);
     if (rc)
         goto out;
     zeros = calloc(1, DL_CUT_CHUNK);
@@ -130,8 +149,12 @@ int dl_save_orphan(int dirfd, const char *path, const char *name, int fd,
                  durlog_strerror(rc));
         return rc;
     }
-    return save_range(dirfd, path, name, fd, 0, st.size, ".replaced", owner, side, err,
-                      errlen);
+    /* Named for the old file's inode: every writer holding it saves it under
+     * the same name, so it is saved once; another file replaced under the
+     * same name later gets a name of its own. */
+    char tag[40];
+    snprintf(tag, sizeof tag, ".replaced-%llu", (unsigned long long)st.ino);
+    return save_range(dirfd, path, name, fd, 0, st.size, tag, 1, owner, side, err, errlen);
 }
 
 int dl_cut_whole(int dirfd, const char *path, const char *name,

@@ -11,7 +11,7 @@
  * Readers and writers ignore side files (docs/FORMAT.md). The same goes for
  * a segment someone replaced or removed while a writer had it open: the
  * writer that finds out saves the old file it still holds
- * ("<segment>.replaced").
+ * ("<segment>.replaced-<inode>").
  */
 #ifndef DL_CUT_H
 #define DL_CUT_H
@@ -39,8 +39,9 @@ int dl_cut_whole(int dirfd, const char *path, const char *name,
                  char side[DL_SIDE_NAME_MAX], char *err, size_t errlen);
 
 /* Saves the whole file open as fd, which was segment `name` until someone
- * replaced or removed it under a writer, as "<name>.replaced": the records
- * writers stored into it since are nowhere else. */
+ * replaced or removed it under a writer, as "<name>.replaced-<inode>": the
+ * records writers stored into it since are nowhere else. Returns 1 (and
+ * does nothing) if another writer holding the same file saved it already. */
 int dl_save_orphan(int dirfd, const char *path, const char *name, int fd,
                    const struct dl_owner *owner, char side[DL_SIDE_NAME_MAX],
                    char *err, size_t errlen);

@@ -14,10 +14,11 @@ const char *durlog_strerror(int err)
     case DURLOG_ECORRUPT: return "log is damaged (checksum or framing error)";
     case DURLOG_ETOOBIG: return "record larger than DURLOG_MAX_RECORD (64 MiB)";
     case DURLOG_EFORMAT: return "not a durlog log, or an unsupported format version";
-    case DURLOG_EFAILED: return "log is in the failed state after a sync error; reopen it";
+    case DURLOG_EFAILED: return "log is in the failed state (a sync failed, or a file of "
+                                "the log was replaced under it); close and reopen it";
     case DURLOG_EINVAL: return "invalid argument";
     case DURLOG_EEND: return "no more records (at the current end of the log)";
-    case DURLOG_EBUSY: return "a writer has the log open";
+    case DURLOG_EBUSY: return "the log is in use (a writer has it open, or a repair runs)";
     case DURLOG_ETIMEDOUT: return "timed out";
     case DURLOG_ENOTFOUND: return "sequence number not in the log";
     default:

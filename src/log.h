@@ -43,6 +43,8 @@
 #define DL_ALLOC_MIN ((uint64_t)64 << 10)
 /* ...and at most this much at a time (doubling in between). */
 #define DL_ALLOC_MAX_STEP ((uint64_t)8 << 20)
+/* Rolled segments whose files a handle holds until they are sealed. */
+#define DL_HELD_ROLLED 4
 
 struct durlog {
     char *path;
@@ -61,6 +63,14 @@ struct durlog {
     pthread_mutex_t mu;
     struct dl_segmap tail;        /* this process's mapping of the tail;
                                      replaced under the append lock and pmu */
+    struct {                      /* the files of the tails this handle rolled
+                                     away from, held open (not mapped) until
+                                     they are sealed: if someone replaces one
+                                     meanwhile, what it holds can still be
+                                     saved (dl_mark_replaced). Under pmu. */
+        uint64_t seg;
+        int fd;                   /* -1: free */
+    } held[DL_HELD_ROLLED];
     uint64_t tail_gen;            /* sh->generation when it was mapped
                                      (written under pmu) */
     unsigned char *buf;           /* buffered records, framed, unsealed */
@@ -147,18 +157,24 @@ enum dl_recover_mode {
 /* Rebuilds sh's tail state from the segments. Called with the append lock
  * held (LIVE) or the log directory's exclusive flock. old_durable: the
  * durable mark of the coordination file being rebuilt (STRICT only), which
- * this boot's syncs established. */
+ * this boot's syncs established. rewrite (LENIENT): a sync of this log failed
+ * on this boot, so what recovery keeps is rewritten from the page cache
+ * before it is synced, as redo_dead_sync does (sync.c). A failed sync here
+ * puts that mark in the coordination file for the next attempt. */
 int dl_recover(durlog *log, enum dl_recover_mode mode, uint64_t old_durable,
-               durlog_recovery *rep);
+               int rewrite, durlog_recovery *rep);
 /* Writes the checkpoint (ckpt_seq, ckpt_off), sealed or not, into segment
  * seg's header and fdatasyncs it. The caller has made those records
- * durable first: a checkpoint only states what is already true. */
+ * durable first, in the file of inode `ino` (0: unknown; another file under
+ * the name now means it was replaced: the log fails, nothing is written). */
 int dl_write_checkpoint(durlog *log, uint64_t seg, uint64_t ckpt_seq, uint64_t ckpt_off,
-                        int seal);
+                        int seal, uint64_t ino);
 
 /* seal.c */
 /* Notes a rolled segment's end for the sealer (append lock or exclusive). */
 void dl_seal_note_push(struct dl_shared *sh, const struct dl_seal_note *note);
+/* 1 and the newest note for segment seg, if the ring still holds one. */
+int dl_seal_note_find(struct dl_shared *sh, uint64_t seg, struct dl_seal_note *out);
 /* 1 if segments below the tail wait to be sealed (and sealing is not
  * stuck on something a retry would meet again). */
 int dl_seal_pending(durlog *log);
@@ -177,6 +193,12 @@ int dl_close_checkpoint(durlog *log);
 /* Makes m (or nothing, if NULL) this handle's tail mapping, retiring the
  * current one. Called with the append lock held. */
 void dl_replace_tail(durlog *log, const struct dl_segmap *m, uint64_t gen);
+/* A descriptor (the caller closes it) of segment seg's file as this handle
+ * last held it (its tail, or a tail it rolled away from), or -1. */
+int dl_held_fd(durlog *log, uint64_t seg);
+/* Closes the held file of segment seg (it is sealed, or the handle closes:
+ * DL_NO_SEGMENT closes all). */
+void dl_release_held(durlog *log, uint64_t seg);
 int dl_lock_append(durlog *log);
 void dl_unlock_append(durlog *log);
 /* Moves buffered records into the log; called with mu and the append lock. */
@@ -278,5 +300,7 @@ int dl_seg_replaced_by_roll(durlog *log, uint64_t seg);
  * file, open as old_fd (-1: not held), as a side file (cut.h). Returns
  * DURLOG_EFAILED with a message. */
 int dl_mark_replaced(durlog *log, uint64_t seg, int old_fd);
+/* The same, called with the append lock held. */
+int dl_mark_replaced_locked(durlog *log, uint64_t seg, int old_fd);
 
 #endif

@@ -116,6 +116,11 @@ static int rebuild_shared(durlog *log)
      * but clean, and a plain fdatasync now would report success over them.
      * The first sync redoes that work (redo_dead_sync in sync.c). */
     int redo = strict && (atomic_load(&sh->failed) == DL_FAIL_SYNC || sh->sync_started_ns);
+    /* An earlier recovery of this log after a reboot failed its fdatasync
+     * (or an earlier sync did): the page cache may hold pages the disk does
+     * not, and a recovery syncing them now would be trusted. It rewrites
+     * what it keeps first. */
+    int rewrite = !strict && same_log && atomic_load(&sh->failed) == DL_FAIL_SYNC;
     uint64_t old_durable = strict ? atomic_load(&sh->durable_seq) : 0;
 
     atomic_store(&sh->ready, 0);
@@ -131,7 +136,21 @@ static int rebuild_shared(durlog *log)
      * looking at the file meanwhile sees no record become less durable. */
     uint64_t pub = same_log ? atomic_load(&sh->published_seq) : 0;
     uint64_t dur = same_log ? atomic_load(&sh->durable_seq) : 0;
+    /* So does what decides how the next rebuild recovers, should this one
+     * fail (EIO, EMFILE, a kill): which boot and log the file describes,
+     * and whether a sync failed. Else a refused recovery would turn into a
+     * lenient one, cutting, on the next try. */
+    char old_boot[40];
+    memcpy(old_boot, sh->boot_id, sizeof old_boot);
+    uint64_t old_dev = sh->dir_dev, old_ino = sh->dir_ino;
+    uint32_t old_failed = same_log && atomic_load(&sh->failed) == DL_FAIL_SYNC ? DL_FAIL_SYNC : 0;
     memset(sh, 0, sizeof *sh);
+    if (same_log) {
+        memcpy(sh->boot_id, old_boot, sizeof old_boot);
+        sh->dir_dev = old_dev;
+        sh->dir_ino = old_ino;
+        atomic_store(&sh->failed, old_failed);
+    }
     sh->magic = DL_SHM_MAGIC;
     sh->version = DL_SHM_VERSION;
     sh->size = sizeof *sh;
@@ -145,9 +164,10 @@ static int rebuild_shared(durlog *log)
         return dl_fail(log, rc, "initialise locks in %s/%s: %s", log->path,
                        DL_SHM_NAME, durlog_strerror(rc));
     rc = dl_recover(log, strict ? DL_RECOVER_STRICT : DL_RECOVER_LENIENT, old_durable,
-                    &log->recovery);
+                    rewrite, &log->recovery);
     if (rc)
         return rc;
+    atomic_store(&sh->failed, DL_FAIL_NONE);
     sh->sync_started_ns = redo ? 1 : 0;
     memcpy(sh->boot_id, boot, sizeof boot);
     sh->dir_dev = (uint64_t)dst.st_dev;
@@ -327,6 +347,7 @@ static int join_log(durlog *log)
 static void free_handle(durlog *log)
 {
     dl_seg_close(&log->tail);
+    dl_release_held(log, DL_NO_SEGMENT);
     dl_close(log->sync_fd);
     close_shm(log);
     dl_close(log->dirfd); /* releases the directory's flock */
@@ -371,6 +392,8 @@ int durlog_open(const char *path, const durlog_options *opts, durlog **out)
     log->opts = o;
     log->dirfd = log->shmfd = log->sync_fd = -1;
     log->tail = (struct dl_segmap)DL_SEGMAP_INIT;
+    for (size_t i = 0; i < DL_HELD_ROLLED; i++)
+        log->held[i].fd = -1;
     pthread_mutex_init(&log->pmu, NULL);
     pthread_cond_init(&log->pcond, NULL);
     log->dir_mode = o.mode | ((o.mode & 0444) >> 2);
@@ -421,21 +444,36 @@ fail:
     return rc;
 }
 
-/* A kernel-level writer is not checked at each append (that would cost a
- * system call per record): at close, the tail it stored into must still be
- * the log's, or what it appended since the replacement is not in the log. */
-static int check_tail_still_there(durlog *log)
+/* 1 if the file open as fd is no longer segment seg's (someone replaced or
+ * removed it; not durlog's own replacement of an empty tail). */
+static int no_longer_there(durlog *log, uint64_t seg, int fd)
 {
-    if (log->tail.fd < 0 || atomic_load(&log->sh->failed))
-        return 0;
     char name[DL_SEG_NAME_LEN + 1];
-    dl_seg_name(name, log->tail.first_seq);
-    if (dl_seg_is_at(log->dirfd, name, log->tail.fd) != 0 ||
-        dl_seg_replaced_by_roll(log, log->tail.first_seq))
+    dl_seg_name(name, seg);
+    return dl_seg_is_at(log->dirfd, name, fd) == 0 && !dl_seg_replaced_by_roll(log, seg);
+}
+
+/* A kernel-level writer is not checked at each append (that would cost a
+ * system call per record): at close, the tail it stored into, and the tails
+ * it rolled away from that are not sealed yet, must still be the log's, or
+ * what it appended to them since the replacement is not in the log (it is
+ * then saved next to it, if nobody has yet). */
+static int check_files_still_there(durlog *log)
+{
+    uint32_t failed = atomic_load(&log->sh->failed);
+    if (failed != DL_FAIL_NONE && failed != DL_FAIL_REPLACED)
         return 0;
-    /* Gone from its name: removed by someone, or rolled past and trimmed? A
-     * rolled segment keeps its name, so removal or replacement it is. */
-    return dl_mark_replaced(log, log->tail.first_seq, log->tail.fd);
+    int rc = 0;
+    if (log->tail.fd >= 0 && no_longer_there(log, log->tail.first_seq, log->tail.fd))
+        rc = dl_mark_replaced(log, log->tail.first_seq, log->tail.fd);
+    for (size_t i = 0; i < DL_HELD_ROLLED; i++) {
+        if (log->held[i].fd < 0 || !no_longer_there(log, log->held[i].seg, log->held[i].fd))
+            continue;
+        int rc2 = dl_mark_replaced(log, log->held[i].seg, log->held[i].fd);
+        if (!rc)
+            rc = rc2;
+    }
+    return rc;
 }
 
 int durlog_close(durlog *log)
@@ -450,7 +488,7 @@ int durlog_close(durlog *log)
     int rc2 = dl_flush_buffer(log);
     if (!rc)
         rc = rc2;
-    rc2 = check_tail_still_there(log);
+    rc2 = check_files_still_there(log);
     if (!rc)
         rc = rc2;
     /* Seal what this or any writer rolled, unless another sealer is at it;
@@ -464,6 +502,10 @@ int durlog_close(durlog *log)
         if (!rc)
             rc = rc2;
     }
+    /* The log failed (here or in another process) after this handle
+     * appended: what it appended may not be in the log, or not durable. */
+    if (!rc && log->last_seq && atomic_load(&log->sh->failed))
+        rc = dl_failed_state(log);
     free_handle(log);
     return rc;
 }
@@ -476,14 +518,15 @@ void durlog_last_recovery(const durlog *log, durlog_recovery *out)
 int durlog_get_info(durlog *log, durlog_info *out)
 {
     struct dl_dir_stats ds;
-    int rc = dl_dir_stats(log->dirfd, log->path, &ds);
+    char err[DL_ERRMSG_SIZE];
+    int rc = dl_dir_stats(log->dirfd, log->path, &ds, err, sizeof err);
     if (rc)
-        return dl_fail(log, rc, "read segments of %s: %s", log->path,
-                       durlog_strerror(rc));
+        return dl_fail(log, rc, "%s", err);
     memset(out, 0, sizeof *out);
     out->segments = ds.segments;
     out->bytes = ds.bytes;
     out->disk_bytes = ds.disk_bytes;
+    out->missing = ds.missing;
     out->next_seq = atomic_load(&log->sh->published_seq);
     out->first_seq = ds.segments ? ds.first_seq : out->next_seq;
     out->durable_seq = atomic_load(&log->sh->durable_seq);

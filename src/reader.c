@@ -502,14 +502,12 @@ static int no_record_here(durlog_reader *r, enum dl_rec_status st, uint64_t end)
             return DURLOG_EEND; /* the end of the data (maybe a torn tail) */
     }
     /* Whatever said more records exist (a checkpoint, a published mark, a
-     * later segment) was looked at after the record: a writer may have
-     * appended it in between. Written before any of those, it is there now,
-     * if it was appended at all. */
-    if (!more_here) {
-        rc = record_now_here(r);
-        if (rc)
-            return rc;
-    }
+     * later segment, a later record in this segment) was looked at after
+     * the record: a writer may have appended it in between. Written before
+     * any of those, it is there now, if it was appended at all. */
+    rc = record_now_here(r);
+    if (rc)
+        return rc;
     if (r->opts.skip_damaged) {
         rc = skip_damage(r);
         return rc ? rc : 1;
@@ -612,14 +610,14 @@ int durlog_reader_next(durlog_reader *r, durlog_record *rec)
 int durlog_reader_info(durlog_reader *r, durlog_info *out)
 {
     struct dl_dir_stats ds;
-    int rc = dl_dir_stats(r->dirfd, r->path, &ds);
+    int rc = dl_dir_stats(r->dirfd, r->path, &ds, r->errmsg, sizeof r->errmsg);
     if (rc)
-        return rfail(r, rc, "cannot read the segments of %s: %s", r->path,
-                     durlog_strerror(rc));
+        return rc;
     memset(out, 0, sizeof *out);
     out->segments = ds.segments;
     out->bytes = ds.bytes;
     out->disk_bytes = ds.disk_bytes;
+    out->missing = ds.missing;
     out->first_seq = ds.first_seq;
     out->next_seq = ds.next_seq;
     relook(r, 1);

@@ -190,6 +190,32 @@ static int fail_corrupt(durlog *log, const uint64_t *segs, const struct seg_stat
                    (unsigned long long)missing, (unsigned long long)later, log->path);
 }
 
+/* Zeroes bytes [from, to) of segment `name` in place; with sync, durably. */
+static int zero_in_place(durlog *log, const char *name, uint64_t from, uint64_t to, int sync)
+{
+    int fd = dl_openat(log->dirfd, name, O_RDWR | O_NOFOLLOW, 0);
+    if (fd < 0)
+        return fd;
+    size_t len = (size_t)(to - from);
+    void *zeros = calloc(1, len ? len : 1);
+    int rc = zeros ? dl_pwrite_all(fd, zeros, len, (off_t)from) : -ENOMEM;
+    if (!rc && sync)
+        rc = dl_fdatasync(fd);
+    free(zeros);
+    dl_close(fd);
+    return rc;
+}
+
+static int zero_range(durlog *log, const char *name, uint64_t from, uint64_t to)
+{
+    return zero_in_place(log, name, from, to, 1);
+}
+
+static int zero_range_unsynced(durlog *log, const char *name, uint64_t from, uint64_t to)
+{
+    return zero_in_place(log, name, from, to, 0);
+}
+
 /* Cuts the log at the break in segment b: the debris after b's valid
  * records and every later segment. LIVE: zeroes a dead writer's partial
  * record in place; otherwise everything goes to side files. */
@@ -203,24 +229,25 @@ static int cut_at_break(durlog *log, const uint64_t *segs, struct seg_state *st,
         struct dl_scan *s = &st[b].scan;
         dl_seg_name(name, segs[b]);
         if (mode == DL_RECOVER_LIVE) {
-            rc = dl_openat(log->dirfd, name, O_RDWR | O_NOFOLLOW, 0);
-            if (rc >= 0) {
-                int fd = rc;
-                size_t len = (size_t)(s->dirty_end - s->valid_end);
-                void *zeros = calloc(1, len);
-                rc = zeros ? dl_pwrite_all(fd, zeros, len, (off_t)s->valid_end) : -ENOMEM;
-                free(zeros);
-                dl_close(fd);
-            }
+            /* Not synced: the writers' next sync covers it. */
+            rc = zero_range_unsynced(log, name, s->valid_end, s->dirty_end);
             if (rc)
                 return dl_fail(log, rc, "clear the partial record a dead writer left "
                                "in %s/%s: %s", log->path, name, durlog_strerror(rc));
         } else {
             rc = dl_cut_range(log->dirfd, log->path, name, s->valid_end, s->dirty_end,
                               &log->owner, side, err, sizeof err);
+            if ((rc == -ENOSPC || rc == -EDQUOT) && s->later_records == 0) {
+                /* No room for a side file, and the bytes hold no whole
+                 * record (a record torn by the crash): zeroed in place, so
+                 * that a full disk does not keep every writer out. The
+                 * report says they were not kept (no side file). */
+                rc = zero_range(log, name, s->valid_end, s->dirty_end);
+            } else if (!rc) {
+                snprintf(rep->side_file, sizeof rep->side_file, "%s", side);
+            }
             if (rc)
                 return dl_fail(log, rc, "recovery of a torn tail: %s", err);
-            snprintf(rep->side_file, sizeof rep->side_file, "%s", side);
         }
         rep->bytes_cut += s->dirty_end - s->valid_end;
     }
@@ -287,43 +314,101 @@ static void set_tail(durlog *log, const uint64_t *segs, const struct seg_state *
     sh->tail_ino = t->ino;
 }
 
+/* A sync of the log failed: no later fdatasync of what it covered is to be
+ * trusted, by this recovery or the next attempt (the mark stays in the
+ * coordination file, which a failed rebuild keeps). */
+static int recovery_sync_failed(durlog *log, int rc, const char *what, const char *name)
+{
+    atomic_store(&log->sh->failed, DL_FAIL_SYNC);
+    dl_durable_changed(log->sh);
+    return dl_fail(log, rc, "%s of %s/%s: %s", what, log->path, name, durlog_strerror(rc));
+}
+
+/* Writes bytes [from, to) of segment seg again with the bytes the page cache
+ * holds, so that the fdatasync after writes them whether or not an earlier,
+ * failed one did (its error was reported once, and the pages may be clean
+ * but never written). */
+static int rewrite_range(durlog *log, uint64_t seg, uint64_t from, uint64_t to)
+{
+    char name[DL_SEG_NAME_LEN + 1];
+    dl_seg_name(name, seg);
+    int fd = dl_openat(log->dirfd, name, O_RDWR | O_NOFOLLOW, 0);
+    if (fd < 0)
+        return dl_fail(log, fd, "cannot open %s/%s: %s", log->path, name,
+                       durlog_strerror(fd));
+    size_t cap = (size_t)1 << 20;
+    unsigned char *buf = malloc(cap);
+    int rc = buf ? 0 : -ENOMEM;
+    for (uint64_t at = from; at < to && !rc;) {
+        size_t n = to - at < cap ? (size_t)(to - at) : cap;
+        rc = dl_pread_all(fd, buf, n, (off_t)at);
+        if (!rc)
+            rc = dl_pwrite_all(fd, buf, n, (off_t)at);
+        at += n;
+    }
+    free(buf);
+    dl_close(fd);
+    if (rc)
+        return dl_fail(log, rc, "rewrite %s/%s before syncing it again: %s", log->path,
+                       name, durlog_strerror(rc));
+    return 0;
+}
+
 /* fdatasyncs segment `name` through a descriptor of its own. */
 static int sync_segment(durlog *log, uint64_t seg)
 {
     char name[DL_SEG_NAME_LEN + 1];
     dl_seg_name(name, seg);
     int fd = dl_openat(log->dirfd, name, O_RDONLY | O_NOFOLLOW, 0);
-    int rc = fd < 0 ? fd : dl_fdatasync(fd);
+    if (fd < 0)
+        return dl_fail(log, fd, "cannot open %s/%s to sync it: %s", log->path, name,
+                       durlog_strerror(fd));
+    int rc = dl_fdatasync(fd);
     dl_close(fd);
     if (rc)
-        return dl_fail(log, rc, "fdatasync of %s/%s during recovery: %s", log->path,
-                       name, durlog_strerror(rc));
+        return recovery_sync_failed(log, rc, "fdatasync during recovery", name);
     return 0;
 }
 
 /* Writes checkpoint (ckpt_seq, ckpt_off) into segment seg's header, sealed
  * or not, and makes it durable. The caller has made those records durable
- * first (the checkpoint only ever states what is already true). */
+ * first (the checkpoint only ever states what is already true), in the file
+ * whose inode is `ino` (0: not known): if another file is under the name now,
+ * someone replaced it, and nothing is written. */
 int dl_write_checkpoint(durlog *log, uint64_t seg, uint64_t ckpt_seq, uint64_t ckpt_off,
-                        int seal)
+                        int seal, uint64_t ino)
 {
-    char name[DL_SEG_NAME_LEN + 1], err[DL_ERRMSG_SIZE];
+    char name[DL_SEG_NAME_LEN + 1];
+    unsigned char hdr[DL_SEG_HEADER_SIZE];
     struct dl_seg_header h;
-    uint64_t size;
+    struct dl_stat st;
     dl_seg_name(name, seg);
-    int rc = dl_seg_read_header(log->dirfd, log->path, seg, &h, &size, err, sizeof err);
-    if (rc)
-        return dl_fail(log, rc, "checkpoint: %s", err);
-    uint32_t flags = DL_SEG_F_CKPT | (seal ? DL_SEG_F_SEALED : 0);
-    if (h.flags == flags && h.ckpt_seq == ckpt_seq && h.ckpt_off == ckpt_off)
-        return 0;
-    h.flags = flags;
-    h.ckpt_seq = ckpt_seq;
-    h.ckpt_off = ckpt_off;
     int fd = dl_openat(log->dirfd, name, O_RDWR | O_NOFOLLOW, 0);
     if (fd < 0)
         return dl_fail(log, fd, "cannot open %s/%s to write its checkpoint: %s",
                        log->path, name, durlog_strerror(fd));
+    int rc = dl_stat_fd(fd, &st);
+    if (rc == 0 && ino && st.ino != ino) {
+        dl_close(fd);
+        return dl_mark_replaced(log, seg, -1);
+    }
+    if (!rc)
+        rc = dl_pread_all(fd, hdr, sizeof hdr, 0);
+    if (!rc && dl_seg_header_decode(hdr, &h) != 0)
+        rc = DURLOG_ECORRUPT;
+    if (rc) {
+        dl_close(fd);
+        return dl_fail(log, rc, "cannot read the header of %s/%s to checkpoint it: %s",
+                       log->path, name, durlog_strerror(rc));
+    }
+    uint32_t flags = DL_SEG_F_CKPT | (seal ? DL_SEG_F_SEALED : 0);
+    if (h.flags == flags && h.ckpt_seq == ckpt_seq && h.ckpt_off == ckpt_off) {
+        dl_close(fd);
+        return 0;
+    }
+    h.flags = flags;
+    h.ckpt_seq = ckpt_seq;
+    h.ckpt_off = ckpt_off;
     rc = dl_seg_write_header(fd, &h);
     if (rc) {
         dl_close(fd);
@@ -333,8 +418,7 @@ int dl_write_checkpoint(durlog *log, uint64_t seg, uint64_t ckpt_seq, uint64_t c
     rc = dl_fdatasync(fd);
     dl_close(fd);
     if (rc)
-        return dl_fail(log, rc, "fdatasync of %s/%s (its checkpoint): %s", log->path,
-                       name, durlog_strerror(rc));
+        return recovery_sync_failed(log, rc, "fdatasync (its checkpoint)", name);
     return 0;
 }
 
@@ -342,13 +426,18 @@ int dl_write_checkpoint(durlog *log, uint64_t seg, uint64_t ckpt_seq, uint64_t c
  * segment but the tail sealed, the tail checkpointed. Segments before `lo`
  * were durable before the crash (a checkpoint or a later record said so). */
 static int make_durable(durlog *log, const uint64_t *segs, const struct seg_state *st,
-                        size_t lo, size_t kept)
+                        size_t lo, size_t kept, int rewrite)
 {
     struct dl_shared *sh = log->sh;
     int rc;
     for (size_t i = lo; i < kept; i++) {
         if (sealed(&st[i]))
             continue;
+        if (rewrite && !st[i].bad_header) {
+            rc = rewrite_range(log, segs[i], st[i].hdr.ckpt_off, st[i].scan.valid_end);
+            if (rc)
+                return rc;
+        }
         rc = sync_segment(log, segs[i]);
         if (rc)
             return rc;
@@ -358,7 +447,7 @@ static int make_durable(durlog *log, const uint64_t *segs, const struct seg_stat
      * may cover it. */
     rc = dl_fsync(log->dirfd);
     if (rc)
-        return dl_fail(log, rc, "fsync of directory %s: %s", log->path, durlog_strerror(rc));
+        return recovery_sync_failed(log, rc, "fsync", ".");
     for (size_t i = lo; i < kept; i++) {
         if (sealed(&st[i]))
             continue;
@@ -366,7 +455,7 @@ static int make_durable(durlog *log, const uint64_t *segs, const struct seg_stat
         if (is_tail && st[i].scan.next_seq == st[i].hdr.ckpt_seq)
             continue; /* its checkpoint already says all there is */
         rc = dl_write_checkpoint(log, segs[i], st[i].scan.next_seq, st[i].scan.valid_end,
-                                 !is_tail);
+                                 !is_tail, st[i].ino);
         if (rc)
             return rc;
     }
@@ -442,7 +531,7 @@ static void note_strict_state(durlog *log, const uint64_t *segs, const struct se
 }
 
 int dl_recover(durlog *log, enum dl_recover_mode mode, uint64_t old_durable,
-               durlog_recovery *rep)
+               int rewrite, durlog_recovery *rep)
 {
     struct dl_shared *sh = log->sh;
     uint64_t *segs = NULL;
@@ -450,6 +539,9 @@ int dl_recover(durlog *log, enum dl_recover_mode mode, uint64_t old_durable,
     struct seg_state *st = NULL;
     int rc;
 
+    /* LIVE: the tail as the writers knew it, to tell a dead writer's roll
+     * from a file someone put under the tail's name. */
+    uint64_t old_seg = sh->tail_seg, old_ino = sh->tail_ino, old_off = sh->tail_off;
     memset(rep, 0, sizeof *rep);
     rep->performed = 1;
     dl_seg_remove_temps(log->dirfd);
@@ -508,6 +600,19 @@ int dl_recover(durlog *log, enum dl_recover_mode mode, uint64_t old_durable,
             break;
     }
 
+    /* LIVE, and the file under the tail's name is not the one the writers
+     * stored into (and not an empty tail a dead writer's roll replaced):
+     * someone replaced it. Adopting it would drop what they appended. */
+    if (mode == DL_RECOVER_LIVE && old_seg == segs[n - 1] && old_ino && st[n - 1].ino &&
+        st[n - 1].ino != old_ino && old_off > DL_SEG_HEADER_SIZE) {
+        struct dl_stat mine;
+        int old_fd = log->tail.fd >= 0 && log->tail.first_seq == old_seg &&
+                     dl_stat_fd(log->tail.fd, &mine) == 0 && mine.ino == old_ino
+                     ? log->tail.fd : -1;
+        rc = dl_mark_replaced_locked(log, old_seg, old_fd);
+        goto out;
+    }
+
     size_t kept = n;
     if (b < n) {
         uint64_t missing = st[b].bad_header ? segs[b] : st[b].scan.next_seq;
@@ -529,7 +634,7 @@ int dl_recover(durlog *log, enum dl_recover_mode mode, uint64_t old_durable,
     if (mode == DL_RECOVER_LENIENT) {
         /* After a possible power loss: make what is left durable, so that the
          * durable mark can honestly cover all of it, and persist that. */
-        rc = make_durable(log, segs, st, lo, kept);
+        rc = make_durable(log, segs, st, lo, kept, rewrite);
         if (rc)
             goto out;
     } else if (mode == DL_RECOVER_STRICT) {

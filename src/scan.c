@@ -3,11 +3,13 @@
  */
 #include "scan.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include "durlog.h"
 #include "os.h"
 #include "segment.h"
 
@@ -109,15 +111,19 @@ void dl_scan_from(const unsigned char *map, uint64_t limit, uint64_t off,
     }
 }
 
-int dl_dir_stats(int dirfd, const char *path, struct dl_dir_stats *out)
+int dl_dir_stats(int dirfd, const char *path, struct dl_dir_stats *out, char *err,
+                 size_t errlen)
 {
     uint64_t *segs;
     size_t n;
-    char err[256], name[DL_SEG_NAME_LEN + 1];
+    char name[DL_SEG_NAME_LEN + 1];
     int rc = dl_seg_list(dirfd, &segs, &n);
     memset(out, 0, sizeof *out);
-    if (rc)
+    if (rc) {
+        snprintf(err, errlen, "cannot list the segments of %s: %s", path,
+                 durlog_strerror(rc));
         return rc;
+    }
     for (size_t i = 0; i < n; i++) {
         struct dl_segmap m;
         struct dl_seg_header h;
@@ -126,14 +132,14 @@ int dl_dir_stats(int dirfd, const char *path, struct dl_dir_stats *out)
         uint64_t size;
         /* A sealed segment's header says what it holds: no need to walk it
          * (info on a large log reads one header per segment). */
-        rc = dl_seg_read_header(dirfd, path, segs[i], &h, &size, err, sizeof err);
+        rc = dl_seg_read_header(dirfd, path, segs[i], &h, &size, err, errlen);
         if (rc)
             break;
         if (h.flags & DL_SEG_F_SEALED) {
             s.valid_end = h.ckpt_off;
             s.next_seq = h.ckpt_seq;
         } else {
-            rc = dl_seg_open(dirfd, path, segs[i], 0, &m, err, sizeof err);
+            rc = dl_seg_open(dirfd, path, segs[i], 0, &m, err, errlen);
             if (rc)
                 break;
             /* From its checkpoint: what lies before it is known. */
@@ -146,6 +152,8 @@ int dl_dir_stats(int dirfd, const char *path, struct dl_dir_stats *out)
             out->disk_bytes += st.blocks * 512;
         if (i == 0)
             out->first_seq = segs[i];
+        else if (segs[i] > out->next_seq)
+            out->missing += segs[i] - out->next_seq;
         out->segments++;
         out->bytes += s.valid_end - DL_SEG_HEADER_SIZE;
         out->next_seq = s.next_seq;

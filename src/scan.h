@@ -59,7 +59,10 @@ struct dl_dir_stats {
     uint64_t next_seq;       /* after the last record found */
     uint64_t bytes;          /* bytes of records, headers included */
     uint64_t disk_bytes;     /* blocks the segment files occupy */
+    uint64_t missing;        /* records between segments no file holds */
 };
-int dl_dir_stats(int dirfd, const char *path, struct dl_dir_stats *out);
+/* err gets a message naming the file on failure. */
+int dl_dir_stats(int dirfd, const char *path, struct dl_dir_stats *out, char *err,
+                 size_t errlen);
 
 #endif

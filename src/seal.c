@@ -53,7 +53,7 @@ void dl_seal_note_push(struct dl_shared *sh, const struct dl_seal_note *note)
 /* The newest note for segment seg, if the ring still holds it. A note may be
  * overwritten while it is copied (the sealer lags DL_SEAL_NOTES rolls): the
  * count read after the copy tells. */
-static int find_note(struct dl_shared *sh, uint64_t seg, struct dl_seal_note *out)
+int dl_seal_note_find(struct dl_shared *sh, uint64_t seg, struct dl_seal_note *out)
 {
     uint64_t pushed = atomic_load(&sh->seal_pushed);
     uint64_t oldest = pushed > DL_SEAL_NOTES ? pushed - DL_SEAL_NOTES : 0;
@@ -119,7 +119,7 @@ static int seal_one(durlog *log, uint64_t seg, uint64_t next, int redo)
         return dl_fail(log, rc, "%s", err);
     if ((h.flags & DL_SEG_F_SEALED) && !redo)
         return h.ckpt_seq == next ? 0 : 1;
-    if (!find_note(sh, seg, &note)) {
+    if (!dl_seal_note_find(sh, seg, &note)) {
         rc = walk_end(log, seg, &note);
         if (rc)
             return rc;
@@ -162,6 +162,35 @@ static int seal_one(durlog *log, uint64_t seg, uint64_t next, int redo)
     return 0;
 }
 
+/* The segment to seal from `next` on, and the one after it: from the roll's
+ * note when there is one (a directory listing per seal would make sealing
+ * cost grow with the number of segments), else from the directory. */
+static int next_to_seal(durlog *log, uint64_t next, uint64_t *seg, uint64_t *after)
+{
+    struct dl_seal_note note;
+    struct dl_stat st;
+    char name[DL_SEG_NAME_LEN + 1];
+    if (dl_seal_note_find(log->sh, next, &note)) {
+        dl_seg_name(name, note.end_seq);
+        if (dl_stat_at(log->dirfd, name, &st) == 0) {
+            *seg = next;
+            *after = note.end_seq;
+            return 0;
+        }
+    }
+    uint64_t *segs;
+    size_t n, i;
+    int rc = dl_seg_list(log->dirfd, &segs, &n);
+    if (rc)
+        return dl_fail(log, rc, "list segments of %s: %s", log->path, durlog_strerror(rc));
+    for (i = 0; i < n && segs[i] < next; i++)
+        ;
+    *seg = i < n ? segs[i] : DL_NO_SEGMENT;
+    *after = i + 1 < n ? segs[i + 1] : DL_NO_SEGMENT;
+    free(segs);
+    return 0;
+}
+
 int dl_seal_run(durlog *log)
 {
     struct dl_shared *sh = log->sh;
@@ -182,18 +211,10 @@ int dl_seal_run(durlog *log)
         uint64_t next = atomic_load(&sh->seal_next);
         if (tail == DL_NO_SEGMENT || next >= tail || atomic_load(&sh->failed))
             break;
-        uint64_t *segs;
-        size_t n, i;
-        rc = dl_seg_list(log->dirfd, &segs, &n);
-        if (rc) {
-            rc = dl_fail(log, rc, "list segments of %s: %s", log->path, durlog_strerror(rc));
+        uint64_t seg = DL_NO_SEGMENT, after = DL_NO_SEGMENT;
+        rc = next_to_seal(log, next, &seg, &after);
+        if (rc)
             break;
-        }
-        for (i = 0; i < n && segs[i] < next; i++)
-            ;
-        uint64_t seg = i < n ? segs[i] : DL_NO_SEGMENT;
-        uint64_t after = i + 1 < n ? segs[i + 1] : DL_NO_SEGMENT;
-        free(segs);
         if (seg == DL_NO_SEGMENT || seg >= tail || after == DL_NO_SEGMENT) {
             atomic_store(&sh->seal_next, tail);
             break;
@@ -209,6 +230,7 @@ int dl_seal_run(durlog *log)
         if (rc)
             break;
         redo = 0;
+        dl_release_held(log, seg);
         atomic_store(&sh->seal_next, after);
     }
     dl_mutex_unlock(&sh->seal_lock);
@@ -229,9 +251,9 @@ int dl_close_checkpoint(durlog *log)
     rc = dl_lock_append(log);
     if (rc)
         return rc;
-    uint64_t seg = sh->tail_seg, next = sh->next_seq, off = sh->tail_off;
+    uint64_t seg = sh->tail_seg, next = sh->next_seq, off = sh->tail_off, ino = sh->tail_ino;
     dl_unlock_append(log);
     if (seg == DL_NO_SEGMENT || next > atomic_load(&sh->durable_seq))
         return 0;
-    return dl_write_checkpoint(log, seg, next, off, 0);
+    return dl_write_checkpoint(log, seg, next, off, 0, ino);
 }

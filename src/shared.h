@@ -82,6 +82,10 @@ enum dl_failure {
     DL_FAIL_SYNC = 1,              /* an fdatasync failed */
     DL_FAIL_REPLACED = 2,          /* a segment was replaced or removed
                                       while the log was open */
+    DL_FAIL_OVERWRITTEN = 3,       /* this file was overwritten in place
+                                      while the log was open (an old copy
+                                      written over it): its tail no longer
+                                      matches the segment */
 };
 
 struct dl_shared {

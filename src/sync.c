@@ -199,6 +199,11 @@ static int sync_files(durlog *log, uint64_t from, uint64_t tail, int *fsync_fail
 
 int dl_failed_state(durlog *log)
 {
+    if (atomic_load(&log->sh->failed) == DL_FAIL_OVERWRITTEN)
+        return dl_fail(log, DURLOG_EFAILED, "%s/%s was overwritten while writers had the "
+                       "log open (its tail no longer matches the segment, as when an old "
+                       "copy is written over it): nothing more is appended; close every "
+                       "writer, then `durlog check %s`", log->path, DL_SHM_NAME, log->path);
     if (atomic_load(&log->sh->failed) == DL_FAIL_REPLACED)
         return dl_fail(log, DURLOG_EFAILED, "%s: a segment file was replaced or removed "
                        "while the log was open (records written since went into the old "
@@ -247,6 +252,13 @@ int dl_check_segment_identity(durlog *log, uint64_t seg, int fd)
             tail_ino = sh->tail_ino;
         }
         dl_unlock_append(log);
+        /* A segment rolled recently: the writer that rolled noted its
+         * inode (a roll checks it first, but a replacement after the roll,
+         * before this sync, is caught here). */
+        struct dl_seal_note note;
+        if (rc == 1 && seg != atomic_load(&sh->published_seg) &&
+            dl_seal_note_find(sh, seg, &note) && note.ino && note.ino != st.ino)
+            rc = 0;
     }
     if (rc == 1)
         return 0;
@@ -274,30 +286,56 @@ int dl_check_segment_identity(durlog *log, uint64_t seg, int fd)
     return rc;
 }
 
-int dl_mark_replaced(durlog *log, uint64_t seg, int old_fd)
+static int mark_replaced(durlog *log, uint64_t seg, int old_fd, int have_append_lock)
 {
+    struct dl_shared *sh = log->sh;
     char name[DL_SEG_NAME_LEN + 1], side[DL_SIDE_NAME_MAX] = "", err[DL_ERRMSG_SIZE];
-    uint32_t none = DL_FAIL_NONE;
+    uint32_t state = DL_FAIL_NONE;
     dl_seg_name(name, seg);
-    /* The first to find out keeps the old file: the records stored into it
-     * since the replacement are nowhere else. */
-    if (atomic_compare_exchange_strong(&log->sh->failed, &none, DL_FAIL_REPLACED)) {
-        dl_durable_changed(log->sh);
-        if (old_fd >= 0 && dl_save_orphan(log->dirfd, log->path, name, old_fd, &log->owner,
-                                          side, err, sizeof err) != 0)
-            side[0] = '\0';
-    } else if (atomic_load(&log->sh->failed) != DL_FAIL_REPLACED) {
+    if (!atomic_compare_exchange_strong(&sh->failed, &state, DL_FAIL_REPLACED) &&
+        state != DL_FAIL_REPLACED)
         return dl_failed_state(log);
+    dl_durable_changed(sh);
+    /* The records stored into the old file since the replacement are
+     * nowhere else: every writer that holds it makes sure it is saved (the
+     * first does it). Under the append lock: an append under way now (it
+     * took the lock before the failed state was set) finishes first, and
+     * none starts after. */
+    int held = -1, saved = 0;
+    if (old_fd < 0)
+        old_fd = held = dl_held_fd(log, seg);
+    if (old_fd >= 0) {
+        int lrc = have_append_lock ? -1 : dl_mutex_lock(&sh->append_lock);
+        int locked = lrc >= 0;
+        if (lrc == 1)
+            dl_mutex_consistent(&sh->append_lock); /* a dead holder: the log failed */
+        saved = dl_save_orphan(log->dirfd, log->path, name, old_fd, &log->owner, side, err,
+                               sizeof err);
+        if (locked)
+            dl_mutex_unlock(&sh->append_lock);
     }
-    if (side[0])
+    dl_close(held);
+    if (saved == 0 && side[0])
         return dl_fail(log, DURLOG_EFAILED, "%s/%s was replaced or removed while the log "
                        "was open: records written since went into the old file, now saved "
                        "as %s/%s; close every writer, then `durlog check %s`",
                        log->path, name, log->path, side, log->path);
     return dl_fail(log, DURLOG_EFAILED, "%s/%s was replaced or removed while the log was "
-                   "open: records written since went into the old file and are not in "
-                   "the log; close every writer, then `durlog check %s`",
-                   log->path, name, log->path);
+                   "open: records written since went into the old file (%s); close every "
+                   "writer, then `durlog check %s`", log->path, name,
+                   saved == 1 ? "saved as <segment>.replaced-<inode>"
+                   : old_fd >= 0 ? "which could not be saved" : "which this writer does not hold",
+                   log->path);
+}
+
+int dl_mark_replaced(durlog *log, uint64_t seg, int old_fd)
+{
+    return mark_replaced(log, seg, old_fd, 0);
+}
+
+int dl_mark_replaced_locked(durlog *log, uint64_t seg, int old_fd)
+{
+    return mark_replaced(log, seg, old_fd, 1);
 }
 
 /* Runs one fdatasync for everybody, holding the sync lock; releases it.

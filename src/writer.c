@@ -18,6 +18,7 @@
  * lock is never held across an fdatasync.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -41,8 +42,12 @@ int dl_lock_append(durlog *log)
          * a partial record is cut, a whole one is kept. If that fails the
          * lock is left unrecoverable and every writer must reopen. */
         durlog_recovery rep;
-        rc = dl_recover(log, DL_RECOVER_LIVE, 0, &rep);
+        rc = dl_recover(log, DL_RECOVER_LIVE, 0, 0, &rep);
         if (rc) {
+            /* The log failed (a replaced tail): the lock itself is fine,
+             * and every writer must learn why, not that it is broken. */
+            if (atomic_load(&sh->failed))
+                dl_mutex_consistent(&sh->append_lock);
             dl_mutex_unlock(&sh->append_lock);
             return rc;
         }
@@ -61,6 +66,50 @@ void dl_unlock_append(durlog *log)
     dl_mutex_unlock(&log->sh->append_lock);
 }
 
+/* Keeps a descriptor of the tail being rolled away from (pmu held). */
+static void hold_rolled(durlog *log)
+{
+    if (log->tail.fd < 0)
+        return;
+    size_t slot = 0;
+    for (size_t i = 0; i < DL_HELD_ROLLED; i++) {
+        if (log->held[i].fd < 0) {
+            slot = i;
+            break;
+        }
+        if (log->held[i].seg < log->held[slot].seg)
+            slot = i; /* all taken: the oldest goes */
+    }
+    dl_close(log->held[slot].fd);
+    log->held[slot].fd = fcntl(log->tail.fd, F_DUPFD_CLOEXEC, 0);
+    log->held[slot].seg = log->tail.first_seq;
+}
+
+int dl_held_fd(durlog *log, uint64_t seg)
+{
+    int fd = -1;
+    pthread_mutex_lock(&log->pmu);
+    if (log->tail.fd >= 0 && log->tail.first_seq == seg)
+        fd = fcntl(log->tail.fd, F_DUPFD_CLOEXEC, 0);
+    for (size_t i = 0; i < DL_HELD_ROLLED && fd < 0; i++)
+        if (log->held[i].fd >= 0 && log->held[i].seg == seg)
+            fd = fcntl(log->held[i].fd, F_DUPFD_CLOEXEC, 0);
+    pthread_mutex_unlock(&log->pmu);
+    return fd;
+}
+
+void dl_release_held(durlog *log, uint64_t seg)
+{
+    pthread_mutex_lock(&log->pmu);
+    for (size_t i = 0; i < DL_HELD_ROLLED; i++) {
+        if (log->held[i].fd >= 0 && (seg == DL_NO_SEGMENT || log->held[i].seg == seg)) {
+            dl_close(log->held[i].fd);
+            log->held[i].fd = -1;
+        }
+    }
+    pthread_mutex_unlock(&log->pmu);
+}
+
 void dl_replace_tail(durlog *log, const struct dl_segmap *m, uint64_t gen)
 {
     /* The old tail is unmapped at once: nobody here stores into it any
@@ -71,6 +120,8 @@ void dl_replace_tail(durlog *log, const struct dl_segmap *m, uint64_t gen)
      * shootdowns: measured, that made `kernel` appends 15-25% slower. */
     pthread_mutex_lock(&log->pmu);
     log->tail_gen = gen;
+    if (m && log->tail.fd >= 0 && m->first_seq != log->tail.first_seq)
+        hold_rolled(log); /* a roll: the old tail is held until sealed */
     dl_seg_close(&log->tail);
     if (m)
         log->tail = *m;
@@ -79,12 +130,40 @@ void dl_replace_tail(durlog *log, const struct dl_segmap *m, uint64_t gen)
     pthread_mutex_unlock(&log->pmu);
 }
 
+/* Before a roll leaves the tail for good: is it still the file under its
+ * name, the one every writer stored into? If someone replaced or removed it
+ * (cp + mv), what was appended since is in the old file only; rolling past
+ * it would hide that (a later sync opens rolled segments by name), so the
+ * log fails here, and the old file is saved if this process holds it. */
+static int check_leaving_tail(durlog *log)
+{
+    struct dl_shared *sh = log->sh;
+    char name[DL_SEG_NAME_LEN + 1];
+    struct dl_stat now, mine;
+    if (sh->tail_seg == DL_NO_SEGMENT || !sh->tail_ino || sh->tail_seg == sh->next_seq)
+        return 0;
+    dl_seg_name(name, sh->tail_seg);
+    int rc = dl_stat_at(log->dirfd, name, &now);
+    if (rc == 0 && now.ino == sh->tail_ino)
+        return 0;
+    if (rc < 0 && rc != -ENOENT)
+        return dl_fail(log, rc, "cannot look at %s/%s: %s", log->path, name,
+                       durlog_strerror(rc));
+    int old_fd = log->tail.fd >= 0 && log->tail.first_seq == sh->tail_seg &&
+                 dl_stat_fd(log->tail.fd, &mine) == 0 && mine.ino == sh->tail_ino
+                 ? log->tail.fd : -1;
+    return dl_mark_replaced_locked(log, sh->tail_seg, old_fd);
+}
+
 /* Starts a new tail segment for a record of `need` bytes. */
 static int roll(durlog *log, uint64_t need)
 {
     struct dl_shared *sh = log->sh;
     struct dl_segmap m;
     char err[256];
+    int rc = check_leaving_tail(log);
+    if (rc)
+        return rc;
     uint64_t cap = log->opts.segment_size;
     if (cap < DL_SEG_HEADER_SIZE + need)
         cap = DL_SEG_HEADER_SIZE + need;
@@ -95,8 +174,8 @@ static int roll(durlog *log, uint64_t need)
     if (alloc > cap)
         alloc = cap;
 
-    int rc = dl_seg_create(log->dirfd, log->path, sh->next_seq, cap, alloc,
-                           log->file_mode, &log->owner, &m, err, sizeof err);
+    rc = dl_seg_create(log->dirfd, log->path, sh->next_seq, cap, alloc,
+                       log->file_mode, &log->owner, &m, err, sizeof err);
     if (rc)
         return dl_fail(log, rc, "%s", err);
     /* The segment it leaves is complete: note where it ends, for the sealer
@@ -157,7 +236,7 @@ static int ensure_tail(durlog *log, uint64_t need)
             struct dl_stat old;
             int old_fd = log->tail.fd >= 0 && dl_stat_fd(log->tail.fd, &old) == 0 &&
                          old.ino == sh->tail_ino ? log->tail.fd : -1;
-            rc = dl_mark_replaced(log, sh->tail_seg, old_fd);
+            rc = dl_mark_replaced_locked(log, sh->tail_seg, old_fd);
             dl_replace_tail(log, NULL, 0);
             return rc;
         }
@@ -277,6 +356,27 @@ static void rollback(durlog *log, const struct tail_mark *m)
         sh->tail_alloc = m->alloc;
 }
 
+/* The bytes where the next record goes must be zero (FORMAT.md: nothing
+ * follows the last record), and the number it gets must not go back. If
+ * not, the coordination file's tail is not this log's: an old copy of the
+ * file written over it in place, say; appending would overwrite records
+ * already acknowledged. Four loads of the cache line about to be written. */
+static int tail_is_free(durlog *log)
+{
+    struct dl_shared *sh = log->sh;
+    const unsigned char *p = log->tail.map + sh->tail_off;
+    uint64_t bits = 0;
+    if (sh->tail_off + DL_REC_HEADER_SIZE <= sh->tail_alloc &&
+        sh->tail_off + DL_REC_HEADER_SIZE <= log->tail.size)
+        for (int i = 0; i < DL_REC_HEADER_SIZE; i += 8)
+            bits |= dl_get64(p + i);
+    if (bits == 0 && sh->next_seq >= log->last_seq)
+        return 0;
+    atomic_store(&sh->failed, DL_FAIL_OVERWRITTEN);
+    dl_durable_changed(sh);
+    return dl_failed_state(log);
+}
+
 /* Copies one record to the tail. Called with the append lock. */
 static int put_record(durlog *log, const void *data, uint32_t len,
                       uint64_t time_ns)
@@ -286,6 +386,8 @@ static int put_record(durlog *log, const void *data, uint32_t len,
         return dl_fail(log, -EOVERFLOW, "%s: no sequence numbers left", log->path);
     uint64_t need = dl_rec_size(len);
     int rc = ensure_space(log, need);
+    if (!rc)
+        rc = tail_is_free(log);
     if (rc)
         return rc;
     sh->reserve_end = sh->tail_off + need;
@@ -313,6 +415,8 @@ int dl_flush_buffer_locked(durlog *log)
         return dl_fail(log, -EOVERFLOW, "%s: no sequence numbers left", log->path);
     while (off < log->buf_len) {
         rc = ensure_tail(log, dl_rec_size(dl_get32(log->buf + off + DL_RECH_LEN)));
+        if (!rc)
+            rc = tail_is_free(log);
         if (rc)
             break;
         uint64_t durable = atomic_load_explicit(&sh->durable_seq, memory_order_relaxed);

@@ -303,7 +303,7 @@ append_reports_on_stderr_a_torn_tail_cut_on_open() {
     overwrite "$seg" $((SEGMENT_HEADER + $(bytes_of "$LOG") - 100)) QQQQ
     run "$BIN" append -v "$LOG" two
     expect_status 0 "append after a torn tail"
-    expect_stderr_has "recovery after a crash cut [0-9]* bytes from 00000000000000000000\.seg"
+    expect_stderr_has "opening the log cut [0-9]* bytes .*from 00000000000000000000\.seg"
     expect_stderr_has "kept in $LOG/00000000000000000000\.seg\.cut-"
     expect_stdout_has "^appended seq 1$"
     side=$(ls "$LOG" | grep -c '\.cut-')

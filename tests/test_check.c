@@ -218,9 +218,12 @@ static void torn_tail_is_reported_and_repair_keeps_the_cut_bytes(void)
     snprintf(sidename, sizeof sidename, "%s.cut-%" PRIu64, segname, off);
     size_t side_len;
     unsigned char *kept = file_read(log_file(side, sizeof side, s.log, sidename), &side_len);
+    /* To the last non-zero byte, then up to the next record boundary (the
+     * padding of the last record), so the side file holds whole records. */
     CHECK(kept != NULL);
-    CHECK_EQ_U64(side_len, cut);
-    CHECK(kept && side_len == cut && memcmp(kept, torn + off, cut) == 0);
+    CHECK_EQ_U64(side_len, (cut + 7) & ~(uint64_t)7);
+    CHECK(kept && side_len >= cut && memcmp(kept, torn + off, cut) == 0 &&
+          nonzero_extent(kept + cut, side_len - cut) == 0);
     size_t after_len;
     unsigned char *after = file_read(seg, &after_len);
     REQUIRE(after);
@@ -293,11 +296,13 @@ static void damage_in_the_middle_is_cut_only_when_forced(void)
     snprintf(name, sizeof name, "%s.cut-%" PRIu64, segname, off);
     size_t side_len;
     unsigned char *kept = file_read(log_file(path, sizeof path, s.log, name), &side_len);
-    /* Everything from the damage to the segment's last non-zero byte. */
+    /* Everything from the damage to the segment's last non-zero byte, and
+     * on to the next record boundary. */
     uint64_t cut = nonzero_extent(before.data[1] + off, data_end - off);
     CHECK(kept != NULL);
-    CHECK_EQ_U64(side_len, cut);
-    CHECK(kept && side_len == cut && memcmp(kept, before.data[1] + off, cut) == 0);
+    CHECK_EQ_U64(side_len, (cut + 7) & ~(uint64_t)7);
+    CHECK(kept && side_len >= cut && memcmp(kept, before.data[1] + off, cut) == 0 &&
+          nonzero_extent(kept + cut, side_len - cut) == 0);
     free(kept);
     for (size_t i = 2; i < nsegs; i++) {
         char segfile[DL_SEG_NAME_LEN + 1];

@@ -662,7 +662,8 @@ static void w5_check_log(const char *log, const struct w5 *w, size_t count,
  * acknowledged between the copy and the rename went into the file the
  * rename unlinked: the user's cp + mv races the writer. They cannot be in
  * the log, but they are not lost: the writer that finds out saves the old
- * file as "<segment>.replaced", and the test finds each of them there.) */
+ * file as "<segment>.replaced-<inode>", and the test finds each of them
+ * there.) */
 static void a_writer_stops_acknowledging_sync_appends_once_its_segment_is_replaced(void)
 {
     struct scratch s;
@@ -748,10 +749,17 @@ static void a_writer_stops_acknowledging_sync_appends_once_its_segment_is_replac
     /* Those went into the file the rename unlinked, which the writer that
      * found out saved next to the log: every acknowledged record is in the
      * log or there. */
-    char saved[420];
-    snprintf(saved, sizeof saved, "%.400s.replaced", seg);
+    char saved[420] = "", prefix[64];
+    snprintf(prefix, sizeof prefix, "%s.replaced-", name);
+    DIR *dir = opendir(s.log);
+    struct dirent *de;
+    while (dir && (de = readdir(dir)) != NULL)
+        if (strncmp(de->d_name, prefix, strlen(prefix)) == 0)
+            snprintf(saved, sizeof saved, "%.300s/%.100s", s.log, de->d_name);
+    if (dir)
+        closedir(dir);
     size_t saved_len = 0;
-    unsigned char *old = read_whole(saved, &saved_len);
+    unsigned char *old = saved[0] ? read_whole(saved, &saved_len) : NULL;
     if (!old)
         fprintf(stderr, "  %s was not saved\n", saved);
     CHECK(old != NULL);
