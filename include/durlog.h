@@ -262,8 +262,12 @@ int durlog_open(const char *path, const durlog_options *opts, durlog **out);
  * Records appended at DURLOG_KERNEL stay as they are while other writers
  * have the log open; the last writer to close it makes the whole log durable
  * and checkpoints it (one fdatasync, as a clean shutdown of Redis, SQLite or
- * Kafka does), so that the next open need not read it back. A segment found
- * replaced or removed under the handle fails the close with DURLOG_EFAILED. */
+ * Kafka does), so that the next open need not read it back. The close fails
+ * with DURLOG_EFAILED when a segment this handle stored into was replaced or
+ * removed under it (its old file is saved as <segment>.replaced-<inode>), or
+ * when the log entered the failed state (in any process) after this handle
+ * appended: what it appended since the last successful sync may not be in
+ * the log. */
 int durlog_close(durlog *log);
 
 /* The recovery this handle's open performed. */
