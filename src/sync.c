@@ -19,6 +19,7 @@
  * them all at once through its io_uring when it has one.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -532,7 +533,9 @@ static int redo_dead_sync(durlog *log)
     if (rc)
         return rc;
     int damaged = 0;
+    uint64_t damaged_seg = 0;
     for (size_t i = 0; i < n && !rc && !damaged && segs[i] < end; i++) {
+        damaged_seg = segs[i];
         uint64_t next_seg = i + 1 < n ? segs[i + 1] : UINT64_MAX;
         if (next_seg <= durable)
             continue;
@@ -561,10 +564,16 @@ static int redo_dead_sync(durlog *log)
     sh->sync_started_ns = 0;
     if (!damaged)
         return 0;
+    /* Pages a failed fdatasync dropped and damage done by someone else look
+     * the same from here: either way these records cannot be vouched for,
+     * and reopening finds the same bytes. `durlog check` tells which. */
     atomic_store(&sh->failed, DL_FAIL_SYNC);
-    return dl_fail(log, DURLOG_EFAILED, "%s: records that an interrupted or failed "
-                   "fdatasync may not have written are no longer intact or readable; "
-                   "close and reopen the log to recover", log->path);
+    char name[DL_SEG_NAME_LEN + 1];
+    dl_seg_name(name, damaged_seg);
+    return dl_fail(log, DURLOG_EFAILED, "%s/%s: records an interrupted or failed fdatasync "
+                   "may not have written (from %" PRIu64 " on) are no longer intact or "
+                   "readable; close every writer, then `durlog check %s`", log->path, name,
+                   durable, log->path);
 }
 
 static int sync_to(durlog *log, uint64_t target, uint64_t cap_seg)

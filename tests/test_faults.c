@@ -1137,6 +1137,9 @@ static void sync_after_a_leader_died_fails_the_log_if_a_record_is_no_longer_inta
     close(fd);
     CHECK_RC(tu_append_payload(d.fresh, 2, 0, EXTRA, DURLOG_SYNC, NULL), DURLOG_EFAILED);
     CHECK(strstr(durlog_errmsg(d.fresh), "no longer intact") != NULL);
+    /* It names the segment and what to run: reopening finds the same bytes. */
+    CHECK(strstr(durlog_errmsg(d.fresh), name) != NULL);
+    CHECK(strstr(durlog_errmsg(d.fresh), "durlog check") != NULL);
     CHECK_RC(durlog_flush(d.keep, DURLOG_SYNC), DURLOG_EFAILED);
     CHECK_RC(tu_append_payload(d.keep, 0, 3, EXTRA, DURLOG_KERNEL, NULL), DURLOG_EFAILED);
     dead_leader_log_remove(&d);
