@@ -317,6 +317,30 @@ static int lock_for_repair(int dirfd, const char *path, durlog_check_report *rep
     return 0;
 }
 
+/* What this boot's writers published, from a coordination file built on
+ * this boot for this log (0 if there is none): with no writer left, a lower
+ * bound on the records the log held, as readers take it (an older copy says
+ * less, never more). Records below it that no segment holds were lost or
+ * moved away (a segment replaced under a writer: see its .replaced-* file). */
+static uint64_t published_this_boot(int dirfd)
+{
+    struct stat st;
+    void *p;
+    uint64_t pub = 0;
+    int fd = dl_openat(dirfd, DL_SHM_NAME, O_RDONLY | O_NOFOLLOW, 0);
+    if (fd < 0)
+        return 0;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= DL_SHM_SIZE &&
+        dl_mmap(DL_SHM_SIZE, PROT_READ, fd, 0, &p) == 0) {
+        struct dl_shared *sh = p;
+        if (dl_shm_valid_for(sh, dirfd))
+            pub = atomic_load(&sh->published_seq);
+        dl_munmap(p, DL_SHM_SIZE);
+    }
+    dl_close(fd);
+    return pub;
+}
+
 /* After a repair the coordination file's tail is wrong: whoever opens the
  * log next must rebuild it (and readers must not trust it meanwhile). */
 static void invalidate_shared(int dirfd)
@@ -340,7 +364,7 @@ int durlog_check(const char *path, int flags, durlog_check_report *report)
     struct damage dmg = { 0 };
     uint64_t *segs = NULL;
     size_t n = 0;
-    uint64_t stop_seq = UINT64_MAX;
+    uint64_t stop_seq = UINT64_MAX, promised = 0;
     int in_flight = 0, rc;
 
     memset(&rep, 0, sizeof rep);
@@ -356,6 +380,7 @@ int durlog_check(const char *path, int flags, durlog_check_report *report)
         rc = lock_for_repair(dirfd, path, &rep);
         if (rc)
             goto out;
+        promised = published_this_boot(dirfd);
     } else {
         struct live_view v;
         if (open_live_view(dirfd, &v)) {
@@ -366,6 +391,7 @@ int durlog_check(const char *path, int flags, durlog_check_report *report)
         } else {
             enum holder h = dir_lock_holder(dirfd);
             if (h == HELD_BY_NOBODY) {
+                promised = published_this_boot(dirfd);
                 flock(dirfd, LOCK_UN); /* nobody writes: all is checked */
             } else if (h == HELD_BY_WRITERS) {
                 /* Writers have the log open, through a coordination file
@@ -385,8 +411,24 @@ int durlog_check(const char *path, int flags, durlog_check_report *report)
         goto out;
     }
     rc = scan_log(dirfd, path, segs, n, stop_seq, in_flight, &rep, &dmg);
+    /* (Damage at the tail already says where the records stop.) */
+    int lost_at_end = !rc && promised > rep.next_seq && !(dmg.found && dmg.at_tail);
+    if (lost_at_end)
+        PROBLEM(&rep, "%s: records %llu to %llu are missing: writers published them on this "
+                "boot (%s says so) and no segment file holds them (was a segment replaced "
+                "or removed under a writer? look for *.replaced-* files)", path,
+                (unsigned long long)rep.next_seq, (unsigned long long)promised - 1,
+                DL_SHM_NAME);
     if (rc || !rep.damaged || !(flags & DURLOG_CHECK_REPAIR))
         goto out;
+    if (lost_at_end && !dmg.found) {
+        /* Nothing to cut: the records are not in the log. The repair drops
+         * the promise, so that readers stop reporting them. */
+        invalidate_shared(dirfd);
+        memset(&rep, 0, sizeof rep);
+        rc = scan_log(dirfd, path, segs, n, UINT64_MAX, 0, &rep, &dmg);
+        goto out;
+    }
     if (!rep.damage_at_tail && !(flags & DURLOG_CHECK_FORCE)) {
         rc = DURLOG_ECORRUPT;
         goto out;

@@ -201,10 +201,10 @@ static int sync_files(durlog *log, uint64_t from, uint64_t tail, int *fsync_fail
 int dl_failed_state(durlog *log)
 {
     if (atomic_load(&log->sh->failed) == DL_FAIL_OVERWRITTEN)
-        return dl_fail(log, DURLOG_EFAILED, "%s/%s was overwritten while writers had the "
-                       "log open (its tail no longer matches the segment, as when an old "
-                       "copy is written over it): nothing more is appended; close every "
-                       "writer, then `durlog check %s`", log->path, DL_SHM_NAME, log->path);
+        return dl_fail(log, DURLOG_EFAILED, "%s: its tail segment or %s was overwritten "
+                       "while writers had the log open (as when an old copy is written over "
+                       "it): nothing more is appended; close every writer, then `durlog "
+                       "check %s`", log->path, DL_SHM_NAME, log->path);
     if (atomic_load(&log->sh->failed) == DL_FAIL_REPLACED)
         return dl_fail(log, DURLOG_EFAILED, "%s: a segment file was replaced or removed "
                        "while the log was open (records written since went into the old "

@@ -18,6 +18,7 @@
  * lock is never held across an fdatasync.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -374,7 +375,26 @@ static int tail_is_free(durlog *log)
         return 0;
     atomic_store(&sh->failed, DL_FAIL_OVERWRITTEN);
     dl_durable_changed(sh);
-    return dl_failed_state(log);
+    /* This handle knows which file it was; the others get dl_failed_state's
+     * message, which names both. */
+    char name[DL_SEG_NAME_LEN + 1];
+    dl_seg_name(name, sh->tail_seg);
+    /* A record of the very number the coordination file says comes next is
+     * already there: that file went back (an old copy written over it), not
+     * the segment. */
+    int shm_behind = sh->next_seq < log->last_seq ||
+                     (bits && dl_get64(p + DL_RECH_SEQ) == sh->next_seq);
+    if (!shm_behind)
+        return dl_fail(log, DURLOG_EFAILED, "%s/%s was overwritten while writers had the "
+                       "log open: bytes someone else wrote are where record %" PRIu64
+                       " goes (offset %" PRIu64 "), so nothing more is appended; close "
+                       "every writer, then `durlog check %s`", log->path, name,
+                       sh->next_seq, sh->tail_off, log->path);
+    return dl_fail(log, DURLOG_EFAILED, "%s/%s was overwritten while writers had the log "
+                   "open (it says the next record is %" PRIu64 ", this writer already "
+                   "appended up to %" PRIu64 ", as when an old copy is written over it): "
+                   "nothing more is appended; close every writer, then `durlog check %s`",
+                   log->path, DL_SHM_NAME, sh->next_seq, log->last_seq, log->path);
 }
 
 /* Copies one record to the tail. Called with the append lock. */
