@@ -754,6 +754,24 @@ info_json_of_an_empty_log_has_null_last_seq() {
     expect_json_field 1 last_seq null
 }
 
+# A log with nothing missing: no "missing:" line, and "missing":0 in JSON
+# (records no segment file holds; see trust.sh for a log missing some).
+info_of_a_whole_log_reports_no_missing_records() {
+    run_in /dev/null "$BIN" append "$LOG"
+    run "$BIN" info -o json "$LOG"
+    expect_status 0 "info -o json of an empty log"
+    expect_json_field 1 missing 0
+    run "$BIN" append "$LOG" a b c
+    run "$BIN" info "$LOG"
+    expect_status 0 "info"
+    grep -q '^missing:' "$OUT" && fail "info of a whole log has a missing: line"
+    [ "$(info_value records)" = 3 ] || fail "records: $(info_value records)"
+    run "$BIN" info -o json "$LOG"
+    expect_status 0 "info -o json"
+    expect_json_field 1 missing 0
+    expect_json_field 1 records 3
+}
+
 info_missing_log_fails_clearly() {
     run "$BIN" info "$D/nothing"
     expect_status 1 "info of a missing log"
@@ -1186,6 +1204,7 @@ t tail_bad_arguments_are_usage_errors
 t tail_missing_log_fails_clearly
 t info_reports_records_range_and_sizes
 t info_json_of_an_empty_log_has_null_last_seq
+t info_of_a_whole_log_reports_no_missing_records
 t info_missing_log_fails_clearly
 t check_clean_log_exits_0
 t check_flipped_byte_mid_log_exits_1_naming_segment_and_offset

@@ -521,6 +521,156 @@ a_missing_middle_segment_is_reported_as_missing_records_not_as_damage() {
     grep -qi missing "$OUT" "$ERR" || { fail "check does not say records are missing:"; show "$OUT" >>"$WHY"; }
 }
 
+# ---- 10. hostile users (commit 9d77cfc) ---------------------------------------
+
+# read_until FD LINE: reads lines from descriptor FD until one is LINE;
+# fails (and returns 1) if FD ends first.
+read_until() {
+    local line
+    while IFS= read -r line <&"$1"; do
+        [ "$line" = "$2" ] && return 0
+    done
+    fail "output ended before \"$2\""
+    return 1
+}
+
+# A `durlog append` (kernel level, fed through a fifo so that it keeps the
+# log open) appends rec-00..rec-09; once `durlog tail -f` has shown rec-09
+# (no sleeping; the follower ends when its reader goes), the segment is
+# copied and the copy renamed over it (cp + mv); the writer then appends
+# rec-10..rec-19, which go into the old file, and reaches the end of its
+# input. Its close fails: status 1, one line
+# saying a file of the log was replaced. The old file is saved as
+# <segment>.replaced-<inode of the old file> and holds all 20 records, in
+# order; `durlog cat` prints the 10 the copy holds (and, failing, says that
+# record 10 is missing).
+a_segment_replaced_under_durlog_append_is_saved_and_its_close_fails() {
+    local seg="$LOG/00000000000000000000.seg" pid tpid st ino="" saved i at last=-1
+    "$BIN" append "$LOG" </dev/null || fail "cannot create the log"
+    mkfifo "$D/in" "$D/seen"
+    "$BIN" tail -f -n 100 "$LOG" >"$D/seen" 2>"$D/tail.err" &
+    tpid=$!
+    exec 8<"$D/seen"
+    "$BIN" append "$LOG" <"$D/in" 2>"$ERR" &
+    pid=$!
+    exec 7>"$D/in"
+    seq -f 'rec-%02.0f' 0 9 >&7
+    if read_until 8 rec-09; then
+        ino=$(stat -c %i "$seg")
+        cp "$seg" "$LOG/copy.tmp" && mv "$LOG/copy.tmp" "$seg" || fail "cp + mv failed"
+    fi
+    exec 8<&- # the follower stops at its next record: its reader is gone
+    [ -n "$ino" ] && seq -f 'rec-%02.0f' 10 19 >&7
+    exec 7>&-
+    wait "$pid"
+    st=$?
+    wait "$tpid"
+    [ -n "$ino" ] || return
+    [ "$st" -eq 1 ] || { fail "durlog append exited $st, expected 1; stderr:"; show "$ERR" >>"$WHY"; }
+    [ "$(wc -l <"$ERR")" -eq 1 ] && grep -q "^durlog: append: closing $LOG" "$ERR" ||
+        { fail "expected one line 'durlog: append: closing $LOG...' on stderr:"; show "$ERR" >>"$WHY"; }
+    expect_stderr_has "replaced"
+    saved="$seg.replaced-$ino"
+    if [ ! -f "$saved" ]; then
+        fail "$(basename "$saved") was not saved; the log holds: $(cd "$LOG" && echo *)"
+        return
+    fi
+    for i in $(seq -f '%02.0f' 0 19); do
+        at=$(grep -boaF "rec-$i" "$saved" | head -1 | cut -d: -f1)
+        if [ -z "$at" ]; then
+            fail "rec-$i is not in $(basename "$saved")"
+        elif [ "$at" -le "$last" ]; then
+            fail "rec-$i is before the record appended ahead of it in $(basename "$saved")"
+        else
+            last=$at
+        fi
+    done
+    run "$BIN" cat "$LOG"
+    expect_stdout "$(seq -f 'rec-%02.0f' 0 9)"
+    [ "$rc" -eq 0 ] || expect_stderr_has_i "record 10 is missing"
+}
+
+# A log with a torn last record and no coordination file. While another
+# process holds the log directory's lock shared, as writers do: `check`
+# exits 0, saying writers are appending (the torn record may be one being
+# copied), and `check --repair` (forced too) refuses, saying a writer has the
+# log open, not that another repair runs. While it is held exclusively, as a
+# repair holds it: `check` reports the torn tail, and `check --repair`
+# refuses saying another `durlog check --repair` is running. Neither changes
+# a file; once the lock is free, the repair cuts the torn record.
+check_and_repair_say_whether_writers_or_another_repair_hold_the_log() {
+    local payload seg before
+    payload=$(head -c 200 /dev/zero | tr '\0' z)
+    "$BIN" append "$LOG" one two three "$payload" || fail "append failed"
+    seg="$LOG/00000000000000000000.seg"
+    overwrite "$seg" $((64 + $(sed -n 's/^bytes: *\([0-9]*\).*/\1/p' <("$BIN" info "$LOG")) - 100)) QQQQQQQQ
+    rm -f "$LOG/durlog.shm"
+    before=$(md5sum "$seg")
+
+    exec 9<"$LOG"
+    flock -s -n 9 || fail "cannot take the directory's lock shared"
+    run "$BIN" check "$LOG"
+    expect_status 0 "check while writers hold the log"
+    expect_stdout_has "^writers: *appending"
+    expect_stdout_has "^status: *clean"
+    local how
+    for how in --repair "--repair --force"; do
+        run "$BIN" check $how "$LOG"
+        expect_status 1 "check $how while writers hold the log"
+        expect_stderr_has "writer has the log open"
+        expect_stderr_lacks "another .durlog check"
+    done
+
+    flock -u 9
+    flock -x -n 9 || fail "cannot take the directory's lock exclusively"
+    run "$BIN" check "$LOG"
+    expect_status 1 "check while a repair holds the log"
+    expect_stdout_has "torn"
+    run "$BIN" check --repair "$LOG"
+    expect_status 1 "check --repair while another repair holds the log"
+    expect_stderr_has_text "another \`durlog check --repair\` is running"
+    expect_stderr_lacks "writer has the log open"
+    exec 9<&-
+
+    [ "$(md5sum "$seg")" = "$before" ] || fail "a refused check or repair changed the segment"
+    compgen -G "$LOG/*.cut-*" >/dev/null && fail "a refused repair left a side file"
+    run "$BIN" check --repair "$LOG"
+    expect_status 0 "check --repair once the lock is free"
+    compgen -G "$LOG/*.cut-*" >/dev/null || fail "the repair left no side file"
+}
+
+# The multi-segment log with its second segment's file moved out of the
+# directory: `durlog info` says how many records no segment file holds
+# ("missing: N ... durlog check"), counts only the others as records, and
+# keeps next seq; -o json has "missing" and the same "records". With the
+# file put back, neither mentions missing records but "missing":0.
+info_reports_the_records_of_a_moved_middle_segment_as_missing() {
+    copy_big "$LOG" || return
+    local gone n=${#SEG[@]}
+    gone=$(($(first_of "${SEG[2]}") - $(first_of "${SEG[1]}")))
+    mv "${SEG[1]}" "$D/aside.seg" || { fail "cannot move ${SEG[1]}"; return; }
+    run "$BIN" info "$LOG"
+    expect_status 0 "info of a log missing a segment"
+    [ "$(info_value missing)" = "$gone" ] || fail "missing: '$(info_value missing)', expected $gone"
+    expect_stdout_has "^missing: .*durlog check"
+    [ "$(info_value records)" = $((RECORDS - gone)) ] ||
+        fail "records: $(info_value records), expected $((RECORDS - gone))"
+    [ "$(info_value segments)" = $((n - 1)) ] || fail "segments: $(info_value segments), expected $((n - 1))"
+    [ "$(info_value 'next seq')" = "$RECORDS" ] || fail "next seq: $(info_value 'next seq')"
+    run "$BIN" info -o json "$LOG"
+    expect_status 0 "info -o json of a log missing a segment"
+    grep -q "\"missing\":$gone[,}]" "$OUT" || { fail "json lacks \"missing\":$gone:"; show "$OUT" >>"$WHY"; }
+    grep -q "\"records\":$((RECORDS - gone))[,}]" "$OUT" ||
+        { fail "json lacks \"records\":$((RECORDS - gone)):"; show "$OUT" >>"$WHY"; }
+
+    mv "$D/aside.seg" "${SEG[1]}"
+    run "$BIN" info "$LOG"
+    grep -q '^missing:' "$OUT" && fail "info of the whole log has a missing: line"
+    [ "$(info_value records)" = "$RECORDS" ] || fail "records: $(info_value records), expected $RECORDS"
+    run "$BIN" info -o json "$LOG"
+    grep -q '"missing":0[,}]' "$OUT" || { fail "json of the whole log lacks \"missing\":0:"; show "$OUT" >>"$WHY"; }
+}
+
 [ -x "$BIN" ] || { echo "not ok durlog_binary_exists ($BIN)"; exit 1; }
 
 t one_damaged_byte_in_an_old_segment_deletes_nothing
@@ -537,5 +687,8 @@ t check_of_a_log_writers_are_appending_to_reports_it_clean_every_time
 t check_repair_of_a_log_writers_are_appending_to_refuses
 t permission_errors_name_the_segment_path_before_the_error
 t a_missing_middle_segment_is_reported_as_missing_records_not_as_damage
+t a_segment_replaced_under_durlog_append_is_saved_and_its_close_fails
+t check_and_repair_say_whether_writers_or_another_repair_hold_the_log
+t info_reports_the_records_of_a_moved_middle_segment_as_missing
 
 [ "$failed" -eq 0 ]

@@ -1,0 +1,1266 @@
+/*
+ * test_hostile.c - regression tests for "Fixes from trying issue #14 as a
+ * hostile user" (commit 9d77cfc): a writer never appends into a file someone
+ * else owns, and what check, info and recovery do about files that are not
+ * what the writers left.
+ *
+ *  - a tail overwritten in place under an open writer (foreign bytes where
+ *    its next record goes, or an old copy of durlog.shm written over the live
+ *    one) fails the next append with DURLOG_EFAILED; nothing acknowledged is
+ *    lost or overwritten, and no reader returns the foreign bytes;
+ *  - a tail replaced by cp + mv under a writer that appends at `kernel`: the
+ *    close (or the roll away from it) fails, and the old file is saved as
+ *    <segment>.replaced-<inode> with every record the handle was told it
+ *    appended; the same for a rolled segment removed before it was sealed,
+ *    and a sync append after a rolled segment was replaced is refused;
+ *  - durlog_info.missing counts records no segment file holds;
+ *  - durlog_check tells writers (a shared hold of the directory's lock)
+ *    from another repair (an exclusive one), ignores the record writers are
+ *    copying when it cannot read their published mark, and treats records
+ *    missing under a checkpoint as damage at a place a forced repair can
+ *    mend without moving anything aside;
+ *  - recovery zeroes a torn tail in place when there is no room for a side
+ *    file (never a whole record; on a real full disk too, and `durlog
+ *    append` says so), a refused recovery stays refused, and a recovery
+ *    whose fdatasync failed writes what it keeps again on the next try.
+ *
+ * Every test here fails on the code before that commit (each says how); the
+ * last two found bugs in that commit, fixed since.
+ */
+#include <sys/file.h>
+#include <sys/wait.h>
+
+#include "testutil.h"
+#include "testlog.h"
+
+/* ------------------------------------------------------------------------
+ * Helpers.
+ */
+
+/* The segment size of the logs that stay in one segment: allocated whole
+ * when it is created, so that no pre-faulter thread grows the file or takes
+ * the append lock behind a test that copies or compares the log's files. */
+#define ONE_SEGMENT (64 << 10)
+
+/* A model of n records of base..base+199 bytes (most not multiples of 8:
+ * those records end in padding). */
+static void model_make(struct model *m, uint64_t salt, size_t n, uint32_t base)
+{
+    uint32_t *lens = malloc(n * sizeof *lens);
+    for (size_t i = 0; i < n; i++)
+        lens[i] = base + (uint32_t)(i * 37 % 200);
+    model_init(m, salt, lens, n);
+    free(lens);
+}
+
+static void seg_name_of(char name[DL_SEG_NAME_LEN + 1], uint64_t first)
+{
+    dl_seg_name(name, first);
+}
+
+/* How many entries of the log directory have `part` in their name. */
+static size_t count_named(const char *log, const char *part)
+{
+    DIR *d = opendir(log);
+    struct dirent *de;
+    size_t n = 0;
+    while (d && (de = readdir(d)) != NULL)
+        if (strstr(de->d_name, part))
+            n++;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+static uint64_t inode_of(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (uint64_t)st.st_ino : 0;
+}
+
+/* Checks that `bytes` (a segment file, or the saved copy of one) holds
+ * records [first, first + count) of the model one after the other from its
+ * header on, each a valid frame with that sequence number and exactly the
+ * model's payload. Returns how many it found in order. */
+static uint64_t frames_match(struct model *m, const unsigned char *bytes, size_t len,
+                             uint64_t first, uint64_t count)
+{
+    uint64_t off = DL_SEG_HEADER_SIZE, n = 0;
+    while (n < count && off < len) {
+        struct dl_rec_view v;
+        uint64_t seq = first + n;
+        if (dl_rec_check(bytes + off, len - off, &v) != DL_REC_VALID || v.seq != seq ||
+            v.len != m->lens[seq] || memcmp(v.payload, model_payload(m, seq), v.len) != 0)
+            break;
+        off += v.size;
+        n++;
+    }
+    return n;
+}
+
+/* Reads the whole log with skip_damaged: every record it returns must be
+ * the model's record of that number, in increasing order. Returns how many. */
+static uint64_t read_skipping_damage(struct model *m, const char *log)
+{
+    durlog_reader_options ro;
+    durlog_reader_options_init(&ro);
+    ro.skip_damaged = 1;
+    durlog_reader *r;
+    durlog_record rec;
+    uint64_t n = 0, next = 0;
+    int rc = durlog_reader_open(log, &ro, &r);
+    CHECK_OK(rc);
+    if (rc)
+        return 0;
+    while ((rc = durlog_reader_next(r, &rec)) == 0) {
+        if (rec.seq < next || !model_matches(m, &rec)) {
+            fprintf(stderr, "  a skip_damaged reader returned seq %" PRIu64 " (%zu bytes), "
+                    "not the model's record (next expected %" PRIu64 ")\n", rec.seq,
+                    rec.len, next);
+            th_failed_current = 1;
+            break;
+        }
+        next = rec.seq + 1;
+        n++;
+    }
+    durlog_reader_close(r);
+    return n;
+}
+
+/* A log of `n` model records at `kernel` in one segment of `segment_size`,
+ * closed (so checkpointed), with its coordination file from this boot. */
+static void build_closed(const char *log, struct model *m, size_t n, uint64_t segment_size)
+{
+    durlog *w;
+    CHECK_OK(open_log(log, segment_size, &w));
+    if (!w)
+        return;
+    model_append(w, m, 0, n, DURLOG_KERNEL);
+    CHECK_OK(durlog_close(w));
+}
+
+static durlog_check_report check_log(const char *log, int flags, int want_rc)
+{
+    durlog_check_report rep;
+    memset(&rep, 0xa5, sizeof rep);
+    CHECK_RC(durlog_check(log, flags, &rep), want_rc);
+    return rep;
+}
+
+/* The whole file at path equals [bytes, bytes + len). */
+static int file_equals(const char *path, const unsigned char *bytes, size_t len)
+{
+    size_t now_len;
+    unsigned char *now = file_read(path, &now_len);
+    int same = now && now_len == len && memcmp(now, bytes, len) == 0;
+    free(now);
+    return same;
+}
+
+/* Bytes [from, to) of the file at path equal those of `bytes`, and what
+ * follows them up to `zero_to` (bounded by the file's size) is zero: for a
+ * segment an open writer's pre-faulter may grow meanwhile. */
+static int range_equals(const char *path, const unsigned char *bytes, uint64_t from,
+                        uint64_t to, uint64_t zero_to)
+{
+    size_t now_len;
+    unsigned char *now = file_read(path, &now_len);
+    int same = now && now_len >= to && memcmp(now + from, bytes + from, to - from) == 0;
+    if (same && zero_to > now_len)
+        zero_to = now_len;
+    if (same && zero_to > to)
+        same = nonzero_extent(now + to, zero_to - to) == 0;
+    free(now);
+    return same;
+}
+
+/* ------------------------------------------------------------------------
+ * 1. Files overwritten in place under an open writer.
+ */
+
+/* A writer has appended records 0..9 (the last at sync). Someone writes an
+ * old copy of records 2..4 into the segment file, in place, exactly where
+ * record 10 would go. The next append, at any level, fails with
+ * DURLOG_EFAILED and a message naming the log and `durlog check`; the writer
+ * writes nothing over the foreign bytes; readers (live, after close, and
+ * skipping damage) return records 0..9 and never the foreign frames; close
+ * fails too; reopening cuts the foreign bytes into a side file and the log
+ * goes on from record 10. (Before 9d77cfc the append stored record 10 over
+ * them and returned 0.) */
+static void a_tail_overwritten_in_place_under_a_writer_fails_the_next_append(void)
+{
+    struct scratch s;
+    struct model m;
+    scratch_make(&s);
+    model_make(&m, 4101, 20, 100);
+    durlog *w;
+    CHECK_OK(open_log(s.log, ONE_SEGMENT, &w));
+    REQUIRE(w);
+    model_append(w, &m, 0, 9, DURLOG_KERNEL);
+    model_append(w, &m, 9, 10, DURLOG_SYNC);
+
+    char seg[400];
+    seg_file(seg, sizeof seg, s.log, 0);
+    uint64_t end = DL_SEG_HEADER_SIZE + model_bytes(&m, 10);
+    size_t len;
+    unsigned char *before = file_read(seg, &len);
+    REQUIRE(before && len >= end + 4096);
+    uint64_t from = DL_SEG_HEADER_SIZE + model_bytes(&m, 2);
+    uint64_t to = DL_SEG_HEADER_SIZE + model_bytes(&m, 5);
+    REQUIRE(file_put(seg, end, before + from, to - from) == 0);
+
+    uint64_t seq = 12345;
+    CHECK_RC(durlog_append(w, model_payload(&m, 10), m.lens[10], DURLOG_KERNEL, &seq),
+             DURLOG_EFAILED);
+    const char *msg = durlog_errmsg(w);
+    if (!strstr(msg, s.log) || !strstr(msg, "durlog check"))
+        fprintf(stderr, "  the failure's message: \"%s\"\n", msg);
+    CHECK(strstr(msg, s.log) != NULL);
+    CHECK(strstr(msg, "durlog check") != NULL);
+    CHECK_RC(durlog_append(w, model_payload(&m, 10), m.lens[10], DURLOG_SYNC, &seq),
+             DURLOG_EFAILED);
+    durlog_iov two[2] = { { model_payload(&m, 10), m.lens[10] }, { "x", 1 } };
+    CHECK_RC(durlog_append_batch(w, two, 2, DURLOG_KERNEL, &seq), DURLOG_EFAILED);
+
+    /* Nothing was written over the foreign bytes, nor over the records. */
+    size_t now_len;
+    unsigned char *now = file_read(seg, &now_len);
+    REQUIRE(now && now_len >= end + (to - from));
+    CHECK(memcmp(now + DL_SEG_HEADER_SIZE, before + DL_SEG_HEADER_SIZE,
+                 end - DL_SEG_HEADER_SIZE) == 0);
+    CHECK(memcmp(now + end, before + from, to - from) == 0);
+    free(now);
+
+    int end_rc;
+    CHECK_EQ_U64(model_read_log(&m, s.log, &end_rc), 10);
+    CHECK_RC(end_rc, DURLOG_EEND);
+    CHECK_RC(durlog_close(w), DURLOG_EFAILED);
+
+    /* After the close nothing vouches for the foreign frames either. */
+    CHECK_EQ_U64(model_read_log(&m, s.log, &end_rc), 10);
+    CHECK(end_rc != 0);
+    CHECK_EQ_U64(read_skipping_damage(&m, s.log), 10);
+
+    /* Close, reopen: the foreign bytes are cut into a side file (kept), and
+     * the log goes on from record 10. */
+    CHECK_OK(open_log(s.log, ONE_SEGMENT, &w));
+    REQUIRE(w);
+    durlog_recovery rec;
+    durlog_last_recovery(w, &rec);
+    CHECK(rec.bytes_cut >= to - from);
+    CHECK_EQ_U64(rec.offset, end);
+    CHECK(rec.side_file[0] != 0);
+    CHECK_EQ_U64(log_next_seq(w), 10);
+    model_append(w, &m, 10, 20, DURLOG_KERNEL);
+    CHECK_OK(durlog_close(w));
+    CHECK_EQ_U64(model_read_log(&m, s.log, &end_rc), 20);
+    CHECK_RC(end_rc, DURLOG_EEND);
+    free(before);
+    model_free(&m);
+    scratch_remove(&s);
+}
+
+/* The same through the coordination file: a copy of durlog.shm taken after
+ * record 4 is written back over the live one, in place (no truncation), while
+ * the writer that has since appended records 5..9 has the log open. Its
+ * tail is now record 5's place. The next append fails with DURLOG_EFAILED
+ * naming durlog.shm instead of storing a record over acknowledged record 5;
+ * close fails; after it, every record 0..9 reads back intact, and a writer
+ * reopening the log continues at 10. (Before 9d77cfc the append returned 0
+ * and record 5 was overwritten.) */
+static void an_old_coordination_file_written_over_the_live_one_fails_the_next_append(void)
+{
+    struct scratch s;
+    struct model m;
+    scratch_make(&s);
+    model_make(&m, 4102, 20, 120);
+    durlog *w;
+    CHECK_OK(open_log(s.log, ONE_SEGMENT, &w));
+    REQUIRE(w);
+    model_append(w, &m, 0, 5, DURLOG_KERNEL);
+    char shm[400], seg[400];
+    log_file(shm, sizeof shm, s.log, DL_SHM_NAME);
+    seg_file(seg, sizeof seg, s.log, 0);
+    size_t old_len;
+    unsigned char *old = file_read(shm, &old_len);
+    REQUIRE(old && old_len >= DL_SHM_SIZE);
+    model_append(w, &m, 5, 10, DURLOG_KERNEL);
+    size_t len;
+    unsigned char *before = file_read(seg, &len);
+    REQUIRE(before);
+
+    REQUIRE(file_put(shm, 0, old, old_len) == 0);
+    CHECK_RC(durlog_append(w, model_payload(&m, 10), m.lens[10], DURLOG_KERNEL, NULL),
+             DURLOG_EFAILED);
+    const char *msg = durlog_errmsg(w);
+    if (!strstr(msg, DL_SHM_NAME))
+        fprintf(stderr, "  the failure's message: \"%s\"\n", msg);
+    CHECK(strstr(msg, DL_SHM_NAME) != NULL);
+    CHECK_RC(durlog_append(w, model_payload(&m, 10), m.lens[10], DURLOG_SYNC, NULL),
+             DURLOG_EFAILED);
+    /* The records are as they were: nothing was stored over record 5, nor
+     * after record 9. */
+    uint64_t end = DL_SEG_HEADER_SIZE + model_bytes(&m, 10);
+    CHECK(range_equals(seg, before, DL_SEG_HEADER_SIZE, end, end + 4096));
+    CHECK_RC(durlog_close(w), DURLOG_EFAILED);
+    int end_rc;
+    CHECK_EQ_U64(model_read_log(&m, s.log, &end_rc), 10);
+    CHECK_RC(end_rc, DURLOG_EEND);
+    CHECK_OK(open_log(s.log, ONE_SEGMENT, &w));
+    REQUIRE(w);
+    CHECK_EQ_U64(log_next_seq(w), 10);
+    model_append(w, &m, 10, 20, DURLOG_KERNEL);
+    CHECK_OK(durlog_close(w));
+    CHECK_EQ_U64(model_read_log(&m, s.log, &end_rc), 20);
+    CHECK_RC(end_rc, DURLOG_EEND);
+    free(old);
+    free(before);
+    model_free(&m);
+    scratch_remove(&s);
+}
+
+/* ------------------------------------------------------------------------
+ * 2. A tail replaced (cp + mv) or a rolled segment removed under a writer
+ * appending at `kernel`.
+ */
+
+/* cp seg tmp; mv tmp seg, done by hand. */
+static int cp_and_mv(const char *log, const char *seg)
+{
+    char tmp[500];
+    size_t len;
+    snprintf(tmp, sizeof tmp, "%s/copy.tmp", log);
+    unsigned char *bytes = file_read(seg, &len);
+    int rc = bytes && file_write(tmp, bytes, len) == 0 && rename(tmp, seg) == 0 ? 0 : -1;
+    free(bytes);
+    return rc;
+}
+
+/* "<log>/<segment>.replaced-<inode>" read whole (NULL if absent). */
+static unsigned char *read_saved(const char *log, uint64_t first, uint64_t ino, size_t *len)
+{
+    char name[DL_SEG_NAME_LEN + 1], path[500];
+    seg_name_of(name, first);
+    snprintf(path, sizeof path, "%s/%s.replaced-%" PRIu64, log, name, ino);
+    unsigned char *bytes = file_read(path, len);
+    if (!bytes)
+        fprintf(stderr, "  %s was not saved\n", path);
+    return bytes;
+}
+
+/* A handle appends records 0..9 at `kernel`; the tail is copied and the copy
+ * renamed over it; the handle appends 10..19 at `kernel` (acknowledged: a
+ * kernel append is not checked one by one). durlog_close returns
+ * DURLOG_EFAILED, and "<segment>.replaced-<inode of the old file>" holds
+ * every one of the 20 records, in order, byte for byte, as the old file had
+ * them. The log itself holds the copy: a reader returns records 0..9 and
+ * nothing else. (Before 9d77cfc the old file was saved as
+ * "<segment>.replaced".) */
+static void kernel_appends_into_a_tail_replaced_by_cp_and_mv_are_saved_when_close_fails(void)
+{
+    struct scratch s;
+    struct model m;
+    scratch_make(&s);
+    model_make(&m, 4201, 20, 100);
+    durlog *w;
+    CHECK_OK(open_log(s.log, ONE_SEGMENT, &w));
+    REQUIRE(w);
+    model_append(w, &m, 0, 10, DURLOG_KERNEL);
+    char seg[400];
+    seg_file(seg, sizeof seg, s.log, 0);
+    uint64_t ino = inode_of(seg);
+    REQUIRE(ino != 0);
+    REQUIRE(cp_and_mv(s.log, seg) == 0);
+    REQUIRE(inode_of(seg) != ino);
+    model_append(w, &m, 10, 20, DURLOG_KERNEL);
+    CHECK_RC(durlog_close(w), DURLOG_EFAILED);
+
+    size_t len = 0;
+    unsigned char *saved = read_saved(s.log, 0, ino, &len);
+    CHECK(saved != NULL);
+    if (saved)
+        CHECK_EQ_U64(frames_match(&m, saved, len, 0, 20), 20);
+    free(saved);
+    CHECK_EQ_U64(count_named(s.log, ".replaced"), 1);
+    /* The log itself holds the copy: a reader returns records 0..9 and no
+     * other record. (It then says record 10 is missing, since this boot's
+     * writers published it, where `durlog check` calls the log clean: see
+     * check_agrees_with_a_reader_after_a_tail_was_replaced below.) */
+    durlog_reader *r;
+    CHECK_OK(durlog_reader_open(s.log, NULL, &r));
+    REQUIRE(r);
+    int end_rc;
+    CHECK_EQ_U64(model_read(&m, r, 0, &end_rc), 10);
+    CHECK(end_rc == DURLOG_EEND ||
+          (end_rc == DURLOG_ECORRUPT && strstr(durlog_reader_errmsg(r), "missing")));
+    durlog_reader_close(r);
+    model_free(&m);
+    scratch_remove(&s);
+}
+
+/* 4096-byte segments of 12 records of 300 bytes. A handle appends records
+ * 0..4 at `kernel`; segment 0 is replaced by cp + mv; the handle appends
+ * 5..11 (acknowledged, into the old file), then record 12, which needs a new
+ * segment: the roll checks the tail it leaves, so that append fails with
+ * DURLOG_EFAILED naming segment 0 and the saved file, and no segment 12 is
+ * created. "<segment 0>.replaced-<inode>" holds records 0..11; close fails.
+ * (Before 9d77cfc the roll went ahead: records 5..11 were in no file under
+ * the log, and close returned 0.) */
+static void a_roll_away_from_a_tail_replaced_by_cp_and_mv_fails_and_saves_it(void)
+{
+    struct scratch s;
+    struct model m;
+    scratch_make(&s);
+    uint32_t lens[24];
+    for (int i = 0; i < 24; i++)
+        lens[i] = 300;
+    model_init(&m, 4202, lens, 24);
+    REQUIRE((4096 - DL_SEG_HEADER_SIZE) / dl_rec_size(300) == 12);
+    durlog *w;
+    CHECK_OK(open_log(s.log, 4096, &w));
+    REQUIRE(w);
+    model_append(w, &m, 0, 5, DURLOG_KERNEL);
+    char seg[400], name[DL_SEG_NAME_LEN + 1];
+    seg_file(seg, sizeof seg, s.log, 0);
+    seg_name_of(name, 0);
+    uint64_t ino = inode_of(seg);
+    REQUIRE(ino != 0);
+    REQUIRE(cp_and_mv(s.log, seg) == 0);
+    model_append(w, &m, 5, 12, DURLOG_KERNEL);
+    CHECK_RC(durlog_append(w, model_payload(&m, 12), m.lens[12], DURLOG_KERNEL, NULL),
+             DURLOG_EFAILED);
+    const char *msg = durlog_errmsg(w);
+    char saved_name[80];
+    snprintf(saved_name, sizeof saved_name, "%s.replaced-%" PRIu64, name, ino);
+    if (!strstr(msg, name) || !strstr(msg, saved_name))
+        fprintf(stderr, "  the failure's message: \"%s\"\n", msg);
+    CHECK(strstr(msg, name) != NULL);
+    CHECK(strstr(msg, saved_name) != NULL);
+    char seg12[400];
+    CHECK(!file_exists(seg_file(seg12, sizeof seg12, s.log, 12)));
+    CHECK_RC(durlog_close(w), DURLOG_EFAILED);
+
+    size_t len = 0;
+    unsigned char *saved = read_saved(s.log, 0, ino, &len);
+    CHECK(saved != NULL);
+    if (saved)
+        CHECK_EQ_U64(frames_match(&m, saved, len, 0, 12), 12);
+    free(saved);
+    model_free(&m);
+    scratch_remove(&s);
+}
+
+/* 4096-byte segments of 12 records. The seal lock is held (as another
+ * process's sealer would hold it), so segment 0, once rolled away from,
+ * stays unsealed; a handle appends records 0..19 at `kernel` (segment 0
+ * holds 0..11, segment 12 the rest); then segment 0's file is removed.
+ * durlog_close returns DURLOG_EFAILED and saves the file it still holds as
+ * "<segment 0>.replaced-<inode>", records 0..11 byte for byte. (Before
+ * 9d77cfc only the current tail was checked at close: it returned 0, and
+ * records 0..11 were gone.) */
+static void close_fails_and_saves_a_rolled_segment_removed_before_its_seal(void)
+{
+    struct scratch s;
+    struct model m;
+    scratch_make(&s);
+    uint32_t lens[20];
+    for (int i = 0; i < 20; i++)
+        lens[i] = 300;
+    model_init(&m, 4203, lens, 20);
+    durlog *w;
+    CHECK_OK(open_log(s.log, 4096, &w));
+    REQUIRE(w);
+    struct dl_shared *sh = tu_map_shared_rw(s.log);
+    REQUIRE(sh);
+    int locked = pthread_mutex_lock(&sh->seal_lock);
+    CHECK(locked == 0);
+    model_append(w, &m, 0, 20, DURLOG_KERNEL);
+    char seg[400], seg12[400];
+    seg_file(seg, sizeof seg, s.log, 0);
+    CHECK(file_exists(seg_file(seg12, sizeof seg12, s.log, 12)));
+    CHECK((segment_flags(s.log, 0) & DL_SEG_F_SEALED) == 0);
+    uint64_t ino = inode_of(seg);
+    CHECK(ino != 0);
+    CHECK(unlink(seg) == 0);
+    CHECK_RC(durlog_close(w), DURLOG_EFAILED);
+    if (locked == 0)
+        pthread_mutex_unlock(&sh->seal_lock);
+    tu_unmap_shared(sh);
+
+    size_t len = 0;
+    unsigned char *saved = read_saved(s.log, 0, ino, &len);
+    CHECK(saved != NULL);
+    if (saved)
+        CHECK_EQ_U64(frames_match(&m, saved, len, 0, 12), 12);
+    free(saved);
+    model_free(&m);
+    scratch_remove(&s);
+}
+
+/* 4096-byte segments of 12 records, the seal lock held (so segment 0 is
+ * neither synced nor sealed in the background). A handle appends records
+ * 0..4 at `kernel`; segment 0 is copied (the `cp` of a cp + mv); records
+ * 5..13 are appended (rolling to segment 12 at record 12: segment 0 is
+ * still the file under its name then); the copy, which lacks records 5..11,
+ * is renamed over segment 0. A `sync` append of record 14 must not be
+ * acknowledged: its sync would vouch for records 5..11, which the log no
+ * longer holds. It fails with DURLOG_EFAILED naming segment 0, and the file
+ * the handle still holds is saved as "<segment 0>.replaced-<inode>" with
+ * records 0..11. (Before 9d77cfc the sync fsynced the copy and returned 0.) */
+static void a_sync_append_after_a_rolled_segment_was_replaced_fails_and_saves_it(void)
+{
+    struct scratch s;
+    struct model m;
+    scratch_make(&s);
+    uint32_t lens[20];
+    for (int i = 0; i < 20; i++)
+        lens[i] = 300;
+    model_init(&m, 4204, lens, 20);
+    durlog *w;
+    CHECK_OK(open_log(s.log, 4096, &w));
+    REQUIRE(w);
+    struct dl_shared *sh = tu_map_shared_rw(s.log);
+    REQUIRE(sh);
+    int locked = pthread_mutex_lock(&sh->seal_lock);
+    CHECK(locked == 0);
+    model_append(w, &m, 0, 5, DURLOG_KERNEL);
+    char seg[400], tmp[500], name[DL_SEG_NAME_LEN + 1];
+    seg_file(seg, sizeof seg, s.log, 0);
+    seg_name_of(name, 0);
+    snprintf(tmp, sizeof tmp, "%s/copy.tmp", s.log);
+    uint64_t ino = inode_of(seg);
+    size_t len;
+    unsigned char *copy = file_read(seg, &len);
+    CHECK(copy && file_write(tmp, copy, len) == 0);
+    free(copy);
+    model_append(w, &m, 5, 14, DURLOG_KERNEL);
+    char seg12[400];
+    CHECK(file_exists(seg_file(seg12, sizeof seg12, s.log, 12)));
+    CHECK(rename(tmp, seg) == 0);
+    CHECK_RC(durlog_append(w, model_payload(&m, 14), m.lens[14], DURLOG_SYNC, NULL),
+             DURLOG_EFAILED);
+    const char *msg = durlog_errmsg(w);
+    if (!strstr(msg, name))
+        fprintf(stderr, "  the failure's message: \"%s\"\n", msg);
+    CHECK(strstr(msg, name) != NULL);
+    CHECK_RC(durlog_close(w), DURLOG_EFAILED);
+    if (locked == 0)
+        pthread_mutex_unlock(&sh->seal_lock);
+    tu_unmap_shared(sh);
+
+    unsigned char *saved = read_saved(s.log, 0, ino, &len);
+    CHECK(saved != NULL);
+    if (saved)
+        CHECK_EQ_U64(frames_match(&m, saved, len, 0, 12), 12);
+    free(saved);
+    model_free(&m);
+    scratch_remove(&s);
+}
+
+/* ------------------------------------------------------------------------
+ * 3. durlog_info.missing.
+ */
+
+/* A closed log of 4096-byte segments: missing is 0 and records are
+ * next_seq - first_seq, from a reader and from a writer. With a middle
+ * segment's file moved out of the directory, both report exactly that
+ * segment's records as missing (one fewer segment, the same first and next
+ * seq). Put back, missing is 0 again. */
+static void info_counts_the_records_of_a_moved_middle_segment_as_missing(void)
+{
+    struct scratch s;
+    struct model m;
+    scratch_make(&s);
+    model_make(&m, 4301, 120, 100);
+    build_closed(s.log, &m, 120, 4096);
+    uint64_t segs[64];
+    size_t n = list_segments(s.log, segs, 64);
+    REQUIRE(n >= 5 && n <= 64);
+
+    durlog_reader *r;
+    durlog_info info;
+    durlog *w;
+    CHECK_OK(durlog_reader_open(s.log, NULL, &r));
+    REQUIRE(r);
+    memset(&info, 0xa5, sizeof info);
+    CHECK_OK(durlog_reader_info(r, &info));
+    CHECK_EQ_U64(info.missing, 0);
+    CHECK_EQ_U64(info.segments, n);
+    CHECK_EQ_U64(info.next_seq - info.first_seq, 120);
+    durlog_reader_close(r);
+    CHECK_OK(open_log(s.log, 4096, &w));
+    REQUIRE(w);
+    memset(&info, 0xa5, sizeof info);
+    CHECK_OK(durlog_get_info(w, &info));
+    CHECK_EQ_U64(info.missing, 0);
+    CHECK_OK(durlog_close(w));
+
+    char seg[400], aside[400];
+    seg_file(seg, sizeof seg, s.log, segs[2]);
+    snprintf(aside, sizeof aside, "%s/moved.seg", s.dir);
+    REQUIRE(rename(seg, aside) == 0);
+    uint64_t gone = segs[3] - segs[2];
+
+    CHECK_OK(durlog_reader_open(s.log, NULL, &r));
+    REQUIRE(r);
+    memset(&info, 0xa5, sizeof info);
+    CHECK_OK(durlog_reader_info(r, &info));
+    CHECK_EQ_U64(info.missing, gone);
+    CHECK_EQ_U64(info.segments, n - 1);
+    CHECK_EQ_U64(info.first_seq, 0);
+    CHECK_EQ_U64(info.next_seq, 120);
+    durlog_reader_close(r);
+
+    CHECK_OK(open_log(s.log, 4096, &w));
+    REQUIRE(w);
+    memset(&info, 0xa5, sizeof info);
+    CHECK_OK(durlog_get_info(w, &info));
+    CHECK_EQ_U64(info.missing, gone);
+    CHECK_EQ_U64(info.segments, n - 1);
+    CHECK_EQ_U64(info.next_seq, 120);
+    CHECK_OK(durlog_close(w));
+
+    REQUIRE(rename(aside, seg) == 0);
+    CHECK_OK(durlog_reader_open(s.log, NULL, &r));
+    REQUIRE(r);
+    memset(&info, 0xa5, sizeof info);
+    CHECK_OK(durlog_reader_info(r, &info));
+    CHECK_EQ_U64(info.missing, 0);
+    CHECK_EQ_U64(info.segments, n);
+    durlog_reader_close(r);
+    model_free(&m);
+    scratch_remove(&s);
+}
+
+/* ------------------------------------------------------------------------
+ * 4. durlog_check.
+ */
+
+/* The log's directory, opened and flock'ed as a writer (LOCK_SH) or a repair
+ * (LOCK_EX) would hold it; -1 on failure. */
+static int hold_dir(const char *log, int how)
+{
+    int fd = open(log, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0 && flock(fd, how | LOCK_NB) != 0) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+/* A closed log of 10 records without its coordination file, and the first
+ * half of record 10's frame after them, as a writer copying it leaves it. */
+static void build_with_a_record_half_copied(const struct scratch *s, struct model *m)
+{
+    model_make(m, 4401, 11, 100);
+    build_closed(s->log, m, 10, ONE_SEGMENT);
+    char path[400];
+    CHECK(unlink(log_file(path, sizeof path, s->log, DL_SHM_NAME)) == 0);
+    size_t size = dl_rec_size(m->lens[10]);
+    unsigned char *frame = calloc(1, size);
+    REQUIRE(frame);
+    dl_rec_encode(frame, 10, 1, 0, model_payload(m, 10), m->lens[10]);
+    seg_file(path, sizeof path, s->log, 0);
+    CHECK(file_put(path, DL_SEG_HEADER_SIZE + model_bytes(m, 10), frame, size / 2) == 0);
+    free(frame);
+}
+
+/* Such a log while the directory's lock is held shared, as writers hold it
+ * (their coordination file gone, so their published mark is unknown):
+ * `check` reports it live and clean (the half record is one being copied),
+ * and `check --repair` (forced too) refuses with DURLOG_EBUSY saying a writer
+ * has the log open, not that another repair runs. While the lock is held
+ * exclusively, as a repair holds it: `check` finds the torn tail (nobody
+ * is appending), and `check --repair` refuses saying another repair is
+ * running. Nothing changes in the directory. Once the lock is free, the
+ * repair cuts the half record. (Before 9d77cfc the shared holder got "another
+ * repair ... is running on it, or a writer is opening it", and `check`
+ * reported the record being copied as a torn tail.) */
+static void check_and_repair_tell_writers_from_another_repair_holding_the_log(void)
+{
+    struct scratch s;
+    struct model m;
+    scratch_make(&s);
+    build_with_a_record_half_copied(&s, &m);
+    char seg[400];
+    seg_file(seg, sizeof seg, s.log, 0);
+    size_t len;
+    unsigned char *before = file_read(seg, &len);
+    REQUIRE(before);
+
+    int fd = hold_dir(s.log, LOCK_SH);
+    REQUIRE(fd >= 0);
+    durlog_check_report rep = check_log(s.log, 0, 0);
+    CHECK_EQ_U64(rep.live, 1);
+    CHECK_EQ_U64(rep.damaged, 0);
+    CHECK_EQ_U64(rep.records, 10);
+    if (rep.damaged)
+        fprintf(stderr, "  check under writers: %s\n", rep.problem);
+    for (int force = 0; force <= 1; force++) {
+        rep = check_log(s.log, DURLOG_CHECK_REPAIR | (force ? DURLOG_CHECK_FORCE : 0),
+                        DURLOG_EBUSY);
+        if (!strstr(rep.problem, "writer has the log open") ||
+            strstr(rep.problem, "another `durlog"))
+            fprintf(stderr, "  repair under writers: \"%s\"\n", rep.problem);
+        CHECK(strstr(rep.problem, "writer has the log open") != NULL);
+        CHECK(strstr(rep.problem, "another `durlog") == NULL);
+    }
+    close(fd);
+
+    fd = hold_dir(s.log, LOCK_EX);
+    REQUIRE(fd >= 0);
+    rep = check_log(s.log, 0, 0);
+    CHECK_EQ_U64(rep.live, 0);
+    CHECK_EQ_U64(rep.damaged, 1);
+    CHECK_EQ_U64(rep.damage_at_tail, 1);
+    rep = check_log(s.log, DURLOG_CHECK_REPAIR, DURLOG_EBUSY);
+    if (!strstr(rep.problem, "another `durlog check --repair`") ||
+        strstr(rep.problem, "writer has the log open"))
+        fprintf(stderr, "  repair under a repair: \"%s\"\n", rep.problem);
+    CHECK(strstr(rep.problem, "another `durlog check --repair`") != NULL);
+    CHECK(strstr(rep.problem, "writer has the log open") == NULL);
+    close(fd);
+
+    CHECK(file_equals(seg, before, len));
+    CHECK_EQ_U64(count_named(s.log, ".cut-"), 0);
+    rep = check_log(s.log, DURLOG_CHECK_REPAIR, 0);
+    CHECK_EQ_U64(rep.damaged, 0);
+    CHECK_EQ_U64(rep.records, 10);
+    CHECK_EQ_U64(count_named(s.log, ".cut-"), 1);
+    free(before);
+    model_free(&m);
+    scratch_remove(&s);
+}
+
+/* A closed log of 10 records whose close checkpointed all 10; records 7..9
+ * are then zeroed (the data ends cleanly after record 6, below what the
+ * checkpoint promised). `check` reports damage: records that were durable
+ * are missing, naming the segment. `--repair` without force refuses (the
+ * damage is not a torn tail) and changes nothing. `--repair --force` keeps
+ * records 0..6 where they are: it moves no segment aside and creates no side
+ * file (there is nothing to cut), and lowers the checkpoint to record 7;
+ * the log then checks clean and takes records 7..9 again. (Before 9d77cfc
+ * the damage had no place, and the forced repair moved the whole segment
+ * aside, leaving an empty log.) */
+static void forced_repair_of_records_missing_under_a_checkpoint_cuts_nothing(void)
+{
+    struct scratch s;
+    struct model m;
+    scratch_make(&s);
+    model_make(&m, 4402, 10, 100);
+    build_closed(s.log, &m, 10, ONE_SEGMENT);
+    char seg[400], name[DL_SEG_NAME_LEN + 1];
+    seg_file(seg, sizeof seg, s.log, 0);
+    seg_name_of(name, 0);
+    int flags = segment_flags(s.log, 0);
+    REQUIRE(flags >= 0 && (flags & DL_SEG_F_CKPT));
+    uint64_t off7 = DL_SEG_HEADER_SIZE + model_bytes(&m, 7);
+    REQUIRE(file_zero(seg, off7, model_bytes(&m, 10) - model_bytes(&m, 7)) == 0);
+    size_t len;
+    unsigned char *before = file_read(seg, &len);
+    REQUIRE(before);
+
+    durlog_check_report rep = check_log(s.log, 0, 0);
+    CHECK_EQ_U64(rep.damaged, 1);
+    CHECK_EQ_U64(rep.damage_at_tail, 0);
+    CHECK(strstr(rep.problem, name) != NULL && strstr(rep.problem, "missing") != NULL);
+    rep = check_log(s.log, DURLOG_CHECK_REPAIR, DURLOG_ECORRUPT);
+    CHECK(file_equals(seg, before, len));
+
+    rep = check_log(s.log, DURLOG_CHECK_REPAIR | DURLOG_CHECK_FORCE, 0);
+    if (rep.damaged)
+        fprintf(stderr, "  after the forced repair: %s\n", rep.problem);
+    CHECK_EQ_U64(rep.damaged, 0);
+    CHECK_EQ_U64(rep.records, 7);
+    CHECK_EQ_U64(rep.side_files, 0);
+    CHECK(file_exists(seg));
+    CHECK_EQ_U64(count_named(s.log, ".cut-"), 0);
+    size_t now_len;
+    unsigned char *now = file_read(seg, &now_len);
+    struct dl_seg_header h;
+    REQUIRE(now && now_len == len);
+    CHECK(memcmp(now + DL_SEG_HEADER_SIZE, before + DL_SEG_HEADER_SIZE,
+                 len - DL_SEG_HEADER_SIZE) == 0);
+    CHECK_OK(dl_seg_header_decode(now, &h));
+    CHECK_EQ_U64(h.flags, DL_SEG_F_CKPT);
+    CHECK_EQ_U64(h.ckpt_seq, 7);
+    CHECK_EQ_U64(h.ckpt_off, off7);
+    free(now);
+
+    int end_rc;
+    CHECK_EQ_U64(model_read_log(&m, s.log, &end_rc), 7);
+    CHECK_RC(end_rc, DURLOG_EEND);
+    durlog *w;
+    CHECK_OK(open_log(s.log, ONE_SEGMENT, &w));
+    REQUIRE(w);
+    CHECK_EQ_U64(log_next_seq(w), 7);
+    model_append(w, &m, 7, 10, DURLOG_KERNEL);
+    CHECK_OK(durlog_close(w));
+    CHECK_EQ_U64(model_read_log(&m, s.log, &end_rc), 10);
+    CHECK_RC(end_rc, DURLOG_EEND);
+    rep = check_log(s.log, 0, 0);
+    CHECK_EQ_U64(rep.damaged, 0);
+    free(before);
+    model_free(&m);
+    scratch_remove(&s);
+}
+
+/* ------------------------------------------------------------------------
+ * 5. Recovery without room for a side file; a refused recovery.
+ */
+
+/* Side files ("*.cut-*") cannot be written: their write fails with ENOSPC,
+ * as on a full disk (their creation succeeds: an inode is free). */
+static _Atomic int cut_fd = -1;
+
+static int openat_noting_cut_files(int dirfd, const char *name, int flags, mode_t mode)
+{
+    int fd = dl_os_real.openat(dirfd, name, flags, mode);
+    if (fd >= 0 && strstr(name, ".cut-"))
+        atomic_store(&cut_fd, fd);
+    return fd;
+}
+
+static ssize_t write_failing_on_cut_files(int fd, const void *buf, size_t len)
+{
+    if (fd == atomic_load(&cut_fd)) {
+        errno = ENOSPC;
+        return -1;
+    }
+    return dl_os_real.write(fd, buf, len);
+}
+
+static void no_room_for_side_files(int on)
+{
+    atomic_store(&cut_fd, -1);
+    dl_os.openat = on ? openat_noting_cut_files : dl_os_real.openat;
+    dl_os.write = on ? write_failing_on_cut_files : dl_os_real.write;
+}
+
+/* A closed log of 20 records, its checkpoints cleared (a writer crashed),
+ * the last record torn (a stretch of its payload zeroed: no whole record in
+ * what follows record 18). With no room for a side file, the open still
+ * succeeds: the torn bytes are zeroed in place, reported as cut with no side
+ * file, and no half-written side file is left; records 0..18 read back and
+ * record 19 is appended again. (Before 9d77cfc the open failed with
+ * -ENOSPC, every writer was kept out, and an empty side file remained.) */
+static void recovery_without_room_for_a_side_file_zeroes_a_torn_tail_in_place(void)
+{
+    struct scratch s;
+    struct model m;
+    scratch_make(&s);
+    model_make(&m, 4501, 20, 100);
+    build_closed(s.log, &m, 20, ONE_SEGMENT);
+    forget_checkpoints(s.log);
+    char seg[400];
+    seg_file(seg, sizeof seg, s.log, 0);
+    uint64_t off19 = DL_SEG_HEADER_SIZE + model_bytes(&m, 19);
+    REQUIRE(file_zero(seg, off19 + DL_REC_HEADER_SIZE + 40, 30) == 0);
+
+    no_room_for_side_files(1);
+    durlog *w = NULL;
+    char err[512] = "";
+    durlog_options o;
+    durlog_options_init(&o);
+    o.segment_size = ONE_SEGMENT;
+    o.errbuf = err;
+    o.errbuf_size = sizeof err;
+    int rc = durlog_open(s.log, &o, &w);
+    no_room_for_side_files(0);
+    if (rc)
+        fprintf(stderr, "  open: %s\n", err);
+    CHECK_OK(rc);
+    CHECK_EQ_U64(count_named(s.log, ".cut-"), 0);
+    REQUIRE(w);
+    durlog_recovery rec;
+    durlog_last_recovery(w, &rec);
+    CHECK(rec.bytes_cut > 0);
+    CHECK_EQ_U64(rec.offset, off19);
+    CHECK(rec.side_file[0] == 0);
+    CHECK_EQ_U64(log_next_seq(w), 19);
+    size_t len;
+    unsigned char *now = file_read(seg, &len);
+    CHECK(now && len > off19 && nonzero_extent(now + off19, len - off19) == 0);
+    free(now);
+    model_append(w, &m, 19, 20, DURLOG_KERNEL);
+    CHECK_OK(durlog_close(w));
+    int end_rc;
+    CHECK_EQ_U64(model_read_log(&m, s.log, &end_rc), 20);
+    CHECK_RC(end_rc, DURLOG_EEND);
+    model_free(&m);
+    scratch_remove(&s);
+}
+
+/* The limit of that zeroing. The same without room for side files, but the
+ * damage is followed by whole records recovery would cut (after a reboot: no
+ * coordination file, nothing vouches for them): the open fails with -ENOSPC
+ * and a message, zeroes nothing, and leaves no half-written side file behind;
+ * once there is room, the open cuts them into a side file, byte for byte.
+ * (Before 9d77cfc the failed side file stayed, empty.) */
+static void recovery_without_room_for_a_side_file_never_zeroes_a_whole_record(void)
+{
+    struct scratch s;
+    struct model m;
+    scratch_make(&s);
+    model_make(&m, 4502, 20, 100);
+    build_closed(s.log, &m, 20, ONE_SEGMENT);
+    forget_checkpoints(s.log);
+    char seg[400], shm[400];
+    CHECK(unlink(log_file(shm, sizeof shm, s.log, DL_SHM_NAME)) == 0);
+    seg_file(seg, sizeof seg, s.log, 0);
+    uint64_t off15 = DL_SEG_HEADER_SIZE + model_bytes(&m, 15);
+    REQUIRE(file_flip_bit(seg, off15 + DL_REC_HEADER_SIZE + 3, 2) == 0);
+    size_t len;
+    unsigned char *before = file_read(seg, &len);
+    REQUIRE(before);
+
+    no_room_for_side_files(1);
+    durlog *w = NULL;
+    char err[512] = "";
+    durlog_options o;
+    durlog_options_init(&o);
+    o.segment_size = ONE_SEGMENT;
+    o.errbuf = err;
+    o.errbuf_size = sizeof err;
+    int rc = durlog_open(s.log, &o, &w);
+    no_room_for_side_files(0);
+    CHECK_RC(rc, -ENOSPC);
+    if (w)
+        durlog_close(w);
+    CHECK(strstr(err, "No space left") != NULL);
+    CHECK(file_equals(seg, before, len));
+    CHECK_EQ_U64(count_named(s.log, ".cut-"), 0);
+
+    CHECK_OK(open_log(s.log, ONE_SEGMENT, &w));
+    REQUIRE(w);
+    durlog_recovery rec;
+    durlog_last_recovery(w, &rec);
+    CHECK(rec.side_file[0] != 0);
+    CHECK_EQ_U64(log_next_seq(w), 15);
+    CHECK_OK(durlog_close(w));
+    char side[400];
+    size_t side_len = 0;
+    unsigned char *kept = rec.side_file[0]
+        ? file_read(log_file(side, sizeof side, s.log, rec.side_file), &side_len) : NULL;
+    uint64_t cut = model_bytes(&m, 20) - model_bytes(&m, 15);
+    CHECK(kept && side_len >= cut - 8 && memcmp(kept, before + off15, side_len) == 0);
+    free(kept);
+    free(before);
+    model_free(&m);
+    scratch_remove(&s);
+}
+
+/* A real full disk: an 8 MiB ext4 image, loop-mounted (needs root, as
+ * test_fulldisk does), holding a closed log of 20 records whose last record
+ * is torn and whose checkpoints were cleared, then filled up by another
+ * file. `durlog append` opens it: the torn bytes are zeroed in place (no
+ * side file fits), it says so on standard error ("they held no whole record,
+ * and there was no room to keep them"), and appends its record as record 19.
+ * (Before 9d77cfc the command failed with "No space left on device" and no
+ * writer could open the log until space was freed.) */
+static void durlog_append_on_a_full_disk_zeroes_a_torn_tail_and_says_so(void)
+{
+    char dir[256], image[400], mnt[400], log[500], filler[500], cmd[3000];
+    test_tmpdir(dir, sizeof dir);
+    snprintf(image, sizeof image, "%s/disk.ext4", dir);
+    snprintf(mnt, sizeof mnt, "%s/mnt", dir);
+    snprintf(log, sizeof log, "%s/log", mnt);
+    snprintf(filler, sizeof filler, "%s/filler", mnt);
+    if (geteuid() != 0)
+        fprintf(stderr, "  this test mounts a file system: run the suite as root\n");
+    REQUIRE(geteuid() == 0);
+    snprintf(cmd, sizeof cmd, "truncate -s 8M '%s' && mkfs.ext4 -q -F '%s' && mkdir -p '%s' "
+             "&& mount -o loop '%s' '%s'", image, image, mnt, image, mnt);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "  `%s` failed\n", cmd);
+        CHECK(!"mounted a loop-back ext4 image");
+        test_rmrf(dir);
+        return;
+    }
+    struct model m;
+    model_make(&m, 4504, 20, 100);
+    build_closed(log, &m, 19, ONE_SEGMENT);
+    forget_checkpoints(log);
+    char seg[600], err[600];
+    seg_file(seg, sizeof seg, log, 0);
+    uint64_t off18 = DL_SEG_HEADER_SIZE + model_bytes(&m, 18);
+    CHECK(file_zero(seg, off18 + DL_REC_HEADER_SIZE + 40, 30) == 0);
+    snprintf(err, sizeof err, "%s/err", dir);
+    const char *bin = getenv("DURLOG_BIN");
+    /* Full to the last block (a large write stops short of the last few). */
+    snprintf(cmd, sizeof cmd, "head -c 8000000 /dev/zero > '%s' 2>/dev/null; "
+             "dd if=/dev/zero of='%s.2' bs=1024 2>/dev/null; "
+             "dd if=/dev/zero of='%s.3' bs=1 2>/dev/null; "
+             "'%s' append '%s' again 2>'%s'", filler, filler, filler,
+             bin && *bin ? bin : "build/durlog", log, err);
+    int status = system(cmd);
+    size_t len;
+    char *msg = (char *)file_read(err, &len);
+    if (msg)
+        msg[len ? len - 1 : 0] = '\0';
+    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0) || !msg ||
+        !strstr(msg, "no room to keep them"))
+        fprintf(stderr, "  durlog append: status %d, stderr: %s\n", status, msg ? msg : "");
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK(msg && strstr(msg, "opening the log cut") && strstr(msg, "no room to keep them"));
+    free(msg);
+    CHECK_EQ_U64(count_named(log, ".cut-"), 0);
+    /* Records 0..17, then "again" as record 18 (where the torn one was). */
+    durlog_reader *r;
+    durlog_record rec;
+    CHECK_OK(durlog_reader_open(log, NULL, &r));
+    if (r) {
+        uint64_t n = 0;
+        int rc;
+        while ((rc = durlog_reader_next(r, &rec)) == 0 && n < 18 && model_matches(&m, &rec))
+            n++;
+        CHECK_EQ_U64(n, 18);
+        CHECK(rc == 0 && rec.seq == 18 && rec.len == 5 && memcmp(rec.data, "again", 5) == 0);
+        CHECK_RC(durlog_reader_next(r, &rec), DURLOG_EEND);
+        durlog_reader_close(r);
+    }
+    durlog_check_report rep = check_log(log, 0, 0);
+    CHECK_EQ_U64(rep.damaged, 0);
+    CHECK_EQ_U64(rep.records, 19);
+    snprintf(cmd, sizeof cmd, "umount '%s'", mnt);
+    CHECK(system(cmd) == 0);
+    test_rmrf(dir);
+    model_free(&m);
+}
+
+/* Segment `first`'s header as one no checkpoint was ever written into
+ * (format.h: no flags, ckpt_seq its first record, ckpt_off 64). */
+static int clear_checkpoint(const char *log, uint64_t first)
+{
+    char path[400];
+    unsigned char hdr[DL_SEG_HEADER_SIZE];
+    struct dl_seg_header h;
+    int fd = open(seg_file(path, sizeof path, log, first), O_RDWR);
+    int rc = -1;
+    if (fd >= 0 && pread(fd, hdr, sizeof hdr, 0) == (ssize_t)sizeof hdr &&
+        dl_seg_header_decode(hdr, &h) == 0) {
+        h.flags = 0;
+        h.ckpt_seq = first;
+        h.ckpt_off = DL_SEG_HEADER_SIZE;
+        dl_seg_header_encode(hdr, &h);
+        if (pwrite(fd, hdr, sizeof hdr, 0) == (ssize_t)sizeof hdr)
+            rc = 0;
+    }
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+/* pwrites of exactly [rewrite_off, rewrite_off + rewrite_len) of a file. */
+static _Atomic uint64_t rewrite_off, rewrite_len;
+static _Atomic int rewrites;
+
+static ssize_t pwrite_counting_rewrites(int fd, const void *buf, size_t len, off_t off)
+{
+    if ((uint64_t)off == atomic_load(&rewrite_off) && len == atomic_load(&rewrite_len))
+        atomic_fetch_add(&rewrites, 1);
+    return dl_os_real.pwrite(fd, buf, len, off);
+}
+
+/* A closed log of 20 records without a checkpoint, and its coordination
+ * file from another boot (its boot id changed): a writer's open recovers
+ * leniently and must fdatasync the records before it trusts them. That
+ * fdatasync fails (EIO): the open fails. The failed rebuild keeps, in the
+ * coordination file, that a sync of this log failed, so the next open (the
+ * disk well again) first writes the records it keeps again from the page
+ * cache (a failed fdatasync may leave pages clean but never written, which a
+ * plain fdatasync would then report durable), then syncs them: one pwrite of
+ * exactly the records' bytes. It succeeds with all 20 records. (Before
+ * 9d77cfc the failed rebuild forgot both the log's identity and the failure,
+ * and the next open synced without writing anything again.) */
+static void a_recovery_whose_fdatasync_failed_writes_the_records_again_on_the_next_open(void)
+{
+    struct scratch s;
+    struct model m;
+    scratch_make(&s);
+    model_make(&m, 4505, 20, 100);
+    build_closed(s.log, &m, 20, ONE_SEGMENT);
+    REQUIRE(clear_checkpoint(s.log, 0) == 0);
+    struct dl_shared *sh = tu_map_shared_rw(s.log);
+    REQUIRE(sh);
+    sh->boot_id[0] = sh->boot_id[0] == 'x' ? 'y' : 'x'; /* another boot */
+    tu_unmap_shared(sh);
+
+    durlog_options o;
+    durlog_options_init(&o);
+    o.segment_size = ONE_SEGMENT;
+    char err[512] = "";
+    o.errbuf = err;
+    o.errbuf_size = sizeof err;
+    durlog *w = NULL;
+    atomic_store(&tu_fdatasync_fails, 1);
+    dl_os.fdatasync = tu_fdatasync_maybe_eio;
+    CHECK_RC(durlog_open(s.log, &o, &w), -EIO);
+    dl_os.fdatasync = dl_os_real.fdatasync;
+    atomic_store(&tu_fdatasync_fails, 0);
+    if (w)
+        durlog_close(w);
+    w = NULL;
+
+    atomic_store(&rewrite_off, DL_SEG_HEADER_SIZE);
+    atomic_store(&rewrite_len, model_bytes(&m, 20));
+    atomic_store(&rewrites, 0);
+    dl_os.pwrite = pwrite_counting_rewrites;
+    int rc = durlog_open(s.log, &o, &w);
+    dl_os.pwrite = dl_os_real.pwrite;
+    if (rc)
+        fprintf(stderr, "  second open: %s\n", err);
+    CHECK_OK(rc);
+    CHECK_EQ_U64(atomic_load(&rewrites), 1);
+    if (w) {
+        CHECK_EQ_U64(log_next_seq(w), 20);
+        CHECK_OK(durlog_close(w));
+    }
+    int end_rc;
+    CHECK_EQ_U64(model_read_log(&m, s.log, &end_rc), 20);
+    CHECK_RC(end_rc, DURLOG_EEND);
+    model_free(&m);
+    scratch_remove(&s);
+}
+
+/* A closed log of 20 records (kernel appends only: no record vouches for
+ * another), its checkpoints cleared as a crash leaves them, its coordination
+ * file from this boot (so recovery is strict), and record 5 damaged with
+ * good records after it. The open is refused with DURLOG_ECORRUPT; so is
+ * the next one: the failed rebuild kept what made it strict, so it is not
+ * retried as a lenient one that would cut records 5..19. The segment is
+ * unchanged and no side file appears. (Before 9d77cfc the second open cut
+ * them.) */
+static void a_refused_recovery_is_refused_again_by_the_next_open(void)
+{
+    struct scratch s;
+    struct model m;
+    scratch_make(&s);
+    model_make(&m, 4503, 20, 100);
+    build_closed(s.log, &m, 20, ONE_SEGMENT);
+    forget_checkpoints(s.log);
+    char seg[400];
+    seg_file(seg, sizeof seg, s.log, 0);
+    uint64_t off5 = DL_SEG_HEADER_SIZE + model_bytes(&m, 5);
+    REQUIRE(file_flip_bit(seg, off5 + DL_REC_HEADER_SIZE + 7, 1) == 0);
+    size_t len;
+    unsigned char *before = file_read(seg, &len);
+    REQUIRE(before);
+    for (int attempt = 0; attempt < 3; attempt++) {
+        durlog *w = NULL;
+        char err[512] = "";
+        durlog_options o;
+        durlog_options_init(&o);
+        o.segment_size = ONE_SEGMENT;
+        o.errbuf = err;
+        o.errbuf_size = sizeof err;
+        int rc = durlog_open(s.log, &o, &w);
+        if (rc != DURLOG_ECORRUPT)
+            fprintf(stderr, "  open %d returned %d (%s)\n", attempt + 1, rc, err);
+        CHECK_RC(rc, DURLOG_ECORRUPT);
+        if (w)
+            durlog_close(w);
+        CHECK(strstr(err, "durlog check") != NULL);
+    }
+    CHECK(file_equals(seg, before, len));
+    CHECK_EQ_U64(count_named(s.log, ".cut-"), 0);
+    CHECK_EQ_U64(read_skipping_damage(&m, s.log), 19);
+    free(before);
+    model_free(&m);
+    scratch_remove(&s);
+}
+
+/* ------------------------------------------------------------------------
+ * Found by these tests, fixed since.
+ */
+
+/* The failure for a segment overwritten in place names the segment file
+ * (it used to blame durlog.shm, whatever file was overwritten). */
+static void the_overwrite_failure_names_the_overwritten_segment_file(void)
+{
+    struct scratch s;
+    struct model m;
+    scratch_make(&s);
+    model_make(&m, 4901, 11, 100);
+    durlog *w;
+    CHECK_OK(open_log(s.log, ONE_SEGMENT, &w));
+    REQUIRE(w);
+    model_append(w, &m, 0, 10, DURLOG_KERNEL);
+    char seg[400], name[DL_SEG_NAME_LEN + 1];
+    seg_file(seg, sizeof seg, s.log, 0);
+    seg_name_of(name, 0);
+    static const char foreign[64] = "someone else's bytes, where record 10 goes";
+    REQUIRE(file_put(seg, DL_SEG_HEADER_SIZE + model_bytes(&m, 10), foreign,
+                     sizeof foreign) == 0);
+    CHECK_RC(durlog_append(w, model_payload(&m, 10), m.lens[10], DURLOG_KERNEL, NULL),
+             DURLOG_EFAILED);
+    const char *msg = durlog_errmsg(w);
+    if (!strstr(msg, name))
+        fprintf(stderr, "  the failure's message does not name %s: \"%s\"\n", name, msg);
+    CHECK(strstr(msg, name) != NULL);
+    durlog_close(w);
+    model_free(&m);
+    scratch_remove(&s);
+}
+
+/* After a tail replaced by cp + mv under a `kernel` writer (its close
+ * failed, its records 10..19 saved in <segment>.replaced-<inode>), a reader
+ * stops after record 9 with DURLOG_ECORRUPT, "record 10 is missing ...; run
+ * `durlog check`" (this boot's coordination file says records up to 19 were
+ * published). `durlog check` must agree (it used to call the log clean),
+ * and its repair, with nothing to cut, drops that promise: then both call
+ * the log whole. */
+static void check_agrees_with_a_reader_after_a_tail_was_replaced(void)
+{
+    struct scratch s;
+    struct model m;
+    scratch_make(&s);
+    model_make(&m, 4902, 20, 100);
+    durlog *w;
+    CHECK_OK(open_log(s.log, ONE_SEGMENT, &w));
+    REQUIRE(w);
+    model_append(w, &m, 0, 10, DURLOG_KERNEL);
+    char seg[400];
+    seg_file(seg, sizeof seg, s.log, 0);
+    REQUIRE(cp_and_mv(s.log, seg) == 0);
+    model_append(w, &m, 10, 20, DURLOG_KERNEL);
+    CHECK_RC(durlog_close(w), DURLOG_EFAILED);
+    int end_rc;
+    uint64_t n = model_read_log(&m, s.log, &end_rc);
+    durlog_check_report rep = check_log(s.log, 0, 0);
+    if ((end_rc == DURLOG_ECORRUPT) != (rep.damaged == 1))
+        fprintf(stderr, "  a reader read %" PRIu64 " records and ended with %d (%s); "
+                "durlog_check: damaged %d, %" PRIu64 " records (\"%s\")\n", n, end_rc,
+                durlog_strerror(end_rc), rep.damaged, rep.records, rep.problem);
+    CHECK((end_rc == DURLOG_ECORRUPT) == (rep.damaged == 1));
+    CHECK_EQ_U64(rep.damaged, 1);
+    CHECK(strstr(rep.problem, "records 10 to 19 are missing") != NULL);
+    durlog_check_report fixed;
+    CHECK_OK(durlog_check(s.log, DURLOG_CHECK_REPAIR, &fixed));
+    CHECK_EQ_U64(fixed.damaged, 0);
+    CHECK_EQ_U64(model_read_log(&m, s.log, &end_rc), 10);
+    CHECK_RC(end_rc, DURLOG_EEND);
+    rep = check_log(s.log, 0, 0);
+    CHECK_EQ_U64(rep.damaged, 0);
+    model_free(&m);
+    scratch_remove(&s);
+}
+
+TEST_MAIN(
+    RUN(a_tail_overwritten_in_place_under_a_writer_fails_the_next_append);
+    RUN(an_old_coordination_file_written_over_the_live_one_fails_the_next_append);
+    RUN(kernel_appends_into_a_tail_replaced_by_cp_and_mv_are_saved_when_close_fails);
+    RUN(a_roll_away_from_a_tail_replaced_by_cp_and_mv_fails_and_saves_it);
+    RUN(close_fails_and_saves_a_rolled_segment_removed_before_its_seal);
+    RUN(a_sync_append_after_a_rolled_segment_was_replaced_fails_and_saves_it);
+    RUN(info_counts_the_records_of_a_moved_middle_segment_as_missing);
+    RUN(check_and_repair_tell_writers_from_another_repair_holding_the_log);
+    RUN(forced_repair_of_records_missing_under_a_checkpoint_cuts_nothing);
+    RUN(recovery_without_room_for_a_side_file_zeroes_a_torn_tail_in_place);
+    RUN(recovery_without_room_for_a_side_file_never_zeroes_a_whole_record);
+    RUN(durlog_append_on_a_full_disk_zeroes_a_torn_tail_and_says_so);
+    RUN(a_refused_recovery_is_refused_again_by_the_next_open);
+    RUN(a_recovery_whose_fdatasync_failed_writes_the_records_again_on_the_next_open);
+    RUN(the_overwrite_failure_names_the_overwritten_segment_file);
+    RUN(check_agrees_with_a_reader_after_a_tail_was_replaced);
+)
