@@ -144,21 +144,30 @@ static int rebuild_shared(durlog *log)
     memcpy(old_boot, sh->boot_id, sizeof old_boot);
     uint64_t old_dev = sh->dir_dev, old_ino = sh->dir_ino;
     uint32_t old_failed = same_log && atomic_load(&sh->failed) == DL_FAIL_SYNC ? DL_FAIL_SYNC : 0;
-    memset(sh, 0, sizeof *sh);
+    /* The new contents are built aside and copied over in one go: the
+     * bytes of the kept fields are written with the values they already
+     * hold, so a reader looking at the file meanwhile never sees a mark at
+     * zero (a memset, then the stores, had a window where it did). */
+    struct dl_shared *img = calloc(1, sizeof *img);
+    if (!img)
+        return dl_fail(log, -ENOMEM, "out of memory rebuilding %s/%s", log->path,
+                       DL_SHM_NAME);
     if (same_log) {
-        memcpy(sh->boot_id, old_boot, sizeof old_boot);
-        sh->dir_dev = old_dev;
-        sh->dir_ino = old_ino;
-        atomic_store(&sh->failed, old_failed);
+        memcpy(img->boot_id, old_boot, sizeof old_boot);
+        img->dir_dev = old_dev;
+        img->dir_ino = old_ino;
+        atomic_store(&img->failed, old_failed);
     }
-    sh->magic = DL_SHM_MAGIC;
-    sh->version = DL_SHM_VERSION;
-    sh->size = sizeof *sh;
-    atomic_store(&sh->published.event, ev_pub + 1);
-    atomic_store(&sh->durable.event, ev_dur + 1);
-    atomic_store(&sh->generation, gen);
-    atomic_store(&sh->published_seq, pub);
-    atomic_store(&sh->durable_seq, dur);
+    img->magic = DL_SHM_MAGIC;
+    img->version = DL_SHM_VERSION;
+    img->size = sizeof *img;
+    atomic_store(&img->published.event, ev_pub + 1);
+    atomic_store(&img->durable.event, ev_dur + 1);
+    atomic_store(&img->generation, gen);
+    atomic_store(&img->published_seq, pub);
+    atomic_store(&img->durable_seq, dur);
+    memcpy(sh, img, sizeof *sh);
+    free(img);
     int rc = dl_shared_init_locks(sh);
     if (rc)
         return dl_fail(log, rc, "initialise locks in %s/%s: %s", log->path,
