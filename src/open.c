@@ -459,7 +459,7 @@ static int no_longer_there(durlog *log, uint64_t seg, int fd)
 {
     char name[DL_SEG_NAME_LEN + 1];
     dl_seg_name(name, seg);
-    return dl_seg_is_at(log->dirfd, name, fd) == 0 && !dl_seg_replaced_by_roll(log, seg);
+    return dl_seg_is_at(log->dirfd, name, fd, NULL) == 0 && !dl_seg_replaced_by_roll(log, seg);
 }
 
 /* A kernel-level writer is not checked at each append (that would cost a

@@ -227,12 +227,14 @@ int dl_seg_write_header(int fd, const struct dl_seg_header *h)
     return dl_pwrite_all(fd, hdr, sizeof hdr, 0);
 }
 
-int dl_seg_is_at(int dirfd, const char *name, int fd)
+int dl_seg_is_at(int dirfd, const char *name, int fd, struct dl_stat *fd_st)
 {
     struct dl_stat a, b;
     int rc = dl_stat_fd(fd, &a);
     if (rc < 0)
         return rc;
+    if (fd_st)
+        *fd_st = a;
     rc = dl_stat_at(dirfd, name, &b);
     if (rc < 0)
         return rc == -ENOENT ? 0 : rc;

@@ -74,8 +74,11 @@ int dl_seg_write_header(int fd, const struct dl_seg_header *h);
 
 /* 1 if `name` in dirfd is (without following links) the file open as fd,
  * 0 if it is another file or no file, or a negative error. A segment
- * replaced (cp + mv) or removed under a writer is caught by this. */
-int dl_seg_is_at(int dirfd, const char *name, int fd);
+ * replaced (cp + mv) or removed under a writer is caught by this. fd_st,
+ * when not NULL, gets fd's own stat (the sync path needs its inode too:
+ * one statx the fewer per group commit). */
+struct dl_stat;
+int dl_seg_is_at(int dirfd, const char *name, int fd, struct dl_stat *fd_st);
 
 /* Creates segment `first_seq` with `capacity`, `alloc` bytes allocated, and
  * its header written, via a temporary name renamed into place, so that the

@@ -235,7 +235,7 @@ int dl_check_segment_identity(durlog *log, uint64_t seg, int fd)
     char name[DL_SEG_NAME_LEN + 1];
     struct dl_stat st;
     dl_seg_name(name, seg);
-    int rc = dl_seg_is_at(log->dirfd, name, fd);
+    int rc = dl_seg_is_at(log->dirfd, name, fd, &st);
     if (rc < 0)
         return dl_fail(log, rc, "cannot look at %s/%s: %s", log->path, name,
                        durlog_strerror(rc));
@@ -244,7 +244,7 @@ int dl_check_segment_identity(durlog *log, uint64_t seg, int fd)
     /* The tail's file must also be the one every writer maps: a sync
      * descriptor opened after the replacement would name the new file.
      * (Read under the append lock: a roll changes both.) */
-    if (rc == 1 && dl_stat_fd(fd, &st) == 0) {
+    if (rc == 1) {
         int lrc = dl_lock_append(log);
         if (lrc)
             return lrc;

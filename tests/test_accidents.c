@@ -90,6 +90,7 @@
 
 #include "crc32c.h"
 #include "format.h"
+#include "testlog.h"
 #include "testutil.h"
 
 #define NW 3                   /* writer processes */
@@ -678,44 +679,6 @@ static void seg_name(char *buf, size_t size, uint64_t first)
     snprintf(buf, size, "%020" PRIu64 ".seg", first);
 }
 
-static unsigned char *read_whole(const char *path, size_t *len)
-{
-    struct stat st;
-    unsigned char *buf = NULL;
-    int fd = open(path, O_RDONLY);
-    *len = 0;
-    if (fd < 0)
-        return NULL;
-    if (fstat(fd, &st) == 0 && (buf = malloc((size_t)st.st_size + 1)) != NULL) {
-        size_t got = 0;
-        while (got < (size_t)st.st_size) {
-            ssize_t n = pread(fd, buf + got, (size_t)st.st_size - got, (off_t)got);
-            if (n <= 0)
-                break;
-            got += (size_t)n;
-        }
-        *len = got;
-    }
-    close(fd);
-    return buf;
-}
-
-static int write_whole(const char *path, const void *buf, size_t len)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0)
-        return -1;
-    size_t done = 0;
-    while (done < len) {
-        ssize_t n = write(fd, (const char *)buf + done, len - done);
-        if (n <= 0)
-            break;
-        done += (size_t)n;
-    }
-    close(fd);
-    return done == len ? 0 : -1;
-}
-
 /* ---- the controller ---------------------------------------------------- */
 
 struct accident {
@@ -796,7 +759,7 @@ static void take_shm_copy(struct ctl *c)
     char path[400];
     size_t len;
     path_in(path, sizeof path, c->s.log, SHM_FILE);
-    unsigned char *p = read_whole(path, &len);
+    unsigned char *p = file_read(path, &len);
     if (p && len > 0) {
         free(c->shm_copy);
         c->shm_copy = p;
@@ -827,7 +790,7 @@ static void acc_old_shm(struct ctl *c)
     path_in(path, sizeof path, c->s.log, SHM_FILE);
     path_in(tmp, sizeof tmp, c->s.log, "acc-shm.tmp");
     uint64_t t0 = mono_ns();
-    if (write_whole(tmp, c->shm_copy, c->shm_len) == 0 && rename(tmp, path) == 0) {
+    if (file_write(tmp, c->shm_copy, c->shm_len) == 0 && rename(tmp, path) == 0) {
         note(c, K_OLD_SHM, t0, "put back an old copy of %s", SHM_FILE);
     } else {
         unlink(tmp);
@@ -853,7 +816,7 @@ static void acc_flip(struct ctl *c)
         seg_name(name, sizeof name, segs[i]);
         path_in(path, sizeof path, c->s.log, name);
         size_t len;
-        unsigned char *buf = read_whole(path, &len);
+        unsigned char *buf = file_read(path, &len);
         struct dl_seg_header h;
         if (!buf || !header_sealed(buf, len, &h)) {
             free(buf);
@@ -1067,8 +1030,8 @@ static void acc_replace_tail(struct ctl *c)
     path_in(tmp, sizeof tmp, c->s.log, "acc-replace.tmp");
     uint64_t t0 = mono_ns();
     size_t len;
-    unsigned char *copy = read_whole(path, &len);
-    int ok = copy && write_whole(tmp, copy, len) == 0;
+    unsigned char *copy = file_read(path, &len);
+    int ok = copy && file_write(tmp, copy, len) == 0;
     free(copy);
     if (ok) {
         sleep_us(1000 + (unsigned)(test_rand(&c->rnd) % 7000));
@@ -1217,7 +1180,7 @@ static int scan_dir(const char *dir, int is_backup, const struct expect *e, uint
         if (strcmp(de->d_name, SHM_FILE) == 0)
             continue;
         size_t len;
-        unsigned char *buf = read_whole(path, &len);
+        unsigned char *buf = file_read(path, &len);
         if (!buf) {
             fprintf(stderr, "  cannot read %s\n", path);
             continue;

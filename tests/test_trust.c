@@ -25,6 +25,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include "testlog.h"
 #include "testutil.h"
 
 #define SHM_FILE "durlog.shm"
@@ -109,38 +110,6 @@ static int has_file_with_prefix(const char *dir, const char *prefix)
         found = strncmp(de->d_name, prefix, strlen(prefix)) == 0;
     closedir(d);
     return found;
-}
-
-static unsigned char *read_whole(const char *path, size_t *len)
-{
-    struct stat st;
-    unsigned char *buf = NULL;
-    int fd = open(path, O_RDONLY);
-    *len = 0;
-    if (fd < 0)
-        return NULL;
-    if (fstat(fd, &st) == 0 && (buf = malloc((size_t)st.st_size + 1)) != NULL) {
-        size_t got = 0;
-        while (got < (size_t)st.st_size) {
-            ssize_t n = pread(fd, buf + got, (size_t)st.st_size - got, (off_t)got);
-            if (n <= 0)
-                break;
-            got += (size_t)n;
-        }
-        *len = got;
-    }
-    close(fd);
-    return buf;
-}
-
-static int write_whole(const char *path, const void *buf, size_t len)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0)
-        return -1;
-    ssize_t n = write(fd, buf, len);
-    close(fd);
-    return n == (ssize_t)len ? 0 : -1;
 }
 
 static int flip_byte(const char *path, uint64_t off)
@@ -285,7 +254,7 @@ static void one_damaged_byte_in_the_first_segment_loses_no_other_record_when_a_w
     char path[700], want[PAYLEN];
     size_t len;
     seg_path(path, sizeof path, s.log, segs[0]);
-    unsigned char *raw = read_whole(path, &len);
+    unsigned char *raw = file_read(path, &len);
     payload(want, PAYLEN, bad);
     unsigned char *at = raw ? memmem(raw, len, want, PAYLEN) : NULL;
     REQUIRE(at != NULL);
@@ -339,7 +308,7 @@ static void one_damaged_byte_in_the_first_segment_loses_no_other_record_when_a_w
         if (!is_seg_name(de->d_name, &first) && !strstr(de->d_name, ".seg.cut-"))
             continue;
         snprintf(path, sizeof path, "%s/%s", s.log, de->d_name);
-        files[nfiles] = read_whole(path, &lens[nfiles]);
+        files[nfiles] = file_read(path, &lens[nfiles]);
         if (files[nfiles])
             nfiles++;
     }
@@ -406,7 +375,7 @@ static void a_reader_ignores_a_stale_coordination_file_put_back(void)
     }
     CHECK_OK(durlog_close(h));
     size_t len;
-    unsigned char *old = read_whole(shm, &len);
+    unsigned char *old = file_read(shm, &len);
     REQUIRE(old != NULL && len > 0);
     REQUIRE(durlog_open(s.log, NULL, &h) == 0);
     for (uint64_t i = 100; i < 200; i++) {
@@ -414,7 +383,7 @@ static void a_reader_ignores_a_stale_coordination_file_put_back(void)
         CHECK_OK(durlog_append(h, buf, PAYLEN, DURLOG_SYNC, NULL));
     }
     CHECK_OK(durlog_close(h));
-    REQUIRE(write_whole(shm, old, len) == 0);
+    REQUIRE(file_write(shm, old, len) == 0);
     free(old);
 
     durlog_reader *r;
@@ -684,8 +653,8 @@ static void a_writer_stops_acknowledging_sync_appends_once_its_segment_is_replac
     snprintf(tmp, sizeof tmp, "%s/replacement.tmp", s.log);
     uint64_t t_copy = w->t_copy = mono_ns();
     size_t len;
-    unsigned char *copy = read_whole(seg, &len);
-    int copied = copy && write_whole(tmp, copy, len) == 0;
+    unsigned char *copy = file_read(seg, &len);
+    int copied = copy && file_write(tmp, copy, len) == 0;
     tu_sleep_ms(20); /* as a slow `cp` would: appends acknowledged meanwhile */
     copied = copied && rename(tmp, seg) == 0;
     uint64_t t_renamed = w->t_renamed = mono_ns();
@@ -759,7 +728,7 @@ static void a_writer_stops_acknowledging_sync_appends_once_its_segment_is_replac
     if (dir)
         closedir(dir);
     size_t saved_len = 0;
-    unsigned char *old = saved[0] ? read_whole(saved, &saved_len) : NULL;
+    unsigned char *old = saved[0] ? file_read(saved, &saved_len) : NULL;
     if (!old)
         fprintf(stderr, "  %s was not saved\n", saved);
     CHECK(old != NULL);
@@ -1045,7 +1014,7 @@ static void a_repair_refused_because_another_runs_says_so(void)
     char path[400], want[PAYLEN];
     size_t len;
     seg_path(path, sizeof path, s.log, 0);
-    unsigned char *raw = read_whole(path, &len);
+    unsigned char *raw = file_read(path, &len);
     payload(want, PAYLEN, 9);
     unsigned char *at = raw ? memmem(raw, len, want, PAYLEN) : NULL;
     REQUIRE(at != NULL);
@@ -1079,7 +1048,7 @@ static void a_repair_refused_because_another_runs_says_so(void)
     REQUIRE(held);
 
     snprintf(path, sizeof path, "%s/err", s.dir);
-    char *msg = (char *)read_whole(path, &len);
+    char *msg = (char *)file_read(path, &len);
     REQUIRE(msg != NULL);
     msg[len] = '\0';
     for (size_t i = 0; i < len; i++)

@@ -76,7 +76,7 @@ static inline unsigned char *file_read(const char *path, size_t *len)
         return NULL;
     if (fstat(fd, &st) < 0)
         goto out;
-    buf = malloc(st.st_size ? (size_t)st.st_size : 1);
+    buf = malloc((size_t)st.st_size + 1); /* + 1: callers may end it with a NUL */
     if (!buf)
         goto out;
     size_t got = 0;
