@@ -114,7 +114,12 @@ static int scan_log(int dirfd, const char *path, const uint64_t *segs, size_t n,
         }
         uint64_t limit = m.size < m.capacity ? m.size : m.capacity;
         dl_scan_from(m.map, limit, DL_SEG_HEADER_SIZE, segs[i], stop_seq, 1, &s);
+        rc = dl_seg_faulted(&m, path, err, sizeof err);
         dl_seg_close(&m);
+        if (rc) {
+            snprintf(rep->problem, sizeof rep->problem, "%s", err);
+            return rc;
+        }
         rep->records += s.records + s.later_records;
         expect = s.next_seq;
         check_checkpoint(path, name, i, &m.hdr, &s, stop_seq, rep, dmg);
@@ -234,23 +239,27 @@ static int repair(int dirfd, const char *path, const uint64_t *segs, size_t n,
 struct live_view {
     int fd;
     struct dl_shared *sh;
+    struct dl_guard *guard;
 };
 
-static int open_live_view(int dirfd, struct live_view *v)
+/* 1 and the published mark in *pub when a writer has the log open through
+ * the coordination file (and it stayed readable while we looked). */
+static int open_live_view(int dirfd, struct live_view *v, uint64_t *pub)
 {
     struct stat st;
-    void *p;
     v->fd = dl_openat(dirfd, DL_SHM_NAME, O_RDONLY | O_NOFOLLOW, 0);
     v->sh = NULL;
+    v->guard = NULL;
     if (v->fd < 0)
         return 0;
     if (fstat(v->fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= DL_SHM_SIZE &&
-        dl_shm_probe_live(v->fd) == 1 &&
-        dl_mmap(DL_SHM_SIZE, PROT_READ, v->fd, 0, &p) == 0) {
-        v->sh = p;
-        if (dl_shm_valid_for(v->sh, dirfd))
-            return 1;
-        dl_munmap(p, DL_SHM_SIZE);
+        dl_shm_probe_live(v->fd) == 1 && dl_shm_map(v->fd, 0, &v->sh, &v->guard) == 0) {
+        if (dl_shm_valid_for(v->sh, dirfd)) {
+            *pub = atomic_load(&v->sh->published_seq);
+            if (!dl_shm_lost(v->guard))
+                return 1;
+        }
+        dl_shm_unmap(v->sh, v->guard);
         v->sh = NULL;
     }
     return 0;
@@ -258,8 +267,7 @@ static int open_live_view(int dirfd, struct live_view *v)
 
 static void close_live_view(struct live_view *v)
 {
-    if (v->sh)
-        dl_munmap(v->sh, DL_SHM_SIZE);
+    dl_shm_unmap(v->sh, v->guard);
     dl_close(v->fd);
 }
 
@@ -325,17 +333,19 @@ static int lock_for_repair(int dirfd, const char *path, durlog_check_report *rep
 static uint64_t published_this_boot(int dirfd)
 {
     struct stat st;
-    void *p;
+    struct dl_shared *sh;
+    struct dl_guard *g;
     uint64_t pub = 0;
     int fd = dl_openat(dirfd, DL_SHM_NAME, O_RDONLY | O_NOFOLLOW, 0);
     if (fd < 0)
         return 0;
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= DL_SHM_SIZE &&
-        dl_mmap(DL_SHM_SIZE, PROT_READ, fd, 0, &p) == 0) {
-        struct dl_shared *sh = p;
+        dl_shm_map(fd, 0, &sh, &g) == 0) {
         if (dl_shm_valid_for(sh, dirfd))
             pub = atomic_load(&sh->published_seq);
-        dl_munmap(p, DL_SHM_SIZE);
+        if (dl_shm_lost(g))
+            pub = 0;
+        dl_shm_unmap(sh, g);
     }
     dl_close(fd);
     return pub;
@@ -346,14 +356,15 @@ static uint64_t published_this_boot(int dirfd)
 static void invalidate_shared(int dirfd)
 {
     struct dl_shared *sh;
+    struct dl_guard *g;
     int fd = dl_openat(dirfd, DL_SHM_NAME, O_RDWR | O_NOFOLLOW, 0);
     if (fd < 0)
         return;
     struct stat st;
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= DL_SHM_SIZE &&
-        dl_mmap(DL_SHM_SIZE, PROT_READ | PROT_WRITE, fd, 0, (void **)&sh) == 0) {
-        atomic_store(&sh->ready, 0);
-        dl_munmap(sh, DL_SHM_SIZE);
+        dl_shm_map(fd, 1, &sh, &g) == 0) {
+        atomic_store(&sh->ready, 0); /* on a zero page if it faulted: harmless */
+        dl_shm_unmap(sh, g);
     }
     dl_close(fd);
 }
@@ -383,10 +394,9 @@ int durlog_check(const char *path, int flags, durlog_check_report *report)
         promised = published_this_boot(dirfd);
     } else {
         struct live_view v;
-        if (open_live_view(dirfd, &v)) {
-            /* Read before listing: every record below it is in a segment
-             * that exists by then. */
-            stop_seq = atomic_load(&v.sh->published_seq);
+        /* The mark is read before listing: every record below it is in a
+         * segment that exists by then. */
+        if (open_live_view(dirfd, &v, &stop_seq)) {
             rep.live = 1;
         } else {
             enum holder h = dir_lock_holder(dirfd);

@@ -51,6 +51,7 @@ struct durlog {
     int dirfd;
     int shmfd;
     struct dl_shared *sh;
+    struct dl_guard *sh_guard;    /* sh's SIGBUS mark (shared.h: dl_shm_map) */
     durlog_options opts;
     mode_t dir_mode;
     mode_t file_mode;             /* the log's permissions: its coordination
@@ -135,6 +136,16 @@ struct durlog {
     durlog_recovery recovery;
     char errmsg[DL_ERRMSG_SIZE];
 };
+
+/* 1 once this process's view of the coordination file is the guard's zero
+ * page (shared.h: dl_shm_map): every value read from log->sh since may be
+ * zero, not the log's. Whatever writes to a file at an offset or under a
+ * name it read there looks at this after reading and before writing. */
+#include "guard.h"
+static inline int dl_view_lost(const durlog *log)
+{
+    return dl_guard_faulted(log->sh_guard);
+}
 
 /* error.c */
 /* Records a failure's message on the handle (or, in a background thread, in

@@ -176,6 +176,10 @@ static int rebuild_shared(durlog *log)
                     rewrite, &log->recovery);
     if (rc)
         return rc;
+    if (dl_shm_lost(log->sh_guard))
+        return dl_fail(log, DURLOG_EFAILED, "%s/%s was truncated or could not be read "
+                       "while this writer rebuilt it (someone emptied it?): open the log "
+                       "again", log->path, DL_SHM_NAME);
     atomic_store(&sh->failed, DL_FAIL_NONE);
     sh->sync_started_ns = redo ? 1 : 0;
     memcpy(sh->boot_id, boot, sizeof boot);
@@ -188,9 +192,9 @@ static int rebuild_shared(durlog *log)
 
 static void close_shm(durlog *log)
 {
-    if (log->sh)
-        dl_munmap(log->sh, DL_SHM_SIZE);
+    dl_shm_unmap(log->sh, log->sh_guard);
     log->sh = NULL;
+    log->sh_guard = NULL;
     dl_close(log->shmfd); /* releases its locks */
     log->shmfd = -1;
 }
@@ -201,7 +205,6 @@ static void close_shm(durlog *log)
 static int open_shm(durlog *log, int create)
 {
     struct stat st;
-    void *p;
     int fd = dl_openat(log->dirfd, DL_SHM_NAME,
                        O_RDWR | O_NOFOLLOW | (create ? O_CREAT | O_EXCL : 0), log->opts.mode);
     int created = fd >= 0 && create;
@@ -235,11 +238,10 @@ static int open_shm(durlog *log, int create)
             return dl_fail(log, rc, "allocate %s/%s: %s", log->path,
                            DL_SHM_NAME, durlog_strerror(rc));
     }
-    int rc = dl_mmap(DL_SHM_SIZE, PROT_READ | PROT_WRITE, fd, 0, &p);
+    int rc = dl_shm_map(fd, 1, &log->sh, &log->sh_guard);
     if (rc)
         return dl_fail(log, rc, "mmap %s/%s: %s", log->path, DL_SHM_NAME,
                        durlog_strerror(rc));
-    log->sh = p;
     return 0;
 }
 
@@ -342,7 +344,15 @@ static int join_log(durlog *log)
         int half_built = log->sh && !atomic_load(&log->sh->ready);
         close_shm(log);
         flock(log->dirfd, LOCK_UN);
-        if (!half_built && ++stale >= DL_OPEN_STALE_RETRIES)
+        struct stat now;
+        if (!half_built && ++stale >= DL_OPEN_STALE_RETRIES &&
+            fstatat(log->dirfd, DL_SHM_NAME, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+            now.st_size < DL_SHM_SIZE)
+            return dl_fail(log, DURLOG_EBUSY, "%s/%s was truncated while writers have the "
+                           "log open (their appends fail from then on): no new writer can "
+                           "join them until they have all closed the log", log->path,
+                           DL_SHM_NAME);
+        if (!half_built && stale >= DL_OPEN_STALE_RETRIES)
             return dl_fail(log, DURLOG_EBUSY, "%s/%s was removed or replaced while "
                            "writers have the log open: they go on safely through the "
                            "file they opened, but no new writer can join them until "

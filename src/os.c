@@ -3,6 +3,7 @@
  * every durable write path needs: short writes, EINTR, the per-call size cap.
  */
 #include "os.h"
+#include "guard.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -294,17 +295,22 @@ void dl_close(int fd)
         close(fd); /* nothing useful to do with close()'s error on Linux */
 }
 
-int dl_mmap(size_t len, int prot, int fd, off_t off, void **out)
+int dl_mmap(size_t len, int prot, int fd, off_t off, void **out, struct dl_guard **guard,
+            void (*on_fault)(void *start))
 {
     void *p = dl_os.mmap(NULL, len, prot, MAP_SHARED, fd, off);
     if (p == MAP_FAILED)
         return -errno;
     *out = p;
+    *guard = dl_guard_add(p, len, on_fault);
     return 0;
 }
 
-void dl_munmap(void *addr, size_t len)
+void dl_munmap(void *addr, size_t len, struct dl_guard *guard)
 {
+    /* Unregistered first: once unmapped, the address may be reused by a
+     * mapping that is not this one. */
+    dl_guard_remove(guard);
     if (addr)
         dl_os.munmap(addr, len);
 }

@@ -119,9 +119,13 @@ struct dl_stat {
 int dl_stat_fd(int fd, struct dl_stat *out);
 int dl_stat_at(int dirfd, const char *name, struct dl_stat *out);
 
-/* mmap; returns 0 and *out, or -errno. */
-int dl_mmap(size_t len, int prot, int fd, off_t off, void **out);
-void dl_munmap(void *addr, size_t len);
+/* mmap (MAP_SHARED); returns 0 and *out, or -errno. The mapping is
+ * guarded (guard.h, on_fault as for dl_guard_add): *guard gets its mark
+ * (NULL if it could not be guarded). dl_munmap takes the same guard back. */
+struct dl_guard;
+int dl_mmap(size_t len, int prot, int fd, off_t off, void **out, struct dl_guard **guard,
+            void (*on_fault)(void *start));
+void dl_munmap(void *addr, size_t len, struct dl_guard *guard);
 
 /* Wall-clock time in ns since the epoch. */
 uint64_t dl_now_ns(void);

@@ -62,6 +62,7 @@ struct durlog_reader {
     int dirfd;
     int shmfd;
     struct dl_shared *sh;         /* mapped coordination file, or NULL */
+    struct dl_guard *sh_guard;    /* its SIGBUS mark (dl_shm_map) */
     int sh_writable;              /* mapped read-write: may register as a
                                      waiter so that writers wake it */
     int live;                     /* sh is the file a writer holds: its
@@ -76,6 +77,12 @@ struct durlog_reader {
      * durable, and the state of the log it was computed for. */
     uint64_t proven_durable;
     uint64_t proven_key[3];
+    /* The record last returned: copied out of the mapping and checked in
+     * this buffer, so that what the caller reads cannot change or fault
+     * under it (a segment truncated or rewritten meanwhile). */
+    unsigned char *rec_buf;
+    size_t rec_cap;
+    int fault_rc;                 /* sticky: a mapping of this reader faulted */
     char errmsg[DL_ERRMSG_SIZE];
 };
 
@@ -97,10 +104,10 @@ void durlog_reader_options_init(durlog_reader_options *opts)
 
 static void detach_shared(durlog_reader *r)
 {
-    if (r->sh)
-        dl_munmap(r->sh, DL_SHM_SIZE);
+    dl_shm_unmap(r->sh, r->sh_guard);
     dl_close(r->shmfd);
     r->sh = NULL;
+    r->sh_guard = NULL;
     r->shmfd = -1;
     r->sh_writable = 0;
     r->live = 0;
@@ -116,7 +123,9 @@ static void attach_shared(durlog_reader *r)
 {
     struct stat now, mapped;
     if (r->shmfd >= 0) {
-        if (fstatat(r->dirfd, DL_SHM_NAME, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+        /* A view that faulted (the file was emptied under us) is a zero
+         * page for good: map the file again, as rebuilt since. */
+        if (!dl_shm_lost(r->sh_guard) && fstatat(r->dirfd, DL_SHM_NAME, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
             fstat(r->shmfd, &mapped) == 0 && now.st_ino == mapped.st_ino &&
             now.st_dev == mapped.st_dev)
             return;
@@ -130,13 +139,10 @@ static void attach_shared(durlog_reader *r)
     }
     if (fd < 0)
         return;
-    void *p;
     struct stat st;
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= DL_SHM_SIZE &&
-        dl_mmap(DL_SHM_SIZE, writable ? PROT_READ | PROT_WRITE : PROT_READ, fd, 0,
-                &p) == 0) {
+        dl_shm_map(fd, writable, &r->sh, &r->sh_guard) == 0) {
         r->shmfd = fd;
-        r->sh = p;
         r->sh_writable = writable;
         return;
     }
@@ -177,6 +183,10 @@ static uint64_t proven_durable(durlog_reader *r)
         struct dl_scan s;
         uint64_t limit = seg_limit(&m);
         dl_scan_from(m.map, limit, m.hdr.ckpt_off, m.hdr.ckpt_seq, UINT64_MAX, 1, &s);
+        if (dl_seg_faulted(&m, r->path, err, sizeof err)) {
+            dl_seg_close(&m);
+            break; /* proves nothing; the reader itself meets the fault */
+        }
         int has_ckpt = (m.hdr.flags & DL_SEG_F_CKPT) != 0;
         if (has_ckpt && m.hdr.ckpt_seq > durable)
             durable = m.hdr.ckpt_seq;
@@ -236,8 +246,23 @@ static int open_segment(durlog_reader *r, uint64_t first, struct dl_segmap *out)
     return 0;
 }
 
+/* If a load through the current segment's mapping faulted (guard.h), what
+ * was read there since is zero pages, not the file: the reader fails, for
+ * good, naming the file and what happened. */
+static int seg_fault(durlog_reader *r)
+{
+    char err[DL_ERRMSG_SIZE];
+    if (!r->fault_rc && r->seg.fd >= 0) {
+        int rc = dl_seg_faulted(&r->seg, r->path, err, sizeof err);
+        if (rc)
+            r->fault_rc = rfail(r, rc, "%s", err);
+    }
+    return r->fault_rc;
+}
+
 static void switch_to(durlog_reader *r, struct dl_segmap *m)
 {
+    seg_fault(r); /* the segment it leaves: what it read there must be true */
     dl_seg_close(&r->seg);
     r->seg = *m;
     r->pos = DL_SEG_HEADER_SIZE;
@@ -304,6 +329,7 @@ void durlog_reader_close(durlog_reader *r)
     dl_seg_close(&r->seg);
     detach_shared(r);
     dl_close(r->dirfd);
+    free(r->rec_buf);
     free(r->path);
     free(r);
 }
@@ -392,8 +418,11 @@ static int position_at(durlog_reader *r, uint64_t seq)
 
 int durlog_reader_seek(durlog_reader *r, uint64_t seq)
 {
+    if (r->fault_rc)
+        return r->fault_rc;
     relook(r, 1);
-    return position_at(r, seq);
+    int rc = position_at(r, seq);
+    return seg_fault(r) ? r->fault_rc : rc;
 }
 
 /* If a segment is named for the record we expect (the writer rolled), moves
@@ -479,6 +508,19 @@ static int no_record_here(durlog_reader *r, enum dl_rec_status st, uint64_t end)
     struct dl_seg_header h;
     int rc;
 
+    /* The file is now shorter than what the reader already read of it:
+     * someone truncated it (logrotate's copytruncate, a clean-up script). */
+    dl_seg_refresh_size(&r->seg);
+    if (r->seg.size < r->pos) {
+        dl_seg_name(name, r->seg.first_seq);
+        return rfail(r, DURLOG_ECORRUPT, "%s/%s was truncated by someone else while "
+                     "being read: it is %llu bytes now, and record %llu was at byte "
+                     "offset %llu; run `durlog check %s`", r->path, name,
+                     (unsigned long long)r->seg.size, (unsigned long long)r->next_seq,
+                     (unsigned long long)r->pos, r->path);
+    }
+    limit = seg_limit(&r->seg);
+
     /* Something after it in this segment? Then this is damage, not an end. */
     int more_here = st == DL_REC_VALID ||
                     dl_scan_resync(r->seg.map, r->pos + DL_REC_ALIGN, limit, limit,
@@ -532,7 +574,47 @@ static int no_record_here(durlog_reader *r, enum dl_rec_status st, uint64_t end)
                  (unsigned long long)r->pos, (unsigned long long)r->next_seq, r->path);
 }
 
+/* Checks the record at the reader's position in a copy in the reader's
+ * buffer (see rec_buf). Returns its status, or -ENOMEM. */
+static int copy_record(durlog_reader *r, uint64_t limit, struct dl_rec_view *v)
+{
+    const unsigned char *p = r->seg.map + r->pos;
+    uint64_t avail = limit - r->pos;
+    if (avail >= DL_REC_HEADER_SIZE) {
+        uint64_t len = dl_get32(p + DL_RECH_LEN);
+        uint64_t size = dl_rec_size(len);
+        if (len <= DURLOG_MAX_RECORD && size <= avail) {
+            if (size > r->rec_cap) {
+                size_t cap = r->rec_cap ? r->rec_cap : 4096;
+                while (cap < size)
+                    cap *= 2;
+                unsigned char *nb = realloc(r->rec_buf, cap);
+                if (!nb)
+                    return rfail(r, -ENOMEM, "out of memory for a record of %llu bytes",
+                                 (unsigned long long)len);
+                r->rec_buf = nb;
+                r->rec_cap = cap;
+            }
+            memcpy(r->rec_buf, p, size);
+            return dl_rec_check(r->rec_buf, size, v);
+        }
+    }
+    /* Not a whole record within the data (the end, or damage): nothing is
+     * returned from it, only its status. */
+    return dl_rec_check(p, avail, v);
+}
+
+static int next_record(durlog_reader *r, durlog_record *rec);
+
 int durlog_reader_next(durlog_reader *r, durlog_record *rec)
+{
+    if (r->fault_rc)
+        return r->fault_rc;
+    int rc = next_record(r, rec);
+    return seg_fault(r) ? r->fault_rc : rc;
+}
+
+static int next_record(durlog_reader *r, durlog_record *rec)
 {
     struct dl_rec_view v;
     int rc;
@@ -571,8 +653,10 @@ int durlog_reader_next(durlog_reader *r, durlog_record *rec)
             r->pos + dl_rec_size(dl_get32(r->seg.map + r->pos + DL_RECH_LEN)) > r->seg.size)
             dl_seg_refresh_size(&r->seg);
         uint64_t limit = seg_limit(&r->seg);
-        enum dl_rec_status st = r->pos < limit
-            ? dl_rec_check(r->seg.map + r->pos, limit - r->pos, &v) : DL_REC_EMPTY;
+        int got = r->pos < limit ? copy_record(r, limit, &v) : DL_REC_EMPTY;
+        if (got < 0)
+            return got;
+        enum dl_rec_status st = (enum dl_rec_status)got;
         if (st == DL_REC_VALID && v.seq == r->next_seq) {
             rec->data = v.payload;
             rec->len = v.len;

@@ -149,7 +149,10 @@ static int examine(durlog *log, const uint64_t *segs, size_t i, struct seg_state
     st->size = m.size;
     uint64_t limit = m.size < m.capacity ? m.size : m.capacity;
     dl_scan_from(m.map, limit, m.hdr.ckpt_off, m.hdr.ckpt_seq, UINT64_MAX, 1, &st->scan);
+    rc = dl_seg_faulted(&m, log->path, err, sizeof err);
     dl_seg_close(&m);
+    if (rc)
+        return dl_fail(log, rc, "recovery of %s cannot read a segment: %s", log->path, err);
     return 0;
 }
 
@@ -382,6 +385,8 @@ int dl_write_checkpoint(durlog *log, uint64_t seg, uint64_t ckpt_seq, uint64_t c
     unsigned char hdr[DL_SEG_HEADER_SIZE];
     struct dl_seg_header h;
     struct dl_stat st;
+    if (dl_view_lost(log))
+        return dl_failed_state(log); /* seg and the marks may be zero-page values */
     dl_seg_name(name, seg);
     int fd = dl_openat(log->dirfd, name, O_RDWR | O_NOFOLLOW, 0);
     if (fd < 0)

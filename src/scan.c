@@ -145,7 +145,10 @@ int dl_dir_stats(int dirfd, const char *path, struct dl_dir_stats *out, char *er
             /* From its checkpoint: what lies before it is known. */
             uint64_t limit = m.size < m.capacity ? m.size : m.capacity;
             dl_scan_from(m.map, limit, m.hdr.ckpt_off, m.hdr.ckpt_seq, UINT64_MAX, 0, &s);
+            rc = dl_seg_faulted(&m, path, err, errlen);
             dl_seg_close(&m);
+            if (rc)
+                break;
         }
         dl_seg_name(name, segs[i]);
         if (dl_stat_at(dirfd, name, &st) == 0)

@@ -96,7 +96,10 @@ static int walk_end(durlog *log, uint64_t seg, struct dl_seal_note *out)
     dl_scan_from(m.map, limit, m.hdr.ckpt_off, m.hdr.ckpt_seq, UINT64_MAX, 1, &s);
     *out = (struct dl_seal_note){ seg, s.next_seq, s.valid_end,
                                   dl_stat_fd(m.fd, &st) == 0 ? st.ino : 0 };
+    rc = dl_seg_faulted(&m, log->path, err, sizeof err);
     dl_seg_close(&m);
+    if (rc)
+        return dl_fail(log, rc, "%s", err);
     /* Debris after the records: not a segment the sealer may vouch for. */
     return s.dirty_end > s.valid_end ? 1 : 0;
 }

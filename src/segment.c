@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "durlog.h"
+#include "guard.h"
 #include "os.h"
 
 static int cmp_u64(const void *a, const void *b)
@@ -76,7 +77,7 @@ static int map_segment(struct dl_segmap *s, int writable)
 {
     void *p;
     int prot = PROT_READ | (writable ? PROT_WRITE : 0);
-    int rc = dl_mmap((size_t)s->capacity, prot, s->fd, 0, &p);
+    int rc = dl_mmap((size_t)s->capacity, prot, s->fd, 0, &p, &s->guard, NULL);
     if (rc)
         return rc;
     s->map = p;
@@ -299,7 +300,7 @@ int dl_seg_create(int dirfd, const char *path, uint64_t first_seq,
     if (rc) {
         snprintf(err, errlen, "cannot rename %s/%s to %s: %s", path, tmp, name,
                  durlog_strerror(rc));
-        dl_munmap(s.map, (size_t)s.capacity);
+        dl_munmap(s.map, (size_t)s.capacity, s.guard);
         goto out_unlink;
     }
     *out = s;
@@ -324,10 +325,32 @@ int dl_seg_refresh_size(struct dl_segmap *s)
 void dl_seg_close(struct dl_segmap *s)
 {
     if (s->map)
-        dl_munmap(s->map, (size_t)s->capacity);
+        dl_munmap(s->map, (size_t)s->capacity, s->guard);
     dl_close(s->fd);
     s->map = NULL;
+    s->guard = NULL;
     s->fd = -1;
+}
+
+int dl_seg_faulted(const struct dl_segmap *s, const char *path, char *err, size_t errlen)
+{
+    if (!dl_guard_faulted(s->guard))
+        return 0;
+    char name[DL_SEG_NAME_LEN + 1];
+    struct dl_stat st;
+    uint64_t off = dl_guard_fault_off(s->guard);
+    dl_seg_name(name, s->first_seq);
+    if (dl_stat_fd(s->fd, &st) == 0 && st.size <= off) {
+        snprintf(err, errlen, "%s/%s was truncated by someone else while in use (it "
+                 "is %llu bytes now; durlog had data up to at least offset %llu); "
+                 "run `durlog check %s`", path, name, (unsigned long long)st.size,
+                 (unsigned long long)off, path);
+        return DURLOG_ECORRUPT;
+    }
+    snprintf(err, errlen, "%s/%s could not be read at offset %llu (an I/O error, "
+             "or no space for a page of a sparse file); run `durlog check %s`",
+             path, name, (unsigned long long)off, path);
+    return -EIO;
 }
 
 void dl_seg_remove_temps(int dirfd)

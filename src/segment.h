@@ -4,7 +4,9 @@
  * A segment is mapped whole (its capacity, from its header) at open, even
  * where the file is still shorter: writers grow the file with dl_allocate
  * before storing past its end, and readers never touch bytes beyond the file
- * size they last saw, so no access can raise SIGBUS.
+ * size they last saw. Someone else may still shrink the file, and a disk may
+ * fail a read: the mapping is guarded (guard.h), and whoever read or stored
+ * through it asks dl_seg_faulted before trusting the result.
  */
 #ifndef DL_SEGMENT_H
 #define DL_SEGMENT_H
@@ -26,11 +28,12 @@ struct dl_segmap {
     uint64_t capacity;
     uint64_t size;          /* file size when last looked at */
     int writable;
+    struct dl_guard *guard;  /* its SIGBUS mark (guard.h), or NULL */
     struct dl_seg_header hdr; /* as read at open (its checkpoint may have
                                  moved since: dl_seg_read_header) */
 };
 
-#define DL_SEGMAP_INIT { 0, -1, NULL, 0, 0, 0, { 0, 0, 0, 0, 0, 0, 0 } }
+#define DL_SEGMAP_INIT { 0, -1, NULL, 0, 0, 0, NULL, { 0, 0, 0, 0, 0, 0, 0 } }
 
 /* Who owns a log's files: the log directory's owner and group. Every file
  * durlog creates in the log gets them (the group always, where the creator
@@ -88,6 +91,12 @@ int dl_seg_create(int dirfd, const char *path, uint64_t first_seq,
                   uint64_t capacity, uint64_t alloc, mode_t mode,
                   const struct dl_owner *owner, struct dl_segmap *out,
                   char *err, size_t errlen);
+
+/* 0 if no access through s's mapping has faulted since it was mapped.
+ * Otherwise a message in err naming the file and what happened, and
+ * DURLOG_ECORRUPT when it was truncated under us (to how many bytes), or
+ * -EIO when a page could not be read (or, sparse, allocated). */
+int dl_seg_faulted(const struct dl_segmap *s, const char *path, char *err, size_t errlen);
 
 /* Re-reads the file size. */
 int dl_seg_refresh_size(struct dl_segmap *s);

@@ -9,17 +9,48 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "durlog.h"
+#include "guard.h"
 #include "os.h"
 
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free "
                "to work across processes");
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "32-bit atomics must be lock-free");
+
+/* In the SIGBUS handler (guard.c), on the zero page that replaced the
+ * file: every loop that looks at `failed` now stops. */
+static void shm_lost(void *start)
+{
+    struct dl_shared *sh = start;
+    atomic_store_explicit(&sh->failed, DL_FAIL_LOST, memory_order_relaxed);
+}
+
+int dl_shm_map(int fd, int writable, struct dl_shared **out, struct dl_guard **guard)
+{
+    void *p;
+    int rc = dl_mmap(DL_SHM_SIZE, writable ? PROT_READ | PROT_WRITE : PROT_READ, fd, 0, &p,
+                     guard, shm_lost);
+    if (rc == 0)
+        *out = p;
+    return rc;
+}
+
+void dl_shm_unmap(struct dl_shared *sh, struct dl_guard *guard)
+{
+    if (sh)
+        dl_munmap(sh, DL_SHM_SIZE, guard);
+}
+
+int dl_shm_lost(const struct dl_guard *guard)
+{
+    return dl_guard_faulted(guard);
+}
 
 void dl_boot_id(char buf[40])
 {

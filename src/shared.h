@@ -35,7 +35,7 @@
 
 #define DL_SHM_NAME "durlog.shm"
 #define DL_SHM_MAGIC 0x4d48534744525544ULL /* "DURDGSHM" little-endian */
-#define DL_SHM_VERSION 3
+#define DL_SHM_VERSION 4
 #define DL_SHM_SIZE 4096
 #define DL_NO_SEGMENT UINT64_MAX
 
@@ -86,6 +86,14 @@ enum dl_failure {
                                       while the log was open (an old copy
                                       written over it): its tail no longer
                                       matches the segment */
+    DL_FAIL_LOST = 4,              /* only ever in this process's view: its
+                                      mapping of this file faulted (the file
+                                      was truncated, or could not be read),
+                                      and the guard put a zero page with
+                                      this mark in its place (dl_shm_map) */
+    DL_FAIL_SEGMENT = 5,           /* a segment was truncated, or could not
+                                      be read or stored into, under a
+                                      writer */
 };
 
 struct dl_shared {
@@ -118,6 +126,11 @@ struct dl_shared {
     uint64_t tail_alloc;           /* bytes allocated (its file size) */
     uint64_t reserve_end;          /* end of the record being copied; a dead
                                       holder's partial bytes lie below it */
+    uint32_t tail_stale;           /* 1 while the fields here must be rebuilt
+                                      from the segments: a holder died, and
+                                      the rebuild has not succeeded yet (the
+                                      next locker tries again; the lock
+                                      itself is never left unrecoverable) */
     uint64_t tail_ino;             /* the tail segment's inode: every writer
                                       checks that the file it maps (and the
                                       sync leader that the one it syncs) is
@@ -159,6 +172,17 @@ struct dl_shared {
 };
 
 _Static_assert(sizeof(struct dl_shared) <= DL_SHM_SIZE, "dl_shared too big");
+
+/* Maps the coordination file open as fd (DL_SHM_SIZE bytes; read-only
+ * unless writable), guarded: if the file is truncated or cannot be read
+ * while mapped, the process's view turns into a zero page that says
+ * failed = DL_FAIL_LOST (and is invalid for everyone: no magic), instead
+ * of SIGBUS. 0 or -errno. */
+struct dl_guard;
+int dl_shm_map(int fd, int writable, struct dl_shared **out, struct dl_guard **guard);
+void dl_shm_unmap(struct dl_shared *sh, struct dl_guard *guard);
+/* 1 if the mapping behind guard has faulted (the view is that zero page). */
+int dl_shm_lost(const struct dl_guard *guard);
 
 /* Reads /proc/sys/kernel/random/boot_id into buf (40 bytes); "" if unknown. */
 void dl_boot_id(char buf[40]);

@@ -200,6 +200,17 @@ static int sync_files(durlog *log, uint64_t from, uint64_t tail, int *fsync_fail
 
 int dl_failed_state(durlog *log)
 {
+    if (dl_shm_lost(log->sh_guard) || atomic_load(&log->sh->failed) == DL_FAIL_LOST)
+        return dl_fail(log, DURLOG_EFAILED, "%s/%s, the file the log's writers share, was "
+                       "truncated or could not be read while the log was open (someone "
+                       "emptied or rewrote it): this handle appends nothing more; close it "
+                       "and open the log again (the file is rebuilt once every writer has "
+                       "closed)", log->path, DL_SHM_NAME);
+    if (atomic_load(&log->sh->failed) == DL_FAIL_SEGMENT)
+        return dl_fail(log, DURLOG_EFAILED, "%s: a segment was truncated or could not be "
+                       "read or stored into while writers had the log open: nothing more is "
+                       "appended; close every writer, then `durlog check %s`",
+                       log->path, log->path);
     if (atomic_load(&log->sh->failed) == DL_FAIL_OVERWRITTEN)
         return dl_fail(log, DURLOG_EFAILED, "%s: its tail segment or %s was overwritten "
                        "while writers had the log open (as when an old copy is written over "

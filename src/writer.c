@@ -33,29 +33,38 @@
 int dl_lock_append(durlog *log)
 {
     struct dl_shared *sh = log->sh;
+    /* This process's view of the coordination file is a zero page since it
+     * faulted (guard.h): nothing in it is shared with anybody any more. */
+    if (dl_shm_lost(log->sh_guard))
+        return dl_failed_state(log);
     int rc = dl_mutex_lock(&sh->append_lock);
     if (rc < 0)
         return dl_fail(log, rc, "append lock of %s: %s (reopen the log)",
                        log->path, durlog_strerror(rc));
-    if (rc == 1) {
+    if (rc == 1 || sh->tail_stale) {
         /* Its previous holder died, possibly half way through copying a
-         * record or creating a segment. Rebuild the tail from the segment:
-         * a partial record is cut, a whole one is kept. If that fails the
-         * lock is left unrecoverable and every writer must reopen. */
+         * record or creating a segment (or the last rebuild failed). Rebuild
+         * the tail from the segment: a partial record is cut, a whole one is
+         * kept. The lock is made consistent either way: a robust mutex left
+         * inconsistent would be unusable for good (ENOTRECOVERABLE), for
+         * every writer in every process, even once the cause is gone; the
+         * stale mark makes the next locker try again instead. */
+        int owner_died = rc == 1;
         durlog_recovery rep;
+        sh->tail_stale = 1;
         rc = dl_recover(log, DL_RECOVER_LIVE, 0, 0, &rep);
+        if (!rc && !dl_view_lost(log)) {
+            sh->tail_stale = 0;
+            atomic_fetch_add(&sh->generation, 1);
+        }
+        if (owner_died)
+            dl_mutex_consistent(&sh->append_lock);
         if (rc) {
-            /* The log failed (a replaced tail): the lock itself is fine,
-             * and every writer must learn why, not that it is broken. */
-            if (atomic_load(&sh->failed))
-                dl_mutex_consistent(&sh->append_lock);
             dl_mutex_unlock(&sh->append_lock);
             return rc;
         }
-        atomic_fetch_add(&sh->generation, 1);
-        dl_mutex_consistent(&sh->append_lock);
     }
-    if (atomic_load(&sh->failed)) {
+    if (atomic_load(&sh->failed) || dl_shm_lost(log->sh_guard)) {
         dl_mutex_unlock(&sh->append_lock);
         return dl_failed_state(log);
     }
@@ -165,6 +174,8 @@ static int roll(durlog *log, uint64_t need)
     int rc = check_leaving_tail(log);
     if (rc)
         return rc;
+    if (dl_view_lost(log))
+        return dl_failed_state(log); /* next_seq may be a zero page's */
     uint64_t cap = log->opts.segment_size;
     if (cap < DL_SEG_HEADER_SIZE + need)
         cap = DL_SEG_HEADER_SIZE + need;
@@ -303,6 +314,10 @@ static void mark_tail(const struct dl_shared *sh, struct tail_mark *m)
 static void rollback(durlog *log, const struct tail_mark *m)
 {
     struct dl_shared *sh = log->sh;
+    /* Nothing here can be trusted to say where the batch's bytes went: the
+     * log has failed, and recovery at the next open decides. */
+    if (dl_view_lost(log))
+        return;
     int rolled = sh->tail_seg != m->seg;
     if (rolled) {
         /* Segments created by this batch hold only its records: they are
@@ -397,6 +412,24 @@ static int tail_is_free(durlog *log)
                    log->path, DL_SHM_NAME, sh->next_seq, log->last_seq, log->path);
 }
 
+/* After stores into the tail: if one faulted (the file was truncated under
+ * us, or a page could not be read or allocated), the records went onto the
+ * guard's zero pages, not into the file. The log fails for every writer
+ * (they would fault too), with this one's message naming the file. Called
+ * with the append lock. */
+static int tail_faulted(durlog *log)
+{
+    char err[DL_ERRMSG_SIZE];
+    int rc = dl_seg_faulted(&log->tail, log->path, err, sizeof err);
+    if (!rc)
+        return 0;
+    uint32_t none = DL_FAIL_NONE;
+    atomic_compare_exchange_strong(&log->sh->failed, &none, DL_FAIL_SEGMENT);
+    dl_durable_changed(log->sh);
+    return dl_fail(log, DURLOG_EFAILED, "%s: nothing more is appended; close every "
+                   "writer, then open the log again", err);
+}
+
 /* Copies one record to the tail. Called with the append lock. */
 static int put_record(durlog *log, const void *data, uint32_t len,
                       uint64_t time_ns)
@@ -410,8 +443,13 @@ static int put_record(durlog *log, const void *data, uint32_t len,
         rc = tail_is_free(log);
     if (rc)
         return rc;
-    sh->reserve_end = sh->tail_off + need;
-    dl_rec_encode(log->tail.map + sh->tail_off, sh->next_seq, time_ns,
+    uint64_t off = sh->tail_off, seq = sh->next_seq;
+    sh->reserve_end = off + need;
+    /* Read, then looked at (dl_view_lost): never a store at a zero page's
+     * offset, which would be over the segment's header. */
+    if (dl_view_lost(log))
+        return dl_failed_state(log);
+    dl_rec_encode(log->tail.map + off, seq, time_ns,
                   atomic_load_explicit(&sh->durable_seq, memory_order_relaxed),
                   data, len);
     sh->tail_off += need;
@@ -451,8 +489,13 @@ int dl_flush_buffer_locked(durlog *log)
             run += size;
             records++;
         }
-        sh->reserve_end = sh->tail_off + run;
-        rc = dl_pwrite_all(log->tail.fd, log->buf + off, run, (off_t)sh->tail_off);
+        uint64_t at = sh->tail_off;
+        sh->reserve_end = at + run;
+        if (dl_view_lost(log)) {
+            rc = dl_failed_state(log);
+            break;
+        }
+        rc = dl_pwrite_all(log->tail.fd, log->buf + off, run, (off_t)at);
         if (rc) {
             /* Part of the run may be in the file: erase it, so that nothing
              * past the tail is ever left non-zero. */
@@ -476,6 +519,8 @@ int dl_flush_buffer_locked(durlog *log)
         off += run;
         log->buf_records -= records;
     }
+    if (!rc && off)
+        rc = tail_faulted(log); /* tail_is_free looked through the mapping */
     /* What was not written (a full disk) stays buffered for a later try. */
     memmove(log->buf, log->buf + off, log->buf_len - off);
     log->buf_len -= off;
@@ -615,6 +660,8 @@ static int append_records(durlog *log, const durlog_iov *recs, size_t count,
     uint64_t now = dl_clock_now(&log->clock);
     for (size_t i = 0; i < count && !rc; i++)
         rc = put_record(log, recs[i].data, (uint32_t)recs[i].len, now);
+    if (!rc)
+        rc = tail_faulted(log);
     if (rc)
         rollback(log, &mark);
     uint64_t first = mark.next_seq, end = sh->next_seq;
