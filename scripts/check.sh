@@ -38,7 +38,7 @@ export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 
-durability='^test_(async|levels|faults|inject|powerloss|recovery|regressions|threads|readers|processes|smoke)$'
+durability='^test_(async|levels|faults|inject|powerloss|recovery|regressions|threads|readers|processes|smoke|signals)$'
 threaded='^test_(async|threads|levels|faults|regressions|readers|processes)$'
 suite "normal build, io_uring engine" build -O2 "" "" io_uring
 suite "normal build, thread engine" build -O2 "" "$durability" thread

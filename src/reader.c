@@ -641,9 +641,13 @@ static int next_record(durlog_reader *r, durlog_record *rec)
     for (int relooked = 0;;) {
         uint64_t end = readable_end(r);
         if (r->next_seq >= end) {
-            /* At the end the live file gives: is it still live? */
-            if (!relooked) {
-                relook(r, 0);
+            /* At the end the live file gives: is it still live? If the file
+             * was emptied under us, its marks read as zero now, which says
+             * nothing: look again at once (by checksums, or at the file
+             * rebuilt since). */
+            int lost = r->live && dl_shm_lost(r->sh_guard);
+            if (!relooked || lost) {
+                relook(r, lost);
                 relooked = 1;
                 continue;
             }
@@ -730,7 +734,9 @@ int durlog_reader_info(durlog_reader *r, durlog_info *out)
 
 static int record_available(durlog_reader *r)
 {
-    return readable_end(r) > r->next_seq;
+    /* A view that faulted: let the caller look (durlog_reader_next looks
+     * again at the file; this must not unmap it under durlog_reader_wait). */
+    return readable_end(r) > r->next_seq || dl_shm_lost(r->sh_guard);
 }
 
 static void cpu_relax(void)

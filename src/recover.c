@@ -60,6 +60,7 @@
 struct seg_state {
     struct dl_seg_header hdr;
     uint64_t size;           /* file size */
+    uint64_t blocks;         /* 512-byte blocks allocated */
     uint64_t ino;
     int bad_header;          /* the header did not survive (power loss) */
     int examined;            /* scanned from its checkpoint (or sealed) */
@@ -143,8 +144,10 @@ static int examine(durlog *log, const uint64_t *segs, size_t i, struct seg_state
     if (rc)
         return dl_fail(log, rc, "%s", err);
     struct dl_stat sb;
-    if (dl_stat_fd(m.fd, &sb) == 0)
+    if (dl_stat_fd(m.fd, &sb) == 0) {
         st->ino = sb.ino;
+        st->blocks = sb.blocks;
+    }
     st->hdr = m.hdr;
     st->size = m.size;
     uint64_t limit = m.size < m.capacity ? m.size : m.capacity;
@@ -285,6 +288,32 @@ static int cut_at_break(durlog *log, const uint64_t *segs, struct seg_state *st,
     return 0;
 }
 
+/* How much of the tail segment's file appends may store into through the
+ * mapping without allocating first. Its size, unless it has holes: a log
+ * copied sparsely (cp --sparse=always, rsync -S, a restore) has none of the
+ * zeros past its records allocated (nor, where blocks are smaller than a
+ * page, the rest of the page its last record ends in), and a store into a
+ * hole on a full file system cannot fail with ENOSPC, only fault. So the
+ * holes from that page on are allocated now; where that fails (no space:
+ * appends then fail with ENOSPC when they allocate the rest; no fallocate
+ * at all), only that page is, if it can be, and the pages before it count
+ * as allocated. fallocate never changes data, so nothing here writes. */
+static uint64_t tail_allocated(durlog *log, uint64_t seg, const struct seg_state *t)
+{
+    uint64_t page = t->scan.valid_end & ~(uint64_t)4095;
+    uint64_t data_end = (t->scan.valid_end + 4095) & ~(uint64_t)4095;
+    if (data_end >= t->size || t->blocks * 512 >= t->size)
+        return t->size;
+    char name[DL_SEG_NAME_LEN + 1];
+    dl_seg_name(name, seg);
+    int fd = dl_openat(log->dirfd, name, O_RDWR | O_NOFOLLOW, 0);
+    int rc = fd < 0 ? fd : dl_fallocate(fd, (off_t)page, (off_t)(t->size - page));
+    if (rc && fd >= 0 && data_end > page)
+        (void)dl_fallocate(fd, (off_t)page, (off_t)(data_end - page));
+    dl_close(fd);
+    return rc == 0 ? t->size : data_end;
+}
+
 /* The tail state after recovery, from the last kept segment. */
 static void set_tail(durlog *log, const uint64_t *segs, const struct seg_state *st,
                      size_t kept)
@@ -313,7 +342,7 @@ static void set_tail(durlog *log, const uint64_t *segs, const struct seg_state *
     sh->tail_seg = segs[kept - 1];
     sh->tail_capacity = t->hdr.capacity;
     sh->tail_off = sh->reserve_end = t->scan.valid_end;
-    sh->tail_alloc = t->size;
+    sh->tail_alloc = tail_allocated(log, segs[kept - 1], t);
     sh->tail_ino = t->ino;
 }
 

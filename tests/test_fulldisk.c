@@ -270,8 +270,86 @@ static void put_on_a_full_disk_fails_with_enospc_and_keeps_the_old_file(void)
     munmap(d, sizeof *d);
 }
 
+/* A log copied sparsely (cp --sparse=always) onto a nearly full file
+ * system: the zeros past its records are holes. Appending must fail with
+ * ENOSPC when the space runs out, not fault storing into a hole (recovery
+ * allocates the holes it would store into, or counts them as unallocated);
+ * every acknowledged record stays. In a child: a signal shows as a crash. */
+static int sparse_main(void *arg)
+{
+    struct disk *d = arg;
+    struct fill_result *res = (struct fill_result *)(d + 1);
+    durlog *log;
+    uint64_t i = 0;
+    res->acked = 100; /* the copy's */
+    if (durlog_open(d->log, NULL, &log))
+        return 2;
+    for (;; i++) {
+        int rc = tu_append_payload(log, 0, 100 + i, EXTRA, DURLOG_KERNEL, NULL);
+        if (rc) {
+            res->rc = rc;
+            res->msg_names_space = strstr(durlog_errmsg(log), "space") != NULL;
+            if (rc != -ENOSPC)
+                fprintf(stderr, "  append %llu: %s\n", (unsigned long long)(100 + i),
+                        durlog_errmsg(log));
+            break;
+        }
+        res->acked = 100 + i + 1;
+        if (i > 100000)
+            return 3; /* the disk never filled */
+    }
+    durlog_close(log);
+    return 0;
+}
+
+static void a_sparse_copy_on_a_full_disk_fails_with_enospc(void)
+{
+    struct disk *d = disk_new(sizeof(struct fill_result));
+    if (!d)
+        return;
+    struct fill_result *res = (struct fill_result *)(d + 1);
+    char src[600], cmd[2400];
+    snprintf(src, sizeof src, "%s/src", d->dir);
+    durlog_options o;
+    durlog_options_init(&o);
+    o.segment_size = 4 << 20;
+    durlog *log;
+    REQUIRE(durlog_open(src, &o, &log) == 0);
+    for (uint64_t i = 0; i < 100; i++)
+        CHECK_OK(tu_append_payload(log, 0, i, EXTRA, DURLOG_KERNEL, NULL));
+    CHECK_OK(durlog_close(log));
+    /* All but 1 MiB of the disk taken, then the copy. */
+    struct statvfs vfs;
+    REQUIRE(statvfs(d->mnt, &vfs) == 0);
+    uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+    REQUIRE(avail > (2u << 20));
+    snprintf(cmd, sizeof cmd, "head -c %llu /dev/zero > '%s' && cp -r --sparse=always '%s' '%s'",
+             (unsigned long long)(avail - (1u << 20)), d->filler, src, d->log);
+    REQUIRE(system(cmd) == 0);
+    struct stat st;
+    char seg[800];
+    snprintf(seg, sizeof seg, "%s/00000000000000000000.seg", d->log);
+    REQUIRE(stat(seg, &st) == 0);
+    CHECK((uint64_t)st.st_blocks * 512 < (uint64_t)st.st_size); /* holes */
+
+    pid_t pid = tu_fork(sparse_main, d);
+    int status = tu_wait(pid);
+    if (WIFSIGNALED(status))
+        fprintf(stderr, "  the writer died of signal %d\n", WTERMSIG(status));
+    CHECK(tu_exited_ok(status));
+    CHECK_RC(res->rc, -ENOSPC);
+    CHECK(res->msg_names_space);
+    CHECK(res->acked > 100);
+    uint64_t next_index[1] = { 0 };
+    long n = tu_verify_log(d->log, 0, EXTRA, 1, next_index);
+    CHECK_EQ_U64(n, res->acked);
+    disk_unmount(d);
+    munmap(d, sizeof *d + sizeof(struct fill_result));
+}
+
 TEST_MAIN(
     RUN(filling_a_real_disk_fails_appends_with_enospc_and_loses_nothing);
     RUN(durlog_append_on_a_full_disk_says_so);
     RUN(put_on_a_full_disk_fails_with_enospc_and_keeps_the_old_file);
+    RUN(a_sparse_copy_on_a_full_disk_fails_with_enospc);
 )

@@ -1,0 +1,488 @@
+/*
+ * test_signals.c - nothing kills the process (issue #15): a segment or the
+ * coordination file truncated under a reader, a writer, recovery or check,
+ * and a read that fails with EIO, become errors naming the file, never
+ * SIGBUS; and SIGBUS that is not durlog's still reaches the program.
+ *
+ * EIO on a mapped page is made through the seam (dl_os.mmap): the segment is
+ * mapped, then an empty memfd is mapped over it from EIO_OFF on, so that a
+ * load there faults exactly as a failed page read does (SIGBUS, BUS_ADRERR).
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include "testutil.h"
+#include "testlog.h"
+#include "guard.h"
+#include "log.h"
+
+#define SEG (1u << 20)
+#define NREC 2000
+#define REC_LEN 100
+
+static void payload(unsigned char *buf, uint64_t seq)
+{
+    for (int i = 0; i < REC_LEN; i++)
+        buf[i] = (unsigned char)(seq * 31 + (uint64_t)i * 7);
+}
+
+static int payload_ok(const durlog_record *rec)
+{
+    unsigned char want[REC_LEN];
+    payload(want, rec->seq);
+    return rec->len == REC_LEN && memcmp(rec->data, want, REC_LEN) == 0;
+}
+
+/* A closed log of n records (REC_LEN bytes each) in one 1 MiB segment. */
+static int make_log(const char *path, uint64_t n)
+{
+    durlog *log;
+    int rc = open_log(path, SEG, &log);
+    if (rc)
+        return rc;
+    unsigned char buf[REC_LEN];
+    for (uint64_t i = 0; i < n && !rc; i++) {
+        payload(buf, i);
+        rc = durlog_append(log, buf, REC_LEN, DURLOG_KERNEL, NULL);
+    }
+    int rc2 = durlog_close(log);
+    return rc ? rc : rc2;
+}
+
+/* Records a fresh reader finds in the log (to the end or an error). */
+static uint64_t model_count_records(const char *path)
+{
+    durlog_reader *r;
+    durlog_record rec;
+    uint64_t n = 0;
+    if (durlog_reader_open(path, NULL, &r))
+        return 0;
+    while (durlog_reader_next(r, &rec) == 0 && payload_ok(&rec) && rec.seq == n)
+        n++;
+    durlog_reader_close(r);
+    return n;
+}
+
+static const char *first_seg(char *buf, size_t len, const char *log)
+{
+    return seg_file(buf, len, log, 0);
+}
+
+/* ------------------------------------------------------------------------
+ * The EIO seam.
+ */
+static uint64_t eio_off = 64 << 10;
+
+static void *eio_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    void *p = mmap(addr, len, prot, flags, fd, off);
+    /* Segments only (the coordination file is one page). */
+    if (p == MAP_FAILED || len <= DL_SHM_SIZE || len <= eio_off)
+        return p;
+    int mfd = memfd_create("durlog-eio", MFD_CLOEXEC);
+    if (mfd < 0 || mmap((char *)p + eio_off, len - eio_off, prot, MAP_SHARED | MAP_FIXED,
+                        mfd, 0) == MAP_FAILED) {
+        fprintf(stderr, "  eio_mmap could not overlay: %s\n", strerror(errno));
+        abort();
+    }
+    close(mfd);
+    return p;
+}
+
+/* ------------------------------------------------------------------------
+ * The handler: ours only for our mappings.
+ */
+static sigjmp_buf prog_jmp;
+static volatile sig_atomic_t prog_calls;
+static volatile int prog_code;
+
+static void prog_handler(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig;
+    (void)uc;
+    prog_calls++;
+    prog_code = si->si_code;
+    siglongjmp(prog_jmp, 1);
+}
+
+/* A program's own SIGBUS (its own mapping truncated; kill -BUS) reaches the
+ * handler it installed before durlog's, and durlog's mappings stay guarded
+ * beside it. In a child: the handler chain it sets up is for good. */
+static void foreign_sigbus_child(void)
+{
+    struct scratch s;
+    scratch_make(&s);
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = prog_handler;
+    sa.sa_flags = SA_SIGINFO;
+    sigemptyset(&sa.sa_mask);
+    REQUIRE(sigaction(SIGBUS, &sa, &old) == 0);
+
+    REQUIRE(make_log(s.log, 10) == 0); /* maps: installs durlog's handler */
+    durlog_reader *r;
+    CHECK_OK(durlog_reader_open(s.log, NULL, &r));
+    durlog_record rec;
+    CHECK_OK(durlog_reader_next(r, &rec));
+    CHECK(dl_guard_active());
+
+    char own[400];
+    snprintf(own, sizeof own, "%s/own", s.dir);
+    int fd = open(own, O_RDWR | O_CREAT, 0600);
+    REQUIRE(fd >= 0 && ftruncate(fd, 8192) == 0);
+    volatile unsigned char *p = mmap(NULL, 8192, PROT_READ, MAP_SHARED, fd, 0);
+    REQUIRE(p != MAP_FAILED);
+    REQUIRE(ftruncate(fd, 0) == 0);
+    prog_calls = 0;
+    if (sigsetjmp(prog_jmp, 1) == 0)
+        (void)p[4096];
+    CHECK_EQ_U64(prog_calls, 1);
+    CHECK(prog_code == BUS_ADRERR);
+
+    if (sigsetjmp(prog_jmp, 1) == 0)
+        kill(getpid(), SIGBUS);
+    CHECK_EQ_U64(prog_calls, 2);
+    CHECK(prog_code == SI_USER);
+
+    /* durlog's own mappings are still guarded. */
+    char seg[400];
+    REQUIRE(truncate(first_seg(seg, sizeof seg, s.log), 0) == 0);
+    durlog_reader_close(r);
+    CHECK_OK(durlog_reader_open(s.log, NULL, &r));
+    CHECK(durlog_reader_next(r, &rec) != 0);
+    CHECK_EQ_U64(prog_calls, 2);
+
+    munmap((void *)p, 8192);
+    close(fd);
+    durlog_reader_close(r);
+    scratch_remove(&s);
+}
+
+static void test_foreign_sigbus_reaches_program(void)
+{
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        foreign_sigbus_child();
+        _exit(th_failed_current ? 1 : 0);
+    }
+    int st;
+    REQUIRE(waitpid(pid, &st, 0) == pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* Without a handler of its own, a program's own SIGBUS still kills it (by
+ * SIGBUS: the default action), as it would without durlog. */
+static void test_foreign_sigbus_default_kills(void)
+{
+    struct scratch s;
+    scratch_make(&s);
+    REQUIRE(make_log(s.log, 10) == 0);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        durlog_reader *r;
+        durlog_record rec;
+        if (durlog_reader_open(s.log, NULL, &r) || durlog_reader_next(r, &rec))
+            _exit(3);
+        char own[400];
+        snprintf(own, sizeof own, "%s/own", s.dir);
+        int fd = open(own, O_RDWR | O_CREAT, 0600);
+        if (fd < 0 || ftruncate(fd, 8192) != 0)
+            _exit(4);
+        volatile unsigned char *p = mmap(NULL, 8192, PROT_READ, MAP_SHARED, fd, 0);
+        if (p == MAP_FAILED || ftruncate(fd, 0) != 0)
+            _exit(5);
+        (void)p[4096];
+        _exit(0); /* not reached */
+    }
+    int st;
+    REQUIRE(waitpid(pid, &st, 0) == pid);
+#if defined(__SANITIZE_ADDRESS__)
+    /* AddressSanitizer's handler came before durlog's: it reports the fault
+     * and aborts (abort_on_error=1). */
+    CHECK(WIFSIGNALED(st) && (WTERMSIG(st) == SIGBUS || WTERMSIG(st) == SIGABRT));
+#else
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGBUS);
+#endif
+    scratch_remove(&s);
+}
+
+/* ------------------------------------------------------------------------
+ * Readers.
+ */
+
+/* The segment is truncated after the reader looked at its size: the next
+ * records fault. The reader fails with DURLOG_ECORRUPT naming the file and
+ * the truncation, for good; records it returned before stay intact (they
+ * were copied out). */
+static void test_reader_segment_truncated(void)
+{
+    struct scratch s;
+    char seg[400];
+    scratch_make(&s);
+    REQUIRE(make_log(s.log, NREC) == 0);
+    durlog_reader *r;
+    CHECK_OK(durlog_reader_open(s.log, NULL, &r));
+    durlog_record rec, last;
+    for (int i = 0; i < 10; i++)
+        CHECK_OK(durlog_reader_next(r, &rec));
+    last = rec;
+    uint64_t faults = dl_guard_count();
+    REQUIRE(truncate(first_seg(seg, sizeof seg, s.log), 8192) == 0);
+    int rc = 0;
+    uint64_t n = 10;
+    while ((rc = durlog_reader_next(r, &rec)) == 0) {
+        CHECK(payload_ok(&rec));
+        n++;
+    }
+    CHECK_RC(rc, DURLOG_ECORRUPT);
+    CHECK(n < NREC);
+    CHECK(dl_guard_count() > faults);
+    CHECK(strstr(durlog_reader_errmsg(r), "was truncated") != NULL);
+    CHECK(strstr(durlog_reader_errmsg(r), "00000000000000000000.seg") != NULL);
+    CHECK(payload_ok(&last) || rec.seq != last.seq); /* the copy is the reader's */
+    CHECK_RC(durlog_reader_next(r, &rec), DURLOG_ECORRUPT); /* stays failed */
+    durlog_reader_close(r);
+    scratch_remove(&s);
+}
+
+/* A record returned before its segment was truncated is still the record
+ * (a pointer into the mapping would now read zeros, or fault). */
+static void test_returned_record_survives_truncation(void)
+{
+    struct scratch s;
+    char seg[400];
+    scratch_make(&s);
+    REQUIRE(make_log(s.log, NREC) == 0);
+    durlog_reader *r;
+    CHECK_OK(durlog_reader_open(s.log, NULL, &r));
+    durlog_record rec;
+    for (int i = 0; i < 1500; i++)
+        CHECK_OK(durlog_reader_next(r, &rec));
+    REQUIRE(truncate(first_seg(seg, sizeof seg, s.log), 4096) == 0);
+    CHECK_EQ_U64(rec.seq, 1499);
+    CHECK(payload_ok(&rec));
+    durlog_reader_close(r);
+    scratch_remove(&s);
+}
+
+/* A page that cannot be read (EIO) is an error naming the file and the
+ * offset, not a signal, and not the end of the log. */
+static void test_reader_eio(void)
+{
+    struct scratch s;
+    scratch_make(&s);
+    REQUIRE(make_log(s.log, NREC) == 0);
+    dl_os.mmap = eio_mmap;
+    durlog_reader *r;
+    CHECK_OK(durlog_reader_open(s.log, NULL, &r));
+    durlog_record rec;
+    int rc;
+    uint64_t n = 0;
+    while ((rc = durlog_reader_next(r, &rec)) == 0) {
+        CHECK(payload_ok(&rec));
+        n++;
+    }
+    CHECK_RC(rc, -EIO);
+    CHECK(n > 0 && n < NREC);
+    CHECK(strstr(durlog_reader_errmsg(r), "could not be read at offset 65536") != NULL);
+    durlog_reader_close(r);
+    tu_restore_os();
+    CHECK_EQ_U64(model_count_records(s.log), NREC);
+    scratch_remove(&s);
+}
+
+/* ------------------------------------------------------------------------
+ * Recovery, check, info.
+ */
+
+/* Recovery at open that meets EIO fails the open with a message naming the
+ * segment (no signal, nothing changed); once the disk reads again, the
+ * next open works. */
+static void test_recovery_eio(void)
+{
+    struct scratch s;
+    scratch_make(&s);
+    REQUIRE(make_log(s.log, NREC) == 0);
+    REQUIRE(forget_checkpoints(s.log) > 0); /* recovery must read records */
+    char err[512] = "";
+    durlog_options o;
+    durlog_options_init(&o);
+    o.errbuf = err;
+    o.errbuf_size = sizeof err;
+    durlog *log = NULL;
+    dl_os.mmap = eio_mmap;
+    CHECK_RC(durlog_open(s.log, &o, &log), -EIO);
+    CHECK(strstr(err, "00000000000000000000.seg could not be read") != NULL);
+    durlog_check_report rep;
+    CHECK_RC(durlog_check(s.log, 0, &rep), -EIO);
+    CHECK(strstr(rep.problem, "could not be read") != NULL);
+    durlog_info info;
+    durlog_reader *r;
+    CHECK_OK(durlog_reader_open(s.log, NULL, &r));
+    CHECK(durlog_reader_info(r, &info) == -EIO);
+    durlog_reader_close(r);
+    tu_restore_os();
+    CHECK_OK(durlog_open(s.log, &o, &log));
+    CHECK_EQ_U64(log_next_seq(log), NREC);
+    CHECK_OK(durlog_close(log));
+    CHECK_EQ_U64(model_count_records(s.log), NREC);
+    scratch_remove(&s);
+}
+
+/* ------------------------------------------------------------------------
+ * Writers.
+ */
+
+/* The tail truncated under a writer: the next append that stores past the
+ * new end fails (DURLOG_EFAILED, naming the file and the truncation), and
+ * so does every later one on any handle; nothing is stored over the
+ * segment's header. After every writer closed, the log opens again and
+ * takes appends. */
+static void test_writer_tail_truncated(void)
+{
+    struct scratch s;
+    char seg[400];
+    scratch_make(&s);
+    durlog *log, *other;
+    char err[512] = "";
+    REQUIRE(open_log(s.log, SEG, &log) == 0);
+    REQUIRE(open_log(s.log, SEG, &other) == 0);
+    unsigned char buf[REC_LEN];
+    for (uint64_t i = 0; i < 100; i++) {
+        payload(buf, i);
+        CHECK_OK(durlog_append(log, buf, REC_LEN, DURLOG_KERNEL, NULL));
+    }
+    REQUIRE(truncate(first_seg(seg, sizeof seg, s.log), 4096) == 0);
+    int rc = 0;
+    uint64_t i;
+    for (i = 100; i < 20000 && rc == 0; i++) {
+        payload(buf, i);
+        rc = durlog_append(log, buf, REC_LEN, DURLOG_KERNEL, NULL);
+    }
+    CHECK_RC(rc, DURLOG_EFAILED);
+    snprintf(err, sizeof err, "%s", durlog_errmsg(log));
+    CHECK(strstr(err, "00000000000000000000.seg was truncated") != NULL);
+    CHECK_RC(durlog_append(log, buf, REC_LEN, DURLOG_KERNEL, NULL), DURLOG_EFAILED);
+    CHECK_RC(durlog_append(other, buf, REC_LEN, DURLOG_KERNEL, NULL), DURLOG_EFAILED);
+    durlog_close(log);
+    durlog_close(other);
+    /* The header is intact: the segment still opens. */
+    CHECK_OK(open_log(s.log, SEG, &log));
+    payload(buf, 0);
+    CHECK_OK(durlog_append(log, buf, REC_LEN, DURLOG_SYNC, NULL));
+    CHECK_OK(durlog_close(log));
+    durlog_check_report rep;
+    CHECK_OK(durlog_check(s.log, 0, &rep));
+    scratch_remove(&s);
+}
+
+/* durlog.shm emptied (`: > durlog.shm`) under a writer and a live reader:
+ * the writer's next append fails naming the file, creates no segment from
+ * the zero page's numbers, and stores nothing; the reader goes on by
+ * checksums. Once the writer closed, a new one rebuilds the file and
+ * appends after every record. */
+static void test_shm_emptied(void)
+{
+    struct scratch s;
+    char shm[400];
+    scratch_make(&s);
+    durlog *log;
+    REQUIRE(open_log(s.log, SEG, &log) == 0);
+    unsigned char buf[REC_LEN];
+    for (uint64_t i = 0; i < 100; i++) {
+        payload(buf, i);
+        CHECK_OK(durlog_append(log, buf, REC_LEN, DURLOG_KERNEL, NULL));
+    }
+    durlog_reader *r;
+    CHECK_OK(durlog_reader_open(s.log, NULL, &r));
+    durlog_record rec;
+    CHECK_OK(durlog_reader_next(r, &rec));
+    uint64_t segs[8];
+    size_t nseg = list_segments(s.log, segs, 8);
+    REQUIRE(truncate(log_file(shm, sizeof shm, s.log, DL_SHM_NAME), 0) == 0);
+    payload(buf, 100);
+    CHECK_RC(durlog_append(log, buf, REC_LEN, DURLOG_KERNEL, NULL), DURLOG_EFAILED);
+    CHECK(strstr(durlog_errmsg(log), "durlog.shm") != NULL);
+    CHECK(strstr(durlog_errmsg(log), "truncated") != NULL);
+    CHECK_RC(durlog_append(log, buf, REC_LEN, DURLOG_SYNC, NULL), DURLOG_EFAILED);
+    CHECK_RC(durlog_flush(log, DURLOG_SYNC), DURLOG_EFAILED);
+    CHECK_EQ_U64(list_segments(s.log, segs, 8), nseg);
+    uint64_t n = 1;
+    int rc;
+    while ((rc = durlog_reader_next(r, &rec)) == 0) {
+        CHECK(payload_ok(&rec));
+        n++;
+    }
+    CHECK_RC(rc, DURLOG_EEND);
+    CHECK_EQ_U64(n, 100);
+    durlog_close(log);
+    CHECK_OK(open_log(s.log, SEG, &log));
+    CHECK_EQ_U64(log_next_seq(log), 100);
+    payload(buf, 100);
+    CHECK_OK(durlog_append(log, buf, REC_LEN, DURLOG_SYNC, NULL));
+    /* The reader follows the rebuilt file. */
+    CHECK_OK(durlog_reader_wait(r, 1000));
+    CHECK_OK(durlog_reader_next(r, &rec));
+    CHECK_EQ_U64(rec.seq, 100);
+    CHECK(payload_ok(&rec));
+    durlog_reader_close(r);
+    CHECK_OK(durlog_close(log));
+    scratch_remove(&s);
+}
+
+/* A writer killed holding the append lock, and the rebuild of the tail by
+ * the next locker fails (EIO on the segment): that append fails with the
+ * reason, and the lock is not left unusable: once the segment reads again,
+ * the same handles append (no process has to exit). */
+static void test_failed_rebuild_does_not_brick(void)
+{
+    struct scratch s;
+    scratch_make(&s);
+    durlog *log;
+    REQUIRE(open_log(s.log, SEG, &log) == 0);
+    unsigned char buf[REC_LEN];
+    for (uint64_t i = 0; i < 1000; i++) {
+        payload(buf, i);
+        CHECK_OK(durlog_append(log, buf, REC_LEN, DURLOG_KERNEL, NULL));
+    }
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        durlog *c;
+        if (open_log(s.log, SEG, &c) || dl_lock_append(c))
+            _exit(3);
+        _exit(0); /* dies holding it */
+    }
+    int st;
+    REQUIRE(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    eio_off = 64 << 10;
+    dl_os.mmap = eio_mmap;
+    payload(buf, 1000);
+    int rc = durlog_append(log, buf, REC_LEN, DURLOG_KERNEL, NULL);
+    CHECK(rc == -EIO);
+    CHECK(strstr(durlog_errmsg(log), "could not be read") != NULL);
+    CHECK(rc == -EIO && durlog_append(log, buf, REC_LEN, DURLOG_KERNEL, NULL) == -EIO);
+    tu_restore_os();
+    uint64_t seq = 0;
+    CHECK_OK(durlog_append(log, buf, REC_LEN, DURLOG_SYNC, &seq));
+    CHECK_EQ_U64(seq, 1000);
+    CHECK_OK(durlog_close(log));
+    CHECK_EQ_U64(model_count_records(s.log), 1001);
+    scratch_remove(&s);
+}
+
+TEST_MAIN({
+    RUN(test_foreign_sigbus_reaches_program);
+    RUN(test_foreign_sigbus_default_kills);
+    RUN(test_reader_segment_truncated);
+    RUN(test_returned_record_survives_truncation);
+    RUN(test_reader_eio);
+    RUN(test_recovery_eio);
+    RUN(test_writer_tail_truncated);
+    RUN(test_shm_emptied);
+    RUN(test_failed_rebuild_does_not_brick);
+})
