@@ -154,6 +154,26 @@ typedef enum durlog_engine_kind {
     DURLOG_ENGINE_THREAD = 2,   /* a thread calling fdatasync() */
 } durlog_engine_kind;
 
+/* How a writer puts records into the tail segment's file. Both give every
+ * guarantee of the levels (and work with the same readers); they differ in
+ * what they ask of the file system.
+ *  - mmap: stores through a shared writable mapping: a `kernel` append costs
+ *    a copy, no system call. Safe where the kernel's page cache is the file
+ *    (ext4, xfs, btrfs, tmpfs).
+ *  - pwrite: one pwrite() per append (one per batch): for file systems that
+ *    may not keep a shared writable mapping coherent with the file, or
+ *    write it back in their own time (FUSE, NFS, SMB/CIFS, 9p, Ceph).
+ * All writers of a log use the same mode at a time: durlog_open() refuses a
+ * handle whose mode differs from that of the writers that have the log
+ * open (DURLOG_EBUSY, with a message). */
+typedef enum durlog_io_mode {
+    DURLOG_IO_AUTO = 0,     /* mmap on ext4, xfs, btrfs and tmpfs, pwrite on
+                               any other file system; the environment
+                               variable DURLOG_IO=mmap|pwrite|auto overrides */
+    DURLOG_IO_MMAP = 1,
+    DURLOG_IO_PWRITE = 2,
+} durlog_io_mode;
+
 /* Options for durlog_open(). Initialise with durlog_options_init(), then set
  * what you need; zero fields mean "the default". */
 typedef struct durlog_options {
@@ -191,6 +211,8 @@ typedef struct durlog_options {
                                    poll_callbacks, fails with -EAGAIN);
                                    rounded up to a power of two; default
                                    65536, at most 2^26 */
+    durlog_io_mode io_mode;     /* how appends reach the file; default
+                                   DURLOG_IO_AUTO */
 } durlog_options;
 
 void durlog_options_init(durlog_options *opts);
@@ -394,6 +416,15 @@ int durlog_event_fd(durlog *log);
 
 /* "io_uring" or "thread": the engine this handle uses. */
 const char *durlog_engine(const durlog *log);
+
+/* "mmap" or "pwrite": the I/O mode this handle uses (durlog_io_mode). */
+const char *durlog_io(const durlog *log);
+
+/* The type of the file system a path is on ("ext4", "xfs", "btrfs", "tmpfs",
+ * "fuse", "nfs", ..., or "0x<magic>" for one durlog does not know), and the
+ * I/O mode DURLOG_IO_AUTO picks there, into the buffers given. 0 or -errno
+ * (statfs failed). */
+int durlog_fs_type(const char *path, char *fs, size_t fs_size, char *mode, size_t mode_size);
 
 /* ---------------------------------------------------------------------------
  * Facts about a log.

@@ -53,6 +53,15 @@ struct durlog {
     struct dl_shared *sh;
     struct dl_guard *sh_guard;    /* sh's SIGBUS mark (shared.h: dl_shm_map) */
     durlog_options opts;
+    int io_pwrite;                /* DURLOG_IO_PWRITE: records reach the tail by
+                                     pwrite, and its mapping is read-only
+                                     (iomode.c) */
+    /* pwrite mode: the records of the append under way, framed, written in
+     * one pwrite at stage_off of the tail before they are published. Under
+     * mu and the append lock. */
+    unsigned char *stage;
+    size_t stage_len, stage_cap;
+    uint64_t stage_off;
     mode_t dir_mode;
     mode_t file_mode;             /* the log's permissions: its coordination
                                      file's, given to every new segment */
@@ -146,6 +155,10 @@ static inline int dl_view_lost(const durlog *log)
 {
     return dl_guard_faulted(log->sh_guard);
 }
+
+/* iomode.c */
+/* Picks the handle's I/O mode (options, DURLOG_IO, the file system). */
+int dl_io_choose(durlog *log);
 
 /* error.c */
 /* Records a failure's message on the handle (or, in a background thread, in

@@ -79,6 +79,10 @@ static int check_options(durlog_options *o, char *err, size_t errlen)
         o->buffer_size = DL_DEFAULT_BUFFER_SIZE;
     if (o->buffer_size < 4096)
         o->buffer_size = 4096;
+    if ((unsigned)o->io_mode > DURLOG_IO_PWRITE) {
+        dl_set_err(err, errlen, "invalid I/O mode %d", (int)o->io_mode);
+        return DURLOG_EINVAL;
+    }
     if ((unsigned)o->engine > DURLOG_ENGINE_THREAD) {
         dl_set_err(err, errlen, "invalid engine %d", (int)o->engine);
         return DURLOG_EINVAL;
@@ -166,6 +170,7 @@ static int rebuild_shared(durlog *log)
     atomic_store(&img->generation, gen);
     atomic_store(&img->published_seq, pub);
     atomic_store(&img->durable_seq, dur);
+    img->io_mode = log->io_pwrite ? DURLOG_IO_PWRITE : DURLOG_IO_MMAP;
     memcpy(sh, img, sizeof *sh);
     free(img);
     int rc = dl_shared_init_locks(sh);
@@ -299,6 +304,16 @@ static int open_joining(durlog *log)
                        durlog_strerror(rc));
     if (rc == 0 || !dl_shm_valid_for(sh, log->dirfd))
         return 1;
+    /* One mode at a time: stores through a mapping and pwrites of other
+     * processes are only known to be coherent where mmap mode is chosen
+     * anyway, and a mode asked for explicitly says the user doubts it. */
+    uint32_t theirs = sh->io_mode, mine = log->io_pwrite ? DURLOG_IO_PWRITE : DURLOG_IO_MMAP;
+    if (theirs != mine)
+        return dl_fail(log, DURLOG_EBUSY, "%s is open by writers using the %s I/O mode, "
+                       "and this one would use %s: all of a log's writers use one mode "
+                       "(set durlog_options.io_mode or DURLOG_IO to match, or close them "
+                       "first)", log->path, theirs == DURLOG_IO_PWRITE ? "pwrite" : "mmap",
+                       mine == DURLOG_IO_PWRITE ? "pwrite" : "mmap");
     rc = dl_shm_hold_live(log->shmfd);
     if (!rc && flock(log->shmfd, LOCK_SH) < 0)
         rc = -errno;
@@ -378,6 +393,7 @@ static void free_handle(durlog *log)
     pthread_mutex_destroy(&log->pmu);
     pthread_cond_destroy(&log->pcond);
     free(log->buf);
+    free(log->stage);
     free(log->path);
     free(log);
 }
@@ -446,7 +462,9 @@ int durlog_open(const char *path, const durlog_options *opts, durlog **out)
         }
         log->owner = (struct dl_owner){ st.st_uid, st.st_gid };
     }
-    rc = dl_engine_init(log);
+    rc = dl_io_choose(log);
+    if (!rc)
+        rc = dl_engine_init(log);
     if (!rc)
         rc = dl_async_init(log);
     if (rc)

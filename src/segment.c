@@ -76,7 +76,7 @@ int dl_seg_list(int dirfd, uint64_t **out, size_t *count)
 static int map_segment(struct dl_segmap *s, int writable)
 {
     void *p;
-    int prot = PROT_READ | (writable ? PROT_WRITE : 0);
+    int prot = PROT_READ | (writable == DL_SEG_STORE ? PROT_WRITE : 0);
     int rc = dl_mmap((size_t)s->capacity, prot, s->fd, 0, &p, &s->guard, NULL);
     if (rc)
         return rc;
@@ -242,7 +242,7 @@ int dl_seg_is_at(int dirfd, const char *name, int fd, struct dl_stat *fd_st)
     return a.nlink > 0 && a.dev == b.dev && a.ino == b.ino;
 }
 
-int dl_seg_create(int dirfd, const char *path, uint64_t first_seq,
+int dl_seg_create(int dirfd, const char *path, uint64_t first_seq, int writable,
                   uint64_t capacity, uint64_t alloc, mode_t mode,
                   const struct dl_owner *owner, struct dl_segmap *out,
                   char *err, size_t errlen)
@@ -291,7 +291,7 @@ int dl_seg_create(int dirfd, const char *path, uint64_t first_seq,
     s.capacity = capacity;
     s.size = alloc;
     s.hdr = h;
-    rc = map_segment(&s, 1);
+    rc = map_segment(&s, writable);
     if (rc) {
         snprintf(err, errlen, "cannot map %s/%s: %s", path, name, durlog_strerror(rc));
         goto out_unlink;

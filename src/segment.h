@@ -53,8 +53,16 @@ void dl_take_owner(int fd, const struct dl_owner *owner);
  * malloc'd (NULL when there are none). */
 int dl_seg_list(int dirfd, uint64_t **out, size_t *count);
 
+/* How dl_seg_open and dl_seg_create open a segment: read-only; read-write
+ * with a writable mapping (mmap mode's tail: appends store through it); or
+ * read-write with a read-only mapping (pwrite mode, and whoever writes
+ * with pwrite only). */
+#define DL_SEG_READ 0
+#define DL_SEG_STORE 1
+#define DL_SEG_WRITE 2
+
 /* Opens and maps segment `first_seq` of the log at `path` (used in
- * messages). Refuses anything but a regular file (O_NOFOLLOW: a symlink
+ * messages), `writable` one of DL_SEG_READ/STORE/WRITE. Refuses anything but a regular file (O_NOFOLLOW: a symlink
  * fails with -ELOOP), a header that does not verify, or one whose first_seq
  * differs from its name. `err` gets a whole message naming the file
  * ("cannot open LOG/000...seg: Permission denied"). */
@@ -87,7 +95,7 @@ int dl_seg_is_at(int dirfd, const char *name, int fd, struct dl_stat *fd_st);
  * its header written, via a temporary name renamed into place, so that the
  * segment name never refers to a file without a header. Its permissions are
  * exactly `mode` (not narrowed by the umask). Does not sync. */
-int dl_seg_create(int dirfd, const char *path, uint64_t first_seq,
+int dl_seg_create(int dirfd, const char *path, uint64_t first_seq, int writable,
                   uint64_t capacity, uint64_t alloc, mode_t mode,
                   const struct dl_owner *owner, struct dl_segmap *out,
                   char *err, size_t errlen);

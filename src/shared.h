@@ -105,6 +105,9 @@ struct dl_shared {
                                       writer has closed and the log is
                                       reopened (recovery decides what survived) */
     _Atomic uint64_t generation;   /* bumped at every rebuild */
+    uint32_t io_mode;              /* the writers' durlog_io_mode (MMAP or
+                                      PWRITE), set by the rebuilder: a joiner
+                                      in another mode is refused */
     char boot_id[40];              /* kernel boot id when rebuilt: a differing
                                       one means the machine restarted since */
     uint64_t dir_dev, dir_ino;     /* the log directory it was built for: a

@@ -552,7 +552,7 @@ static int redo_dead_sync(durlog *log)
             continue;
         struct dl_segmap m = DL_SEGMAP_INIT;
         char err[256];
-        rc = dl_seg_open(log->dirfd, log->path, segs[i], 1, &m, err, sizeof err);
+        rc = dl_seg_open(log->dirfd, log->path, segs[i], DL_SEG_WRITE, &m, err, sizeof err);
         if (rc == DURLOG_ECORRUPT || rc == DURLOG_EFORMAT || rc == -EIO) {
             damaged = 1; /* its header is gone: so are its records */
             rc = 0;

@@ -1,8 +1,10 @@
 /*
  * writer.c - the append paths for each durability level.
  *
- * Every record is copied into the tail segment through a shared mapping,
- * under the log's process-shared append lock: the lock hands out the next
+ * Every record is copied into the tail segment through a shared mapping (or,
+ * in pwrite mode, framed in the handle's stage and written with one pwrite
+ * per append: iomode.c says which), under the log's process-shared append
+ * lock: the lock hands out the next
  * sequence number and byte offset, so records from all processes land whole,
  * in one order, with dense numbers. Once copied and checksummed, records are
  * "published" (the shared published_seq moves past them) and readers may
@@ -165,6 +167,79 @@ static int check_leaving_tail(durlog *log)
     return dl_mark_replaced_locked(log, sh->tail_seg, old_fd);
 }
 
+/* How this handle opens the tail: a mapping it stores into, or (pwrite
+ * mode) one it only reads (tail_is_free). */
+static int tail_access(const durlog *log)
+{
+    return log->io_pwrite ? DL_SEG_WRITE : DL_SEG_STORE;
+}
+
+/* pwrite mode: writes the staged records (the append under way) into the
+ * tail. Called with the append lock, before they are published. */
+static int flush_stage(durlog *log)
+{
+    if (!log->stage_len)
+        return 0;
+    size_t len = log->stage_len;
+    log->stage_len = 0;
+    int rc = dl_pwrite_all(log->tail.fd, log->stage, len, (off_t)log->stage_off);
+    if (rc) {
+        char name[DL_SEG_NAME_LEN + 1];
+        dl_seg_name(name, log->tail.first_seq);
+        return dl_fail(log, rc, "write %zu bytes to %s/%s at offset %llu: %s", len,
+                       log->path, name, (unsigned long long)log->stage_off,
+                       durlog_strerror(rc));
+    }
+    return 0;
+}
+
+/* Zeroes [from, to) of segment m, which this handle has open for writing,
+ * from the end back, so that a writer killed half way leaves whole records
+ * followed by zeros (a torn tail), never zeros followed by records. 0, or
+ * (pwrite mode) the error of a pwrite that failed. */
+static int zero_back(durlog *log, struct dl_segmap *m, uint64_t from, uint64_t to)
+{
+    static const unsigned char zeros[4096];
+    int rc;
+    if (log->io_pwrite) {
+        /* Only what the file holds: past its end it reads as zeros
+         * already, and writing there would take space. */
+        dl_seg_refresh_size(m);
+        if (to > m->size)
+            to = m->size;
+    }
+    while (to > from) {
+        uint64_t chunk = to - from < 4096 ? to - from : 4096;
+        if (!log->io_pwrite)
+            memset(m->map + to - chunk, 0, chunk);
+        else if ((rc = dl_pwrite_all(m->fd, zeros, chunk, (off_t)(to - chunk))) != 0)
+            return rc;
+        to -= chunk;
+    }
+    return 0;
+}
+
+/* pwrite mode: bytes an earlier failure left past the tail that could not
+ * be zeroed then (reserve_end says how far they go) are zeroed before
+ * anything is appended after them. Called with the append lock. */
+static int clear_leftover(durlog *log)
+{
+    struct dl_shared *sh = log->sh;
+    if (!log->io_pwrite || sh->reserve_end <= sh->tail_off || log->tail.fd < 0 ||
+        log->tail.first_seq != sh->tail_seg)
+        return 0;
+    int rc = zero_back(log, &log->tail, sh->tail_off, sh->reserve_end);
+    if (rc) {
+        char name[DL_SEG_NAME_LEN + 1];
+        dl_seg_name(name, sh->tail_seg);
+        return dl_fail(log, rc, "erase what a failed write left in %s/%s at offset %llu: %s",
+                       log->path, name, (unsigned long long)sh->tail_off,
+                       durlog_strerror(rc));
+    }
+    sh->reserve_end = sh->tail_off;
+    return 0;
+}
+
 /* Starts a new tail segment for a record of `need` bytes. */
 static int roll(durlog *log, uint64_t need)
 {
@@ -186,7 +261,7 @@ static int roll(durlog *log, uint64_t need)
     if (alloc > cap)
         alloc = cap;
 
-    rc = dl_seg_create(log->dirfd, log->path, sh->next_seq, cap, alloc,
+    rc = dl_seg_create(log->dirfd, log->path, sh->next_seq, tail_access(log), cap, alloc,
                        log->file_mode, &log->owner, &m, err, sizeof err);
     if (rc)
         return dl_fail(log, rc, "%s", err);
@@ -208,7 +283,8 @@ static int roll(durlog *log, uint64_t need)
     /* The shared fields change together under the lock; a holder that dies
      * between them leaves EOWNERDEAD, and the next one rebuilds them from
      * the segment files. */
-    dl_prefault(m.map, 0, alloc, dl_prefault_for_write(log));
+    if (!log->io_pwrite)
+        dl_prefault(m.map, 0, alloc, dl_prefault_for_write(log));
     uint64_t gen = atomic_fetch_add(&sh->generation, 1) + 1;
     dl_replace_tail(log, &m, gen);
     sh->tail_seg = sh->next_seq;
@@ -226,16 +302,22 @@ static int ensure_tail(durlog *log, uint64_t need)
     struct dl_shared *sh = log->sh;
     int rc;
     if (sh->tail_seg == DL_NO_SEGMENT || sh->tail_off + need > sh->tail_capacity) {
-        rc = roll(log, need);
+        rc = flush_stage(log); /* the staged records go to the tail they left */
+        if (!rc)
+            rc = roll(log, need);
         if (rc)
             return rc;
     }
     uint64_t gen = atomic_load(&sh->generation);
     if (log->tail.fd < 0 || log->tail.first_seq != sh->tail_seg || log->tail_gen != gen) {
+        rc = flush_stage(log);
+        if (rc)
+            return rc;
         char err[DL_ERRMSG_SIZE];
         struct dl_segmap m;
         struct dl_stat st;
-        rc = dl_seg_open(log->dirfd, log->path, sh->tail_seg, 1, &m, err, sizeof err);
+        rc = dl_seg_open(log->dirfd, log->path, sh->tail_seg, tail_access(log), &m, err,
+                         sizeof err);
         if (rc) {
             dl_replace_tail(log, NULL, 0);
             return dl_fail(log, rc, "%s", err);
@@ -277,15 +359,25 @@ static int ensure_alloc(durlog *log, uint64_t need)
         grow = want;
     if (grow > sh->tail_capacity)
         grow = sh->tail_capacity;
-    int rc = dl_allocate(log->tail.fd, (off_t)sh->tail_alloc,
-                         (off_t)(grow - sh->tail_alloc));
+    int rc;
+    if (log->io_pwrite) {
+        /* pwrite reports ENOSPC itself, and extends the file: allocating
+         * ahead only saves fragmentation, and is skipped (never done by
+         * writing zeros) where the file system has no fallocate. */
+        rc = dl_fallocate(log->tail.fd, (off_t)sh->tail_alloc, (off_t)(grow - sh->tail_alloc));
+        if (rc == -EOPNOTSUPP)
+            rc = 0;
+    } else {
+        rc = dl_allocate(log->tail.fd, (off_t)sh->tail_alloc, (off_t)(grow - sh->tail_alloc));
+    }
     if (rc) {
         char name[DL_SEG_NAME_LEN + 1];
         dl_seg_name(name, sh->tail_seg);
         return dl_fail(log, rc, "allocate space in %s/%s: %s", log->path,
                        name, durlog_strerror(rc));
     }
-    dl_prefault(log->tail.map, sh->tail_alloc, grow, dl_prefault_for_write(log));
+    if (!log->io_pwrite)
+        dl_prefault(log->tail.map, sh->tail_alloc, grow, dl_prefault_for_write(log));
     sh->tail_alloc = grow;
     return 0;
 }
@@ -318,6 +410,7 @@ static void rollback(durlog *log, const struct tail_mark *m)
      * log has failed, and recovery at the next open decides. */
     if (dl_view_lost(log))
         return;
+    uint64_t leftover = 0;
     int rolled = sh->tail_seg != m->seg;
     if (rolled) {
         /* Segments created by this batch hold only its records: they are
@@ -341,10 +434,11 @@ static void rollback(durlog *log, const struct tail_mark *m)
         if (m->seg != DL_NO_SEGMENT) {
             char err[DL_ERRMSG_SIZE];
             struct dl_segmap old;
-            if (dl_seg_open(log->dirfd, log->path, m->seg, 1, &old, err, sizeof err) == 0) {
+            if (dl_seg_open(log->dirfd, log->path, m->seg, tail_access(log), &old, err,
+                            sizeof err) == 0) {
                 uint64_t end = old.size < old.capacity ? old.size : old.capacity;
-                if (end > m->off)
-                    memset(old.map + m->off, 0, end - m->off);
+                if (end > m->off && zero_back(log, &old, m->off, end) != 0)
+                    leftover = end;
                 dl_replace_tail(log, &old, atomic_load(&sh->generation));
             }
         }
@@ -354,16 +448,17 @@ static void rollback(durlog *log, const struct tail_mark *m)
          * leaves whole records followed by zeros (a torn tail), never zeros
          * followed by records. */
         uint64_t end = sh->reserve_end < sh->tail_alloc ? sh->reserve_end : sh->tail_alloc;
-        while (end > m->off) {
-            uint64_t chunk = end - m->off < 4096 ? end - m->off : 4096;
-            memset(log->tail.map + end - chunk, 0, chunk);
-            end -= chunk;
-        }
+        if (log->io_pwrite && end < sh->reserve_end)
+            end = sh->reserve_end; /* pwrite may have gone past tail_alloc */
+        if (zero_back(log, &log->tail, m->off, end) != 0)
+            leftover = end; /* clear_leftover tries again */
     }
     sh->next_seq = m->next_seq;
     sh->tail_seg = m->seg;
     sh->tail_ino = m->ino;
     sh->tail_off = sh->reserve_end = m->off;
+    if (leftover > m->off)
+        sh->reserve_end = leftover;
     sh->tail_capacity = m->capacity;
     /* The old tail's file is at least as long as it was at the mark; after
      * a roll, tail_alloc described the new segment and must not be kept:
@@ -440,7 +535,11 @@ static int put_record(durlog *log, const void *data, uint32_t len,
     uint64_t need = dl_rec_size(len);
     int rc = ensure_space(log, need);
     if (!rc)
+        rc = clear_leftover(log);
+    if (!rc)
         rc = tail_is_free(log);
+    if (!rc)
+        rc = tail_faulted(log); /* before a pwrite could grow it back */
     if (rc)
         return rc;
     uint64_t off = sh->tail_off, seq = sh->next_seq;
@@ -449,12 +548,32 @@ static int put_record(durlog *log, const void *data, uint32_t len,
      * offset, which would be over the segment's header. */
     if (dl_view_lost(log))
         return dl_failed_state(log);
-    dl_rec_encode(log->tail.map + off, seq, time_ns,
-                  atomic_load_explicit(&sh->durable_seq, memory_order_relaxed),
-                  data, len);
+    uint64_t durable = atomic_load_explicit(&sh->durable_seq, memory_order_relaxed);
+    if (log->io_pwrite) {
+        /* Staged; written by flush_stage before the records are published
+         * (contiguous: this handle holds the append lock meanwhile). */
+        if (log->stage_len && log->stage_off + log->stage_len != off && (rc = flush_stage(log)))
+            return rc;
+        if (log->stage_len + need > log->stage_cap) {
+            size_t cap = log->stage_cap ? log->stage_cap : 4096;
+            while (cap < log->stage_len + need)
+                cap *= 2;
+            unsigned char *nb = realloc(log->stage, cap);
+            if (!nb)
+                return dl_fail(log, -ENOMEM, "out of memory framing a record");
+            log->stage = nb;
+            log->stage_cap = cap;
+        }
+        if (!log->stage_len)
+            log->stage_off = off;
+        dl_rec_encode(log->stage + log->stage_len, seq, time_ns, durable, data, len);
+        log->stage_len += need;
+    } else {
+        dl_rec_encode(log->tail.map + off, seq, time_ns, durable, data, len);
+    }
     sh->tail_off += need;
     sh->next_seq++;
-    if (sh->tail_alloc - sh->tail_off < DL_PREALLOC_AHEAD / 2 &&
+    if (!log->io_pwrite && sh->tail_alloc - sh->tail_off < DL_PREALLOC_AHEAD / 2 &&
         sh->tail_alloc < sh->tail_capacity)
         dl_prealloc_kick(log);
     return 0;
@@ -474,7 +593,11 @@ int dl_flush_buffer_locked(durlog *log)
     while (off < log->buf_len) {
         rc = ensure_tail(log, dl_rec_size(dl_get32(log->buf + off + DL_RECH_LEN)));
         if (!rc)
+            rc = clear_leftover(log);
+        if (!rc)
             rc = tail_is_free(log);
+        if (!rc)
+            rc = tail_faulted(log);
         if (rc)
             break;
         uint64_t durable = atomic_load_explicit(&sh->durable_seq, memory_order_relaxed);
@@ -502,9 +625,8 @@ int dl_flush_buffer_locked(durlog *log)
             dl_seg_refresh_size(&log->tail);
             uint64_t end = sh->reserve_end < log->tail.size ? sh->reserve_end
                                                             : log->tail.size;
-            if (end > sh->tail_off)
-                memset(log->tail.map + sh->tail_off, 0, end - sh->tail_off);
-            sh->reserve_end = sh->tail_off;
+            if (end <= sh->tail_off || zero_back(log, &log->tail, sh->tail_off, end) == 0)
+                sh->reserve_end = sh->tail_off; /* else clear_leftover tries again */
             char name[DL_SEG_NAME_LEN + 1];
             dl_seg_name(name, sh->tail_seg);
             dl_fail(log, rc, "write %zu bytes to %s/%s at offset %llu: %s", run,
@@ -660,6 +782,9 @@ static int append_records(durlog *log, const durlog_iov *recs, size_t count,
     uint64_t now = dl_clock_now(&log->clock);
     for (size_t i = 0; i < count && !rc; i++)
         rc = put_record(log, recs[i].data, (uint32_t)recs[i].len, now);
+    if (!rc)
+        rc = flush_stage(log);
+    log->stage_len = 0; /* after a failure: rolled back below */
     if (!rc)
         rc = tail_faulted(log);
     if (rc)

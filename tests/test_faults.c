@@ -1198,7 +1198,10 @@ static ssize_t pwrite_enospc_once(int fd, const void *buf, size_t len, off_t off
 static void sync_after_a_leader_died_retries_a_rewrite_that_failed(void)
 {
     struct dead_leader_log d;
-    if (dead_leader_log_make(&d, 3))
+    tu_io_mode("mmap"); /* counts the rewrite's pwrites: appends make none */
+    int made = dead_leader_log_make(&d, 3);
+    tu_io_mode(NULL);
+    if (made)
         return;
     pwrite_fails_once = 1;
     atomic_store(&pwrite_bytes, 0);
@@ -1261,6 +1264,7 @@ static void errmsg_is_not_overwritten_by_the_background_pre_faulter(void)
     atomic_store(&hold_background, 1);
     atomic_store(&background_fallocates, 0);
     dl_os.fallocate = fallocate_held_in_background; /* before any library thread */
+    tu_io_mode("mmap"); /* the pre-faulter serves mmap mode only */
     REQUIRE(durlog_open(t.log, NULL, &log) == 0);
     /* The append kicks the pre-faulter, which stops inside fallocate. */
     CHECK_OK(tu_append_payload(log, 0, 0, EXTRA, DURLOG_KERNEL, NULL));
@@ -1270,6 +1274,7 @@ static void errmsg_is_not_overwritten_by_the_background_pre_faulter(void)
     CHECK(atomic_load(&background_fallocates) > 0);
     /* Another handle's fdatasync fails: the log is in the failed state. */
     REQUIRE(durlog_open(t.log, NULL, &other) == 0);
+    tu_io_mode(NULL);
     atomic_store(&tu_fdatasync_fails, 1);
     dl_os.fdatasync = tu_fdatasync_maybe_eio;
     CHECK_RC(tu_append_payload(other, 1, 0, EXTRA, DURLOG_SYNC, NULL), -EIO);

@@ -196,6 +196,25 @@ __attribute__((constructor)) static void tu_install_uring_result(void)
             dl_os.name = dl_os_real.name;                                    \
     } while (0)
 
+/* For a test about one I/O mode's internals (what it stores or writes, its
+ * pre-faulter): the handles it opens use `mode` whatever DURLOG_IO the suite
+ * runs with. tu_io_mode(NULL) puts the suite's back. */
+static inline void tu_io_mode(const char *mode)
+{
+    static char saved[32];
+    static int have_saved = -1;
+    if (mode) {
+        const char *now = getenv("DURLOG_IO");
+        have_saved = now != NULL;
+        snprintf(saved, sizeof saved, "%s", now ? now : "");
+        setenv("DURLOG_IO", mode, 1);
+    } else if (have_saved == 1) {
+        setenv("DURLOG_IO", saved, 1);
+    } else if (have_saved == 0) {
+        unsetenv("DURLOG_IO");
+    }
+}
+
 static inline void tu_restore_os(void)
 {
     TU_RESTORE_ENTRY(pwrite);
