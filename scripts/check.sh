@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite (the README's test command; .ci/run runs it):
-#   1. the normal build with -Werror, every test, io_uring engine;
+#   1. the normal build with -Werror, every test, io_uring engine, and the
+#      file systems beyond ext4 (tests/filesystems.sh: xfs, btrfs, tmpfs,
+#      bindfs);
 #   2. the same build, every durability test again under the thread engine
-#      (the fallback used where io_uring is unavailable);
-#   3. an AddressSanitizer + UndefinedBehaviorSanitizer build, every test;
+#      (the fallback used where io_uring is unavailable), and again in the
+#      pwrite I/O mode;
+#   3. an AddressSanitizer + UndefinedBehaviorSanitizer build, every test
+#      but the file systems;
 #   4. a ThreadSanitizer build of the tests that run several threads, under
 #      both engines.
 # It ends with one line "N passed, N failed" summing them all.
@@ -40,10 +44,17 @@ export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 
 durability='^test_(async|levels|faults|inject|powerloss|recovery|regressions|threads|readers|processes|smoke|signals)$'
 threaded='^test_(async|threads|levels|faults|regressions|readers|processes)$'
+# Every durability test again with appends by pwrite (issue #15): DURLOG_IO
+# sets the mode of every handle that does not ask for one.
+pwrite_tests='^test_(async|levels|faults|inject|powerloss|recovery|regressions|threads|readers|processes|smoke|signals|hostile|accidents|fulldisk|trust|check|io)$'
 suite "normal build, io_uring engine" build -O2 "" "" io_uring
 suite "normal build, thread engine" build -O2 "" "$durability" thread
+DURLOG_IO=pwrite suite "normal build, pwrite I/O mode" build -O2 "" "$pwrite_tests" io_uring
+# The file systems beyond ext4 (tests/filesystems.sh) run in the normal build
+# only.
 DURLOG_TEST_SCALE=4 suite "ASan+UBSan build" build-asan -O1 \
-    "-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" "" io_uring
+    "-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+    '^(test_[a-z_]+|cli|trust|fuzz_corpus|valgrind)(\.sh)?$' io_uring
 suite "TSan build, io_uring engine" build-tsan -O1 "-fsanitize=thread" "$threaded" io_uring
 suite "TSan build, thread engine" build-tsan -O1 "-fsanitize=thread" "$threaded" thread
 

@@ -220,8 +220,10 @@ static int open_shm(durlog *log, int create)
                : dl_fail(log, fd, "cannot open %s/%s: %s", log->path, DL_SHM_NAME,
                          durlog_strerror(fd));
     log->shmfd = fd;
-    if (created)
+    if (created) {
         dl_take_owner(fd, &log->owner);
+        dl_nocow(fd);
+    }
     if (fstat(fd, &st) < 0)
         return dl_fail(log, -errno, "fstat %s/%s: %s", log->path, DL_SHM_NAME,
                        strerror(errno));

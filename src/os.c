@@ -8,7 +8,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <linux/fs.h>
+#include <linux/magic.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/statfs.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <time.h>
@@ -287,6 +291,18 @@ int dl_writeback(int fd, off_t off, off_t len, int wait)
         return -errno;
     }
     return 0;
+}
+
+void dl_nocow(int fd)
+{
+    struct statfs sf;
+    int flags = 0;
+    if (fstatfs(fd, &sf) != 0 || (unsigned int)sf.f_type != BTRFS_SUPER_MAGIC)
+        return;
+    if (ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 && !(flags & FS_NOCOW_FL)) {
+        flags |= FS_NOCOW_FL;
+        (void)ioctl(fd, FS_IOC_SETFLAGS, &flags);
+    }
 }
 
 void dl_close(int fd)

@@ -101,6 +101,15 @@ ssize_t dl_copy_range(int in, int out, off_t *out_off, size_t len);
 int dl_writeback(int fd, off_t off, off_t len, int wait);
 void dl_close(int fd);
 
+/* Marks a file durlog just created, still empty, not copy-on-write where
+ * the file system has that (btrfs: FS_NOCOW_FL). There, a store through a
+ * mapping into a page written back before must otherwise find room for a
+ * new copy, and on a full file system it faults (SIGBUS) instead of failing
+ * with ENOSPC; without copy-on-write it overwrites its allocated block.
+ * durlog checksums every record itself. Best effort: nothing happens
+ * elsewhere, and a refusal is ignored. */
+void dl_nocow(int fd);
+
 /* What durlog needs to know of a file, without its timestamps. Asking for
  * them (stat, fstat) makes Linux 6.13 and later (multigrain timestamps) give
  * the file a fine-grained timestamp at its next change, so the next store

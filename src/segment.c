@@ -265,6 +265,7 @@ int dl_seg_create(int dirfd, const char *path, uint64_t first_seq, int writable,
         return rc;
     }
     dl_take_owner(s.fd, owner);
+    dl_nocow(s.fd);
     /* Exactly `mode`: the creating process's umask must not narrow it. */
     struct dl_stat st;
     if (dl_stat_fd(s.fd, &st) == 0 && (st.mode & 07777) != mode && fchmod(s.fd, mode) < 0) {

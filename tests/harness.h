@@ -79,6 +79,15 @@ static inline void th_run(const char *name, void (*fn)(void))
 {
     if (th_only && strcmp(th_only, name) != 0)
         return;
+    /* DURLOG_TEST_SKIP=NAME: a case a caller leaves out where it cannot
+     * hold for a reason outside durlog (tests/filesystems.sh says which and
+     * why); reported, never counted as passed. */
+    const char *skip = getenv("DURLOG_TEST_SKIP");
+    if (skip && strcmp(skip, name) == 0) {
+        printf("# not run: %s\n", name);
+        fflush(stdout);
+        return;
+    }
     th_failed_current = 0;
     fn();
     th_ran++;

@@ -1,7 +1,12 @@
 /* A real full disk: an 8 MiB ext4 image, loop-mounted, filled by a log.
  * Appends fail with ENOSPC (never SIGBUS), everything acknowledged stays
  * readable and intact, the log checks clean, and once space is freed the
- * log takes appends again. Needs root (mount); the suite runs as root. */
+ * log takes appends again. Needs root (mount); the suite runs as root.
+ *
+ * DURLOG_TEST_FS picks the file system (tests/filesystems.sh runs each):
+ * ext4 (default), xfs and btrfs images (the smallest each mkfs makes, all
+ * but ~7 MiB taken by a ballast file), a tmpfs of 8 MiB, or bindfs (a FUSE
+ * passthrough without fallocate) over an 8 MiB ext4 image. */
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
@@ -11,7 +16,8 @@
 #define EXTRA 900
 
 struct disk {
-    char dir[512], image[600], mnt[600], log[700], filler[700];
+    char dir[512], image[600], under[600], mnt[600], log[700], filler[700];
+    char fs[16];
 };
 
 static int sh(const char *cmd)
@@ -26,18 +32,61 @@ static int disk_mount(struct disk *d)
 {
     char cmd[4000];
     test_tmpdir(d->dir, sizeof d->dir);
-    snprintf(d->image, sizeof d->image, "%s/disk.ext4", d->dir);
+    const char *fs = getenv("DURLOG_TEST_FS");
+    snprintf(d->fs, sizeof d->fs, "%s", fs && *fs ? fs : "ext4");
+    snprintf(d->image, sizeof d->image, "%s/disk.img", d->dir);
+    snprintf(d->under, sizeof d->under, "%s/under", d->dir);
     snprintf(d->mnt, sizeof d->mnt, "%s/mnt", d->dir);
     snprintf(d->log, sizeof d->log, "%s/log", d->mnt);
     snprintf(d->filler, sizeof d->filler, "%s/filler", d->mnt);
-    snprintf(cmd, sizeof cmd, "truncate -s 8M '%s' && mkfs.ext4 -q -F '%s' && "
-             "mkdir -p '%s' && mount -o loop '%s' '%s'",
-             d->image, d->image, d->mnt, d->image, d->mnt);
     if (geteuid() != 0) {
         fprintf(stderr, "  this test mounts a file system: run the suite as root\n");
         return -1;
     }
-    return sh(cmd);
+    const char *size = "8M", *mkfs = "mkfs.ext4 -q -F";
+    int ballast = 0;
+    if (strcmp(d->fs, "xfs") == 0) {
+        size = "300M"; /* the smallest mkfs.xfs makes */
+        mkfs = "mkfs.xfs -q -f";
+        ballast = 1;
+    } else if (strcmp(d->fs, "btrfs") == 0) {
+        size = "128M";
+        mkfs = "mkfs.btrfs -q -f";
+        ballast = 1;
+    } else if (strcmp(d->fs, "tmpfs") == 0) {
+        snprintf(cmd, sizeof cmd, "mkdir -p '%s' && mount -t tmpfs -o size=8m tmpfs '%s'",
+                 d->mnt, d->mnt);
+        return sh(cmd);
+    } else if (strcmp(d->fs, "ext4") != 0 && strcmp(d->fs, "bindfs") != 0) {
+        fprintf(stderr, "  DURLOG_TEST_FS=%s: expected ext4, xfs, btrfs, tmpfs or bindfs\n",
+                d->fs);
+        return -1;
+    }
+    int bind = strcmp(d->fs, "bindfs") == 0;
+    snprintf(cmd, sizeof cmd, "truncate -s %s '%s' && %s '%s' && mkdir -p '%s' '%s' && "
+             "mount -o loop '%s' '%s'", size, d->image, mkfs, d->image, d->under, d->mnt,
+             d->image, bind ? d->under : d->mnt);
+    int rc = sh(cmd);
+    if (rc == 0 && bind) {
+        snprintf(cmd, sizeof cmd, "bindfs '%s' '%s'", d->under, d->mnt);
+        if ((rc = sh(cmd)) != 0) {
+            snprintf(cmd, sizeof cmd, "umount '%s'", d->under);
+            sh(cmd);
+        }
+    }
+    if (rc == 0 && ballast) {
+        /* All but about 7 MiB taken, as on the 8 MiB disks. */
+        struct statvfs vfs;
+        if (statvfs(d->mnt, &vfs) == 0) {
+            unsigned long long avail = (unsigned long long)vfs.f_bavail * vfs.f_frsize;
+            if (avail > (7ull << 20)) {
+                snprintf(cmd, sizeof cmd, "fallocate -l %llu '%s/ballast'",
+                         avail - (7ull << 20), d->mnt);
+                rc = sh(cmd);
+            }
+        }
+    }
+    return rc;
 }
 
 /* A mounted disk in shared memory (children write through it), with
@@ -64,6 +113,10 @@ static void disk_unmount(struct disk *d)
     char cmd[1000];
     snprintf(cmd, sizeof cmd, "umount '%s'", d->mnt);
     sh(cmd);
+    if (strcmp(d->fs, "bindfs") == 0) {
+        snprintf(cmd, sizeof cmd, "umount '%s'", d->under);
+        sh(cmd);
+    }
     test_rmrf(d->dir);
 }
 
@@ -179,7 +232,7 @@ static void durlog_append_on_a_full_disk_says_so(void)
         return;
     const char *bin = getenv("DURLOG_BIN");
     char cmd[2400];
-    snprintf(cmd, sizeof cmd, "head -c 8000000 /dev/zero > '%s' 2>/dev/null; "
+    snprintf(cmd, sizeof cmd, "head -c 16000000 /dev/zero > '%s' 2>/dev/null; "
              "'%s' append -d sync '%s' one two three 2>'%s/err'",
              d->filler, bin && *bin ? bin : "build/durlog", d->log, d->dir);
     int status = system(cmd);
@@ -225,6 +278,7 @@ static void put_on_a_full_disk_fails_with_enospc_and_keeps_the_old_file(void)
     snprintf(path, sizeof path, "%s/file", d->mnt);
     CHECK_OK(durlog_put_buffer(path, "old", 3, NULL));
     struct statvfs before, after;
+    sync(); /* btrfs hands freed space back at its next commit */
     REQUIRE(statvfs(d->mnt, &before) == 0);
     size_t len = 16 << 20; /* twice the disk */
     unsigned char *big = calloc(1, len);
@@ -263,6 +317,7 @@ static void put_on_a_full_disk_fails_with_enospc_and_keeps_the_old_file(void)
     char cmd[900];
     snprintf(cmd, sizeof cmd, "ls -A '%s' | grep -q '^\\.durlog-put\\.'", d->mnt);
     CHECK(system(cmd) != 0);
+    sync();
     REQUIRE(statvfs(d->mnt, &after) == 0);
     CHECK(after.f_bfree + 16 >= before.f_bfree); /* the space came back */
     free(big);
