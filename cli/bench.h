@@ -37,6 +37,7 @@ struct bench_facts {
     char fs_type[32];       /* of the bench directory */
     char cpu[128];          /* model name from /proc/cpuinfo */
     char engine[16];        /* durlog's engine: "io_uring" or "thread" */
+    char io[16];            /* durlog's I/O mode: "mmap" or "pwrite" */
     char dir[512];          /* where it ran */
     char date[40];          /* RFC 3339 */
     char warning[160];      /* e.g. tmpfs: the sync rows mean nothing */
@@ -69,6 +70,7 @@ struct bench_ctx {
     double min_s;           /* the other rows repeat their N records until
                                they have run this long */
     char engine[16];        /* filled by the first durlog row */
+    char io[16];            /* its I/O mode, likewise */
     const volatile sig_atomic_t *stop; /* set by SIGINT/SIGTERM: stop soon */
     char err[2400];         /* why a workload failed (paths + a message) */
 };

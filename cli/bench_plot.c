@@ -238,6 +238,10 @@ static void describe_run(const struct bench_facts *facts,
         snprintf(part, sizeof(part), "engine %s", facts->engine);
         add_part(what, SUBTITLE_SIZE, part);
     }
+    if (facts->io[0] && strcmp(facts->io, "n/a") != 0) {
+        snprintf(part, sizeof(part), "I/O mode %s", facts->io);
+        add_part(what, SUBTITLE_SIZE, part);
+    }
     if (facts->quick)
         add_part(what, SUBTITLE_SIZE, "quick run");
     add_part(where, SUBTITLE_SIZE, facts->cpu);

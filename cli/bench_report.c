@@ -36,8 +36,8 @@ void bench_print_text(const struct bench_row *rows, size_t n, const struct bench
     char a[48], b[48];
     printf("durlog bench: %" PRIu64 " records of %zu bytes in %s (%s)\n", f->records,
            f->size, f->dir, f->fs_type);
-    printf("%s, Linux %s, durlog engine %s, %s%s\n\n", f->cpu, f->kernel, f->engine,
-           f->date, f->quick ? ", --quick" : "");
+    printf("%s, Linux %s, durlog engine %s, I/O mode %s, %s%s\n\n", f->cpu, f->kernel,
+           f->engine, f->io, f->date, f->quick ? ", --quick" : "");
     if (f->warning[0])
         printf("warning: %s\n\n", f->warning);
     printf("%-44s %12s %14s %11s %10s\n", "row", "records", "records/s", "us/record",
@@ -93,8 +93,13 @@ void bench_print_json(const struct bench_row *rows, size_t n, const struct bench
         json_text(f->engine);
     else
         printf("null");
-    printf(",\"io_uring\":%s,\"warning\":", !known ? "null"
+    printf(",\"io_uring\":%s,\"io_mode\":", !known ? "null"
            : strcmp(f->engine, "io_uring") == 0 ? "true" : "false");
+    if (known)
+        json_text(f->io);
+    else
+        printf("null");
+    printf(",\"warning\":");
     json_text(f->warning);
     printf(",\"dir\":");
     json_text(f->dir);
@@ -143,7 +148,7 @@ void bench_print_csv(const struct bench_row *rows, size_t n, const struct bench_
 {
     printf("name,group,records,bytes,seconds,records_per_s,us_per_record,ratio_to_fastest,"
            "verified_records,write_calls,first_write_bytes,note,kernel,fs_type,cpu,engine,"
-           "record_size,date\n");
+           "record_size,date,io_mode\n");
     for (size_t i = 0; i < n; i++) {
         const struct bench_row *r = &rows[i];
         csv_text(r->name);
@@ -170,6 +175,8 @@ void bench_print_csv(const struct bench_row *rows, size_t n, const struct bench_
         csv_text(f->engine);
         printf(",%zu,", f->size);
         csv_text(f->date);
+        putchar(',');
+        csv_text(f->io);
         putchar('\n');
     }
 }

@@ -240,6 +240,8 @@ static int open_log(struct bench_ctx *c, durlog **log)
     }
     if (!c->engine[0])
         snprintf(c->engine, sizeof c->engine, "%s", durlog_engine(*log));
+    if (!c->io[0])
+        snprintf(c->io, sizeof c->io, "%s", durlog_io(*log));
     return 0;
 }
 

@@ -487,6 +487,7 @@ static int run_bench(const struct cli_command *cmd, int argc, char **argv)
     }
 
     snprintf(facts.engine, sizeof facts.engine, "%s", c->engine[0] ? c->engine : "n/a");
+    snprintf(facts.io, sizeof facts.io, "%s", c->io[0] ? c->io : "n/a");
     double fastest = 0;
     for (int i = 0; i < nrows; i++) {
         struct bench_row *row = &rows[i];
@@ -557,7 +558,7 @@ const struct cli_command cli_cmd_bench = {
         "  --rounds R       rounds (1 to 16)\n"
         "  --quick          a run of a few seconds\n"
         "  -o FORMAT        text (default), json or csv; json and csv include the\n"
-        "                   kernel, file system, CPU and durlog's engine\n"
+        "                   kernel, file system, CPU, durlog's engine and I/O mode\n"
         "  --plot FILE.svg  also draw records/s per row on a log scale (gnuplot if\n"
         "                   installed, else a built-in SVG writer)\n"
         "  --only TEXT      run only the rows whose name contains TEXT\n"

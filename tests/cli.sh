@@ -1040,6 +1040,7 @@ cap = rows["one write() of 2148532224 bytes"]
 assert cap["first_write_bytes"] == 2147479552 and cap["write_calls"] >= 2, cap
 f = doc["facts"]
 assert f["kernel"] and f["fs_type"] != "unknown" and f["cpu"] and f["engine"] in ("io_uring", "thread"), f
+assert f["io_mode"] in ("mmap", "pwrite"), f
 assert f["records"] == 20000 and f["size"] == 100 and f["quick"] is True, f
 xml.dom.minidom.parse(sys.argv[2])
 PY
