@@ -1,0 +1,258 @@
+/*
+ * bench_readpath.c - the ways a reader can take records out of a segment,
+ * side by side (issue #15, docs/DESIGN.md "No signal from a mapping"):
+ *
+ *   map, in place   walk the mapping and check each record where it lies
+ *                   (the reader before issue #15: a truncated file or a bad
+ *                   sector then raises SIGBUS in the caller's code too)
+ *   map + copy      copy each record out of the mapping into the reader's
+ *                   buffer and check the copy (the reader now, behind the
+ *                   SIGBUS guard)
+ *   pread 256 KiB   read the file in 256 KiB chunks into a buffer and check
+ *                   the records there (no mapping at all)
+ *   pread/record    one pread per record: what a reader following the live
+ *                   tail without a mapping pays for each new record
+ *
+ * plus the cost of guarding a mapping (dl_guard_add + dl_guard_remove), paid
+ * once per segment a reader opens. One log of N records (default 1,000,000
+ * of 100 bytes) is written once; every path then reads the same segment
+ * files, interleaved over R rounds (default 7), from the page cache; the
+ * table shows medians in ns per record and the ratio to "map, in place".
+ *
+ *   build/bench/bench_readpath [--records N] [--rounds R] [DIR]
+ */
+#include "durlog.h"
+#include "format.h"
+#include "guard.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_SEGS 64
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+struct seg {
+    int fd;
+    uint64_t size;
+    unsigned char *map;
+};
+
+static uint64_t sink;
+
+static uint64_t read_in_place(const struct seg *s)
+{
+    uint64_t n = 0, off = DL_SEG_HEADER_SIZE;
+    struct dl_rec_view v;
+    while (off < s->size && dl_rec_check(s->map + off, s->size - off, &v) == DL_REC_VALID) {
+        sink += v.payload[0];
+        off += v.size;
+        n++;
+    }
+    return n;
+}
+
+static uint64_t read_copy(const struct seg *s, unsigned char *buf)
+{
+    uint64_t n = 0, off = DL_SEG_HEADER_SIZE;
+    struct dl_rec_view v;
+    while (off + DL_REC_HEADER_SIZE <= s->size) {
+        uint64_t size = dl_rec_size(dl_get32(s->map + off + DL_RECH_LEN));
+        if (size > s->size - off || size > 65536)
+            break;
+        memcpy(buf, s->map + off, size);
+        if (dl_rec_check(buf, size, &v) != DL_REC_VALID)
+            break;
+        sink += v.payload[0];
+        off += v.size;
+        n++;
+    }
+    return n;
+}
+
+static uint64_t read_pread(const struct seg *s, unsigned char *buf, size_t chunk)
+{
+    uint64_t n = 0, off = DL_SEG_HEADER_SIZE;
+    struct dl_rec_view v;
+    for (;;) {
+        ssize_t got = pread(s->fd, buf, chunk, (off_t)off);
+        if (got <= 0)
+            break;
+        uint64_t p = 0;
+        while (p < (uint64_t)got &&
+               dl_rec_check(buf + p, (uint64_t)got - p, &v) == DL_REC_VALID) {
+            sink += v.payload[0];
+            p += v.size;
+            n++;
+        }
+        if (p == 0)
+            break;
+        off += p;
+    }
+    return n;
+}
+
+static uint64_t read_pread_each(const struct seg *s, unsigned char *buf)
+{
+    uint64_t n = 0, off = DL_SEG_HEADER_SIZE;
+    struct dl_rec_view v;
+    for (;;) {
+        if (pread(s->fd, buf, DL_REC_HEADER_SIZE, (off_t)off) != DL_REC_HEADER_SIZE)
+            break;
+        uint64_t size = dl_rec_size(dl_get32(buf + DL_RECH_LEN));
+        if (size > 65536 || pread(s->fd, buf, size, (off_t)off) != (ssize_t)size ||
+            dl_rec_check(buf, size, &v) != DL_REC_VALID)
+            break;
+        sink += v.payload[0];
+        off += size;
+        n++;
+    }
+    return n;
+}
+
+int main(int argc, char **argv)
+{
+    uint64_t records = 1000000;
+    int rounds = 7;
+    const char *dir = "build/bench-readpath";
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--records") && i + 1 < argc)
+            records = strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
+            rounds = atoi(argv[++i]);
+        else if (argv[i][0] != '-')
+            dir = argv[i];
+        else {
+            fprintf(stderr, "usage: bench_readpath [--records N] [--rounds R] [DIR]\n");
+            return 2;
+        }
+    }
+    if (rounds < 1 || rounds > 99 || records == 0)
+        return 2;
+    char log_path[600], cmd[700];
+    snprintf(log_path, sizeof log_path, "%s/log", dir);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", log_path, dir);
+    if (system(cmd) != 0)
+        return 1;
+    durlog *log;
+    durlog_options o;
+    durlog_options_init(&o);
+    o.errbuf = cmd;
+    o.errbuf_size = sizeof cmd;
+    if (durlog_open(log_path, &o, &log)) {
+        fprintf(stderr, "%s\n", cmd);
+        return 1;
+    }
+    unsigned char rec[100];
+    memset(rec, 'x', sizeof rec);
+    for (uint64_t i = 0; i < records; i++) {
+        rec[0] = (unsigned char)i;
+        if (durlog_append(log, rec, sizeof rec, DURLOG_BUFFERED, NULL))
+            return 1;
+    }
+    if (durlog_close(log))
+        return 1;
+
+    struct seg segs[MAX_SEGS];
+    size_t nseg = 0;
+    DIR *d = opendir(log_path);
+    struct dirent *de;
+    char names[MAX_SEGS][64];
+    while (d && (de = readdir(d)) != NULL && nseg < MAX_SEGS)
+        if (strstr(de->d_name, ".seg") && strlen(de->d_name) < 64)
+            snprintf(names[nseg++], 64, "%s", de->d_name);
+    if (d)
+        closedir(d);
+    qsort(names, nseg, 64, (int (*)(const void *, const void *))strcmp);
+    for (size_t i = 0; i < nseg; i++) {
+        char p[700];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s", log_path, names[i]);
+        segs[i].fd = open(p, O_RDONLY);
+        if (segs[i].fd < 0 || fstat(segs[i].fd, &st) != 0)
+            return 1;
+        segs[i].size = (uint64_t)st.st_size;
+        segs[i].map = mmap(NULL, segs[i].size, PROT_READ, MAP_SHARED, segs[i].fd, 0);
+        if (segs[i].map == MAP_FAILED)
+            return 1;
+    }
+    unsigned char *buf = malloc(256 << 10);
+    if (!buf)
+        return 1;
+
+    enum { IN_PLACE, COPY, PREAD, PREAD_EACH, GUARD, PATHS };
+    static const char *names_of[PATHS] = { "map, in place", "map + copy (the reader now)",
+                                           "pread 256 KiB chunks", "pread per record",
+                                           "guard a mapping (per segment)" };
+    double *ns[PATHS];
+    for (int p = 0; p < PATHS; p++)
+        ns[p] = calloc((size_t)rounds, sizeof(double));
+    for (int r = 0; r < rounds; r++) {
+        for (int p = 0; p < PATHS; p++) {
+            uint64_t n = 0;
+            double t0 = now_s();
+            if (p == GUARD) {
+                for (int k = 0; k < 100000; k++)
+                    dl_guard_remove(dl_guard_add(segs[0].map, segs[0].size, NULL));
+                ns[p][r] = (now_s() - t0) * 1e9 / 100000;
+                continue;
+            }
+            for (size_t i = 0; i < nseg; i++)
+                n += p == IN_PLACE ? read_in_place(&segs[i])
+                   : p == COPY     ? read_copy(&segs[i], buf)
+                   : p == PREAD    ? read_pread(&segs[i], buf, 256 << 10)
+                                   : read_pread_each(&segs[i], buf);
+            if (n != records) {
+                fprintf(stderr, "%s read %llu of %llu records\n", names_of[p],
+                        (unsigned long long)n, (unsigned long long)records);
+                return 1;
+            }
+            ns[p][r] = (now_s() - t0) * 1e9 / (double)records;
+        }
+    }
+    char cpu[256] = "unknown CPU", line[512];
+    FILE *c = fopen("/proc/cpuinfo", "r");
+    while (c && fgets(line, sizeof line, c))
+        if (!strncmp(line, "model name", 10) && strchr(line, ':')) {
+            snprintf(cpu, sizeof cpu, "%s", strchr(line, ':') + 2);
+            cpu[strcspn(cpu, "\n")] = '\0';
+            break;
+        }
+    if (c)
+        fclose(c);
+    printf("bench_readpath: %llu records of 100 bytes in %zu segments, page cache, "
+           "%d rounds interleaved, medians (%s)\n\n", (unsigned long long)records, nseg,
+           rounds, cpu);
+    printf("%-32s %14s %10s\n", "path", "ns/record", "vs in place");
+    qsort(ns[IN_PLACE], (size_t)rounds, sizeof(double), cmp_double);
+    double base = ns[IN_PLACE][rounds / 2];
+    for (int p = 0; p < PATHS; p++) {
+        qsort(ns[p], (size_t)rounds, sizeof(double), cmp_double);
+        double m = ns[p][rounds / 2];
+        if (p == GUARD)
+            printf("%-32s %14.1f %10s  (ns per add+remove)\n", names_of[p], m, "");
+        else
+            printf("%-32s %14.1f %10.2f\n", names_of[p], m, m / base);
+    }
+    (void)sink;
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", log_path);
+    return system(cmd) == 0 ? 0 : 1;
+}
