@@ -495,7 +495,12 @@ int durlog_reader_seek(durlog_reader *r, uint64_t seq);
 /* Reads the next record into *rec. Returns 0 on success, DURLOG_EEND when the
  * reader has reached the current end of the log (call again later to see new
  * records), DURLOG_ECORRUPT on damage (unless skip_damaged), or another
- * error. */
+ * error. rec->data is the reader's own copy of the record, checked after it
+ * was copied: it stays as returned until the next call on the reader, even if
+ * the segment is truncated or rewritten meanwhile. A segment truncated under
+ * the reader is DURLOG_ECORRUPT, a page that cannot be read -EIO, both with a
+ * message naming the file (durlog_reader_errmsg), never SIGBUS; the reader
+ * then keeps returning that error. */
 int durlog_reader_next(durlog_reader *r, durlog_record *rec);
 
 /* Waits until durlog_reader_next() has a record to return (one past the
