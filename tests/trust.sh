@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# tests/trust.sh - issue #14 "Nothing lost or hidden silently": the cases
-# that go through the `durlog` command (tests/test_trust.c has the C API
-# ones). Run by tests/run.sh from the repository root.
+# tests/trust.sh - issue #14 "Nothing lost or hidden silently" and issue
+# #15 "No signal": the cases that go through the `durlog` command
+# (tests/test_trust.c and tests/test_signals.c have the C API ones). Run by
+# tests/run.sh from the repository root.
 #
 #   DURLOG_BIN       the command to test (default build/durlog)
 #   DURLOG_TEST_DIR  scratch directory on a real disk (default build/testtmp)
@@ -673,6 +674,77 @@ info_reports_the_records_of_a_moved_middle_segment_as_missing() {
 
 [ -x "$BIN" ] || { echo "not ok durlog_binary_exists ($BIN)"; exit 1; }
 
+# ---- issue #15: files truncated under the command ---------------------------
+
+# The issue's reproduction: the first segment truncated while `durlog cat`
+# reads it (it waits on a full pipe, past its last look at the file's size).
+# Exit status 1 and one line naming the file and the truncation, never SIGBUS
+# (status 135).
+cat_of_a_segment_truncated_under_it_fails_naming_it() {
+    local seg="$LOG/00000000000000000000.seg" st
+    seq 1 2000000 | "$BIN" append "$LOG" || { fail "cannot make the log"; return; }
+    ("$BIN" cat "$LOG" 2>"$ERR"; echo $? >"$D/status") | (sleep 1; cat >/dev/null) &
+    sleep 0.3
+    truncate -s 4096 "$seg"
+    wait
+    st=$(cat "$D/status")
+    [ "$st" -eq 1 ] || { fail "durlog cat exited $st, expected 1; stderr:"; show "$ERR" >>"$WHY"; }
+    [ "$(wc -l <"$ERR")" -eq 1 ] || { fail "expected one line on stderr:"; show "$ERR" >>"$WHY"; }
+    expect_stderr_has "00000000000000000000.seg was truncated"
+}
+
+# The active segment truncated under `seq | durlog append`: it stops with
+# status 1 and a message naming the file; the log then opens, says what it
+# cut, and takes appends.
+append_with_its_segment_truncated_under_it_fails_naming_it() {
+    local st
+    seq 1 100000000 | "$BIN" append "$LOG" 2>"$ERR" &
+    local pid=$!
+    sleep 1
+    local seg
+    seg=$(ls "$LOG"/*.seg | tail -1)
+    truncate -s 4096 "$seg"
+    wait "$pid"
+    st=$?
+    [ "$st" -eq 1 ] || { fail "durlog append exited $st, expected 1; stderr:"; show "$ERR" >>"$WHY"; return; }
+    expect_stderr_has "$(basename "$seg") was truncated"
+    run "$BIN" append -d sync "$LOG" after
+    expect_status 0 "an append after every writer closed"
+    run "$BIN" check "$LOG"
+    expect_status 0 "check after the reopen"
+}
+
+# `: > durlog.shm` under a writer and `durlog tail -f`: the writer stops with
+# status 1 naming the file, the follower is not killed and goes on following
+# (by checksums, then through the file the next writer rebuilds).
+emptying_the_coordination_file_kills_neither_writer_nor_follower() {
+    local st tpid
+    "$BIN" append "$LOG" first </dev/null || { fail "cannot make the log"; return; }
+    "$BIN" tail -f "$LOG" >"$D/seen" 2>"$D/tail.err" &
+    tpid=$!
+    seq 1 30000000 | "$BIN" append "$LOG" 2>"$ERR" &
+    local pid=$!
+    sleep 1
+    : >"$LOG/durlog.shm"
+    wait "$pid"
+    st=$?
+    [ "$st" -eq 1 ] || { fail "durlog append exited $st, expected 1; stderr:"; show "$ERR" >>"$WHY"; }
+    expect_stderr_has "durlog.shm"
+    run "$BIN" append -d sync "$LOG" after-the-rebuild
+    expect_status 0 "an append after the writer closed"
+    local i
+    for i in $(seq 1 100); do
+        tail -n 1 "$D/seen" 2>/dev/null | grep -q '^after-the-rebuild$' && break
+        sleep 0.1
+    done
+    kill -0 "$tpid" 2>/dev/null || fail "durlog tail -f died: $(cat "$D/tail.err")"
+    grep -q '^after-the-rebuild$' "$D/seen" || fail "durlog tail -f did not follow the rebuilt log"
+    kill "$tpid" 2>/dev/null
+    wait "$tpid" 2>/dev/null
+    run "$BIN" check "$LOG"
+    expect_status 0 "check at the end"
+}
+
 t one_damaged_byte_in_an_old_segment_deletes_nothing
 t commands_ignore_a_stale_coordination_file_put_back
 t cat_of_a_copy_missing_a_middle_segment_fails_naming_the_missing_records
@@ -690,5 +762,8 @@ t a_missing_middle_segment_is_reported_as_missing_records_not_as_damage
 t a_segment_replaced_under_durlog_append_is_saved_and_its_close_fails
 t check_and_repair_say_whether_writers_or_another_repair_hold_the_log
 t info_reports_the_records_of_a_moved_middle_segment_as_missing
+t cat_of_a_segment_truncated_under_it_fails_naming_it
+t append_with_its_segment_truncated_under_it_fails_naming_it
+t emptying_the_coordination_file_kills_neither_writer_nor_follower
 
 [ "$failed" -eq 0 ]
