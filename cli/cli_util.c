@@ -97,7 +97,8 @@ const char *cli_explain(int err, const char *handle_msg, const char *path)
         hint = "; run `durlog check %s`";
     else if (err == DURLOG_EFORMAT)
         hint = "; is %s a durlog log?";
-    else if (err == DURLOG_EFAILED && !strstr(buf, "durlog check"))
+    else if (err == DURLOG_EFAILED && !strstr(buf, "durlog check") &&
+             !strstr(buf, "open the log again"))
         hint = "; a sync of %s failed: records since its last sync may be lost";
     if (*hint)
         snprintf(buf + n, sizeof(buf) - (size_t)n, hint, path);

@@ -163,9 +163,10 @@ typedef enum durlog_engine_kind {
  *  - pwrite: one pwrite() per append (one per batch): for file systems that
  *    may not keep a shared writable mapping coherent with the file, or
  *    write it back in their own time (FUSE, NFS, SMB/CIFS, 9p, Ceph).
- * All writers of a log use the same mode at a time: durlog_open() refuses a
- * handle whose mode differs from that of the writers that have the log
- * open (DURLOG_EBUSY, with a message). */
+ * All writers of a log use the same mode at a time: a handle left on `auto`
+ * takes the mode of the writers that have the log open; durlog_open()
+ * refuses a handle that asked for the other one (DURLOG_EBUSY, with a
+ * message). */
 typedef enum durlog_io_mode {
     DURLOG_IO_AUTO = 0,     /* mmap on ext4, xfs, btrfs and tmpfs, pwrite on
                                any other file system; the environment

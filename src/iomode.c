@@ -89,6 +89,7 @@ int dl_io_choose(durlog *log)
             return dl_fail(log, DURLOG_EINVAL, "DURLOG_IO=%s: expected mmap, pwrite "
                            "or auto", env);
     }
+    log->io_explicit = mode != DURLOG_IO_AUTO;
     if (mode == DURLOG_IO_AUTO) {
         char fs[32];
         int safe = 0;

@@ -56,6 +56,8 @@ struct durlog {
     int io_pwrite;                /* DURLOG_IO_PWRITE: records reach the tail by
                                      pwrite, and its mapping is read-only
                                      (iomode.c) */
+    int io_explicit;              /* the mode was asked for (option or
+                                     DURLOG_IO), not picked by `auto` */
     /* pwrite mode: the records of the append under way, framed, written in
      * one pwrite at stage_off of the tail before they are published. Under
      * mu and the append lock. */
@@ -224,6 +226,9 @@ int dl_held_fd(durlog *log, uint64_t seg);
  * DL_NO_SEGMENT closes all). */
 void dl_release_held(durlog *log, uint64_t seg);
 int dl_lock_append(durlog *log);
+/* How long dl_lock_append waits for a holder before DURLOG_ETIMEDOUT (10 s;
+ * a test seam, like dl_os). */
+extern _Atomic uint64_t dl_lock_patience_ns;
 void dl_unlock_append(durlog *log);
 /* Moves buffered records into the log; called with mu and the append lock. */
 int dl_flush_buffer_locked(durlog *log);

@@ -126,6 +126,9 @@ static int rebuild_shared(durlog *log)
      * what it keeps first. */
     int rewrite = !strict && same_log && atomic_load(&sh->failed) == DL_FAIL_SYNC;
     uint64_t old_durable = strict ? atomic_load(&sh->durable_seq) : 0;
+    /* Ready: its published mark is what readers and `durlog check` went by
+     * (a repair clears it, having dealt with what is missing). */
+    int was_ready = existed && atomic_load(&sh->ready);
 
     atomic_store(&sh->ready, 0);
     /* Everything else is rebuilt. Readers may be asleep on the wait queues'
@@ -185,6 +188,17 @@ static int rebuild_shared(durlog *log)
         return dl_fail(log, DURLOG_EFAILED, "%s/%s was truncated or could not be read "
                        "while this writer rebuilt it (someone emptied it?): open the log "
                        "again", log->path, DL_SHM_NAME);
+    /* Records this boot's writers published that no segment holds now (a
+     * segment removed or replaced under them: its .replaced-* file keeps
+     * them): their numbers were handed out, and are never handed out again.
+     * The next append starts a segment after them; readers and `durlog
+     * check` report the gap. */
+    if (strict && was_ready && pub > sh->next_seq) {
+        sh->next_seq = pub;
+        sh->tail_seg = DL_NO_SEGMENT;
+        sh->tail_capacity = sh->tail_off = sh->tail_alloc = sh->reserve_end = 0;
+        sh->tail_ino = 0;
+    }
     atomic_store(&sh->failed, DL_FAIL_NONE);
     sh->sync_started_ns = redo ? 1 : 0;
     memcpy(sh->boot_id, boot, sizeof boot);
@@ -310,6 +324,13 @@ static int open_joining(durlog *log)
      * processes are only known to be coherent where mmap mode is chosen
      * anyway, and a mode asked for explicitly says the user doubts it. */
     uint32_t theirs = sh->io_mode, mine = log->io_pwrite ? DURLOG_IO_PWRITE : DURLOG_IO_MMAP;
+    if (theirs != mine && !log->io_explicit &&
+        (theirs == DURLOG_IO_PWRITE || theirs == DURLOG_IO_MMAP)) {
+        /* `auto` joins in the mode the log's writers use (someone asked for
+         * it explicitly). */
+        log->io_pwrite = theirs == DURLOG_IO_PWRITE;
+        mine = theirs;
+    }
     if (theirs != mine)
         return dl_fail(log, DURLOG_EBUSY, "%s is open by writers using the %s I/O mode, "
                        "and this one would use %s: all of a log's writers use one mode "

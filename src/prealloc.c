@@ -57,7 +57,12 @@ static void extend_once(durlog *log)
          * it needs the space, and reports it. Never the zero-writing
          * fallback of dl_allocate: appenders may store past `alloc` while
          * this runs, and zeros written now would erase their records. */
-        int ok = m && dl_fallocate(m->fd, (off_t)alloc, (off_t)(target - alloc)) == 0;
+        /* Nor a file someone truncated below what was allocated: growing it
+         * back would let the appenders' stores land in a file that lost its
+         * header and records, instead of faulting (which fails the log). */
+        struct dl_stat st;
+        int ok = m && dl_stat_fd(m->fd, &st) == 0 && st.size >= alloc &&
+                 dl_fallocate(m->fd, (off_t)alloc, (off_t)(target - alloc)) == 0;
         if (ok)
             dl_prefault(m->map, alloc, target, dl_prefault_for_write(log));
         pthread_mutex_unlock(&log->pmu);

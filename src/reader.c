@@ -392,7 +392,7 @@ static int position_at(durlog_reader *r, uint64_t seq)
     /* Records before the segment's checkpoint need not be walked: it says
      * where the record it names begins. */
     if ((r->seg.hdr.flags & DL_SEG_F_CKPT) && seq >= r->seg.hdr.ckpt_seq &&
-        r->seg.hdr.ckpt_off <= r->seg.size) {
+        r->seg.hdr.ckpt_off <= seg_limit(&r->seg)) {
         r->pos = r->seg.hdr.ckpt_off;
         r->next_seq = r->seg.hdr.ckpt_seq;
     }
@@ -401,9 +401,10 @@ static int position_at(durlog_reader *r, uint64_t seq)
     while (r->next_seq < seq) {
         if (r->next_seq >= end)
             break;
-        if (r->pos + DL_REC_HEADER_SIZE > r->seg.size)
+        if (r->pos + DL_REC_HEADER_SIZE > seg_limit(&r->seg))
             dl_seg_refresh_size(&r->seg);
-        if (dl_rec_peek(r->seg.map + r->pos, seg_limit(&r->seg) - r->pos, &v) != DL_REC_VALID ||
+        if (r->pos >= seg_limit(&r->seg) ||
+            dl_rec_peek(r->seg.map + r->pos, seg_limit(&r->seg) - r->pos, &v) != DL_REC_VALID ||
             v.seq != r->next_seq)
             break;
         r->pos += v.size;
@@ -653,8 +654,10 @@ static int next_record(durlog_reader *r, durlog_record *rec)
             }
             return DURLOG_EEND;
         }
-        if (r->pos + DL_REC_HEADER_SIZE > r->seg.size ||
-            r->pos + dl_rec_size(dl_get32(r->seg.map + r->pos + DL_RECH_LEN)) > r->seg.size)
+        /* Within the mapping only: a file grown past its capacity (by
+         * someone else) has nothing of the log there. */
+        if (r->pos + DL_REC_HEADER_SIZE > seg_limit(&r->seg) ||
+            r->pos + dl_rec_size(dl_get32(r->seg.map + r->pos + DL_RECH_LEN)) > seg_limit(&r->seg))
             dl_seg_refresh_size(&r->seg);
         uint64_t limit = seg_limit(&r->seg);
         int got = r->pos < limit ? copy_record(r, limit, &v) : DL_REC_EMPTY;

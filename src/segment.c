@@ -17,6 +17,7 @@
 #include "durlog.h"
 #include "guard.h"
 #include "os.h"
+#include "shared.h"
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -243,7 +244,7 @@ int dl_seg_is_at(int dirfd, const char *name, int fd, struct dl_stat *fd_st)
 }
 
 int dl_seg_create(int dirfd, const char *path, uint64_t first_seq, int writable,
-                  uint64_t capacity, uint64_t alloc, mode_t mode,
+                  uint64_t replace_ino, uint64_t capacity, uint64_t alloc, mode_t mode,
                   const struct dl_owner *owner, struct dl_segmap *out,
                   char *err, size_t errlen)
 {
@@ -256,6 +257,18 @@ int dl_seg_create(int dirfd, const char *path, uint64_t first_seq, int writable,
 
     dl_seg_name(name, first_seq);
     snprintf(tmp, sizeof tmp, "%s%s", name, DL_SEG_TMP_SUFFIX);
+    /* Segments are created under the append lock (or the exclusive open
+     * lock): a file under the name now is one this roll must not replace,
+     * whatever the coordination file says (it may have been overwritten,
+     * and name a segment that is full of records). */
+    struct dl_stat there;
+    rc = dl_stat_at(dirfd, name, &there);
+    if (rc == 0 && there.ino != replace_ino) {
+        snprintf(err, errlen, "cannot create %s/%s: a segment of that name exists already "
+                 "(the coordination file %s no longer describes the log: was it "
+                 "overwritten?)", path, name, DL_SHM_NAME);
+        return -EEXIST;
+    }
     /* A temporary file left by a creator that died is ours to replace:
      * creation happens only under the append lock. */
     s.fd = dl_openat(dirfd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW, mode);

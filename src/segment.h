@@ -94,9 +94,12 @@ int dl_seg_is_at(int dirfd, const char *name, int fd, struct dl_stat *fd_st);
 /* Creates segment `first_seq` with `capacity`, `alloc` bytes allocated, and
  * its header written, via a temporary name renamed into place, so that the
  * segment name never refers to a file without a header. Its permissions are
- * exactly `mode` (not narrowed by the umask). Does not sync. */
+ * exactly `mode` (not narrowed by the umask). Does not sync. It never
+ * replaces another file: a segment of that name that exists already fails
+ * it with -EEXIST, unless it is the file of inode `replace_ino` (an
+ * empty tail a roll replaces with a bigger one; 0: none may be there). */
 int dl_seg_create(int dirfd, const char *path, uint64_t first_seq, int writable,
-                  uint64_t capacity, uint64_t alloc, mode_t mode,
+                  uint64_t replace_ino, uint64_t capacity, uint64_t alloc, mode_t mode,
                   const struct dl_owner *owner, struct dl_segmap *out,
                   char *err, size_t errlen);
 

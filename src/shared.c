@@ -162,6 +162,12 @@ void __tsan_mutex_post_lock(void *addr, unsigned flags, int recursion);
 
 int dl_mutex_lock(pthread_mutex_t *m)
 {
+    return dl_mutex_lock_within(m, UINT64_MAX);
+}
+
+int dl_mutex_lock_within(pthread_mutex_t *m, uint64_t patience_ns)
+{
+    uint64_t start = patience_ns == UINT64_MAX ? 0 : dl_mono_ns();
     /* Never an unbounded sleep: a holder killed inside its unlock, after
      * releasing the lock word but before its FUTEX_WAKE, loses the wake-up
      * whenever another thread takes the lock through the fast path before
@@ -182,6 +188,9 @@ int dl_mutex_lock(pthread_mutex_t *m)
             ts.tv_nsec -= 1000000000;
         }
         rc = pthread_mutex_timedlock(m, &ts);
+        if (rc == ETIMEDOUT && patience_ns != UINT64_MAX &&
+            dl_mono_ns() - start >= patience_ns)
+            return -ETIMEDOUT;
         if (rc == ETIMEDOUT)
             rc = EBUSY;
         else if (rc == EOWNERDEAD)

@@ -214,6 +214,9 @@ void dl_raise_mark(_Atomic uint64_t *mark, uint64_t v);
  * (the caller must repair what it guards, then call dl_mutex_consistent), or
  * a negative error. */
 int dl_mutex_lock(pthread_mutex_t *m);
+/* The same, giving up with -ETIMEDOUT once the lock has been held by
+ * someone else for patience_ns. */
+int dl_mutex_lock_within(pthread_mutex_t *m, uint64_t patience_ns);
 void dl_mutex_consistent(pthread_mutex_t *m);
 void dl_mutex_unlock(pthread_mutex_t *m);
 

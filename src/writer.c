@@ -32,6 +32,19 @@
 
 #define PAGE_ROUND(x) (((x) + 4095) & ~(uint64_t)4095)
 
+/* How long an appender waits for the append lock before it gives up. The
+ * lock is held for a copy, never across an fdatasync: a holder that keeps it
+ * for seconds is stopped or hung, or the lock word is not a holder's at all
+ * (an old copy of the coordination file written over the live one, taken
+ * while the lock was held, names as holder a thread that is not). Waiting
+ * for ever would hang every writer. */
+_Atomic uint64_t dl_lock_patience_ns = 10ull * 1000000000u;
+
+static uint64_t lock_patience(void)
+{
+    return atomic_load_explicit(&dl_lock_patience_ns, memory_order_relaxed);
+}
+
 int dl_lock_append(durlog *log)
 {
     struct dl_shared *sh = log->sh;
@@ -39,7 +52,14 @@ int dl_lock_append(durlog *log)
      * faulted (guard.h): nothing in it is shared with anybody any more. */
     if (dl_shm_lost(log->sh_guard))
         return dl_failed_state(log);
-    int rc = dl_mutex_lock(&sh->append_lock);
+    int rc = dl_mutex_lock_within(&sh->append_lock, lock_patience());
+    if (rc == -ETIMEDOUT)
+        return dl_fail(log, DURLOG_ETIMEDOUT, "append lock of %s: held by another thread for "
+                       "over %llu ms (a writer stopped or hung holding it, or %s/%s "
+                       "overwritten with a copy taken while it was held); nothing was "
+                       "appended", log->path,
+                       (unsigned long long)(lock_patience() / 1000000), log->path,
+                       DL_SHM_NAME);
     if (rc < 0)
         return dl_fail(log, rc, "append lock of %s: %s (reopen the log)",
                        log->path, durlog_strerror(rc));
@@ -67,6 +87,14 @@ int dl_lock_append(durlog *log)
         }
     }
     if (atomic_load(&sh->failed) || dl_shm_lost(log->sh_guard)) {
+        dl_mutex_unlock(&sh->append_lock);
+        return dl_failed_state(log);
+    }
+    /* Zeroed or rewritten in place (its first bytes): nothing in it is the
+     * log's any more. */
+    if (sh->magic != DL_SHM_MAGIC || sh->version != DL_SHM_VERSION) {
+        atomic_store(&sh->failed, DL_FAIL_OVERWRITTEN);
+        dl_durable_changed(sh);
         dl_mutex_unlock(&sh->append_lock);
         return dl_failed_state(log);
     }
@@ -261,8 +289,19 @@ static int roll(durlog *log, uint64_t need)
     if (alloc > cap)
         alloc = cap;
 
-    rc = dl_seg_create(log->dirfd, log->path, sh->next_seq, tail_access(log), cap, alloc,
-                       log->file_mode, &log->owner, &m, err, sizeof err);
+    /* Only an empty tail, which this roll replaces with a bigger one, may
+     * already have the new segment's name. */
+    uint64_t replace = sh->tail_seg == sh->next_seq ? sh->tail_ino : 0;
+    rc = dl_seg_create(log->dirfd, log->path, sh->next_seq, tail_access(log), replace, cap,
+                       alloc, log->file_mode, &log->owner, &m, err, sizeof err);
+    if (rc == -EEXIST) {
+        /* The coordination file sent this roll onto a segment that holds
+         * records: it was overwritten (zeroed in place, say). */
+        atomic_store(&sh->failed, DL_FAIL_OVERWRITTEN);
+        dl_durable_changed(sh);
+        return dl_fail(log, DURLOG_EFAILED, "%s: nothing more is appended; close every "
+                       "writer, then `durlog check %s`", err, log->path);
+    }
     if (rc)
         return dl_fail(log, rc, "%s", err);
     /* The segment it leaves is complete: note where it ends, for the sealer
@@ -360,13 +399,34 @@ static int ensure_alloc(durlog *log, uint64_t need)
     if (grow > sh->tail_capacity)
         grow = sh->tail_capacity;
     int rc;
+    /* Grown only if nobody cut it below what it holds: allocating would
+     * give the file back its length, and a store or pwrite into it would
+     * succeed over a lost header and records. */
+    struct dl_stat st;
+    if (dl_stat_fd(log->tail.fd, &st) == 0 && st.size < sh->tail_off) {
+        char name[DL_SEG_NAME_LEN + 1];
+        dl_seg_name(name, sh->tail_seg);
+        uint32_t none = DL_FAIL_NONE;
+        atomic_compare_exchange_strong(&sh->failed, &none, DL_FAIL_SEGMENT);
+        dl_durable_changed(sh);
+        return dl_fail(log, DURLOG_EFAILED, "%s/%s was truncated by someone else while in "
+                       "use (it is %llu bytes now; the log had records up to offset %llu): "
+                       "nothing more is appended; close every writer, then open the log "
+                       "again", log->path, name, (unsigned long long)st.size,
+                       (unsigned long long)sh->tail_off);
+    }
     if (log->io_pwrite) {
         /* pwrite reports ENOSPC itself, and extends the file: allocating
          * ahead only saves fragmentation, and is skipped (never done by
          * writing zeros) where the file system has no fallocate. */
         rc = dl_fallocate(log->tail.fd, (off_t)sh->tail_alloc, (off_t)(grow - sh->tail_alloc));
-        if (rc == -EOPNOTSUPP)
+        if (rc == -EOPNOTSUPP || rc == -ENOSPC || rc == -EDQUOT) {
+            /* Only what this append needs counts as allocated: pwrite says
+             * whether there is room for it, on a disk with too little left
+             * for a whole step. */
+            grow = want;
             rc = 0;
+        }
     } else {
         rc = dl_allocate(log->tail.fd, (off_t)sh->tail_alloc, (off_t)(grow - sh->tail_alloc));
     }
@@ -477,8 +537,20 @@ static int tail_is_free(durlog *log)
     struct dl_shared *sh = log->sh;
     const unsigned char *p = log->tail.map + sh->tail_off;
     uint64_t bits = 0;
-    if (sh->tail_off + DL_REC_HEADER_SIZE <= sh->tail_alloc &&
-        sh->tail_off + DL_REC_HEADER_SIZE <= log->tail.size)
+    int readable = sh->tail_off + DL_REC_HEADER_SIZE <= sh->tail_alloc &&
+                   sh->tail_off + DL_REC_HEADER_SIZE <= log->tail.size;
+    if (log->io_pwrite && sh->tail_off) {
+        /* pwrite mode stores nothing through the mapping, so a file cut
+         * below the log's end would not fault: its last byte, which must
+         * be in the file, is touched instead (a fault there fails the log:
+         * tail_faulted). The page it is on may be read too. */
+        volatile unsigned char last = log->tail.map[sh->tail_off - 1];
+        (void)last;
+        uint64_t in_page = sh->tail_off & 4095;
+        if (in_page && in_page + DL_REC_HEADER_SIZE <= 4096)
+            readable = 1;
+    }
+    if (readable)
         for (int i = 0; i < DL_REC_HEADER_SIZE; i += 8)
             bits |= dl_get64(p + i);
     if (bits == 0 && sh->next_seq >= log->last_seq)

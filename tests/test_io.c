@@ -150,9 +150,16 @@ static void test_modes_not_mixed(void)
     append_some(b, DURLOG_SYNC, 10, 5);
     CHECK_RC(open_mode(s.log, DURLOG_IO_MMAP, &a, err, sizeof err), DURLOG_EBUSY);
     CHECK(strstr(err, "pwrite I/O mode") != NULL);
+    /* A handle left on auto (which picks mmap here) joins in their mode. */
+    tu_io_mode("auto");
+    CHECK_OK(open_mode(s.log, DURLOG_IO_AUTO, &a, err, sizeof err));
+    CHECK(strcmp(durlog_io(a), "pwrite") == 0);
+    append_some(a, DURLOG_KERNEL, 15, 5);
+    CHECK_OK(durlog_close(a));
+    tu_io_mode(NULL);
     CHECK_OK(durlog_close(b));
     uint64_t next_index[1] = { 0 };
-    CHECK_EQ_U64(tu_verify_log(s.log, 0, 300, 1, next_index), 15);
+    CHECK_EQ_U64(tu_verify_log(s.log, 0, 300, 1, next_index), 20);
     scratch_remove(&s);
 }
 

@@ -724,7 +724,7 @@ static void appends_stop_at_the_sequence_limit(void)
     REQUIRE(dirfd >= 0);
     struct dl_segmap m;
     char err[256];
-    REQUIRE(dl_seg_create(dirfd, s.log, DL_SEQ_LIMIT - 3, DL_SEG_STORE, 1 << 20, 4096, 0644, NULL, &m,
+    REQUIRE(dl_seg_create(dirfd, s.log, DL_SEQ_LIMIT - 3, DL_SEG_STORE, 0, 1 << 20, 4096, 0644, NULL, &m,
                           err, sizeof err) == 0);
     dl_seg_close(&m);
     close(dirfd);

@@ -475,6 +475,176 @@ static void test_failed_rebuild_does_not_brick(void)
     scratch_remove(&s);
 }
 
+
+/* ------------------------------------------------------------------------
+ * Found by trying it as a hostile user.
+ */
+
+/* durlog.shm cut to 100 bytes, or its first page zeroed in place, under a
+ * writer: what the file says is no longer the log (the tail it names reads
+ * as segment 0, full of records). The writer fails; no segment is created
+ * over an existing one; every record stays readable. */
+static void test_shm_zeroed_in_place(void)
+{
+    for (int how = 0; how < 2; how++) {
+        struct scratch s;
+        char shm[400];
+        scratch_make(&s);
+        durlog *log;
+        REQUIRE(open_log(s.log, SEG, &log) == 0);
+        unsigned char buf[REC_LEN];
+        for (uint64_t i = 0; i < 100; i++) {
+            payload(buf, i);
+            CHECK_OK(durlog_append(log, buf, REC_LEN, DURLOG_KERNEL, NULL));
+        }
+        log_file(shm, sizeof shm, s.log, DL_SHM_NAME);
+        if (how == 0)
+            REQUIRE(truncate(shm, 100) == 0);
+        else
+            REQUIRE(file_zero(shm, 0, 4096) == 0);
+        CHECK_RC(durlog_append(log, buf, REC_LEN, DURLOG_KERNEL, NULL), DURLOG_EFAILED);
+        durlog_close(log);
+        CHECK_EQ_U64(model_count_records(s.log), 100);
+        durlog_check_report rep;
+        CHECK_OK(durlog_check(s.log, 0, &rep));
+        scratch_remove(&s);
+    }
+}
+
+/* A full segment grown by someone else past its capacity: readers read its
+ * records and nothing past its capacity (it used to crash reading past the
+ * mapping). */
+static void test_grown_segment(void)
+{
+    struct scratch s;
+    char seg[400];
+    scratch_make(&s);
+    REQUIRE(make_log(s.log, 12000) == 0); /* more than one 1 MiB segment */
+    uint64_t segs[8];
+    REQUIRE(list_segments(s.log, segs, 8) >= 2);
+    REQUIRE(truncate(first_seg(seg, sizeof seg, s.log), 4 << 20) == 0);
+    CHECK_EQ_U64(model_count_records(s.log), 12000);
+    durlog_reader *r;
+    CHECK_OK(durlog_reader_open(s.log, NULL, &r));
+    CHECK_OK(durlog_reader_seek(r, 11000));
+    durlog_record rec;
+    CHECK_OK(durlog_reader_next(r, &rec));
+    CHECK_EQ_U64(rec.seq, 11000);
+    durlog_reader_close(r);
+    scratch_remove(&s);
+}
+
+/* The tail truncated to nothing under a writer whose pre-faulter is about
+ * to grow it again: no append is acknowledged into the emptied file (the
+ * pre-faulter used to give it its length back, and the next store went
+ * into a file without a header). Many rounds: it is a race. */
+static void test_truncated_tail_is_not_grown_back(void)
+{
+    for (int round = 0; round < 12; round++) {
+        struct scratch s;
+        char seg[400];
+        scratch_make(&s);
+        durlog *log;
+        REQUIRE(open_log(s.log, SEG, &log) == 0);
+        unsigned char buf[REC_LEN];
+        for (uint64_t i = 0; i < 1000; i++) {
+            payload(buf, i);
+            CHECK_OK(durlog_append(log, buf, REC_LEN, DURLOG_KERNEL, NULL));
+        }
+        REQUIRE(truncate(first_seg(seg, sizeof seg, s.log), 0) == 0);
+        CHECK_RC(durlog_append(log, buf, REC_LEN, DURLOG_KERNEL, NULL), DURLOG_EFAILED);
+        durlog_close(log);
+        scratch_remove(&s);
+    }
+}
+
+/* The only segment removed under a writer: the records it held were
+ * published, and their numbers are never handed out again: after every
+ * writer closed, appends continue after them, and the gap is reported. */
+static void test_numbers_are_never_reused(void)
+{
+    struct scratch s;
+    char seg[400];
+    scratch_make(&s);
+    durlog *log;
+    REQUIRE(open_log(s.log, SEG, &log) == 0);
+    unsigned char buf[REC_LEN];
+    for (uint64_t i = 0; i < 100; i++) {
+        payload(buf, i);
+        CHECK_OK(durlog_append(log, buf, REC_LEN, DURLOG_KERNEL, NULL));
+    }
+    REQUIRE(unlink(first_seg(seg, sizeof seg, s.log)) == 0);
+    durlog_close(log); /* fails: the segment was removed (test_hostile) */
+    CHECK_OK(open_log(s.log, SEG, &log));
+    uint64_t seq = 0;
+    payload(buf, 100);
+    CHECK_OK(durlog_append(log, buf, REC_LEN, DURLOG_SYNC, &seq));
+    CHECK_EQ_U64(seq, 100);
+    CHECK_OK(durlog_close(log));
+    scratch_remove(&s);
+}
+
+/* A writer that keeps the append lock (stopped, hung, or a lock word an old
+ * copy of durlog.shm brought back): the others give up after the patience
+ * (dl_lock_patience_ns: 300 ms here) with DURLOG_ETIMEDOUT and a message, never
+ * hang; once the holder is gone, they append. */
+static void test_append_lock_patience(void)
+{
+    struct scratch s;
+    scratch_make(&s);
+    REQUIRE(make_log(s.log, 10) == 0);
+    int held[2];
+    REQUIRE(pipe(held) == 0);
+    pid_t holder = fork();
+    REQUIRE(holder >= 0);
+    if (holder == 0) {
+        durlog *c;
+        if (open_log(s.log, SEG, &c) || dl_lock_append(c))
+            _exit(3);
+        if (write(held[1], "x", 1) != 1)
+            _exit(4);
+        pause(); /* killed holding it */
+        _exit(0);
+    }
+    char x;
+    REQUIRE(read(held[0], &x, 1) == 1);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        atomic_store(&dl_lock_patience_ns, 300 * 1000000ull);
+        durlog *log;
+        unsigned char buf[REC_LEN];
+        payload(buf, 10);
+        if (open_log(s.log, SEG, &log))
+            _exit(3);
+        uint64_t t0 = tu_now_ms();
+        int rc = durlog_append(log, buf, REC_LEN, DURLOG_KERNEL, NULL);
+        uint64_t took = tu_now_ms() - t0;
+        if (rc != DURLOG_ETIMEDOUT || took < 250 || took > 5000 ||
+            !strstr(durlog_errmsg(log), "append lock")) {
+            fprintf(stderr, "  rc %d after %llu ms: %s\n", rc, (unsigned long long)took,
+                    durlog_errmsg(log));
+            _exit(5);
+        }
+        kill(holder, SIGKILL);
+        uint64_t seq = 0;
+        rc = durlog_append(log, buf, REC_LEN, DURLOG_SYNC, &seq);
+        if (rc || seq != 10)
+            fprintf(stderr, "  after the holder died: rc %d seq %llu: %s\n", rc,
+                    (unsigned long long)seq, durlog_errmsg(log));
+        _exit(rc == 0 && seq == 10 && durlog_close(log) == 0 ? 0 : 6);
+    }
+    int st;
+    REQUIRE(waitpid(pid, &st, 0) == pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    kill(holder, SIGKILL);
+    waitpid(holder, NULL, 0);
+    close(held[0]);
+    close(held[1]);
+    CHECK_EQ_U64(model_count_records(s.log), 11);
+    scratch_remove(&s);
+}
+
 TEST_MAIN({
     RUN(test_foreign_sigbus_reaches_program);
     RUN(test_foreign_sigbus_default_kills);
@@ -485,4 +655,9 @@ TEST_MAIN({
     RUN(test_writer_tail_truncated);
     RUN(test_shm_emptied);
     RUN(test_failed_rebuild_does_not_brick);
+    RUN(test_shm_zeroed_in_place);
+    RUN(test_grown_segment);
+    RUN(test_truncated_tail_is_not_grown_back);
+    RUN(test_numbers_are_never_reused);
+    RUN(test_append_lock_patience);
 })
