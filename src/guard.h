@@ -26,8 +26,8 @@
  * checks it before publishing, recovery and check after each scan. The zero
  * pages stay until the mapping is unmapped, and never reach the file.
  *
- * DESIGN.md ("No signal from a mapping") has the measurements behind this
- * choice and what it asks of a program that installs its own SIGBUS
+ * docs/DESIGN.md ("No signal from a mapping") has the measurements behind
+ * this choice and what it asks of a program that installs its own SIGBUS
  * handler.
  */
 #ifndef DL_GUARD_H

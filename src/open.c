@@ -142,6 +142,7 @@ static int rebuild_shared(durlog *log)
      * sets them (it never lowers a mark this boot established): anyone
      * looking at the file meanwhile sees no record become less durable. */
     uint64_t pub = same_log ? atomic_load(&sh->published_seq) : 0;
+    uint64_t old_tail = same_log ? sh->tail_seg : DL_NO_SEGMENT;
     uint64_t dur = same_log ? atomic_load(&sh->durable_seq) : 0;
     /* So does what decides how the next rebuild recovers, should this one
      * fail (EIO, EMFILE, a kill): which boot and log the file describes,
@@ -192,8 +193,17 @@ static int rebuild_shared(durlog *log)
      * segment removed or replaced under them: its .replaced-* file keeps
      * them): their numbers were handed out, and are never handed out again.
      * The next append starts a segment after them; readers and `durlog
-     * check` report the gap. */
-    if (strict && was_ready && pub > sh->next_seq) {
+     * check` report the gap. That is when the tail segment the writers
+     * last used is gone. (Records recovery cuts from a damaged tail into a
+     * side file keep the rule of FORMAT.md: numbering goes on from the last
+     * whole record, and the recovery report says what was cut.) */
+    char old_name[DL_SEG_NAME_LEN + 1];
+    struct dl_stat old_st;
+    if (old_tail != DL_NO_SEGMENT)
+        dl_seg_name(old_name, old_tail);
+    if (strict && was_ready && pub > sh->next_seq && old_tail != DL_NO_SEGMENT &&
+        old_tail != sh->tail_seg && old_tail < pub &&
+        dl_stat_at(log->dirfd, old_name, &old_st) == -ENOENT) {
         sh->next_seq = pub;
         sh->tail_seg = DL_NO_SEGMENT;
         sh->tail_capacity = sh->tail_off = sh->tail_alloc = sh->reserve_end = 0;

@@ -361,8 +361,9 @@ int dl_seg_faulted(const struct dl_segmap *s, const char *path, char *err, size_
                  (unsigned long long)off, path);
         return DURLOG_ECORRUPT;
     }
-    snprintf(err, errlen, "%s/%s could not be read at offset %llu (an I/O error, "
-             "or no space for a page of a sparse file); run `durlog check %s`",
+    snprintf(err, errlen, "%s/%s could not be read or stored into at offset %llu (an "
+             "I/O error, or a full file system with no room for a page: of a sparse "
+             "file, a copy-on-write file on btrfs, or on tmpfs); run `durlog check %s`",
              path, name, (unsigned long long)off, path);
     return -EIO;
 }

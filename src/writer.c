@@ -403,7 +403,8 @@ static int ensure_alloc(durlog *log, uint64_t need)
      * give the file back its length, and a store or pwrite into it would
      * succeed over a lost header and records. */
     struct dl_stat st;
-    if (dl_stat_fd(log->tail.fd, &st) == 0 && st.size < sh->tail_off) {
+    uint64_t written = log->stage_len ? log->stage_off : sh->tail_off;
+    if (dl_stat_fd(log->tail.fd, &st) == 0 && st.size < written) {
         char name[DL_SEG_NAME_LEN + 1];
         dl_seg_name(name, sh->tail_seg);
         uint32_t none = DL_FAIL_NONE;
@@ -413,20 +414,21 @@ static int ensure_alloc(durlog *log, uint64_t need)
                        "use (it is %llu bytes now; the log had records up to offset %llu): "
                        "nothing more is appended; close every writer, then open the log "
                        "again", log->path, name, (unsigned long long)st.size,
-                       (unsigned long long)sh->tail_off);
+                       (unsigned long long)written);
     }
     if (log->io_pwrite) {
         /* pwrite reports ENOSPC itself, and extends the file: allocating
          * ahead only saves fragmentation, and is skipped (never done by
          * writing zeros) where the file system has no fallocate. */
         rc = dl_fallocate(log->tail.fd, (off_t)sh->tail_alloc, (off_t)(grow - sh->tail_alloc));
-        if (rc == -EOPNOTSUPP || rc == -ENOSPC || rc == -EDQUOT) {
-            /* Only what this append needs counts as allocated: pwrite says
-             * whether there is room for it, on a disk with too little left
-             * for a whole step. */
+        if ((rc == -ENOSPC || rc == -EDQUOT) && want < grow) {
+            /* Not room for a whole step: then for what this append needs. */
             grow = want;
-            rc = 0;
+            rc = dl_fallocate(log->tail.fd, (off_t)sh->tail_alloc,
+                              (off_t)(grow - sh->tail_alloc));
         }
+        if (rc == -EOPNOTSUPP)
+            rc = 0;
     } else {
         rc = dl_allocate(log->tail.fd, (off_t)sh->tail_alloc, (off_t)(grow - sh->tail_alloc));
     }
@@ -539,16 +541,22 @@ static int tail_is_free(durlog *log)
     uint64_t bits = 0;
     int readable = sh->tail_off + DL_REC_HEADER_SIZE <= sh->tail_alloc &&
                    sh->tail_off + DL_REC_HEADER_SIZE <= log->tail.size;
-    if (log->io_pwrite && sh->tail_off) {
-        /* pwrite mode stores nothing through the mapping, so a file cut
-         * below the log's end would not fault: its last byte, which must
-         * be in the file, is touched instead (a fault there fails the log:
-         * tail_faulted). The page it is on may be read too. */
-        volatile unsigned char last = log->tail.map[sh->tail_off - 1];
+    /* A file cut below the log's end does not always fault by itself: pwrite
+     * mode and buffered flushes store nothing through the mapping, and the
+     * bytes where the next record goes are read only where the file is
+     * known to reach. Its last byte written, which must be in the file, is
+     * touched instead (a fault there fails the log: tail_faulted). Records
+     * staged by this append are not written yet: the end is where they
+     * start. The page that byte is on may be read too. */
+    uint64_t end = log->stage_len ? log->stage_off : sh->tail_off;
+    if (end) {
+        volatile unsigned char last = log->tail.map[end - 1];
         (void)last;
-        uint64_t in_page = sh->tail_off & 4095;
-        if (in_page && in_page + DL_REC_HEADER_SIZE <= 4096)
+        uint64_t in_page = end & 4095;
+        if (end == sh->tail_off && in_page && in_page + DL_REC_HEADER_SIZE <= 4096)
             readable = 1;
+        else if (log->io_pwrite)
+            readable = 0; /* past the end's page the file may be shorter */
     }
     if (readable)
         for (int i = 0; i < DL_REC_HEADER_SIZE; i += 8)

@@ -288,7 +288,7 @@ static void test_reader_eio(void)
     }
     CHECK_RC(rc, -EIO);
     CHECK(n > 0 && n < NREC);
-    CHECK(strstr(durlog_reader_errmsg(r), "could not be read at offset 65536") != NULL);
+    CHECK(strstr(durlog_reader_errmsg(r), "could not be read or stored into at offset 65536") != NULL);
     durlog_reader_close(r);
     tu_restore_os();
     CHECK_EQ_U64(model_count_records(s.log), NREC);

@@ -698,7 +698,7 @@ cat_of_a_segment_truncated_under_it_fails_naming_it() {
 # cut, and takes appends.
 append_with_its_segment_truncated_under_it_fails_naming_it() {
     local st
-    seq 1 100000000 | "$BIN" append "$LOG" 2>"$ERR" &
+    (seq 1 1000000; sleep 2; seq 1 1000000) | "$BIN" append "$LOG" 2>"$ERR" &
     local pid=$!
     sleep 1
     local seg
@@ -722,7 +722,7 @@ emptying_the_coordination_file_kills_neither_writer_nor_follower() {
     "$BIN" append "$LOG" first </dev/null || { fail "cannot make the log"; return; }
     "$BIN" tail -f "$LOG" >"$D/seen" 2>"$D/tail.err" &
     tpid=$!
-    seq 1 30000000 | "$BIN" append "$LOG" 2>"$ERR" &
+    (seq 1 1000000; sleep 2; seq 1 1000000) | "$BIN" append "$LOG" 2>"$ERR" &
     local pid=$!
     sleep 1
     : >"$LOG/durlog.shm"
