@@ -175,13 +175,15 @@ int main(int argc, char **argv)
     size_t nseg = 0;
     DIR *d = opendir(log_path);
     struct dirent *de;
-    char names[MAX_SEGS][64];
-    while (d && (de = readdir(d)) != NULL && nseg < MAX_SEGS)
-        if (strstr(de->d_name, ".seg") && strlen(de->d_name) < 64)
-            snprintf(names[nseg++], 64, "%s", de->d_name);
+    static char names[MAX_SEGS][256];
+    while (d && (de = readdir(d)) != NULL && nseg < MAX_SEGS) {
+        size_t len = strlen(de->d_name);
+        if (len > 4 && strcmp(de->d_name + len - 4, ".seg") == 0 && len < 256)
+            memcpy(names[nseg++], de->d_name, len + 1);
+    }
     if (d)
         closedir(d);
-    qsort(names, nseg, 64, (int (*)(const void *, const void *))strcmp);
+    qsort(names, nseg, 256, (int (*)(const void *, const void *))strcmp);
     for (size_t i = 0; i < nseg; i++) {
         char p[700];
         struct stat st;
