@@ -172,6 +172,8 @@ static int fill_main(void *arg)
     if (durlog_flush(log, DURLOG_SYNC) == 0 &&
         tu_append_payload(log, 0, i, EXTRA, DURLOG_SYNC, NULL) == 0)
         res->again = 1;
+    else
+        fprintf(stderr, "  after the space came back: %s\n", durlog_errmsg(log));
     durlog_close(log);
     return 0;
 }
