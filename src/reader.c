@@ -612,7 +612,10 @@ int durlog_reader_next(durlog_reader *r, durlog_record *rec)
     if (r->fault_rc)
         return r->fault_rc;
     int rc = next_record(r, rec);
-    return seg_fault(r) ? r->fault_rc : rc;
+    /* The mark, inline (one load); the message only when it is set. */
+    if (__builtin_expect(dl_guard_faulted(r->seg.guard), 0) || r->seg.fd < 0)
+        return seg_fault(r) ? r->fault_rc : rc;
+    return rc;
 }
 
 static int next_record(durlog_reader *r, durlog_record *rec)
