@@ -330,6 +330,27 @@ static int roll(durlog *log, uint64_t need)
     return 0;
 }
 
+/* Fails the log if the tail's file is shorter than the records written to
+ * it (someone truncated it), by its size (one statx). */
+static int tail_not_cut(durlog *log)
+{
+    struct dl_shared *sh = log->sh;
+    struct dl_stat st;
+    uint64_t written = log->stage_len ? log->stage_off : sh->tail_off;
+    if (dl_stat_fd(log->tail.fd, &st) != 0 || st.size >= written)
+        return 0;
+    char name[DL_SEG_NAME_LEN + 1];
+    dl_seg_name(name, sh->tail_seg);
+    uint32_t none = DL_FAIL_NONE;
+    atomic_compare_exchange_strong(&sh->failed, &none, DL_FAIL_SEGMENT);
+    dl_durable_changed(sh);
+    return dl_fail(log, DURLOG_EFAILED, "%s/%s was truncated by someone else while in use "
+                   "(it is %llu bytes now; the log had records up to offset %llu): nothing "
+                   "more is appended; close every writer, then open the log again",
+                   log->path, name, (unsigned long long)st.size,
+                   (unsigned long long)written);
+}
+
 /* Makes sure the tail segment can take `need` more bytes (rolling to a new
  * segment if not) and that this handle maps it. */
 static int ensure_tail(durlog *log, uint64_t need)
@@ -394,24 +415,13 @@ static int ensure_alloc(durlog *log, uint64_t need)
         grow = want;
     if (grow > sh->tail_capacity)
         grow = sh->tail_capacity;
-    int rc;
     /* Grown only if nobody cut it below what it holds: allocating would
      * give the file back its length, and a store or pwrite into it would
      * succeed over a lost header and records. */
-    struct dl_stat st;
-    uint64_t written = log->stage_len ? log->stage_off : sh->tail_off;
-    if (dl_stat_fd(log->tail.fd, &st) == 0 && st.size < written) {
-        char name[DL_SEG_NAME_LEN + 1];
-        dl_seg_name(name, sh->tail_seg);
-        uint32_t none = DL_FAIL_NONE;
-        atomic_compare_exchange_strong(&sh->failed, &none, DL_FAIL_SEGMENT);
-        dl_durable_changed(sh);
-        return dl_fail(log, DURLOG_EFAILED, "%s/%s was truncated by someone else while in "
-                       "use (it is %llu bytes now; the log had records up to offset %llu): "
-                       "nothing more is appended; close every writer, then open the log "
-                       "again", log->path, name, (unsigned long long)st.size,
-                       (unsigned long long)written);
-    }
+    int rc;
+    rc = tail_not_cut(log);
+    if (rc)
+        return rc;
     int allocated = 0;
     if (log->io_pwrite) {
         /* pwrite reports ENOSPC itself, and extends the file: allocating
@@ -537,7 +547,7 @@ static void rollback(durlog *log, const struct tail_mark *m)
  * not, the coordination file's tail is not this log's: an old copy of the
  * file written over it in place, say; appending would overwrite records
  * already acknowledged. Four loads of the cache line about to be written. */
-static int tail_is_free(durlog *log)
+static int tail_is_free(durlog *log, int flushing)
 {
     struct dl_shared *sh = log->sh;
     const unsigned char *p = log->tail.map + sh->tail_off;
@@ -552,7 +562,16 @@ static int tail_is_free(durlog *log)
      * staged by this append are not written yet: the end is where they
      * start. The page that byte is on may be read too. */
     uint64_t end = log->stage_len ? log->stage_off : sh->tail_off;
-    if (end) {
+    if (flushing) {
+        /* A buffered flush: nothing maps the pages it writes (no
+         * pre-faulter runs for it), and a touch would fault on each
+         * (measured: 4,000 faults for 2,000,000 buffered records, a third
+         * of their time on this virtual machine); one statx per flush of
+         * up to 64 KiB asks instead. */
+        int rc = tail_not_cut(log);
+        if (rc)
+            return rc;
+    } else if (end) {
         volatile unsigned char last = log->tail.map[end - 1];
         (void)last;
         uint64_t in_page = end & 4095;
@@ -620,7 +639,7 @@ static int put_record(durlog *log, const void *data, uint32_t len,
     if (!rc)
         rc = clear_leftover(log);
     if (!rc)
-        rc = tail_is_free(log);
+        rc = tail_is_free(log, 0);
     if (!rc)
         rc = tail_faulted(log); /* before a pwrite could grow it back */
     if (rc)
@@ -678,7 +697,7 @@ int dl_flush_buffer_locked(durlog *log)
         if (!rc)
             rc = clear_leftover(log);
         if (!rc)
-            rc = tail_is_free(log);
+            rc = tail_is_free(log, 1);
         if (!rc)
             rc = tail_faulted(log);
         if (rc)
