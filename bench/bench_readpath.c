@@ -21,6 +21,7 @@
  *
  *   build/bench/bench_readpath [--records N] [--rounds R] [DIR]
  */
+#include "bench_util.h"
 #include "durlog.h"
 #include "format.h"
 #include "guard.h"
@@ -39,15 +40,7 @@
 
 static double now_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
+    return (double)now_ns() / 1e9;
 }
 
 struct seg {

@@ -51,6 +51,16 @@ static int make_log(const char *path, uint64_t n)
     return rc ? rc : rc2;
 }
 
+/* Appends records [from, from + n) at `kernel` to an open log. */
+static void append_range(durlog *log, uint64_t from, uint64_t n)
+{
+    unsigned char buf[REC_LEN];
+    for (uint64_t i = from; i < from + n; i++) {
+        payload(buf, i);
+        CHECK_OK(durlog_append(log, buf, REC_LEN, DURLOG_KERNEL, NULL));
+    }
+}
+
 /* Records a fresh reader finds in the log (to the end or an error). */
 static uint64_t model_count_records(const char *path)
 {
@@ -352,10 +362,7 @@ static void test_writer_tail_truncated(void)
     REQUIRE(open_log(s.log, SEG, &log) == 0);
     REQUIRE(open_log(s.log, SEG, &other) == 0);
     unsigned char buf[REC_LEN];
-    for (uint64_t i = 0; i < 100; i++) {
-        payload(buf, i);
-        CHECK_OK(durlog_append(log, buf, REC_LEN, DURLOG_KERNEL, NULL));
-    }
+    append_range(log, 0, 100);
     REQUIRE(truncate(first_seg(seg, sizeof seg, s.log), 4096) == 0);
     int rc = 0;
     uint64_t i;
@@ -393,10 +400,7 @@ static void test_shm_emptied(void)
     durlog *log;
     REQUIRE(open_log(s.log, SEG, &log) == 0);
     unsigned char buf[REC_LEN];
-    for (uint64_t i = 0; i < 100; i++) {
-        payload(buf, i);
-        CHECK_OK(durlog_append(log, buf, REC_LEN, DURLOG_KERNEL, NULL));
-    }
+    append_range(log, 0, 100);
     durlog_reader *r;
     CHECK_OK(durlog_reader_open(s.log, NULL, &r));
     durlog_record rec;
@@ -445,10 +449,7 @@ static void test_failed_rebuild_does_not_brick(void)
     durlog *log;
     REQUIRE(open_log(s.log, SEG, &log) == 0);
     unsigned char buf[REC_LEN];
-    for (uint64_t i = 0; i < 1000; i++) {
-        payload(buf, i);
-        CHECK_OK(durlog_append(log, buf, REC_LEN, DURLOG_KERNEL, NULL));
-    }
+    append_range(log, 0, 1000);
     pid_t pid = fork();
     REQUIRE(pid >= 0);
     if (pid == 0) {
@@ -493,10 +494,7 @@ static void test_shm_zeroed_in_place(void)
         durlog *log;
         REQUIRE(open_log(s.log, SEG, &log) == 0);
         unsigned char buf[REC_LEN];
-        for (uint64_t i = 0; i < 100; i++) {
-            payload(buf, i);
-            CHECK_OK(durlog_append(log, buf, REC_LEN, DURLOG_KERNEL, NULL));
-        }
+        append_range(log, 0, 100);
         log_file(shm, sizeof shm, s.log, DL_SHM_NAME);
         if (how == 0)
             REQUIRE(truncate(shm, 100) == 0);
@@ -547,10 +545,7 @@ static void test_truncated_tail_is_not_grown_back(void)
         durlog *log;
         REQUIRE(open_log(s.log, SEG, &log) == 0);
         unsigned char buf[REC_LEN];
-        for (uint64_t i = 0; i < 1000; i++) {
-            payload(buf, i);
-            CHECK_OK(durlog_append(log, buf, REC_LEN, DURLOG_KERNEL, NULL));
-        }
+        append_range(log, 0, 1000);
         REQUIRE(truncate(first_seg(seg, sizeof seg, s.log), 0) == 0);
         CHECK_RC(durlog_append(log, buf, REC_LEN, DURLOG_KERNEL, NULL), DURLOG_EFAILED);
         durlog_close(log);
@@ -569,10 +564,7 @@ static void test_numbers_are_never_reused(void)
     durlog *log;
     REQUIRE(open_log(s.log, SEG, &log) == 0);
     unsigned char buf[REC_LEN];
-    for (uint64_t i = 0; i < 100; i++) {
-        payload(buf, i);
-        CHECK_OK(durlog_append(log, buf, REC_LEN, DURLOG_KERNEL, NULL));
-    }
+    append_range(log, 0, 100);
     REQUIRE(unlink(first_seg(seg, sizeof seg, s.log)) == 0);
     durlog_close(log); /* fails: the segment was removed (test_hostile) */
     CHECK_OK(open_log(s.log, SEG, &log));
