@@ -14,7 +14,7 @@
  *   - durlog_open() alone, timed (durlog_close untimed, after checking that
  *     the open was the first writer's, rebuilt the log's state, cut nothing,
  *     and reports next_seq = the records appended);
- *   - durlog_reader_open(), durlog_reader_info() for next_seq, a seek to
+ *   - durlog_reader_open(), durlog_reader_get_info() for next_seq, a seek to
  *     next_seq - 10 and reading the last 10 records, timed together (each
  *     record's seq and payload checked).
  * Each measurement starts from the state it is named for:
@@ -512,7 +512,7 @@ static double time_open(struct logspec *l)
     durlog_recovery rep;
 
     durlog_options_init(&o);
-    o.create = 0;
+    o.no_create = 1;
     o.segment_size = SEGMENT_SIZE;
     o.errbuf = err;
     o.errbuf_size = sizeof err;
@@ -558,9 +558,9 @@ static double time_reader(const struct logspec *l)
     int rc = durlog_reader_open(l->path, &o, &r);
     if (rc)
         die("durlog_reader_open %s: %s (%s)", l->path, durlog_strerror(rc), err);
-    rc = durlog_reader_info(r, &info);
+    rc = durlog_reader_get_info(r, &info);
     if (rc)
-        die("durlog_reader_info %s: %s (%s)", l->path, durlog_strerror(rc),
+        die("durlog_reader_get_info %s: %s (%s)", l->path, durlog_strerror(rc),
             durlog_reader_errmsg(r));
     if (info.next_seq != l->records)
         die("%s: the reader sees next_seq %llu, expected %llu", l->path,

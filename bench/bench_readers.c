@@ -184,7 +184,7 @@ static struct result durlog_row(const char *path, unsigned spin_us)
         if ((rc = durlog_reader_open(path, &ro, &r)))
             die("durlog_reader_open", rc);
         durlog_info info;
-        durlog_reader_info(r, &info);
+        durlog_reader_get_info(r, &info);
         if ((rc = durlog_reader_seek(r, info.next_seq)))
             die("seek", rc);
         atomic_store(&sh->ready, 1);

@@ -221,7 +221,6 @@ static int run_append(const struct cli_command *cmd, int argc, char **argv)
     a.path = argv[optind];
 
     durlog_options_init(&opts);
-    opts.create = 1;
     opts.errbuf = errbuf;
     opts.errbuf_size = sizeof(errbuf);
     rc = durlog_open(a.path, &opts, &a.log);

@@ -18,7 +18,7 @@ static int report_not_found(const struct cli_command *cmd, durlog_reader *r,
                             const char *path, uint64_t seq)
 {
     durlog_info info;
-    int rc = durlog_reader_info(r, &info);
+    int rc = durlog_reader_get_info(r, &info);
 
     if (rc < 0)
         return cli_fail(cmd, "seq %" PRIu64 " is not in %s", seq, path);

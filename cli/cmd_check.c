@@ -121,7 +121,7 @@ static int run_check(const struct cli_command *cmd, int argc, char **argv)
         return print_findings(cmd, path, &found); /* the hint says what next */
 
     rc = durlog_check(path, flags, &now);
-    if (rc == DURLOG_EBUSY) /* a writer, or another repair: the problem says */
+    if (rc == -EBUSY) /* a writer, or another repair: the problem says */
         return cli_fail(cmd, "%s", now.problem);
     if (rc == DURLOG_ECORRUPT && now.damaged) /* refused: not at the tail */
         return print_findings(cmd, path, &now);

@@ -1,7 +1,7 @@
 /*
  * cmd_info.c - `durlog info [-o text|json] LOG`.
  *
- * Prints what durlog_reader_info() reports about a log: its segments, the
+ * Prints what durlog_reader_get_info() reports about a log: its segments, the
  * range of sequence numbers it holds, its size, and how far it is durable.
  * It opens only a reader, so it needs only read access and may run while
  * writers append.
@@ -76,7 +76,7 @@ static int run_info(const struct cli_command *cmd, int argc, char **argv)
     status = cli_open_reader(cmd, path, 0, &r);
     if (status)
         return status;
-    rc = durlog_reader_info(r, &info);
+    rc = durlog_reader_get_info(r, &info);
     if (rc < 0) {
         status = cli_fail(cmd, "reading facts about %s: %s", path,
                           cli_explain(rc, durlog_reader_errmsg(r), path));

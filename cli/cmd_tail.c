@@ -2,7 +2,7 @@
  * cmd_tail.c - `durlog tail [-n N] [-f] [--durable] [-o text|json] LOG`.
  *
  * Prints the last N records of a log, oldest first, in the formats of
- * `durlog cat`. The last N are found from durlog_reader_info(): the reader
+ * `durlog cat`. The last N are found from durlog_reader_get_info(): the reader
  * seeks to max(first_seq, end - N), where end is the log's next_seq, or its
  * durable mark with --durable, and prints N records from there. With -f it
  * then keeps following the log, waiting on durlog_reader_wait() at its end,
@@ -119,7 +119,7 @@ static int run_tail(const struct cli_command *cmd, int argc, char **argv)
     if (status)
         return status;
 
-    rc = durlog_reader_info(r, &info);
+    rc = durlog_reader_get_info(r, &info);
     if (rc < 0) {
         status = cli_fail(cmd, "reading the range of %s: %s", path,
                           cli_explain(rc, durlog_reader_errmsg(r), path));
@@ -151,7 +151,7 @@ static int run_tail(const struct cli_command *cmd, int argc, char **argv)
             if (!follow)
                 break;
             rc = durlog_reader_wait(r, FOLLOW_WAIT_MS);
-            if (rc < 0 && rc != DURLOG_ETIMEDOUT) {
+            if (rc < 0 && rc != -ETIMEDOUT) {
                 status = cli_fail(cmd, "waiting for records of %s: %s", path,
                                   cli_explain(rc, durlog_reader_errmsg(r),
                                               path));

@@ -41,7 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define LEVEL_COUNT 4           /* buffered, kernel, interval, sync */
+#define LEVEL_COUNT (DURLOG_SYNC + 1) /* indexed by level; DURLOG_DEFAULT unused */
 
 /* How long the writer sleeps after each append: long enough that "seen at
  * once" and "seen only after the flush" cannot be confused. */
@@ -264,6 +264,8 @@ static void record_text(char *out, size_t size, durlog_level level)
 static const char *level_story(durlog_level level)
 {
     switch (level) {
+    case DURLOG_DEFAULT:
+        break;
     case DURLOG_BUFFERED:
         return "held in the writer's memory. Invisible to readers until "
                "flushed;\n  lost if the writer crashes. (The article's "
@@ -340,7 +342,7 @@ static void writer_main(const char *log_path, struct shared_clock *clock,
     receive_byte(ack_fd, PEER_TIMEOUT_MS, "writer", "word that the reader "
                  "is ready");
 
-    for (int level = 0; level < LEVEL_COUNT; level++) {
+    for (int level = DURLOG_BUFFERED; level < LEVEL_COUNT; level++) {
         char text[64];
         uint64_t seq = 0;
 
@@ -434,7 +436,7 @@ static void reader_main(const char *log_path, struct shared_clock *clock,
         fail_durlog("reader: durlog_reader_open", rc, errbuf);
     send_byte(ack_fd, "reader");
 
-    for (int level = 0; level < LEVEL_COUNT; level++) {
+    for (int level = DURLOG_BUFFERED; level < LEVEL_COUNT; level++) {
         durlog_record rec;
         char expected[64];
         int64_t seen = poll_next(r, &rec);
@@ -676,7 +678,7 @@ static void run_speed_table(void)
         DURLOG_DEFAULT_INTERVAL_MS);
     say("  %-18s %8s %12s %10s   %s\n", "level", "records", "records/s",
         "us/record", "survives");
-    for (int level = 0; level < LEVEL_COUNT; level++) {
+    for (int level = DURLOG_BUFFERED; level < LEVEL_COUNT; level++) {
         long n = level == DURLOG_SYNC ? SPEED_SYNC_RECORDS : SPEED_RECORDS;
 
         print_speed_row(durlog_level_name((durlog_level)level), n,

@@ -22,7 +22,7 @@ static void read_all(const char *dir, int skip, int durable, uint64_t seek_to)
         return;
     }
     durlog_info info;
-    durlog_reader_info(r, &info);
+    durlog_reader_get_info(r, &info);
     durlog_record rec;
     uint64_t last = 0;
     int any = 0;

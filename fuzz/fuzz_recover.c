@@ -13,7 +13,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *dir = fz_write_log(data, size);
     durlog_options o;
     durlog_options_init(&o);
-    o.create = 0;
+    o.no_create = 1;
     o.engine = DURLOG_ENGINE_THREAD; /* no ring set up per input */
     durlog *log;
     if (durlog_open(dir, &o, &log) != 0)

@@ -47,7 +47,7 @@ extern "C" {
 #define DURLOG_VERSION_PATCH 0
 
 /* The largest payload one record may carry: 64 MiB. A larger append fails
- * with DURLOG_ETOOBIG and writes nothing. Zero-length records are allowed. */
+ * with -EMSGSIZE and writes nothing. Zero-length records are allowed. */
 #define DURLOG_MAX_RECORD ((size_t)64 << 20)
 
 /* Default segment size: a segment rolls over to a new file once the next
@@ -63,44 +63,63 @@ extern "C" {
 #define DURLOG_SEQ_PENDING UINT64_MAX
 
 /* ---------------------------------------------------------------------------
- * Error codes. OS failures are reported as negated errno values; these are
- * durlog's own, all below -1000 so that they never collide with errno.
+ * Error codes. One condition has one code. What errno already names is a
+ * negated errno value: -EINVAL (a bad argument or option, a NULL handle),
+ * -EMSGSIZE (a record above DURLOG_MAX_RECORD), -EBUSY (the log is in use),
+ * -ETIMEDOUT (a wait ran out), -EINTR (a wait was interrupted by
+ * durlog_interrupt), -EIO, -ENOSPC, ... The codes below are durlog's own,
+ * for states of a log and outcomes errno has no name for; all are below
+ * -1000 so that they never collide with errno. (Codes -1002, -1005, -1007
+ * and -1008 were durlog's names for EMSGSIZE, EINVAL, EBUSY and ETIMEDOUT
+ * before version 0.2 and are never returned.)
  */
 enum durlog_error {
     DURLOG_OK = 0,
     DURLOG_ECORRUPT = -1001, /* a record or segment failed its checksum or
                                 framing before the tail; see durlog_errmsg()
                                 for segment and offset; run `durlog check` */
-    DURLOG_ETOOBIG = -1002,  /* record larger than DURLOG_MAX_RECORD */
     DURLOG_EFORMAT = -1003,  /* not a durlog log, or a format version this
                                 library does not read */
     DURLOG_EFAILED = -1004,  /* the log is in the failed state after an
                                 fdatasync error, or because one of its
                                 files was replaced or overwritten while it
                                 was open; close and reopen it */
-    DURLOG_EINVAL = -1005,   /* invalid argument (bad level, NULL pointer,
-                                bad option value) */
     DURLOG_EEND = -1006,     /* reader: no further record yet (not an error:
                                 the reader is at the current end) */
-    DURLOG_EBUSY = -1007,    /* the log is in use: the operation needs it
-                                closed by every writer (repair), or another
-                                repair runs, or (durlog_open) its
-                                coordination file was removed or replaced
-                                while writers have it open */
-    DURLOG_ETIMEDOUT = -1008,/* a wait ended before its condition held */
     DURLOG_ENOTFOUND = -1009,/* seek: that sequence number is not in the log
                                 (before its first or after its last record) */
+    DURLOG_EDIRSYNC = -1010, /* put: the new content is in place, complete,
+                                but the fsync of its directory failed: the
+                                new name might not survive a power loss */
+    DURLOG_ENOTDURABLE = -1011, /* append: the record WAS appended (*seq_out
+                                is set, readers see it) but is not known to
+                                have reached the level asked. Do not append
+                                it again: durlog_wait() or durlog_flush()
+                                retries the sync. */
 };
 
 /* Text for any code returned by this library (durlog's own or -errno). The
  * string is static; never free it. */
 const char *durlog_strerror(int err);
 
+/* The detailed message (file, offset, step) of the calling thread's last
+ * failed call among those that have no handle to keep one: durlog_open(),
+ * durlog_reader_open(), durlog_check() and the put functions. Set whether
+ * or not the call was given an errbuf; "no error" before any failure. The
+ * string is the thread's own, valid until its next such call fails. */
+const char *durlog_last_errmsg(void);
+
 /* ---------------------------------------------------------------------------
  * Durability levels. Each append names one; it says what is true when the
  * append call returns.
  */
 typedef enum durlog_level {
+    /* Not a level of its own: the handle's default level
+     * (durlog_options.default_level, itself DURLOG_KERNEL unless set), so
+     * that a zero-filled argument or option never means the weakest level
+     * by accident. */
+    DURLOG_DEFAULT = 0,
+
     /* In this process's memory only. Fastest. Lost if the process dies;
      * invisible to readers (in this process or any other) until flushed by
      * durlog_flush(), a later append at another level from the same handle,
@@ -109,18 +128,18 @@ typedef enum durlog_level {
      * call get consecutive numbers. A call whose records exceed buffer_size
      * is handed to the kernel at once, like a full buffer, and reports its
      * sequence number. */
-    DURLOG_BUFFERED = 0,
+    DURLOG_BUFFERED = 1,
 
     /* Handed to the kernel (stored into the page cache through a shared
      * mapping) before the call returns. Survives the process being killed,
      * even with SIGKILL; visible at once to readers in any process. Lost on
      * power loss or kernel crash unless a later sync covered it. */
-    DURLOG_KERNEL = 1,
+    DURLOG_KERNEL = 2,
 
     /* As DURLOG_KERNEL, and an fdatasync at most interval_ms later (run by a
      * background thread, never by the appending thread) makes it durable:
      * on power loss, at most about interval_ms of records are lost. */
-    DURLOG_INTERVAL = 2,
+    DURLOG_INTERVAL = 3,
 
     /* The call returns only once the record, and every record before it in
      * the log, is on stable storage: fdatasync of its segment (and of any
@@ -128,12 +147,14 @@ typedef enum durlog_level {
      * and the directory has been fsynced if the segment is new. Survives
      * power loss, assuming the disk honours flush requests. Concurrent sync
      * appends share fdatasync calls (group commit). */
-    DURLOG_SYNC = 3,
+    DURLOG_SYNC = 4,
 } durlog_level;
 
-/* "buffered", "kernel", "interval", "sync", or NULL for a bad value. */
+/* "buffered", "kernel", "interval", "sync" ("default" for DURLOG_DEFAULT),
+ * or NULL for a bad value. */
 const char *durlog_level_name(durlog_level level);
-/* Parses one of the names above; returns 0 and sets *out, or DURLOG_EINVAL. */
+/* Parses one of the names above; returns 0 and sets *out, or -EINVAL
+ * (unknown name, NULL argument). */
 int durlog_level_parse(const char *name, durlog_level *out);
 
 /* ---------------------------------------------------------------------------
@@ -165,7 +186,7 @@ typedef enum durlog_engine_kind {
  *    write it back in their own time (FUSE, NFS, SMB/CIFS, 9p, Ceph).
  * All writers of a log use the same mode at a time: a handle left on `auto`
  * takes the mode of the writers that have the log open; durlog_open()
- * refuses a handle that asked for the other one (DURLOG_EBUSY, with a
+ * refuses a handle that asked for the other one (-EBUSY, with a
  * message). */
 typedef enum durlog_io_mode {
     DURLOG_IO_AUTO = 0,     /* mmap on ext4, xfs, btrfs and tmpfs, pwrite on
@@ -175,11 +196,26 @@ typedef enum durlog_io_mode {
     DURLOG_IO_PWRITE = 2,
 } durlog_io_mode;
 
-/* Options for durlog_open(). Initialise with durlog_options_init(), then set
- * what you need; zero fields mean "the default". */
+/* Growing structs. Every struct the caller allocates and the library reads
+ * or fills (the options, durlog_recovery, durlog_info, the check report)
+ * ends in reserved space: fields a later 0.x or 1.x release adds are carved
+ * out of it, so the struct's size never changes within a major version and
+ * a program built against this header keeps working with a newer library.
+ * Reserved space rather than a size field because a zero-filled options
+ * struct must be valid as it is (a size field would have to be set first);
+ * the library checks that an options struct's reserved space is zero
+ * (-EINVAL otherwise), so that a field added later is certain to read as 0,
+ * "the default", in a program that never heard of it. Structs the library
+ * fills are zeroed whole, reserved space included, before it writes them. */
+#define DURLOG_RESERVED_WORDS 8
+
+/* Options for durlog_open(). A zero-filled struct (`durlog_options o = {0}`,
+ * memset, or durlog_options_init()) means the defaults for every field; set
+ * what you need. */
 typedef struct durlog_options {
-    durlog_level default_level; /* used by durlog_append_default();
-                                   default DURLOG_KERNEL */
+    durlog_level default_level; /* used by durlog_append_default() and by
+                                   DURLOG_DEFAULT; 0 (DURLOG_DEFAULT) means
+                                   DURLOG_KERNEL */
     uint64_t segment_size;      /* bytes; default 64 MiB; minimum 4 KiB.
                                    Applies to segments this handle creates. */
     uint32_t interval_ms;       /* for DURLOG_INTERVAL; default 1000 */
@@ -190,11 +226,13 @@ typedef struct durlog_options {
                                    any writer creates later get the log's
                                    permissions (its coordination file's),
                                    whatever that writer's mode and umask. */
-    int create;                 /* nonzero: create the log if it is missing
-                                   (default 1 after durlog_options_init) */
+    int no_create;              /* nonzero: fail with -ENOENT if there is
+                                   no log at path instead of creating one
+                                   (default 0: create it) */
     size_t buffer_size;         /* bytes of DURLOG_BUFFERED records held in
                                    memory before an automatic flush;
-                                   default 64 KiB */
+                                   default 64 KiB, at least 4 KiB (smaller
+                                   is raised), at most 1 GiB (-EINVAL) */
     char *errbuf;               /* optional: on failure, durlog_open()
                                    writes a detailed message here */
     size_t errbuf_size;
@@ -214,8 +252,10 @@ typedef struct durlog_options {
                                    65536, at most 2^26 */
     durlog_io_mode io_mode;     /* how appends reach the file; default
                                    DURLOG_IO_AUTO */
+    uint64_t reserved[DURLOG_RESERVED_WORDS]; /* must be zero */
 } durlog_options;
 
+/* Zero-fills *opts: every field its default. */
 void durlog_options_init(durlog_options *opts);
 
 /* What durlog_open() found and repaired. Recovery never deletes what it
@@ -234,6 +274,7 @@ typedef struct durlog_recovery {
                                that segment */
     char side_file[64];     /* the first side file holding what was cut
                                (in the log directory), or "" */
+    uint64_t reserved[DURLOG_RESERVED_WORDS];
 } durlog_recovery;
 
 /* Opens (and, if opts->create, creates) the log in directory `path`.
@@ -262,7 +303,7 @@ typedef struct durlog_recovery {
  * Writers coordinate through the directory's flock and the coordination
  * file they map. If that file is removed or replaced while writers have the
  * log open, they go on safely through the file they mapped, and a new
- * writer is refused (DURLOG_EBUSY, with a message) until they have all
+ * writer is refused (-EBUSY, with a message) until they have all
  * closed. A segment replaced or removed under a writer (cp + mv) puts the
  * log in the failed state before any record written to the old file is
  * acknowledged as durable (DURLOG_EFAILED; `kernel` appends are not checked
@@ -308,7 +349,7 @@ const char *durlog_errmsg(const durlog *log);
 
 /* Appends one record of `len` bytes at `level`. On success, if seq_out is not
  * NULL, *seq_out is the record's sequence number (DURLOG_SEQ_PENDING for
- * DURLOG_BUFFERED). Fails with DURLOG_ETOOBIG above DURLOG_MAX_RECORD. */
+ * DURLOG_BUFFERED). Fails with -EMSGSIZE above DURLOG_MAX_RECORD. */
 int durlog_append(durlog *log, const void *data, size_t len,
                   durlog_level level, uint64_t *seq_out);
 
@@ -342,7 +383,7 @@ int durlog_flush(durlog *log, durlog_level level);
  * handle's buffer first; blocking for records other writers have not
  * published yet, up to timeout_ms, -1 meaning forever); DURLOG_SYNC makes it
  * durable (running an fdatasync if nobody else is). Returns
- * DURLOG_ETIMEDOUT if the time ran out. */
+ * -ETIMEDOUT if the time ran out. */
 int durlog_wait(durlog *log, uint64_t seq, durlog_level level, int timeout_ms);
 
 /* ---------------------------------------------------------------------------
@@ -367,7 +408,7 @@ int durlog_wait(durlog *log, uint64_t seq, durlog_level level, int timeout_ms);
  * callback may append, asynchronously or not, on its own handle; an
  * asynchronous append that finds the queue full fails there with -EAGAIN
  * instead of waiting for itself. durlog_close() and durlog_poll() on the
- * same handle fail from a callback with DURLOG_EINVAL.
+ * same handle fail from a callback with -EINVAL.
  *
  * Failures. If an fdatasync fails, the log enters the failed state (see
  * DURLOG_EFAILED): every record not yet known durable is reported to its
@@ -383,7 +424,7 @@ int durlog_wait(durlog *log, uint64_t seq, durlog_level level, int timeout_ms);
 typedef void durlog_callback(void *ctx, uint64_t seq, int status);
 
 /* Appends one record now and has it reach `level` (DURLOG_KERNEL, _INTERVAL
- * or _SYNC; DURLOG_BUFFERED is DURLOG_EINVAL) in the background; cb (may be
+ * or _SYNC; DURLOG_BUFFERED is -EINVAL) in the background; cb (may be
  * NULL) is called with ctx once it has. *seq_out (may be NULL) gets the
  * record's sequence number. When max_pending completions are queued (not yet
  * taken for delivery) the call waits for the oldest to be taken (with
@@ -403,7 +444,7 @@ int durlog_append_batch_async(durlog *log, const durlog_iov *records,
 /* With options.poll_callbacks: runs the callbacks that are ready, on this
  * thread, waiting up to timeout_ms (-1: forever, 0: not at all) for at least
  * one when none is. Returns how many ran (0 if the time ran out) or an
- * error; DURLOG_EINVAL without poll_callbacks (the engine thread delivers
+ * error; -EINVAL without poll_callbacks (the engine thread delivers
  * then). Callbacks of one handle never run on two threads at once. */
 int durlog_poll(durlog *log, int timeout_ms);
 
@@ -442,6 +483,7 @@ typedef struct durlog_info {
     uint64_t missing;       /* records between first_seq and next_seq that
                                no segment file holds (a gap: damage; see
                                durlog_check) */
+    uint64_t reserved[DURLOG_RESERVED_WORDS];
 } durlog_info;
 
 /* For an open writer handle. */
@@ -477,6 +519,7 @@ typedef struct durlog_reader_options {
                            reader that can spare a core (0: sleep at once) */
     char *errbuf;       /* optional: detailed message if the open fails */
     size_t errbuf_size;
+    uint64_t reserved[DURLOG_RESERVED_WORDS]; /* must be zero */
 } durlog_reader_options;
 
 void durlog_reader_options_init(durlog_reader_options *opts);
@@ -506,7 +549,7 @@ int durlog_reader_next(durlog_reader *r, durlog_record *rec);
 
 /* Waits until durlog_reader_next() has a record to return (one past the
  * reader's position is published, or durable for a durable_only reader), or
- * timeout_ms passes (-1: no limit). Returns 0 or DURLOG_ETIMEDOUT. Sleeps
+ * timeout_ms passes (-1: no limit). Returns 0 or -ETIMEDOUT. Sleeps
  * on a futex that writers in any process wake when they publish: no busy
  * spinning, except the first spin_us microseconds if asked. A reader that
  * may not write the coordination file cannot ask writers for a wake-up and
@@ -515,7 +558,7 @@ int durlog_reader_next(durlog_reader *r, durlog_record *rec);
 int durlog_reader_wait(durlog_reader *r, int timeout_ms);
 
 /* Facts about the log as the reader sees it now. */
-int durlog_reader_info(durlog_reader *r, durlog_info *out);
+int durlog_reader_get_info(durlog_reader *r, durlog_info *out);
 
 /* Bytes stepped over because of damage (with skip_damaged). */
 uint64_t durlog_reader_skipped(const durlog_reader *r);
@@ -538,6 +581,7 @@ typedef struct durlog_check_report {
                                verified, and nothing after them */
     uint64_t side_files;    /* side files ("*.cut-*") in the log directory:
                                bytes earlier recoveries or repairs cut */
+    uint64_t reserved[DURLOG_RESERVED_WORDS];
 } durlog_check_report;
 
 enum durlog_check_flags {
@@ -552,7 +596,7 @@ enum durlog_check_flags {
  * report->damaged), or an error (a segment it cannot open: the message says
  * why). On a log writers have open it verifies the records published when
  * it began and nothing after them (report->live). With DURLOG_CHECK_REPAIR
- * it takes the log directory's lock exclusively and fails with DURLOG_EBUSY
+ * it takes the log directory's lock exclusively and fails with -EBUSY
  * while a writer has the log open or another repair runs (the message says
  * which); without FORCE it refuses (DURLOG_ECORRUPT) to drop damage that is
  * not at the tail. After a successful repair the report describes the log as

@@ -216,10 +216,10 @@ void dl_async_free(durlog *log)
 int durlog_poll(durlog *log, int timeout_ms)
 {
     if (!log->opts.poll_callbacks)
-        return dl_fail(log, DURLOG_EINVAL, "durlog_poll needs options.poll_callbacks "
+        return dl_fail(log, -EINVAL, "durlog_poll needs options.poll_callbacks "
                        "(callbacks run on the engine thread otherwise)");
     if (dl_in_callback(log))
-        return dl_fail(log, DURLOG_EINVAL, "durlog_poll called from a callback");
+        return dl_fail(log, -EINVAL, "durlog_poll called from a callback");
     int fd = atomic_load(&log->evfd);
     if (fd >= 0) {
         uint64_t count;

@@ -302,12 +302,12 @@ static int lock_for_repair(int dirfd, const char *path, durlog_check_report *rep
     case HELD_BY_WRITERS:
         snprintf(rep->problem, sizeof rep->problem, "%s: cannot repair while a writer has "
                  "the log open (close it first)", path);
-        return DURLOG_EBUSY;
+        return -EBUSY;
     case HELD_EXCLUSIVELY:
         snprintf(rep->problem, sizeof rep->problem, "%s: cannot repair: another `durlog "
                  "check --repair` is running on it (or a writer is opening it); try again "
                  "when it is done", path);
-        return DURLOG_EBUSY;
+        return -EBUSY;
     default:
         rc = -errno;
         snprintf(rep->problem, sizeof rep->problem, "flock %s: %s", path, durlog_strerror(rc));
@@ -315,7 +315,7 @@ static int lock_for_repair(int dirfd, const char *path, durlog_check_report *rep
     }
     int shmfd = dl_openat(dirfd, DL_SHM_NAME, O_RDONLY | O_NOFOLLOW, 0);
     if (shmfd >= 0 && flock(shmfd, LOCK_EX | LOCK_NB) < 0) {
-        rc = errno == EWOULDBLOCK ? DURLOG_EBUSY : -errno;
+        rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
         dl_close(shmfd);
         snprintf(rep->problem, sizeof rep->problem, "%s: cannot repair while a writer "
                  "(of another durlog version) has the log open", path);
@@ -369,7 +369,7 @@ static void invalidate_shared(int dirfd)
     dl_close(fd);
 }
 
-int durlog_check(const char *path, int flags, durlog_check_report *report)
+static int check_log(const char *path, int flags, durlog_check_report *report)
 {
     durlog_check_report rep;
     struct damage dmg = { 0 };
@@ -380,9 +380,10 @@ int durlog_check(const char *path, int flags, durlog_check_report *report)
 
     memset(&rep, 0, sizeof rep);
     if (!path || !report)
-        return DURLOG_EINVAL;
+        return -EINVAL;
     int dirfd = dl_openat(AT_FDCWD, path, O_RDONLY | O_DIRECTORY, 0);
     if (dirfd < 0) {
+        memset(report, 0, sizeof *report);
         snprintf(report->problem, sizeof report->problem, "cannot open the log directory "
                  "%s: %s", path, durlog_strerror(dirfd));
         return dirfd;
@@ -463,5 +464,13 @@ out:
     *report = rep;
     if (rc && !report->problem[0])
         snprintf(report->problem, sizeof report->problem, "%s", durlog_strerror(rc));
+    return rc;
+}
+
+int durlog_check(const char *path, int flags, durlog_check_report *report)
+{
+    int rc = check_log(path, flags, report);
+    if (rc)
+        dl_set_last_errmsg(report ? report->problem : "durlog_check: path and report are required");
     return rc;
 }

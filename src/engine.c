@@ -54,7 +54,7 @@ int dl_engine_init(durlog *log)
         else if (strcmp(env, "thread") == 0)
             kind = DURLOG_ENGINE_THREAD;
         else if (strcmp(env, "auto") != 0)
-            return dl_fail(log, DURLOG_EINVAL, "DURLOG_ENGINE=%s: expected "
+            return dl_fail(log, -EINVAL, "DURLOG_ENGINE=%s: expected "
                            "io_uring, thread or auto", env);
     }
     log->engine = DURLOG_ENGINE_THREAD;

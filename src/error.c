@@ -1,6 +1,7 @@
 /*
  * error.c - error codes, messages and level names.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,24 +13,25 @@ const char *durlog_strerror(int err)
     switch (err) {
     case DURLOG_OK: return "success";
     case DURLOG_ECORRUPT: return "log is damaged (checksum or framing error)";
-    case DURLOG_ETOOBIG: return "record larger than DURLOG_MAX_RECORD (64 MiB)";
     case DURLOG_EFORMAT: return "not a durlog log, or an unsupported format version";
     case DURLOG_EFAILED: return "log is in the failed state (a sync failed, or a file of "
                                 "the log was replaced under it); close and reopen it";
-    case DURLOG_EINVAL: return "invalid argument";
     case DURLOG_EEND: return "no more records (at the current end of the log)";
-    case DURLOG_EBUSY: return "the log is in use (a writer has it open, or a repair runs)";
-    case DURLOG_ETIMEDOUT: return "timed out";
     case DURLOG_ENOTFOUND: return "sequence number not in the log";
+    case DURLOG_EDIRSYNC: return "the new content is in place, but the fsync of its directory "
+                                 "failed: the new name might not survive a power loss";
+    case DURLOG_ENOTDURABLE: return "appended, but not known to have reached the level asked "
+                                    "(do not append it again; wait or flush to retry)";
     default:
         break;
     }
-    if (err < 0 && err > -4096)
+    if (err < 0 && err > -1000) /* errno values; below, only durlog's own */
         return strerror(-err); /* glibc's table is static and thread-safe */
     return "unknown error";
 }
 
-static const char *const level_names[] = { "buffered", "kernel", "interval", "sync" };
+/* Indexed by durlog_level. */
+static const char *const level_names[] = { "default", "buffered", "kernel", "interval", "sync" };
 
 const char *durlog_level_name(durlog_level level)
 {
@@ -41,14 +43,14 @@ const char *durlog_level_name(durlog_level level)
 int durlog_level_parse(const char *name, durlog_level *out)
 {
     if (!name || !out)
-        return DURLOG_EINVAL;
-    for (int i = 0; i <= DURLOG_SYNC; i++) {
+        return -EINVAL;
+    for (int i = DURLOG_BUFFERED; i <= DURLOG_SYNC; i++) {
         if (strcmp(name, level_names[i]) == 0) {
             *out = (durlog_level)i;
             return 0;
         }
     }
-    return DURLOG_EINVAL;
+    return -EINVAL;
 }
 
 void dl_set_err(char *buf, size_t size, const char *fmt, ...)
@@ -79,6 +81,20 @@ int dl_fail(durlog *log, int rc, const char *fmt, ...)
     vsnprintf(dst, DL_ERRMSG_SIZE, fmt, ap);
     va_end(ap);
     return rc;
+}
+
+/* The message of this thread's last failed call that has no handle to keep
+ * one in (durlog_open, durlog_reader_open, durlog_check, the put calls). */
+static _Thread_local char last_errmsg[DL_ERRMSG_SIZE];
+
+void dl_set_last_errmsg(const char *msg)
+{
+    snprintf(last_errmsg, sizeof last_errmsg, "%s", msg ? msg : "");
+}
+
+const char *durlog_last_errmsg(void)
+{
+    return last_errmsg[0] ? last_errmsg : "no error";
 }
 
 const char *durlog_errmsg(const durlog *log)

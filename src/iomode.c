@@ -86,7 +86,7 @@ int dl_io_choose(durlog *log)
         else if (strcmp(env, "pwrite") == 0)
             mode = DURLOG_IO_PWRITE;
         else if (strcmp(env, "auto") != 0)
-            return dl_fail(log, DURLOG_EINVAL, "DURLOG_IO=%s: expected mmap, pwrite "
+            return dl_fail(log, -EINVAL, "DURLOG_IO=%s: expected mmap, pwrite "
                            "or auto", env);
     }
     log->io_explicit = mode != DURLOG_IO_AUTO;

@@ -31,6 +31,11 @@
 
 #define DL_ERRMSG_SIZE 512
 #define DL_DEFAULT_BUFFER_SIZE ((size_t)64 << 10)
+/* durlog_options.buffer_size: smaller is raised to the minimum; larger is
+ * refused (a buffer is one allocation, and a flush one copy under the append
+ * lock: a gigabyte would hold every other writer for a second). */
+#define DL_MIN_BUFFER_SIZE ((size_t)4 << 10)
+#define DL_MAX_BUFFER_SIZE ((size_t)1 << 30)
 /* Completions of asynchronous appends outstanding before an append waits. */
 #define DL_DEFAULT_MAX_PENDING 65536
 #define DL_MAX_PENDING ((size_t)1 << 26)
@@ -169,6 +174,10 @@ int dl_fail(durlog *log, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Makes dl_fail in the calling thread write to buf (DL_ERRMSG_SIZE bytes). */
 void dl_set_thread_errbuf(char *buf);
+/* Records msg as durlog_last_errmsg() of this thread. */
+void dl_set_last_errmsg(const char *msg);
+/* 1 if any of the n words (a public struct's reserved space) is not zero. */
+int dl_reserved_nonzero(const uint64_t *words, size_t n);
 void dl_set_err(char *buf, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -226,7 +235,7 @@ int dl_held_fd(durlog *log, uint64_t seg);
  * DL_NO_SEGMENT closes all). */
 void dl_release_held(durlog *log, uint64_t seg);
 int dl_lock_append(durlog *log);
-/* How long dl_lock_append waits for a holder before DURLOG_ETIMEDOUT (10 s;
+/* How long dl_lock_append waits for a holder before -ETIMEDOUT (10 s;
  * a test seam, like dl_os). */
 extern _Atomic uint64_t dl_lock_patience_ns;
 void dl_unlock_append(durlog *log);

@@ -16,7 +16,7 @@
  *    this boot for this directory (dl_shm_probe_live, dl_shm_valid_for). A
  *    file removed or replaced while writers have the log open is not joined:
  *    they go on safely through the file they mapped, and the opener is
- *    refused (DURLOG_EBUSY) until they have all closed.
+ *    refused (-EBUSY) until they have all closed.
  * Writers also hold a shared flock on the coordination file itself, which is
  * how a durlog from before this scheme recognised its fellow writers: each
  * refuses to join the other's file (the version differs).
@@ -48,27 +48,38 @@
 
 void durlog_options_init(durlog_options *opts)
 {
-    memset(opts, 0, sizeof *opts);
-    opts->default_level = DURLOG_KERNEL;
-    opts->segment_size = DURLOG_DEFAULT_SEGMENT_SIZE;
-    opts->interval_ms = DURLOG_DEFAULT_INTERVAL_MS;
-    opts->mode = 0644;
-    opts->create = 1;
-    opts->buffer_size = DL_DEFAULT_BUFFER_SIZE;
+    if (opts)
+        memset(opts, 0, sizeof *opts);
 }
 
+int dl_reserved_nonzero(const uint64_t *words, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (words[i])
+            return 1;
+    return 0;
+}
+
+/* Turns the zeros of *o into the defaults and refuses what is out of range. */
 static int check_options(durlog_options *o, char *err, size_t errlen)
 {
+    if (dl_reserved_nonzero(o->reserved, DURLOG_RESERVED_WORDS)) {
+        dl_set_err(err, errlen, "durlog_options: reserved fields must be zero "
+                   "(zero-fill the struct or call durlog_options_init)");
+        return -EINVAL;
+    }
+    if (o->default_level == DURLOG_DEFAULT)
+        o->default_level = DURLOG_KERNEL;
     if ((unsigned)o->default_level > DURLOG_SYNC) {
         dl_set_err(err, errlen, "invalid default durability level %d", (int)o->default_level);
-        return DURLOG_EINVAL;
+        return -EINVAL;
     }
     if (!o->segment_size)
         o->segment_size = DURLOG_DEFAULT_SEGMENT_SIZE;
     if (o->segment_size < DL_SEG_MIN_SIZE || o->segment_size > DL_SEG_MAX_CAPACITY) {
         dl_set_err(err, errlen, "segment size %llu out of range (%d bytes to 1 TiB)",
                    (unsigned long long)o->segment_size, DL_SEG_MIN_SIZE);
-        return DURLOG_EINVAL;
+        return -EINVAL;
     }
     if (!o->interval_ms)
         o->interval_ms = DURLOG_DEFAULT_INTERVAL_MS;
@@ -77,22 +88,27 @@ static int check_options(durlog_options *o, char *err, size_t errlen)
     o->mode &= 0777;
     if (!o->buffer_size)
         o->buffer_size = DL_DEFAULT_BUFFER_SIZE;
-    if (o->buffer_size < 4096)
-        o->buffer_size = 4096;
+    if (o->buffer_size < DL_MIN_BUFFER_SIZE)
+        o->buffer_size = DL_MIN_BUFFER_SIZE;
+    if (o->buffer_size > DL_MAX_BUFFER_SIZE) {
+        dl_set_err(err, errlen, "buffer_size %zu above the limit of %zu bytes",
+                   o->buffer_size, (size_t)DL_MAX_BUFFER_SIZE);
+        return -EINVAL;
+    }
     if ((unsigned)o->io_mode > DURLOG_IO_PWRITE) {
         dl_set_err(err, errlen, "invalid I/O mode %d", (int)o->io_mode);
-        return DURLOG_EINVAL;
+        return -EINVAL;
     }
     if ((unsigned)o->engine > DURLOG_ENGINE_THREAD) {
         dl_set_err(err, errlen, "invalid engine %d", (int)o->engine);
-        return DURLOG_EINVAL;
+        return -EINVAL;
     }
     if (!o->max_pending)
         o->max_pending = DL_DEFAULT_MAX_PENDING;
     if (o->max_pending > DL_MAX_PENDING) {
         dl_set_err(err, errlen, "max_pending %zu above the limit of %zu",
                    o->max_pending, (size_t)DL_MAX_PENDING);
-        return DURLOG_EINVAL;
+        return -EINVAL;
     }
     return 0;
 }
@@ -342,7 +358,7 @@ static int open_joining(durlog *log)
         mine = theirs;
     }
     if (theirs != mine)
-        return dl_fail(log, DURLOG_EBUSY, "%s is open by writers using the %s I/O mode, "
+        return dl_fail(log, -EBUSY, "%s is open by writers using the %s I/O mode, "
                        "and this one would use %s: all of a log's writers use one mode "
                        "(set durlog_options.io_mode or DURLOG_IO to match, or close them "
                        "first)", log->path, theirs == DURLOG_IO_PWRITE ? "pwrite" : "mmap",
@@ -396,12 +412,12 @@ static int join_log(durlog *log)
         if (!half_built && ++stale >= DL_OPEN_STALE_RETRIES &&
             fstatat(log->dirfd, DL_SHM_NAME, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
             now.st_size < DL_SHM_SIZE)
-            return dl_fail(log, DURLOG_EBUSY, "%s/%s was truncated while writers have the "
+            return dl_fail(log, -EBUSY, "%s/%s was truncated while writers have the "
                            "log open (their appends fail from then on): no new writer can "
                            "join them until they have all closed the log", log->path,
                            DL_SHM_NAME);
         if (!half_built && stale >= DL_OPEN_STALE_RETRIES)
-            return dl_fail(log, DURLOG_EBUSY, "%s/%s was removed or replaced while "
+            return dl_fail(log, -EBUSY, "%s/%s was removed or replaced while "
                            "writers have the log open: they go on safely through the "
                            "file they opened, but no new writer can join them until "
                            "they have all closed the log", log->path, DL_SHM_NAME);
@@ -434,28 +450,29 @@ static void free_handle(durlog *log)
 int durlog_open(const char *path, const durlog_options *opts, durlog **out)
 {
     durlog_options o;
-    char *err = opts ? opts->errbuf : NULL;
-    size_t errlen = opts ? opts->errbuf_size : 0;
+    char msg[DL_ERRMSG_SIZE] = "";
     int rc;
 
     if (!path || !*path || !out) {
-        dl_set_err(err, errlen, "durlog_open: path and out are required");
-        return DURLOG_EINVAL;
+        dl_set_err(msg, sizeof msg, "durlog_open: path and out are required");
+        rc = -EINVAL;
+        goto refused;
     }
     *out = NULL;
     if (opts)
         o = *opts;
     else
         durlog_options_init(&o);
-    rc = check_options(&o, err, errlen);
+    rc = check_options(&o, msg, sizeof msg);
     if (rc)
-        return rc;
+        goto refused;
 
     durlog *log = calloc(1, sizeof *log);
     if (!log || !(log->path = strdup(path))) {
         free(log);
-        dl_set_err(err, errlen, "out of memory");
-        return -ENOMEM;
+        dl_set_err(msg, sizeof msg, "out of memory");
+        rc = -ENOMEM;
+        goto refused;
     }
     log->opts = o;
     log->dirfd = log->shmfd = log->sync_fd = -1;
@@ -471,7 +488,7 @@ int durlog_open(const char *path, const durlog_options *opts, durlog **out)
     pthread_mutex_init(&log->dmu, NULL);
     atomic_init(&log->evfd, -1);
 
-    if (o.create && mkdir(path, log->dir_mode) < 0 && errno != EEXIST) {
+    if (!o.no_create && mkdir(path, log->dir_mode) < 0 && errno != EEXIST) {
         rc = dl_fail(log, -errno, "create directory %s: %s", path, strerror(errno));
         goto fail;
     }
@@ -509,8 +526,13 @@ int durlog_open(const char *path, const durlog_options *opts, durlog **out)
     return 0;
 
 fail:
-    dl_set_err(err, errlen, "%s", log->errmsg);
+    dl_set_err(msg, sizeof msg, "%s", log->errmsg);
     free_handle(log);
+refused:
+    /* Reachable with or without options: errbuf, and durlog_last_errmsg(). */
+    if (opts)
+        dl_set_err(opts->errbuf, opts->errbuf_size, "%s", msg);
+    dl_set_last_errmsg(msg);
     return rc;
 }
 
@@ -551,7 +573,7 @@ int durlog_close(durlog *log)
     if (!log)
         return 0;
     if (dl_in_callback(log) || dl_on_engine_thread(log))
-        return dl_fail(log, DURLOG_EINVAL, "durlog_close called from a "
+        return dl_fail(log, -EINVAL, "durlog_close called from a "
                        "completion callback of the same handle");
     int rc = dl_engine_stop(log);
     dl_prealloc_stop(log);
@@ -582,6 +604,12 @@ int durlog_close(durlog *log)
 
 void durlog_last_recovery(const durlog *log, durlog_recovery *out)
 {
+    if (!out)
+        return;
+    if (!log) {
+        memset(out, 0, sizeof *out);
+        return;
+    }
     *out = log->recovery;
 }
 

@@ -312,7 +312,7 @@ int durlog_put_begin(const char *path, const durlog_put_options *opts,
     if (!path || !out || !*path) {
         if (opts->errbuf && opts->errbuf_size)
             snprintf(opts->errbuf, opts->errbuf_size, "no destination path");
-        return DURLOG_EINVAL;
+        return -EINVAL;
     }
     *out = NULL;
     durlog_put *p = calloc(1, sizeof *p);
@@ -339,7 +339,7 @@ int durlog_put_begin(const char *path, const durlog_put_options *opts,
     }
     p->dirfd = rc;
     if (strncmp(p->base, TMP_PREFIX, sizeof TMP_PREFIX - 1) == 0) {
-        rc = put_fail(p, DURLOG_EINVAL, "%s: names starting with \"" TMP_PREFIX "\" are "
+        rc = put_fail(p, -EINVAL, "%s: names starting with \"" TMP_PREFIX "\" are "
                       "put's temporary files", p->shown);
         goto fail;
     }
@@ -454,7 +454,7 @@ static int write_failed(durlog_put *p, int rc)
 int durlog_put_write(durlog_put *p, const void *buf, size_t len)
 {
     if (!p || (!buf && len))
-        return DURLOG_EINVAL;
+        return -EINVAL;
     if (p->failed)
         return p->failed;
     const char *c = buf;
@@ -483,7 +483,7 @@ void durlog_put_abort(durlog_put *p)
 int durlog_put_commit(durlog_put *p)
 {
     if (!p)
-        return DURLOG_EINVAL;
+        return -EINVAL;
     int rc = p->failed;
     if (rc)
         goto out;
@@ -543,7 +543,7 @@ int durlog_put_buffer(const char *path, const void *buf, size_t len,
                       const durlog_put_options *opts)
 {
     if (!buf && len)
-        return DURLOG_EINVAL;
+        return -EINVAL;
     durlog_put_options o;
     if (opts)
         o = *opts;

@@ -269,16 +269,19 @@ static void switch_to(durlog_reader *r, struct dl_segmap *m)
     r->next_seq = m->first_seq;
 }
 
-int durlog_reader_open(const char *path, const durlog_reader_options *opts,
-                       durlog_reader **out)
+static int reader_open(const char *path, const durlog_reader_options *opts,
+                       durlog_reader **out, char *err, size_t errlen)
 {
-    char *err = opts ? opts->errbuf : NULL;
-    size_t errlen = opts ? opts->errbuf_size : 0;
     if (!path || !out) {
         dl_set_err(err, errlen, "durlog_reader_open: path and out are required");
-        return DURLOG_EINVAL;
+        return -EINVAL;
     }
     *out = NULL;
+    if (opts && dl_reserved_nonzero(opts->reserved, DURLOG_RESERVED_WORDS)) {
+        dl_set_err(err, errlen, "durlog_reader_options: reserved fields must be zero "
+                   "(zero-fill the struct or call durlog_reader_options_init)");
+        return -EINVAL;
+    }
     durlog_reader *r = calloc(1, sizeof *r);
     if (!r || !(r->path = strdup(path))) {
         free(r);
@@ -320,6 +323,19 @@ int durlog_reader_open(const char *path, const durlog_reader_options *opts,
     }
     *out = r;
     return 0;
+}
+
+int durlog_reader_open(const char *path, const durlog_reader_options *opts,
+                       durlog_reader **out)
+{
+    char msg[DL_ERRMSG_SIZE] = "";
+    int rc = reader_open(path, opts, out, msg, sizeof msg);
+    if (rc) {
+        if (opts)
+            dl_set_err(opts->errbuf, opts->errbuf_size, "%s", msg);
+        dl_set_last_errmsg(msg);
+    }
+    return rc;
 }
 
 void durlog_reader_close(durlog_reader *r)
@@ -701,7 +717,7 @@ static int next_record(durlog_reader *r, durlog_record *rec)
     }
 }
 
-int durlog_reader_info(durlog_reader *r, durlog_info *out)
+int durlog_reader_get_info(durlog_reader *r, durlog_info *out)
 {
     struct dl_dir_stats ds;
     int rc = dl_dir_stats(r->dirfd, r->path, &ds, r->errmsg, sizeof r->errmsg);
@@ -794,7 +810,7 @@ int durlog_reader_wait(durlog_reader *r, int timeout_ms)
             return 0;
         uint64_t now = dl_mono_ns();
         if (now >= deadline)
-            return DURLOG_ETIMEDOUT;
+            return -ETIMEDOUT;
         /* The writers may have left, or the file been replaced: then the
          * caller must look by checksums. */
         relook(r, 0);

@@ -304,7 +304,7 @@ int dl_wait_published(struct dl_shared *sh, uint64_t seq, uint64_t deadline_ns)
         if (deadline_ns) {
             uint64_t now = dl_mono_ns();
             if (now >= deadline_ns)
-                return atomic_load(&sh->published_seq) > seq ? 0 : DURLOG_ETIMEDOUT;
+                return atomic_load(&sh->published_seq) > seq ? 0 : -ETIMEDOUT;
             left = deadline_ns - now;
         }
         uint32_t ticket = dl_waitq_enter(&sh->published);

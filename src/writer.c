@@ -54,7 +54,7 @@ int dl_lock_append(durlog *log)
         return dl_failed_state(log);
     int rc = dl_mutex_lock_within(&sh->append_lock, lock_patience());
     if (rc == -ETIMEDOUT)
-        return dl_fail(log, DURLOG_ETIMEDOUT, "append lock of %s: held by another thread for "
+        return dl_fail(log, -ETIMEDOUT, "append lock of %s: held by another thread for "
                        "over %llu ms (a writer stopped or hung holding it, or %s/%s "
                        "overwritten with a copy taken while it was held); nothing was "
                        "appended", log->path,
@@ -769,19 +769,25 @@ int dl_flush_buffer(durlog *log)
     return rc;
 }
 
+/* DURLOG_DEFAULT (0) stands for the handle's default level. */
+static durlog_level level_or_default(const durlog *log, durlog_level level)
+{
+    return level == DURLOG_DEFAULT ? log->opts.default_level : level;
+}
+
 static int check_records(durlog *log, const durlog_iov *recs, size_t count,
                          durlog_level level)
 {
     if ((unsigned)level > DURLOG_SYNC)
-        return dl_fail(log, DURLOG_EINVAL, "invalid durability level %d", (int)level);
+        return dl_fail(log, -EINVAL, "invalid durability level %d", (int)level);
     if (count && !recs)
-        return dl_fail(log, DURLOG_EINVAL, "NULL record array");
+        return dl_fail(log, -EINVAL, "NULL record array");
     for (size_t i = 0; i < count; i++) {
         if (recs[i].len > DURLOG_MAX_RECORD)
-            return dl_fail(log, DURLOG_ETOOBIG, "record of %zu bytes exceeds the "
+            return dl_fail(log, -EMSGSIZE, "record of %zu bytes exceeds the "
                            "%zu-byte limit", recs[i].len, DURLOG_MAX_RECORD);
         if (recs[i].len && !recs[i].data)
-            return dl_fail(log, DURLOG_EINVAL, "NULL data with non-zero length");
+            return dl_fail(log, -EINVAL, "NULL data with non-zero length");
     }
     return 0;
 }
@@ -932,11 +938,12 @@ static int append_async(durlog *log, const durlog_iov *recs, size_t count,
 {
     if (first_out)
         *first_out = DURLOG_SEQ_PENDING;
+    level = level_or_default(log, level);
     if (level != DURLOG_KERNEL && level != DURLOG_INTERVAL && level != DURLOG_SYNC)
-        return dl_fail(log, DURLOG_EINVAL, "asynchronous appends take kernel, "
+        return dl_fail(log, -EINVAL, "asynchronous appends take kernel, "
                        "interval or sync, not level %d", (int)level);
     if (count == 0)
-        return dl_fail(log, DURLOG_EINVAL, "an asynchronous batch needs records");
+        return dl_fail(log, -EINVAL, "an asynchronous batch needs records");
     struct dl_completion c = { 0, 0, cb, ctx, level };
     return append_records(log, recs, count, DURLOG_KERNEL, first_out, &c);
 }
@@ -961,7 +968,7 @@ int durlog_append(durlog *log, const void *data, size_t len,
                   durlog_level level, uint64_t *seq_out)
 {
     durlog_iov one = { data, len };
-    return append_records(log, &one, 1, level, seq_out, NULL);
+    return append_records(log, &one, 1, level_or_default(log, level), seq_out, NULL);
 }
 
 int durlog_append_default(durlog *log, const void *data, size_t len,
@@ -973,13 +980,15 @@ int durlog_append_default(durlog *log, const void *data, size_t len,
 int durlog_append_batch(durlog *log, const durlog_iov *records, size_t count,
                         durlog_level level, uint64_t *first_seq_out)
 {
-    return append_records(log, records, count, level, first_seq_out, NULL);
+    return append_records(log, records, count, level_or_default(log, level),
+                          first_seq_out, NULL);
 }
 
 int durlog_flush(durlog *log, durlog_level level)
 {
+    level = level_or_default(log, level);
     if ((unsigned)level > DURLOG_SYNC)
-        return dl_fail(log, DURLOG_EINVAL, "invalid durability level %d", (int)level);
+        return dl_fail(log, -EINVAL, "invalid durability level %d", (int)level);
     if (level == DURLOG_BUFFERED)
         return 0;
     int rc = dl_flush_buffer(log);
@@ -990,8 +999,9 @@ int durlog_flush(durlog *log, durlog_level level)
 
 int durlog_wait(durlog *log, uint64_t seq, durlog_level level, int timeout_ms)
 {
+    level = level_or_default(log, level);
     if ((unsigned)level > DURLOG_SYNC)
-        return dl_fail(log, DURLOG_EINVAL, "invalid durability level %d", (int)level);
+        return dl_fail(log, -EINVAL, "invalid durability level %d", (int)level);
     if (level == DURLOG_BUFFERED)
         return 0;
     if (atomic_load(&log->sh->published_seq) <= seq) {

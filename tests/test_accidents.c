@@ -241,7 +241,7 @@ static void ack(struct wstate *ws, uint32_t w, uint64_t index, uint64_t seq,
 
 static int classify_refusal(int rc)
 {
-    return rc == DURLOG_EBUSY ? R_EBUSY : rc == DURLOG_EFAILED ? R_EFAILED
+    return rc == -EBUSY ? R_EBUSY : rc == DURLOG_EFAILED ? R_EFAILED
          : rc == DURLOG_ECORRUPT ? R_ECORRUPT : R_OTHER;
 }
 
@@ -1086,7 +1086,7 @@ static int unstick(struct ctl *c, uint64_t since_acks, uint64_t since_opens)
                 note(c, K_REPAIR, t0, "durlog check --repair --force: %.100s",
                      rep.problem);
                 repaired++;
-            } else if (rc != DURLOG_EBUSY) {
+            } else if (rc != -EBUSY) {
                 fprintf(stderr, "  epoch %u: forced repair failed: %d %s: %s\n", c->epoch,
                         rc, durlog_strerror(rc), rep.problem);
                 CHECK_RC(rc, 0);
@@ -1354,7 +1354,7 @@ static void final_check(struct ctl *c, int all_undone, struct totals *tot)
         tot->writer_opens_refused++;
         fprintf(stderr, "  epoch %u: the last open was refused: %d %s: %s\n", c->epoch, orc,
                 durlog_strerror(orc), err);
-        CHECK(orc == DURLOG_ECORRUPT || orc == DURLOG_EBUSY || orc == DURLOG_EFAILED);
+        CHECK(orc == DURLOG_ECORRUPT || orc == -EBUSY || orc == DURLOG_EFAILED);
         CHECK(err[0] != '\0');
         if (orc == DURLOG_ECORRUPT)
             CHECK(says(err, "durlog check") && names_problem(err));

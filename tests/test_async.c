@@ -195,7 +195,7 @@ static void kernel_completions_need_no_fdatasync(void)
     durlog_reader *r;
     durlog_info info;
     REQUIRE(durlog_reader_open(s.log, NULL, &r) == 0);
-    CHECK_OK(durlog_reader_info(r, &info));
+    CHECK_OK(durlog_reader_get_info(r, &info));
     CHECK_EQ_U64(info.next_seq, 1000);
     durlog_reader_close(r);
     CHECK_EQ_U64(atomic_load(&tu_fdatasync_calls), 0);
@@ -265,10 +265,10 @@ static void batch_completes_once_with_its_first_seq(void)
     /* Empty batches and buffered async appends are refused. */
     uint64_t seq = 7;
     CHECK_RC(durlog_append_batch_async(log, iov, 0, DURLOG_SYNC, tally_cb, &t, &seq),
-             DURLOG_EINVAL);
+             -EINVAL);
     CHECK_EQ_U64(seq, DURLOG_SEQ_PENDING);
-    CHECK_RC(append_async(log, 30, DURLOG_BUFFERED, &t, NULL), DURLOG_EINVAL);
-    CHECK_RC(append_async(log, 30, (durlog_level)9, &t, NULL), DURLOG_EINVAL);
+    CHECK_RC(append_async(log, 30, DURLOG_BUFFERED, &t, NULL), -EINVAL);
+    CHECK_RC(append_async(log, 30, (durlog_level)9, &t, NULL), -EINVAL);
     CHECK_OK(durlog_close(log));
     CHECK_EQ_U64(atomic_load(&t.calls), 3);
     tu_unmap_shared(sh);
@@ -309,7 +309,7 @@ static void poll_mode_runs_callbacks_only_in_durlog_poll(void)
     CHECK_RC(durlog_poll(log, 10), 0);
     /* Without poll_callbacks, durlog_poll is refused. */
     REQUIRE(durlog_open(s.log, NULL, &other) == 0);
-    CHECK_RC(durlog_poll(other, 0), DURLOG_EINVAL);
+    CHECK_RC(durlog_poll(other, 0), -EINVAL);
     CHECK_OK(durlog_close(other));
     CHECK_OK(durlog_close(log));
     tu_unmap_shared(sh);
@@ -574,11 +574,11 @@ static void callback_may_append_but_not_close(void)
             else
                 tu_sleep_ms(1);
         }
-        CHECK_RC(atomic_load(&cb_close_rc), DURLOG_EINVAL);
+        CHECK_RC(atomic_load(&cb_close_rc), -EINVAL);
         CHECK_RC(atomic_load(&cb_append_rc), 0);
         CHECK_EQ_U64(atomic_load(&cb_chained), 1);
         if (mode)
-            CHECK_RC(atomic_load(&cb_poll_rc), DURLOG_EINVAL);
+            CHECK_RC(atomic_load(&cb_poll_rc), -EINVAL);
         CHECK_OK(durlog_close(cb_log)); /* still open and usable */
         test_rmrf(s.log);
     }
@@ -663,7 +663,7 @@ static void errmsg_in_a_callback_describes_its_own_failure(void)
                                  NULL, &seq));
     CHECK_OK(durlog_wait(cb_log, seq, DURLOG_SYNC, 10000));
     CHECK_OK(durlog_close(cb_log)); /* delivers it, if the engine has not */
-    CHECK(strstr(cb_errmsg, "-1005") == cb_errmsg);
+    CHECK(strstr(cb_errmsg, "-22 ") == cb_errmsg); /* -EINVAL */
     CHECK(strstr(cb_errmsg, "level") != NULL);
     if (!strstr(cb_errmsg, "level"))
         fprintf(stderr, "  callback saw: %s\n", cb_errmsg);
@@ -721,10 +721,10 @@ static void io_uring_unavailable_falls_back_to_the_thread_engine(void)
     CHECK(strcmp(durlog_engine(log), "thread") == 0);
     CHECK_OK(durlog_close(log));
     setenv("DURLOG_ENGINE", "turbo", 1);
-    CHECK_RC(durlog_open(s.log, &o, &log), DURLOG_EINVAL);
+    CHECK_RC(durlog_open(s.log, &o, &log), -EINVAL);
     CHECK(strstr(err, "DURLOG_ENGINE") != NULL);
     o.engine = (durlog_engine_kind)7;
-    CHECK_RC(durlog_open(s.log, &o, &log), DURLOG_EINVAL);
+    CHECK_RC(durlog_open(s.log, &o, &log), -EINVAL);
 
     if (saved) {
         setenv("DURLOG_ENGINE", saved, 1);

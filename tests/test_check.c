@@ -417,9 +417,9 @@ static void repair_while_a_writer_has_the_log_open_is_busy(void)
     REQUIRE(file_zero(seg, record_offset(&m, 0, 9) + 40, 42) == 0);
     struct snapshot before;
     snapshot_take(s.log, &before);
-    durlog_check_report rep = check_log(s.log, DURLOG_CHECK_REPAIR, DURLOG_EBUSY);
+    durlog_check_report rep = check_log(s.log, DURLOG_CHECK_REPAIR, -EBUSY);
     CHECK(rep.problem[0] != 0);
-    check_log(s.log, DURLOG_CHECK_REPAIR | DURLOG_CHECK_FORCE, DURLOG_EBUSY);
+    check_log(s.log, DURLOG_CHECK_REPAIR | DURLOG_CHECK_FORCE, -EBUSY);
     CHECK(snapshot_matches_growing(&before, s.log, 1));
     snapshot_free(&before);
     CHECK_OK(durlog_close(w));

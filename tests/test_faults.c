@@ -1279,7 +1279,7 @@ static void errmsg_is_not_overwritten_by_the_background_pre_faulter(void)
     dl_os.fdatasync = tu_fdatasync_maybe_eio;
     CHECK_RC(tu_append_payload(other, 1, 0, EXTRA, DURLOG_SYNC, NULL), -EIO);
     /* The last failure of a call on `log`: */
-    CHECK_RC(durlog_append(log, "x", 1, (durlog_level)7, NULL), DURLOG_EINVAL);
+    CHECK_RC(durlog_append(log, "x", 1, (durlog_level)7, NULL), -EINVAL);
     snprintf(before, sizeof before, "%s", durlog_errmsg(log));
     CHECK(strstr(before, "level") != NULL);
     /* The pre-faulter goes on, and finds the log failed. */

@@ -583,7 +583,7 @@ static void info_counts_the_records_of_a_moved_middle_segment_as_missing(void)
     CHECK_OK(durlog_reader_open(s.log, NULL, &r));
     REQUIRE(r);
     memset(&info, 0xa5, sizeof info);
-    CHECK_OK(durlog_reader_info(r, &info));
+    CHECK_OK(durlog_reader_get_info(r, &info));
     CHECK_EQ_U64(info.missing, 0);
     CHECK_EQ_U64(info.segments, n);
     CHECK_EQ_U64(info.next_seq - info.first_seq, 120);
@@ -604,7 +604,7 @@ static void info_counts_the_records_of_a_moved_middle_segment_as_missing(void)
     CHECK_OK(durlog_reader_open(s.log, NULL, &r));
     REQUIRE(r);
     memset(&info, 0xa5, sizeof info);
-    CHECK_OK(durlog_reader_info(r, &info));
+    CHECK_OK(durlog_reader_get_info(r, &info));
     CHECK_EQ_U64(info.missing, gone);
     CHECK_EQ_U64(info.segments, n - 1);
     CHECK_EQ_U64(info.first_seq, 0);
@@ -624,7 +624,7 @@ static void info_counts_the_records_of_a_moved_middle_segment_as_missing(void)
     CHECK_OK(durlog_reader_open(s.log, NULL, &r));
     REQUIRE(r);
     memset(&info, 0xa5, sizeof info);
-    CHECK_OK(durlog_reader_info(r, &info));
+    CHECK_OK(durlog_reader_get_info(r, &info));
     CHECK_EQ_U64(info.missing, 0);
     CHECK_EQ_U64(info.segments, n);
     durlog_reader_close(r);
@@ -668,7 +668,7 @@ static void build_with_a_record_half_copied(const struct scratch *s, struct mode
 /* Such a log while the directory's lock is held shared, as writers hold it
  * (their coordination file gone, so their published mark is unknown):
  * `check` reports it live and clean (the half record is one being copied),
- * and `check --repair` (forced too) refuses with DURLOG_EBUSY saying a writer
+ * and `check --repair` (forced too) refuses with -EBUSY saying a writer
  * has the log open, not that another repair runs. While the lock is held
  * exclusively, as a repair holds it: `check` finds the torn tail (nobody
  * is appending), and `check --repair` refuses saying another repair is
@@ -698,7 +698,7 @@ static void check_and_repair_tell_writers_from_another_repair_holding_the_log(vo
         fprintf(stderr, "  check under writers: %s\n", rep.problem);
     for (int force = 0; force <= 1; force++) {
         rep = check_log(s.log, DURLOG_CHECK_REPAIR | (force ? DURLOG_CHECK_FORCE : 0),
-                        DURLOG_EBUSY);
+                        -EBUSY);
         if (!strstr(rep.problem, "writer has the log open") ||
             strstr(rep.problem, "another `durlog"))
             fprintf(stderr, "  repair under writers: \"%s\"\n", rep.problem);
@@ -713,7 +713,7 @@ static void check_and_repair_tell_writers_from_another_repair_holding_the_log(vo
     CHECK_EQ_U64(rep.live, 0);
     CHECK_EQ_U64(rep.damaged, 1);
     CHECK_EQ_U64(rep.damage_at_tail, 1);
-    rep = check_log(s.log, DURLOG_CHECK_REPAIR, DURLOG_EBUSY);
+    rep = check_log(s.log, DURLOG_CHECK_REPAIR, -EBUSY);
     if (!strstr(rep.problem, "another `durlog check --repair`") ||
         strstr(rep.problem, "writer has the log open"))
         fprintf(stderr, "  repair under a repair: \"%s\"\n", rep.problem);

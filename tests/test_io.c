@@ -77,10 +77,10 @@ static void test_mode_choice(void)
     CHECK(strcmp(durlog_io(log), "mmap") == 0); /* the option wins */
     CHECK_OK(durlog_close(log));
     tu_io_mode("bogus");
-    CHECK_RC(open_mode(s.log, DURLOG_IO_AUTO, &log, err, sizeof err), DURLOG_EINVAL);
+    CHECK_RC(open_mode(s.log, DURLOG_IO_AUTO, &log, err, sizeof err), -EINVAL);
     CHECK(strstr(err, "DURLOG_IO=bogus") != NULL);
     tu_io_mode(NULL);
-    CHECK_RC(open_mode(s.log, (durlog_io_mode)7, &log, err, sizeof err), DURLOG_EINVAL);
+    CHECK_RC(open_mode(s.log, (durlog_io_mode)7, &log, err, sizeof err), -EINVAL);
     char fs[32], mode[16];
     CHECK_OK(durlog_fs_type(s.dir, fs, sizeof fs, mode, sizeof mode));
     CHECK(strcmp(fs, "ext4") == 0 && strcmp(mode, "mmap") == 0);
@@ -139,7 +139,7 @@ static void test_modes_not_mixed(void)
     durlog *a, *b;
     CHECK_OK(open_mode(s.log, DURLOG_IO_MMAP, &a, err, sizeof err));
     append_some(a, DURLOG_KERNEL, 0, 5);
-    CHECK_RC(open_mode(s.log, DURLOG_IO_PWRITE, &b, err, sizeof err), DURLOG_EBUSY);
+    CHECK_RC(open_mode(s.log, DURLOG_IO_PWRITE, &b, err, sizeof err), -EBUSY);
     CHECK(strstr(err, "mmap I/O mode") != NULL && strstr(err, "DURLOG_IO") != NULL);
     /* The same mode joins. */
     CHECK_OK(open_mode(s.log, DURLOG_IO_MMAP, &b, err, sizeof err));
@@ -148,7 +148,7 @@ static void test_modes_not_mixed(void)
     CHECK_OK(durlog_close(a));
     CHECK_OK(open_mode(s.log, DURLOG_IO_PWRITE, &b, err, sizeof err));
     append_some(b, DURLOG_SYNC, 10, 5);
-    CHECK_RC(open_mode(s.log, DURLOG_IO_MMAP, &a, err, sizeof err), DURLOG_EBUSY);
+    CHECK_RC(open_mode(s.log, DURLOG_IO_MMAP, &a, err, sizeof err), -EBUSY);
     CHECK(strstr(err, "pwrite I/O mode") != NULL);
     /* A handle left on auto (which picks mmap here) joins in their mode. */
     tu_io_mode("auto");

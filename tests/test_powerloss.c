@@ -369,7 +369,7 @@ static const char *check_state(const char *path, uint64_t durable,
     durlog *log;
     durlog_options o;
     durlog_options_init(&o);
-    o.create = 0;
+    o.no_create = 1;
     if (durlog_open(path, &o, &log) != 0)
         return "the log does not open";
     durlog_close(log);
@@ -602,7 +602,7 @@ static const char *check_flipped_state(const char *path, long *tested)
     durlog *log;
     durlog_options o;
     durlog_options_init(&o);
-    o.create = 0;
+    o.no_create = 1;
     const char *bad = NULL;
     if (durlog_open(path, &o, &log) != 0) {
         bad = "the undamaged state does not open";

@@ -216,7 +216,7 @@ static int reader_main(void *arg)
                 break;
             }
             rc = durlog_reader_wait(r, 100);
-            if (rc && rc != DURLOG_ETIMEDOUT)
+            if (rc && rc != -ETIMEDOUT)
                 bad = durlog_reader_errmsg(r);
             continue;
         }

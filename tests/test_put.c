@@ -227,12 +227,12 @@ static void test_put_stream(void)
     CHECK_EQ_U64(count_temps(d.dir), 0);
 
     /* Bad arguments. */
-    CHECK_RC(durlog_put_begin(NULL, NULL, &p), DURLOG_EINVAL);
-    CHECK_RC(durlog_put_begin("", NULL, &p), DURLOG_EINVAL);
-    CHECK_RC(durlog_put_write(NULL, "x", 1), DURLOG_EINVAL);
-    CHECK_RC(durlog_put_commit(NULL), DURLOG_EINVAL);
+    CHECK_RC(durlog_put_begin(NULL, NULL, &p), -EINVAL);
+    CHECK_RC(durlog_put_begin("", NULL, &p), -EINVAL);
+    CHECK_RC(durlog_put_write(NULL, "x", 1), -EINVAL);
+    CHECK_RC(durlog_put_commit(NULL), -EINVAL);
     durlog_put_abort(NULL);
-    CHECK_RC(durlog_put_buffer(d.path, NULL, 5, NULL), DURLOG_EINVAL);
+    CHECK_RC(durlog_put_buffer(d.path, NULL, 5, NULL), -EINVAL);
     free(data);
     test_rmrf(d.dir);
 }

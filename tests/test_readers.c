@@ -24,9 +24,9 @@ static void wait_times_out_when_nothing_arrives(void)
     CHECK_OK(durlog_reader_wait(r, 0)); /* one is there */
     CHECK_OK(durlog_reader_next(r, &rec));
     uint64_t start = tu_now_ms();
-    CHECK_RC(durlog_reader_wait(r, 60), DURLOG_ETIMEDOUT);
+    CHECK_RC(durlog_reader_wait(r, 60), -ETIMEDOUT);
     CHECK(ms_since(start) >= 55);
-    CHECK_RC(durlog_reader_wait(r, 0), DURLOG_ETIMEDOUT);
+    CHECK_RC(durlog_reader_wait(r, 0), -ETIMEDOUT);
     durlog_reader_close(r);
     CHECK_OK(durlog_close(log));
     scratch_remove(&s);
@@ -74,7 +74,7 @@ static void reader_follows_a_writer_in_another_process_across_rolls(void)
         durlog_record rec;
         int rc = durlog_reader_next(r, &rec);
         if (rc == DURLOG_EEND) {
-            if (durlog_reader_wait(r, 5000) == DURLOG_ETIMEDOUT)
+            if (durlog_reader_wait(r, 5000) == -ETIMEDOUT)
                 timeouts++;
             continue;
         }
@@ -135,7 +135,7 @@ static void durable_only_reader_sees_records_once_synced(void)
     /* Visible to a plain reader, not to the durable-only one. */
     CHECK_OK(durlog_reader_next(all, &rec));
     CHECK_RC(durlog_reader_next(r, &rec), DURLOG_EEND);
-    CHECK_RC(durlog_reader_wait(r, 30), DURLOG_ETIMEDOUT);
+    CHECK_RC(durlog_reader_wait(r, 30), -ETIMEDOUT);
     /* Another thread syncs: the waiting durable-only reader wakes. */
     pthread_t th;
     struct delayed d = { log, 30, DURLOG_KERNEL, 1 };
@@ -314,7 +314,7 @@ static void spinning_reader_sees_an_append(void)
     CHECK_EQ_U64(rec.seq, 0);
     /* Nothing more: the spin gives up at the timeout. */
     uint64_t start = tu_now_ms();
-    CHECK_RC(durlog_reader_wait(r, 30), DURLOG_ETIMEDOUT);
+    CHECK_RC(durlog_reader_wait(r, 30), -ETIMEDOUT);
     CHECK(ms_since(start) >= 25);
     tu_unmap_shared(sh);
     durlog_reader_close(r);
@@ -343,7 +343,7 @@ static void durable_only_reader_of_a_copied_log_sees_every_record(void)
     durlog_record rec;
     durlog_info info;
     REQUIRE(durlog_reader_open(s.log, &ro, &r) == 0);
-    CHECK_OK(durlog_reader_info(r, &info));
+    CHECK_OK(durlog_reader_get_info(r, &info));
     CHECK_EQ_U64(info.next_seq, 5);
     CHECK_EQ_U64(info.durable_seq, 5);
     uint64_t n = 0;

@@ -703,7 +703,7 @@ static void segment_named_beyond_the_sequence_limit_is_damage(void)
     durlog *log;
     durlog_options o;
     durlog_options_init(&o);
-    o.create = 0;
+    o.no_create = 1;
     int rc = durlog_open(s.log, &o, &log);
     CHECK_RC(rc, DURLOG_ECORRUPT);
     CHECK_RC(first_read(s.log), DURLOG_ECORRUPT);

@@ -105,7 +105,7 @@ static void million_random_records_read_back_identical(void)
     }
     CHECK_EQ_U64(bad, 0);
     CHECK_RC(durlog_reader_next(r, &rec), DURLOG_EEND);
-    CHECK_OK(durlog_reader_info(r, &info));
+    CHECK_OK(durlog_reader_get_info(r, &info));
     CHECK_EQ_U64(info.next_seq, n);
     if (n == BIG_LOG_RECORDS)
         CHECK(info.segments > 1);
@@ -144,7 +144,7 @@ static void records_of_1mib_and_max_size_round_trip_and_larger_is_refused(void)
     for (size_t l = 0; l < 4; l++) {
         uint64_t seq = 12345;
         CHECK_RC(durlog_append(log, buf, DURLOG_MAX_RECORD + 1, levels[l], &seq),
-                 DURLOG_ETOOBIG);
+                 -EMSGSIZE);
         CHECK_EQ_U64(log_next_seq(log), count);
     }
     CHECK_OK(durlog_flush(log, DURLOG_SYNC));
@@ -196,7 +196,7 @@ static void batch_with_one_oversize_record_appends_none(void)
     durlog_level levels[] = { DURLOG_BUFFERED, DURLOG_KERNEL, DURLOG_SYNC };
     for (size_t l = 0; l < 3; l++) {
         uint64_t first = 0;
-        CHECK_RC(durlog_append_batch(log, iov, 4, levels[l], &first), DURLOG_ETOOBIG);
+        CHECK_RC(durlog_append_batch(log, iov, 4, levels[l], &first), -EMSGSIZE);
         CHECK_OK(durlog_flush(log, DURLOG_KERNEL));
         CHECK_EQ_U64(log_next_seq(log), 2);
     }
@@ -341,7 +341,7 @@ static void reopened_log_continues_numbering_and_seek_finds_every_97th(void)
     CHECK_OK(durlog_reader_open(s.log, NULL, &r));
     REQUIRE(r);
     durlog_info info;
-    CHECK_OK(durlog_reader_info(r, &info));
+    CHECK_OK(durlog_reader_get_info(r, &info));
     CHECK_EQ_U64(info.first_seq, 0);
     CHECK_EQ_U64(info.next_seq, N);
     CHECK(info.segments > 50);
@@ -426,7 +426,7 @@ static void reader_opened_before_appends_sees_them_across_rolls(void)
     CHECK_RC(end_rc, DURLOG_EEND);
     CHECK_EQ_U64(read, N);
     durlog_info info;
-    CHECK_OK(durlog_reader_info(r, &info));
+    CHECK_OK(durlog_reader_get_info(r, &info));
     CHECK(info.segments > 20);
     durlog_reader_close(r);
     CHECK_OK(durlog_close(log));
@@ -455,7 +455,7 @@ static void log_without_its_first_segments_starts_at_its_first_record(void)
     CHECK_OK(durlog_reader_open(s.log, NULL, &r));
     REQUIRE(r);
     durlog_info info;
-    CHECK_OK(durlog_reader_info(r, &info));
+    CHECK_OK(durlog_reader_get_info(r, &info));
     durlog_reader_close(r);
     REQUIRE(info.segments > 2);
     char path[400];
@@ -474,7 +474,7 @@ static void log_without_its_first_segments_starts_at_its_first_record(void)
     CHECK_RC(durlog_reader_seek(r, second - 1), DURLOG_ENOTFOUND);
     CHECK_OK(durlog_reader_seek(r, second));
     CHECK_EQ_U64(model_read(&m, r, second, &end_rc), N - second);
-    CHECK_OK(durlog_reader_info(r, &info));
+    CHECK_OK(durlog_reader_get_info(r, &info));
     CHECK_EQ_U64(info.first_seq, second);
     durlog_reader_close(r);
 

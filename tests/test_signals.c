@@ -333,7 +333,7 @@ static void test_recovery_eio(void)
     durlog_info info;
     durlog_reader *r;
     CHECK_OK(durlog_reader_open(s.log, NULL, &r));
-    CHECK(durlog_reader_info(r, &info) == -EIO);
+    CHECK(durlog_reader_get_info(r, &info) == -EIO);
     durlog_reader_close(r);
     tu_restore_os();
     CHECK_OK(durlog_open(s.log, &o, &log));
@@ -578,7 +578,7 @@ static void test_numbers_are_never_reused(void)
 
 /* A writer that keeps the append lock (stopped, hung, or a lock word an old
  * copy of durlog.shm brought back): the others give up after the patience
- * (dl_lock_patience_ns: 300 ms here) with DURLOG_ETIMEDOUT and a message, never
+ * (dl_lock_patience_ns: 300 ms here) with -ETIMEDOUT and a message, never
  * hang; once the holder is gone, they append. */
 static void test_append_lock_patience(void)
 {
@@ -612,7 +612,7 @@ static void test_append_lock_patience(void)
         uint64_t t0 = tu_now_ms();
         int rc = durlog_append(log, buf, REC_LEN, DURLOG_KERNEL, NULL);
         uint64_t took = tu_now_ms() - t0;
-        if (rc != DURLOG_ETIMEDOUT || took < 250 || took > 5000 ||
+        if (rc != -ETIMEDOUT || took < 250 || took > 5000 ||
             !strstr(durlog_errmsg(log), "append lock")) {
             fprintf(stderr, "  rc %d after %llu ms: %s\n", rc, (unsigned long long)took,
                     durlog_errmsg(log));

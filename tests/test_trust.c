@@ -393,7 +393,7 @@ static void a_reader_ignores_a_stale_coordination_file_put_back(void)
     CHECK_EQ_U64(got, 200);
     CHECK_RC(end, DURLOG_EEND);
     durlog_info info;
-    CHECK_OK(durlog_reader_info(r, &info));
+    CHECK_OK(durlog_reader_get_info(r, &info));
     CHECK_EQ_U64(info.next_seq, 200);
     durlog_reader_close(r);
     scratch_remove(&s);
