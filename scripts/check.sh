@@ -15,7 +15,7 @@ set -u
 cd "$(dirname "$0")/.."
 scripts/deps.sh || { echo "could not install build dependencies"; echo "0 passed, 1 failed"; exit 1; }
 
-passed=0; failed=0
+passed=0; failed=0; skipped=0
 suite() { # name, build dir, optimisation flags, sanitizer flags, run.sh pattern, engine
     local name=$1 dir=$2 opt=$3 sanitize=$4 pattern=$5 engine=$6 log out line
     log=$(mktemp)
@@ -30,7 +30,10 @@ suite() { # name, build dir, optimisation flags, sanitizer flags, run.sh pattern
     out=$(DURLOG_ENGINE="$engine" B="$dir" tests/run.sh "$pattern" 2>&1)
     line=$(printf '%s\n' "$out" | tail -n 1)
     printf '%s\n' "$out" | sed '$d'
-    echo "($name: $line)"
+    local skip
+    skip=$(printf '%s\n' "$out" | sed -n 's/^\([0-9]*\) skipped$/\1/p' | tail -n 1)
+    skipped=$((skipped + ${skip:-0}))
+    echo "($name: $line${skip:+, $skip skipped})"
     if [[ $line =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
         passed=$((passed + BASH_REMATCH[1])); failed=$((failed + BASH_REMATCH[2]))
     else
@@ -58,5 +61,6 @@ DURLOG_TEST_SCALE=4 suite "ASan+UBSan build" build-asan -O1 \
 suite "TSan build, io_uring engine" build-tsan -O1 "-fsanitize=thread" "$threaded" io_uring
 suite "TSan build, thread engine" build-tsan -O1 "-fsanitize=thread" "$threaded" thread
 
+echo "$skipped skipped (each listed above with its reason)"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -28,6 +28,8 @@
 static int th_failed_current;
 static int th_failed_total;
 static int th_ran;
+static int th_skipped;
+static const char *th_skip_reason; /* set by SKIP_UNLESS in the current case */
 static const char *th_only; /* run just this test when set (argv[1]) */
 
 #define CHECK(cond)                                                          \
@@ -75,21 +77,45 @@ static const char *th_only; /* run just this test when set (argv[1]) */
         }                                                                    \
     } while (0)
 
+/* Ends the current case as skipped when cond is false: it cannot run here
+ * for a reason outside durlog (not root, no loop device, no free space).
+ * tests/run.sh prints "skip NAME: reason" and counts it apart: never as
+ * passed, never as failed. */
+#define SKIP_UNLESS(cond, reason)                                            \
+    do {                                                                     \
+        if (!(cond)) {                                                       \
+            th_skip_reason = (reason);                                       \
+            return;                                                          \
+        }                                                                    \
+    } while (0)
+
+/* Exit status of a program none of whose cases could run (as automake's). */
+#define TH_EXIT_SKIP 77
+
 static inline void th_run(const char *name, void (*fn)(void))
 {
     if (th_only && strcmp(th_only, name) != 0)
         return;
     /* DURLOG_TEST_SKIP=NAME: a case a caller leaves out where it cannot
      * hold for a reason outside durlog (tests/filesystems.sh says which and
-     * why); reported, never counted as passed. */
+     * why); reported as skipped, never counted as passed. */
     const char *skip = getenv("DURLOG_TEST_SKIP");
     if (skip && strcmp(skip, name) == 0) {
-        printf("# not run: %s\n", name);
+        const char *why = getenv("DURLOG_TEST_SKIP_WHY");
+        printf("skip %s: %s\n", name, why && *why ? why : "left out by DURLOG_TEST_SKIP");
         fflush(stdout);
+        th_skipped++;
         return;
     }
     th_failed_current = 0;
+    th_skip_reason = NULL;
     fn();
+    if (th_skip_reason && !th_failed_current) {
+        printf("skip %s: %s\n", name, th_skip_reason);
+        fflush(stdout);
+        th_skipped++;
+        return;
+    }
     th_ran++;
     if (th_failed_current)
         th_failed_total++;
@@ -105,6 +131,8 @@ static inline void th_run(const char *name, void (*fn)(void))
         if (argc > 1)                                                        \
             th_only = argv[1];                                               \
         body;                                                                \
+        if (th_ran == 0 && th_skipped > 0)                                   \
+            return TH_EXIT_SKIP;                                             \
         if (th_ran == 0) {                                                   \
             fprintf(stderr, "no test ran\n");                                \
             return 1;                                                        \
