@@ -10,20 +10,52 @@
 #   make bench-open open time of 1, 4 and 10 GiB logs after a reboot (15 GiB)
 #   make soak       kill loop, multi-process stress, power loss, faults: scaled up
 #   make fuzz       libFuzzer on every fuzz target, FUZZ_SECONDS (60) each
-#   make install    PREFIX=/usr/local
+#   make install    header(s), both libraries, durlog.pc, man pages, the command
+#                   under PREFIX (/usr/local), staged under DESTDIR if given
+#   make uninstall  removes exactly what make install put there (same variables)
+#   make clean      removes $(B)
 
 B        ?= build
 PREFIX   ?= /usr/local
+bindir     ?= $(PREFIX)/bin
+libdir     ?= $(PREFIX)/lib
+includedir ?= $(PREFIX)/include
+mandir     ?= $(PREFIX)/share/man
 CC       ?= cc
 OPT      ?= -O2
 SANITIZE ?=
 WERROR   ?= -Werror
+PKG_CONFIG ?= pkg-config
 CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra $(WERROR) \
               -Wshadow -Wstrict-prototypes -Wmissing-prototypes -pthread \
               -fvisibility=hidden $(SANITIZE)
 CPPFLAGS += -Iinclude -Isrc
 LDLIBS   += -pthread
 
+# The version comes from the header's DURLOG_VERSION_* macros, so the file
+# names, the soname, durlog.pc and durlog_version() cannot disagree.
+version_part = $(shell sed -n 's/^\#define DURLOG_VERSION_$(1) *\([0-9][0-9]*\) *$$/\1/p' include/durlog.h)
+VERSION_MAJOR := $(call version_part,MAJOR)
+VERSION_MINOR := $(call version_part,MINOR)
+VERSION_PATCH := $(call version_part,PATCH)
+ifeq ($(and $(VERSION_MAJOR),$(VERSION_MINOR),$(VERSION_PATCH)),)
+$(error include/durlog.h must define DURLOG_VERSION_MAJOR, _MINOR and _PATCH as plain numbers)
+endif
+VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
+
+# The shared library: the real file carries the whole version; programs
+# record the soname (the major version, bumped on an incompatible change),
+# and the linker's -ldurlog finds the unversioned name.
+SO_REAL   := libdurlog.so.$(VERSION)
+SO_NAME   := libdurlog.so.$(VERSION_MAJOR)
+SO_LINK   := libdurlog.so
+# The symbols the shared library exports: every public function by name,
+# under one version node (tests/abi.sh checks it against the headers).
+SO_MAP    := src/libdurlog.map
+
+HEADERS   := $(sort $(wildcard include/*.h))
+MAN1      := $(sort $(wildcard man/*.1))
+MAN3      := $(sort $(wildcard man/*.3))
 LIB_SRC   := $(sort $(wildcard src/*.c))
 CLI_SRC   := $(sort $(wildcard cli/*.c))
 TEST_SRC  := $(sort $(wildcard tests/test_*.c))
@@ -31,7 +63,11 @@ BENCH_SRC := $(sort $(wildcard bench/*.c))
 DEMO_SRC  := $(sort $(wildcard demo/*.c))
 FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
 
+# The static library and every program are built from plain objects; the
+# shared library from position-independent copies under $(B)/pic/, which
+# cost a register on some targets and which a static link does not need.
 LIB_OBJ   := $(LIB_SRC:%.c=$(B)/%.o)
+LIB_PIC   := $(LIB_SRC:%.c=$(B)/pic/%.o)
 CLI_OBJ   := $(CLI_SRC:%.c=$(B)/%.o)
 TESTS     := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 BENCHES   := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
@@ -39,20 +75,54 @@ DEMOS     := $(DEMO_SRC:demo/%.c=$(B)/demo/%)
 # Fuzz targets built with the normal compiler and fuzz/replay.c as main():
 # they replay the committed corpus in the suite (`make fuzz` uses libFuzzer).
 FUZZERS   := $(FUZZ_SRC:fuzz/%.c=$(B)/fuzz/%)
+PROGRAMS  := $(B)/durlog $(TESTS) $(BENCHES) $(DEMOS) $(FUZZERS) $(B)/fuzz/make_seeds
+ALL_OBJ   := $(LIB_OBJ) $(LIB_PIC) $(CLI_OBJ) \
+             $(addsuffix .o,$(TESTS) $(BENCHES) $(DEMOS) $(FUZZERS) $(B)/fuzz/make_seeds) \
+             $(B)/fuzz/replay.o
 
-all: $(B)/libdurlog.a $(B)/libdurlog.so $(B)/durlog $(TESTS) $(BENCHES) $(DEMOS) \
-     $(FUZZERS) $(B)/fuzz/make_seeds
+all: $(B)/libdurlog.a $(B)/$(SO_LINK) $(PROGRAMS)
 
-$(B)/%.o: %.c $(wildcard include/*.h src/*.h cli/*.h tests/*.h bench/*.h fuzz/*.h) Makefile
+# io_uring engine: with liburing as pkg-config knows it (Debian's
+# liburing-dev; scripts/deps.sh installs it); without it the library builds
+# with the thread engine only. durlog.pc then requires liburing for static
+# links.
+ifeq ($(shell $(PKG_CONFIG) --exists liburing 2>/dev/null && echo yes),yes)
+CPPFLAGS += -DDURLOG_HAVE_LIBURING $(shell $(PKG_CONFIG) --cflags liburing)
+LDLIBS   += $(shell $(PKG_CONFIG) --libs liburing)
+PC_REQUIRES_PRIVATE := liburing
+endif
+
+# -MMD -MP: each object gets a .d file beside it naming the headers it
+# included (read back below), so a header change rebuilds exactly the
+# objects that use it. The Makefile is a prerequisite so that changed flags
+# rebuild everything.
+COMPILE = $(CC) $(CPPFLAGS) $(CFLAGS_BASE) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(B)/%.o: %.c Makefile
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS_BASE) $(CFLAGS) -fPIC -c $< -o $@
+	$(COMPILE)
+
+$(B)/pic/%.o: %.c Makefile
+	@mkdir -p $(dir $@)
+	$(COMPILE) -fPIC
+
+-include $(ALL_OBJ:.o=.d)
 
 $(B)/libdurlog.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(B)/libdurlog.so: $(LIB_OBJ)
-	$(CC) $(CFLAGS_BASE) $(CFLAGS) -shared -Wl,-soname,libdurlog.so.0 -o $@ $^ $(LDLIBS)
+# --no-undefined: the library names every library it needs (liburing), so
+# a program links with -ldurlog alone.
+$(B)/$(SO_REAL): $(LIB_PIC) $(SO_MAP)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -shared -Wl,-soname,$(SO_NAME) \
+	    -Wl,--version-script,$(SO_MAP) -Wl,--no-undefined -o $@ $(LIB_PIC) $(LDLIBS)
+
+$(B)/$(SO_NAME): $(B)/$(SO_REAL)
+	ln -sf $(SO_REAL) $@
+
+$(B)/$(SO_LINK): $(B)/$(SO_NAME)
+	ln -sf $(SO_NAME) $@
 
 $(B)/durlog: $(CLI_OBJ) $(B)/libdurlog.a
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(LDLIBS)
@@ -64,9 +134,6 @@ $(B)/tests/%: $(B)/tests/%.o $(B)/libdurlog.a
 $(B)/bench/%: $(B)/bench/%.o $(B)/libdurlog.a
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-# fuzz_cli.c compiles the command's sources in.
-$(B)/fuzz/fuzz_cli.o: $(CLI_SRC)
-
 $(B)/fuzz/fuzz_%: $(B)/fuzz/fuzz_%.o $(B)/fuzz/replay.o $(B)/libdurlog.a
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -75,14 +142,6 @@ $(B)/fuzz/make_seeds: $(B)/fuzz/make_seeds.o $(B)/libdurlog.a
 
 $(B)/demo/%: $(B)/demo/%.o $(B)/libdurlog.a
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(LDLIBS)
-
-# io_uring engine: with Debian's liburing-dev (scripts/deps.sh installs it);
-# without it the library builds with the thread engine only.
-ifneq ($(wildcard /usr/include/liburing.h),)
-CPPFLAGS += -DDURLOG_HAVE_LIBURING
-LDLIBS   += -luring
-URING_LIBS = -luring
-endif
 
 # Benchmark peers, used when installed (scripts/bench-deps.sh installs them).
 ifneq ($(wildcard /usr/include/rocksdb/c.h),)
@@ -137,22 +196,40 @@ fuzz-seeds: all
 	mkdir -p fuzz/corpus/segments
 	$(B)/fuzz/make_seeds fuzz/corpus/segments $(B)/seed-scratch
 
-VERSION := $(shell sed -n 's/^\#define DURLOG_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)/\2/p' include/durlog.h | paste -sd.)
+# What `make install` puts under $(DESTDIR): `make uninstall` removes
+# exactly these files (and no directory, which may have been there before).
+INSTALLED := $(bindir)/durlog \
+             $(HEADERS:include/%=$(includedir)/%) \
+             $(addprefix $(libdir)/,libdurlog.a $(SO_REAL) $(SO_NAME) $(SO_LINK) pkgconfig/durlog.pc) \
+             $(MAN1:man/%=$(mandir)/man1/%) $(MAN3:man/%=$(mandir)/man3/%)
 
-install: $(B)/libdurlog.a $(B)/libdurlog.so $(B)/durlog
-	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin \
-	           $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man3
-	install -m 644 man/durlog.1 $(DESTDIR)$(PREFIX)/share/man/man1/
-	install -m 644 man/durlog.3 $(DESTDIR)$(PREFIX)/share/man/man3/
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@URING_LIBS@|$(URING_LIBS)|' durlog.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/durlog.pc
-	install -m 644 include/durlog.h $(DESTDIR)$(PREFIX)/include/
-	install -m 644 $(B)/libdurlog.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(B)/libdurlog.so $(DESTDIR)$(PREFIX)/lib/libdurlog.so.0
-	ln -sf libdurlog.so.0 $(DESTDIR)$(PREFIX)/lib/libdurlog.so
-	install -m 755 $(B)/durlog $(DESTDIR)$(PREFIX)/bin/
+# durlog.pc names its directories relative to ${prefix} where they are
+# under it, so that `pkg-config --define-variable=prefix=...` can move them.
+pc_dir = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
 
+install: $(B)/libdurlog.a $(B)/$(SO_REAL) $(B)/durlog
+	install -d $(DESTDIR)$(bindir) $(DESTDIR)$(includedir) $(DESTDIR)$(libdir)/pkgconfig \
+	           $(DESTDIR)$(mandir)/man1 $(DESTDIR)$(mandir)/man3
+	install -m 755 $(B)/durlog $(DESTDIR)$(bindir)/
+	install -m 644 $(HEADERS) $(DESTDIR)$(includedir)/
+	install -m 644 $(B)/libdurlog.a $(DESTDIR)$(libdir)/
+	install -m 755 $(B)/$(SO_REAL) $(DESTDIR)$(libdir)/
+	ln -sfn $(SO_REAL) $(DESTDIR)$(libdir)/$(SO_NAME)
+	ln -sfn $(SO_NAME) $(DESTDIR)$(libdir)/$(SO_LINK)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(call pc_dir,$(libdir))|' \
+	    -e 's|@INCLUDEDIR@|$(call pc_dir,$(includedir))|' -e 's|@VERSION@|$(VERSION)|' \
+	    -e 's|@REQUIRES_PRIVATE@|$(PC_REQUIRES_PRIVATE)|' \
+	    durlog.pc.in >$(DESTDIR)$(libdir)/pkgconfig/durlog.pc
+	$(if $(MAN1),install -m 644 $(MAN1) $(DESTDIR)$(mandir)/man1/)
+	$(if $(MAN3),install -m 644 $(MAN3) $(DESTDIR)$(mandir)/man3/)
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+
+# Everything built lives under $(B), so this removes the one build asked for
+# (make clean B=build-asan) and nothing else.
 clean:
-	rm -rf build build-asan build-tsan build-fuzz
+	rm -rf $(B)
 
-.PHONY: all deps demo test check bench bench-open bench-compare soak fuzz fuzz-seeds install clean
+.PHONY: all deps demo test check bench bench-open bench-compare soak fuzz fuzz-seeds install uninstall clean
 .SECONDARY:

@@ -99,8 +99,7 @@ int main(int argc, char **argv)
         return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAILURE;
     }
     if (strcmp(argv[1], "--version") == 0) {
-        printf("durlog %d.%d.%d\n", DURLOG_VERSION_MAJOR, DURLOG_VERSION_MINOR,
-               DURLOG_VERSION_PATCH);
+        printf("durlog %s\n", durlog_version());
         return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAILURE;
     }
     if (strcmp(argv[1], "help") == 0)

@@ -46,6 +46,12 @@ extern "C" {
 #define DURLOG_VERSION_MINOR 1
 #define DURLOG_VERSION_PATCH 0
 
+/* The version of the library the program runs with, "MAJOR.MINOR.PATCH"
+ * (e.g. "0.1.0"). Compare it with the DURLOG_VERSION_* macros above, which
+ * are the version of the header the program was compiled with, to detect a
+ * header/library mismatch. The string is static: never free it. */
+const char *durlog_version(void);
+
 /* The largest payload one record may carry: 64 MiB. A larger append fails
  * with -EMSGSIZE and writes nothing. Zero-length records are allowed. */
 #define DURLOG_MAX_RECORD ((size_t)64 << 20)
