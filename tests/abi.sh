@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# tests/abi.sh - the library as its users get it (issue #16): `make install`
+# into a scratch DESTDIR, a program built against the installed header alone
+# and run on the installed shared library, the symbols that library exports,
+# its soname, durlog.pc, and `make uninstall`. Run by tests/run.sh from the
+# repository root, on the build in $B (default build), which must be up to
+# date: the test installs what was built, it does not build.
+#
+#   DURLOG_TEST_DIR  scratch directory (default build/testtmp)
+#   CC               compiler for the test program (default cc)
+#
+# Works on a sanitizer build too: the test program is then compiled with the
+# sanitizers whose run-time the library calls. Prints "ok NAME" or "not ok
+# NAME" plus the reasons per test; exits 1 if any failed.
+set -u
+
+B=${B:-build}
+CC=${CC:-cc}
+BASE=${DURLOG_TEST_DIR:-build/testtmp}
+mkdir -p "$BASE" || exit 1
+SCRATCH=$(mktemp -d "$BASE/abi-XXXXXX") || exit 1
+SCRATCH=$(cd "$SCRATCH" && pwd) # make runs with other working directories
+trap 'rm -rf "$SCRATCH"' EXIT
+
+PREFIX=/usr/local
+DEST=$SCRATCH/dest
+ROOT=$DEST$PREFIX # where the installed files are
+
+version_macro() { # MAJOR|MINOR|PATCH: its value in include/durlog.h
+    sed -n "s/^#define DURLOG_VERSION_$1 *\([0-9][0-9]*\) *$/\1/p" include/durlog.h
+}
+MAJOR=$(version_macro MAJOR)
+VERSION=$MAJOR.$(version_macro MINOR).$(version_macro PATCH)
+SO_REAL=libdurlog.so.$VERSION
+SO_NAME=libdurlog.so.$MAJOR
+
+failed=0
+# t NAME: runs the function NAME, which records each broken expectation with
+# `fail`, and reports it.
+t() {
+    WHY=$SCRATCH/why
+    : >"$WHY"
+    "$1"
+    if [ -s "$WHY" ]; then
+        echo "not ok $1"
+        sed 's/^/  /' "$WHY"
+        failed=$((failed + 1))
+    else
+        echo "ok $1"
+    fi
+}
+
+fail() {
+    printf '%s\n' "$*" >>"$WHY"
+}
+
+# quietly CMD...: runs it; on failure records its status and output.
+quietly() {
+    local out rc
+    out=$("$@" 2>&1)
+    rc=$?
+    [ "$rc" -eq 0 ] && return 0
+    fail "'$*' exited with status $rc:"
+    printf '%s\n' "$out" | tail -n 20 | sed 's/^/    | /' >>"$WHY"
+    return 1
+}
+
+# same_list WHAT EXPECTED GOT: records the difference of two sorted lists.
+same_list() {
+    [ "$2" = "$3" ] && return 0
+    fail "$1 (< expected, > got):"
+    diff <(printf '%s\n' "$2") <(printf '%s\n' "$3") | grep '^[<>]' | sed 's/^/    /' >>"$WHY"
+}
+
+# Every function the public headers declare, one name a line, sorted: the
+# headers go through the preprocessor (comments and macros gone), then each
+# declaration ("...;" or "...{") that is not a typedef gives the name before
+# its first parenthesis.
+header_functions() {
+    local h
+    for h in include/*.h; do
+        "$CC" -E -P -Iinclude "$h" || return 1
+    done | grep -v '^[[:space:]]*#' | tr '\n' ' ' | tr ';{}' '\n\n\n' |
+        grep -v '^[[:space:]]*typedef[[:space:]]' | grep -o 'durlog_[A-Za-z0-9_]*[[:space:]]*(' |
+        tr -d ' \t(' | sort -u
+}
+
+# Flags for programs linked with the library: the sanitizers the build in $B
+# was made with (their run-time functions are what the library leaves
+# undefined), none for a normal build.
+sanitizer_flags() {
+    local undefined
+    undefined=$(nm -D --undefined-only "$B/$SO_REAL")
+    case $undefined in *" __asan_"*) printf ' -fsanitize=address';; esac
+    case $undefined in *" __ubsan_"*) printf ' -fsanitize=undefined';; esac
+    case $undefined in *" __tsan_"*) printf ' -fsanitize=thread';; esac
+}
+SANITIZE_FLAGS=$(sanitizer_flags)
+
+# The installed files, as paths under $DEST.
+installed_files() {
+    (cd "$DEST" && find . ! -type d | sed 's|^\.||' | sort)
+}
+
+install_puts_headers_libraries_pc_man_pages_and_command_in_place() {
+    local expected h m
+    expected=$(
+        echo "$PREFIX/bin/durlog"
+        for h in include/*.h; do echo "$PREFIX/include/${h#include/}"; done
+        for f in libdurlog.a "$SO_REAL" "$SO_NAME" libdurlog.so pkgconfig/durlog.pc; do
+            echo "$PREFIX/lib/$f"
+        done
+        for m in man/*.1; do echo "$PREFIX/share/man/man1/${m#man/}"; done
+        for m in man/*.3; do echo "$PREFIX/share/man/man3/${m#man/}"; done
+    )
+    same_list "installed files" "$(printf '%s\n' "$expected" | sort)" "$(installed_files)"
+    [ -f "$ROOT/lib/$SO_REAL" ] && [ ! -L "$ROOT/lib/$SO_REAL" ] ||
+        fail "$SO_REAL is not a regular file"
+    [ "$(readlink "$ROOT/lib/$SO_NAME")" = "$SO_REAL" ] || fail "$SO_NAME does not point to $SO_REAL"
+    [ "$(readlink "$ROOT/lib/libdurlog.so")" = "$SO_NAME" ] ||
+        fail "libdurlog.so does not point to $SO_NAME"
+    for h in include/*.h; do
+        cmp -s "$h" "$ROOT/include/${h#include/}" || fail "installed ${h#include/} differs from $h"
+    done
+}
+
+# The program is built with -Werror and -pedantic: the installed header must
+# compile cleanly in a user's strict build.
+USER_CFLAGS="-std=c11 -pedantic -Wall -Wextra -Werror"
+
+program_built_against_the_installed_header_runs_on_the_shared_library() {
+    local prog=$SCRATCH/abi_program_shared
+    # shellcheck disable=SC2086 # the flag lists are word lists
+    quietly "$CC" $USER_CFLAGS $SANITIZE_FLAGS -I"$ROOT/include" tests/abi_program.c \
+        -o "$prog" -L"$ROOT/lib" -ldurlog -Wl,-rpath,"$ROOT/lib" || return
+    readelf -d "$prog" | grep -q "(NEEDED).*\[$SO_NAME\]" ||
+        fail "the program does not name $SO_NAME among the libraries it needs"
+    ldd "$prog" | grep -q "$SO_NAME => $ROOT/lib/$SO_NAME" ||
+        fail "the program does not load the installed $SO_NAME: $(ldd "$prog" | grep durlog)"
+    quietly "$prog" "$SCRATCH/shared-log" || return
+    same_list "the program's output" "$(printf 'version %s\nread back 3 records' "$VERSION")" \
+        "$("$prog" "$SCRATCH/shared-log-2")"
+}
+
+# pkg-config with the staged prefix; its flags must build the program both
+# against the shared library and, with --static, against libdurlog.a (the
+# libraries the static one needs, liburing among them, come from the .pc).
+durlog_pc_builds_the_program_shared_and_static() {
+    local pc=(pkg-config --define-variable=prefix="$ROOT")
+    local cflags libs static_libs prog=$SCRATCH/abi_program_static
+    export PKG_CONFIG_PATH=$ROOT/lib/pkgconfig
+    [ "$("${pc[@]}" --modversion durlog)" = "$VERSION" ] ||
+        fail "pkg-config --modversion durlog is not $VERSION"
+    cflags=$("${pc[@]}" --cflags durlog) && libs=$("${pc[@]}" --libs durlog) &&
+        static_libs=$("${pc[@]}" --static --libs durlog) ||
+        { fail "pkg-config cannot read the installed durlog.pc"; unset PKG_CONFIG_PATH; return; }
+    unset PKG_CONFIG_PATH
+    # shellcheck disable=SC2086
+    quietly "$CC" $USER_CFLAGS $SANITIZE_FLAGS $cflags tests/abi_program.c -o "$SCRATCH/abi_program_pc" \
+        $libs -Wl,-rpath,"$ROOT/lib" && quietly "$SCRATCH/abi_program_pc" "$SCRATCH/pc-log"
+    # -Bstatic around -ldurlog picks libdurlog.a over the shared library.
+    # shellcheck disable=SC2086
+    quietly "$CC" $USER_CFLAGS $SANITIZE_FLAGS $cflags tests/abi_program.c -o "$prog" \
+        ${static_libs/-ldurlog/-Wl,-Bstatic -ldurlog -Wl,-Bdynamic} || return
+    readelf -d "$prog" | grep -q "libdurlog" && fail "the static program still needs libdurlog.so"
+    quietly "$prog" "$SCRATCH/static-log"
+}
+
+shared_library_exports_exactly_the_header_functions_under_one_version_node() {
+    local lib=$ROOT/lib/$SO_REAL declared listed exported nodes
+    declared=$(header_functions) || { fail "the headers do not preprocess"; return; }
+    [ -n "$declared" ] || { fail "no function found in include/*.h"; return; }
+    listed=$(sed -n 's/^[[:space:]]*\(durlog_[A-Za-z0-9_]*\);.*/\1/p' src/libdurlog.map | sort)
+    same_list "src/libdurlog.map against the functions in include/*.h" "$declared" "$listed"
+    [ -z "$(printf '%s\n' "$listed" | uniq -d)" ] || fail "src/libdurlog.map lists a name twice"
+    # nm -D prints "VALUE TYPE NAME@@NODE" for each defined dynamic symbol;
+    # the version node itself is an absolute (A) symbol.
+    nodes=$(sed -n 's/^\([A-Z][A-Z0-9_.]*\)[[:space:]]*{.*/\1/p' src/libdurlog.map | sort)
+    exported=$(nm -D --defined-only "$lib" | awk '$2 != "A" { print $2, $3 }' | sort -k2)
+    same_list "functions the library exports" "$declared" \
+        "$(printf '%s\n' "$exported" | awk '$1 == "T" { sub(/@.*/, "", $2); print $2 }' | sort)"
+    printf '%s\n' "$exported" | awk '$1 != "T" || $2 !~ /^durlog_[A-Za-z0-9_]*@@/' | grep . |
+        sed 's/^/    exported but not a versioned durlog_ function: /' >>"$WHY"
+    same_list "absolute symbols (version nodes)" "$nodes" \
+        "$(nm -D --defined-only "$lib" | awk '$2 == "A" { print $3 }' | sort)"
+}
+
+shared_library_soname_is_the_major_version() {
+    local soname
+    soname=$(readelf -d "$ROOT/lib/$SO_REAL" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+    [ "$soname" = "$SO_NAME" ] || fail "SONAME is '$soname', expected $SO_NAME"
+}
+
+installed_command_reports_the_header_version() {
+    local out
+    out=$("$ROOT/bin/durlog" --version) || fail "durlog --version failed"
+    [ "$out" = "durlog $VERSION" ] || fail "durlog --version printed '$out', expected 'durlog $VERSION'"
+}
+
+# Files that were there before stay: uninstall removes only what install put.
+uninstall_removes_every_installed_file_and_nothing_else() {
+    echo other >"$ROOT/lib/other.txt"
+    echo other >"$ROOT/include/other.h"
+    quietly make -s uninstall B="$B" DESTDIR="$DEST" PREFIX="$PREFIX" || return
+    same_list "files left after make uninstall" \
+        "$(printf '%s\n' "$PREFIX/include/other.h" "$PREFIX/lib/other.txt")" "$(installed_files)"
+}
+
+if ! make -q B="$B" "$B/libdurlog.a" "$B/$SO_REAL" "$B/durlog" 2>/dev/null; then
+    echo "not ok abi_needs_an_up_to_date_build (run make B=$B first)"
+    exit 1
+fi
+WHY=$SCRATCH/why
+: >"$WHY"
+if ! quietly make -s install B="$B" DESTDIR="$DEST" PREFIX="$PREFIX"; then
+    echo "not ok make_install_succeeds"
+    sed 's/^/  /' "$WHY"
+    exit 1
+fi
+t install_puts_headers_libraries_pc_man_pages_and_command_in_place
+t program_built_against_the_installed_header_runs_on_the_shared_library
+t durlog_pc_builds_the_program_shared_and_static
+t shared_library_exports_exactly_the_header_functions_under_one_version_node
+t shared_library_soname_is_the_major_version
+t installed_command_reports_the_header_version
+t uninstall_removes_every_installed_file_and_nothing_else
+[ "$failed" -eq 0 ]
