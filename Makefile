@@ -113,10 +113,13 @@ $(B)/libdurlog.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
 # --no-undefined: the library names every library it needs (liburing), so
-# a program links with -ldurlog alone.
+# a program links with -ldurlog alone. Not with sanitizers: clang leaves
+# their run-time to the program that loads the library.
+SO_NO_UNDEFINED := $(if $(SANITIZE),,-Wl,--no-undefined)
+
 $(B)/$(SO_REAL): $(LIB_PIC) $(SO_MAP)
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) -shared -Wl,-soname,$(SO_NAME) \
-	    -Wl,--version-script,$(SO_MAP) -Wl,--no-undefined -o $@ $(LIB_PIC) $(LDLIBS)
+	    -Wl,--version-script,$(SO_MAP) $(SO_NO_UNDEFINED) -o $@ $(LIB_PIC) $(LDLIBS)
 
 $(B)/$(SO_NAME): $(B)/$(SO_REAL)
 	ln -sf $(SO_REAL) $@
