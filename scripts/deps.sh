@@ -2,7 +2,9 @@
 # Installs the Debian 12 packages durlog needs to build and test, if any are
 # missing. Safe to run repeatedly; does nothing when all are installed.
 set -euo pipefail
-packages=(gcc make libc6-dev liburing-dev jq python3 e2fsprogs valgrind xfsprogs btrfs-progs bindfs fuse3)
+# pkgconf: the Makefile finds liburing through pkg-config (without it, the
+# library would build with the thread engine only).
+packages=(gcc make libc6-dev pkgconf liburing-dev jq python3 e2fsprogs valgrind xfsprogs btrfs-progs bindfs fuse3)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -13,8 +13,8 @@ FB=build-fuzz
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 make -s -j2 B=$FB CC=clang OPT=-O1 WERROR= SANITIZE="-fsanitize=fuzzer-no-link $SAN" \
     $FB/libdurlog.a || exit 1
-LIBS="-pthread"
-[ -e /usr/include/liburing.h ] && LIBS="-luring $LIBS"
+# liburing as the Makefile finds it: through pkg-config, or not at all.
+LIBS="$(pkg-config --libs liburing 2>/dev/null) -pthread"
 export DURLOG_FUZZ_DIR=${DURLOG_FUZZ_DIR:-/dev/shm}
 failed=0
 for src in fuzz/fuzz_*.c; do
