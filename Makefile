@@ -63,9 +63,9 @@ BENCH_SRC := $(sort $(wildcard bench/*.c))
 DEMO_SRC  := $(sort $(wildcard demo/*.c))
 FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
 
-# The static library and every program are built from plain objects; the
-# shared library from position-independent copies under $(B)/pic/, which
-# cost a register on some targets and which a static link does not need.
+# The static library and every program are built from plain objects, the
+# shared library from position-independent copies under $(B)/pic/: -fPIC is
+# what a shared library needs and what a static link can do without.
 LIB_OBJ   := $(LIB_SRC:%.c=$(B)/%.o)
 LIB_PIC   := $(LIB_SRC:%.c=$(B)/pic/%.o)
 CLI_OBJ   := $(CLI_SRC:%.c=$(B)/%.o)
@@ -122,10 +122,10 @@ $(B)/$(SO_REAL): $(LIB_PIC) $(SO_MAP)
 	    -Wl,--version-script,$(SO_MAP) $(SO_NO_UNDEFINED) -o $@ $(LIB_PIC) $(LDLIBS)
 
 $(B)/$(SO_NAME): $(B)/$(SO_REAL)
-	ln -sf $(SO_REAL) $@
+	ln -sfn $(SO_REAL) $@
 
 $(B)/$(SO_LINK): $(B)/$(SO_NAME)
-	ln -sf $(SO_NAME) $@
+	ln -sfn $(SO_NAME) $@
 
 $(B)/durlog: $(CLI_OBJ) $(B)/libdurlog.a
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(LDLIBS)
@@ -199,8 +199,9 @@ fuzz-seeds: all
 	mkdir -p fuzz/corpus/segments
 	$(B)/fuzz/make_seeds fuzz/corpus/segments $(B)/seed-scratch
 
-# What `make install` puts under $(DESTDIR): `make uninstall` removes
-# exactly these files (and no directory, which may have been there before).
+# What `make install` puts under $(DESTDIR) (tests/abi.sh checks that it
+# is exactly this): `make uninstall` removes these files and no directory,
+# which may have been there before.
 INSTALLED := $(bindir)/durlog \
              $(HEADERS:include/%=$(includedir)/%) \
              $(addprefix $(libdir)/,libdurlog.a $(SO_REAL) $(SO_NAME) $(SO_LINK) pkgconfig/durlog.pc) \
