@@ -45,9 +45,16 @@ VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
 
 # The shared library: the real file carries the whole version; programs
 # record the soname (the major version, bumped on an incompatible change),
-# and the linker's -ldurlog finds the unversioned name.
+# and the linker's -ldurlog finds the unversioned name. Before 1.0 every
+# minor release may change the ABI (0.2 renumbered the levels), so there the
+# soname carries the minor version too: a program built against 0.1 is never
+# run against 0.2.
 SO_REAL   := libdurlog.so.$(VERSION)
+ifeq ($(VERSION_MAJOR),0)
+SO_NAME   := libdurlog.so.0.$(VERSION_MINOR)
+else
 SO_NAME   := libdurlog.so.$(VERSION_MAJOR)
+endif
 SO_LINK   := libdurlog.so
 # The symbols the shared library exports: every public function by name,
 # under one version node (tests/abi.sh checks it against the headers).

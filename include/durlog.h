@@ -43,7 +43,7 @@ extern "C" {
 #pragma GCC visibility push(default)
 
 #define DURLOG_VERSION_MAJOR 0
-#define DURLOG_VERSION_MINOR 1
+#define DURLOG_VERSION_MINOR 2
 #define DURLOG_VERSION_PATCH 0
 
 /* The version of the library the program runs with, "MAJOR.MINOR.PATCH"

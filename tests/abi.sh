@@ -30,9 +30,11 @@ version_macro() { # MAJOR|MINOR|PATCH: its value in include/durlog.h
     sed -n "s/^#define DURLOG_VERSION_$1 *\([0-9][0-9]*\) *$/\1/p" include/durlog.h
 }
 MAJOR=$(version_macro MAJOR)
-VERSION=$MAJOR.$(version_macro MINOR).$(version_macro PATCH)
+MINOR=$(version_macro MINOR)
+VERSION=$MAJOR.$MINOR.$(version_macro PATCH)
 SO_REAL=libdurlog.so.$VERSION
-SO_NAME=libdurlog.so.$MAJOR
+# Before 1.0 the soname carries the minor version too (see the Makefile).
+if [ "$MAJOR" = 0 ]; then SO_NAME=libdurlog.so.0.$MINOR; else SO_NAME=libdurlog.so.$MAJOR; fi
 
 failed=0
 # t NAME: runs the function NAME, which records each broken expectation with
