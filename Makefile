@@ -44,8 +44,8 @@ endif
 VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
 
 # The shared library: the real file carries the whole version; programs
-# record the soname (the major version, bumped on an incompatible change),
-# and the linker's -ldurlog finds the unversioned name. Before 1.0 every
+# record the soname (from 1.0 the major version, bumped on an incompatible
+# change), and the linker's -ldurlog finds the unversioned name. Before 1.0 every
 # minor release may change the ABI (0.2 renumbered the levels), so there the
 # soname carries the minor version too: a program built against 0.1 is never
 # run against 0.2.

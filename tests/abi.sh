@@ -195,7 +195,7 @@ shared_library_exports_exactly_the_header_functions_under_one_version_node() {
         "$(nm -D --defined-only "$lib" | awk '$2 == "A" { print $3 }' | sort)"
 }
 
-shared_library_soname_is_the_major_version() {
+shared_library_soname_names_the_abi_version() {
     local soname
     soname=$(readelf -d "$ROOT/lib/$SO_REAL" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
     [ "$soname" = "$SO_NAME" ] || fail "SONAME is '$soname', expected $SO_NAME"
@@ -231,7 +231,7 @@ t install_puts_headers_libraries_pc_man_pages_and_command_in_place
 t program_built_against_the_installed_header_runs_on_the_shared_library
 t durlog_pc_builds_the_program_shared_and_static
 t shared_library_exports_exactly_the_header_functions_under_one_version_node
-t shared_library_soname_is_the_major_version
+t shared_library_soname_names_the_abi_version
 t installed_command_reports_the_header_version
 t uninstall_removes_every_installed_file_and_nothing_else
 [ "$failed" -eq 0 ]
