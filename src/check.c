@@ -381,6 +381,16 @@ static int check_log(const char *path, int flags, durlog_check_report *report)
     memset(&rep, 0, sizeof rep);
     if (!path || !report)
         return -EINVAL;
+    /* A bit this version does not know is refused, not ignored: it may ask
+     * for something (a repair of another kind) that would silently not
+     * happen. */
+    unsigned unknown = (unsigned)flags & ~(unsigned)(DURLOG_CHECK_REPAIR | DURLOG_CHECK_FORCE);
+    if (unknown) {
+        *report = rep;
+        snprintf(report->problem, sizeof report->problem, "durlog_check: unknown flag bits "
+                 "0x%x: %s", unknown, durlog_strerror(-EINVAL));
+        return -EINVAL;
+    }
     int dirfd = dl_openat(AT_FDCWD, path, O_RDONLY | O_DIRECTORY, 0);
     if (dirfd < 0) {
         memset(report, 0, sizeof *report);

@@ -432,6 +432,36 @@ static void repair_while_a_writer_has_the_log_open_is_busy(void)
     scratch_remove(&s);
 }
 
+/* A flag bit durlog_check does not know is refused with a message, and
+ * damage the known bits would have cut stays as it was: an unknown request
+ * is never silently ignored. */
+static void unknown_check_flags_are_refused_and_change_nothing(void)
+{
+    struct scratch s;
+    struct model m;
+    scratch_make(&s);
+    write_log(s.log, &m, 40);
+    char seg[400];
+    seg_file(seg, sizeof seg, s.log, 0);
+    REQUIRE(file_zero(seg, record_offset(&m, 0, 5) + 20, 30) == 0);
+    struct snapshot before;
+    snapshot_take(s.log, &before);
+    int bad[] = { 4, DURLOG_CHECK_REPAIR | DURLOG_CHECK_FORCE | 8, (int)0x80000000u };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        durlog_check_report rep = check_log(s.log, bad[i], -EINVAL);
+        CHECK(strstr(rep.problem, "unknown flag bits") != NULL);
+        CHECK_EQ_U64(rep.records, 0); /* nothing checked */
+    }
+    CHECK(snapshot_matches(&before, s.log));
+    snapshot_free(&before);
+    /* Without the unknown bit the same call cuts at the damage. */
+    durlog_check_report rep = check_log(s.log, DURLOG_CHECK_REPAIR | DURLOG_CHECK_FORCE, 0);
+    CHECK_EQ_U64(rep.damaged, 0);
+    CHECK_EQ_U64(rep.records, 5);
+    model_free(&m);
+    scratch_remove(&s);
+}
+
 /* A forced repair that cuts below a segment's checkpoint (or seal) lowers
  * it to the cut: the header never promises records that are gone, and the
  * next writer continues from the cut. */
@@ -485,4 +515,5 @@ TEST_MAIN(
     RUN(records_missing_between_segments_are_damage_not_at_the_tail);
     RUN(damage_followed_only_by_a_padded_record_is_not_a_torn_tail);
     RUN(repair_while_a_writer_has_the_log_open_is_busy);
+    RUN(unknown_check_flags_are_refused_and_change_nothing);
 )
