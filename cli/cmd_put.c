@@ -21,14 +21,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "os.h" /* dl_mono_ns */
+#include "cli.h" /* and through it durlog.h, durlog_put.h: public headers only */
 
 struct progress {
     int on;                     /* show progress and the summary */
     int tty;                    /* redraw one line (else print lines) */
     int synced;                 /* not --no-sync: "syncing" at the end */
-    uint64_t start_ns;
+    double start;               /* seconds_now() at the start */
     _Atomic uint64_t done, total;
     atomic_int writing_done;    /* every byte written: syncing now */
     size_t width;               /* of the line last drawn, to blank it out */
@@ -64,6 +63,14 @@ static void on_signal(int sig)
     alarm(1);
 }
 
+/* Monotonic time in seconds, for the rate and the ETA. */
+static double seconds_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /* "812 B", "1.5 KiB", "3.25 GiB" */
 static void human_bytes(double n, char *out, size_t size)
 {
@@ -83,7 +90,7 @@ static void draw(struct progress *pg)
 {
     char done[32], total[32], rate[32], line[160];
     uint64_t d = atomic_load(&pg->done), t = atomic_load(&pg->total);
-    double secs = (double)(dl_mono_ns() - pg->start_ns) / 1e9;
+    double secs = seconds_now() - pg->start;
     double bps = secs > 0 ? (double)d / secs : 0;
     const char *state = atomic_load(&pg->writing_done)
                             ? (pg->synced ? "syncing" : "finishing") : NULL;
@@ -219,7 +226,7 @@ static int run_put(const struct cli_command *cmd, int argc, char **argv)
     pg.tty = isatty(STDERR_FILENO);
     pg.on = show == -1 ? pg.tty : show;
     pg.synced = !(opts.flags & DURLOG_PUT_NO_SYNC);
-    pg.start_ns = dl_mono_ns();
+    pg.start = seconds_now();
     atomic_store(&pg.total, DURLOG_SIZE_UNKNOWN);
     pthread_mutex_init(&pg.mu, NULL);
     pthread_cond_init(&pg.cond, NULL);
@@ -266,7 +273,7 @@ static int run_put(const struct cli_command *cmd, int argc, char **argv)
     if (pg.on) {
         char size[32], rate[32];
         uint64_t done = atomic_load(&pg.done);
-        double secs = (double)(dl_mono_ns() - pg.start_ns) / 1e9;
+        double secs = seconds_now() - pg.start;
         human_bytes((double)done, size, sizeof size);
         human_bytes(secs > 0 ? (double)done / secs : 0, rate, sizeof rate);
         fprintf(stderr, "put %" PRIu64 " bytes (%s) to %s in %.2f s (%s/s), %s\n", done,
@@ -286,8 +293,12 @@ const struct cli_command cli_cmd_put = {
         "copy goes to a temporary file in DEST's directory, is synced, then\n"
         "renamed over DEST, and the directory is synced. SRC - reads standard\n"
         "input. An existing DEST keeps its permissions (and owner, where\n"
-        "allowed); a symbolic link DEST is followed. On failure DEST is left\n"
-        "as it was and no temporary file remains.\n"
+        "allowed). Symbolic links on the way and a link DEST are followed\n"
+        "(the file a link DEST names is replaced, the link kept), except where\n"
+        "the kernel's protected_symlinks rule would not: a link in a sticky\n"
+        "world-writable directory such as /tmp that belongs to neither you nor\n"
+        "the directory's owner is refused, and so is a link to a missing file.\n"
+        "On failure DEST is left as it was and no temporary file remains.\n"
         "\n"
         "Options:\n"
         "  --no-sync      skip the syncs: faster, but a power loss may leave\n"
@@ -300,6 +311,8 @@ const struct cli_command cli_cmd_put = {
         "\n"
         "Progress: bytes, percentage and ETA when SRC's size is known, and the\n"
         "rate; then a summary with the byte count. Exit status 0 once DEST is\n"
-        "on stable storage, 1 on failure, 2 on a usage error.\n",
+        "on stable storage, 1 on failure (also when DEST was replaced but its\n"
+        "directory could not be synced: the message says so), 2 on a usage\n"
+        "error.\n",
     .run = run_put,
 };

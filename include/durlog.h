@@ -1,8 +1,10 @@
 /*
  * durlog.h - fast, safe, append-only logs of records on Linux.
  *
- * This is the only public header of libdurlog. Every guarantee the library
- * makes is stated here, next to the function or option that gives it;
+ * This is libdurlog's public header, for logs; whole-file writes
+ * (durlog_put_*) have their own, durlog_put.h, which this one includes.
+ * Every guarantee the library makes is stated in these two headers, next
+ * to the function or option that gives it;
  * docs/GUARANTEES.md expands them and names the tests that prove them, and
  * docs/FORMAT.md describes the bytes on disk.
  *
@@ -607,112 +609,18 @@ enum durlog_check_flags {
  * which); without FORCE it refuses (DURLOG_ECORRUPT) to drop damage that is
  * not at the tail. After a successful repair the report describes the log as
  * it is now (clean); run a check without REPAIR first to see what will be
- * cut. */
+ * cut. Flag bits other than those of durlog_check_flags: -EINVAL, with
+ * report->problem saying so, and nothing checked. */
 int durlog_check(const char *path, int flags, durlog_check_report *report);
-
-/* ---------------------------------------------------------------------------
- * Whole files written safely (the `durlog put` command).
- *
- * durlog_put_* replace the file at a path with new content so that, after a
- * crash or power loss at any moment, the path holds either the complete old
- * content or the complete new content: never a mix, a truncated file or an
- * empty one. The steps: write into an unnamed temporary file in the
- * destination's directory (O_TMPFILE; a named ".durlog-put.*" file locked
- * with flock where that is unavailable), fsync it, give it a temporary name,
- * rename that over the destination, fsync the directory. Only then does the
- * call report success; the new content is then on stable storage.
- *
- * A write of any size is complete: the write-all loop handles short writes,
- * EINTR and the kernel's cap of about 2 GiB per write() call. On failure
- * (ENOSPC, EIO, EACCES, EXDEV, a cancel ...) the destination is untouched and
- * no temporary file is left behind; the message in errbuf says which step
- * failed. One exception: when only the final fsync of the directory fails,
- * the new content is already in place (complete) but its name might not
- * survive a power loss; the error and the message say so.
- *
- * A temporary file has a name (".durlog-put." and 16 hex digits) only
- * between its link and the rename, or, in the named fallback, for the whole
- * put. One left behind by a killed process is removed by the next put into
- * that directory; one a live put holds (flock) is never touched.
- *
- * The destination: a missing file is created (mode 0666 less the umask); an
- * existing regular file keeps its permission bits and, where the caller may
- * set them (root, or its own file), its owner and group. A symbolic link is
- * followed: the file it points to is replaced and the link kept. A
- * directory or any other kind of file is refused, and so is a name starting
- * with ".durlog-put.", and a file mounted over DEST (-EBUSY: no rename can
- * replace it; refused before anything is written). Being a new file, the result is not shared with hard
- * links to the old one, and a read-only file in a writable directory is
- * replaced like any other (as with rename(2)). Extended attributes and ACLs
- * are not copied. Concurrent puts to one path are safe: each is complete,
- * the last rename wins.
- *
- * Writeback is started while writing (sync_file_range) so that dirty pages
- * stay bounded and the final fsync is short. An I/O error it reports fails
- * the put at once: waiting for writeback consumes the error, so the fsync
- * after it could no longer report it.
- */
-typedef struct durlog_put durlog_put;
-
-/* Total of a put whose size is not known in advance (a pipe). */
-#define DURLOG_SIZE_UNKNOWN UINT64_MAX
-
-/* Progress: `done` bytes written so far of `total` (DURLOG_SIZE_UNKNOWN when
- * not known). Called with done = 0 at the start, after each chunk (at most
- * 8 MiB apart), and a last time with done == total once every byte is
- * written, before the sync; done never decreases. Return nonzero to cancel:
- * the put then fails with -ECANCELED and leaves the destination untouched. */
-typedef int (*durlog_progress_fn)(uint64_t done, uint64_t total, void *arg);
-
-enum durlog_put_flags {
-    DURLOG_PUT_NO_SYNC = 1,   /* skip the fsyncs of file and directory: much
-                                 faster, and NOT crash-safe: after a power
-                                 loss the path may hold an empty or partial
-                                 file (a process crash is still safe) */
-    DURLOG_PUT_SET_MODE = 2,  /* permission bits are exactly `mode` */
-    DURLOG_PUT_SET_OWNER = 4, /* owner and group are `uid`, `gid` (-1 keeps
-                                 one); failing to set them fails the put */
-};
-
-typedef struct durlog_put_options {
-    unsigned flags;           /* durlog_put_flags */
-    mode_t mode;
-    uid_t uid;
-    gid_t gid;
-    uint64_t size_hint;       /* durlog_put_begin: expected size (progress
-                                 total, space reserved up front); default
-                                 DURLOG_SIZE_UNKNOWN */
-    durlog_progress_fn progress;
-    void *progress_arg;
-    char *errbuf;             /* optional: detailed message on failure */
-    size_t errbuf_size;
-} durlog_put_options;
-
-void durlog_put_options_init(durlog_put_options *opts);
-
-/* Writes len bytes from buf as the new content of path. */
-int durlog_put_buffer(const char *path, const void *buf, size_t len,
-                      const durlog_put_options *opts);
-
-/* Writes everything src_fd yields from its current offset to its end (a
- * file, pipe or socket) as the new content of path. For a regular file the
- * copy happens inside the kernel (copy_file_range) where it can, and the
- * total is its size; for a pipe it is opts->size_hint. */
-int durlog_put_fd(const char *path, int src_fd, const durlog_put_options *opts);
-
-/* A stream of chunks: begin, write any number of times, then commit (which
- * makes the content durable and replaces path) or abort (which leaves path
- * untouched). Both free the handle. After a failed write the handle can only
- * be aborted, or committed to get the same error back. One thread at a time. */
-int durlog_put_begin(const char *path, const durlog_put_options *opts,
-                     durlog_put **out);
-int durlog_put_write(durlog_put *p, const void *buf, size_t len);
-int durlog_put_commit(durlog_put *p);
-void durlog_put_abort(durlog_put *p);
 
 #pragma GCC visibility pop
 
 #ifdef __cplusplus
 }
 #endif
+
+/* Whole files written safely (durlog_put_*, the `durlog put` command): their
+ * own header, included here so that <durlog.h> gives the whole API. */
+#include "durlog_put.h"
+
 #endif /* DURLOG_H */

@@ -1,9 +1,13 @@
 /*
- * put.c - whole files replaced safely: durlog_put_*() (see durlog.h).
+ * put.c - whole files replaced safely: the steps of durlog_put_*() (see
+ * durlog_put.h). Where a put writes, DEST's directory and the name in it,
+ * is put_path.c's to find.
  *
  * The steps of a put, and why each is there:
  *
- *  begin   Opens DEST's directory and creates an unnamed file in it
+ *  begin   Checks the options (a bit or field this version does not know
+ *          is refused, not ignored), resolves DEST (put_path.c) and
+ *          creates an unnamed file in its directory
  *          (O_TMPFILE): in the same file system, so that the final rename is
  *          atomic; unnamed, so that a crash during the long write leaves
  *          nothing behind (the kernel frees it). It is flock'ed at once, so
@@ -22,7 +26,9 @@
  *  commit  fsync (data, size, mode, owner); link the file under a temporary
  *          name; rename that over DEST; fsync the directory. A crash before
  *          the rename leaves the old DEST; after it, the new one, complete
- *          because it was synced before it got any name. A name left by a
+ *          because it was synced before it got any name. The directory's
+ *          fsync is the one step after the rename: its failure has a code
+ *          of its own (DURLOG_EDIRSYNC), since DEST is replaced by then. A name left by a
  *          crash between link and rename is removed by the next put into
  *          the directory (remove_stale).
  *
@@ -42,11 +48,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "durlog.h"
+#include "durlog_put.h"
 #include "os.h"
 #include "put.h"
 
 #define TMP_PREFIX ".durlog-put."
+
+/* Every flag this version knows; a put refuses any other bit. */
+#define KNOWN_FLAGS (DURLOG_PUT_NO_SYNC | DURLOG_PUT_SET_MODE | DURLOG_PUT_SET_OWNER)
 
 struct dl_put_tuning dl_put_tuning = {
     .chunk = (size_t)8 << 20,
@@ -56,13 +65,11 @@ struct dl_put_tuning dl_put_tuning = {
 };
 
 struct durlog_put {
-    int dirfd;
+    struct dl_put_dest dest;/* DEST's directory (open) and name in it */
     int fd;                 /* the temporary file, flock'ed */
     int named;              /* fallback: the temporary has had a name from
                                the start (tmpname) */
     char tmpname[48];
-    char *dir;              /* DEST's directory and name (a symbolic link */
-    char *base;             /* followed) */
     char *shown;            /* DEST as the caller named it, for messages */
     unsigned flags;
     uint64_t done;          /* bytes written */
@@ -86,7 +93,25 @@ void durlog_put_options_init(durlog_put_options *opts)
     memset(opts, 0, sizeof *opts);
     opts->uid = (uid_t)-1;
     opts->gid = (gid_t)-1;
-    opts->size_hint = DURLOG_SIZE_UNKNOWN;
+}
+
+int dl_put_vmessage(char *errbuf, size_t errbuf_size, int rc, const char *fmt, va_list ap)
+{
+    if (errbuf && errbuf_size) {
+        int n = vsnprintf(errbuf, errbuf_size, fmt, ap);
+        if (n >= 0 && (size_t)n < errbuf_size)
+            snprintf(errbuf + n, errbuf_size - (size_t)n, ": %s", durlog_strerror(rc));
+    }
+    return rc;
+}
+
+int dl_put_message(char *errbuf, size_t errbuf_size, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    dl_put_vmessage(errbuf, errbuf_size, rc, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 static int put_fail(durlog_put *p, int rc, const char *fmt, ...)
@@ -95,52 +120,31 @@ static int put_fail(durlog_put *p, int rc, const char *fmt, ...)
 /* Records rc's message as "<what>: <strerror>" and returns rc. */
 static int put_fail(durlog_put *p, int rc, const char *fmt, ...)
 {
-    if (p->errbuf && p->errbuf_size) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(p->errbuf, p->errbuf_size, fmt, ap);
-        va_end(ap);
-        if (n >= 0 && (size_t)n < p->errbuf_size)
-            snprintf(p->errbuf + n, p->errbuf_size - (size_t)n, ": %s",
-                     durlog_strerror(rc));
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    dl_put_vmessage(p->errbuf, p->errbuf_size, rc, fmt, ap);
+    va_end(ap);
     return rc;
 }
 
-/* ---- the destination ---- */
-
-/* Splits path into a directory and a name, following a symbolic link at
- * path to the file it names. */
-static int split_dest(durlog_put *p, const char *path)
+/* Refuses what this version of the library does not know: a flag bit or a
+ * reserved field that a newer caller (or garbage) set. Ignoring it would
+ * silently drop a request. */
+static int check_options(const durlog_put_options *o)
 {
-    struct stat st;
-    char *resolved = NULL;
-    if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
-        resolved = realpath(path, NULL);
-        if (!resolved)
-            return put_fail(p, -errno, "%s is a symbolic link that cannot be followed", path);
-        path = resolved;
-    }
-    const char *slash = strrchr(path, '/');
-    const char *base = slash ? slash + 1 : path;
-    if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0) {
-        /* "dir/", "x/.": a directory, or (a file followed by '/') not one */
-        int rc = stat(path, &st) == 0 && !S_ISDIR(st.st_mode) ? -ENOTDIR : -EISDIR;
-        free(resolved);
-        return put_fail(p, rc, "%s", path);
-    }
-    if (slash == path)
-        p->dir = strdup("/");
-    else if (slash)
-        p->dir = strndup(path, (size_t)(slash - path));
-    else
-        p->dir = strdup(".");
-    p->base = strdup(base);
-    free(resolved);
-    if (!p->dir || !p->base)
-        return put_fail(p, -ENOMEM, "put");
+    if (o->flags & ~(unsigned)KNOWN_FLAGS)
+        return dl_put_message(o->errbuf, o->errbuf_size, -EINVAL,
+                              "put: unknown bits 0x%x in durlog_put_options.flags",
+                              o->flags & ~(unsigned)KNOWN_FLAGS);
+    for (size_t i = 0; i < sizeof o->reserved / sizeof o->reserved[0]; i++)
+        if (o->reserved[i])
+            return dl_put_message(o->errbuf, o->errbuf_size, -EINVAL,
+                                  "put: durlog_put_options: reserved fields must be zero "
+                                  "(start from durlog_put_options_init() or {0})");
     return 0;
 }
+
+/* ---- the temporary file ---- */
 
 /* A random suffix for a temporary name. */
 static void random_hex(char *out, size_t size)
@@ -196,7 +200,7 @@ static void remove_stale(int dirfd)
  * linked later, else named; locked either way. */
 static int create_temp(durlog_put *p, mode_t mode)
 {
-    int fd = dl_openat(p->dirfd, ".", O_TMPFILE | O_WRONLY, mode);
+    int fd = dl_openat(p->dest.dirfd, ".", O_TMPFILE | O_WRONLY, mode);
     if (fd >= 0) {
         /* The link at commit goes through /proc/self/fd (linkat with
          * AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH): check that it is there. */
@@ -211,7 +215,7 @@ static int create_temp(durlog_put *p, mode_t mode)
         }
         dl_close(fd);
     } else if (fd != -EOPNOTSUPP && fd != -EISDIR && fd != -EINVAL) {
-        return put_fail(p, fd, "cannot create a file in %s", p->dir);
+        return put_fail(p, fd, "cannot create a file in %s", p->dest.dir);
     }
     /* Named: create, lock, then make sure a cleaner did not remove the name
      * between the two (it takes the lock first, so after ours the name is
@@ -220,23 +224,23 @@ static int create_temp(durlog_put *p, mode_t mode)
         char hex[20];
         random_hex(hex, sizeof hex);
         snprintf(p->tmpname, sizeof p->tmpname, TMP_PREFIX "%s", hex);
-        fd = dl_openat(p->dirfd, p->tmpname, O_WRONLY | O_CREAT | O_EXCL, mode);
+        fd = dl_openat(p->dest.dirfd, p->tmpname, O_WRONLY | O_CREAT | O_EXCL, mode);
         if (fd == -EEXIST)
             continue;
         if (fd < 0)
-            return put_fail(p, fd, "cannot create a file in %s", p->dir);
+            return put_fail(p, fd, "cannot create a file in %s", p->dest.dir);
         struct stat a, b;
         int rc;
         while ((rc = flock(fd, LOCK_EX)) < 0 && errno == EINTR)
             ;
         if (rc < 0) {
             rc = -errno;
-            (void)dl_unlinkat(p->dirfd, p->tmpname);
+            (void)dl_unlinkat(p->dest.dirfd, p->tmpname);
             dl_close(fd);
-            return put_fail(p, rc, "cannot lock a temporary file in %s", p->dir);
+            return put_fail(p, rc, "cannot lock a temporary file in %s", p->dest.dir);
         }
         if (fstat(fd, &a) == 0 &&
-            fstatat(p->dirfd, p->tmpname, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+            fstatat(p->dest.dirfd, p->tmpname, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
             a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
             p->fd = fd;
             p->named = 1;
@@ -244,7 +248,7 @@ static int create_temp(durlog_put *p, mode_t mode)
         }
         dl_close(fd); /* a cleaner took the name first: not ours any more */
     }
-    return put_fail(p, -EEXIST, "cannot create a temporary file in %s", p->dir);
+    return put_fail(p, -EEXIST, "cannot create a temporary file in %s", p->dest.dir);
 }
 
 /* Mode and owner of the new file: the caller's, or those of the file it
@@ -292,35 +296,38 @@ static int is_mount_point(int dirfd, const char *name, const struct stat *st)
 static void put_free(durlog_put *p)
 {
     if (p->named && p->tmpname[0])
-        (void)dl_unlinkat(p->dirfd, p->tmpname);
+        (void)dl_unlinkat(p->dest.dirfd, p->tmpname);
     dl_close(p->fd);
-    dl_close(p->dirfd);
-    free(p->dir);
-    free(p->base);
+    dl_put_dest_free(&p->dest);
     free(p->shown);
     free(p);
 }
 
-int durlog_put_begin(const char *path, const durlog_put_options *opts,
+/* The total a caller's size_hint announces: 0 means "not known", so that
+ * a zero-filled struct is the default. */
+static uint64_t hinted_total(const durlog_put_options *o)
+{
+    return o->size_hint ? o->size_hint : DURLOG_SIZE_UNKNOWN;
+}
+
+/* durlog_put_begin with the total known (DURLOG_SIZE_UNKNOWN if not): a
+ * buffer's length, a file's size, or the caller's hint. opts is not NULL. */
+static int put_start(const char *path, const durlog_put_options *opts, uint64_t total,
                      durlog_put **out)
 {
-    durlog_put_options defaults;
-    if (!opts) {
-        durlog_put_options_init(&defaults);
-        opts = &defaults;
-    }
-    if (!path || !out || !*path) {
-        if (opts->errbuf && opts->errbuf_size)
-            snprintf(opts->errbuf, opts->errbuf_size, "no destination path");
-        return -EINVAL;
-    }
+    int rc = check_options(opts);
+    if (rc)
+        return rc;
+    if (!path || !out || !*path)
+        return dl_put_message(opts->errbuf, opts->errbuf_size, -EINVAL,
+                              "put: no destination path");
     *out = NULL;
     durlog_put *p = calloc(1, sizeof *p);
     if (!p)
-        return -ENOMEM;
-    p->dirfd = p->fd = -1;
+        return dl_put_message(opts->errbuf, opts->errbuf_size, -ENOMEM, "put %s", path);
+    p->dest.dirfd = p->fd = -1;
     p->flags = opts->flags;
-    p->total = opts->size_hint;
+    p->total = total;
     p->progress = opts->progress;
     p->progress_arg = opts->progress_arg;
     p->errbuf = opts->errbuf;
@@ -329,23 +336,18 @@ int durlog_put_begin(const char *path, const durlog_put_options *opts,
         p->errbuf[0] = '\0';
 
     p->shown = strdup(path);
-    int rc = p->shown ? split_dest(p, path) : -ENOMEM;
+    rc = p->shown ? dl_put_resolve(path, &p->dest, p->errbuf, p->errbuf_size)
+                  : put_fail(p, -ENOMEM, "put %s", path);
     if (rc)
         goto fail;
-    rc = dl_openat(AT_FDCWD, p->dir, O_RDONLY | O_DIRECTORY, 0);
-    if (rc < 0) {
-        rc = put_fail(p, rc, "cannot open directory %s", p->dir);
-        goto fail;
-    }
-    p->dirfd = rc;
-    if (strncmp(p->base, TMP_PREFIX, sizeof TMP_PREFIX - 1) == 0) {
+    if (strncmp(p->dest.base, TMP_PREFIX, sizeof TMP_PREFIX - 1) == 0) {
         rc = put_fail(p, -EINVAL, "%s: names starting with \"" TMP_PREFIX "\" are "
                       "put's temporary files", p->shown);
         goto fail;
     }
 
     struct stat old;
-    int have_old = fstatat(p->dirfd, p->base, &old, AT_SYMLINK_NOFOLLOW) == 0;
+    int have_old = fstatat(p->dest.dirfd, p->dest.base, &old, AT_SYMLINK_NOFOLLOW) == 0;
     if (have_old && S_ISDIR(old.st_mode)) {
         rc = put_fail(p, -EISDIR, "%s", p->shown);
         goto fail;
@@ -358,7 +360,7 @@ int durlog_put_begin(const char *path, const durlog_put_options *opts,
     /* A file bind-mounted over DEST (a container's /etc/hosts, say) lives
      * on another device than its directory: rename(2) could only fail with
      * EBUSY, after the whole copy. Say so now. */
-    if (have_old && is_mount_point(p->dirfd, p->base, &old)) {
+    if (have_old && is_mount_point(p->dest.dirfd, p->dest.base, &old)) {
         rc = put_fail(p, -EBUSY, "%s is a mount point (a file mounted over it); a rename "
                       "cannot replace it", p->shown);
         goto fail;
@@ -368,7 +370,7 @@ int durlog_put_begin(const char *path, const durlog_put_options *opts,
         goto fail;
     }
 
-    remove_stale(p->dirfd);
+    remove_stale(p->dest.dirfd);
     rc = create_temp(p, (opts->flags & DURLOG_PUT_SET_MODE) ? 0600 : 0666);
     if (rc)
         goto fail;
@@ -381,7 +383,7 @@ int durlog_put_begin(const char *path, const durlog_put_options *opts,
             p->reserved = p->total;
         else if (rc != -EOPNOTSUPP) {
             rc = put_fail(p, rc, "cannot reserve %llu bytes in %s",
-                          (unsigned long long)p->total, p->dir);
+                          (unsigned long long)p->total, p->dest.dir);
             goto fail;
         }
     }
@@ -395,6 +397,17 @@ int durlog_put_begin(const char *path, const durlog_put_options *opts,
 fail:
     put_free(p);
     return rc;
+}
+
+int durlog_put_begin(const char *path, const durlog_put_options *opts,
+                     durlog_put **out)
+{
+    durlog_put_options defaults;
+    if (!opts) {
+        durlog_put_options_init(&defaults);
+        opts = &defaults;
+    }
+    return put_start(path, opts, hinted_total(opts), out);
 }
 
 /* ---- writing ---- */
@@ -453,8 +466,10 @@ static int write_failed(durlog_put *p, int rc)
 
 int durlog_put_write(durlog_put *p, const void *buf, size_t len)
 {
-    if (!p || (!buf && len))
+    if (!p)
         return -EINVAL;
+    if (!buf && len)
+        return put_fail(p, -EINVAL, "put %s: no buffer for %zu bytes", p->shown, len);
     if (p->failed)
         return p->failed;
     const char *c = buf;
@@ -512,7 +527,7 @@ int durlog_put_commit(durlog_put *p)
         for (int tries = 0;; tries++) {
             random_hex(hex, sizeof hex);
             snprintf(p->tmpname, sizeof p->tmpname, TMP_PREFIX "%s", hex);
-            rc = dl_linkat(AT_FDCWD, proc, p->dirfd, p->tmpname, AT_SYMLINK_FOLLOW);
+            rc = dl_linkat(AT_FDCWD, proc, p->dest.dirfd, p->tmpname, AT_SYMLINK_FOLLOW);
             if (rc != -EEXIST || tries == 100)
                 break;
         }
@@ -523,15 +538,20 @@ int durlog_put_commit(durlog_put *p)
         }
         p->named = 1;
     }
-    rc = dl_renameat(p->dirfd, p->tmpname, p->base);
+    rc = dl_renameat(p->dest.dirfd, p->tmpname, p->dest.base);
     if (rc) {
         rc = put_fail(p, rc, "rename over %s", p->shown);
         goto out;
     }
     p->named = 0; /* the name is DEST's now: put_free must not unlink it */
-    if (!(p->flags & DURLOG_PUT_NO_SYNC) && (rc = dl_fsync(p->dirfd)) != 0)
-        rc = put_fail(p, rc, "fsync of directory %s (the new %s is in place but may "
-                      "not survive a power loss)", p->dir, p->shown);
+    /* Makes the rename durable. DEST already holds the new content, so a
+     * failure here is not "nothing replaced": it has its own code. The
+     * message keeps the system's reason (EIO, ...). */
+    if (!(p->flags & DURLOG_PUT_NO_SYNC) && (rc = dl_fsync(p->dest.dirfd)) != 0) {
+        put_fail(p, rc, "fsync of directory %s (the new %s is in place but may "
+                 "not survive a power loss)", p->dest.dir, p->shown);
+        rc = DURLOG_EDIRSYNC;
+    }
 out:
     put_free(p);
     return rc;
@@ -542,16 +562,16 @@ out:
 int durlog_put_buffer(const char *path, const void *buf, size_t len,
                       const durlog_put_options *opts)
 {
+    durlog_put_options defaults;
+    if (!opts) {
+        durlog_put_options_init(&defaults);
+        opts = &defaults;
+    }
     if (!buf && len)
-        return -EINVAL;
-    durlog_put_options o;
-    if (opts)
-        o = *opts;
-    else
-        durlog_put_options_init(&o);
-    o.size_hint = len;
+        return dl_put_message(opts->errbuf, opts->errbuf_size, -EINVAL,
+                              "put %s: no buffer for %zu bytes", path ? path : "", len);
     durlog_put *p;
-    int rc = durlog_put_begin(path, &o, &p);
+    int rc = put_start(path, opts, len, &p);
     if (rc)
         return rc;
     rc = durlog_put_write(p, buf, len);
@@ -614,27 +634,27 @@ static int copy_by_reading(durlog_put *p, int src)
 
 int durlog_put_fd(const char *path, int src_fd, const durlog_put_options *opts)
 {
-    durlog_put_options o;
-    if (opts)
-        o = *opts;
-    else
-        durlog_put_options_init(&o);
-    struct stat st;
-    if (src_fd < 0 || fstat(src_fd, &st) < 0) {
-        if (o.errbuf && o.errbuf_size)
-            snprintf(o.errbuf, o.errbuf_size, "put: bad source descriptor %d", src_fd);
-        return -EBADF;
+    durlog_put_options defaults;
+    if (!opts) {
+        durlog_put_options_init(&defaults);
+        opts = &defaults;
     }
+    int rc = check_options(opts);
+    if (rc)
+        return rc;
+    struct stat st;
+    if (src_fd < 0 || fstat(src_fd, &st) < 0)
+        return dl_put_message(opts->errbuf, opts->errbuf_size, -EBADF,
+                              "put: bad source descriptor %d", src_fd);
     int regular = S_ISREG(st.st_mode);
     off_t at = regular ? lseek(src_fd, 0, SEEK_CUR) : -1;
     /* A file's size is known; for a pipe the caller's hint stands. */
+    uint64_t total = hinted_total(opts);
     if (regular)
-        o.size_hint = at >= 0 && st.st_size >= at ? (uint64_t)(st.st_size - at)
-                                                  : DURLOG_SIZE_UNKNOWN;
-    else if (!opts)
-        o.size_hint = DURLOG_SIZE_UNKNOWN;
+        total = at >= 0 && st.st_size >= at ? (uint64_t)(st.st_size - at)
+                                            : DURLOG_SIZE_UNKNOWN;
     durlog_put *p;
-    int rc = durlog_put_begin(path, &o, &p);
+    rc = put_start(path, opts, total, &p);
     if (rc)
         return rc;
     rc = 1;

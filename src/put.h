@@ -1,13 +1,20 @@
 /*
- * put.h - knobs of durlog_put_*() (put.c) that benchmarks and tests turn.
+ * put.h - what the files of durlog_put_*() share (not public API).
  *
- * Not public API: the defaults are what the library ships; bench/bench_put.c
- * sets them to measure each design choice against its alternative, and tests
- * use smaller chunks to see more progress calls.
+ * put.c holds the steps of a put (durlog_put.h): the temporary file, the
+ * writes, the syncs and the rename. put_path.c finds where a put writes:
+ * DEST's directory, opened, and the name in it, walking the path one
+ * component at a time under the protected_symlinks rule.
+ *
+ * The tuning knobs are here because benchmarks and tests turn them: the
+ * defaults are what the library ships; bench/bench_put.c sets them to
+ * measure each design choice against its alternative, and tests use
+ * smaller chunks to see more progress calls.
  */
 #ifndef DL_PUT_H
 #define DL_PUT_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,5 +26,30 @@ struct dl_put_tuning {
 };
 
 extern struct dl_put_tuning dl_put_tuning;
+
+/* Where a put writes. */
+struct dl_put_dest {
+    int dirfd;          /* DEST's directory, O_RDONLY|O_DIRECTORY: the
+                           temporary file, the rename and the directory
+                           fsync all go through it */
+    char *base;         /* the name in it to replace: never a symbolic
+                           link (one was followed), ".", ".." or empty */
+    char *dir;          /* the directory, for messages: as the caller
+                           wrote it, or where the links led */
+};
+
+/* Resolves path (put_path.c). Returns 0 and fills *out (release it with
+ * dl_put_dest_free), or a negative errno with a message in errbuf (when
+ * there is one); see durlog_put.h for the errors. */
+int dl_put_resolve(const char *path, struct dl_put_dest *out, char *errbuf,
+                   size_t errbuf_size);
+void dl_put_dest_free(struct dl_put_dest *d);
+
+/* Writes "<what>: <text of rc>" into errbuf (when there is one) and
+ * returns rc: every put message has that form (put.c). */
+int dl_put_message(char *errbuf, size_t errbuf_size, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+int dl_put_vmessage(char *errbuf, size_t errbuf_size, int rc, const char *fmt,
+                    va_list ap) __attribute__((format(printf, 4, 0)));
 
 #endif

@@ -229,10 +229,15 @@ static void test_put_stream(void)
     /* Bad arguments. */
     CHECK_RC(durlog_put_begin(NULL, NULL, &p), -EINVAL);
     CHECK_RC(durlog_put_begin("", NULL, &p), -EINVAL);
+    CHECK_RC(durlog_put_begin(d.path, NULL, NULL), -EINVAL);
     CHECK_RC(durlog_put_write(NULL, "x", 1), -EINVAL);
     CHECK_RC(durlog_put_commit(NULL), -EINVAL);
     durlog_put_abort(NULL);
     CHECK_RC(durlog_put_buffer(d.path, NULL, 5, NULL), -EINVAL);
+    CHECK_OK(durlog_put_begin(d.path, NULL, &p));
+    CHECK_RC(durlog_put_write(p, NULL, 5), -EINVAL);
+    durlog_put_abort(p);
+    CHECK(file_is(d.path, data, 5000));
     free(data);
     test_rmrf(d.dir);
 }
@@ -717,7 +722,7 @@ static void test_put_faults(void)
     durlog_put_options_init(&o);
     o.errbuf = msg;
     o.errbuf_size = sizeof msg;
-    long runs = 0, failures = 0;
+    long runs = 0, failures = 0, dirsync_failures = 0;
 
     for (int kind = 0; kind < 4; kind++) {
         named_mode = kind == 3; /* a buffer again, through a named temporary */
@@ -756,11 +761,15 @@ static void test_put_faults(void)
                     CHECK(msg[0] != '\0');
                     CHECK(strstr(msg, strerror(fault_errno[fault])) != NULL);
                     /* Only a failed fsync of the directory comes after the
-                     * rename; the message says the new file is in place. */
+                     * rename: it has a code of its own, the new content is
+                     * in place, and the message says so. */
                     if (failed_call_kind == K_DIRSYNC) {
+                        dirsync_failures++;
+                        CHECK_RC(rc, DURLOG_EDIRSYNC);
                         CHECK(is_new);
                         CHECK(strstr(msg, "in place") != NULL);
                     } else {
+                        CHECK(rc != DURLOG_EDIRSYNC);
                         if (!file_is_old(d.path))
                             fprintf(stderr, "  kind %d %s at call %ld: %s\n", kind,
                                     fault_names[fault], fail_at, msg);
@@ -779,9 +788,10 @@ static void test_put_faults(void)
     named_mode = 0;
     CHECK_OK(durlog_put_buffer(d.path, data, len, NULL));
     CHECK_EQ_U64(count_temps(d.dir), 0);
-    printf("  %ld faulted puts, %ld failed cleanly, the rest succeeded whole\n",
-           runs, failures);
+    printf("  %ld faulted puts, %ld failed cleanly (%ld at the directory's fsync, "
+           "DEST replaced), the rest succeeded whole\n", runs, failures, dirsync_failures);
     CHECK(failures > 0);
+    CHECK(dirsync_failures > 0);
     dl_put_tuning = saved;
     free(data);
     test_rmrf(d.dir);
