@@ -6,10 +6,19 @@
  *    leaves the destination untouched;
  *  - errors (a directory, a missing directory, a FIFO, EACCES, EXDEV ...):
  *    a message, the old file untouched, no temporary file left;
+ *  - symbolic links followed only where fs.protected_symlinks would (not
+ *    another user's link in a sticky world-writable directory, as the last
+ *    component or a directory on the way), read through the descriptor
+ *    that was checked (a link swapped after the check changes nothing);
+ *    loops and the 40-link limit; links to nothing;
+ *  - options: a zero-filled struct is the defaults; unknown flag bits and
+ *    non-zero reserved fields are refused;
  *  - a fault at every system call of a put (EIO, ENOSPC, EDQUOT, EXDEV,
  *    EINTR storms, one-byte transfers), with either kind of temporary file:
  *    each fails the put (a failed writeback too: waiting for it consumed
  *    the error, so the fsync after it would not see it);
+ *    only the directory's fsync, after the rename, returns DURLOG_EDIRSYNC,
+ *    with the new content in place;
  *  - a process killed before each system call of a put, and at random
  *    moments of a large one: the destination is old or new, and the next put
  *    removes a temporary file the killed one left;
@@ -541,6 +550,350 @@ static void test_put_errors(void)
     REQUIRE(chmod(d.dir, 0755) == 0);
     CHECK(tu_exited_ok(tu_wait(tu_fork(put_as_nobody, d.path))));
     CHECK(file_is(d.path, "via link", 8));
+    CHECK_EQ_U64(count_temps(d.dir), 0);
+    test_rmrf(d.dir);
+}
+
+/* ---- symbolic links: followed only where the kernel would ---- */
+
+#define NOBODY 65534 /* uid and gid of "nobody" */
+
+/* A symbolic link dir/name -> target owned by uid; 0 or -1. */
+static int plant_link(const char *dir, const char *name, const char *target, uid_t uid)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    (void)unlink(path);
+    return symlink(target, path) == 0 && lchown(path, uid, uid) == 0 ? 0 : -1;
+}
+
+static int is_link(const char *dir, const char *name)
+{
+    char path[400];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return lstat(path, &st) == 0 && S_ISLNK(st.st_mode);
+}
+
+/* The /etc/shadow case of the issue, with a scratch file as the victim: in
+ * a sticky, world-writable directory (/tmp's mode), a link another user
+ * planted is not followed, by the last component or a directory one; the
+ * caller's own links, the directory owner's, and links in directories that
+ * are not both sticky and world-writable are. */
+static void test_put_links_in_sticky_directories(void)
+{
+    struct dest d;
+    dest_make(&d, OLD_TEXT); /* d.path: root's file, the victim */
+    REQUIRE(geteuid() == 0);
+    char sticky[300], msg[512], path[400], real[300];
+    snprintf(sticky, sizeof sticky, "%s/tmp", d.dir);
+    snprintf(real, sizeof real, "%s/real", d.dir);
+    REQUIRE(mkdir(sticky, 0700) == 0 && chmod(sticky, 01777) == 0);
+    REQUIRE(mkdir(real, 0755) == 0);
+    /* Link targets are absolute: the scratch directory may be relative. */
+    char victim[PATH_MAX], real_abs[PATH_MAX];
+    REQUIRE(realpath(d.path, victim) && realpath(real, real_abs));
+    durlog_put_options o;
+    durlog_put_options_init(&o);
+    o.errbuf = msg;
+    o.errbuf_size = sizeof msg;
+    snprintf(path, sizeof path, "%s/out", sticky);
+
+    /* nobody's link to root's file: refused, nothing written anywhere. */
+    REQUIRE(plant_link(sticky, "out", victim, NOBODY) == 0);
+    msg[0] = '\0';
+    CHECK_RC(durlog_put_buffer(path, "new", 3, &o), -EACCES);
+    CHECK(strstr(msg, "/tmp/out") && strstr(msg, "protected_symlinks") &&
+          strstr(msg, "uid 65534") && strstr(msg, "Permission denied"));
+    CHECK(!strchr(msg, '\n'));
+    CHECK(file_is_old(d.path));
+    CHECK(is_link(sticky, "out"));
+    CHECK_EQ_U64(count_temps(d.dir) + count_temps(sticky), 0);
+    /* The same through a relative target, and through begin. */
+    REQUIRE(plant_link(sticky, "out", "../file", NOBODY) == 0);
+    durlog_put *p = NULL;
+    CHECK_RC(durlog_put_begin(path, &o, &p), -EACCES);
+    CHECK(p == NULL);
+    CHECK(file_is_old(d.path));
+
+    /* A link the caller owns is followed: the file replaced, the link kept. */
+    REQUIRE(plant_link(sticky, "out", victim, 0) == 0);
+    CHECK_OK(durlog_put_buffer(path, "mine", 4, &o));
+    CHECK(file_is(d.path, "mine", 4));
+    CHECK(is_link(sticky, "out"));
+
+    /* So is one the directory's owner owns. */
+    REQUIRE(chown(sticky, NOBODY, NOBODY) == 0);
+    REQUIRE(plant_link(sticky, "out", victim, NOBODY) == 0);
+    CHECK_OK(durlog_put_buffer(path, "owner", 5, &o));
+    CHECK(file_is(d.path, "owner", 5));
+    REQUIRE(chown(sticky, 0, 0) == 0);
+
+    /* A directory that is world-writable but not sticky, or sticky but not
+     * world-writable, is not one the rule covers. */
+    static const mode_t not_covered[] = { 0777, 01755 };
+    for (int i = 0; i < 2; i++) {
+        REQUIRE(chmod(sticky, not_covered[i]) == 0);
+        REQUIRE(plant_link(sticky, "out", victim, NOBODY) == 0);
+        CHECK_OK(durlog_put_buffer(path, "open", 4, &o));
+        CHECK(file_is(d.path, "open", 4));
+    }
+    REQUIRE(chmod(sticky, 01777) == 0);
+
+    /* A directory on the way that is nobody's link: refused too, and no
+     * file appears where it points. */
+    char via[400], made[400];
+    snprintf(via, sizeof via, "%s/dirlink/new", sticky);
+    snprintf(made, sizeof made, "%s/new", real);
+    REQUIRE(plant_link(sticky, "dirlink", real_abs, NOBODY) == 0);
+    msg[0] = '\0';
+    CHECK_RC(durlog_put_buffer(via, "x", 1, &o), -EACCES);
+    CHECK(strstr(msg, "/tmp/dirlink") && strstr(msg, "protected_symlinks"));
+    CHECK(access(made, F_OK) != 0);
+    CHECK_EQ_U64(count_temps(real), 0);
+    REQUIRE(plant_link(sticky, "dirlink", real_abs, 0) == 0);
+    CHECK_OK(durlog_put_buffer(via, "x", 1, &o));
+    CHECK(file_is(made, "x", 1));
+    test_rmrf(d.dir);
+}
+
+/* Loops, the 40-link limit, and links to nothing. */
+static void test_put_link_loops_and_dangling_links(void)
+{
+    struct dest d;
+    dest_make(&d, OLD_TEXT);
+    char msg[512], path[400], name[32], target[32];
+    durlog_put_options o;
+    durlog_put_options_init(&o);
+    o.errbuf = msg;
+    o.errbuf_size = sizeof msg;
+
+    REQUIRE(plant_link(d.dir, "a", "b", 0) == 0 && plant_link(d.dir, "b", "a", 0) == 0);
+    REQUIRE(plant_link(d.dir, "self", "./self", 0) == 0);
+    const char *loops[] = { "a", "self", "a/file" };
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", d.dir, loops[i]);
+        msg[0] = '\0';
+        CHECK_RC(durlog_put_buffer(path, "x", 1, &o), -ELOOP);
+        CHECK(strstr(msg, "more than 40 symbolic links") != NULL);
+    }
+
+    /* chain0 -> chain1 -> ... -> chain40 -> file: 40 links from chain1 are
+     * followed, 41 from chain0 are one too many. */
+    for (int i = 0; i <= 40; i++) {
+        snprintf(name, sizeof name, "chain%d", i);
+        if (i < 40)
+            snprintf(target, sizeof target, "chain%d", i + 1);
+        else
+            snprintf(target, sizeof target, "file");
+        REQUIRE(plant_link(d.dir, name, target, 0) == 0);
+    }
+    snprintf(path, sizeof path, "%s/chain1", d.dir);
+    CHECK_OK(durlog_put_buffer(path, "forty", 5, &o));
+    CHECK(file_is(d.path, "forty", 5));
+    snprintf(path, sizeof path, "%s/chain0", d.dir);
+    CHECK_RC(durlog_put_buffer(path, "x", 1, &o), -ELOOP);
+    CHECK(file_is(d.path, "forty", 5));
+
+    /* A link to a missing file in an existing directory: not created
+     * through the link (as cp refuses to write through one). */
+    char missing[400];
+    snprintf(missing, sizeof missing, "%s/nothere", d.dir);
+    REQUIRE(plant_link(d.dir, "dangling", "nothere", 0) == 0);
+    snprintf(path, sizeof path, "%s/dangling", d.dir);
+    msg[0] = '\0';
+    CHECK_RC(durlog_put_buffer(path, "x", 1, &o), -ENOENT);
+    CHECK(strstr(msg, "does not exist") != NULL);
+    CHECK(access(missing, F_OK) != 0);
+    CHECK(is_link(d.dir, "dangling"));
+
+    /* A path ending in a link to a directory names a directory. */
+    char deep[400], beside[400];
+    snprintf(deep, sizeof deep, "%s/real", d.dir);
+    REQUIRE(mkdir(deep, 0755) == 0);
+    snprintf(deep, sizeof deep, "%s/real/sub", d.dir);
+    REQUIRE(mkdir(deep, 0755) == 0);
+    REQUIRE(plant_link(d.dir, "deep", "real/sub", 0) == 0);
+    snprintf(path, sizeof path, "%s/deep", d.dir);
+    CHECK_RC(durlog_put_buffer(path, "x", 1, &o), -EISDIR);
+    /* ".." after a link is the parent of where the link led (real), not
+     * of the link (as the kernel walks it). */
+    snprintf(path, sizeof path, "%s/deep/../file", d.dir);
+    snprintf(beside, sizeof beside, "%s/real/file", d.dir);
+    CHECK_OK(durlog_put_buffer(path, "dots", 4, &o));
+    CHECK(file_is(beside, "dots", 4));
+    CHECK(file_is(d.path, "forty", 5));
+    CHECK_EQ_U64(count_temps(d.dir), 0);
+    test_rmrf(d.dir);
+}
+
+/* The link is read through the descriptor that was checked: swapping it for
+ * another user's link to another file right after the check changes
+ * nothing. (realpath() and then a second lookup would have followed the
+ * swapped one.) */
+static const char *swap_dir, *swap_victim;
+static int swapped;
+
+static int swap_after_check_openat(int dirfd, const char *name, int flags, mode_t mode)
+{
+    int fd = dl_os_real.openat(dirfd, name, flags, mode);
+    if (fd >= 0 && (flags & O_PATH) && strcmp(name, "out") == 0 && !swapped) {
+        swapped = 1;
+        if (plant_link(swap_dir, "out", swap_victim, NOBODY) != 0)
+            swapped = -1;
+    }
+    return fd;
+}
+
+static void test_put_link_swapped_after_its_check_is_not_followed(void)
+{
+    struct dest d;
+    dest_make(&d, OLD_TEXT); /* the victim */
+    char sticky[300], safe[300], path[400];
+    snprintf(sticky, sizeof sticky, "%s/tmp", d.dir);
+    snprintf(safe, sizeof safe, "%s/safe", d.dir);
+    snprintf(path, sizeof path, "%s/out", sticky);
+    REQUIRE(mkdir(sticky, 0700) == 0 && chmod(sticky, 01777) == 0);
+    FILE *f = fopen(safe, "w");
+    REQUIRE(f);
+    fputs(OLD_TEXT, f);
+    fclose(f);
+    static char victim[PATH_MAX], safe_abs[PATH_MAX];
+    REQUIRE(realpath(d.path, victim) && realpath(safe, safe_abs));
+    REQUIRE(plant_link(sticky, "out", safe_abs, 0) == 0);
+
+    swap_dir = sticky;
+    swap_victim = victim;
+    swapped = 0;
+    dl_os.openat = swap_after_check_openat;
+    int rc = durlog_put_buffer(path, "new", 3, NULL);
+    tu_restore_os();
+    CHECK_EQ_U64(swapped, 1);
+    CHECK_OK(rc);
+    CHECK(file_is(safe, "new", 3));
+    CHECK(file_is_old(d.path));
+    /* The swapped link itself is refused by the next put. */
+    CHECK_RC(durlog_put_buffer(path, "new", 3, NULL), -EACCES);
+    CHECK(file_is_old(d.path));
+    test_rmrf(d.dir);
+}
+
+/* ---- options: zero means the default; unknown bits are refused ---- */
+
+static void test_put_zero_filled_options_are_the_defaults(void)
+{
+    struct dest d;
+    dest_make(&d, NULL);
+    REQUIRE(geteuid() == 0);
+    mode_t old_umask = umask(027);
+    char a[400], b[400];
+    snprintf(a, sizeof a, "%s/a", d.dir);
+    snprintf(b, sizeof b, "%s/b", d.dir);
+    durlog_put_options zero = { 0 }, init;
+    durlog_put_options_init(&init);
+    struct seen sz = { 0 }, si = { 0 };
+    zero.progress = init.progress = record_progress;
+    zero.progress_arg = &sz;
+    init.progress_arg = &si;
+
+    /* New files: the same mode (0666 less the umask), owner and content. */
+    CHECK_OK(durlog_put_buffer(a, "same", 4, &zero));
+    CHECK_OK(durlog_put_buffer(b, "same", 4, &init));
+    struct stat sa, sb;
+    REQUIRE(stat(a, &sa) == 0 && stat(b, &sb) == 0);
+    CHECK_EQ_U64(sa.st_mode & 07777, 0640);
+    CHECK_EQ_U64(sb.st_mode & 07777, 0640);
+    CHECK_EQ_U64(sa.st_uid, sb.st_uid);
+    CHECK_EQ_U64(sa.st_gid, sb.st_gid);
+    CHECK(file_is(a, "same", 4) && file_is(b, "same", 4));
+
+    /* Replaced files keep their mode and owner under both. */
+    REQUIRE(chmod(a, 0604) == 0 && chown(a, 1234, 5678) == 0);
+    REQUIRE(chmod(b, 0604) == 0 && chown(b, 1234, 5678) == 0);
+    CHECK_OK(durlog_put_buffer(a, "again", 5, &zero));
+    CHECK_OK(durlog_put_buffer(b, "again", 5, &init));
+    REQUIRE(stat(a, &sa) == 0 && stat(b, &sb) == 0);
+    CHECK_EQ_U64(sa.st_mode & 07777, 0604);
+    CHECK_EQ_U64(sb.st_mode & 07777, 0604);
+    CHECK_EQ_U64(sa.st_uid, 1234);
+    CHECK_EQ_U64(sb.st_uid, 1234);
+    CHECK_EQ_U64(sa.st_gid, 5678);
+    CHECK_EQ_U64(sb.st_gid, 5678);
+
+    /* A stream: size_hint 0 means "not known", as DURLOG_SIZE_UNKNOWN. */
+    durlog_put_options hint = init;
+    struct seen sh = { 0 };
+    hint.size_hint = DURLOG_SIZE_UNKNOWN;
+    hint.progress_arg = &sh;
+    const durlog_put_options *opts[] = { &zero, &init, &hint };
+    struct seen *seen[] = { &sz, &si, &sh };
+    for (int i = 0; i < 3; i++) {
+        durlog_put *p;
+        memset(seen[i], 0, sizeof *seen[i]);
+        CHECK_OK(durlog_put_begin(a, opts[i], &p));
+        CHECK_OK(durlog_put_write(p, "0123456789", 10));
+        CHECK_OK(durlog_put_commit(p));
+        CHECK_EQ_U64(seen[i]->first_total, DURLOG_SIZE_UNKNOWN);
+        CHECK_EQ_U64(seen[i]->last_done, 10);
+        CHECK_EQ_U64(seen[i]->last_total, 10);
+        CHECK(file_is(a, "0123456789", 10));
+    }
+    umask(old_umask);
+    CHECK_EQ_U64(count_temps(d.dir), 0);
+    test_rmrf(d.dir);
+}
+
+static void test_put_unknown_flags_and_reserved_fields_are_refused(void)
+{
+    struct dest d;
+    dest_make(&d, OLD_TEXT);
+    char msg[512], src[400];
+    snprintf(src, sizeof src, "%s/src", d.dir);
+    FILE *f = fopen(src, "w");
+    REQUIRE(f);
+    fputs("new", f);
+    fclose(f);
+
+    for (int bad = 0; bad < 4; bad++) {
+        durlog_put_options o;
+        durlog_put_options_init(&o);
+        o.errbuf = msg;
+        o.errbuf_size = sizeof msg;
+        const char *want = "reserved fields must be zero";
+        if (bad == 0)
+            o.flags = 8;
+        else if (bad == 1)
+            o.flags = DURLOG_PUT_NO_SYNC | 0x80000000u;
+        else
+            o.reserved[bad == 2 ? 0 : 7] = 1;
+        if (bad < 2)
+            want = "unknown bits";
+        for (int kind = 0; kind < 3; kind++) {
+            msg[0] = '\0';
+            int rc;
+            if (kind == 0) {
+                rc = durlog_put_buffer(d.path, "new", 3, &o);
+            } else if (kind == 1) {
+                int fd = open(src, O_RDONLY);
+                rc = durlog_put_fd(d.path, fd, &o);
+                close(fd);
+            } else {
+                durlog_put *p = NULL;
+                rc = durlog_put_begin(d.path, &o, &p);
+                CHECK(p == NULL);
+            }
+            CHECK_RC(rc, -EINVAL);
+            if (!strstr(msg, want))
+                fprintf(stderr, "  case %d kind %d: \"%s\"\n", bad, kind, msg);
+            CHECK(strstr(msg, want) != NULL);
+            CHECK(file_is_old(d.path));
+        }
+    }
+    /* Refused before the descriptor is looked at. */
+    durlog_put_options o;
+    durlog_put_options_init(&o);
+    o.flags = 16;
+    CHECK_RC(durlog_put_fd(d.path, -1, &o), -EINVAL);
     CHECK_EQ_U64(count_temps(d.dir), 0);
     test_rmrf(d.dir);
 }
@@ -1529,6 +1882,11 @@ TEST_MAIN({
     RUN(test_put_progress);
     RUN(test_put_cancel);
     RUN(test_put_errors);
+    RUN(test_put_links_in_sticky_directories);
+    RUN(test_put_link_loops_and_dangling_links);
+    RUN(test_put_link_swapped_after_its_check_is_not_followed);
+    RUN(test_put_zero_filled_options_are_the_defaults);
+    RUN(test_put_unknown_flags_and_reserved_fields_are_refused);
     RUN(test_put_faults);
     RUN(test_put_killed_at_each_step);
     RUN(test_put_killed_at_random);
