@@ -983,13 +983,37 @@ put_failures_leave_dest_untouched() {
     expect_stderr_has "Is a directory"
     run "$BIN" put "$D/src" "$D/nodir/dest"
     expect_status 1
-    expect_stderr_has "cannot open directory .*nodir: No such file or directory"
+    expect_stderr_has "cannot reach .*nodir/dest (at \"nodir\"): No such file or directory"
     [ "$(cat "$D/dest")" = old ] || fail "DEST changed"
     ls -A "$D" | grep -q '^\.durlog-put\.' && fail "a temporary file was left"
     run "$BIN" put "$D/src"
     expect_usage_error
     run "$BIN" put "$D/src" "$D/dest" extra
     expect_usage_error
+}
+
+# The issue's case: root runs `durlog put x /tmp/out` where another user
+# planted /tmp/out -> /etc/shadow. Here a scratch sticky world-writable
+# directory, a link owned by nobody, and a scratch file as /etc/shadow.
+put_refuses_another_users_link_in_a_sticky_directory() {
+    mkdir -m 1777 "$D/tmp"
+    chmod 1777 "$D/tmp"
+    printf 'root:secret\n' >"$D/shadow"
+    printf 'owned\n' >"$D/src"
+    ln -s "$(realpath "$D/shadow")" "$D/tmp/out"
+    chown -h nobody "$D/tmp/out" || { fail "cannot chown the link to nobody"; return; }
+    run "$BIN" put "$D/src" "$D/tmp/out"
+    expect_status 1
+    expect_one_error_line put
+    expect_stderr_has "not following the symbolic link .*/tmp/out, owned by uid 65534 .*protected_symlinks.*: Permission denied$"
+    [ "$(cat "$D/shadow")" = root:secret ] || fail "the link's target was replaced"
+    [ -L "$D/tmp/out" ] || fail "the link was replaced"
+    ls -A "$D" "$D/tmp" | grep -q '^\.durlog-put\.' && fail "a temporary file was left"
+    # The caller's own link is followed, as cp would.
+    chown -h root "$D/tmp/out"
+    run "$BIN" put "$D/src" "$D/tmp/out"
+    expect_status 0
+    [ "$(cat "$D/shadow")" = owned ] || fail "the caller's own link was not followed"
 }
 
 # The article's 4 GiB write, done whole: on tmpfs ($DURLOG_BIG_DIR, default
@@ -1221,6 +1245,7 @@ t put_shows_progress_on_a_pipe_only_when_asked
 t put_interrupted_leaves_dest_untouched
 t put_mode_option_sets_the_permission_bits
 t put_failures_leave_dest_untouched
+t put_refuses_another_users_link_in_a_sticky_directory
 t put_of_a_4_gib_file_reports_its_size_and_matches_its_checksum
 t bench_quick_json_has_every_row_verified_and_plots
 t bench_csv_has_a_header_and_a_line_per_row
