@@ -7,10 +7,10 @@
  *
  *  begin   Checks the options (a bit or field this version does not know
  *          is refused, not ignored), resolves DEST (put_path.c) and
- *          creates an unnamed file in its directory
- *          (O_TMPFILE): in the same file system, so that the final rename is
- *          atomic; unnamed, so that a crash during the long write leaves
- *          nothing behind (the kernel frees it). It is flock'ed at once, so
+ *          creates an unnamed file in its directory (O_TMPFILE): in the
+ *          same file system, so that the final rename is atomic; unnamed,
+ *          so that a crash during the long write leaves nothing behind (the
+ *          kernel frees it). It is flock'ed at once, so
  *          that once it has a name no cleaner mistakes it for a stale one.
  *          Where O_TMPFILE or /proc is missing, a named ".durlog-put.*" file
  *          is used instead, locked the same way. Mode and owner are set
@@ -28,17 +28,16 @@
  *          the rename leaves the old DEST; after it, the new one, complete
  *          because it was synced before it got any name. The directory's
  *          fsync is the one step after the rename: its failure has a code
- *          of its own (DURLOG_EDIRSYNC), since DEST is replaced by then. A name left by a
- *          crash between link and rename is removed by the next put into
- *          the directory (remove_stale).
+ *          of its own (DURLOG_EDIRSYNC), since DEST is replaced by then. A
+ *          name left by a crash between link and rename is removed by the
+ *          next put into the directory (remove_stale).
  *
- * The old file's content is never written to, so every failure leaves DEST
- * as it was.
+ * The old file's content is never written to, so every failure but
+ * DURLOG_EDIRSYNC leaves DEST as it was.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
