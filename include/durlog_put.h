@@ -5,7 +5,8 @@
  * <durlog.h> (for durlog_strerror() and the DURLOG_E* codes), so either
  * header gives both. Whole-file writes share nothing with logs but the
  * library's conventions: 0 or a negative code, durlog_strerror() for its
- * text, a detailed message in a buffer the caller provides. man 3
+ * text, a detailed message (the step that failed, and why) in the errbuf
+ * the caller provides and, always, in durlog_last_errmsg(). man 3
  * durlog_put describes the same functions.
  *
  * durlog_put_* replace the file at a path with new content so that, after a
@@ -132,9 +133,10 @@ typedef struct durlog_put_options {
                                  DURLOG_SIZE_UNKNOWN: not known */
     durlog_progress_fn progress; /* optional */
     void *progress_arg;
-    char *errbuf;             /* optional: detailed message on failure */
+    char *errbuf;             /* optional: detailed message on failure
+                                 (durlog_last_errmsg() has it too) */
     size_t errbuf_size;
-    uint64_t reserved[8];     /* must be zero */
+    uint64_t reserved[DURLOG_RESERVED_WORDS]; /* must be zero (durlog.h) */
 } durlog_put_options;
 
 /* Sets *opts to the defaults (see durlog_put_options). */

@@ -1,5 +1,6 @@
 /*
- * error.c - error codes, messages and level names.
+ * error.c - error codes, messages and level names; the conventions of
+ * error.h (durlog_last_errmsg, reserved space) and dl_fail's of log.h.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -51,6 +52,14 @@ int durlog_level_parse(const char *name, durlog_level *out)
         }
     }
     return -EINVAL;
+}
+
+int dl_reserved_nonzero(const uint64_t *words, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (words[i])
+            return 1;
+    return 0;
 }
 
 void dl_set_err(char *buf, size_t size, const char *fmt, ...)

@@ -25,11 +25,11 @@
 
 #include "clock.h"
 #include "durlog.h"
+#include "error.h"
 #include "segment.h"
 #include "shared.h"
 #include "uring.h"
 
-#define DL_ERRMSG_SIZE 512
 #define DL_DEFAULT_BUFFER_SIZE ((size_t)64 << 10)
 /* durlog_options.buffer_size: smaller is raised to the minimum; larger is
  * refused (a buffer is one allocation, and a flush one copy under the append
@@ -174,12 +174,8 @@ int dl_fail(durlog *log, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Makes dl_fail in the calling thread write to buf (DL_ERRMSG_SIZE bytes). */
 void dl_set_thread_errbuf(char *buf);
-/* Records msg as durlog_last_errmsg() of this thread. */
-void dl_set_last_errmsg(const char *msg);
-/* 1 if any of the n words (a public struct's reserved space) is not zero. */
-int dl_reserved_nonzero(const uint64_t *words, size_t n);
-void dl_set_err(char *buf, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* (error.h: the conventions put.c shares: dl_set_last_errmsg,
+ * dl_reserved_nonzero, dl_set_err.) */
 
 /* recover.c */
 enum dl_recover_mode {

@@ -52,14 +52,6 @@ void durlog_options_init(durlog_options *opts)
         memset(opts, 0, sizeof *opts);
 }
 
-int dl_reserved_nonzero(const uint64_t *words, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (words[i])
-            return 1;
-    return 0;
-}
-
 /* Turns the zeros of *o into the defaults and refuses what is out of range. */
 static int check_options(durlog_options *o, char *err, size_t errlen)
 {

@@ -48,6 +48,7 @@
 #include <unistd.h>
 
 #include "durlog_put.h"
+#include "error.h"
 #include "os.h"
 #include "put.h"
 
@@ -94,13 +95,29 @@ void durlog_put_options_init(durlog_put_options *opts)
     opts->gid = (gid_t)-1;
 }
 
+/* "<what>: <text of rc>" into buf. */
+static void format_message(char *buf, size_t size, int rc, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+static void format_message(char *buf, size_t size, int rc, const char *fmt, va_list ap)
+{
+    int n = vsnprintf(buf, size, fmt, ap);
+    if (n >= 0 && (size_t)n < size)
+        snprintf(buf + n, size - (size_t)n, ": %s", durlog_strerror(rc));
+}
+
+/* To the caller's errbuf when there is one (it may be longer than
+ * durlog_last_errmsg's buffer), and to durlog_last_errmsg() always: a put
+ * has no handle to keep its message in. */
 int dl_put_vmessage(char *errbuf, size_t errbuf_size, int rc, const char *fmt, va_list ap)
 {
-    if (errbuf && errbuf_size) {
-        int n = vsnprintf(errbuf, errbuf_size, fmt, ap);
-        if (n >= 0 && (size_t)n < errbuf_size)
-            snprintf(errbuf + n, errbuf_size - (size_t)n, ": %s", durlog_strerror(rc));
-    }
+    char last[DL_ERRMSG_SIZE];
+    va_list again;
+    va_copy(again, ap);
+    format_message(last, sizeof last, rc, fmt, ap);
+    dl_set_last_errmsg(last);
+    if (errbuf && errbuf_size)
+        format_message(errbuf, errbuf_size, rc, fmt, again);
+    va_end(again);
     return rc;
 }
 
@@ -135,11 +152,10 @@ static int check_options(const durlog_put_options *o)
         return dl_put_message(o->errbuf, o->errbuf_size, -EINVAL,
                               "put: unknown bits 0x%x in durlog_put_options.flags",
                               o->flags & ~(unsigned)KNOWN_FLAGS);
-    for (size_t i = 0; i < sizeof o->reserved / sizeof o->reserved[0]; i++)
-        if (o->reserved[i])
-            return dl_put_message(o->errbuf, o->errbuf_size, -EINVAL,
-                                  "put: durlog_put_options: reserved fields must be zero "
-                                  "(start from durlog_put_options_init() or {0})");
+    if (dl_reserved_nonzero(o->reserved, DURLOG_RESERVED_WORDS))
+        return dl_put_message(o->errbuf, o->errbuf_size, -EINVAL,
+                              "put: durlog_put_options: reserved fields must be zero "
+                              "(start from durlog_put_options_init() or {0})");
     return 0;
 }
 
@@ -466,7 +482,7 @@ static int write_failed(durlog_put *p, int rc)
 int durlog_put_write(durlog_put *p, const void *buf, size_t len)
 {
     if (!p)
-        return -EINVAL;
+        return dl_put_message(NULL, 0, -EINVAL, "durlog_put_write: no handle");
     if (!buf && len)
         return put_fail(p, -EINVAL, "put %s: no buffer for %zu bytes", p->shown, len);
     if (p->failed)
@@ -497,7 +513,7 @@ void durlog_put_abort(durlog_put *p)
 int durlog_put_commit(durlog_put *p)
 {
     if (!p)
-        return -EINVAL;
+        return dl_put_message(NULL, 0, -EINVAL, "durlog_put_commit: no handle");
     int rc = p->failed;
     if (rc)
         goto out;
