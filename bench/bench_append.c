@@ -188,24 +188,11 @@ static double run_durlog(const char *path, long n, durlog_level level)
 {
     struct bench_append_run run = { .level = level, .size = RECORD_SIZE,
                                     .records = (uint64_t)n };
-    durlog_options opts;
-    char errbuf[512] = "";
-    durlog *log = NULL;
     struct bench_timing t;
-    int rc;
+    char err[PATH_MAX + 600];
 
-    durlog_options_init(&opts);
-    opts.errbuf = errbuf;
-    opts.errbuf_size = sizeof errbuf;
-    rc = durlog_open(path, &opts, &log);
-    if (rc < 0)
-        bench_die_code("durlog_open", rc, errbuf);
-    rc = bench_append_loop(log, &run, &t);
-    if (rc < 0)
-        bench_die_code("durlog_append", rc, durlog_errmsg(log));
-    rc = durlog_close(log);
-    if (rc < 0)
-        bench_die_code("durlog_close", rc, NULL);
+    if (bench_append_new_log(path, &run, &t, err, sizeof err) < 0)
+        bench_die("%s", err);
     return t.seconds;
 }
 

@@ -94,15 +94,23 @@ static struct latency bare_fdatasync(void)
     return latency_of(t.records, t.seconds);
 }
 
+/* A new log in the scratch directory, its path in path. */
+static durlog *open_fresh_log(char *path, size_t size, const char *name)
+{
+    durlog *log;
+    fresh_path(path, size, name);
+    int rc = durlog_open(path, NULL, &log);
+    if (rc)
+        bench_die_code("durlog_open", rc, path);
+    return log;
+}
+
 /* One durlog writer waiting on each sync record, for seconds/2. */
 static struct latency durlog_one_writer(void)
 {
     char path[PATH_MAX + 32];
-    durlog *log;
-    fresh_path(path, sizeof path, "one");
-    int rc = durlog_open(path, NULL, &log);
-    if (rc)
-        bench_die_code("durlog_open", rc, NULL);
+    durlog *log = open_fresh_log(path, sizeof path, "one");
+    int rc;
     size_t n = 0;
     uint64_t start = bench_now_ns(), end = start + (uint64_t)(seconds / 2 * 1e9), t = start;
     while (n < MAX_SAMPLES && (n == 0 || t < end)) {
@@ -172,11 +180,7 @@ struct group { double rate, per_sync; };
 static struct group durlog_threads(int n)
 {
     char path[PATH_MAX + 32];
-    durlog *log;
-    fresh_path(path, sizeof path, "group");
-    int rc = durlog_open(path, NULL, &log);
-    if (rc)
-        bench_die_code("durlog_open", rc, NULL);
+    durlog *log = open_fresh_log(path, sizeof path, "group");
     uint64_t calls0 = atomic_load(&fdatasync_calls), records;
     double rate = run_workers(n, durlog_put_one, log, &records);
     uint64_t calls = atomic_load(&fdatasync_calls) - calls0;

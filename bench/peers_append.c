@@ -44,19 +44,12 @@ static double run_fdatasync(const char *path, unsigned long long n)
 
 static double run_durlog(const char *path, unsigned long long n)
 {
-    struct bench_append_run run = { .level = DURLOG_SYNC, .size = RECORD_SIZE, .records = n };
+    struct bench_append_run run = { .level = DURLOG_SYNC, .size = RECORD_SIZE,
+                                    .records = n, .warmup = 1 };
     struct bench_timing t;
-    static const char warmup[RECORD_SIZE];
-    durlog *log;
-    int rc = durlog_open(path, NULL, &log);
-    if (rc < 0)
-        bench_die_code("durlog_open", rc, NULL);
-    if ((rc = durlog_append(log, warmup, sizeof warmup, DURLOG_SYNC, NULL)) < 0 ||
-        (rc = bench_append_loop(log, &run, &t)) < 0)
-        bench_die_code("durlog_append", rc, durlog_errmsg(log));
-    rc = durlog_close(log);
-    if (rc < 0)
-        bench_die_code("durlog_close", rc, NULL);
+    char err[PATH_MAX + 600];
+    if (bench_append_new_log(path, &run, &t, err, sizeof err) < 0)
+        bench_die("%s", err);
     return t.seconds;
 }
 

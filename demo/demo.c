@@ -520,27 +520,18 @@ static void run_experiment(void)
 
 /* ---- the throughput table ---- */
 
+/* Buffered records count once the kernel has them: the loop flushes. */
 static double speed_durlog(durlog_level level, long n)
 {
     struct bench_append_run run = { .level = level, .size = SPEED_RECORD_SIZE,
                                     .records = (uint64_t)n };
-    char path[PATH_MAX], name[32];
-    durlog *log = NULL;
+    char path[PATH_MAX], name[32], err[PATH_MAX + 600];
     struct bench_timing t;
-    int rc;
 
     snprintf(name, sizeof name, "speed-%s", durlog_level_name(level));
     work_path(path, sizeof path, name);
-    rc = durlog_open(path, NULL, &log);
-    if (rc < 0)
-        bench_die_code("durlog_open", rc, path);
-    /* Buffered records count once the kernel has them: the loop flushes. */
-    rc = bench_append_loop(log, &run, &t);
-    if (rc < 0)
-        bench_die_code("durlog_append", rc, durlog_errmsg(log));
-    rc = durlog_close(log);
-    if (rc < 0)
-        bench_die_code("durlog_close", rc, path);
+    if (bench_append_new_log(path, &run, &t, err, sizeof err) < 0)
+        bench_die("%s", err);
     /* Segments are preallocated: remove the log so the disk keeps room. */
     if (bench_remove_tree(path) != 0)
         bench_die("could not remove %s", path);

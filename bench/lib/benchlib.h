@@ -200,9 +200,16 @@ struct bench_append_run {
     void (*fill)(char *rec, size_t size, uint64_t i);
     /* If set, no further pass once *stop is (a signal's handler sets it). */
     const volatile sig_atomic_t *stop;
+    int warmup;             /* records appended before the clock starts */
 };
 /* Returns 0, or the negative code of the append or flush that failed
  * (durlog_errmsg(log) says more); out then counts nothing. */
 int bench_append_loop(durlog *log, const struct bench_append_run *run, struct bench_timing *out);
+
+/* The same on a new log at path, opened with the default options and
+ * closed after; neither is timed. Returns 0, or the negative code with
+ * "CALL PATH: why" in err. */
+int bench_append_new_log(const char *path, const struct bench_append_run *run,
+                         struct bench_timing *out, char *err, size_t errsize);
 
 #endif

@@ -123,6 +123,10 @@ int bench_append_loop(durlog *log, const struct bench_append_run *run, struct be
     if (!rec)
         return -ENOMEM;
     int rc = 0;
+    for (int w = 0; w < run->warmup && rc == 0; w++) {
+        bench_stamp_record(rec, run->size, (uint64_t)w);
+        rc = durlog_append(log, rec, run->size, run->level, NULL);
+    }
     uint64_t passes = 0;
     double start = bench_now_s(), now = start;
     do {
@@ -143,5 +147,31 @@ int bench_append_loop(durlog *log, const struct bench_append_run *run, struct be
     free(rec);
     if (rc == 0)
         *out = (struct bench_timing){ run->records * passes, now - start };
+    return rc;
+}
+
+int bench_append_new_log(const char *path, const struct bench_append_run *run,
+                         struct bench_timing *out, char *err, size_t errsize)
+{
+    durlog_options opts;
+    char why[512] = "";
+    durlog *log = NULL;
+
+    durlog_options_init(&opts);
+    opts.errbuf = why;
+    opts.errbuf_size = sizeof why;
+    int rc = durlog_open(path, &opts, &log);
+    if (rc < 0) {
+        snprintf(err, errsize, "durlog_open %s: %s (%s)", path, durlog_strerror(rc), why);
+        return rc;
+    }
+    rc = bench_append_loop(log, run, out);
+    if (rc < 0)
+        snprintf(err, errsize, "durlog_append %s: %s", path, durlog_errmsg(log));
+    int close_rc = durlog_close(log);
+    if (close_rc < 0 && rc == 0) {
+        rc = close_rc;
+        snprintf(err, errsize, "durlog_close %s: %s", path, durlog_strerror(rc));
+    }
     return rc;
 }
