@@ -57,8 +57,8 @@ enum row_id {
 
 struct config {
     const char *dir;          /* parent of the scratch directory */
-    long records;             /* N: records per repeat, non-fsync rows */
-    long sync_records;        /* M: records per repeat, fsync rows */
+    int records;              /* N: records per repeat, non-fsync rows */
+    int sync_records;         /* M: records per repeat, fsync rows */
     int repeats;              /* R */
     int json;
 };
@@ -88,17 +88,8 @@ static const struct ratio ratios[] = {
       ROW_SYNC, ROW_WRITE_FDATASYNC, 0.9 },
 };
 
-/* The scratch directory this run created (removed at exit), or "". */
-static char scratch_dir[PATH_MAX];
-
-static void remove_scratch_dir(void)
-{
-    if (scratch_dir[0]) {
-        if (bench_remove_tree(scratch_dir) != 0)
-            fprintf(stderr, "bench_append: could not remove all of %s\n", scratch_dir);
-        scratch_dir[0] = '\0';
-    }
-}
+/* The scratch directory of the run (bench_scratch). */
+static const char *scratch_dir;
 
 static void scratch_path(char *out, size_t size, const char *name, int repeat)
 {
@@ -237,7 +228,7 @@ static void print_table(const struct row *rows, const struct config *cfg)
     printf("durlog append benchmark: %d-byte records, one thread, "
            "%d repeats per row (interleaved), median shown\n",
            RECORD_SIZE, cfg->repeats);
-    printf("records per repeat: %ld (fsync rows: %ld); scratch dir %s "
+    printf("records per repeat: %d (fsync rows: %d); scratch dir %s "
            "(removed at exit)\n\n",
            cfg->records, cfg->sync_records, scratch_dir);
     printf("%-18s %9s %14s %10s   %s\n", "row", "records", "records/s",
@@ -245,7 +236,7 @@ static void print_table(const struct row *rows, const struct config *cfg)
     for (int i = 0; i < ROW_COUNT; i++) {
         const struct row *row = &rows[i];
 
-        printf("%-18s %9ld %14.0f %10.3f   %.0f..%.0f\n", row->name,
+        printf("%-18s %9d %14.0f %10.3f   %.0f..%.0f\n", row->name,
                row->is_sync_row ? cfg->sync_records : cfg->records,
                row->spread.median, 1e6 / row->spread.median, row->spread.min,
                row->spread.max);
@@ -264,13 +255,13 @@ static void print_table(const struct row *rows, const struct config *cfg)
 
 static void print_json(const struct row *rows, const struct config *cfg)
 {
-    printf("{\"record_size\":%d,\"records\":%ld,\"sync_records\":%ld,"
+    printf("{\"record_size\":%d,\"records\":%d,\"sync_records\":%d,"
            "\"repeats\":%d,\"rows\":[",
            RECORD_SIZE, cfg->records, cfg->sync_records, cfg->repeats);
     for (int i = 0; i < ROW_COUNT; i++) {
         const struct row *row = &rows[i];
 
-        printf("%s{\"name\":\"%s\",\"records\":%ld,\"records_per_s\":%.1f,"
+        printf("%s{\"name\":\"%s\",\"records\":%d,\"records_per_s\":%.1f,"
                "\"us_per_record\":%.4f,\"min_records_per_s\":%.1f,"
                "\"max_records_per_s\":%.1f,\"samples\":[",
                i ? "," : "", row->json_name,
@@ -295,72 +286,37 @@ static void print_json(const struct row *rows, const struct config *cfg)
 
 /* ---- command line ---- */
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: bench_append [--dir DIR] [--records N] [--repeats R]\n"
-            "                    [--sync-records M] [--json]\n"
-            "  --dir DIR          where to create the scratch directory "
-            "(default .)\n"
-            "  --records N        records per repeat, non-fsync rows "
-            "(default %d)\n"
-            "  --repeats R        repeats per row, median reported "
-            "(default %d)\n"
-            "  --sync-records M   records per repeat, fsync rows "
-            "(default %d)\n"
-            "  --json             print one JSON object instead of the "
-            "table\n",
-            DEFAULT_RECORDS, DEFAULT_REPEATS, DEFAULT_SYNC_RECORDS);
-}
-
-static long parse_count(const char *opt, const char *arg)
-{
-    char *end;
-    long v;
-
-    if (!arg)
-        bench_die("%s needs a value", opt);
-    errno = 0;
-    v = strtol(arg, &end, 10);
-    if (errno || end == arg || *end || v < 1 || v > INT_MAX)
-        bench_die("%s: expected a positive count, got '%s'", opt, arg);
-    return v;
-}
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 static void parse_args(int argc, char **argv, struct config *cfg)
 {
-    cfg->dir = ".";
-    cfg->records = DEFAULT_RECORDS;
-    cfg->sync_records = DEFAULT_SYNC_RECORDS;
-    cfg->repeats = DEFAULT_REPEATS;
-    cfg->json = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *opt = argv[i], *arg = i + 1 < argc ? argv[i + 1] : NULL;
+    const struct bench_opt opts[] = {
+        { "--dir", 's', &cfg->dir, NULL },
+        { "--records", 'i', &cfg->records, NULL },
+        { "--repeats", 'i', &cfg->repeats, NULL },
+        { "--sync-records", 'i', &cfg->sync_records, NULL },
+        { "--json", 'b', &cfg->json, NULL },
+        { NULL, 0, NULL, NULL },
+    };
 
-        if (!strcmp(opt, "--dir")) {
-            if (!arg)
-                bench_die("--dir needs a value");
-            cfg->dir = arg;
-            i++;
-        } else if (!strcmp(opt, "--records")) {
-            cfg->records = parse_count(opt, arg);
-            i++;
-        } else if (!strcmp(opt, "--repeats")) {
-            cfg->repeats = (int)parse_count(opt, arg);
-            i++;
-        } else if (!strcmp(opt, "--sync-records")) {
-            cfg->sync_records = parse_count(opt, arg);
-            i++;
-        } else if (!strcmp(opt, "--json")) {
-            cfg->json = 1;
-        } else if (!strcmp(opt, "--help") || !strcmp(opt, "-h")) {
-            usage(stdout);
-            exit(0);
-        } else {
-            fprintf(stderr, "bench_append: unknown option '%s'\n", opt);
-            usage(stderr);
-            exit(1);
-        }
+    *cfg = (struct config){ ".", DEFAULT_RECORDS, DEFAULT_SYNC_RECORDS, DEFAULT_REPEATS, 0 };
+    if (bench_parse_opts(argc, argv, opts,
+            "usage: bench_append [--dir DIR] [--records N] [--repeats R]\n"
+            "                    [--sync-records M] [--json]\n"
+            "  --dir DIR          where to create the scratch directory (default .)\n"
+            "  --records N        records per repeat, non-fsync rows (default "
+            STR(DEFAULT_RECORDS) ")\n"
+            "  --repeats R        repeats per row, median reported (default "
+            STR(DEFAULT_REPEATS) ")\n"
+            "  --sync-records M   records per repeat, fsync rows (default "
+            STR(DEFAULT_SYNC_RECORDS) ")\n"
+            "  --json             print one JSON object instead of the table"))
+        exit(2);
+    if (cfg->records < 1 || cfg->repeats < 1 || cfg->sync_records < 1) {
+        fprintf(stderr, "bench_append: --records, --repeats and --sync-records take "
+                "positive counts\n");
+        exit(2);
     }
 }
 
@@ -377,16 +333,12 @@ int main(int argc, char **argv)
         [ROW_SYNC] = { .name = "durlog sync", .json_name = "durlog_sync", .is_sync_row = 1 },
     };
     struct config cfg;
-    int rc;
 
     parse_args(argc, argv, &cfg);
     record = bench_new_record(RECORD_SIZE);
     if (!record)
         bench_die("out of memory");
-    rc = bench_make_scratch(scratch_dir, sizeof scratch_dir, cfg.dir, "bench-tmp");
-    if (rc < 0)
-        bench_die("cannot make a scratch directory in %s: %s", cfg.dir, strerror(-rc));
-    bench_at_failure(remove_scratch_dir);
+    scratch_dir = bench_scratch(cfg.dir, "bench-tmp");
     for (int i = 0; i < ROW_COUNT; i++) {
         rows[i].rates = calloc((size_t)cfg.repeats, sizeof *rows[i].rates);
         if (!rows[i].rates)
@@ -406,9 +358,8 @@ int main(int argc, char **argv)
         print_json(rows, &cfg);
     else
         print_table(rows, &cfg);
-    remove_scratch_dir();
     for (int i = 0; i < ROW_COUNT; i++)
         free(rows[i].rates);
     free(record);
-    return 0;
+    return bench_scratch_remove() ? 1 : 0;
 }

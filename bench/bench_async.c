@@ -46,14 +46,8 @@ static const char *dir = ".";
 static size_t records = 2000000;
 static int repeats = 3;
 static uint64_t rate = 1000000;
-static char scratch[PATH_MAX];
+static const char *scratch;
 static _Atomic uint64_t fdatasync_calls;
-
-static void remove_scratch(void)
-{
-    if (bench_remove_tree(scratch) != 0)
-        fprintf(stderr, "bench_async: could not remove %s\n", scratch);
-}
 
 static double pct_ms(const uint64_t *sorted, size_t n, double p)
 {
@@ -270,10 +264,7 @@ int main(int argc, char **argv)
                 MAX_REPEATS, BARE_RECORDS);
         return 2;
     }
-    int rc = bench_make_scratch(scratch, sizeof scratch, dir, "bench-tmp");
-    if (rc)
-        bench_die("cannot make a scratch directory in %s: %s", dir, strerror(-rc));
-    bench_at_failure(remove_scratch);
+    scratch = bench_scratch(dir, "bench-tmp");
     sent_ns = calloc(records, sizeof *sent_ns);
     lat_ns = calloc(records, sizeof *lat_ns);
     if (!sent_ns || !lat_ns)
@@ -348,5 +339,5 @@ int main(int argc, char **argv)
         }
         printf("\n");
     }
-    return bench_remove_tree(scratch) == 0 ? 0 : 1;
+    return bench_scratch_remove() ? 1 : 0;
 }

@@ -539,46 +539,27 @@ static void print_verdict(void)
            missed ? "MISSED" : "target met");
 }
 
-static void usage(void)
-{
-    fprintf(stderr, "usage: bench_open [DIR] [--sizes 1,4,10] [--repeats R] [--keep] "
-                    "[--quick] [--states reboot,crashed] [--samples]\n");
-    exit(2);
-}
-
 int main(int argc, char **argv)
 {
     const char *states_arg = NULL, *sizes_arg = NULL;
-    int dir_given = 0;
+    const struct bench_opt opts[] = {
+        { "", 's', &dir, NULL },
+        { "--sizes", 's', &sizes_arg, NULL },
+        { "--repeats", 'i', &repeats, NULL },
+        { "--keep", 'b', &keep, NULL },
+        { "--quick", 'b', &quick, NULL },
+        { "--states", 's', &states_arg, NULL },
+        { "--samples", 'b', &print_samples, NULL },
+        { NULL, 0, NULL, NULL },
+    };
 
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--keep")) {
-            keep = 1;
-        } else if (!strcmp(a, "--quick")) {
-            quick = 1;
-        } else if (!strcmp(a, "--samples")) {
-            print_samples = 1;
-        } else if (!strcmp(a, "--sizes") && i + 1 < argc) {
-            sizes_arg = argv[++i];
-        } else if (!strcmp(a, "--repeats") && i + 1 < argc) {
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
-            if (*end || v < 1 || v > MAX_REPEATS) {
-                fprintf(stderr, "bench_open: --repeats takes 1 to %d\n", MAX_REPEATS);
-                return 2;
-            }
-            repeats = (int)v;
-        } else if (!strcmp(a, "--states") && i + 1 < argc) {
-            states_arg = argv[++i];
-        } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage();
-        } else if (a[0] != '-' && !dir_given) {
-            dir = a;
-            dir_given = 1;
-        } else {
-            usage();
-        }
+    if (bench_parse_opts(argc, argv, opts, "usage: bench_open [DIR] [--sizes 1,4,10] "
+                         "[--repeats R] [--keep] [--quick] [--states reboot,crashed] "
+                         "[--samples]"))
+        return 2;
+    if (repeats < 1 || repeats > MAX_REPEATS) {
+        fprintf(stderr, "bench_open: --repeats takes 1 to %d\n", MAX_REPEATS);
+        return 2;
     }
     if (quick) {
         parse_sizes("64M,256M");

@@ -203,10 +203,7 @@ int main(int argc, char **argv)
     }
     if (!(run = bench_shared_alloc(sizeof *run)))
         die("mmap", -errno);
-    char scratch[PATH_MAX];
-    int rc = bench_make_scratch(scratch, sizeof scratch, dir, "bench-tmp");
-    if (rc)
-        die("cannot make a scratch directory", rc);
+    const char *scratch = bench_scratch(dir, "bench-tmp");
     bench_count_fdatasyncs(&run->fdatasyncs);
 
     double rate[NROWS][MAX_REPEATS], per[NROWS][MAX_REPEATS];
@@ -248,5 +245,5 @@ int main(int argc, char **argv)
            verdict(k, 1.0));
     printf("sync: 16 processes / 16 threads     %.2f (target >= 0.8): %s\n", s,
            verdict(s, 0.8));
-    return bench_remove_tree(scratch) == 0 ? 0 : 1;
+    return bench_scratch_remove() ? 1 : 0;
 }

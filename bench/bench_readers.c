@@ -242,10 +242,8 @@ int main(int argc, char **argv)
     sh = bench_shared_alloc(sizeof *sh + ((size_t)records + 1) * sizeof(uint64_t));
     if (!sh)
         die("mmap", -errno);
-    char scratch[PATH_MAX], path[PATH_MAX + 16], watched[PATH_MAX + 16];
-    int rc = bench_make_scratch(scratch, sizeof scratch, dir, "bench-tmp");
-    if (rc)
-        die("cannot make a scratch directory", rc);
+    char path[PATH_MAX + 16], watched[PATH_MAX + 16];
+    const char *scratch = bench_scratch(dir, "bench-tmp");
     snprintf(path, sizeof path, "%s/log", scratch);
     snprintf(watched, sizeof watched, "%s/watched", scratch);
 
@@ -296,5 +294,5 @@ int main(int argc, char **argv)
            m99[SPIN_PING]);
     printf("inotify: p50 %.2fx the futex floor's (%d wakes for %d writes in the last repeat)\n",
            bench_median(inotify_ratio, repeats), woken, records);
-    return bench_remove_tree(scratch) == 0 ? 0 : 1;
+    return bench_scratch_remove() ? 1 : 0;
 }

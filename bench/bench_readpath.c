@@ -121,20 +121,18 @@ int main(int argc, char **argv)
     uint64_t records = 1000000;
     int rounds = 7;
     const char *dir = "build/bench-readpath";
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--records") && i + 1 < argc)
-            records = strtoull(argv[++i], NULL, 10);
-        else if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
-            rounds = atoi(argv[++i]);
-        else if (argv[i][0] != '-')
-            dir = argv[i];
-        else {
-            fprintf(stderr, "usage: bench_readpath [--records N] [--rounds R] [DIR]\n");
-            return 2;
-        }
-    }
-    if (rounds < 1 || rounds > 99 || records == 0)
+    const struct bench_opt opts[] = {
+        { "--records", 'u', &records, NULL },
+        { "--rounds", 'i', &rounds, NULL },
+        { "", 's', &dir, NULL },
+        { NULL, 0, NULL, NULL },
+    };
+    if (bench_parse_opts(argc, argv, opts, "usage: bench_readpath [--records N] [--rounds R] [DIR]"))
         return 2;
+    if (rounds < 1 || rounds > 99 || records == 0) {
+        fprintf(stderr, "bench_readpath: --rounds takes 1 to 99, --records a count from 1\n");
+        return 2;
+    }
     char log_path[600], err[700];
     snprintf(log_path, sizeof log_path, "%s/log", dir);
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)

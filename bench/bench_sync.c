@@ -42,7 +42,7 @@ static double seconds = 2.0;
 static int repeats = 3;
 static int thread_counts[16] = { 1, 4, 16, 64 };
 static int nthread_counts = 4;
-static char scratch[PATH_MAX];
+static const char *scratch;
 static _Atomic uint64_t fdatasync_calls;
 
 static void fresh_path(char *buf, size_t size, const char *name)
@@ -55,11 +55,6 @@ static void remove_path(const char *path)
 {
     if (bench_remove_tree(path) != 0)
         fprintf(stderr, "bench_sync: could not remove %s\n", path);
-}
-
-static void remove_scratch(void)
-{
-    remove_path(scratch);
 }
 
 /* The record every row writes. */
@@ -297,12 +292,11 @@ static int redis_port;
 static char redis_dir[PATH_MAX + 16];
 static int have_redis;
 
-/* On a failure: no server or files left behind. */
-static void clean_up(void)
+/* On a failure: no server left behind. */
+static void stop_redis(void)
 {
     if (have_redis)
         redis_stop(redis_port, redis_dir);
-    remove_scratch();
 }
 
 int main(int argc, char **argv)
@@ -321,16 +315,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_sync: bad --seconds or --repeats\n");
         return 2;
     }
-    int rc = bench_make_scratch(scratch, sizeof scratch, dir, "bench-sync");
-    if (rc)
-        bench_die("cannot make a scratch directory in %s: %s", dir, strerror(-rc));
-    /* Absolute: Redis resolves its file names after changing directory. */
-    char *abs = realpath(scratch, NULL);
-    if (!abs)
-        bench_die("realpath %s: %s", scratch, strerror(errno));
-    snprintf(scratch, sizeof scratch, "%s", abs);
-    free(abs);
-    bench_at_failure(clean_up);
+    /* Absolute (bench_scratch's is): Redis resolves its file names after
+     * changing directory. */
+    scratch = bench_scratch(dir, "bench-sync");
+    bench_at_failure(stop_redis);
     bench_count_fdatasyncs(&fdatasync_calls);
     memset(record, 'z', sizeof record);
 
@@ -396,6 +384,5 @@ int main(int argc, char **argv)
     } else {
         printf("\n(Redis skipped: install redis-server and redis-tools)\n");
     }
-    remove_scratch();
-    return 0;
+    return bench_scratch_remove() ? 1 : 0;
 }

@@ -85,7 +85,6 @@ static const char *const survives[LEVEL_COUNT] = {
  * removed at the end); only the parent process removes anything. */
 static char work_dir[PATH_MAX];
 static int work_dir_is_ours;
-static pid_t parent_pid;
 
 /* One line of output, flushed at once: the writer and the reader share the
  * terminal (or pipe), and each line must reach it whole and in order. */
@@ -101,13 +100,11 @@ static void say(const char *fmt, ...)
     fflush(stdout);
 }
 
-/* What a failure does after its message (bench_die): in a child, exit at
- * once (the parent sees the status and cleans up); in the parent, remove
- * the work directory if it is ours. */
-static void on_failure(void)
+/* What a failure does after its message (bench_die), in the parent only
+ * (a child's failure shows in its exit status, and the parent cleans up):
+ * remove the work directory if it is ours. */
+static void remove_work_dir(void)
 {
-    if (getpid() != parent_pid)
-        _exit(1);
     if (work_dir_is_ours)
         bench_remove_tree(work_dir);
 }
@@ -589,8 +586,7 @@ int main(int argc, char **argv)
                 "  ./demo-log-XXXXXX, removed at the end)\n");
         return 1;
     }
-    parent_pid = getpid();
-    bench_at_failure(on_failure);
+    bench_at_failure(remove_work_dir);
     make_work_dir(argc == 2 ? argv[1] : NULL);
     run_experiment();
     run_speed_table();

@@ -64,6 +64,14 @@ uint64_t bench_percentile(const uint64_t *sorted, size_t n, double p);
  * in out. Returns 0 or -errno (-ENAMETOOLONG when it does not fit). */
 int bench_make_scratch(char *out, size_t size, const char *parent, const char *prefix);
 
+/* The run's scratch directory, for a benchmark program: makes
+ * PARENT/PREFIX-XXXXXX and returns its absolute name, or dies saying why.
+ * From then on a failure (bench_die) in this process removes it;
+ * bench_scratch_remove removes it at the end (returns 0, or -errno when
+ * something was left behind, which it reports). */
+const char *bench_scratch(const char *parent, const char *prefix);
+int bench_scratch_remove(void);
+
 /* Removes path and everything below it, not following symbolic links; a
  * path that does not exist is no error. Goes on past an entry it cannot
  * remove and returns the first such -errno, else 0. */
@@ -89,21 +97,24 @@ void bench_cpu_model(char *out, size_t size);
 /* ---- program.c: the life of a benchmark program ---- */
 
 /* Prints "PROGRAM: message" to stderr (PROGRAM: the name it was run as),
- * calls the function bench_at_failure set, if any, and exits with status
- * 1. */
+ * and, in the process that set them up (not in a forked worker), calls
+ * the function bench_at_failure set and removes the scratch directory;
+ * then exits with status 1. */
 _Noreturn void bench_die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* bench_die("WHAT: <durlog_strerror(rc)> (DETAIL)"); no parentheses when
  * detail is NULL or empty. rc is a durlog code or a negative errno. */
 _Noreturn void bench_die_code(const char *what, int rc, const char *detail);
 
-/* What bench_die does before it exits: e.g. remove the scratch directory.
- * It may call _exit itself (a forked worker must not clean up). */
+/* What else bench_die does before it exits, in this process: e.g. stop a
+ * server the run started. */
 void bench_at_failure(void (*cleanup)(void));
 
 /* One command-line option "--name VALUE", stored through `value` as its
  * type says: 's' const char *, 'i' int, 'd' double, 'u' uint64_t, 'z'
- * size_t; or, for 'f', handed to `parse`. */
+ * size_t; or, for 'f', handed to `parse`. Type 'b' is a flag without a
+ * value (the int it points to becomes 1). An entry named "" takes one
+ * argument that is not an option (a directory, say), as 's'. */
 struct bench_opt {
     const char *name;
     char type;
@@ -114,7 +125,8 @@ struct bench_opt {
 /* Parses argv against opts (ended by an entry with a NULL name). An unknown
  * option, one without its value or a number that does not parse prints why
  * and `usage` to stderr and returns 2 (the exit status for bad arguments);
- * otherwise 0. Ranges are the caller's to check. */
+ * --help or -h prints `usage` to stdout and exits 0; otherwise returns 0.
+ * Ranges are the caller's to check. */
 int bench_parse_opts(int argc, char **argv, const struct bench_opt *opts, const char *usage);
 
 /* Anonymous memory shared with the processes forked after it, or NULL. */

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <ftw.h>
+#include <limits.h>
 #include <mntent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,38 @@ int bench_make_scratch(char *out, size_t size, const char *parent, const char *p
         return -err;
     }
     return 0;
+}
+
+/* The scratch directory of bench_scratch, and the process that made it. */
+static char scratch[PATH_MAX];
+static pid_t scratch_owner;
+
+const char *bench_scratch(const char *parent, const char *prefix)
+{
+    char made[PATH_MAX];
+    int rc = bench_make_scratch(made, sizeof made, parent, prefix);
+    if (rc)
+        bench_die("cannot make a scratch directory in %s: %s", parent, strerror(-rc));
+    /* Absolute: a program may hand it to one that changes directory. */
+    if (!realpath(made, scratch)) {
+        rc = -errno;
+        rmdir(made);
+        bench_die("realpath %s: %s", made, strerror(-rc));
+    }
+    scratch_owner = getpid();
+    return scratch;
+}
+
+int bench_scratch_remove(void)
+{
+    if (!scratch[0] || getpid() != scratch_owner)
+        return 0;
+    int rc = bench_remove_tree(scratch);
+    if (rc)
+        fprintf(stderr, "%s: could not remove all of %s: %s\n",
+                program_invocation_short_name, scratch, strerror(-rc));
+    scratch[0] = '\0';
+    return rc;
 }
 
 /* nftw() calls back without a context pointer: the walk's first failure. */

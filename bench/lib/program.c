@@ -18,10 +18,12 @@
 #include "benchlib.h"
 
 static void (*failure_cleanup)(void);
+static pid_t failure_cleanup_owner;
 
 void bench_at_failure(void (*cleanup)(void))
 {
     failure_cleanup = cleanup;
+    failure_cleanup_owner = getpid();
 }
 
 void bench_die(const char *fmt, ...)
@@ -33,8 +35,10 @@ void bench_die(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
-    if (failure_cleanup)
+    /* A forked worker leaves the cleaning up to its parent. */
+    if (failure_cleanup && getpid() == failure_cleanup_owner)
         failure_cleanup();
+    bench_scratch_remove();
     exit(1);
 }
 
@@ -70,21 +74,42 @@ static int store_opt(const struct bench_opt *o, const char *arg)
     return errno || end == arg || *end ? -1 : 0;
 }
 
+/* The entry for argument arg: the option of that name, or (for an argument
+ * that is not an option) the "" entry; NULL if none. */
+static const struct bench_opt *find_opt(const struct bench_opt *opts, const char *arg)
+{
+    const char *name = arg[0] == '-' ? arg : "";
+    for (; opts->name; opts++)
+        if (strcmp(name, opts->name) == 0)
+            return opts;
+    return NULL;
+}
+
 int bench_parse_opts(int argc, char **argv, const struct bench_opt *opts, const char *usage)
 {
+    int bare_seen = 0;
     for (int i = 1; i < argc; i++) {
-        const struct bench_opt *o = opts;
-        while (o->name && strcmp(argv[i], o->name))
-            o++;
-        if (!o->name || i + 1 >= argc) {
-            fprintf(stderr, "%s: %s '%s'\n%s\n", program_invocation_short_name,
-                    o->name ? "no value after" : "unknown option", argv[i], usage);
-            return 2;
+        const char *arg = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
+        char why[300] = "";
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            printf("%s\n", usage);
+            exit(0);
         }
-        const char *arg = argv[++i];
-        if (store_opt(o, arg) != 0) {
-            fprintf(stderr, "%s: %s takes a number, not '%s'\n%s\n",
-                    program_invocation_short_name, o->name, arg, usage);
+        const struct bench_opt *o = find_opt(opts, arg);
+        if (!o || (!o->name[0] && bare_seen++))
+            snprintf(why, sizeof why, "unexpected argument '%s'", arg);
+        else if (o->type == 'b')
+            *(int *)o->value = 1;
+        else if (!o->name[0])
+            *(const char **)o->value = arg;
+        else if (!value)
+            snprintf(why, sizeof why, "%s needs a value", arg);
+        else if (store_opt(o, value) != 0)
+            snprintf(why, sizeof why, "%s takes a number, not '%s'", arg, value);
+        else
+            i++;
+        if (why[0]) {
+            fprintf(stderr, "%s: %s\n%s\n", program_invocation_short_name, why, usage);
             return 2;
         }
     }
