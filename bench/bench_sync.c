@@ -273,17 +273,11 @@ static void redis_stop(int port, const char *rdir)
 
 static void parse_threads(const char *s)
 {
-    nthread_counts = 0;
-    while (*s && nthread_counts < 16) {
-        char *end;
-        long v = strtol(s, &end, 10);
-        if (end == s || v < 1 || v > MAX_THREADS || (*end && *end != ',')) {
-            fprintf(stderr, "bench_sync: bad --threads list (counts 1 to %d, e.g. 1,4,16)\n",
-                    MAX_THREADS);
-            exit(2);
-        }
-        thread_counts[nthread_counts++] = (int)v;
-        s = *end == ',' ? end + 1 : end;
+    nthread_counts = bench_parse_list(s, thread_counts, 16, 1, MAX_THREADS);
+    if (nthread_counts <= 0) {
+        fprintf(stderr, "bench_sync: --threads takes up to 16 different counts from 1 to %d, "
+                "separated by commas (e.g. 1,4,16,64)\n", MAX_THREADS);
+        exit(2);
     }
 }
 

@@ -68,35 +68,6 @@ static const struct bench_result *median_round(const struct plan *p)
 
 /* ---- options ---- */
 
-static int parse_list(const char *text, int *out, int max, int lo, int hi)
-{
-    int n = 0;
-    const char *p = text;
-    while (*p) {
-        char *end;
-        if (*p < '0' || *p > '9')
-            return -1;
-        errno = 0;
-        long v = strtol(p, &end, 10);
-        if (errno || v < lo || v > hi || n == max || (*end && *end != ','))
-            return -1;
-        out[n++] = (int)v;
-        p = *end ? end + 1 : end;
-        if (*end == ',' && !*p)
-            return -1;
-    }
-    return n;
-}
-
-static int has_duplicate(const int *v, int n)
-{
-    for (int i = 0; i < n; i++)
-        for (int j = i + 1; j < n; j++)
-            if (v[i] == v[j])
-                return 1;
-    return 0;
-}
-
 /* --levels: names separated by commas, each once. Returns the count. */
 static int parse_levels(const struct cli_command *cmd, const char *text, int *levels)
 {
@@ -295,8 +266,8 @@ static int run_bench(const struct cli_command *cmd, int argc, char **argv)
                                 "not '%s'", optarg);
             break;
         case 't':
-            nthreads = parse_list(optarg, threads, MAX_THREAD_COUNTS, 1, MAX_THREADS);
-            if (nthreads <= 0 || has_duplicate(threads, nthreads))
+            nthreads = bench_parse_list(optarg, threads, MAX_THREAD_COUNTS, 1, MAX_THREADS);
+            if (nthreads <= 0)
                 cli_usage_error(cmd, "--threads takes up to %d different thread counts from "
                                 "1 to %d, separated by commas (e.g. 1,4,16,64), not '%s'",
                                 MAX_THREAD_COUNTS, MAX_THREADS, optarg);

@@ -129,6 +129,11 @@ struct bench_opt {
  * Ranges are the caller's to check. */
 int bench_parse_opts(int argc, char **argv, const struct bench_opt *opts, const char *usage);
 
+/* A list of counts such as "1,4,16,64" (thread counts, say): each from lo
+ * to hi, at most max of them, none twice. Returns how many it put in out,
+ * or -1 when text is not such a list. */
+int bench_parse_list(const char *text, int *out, int max, int lo, int hi);
+
 /* Anonymous memory shared with the processes forked after it, or NULL. */
 void *bench_shared_alloc(size_t size);
 
@@ -178,8 +183,8 @@ struct bench_timing {
  * The classic way to make each record durable, the baseline durlog's sync
  * level is measured against: one write() of each record to a new file
  * (created here, O_APPEND; it must not exist), then fdatasync() before the
- * next record (records as bench_stamp_record makes them). Opening and closing are not timed; the file is left for the
- * caller to remove.
+ * next record (records as bench_stamp_record makes them). Opening and
+ * closing are not timed; the file is left for the caller to remove.
  */
 struct bench_fsync_run {
     size_t size;            /* bytes per record */

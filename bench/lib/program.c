@@ -116,6 +116,28 @@ int bench_parse_opts(int argc, char **argv, const struct bench_opt *opts, const 
     return 0;
 }
 
+int bench_parse_list(const char *text, int *out, int max, int lo, int hi)
+{
+    int n = 0;
+    for (const char *p = text; *p;) {
+        char *end;
+        if (*p < '0' || *p > '9')
+            return -1;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (errno || v < lo || v > hi || n == max || (*end && *end != ','))
+            return -1;
+        for (int i = 0; i < n; i++)
+            if (out[i] == v)
+                return -1;
+        out[n++] = (int)v;
+        p = *end ? end + 1 : end;
+        if (*end == ',' && !*p)
+            return -1;
+    }
+    return n;
+}
+
 void *bench_shared_alloc(size_t size)
 {
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
