@@ -196,8 +196,7 @@ struct bench_fsync_run {
     uint64_t *lat_ns;       /* NULL, or room for `records` latencies: each
                                record's write() and fdatasync() */
 };
-/* Returns 0, or -errno with "write PATH: why" (or the call that failed) in
- * err. */
+/* Returns 0, or -errno with "CALL PATH: why" in err. */
 int bench_write_fdatasync(const char *path, const struct bench_fsync_run *run,
                           struct bench_timing *out, char *err, size_t errsize);
 
