@@ -42,6 +42,10 @@
 
 #define LEVEL_COUNT (DURLOG_SYNC + 1) /* indexed by level; DURLOG_DEFAULT unused */
 
+/* One record per level, appended in level order from DURLOG_BUFFERED: the
+ * sequence number each level's record gets (they are dense from 0). */
+#define SEQ_OF(level) ((uint64_t)((level) - DURLOG_BUFFERED))
+
 /* How long the writer sleeps after each append: long enough that "seen at
  * once" and "seen only after the flush" cannot be confused. */
 #define PAUSE_MS 300
@@ -297,12 +301,12 @@ static void writer_main(const char *log_path, struct shared_clock *clock,
             bench_die("writer: library broke its contract: a buffered append "
                       "reported seq %llu, not DURLOG_SEQ_PENDING",
                       (unsigned long long)seq);
-        if (level != DURLOG_BUFFERED && seq != (uint64_t)level)
+        if (level != DURLOG_BUFFERED && seq != SEQ_OF(level))
             bench_die("writer: library broke its contract: '%s' got seq %llu, "
-                      "expected %d (sequence numbers are dense from 0)", text,
-                      (unsigned long long)seq, level);
+                      "expected %llu (sequence numbers are dense from 0)", text,
+                      (unsigned long long)seq, (unsigned long long)SEQ_OF(level));
         if (level == DURLOG_SYNC)
-            check_durable(log, DURLOG_SYNC, (uint64_t)level + 1,
+            check_durable(log, DURLOG_SYNC, SEQ_OF(level) + 1,
                           "sync makes it durable before returning");
         bench_pause_us(PAUSE_MS * 1000);
 
@@ -317,7 +321,7 @@ static void writer_main(const char *log_path, struct shared_clock *clock,
         receive_byte(ack_fd, PEER_TIMEOUT_MS, "writer",
                      "word that the reader saw the record");
         if (level == DURLOG_INTERVAL)
-            check_durable(log, DURLOG_INTERVAL, (uint64_t)level + 1,
+            check_durable(log, DURLOG_INTERVAL, SEQ_OF(level) + 1,
                           "the interval syncer should have run within "
                           "interval_ms, shorter than the pause");
         report_durability(log, atomic_load(&clock->append_returned[level]) -
@@ -378,14 +382,14 @@ static void reader_main(const char *log_path, struct shared_clock *clock,
         record_text(expected, sizeof expected, (durlog_level)level);
         if (rec.len != strlen(expected) ||
             memcmp(rec.data, expected, rec.len) != 0)
-            bench_die("reader: expected '%s' as seq %d, read %zu bytes '%.*s' "
-                      "as seq %llu", expected, level, rec.len,
+            bench_die("reader: expected '%s' as seq %llu, read %zu bytes '%.*s' "
+                      "as seq %llu", expected, (unsigned long long)SEQ_OF(level), rec.len,
                       (int)(rec.len < 64 ? rec.len : 64), (const char *)rec.data,
                       (unsigned long long)rec.seq);
-        if (rec.seq != (uint64_t)level)
+        if (rec.seq != SEQ_OF(level))
             bench_die("reader: library broke its contract: '%s' has seq %llu, "
-                      "expected %d (sequence numbers are dense from 0)", expected,
-                      (unsigned long long)rec.seq, level);
+                      "expected %llu (sequence numbers are dense from 0)", expected,
+                      (unsigned long long)rec.seq, (unsigned long long)SEQ_OF(level));
 
         if (level == DURLOG_BUFFERED) {
             if (flushed == 0 || seen < flushed)
