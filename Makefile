@@ -89,6 +89,17 @@ ALL_OBJ   := $(LIB_OBJ) $(LIB_PIC) $(CLI_OBJ) \
 
 all: $(B)/libdurlog.a $(B)/$(SO_LINK) $(PROGRAMS)
 
+# ---- the benchmark library (bench/lib/, bench/README.md) ----
+# Linked into every benchmark, the demo and the durlog command (`durlog
+# bench`); fuzz/fuzz_cli.c compiles its sources in with the command's.
+# The programs link its objects before libdurlog.a, which they call.
+BENCHLIB_OBJ := $(patsubst %.c,$(B)/%.o,$(sort $(wildcard bench/lib/*.c)))
+CLI_OBJ      += $(BENCHLIB_OBJ)
+ALL_OBJ      += $(BENCHLIB_OBJ)
+$(BENCHES) $(DEMOS): $(B)/%: $(B)/%.o $(BENCHLIB_OBJ) $(B)/libdurlog.a
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(LDLIBS)
+# ---- end of the benchmark library ----
+
 # io_uring engine: with liburing as pkg-config knows it (Debian's
 # liburing-dev; scripts/deps.sh installs it); without it the library builds
 # with the thread engine only. durlog.pc then requires liburing for static
@@ -141,16 +152,10 @@ $(B)/durlog: $(CLI_OBJ) $(B)/libdurlog.a
 $(B)/tests/%: $(B)/tests/%.o $(B)/libdurlog.a
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/bench/%: $(B)/bench/%.o $(B)/libdurlog.a
-	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(LDLIBS)
-
 $(B)/fuzz/fuzz_%: $(B)/fuzz/fuzz_%.o $(B)/fuzz/replay.o $(B)/libdurlog.a
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/fuzz/make_seeds: $(B)/fuzz/make_seeds.o $(B)/libdurlog.a
-	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(LDLIBS)
-
-$(B)/demo/%: $(B)/demo/%.o $(B)/libdurlog.a
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 # Benchmark peers, used when installed (scripts/bench-deps.sh installs them).

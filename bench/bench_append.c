@@ -26,20 +26,16 @@
  * this one run: buffered/fwrite >= 0.9, kernel/write >= 5,
  * sync/(write+fdatasync) >= 0.9.
  */
-#include "durlog.h"
-
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
-#include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "durlog.h"
+#include "lib/benchlib.h"
 
 /* The record size the targets are stated for. */
 #define RECORD_SIZE 100
@@ -47,9 +43,6 @@
 #define DEFAULT_RECORDS 1000000
 #define DEFAULT_SYNC_RECORDS 2000
 #define DEFAULT_REPEATS 5
-
-/* Descriptors nftw() may keep open while removing the scratch directory. */
-#define NFTW_MAX_FDS 16
 
 enum row_id {
     ROW_FWRITE,
@@ -64,8 +57,8 @@ enum row_id {
 
 struct config {
     const char *dir;          /* parent of the scratch directory */
-    long records;             /* N: records per repeat, non-fsync rows */
-    long sync_records;        /* M: records per repeat, fsync rows */
+    int records;              /* N: records per repeat, non-fsync rows */
+    int sync_records;         /* M: records per repeat, fsync rows */
     int repeats;              /* R */
     int json;
 };
@@ -75,7 +68,7 @@ struct row {
     const char *json_name;
     int is_sync_row;          /* uses M records instead of N */
     double *rates;            /* records/s of each repeat */
-    double median, min, max;
+    struct bench_spread spread;
 };
 
 /* A ratio between two rows' medians, and the target it is judged against. */
@@ -95,118 +88,19 @@ static const struct ratio ratios[] = {
       ROW_SYNC, ROW_WRITE_FDATASYNC, 0.9 },
 };
 
-/* The scratch directory this run created (removed at exit), or "". */
-static char scratch_dir[PATH_MAX];
-
-static unsigned char record[RECORD_SIZE];
-
-static void remove_scratch_dir(void);
-
-static void die(const char *fmt, ...)
-    __attribute__((noreturn, format(printf, 1, 2)));
-
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-
-    fflush(stdout);
-    fputs("bench_append: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    remove_scratch_dir();
-    exit(1);
-}
-
-static void die_durlog(const char *what, int rc, const char *detail)
-    __attribute__((noreturn));
-
-static void die_durlog(const char *what, int rc, const char *detail)
-{
-    if (detail && detail[0])
-        die("%s: %s (%s)", what, durlog_strerror(rc), detail);
-    die("%s: %s", what, durlog_strerror(rc));
-}
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-
-    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-        die("clock_gettime: %s", strerror(errno));
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Stamps the record with its index so that consecutive records differ, as
- * real ones do; the other bytes are a fixed pattern. */
-static void fill_record(long index)
-{
-    uint64_t v = (uint64_t)index;
-
-    memcpy(record, &v, sizeof v);
-}
-
-static void init_record(void)
-{
-    for (size_t i = 0; i < RECORD_SIZE; i++)
-        record[i] = (unsigned char)('a' + i % 26);
-}
-
-/* ---- scratch space ---- */
-
-static int remove_entry(const char *path, const struct stat *st, int type,
-                        struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    if (type == FTW_DP ? rmdir(path) : unlink(path)) {
-        fprintf(stderr, "bench_append: removing %s: %s\n", path,
-                strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-static void remove_tree(const char *path)
-{
-    struct stat st;
-
-    if (lstat(path, &st) != 0)
-        return;
-    nftw(path, remove_entry, NFTW_MAX_FDS, FTW_DEPTH | FTW_PHYS);
-}
-
-static void remove_scratch_dir(void)
-{
-    if (scratch_dir[0]) {
-        remove_tree(scratch_dir);
-        scratch_dir[0] = '\0';
-    }
-}
-
-static void make_scratch_dir(const char *parent)
-{
-    int n = snprintf(scratch_dir, sizeof scratch_dir, "%s/bench-tmp-XXXXXX",
-                     parent);
-
-    if (n < 0 || (size_t)n >= sizeof scratch_dir)
-        die("directory name too long: %s", parent);
-    if (!mkdtemp(scratch_dir)) {
-        int err = errno;
-
-        scratch_dir[0] = '\0';
-        die("mkdtemp in %s: %s", parent, strerror(err));
-    }
-}
+/* The scratch directory of the run (bench_scratch). */
+static const char *scratch_dir;
 
 static void scratch_path(char *out, size_t size, const char *name, int repeat)
 {
     int n = snprintf(out, size, "%s/%s-%d", scratch_dir, name, repeat);
 
     if (n < 0 || (size_t)n >= size)
-        die("path too long under %s", scratch_dir);
+        bench_die("path too long under %s", scratch_dir);
 }
+
+/* The record the plain-file rows write, stamped with each one's index. */
+static char *record;
 
 /* ---- the plain-file rows ---- */
 
@@ -216,16 +110,16 @@ static double run_fwrite(const char *path, long n)
     double start, end;
 
     if (!f)
-        die("fopen %s: %s", path, strerror(errno));
-    start = now_seconds();
+        bench_die("fopen %s: %s", path, strerror(errno));
+    start = bench_now_s();
     for (long i = 0; i < n; i++) {
-        fill_record(i);
+        bench_stamp_record(record, RECORD_SIZE, (uint64_t)i);
         if (fwrite(record, RECORD_SIZE, 1, f) != 1)
-            die("fwrite %s: %s", path, strerror(errno));
+            bench_die("fwrite %s: %s", path, strerror(errno));
     }
     if (fclose(f) != 0)
-        die("fclose %s: %s", path, strerror(errno));
-    end = now_seconds();
+        bench_die("fclose %s: %s", path, strerror(errno));
+    end = bench_now_s();
     return end - start;
 }
 
@@ -241,78 +135,56 @@ static void write_record(int fd, const char *path)
         if (w < 0) {
             if (errno == EINTR)
                 continue;
-            die("write %s: %s", path, strerror(errno));
+            bench_die("write %s: %s", path, strerror(errno));
         }
         done += (size_t)w;
     }
 }
 
-static double run_write(const char *path, long n, int datasync)
+static double run_write(const char *path, long n)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_TRUNC | O_CLOEXEC,
                   0644);
     double start, end;
 
     if (fd < 0)
-        die("open %s: %s", path, strerror(errno));
-    start = now_seconds();
+        bench_die("open %s: %s", path, strerror(errno));
+    start = bench_now_s();
     for (long i = 0; i < n; i++) {
-        fill_record(i);
+        bench_stamp_record(record, RECORD_SIZE, (uint64_t)i);
         write_record(fd, path);
-        /* The reference for DURLOG_SYNC: the record is on stable storage
-         * before the next one is written. */
-        if (datasync && fdatasync(fd) != 0)
-            die("fdatasync %s: %s", path, strerror(errno));
     }
-    end = now_seconds();
+    end = bench_now_s();
     if (close(fd) != 0)
-        die("close %s: %s", path, strerror(errno));
+        bench_die("close %s: %s", path, strerror(errno));
     return end - start;
+}
+
+/* The reference for DURLOG_SYNC: the record is on stable storage before
+ * the next one is written. */
+static double run_write_fdatasync(const char *path, long n)
+{
+    struct bench_fsync_run run = { .size = RECORD_SIZE, .records = (uint64_t)n };
+    struct bench_timing t;
+    char err[PATH_MAX + 100];
+
+    if (bench_write_fdatasync(path, &run, &t, err, sizeof err) != 0)
+        bench_die("%s", err);
+    return t.seconds;
 }
 
 /* ---- the durlog rows ---- */
 
-static durlog *open_log(const char *path)
-{
-    durlog_options opts;
-    char errbuf[512] = "";
-    durlog *log = NULL;
-    int rc;
-
-    durlog_options_init(&opts);
-    opts.errbuf = errbuf;
-    opts.errbuf_size = sizeof errbuf;
-    rc = durlog_open(path, &opts, &log);
-    if (rc < 0)
-        die_durlog("durlog_open", rc, errbuf);
-    return log;
-}
-
 static double run_durlog(const char *path, long n, durlog_level level)
 {
-    durlog *log = open_log(path);
-    double start, end;
-    int rc;
+    struct bench_append_run run = { .level = level, .size = RECORD_SIZE,
+                                    .records = (uint64_t)n };
+    struct bench_timing t;
+    char err[PATH_MAX + 600];
 
-    start = now_seconds();
-    for (long i = 0; i < n; i++) {
-        fill_record(i);
-        rc = durlog_append(log, record, RECORD_SIZE, level, NULL);
-        if (rc < 0)
-            die_durlog("durlog_append", rc, durlog_errmsg(log));
-    }
-    /* Buffered records count only once the kernel has them, as fwrite's
-     * count only after fclose. */
-    if (level == DURLOG_BUFFERED) {
-        rc = durlog_flush(log, DURLOG_KERNEL);
-        if (rc < 0)
-            die_durlog("durlog_flush", rc, durlog_errmsg(log));
-    }
-    end = now_seconds();
-    rc = durlog_close(log);
-    if (rc < 0)
-        die_durlog("durlog_close", rc, NULL);
-    return end - start;
+    if (bench_append_new_log(path, &run, &t, err, sizeof err) < 0)
+        bench_die("%s", err);
+    return t.seconds;
 }
 
 /* Runs one repeat of one row on a fresh file or log and deletes it after;
@@ -320,71 +192,35 @@ static double run_durlog(const char *path, long n, durlog_level level)
 static double run_row(enum row_id id, const struct row *row,
                       const struct config *cfg, int repeat)
 {
+    static const durlog_level levels[ROW_COUNT] = {
+        [ROW_BUFFERED] = DURLOG_BUFFERED, [ROW_KERNEL] = DURLOG_KERNEL,
+        [ROW_INTERVAL] = DURLOG_INTERVAL, [ROW_SYNC] = DURLOG_SYNC,
+    };
     long n = row->is_sync_row ? cfg->sync_records : cfg->records;
     char path[PATH_MAX];
-    double seconds = 0;
+    double seconds;
 
     scratch_path(path, sizeof path, row->json_name, repeat);
-    switch (id) {
-    case ROW_FWRITE:
+    if (id == ROW_FWRITE)
         seconds = run_fwrite(path, n);
-        break;
-    case ROW_WRITE:
-        seconds = run_write(path, n, 0);
-        break;
-    case ROW_WRITE_FDATASYNC:
-        seconds = run_write(path, n, 1);
-        break;
-    case ROW_BUFFERED:
-        seconds = run_durlog(path, n, DURLOG_BUFFERED);
-        break;
-    case ROW_KERNEL:
-        seconds = run_durlog(path, n, DURLOG_KERNEL);
-        break;
-    case ROW_INTERVAL:
-        seconds = run_durlog(path, n, DURLOG_INTERVAL);
-        break;
-    case ROW_SYNC:
-        seconds = run_durlog(path, n, DURLOG_SYNC);
-        break;
-    case ROW_COUNT:
-        break;
-    }
-    remove_tree(path);
+    else if (id == ROW_WRITE)
+        seconds = run_write(path, n);
+    else if (id == ROW_WRITE_FDATASYNC)
+        seconds = run_write_fdatasync(path, n);
+    else
+        seconds = run_durlog(path, n, levels[id]);
+    if (bench_remove_tree(path) != 0)
+        bench_die("could not remove %s", path);
     if (seconds <= 0)
-        die("%s: timer did not advance", row->name);
+        bench_die("%s: timer did not advance", row->name);
     return (double)n / seconds;
 }
 
 /* ---- statistics and output ---- */
 
-static int compare_doubles(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return (x > y) - (x < y);
-}
-
-static void summarise(struct row *row, int repeats)
-{
-    double *sorted = malloc(sizeof *sorted * (size_t)repeats);
-
-    if (!sorted)
-        die("out of memory");
-    memcpy(sorted, row->rates, sizeof *sorted * (size_t)repeats);
-    qsort(sorted, (size_t)repeats, sizeof *sorted, compare_doubles);
-    row->min = sorted[0];
-    row->max = sorted[repeats - 1];
-    if (repeats % 2)
-        row->median = sorted[repeats / 2];
-    else
-        row->median = (sorted[repeats / 2 - 1] + sorted[repeats / 2]) / 2;
-    free(sorted);
-}
-
 static double ratio_value(const struct ratio *r, const struct row *rows)
 {
-    return rows[r->numerator].median / rows[r->denominator].median;
+    return rows[r->numerator].spread.median / rows[r->denominator].spread.median;
 }
 
 static void print_table(const struct row *rows, const struct config *cfg)
@@ -392,7 +228,7 @@ static void print_table(const struct row *rows, const struct config *cfg)
     printf("durlog append benchmark: %d-byte records, one thread, "
            "%d repeats per row (interleaved), median shown\n",
            RECORD_SIZE, cfg->repeats);
-    printf("records per repeat: %ld (fsync rows: %ld); scratch dir %s "
+    printf("records per repeat: %d (fsync rows: %d); scratch dir %s "
            "(removed at exit)\n\n",
            cfg->records, cfg->sync_records, scratch_dir);
     printf("%-18s %9s %14s %10s   %s\n", "row", "records", "records/s",
@@ -400,9 +236,10 @@ static void print_table(const struct row *rows, const struct config *cfg)
     for (int i = 0; i < ROW_COUNT; i++) {
         const struct row *row = &rows[i];
 
-        printf("%-18s %9ld %14.0f %10.3f   %.0f..%.0f\n", row->name,
+        printf("%-18s %9d %14.0f %10.3f   %.0f..%.0f\n", row->name,
                row->is_sync_row ? cfg->sync_records : cfg->records,
-               row->median, 1e6 / row->median, row->min, row->max);
+               row->spread.median, 1e6 / row->spread.median, row->spread.min,
+               row->spread.max);
     }
     printf("\n%-26s %8s %8s   %s\n", "ratio (of medians)", "value", "target",
            "result");
@@ -418,18 +255,19 @@ static void print_table(const struct row *rows, const struct config *cfg)
 
 static void print_json(const struct row *rows, const struct config *cfg)
 {
-    printf("{\"record_size\":%d,\"records\":%ld,\"sync_records\":%ld,"
+    printf("{\"record_size\":%d,\"records\":%d,\"sync_records\":%d,"
            "\"repeats\":%d,\"rows\":[",
            RECORD_SIZE, cfg->records, cfg->sync_records, cfg->repeats);
     for (int i = 0; i < ROW_COUNT; i++) {
         const struct row *row = &rows[i];
 
-        printf("%s{\"name\":\"%s\",\"records\":%ld,\"records_per_s\":%.1f,"
+        printf("%s{\"name\":\"%s\",\"records\":%d,\"records_per_s\":%.1f,"
                "\"us_per_record\":%.4f,\"min_records_per_s\":%.1f,"
                "\"max_records_per_s\":%.1f,\"samples\":[",
                i ? "," : "", row->json_name,
                row->is_sync_row ? cfg->sync_records : cfg->records,
-               row->median, 1e6 / row->median, row->min, row->max);
+               row->spread.median, 1e6 / row->spread.median, row->spread.min,
+               row->spread.max);
         for (int r = 0; r < cfg->repeats; r++)
             printf("%s%.1f", r ? "," : "", row->rates[r]);
         printf("]}");
@@ -448,98 +286,63 @@ static void print_json(const struct row *rows, const struct config *cfg)
 
 /* ---- command line ---- */
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: bench_append [--dir DIR] [--records N] [--repeats R]\n"
-            "                    [--sync-records M] [--json]\n"
-            "  --dir DIR          where to create the scratch directory "
-            "(default .)\n"
-            "  --records N        records per repeat, non-fsync rows "
-            "(default %d)\n"
-            "  --repeats R        repeats per row, median reported "
-            "(default %d)\n"
-            "  --sync-records M   records per repeat, fsync rows "
-            "(default %d)\n"
-            "  --json             print one JSON object instead of the "
-            "table\n",
-            DEFAULT_RECORDS, DEFAULT_REPEATS, DEFAULT_SYNC_RECORDS);
-}
-
-static long parse_count(const char *opt, const char *arg)
-{
-    char *end;
-    long v;
-
-    if (!arg)
-        die("%s needs a value", opt);
-    errno = 0;
-    v = strtol(arg, &end, 10);
-    if (errno || end == arg || *end || v < 1 || v > INT_MAX)
-        die("%s: expected a positive count, got '%s'", opt, arg);
-    return v;
-}
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 static void parse_args(int argc, char **argv, struct config *cfg)
 {
-    cfg->dir = ".";
-    cfg->records = DEFAULT_RECORDS;
-    cfg->sync_records = DEFAULT_SYNC_RECORDS;
-    cfg->repeats = DEFAULT_REPEATS;
-    cfg->json = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *opt = argv[i], *arg = i + 1 < argc ? argv[i + 1] : NULL;
+    const struct bench_opt opts[] = {
+        { "--dir", 's', &cfg->dir, NULL },
+        { "--records", 'i', &cfg->records, NULL },
+        { "--repeats", 'i', &cfg->repeats, NULL },
+        { "--sync-records", 'i', &cfg->sync_records, NULL },
+        { "--json", 'b', &cfg->json, NULL },
+        { NULL, 0, NULL, NULL },
+    };
 
-        if (!strcmp(opt, "--dir")) {
-            if (!arg)
-                die("--dir needs a value");
-            cfg->dir = arg;
-            i++;
-        } else if (!strcmp(opt, "--records")) {
-            cfg->records = parse_count(opt, arg);
-            i++;
-        } else if (!strcmp(opt, "--repeats")) {
-            cfg->repeats = (int)parse_count(opt, arg);
-            i++;
-        } else if (!strcmp(opt, "--sync-records")) {
-            cfg->sync_records = parse_count(opt, arg);
-            i++;
-        } else if (!strcmp(opt, "--json")) {
-            cfg->json = 1;
-        } else if (!strcmp(opt, "--help") || !strcmp(opt, "-h")) {
-            usage(stdout);
-            exit(0);
-        } else {
-            fprintf(stderr, "bench_append: unknown option '%s'\n", opt);
-            usage(stderr);
-            exit(1);
-        }
+    *cfg = (struct config){ ".", DEFAULT_RECORDS, DEFAULT_SYNC_RECORDS, DEFAULT_REPEATS, 0 };
+    if (bench_parse_opts(argc, argv, opts,
+            "usage: bench_append [--dir DIR] [--records N] [--repeats R]\n"
+            "                    [--sync-records M] [--json]\n"
+            "  --dir DIR          where to create the scratch directory (default .)\n"
+            "  --records N        records per repeat, non-fsync rows (default "
+            STR(DEFAULT_RECORDS) ")\n"
+            "  --repeats R        repeats per row, median reported (default "
+            STR(DEFAULT_REPEATS) ")\n"
+            "  --sync-records M   records per repeat, fsync rows (default "
+            STR(DEFAULT_SYNC_RECORDS) ")\n"
+            "  --json             print one JSON object instead of the table"))
+        exit(2);
+    if (cfg->records < 1 || cfg->repeats < 1 || cfg->sync_records < 1) {
+        fprintf(stderr, "bench_append: --records, --repeats and --sync-records take "
+                "positive counts\n");
+        exit(2);
     }
 }
 
 int main(int argc, char **argv)
 {
     struct row rows[ROW_COUNT] = {
-        [ROW_FWRITE] = { "fwrite", "fwrite", 0, NULL, 0, 0, 0 },
-        [ROW_WRITE] = { "write()", "write", 0, NULL, 0, 0, 0 },
-        [ROW_WRITE_FDATASYNC] = { "write()+fdatasync", "write_fdatasync", 1,
-                                  NULL, 0, 0, 0 },
-        [ROW_BUFFERED] = { "durlog buffered", "durlog_buffered", 0, NULL, 0,
-                           0, 0 },
-        [ROW_KERNEL] = { "durlog kernel", "durlog_kernel", 0, NULL, 0, 0, 0 },
-        [ROW_INTERVAL] = { "durlog interval", "durlog_interval", 0, NULL, 0,
-                           0, 0 },
-        [ROW_SYNC] = { "durlog sync", "durlog_sync", 1, NULL, 0, 0, 0 },
+        [ROW_FWRITE] = { .name = "fwrite", .json_name = "fwrite" },
+        [ROW_WRITE] = { .name = "write()", .json_name = "write" },
+        [ROW_WRITE_FDATASYNC] = { .name = "write()+fdatasync",
+                                  .json_name = "write_fdatasync", .is_sync_row = 1 },
+        [ROW_BUFFERED] = { .name = "durlog buffered", .json_name = "durlog_buffered" },
+        [ROW_KERNEL] = { .name = "durlog kernel", .json_name = "durlog_kernel" },
+        [ROW_INTERVAL] = { .name = "durlog interval", .json_name = "durlog_interval" },
+        [ROW_SYNC] = { .name = "durlog sync", .json_name = "durlog_sync", .is_sync_row = 1 },
     };
     struct config cfg;
 
     parse_args(argc, argv, &cfg);
-    init_record();
-    make_scratch_dir(cfg.dir);
+    record = bench_new_record(RECORD_SIZE);
+    if (!record)
+        bench_die("out of memory");
+    scratch_dir = bench_scratch(cfg.dir, "bench-tmp");
     for (int i = 0; i < ROW_COUNT; i++) {
         rows[i].rates = calloc((size_t)cfg.repeats, sizeof *rows[i].rates);
         if (!rows[i].rates)
-            die("out of memory");
+            bench_die("out of memory");
     }
     if (!cfg.json) {
         printf("running %d repeats of %d rows...\n", cfg.repeats,
@@ -550,13 +353,13 @@ int main(int argc, char **argv)
         for (int i = 0; i < ROW_COUNT; i++)
             rows[i].rates[r] = run_row((enum row_id)i, &rows[i], &cfg, r);
     for (int i = 0; i < ROW_COUNT; i++)
-        summarise(&rows[i], cfg.repeats);
+        rows[i].spread = bench_spread_of(rows[i].rates, cfg.repeats);
     if (cfg.json)
         print_json(rows, &cfg);
     else
         print_table(rows, &cfg);
-    remove_scratch_dir();
     for (int i = 0; i < ROW_COUNT; i++)
         free(rows[i].rates);
-    return 0;
+    free(record);
+    return bench_scratch_remove() ? 1 : 0;
 }

@@ -27,17 +27,16 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "bench_util.h"
 #include "durlog.h"
-#include "os.h"
+#include "lib/benchlib.h"
 
 #define RECORD_SIZE 100
 #define BARE_RECORDS 2000
@@ -47,32 +46,12 @@ static const char *dir = ".";
 static size_t records = 2000000;
 static int repeats = 3;
 static uint64_t rate = 1000000;
-static char scratch[4096];
+static const char *scratch;
 static _Atomic uint64_t fdatasync_calls;
 
-static int counting_fdatasync(int fd)
+static double pct_ms(const uint64_t *sorted, size_t n, double p)
 {
-    atomic_fetch_add(&fdatasync_calls, 1);
-    return dl_os_real.fdatasync(fd);
-}
-
-static int counting_uring_result(int fd, int datasync, int res)
-{
-    (void)fd;
-    if (datasync)
-        atomic_fetch_add(&fdatasync_calls, 1);
-    return res;
-}
-
-static void die(const char *what, int rc)
-{
-    fprintf(stderr, "bench_async: %s: %s\n", what, durlog_strerror(rc));
-    exit(1);
-}
-
-static double pct_ms(uint64_t *v, size_t n, double p)
-{
-    return (double)v[(size_t)(p * (double)(n - 1))] / 1e6;
+    return (double)bench_percentile(sorted, n, p) / 1e6;
 }
 
 struct result {
@@ -91,7 +70,7 @@ static _Atomic uint64_t last_done_ns;
 static void on_durable(void *ctx, uint64_t seq, int status)
 {
     (void)ctx;
-    uint64_t t = now_ns();
+    uint64_t t = bench_now_ns();
     uint64_t i = seq - first_seq;
     if (status)
         atomic_fetch_add(&failed, 1);
@@ -103,7 +82,7 @@ static void on_durable(void *ctx, uint64_t seq, int status)
 static void summarise(struct result *r, uint64_t *lat, size_t n, uint64_t t0,
                       uint64_t t1, uint64_t syncs)
 {
-    qsort(lat, n, sizeof *lat, cmp_u64);
+    bench_sort_u64(lat, n);
     r->rate = (double)n / ((double)(t1 - t0) / 1e9);
     r->p50 = pct_ms(lat, n, 0.50);
     r->p99 = pct_ms(lat, n, 0.99);
@@ -113,24 +92,15 @@ static void summarise(struct result *r, uint64_t *lat, size_t n, uint64_t t0,
 
 static void run_bare(struct result *r)
 {
-    char path[4200];
-    unsigned char rec[RECORD_SIZE];
-    memset(rec, 'b', sizeof rec);
+    struct bench_fsync_run run = { .size = RECORD_SIZE, .records = BARE_RECORDS,
+                                   .lat_ns = lat_ns };
+    struct bench_timing t;
+    char path[PATH_MAX + 16], err[PATH_MAX + 100];
     snprintf(path, sizeof path, "%s/bare.dat", scratch);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
-    if (fd < 0)
-        die("open bare file", -1);
-    uint64_t t0 = now_ns();
-    for (size_t i = 0; i < BARE_RECORDS; i++) {
-        uint64_t s = now_ns();
-        if (write(fd, rec, sizeof rec) != (ssize_t)sizeof rec || fdatasync(fd) != 0)
-            die("write+fdatasync", -1);
-        lat_ns[i] = now_ns() - s;
-    }
-    uint64_t t1 = now_ns();
-    close(fd);
+    if (bench_write_fdatasync(path, &run, &t, err, sizeof err) != 0)
+        bench_die("%s", err);
     unlink(path);
-    summarise(r, lat_ns, BARE_RECORDS, t0, t1, BARE_RECORDS);
+    summarise(r, lat_ns, BARE_RECORDS, 0, (uint64_t)(t.seconds * 1e9), BARE_RECORDS);
 }
 
 /* The hand-rolled equivalent without durlog: this thread write()s records at
@@ -155,9 +125,9 @@ static void *raw_syncer(void *arg)
             continue;
         }
         if (fdatasync(raw_fd) != 0)
-            die("fdatasync", -1);
+            bench_die("fdatasync: %s", strerror(errno));
         atomic_fetch_add(&raw_syncs, 1);
-        uint64_t t = now_ns();
+        uint64_t t = bench_now_ns();
         for (; acked < upto; acked++)
             lat_ns[acked] = t - sent_ns[acked];
         atomic_store(&last_done_ns, t);
@@ -167,29 +137,29 @@ static void *raw_syncer(void *arg)
 
 static void run_raw_paced(struct result *r)
 {
-    char path[4200];
+    char path[PATH_MAX + 16];
     unsigned char rec[RECORD_SIZE];
     memset(rec, 'r', sizeof rec);
     snprintf(path, sizeof path, "%s/raw.dat", scratch);
     raw_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
     if (raw_fd < 0)
-        die("open raw file", -1);
+        bench_die("open %s: %s", path, strerror(errno));
     atomic_store(&raw_written, 0);
     atomic_store(&raw_stop, 0);
     atomic_store(&raw_syncs, 0);
     pthread_t th;
     if (pthread_create(&th, NULL, raw_syncer, NULL))
-        die("pthread_create", -1);
-    uint64_t t0 = now_ns();
+        bench_die("pthread_create failed");
+    uint64_t t0 = bench_now_ns();
     for (size_t i = 0; i < records; i++) {
         if (i % 1000 == 0) {
             uint64_t due = t0 + (uint64_t)((double)i * 1e9 / (double)rate);
-            while (now_ns() < due)
+            while (bench_now_ns() < due)
                 ;
         }
-        sent_ns[i] = now_ns();
+        sent_ns[i] = bench_now_ns();
         if (write(raw_fd, rec, sizeof rec) != (ssize_t)sizeof rec)
-            die("write", -1);
+            bench_die("write %s: %s", path, strerror(errno));
         atomic_store(&raw_written, i + 1);
     }
     atomic_store(&raw_stop, 1);
@@ -204,7 +174,7 @@ static void run_raw_paced(struct result *r)
 static void run_durlog(struct result *r, durlog_engine_kind engine, int poll,
                        int paced)
 {
-    char path[4200];
+    char path[PATH_MAX + 16];
     unsigned char rec[RECORD_SIZE];
     memset(rec, 'a', sizeof rec);
     snprintf(path, sizeof path, "%s/log", scratch);
@@ -216,24 +186,24 @@ static void run_durlog(struct result *r, durlog_engine_kind engine, int poll,
     durlog *log;
     int rc = durlog_open(path, &o, &log);
     if (rc)
-        die("durlog_open", rc);
+        bench_die_code("durlog_open", rc, NULL);
     /* Warm up: start the engine and fault in the tail. */
     uint64_t seq;
     if ((rc = durlog_append(log, rec, sizeof rec, DURLOG_SYNC, &seq)))
-        die("warm-up append", rc);
+        bench_die_code("warm-up append", rc, NULL);
     first_seq = seq + 1;
     atomic_store(&completed, 0);
     atomic_store(&failed, 0);
     atomic_store(&fdatasync_calls, 0);
 
-    uint64_t t0 = now_ns();
+    uint64_t t0 = bench_now_ns();
     for (size_t i = 0; i < records; i++) {
         if (paced && i % 1000 == 0) {
             uint64_t due = t0 + (uint64_t)((double)i * 1e9 / (double)rate);
-            while (now_ns() < due)
+            while (bench_now_ns() < due)
                 ;
         }
-        sent_ns[i] = now_ns();
+        sent_ns[i] = bench_now_ns();
         do {
             rc = durlog_append_async(log, rec, sizeof rec, DURLOG_SYNC,
                                      on_durable, NULL, NULL);
@@ -241,7 +211,7 @@ static void run_durlog(struct result *r, durlog_engine_kind engine, int poll,
                 durlog_poll(log, 1);
         } while (rc == -EAGAIN && poll);
         if (rc)
-            die("durlog_append_async", rc);
+            bench_die_code("durlog_append_async", rc, NULL);
         if (poll && (i & 1023) == 1023)
             durlog_poll(log, 0);
     }
@@ -254,14 +224,12 @@ static void run_durlog(struct result *r, durlog_engine_kind engine, int poll,
     uint64_t t1 = atomic_load(&last_done_ns);
     uint64_t syncs = atomic_load(&fdatasync_calls);
     if ((rc = durlog_close(log)))
-        die("durlog_close", rc);
+        bench_die_code("durlog_close", rc, NULL);
     if (atomic_load(&failed))
-        die("completions reported failures", DURLOG_EFAILED);
+        bench_die("completions reported failures");
     summarise(r, lat_ns, records, t0, t1, syncs);
-    char cmd[4300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
-    if (system(cmd) != 0)
-        die("remove the log", -1);
+    if (bench_remove_tree(path) != 0)
+        bench_die("could not remove %s", path);
 }
 
 enum { BARE, RAW_PACED, URING_PACED, THREAD_PACED, POLL_PACED, URING_FLAT,
@@ -282,35 +250,32 @@ static int row_uses_uring(int row)
 
 int main(int argc, char **argv)
 {
-    static const struct opt opts[] = {
+    static const struct bench_opt opts[] = {
         { "--dir", 's', &dir, NULL },
         { "--records", 'z', &records, NULL },
         { "--repeats", 'i', &repeats, NULL },
         { "--rate", 'u', &rate, NULL },
         { NULL, 0, NULL, NULL },
     };
-    if (parse_opts(argc, argv, opts, "usage: bench_async [--dir DIR] [--records N] [--repeats R] [--rate R]"))
+    if (bench_parse_opts(argc, argv, opts, "usage: bench_async [--dir DIR] [--records N] [--repeats R] [--rate R]"))
         return 2;
     if (repeats < 1 || repeats > MAX_REPEATS || records < BARE_RECORDS || rate < 1000) {
         fprintf(stderr, "bench_async: --repeats 1..%d, --records >= %d, --rate >= 1000\n",
                 MAX_REPEATS, BARE_RECORDS);
         return 2;
     }
-    snprintf(scratch, sizeof scratch, "%s/bench-tmp-XXXXXX", dir);
-    if (!mkdtemp(scratch))
-        die("mkdtemp", -1);
+    scratch = bench_scratch(dir, "bench-tmp");
     sent_ns = calloc(records, sizeof *sent_ns);
     lat_ns = calloc(records, sizeof *lat_ns);
     if (!sent_ns || !lat_ns)
-        die("out of memory", -1);
-    dl_os.fdatasync = counting_fdatasync;
-    dl_os.uring_result = counting_uring_result;
+        bench_die("out of memory");
+    bench_count_fdatasyncs(&fdatasync_calls);
 
     /* Is io_uring usable here? Otherwise its rows are skipped with a note. */
     durlog_options probe;
     durlog_options_init(&probe);
     probe.engine = DURLOG_ENGINE_IO_URING;
-    char path[4200], err[512];
+    char path[PATH_MAX + 16], err[512];
     probe.errbuf = err;
     probe.errbuf_size = sizeof err;
     snprintf(path, sizeof path, "%s/probe", scratch);
@@ -353,7 +318,7 @@ int main(int argc, char **argv)
             v[4][rep] = res[row][rep].per_sync;
         }
         for (int k = 0; k < 5; k++)
-            med[row][k] = median(v[k], repeats);
+            med[row][k] = bench_median(v[k], repeats);
         printf("| %s | %.0f | %.3f | %.3f | %.3f | %.1f |\n", row_names[row],
                med[row][0], med[row][1], med[row][2], med[row][3], med[row][4]);
     }
@@ -374,7 +339,5 @@ int main(int argc, char **argv)
         }
         printf("\n");
     }
-    char cmd[4300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", scratch);
-    return system(cmd) == 0 ? 0 : 1;
+    return bench_scratch_remove() ? 1 : 0;
 }

@@ -50,22 +50,19 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "bench_util.h"
 #include "durlog.h"
 #include "format.h"
+#include "lib/benchlib.h"
 
 #define RECORD_SIZE 100
 #define BATCH 8192
@@ -116,23 +113,6 @@ static int repeats = 5;
 static int keep, quick, print_samples;
 static int want_state[ST_COUNT] = { 1, 1 };
 static struct logspec *logs;
-
-static void remove_logs(void);
-
-static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
-
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    fflush(stdout);
-    fputs("bench_open: FAILED: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    remove_logs();
-    exit(1);
-}
 
 /* ---- sizes and names ---- */
 
@@ -195,7 +175,7 @@ static void plan(struct logspec *l, uint64_t size)
     l->size = size;
     l->records = full * per_seg + extra;
     if (l->records == 0)
-        die("a log of %llu bytes holds no record", (unsigned long long)size);
+        bench_die("a log of %llu bytes holds no record", (unsigned long long)size);
     l->segments = full + (extra ? 1 : 0);
     l->tail_records = extra ? extra : per_seg;
     l->tail_first = l->records - l->tail_records;
@@ -211,29 +191,13 @@ static void plan(struct logspec *l, uint64_t size)
 
 /* ---- files ---- */
 
-static int remove_entry(const char *path, const struct stat *st, int type,
-                        struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    if (type == FTW_DP ? rmdir(path) : unlink(path))
-        fprintf(stderr, "bench_open: removing %s: %s\n", path, strerror(errno));
-    return 0;
-}
-
-static void remove_tree(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) == 0)
-        nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 static void remove_logs(void)
 {
     if (keep || !logs)
         return;
     for (int i = 0; i < nsizes; i++) {
-        remove_tree(logs[i].path);
+        if (bench_remove_tree(logs[i].path) != 0)
+            fprintf(stderr, "bench_open: could not remove all of %s\n", logs[i].path);
         unlink(logs[i].marker);
     }
 }
@@ -247,85 +211,22 @@ static void mkdir_p(const char *path)
             continue;
         *p = '\0';
         if (mkdir(buf, 0755) && errno != EEXIST)
-            die("mkdir %s: %s", buf, strerror(errno));
+            bench_die("mkdir %s: %s", buf, strerror(errno));
         *p = '/';
     }
     if (mkdir(buf, 0755) && errno != EEXIST)
-        die("mkdir %s: %s", buf, strerror(errno));
+        bench_die("mkdir %s: %s", buf, strerror(errno));
 }
 
-/* Copies s into out (len bytes), cut if need be. */
-static void copy_str(char *out, size_t len, const char *s)
-{
-    size_t n = strlen(s);
-    if (n >= len)
-        n = len - 1;
-    memcpy(out, s, n);
-    out[n] = '\0';
-}
-
-/* The first matching line of a file, after "key" (trimmed), or "?". */
-static void read_field(const char *file, const char *key, char *out, size_t len)
-{
-    FILE *f = fopen(file, "r");
-    char line[512];
-    snprintf(out, len, "?");
-    if (!f)
-        return;
-    while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, key, strlen(key)))
-            continue;
-        char *v = strchr(line, ':');
-        v = v ? v + 1 : line + strlen(key);
-        while (*v == ' ' || *v == '\t')
-            v++;
-        v[strcspn(v, "\n")] = '\0';
-        copy_str(out, len, v);
-        break;
-    }
-    fclose(f);
-}
-
-/* File system type and the mount holding `path` (longest mount point that
- * is a prefix of its real path). */
+/* File system type and the mount holding `path`. */
 static void describe_fs(const char *path, char *out, size_t len)
 {
-    struct statfs sf;
-    const char *type = "?";
-    char real[PATH_MAX], best_dev[256] = "?", best_mnt[PATH_MAX] = "?";
-    size_t best = 0;
-    if (statfs(path, &sf) == 0) {
-        switch ((unsigned long)sf.f_type) {
-        case 0xEF53: type = "ext4"; break;
-        case 0x58465342: type = "xfs"; break;
-        case 0x9123683E: type = "btrfs"; break;
-        case 0x01021994: type = "tmpfs"; break;
-        case 0x794c7630: type = "overlayfs"; break;
-        case 0x2fc12fc1: type = "zfs"; break;
-        case 0xF2F52010: type = "f2fs"; break;
-        default: type = "other"; break;
-        }
-    }
-    if (realpath(path, real)) {
-        FILE *f = fopen("/proc/mounts", "r");
-        char dev[256], mnt[PATH_MAX], fstype[64];
-        while (f && fscanf(f, "%255s %4095s %63s %*[^\n]", dev, mnt, fstype) == 3) {
-            size_t n = strlen(mnt);
-            int under = !strncmp(real, mnt, n) &&
-                        (real[n] == '/' || real[n] == '\0' || n == 1);
-            if (under && n >= best) {
-                best = n;
-                snprintf(best_dev, sizeof best_dev, "%s", dev);
-                snprintf(best_mnt, sizeof best_mnt, "%s", mnt);
-            }
-        }
-        if (f)
-            fclose(f);
-    }
-    snprintf(out, len, "%s (%s on %s)", type, best_dev, best_mnt);
-    if (!strcmp(type, "tmpfs"))
-        fprintf(stderr, "bench_open: warning: %s is on tmpfs: the cold state means "
-                        "nothing there\n", path);
+    struct bench_mount m;
+    bench_mount_of(path, &m);
+    snprintf(out, len, "%s (%s on %s)", m.type, m.device, m.point);
+    if (bench_fs_in_memory(m.type))
+        fprintf(stderr, "bench_open: warning: %s is on %s: the cold state means "
+                        "nothing there\n", path, m.type);
 }
 
 /* ---- building a log ---- */
@@ -374,16 +275,17 @@ static void build(struct logspec *l)
         l->build_s = 0;
         return;
     }
-    remove_tree(l->path);
+    if (bench_remove_tree(l->path) != 0)
+        bench_die("cannot remove the old %s", l->path);
     unlink(l->marker);
     durlog_options_init(&o);
     o.segment_size = SEGMENT_SIZE;
     o.errbuf = err;
     o.errbuf_size = sizeof err;
-    uint64_t t0 = now_ns();
+    uint64_t t0 = bench_now_ns();
     int rc = durlog_open(l->path, &o, &log);
     if (rc)
-        die("durlog_open %s: %s (%s)", l->path, durlog_strerror(rc), err);
+        bench_die("durlog_open %s: %s (%s)", l->path, durlog_strerror(rc), err);
     for (uint64_t seq = 0; seq < l->records;) {
         size_t n = l->records - seq < BATCH ? (size_t)(l->records - seq) : BATCH;
         for (size_t i = 0; i < n; i++) {
@@ -394,30 +296,30 @@ static void build(struct logspec *l)
         uint64_t first;
         rc = durlog_append_batch(log, iov, n, DURLOG_KERNEL, &first);
         if (rc)
-            die("durlog_append_batch to %s: %s (%s)", l->path, durlog_strerror(rc),
-                durlog_errmsg(log));
+            bench_die("durlog_append_batch to %s: %s (%s)", l->path, durlog_strerror(rc),
+                      durlog_errmsg(log));
         if (first != seq)
-            die("%s: batch got first seq %llu, expected %llu", l->path,
-                (unsigned long long)first, (unsigned long long)seq);
+            bench_die("%s: batch got first seq %llu, expected %llu", l->path,
+                      (unsigned long long)first, (unsigned long long)seq);
         seq += n;
     }
     rc = durlog_get_info(log, &info);
     if (rc)
-        die("durlog_get_info %s: %s", l->path, durlog_strerror(rc));
+        bench_die("durlog_get_info %s: %s", l->path, durlog_strerror(rc));
     if (info.next_seq != l->records || info.segments != l->segments)
-        die("%s: built %llu records in %llu segments, expected %llu in %llu", l->path,
-            (unsigned long long)info.next_seq, (unsigned long long)info.segments,
-            (unsigned long long)l->records, (unsigned long long)l->segments);
+        bench_die("%s: built %llu records in %llu segments, expected %llu in %llu", l->path,
+                  (unsigned long long)info.next_seq, (unsigned long long)info.segments,
+                  (unsigned long long)l->records, (unsigned long long)l->segments);
     rc = durlog_close(log);
     if (rc)
-        die("durlog_close %s: %s", l->path, durlog_strerror(rc));
+        bench_die("durlog_close %s: %s", l->path, durlog_strerror(rc));
     sync();
-    l->build_s = (double)(now_ns() - t0) / 1e9;
+    l->build_s = (double)(bench_now_ns() - t0) / 1e9;
     FILE *f = fopen(l->marker, "w");
     if (!f || fprintf(f, "records=%llu segment_size=%llu record_size=%d lib=%s\n",
                       (unsigned long long)l->records, (unsigned long long)SEGMENT_SIZE,
                       RECORD_SIZE, LIB_KIND) < 0 || fclose(f))
-        die("cannot write %s", l->marker);
+        bench_die("cannot write %s", l->marker);
 }
 
 /* ---- putting a log in a state ---- */
@@ -427,12 +329,8 @@ static void tail_segment_path(const struct logspec *l, char *out, size_t len)
 {
     char name[DL_SEG_NAME_LEN + 1];
     dl_seg_name(name, l->tail_first);
-    copy_str(out, len, l->path);
-    size_t n = strlen(out);
-    if (n + 1 < len)
-        copy_str(out + n, len - n, "/");
-    n = strlen(out);
-    copy_str(out + n, len - n, name);
+    if ((size_t)snprintf(out, len, "%s/%s", l->path, name) >= len)
+        bench_die("path too long: %s/%s", l->path, name);
 }
 
 /* The tail segment as a power loss during the run leaves it: no checkpoint.
@@ -446,31 +344,31 @@ static void clear_tail_checkpoint(struct logspec *l)
     tail_segment_path(l, path, sizeof path);
     int fd = open(path, O_RDWR | O_CLOEXEC);
     if (fd < 0)
-        die("open %s: %s", path, strerror(errno));
+        bench_die("open %s: %s", path, strerror(errno));
     if (pread(fd, hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr)
-        die("read the header of %s", path);
+        bench_die("read the header of %s", path);
     int rc = dl_seg_header_decode(hdr, &h);
     if (rc)
-        die("%s: header does not decode: %s", path, durlog_strerror(rc));
+        bench_die("%s: header does not decode: %s", path, durlog_strerror(rc));
     if (!(h.flags & DL_SEG_F_CKPT)) {
         if (l->tail_cleared) {
             /* Only readers since the last clear: nothing to do. */
             close(fd);
             return;
         }
-        die("%s: the tail has no checkpoint after a clean close (flags %u)", path,
-            h.flags);
+        bench_die("%s: the tail has no checkpoint after a clean close (flags %u)", path,
+                  h.flags);
     }
     if (h.ckpt_seq != l->records)
-        die("%s: checkpoint at %llu, expected %llu", path,
-            (unsigned long long)h.ckpt_seq, (unsigned long long)l->records);
+        bench_die("%s: checkpoint at %llu, expected %llu", path,
+                  (unsigned long long)h.ckpt_seq, (unsigned long long)l->records);
     h.flags = 0; /* flags (offset 56) 0; CRC (offset 60) recomputed */
     dl_seg_header_encode(hdr, &h);
     if (pwrite(fd, hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr)
-        die("write the header of %s: %s", path, strerror(errno));
+        bench_die("write the header of %s: %s", path, strerror(errno));
     close(fd);
     if (dl_seg_header_decode(hdr, &h) || h.flags)
-        die("%s: header rewrite did not clear the checkpoint", path);
+        bench_die("%s: header rewrite did not clear the checkpoint", path);
     l->tail_cleared = 1;
 }
 #endif
@@ -480,8 +378,8 @@ static void drop_caches(void)
     sync();
     int fd = open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
     if (fd < 0 || write(fd, "3\n", 2) != 2)
-        die("cannot drop the page cache (/proc/sys/vm/drop_caches: %s): run as "
-            "root, or measure warm only", strerror(errno));
+        bench_die("cannot drop the page cache (/proc/sys/vm/drop_caches: %s): run as "
+                  "root, or measure warm only", strerror(errno));
     close(fd);
 }
 
@@ -490,7 +388,7 @@ static void prepare(struct logspec *l, enum state s, enum cache c)
     char shm[PATH_MAX + 16];
     snprintf(shm, sizeof shm, "%s/durlog.shm", l->path);
     if (unlink(shm) && errno != ENOENT)
-        die("unlink %s: %s", shm, strerror(errno));
+        bench_die("unlink %s: %s", shm, strerror(errno));
 #if HAVE_CHECKPOINTS
     if (s == ST_CRASHED)
         clear_tail_checkpoint(l);
@@ -516,29 +414,29 @@ static double time_open(struct logspec *l)
     o.segment_size = SEGMENT_SIZE;
     o.errbuf = err;
     o.errbuf_size = sizeof err;
-    uint64_t t0 = now_ns();
+    uint64_t t0 = bench_now_ns();
     int rc = durlog_open(l->path, &o, &log);
-    uint64_t t1 = now_ns();
+    uint64_t t1 = bench_now_ns();
     if (rc)
-        die("durlog_open %s: %s (%s)", l->path, durlog_strerror(rc), err);
+        bench_die("durlog_open %s: %s (%s)", l->path, durlog_strerror(rc), err);
     durlog_last_recovery(log, &rep);
     rc = durlog_get_info(log, &info);
     if (rc)
-        die("durlog_get_info %s: %s", l->path, durlog_strerror(rc));
+        bench_die("durlog_get_info %s: %s", l->path, durlog_strerror(rc));
     if (!rep.performed)
-        die("%s: the open did not rebuild the log's state: not the after-reboot state",
-            l->path);
+        bench_die("%s: the open did not rebuild the log's state: not the after-reboot state",
+                  l->path);
     if (rep.bytes_cut || rep.segments_removed)
-        die("%s: recovery cut %llu bytes and %llu segments of a cleanly closed log",
-            l->path, (unsigned long long)rep.bytes_cut,
-            (unsigned long long)rep.segments_removed);
+        bench_die("%s: recovery cut %llu bytes and %llu segments of a cleanly closed log",
+                  l->path, (unsigned long long)rep.bytes_cut,
+                  (unsigned long long)rep.segments_removed);
     if (info.next_seq != l->records || info.first_seq != 0)
-        die("%s: after open the log holds records %llu..%llu, expected 0..%llu", l->path,
-            (unsigned long long)info.first_seq, (unsigned long long)info.next_seq,
-            (unsigned long long)l->records);
+        bench_die("%s: after open the log holds records %llu..%llu, expected 0..%llu", l->path,
+                  (unsigned long long)info.first_seq, (unsigned long long)info.next_seq,
+                  (unsigned long long)l->records);
     rc = durlog_close(log);
     if (rc)
-        die("durlog_close %s: %s", l->path, durlog_strerror(rc));
+        bench_die("durlog_close %s: %s", l->path, durlog_strerror(rc));
     l->tail_cleared = 0; /* recovery and the last close checkpoint it again */
     return (double)(t1 - t0) / 1e6;
 }
@@ -554,35 +452,35 @@ static double time_reader(const struct logspec *l)
     durlog_reader_options_init(&o);
     o.errbuf = err;
     o.errbuf_size = sizeof err;
-    uint64_t t0 = now_ns();
+    uint64_t t0 = bench_now_ns();
     int rc = durlog_reader_open(l->path, &o, &r);
     if (rc)
-        die("durlog_reader_open %s: %s (%s)", l->path, durlog_strerror(rc), err);
+        bench_die("durlog_reader_open %s: %s (%s)", l->path, durlog_strerror(rc), err);
     rc = durlog_reader_get_info(r, &info);
     if (rc)
-        die("durlog_reader_get_info %s: %s (%s)", l->path, durlog_strerror(rc),
-            durlog_reader_errmsg(r));
+        bench_die("durlog_reader_get_info %s: %s (%s)", l->path, durlog_strerror(rc),
+                  durlog_reader_errmsg(r));
     if (info.next_seq != l->records)
-        die("%s: the reader sees next_seq %llu, expected %llu", l->path,
-            (unsigned long long)info.next_seq, (unsigned long long)l->records);
+        bench_die("%s: the reader sees next_seq %llu, expected %llu", l->path,
+                  (unsigned long long)info.next_seq, (unsigned long long)l->records);
     rc = durlog_reader_seek(r, info.next_seq - LAST_RECORDS);
     if (rc)
-        die("durlog_reader_seek %s: %s (%s)", l->path, durlog_strerror(rc),
-            durlog_reader_errmsg(r));
+        bench_die("durlog_reader_seek %s: %s (%s)", l->path, durlog_strerror(rc),
+                  durlog_reader_errmsg(r));
     for (uint64_t seq = info.next_seq - LAST_RECORDS; seq < info.next_seq; seq++) {
         rc = durlog_reader_next(r, &rec);
         if (rc)
-            die("durlog_reader_next %s at %llu: %s (%s)", l->path,
-                (unsigned long long)seq, durlog_strerror(rc), durlog_reader_errmsg(r));
+            bench_die("durlog_reader_next %s at %llu: %s (%s)", l->path,
+                      (unsigned long long)seq, durlog_strerror(rc), durlog_reader_errmsg(r));
         if (!check_record(&rec, seq))
-            die("%s: record %llu read back wrong (seq %llu, %zu bytes)", l->path,
-                (unsigned long long)seq, (unsigned long long)rec.seq, rec.len);
+            bench_die("%s: record %llu read back wrong (seq %llu, %zu bytes)", l->path,
+                      (unsigned long long)seq, (unsigned long long)rec.seq, rec.len);
     }
-    uint64_t t1 = now_ns();
+    uint64_t t1 = bench_now_ns();
     rc = durlog_reader_next(r, &rec);
     if (rc != DURLOG_EEND)
-        die("%s: the reader went on past record %llu (%s)", l->path,
-            (unsigned long long)info.next_seq - 1, durlog_strerror(rc));
+        bench_die("%s: the reader went on past record %llu (%s)", l->path,
+                  (unsigned long long)info.next_seq - 1, durlog_strerror(rc));
     durlog_reader_close(r);
     return (double)(t1 - t0) / 1e6;
 }
@@ -599,15 +497,6 @@ static double measure(struct logspec *l, enum state s, enum cache c, enum op op)
 
 /* ---- output ---- */
 
-static void stats(const double *v, int n, double *med, double *lo, double *hi)
-{
-    double tmp[MAX_REPEATS];
-    memcpy(tmp, v, sizeof *v * (size_t)n);
-    *med = median(tmp, n);
-    *lo = tmp[0];
-    *hi = tmp[n - 1];
-}
-
 static void print_rows(enum state s)
 {
     printf("%-9s %-6s %-22s %10s %21s %12s\n", "size", "cache", "operation",
@@ -617,12 +506,11 @@ static void print_rows(enum state s)
         size_label(label, sizeof label, logs[i].size);
         for (int op = 0; op < OP_COUNT; op++)
             for (int c = 0; c < C_COUNT; c++) {
-                double med, lo, hi;
+                struct bench_spread t = bench_spread_of(logs[i].samples[s][c][op], repeats);
                 char range[64];
-                stats(logs[i].samples[s][c][op], repeats, &med, &lo, &hi);
-                snprintf(range, sizeof range, "%.2f..%.2f", lo, hi);
+                snprintf(range, sizeof range, "%.2f..%.2f", t.min, t.max);
                 printf("%-9s %-6s %-22s %10.2f %21s %12.3f\n", label, cache_names[c],
-                       op_names[op], med, range, med / TARGET_MS);
+                       op_names[op], t.median, range, t.median / TARGET_MS);
             }
     }
 }
@@ -635,9 +523,8 @@ static void print_verdict(void)
     char worst_size[32] = "";
     for (int i = 0; i < nsizes; i++)
         for (int c = 0; c < C_COUNT; c++) {
-            double med, lo, hi;
-            stats(logs[i].samples[ST_REBOOT][c][OP_OPEN], repeats,
-                  &med, &lo, &hi);
+            double med = bench_spread_of(logs[i].samples[ST_REBOOT][c][OP_OPEN],
+                                         repeats).median;
             if (med > TARGET_MS)
                 missed++;
             if (med > worst) {
@@ -652,46 +539,27 @@ static void print_verdict(void)
            missed ? "MISSED" : "target met");
 }
 
-static void usage(void)
-{
-    fprintf(stderr, "usage: bench_open [DIR] [--sizes 1,4,10] [--repeats R] [--keep] "
-                    "[--quick] [--states reboot,crashed] [--samples]\n");
-    exit(2);
-}
-
 int main(int argc, char **argv)
 {
     const char *states_arg = NULL, *sizes_arg = NULL;
-    int dir_given = 0;
+    const struct bench_opt opts[] = {
+        { "", 's', &dir, NULL },
+        { "--sizes", 's', &sizes_arg, NULL },
+        { "--repeats", 'i', &repeats, NULL },
+        { "--keep", 'b', &keep, NULL },
+        { "--quick", 'b', &quick, NULL },
+        { "--states", 's', &states_arg, NULL },
+        { "--samples", 'b', &print_samples, NULL },
+        { NULL, 0, NULL, NULL },
+    };
 
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--keep")) {
-            keep = 1;
-        } else if (!strcmp(a, "--quick")) {
-            quick = 1;
-        } else if (!strcmp(a, "--samples")) {
-            print_samples = 1;
-        } else if (!strcmp(a, "--sizes") && i + 1 < argc) {
-            sizes_arg = argv[++i];
-        } else if (!strcmp(a, "--repeats") && i + 1 < argc) {
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
-            if (*end || v < 1 || v > MAX_REPEATS) {
-                fprintf(stderr, "bench_open: --repeats takes 1 to %d\n", MAX_REPEATS);
-                return 2;
-            }
-            repeats = (int)v;
-        } else if (!strcmp(a, "--states") && i + 1 < argc) {
-            states_arg = argv[++i];
-        } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage();
-        } else if (a[0] != '-' && !dir_given) {
-            dir = a;
-            dir_given = 1;
-        } else {
-            usage();
-        }
+    if (bench_parse_opts(argc, argv, opts, "usage: bench_open [DIR] [--sizes 1,4,10] "
+                         "[--repeats R] [--keep] [--quick] [--states reboot,crashed] "
+                         "[--samples]"))
+        return 2;
+    if (repeats < 1 || repeats > MAX_REPEATS) {
+        fprintf(stderr, "bench_open: --repeats takes 1 to %d\n", MAX_REPEATS);
+        return 2;
     }
     if (quick) {
         parse_sizes("64M,256M");
@@ -706,21 +574,22 @@ int main(int argc, char **argv)
     if (want_state[ST_CRASHED] && !HAVE_CHECKPOINTS) {
         want_state[ST_CRASHED] = 0;
         if (!want_state[ST_REBOOT])
-            die("this library writes no checkpoints: the crashed state does not apply");
+            bench_die("this library writes no checkpoints: the crashed state does not apply");
         fprintf(stderr, "bench_open: library without checkpoints: crashed state skipped\n");
     }
 
     mkdir_p(dir);
     logs = calloc((size_t)nsizes, sizeof *logs);
     if (!logs)
-        die("out of memory");
+        bench_die("out of memory");
     for (int i = 0; i < nsizes; i++)
         plan(&logs[i], sizes[i]);
 
     char cpu[256], fs[PATH_MAX + 300], date[64];
+    bench_at_failure(remove_logs);
     struct utsname u;
     time_t now = time(NULL);
-    read_field("/proc/cpuinfo", "model name", cpu, sizeof cpu);
+    bench_cpu_model(cpu, sizeof cpu);
     uname(&u);
     describe_fs(dir, fs, sizeof fs);
     strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S %Z", localtime(&now));

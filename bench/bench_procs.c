@@ -18,6 +18,7 @@
  * Usage: bench_procs [--dir DIR] [--seconds S] [--repeats R]
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -26,9 +27,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "bench_util.h"
 #include "durlog.h"
-#include "os.h"
+#include "lib/benchlib.h"
 
 #define RECORD_SIZE 100
 #define MAX_REPEATS 15
@@ -70,21 +70,14 @@ static struct run *run;
 
 static void die(const char *what, int rc)
 {
-    fprintf(stderr, "bench_procs: %s: %s\n", what, durlog_strerror(rc));
-    exit(1);
-}
-
-static int counting_fdatasync(int fd)
-{
-    atomic_fetch_add(&run->fdatasyncs, 1);
-    return dl_os_real.fdatasync(fd);
+    bench_die_code(what, rc, NULL);
 }
 
 struct worker {
     pthread_t thread;
     durlog *log;
     durlog_level level;
-    struct gate *gate;
+    struct bench_gate *gate;
 };
 
 static void *worker_main(void *arg)
@@ -94,7 +87,7 @@ static void *worker_main(void *arg)
     memset(rec, 'p', sizeof rec);
     int batch = w->level == DURLOG_KERNEL ? CLOCK_EVERY : 1;
     uint64_t n = 0, t;
-    gate_wait(w->gate);
+    bench_gate_wait(w->gate);
     uint64_t end = atomic_load(&run->end_ns);
     do {
         for (int i = 0; i < batch; i++) {
@@ -103,7 +96,7 @@ static void *worker_main(void *arg)
                 die("durlog_append", rc);
         }
         n += (uint64_t)batch;
-    } while ((t = now_ns()) < end);
+    } while ((t = bench_now_ns()) < end);
     atomic_fetch_add(&run->records, n);
     uint64_t last = atomic_load(&run->last_ns);
     while (last < t && !atomic_compare_exchange_weak(&run->last_ns, &last, t))
@@ -112,7 +105,7 @@ static void *worker_main(void *arg)
 }
 
 /* One worker process: its own handle, row->threads appenders on it. */
-static void worker_process(const struct row *row, const char *path, struct gate *gate)
+static void worker_process(const struct row *row, const char *path, struct bench_gate *gate)
 {
     durlog *log;
     int rc = durlog_open(path, NULL, &log);
@@ -139,7 +132,7 @@ struct result { double rate, per_sync; };
 
 static struct result run_row(const struct row *row, const char *scratch, int repeat)
 {
-    char path[4200], cmd[4300];
+    char path[PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/log-%d-%d", scratch, (int)(row - rows), repeat);
     /* Created here, so that the workers all join an existing log. */
     durlog *log;
@@ -147,8 +140,8 @@ static struct result run_row(const struct row *row, const char *scratch, int rep
     if (rc || (rc = durlog_close(log)))
         die("durlog_open (create)", rc);
     memset(run, 0, sizeof *run);
-    struct gate gate;
-    if ((rc = gate_init(&gate)))
+    struct bench_gate gate;
+    if ((rc = bench_gate_init(&gate)))
         die("pipe", rc);
     pid_t pids[64];
     for (int p = 0; p < row->procs; p++) {
@@ -156,7 +149,7 @@ static struct result run_row(const struct row *row, const char *scratch, int rep
         if ((pids[p] = fork()) < 0)
             die("fork", -errno);
         if (pids[p] == 0) {
-            gate_child(&gate);
+            bench_gate_child(&gate);
             worker_process(row, path, &gate);
             _exit(0);
         }
@@ -167,13 +160,13 @@ static struct result run_row(const struct row *row, const char *scratch, int rep
             fprintf(stderr, "bench_procs: a worker exited before the start\n");
             exit(1);
         }
-        pause_us(200);
+        bench_pause_us(200);
     }
-    pause_us(10000); /* let the threads reach the gate */
+    bench_pause_us(10000); /* let the threads reach the gate */
     atomic_store(&run->fdatasyncs, 0);
-    uint64_t start = now_ns();
+    uint64_t start = bench_now_ns();
     atomic_store(&run->end_ns, start + (uint64_t)(seconds * 1e9));
-    gate_open(&gate);
+    bench_gate_open(&gate);
     for (int p = 0; p < row->procs; p++) {
         int status;
         if (waitpid(pids[p], &status, 0) < 0 || !WIFEXITED(status) ||
@@ -184,8 +177,7 @@ static struct result run_row(const struct row *row, const char *scratch, int rep
     }
     double elapsed = (double)(atomic_load(&run->last_ns) - start) / 1e9;
     uint64_t n = atomic_load(&run->records), syncs = atomic_load(&run->fdatasyncs);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
-    if (system(cmd) != 0)
+    if (bench_remove_tree(path) != 0)
         fprintf(stderr, "bench_procs: could not remove %s\n", path);
     return (struct result){ (double)n / elapsed, syncs ? (double)n / (double)syncs : 0 };
 }
@@ -197,28 +189,24 @@ static const char *verdict(double v, double target)
 
 int main(int argc, char **argv)
 {
-    static const struct opt opts[] = {
+    static const struct bench_opt opts[] = {
         { "--dir", 's', &dir, NULL },
         { "--seconds", 'd', &seconds, NULL },
         { "--repeats", 'i', &repeats, NULL },
         { NULL, 0, NULL, NULL },
     };
-    if (parse_opts(argc, argv, opts, "usage: bench_procs [--dir DIR] [--seconds S] [--repeats R]"))
+    if (bench_parse_opts(argc, argv, opts, "usage: bench_procs [--dir DIR] [--seconds S] [--repeats R]"))
         return 2;
     if (seconds < 0.05 || seconds > 60 || repeats < 1 || repeats > MAX_REPEATS) {
         fprintf(stderr, "bench_procs: --seconds 0.05..60, --repeats 1..%d\n", MAX_REPEATS);
         return 2;
     }
-    if (!(run = shared_alloc(sizeof *run)))
+    if (!(run = bench_shared_alloc(sizeof *run)))
         die("mmap", -errno);
-    char scratch[4096], cmd[4200];
-    snprintf(scratch, sizeof scratch, "%s/bench-tmp-XXXXXX", dir);
-    if (!mkdtemp(scratch))
-        die("mkdtemp", -errno);
-    dl_os.fdatasync = counting_fdatasync;
+    const char *scratch = bench_scratch(dir, "bench-tmp");
+    bench_count_fdatasyncs(&run->fdatasyncs);
 
     double rate[NROWS][MAX_REPEATS], per[NROWS][MAX_REPEATS];
-    double lo[NROWS], hi[NROWS];
     for (int r = 0; r < repeats; r++) {
         for (int i = 0; i < NROWS; i++) {
             struct result res = run_row(&rows[i], scratch, r);
@@ -228,11 +216,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "repeat %d of %d done\n", r + 1, repeats);
     }
     double med[NROWS], med_per[NROWS];
+    struct bench_spread spread[NROWS];
     for (int i = 0; i < NROWS; i++) {
-        med[i] = median(rate[i], repeats);  /* sorts: lowest first */
-        lo[i] = rate[i][0];
-        hi[i] = rate[i][repeats - 1];
-        med_per[i] = median(per[i], repeats);
+        spread[i] = bench_spread_of(rate[i], repeats);
+        med[i] = spread[i].median;
+        med_per[i] = bench_median(per[i], repeats);
     }
 
     printf("durlog appends from many processes to one log: %d-byte records, "
@@ -242,13 +230,13 @@ int main(int argc, char **argv)
            "ratio", "records/fdatasync");
     for (int i = 0; i < NROWS; i++) {
         double base = rows[i].level == DURLOG_KERNEL ? med[K1] : med[S16T];
-        char spread[32], per_sync[32];
-        snprintf(spread, sizeof spread, "%.0f..%.0f", lo[i], hi[i]);
+        char range[32], per_sync[32];
+        snprintf(range, sizeof range, "%.0f..%.0f", spread[i].min, spread[i].max);
         if (rows[i].level == DURLOG_SYNC)
             snprintf(per_sync, sizeof per_sync, "%.1f", med_per[i]);
         else
             snprintf(per_sync, sizeof per_sync, "-");
-        printf("%-32s %11.0f %23s %9.2f %18s\n", rows[i].name, med[i], spread,
+        printf("%-32s %11.0f %23s %9.2f %18s\n", rows[i].name, med[i], range,
                med[i] / base, per_sync);
     }
     printf("\n(ratio: kernel rows to kernel, 1 process; sync rows to sync, 16 threads)\n\n");
@@ -257,6 +245,5 @@ int main(int argc, char **argv)
            verdict(k, 1.0));
     printf("sync: 16 processes / 16 threads     %.2f (target >= 0.8): %s\n", s,
            verdict(s, 0.8));
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", scratch);
-    return system(cmd) == 0 ? 0 : 1;
+    return bench_scratch_remove() ? 1 : 0;
 }

@@ -59,7 +59,6 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -67,8 +66,8 @@
 #include <liburing.h>
 #endif
 
-#include "bench_util.h"
 #include "durlog.h"
+#include "lib/benchlib.h"
 #include "put.h"
 
 #define MIB ((uint64_t)1 << 20)
@@ -83,7 +82,6 @@
 #define STRIPE MIB
 #define SAMPLE 4096
 
-#define EXT4_MAGIC 0xEF53
 
 enum kind {
     K_DD,       /* dd, fork/exec */
@@ -100,7 +98,7 @@ struct row {
     unsigned depth;
     size_t buf;
     double *secs;              /* one per repeat */
-    double med, min, max;
+    struct bench_spread t;     /* of secs */
 };
 
 #define MAX_ROWS 16
@@ -156,26 +154,6 @@ static void on_signal(int sig)
     raise(sig);
 }
 
-static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
-
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    fflush(stdout);
-    fputs("bench_put: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    remove_scratch();
-    exit(1);
-}
-
-static double now_s(void)
-{
-    return (double)now_ns() / 1e9;
-}
-
 /* ---- plain I/O helpers (a benchmark must not hide a short write) ---- */
 
 static void write_all(int fd, const char *buf, size_t len, const char *what)
@@ -185,7 +163,7 @@ static void write_all(int fd, const char *buf, size_t len, const char *what)
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            die("write %s: %s", what, strerror(errno));
+            bench_die("write %s: %s", what, strerror(errno));
         }
         buf += n;
         len -= (size_t)n;
@@ -199,8 +177,8 @@ static void pread_all(int fd, char *buf, size_t len, off_t off, const char *what
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
-            die("read %s at %lld: %s", what, (long long)off,
-                n < 0 ? strerror(errno) : "unexpected end of file");
+            bench_die("read %s at %lld: %s", what, (long long)off,
+                      n < 0 ? strerror(errno) : "unexpected end of file");
         buf += n;
         len -= (size_t)n;
         off += n;
@@ -211,7 +189,7 @@ static int open_or_die(const char *path, int flags, mode_t mode)
 {
     int fd = open(path, flags | O_CLOEXEC, mode);
     if (fd < 0)
-        die("open %s: %s", path, strerror(errno));
+        bench_die("open %s: %s", path, strerror(errno));
     return fd;
 }
 
@@ -220,7 +198,7 @@ static void fsync_dir(void)
 {
     int fd = open_or_die(scratch, O_RDONLY | O_DIRECTORY, 0);
     if (fsync(fd) != 0)
-        die("fsync %s: %s", scratch, strerror(errno));
+        bench_die("fsync %s: %s", scratch, strerror(errno));
     close(fd);
 }
 
@@ -230,10 +208,10 @@ static void fsync_dir(void)
 static void commit_tmp(int fd)
 {
     if (fdatasync(fd) != 0)
-        die("fdatasync %s: %s", tmp_path, strerror(errno));
+        bench_die("fdatasync %s: %s", tmp_path, strerror(errno));
     close(fd);
     if (rename(tmp_path, dest_path) != 0)
-        die("rename %s: %s", tmp_path, strerror(errno));
+        bench_die("rename %s: %s", tmp_path, strerror(errno));
     fsync_dir();
 }
 
@@ -245,7 +223,7 @@ static void create_source(void)
     char *buf = malloc(bufsize);
     int fd = open_or_die(src_path, O_WRONLY | O_CREAT | O_EXCL, 0644);
     if (!buf)
-        die("out of memory");
+        bench_die("out of memory");
     for (uint64_t off = 0; off < size; off += bufsize) {
         size_t n = size - off < bufsize ? (size_t)(size - off) : bufsize;
         for (size_t i = 0; i + 8 <= bufsize; i += 8) {
@@ -257,7 +235,7 @@ static void create_source(void)
     /* Synced now, so that its pages are clean: no row pays for writing the
      * source back, and the kernel may keep them cached for free. */
     if (fsync(fd) != 0)
-        die("fsync %s: %s", src_path, strerror(errno));
+        bench_die("fsync %s: %s", src_path, strerror(errno));
     close(fd);
     free(buf);
 }
@@ -271,9 +249,9 @@ static uint64_t source_missing(void)
     void *map = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
     unsigned char *vec = malloc((size_t)pages);
     if (map == MAP_FAILED || !vec)
-        die("mmap %s: %s", src_path, strerror(errno));
+        bench_die("mmap %s: %s", src_path, strerror(errno));
     if (mincore(map, (size_t)size, vec) != 0)
-        die("mincore %s: %s", src_path, strerror(errno));
+        bench_die("mincore %s: %s", src_path, strerror(errno));
     for (uint64_t i = 0; i < pages; i++)
         missing += !(vec[i] & 1);
     free(vec);
@@ -288,7 +266,7 @@ static void warm_source(void)
     char *buf = malloc(MIB);
     int fd = open_or_die(src_path, O_RDONLY, 0);
     if (!buf)
-        die("out of memory");
+        bench_die("out of memory");
     for (uint64_t off = 0; off < size; off += MIB) {
         size_t n = size - off < MIB ? (size_t)(size - off) : (size_t)MIB;
         pread_all(fd, buf, n, (off_t)off, src_path);
@@ -301,11 +279,11 @@ static void warm_source(void)
 
 static double run_command(char *const argv[])
 {
-    double start = now_s();
+    double start = bench_now_s();
     pid_t pid = fork();
     int status;
     if (pid < 0)
-        die("fork: %s", strerror(errno));
+        bench_die("fork: %s", strerror(errno));
     if (pid == 0) {
         /* Not our handlers in the child: they would remove the scratch
          * directory under the parent. */
@@ -318,12 +296,12 @@ static double run_command(char *const argv[])
     }
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR)
-            die("waitpid: %s", strerror(errno));
-    double end = now_s();
+            bench_die("waitpid: %s", strerror(errno));
+    double end = bench_now_s();
     if (WIFSIGNALED(status))
-        die("%s killed by signal %d", argv[0], WTERMSIG(status));
+        bench_die("%s killed by signal %d", argv[0], WTERMSIG(status));
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        die("%s failed (exit status %d)", argv[0], WEXITSTATUS(status));
+        bench_die("%s failed (exit status %d)", argv[0], WEXITSTATUS(status));
     return end - start;
 }
 
@@ -352,14 +330,14 @@ static double run_put_fd(const struct row *row)
     opts.errbuf_size = sizeof errbuf;
     dl_put_tuning = row->tuning;
     /* The open of the source is timed too, as the command does it. */
-    double start = now_s();
+    double start = bench_now_s();
     int fd = open_or_die(src_path, O_RDONLY, 0);
     int rc = durlog_put_fd(dest_path, fd, &opts);
     close(fd);
-    double end = now_s();
+    double end = bench_now_s();
     dl_put_tuning = shipped;
     if (rc < 0)
-        die("%s: %s (%s)", row->name, durlog_strerror(rc), errbuf);
+        bench_die("%s: %s (%s)", row->name, durlog_strerror(rc), errbuf);
     return end - start;
 }
 
@@ -367,8 +345,8 @@ static double run_hand(void)
 {
     char *buf = malloc(MIB);
     if (!buf)
-        die("out of memory");
-    double start = now_s();
+        bench_die("out of memory");
+    double start = bench_now_s();
     int in = open_or_die(src_path, O_RDONLY, 0);
     int out = open_or_die(tmp_path, O_WRONLY | O_CREAT | O_EXCL, 0644);
     for (;;) {
@@ -376,14 +354,14 @@ static double run_hand(void)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
-            die("read %s: %s", src_path, strerror(errno));
+            bench_die("read %s: %s", src_path, strerror(errno));
         if (n == 0)
             break;
         write_all(out, buf, (size_t)n, tmp_path);
     }
     close(in);
     commit_tmp(out);
-    double end = now_s();
+    double end = bench_now_s();
     free(buf);
     return end - start;
 }
@@ -406,7 +384,7 @@ static void slot_submit(struct io_uring *ring, struct slot *s, int in, int out)
     /* At most one request per slot is in flight and the ring has a place
      * per slot, so this cannot run out. */
     if (!sqe)
-        die("io_uring: submission queue full");
+        bench_die("io_uring: submission queue full");
     if (s->writing)
         io_uring_prep_write(sqe, out, s->buf + s->done, (unsigned)(s->len - s->done),
                             s->off + s->done);
@@ -434,18 +412,18 @@ static double run_uring(const struct row *row)
     struct io_uring ring;
     struct slot *slots = calloc(row->depth, sizeof *slots);
     if (!slots)
-        die("out of memory");
+        bench_die("out of memory");
     for (unsigned i = 0; i < row->depth; i++)
         if (posix_memalign((void **)&slots[i].buf, 4096, row->buf) != 0)
-            die("out of memory");
+            bench_die("out of memory");
     /* Buffers are not registered (fixed): the default RLIMIT_MEMLOCK of
      * 8 MiB cannot pin 4 x 8 MiB, and at 1 MiB per request the pinning
      * saved is small against the copying. */
     int rc = io_uring_queue_init(row->depth, &ring, 0);
     if (rc < 0)
-        die("io_uring_queue_init: %s", strerror(-rc));
+        bench_die("io_uring_queue_init: %s", strerror(-rc));
 
-    double start = now_s();
+    double start = bench_now_s();
     int in = open_or_die(src_path, O_RDONLY, 0);
     int out = open_or_die(tmp_path, O_WRONLY | O_CREAT | O_EXCL, 0644);
     uint64_t next = 0;
@@ -458,7 +436,7 @@ static double run_uring(const struct row *row)
     while (busy > 0) {
         rc = io_uring_submit_and_wait(&ring, 1);
         if (rc < 0 && rc != -EINTR)
-            die("io_uring_submit_and_wait: %s", strerror(-rc));
+            bench_die("io_uring_submit_and_wait: %s", strerror(-rc));
         struct io_uring_cqe *cqe;
         unsigned head, seen = 0;
         io_uring_for_each_cqe(&ring, head, cqe) {
@@ -470,10 +448,10 @@ static double run_uring(const struct row *row)
                 continue;
             }
             if (res < 0)
-                die("io_uring %s at %llu: %s", s->writing ? "write" : "read",
-                    (unsigned long long)(s->off + s->done), strerror(-res));
+                bench_die("io_uring %s at %llu: %s", s->writing ? "write" : "read",
+                          (unsigned long long)(s->off + s->done), strerror(-res));
             if (res == 0 && !s->writing)
-                die("io_uring read: %s ended early", src_path);
+                bench_die("io_uring read: %s ended early", src_path);
             s->done += (size_t)res;
             if (s->done < s->len) {
                 slot_submit(&ring, s, in, out);
@@ -491,7 +469,7 @@ static double run_uring(const struct row *row)
     }
     close(in);
     commit_tmp(out);
-    double end = now_s();
+    double end = bench_now_s();
 
     io_uring_queue_exit(&ring);
     for (unsigned i = 0; i < row->depth; i++)
@@ -510,11 +488,11 @@ static void check_dir_clean(const struct row *row)
     DIR *d = opendir(scratch);
     struct dirent *e;
     if (!d)
-        die("opendir %s: %s", scratch, strerror(errno));
+        bench_die("opendir %s: %s", scratch, strerror(errno));
     while ((e = readdir(d)) != NULL)
         if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
             strcmp(e->d_name, "src") && strcmp(e->d_name, "dest"))
-            die("%s left %s/%s behind", row->name, scratch, e->d_name);
+            bench_die("%s left %s/%s behind", row->name, scratch, e->d_name);
     closedir(d);
 }
 
@@ -525,11 +503,11 @@ static void verify(const struct row *row, int full)
     static char a[STRIPE], b[STRIPE];
     struct stat st;
     if (stat(dest_path, &st) != 0)
-        die("%s: no %s after the run: %s", row->name, dest_path, strerror(errno));
+        bench_die("%s: no %s after the run: %s", row->name, dest_path, strerror(errno));
     if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != size || st.st_nlink != 1)
-        die("%s: %s has %lld bytes and %lu links, expected %llu bytes and 1 link",
-            row->name, dest_path, (long long)st.st_size, (unsigned long)st.st_nlink,
-            (unsigned long long)size);
+        bench_die("%s: %s has %lld bytes and %lu links, expected %llu bytes and 1 link",
+                  row->name, dest_path, (long long)st.st_size, (unsigned long)st.st_nlink,
+                  (unsigned long long)size);
     int s = open_or_die(src_path, O_RDONLY, 0);
     int d = open_or_die(dest_path, O_RDONLY, 0);
     for (uint64_t stripe = 0; stripe < size; stripe += STRIPE) {
@@ -539,8 +517,8 @@ static void verify(const struct row *row, int full)
         pread_all(s, a, len, off, src_path);
         pread_all(d, b, len, off, dest_path);
         if (memcmp(a, b, len) != 0)
-            die("%s: %s differs from the source in bytes %lld to %lld", row->name,
-                dest_path, (long long)off, (long long)off + (long long)len);
+            bench_die("%s: %s differs from the source in bytes %lld to %lld", row->name,
+                      dest_path, (long long)off, (long long)off + (long long)len);
     }
     close(s);
     close(d);
@@ -555,7 +533,7 @@ static uint64_t rewarmed;  /* pages re-read then, in all */
 static double run_row(const struct row *row, int full_check)
 {
     if (unlink(dest_path) != 0 && errno != ENOENT)
-        die("unlink %s: %s", dest_path, strerror(errno));
+        bench_die("unlink %s: %s", dest_path, strerror(errno));
     uint64_t missing = source_missing();
     if (missing > 0) {
         warm_source();
@@ -578,7 +556,7 @@ static double run_row(const struct row *row, int full_check)
         break;
     }
     if (t <= 0)
-        die("%s: timer did not advance", row->name);
+        bench_die("%s: timer did not advance", row->name);
     verify(row, full_check);
     return t;
 }
@@ -615,7 +593,7 @@ static struct row *add_row(enum kind kind, const char *fmt, ...)
 static struct row *add_row(enum kind kind, const char *fmt, ...)
 {
     if (nrows == MAX_ROWS)
-        die("more than %d rows", MAX_ROWS);
+        bench_die("more than %d rows", MAX_ROWS);
     struct row *r = &rows[nrows++];
     va_list ap;
     va_start(ap, fmt);
@@ -686,28 +664,11 @@ static const char *find_durlog(void)
     return access(path, X_OK) == 0 ? path : NULL;
 }
 
-static const char *fs_name(const char *dir)
-{
-    struct statfs fs;
-    if (statfs(dir, &fs) != 0)
-        return "unknown";
-    if (fs.f_type == EXT4_MAGIC)
-        return "ext4 (or ext2/3)";
-    if (fs.f_type == 0x01021994)
-        return "tmpfs: the fsyncs cost nothing, the numbers mean little";
-    return "not ext4";
-}
-
 static void make_scratch(const char *parent)
 {
-    int n = snprintf(scratch, sizeof scratch, "%s/bench-put-XXXXXX", parent);
-    if (n < 0 || (size_t)n >= sizeof scratch)
-        die("directory name too long: %s", parent);
-    if (!mkdtemp(scratch)) {
-        int err = errno;
-        scratch[0] = '\0';
-        die("mkdtemp in %s: %s", parent, strerror(err));
-    }
+    int rc = bench_make_scratch(scratch, sizeof scratch, parent, "bench-put");
+    if (rc)
+        bench_die("cannot make a scratch directory in %s: %s", parent, strerror(-rc));
     snprintf(src_path, sizeof src_path, "%s/%s", scratch, known_names[0]);
     snprintf(dest_path, sizeof dest_path, "%s/%s", scratch, known_names[1]);
     snprintf(tmp_path, sizeof tmp_path, "%s/%s", scratch, known_names[2]);
@@ -715,22 +676,16 @@ static void make_scratch(const char *parent)
 
 /* ---- output ---- */
 
-static void summarise(struct row *r, int repeats)
-{
-    double sorted[MAX_REPEATS];
-    memcpy(sorted, r->secs, sizeof *sorted * (size_t)repeats);
-    r->med = median(sorted, repeats);  /* sorts */
-    r->min = sorted[0];
-    r->max = sorted[repeats - 1];
-}
-
 static void print_table(int repeats, const char *dir)
 {
     const struct row *dd = &rows[0], *cmd = NULL;
     printf("durlog put benchmark: %llu MiB file, source warm in the page cache, "
            "%d repeats per row (interleaved, shuffled), medians\n",
            (unsigned long long)(size / MIB), repeats);
-    printf("scratch in %s: %s; durlog: %s\n", dir, fs_name(dir), durlog_bin);
+    struct bench_mount m;
+    bench_mount_of(dir, &m);
+    printf("scratch in %s: %s%s; durlog: %s\n", dir, m.type, bench_fs_in_memory(m.type) ?
+           " (the fsyncs cost nothing there, the numbers mean little)" : "", durlog_bin);
     printf("MB/s = 10^6 bytes/s; x dd = throughput against dd's (median "
            "seconds of dd / of the row)\n\n");
     printf("%-46s %9s %8s %6s %8s %8s\n", "row", "median s", "MB/s", "x dd",
@@ -739,12 +694,12 @@ static void print_table(int repeats, const char *dir)
         const struct row *r = &rows[i];
         if (r->kind == K_COMMAND)
             cmd = r;
-        printf("%-46s %9.3f %8.0f %6.2f %8.3f %8.3f\n", r->name, r->med,
-               (double)size / r->med / 1e6, dd->med / r->med, r->min, r->max);
+        printf("%-46s %9.3f %8.0f %6.2f %8.3f %8.3f\n", r->name, r->t.median,
+               (double)size / r->t.median / 1e6, dd->t.median / r->t.median, r->t.min, r->t.max);
     }
     putchar('\n');
     if (cmd) {
-        double ratio = dd->med / cmd->med;
+        double ratio = dd->t.median / cmd->t.median;
         printf("target: durlog put (command) / dd = %.2f (target >= 0.90): %s\n",
                ratio, ratio >= 0.9 ? "target met" : "MISSED");
     }
@@ -764,7 +719,7 @@ int main(int argc, char **argv)
     int repeats = env_repeats ? atoi(env_repeats) : DEFAULT_REPEATS;
     uint64_t mib = DEFAULT_MIB;
     durlog_bin = getenv("DURLOG_BIN");
-    const struct opt opts[] = {
+    const struct bench_opt opts[] = {
         { "--dir", 's', &dir, NULL },
         { "--repeats", 'i', &repeats, NULL },
         { "--mib", 'u', &mib, NULL },
@@ -772,37 +727,38 @@ int main(int argc, char **argv)
         { "--only", 's', &only, NULL },
         { NULL, 0, NULL, NULL },
     };
-    if (parse_opts(argc, argv, opts,
-                   "usage: bench_put [--dir DIR] [--repeats R] [--mib N] "
-                   "[--durlog PATH] [--only TEXT]"))
+    if (bench_parse_opts(argc, argv, opts,
+                         "usage: bench_put [--dir DIR] [--repeats R] [--mib N] "
+                         "[--durlog PATH] [--only TEXT]"))
         return 2;
     if (!dir || !*dir)
         dir = ".";
     if (repeats < 1 || repeats > MAX_REPEATS)
-        die("--repeats must be 1 to %d", MAX_REPEATS);
+        bench_die("--repeats must be 1 to %d", MAX_REPEATS);
     if (mib < 1 || mib > 65536)
-        die("--mib must be 1 to 65536");
+        bench_die("--mib must be 1 to 65536");
     size = mib * MIB;
     if (!durlog_bin || !*durlog_bin)
         durlog_bin = find_durlog();
     if (!durlog_bin)
-        die("cannot find the durlog command next to this binary; set DURLOG_BIN "
-            "or --durlog");
+        bench_die("cannot find the durlog command next to this binary; set DURLOG_BIN "
+                  "or --durlog");
 
     /* Room for the source, DEST and a temporary, with a margin. */
     struct statvfs vfs;
     if (statvfs(dir, &vfs) == 0 &&
         (uint64_t)vfs.f_bavail * vfs.f_frsize < 3 * size + 256 * MIB)
-        die("%s has too little free space for 3 x %llu MiB", dir,
-            (unsigned long long)mib);
+        bench_die("%s has too little free space for 3 x %llu MiB", dir,
+                  (unsigned long long)mib);
 
     shipped = dl_put_tuning;
     define_rows();
     for (int i = 0; i < nrows; i++)
         if (!(rows[i].secs = calloc((size_t)repeats, sizeof *rows[i].secs)))
-            die("out of memory");
+            bench_die("out of memory");
 
     make_scratch(dir);
+    bench_at_failure(remove_scratch);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     signal(SIGHUP, on_signal);
@@ -819,10 +775,10 @@ int main(int argc, char **argv)
             rows[order[k]].secs[r] = run_row(&rows[order[k]], r == 0);
     }
     if (unlink(dest_path) != 0)
-        die("unlink %s: %s", dest_path, strerror(errno));
+        bench_die("unlink %s: %s", dest_path, strerror(errno));
 
     for (int i = 0; i < nrows; i++)
-        summarise(&rows[i], repeats);
+        rows[i].t = bench_spread_of(rows[i].secs, repeats);
     print_table(repeats, dir);
     remove_scratch();
     for (int i = 0; i < nrows; i++)

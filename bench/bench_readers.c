@@ -23,19 +23,21 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/futex.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "bench_util.h"
 #include "durlog.h"
+#include "lib/benchlib.h"
 
 static const char *dir = ".";
 static int records = 3000;
@@ -50,8 +52,7 @@ struct result {
 
 static void die(const char *what, int rc)
 {
-    fprintf(stderr, "bench_readers: %s: %s\n", what, durlog_strerror(rc));
-    exit(1);
+    bench_die_code(what, rc, NULL);
 }
 
 /* Shared between the two processes of a row. */
@@ -66,9 +67,9 @@ static struct shared *sh;
 
 static struct result summarise(uint64_t *lat, int n)
 {
-    qsort(lat, (size_t)n, sizeof *lat, cmp_u64);
-    return (struct result){ (double)lat[n / 2] / 1e3,
-                            (double)lat[(size_t)((double)(n - 1) * 0.99)] / 1e3,
+    bench_sort_u64(lat, (size_t)n);
+    return (struct result){ (double)bench_percentile(lat, (size_t)n, 0.5) / 1e3,
+                            (double)bench_percentile(lat, (size_t)n, 0.99) / 1e3,
                             (double)lat[n - 1] / 1e3 };
 }
 
@@ -96,20 +97,20 @@ static struct result ping_floor(int spin)
                 else
                     syscall(SYS_futex, &sh->word, FUTEX_WAIT, seen, NULL, NULL, 0);
             }
-            sh->lat[i] = now_ns() - atomic_load(&sh->sent_ns);
+            sh->lat[i] = bench_now_ns() - atomic_load(&sh->sent_ns);
             seen++;
         }
         _exit(0);
     }
     while (!atomic_load(&sh->ready))
-        pause_us(100);
-    pause_us(1000);
+        bench_pause_us(100);
+    bench_pause_us(1000);
     for (int i = 0; i < records; i++) {
-        atomic_store(&sh->sent_ns, now_ns());
+        atomic_store(&sh->sent_ns, bench_now_ns());
         atomic_fetch_add(&sh->word, 1);
         if (!spin)
             syscall(SYS_futex, &sh->word, FUTEX_WAKE, 1, NULL, NULL, 0);
-        pause_us(gap_us);
+        bench_pause_us(gap_us);
     }
     waitpid(pid, NULL, 0);
     return summarise(sh->lat, records);
@@ -122,7 +123,7 @@ static struct result ping_floor(int spin)
  * latest write before it, found from the file's size (one byte per write). */
 static struct result inotify_floor(const char *file, int *woken)
 {
-    uint64_t *sent = shared_alloc((size_t)records * sizeof *sent);
+    uint64_t *sent = bench_shared_alloc((size_t)records * sizeof *sent);
     int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (!sent || fd < 0)
         die("inotify floor", -errno);
@@ -138,7 +139,7 @@ static struct result inotify_floor(const char *file, int *woken)
         for (off_t size = 0; size < records;) {
             if (read(in, ev, sizeof ev) <= 0)
                 die("read (inotify)", -errno);
-            uint64_t t = now_ns();
+            uint64_t t = bench_now_ns();
             struct stat st;
             if (fstat(fd, &st) < 0)
                 die("fstat", -errno);
@@ -152,13 +153,13 @@ static struct result inotify_floor(const char *file, int *woken)
         _exit(0);
     }
     while (!atomic_load(&sh->ready))
-        pause_us(100);
-    pause_us(1000);
+        bench_pause_us(100);
+    bench_pause_us(1000);
     for (int i = 0; i < records; i++) {
-        sent[i] = now_ns();
+        sent[i] = bench_now_ns();
         if (write(fd, "i", 1) != 1)
             die("write (inotify floor)", -errno);
-        pause_us(gap_us);
+        bench_pause_us(gap_us);
     }
     waitpid(pid, NULL, 0);
     close(fd);
@@ -199,22 +200,22 @@ static struct result durlog_row(const char *path, unsigned spin_us)
                 die("durlog_reader_next", rc);
             uint64_t sent;
             memcpy(&sent, rec.data, sizeof sent);
-            sh->lat[i++] = now_ns() - sent;
+            sh->lat[i++] = bench_now_ns() - sent;
         }
         durlog_reader_close(r);
         _exit(0);
     }
     while (!atomic_load(&sh->ready))
-        pause_us(100);
-    pause_us(1000);
+        bench_pause_us(100);
+    bench_pause_us(1000);
     unsigned char buf[100];
     memset(buf, 'r', sizeof buf);
     for (int i = 0; i < records; i++) {
-        uint64_t t = now_ns();
+        uint64_t t = bench_now_ns();
         memcpy(buf, &t, sizeof t);
         if ((rc = durlog_append(log, buf, sizeof buf, DURLOG_KERNEL, NULL)))
             die("durlog_append", rc);
-        pause_us(gap_us);
+        bench_pause_us(gap_us);
     }
     waitpid(pid, NULL, 0);
     durlog_close(log);
@@ -223,14 +224,14 @@ static struct result durlog_row(const char *path, unsigned spin_us)
 
 int main(int argc, char **argv)
 {
-    static const struct opt opts[] = {
+    static const struct bench_opt opts[] = {
         { "--dir", 's', &dir, NULL },
         { "--records", 'i', &records, NULL },
         { "--gap-us", 'i', &gap_us, NULL },
         { "--repeats", 'i', &repeats, NULL },
         { NULL, 0, NULL, NULL },
     };
-    if (parse_opts(argc, argv, opts, "usage: bench_readers [--dir DIR] [--records N] [--gap-us G] [--repeats R]"))
+    if (bench_parse_opts(argc, argv, opts, "usage: bench_readers [--dir DIR] [--records N] [--gap-us G] [--repeats R]"))
         return 2;
     if (records < 100 || gap_us < 10 || gap_us > 100000 || repeats < 1 ||
         repeats > MAX_REPEATS) {
@@ -238,13 +239,11 @@ int main(int argc, char **argv)
                 "--repeats 1..%d\n", MAX_REPEATS);
         return 2;
     }
-    sh = shared_alloc(sizeof *sh + ((size_t)records + 1) * sizeof(uint64_t));
+    sh = bench_shared_alloc(sizeof *sh + ((size_t)records + 1) * sizeof(uint64_t));
     if (!sh)
         die("mmap", -errno);
-    char scratch[4096], path[4200], watched[4200], cmd[4300];
-    snprintf(scratch, sizeof scratch, "%s/bench-tmp-XXXXXX", dir);
-    if (!mkdtemp(scratch))
-        die("mkdtemp", -errno);
+    char path[PATH_MAX + 16], watched[PATH_MAX + 16];
+    const char *scratch = bench_scratch(dir, "bench-tmp");
     snprintf(path, sizeof path, "%s/log", scratch);
     snprintf(watched, sizeof watched, "%s/watched", scratch);
 
@@ -280,12 +279,12 @@ int main(int argc, char **argv)
     printf("| row | p50 us | p99 us | max us |\n|---|---|---|---|\n");
     double m50[NROWS], m99[NROWS];
     for (int i = 0; i < NROWS; i++) {
-        m50[i] = median(p50[i], repeats);
-        m99[i] = median(p99[i], repeats);
+        m50[i] = bench_median(p50[i], repeats);
+        m99[i] = bench_median(p99[i], repeats);
         printf("| %s | %.1f | %.1f | %.1f |\n", names[i], m50[i], m99[i],
-               median(mx[i], repeats));
+               bench_median(mx[i], repeats));
     }
-    double sr = median(sleep_ratio, repeats);
+    double sr = bench_median(sleep_ratio, repeats);
     printf("\nsleeping: p50 %.2fx the floor (median of each repeat's ratio; target "
            "<= 1.5), p99 %.1f us (target <= 150): %s\n", sr, m99[SLEEPING],
            sr <= 1.5 && m99[SLEEPING] <= 150 ? "target met" : "MISSED");
@@ -294,7 +293,6 @@ int main(int argc, char **argv)
            m50[SPINNING] <= 2 && m99[SPINNING] <= 20 ? "target met" : "MISSED",
            m99[SPIN_PING]);
     printf("inotify: p50 %.2fx the futex floor's (%d wakes for %d writes in the last repeat)\n",
-           median(inotify_ratio, repeats), woken, records);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", scratch);
-    return system(cmd) == 0 ? 0 : 1;
+           bench_median(inotify_ratio, repeats), woken, records);
+    return bench_scratch_remove() ? 1 : 0;
 }

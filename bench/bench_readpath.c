@@ -21,27 +21,22 @@
  *
  *   build/bench/bench_readpath [--records N] [--rounds R] [DIR]
  */
-#include "bench_util.h"
-#include "durlog.h"
-#include "format.h"
-#include "guard.h"
-
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
-#define MAX_SEGS 64
+#include "durlog.h"
+#include "format.h"
+#include "guard.h"
+#include "lib/benchlib.h"
 
-static double now_s(void)
-{
-    return (double)now_ns() / 1e9;
-}
+#define MAX_SEGS 64
 
 struct seg {
     int fd;
@@ -126,34 +121,31 @@ int main(int argc, char **argv)
     uint64_t records = 1000000;
     int rounds = 7;
     const char *dir = "build/bench-readpath";
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--records") && i + 1 < argc)
-            records = strtoull(argv[++i], NULL, 10);
-        else if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
-            rounds = atoi(argv[++i]);
-        else if (argv[i][0] != '-')
-            dir = argv[i];
-        else {
-            fprintf(stderr, "usage: bench_readpath [--records N] [--rounds R] [DIR]\n");
-            return 2;
-        }
-    }
-    if (rounds < 1 || rounds > 99 || records == 0)
+    const struct bench_opt opts[] = {
+        { "--records", 'u', &records, NULL },
+        { "--rounds", 'i', &rounds, NULL },
+        { "", 's', &dir, NULL },
+        { NULL, 0, NULL, NULL },
+    };
+    if (bench_parse_opts(argc, argv, opts, "usage: bench_readpath [--records N] [--rounds R] [DIR]"))
         return 2;
-    char log_path[600], cmd[700];
+    if (rounds < 1 || rounds > 99 || records == 0) {
+        fprintf(stderr, "bench_readpath: --rounds takes 1 to 99, --records a count from 1\n");
+        return 2;
+    }
+    char log_path[600], err[700];
     snprintf(log_path, sizeof log_path, "%s/log", dir);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", log_path, dir);
-    if (system(cmd) != 0)
-        return 1;
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        bench_die("mkdir %s: %s", dir, strerror(errno));
+    if (bench_remove_tree(log_path) != 0)
+        bench_die("cannot remove the old %s", log_path);
     durlog *log;
     durlog_options o;
     durlog_options_init(&o);
-    o.errbuf = cmd;
-    o.errbuf_size = sizeof cmd;
-    if (durlog_open(log_path, &o, &log)) {
-        fprintf(stderr, "%s\n", cmd);
-        return 1;
-    }
+    o.errbuf = err;
+    o.errbuf_size = sizeof err;
+    if (durlog_open(log_path, &o, &log))
+        bench_die("%s", err);
     unsigned char rec[100];
     memset(rec, 'x', sizeof rec);
     for (uint64_t i = 0; i < records; i++) {
@@ -180,14 +172,15 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < nseg; i++) {
         char p[700];
         struct stat st;
-        snprintf(p, sizeof p, "%s/%s", log_path, names[i]);
+        if ((size_t)snprintf(p, sizeof p, "%s/%s", log_path, names[i]) >= sizeof p)
+            bench_die("path too long: %s/%s", log_path, names[i]);
         segs[i].fd = open(p, O_RDONLY);
         if (segs[i].fd < 0 || fstat(segs[i].fd, &st) != 0)
-            return 1;
+            bench_die("open %s: %s", p, strerror(errno));
         segs[i].size = (uint64_t)st.st_size;
         segs[i].map = mmap(NULL, segs[i].size, PROT_READ, MAP_SHARED, segs[i].fd, 0);
         if (segs[i].map == MAP_FAILED)
-            return 1;
+            bench_die("mmap %s: %s", p, strerror(errno));
     }
     unsigned char *buf = malloc(256 << 10);
     if (!buf)
@@ -203,11 +196,11 @@ int main(int argc, char **argv)
     for (int r = 0; r < rounds; r++) {
         for (int p = 0; p < PATHS; p++) {
             uint64_t n = 0;
-            double t0 = now_s();
+            double t0 = bench_now_s();
             if (p == GUARD) {
                 for (int k = 0; k < 100000; k++)
                     dl_guard_remove(dl_guard_add(segs[0].map, segs[0].size, NULL));
-                ns[p][r] = (now_s() - t0) * 1e9 / 100000;
+                ns[p][r] = (bench_now_s() - t0) * 1e9 / 100000;
                 continue;
             }
             for (size_t i = 0; i < nseg; i++)
@@ -220,34 +213,23 @@ int main(int argc, char **argv)
                         (unsigned long long)n, (unsigned long long)records);
                 return 1;
             }
-            ns[p][r] = (now_s() - t0) * 1e9 / (double)records;
+            ns[p][r] = (bench_now_s() - t0) * 1e9 / (double)records;
         }
     }
-    char cpu[256] = "unknown CPU", line[512];
-    FILE *c = fopen("/proc/cpuinfo", "r");
-    while (c && fgets(line, sizeof line, c))
-        if (!strncmp(line, "model name", 10) && strchr(line, ':')) {
-            snprintf(cpu, sizeof cpu, "%s", strchr(line, ':') + 2);
-            cpu[strcspn(cpu, "\n")] = '\0';
-            break;
-        }
-    if (c)
-        fclose(c);
+    char cpu[256];
+    bench_cpu_model(cpu, sizeof cpu);
     printf("bench_readpath: %llu records of 100 bytes in %zu segments, page cache, "
            "%d rounds interleaved, medians (%s)\n\n", (unsigned long long)records, nseg,
            rounds, cpu);
     printf("%-32s %14s %10s\n", "path", "ns/record", "vs in place");
-    qsort(ns[IN_PLACE], (size_t)rounds, sizeof(double), cmp_double);
-    double base = ns[IN_PLACE][rounds / 2];
+    double base = bench_median(ns[IN_PLACE], rounds);
     for (int p = 0; p < PATHS; p++) {
-        qsort(ns[p], (size_t)rounds, sizeof(double), cmp_double);
-        double m = ns[p][rounds / 2];
+        double m = p == IN_PLACE ? base : bench_median(ns[p], rounds);
         if (p == GUARD)
             printf("%-32s %14.1f %10s  (ns per add+remove)\n", names_of[p], m, "");
         else
             printf("%-32s %14.1f %10.2f\n", names_of[p], m, m / base);
     }
     (void)sink;
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", log_path);
-    return system(cmd) == 0 ? 0 : 1;
+    return bench_remove_tree(log_path) == 0 ? 0 : 1;
 }

@@ -2,7 +2,7 @@
  * bench_sync.c - group commit: DURLOG_SYNC appends from many threads.
  *
  * In one run, so that ratios hold on a noisy machine:
- *   - the bare cost of durability: one pwrite()+fdatasync per 100-byte record
+ *   - the bare cost of durability: one write()+fdatasync per 100-byte record
  *     on one thread, as latency percentiles and records/s;
  *   - one durlog writer waiting on each DURLOG_SYNC record: latency p50/p99;
  *   - N threads (default 1,4,16,64) appending DURLOG_SYNC on one handle:
@@ -19,18 +19,15 @@
  * Usage: bench_sync [--dir DIR] [--seconds S] [--threads LIST] [--repeats R]
  */
 #include <errno.h>
-#include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "bench_util.h"
 #include "durlog.h"
-#include "os.h"
+#include "lib/benchlib.h"
 
 #ifdef DURLOG_HAVE_ROCKSDB
 #include <rocksdb/c.h>
@@ -45,34 +42,8 @@ static double seconds = 2.0;
 static int repeats = 3;
 static int thread_counts[16] = { 1, 4, 16, 64 };
 static int nthread_counts = 4;
-static char scratch[4096];
+static const char *scratch;
 static _Atomic uint64_t fdatasync_calls;
-
-static int counting_fdatasync(int fd)
-{
-    atomic_fetch_add(&fdatasync_calls, 1);
-    return dl_os_real.fdatasync(fd);
-}
-
-static void die(const char *what, int rc)
-{
-    fprintf(stderr, "bench_sync: %s: %s\n", what, durlog_strerror(rc));
-    exit(1);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double percentile(double *v, size_t n, double p)
-{
-    qsort(v, n, sizeof *v, cmp_double);
-    size_t i = (size_t)(p * (double)(n - 1));
-    return v[i];
-}
 
 static void fresh_path(char *buf, size_t size, const char *name)
 {
@@ -80,196 +51,171 @@ static void fresh_path(char *buf, size_t size, const char *name)
     snprintf(buf, size, "%s/%s-%d", scratch, name, counter++);
 }
 
-static void remove_tree(const char *path)
+static void remove_path(const char *path)
 {
-    char cmd[8300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
-    if (system(cmd) != 0)
+    if (bench_remove_tree(path) != 0)
         fprintf(stderr, "bench_sync: could not remove %s\n", path);
 }
 
+/* The record every row writes. */
+static char record[RECORD_SIZE];
+
+/* Per-record latencies of the one-writer rows, in ns. */
+static uint64_t lat_ns[MAX_SAMPLES];
+
 struct latency { double p50, p99, rate; };
 
-/* Times `one` (one durable record per call) for seconds/2: percentiles of
- * the per-call latency, and calls per second. */
-static struct latency measure(void (*one)(void *ctx, size_t i), void *ctx)
+/* p50 and p99 of n latencies in lat_ns (sorted here), in seconds, and n
+ * records over `elapsed` seconds. */
+static struct latency latency_of(size_t n, double elapsed)
 {
-    static double lat[MAX_SAMPLES];
-    size_t n = 0;
-    double start = now_s(), end = start + seconds / 2;
-    while (n < MAX_SAMPLES) {
-        double t0 = now_s();
-        one(ctx, n);
-        double t1 = now_s();
-        lat[n++] = t1 - t0;
-        if (t1 >= end)
-            break;
-    }
-    double total = now_s() - start;
-    return (struct latency){ percentile(lat, n, 0.5), percentile(lat, n, 0.99),
-                             (double)n / total };
+    bench_sort_u64(lat_ns, n);
+    return (struct latency){ (double)bench_percentile(lat_ns, n, 0.5) / 1e9,
+                             (double)bench_percentile(lat_ns, n, 0.99) / 1e9,
+                             (double)n / elapsed };
 }
 
-static void bare_one(void *ctx, size_t i)
-{
-    static const char rec[RECORD_SIZE] = { 'x' };
-    int fd = *(int *)ctx;
-    if (pwrite(fd, rec, sizeof rec, (off_t)(i * sizeof rec)) != (ssize_t)sizeof rec)
-        die("pwrite", -errno);
-    if (fdatasync(fd) < 0)
-        die("fdatasync", -errno);
-}
-
-/* Bare durability: pwrite the next 100 bytes, fdatasync. */
+/* Bare durability: write() the next 100 bytes, fdatasync, for seconds/2. */
 static struct latency bare_fdatasync(void)
 {
-    char path[4200];
+    struct bench_fsync_run run = { .size = RECORD_SIZE, .records = MAX_SAMPLES,
+                                   .seconds = seconds / 2, .lat_ns = lat_ns };
+    struct bench_timing t;
+    char path[PATH_MAX + 32], err[PATH_MAX + 100];
     fresh_path(path, sizeof path, "bare");
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0)
-        die("open", -errno);
-    struct latency l = measure(bare_one, &fd);
-    close(fd);
+    if (bench_write_fdatasync(path, &run, &t, err, sizeof err) != 0)
+        bench_die("%s", err);
     unlink(path);
-    return l;
+    return latency_of(t.records, t.seconds);
 }
 
-static void durlog_one(void *ctx, size_t i)
+/* A new log in the scratch directory, its path in path. */
+static durlog *open_fresh_log(char *path, size_t size, const char *name)
 {
-    static const char rec[RECORD_SIZE] = { 'y' };
-    (void)i;
-    int rc = durlog_append(ctx, rec, sizeof rec, DURLOG_SYNC, NULL);
-    if (rc)
-        die("durlog_append", rc);
-}
-
-/* One durlog writer waiting on each sync record. */
-static struct latency durlog_one_writer(void)
-{
-    char path[4200];
     durlog *log;
-    fresh_path(path, sizeof path, "one");
+    fresh_path(path, size, name);
     int rc = durlog_open(path, NULL, &log);
     if (rc)
-        die("durlog_open", rc);
-    struct latency l = measure(durlog_one, log);
-    durlog_close(log);
-    remove_tree(path);
-    return l;
+        bench_die_code("durlog_open", rc, path);
+    return log;
 }
 
+/* One durlog writer waiting on each sync record, for seconds/2. */
+static struct latency durlog_one_writer(void)
+{
+    char path[PATH_MAX + 32];
+    durlog *log = open_fresh_log(path, sizeof path, "one");
+    int rc;
+    size_t n = 0;
+    uint64_t start = bench_now_ns(), end = start + (uint64_t)(seconds / 2 * 1e9), t = start;
+    while (n < MAX_SAMPLES && (n == 0 || t < end)) {
+        uint64_t t0 = t;
+        if ((rc = durlog_append(log, record, sizeof record, DURLOG_SYNC, NULL)))
+            bench_die_code("durlog_append", rc, NULL);
+        t = bench_now_ns();
+        lat_ns[n++] = t - t0;
+    }
+    durlog_close(log);
+    remove_path(path);
+    return latency_of(n, (double)(t - start) / 1e9);
+}
+
+/* One thread of a group row: puts durable records until `end`. */
 struct worker {
     pthread_t thread;
-    durlog *log;
+    void (*put)(struct worker *w);  /* one durable record, or the run dies */
+    void *target;                   /* the durlog handle, the RocksDB database */
+    int id;
     double end;
     uint64_t records;
 };
 
-static void *sync_worker(void *arg)
+static void *worker_main(void *arg)
 {
     struct worker *w = arg;
-    char rec[RECORD_SIZE];
-    memset(rec, 'z', sizeof rec);
-    while (now_s() < w->end) {
-        int rc = durlog_append(w->log, rec, sizeof rec, DURLOG_SYNC, NULL);
-        if (rc)
-            die("durlog_append (threads)", rc);
+    while (bench_now_s() < w->end) {
+        w->put(w);
         w->records++;
     }
     return NULL;
+}
+
+/* n threads putting records for `seconds` at once: records/s; *records
+ * says how many they put. */
+static double run_workers(int n, void (*put)(struct worker *w), void *target,
+                          uint64_t *records)
+{
+    static struct worker workers[MAX_THREADS];
+    double start = bench_now_s();
+    for (int i = 0; i < n; i++) {
+        workers[i] = (struct worker){ .put = put, .target = target, .id = i,
+                                      .end = start + seconds };
+        int rc = pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]);
+        if (rc)
+            bench_die("pthread_create: %s", strerror(rc));
+    }
+    uint64_t total = 0;
+    for (int i = 0; i < n; i++) {
+        pthread_join(workers[i].thread, NULL);
+        total += workers[i].records;
+    }
+    *records = total;
+    return (double)total / (bench_now_s() - start);
+}
+
+static void durlog_put_one(struct worker *w)
+{
+    int rc = durlog_append(w->target, record, sizeof record, DURLOG_SYNC, NULL);
+    if (rc)
+        bench_die_code("durlog_append (threads)", rc, NULL);
 }
 
 struct group { double rate, per_sync; };
 
 static struct group durlog_threads(int n)
 {
-    static struct worker workers[MAX_THREADS];
-    char path[4200];
-    durlog *log;
-    fresh_path(path, sizeof path, "group");
-    int rc = durlog_open(path, NULL, &log);
-    if (rc)
-        die("durlog_open", rc);
-    uint64_t calls0 = atomic_load(&fdatasync_calls);
-    double start = now_s();
-    for (int i = 0; i < n; i++) {
-        workers[i] = (struct worker){ .log = log, .end = start + seconds };
-        if (pthread_create(&workers[i].thread, NULL, sync_worker, &workers[i]))
-            die("pthread_create", -EAGAIN);
-    }
-    uint64_t total = 0;
-    for (int i = 0; i < n; i++) {
-        pthread_join(workers[i].thread, NULL);
-        total += workers[i].records;
-    }
-    double elapsed = now_s() - start;
+    char path[PATH_MAX + 32];
+    durlog *log = open_fresh_log(path, sizeof path, "group");
+    uint64_t calls0 = atomic_load(&fdatasync_calls), records;
+    double rate = run_workers(n, durlog_put_one, log, &records);
     uint64_t calls = atomic_load(&fdatasync_calls) - calls0;
     durlog_close(log);
-    remove_tree(path);
-    return (struct group){ (double)total / elapsed, calls ? (double)total / (double)calls : 0 };
+    remove_path(path);
+    return (struct group){ rate, calls ? (double)records / (double)calls : 0 };
 }
 
 #ifdef DURLOG_HAVE_ROCKSDB
-struct rworker {
-    pthread_t thread;
-    rocksdb_t *db;
-    rocksdb_writeoptions_t *wo;
-    int id;
-    double end;
-    uint64_t records;
-};
+static rocksdb_writeoptions_t *rocksdb_sync;
 
-static void *rocks_worker(void *arg)
+static void rocksdb_put_one(struct worker *w)
 {
-    struct rworker *w = arg;
-    char key[32], val[RECORD_SIZE];
-    memset(val, 'r', sizeof val);
-    while (now_s() < w->end) {
-        char *err = NULL;
-        int klen = snprintf(key, sizeof key, "%d:%llu", w->id, (unsigned long long)w->records);
-        rocksdb_put(w->db, w->wo, key, (size_t)klen, val, sizeof val, &err);
-        if (err) {
-            fprintf(stderr, "bench_sync: rocksdb_put: %s\n", err);
-            exit(1);
-        }
-        w->records++;
-    }
-    return NULL;
+    char key[32], *err = NULL;
+    int klen = snprintf(key, sizeof key, "%d:%llu", w->id, (unsigned long long)w->records);
+    rocksdb_put(w->target, rocksdb_sync, key, (size_t)klen, record, sizeof record, &err);
+    if (err)
+        bench_die("rocksdb_put: %s", err);
 }
 
 /* RocksDB, sync=1 writes from n threads: records/s. */
 static double rocksdb_threads(int n)
 {
-    static struct rworker workers[MAX_THREADS];
-    char path[4200];
+    char path[PATH_MAX + 32];
     char *err = NULL;
     fresh_path(path, sizeof path, "rocksdb");
     rocksdb_options_t *opts = rocksdb_options_create();
     rocksdb_options_set_create_if_missing(opts, 1);
     rocksdb_t *db = rocksdb_open(opts, path, &err);
-    if (err) {
-        fprintf(stderr, "bench_sync: rocksdb_open: %s\n", err);
-        exit(1);
-    }
-    rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
-    rocksdb_writeoptions_set_sync(wo, 1);
-    double start = now_s();
-    for (int i = 0; i < n; i++) {
-        workers[i] = (struct rworker){ .db = db, .wo = wo, .id = i, .end = start + seconds };
-        if (pthread_create(&workers[i].thread, NULL, rocks_worker, &workers[i]))
-            die("pthread_create", -EAGAIN);
-    }
-    uint64_t total = 0;
-    for (int i = 0; i < n; i++) {
-        pthread_join(workers[i].thread, NULL);
-        total += workers[i].records;
-    }
-    double elapsed = now_s() - start;
-    rocksdb_writeoptions_destroy(wo);
+    if (err)
+        bench_die("rocksdb_open: %s", err);
+    rocksdb_sync = rocksdb_writeoptions_create();
+    rocksdb_writeoptions_set_sync(rocksdb_sync, 1);
+    uint64_t records;
+    double rate = run_workers(n, rocksdb_put_one, db, &records);
+    rocksdb_writeoptions_destroy(rocksdb_sync);
     rocksdb_close(db);
     rocksdb_options_destroy(opts);
-    remove_tree(path);
-    return (double)total / elapsed;
+    remove_path(path);
+    return rate;
 }
 #endif
 
@@ -327,53 +273,48 @@ static void redis_stop(int port, const char *rdir)
 
 static void parse_threads(const char *s)
 {
-    nthread_counts = 0;
-    while (*s && nthread_counts < 16) {
-        char *end;
-        long v = strtol(s, &end, 10);
-        if (end == s || v < 1 || v > MAX_THREADS) {
-            fprintf(stderr, "bench_sync: bad --threads list\n");
-            exit(2);
-        }
-        thread_counts[nthread_counts++] = (int)v;
-        s = *end == ',' ? end + 1 : end;
-        if (*end && *end != ',') {
-            fprintf(stderr, "bench_sync: bad --threads list\n");
-            exit(2);
-        }
+    nthread_counts = bench_parse_list(s, thread_counts, 16, 1, MAX_THREADS);
+    if (nthread_counts <= 0) {
+        fprintf(stderr, "bench_sync: --threads takes up to 16 different counts from 1 to %d, "
+                "separated by commas (e.g. 1,4,16,64)\n", MAX_THREADS);
+        exit(2);
     }
+}
+
+/* The private Redis server, while it runs. */
+static int redis_port;
+static char redis_dir[PATH_MAX + 16];
+static int have_redis;
+
+/* On a failure: no server left behind. */
+static void stop_redis(void)
+{
+    if (have_redis)
+        redis_stop(redis_port, redis_dir);
 }
 
 int main(int argc, char **argv)
 {
-    static const struct opt opts[] = {
+    static const struct bench_opt opts[] = {
         { "--dir", 's', &dir, NULL },
         { "--seconds", 'd', &seconds, NULL },
         { "--threads", 'f', NULL, parse_threads },
         { "--repeats", 'i', &repeats, NULL },
         { NULL, 0, NULL, NULL },
     };
-    if (parse_opts(argc, argv, opts, "usage: bench_sync [--dir DIR] [--seconds S] "
-                                     "[--threads 1,4,16,64] [--repeats R]"))
+    if (bench_parse_opts(argc, argv, opts, "usage: bench_sync [--dir DIR] [--seconds S] "
+                                           "[--threads 1,4,16,64] [--repeats R]"))
         return 2;
     if (seconds <= 0 || repeats < 1 || repeats > 15) {
         fprintf(stderr, "bench_sync: bad --seconds or --repeats\n");
         return 2;
     }
-    snprintf(scratch, sizeof scratch, "%s/bench-sync-XXXXXX", dir);
-    if (!mkdtemp(scratch)) {
-        perror("bench_sync: mkdtemp");
-        return 1;
-    }
-    /* Absolute: Redis resolves its file names after changing directory. */
-    char *abs = realpath(scratch, NULL);
-    if (!abs) {
-        perror("bench_sync: realpath");
-        return 1;
-    }
-    snprintf(scratch, sizeof scratch, "%s", abs);
-    free(abs);
-    dl_os.fdatasync = counting_fdatasync;
+    /* Absolute (bench_scratch's is): Redis resolves its file names after
+     * changing directory. */
+    scratch = bench_scratch(dir, "bench-sync");
+    bench_at_failure(stop_redis);
+    bench_count_fdatasyncs(&fdatasync_calls);
+    memset(record, 'z', sizeof record);
 
     double bare50[15], bare99[15], bare_rate[15], one50[15], one99[15];
     double rate[16][15], per[16][15];
@@ -381,9 +322,8 @@ int main(int argc, char **argv)
     double rocks[16][15];
 #endif
     double redis1[15], redis64[15];
-    char rdir[4200];
-    int port = 16379 + (int)(getpid() % 1000);
-    int have_redis = redis_start(port, rdir, sizeof rdir);
+    redis_port = 16379 + (int)(getpid() % 1000);
+    have_redis = redis_start(redis_port, redis_dir, sizeof redis_dir);
     for (int r = 0; r < repeats; r++) {
         struct latency b = bare_fdatasync();
         bare50[r] = b.p50; bare99[r] = b.p99; bare_rate[r] = b.rate;
@@ -398,29 +338,29 @@ int main(int argc, char **argv)
 #endif
         }
         if (have_redis) {
-            redis1[r] = redis_sync(1, port);
-            redis64[r] = redis_sync(64, port);
+            redis1[r] = redis_sync(1, redis_port);
+            redis64[r] = redis_sync(64, redis_port);
         }
         fprintf(stderr, "repeat %d of %d done\n", r + 1, repeats);
     }
-    double p50 = median(bare50, repeats), p99 = median(bare99, repeats);
+    double p50 = bench_median(bare50, repeats), p99 = bench_median(bare99, repeats);
     printf("durlog group commit: 100-byte records, DURLOG_SYNC, %d repeats of %.1f s "
            "per row (interleaved), medians\n\n", repeats, seconds);
-    printf("bare pwrite+fdatasync, one thread: p50 %.1f us, p99 %.1f us, %.0f records/s\n",
-           p50 * 1e6, p99 * 1e6, median(bare_rate, repeats));
-    double o50 = median(one50, repeats), o99 = median(one99, repeats);
+    printf("bare write()+fdatasync, one thread: p50 %.1f us, p99 %.1f us, %.0f records/s\n",
+           p50 * 1e6, p99 * 1e6, bench_median(bare_rate, repeats));
+    double o50 = bench_median(one50, repeats), o99 = bench_median(one99, repeats);
     printf("durlog sync, one waiting writer:   p50 %.1f us, p99 %.1f us  "
            "(p50 ratio %.2f, target <= 1.2)\n\n", o50 * 1e6, o99 * 1e6, o50 / p50);
     printf("threads   records/s   records/fdatasync   ideal N/p50   ratio   target"
            "      rocksdb sync=1   durlog/rocksdb\n");
     for (int t = 0; t < nthread_counts; t++) {
         int n = thread_counts[t];
-        double rt = median(rate[t], repeats), pr = median(per[t], repeats);
+        double rt = bench_median(rate[t], repeats), pr = bench_median(per[t], repeats);
         double ideal = n / p50;
         printf("%7d %11.0f %19.1f %13.0f %7.2f   %-12s", n, rt, pr, ideal, rt / ideal,
                (n == 16 || n == 64) ? (rt / ideal >= 0.7 ? ">= 0.7 met" : ">= 0.7 MISSED") : "-");
 #ifdef DURLOG_HAVE_ROCKSDB
-        double rk = median(rocks[t], repeats);
+        double rk = bench_median(rocks[t], repeats);
         printf(" %16.0f %16.2f\n", rk, rt / rk);
 #else
         printf(" %16s %16s\n", "not built", "-");
@@ -432,11 +372,11 @@ int main(int argc, char **argv)
     if (have_redis) {
         printf("\nredis appendfsync always, redis-benchmark SET -d 100: "
                "-c 1 %.0f requests/s, -c 64 %.0f requests/s\n",
-               median(redis1, repeats), median(redis64, repeats));
-        redis_stop(port, rdir);
+               bench_median(redis1, repeats), bench_median(redis64, repeats));
+        redis_stop(redis_port, redis_dir);
+        have_redis = 0;
     } else {
         printf("\n(Redis skipped: install redis-server and redis-tools)\n");
     }
-    remove_tree(scratch);
-    return 0;
+    return bench_scratch_remove() ? 1 : 0;
 }

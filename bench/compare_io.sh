@@ -58,7 +58,7 @@
 #  3. mmap mode against COMMIT: bench_append durlog kernel new/old >= 0.95
 #     and durlog cat of 1,000,000 records, throughput new/old >= 0.95.
 # Rows that run the same code in both builds or modes (write(),
-# write()+fdatasync, bare pwrite+fdatasync) are the controls: their ratio
+# write()+fdatasync, bare write+fdatasync) are the controls: their ratio
 # shows this run's noise.
 #
 # Outputs: the tables on stdout; every raw output under build-io/results/,
@@ -255,10 +255,10 @@ def sync_rows(which, r):
     with open(f"{res}/sync-{which}-{r}.txt") as f:
         text = f.read()
     rows = {}
-    m = re.search(r"bare pwrite\+fdatasync, one thread: p50 [\d.]+ us, p99 [\d.]+ us, (\d+) records/s", text)
+    m = re.search(r"bare p?write(?:\(\))?\+fdatasync, one thread: p50 [\d.]+ us, p99 [\d.]+ us, (\d+) records/s", text)
     if not m:
         sys.exit(f"compare_io.sh: cannot parse {res}/sync-{which}-{r}.txt")
-    rows["bare pwrite+fdatasync, 1 thread (control)"] = float(m.group(1))
+    rows["bare write+fdatasync, 1 thread (control)"] = float(m.group(1))
     m = re.search(r"durlog sync, one waiting writer:\s+p50 ([\d.]+) us", text)
     if not m:
         sys.exit(f"compare_io.sh: cannot parse {res}/sync-{which}-{r}.txt")

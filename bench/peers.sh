@@ -30,7 +30,8 @@
 #                                 durable when acknowledged)
 #
 # The durlog, baseline and RocksDB rows run bench/peers_append.c, which this
-# script compiles into the scratch directory against $B/libdurlog.a (and
+# script compiles into the scratch directory with the benchmark library
+# (bench/lib/) against $B/libdurlog.a (and
 # -lrocksdb when <rocksdb/c.h> is installed). A peer that is not installed
 # prints "not installed"; scripts/bench-deps.sh installs them all. The
 # default run takes 7-20 s on the 2-core VM (3-6 s per repeat, most of
@@ -101,8 +102,9 @@ trap 'exit 130' INT TERM
 
 # --- the C helper -----------------------------------------------------------
 helper=$scratch/peers_append
-cflags=(-std=c11 -D_GNU_SOURCE -O2 -pthread -I"$root/include")
-libs=("$build/libdurlog.a" -pthread)
+cflags=(-std=c11 -D_GNU_SOURCE -O2 -pthread -I"$root/include" -I"$root/src")
+# The benchmark library's sources go before the library they call.
+libs=("$root"/bench/lib/*.c "$build/libdurlog.a" -pthread)
 [ -f /usr/include/liburing.h ] && libs+=(-luring)
 have_rocksdb=0
 if [ -f /usr/include/rocksdb/c.h ] &&

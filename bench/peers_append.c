@@ -18,14 +18,13 @@
  * Exits 3 if MODE is not compiled in, 1 on any failure.
  */
 #include <errno.h>
-#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "durlog.h"
+#include "lib/benchlib.h"
 
 #ifdef DURLOG_HAVE_ROCKSDB
 #include <rocksdb/c.h>
@@ -33,62 +32,29 @@
 
 #define RECORD_SIZE 100
 
-static double now_s(void)
+static double run_fdatasync(const char *path, unsigned long long n)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    struct bench_fsync_run run = { .size = RECORD_SIZE, .records = n, .warmup = 1 };
+    struct bench_timing t;
+    char err[PATH_MAX + 100];
+    if (bench_write_fdatasync(path, &run, &t, err, sizeof err) != 0)
+        bench_die("%s", err);
+    return t.seconds;
 }
 
-static void fail(const char *what, const char *why)
+static double run_durlog(const char *path, unsigned long long n)
 {
-    fprintf(stderr, "peers_append: %s: %s\n", what, why);
-    exit(1);
-}
-
-static double run_fdatasync(const char *path, unsigned long long n, const char *rec)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND, 0644);
-    if (fd < 0)
-        fail(path, strerror(errno));
-    double start = 0;
-    for (unsigned long long i = 0; i <= n; i++) {
-        if (i == 1)
-            start = now_s(); /* record 0 is the warm-up */
-        if (write(fd, rec, RECORD_SIZE) != RECORD_SIZE)
-            fail("write", strerror(errno));
-        if (fdatasync(fd) < 0)
-            fail("fdatasync", strerror(errno));
-    }
-    double t = now_s() - start;
-    if (close(fd) < 0)
-        fail("close", strerror(errno));
-    return t;
-}
-
-static double run_durlog(const char *path, unsigned long long n, const char *rec)
-{
-    durlog *log;
-    int rc = durlog_open(path, NULL, &log);
-    if (rc < 0)
-        fail("durlog_open", durlog_strerror(rc));
-    double start = 0;
-    for (unsigned long long i = 0; i <= n; i++) {
-        if (i == 1)
-            start = now_s();
-        rc = durlog_append(log, rec, RECORD_SIZE, DURLOG_SYNC, NULL);
-        if (rc < 0)
-            fail("durlog_append", durlog_errmsg(log));
-    }
-    double t = now_s() - start;
-    rc = durlog_close(log);
-    if (rc < 0)
-        fail("durlog_close", durlog_strerror(rc));
-    return t;
+    struct bench_append_run run = { .level = DURLOG_SYNC, .size = RECORD_SIZE,
+                                    .records = n, .warmup = 1 };
+    struct bench_timing t;
+    char err[PATH_MAX + 600];
+    if (bench_append_new_log(path, &run, &t, err, sizeof err) < 0)
+        bench_die("%s", err);
+    return t.seconds;
 }
 
 #ifdef DURLOG_HAVE_ROCKSDB
-static double run_rocksdb(const char *path, unsigned long long n, const char *rec)
+static double run_rocksdb(const char *path, unsigned long long n)
 {
     char *err = NULL;
     rocksdb_options_t *opts = rocksdb_options_create();
@@ -96,20 +62,22 @@ static double run_rocksdb(const char *path, unsigned long long n, const char *re
     rocksdb_options_set_error_if_exists(opts, 1);
     rocksdb_t *db = rocksdb_open(opts, path, &err);
     if (err)
-        fail("rocksdb_open", err);
+        bench_die("rocksdb_open: %s", err);
     rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
     rocksdb_writeoptions_set_sync(wo, 1);
+    char rec[RECORD_SIZE];
+    memset(rec, 'x', sizeof rec);
     double start = 0;
     for (unsigned long long i = 0; i <= n; i++) {
         char key[32];
         int klen = snprintf(key, sizeof key, "k%08llu", i);
         if (i == 1)
-            start = now_s();
+            start = bench_now_s(); /* record 0 is the warm-up */
         rocksdb_put(db, wo, key, (size_t)klen, rec, RECORD_SIZE, &err);
         if (err)
-            fail("rocksdb_put", err);
+            bench_die("rocksdb_put: %s", err);
     }
-    double t = now_s() - start;
+    double t = bench_now_s() - start;
     rocksdb_writeoptions_destroy(wo);
     rocksdb_close(db);
     rocksdb_options_destroy(opts);
@@ -119,7 +87,6 @@ static double run_rocksdb(const char *path, unsigned long long n, const char *re
 
 int main(int argc, char **argv)
 {
-    char rec[RECORD_SIZE];
     char *end;
 
     if (argc != 4) {
@@ -131,15 +98,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "peers_append: bad N '%s'\n", argv[3]);
         return 2;
     }
-    memset(rec, 'x', sizeof rec);
     double t;
     if (strcmp(argv[1], "fdatasync") == 0) {
-        t = run_fdatasync(argv[2], n, rec);
+        t = run_fdatasync(argv[2], n);
     } else if (strcmp(argv[1], "durlog") == 0) {
-        t = run_durlog(argv[2], n, rec);
+        t = run_durlog(argv[2], n);
     } else if (strcmp(argv[1], "rocksdb") == 0) {
 #ifdef DURLOG_HAVE_ROCKSDB
-        t = run_rocksdb(argv[2], n, rec);
+        t = run_rocksdb(argv[2], n);
 #else
         fprintf(stderr, "peers_append: built without RocksDB\n");
         return 3;

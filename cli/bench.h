@@ -3,8 +3,9 @@
  *
  * cmd_bench.c parses the options and runs the rows; bench_work.c holds the
  * workloads (each measures one row); bench_report.c prints the results as a
- * table, JSON or CSV; bench_plot.c draws them as an SVG bar chart (with
- * gnuplot when installed, else with its own small SVG writer).
+ * table, JSON or CSV; bench_plot.c draws them as an SVG bar chart. What
+ * they share with the benchmarks in bench/ (the clock, medians, the
+ * durlog_append loop, scratch directories) is bench/lib/benchlib.h.
  */
 #ifndef DURLOG_BENCH_H
 #define DURLOG_BENCH_H
@@ -14,6 +15,7 @@
 #include <stdint.h>
 
 #include "durlog.h"
+#include "../bench/lib/benchlib.h"
 
 /* One measured row of the table. */
 struct bench_row {
@@ -46,17 +48,10 @@ struct bench_facts {
     int quick;
 };
 
-/* Writes an SVG bar chart of the rows' records/s on a log scale to path:
- * through gnuplot when it is installed, else with the built-in writer.
- * Returns 0, or -1 with a message in err. *how says which one drew it
- * ("gnuplot" or "built-in"). */
+/* Writes an SVG bar chart of the rows' records/s on a log scale to path.
+ * Returns 0, or -1 with a message in err. */
 int bench_plot(const char *path, const struct bench_row *rows, size_t n,
-               const struct bench_facts *facts, const char **how,
-               char *err, size_t errsize);
-
-/* The built-in writer alone (tests call it directly). */
-int bench_plot_builtin(const char *path, const struct bench_row *rows, size_t n,
-                       const struct bench_facts *facts, char *err, size_t errsize);
+               const struct bench_facts *facts, char *err, size_t errsize);
 
 /* ---- bench_work.c: the workloads ---- */
 
@@ -94,7 +89,6 @@ int bench_durlog_level(struct bench_ctx *c, durlog_level level, struct bench_res
 int bench_durlog_sync(struct bench_ctx *c, int threads, struct bench_result *r);
 int bench_one_big_write(struct bench_ctx *c, size_t bytes, struct bench_result *r);
 int bench_put_big(struct bench_ctx *c, size_t bytes, struct bench_result *r);
-void bench_remove_tree(const char *path);
 
 /* ---- bench_report.c: printing ---- */
 

@@ -8,39 +8,34 @@
  * others. Bars are colored by group (the article's way, durlog's levels,
  * the write() cap) and keep the table's order, so the chart reads like it.
  *
- * Two writers draw the same chart. gnuplot draws it when it is installed
- * (its output is what people expect from a plot); the built-in writer needs
- * nothing and also stands in when gnuplot is missing or fails, so a
- * chart is always drawn. Both put the file in place with
- * durlog_put_buffer()/durlog_put_fd(): written to a temporary file in the
- * destination's directory, fsynced, renamed over it, so a reader never
- * sees half a chart and an older chart survives a failed run.
+ * The SVG is written here, by hand: it needs nothing installed, so the
+ * chart is the same on every machine. (An earlier second writer through
+ * gnuplot drew it when gnuplot was installed; one writer is one thing to
+ * keep right.) The file is put in place with durlog_put_buffer(): written
+ * to a temporary file in the destination's directory, fsynced, renamed over
+ * it, so a reader never sees half a chart and an older chart survives a
+ * failed run.
  *
  * Text from the rows and the facts (names, the CPU's model) is escaped for
- * XML or for gnuplot's quoting; control characters become spaces and bytes
- * of a string that is not UTF-8 become '?', which keeps the SVG well-formed
- * whatever the input. The output depends only on the input: no clock is
- * read here (the date is facts->date). Numbers go through printf in the C
- * locale, which `durlog` never changes, so decimals use a point.
+ * XML; control characters become spaces and bytes of a string that is not
+ * UTF-8 become '?', which keeps the SVG well-formed whatever the input. The
+ * output depends only on the input: no clock is read here (the date is
+ * facts->date). Numbers go through printf in the C locale, which `durlog`
+ * never changes, so decimals use a point.
  *
  * No <math.h>: `durlog` does not link libm, so the one logarithm needed is
  * computed here (decimal_log()).
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "bench.h"
 #include "cli.h"
 
 #define PLOT_TITLE "durlog bench: records/s (log scale)"
 
-/* ---- what both writers share: colors, the axis, numbers, text ---- */
+/* ---- colors, the axis, numbers, text ---- */
 
 struct group_style {
     const char *name;
@@ -294,7 +289,7 @@ static size_t text_chars(const char *text)
     return chars;
 }
 
-/* ---- the built-in SVG writer ---- */
+/* ---- the SVG ---- */
 
 /* Geometry in SVG user units (pixels). The SVG has no font metrics, so
  * text widths are estimated from an average glyph of a sans font: about
@@ -465,19 +460,8 @@ static int put_failed(const char *path, int rc, const char *put_msg,
     return -1;
 }
 
-/* Options for the put of a chart: its defaults (synced, mode 0666 less the
- * umask), with put's message going to msg. */
-static void put_options(durlog_put_options *opts, char *msg, size_t size)
-{
-    durlog_put_options_init(opts);
-    opts->errbuf = msg;
-    opts->errbuf_size = size;
-    msg[0] = '\0';
-}
-
-int bench_plot_builtin(const char *path, const struct bench_row *rows,
-                       size_t n, const struct bench_facts *facts, char *err,
-                       size_t errsize)
+int bench_plot(const char *path, const struct bench_row *rows, size_t n,
+               const struct bench_facts *facts, char *err, size_t errsize)
 {
     durlog_put_options opts;
     char put_msg[512] = "";
@@ -496,416 +480,14 @@ int bench_plot_builtin(const char *path, const struct bench_row *rows,
     if (fclose(out) != 0 && rc == 0)
         rc = -errno;
     if (rc == 0) {
-        put_options(&opts, put_msg, sizeof(put_msg));
+        /* put's defaults: synced, mode 0666 less the umask. */
+        durlog_put_options_init(&opts);
+        opts.errbuf = put_msg;
+        opts.errbuf_size = sizeof(put_msg);
         rc = durlog_put_buffer(path, svg, len, &opts);
     }
     free(svg);
     if (rc < 0)
         return put_failed(path, rc, put_msg, err, errsize);
-    return 0;
-}
-
-/* ---- gnuplot ---- */
-
-enum {
-    GNUPLOT_EXTRA_WIDTH = 60,   /* its margins are wider than ours */
-    GNUPLOT_EXTRA_HEIGHT = 30,  /* the key goes below the axis title */
-};
-
-/* The files of one gnuplot run, in a private temporary directory. */
-struct gnuplot_run {
-    char dir[256];
-    char script[300];
-    char data[300];
-    char svg[300];
-    char errors[300];           /* gnuplot's standard error */
-};
-
-/* Finds an executable regular file named name in $PATH, as execvp would
- * (an empty entry is the current directory; no PATH means the default
- * path). Returns 0 with its path in found, or -1. */
-static int find_program(const char *name, char *found, size_t size)
-{
-    const char *dirs = getenv("PATH");
-    struct stat st;
-
-    if (!dirs)
-        dirs = "/bin:/usr/bin";
-    for (const char *p = dirs;; p++) {
-        const char *end = strchrnul(p, ':');
-        int len = (int)(end - p);
-
-        snprintf(found, size, "%.*s/%s", len ? len : 1, len ? p : ".", name);
-        if (access(found, X_OK) == 0 && stat(found, &st) == 0 &&
-            S_ISREG(st.st_mode))
-            return 0;
-        if (!*end)
-            return -1;
-        p = end;
-    }
-}
-
-/* Writes text as a gnuplot string in single quotes, where only a doubled
- * quote is special (no backslash escapes). */
-static void gnuplot_quote(FILE *out, const char *text)
-{
-    int utf8 = utf8_valid(text, strlen(text));
-
-    fputc('\'', out);
-    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
-        unsigned char c = plain_byte(*p, utf8);
-
-        if (c == '\'')
-            fputc('\'', out);
-        fputc(c, out);
-    }
-    fputc('\'', out);
-}
-
-/* Writes the whole of a file through a function that fills the stream.
- * Returns 0, or -1 with "writing PATH: why" in why. */
-static int write_file(const char *path, void (*fill)(FILE *, const void *),
-                      const void *arg, char *why, size_t whysize)
-{
-    FILE *out = fopen(path, "we");
-    int failed;
-
-    if (!out) {
-        snprintf(why, whysize, "writing %s: %s", path, strerror(errno));
-        return -1;
-    }
-    fill(out, arg);
-    failed = ferror(out);
-    if (fclose(out) != 0 || failed) {
-        snprintf(why, whysize, "writing %s: %s", path,
-                 strerror(errno ? errno : EIO));
-        return -1;
-    }
-    return 0;
-}
-
-/* What the gnuplot writers need to see. */
-struct gnuplot_input {
-    const struct bench_row *rows;
-    size_t n;
-    const struct bench_facts *facts;
-    const struct gnuplot_run *run;
-};
-
-/* One line per row with a rate: its position (0 at the top), its rate and
- * its group's index into group_styles. Full precision, C locale. */
-static void fill_data(FILE *out, const void *arg)
-{
-    const struct gnuplot_input *in = arg;
-
-    fputs("# row records/s group\n", out);
-    for (size_t i = 0; i < in->n; i++)
-        if (has_rate(&in->rows[i]))
-            fprintf(out, "%zu %.17g %zu\n", i, in->rows[i].rate,
-                    group_index(in->rows[i].group));
-}
-
-/* Titles, the decade tics and the row names. noenhanced everywhere: names
- * such as "io_uring" or "O_DIRECT" hold characters that enhanced text
- * would turn into subscripts. */
-static void gnuplot_text(FILE *out, const struct gnuplot_input *in,
-                         struct axis axis, const char *what, const char *where)
-{
-    char label[32];
-
-    fputs("set title '" PLOT_TITLE "' . \"\\n\" . ", out);
-    gnuplot_quote(out, what);
-    fputs(" . \"\\n\" . ", out);
-    gnuplot_quote(out, where);
-    fputs(" noenhanced\n", out);
-    fputs("set xlabel 'records/s (log scale)'\nset xtics nomirror (", out);
-    for (int e = axis.lo; e <= axis.hi; e++) {
-        decade_label(e, label, sizeof(label));
-        fprintf(out, "%s'%s' 1e%d", e > axis.lo ? ", " : "", label, e);
-    }
-    fputs(")\nset ytics nomirror scale 0 noenhanced (", out);
-    for (size_t i = 0; i < in->n; i++) {
-        fputs(i ? ", \\\n  " : "", out);
-        gnuplot_quote(out, in->rows[i].name);
-        fprintf(out, " %zu", i);
-    }
-    fputs(")\n", out);
-}
-
-/* The value after each bar; for a row without a rate, an empty outline at
- * the axis's start and "n/a". Positions are given in decades (10**x) so
- * that the gap after a bar is the same on every decade; a rate outside the
- * axis puts its value at the nearer end. */
-static void gnuplot_values(FILE *out, const struct gnuplot_input *in,
-                           struct axis axis)
-{
-    double span = axis.hi - axis.lo;
-    char value[32];
-
-    for (size_t i = 0; i < in->n; i++) {
-        const struct bench_row *row = &in->rows[i];
-
-        if (has_rate(row)) {
-            double at = axis.lo + axis_fraction(axis, row->rate) * span;
-
-            format_rate(row->rate, value, sizeof(value));
-            fprintf(out, "set label '%s' at 10**%.6f, %zu left front "
-                    "font ',10'\n", value, at + 0.01 * span, i);
-            continue;
-        }
-        fprintf(out, "set object rect from 1e%d, %zu - 0.32 to 10**%.6f, "
-                "%zu + 0.32 front fillstyle empty border lc rgb '%s'\n",
-                axis.lo, i, axis.lo + 0.025 * span, i,
-                group_styles[group_index(row->group)].color);
-        fprintf(out, "set label 'n/a' at 10**%.6f, %zu left front "
-                "font ',10' tc rgb '#666666'\n", axis.lo + 0.035 * span, i);
-    }
-}
-
-/* The script: horizontal bars from the axis's start to each rate
- * (boxxyerror), one plot per group so that the key shows each group once. */
-static void fill_script(FILE *out, const void *arg)
-{
-    const struct gnuplot_input *in = arg;
-    char what[SUBTITLE_SIZE], where[SUBTITLE_SIZE];
-    int present[N_GROUP_STYLES], first = 1;
-    struct layout lay;
-
-    describe_run(in->facts, what, where);
-    lay = plan_layout(in->rows, in->n, what, where);
-    /* reset: undo what the user's ~/.gnuplot may have set. The canvas is
-     * the built-in chart's, a little larger for gnuplot's wider margins
-     * and the key below the axis. */
-    fputs("reset\nset encoding utf8\n", out);
-    fprintf(out, "set terminal svg size %d,%d dynamic enhanced "
-            "font 'sans,11'\n", lay.width + GNUPLOT_EXTRA_WIDTH,
-            lay.height + GNUPLOT_EXTRA_HEIGHT);
-    fputs("set output ", out);
-    gnuplot_quote(out, in->run->svg);
-    fputs("\n", out);
-    gnuplot_text(out, in, lay.axis, what, where);
-    gnuplot_values(out, in, lay.axis);
-    fprintf(out, "set logscale x 10\nset xrange [1e%d:1e%d]\n"
-            "set yrange [%zu.5:-0.5]\n", lay.axis.lo, lay.axis.hi, in->n - 1);
-    fputs("set grid xtics lc rgb '#dddddd'\nset border 3\n"
-          "set rmargin 12\nset bmargin 6\n"
-          "set key outside bottom center horizontal noenhanced\n"
-          "set style fill solid 1.0 noborder\n", out);
-    groups_present(in->rows, in->n, present);
-    fputs("plot ", out);
-    for (size_t g = 0; g < N_GROUP_STYLES; g++) {
-        if (!present[g])
-            continue;
-        fputs(first ? "" : ", \\\n     ", out);
-        gnuplot_quote(out, in->run->data);
-        fprintf(out, " using 2:($3 == %zu ? $1 : NaN):(1e%d):2:($1 - 0.32):"
-                "($1 + 0.32) with boxxyerror lc rgb '%s' title '%s'", g,
-                lay.axis.lo, group_styles[g].color, group_styles[g].name);
-        first = 0;
-    }
-    fputs("\n", out);
-}
-
-/* The last line gnuplot wrote to standard error: its error message. */
-static void last_error_line(const char *path, char *line, size_t size)
-{
-    char buf[4096];
-    FILE *in = fopen(path, "re");
-    size_t len = 0;
-    char *end, *start;
-
-    line[0] = '\0';
-    if (!in)
-        return;
-    len = fread(buf, 1, sizeof(buf) - 1, in);
-    fclose(in);
-    buf[len] = '\0';
-    end = buf + len;
-    while (end > buf && (end[-1] == '\n' || end[-1] == ' '))
-        *--end = '\0';
-    start = strrchr(buf, '\n');
-    start = start ? start + 1 : buf;
-    len = strlen(start) < size ? strlen(start) : size - 1;
-    memcpy(line, start, len);
-    line[len] = '\0';
-}
-
-/* Starts `gnuplot SCRIPT` with standard input and output on /dev/null and
- * standard error in run->errors. The descriptors are opened before fork:
- * the child only calls dup2, execv and _exit, which are safe in the child
- * of a process that has threads. Returns its pid, or -1 with why. */
-static pid_t start_gnuplot(const char *program, const struct gnuplot_run *run,
-                           char *why, size_t whysize)
-{
-    char *const argv[] = { "gnuplot", (char *)run->script, NULL };
-    int null_fd, err_fd;
-    pid_t pid;
-
-    null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (null_fd < 0) {
-        snprintf(why, whysize, "opening /dev/null: %s", strerror(errno));
-        return -1;
-    }
-    err_fd = open(run->errors, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (err_fd < 0) {
-        snprintf(why, whysize, "creating %s: %s", run->errors,
-                 strerror(errno));
-        close(null_fd);
-        return -1;
-    }
-    pid = fork();
-    if (pid == 0) {
-        if (dup2(null_fd, 0) < 0 || dup2(null_fd, 1) < 0 ||
-            dup2(err_fd, 2) < 0)
-            _exit(127);
-        execv(program, argv);
-        _exit(127);
-    }
-    if (pid < 0)
-        snprintf(why, whysize, "fork for gnuplot: %s", strerror(errno));
-    close(err_fd);
-    close(null_fd);
-    return pid;
-}
-
-/* Runs gnuplot to its end. Returns 0 when it exited with status 0, else -1
- * with why, including the last line of its error output. */
-static int run_gnuplot(const char *program, const struct gnuplot_run *run,
-                       char *why, size_t whysize)
-{
-    pid_t pid = start_gnuplot(program, run, why, whysize);
-    char detail[256];
-    int status;
-
-    if (pid < 0)
-        return -1;
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR) {
-            snprintf(why, whysize, "waiting for gnuplot: %s", strerror(errno));
-            return -1;
-        }
-    }
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        return 0;
-    last_error_line(run->errors, detail, sizeof(detail));
-    if (WIFEXITED(status))
-        snprintf(why, whysize, "gnuplot exited with status %d%s%s",
-                 WEXITSTATUS(status), detail[0] ? ": " : "", detail);
-    else
-        snprintf(why, whysize, "gnuplot was killed by signal %d",
-                 WTERMSIG(status));
-    return -1;
-}
-
-/* Copies the SVG gnuplot wrote into place at path (put makes it atomic,
- * also across file systems: the temporary directory may be on another). */
-static int install_svg(const struct gnuplot_run *run, const char *path,
-                       char *why, size_t whysize)
-{
-    durlog_put_options opts;
-    char put_msg[512];
-    struct stat st;
-    int fd, rc;
-
-    fd = open(run->svg, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || fstat(fd, &st) < 0 || st.st_size == 0) {
-        snprintf(why, whysize, "gnuplot wrote no %s%s%s", run->svg,
-                 fd < 0 ? ": " : "", fd < 0 ? strerror(errno) : "");
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    put_options(&opts, put_msg, sizeof(put_msg));
-    rc = durlog_put_fd(path, fd, &opts);
-    close(fd);
-    if (rc < 0)
-        return put_failed(path, rc, put_msg, why, whysize);
-    return 0;
-}
-
-/* Removes the run's files and directory; some may not exist. */
-static void remove_run(const struct gnuplot_run *run)
-{
-    unlink(run->script);
-    unlink(run->data);
-    unlink(run->svg);
-    unlink(run->errors);
-    rmdir(run->dir);
-}
-
-/* Makes the private directory ($TMPDIR or /tmp) and names the files in it. */
-static int create_run(struct gnuplot_run *run, char *why, size_t whysize)
-{
-    const char *tmp = getenv("TMPDIR");
-
-    if (!tmp || !*tmp)
-        tmp = "/tmp";
-    if ((size_t)snprintf(run->dir, sizeof(run->dir), "%s/durlog-plot.XXXXXX",
-                         tmp) >= sizeof(run->dir)) {
-        snprintf(why, whysize, "TMPDIR is too long: %s", tmp);
-        return -1;
-    }
-    if (!mkdtemp(run->dir)) {
-        snprintf(why, whysize, "creating a directory in %s: %s", tmp,
-                 strerror(errno));
-        return -1;
-    }
-    snprintf(run->script, sizeof(run->script), "%s/plot.gp", run->dir);
-    snprintf(run->data, sizeof(run->data), "%s/rows.dat", run->dir);
-    snprintf(run->svg, sizeof(run->svg), "%s/plot.svg", run->dir);
-    snprintf(run->errors, sizeof(run->errors), "%s/stderr.txt", run->dir);
-    return 0;
-}
-
-/* Draws the chart with gnuplot. Returns 0, or -1 with why it could not. */
-static int plot_with_gnuplot(const char *path, const struct bench_row *rows,
-                             size_t n, const struct bench_facts *facts,
-                             char *why, size_t whysize)
-{
-    char program[4096];
-    struct gnuplot_run run;
-    struct gnuplot_input in = { rows, n, facts, &run };
-    int rc;
-
-    if (find_program("gnuplot", program, sizeof(program)) < 0) {
-        snprintf(why, whysize, "gnuplot is not installed (not on PATH)");
-        return -1;
-    }
-    if (n == 0) {
-        snprintf(why, whysize, "no rows for gnuplot to plot");
-        return -1;
-    }
-    if (create_run(&run, why, whysize) < 0)
-        return -1;
-    rc = write_file(run.data, fill_data, &in, why, whysize);
-    if (rc == 0)
-        rc = write_file(run.script, fill_script, &in, why, whysize);
-    if (rc == 0)
-        rc = run_gnuplot(program, &run, why, whysize);
-    if (rc == 0)
-        rc = install_svg(&run, path, why, whysize);
-    remove_run(&run);
-    return rc;
-}
-
-int bench_plot(const char *path, const struct bench_row *rows, size_t n,
-               const struct bench_facts *facts, const char **how,
-               char *err, size_t errsize)
-{
-    char why[512];
-
-    if (how)
-        *how = "gnuplot";
-    if (plot_with_gnuplot(path, rows, n, facts, why, sizeof(why)) == 0) {
-        snprintf(err, errsize, "%s", "");
-        return 0;
-    }
-    if (how)
-        *how = "built-in";
-    if (bench_plot_builtin(path, rows, n, facts, err, errsize) < 0)
-        return -1;
-    /* Success: err keeps why gnuplot was not used, for a caller that
-     * wants to say so. */
-    snprintf(err, errsize, "%s", why);
     return 0;
 }

@@ -78,41 +78,38 @@ static void json_text(const char *s)
     json_write_string(stdout, clean, o);
 }
 
+/* ,"key":"text", or ,"key":null when text is NULL. */
+static void json_field(const char *key, const char *text)
+{
+    printf(",\"%s\":", key);
+    if (text)
+        json_text(text);
+    else
+        printf("null");
+}
+
 void bench_print_json(const struct bench_row *rows, size_t n, const struct bench_facts *f)
 {
-    printf("{\"facts\":{\"kernel\":");
-    json_text(f->kernel);
-    printf(",\"fs_type\":");
-    json_text(f->fs_type);
-    printf(",\"cpu\":");
-    json_text(f->cpu);
     /* Without a durlog row no log was opened: the engine is not known. */
     int known = strcmp(f->engine, "n/a") != 0;
-    printf(",\"engine\":");
-    if (known)
-        json_text(f->engine);
-    else
-        printf("null");
-    printf(",\"io_uring\":%s,\"io_mode\":", !known ? "null"
+    printf("{\"facts\":{\"kernel\":");
+    json_text(f->kernel);
+    json_field("fs_type", f->fs_type);
+    json_field("cpu", f->cpu);
+    json_field("engine", known ? f->engine : NULL);
+    printf(",\"io_uring\":%s", !known ? "null"
            : strcmp(f->engine, "io_uring") == 0 ? "true" : "false");
-    if (known)
-        json_text(f->io);
-    else
-        printf("null");
-    printf(",\"warning\":");
-    json_text(f->warning);
-    printf(",\"dir\":");
-    json_text(f->dir);
-    printf(",\"date\":");
-    json_text(f->date);
+    json_field("io_mode", known ? f->io : NULL);
+    json_field("warning", f->warning);
+    json_field("dir", f->dir);
+    json_field("date", f->date);
     printf(",\"records\":%" PRIu64 ",\"size\":%zu,\"quick\":%s},\"rows\":[", f->records,
            f->size, f->quick ? "true" : "false");
     for (size_t i = 0; i < n; i++) {
         const struct bench_row *r = &rows[i];
         printf("%s{\"name\":", i ? "," : "");
         json_text(r->name);
-        printf(",\"group\":");
-        json_text(r->group);
+        json_field("group", r->group);
         printf(",\"records\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"seconds\":%.6f,"
                "\"records_per_s\":%.1f,\"us_per_record\":%.4f,\"ratio_to_fastest\":%.6f",
                r->records, r->bytes, r->seconds, r->rate, r->us_per_record, r->ratio);
@@ -121,27 +118,28 @@ void bench_print_json(const struct bench_row *rows, size_t n, const struct bench
         if (r->calls)
             printf(",\"write_calls\":%ld,\"first_write_bytes\":%" PRIu64, r->calls,
                    r->first_call);
-        printf(",\"note\":");
-        json_text(r->note);
+        json_field("note", r->note);
         printf("}");
     }
     printf("]}\n");
 }
 
-/* A CSV field, quoted when it holds a comma, quote or newline (RFC 4180). */
-static void csv_text(const char *s)
+/* A CSV field, quoted when it holds a comma, quote or newline (RFC 4180),
+ * and what ends it: ',' or '\n'. */
+static void csv_text(const char *s, char end)
 {
     if (!strpbrk(s, ",\"\n\r")) {
         fputs(s, stdout);
-        return;
+    } else {
+        putchar('"');
+        for (; *s; s++) {
+            if (*s == '"')
+                putchar('"');
+            putchar(*s);
+        }
+        putchar('"');
     }
-    putchar('"');
-    for (; *s; s++) {
-        if (*s == '"')
-            putchar('"');
-        putchar(*s);
-    }
-    putchar('"');
+    putchar(end);
 }
 
 void bench_print_csv(const struct bench_row *rows, size_t n, const struct bench_facts *f)
@@ -151,32 +149,24 @@ void bench_print_csv(const struct bench_row *rows, size_t n, const struct bench_
            "record_size,date,io_mode\n");
     for (size_t i = 0; i < n; i++) {
         const struct bench_row *r = &rows[i];
-        csv_text(r->name);
-        putchar(',');
-        csv_text(r->group);
-        printf(",%" PRIu64 ",%" PRIu64 ",%.6f,%.1f,%.4f,%.6f,", r->records, r->bytes,
+        csv_text(r->name, ',');
+        csv_text(r->group, ',');
+        printf("%" PRIu64 ",%" PRIu64 ",%.6f,%.1f,%.4f,%.6f,", r->records, r->bytes,
                r->seconds, r->rate, r->us_per_record, r->ratio);
         if (r->verified >= 0)
             printf("%" PRId64, r->verified);
         putchar(',');
         if (r->calls)
-            printf("%ld,%" PRIu64, r->calls, r->first_call);
+            printf("%ld,%" PRIu64 ",", r->calls, r->first_call);
         else
-            putchar(',');
-        putchar(',');
-        csv_text(r->note);
-        putchar(',');
-        csv_text(f->kernel);
-        putchar(',');
-        csv_text(f->fs_type);
-        putchar(',');
-        csv_text(f->cpu);
-        putchar(',');
-        csv_text(f->engine);
-        printf(",%zu,", f->size);
-        csv_text(f->date);
-        putchar(',');
-        csv_text(f->io);
-        putchar('\n');
+            printf(",,");
+        csv_text(r->note, ',');
+        csv_text(f->kernel, ',');
+        csv_text(f->fs_type, ',');
+        csv_text(f->cpu, ',');
+        csv_text(f->engine, ',');
+        printf("%zu,", f->size);
+        csv_text(f->date, ',');
+        csv_text(f->io, '\n');
     }
 }

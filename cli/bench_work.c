@@ -12,7 +12,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -25,11 +24,6 @@
 
 #include "bench.h"
 #include "os.h"
-
-static double now_s(void)
-{
-    return (double)dl_mono_ns() / 1e9;
-}
 
 /* Line i: "line 00000042 xxxx...\n", exactly size bytes. */
 static void make_line(char *buf, size_t size, uint64_t i)
@@ -98,16 +92,16 @@ int bench_stdio(struct bench_ctx *c, struct bench_result *r)
     if (!f)
         return -1;
     uint64_t passes = 0;
-    double t0 = now_s();
+    double t0 = bench_now_s();
     do {
         for (uint64_t i = 0; i < c->records; i++) {
             make_line(line, c->size, i);
             fwrite(line, 1, c->size, f);
         }
         passes++;
-    } while (now_s() - t0 < c->min_s && !stopped(c));
+    } while (bench_now_s() - t0 < c->min_s && !stopped(c));
     int bad = fflush(f) != 0;
-    r->seconds = now_s() - t0;
+    r->seconds = bench_now_s() - t0;
     bad |= fclose(f) != 0;
     free(line);
     if (bad)
@@ -132,7 +126,7 @@ static int write_lines(struct bench_ctx *c, size_t join, struct bench_result *r)
     }
     int rc = 0;
     uint64_t passes = 0;
-    double t0 = now_s();
+    double t0 = bench_now_s();
     do {
         for (uint64_t i = 0; i < c->records && rc == 0;) {
             size_t n = 0;
@@ -141,8 +135,8 @@ static int write_lines(struct bench_ctx *c, size_t join, struct bench_result *r)
             rc = dl_write_all(fd, buf, n * c->size);
         }
         passes++;
-    } while (rc == 0 && now_s() - t0 < c->min_s && !stopped(c));
-    r->seconds = now_s() - t0;
+    } while (rc == 0 && bench_now_s() - t0 < c->min_s && !stopped(c));
+    r->seconds = bench_now_s() - t0;
     close(fd);
     free(buf);
     if (rc)
@@ -171,9 +165,9 @@ int bench_fsync_each(struct bench_ctx *c, struct bench_result *r)
         return -1;
     uint64_t i = 0;
     int err = 0;
-    double t0 = now_s(), end = t0 + c->budget_s;
+    double t0 = bench_now_s(), end = t0 + c->budget_s;
     for (; i < c->records && !stopped(c); i++) {
-        if (now_s() >= end) {
+        if (bench_now_s() >= end) {
             r->by_time = 1;
             break;
         }
@@ -184,7 +178,7 @@ int bench_fsync_each(struct bench_ctx *c, struct bench_result *r)
             break;
         }
     }
-    r->seconds = now_s() - t0;
+    r->seconds = bench_now_s() - t0;
     fclose(f);
     free(line);
     if (err)
@@ -194,17 +188,6 @@ int bench_fsync_each(struct bench_ctx *c, struct bench_result *r)
 }
 
 /* ---- durlog's rows ---- */
-
-static int rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-    (void)st; (void)type; (void)ftw;
-    return remove(path);
-}
-
-void bench_remove_tree(const char *path)
-{
-    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 /* Counts the records of the log at c->log. */
 static int64_t count_records(struct bench_ctx *c)
@@ -278,35 +261,21 @@ static int log_failed(struct bench_ctx *c, durlog *log, int rc)
 }
 
 /* N appends at `level` (buffered ones flushed at the end, in the time),
- * passes of N until min_s. */
+ * passes of N until min_s: the lines of the article's rows, as records. */
 int bench_durlog_level(struct bench_ctx *c, durlog_level level, struct bench_result *r)
 {
+    struct bench_append_run run = { .level = level, .size = c->size, .records = c->records,
+                                    .min_seconds = c->min_s, .fill = make_line,
+                                    .stop = c->stop };
+    struct bench_timing t;
     durlog *log;
     if (open_log(c, &log))
         return -1;
-    char *line = malloc(c->size);
-    if (!line) {
-        durlog_close(log);
-        bench_remove_tree(c->log);
-        return no_memory(c);
-    }
-    int rc = 0;
-    uint64_t passes = 0;
-    double t0 = now_s();
-    do {
-        for (uint64_t i = 0; i < c->records && rc == 0; i++) {
-            make_line(line, c->size, i);
-            rc = durlog_append(log, line, c->size, level, NULL);
-        }
-        passes++;
-    } while (rc == 0 && now_s() - t0 < c->min_s && !stopped(c));
-    if (rc == 0 && level == DURLOG_BUFFERED)
-        rc = durlog_flush(log, DURLOG_KERNEL);
-    r->seconds = now_s() - t0;
-    free(line);
+    int rc = bench_append_loop(log, &run, &t);
     if (rc)
         return log_failed(c, log, rc);
-    r->records = c->records * passes;
+    r->records = t.records;
+    r->seconds = t.seconds;
     return finish_log(c, log, r);
 }
 
@@ -340,8 +309,8 @@ static void *sync_main(void *arg)
         t->rc = abort ? 0 : -ENOMEM;
         return NULL;
     }
-    double end = now_s() + t->c->budget_s;
-    while (now_s() < end && !stopped(t->c)) {
+    double end = bench_now_s() + t->c->budget_s;
+    while (bench_now_s() < end && !stopped(t->c)) {
         make_line(line, t->c->size, t->done);
         t->rc = durlog_append(t->log, line, t->c->size, DURLOG_SYNC, NULL);
         if (t->rc)
@@ -381,7 +350,7 @@ int bench_durlog_sync(struct bench_ctx *c, int threads, struct bench_result *r)
     gate.abort = started < threads;
     pthread_cond_broadcast(&gate.cv);
     pthread_mutex_unlock(&gate.mu);
-    double t0 = now_s();
+    double t0 = bench_now_s();
     r->records = 0;
     for (int i = 0; i < started; i++) {
         pthread_join(tid[i], NULL);
@@ -389,7 +358,7 @@ int bench_durlog_sync(struct bench_ctx *c, int threads, struct bench_result *r)
         if (t[i].rc && !rc)
             rc = t[i].rc;
     }
-    r->seconds = now_s() - t0;
+    r->seconds = bench_now_s() - t0;
     r->by_time = 1;
     free(t);
     free(tid);
@@ -424,7 +393,7 @@ int bench_one_big_write(struct bench_ctx *c, size_t bytes, struct bench_result *
         munmap(buf, bytes);
         return -1;
     }
-    double t0 = now_s();
+    double t0 = bench_now_s();
     ssize_t first = write(fd, buf, bytes);
     int err = first < 0 ? errno : 0;
     long calls = 1;
@@ -441,7 +410,7 @@ int bench_one_big_write(struct bench_ctx *c, size_t bytes, struct bench_result *
         }
         done += (size_t)n;
     }
-    r->seconds = now_s() - t0;
+    r->seconds = bench_now_s() - t0;
     close(fd);
     unlink(c->file);
     munmap(buf, bytes);
@@ -464,9 +433,9 @@ int bench_put_big(struct bench_ctx *c, size_t bytes, struct bench_result *r)
     o.flags = DURLOG_PUT_NO_SYNC; /* as the plain write() row: page cache only */
     o.errbuf = c->err;
     o.errbuf_size = sizeof c->err;
-    double t0 = now_s();
+    double t0 = bench_now_s();
     int rc = durlog_put_buffer(c->file, buf, bytes, &o);
-    r->seconds = now_s() - t0;
+    r->seconds = bench_now_s() - t0;
     struct stat st;
     int size_ok = rc == 0 && stat(c->file, &st) == 0 && (size_t)st.st_size == bytes;
     unlink(c->file);

@@ -16,7 +16,6 @@
  * sync rows stop at a time budget rather than after N records, and say so.
  */
 #include <errno.h>
-#include <mntent.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,49 +60,13 @@ static double rate_of(const struct bench_result *r)
  * so that the records, seconds and rate shown belong together. */
 static const struct bench_result *median_round(const struct plan *p)
 {
-    int order[16];
+    double rates[16];
     for (int i = 0; i < p->runs; i++)
-        order[i] = i;
-    for (int i = 1; i < p->runs; i++)
-        for (int j = i; j > 0 && rate_of(&p->round[order[j]]) < rate_of(&p->round[order[j - 1]]);
-             j--) {
-            int t = order[j];
-            order[j] = order[j - 1];
-            order[j - 1] = t;
-        }
-    return &p->round[order[(p->runs - 1) / 2]];
+        rates[i] = rate_of(&p->round[i]);
+    return &p->round[bench_median_index(rates, p->runs)];
 }
 
 /* ---- options ---- */
-
-static int parse_list(const char *text, int *out, int max, int lo, int hi)
-{
-    int n = 0;
-    const char *p = text;
-    while (*p) {
-        char *end;
-        if (*p < '0' || *p > '9')
-            return -1;
-        errno = 0;
-        long v = strtol(p, &end, 10);
-        if (errno || v < lo || v > hi || n == max || (*end && *end != ','))
-            return -1;
-        out[n++] = (int)v;
-        p = *end ? end + 1 : end;
-        if (*end == ',' && !*p)
-            return -1;
-    }
-    return n;
-}
-
-static int has_duplicate(const int *v, int n)
-{
-    for (int i = 0; i < n; i++)
-        for (int j = i + 1; j < n; j++)
-            if (v[i] == v[j])
-                return 1;
-    return 0;
-}
 
 /* --levels: names separated by commas, each once. Returns the count. */
 static int parse_levels(const struct cli_command *cmd, const char *text, int *levels)
@@ -135,46 +98,14 @@ static void read_facts(struct bench_facts *f, const char *dir)
     struct utsname u;
     snprintf(f->kernel, sizeof f->kernel, "%s", uname(&u) == 0 ? u.release : "unknown");
 
-    snprintf(f->cpu, sizeof f->cpu, "unknown CPU");
-    FILE *c = fopen("/proc/cpuinfo", "r");
-    char line[1024];
-    while (c && fgets(line, sizeof line, c)) {
-        char *colon = strchr(line, ':');
-        if (strncmp(line, "model name", 10) == 0 && colon) {
-            colon += 1 + strspn(colon + 1, " \t");
-            colon[strcspn(colon, "\n")] = '\0';
-            snprintf(f->cpu, sizeof f->cpu, "%s", colon);
-            break;
-        }
-    }
-    if (c)
-        fclose(c);
-
-    /* The file system: the mount whose point is the longest prefix of dir
-     * (getmntent decodes the \\040 of a point with spaces). */
-    snprintf(f->fs_type, sizeof f->fs_type, "unknown");
-    char *real = realpath(dir, NULL);
-    FILE *m = real ? setmntent("/proc/self/mounts", "r") : NULL;
-    size_t best = 0;
-    struct mntent ent;
-    char buf[4096];
-    while (m && getmntent_r(m, &ent, buf, sizeof buf)) {
-        size_t len = strlen(ent.mnt_dir);
-        int under = strncmp(real, ent.mnt_dir, len) == 0 &&
-                    (real[len] == '/' || real[len] == '\0' || len == 1);
-        if (under && len >= best) {
-            best = len;
-            snprintf(f->fs_type, sizeof f->fs_type, "%s", ent.mnt_type);
-        }
-    }
-    if (m)
-        endmntent(m);
-    if (strcmp(f->fs_type, "tmpfs") == 0 || strcmp(f->fs_type, "ramfs") == 0)
+    bench_cpu_model(f->cpu, sizeof f->cpu);
+    struct bench_mount m;
+    bench_mount_of(dir, &m);
+    snprintf(f->fs_type, sizeof f->fs_type, "%s", m.type);
+    if (bench_fs_in_memory(f->fs_type))
         snprintf(f->warning, sizeof f->warning, "%s keeps files in memory: fdatasync does "
                  "nothing there, so the fsync and sync rows say nothing about a disk",
                  f->fs_type);
-    snprintf(f->dir, sizeof f->dir, "%.*s", (int)sizeof f->dir - 1, real ? real : dir);
-    free(real);
 
     time_t now = time(NULL);
     struct tm tm;
@@ -335,8 +266,8 @@ static int run_bench(const struct cli_command *cmd, int argc, char **argv)
                                 "not '%s'", optarg);
             break;
         case 't':
-            nthreads = parse_list(optarg, threads, MAX_THREAD_COUNTS, 1, MAX_THREADS);
-            if (nthreads <= 0 || has_duplicate(threads, nthreads))
+            nthreads = bench_parse_list(optarg, threads, MAX_THREAD_COUNTS, 1, MAX_THREADS);
+            if (nthreads <= 0)
                 cli_usage_error(cmd, "--threads takes up to %d different thread counts from "
                                 "1 to %d, separated by commas (e.g. 1,4,16,64), not '%s'",
                                 MAX_THREAD_COUNTS, MAX_THREADS, optarg);
@@ -421,16 +352,13 @@ static int run_bench(const struct cli_command *cmd, int argc, char **argv)
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     char scratch[1024];
-    int too_long = strlen(dir) > sizeof scratch - 40;
-    snprintf(scratch, sizeof scratch, "%.*s/durlog-bench-XXXXXX",
-             (int)sizeof scratch - 40, dir);
-    if (too_long || !mkdtemp(scratch)) {
-        int err = too_long ? ENAMETOOLONG : errno;
+    int rc = bench_make_scratch(scratch, sizeof scratch, dir, "durlog-bench");
+    if (rc) {
         sigaction(SIGINT, &old_int, NULL);
         sigaction(SIGTERM, &old_term, NULL);
         free(c);
         return cli_fail(cmd, "cannot create a scratch directory in %s: %s", dir,
-                        strerror(err));
+                        strerror(-rc));
     }
     snprintf(c->file, sizeof c->file, "%s/lines.txt", scratch);
     snprintf(c->log, sizeof c->log, "%s/log", scratch);
@@ -520,10 +448,9 @@ static int run_bench(const struct cli_command *cmd, int argc, char **argv)
     status = cli_check_stdout(cmd, 1);
     if (plot && !status) {
         char err[1024];
-        const char *how = NULL;
-        if (bench_plot(plot, rows, (size_t)nrows, &facts, &how, err, sizeof err) != 0)
+        if (bench_plot(plot, rows, (size_t)nrows, &facts, err, sizeof err) != 0)
             return cli_fail(cmd, "plot: %s", err);
-        fprintf(stderr, "durlog: bench: plot written to %s (%s)\n", plot, how);
+        fprintf(stderr, "durlog: bench: plot written to %s\n", plot);
     }
     return status;
 }
@@ -559,8 +486,7 @@ const struct cli_command cli_cmd_bench = {
         "  --quick          a run of a few seconds\n"
         "  -o FORMAT        text (default), json or csv; json and csv include the\n"
         "                   kernel, file system, CPU, durlog's engine and I/O mode\n"
-        "  --plot FILE.svg  also draw records/s per row on a log scale (gnuplot if\n"
-        "                   installed, else a built-in SVG writer)\n"
+        "  --plot FILE.svg  also draw records/s per row on a log scale\n"
         "  --only TEXT      run only the rows whose name contains TEXT\n"
         "  -h, --help       show this help\n",
     .run = run_bench,

@@ -21,11 +21,8 @@
  * kernel record not seen while the writer sleeps, or a durable watermark
  * that lags its level's promise makes it fail with exit status 1.
  */
-#include "durlog.h"
-
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -38,10 +35,16 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "durlog.h"
+#include "../bench/lib/benchlib.h"
+
 #define LEVEL_COUNT (DURLOG_SYNC + 1) /* indexed by level; DURLOG_DEFAULT unused */
+
+/* One record per level, appended in level order from DURLOG_BUFFERED: the
+ * sequence number each level's record gets (they are dense from 0). */
+#define SEQ_OF(level) ((uint64_t)((level) - DURLOG_BUFFERED))
 
 /* How long the writer sleeps after each append: long enough that "seen at
  * once" and "seen only after the flush" cannot be confused. */
@@ -65,17 +68,14 @@
 #define SPEED_SYNC_RECORDS 1000
 #define SPEED_RECORD_SIZE 100
 
-/* Descriptors nftw() may keep open while removing the work directory. */
-#define NFTW_MAX_FDS 16
-
 #define NS_PER_MS 1000000.0
 
 /* Timestamps the writer publishes for the reader, per level, in ns of
  * CLOCK_MONOTONIC (0 = not yet). */
 struct shared_clock {
-    _Atomic int64_t append_called[LEVEL_COUNT];
-    _Atomic int64_t append_returned[LEVEL_COUNT];
-    _Atomic int64_t flush_called[LEVEL_COUNT];
+    _Atomic uint64_t append_called[LEVEL_COUNT];
+    _Atomic uint64_t append_returned[LEVEL_COUNT];
+    _Atomic uint64_t flush_called[LEVEL_COUNT];
 };
 
 static const char *const survives[LEVEL_COUNT] = {
@@ -89,14 +89,11 @@ static const char *const survives[LEVEL_COUNT] = {
  * removed at the end); only the parent process removes anything. */
 static char work_dir[PATH_MAX];
 static int work_dir_is_ours;
-static pid_t parent_pid;
-
-static void remove_tree(const char *path);
-
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* One line of output, flushed at once: the writer and the reader share the
  * terminal (or pipe), and each line must reach it whole and in order. */
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 static void say(const char *fmt, ...)
 {
     va_list ap;
@@ -107,85 +104,23 @@ static void say(const char *fmt, ...)
     fflush(stdout);
 }
 
-static void fail(const char *fmt, ...)
-    __attribute__((noreturn, format(printf, 1, 2)));
-
-/* Reports a failure and exits 1. In the children the parent sees the exit
- * status and cleans up. */
-static void fail(const char *fmt, ...)
+/* What a failure does after its message (bench_die), in the parent only
+ * (a child's failure shows in its exit status, and the parent cleans up):
+ * remove the work directory if it is ours. */
+static void remove_work_dir(void)
 {
-    va_list ap;
-
-    fflush(stdout);
-    fputs("demo: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    if (getpid() != parent_pid)
-        _exit(1);
     if (work_dir_is_ours)
-        remove_tree(work_dir);
-    exit(1);
-}
-
-static void fail_durlog(const char *what, int rc, const char *detail)
-    __attribute__((noreturn));
-
-static void fail_durlog(const char *what, int rc, const char *detail)
-{
-    if (detail && detail[0])
-        fail("%s: %s (%s)", what, durlog_strerror(rc), detail);
-    fail("%s: %s", what, durlog_strerror(rc));
-}
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-
-    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-        fail("clock_gettime: %s", strerror(errno));
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-    while (nanosleep(&ts, &ts) != 0)
-        if (errno != EINTR)
-            fail("nanosleep: %s", strerror(errno));
+        bench_remove_tree(work_dir);
 }
 
 /* ---- files ---- */
-
-static int remove_entry(const char *path, const struct stat *st, int type,
-                        struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    if (type == FTW_DP ? rmdir(path) : unlink(path)) {
-        fprintf(stderr, "demo: removing %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-static void remove_tree(const char *path)
-{
-    struct stat st;
-
-    if (lstat(path, &st) != 0)
-        return;
-    nftw(path, remove_entry, NFTW_MAX_FDS, FTW_DEPTH | FTW_PHYS);
-}
 
 static void work_path(char *out, size_t size, const char *name)
 {
     int n = snprintf(out, size, "%s/%s", work_dir, name);
 
     if (n < 0 || (size_t)n >= size)
-        fail("path too long under %s", work_dir);
+        bench_die("path too long under %s", work_dir);
 }
 
 /* DIR from the command line must be new or empty, so the log is fresh;
@@ -195,21 +130,21 @@ static void make_work_dir(const char *dir)
     if (!dir) {
         snprintf(work_dir, sizeof work_dir, "./demo-log-XXXXXX");
         if (!mkdtemp(work_dir))
-            fail("mkdtemp in the current directory: %s", strerror(errno));
+            bench_die("mkdtemp in the current directory: %s", strerror(errno));
         work_dir_is_ours = 1;
         return;
     }
     if (strlen(dir) >= sizeof work_dir)
-        fail("directory name too long: %s", dir);
+        bench_die("directory name too long: %s", dir);
     strcpy(work_dir, dir);
     if (mkdir(work_dir, 0755) != 0) {
         if (errno != EEXIST)
-            fail("mkdir %s: %s", work_dir, strerror(errno));
+            bench_die("mkdir %s: %s", work_dir, strerror(errno));
         if (rmdir(work_dir) != 0)
-            fail("%s exists and is not an empty directory; give a new "
-                 "directory for the demo's logs", work_dir);
+            bench_die("%s exists and is not an empty directory; give a new "
+                      "directory for the demo's logs", work_dir);
         if (mkdir(work_dir, 0755) != 0)
-            fail("mkdir %s: %s", work_dir, strerror(errno));
+            bench_die("mkdir %s: %s", work_dir, strerror(errno));
     }
 }
 
@@ -224,7 +159,7 @@ static void send_byte(int fd, const char *who)
         w = write(fd, &b, 1);
     while (w < 0 && errno == EINTR);
     if (w != 1)
-        fail("%s: writing to the pipe: %s", who, strerror(errno));
+        bench_die("%s: writing to the pipe: %s", who, strerror(errno));
 }
 
 /* Waits up to timeout_ms for one byte; fails if the peer died or is stuck. */
@@ -240,17 +175,17 @@ static void receive_byte(int fd, int timeout_ms, const char *who,
         n = poll(&p, 1, timeout_ms);
     while (n < 0 && errno == EINTR);
     if (n < 0)
-        fail("%s: poll: %s", who, strerror(errno));
+        bench_die("%s: poll: %s", who, strerror(errno));
     if (n == 0)
-        fail("%s: no %s within %d ms", who, waiting_for, timeout_ms);
+        bench_die("%s: no %s within %d ms", who, waiting_for, timeout_ms);
     do
         r = read(fd, &b, 1);
     while (r < 0 && errno == EINTR);
     if (r < 0)
-        fail("%s: reading the pipe: %s", who, strerror(errno));
+        bench_die("%s: reading the pipe: %s", who, strerror(errno));
     if (r == 0)
-        fail("%s: the other process exited before sending %s", who,
-             waiting_for);
+        bench_die("%s: the other process exited before sending %s", who,
+                  waiting_for);
 }
 
 /* ---- the writer process ---- */
@@ -291,7 +226,7 @@ static uint64_t durable_seq(durlog *log)
     int rc = durlog_get_info(log, &info);
 
     if (rc < 0)
-        fail_durlog("writer: durlog_get_info", rc, durlog_errmsg(log));
+        bench_die_code("writer: durlog_get_info", rc, durlog_errmsg(log));
     return info.durable_seq;
 }
 
@@ -303,14 +238,14 @@ static void check_durable(durlog *log, durlog_level level, uint64_t written,
     uint64_t durable = durable_seq(log);
 
     if (durable < written)
-        fail("writer: library broke its contract: durable_seq is %llu after "
-             "a %s append of seq %llu (%s)", (unsigned long long)durable,
-             durlog_level_name(level), (unsigned long long)(written - 1),
-             promise);
+        bench_die("writer: library broke its contract: durable_seq is %llu after "
+                  "a %s append of seq %llu (%s)", (unsigned long long)durable,
+                  durlog_level_name(level), (unsigned long long)(written - 1),
+                  promise);
 }
 
 /* After the pause: how long the append took, and what is durable now. */
-static void report_durability(durlog *log, int64_t append_ns)
+static void report_durability(durlog *log, uint64_t append_ns)
 {
     uint64_t durable = durable_seq(log);
 
@@ -337,7 +272,7 @@ static void writer_main(const char *log_path, struct shared_clock *clock,
     opts.errbuf_size = sizeof errbuf;
     rc = durlog_open(log_path, &opts, &log);
     if (rc < 0)
-        fail_durlog("writer: durlog_open", rc, errbuf);
+        bench_die_code("writer: durlog_open", rc, errbuf);
     send_byte(ready_fd, "writer");
     receive_byte(ack_fd, PEER_TIMEOUT_MS, "writer", "word that the reader "
                  "is ready");
@@ -356,37 +291,37 @@ static void writer_main(const char *log_path, struct shared_clock *clock,
         else
             say("[writer] append '%s', then sleep %d ms: no flush, no "
                 "close\n", text, PAUSE_MS);
-        atomic_store(&clock->append_called[level], now_ns());
+        atomic_store(&clock->append_called[level], bench_now_ns());
         rc = durlog_append(log, text, strlen(text), (durlog_level)level,
                            &seq);
-        atomic_store(&clock->append_returned[level], now_ns());
+        atomic_store(&clock->append_returned[level], bench_now_ns());
         if (rc < 0)
-            fail_durlog("writer: durlog_append", rc, durlog_errmsg(log));
+            bench_die_code("writer: durlog_append", rc, durlog_errmsg(log));
         if (level == DURLOG_BUFFERED && seq != DURLOG_SEQ_PENDING)
-            fail("writer: library broke its contract: a buffered append "
-                 "reported seq %llu, not DURLOG_SEQ_PENDING",
-                 (unsigned long long)seq);
-        if (level != DURLOG_BUFFERED && seq != (uint64_t)level)
-            fail("writer: library broke its contract: '%s' got seq %llu, "
-                 "expected %d (sequence numbers are dense from 0)", text,
-                 (unsigned long long)seq, level);
+            bench_die("writer: library broke its contract: a buffered append "
+                      "reported seq %llu, not DURLOG_SEQ_PENDING",
+                      (unsigned long long)seq);
+        if (level != DURLOG_BUFFERED && seq != SEQ_OF(level))
+            bench_die("writer: library broke its contract: '%s' got seq %llu, "
+                      "expected %llu (sequence numbers are dense from 0)", text,
+                      (unsigned long long)seq, (unsigned long long)SEQ_OF(level));
         if (level == DURLOG_SYNC)
-            check_durable(log, DURLOG_SYNC, (uint64_t)level + 1,
+            check_durable(log, DURLOG_SYNC, SEQ_OF(level) + 1,
                           "sync makes it durable before returning");
-        sleep_ms(PAUSE_MS);
+        bench_pause_us(PAUSE_MS * 1000);
 
         if (level == DURLOG_BUFFERED) {
             say("[writer] %d ms later: durlog_flush(log, DURLOG_KERNEL)\n",
                 PAUSE_MS);
-            atomic_store(&clock->flush_called[level], now_ns());
+            atomic_store(&clock->flush_called[level], bench_now_ns());
             rc = durlog_flush(log, DURLOG_KERNEL);
             if (rc < 0)
-                fail_durlog("writer: durlog_flush", rc, durlog_errmsg(log));
+                bench_die_code("writer: durlog_flush", rc, durlog_errmsg(log));
         }
         receive_byte(ack_fd, PEER_TIMEOUT_MS, "writer",
                      "word that the reader saw the record");
         if (level == DURLOG_INTERVAL)
-            check_durable(log, DURLOG_INTERVAL, (uint64_t)level + 1,
+            check_durable(log, DURLOG_INTERVAL, SEQ_OF(level) + 1,
                           "the interval syncer should have run within "
                           "interval_ms, shorter than the pause");
         report_durability(log, atomic_load(&clock->append_returned[level]) -
@@ -394,27 +329,27 @@ static void writer_main(const char *log_path, struct shared_clock *clock,
     }
     rc = durlog_close(log);
     if (rc < 0)
-        fail_durlog("writer: durlog_close", rc, NULL);
+        bench_die_code("writer: durlog_close", rc, NULL);
 }
 
 /* ---- the reader process ---- */
 
 /* Polls until the next record appears; returns when it was seen. */
-static int64_t poll_next(durlog_reader *r, durlog_record *rec)
+static uint64_t poll_next(durlog_reader *r, durlog_record *rec)
 {
-    int64_t deadline = now_ns() + (int64_t)PEER_TIMEOUT_MS * 1000000;
+    uint64_t deadline = bench_now_ns() + (uint64_t)PEER_TIMEOUT_MS * 1000000;
 
     for (;;) {
         int rc = durlog_reader_next(r, rec);
 
         if (rc == 0)
-            return now_ns();
+            return bench_now_ns();
         if (rc != DURLOG_EEND)
-            fail_durlog("reader: durlog_reader_next", rc,
-                        durlog_reader_errmsg(r));
-        if (now_ns() > deadline)
-            fail("reader: no new record within %d ms", PEER_TIMEOUT_MS);
-        sleep_ms(POLL_MS);
+            bench_die_code("reader: durlog_reader_next", rc,
+                           durlog_reader_errmsg(r));
+        if (bench_now_ns() > deadline)
+            bench_die("reader: no new record within %d ms", PEER_TIMEOUT_MS);
+        bench_pause_us(POLL_MS * 1000);
     }
 }
 
@@ -433,42 +368,42 @@ static void reader_main(const char *log_path, struct shared_clock *clock,
     opts.errbuf_size = sizeof errbuf;
     rc = durlog_reader_open(log_path, &opts, &r);
     if (rc < 0)
-        fail_durlog("reader: durlog_reader_open", rc, errbuf);
+        bench_die_code("reader: durlog_reader_open", rc, errbuf);
     send_byte(ack_fd, "reader");
 
     for (int level = DURLOG_BUFFERED; level < LEVEL_COUNT; level++) {
         durlog_record rec;
         char expected[64];
-        int64_t seen = poll_next(r, &rec);
-        int64_t called = atomic_load(&clock->append_called[level]);
-        int64_t flushed = atomic_load(&clock->flush_called[level]);
+        uint64_t seen = poll_next(r, &rec);
+        uint64_t called = atomic_load(&clock->append_called[level]);
+        uint64_t flushed = atomic_load(&clock->flush_called[level]);
         double after_ms = (double)(seen - called) / NS_PER_MS;
 
         record_text(expected, sizeof expected, (durlog_level)level);
         if (rec.len != strlen(expected) ||
             memcmp(rec.data, expected, rec.len) != 0)
-            fail("reader: expected '%s' as seq %d, read %zu bytes '%.*s' "
-                 "as seq %llu", expected, level, rec.len,
-                 (int)(rec.len < 64 ? rec.len : 64), (const char *)rec.data,
-                 (unsigned long long)rec.seq);
-        if (rec.seq != (uint64_t)level)
-            fail("reader: library broke its contract: '%s' has seq %llu, "
-                 "expected %d (sequence numbers are dense from 0)", expected,
-                 (unsigned long long)rec.seq, level);
+            bench_die("reader: expected '%s' as seq %llu, read %zu bytes '%.*s' "
+                      "as seq %llu", expected, (unsigned long long)SEQ_OF(level), rec.len,
+                      (int)(rec.len < 64 ? rec.len : 64), (const char *)rec.data,
+                      (unsigned long long)rec.seq);
+        if (rec.seq != SEQ_OF(level))
+            bench_die("reader: library broke its contract: '%s' has seq %llu, "
+                      "expected %llu (sequence numbers are dense from 0)", expected,
+                      (unsigned long long)rec.seq, (unsigned long long)SEQ_OF(level));
 
         if (level == DURLOG_BUFFERED) {
             if (flushed == 0 || seen < flushed)
-                fail("reader: library broke its contract: a buffered "
-                     "record was visible %.2f ms after the append, before "
-                     "the writer flushed", after_ms);
+                bench_die("reader: library broke its contract: a buffered "
+                          "record was visible %.2f ms after the append, before "
+                          "the writer flushed", after_ms);
             say("[reader] saw seq %llu '%s' %.1f ms after the append: only "
                 "once the writer flushed\n",
                 (unsigned long long)rec.seq, expected, after_ms);
         } else {
             if (after_ms >= PAUSE_MS)
-                fail("reader: library broke its contract: a %s record "
-                     "became visible only %.1f ms after the append",
-                     durlog_level_name((durlog_level)level), after_ms);
+                bench_die("reader: library broke its contract: a %s record "
+                          "became visible only %.1f ms after the append",
+                          durlog_level_name((durlog_level)level), after_ms);
             say("[reader] saw seq %llu '%s' %.2f ms after the append, "
                 "while the writer slept\n",
                 (unsigned long long)rec.seq, expected, after_ms);
@@ -493,7 +428,7 @@ static pid_t start_process(process_main fn, const char *log_path,
     fflush(stderr);
     pid = fork();
     if (pid < 0)
-        fail("fork: %s", strerror(errno));
+        bench_die("fork: %s", strerror(errno));
     if (pid > 0)
         return pid;
     /* Close the pipe ends this process does not use, so that it sees
@@ -519,7 +454,7 @@ static void wait_children(pid_t writer, pid_t reader)
             pid = waitpid(-1, &status, 0);
         while (pid < 0 && errno == EINTR);
         if (pid < 0)
-            fail("waitpid: %s", strerror(errno));
+            bench_die("waitpid: %s", strerror(errno));
         if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
             continue;
         if (!failed) {
@@ -532,7 +467,7 @@ static void wait_children(pid_t writer, pid_t reader)
                     pid == writer ? "writer" : "reader", WTERMSIG(status));
     }
     if (failed)
-        fail("the experiment failed (see above)");
+        bench_die("the experiment failed (see above)");
 }
 
 static void run_experiment(void)
@@ -543,21 +478,20 @@ static void run_experiment(void)
     pid_t writer, reader;
 
     work_path(log_path, sizeof log_path, "article-log");
-    clock = mmap(NULL, sizeof *clock, PROT_READ | PROT_WRITE,
-                 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (clock == MAP_FAILED)
-        fail("mmap: %s", strerror(errno));
+    clock = bench_shared_alloc(sizeof *clock);
+    if (!clock)
+        bench_die("mmap: %s", strerror(errno));
     /* The clock is shared by two processes: its atomics must not hide a
      * process-private lock. */
     if (!atomic_is_lock_free(&clock->append_called[0]))
-        fail("64-bit atomics are not lock-free on this machine");
+        bench_die("64-bit atomics are not lock-free on this machine");
     for (int i = 0; i < LEVEL_COUNT; i++) {
         atomic_init(&clock->append_called[i], 0);
         atomic_init(&clock->append_returned[i], 0);
         atomic_init(&clock->flush_called[i], 0);
     }
     if (pipe2(ready, O_CLOEXEC) != 0 || pipe2(ack, O_CLOEXEC) != 0)
-        fail("pipe: %s", strerror(errno));
+        bench_die("pipe: %s", strerror(errno));
 
     say("The article's experiment, done right: a writer process appends "
         "'hehe' at each\ndurability level and sleeps %d ms; a reader process "
@@ -587,79 +521,37 @@ static void run_experiment(void)
 
 /* ---- the throughput table ---- */
 
-static unsigned char speed_record[SPEED_RECORD_SIZE];
-
+/* Buffered records count once the kernel has them: the loop flushes. */
 static double speed_durlog(durlog_level level, long n)
 {
-    char path[PATH_MAX], name[32];
-    durlog *log = NULL;
-    int64_t start, end;
-    int rc;
+    struct bench_append_run run = { .level = level, .size = SPEED_RECORD_SIZE,
+                                    .records = (uint64_t)n };
+    char path[PATH_MAX], name[32], err[PATH_MAX + 600];
+    struct bench_timing t;
 
     snprintf(name, sizeof name, "speed-%s", durlog_level_name(level));
     work_path(path, sizeof path, name);
-    rc = durlog_open(path, NULL, &log);
-    if (rc < 0)
-        fail_durlog("durlog_open", rc, path);
-    start = now_ns();
-    for (long i = 0; i < n; i++) {
-        memcpy(speed_record, &i, sizeof i);
-        rc = durlog_append(log, speed_record, sizeof speed_record, level,
-                           NULL);
-        if (rc < 0)
-            fail_durlog("durlog_append", rc, durlog_errmsg(log));
-    }
-    /* Buffered records count once the kernel has them. */
-    if (level == DURLOG_BUFFERED) {
-        rc = durlog_flush(log, DURLOG_KERNEL);
-        if (rc < 0)
-            fail_durlog("durlog_flush", rc, durlog_errmsg(log));
-    }
-    end = now_ns();
-    rc = durlog_close(log);
-    if (rc < 0)
-        fail_durlog("durlog_close", rc, path);
+    if (bench_append_new_log(path, &run, &t, err, sizeof err) < 0)
+        bench_die("%s", err);
     /* Segments are preallocated: remove the log so the disk keeps room. */
-    remove_tree(path);
-    return (double)n * 1e9 / (double)(end - start);
+    if (bench_remove_tree(path) != 0)
+        bench_die("could not remove %s", path);
+    return (double)t.records / t.seconds;
 }
 
+/* The old way to be durable: every record synced on its own. */
 static double speed_write_fdatasync(long n)
 {
-    char path[PATH_MAX];
-    int64_t start, end;
-    int fd;
+    struct bench_fsync_run run = { .size = SPEED_RECORD_SIZE, .records = (uint64_t)n };
+    struct bench_timing t;
+    char path[PATH_MAX], err[PATH_MAX + 100];
 
     work_path(path, sizeof path, "write-fdatasync.dat");
-    fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_TRUNC | O_CLOEXEC,
-              0644);
-    if (fd < 0)
-        fail("open %s: %s", path, strerror(errno));
-    start = now_ns();
-    for (long i = 0; i < n; i++) {
-        size_t done = 0;
-
-        memcpy(speed_record, &i, sizeof i);
-        while (done < sizeof speed_record) {
-            ssize_t w = write(fd, speed_record + done,
-                              sizeof speed_record - done);
-
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w < 0)
-                fail("write %s: %s", path, strerror(errno));
-            done += (size_t)w;
-        }
-        /* The old way to be durable: every record synced on its own. */
-        if (fdatasync(fd) != 0)
-            fail("fdatasync %s: %s", path, strerror(errno));
-    }
-    end = now_ns();
-    if (close(fd) != 0)
-        fail("close %s: %s", path, strerror(errno));
+    if (bench_write_fdatasync(path, &run, &t, err, sizeof err) != 0)
+        bench_die("%s", err);
     if (unlink(path) != 0)
-        fail("unlink %s: %s", path, strerror(errno));
-    return (double)n * 1e9 / (double)(end - start);
+        bench_die("unlink %s: %s", path, strerror(errno));
+    return (double)t.records / t.seconds;
 }
 
 static void print_speed_row(const char *name, long n, double rate,
@@ -671,8 +563,6 @@ static void print_speed_row(const char *name, long n, double rate,
 
 static void run_speed_table(void)
 {
-    for (size_t i = 0; i < sizeof speed_record; i++)
-        speed_record[i] = (unsigned char)('a' + i % 26);
     say("\nWhat each level costs (%d-byte records, one thread, default "
         "options, interval_ms = %d):\n", SPEED_RECORD_SIZE,
         DURLOG_DEFAULT_INTERVAL_MS);
@@ -700,12 +590,12 @@ int main(int argc, char **argv)
                 "  ./demo-log-XXXXXX, removed at the end)\n");
         return 1;
     }
-    parent_pid = getpid();
+    bench_at_failure(remove_work_dir);
     make_work_dir(argc == 2 ? argv[1] : NULL);
     run_experiment();
     run_speed_table();
     if (work_dir_is_ours)
-        remove_tree(work_dir);
+        bench_remove_tree(work_dir);
     else
         say("The experiment's log is kept in %s/article-log.\n", work_dir);
     return 0;

@@ -2,7 +2,8 @@
  * fuzz_cli.c - the `durlog` command's argument parsing: every subcommand's
  * options and arguments, from inputs split at NUL bytes into argv.
  *
- * The command's sources are compiled into this file with main() renamed and
+ * The command's sources (and the benchmark library bench/lib/, which `durlog
+ * bench` uses) are compiled into this file with main() renamed and
  * exit() turned into a longjmp back here, so that a usage error ends one run
  * rather than the fuzzer. Runs happen in a scratch directory; arguments
  * holding a '/' (paths that could leave it), `tail -f` (which waits for
@@ -51,6 +52,10 @@ int durlog_cli_main(int argc, char **argv);
 #include "../cli/bench_plot.c"
 #include "../cli/cmd_tail.c"
 #include "../cli/output.c"
+#include "../bench/lib/files.c"
+#include "../bench/lib/measure.c"
+#include "../bench/lib/program.c"
+#include "../bench/lib/workload.c"
 #undef exit
 #undef main
 
