@@ -30,8 +30,10 @@
 #include <sys/file.h>
 #include <sys/wait.h>
 
-#include "testutil.h"
-#include "testlog.h"
+#include "lib/fixture.h"
+#include "lib/logfiles.h"
+#include "lib/model.h"
+#include "lib/seam.h"
 
 /* ------------------------------------------------------------------------
  * Helpers.
