@@ -254,21 +254,37 @@ cat_of_a_log_short_of_file_descriptors_reports_it_not_damage() {
 
 # ---- 4. the coordination file removed under running writers ----------------
 
+# fed_writer NAME: starts `durlog append $LOG` in the background ($fed_pid),
+# fed through descriptor 7 from the fifo $D/NAME.in; its stderr in
+# $D/NAME.err.
+fed_writer() {
+    mkfifo "$D/$1.in"
+    "$BIN" append "$LOG" <"$D/$1.in" >/dev/null 2>"$D/$1.err" &
+    fed_pid=$!
+    exec 7>"$D/$1.in"
+}
+
+# feed PREFIX FROM TO: feeds records PREFIX-FROM .. PREFIX-TO to the fed
+# writer and waits (10 s at most) until the last is in the log (whose first
+# record is PREFIX-1).
+feed() {
+    local i
+    (trap '' PIPE; seq -f "$1-%.0f" "$2" "$3" >&7) 2>/dev/null
+    for i in $(seq 200); do
+        [ "$("$BIN" cat --from $(($3 - 1)) -n 1 "$LOG" 2>/dev/null)" = "$1-$3" ] && return
+        sleep 0.05
+    done
+}
+
 # Writer A (fed through a fifo, so it is still running) has appended
 # 1,000,000 records when durlog.shm is removed; writer B then appends
 # 300,000; then A appends 2,000,000 more. Every record of a writer that
 # exited 0 is in the log, in order, and the log checks clean; B either
 # succeeded or failed naming the coordination file.
 removing_the_coordination_file_under_a_running_writer_loses_no_record() {
-    mkfifo "$D/a.in"
-    "$BIN" append "$LOG" <"$D/a.in" >/dev/null 2>"$D/a.err" &
-    local apid=$! bpid brc arc i counts
-    exec 7>"$D/a.in"
-    (trap '' PIPE; seq -f 'A-%.0f' 1 1000000 >&7) 2>/dev/null
-    for i in $(seq 200); do
-        [ "$("$BIN" cat --from 999999 -n 1 "$LOG" 2>/dev/null)" = A-1000000 ] && break
-        sleep 0.05
-    done
+    fed_writer a
+    local apid=$fed_pid bpid brc arc i counts
+    feed A 1 1000000
     rm -f "$LOG/durlog.shm"
     seq -f 'B-%.0f' 1 300000 | "$BIN" append "$LOG" >/dev/null 2>"$D/b.err" &
     bpid=$!
@@ -314,15 +330,9 @@ snapshot() {
 # log open, and damage in it: `check --repair --force` refuses, saying a
 # writer has the log open, and changes no file.
 check_repair_force_without_the_coordination_file_refuses_while_a_writer_has_the_log_open() {
-    mkfifo "$D/w.in"
-    "$BIN" append "$LOG" <"$D/w.in" >/dev/null 2>"$D/w.err" &
-    local wpid=$! i off before now
-    exec 7>"$D/w.in"
-    (trap '' PIPE; seq -f 'w-%.0f' 1 1000 >&7) 2>/dev/null
-    for i in $(seq 200); do
-        [ "$("$BIN" cat --from 999 -n 1 "$LOG" 2>/dev/null)" = w-1000 ] && break
-        sleep 0.05
-    done
+    fed_writer w
+    local wpid=$fed_pid i off before now
+    feed w 1 1000
     off=$(offset_of "$LOG/00000000000000000000.seg" w-500)
     [ -n "$off" ] && overwrite "$LOG/00000000000000000000.seg" $((off + 3)) X ||
         fail "w-500 not found"
