@@ -103,6 +103,7 @@
 #define NOBODY 65534
 #define SHM_FILE "durlog.shm"
 #define SEG_NAME_LEN 24
+#define MAX_CHMODDED 16        /* segments chmod 000 at once, at most */
 #define MSG 400
 
 enum kind { K_RM_SHM, K_OLD_SHM, K_FLIP, K_MOVE, K_CHMOD, K_REPLACE_TAIL, K_REPAIR, NKINDS };
@@ -659,7 +660,7 @@ struct ctl {
     size_t nflips;
     struct moved *moves;
     size_t nmoves;
-    char (*chmodded)[SEG_NAME_LEN + 1];
+    char chmodded[MAX_CHMODDED][SEG_NAME_LEN + 1];
     size_t nchmod;
     unsigned char *shm_copy;
     size_t shm_len;
@@ -884,7 +885,7 @@ static void restore_chmod(struct ctl *c, size_t i)
 static void acc_chmod(struct ctl *c)
 {
     char name[32], path[400];
-    if (c->nchmod >= 16 || !pick_middle(c, name)) {
+    if (c->nchmod >= MAX_CHMODDED || !pick_middle(c, name)) {
         c->skipped[K_CHMOD]++;
         return;
     }
@@ -1494,10 +1495,9 @@ static void run_epoch(uint64_t seed, unsigned epoch, unsigned rounds, unsigned k
     c->epoch = epoch;
     c->rnd = seed ^ (0x5851f42d4c957f2dull * (epoch + 1));
     test_rand(&c->rnd);
-    c->chmodded = calloc(16, sizeof *c->chmodded);
     c->b = tu_shared_alloc(sizeof *c->b);
     g_acks = tu_shared_alloc((size_t)NW * MAX_INDEX * sizeof *g_acks);
-    REQUIRE(c->chmodded && c->b && g_acks);
+    REQUIRE(c->b && g_acks);
     struct board *b = c->b;
     scratch_make(&c->s);
     REQUIRE(chmod(c->s.dir, 0755) == 0); /* nobody reads the log in here */
@@ -1635,7 +1635,6 @@ static void run_epoch(uint64_t seed, unsigned epoch, unsigned rounds, unsigned k
     free(c->acc);
     free(c->flips);
     free(c->moves);
-    free(c->chmodded);
     free(c->shm_copy);
     free(c);
 }
