@@ -1,5 +1,6 @@
-# tests/lib/cli.sh - what the scripts that test the `durlog` command share
-# (tests/cli.sh, tests/trust.sh): sourced by them, never run on its own.
+# tests/lib/cli.sh - what the shell test scripts share (tests/cli.sh and
+# tests/trust.sh, which test the `durlog` command; tests/abi.sh): sourced by
+# them, never run on its own.
 #
 #   DURLOG_BIN       the command to test (default build/durlog)
 #   DURLOG_TEST_DIR  scratch directory on a real disk (default build/testtmp)
@@ -40,6 +41,12 @@ run_in() {
 
 fail() {
     printf '%s\n' "$*" >>"$WHY"
+}
+
+# skip REASON: the test cannot run here (say why, then return); reported as
+# "skip NAME: REASON", never counted as passed.
+skip() {
+    printf '%s\n' "$*" >"$SKIP"
 }
 
 # The first bytes of a file, for failure reasons.
@@ -122,9 +129,10 @@ overwrite() {
 }
 
 # t NAME: runs test function NAME in a fresh directory $D (mode 755: some
-# tests read it as another user) with $LOG = $D/log, $OUT, $ERR and the
-# reasons of its failures in $WHY. With T_REMOVE=1 the directory goes once
-# the test is done (for scripts whose logs are large).
+# tests read it as another user) with $LOG = $D/log, $OUT, $ERR, the reasons
+# of its failures in $WHY and why it was skipped in $SKIP. With T_REMOVE=1
+# the directory goes once the test is done (for scripts whose logs are
+# large).
 failed=0
 T_REMOVE=${T_REMOVE:-0}
 t() {
@@ -134,11 +142,15 @@ t() {
     OUT="$D/stdout"
     ERR="$D/stderr"
     WHY="$SCRATCH/$name.why"
+    SKIP="$SCRATCH/$name.skip"
     mkdir -p "$D"
     chmod 755 "$D"
     : >"$WHY"
+    : >"$SKIP"
     "$name"
-    if [ -s "$WHY" ]; then
+    if [ -s "$SKIP" ] && [ ! -s "$WHY" ]; then
+        echo "skip $name: $(cat "$SKIP")"
+    elif [ -s "$WHY" ]; then
         echo "not ok $name"
         sed 's/^/  /' "$WHY"
         failed=$((failed + 1))
@@ -147,6 +159,6 @@ t() {
     fi
     if [ "$T_REMOVE" = 1 ]; then
         chmod -R u+rwx "$D" 2>/dev/null
-        rm -rf "$D" "$WHY"
+        rm -rf "$D" "$WHY" "$SKIP"
     fi
 }
