@@ -90,13 +90,15 @@ static void create_log(const char *path)
     CHECK_OK(durlog_close(log));
 }
 
-/* What a forked writer is told: the log, the board it reports to, its
- * writer number, and (where it appends a given number) how many records. */
+/* What a writer (a forked process, or a thread of one) is told: the log
+ * (its path; a thread gets the handle), the board it reports to, its writer
+ * number, and (where it appends a given number) how many records. */
 struct writer_child {
     const char *path;
     struct board *b;
     uint32_t writer;
     uint64_t count;
+    durlog *log;
 };
 
 /* A board in shared memory for the log it creates at the new scratch s
@@ -120,7 +122,7 @@ static int fork_writers(struct writer_child *c, pid_t *pids, uint32_t first, uin
                         int (*fn)(void *))
 {
     for (uint32_t i = 0; i < n; i++) {
-        c[i] = (struct writer_child){ path, b, first + i, count };
+        c[i] = (struct writer_child){ path, b, first + i, count, NULL };
         if ((pids[i] = tu_fork(fn, &c[i])) <= 0)
             return -1;
     }
@@ -163,16 +165,9 @@ static int append_records(durlog *log, struct board *b, uint32_t w, uint64_t ind
 
 enum { STRESS_PROCESSES = 8, STRESS_THREADS = 2, STRESS_READERS = 4 };
 
-struct stress_thread {
-    durlog *log;
-    struct board *b;
-    uint32_t writer;
-    uint64_t count;
-};
-
 static void *stress_thread_main(void *arg)
 {
-    struct stress_thread *t = arg;
+    struct writer_child *t = arg;
     uint64_t rnd = 0x9e3779b97f4a7c15ull ^ t->writer;
     uint64_t i = 0;
     while (i < t->count && !atomic_load(&t->b->failed)) {
@@ -197,11 +192,10 @@ static int stress_writer_main(void *arg)
     while (!atomic_load(&c->b->go))
         usleep(100);
     pthread_t th[STRESS_THREADS];
-    struct stress_thread t[STRESS_THREADS];
+    struct writer_child t[STRESS_THREADS];
     for (int i = 0; i < STRESS_THREADS; i++) {
-        t[i] = (struct stress_thread){ log, c->b,
-                                       c->writer * STRESS_THREADS + (uint32_t)i,
-                                       c->count };
+        t[i] = (struct writer_child){ c->path, c->b, c->writer * STRESS_THREADS + (uint32_t)i,
+                                      c->count, log };
         if (pthread_create(&th[i], NULL, stress_thread_main, &t[i]))
             return 1;
     }
