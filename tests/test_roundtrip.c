@@ -358,7 +358,6 @@ static void reopened_log_continues_numbering_and_seek_finds_every_97th(void)
     CHECK_OK(durlog_reader_seek(r, 500));
     CHECK_EQ_U64(model_read(&m, r, 500, &end_rc), N - 500);
     CHECK_RC(end_rc, DURLOG_EEND);
-    fx_reader_close(r);
 }
 
 static void reader_opened_before_appends_sees_them_across_rolls(void)
