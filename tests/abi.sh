@@ -10,17 +10,16 @@
 #   CC               compiler for the test program (default cc)
 #
 # Works on a sanitizer build too: the test program is then compiled with the
-# sanitizers whose run-time the library calls. Prints "ok NAME" or "not ok
-# NAME" plus the reasons per test; exits 1 if any failed.
+# sanitizers whose run-time the library calls. Each test is a shell function
+# run by `t`, which records broken expectations with `fail` (or why it cannot
+# run here with `skip`): tests/lib/cli.sh. Prints "ok NAME" or "not ok NAME"
+# plus the reasons per test; exits 1 if any failed.
 set -u
 
 B=${B:-build}
 CC=${CC:-cc}
-BASE=${DURLOG_TEST_DIR:-build/testtmp}
-mkdir -p "$BASE" || exit 1
-SCRATCH=$(mktemp -d "$BASE/abi-XXXXXX") || exit 1
+. tests/lib/cli.sh
 SCRATCH=$(cd "$SCRATCH" && pwd) # make runs with other working directories
-trap 'rm -rf "$SCRATCH"' EXIT
 
 PREFIX=/usr/local
 DEST=$SCRATCH/dest
@@ -35,33 +34,6 @@ VERSION=$MAJOR.$MINOR.$(version_macro PATCH)
 SO_REAL=libdurlog.so.$VERSION
 # Before 1.0 the soname carries the minor version too (see the Makefile).
 if [ "$MAJOR" = 0 ]; then SO_NAME=libdurlog.so.0.$MINOR; else SO_NAME=libdurlog.so.$MAJOR; fi
-
-failed=0
-# t NAME: runs the function NAME, which records each broken expectation with
-# `fail` (or why it cannot run here with `skip`), and reports it.
-t() {
-    WHY=$SCRATCH/why SKIP=$SCRATCH/skip
-    : >"$WHY"
-    : >"$SKIP"
-    "$1"
-    if [ -s "$SKIP" ] && [ ! -s "$WHY" ]; then
-        echo "skip $1: $(cat "$SKIP")"
-    elif [ -s "$WHY" ]; then
-        echo "not ok $1"
-        sed 's/^/  /' "$WHY"
-        failed=$((failed + 1))
-    else
-        echo "ok $1"
-    fi
-}
-
-fail() {
-    printf '%s\n' "$*" >>"$WHY"
-}
-
-skip() {
-    printf '%s' "$*" >"$SKIP"
-}
 
 # quietly CMD...: runs it; on failure records its status and output.
 quietly() {

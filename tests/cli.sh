@@ -2,21 +2,12 @@
 # tests/cli.sh - tests of the `durlog` command (cli/), run by tests/run.sh
 # from the repository root.
 #
-#   DURLOG_BIN       the command to test (default build/durlog)
-#   DURLOG_TEST_DIR  scratch directory on a real disk (default build/testtmp)
-#
-# Each test is a shell function named for the behaviour it proves; it runs
-# the command with `run`, then asserts with expect_*; a failed assertion
-# records a reason and the test goes on, so one run shows every broken
-# expectation. Prints "ok NAME" or "not ok NAME" plus the reasons per test;
-# exits 1 if any failed. JSON is parsed with jq, or python3 without it.
+# Each test is a shell function named for the behaviour it proves, run by
+# `t` with the helpers of tests/lib/cli.sh (which says how; DURLOG_BIN and
+# DURLOG_TEST_DIR choose the command and the scratch directory). JSON is
+# parsed with jq, or python3 without it.
 set -u
-
-BIN=${DURLOG_BIN:-build/durlog}
-BASE=${DURLOG_TEST_DIR:-build/testtmp}
-mkdir -p "$BASE" || exit 1
-SCRATCH=$(mktemp -d "$BASE/cli-XXXXXX") || exit 1
-trap 'chmod -R u+rwx "$SCRATCH" 2>/dev/null; rm -rf "$SCRATCH"' EXIT
+. tests/lib/cli.sh
 
 SEGMENT_HEADER=64 # bytes before the first record of a segment (docs/FORMAT.md)
 
@@ -29,77 +20,7 @@ else
     exit 1
 fi
 
-# ---- helpers ---------------------------------------------------------------
-
-# run CMD...: runs it with stdout in $OUT, stderr in $ERR, status in $rc.
-run() {
-    "$@" >"$OUT" 2>"$ERR"
-    rc=$?
-}
-
-# run_in INPUT_FILE CMD...: as run, with standard input from a file.
-run_in() {
-    local input=$1
-    shift
-    "$@" <"$input" >"$OUT" 2>"$ERR"
-    rc=$?
-}
-
-fail() {
-    printf '%s\n' "$*" >>"$WHY"
-}
-
-# The first lines of a file, for failure reasons.
-show() {
-    head -c 400 "$1" | awk '{ print "    | " $0 }'
-}
-
-expect_status() {
-    if [ "$rc" -ne "$1" ]; then
-        fail "exit status $rc, expected $1 (${2:-}); stderr:"
-        show "$ERR" >>"$WHY"
-    fi
-}
-
-# expect_stdout TEXT: stdout is exactly TEXT (trailing newlines aside).
-expect_stdout() {
-    local got
-    got=$(cat "$OUT")
-    if [ "$got" != "$1" ]; then
-        fail "stdout differs; expected:"
-        printf '%s\n' "$1" | sed 's/^/    | /' >>"$WHY"
-        fail "  got:"
-        show "$OUT" >>"$WHY"
-    fi
-}
-
-expect_stdout_has() {
-    grep -q -e "$1" "$OUT" || { fail "stdout lacks /$1/:"; show "$OUT" >>"$WHY"; }
-}
-
-expect_stderr_has() {
-    grep -q -e "$1" "$ERR" || { fail "stderr lacks /$1/:"; show "$ERR" >>"$WHY"; }
-}
-
-expect_stderr_empty() {
-    [ ! -s "$ERR" ] || { fail "stderr not empty:"; show "$ERR" >>"$WHY"; }
-}
-
-# A runtime failure is one line on stderr, "durlog: COMMAND: ...".
-expect_one_error_line() {
-    local lines
-    lines=$(wc -l <"$ERR")
-    if [ "$lines" -ne 1 ] || ! grep -q "^durlog: $1: " "$ERR"; then
-        fail "expected one line 'durlog: $1: ...' on stderr, got:"
-        show "$ERR" >>"$WHY"
-    fi
-}
-
-# A usage error: status 2 and the command's usage on stderr.
-expect_usage_error() {
-    expect_status 2 "usage error"
-    expect_stderr_has "^usage: durlog"
-}
+# ---- helpers ----------------------------------------------------------------
 
 # json_field LINE KEY: the value of KEY in the JSON object on line LINE of
 # $OUT ("<absent>" if missing, "<invalid>" if the line is not an object).
@@ -142,19 +63,9 @@ print(all(isinstance(json.loads(l), dict) for l in open(sys.argv[1])) and "true"
     [ "$ok" = true ] || { fail "output is not one JSON object per line:"; show "$OUT" >>"$WHY"; }
 }
 
-# The value of a `key: value` line of `durlog info` in $OUT.
-info_value() {
-    sed -n "s/^$1: *\([^ ]*\).*/\1/p" "$OUT"
-}
-
 # records_in LOG: how many records `durlog cat` prints (JSON lines).
 records_in() {
     "$BIN" cat -o json "$1" 2>/dev/null | wc -l
-}
-
-# overwrite FILE OFFSET TEXT: writes TEXT over the bytes at OFFSET.
-overwrite() {
-    printf '%s' "$3" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
 }
 
 # The only segment file of a single-segment log.
@@ -167,27 +78,6 @@ only_segment() {
 # bytes_of LOG: the `bytes` that `durlog info` reports.
 bytes_of() {
     "$BIN" info "$1" | sed -n 's/^bytes: *\([0-9]*\).*/\1/p'
-}
-
-# Runs one test function in a fresh directory $D with $LOG = $D/log.
-failed=0
-t() {
-    local name=$1
-    D="$SCRATCH/$name"
-    LOG="$D/log"
-    OUT="$D/stdout"
-    ERR="$D/stderr"
-    WHY="$D/why"
-    mkdir -p "$D"
-    : >"$WHY"
-    "$name"
-    if [ -s "$WHY" ]; then
-        echo "not ok $name"
-        sed 's/^/  /' "$WHY"
-        failed=$((failed + 1))
-    else
-        echo "ok $name"
-    fi
 }
 
 # ---- append and cat ---------------------------------------------------------

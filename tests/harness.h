@@ -32,13 +32,16 @@ static int th_skipped;
 static const char *th_skip_reason; /* set by SKIP_UNLESS in the current case */
 static const char *th_only; /* run just this test when set (argv[1]) */
 
+/* Records a failed assertion KIND(TEXT) at the caller's file and line. */
+#define TH_REPORT(kind, text)                                                \
+    (fprintf(stderr, "  %s:%d: %s(%s) failed\n", __FILE__, __LINE__, kind,   \
+             text),                                                          \
+     th_failed_current = 1)
+
 #define CHECK(cond)                                                          \
     do {                                                                     \
-        if (!(cond)) {                                                       \
-            fprintf(stderr, "  %s:%d: CHECK(%s) failed\n", __FILE__,         \
-                    __LINE__, #cond);                                        \
-            th_failed_current = 1;                                           \
-        }                                                                    \
+        if (!(cond))                                                         \
+            TH_REPORT("CHECK", #cond);                                       \
     } while (0)
 
 #define CHECK_EQ_U64(a, b)                                                   \
@@ -70,9 +73,7 @@ static const char *th_only; /* run just this test when set (argv[1]) */
 #define REQUIRE(cond)                                                        \
     do {                                                                     \
         if (!(cond)) {                                                       \
-            fprintf(stderr, "  %s:%d: REQUIRE(%s) failed\n", __FILE__,       \
-                    __LINE__, #cond);                                        \
-            th_failed_current = 1;                                           \
+            TH_REPORT("REQUIRE", #cond);                                     \
             return;                                                          \
         }                                                                    \
     } while (0)
@@ -92,6 +93,65 @@ static const char *th_only; /* run just this test when set (argv[1]) */
 /* Exit status of a program none of whose cases could run (as automake's). */
 #define TH_EXIT_SKIP 77
 
+/* What a case leaves to tidy up. th_after_case(fn, arg) has fn(arg) called
+ * when the case returns, however it returns (a REQUIRE that stops it early
+ * included), the last registered first; th_forget(arg) takes the entry back
+ * when the case has tidied up itself. Scratch directories (scratch_make) and
+ * the writers of tests/lib/fixture.h are registered so: a failed case leaves
+ * no writer open and no scratch directory behind. */
+struct th_cleanup {
+    void (*fn)(void *);
+    void *arg;
+};
+static struct th_cleanup *th_cleanups;
+static size_t th_ncleanups, th_cleanups_size;
+
+static inline void th_after_case(void (*fn)(void *), void *arg)
+{
+    if (th_ncleanups == th_cleanups_size) {
+        th_cleanups_size = th_cleanups_size ? 2 * th_cleanups_size : 16;
+        th_cleanups = realloc(th_cleanups, th_cleanups_size * sizeof *th_cleanups);
+        if (!th_cleanups) {
+            perror("realloc");
+            exit(2);
+        }
+    }
+    th_cleanups[th_ncleanups++] = (struct th_cleanup){ fn, arg };
+}
+
+/* The index of the last entry matching (fn, arg), or -1; matches(entry arg,
+ * arg) decides (NULL: the same pointer). */
+static inline long th_find_cleanup(void (*fn)(void *), const void *arg,
+                                   int (*matches)(const void *, const void *))
+{
+    for (size_t i = th_ncleanups; i-- > 0;)
+        if (th_cleanups[i].fn == fn &&
+            (matches ? matches(th_cleanups[i].arg, arg) : th_cleanups[i].arg == arg))
+            return (long)i;
+    return -1;
+}
+
+/* Removes entry i (from th_find_cleanup; -1: none) without running it;
+ * returns its arg. */
+static inline void *th_drop_cleanup(long i)
+{
+    if (i < 0)
+        return NULL;
+    void *arg = th_cleanups[i].arg;
+    memmove(&th_cleanups[i], &th_cleanups[i + 1],
+            (th_ncleanups - (size_t)i - 1) * sizeof *th_cleanups);
+    th_ncleanups--;
+    return arg;
+}
+
+static inline void th_tidy_up(void)
+{
+    while (th_ncleanups > 0) {
+        struct th_cleanup c = th_cleanups[--th_ncleanups];
+        c.fn(c.arg);
+    }
+}
+
 static inline void th_run(const char *name, void (*fn)(void))
 {
     if (th_only && strcmp(th_only, name) != 0)
@@ -110,6 +170,7 @@ static inline void th_run(const char *name, void (*fn)(void))
     th_failed_current = 0;
     th_skip_reason = NULL;
     fn();
+    th_tidy_up();
     if (th_skip_reason && !th_failed_current) {
         printf("skip %s: %s\n", name, th_skip_reason);
         fflush(stdout);
@@ -170,20 +231,46 @@ static inline const char *test_tmpdir(char *buf, size_t size)
     return buf;
 }
 
-/* A scratch directory with the log path inside it: <dir>/log. */
+/* A scratch directory with the log path inside it: <dir>/log. It is
+ * removed when the case returns (scratch_remove removes it sooner). */
 struct scratch {
     char dir[256];
     char log[300];
 };
 
+static inline void th_remove_dir(void *dir)
+{
+    test_rmrf(dir);
+    free(dir);
+}
+
+static inline int th_same_string(const void *a, const void *b)
+{
+    return strcmp(a, b) == 0;
+}
+
 static inline void scratch_make(struct scratch *s)
 {
     test_tmpdir(s->dir, sizeof s->dir);
     snprintf(s->log, sizeof s->log, "%s/log", s->dir);
+    char *copy = strdup(s->dir);
+    if (!copy) {
+        perror("strdup");
+        exit(2);
+    }
+    th_after_case(th_remove_dir, copy);
+}
+
+/* Leaves the scratch directory in place after the case (to look into a
+ * failure). */
+static inline void scratch_keep(const struct scratch *s)
+{
+    free(th_drop_cleanup(th_find_cleanup(th_remove_dir, s->dir, th_same_string)));
 }
 
 static inline void scratch_remove(const struct scratch *s)
 {
+    scratch_keep(s);
     test_rmrf(s->dir);
 }
 

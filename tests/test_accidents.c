@@ -90,8 +90,9 @@
 
 #include "crc32c.h"
 #include "format.h"
-#include "testlog.h"
-#include "testutil.h"
+#include "lib/children.h"
+#include "lib/logfiles.h"
+#include "lib/payload.h"
 
 #define NW 3                   /* writer processes */
 #define EXTRA 100              /* payloads of 12..112 bytes */
@@ -102,6 +103,7 @@
 #define NOBODY 65534
 #define SHM_FILE "durlog.shm"
 #define SEG_NAME_LEN 24
+#define MAX_CHMODDED 16        /* segments chmod 000 at once, at most */
 #define MSG 400
 
 enum kind { K_RM_SHM, K_OLD_SHM, K_FLIP, K_MOVE, K_CHMOD, K_REPLACE_TAIL, K_REPAIR, NKINDS };
@@ -621,64 +623,6 @@ static int wait_bounded(pid_t pid, unsigned timeout_ms, const char *who)
     return 0;
 }
 
-/* ---- files ---------------------------------------------------------------- */
-
-static int is_seg_name(const char *name, uint64_t *first)
-{
-    if (strlen(name) != SEG_NAME_LEN || strcmp(name + 20, ".seg") != 0)
-        return 0;
-    uint64_t v = 0;
-    for (int i = 0; i < 20; i++) {
-        if (name[i] < '0' || name[i] > '9')
-            return 0;
-        v = v * 10 + (uint64_t)(name[i] - '0');
-    }
-    *first = v;
-    return 1;
-}
-
-static int cmp_u64(const void *x, const void *y)
-{
-    uint64_t p = *(const uint64_t *)x, q = *(const uint64_t *)y;
-    return p < q ? -1 : p > q;
-}
-
-/* The log's segments, sorted; *n gets how many (malloc'd array). */
-static uint64_t *list_segs(const char *log, size_t *n)
-{
-    DIR *d = opendir(log);
-    size_t cap = 256;
-    uint64_t *out = malloc(cap * sizeof *out);
-    struct dirent *de;
-    *n = 0;
-    if (!d || !out) {
-        if (d)
-            closedir(d);
-        return out;
-    }
-    while ((de = readdir(d)) != NULL) {
-        uint64_t first;
-        if (!is_seg_name(de->d_name, &first))
-            continue;
-        if (*n == cap) {
-            uint64_t *more = realloc(out, 2 * cap * sizeof *out);
-            if (!more)
-                break;
-            out = more;
-            cap *= 2;
-        }
-        out[(*n)++] = first;
-    }
-    closedir(d);
-    qsort(out, *n, sizeof *out, cmp_u64);
-    return out;
-}
-
-static void seg_name(char *buf, size_t size, uint64_t first)
-{
-    snprintf(buf, size, "%020" PRIu64 ".seg", first);
-}
-
 /* ---- the controller ---------------------------------------------------- */
 
 struct accident {
@@ -716,7 +660,7 @@ struct ctl {
     size_t nflips;
     struct moved *moves;
     size_t nmoves;
-    char (*chmodded)[SEG_NAME_LEN + 1];
+    char chmodded[MAX_CHMODDED][SEG_NAME_LEN + 1];
     size_t nchmod;
     unsigned char *shm_copy;
     size_t shm_len;
@@ -809,7 +753,7 @@ static int header_sealed(const unsigned char *p, size_t len, struct dl_seg_heade
 static void acc_flip(struct ctl *c)
 {
     size_t n;
-    uint64_t *segs = list_segs(c->s.log, &n);
+    uint64_t *segs = list_all_segments(c->s.log, &n);
     for (int attempt = 0; segs && n >= 3 && attempt < 8; attempt++) {
         size_t i = (size_t)(test_rand(&c->rnd) % (n - 1));
         char name[32], path[400];
@@ -882,7 +826,7 @@ static void acc_flip(struct ctl *c)
 static int pick_middle(struct ctl *c, char name[32])
 {
     size_t n;
-    uint64_t *segs = list_segs(c->s.log, &n);
+    uint64_t *segs = list_all_segments(c->s.log, &n);
     int ok = segs && n >= 3;
     if (ok)
         seg_name(name, 32, segs[1 + test_rand(&c->rnd) % (n - 2)]);
@@ -941,7 +885,7 @@ static void restore_chmod(struct ctl *c, size_t i)
 static void acc_chmod(struct ctl *c)
 {
     char name[32], path[400];
-    if (c->nchmod >= 16 || !pick_middle(c, name)) {
+    if (c->nchmod >= MAX_CHMODDED || !pick_middle(c, name)) {
         c->skipped[K_CHMOD]++;
         return;
     }
@@ -1016,7 +960,7 @@ static void acc_chmod(struct ctl *c)
 static void acc_replace_tail(struct ctl *c)
 {
     size_t n;
-    uint64_t *segs = list_segs(c->s.log, &n);
+    uint64_t *segs = list_all_segments(c->s.log, &n);
     if (!segs || n == 0) {
         free(segs);
         c->skipped[K_REPLACE_TAIL]++;
@@ -1168,11 +1112,11 @@ static int scan_dir(const char *dir, int is_backup, const struct expect *e, uint
     while ((de = readdir(d)) != NULL) {
         char path[700];
         struct stat st;
-        uint64_t first;
+        uint64_t first = UINT64_MAX;
         snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
         if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode))
             continue;
-        uint8_t bit = is_backup ? IN_BACKUP : is_seg_name(de->d_name, &first) ? IN_SEG
+        uint8_t bit = is_backup ? IN_BACKUP : seg_name_first(de->d_name, &first) ? IN_SEG
                     : (strstr(de->d_name, ".cut-") || strstr(de->d_name, ".replaced")) ? IN_SIDE
                     : IN_OTHER;
         if (bit == IN_SIDE)
@@ -1551,10 +1495,9 @@ static void run_epoch(uint64_t seed, unsigned epoch, unsigned rounds, unsigned k
     c->epoch = epoch;
     c->rnd = seed ^ (0x5851f42d4c957f2dull * (epoch + 1));
     test_rand(&c->rnd);
-    c->chmodded = calloc(16, sizeof *c->chmodded);
     c->b = tu_shared_alloc(sizeof *c->b);
     g_acks = tu_shared_alloc((size_t)NW * MAX_INDEX * sizeof *g_acks);
-    REQUIRE(c->chmodded && c->b && g_acks);
+    REQUIRE(c->b && g_acks);
     struct board *b = c->b;
     scratch_make(&c->s);
     REQUIRE(chmod(c->s.dir, 0755) == 0); /* nobody reads the log in here */
@@ -1677,6 +1620,7 @@ static void run_epoch(uint64_t seed, unsigned epoch, unsigned rounds, unsigned k
         if (b->reader_sample[0])
             fprintf(stderr, "    live reader, first error: %s\n", b->reader_sample);
         if (getenv("DURLOG_ACCIDENT_KEEP")) {
+            scratch_keep(&c->s);
             fprintf(stderr, "  kept %s\n", c->s.dir);
         } else {
             scratch_remove(&c->s);
@@ -1691,7 +1635,6 @@ static void run_epoch(uint64_t seed, unsigned epoch, unsigned rounds, unsigned k
     free(c->acc);
     free(c->flips);
     free(c->moves);
-    free(c->chmodded);
     free(c->shm_copy);
     free(c);
 }

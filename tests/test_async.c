@@ -4,7 +4,9 @@
  * engines (DURLOG_ENGINE=io_uring, then =thread). */
 #include <poll.h>
 
-#include "testutil.h"
+#include "lib/logfiles.h"
+#include "lib/payload.h"
+#include "lib/seam.h"
 
 #define EXTRA 200
 

@@ -3,7 +3,9 @@
  * tail keeping the cut bytes in a side file, refuses to drop damage that is
  * not at the tail unless forced, and never repairs under an open writer.
  */
-#include "testlog.h"
+#include "lib/fixture.h"
+#include "lib/logfiles.h"
+#include "lib/model.h"
 
 /* ------------------------------------------------------------------------
  * The files of a log directory (but durlog.shm, which holds no data), to
@@ -86,19 +88,18 @@ static int snapshot_matches(const struct snapshot *snap, const char *log)
  * Building the logs.
  */
 
-/* `n` records of 100..299 bytes in 4 KiB segments (about 16 a segment). */
-static void write_log(const char *log, struct model *m, size_t n)
+/* The scratch log s of `n` records of 100..299 bytes in 4 KiB segments
+ * (about 16 a segment), closed. Returns how many segments it has, their
+ * first records in segs (0 if there are more than 64). */
+static size_t write_log(struct scratch *s, struct model *m, size_t n, uint64_t *segs)
 {
     uint32_t lens[512];
     for (size_t i = 0; i < n; i++)
         lens[i] = 100 + (uint32_t)(i * 71 % 200);
     model_init(m, 2718, lens, n);
-    durlog *w;
-    CHECK_OK(open_log(log, 4096, &w));
-    if (!w)
-        return;
-    model_append(w, m, 0, n, DURLOG_KERNEL);
-    CHECK_OK(durlog_close(w));
+    fx_model_log_closed(s, m, 4096, -1);
+    size_t nsegs = list_segments(s->log, segs, 64);
+    return nsegs <= 64 ? nsegs : 0;
 }
 
 /* Where record `seq` starts in segment `first` (which holds records first..). */
@@ -117,6 +118,26 @@ static durlog_check_report check_log(const char *log, int flags, int want_rc)
     memset(&rep, 0xa5, sizeof rep);
     CHECK_RC(durlog_check(log, flags, &rep), want_rc);
     return rep;
+}
+
+/* Checks with flags, expecting want_rc, and that the log's files are left
+ * exactly as they were. */
+static durlog_check_report check_changing_nothing(const char *log, int flags, int want_rc)
+{
+    struct snapshot before;
+    snapshot_take(log, &before);
+    durlog_check_report rep = check_log(log, flags, want_rc);
+    CHECK(snapshot_matches(&before, log));
+    snapshot_free(&before);
+    return rep;
+}
+
+/* The log checks clean, and holds `records` records. */
+static void expect_clean(const char *log, uint64_t records)
+{
+    durlog_check_report rep = check_log(log, 0, 0);
+    CHECK_EQ_U64(rep.damaged, 0);
+    CHECK_EQ_U64(rep.records, records);
 }
 
 static void expect_problem_names(const durlog_check_report *rep, const char *segment,
@@ -139,10 +160,8 @@ static void clean_log_checks_clean_and_repair_changes_nothing(void)
 {
     struct scratch s;
     struct model m;
-    scratch_make(&s);
-    write_log(s.log, &m, 200);
     uint64_t segs[64];
-    size_t nsegs = list_segments(s.log, segs, 64);
+    size_t nsegs = write_log(&s, &m, 200, segs);
     REQUIRE(nsegs > 5);
 
     durlog_check_report rep = check_log(s.log, 0, 0);
@@ -154,37 +173,24 @@ static void clean_log_checks_clean_and_repair_changes_nothing(void)
     CHECK_EQ_U64(rep.first_seq, 0);
     CHECK_EQ_U64(rep.next_seq, 200);
 
-    struct snapshot before;
-    snapshot_take(s.log, &before);
-    rep = check_log(s.log, DURLOG_CHECK_REPAIR | DURLOG_CHECK_FORCE, 0);
+    rep = check_changing_nothing(s.log, DURLOG_CHECK_REPAIR | DURLOG_CHECK_FORCE, 0);
     CHECK_EQ_U64(rep.damaged, 0);
     CHECK_EQ_U64(rep.records, 200);
-    CHECK(snapshot_matches(&before, s.log));
-    snapshot_free(&before);
 
     /* An empty log (a writer opened it, nothing appended) is clean too. */
     struct scratch e;
-    scratch_make(&e);
-    durlog *w;
-    CHECK_OK(open_log(e.log, 0, &w));
-    CHECK_OK(durlog_close(w));
-    rep = check_log(e.log, 0, 0);
-    CHECK_EQ_U64(rep.damaged, 0);
-    CHECK_EQ_U64(rep.records, 0);
-    scratch_remove(&e);
-    model_free(&m);
-    scratch_remove(&s);
+    durlog *w = fx_open(&e, NULL);
+    CHECK(w && fx_close(w) == 0);
+    expect_clean(e.log, 0);
 }
 
 static void torn_tail_is_reported_and_repair_keeps_the_cut_bytes(void)
 {
     struct scratch s;
     struct model m;
-    scratch_make(&s);
-    write_log(s.log, &m, 100);
     uint64_t segs[64];
-    size_t nsegs = list_segments(s.log, segs, 64);
-    REQUIRE(nsegs > 2 && nsegs <= 64);
+    size_t nsegs = write_log(&s, &m, 100, segs);
+    REQUIRE(nsegs > 2);
     uint64_t last = segs[nsegs - 1];
 
     /* The last record loses its second half, as in a crash mid-append
@@ -231,9 +237,7 @@ static void torn_tail_is_reported_and_repair_keeps_the_cut_bytes(void)
     CHECK(memcmp(after, torn, off) == 0);
     CHECK_EQ_U64(nonzero_extent(after + off, after_len - off), 0);
 
-    rep = check_log(s.log, 0, 0);
-    CHECK_EQ_U64(rep.damaged, 0);
-    CHECK_EQ_U64(rep.records, 99);
+    expect_clean(s.log, 99);
 
     /* A writer takes the log from there. */
     durlog *w;
@@ -250,19 +254,15 @@ static void torn_tail_is_reported_and_repair_keeps_the_cut_bytes(void)
     free(after);
     free(kept);
     free(torn);
-    model_free(&m);
-    scratch_remove(&s);
 }
 
 static void damage_in_the_middle_is_cut_only_when_forced(void)
 {
     struct scratch s;
     struct model m;
-    scratch_make(&s);
-    write_log(s.log, &m, 150);
     uint64_t segs[64];
-    size_t nsegs = list_segments(s.log, segs, 64);
-    REQUIRE(nsegs > 4 && nsegs <= 64);
+    size_t nsegs = write_log(&s, &m, 150, segs);
+    REQUIRE(nsegs > 4);
 
     /* A bit flips in a record in the middle of segment 1. */
     uint64_t bad = segs[1] + (segs[2] - segs[1]) / 2;
@@ -320,28 +320,18 @@ static void damage_in_the_middle_is_cut_only_when_forced(void)
     int end_rc;
     CHECK_EQ_U64(model_read_log(&m, s.log, &end_rc), bad);
     CHECK_RC(end_rc, DURLOG_EEND);
-    durlog *w;
-    CHECK_OK(open_log(s.log, 4096, &w));
-    REQUIRE(w);
-    model_append(w, &m, bad, 150, DURLOG_KERNEL);
-    CHECK_OK(durlog_close(w));
+    fx_model_append_reopened(s.log, &m, bad, 150, 4096);
     CHECK_EQ_U64(model_read_log(&m, s.log, &end_rc), 150);
-    rep = check_log(s.log, 0, 0);
-    CHECK_EQ_U64(rep.damaged, 0);
-    CHECK_EQ_U64(rep.records, 150);
-    model_free(&m);
-    scratch_remove(&s);
+    expect_clean(s.log, 150);
 }
 
 static void records_missing_between_segments_are_damage_not_at_the_tail(void)
 {
     struct scratch s;
     struct model m;
-    scratch_make(&s);
-    write_log(s.log, &m, 150);
     uint64_t segs[64];
-    size_t nsegs = list_segments(s.log, segs, 64);
-    REQUIRE(nsegs > 4 && nsegs <= 64);
+    size_t nsegs = write_log(&s, &m, 150, segs);
+    REQUIRE(nsegs > 4);
     /* Segment 1 loses its last two records; segment 2 is whole. */
     char seg[400], segname[DL_SEG_NAME_LEN + 1], nextname[DL_SEG_NAME_LEN + 1];
     seg_file(seg, sizeof seg, s.log, segs[1]);
@@ -357,13 +347,7 @@ static void records_missing_between_segments_are_damage_not_at_the_tail(void)
     /* Named as records missing from the sealed segment, or before the next. */
     CHECK(strstr(rep.problem, segname) != NULL || strstr(rep.problem, nextname) != NULL);
     CHECK(strstr(rep.problem, "missing") != NULL);
-    struct snapshot before;
-    snapshot_take(s.log, &before);
-    check_log(s.log, DURLOG_CHECK_REPAIR, DURLOG_ECORRUPT);
-    CHECK(snapshot_matches(&before, s.log));
-    snapshot_free(&before);
-    model_free(&m);
-    scratch_remove(&s);
+    check_changing_nothing(s.log, DURLOG_CHECK_REPAIR, DURLOG_ECORRUPT);
 }
 
 static void damage_followed_only_by_a_padded_record_is_not_a_torn_tail(void)
@@ -372,13 +356,11 @@ static void damage_followed_only_by_a_padded_record_is_not_a_torn_tail(void)
     static const uint32_t lens[] = { 8, 8, 5 };
     struct scratch s;
     struct model m;
-    scratch_make(&s);
     model_init(&m, 3, lens, 3);
-    durlog *w;
-    CHECK_OK(open_log(s.log, 0, &w));
+    durlog *w = fx_open(&s, NULL);
     REQUIRE(w);
     model_append(w, &m, 0, 3, DURLOG_SYNC);
-    CHECK_OK(durlog_close(w));
+    CHECK_OK(fx_close(w));
     char seg[400];
     seg_file(seg, sizeof seg, s.log, 0);
     uint64_t off = record_offset(&m, 0, 1);
@@ -389,28 +371,16 @@ static void damage_followed_only_by_a_padded_record_is_not_a_torn_tail(void)
     CHECK_EQ_U64(rep.damage_at_tail, 0);
     CHECK_EQ_U64(rep.records, 2); /* records 0 and 2 */
     /* Record 2 is good: a repair without FORCE must not drop it. */
-    struct snapshot before;
-    snapshot_take(s.log, &before);
-    check_log(s.log, DURLOG_CHECK_REPAIR, DURLOG_ECORRUPT);
-    CHECK(snapshot_matches(&before, s.log));
-    snapshot_free(&before);
-    model_free(&m);
-    scratch_remove(&s);
+    check_changing_nothing(s.log, DURLOG_CHECK_REPAIR, DURLOG_ECORRUPT);
 }
 
 static void repair_while_a_writer_has_the_log_open_is_busy(void)
 {
     struct scratch s;
     struct model m;
-    scratch_make(&s);
-    uint32_t lens[10];
-    for (int i = 0; i < 10; i++)
-        lens[i] = 50;
-    model_init(&m, 8, lens, 10);
-    durlog *w;
-    CHECK_OK(open_log(s.log, 0, &w));
+    model_same_len(&m, 8, 10, 50);
+    durlog *w = fx_model_log(&s, &m, 0);
     REQUIRE(w);
-    model_append(w, &m, 0, 10, DURLOG_KERNEL);
     /* The tail is torn behind the writer's back: there is something to cut. */
     char seg[400];
     seg_file(seg, sizeof seg, s.log, 0);
@@ -422,14 +392,12 @@ static void repair_while_a_writer_has_the_log_open_is_busy(void)
     check_log(s.log, DURLOG_CHECK_REPAIR | DURLOG_CHECK_FORCE, -EBUSY);
     CHECK(snapshot_matches_growing(&before, s.log, 1));
     snapshot_free(&before);
-    CHECK_OK(durlog_close(w));
+    CHECK_OK(fx_close(w));
 
     /* Once the writer is gone the repair runs. */
     rep = check_log(s.log, DURLOG_CHECK_REPAIR, 0);
     CHECK_EQ_U64(rep.damaged, 0);
     CHECK_EQ_U64(rep.records, 9);
-    model_free(&m);
-    scratch_remove(&s);
 }
 
 /* A flag bit durlog_check does not know is refused with a message, and
@@ -469,11 +437,10 @@ static void forced_repair_below_a_checkpoint_lowers_it(void)
 {
     struct scratch s;
     struct model m;
-    scratch_make(&s);
-    write_log(s.log, &m, 120); /* closed: every segment sealed or checkpointed */
     uint64_t segs[64];
-    size_t nsegs = list_segments(s.log, segs, 64);
-    REQUIRE(nsegs > 4 && nsegs <= 64);
+    /* Closed: every segment sealed or checkpointed. */
+    size_t nsegs = write_log(&s, &m, 120, segs);
+    REQUIRE(nsegs > 4);
     CHECK(segment_flags(s.log, segs[2]) & DL_SEG_F_SEALED);
     char seg[400];
     uint64_t seq = segs[2] + 1, off = record_offset(&m, segs[2], seq);
@@ -484,27 +451,17 @@ static void forced_repair_below_a_checkpoint_lowers_it(void)
     CHECK_EQ_U64(rep.records, seq);
     CHECK(rep.side_files >= 1);
     /* The cut segment keeps a checkpoint up to the cut, no longer sealed. */
-    size_t len;
-    unsigned char *bytes = file_read(seg, &len);
     struct dl_seg_header h;
-    REQUIRE(bytes && len >= DL_SEG_HEADER_SIZE);
-    CHECK_OK(dl_seg_header_decode(bytes, &h));
+    REQUIRE(segment_header_read(s.log, segs[2], &h) == 0);
     CHECK_EQ_U64(h.flags, DL_SEG_F_CKPT);
     CHECK_EQ_U64(h.ckpt_seq, seq);
     CHECK_EQ_U64(h.ckpt_off, off);
-    free(bytes);
-    durlog *w;
-    CHECK_OK(open_log(s.log, 4096, &w));
-    REQUIRE(w);
-    model_append(w, &m, seq, 120, DURLOG_KERNEL);
-    CHECK_OK(durlog_close(w));
+    fx_model_append_reopened(s.log, &m, seq, 120, 4096);
     int end_rc;
     CHECK_EQ_U64(model_read_log(&m, s.log, &end_rc), 120);
     CHECK_RC(end_rc, DURLOG_EEND);
     rep = check_log(s.log, 0, 0);
     CHECK_EQ_U64(rep.damaged, 0);
-    model_free(&m);
-    scratch_remove(&s);
 }
 
 TEST_MAIN(

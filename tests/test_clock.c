@@ -1,9 +1,8 @@
 /* Record timestamps: the interpolating clock stays within a few microseconds
  * of CLOCK_REALTIME and never goes backwards; records carry the time of
  * their append. */
-#include "harness.h"
-#include "clock.h"
-#include "os.h"
+#include "lib/clockcheck.h"
+#include "lib/fixture.h"
 
 #include <time.h>
 
@@ -18,12 +17,7 @@ static void interpolated_clock_tracks_the_realtime_clock(void)
     dl_clock_init(&c);
     uint64_t prev = 0, worst = 0;
     for (int i = 0; i < 2000000; i++) {
-        uint64_t before = dl_now_ns();
-        uint64_t t = dl_clock_now(&c);
-        uint64_t after = dl_now_ns();
-        CHECK(t >= prev);
-        prev = t;
-        uint64_t off = t < before ? before - t : t > after ? t - after : 0;
+        uint64_t off = clock_distance_ns(&c, &prev);
         if (off > worst)
             worst = off;
     }
@@ -52,18 +46,15 @@ static void interpolated_clock_stays_right_across_idle_gaps(void)
 static void records_carry_the_time_of_their_append(void)
 {
     struct scratch s;
-    scratch_make(&s);
-    durlog *log;
-    CHECK_OK(durlog_open(s.log, NULL, &log));
+    durlog *log = fx_open(&s, NULL);
     REQUIRE(log);
     uint64_t before = dl_now_ns();
     for (int i = 0; i < 100000; i++)
         CHECK_OK(durlog_append(log, "t", 1, i % 2 ? DURLOG_KERNEL : DURLOG_BUFFERED, NULL));
-    CHECK_OK(durlog_close(log));
+    CHECK_OK(fx_close(log));
     uint64_t after = dl_now_ns();
-    durlog_reader *r;
+    durlog_reader *r = fx_reader(s.log, NULL);
     durlog_record rec;
-    CHECK_OK(durlog_reader_open(s.log, NULL, &r));
     REQUIRE(r);
     uint64_t prev = 0, n = 0;
     while (durlog_reader_next(r, &rec) == 0) {
@@ -73,8 +64,6 @@ static void records_carry_the_time_of_their_append(void)
         n++;
     }
     CHECK_EQ_U64(n, 100000);
-    durlog_reader_close(r);
-    scratch_remove(&s);
 }
 
 TEST_MAIN(

@@ -7,7 +7,10 @@
 #include <sys/prctl.h>
 
 #include "format.h"
-#include "testutil.h"
+#include "lib/children.h"
+#include "lib/logfiles.h"
+#include "lib/payload.h"
+#include "lib/seam.h"
 
 #define EXTRA 1000 /* filler bytes per payload, at most */
 

@@ -11,13 +11,23 @@
 #include <sys/statvfs.h>
 #include <sys/wait.h>
 
-#include "testutil.h"
+#include "lib/children.h"
+#include "lib/payload.h"
 
 #define EXTRA 900
+
+/* What a writer child that fills the disk reports. */
+struct fill_result {
+    uint64_t acked;      /* records 0..acked-1 were acknowledged */
+    int rc;              /* what the first failing append returned */
+    int msg_names_space; /* its message says so */
+    int again;           /* after the filler went, an append succeeded */
+};
 
 struct disk {
     char dir[512], image[600], under[600], mnt[600], log[700], filler[700];
     char fs[16];
+    struct fill_result res;
 };
 
 static int sh(const char *cmd)
@@ -85,32 +95,9 @@ static int disk_mount(struct disk *d)
     return rc;
 }
 
-/* A mounted disk in shared memory (children write through it), with
- * `extra` bytes after it for results; NULL after a recorded failure, or when
- * the case is skipped (not root: it mounts a file system). */
-static struct disk *disk_new(size_t extra)
+static void disk_unmount(void *arg)
 {
-    if (geteuid() != 0) {
-        th_skip_reason = "mounts a file system: needs root";
-        return NULL;
-    }
-    struct disk *d = tu_shared_alloc(sizeof *d + extra);
-    if (!d) {
-        CHECK(!"shared memory for the disk");
-        return NULL;
-    }
-    memset(d, 0, sizeof *d + extra);
-    if (disk_mount(d) != 0) {
-        CHECK(!"mounted a loop-back ext4 image");
-        test_rmrf(d->dir);
-        munmap(d, sizeof *d + extra);
-        return NULL;
-    }
-    return d;
-}
-
-static void disk_unmount(struct disk *d)
-{
+    struct disk *d = arg;
     char cmd[1000];
     snprintf(cmd, sizeof cmd, "umount '%s'", d->mnt);
     sh(cmd);
@@ -119,52 +106,85 @@ static void disk_unmount(struct disk *d)
         sh(cmd);
     }
     test_rmrf(d->dir);
+    munmap(d, sizeof *d);
 }
 
-struct fill_result {
-    uint64_t acked;      /* records 0..acked-1 were acknowledged */
-    int rc;              /* what the first failing append returned */
-    int msg_names_space; /* its message says so */
-    int again;           /* after the filler went, an append succeeded */
-};
+/* A mounted disk in shared memory (children write through it), unmounted
+ * when the case returns; NULL after a recorded failure. Mounting needs
+ * root: the cases skip without it. */
+static struct disk *disk_new(void)
+{
+    struct disk *d = tu_shared_alloc(sizeof *d);
+    if (!d) {
+        CHECK(!"shared memory for the disk");
+        return NULL;
+    }
+    memset(d, 0, sizeof *d);
+    if (disk_mount(d) != 0) {
+        CHECK(!"mounted a loop-back ext4 image");
+        test_rmrf(d->dir);
+        munmap(d, sizeof *d);
+        return NULL;
+    }
+    th_after_case(disk_unmount, d);
+    return d;
+}
+
+/* Runs fn, a writer that fills the disk, in a child (where a SIGBUS shows
+ * as a crash) and checks that it ended at ENOSPC, saying so. */
+static void fill_in_a_child(struct disk *d, int (*fn)(void *))
+{
+    int status = tu_wait(tu_fork(fn, d));
+    if (WIFSIGNALED(status))
+        fprintf(stderr, "  the writer died of signal %d\n", WTERMSIG(status));
+    CHECK(tu_exited_ok(status));
+    CHECK_RC(d->res.rc, -ENOSPC);
+    CHECK(d->res.msg_names_space);
+}
+
+/* Appends writer 0's records from index `first` on, at levels[index %
+ * nlevels], until an append fails: notes in res what it returned, whether
+ * its message says why, and one past the last record an append
+ * acknowledged (a buffered one is not). Returns the index that failed, or
+ * UINT64_MAX when the disk never filled. */
+static uint64_t append_until_full(durlog *log, struct fill_result *res, uint64_t first,
+                                  const durlog_level *levels, unsigned nlevels)
+{
+    for (uint64_t i = first; i <= first + 100001; i++) {
+        durlog_level level = levels[i % nlevels];
+        int rc = tu_append_payload(log, 0, i, EXTRA, level, NULL);
+        if (rc) {
+            res->rc = rc;
+            res->msg_names_space = strstr(durlog_errmsg(log), "space") != NULL;
+            if (rc != -ENOSPC)
+                fprintf(stderr, "  append %" PRIu64 ": %s\n", i, durlog_errmsg(log));
+            return i;
+        }
+        if (level != DURLOG_BUFFERED)
+            res->acked = i + 1;
+    }
+    return UINT64_MAX;
+}
 
 /* In a child, so that a SIGBUS would show as a crash: fills the disk. */
 static int fill_main(void *arg)
 {
     struct disk *d = arg;
-    struct fill_result *res = (struct fill_result *)(d + 1);
+    struct fill_result *res = &d->res;
     /* Leave a 1 MiB file to free later. */
     char cmd[800];
     snprintf(cmd, sizeof cmd, "head -c 1048576 /dev/zero > '%s'", d->filler);
     if (system(cmd) != 0)
         return 1;
-    durlog_options o;
-    durlog_options_init(&o);
-    o.segment_size = 1 << 20;
+    durlog_options o = { .segment_size = 1 << 20 };
     durlog *log;
     if (durlog_open(d->log, &o, &log))
         return 1;
     static const durlog_level levels[4] = { DURLOG_KERNEL, DURLOG_BUFFERED,
                                             DURLOG_SYNC, DURLOG_INTERVAL };
-    uint64_t i = 0, pending_from = UINT64_MAX;
-    for (;; i++) {
-        durlog_level level = levels[i % 4];
-        int rc = tu_append_payload(log, 0, i, EXTRA, level, NULL);
-        if (rc) {
-            res->rc = rc;
-            res->msg_names_space = strstr(durlog_errmsg(log), "space") != NULL;
-            break;
-        }
-        if (level == DURLOG_BUFFERED) {
-            if (pending_from == UINT64_MAX)
-                pending_from = i;
-        } else {
-            res->acked = i + 1;
-            pending_from = UINT64_MAX;
-        }
-        if (i > 100000)
-            return 1; /* the disk never filled */
-    }
+    uint64_t i = append_until_full(log, res, 0, levels, 4);
+    if (i == UINT64_MAX)
+        return 1;
     /* The failed record is not appended; nor is anything buffered before
      * it (still in memory). Free space: appends continue, with the next
      * index after the last acknowledged one. */
@@ -181,19 +201,12 @@ static int fill_main(void *arg)
 
 static void filling_a_real_disk_fails_appends_with_enospc_and_loses_nothing(void)
 {
-    struct disk *d = disk_new(sizeof(struct fill_result));
-    if (!d)
-        return;
-    struct fill_result *res = (struct fill_result *)(d + 1);
-    pid_t pid = tu_fork(fill_main, d);
-    int status = tu_wait(pid);
-    if (WIFSIGNALED(status))
-        fprintf(stderr, "  the writer died of signal %d\n", WTERMSIG(status));
-    CHECK(tu_exited_ok(status));
-    CHECK_RC(res->rc, -ENOSPC);
-    CHECK(res->msg_names_space);
-    CHECK(res->acked > 100); /* several MiB went in before the disk filled */
-    CHECK(res->again);
+    SKIP_UNLESS(geteuid() == 0, "mounts a file system: needs root");
+    struct disk *d = disk_new();
+    REQUIRE(d);
+    fill_in_a_child(d, fill_main);
+    CHECK(d->res.acked > 100); /* several MiB went in before the disk filled */
+    CHECK(d->res.again);
 
     /* Every acknowledged record is there, in order and intact, and the log
      * checks clean. */
@@ -201,7 +214,7 @@ static void filling_a_real_disk_fails_appends_with_enospc_and_loses_nothing(void
     long n = tu_verify_log(d->log, 0, EXTRA, 1, next_index);
     CHECK(n >= 0);
     fprintf(stderr, "  %" PRIu64 " records acknowledged before ENOSPC, %ld in the log\n",
-            res->acked, n);
+            d->res.acked, n);
     durlog_check_report rep;
     CHECK_OK(durlog_check(d->log, 0, &rep));
     if (rep.damaged)
@@ -214,25 +227,23 @@ static void filling_a_real_disk_fails_appends_with_enospc_and_loses_nothing(void
     durlog_record rec;
     REQUIRE(durlog_reader_open(d->log, NULL, &r) == 0);
     uint64_t expect = 0;
-    while (durlog_reader_next(r, &rec) == 0 && expect < res->acked) {
+    while (durlog_reader_next(r, &rec) == 0 && expect < d->res.acked) {
         uint32_t w;
         uint64_t idx;
         CHECK(tu_payload_check(&rec, EXTRA, &w, &idx));
         if (idx == expect)
             expect++;
     }
-    CHECK_EQ_U64(expect, res->acked);
+    CHECK_EQ_U64(expect, d->res.acked);
     durlog_reader_close(r);
-    disk_unmount(d);
-    munmap(d, sizeof *d + sizeof(struct fill_result));
 }
 
 /* The command on a full disk: status 1 and a message that says why. */
 static void durlog_append_on_a_full_disk_says_so(void)
 {
-    struct disk *d = disk_new(0);
-    if (!d)
-        return;
+    SKIP_UNLESS(geteuid() == 0, "mounts a file system: needs root");
+    struct disk *d = disk_new();
+    REQUIRE(d);
     const char *bin = getenv("DURLOG_BIN");
     char cmd[2400];
     snprintf(cmd, sizeof cmd, "head -c 16000000 /dev/zero > '%s' 2>/dev/null; "
@@ -252,8 +263,6 @@ static void durlog_append_on_a_full_disk_says_so(void)
     if (!strstr(line, "No space left"))
         fprintf(stderr, "  stderr: %s\n", line);
     CHECK(strstr(line, "No space left") != NULL);
-    disk_unmount(d);
-    munmap(d, sizeof *d);
 }
 
 static void feed_zeros(int fd, size_t len)
@@ -274,9 +283,9 @@ static void feed_zeros(int fd, size_t len)
  * comes back. */
 static void put_on_a_full_disk_fails_with_enospc_and_keeps_the_old_file(void)
 {
-    struct disk *d = disk_new(0);
-    if (!d)
-        return;
+    SKIP_UNLESS(geteuid() == 0, "mounts a file system: needs root");
+    struct disk *d = disk_new();
+    REQUIRE(d);
     char path[800], msg[512];
     snprintf(path, sizeof path, "%s/file", d->mnt);
     CHECK_OK(durlog_put_buffer(path, "old", 3, NULL));
@@ -286,10 +295,7 @@ static void put_on_a_full_disk_fails_with_enospc_and_keeps_the_old_file(void)
     size_t len = 16 << 20; /* twice the disk */
     unsigned char *big = calloc(1, len);
     REQUIRE(big);
-    durlog_put_options o;
-    durlog_put_options_init(&o);
-    o.errbuf = msg;
-    o.errbuf_size = sizeof msg;
+    durlog_put_options o = { .errbuf = msg, .errbuf_size = sizeof msg };
     msg[0] = '\0';
     CHECK_RC(durlog_put_buffer(path, big, len, &o), -ENOSPC);
     CHECK(strstr(msg, "No space left") != NULL);
@@ -324,8 +330,6 @@ static void put_on_a_full_disk_fails_with_enospc_and_keeps_the_old_file(void)
     REQUIRE(statvfs(d->mnt, &after) == 0);
     CHECK(after.f_bfree + 16 >= before.f_bfree); /* the space came back */
     free(big);
-    disk_unmount(d);
-    munmap(d, sizeof *d);
 }
 
 /* A log copied sparsely (cp --sparse=always) onto a nearly full file
@@ -336,41 +340,26 @@ static void put_on_a_full_disk_fails_with_enospc_and_keeps_the_old_file(void)
 static int sparse_main(void *arg)
 {
     struct disk *d = arg;
-    struct fill_result *res = (struct fill_result *)(d + 1);
+    struct fill_result *res = &d->res;
+    static const durlog_level kernel[1] = { DURLOG_KERNEL };
     durlog *log;
-    uint64_t i = 0;
     res->acked = 100; /* the copy's */
     if (durlog_open(d->log, NULL, &log))
         return 2;
-    for (;; i++) {
-        int rc = tu_append_payload(log, 0, 100 + i, EXTRA, DURLOG_KERNEL, NULL);
-        if (rc) {
-            res->rc = rc;
-            res->msg_names_space = strstr(durlog_errmsg(log), "space") != NULL;
-            if (rc != -ENOSPC)
-                fprintf(stderr, "  append %llu: %s\n", (unsigned long long)(100 + i),
-                        durlog_errmsg(log));
-            break;
-        }
-        res->acked = 100 + i + 1;
-        if (i > 100000)
-            return 3; /* the disk never filled */
-    }
+    if (append_until_full(log, res, 100, kernel, 1) == UINT64_MAX)
+        return 3;
     durlog_close(log);
     return 0;
 }
 
 static void a_sparse_copy_on_a_full_disk_fails_with_enospc(void)
 {
-    struct disk *d = disk_new(sizeof(struct fill_result));
-    if (!d)
-        return;
-    struct fill_result *res = (struct fill_result *)(d + 1);
+    SKIP_UNLESS(geteuid() == 0, "mounts a file system: needs root");
+    struct disk *d = disk_new();
+    REQUIRE(d);
     char src[600], cmd[2400];
     snprintf(src, sizeof src, "%s/src", d->dir);
-    durlog_options o;
-    durlog_options_init(&o);
-    o.segment_size = 4 << 20;
+    durlog_options o = { .segment_size = 4 << 20 };
     durlog *log;
     REQUIRE(durlog_open(src, &o, &log) == 0);
     for (uint64_t i = 0; i < 100; i++)
@@ -390,19 +379,11 @@ static void a_sparse_copy_on_a_full_disk_fails_with_enospc(void)
     REQUIRE(stat(seg, &st) == 0);
     CHECK((uint64_t)st.st_blocks * 512 < (uint64_t)st.st_size); /* holes */
 
-    pid_t pid = tu_fork(sparse_main, d);
-    int status = tu_wait(pid);
-    if (WIFSIGNALED(status))
-        fprintf(stderr, "  the writer died of signal %d\n", WTERMSIG(status));
-    CHECK(tu_exited_ok(status));
-    CHECK_RC(res->rc, -ENOSPC);
-    CHECK(res->msg_names_space);
-    CHECK(res->acked > 100);
+    fill_in_a_child(d, sparse_main);
+    CHECK(d->res.acked > 100);
     uint64_t next_index[1] = { 0 };
     long n = tu_verify_log(d->log, 0, EXTRA, 1, next_index);
-    CHECK_EQ_U64(n, res->acked);
-    disk_unmount(d);
-    munmap(d, sizeof *d + sizeof(struct fill_result));
+    CHECK_EQ_U64(n, d->res.acked);
 }
 
 TEST_MAIN(

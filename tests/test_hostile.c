@@ -30,8 +30,10 @@
 #include <sys/file.h>
 #include <sys/wait.h>
 
-#include "testutil.h"
-#include "testlog.h"
+#include "lib/fixture.h"
+#include "lib/logfiles.h"
+#include "lib/model.h"
+#include "lib/seam.h"
 
 /* ------------------------------------------------------------------------
  * Helpers.
@@ -95,35 +97,6 @@ static uint64_t frames_match(struct model *m, const unsigned char *bytes, size_t
         off += v.size;
         n++;
     }
-    return n;
-}
-
-/* Reads the whole log with skip_damaged: every record it returns must be
- * the model's record of that number, in increasing order. Returns how many. */
-static uint64_t read_skipping_damage(struct model *m, const char *log)
-{
-    durlog_reader_options ro;
-    durlog_reader_options_init(&ro);
-    ro.skip_damaged = 1;
-    durlog_reader *r;
-    durlog_record rec;
-    uint64_t n = 0, next = 0;
-    int rc = durlog_reader_open(log, &ro, &r);
-    CHECK_OK(rc);
-    if (rc)
-        return 0;
-    while ((rc = durlog_reader_next(r, &rec)) == 0) {
-        if (rec.seq < next || !model_matches(m, &rec)) {
-            fprintf(stderr, "  a skip_damaged reader returned seq %" PRIu64 " (%zu bytes), "
-                    "not the model's record (next expected %" PRIu64 ")\n", rec.seq,
-                    rec.len, next);
-            th_failed_current = 1;
-            break;
-        }
-        next = rec.seq + 1;
-        n++;
-    }
-    durlog_reader_close(r);
     return n;
 }
 
@@ -239,7 +212,7 @@ static void a_tail_overwritten_in_place_under_a_writer_fails_the_next_append(voi
     /* After the close nothing vouches for the foreign frames either. */
     CHECK_EQ_U64(model_read_log(&m, s.log, &end_rc), 10);
     CHECK(end_rc != 0);
-    CHECK_EQ_U64(read_skipping_damage(&m, s.log), 10);
+    CHECK_EQ_U64(model_read_skipping(&m, s.log, NULL), 10);
 
     /* Close, reopen: the foreign bytes are cut into a side file (kept), and
      * the log goes on from record 10. */
@@ -1162,7 +1135,7 @@ static void a_refused_recovery_is_refused_again_by_the_next_open(void)
     }
     CHECK(file_equals(seg, before, len));
     CHECK_EQ_U64(count_named(s.log, ".cut-"), 0);
-    CHECK_EQ_U64(read_skipping_damage(&m, s.log), 19);
+    CHECK_EQ_U64(model_read_skipping(&m, s.log, NULL), 19);
     free(before);
     model_free(&m);
     scratch_remove(&s);

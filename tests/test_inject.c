@@ -15,8 +15,10 @@
  * DURLOG_INJECT_ALL=1 tries every n rather than a sample (slow). */
 #include <sys/wait.h>
 
-#include "testlog.h"
-#include "testutil.h"
+#include "lib/children.h"
+#include "lib/logfiles.h"
+#include "lib/payload.h"
+#include "lib/seam.h"
 
 #define EXTRA 60
 #define RECORDS 120

@@ -7,11 +7,12 @@
  * The file system tests mount a tmpfs and a FUSE passthrough (bindfs) as
  * root, and unmount them whatever happens.
  */
+#include <limits.h>
 #include <sys/mount.h>
 #include <sys/wait.h>
 
-#include "testutil.h"
-#include "testlog.h"
+#include "lib/payload.h"
+#include "lib/seam.h"
 
 static int open_mode(const char *path, durlog_io_mode mode, durlog **out, char *err,
                      size_t errlen)
@@ -85,7 +86,6 @@ static void test_mode_choice(void)
     CHECK_OK(durlog_fs_type(s.dir, fs, sizeof fs, mode, sizeof mode));
     CHECK(strcmp(fs, "ext4") == 0 && strcmp(mode, "mmap") == 0);
     CHECK(durlog_fs_type("/nonexistent/x", fs, sizeof fs, mode, sizeof mode) == -ENOENT);
-    scratch_remove(&s);
 }
 
 /* pwrite mode stores through no writable mapping of a segment (mmap mode
@@ -126,7 +126,6 @@ static void test_pwrite_mode_has_no_writable_mapping(void)
     durlog_check_report rep;
     CHECK_OK(durlog_check(s.log, 0, &rep));
     CHECK(!rep.damaged);
-    scratch_remove(&s);
 }
 
 /* A writer in the other mode than the writers that have the log open is
@@ -160,7 +159,6 @@ static void test_modes_not_mixed(void)
     CHECK_OK(durlog_close(b));
     uint64_t next_index[1] = { 0 };
     CHECK_EQ_U64(tu_verify_log(s.log, 0, 300, 1, next_index), 20);
-    scratch_remove(&s);
 }
 
 static int sh(const char *cmd)
@@ -228,7 +226,6 @@ static void test_auto_per_file_system(void)
         CHECK(!"mounted bindfs");
     }
     tu_io_mode(NULL);
-    scratch_remove(&s);
 }
 
 TEST_MAIN({

@@ -3,7 +3,11 @@
  * mark), plus durlog_wait and argument checking. */
 #include <dirent.h>
 
-#include "testutil.h"
+#include "lib/children.h"
+#include "lib/fixture.h"
+#include "lib/logfiles.h"
+#include "lib/payload.h"
+#include "lib/seam.h"
 
 #define EXTRA 200 /* filler bytes per payload, at most */
 
@@ -27,15 +31,11 @@ static void expect_next(durlog_reader *r, uint64_t seq, uint64_t index)
 static void buffered_records_are_invisible_to_a_reader_until_flushed(void)
 {
     struct scratch t;
-    scratch_make(&t);
-    durlog_options o;
-    durlog_options_init(&o);
-    o.buffer_size = 4096;
-    durlog *log;
+    durlog *log = fx_open(&t, &(durlog_options){ .buffer_size = 4096 });
     durlog_reader *r;
     durlog_record rec;
     uint64_t seq = 0;
-    REQUIRE(durlog_open(t.log, &o, &log) == 0);
+    REQUIRE(log);
     REQUIRE(durlog_reader_open(t.log, NULL, &r) == 0);
 
     /* Buffered records: pending sequence numbers, nothing to read. */
@@ -93,12 +93,11 @@ static void buffered_records_are_invisible_to_a_reader_until_flushed(void)
     CHECK(seen < i); /* the record that triggered it is still buffered */
 
     /* durlog_close flushes the rest. */
-    CHECK_OK(durlog_close(log));
+    CHECK_OK(fx_close(log));
     for (; seen < i; seen++)
         expect_next(r, seen, seen);
     CHECK_RC(durlog_reader_next(r, &rec), DURLOG_EEND);
     durlog_reader_close(r);
-    test_rmrf(t.dir);
 }
 
 /* The child side of the cross-process visibility test: for each message
@@ -149,12 +148,8 @@ static int visibility_child_main(void *arg)
 static void kernel_records_are_visible_to_a_reader_in_another_process_at_once(void)
 {
     struct scratch t;
-    scratch_make(&t);
-    durlog_options o;
-    durlog_options_init(&o);
-    o.segment_size = 4096;
-    durlog *log;
-    REQUIRE(durlog_open(t.log, &o, &log) == 0);
+    durlog *log = fx_open(&t, &(durlog_options){ .segment_size = 4096 });
+    REQUIRE(log);
     int down[2], up[2];
     REQUIRE(pipe(down) == 0 && pipe(up) == 0);
     struct visibility_child c = { t.log, down[0], up[1], { down[1], up[0] } };
@@ -196,8 +191,7 @@ static void kernel_records_are_visible_to_a_reader_in_another_process_at_once(vo
     int status = tu_wait(pid);
     CHECK(tu_exited_ok(status));
     close(up[0]);
-    CHECK_OK(durlog_close(log));
-    test_rmrf(t.dir);
+    CHECK_OK(fx_close(log));
 }
 
 /* Progress a writer child reports to the parent through shared memory:
@@ -320,7 +314,6 @@ static void kernel_records_survive_sigkill_of_the_writer(void)
         verify_round(t.log, from, &writer, &acked, 1, ROUNDS, &next_seq);
     }
     munmap(ks, sizeof *ks);
-    test_rmrf(t.dir);
 }
 
 /* Two writer processes append at once; one is killed, possibly while it
@@ -371,14 +364,13 @@ static void survivor_keeps_appending_after_the_other_writer_is_killed(void)
         verify_round(t.log, from, writers, acked, 2, 2 * ROUNDS, &next_seq);
     }
     munmap(ks, sizeof *ks);
-    test_rmrf(t.dir);
 }
 
 /* A writer that dies inside the append lock with half a flush written must
  * not block or corrupt the log for a writer that has it open: the next
  * append repairs the tail (cutting the partial records) and continues with
  * the next dense number. */
-static const char *half_write_path;
+static char half_write_path[300];
 
 static ssize_t pwrite_half_then_die(int fd, const void *buf, size_t len, off_t off)
 {
@@ -410,9 +402,7 @@ static int fallocate_die(int fd, int mode, off_t off, off_t len)
 static int die_in_roll_main(void *arg)
 {
     (void)arg;
-    durlog_options o;
-    durlog_options_init(&o);
-    o.segment_size = 4096;
+    durlog_options o = { .segment_size = 4096 };
     durlog *log;
     if (durlog_open(half_write_path, &o, &log))
         return 1;
@@ -440,11 +430,10 @@ static void writer_dying_inside_the_append_lock_is_repaired_by_the_next_append(v
 {
     struct scratch t;
     scratch_make(&t);
-    half_write_path = t.log;
+    snprintf(half_write_path, sizeof half_write_path, "%s", t.log);
     int (*deaths[2])(void *) = { die_in_flush_main, die_in_roll_main };
-    durlog_options o;
-    durlog_options_init(&o);
-    o.segment_size = 4096; /* so that the dying writer needs a new segment */
+    /* 4 KiB segments: the dying writer needs a new one. */
+    durlog_options o = { .segment_size = 4096 };
     for (int d = 0; d < 2; d++) {
         test_rmrf(t.log);
         durlog *log;
@@ -499,17 +488,15 @@ static void writer_dying_inside_the_append_lock_is_repaired_by_the_next_append(v
         next_index[0] = next_index[1] = 0;
         CHECK_EQ_U64(tu_verify_log(t.log, 0, EXTRA, 2, next_index), 13 + kept);
     }
-    test_rmrf(t.dir);
 }
 
 static void sync_append_advances_the_durable_mark(void)
 {
     struct scratch t;
-    scratch_make(&t);
-    durlog *log;
+    durlog *log = fx_open(&t, NULL);
     durlog_info info;
     uint64_t seq;
-    REQUIRE(durlog_open(t.log, NULL, &log) == 0);
+    REQUIRE(log);
     for (uint64_t i = 0; i < 3; i++) {
         CHECK_OK(tu_append_payload(log, 0, i, EXTRA, DURLOG_SYNC, &seq));
         CHECK_EQ_U64(seq, i);
@@ -543,8 +530,7 @@ static void sync_append_advances_the_durable_mark(void)
     CHECK_OK(durlog_get_info(other, &info));
     CHECK_EQ_U64(info.durable_seq, 13);
     CHECK_OK(durlog_close(other));
-    CHECK_OK(durlog_close(log));
-    test_rmrf(t.dir);
+    CHECK_OK(fx_close(log));
 }
 
 /* What the fdatasync wrapper saw: the durable mark while the sync ran. */
@@ -569,10 +555,9 @@ static int fdatasync_eio(int fd)
 static void the_sync_path_really_calls_fdatasync(void)
 {
     struct scratch t;
-    scratch_make(&t);
-    durlog *log;
+    durlog *log = fx_open(&t, NULL);
     uint64_t seq;
-    REQUIRE(durlog_open(t.log, NULL, &log) == 0);
+    REQUIRE(log);
     CHECK_OK(tu_append_payload(log, 0, 0, EXTRA, DURLOG_KERNEL, NULL)); /* segment exists */
     watched_sh = tu_map_shared(t.log);
     REQUIRE(watched_sh);
@@ -610,9 +595,8 @@ static void the_sync_path_really_calls_fdatasync(void)
     CHECK_RC(tu_append_payload(log, 0, 54, EXTRA, DURLOG_SYNC, &seq), -EIO);
     CHECK_EQ_U64(tu_durable(watched_sh), before);
     tu_restore_os();
-    durlog_close(log);
+    fx_close(log);
     tu_unmap_shared(watched_sh);
-    test_rmrf(t.dir);
 }
 
 /* fdatasync that remembers which segment files it synced. */
@@ -649,12 +633,8 @@ static int was_synced(const char *name)
 static void sync_covers_every_segment_holding_unsynced_records(void)
 {
     struct scratch t;
-    scratch_make(&t);
-    durlog_options o;
-    durlog_options_init(&o);
-    o.segment_size = 4096;
-    durlog *log;
-    REQUIRE(durlog_open(t.log, &o, &log) == 0);
+    durlog *log = fx_open(&t, &(durlog_options){ .segment_size = 4096 });
+    REQUIRE(log);
     /* The sealer would sync the rolled segments in the background: held
      * off, so that every segment below holds records no sync covered. */
     struct dl_shared *sh = tu_map_shared_rw(t.log);
@@ -699,21 +679,16 @@ static void sync_covers_every_segment_holding_unsynced_records(void)
     tu_unmap_shared(sh);
     /* The seam is restored once no thread of the log can call it (the
      * engine is joined at close). */
-    CHECK_OK(durlog_close(log));
+    CHECK_OK(fx_close(log));
     tu_restore_os();
-    test_rmrf(t.dir);
 }
 
 static void interval_records_become_durable_within_the_interval(void)
 {
     struct scratch t;
-    scratch_make(&t);
-    durlog_options o;
-    durlog_options_init(&o);
-    o.interval_ms = 50;
-    durlog *log;
+    durlog *log = fx_open(&t, &(durlog_options){ .interval_ms = 50 });
     uint64_t seq;
-    REQUIRE(durlog_open(t.log, &o, &log) == 0);
+    REQUIRE(log);
     CHECK_OK(tu_append_payload(log, 0, 0, EXTRA, DURLOG_KERNEL, NULL));
     struct dl_shared *sh = tu_map_shared(t.log);
     REQUIRE(sh);
@@ -755,22 +730,17 @@ static void interval_records_become_durable_within_the_interval(void)
     }
     CHECK(durable_at > 0);
     CHECK_EQ_U64(atomic_load(&tu_fdatasync_on_thread), 0);
-    CHECK_OK(durlog_close(log)); /* stops the interval thread */
+    CHECK_OK(fx_close(log)); /* stops the interval thread */
     tu_restore_os();
     tu_unmap_shared(sh);
-    test_rmrf(t.dir);
 }
 
 static void interval_records_still_owed_are_synced_at_close(void)
 {
     struct scratch t;
-    scratch_make(&t);
-    durlog_options o;
-    durlog_options_init(&o);
-    o.interval_ms = 60000;
-    durlog *log;
+    durlog *log = fx_open(&t, &(durlog_options){ .interval_ms = 60000 });
     uint64_t seq;
-    REQUIRE(durlog_open(t.log, &o, &log) == 0);
+    REQUIRE(log);
     struct dl_shared *sh = NULL;
     CHECK_OK(tu_append_payload(log, 0, 0, EXTRA, DURLOG_INTERVAL, &seq));
     sh = tu_map_shared(t.log);
@@ -778,28 +748,12 @@ static void interval_records_still_owed_are_synced_at_close(void)
     CHECK(tu_durable(sh) <= seq);
     tu_count_fdatasync();
     uint64_t start = tu_now_ms();
-    CHECK_OK(durlog_close(log));
+    CHECK_OK(fx_close(log));
     CHECK(tu_now_ms() - start < 5000); /* did not wait for the interval */
     CHECK(atomic_load(&tu_fdatasync_calls) >= 1);
     CHECK(tu_durable(sh) > seq);
     tu_restore_os();
     tu_unmap_shared(sh);
-    test_rmrf(t.dir);
-}
-
-struct delayed_append {
-    durlog *log;
-    unsigned delay_ms;
-    uint64_t index;
-    int rc;
-};
-
-static void *delayed_append_main(void *arg)
-{
-    struct delayed_append *d = arg;
-    tu_sleep_ms(d->delay_ms);
-    d->rc = tu_append_payload(d->log, 0, d->index, EXTRA, DURLOG_KERNEL, NULL);
-    return NULL;
 }
 
 static int wait_in_child_main(void *arg)
@@ -819,21 +773,19 @@ static int wait_in_child_main(void *arg)
 static void durlog_wait_returns_once_the_record_is_appended(void)
 {
     struct scratch t;
-    scratch_make(&t);
-    durlog *log;
+    durlog *log = fx_open(&t, NULL);
     uint64_t seq;
     durlog_info info;
-    REQUIRE(durlog_open(t.log, NULL, &log) == 0);
+    REQUIRE(log);
 
     /* Another thread appends record 0 later. */
-    struct delayed_append d = { log, 100, 0, -1 };
-    pthread_t th;
+    struct tu_later d = { .log = log, .delay_ms = 100, .index = 0, .extra = EXTRA,
+                          .level = DURLOG_KERNEL };
     uint64_t start = tu_now_ms();
-    REQUIRE(pthread_create(&th, NULL, delayed_append_main, &d) == 0);
+    REQUIRE(tu_later_start(&d) == 0);
     CHECK_OK(durlog_wait(log, 0, DURLOG_KERNEL, 10000));
     uint64_t took = tu_now_ms() - start;
-    pthread_join(th, NULL);
-    CHECK_OK(d.rc);
+    CHECK_OK(tu_later_join(&d));
     CHECK(took >= 90);
     CHECK(took < 5000);
     uint64_t next_index[1] = { 0 };
@@ -872,8 +824,7 @@ static void durlog_wait_returns_once_the_record_is_appended(void)
     CHECK(info.durable_seq > seq);
     /* Waiting for an already appended record returns at once. */
     CHECK_OK(durlog_wait(log, 0, DURLOG_KERNEL, 0));
-    CHECK_OK(durlog_close(log));
-    test_rmrf(t.dir);
+    CHECK_OK(fx_close(log));
 }
 
 static void invalid_arguments_are_rejected_with_einval(void)
@@ -902,16 +853,13 @@ static void invalid_arguments_are_rejected_with_einval(void)
     CHECK(strlen(durlog_errmsg(log)) > 0);
     CHECK_OK(durlog_close(log));
 
-    durlog_options o;
-    durlog_options_init(&o);
-    o.default_level = (durlog_level)7;
+    durlog_options o = { .default_level = (durlog_level)7 };
     log = NULL;
     CHECK_RC(durlog_open(t.log, &o, &log), -EINVAL);
     CHECK(log == NULL);
     durlog_level lv;
     CHECK_RC(durlog_level_parse("fast", &lv), -EINVAL);
     CHECK(durlog_level_name((durlog_level)5) == NULL);
-    test_rmrf(t.dir);
 }
 
 static void strerror_describes_every_error_code_distinctly(void)

@@ -1,16 +1,10 @@
 /* Power loss, simulated. A workload appends through the library while the
- * dl_os seam records what each successful fdatasync/fsync made durable: a
- * copy of the file's bytes, or, for a directory, the names in it. At each
- * crash point the test builds many file states a power failure could leave:
- *
- *   - every segment whose name a directory fsync covered is there; one
- *     created since may be there or not;
- *   - each 4 KiB page that differs from the file's last synced copy holds
- *     either the synced bytes, the current ones, or a mix of the two by
- *     512-byte sector (a torn write); the rest are as synced;
- *   - the coordination file is gone, or holds any older version of itself
- *     (it is never synced: after a reboot the disk holds whatever the kernel
- *     last wrote back), with another boot's id.
+ * power-loss recorder (tests/lib/powerloss.h) notes in the dl_os seam what
+ * each successful fdatasync/fsync made durable. At each crash point the test
+ * builds many file states a power failure could leave: segments whose names
+ * no directory fsync covered there or not, unsynced pages lost, kept or
+ * torn by sector, and the coordination file (never synced) gone or any older
+ * version of itself, with another boot's id.
  *
  * Records are stored through a shared mapping, so the seam never sees them
  * written: comparing whole pages with the last synced copy is how this
@@ -30,12 +24,6 @@
  * A third test does the same with three writer processes appending at once
  * (crash states taken while they run): the recorder lives in shared memory.
  *
- * Limits: a copy is taken just after each sync returns, so stores made
- * meanwhile count as synced (the model errs towards keeping data, never
- * towards losing it); file sizes are taken as current (fdatasync persists
- * the size the data needs); unlinks are not modelled (the workload makes
- * none).
- *
  * DURLOG_POWERLOSS_STATES: states per crash point (default 100). */
 #include <dirent.h>
 #include <limits.h>
@@ -43,8 +31,10 @@
 #include <sys/wait.h>
 
 #include "format.h"
-#include "testlog.h"
-#include "testutil.h"
+#include "lib/fixture.h"
+#include "lib/payload.h"
+#include "lib/powerloss.h"
+#include "lib/seam.h"
 
 #define EXTRA 120
 #define RECORDS 200
@@ -53,260 +43,52 @@
 #define INTERVAL_SLACK_MS 500
 #define ASYNC_FROM 60             /* records [ASYNC_FROM, ASYNC_TO): async sync */
 #define ASYNC_TO 100
-#define PAGE 4096
-#define SECTOR 512
 #define MAX_FILES 512
 #define MAX_FILE_BYTES 8192 /* segments here are 4 KiB */
-#define SHM_VERSIONS 16     /* older coordination files kept */
 
-struct synced {
-    char name[64];
-    size_t len;             /* bytes as of its last successful fdatasync */
-    int entry_durable;      /* a directory fsync saw the name */
-    unsigned char bytes[MAX_FILE_BYTES];
-};
-
-/* What the syncs made durable. Shared memory, written by whichever thread
- * or process syncs (appenders, the interval engine, other writer
- * processes), read when building a state: under mu (process-shared). */
-struct recorder {
-    pthread_mutex_t mu;
-    int nfiles;
-    struct synced files[MAX_FILES];
-    /* Versions of the coordination file, one taken at each sync (the
-     * kernel may have written any of them back). */
-    int nshm;
-    unsigned char shm[SHM_VERSIONS][DL_SHM_SIZE];
-};
-
-static struct recorder *recorded; /* the one in use */
-static int lying_disk;      /* fdatasync/fsync succeed without syncing */
-static char log_dir[PATH_MAX];
-
-static struct recorder *recorder_new(void)
-{
-    struct recorder *r = tu_shared_alloc(sizeof *r);
-    if (!r)
-        return NULL;
-    pthread_mutexattr_t a;
-    pthread_mutexattr_init(&a);
-    pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-    pthread_mutex_init(&r->mu, &a);
-    pthread_mutexattr_destroy(&a);
-    return r;
-}
-
-static struct synced *file_named(const char *name)
-{
-    for (int i = 0; i < recorded->nfiles; i++)
-        if (strcmp(recorded->files[i].name, name) == 0)
-            return &recorded->files[i];
-    if (recorded->nfiles == MAX_FILES)
-        abort(); /* the test outgrew its table */
-    struct synced *f = &recorded->files[recorded->nfiles++];
-    memset(f, 0, sizeof *f);
-    snprintf(f->name, sizeof f->name, "%s", name);
-    return f;
-}
+static struct pl_recorder *recorded; /* the one in use */
+static int lying_disk;               /* its syncs succeed without syncing */
 
 static int is_segment(const char *name)
 {
     uint64_t first;
-    return dl_seg_name_parse(name, &first) == 1;
+    return seg_name_first(name, &first);
 }
 
-/* Reads a whole file; NULL (and *len 0) if it cannot. */
-static unsigned char *slurp(int dirfd, const char *name, size_t *len)
+/* A recorder of the segments of the log at path, and of its coordination
+ * file (never synced: after a reboot the disk holds whatever the kernel
+ * last wrote back). */
+static struct pl_recorder *recorder_new(const char *path)
 {
-    *len = 0;
-    int fd = openat(dirfd, name, O_RDONLY);
-    if (fd < 0)
-        return NULL;
-    struct stat st;
-    unsigned char *buf = NULL;
-    if (fstat(fd, &st) == 0 && (buf = malloc((size_t)st.st_size + 1)) != NULL) {
-        ssize_t n = pread(fd, buf, (size_t)st.st_size, 0);
-        *len = n > 0 ? (size_t)n : 0;
-    }
-    close(fd);
-    return buf;
-}
-
-/* What a successful sync of fd made durable, when fd is the log directory
- * or one of its segments. (Syncs of anything else, such as the recovery of
- * a crash state, are no part of the model.) */
-static void record_sync(int fd)
-{
-    struct stat st, dir_st;
-    if (fstat(fd, &st) != 0)
-        return;
-    int dirfd = open(log_dir, O_RDONLY | O_DIRECTORY);
-    if (dirfd < 0)
-        return;
-    if (fstat(dirfd, &dir_st) != 0 ||
-        (S_ISDIR(st.st_mode) && (st.st_dev != dir_st.st_dev || st.st_ino != dir_st.st_ino))) {
-        close(dirfd);
-        return;
-    }
-    size_t shm_len;
-    unsigned char *shm = slurp(dirfd, DL_SHM_NAME, &shm_len);
-    if (shm && shm_len >= DL_SHM_SIZE)
-        memcpy(recorded->shm[recorded->nshm++ % SHM_VERSIONS], shm, DL_SHM_SIZE);
-    free(shm);
-    if (S_ISDIR(st.st_mode)) {
-        DIR *d = fdopendir(dup(dirfd));
-        struct dirent *e;
-        while (d && (e = readdir(d)) != NULL) {
-            struct synced *f = is_segment(e->d_name) ? file_named(e->d_name) : NULL;
-            if (f)
-                f->entry_durable = 1;
-        }
-        if (d)
-            closedir(d);
-    } else {
-        char link[64], path[PATH_MAX];
-        snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-        ssize_t n = readlink(link, path, sizeof path - 1);
-        if (n > 0) {
-            path[n] = '\0';
-            const char *name = strrchr(path, '/');
-            name = name ? name + 1 : path;
-            struct stat entry;
-            int ours = fstatat(dirfd, name, &entry, AT_SYMLINK_NOFOLLOW) == 0 &&
-                       entry.st_dev == st.st_dev && entry.st_ino == st.st_ino;
-            struct synced *f = ours && is_segment(name) ? file_named(name) : NULL;
-            size_t len;
-            unsigned char *now = f ? slurp(dirfd, name, &len) : NULL;
-            if (now) {
-                if (len > MAX_FILE_BYTES)
-                    abort(); /* the test outgrew its copies */
-                memcpy(f->bytes, now, len);
-                f->len = len;
-                free(now);
-            }
-        }
-    }
-    close(dirfd);
-}
-
-/* Records after the sync returns and before the library can act on it (move
- * the durable mark), so that a mark seen at a crash point is covered. */
-static int recorded_sync(int (*real)(int), int fd)
-{
-    if (lying_disk)
-        return 0;
-    int rc = real(fd);
-    if (rc == 0) {
-        pthread_mutex_lock(&recorded->mu);
-        record_sync(fd);
-        pthread_mutex_unlock(&recorded->mu);
-    }
-    return rc;
-}
-
-static int recording_fdatasync(int fd)
-{
-    return recorded_sync(dl_os_real.fdatasync, fd);
-}
-
-static int recording_fsync(int fd)
-{
-    return recorded_sync(dl_os_real.fsync, fd);
+    return pl_recorder_new(path, is_segment, MAX_FILES, MAX_FILE_BYTES, DL_SHM_NAME,
+                           DL_SHM_SIZE);
 }
 
 static uint64_t rnd_state = 0x243f6a8885a308d3ull;
 
+/* The coordination file of a crash state: from the boot before the crash,
+ * for this very directory. */
+static void shm_of_the_boot_before(void *bytes, const char *out)
+{
+    struct dl_shared *old = bytes;
+    struct stat st;
+    snprintf(old->boot_id, sizeof old->boot_id, "the-boot-before-the-crash");
+    if (stat(out, &st) == 0) {
+        old->dir_dev = (uint64_t)st.st_dev;
+        old->dir_ino = (uint64_t)st.st_ino;
+    }
+}
+
 /* Builds one crash state of the log in `out`. */
 static void build_state(const char *out)
 {
-    pthread_mutex_lock(&recorded->mu);
-    mkdir(out, 0755);
-    int dirfd = open(log_dir, O_RDONLY | O_DIRECTORY);
-    DIR *d = fdopendir(dup(dirfd));
-    struct dirent *e;
-    while (d && (e = readdir(d)) != NULL) {
-        if (!is_segment(e->d_name))
-            continue;
-        struct synced *f = file_named(e->d_name);
-        if (!f || (!f->entry_durable && test_rand(&rnd_state) % 2))
-            continue; /* a name no directory fsync covered: lost */
-        size_t len;
-        unsigned char *now = slurp(dirfd, e->d_name, &len);
-        if (!now)
-            continue;
-        for (size_t page = 0; page < len; page += PAGE) {
-            size_t n = len - page < PAGE ? len - page : PAGE;
-            unsigned char old[PAGE];
-            memset(old, 0, sizeof old);
-            if (page < f->len)
-                memcpy(old, f->bytes + page, f->len - page < n ? f->len - page : n);
-            if (memcmp(old, now + page, n) == 0)
-                continue;
-            unsigned pick = (unsigned)(test_rand(&rnd_state) % 3);
-            if (pick == 0) {
-                memcpy(now + page, old, n);            /* lost */
-            } else if (pick == 2) {
-                for (size_t s = 0; s < n; s += SECTOR)  /* torn */
-                    if (test_rand(&rnd_state) % 2)
-                        memcpy(now + page + s, old + s, n - s < SECTOR ? n - s : SECTOR);
-            }                                            /* pick 1: kept */
-        }
-        char path[PATH_MAX + 300];
-        snprintf(path, sizeof path, "%s/%s", out, e->d_name);
-        FILE *w = fopen(path, "wb");
-        if (w) {
-            fwrite(now, 1, len, w);
-            fclose(w);
-        }
-        free(now);
-    }
-    if (d)
-        closedir(d);
-    close(dirfd);
-    /* The coordination file: none, or one of its older versions as the
-     * kernel may have written it back, from the boot before the crash, for
-     * this very directory. */
-    int versions = recorded->nshm < SHM_VERSIONS ? recorded->nshm : SHM_VERSIONS;
-    if (versions && test_rand(&rnd_state) % 3) {
-        struct dl_shared *old = malloc(DL_SHM_SIZE);
-        struct stat st;
-        if (old && stat(out, &st) == 0) {
-            memcpy(old, recorded->shm[test_rand(&rnd_state) % (uint64_t)versions], DL_SHM_SIZE);
-            snprintf(old->boot_id, sizeof old->boot_id, "the-boot-before-the-crash");
-            old->dir_dev = (uint64_t)st.st_dev;
-            old->dir_ino = (uint64_t)st.st_ino;
-            char path[PATH_MAX + 300];
-            snprintf(path, sizeof path, "%s/%s", out, DL_SHM_NAME);
-            FILE *w = fopen(path, "wb");
-            if (w) {
-                fwrite(old, 1, DL_SHM_SIZE, w);
-                fclose(w);
-            }
-        }
-        free(old);
-    }
-    pthread_mutex_unlock(&recorded->mu);
-}
-
-/* Where crash states are built: on a tmpfs when there is one. Recovery of a
- * state fsyncs what it repairs, and on a disk that costs more than all the
- * rest; what a state proves does not depend on the file system under it
- * (the durability of the workload's own syncs was taken on the real one). */
-static void crash_dir(char *buf, size_t size)
-{
-    struct stat st;
-    const char *base = stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) ? "/dev/shm" : "/tmp";
-    snprintf(buf, size, "%s/durlog-crash-%d", base, (int)getpid());
+    pl_build_state(recorded, out, PL_TORN, &rnd_state, shm_of_the_boot_before);
 }
 
 /* Writer processes of the multi-process test (the single-process one uses
  * writer 0 alone). */
 enum { PROCS = 3, PROC_RECORDS = 300, CRASH_POINTS = 40 };
 
-/* Checks one crash state: it opens, its numbers are dense, its payloads
- * intact, each writer's records a prefix of what it appended and at least as
- * long as what its sync appends acknowledged (acked[w]), and everything below
- * `durable` is there. Returns 0 or what is wrong. */
 /* Reads the log from its start: how many records come, dense, intact, each
  * writer's in order, before the reader stops (at the end or at damage).
  * next[w] gets one past each writer's last record. NULL or what is wrong. */
@@ -407,27 +189,20 @@ static long run_workload_checking(long states_per_point, long *states_total, int
 {
     struct scratch s;
     scratch_make(&s);
-    snprintf(log_dir, sizeof log_dir, "%s", s.log);
     atomic_store(&async_acked, 0);
-    recorded = recorder_new();
+    recorded = recorder_new(s.log);
     if (!recorded) {
         CHECK(!"shared memory");
-        scratch_remove(&s);
         return 1;
     }
-    dl_os.fdatasync = recording_fdatasync;
-    dl_os.fsync = recording_fsync;
-    durlog_options o;
-    durlog_options_init(&o);
-    o.segment_size = 4096;
-    o.buffer_size = 1024;
-    o.interval_ms = INTERVAL_MS;
-    o.engine = DURLOG_ENGINE_THREAD; /* its syncs go through the recorder */
-    durlog *log;
-    if (durlog_open(s.log, &o, &log) != 0) {
-        CHECK(!"open the log");
+    recorded->lying = lying_disk;
+    pl_record_syncs(recorded);
+    durlog *log = fx_writer(s.log, &(durlog_options){
+        .segment_size = 4096, .buffer_size = 1024, .interval_ms = INTERVAL_MS,
+        .engine = DURLOG_ENGINE_THREAD /* its syncs go through the recorder */ });
+    if (!log) {
         tu_restore_os();
-        scratch_remove(&s);
+        pl_recorder_free(recorded);
         return 1;
     }
     static const durlog_level levels[5] = { DURLOG_KERNEL, DURLOG_BUFFERED, DURLOG_SYNC,
@@ -467,7 +242,7 @@ static long run_workload_checking(long states_per_point, long *states_total, int
             if (now - appended_ms[j] > INTERVAL_MS + INTERVAL_SLACK_MS)
                 must_have = j + 1;
         for (long k = 0; k < states_per_point; k++) {
-            crash_dir(state, sizeof state);
+            pl_state_dir(state, sizeof state);
             build_state(state);
             uint64_t acked[PROCS] = { acked_sync };
             const char *bad = flip_sealed ? check_flipped_state(state, states_total)
@@ -481,12 +256,11 @@ static long run_workload_checking(long states_per_point, long *states_total, int
             test_rmrf(state);
         }
     }
-    CHECK_OK(durlog_close(log));
+    CHECK_OK(fx_close(log));
     if (sh)
         tu_unmap_shared(sh);
     tu_restore_os();
-    munmap(recorded, sizeof *recorded);
-    scratch_remove(&s);
+    pl_recorder_free(recorded);
     return failures;
 }
 
@@ -506,17 +280,11 @@ static int copy_dir(const char *from, const char *to)
     while (rc == 0 && d && (e = readdir(d)) != NULL) {
         if (e->d_name[0] == '.')
             continue;
-        char b[PATH_MAX + 300];
-        snprintf(b, sizeof b, "%s/%s", to, e->d_name);
-        int dirfd = open(from, O_RDONLY | O_DIRECTORY);
+        char a[PATH_MAX + 300], b[PATH_MAX + 300];
         size_t len;
-        unsigned char *bytes = slurp(dirfd, e->d_name, &len);
-        close(dirfd);
-        FILE *w = bytes ? fopen(b, "wb") : NULL;
-        if (!w || fwrite(bytes, 1, len, w) != len)
+        unsigned char *bytes = file_read(log_file(a, sizeof a, from, e->d_name), &len);
+        if (!bytes || file_write(log_file(b, sizeof b, to, e->d_name), bytes, len) != 0)
             rc = -1;
-        if (w)
-            fclose(w);
         free(bytes);
     }
     if (d)
@@ -616,26 +384,18 @@ static const char *check_flipped_state(const char *path, long *tested)
     }
 
     /* One byte of one record's payload in the sealed segment, flipped. */
-    char name[DL_SEG_NAME_LEN + 1];
-    dl_seg_name(name, segs[pick]);
+    char seg[PATH_MAX + 80];
     size_t len;
-    int dirfd = open(flipped, O_RDONLY | O_DIRECTORY);
-    unsigned char *bytes = slurp(dirfd, name, &len);
+    unsigned char *bytes = file_read(seg_file(seg, sizeof seg, flipped, segs[pick]), &len);
     uint64_t records = segs[pick + 1] - segs[pick];
     uint64_t target = segs[pick] + test_rand(&rnd_state) % records, off = DL_SEG_HEADER_SIZE;
     for (uint64_t q = segs[pick]; bytes && q < target && off + DL_REC_HEADER_SIZE <= len; q++)
         off += dl_rec_size(dl_get32(bytes + off + DL_RECH_LEN));
     uint64_t at = off + DL_REC_HEADER_SIZE + TU_PAYLOAD_HEAD - 1;
-    int fd = bytes && at < len ? openat(dirfd, name, O_WRONLY) : -1;
-    if (fd < 0) {
+    if (!bytes || at >= len)
         bad = "cannot find the record to damage";
-    } else {
-        unsigned char b = bytes[at] ^ 0x10;
-        if (pwrite(fd, &b, 1, (off_t)at) != 1)
-            bad = "cannot flip the byte";
-        close(fd);
-    }
-    close(dirfd);
+    else if (file_flip_bit(seg, at, 4) != 0) /* 0x10 */
+        bad = "cannot flip the byte";
     free(bytes);
     if (bad)
         goto out;
@@ -722,15 +482,10 @@ struct proc_writer {
 static int proc_writer_main(void *arg)
 {
     struct proc_writer *p = arg;
-    dl_os.fdatasync = recording_fdatasync;
-    dl_os.fsync = recording_fsync;
-    durlog_options o;
-    durlog_options_init(&o);
-    o.segment_size = 4096;
-    o.interval_ms = 2;
-    o.engine = DURLOG_ENGINE_THREAD;
+    pl_record_syncs(recorded);
     durlog *log;
-    if (durlog_open(p->path, &o, &log))
+    if (durlog_open(p->path, &(durlog_options){ .segment_size = 4096, .interval_ms = 2,
+                                                .engine = DURLOG_ENGINE_THREAD }, &log))
         return 1;
     static const durlog_level levels[4] = { DURLOG_KERNEL, DURLOG_SYNC, DURLOG_BUFFERED,
                                             DURLOG_INTERVAL };
@@ -749,15 +504,11 @@ static void power_loss_states_of_several_writer_processes_keep_what_was_synced(v
 {
     struct scratch s;
     scratch_make(&s);
-    snprintf(log_dir, sizeof log_dir, "%s", s.log);
-    recorded = recorder_new();
+    recorded = recorder_new(s.log);
     struct shared_acks *acks = tu_shared_alloc(sizeof *acks);
     REQUIRE(recorded && acks);
     durlog *log;
-    durlog_options o;
-    durlog_options_init(&o);
-    o.segment_size = 4096;
-    REQUIRE(durlog_open(s.log, &o, &log) == 0); /* create it */
+    REQUIRE(durlog_open(s.log, &(durlog_options){ .segment_size = 4096 }, &log) == 0); /* create it */
     CHECK_OK(durlog_close(log));
     struct dl_shared *sh = tu_map_shared(s.log);
     REQUIRE(sh);
@@ -780,7 +531,7 @@ static void power_loss_states_of_several_writer_processes_keep_what_was_synced(v
             acked[w] = atomic_load(&acks->acked_sync[w]);
         uint64_t durable = tu_durable(sh);
         for (long k = 0; k < per_point; k++) {
-            crash_dir(state, sizeof state);
+            pl_state_dir(state, sizeof state);
             build_state(state);
             const char *bad = check_state(state, durable, acked);
             states++;
@@ -798,8 +549,7 @@ static void power_loss_states_of_several_writer_processes_keep_what_was_synced(v
     CHECK_EQ_U64(failures, 0);
     tu_unmap_shared(sh);
     munmap(acks, sizeof *acks);
-    munmap(recorded, sizeof *recorded);
-    scratch_remove(&s);
+    pl_recorder_free(recorded);
 }
 
 

@@ -13,7 +13,11 @@
 
 #include "format.h"
 #include "segment.h"
-#include "testutil.h"
+#include "lib/children.h"
+#include "lib/fixture.h"
+#include "lib/logfiles.h"
+#include "lib/payload.h"
+#include "lib/seam.h"
 
 #define EXTRA 100
 
@@ -56,12 +60,11 @@ static void board_fail(struct board *b, const char *what, uint32_t writer,
 
 static durlog_options small_segments(void)
 {
-    durlog_options o;
-    durlog_options_init(&o);
-    o.segment_size = 1 << 20; /* many rolls for readers to cross */
-    o.buffer_size = 4096;
-    o.interval_ms = 5;
-    return o;
+    return (durlog_options){
+        .segment_size = 1 << 20, /* many rolls for readers to cross */
+        .buffer_size = 4096,
+        .interval_ms = 5,
+    };
 }
 
 /* Opens the log (small segments) for writer `who`; NULL after recording
@@ -85,6 +88,45 @@ static void create_log(const char *path)
     durlog *log;
     REQUIRE(durlog_open(path, &o, &log) == 0);
     CHECK_OK(durlog_close(log));
+}
+
+/* What a writer (a forked process, or a thread of one) is told: the log
+ * (its path; a thread gets the handle), the board it reports to, its writer
+ * number, and (where it appends a given number) how many records. */
+struct writer_child {
+    const char *path;
+    struct board *b;
+    uint32_t writer;
+    uint64_t count;
+    durlog *log;
+};
+
+/* A board in shared memory for the log it creates at the new scratch s
+ * (so that readers can open it before any writer). NULL without memory. */
+static struct board *board_new(struct scratch *s)
+{
+    scratch_make(s);
+    struct board *b = tu_shared_alloc(sizeof *b);
+    if (b) {
+        atomic_store(&b->end_seq, UINT64_MAX);
+        create_log(s->log);
+    }
+    return b;
+}
+
+/* Forks writers first..first+n-1 running fn, each told to append count
+ * records; their descriptions in c, their pids in pids. Returns 0, or -1
+ * if a fork failed. */
+static int fork_writers(struct writer_child *c, pid_t *pids, uint32_t first, uint32_t n,
+                        const char *path, struct board *b, uint64_t count,
+                        int (*fn)(void *))
+{
+    for (uint32_t i = 0; i < n; i++) {
+        c[i] = (struct writer_child){ path, b, first + i, count, NULL };
+        if ((pids[i] = tu_fork(fn, &c[i])) <= 0)
+            return -1;
+    }
+    return 0;
 }
 
 /* A level for each append: mostly buffered and kernel, some interval, a
@@ -123,16 +165,9 @@ static int append_records(durlog *log, struct board *b, uint32_t w, uint64_t ind
 
 enum { STRESS_PROCESSES = 8, STRESS_THREADS = 2, STRESS_READERS = 4 };
 
-struct stress_thread {
-    durlog *log;
-    struct board *b;
-    uint32_t writer;
-    uint64_t count;
-};
-
 static void *stress_thread_main(void *arg)
 {
-    struct stress_thread *t = arg;
+    struct writer_child *t = arg;
     uint64_t rnd = 0x9e3779b97f4a7c15ull ^ t->writer;
     uint64_t i = 0;
     while (i < t->count && !atomic_load(&t->b->failed)) {
@@ -148,27 +183,19 @@ static void *stress_thread_main(void *arg)
     return NULL;
 }
 
-struct stress_child {
-    const char *path;
-    struct board *b;
-    uint32_t process;
-    uint64_t per_thread;
-};
-
 static int stress_writer_main(void *arg)
 {
-    struct stress_child *c = arg;
-    durlog *log = board_open(c->b, c->path, c->process);
+    struct writer_child *c = arg; /* writer: the process; count: per thread */
+    durlog *log = board_open(c->b, c->path, c->writer);
     if (!log)
         return 1;
     while (!atomic_load(&c->b->go))
         usleep(100);
     pthread_t th[STRESS_THREADS];
-    struct stress_thread t[STRESS_THREADS];
+    struct writer_child t[STRESS_THREADS];
     for (int i = 0; i < STRESS_THREADS; i++) {
-        t[i] = (struct stress_thread){ log, c->b,
-                                       c->process * STRESS_THREADS + (uint32_t)i,
-                                       c->per_thread };
+        t[i] = (struct writer_child){ c->path, c->b, c->writer * STRESS_THREADS + (uint32_t)i,
+                                      c->count, log };
         if (pthread_create(&th[i], NULL, stress_thread_main, &t[i]))
             return 1;
     }
@@ -276,11 +303,8 @@ static void eight_writer_processes_and_four_following_readers_agree(void)
     const uint64_t per_thread = env_count("DURLOG_STRESS_RECORDS", 25000);
     const uint32_t writers = STRESS_PROCESSES * STRESS_THREADS;
     struct scratch s;
-    scratch_make(&s);
-    struct board *b = tu_shared_alloc(sizeof *b);
+    struct board *b = board_new(&s);
     REQUIRE(b);
-    atomic_store(&b->end_seq, UINT64_MAX);
-    create_log(s.log);
 
     struct reader_child rc[STRESS_READERS];
     pid_t readers[STRESS_READERS];
@@ -294,13 +318,10 @@ static void eight_writer_processes_and_four_following_readers_agree(void)
         readers[i] = tu_fork(reader_main, &rc[i]);
         REQUIRE(readers[i] > 0);
     }
-    struct stress_child wc[STRESS_PROCESSES];
+    struct writer_child wc[STRESS_PROCESSES];
     pid_t pids[STRESS_PROCESSES];
-    for (uint32_t p = 0; p < STRESS_PROCESSES; p++) {
-        wc[p] = (struct stress_child){ s.log, b, p, per_thread };
-        pids[p] = tu_fork(stress_writer_main, &wc[p]);
-        REQUIRE(pids[p] > 0);
-    }
+    REQUIRE(fork_writers(wc, pids, 0, STRESS_PROCESSES, s.log, b, per_thread,
+                         stress_writer_main) == 0);
     uint64_t start = tu_now_ms();
     atomic_store(&b->go, 1);
     for (uint32_t p = 0; p < STRESS_PROCESSES; p++)
@@ -323,21 +344,13 @@ static void eight_writer_processes_and_four_following_readers_agree(void)
     for (uint32_t w = 0; w < writers; w++)
         CHECK_EQ_U64(next_index[w], per_thread);
     munmap(b, sizeof *b);
-    scratch_remove(&s);
 }
 
 /* ---- group commit across processes ---- */
 
-struct sync_child {
-    const char *path;
-    struct board *b;
-    uint32_t writer;
-    unsigned count;
-};
-
 static int sync_writer_main(void *arg)
 {
-    struct sync_child *c = arg;
+    struct writer_child *c = arg;
     durlog *log;
     if (durlog_open(c->path, NULL, &log))
         return 1;
@@ -348,7 +361,7 @@ static int sync_writer_main(void *arg)
     while (!atomic_load(&c->b->go))
         usleep(100);
     int rc = 0;
-    for (unsigned i = 0; i < c->count && rc == 0; i++) {
+    for (uint64_t i = 0; i < c->count && rc == 0; i++) {
         uint64_t seq;
         rc = tu_append_payload(log, c->writer, i, EXTRA, DURLOG_SYNC, &seq);
         if (rc == 0 && tu_durable(sh) <= seq)
@@ -365,20 +378,15 @@ static void sync_appends_in_many_processes_share_fdatasync_calls(void)
 {
     enum { PROCESSES = 8, PER_PROCESS = 100 };
     struct scratch s;
-    scratch_make(&s);
     struct board *b = tu_shared_alloc(sizeof *b);
     REQUIRE(b);
-    durlog *log;
-    REQUIRE(durlog_open(s.log, NULL, &log) == 0);
+    durlog *log = fx_open(&s, NULL);
+    REQUIRE(log);
     CHECK_OK(durlog_append(log, "", 0, DURLOG_SYNC, NULL)); /* segment exists */
-    CHECK_OK(durlog_close(log));
-    struct sync_child c[PROCESSES];
+    CHECK_OK(fx_close(log));
+    struct writer_child c[PROCESSES];
     pid_t pids[PROCESSES];
-    for (uint32_t i = 0; i < PROCESSES; i++) {
-        c[i] = (struct sync_child){ s.log, b, i, PER_PROCESS };
-        pids[i] = tu_fork(sync_writer_main, &c[i]);
-        REQUIRE(pids[i] > 0);
-    }
+    REQUIRE(fork_writers(c, pids, 0, PROCESSES, s.log, b, PER_PROCESS, sync_writer_main) == 0);
     tu_sleep_ms(50); /* let them all open */
     atomic_store(&b->go, 1);
     for (uint32_t i = 0; i < PROCESSES; i++)
@@ -393,7 +401,6 @@ static void sync_appends_in_many_processes_share_fdatasync_calls(void)
     CHECK_EQ_U64(tu_verify_log(s.log, 1, EXTRA, PROCESSES, next_index),
                  PROCESSES * PER_PROCESS);
     munmap(b, sizeof *b);
-    scratch_remove(&s);
 }
 
 /* ---- permissions ---- */
@@ -450,7 +457,6 @@ static void segments_get_the_logs_permissions_whatever_the_writers_umask(void)
         CHECK(m == 0640);
     }
     free(segs);
-    scratch_remove(&s);
 }
 
 /* A writer of another durlog version has the log open: its coordination
@@ -484,24 +490,17 @@ static void joining_a_log_open_by_another_version_fails_clearly(void)
     CHECK_OK(durlog_open(s.log, NULL, &other));
     CHECK_OK(durlog_close(other));
     CHECK_OK(durlog_close(log));
-    scratch_remove(&s);
 }
 
 /* ---- kill loop ---- */
 
 enum { KILL_WRITERS = 3 };
 
-struct kill_child {
-    const char *path;
-    struct board *b;
-    uint32_t writer;
-};
-
 /* Appends in bursts (so that a kill often lands inside an append, holding the
  * append lock or halfway through copying) at mixed levels until told to stop. */
 static int kill_writer_main(void *arg)
 {
-    struct kill_child *c = arg;
+    struct writer_child *c = arg;
     durlog *log = board_open(c->b, c->path, c->writer);
     if (!log)
         return 1;
@@ -538,25 +537,18 @@ static void writers_killed_at_random_moments_lose_nothing_acknowledged(void)
     const unsigned rounds = env_count("DURLOG_KILL_ROUNDS", 200);
     REQUIRE(rounds + KILL_WRITERS <= MAX_WRITERS);
     struct scratch s;
-    scratch_make(&s);
-    struct board *b = tu_shared_alloc(sizeof *b);
+    struct board *b = board_new(&s);
     REQUIRE(b);
-    atomic_store(&b->end_seq, UINT64_MAX);
-    create_log(s.log);
     const uint32_t max_writer = rounds + KILL_WRITERS;
     struct reader_child rd = { s.log, b, 0, { 0 }, max_writer, 3600 };
     durlog_reader_options_init(&rd.opts);
     pid_t reader = tu_fork(reader_main, &rd);
     REQUIRE(reader > 0);
 
-    struct kill_child kc[KILL_WRITERS];
+    struct writer_child kc[KILL_WRITERS];
     pid_t pids[KILL_WRITERS];
-    uint32_t next_writer = 0;
-    for (int i = 0; i < KILL_WRITERS; i++) {
-        kc[i] = (struct kill_child){ s.log, b, next_writer++ };
-        pids[i] = tu_fork(kill_writer_main, &kc[i]);
-        REQUIRE(pids[i] > 0);
-    }
+    uint32_t next_writer = KILL_WRITERS;
+    REQUIRE(fork_writers(kc, pids, 0, KILL_WRITERS, s.log, b, 0, kill_writer_main) == 0);
     uint64_t rnd = 0xc0ffee;
     uint64_t worst_stall = 0, in_burst = 0;
     for (unsigned round = 0; round < rounds && !th_failed_current; round++) {
@@ -595,9 +587,8 @@ static void writers_killed_at_random_moments_lose_nothing_acknowledged(void)
                 worst_stall = ms;
         }
         CHECK(!atomic_load(&b->failed));
-        kc[v] = (struct kill_child){ s.log, b, next_writer++ };
-        pids[v] = tu_fork(kill_writer_main, &kc[v]);
-        REQUIRE(pids[v] > 0);
+        REQUIRE(fork_writers(&kc[v], &pids[v], next_writer++, 1, s.log, b, 0,
+                             kill_writer_main) == 0);
     }
     atomic_store(&b->stop, 1);
     for (int i = 0; i < KILL_WRITERS; i++)
@@ -636,7 +627,6 @@ static void writers_killed_at_random_moments_lose_nothing_acknowledged(void)
     CHECK(!rep.damaged);
     CHECK_EQ_U64(rep.records, end);
     munmap(b, sizeof *b);
-    scratch_remove(&s);
 }
 
 TEST_MAIN(

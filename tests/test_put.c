@@ -35,7 +35,9 @@
 #include <sys/statvfs.h>
 
 #include "put.h"
-#include "testutil.h"
+#include "lib/children.h"
+#include "lib/seam.h"
+#include "lib/timing.h"
 
 #define OLD_TEXT "the old content, which must survive every failure\n"
 

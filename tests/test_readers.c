@@ -2,7 +2,11 @@
  * across segment rolls, durable-only views, read-only readers, spin mode. */
 #include <sys/wait.h>
 
-#include "testutil.h"
+#include "lib/children.h"
+#include "lib/fixture.h"
+#include "lib/logfiles.h"
+#include "lib/payload.h"
+#include "lib/seam.h"
 
 #define EXTRA 200
 
@@ -14,11 +18,10 @@ static uint64_t ms_since(uint64_t start)
 static void wait_times_out_when_nothing_arrives(void)
 {
     struct scratch s;
-    scratch_make(&s);
-    durlog *log;
+    durlog *log = fx_open(&s, NULL);
     durlog_reader *r;
     durlog_record rec;
-    REQUIRE(durlog_open(s.log, NULL, &log) == 0);
+    REQUIRE(log);
     CHECK_OK(tu_append_payload(log, 0, 0, EXTRA, DURLOG_KERNEL, NULL));
     REQUIRE(durlog_reader_open(s.log, NULL, &r) == 0);
     CHECK_OK(durlog_reader_wait(r, 0)); /* one is there */
@@ -28,8 +31,7 @@ static void wait_times_out_when_nothing_arrives(void)
     CHECK(ms_since(start) >= 55);
     CHECK_RC(durlog_reader_wait(r, 0), -ETIMEDOUT);
     durlog_reader_close(r);
-    CHECK_OK(durlog_close(log));
-    scratch_remove(&s);
+    CHECK_OK(fx_close(log));
 }
 
 /* A child process appends `n` records, pausing now and then so that the
@@ -37,9 +39,7 @@ static void wait_times_out_when_nothing_arrives(void)
 static int appending_child(const char *path, uint64_t n)
 {
     durlog *log;
-    durlog_options o;
-    durlog_options_init(&o);
-    o.segment_size = 16384;
+    durlog_options o = { .segment_size = 16384 };
     if (durlog_open(path, &o, &log))
         return 1;
     for (uint64_t i = 0; i < n; i++) {
@@ -54,12 +54,8 @@ static int appending_child(const char *path, uint64_t n)
 static void reader_follows_a_writer_in_another_process_across_rolls(void)
 {
     struct scratch s;
-    scratch_make(&s);
-    durlog *log;
-    durlog_options o;
-    durlog_options_init(&o);
-    o.segment_size = 16384;
-    REQUIRE(durlog_open(s.log, &o, &log) == 0); /* creates the log */
+    durlog *log = fx_open(&s, &(durlog_options){ .segment_size = 16384 });
+    REQUIRE(log); /* creates the log */
     durlog_reader *r;
     REQUIRE(durlog_reader_open(s.log, NULL, &r) == 0);
     const uint64_t n = 2000;
@@ -96,37 +92,15 @@ static void reader_follows_a_writer_in_another_process_across_rolls(void)
     durlog_record rec;
     CHECK_RC(durlog_reader_next(r, &rec), DURLOG_EEND);
     durlog_reader_close(r);
-    CHECK_OK(durlog_close(log));
-    scratch_remove(&s);
-}
-
-struct delayed {
-    durlog *log;
-    unsigned delay_ms;
-    durlog_level level;
-    int flush_sync;
-};
-
-static void *append_later(void *arg)
-{
-    struct delayed *d = arg;
-    tu_sleep_ms(d->delay_ms);
-    if (d->flush_sync)
-        durlog_flush(d->log, DURLOG_SYNC);
-    else
-        tu_append_payload(d->log, 0, 1, EXTRA, d->level, NULL);
-    return NULL;
+    CHECK_OK(fx_close(log));
 }
 
 static void durable_only_reader_sees_records_once_synced(void)
 {
     struct scratch s;
-    scratch_make(&s);
-    durlog *log;
-    REQUIRE(durlog_open(s.log, NULL, &log) == 0);
-    durlog_reader_options ro;
-    durlog_reader_options_init(&ro);
-    ro.durable_only = 1;
+    durlog *log = fx_open(&s, NULL);
+    REQUIRE(log);
+    durlog_reader_options ro = { .durable_only = 1 };
     durlog_reader *r, *all;
     durlog_record rec;
     REQUIRE(durlog_reader_open(s.log, &ro, &r) == 0);
@@ -137,13 +111,12 @@ static void durable_only_reader_sees_records_once_synced(void)
     CHECK_RC(durlog_reader_next(r, &rec), DURLOG_EEND);
     CHECK_RC(durlog_reader_wait(r, 30), -ETIMEDOUT);
     /* Another thread syncs: the waiting durable-only reader wakes. */
-    pthread_t th;
-    struct delayed d = { log, 30, DURLOG_KERNEL, 1 };
-    REQUIRE(pthread_create(&th, NULL, append_later, &d) == 0);
+    struct tu_later d = { .log = log, .delay_ms = 30, .level = DURLOG_SYNC, .flush = 1 };
+    REQUIRE(tu_later_start(&d) == 0);
     uint64_t start = tu_now_ms();
     CHECK_OK(durlog_reader_wait(r, 5000));
     CHECK(ms_since(start) < 4000);
-    pthread_join(th, NULL);
+    tu_later_join(&d);
     CHECK_OK(durlog_reader_next(r, &rec));
     CHECK_EQ_U64(rec.seq, 0);
     struct dl_shared *sh = tu_map_shared(s.log);
@@ -156,8 +129,7 @@ static void durable_only_reader_sees_records_once_synced(void)
     tu_unmap_shared(sh);
     durlog_reader_close(r);
     durlog_reader_close(all);
-    CHECK_OK(durlog_close(log));
-    scratch_remove(&s);
+    CHECK_OK(fx_close(log));
 }
 
 /* No write access to the coordination file (as for a user with read
@@ -174,9 +146,8 @@ static int openat_shm_readonly(int dirfd, const char *name, int flags, mode_t mo
 static void read_only_reader_follows_by_polling(void)
 {
     struct scratch s;
-    scratch_make(&s);
-    durlog *log;
-    REQUIRE(durlog_open(s.log, NULL, &log) == 0);
+    durlog *log = fx_open(&s, NULL);
+    REQUIRE(log);
     CHECK_OK(tu_append_payload(log, 0, 0, EXTRA, DURLOG_KERNEL, NULL));
     dl_os.openat = openat_shm_readonly;
     durlog_reader *r;
@@ -186,20 +157,19 @@ static void read_only_reader_follows_by_polling(void)
     CHECK_OK(durlog_reader_next(r, &rec));
     struct dl_shared *sh = tu_map_shared(s.log);
     REQUIRE(sh);
-    pthread_t th;
-    struct delayed d = { log, 30, DURLOG_KERNEL, 0 };
-    REQUIRE(pthread_create(&th, NULL, append_later, &d) == 0);
+    struct tu_later d = { .log = log, .delay_ms = 30, .index = 1, .extra = EXTRA,
+                          .level = DURLOG_KERNEL };
+    REQUIRE(tu_later_start(&d) == 0);
     uint64_t start = tu_now_ms();
     CHECK_OK(durlog_reader_wait(r, 5000));
     CHECK(ms_since(start) < 4000);
     CHECK_EQ_U64(atomic_load(&sh->published.count[0]) + atomic_load(&sh->published.count[1]), 0); /* it never registered */
-    pthread_join(th, NULL);
+    tu_later_join(&d);
     CHECK_OK(durlog_reader_next(r, &rec));
     CHECK_EQ_U64(rec.seq, 1);
     tu_unmap_shared(sh);
     durlog_reader_close(r);
-    CHECK_OK(durlog_close(log));
-    scratch_remove(&s);
+    CHECK_OK(fx_close(log));
 }
 
 /* Sleepers counted on the publish queue, in both epochs. */
@@ -227,12 +197,11 @@ static int reader_waiting_until_killed_main(void *arg)
 static void reader_killed_while_waiting_stops_costing_appends_a_wake(void)
 {
     struct scratch s;
-    scratch_make(&s);
-    durlog *log;
+    durlog *log = fx_open(&s, NULL);
     /* Open throughout: a writer opening the log alone would rebuild the
      * coordination file, dropping every count anyway. No append yet, so no
      * library thread runs when the reader is forked. */
-    REQUIRE(durlog_open(s.log, NULL, &log) == 0);
+    REQUIRE(log);
     struct dl_shared *sh = tu_map_shared(s.log);
     REQUIRE(sh);
     uint64_t start;
@@ -260,9 +229,8 @@ static void reader_killed_while_waiting_stops_costing_appends_a_wake(void)
     CHECK_EQ_U64(publish_sleepers(sh), 0);
     CHECK(took < DL_WAITQ_GRACE_NS / 1000000u + 2000);
     CHECK(took >= DL_WAITQ_GRACE_NS / 1000000u); /* not before the grace period */
-    CHECK_OK(durlog_close(log));
+    CHECK_OK(fx_close(log));
     tu_unmap_shared(sh);
-    scratch_remove(&s);
 }
 
 /* A sleeper whose count was dropped (it overstayed the grace period) and
@@ -294,22 +262,20 @@ static void leaving_after_the_count_was_dropped_leaves_it_at_zero(void)
 static void spinning_reader_sees_an_append(void)
 {
     struct scratch s;
-    scratch_make(&s);
-    durlog *log;
-    REQUIRE(durlog_open(s.log, NULL, &log) == 0);
-    durlog_reader_options ro;
-    durlog_reader_options_init(&ro);
-    ro.spin_us = 200000; /* longer than the delay: found while spinning */
+    durlog *log = fx_open(&s, NULL);
+    REQUIRE(log);
+    /* Spins longer than the delay: the record is found while spinning. */
+    durlog_reader_options ro = { .spin_us = 200000 };
     durlog_reader *r;
     durlog_record rec;
     REQUIRE(durlog_reader_open(s.log, &ro, &r) == 0);
     struct dl_shared *sh = tu_map_shared(s.log);
     REQUIRE(sh);
-    pthread_t th;
-    struct delayed d = { log, 20, DURLOG_KERNEL, 0 };
-    REQUIRE(pthread_create(&th, NULL, append_later, &d) == 0);
+    struct tu_later d = { .log = log, .delay_ms = 20, .index = 1, .extra = EXTRA,
+                          .level = DURLOG_KERNEL };
+    REQUIRE(tu_later_start(&d) == 0);
     CHECK_OK(durlog_reader_wait(r, 5000));
-    pthread_join(th, NULL);
+    tu_later_join(&d);
     CHECK_OK(durlog_reader_next(r, &rec));
     CHECK_EQ_U64(rec.seq, 0);
     /* Nothing more: the spin gives up at the timeout. */
@@ -318,8 +284,7 @@ static void spinning_reader_sees_an_append(void)
     CHECK(ms_since(start) >= 25);
     tu_unmap_shared(sh);
     durlog_reader_close(r);
-    CHECK_OK(durlog_close(log));
-    scratch_remove(&s);
+    CHECK_OK(fx_close(log));
 }
 
 /* A copied log (no coordination file): a durable-only reader counts every
@@ -327,18 +292,15 @@ static void spinning_reader_sees_an_append(void)
 static void durable_only_reader_of_a_copied_log_sees_every_record(void)
 {
     struct scratch s;
-    scratch_make(&s);
-    durlog *log;
-    REQUIRE(durlog_open(s.log, NULL, &log) == 0);
+    durlog *log = fx_open(&s, NULL);
+    REQUIRE(log);
     for (uint64_t i = 0; i < 5; i++)
         CHECK_OK(tu_append_payload(log, 0, i, EXTRA, DURLOG_KERNEL, NULL));
-    CHECK_OK(durlog_close(log));
+    CHECK_OK(fx_close(log));
     char shm[400];
     snprintf(shm, sizeof shm, "%s/%s", s.log, DL_SHM_NAME);
     REQUIRE(unlink(shm) == 0);
-    durlog_reader_options ro;
-    durlog_reader_options_init(&ro);
-    ro.durable_only = 1;
+    durlog_reader_options ro = { .durable_only = 1 };
     durlog_reader *r;
     durlog_record rec;
     durlog_info info;
@@ -351,7 +313,6 @@ static void durable_only_reader_of_a_copied_log_sees_every_record(void)
         n++;
     CHECK_EQ_U64(n, 5);
     durlog_reader_close(r);
-    scratch_remove(&s);
 }
 
 TEST_MAIN(

@@ -8,7 +8,9 @@
 #include <time.h>
 
 #include "segment.h"
-#include "testlog.h"
+#include "lib/fixture.h"
+#include "lib/logfiles.h"
+#include "lib/model.h"
 
 static const char SEG0[] = "00000000000000000000.seg";
 
@@ -134,30 +136,33 @@ static void tear_and_recover(const char *log, struct model *m, size_t k,
     CHECK_RC(end_rc, DURLOG_EEND);
 }
 
+/* The model's log (its last record free of zero bytes) as a writer that
+ * crashed before anything was checkpointed left it; returns the bytes of
+ * the segment that starts at seg_first (malloc'd; NULL if there are none),
+ * its path in seg (400 bytes) and its length in *len. */
+static unsigned char *log_to_tear(struct scratch *s, struct model *m, uint64_t segment_size,
+                                  uint64_t seg_first, char *seg, size_t *len)
+{
+    salt_without_zero_bytes(m, m->count - 1);
+    if (fx_model_log_closed(s, m, segment_size, -1) != 0)
+        return NULL;
+    forget_checkpoints(s->log);
+    return file_read(seg_file(seg, 400, s->log, seg_first), len);
+}
+
 static void torn_last_record_is_cut_at_every_offset(void)
 {
     enum { K = 20, LAST_LEN = 304 }; /* a multiple of 8: no padding to spare */
     struct scratch s;
-    scratch_make(&s);
     uint32_t lens[K];
     for (int i = 0; i < K - 1; i++)
         lens[i] = (uint32_t)(i * 37 % 211);
     lens[K - 1] = LAST_LEN;
     struct model m;
     model_init(&m, 0, lens, K);
-    salt_without_zero_bytes(&m, K - 1);
-    durlog *w;
-    CHECK_OK(open_log(s.log, 0, &w));
-    REQUIRE(w);
-    model_append(w, &m, 0, K, DURLOG_KERNEL);
-    CHECK_OK(durlog_close(w));
-    /* As a writer that crashed before anything was checkpointed left it. */
-    forget_checkpoints(s.log);
-
     char seg[400];
-    seg_file(seg, sizeof seg, s.log, 0);
     size_t len;
-    unsigned char *pristine = file_read(seg, &len);
+    unsigned char *pristine = log_to_tear(&s, &m, 0, 0, seg, &len);
     REQUIRE(pristine);
     uint64_t data_start = DL_SEG_HEADER_SIZE + model_bytes(&m, K - 1);
     uint64_t size = dl_rec_size(LAST_LEN);
@@ -169,8 +174,6 @@ static void torn_last_record_is_cut_at_every_offset(void)
     if (th_failed_current)
         fprintf(stderr, "  (the last failing case is shown above)\n");
     free(pristine);
-    model_free(&m);
-    scratch_remove(&s);
 }
 
 static void torn_first_record_of_a_new_segment_is_cut(void)
@@ -178,29 +181,15 @@ static void torn_first_record_of_a_new_segment_is_cut(void)
     /* 4 KiB segments hold five 700-byte records; record 5 opens segment 5. */
     enum { K = 6, LEN = 704 };
     struct scratch s;
-    scratch_make(&s);
-    uint32_t lens[K];
-    for (int i = 0; i < K; i++)
-        lens[i] = LEN;
     struct model m;
-    model_init(&m, 0, lens, K);
-    salt_without_zero_bytes(&m, K - 1);
-    durlog *w;
-    CHECK_OK(open_log(s.log, 4096, &w));
-    REQUIRE(w);
-    model_append(w, &m, 0, K, DURLOG_KERNEL);
-    CHECK_OK(durlog_close(w));
-    /* As a writer that crashed before anything was checkpointed left it. */
-    forget_checkpoints(s.log);
+    model_same_len(&m, 0, K, LEN);
+    char seg[400];
+    size_t len;
+    unsigned char *pristine = log_to_tear(&s, &m, 4096, K - 1, seg, &len);
+    REQUIRE(pristine);
     uint64_t segs[4];
     REQUIRE(list_segments(s.log, segs, 4) == 2);
     REQUIRE(segs[1] == K - 1);
-
-    char seg[400];
-    seg_file(seg, sizeof seg, s.log, K - 1);
-    size_t len;
-    unsigned char *pristine = file_read(seg, &len);
-    REQUIRE(pristine);
     uint64_t size = dl_rec_size(LEN);
     /* Every 7th offset: the test above sweeps every one. */
     for (int how = TEAR_ZERO; how <= TEAR_TRUNCATE && !th_failed_current; how++)
@@ -208,8 +197,6 @@ static void torn_first_record_of_a_new_segment_is_cut(void)
             tear_and_recover(s.log, &m, K, pristine, len, seg, K - 1,
                              DL_SEG_HEADER_SIZE, size, o, (enum tear)how, 4096);
     free(pristine);
-    model_free(&m);
-    scratch_remove(&s);
 }
 
 /* ------------------------------------------------------------------------
@@ -228,34 +215,6 @@ static int record_at(const uint64_t *starts, int k, uint64_t off)
     return j;
 }
 
-/* Reads with skip_damaged: every record returned must be the model's, in
- * increasing order. Returns how many. */
-static uint64_t read_skipping(struct model *m, const char *log, uint64_t *skipped)
-{
-    durlog_reader_options ro;
-    durlog_reader_options_init(&ro);
-    ro.skip_damaged = 1;
-    durlog_reader *r = NULL;
-    *skipped = 0;
-    if (durlog_reader_open(log, &ro, &r) != 0)
-        return 0;
-    durlog_record rec;
-    uint64_t n = 0, next = 0;
-    while (durlog_reader_next(r, &rec) == 0) {
-        if (rec.seq < next || !model_matches(m, &rec)) {
-            fprintf(stderr, "  skipping reader returned a wrong record %" PRIu64 "\n",
-                    rec.seq);
-            th_failed_current = 1;
-            break;
-        }
-        next = rec.seq + 1;
-        n++;
-    }
-    *skipped = durlog_reader_skipped(r);
-    durlog_reader_close(r);
-    return n;
-}
-
 /* The checks for one flipped bit at `off`, in record j (see record_at). */
 static void check_flipped_log(const char *log, struct model *m, int k,
                               const uint64_t *starts, uint64_t off, int j)
@@ -263,7 +222,7 @@ static void check_flipped_log(const char *log, struct model *m, int k,
     int end_rc;
     uint64_t skipped;
     uint64_t n = model_read_log(m, log, &end_rc);
-    uint64_t n_skip = read_skipping(m, log, &skipped);
+    uint64_t n_skip = model_read_skipping(m, log, &skipped);
     durlog_check_report rep;
     CHECK_OK(durlog_check(log, 0, &rep));
     CHECK_EQ_U64(rep.damaged, 1);
@@ -318,17 +277,12 @@ static void flipped_bit_anywhere_is_detected_and_never_returned(void)
 {
     enum { K = 50, AFTER = 64 };
     struct scratch s;
-    scratch_make(&s);
     uint32_t lens[K];
     for (int i = 0; i < K; i++)
         lens[i] = (uint32_t)(i * 13 % 61);
     struct model m;
     model_init(&m, 31337, lens, K);
-    durlog *w;
-    CHECK_OK(open_log(s.log, 0, &w));
-    REQUIRE(w);
-    model_append(w, &m, 0, K, DURLOG_KERNEL);
-    CHECK_OK(durlog_close(w));
+    REQUIRE(fx_model_log_closed(&s, &m, 0, -1) == 0);
     /* As a writer that crashed before anything was checkpointed left it. */
     forget_checkpoints(s.log);
 
@@ -367,27 +321,19 @@ static void flipped_bit_anywhere_is_detected_and_never_returned(void)
     }
     free(pristine_shm);
     free(pristine);
-    model_free(&m);
-    scratch_remove(&s);
 }
 
 /* A log of `count` records of the given lengths, all but the last a multiple
  * of 8 bytes, so that only the last record has padding after its payload;
  * record count-2 is appended at DURLOG_SYNC. Then a bit of record 1's
  * payload flips. */
-static void damage_before_padded_last_record(const struct scratch *s, struct model *m,
+static void damage_before_padded_last_record(struct scratch *s, struct model *m,
                                              const uint32_t *lens, int count,
                                              uint64_t *starts)
 {
     model_init(m, 11, lens, (size_t)count);
-    durlog *w;
-    CHECK_OK(open_log(s->log, 0, &w));
-    if (!w)
+    if (fx_model_log_closed(s, m, 0, count - 2) != 0)
         return;
-    for (int i = 0; i < count; i++)
-        model_append(w, m, (size_t)i, (size_t)i + 1,
-                     i == count - 2 ? DURLOG_SYNC : DURLOG_KERNEL);
-    CHECK_OK(durlog_close(w));
     /* As a writer that crashed before anything was checkpointed left it. */
     forget_checkpoints(s->log);
     for (int i = 0; i <= count; i++)
@@ -403,15 +349,11 @@ static void damage_followed_only_by_a_padded_record_is_refused(void)
     struct scratch s;
     struct model m;
     uint64_t starts[4];
-    scratch_make(&s);
     damage_before_padded_last_record(&s, &m, lens, 3, starts);
     /* Record 2 is good (and was synced): cutting it as a torn tail would
      * lose an acknowledged record. */
     open_expecting_corrupt(s.log, SEG0, starts[1]);
-    uint64_t skipped;
-    CHECK_EQ_U64(read_skipping(&m, s.log, &skipped), 2);
-    model_free(&m);
-    scratch_remove(&s);
+    CHECK_EQ_U64(model_read_skipping(&m, s.log, NULL), 2);
 }
 
 static void damage_vouched_for_by_a_padded_last_record_is_refused_after_power_loss(void)
@@ -420,16 +362,12 @@ static void damage_vouched_for_by_a_padded_last_record_is_refused_after_power_lo
     struct scratch s;
     struct model m;
     uint64_t starts[5];
-    scratch_make(&s);
     damage_before_padded_last_record(&s, &m, lens, 4, starts);
     forget_history(s.log);
     /* Record 3 says records 0..2 were durable: the damage to record 1 is
      * not a power loss's doing. */
     open_expecting_corrupt(s.log, SEG0, starts[1]);
-    uint64_t skipped;
-    CHECK_EQ_U64(read_skipping(&m, s.log, &skipped), 3);
-    model_free(&m);
-    scratch_remove(&s);
+    CHECK_EQ_U64(model_read_skipping(&m, s.log, NULL), 3);
 }
 
 /* ------------------------------------------------------------------------
@@ -447,35 +385,28 @@ static int first_overlapping(const uint64_t *starts, int n, uint64_t lo, uint64_
 
 /* A one-segment log of 100 records of 200 bytes; record sync_at (if >= 0)
  * is appended at DURLOG_SYNC, the rest at DURLOG_KERNEL. */
-static void write_hundred(const struct scratch *s, struct model *m, uint64_t *starts,
+static void write_hundred(struct scratch *s, struct model *m, uint64_t *starts,
                           int sync_at)
 {
-    uint32_t lens[100];
-    for (int i = 0; i < 100; i++)
-        lens[i] = 200;
-    model_init(m, 555, lens, 100);
-    durlog *w;
-    CHECK_OK(open_log(s->log, 0, &w));
-    if (!w)
+    model_same_len(m, 555, 100, 200);
+    if (fx_model_log_closed(s, m, 0, sync_at) != 0)
         return;
-    for (int i = 0; i < 100; i++)
-        model_append(w, m, (size_t)i, (size_t)i + 1,
-                     i == sync_at ? DURLOG_SYNC : DURLOG_KERNEL);
-    CHECK_OK(durlog_close(w));
     /* As a writer that crashed before anything was checkpointed left it. */
     forget_checkpoints(s->log);
     for (int i = 0; i <= 100; i++)
         starts[i] = DL_SEG_HEADER_SIZE + model_bytes(m, (size_t)i);
 }
 
-/* Reopens after a power loss that lost [lo, hi) of segment 0 and checks that
- * the log was cut to the records before it. */
+/* Zeroes [lo, hi) of segment 0, as a power loss may leave it (the history
+ * of the log forgotten), reopens, and checks that the log was cut to the
+ * records before it. */
 static void expect_cut_at_gap(const struct scratch *s, struct model *m,
                               const uint64_t *starts, uint64_t lo, uint64_t hi)
 {
     char seg[400];
     size_t len;
-    seg_file(seg, sizeof seg, s->log, 0);
+    forget_history(s->log);
+    REQUIRE(file_zero(seg_file(seg, sizeof seg, s->log, 0), lo, hi - lo) == 0);
     unsigned char *before = file_read(seg, &len);
     REQUIRE(before);
     int first_bad = first_overlapping(starts, 100, lo, hi);
@@ -503,15 +434,9 @@ static void power_loss_gap_in_unsynced_records_is_cut(void)
     struct scratch s;
     struct model m;
     uint64_t starts[101];
-    scratch_make(&s);
     write_hundred(&s, &m, starts, -1);
-    forget_history(s.log);
-    char seg[400];
     /* A page in the middle of the data never reached the disk. */
-    REQUIRE(file_zero(seg_file(seg, sizeof seg, s.log, 0), 8192, 4096) == 0);
     expect_cut_at_gap(&s, &m, starts, 8192, 8192 + 4096);
-    model_free(&m);
-    scratch_remove(&s);
 }
 
 static void power_loss_gap_above_durable_mark_is_cut(void)
@@ -519,15 +444,9 @@ static void power_loss_gap_above_durable_mark_is_cut(void)
     struct scratch s;
     struct model m;
     uint64_t starts[101];
-    scratch_make(&s);
     /* Record 60 was synced: records 61.. say 0..60 are durable, not 70. */
     write_hundred(&s, &m, starts, 60);
-    forget_history(s.log);
-    char seg[400];
-    REQUIRE(file_zero(seg_file(seg, sizeof seg, s.log, 0), starts[70] + 40, 100) == 0);
     expect_cut_at_gap(&s, &m, starts, starts[70] + 40, starts[70] + 140);
-    model_free(&m);
-    scratch_remove(&s);
 }
 
 static void power_loss_gap_below_durable_mark_is_corruption(void)
@@ -535,46 +454,37 @@ static void power_loss_gap_below_durable_mark_is_corruption(void)
     struct scratch s;
     struct model m;
     uint64_t starts[101];
-    scratch_make(&s);
     write_hundred(&s, &m, starts, 60);
     forget_history(s.log);
     char seg[400];
     REQUIRE(file_zero(seg_file(seg, sizeof seg, s.log, 0), starts[30] + 40, 100) == 0);
     open_expecting_corrupt(s.log, SEG0, starts[30]);
     /* Nothing was cut: the records after the damage are all still there. */
-    uint64_t skipped;
-    CHECK_EQ_U64(read_skipping(&m, s.log, &skipped), 99);
-    model_free(&m);
-    scratch_remove(&s);
+    CHECK_EQ_U64(model_read_skipping(&m, s.log, NULL), 99);
 }
 
-/* A log of 4 KiB segments, 29 records of 100 bytes each; records listed in
- * sync_at are appended at DURLOG_SYNC. Returns the segment count. */
-static size_t write_segmented(const struct scratch *s, struct model *m, int n,
-                              int sync_at, uint64_t *segs, size_t max_segs)
+/* A log of 4 KiB segments, SEGMENTED_RECORDS records of 100 bytes each;
+ * record sync_at (-1: none) is appended at DURLOG_SYNC. Returns the segment
+ * count, their first records in segs (at most max_segs). */
+#define SEGMENTED_RECORDS 200
+static size_t write_segmented(struct scratch *s, struct model *m, int sync_at,
+                              uint64_t *segs, size_t max_segs)
 {
-    uint32_t lens[256];
-    for (int i = 0; i < n; i++)
-        lens[i] = 100;
-    model_init(m, 9001, lens, (size_t)n);
-    durlog *w;
-    CHECK_OK(open_log(s->log, 4096, &w));
-    if (!w)
+    model_same_len(m, 9001, SEGMENTED_RECORDS, 100);
+    if (fx_model_log_closed(s, m, 4096, sync_at) != 0)
         return 0;
-    for (int i = 0; i < n; i++)
-        model_append(w, m, (size_t)i, (size_t)i + 1,
-                     i == sync_at ? DURLOG_SYNC : DURLOG_KERNEL);
-    CHECK_OK(durlog_close(w));
     /* As a writer that crashed before anything was checkpointed left it. */
     forget_checkpoints(s->log);
     return list_segments(s->log, segs, max_segs);
 }
 
-/* Zeroes the last `count` records of segment segs[i] (whose records run to
- * segs[i+1]); returns the offset where they started. */
+/* A power loss (the log's history forgotten) that lost the last `count`
+ * records of segment segs[i] (whose records run to segs[i+1]): zeroes them;
+ * returns the offset where they started. */
 static uint64_t lose_segment_tail(const struct scratch *s, struct model *m,
                                   const uint64_t *segs, size_t i, uint64_t count)
 {
+    forget_history(s->log);
     uint64_t first = segs[i], end = segs[i + 1];
     uint64_t off = DL_SEG_HEADER_SIZE, len = 0;
     for (uint64_t q = first; q < end; q++) {
@@ -590,14 +500,11 @@ static uint64_t lose_segment_tail(const struct scratch *s, struct model *m,
 
 static void power_loss_of_a_segment_tail_removes_later_segments(void)
 {
-    enum { N = 200 };
     struct scratch s;
     struct model m;
     uint64_t segs[32];
-    scratch_make(&s);
-    size_t n = write_segmented(&s, &m, N, -1, segs, 32);
+    size_t n = write_segmented(&s, &m, -1, segs, 32);
     REQUIRE(n >= 5 && n <= 32);
-    forget_history(s.log);
     uint64_t off = lose_segment_tail(&s, &m, segs, 2, 3);
     uint64_t prefix = segs[3] - 3;
 
@@ -618,39 +525,31 @@ static void power_loss_of_a_segment_tail_removes_later_segments(void)
     CHECK_RC(end_rc, DURLOG_EEND);
     uint64_t left[32];
     CHECK_EQ_U64(list_segments(s.log, left, 32), 3);
-    model_append(w, &m, prefix, N, DURLOG_KERNEL);
+    model_append(w, &m, prefix, SEGMENTED_RECORDS, DURLOG_KERNEL);
     CHECK_OK(durlog_close(w));
-    CHECK_EQ_U64(model_read_log(&m, s.log, &end_rc), N);
+    CHECK_EQ_U64(model_read_log(&m, s.log, &end_rc), SEGMENTED_RECORDS);
     CHECK_RC(end_rc, DURLOG_EEND);
-    model_free(&m);
-    scratch_remove(&s);
 }
 
 /* Segment 2 loses its last three records; record `sync_at` was appended at
  * DURLOG_SYNC, so the records after it vouch for everything before it. */
 static void lost_segment_tail_vouched_for_is_corruption(int sync_at_from_end_of_seg2)
 {
-    enum { N = 200 };
     struct scratch s;
     struct model m;
     uint64_t segs[32];
-    scratch_make(&s);
     /* Find the segment layout first: it does not depend on the level. */
-    size_t n = write_segmented(&s, &m, N, -1, segs, 32);
+    size_t n = write_segmented(&s, &m, -1, segs, 32);
     REQUIRE(n >= 5 && n <= 32);
     model_free(&m);
     scratch_remove(&s);
-    scratch_make(&s);
     int sync_at = (int)segs[3] + sync_at_from_end_of_seg2;
-    CHECK_EQ_U64(write_segmented(&s, &m, N, sync_at, segs, 32), n);
-    forget_history(s.log);
+    CHECK_EQ_U64(write_segmented(&s, &m, sync_at, segs, 32), n);
     uint64_t off = lose_segment_tail(&s, &m, segs, 2, 3);
     char segname[DL_SEG_NAME_LEN + 1];
     dl_seg_name(segname, segs[2]);
     open_expecting_corrupt(s.log, segname, off);
     CHECK_EQ_U64(list_segments(s.log, segs, 32), n);
-    model_free(&m);
-    scratch_remove(&s);
 }
 
 static void lost_segment_tail_with_sync_inside_it_is_corruption(void)
@@ -710,7 +609,6 @@ static void segment_named_beyond_the_sequence_limit_is_damage(void)
     durlog_check_report rep;
     rc = durlog_check(s.log, 0, &rep);
     CHECK(rc == DURLOG_ECORRUPT || (rc == 0 && rep.damaged));
-    scratch_remove(&s);
 }
 
 /* A log whose numbers reach DL_SEQ_LIMIT takes no more appends, at any
@@ -747,7 +645,6 @@ static void appends_stop_at_the_sequence_limit(void)
         n++;
     CHECK_EQ_U64(n, 2);
     durlog_reader_close(r);
-    scratch_remove(&s);
 }
 
 /* A FIFO planted under a segment's name must be refused, not block the
@@ -769,7 +666,6 @@ static void fifo_in_place_of_a_segment_is_refused_without_blocking(void)
     rc = durlog_check(s.log, 0, &rep);
     CHECK(rc != 0 || rep.damaged);
     CHECK(time(NULL) - start < 5);
-    scratch_remove(&s);
 }
 
 /* A symbolic link in place of a segment (even to a valid one) is refused:
@@ -795,7 +691,6 @@ static void symlink_in_place_of_a_segment_is_refused(void)
     CHECK(strstr(err, "symbolic link") != NULL);
     int rc = first_read(s.log);
     CHECK(rc != 0 && rc != DURLOG_EEND);
-    scratch_remove(&s);
 }
 
 /* A log directory every user may write to is refused, by writers and
@@ -827,7 +722,6 @@ static void world_writable_log_directory_is_refused(void)
     REQUIRE(chmod(s.log, 0775) == 0); /* group-writable is fine */
     CHECK_OK(durlog_open(s.log, NULL, &log));
     CHECK_OK(durlog_close(log));
-    scratch_remove(&s);
 }
 
 /* ------------------------------------------------------------------------
@@ -840,16 +734,10 @@ static void world_writable_log_directory_is_refused(void)
 static void rolled_segments_are_sealed_and_the_last_close_checkpoints_the_tail(void)
 {
     struct scratch s;
-    scratch_make(&s);
-    uint32_t lens[300];
-    for (int i = 0; i < 300; i++)
-        lens[i] = 100;
     struct model m;
-    model_init(&m, 77, lens, 300);
-    durlog *w;
-    CHECK_OK(open_log(s.log, 4096, &w));
+    model_same_len(&m, 77, 300, 100);
+    durlog *w = fx_model_log(&s, &m, 4096);
     REQUIRE(w);
-    model_append(w, &m, 0, 300, DURLOG_KERNEL);
     uint64_t segs[64];
     size_t n = list_segments(s.log, segs, 64);
     REQUIRE(n >= 5 && n < 64);
@@ -864,26 +752,17 @@ static void rolled_segments_are_sealed_and_the_last_close_checkpoints_the_tail(v
     }
     CHECK(all_sealed);
     CHECK_EQ_U64(segment_flags(s.log, segs[n - 1]), 0);
-    CHECK_OK(durlog_close(w));
+    CHECK_OK(fx_close(w));
     CHECK_EQ_U64(segment_flags(s.log, segs[n - 1]), DL_SEG_F_CKPT);
     /* Each seal names the segment that follows, and the tail's checkpoint
      * covers every record. */
     for (size_t i = 0; i < n; i++) {
-        char path[400];
-        unsigned char hdr[DL_SEG_HEADER_SIZE];
         struct dl_seg_header h;
-        size_t len;
-        unsigned char *bytes = file_read(seg_file(path, sizeof path, s.log, segs[i]), &len);
-        REQUIRE(bytes && len >= sizeof hdr);
-        memcpy(hdr, bytes, sizeof hdr);
-        CHECK_OK(dl_seg_header_decode(hdr, &h));
+        REQUIRE(segment_header_read(s.log, segs[i], &h) == 0);
         CHECK_EQ_U64(h.ckpt_seq, i + 1 < n ? segs[i + 1] : 300);
         CHECK_EQ_U64(h.ckpt_off, DL_SEG_HEADER_SIZE + model_bytes(&m, (size_t)h.ckpt_seq) -
                                      model_bytes(&m, (size_t)segs[i]));
-        free(bytes);
     }
-    model_free(&m);
-    scratch_remove(&s);
 }
 
 /* After a reboot, damage below the checkpoint is not a crash's doing:
@@ -891,17 +770,9 @@ static void rolled_segments_are_sealed_and_the_last_close_checkpoints_the_tail(v
 static void damage_below_a_checkpoint_is_never_cut_after_a_reboot(void)
 {
     struct scratch s;
-    scratch_make(&s);
-    uint32_t lens[40];
-    for (int i = 0; i < 40; i++)
-        lens[i] = 64;
     struct model m;
-    model_init(&m, 5, lens, 40);
-    durlog *w;
-    CHECK_OK(open_log(s.log, 0, &w));
-    REQUIRE(w);
-    model_append(w, &m, 0, 40, DURLOG_KERNEL); /* never synced but by close */
-    CHECK_OK(durlog_close(w));
+    model_same_len(&m, 5, 40, 64);
+    REQUIRE(fx_model_log_closed(&s, &m, 0, -1) == 0); /* never synced but by close */
     forget_history(s.log);
     char seg[400];
     uint64_t off = DL_SEG_HEADER_SIZE + model_bytes(&m, 10) + DL_REC_HEADER_SIZE + 3;
@@ -914,10 +785,7 @@ static void damage_below_a_checkpoint_is_never_cut_after_a_reboot(void)
     int end_rc;
     CHECK_EQ_U64(model_read_log(&m, s.log, &end_rc), 10);
     CHECK_RC(end_rc, DURLOG_ECORRUPT);
-    uint64_t skipped;
-    CHECK_EQ_U64(read_skipping(&m, s.log, &skipped), 39);
-    model_free(&m);
-    scratch_remove(&s);
+    CHECK_EQ_U64(model_read_skipping(&m, s.log, NULL), 39);
 }
 
 /* A log without any checkpoint (never synced, or written by an older durlog)
@@ -928,17 +796,9 @@ static void damage_below_a_checkpoint_is_never_cut_after_a_reboot(void)
 static void unproven_damage_after_a_reboot_is_cut_into_side_files(void)
 {
     struct scratch s;
-    scratch_make(&s);
-    uint32_t lens[60];
-    for (int i = 0; i < 60; i++)
-        lens[i] = 200;
     struct model m;
-    model_init(&m, 8, lens, 60);
-    durlog *w;
-    CHECK_OK(open_log(s.log, 4096, &w));
-    REQUIRE(w);
-    model_append(w, &m, 0, 60, DURLOG_KERNEL);
-    CHECK_OK(durlog_close(w));
+    model_same_len(&m, 8, 60, 200);
+    REQUIRE(fx_model_log_closed(&s, &m, 4096, -1) == 0);
     forget_checkpoints(s.log);
     forget_history(s.log);
     uint64_t segs[64];
@@ -947,6 +807,7 @@ static void unproven_damage_after_a_reboot_is_cut_into_side_files(void)
     char seg[400];
     REQUIRE(file_flip_bit(seg_file(seg, sizeof seg, s.log, segs[1]),
                           DL_SEG_HEADER_SIZE + DL_REC_HEADER_SIZE + 5, 3) == 0);
+    durlog *w;
     CHECK_OK(open_log(s.log, 4096, &w));
     REQUIRE(w);
     durlog_recovery rec;
@@ -982,8 +843,6 @@ static void unproven_damage_after_a_reboot_is_cut_into_side_files(void)
     CHECK_EQ_U64(found, 60 - segs[1] - 1);
     for (size_t i = 0; i < nf; i++)
         free(files[i]);
-    model_free(&m);
-    scratch_remove(&s);
 }
 
 TEST_MAIN(

@@ -6,9 +6,10 @@
  * test_faults.c.) */
 #include <sys/stat.h>
 
-#include "testlog.h"
-#include "testutil.h"
-#include "clock.h"
+#include "lib/clockcheck.h"
+#include "lib/fixture.h"
+#include "lib/logfiles.h"
+#include "lib/seam.h"
 
 #define REC 1500 /* three do not fit in a 4096-byte buffer, two do */
 
@@ -16,6 +17,15 @@ static void tagged(unsigned char *buf, char tag, int i)
 {
     memset(buf, tag, REC);
     buf[1] = (unsigned char)i;
+}
+
+/* A batch of n records tagged tag0 .. tag<n-1>, stored in bufs. */
+static void tagged_batch(durlog_iov *iov, unsigned char (*bufs)[REC], char tag, int n)
+{
+    for (int i = 0; i < n; i++) {
+        tagged(bufs[i], tag, i);
+        iov[i] = (durlog_iov){ bufs[i], REC };
+    }
 }
 
 /* Reads the whole log into tags[] ("B0", "X0", ... as tag and index);
@@ -53,21 +63,14 @@ static void print_tags(char tags[][3], int n)
 static void buffered_batch_larger_than_the_buffer_is_written_at_once_with_its_seq(void)
 {
     struct scratch t;
-    scratch_make(&t);
-    durlog_options o;
-    durlog_options_init(&o);
-    o.buffer_size = 4096;
-    durlog *log;
+    durlog *log = fx_open(&t, &(durlog_options){ .buffer_size = 4096 });
     uint64_t seq = 0;
     static unsigned char k[REC], b[3][REC];
-    REQUIRE(durlog_open(t.log, &o, &log) == 0);
+    REQUIRE(log);
     tagged(k, 'K', 0);
     CHECK_OK(durlog_append(log, k, REC, DURLOG_KERNEL, &seq));
     durlog_iov iov[3];
-    for (int i = 0; i < 3; i++) {
-        tagged(b[i], 'B', i);
-        iov[i] = (durlog_iov){ b[i], REC };
-    }
+    tagged_batch(iov, b, 'B', 3);
     /* 3 x 1536 framed bytes > 4096: handed to the kernel at once. */
     CHECK_OK(durlog_append_batch(log, iov, 3, DURLOG_BUFFERED, &seq));
     CHECK_EQ_U64(seq, 1);
@@ -81,8 +84,7 @@ static void buffered_batch_larger_than_the_buffer_is_written_at_once_with_its_se
     if (n == 4)
         CHECK(strcmp(tags[1], "B0") == 0 && strcmp(tags[2], "B1") == 0 &&
               strcmp(tags[3], "B2") == 0);
-    CHECK_OK(durlog_close(log));
-    test_rmrf(t.dir);
+    CHECK_OK(fx_close(log));
 }
 
 /* The records of one buffered call get consecutive numbers: no other
@@ -91,21 +93,14 @@ static void buffered_batch_larger_than_the_buffer_is_written_at_once_with_its_se
 static void buffered_batch_gets_consecutive_numbers_while_another_handle_appends(void)
 {
     struct scratch t;
-    scratch_make(&t);
-    durlog_options o;
-    durlog_options_init(&o);
-    o.buffer_size = 4096;
-    durlog *h1, *h2;
+    durlog *h1 = fx_open(&t, &(durlog_options){ .buffer_size = 4096 }), *h2;
     static unsigned char b[3][REC], c[2][REC], p0[REC], x[REC];
-    REQUIRE(durlog_open(t.log, &o, &h1) == 0);
-    REQUIRE(durlog_open(t.log, &o, &h2) == 0);
+    REQUIRE(h1);
+    REQUIRE((h2 = fx_writer(t.log, &(durlog_options){ .buffer_size = 4096 })) != NULL);
 
     /* Three records: more than the buffer holds. */
     durlog_iov iov[3];
-    for (int i = 0; i < 3; i++) {
-        tagged(b[i], 'B', i);
-        iov[i] = (durlog_iov){ b[i], REC };
-    }
+    tagged_batch(iov, b, 'B', 3);
     CHECK_OK(durlog_append_batch(h1, iov, 3, DURLOG_BUFFERED, NULL));
     tagged(x, 'X', 0);
     CHECK_OK(durlog_append(h2, x, REC, DURLOG_KERNEL, NULL));
@@ -114,15 +109,12 @@ static void buffered_batch_gets_consecutive_numbers_while_another_handle_appends
     /* Two records that fit in the buffer, but not next to P0. */
     tagged(p0, 'P', 0);
     CHECK_OK(durlog_append(h1, p0, REC, DURLOG_BUFFERED, NULL));
-    for (int i = 0; i < 2; i++) {
-        tagged(c[i], 'C', i);
-        iov[i] = (durlog_iov){ c[i], REC };
-    }
+    tagged_batch(iov, c, 'C', 2);
     CHECK_OK(durlog_append_batch(h1, iov, 2, DURLOG_BUFFERED, NULL));
     tagged(x, 'X', 1);
     CHECK_OK(durlog_append(h2, x, REC, DURLOG_KERNEL, NULL));
-    CHECK_OK(durlog_close(h1));
-    CHECK_OK(durlog_close(h2));
+    CHECK_OK(fx_close(h1));
+    CHECK_OK(fx_close(h2));
 
     char tags[16][3];
     int n = read_tags(t.log, tags, 16);
@@ -146,7 +138,6 @@ static void buffered_batch_gets_consecutive_numbers_while_another_handle_appends
     if (!ok)
         print_tags(tags, n);
     CHECK(ok);
-    test_rmrf(t.dir);
 }
 
 /* --- a segment name reused by a roll -------------------------------------- */
@@ -169,6 +160,25 @@ static ino_t inode_of(const char *dir, const char *name)
     return stat(path, &st) == 0 ? st.st_ino : 0;
 }
 
+/* The new scratch log t, of 4096-byte segments, as a writer that died
+ * copying its second record (which opened segment 1) leaves it: records 0
+ * and 1 (3000 bytes of `a` each, the second appended at `level`), no
+ * checkpoint, garbage in record 1. Returns 0 or -1. */
+static int log_torn_in_segment_1(struct scratch *t, const unsigned char *a, durlog_level level)
+{
+    durlog *log = fx_open(t, &(durlog_options){ .segment_size = 4096 });
+    uint64_t seq = UINT64_MAX;
+    if (!log)
+        return -1;
+    CHECK_OK(durlog_append(log, a, 3000, DURLOG_KERNEL, &seq));
+    CHECK_OK(durlog_append(log, a, 3000, level, &seq)); /* rolls */
+    CHECK_OK(fx_close(log));
+    CHECK_EQ_U64(seq, 1);
+    forget_checkpoints(t->log);
+    char path[400];
+    return seq == 1 ? file_put(seg_file(path, sizeof path, t->log, 1), 64 + 40, "garbage!", 8) : -1;
+}
+
 /* Recovery can leave an empty tail segment. A record too big for it makes
  * the next roll replace that file under the same name: the directory entry
  * now points to a new file and must be fsynced again before a sync append
@@ -177,28 +187,12 @@ static void sync_append_replacing_an_empty_tail_segment_fsyncs_the_directory(voi
 {
     static const char SEG1[] = "00000000000000000001.seg";
     struct scratch t;
-    scratch_make(&t);
-    durlog_options o;
-    durlog_options_init(&o);
-    o.segment_size = 4096;
+    durlog_options o = { .segment_size = 4096 };
     durlog *log;
     uint64_t seq;
     static unsigned char a[5000];
     test_fill(a, sizeof a, 7);
-    REQUIRE(durlog_open(t.log, &o, &log) == 0);
-    CHECK_OK(durlog_append(log, a, 3000, DURLOG_KERNEL, &seq));
-    CHECK_OK(durlog_append(log, a, 3000, DURLOG_SYNC, &seq)); /* rolls */
-    REQUIRE(seq == 1);
-    CHECK_OK(durlog_close(log));
-    /* The writer died while copying the first record of segment 1 (so it
-     * never checkpointed the log at close). */
-    forget_checkpoints(t.log);
-    char path[400];
-    snprintf(path, sizeof path, "%s/%s", t.log, SEG1);
-    int fd = open(path, O_RDWR);
-    REQUIRE(fd >= 0);
-    CHECK(pwrite(fd, "garbage!", 8, 64 + 40) == 8);
-    close(fd);
+    REQUIRE(log_torn_in_segment_1(&t, a, DURLOG_SYNC) == 0);
 
     REQUIRE(durlog_open(t.log, &o, &log) == 0);
     durlog_recovery rep;
@@ -231,7 +225,6 @@ static void sync_append_replacing_an_empty_tail_segment_fsyncs_the_directory(voi
     CHECK(rec.seq == 1 && rec.len == sizeof a && memcmp(rec.data, a, sizeof a) == 0);
     CHECK_RC(durlog_reader_next(r, &rec), DURLOG_EEND);
     durlog_reader_close(r);
-    test_rmrf(t.dir);
 }
 
 /* An fsync that, after fsyncing the directory the first time, lets another
@@ -268,31 +261,16 @@ static void sync_after_the_tail_is_replaced_during_a_directory_fsync_fsyncs_it_a
 {
     static const char SEG1[] = "00000000000000000001.seg";
     struct scratch t;
-    scratch_make(&t);
-    durlog_options o;
-    durlog_options_init(&o);
-    o.segment_size = 4096;
+    durlog_options o = { .segment_size = 4096 };
     durlog *h1, *h2;
-    uint64_t seq;
     static unsigned char a[5000];
     test_fill(a, sizeof a, 8);
-    REQUIRE(durlog_open(t.log, &o, &h1) == 0);
-    CHECK_OK(durlog_append(h1, a, 3000, DURLOG_KERNEL, &seq));
-    CHECK_OK(durlog_append(h1, a, 3000, DURLOG_KERNEL, &seq)); /* rolls */
-    REQUIRE(seq == 1);
-    CHECK_OK(durlog_close(h1));
-    /* As if the writer had died instead: no checkpoint, nothing synced. */
-    forget_checkpoints(t.log);
+    REQUIRE(log_torn_in_segment_1(&t, a, DURLOG_KERNEL) == 0);
+    /* Nothing synced either. */
     struct dl_shared *sh = tu_map_shared_rw(t.log);
     REQUIRE(sh);
     atomic_store(&sh->durable_seq, 0);
     tu_unmap_shared(sh);
-    char path[400];
-    snprintf(path, sizeof path, "%s/%s", t.log, SEG1);
-    int fd = open(path, O_RDWR);
-    REQUIRE(fd >= 0);
-    CHECK(pwrite(fd, "garbage!", 8, 64 + 40) == 8); /* torn */
-    close(fd);
 
     /* Nothing synced yet; segment 1 is empty. */
     REQUIRE(durlog_open(t.log, &o, &h1) == 0);
@@ -323,7 +301,6 @@ static void sync_after_the_tail_is_replaced_during_a_directory_fsync_fsyncs_it_a
     CHECK_OK(durlog_close(h2));
     CHECK_OK(durlog_close(h1));
     tu_restore_os();
-    test_rmrf(t.dir);
 }
 
 /* --- the clock after an idle gap of seconds ------------------------------- */
@@ -335,18 +312,12 @@ static void sync_after_the_tail_is_replaced_during_a_directory_fsync_fsyncs_it_a
 static uint64_t worst_distance(struct dl_clock *c, uint64_t ms)
 {
     uint64_t worst = 0, start = dl_now_ns(), prev = 0;
-    for (;;) {
-        uint64_t before = dl_now_ns();
-        uint64_t t = dl_clock_now(c);
-        uint64_t after = dl_now_ns();
-        CHECK(t >= prev);
-        prev = t;
-        uint64_t off = t < before ? before - t : t > after ? t - after : 0;
+    while (dl_now_ns() - start <= ms * 1000000u) {
+        uint64_t off = clock_distance_ns(c, &prev);
         if (off > worst)
             worst = off;
-        if (after - start > ms * 1000000u)
-            return worst;
     }
+    return worst;
 }
 
 /* Nothing calls the clock for seconds (an idle log); the next call

@@ -8,7 +8,9 @@
  */
 #include <time.h>
 
-#include "testlog.h"
+#include "lib/fixture.h"
+#include "lib/logfiles.h"
+#include "lib/model.h"
 #include "os.h"
 
 /* Records of the million-record log are 0..4096 bytes. */
@@ -43,9 +45,7 @@ static void million_random_records_read_back_identical(void)
 {
     struct scratch s;
     uint64_t n = BIG_LOG_RECORDS / test_scale();
-    scratch_make(&s);
-    durlog *log;
-    CHECK_OK(open_log(s.log, 0, &log));
+    durlog *log = fx_open(&s, NULL);
     REQUIRE(log);
 
     unsigned char *buf = malloc((size_t)BIG_LOG_BATCH * BIG_LOG_MAX_LEN);
@@ -79,10 +79,9 @@ static void million_random_records_read_back_identical(void)
     CHECK_EQ_U64(info.first_seq, 0);
     if (n == BIG_LOG_RECORDS)
         CHECK(info.segments > 1);
-    CHECK_OK(durlog_close(log));
+    CHECK_OK(fx_close(log));
 
-    durlog_reader *r;
-    CHECK_OK(durlog_reader_open(s.log, NULL, &r));
+    durlog_reader *r = fx_reader(s.log, NULL);
     REQUIRE(r);
     durlog_record rec;
     uint64_t bad = 0;
@@ -109,10 +108,9 @@ static void million_random_records_read_back_identical(void)
     CHECK_EQ_U64(info.next_seq, n);
     if (n == BIG_LOG_RECORDS)
         CHECK(info.segments > 1);
-    durlog_reader_close(r);
+    fx_reader_close(r);
     free(iov);
     free(buf);
-    scratch_remove(&s);
 }
 
 /* Appends a record of len bytes made from `seed` and checks its number. */
@@ -128,13 +126,11 @@ static void append_filled(durlog *log, unsigned char *buf, size_t len,
 static void records_of_1mib_and_max_size_round_trip_and_larger_is_refused(void)
 {
     struct scratch s;
-    scratch_make(&s);
     size_t sizes[] = { (size_t)1 << 20, DURLOG_MAX_RECORD, 0, 17 };
     size_t count = sizeof sizes / sizeof sizes[0];
     unsigned char *buf = malloc(DURLOG_MAX_RECORD + 1);
     REQUIRE(buf);
-    durlog *log;
-    CHECK_OK(open_log(s.log, 0, &log));
+    durlog *log = fx_open(&s, NULL);
     REQUIRE(log);
     for (size_t i = 0; i < count; i++)
         append_filled(log, buf, sizes[i], 1000 + i, i);
@@ -151,10 +147,9 @@ static void records_of_1mib_and_max_size_round_trip_and_larger_is_refused(void)
     CHECK_EQ_U64(log_next_seq(log), count);
     /* The log goes on after the refusals. */
     append_filled(log, buf, 3, 1000 + count, count);
-    CHECK_OK(durlog_close(log));
+    CHECK_OK(fx_close(log));
 
-    durlog_reader *r;
-    CHECK_OK(durlog_reader_open(s.log, NULL, &r));
+    durlog_reader *r = fx_reader(s.log, NULL);
     REQUIRE(r);
     durlog_record rec;
     for (size_t i = 0; i <= count; i++) {
@@ -166,22 +161,19 @@ static void records_of_1mib_and_max_size_round_trip_and_larger_is_refused(void)
         CHECK(rec.len == want && memcmp(rec.data, buf, want) == 0);
     }
     CHECK_RC(durlog_reader_next(r, &rec), DURLOG_EEND);
-    durlog_reader_close(r);
+    fx_reader_close(r);
     free(buf);
-    scratch_remove(&s);
 }
 
 static void batch_with_one_oversize_record_appends_none(void)
 {
     struct scratch s;
-    scratch_make(&s);
     unsigned char *big = calloc(1, DURLOG_MAX_RECORD + 1);
     REQUIRE(big);
     uint32_t lens[] = { 5, 40, 0, 100, 7, 9 };
     struct model m;
     model_init(&m, 77, lens, 6);
-    durlog *log;
-    CHECK_OK(open_log(s.log, 0, &log));
+    durlog *log = fx_open(&s, NULL);
     REQUIRE(log);
     model_append(log, &m, 0, 2, DURLOG_KERNEL);
 
@@ -204,14 +196,12 @@ static void batch_with_one_oversize_record_appends_none(void)
     uint64_t first = UINT64_MAX;
     CHECK_OK(durlog_append_batch(log, good, 3, DURLOG_KERNEL, &first));
     CHECK_EQ_U64(first, 2);
-    CHECK_OK(durlog_close(log));
+    CHECK_OK(fx_close(log));
 
     int end_rc;
     CHECK_EQ_U64(model_read_log(&m, s.log, &end_rc), 5);
     CHECK_RC(end_rc, DURLOG_EEND);
-    model_free(&m);
     free(big);
-    scratch_remove(&s);
 }
 
 /* fallocate that fails with ENOSPC from its fail_at'th call on. */
@@ -250,20 +240,17 @@ static void batch_failing_on_third_roll(durlog *log, struct model *m, size_t fro
 static void batch_that_fails_part_way_leaves_no_record_visible(void)
 {
     struct scratch s;
-    scratch_make(&s);
     /* 1000-byte records, 4 to a 4 KiB segment: a batch of 20 needs 5 rolls. */
     uint32_t lens[60];
     for (int i = 0; i < 60; i++)
         lens[i] = 1000 - (uint32_t)i;
     struct model m;
     model_init(&m, 5150, lens, 60);
-    durlog *log;
-    CHECK_OK(open_log(s.log, 4096, &log));
+    durlog *log = fx_open(&s, &(durlog_options){ .segment_size = 4096 });
     REQUIRE(log);
 
     /* On an empty log: no segment may remain. */
-    durlog_reader *r;
-    CHECK_OK(durlog_reader_open(s.log, NULL, &r));
+    durlog_reader *r = fx_reader(s.log, NULL);
     REQUIRE(r);
     batch_failing_on_third_roll(log, &m, 0, 20);
     CHECK_EQ_U64(log_next_seq(log), 0);
@@ -289,26 +276,27 @@ static void batch_that_fails_part_way_leaves_no_record_visible(void)
     model_append(log, &m, 6, 60, DURLOG_KERNEL);
     CHECK_EQ_U64(model_read(&m, r, 6, &end_rc), 54);
     CHECK_RC(end_rc, DURLOG_EEND);
-    durlog_reader_close(r);
-    CHECK_OK(durlog_close(log));
+    fx_reader_close(r);
+    CHECK_OK(fx_close(log));
     CHECK_EQ_U64(model_read_log(&m, s.log, &end_rc), 60);
     CHECK_RC(end_rc, DURLOG_EEND);
     durlog_check_report rep;
     CHECK_OK(durlog_check(s.log, 0, &rep));
     CHECK_EQ_U64(rep.damaged, 0);
     CHECK_EQ_U64(rep.records, 60);
-    model_free(&m);
-    scratch_remove(&s);
 }
 
-/* Lengths for the small-segment logs: mostly small, every 50th larger than
- * a 4 KiB segment (it gets a segment of its own). */
-static void small_segment_lens(uint32_t *lens, size_t n, uint64_t seed)
+/* A model for the small-segment logs: `n` records (at most 1000), mostly
+ * small, every 50th larger than a 4 KiB segment (it gets a segment of its
+ * own), their lengths drawn from `seed`. */
+static void small_segment_model(struct model *m, uint64_t salt, size_t n, uint64_t seed)
 {
+    uint32_t lens[1000];
     uint64_t st = seed * 0x9E3779B97F4A7C15ULL + 1;
     for (size_t i = 0; i < n; i++)
         lens[i] = i % 50 == 49 ? 5000 + (uint32_t)(test_rand(&st) % 3000)
                                : (uint32_t)(test_rand(&st) % 700);
+    model_init(m, salt, lens, n);
 }
 
 static void reopened_log_continues_numbering_and_seek_finds_every_97th(void)
@@ -316,10 +304,8 @@ static void reopened_log_continues_numbering_and_seek_finds_every_97th(void)
     enum { N = 900 };
     struct scratch s;
     scratch_make(&s);
-    uint32_t lens[N];
-    small_segment_lens(lens, N, 3);
     struct model m;
-    model_init(&m, 424242, lens, N);
+    small_segment_model(&m, 424242, N, 3);
     durlog *log;
     uint64_t t0 = now_ns();
     for (int round = 0; round < 3; round++) {
@@ -337,8 +323,7 @@ static void reopened_log_continues_numbering_and_seek_finds_every_97th(void)
     }
     uint64_t t1 = now_ns();
 
-    durlog_reader *r;
-    CHECK_OK(durlog_reader_open(s.log, NULL, &r));
+    durlog_reader *r = fx_reader(s.log, NULL);
     REQUIRE(r);
     durlog_info info;
     CHECK_OK(durlog_reader_get_info(r, &info));
@@ -373,25 +358,17 @@ static void reopened_log_continues_numbering_and_seek_finds_every_97th(void)
     CHECK_OK(durlog_reader_seek(r, 500));
     CHECK_EQ_U64(model_read(&m, r, 500, &end_rc), N - 500);
     CHECK_RC(end_rc, DURLOG_EEND);
-    durlog_reader_close(r);
-    model_free(&m);
-    scratch_remove(&s);
 }
 
 static void reader_opened_before_appends_sees_them_across_rolls(void)
 {
     enum { N = 400 };
     struct scratch s;
-    scratch_make(&s);
-    uint32_t lens[N];
-    small_segment_lens(lens, N, 9);
     struct model m;
-    model_init(&m, 99, lens, N);
-    durlog *log;
-    CHECK_OK(open_log(s.log, 4096, &log));
+    small_segment_model(&m, 99, N, 9);
+    durlog *log = fx_open(&s, &(durlog_options){ .segment_size = 4096 });
     REQUIRE(log);
-    durlog_reader *r;
-    CHECK_OK(durlog_reader_open(s.log, NULL, &r));
+    durlog_reader *r = fx_reader(s.log, NULL);
     REQUIRE(r);
     durlog_record rec;
     CHECK_RC(durlog_reader_next(r, &rec), DURLOG_EEND);
@@ -410,8 +387,8 @@ static void reader_opened_before_appends_sees_them_across_rolls(void)
     unsigned char *data = malloc(100 * 8192);
     REQUIRE(data);
     for (size_t i = 0; i < 100; i++) {
-        memcpy(data + i * 8192, model_payload(&m, N / 2 + i), lens[N / 2 + i]);
-        iov[i] = (durlog_iov){ data + i * 8192, lens[N / 2 + i] };
+        memcpy(data + i * 8192, model_payload(&m, N / 2 + i), m.lens[N / 2 + i]);
+        iov[i] = (durlog_iov){ data + i * 8192, m.lens[N / 2 + i] };
     }
     uint64_t first = 0;
     CHECK_OK(durlog_append_batch(log, iov, 100, DURLOG_KERNEL, &first));
@@ -420,7 +397,7 @@ static void reader_opened_before_appends_sees_them_across_rolls(void)
     CHECK_RC(end_rc, DURLOG_EEND);
     CHECK_EQ_U64(read, N / 2 + 100);
     for (size_t i = N / 2 + 100; i < N; i++)
-        CHECK_OK(durlog_append(log, model_payload(&m, i), lens[i], DURLOG_BUFFERED, NULL));
+        CHECK_OK(durlog_append(log, model_payload(&m, i), m.lens[i], DURLOG_BUFFERED, NULL));
     CHECK_OK(durlog_flush(log, DURLOG_KERNEL));
     read += model_read(&m, r, read, &end_rc);
     CHECK_RC(end_rc, DURLOG_EEND);
@@ -428,35 +405,25 @@ static void reader_opened_before_appends_sees_them_across_rolls(void)
     durlog_info info;
     CHECK_OK(durlog_reader_get_info(r, &info));
     CHECK(info.segments > 20);
-    durlog_reader_close(r);
-    CHECK_OK(durlog_close(log));
+    fx_reader_close(r);
+    CHECK_OK(fx_close(log));
     free(data);
-    model_free(&m);
-    scratch_remove(&s);
 }
 
 static void log_without_its_first_segments_starts_at_its_first_record(void)
 {
     enum { N = 120 };
     struct scratch s;
-    scratch_make(&s);
-    uint32_t lens[N];
-    small_segment_lens(lens, N, 21);
     struct model m;
-    model_init(&m, 7, lens, N);
-    durlog *log;
-    CHECK_OK(open_log(s.log, 4096, &log));
-    REQUIRE(log);
-    model_append(log, &m, 0, N, DURLOG_KERNEL);
-    CHECK_OK(durlog_close(log));
+    small_segment_model(&m, 7, N, 21);
+    REQUIRE(fx_model_log_closed(&s, &m, 4096, -1) == 0);
 
     /* Drop the first segment, as retention would. */
-    durlog_reader *r;
-    CHECK_OK(durlog_reader_open(s.log, NULL, &r));
+    durlog_reader *r = fx_reader(s.log, NULL);
     REQUIRE(r);
     durlog_info info;
     CHECK_OK(durlog_reader_get_info(r, &info));
-    durlog_reader_close(r);
+    fx_reader_close(r);
     REQUIRE(info.segments > 2);
     char path[400];
     /* Find where segment 0 ends: the second segment's name. */
@@ -466,7 +433,7 @@ static void log_without_its_first_segments_starts_at_its_first_record(void)
     REQUIRE(second < N);
     CHECK(unlink(seg_file(path, sizeof path, s.log, 0)) == 0);
 
-    CHECK_OK(durlog_reader_open(s.log, NULL, &r));
+    r = fx_reader(s.log, NULL);
     REQUIRE(r);
     int end_rc;
     CHECK_EQ_U64(model_read(&m, r, second, &end_rc), N - second);
@@ -476,16 +443,15 @@ static void log_without_its_first_segments_starts_at_its_first_record(void)
     CHECK_EQ_U64(model_read(&m, r, second, &end_rc), N - second);
     CHECK_OK(durlog_reader_get_info(r, &info));
     CHECK_EQ_U64(info.first_seq, second);
-    durlog_reader_close(r);
+    fx_reader_close(r);
 
+    durlog *log;
     CHECK_OK(open_log(s.log, 4096, &log));
     REQUIRE(log);
     CHECK_OK(durlog_get_info(log, &info));
     CHECK_EQ_U64(info.first_seq, second);
     CHECK_EQ_U64(info.next_seq, N);
     CHECK_OK(durlog_close(log));
-    model_free(&m);
-    scratch_remove(&s);
 }
 
 TEST_MAIN(

@@ -13,8 +13,11 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 
-#include "testutil.h"
-#include "testlog.h"
+#include "lib/fixture.h"
+#include "lib/logfiles.h"
+#include "lib/model.h"
+#include "lib/seam.h"
+#include "lib/timing.h"
 #include "guard.h"
 #include "log.h"
 
@@ -59,6 +62,26 @@ static void append_range(durlog *log, uint64_t from, uint64_t n)
         payload(buf, i);
         CHECK_OK(durlog_append(log, buf, REC_LEN, DURLOG_KERNEL, NULL));
     }
+}
+
+/* A writer (1 MiB segments) on the new scratch log s, with records
+ * [0, n) appended. NULL after a failed CHECK. */
+static durlog *writer_with_records(struct scratch *s, uint64_t n)
+{
+    durlog *log = fx_open(s, &(durlog_options){ .segment_size = SEG });
+    if (log)
+        append_range(log, 0, n);
+    return log;
+}
+
+/* A reader on the new scratch log s, closed with n records in it. NULL
+ * after a failed CHECK. */
+static durlog_reader *reader_of_new_log(struct scratch *s, uint64_t n)
+{
+    scratch_make(s);
+    int rc = make_log(s->log, n);
+    CHECK_OK(rc);
+    return rc ? NULL : fx_reader(s->log, NULL);
 }
 
 /* Records a fresh reader finds in the log (to the end or an error). */
@@ -167,7 +190,7 @@ static void foreign_sigbus_child(void)
     munmap((void *)p, 8192);
     close(fd);
     durlog_reader_close(r);
-    scratch_remove(&s);
+    scratch_remove(&s); /* a child: the harness tidies up only after the parent's cases */
 }
 
 static void test_foreign_sigbus_reaches_program(void)
@@ -217,7 +240,6 @@ static void test_foreign_sigbus_default_kills(void)
 #else
     CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGBUS);
 #endif
-    scratch_remove(&s);
 }
 
 /* ------------------------------------------------------------------------
@@ -232,10 +254,8 @@ static void test_reader_segment_truncated(void)
 {
     struct scratch s;
     char seg[400];
-    scratch_make(&s);
-    REQUIRE(make_log(s.log, NREC) == 0);
-    durlog_reader *r;
-    CHECK_OK(durlog_reader_open(s.log, NULL, &r));
+    durlog_reader *r = reader_of_new_log(&s, NREC);
+    REQUIRE(r);
     durlog_record rec, last;
     for (int i = 0; i < 10; i++)
         CHECK_OK(durlog_reader_next(r, &rec));
@@ -255,8 +275,6 @@ static void test_reader_segment_truncated(void)
     CHECK(strstr(durlog_reader_errmsg(r), "00000000000000000000.seg") != NULL);
     CHECK(payload_ok(&last) || rec.seq != last.seq); /* the copy is the reader's */
     CHECK_RC(durlog_reader_next(r, &rec), DURLOG_ECORRUPT); /* stays failed */
-    durlog_reader_close(r);
-    scratch_remove(&s);
 }
 
 /* A record returned before its segment was truncated is still the record
@@ -265,18 +283,14 @@ static void test_returned_record_survives_truncation(void)
 {
     struct scratch s;
     char seg[400];
-    scratch_make(&s);
-    REQUIRE(make_log(s.log, NREC) == 0);
-    durlog_reader *r;
-    CHECK_OK(durlog_reader_open(s.log, NULL, &r));
+    durlog_reader *r = reader_of_new_log(&s, NREC);
+    REQUIRE(r);
     durlog_record rec;
     for (int i = 0; i < 1500; i++)
         CHECK_OK(durlog_reader_next(r, &rec));
     REQUIRE(truncate(first_seg(seg, sizeof seg, s.log), 4096) == 0);
     CHECK_EQ_U64(rec.seq, 1499);
     CHECK(payload_ok(&rec));
-    durlog_reader_close(r);
-    scratch_remove(&s);
 }
 
 /* A page that cannot be read (EIO) is an error naming the file and the
@@ -302,7 +316,6 @@ static void test_reader_eio(void)
     durlog_reader_close(r);
     tu_restore_os();
     CHECK_EQ_U64(model_count_records(s.log), NREC);
-    scratch_remove(&s);
 }
 
 /* ------------------------------------------------------------------------
@@ -340,7 +353,6 @@ static void test_recovery_eio(void)
     CHECK_EQ_U64(log_next_seq(log), NREC);
     CHECK_OK(durlog_close(log));
     CHECK_EQ_U64(model_count_records(s.log), NREC);
-    scratch_remove(&s);
 }
 
 /* ------------------------------------------------------------------------
@@ -384,7 +396,6 @@ static void test_writer_tail_truncated(void)
     CHECK_OK(durlog_close(log));
     durlog_check_report rep;
     CHECK_OK(durlog_check(s.log, 0, &rep));
-    scratch_remove(&s);
 }
 
 /* durlog.shm emptied (`: > durlog.shm`) under a writer and a live reader:
@@ -396,11 +407,9 @@ static void test_shm_emptied(void)
 {
     struct scratch s;
     char shm[400];
-    scratch_make(&s);
-    durlog *log;
-    REQUIRE(open_log(s.log, SEG, &log) == 0);
+    durlog *log = writer_with_records(&s, 100);
+    REQUIRE(log);
     unsigned char buf[REC_LEN];
-    append_range(log, 0, 100);
     durlog_reader *r;
     CHECK_OK(durlog_reader_open(s.log, NULL, &r));
     durlog_record rec;
@@ -423,7 +432,7 @@ static void test_shm_emptied(void)
     }
     CHECK_RC(rc, DURLOG_EEND);
     CHECK_EQ_U64(n, 100);
-    durlog_close(log);
+    fx_close(log);
     CHECK_OK(open_log(s.log, SEG, &log));
     CHECK_EQ_U64(log_next_seq(log), 100);
     payload(buf, 100);
@@ -435,7 +444,6 @@ static void test_shm_emptied(void)
     CHECK(payload_ok(&rec));
     durlog_reader_close(r);
     CHECK_OK(durlog_close(log));
-    scratch_remove(&s);
 }
 
 /* A writer killed holding the append lock, and the rebuild of the tail by
@@ -445,11 +453,9 @@ static void test_shm_emptied(void)
 static void test_failed_rebuild_does_not_brick(void)
 {
     struct scratch s;
-    scratch_make(&s);
-    durlog *log;
-    REQUIRE(open_log(s.log, SEG, &log) == 0);
+    durlog *log = writer_with_records(&s, 1000);
+    REQUIRE(log);
     unsigned char buf[REC_LEN];
-    append_range(log, 0, 1000);
     pid_t pid = fork();
     REQUIRE(pid >= 0);
     if (pid == 0) {
@@ -471,9 +477,8 @@ static void test_failed_rebuild_does_not_brick(void)
     uint64_t seq = 0;
     CHECK_OK(durlog_append(log, buf, REC_LEN, DURLOG_SYNC, &seq));
     CHECK_EQ_U64(seq, 1000);
-    CHECK_OK(durlog_close(log));
+    CHECK_OK(fx_close(log));
     CHECK_EQ_U64(model_count_records(s.log), 1001);
-    scratch_remove(&s);
 }
 
 
@@ -490,18 +495,16 @@ static void test_shm_zeroed_in_place(void)
     for (int how = 0; how < 2; how++) {
         struct scratch s;
         char shm[400];
-        scratch_make(&s);
-        durlog *log;
-        REQUIRE(open_log(s.log, SEG, &log) == 0);
+        durlog *log = writer_with_records(&s, 100);
+        REQUIRE(log);
         unsigned char buf[REC_LEN];
-        append_range(log, 0, 100);
         log_file(shm, sizeof shm, s.log, DL_SHM_NAME);
         if (how == 0)
             REQUIRE(truncate(shm, 100) == 0);
         else
             REQUIRE(file_zero(shm, 0, 4096) == 0);
         CHECK_RC(durlog_append(log, buf, REC_LEN, DURLOG_KERNEL, NULL), DURLOG_EFAILED);
-        durlog_close(log);
+        fx_close(log);
         CHECK_EQ_U64(model_count_records(s.log), 100);
         durlog_check_report rep;
         CHECK_OK(durlog_check(s.log, 0, &rep));
@@ -529,7 +532,6 @@ static void test_grown_segment(void)
     CHECK_OK(durlog_reader_next(r, &rec));
     CHECK_EQ_U64(rec.seq, 11000);
     durlog_reader_close(r);
-    scratch_remove(&s);
 }
 
 /* The tail truncated to nothing under a writer whose pre-faulter is about
@@ -541,14 +543,12 @@ static void test_truncated_tail_is_not_grown_back(void)
     for (int round = 0; round < 12; round++) {
         struct scratch s;
         char seg[400];
-        scratch_make(&s);
-        durlog *log;
-        REQUIRE(open_log(s.log, SEG, &log) == 0);
+        durlog *log = writer_with_records(&s, 1000);
+        REQUIRE(log);
         unsigned char buf[REC_LEN];
-        append_range(log, 0, 1000);
         REQUIRE(truncate(first_seg(seg, sizeof seg, s.log), 0) == 0);
         CHECK_RC(durlog_append(log, buf, REC_LEN, DURLOG_KERNEL, NULL), DURLOG_EFAILED);
-        durlog_close(log);
+        fx_close(log);
         scratch_remove(&s);
     }
 }
@@ -560,20 +560,17 @@ static void test_numbers_are_never_reused(void)
 {
     struct scratch s;
     char seg[400];
-    scratch_make(&s);
-    durlog *log;
-    REQUIRE(open_log(s.log, SEG, &log) == 0);
+    durlog *log = writer_with_records(&s, 100);
+    REQUIRE(log);
     unsigned char buf[REC_LEN];
-    append_range(log, 0, 100);
     REQUIRE(unlink(first_seg(seg, sizeof seg, s.log)) == 0);
-    durlog_close(log); /* fails: the segment was removed (test_hostile) */
+    fx_close(log); /* fails: the segment was removed (test_hostile) */
     CHECK_OK(open_log(s.log, SEG, &log));
     uint64_t seq = 0;
     payload(buf, 100);
     CHECK_OK(durlog_append(log, buf, REC_LEN, DURLOG_SYNC, &seq));
     CHECK_EQ_U64(seq, 100);
     CHECK_OK(durlog_close(log));
-    scratch_remove(&s);
 }
 
 /* A writer that keeps the append lock (stopped, hung, or a lock word an old
@@ -634,7 +631,6 @@ static void test_append_lock_patience(void)
     close(held[0]);
     close(held[1]);
     CHECK_EQ_U64(model_count_records(s.log), 11);
-    scratch_remove(&s);
 }
 
 TEST_MAIN({

@@ -20,7 +20,7 @@ static void append_then_read_back_each_level(void)
     CHECK_EQ_U64(seq, 3);
     CHECK_OK(durlog_append(log, "", 0, DURLOG_KERNEL, &seq));
     CHECK_EQ_U64(seq, 4);
-    durlog_info info;
+    durlog_info info = { 0 };
     CHECK_OK(durlog_get_info(log, &info));
     CHECK_EQ_U64(info.next_seq, 5);
     CHECK(info.durable_seq >= 4);

@@ -2,7 +2,10 @@
  * processes on one log, and group commit of concurrent sync appends. Every
  * record must land exactly once, densely numbered, intact, with each
  * writer's records in the order its appends returned. */
-#include "testutil.h"
+#include "lib/children.h"
+#include "lib/logfiles.h"
+#include "lib/payload.h"
+#include "lib/seam.h"
 
 #define EXTRA 100 /* filler bytes per payload, at most */
 
@@ -84,7 +87,6 @@ static void many_threads_share_one_handle(void)
     report_writer_failures(w, THREADS);
     CHECK_OK(durlog_close(log));
     verify_counts(t.log, THREADS, PER_THREAD);
-    test_rmrf(t.dir);
 }
 
 static void two_handles_in_one_process_append_concurrently(void)
@@ -111,7 +113,6 @@ static void two_handles_in_one_process_append_concurrently(void)
     for (int h = 0; h < HANDLES; h++)
         CHECK_OK(durlog_close(logs[h]));
     verify_counts(t.log, HANDLES * THREADS_PER_HANDLE, PER_THREAD);
-    test_rmrf(t.dir);
 }
 
 struct process_arg {
@@ -168,7 +169,6 @@ static void writers_in_two_processes_append_concurrently(void)
     for (int i = 0; i < PROCESSES; i++)
         CHECK(tu_exited_ok(tu_wait(pids[i])));
     verify_counts(t.log, PROCESSES, PER_PROCESS);
-    test_rmrf(t.dir);
 }
 
 struct sync_arg {
@@ -233,7 +233,6 @@ static void concurrent_sync_appends_share_fdatasync_calls(void)
     uint64_t next_index[THREADS] = { 0 };
     CHECK_EQ_U64(tu_verify_log(t.log, 1, EXTRA, THREADS, next_index),
                  THREADS * PER_THREAD);
-    test_rmrf(t.dir);
 }
 
 TEST_MAIN(

@@ -25,11 +25,12 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
-#include "testlog.h"
-#include "testutil.h"
+#include "lib/children.h"
+#include "lib/logfiles.h"
+#include "lib/payload.h"
+#include "lib/seam.h"
 
 #define SHM_FILE "durlog.shm"
-#define SEG_NAME_LEN 24 /* 20 digits + ".seg" */
 #define PAYLEN 100      /* payload bytes of the records built by build_log */
 #define NOBODY 65534
 
@@ -40,56 +41,6 @@ static uint64_t mono_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void seg_name(char *buf, size_t size, uint64_t first)
-{
-    snprintf(buf, size, "%020" PRIu64 ".seg", first);
-}
-
-static void seg_path(char *buf, size_t size, const char *log, uint64_t first)
-{
-    char name[32];
-    seg_name(name, sizeof name, first);
-    snprintf(buf, size, "%s/%s", log, name);
-}
-
-static int is_seg_name(const char *name, uint64_t *first)
-{
-    if (strlen(name) != SEG_NAME_LEN || strcmp(name + 20, ".seg") != 0)
-        return 0;
-    uint64_t v = 0;
-    for (int i = 0; i < 20; i++) {
-        if (name[i] < '0' || name[i] > '9')
-            return 0;
-        v = v * 10 + (uint64_t)(name[i] - '0');
-    }
-    *first = v;
-    return 1;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* The first sequence numbers of the log's segment files, sorted. */
-static size_t list_segs(const char *log, uint64_t *out, size_t max)
-{
-    DIR *d = opendir(log);
-    struct dirent *de;
-    size_t n = 0;
-    if (!d)
-        return 0;
-    while ((de = readdir(d)) != NULL) {
-        uint64_t first;
-        if (is_seg_name(de->d_name, &first) && n < max)
-            out[n++] = first;
-    }
-    closedir(d);
-    qsort(out, n, sizeof *out, cmp_u64);
-    return n;
 }
 
 static int file_exists_at(const char *path)
@@ -110,21 +61,6 @@ static int has_file_with_prefix(const char *dir, const char *prefix)
         found = strncmp(de->d_name, prefix, strlen(prefix)) == 0;
     closedir(d);
     return found;
-}
-
-static int flip_byte(const char *path, uint64_t off)
-{
-    unsigned char b;
-    int rc = -1, fd = open(path, O_RDWR);
-    if (fd < 0)
-        return -1;
-    if (pread(fd, &b, 1, (off_t)off) == 1) {
-        b ^= 0x20;
-        if (pwrite(fd, &b, 1, (off_t)off) == 1)
-            rc = 0;
-    }
-    close(fd);
-    return rc;
 }
 
 static void remove_shm(const char *log)
@@ -180,6 +116,15 @@ static int build_log(const char *log, uint64_t seg_size, uint64_t n, size_t len)
         fprintf(stderr, "  building %s: append: %s\n", log, durlog_errmsg(h));
     int rc2 = durlog_close(h);
     return rc ? rc : rc2;
+}
+
+/* The new scratch log s, built by build_log with n records of PAYLEN bytes
+ * in 4096-byte segments. Returns how many segments it has (0 if it could not
+ * be built), their first records in segs (64 at most). */
+static size_t build_segmented_log(struct scratch *s, uint64_t n, uint64_t *segs)
+{
+    scratch_make(s);
+    return build_log(s->log, 4096, n, PAYLEN) == 0 ? list_segments(s->log, segs, 64) : 0;
 }
 
 /* 1 if `v` appears in text as a whole decimal number. */
@@ -243,22 +188,20 @@ static uint64_t read_expected(durlog_reader *r, uint64_t expect, uint64_t hole_f
 static void one_damaged_byte_in_the_first_segment_loses_no_other_record_when_a_writer_reopens(void)
 {
     struct scratch s;
-    scratch_make(&s);
     const uint64_t n = 300;
-    REQUIRE(build_log(s.log, 4096, n, PAYLEN) == 0);
     uint64_t segs[64];
-    size_t nseg = list_segs(s.log, segs, 64);
+    size_t nseg = build_segmented_log(&s, n, segs);
     REQUIRE(nseg >= 8);
     uint64_t bad = segs[1] / 2; /* a record in the middle of the first segment */
 
     char path[700], want[PAYLEN];
     size_t len;
-    seg_path(path, sizeof path, s.log, segs[0]);
+    seg_file(path, sizeof path, s.log, segs[0]);
     unsigned char *raw = file_read(path, &len);
     payload(want, PAYLEN, bad);
     unsigned char *at = raw ? memmem(raw, len, want, PAYLEN) : NULL;
     REQUIRE(at != NULL);
-    REQUIRE(flip_byte(path, (uint64_t)(at - raw) + PAYLEN / 2) == 0);
+    REQUIRE(file_flip_bit(path, (uint64_t)(at - raw) + PAYLEN / 2, 5) == 0);
     free(raw);
     remove_shm(s.log);
 
@@ -290,7 +233,7 @@ static void one_damaged_byte_in_the_first_segment_loses_no_other_record_when_a_w
         char name[32], cut[48];
         seg_name(name, sizeof name, segs[i]);
         snprintf(cut, sizeof cut, "%s.cut-", name);
-        seg_path(path, sizeof path, s.log, segs[i]);
+        seg_file(path, sizeof path, s.log, segs[i]);
         if (!file_exists_at(path) && !has_file_with_prefix(s.log, cut)) {
             fprintf(stderr, "  %s was removed and left no side file\n", name);
             th_failed_current = 1;
@@ -305,7 +248,7 @@ static void one_damaged_byte_in_the_first_segment_loses_no_other_record_when_a_w
     struct dirent *de;
     while ((de = readdir(d)) != NULL && nfiles < 256) {
         uint64_t first;
-        if (!is_seg_name(de->d_name, &first) && !strstr(de->d_name, ".seg.cut-"))
+        if (!seg_name_first(de->d_name, &first) && !strstr(de->d_name, ".seg.cut-"))
             continue;
         snprintf(path, sizeof path, "%s/%s", s.log, de->d_name);
         files[nfiles] = file_read(path, &lens[nfiles]);
@@ -352,7 +295,6 @@ static void one_damaged_byte_in_the_first_segment_loses_no_other_record_when_a_w
     CHECK_EQ_U64(got, bad);
     CHECK_RC(end, DURLOG_ECORRUPT);
     durlog_reader_close(r);
-    scratch_remove(&s);
 }
 
 /* ---- 2. a stale coordination file ------------------------------------- */
@@ -396,7 +338,6 @@ static void a_reader_ignores_a_stale_coordination_file_put_back(void)
     CHECK_OK(durlog_reader_get_info(r, &info));
     CHECK_EQ_U64(info.next_seq, 200);
     durlog_reader_close(r);
-    scratch_remove(&s);
 }
 
 /* ---- 3. readers never stop silently at a segment ---------------------- */
@@ -410,16 +351,14 @@ static void a_reader_ignores_a_stale_coordination_file_put_back(void)
 static void removed_middle_segment(int keep_shm)
 {
     struct scratch s;
-    scratch_make(&s);
     const uint64_t n = 300;
-    REQUIRE(build_log(s.log, 4096, n, PAYLEN) == 0);
     uint64_t segs[64];
-    size_t nseg = list_segs(s.log, segs, 64);
+    size_t nseg = build_segmented_log(&s, n, segs);
     REQUIRE(nseg >= 8);
     size_t gone = nseg / 2;
     uint64_t first_missing = segs[gone], last_missing = segs[gone + 1] - 1;
     char path[400];
-    seg_path(path, sizeof path, s.log, segs[gone]);
+    seg_file(path, sizeof path, s.log, segs[gone]);
     REQUIRE(unlink(path) == 0);
     if (!keep_shm)
         remove_shm(s.log);
@@ -451,7 +390,6 @@ static void removed_middle_segment(int keep_shm)
     CHECK_EQ_U64(got, n - (last_missing + 1 - first_missing));
     CHECK(durlog_reader_skipped(r) > 0);
     durlog_reader_close(r);
-    scratch_remove(&s);
 }
 
 static void a_reader_reports_a_removed_middle_segment_as_missing_records(void)
@@ -486,11 +424,9 @@ static int openat_emfile(int dirfd, const char *name, int flags, mode_t mode)
 static void a_reader_that_cannot_open_a_later_segment_says_why(void)
 {
     struct scratch s;
-    scratch_make(&s);
     const uint64_t n = 150;
-    REQUIRE(build_log(s.log, 4096, n, PAYLEN) == 0);
     uint64_t segs[64];
-    size_t nseg = list_segs(s.log, segs, 64);
+    size_t nseg = build_segmented_log(&s, n, segs);
     REQUIRE(nseg >= 4);
     seg_name(emfile_name, sizeof emfile_name, segs[2]);
     for (int keep_shm = 1; keep_shm >= 0; keep_shm--) {
@@ -522,7 +458,6 @@ static void a_reader_that_cannot_open_a_later_segment_says_why(void)
         }
         durlog_reader_close(r);
     }
-    scratch_remove(&s);
 }
 
 /* ---- 5. the active segment replaced under a writer -------------------- */
@@ -649,7 +584,7 @@ static void a_writer_stops_acknowledging_sync_appends_once_its_segment_is_replac
 
     char seg[400], tmp[400], name[32];
     seg_name(name, sizeof name, 0);
-    seg_path(seg, sizeof seg, s.log, 0);
+    seg_file(seg, sizeof seg, s.log, 0);
     snprintf(tmp, sizeof tmp, "%s/replacement.tmp", s.log);
     uint64_t t_copy = w->t_copy = mono_ns();
     size_t len;
@@ -763,7 +698,6 @@ static void a_writer_stops_acknowledging_sync_appends_once_its_segment_is_replac
     free(acked_idx);
     free(found);
     free(w);
-    scratch_remove(&s);
 }
 
 /* ---- 7. a large log after a reboot ------------------------------------ */
@@ -777,7 +711,7 @@ static int build_big_log(const char *log)
 {
     int rc = build_log(log, 4096, 3 * BIG_SEGMENTS, BIG_RECORD);
     uint64_t *segs = malloc(sizeof *segs * (BIG_SEGMENTS + 10));
-    size_t n = segs ? list_segs(log, segs, BIG_SEGMENTS + 10) : 0;
+    size_t n = segs ? list_segments(log, segs, BIG_SEGMENTS + 10) : 0;
     free(segs);
     if (rc == 0 && n != BIG_SEGMENTS) {
         fprintf(stderr, "  built %zu segments, expected %d\n", n, BIG_SEGMENTS);
@@ -826,7 +760,6 @@ static void a_writer_opens_a_log_of_2000_segments_after_a_reboot_with_64_descrip
     scratch_make(&s);
     REQUIRE(build_big_log(s.log) == 0);
     CHECK(tu_exited_ok(tu_wait(tu_fork(open_with_64_descriptors, s.log))));
-    scratch_remove(&s);
 }
 
 static _Atomic int seg_opens_counting, seg_opens;
@@ -880,7 +813,6 @@ static void a_writer_reopening_a_log_of_2000_segments_opens_at_most_8_of_them(vo
         fprintf(stderr, "  the open opened %d segment files\n", res->opens);
     CHECK(res->opens >= 0 && res->opens <= 8);
     munmap(res, 4096);
-    scratch_remove(&s);
 }
 
 /* ---- 8. ownership ----------------------------------------------------- */
@@ -923,7 +855,7 @@ static void a_log_created_by_nobody_stays_usable_by_nobody_after_root_appends(vo
     }
     CHECK_OK(durlog_close(h));
     uint64_t segs[64];
-    CHECK(list_segs(s.log, segs, 64) >= 3); /* root rolled to new segments */
+    CHECK(list_segments(s.log, segs, 64) >= 3); /* root rolled to new segments */
 
     CHECK(tu_exited_ok(tu_wait(tu_fork(append_as_nobody, s.log))));
 
@@ -932,7 +864,7 @@ static void a_log_created_by_nobody_stays_usable_by_nobody_after_root_appends(vo
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         uint64_t first;
-        if (!is_seg_name(de->d_name, &first) && strcmp(de->d_name, SHM_FILE) != 0)
+        if (!seg_name_first(de->d_name, &first) && strcmp(de->d_name, SHM_FILE) != 0)
             continue;
         char path[700];
         struct stat st;
@@ -947,7 +879,6 @@ static void a_log_created_by_nobody_stays_usable_by_nobody_after_root_appends(vo
     struct stat st;
     CHECK(stat(s.log, &st) == 0);
     CHECK((st.st_mode & S_IWOTH) == 0);
-    scratch_remove(&s);
 }
 
 /* ---- 9a. two repairs at once ------------------------------------------ */
@@ -1013,12 +944,12 @@ static void a_repair_refused_because_another_runs_says_so(void)
     REQUIRE(build_log(s.log, 4096, 10, PAYLEN) == 0);
     char path[400], want[PAYLEN];
     size_t len;
-    seg_path(path, sizeof path, s.log, 0);
+    seg_file(path, sizeof path, s.log, 0);
     unsigned char *raw = file_read(path, &len);
     payload(want, PAYLEN, 9);
     unsigned char *at = raw ? memmem(raw, len, want, PAYLEN) : NULL;
     REQUIRE(at != NULL);
-    REQUIRE(flip_byte(path, (uint64_t)(at - raw) + 10) == 0); /* the last record: a torn tail */
+    REQUIRE(file_flip_bit(path, (uint64_t)(at - raw) + 10, 5) == 0); /* the last record: a torn tail */
     free(raw);
 
     int reached[2], release[2];
@@ -1064,7 +995,6 @@ static void a_repair_refused_because_another_runs_says_so(void)
     CHECK(says_repair_runs);
     CHECK(strstr(msg, "writer has the log open") == NULL);
     free(msg);
-    scratch_remove(&s);
 }
 
 TEST_MAIN(

@@ -4,22 +4,17 @@
 # (tests/test_trust.c and tests/test_signals.c have the C API ones). Run by
 # tests/run.sh from the repository root.
 #
-#   DURLOG_BIN       the command to test (default build/durlog)
-#   DURLOG_TEST_DIR  scratch directory on a real disk (default build/testtmp)
-#
-# Same conventions as tests/cli.sh: each test is a shell function named for
-# the behaviour it proves, runs the command with `run` and asserts with
-# expect_*; prints "ok NAME" or "not ok NAME" plus the reasons; exits 1 if
-# any failed. Several tests need a log of several 64 MiB segments (the
-# command has no segment-size option): one is built once, from 5,000,000
-# records "r-0" .. "r-4999999", and copied for each test that needs it.
+# Same conventions as tests/cli.sh (helpers in tests/lib/cli.sh): each test
+# is a shell function named for the behaviour it proves, run by `t`,
+# asserting with expect_*. Several tests need a log of several 64 MiB
+# segments (the command has no segment-size option): one is built once, from
+# 5,000,000 records "r-0" .. "r-4999999", and copied for each test that
+# needs it.
 # Some run `durlog` as user nobody (the suite runs as root).
 set -u
 
-BIN=${DURLOG_BIN:-build/durlog}
-BASE=${DURLOG_TEST_DIR:-build/testtmp}
-mkdir -p "$BASE" || exit 1
-SCRATCH=$(mktemp -d "$BASE/trust-XXXXXX") || exit 1
+T_REMOVE=1 # the logs are large: each test's directory goes when it is done
+. tests/lib/cli.sh
 chmod 755 "$SCRATCH" # user nobody reads logs in here (never world-writable)
 
 cleanup() {
@@ -27,81 +22,13 @@ cleanup() {
     exec 7>&- 2>/dev/null
     for d in "$SCRATCH"/*/; do : >"$d/stop" 2>/dev/null; done
     wait
-    chmod -R u+rwx "$SCRATCH" 2>/dev/null
-    rm -rf "$SCRATCH"
+    remove_scratch
 }
 trap cleanup EXIT
 
 RECORDS=5000000 # records of the shared multi-segment log
 
-# ---- helpers (as in tests/cli.sh) -------------------------------------------
-
-# run CMD...: runs it with stdout in $OUT, stderr in $ERR, status in $rc.
-run() {
-    "$@" >"$OUT" 2>"$ERR"
-    rc=$?
-}
-
-fail() {
-    printf '%s\n' "$*" >>"$WHY"
-}
-
-# The first bytes of a file, for failure reasons.
-show() {
-    head -c 400 "$1" | awk '{ print "    | " $0 }'
-}
-
-expect_status() {
-    if [ "$rc" -ne "$1" ]; then
-        fail "exit status $rc, expected $1 (${2:-}); stderr:"
-        show "$ERR" >>"$WHY"
-    fi
-}
-
-expect_stdout() {
-    local got
-    got=$(cat "$OUT")
-    if [ "$got" != "$1" ]; then
-        fail "stdout differs; expected:"
-        printf '%s\n' "$1" | sed 's/^/    | /' >>"$WHY"
-        fail "  got:"
-        show "$OUT" >>"$WHY"
-    fi
-}
-
-expect_stdout_has() {
-    grep -q -e "$1" "$OUT" || { fail "stdout lacks /$1/:"; show "$OUT" >>"$WHY"; }
-}
-
-expect_stderr_has() {
-    grep -q -e "$1" "$ERR" || { fail "stderr lacks /$1/:"; show "$ERR" >>"$WHY"; }
-}
-
-# Case-insensitive.
-expect_stderr_has_i() {
-    grep -qi -e "$1" "$ERR" || { fail "stderr lacks /$1/ (any case):"; show "$ERR" >>"$WHY"; }
-}
-
-expect_stderr_has_text() {
-    grep -qF -e "$1" "$ERR" || { fail "stderr lacks \"$1\":"; show "$ERR" >>"$WHY"; }
-}
-
-expect_stderr_lacks() {
-    if grep -qi -e "$1" "$ERR"; then
-        fail "stderr has /$1/ (any case):"
-        show "$ERR" >>"$WHY"
-    fi
-}
-
-# The value of a `key: value` line of `durlog info` in $OUT.
-info_value() {
-    sed -n "s/^$1: *\([^ ]*\).*/\1/p" "$OUT"
-}
-
-# overwrite FILE OFFSET TEXT: writes TEXT over the bytes at OFFSET.
-overwrite() {
-    printf '%s' "$3" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
-}
+# ---- helpers ----------------------------------------------------------------
 
 # offset_of FILE TEXT: byte offset of the first TEXT in FILE (empty if none).
 offset_of() {
@@ -160,31 +87,6 @@ copy_big() {
     [ "${2:-}" = noshm ] && rm -f "$1/durlog.shm"
     SEG=("$1"/*.seg)
     [ "${#SEG[@]}" -ge 3 ] || { fail "the log has ${#SEG[@]} segments, expected 3 or more"; return 1; }
-}
-
-# Runs one test function in a fresh directory $D with $LOG = $D/log, and
-# removes the directory afterwards (the logs are large).
-failed=0
-t() {
-    local name=$1
-    D="$SCRATCH/$name"
-    LOG="$D/log"
-    OUT="$D/stdout"
-    ERR="$D/stderr"
-    WHY="$SCRATCH/$name.why"
-    mkdir -p "$D"
-    chmod 755 "$D"
-    : >"$WHY"
-    "$name"
-    if [ -s "$WHY" ]; then
-        echo "not ok $name"
-        sed 's/^/  /' "$WHY"
-        failed=$((failed + 1))
-    else
-        echo "ok $name"
-    fi
-    chmod -R u+rwx "$D" 2>/dev/null
-    rm -rf "$D" "$WHY"
 }
 
 # ---- 1. one damaged byte in an old segment ----------------------------------
@@ -250,11 +152,9 @@ commands_ignore_a_stale_coordination_file_put_back() {
 
 # ---- 3. readers never stop silently at a segment ----------------------------
 
-# A copy of a log without its durlog.shm, one middle segment removed: cat
-# prints the records before the gap, then fails saying records are missing
-# (not that the segment before is damaged).
-cat_of_a_copy_missing_a_middle_segment_fails_naming_the_missing_records() {
-    copy_big "$LOG" noshm || return
+# Removes the second segment of the copy in $LOG; cat must print the records
+# before the gap, then fail saying records are missing.
+cat_without_the_second_segment() {
     local first
     first=$(first_of "${SEG[1]}")
     rm -f "${SEG[1]}"
@@ -263,6 +163,14 @@ cat_of_a_copy_missing_a_middle_segment_fails_naming_the_missing_records() {
     expect_stderr_has_i "missing"
     expect_stderr_lacks "damaged record at byte offset"
     expect_records "$first"
+}
+
+# A copy of a log without its durlog.shm, one middle segment removed: cat
+# prints the records before the gap, then fails saying records are missing
+# (not that the segment before is damaged).
+cat_of_a_copy_missing_a_middle_segment_fails_naming_the_missing_records() {
+    copy_big "$LOG" noshm || return
+    cat_without_the_second_segment
 }
 
 # The same copy with a middle segment user nobody may not read (the rest of
@@ -346,21 +254,37 @@ cat_of_a_log_short_of_file_descriptors_reports_it_not_damage() {
 
 # ---- 4. the coordination file removed under running writers ----------------
 
+# fed_writer NAME: starts `durlog append $LOG` in the background ($fed_pid),
+# fed through descriptor 7 from the fifo $D/NAME.in; its stderr in
+# $D/NAME.err.
+fed_writer() {
+    mkfifo "$D/$1.in"
+    "$BIN" append "$LOG" <"$D/$1.in" >/dev/null 2>"$D/$1.err" &
+    fed_pid=$!
+    exec 7>"$D/$1.in"
+}
+
+# feed PREFIX FROM TO: feeds records PREFIX-FROM .. PREFIX-TO to the fed
+# writer and waits (10 s at most) until the last is in the log (whose first
+# record is PREFIX-1).
+feed() {
+    local i
+    (trap '' PIPE; seq -f "$1-%.0f" "$2" "$3" >&7) 2>/dev/null
+    for i in $(seq 200); do
+        [ "$("$BIN" cat --from $(($3 - 1)) -n 1 "$LOG" 2>/dev/null)" = "$1-$3" ] && return
+        sleep 0.05
+    done
+}
+
 # Writer A (fed through a fifo, so it is still running) has appended
 # 1,000,000 records when durlog.shm is removed; writer B then appends
 # 300,000; then A appends 2,000,000 more. Every record of a writer that
 # exited 0 is in the log, in order, and the log checks clean; B either
 # succeeded or failed naming the coordination file.
 removing_the_coordination_file_under_a_running_writer_loses_no_record() {
-    mkfifo "$D/a.in"
-    "$BIN" append "$LOG" <"$D/a.in" >/dev/null 2>"$D/a.err" &
-    local apid=$! bpid brc arc i counts
-    exec 7>"$D/a.in"
-    (trap '' PIPE; seq -f 'A-%.0f' 1 1000000 >&7) 2>/dev/null
-    for i in $(seq 200); do
-        [ "$("$BIN" cat --from 999999 -n 1 "$LOG" 2>/dev/null)" = A-1000000 ] && break
-        sleep 0.05
-    done
+    fed_writer a
+    local apid=$fed_pid bpid brc arc i counts
+    feed A 1 1000000
     rm -f "$LOG/durlog.shm"
     seq -f 'B-%.0f' 1 300000 | "$BIN" append "$LOG" >/dev/null 2>"$D/b.err" &
     bpid=$!
@@ -406,15 +330,9 @@ snapshot() {
 # log open, and damage in it: `check --repair --force` refuses, saying a
 # writer has the log open, and changes no file.
 check_repair_force_without_the_coordination_file_refuses_while_a_writer_has_the_log_open() {
-    mkfifo "$D/w.in"
-    "$BIN" append "$LOG" <"$D/w.in" >/dev/null 2>"$D/w.err" &
-    local wpid=$! i off before now
-    exec 7>"$D/w.in"
-    (trap '' PIPE; seq -f 'w-%.0f' 1 1000 >&7) 2>/dev/null
-    for i in $(seq 200); do
-        [ "$("$BIN" cat --from 999 -n 1 "$LOG" 2>/dev/null)" = w-1000 ] && break
-        sleep 0.05
-    done
+    fed_writer w
+    local wpid=$fed_pid i off before now
+    feed w 1 1000
     off=$(offset_of "$LOG/00000000000000000000.seg" w-500)
     [ -n "$off" ] && overwrite "$LOG/00000000000000000000.seg" $((off + 3)) X ||
         fail "w-500 not found"
@@ -509,14 +427,7 @@ permission_errors_name_the_segment_path_before_the_error() {
 # records, not a damaged record in the segment before; check says missing.
 a_missing_middle_segment_is_reported_as_missing_records_not_as_damage() {
     copy_big "$LOG" || return
-    local first
-    first=$(first_of "${SEG[1]}")
-    rm -f "${SEG[1]}"
-    run "$BIN" cat "$LOG"
-    expect_status 1 "cat of a log with a gap"
-    expect_stderr_has_i "missing"
-    expect_stderr_lacks "damaged record at byte offset"
-    expect_records "$first"
+    cat_without_the_second_segment
     run "$BIN" check "$LOG"
     expect_status 1 "check of a log with a gap"
     grep -qi missing "$OUT" "$ERR" || { fail "check does not say records are missing:"; show "$OUT" >>"$WHY"; }

@@ -1,0 +1,122 @@
+/*
+ * tests/lib/seam.h - what tests put in the dl_os seam (src/os.h), and how
+ * they take it out again: an fdatasync that counts its calls, one that fails
+ * with EIO on demand, the hook that makes such fakes act on the io_uring
+ * engine's syncs too, and the I/O mode a test's handles use.
+ */
+#ifndef DURLOG_TEST_LIB_SEAM_H
+#define DURLOG_TEST_LIB_SEAM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "../harness.h"
+#include "os.h"
+
+/* An fdatasync that counts its calls and remembers the last caller. */
+static _Atomic int tu_fdatasync_calls;
+static _Atomic int tu_fdatasync_on_thread; /* calls made on tu_watched_thread */
+static pthread_t tu_watched_thread;
+
+static int tu_counting_fdatasync(int fd)
+{
+    atomic_fetch_add(&tu_fdatasync_calls, 1);
+    if (pthread_equal(pthread_self(), tu_watched_thread))
+        atomic_fetch_add(&tu_fdatasync_on_thread, 1);
+    return dl_os_real.fdatasync(fd);
+}
+
+static inline void tu_count_fdatasync(void)
+{
+    atomic_store(&tu_fdatasync_calls, 0);
+    atomic_store(&tu_fdatasync_on_thread, 0);
+    tu_watched_thread = pthread_self();
+    dl_os.fdatasync = tu_counting_fdatasync;
+}
+
+/* An fdatasync that fails with EIO while tu_fdatasync_fails is set. */
+static _Atomic int tu_fdatasync_fails;
+
+static inline int tu_fdatasync_maybe_eio(int fd)
+{
+    if (atomic_load(&tu_fdatasync_fails)) {
+        errno = EIO;
+        return -1;
+    }
+    return dl_os_real.fdatasync(fd);
+}
+
+/* The io_uring engine's fsyncs do not go through dl_os.fdatasync/fsync; its
+ * completions go through dl_os.uring_result. Tests install this there (from
+ * a constructor, below) so that a fake fdatasync or fsync that a test puts
+ * in the table - counting calls, failing with EIO, hanging - acts on the
+ * io_uring engine's syncs too: the fake runs when the kernel reports the
+ * fsync done, on the same thread, and its failure replaces the result. */
+static int tu_uring_result(int fd, int datasync, int res)
+{
+    int (*fake)(int) = datasync ? dl_os.fdatasync : dl_os.fsync;
+    int (*real)(int) = datasync ? dl_os_real.fdatasync : dl_os_real.fsync;
+    if (res || fake == real)
+        return res;
+    return fake(fd) < 0 ? -errno : 0;
+}
+
+__attribute__((constructor)) static void tu_install_uring_result(void)
+{
+    dl_os.uring_result = tu_uring_result;
+}
+
+/* Puts back the real calls. Only entries a test replaced are written, so
+ * that a library thread reading another entry meanwhile (the pre-faulter
+ * calls fallocate) does not race with the restore; a test restores an entry
+ * only when no library thread can be calling it (e.g. after durlog_close). */
+#define TU_RESTORE_ENTRY(name)                                               \
+    do {                                                                     \
+        if (dl_os.name != dl_os_real.name)                                   \
+            dl_os.name = dl_os_real.name;                                    \
+    } while (0)
+
+/* For a test about one I/O mode's internals (what it stores or writes, its
+ * pre-faulter): the handles it opens use `mode` whatever DURLOG_IO the suite
+ * runs with. tu_io_mode(NULL) puts the suite's back. */
+static inline void tu_io_mode(const char *mode)
+{
+    static char saved[32];
+    static int have_saved = -1;
+    if (mode) {
+        const char *now = getenv("DURLOG_IO");
+        have_saved = now != NULL;
+        snprintf(saved, sizeof saved, "%s", now ? now : "");
+        setenv("DURLOG_IO", mode, 1);
+    } else if (have_saved == 1) {
+        setenv("DURLOG_IO", saved, 1);
+    } else if (have_saved == 0) {
+        unsetenv("DURLOG_IO");
+    }
+}
+
+static inline void tu_restore_os(void)
+{
+    TU_RESTORE_ENTRY(pwrite);
+    TU_RESTORE_ENTRY(write);
+    TU_RESTORE_ENTRY(pread);
+    TU_RESTORE_ENTRY(read);
+    TU_RESTORE_ENTRY(copy_file_range);
+    TU_RESTORE_ENTRY(linkat);
+    TU_RESTORE_ENTRY(sync_file_range);
+    TU_RESTORE_ENTRY(fdatasync);
+    TU_RESTORE_ENTRY(fsync);
+    TU_RESTORE_ENTRY(fallocate);
+    TU_RESTORE_ENTRY(ftruncate);
+    TU_RESTORE_ENTRY(openat);
+    TU_RESTORE_ENTRY(renameat);
+    TU_RESTORE_ENTRY(unlinkat);
+    TU_RESTORE_ENTRY(mmap);
+    TU_RESTORE_ENTRY(munmap);
+    TU_RESTORE_ENTRY(uring_init);
+    TU_RESTORE_ENTRY(uring_submit);
+    if (dl_os.uring_result != tu_uring_result)
+        dl_os.uring_result = tu_uring_result;
+}
+
+#endif
