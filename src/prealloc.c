@@ -11,7 +11,7 @@
  * the appenders' path (Chronicle Queue's "pretoucher" does the same), and
  * keeps the append lock from being held across multi-millisecond growth.
  *
- * The appenders still grow the file themselves (ensure_alloc in writer.c)
+ * The appenders still grow the file themselves (tail.c)
  * when they catch up with the pre-faulter, so it is never needed for
  * correctness: it only moves work. It only ever raises the shared
  * tail_alloc, under the append lock, for the segment it extended.
@@ -76,11 +76,6 @@ static void extend_once(durlog *log)
             sh->tail_alloc = target;
         dl_unlock_append(log);
     }
-}
-
-int dl_prefault_for_write(durlog *log)
-{
-    return !atomic_load_explicit(&log->async_syncing, memory_order_relaxed);
 }
 
 static void *prealloc_main(void *arg)

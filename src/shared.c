@@ -139,6 +139,31 @@ int dl_shm_valid_for(const struct dl_shared *sh, int dirfd)
            (uint64_t)st.st_ino == sh->dir_ino;
 }
 
+void dl_seal_note_push(struct dl_shared *sh, const struct dl_seal_note *note)
+{
+    uint64_t i = atomic_load(&sh->seal_pushed);
+    sh->seal_notes[i % DL_SEAL_NOTES] = *note;
+    atomic_store(&sh->seal_pushed, i + 1);
+}
+
+/* A note may be overwritten while it is copied (the sealer lags
+ * DL_SEAL_NOTES rolls): the count read after the copy tells. */
+int dl_seal_note_find(struct dl_shared *sh, uint64_t seg, struct dl_seal_note *out)
+{
+    uint64_t pushed = atomic_load(&sh->seal_pushed);
+    uint64_t oldest = pushed > DL_SEAL_NOTES ? pushed - DL_SEAL_NOTES : 0;
+    for (uint64_t i = pushed; i-- > oldest;) {
+        struct dl_seal_note n = sh->seal_notes[i % DL_SEAL_NOTES];
+        if (atomic_load(&sh->seal_pushed) >= i + DL_SEAL_NOTES)
+            return 0;
+        if (n.seg == seg) {
+            *out = n;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 void dl_raise_mark(_Atomic uint64_t *mark, uint64_t v)
 {
     uint64_t cur = atomic_load(mark);

@@ -209,6 +209,11 @@ int dl_shm_valid_for(const struct dl_shared *sh, int dirfd);
 
 /* Raises *mark to v if it is lower (never lowers it). */
 void dl_raise_mark(_Atomic uint64_t *mark, uint64_t v);
+/* Notes a rolled segment's end for the sealer (append lock held, or the
+ * directory's flock exclusively). */
+void dl_seal_note_push(struct dl_shared *sh, const struct dl_seal_note *note);
+/* 1 and the newest note for segment seg, if the ring still holds one. */
+int dl_seal_note_find(struct dl_shared *sh, uint64_t seg, struct dl_seal_note *out);
 
 /* Locks a robust mutex. Returns 0, 1 when the previous owner died holding it
  * (the caller must repair what it guards, then call dl_mutex_consistent), or
