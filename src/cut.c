@@ -23,14 +23,15 @@
 static int free_side_name(int dirfd, const char *name, const char *tag,
                           char side[DL_SIDE_NAME_MAX])
 {
-    struct stat st;
+    struct dl_stat st;
     for (unsigned n = 0; n < 1000000; n++) {
         if (n == 0)
             snprintf(side, DL_SIDE_NAME_MAX, "%s%s", name, tag);
         else
             snprintf(side, DL_SIDE_NAME_MAX, "%s%s.%u", name, tag, n);
-        if (fstatat(dirfd, side, &st, AT_SYMLINK_NOFOLLOW) < 0)
-            return errno == ENOENT ? 0 : -errno;
+        int rc = dl_stat_at(dirfd, side, &st);
+        if (rc)
+            return rc == -ENOENT ? 0 : rc;
     }
     return -EEXIST;
 }

@@ -135,6 +135,8 @@ struct durlog {
     _Atomic uint32_t cq_event;    /* futex word: entries delivered or ready */
     _Atomic uint32_t cq_waiters;  /* threads sleeping on cq_event */
     _Atomic int evfd;             /* the eventfd, or -1 until asked for */
+    _Atomic int evfd_error;       /* why making it readable failed, for the
+                                     next durlog_poll() to report (0: no) */
 
     /* The pre-faulter (started by the first append through the mapping). */
     pthread_mutex_t pmu;

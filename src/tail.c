@@ -12,7 +12,6 @@
  * mapping being replaced.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,7 +26,7 @@
  * (an old copy of the coordination file written over the live one, taken
  * while the lock was held, names as holder a thread that is not). Waiting
  * for ever would hang every writer. */
-_Atomic uint64_t dl_lock_patience_ns = 10ull * 1000000000u;
+_Atomic uint64_t dl_lock_patience_ns = 10ull * DL_NS_PER_S;
 
 static uint64_t lock_patience(void)
 {
@@ -47,7 +46,7 @@ int dl_lock_append(durlog *log)
                        "over %llu ms (a writer stopped or hung holding it, or %s/%s "
                        "overwritten with a copy taken while it was held); nothing was "
                        "appended", log->path,
-                       (unsigned long long)(lock_patience() / 1000000), log->path,
+                       (unsigned long long)(lock_patience() / DL_NS_PER_MS), log->path,
                        DL_SHM_NAME);
     if (rc < 0)
         return dl_fail(log, rc, "append lock of %s: %s (reopen the log)",
@@ -110,7 +109,10 @@ static void hold_rolled(durlog *log)
             slot = i; /* all taken: the oldest goes */
     }
     dl_close(log->held[slot].fd);
-    log->held[slot].fd = fcntl(log->tail.fd, F_DUPFD_CLOEXEC, 0);
+    /* Best effort: a descriptor that cannot be had (EMFILE) only means the
+     * file cannot be saved should someone replace it before it is sealed. */
+    int fd = dl_dup(log->tail.fd);
+    log->held[slot].fd = fd >= 0 ? fd : -1;
     log->held[slot].seg = log->tail.first_seq;
 }
 
@@ -119,12 +121,12 @@ int dl_held_fd(durlog *log, uint64_t seg)
     int fd = -1;
     pthread_mutex_lock(&log->pmu);
     if (log->tail.fd >= 0 && log->tail.first_seq == seg)
-        fd = fcntl(log->tail.fd, F_DUPFD_CLOEXEC, 0);
+        fd = dl_dup(log->tail.fd);
     for (size_t i = 0; i < DL_HELD_ROLLED && fd < 0; i++)
         if (log->held[i].fd >= 0 && log->held[i].seg == seg)
-            fd = fcntl(log->held[i].fd, F_DUPFD_CLOEXEC, 0);
+            fd = dl_dup(log->held[i].fd);
     pthread_mutex_unlock(&log->pmu);
-    return fd;
+    return fd >= 0 ? fd : -1;
 }
 
 void dl_release_held(durlog *log, uint64_t seg)

@@ -576,11 +576,14 @@ int durlog_wait(durlog *log, uint64_t seq, durlog_level level, int timeout_ms)
         if (rc)
             return rc;
         uint64_t deadline = timeout_ms < 0 ? 0
-                          : dl_mono_ns() + (uint64_t)timeout_ms * 1000000u + 1;
+                          : dl_mono_ns() + (uint64_t)timeout_ms * DL_NS_PER_MS + 1;
         rc = dl_wait_published(log->sh, seq, deadline);
-        if (rc)
+        if (rc == -ETIMEDOUT)
             return dl_fail(log, rc, "record %llu not appended within %d ms",
                            (unsigned long long)seq, timeout_ms);
+        if (rc)
+            return dl_fail(log, rc, "waiting for record %llu: futex: %s",
+                           (unsigned long long)seq, durlog_strerror(rc));
     }
     if (level == DURLOG_SYNC)
         return dl_sync_to(log, seq + 1);
