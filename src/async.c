@@ -271,7 +271,7 @@ int durlog_event_fd(durlog *log)
         return dl_fail(log, -errno, "eventfd: %s", strerror(errno));
     int expected = -1;
     if (!atomic_compare_exchange_strong(&log->evfd, &expected, nfd)) {
-        close(nfd);
+        dl_close(nfd);
         return expected;
     }
     return nfd;

@@ -31,14 +31,20 @@
 #include "shared.h"
 #include "uring.h"
 
+/* A message: room for two paths and what went wrong with them. */
 #define DL_ERRMSG_SIZE 512
+/* durlog_options.buffer_size (durlog.h): the default makes a flush one
+ * pwrite of 16 pages; smaller is raised to the minimum (a page: less would
+ * flush at nearly every record); larger is refused (a buffer is one
+ * allocation, and a flush one copy under the append lock: a gigabyte would
+ * hold every other writer for a second). */
 #define DL_DEFAULT_BUFFER_SIZE ((size_t)64 << 10)
-/* durlog_options.buffer_size: smaller is raised to the minimum; larger is
- * refused (a buffer is one allocation, and a flush one copy under the append
- * lock: a gigabyte would hold every other writer for a second). */
 #define DL_MIN_BUFFER_SIZE ((size_t)4 << 10)
 #define DL_MAX_BUFFER_SIZE ((size_t)1 << 30)
-/* Completions of asynchronous appends outstanding before an append waits. */
+/* Completions of asynchronous appends outstanding before an append waits
+ * (durlog_options.max_pending): 64 Ki by default, at most 64 Mi; the ring
+ * of them (40 bytes each) is allocated at open, and takes memory only as
+ * it is used. */
 #define DL_DEFAULT_MAX_PENDING 65536
 #define DL_MAX_PENDING ((size_t)1 << 26)
 /* The pre-faulter keeps this much of the tail segment allocated and mapped

@@ -402,7 +402,7 @@ static void unlock_dir(durlog *log)
  * so that openers racing each other spread out. */
 static uint64_t open_retry_pause_ns(int attempt)
 {
-    return DL_NS_PER_MS + (uint64_t)(attempt * 97 % 5000) * 1000u;
+    return DL_NS_PER_MS + (uint64_t)(attempt * 97 % 5000) * DL_NS_PER_US;
 }
 
 static int join_log(durlog *log)
@@ -528,7 +528,7 @@ int durlog_open(const char *path, const durlog_options *opts, durlog **out)
     }
     log->dirfd = rc;
     {
-        char why[512];
+        char why[DL_ERRMSG_SIZE];
         struct dl_stat st;
         rc = dl_log_dir_check(log->dirfd, path, why, sizeof why);
         if (rc) {

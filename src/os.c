@@ -209,9 +209,13 @@ int dl_fsync(int fd)
     return 0;
 }
 
+/* Where a file system has no fallocate, dl_allocate writes zeros from a
+ * static buffer this big: 16 pages, a few system calls per megabyte. */
+#define DL_ZERO_FILL_CHUNK 65536
+
 int dl_allocate(int fd, off_t off, off_t len)
 {
-    static const char zeros[65536];
+    static const char zeros[DL_ZERO_FILL_CHUNK];
     if (len <= 0)
         return 0;
     for (;;) {
@@ -471,7 +475,7 @@ int dl_eventfd_signal(int fd)
 
 void dl_prefault(unsigned char *map, uint64_t from, uint64_t to, int for_write)
 {
-    uint64_t start = from & ~(uint64_t)4095;
+    uint64_t start = dl_page_floor(from); /* madvise takes whole pages */
     if (to > start)
         madvise(map + start, (size_t)(to - start),
                 for_write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);

@@ -21,13 +21,42 @@
 #ifndef DL_OS_H
 #define DL_OS_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 /* The kernel moves at most this many bytes in one read()/write() call
  * (MAX_RW_COUNT = INT_MAX & PAGE_MASK), whatever count is asked for. */
 #define DL_MAX_RW_COUNT 0x7ffff000L
+
+/* The system's page size (4 KiB on x86-64; 16 or 64 KiB on some arm64 and
+ * ppc64 kernels): mappings, madvise, page faults and the growth of segment
+ * files work in whole pages. Asked of the system once (per file that uses
+ * it; sysconf cannot fail for it on Linux: the kernel hands it to every
+ * process), then remembered: appends use it. */
+static inline uint64_t dl_page_size(void)
+{
+    static _Atomic uint64_t size;
+    uint64_t p = atomic_load_explicit(&size, memory_order_relaxed);
+    if (!p) {
+        p = (uint64_t)sysconf(_SC_PAGESIZE);
+        atomic_store_explicit(&size, p, memory_order_relaxed);
+    }
+    return p;
+}
+
+/* x rounded down, and up, to a multiple of the page size. */
+static inline uint64_t dl_page_floor(uint64_t x)
+{
+    return x & ~(dl_page_size() - 1);
+}
+
+static inline uint64_t dl_page_ceil(uint64_t x)
+{
+    return dl_page_floor(x + dl_page_size() - 1);
+}
 
 struct flock;
 struct statx;
@@ -151,11 +180,16 @@ void dl_nocow(int fd);
  * segment's size slows its writer. statx with a mask without times does
  * not. */
 struct dl_stat {
-    uint64_t dev, ino, size, blocks, nlink;
+    uint64_t dev, ino, size;
+    uint64_t blocks;              /* allocated, in DL_STAT_BLOCK units */
+    uint64_t nlink;
     uint32_t mode;
     uid_t uid;
     gid_t gid;
 };
+/* The unit of dl_stat.blocks (and st_blocks): 512 bytes, whatever the
+ * file system's block size. */
+#define DL_STAT_BLOCK 512
 /* Of the file open as fd, or of `name` in dirfd (not following a link).
  * 0 or -errno. */
 int dl_stat_fd(int fd, struct dl_stat *out);
@@ -190,6 +224,7 @@ int dl_eventfd_signal(int fd);
 /* Time is counted in ns (uint64_t: 584 years). */
 #define DL_NS_PER_S 1000000000u
 #define DL_NS_PER_MS 1000000u
+#define DL_NS_PER_US 1000u
 /* Wall-clock time in ns since the epoch. */
 uint64_t dl_now_ns(void);
 /* Monotonic time in ns, for timeouts and intervals. */

@@ -21,8 +21,6 @@
 #include "log.h"
 #include "os.h"
 
-#define PAGE_ROUND(x) (((x) + 4095) & ~(uint64_t)4095)
-
 /* Extends the tail segment to DL_PREALLOC_AHEAD past the tail, a chunk at a
  * time, publishing each chunk at once so that appenders racing ahead find
  * it before the whole extension is done. */
@@ -38,12 +36,12 @@ static void extend_once(durlog *log)
         dl_unlock_append(log);
         if (seg == DL_NO_SEGMENT)
             return;
-        uint64_t goal = PAGE_ROUND(off + DL_PREALLOC_AHEAD);
+        uint64_t goal = dl_page_ceil(off + DL_PREALLOC_AHEAD);
         if (goal > cap)
             goal = cap;
         if (goal <= alloc)
             return;
-        uint64_t target = PAGE_ROUND(alloc + DL_PREALLOC_CHUNK);
+        uint64_t target = dl_page_ceil(alloc + DL_PREALLOC_CHUNK);
         if (target > goal)
             target = goal;
 

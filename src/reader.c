@@ -57,6 +57,10 @@
  * writers have left, or ignoring one a new writer has just built. */
 #define DL_READER_RELOOK_NS 10000000u
 
+/* The first allocation of the buffer a record is copied into (doubled as
+ * records need). */
+#define DL_READER_BUF_MIN 4096
+
 struct durlog_reader {
     char *path;
     int dirfd;
@@ -595,7 +599,7 @@ static int copy_record(durlog_reader *r, uint64_t limit, struct dl_rec_view *v)
         uint64_t size = dl_rec_size(len);
         if (len <= DURLOG_MAX_RECORD && size <= avail) {
             if (size > r->rec_cap) {
-                size_t cap = r->rec_cap ? r->rec_cap : 4096;
+                size_t cap = r->rec_cap ? r->rec_cap : DL_READER_BUF_MIN;
                 while (cap < size)
                     cap *= 2;
                 unsigned char *nb = realloc(r->rec_buf, cap);
@@ -777,7 +781,7 @@ int durlog_reader_wait(durlog_reader *r, int timeout_ms)
         return 0;
     }
     if (r->opts.spin_us) {
-        uint64_t until = start + (uint64_t)r->opts.spin_us * 1000u;
+        uint64_t until = start + (uint64_t)r->opts.spin_us * DL_NS_PER_US;
         if (until > deadline)
             until = deadline;
         do {

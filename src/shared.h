@@ -36,7 +36,9 @@
 #define DL_SHM_NAME "durlog.shm"
 #define DL_SHM_MAGIC 0x4d48534744525544ULL /* "DURDGSHM" little-endian */
 #define DL_SHM_VERSION 4
-#define DL_SHM_SIZE 4096
+#define DL_SHM_SIZE 4096 /* the file's size: struct dl_shared, with room to
+                            grow; fixed, whatever the page size (a writer on
+                            another machine type reads the same file) */
 #define DL_NO_SEGMENT UINT64_MAX
 
 /* A futex word, with a count of who sleeps on it so that wakers make the

@@ -555,7 +555,7 @@ static int redo_dead_sync(durlog *log)
         if (next_seg <= durable)
             continue;
         struct dl_segmap m = DL_SEGMAP_INIT;
-        char err[256];
+        char err[DL_ERRMSG_SIZE];
         rc = dl_seg_open(log->dirfd, log->path, segs[i], DL_SEG_WRITE, &m, err, sizeof err);
         if (rc == DURLOG_ECORRUPT || rc == DURLOG_EFORMAT || rc == -EIO) {
             damaged = 1; /* its header is gone: so are its records */

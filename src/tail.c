@@ -18,8 +18,6 @@
 #include "log.h"
 #include "os.h"
 
-#define PAGE_ROUND(x) (((x) + 4095) & ~(uint64_t)4095)
-
 /* How long an appender waits for the append lock before it gives up. The
  * lock is held for a copy, never across an fdatasync: a holder that keeps it
  * for seconds is stopped or hung, or the lock word is not a holder's at all
@@ -212,19 +210,23 @@ int dl_tail_write_stage(durlog *log)
     return 0;
 }
 
+/* dl_tail_zero writes or stores zeros this many at a time, from the end
+ * back (a static buffer: zeroing is rare, after a failure). */
+#define DL_TAIL_ZERO_CHUNK 4096
+
 /* Zeroes [from, to) of segment m, which this handle has open for writing,
  * from the end back, so that a writer killed half way leaves whole records
  * followed by zeros (a torn tail), never zeros followed by records. 0, or
  * (pwrite mode) the error of a pwrite that failed. */
 int dl_tail_zero(durlog *log, struct dl_segmap *m, uint64_t from, uint64_t to)
 {
-    static const unsigned char zeros[4096];
+    static const unsigned char zeros[DL_TAIL_ZERO_CHUNK];
     int rc;
     /* pwrite mode zeroes the whole range, not only what the file's size
      * says it holds: a size read back through a FUSE file system may be
      * one it cached before the failed write. */
     while (to > from) {
-        uint64_t chunk = to - from < 4096 ? to - from : 4096;
+        uint64_t chunk = to - from < DL_TAIL_ZERO_CHUNK ? to - from : DL_TAIL_ZERO_CHUNK;
         if (!log->io_pwrite)
             memset(m->map + to - chunk, 0, chunk);
         else if ((rc = dl_pwrite_all(m->fd, zeros, chunk, (off_t)(to - chunk))) != 0)
@@ -260,7 +262,7 @@ static int roll(durlog *log, uint64_t need)
 {
     struct dl_shared *sh = log->sh;
     struct dl_segmap m;
-    char err[256];
+    char err[DL_ERRMSG_SIZE];
     int rc = check_leaving_tail(log);
     if (rc)
         return rc;
@@ -269,8 +271,8 @@ static int roll(durlog *log, uint64_t need)
     uint64_t cap = log->opts.segment_size;
     if (cap < DL_SEG_HEADER_SIZE + need)
         cap = DL_SEG_HEADER_SIZE + need;
-    cap = PAGE_ROUND(cap);
-    uint64_t alloc = PAGE_ROUND(DL_SEG_HEADER_SIZE + need);
+    cap = dl_page_ceil(cap);
+    uint64_t alloc = dl_page_ceil(DL_SEG_HEADER_SIZE + need);
     if (alloc < DL_ALLOC_MIN)
         alloc = DL_ALLOC_MIN;
     if (alloc > cap)
@@ -400,8 +402,8 @@ static int ensure_alloc(durlog *log, uint64_t need)
         step = DL_ALLOC_MIN;
     if (step > DL_ALLOC_MAX_STEP)
         step = DL_ALLOC_MAX_STEP;
-    uint64_t want = PAGE_ROUND(sh->tail_off + need);
-    uint64_t grow = PAGE_ROUND(sh->tail_alloc + step);
+    uint64_t want = dl_page_ceil(sh->tail_off + need);
+    uint64_t grow = dl_page_ceil(sh->tail_alloc + step);
     if (grow < want)
         grow = want;
     if (grow > sh->tail_capacity)

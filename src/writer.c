@@ -141,8 +141,8 @@ static int tail_is_free(durlog *log, int flushing)
     } else if (end) {
         volatile unsigned char last = log->tail.map[end - 1];
         (void)last;
-        uint64_t in_page = end & 4095;
-        if (end == sh->tail_off && in_page && in_page + DL_REC_HEADER_SIZE <= 4096)
+        uint64_t in_page = end - dl_page_floor(end);
+        if (end == sh->tail_off && in_page && in_page + DL_REC_HEADER_SIZE <= dl_page_size())
             readable = 1;
         else if (log->io_pwrite)
             readable = 0; /* past the end's page the file may be shorter */
@@ -194,6 +194,9 @@ static int tail_faulted(durlog *log)
                    "writer, then open the log again", err);
 }
 
+/* pwrite mode: the stage's first allocation (doubled as records need). */
+#define DL_STAGE_MIN 4096
+
 /* Copies one record to the tail. Called with the append lock. */
 static int put_record(durlog *log, const void *data, uint32_t len,
                       uint64_t time_ns)
@@ -224,7 +227,7 @@ static int put_record(durlog *log, const void *data, uint32_t len,
         if (log->stage_len && log->stage_off + log->stage_len != off && (rc = dl_tail_write_stage(log)))
             return rc;
         if (log->stage_len + need > log->stage_cap) {
-            size_t cap = log->stage_cap ? log->stage_cap : 4096;
+            size_t cap = log->stage_cap ? log->stage_cap : DL_STAGE_MIN;
             while (cap < log->stage_len + need)
                 cap *= 2;
             unsigned char *nb = realloc(log->stage, cap);
