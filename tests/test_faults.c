@@ -1390,31 +1390,27 @@ static void failing_to_open_a_segment_for_sync_does_not_fail_the_log(void)
 enum { FAIL_NONE, FAIL_FLOCK, FAIL_STATX, FAIL_FCNTL };
 static _Atomic int fail_entry;
 
+static int failing(int entry)
+{
+    if (atomic_load(&fail_entry) != entry)
+        return 0;
+    errno = EIO;
+    return 1;
+}
+
 static int flock_eio(int fd, int op)
 {
-    if (atomic_load(&fail_entry) == FAIL_FLOCK) {
-        errno = EIO;
-        return -1;
-    }
-    return dl_os_real.flock(fd, op);
+    return failing(FAIL_FLOCK) ? -1 : dl_os_real.flock(fd, op);
 }
 
 static int statx_eio(int dirfd, const char *name, int flags, unsigned mask, struct statx *sx)
 {
-    if (atomic_load(&fail_entry) == FAIL_STATX) {
-        errno = EIO;
-        return -1;
-    }
-    return dl_os_real.statx(dirfd, name, flags, mask, sx);
+    return failing(FAIL_STATX) ? -1 : dl_os_real.statx(dirfd, name, flags, mask, sx);
 }
 
 static int fcntl_eio(int fd, int cmd, void *arg)
 {
-    if (atomic_load(&fail_entry) == FAIL_FCNTL) {
-        errno = EIO;
-        return -1;
-    }
-    return dl_os_real.fcntl(fd, cmd, arg);
+    return failing(FAIL_FCNTL) ? -1 : dl_os_real.fcntl(fd, cmd, arg);
 }
 
 static void open_fails_with_a_message_when_flock_stat_or_ofd_lock_fails(void)
