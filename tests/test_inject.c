@@ -228,8 +228,9 @@ static int append_async_polled(durlog *log, int i)
         note_failure(log);
         return 0;
     }
-    /* Not delivered within 2 s (a broken engine): close delivers it. */
-    for (int round = 0; round < 20 && !atomic_load(&async_done); round++) {
+    /* Not delivered within half a second (a broken engine, or a slow
+     * fdatasync): close delivers it. */
+    for (int round = 0; round < 5 && !atomic_load(&async_done); round++) {
         if (durlog_poll(log, 100) < 0) {
             note_failure(log);
             break;
