@@ -137,7 +137,7 @@ static void attach_shared(durlog_reader *r)
     }
     int writable = 1;
     int rc = dl_shm_open_view(r->dirfd, 1, &r->shmfd, &r->sh, &r->sh_guard);
-    if (rc == 1) {
+    if (rc) { /* no write access (EACCES, a read-only mount: EROFS) */
         writable = 0;
         rc = dl_shm_open_view(r->dirfd, 0, &r->shmfd, &r->sh, &r->sh_guard);
     }
