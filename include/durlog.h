@@ -453,7 +453,9 @@ int durlog_append_batch_async(durlog *log, const durlog_iov *records,
  * thread, waiting up to timeout_ms (-1: forever, 0: not at all) for at least
  * one when none is. Returns how many ran (0 if the time ran out) or an
  * error; -EINVAL without poll_callbacks (the engine thread delivers
- * then). Callbacks of one handle never run on two threads at once. */
+ * then). An error making the descriptor of durlog_event_fd() readable
+ * (-EBADF: the program closed it) is returned by the next call, once.
+ * Callbacks of one handle never run on two threads at once. */
 int durlog_poll(durlog *log, int timeout_ms);
 
 /* An eventfd (non-blocking, close-on-exec; owned by the handle, do not close
@@ -557,7 +559,9 @@ int durlog_reader_next(durlog_reader *r, durlog_record *rec);
 
 /* Waits until durlog_reader_next() has a record to return (one past the
  * reader's position is published, or durable for a durable_only reader), or
- * timeout_ms passes (-1: no limit). Returns 0 or -ETIMEDOUT. Sleeps
+ * timeout_ms passes (-1: no limit). Returns 0 or -ETIMEDOUT (or, should
+ * the futex wait itself fail - a seccomp filter refusing it, say - its
+ * error, with durlog_reader_errmsg). Sleeps
  * on a futex that writers in any process wake when they publish: no busy
  * spinning, except the first spin_us microseconds if asked. A reader that
  * may not write the coordination file cannot ask writers for a wake-up and

@@ -86,12 +86,12 @@ static void wake_waiters(durlog *log)
 static void signal_fd(durlog *log)
 {
     int fd = atomic_load(&log->evfd);
-    if (fd >= 0) {
-        uint64_t one = 1;
-        /* Fails only when the counter would overflow: it is readable then. */
-        ssize_t n = write(fd, &one, sizeof one);
-        (void)n;
-    }
+    int rc = fd >= 0 ? dl_eventfd_signal(fd) : 0;
+    /* Only a bug fails it (the descriptor closed by someone else, say):
+     * the next durlog_poll() reports it. */
+    int none = 0;
+    if (rc)
+        atomic_compare_exchange_strong(&log->evfd_error, &none, rc);
 }
 
 void dl_signal_ready(durlog *log)
@@ -166,9 +166,13 @@ static int wait_for_room(durlog *log)
         if (fail)
             return dl_fail(log, fail, "%s: the log has failed", log->path);
         atomic_fetch_add(&log->cq_waiters, 1);
+        int rc = 0;
         if (atomic_load(&log->cq_tail) - atomic_load(&log->cq_head) >= log->cq_cap)
-            dl_futex_wait(&log->cq_event, seen, DL_ASYNC_NAP_NS);
+            rc = dl_futex_wait(&log->cq_event, seen, DL_ASYNC_NAP_NS);
         atomic_fetch_sub(&log->cq_waiters, 1);
+        if (rc)
+            return dl_fail(log, rc, "waiting for room among the completions: futex: %s",
+                           durlog_strerror(rc));
     }
 }
 
@@ -220,14 +224,19 @@ int durlog_poll(durlog *log, int timeout_ms)
                        "(callbacks run on the engine thread otherwise)");
     if (dl_in_callback(log))
         return dl_fail(log, -EINVAL, "durlog_poll called from a callback");
+    int evrc = atomic_exchange(&log->evfd_error, 0);
+    if (evrc)
+        return dl_fail(log, evrc, "making the descriptor of durlog_event_fd() readable "
+                       "failed: %s (was it closed?)", durlog_strerror(evrc));
     int fd = atomic_load(&log->evfd);
     if (fd >= 0) {
+        /* Drained (-EAGAIN if empty). A failure leaves it readable: one
+         * spurious wake-up. */
         uint64_t count;
-        ssize_t n = read(fd, &count, sizeof count); /* drain; EAGAIN if empty */
-        (void)n;
+        (void)dl_read(fd, &count, sizeof count);
     }
     uint64_t deadline = timeout_ms < 0 ? 0
-                      : dl_mono_ns() + (uint64_t)timeout_ms * 1000000u;
+                      : dl_mono_ns() + (uint64_t)timeout_ms * DL_NS_PER_MS;
     for (;;) {
         uint32_t seen = atomic_load(&log->cq_event);
         size_t n = dl_deliver(log, 0);
@@ -242,9 +251,11 @@ int durlog_poll(durlog *log, int timeout_ms)
                 nap = deadline - now;
         }
         atomic_fetch_add(&log->cq_waiters, 1);
-        if (!dl_completion_ready(log))
-            dl_futex_wait(&log->cq_event, seen, nap);
+        int rc = dl_completion_ready(log) ? 0 : dl_futex_wait(&log->cq_event, seen, nap);
         atomic_fetch_sub(&log->cq_waiters, 1);
+        if (rc)
+            return dl_fail(log, rc, "waiting for completions: futex: %s",
+                           durlog_strerror(rc));
     }
 }
 
@@ -260,7 +271,7 @@ int durlog_event_fd(durlog *log)
         return dl_fail(log, -errno, "eventfd: %s", strerror(errno));
     int expected = -1;
     if (!atomic_compare_exchange_strong(&log->evfd, &expected, nfd)) {
-        close(nfd);
+        dl_close(nfd);
         return expected;
     }
     return nfd;

@@ -192,7 +192,7 @@ static int repair(int dirfd, const char *path, const uint64_t *segs, size_t n,
                   const struct damage *dmg, durlog_check_report *rep)
 {
     char name[DL_SEG_NAME_LEN + 1], side[DL_SIDE_NAME_MAX], msg[DL_ERRMSG_SIZE];
-    struct stat st;
+    struct dl_stat st;
     struct dl_owner owner = { (uid_t)-1, (gid_t)-1 };
     size_t i = dmg->seg_index;
     int rc = 0;
@@ -202,8 +202,8 @@ static int repair(int dirfd, const char *path, const uint64_t *segs, size_t n,
                  "has no place a cut could mend; see `durlog check %s`", path);
         return DURLOG_ECORRUPT;
     }
-    if (fstat(dirfd, &st) == 0)
-        owner = (struct dl_owner){ st.st_uid, st.st_gid };
+    if (dl_stat_fd(dirfd, &st) == 0)
+        owner = (struct dl_owner){ st.uid, st.gid };
     if (dmg->offset > 0) {
         dl_seg_name(name, segs[i]);
         if (dmg->dirty_end > dmg->offset)
@@ -242,34 +242,49 @@ struct live_view {
     struct dl_guard *guard;
 };
 
-/* 1 and the published mark in *pub when a writer has the log open through
- * the coordination file (and it stayed readable while we looked). */
-static int open_live_view(int dirfd, struct live_view *v, uint64_t *pub)
+/* The coordination file could not be looked at: the check cannot tell what
+ * writers published. */
+static int shm_problem(durlog_check_report *rep, const char *path, int rc)
 {
-    struct stat st;
-    v->fd = dl_openat(dirfd, DL_SHM_NAME, O_RDONLY | O_NOFOLLOW, 0);
-    v->sh = NULL;
-    v->guard = NULL;
-    if (v->fd < 0)
-        return 0;
-    if (fstat(v->fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= DL_SHM_SIZE &&
-        dl_shm_probe_live(v->fd) == 1 && dl_shm_map(v->fd, 0, &v->sh, &v->guard) == 0) {
-        if (dl_shm_valid_for(v->sh, dirfd)) {
-            *pub = atomic_load(&v->sh->published_seq);
-            if (!dl_shm_lost(v->guard))
-                return 1;
-        }
-        dl_shm_unmap(v->sh, v->guard);
-        v->sh = NULL;
-    }
-    return 0;
+    snprintf(rep->problem, sizeof rep->problem, "cannot look at %s/%s, which says what "
+             "writers published: %s", path, DL_SHM_NAME, durlog_strerror(rc));
+    return rc;
 }
 
 static void close_live_view(struct live_view *v)
 {
     dl_shm_unmap(v->sh, v->guard);
     dl_close(v->fd);
+    v->sh = NULL;
+    v->guard = NULL;
+    v->fd = -1;
 }
+
+/* 1 and the published mark in *pub when a writer has the log open through
+ * the coordination file (and it stayed readable while we looked), 0 if
+ * none does, or an error (in rep). Nothing stays open unless 1. */
+static int open_live_view(int dirfd, const char *path, struct live_view *v, uint64_t *pub,
+                          durlog_check_report *rep)
+{
+    v->fd = -1;
+    v->sh = NULL;
+    v->guard = NULL;
+    int rc = dl_shm_open_view(dirfd, 0, &v->fd, &v->sh, &v->guard);
+    if (rc)
+        return rc == 1 ? 0 : shm_problem(rep, path, rc);
+    rc = dl_shm_probe_live(v->fd);
+    if (rc == 1)
+        rc = dl_shm_valid_for(v->sh, dirfd);
+    if (rc == 1) {
+        *pub = atomic_load(&v->sh->published_seq);
+        if (!dl_shm_lost(v->guard))
+            return 1;
+        rc = 0;
+    }
+    close_live_view(v);
+    return rc < 0 ? shm_problem(rep, path, rc) : 0;
+}
+
 
 /* Who holds the log directory's flock, when this process cannot take it
  * exclusively: writers (each holds it shared, and a shared lock can still be
@@ -277,17 +292,30 @@ static void close_live_view(struct live_view *v)
  * (exclusively). */
 enum holder { HELD_BY_NOBODY, HELD_BY_WRITERS, HELD_EXCLUSIVELY, HELD_ERROR };
 
-static enum holder dir_lock_holder(int dirfd)
+/* Gives the directory's flock back. Its failure (only a bug could cause
+ * one) keeps it until the directory's descriptor is closed at the end of
+ * the check. */
+static void unlock_dir(int dirfd)
 {
-    if (flock(dirfd, LOCK_EX | LOCK_NB) == 0)
+    (void)dl_flock(dirfd, LOCK_UN);
+}
+
+static enum holder dir_lock_holder(int dirfd, int *err)
+{
+    int rc = dl_flock(dirfd, LOCK_EX | LOCK_NB);
+    if (rc == 0)
         return HELD_BY_NOBODY; /* and now by us */
-    if (errno != EWOULDBLOCK)
-        return HELD_ERROR;
-    if (flock(dirfd, LOCK_SH | LOCK_NB) == 0) {
-        flock(dirfd, LOCK_UN);
-        return HELD_BY_WRITERS;
+    if (rc == -EWOULDBLOCK) {
+        rc = dl_flock(dirfd, LOCK_SH | LOCK_NB);
+        if (rc == 0) {
+            unlock_dir(dirfd);
+            return HELD_BY_WRITERS;
+        }
+        if (rc == -EWOULDBLOCK)
+            return HELD_EXCLUSIVELY;
     }
-    return HELD_EXCLUSIVELY;
+    *err = rc;
+    return HELD_ERROR;
 }
 
 /* Takes the log for a repair: the directory's flock, exclusively (no writer
@@ -295,8 +323,8 @@ static enum holder dir_lock_holder(int dirfd)
  * from before the directory lock marks its writers there only). */
 static int lock_for_repair(int dirfd, const char *path, durlog_check_report *rep)
 {
-    int rc;
-    switch (dir_lock_holder(dirfd)) {
+    int rc = 0;
+    switch (dir_lock_holder(dirfd, &rc)) {
     case HELD_BY_NOBODY:
         break;
     case HELD_BY_WRITERS:
@@ -309,64 +337,68 @@ static int lock_for_repair(int dirfd, const char *path, durlog_check_report *rep
                  "when it is done", path);
         return -EBUSY;
     default:
-        rc = -errno;
         snprintf(rep->problem, sizeof rep->problem, "flock %s: %s", path, durlog_strerror(rc));
         return rc;
     }
     int shmfd = dl_openat(dirfd, DL_SHM_NAME, O_RDONLY | O_NOFOLLOW, 0);
-    if (shmfd >= 0 && flock(shmfd, LOCK_EX | LOCK_NB) < 0) {
-        rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
-        dl_close(shmfd);
+    rc = shmfd >= 0 ? dl_flock(shmfd, LOCK_EX | LOCK_NB) : 0;
+    dl_close(shmfd);
+    if (rc == -EWOULDBLOCK) {
         snprintf(rep->problem, sizeof rep->problem, "%s: cannot repair while a writer "
                  "(of another durlog version) has the log open", path);
-        return rc;
+        return -EBUSY;
     }
-    dl_close(shmfd);
-    return 0;
+    if (rc)
+        snprintf(rep->problem, sizeof rep->problem, "flock %s/%s: %s", path, DL_SHM_NAME,
+                 durlog_strerror(rc));
+    return rc;
 }
 
 /* What this boot's writers published, from a coordination file built on
  * this boot for this log (0 if there is none): with no writer left, a lower
  * bound on the records the log held, as readers take it (an older copy says
  * less, never more). Records below it that no segment holds were lost or
- * moved away (a segment replaced under a writer: see its .replaced-* file). */
-static uint64_t published_this_boot(int dirfd)
+ * moved away (a segment replaced under a writer: see its .replaced-* file).
+ * 0 and *pub, or an error (in rep). */
+static int published_this_boot(int dirfd, const char *path, uint64_t *pub,
+                               durlog_check_report *rep)
 {
-    struct stat st;
     struct dl_shared *sh;
     struct dl_guard *g;
-    uint64_t pub = 0;
-    int fd = dl_openat(dirfd, DL_SHM_NAME, O_RDONLY | O_NOFOLLOW, 0);
-    if (fd < 0)
-        return 0;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= DL_SHM_SIZE &&
-        dl_shm_map(fd, 0, &sh, &g) == 0) {
-        if (dl_shm_valid_for(sh, dirfd))
-            pub = atomic_load(&sh->published_seq);
-        if (dl_shm_lost(g))
-            pub = 0;
-        dl_shm_unmap(sh, g);
-    }
+    int fd;
+    *pub = 0;
+    int rc = dl_shm_open_view(dirfd, 0, &fd, &sh, &g);
+    if (rc)
+        return rc == 1 ? 0 : shm_problem(rep, path, rc);
+    rc = dl_shm_valid_for(sh, dirfd);
+    if (rc == 1 && !dl_shm_lost(g))
+        *pub = atomic_load(&sh->published_seq);
+    dl_shm_unmap(sh, g);
     dl_close(fd);
-    return pub;
+    return rc < 0 ? shm_problem(rep, path, rc) : 0;
 }
 
 /* After a repair the coordination file's tail is wrong: whoever opens the
- * log next must rebuild it (and readers must not trust it meanwhile). */
-static void invalidate_shared(int dirfd)
+ * log next must rebuild it (and readers must not trust it meanwhile).
+ * 0, or an error (in rep). */
+static int invalidate_shared(int dirfd, const char *path, durlog_check_report *rep)
 {
     struct dl_shared *sh;
     struct dl_guard *g;
-    int fd = dl_openat(dirfd, DL_SHM_NAME, O_RDWR | O_NOFOLLOW, 0);
-    if (fd < 0)
-        return;
-    struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= DL_SHM_SIZE &&
-        dl_shm_map(fd, 1, &sh, &g) == 0) {
-        atomic_store(&sh->ready, 0); /* on a zero page if it faulted: harmless */
-        dl_shm_unmap(sh, g);
+    int fd;
+    int rc = dl_shm_open_view(dirfd, 1, &fd, &sh, &g);
+    if (rc == 1)
+        return 0;
+    if (rc) {
+        snprintf(rep->problem, sizeof rep->problem, "repaired, but %s/%s could not be "
+                 "marked for rebuilding (%s): readers may wait for records the repair "
+                 "cut until a writer opens the log", path, DL_SHM_NAME, durlog_strerror(rc));
+        return rc;
     }
+    atomic_store(&sh->ready, 0); /* on a zero page if it faulted: harmless */
+    dl_shm_unmap(sh, g);
     dl_close(fd);
+    return 0;
 }
 
 static int check_log(const char *path, int flags, durlog_check_report *report)
@@ -400,20 +432,31 @@ static int check_log(const char *path, int flags, durlog_check_report *report)
     }
     if (flags & DURLOG_CHECK_REPAIR) {
         rc = lock_for_repair(dirfd, path, &rep);
+        if (!rc)
+            rc = published_this_boot(dirfd, path, &promised, &rep);
         if (rc)
             goto out;
-        promised = published_this_boot(dirfd);
     } else {
         struct live_view v;
         /* The mark is read before listing: every record below it is in a
          * segment that exists by then. */
-        if (open_live_view(dirfd, &v, &stop_seq)) {
+        rc = open_live_view(dirfd, path, &v, &stop_seq, &rep);
+        if (rc < 0)
+            goto out;
+        if (rc == 1) {
             rep.live = 1;
         } else {
-            enum holder h = dir_lock_holder(dirfd);
+            enum holder h = dir_lock_holder(dirfd, &rc);
+            if (h == HELD_ERROR) {
+                snprintf(rep.problem, sizeof rep.problem, "flock %s: %s", path,
+                         durlog_strerror(rc));
+                goto out;
+            }
             if (h == HELD_BY_NOBODY) {
-                promised = published_this_boot(dirfd);
-                flock(dirfd, LOCK_UN); /* nobody writes: all is checked */
+                rc = published_this_boot(dirfd, path, &promised, &rep);
+                unlock_dir(dirfd); /* nobody writes: all is checked */
+                if (rc)
+                    goto out;
             } else if (h == HELD_BY_WRITERS) {
                 /* Writers have the log open, through a coordination file
                  * that is missing or not theirs: their published mark is
@@ -445,7 +488,9 @@ static int check_log(const char *path, int flags, durlog_check_report *report)
     if (lost_at_end && !dmg.found) {
         /* Nothing to cut: the records are not in the log. The repair drops
          * the promise, so that readers stop reporting them. */
-        invalidate_shared(dirfd);
+        rc = invalidate_shared(dirfd, path, &rep);
+        if (rc)
+            goto out;
         memset(&rep, 0, sizeof rep);
         rc = scan_log(dirfd, path, segs, n, UINT64_MAX, 0, &rep, &dmg);
         goto out;
@@ -455,9 +500,10 @@ static int check_log(const char *path, int flags, durlog_check_report *report)
         goto out;
     }
     rc = repair(dirfd, path, segs, n, &dmg, &rep);
+    if (!rc)
+        rc = invalidate_shared(dirfd, path, &rep);
     if (rc)
         goto out;
-    invalidate_shared(dirfd);
     /* Report the log as it is now. */
     free(segs);
     segs = NULL;

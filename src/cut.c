@@ -16,6 +16,10 @@
 
 /* Bytes copied at a time: a cut may be a whole 64 MiB segment tail. */
 #define DL_CUT_CHUNK ((size_t)1 << 20)
+/* Side names tried ("<name><tag>.<n>") before giving up with -EEXIST: far
+ * more than any log collects, few enough that a directory full of them
+ * cannot stall a repair for long. */
+#define DL_SIDE_NAME_TRIES 1000000u
 
 /* Picks "<name><tag>", or the first free "<name><tag>.<n>". The callers
  * hold the log exclusively (the directory's flock), or are the one writer
@@ -23,14 +27,15 @@
 static int free_side_name(int dirfd, const char *name, const char *tag,
                           char side[DL_SIDE_NAME_MAX])
 {
-    struct stat st;
-    for (unsigned n = 0; n < 1000000; n++) {
+    struct dl_stat st;
+    for (unsigned n = 0; n < DL_SIDE_NAME_TRIES; n++) {
         if (n == 0)
             snprintf(side, DL_SIDE_NAME_MAX, "%s%s", name, tag);
         else
             snprintf(side, DL_SIDE_NAME_MAX, "%s%s.%u", name, tag, n);
-        if (fstatat(dirfd, side, &st, AT_SYMLINK_NOFOLLOW) < 0)
-            return errno == ENOENT ? 0 : -errno;
+        int rc = dl_stat_at(dirfd, side, &st);
+        if (rc)
+            return rc == -ENOENT ? 0 : rc;
     }
     return -EEXIST;
 }

@@ -133,22 +133,6 @@ static int work_pending(durlog *log)
     return !log->opts.poll_callbacks && dl_completion_ready(log);
 }
 
-static void sleep_until_kicked(durlog *log, uint32_t seen, uint64_t deadline)
-{
-    uint64_t timeout = DL_ENGINE_NAP_NS;
-    if (deadline) {
-        uint64_t now = dl_mono_ns();
-        if (deadline <= now)
-            return;
-        if (deadline - now < timeout)
-            timeout = deadline - now;
-    }
-    atomic_store(&log->esleeping, 1);
-    if (!work_pending(log))
-        dl_futex_wait(&log->ewake, seen, timeout);
-    atomic_store(&log->esleeping, 0);
-}
-
 /* Keeps the engine's first error (sticky: completions not yet durable fail
  * with it) and its message. */
 static void note_error(durlog *log, int rc, const char *msg)
@@ -161,13 +145,34 @@ static void note_error(durlog *log, int rc, const char *msg)
     pthread_mutex_unlock(&log->emu);
 }
 
+static void sleep_until_kicked(durlog *log, uint32_t seen, uint64_t deadline)
+{
+    uint64_t timeout = DL_ENGINE_NAP_NS;
+    if (deadline) {
+        uint64_t now = dl_mono_ns();
+        if (deadline <= now)
+            return;
+        if (deadline - now < timeout)
+            timeout = deadline - now;
+    }
+    atomic_store(&log->esleeping, 1);
+    int rc = work_pending(log) ? 0 : dl_futex_wait(&log->ewake, seen, timeout);
+    atomic_store(&log->esleeping, 0);
+    if (rc) {
+        /* (dl_futex_wait slept the timeout: no spinning either way.) */
+        char msg[DL_ERRMSG_SIZE];
+        snprintf(msg, sizeof msg, "the engine's futex wait failed: %s", durlog_strerror(rc));
+        note_error(log, rc, msg);
+    }
+}
+
 static void *engine_main(void *arg)
 {
     durlog *log = arg;
     struct dl_shared *sh = log->sh;
     char msg[DL_ERRMSG_SIZE];
     engine_of_thread = log;
-    uint64_t period = (uint64_t)log->opts.interval_ms * 1000000u;
+    uint64_t period = (uint64_t)log->opts.interval_ms * DL_NS_PER_MS;
     for (;;) {
         uint32_t seen = atomic_load(&log->ewake);
         int stop = atomic_load(&log->estop);

@@ -9,6 +9,10 @@
 
 #include "log.h"
 
+/* errno values are below this (Linux's stop at 133); durlog's own codes
+ * start at -1001. */
+#define DL_ERRNO_LIMIT 1000
+
 const char *durlog_strerror(int err)
 {
     switch (err) {
@@ -26,7 +30,7 @@ const char *durlog_strerror(int err)
     default:
         break;
     }
-    if (err < 0 && err > -1000) /* errno values; below, only durlog's own */
+    if (err < 0 && err > -DL_ERRNO_LIMIT)
         return strerror(-err); /* glibc's table is static and thread-safe */
     return "unknown error";
 }

@@ -21,7 +21,10 @@
 #define DL_REC_HEADER_SIZE 32
 #define DL_REC_ALIGN 8
 #define DL_SEG_NAME_LEN 24              /* 20 digits + ".seg" */
-#define DL_SEG_MIN_SIZE 4096
+#define DL_SEG_MIN_SIZE 4096             /* the smallest segment_size option:
+                                            room for the header and records,
+                                            rounded up to a whole page when
+                                            the segment is created */
 /* Sequence numbers stay below this: a segment name claiming more is damage
  * (a hostile name must not make them wrap), and a log that reaches it takes
  * no more appends. */

@@ -18,8 +18,14 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "os.h"
+
+/* Guarded mappings are registered in chunks of DL_GUARD_CHUNK slots,
+ * allocated as needed up to DL_GUARD_CHUNKS of them: up to 262144 mappings
+ * at once, far more than the handles and readers of a process map (one
+ * segment and the coordination file each). */
 #define DL_GUARD_CHUNK 256
-#define DL_GUARD_CHUNKS 1024 /* up to 262144 mappings at once */
+#define DL_GUARD_CHUNKS 1024
 
 static struct dl_guard *_Atomic chunks[DL_GUARD_CHUNKS];
 static pthread_mutex_t grow_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -104,7 +110,7 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 
 static void install(void)
 {
-    page_mask = ~((uintptr_t)sysconf(_SC_PAGESIZE) - 1);
+    page_mask = ~((uintptr_t)dl_page_size() - 1);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_sigbus;

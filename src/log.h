@@ -7,6 +7,8 @@
  *              holder), cutting a torn tail (into side files: cut.c)
  *   seal.c     the persisted durable point: sealing rolled segments, the
  *              checkpoint the last writer leaves when it closes
+ *   tail.c     the append lock; rolling, mapping and growing the tail
+ *              segment (for writer.c and prealloc.c)
  *   writer.c   the append paths for each durability level
  *   sync.c     making records durable: the fdatasync leader (group commit)
  *   engine.c   the background engine thread: interval syncs, asynchronous
@@ -30,13 +32,18 @@
 #include "shared.h"
 #include "uring.h"
 
+/* durlog_options.buffer_size (durlog.h): the default makes a flush one
+ * pwrite of 16 pages; smaller is raised to the minimum (a page: less would
+ * flush at nearly every record); larger is refused (a buffer is one
+ * allocation, and a flush one copy under the append lock: a gigabyte would
+ * hold every other writer for a second). */
 #define DL_DEFAULT_BUFFER_SIZE ((size_t)64 << 10)
-/* durlog_options.buffer_size: smaller is raised to the minimum; larger is
- * refused (a buffer is one allocation, and a flush one copy under the append
- * lock: a gigabyte would hold every other writer for a second). */
 #define DL_MIN_BUFFER_SIZE ((size_t)4 << 10)
 #define DL_MAX_BUFFER_SIZE ((size_t)1 << 30)
-/* Completions of asynchronous appends outstanding before an append waits. */
+/* Completions of asynchronous appends outstanding before an append waits
+ * (durlog_options.max_pending): 64 Ki by default, at most 64 Mi; the ring
+ * of them (40 bytes each) is allocated at open, and takes memory only as
+ * it is used. */
 #define DL_DEFAULT_MAX_PENDING 65536
 #define DL_MAX_PENDING ((size_t)1 << 26)
 /* The pre-faulter keeps this much of the tail segment allocated and mapped
@@ -133,6 +140,8 @@ struct durlog {
     _Atomic uint32_t cq_event;    /* futex word: entries delivered or ready */
     _Atomic uint32_t cq_waiters;  /* threads sleeping on cq_event */
     _Atomic int evfd;             /* the eventfd, or -1 until asked for */
+    _Atomic int evfd_error;       /* why making it readable failed, for the
+                                     next durlog_poll() to report (0: no) */
 
     /* The pre-faulter (started by the first append through the mapping). */
     pthread_mutex_t pmu;
@@ -202,10 +211,6 @@ int dl_write_checkpoint(durlog *log, uint64_t seg, uint64_t ckpt_seq, uint64_t c
                         int seal, uint64_t ino);
 
 /* seal.c */
-/* Notes a rolled segment's end for the sealer (append lock or exclusive). */
-void dl_seal_note_push(struct dl_shared *sh, const struct dl_seal_note *note);
-/* 1 and the newest note for segment seg, if the ring still holds one. */
-int dl_seal_note_find(struct dl_shared *sh, uint64_t seg, struct dl_seal_note *out);
 /* 1 if segments below the tail wait to be sealed (and sealing is not
  * stuck on something a retry would meet again). */
 int dl_seal_pending(durlog *log);
@@ -220,30 +225,48 @@ int dl_seal_run(durlog *log);
  * read what was already there. */
 int dl_close_checkpoint(durlog *log);
 
-/* writer.c */
-/* Makes m (or nothing, if NULL) this handle's tail mapping, retiring the
- * current one. Called with the append lock held. */
-void dl_replace_tail(durlog *log, const struct dl_segmap *m, uint64_t gen);
-/* A descriptor (the caller closes it) of segment seg's file as this handle
- * last held it (its tail, or a tail it rolled away from), or -1. */
-int dl_held_fd(durlog *log, uint64_t seg);
-/* Closes the held file of segment seg (it is sealed, or the handle closes:
- * DL_NO_SEGMENT closes all). */
-void dl_release_held(durlog *log, uint64_t seg);
+/* tail.c: everything below but dl_lock_append is called with the append
+ * lock held. */
+/* Takes the log's append lock: 0, or an error with its message (the log
+ * failed, the lock's holder stopped, a rebuild after a dead holder failed).
+ * A holder that died is cleaned up after here (dl_recover). */
 int dl_lock_append(durlog *log);
 /* How long dl_lock_append waits for a holder before -ETIMEDOUT (10 s;
  * a test seam, like dl_os). */
 extern _Atomic uint64_t dl_lock_patience_ns;
 void dl_unlock_append(durlog *log);
-/* Moves buffered records into the log; called with mu and the append lock. */
-int dl_flush_buffer_locked(durlog *log);
-int dl_flush_buffer(durlog *log);
-
-/* prealloc.c */
-/* Asks the pre-faulter to extend the tail (starting it if needed). Cheap when
- * a request is already pending. Called with the append lock held. */
-void dl_prealloc_kick(durlog *log);
-void dl_prealloc_stop(durlog *log);
+/* Makes m (or nothing, if NULL) this handle's tail mapping, retiring the
+ * current one. */
+void dl_replace_tail(durlog *log, const struct dl_segmap *m, uint64_t gen);
+/* A descriptor (the caller closes it) of segment seg's file as this handle
+ * last held it (its tail, or a tail it rolled away from), or -1. Needs no
+ * lock. */
+int dl_held_fd(durlog *log, uint64_t seg);
+/* Closes the held file of segment seg (it is sealed, or the handle closes:
+ * DL_NO_SEGMENT closes all). Needs no lock. */
+void dl_release_held(durlog *log, uint64_t seg);
+/* How this handle opens the tail: DL_SEG_STORE (a mapping it stores into)
+ * or, in pwrite mode, DL_SEG_WRITE (one it only reads). */
+int dl_tail_access(const durlog *log);
+/* Makes sure the tail segment can take `need` more bytes, rolling to a new
+ * segment if not, and that this handle maps it. */
+int dl_tail_ensure(durlog *log, uint64_t need);
+/* dl_tail_ensure, and the tail's file allocated for those bytes, so that
+ * stores through the mapping cannot fault for lack of space. */
+int dl_tail_reserve(durlog *log, uint64_t need);
+/* pwrite mode: writes the records staged by the append under way
+ * (log->stage) into the tail, before they are published. */
+int dl_tail_write_stage(durlog *log);
+/* Zeroes [from, to) of segment m, from the end back (a writer killed half
+ * way leaves whole records followed by zeros, never the reverse). 0, or
+ * (pwrite mode) the error of a pwrite. */
+int dl_tail_zero(durlog *log, struct dl_segmap *m, uint64_t from, uint64_t to);
+/* pwrite mode: zeroes what an earlier failure left past the tail
+ * (up to reserve_end) before anything is appended after it. */
+int dl_tail_clear_leftover(durlog *log);
+/* Fails the log if the tail's file is shorter than the records written to
+ * it (someone truncated it), by its size (one statx). */
+int dl_tail_not_cut(durlog *log);
 /* Whether to fault the next stretch of the tail in for writing. Pages
  * faulted in for writing are dirty, so an fdatasync writes them out, zeros
  * and all, and they are written again once records fill them. Behind an
@@ -255,6 +278,17 @@ void dl_prealloc_stop(durlog *log);
  * taken outside the append lock (measured with 16 and 64 waiting `sync`
  * threads: 20-50% more records/s than faulting for reading). */
 int dl_prefault_for_write(durlog *log);
+
+/* writer.c */
+/* Moves buffered records into the log; called with mu and the append lock. */
+int dl_flush_buffer_locked(durlog *log);
+int dl_flush_buffer(durlog *log);
+
+/* prealloc.c */
+/* Asks the pre-faulter to extend the tail (starting it if needed). Cheap when
+ * a request is already pending. Called with the append lock held. */
+void dl_prealloc_kick(durlog *log);
+void dl_prealloc_stop(durlog *log);
 
 /* One asynchronous append awaiting its completion. */
 struct dl_completion {

@@ -113,15 +113,19 @@ static int check_options(durlog_options *o, char *err, size_t errlen)
 static int rebuild_shared(durlog *log)
 {
     struct dl_shared *sh = log->sh;
-    struct stat dst;
+    struct dl_stat dst;
     char boot[40];
-    dl_boot_id(boot);
-    if (fstat(log->dirfd, &dst) < 0)
-        return dl_fail(log, -errno, "fstat %s: %s", log->path, strerror(errno));
+    int rc = dl_boot_id(boot);
+    if (rc)
+        return dl_fail(log, rc, "cannot read this boot's id (/proc/sys/kernel/random/"
+                       "boot_id), which tells how to recover %s: %s", log->path,
+                       durlog_strerror(rc));
+    rc = dl_stat_fd(log->dirfd, &dst);
+    if (rc)
+        return dl_fail(log, rc, "stat %s: %s", log->path, durlog_strerror(rc));
     int existed = sh->magic == DL_SHM_MAGIC && sh->version == DL_SHM_VERSION &&
                   sh->size == sizeof *sh;
-    int same_log = existed && sh->dir_dev == (uint64_t)dst.st_dev &&
-                   sh->dir_ino == (uint64_t)dst.st_ino;
+    int same_log = existed && sh->dir_dev == dst.dev && sh->dir_ino == dst.ino;
     int strict = same_log && boot[0] && strncmp(boot, sh->boot_id, sizeof boot) == 0;
     /* Same boot, and the last fdatasync failed or its leader died in it:
      * the pages it did not write may still be in the page cache, intact
@@ -185,7 +189,7 @@ static int rebuild_shared(durlog *log)
     img->io_mode = log->io_pwrite ? DURLOG_IO_PWRITE : DURLOG_IO_MMAP;
     memcpy(sh, img, sizeof *sh);
     free(img);
-    int rc = dl_shared_init_locks(sh);
+    rc = dl_shared_init_locks(sh);
     if (rc)
         return dl_fail(log, rc, "initialise locks in %s/%s: %s", log->path,
                        DL_SHM_NAME, durlog_strerror(rc));
@@ -220,8 +224,8 @@ static int rebuild_shared(durlog *log)
     atomic_store(&sh->failed, DL_FAIL_NONE);
     sh->sync_started_ns = redo ? 1 : 0;
     memcpy(sh->boot_id, boot, sizeof boot);
-    sh->dir_dev = (uint64_t)dst.st_dev;
-    sh->dir_ino = (uint64_t)dst.st_ino;
+    sh->dir_dev = dst.dev;
+    sh->dir_ino = dst.ino;
     atomic_fetch_add(&sh->generation, 1);
     atomic_store(&sh->ready, 1);
     return 0;
@@ -241,7 +245,7 @@ static void close_shm(durlog *log)
  * or an error (-ENOENT when a joiner finds none, without a message). */
 static int open_shm(durlog *log, int create)
 {
-    struct stat st;
+    struct dl_stat st;
     int fd = dl_openat(log->dirfd, DL_SHM_NAME,
                        O_RDWR | O_NOFOLLOW | (create ? O_CREAT | O_EXCL : 0), log->opts.mode);
     int created = fd >= 0 && create;
@@ -256,28 +260,29 @@ static int open_shm(durlog *log, int create)
         dl_take_owner(fd, &log->owner);
         dl_nocow(fd);
     }
-    if (fstat(fd, &st) < 0)
-        return dl_fail(log, -errno, "fstat %s/%s: %s", log->path, DL_SHM_NAME,
-                       strerror(errno));
-    if (!S_ISREG(st.st_mode))
+    int rc = dl_stat_fd(fd, &st);
+    if (rc)
+        return dl_fail(log, rc, "stat %s/%s: %s", log->path, DL_SHM_NAME,
+                       durlog_strerror(rc));
+    if (!S_ISREG(st.mode))
         return dl_fail(log, DURLOG_EFORMAT, "%s/%s is not a regular file",
                        log->path, DL_SHM_NAME);
     /* The log's permissions are those its first writer gave this file; every
      * segment any writer creates gets the same, whatever its own options
      * and umask, so that all of the log's writers and readers can open it. */
-    log->file_mode = st.st_mode & 0777;
-    if (st.st_size < DL_SHM_SIZE) {
+    log->file_mode = st.mode & 0777;
+    if (st.size < DL_SHM_SIZE) {
         /* Allocated, not just sized: a store into a hole on a full disk
          * would raise SIGBUS. Only while rebuilding: joiners never change
          * the file others map. */
         if (!create)
             return 1;
-        int rc = dl_allocate(fd, 0, DL_SHM_SIZE);
+        rc = dl_allocate(fd, 0, DL_SHM_SIZE);
         if (rc)
             return dl_fail(log, rc, "allocate %s/%s: %s", log->path,
                            DL_SHM_NAME, durlog_strerror(rc));
     }
-    int rc = dl_shm_map(fd, 1, &log->sh, &log->sh_guard);
+    rc = dl_shm_map(fd, 1, &log->sh, &log->sh_guard);
     if (rc)
         return dl_fail(log, rc, "mmap %s/%s: %s", log->path, DL_SHM_NAME,
                        durlog_strerror(rc));
@@ -293,24 +298,29 @@ static int open_first(durlog *log)
         return rc;
     /* A durlog from before the directory lock marks itself on this file
      * only: never rebuild it under one. */
-    if (flock(log->shmfd, LOCK_EX | LOCK_NB) < 0) {
-        if (errno == EWOULDBLOCK)
-            return dl_fail(log, DURLOG_EFORMAT, "%s is open by a writer using another "
-                           "version of durlog: close it first", log->path);
-        return dl_fail(log, -errno, "flock %s/%s: %s", log->path, DL_SHM_NAME,
-                       strerror(errno));
-    }
+    rc = dl_flock(log->shmfd, LOCK_EX | LOCK_NB);
+    if (rc == -EWOULDBLOCK)
+        return dl_fail(log, DURLOG_EFORMAT, "%s is open by a writer using another "
+                       "version of durlog: close it first", log->path);
+    if (rc)
+        return dl_fail(log, rc, "flock %s/%s: %s", log->path, DL_SHM_NAME,
+                       durlog_strerror(rc));
     rc = rebuild_shared(log);
+    if (rc)
+        return rc;
+    rc = dl_shm_hold_live(log->shmfd);
     if (!rc)
-        rc = dl_shm_hold_live(log->shmfd);
-    if (!rc && flock(log->shmfd, LOCK_SH) < 0)
-        rc = -errno;
+        rc = dl_flock(log->shmfd, LOCK_SH);
+    if (rc)
+        return dl_fail(log, rc, "lock %s/%s: %s", log->path, DL_SHM_NAME,
+                       durlog_strerror(rc));
     /* Converting to shared is not atomic: another opener may take the
      * exclusive lock in between and rebuild again, which is harmless -
      * nobody has appended yet, and this handle's open waits for it. */
-    if (!rc && flock(log->dirfd, LOCK_SH) < 0)
-        rc = dl_fail(log, -errno, "flock %s: %s", log->path, strerror(errno));
-    return rc;
+    rc = dl_flock(log->dirfd, LOCK_SH);
+    if (rc)
+        return dl_fail(log, rc, "flock %s: %s", log->path, durlog_strerror(rc));
+    return 0;
 }
 
 /* Another writer has the log open: joins its coordination file if it is the
@@ -336,7 +346,14 @@ static int open_joining(durlog *log)
     if (rc < 0)
         return dl_fail(log, rc, "lock %s/%s: %s", log->path, DL_SHM_NAME,
                        durlog_strerror(rc));
-    if (rc == 0 || !dl_shm_valid_for(sh, log->dirfd))
+    if (rc == 0)
+        return 1;
+    rc = dl_shm_valid_for(sh, log->dirfd);
+    if (rc < 0)
+        return dl_fail(log, rc, "cannot tell whether %s/%s is the one its writers use "
+                       "(reading the boot id or looking at %s failed): %s", log->path,
+                       DL_SHM_NAME, log->path, durlog_strerror(rc));
+    if (rc == 0)
         return 1;
     /* One mode at a time: stores through a mapping and pwrites of other
      * processes are only known to be coherent where mmap mode is chosen
@@ -356,40 +373,53 @@ static int open_joining(durlog *log)
                        "first)", log->path, theirs == DURLOG_IO_PWRITE ? "pwrite" : "mmap",
                        mine == DURLOG_IO_PWRITE ? "pwrite" : "mmap");
     rc = dl_shm_hold_live(log->shmfd);
-    if (!rc && flock(log->shmfd, LOCK_SH) < 0)
-        rc = -errno;
+    if (!rc)
+        rc = dl_flock(log->shmfd, LOCK_SH);
     if (rc)
         return dl_fail(log, rc, "lock %s/%s: %s", log->path, DL_SHM_NAME,
                        durlog_strerror(rc));
     return 0;
 }
 
+/* Gives up this handle's flock of the log directory. Its failure (only a
+ * bug could cause one) leaves the lock held until the directory's
+ * descriptor is closed, which the handle does on every way out. */
+static void unlock_dir(durlog *log)
+{
+    (void)dl_flock(log->dirfd, LOCK_UN);
+}
+
+/* How long an opener pauses before it looks again at a coordination file
+ * half built or not held by the log's writers: 1 to 6 ms, varied by attempt
+ * so that openers racing each other spread out. */
+static uint64_t open_retry_pause_ns(int attempt)
+{
+    return DL_NS_PER_MS + (uint64_t)(attempt * 97 % 5000) * DL_NS_PER_US;
+}
+
 static int join_log(durlog *log)
 {
     int stale = 0;
     for (int attempt = 0; attempt < DL_OPEN_RETRIES; attempt++) {
-        int rc;
-        if (flock(log->dirfd, LOCK_EX | LOCK_NB) == 0) {
+        int rc = dl_flock(log->dirfd, LOCK_EX | LOCK_NB);
+        if (rc == 0) {
             stale = 0;
             rc = open_first(log);
             if (rc) {
                 close_shm(log);
-                flock(log->dirfd, LOCK_UN);
+                unlock_dir(log);
             }
             return rc;
         }
-        if (errno != EWOULDBLOCK && errno != EINTR)
-            return dl_fail(log, -errno, "flock %s: %s", log->path, strerror(errno));
-        if (flock(log->dirfd, LOCK_SH) < 0) {
-            if (errno == EINTR)
-                continue;
-            return dl_fail(log, -errno, "flock %s: %s", log->path, strerror(errno));
-        }
+        if (rc == -EWOULDBLOCK)
+            rc = dl_flock(log->dirfd, LOCK_SH);
+        if (rc)
+            return dl_fail(log, rc, "flock %s: %s", log->path, durlog_strerror(rc));
         rc = open_joining(log);
         if (rc <= 0) {
             if (rc < 0) {
                 close_shm(log);
-                flock(log->dirfd, LOCK_UN);
+                unlock_dir(log);
             }
             return rc;
         }
@@ -399,11 +429,10 @@ static int join_log(durlog *log)
          * them. */
         int half_built = log->sh && !atomic_load(&log->sh->ready);
         close_shm(log);
-        flock(log->dirfd, LOCK_UN);
-        struct stat now;
+        unlock_dir(log);
+        struct dl_stat now;
         if (!half_built && ++stale >= DL_OPEN_STALE_RETRIES &&
-            fstatat(log->dirfd, DL_SHM_NAME, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
-            now.st_size < DL_SHM_SIZE)
+            dl_stat_at(log->dirfd, DL_SHM_NAME, &now) == 0 && now.size < DL_SHM_SIZE)
             return dl_fail(log, -EBUSY, "%s/%s was truncated while writers have the "
                            "log open (their appends fail from then on): no new writer can "
                            "join them until they have all closed the log", log->path,
@@ -413,7 +442,7 @@ static int join_log(durlog *log)
                            "writers have the log open: they go on safely through the "
                            "file they opened, but no new writer can join them until "
                            "they have all closed the log", log->path, DL_SHM_NAME);
-        usleep(1000 + (unsigned)(attempt * 97 % 5000));
+        dl_sleep_ns(open_retry_pause_ns(attempt));
     }
     return dl_fail(log, -EAGAIN, "could not join %s: its coordination file "
                    "stays half built", log->path);
@@ -491,18 +520,19 @@ int durlog_open(const char *path, const durlog_options *opts, durlog **out)
     }
     log->dirfd = rc;
     {
-        char why[512];
-        struct stat st;
+        char why[DL_ERRMSG_SIZE];
+        struct dl_stat st;
         rc = dl_log_dir_check(log->dirfd, path, why, sizeof why);
         if (rc) {
             rc = dl_fail(log, rc, "%s", why);
             goto fail;
         }
-        if (fstat(log->dirfd, &st) < 0) {
-            rc = dl_fail(log, -errno, "fstat %s: %s", path, strerror(errno));
+        rc = dl_stat_fd(log->dirfd, &st);
+        if (rc) {
+            rc = dl_fail(log, rc, "stat %s: %s", path, durlog_strerror(rc));
             goto fail;
         }
-        log->owner = (struct dl_owner){ st.st_uid, st.st_gid };
+        log->owner = (struct dl_owner){ st.uid, st.gid };
     }
     rc = dl_io_choose(log);
     if (!rc)
@@ -581,8 +611,13 @@ int durlog_close(durlog *log)
      * then it is not the last.) */
     if (!atomic_load(&log->sh->failed)) {
         rc2 = dl_seal_run(log);
-        if (!rc2 && flock(log->dirfd, LOCK_EX | LOCK_NB) == 0)
+        int last = rc2 ? -EWOULDBLOCK : dl_flock(log->dirfd, LOCK_EX | LOCK_NB);
+        if (last == 0)
             rc2 = dl_close_checkpoint(log);
+        else if (last != -EWOULDBLOCK)
+            rc2 = dl_fail(log, last, "flock %s: %s (if this was its last writer, the log "
+                          "was not synced and checkpointed at close; the next open "
+                          "recovers it)", log->path, durlog_strerror(last));
         if (!rc)
             rc = rc2;
     }

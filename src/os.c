@@ -7,13 +7,19 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
+#include <string.h>
 #include <linux/fs.h>
+#include <linux/futex.h>
 #include <linux/magic.h>
+#include <sys/eventfd.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/statfs.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
@@ -38,6 +44,42 @@ static int real_renameat(int olddir, const char *oldname, int newdir,
                          const char *newname)
 {
     return renameat(olddir, oldname, newdir, newname);
+}
+
+static int real_fcntl(int fd, int cmd, void *arg)
+{
+    return fcntl(fd, cmd, arg); /* glibc reads every argument as a pointer */
+}
+
+static int real_statx(int dirfd, const char *name, int flags, unsigned mask,
+                      struct statx *out)
+{
+    if (statx(dirfd, name, flags, mask, out) == 0)
+        return 0;
+    if (errno != ENOSYS)
+        return -1;
+    /* A kernel without statx (before 4.11) has no multigrain timestamps
+     * either (see struct dl_stat): fstatat, in statx's form. */
+    struct stat st;
+    if (fstatat(dirfd, name, &st, flags) < 0)
+        return -1;
+    memset(out, 0, sizeof *out);
+    out->stx_mask = STATX_BASIC_STATS;
+    out->stx_dev_major = major(st.st_dev);
+    out->stx_dev_minor = minor(st.st_dev);
+    out->stx_ino = st.st_ino;
+    out->stx_size = (uint64_t)st.st_size;
+    out->stx_blocks = (uint64_t)st.st_blocks;
+    out->stx_nlink = (uint32_t)st.st_nlink;
+    out->stx_mode = (uint16_t)st.st_mode;
+    out->stx_uid = st.st_uid;
+    out->stx_gid = st.st_gid;
+    return 0;
+}
+
+static long real_futex(uint32_t *word, int op, uint32_t val, const struct timespec *timeout)
+{
+    return syscall(SYS_futex, word, op, val, timeout, NULL, 0);
 }
 
 #ifdef DURLOG_HAVE_LIBURING
@@ -84,7 +126,9 @@ static int real_uring_result(int fd, int datasync, int res)
         .renameat = real_renameat, .linkat = linkat, .unlinkat = unlinkat,    \
         .sync_file_range = real_sync_file_range,                             \
         .mmap = mmap,                                                        \
-        .munmap = munmap, .uring_init = real_uring_init,                     \
+        .munmap = munmap, .flock = flock, .fcntl = real_fcntl,               \
+        .statx = real_statx, .futex = real_futex,                            \
+        .eventfd_write = eventfd_write, .uring_init = real_uring_init,       \
         .uring_submit = real_uring_submit, .uring_result = real_uring_result,\
     }
 
@@ -165,9 +209,13 @@ int dl_fsync(int fd)
     return 0;
 }
 
+/* Where a file system has no fallocate, dl_allocate writes zeros from a
+ * static buffer this big: 16 pages, a few system calls per megabyte. */
+#define DL_ZERO_FILL_CHUNK 65536
+
 int dl_allocate(int fd, off_t off, off_t len)
 {
-    static const char zeros[65536];
+    static const char zeros[DL_ZERO_FILL_CHUNK];
     if (len <= 0)
         return 0;
     for (;;) {
@@ -247,6 +295,35 @@ int dl_linkat(int olddir, const char *oldname, int newdir, const char *newname,
               int flags)
 {
     while (dl_os.linkat(olddir, oldname, newdir, newname, flags) < 0) {
+        if (errno != EINTR)
+            return -errno;
+    }
+    return 0;
+}
+
+int dl_flock(int fd, int op)
+{
+    while (dl_os.flock(fd, op) < 0) {
+        if (errno != EINTR)
+            return -errno;
+    }
+    return 0;
+}
+
+int dl_dup(int fd)
+{
+    for (;;) {
+        int nfd = dl_os.fcntl(fd, F_DUPFD_CLOEXEC, NULL);
+        if (nfd >= 0)
+            return nfd;
+        if (errno != EINTR)
+            return -errno;
+    }
+}
+
+int dl_ofd_lock(int fd, int cmd, struct flock *fl)
+{
+    while (dl_os.fcntl(fd, cmd, fl) < 0) {
         if (errno != EINTR)
             return -errno;
     }
@@ -335,14 +412,58 @@ uint64_t dl_now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return (uint64_t)ts.tv_sec * DL_NS_PER_S + (uint64_t)ts.tv_nsec;
 }
 
 uint64_t dl_mono_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return (uint64_t)ts.tv_sec * DL_NS_PER_S + (uint64_t)ts.tv_nsec;
+}
+
+static struct timespec timespec_of(uint64_t ns)
+{
+    return (struct timespec){ (time_t)(ns / DL_NS_PER_S), (long)(ns % DL_NS_PER_S) };
+}
+
+void dl_sleep_ns(uint64_t ns)
+{
+    struct timespec ts = timespec_of(ns);
+    nanosleep(&ts, NULL);
+}
+
+int dl_futex_wait(_Atomic uint32_t *word, uint32_t seen, uint64_t timeout_ns)
+{
+    struct timespec ts = timespec_of(timeout_ns);
+    if (dl_os.futex((uint32_t *)word, FUTEX_WAIT, seen, &ts) == 0 || errno == EAGAIN ||
+        errno == EINTR || errno == ETIMEDOUT)
+        return 0;
+    int rc = -errno;
+    dl_sleep_ns(timeout_ns);
+    return rc;
+}
+
+int dl_futex_wake_n(_Atomic uint32_t *word, int max)
+{
+    long n = dl_os.futex((uint32_t *)word, FUTEX_WAKE, (uint32_t)max, NULL);
+    return n < 0 ? -errno : (int)n;
+}
+
+void dl_futex_wake(_Atomic uint32_t *word)
+{
+    (void)dl_futex_wake_n(word, INT_MAX);
+}
+
+int dl_eventfd_signal(int fd)
+{
+    while (dl_os.eventfd_write(fd, 1) < 0) {
+        if (errno == EAGAIN)
+            return 0;
+        if (errno != EINTR)
+            return -errno;
+    }
+    return 0;
 }
 
 #ifndef MADV_POPULATE_READ
@@ -354,7 +475,7 @@ uint64_t dl_mono_ns(void)
 
 void dl_prefault(unsigned char *map, uint64_t from, uint64_t to, int for_write)
 {
-    uint64_t start = from & ~(uint64_t)4095;
+    uint64_t start = dl_page_floor(from); /* madvise takes whole pages */
     if (to > start)
         madvise(map + start, (size_t)(to - start),
                 for_write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
@@ -365,21 +486,13 @@ static int stat_via_statx(int dirfd, const char *name, int flags, struct dl_stat
     struct statx sx;
     unsigned mask = STATX_TYPE | STATX_MODE | STATX_NLINK | STATX_UID | STATX_GID |
                     STATX_INO | STATX_SIZE | STATX_BLOCKS;
-    if (statx(dirfd, name, flags, mask, &sx) == 0) {
-        *out = (struct dl_stat){ makedev(sx.stx_dev_major, sx.stx_dev_minor), sx.stx_ino,
-                                 sx.stx_size, sx.stx_blocks, sx.stx_nlink, sx.stx_mode,
-                                 sx.stx_uid, sx.stx_gid };
-        return 0;
+    while (dl_os.statx(dirfd, name, flags, mask, &sx) < 0) {
+        if (errno != EINTR)
+            return -errno;
     }
-    if (errno != ENOSYS)
-        return -errno;
-    /* A kernel without statx (before 4.11) has no multigrain timestamps
-     * either. */
-    struct stat st;
-    if (fstatat(dirfd, name, &st, flags) < 0)
-        return -errno;
-    *out = (struct dl_stat){ st.st_dev, st.st_ino, (uint64_t)st.st_size, (uint64_t)st.st_blocks,
-                             st.st_nlink, st.st_mode, st.st_uid, st.st_gid };
+    *out = (struct dl_stat){ makedev(sx.stx_dev_major, sx.stx_dev_minor), sx.stx_ino,
+                             sx.stx_size, sx.stx_blocks, sx.stx_nlink, sx.stx_mode,
+                             sx.stx_uid, sx.stx_gid };
     return 0;
 }
 

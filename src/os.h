@@ -3,8 +3,17 @@
  *
  * One seam, as in SQLite's os_unix.c: the functions below call the kernel
  * through the table `dl_os`, which a test may replace entry by entry to inject
- * short writes, EINTR, ENOSPC, EIO and the like. Nothing else in src/ calls
- * write(), fdatasync(), fallocate(), mmap() or rename() directly.
+ * short writes, EINTR, ENOSPC, EIO and the like (tests/test_inject.c fails
+ * each entry in turn). Nothing else in src/ but put.c (not routed yet)
+ * reads, writes, syncs, allocates, opens, renames, links, removes, maps,
+ * locks (flock, OFD locks), stats, waits on a futex or signals an eventfd
+ * directly.
+ *
+ * Outside the seam: calls whose failure changes nothing durlog promises
+ * (madvise hints, the btrfs no-copy-on-write ioctl, close), statfs (iomode.c:
+ * its failure fails the open), mkdir of a new log directory and listing a
+ * directory (opendir), and calls on memory, time or threads (pthread_*,
+ * sigaction, clock_gettime, the SIGBUS guard's own mmap in guard.c).
  *
  * All functions return 0 (or a file descriptor / count) on success and a
  * negated errno value on failure; none of them leaves its result in errno.
@@ -12,13 +21,46 @@
 #ifndef DL_OS_H
 #define DL_OS_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 /* The kernel moves at most this many bytes in one read()/write() call
  * (MAX_RW_COUNT = INT_MAX & PAGE_MASK), whatever count is asked for. */
 #define DL_MAX_RW_COUNT 0x7ffff000L
+
+/* The system's page size (4 KiB on x86-64; 16 or 64 KiB on some arm64 and
+ * ppc64 kernels): mappings, madvise, page faults and the growth of segment
+ * files work in whole pages. Asked of the system once (per file that uses
+ * it; sysconf cannot fail for it on Linux: the kernel hands it to every
+ * process), then remembered: appends use it. */
+static inline uint64_t dl_page_size(void)
+{
+    static _Atomic uint64_t size;
+    uint64_t p = atomic_load_explicit(&size, memory_order_relaxed);
+    if (!p) {
+        p = (uint64_t)sysconf(_SC_PAGESIZE);
+        atomic_store_explicit(&size, p, memory_order_relaxed);
+    }
+    return p;
+}
+
+/* x rounded down, and up, to a multiple of the page size. */
+static inline uint64_t dl_page_floor(uint64_t x)
+{
+    return x & ~(dl_page_size() - 1);
+}
+
+static inline uint64_t dl_page_ceil(uint64_t x)
+{
+    return dl_page_floor(x + dl_page_size() - 1);
+}
+
+struct flock;
+struct statx;
+struct timespec;
 
 /* The raw calls, errno-style, as the kernel (or a test's fault) answers. */
 struct dl_os_ops {
@@ -40,6 +82,18 @@ struct dl_os_ops {
     int (*unlinkat)(int dirfd, const char *name, int flags);
     void *(*mmap)(void *addr, size_t len, int prot, int flags, int fd, off_t off);
     int (*munmap)(void *addr, size_t len);
+    int (*flock)(int fd, int op);
+    /* fcntl with a pointer argument (struct flock * for the OFD lock
+     * commands) or NULL for F_DUPFD_CLOEXEC, where it stands for 0. */
+    int (*fcntl)(int fd, int cmd, void *arg);
+    /* statx; where the kernel has none (before Linux 4.11), fstatat's
+     * answer in its form. */
+    int (*statx)(int dirfd, const char *name, int flags, unsigned mask, struct statx *out);
+    /* The futex system call's FUTEX_WAIT and FUTEX_WAKE (shared, not
+     * FUTEX_PRIVATE_FLAG: the words live in a file other processes map). */
+    long (*futex)(uint32_t *word, int op, uint32_t val, const struct timespec *timeout);
+    /* Adds value to an eventfd's counter (eventfd_write: 0 or -1). */
+    int (*eventfd_write)(int fd, uint64_t value);
     /* io_uring (uring.c). uring_init sets up `ring` (a struct io_uring)
      * with `entries` slots and returns 0 or -errno: a test makes it fail as
      * an old kernel, kernel.io_uring_disabled or seccomp would. Every fsync
@@ -86,6 +140,14 @@ int dl_unlinkat(int dirfd, const char *name);
 int dl_linkat(int olddir, const char *oldname, int newdir, const char *newname,
               int flags);
 
+/* flock(fd, op), EINTR retried: 0, -EWOULDBLOCK when op has LOCK_NB and
+ * another holds the lock, or -errno. */
+int dl_flock(int fd, int op);
+/* A new descriptor (close-on-exec) of fd's open file, or -errno. */
+int dl_dup(int fd);
+/* F_OFD_SETLKW or F_OFD_GETLK on fd (EINTR retried): 0 or -errno. */
+int dl_ofd_lock(int fd, int cmd, struct flock *fl);
+
 /* One read() (EINTR retried): the count, 0 at end of file, or -errno. */
 ssize_t dl_read(int fd, void *buf, size_t len);
 /* One copy_file_range() from in's file offset to out at *out_off (EINTR
@@ -118,11 +180,16 @@ void dl_nocow(int fd);
  * segment's size slows its writer. statx with a mask without times does
  * not. */
 struct dl_stat {
-    uint64_t dev, ino, size, blocks, nlink;
+    uint64_t dev, ino, size;
+    uint64_t blocks;              /* allocated, in DL_STAT_BLOCK units */
+    uint64_t nlink;
     uint32_t mode;
     uid_t uid;
     gid_t gid;
 };
+/* The unit of dl_stat.blocks (and st_blocks): 512 bytes, whatever the
+ * file system's block size. */
+#define DL_STAT_BLOCK 512
 /* Of the file open as fd, or of `name` in dirfd (not following a link).
  * 0 or -errno. */
 int dl_stat_fd(int fd, struct dl_stat *out);
@@ -136,10 +203,34 @@ int dl_mmap(size_t len, int prot, int fd, off_t off, void **out, struct dl_guard
             void (*on_fault)(void *start));
 void dl_munmap(void *addr, size_t len, struct dl_guard *guard);
 
+/* Sleeps while *word == seen, at most timeout_ns (a futex in a shared
+ * mapping). 0 when woken, when *word had changed already, on a signal or at
+ * the timeout: the caller looks again at what it waits for. Any other
+ * failure (EFAULT, EINVAL, ENOSYS: a bug, or a seccomp filter) is returned
+ * as -errno for the caller to report, after sleeping the timeout anyway, so
+ * that no caller looping on it spins. */
+int dl_futex_wait(_Atomic uint32_t *word, uint32_t seen, uint64_t timeout_ns);
+/* Wakes up to max sleepers on word: how many woke, or -errno. */
+int dl_futex_wake_n(_Atomic uint32_t *word, int max);
+/* Wakes every sleeper on word. A failure (only EFAULT or EINVAL, bugs) is
+ * not reported: every sleep in durlog is bounded, so a sleeper not woken
+ * looks again at the end of its nap; it only costs that much latency. */
+void dl_futex_wake(_Atomic uint32_t *word);
+
+/* Makes an eventfd readable (adds 1 to its counter), EINTR retried. 0 also
+ * when the counter is full (EAGAIN: it is readable then), or -errno. */
+int dl_eventfd_signal(int fd);
+
+/* Time is counted in ns (uint64_t: 584 years). */
+#define DL_NS_PER_S 1000000000u
+#define DL_NS_PER_MS 1000000u
+#define DL_NS_PER_US 1000u
 /* Wall-clock time in ns since the epoch. */
 uint64_t dl_now_ns(void);
 /* Monotonic time in ns, for timeouts and intervals. */
 uint64_t dl_mono_ns(void);
+/* Sleeps about ns (less if a signal arrives). */
+void dl_sleep_ns(uint64_t ns);
 
 
 /* Takes the page faults for [from, to) of a writable shared mapping in one

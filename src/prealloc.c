@@ -11,7 +11,7 @@
  * the appenders' path (Chronicle Queue's "pretoucher" does the same), and
  * keeps the append lock from being held across multi-millisecond growth.
  *
- * The appenders still grow the file themselves (ensure_alloc in writer.c)
+ * The appenders still grow the file themselves (tail.c)
  * when they catch up with the pre-faulter, so it is never needed for
  * correctness: it only moves work. It only ever raises the shared
  * tail_alloc, under the append lock, for the segment it extended.
@@ -20,8 +20,6 @@
 
 #include "log.h"
 #include "os.h"
-
-#define PAGE_ROUND(x) (((x) + 4095) & ~(uint64_t)4095)
 
 /* Extends the tail segment to DL_PREALLOC_AHEAD past the tail, a chunk at a
  * time, publishing each chunk at once so that appenders racing ahead find
@@ -38,12 +36,12 @@ static void extend_once(durlog *log)
         dl_unlock_append(log);
         if (seg == DL_NO_SEGMENT)
             return;
-        uint64_t goal = PAGE_ROUND(off + DL_PREALLOC_AHEAD);
+        uint64_t goal = dl_page_ceil(off + DL_PREALLOC_AHEAD);
         if (goal > cap)
             goal = cap;
         if (goal <= alloc)
             return;
-        uint64_t target = PAGE_ROUND(alloc + DL_PREALLOC_CHUNK);
+        uint64_t target = dl_page_ceil(alloc + DL_PREALLOC_CHUNK);
         if (target > goal)
             target = goal;
 
@@ -76,11 +74,6 @@ static void extend_once(durlog *log)
             sh->tail_alloc = target;
         dl_unlock_append(log);
     }
-}
-
-int dl_prefault_for_write(durlog *log)
-{
-    return !atomic_load_explicit(&log->async_syncing, memory_order_relaxed);
 }
 
 static void *prealloc_main(void *arg)

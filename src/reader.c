@@ -57,6 +57,10 @@
  * writers have left, or ignoring one a new writer has just built. */
 #define DL_READER_RELOOK_NS 10000000u
 
+/* The first allocation of the buffer a record is copied into (doubled as
+ * records need). */
+#define DL_READER_BUF_MIN 4096
+
 struct durlog_reader {
     char *path;
     int dirfd;
@@ -121,32 +125,24 @@ static void detach_shared(durlog_reader *r)
  * on checksums alone. */
 static void attach_shared(durlog_reader *r)
 {
-    struct stat now, mapped;
+    struct dl_stat now, mapped;
     if (r->shmfd >= 0) {
         /* A view that faulted (the file was emptied under us) is a zero
          * page for good: map the file again, as rebuilt since. */
-        if (!dl_shm_lost(r->sh_guard) && fstatat(r->dirfd, DL_SHM_NAME, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
-            fstat(r->shmfd, &mapped) == 0 && now.st_ino == mapped.st_ino &&
-            now.st_dev == mapped.st_dev)
+        if (!dl_shm_lost(r->sh_guard) && dl_stat_at(r->dirfd, DL_SHM_NAME, &now) == 0 &&
+            dl_stat_fd(r->shmfd, &mapped) == 0 && now.ino == mapped.ino &&
+            now.dev == mapped.dev)
             return;
         detach_shared(r);
     }
     int writable = 1;
-    int fd = dl_openat(r->dirfd, DL_SHM_NAME, O_RDWR | O_NOFOLLOW, 0);
-    if (fd < 0) {
+    int rc = dl_shm_open_view(r->dirfd, 1, &r->shmfd, &r->sh, &r->sh_guard);
+    if (rc) { /* no write access (EACCES, a read-only mount: EROFS) */
         writable = 0;
-        fd = dl_openat(r->dirfd, DL_SHM_NAME, O_RDONLY | O_NOFOLLOW, 0);
+        rc = dl_shm_open_view(r->dirfd, 0, &r->shmfd, &r->sh, &r->sh_guard);
     }
-    if (fd < 0)
-        return;
-    struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= DL_SHM_SIZE &&
-        dl_shm_map(fd, writable, &r->sh, &r->sh_guard) == 0) {
-        r->shmfd = fd;
+    if (rc == 0)
         r->sh_writable = writable;
-        return;
-    }
-    dl_close(fd);
 }
 
 static uint64_t seg_limit(const struct dl_segmap *s)
@@ -212,10 +208,10 @@ static void relook(durlog_reader *r, int force)
     if (!force && now - r->looked_ns < DL_READER_RELOOK_NS)
         return;
     r->looked_ns = now;
-    if (r->live && dl_shm_probe_live(r->shmfd) == 1 && dl_shm_valid_for(r->sh, r->dirfd))
+    if (r->live && dl_shm_probe_live(r->shmfd) == 1 && dl_shm_valid_for(r->sh, r->dirfd) == 1)
         return;
     attach_shared(r);
-    r->live = r->sh && dl_shm_valid_for(r->sh, r->dirfd) &&
+    r->live = r->sh && dl_shm_valid_for(r->sh, r->dirfd) == 1 &&
               dl_shm_probe_live(r->shmfd) == 1;
     if (!r->live && r->opts.durable_only)
         r->proven_durable = proven_durable(r);
@@ -550,7 +546,8 @@ static int no_record_here(durlog_reader *r, enum dl_rec_status st, uint64_t end)
     int short_of_promise = dl_seg_read_header(r->dirfd, r->path, r->seg.first_seq, &h, NULL,
                                               err, sizeof err) == 0 &&
                            (h.flags & DL_SEG_F_CKPT) && r->next_seq < h.ckpt_seq;
-    if (!short_of_promise && end == UINT64_MAX && r->sh && dl_shm_valid_for(r->sh, r->dirfd))
+    if (!short_of_promise && end == UINT64_MAX && r->sh &&
+        dl_shm_valid_for(r->sh, r->dirfd) == 1)
         short_of_promise = r->next_seq < atomic_load(&r->sh->published_seq);
     uint64_t later = DL_NO_SEGMENT;
     if (!more_here && !short_of_promise && end == UINT64_MAX) {
@@ -602,7 +599,7 @@ static int copy_record(durlog_reader *r, uint64_t limit, struct dl_rec_view *v)
         uint64_t size = dl_rec_size(len);
         if (len <= DURLOG_MAX_RECORD && size <= avail) {
             if (size > r->rec_cap) {
-                size_t cap = r->rec_cap ? r->rec_cap : 4096;
+                size_t cap = r->rec_cap ? r->rec_cap : DL_READER_BUF_MIN;
                 while (cap < size)
                     cap *= 2;
                 unsigned char *nb = realloc(r->rec_buf, cap);
@@ -770,27 +767,21 @@ static void cpu_relax(void)
 #endif
 }
 
-static void nap(uint64_t ns)
-{
-    struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
-    nanosleep(&ts, NULL);
-}
-
 int durlog_reader_wait(durlog_reader *r, int timeout_ms)
 {
     uint64_t start = dl_mono_ns();
     uint64_t deadline = timeout_ms < 0 ? UINT64_MAX
-                      : start + (uint64_t)timeout_ms * 1000000u;
+                      : start + (uint64_t)timeout_ms * DL_NS_PER_MS;
     relook(r, 0);
     if (!r->live) {
         /* Nothing says when records arrive. Let the caller look
          * (durlog_reader_next) after a short sleep. */
         uint64_t left = deadline - start;
-        nap(left < DL_READER_OFFLINE_POLL_NS ? left : DL_READER_OFFLINE_POLL_NS);
+        dl_sleep_ns(left < DL_READER_OFFLINE_POLL_NS ? left : DL_READER_OFFLINE_POLL_NS);
         return 0;
     }
     if (r->opts.spin_us) {
-        uint64_t until = start + (uint64_t)r->opts.spin_us * 1000u;
+        uint64_t until = start + (uint64_t)r->opts.spin_us * DL_NS_PER_US;
         if (until > deadline)
             until = deadline;
         do {
@@ -824,11 +815,13 @@ int durlog_reader_wait(durlog_reader *r, int timeout_ms)
              * consistent): a writer publishing meanwhile either sees the
              * count and wakes us, or we see its record. */
             uint32_t ticket = dl_waitq_enter(q);
-            if (!record_available(r))
-                dl_waitq_sleep(q, seen, slice);
+            int rc = record_available(r) ? 0 : dl_waitq_sleep(q, seen, slice);
             dl_waitq_leave(q, ticket);
+            if (rc)
+                return rfail(r, rc, "waiting for records of %s: futex: %s", r->path,
+                             durlog_strerror(rc));
         } else {
-            nap(slice);
+            dl_sleep_ns(slice);
         }
     }
 }

@@ -300,9 +300,9 @@ static int cut_at_break(durlog *log, const uint64_t *segs, struct seg_state *st,
  * as allocated. fallocate never changes data, so nothing here writes. */
 static uint64_t tail_allocated(durlog *log, uint64_t seg, const struct seg_state *t)
 {
-    uint64_t page = t->scan.valid_end & ~(uint64_t)4095;
-    uint64_t data_end = (t->scan.valid_end + 4095) & ~(uint64_t)4095;
-    if (data_end >= t->size || t->blocks * 512 >= t->size)
+    uint64_t page = dl_page_floor(t->scan.valid_end);
+    uint64_t data_end = dl_page_ceil(t->scan.valid_end);
+    if (data_end >= t->size || t->blocks * DL_STAT_BLOCK >= t->size)
         return t->size;
     char name[DL_SEG_NAME_LEN + 1];
     dl_seg_name(name, seg);
@@ -356,6 +356,9 @@ static int recovery_sync_failed(durlog *log, int rc, const char *what, const cha
     return dl_fail(log, rc, "%s of %s/%s: %s", what, log->path, name, durlog_strerror(rc));
 }
 
+/* Bytes rewrite_range reads and writes at a time. */
+#define DL_REWRITE_CHUNK ((size_t)1 << 20)
+
 /* Writes bytes [from, to) of segment seg again with the bytes the page cache
  * holds, so that the fdatasync after writes them whether or not an earlier,
  * failed one did (its error was reported once, and the pages may be clean
@@ -368,7 +371,7 @@ static int rewrite_range(durlog *log, uint64_t seg, uint64_t from, uint64_t to)
     if (fd < 0)
         return dl_fail(log, fd, "cannot open %s/%s: %s", log->path, name,
                        durlog_strerror(fd));
-    size_t cap = (size_t)1 << 20;
+    size_t cap = DL_REWRITE_CHUNK;
     unsigned char *buf = malloc(cap);
     int rc = buf ? 0 : -ENOMEM;
     for (uint64_t at = from; at < to && !rc;) {

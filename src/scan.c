@@ -152,7 +152,7 @@ int dl_dir_stats(int dirfd, const char *path, struct dl_dir_stats *out, char *er
         }
         dl_seg_name(name, segs[i]);
         if (dl_stat_at(dirfd, name, &st) == 0)
-            out->disk_bytes += st.blocks * 512;
+            out->disk_bytes += st.blocks * DL_STAT_BLOCK;
         if (i == 0)
             out->first_seq = segs[i];
         else if (segs[i] > out->next_seq)

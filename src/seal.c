@@ -25,8 +25,8 @@
  *    Kafka, so that the next open, after a reboot too, reads nothing back;
  *  - a lenient recovery, after it has synced what it kept (recover.c).
  *
- * The sealer: whoever rolls notes where the old tail ends (dl_seal_note in
- * the coordination file) and kicks its engine thread (engine.c), which seals
+ * The sealer: whoever rolls notes where the old tail ends (a dl_seal_note in
+ * the coordination file, shared.h) and kicks its engine thread (engine.c), which seals
  * in the background; every closing writer also seals what is pending, so a
  * writer killed after a roll leaves the seal to the next one. One sealer at a
  * time, in any process (the seal lock, robust: a sealer killed half way
@@ -42,32 +42,6 @@
 #include "log.h"
 #include "os.h"
 #include "scan.h"
-
-void dl_seal_note_push(struct dl_shared *sh, const struct dl_seal_note *note)
-{
-    uint64_t i = atomic_load(&sh->seal_pushed);
-    sh->seal_notes[i % DL_SEAL_NOTES] = *note;
-    atomic_store(&sh->seal_pushed, i + 1);
-}
-
-/* The newest note for segment seg, if the ring still holds it. A note may be
- * overwritten while it is copied (the sealer lags DL_SEAL_NOTES rolls): the
- * count read after the copy tells. */
-int dl_seal_note_find(struct dl_shared *sh, uint64_t seg, struct dl_seal_note *out)
-{
-    uint64_t pushed = atomic_load(&sh->seal_pushed);
-    uint64_t oldest = pushed > DL_SEAL_NOTES ? pushed - DL_SEAL_NOTES : 0;
-    for (uint64_t i = pushed; i-- > oldest;) {
-        struct dl_seal_note n = sh->seal_notes[i % DL_SEAL_NOTES];
-        if (atomic_load(&sh->seal_pushed) >= i + DL_SEAL_NOTES)
-            return 0;
-        if (n.seg == seg) {
-            *out = n;
-            return 1;
-        }
-    }
-    return 0;
-}
 
 int dl_seal_pending(durlog *log)
 {

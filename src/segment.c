@@ -101,9 +101,11 @@ void dl_take_owner(int fd, const struct dl_owner *owner)
     }
 }
 
-/* How many times a header that fails its checksum is read again (1 ms
- * apart) before it is taken for damage. */
+/* How many times a header that fails its checksum is read again, and how
+ * long apart, before it is taken for damage: a rewrite of one sector in the
+ * page cache takes microseconds, so 3 ms is ample. */
 #define DL_HEADER_REREADS 3
+#define DL_HEADER_REREAD_PAUSE_NS DL_NS_PER_MS
 
 /* Opens segment `first_seq` (read-only or read-write) and checks that it is
  * a regular file with a valid header named for it. */
@@ -154,8 +156,7 @@ static int open_checked(int dirfd, const char *path, uint64_t first_seq,
         rc = dl_seg_header_decode(hdr, h);
         if (rc != DURLOG_ECORRUPT || attempt == DL_HEADER_REREADS)
             break;
-        struct timespec pause = { 0, 1000000 };
-        nanosleep(&pause, NULL);
+        dl_sleep_ns(DL_HEADER_REREAD_PAUSE_NS);
     }
     if (rc) {
         /* All zeros: a header that never reached the disk (a power loss
@@ -396,16 +397,16 @@ void dl_seg_remove_temps(int dirfd)
 
 int dl_log_dir_check(int dirfd, const char *path, char *err, size_t errlen)
 {
-    struct stat st;
-    if (fstat(dirfd, &st) < 0) {
-        int rc = -errno;
-        snprintf(err, errlen, "fstat %s: %s", path, durlog_strerror(rc));
+    struct dl_stat st;
+    int rc = dl_stat_fd(dirfd, &st);
+    if (rc) {
+        snprintf(err, errlen, "stat %s: %s", path, durlog_strerror(rc));
         return rc;
     }
-    if (st.st_mode & S_IWOTH) {
+    if (st.mode & S_IWOTH) {
         snprintf(err, errlen, "%s is writable by every user (mode %03o): anyone could "
                  "plant or replace its segments; remove that permission (chmod o-w)",
-                 path, (unsigned)(st.st_mode & 07777));
+                 path, (unsigned)(st.mode & 07777));
         return -EPERM;
     }
     return 0;

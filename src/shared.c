@@ -7,13 +7,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/futex.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "durlog.h"
 #include "guard.h"
@@ -47,25 +44,49 @@ void dl_shm_unmap(struct dl_shared *sh, struct dl_guard *guard)
         dl_munmap(sh, DL_SHM_SIZE, guard);
 }
 
+int dl_shm_open_view(int dirfd, int writable, int *fd, struct dl_shared **out,
+                     struct dl_guard **guard)
+{
+    struct dl_stat st;
+    int f = dl_openat(dirfd, DL_SHM_NAME, (writable ? O_RDWR : O_RDONLY) | O_NOFOLLOW, 0);
+    if (f == -ENOENT || f == -EACCES || f == -EPERM || f == -ELOOP)
+        return 1; /* ELOOP: a symbolic link, which no writer makes */
+    if (f < 0)
+        return f;
+    int rc = dl_stat_fd(f, &st);
+    if (!rc && (!S_ISREG(st.mode) || st.size < DL_SHM_SIZE))
+        rc = 1;
+    if (!rc)
+        rc = dl_shm_map(f, writable, out, guard);
+    if (rc)
+        dl_close(f);
+    else
+        *fd = f;
+    return rc;
+}
+
 int dl_shm_lost(const struct dl_guard *guard)
 {
     return dl_guard_faulted(guard);
 }
 
-void dl_boot_id(char buf[40])
+int dl_boot_id(char buf[40])
 {
     memset(buf, 0, 40);
-    int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+    int fd = dl_openat(AT_FDCWD, "/proc/sys/kernel/random/boot_id", O_RDONLY, 0);
+    if (fd == -ENOENT || fd == -EACCES || fd == -EPERM)
+        return 0; /* no /proc here: boots cannot be told apart */
     if (fd < 0)
-        return;
-    ssize_t n = read(fd, buf, 39);
-    close(fd);
-    if (n <= 0) {
+        return fd;
+    ssize_t n = dl_read(fd, buf, 39);
+    dl_close(fd);
+    if (n < 0) {
         memset(buf, 0, 40);
-        return;
+        return (int)n;
     }
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\0'))
         buf[--n] = '\0';
+    return 0;
 }
 
 static int init_one(pthread_mutex_t *m)
@@ -111,32 +132,55 @@ static struct flock live_range(short type)
 int dl_shm_hold_live(int fd)
 {
     struct flock fl = live_range(F_RDLCK);
-    while (fcntl(fd, F_OFD_SETLKW, &fl) < 0)
-        if (errno != EINTR)
-            return -errno;
-    return 0;
+    return dl_ofd_lock(fd, F_OFD_SETLKW, &fl);
 }
 
 int dl_shm_probe_live(int fd)
 {
     struct flock fl = live_range(F_WRLCK);
-    if (fcntl(fd, F_OFD_GETLK, &fl) < 0)
-        return -errno;
-    return fl.l_type != F_UNLCK;
+    int rc = dl_ofd_lock(fd, F_OFD_GETLK, &fl);
+    return rc ? rc : fl.l_type != F_UNLCK;
 }
 
 int dl_shm_valid_for(const struct dl_shared *sh, int dirfd)
 {
-    struct stat st;
+    struct dl_stat st;
     char boot[40];
     if (sh->magic != DL_SHM_MAGIC || sh->version != DL_SHM_VERSION ||
         sh->size != sizeof *sh || !atomic_load(&((struct dl_shared *)sh)->ready))
         return 0;
-    dl_boot_id(boot);
-    if (strncmp(boot, sh->boot_id, sizeof boot) != 0)
-        return 0;
-    return fstat(dirfd, &st) == 0 && (uint64_t)st.st_dev == sh->dir_dev &&
-           (uint64_t)st.st_ino == sh->dir_ino;
+    int rc = dl_boot_id(boot);
+    if (!rc)
+        rc = dl_stat_fd(dirfd, &st);
+    if (rc)
+        return rc;
+    return strncmp(boot, sh->boot_id, sizeof boot) == 0 && st.dev == sh->dir_dev &&
+           st.ino == sh->dir_ino;
+}
+
+void dl_seal_note_push(struct dl_shared *sh, const struct dl_seal_note *note)
+{
+    uint64_t i = atomic_load(&sh->seal_pushed);
+    sh->seal_notes[i % DL_SEAL_NOTES] = *note;
+    atomic_store(&sh->seal_pushed, i + 1);
+}
+
+/* A note may be overwritten while it is copied (the sealer lags
+ * DL_SEAL_NOTES rolls): the count read after the copy tells. */
+int dl_seal_note_find(struct dl_shared *sh, uint64_t seg, struct dl_seal_note *out)
+{
+    uint64_t pushed = atomic_load(&sh->seal_pushed);
+    uint64_t oldest = pushed > DL_SEAL_NOTES ? pushed - DL_SEAL_NOTES : 0;
+    for (uint64_t i = pushed; i-- > oldest;) {
+        struct dl_seal_note n = sh->seal_notes[i % DL_SEAL_NOTES];
+        if (atomic_load(&sh->seal_pushed) >= i + DL_SEAL_NOTES)
+            return 0;
+        if (n.seg == seg) {
+            *out = n;
+            return 1;
+        }
+    }
+    return 0;
 }
 
 void dl_raise_mark(_Atomic uint64_t *mark, uint64_t v)
@@ -183,9 +227,9 @@ int dl_mutex_lock_within(pthread_mutex_t *m, uint64_t patience_ns)
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += DL_LOCK_RECHECK_NS;
-        if (ts.tv_nsec >= 1000000000) {
+        if (ts.tv_nsec >= DL_NS_PER_S) {
             ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
+            ts.tv_nsec -= DL_NS_PER_S;
         }
         rc = pthread_mutex_timedlock(m, &ts);
         if (rc == ETIMEDOUT && patience_ns != UINT64_MAX &&
@@ -213,14 +257,6 @@ void dl_mutex_unlock(pthread_mutex_t *m)
     pthread_mutex_unlock(m);
 }
 
-/* Shared (not FUTEX_PRIVATE) futex ops: the word lives in a file mapping
- * that other processes map at other addresses. */
-static long futex(_Atomic uint32_t *word, int op, uint32_t val,
-                  const struct timespec *ts)
-{
-    return syscall(SYS_futex, (uint32_t *)word, op, val, ts, NULL, 0);
-}
-
 void dl_publish(struct dl_shared *sh, uint64_t next_seq, uint64_t tail_seg)
 {
     atomic_store_explicit(&sh->published_seg, tail_seg, memory_order_relaxed);
@@ -230,7 +266,8 @@ void dl_publish(struct dl_shared *sh, uint64_t next_seq, uint64_t tail_seg)
     if (goal && next_seq >= goal &&
         atomic_compare_exchange_strong(&sh->batch_goal, &goal, 0)) {
         atomic_fetch_add(&sh->goal_event, 1);
-        futex(&sh->goal_event, FUTEX_WAKE, 1, NULL);
+        (void)dl_futex_wake_n(&sh->goal_event, 1); /* a failure: the leader's
+                                                     wait is bounded */
     }
     /* seq_cst store above, seq_cst loads in the wake: a waiter either sees
      * the new published_seq or is counted before it sleeps. */
@@ -253,13 +290,11 @@ void dl_waitq_leave(struct dl_waitq *q, uint32_t ticket)
         atomic_fetch_add(&q->count[ticket], 1);
 }
 
-void dl_waitq_sleep(struct dl_waitq *q, uint32_t seen, uint64_t timeout_ns)
+int dl_waitq_sleep(struct dl_waitq *q, uint32_t seen, uint64_t timeout_ns)
 {
     if (timeout_ns > DL_WAITQ_SLICE_NS)
         timeout_ns = DL_WAITQ_SLICE_NS;
-    struct timespec ts = { (time_t)(timeout_ns / 1000000000u),
-                           (long)(timeout_ns % 1000000000u) };
-    futex(&q->event, FUTEX_WAIT, seen, &ts);
+    return dl_futex_wait(&q->event, seen, timeout_ns);
 }
 
 /* A wake found sleepers counted but nobody asleep. Usually one is between
@@ -293,7 +328,9 @@ void dl_waitq_wake(struct dl_waitq *q)
     if (atomic_load(&q->count[0]) <= 0 && atomic_load(&q->count[1]) <= 0)
         return;
     atomic_fetch_add(&q->event, 1);
-    if (futex(&q->event, FUTEX_WAKE, INT_MAX, NULL) == 0)
+    /* (A wake that failed woke nobody, and proves nothing about sleepers:
+     * they look again at the end of their slice.) */
+    if (dl_futex_wake_n(&q->event, INT_MAX) == 0)
         waitq_suspect(q);
 }
 
@@ -310,11 +347,10 @@ int dl_wait_published(struct dl_shared *sh, uint64_t seq, uint64_t deadline_ns)
         uint32_t ticket = dl_waitq_enter(&sh->published);
         uint32_t ev = atomic_load(&sh->published.event);
         int done = atomic_load(&sh->published_seq) > seq;
-        if (!done)
-            dl_waitq_sleep(&sh->published, ev, left);
+        int rc = done ? 0 : dl_waitq_sleep(&sh->published, ev, left);
         dl_waitq_leave(&sh->published, ticket);
-        if (done)
-            return 0;
+        if (done || rc)
+            return rc;
     }
 }
 
@@ -323,27 +359,15 @@ void dl_durable_changed(struct dl_shared *sh)
     dl_waitq_wake(&sh->durable);
 }
 
-void dl_wait_batch_goal(struct dl_shared *sh, uint64_t goal, uint64_t timeout_ns)
+int dl_wait_batch_goal(struct dl_shared *sh, uint64_t goal, uint64_t timeout_ns)
 {
-    struct timespec ts = { (time_t)(timeout_ns / 1000000000u),
-                           (long)(timeout_ns % 1000000000u) };
     uint32_t seen = atomic_load(&sh->goal_event);
+    int rc = 0;
     atomic_store(&sh->batch_goal, goal);
     /* seq_cst: either the appender reaching the goal sees batch_goal, or we
      * see its published_seq here. */
     if (atomic_load(&sh->published_seq) < goal)
-        futex(&sh->goal_event, FUTEX_WAIT, seen, &ts);
+        rc = dl_futex_wait(&sh->goal_event, seen, timeout_ns);
     atomic_store(&sh->batch_goal, 0);
-}
-
-void dl_futex_wait(_Atomic uint32_t *word, uint32_t seen, uint64_t timeout_ns)
-{
-    struct timespec ts = { (time_t)(timeout_ns / 1000000000u),
-                           (long)(timeout_ns % 1000000000u) };
-    futex(word, FUTEX_WAIT, seen, &ts);
-}
-
-void dl_futex_wake(_Atomic uint32_t *word)
-{
-    futex(word, FUTEX_WAKE, INT_MAX, NULL);
+    return rc;
 }

@@ -36,7 +36,9 @@
 #define DL_SHM_NAME "durlog.shm"
 #define DL_SHM_MAGIC 0x4d48534744525544ULL /* "DURDGSHM" little-endian */
 #define DL_SHM_VERSION 4
-#define DL_SHM_SIZE 4096
+#define DL_SHM_SIZE 4096 /* the file's size: struct dl_shared, with room to
+                            grow; fixed, whatever the page size (a writer on
+                            another machine type reads the same file) */
 #define DL_NO_SEGMENT UINT64_MAX
 
 /* A futex word, with a count of who sleeps on it so that wakers make the
@@ -184,11 +186,22 @@ _Static_assert(sizeof(struct dl_shared) <= DL_SHM_SIZE, "dl_shared too big");
 struct dl_guard;
 int dl_shm_map(int fd, int writable, struct dl_shared **out, struct dl_guard **guard);
 void dl_shm_unmap(struct dl_shared *sh, struct dl_guard *guard);
+/* Opens and maps (dl_shm_map) the coordination file of the log in dirfd,
+ * read-write if writable, if there is one a writer built: a regular file of
+ * at least DL_SHM_SIZE bytes. 0 with *fd, *out and *guard set (the caller
+ * unmaps and closes them); 1 when there is none (no such file, no
+ * permission to open it, or not one a writer built); -errno when it could
+ * not be looked at or mapped. Nothing is left open unless 0. */
+int dl_shm_open_view(int dirfd, int writable, int *fd, struct dl_shared **out,
+                     struct dl_guard **guard);
 /* 1 if the mapping behind guard has faulted (the view is that zero page). */
 int dl_shm_lost(const struct dl_guard *guard);
 
-/* Reads /proc/sys/kernel/random/boot_id into buf (40 bytes); "" if unknown. */
-void dl_boot_id(char buf[40]);
+/* Reads /proc/sys/kernel/random/boot_id into buf (40 bytes): 0, with ""
+ * where the system does not say (no /proc, or no access to it), or -errno
+ * when reading it failed (EMFILE, EIO: the boot is then unknown, and
+ * nothing built on "same boot" may be decided). */
+int dl_boot_id(char buf[40]);
 
 /* Initialises the robust process-shared mutexes in sh. */
 int dl_shared_init_locks(struct dl_shared *sh);
@@ -204,11 +217,17 @@ int dl_shm_probe_live(int fd);
 /* Whether sh describes the log in directory `dirfd` as built on this boot:
  * the right magic, version and size, ready, this boot's id and this
  * directory's identity. Says nothing of whether a writer still has it open
- * (dl_shm_probe_live). */
+ * (dl_shm_probe_live). 1 or 0; -errno when the boot id or the directory
+ * could not be looked at. */
 int dl_shm_valid_for(const struct dl_shared *sh, int dirfd);
 
 /* Raises *mark to v if it is lower (never lowers it). */
 void dl_raise_mark(_Atomic uint64_t *mark, uint64_t v);
+/* Notes a rolled segment's end for the sealer (append lock held, or the
+ * directory's flock exclusively). */
+void dl_seal_note_push(struct dl_shared *sh, const struct dl_seal_note *note);
+/* 1 and the newest note for segment seg, if the ring still holds one. */
+int dl_seal_note_find(struct dl_shared *sh, uint64_t seg, struct dl_seal_note *out);
 
 /* Locks a robust mutex. Returns 0, 1 when the previous owner died holding it
  * (the caller must repair what it guards, then call dl_mutex_consistent), or
@@ -224,8 +243,9 @@ void dl_mutex_unlock(pthread_mutex_t *m);
 void dl_publish(struct dl_shared *sh, uint64_t next_seq, uint64_t tail_seg);
 
 /* Sleeps until published_seq >= goal, or timeout_ns passes; woken by the
- * appender whose publish reaches the goal, and by nobody else. */
-void dl_wait_batch_goal(struct dl_shared *sh, uint64_t goal, uint64_t timeout_ns);
+ * appender whose publish reaches the goal, and by nobody else. 0, or the
+ * error of a futex wait that failed (dl_futex_wait). */
+int dl_wait_batch_goal(struct dl_shared *sh, uint64_t goal, uint64_t timeout_ns);
 
 /* Wakes everybody sleeping on sh->durable (after durable_seq moved or the
  * log failed). */
@@ -234,19 +254,15 @@ void dl_durable_changed(struct dl_shared *sh);
 /* Sleeping on a wait queue: enter (count yourself), read the event word, look
  * at your condition, dl_waitq_sleep on the event word read, leave. Sleeps
  * last at most DL_WAITQ_SLICE_NS; loop for longer waits. Waking: change
- * the condition (a sequentially consistent store), then dl_waitq_wake. */
+ * the condition (a sequentially consistent store), then dl_waitq_wake.
+ * dl_waitq_sleep returns 0 (look again) or a futex failure's -errno. */
 uint32_t dl_waitq_enter(struct dl_waitq *q);
-void dl_waitq_sleep(struct dl_waitq *q, uint32_t seen, uint64_t timeout_ns);
+int dl_waitq_sleep(struct dl_waitq *q, uint32_t seen, uint64_t timeout_ns);
 void dl_waitq_leave(struct dl_waitq *q, uint32_t ticket);
 void dl_waitq_wake(struct dl_waitq *q);
 
 /* Sleeps until published_seq > seq or the deadline (CLOCK_MONOTONIC ns; 0 =
- * forever) passes. Returns 0 or -ETIMEDOUT. */
+ * forever) passes. Returns 0, -ETIMEDOUT, or a futex failure's -errno. */
 int dl_wait_published(struct dl_shared *sh, uint64_t seq, uint64_t deadline_ns);
-
-/* Plain futex operations on any 32-bit word (shared or private memory):
- * sleep while *word == seen, for at most timeout_ns; wake every sleeper. */
-void dl_futex_wait(_Atomic uint32_t *word, uint32_t seen, uint64_t timeout_ns);
-void dl_futex_wake(_Atomic uint32_t *word);
 
 #endif

@@ -290,7 +290,7 @@ int dl_check_segment_identity(durlog *log, uint64_t seg, int fd)
         pthread_mutex_lock(&log->pmu);
         if (log->tail.fd >= 0 && dl_stat_fd(log->tail.fd, &tail_st) == 0 &&
             tail_st.ino == tail_ino)
-            old_fd = held = fcntl(log->tail.fd, F_DUPFD_CLOEXEC, 0);
+            old_fd = held = dl_dup(log->tail.fd); /* < 0: not held */
         pthread_mutex_unlock(&log->pmu);
     }
     rc = dl_mark_replaced(log, seg, old_fd);
@@ -378,8 +378,12 @@ static int lead_sync(durlog *log, uint64_t target, uint64_t cap_seg)
         if (wait > DL_BATCH_WAIT_MAX_NS)
             wait = DL_BATCH_WAIT_MAX_NS;
         uint64_t goal = durable + sh->last_batch;
-        if (atomic_load(&sh->published_seq) < goal)
-            dl_wait_batch_goal(sh, goal, wait);
+        if (atomic_load(&sh->published_seq) < goal &&
+            (rc = dl_wait_batch_goal(sh, goal, wait)) != 0) {
+            rc = dl_fail(log, rc, "waiting for a batch to sync: futex: %s",
+                         durlog_strerror(rc));
+            goto out_unlock;
+        }
     }
 
     /* Everything published now is covered by the syncs below: the records
@@ -551,7 +555,7 @@ static int redo_dead_sync(durlog *log)
         if (next_seg <= durable)
             continue;
         struct dl_segmap m = DL_SEGMAP_INIT;
-        char err[256];
+        char err[DL_ERRMSG_SIZE];
         rc = dl_seg_open(log->dirfd, log->path, segs[i], DL_SEG_WRITE, &m, err, sizeof err);
         if (rc == DURLOG_ECORRUPT || rc == DURLOG_EFORMAT || rc == -EIO) {
             damaged = 1; /* its header is gone: so are its records */
@@ -619,9 +623,13 @@ static int sync_to(durlog *log, uint64_t target, uint64_t cap_seg)
          * again (our record may need the next sync). */
         uint32_t ticket = dl_waitq_enter(&sh->durable);
         uint32_t seen = atomic_load(&sh->durable.event);
+        int slept = 0;
         if (atomic_load(&sh->durable_seq) < target && !atomic_load(&sh->failed))
-            dl_waitq_sleep(&sh->durable, seen, DL_FOLLOWER_TIMEOUT_NS);
+            slept = dl_waitq_sleep(&sh->durable, seen, DL_FOLLOWER_TIMEOUT_NS);
         dl_waitq_leave(&sh->durable, ticket);
+        if (slept)
+            return dl_fail(log, slept, "waiting for a sync of %s: futex: %s", log->path,
+                           durlog_strerror(slept));
     }
 }
 

@@ -1,7 +1,9 @@
 /* Faults injected through the dl_os seam: short writes, EINTR, a full disk
- * while allocating or writing, a failing fdatasync, a refused open. Each test
- * restores dl_os before it ends. */
+ * while allocating or writing, a failing fdatasync, a refused open, failing
+ * locks, stats and futex waits, an unreadable boot id, an eventfd that
+ * cannot be signalled. Each test restores dl_os before it ends. */
 #include <dirent.h>
+#include <linux/futex.h>
 #include <limits.h>
 #include <poll.h>
 #include <sys/prctl.h>
@@ -1385,6 +1387,213 @@ static void failing_to_open_a_segment_for_sync_does_not_fail_the_log(void)
     test_rmrf(t.dir);
 }
 
+/* --- locks, stat, futex and eventfd through the seam ---------------------- */
+
+/* Fails every call of one entry with EIO (its number in fail_entry). */
+enum { FAIL_NONE, FAIL_FLOCK, FAIL_STATX, FAIL_FCNTL };
+static _Atomic int fail_entry;
+
+static int failing(int entry)
+{
+    if (atomic_load(&fail_entry) != entry)
+        return 0;
+    errno = EIO;
+    return 1;
+}
+
+static int flock_eio(int fd, int op)
+{
+    return failing(FAIL_FLOCK) ? -1 : dl_os_real.flock(fd, op);
+}
+
+static int statx_eio(int dirfd, const char *name, int flags, unsigned mask, struct statx *sx)
+{
+    return failing(FAIL_STATX) ? -1 : dl_os_real.statx(dirfd, name, flags, mask, sx);
+}
+
+static int fcntl_eio(int fd, int cmd, void *arg)
+{
+    return failing(FAIL_FCNTL) ? -1 : dl_os_real.fcntl(fd, cmd, arg);
+}
+
+static void open_fails_with_a_message_when_flock_stat_or_ofd_lock_fails(void)
+{
+    static const struct { int entry; const char *said; } cases[] = {
+        { FAIL_FLOCK, "flock" }, { FAIL_STATX, "stat" }, { FAIL_FCNTL, "lock" },
+    };
+    struct scratch t;
+    scratch_make(&t);
+    char err[512];
+    durlog_options o;
+    durlog_options_init(&o);
+    o.errbuf = err;
+    o.errbuf_size = sizeof err;
+    durlog *log;
+    /* A log that exists: the second case meets its coordination file. */
+    REQUIRE(durlog_open(t.log, &o, &log) == 0);
+    CHECK_OK(tu_append_payload(log, 0, 0, EXTRA, DURLOG_KERNEL, NULL));
+    CHECK_OK(durlog_close(log));
+    dl_os.flock = flock_eio;
+    dl_os.statx = statx_eio;
+    dl_os.fcntl = fcntl_eio;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        atomic_store(&fail_entry, cases[i].entry);
+        err[0] = '\0';
+        CHECK_RC(durlog_open(t.log, &o, &log), -EIO);
+        if (!strstr(err, cases[i].said) || !strstr(err, t.log) || !strstr(err, strerror(EIO)))
+            fprintf(stderr, "  case %zu: errbuf \"%s\"\n", i, err);
+        CHECK(strstr(err, cases[i].said) != NULL);
+        CHECK(strstr(err, t.log) != NULL);
+        CHECK(strstr(err, strerror(EIO)) != NULL);
+        atomic_store(&fail_entry, FAIL_NONE);
+        /* Nothing was left locked or half done: the next open works. */
+        CHECK_OK(durlog_open(t.log, &o, &log));
+        CHECK_OK(tu_append_payload(log, 0, i + 1, EXTRA, DURLOG_SYNC, NULL));
+        CHECK_OK(durlog_close(log));
+    }
+    tu_restore_os();
+    expect_log(t.log, 4);
+    test_rmrf(t.dir);
+}
+
+/* FUTEX_WAIT failing as it only does on a bug (EINVAL) or under a seccomp
+ * filter (ENOSYS): counted, to show the caller gave up at once. */
+static _Atomic int futex_waits;
+
+static long futex_wait_einval(uint32_t *word, int op, uint32_t val, const struct timespec *ts)
+{
+    if ((op & FUTEX_CMD_MASK) == FUTEX_WAIT) {
+        atomic_fetch_add(&futex_waits, 1);
+        errno = EINVAL;
+        return -1;
+    }
+    return dl_os_real.futex(word, op, val, ts);
+}
+
+static void a_failing_futex_wait_is_reported_not_looped_on(void)
+{
+    struct scratch t;
+    scratch_make(&t);
+    durlog *log;
+    durlog_reader *r;
+    durlog_record rec;
+    REQUIRE(durlog_open(t.log, NULL, &log) == 0);
+    CHECK_OK(tu_append_payload(log, 0, 0, EXTRA, DURLOG_KERNEL, NULL));
+    REQUIRE(durlog_reader_open(t.log, NULL, &r) == 0);
+    CHECK_OK(durlog_reader_next(r, &rec));
+    dl_os.futex = futex_wait_einval;
+    /* Nothing arrives: each wait would sleep; its futex fails once, and
+     * the call says so, well before its 5 s are up. */
+    CHECK_RC(durlog_reader_wait(r, 5000), -EINVAL);
+    CHECK(strstr(durlog_reader_errmsg(r), "futex") != NULL);
+    CHECK_EQ_U64(atomic_load(&futex_waits), 1);
+    CHECK_RC(durlog_wait(log, 1, DURLOG_KERNEL, 5000), -EINVAL);
+    CHECK(strstr(durlog_errmsg(log), "futex") != NULL);
+    CHECK_EQ_U64(atomic_load(&futex_waits), 2);
+    tu_restore_os();
+    /* Nothing else broke: the next record is appended and read. */
+    CHECK_OK(tu_append_payload(log, 0, 1, EXTRA, DURLOG_KERNEL, NULL));
+    CHECK_OK(durlog_reader_wait(r, 5000));
+    CHECK_OK(durlog_reader_next(r, &rec));
+    CHECK_EQ_U64(rec.seq, 1);
+    durlog_reader_close(r);
+    CHECK_OK(durlog_close(log));
+    expect_log(t.log, 2);
+    test_rmrf(t.dir);
+}
+
+/* The boot id tells recovery whether the page cache survived since the
+ * coordination file was built: when it cannot be read, the open fails
+ * rather than guess; where the system has none (no /proc), boots cannot be
+ * told apart and the log opens as after a reboot. */
+static _Atomic int boot_id_errno;
+
+static int openat_boot_id(int dirfd, const char *name, int flags, mode_t mode)
+{
+    int e = atomic_load(&boot_id_errno);
+    if (e && strcmp(name, "/proc/sys/kernel/random/boot_id") == 0) {
+        errno = e;
+        return -1;
+    }
+    return dl_os_real.openat(dirfd, name, flags, mode);
+}
+
+static void an_unreadable_boot_id_fails_the_open_and_a_missing_one_does_not(void)
+{
+    struct scratch t;
+    scratch_make(&t);
+    char err[512] = "";
+    durlog_options o;
+    durlog_options_init(&o);
+    o.errbuf = err;
+    o.errbuf_size = sizeof err;
+    durlog *log;
+    dl_os.openat = openat_boot_id;
+    atomic_store(&boot_id_errno, EMFILE);
+    CHECK_RC(durlog_open(t.log, &o, &log), -EMFILE);
+    CHECK(strstr(err, "boot_id") != NULL);
+    CHECK(strstr(err, strerror(EMFILE)) != NULL);
+    atomic_store(&boot_id_errno, ENOENT);
+    CHECK_OK(durlog_open(t.log, &o, &log));
+    CHECK_OK(tu_append_payload(log, 0, 0, EXTRA, DURLOG_SYNC, NULL));
+    CHECK_OK(durlog_close(log));
+    atomic_store(&boot_id_errno, 0);
+    tu_restore_os();
+    expect_log(t.log, 1);
+    test_rmrf(t.dir);
+}
+
+/* The eventfd can only fail to be signalled through a bug (the descriptor
+ * durlog_event_fd returned closed by the program): durlog_poll says so,
+ * once, and completions are still delivered. */
+static _Atomic int eventfd_signals;
+
+static int eventfd_write_ebadf(int fd, uint64_t value)
+{
+    (void)fd;
+    (void)value;
+    atomic_fetch_add(&eventfd_signals, 1);
+    errno = EBADF;
+    return -1;
+}
+
+static void done_count(void *ctx, uint64_t seq, int status)
+{
+    (void)seq;
+    if (status == 0)
+        atomic_fetch_add((_Atomic int *)ctx, 1);
+}
+
+static void an_eventfd_that_cannot_be_signalled_is_reported_by_durlog_poll(void)
+{
+    struct scratch t;
+    scratch_make(&t);
+    durlog_options o;
+    durlog_options_init(&o);
+    o.poll_callbacks = 1;
+    durlog *log;
+    REQUIRE(durlog_open(t.log, &o, &log) == 0);
+    REQUIRE(durlog_event_fd(log) >= 0);
+    dl_os.eventfd_write = eventfd_write_ebadf;
+    unsigned char buf[TU_PAYLOAD_MAX];
+    size_t len = tu_payload(buf, 0, 0, EXTRA);
+    _Atomic int done = 0;
+    CHECK_OK(durlog_append_async(log, buf, len, DURLOG_SYNC, done_count, &done, NULL));
+    /* The engine syncs it, then tries to make the eventfd readable. */
+    for (int i = 0; i < 5000 && !atomic_load(&eventfd_signals); i++)
+        tu_sleep_ms(1);
+    REQUIRE(atomic_load(&eventfd_signals) > 0);
+    CHECK_RC(durlog_poll(log, 0), -EBADF);
+    CHECK(strstr(durlog_errmsg(log), "durlog_event_fd") != NULL);
+    tu_restore_os();
+    for (int i = 0; i < 50 && !atomic_load(&done); i++)
+        CHECK(durlog_poll(log, 100) >= 0);
+    CHECK_EQ_U64(atomic_load(&done), 1);
+    CHECK_OK(durlog_close(log));
+    expect_log(t.log, 1);
+    test_rmrf(t.dir);
+}
+
 TEST_MAIN(
     RUN(write_all_completes_despite_short_writes_and_eintr);
     RUN(write_all_reports_eio_when_a_write_makes_no_progress);
@@ -1407,4 +1616,8 @@ TEST_MAIN(
     RUN(errmsg_is_not_overwritten_by_the_background_pre_faulter);
     RUN(open_reports_eacces_and_names_the_path);
     RUN(failing_to_open_a_segment_for_sync_does_not_fail_the_log);
+    RUN(open_fails_with_a_message_when_flock_stat_or_ofd_lock_fails);
+    RUN(a_failing_futex_wait_is_reported_not_looped_on);
+    RUN(an_unreadable_boot_id_fails_the_open_and_a_missing_one_does_not);
+    RUN(an_eventfd_that_cannot_be_signalled_is_reported_by_durlog_poll);
 )

@@ -1,6 +1,7 @@
 /* Systematic fault injection through the dl_os seam: a workload (appends at
- * every level across segment rolls, a flush, close, a reopen, and `check
- * --repair` of a torn tail) runs in a child process
+ * every level across segment rolls, a flush, close, a reopen in poll mode
+ * with an asynchronous `sync` append delivered through durlog_poll and the
+ * eventfd, and `check --repair` of a torn tail) runs in a child process
  * once per (system call, fault, n): the n-th call to that system call fails.
  * Faults: EIO, ENOSPC, EDQUOT, EAGAIN; and, where the call can meet them,
  * a storm of EINTR and 1-byte short writes, which must change nothing.
@@ -25,11 +26,13 @@
 
 enum entry {
     E_PWRITE, E_WRITE, E_PREAD, E_FDATASYNC, E_FSYNC, E_FALLOCATE, E_FTRUNCATE,
-    E_OPENAT, E_RENAMEAT, E_UNLINKAT, E_MMAP, E_URING_SUBMIT, E_URING, NENTRIES
+    E_OPENAT, E_RENAMEAT, E_UNLINKAT, E_MMAP, E_URING_SUBMIT, E_URING, E_FLOCK,
+    E_FCNTL, E_STATX, E_FUTEX, E_EVENTFD, NENTRIES
 };
 static const char *entry_names[NENTRIES] = {
     "pwrite", "write", "pread", "fdatasync", "fsync", "fallocate", "ftruncate",
     "openat", "renameat", "unlinkat", "mmap", "io_uring submission", "io_uring completion",
+    "flock", "fcntl", "statx", "futex", "eventfd write",
 };
 
 enum fault { F_EIO, F_ENOSPC, F_EDQUOT, F_EAGAIN, F_EINTR_STORM, F_SHORT, NFAULTS };
@@ -144,6 +147,31 @@ static int f_uring_result(int fd, int datasync, int res)
     return faulting(E_URING) ? -errno : tu_uring_result(fd, datasync, res);
 }
 
+static int f_flock(int fd, int op)
+{
+    return faulting(E_FLOCK) ? -1 : dl_os_real.flock(fd, op);
+}
+
+static int f_fcntl(int fd, int cmd, void *arg)
+{
+    return faulting(E_FCNTL) ? -1 : dl_os_real.fcntl(fd, cmd, arg);
+}
+
+static int f_statx(int dirfd, const char *name, int flags, unsigned mask, struct statx *sx)
+{
+    return faulting(E_STATX) ? -1 : dl_os_real.statx(dirfd, name, flags, mask, sx);
+}
+
+static long f_futex(uint32_t *word, int op, uint32_t val, const struct timespec *timeout)
+{
+    return faulting(E_FUTEX) ? -1 : dl_os_real.futex(word, op, val, timeout);
+}
+
+static int f_eventfd_write(int fd, uint64_t value)
+{
+    return faulting(E_EVENTFD) ? -1 : dl_os_real.eventfd_write(fd, value);
+}
+
 static void install_faults(void)
 {
     dl_os.pwrite = f_pwrite;
@@ -159,6 +187,11 @@ static void install_faults(void)
     dl_os.mmap = f_mmap;
     dl_os.uring_submit = f_uring_submit;
     dl_os.uring_result = f_uring_result;
+    dl_os.flock = f_flock;
+    dl_os.fcntl = f_fcntl;
+    dl_os.statx = f_statx;
+    dl_os.futex = f_futex;
+    dl_os.eventfd_write = f_eventfd_write;
 }
 
 static void note_failure(durlog *log)
@@ -169,10 +202,50 @@ static void note_failure(durlog *log)
         out->silent_failures++;
 }
 
+/* The completion of the asynchronous append of record `ctx`. */
+static _Atomic int async_done;
+
+static void on_async_done(void *ctx, uint64_t seq, int status)
+{
+    (void)seq;
+    if (status == 0)
+        out->acked[(intptr_t)ctx] = 1;
+    else
+        out->failures++; /* reported through the status only */
+    atomic_store(&async_done, 1);
+}
+
+/* Appends record i asynchronously at DURLOG_SYNC (the handle is in poll
+ * mode, with an eventfd) and delivers its completion with durlog_poll, which
+ * the engine makes ready (eventfd, futex) once it has synced. 1 if the
+ * append returned 0 (its record, and those buffered before it, are in the
+ * log from then on). */
+static int append_async_polled(durlog *log, int i)
+{
+    unsigned char buf[TU_PAYLOAD_MAX];
+    size_t len = tu_payload(buf, 0, (uint64_t)i, EXTRA);
+    atomic_store(&async_done, 0);
+    if (durlog_append_async(log, buf, len, DURLOG_SYNC, on_async_done, (void *)(intptr_t)i,
+                            NULL) != 0) {
+        note_failure(log);
+        return 0;
+    }
+    /* Not delivered within half a second (a broken engine, or a slow
+     * fdatasync): close delivers it. */
+    for (int round = 0; round < 5 && !atomic_load(&async_done); round++) {
+        if (durlog_poll(log, 100) < 0) {
+            note_failure(log);
+            break;
+        }
+    }
+    return 1;
+}
+
 /* Appends records [from, to) at buffered, kernel, interval and sync in turn
  * (a run of interval appends last, so that the engine syncs them on its
- * own), with a sync flush in the middle, then closes. */
-static void append_phase(durlog *log, int from, int to)
+ * own; in poll mode the very last asynchronously: append_async_polled),
+ * with a sync flush in the middle, then closes. */
+static void append_phase(durlog *log, int from, int to, int poll_mode)
 {
     static const durlog_level levels[4] = { DURLOG_BUFFERED, DURLOG_KERNEL,
                                             DURLOG_INTERVAL, DURLOG_SYNC };
@@ -180,6 +253,14 @@ static void append_phase(durlog *log, int from, int to)
     for (int i = from; i < to; i++) {
         durlog_level level = i >= to - 4 ? DURLOG_INTERVAL : levels[i % 4];
         out->attempted[i] = 1;
+        if (poll_mode && i == to - 1) {
+            if (append_async_polled(log, i)) {
+                for (int k = 0; k < npending; k++)
+                    out->acked[pending[k]] = 1;
+                npending = 0;
+            }
+            continue;
+        }
         if (tu_append_payload(log, 0, (uint64_t)i, EXTRA, level, NULL) != 0) {
             note_failure(log);
             continue;
@@ -237,7 +318,8 @@ static void tear_and_repair(const char *path)
 }
 
 /* The workload: creates the log and appends half the records, then reopens
- * it (recovery) and appends the rest, on 4 KiB segments (several rolls). */
+ * it (recovery) in poll mode and appends the rest, on 4 KiB segments
+ * (several rolls). */
 static int workload_main(void *arg)
 {
     const char *path = arg;
@@ -248,6 +330,7 @@ static int workload_main(void *arg)
         o.segment_size = 4096;
         o.buffer_size = 512;
         o.interval_ms = 5;
+        o.poll_callbacks = phase == 1;
         char err[512] = "";
         o.errbuf = err;
         o.errbuf_size = sizeof err;
@@ -259,7 +342,9 @@ static int workload_main(void *arg)
                 out->silent_failures++;
             continue;
         }
-        append_phase(log, phase * RECORDS / 2, (phase + 1) * RECORDS / 2);
+        if (o.poll_callbacks && durlog_event_fd(log) < 0)
+            note_failure(log);
+        append_phase(log, phase * RECORDS / 2, (phase + 1) * RECORDS / 2, o.poll_callbacks);
     }
     tear_and_repair(path);
     return 0;
