@@ -407,8 +407,8 @@ static void unknown_check_flags_are_refused_and_change_nothing(void)
 {
     struct scratch s;
     struct model m;
-    scratch_make(&s);
-    write_log(s.log, &m, 40);
+    uint64_t segs[64];
+    REQUIRE(write_log(&s, &m, 40, segs) > 0);
     char seg[400];
     seg_file(seg, sizeof seg, s.log, 0);
     REQUIRE(file_zero(seg, record_offset(&m, 0, 5) + 20, 30) == 0);
