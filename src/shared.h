@@ -241,8 +241,11 @@ void dl_waitq_leave(struct dl_waitq *q, uint32_t ticket);
 void dl_waitq_wake(struct dl_waitq *q);
 
 /* Sleeps until published_seq > seq or the deadline (CLOCK_MONOTONIC ns; 0 =
- * forever) passes. Returns 0 or -ETIMEDOUT. */
-int dl_wait_published(struct dl_shared *sh, uint64_t seq, uint64_t deadline_ns);
+ * forever) passes, or an interrupt (interrupt.h) comes. Returns 0,
+ * -ETIMEDOUT or -EINTR. */
+struct dl_intr;
+int dl_wait_published(struct dl_shared *sh, uint64_t seq, uint64_t deadline_ns,
+                      struct dl_intr *intr, uint64_t ticket);
 
 /* Plain futex operations on any 32-bit word (shared or private memory):
  * sleep while *word == seen, for at most timeout_ns; wake every sleeper. */
