@@ -24,11 +24,23 @@
  *    log/00000000000000000000.seg: Input/output error").
  *  - Handles are opaque. A writer handle (durlog *) may be shared by any
  *    number of threads. A reader handle (durlog_reader *) belongs to one
- *    thread at a time. A handle belongs to the process that opened it: after
- *    fork() the child must not use (or close) its parent's writer handles,
- *    whose background threads did not follow it; it opens its own.
+ *    thread at a time (durlog_reader_interrupt excepted). A handle belongs
+ *    to the process that opened it: after fork() the child must not use (or
+ *    close) its parent's writer handles, whose background threads did not
+ *    follow it; it opens its own.
+ *  - Closing a handle while another thread still uses it (or is blocked in
+ *    it) is undefined: the handle's memory is gone. To stop a thread
+ *    blocked in durlog_wait(), durlog_poll() or durlog_reader_wait(): have
+ *    it stop, durlog_interrupt() (durlog_reader_interrupt()) the handle,
+ *    join the thread, then close.
+ *  - A NULL handle is -EINVAL for every function that returns a code (and
+ *    so is a NULL pointer where a result must go); functions that return
+ *    nothing do nothing, those that return a string return a static one.
+ *  - Timeouts are in milliseconds: 0 looks once and never sleeps, -1 means
+ *    no limit; any other negative value is -EINVAL.
  *  - Sequence numbers are dense: the first record of a new log is 0 and each
- *    record gets the next number, across all writers of the log.
+ *    record gets the next number, across all writers of the log. They are
+ *    below 2^63.
  */
 #ifndef DURLOG_H
 #define DURLOG_H
@@ -75,7 +87,9 @@ const char *durlog_version(void);
  * negated errno value: -EINVAL (a bad argument or option, a NULL handle),
  * -EMSGSIZE (a record above DURLOG_MAX_RECORD), -EBUSY (the log is in use),
  * -ETIMEDOUT (a wait ran out), -EINTR (a wait was interrupted by
- * durlog_interrupt), -EIO, -ENOSPC, ... The codes below are durlog's own,
+ * durlog_interrupt), -EDEADLK (a call that would wait for itself, as
+ * durlog_poll from inside a completion callback), -EIO, -ENOSPC, ... The
+ * codes below are durlog's own,
  * for states of a log and outcomes errno has no name for; all are below
  * -1000 so that they never collide with errno. (Codes -1002, -1005, -1007
  * and -1008 were durlog's names for EMSGSIZE, EINVAL, EBUSY and ETIMEDOUT
@@ -101,9 +115,14 @@ enum durlog_error {
                                 new name might not survive a power loss */
     DURLOG_ENOTDURABLE = -1011, /* append: the record WAS appended (*seq_out
                                 is set, readers see it) but is not known to
-                                have reached the level asked. Do not append
-                                it again: durlog_wait() or durlog_flush()
-                                retries the sync. */
+                                have reached the level asked: its sync could
+                                not be set up (descriptors or memory ran
+                                out), or failed. Do not append it again:
+                                durlog_wait() or durlog_flush() retries the
+                                sync, unless the log is now in the failed
+                                state (then they return DURLOG_EFAILED).
+                                Every other error of an append means
+                                nothing was appended. */
 };
 
 /* Text for any code returned by this library (durlog's own or -errno). The
@@ -234,9 +253,11 @@ typedef struct durlog_options {
                                    any writer creates later get the log's
                                    permissions (its coordination file's),
                                    whatever that writer's mode and umask. */
-    int no_create;              /* nonzero: fail with -ENOENT if there is
-                                   no log at path instead of creating one
-                                   (default 0: create it) */
+    int no_create;              /* nonzero: open an existing log only:
+                                   -ENOENT if there is no directory at path,
+                                   DURLOG_EFORMAT if it holds no log (it is
+                                   left untouched). Default 0: create the
+                                   log if there is none (see durlog_open) */
     size_t buffer_size;         /* bytes of DURLOG_BUFFERED records held in
                                    memory before an automatic flush;
                                    default 64 KiB, at least 4 KiB (smaller
@@ -285,9 +306,16 @@ typedef struct durlog_recovery {
     uint64_t reserved[DURLOG_RESERVED_WORDS];
 } durlog_recovery;
 
-/* Opens (and, if opts->create, creates) the log in directory `path`.
- * opts may be NULL for the defaults. On success *out is a handle to pass to
- * durlog_close().
+/* Opens (and, unless opts->no_create, creates) the log in directory
+ * `path`. opts may be NULL for the defaults. On success *out is a handle to
+ * pass to durlog_close().
+ *
+ * Creating: a missing directory is created, and an empty one becomes the
+ * log. An existing directory that holds other files and none of a log's
+ * (no segment, no coordination file) is refused with DURLOG_EFORMAT and left
+ * untouched, so that a mistyped path ($HOME, a project directory) never
+ * turns into a log: a log needs a directory of its own. Files a user puts
+ * next to a log's segments later do not matter.
  *
  * The first writer to open a log rebuilds its state from the segments. It
  * reads only what lies after the log's persisted durable point: the
@@ -324,7 +352,16 @@ typedef struct durlog_recovery {
  * Hostile logs: segment files are opened without following symbolic links
  * and must be regular files; a segment named past the largest sequence
  * number (2^63) is damage; a directory every user may write to is refused
- * with -EPERM (so is it by durlog_reader_open). */
+ * with -EPERM (so is it by durlog_reader_open).
+ *
+ * Errors: -EINVAL (NULL path or out, an option out of range, nonzero
+ * reserved space); -ENOENT (no directory, with no_create); DURLOG_EFORMAT
+ * (a directory that holds no log: see above; a coordination file of
+ * another durlog version); -EBUSY (the writers that have the log open use
+ * the other I/O mode, or their coordination file was removed or replaced);
+ * -EPERM (a world-writable directory); DURLOG_ECORRUPT (damage recovery may
+ * not cut); -errno of a system call (-EACCES, -ENOTDIR, -EMFILE, ...). The
+ * message: durlog_last_errmsg(), and opts->errbuf. */
 int durlog_open(const char *path, const durlog_options *opts, durlog **out);
 
 /* Flushes buffered records to the kernel, syncs DURLOG_INTERVAL records the
@@ -339,25 +376,48 @@ int durlog_open(const char *path, const durlog_options *opts, durlog **out);
  * removed under it (its old file is saved as <segment>.replaced-<inode>), or
  * when the log entered the failed state (in any process) after this handle
  * appended: what it appended since the last successful sync may not be in
- * the log. */
+ * the log.
+ *
+ * A sync the background engine could not set up earlier (a descriptor or
+ * memory ran out for a moment) is not held against the handle: close runs
+ * it again, and fails only if it still cannot (DURLOG_ENOTDURABLE: the
+ * records are in the log, not known durable).
+ *
+ * Errors: -EINVAL (NULL log); -EDEADLK (called from a completion callback
+ * of this handle: the handle is not closed); DURLOG_ENOTDURABLE;
+ * DURLOG_EFAILED; the error of the final flush (-ENOSPC, -EIO, ...). */
 int durlog_close(durlog *log);
 
-/* The recovery this handle's open performed. */
+/* The recovery this handle's open performed (all zero for a NULL log). */
 void durlog_last_recovery(const durlog *log, durlog_recovery *out);
 
 /* A longer description of the last failure on this handle (file, offset,
  * operation). Valid until the next call on the handle; with several threads
- * failing at once it describes one of their failures. */
+ * failing at once it describes one of their failures. For a NULL log, a
+ * static message saying so. */
 const char *durlog_errmsg(const durlog *log);
 
 /* ---------------------------------------------------------------------------
  * Appending. All append calls are safe to make from many threads on one
  * handle. Records from one handle land in the order their calls returned.
+ *
+ * An error return means "not appended": no reader will ever see the
+ * record, and appending it again makes no duplicate. The one exception is
+ * DURLOG_ENOTDURABLE: the record is in the log (*seq_out says where) but the
+ * sync the level asks for did not succeed; do not append it again.
  */
 
 /* Appends one record of `len` bytes at `level`. On success, if seq_out is not
  * NULL, *seq_out is the record's sequence number (DURLOG_SEQ_PENDING for
- * DURLOG_BUFFERED). Fails with -EMSGSIZE above DURLOG_MAX_RECORD. */
+ * DURLOG_BUFFERED).
+ *
+ * Errors: -EINVAL (NULL log, bad level, NULL data with len > 0); -EMSGSIZE
+ * (above DURLOG_MAX_RECORD); -EAGAIN (DURLOG_INTERVAL: the engine thread
+ * could not be started; the next append tries again); DURLOG_EFAILED;
+ * -ETIMEDOUT (another writer held the append lock for over 10 s); -ENOSPC,
+ * -EDQUOT, -EIO, -EMFILE, ... (the record could not be stored); and, after
+ * the record was appended, DURLOG_ENOTDURABLE (DURLOG_INTERVAL, DURLOG_SYNC:
+ * its sync could not be set up, or failed). durlog_errmsg() says more. */
 int durlog_append(durlog *log, const void *data, size_t len,
                   durlog_level level, uint64_t *seq_out);
 
@@ -374,25 +434,58 @@ typedef struct durlog_iov {
 /* Appends `count` records as consecutive sequence numbers (no other writer's
  * record lands between them) at one level. *first_seq_out gets the first
  * one's number. Either all of them are accepted or, on error, none become
- * visible to readers. A DURLOG_SYNC batch shares one fdatasync. (A process
- * killed inside the call may leave a prefix of the batch, whole and in
- * order: the call never returned, so none of it was acknowledged.) */
+ * visible to readers (DURLOG_ENOTDURABLE: all of them were). A DURLOG_SYNC
+ * batch shares one fdatasync. (A process killed inside the call may leave a
+ * prefix of the batch, whole and in order: the call never returned, so none
+ * of it was acknowledged.) An empty batch (count 0) is -EINVAL, as is a
+ * NULL records; otherwise the errors of durlog_append(). */
 int durlog_append_batch(durlog *log, const durlog_iov *records, size_t count,
                         durlog_level level, uint64_t *first_seq_out);
 
 /* Brings everything this handle has appended, and every record before it in
- * the log, to at least `level`: DURLOG_KERNEL (or DURLOG_INTERVAL) flushes
- * this handle's buffered records; DURLOG_SYNC also makes the log durable up
- * to its current end. DURLOG_BUFFERED does nothing. */
+ * the log, to at least `level`: DURLOG_KERNEL flushes this handle's buffered
+ * records; DURLOG_INTERVAL also has the engine make the log durable up to
+ * its current end within interval_ms (as if those records had been
+ * appended at DURLOG_INTERVAL now: durlog_close keeps that promise too);
+ * DURLOG_SYNC makes it durable before returning. DURLOG_BUFFERED does
+ * nothing.
+ *
+ * Errors: -EINVAL (NULL log, bad level); the buffered records' flush
+ * failing (they stay buffered: -ENOSPC, -EIO, ...); -EAGAIN (INTERVAL: the
+ * engine thread could not be started); DURLOG_EFAILED and the errors of a
+ * sync that could not run (-EMFILE, ...: try again) or failed (-EIO, then
+ * DURLOG_EFAILED). */
 int durlog_flush(durlog *log, durlog_level level);
 
-/* Waits until record `seq` has reached `level`: DURLOG_KERNEL and
- * DURLOG_INTERVAL wait for it to be visible in the kernel (flushing this
- * handle's buffer first; blocking for records other writers have not
- * published yet, up to timeout_ms, -1 meaning forever); DURLOG_SYNC makes it
- * durable (running an fdatasync if nobody else is). Returns
- * -ETIMEDOUT if the time ran out. */
+/* Waits until record `seq` has reached `level`: DURLOG_KERNEL waits for it
+ * to be visible in the kernel (flushing this handle's buffer first; blocking
+ * for records other writers have not published yet, up to timeout_ms);
+ * DURLOG_INTERVAL does the same, then has the engine make it durable within
+ * interval_ms (as durlog_flush); DURLOG_SYNC makes it durable (running an
+ * fdatasync if nobody else is). The timeout bounds the wait for the record
+ * to be published, not an fdatasync under way. A call blocked here returns
+ * -EINTR once durlog_interrupt() is called on the handle.
+ *
+ * Errors: -EINVAL (NULL log, bad level, timeout below -1, a seq no record
+ * can have: 2^63 or more, such as DURLOG_SEQ_PENDING); -ETIMEDOUT (not
+ * published in time); -EINTR (durlog_interrupt); -EAGAIN (INTERVAL: no
+ * engine thread); DURLOG_EFAILED; the errors of a flush, or of a sync that
+ * could not run or failed (as durlog_flush). */
 int durlog_wait(durlog *log, uint64_t seq, durlog_level level, int timeout_ms);
+
+/* Makes every durlog_wait() and durlog_poll() blocked on `log` right now
+ * return -EINTR promptly. If none is blocked, the interrupt is kept until
+ * one would block: that call returns -EINTR instead, at once (once: the
+ * call after it blocks as usual). A call that finds what it waits for
+ * without blocking, or has a timeout of 0, does not take it. Callable from
+ * any thread, and from a signal handler (it uses atomics and futex wake-ups
+ * only). Other handles' waits on the same log (in any process) may wake up
+ * for nothing and go back to sleep. Returns 0, or -EINVAL for a NULL log.
+ *
+ * With durlog_reader_interrupt() (for durlog_reader_wait()), this is the
+ * safe way to stop a thread that waits with no limit: tell it to stop,
+ * interrupt, join it, then close the handle. */
+int durlog_interrupt(durlog *log);
 
 /* ---------------------------------------------------------------------------
  * Asynchronous appends: append now, learn later that the record reached its
@@ -415,15 +508,20 @@ int durlog_wait(durlog *log, uint64_t seq, durlog_level level, int timeout_ms);
  * is delivered (and, on the engine thread, no background sync starts). A
  * callback may append, asynchronously or not, on its own handle; an
  * asynchronous append that finds the queue full fails there with -EAGAIN
- * instead of waiting for itself. durlog_close() and durlog_poll() on the
- * same handle fail from a callback with -EINVAL.
+ * instead of waiting for itself. From a callback, durlog_close() of the same
+ * handle and durlog_poll() of any handle fail with -EDEADLK (each would wait
+ * for itself: two handles whose callbacks polled each other would hang).
  *
  * Failures. If an fdatasync fails, the log enters the failed state (see
  * DURLOG_EFAILED): every record not yet known durable is reported to its
  * callback with the error (-EIO, -ENOSPC, ... or DURLOG_EFAILED), never as
- * success, and later appends fail. durlog_close() first makes every pending
- * record durable (or fails it) and delivers the remaining callbacks on the
- * closing thread.
+ * success, and later appends fail. A sync the engine cannot even set up (a
+ * descriptor or memory runs out, for a moment) loses nothing: the engine
+ * tries again within about 10 ms, the callbacks wait for it, and later
+ * appends are not refused. durlog_close() first makes every pending record
+ * durable (or fails it) and delivers the remaining callbacks on the closing
+ * thread; a record whose sync still cannot be set up then gets
+ * DURLOG_ENOTDURABLE (it is in the log, not known durable).
  */
 
 /* Called once per asynchronous append (once per batch, with its first
@@ -437,13 +535,18 @@ typedef void durlog_callback(void *ctx, uint64_t seq, int status);
  * record's sequence number. When max_pending completions are queued (not yet
  * taken for delivery) the call waits for the oldest to be taken (with
  * poll_callbacks it fails with -EAGAIN instead: call durlog_poll()). An
- * error return means nothing was appended and cb will not be called. */
+ * error return means nothing was appended and cb will not be called.
+ *
+ * Errors: -EINVAL (NULL log, bad level); -EMSGSIZE; -EAGAIN (the queue is
+ * full where waiting could never end, or the engine thread could not be
+ * started: try again); DURLOG_EFAILED (or the error of the fdatasync that
+ * failed); the errors of storing the record, as durlog_append(). */
 int durlog_append_async(durlog *log, const void *data, size_t len,
                         durlog_level level, durlog_callback *cb, void *ctx,
                         uint64_t *seq_out);
 
 /* As durlog_append_batch(), asynchronously: cb is called once for the whole
- * batch, with its first sequence number. */
+ * batch, with its first sequence number. An empty batch is -EINVAL. */
 int durlog_append_batch_async(durlog *log, const durlog_iov *records,
                               size_t count, durlog_level level,
                               durlog_callback *cb, void *ctx,
@@ -452,10 +555,13 @@ int durlog_append_batch_async(durlog *log, const durlog_iov *records,
 /* With options.poll_callbacks: runs the callbacks that are ready, on this
  * thread, waiting up to timeout_ms (-1: forever, 0: not at all) for at least
  * one when none is. Returns how many ran (0 if the time ran out) or an
- * error; -EINVAL without poll_callbacks (the engine thread delivers
- * then). An error making the descriptor of durlog_event_fd() readable
- * (-EBADF: the program closed it) is returned by the next call, once.
- * Callbacks of one handle never run on two threads at once. */
+ * error. Callbacks of one handle never run on two threads at once.
+ *
+ * Errors: -EINVAL (NULL log, no poll_callbacks: the engine thread delivers
+ * then, a timeout below -1); -EDEADLK (called from inside a completion
+ * callback, of this handle or any other); -EINTR (durlog_interrupt); an
+ * error making the descriptor of durlog_event_fd() readable (-EBADF: the
+ * program closed it), returned by the next call, once. */
 int durlog_poll(durlog *log, int timeout_ms);
 
 /* An eventfd (non-blocking, close-on-exec; owned by the handle, do not close
@@ -463,13 +569,15 @@ int durlog_poll(durlog *log, int timeout_ms);
  * poll_callbacks, call durlog_poll(log, 0) when it is, which also drains it.
  * Without, it signals that the engine thread delivered some, and the
  * application drains it with read(). Returns the descriptor or a negative
- * error. */
+ * error (-EINVAL for a NULL log, -EMFILE, ...). */
 int durlog_event_fd(durlog *log);
 
-/* "io_uring" or "thread": the engine this handle uses. */
+/* "io_uring" or "thread": the engine this handle uses ("none (NULL
+ * handle)" for NULL). */
 const char *durlog_engine(const durlog *log);
 
-/* "mmap" or "pwrite": the I/O mode this handle uses (durlog_io_mode). */
+/* "mmap" or "pwrite": the I/O mode this handle uses (durlog_io_mode;
+ * "none (NULL handle)" for NULL). */
 const char *durlog_io(const durlog *log);
 
 /* The type of the file system a path is on ("ext4", "xfs", "btrfs", "tmpfs",
@@ -496,7 +604,8 @@ typedef struct durlog_info {
     uint64_t reserved[DURLOG_RESERVED_WORDS];
 } durlog_info;
 
-/* For an open writer handle. */
+/* For an open writer handle. Errors: -EINVAL (NULL log or out); -errno of
+ * listing the directory. */
 int durlog_get_info(durlog *log, durlog_info *out);
 
 /* ---------------------------------------------------------------------------
@@ -532,6 +641,7 @@ typedef struct durlog_reader_options {
     uint64_t reserved[DURLOG_RESERVED_WORDS]; /* must be zero */
 } durlog_reader_options;
 
+/* Zero-fills *opts (nothing for NULL). */
 void durlog_reader_options_init(durlog_reader_options *opts);
 
 /* Opens a reader positioned at the log's first record. opts may be NULL.
@@ -543,7 +653,11 @@ void durlog_reader_close(durlog_reader *r);
 
 /* Positions the reader so that the next durlog_reader_next() returns record
  * `seq`. Seeking to the log's next_seq (the current end) is allowed. Fails
- * with DURLOG_ENOTFOUND outside [first_seq, next_seq]. */
+ * with DURLOG_ENOTFOUND outside [first_seq, next_seq] (UINT64_MAX included);
+ * a seek that fails leaves the reader where it was, unless the error is the
+ * reader's sticky one (a mapping that faulted, as durlog_reader_next).
+ * Errors: -EINVAL (NULL reader); DURLOG_ENOTFOUND; -errno (a segment that
+ * cannot be listed or opened). */
 int durlog_reader_seek(durlog_reader *r, uint64_t seq);
 
 /* Reads the next record into *rec. Returns 0 on success, DURLOG_EEND when the
@@ -554,7 +668,7 @@ int durlog_reader_seek(durlog_reader *r, uint64_t seq);
  * the segment is truncated or rewritten meanwhile. A segment truncated under
  * the reader is DURLOG_ECORRUPT, a page that cannot be read -EIO, both with a
  * message naming the file (durlog_reader_errmsg), never SIGBUS; the reader
- * then keeps returning that error. */
+ * then keeps returning that error. A NULL reader or rec is -EINVAL. */
 int durlog_reader_next(durlog_reader *r, durlog_record *rec);
 
 /* Waits until durlog_reader_next() has a record to return (one past the
@@ -566,15 +680,26 @@ int durlog_reader_next(durlog_reader *r, durlog_record *rec);
  * spinning, except the first spin_us microseconds if asked. A reader that
  * may not write the coordination file cannot ask writers for a wake-up and
  * polls every millisecond instead; without a coordination file at all it
- * returns 0 after at most 10 ms (look with durlog_reader_next). */
+ * returns 0 after at most 10 ms (look with durlog_reader_next).
+ * Errors: -EINVAL (NULL reader, timeout below -1); -ETIMEDOUT; -EINTR
+ * (durlog_reader_interrupt). */
 int durlog_reader_wait(durlog_reader *r, int timeout_ms);
 
-/* Facts about the log as the reader sees it now. */
+/* As durlog_interrupt(), for durlog_reader_wait() on this reader: the
+ * waits blocked now return -EINTR promptly; with none blocked, the next
+ * that would block does. Callable from any thread (the one exception to a
+ * reader belonging to one thread) and from a signal handler. 0, or -EINVAL
+ * for a NULL reader. */
+int durlog_reader_interrupt(durlog_reader *r);
+
+/* Facts about the log as the reader sees it now. -EINVAL for a NULL reader
+ * or out. */
 int durlog_reader_get_info(durlog_reader *r, durlog_info *out);
 
-/* Bytes stepped over because of damage (with skip_damaged). */
+/* Bytes stepped over because of damage (with skip_damaged); 0 for NULL. */
 uint64_t durlog_reader_skipped(const durlog_reader *r);
 
+/* The last failure's message ("no error" before any). */
 const char *durlog_reader_errmsg(const durlog_reader *r);
 
 /* ---------------------------------------------------------------------------

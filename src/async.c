@@ -30,11 +30,21 @@
 /* The longest a waiter sleeps without looking again. */
 #define DL_ASYNC_NAP_NS 50000000u
 
-static __thread const durlog *delivering;
+/* The handles whose callbacks this thread is running, innermost first: a
+ * callback may close another handle, whose close delivers that handle's
+ * callbacks here too (one inside the other). */
+struct delivery {
+    const durlog *log;
+    const struct delivery *outer;
+};
+static __thread const struct delivery *delivering;
 
 int dl_in_callback(const durlog *log)
 {
-    return delivering == log;
+    for (const struct delivery *d = delivering; d; d = d->outer)
+        if (d->log == log)
+            return 1;
+    return 0;
 }
 
 /* The status for records not known durable: the engine's own error if it
@@ -110,8 +120,8 @@ size_t dl_deliver(durlog *log, int closing)
     struct dl_completion batch[DL_DELIVER_CHUNK];
     size_t total = 0;
     pthread_mutex_lock(&log->dmu);
-    const durlog *outer = delivering;
-    delivering = log;
+    struct delivery here = { log, delivering };
+    delivering = &here;
     for (;;) {
         size_t head = atomic_load_explicit(&log->cq_head, memory_order_relaxed);
         size_t tail = atomic_load(&log->cq_tail);
@@ -119,7 +129,8 @@ size_t dl_deliver(durlog *log, int closing)
         int fail = failure(log);
         uint64_t durable = atomic_load(&log->sh->durable_seq);
         if (closing && !fail)
-            fail = DURLOG_EFAILED; /* not durable by now: never will be */
+            fail = DURLOG_ENOTDURABLE; /* its sync could not run: the record is
+                                          in the log, not known durable */
         size_t n = 0;
         while (head + n != tail && n < DL_DELIVER_CHUNK) {
             const struct dl_completion *c = &log->cq[(head + n) & (log->cq_cap - 1)];
@@ -139,7 +150,7 @@ size_t dl_deliver(durlog *log, int closing)
         }
         total += n;
     }
-    delivering = outer;
+    delivering = here.outer;
     pthread_mutex_unlock(&log->dmu);
     if (total && !log->opts.poll_callbacks)
         signal_fd(log);
@@ -219,15 +230,26 @@ void dl_async_free(durlog *log)
 
 int durlog_poll(durlog *log, int timeout_ms)
 {
+    if (!log)
+        return -EINVAL;
     if (!log->opts.poll_callbacks)
         return dl_fail(log, -EINVAL, "durlog_poll needs options.poll_callbacks "
                        "(callbacks run on the engine thread otherwise)");
-    if (dl_in_callback(log))
-        return dl_fail(log, -EINVAL, "durlog_poll called from a callback");
+    if (timeout_ms < -1)
+        return dl_fail(log, -EINVAL, "timeout of %d ms (-1 for no limit, else 0 or more)",
+                       timeout_ms);
+    /* From inside a callback of any handle: the deliverer of that handle is
+     * this thread, and two handles whose callbacks poll each other would
+     * each wait for the other for ever. */
+    if (delivering)
+        return dl_fail(log, -EDEADLK, "durlog_poll called from a completion callback "
+                       "(%s handle): return from the callback and poll after",
+                       dl_in_callback(log) ? "of the same" : "of another");
     int evrc = atomic_exchange(&log->evfd_error, 0);
     if (evrc)
         return dl_fail(log, evrc, "making the descriptor of durlog_event_fd() readable "
                        "failed: %s (was it closed?)", durlog_strerror(evrc));
+    uint64_t ticket = dl_intr_ticket(&log->intr);
     int fd = atomic_load(&log->evfd);
     if (fd >= 0) {
         /* Drained (-EAGAIN if empty). A failure leaves it readable: one
@@ -251,16 +273,22 @@ int durlog_poll(durlog *log, int timeout_ms)
                 nap = deadline - now;
         }
         atomic_fetch_add(&log->cq_waiters, 1);
-        int rc = dl_completion_ready(log) ? 0 : dl_futex_wait(&log->cq_event, seen, nap);
+        int rc = 0, frc = 0;
+        if (!dl_completion_ready(log) && !(rc = dl_intr_check(&log->intr, ticket)))
+            frc = dl_futex_wait(&log->cq_event, seen, nap);
         atomic_fetch_sub(&log->cq_waiters, 1);
         if (rc)
-            return dl_fail(log, rc, "waiting for completions: futex: %s",
-                           durlog_strerror(rc));
+            return dl_fail(log, rc, "durlog_poll interrupted (durlog_interrupt)");
+        if (frc)
+            return dl_fail(log, frc, "waiting for completions: futex: %s",
+                           durlog_strerror(frc));
     }
 }
 
 int durlog_event_fd(durlog *log)
 {
+    if (!log)
+        return -EINVAL;
     int fd = atomic_load(&log->evfd);
     if (fd >= 0)
         return fd;

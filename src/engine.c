@@ -43,6 +43,10 @@ int dl_on_engine_thread(const durlog *log)
  * change that comes without a wake-up (another process's failed sync) goes
  * unnoticed. */
 #define DL_ENGINE_NAP_NS 50000000u
+/* How long the engine waits before it tries again a sync it could not even
+ * start (descriptors or memory ran out): short, records are waiting; long
+ * enough not to spin on a limit that lasts. */
+#define DL_ENGINE_RETRY_NS 10000000u
 
 int dl_engine_init(durlog *log)
 {
@@ -75,6 +79,8 @@ int dl_engine_init(durlog *log)
 
 const char *durlog_engine(const durlog *log)
 {
+    if (!log)
+        return "none (NULL handle)";
     return log->engine == DURLOG_ENGINE_IO_URING ? "io_uring" : "thread";
 }
 
@@ -117,15 +123,24 @@ void dl_engine_kick_ready(durlog *log)
         dl_engine_kick(log);
 }
 
-/* Anything for the engine to do right now? (Interval deadlines are waited
- * for with a timeout instead.) */
+/* 1 unless a sync that could not start waits for its retry time. */
+static int may_sync_at(durlog *log, uint64_t now)
+{
+    uint64_t at = atomic_load(&log->eretry_at);
+    return !at || now >= at;
+}
+
+/* Anything for the engine to do right now? (Interval deadlines, and the
+ * retry of a sync that could not start, are waited for with a timeout
+ * instead.) */
 static int work_pending(durlog *log)
 {
     struct dl_shared *sh = log->sh;
     if (atomic_load(&log->estop))
         return 1;
     if (atomic_load(&log->async_target) > atomic_load(&sh->durable_seq) &&
-        !atomic_load(&sh->failed) && !atomic_load(&log->eerror))
+        !atomic_load(&sh->failed) && !atomic_load(&log->eerror) &&
+        may_sync_at(log, dl_mono_ns()))
         return 1;
     if (dl_seal_pending(log))
         return 1;
@@ -133,7 +148,7 @@ static int work_pending(durlog *log)
     return !log->opts.poll_callbacks && dl_completion_ready(log);
 }
 
-/* Keeps the engine's first error (sticky: completions not yet durable fail
+/* Keeps the engine's first final error (completions not yet durable fail
  * with it) and its message. */
 static void note_error(durlog *log, int rc, const char *msg)
 {
@@ -143,6 +158,26 @@ static void note_error(durlog *log, int rc, const char *msg)
         atomic_store(&log->eerror, rc); /* after the message it stands for */
     }
     pthread_mutex_unlock(&log->emu);
+}
+
+/* A sync the engine ran failed. If that left the log in the failed state
+ * (an fdatasync failed: final, see sync.c), the error is kept for the
+ * completions. Otherwise the sync could not even start (a descriptor or
+ * memory ran out, a lock could not be had): nothing was lost, and holding
+ * it against the handle would fail every later append for a moment's
+ * shortage. It is tried again after DL_ENGINE_RETRY_NS, with the interval
+ * records it was to cover (noted dirty since `since`, 0: none). */
+static void sync_failed(durlog *log, int rc, const char *msg, uint64_t since)
+{
+    if (atomic_load(&log->sh->failed)) {
+        note_error(log, rc, msg);
+        return;
+    }
+    pthread_mutex_lock(&log->emu);
+    if (since && (!log->idirty_since || since < log->idirty_since))
+        log->idirty_since = since;
+    pthread_mutex_unlock(&log->emu);
+    atomic_store(&log->eretry_at, dl_mono_ns() + DL_ENGINE_RETRY_NS);
 }
 
 static void sleep_until_kicked(durlog *log, uint32_t seen, uint64_t deadline)
@@ -176,31 +211,40 @@ static void *engine_main(void *arg)
     for (;;) {
         uint32_t seen = atomic_load(&log->ewake);
         int stop = atomic_load(&log->estop);
-        uint64_t deadline = 0;
+        uint64_t deadline = 0, since = 0, now = dl_mono_ns();
         uint64_t target = atomic_load(&log->async_target);
+        uint64_t retry_at = atomic_load(&log->eretry_at);
+        int may_sync = may_sync_at(log, now);
 
         pthread_mutex_lock(&log->emu);
         int broken = log->eerror != 0;
         if (log->idirty_since) {
             /* Closing keeps the interval promise: sync what is owed now. */
-            if (stop || dl_mono_ns() >= log->idirty_since + period) {
+            uint64_t due = log->idirty_since + period;
+            if ((stop || now >= due) && may_sync) {
+                since = log->idirty_since;
                 if (log->itarget > target)
                     target = log->itarget;
                 log->idirty_since = 0;
             } else {
-                deadline = log->idirty_since + period;
+                deadline = due > retry_at ? due : retry_at;
             }
         }
         pthread_mutex_unlock(&log->emu);
 
-        if (!broken && target > atomic_load(&sh->durable_seq)) {
+        int owed = !broken && target > atomic_load(&sh->durable_seq);
+        if (owed && may_sync) {
             /* Our own failures go to our buffer; callbacks, which also run
              * on this thread, report theirs on the handle as usual. */
             dl_set_thread_errbuf(msg);
             int rc = dl_sync_to(log, target);
             dl_set_thread_errbuf(NULL);
             if (rc)
-                note_error(log, rc, msg);
+                sync_failed(log, rc, msg, since);
+            else
+                atomic_store(&log->eretry_at, 0);
+        } else if (owed && (!deadline || retry_at < deadline)) {
+            deadline = retry_at;
         }
         if (log->opts.poll_callbacks)
             dl_signal_ready(log);
@@ -225,6 +269,8 @@ static void *engine_main(void *arg)
 
 int dl_engine_start(durlog *log)
 {
+    /* Not sticky: a thread that could not be started (EAGAIN) is tried
+     * again by the next call. */
     if (atomic_load(&log->ethread_started))
         return 0;
     int rc = 0;
@@ -233,7 +279,7 @@ int dl_engine_start(durlog *log)
      * thread does the engine's work itself: a thread started now would
      * outlive the handle. */
     if (!atomic_load(&log->ethread_started) && !log->eclosing) {
-        int e = pthread_create(&log->ethread, NULL, engine_main, log);
+        int e = dl_os.thread_create(&log->ethread, engine_main, log);
         if (e)
             rc = dl_fail(log, -e, "start the engine thread: %s",
                          durlog_strerror(-e));
@@ -298,9 +344,11 @@ int dl_engine_stop(durlog *log)
         atomic_store(&log->ethread_started, 0);
     }
     /* What is still owed (records appended by callbacks during the engine's
-     * last round, or by the callbacks run below), this thread syncs, then
-     * delivers what became ready; until a round of callbacks appends
-     * nothing more. */
+     * last round, or by the callbacks run below, or whose sync could not
+     * start), this thread syncs, then delivers what became ready; until a
+     * round of callbacks appends nothing more. */
+    uint64_t unsynced = 0;
+    char why[DL_ERRMSG_SIZE] = "";
     for (;;) {
         pthread_mutex_lock(&log->emu);
         uint64_t owed = atomic_load(&log->async_target);
@@ -312,15 +360,24 @@ int dl_engine_stop(durlog *log)
         if (!broken && !atomic_load(&log->sh->failed) &&
             owed > atomic_load(&log->sh->durable_seq)) {
             int rc = dl_sync_to(log, owed);
-            if (rc)
+            if (rc && atomic_load(&log->sh->failed)) {
                 note_error(log, rc, log->errmsg);
+            } else if (rc) {
+                unsynced = owed;
+                snprintf(why, sizeof why, "%s", log->errmsg);
+            }
         }
         if (dl_deliver(log, 0) == 0)
             break;
     }
-    /* Left now: what a failed sync could not make durable. */
+    /* Left now: what a failed sync could not make durable (their
+     * completions say DURLOG_ENOTDURABLE, or the log's failure). */
     dl_deliver(log, 1);
     int rc = dl_engine_error(log);
+    if (!rc && unsynced > atomic_load(&log->sh->durable_seq))
+        rc = dl_fail(log, DURLOG_ENOTDURABLE, "%s: records below %llu were appended but "
+                     "not made durable before the handle closed: %s", log->path,
+                     (unsigned long long)unsynced, why);
     dl_uring_close(log->uring);
     log->uring = NULL;
     return rc;

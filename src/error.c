@@ -112,5 +112,7 @@ const char *durlog_last_errmsg(void)
 
 const char *durlog_errmsg(const durlog *log)
 {
+    if (!log)
+        return "invalid argument: NULL handle";
     return log->errmsg[0] ? log->errmsg : "no error";
 }

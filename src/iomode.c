@@ -104,6 +104,8 @@ int dl_io_choose(durlog *log)
 
 const char *durlog_io(const durlog *log)
 {
+    if (!log)
+        return "none (NULL handle)";
     return log->io_pwrite ? "pwrite" : "mmap";
 }
 

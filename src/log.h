@@ -14,6 +14,7 @@
  *   engine.c   the background engine thread: interval syncs, asynchronous
  *              syncs; uring.c issues its fsyncs through io_uring
  *   async.c    asynchronous appends and their completions
+ *   interrupt.c durlog_interrupt: ending the waits blocked on a handle
  *   prealloc.c the background thread that allocates and faults in the tail
  *              segment ahead of appends
  *   reader.c   readers;  check.c  `durlog check`;  error.c  messages
@@ -28,6 +29,7 @@
 #include "clock.h"
 #include "durlog.h"
 #include "error.h"
+#include "interrupt.h"
 #include "segment.h"
 #include "shared.h"
 #include "uring.h"
@@ -122,10 +124,16 @@ struct durlog {
     uint64_t idirty_since;        /* mono ns of the oldest unsynced interval
                                      record; 0 when none */
     uint64_t itarget;             /* sync up to here when it is due */
-    _Atomic int eerror;           /* first error the engine met; sticky.
+    _Atomic int eerror;           /* the error of a sync the engine ran that
+                                     left the log in the failed state (final:
+                                     completions not durable fail with it).
                                      Set under emu after eerrmsg; read
                                      without it on the append path */
     char eerrmsg[DL_ERRMSG_SIZE]; /* its message */
+    _Atomic uint64_t eretry_at;   /* mono ns: a sync the engine could not
+                                     even start (a descriptor or memory ran
+                                     out: nothing lost) is tried again then,
+                                     not before (0: none failed) */
     _Atomic uint64_t async_target;/* records below are owed a sync now */
     _Atomic uint32_t ewake;       /* futex word: bumped to wake the engine */
     _Atomic int esleeping;        /* the engine is (about to be) asleep */
@@ -158,6 +166,7 @@ struct durlog {
                                      meet again (a gap): the engine does not
                                      retry until the tail moves (0: none) */
 
+    struct dl_intr intr;          /* durlog_interrupt (interrupt.h) */
     durlog_recovery recovery;
     char errmsg[DL_ERRMSG_SIZE];
 };
@@ -343,7 +352,8 @@ int dl_async_prepare(durlog *log);
 /* Under the handle mutex: room for one more completion? Then push it. */
 int dl_async_has_room(durlog *log);
 void dl_async_push(durlog *log, const struct dl_completion *c);
-/* 1 while this thread runs callbacks of this handle. */
+/* 1 while this thread runs callbacks of this handle (at any depth: inside
+ * a callback of another handle too). */
 int dl_in_callback(const durlog *log);
 void dl_async_free(durlog *log);
 
@@ -356,6 +366,11 @@ int dl_sync_segment_records(durlog *log, uint64_t target, uint64_t seg);
 /* The error for an append or sync on a log in the failed state, with the
  * message saying why. */
 int dl_failed_state(durlog *log);
+/* After records [first, end) were published: the sync (or the scheduling
+ * of one) that failed since, whose message is the handle's, cannot be
+ * reported as an error (that would say "not appended": a caller would
+ * append them again). DURLOG_ENOTDURABLE, with a message saying both. */
+int dl_not_durable(durlog *log, uint64_t first, uint64_t end);
 /* Checks, after its fdatasync, that segment seg's file (open as fd) is
  * still under its name and, for the tail, the file every writer maps;
  * otherwise puts the log in the failed state (dl_mark_replaced). */

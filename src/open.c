@@ -448,6 +448,26 @@ static int join_log(durlog *log)
                    "stays half built", log->path);
 }
 
+/* A directory that exists and holds none of a log's files is not made into
+ * one when it holds anything else: a mistyped path ($HOME, a project
+ * directory) must not become a log. An empty one may, unless no_create
+ * asked for an existing log. */
+static int refuse_non_log(durlog *log)
+{
+    char other[256] = "";
+    int content = dl_dir_content(log->dirfd, other, sizeof other);
+    if (content < 0)
+        return dl_fail(log, content, "list %s: %s", log->path, durlog_strerror(content));
+    if (content == DL_DIR_OTHER)
+        return dl_fail(log, DURLOG_EFORMAT, "%s holds other files (\"%s\", ...) and no log: "
+                       "it is not made into one (a log needs a directory of its own: name "
+                       "a new or an empty one)", log->path, other);
+    if (content == DL_DIR_EMPTY && log->opts.no_create)
+        return dl_fail(log, DURLOG_EFORMAT, "%s holds no log (the directory is empty, and "
+                       "no_create asks for an existing log)", log->path);
+    return 0;
+}
+
 static void free_handle(durlog *log)
 {
     dl_seg_close(&log->tail);
@@ -534,6 +554,9 @@ int durlog_open(const char *path, const durlog_options *opts, durlog **out)
         }
         log->owner = (struct dl_owner){ st.uid, st.gid };
     }
+    rc = refuse_non_log(log);
+    if (rc)
+        goto fail;
     rc = dl_io_choose(log);
     if (!rc)
         rc = dl_engine_init(log);
@@ -593,9 +616,10 @@ static int check_files_still_there(durlog *log)
 int durlog_close(durlog *log)
 {
     if (!log)
-        return 0;
+        return -EINVAL;
+    /* It would wait for the callbacks to end, and for the engine thread. */
     if (dl_in_callback(log) || dl_on_engine_thread(log))
-        return dl_fail(log, -EINVAL, "durlog_close called from a "
+        return dl_fail(log, -EDEADLK, "durlog_close called from a "
                        "completion callback of the same handle");
     int rc = dl_engine_stop(log);
     dl_prealloc_stop(log);
@@ -644,6 +668,10 @@ int durlog_get_info(durlog *log, durlog_info *out)
 {
     struct dl_dir_stats ds;
     char err[DL_ERRMSG_SIZE];
+    if (!log)
+        return -EINVAL;
+    if (!out)
+        return dl_fail(log, -EINVAL, "durlog_get_info: NULL result");
     int rc = dl_dir_stats(log->dirfd, log->path, &ds, err, sizeof err);
     if (rc)
         return dl_fail(log, rc, "%s", err);

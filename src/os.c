@@ -116,6 +116,11 @@ static int real_uring_result(int fd, int datasync, int res)
     return res;
 }
 
+static int real_thread_create(pthread_t *thread, void *(*fn)(void *), void *arg)
+{
+    return pthread_create(thread, NULL, fn, arg);
+}
+
 /* The kernel's calls, for both the pristine table and the live one. */
 #define DL_OS_REAL_OPS                                                       \
     {                                                                        \
@@ -130,6 +135,7 @@ static int real_uring_result(int fd, int datasync, int res)
         .statx = real_statx, .futex = real_futex,                            \
         .eventfd_write = eventfd_write, .uring_init = real_uring_init,       \
         .uring_submit = real_uring_submit, .uring_result = real_uring_result,\
+        .thread_create = real_thread_create,                                 \
     }
 
 const struct dl_os_ops dl_os_real = DL_OS_REAL_OPS;

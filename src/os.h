@@ -21,6 +21,7 @@
 #ifndef DL_OS_H
 #define DL_OS_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -102,6 +103,10 @@ struct dl_os_ops {
     int (*uring_init)(unsigned entries, void *ring);
     int (*uring_submit)(void *ring); /* io_uring_submit: count or -errno */
     int (*uring_result)(int fd, int datasync, int res);
+    /* Starts one of the library's threads (the engine, the pre-faulter):
+     * 0 or an error number, as pthread_create. A test makes it fail as a
+     * process at its thread or memory limit would (EAGAIN). */
+    int (*thread_create)(pthread_t *thread, void *(*fn)(void *), void *arg);
 };
 
 /* The table in use. Tests may overwrite entries (and must restore them);

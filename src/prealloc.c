@@ -104,7 +104,7 @@ void dl_prealloc_kick(durlog *log)
     pthread_mutex_lock(&log->pmu);
     if (!atomic_load(&log->pstarted) && !log->pstop) {
         /* Without the thread, appenders simply grow the file themselves. */
-        if (pthread_create(&log->pthread, NULL, prealloc_main, log) == 0)
+        if (dl_os.thread_create(&log->pthread, prealloc_main, log) == 0)
             atomic_store(&log->pstarted, 1);
     }
     pthread_cond_signal(&log->pcond);

@@ -37,9 +37,12 @@
  * when they publish (or when the durable mark moves, for a durable-only
  * reader): the same words, counts and wake-ups that durlog_wait uses, so a
  * reader in another process wakes within a futex wake-up of the append.
+ * Other waits (polling, without a live file) sleep on a word of the
+ * reader's own. durlog_reader_interrupt bumps and wakes both (interrupt.h).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +91,13 @@ struct durlog_reader {
     size_t rec_cap;
     int fault_rc;                 /* sticky: a mapping of this reader faulted */
     char errmsg[DL_ERRMSG_SIZE];
+    /* durlog_reader_interrupt, from any thread or a signal handler. */
+    struct dl_intr intr;
+    _Atomic uint32_t intr_word;   /* futex word of the reader's own sleeps */
+    _Atomic(_Atomic uint32_t *) sleep_word; /* the coordination file's futex
+                                     word a wait sleeps on now, or NULL */
+    _Atomic int intr_busy;        /* interrupts using sleep_word right now:
+                                     the file is not unmapped under them */
 };
 
 static int rfail(durlog_reader *r, int rc, const char *fmt, ...)
@@ -103,11 +113,16 @@ static int rfail(durlog_reader *r, int rc, const char *fmt, ...)
 
 void durlog_reader_options_init(durlog_reader_options *opts)
 {
-    memset(opts, 0, sizeof *opts);
+    if (opts)
+        memset(opts, 0, sizeof *opts);
 }
 
 static void detach_shared(durlog_reader *r)
 {
+    /* An interrupt that found a wait asleep in this mapping (sleep_word,
+     * cleared since) may be bumping its word right now: let it finish. */
+    while (atomic_load(&r->intr_busy))
+        sched_yield();
     dl_shm_unmap(r->sh, r->sh_guard);
     dl_close(r->shmfd);
     r->sh = NULL;
@@ -400,37 +415,46 @@ static int position_at(durlog_reader *r, uint64_t seq)
     rc = open_segment(r, first, &m);
     if (rc)
         return rc;
-    switch_to(r, &m);
-    /* Records before the segment's checkpoint need not be walked: it says
+    /* The walk happens in the new mapping: the reader moves only once the
+     * record is found there (a failed seek leaves it where it was).
+     * Records before the segment's checkpoint need not be walked: it says
      * where the record it names begins. */
-    if ((r->seg.hdr.flags & DL_SEG_F_CKPT) && seq >= r->seg.hdr.ckpt_seq &&
-        r->seg.hdr.ckpt_off <= seg_limit(&r->seg)) {
-        r->pos = r->seg.hdr.ckpt_off;
-        r->next_seq = r->seg.hdr.ckpt_seq;
+    uint64_t pos = DL_SEG_HEADER_SIZE, next = m.first_seq;
+    if ((m.hdr.flags & DL_SEG_F_CKPT) && seq >= m.hdr.ckpt_seq &&
+        m.hdr.ckpt_off <= seg_limit(&m)) {
+        pos = m.hdr.ckpt_off;
+        next = m.hdr.ckpt_seq;
     }
     struct dl_rec_view v;
     uint64_t end = readable_end(r);
-    while (r->next_seq < seq) {
-        if (r->next_seq >= end)
+    while (next < seq && next < end) {
+        if (pos + DL_REC_HEADER_SIZE > seg_limit(&m))
+            dl_seg_refresh_size(&m);
+        if (pos >= seg_limit(&m) ||
+            dl_rec_peek(m.map + pos, seg_limit(&m) - pos, &v) != DL_REC_VALID ||
+            v.seq != next)
             break;
-        if (r->pos + DL_REC_HEADER_SIZE > seg_limit(&r->seg))
-            dl_seg_refresh_size(&r->seg);
-        if (r->pos >= seg_limit(&r->seg) ||
-            dl_rec_peek(r->seg.map + r->pos, seg_limit(&r->seg) - r->pos, &v) != DL_REC_VALID ||
-            v.seq != r->next_seq)
-            break;
-        r->pos += v.size;
-        r->next_seq++;
+        pos += v.size;
+        next++;
     }
-    if (r->next_seq != seq)
+    /* A walk that faulted read zero pages: the reader fails for good (the
+     * caller's seg_fault says so), there. */
+    if (next != seq && !dl_guard_faulted(m.guard)) {
+        dl_seg_close(&m);
         return rfail(r, DURLOG_ENOTFOUND, "record %llu is past the end of %s "
-                     "(next record is %llu)", (unsigned long long)seq, r->path,
-                     (unsigned long long)r->next_seq);
+                     "(the next record there is %llu)", (unsigned long long)seq, r->path,
+                     (unsigned long long)next);
+    }
+    switch_to(r, &m);
+    r->pos = pos;
+    r->next_seq = next;
     return 0;
 }
 
 int durlog_reader_seek(durlog_reader *r, uint64_t seq)
 {
+    if (!r)
+        return -EINVAL;
     if (r->fault_rc)
         return r->fault_rc;
     relook(r, 1);
@@ -622,6 +646,10 @@ static int next_record(durlog_reader *r, durlog_record *rec);
 
 int durlog_reader_next(durlog_reader *r, durlog_record *rec)
 {
+    if (!r)
+        return -EINVAL;
+    if (!rec)
+        return rfail(r, -EINVAL, "durlog_reader_next: NULL record");
     if (r->fault_rc)
         return r->fault_rc;
     int rc = next_record(r, rec);
@@ -717,6 +745,10 @@ static int next_record(durlog_reader *r, durlog_record *rec)
 int durlog_reader_get_info(durlog_reader *r, durlog_info *out)
 {
     struct dl_dir_stats ds;
+    if (!r)
+        return -EINVAL;
+    if (!out)
+        return rfail(r, -EINVAL, "durlog_reader_get_info: NULL result");
     int rc = dl_dir_stats(r->dirfd, r->path, &ds, r->errmsg, sizeof r->errmsg);
     if (rc)
         return rc;
@@ -767,8 +799,31 @@ static void cpu_relax(void)
 #endif
 }
 
+static int interrupted(durlog_reader *r)
+{
+    return rfail(r, -EINTR, "durlog_reader_wait interrupted (durlog_reader_interrupt)");
+}
+
+/* Sleeps up to ns on the reader's own word: 0, or -EINTR (an interrupt
+ * came before or during the sleep). */
+static int nap(durlog_reader *r, uint64_t ns, uint64_t ticket)
+{
+    uint32_t seen = atomic_load(&r->intr_word);
+    int rc = dl_intr_check(&r->intr, ticket);
+    if (rc)
+        return interrupted(r);
+    dl_futex_wait(&r->intr_word, seen, ns);
+    return dl_intr_check(&r->intr, ticket) ? interrupted(r) : 0;
+}
+
 int durlog_reader_wait(durlog_reader *r, int timeout_ms)
 {
+    if (!r)
+        return -EINVAL;
+    if (timeout_ms < -1)
+        return rfail(r, -EINVAL, "timeout of %d ms (-1 for no limit, else 0 or more)",
+                     timeout_ms);
+    uint64_t ticket = dl_intr_ticket(&r->intr);
     uint64_t start = dl_mono_ns();
     uint64_t deadline = timeout_ms < 0 ? UINT64_MAX
                       : start + (uint64_t)timeout_ms * DL_NS_PER_MS;
@@ -777,8 +832,8 @@ int durlog_reader_wait(durlog_reader *r, int timeout_ms)
         /* Nothing says when records arrive. Let the caller look
          * (durlog_reader_next) after a short sleep. */
         uint64_t left = deadline - start;
-        dl_sleep_ns(left < DL_READER_OFFLINE_POLL_NS ? left : DL_READER_OFFLINE_POLL_NS);
-        return 0;
+        return left ? nap(r, left < DL_READER_OFFLINE_POLL_NS ? left
+                                : DL_READER_OFFLINE_POLL_NS, ticket) : 0;
     }
     if (r->opts.spin_us) {
         uint64_t until = start + (uint64_t)r->opts.spin_us * DL_NS_PER_US;
@@ -813,25 +868,57 @@ int durlog_reader_wait(durlog_reader *r, int timeout_ms)
         if (r->sh_writable) {
             /* Counted first, then looked again (both sequentially
              * consistent): a writer publishing meanwhile either sees the
-             * count and wakes us, or we see its record. */
-            uint32_t ticket = dl_waitq_enter(q);
-            int rc = record_available(r) ? 0 : dl_waitq_sleep(q, seen, slice);
-            dl_waitq_leave(q, ticket);
+             * count and wakes us, or we see its record. The word is
+             * announced to interrupters before the interrupt is looked at:
+             * one coming after that look bumps the word, and the sleep
+             * returns at once. */
+            atomic_store(&r->sleep_word, &q->event);
+            uint32_t count = dl_waitq_enter(q);
+            int rc = 0, frc = 0;
+            if (!record_available(r) && !(rc = dl_intr_check(&r->intr, ticket)))
+                frc = dl_waitq_sleep(q, seen, slice);
+            dl_waitq_leave(q, count);
+            atomic_store(&r->sleep_word, NULL);
             if (rc)
-                return rfail(r, rc, "waiting for records of %s: futex: %s", r->path,
-                             durlog_strerror(rc));
-        } else {
-            dl_sleep_ns(slice);
+                return interrupted(r);
+            if (frc)
+                return rfail(r, frc, "waiting for records of %s: futex: %s", r->path,
+                             durlog_strerror(frc));
+        } else if (nap(r, slice, ticket)) {
+            return -EINTR;
         }
     }
 }
 
+int durlog_reader_interrupt(durlog_reader *r)
+{
+    if (!r)
+        return -EINVAL;
+    dl_intr_raise(&r->intr);
+    atomic_fetch_add(&r->intr_word, 1);
+    dl_futex_wake(&r->intr_word);
+    /* The word of the coordination file a wait sleeps on, if any. The
+     * reader's thread does not unmap it while intr_busy says it is in use
+     * (detach_shared); other waits on it (any process) wake up, look, and
+     * sleep again. */
+    atomic_fetch_add(&r->intr_busy, 1);
+    _Atomic uint32_t *word = atomic_load(&r->sleep_word);
+    if (word) {
+        atomic_fetch_add(word, 1);
+        dl_futex_wake(word);
+    }
+    atomic_fetch_sub(&r->intr_busy, 1);
+    return 0;
+}
+
 uint64_t durlog_reader_skipped(const durlog_reader *r)
 {
-    return r->skipped;
+    return r ? r->skipped : 0;
 }
 
 const char *durlog_reader_errmsg(const durlog_reader *r)
 {
+    if (!r)
+        return "invalid argument: NULL reader";
     return r->errmsg[0] ? r->errmsg : "no error";
 }

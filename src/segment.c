@@ -369,6 +369,50 @@ int dl_seg_faulted(const struct dl_segmap *s, const char *path, char *err, size_
     return -EIO;
 }
 
+/* 1 for a name durlog gives a log's file: the coordination file, a
+ * segment, or a segment's name followed by a suffix (".tmp", ".cut-*",
+ * ".replaced-*"). */
+static int is_log_file(const char *name)
+{
+    char seg[DL_SEG_NAME_LEN + 1];
+    uint64_t first;
+    if (strcmp(name, DL_SHM_NAME) == 0)
+        return 1;
+    if (strlen(name) < DL_SEG_NAME_LEN ||
+        (name[DL_SEG_NAME_LEN] != '\0' && name[DL_SEG_NAME_LEN] != '.'))
+        return 0;
+    memcpy(seg, name, DL_SEG_NAME_LEN);
+    seg[DL_SEG_NAME_LEN] = '\0';
+    return dl_seg_name_parse(seg, &first) != 0;
+}
+
+int dl_dir_content(int dirfd, char *other, size_t other_size)
+{
+    int fd = dl_openat(dirfd, ".", O_RDONLY | O_DIRECTORY, 0);
+    if (fd < 0)
+        return fd;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        int e = -errno;
+        dl_close(fd);
+        return e;
+    }
+    int content = DL_DIR_EMPTY;
+    struct dirent *de;
+    while (content != DL_DIR_LOG && (de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        if (is_log_file(de->d_name)) {
+            content = DL_DIR_LOG;
+        } else if (content == DL_DIR_EMPTY) {
+            content = DL_DIR_OTHER;
+            snprintf(other, other_size, "%s", de->d_name);
+        }
+    }
+    closedir(d);
+    return content;
+}
+
 void dl_seg_remove_temps(int dirfd)
 {
     int fd = dl_openat(dirfd, ".", O_RDONLY | O_DIRECTORY, 0);

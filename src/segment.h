@@ -118,6 +118,18 @@ void dl_seg_close(struct dl_segmap *s);
  * anyone could plant or replace its segment files. */
 int dl_log_dir_check(int dirfd, const char *path, char *err, size_t errlen);
 
+/* What a directory about to be opened as a log holds (dl_dir_content). */
+enum dl_dir_content {
+    DL_DIR_EMPTY = 0, /* nothing: a new log may go there */
+    DL_DIR_LOG = 1,   /* the log's own files: a segment, the coordination
+                         file, or a file durlog names after a segment (side
+                         files, a segment being created) */
+    DL_DIR_OTHER = 2, /* other files, and none of the log's */
+};
+/* Looks at directory dirfd's entries: an enum dl_dir_content (with
+ * DL_DIR_OTHER, one of the other names in `other`), or -errno. */
+int dl_dir_content(int dirfd, char *other, size_t other_size);
+
 /* Temporary name used while creating a segment. */
 #define DL_SEG_TMP_SUFFIX ".tmp"
 

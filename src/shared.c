@@ -14,6 +14,7 @@
 
 #include "durlog.h"
 #include "guard.h"
+#include "interrupt.h"
 #include "os.h"
 
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free "
@@ -334,7 +335,8 @@ void dl_waitq_wake(struct dl_waitq *q)
         waitq_suspect(q);
 }
 
-int dl_wait_published(struct dl_shared *sh, uint64_t seq, uint64_t deadline_ns)
+int dl_wait_published(struct dl_shared *sh, uint64_t seq, uint64_t deadline_ns,
+                      struct dl_intr *intr, uint64_t ticket)
 {
     for (;;) {
         uint64_t left = UINT64_MAX;
@@ -344,11 +346,13 @@ int dl_wait_published(struct dl_shared *sh, uint64_t seq, uint64_t deadline_ns)
                 return atomic_load(&sh->published_seq) > seq ? 0 : -ETIMEDOUT;
             left = deadline_ns - now;
         }
-        uint32_t ticket = dl_waitq_enter(&sh->published);
+        uint32_t count = dl_waitq_enter(&sh->published);
         uint32_t ev = atomic_load(&sh->published.event);
         int done = atomic_load(&sh->published_seq) > seq;
-        int rc = done ? 0 : dl_waitq_sleep(&sh->published, ev, left);
-        dl_waitq_leave(&sh->published, ticket);
+        int rc = done ? 0 : dl_intr_check(intr, ticket);
+        if (!done && !rc)
+            rc = dl_waitq_sleep(&sh->published, ev, left);
+        dl_waitq_leave(&sh->published, count);
         if (done || rc)
             return rc;
     }

@@ -262,7 +262,10 @@ void dl_waitq_leave(struct dl_waitq *q, uint32_t ticket);
 void dl_waitq_wake(struct dl_waitq *q);
 
 /* Sleeps until published_seq > seq or the deadline (CLOCK_MONOTONIC ns; 0 =
- * forever) passes. Returns 0, -ETIMEDOUT, or a futex failure's -errno. */
-int dl_wait_published(struct dl_shared *sh, uint64_t seq, uint64_t deadline_ns);
+ * forever) passes, or an interrupt (interrupt.h) comes. Returns 0,
+ * -ETIMEDOUT, -EINTR, or a futex failure's -errno. */
+struct dl_intr;
+int dl_wait_published(struct dl_shared *sh, uint64_t seq, uint64_t deadline_ns,
+                      struct dl_intr *intr, uint64_t ticket);
 
 #endif

@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -223,6 +224,23 @@ int dl_failed_state(durlog *log)
                        log->path, log->path);
     return dl_fail(log, DURLOG_EFAILED, "%s: an earlier fdatasync failed; "
                    "close and reopen the log to recover", log->path);
+}
+
+int dl_not_durable(durlog *log, uint64_t first, uint64_t end)
+{
+    char why[DL_ERRMSG_SIZE];
+    snprintf(why, sizeof why, "%s", log->errmsg);
+    char which[64];
+    if (end - first == 1)
+        snprintf(which, sizeof which, "record %" PRIu64 " was", first);
+    else
+        snprintf(which, sizeof which, "records %" PRIu64 " to %" PRIu64 " were", first,
+                 end - 1);
+    return dl_fail(log, DURLOG_ENOTDURABLE, "%s appended, but not made durable: %s; do "
+                   "not append %s again (%s)", which, why, end - first == 1 ? "it" : "them",
+                   atomic_load(&log->sh->failed)
+                   ? "the log is in the failed state: close every writer and reopen it"
+                   : "durlog_wait() or durlog_flush() tries the sync again");
 }
 
 int dl_seg_replaced_by_roll(durlog *log, uint64_t seg)

@@ -350,7 +350,9 @@ static int check_records(durlog *log, const durlog_iov *recs, size_t count,
 {
     if ((unsigned)level > DURLOG_SYNC)
         return dl_fail(log, -EINVAL, "invalid durability level %d", (int)level);
-    if (count && !recs)
+    if (!count)
+        return dl_fail(log, -EINVAL, "an empty batch (a batch has at least one record)");
+    if (!recs)
         return dl_fail(log, -EINVAL, "NULL record array");
     for (size_t i = 0; i < count; i++) {
         if (recs[i].len > DURLOG_MAX_RECORD)
@@ -432,8 +434,12 @@ static int append_records(durlog *log, const durlog_iov *recs, size_t count,
         *first_out = DURLOG_SEQ_PENDING;
     if (level == DURLOG_BUFFERED)
         return append_buffered(log, recs, count, first_out);
-    if (count == 0)
-        return 0;
+    /* The engine that will sync them is started before anything is
+     * appended: if it cannot be (EAGAIN), this call fails cleanly and the
+     * next one tries again. After the records are published, a failure is
+     * DURLOG_ENOTDURABLE, never an error that says "not appended". */
+    if (level == DURLOG_INTERVAL && (rc = dl_engine_start(log)) != 0)
+        return rc;
     if (async && async->level == DURLOG_SYNC &&
         !atomic_load_explicit(&log->async_syncing, memory_order_relaxed))
         atomic_store(&log->async_syncing, 1);
@@ -496,24 +502,24 @@ static int append_records(durlog *log, const durlog_iov *recs, size_t count,
         return 0;
     }
     if (level == DURLOG_INTERVAL)
-        return dl_interval_note(log, end - 1);
-    if (level == DURLOG_SYNC)
-        return dl_sync_to(log, end);
-    return 0;
+        rc = dl_interval_note(log, end - 1);
+    else if (level == DURLOG_SYNC)
+        rc = dl_sync_to(log, end);
+    return rc ? dl_not_durable(log, first, end) : 0;
 }
 
 static int append_async(durlog *log, const durlog_iov *recs, size_t count,
                         durlog_level level, durlog_callback *cb, void *ctx,
                         uint64_t *first_out)
 {
+    if (!log)
+        return -EINVAL;
     if (first_out)
         *first_out = DURLOG_SEQ_PENDING;
     level = level_or_default(log, level);
     if (level != DURLOG_KERNEL && level != DURLOG_INTERVAL && level != DURLOG_SYNC)
         return dl_fail(log, -EINVAL, "asynchronous appends take kernel, "
                        "interval or sync, not level %d", (int)level);
-    if (count == 0)
-        return dl_fail(log, -EINVAL, "an asynchronous batch needs records");
     struct dl_completion c = { 0, 0, cb, ctx, level };
     return append_records(log, recs, count, DURLOG_KERNEL, first_out, &c);
 }
@@ -537,6 +543,8 @@ int durlog_append_batch_async(durlog *log, const durlog_iov *records,
 int durlog_append(durlog *log, const void *data, size_t len,
                   durlog_level level, uint64_t *seq_out)
 {
+    if (!log)
+        return -EINVAL;
     durlog_iov one = { data, len };
     return append_records(log, &one, 1, level_or_default(log, level), seq_out, NULL);
 }
@@ -544,43 +552,74 @@ int durlog_append(durlog *log, const void *data, size_t len,
 int durlog_append_default(durlog *log, const void *data, size_t len,
                           uint64_t *seq_out)
 {
+    if (!log)
+        return -EINVAL;
     return durlog_append(log, data, len, log->opts.default_level, seq_out);
 }
 
 int durlog_append_batch(durlog *log, const durlog_iov *records, size_t count,
                         durlog_level level, uint64_t *first_seq_out)
 {
+    if (!log)
+        return -EINVAL;
     return append_records(log, records, count, level_or_default(log, level),
                           first_seq_out, NULL);
 }
 
+/* Has the engine sync records below `end` within the interval (unless they
+ * are durable already). */
+static int schedule_interval(durlog *log, uint64_t end)
+{
+    if (end <= atomic_load(&log->sh->durable_seq))
+        return 0;
+    return dl_interval_note(log, end - 1);
+}
+
 int durlog_flush(durlog *log, durlog_level level)
 {
+    if (!log)
+        return -EINVAL;
     level = level_or_default(log, level);
     if ((unsigned)level > DURLOG_SYNC)
         return dl_fail(log, -EINVAL, "invalid durability level %d", (int)level);
     if (level == DURLOG_BUFFERED)
         return 0;
     int rc = dl_flush_buffer(log);
-    if (rc || level != DURLOG_SYNC)
+    if (rc)
         return rc;
-    return dl_sync_to(log, atomic_load(&log->sh->published_seq));
+    uint64_t end = atomic_load(&log->sh->published_seq);
+    if (level == DURLOG_SYNC)
+        return dl_sync_to(log, end);
+    return level == DURLOG_INTERVAL ? schedule_interval(log, end) : 0;
 }
 
 int durlog_wait(durlog *log, uint64_t seq, durlog_level level, int timeout_ms)
 {
+    if (!log)
+        return -EINVAL;
     level = level_or_default(log, level);
     if ((unsigned)level > DURLOG_SYNC)
         return dl_fail(log, -EINVAL, "invalid durability level %d", (int)level);
+    if (timeout_ms < -1)
+        return dl_fail(log, -EINVAL, "timeout of %d ms (-1 for no limit, else 0 or more)",
+                       timeout_ms);
+    if (seq >= DL_SEQ_LIMIT)
+        return dl_fail(log, -EINVAL, "no record has sequence number %llu (they are below "
+                       "2^63; DURLOG_SEQ_PENDING is no record's)", (unsigned long long)seq);
     if (level == DURLOG_BUFFERED)
         return 0;
+    uint64_t ticket = dl_intr_ticket(&log->intr);
     if (atomic_load(&log->sh->published_seq) <= seq) {
         int rc = dl_flush_buffer(log);
         if (rc)
             return rc;
+        /* 0: none (a timeout of 0 looks once, without sleeping). */
         uint64_t deadline = timeout_ms < 0 ? 0
-                          : dl_mono_ns() + (uint64_t)timeout_ms * DL_NS_PER_MS + 1;
-        rc = dl_wait_published(log->sh, seq, deadline);
+                          : dl_mono_ns() + (uint64_t)timeout_ms * DL_NS_PER_MS;
+        rc = dl_wait_published(log->sh, seq, deadline, &log->intr, ticket);
+        if (rc == -EINTR)
+            return dl_fail(log, rc, "waiting for record %llu: interrupted "
+                           "(durlog_interrupt)", (unsigned long long)seq);
         if (rc == -ETIMEDOUT)
             return dl_fail(log, rc, "record %llu not appended within %d ms",
                            (unsigned long long)seq, timeout_ms);
@@ -590,5 +629,5 @@ int durlog_wait(durlog *log, uint64_t seq, durlog_level level, int timeout_ms)
     }
     if (level == DURLOG_SYNC)
         return dl_sync_to(log, seq + 1);
-    return 0;
+    return level == DURLOG_INTERVAL ? schedule_interval(log, seq + 1) : 0;
 }

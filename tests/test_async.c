@@ -576,11 +576,11 @@ static void callback_may_append_but_not_close(void)
             else
                 tu_sleep_ms(1);
         }
-        CHECK_RC(atomic_load(&cb_close_rc), -EINVAL);
+        CHECK_RC(atomic_load(&cb_close_rc), -EDEADLK);
         CHECK_RC(atomic_load(&cb_append_rc), 0);
         CHECK_EQ_U64(atomic_load(&cb_chained), 1);
         if (mode)
-            CHECK_RC(atomic_load(&cb_poll_rc), -EINVAL);
+            CHECK_RC(atomic_load(&cb_poll_rc), -EDEADLK);
         CHECK_OK(durlog_close(cb_log)); /* still open and usable */
         test_rmrf(s.log);
     }
@@ -796,6 +796,111 @@ static void many_threads_async_on_one_handle(void)
     scratch_remove(&s);
 }
 
+/* durlog_poll() from inside any callback, of this handle or another, is
+ * refused (-EDEADLK): with two handles whose callbacks poll each other, each
+ * would wait for the other's deliverer for ever. */
+static durlog *poll_a, *poll_b;
+static _Atomic int nested_poll_rc, b_delivered;
+
+static void polls_b_cb(void *ctx, uint64_t seq, int status)
+{
+    (void)ctx;
+    (void)seq;
+    (void)status;
+    atomic_store(&nested_poll_rc, durlog_poll(poll_b, 0));
+}
+
+static void b_cb(void *ctx, uint64_t seq, int status)
+{
+    (void)ctx;
+    (void)seq;
+    CHECK_OK(status);
+    atomic_fetch_add(&b_delivered, 1);
+}
+
+static void poll_from_any_callback_is_refused(void)
+{
+    struct scratch sa, sb;
+    scratch_make(&sa);
+    scratch_make(&sb);
+    durlog_options o;
+    durlog_options_init(&o);
+    o.poll_callbacks = 1;
+    REQUIRE(durlog_open(sb.log, &o, &poll_b) == 0);
+    /* A's callbacks in poll mode, then on its engine thread. */
+    for (int a_polls = 1; a_polls >= 0; a_polls--) {
+        o.poll_callbacks = a_polls;
+        REQUIRE(durlog_open(sa.log, &o, &poll_a) == 0);
+        atomic_store(&nested_poll_rc, 1);
+        atomic_store(&b_delivered, 0);
+        uint64_t seq;
+        CHECK_OK(durlog_append_async(poll_b, "b", 1, DURLOG_KERNEL, b_cb, NULL, &seq));
+        CHECK_OK(durlog_append_async(poll_a, "a", 1, DURLOG_KERNEL, polls_b_cb, NULL, &seq));
+        if (a_polls) {
+            CHECK_RC(durlog_poll(poll_a, 5000), 1);
+        } else {
+            uint64_t start = tu_now_ms();
+            while (atomic_load(&nested_poll_rc) == 1 && tu_now_ms() - start < 5000)
+                tu_sleep_ms(1);
+        }
+        CHECK_RC(atomic_load(&nested_poll_rc), -EDEADLK);
+        CHECK_EQ_U64(atomic_load(&b_delivered), 0); /* not from inside A's */
+        CHECK_RC(durlog_poll(poll_b, 5000), 1);
+        CHECK_EQ_U64(atomic_load(&b_delivered), 1);
+        CHECK_OK(durlog_close(poll_a));
+    }
+    CHECK_OK(durlog_close(poll_b));
+    scratch_remove(&sa);
+    scratch_remove(&sb);
+}
+
+/* Closing handle Y from a callback of X delivers Y's last callbacks there,
+ * inside X's: one of them closing X would wait for itself (it used to hang).
+ * It fails with -EDEADLK; X stays open and usable. A hang ends the program
+ * (SIGALRM): a failure, not a stuck suite. */
+static _Atomic int close_y_rc, close_x_rc;
+
+static void closes_x_cb(void *ctx, uint64_t seq, int status)
+{
+    (void)ctx;
+    (void)seq;
+    (void)status;
+    atomic_store(&close_x_rc, durlog_close(poll_a));
+}
+
+static void closes_y_cb(void *ctx, uint64_t seq, int status)
+{
+    (void)ctx;
+    (void)seq;
+    (void)status;
+    atomic_store(&close_y_rc, durlog_close(poll_b));
+}
+
+static void closing_a_handle_from_a_nested_callback_is_refused(void)
+{
+    struct scratch sa, sb;
+    scratch_make(&sa);
+    scratch_make(&sb);
+    durlog_options o;
+    durlog_options_init(&o);
+    o.poll_callbacks = 1;
+    REQUIRE(durlog_open(sa.log, &o, &poll_a) == 0);
+    REQUIRE(durlog_open(sb.log, &o, &poll_b) == 0);
+    atomic_store(&close_x_rc, 1);
+    atomic_store(&close_y_rc, 1);
+    CHECK_OK(durlog_append_async(poll_b, "y", 1, DURLOG_KERNEL, closes_x_cb, NULL, NULL));
+    CHECK_OK(durlog_append_async(poll_a, "x", 1, DURLOG_KERNEL, closes_y_cb, NULL, NULL));
+    alarm(20);
+    CHECK_RC(durlog_poll(poll_a, 5000), 1);
+    alarm(0);
+    CHECK_RC(atomic_load(&close_y_rc), 0);       /* Y is closed */
+    CHECK_RC(atomic_load(&close_x_rc), -EDEADLK); /* X is not */
+    CHECK_OK(durlog_append(poll_a, "x", 1, DURLOG_SYNC, NULL));
+    CHECK_OK(durlog_close(poll_a));
+    scratch_remove(&sa);
+    scratch_remove(&sb);
+}
+
 TEST_MAIN(
     main_thread = pthread_self();
     RUN(callbacks_come_once_each_in_order_after_durability);
@@ -810,6 +915,8 @@ TEST_MAIN(
     RUN(max_pending_applies_backpressure);
     RUN(close_delivers_every_pending_completion);
     RUN(callback_may_append_but_not_close);
+    RUN(poll_from_any_callback_is_refused);
+    RUN(closing_a_handle_from_a_nested_callback_is_refused);
     RUN(callbacks_run_by_close_may_append);
     RUN(errmsg_in_a_callback_describes_its_own_failure);
     RUN(io_uring_unavailable_falls_back_to_the_thread_engine);

@@ -567,8 +567,13 @@ static void fdatasync_eio_puts_the_log_in_the_failed_state(void)
 
     atomic_store(&tu_fdatasync_fails, 1);
     dl_os.fdatasync = tu_fdatasync_maybe_eio;
-    CHECK_RC(tu_append_payload(log, 0, n, EXTRA, DURLOG_SYNC, &seq), -EIO);
+    /* Its record is in the log, not durable: the append says so (an error
+     * would tell the caller it was not appended), and why. */
+    CHECK_RC(tu_append_payload(log, 0, n, EXTRA, DURLOG_SYNC, &seq), DURLOG_ENOTDURABLE);
+    CHECK_EQ_U64(seq, n);
     const char *msg = durlog_errmsg(log);
+    CHECK(strstr(msg, strerror(EIO)) != NULL);
+    CHECK(strstr(msg, "failed state") != NULL);
     if (!strstr(msg, "fdatasync") || !strstr(msg, "00000000000000000000.seg"))
         fprintf(stderr, "  message: %s\n", msg);
     CHECK(strstr(msg, "fdatasync") != NULL);
@@ -1140,7 +1145,8 @@ static void sync_after_a_leader_died_fails_the_log_if_a_record_is_no_longer_inta
                 DL_REC_HEADER_SIZE + 2;
     CHECK(pwrite(fd, "\xff", 1, off) == 1);
     close(fd);
-    CHECK_RC(tu_append_payload(d.fresh, 2, 0, EXTRA, DURLOG_SYNC, NULL), DURLOG_EFAILED);
+    /* The record is in the log; the log is not. */
+    CHECK_RC(tu_append_payload(d.fresh, 2, 0, EXTRA, DURLOG_SYNC, NULL), DURLOG_ENOTDURABLE);
     CHECK(strstr(durlog_errmsg(d.fresh), "no longer intact") != NULL);
     /* It names the segment and what to run: reopening finds the same bytes. */
     CHECK(strstr(durlog_errmsg(d.fresh), name) != NULL);
@@ -1211,12 +1217,13 @@ static void sync_after_a_leader_died_retries_a_rewrite_that_failed(void)
     pwrite_fails_once = 1;
     atomic_store(&pwrite_bytes, 0);
     dl_os.pwrite = pwrite_enospc_once;
-    CHECK_RC(tu_append_payload(d.fresh, 2, 0, EXTRA, DURLOG_SYNC, NULL), -ENOSPC);
+    CHECK_RC(tu_append_payload(d.fresh, 2, 0, EXTRA, DURLOG_SYNC, NULL), DURLOG_ENOTDURABLE);
+    CHECK(strstr(durlog_errmsg(d.fresh), strerror(ENOSPC)) != NULL);
     CHECK_EQ_U64(atomic_load(&pwrite_bytes), 0);
     CHECK_OK(durlog_flush(d.keep, DURLOG_SYNC)); /* the next leader */
     dl_os.pwrite = dl_os_real.pwrite;
     CHECK(atomic_load(&pwrite_bytes) >= 8 * (DL_REC_HEADER_SIZE + TU_PAYLOAD_HEAD));
-    CHECK_OK(tu_append_payload(d.fresh, 2, 0, EXTRA, DURLOG_SYNC, NULL));
+    CHECK_OK(tu_append_payload(d.fresh, 2, 1, EXTRA, DURLOG_SYNC, NULL));
     dead_leader_log_remove(&d);
 }
 
@@ -1228,7 +1235,8 @@ static void sync_after_a_leader_died_fails_the_log_if_the_rewrite_cannot_be_sync
         return;
     atomic_store(&tu_fdatasync_fails, 1);
     dl_os.fdatasync = tu_fdatasync_maybe_eio;
-    CHECK_RC(tu_append_payload(d.fresh, 2, 0, EXTRA, DURLOG_SYNC, NULL), -EIO);
+    CHECK_RC(tu_append_payload(d.fresh, 2, 0, EXTRA, DURLOG_SYNC, NULL), DURLOG_ENOTDURABLE);
+    CHECK(strstr(durlog_errmsg(d.fresh), strerror(EIO)) != NULL);
     atomic_store(&tu_fdatasync_fails, 0);
     dl_os.fdatasync = dl_os_real.fdatasync;
     CHECK_RC(durlog_flush(d.keep, DURLOG_SYNC), DURLOG_EFAILED);
@@ -1282,7 +1290,7 @@ static void errmsg_is_not_overwritten_by_the_background_pre_faulter(void)
     tu_io_mode(NULL);
     atomic_store(&tu_fdatasync_fails, 1);
     dl_os.fdatasync = tu_fdatasync_maybe_eio;
-    CHECK_RC(tu_append_payload(other, 1, 0, EXTRA, DURLOG_SYNC, NULL), -EIO);
+    CHECK_RC(tu_append_payload(other, 1, 0, EXTRA, DURLOG_SYNC, NULL), DURLOG_ENOTDURABLE);
     /* The last failure of a call on `log`: */
     CHECK_RC(durlog_append(log, "x", 1, (durlog_level)7, NULL), -EINVAL);
     snprintf(before, sizeof before, "%s", durlog_errmsg(log));
@@ -1350,13 +1358,17 @@ static void open_reports_eacces_and_names_the_path(void)
 
 /* A leader that cannot even open a segment to sync it (descriptors run out)
  * has lost nothing: the sync fails, the log does not enter the failed state,
- * and the next sync works. Only a failed fsync is final. */
-static _Atomic int refuse_readonly_opens;
+ * and the next sync works. Only a failed fsync is final. The append's record
+ * is in the log all the same: it says so (DURLOG_ENOTDURABLE, with its
+ * number), never with an error a caller would answer by appending it again;
+ * a wait retries the sync. */
+static _Atomic int refuse_readonly_opens, refused_opens;
 
 static int openat_emfile_for_sync(int dirfd, const char *name, int flags, mode_t mode)
 {
     if (atomic_load(&refuse_readonly_opens) && (flags & O_ACCMODE) == O_RDONLY &&
         strstr(name, ".seg")) {
+        atomic_fetch_add(&refused_opens, 1);
         errno = EMFILE;
         return -1;
     }
@@ -1373,16 +1385,139 @@ static void failing_to_open_a_segment_for_sync_does_not_fail_the_log(void)
     REQUIRE(sh);
     atomic_store(&refuse_readonly_opens, 1);
     dl_os.openat = openat_emfile_for_sync;
-    CHECK_RC(tu_append_payload(log, 0, 0, EXTRA, DURLOG_SYNC, NULL), -EMFILE);
+    uint64_t seq = 77;
+    CHECK_RC(tu_append_payload(log, 0, 0, EXTRA, DURLOG_SYNC, &seq), DURLOG_ENOTDURABLE);
+    CHECK_EQ_U64(seq, 0);
     CHECK(strstr(durlog_errmsg(log), "to sync it") != NULL);
+    CHECK(strstr(durlog_errmsg(log), "record 0") != NULL);
     CHECK(!atomic_load(&sh->failed));
     CHECK_EQ_U64(tu_durable(sh), 0);
+    CHECK_EQ_U64(atomic_load(&sh->published_seq), 1); /* in the log */
+    /* A batch: the same, with its first number. */
+    unsigned char a[TU_PAYLOAD_MAX], b[TU_PAYLOAD_MAX];
+    durlog_iov two[2] = { { a, tu_payload(a, 0, 1, EXTRA) }, { b, tu_payload(b, 0, 2, EXTRA) } };
+    CHECK_RC(durlog_append_batch(log, two, 2, DURLOG_SYNC, &seq), DURLOG_ENOTDURABLE);
+    CHECK_EQ_U64(seq, 1);
+    /* Waiting retries, and says why it cannot, until it can. */
+    CHECK_RC(durlog_wait(log, 2, DURLOG_SYNC, 0), -EMFILE);
     atomic_store(&refuse_readonly_opens, 0);
-    CHECK_OK(tu_append_payload(log, 0, 1, EXTRA, DURLOG_SYNC, NULL));
-    CHECK_EQ_U64(tu_durable(sh), 2);
+    CHECK_OK(durlog_wait(log, 2, DURLOG_SYNC, 0));
+    CHECK_EQ_U64(tu_durable(sh), 3);
+    CHECK_OK(tu_append_payload(log, 0, 3, EXTRA, DURLOG_SYNC, NULL));
+    CHECK_EQ_U64(tu_durable(sh), 4);
     CHECK_OK(durlog_close(log));
     tu_restore_os();
     tu_unmap_shared(sh);
+    expect_log(t.log, 4);
+    test_rmrf(t.dir);
+}
+
+/* The same in the background: the engine's sync (of asynchronous and
+ * interval records) that cannot open a segment is tried again, not held
+ * against the handle: later appends work, the completions come with
+ * success once the sync does, and close succeeds. */
+static _Atomic int emfile_completions, emfile_failed_completions;
+
+static void emfile_cb(void *ctx, uint64_t seq, int status)
+{
+    (void)ctx;
+    (void)seq;
+    if (status)
+        atomic_fetch_add(&emfile_failed_completions, 1);
+    atomic_fetch_add(&emfile_completions, 1);
+}
+
+static void failing_to_open_a_segment_in_the_background_is_retried(void)
+{
+    struct scratch t;
+    scratch_make(&t);
+    durlog_options o;
+    durlog_options_init(&o);
+    o.interval_ms = 20;
+    durlog *log;
+    REQUIRE(durlog_open(t.log, &o, &log) == 0);
+    CHECK_OK(tu_append_payload(log, 0, 0, EXTRA, DURLOG_KERNEL, NULL));
+    struct dl_shared *sh = tu_map_shared(t.log);
+    REQUIRE(sh);
+    atomic_store(&emfile_completions, 0);
+    atomic_store(&emfile_failed_completions, 0);
+    atomic_store(&refused_opens, 0);
+    atomic_store(&refuse_readonly_opens, 1);
+    dl_os.openat = openat_emfile_for_sync;
+    unsigned char buf[TU_PAYLOAD_MAX];
+    size_t len = tu_payload(buf, 0, 1, EXTRA);
+    CHECK_OK(durlog_append_async(log, buf, len, DURLOG_SYNC, emfile_cb, NULL, NULL));
+    CHECK_OK(tu_append_payload(log, 0, 2, EXTRA, DURLOG_INTERVAL, NULL));
+    /* The engine fails, and tries again. */
+    uint64_t start = tu_now_ms();
+    while (atomic_load(&refused_opens) < 3 && tu_now_ms() - start < 5000)
+        tu_sleep_ms(1);
+    CHECK(atomic_load(&refused_opens) >= 3);
+    CHECK(!atomic_load(&sh->failed));
+    CHECK_EQ_U64(tu_durable(sh), 0);
+    CHECK_EQ_U64(atomic_load(&emfile_completions), 0); /* not failed: pending */
+    /* Nothing was lost, so nothing is refused. */
+    len = tu_payload(buf, 0, 3, EXTRA);
+    CHECK_OK(durlog_append_async(log, buf, len, DURLOG_SYNC, emfile_cb, NULL, NULL));
+    CHECK_OK(tu_append_payload(log, 0, 4, EXTRA, DURLOG_INTERVAL, NULL));
+    atomic_store(&refuse_readonly_opens, 0);
+    start = tu_now_ms();
+    while ((tu_durable(sh) < 5 || atomic_load(&emfile_completions) < 2) &&
+           tu_now_ms() - start < 5000)
+        tu_sleep_ms(1);
+    CHECK_EQ_U64(tu_durable(sh), 5);
+    CHECK_EQ_U64(atomic_load(&emfile_completions), 2);
+    CHECK_EQ_U64(atomic_load(&emfile_failed_completions), 0);
+    CHECK_OK(durlog_close(log));
+    tu_restore_os();
+    tu_unmap_shared(sh);
+    expect_log(t.log, 5);
+    test_rmrf(t.dir);
+}
+
+/* An engine thread that cannot be started (EAGAIN: the process is at its
+ * thread limit) fails the interval or asynchronous append that needed it
+ * before anything is appended, and the next such append tries again. */
+static _Atomic int refuse_threads;
+
+static int thread_create_eagain(pthread_t *thread, void *(*fn)(void *), void *arg)
+{
+    if (atomic_load(&refuse_threads))
+        return EAGAIN;
+    return dl_os_real.thread_create(thread, fn, arg);
+}
+
+static void an_engine_that_cannot_start_fails_the_append_and_is_retried(void)
+{
+    struct scratch t;
+    scratch_make(&t);
+    durlog *log;
+    durlog_info info;
+    REQUIRE(durlog_open(t.log, NULL, &log) == 0);
+    atomic_store(&emfile_completions, 0);
+    atomic_store(&emfile_failed_completions, 0);
+    atomic_store(&refuse_threads, 1);
+    dl_os.thread_create = thread_create_eagain;
+    uint64_t seq = 77;
+    CHECK_RC(tu_append_payload(log, 0, 0, EXTRA, DURLOG_INTERVAL, &seq), -EAGAIN);
+    CHECK(strstr(durlog_errmsg(log), "thread") != NULL);
+    unsigned char buf[TU_PAYLOAD_MAX];
+    size_t len = tu_payload(buf, 0, 0, EXTRA);
+    CHECK_RC(durlog_append_async(log, buf, len, DURLOG_SYNC, emfile_cb, NULL, &seq), -EAGAIN);
+    CHECK_RC(durlog_flush(log, DURLOG_INTERVAL), 0); /* nothing owed */
+    CHECK_OK(durlog_get_info(log, &info));
+    CHECK_EQ_U64(info.next_seq, 0); /* nothing appended */
+    atomic_store(&refuse_threads, 0);
+    CHECK_OK(tu_append_payload(log, 0, 0, EXTRA, DURLOG_INTERVAL, &seq));
+    CHECK_EQ_U64(seq, 0);
+    len = tu_payload(buf, 0, 1, EXTRA);
+    CHECK_OK(durlog_append_async(log, buf, len, DURLOG_SYNC, emfile_cb, NULL, &seq));
+    CHECK_EQ_U64(seq, 1);
+    CHECK_OK(durlog_wait(log, 1, DURLOG_SYNC, -1));
+    CHECK_OK(durlog_close(log));
+    tu_restore_os();
+    CHECK_EQ_U64(atomic_load(&emfile_completions), 1);
+    CHECK_EQ_U64(atomic_load(&emfile_failed_completions), 0);
     expect_log(t.log, 2);
     test_rmrf(t.dir);
 }
@@ -1620,4 +1755,6 @@ TEST_MAIN(
     RUN(a_failing_futex_wait_is_reported_not_looped_on);
     RUN(an_unreadable_boot_id_fails_the_open_and_a_missing_one_does_not);
     RUN(an_eventfd_that_cannot_be_signalled_is_reported_by_durlog_poll);
+    RUN(failing_to_open_a_segment_in_the_background_is_retried);
+    RUN(an_engine_that_cannot_start_fails_the_append_and_is_retried);
 )

@@ -589,10 +589,12 @@ static void the_sync_path_really_calls_fdatasync(void)
     CHECK_EQ_U64(atomic_load(&durable_during_sync), before);
     CHECK(tu_durable(watched_sh) > seq);
 
-    /* A failing fdatasync does not move it at all. */
+    /* A failing fdatasync does not move it at all. The record is in the
+     * log (not known durable): the append says so, with the cause. */
     before = tu_durable(watched_sh);
     dl_os.fdatasync = fdatasync_eio;
-    CHECK_RC(tu_append_payload(log, 0, 54, EXTRA, DURLOG_SYNC, &seq), -EIO);
+    CHECK_RC(tu_append_payload(log, 0, 54, EXTRA, DURLOG_SYNC, &seq), DURLOG_ENOTDURABLE);
+    CHECK(strstr(durlog_errmsg(log), strerror(EIO)) != NULL);
     CHECK_EQ_U64(tu_durable(watched_sh), before);
     tu_restore_os();
     fx_close(log);
@@ -756,6 +758,68 @@ static void interval_records_still_owed_are_synced_at_close(void)
     tu_unmap_shared(sh);
 }
 
+/* durlog_flush(DURLOG_INTERVAL) and durlog_wait(..., DURLOG_INTERVAL) keep
+ * the interval promise for what they cover: durable within interval_ms,
+ * and, once the handle closes, durable even while other writers keep the
+ * log open (the last writer's close syncs everything anyway). */
+static int durable_within(struct dl_shared *sh, uint64_t end, unsigned ms)
+{
+    uint64_t start = tu_now_ms();
+    while (tu_durable(sh) < end && tu_now_ms() - start < ms)
+        tu_sleep_ms(1);
+    return tu_durable(sh) >= end;
+}
+
+static void flush_and_wait_at_interval_make_records_durable(void)
+{
+    struct scratch t;
+    scratch_make(&t);
+    durlog_options o;
+    durlog_options_init(&o);
+    o.interval_ms = 50;
+    durlog *log, *other;
+    REQUIRE(durlog_open(t.log, &o, &log) == 0);
+    REQUIRE(durlog_open(t.log, NULL, &other) == 0);
+    struct dl_shared *sh = tu_map_shared(t.log);
+    REQUIRE(sh);
+    uint64_t n = 0;
+    for (; n < 5; n++)
+        CHECK_OK(tu_append_payload(log, 0, n, EXTRA, DURLOG_KERNEL, NULL));
+    CHECK_EQ_U64(tu_durable(sh), 0);
+    CHECK_OK(durlog_flush(log, DURLOG_INTERVAL));
+    /* 50 ms, plus generous slack for a loaded machine. */
+    CHECK(durable_within(sh, n, 50 + 450));
+
+    /* A buffered record: the wait flushes it and has it synced. */
+    uint64_t seq;
+    CHECK_OK(tu_append_payload(log, 0, n++, EXTRA, DURLOG_BUFFERED, &seq));
+    CHECK_EQ_U64(seq, DURLOG_SEQ_PENDING);
+    CHECK_OK(durlog_wait(log, n - 1, DURLOG_INTERVAL, 1000));
+    CHECK(durable_within(sh, n, 50 + 450));
+    /* Another writer's kernel record: the same. */
+    CHECK_OK(tu_append_payload(other, 0, n++, EXTRA, DURLOG_KERNEL, &seq));
+    CHECK_OK(durlog_wait(log, seq, DURLOG_INTERVAL, 0));
+    CHECK(durable_within(sh, n, 50 + 450));
+    CHECK_OK(durlog_close(log));
+
+    /* An interval far away: the close keeps the promise, though it is not
+     * the last writer's. */
+    o.interval_ms = 60000;
+    REQUIRE(durlog_open(t.log, &o, &log) == 0);
+    CHECK_OK(tu_append_payload(log, 0, n++, EXTRA, DURLOG_BUFFERED, NULL));
+    CHECK_OK(durlog_flush(log, DURLOG_INTERVAL));
+    CHECK_OK(tu_append_payload(other, 0, n++, EXTRA, DURLOG_KERNEL, &seq));
+    CHECK_OK(durlog_wait(log, seq, DURLOG_INTERVAL, 0));
+    CHECK(tu_durable(sh) < n); /* owed, not yet due */
+    CHECK_OK(durlog_close(log));
+    CHECK_EQ_U64(tu_durable(sh), n);
+    CHECK_OK(durlog_close(other));
+    tu_unmap_shared(sh);
+    uint64_t next_index[1] = { 0 };
+    CHECK_EQ_U64(tu_verify_log(t.log, 0, EXTRA, 1, next_index), n);
+    test_rmrf(t.dir);
+}
+
 static int wait_in_child_main(void *arg)
 {
     const char *path = arg;
@@ -894,6 +958,7 @@ TEST_MAIN(
     RUN(sync_covers_every_segment_holding_unsynced_records);
     RUN(interval_records_become_durable_within_the_interval);
     RUN(interval_records_still_owed_are_synced_at_close);
+    RUN(flush_and_wait_at_interval_make_records_durable);
     RUN(durlog_wait_returns_once_the_record_is_appended);
     RUN(invalid_arguments_are_rejected_with_einval);
     RUN(strerror_describes_every_error_code_distinctly);

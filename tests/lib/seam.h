@@ -120,6 +120,7 @@ static inline void tu_restore_os(void)
     TU_RESTORE_ENTRY(eventfd_write);
     TU_RESTORE_ENTRY(uring_init);
     TU_RESTORE_ENTRY(uring_submit);
+    TU_RESTORE_ENTRY(thread_create);
     if (dl_os.uring_result != tu_uring_result)
         dl_os.uring_result = tu_uring_result;
 }
