@@ -5,6 +5,7 @@
  */
 #include "interrupt.h"
 #include "log.h"
+#include "os.h"
 
 int durlog_interrupt(durlog *log)
 {
