@@ -68,12 +68,12 @@ run_test() {
     # concurrent readers is not something any writer can give there; every
     # other put test (crash states, faults, kills) runs.
     # For the same reason an O_PATH handle of a symbolic link that was
-    # replaced after put looked at it reads the new link there: the put
-    # fails (-ENOENT) instead of writing through the link it checked; the
-    # planted target stays untouched, which the other link cases check.
+    # replaced after put looked at it no longer answers there (fstat of it
+    # fails with ENOENT): the put fails instead of writing through the link
+    # it checked; the planted target stays untouched.
     if [ "$fs" = bindfs ] && [ "$prog" = test_put ]; then
         skip="test_put_concurrent test_put_link_swapped_after_its_check_is_not_followed"
-        why="path-based FUSE inodes: readers of a renamed file see mixed pages, and a replaced link's O_PATH handle reads the new link"
+        why="path-based FUSE inodes: readers of a renamed file see mixed pages, and a replaced link's O_PATH handle no longer answers (ENOENT)"
     fi
     # fdatasync on tmpfs returns at once, so concurrent sync appends have
     # nothing to share: one fdatasync each is right there.
