@@ -1,5 +1,6 @@
 /*
- * cmd_append.c - `durlog append [-d LEVEL] [-v] LOG [RECORD...]`.
+ * cmd_append.c - `durlog append [-d LEVEL] [-v] [--allow-foreign-owner] LOG
+ * [RECORD...]`.
  *
  * Appends each RECORD argument, or else each line of standard input, as one
  * record. Records go to the library in batches (durlog_append_batch): all
@@ -20,6 +21,9 @@
 /* Most records per durlog_append_batch call: bounds the iov array however
  * many short lines one read() brings. */
 #define BATCH_MAX 4096
+
+/* getopt's value for --allow-foreign-owner, which has no short form. */
+#define OPT_ALLOW_FOREIGN_OWNER 256
 
 /* Size of the first read buffer for standard input. It doubles whenever one
  * line does not fit, up to a line of DURLOG_MAX_RECORD bytes. */
@@ -192,12 +196,14 @@ static int run_append(const struct cli_command *cmd, int argc, char **argv)
     static const struct option longopts[] = {
         { "durability", required_argument, NULL, 'd' },
         { "verbose", no_argument, NULL, 'v' },
+        { "allow-foreign-owner", no_argument, NULL, OPT_ALLOW_FOREIGN_OWNER },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     static struct appender a; /* static: the batch array is large */
     char errbuf[512] = "";
     durlog_options opts;
+    uint64_t flags = 0;
     int opt, rc, status;
 
     a.cmd = cmd;
@@ -214,6 +220,9 @@ static int run_append(const struct cli_command *cmd, int argc, char **argv)
         case 'v':
             a.verbose = 1;
             break;
+        case OPT_ALLOW_FOREIGN_OWNER:
+            flags |= DURLOG_OPEN_ALLOW_FOREIGN_OWNER;
+            break;
         }
     }
     if (optind >= argc)
@@ -223,6 +232,7 @@ static int run_append(const struct cli_command *cmd, int argc, char **argv)
     durlog_options_init(&opts);
     opts.errbuf = errbuf;
     opts.errbuf_size = sizeof(errbuf);
+    opts.flags = flags;
     rc = durlog_open(a.path, &opts, &a.log);
     if (rc < 0)
         return cli_fail(cmd, "cannot open log %s: %s", a.path,
@@ -264,7 +274,7 @@ static int run_append(const struct cli_command *cmd, int argc, char **argv)
 
 const struct cli_command cli_cmd_append = {
     .name = "append",
-    .synopsis = "[-d LEVEL] [-v] LOG [RECORD...]",
+    .synopsis = "[-d LEVEL] [-v] [--allow-foreign-owner] LOG [RECORD...]",
     .summary = "Append each RECORD, or each line of standard input, as a "
                "record.",
     .details =
@@ -284,6 +294,11 @@ const struct cli_command cli_cmd_append = {
         "        interval  kernel, and synced before durlog exits\n"
         "        sync      on stable storage: survives a power loss\n"
         "  -v, --verbose           print `appended seq N` for each record\n"
+        "      --allow-foreign-owner\n"
+        "                          as root, append to a log whose directory\n"
+        "                          another user owns (refused otherwise: that\n"
+        "                          user could make root write through any file);\n"
+        "                          new files are given to that user\n"
         "  -h, --help              show this help\n",
     .run = run_append,
 };

@@ -131,7 +131,8 @@ const char *durlog_strerror(int err);
 
 /* The detailed message (file, offset, step) of the calling thread's last
  * failed call among those that have no handle to keep one: durlog_open(),
- * durlog_reader_open(), durlog_check() and the put functions. Set whether
+ * durlog_close() (the handle is gone), durlog_reader_open(), durlog_check()
+ * and the put functions. Set whether
  * or not the call was given an errbuf; "no error" before any failure. The
  * string is the thread's own, valid until its next such call fails. */
 const char *durlog_last_errmsg(void);
@@ -281,8 +282,21 @@ typedef struct durlog_options {
                                    65536, at most 2^26 */
     durlog_io_mode io_mode;     /* how appends reach the file; default
                                    DURLOG_IO_AUTO */
-    uint64_t reserved[DURLOG_RESERVED_WORDS]; /* must be zero */
+    uint64_t flags;             /* DURLOG_OPEN_* bits or'ed together
+                                   (default 0: none); a bit this library
+                                   does not know is refused (-EINVAL) */
+    uint64_t reserved[DURLOG_RESERVED_WORDS - 1]; /* must be zero */
 } durlog_options;
+
+/* durlog_options.flags. One word of yes/no options, carved out of the
+ * reserved space, holds 64 of them: each needs no word of its own. */
+/* Lets a writer running as root (effective uid 0) open a log whose
+ * directory another user owns. Without it that open fails with -EPERM:
+ * that user can replace the log's files and write its coordination file at
+ * any moment, and root would write through whatever they put there. With
+ * it, files root creates in the log are given to the directory's owner, so
+ * that the owner's own writers can open them. */
+#define DURLOG_OPEN_ALLOW_FOREIGN_OWNER ((uint64_t)1 << 0)
 
 /* Zero-fills *opts: every field its default. */
 void durlog_options_init(durlog_options *opts);
@@ -345,23 +359,43 @@ typedef struct durlog_recovery {
  * acknowledged as durable (DURLOG_EFAILED; `kernel` appends are not checked
  * one by one: they are caught at the next sync, roll or close).
  *
- * New files take the log directory's owner (when the writer runs as root)
- * and group, so that root appending to a user's log leaves nothing the
- * user's writers cannot open.
+ * New files take the log directory's group, and its owner when the writer
+ * runs as root, so that nothing the log's own writers cannot open is left
+ * behind.
  *
- * Hostile logs: segment files are opened without following symbolic links
- * and must be regular files; a segment named past the largest sequence
- * number (2^63) is damage; a directory every user may write to is refused
- * with -EPERM (so is it by durlog_reader_open).
+ * Hostile logs. A writer running as root (effective uid 0) refuses a log
+ * whose directory another user owns (-EPERM, naming the owner) unless
+ * opts->flags has DURLOG_OPEN_ALLOW_FOREIGN_OWNER: that user could swap the
+ * log's files for links to anything and write into its coordination file
+ * at any moment. Readers are not refused: a reader writes nothing into the
+ * log (at most the waiter counts of the coordination file), checks every
+ * record's checksum, and opens nothing for writing, so a hostile log can
+ * make it return an error, never make it write through a planted file.
+ * A writer never writes through a file of the log that has more than one
+ * hard link (-EPERM, naming the file and its link count: a link planted to
+ * a file elsewhere would be written over); readers may read such files.
+ * Segment files are opened without following symbolic links and must be
+ * regular files; a segment named past the largest sequence number (2^63) is
+ * damage; a directory every user may write to is refused with -EPERM (so
+ * is it by durlog_reader_open). Every value read from the coordination
+ * file, which every writer maps writable, is checked before it is used as
+ * an offset, a length or a file name: one out of bounds puts the log in the
+ * failed state (DURLOG_EFAILED, naming durlog.shm), and a reader that finds
+ * its published mark past what the log holds fails with DURLOG_ECORRUPT
+ * naming durlog.shm; none of it makes a writer or reader touch memory
+ * outside its mappings, return a record that was not appended, or wait
+ * without end.
  *
  * Errors: -EINVAL (NULL path or out, an option out of range, nonzero
  * reserved space); -ENOENT (no directory, with no_create); DURLOG_EFORMAT
  * (a directory that holds no log: see above; a coordination file of
  * another durlog version); -EBUSY (the writers that have the log open use
  * the other I/O mode, or their coordination file was removed or replaced);
- * -EPERM (a world-writable directory); DURLOG_ECORRUPT (damage recovery may
- * not cut); -errno of a system call (-EACCES, -ENOTDIR, -EMFILE, ...). The
- * message: durlog_last_errmsg(), and opts->errbuf. */
+ * -EPERM (a world-writable directory; another user's directory, for a writer
+ * running as root, without DURLOG_OPEN_ALLOW_FOREIGN_OWNER; durlog.shm with
+ * a second hard link); DURLOG_ECORRUPT (damage recovery may not cut);
+ * -errno of a system call (-EACCES, -ENOTDIR, -EMFILE, ...). The message:
+ * durlog_last_errmsg(), and opts->errbuf. */
 int durlog_open(const char *path, const durlog_options *opts, durlog **out);
 
 /* Flushes buffered records to the kernel, syncs DURLOG_INTERVAL records the

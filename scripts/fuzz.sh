@@ -27,6 +27,7 @@ for src in fuzz/fuzz_*.c; do
     seeds=../fuzz/corpus/segments leaks=1
     # The command's usage errors leave through longjmp (see fuzz_cli.c).
     [ "$t" = fuzz_cli ] && seeds=../fuzz/corpus/cli leaks=0
+    [ "$t" = fuzz_shm ] && seeds=../fuzz/corpus/shm
     (cd $FB && ASAN_OPTIONS=detect_leaks=$leaks ./$t -max_total_time="$seconds" \
         -print_final_stats=1 -timeout=10 -artifact_prefix=./crash-$t- \
         "corpus-$t" $seeds) >"$log" 2>&1

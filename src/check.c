@@ -173,11 +173,9 @@ static int lower_checkpoint(int dirfd, const char *path, const char *name, uint6
         h.ckpt_seq = first;
         h.ckpt_off = DL_SEG_HEADER_SIZE;
     }
-    int fd = dl_openat(dirfd, name, O_RDWR | O_NOFOLLOW, 0);
-    if (fd < 0) {
-        snprintf(msg, msglen, "cannot open %s/%s: %s", path, name, durlog_strerror(fd));
+    int fd = dl_open_log_file(dirfd, path, name, msg, msglen);
+    if (fd < 0)
         return fd;
-    }
     rc = dl_seg_write_header(fd, &h);
     if (!rc)
         rc = dl_fdatasync(fd);
@@ -277,7 +275,8 @@ static int open_live_view(int dirfd, const char *path, struct live_view *v, uint
         rc = dl_shm_valid_for(v->sh, dirfd);
     if (rc == 1) {
         *pub = atomic_load(&v->sh->published_seq);
-        if (!dl_shm_lost(v->guard))
+        /* (A mark past every sequence number is no writer's: shared.h.) */
+        if (!dl_shm_lost(v->guard) && *pub < DL_SEQ_LIMIT)
             return 1;
         rc = 0;
     }
@@ -373,6 +372,8 @@ static int published_this_boot(int dirfd, const char *path, uint64_t *pub,
     rc = dl_shm_valid_for(sh, dirfd);
     if (rc == 1 && !dl_shm_lost(g))
         *pub = atomic_load(&sh->published_seq);
+    if (*pub >= DL_SEQ_LIMIT)
+        *pub = 0; /* a mark no writer leaves says nothing (shared.h) */
     dl_shm_unmap(sh, g);
     dl_close(fd);
     return rc < 0 ? shm_problem(rep, path, rc) : 0;

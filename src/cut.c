@@ -108,11 +108,9 @@ int dl_cut_range(int dirfd, const char *path, const char *name, uint64_t off,
 {
     char tag[32];
     unsigned char *zeros = NULL;
-    int fd = dl_openat(dirfd, name, O_RDWR | O_NOFOLLOW, 0);
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot open %s/%s: %s", path, name, durlog_strerror(fd));
+    int fd = dl_open_log_file(dirfd, path, name, err, errlen);
+    if (fd < 0)
         return fd;
-    }
     /* Up to the next record boundary: the last record's zero padding lies
      * past the last non-zero byte, and a side file should hold whole
      * records (where the file has the bytes). */

@@ -254,6 +254,11 @@ int dl_held_fd(durlog *log, uint64_t seg);
 /* Closes the held file of segment seg (it is sealed, or the handle closes:
  * DL_NO_SEGMENT closes all). Needs no lock. */
 void dl_release_held(durlog *log, uint64_t seg);
+/* The coordination file sent a load or store at [off, off + len) outside
+ * this handle's mapping of the tail: its tail changed under the append lock
+ * after dl_lock_append checked it (dl_sh_tail_ok). Fails the log
+ * (dl_shm_damaged); nothing is touched. */
+int dl_tail_outside(durlog *log, uint64_t off, uint64_t len);
 /* How this handle opens the tail: DL_SEG_STORE (a mapping it stores into)
  * or, in pwrite mode, DL_SEG_WRITE (one it only reads). */
 int dl_tail_access(const durlog *log);
@@ -268,7 +273,8 @@ int dl_tail_reserve(durlog *log, uint64_t need);
 int dl_tail_write_stage(durlog *log);
 /* Zeroes [from, to) of segment m, from the end back (a writer killed half
  * way leaves whole records followed by zeros, never the reverse). 0, or
- * (pwrite mode) the error of a pwrite. */
+ * (pwrite mode) the error of a pwrite, or -ERANGE for a range outside the
+ * segment (it came from the coordination file). */
 int dl_tail_zero(durlog *log, struct dl_segmap *m, uint64_t from, uint64_t to);
 /* pwrite mode: zeroes what an earlier failure left past the tail
  * (up to reserve_end) before anything is appended after it. */
@@ -360,6 +366,9 @@ void dl_async_free(durlog *log);
 /* sync.c */
 /* Makes every record below `target` durable. */
 int dl_sync_to(durlog *log, uint64_t target);
+/* How long a sync waits for the sync lock while no sync finishes before
+ * -ETIMEDOUT (120 s: it is held across fdatasyncs; a test seam). */
+extern _Atomic uint64_t dl_sync_patience_ns;
 /* The same for records below `target` that all lie in segments up to seg,
  * syncing nothing after seg (the sealer's sync of a rolled segment). */
 int dl_sync_segment_records(durlog *log, uint64_t target, uint64_t seg);
@@ -371,6 +380,10 @@ int dl_failed_state(durlog *log);
  * reported as an error (that would say "not appended": a caller would
  * append them again). DURLOG_ENOTDURABLE, with a message saying both. */
 int dl_not_durable(durlog *log, uint64_t first, uint64_t end);
+/* Puts the log in the failed state because the coordination file holds a
+ * value no writer leaves (`why`, from the dl_sh_*_ok checks in shared.h);
+ * returns DURLOG_EFAILED with a message naming the file and the value. */
+int dl_shm_damaged(durlog *log, const char *why);
 /* Checks, after its fdatasync, that segment seg's file (open as fd) is
  * still under its name and, for the tail, the file every writer maps;
  * otherwise puts the log in the failed state (dl_mark_replaced). */

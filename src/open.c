@@ -26,6 +26,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -52,12 +53,30 @@ void durlog_options_init(durlog_options *opts)
         memset(opts, 0, sizeof *opts);
 }
 
+/* flags took the first reserved word: the struct's size, which programs
+ * built against an older header allocate, did not change. */
+_Static_assert(offsetof(durlog_options, flags) % sizeof(uint64_t) == 0 &&
+               offsetof(durlog_options, flags) - offsetof(durlog_options, io_mode) <
+                   sizeof(durlog_io_mode) + sizeof(uint64_t) &&
+               sizeof(durlog_options) ==
+                   offsetof(durlog_options, flags) + DURLOG_RESERVED_WORDS * sizeof(uint64_t),
+               "durlog_options must keep its size: carve new fields out of reserved");
+
+/* The flags this library knows. */
+#define DL_OPEN_FLAGS DURLOG_OPEN_ALLOW_FOREIGN_OWNER
+
 /* Turns the zeros of *o into the defaults and refuses what is out of range. */
 static int check_options(durlog_options *o, char *err, size_t errlen)
 {
-    if (dl_reserved_nonzero(o->reserved, DURLOG_RESERVED_WORDS)) {
+    if (dl_reserved_nonzero(o->reserved, sizeof o->reserved / sizeof o->reserved[0])) {
         dl_set_err(err, errlen, "durlog_options: reserved fields must be zero "
                    "(zero-fill the struct or call durlog_options_init)");
+        return -EINVAL;
+    }
+    if (o->flags & ~(uint64_t)DL_OPEN_FLAGS) {
+        dl_set_err(err, errlen, "durlog_options.flags: unknown bits %#llx (this library "
+                   "knows %#llx)", (unsigned long long)(o->flags & ~(uint64_t)DL_OPEN_FLAGS),
+                   (unsigned long long)DL_OPEN_FLAGS);
         return -EINVAL;
     }
     if (o->default_level == DURLOG_DEFAULT)
@@ -125,7 +144,12 @@ static int rebuild_shared(durlog *log)
         return dl_fail(log, rc, "stat %s: %s", log->path, durlog_strerror(rc));
     int existed = sh->magic == DL_SHM_MAGIC && sh->version == DL_SHM_VERSION &&
                   sh->size == sizeof *sh;
-    int same_log = existed && sh->dir_dev == dst.dev && sh->dir_ino == dst.ino;
+    /* Its marks are kept (and trusted as this boot's) only if they are
+     * marks a writer leaves: else the file is evidence of nothing. */
+    char why[DL_ERRMSG_SIZE / 2];
+    int same_log = existed && sh->dir_dev == dst.dev && sh->dir_ino == dst.ino &&
+                   dl_sh_marks_ok(atomic_load(&sh->durable_seq),
+                                  atomic_load(&sh->published_seq), why, sizeof why);
     int strict = same_log && boot[0] && strncmp(boot, sh->boot_id, sizeof boot) == 0;
     /* Same boot, and the last fdatasync failed or its leader died in it:
      * the pages it did not write may still be in the page cache, intact
@@ -267,6 +291,10 @@ static int open_shm(durlog *log, int create)
     if (!S_ISREG(st.mode))
         return dl_fail(log, DURLOG_EFORMAT, "%s/%s is not a regular file",
                        log->path, DL_SHM_NAME);
+    char why[DL_ERRMSG_SIZE];
+    rc = dl_refuse_links(st.nlink, log->path, DL_SHM_NAME, why, sizeof why);
+    if (rc)
+        return dl_fail(log, rc, "%s", why);
     /* The log's permissions are those its first writer gave this file; every
      * segment any writer creates gets the same, whatever its own options
      * and umask, so that all of the log's writers and readers can open it. */
@@ -552,6 +580,12 @@ int durlog_open(const char *path, const durlog_options *opts, durlog **out)
             rc = dl_fail(log, rc, "stat %s: %s", path, durlog_strerror(rc));
             goto fail;
         }
+        rc = dl_log_owner_check(st.uid, (o.flags & DURLOG_OPEN_ALLOW_FOREIGN_OWNER) != 0,
+                                path, why, sizeof why);
+        if (rc) {
+            rc = dl_fail(log, rc, "%s", why);
+            goto fail;
+        }
         log->owner = (struct dl_owner){ st.uid, st.gid };
     }
     rc = refuse_non_log(log);
@@ -649,6 +683,9 @@ int durlog_close(durlog *log)
      * appended: what it appended may not be in the log, or not durable. */
     if (!rc && log->last_seq && atomic_load(&log->sh->failed))
         rc = dl_failed_state(log);
+    /* The handle and its message go: the thread keeps the message. */
+    if (rc)
+        dl_set_last_errmsg(log->errmsg);
     free_handle(log);
     return rc;
 }
@@ -680,9 +717,16 @@ int durlog_get_info(durlog *log, durlog_info *out)
     out->bytes = ds.bytes;
     out->disk_bytes = ds.disk_bytes;
     out->missing = ds.missing;
-    out->next_seq = atomic_load(&log->sh->published_seq);
-    out->first_seq = ds.segments ? ds.first_seq : out->next_seq;
     out->durable_seq = atomic_load(&log->sh->durable_seq);
+    out->next_seq = atomic_load(&log->sh->published_seq);
+    /* Marks no writer leaves (shared.h) are not passed on: the segments
+     * say where the log ends, and nothing is known durable. */
+    char why[DL_ERRMSG_SIZE / 2];
+    if (!dl_sh_marks_ok(out->durable_seq, out->next_seq, why, sizeof why)) {
+        out->next_seq = ds.next_seq;
+        out->durable_seq = 0;
+    }
+    out->first_seq = ds.segments ? ds.first_seq : out->next_seq;
     if (out->durable_seq > out->next_seq)
         out->durable_seq = out->next_seq;
     return 0;

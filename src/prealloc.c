@@ -58,8 +58,10 @@ static void extend_once(durlog *log)
         /* Nor a file someone truncated below what was allocated: growing it
          * back would let the appenders' stores land in a file that lost its
          * header and records, instead of faulting (which fails the log). */
+        /* (Within the mapping: the values came from the coordination file.) */
         struct dl_stat st;
-        int ok = m && dl_stat_fd(m->fd, &st) == 0 && st.size >= alloc &&
+        int ok = m && dl_seg_span_ok(m, alloc, target - alloc) &&
+                 dl_stat_fd(m->fd, &st) == 0 && st.size >= alloc &&
                  dl_fallocate(m->fd, (off_t)alloc, (off_t)(target - alloc)) == 0;
         if (ok)
             dl_prefault(m->map, alloc, target, dl_prefault_for_write(log));

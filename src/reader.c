@@ -223,10 +223,14 @@ static void relook(durlog_reader *r, int force)
     if (!force && now - r->looked_ns < DL_READER_RELOOK_NS)
         return;
     r->looked_ns = now;
-    if (r->live && dl_shm_probe_live(r->shmfd) == 1 && dl_shm_valid_for(r->sh, r->dirfd) == 1)
+    if (r->live && dl_shm_probe_live(r->shmfd) == 1 && dl_shm_valid_for(r->sh, r->dirfd) == 1 &&
+        atomic_load(&r->sh->failed) != DL_FAIL_DAMAGED)
         return;
     attach_shared(r);
+    /* A file its writers found damaged (shared.h: DL_FAIL_DAMAGED) says
+     * nothing: checksums decide, as without a writer. */
     r->live = r->sh && dl_shm_valid_for(r->sh, r->dirfd) == 1 &&
+              atomic_load(&r->sh->failed) != DL_FAIL_DAMAGED &&
               dl_shm_probe_live(r->shmfd) == 1;
     if (!r->live && r->opts.durable_only)
         r->proven_durable = proven_durable(r);
@@ -531,6 +535,23 @@ static int record_now_here(durlog_reader *r)
     return follow_roll(r);
 }
 
+/* The live coordination file says records up to `end` were appended (its
+ * published mark), and the log holds none from next_seq on: either a
+ * segment lost them, or the mark is not the writers' (someone wrote into
+ * the file). Records are published only after they are in the segment, so
+ * a writer never makes this happen. */
+static int shm_promised_more(durlog_reader *r, uint64_t end)
+{
+    char name[DL_SEG_NAME_LEN + 1];
+    dl_seg_name(name, r->seg.first_seq);
+    return rfail(r, DURLOG_ECORRUPT, "%s: record %llu is missing: %s says records below "
+                 "%llu were appended, but %s ends at byte offset %llu, before it (a segment "
+                 "lost records, or someone else wrote into %s); run `durlog check %s`",
+                 r->path, (unsigned long long)r->next_seq, DL_SHM_NAME,
+                 (unsigned long long)end, name, (unsigned long long)r->pos, DL_SHM_NAME,
+                 r->path);
+}
+
 /* The reader found no record `next_seq` where it is, and no segment named
  * for it. Decides whether that is the end of the log (DURLOG_EEND), or
  * damage (DURLOG_ECORRUPT, with a message naming what is missing), or
@@ -570,9 +591,12 @@ static int no_record_here(durlog_reader *r, enum dl_rec_status st, uint64_t end)
     int short_of_promise = dl_seg_read_header(r->dirfd, r->path, r->seg.first_seq, &h, NULL,
                                               err, sizeof err) == 0 &&
                            (h.flags & DL_SEG_F_CKPT) && r->next_seq < h.ckpt_seq;
+    uint64_t shm_mark = end; /* what the coordination file promised */
     if (!short_of_promise && end == UINT64_MAX && r->sh &&
-        dl_shm_valid_for(r->sh, r->dirfd) == 1)
-        short_of_promise = r->next_seq < atomic_load(&r->sh->published_seq);
+        dl_shm_valid_for(r->sh, r->dirfd) == 1) {
+        shm_mark = atomic_load(&r->sh->published_seq);
+        short_of_promise = r->next_seq < shm_mark;
+    }
     uint64_t later = DL_NO_SEGMENT;
     if (!more_here && !short_of_promise && end == UINT64_MAX) {
         rc = next_segment(r, r->seg.first_seq, &later);
@@ -602,6 +626,8 @@ static int no_record_here(durlog_reader *r, enum dl_rec_status st, uint64_t end)
                      "%llu); run `durlog check %s`", r->path,
                      (unsigned long long)r->next_seq, (unsigned long long)later - 1,
                      (unsigned long long)later, r->path);
+    if (at_end && later == DL_NO_SEGMENT && r->next_seq < shm_mark && shm_mark != UINT64_MAX)
+        return shm_promised_more(r, shm_mark);
     if (at_end)
         return rfail(r, DURLOG_ECORRUPT, "%s: record %llu is missing: %s/%s ends at byte "
                      "offset %llu, before it; run `durlog check %s`", r->path,
@@ -685,6 +711,9 @@ static int next_record(durlog_reader *r, durlog_record *rec)
     }
     for (int relooked = 0;;) {
         uint64_t end = readable_end(r);
+        /* A mark past every sequence number is no writer's. */
+        if (end != UINT64_MAX && end >= DL_SEQ_LIMIT)
+            return shm_promised_more(r, end);
         if (r->next_seq >= end) {
             /* At the end the live file gives: is it still live? If the file
              * was emptied under us, its marks read as zero now, which says

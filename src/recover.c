@@ -196,10 +196,12 @@ static int fail_corrupt(durlog *log, const uint64_t *segs, const struct seg_stat
                    (unsigned long long)missing, (unsigned long long)later, log->path);
 }
 
-/* Zeroes bytes [from, to) of segment `name` in place; with sync, durably. */
-static int zero_in_place(durlog *log, const char *name, uint64_t from, uint64_t to, int sync)
+/* Zeroes bytes [from, to) of segment `name` in place; with sync, durably.
+ * On failure, err says what failed. */
+static int zero_in_place(durlog *log, const char *name, uint64_t from, uint64_t to, int sync,
+                         char err[DL_ERRMSG_SIZE])
 {
-    int fd = dl_openat(log->dirfd, name, O_RDWR | O_NOFOLLOW, 0);
+    int fd = dl_open_log_file(log->dirfd, log->path, name, err, DL_ERRMSG_SIZE);
     if (fd < 0)
         return fd;
     size_t len = (size_t)(to - from);
@@ -209,17 +211,23 @@ static int zero_in_place(durlog *log, const char *name, uint64_t from, uint64_t 
         rc = dl_fdatasync(fd);
     free(zeros);
     dl_close(fd);
+    if (rc)
+        snprintf(err, DL_ERRMSG_SIZE, "cannot zero bytes %llu to %llu of %s/%s: %s",
+                 (unsigned long long)from, (unsigned long long)to, log->path, name,
+                 durlog_strerror(rc));
     return rc;
 }
 
-static int zero_range(durlog *log, const char *name, uint64_t from, uint64_t to)
+static int zero_range(durlog *log, const char *name, uint64_t from, uint64_t to,
+                      char err[DL_ERRMSG_SIZE])
 {
-    return zero_in_place(log, name, from, to, 1);
+    return zero_in_place(log, name, from, to, 1, err);
 }
 
-static int zero_range_unsynced(durlog *log, const char *name, uint64_t from, uint64_t to)
+static int zero_range_unsynced(durlog *log, const char *name, uint64_t from, uint64_t to,
+                               char err[DL_ERRMSG_SIZE])
 {
-    return zero_in_place(log, name, from, to, 0);
+    return zero_in_place(log, name, from, to, 0, err);
 }
 
 /* Cuts the log at the break in segment b: the debris after b's valid
@@ -236,10 +244,10 @@ static int cut_at_break(durlog *log, const uint64_t *segs, struct seg_state *st,
         dl_seg_name(name, segs[b]);
         if (mode == DL_RECOVER_LIVE) {
             /* Not synced: the writers' next sync covers it. */
-            rc = zero_range_unsynced(log, name, s->valid_end, s->dirty_end);
+            rc = zero_range_unsynced(log, name, s->valid_end, s->dirty_end, err);
             if (rc)
-                return dl_fail(log, rc, "clear the partial record a dead writer left "
-                               "in %s/%s: %s", log->path, name, durlog_strerror(rc));
+                return dl_fail(log, rc, "clear the partial record a dead writer left: %s",
+                               err);
         } else {
             rc = dl_cut_range(log->dirfd, log->path, name, s->valid_end, s->dirty_end,
                               &log->owner, side, err, sizeof err);
@@ -248,7 +256,7 @@ static int cut_at_break(durlog *log, const uint64_t *segs, struct seg_state *st,
                  * record (a record torn by the crash): zeroed in place, so
                  * that a full disk does not keep every writer out. The
                  * report says they were not kept (no side file). */
-                rc = zero_range(log, name, s->valid_end, s->dirty_end);
+                rc = zero_range(log, name, s->valid_end, s->dirty_end, err);
             } else if (!rc) {
                 snprintf(rep->side_file, sizeof rep->side_file, "%s", side);
             }
@@ -306,7 +314,8 @@ static uint64_t tail_allocated(durlog *log, uint64_t seg, const struct seg_state
         return t->size;
     char name[DL_SEG_NAME_LEN + 1];
     dl_seg_name(name, seg);
-    int fd = dl_openat(log->dirfd, name, O_RDWR | O_NOFOLLOW, 0);
+    char err[DL_ERRMSG_SIZE];
+    int fd = dl_open_log_file(log->dirfd, log->path, name, err, sizeof err);
     int rc = fd < 0 ? fd : dl_fallocate(fd, (off_t)page, (off_t)(t->size - page));
     if (rc && fd >= 0 && data_end > page)
         (void)dl_fallocate(fd, (off_t)page, (off_t)(data_end - page));
@@ -343,6 +352,10 @@ static void set_tail(durlog *log, const uint64_t *segs, const struct seg_state *
     sh->tail_capacity = t->hdr.capacity;
     sh->tail_off = sh->reserve_end = t->scan.valid_end;
     sh->tail_alloc = tail_allocated(log, segs[kept - 1], t);
+    /* A file grown past its capacity (by someone else) holds nothing of
+     * the log there: appends stay within the capacity (dl_sh_tail_ok). */
+    if (sh->tail_alloc > sh->tail_capacity)
+        sh->tail_alloc = sh->tail_capacity;
     sh->tail_ino = t->ino;
 }
 
@@ -367,10 +380,10 @@ static int rewrite_range(durlog *log, uint64_t seg, uint64_t from, uint64_t to)
 {
     char name[DL_SEG_NAME_LEN + 1];
     dl_seg_name(name, seg);
-    int fd = dl_openat(log->dirfd, name, O_RDWR | O_NOFOLLOW, 0);
+    char err[DL_ERRMSG_SIZE];
+    int fd = dl_open_log_file(log->dirfd, log->path, name, err, sizeof err);
     if (fd < 0)
-        return dl_fail(log, fd, "cannot open %s/%s: %s", log->path, name,
-                       durlog_strerror(fd));
+        return dl_fail(log, fd, "%s", err);
     size_t cap = DL_REWRITE_CHUNK;
     unsigned char *buf = malloc(cap);
     int rc = buf ? 0 : -ENOMEM;
@@ -420,10 +433,10 @@ int dl_write_checkpoint(durlog *log, uint64_t seg, uint64_t ckpt_seq, uint64_t c
     if (dl_view_lost(log))
         return dl_failed_state(log); /* seg and the marks may be zero-page values */
     dl_seg_name(name, seg);
-    int fd = dl_openat(log->dirfd, name, O_RDWR | O_NOFOLLOW, 0);
+    char err[DL_ERRMSG_SIZE];
+    int fd = dl_open_log_file(log->dirfd, log->path, name, err, sizeof err);
     if (fd < 0)
-        return dl_fail(log, fd, "cannot open %s/%s to write its checkpoint: %s",
-                       log->path, name, durlog_strerror(fd));
+        return dl_fail(log, fd, "%s (to write its checkpoint)", err);
     int rc = dl_stat_fd(fd, &st);
     if (rc == 0 && ino && st.ino != ino) {
         dl_close(fd);

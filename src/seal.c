@@ -100,6 +100,11 @@ static int seal_one(durlog *log, uint64_t seg, uint64_t next, int redo)
         rc = walk_end(log, seg, &note);
         if (rc)
             return rc;
+    } else if (!dl_sh_note_ok(&note, seg, size < h.capacity ? size : h.capacity, err,
+                              sizeof err)) {
+        /* It would be written into the header as the seal: never a value
+         * outside the segment. */
+        return dl_shm_damaged(log, err);
     }
     if (note.end_seq != next || note.end_seq <= seg)
         return 1;
@@ -108,10 +113,9 @@ static int seal_one(durlog *log, uint64_t seg, uint64_t next, int redo)
     rc = dl_sync_segment_records(log, note.end_seq, seg);
     if (rc)
         return rc;
-    int fd = dl_openat(log->dirfd, name, O_RDWR | O_NOFOLLOW, 0);
+    int fd = dl_open_log_file(log->dirfd, log->path, name, err, sizeof err);
     if (fd < 0)
-        return dl_fail(log, fd, "cannot open %s/%s to seal it: %s", log->path, name,
-                       durlog_strerror(fd));
+        return dl_fail(log, fd, "%s (to seal it)", err);
     if (note.ino && (dl_stat_fd(fd, &st) != 0 || st.ino != note.ino)) {
         dl_close(fd);
         return dl_mark_replaced(log, seg, -1);
@@ -172,16 +176,19 @@ int dl_seal_run(durlog *log)
 {
     struct dl_shared *sh = log->sh;
     int redo = 0;
-    int rc = pthread_mutex_trylock(&sh->seal_lock);
-    if (rc == EBUSY)
+    int rc = dl_mutex_trylock(&sh->seal_lock);
+    if (rc == -EBUSY)
         return 0;
-    if (rc == EOWNERDEAD) {
+    if (rc == DL_LOCK_DAMAGED)
+        return dl_shm_damaged(log, "its seal lock is not a lock durlog made");
+    if (rc == 1) {
         /* The sealer died, maybe after writing a seal and before (or
          * during) its fdatasync: the next seal is rewritten, not trusted. */
         dl_mutex_consistent(&sh->seal_lock);
         redo = 1;
+        rc = 0; /* its work is ours now: not an error */
     } else if (rc) {
-        return dl_fail(log, -rc, "seal lock of %s: %s", log->path, durlog_strerror(-rc));
+        return dl_fail(log, rc, "seal lock of %s: %s", log->path, durlog_strerror(rc));
     }
     for (;;) {
         uint64_t tail = atomic_load(&sh->published_seg);

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,6 +136,8 @@ static int open_checked(int dirfd, const char *path, uint64_t first_seq,
         snprintf(err, errlen, "%s/%s is not a regular file", path, name);
         goto out_close;
     }
+    if (writable && (rc = dl_refuse_links(st.nlink, path, name, err, errlen)) != 0)
+        goto out_close;
     *size = st.size;
     if (*size < DL_SEG_HEADER_SIZE) {
         rc = DURLOG_ECORRUPT;
@@ -271,8 +274,11 @@ int dl_seg_create(int dirfd, const char *path, uint64_t first_seq, int writable,
         return -EEXIST;
     }
     /* A temporary file left by a creator that died is ours to replace:
-     * creation happens only under the append lock. */
-    s.fd = dl_openat(dirfd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW, mode);
+     * creation happens only under the append lock. Removed, then created
+     * anew (O_EXCL), never truncated: a file planted under that name (a hard
+     * link to a file elsewhere) must not be written through. */
+    dl_unlinkat(dirfd, tmp);
+    s.fd = dl_openat(dirfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
     if (s.fd < 0) {
         rc = s.fd;
         snprintf(err, errlen, "cannot create %s/%s: %s", path, tmp, durlog_strerror(rc));
@@ -437,6 +443,63 @@ void dl_seg_remove_temps(int dirfd)
             dl_unlinkat(dirfd, de->d_name);
     }
     closedir(d);
+}
+
+int dl_refuse_links(uint64_t nlink, const char *path, const char *name, char *err,
+                    size_t errlen)
+{
+    if (nlink <= 1)
+        return 0;
+    snprintf(err, errlen, "%s/%s has %llu hard links: a writer never writes through a file "
+             "that has other names (a link planted to a file outside the log would be "
+             "written over); if the other names are a backup's (cp -al, rsnapshot), copy "
+             "the file instead so that the log's file has one name", path, name,
+             (unsigned long long)nlink);
+    return -EPERM;
+}
+
+int dl_open_log_file(int dirfd, const char *path, const char *name, char *err,
+                     size_t errlen)
+{
+    struct dl_stat st;
+    int fd = dl_openat(dirfd, name, O_RDWR | O_NOFOLLOW, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open %s/%s: %s%s", path, name, durlog_strerror(fd),
+                 fd == -ELOOP ? " (files of a log must not be symbolic links)" : "");
+        return fd;
+    }
+    int rc = dl_stat_fd(fd, &st);
+    if (rc < 0)
+        snprintf(err, errlen, "cannot stat %s/%s: %s", path, name, durlog_strerror(rc));
+    else if (!S_ISREG(st.mode) && (rc = DURLOG_EFORMAT) != 0)
+        snprintf(err, errlen, "%s/%s is not a regular file", path, name);
+    else
+        rc = dl_refuse_links(st.nlink, path, name, err, errlen);
+    if (rc) {
+        dl_close(fd);
+        return rc;
+    }
+    return fd;
+}
+
+int dl_log_owner_check(uid_t owner, int allowed, const char *path, char *err,
+                       size_t errlen)
+{
+    if (allowed || owner == 0 || geteuid() != 0)
+        return 0;
+    /* The name, when the user database has one, for the message only. */
+    char buf[1024], who[300];
+    struct passwd pw, *found = NULL;
+    if (getpwuid_r(owner, &pw, buf, sizeof buf, &found) == 0 && found)
+        snprintf(who, sizeof who, "user %s (uid %u)", found->pw_name, (unsigned)owner);
+    else
+        snprintf(who, sizeof who, "uid %u", (unsigned)owner);
+    snprintf(err, errlen, "%s belongs to %s, and this writer runs as root: that user can "
+             "replace the log's files and write into its %s at any moment, and root would "
+             "write through whatever they put there; append as that user, or allow it "
+             "(DURLOG_OPEN_ALLOW_FOREIGN_OWNER in durlog_options.flags, `durlog append "
+             "--allow-foreign-owner`)", path, who, DL_SHM_NAME);
+    return -EPERM;
 }
 
 int dl_log_dir_check(int dirfd, const char *path, char *err, size_t errlen)

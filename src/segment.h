@@ -35,6 +35,15 @@ struct dl_segmap {
 
 #define DL_SEGMAP_INIT { 0, -1, NULL, 0, 0, 0, NULL, { 0, 0, 0, 0, 0, 0, 0 } }
 
+/* 1 if bytes [off, off + len) lie inside s's mapping. Offsets that come from
+ * the coordination file (which anyone writing the log can change) are
+ * checked here, against the mapping this process made, right before a
+ * load or store through it. */
+static inline int dl_seg_span_ok(const struct dl_segmap *s, uint64_t off, uint64_t len)
+{
+    return s->map && off <= s->capacity && len <= s->capacity - off;
+}
+
 /* Who owns a log's files: the log directory's owner and group. Every file
  * durlog creates in the log gets them (the group always, where the creator
  * may set it; the owner when the creator is root), so that a writer running
@@ -129,6 +138,30 @@ enum dl_dir_content {
 /* Looks at directory dirfd's entries: an enum dl_dir_content (with
  * DL_DIR_OTHER, one of the other names in `other`), or -errno. */
 int dl_dir_content(int dirfd, char *other, size_t other_size);
+/* Refuses (-EPERM, with a message naming the owner and how to allow it) a
+ * log directory owned by another user than root when this process runs as
+ * root (effective uid 0) and the caller did not allow it: that user can
+ * replace the log's files and write its coordination file at any moment,
+ * and root would write through whatever they put there. `owner` is the
+ * directory's owner. */
+int dl_log_owner_check(uid_t owner, int allowed, const char *path, char *err,
+                       size_t errlen);
+
+/* Refuses (-EPERM, with a message naming the file and its link count) a
+ * file of the log that has more than one hard link, before anything writes
+ * through it: a link planted in the log directory to a file elsewhere
+ * (/etc/shadow, another user's data) would be written over. Readers may read
+ * such files; every writer, recovery and repair opens files it writes
+ * through dl_open_log_file, or checks them here. */
+int dl_refuse_links(uint64_t nlink, const char *path, const char *name, char *err,
+                    size_t errlen);
+
+/* Opens file `name` of the log read-write to write into it: never through
+ * a symbolic link (-ELOOP), only a regular file (DURLOG_EFORMAT), with one
+ * hard link (dl_refuse_links). Returns the descriptor, or a negative error
+ * with a message naming the file. */
+int dl_open_log_file(int dirfd, const char *path, const char *name, char *err,
+                     size_t errlen);
 
 /* Temporary name used while creating a segment. */
 #define DL_SEG_TMP_SUFFIX ".tmp"

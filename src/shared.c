@@ -6,16 +6,21 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
+#include <linux/futex.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 
 #include "durlog.h"
+#include "format.h"
 #include "guard.h"
 #include "interrupt.h"
 #include "os.h"
+#include "segment.h"
 
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free "
                "to work across processes");
@@ -56,6 +61,10 @@ int dl_shm_open_view(int dirfd, int writable, int *fd, struct dl_shared **out,
         return f;
     int rc = dl_stat_fd(f, &st);
     if (!rc && (!S_ISREG(st.mode) || st.size < DL_SHM_SIZE))
+        rc = 1;
+    /* A file with other names may be someone else's (a hard link planted
+     * to a file elsewhere): never mapped writable (dl_refuse_links). */
+    if (!rc && writable && st.nlink > 1)
         rc = 1;
     if (!rc)
         rc = dl_shm_map(f, writable, out, guard);
@@ -184,6 +193,69 @@ int dl_seal_note_find(struct dl_shared *sh, uint64_t seg, struct dl_seal_note *o
     return 0;
 }
 
+/* 1 if a <= b; else 0, with "A a is past B b" in why. */
+static int not_past(const char *a_name, uint64_t a, const char *b_name, uint64_t b,
+                    char *why, size_t len)
+{
+    if (a <= b)
+        return 1;
+    snprintf(why, len, "%s %" PRIu64 " is past %s %" PRIu64, a_name, a, b_name, b);
+    return 0;
+}
+
+int dl_sh_marks_ok(uint64_t durable, uint64_t published, char *why, size_t len)
+{
+    return not_past("published_seq", published, "the largest sequence number",
+                    DL_SEQ_LIMIT - 1, why, len) &&
+           not_past("durable_seq", durable, "published_seq", published, why, len);
+}
+
+int dl_sh_tail_ok(const struct dl_shared *sh, char *why, size_t len)
+{
+    /* Each value read once: the checks and the message see the same. */
+    uint64_t next = sh->next_seq, seg = sh->tail_seg, cap = sh->tail_capacity;
+    uint64_t off = sh->tail_off, reserve = sh->reserve_end, alloc = sh->tail_alloc;
+    uint64_t durable = atomic_load(&((struct dl_shared *)sh)->durable_seq);
+    uint64_t published = atomic_load(&((struct dl_shared *)sh)->published_seq);
+    if (!not_past("next_seq", next, "the largest sequence number", DL_SEQ_LIMIT - 1, why,
+                  len) ||
+        !not_past("published_seq", published, "next_seq", next, why, len) ||
+        !dl_sh_marks_ok(durable, published, why, len))
+        return 0;
+    if (seg == DL_NO_SEGMENT)
+        return 1;
+    if (!not_past("tail_seg", seg, "next_seq", next, why, len) ||
+        !not_past("tail_alloc", alloc, "tail_capacity", cap, why, len))
+        return 0;
+    if (cap <= DL_SEG_HEADER_SIZE || cap > DL_SEG_MAX_CAPACITY)
+        snprintf(why, len, "tail_capacity %" PRIu64 " is no segment's", cap);
+    else if (off < DL_SEG_HEADER_SIZE || off > cap || off % DL_REC_ALIGN)
+        snprintf(why, len, "tail_off %" PRIu64 " is not a record's offset in a segment of "
+                 "%" PRIu64 " bytes", off, cap);
+    else if (reserve < off || reserve > cap)
+        snprintf(why, len, "reserve_end %" PRIu64 " is outside [tail_off %" PRIu64
+                 ", tail_capacity %" PRIu64 "]", reserve, off, cap);
+    else
+        return 1;
+    return 0;
+}
+
+int dl_sh_note_ok(const struct dl_seal_note *note, uint64_t seg, uint64_t limit,
+                  char *why, size_t len)
+{
+    if (note->seg != seg || note->end_seq <= seg || note->end_seq >= DL_SEQ_LIMIT)
+        snprintf(why, len, "the seal note of segment %" PRIu64 " says records %" PRIu64
+                 " to %" PRIu64, seg, note->seg, note->end_seq);
+    else if (note->end_off <= DL_SEG_HEADER_SIZE || note->end_off > limit ||
+             note->end_off % DL_REC_ALIGN)
+        snprintf(why, len, "the seal note of segment %" PRIu64 " says its records end at "
+                 "offset %" PRIu64 ", and it holds %" PRIu64 " bytes", seg, note->end_off,
+                 limit);
+    else
+        return 1;
+    return 0;
+}
+
 void dl_raise_mark(_Atomic uint64_t *mark, uint64_t v)
 {
     uint64_t cur = atomic_load(mark);
@@ -202,17 +274,115 @@ void __tsan_mutex_post_lock(void *addr, unsigned flags, int recursion);
 #define TSAN_TOOK_OWNER_DEAD_LOCK(m) ((void)0)
 #endif
 
+/* The locks live in a file anyone who may write the log can change, and
+ * glibc keeps a robust mutex's state inside it: its kind, which decides the
+ * code path every lock call takes (a kind with lock elision makes
+ * pthread_mutex_trylock run transactional instructions the processor may
+ * not have: SIGILL), and, while it is held, the holder's place in its
+ * thread's list of robust mutexes (two pointers that pthread_mutex_unlock
+ * writes through). So, with glibc:
+ *  - before a lock call, the kind must be the one dl_shared_init_locks
+ *    gave it, else the call is not made (DL_LOCK_DAMAGED);
+ *  - while this thread holds a lock, a private copy of its state is kept,
+ *    and written back over it before the unlock: nobody else has any
+ *    business with those bytes meanwhile (other lockers only mark the lock
+ *    word as waited for), so a holder's state changed by someone else
+ *    never turns into a store through a pointer someone else chose.
+ * Elsewhere the locks are used as they are. */
+#if defined(__GLIBC__)
+/* Locks one thread may hold at once: the append, sync and seal locks of a
+ * log (one log's at a time), with room to spare. */
+#define DL_HELD_LOCKS 4
+static _Thread_local struct {
+    pthread_mutex_t *m;
+    __typeof__(((pthread_mutex_t *)0)->__data) state;
+} held_locks[DL_HELD_LOCKS];
+
+static int lock_kind(void)
+{
+    static _Atomic int kind = -1;
+    int k = atomic_load(&kind);
+    if (k == -1) {
+        pthread_mutex_t ref;
+        if (init_one(&ref) == 0) {
+            k = ref.__data.__kind;
+            pthread_mutex_destroy(&ref);
+            atomic_store(&kind, k);
+        }
+    }
+    return k;
+}
+
+static int kind_ok(const pthread_mutex_t *m)
+{
+    return m->__data.__kind == lock_kind();
+}
+
+static void note_held(pthread_mutex_t *m)
+{
+    for (size_t i = 0; i < DL_HELD_LOCKS; i++) {
+        if (!held_locks[i].m || held_locks[i].m == m) {
+            held_locks[i].m = m;
+            held_locks[i].state = m->__data;
+            return;
+        }
+    }
+}
+
+/* Puts back the state this thread's lock had when it took it (all but the
+ * lock word, which waiters change, and whose owner bits are ours). */
+static void restore_held(pthread_mutex_t *m)
+{
+    for (size_t i = 0; i < DL_HELD_LOCKS; i++) {
+        if (held_locks[i].m != m)
+            continue;
+        const size_t word = sizeof m->__data.__lock;
+        char *now = (char *)&m->__data + word, *then = (char *)&held_locks[i].state + word;
+        if (memcmp(now, then, sizeof m->__data - word) != 0)
+            memcpy(now, then, sizeof m->__data - word);
+        _Atomic int *lock = (_Atomic int *)&m->__data.__lock;
+        int mine = held_locks[i].state.__lock & FUTEX_TID_MASK;
+        int cur = atomic_load(lock);
+        while ((cur & FUTEX_TID_MASK) != mine &&
+               !atomic_compare_exchange_weak(lock, &cur, mine | (cur & FUTEX_WAITERS)))
+            ;
+        held_locks[i].m = NULL;
+        return;
+    }
+}
+#else
+static int kind_ok(const pthread_mutex_t *m)
+{
+    (void)m;
+    return 1;
+}
+static void note_held(pthread_mutex_t *m)
+{
+    (void)m;
+}
+static void restore_held(pthread_mutex_t *m)
+{
+    (void)m;
+}
+#endif
+
+/* One attempt: 0, 1 (owner died), -EBUSY or another negative error. */
+int dl_mutex_trylock(pthread_mutex_t *m)
+{
+    if (!kind_ok(m))
+        return DL_LOCK_DAMAGED;
+    int rc = pthread_mutex_trylock(m);
+    if (rc == 0 || rc == EOWNERDEAD)
+        note_held(m);
+    return rc == EOWNERDEAD ? 1 : -rc;
+}
+
 /* How long a locker sleeps before looking at a robust lock again. */
 #define DL_LOCK_RECHECK_NS 50000000u
 
-int dl_mutex_lock(pthread_mutex_t *m)
-{
-    return dl_mutex_lock_within(m, UINT64_MAX);
-}
-
 int dl_mutex_lock_within(pthread_mutex_t *m, uint64_t patience_ns)
 {
-    uint64_t start = patience_ns == UINT64_MAX ? 0 : dl_mono_ns();
+    uint64_t start = dl_mono_ns();
     /* Never an unbounded sleep: a holder killed inside its unlock, after
      * releasing the lock word but before its FUTEX_WAKE, loses the wake-up
      * whenever another thread takes the lock through the fast path before
@@ -221,6 +391,8 @@ int dl_mutex_lock_within(pthread_mutex_t *m, uint64_t patience_ns)
      * does not know anyone sleeps). Seen in the kill tests about once in 600
      * kills. Sleeping in bounded steps turns that into a delay of at most
      * DL_LOCK_RECHECK_NS. */
+    if (!kind_ok(m))
+        return DL_LOCK_DAMAGED;
     int rc = pthread_mutex_trylock(m);
     while (rc == EBUSY) {
         /* timedlock (CLOCK_REALTIME), not clocklock: ThreadSanitizer does not
@@ -232,15 +404,18 @@ int dl_mutex_lock_within(pthread_mutex_t *m, uint64_t patience_ns)
             ts.tv_sec++;
             ts.tv_nsec -= DL_NS_PER_S;
         }
+        if (!kind_ok(m))
+            return DL_LOCK_DAMAGED;
         rc = pthread_mutex_timedlock(m, &ts);
-        if (rc == ETIMEDOUT && patience_ns != UINT64_MAX &&
-            dl_mono_ns() - start >= patience_ns)
+        if (rc == ETIMEDOUT && dl_mono_ns() - start >= patience_ns)
             return -ETIMEDOUT;
         if (rc == ETIMEDOUT)
             rc = EBUSY;
         else if (rc == EOWNERDEAD)
             TSAN_TOOK_OWNER_DEAD_LOCK(m);
     }
+    if (rc == 0 || rc == EOWNERDEAD)
+        note_held(m);
     if (rc == 0)
         return 0;
     if (rc == EOWNERDEAD)
@@ -251,10 +426,12 @@ int dl_mutex_lock_within(pthread_mutex_t *m, uint64_t patience_ns)
 void dl_mutex_consistent(pthread_mutex_t *m)
 {
     pthread_mutex_consistent(m);
+    note_held(m); /* its owner is this thread now, not a dead one */
 }
 
 void dl_mutex_unlock(pthread_mutex_t *m)
 {
+    restore_held(m);
     pthread_mutex_unlock(m);
 }
 

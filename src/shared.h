@@ -29,6 +29,7 @@
 #ifndef DL_SHARED_H
 #define DL_SHARED_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -96,6 +97,10 @@ enum dl_failure {
     DL_FAIL_SEGMENT = 5,           /* a segment was truncated, or could not
                                       be read or stored into, under a
                                       writer */
+    DL_FAIL_DAMAGED = 6,           /* this file held a value no writer
+                                      leaves (dl_sh_tail_ok and the other
+                                      checks below): someone else wrote
+                                      into it */
 };
 
 struct dl_shared {
@@ -188,10 +193,11 @@ int dl_shm_map(int fd, int writable, struct dl_shared **out, struct dl_guard **g
 void dl_shm_unmap(struct dl_shared *sh, struct dl_guard *guard);
 /* Opens and maps (dl_shm_map) the coordination file of the log in dirfd,
  * read-write if writable, if there is one a writer built: a regular file of
- * at least DL_SHM_SIZE bytes. 0 with *fd, *out and *guard set (the caller
- * unmaps and closes them); 1 when there is none (no such file, no
- * permission to open it, or not one a writer built); -errno when it could
- * not be looked at or mapped. Nothing is left open unless 0. */
+ * at least DL_SHM_SIZE bytes (and, read-write, with one hard link). 0 with
+ * *fd, *out and *guard set (the caller unmaps and closes them); 1 when there
+ * is none (no such file, no permission to open it, or not one a writer
+ * built); -errno when it could not be looked at or mapped. Nothing is left
+ * open unless 0. */
 int dl_shm_open_view(int dirfd, int writable, int *fd, struct dl_shared **out,
                      struct dl_guard **guard);
 /* 1 if the mapping behind guard has faulted (the view is that zero page). */
@@ -221,6 +227,40 @@ int dl_shm_probe_live(int fd);
  * could not be looked at. */
 int dl_shm_valid_for(const struct dl_shared *sh, int dirfd);
 
+/* What the file says is untrusted input. Every process that may write the
+ * log maps it writable, so any of its bytes can change at any moment, to
+ * any value: a bug, a stray `dd`, an old copy written over it, a hostile
+ * user of the log's group. So every value read from it is checked against
+ * what it can legitimately be before it is used as an offset, a length, an
+ * index or a file name, one check per kind here. A writer that finds a
+ * value out of bounds puts the log in the failed state (DL_FAIL_DAMAGED,
+ * dl_shm_damaged in sync.c); a reader stops trusting the file and says so.
+ * Offsets into a mapping are also checked where they are used, against the
+ * mapping this process made (dl_seg_span_ok): a value changed between the
+ * check and the use must not make a store land outside it.
+ *
+ * Each returns 1 if the values are ones a writer could have left, else 0
+ * with what is wrong in why (a phrase naming the field and its value). */
+
+/* The tail (next_seq, tail_seg, tail_capacity, tail_off, reserve_end,
+ * tail_alloc) and the marks (published_seq, durable_seq), read under the
+ * append lock: the next sequence number below DL_SEQ_LIMIT, the marks not
+ * past it, the tail segment not named past it, and the offsets within the
+ * tail segment's capacity, past its header, and aligned. */
+int dl_sh_tail_ok(const struct dl_shared *sh, char *why, size_t len);
+
+/* Marks read without a lock, durable (first) then published: durable <=
+ * published < DL_SEQ_LIMIT (published_seq only moves forward while
+ * writers have the log open). */
+int dl_sh_marks_ok(uint64_t durable, uint64_t published, char *why, size_t len);
+
+/* A seal note about to be written into segment seg's header as its seal,
+ * the segment's data ending at or before `limit` (its size, at most its
+ * capacity): about that segment, ending past its first record, at an
+ * aligned offset past its header and within the data. */
+int dl_sh_note_ok(const struct dl_seal_note *note, uint64_t seg, uint64_t limit,
+                  char *why, size_t len);
+
 /* Raises *mark to v if it is lower (never lowers it). */
 void dl_raise_mark(_Atomic uint64_t *mark, uint64_t v);
 /* Notes a rolled segment's end for the sealer (append lock held, or the
@@ -229,13 +269,20 @@ void dl_seal_note_push(struct dl_shared *sh, const struct dl_seal_note *note);
 /* 1 and the newest note for segment seg, if the ring still holds one. */
 int dl_seal_note_find(struct dl_shared *sh, uint64_t seg, struct dl_seal_note *out);
 
-/* Locks a robust mutex. Returns 0, 1 when the previous owner died holding it
- * (the caller must repair what it guards, then call dl_mutex_consistent), or
- * a negative error. */
-int dl_mutex_lock(pthread_mutex_t *m);
-/* The same, giving up with -ETIMEDOUT once the lock has been held by
- * someone else for patience_ns. */
+/* The locks below are the coordination file's, so untrusted too: a lock
+ * call is never made on one whose bytes are not a lock dl_shared_init_locks
+ * made (DL_LOCK_DAMAGED instead: the file is damaged), a wait for one is
+ * never unbounded, and an unlock never goes through state someone else
+ * wrote into the lock while it was held (shared.c says how). */
+#define DL_LOCK_DAMAGED (-EUCLEAN)
+
+/* Locks a robust mutex, giving up with -ETIMEDOUT once it has been held by
+ * someone else for patience_ns. Returns 0, 1 when the previous owner died
+ * holding it (the caller must repair what it guards, then call
+ * dl_mutex_consistent), or a negative error. */
 int dl_mutex_lock_within(pthread_mutex_t *m, uint64_t patience_ns);
+/* One attempt: 0, 1 (owner died, as above), -EBUSY, or a negative error. */
+int dl_mutex_trylock(pthread_mutex_t *m);
 void dl_mutex_consistent(pthread_mutex_t *m);
 void dl_mutex_unlock(pthread_mutex_t *m);
 

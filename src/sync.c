@@ -217,6 +217,12 @@ int dl_failed_state(durlog *log)
                        "while writers had the log open (as when an old copy is written over "
                        "it): nothing more is appended; close every writer, then `durlog "
                        "check %s`", log->path, DL_SHM_NAME, log->path);
+    if (atomic_load(&log->sh->failed) == DL_FAIL_DAMAGED)
+        return dl_fail(log, DURLOG_EFAILED, "%s: %s held values no writer leaves while "
+                       "writers had the log open (someone else wrote into it): nothing "
+                       "more is appended; close every writer, then open the log again (the "
+                       "first writer rebuilds that file from the segments)", log->path,
+                       DL_SHM_NAME);
     if (atomic_load(&log->sh->failed) == DL_FAIL_REPLACED)
         return dl_fail(log, DURLOG_EFAILED, "%s: a segment file was replaced or removed "
                        "while the log was open (records written since went into the old "
@@ -241,6 +247,21 @@ int dl_not_durable(durlog *log, uint64_t first, uint64_t end)
                    atomic_load(&log->sh->failed)
                    ? "the log is in the failed state: close every writer and reopen it"
                    : "durlog_wait() or durlog_flush() tries the sync again");
+}
+
+int dl_shm_damaged(durlog *log, const char *why)
+{
+    struct dl_shared *sh = log->sh;
+    uint32_t none = DL_FAIL_NONE;
+    if (!atomic_compare_exchange_strong(&sh->failed, &none, DL_FAIL_DAMAGED) &&
+        none != DL_FAIL_DAMAGED)
+        return dl_failed_state(log); /* failed already, for another reason */
+    dl_durable_changed(sh);
+    return dl_fail(log, DURLOG_EFAILED, "%s/%s holds a value no writer leaves (%s): "
+                   "someone else wrote into it while writers had the log open; nothing "
+                   "more is appended; close every writer, then open the log again (the "
+                   "first writer rebuilds that file from the segments)", log->path,
+                   DL_SHM_NAME, why);
 }
 
 int dl_seg_replaced_by_roll(durlog *log, uint64_t seg)
@@ -335,7 +356,8 @@ static int mark_replaced(durlog *log, uint64_t seg, int old_fd, int have_append_
     if (old_fd < 0)
         old_fd = held = dl_held_fd(log, seg);
     if (old_fd >= 0) {
-        int lrc = have_append_lock ? -1 : dl_mutex_lock(&sh->append_lock);
+        int lrc = have_append_lock ? -1
+                  : dl_mutex_lock_within(&sh->append_lock, atomic_load(&dl_lock_patience_ns));
         int locked = lrc >= 0;
         if (lrc == 1)
             dl_mutex_consistent(&sh->append_lock); /* a dead holder: the log failed */
@@ -408,6 +430,11 @@ static int lead_sync(durlog *log, uint64_t target, uint64_t cap_seg)
      * are in the page cache of segments up to the tail read after. */
     uint64_t end = atomic_load(&sh->published_seq);
     uint64_t tail = atomic_load(&sh->published_seg);
+    char why[DL_ERRMSG_SIZE / 2];
+    if (!dl_sh_marks_ok(durable, end, why, sizeof why)) {
+        rc = dl_shm_damaged(log, why);
+        goto out_unlock;
+    }
     if (capped && (tail == DL_NO_SEGMENT || tail > cap_seg)) {
         end = target;
         tail = cap_seg;
@@ -426,8 +453,18 @@ static int lead_sync(durlog *log, uint64_t target, uint64_t cap_seg)
             sh->last_sync_ns = dl_mono_ns() - t0;
             sh->last_batch = end - durable;
         }
-        /* Raised, never lowered: the sealer moves the mark too. */
-        dl_raise_mark(&sh->durable_seq, end);
+        /* Raised, never lowered: the sealer moves the mark too. Only to a
+         * mark that was the writers' (it moves forward while they have the
+         * log open; a value written by someone else is caught here, or by
+         * the append lock's holder: dl_sh_tail_ok). */
+        uint64_t published_now = atomic_load(&sh->published_seq);
+        if (!capped && published_now < end) {
+            snprintf(why, sizeof why, "published_seq went back from %llu to %llu",
+                     (unsigned long long)end, (unsigned long long)published_now);
+            rc = dl_shm_damaged(log, why);
+        } else {
+            dl_raise_mark(&sh->durable_seq, end);
+        }
     }
     sh->sync_started_ns = 0;
 out_unlock:
@@ -560,6 +597,9 @@ static int redo_dead_sync(durlog *log)
         sh->sync_started_ns = 0;
         return 0;
     }
+    char why[DL_ERRMSG_SIZE / 2];
+    if (!dl_sh_marks_ok(durable, end, why, sizeof why))
+        return dl_shm_damaged(log, why);
     uint64_t *segs;
     size_t n;
     int rc = list_segments(log, &segs, &n);
@@ -609,17 +649,25 @@ static int redo_dead_sync(durlog *log)
                    durable, log->path);
 }
 
+/* Held across an fdatasync, which may take long on a busy disk, so much
+ * more patience than the append lock's; but not for ever: a lock word not a
+ * holder's at all (an old copy of the coordination file written over the
+ * live one, taken while the lock was held) would hang every syncing
+ * writer. */
+_Atomic uint64_t dl_sync_patience_ns = 120ull * 1000000000u;
+
 static int sync_to(durlog *log, uint64_t target, uint64_t cap_seg)
 {
     struct dl_shared *sh = log->sh;
+    uint64_t waiting_since = 0, durable_seen = 0;
     for (;;) {
         if (atomic_load(&sh->failed))
             return dl_failed_state(log);
         if (atomic_load(&sh->durable_seq) >= target)
             return 0;
-        int rc = pthread_mutex_trylock(&sh->sync_lock);
-        if (rc == 0 || rc == EOWNERDEAD) {
-            if (rc == EOWNERDEAD)
+        int rc = dl_mutex_trylock(&sh->sync_lock);
+        if (rc == 0 || rc == 1) {
+            if (rc == 1)
                 dl_mutex_consistent(&sh->sync_lock);
             /* Left set by a leader that died during its fdatasync (and
              * still set if the redo could not run last time). */
@@ -634,11 +682,25 @@ static int sync_to(durlog *log, uint64_t target, uint64_t cap_seg)
                 return rc;
             continue;
         }
-        if (rc != EBUSY)
-            return dl_fail(log, -rc, "sync lock of %s: %s (reopen the log)",
-                           log->path, durlog_strerror(-rc));
+        if (rc == DL_LOCK_DAMAGED)
+            return dl_shm_damaged(log, "its sync lock is not a lock durlog made");
+        if (rc != -EBUSY)
+            return dl_fail(log, rc, "sync lock of %s: %s (reopen the log)",
+                           log->path, durlog_strerror(rc));
         /* Somebody is syncing: sleep until the durable mark moves, then look
          * again (our record may need the next sync). */
+        uint64_t now = dl_mono_ns(), durable = atomic_load(&sh->durable_seq);
+        if (!waiting_since || durable != durable_seen) {
+            waiting_since = now;
+            durable_seen = durable;
+        } else if (now - waiting_since > atomic_load(&dl_sync_patience_ns)) {
+            return dl_fail(log, -ETIMEDOUT, "sync lock of %s: held by another thread for "
+                           "over %llu ms with no sync finishing (a writer stopped or hung "
+                           "holding it, or %s/%s overwritten with a copy taken while it was "
+                           "held); records from %llu on are not known durable", log->path,
+                           (unsigned long long)(atomic_load(&dl_sync_patience_ns) / 1000000),
+                           log->path, DL_SHM_NAME, (unsigned long long)durable);
+        }
         uint32_t ticket = dl_waitq_enter(&sh->durable);
         uint32_t seen = atomic_load(&sh->durable.event);
         int slept = 0;

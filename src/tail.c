@@ -12,6 +12,7 @@
  * mapping being replaced.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,6 +47,8 @@ int dl_lock_append(durlog *log)
                        "appended", log->path,
                        (unsigned long long)(lock_patience() / DL_NS_PER_MS), log->path,
                        DL_SHM_NAME);
+    if (rc == DL_LOCK_DAMAGED)
+        return dl_shm_damaged(log, "its append lock is not a lock durlog made");
     if (rc < 0)
         return dl_fail(log, rc, "append lock of %s: %s (reopen the log)",
                        log->path, durlog_strerror(rc));
@@ -83,6 +86,12 @@ int dl_lock_append(durlog *log)
         dl_durable_changed(sh);
         dl_mutex_unlock(&sh->append_lock);
         return dl_failed_state(log);
+    }
+    /* Every holder starts from a tail it may use as offsets and names. */
+    char why[DL_ERRMSG_SIZE / 2];
+    if (!dl_sh_tail_ok(sh, why, sizeof why)) {
+        dl_mutex_unlock(&sh->append_lock);
+        return dl_shm_damaged(log, why);
     }
     return 0;
 }
@@ -184,6 +193,15 @@ static int check_leaving_tail(durlog *log)
     return dl_mark_replaced_locked(log, sh->tail_seg, old_fd);
 }
 
+int dl_tail_outside(durlog *log, uint64_t off, uint64_t len)
+{
+    char why[160];
+    snprintf(why, sizeof why, "tail_off %llu, with %llu bytes to write, in a tail segment "
+             "of %llu bytes", (unsigned long long)off, (unsigned long long)len,
+             (unsigned long long)log->tail.capacity);
+    return dl_shm_damaged(log, why);
+}
+
 /* How this handle opens the tail: a mapping it stores into, or (pwrite
  * mode) one it only reads (tail_is_free in writer.c). */
 int dl_tail_access(const durlog *log)
@@ -222,6 +240,11 @@ int dl_tail_zero(durlog *log, struct dl_segmap *m, uint64_t from, uint64_t to)
 {
     static const unsigned char zeros[DL_TAIL_ZERO_CHUNK];
     int rc;
+    /* The range comes from the coordination file: never past the segment
+     * (a store outside the mapping; in pwrite mode, up to a terabyte of
+     * zeros written). */
+    if (to > from && !dl_seg_span_ok(m, from, to - from))
+        return -ERANGE;
     /* pwrite mode zeroes the whole range, not only what the file's size
      * says it holds: a size read back through a FUSE file system may be
      * one it cached before the failed write. */
@@ -385,6 +408,14 @@ int dl_tail_ensure(durlog *log, uint64_t need)
         }
         dl_replace_tail(log, &m, gen);
     }
+    /* The segment's own header says how big it is (and how much is mapped). */
+    if (sh->tail_capacity != log->tail.capacity) {
+        char why[160];
+        snprintf(why, sizeof why, "tail_capacity %llu, where the tail segment's header "
+                 "says %llu", (unsigned long long)sh->tail_capacity,
+                 (unsigned long long)log->tail.capacity);
+        return dl_shm_damaged(log, why);
+    }
     return 0;
 }
 
@@ -393,21 +424,26 @@ int dl_tail_ensure(durlog *log, uint64_t need)
 static int ensure_alloc(durlog *log, uint64_t need)
 {
     struct dl_shared *sh = log->sh;
-    if (sh->tail_off + need <= sh->tail_alloc)
+    /* Read once: the offsets passed to the file and the mapping below must
+     * be the ones checked. */
+    uint64_t alloc = sh->tail_alloc;
+    if (sh->tail_off + need <= alloc)
         return 0;
     /* Small steps while the pre-faulter is working ahead (it will have the
      * next stretch ready soon); otherwise doubling steps. */
-    uint64_t step = atomic_load(&log->pstarted) ? DL_ALLOC_MIN : sh->tail_alloc;
+    uint64_t step = atomic_load(&log->pstarted) ? DL_ALLOC_MIN : alloc;
     if (step < DL_ALLOC_MIN)
         step = DL_ALLOC_MIN;
     if (step > DL_ALLOC_MAX_STEP)
         step = DL_ALLOC_MAX_STEP;
     uint64_t want = dl_page_ceil(sh->tail_off + need);
-    uint64_t grow = dl_page_ceil(sh->tail_alloc + step);
+    uint64_t grow = dl_page_ceil(alloc + step);
     if (grow < want)
         grow = want;
-    if (grow > sh->tail_capacity)
-        grow = sh->tail_capacity;
+    if (grow > log->tail.capacity)
+        grow = log->tail.capacity;
+    if (grow <= alloc)
+        return dl_tail_outside(log, alloc, need);
     /* Grown only if nobody cut it below what it holds: allocating would
      * give the file back its length, and a store or pwrite into it would
      * succeed over a lost header and records. */
@@ -420,18 +456,18 @@ static int ensure_alloc(durlog *log, uint64_t need)
         /* pwrite reports ENOSPC itself, and extends the file: allocating
          * ahead only saves fragmentation, and is skipped (never done by
          * writing zeros) where the file system has no fallocate. */
-        rc = dl_fallocate(log->tail.fd, (off_t)sh->tail_alloc, (off_t)(grow - sh->tail_alloc));
+        rc = dl_fallocate(log->tail.fd, (off_t)alloc, (off_t)(grow - alloc));
         if ((rc == -ENOSPC || rc == -EDQUOT) && want < grow) {
             /* Not room for a whole step: then for what this append needs. */
             grow = want;
-            rc = dl_fallocate(log->tail.fd, (off_t)sh->tail_alloc,
-                              (off_t)(grow - sh->tail_alloc));
+            rc = dl_fallocate(log->tail.fd, (off_t)alloc,
+                              (off_t)(grow - alloc));
         }
         allocated = rc == 0;
         if (rc == -EOPNOTSUPP)
             rc = 0;
     } else {
-        rc = dl_allocate(log->tail.fd, (off_t)sh->tail_alloc, (off_t)(grow - sh->tail_alloc));
+        rc = dl_allocate(log->tail.fd, (off_t)alloc, (off_t)(grow - alloc));
     }
     if (rc) {
         char name[DL_SEG_NAME_LEN + 1];
@@ -440,13 +476,13 @@ static int ensure_alloc(durlog *log, uint64_t need)
                        name, durlog_strerror(rc));
     }
     if (!log->io_pwrite)
-        dl_prefault(log->tail.map, sh->tail_alloc, grow, dl_prefault_for_write(log));
+        dl_prefault(log->tail.map, alloc, grow, dl_prefault_for_write(log));
     else if (allocated)
         /* The last-byte touch (tail_is_free in writer.c) would take a
          * fault on each new page of the read-only mapping: 13,782 faults
          * for 400,000 appends, a quarter of pwrite mode's time. One call
          * maps them. */
-        dl_prefault(log->tail.map, sh->tail_alloc, grow, 0);
+        dl_prefault(log->tail.map, alloc, grow, 0);
     sh->tail_alloc = grow;
     return 0;
 }

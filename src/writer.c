@@ -23,6 +23,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -117,10 +118,15 @@ static void rollback(durlog *log, const struct tail_mark *m)
 static int tail_is_free(durlog *log, int flushing)
 {
     struct dl_shared *sh = log->sh;
-    const unsigned char *p = log->tail.map + sh->tail_off;
+    uint64_t off = sh->tail_off;
+    uint64_t end = log->stage_len ? log->stage_off : off;
+    if (!dl_seg_span_ok(&log->tail, off, DL_REC_HEADER_SIZE) || !end ||
+        !dl_seg_span_ok(&log->tail, end - 1, 1))
+        return dl_tail_outside(log, off, DL_REC_HEADER_SIZE);
+    const unsigned char *p = log->tail.map + off;
     uint64_t bits = 0;
-    int readable = sh->tail_off + DL_REC_HEADER_SIZE <= sh->tail_alloc &&
-                   sh->tail_off + DL_REC_HEADER_SIZE <= log->tail.size;
+    int readable = off + DL_REC_HEADER_SIZE <= sh->tail_alloc &&
+                   off + DL_REC_HEADER_SIZE <= log->tail.size;
     /* A file cut below the log's end does not always fault by itself: pwrite
      * mode and buffered flushes store nothing through the mapping, and the
      * bytes where the next record goes are read only where the file is
@@ -128,7 +134,6 @@ static int tail_is_free(durlog *log, int flushing)
      * touched instead (a fault there fails the log: tail_faulted). Records
      * staged by this append are not written yet: the end is where they
      * start. The page that byte is on may be read too. */
-    uint64_t end = log->stage_len ? log->stage_off : sh->tail_off;
     if (flushing) {
         /* A buffered flush: nothing maps the pages it writes (no
          * pre-faulter runs for it), and a touch would fault on each
@@ -138,11 +143,11 @@ static int tail_is_free(durlog *log, int flushing)
         int rc = dl_tail_not_cut(log);
         if (rc)
             return rc;
-    } else if (end) {
+    } else {
         volatile unsigned char last = log->tail.map[end - 1];
         (void)last;
         uint64_t in_page = end - dl_page_floor(end);
-        if (end == sh->tail_off && in_page && in_page + DL_REC_HEADER_SIZE <= dl_page_size())
+        if (end == off && in_page && in_page + DL_REC_HEADER_SIZE <= dl_page_size())
             readable = 1;
         else if (log->io_pwrite)
             readable = 0; /* past the end's page the file may be shorter */
@@ -168,7 +173,7 @@ static int tail_is_free(durlog *log, int flushing)
                        "log open: bytes someone else wrote are where record %" PRIu64
                        " goes (offset %" PRIu64 "), so nothing more is appended; close "
                        "every writer, then `durlog check %s`", log->path, name,
-                       sh->next_seq, sh->tail_off, log->path);
+                       sh->next_seq, off, log->path);
     return dl_fail(log, DURLOG_EFAILED, "%s/%s was overwritten while writers had the log "
                    "open (it says the next record is %" PRIu64 ", this writer already "
                    "appended up to %" PRIu64 ", as when an old copy is written over it): "
@@ -241,6 +246,8 @@ static int put_record(durlog *log, const void *data, uint32_t len,
         dl_rec_encode(log->stage + log->stage_len, seq, time_ns, durable, data, len);
         log->stage_len += need;
     } else {
+        if (!dl_seg_span_ok(&log->tail, off, need))
+            return dl_tail_outside(log, off, need);
         dl_rec_encode(log->tail.map + off, seq, time_ns, durable, data, len);
     }
     sh->tail_off += need;

@@ -272,6 +272,28 @@ append_without_log_is_a_usage_error() {
     expect_usage_error
 }
 
+# As root, a log whose directory user nobody owns: refused (status 1, one
+# line naming the owner and the option), and nothing is created in it;
+# `cat` (a reader) is not refused; with --allow-foreign-owner the append
+# goes in, and the segment it creates belongs to nobody.
+append_as_root_to_another_users_log_needs_allow_foreign_owner() {
+    [ "$(id -u)" = 0 ] || { skip "gives a log to user nobody: needs root"; return; }
+    mkdir "$LOG" && chown 65534:65534 "$LOG" || { fail "cannot give $LOG to nobody"; return; }
+    run "$BIN" append "$LOG" x
+    expect_status 1 "root appending to nobody's log"
+    expect_one_error_line append
+    expect_stderr_has "uid 65534"
+    expect_stderr_has "allow-foreign-owner"
+    [ -z "$(ls -A "$LOG")" ] || fail "the refused append left files: $(ls -A "$LOG")"
+    run "$BIN" append --allow-foreign-owner "$LOG" x y
+    expect_status 0 "root appending with --allow-foreign-owner"
+    run "$BIN" cat "$LOG"
+    expect_status 0 "cat of nobody's log as root"
+    expect_stdout "$(printf 'x\ny')"
+    [ "$(stat -c %u "$LOG/00000000000000000000.seg")" = 65534 ] ||
+        fail "the segment root created is not nobody's"
+}
+
 append_where_the_log_cannot_be_created_fails_clearly() {
     local where
     if [ "$(id -u)" = 0 ]; then
@@ -1094,6 +1116,7 @@ t append_at_each_level_is_counted_by_info
 t buffered_records_are_unseen_until_the_writer_exits_kernel_ones_at_once
 t append_bad_level_is_a_usage_error
 t append_without_log_is_a_usage_error
+t append_as_root_to_another_users_log_needs_allow_foreign_owner
 t append_where_the_log_cannot_be_created_fails_clearly
 t cat_missing_log_fails_clearly
 t cat_of_a_directory_that_is_not_a_log_fails_clearly

@@ -16,6 +16,7 @@ for t in "$B"/fuzz/fuzz_*; do
     ran=$((ran + 1))
     corpus=fuzz/corpus/segments
     [ "$name" = fuzz_cli ] && corpus=fuzz/corpus/cli
+    [ "$name" = fuzz_shm ] && corpus=fuzz/corpus/shm
     if out=$("$t" "$corpus" 2>&1 | tail -3); [ "${PIPESTATUS[0]}" -eq 0 ]; then
         echo "ok ${name}_replays_the_corpus ($out)"
     else

@@ -143,7 +143,8 @@ static void reserved_space_is_checked_and_cleared(void)
     char path[300];
     log_path(path, sizeof path, "reserved");
     durlog_options o = { 0 };
-    o.reserved[DURLOG_RESERVED_WORDS - 1] = 1;
+    const size_t last = sizeof o.reserved / sizeof o.reserved[0] - 1;
+    o.reserved[last] = 1;
     char err[256] = "";
     o.errbuf = err;
     o.errbuf_size = sizeof err;
@@ -154,7 +155,7 @@ static void reserved_space_is_checked_and_cleared(void)
     struct stat st;
     CHECK(stat(path, &st) != 0); /* refused before anything was created */
 
-    o.reserved[DURLOG_RESERVED_WORDS - 1] = 0;
+    o.reserved[last] = 0;
     CHECK_OK(durlog_open(path, &o, &log));
     REQUIRE(log);
     CHECK_OK(durlog_append(log, "x", 1, DURLOG_KERNEL, NULL));

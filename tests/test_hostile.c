@@ -26,14 +26,25 @@
  *
  * Every test here fails on the code before that commit (each says how); the
  * last two found bugs in that commit, fixed since.
+ *
+ * Section 6 is issue #16's part on hostile logs: every value a writer or a
+ * reader reads from durlog.shm is untrusted input (a value out of bounds
+ * fails the log with a message naming the file, never a store outside a
+ * mapping, a crash or a wait without end), a writer running as root
+ * refuses a log another user owns unless allowed, and no writer writes
+ * through a file of the log that has a second hard link. fuzz/fuzz_shm.c
+ * explores the first with random writes into the file.
  */
+#include <grp.h>
 #include <sys/file.h>
 #include <sys/wait.h>
 
+#include "lib/children.h"
 #include "lib/fixture.h"
 #include "lib/logfiles.h"
 #include "lib/model.h"
 #include "lib/seam.h"
+#include "log.h"
 
 /* ------------------------------------------------------------------------
  * Helpers.
@@ -1220,6 +1231,396 @@ static void check_agrees_with_a_reader_after_a_tail_was_replaced(void)
     scratch_remove(&s);
 }
 
+/* ------------------------------------------------------------------------
+ * 6. Issue #16: durlog.shm as untrusted input; who may write a log.
+ */
+
+#define NOBODY 65534
+
+/* Maps <log>/durlog.shm read-write, as any other process that may write the
+ * log can. */
+static struct dl_shared *map_shm(const char *log)
+{
+    char path[400];
+    int fd = open(log_file(path, sizeof path, log, DL_SHM_NAME), O_RDWR);
+    if (fd < 0)
+        return NULL;
+    void *p = mmap(NULL, DL_SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static void unmap_shm(struct dl_shared *sh)
+{
+    if (sh)
+        munmap(sh, DL_SHM_SIZE);
+}
+
+/* The writer's last failure names durlog.shm and `what`. */
+static void check_blames_shm(durlog *w, const char *what)
+{
+    const char *msg = durlog_errmsg(w);
+    CHECK(strstr(msg, DL_SHM_NAME) != NULL);
+    CHECK(strstr(msg, what) != NULL);
+    if (!strstr(msg, DL_SHM_NAME) || !strstr(msg, what))
+        fprintf(stderr, "  message: %s\n", msg);
+}
+
+/* A writer has appended records 0..9 to a 64 KiB segment. Someone writes
+ * into durlog.shm a tail that points past the writer's mapping of that
+ * segment (capacity and allocation 1 GiB, the next record at 68 KiB). The
+ * next append fails with DURLOG_EFAILED naming durlog.shm and the value,
+ * and stores nothing (before: the record was copied 4 KiB past the end of
+ * the mapping, over whatever memory lay there, or the process died); a
+ * reader returns records 0..9; once every writer closed, the next open
+ * rebuilds the file and appends go on from record 10. */
+static void a_tail_past_the_segment_in_the_coordination_file_fails_the_log(void)
+{
+    struct scratch s;
+    struct model m;
+    scratch_make(&s);
+    model_make(&m, 1601, 11, 100);
+    durlog *w;
+    REQUIRE(open_log(s.log, ONE_SEGMENT, &w) == 0);
+    model_append(w, &m, 0, 10, DURLOG_KERNEL);
+    struct dl_shared *sh = map_shm(s.log);
+    REQUIRE(sh);
+    sh->tail_capacity = sh->tail_alloc = (uint64_t)1 << 30;
+    sh->tail_off = sh->reserve_end = ONE_SEGMENT + 4096;
+    CHECK_RC(durlog_append(w, model_payload(&m, 10), m.lens[10], DURLOG_KERNEL, NULL),
+             DURLOG_EFAILED);
+    check_blames_shm(w, "tail_capacity");
+    /* Every later call says why too, without looking at the tail again. */
+    CHECK_RC(durlog_append(w, "x", 1, DURLOG_SYNC, NULL), DURLOG_EFAILED);
+    CHECK(strstr(durlog_errmsg(w), DL_SHM_NAME) != NULL);
+    int end_rc;
+    CHECK_EQ_U64(model_read_log(&m, s.log, &end_rc), 10);
+    CHECK_RC(end_rc, DURLOG_EEND);
+    CHECK_RC(durlog_close(w), DURLOG_EFAILED);
+    unmap_shm(sh);
+
+    REQUIRE(open_log(s.log, ONE_SEGMENT, &w) == 0);
+    model_append(w, &m, 10, 11, DURLOG_SYNC);
+    CHECK_OK(durlog_close(w));
+    CHECK_EQ_U64(model_read_log(&m, s.log, &end_rc), 11);
+    CHECK_RC(end_rc, DURLOG_EEND);
+    model_free(&m);
+    scratch_remove(&s);
+}
+
+/* Records 0..9 appended; someone moves durlog.shm's published mark 100
+ * records ahead. A live reader returns records 0..9, then fails with
+ * DURLOG_ECORRUPT naming durlog.shm (before: "record 10 is missing", naming
+ * only the segment); its wait returns at once (there seems to be a record),
+ * and so does the next call, with the same error: it neither hangs nor
+ * skips. The writer's next append fails naming published_seq. */
+static void a_published_mark_moved_ahead_makes_readers_fail_naming_the_file(void)
+{
+    struct scratch s;
+    struct model m;
+    scratch_make(&s);
+    model_make(&m, 1602, 10, 100);
+    durlog *w;
+    REQUIRE(open_log(s.log, ONE_SEGMENT, &w) == 0);
+    model_append(w, &m, 0, 10, DURLOG_KERNEL);
+    durlog_reader *r;
+    REQUIRE(durlog_reader_open(s.log, NULL, &r) == 0);
+    struct dl_shared *sh = map_shm(s.log);
+    REQUIRE(sh);
+    atomic_store(&sh->published_seq, 110);
+    int end_rc;
+    CHECK_EQ_U64(model_read(&m, r, 0, &end_rc), 10);
+    CHECK_RC(end_rc, DURLOG_ECORRUPT);
+    CHECK(strstr(durlog_reader_errmsg(r), DL_SHM_NAME) != NULL);
+    uint64_t t0 = dl_mono_ns();
+    CHECK_OK(durlog_reader_wait(r, 5000));
+    CHECK(dl_mono_ns() - t0 < 1000000000u);
+    durlog_record rec;
+    CHECK_RC(durlog_reader_next(r, &rec), DURLOG_ECORRUPT);
+    durlog_reader_close(r);
+    CHECK_RC(durlog_append(w, "x", 1, DURLOG_KERNEL, NULL), DURLOG_EFAILED);
+    check_blames_shm(w, "published_seq");
+    durlog_close(w);
+    unmap_shm(sh);
+    model_free(&m);
+    scratch_remove(&s);
+}
+
+/* The sync lock's word says a thread holds it that is not there (an old
+ * copy of durlog.shm written over the live one would say so). A sync
+ * append gives up once the sync lock's patience (shortened here from
+ * 120 s) runs out with no sync finishing: DURLOG_ENOTDURABLE (the record
+ * itself was appended), with a message naming the lock and durlog.shm
+ * (before: it waited for ever); durlog_flush at sync times out the same
+ * way, with -ETIMEDOUT. */
+static void a_sync_lock_held_by_nobody_times_out_instead_of_hanging(void)
+{
+    struct scratch s;
+    scratch_make(&s);
+    durlog *w;
+    REQUIRE(open_log(s.log, ONE_SEGMENT, &w) == 0);
+    CHECK_OK(durlog_append(w, "a", 1, DURLOG_SYNC, NULL));
+    struct dl_shared *sh = map_shm(s.log);
+    REQUIRE(sh);
+    uint64_t saved = atomic_load(&dl_sync_patience_ns);
+    atomic_store(&dl_sync_patience_ns, 300000000u);
+    int word = 0x3ffffff0; /* a thread id no thread has (above pid_max) */
+    memcpy(&sh->sync_lock, &word, sizeof word);
+    uint64_t t0 = dl_mono_ns(), seq = 0;
+    CHECK_RC(durlog_append(w, "b", 1, DURLOG_SYNC, &seq), DURLOG_ENOTDURABLE);
+    CHECK(dl_mono_ns() - t0 < 5000000000u);
+    CHECK(strstr(durlog_errmsg(w), "sync lock") != NULL);
+    CHECK(strstr(durlog_errmsg(w), DL_SHM_NAME) != NULL);
+    CHECK_RC(durlog_flush(w, DURLOG_SYNC), -ETIMEDOUT);
+    CHECK(strstr(durlog_errmsg(w), "sync lock") != NULL);
+    atomic_store(&dl_sync_patience_ns, saved);
+    durlog_reader *r;
+    REQUIRE(durlog_reader_open(s.log, NULL, &r) == 0);
+    durlog_record rec;
+    CHECK_OK(durlog_reader_next(r, &rec));
+    CHECK_OK(durlog_reader_next(r, &rec));
+    CHECK(rec.seq == seq && rec.len == 1 && memcmp(rec.data, "b", 1) == 0);
+    CHECK_RC(durlog_reader_next(r, &rec), DURLOG_EEND);
+    durlog_reader_close(r);
+    durlog_close(w);
+    unmap_shm(sh);
+    scratch_remove(&s);
+}
+
+#if defined(__GLIBC__)
+/* The append lock's bytes are rewritten with another kind of mutex (one
+ * with lock elision, whose lock call runs transactional instructions the
+ * processor may not have). The next append makes no lock call on it: it
+ * fails with DURLOG_EFAILED naming the append lock and durlog.shm (the
+ * fuzzer's first find was this lock call dying with SIGILL). */
+static void an_append_lock_that_is_not_durlogs_is_never_locked(void)
+{
+    struct scratch s;
+    scratch_make(&s);
+    durlog *w;
+    REQUIRE(open_log(s.log, ONE_SEGMENT, &w) == 0);
+    CHECK_OK(durlog_append(w, "a", 1, DURLOG_KERNEL, NULL));
+    struct dl_shared *sh = map_shm(s.log);
+    REQUIRE(sh);
+    sh->append_lock.__data.__kind = PTHREAD_MUTEX_TIMED_NP | 256; /* elision */
+    CHECK_RC(durlog_append(w, "b", 1, DURLOG_KERNEL, NULL), DURLOG_EFAILED);
+    check_blames_shm(w, "append lock");
+    durlog_close(w);
+    unmap_shm(sh);
+    scratch_remove(&s);
+}
+
+/* While this thread holds the append lock, someone rewrites the lock's
+ * bookkeeping (the pointers glibc keeps of the holder's robust locks,
+ * which its unlock writes through, and the owner in the lock word). The
+ * unlock writes the holder's own state back first: no store through the
+ * planted pointers, and the lock is free and usable after (before: a store
+ * at address 0x10 and up, or a robust list pointing into a mapping about to
+ * be unmapped, to crash the next lock call of the thread). */
+static void a_held_lock_rewritten_by_someone_else_unlocks_cleanly(void)
+{
+    struct scratch s;
+    scratch_make(&s);
+    durlog *w;
+    REQUIRE(open_log(s.log, ONE_SEGMENT, &w) == 0);
+    CHECK_OK(durlog_append(w, "a", 1, DURLOG_KERNEL, NULL));
+    struct dl_shared *sh = map_shm(s.log), *mine = w->sh;
+    REQUIRE(sh);
+    REQUIRE(dl_mutex_lock_within(&mine->append_lock, 1000000000u) == 0);
+    sh->append_lock.__data.__list.__prev = (void *)0x10;
+    sh->append_lock.__data.__list.__next = (void *)0x20;
+    sh->append_lock.__data.__lock = 0x3ffffff0;
+    dl_mutex_unlock(&mine->append_lock);
+    CHECK_EQ_U64(sh->append_lock.__data.__lock, 0);
+    CHECK_OK(durlog_append(w, "b", 1, DURLOG_KERNEL, NULL));
+    CHECK_OK(durlog_close(w));
+    unmap_shm(sh);
+    /* The thread's list of robust locks must not point into the unmapped
+     * file: another lock taken now would write through it. */
+    REQUIRE(open_log(s.log, ONE_SEGMENT, &w) == 0);
+    CHECK_OK(durlog_append(w, "c", 1, DURLOG_KERNEL, NULL));
+    CHECK_OK(durlog_close(w));
+    scratch_remove(&s);
+}
+
+#else
+/* The checks these prove look into glibc's mutexes (src/shared.c). */
+static void an_append_lock_that_is_not_durlogs_is_never_locked(void)
+{
+    SKIP_UNLESS(0, "looks into glibc's mutexes: needs glibc");
+}
+
+static void a_held_lock_rewritten_by_someone_else_unlocks_cleanly(void)
+{
+    SKIP_UNLESS(0, "looks into glibc's mutexes: needs glibc");
+}
+#endif
+
+/* A file outside the log, of `len` bytes of `c` (outside_intact: 1 if it
+ * still is). */
+static void make_outside(const char *path, size_t len, int c)
+{
+    unsigned char *buf = malloc(len);
+    memset(buf, c, len);
+    CHECK(file_write(path, buf, len) == 0);
+    free(buf);
+}
+
+static int outside_intact(const char *path, size_t len, int c)
+{
+    size_t now;
+    unsigned char *buf = file_read(path, &now);
+    int ok = buf && now == len;
+    for (size_t i = 0; ok && i < len; i++)
+        ok = buf[i] == c;
+    free(buf);
+    return ok;
+}
+
+/* The tail segment of a closed log gets a second name (a hard link, as one
+ * planted to a file elsewhere would be). A writer opens the log, but its
+ * append fails with -EPERM naming the segment and "2 hard links", and the
+ * file is not written (before: the record went into it); readers still
+ * read the log. */
+static void a_writer_never_writes_through_a_segment_with_a_second_hard_link(void)
+{
+    struct scratch s;
+    struct model m;
+    scratch_make(&s);
+    model_make(&m, 1603, 10, 100);
+    build_closed(s.log, &m, 10, ONE_SEGMENT);
+    char seg[400], other[400];
+    seg_file(seg, sizeof seg, s.log, 0);
+    snprintf(other, sizeof other, "%s/other-name", s.dir);
+    REQUIRE(link(seg, other) == 0);
+    size_t before_len;
+    unsigned char *before = file_read(seg, &before_len);
+    REQUIRE(before);
+    durlog *w;
+    REQUIRE(open_log(s.log, ONE_SEGMENT, &w) == 0);
+    CHECK_RC(durlog_append(w, "x", 1, DURLOG_KERNEL, NULL), -EPERM);
+    CHECK(strstr(durlog_errmsg(w), "00000000000000000000.seg") != NULL);
+    CHECK(strstr(durlog_errmsg(w), "2 hard links") != NULL);
+    durlog_close(w);
+    CHECK(file_equals(other, before, before_len));
+    int end_rc;
+    CHECK_EQ_U64(model_read_log(&m, s.log, &end_rc), 10);
+    CHECK_RC(end_rc, DURLOG_EEND);
+    free(before);
+    model_free(&m);
+    scratch_remove(&s);
+}
+
+/* durlog.shm is a hard link to a file outside the log. Opening the log for
+ * writing fails with -EPERM naming durlog.shm and its link count, and the
+ * other file is untouched (before: the first writer rebuilt "durlog.shm"
+ * over it); a reader reads the log, and writes nothing into that file
+ * either. */
+static void a_writer_refuses_a_coordination_file_with_a_second_hard_link(void)
+{
+    struct scratch s;
+    struct model m;
+    scratch_make(&s);
+    model_make(&m, 1604, 5, 100);
+    build_closed(s.log, &m, 5, ONE_SEGMENT);
+    char shm[400], outside[400];
+    log_file(shm, sizeof shm, s.log, DL_SHM_NAME);
+    snprintf(outside, sizeof outside, "%s/outside", s.dir);
+    make_outside(outside, 8192, 'o');
+    REQUIRE(unlink(shm) == 0 && link(outside, shm) == 0);
+    durlog_options o;
+    durlog_options_init(&o);
+    durlog *w = NULL;
+    CHECK_RC(durlog_open(s.log, &o, &w), -EPERM);
+    CHECK(strstr(durlog_last_errmsg(), DL_SHM_NAME) != NULL);
+    CHECK(strstr(durlog_last_errmsg(), "2 hard links") != NULL);
+    int end_rc;
+    CHECK_EQ_U64(model_read_log(&m, s.log, &end_rc), 5);
+    CHECK_RC(end_rc, DURLOG_EEND);
+    CHECK(outside_intact(outside, 8192, 'o'));
+    model_free(&m);
+    scratch_remove(&s);
+}
+
+/* A file named like the temporary a writer creates the first segment as
+ * ("<segment>.tmp") is planted as a hard link to a file outside the log.
+ * The first append creates its segment all the same, and the other file
+ * keeps its bytes (before: it was truncated and became the segment). */
+static void a_planted_temporary_segment_name_is_never_written_through(void)
+{
+    struct scratch s;
+    scratch_make(&s);
+    durlog *w;
+    REQUIRE(open_log(s.log, ONE_SEGMENT, &w) == 0);
+    char seg[400], tmp[420], outside[400];
+    seg_file(seg, sizeof seg, s.log, 0);
+    snprintf(tmp, sizeof tmp, "%s%s", seg, DL_SEG_TMP_SUFFIX);
+    snprintf(outside, sizeof outside, "%s/outside", s.dir);
+    make_outside(outside, 4096, 'o');
+    REQUIRE(link(outside, tmp) == 0);
+    CHECK_OK(durlog_append(w, "x", 1, DURLOG_SYNC, NULL));
+    CHECK_OK(durlog_close(w));
+    CHECK(outside_intact(outside, 4096, 'o'));
+    CHECK(!file_exists(tmp));
+    scratch_remove(&s);
+}
+
+static int become_nobody_and_append(void *arg)
+{
+    if (setgroups(0, NULL) != 0 || setgid(NOBODY) != 0 || setuid(NOBODY) != 0)
+        return 1;
+    durlog *w;
+    if (open_log(arg, ONE_SEGMENT, &w) != 0)
+        return 1;
+    int rc = durlog_append(w, "nobody's", 8, DURLOG_KERNEL, NULL);
+    return durlog_close(w) != 0 || rc != 0;
+}
+
+/* A log user nobody created and appended to. Root (the suite runs as
+ * root) opening it for writing is refused with -EPERM, with a message naming
+ * uid 65534 and DURLOG_OPEN_ALLOW_FOREIGN_OWNER, and nothing in it changes;
+ * root's reader reads it; with the flag root appends (test_trust.c shows
+ * the files stay nobody's). A flag bit the library does not know is
+ * refused with -EINVAL. */
+static void a_root_writer_refuses_another_users_log_unless_allowed(void)
+{
+    SKIP_UNLESS(geteuid() == 0, "gives a log to user nobody: needs root");
+    struct scratch s;
+    scratch_make(&s);
+    REQUIRE(chmod(s.dir, 0755) == 0);
+    REQUIRE(mkdir(s.log, 0755) == 0 && chown(s.log, NOBODY, NOBODY) == 0);
+    REQUIRE(tu_exited_ok(tu_wait(tu_fork(become_nobody_and_append, s.log))));
+    char shm[400];
+    struct stat before, after;
+    REQUIRE(stat(log_file(shm, sizeof shm, s.log, DL_SHM_NAME), &before) == 0);
+
+    durlog_options o;
+    durlog_options_init(&o);
+    durlog *w = NULL;
+    CHECK_RC(durlog_open(s.log, &o, &w), -EPERM);
+    CHECK(strstr(durlog_last_errmsg(), "uid 65534") != NULL);
+    CHECK(strstr(durlog_last_errmsg(), "DURLOG_OPEN_ALLOW_FOREIGN_OWNER") != NULL);
+    REQUIRE(stat(shm, &after) == 0);
+    CHECK(after.st_mtim.tv_sec == before.st_mtim.tv_sec &&
+          after.st_mtim.tv_nsec == before.st_mtim.tv_nsec);
+
+    durlog_reader *r;
+    durlog_record rec;
+    REQUIRE(durlog_reader_open(s.log, NULL, &r) == 0);
+    CHECK_OK(durlog_reader_next(r, &rec));
+    CHECK(rec.len == 8 && memcmp(rec.data, "nobody's", 8) == 0);
+    durlog_reader_close(r);
+
+    o.flags = (uint64_t)1 << 40;
+    CHECK_RC(durlog_open(s.log, &o, &w), -EINVAL);
+    CHECK(strstr(durlog_last_errmsg(), "flags") != NULL);
+    o.flags = DURLOG_OPEN_ALLOW_FOREIGN_OWNER;
+    REQUIRE(durlog_open(s.log, &o, &w) == 0);
+    CHECK_OK(durlog_append(w, "root's", 6, DURLOG_KERNEL, NULL));
+    CHECK_OK(durlog_close(w));
+    scratch_remove(&s);
+}
+
 TEST_MAIN(
     RUN(a_tail_overwritten_in_place_under_a_writer_fails_the_next_append);
     RUN(an_old_coordination_file_written_over_the_live_one_fails_the_next_append);
@@ -1237,4 +1638,13 @@ TEST_MAIN(
     RUN(a_recovery_whose_fdatasync_failed_writes_the_records_again_on_the_next_open);
     RUN(the_overwrite_failure_names_the_overwritten_segment_file);
     RUN(check_agrees_with_a_reader_after_a_tail_was_replaced);
+    RUN(a_tail_past_the_segment_in_the_coordination_file_fails_the_log);
+    RUN(a_published_mark_moved_ahead_makes_readers_fail_naming_the_file);
+    RUN(a_sync_lock_held_by_nobody_times_out_instead_of_hanging);
+    RUN(an_append_lock_that_is_not_durlogs_is_never_locked);
+    RUN(a_held_lock_rewritten_by_someone_else_unlocks_cleanly);
+    RUN(a_writer_never_writes_through_a_segment_with_a_second_hard_link);
+    RUN(a_writer_refuses_a_coordination_file_with_a_second_hard_link);
+    RUN(a_planted_temporary_segment_name_is_never_written_through);
+    RUN(a_root_writer_refuses_another_users_log_unless_allowed);
 )

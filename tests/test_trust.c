@@ -832,9 +832,10 @@ static int append_as_nobody(void *arg)
 }
 
 /* A log created by user nobody (4096-byte segments), to which root then
- * appends enough to roll to new segments: nobody can still append, every
- * segment file and durlog.shm is owned by nobody, and the directory is not
- * writable by every user. */
+ * appends enough to roll to new segments (allowed to: root refuses another
+ * user's log unless told otherwise, see test_hostile.c): nobody can still
+ * append, every segment file and durlog.shm is owned by nobody, and the
+ * directory is not writable by every user. */
 static void a_log_created_by_nobody_stays_usable_by_nobody_after_root_appends(void)
 {
     struct scratch s;
@@ -846,6 +847,7 @@ static void a_log_created_by_nobody_stays_usable_by_nobody_after_root_appends(vo
     durlog_options o;
     durlog_options_init(&o);
     o.segment_size = 4096;
+    o.flags = DURLOG_OPEN_ALLOW_FOREIGN_OWNER;
     durlog *h;
     char buf[PAYLEN];
     REQUIRE(durlog_open(s.log, &o, &h) == 0);
