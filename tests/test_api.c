@@ -381,6 +381,7 @@ static void null_handles_and_results_are_refused(void)
     durlog_last_recovery(NULL, &rec);
     CHECK_EQ_U64(rec.performed, 0);
     durlog_options_init(NULL);
+    CHECK_RC(durlog_fs_type(NULL, NULL, 0, NULL, 0), -EINVAL);
 
     durlog_record r;
     CHECK_RC(durlog_reader_seek(NULL, 0), -EINVAL);
