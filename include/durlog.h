@@ -616,8 +616,8 @@ const char *durlog_io(const durlog *log);
 
 /* The type of the file system a path is on ("ext4", "xfs", "btrfs", "tmpfs",
  * "fuse", "nfs", ..., or "0x<magic>" for one durlog does not know), and the
- * I/O mode DURLOG_IO_AUTO picks there, into the buffers given. 0 or -errno
- * (statfs failed). */
+ * I/O mode DURLOG_IO_AUTO picks there, into the buffers given (either may be
+ * NULL). 0, -EINVAL (NULL path) or -errno (statfs failed). */
 int durlog_fs_type(const char *path, char *fs, size_t fs_size, char *mode, size_t mode_size);
 
 /* ---------------------------------------------------------------------------

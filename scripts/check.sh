@@ -46,7 +46,7 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 
 durability='^test_(async|levels|faults|inject|powerloss|recovery|regressions|threads|readers|processes|smoke|signals)$'
-threaded='^test_(async|threads|levels|faults|regressions|readers|processes)$'
+threaded='^test_(api|async|threads|levels|faults|regressions|readers|processes)$'
 # Every durability test again with appends by pwrite (issue #15): DURLOG_IO
 # sets the mode of every handle that does not ask for one.
 pwrite_tests='^test_(async|levels|faults|inject|powerloss|recovery|regressions|threads|readers|processes|smoke|signals|hostile|accidents|fulldisk|trust|check|io)$'

@@ -13,6 +13,7 @@
 
 #include "durlog.h"
 #include "os.h"
+#include "segment.h"
 
 /* Bytes copied at a time: a cut may be a whole 64 MiB segment tail. */
 #define DL_CUT_CHUNK ((size_t)1 << 20)
@@ -175,15 +176,10 @@ int dl_cut_whole(int dirfd, const char *path, const char *name,
 int dl_count_side_files(int dirfd, uint64_t *count)
 {
     *count = 0;
-    int fd = dl_openat(dirfd, ".", O_RDONLY | O_DIRECTORY, 0);
-    if (fd < 0)
-        return fd;
-    DIR *d = fdopendir(fd);
-    if (!d) {
-        int e = -errno;
-        dl_close(fd);
-        return e;
-    }
+    DIR *d;
+    int rc = dl_dir_open(dirfd, &d);
+    if (rc)
+        return rc;
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         uint64_t first;

@@ -111,6 +111,8 @@ const char *durlog_io(const durlog *log)
 
 int durlog_fs_type(const char *path, char *fs, size_t fs_size, char *mode, size_t mode_size)
 {
+    if (!path)
+        return -EINVAL;
     int fd = dl_openat(AT_FDCWD, path, O_RDONLY | O_PATH, 0);
     if (fd < 0)
         return fd;

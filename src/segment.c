@@ -26,23 +26,32 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-int dl_seg_list(int dirfd, uint64_t **out, size_t *count)
+int dl_dir_open(int dirfd, DIR **out)
 {
     *out = NULL;
-    *count = 0;
     int fd = dl_openat(dirfd, ".", O_RDONLY | O_DIRECTORY, 0);
     if (fd < 0)
         return fd;
-    DIR *d = fdopendir(fd);
-    if (!d) {
+    *out = fdopendir(fd);
+    if (!*out) {
         int e = -errno;
         dl_close(fd);
         return e;
     }
+    return 0;
+}
+
+int dl_seg_list(int dirfd, uint64_t **out, size_t *count)
+{
+    *out = NULL;
+    *count = 0;
+    DIR *d;
+    int rc = dl_dir_open(dirfd, &d);
+    if (rc)
+        return rc;
     uint64_t *v = NULL;
     size_t n = 0, cap = 0;
     struct dirent *de;
-    int rc = 0;
     while ((de = readdir(d)) != NULL) {
         uint64_t first;
         int kind = dl_seg_name_parse(de->d_name, &first);
@@ -394,15 +403,10 @@ static int is_log_file(const char *name)
 
 int dl_dir_content(int dirfd, char *other, size_t other_size)
 {
-    int fd = dl_openat(dirfd, ".", O_RDONLY | O_DIRECTORY, 0);
-    if (fd < 0)
-        return fd;
-    DIR *d = fdopendir(fd);
-    if (!d) {
-        int e = -errno;
-        dl_close(fd);
-        return e;
-    }
+    DIR *d;
+    int rc = dl_dir_open(dirfd, &d);
+    if (rc)
+        return rc;
     int content = DL_DIR_EMPTY;
     struct dirent *de;
     while (content != DL_DIR_LOG && (de = readdir(d)) != NULL) {
@@ -421,14 +425,9 @@ int dl_dir_content(int dirfd, char *other, size_t other_size)
 
 void dl_seg_remove_temps(int dirfd)
 {
-    int fd = dl_openat(dirfd, ".", O_RDONLY | O_DIRECTORY, 0);
-    if (fd < 0)
+    DIR *d;
+    if (dl_dir_open(dirfd, &d))
         return;
-    DIR *d = fdopendir(fd);
-    if (!d) {
-        dl_close(fd);
-        return;
-    }
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         size_t len = strlen(de->d_name);

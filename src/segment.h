@@ -11,6 +11,7 @@
 #ifndef DL_SEGMENT_H
 #define DL_SEGMENT_H
 
+#include <dirent.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -61,6 +62,10 @@ void dl_take_owner(int fd, const struct dl_owner *owner);
 /* The sorted first_seqs of the segment files in the directory. *out is
  * malloc'd (NULL when there are none). */
 int dl_seg_list(int dirfd, uint64_t **out, size_t *count);
+/* Opens directory dirfd for reading its entries, through a descriptor of
+ * its own (dirfd keeps its offset and stays open): 0 and *out, for
+ * closedir(), or -errno. */
+int dl_dir_open(int dirfd, DIR **out);
 
 /* How dl_seg_open and dl_seg_create open a segment: read-only; read-write
  * with a writable mapping (mmap mode's tail: appends store through it); or

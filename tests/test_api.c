@@ -24,6 +24,16 @@ static void log_path(char *path, size_t size, const char *name)
     snprintf(path, size, "%s/%s", dir, name);
 }
 
+/* A new log `name` in a scratch directory of its own (its path in path),
+ * opened with the default options; NULL after a failed check. */
+static durlog *open_new_log(char *path, size_t size, const char *name)
+{
+    durlog *log = NULL;
+    log_path(path, size, name);
+    CHECK_OK(durlog_open(path, NULL, &log));
+    return log;
+}
+
 /* `durlog_options o = {0}` is the same as durlog_options_init() and as NULL:
  * each field's default, looked at on the open handle. */
 static void zero_filled_options_mean_the_defaults(void)
@@ -218,9 +228,7 @@ static void open_message_without_options(void)
 static void one_code_per_condition(void)
 {
     char path[300];
-    log_path(path, sizeof path, "codes");
-    durlog *log = NULL;
-    CHECK_OK(durlog_open(path, NULL, &log));
+    durlog *log = open_new_log(path, sizeof path, "codes");
     REQUIRE(log);
     /* A record above the limit: -EMSGSIZE, nothing appended. */
     static const char byte = 'x';
@@ -382,6 +390,7 @@ static void null_handles_and_results_are_refused(void)
     durlog_last_recovery(NULL, &rec);
     CHECK_EQ_U64(rec.performed, 0);
     durlog_options_init(NULL);
+    CHECK_RC(durlog_fs_type(NULL, NULL, 0, NULL, 0), -EINVAL);
 
     durlog_record r;
     CHECK_RC(durlog_reader_seek(NULL, 0), -EINVAL);
@@ -396,9 +405,7 @@ static void null_handles_and_results_are_refused(void)
 
     /* NULL where the result goes, on live handles. */
     char path[300];
-    log_path(path, sizeof path, "nullout");
-    durlog *log = NULL;
-    CHECK_OK(durlog_open(path, NULL, &log));
+    durlog *log = open_new_log(path, sizeof path, "nullout");
     REQUIRE(log);
     CHECK_OK(durlog_append(log, "x", 1, DURLOG_KERNEL, NULL));
     CHECK_RC(durlog_get_info(log, NULL), -EINVAL);
@@ -467,9 +474,7 @@ static void count_callback(void *ctx, uint64_t seq, int status)
 static void an_empty_batch_is_einval_in_both_forms(void)
 {
     char path[300];
-    log_path(path, sizeof path, "emptybatch");
-    durlog *log = NULL;
-    CHECK_OK(durlog_open(path, NULL, &log));
+    durlog *log = open_new_log(path, sizeof path, "emptybatch");
     REQUIRE(log);
     durlog_iov iov[1] = { { "x", 1 } };
     uint64_t seq;
@@ -600,6 +605,35 @@ static void release(durlog *log)
     durlog_append_async(log, "x", 1, DURLOG_KERNEL, NULL, NULL, NULL);
 }
 
+/* Runs b's call on a thread of its own, lets it block, interrupts it (with
+ * a call, or a signal whose handler makes it), and checks that the call
+ * returns -EINTR within 2 s. */
+static void interrupt_blocked(struct blocked *b, int by_signal)
+{
+    pthread_t th;
+    if (pthread_create(&th, NULL, blocked_main, b) != 0) {
+        CHECK(!"pthread_create");
+        return;
+    }
+    sleep_ms(100);
+    CHECK(!atomic_load(&b->done)); /* blocked */
+    uint64_t t0 = now_ms();
+    if (by_signal)
+        pthread_kill(th, SIGUSR1);
+    else
+        CHECK_OK(interrupt_call(b));
+    int done = wait_done(b, 5000);
+    if (!done) {
+        fprintf(stderr, "  %s was not interrupted%s\n", call_names[b->call],
+                by_signal ? " by the handler" : "");
+        release(b->log);
+    }
+    CHECK(done);
+    pthread_join(th, NULL);
+    CHECK_RC(atomic_load(&b->rc), -EINTR);
+    CHECK(now_ms() - t0 < 2000);
+}
+
 /* Each blocking call, blocked with no limit in another thread, returns
  * -EINTR promptly after durlog_interrupt (durlog_reader_interrupt), and the
  * handle goes on working: interrupt, join, then close is the safe shutdown. */
@@ -611,21 +645,7 @@ static void interrupt_ends_a_blocked_wait(void)
         open_idle("intr", &log, &r);
         REQUIRE(log && r);
         struct blocked b = { c, log, r, 1, 0 };
-        pthread_t th;
-        REQUIRE(pthread_create(&th, NULL, blocked_main, &b) == 0);
-        sleep_ms(100);
-        CHECK(!atomic_load(&b.done)); /* blocked */
-        uint64_t t0 = now_ms();
-        CHECK_OK(interrupt_call(&b));
-        int done = wait_done(&b, 5000);
-        if (!done) {
-            fprintf(stderr, "  %s was not interrupted\n", call_names[c]);
-            release(log);
-        }
-        CHECK(done);
-        pthread_join(th, NULL);
-        CHECK_RC(atomic_load(&b.rc), -EINTR);
-        CHECK(now_ms() - t0 < 2000);
+        interrupt_blocked(&b, 0);
         /* Still usable; the interrupt was taken. */
         CHECK_OK(durlog_append(log, "y", 1, DURLOG_KERNEL, NULL));
         CHECK_OK(durlog_wait(log, 0, DURLOG_KERNEL, -1));
@@ -682,8 +702,7 @@ static void interrupt_with_nobody_blocked_ends_the_next_wait(void)
 
     /* A reader of a log no writer has open polls: interrupted too. */
     char path[300];
-    log_path(path, sizeof path, "offline");
-    CHECK_OK(durlog_open(path, NULL, &log));
+    log = open_new_log(path, sizeof path, "offline");
     REQUIRE(log);
     CHECK_OK(durlog_close(log));
     CHECK_OK(durlog_reader_open(path, NULL, &r));
@@ -717,18 +736,7 @@ static void interrupt_works_from_a_signal_handler(void)
         REQUIRE(log && r);
         struct blocked b = { c, log, r, 1, 0 };
         signalled = &b;
-        pthread_t th;
-        REQUIRE(pthread_create(&th, NULL, blocked_main, &b) == 0);
-        sleep_ms(50);
-        pthread_kill(th, SIGUSR1);
-        int done = wait_done(&b, 5000);
-        if (!done) {
-            fprintf(stderr, "  %s was not interrupted by the handler\n", call_names[c]);
-            release(log);
-        }
-        CHECK(done);
-        pthread_join(th, NULL);
-        CHECK_RC(atomic_load(&b.rc), -EINTR);
+        interrupt_blocked(&b, 1);
         durlog_reader_close(r);
         CHECK_OK(durlog_close(log));
     }

@@ -818,19 +818,26 @@ static void b_cb(void *ctx, uint64_t seq, int status)
     atomic_fetch_add(&b_delivered, 1);
 }
 
-static void poll_from_any_callback_is_refused(void)
+/* Opens poll_a (with poll_callbacks if a_polls) and poll_b (with), each on
+ * a log of its own in the scratch directories; 0 or an error. */
+static int open_two_handles(struct scratch *sa, struct scratch *sb, int a_polls)
 {
-    struct scratch sa, sb;
-    scratch_make(&sa);
-    scratch_make(&sb);
+    scratch_make(sa);
+    scratch_make(sb);
     durlog_options o;
     durlog_options_init(&o);
     o.poll_callbacks = 1;
-    REQUIRE(durlog_open(sb.log, &o, &poll_b) == 0);
+    int rc = durlog_open(sb->log, &o, &poll_b);
+    o.poll_callbacks = a_polls;
+    return rc ? rc : durlog_open(sa->log, &o, &poll_a);
+}
+
+static void poll_from_any_callback_is_refused(void)
+{
     /* A's callbacks in poll mode, then on its engine thread. */
     for (int a_polls = 1; a_polls >= 0; a_polls--) {
-        o.poll_callbacks = a_polls;
-        REQUIRE(durlog_open(sa.log, &o, &poll_a) == 0);
+        struct scratch sa, sb;
+        REQUIRE(open_two_handles(&sa, &sb, a_polls) == 0);
         atomic_store(&nested_poll_rc, 1);
         atomic_store(&b_delivered, 0);
         uint64_t seq;
@@ -848,10 +855,10 @@ static void poll_from_any_callback_is_refused(void)
         CHECK_RC(durlog_poll(poll_b, 5000), 1);
         CHECK_EQ_U64(atomic_load(&b_delivered), 1);
         CHECK_OK(durlog_close(poll_a));
+        CHECK_OK(durlog_close(poll_b));
+        scratch_remove(&sa);
+        scratch_remove(&sb);
     }
-    CHECK_OK(durlog_close(poll_b));
-    scratch_remove(&sa);
-    scratch_remove(&sb);
 }
 
 /* Closing handle Y from a callback of X delivers Y's last callbacks there,
@@ -879,13 +886,7 @@ static void closes_y_cb(void *ctx, uint64_t seq, int status)
 static void closing_a_handle_from_a_nested_callback_is_refused(void)
 {
     struct scratch sa, sb;
-    scratch_make(&sa);
-    scratch_make(&sb);
-    durlog_options o;
-    durlog_options_init(&o);
-    o.poll_callbacks = 1;
-    REQUIRE(durlog_open(sa.log, &o, &poll_a) == 0);
-    REQUIRE(durlog_open(sb.log, &o, &poll_b) == 0);
+    REQUIRE(open_two_handles(&sa, &sb, 1) == 0);
     atomic_store(&close_x_rc, 1);
     atomic_store(&close_y_rc, 1);
     CHECK_OK(durlog_append_async(poll_b, "y", 1, DURLOG_KERNEL, closes_x_cb, NULL, NULL));

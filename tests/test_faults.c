@@ -625,18 +625,30 @@ static void fdatasync_eio_puts_the_log_in_the_failed_state(void)
     test_rmrf(t.dir);
 }
 
+/* Opens a log in t with a 20 ms interval (the options in *o), appends
+ * writer 0's record 0 at kernel level, and maps its coordination file into
+ * *sh. 0, or -1 after a failed check. */
+static int open_interval_log(struct scratch *t, durlog_options *o, durlog **log,
+                             struct dl_shared **sh)
+{
+    scratch_make(t);
+    durlog_options_init(o);
+    o->interval_ms = 20;
+    *sh = NULL;
+    if (durlog_open(t->log, o, log) != 0)
+        return -1;
+    CHECK_OK(tu_append_payload(*log, 0, 0, EXTRA, DURLOG_KERNEL, NULL));
+    *sh = tu_map_shared(t->log);
+    return *sh ? 0 : -1;
+}
+
 static void interval_sync_failure_is_reported_to_the_appender_and_at_close(void)
 {
     struct scratch t;
-    scratch_make(&t);
     durlog_options o;
-    durlog_options_init(&o);
-    o.interval_ms = 20;
     durlog *log;
-    REQUIRE(durlog_open(t.log, &o, &log) == 0);
-    CHECK_OK(tu_append_payload(log, 0, 0, EXTRA, DURLOG_KERNEL, NULL));
-    struct dl_shared *sh = tu_map_shared(t.log);
-    REQUIRE(sh);
+    struct dl_shared *sh;
+    REQUIRE(open_interval_log(&t, &o, &log, &sh) == 0);
     atomic_store(&tu_fdatasync_fails, 1);
     dl_os.fdatasync = tu_fdatasync_maybe_eio;
     CHECK_OK(tu_append_payload(log, 0, 1, EXTRA, DURLOG_INTERVAL, NULL));
@@ -1430,15 +1442,10 @@ static void emfile_cb(void *ctx, uint64_t seq, int status)
 static void failing_to_open_a_segment_in_the_background_is_retried(void)
 {
     struct scratch t;
-    scratch_make(&t);
     durlog_options o;
-    durlog_options_init(&o);
-    o.interval_ms = 20;
     durlog *log;
-    REQUIRE(durlog_open(t.log, &o, &log) == 0);
-    CHECK_OK(tu_append_payload(log, 0, 0, EXTRA, DURLOG_KERNEL, NULL));
-    struct dl_shared *sh = tu_map_shared(t.log);
-    REQUIRE(sh);
+    struct dl_shared *sh;
+    REQUIRE(open_interval_log(&t, &o, &log, &sh) == 0);
     atomic_store(&emfile_completions, 0);
     atomic_store(&emfile_failed_completions, 0);
     atomic_store(&refused_opens, 0);
