@@ -833,15 +833,18 @@ static int interrupted(durlog_reader *r)
     return rfail(r, -EINTR, "durlog_reader_wait interrupted (durlog_reader_interrupt)");
 }
 
-/* Sleeps up to ns on the reader's own word: 0, or -EINTR (an interrupt
- * came before or during the sleep). */
+/* Sleeps up to ns on the reader's own word: 0, -EINTR (an interrupt came
+ * before or during the sleep), or the error of a futex wait that failed. */
 static int nap(durlog_reader *r, uint64_t ns, uint64_t ticket)
 {
     uint32_t seen = atomic_load(&r->intr_word);
     int rc = dl_intr_check(&r->intr, ticket);
     if (rc)
         return interrupted(r);
-    dl_futex_wait(&r->intr_word, seen, ns);
+    rc = dl_futex_wait(&r->intr_word, seen, ns);
+    if (rc)
+        return rfail(r, rc, "waiting for records of %s: futex: %s", r->path,
+                     durlog_strerror(rc));
     return dl_intr_check(&r->intr, ticket) ? interrupted(r) : 0;
 }
 
@@ -913,8 +916,10 @@ int durlog_reader_wait(durlog_reader *r, int timeout_ms)
             if (frc)
                 return rfail(r, frc, "waiting for records of %s: futex: %s", r->path,
                              durlog_strerror(frc));
-        } else if (nap(r, slice, ticket)) {
-            return -EINTR;
+        } else {
+            int rc = nap(r, slice, ticket);
+            if (rc)
+                return rc;
         }
     }
 }

@@ -1640,6 +1640,18 @@ static void a_failing_futex_wait_is_reported_not_looped_on(void)
     CHECK_EQ_U64(rec.seq, 1);
     durlog_reader_close(r);
     CHECK_OK(durlog_close(log));
+    /* A reader without a coordination file naps between looks: on its own
+     * futex word, whose failure it reports the same way. */
+    char shm[PATH_MAX + 32];
+    snprintf(shm, sizeof shm, "%s/%s", t.log, DL_SHM_NAME);
+    CHECK(unlink(shm) == 0);
+    REQUIRE(durlog_reader_open(t.log, NULL, &r) == 0);
+    dl_os.futex = futex_wait_einval;
+    CHECK_RC(durlog_reader_wait(r, 5000), -EINVAL);
+    CHECK(strstr(durlog_reader_errmsg(r), "futex") != NULL);
+    CHECK_EQ_U64(atomic_load(&futex_waits), 3);
+    tu_restore_os();
+    durlog_reader_close(r);
     expect_log(t.log, 2);
     test_rmrf(t.dir);
 }
