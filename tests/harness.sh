@@ -20,6 +20,20 @@ else
     fail a_case_left_out_is_skipped_with_its_reason "status $rc" "$out"
 fi
 
+# DURLOG_TEST_SKIP may list several cases, separated by spaces; a name that
+# only begins or ends like a listed one is not left out.
+out=$(DURLOG_TEST_DIR=$scratch DURLOG_TEST_SKIP="default_level_follows_the_option  no_create_does_not_create" \
+      DURLOG_TEST_SKIP_WHY="left out here" "$B/tests/test_api" no_create_does_not_create 2>&1)
+rc=$?
+near=$(DURLOG_TEST_DIR=$scratch DURLOG_TEST_SKIP="no_create_does_not no_create_does_not_createX" \
+       "$B/tests/test_api" no_create_does_not_create 2>&1)
+if [ "$rc" -eq 77 ] && [ "$out" = "skip no_create_does_not_create: left out here" ] &&
+   [ "$near" = "ok no_create_does_not_create" ]; then
+    pass cases_listed_in_durlog_test_skip_are_each_skipped
+else
+    fail cases_listed_in_durlog_test_skip_are_each_skipped "status $rc" "$out" "$near"
+fi
+
 # A case that needs root, run as another user: skipped, saying why.
 if [ "$(id -u)" -eq 0 ]; then
     mkdir -p "$scratch/nobody" && chmod 0777 "$scratch" "$scratch/nobody"

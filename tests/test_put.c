@@ -772,6 +772,8 @@ static void test_put_link_swapped_after_its_check_is_not_followed(void)
     int rc = durlog_put_buffer(path, "new", 3, NULL);
     tu_restore_os();
     CHECK_EQ_U64(swapped, 1);
+    if (rc)
+        fprintf(stderr, "  %s\n", durlog_last_errmsg());
     CHECK_OK(rc);
     CHECK(file_is(safe, "new", 3));
     CHECK(file_is_old(d.path));
