@@ -95,8 +95,8 @@ static const char *th_only; /* run just this test when set (argv[1]) */
 
 /* What a case leaves to tidy up. th_after_case(fn, arg) has fn(arg) called
  * when the case returns, however it returns (a REQUIRE that stops it early
- * included), the last registered first; th_forget(arg) takes the entry back
- * when the case has tidied up itself. Scratch directories (scratch_make) and
+ * included), the last registered first; th_forget takes an entry back when
+ * the case has tidied up itself. Scratch directories (scratch_make) and
  * the writers of tests/lib/fixture.h are registered so: a failed case leaves
  * no writer open and no scratch directory behind. */
 struct th_cleanup {
@@ -119,29 +119,22 @@ static inline void th_after_case(void (*fn)(void *), void *arg)
     th_cleanups[th_ncleanups++] = (struct th_cleanup){ fn, arg };
 }
 
-/* The index of the last entry matching (fn, arg), or -1; matches(entry arg,
- * arg) decides (NULL: the same pointer). */
-static inline long th_find_cleanup(void (*fn)(void *), const void *arg,
-                                   int (*matches)(const void *, const void *))
+/* Takes back, without running it, the last entry of fn whose arg is arg
+ * (or, given same, for which same(its arg, arg) holds); returns its arg, or
+ * NULL if there is none. */
+static inline void *th_forget(void (*fn)(void *), const void *arg,
+                              int (*same)(const void *, const void *))
 {
-    for (size_t i = th_ncleanups; i-- > 0;)
-        if (th_cleanups[i].fn == fn &&
-            (matches ? matches(th_cleanups[i].arg, arg) : th_cleanups[i].arg == arg))
-            return (long)i;
-    return -1;
-}
-
-/* Removes entry i (from th_find_cleanup; -1: none) without running it;
- * returns its arg. */
-static inline void *th_drop_cleanup(long i)
-{
-    if (i < 0)
-        return NULL;
-    void *arg = th_cleanups[i].arg;
-    memmove(&th_cleanups[i], &th_cleanups[i + 1],
-            (th_ncleanups - (size_t)i - 1) * sizeof *th_cleanups);
-    th_ncleanups--;
-    return arg;
+    for (size_t i = th_ncleanups; i-- > 0;) {
+        void *a = th_cleanups[i].arg;
+        if (th_cleanups[i].fn == fn && (same ? same(a, arg) : a == arg)) {
+            memmove(&th_cleanups[i], &th_cleanups[i + 1],
+                    (th_ncleanups - i - 1) * sizeof *th_cleanups);
+            th_ncleanups--;
+            return a;
+        }
+    }
+    return NULL;
 }
 
 static inline void th_tidy_up(void)
@@ -270,7 +263,7 @@ static inline void scratch_make(struct scratch *s)
  * failure). */
 static inline void scratch_keep(const struct scratch *s)
 {
-    free(th_drop_cleanup(th_find_cleanup(th_remove_dir, s->dir, th_same_string)));
+    free(th_forget(th_remove_dir, s->dir, th_same_string));
 }
 
 static inline void scratch_remove(const struct scratch *s)
