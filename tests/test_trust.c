@@ -36,13 +36,6 @@
 
 /* ---- helpers ---------------------------------------------------------- */
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static int file_exists_at(const char *path)
 {
     struct stat st;
@@ -91,12 +84,8 @@ static int payload_is(const durlog_record *rec, uint64_t seq, size_t len)
  * at DURLOG_KERNEL with segments of seg_size bytes, then closed. */
 static int build_log(const char *log, uint64_t seg_size, uint64_t n, size_t len)
 {
-    durlog_options o;
-    durlog_options_init(&o);
     char err[512] = "";
-    o.segment_size = seg_size;
-    o.errbuf = err;
-    o.errbuf_size = sizeof err;
+    durlog_options o = { .segment_size = seg_size, .errbuf = err, .errbuf_size = sizeof err };
     durlog *h;
     int rc = durlog_open(log, &o, &h);
     if (rc) {
@@ -206,11 +195,7 @@ static void one_damaged_byte_in_the_first_segment_loses_no_other_record_when_a_w
     remove_shm(s.log);
 
     char err[512] = "";
-    durlog_options o;
-    durlog_options_init(&o);
-    o.segment_size = 4096;
-    o.errbuf = err;
-    o.errbuf_size = sizeof err;
+    durlog_options o = { .segment_size = 4096, .errbuf = err, .errbuf_size = sizeof err };
     durlog *h = NULL;
     int rc = durlog_open(s.log, &o, &h);
     if (rc == 0) {
@@ -275,9 +260,7 @@ static void one_damaged_byte_in_the_first_segment_loses_no_other_record_when_a_w
     CHECK_EQ_U64(lost, 0);
 
     /* A reader that skips damage returns every other record. */
-    durlog_reader_options ro;
-    durlog_reader_options_init(&ro);
-    ro.skip_damaged = 1;
+    durlog_reader_options ro = { .skip_damaged = 1 };
     durlog_reader *r;
     REQUIRE(durlog_reader_open(s.log, &ro, &r) == 0);
     int end;
@@ -379,9 +362,7 @@ static void removed_middle_segment(int keep_shm)
     CHECK(strstr(msg, "damaged record at byte offset") == NULL);
     durlog_reader_close(r);
 
-    durlog_reader_options ro;
-    durlog_reader_options_init(&ro);
-    ro.skip_damaged = 1;
+    durlog_reader_options ro = { .skip_damaged = 1 };
     REQUIRE(durlog_reader_open(s.log, &ro, &r) == 0);
     got = read_expected(r, 0, first_missing, last_missing + 1, &end);
     if (end != DURLOG_EEND)
@@ -495,9 +476,9 @@ static void *w5_writer(void *arg)
         size_t len = tu_payload(buf, 1, i, 0);
         struct w5_entry *e = &w->e[i];
         e->seq = UINT64_MAX;
-        e->t0 = mono_ns();
+        e->t0 = tu_now_ns();
         e->rc = durlog_append(w->log, buf, len, DURLOG_SYNC, &e->seq);
-        e->t1 = mono_ns();
+        e->t1 = tu_now_ns();
         if (e->rc && !w->first_error[0])
             snprintf(w->first_error, sizeof w->first_error, "%s", durlog_errmsg(w->log));
         atomic_store(&w->count, i + 1);
@@ -574,9 +555,7 @@ static void a_writer_stops_acknowledging_sync_appends_once_its_segment_is_replac
     scratch_make(&s);
     struct w5 *w = calloc(1, sizeof *w);
     REQUIRE(w != NULL);
-    durlog_options o;
-    durlog_options_init(&o);
-    o.segment_size = 1 << 20;
+    durlog_options o = { .segment_size = 1 << 20 };
     REQUIRE(durlog_open(s.log, &o, &w->log) == 0);
     pthread_t th;
     REQUIRE(pthread_create(&th, NULL, w5_writer, w) == 0);
@@ -586,13 +565,13 @@ static void a_writer_stops_acknowledging_sync_appends_once_its_segment_is_replac
     seg_name(name, sizeof name, 0);
     seg_file(seg, sizeof seg, s.log, 0);
     snprintf(tmp, sizeof tmp, "%s/replacement.tmp", s.log);
-    uint64_t t_copy = w->t_copy = mono_ns();
+    uint64_t t_copy = w->t_copy = tu_now_ns();
     size_t len;
     unsigned char *copy = file_read(seg, &len);
     int copied = copy && file_write(tmp, copy, len) == 0;
     tu_sleep_ms(20); /* as a slow `cp` would: appends acknowledged meanwhile */
     copied = copied && rename(tmp, seg) == 0;
-    uint64_t t_renamed = w->t_renamed = mono_ns();
+    uint64_t t_renamed = w->t_renamed = tu_now_ns();
     free(copy);
     tu_sleep_ms(200);
     atomic_store(&w->stop, 1);
@@ -725,12 +704,8 @@ static int build_big_log(const char *log)
  * record; prints why if it cannot. */
 static int open_and_append_one(const char *log)
 {
-    durlog_options o;
-    durlog_options_init(&o);
     char err[512] = "";
-    o.segment_size = 4096;
-    o.errbuf = err;
-    o.errbuf_size = sizeof err;
+    durlog_options o = { .segment_size = 4096, .errbuf = err, .errbuf_size = sizeof err };
     durlog *h;
     int rc = durlog_open(log, &o, &h);
     if (rc) {
@@ -781,9 +756,7 @@ static int count_segment_opens(void *arg)
 {
     struct count_result *res = arg;
     char *log = (char *)(res + 1);
-    durlog_options o;
-    durlog_options_init(&o);
-    o.segment_size = 4096;
+    durlog_options o = { .segment_size = 4096 };
     durlog *h;
     dl_os.openat = openat_counting;
     atomic_store(&seg_opens_counting, 1);
@@ -843,9 +816,7 @@ static void a_log_created_by_nobody_stays_usable_by_nobody_after_root_appends(vo
     REQUIRE(mkdir(s.log, 0755) == 0 && chown(s.log, NOBODY, NOBODY) == 0);
     REQUIRE(tu_exited_ok(tu_wait(tu_fork(append_as_nobody, s.log))));
 
-    durlog_options o;
-    durlog_options_init(&o);
-    o.segment_size = 4096;
+    durlog_options o = { .segment_size = 4096 };
     durlog *h;
     char buf[PAYLEN];
     REQUIRE(durlog_open(s.log, &o, &h) == 0);
