@@ -213,29 +213,6 @@ static inline void test_rmrf(const char *path)
     nftw(path, th_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-/* Makes a fresh scratch directory and returns its path in buf. The directory
- * itself exists; a test usually puts a log at <buf>/log. */
-static inline const char *test_tmpdir(char *buf, size_t size)
-{
-    const char *base = getenv("DURLOG_TEST_DIR");
-    if (!base || !*base)
-        base = "build/testtmp";
-    mkdir(base, 0755);
-    snprintf(buf, size, "%s/t-XXXXXX", base);
-    if (!mkdtemp(buf)) {
-        perror("mkdtemp");
-        exit(2);
-    }
-    return buf;
-}
-
-/* A scratch directory with the log path inside it: <dir>/log. It is
- * removed when the case returns (scratch_remove removes it sooner). */
-struct scratch {
-    char dir[256];
-    char log[300];
-};
-
 static inline void th_remove_dir(void *dir)
 {
     test_rmrf(dir);
@@ -247,16 +224,35 @@ static inline int th_same_string(const void *a, const void *b)
     return strcmp(a, b) == 0;
 }
 
+/* Makes a fresh scratch directory and returns its path in buf. The directory
+ * itself exists; a test usually puts a log at <buf>/log. It is removed when
+ * the case returns (test_rmrf or scratch_remove remove it sooner). */
+static inline const char *test_tmpdir(char *buf, size_t size)
+{
+    const char *base = getenv("DURLOG_TEST_DIR");
+    if (!base || !*base)
+        base = "build/testtmp";
+    mkdir(base, 0755);
+    snprintf(buf, size, "%s/t-XXXXXX", base);
+    char *copy = mkdtemp(buf) ? strdup(buf) : NULL;
+    if (!copy) {
+        perror("mkdtemp");
+        exit(2);
+    }
+    th_after_case(th_remove_dir, copy);
+    return buf;
+}
+
+/* A scratch directory (test_tmpdir) with the log path inside it: <dir>/log. */
+struct scratch {
+    char dir[256];
+    char log[300];
+};
+
 static inline void scratch_make(struct scratch *s)
 {
     test_tmpdir(s->dir, sizeof s->dir);
     snprintf(s->log, sizeof s->log, "%s/log", s->dir);
-    char *copy = strdup(s->dir);
-    if (!copy) {
-        perror("strdup");
-        exit(2);
-    }
-    th_after_case(th_remove_dir, copy);
 }
 
 /* Leaves the scratch directory in place after the case (to look into a
