@@ -616,16 +616,26 @@ static void fdatasync_eio_puts_the_log_in_the_failed_state(void)
     expect_log(t.log, kept + 1);
 }
 
+/* A writer syncing at a 20 ms interval on the new scratch log t, record 0
+ * appended; its coordination file mapped into *sh (NULL if it cannot be).
+ * NULL after a failed CHECK. */
+static durlog *interval_writer(struct scratch *t, struct dl_shared **sh)
+{
+    durlog *log = fx_open(t, &(durlog_options){ .interval_ms = 20 });
+    *sh = NULL;
+    if (!log)
+        return NULL;
+    CHECK_OK(tu_append_payload(log, 0, 0, EXTRA, DURLOG_KERNEL, NULL));
+    *sh = tu_map_shared(t->log);
+    return log;
+}
+
 static void interval_sync_failure_is_reported_to_the_appender_and_at_close(void)
 {
     struct scratch t;
-    scratch_make(&t);
-    durlog_options o = { .interval_ms = 20 };
-    durlog *log;
-    REQUIRE(durlog_open(t.log, &o, &log) == 0);
-    CHECK_OK(tu_append_payload(log, 0, 0, EXTRA, DURLOG_KERNEL, NULL));
-    struct dl_shared *sh = tu_map_shared(t.log);
-    REQUIRE(sh);
+    struct dl_shared *sh;
+    durlog *log = interval_writer(&t, &sh);
+    REQUIRE(log && sh);
     atomic_store(&tu_fdatasync_fails, 1);
     dl_os.fdatasync = tu_fdatasync_maybe_eio;
     CHECK_OK(tu_append_payload(log, 0, 1, EXTRA, DURLOG_INTERVAL, NULL));
@@ -638,10 +648,10 @@ static void interval_sync_failure_is_reported_to_the_appender_and_at_close(void)
     atomic_store(&tu_fdatasync_fails, 0);
     int rc = tu_append_payload(log, 0, 2, EXTRA, DURLOG_INTERVAL, NULL);
     CHECK(rc == -EIO || rc == DURLOG_EFAILED);
-    CHECK(durlog_close(log) != 0);
+    CHECK(fx_close(log) != 0);
     tu_restore_os();
     tu_unmap_shared(sh);
-    REQUIRE(durlog_open(t.log, &o, &log) == 0);
+    REQUIRE(durlog_open(t.log, &(durlog_options){ .interval_ms = 20 }, &log) == 0);
     CHECK_OK(tu_append_payload(log, 0, 2, EXTRA, DURLOG_INTERVAL, NULL));
     CHECK_OK(durlog_close(log));
     expect_log(t.log, 3);
@@ -1403,13 +1413,9 @@ static void emfile_cb(void *ctx, uint64_t seq, int status)
 static void failing_to_open_a_segment_in_the_background_is_retried(void)
 {
     struct scratch t;
-    scratch_make(&t);
-    durlog_options o = { .interval_ms = 20 };
-    durlog *log;
-    REQUIRE(durlog_open(t.log, &o, &log) == 0);
-    CHECK_OK(tu_append_payload(log, 0, 0, EXTRA, DURLOG_KERNEL, NULL));
-    struct dl_shared *sh = tu_map_shared(t.log);
-    REQUIRE(sh);
+    struct dl_shared *sh;
+    durlog *log = interval_writer(&t, &sh);
+    REQUIRE(log && sh);
     atomic_store(&emfile_completions, 0);
     atomic_store(&emfile_failed_completions, 0);
     atomic_store(&refused_opens, 0);
@@ -1439,7 +1445,7 @@ static void failing_to_open_a_segment_in_the_background_is_retried(void)
     CHECK_EQ_U64(tu_durable(sh), 5);
     CHECK_EQ_U64(atomic_load(&emfile_completions), 2);
     CHECK_EQ_U64(atomic_load(&emfile_failed_completions), 0);
-    CHECK_OK(durlog_close(log));
+    CHECK_OK(fx_close(log));
     tu_restore_os();
     tu_unmap_shared(sh);
     expect_log(t.log, 5);
