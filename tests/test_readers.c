@@ -127,24 +127,15 @@ static void durable_only_reader_sees_records_once_synced(void)
     CHECK_OK(fx_close(log));
 }
 
-/* No write access to the coordination file (as for a user with read
- * permission only; tests may run as root, so the seam refuses instead). */
-static int openat_shm_readonly(int dirfd, const char *name, int flags, mode_t mode)
-{
-    if (strcmp(name, DL_SHM_NAME) == 0 && (flags & O_ACCMODE) != O_RDONLY) {
-        errno = EACCES;
-        return -1;
-    }
-    return dl_os_real.openat(dirfd, name, flags, mode);
-}
-
 static void read_only_reader_follows_by_polling(void)
 {
     struct scratch s;
     durlog *log = fx_open(&s, NULL);
     REQUIRE(log);
     CHECK_OK(tu_append_payload(log, 0, 0, EXTRA, DURLOG_KERNEL, NULL));
-    dl_os.openat = openat_shm_readonly;
+    /* No write access to the coordination file (as for a user with read
+     * permission only; tests may run as root, so the seam refuses instead). */
+    tu_refuse_opens(DL_SHM_NAME, 1, TU_OPEN_WRITE, EACCES);
     durlog_reader *r;
     durlog_record rec;
     REQUIRE(durlog_reader_open(s.log, NULL, &r) == 0);

@@ -383,19 +383,8 @@ static void a_reader_of_a_copy_without_coordination_file_reports_a_removed_middl
     removed_middle_segment(0);
 }
 
-/* Opens of one segment fail with EMFILE while armed (through the seam). */
-static _Atomic int emfile_armed, emfile_hits;
+/* The segment whose opens fail with EMFILE (tu_refuse_opens). */
 static char emfile_name[32];
-
-static int openat_emfile(int dirfd, const char *name, int flags, mode_t mode)
-{
-    if (atomic_load(&emfile_armed) && strstr(name, emfile_name)) {
-        atomic_fetch_add(&emfile_hits, 1);
-        errno = EMFILE;
-        return -1;
-    }
-    return dl_os_real.openat(dirfd, name, flags, mode);
-}
 
 /* A reader that runs out of descriptors when it comes to a later segment,
  * with and without the coordination file: it returns the records before
@@ -416,14 +405,12 @@ static void a_reader_that_cannot_open_a_later_segment_says_why(void)
         durlog_reader *r;
         int end;
         REQUIRE(durlog_reader_open(s.log, NULL, &r) == 0);
-        atomic_store(&emfile_hits, 0);
-        atomic_store(&emfile_armed, 1);
-        dl_os.openat = openat_emfile;
+        tu_refuse_opens(emfile_name, 0, 0, EMFILE);
         uint64_t got = read_expected(r, 0, UINT64_MAX, UINT64_MAX, &end);
         tu_restore_os();
-        atomic_store(&emfile_armed, 0);
+        atomic_store(&tu_refusal.armed, 0);
         const char *msg = durlog_reader_errmsg(r);
-        if (atomic_load(&emfile_hits) == 0) {
+        if (atomic_load(&tu_refusal.hits) == 0) {
             /* The reader had it open already: then it reads everything. */
             CHECK_EQ_U64(got, n);
             CHECK_RC(end, DURLOG_EEND);
