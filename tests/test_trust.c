@@ -393,10 +393,10 @@ static char emfile_name[32];
  * DURLOG_ECORRUPT (damage that is not there). */
 static void a_reader_that_cannot_open_a_later_segment_says_why(void)
 {
+    enum { RECORDS = 150 };
     struct scratch s;
-    const uint64_t n = 150;
     uint64_t segs[64];
-    size_t nseg = build_segmented_log(&s, n, segs);
+    size_t nseg = build_segmented_log(&s, RECORDS, segs);
     REQUIRE(nseg >= 4);
     seg_name(emfile_name, sizeof emfile_name, segs[2]);
     for (int keep_shm = 1; keep_shm >= 0; keep_shm--) {
@@ -412,7 +412,7 @@ static void a_reader_that_cannot_open_a_later_segment_says_why(void)
         const char *msg = durlog_reader_errmsg(r);
         if (atomic_load(&tu_refusal.hits) == 0) {
             /* The reader had it open already: then it reads everything. */
-            CHECK_EQ_U64(got, n);
+            CHECK_EQ_U64(got, RECORDS);
             CHECK_RC(end, DURLOG_EEND);
         } else {
             if (end != -EMFILE || !strstr(msg, strerror(EMFILE)) || !strstr(msg, emfile_name))
