@@ -95,8 +95,8 @@ static const char *th_only; /* run just this test when set (argv[1]) */
 
 /* What a case leaves to tidy up. th_after_case(fn, arg) has fn(arg) called
  * when the case returns, however it returns (a REQUIRE that stops it early
- * included), the last registered first; th_forget(arg) takes the entry back
- * when the case has tidied up itself. Scratch directories (scratch_make) and
+ * included), the last registered first; th_forget takes an entry back when
+ * the case has tidied up itself. Scratch directories (scratch_make) and
  * the writers of tests/lib/fixture.h are registered so: a failed case leaves
  * no writer open and no scratch directory behind. */
 struct th_cleanup {
@@ -119,29 +119,22 @@ static inline void th_after_case(void (*fn)(void *), void *arg)
     th_cleanups[th_ncleanups++] = (struct th_cleanup){ fn, arg };
 }
 
-/* The index of the last entry matching (fn, arg), or -1; matches(entry arg,
- * arg) decides (NULL: the same pointer). */
-static inline long th_find_cleanup(void (*fn)(void *), const void *arg,
-                                   int (*matches)(const void *, const void *))
+/* Takes back, without running it, the last entry of fn whose arg is arg
+ * (or, given same, for which same(its arg, arg) holds); returns its arg, or
+ * NULL if there is none. */
+static inline void *th_forget(void (*fn)(void *), const void *arg,
+                              int (*same)(const void *, const void *))
 {
-    for (size_t i = th_ncleanups; i-- > 0;)
-        if (th_cleanups[i].fn == fn &&
-            (matches ? matches(th_cleanups[i].arg, arg) : th_cleanups[i].arg == arg))
-            return (long)i;
-    return -1;
-}
-
-/* Removes entry i (from th_find_cleanup; -1: none) without running it;
- * returns its arg. */
-static inline void *th_drop_cleanup(long i)
-{
-    if (i < 0)
-        return NULL;
-    void *arg = th_cleanups[i].arg;
-    memmove(&th_cleanups[i], &th_cleanups[i + 1],
-            (th_ncleanups - (size_t)i - 1) * sizeof *th_cleanups);
-    th_ncleanups--;
-    return arg;
+    for (size_t i = th_ncleanups; i-- > 0;) {
+        void *a = th_cleanups[i].arg;
+        if (th_cleanups[i].fn == fn && (same ? same(a, arg) : a == arg)) {
+            memmove(&th_cleanups[i], &th_cleanups[i + 1],
+                    (th_ncleanups - i - 1) * sizeof *th_cleanups);
+            th_ncleanups--;
+            return a;
+        }
+    }
+    return NULL;
 }
 
 static inline void th_tidy_up(void)
@@ -220,29 +213,6 @@ static inline void test_rmrf(const char *path)
     nftw(path, th_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-/* Makes a fresh scratch directory and returns its path in buf. The directory
- * itself exists; a test usually puts a log at <buf>/log. */
-static inline const char *test_tmpdir(char *buf, size_t size)
-{
-    const char *base = getenv("DURLOG_TEST_DIR");
-    if (!base || !*base)
-        base = "build/testtmp";
-    mkdir(base, 0755);
-    snprintf(buf, size, "%s/t-XXXXXX", base);
-    if (!mkdtemp(buf)) {
-        perror("mkdtemp");
-        exit(2);
-    }
-    return buf;
-}
-
-/* A scratch directory with the log path inside it: <dir>/log. It is
- * removed when the case returns (scratch_remove removes it sooner). */
-struct scratch {
-    char dir[256];
-    char log[300];
-};
-
 static inline void th_remove_dir(void *dir)
 {
     test_rmrf(dir);
@@ -254,23 +224,42 @@ static inline int th_same_string(const void *a, const void *b)
     return strcmp(a, b) == 0;
 }
 
+/* Makes a fresh scratch directory and returns its path in buf. The directory
+ * itself exists; a test usually puts a log at <buf>/log. It is removed when
+ * the case returns (test_rmrf or scratch_remove remove it sooner). */
+static inline const char *test_tmpdir(char *buf, size_t size)
+{
+    const char *base = getenv("DURLOG_TEST_DIR");
+    if (!base || !*base)
+        base = "build/testtmp";
+    mkdir(base, 0755);
+    snprintf(buf, size, "%s/t-XXXXXX", base);
+    char *copy = mkdtemp(buf) ? strdup(buf) : NULL;
+    if (!copy) {
+        perror("mkdtemp");
+        exit(2);
+    }
+    th_after_case(th_remove_dir, copy);
+    return buf;
+}
+
+/* A scratch directory (test_tmpdir) with the log path inside it: <dir>/log. */
+struct scratch {
+    char dir[256];
+    char log[300];
+};
+
 static inline void scratch_make(struct scratch *s)
 {
     test_tmpdir(s->dir, sizeof s->dir);
     snprintf(s->log, sizeof s->log, "%s/log", s->dir);
-    char *copy = strdup(s->dir);
-    if (!copy) {
-        perror("strdup");
-        exit(2);
-    }
-    th_after_case(th_remove_dir, copy);
 }
 
 /* Leaves the scratch directory in place after the case (to look into a
  * failure). */
 static inline void scratch_keep(const struct scratch *s)
 {
-    free(th_drop_cleanup(th_find_cleanup(th_remove_dir, s->dir, th_same_string)));
+    free(th_forget(th_remove_dir, s->dir, th_same_string));
 }
 
 static inline void scratch_remove(const struct scratch *s)

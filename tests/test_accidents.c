@@ -155,13 +155,6 @@ struct board {
     char nb_bad_msg[2][MSG];
 };
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void sleep_us(unsigned us)
 {
     struct timespec ts = { us / 1000000, (long)(us % 1000000) * 1000L };
@@ -256,13 +249,13 @@ static int writer_main(void *arg)
     test_rand(&rnd);
     while (!atomic_load(&a->b->stop)) {
         char err[MSG] = "";
-        durlog_options o;
-        durlog_options_init(&o);
-        o.segment_size = SEG_SIZE;
-        o.interval_ms = 5;
-        o.buffer_size = 4096;
-        o.errbuf = err;
-        o.errbuf_size = sizeof err;
+        durlog_options o = {
+            .segment_size = SEG_SIZE,
+            .interval_ms = 5,
+            .buffer_size = 4096,
+            .errbuf = err,
+            .errbuf_size = sizeof err,
+        };
         durlog *log;
         int rc = durlog_open(a->log, &o, &log);
         if (rc) {
@@ -310,10 +303,10 @@ static int writer_main(void *arg)
             }
             atomic_store(&ws->attempted, index + cnt);
             uint64_t seq = DURLOG_SEQ_PENDING;
-            uint64_t t0 = mono_ns();
+            uint64_t t0 = tu_now_ns();
             rc = cnt == 1 ? durlog_append(log, iov[0].data, iov[0].len, level, &seq)
                           : durlog_append_batch(log, iov, cnt, level, &seq);
-            uint64_t t1 = mono_ns();
+            uint64_t t1 = tu_now_ns();
             if (rc) {
                 atomic_fetch_add(&ws->append_failed, 1);
                 const char *m = durlog_errmsg(log);
@@ -344,7 +337,7 @@ static int writer_main(void *arg)
                 break;
         }
         rc = durlog_close(log);
-        uint64_t t1 = mono_ns();
+        uint64_t t1 = tu_now_ns();
         if (rc) {
             atomic_fetch_add(&ws->close_failed, 1);
         } else if (!failed) {
@@ -414,9 +407,7 @@ static void read_pass(const char *log, int skip, struct board *b, const struct e
                       uint32_t **seen, uint32_t stamp, uint64_t max_records,
                       struct pass *p)
 {
-    durlog_reader_options ro;
-    durlog_reader_options_init(&ro);
-    ro.skip_damaged = skip;
+    durlog_reader_options ro = { .skip_damaged = skip };
     char err[MSG] = "";
     ro.errbuf = err;
     ro.errbuf_size = sizeof err;
@@ -593,7 +584,7 @@ static int nobody_reader_main(void *arg)
  * exited with status 0; prints and returns -1 otherwise. */
 static int wait_bounded(pid_t pid, unsigned timeout_ms, const char *who)
 {
-    uint64_t deadline = mono_ns() + (uint64_t)timeout_ms * 1000000u;
+    uint64_t deadline = tu_now_ns() + (uint64_t)timeout_ms * 1000000u;
     int status;
     for (;;) {
         pid_t r = waitpid(pid, &status, WNOHANG);
@@ -603,7 +594,7 @@ static int wait_bounded(pid_t pid, unsigned timeout_ms, const char *who)
             fprintf(stderr, "  %s: waitpid: %s\n", who, strerror(errno));
             return -1;
         }
-        if (mono_ns() > deadline) {
+        if (tu_now_ns() > deadline) {
             fprintf(stderr, "  %s did not finish within %u ms: killed\n", who, timeout_ms);
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
@@ -683,7 +674,7 @@ static struct accident *note(struct ctl *c, enum kind k, uint64_t t0, const char
     struct accident *a = &c->acc[c->nacc++];
     a->kind = k;
     a->t0 = t0;
-    a->t1 = mono_ns();
+    a->t1 = tu_now_ns();
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(a->what, sizeof a->what, fmt, ap);
@@ -717,7 +708,7 @@ static void acc_rm_shm(struct ctl *c)
 {
     char path[400];
     path_in(path, sizeof path, c->s.log, SHM_FILE);
-    uint64_t t0 = mono_ns();
+    uint64_t t0 = tu_now_ns();
     if (unlink(path) == 0)
         note(c, K_RM_SHM, t0, "removed %s", SHM_FILE);
     else
@@ -733,7 +724,7 @@ static void acc_old_shm(struct ctl *c)
     }
     path_in(path, sizeof path, c->s.log, SHM_FILE);
     path_in(tmp, sizeof tmp, c->s.log, "acc-shm.tmp");
-    uint64_t t0 = mono_ns();
+    uint64_t t0 = tu_now_ns();
     if (file_write(tmp, c->shm_copy, c->shm_len) == 0 && rename(tmp, path) == 0) {
         note(c, K_OLD_SHM, t0, "put back an old copy of %s", SHM_FILE);
     } else {
@@ -799,7 +790,7 @@ static void acc_flip(struct ctl *c)
         unsigned char was = buf[at];
         unsigned char byte = was ^ (unsigned char)(1u << (test_rand(&c->rnd) % 8));
         free(buf);
-        uint64_t t0 = mono_ns();
+        uint64_t t0 = tu_now_ns();
         int fd = open(path, O_WRONLY);
         int ok = fd >= 0 && pwrite(fd, &byte, 1, (off_t)at) == 1;
         if (fd >= 0)
@@ -844,7 +835,7 @@ static void acc_move(struct ctl *c, unsigned round)
     path_in(from, sizeof from, c->s.log, name);
     snprintf(moved, sizeof moved, "%s.moved-%u", name, round);
     path_in(to, sizeof to, c->backup, moved);
-    uint64_t t0 = mono_ns();
+    uint64_t t0 = tu_now_ns();
     if (rename(from, to) == 0) {
         note(c, K_MOVE, t0, "moved %s out of the log", name);
         struct moved *more = realloc(c->moves, (c->nmoves + 1) * sizeof *more);
@@ -890,7 +881,7 @@ static void acc_chmod(struct ctl *c)
         return;
     }
     path_in(path, sizeof path, c->s.log, name);
-    uint64_t t0 = mono_ns();
+    uint64_t t0 = tu_now_ns();
     if (chmod(path, 0) != 0) {
         c->skipped[K_CHMOD]++;
         return;
@@ -972,7 +963,7 @@ static void acc_replace_tail(struct ctl *c)
     free(segs);
     path_in(path, sizeof path, c->s.log, name);
     path_in(tmp, sizeof tmp, c->s.log, "acc-replace.tmp");
-    uint64_t t0 = mono_ns();
+    uint64_t t0 = tu_now_ns();
     size_t len;
     unsigned char *copy = file_read(path, &len);
     int ok = copy && file_write(tmp, copy, len) == 0;
@@ -1015,16 +1006,16 @@ static uint64_t total_opens(struct board *b)
 static int unstick(struct ctl *c, uint64_t since_acks, uint64_t since_opens)
 {
     struct board *b = c->b;
-    uint64_t start = mono_ns();
+    uint64_t start = tu_now_ns();
     int repaired = 0;
     while (total_acks(b) == since_acks && total_opens(b) == since_opens) {
-        uint64_t waited = (mono_ns() - start) / 1000000u;
+        uint64_t waited = (tu_now_ns() - start) / 1000000u;
         int corrupt = 1;
         for (uint32_t w = 0; w < NW; w++)
             corrupt &= atomic_load(&b->w[w].last_refusal) == R_ECORRUPT;
         if (corrupt && waited >= 100 && repaired < 5) {
             durlog_check_report rep;
-            uint64_t t0 = mono_ns();
+            uint64_t t0 = tu_now_ns();
             int rc = durlog_check(c->s.log, DURLOG_CHECK_REPAIR | DURLOG_CHECK_FORCE, &rep);
             if (rc == 0) {
                 note(c, K_REPAIR, t0, "durlog check --repair --force: %.100s",
@@ -1265,11 +1256,11 @@ static void final_check(struct ctl *c, int all_undone, struct totals *tot)
 
     /* b, first part: one writer's open, which runs recovery. */
     char err[MSG] = "";
-    durlog_options o;
-    durlog_options_init(&o);
-    o.segment_size = SEG_SIZE;
-    o.errbuf = err;
-    o.errbuf_size = sizeof err;
+    durlog_options o = {
+        .segment_size = SEG_SIZE,
+        .errbuf = err,
+        .errbuf_size = sizeof err,
+    };
     durlog *log;
     int orc = durlog_open(c->s.log, &o, &log);
     if (orc == 0) {
@@ -1504,9 +1495,7 @@ static void run_epoch(uint64_t seed, unsigned epoch, unsigned rounds, unsigned k
     snprintf(c->backup, sizeof c->backup, "%s/moved", c->s.dir);
     REQUIRE(mkdir(c->backup, 0700) == 0);
     {
-        durlog_options o;
-        durlog_options_init(&o);
-        o.segment_size = SEG_SIZE;
+        durlog_options o = { .segment_size = SEG_SIZE };
         durlog *log;
         REQUIRE(durlog_open(c->s.log, &o, &log) == 0);
         CHECK_OK(durlog_close(log));
@@ -1516,7 +1505,7 @@ static void run_epoch(uint64_t seed, unsigned epoch, unsigned rounds, unsigned k
     pid_t writers[NW], reader;
     struct writer_arg wa[NW];
     struct reader_arg ra = { b, c->s.log };
-    c->t_start = mono_ns();
+    c->t_start = tu_now_ns();
     for (uint32_t w = 0; w < NW; w++) {
         atomic_store(&b->w[w].last_refusal, -1);
         wa[w] = (struct writer_arg){ b, c->s.log, w, seed + epoch };
@@ -1531,8 +1520,8 @@ static void run_epoch(uint64_t seed, unsigned epoch, unsigned rounds, unsigned k
         /* The writers append between accidents. */
         uint64_t acks = total_acks(b), opens = total_opens(b);
         sleep_us(2000 + (unsigned)(test_rand(&c->rnd) % 12000));
-        uint64_t t = mono_ns();
-        while (total_acks(b) == acks && mono_ns() - t < 300000000u)
+        uint64_t t = tu_now_ns();
+        while (total_acks(b) == acks && tu_now_ns() - t < 300000000u)
             sleep_us(500);
         if (total_acks(b) == acks && unstick(c, acks, opens) != 0)
             stuck = 1;
@@ -1648,7 +1637,7 @@ static void accidents_between_appends_lose_nothing_and_hide_nothing(void)
         rounds = 1;
     uint64_t seed = env_u64("DURLOG_ACCIDENT_SEED", 0);
     if (!seed) {
-        seed = mono_ns() ^ ((uint64_t)getpid() << 32);
+        seed = tu_now_ns() ^ ((uint64_t)getpid() << 32);
         test_rand(&seed);
     }
     fprintf(stderr, "  seed 0x%" PRIx64 " (DURLOG_ACCIDENT_SEED=0x%" PRIx64 " repeats its "
@@ -1666,7 +1655,7 @@ static void accidents_between_appends_lose_nothing_and_hide_nothing(void)
     }
     struct totals tot;
     memset(&tot, 0, sizeof tot);
-    uint64_t t0 = mono_ns();
+    uint64_t t0 = tu_now_ns();
     /* Epochs of EPOCH_ROUNDS, but at least two (an undo epoch too) when
      * there are two rounds or more. */
     uint64_t per_epoch = rounds >= 2 * EPOCH_ROUNDS ? EPOCH_ROUNDS : (rounds + 1) / 2;
@@ -1676,7 +1665,7 @@ static void accidents_between_appends_lose_nothing_and_hide_nothing(void)
         rounds -= n;
     }
     fprintf(stderr, "  %u rounds in %u epochs, %.1f s: accidents", tot.rounds, tot.epochs,
-            (double)(mono_ns() - t0) / 1e9);
+            (double)(tu_now_ns() - t0) / 1e9);
     for (int k = 0; k < NKINDS; k++)
         fprintf(stderr, " %s %u%s", kind_name[k], tot.count[k], k + 1 < NKINDS ? "," : "");
     fprintf(stderr, " (%u rounds without one: not possible then, or left out);", tot.skipped);

@@ -100,8 +100,7 @@ static void default_level_follows_the_option(void)
 {
     char path[300];
     log_path(path, sizeof path, "deflevel");
-    durlog_options o = { 0 };
-    o.default_level = DURLOG_SYNC;
+    durlog_options o = { .default_level = DURLOG_SYNC };
     durlog *log = NULL;
     CHECK_OK(durlog_open(path, &o, &log));
     REQUIRE(log);
@@ -136,8 +135,7 @@ static void no_create_does_not_create(void)
 {
     char path[300];
     log_path(path, sizeof path, "absent");
-    durlog_options o = { 0 };
-    o.no_create = 1;
+    durlog_options o = { .no_create = 1 };
     durlog *log = (durlog *)1;
     CHECK_RC(durlog_open(path, &o, &log), -ENOENT);
     CHECK(log == NULL);
@@ -243,8 +241,7 @@ static void one_code_per_condition(void)
     CHECK_OK(durlog_close(log));
 
     /* Options out of range: -EINVAL, with the message. */
-    durlog_options o = { 0 };
-    o.buffer_size = ((size_t)1 << 30) + 1;
+    durlog_options o = { .buffer_size = ((size_t)1 << 30) + 1 };
     CHECK_RC(durlog_open(path, &o, &log), -EINVAL);
     CHECK(strstr(durlog_last_errmsg(), "buffer_size") != NULL);
     o.buffer_size = (size_t)1 << 30; /* the limit itself is allowed */
@@ -429,8 +426,7 @@ static void bad_timeouts_and_impossible_waits_are_einval(void)
 {
     char path[300];
     log_path(path, sizeof path, "timeouts");
-    durlog_options o = { 0 };
-    o.poll_callbacks = 1;
+    durlog_options o = { .poll_callbacks = 1 };
     durlog *log = NULL;
     CHECK_OK(durlog_open(path, &o, &log));
     REQUIRE(log);
@@ -500,8 +496,8 @@ static void a_failed_seek_leaves_the_reader_where_it_was(void)
 {
     char path[300];
     log_path(path, sizeof path, "seek");
-    durlog_options o = { 0 };
-    o.segment_size = 4096; /* records in several segments */
+    /* Records in several segments */
+    durlog_options o = { .segment_size = 4096 };
     durlog *log = NULL;
     CHECK_OK(durlog_open(path, &o, &log));
     REQUIRE(log);
@@ -590,8 +586,7 @@ static void open_idle(const char *name, durlog **log, durlog_reader **r)
 {
     char path[300];
     log_path(path, sizeof path, name);
-    durlog_options o = { 0 };
-    o.poll_callbacks = 1;
+    durlog_options o = { .poll_callbacks = 1 };
     *log = NULL;
     *r = NULL;
     CHECK_OK(durlog_open(path, &o, log));

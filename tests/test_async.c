@@ -4,6 +4,7 @@
  * engines (DURLOG_ENGINE=io_uring, then =thread). */
 #include <poll.h>
 
+#include "lib/fixture.h"
 #include "lib/logfiles.h"
 #include "lib/payload.h"
 #include "lib/seam.h"
@@ -94,9 +95,8 @@ static struct dl_shared *open_watched(struct scratch *s, const durlog_options *o
 static void callbacks_come_once_each_in_order_after_durability(void)
 {
     struct scratch s;
-    scratch_make(&s);
-    durlog *log;
-    REQUIRE(durlog_open(s.log, NULL, &log) == 0);
+    durlog *log = fx_open(&s, NULL);
+    REQUIRE(log);
     /* The engine the suite asked for is the one in use: a run "under
      * io_uring" that silently used the thread would prove nothing. */
     const char *want = getenv("DURLOG_ENGINE");
@@ -121,10 +121,9 @@ static void callbacks_come_once_each_in_order_after_durability(void)
     CHECK_EQ_U64(atomic_load(&t.not_durable), 0);
     CHECK_EQ_U64(atomic_load(&t.on_main), 0); /* on the engine thread */
     CHECK(tu_durable(sh) >= n);
-    CHECK_OK(durlog_close(log));
+    CHECK_OK(fx_close(log));
     tu_unmap_shared(sh);
     expect_log(s.log, n);
-    scratch_remove(&s);
 }
 
 /* published_seq when the latest completed fdatasync began: every record
@@ -154,9 +153,8 @@ static void coverage_cb(void *ctx, uint64_t seq, int status)
 static void no_completion_before_an_fdatasync_that_began_after_the_record(void)
 {
     struct scratch s;
-    scratch_make(&s);
-    durlog *log;
-    REQUIRE(durlog_open(s.log, NULL, &log) == 0);
+    durlog *log = fx_open(&s, NULL);
+    REQUIRE(log);
     watched = tu_map_shared(s.log);
     REQUIRE(watched);
     atomic_store(&covered, 0);
@@ -171,20 +169,18 @@ static void no_completion_before_an_fdatasync_that_began_after_the_record(void)
         CHECK_OK(durlog_append_async(log, buf, len, DURLOG_SYNC, coverage_cb, NULL, &seq));
     }
     CHECK_OK(durlog_wait(log, seq, DURLOG_SYNC, 10000));
-    CHECK_OK(durlog_close(log)); /* delivers every completion */
+    CHECK_OK(fx_close(log)); /* delivers every completion */
     CHECK_EQ_U64(atomic_load(&premature), 0);
     CHECK(atomic_load(&covered) >= 5000);
     tu_restore_os();
     tu_unmap_shared(watched);
-    scratch_remove(&s);
 }
 
 static void kernel_completions_need_no_fdatasync(void)
 {
     struct scratch s;
-    scratch_make(&s);
-    durlog *log;
-    REQUIRE(durlog_open(s.log, NULL, &log) == 0);
+    durlog *log = fx_open(&s, NULL);
+    REQUIRE(log);
     tu_count_fdatasync();
     struct tally t;
     tally_init(&t, NULL);
@@ -203,19 +199,16 @@ static void kernel_completions_need_no_fdatasync(void)
     CHECK_EQ_U64(atomic_load(&tu_fdatasync_calls), 0);
     /* Closing it, the last writer leaves the log durable and checkpointed
      * (a clean shutdown): that is the first fdatasync. */
-    CHECK_OK(durlog_close(log));
+    CHECK_OK(fx_close(log));
     CHECK(atomic_load(&tu_fdatasync_calls) >= 1);
     tu_restore_os();
     expect_log(s.log, 1000);
-    scratch_remove(&s);
 }
 
 static void interval_completions_wait_for_the_interval(void)
 {
     struct scratch s;
-    durlog_options o;
-    durlog_options_init(&o);
-    o.interval_ms = 300;
+    durlog_options o = { .interval_ms = 300 };
     durlog *log;
     struct dl_shared *sh = open_watched(&s, &o, &log);
     REQUIRE(sh);
@@ -235,7 +228,6 @@ static void interval_completions_wait_for_the_interval(void)
     CHECK(atomic_load(&t.when_ms) - start >= 290);
     CHECK_OK(durlog_close(log));
     tu_unmap_shared(sh);
-    scratch_remove(&s);
 }
 
 static void batch_completes_once_with_its_first_seq(void)
@@ -275,16 +267,13 @@ static void batch_completes_once_with_its_first_seq(void)
     CHECK_EQ_U64(atomic_load(&t.calls), 3);
     tu_unmap_shared(sh);
     expect_log(s.log, 30);
-    scratch_remove(&s);
 }
 
 static void poll_mode_runs_callbacks_only_in_durlog_poll(void)
 {
     struct scratch s;
     scratch_make(&s);
-    durlog_options o;
-    durlog_options_init(&o);
-    o.poll_callbacks = 1;
+    durlog_options o = { .poll_callbacks = 1 };
     durlog *log, *other;
     REQUIRE(durlog_open(s.log, &o, &log) == 0);
     struct dl_shared *sh = tu_map_shared(s.log);
@@ -315,7 +304,6 @@ static void poll_mode_runs_callbacks_only_in_durlog_poll(void)
     CHECK_OK(durlog_close(other));
     CHECK_OK(durlog_close(log));
     tu_unmap_shared(sh);
-    scratch_remove(&s);
 }
 
 static int readable(int fd, int ms)
@@ -329,9 +317,7 @@ static void event_fd_becomes_readable(void)
     struct scratch s;
     scratch_make(&s);
     for (int mode = 0; mode < 2; mode++) {
-        durlog_options o;
-        durlog_options_init(&o);
-        o.poll_callbacks = mode;
+        durlog_options o = { .poll_callbacks = mode };
         durlog *log;
         REQUIRE(durlog_open(s.log, &o, &log) == 0);
         int fd = durlog_event_fd(log);
@@ -362,15 +348,13 @@ static void event_fd_becomes_readable(void)
         }
         CHECK_OK(durlog_close(log));
     }
-    scratch_remove(&s);
 }
 
 static void durlog_wait_blocks_on_an_async_record(void)
 {
     struct scratch s;
-    scratch_make(&s);
-    durlog *log;
-    REQUIRE(durlog_open(s.log, NULL, &log) == 0);
+    durlog *log = fx_open(&s, NULL);
+    REQUIRE(log);
     uint64_t seq = 99;
     for (uint64_t i = 0; i < 200; i++)
         CHECK_OK(append_async(log, i, DURLOG_SYNC, NULL, &seq)); /* no callback */
@@ -379,9 +363,8 @@ static void durlog_wait_blocks_on_an_async_record(void)
     durlog_info info;
     CHECK_OK(durlog_get_info(log, &info));
     CHECK(info.durable_seq > seq);
-    CHECK_OK(durlog_close(log));
+    CHECK_OK(fx_close(log));
     expect_log(s.log, 200);
-    scratch_remove(&s);
 }
 
 
@@ -439,7 +422,6 @@ static void failed_tu_fdatasync_fails_every_pending_completion(void)
     CHECK_OK(durlog_append(log, "after", 5, DURLOG_SYNC, &seq));
     CHECK_EQ_U64(seq, info.next_seq);
     CHECK_OK(durlog_close(log));
-    scratch_remove(&s);
 }
 
 static int fdatasync_slowly(int fd)
@@ -452,9 +434,7 @@ static void max_pending_applies_backpressure(void)
 {
     struct scratch s;
     scratch_make(&s);
-    durlog_options o;
-    durlog_options_init(&o);
-    o.max_pending = 4;
+    durlog_options o = { .max_pending = 4 };
     durlog *log;
     REQUIRE(durlog_open(s.log, &o, &log) == 0);
     dl_os.fdatasync = fdatasync_slowly;
@@ -490,7 +470,6 @@ static void max_pending_applies_backpressure(void)
     CHECK_OK(durlog_close(log));
     CHECK_EQ_U64(atomic_load(&t.calls), 5);
     expect_log(s.log, 45); /* the refused append wrote nothing */
-    scratch_remove(&s);
 }
 
 static void close_delivers_every_pending_completion(void)
@@ -498,9 +477,7 @@ static void close_delivers_every_pending_completion(void)
     struct scratch s;
     scratch_make(&s);
     for (int mode = 0; mode < 2; mode++) {
-        durlog_options o;
-        durlog_options_init(&o);
-        o.poll_callbacks = mode;
+        durlog_options o = { .poll_callbacks = mode };
         o.interval_ms = 60000; /* interval records are owed at close */
         durlog *log;
         REQUIRE(durlog_open(s.log, &o, &log) == 0);
@@ -521,7 +498,6 @@ static void close_delivers_every_pending_completion(void)
         tu_unmap_shared(sh);
     }
     expect_log(s.log, 2000);
-    scratch_remove(&s);
 }
 
 /* What a callback on the engine thread could do with its own handle. */
@@ -556,9 +532,7 @@ static void callback_may_append_but_not_close(void)
     struct scratch s;
     scratch_make(&s);
     for (int mode = 0; mode < 2; mode++) {
-        durlog_options o;
-        durlog_options_init(&o);
-        o.poll_callbacks = cb_poll_mode = mode;
+        durlog_options o = { .poll_callbacks = cb_poll_mode = mode };
         REQUIRE(durlog_open(s.log, &o, &cb_log) == 0);
         atomic_store(&cb_close_rc, 1);
         atomic_store(&cb_append_rc, 1);
@@ -584,7 +558,6 @@ static void callback_may_append_but_not_close(void)
         CHECK_OK(durlog_close(cb_log)); /* still open and usable */
         test_rmrf(s.log);
     }
-    scratch_remove(&s);
 }
 
 /* Callbacks that durlog_close() itself runs may append: close syncs and
@@ -612,10 +585,7 @@ static void callbacks_run_by_close_may_append(void)
     struct scratch s;
     scratch_make(&s);
     for (int mode = 0; mode < 2; mode++) {
-        durlog_options o;
-        durlog_options_init(&o);
-        o.poll_callbacks = mode;
-        o.interval_ms = 60000;
+        durlog_options o = { .poll_callbacks = mode, .interval_ms = 60000 };
         REQUIRE(durlog_open(s.log, &o, &closing_log) == 0);
         struct dl_shared *sh = tu_map_shared(s.log);
         REQUIRE(sh);
@@ -639,7 +609,6 @@ static void callbacks_run_by_close_may_append(void)
         CHECK(tu_durable(sh) >= first + 6);
         tu_unmap_shared(sh);
     }
-    scratch_remove(&s);
 }
 
 /* durlog_errmsg() inside a callback describes the callback's own failure. */
@@ -669,7 +638,6 @@ static void errmsg_in_a_callback_describes_its_own_failure(void)
     CHECK(strstr(cb_errmsg, "level") != NULL);
     if (!strstr(cb_errmsg, "level"))
         fprintf(stderr, "  callback saw: %s\n", cb_errmsg);
-    scratch_remove(&s);
 }
 
 static int uring_init_refused(unsigned entries, void *ring)
@@ -685,8 +653,7 @@ static void io_uring_unavailable_falls_back_to_the_thread_engine(void)
     scratch_make(&s);
     char *saved = getenv("DURLOG_ENGINE") ? strdup(getenv("DURLOG_ENGINE")) : NULL;
     setenv("DURLOG_ENGINE", "auto", 1);
-    durlog_options o;
-    durlog_options_init(&o);
+    durlog_options o = { 0 };
     char err[512] = "";
     o.errbuf = err;
     o.errbuf_size = sizeof err;
@@ -735,7 +702,6 @@ static void io_uring_unavailable_falls_back_to_the_thread_engine(void)
         unsetenv("DURLOG_ENGINE");
     }
     expect_log(s.log, 100);
-    scratch_remove(&s);
 }
 
 #define ASYNC_THREADS 4
@@ -765,9 +731,7 @@ static void many_threads_async_on_one_handle(void)
 {
     struct scratch s;
     scratch_make(&s);
-    durlog_options o;
-    durlog_options_init(&o);
-    o.interval_ms = 5;
+    durlog_options o = { .interval_ms = 5 };
     o.max_pending = 256; /* producers also meet backpressure */
     durlog *log;
     REQUIRE(durlog_open(s.log, &o, &log) == 0);
@@ -793,7 +757,6 @@ static void many_threads_async_on_one_handle(void)
     CHECK_EQ_U64((uint64_t)tu_verify_log(s.log, 0, EXTRA, ASYNC_THREADS, next), n);
     for (int i = 0; i < ASYNC_THREADS; i++)
         CHECK_EQ_U64(next[i], ASYNC_PER_THREAD);
-    scratch_remove(&s);
 }
 
 /* durlog_poll() from inside any callback, of this handle or another, is
@@ -818,26 +781,17 @@ static void b_cb(void *ctx, uint64_t seq, int status)
     atomic_fetch_add(&b_delivered, 1);
 }
 
-/* Opens poll_a (with poll_callbacks if a_polls) and poll_b (with), each on
- * a log of its own in the scratch directories; 0 or an error. */
-static int open_two_handles(struct scratch *sa, struct scratch *sb, int a_polls)
-{
-    scratch_make(sa);
-    scratch_make(sb);
-    durlog_options o;
-    durlog_options_init(&o);
-    o.poll_callbacks = 1;
-    int rc = durlog_open(sb->log, &o, &poll_b);
-    o.poll_callbacks = a_polls;
-    return rc ? rc : durlog_open(sa->log, &o, &poll_a);
-}
-
 static void poll_from_any_callback_is_refused(void)
 {
+    struct scratch sa, sb;
+    scratch_make(&sa);
+    scratch_make(&sb);
+    durlog_options o = { .poll_callbacks = 1 };
+    REQUIRE(durlog_open(sb.log, &o, &poll_b) == 0);
     /* A's callbacks in poll mode, then on its engine thread. */
     for (int a_polls = 1; a_polls >= 0; a_polls--) {
-        struct scratch sa, sb;
-        REQUIRE(open_two_handles(&sa, &sb, a_polls) == 0);
+        o.poll_callbacks = a_polls;
+        REQUIRE(durlog_open(sa.log, &o, &poll_a) == 0);
         atomic_store(&nested_poll_rc, 1);
         atomic_store(&b_delivered, 0);
         uint64_t seq;
@@ -855,10 +809,8 @@ static void poll_from_any_callback_is_refused(void)
         CHECK_RC(durlog_poll(poll_b, 5000), 1);
         CHECK_EQ_U64(atomic_load(&b_delivered), 1);
         CHECK_OK(durlog_close(poll_a));
-        CHECK_OK(durlog_close(poll_b));
-        scratch_remove(&sa);
-        scratch_remove(&sb);
     }
+    CHECK_OK(durlog_close(poll_b));
 }
 
 /* Closing handle Y from a callback of X delivers Y's last callbacks there,
@@ -886,7 +838,11 @@ static void closes_y_cb(void *ctx, uint64_t seq, int status)
 static void closing_a_handle_from_a_nested_callback_is_refused(void)
 {
     struct scratch sa, sb;
-    REQUIRE(open_two_handles(&sa, &sb, 1) == 0);
+    scratch_make(&sa);
+    scratch_make(&sb);
+    durlog_options o = { .poll_callbacks = 1 };
+    REQUIRE(durlog_open(sa.log, &o, &poll_a) == 0);
+    REQUIRE(durlog_open(sb.log, &o, &poll_b) == 0);
     atomic_store(&close_x_rc, 1);
     atomic_store(&close_y_rc, 1);
     CHECK_OK(durlog_append_async(poll_b, "y", 1, DURLOG_KERNEL, closes_x_cb, NULL, NULL));
@@ -898,8 +854,6 @@ static void closing_a_handle_from_a_nested_callback_is_refused(void)
     CHECK_RC(atomic_load(&close_x_rc), -EDEADLK); /* X is not */
     CHECK_OK(durlog_append(poll_a, "x", 1, DURLOG_SYNC, NULL));
     CHECK_OK(durlog_close(poll_a));
-    scratch_remove(&sa);
-    scratch_remove(&sb);
 }
 
 TEST_MAIN(

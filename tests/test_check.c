@@ -426,8 +426,6 @@ static void unknown_check_flags_are_refused_and_change_nothing(void)
     durlog_check_report rep = check_log(s.log, DURLOG_CHECK_REPAIR | DURLOG_CHECK_FORCE, 0);
     CHECK_EQ_U64(rep.damaged, 0);
     CHECK_EQ_U64(rep.records, 5);
-    model_free(&m);
-    scratch_remove(&s);
 }
 
 /* A forced repair that cuts below a segment's checkpoint (or seal) lowers
@@ -460,8 +458,7 @@ static void forced_repair_below_a_checkpoint_lowers_it(void)
     int end_rc;
     CHECK_EQ_U64(model_read_log(&m, s.log, &end_rc), 120);
     CHECK_RC(end_rc, DURLOG_EEND);
-    rep = check_log(s.log, 0, 0);
-    CHECK_EQ_U64(rep.damaged, 0);
+    expect_clean(s.log, 120);
 }
 
 TEST_MAIN(

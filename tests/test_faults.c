@@ -10,6 +10,7 @@
 
 #include "format.h"
 #include "lib/children.h"
+#include "lib/fixture.h"
 #include "lib/logfiles.h"
 #include "lib/payload.h"
 #include "lib/seam.h"
@@ -310,16 +311,13 @@ static void enospc_while_growing_a_segment_fails_the_append_cleanly(void)
     durlog_last_recovery(log, &rep);
     CHECK_EQ_U64(rep.bytes_cut, 0);
     CHECK_OK(durlog_close(log));
-    test_rmrf(t.dir);
 }
 
 static void enospc_while_creating_a_segment_fails_the_append_cleanly(void)
 {
     struct scratch t;
     scratch_make(&t);
-    durlog_options o;
-    durlog_options_init(&o);
-    o.segment_size = 4096;
+    durlog_options o = { .segment_size = 4096 };
     durlog *log;
     uint64_t seq;
     durlog_info info;
@@ -358,7 +356,6 @@ static void enospc_while_creating_a_segment_fails_the_append_cleanly(void)
     CHECK_OK(durlog_close(log));
     tu_restore_os();
     expect_log(t.log, failed_at + 1);
-    test_rmrf(t.dir);
 }
 
 static void enospc_in_the_middle_of_a_batch_makes_none_of_it_visible(void)
@@ -403,7 +400,6 @@ static void enospc_in_the_middle_of_a_batch_makes_none_of_it_visible(void)
     REQUIRE(durlog_open(t.log, NULL, &log) == 0);
     CHECK_OK(durlog_close(log));
     expect_log(t.log, n);
-    test_rmrf(t.dir);
 }
 
 /* A batch that rolls to a new segment (made big for its first, big record)
@@ -412,9 +408,7 @@ static void enospc_in_the_middle_of_a_batch_makes_none_of_it_visible(void)
 static int batch_failing_after_a_roll_main(void *arg)
 {
     const char *path = arg;
-    durlog_options o;
-    durlog_options_init(&o);
-    o.segment_size = 1 << 20;
+    durlog_options o = { .segment_size = 1 << 20 };
     durlog *log;
     uint64_t seq;
     if (durlog_open(path, &o, &log))
@@ -470,7 +464,6 @@ static void batch_failing_after_a_roll_leaves_the_old_tail_usable(void)
         CHECK_EQ_U64(n, 400);
         CHECK_EQ_U64(next_index[0], 400);
     }
-    test_rmrf(t.dir);
 }
 
 /* --- a full disk while flushing buffered records ------------------------- */
@@ -532,7 +525,6 @@ static void enospc_while_flushing_keeps_the_buffered_records(void)
     CHECK_EQ_U64(rep.bytes_cut, 0);
     CHECK_OK(durlog_close(log));
     expect_log(t.log, n);
-    test_rmrf(t.dir);
 }
 
 /* --- fdatasync failures -------------------------------------------------- */
@@ -622,33 +614,28 @@ static void fdatasync_eio_puts_the_log_in_the_failed_state(void)
     CHECK(info.durable_seq > seq);
     CHECK_OK(durlog_close(log));
     expect_log(t.log, kept + 1);
-    test_rmrf(t.dir);
 }
 
-/* Opens a log in t with a 20 ms interval (the options in *o), appends
- * writer 0's record 0 at kernel level, and maps its coordination file into
- * *sh. 0, or -1 after a failed check. */
-static int open_interval_log(struct scratch *t, durlog_options *o, durlog **log,
-                             struct dl_shared **sh)
+/* A writer syncing at a 20 ms interval on the new scratch log t, record 0
+ * appended; its coordination file mapped into *sh (NULL if it cannot be).
+ * NULL after a failed CHECK. */
+static durlog *interval_writer(struct scratch *t, struct dl_shared **sh)
 {
-    scratch_make(t);
-    durlog_options_init(o);
-    o->interval_ms = 20;
+    durlog *log = fx_open(t, &(durlog_options){ .interval_ms = 20 });
     *sh = NULL;
-    if (durlog_open(t->log, o, log) != 0)
-        return -1;
-    CHECK_OK(tu_append_payload(*log, 0, 0, EXTRA, DURLOG_KERNEL, NULL));
+    if (!log)
+        return NULL;
+    CHECK_OK(tu_append_payload(log, 0, 0, EXTRA, DURLOG_KERNEL, NULL));
     *sh = tu_map_shared(t->log);
-    return *sh ? 0 : -1;
+    return log;
 }
 
 static void interval_sync_failure_is_reported_to_the_appender_and_at_close(void)
 {
     struct scratch t;
-    durlog_options o;
-    durlog *log;
     struct dl_shared *sh;
-    REQUIRE(open_interval_log(&t, &o, &log, &sh) == 0);
+    durlog *log = interval_writer(&t, &sh);
+    REQUIRE(log && sh);
     atomic_store(&tu_fdatasync_fails, 1);
     dl_os.fdatasync = tu_fdatasync_maybe_eio;
     CHECK_OK(tu_append_payload(log, 0, 1, EXTRA, DURLOG_INTERVAL, NULL));
@@ -661,14 +648,13 @@ static void interval_sync_failure_is_reported_to_the_appender_and_at_close(void)
     atomic_store(&tu_fdatasync_fails, 0);
     int rc = tu_append_payload(log, 0, 2, EXTRA, DURLOG_INTERVAL, NULL);
     CHECK(rc == -EIO || rc == DURLOG_EFAILED);
-    CHECK(durlog_close(log) != 0);
+    CHECK(fx_close(log) != 0);
     tu_restore_os();
     tu_unmap_shared(sh);
-    REQUIRE(durlog_open(t.log, &o, &log) == 0);
+    REQUIRE(durlog_open(t.log, &(durlog_options){ .interval_ms = 20 }, &log) == 0);
     CHECK_OK(tu_append_payload(log, 0, 2, EXTRA, DURLOG_INTERVAL, NULL));
     CHECK_OK(durlog_close(log));
     expect_log(t.log, 3);
-    test_rmrf(t.dir);
 }
 
 /* --- no fallocate on the file system ------------------------------------- */
@@ -756,7 +742,6 @@ static void without_fallocate_large_kernel_appends_all_read_back_intact(void)
     CHECK_EQ_U64(n, NOFALLOC_RECORDS);
     CHECK_EQ_U64(bad, 0);
     durlog_reader_close(r);
-    test_rmrf(t.dir);
 }
 
 /* --- a full disk during a buffered flush, then a kernel append ------------ */
@@ -776,9 +761,7 @@ static void full_flush_payload(unsigned char *buf, uint64_t i)
 static int full_flush_then_kernel_append_main(void *arg)
 {
     const char *path = arg;
-    durlog_options o;
-    durlog_options_init(&o);
-    o.buffer_size = 256 << 10;
+    durlog_options o = { .buffer_size = 256 << 10 };
     durlog *log;
     uint64_t seq, n = 0;
     unsigned char buf[FULL_FLUSH_LEN];
@@ -847,7 +830,6 @@ static void enospc_flushing_before_a_kernel_append_fails_it_without_crashing(voi
     }
     CHECK_EQ_U64(n, FULL_FLUSH_BUFFERED + 2);
     durlog_reader_close(r);
-    test_rmrf(t.dir);
 }
 
 /* --- a buffered batch whose forced flush fails ----------------------------- */
@@ -864,9 +846,7 @@ static void buffered_batch_whose_forced_flush_fails_leaves_none_of_its_records(v
 {
     struct scratch t;
     scratch_make(&t);
-    durlog_options o;
-    durlog_options_init(&o);
-    o.buffer_size = 4096;
+    durlog_options o = { .buffer_size = 4096 };
     durlog *log;
     uint64_t seq;
     static unsigned char k0[BATCH_REC], p0[BATCH_REC], b[2][BATCH_REC];
@@ -906,7 +886,6 @@ static void buffered_batch_whose_forced_flush_fails_leaves_none_of_its_records(v
     CHECK_RC(rc, DURLOG_EEND);
     CHECK_EQ_U64(n, 2);
     durlog_reader_close(r);
-    test_rmrf(t.dir);
 }
 
 /* --- a sync leader that dies inside fdatasync ----------------------------- */
@@ -930,8 +909,7 @@ static uint64_t leader_segment_size;
 
 static durlog_options leader_options(void)
 {
-    durlog_options o;
-    durlog_options_init(&o);
+    durlog_options o = { 0 };
     if (leader_segment_size)
         o.segment_size = leader_segment_size;
     return o;
@@ -1320,7 +1298,6 @@ static void errmsg_is_not_overwritten_by_the_background_pre_faulter(void)
     durlog_close(log);
     atomic_store(&tu_fdatasync_fails, 0);
     tu_restore_os();
-    test_rmrf(t.dir);
 }
 
 /* --- a refused open ------------------------------------------------------ */
@@ -1341,10 +1318,7 @@ static void open_reports_eacces_and_names_the_path(void)
     struct scratch t;
     scratch_make(&t);
     char err[512];
-    durlog_options o;
-    durlog_options_init(&o);
-    o.errbuf = err;
-    o.errbuf_size = sizeof err;
+    durlog_options o = { .errbuf = err, .errbuf_size = sizeof err };
     durlog *log = (durlog *)&log; /* must be reset to NULL */
     dl_os.openat = openat_eacces;
     for (int all = 1; all >= 0; all--) {
@@ -1365,7 +1339,6 @@ static void open_reports_eacces_and_names_the_path(void)
     CHECK_OK(tu_append_payload(log, 0, 0, EXTRA, DURLOG_KERNEL, NULL));
     CHECK_OK(durlog_close(log));
     expect_log(t.log, 1);
-    test_rmrf(t.dir);
 }
 
 /* A leader that cannot even open a segment to sync it (descriptors run out)
@@ -1390,9 +1363,8 @@ static int openat_emfile_for_sync(int dirfd, const char *name, int flags, mode_t
 static void failing_to_open_a_segment_for_sync_does_not_fail_the_log(void)
 {
     struct scratch t;
-    scratch_make(&t);
-    durlog *log;
-    REQUIRE(durlog_open(t.log, NULL, &log) == 0);
+    durlog *log = fx_open(&t, NULL);
+    REQUIRE(log);
     struct dl_shared *sh = tu_map_shared(t.log);
     REQUIRE(sh);
     atomic_store(&refuse_readonly_opens, 1);
@@ -1417,11 +1389,10 @@ static void failing_to_open_a_segment_for_sync_does_not_fail_the_log(void)
     CHECK_EQ_U64(tu_durable(sh), 3);
     CHECK_OK(tu_append_payload(log, 0, 3, EXTRA, DURLOG_SYNC, NULL));
     CHECK_EQ_U64(tu_durable(sh), 4);
-    CHECK_OK(durlog_close(log));
+    CHECK_OK(fx_close(log));
     tu_restore_os();
     tu_unmap_shared(sh);
     expect_log(t.log, 4);
-    test_rmrf(t.dir);
 }
 
 /* The same in the background: the engine's sync (of asynchronous and
@@ -1442,10 +1413,9 @@ static void emfile_cb(void *ctx, uint64_t seq, int status)
 static void failing_to_open_a_segment_in_the_background_is_retried(void)
 {
     struct scratch t;
-    durlog_options o;
-    durlog *log;
     struct dl_shared *sh;
-    REQUIRE(open_interval_log(&t, &o, &log, &sh) == 0);
+    durlog *log = interval_writer(&t, &sh);
+    REQUIRE(log && sh);
     atomic_store(&emfile_completions, 0);
     atomic_store(&emfile_failed_completions, 0);
     atomic_store(&refused_opens, 0);
@@ -1475,11 +1445,10 @@ static void failing_to_open_a_segment_in_the_background_is_retried(void)
     CHECK_EQ_U64(tu_durable(sh), 5);
     CHECK_EQ_U64(atomic_load(&emfile_completions), 2);
     CHECK_EQ_U64(atomic_load(&emfile_failed_completions), 0);
-    CHECK_OK(durlog_close(log));
+    CHECK_OK(fx_close(log));
     tu_restore_os();
     tu_unmap_shared(sh);
     expect_log(t.log, 5);
-    test_rmrf(t.dir);
 }
 
 /* An engine thread that cannot be started (EAGAIN: the process is at its
@@ -1497,10 +1466,9 @@ static int thread_create_eagain(pthread_t *thread, void *(*fn)(void *), void *ar
 static void an_engine_that_cannot_start_fails_the_append_and_is_retried(void)
 {
     struct scratch t;
-    scratch_make(&t);
-    durlog *log;
+    durlog *log = fx_open(&t, NULL);
     durlog_info info;
-    REQUIRE(durlog_open(t.log, NULL, &log) == 0);
+    REQUIRE(log);
     atomic_store(&emfile_completions, 0);
     atomic_store(&emfile_failed_completions, 0);
     atomic_store(&refuse_threads, 1);
@@ -1521,12 +1489,11 @@ static void an_engine_that_cannot_start_fails_the_append_and_is_retried(void)
     CHECK_OK(durlog_append_async(log, buf, len, DURLOG_SYNC, emfile_cb, NULL, &seq));
     CHECK_EQ_U64(seq, 1);
     CHECK_OK(durlog_wait(log, 1, DURLOG_SYNC, -1));
-    CHECK_OK(durlog_close(log));
+    CHECK_OK(fx_close(log));
     tu_restore_os();
     CHECK_EQ_U64(atomic_load(&emfile_completions), 1);
     CHECK_EQ_U64(atomic_load(&emfile_failed_completions), 0);
     expect_log(t.log, 2);
-    test_rmrf(t.dir);
 }
 
 /* --- locks, stat, futex and eventfd through the seam ---------------------- */
@@ -1566,10 +1533,7 @@ static void open_fails_with_a_message_when_flock_stat_or_ofd_lock_fails(void)
     struct scratch t;
     scratch_make(&t);
     char err[512];
-    durlog_options o;
-    durlog_options_init(&o);
-    o.errbuf = err;
-    o.errbuf_size = sizeof err;
+    durlog_options o = { .errbuf = err, .errbuf_size = sizeof err };
     durlog *log;
     /* A log that exists: the second case meets its coordination file. */
     REQUIRE(durlog_open(t.log, &o, &log) == 0);
@@ -1595,7 +1559,6 @@ static void open_fails_with_a_message_when_flock_stat_or_ofd_lock_fails(void)
     }
     tu_restore_os();
     expect_log(t.log, 4);
-    test_rmrf(t.dir);
 }
 
 /* FUTEX_WAIT failing as it only does on a bug (EINVAL) or under a seccomp
@@ -1615,11 +1578,10 @@ static long futex_wait_einval(uint32_t *word, int op, uint32_t val, const struct
 static void a_failing_futex_wait_is_reported_not_looped_on(void)
 {
     struct scratch t;
-    scratch_make(&t);
-    durlog *log;
+    durlog *log = fx_open(&t, NULL);
     durlog_reader *r;
     durlog_record rec;
-    REQUIRE(durlog_open(t.log, NULL, &log) == 0);
+    REQUIRE(log);
     CHECK_OK(tu_append_payload(log, 0, 0, EXTRA, DURLOG_KERNEL, NULL));
     REQUIRE(durlog_reader_open(t.log, NULL, &r) == 0);
     CHECK_OK(durlog_reader_next(r, &rec));
@@ -1639,7 +1601,7 @@ static void a_failing_futex_wait_is_reported_not_looped_on(void)
     CHECK_OK(durlog_reader_next(r, &rec));
     CHECK_EQ_U64(rec.seq, 1);
     durlog_reader_close(r);
-    CHECK_OK(durlog_close(log));
+    CHECK_OK(fx_close(log));
     /* A reader without a coordination file naps between looks: on its own
      * futex word, whose failure it reports the same way. */
     char shm[PATH_MAX + 32];
@@ -1653,7 +1615,6 @@ static void a_failing_futex_wait_is_reported_not_looped_on(void)
     tu_restore_os();
     durlog_reader_close(r);
     expect_log(t.log, 2);
-    test_rmrf(t.dir);
 }
 
 /* The boot id tells recovery whether the page cache survived since the
@@ -1677,10 +1638,7 @@ static void an_unreadable_boot_id_fails_the_open_and_a_missing_one_does_not(void
     struct scratch t;
     scratch_make(&t);
     char err[512] = "";
-    durlog_options o;
-    durlog_options_init(&o);
-    o.errbuf = err;
-    o.errbuf_size = sizeof err;
+    durlog_options o = { .errbuf = err, .errbuf_size = sizeof err };
     durlog *log;
     dl_os.openat = openat_boot_id;
     atomic_store(&boot_id_errno, EMFILE);
@@ -1694,7 +1652,6 @@ static void an_unreadable_boot_id_fails_the_open_and_a_missing_one_does_not(void
     atomic_store(&boot_id_errno, 0);
     tu_restore_os();
     expect_log(t.log, 1);
-    test_rmrf(t.dir);
 }
 
 /* The eventfd can only fail to be signalled through a bug (the descriptor
@@ -1722,9 +1679,7 @@ static void an_eventfd_that_cannot_be_signalled_is_reported_by_durlog_poll(void)
 {
     struct scratch t;
     scratch_make(&t);
-    durlog_options o;
-    durlog_options_init(&o);
-    o.poll_callbacks = 1;
+    durlog_options o = { .poll_callbacks = 1 };
     durlog *log;
     REQUIRE(durlog_open(t.log, &o, &log) == 0);
     REQUIRE(durlog_event_fd(log) >= 0);
@@ -1745,7 +1700,6 @@ static void an_eventfd_that_cannot_be_signalled_is_reported_by_durlog_poll(void)
     CHECK_EQ_U64(atomic_load(&done), 1);
     CHECK_OK(durlog_close(log));
     expect_log(t.log, 1);
-    test_rmrf(t.dir);
 }
 
 TEST_MAIN(

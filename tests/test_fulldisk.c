@@ -30,14 +30,6 @@ struct disk {
     struct fill_result res;
 };
 
-static int sh(const char *cmd)
-{
-    int rc = system(cmd);
-    if (rc != 0)
-        fprintf(stderr, "  `%s` failed (%d)\n", cmd, rc);
-    return rc;
-}
-
 static int disk_mount(struct disk *d)
 {
     char cmd[4000];
@@ -62,7 +54,7 @@ static int disk_mount(struct disk *d)
     } else if (strcmp(d->fs, "tmpfs") == 0) {
         snprintf(cmd, sizeof cmd, "mkdir -p '%s' && mount -t tmpfs -o size=8m tmpfs '%s'",
                  d->mnt, d->mnt);
-        return sh(cmd);
+        return tu_sh(cmd);
     } else if (strcmp(d->fs, "ext4") != 0 && strcmp(d->fs, "bindfs") != 0) {
         fprintf(stderr, "  DURLOG_TEST_FS=%s: expected ext4, xfs, btrfs, tmpfs or bindfs\n",
                 d->fs);
@@ -72,12 +64,12 @@ static int disk_mount(struct disk *d)
     snprintf(cmd, sizeof cmd, "truncate -s %s '%s' && %s '%s' && mkdir -p '%s' '%s' && "
              "mount -o loop '%s' '%s'", size, d->image, mkfs, d->image, d->under, d->mnt,
              d->image, bind ? d->under : d->mnt);
-    int rc = sh(cmd);
+    int rc = tu_sh(cmd);
     if (rc == 0 && bind) {
         snprintf(cmd, sizeof cmd, "bindfs '%s' '%s'", d->under, d->mnt);
-        if ((rc = sh(cmd)) != 0) {
+        if ((rc = tu_sh(cmd)) != 0) {
             snprintf(cmd, sizeof cmd, "umount '%s'", d->under);
-            sh(cmd);
+            tu_sh(cmd);
         }
     }
     if (rc == 0 && ballast) {
@@ -88,7 +80,7 @@ static int disk_mount(struct disk *d)
             if (avail > (7ull << 20)) {
                 snprintf(cmd, sizeof cmd, "fallocate -l %llu '%s/ballast'",
                          avail - (7ull << 20), d->mnt);
-                rc = sh(cmd);
+                rc = tu_sh(cmd);
             }
         }
     }
@@ -100,10 +92,10 @@ static void disk_unmount(void *arg)
     struct disk *d = arg;
     char cmd[1000];
     snprintf(cmd, sizeof cmd, "umount '%s'", d->mnt);
-    sh(cmd);
+    tu_sh(cmd);
     if (strcmp(d->fs, "bindfs") == 0) {
         snprintf(cmd, sizeof cmd, "umount '%s'", d->under);
-        sh(cmd);
+        tu_sh(cmd);
     }
     test_rmrf(d->dir);
     munmap(d, sizeof *d);

@@ -175,10 +175,8 @@ static void a_tail_overwritten_in_place_under_a_writer_fails_the_next_append(voi
 {
     struct scratch s;
     struct model m;
-    scratch_make(&s);
     model_make(&m, 4101, 20, 100);
-    durlog *w;
-    CHECK_OK(open_log(s.log, ONE_SEGMENT, &w));
+    durlog *w = fx_open(&s, &(durlog_options){ .segment_size = ONE_SEGMENT });
     REQUIRE(w);
     model_append(w, &m, 0, 9, DURLOG_KERNEL);
     model_append(w, &m, 9, 10, DURLOG_SYNC);
@@ -218,7 +216,7 @@ static void a_tail_overwritten_in_place_under_a_writer_fails_the_next_append(voi
     int end_rc;
     CHECK_EQ_U64(model_read_log(&m, s.log, &end_rc), 10);
     CHECK_RC(end_rc, DURLOG_EEND);
-    CHECK_RC(durlog_close(w), DURLOG_EFAILED);
+    CHECK_RC(fx_close(w), DURLOG_EFAILED);
 
     /* After the close nothing vouches for the foreign frames either. */
     CHECK_EQ_U64(model_read_log(&m, s.log, &end_rc), 10);
@@ -240,8 +238,6 @@ static void a_tail_overwritten_in_place_under_a_writer_fails_the_next_append(voi
     CHECK_EQ_U64(model_read_log(&m, s.log, &end_rc), 20);
     CHECK_RC(end_rc, DURLOG_EEND);
     free(before);
-    model_free(&m);
-    scratch_remove(&s);
 }
 
 /* The same through the coordination file: a copy of durlog.shm taken after
@@ -256,10 +252,8 @@ static void an_old_coordination_file_written_over_the_live_one_fails_the_next_ap
 {
     struct scratch s;
     struct model m;
-    scratch_make(&s);
     model_make(&m, 4102, 20, 120);
-    durlog *w;
-    CHECK_OK(open_log(s.log, ONE_SEGMENT, &w));
+    durlog *w = fx_open(&s, &(durlog_options){ .segment_size = ONE_SEGMENT });
     REQUIRE(w);
     model_append(w, &m, 0, 5, DURLOG_KERNEL);
     char shm[400], seg[400];
@@ -286,7 +280,7 @@ static void an_old_coordination_file_written_over_the_live_one_fails_the_next_ap
      * after record 9. */
     uint64_t end = DL_SEG_HEADER_SIZE + model_bytes(&m, 10);
     CHECK(range_equals(seg, before, DL_SEG_HEADER_SIZE, end, end + 4096));
-    CHECK_RC(durlog_close(w), DURLOG_EFAILED);
+    CHECK_RC(fx_close(w), DURLOG_EFAILED);
     int end_rc;
     CHECK_EQ_U64(model_read_log(&m, s.log, &end_rc), 10);
     CHECK_RC(end_rc, DURLOG_EEND);
@@ -299,8 +293,6 @@ static void an_old_coordination_file_written_over_the_live_one_fails_the_next_ap
     CHECK_RC(end_rc, DURLOG_EEND);
     free(old);
     free(before);
-    model_free(&m);
-    scratch_remove(&s);
 }
 
 /* ------------------------------------------------------------------------
@@ -320,16 +312,46 @@ static int cp_and_mv(const char *log, const char *seg)
     return rc;
 }
 
-/* "<log>/<segment>.replaced-<inode>" read whole (NULL if absent). */
-static unsigned char *read_saved(const char *log, uint64_t first, uint64_t ino, size_t *len)
+/* "<log>/<segment 0>.replaced-<inode>" holds the model's records 0..n-1,
+ * in order, byte for byte. */
+static void expect_saved(const char *log, struct model *m, uint64_t ino, uint64_t n)
 {
     char name[DL_SEG_NAME_LEN + 1], path[500];
-    seg_name_of(name, first);
+    size_t len = 0;
+    seg_name_of(name, 0);
     snprintf(path, sizeof path, "%s/%s.replaced-%" PRIu64, log, name, ino);
-    unsigned char *bytes = file_read(path, len);
-    if (!bytes)
+    unsigned char *saved = file_read(path, &len);
+    if (!saved)
         fprintf(stderr, "  %s was not saved\n", path);
-    return bytes;
+    CHECK(saved != NULL);
+    if (saved)
+        CHECK_EQ_U64(frames_match(m, saved, len, 0, n), n);
+    free(saved);
+}
+
+/* The new scratch log s, in one segment, of the model's 20 records of
+ * 100..299 bytes: a writer appends records 0..9 at `kernel`, the tail is
+ * replaced by cp + mv, and the writer appends 10..19 (acknowledged: a
+ * kernel append is not checked one by one). Returns that writer, still
+ * open, and in *ino the inode of the file replaced; NULL after a failed
+ * CHECK. */
+static durlog *tail_replaced_under_a_kernel_writer(struct scratch *s, struct model *m,
+                                                   uint64_t salt, uint64_t *ino)
+{
+    model_make(m, salt, 20, 100);
+    durlog *w = fx_open(s, &(durlog_options){ .segment_size = ONE_SEGMENT });
+    if (!w)
+        return NULL;
+    model_append(w, m, 0, 10, DURLOG_KERNEL);
+    char seg[400];
+    seg_file(seg, sizeof seg, s->log, 0);
+    *ino = inode_of(seg);
+    if (*ino == 0 || cp_and_mv(s->log, seg) != 0 || inode_of(seg) == *ino) {
+        CHECK(!"the tail replaced by cp + mv");
+        return NULL;
+    }
+    model_append(w, m, 10, 20, DURLOG_KERNEL);
+    return w;
 }
 
 /* A handle appends records 0..9 at `kernel`; the tail is copied and the copy
@@ -344,42 +366,59 @@ static void kernel_appends_into_a_tail_replaced_by_cp_and_mv_are_saved_when_clos
 {
     struct scratch s;
     struct model m;
-    scratch_make(&s);
-    model_make(&m, 4201, 20, 100);
-    durlog *w;
-    CHECK_OK(open_log(s.log, ONE_SEGMENT, &w));
+    uint64_t ino;
+    durlog *w = tail_replaced_under_a_kernel_writer(&s, &m, 4201, &ino);
     REQUIRE(w);
-    model_append(w, &m, 0, 10, DURLOG_KERNEL);
-    char seg[400];
-    seg_file(seg, sizeof seg, s.log, 0);
-    uint64_t ino = inode_of(seg);
-    REQUIRE(ino != 0);
-    REQUIRE(cp_and_mv(s.log, seg) == 0);
-    REQUIRE(inode_of(seg) != ino);
-    model_append(w, &m, 10, 20, DURLOG_KERNEL);
-    CHECK_RC(durlog_close(w), DURLOG_EFAILED);
+    CHECK_RC(fx_close(w), DURLOG_EFAILED);
 
-    size_t len = 0;
-    unsigned char *saved = read_saved(s.log, 0, ino, &len);
-    CHECK(saved != NULL);
-    if (saved)
-        CHECK_EQ_U64(frames_match(&m, saved, len, 0, 20), 20);
-    free(saved);
+    expect_saved(s.log, &m, ino, 20);
     CHECK_EQ_U64(count_named(s.log, ".replaced"), 1);
     /* The log itself holds the copy: a reader returns records 0..9 and no
      * other record. (It then says record 10 is missing, since this boot's
      * writers published it, where `durlog check` calls the log clean: see
      * check_agrees_with_a_reader_after_a_tail_was_replaced below.) */
-    durlog_reader *r;
-    CHECK_OK(durlog_reader_open(s.log, NULL, &r));
+    durlog_reader *r = fx_reader(s.log, NULL);
     REQUIRE(r);
     int end_rc;
     CHECK_EQ_U64(model_read(&m, r, 0, &end_rc), 10);
     CHECK(end_rc == DURLOG_EEND ||
           (end_rc == DURLOG_ECORRUPT && strstr(durlog_reader_errmsg(r), "missing")));
-    durlog_reader_close(r);
-    model_free(&m);
-    scratch_remove(&s);
+    fx_reader_close(r);
+}
+
+/* A writer on the new scratch log s whose 4096-byte segments hold 12 of the
+ * model's n records of 300 bytes each. NULL after a failed CHECK. */
+static durlog *writer_of_twelve_a_segment(struct scratch *s, struct model *m, uint64_t salt,
+                                          size_t n)
+{
+    model_same_len(m, salt, n, 300);
+    if ((4096 - DL_SEG_HEADER_SIZE) / dl_rec_size(300) != 12) {
+        CHECK(!"12 records of 300 bytes fill a 4096-byte segment");
+        return NULL;
+    }
+    return fx_open(s, &(durlog_options){ .segment_size = 4096 });
+}
+
+/* Takes the seal lock of the log, as another process's sealer would hold
+ * it: a segment rolled away from stays unsealed (and unsynced) until
+ * release_seal_lock. Returns the coordination file it locked, or NULL after
+ * a failed CHECK. */
+static struct dl_shared *hold_seal_lock(const char *log)
+{
+    struct dl_shared *sh = tu_map_shared_rw(log);
+    CHECK(sh != NULL);
+    if (sh && pthread_mutex_lock(&sh->seal_lock) != 0) {
+        CHECK(!"took the seal lock");
+        tu_unmap_shared(sh);
+        sh = NULL;
+    }
+    return sh;
+}
+
+static void release_seal_lock(struct dl_shared *sh)
+{
+    pthread_mutex_unlock(&sh->seal_lock);
+    tu_unmap_shared(sh);
 }
 
 /* 4096-byte segments of 12 records of 300 bytes. A handle appends records
@@ -394,14 +433,7 @@ static void a_roll_away_from_a_tail_replaced_by_cp_and_mv_fails_and_saves_it(voi
 {
     struct scratch s;
     struct model m;
-    scratch_make(&s);
-    uint32_t lens[24];
-    for (int i = 0; i < 24; i++)
-        lens[i] = 300;
-    model_init(&m, 4202, lens, 24);
-    REQUIRE((4096 - DL_SEG_HEADER_SIZE) / dl_rec_size(300) == 12);
-    durlog *w;
-    CHECK_OK(open_log(s.log, 4096, &w));
+    durlog *w = writer_of_twelve_a_segment(&s, &m, 4202, 24);
     REQUIRE(w);
     model_append(w, &m, 0, 5, DURLOG_KERNEL);
     char seg[400], name[DL_SEG_NAME_LEN + 1];
@@ -422,16 +454,9 @@ static void a_roll_away_from_a_tail_replaced_by_cp_and_mv_fails_and_saves_it(voi
     CHECK(strstr(msg, saved_name) != NULL);
     char seg12[400];
     CHECK(!file_exists(seg_file(seg12, sizeof seg12, s.log, 12)));
-    CHECK_RC(durlog_close(w), DURLOG_EFAILED);
+    CHECK_RC(fx_close(w), DURLOG_EFAILED);
 
-    size_t len = 0;
-    unsigned char *saved = read_saved(s.log, 0, ino, &len);
-    CHECK(saved != NULL);
-    if (saved)
-        CHECK_EQ_U64(frames_match(&m, saved, len, 0, 12), 12);
-    free(saved);
-    model_free(&m);
-    scratch_remove(&s);
+    expect_saved(s.log, &m, ino, 12);
 }
 
 /* 4096-byte segments of 12 records. The seal lock is held (as another
@@ -446,18 +471,9 @@ static void close_fails_and_saves_a_rolled_segment_removed_before_its_seal(void)
 {
     struct scratch s;
     struct model m;
-    scratch_make(&s);
-    uint32_t lens[20];
-    for (int i = 0; i < 20; i++)
-        lens[i] = 300;
-    model_init(&m, 4203, lens, 20);
-    durlog *w;
-    CHECK_OK(open_log(s.log, 4096, &w));
-    REQUIRE(w);
-    struct dl_shared *sh = tu_map_shared_rw(s.log);
-    REQUIRE(sh);
-    int locked = pthread_mutex_lock(&sh->seal_lock);
-    CHECK(locked == 0);
+    durlog *w = writer_of_twelve_a_segment(&s, &m, 4203, 20);
+    struct dl_shared *sh = w ? hold_seal_lock(s.log) : NULL;
+    REQUIRE(w && sh);
     model_append(w, &m, 0, 20, DURLOG_KERNEL);
     char seg[400], seg12[400];
     seg_file(seg, sizeof seg, s.log, 0);
@@ -466,19 +482,10 @@ static void close_fails_and_saves_a_rolled_segment_removed_before_its_seal(void)
     uint64_t ino = inode_of(seg);
     CHECK(ino != 0);
     CHECK(unlink(seg) == 0);
-    CHECK_RC(durlog_close(w), DURLOG_EFAILED);
-    if (locked == 0)
-        pthread_mutex_unlock(&sh->seal_lock);
-    tu_unmap_shared(sh);
+    CHECK_RC(fx_close(w), DURLOG_EFAILED);
+    release_seal_lock(sh);
 
-    size_t len = 0;
-    unsigned char *saved = read_saved(s.log, 0, ino, &len);
-    CHECK(saved != NULL);
-    if (saved)
-        CHECK_EQ_U64(frames_match(&m, saved, len, 0, 12), 12);
-    free(saved);
-    model_free(&m);
-    scratch_remove(&s);
+    expect_saved(s.log, &m, ino, 12);
 }
 
 /* 4096-byte segments of 12 records, the seal lock held (so segment 0 is
@@ -495,18 +502,9 @@ static void a_sync_append_after_a_rolled_segment_was_replaced_fails_and_saves_it
 {
     struct scratch s;
     struct model m;
-    scratch_make(&s);
-    uint32_t lens[20];
-    for (int i = 0; i < 20; i++)
-        lens[i] = 300;
-    model_init(&m, 4204, lens, 20);
-    durlog *w;
-    CHECK_OK(open_log(s.log, 4096, &w));
-    REQUIRE(w);
-    struct dl_shared *sh = tu_map_shared_rw(s.log);
-    REQUIRE(sh);
-    int locked = pthread_mutex_lock(&sh->seal_lock);
-    CHECK(locked == 0);
+    durlog *w = writer_of_twelve_a_segment(&s, &m, 4204, 20);
+    struct dl_shared *sh = w ? hold_seal_lock(s.log) : NULL;
+    REQUIRE(w && sh);
     model_append(w, &m, 0, 5, DURLOG_KERNEL);
     char seg[400], tmp[500], name[DL_SEG_NAME_LEN + 1];
     seg_file(seg, sizeof seg, s.log, 0);
@@ -530,18 +528,10 @@ static void a_sync_append_after_a_rolled_segment_was_replaced_fails_and_saves_it
     if (!strstr(msg, name))
         fprintf(stderr, "  the failure's message: \"%s\"\n", msg);
     CHECK(strstr(msg, name) != NULL);
-    CHECK_RC(durlog_close(w), DURLOG_EFAILED);
-    if (locked == 0)
-        pthread_mutex_unlock(&sh->seal_lock);
-    tu_unmap_shared(sh);
+    CHECK_RC(fx_close(w), DURLOG_EFAILED);
+    release_seal_lock(sh);
 
-    unsigned char *saved = read_saved(s.log, 0, ino, &len);
-    CHECK(saved != NULL);
-    if (saved)
-        CHECK_EQ_U64(frames_match(&m, saved, len, 0, 12), 12);
-    free(saved);
-    model_free(&m);
-    scratch_remove(&s);
+    expect_saved(s.log, &m, ino, 12);
 }
 
 /* ------------------------------------------------------------------------
@@ -567,14 +557,14 @@ static void info_counts_the_records_of_a_moved_middle_segment_as_missing(void)
     durlog_reader *r;
     durlog_info info;
     durlog *w;
-    CHECK_OK(durlog_reader_open(s.log, NULL, &r));
+    r = fx_reader(s.log, NULL);
     REQUIRE(r);
     memset(&info, 0xa5, sizeof info);
     CHECK_OK(durlog_reader_get_info(r, &info));
     CHECK_EQ_U64(info.missing, 0);
     CHECK_EQ_U64(info.segments, n);
     CHECK_EQ_U64(info.next_seq - info.first_seq, 120);
-    durlog_reader_close(r);
+    fx_reader_close(r);
     CHECK_OK(open_log(s.log, 4096, &w));
     REQUIRE(w);
     memset(&info, 0xa5, sizeof info);
@@ -588,7 +578,7 @@ static void info_counts_the_records_of_a_moved_middle_segment_as_missing(void)
     REQUIRE(rename(seg, aside) == 0);
     uint64_t gone = segs[3] - segs[2];
 
-    CHECK_OK(durlog_reader_open(s.log, NULL, &r));
+    r = fx_reader(s.log, NULL);
     REQUIRE(r);
     memset(&info, 0xa5, sizeof info);
     CHECK_OK(durlog_reader_get_info(r, &info));
@@ -596,7 +586,7 @@ static void info_counts_the_records_of_a_moved_middle_segment_as_missing(void)
     CHECK_EQ_U64(info.segments, n - 1);
     CHECK_EQ_U64(info.first_seq, 0);
     CHECK_EQ_U64(info.next_seq, 120);
-    durlog_reader_close(r);
+    fx_reader_close(r);
 
     CHECK_OK(open_log(s.log, 4096, &w));
     REQUIRE(w);
@@ -608,15 +598,13 @@ static void info_counts_the_records_of_a_moved_middle_segment_as_missing(void)
     CHECK_OK(durlog_close(w));
 
     REQUIRE(rename(aside, seg) == 0);
-    CHECK_OK(durlog_reader_open(s.log, NULL, &r));
+    r = fx_reader(s.log, NULL);
     REQUIRE(r);
     memset(&info, 0xa5, sizeof info);
     CHECK_OK(durlog_reader_get_info(r, &info));
     CHECK_EQ_U64(info.missing, 0);
     CHECK_EQ_U64(info.segments, n);
-    durlog_reader_close(r);
-    model_free(&m);
-    scratch_remove(&s);
+    fx_reader_close(r);
 }
 
 /* ------------------------------------------------------------------------
@@ -715,8 +703,6 @@ static void check_and_repair_tell_writers_from_another_repair_holding_the_log(vo
     CHECK_EQ_U64(rep.records, 10);
     CHECK_EQ_U64(count_named(s.log, ".cut-"), 1);
     free(before);
-    model_free(&m);
-    scratch_remove(&s);
 }
 
 /* A closed log of 10 records whose close checkpointed all 10; records 7..9
@@ -788,8 +774,6 @@ static void forced_repair_of_records_missing_under_a_checkpoint_cuts_nothing(voi
     rep = check_log(s.log, 0, 0);
     CHECK_EQ_U64(rep.damaged, 0);
     free(before);
-    model_free(&m);
-    scratch_remove(&s);
 }
 
 /* ------------------------------------------------------------------------
@@ -847,11 +831,11 @@ static void recovery_without_room_for_a_side_file_zeroes_a_torn_tail_in_place(vo
     no_room_for_side_files(1);
     durlog *w = NULL;
     char err[512] = "";
-    durlog_options o;
-    durlog_options_init(&o);
-    o.segment_size = ONE_SEGMENT;
-    o.errbuf = err;
-    o.errbuf_size = sizeof err;
+    durlog_options o = {
+        .segment_size = ONE_SEGMENT,
+        .errbuf = err,
+        .errbuf_size = sizeof err,
+    };
     int rc = durlog_open(s.log, &o, &w);
     no_room_for_side_files(0);
     if (rc)
@@ -874,8 +858,6 @@ static void recovery_without_room_for_a_side_file_zeroes_a_torn_tail_in_place(vo
     int end_rc;
     CHECK_EQ_U64(model_read_log(&m, s.log, &end_rc), 20);
     CHECK_RC(end_rc, DURLOG_EEND);
-    model_free(&m);
-    scratch_remove(&s);
 }
 
 /* The limit of that zeroing. The same without room for side files, but the
@@ -904,11 +886,11 @@ static void recovery_without_room_for_a_side_file_never_zeroes_a_whole_record(vo
     no_room_for_side_files(1);
     durlog *w = NULL;
     char err[512] = "";
-    durlog_options o;
-    durlog_options_init(&o);
-    o.segment_size = ONE_SEGMENT;
-    o.errbuf = err;
-    o.errbuf_size = sizeof err;
+    durlog_options o = {
+        .segment_size = ONE_SEGMENT,
+        .errbuf = err,
+        .errbuf_size = sizeof err,
+    };
     int rc = durlog_open(s.log, &o, &w);
     no_room_for_side_files(0);
     CHECK_RC(rc, -ENOSPC);
@@ -933,8 +915,6 @@ static void recovery_without_room_for_a_side_file_never_zeroes_a_whole_record(vo
     CHECK(kept && side_len >= cut - 8 && memcmp(kept, before + off15, side_len) == 0);
     free(kept);
     free(before);
-    model_free(&m);
-    scratch_remove(&s);
 }
 
 /* A real full disk: an 8 MiB ext4 image, loop-mounted (needs root, as
@@ -1010,7 +990,6 @@ static void durlog_append_on_a_full_disk_zeroes_a_torn_tail_and_says_so(void)
     snprintf(cmd, sizeof cmd, "umount '%s'", mnt);
     CHECK(system(cmd) == 0);
     test_rmrf(dir);
-    model_free(&m);
 }
 
 /* Segment `first`'s header as one no checkpoint was ever written into
@@ -1071,9 +1050,7 @@ static void a_recovery_whose_fdatasync_failed_writes_the_records_again_on_the_ne
     sh->boot_id[0] = sh->boot_id[0] == 'x' ? 'y' : 'x'; /* another boot */
     tu_unmap_shared(sh);
 
-    durlog_options o;
-    durlog_options_init(&o);
-    o.segment_size = ONE_SEGMENT;
+    durlog_options o = { .segment_size = ONE_SEGMENT };
     char err[512] = "";
     o.errbuf = err;
     o.errbuf_size = sizeof err;
@@ -1104,8 +1081,6 @@ static void a_recovery_whose_fdatasync_failed_writes_the_records_again_on_the_ne
     int end_rc;
     CHECK_EQ_U64(model_read_log(&m, s.log, &end_rc), 20);
     CHECK_RC(end_rc, DURLOG_EEND);
-    model_free(&m);
-    scratch_remove(&s);
 }
 
 /* A closed log of 20 records (kernel appends only: no record vouches for
@@ -1134,11 +1109,11 @@ static void a_refused_recovery_is_refused_again_by_the_next_open(void)
     for (int attempt = 0; attempt < 3; attempt++) {
         durlog *w = NULL;
         char err[512] = "";
-        durlog_options o;
-        durlog_options_init(&o);
-        o.segment_size = ONE_SEGMENT;
-        o.errbuf = err;
-        o.errbuf_size = sizeof err;
+        durlog_options o = {
+            .segment_size = ONE_SEGMENT,
+            .errbuf = err,
+            .errbuf_size = sizeof err,
+        };
         int rc = durlog_open(s.log, &o, &w);
         if (rc != DURLOG_ECORRUPT)
             fprintf(stderr, "  open %d returned %d (%s)\n", attempt + 1, rc, err);
@@ -1151,8 +1126,6 @@ static void a_refused_recovery_is_refused_again_by_the_next_open(void)
     CHECK_EQ_U64(count_named(s.log, ".cut-"), 0);
     CHECK_EQ_U64(model_read_skipping(&m, s.log, NULL), 19);
     free(before);
-    model_free(&m);
-    scratch_remove(&s);
 }
 
 /* ------------------------------------------------------------------------
@@ -1165,10 +1138,8 @@ static void the_overwrite_failure_names_the_overwritten_segment_file(void)
 {
     struct scratch s;
     struct model m;
-    scratch_make(&s);
     model_make(&m, 4901, 11, 100);
-    durlog *w;
-    CHECK_OK(open_log(s.log, ONE_SEGMENT, &w));
+    durlog *w = fx_open(&s, &(durlog_options){ .segment_size = ONE_SEGMENT });
     REQUIRE(w);
     model_append(w, &m, 0, 10, DURLOG_KERNEL);
     char seg[400], name[DL_SEG_NAME_LEN + 1];
@@ -1183,9 +1154,7 @@ static void the_overwrite_failure_names_the_overwritten_segment_file(void)
     if (!strstr(msg, name))
         fprintf(stderr, "  the failure's message does not name %s: \"%s\"\n", name, msg);
     CHECK(strstr(msg, name) != NULL);
-    durlog_close(w);
-    model_free(&m);
-    scratch_remove(&s);
+    fx_close(w);
 }
 
 /* After a tail replaced by cp + mv under a `kernel` writer (its close
@@ -1199,17 +1168,10 @@ static void check_agrees_with_a_reader_after_a_tail_was_replaced(void)
 {
     struct scratch s;
     struct model m;
-    scratch_make(&s);
-    model_make(&m, 4902, 20, 100);
-    durlog *w;
-    CHECK_OK(open_log(s.log, ONE_SEGMENT, &w));
+    uint64_t ino;
+    durlog *w = tail_replaced_under_a_kernel_writer(&s, &m, 4902, &ino);
     REQUIRE(w);
-    model_append(w, &m, 0, 10, DURLOG_KERNEL);
-    char seg[400];
-    seg_file(seg, sizeof seg, s.log, 0);
-    REQUIRE(cp_and_mv(s.log, seg) == 0);
-    model_append(w, &m, 10, 20, DURLOG_KERNEL);
-    CHECK_RC(durlog_close(w), DURLOG_EFAILED);
+    CHECK_RC(fx_close(w), DURLOG_EFAILED);
     int end_rc;
     uint64_t n = model_read_log(&m, s.log, &end_rc);
     durlog_check_report rep = check_log(s.log, 0, 0);
@@ -1227,8 +1189,6 @@ static void check_agrees_with_a_reader_after_a_tail_was_replaced(void)
     CHECK_RC(end_rc, DURLOG_EEND);
     rep = check_log(s.log, 0, 0);
     CHECK_EQ_U64(rep.damaged, 0);
-    model_free(&m);
-    scratch_remove(&s);
 }
 
 /* ------------------------------------------------------------------------

@@ -325,12 +325,12 @@ static int workload_main(void *arg)
     const char *path = arg;
     install_faults();
     for (int phase = 0; phase < 2; phase++) {
-        durlog_options o;
-        durlog_options_init(&o);
-        o.segment_size = 4096;
-        o.buffer_size = 512;
-        o.interval_ms = 5;
-        o.poll_callbacks = phase == 1;
+        durlog_options o = {
+            .segment_size = 4096,
+            .buffer_size = 512,
+            .interval_ms = 5,
+            .poll_callbacks = phase == 1,
+        };
         char err[512] = "";
         o.errbuf = err;
         o.errbuf_size = sizeof err;
@@ -382,10 +382,7 @@ static int verify(const char *path)
 {
     durlog *log;
     char err[512] = "";
-    durlog_options o;
-    durlog_options_init(&o);
-    o.errbuf = err;
-    o.errbuf_size = sizeof err;
+    durlog_options o = { .errbuf = err, .errbuf_size = sizeof err };
     if (durlog_open(path, &o, &log) != 0) {
         fprintf(stderr, "  reopening failed: %s\n", err);
         return -1;
@@ -510,7 +507,6 @@ static void every_system_call_failing_leaves_the_log_consistent(void)
     fprintf(stderr, "  %ld runs, %ld hit their fault, %ld failed\n", runs, hits, failed_runs);
     CHECK(hits > runs / 2); /* the sample reaches the calls it aims at */
     munmap(out, sizeof *out);
-    scratch_remove(&s);
 }
 
 TEST_MAIN(

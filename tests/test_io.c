@@ -11,18 +11,19 @@
 #include <sys/mount.h>
 #include <sys/wait.h>
 
+#include "lib/children.h"
 #include "lib/payload.h"
 #include "lib/seam.h"
 
 static int open_mode(const char *path, durlog_io_mode mode, durlog **out, char *err,
                      size_t errlen)
 {
-    durlog_options o;
-    durlog_options_init(&o);
-    o.segment_size = 1 << 20;
-    o.io_mode = mode;
-    o.errbuf = err;
-    o.errbuf_size = errlen;
+    durlog_options o = {
+        .segment_size = 1 << 20,
+        .io_mode = mode,
+        .errbuf = err,
+        .errbuf_size = errlen,
+    };
     return durlog_open(path, &o, out);
 }
 
@@ -161,14 +162,6 @@ static void test_modes_not_mixed(void)
     CHECK_EQ_U64(tu_verify_log(s.log, 0, 300, 1, next_index), 20);
 }
 
-static int sh(const char *cmd)
-{
-    int rc = system(cmd);
-    if (rc != 0)
-        fprintf(stderr, "  `%s` failed (%d)\n", cmd, rc);
-    return rc;
-}
-
 /* `auto` on a tmpfs (mmap) and on a FUSE passthrough (pwrite), and a log
  * written through the FUSE mount reads back the same from the file system
  * under it. */
@@ -203,7 +196,7 @@ static void test_auto_per_file_system(void)
     /* bindfs without its multithreading: fallocate is not passed through
      * (FUSE passthrough without fallocate, as the issue asks). */
     snprintf(cmd, sizeof cmd, "bindfs --no-allow-other '%s' '%s'", under, over);
-    if (sh(cmd) == 0) {
+    if (tu_sh(cmd) == 0) {
         char log_path[500], under_log[500], fs[32], mode[16];
         snprintf(log_path, sizeof log_path, "%s/log", over);
         snprintf(under_log, sizeof under_log, "%s/log", under);
@@ -221,7 +214,7 @@ static void test_auto_per_file_system(void)
         next_index[0] = 0;
         CHECK_EQ_U64(tu_verify_log(under_log, 0, 300, 1, next_index), 3010);
         snprintf(cmd, sizeof cmd, "umount '%s'", over);
-        CHECK(sh(cmd) == 0);
+        CHECK(tu_sh(cmd) == 0);
     } else {
         CHECK(!"mounted bindfs");
     }

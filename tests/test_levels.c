@@ -776,9 +776,7 @@ static void flush_and_wait_at_interval_make_records_durable(void)
 {
     struct scratch t;
     scratch_make(&t);
-    durlog_options o;
-    durlog_options_init(&o);
-    o.interval_ms = 50;
+    durlog_options o = { .interval_ms = 50 };
     durlog *log, *other;
     REQUIRE(durlog_open(t.log, &o, &log) == 0);
     REQUIRE(durlog_open(t.log, NULL, &other) == 0);
@@ -821,7 +819,6 @@ static void flush_and_wait_at_interval_make_records_durable(void)
     tu_unmap_shared(sh);
     uint64_t next_index[1] = { 0 };
     CHECK_EQ_U64(tu_verify_log(t.log, 0, EXTRA, 1, next_index), n);
-    test_rmrf(t.dir);
 }
 
 static int wait_in_child_main(void *arg)

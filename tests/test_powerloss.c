@@ -31,7 +31,9 @@
 #include <sys/wait.h>
 
 #include "format.h"
+#include "lib/children.h"
 #include "lib/fixture.h"
+#include "lib/logfiles.h"
 #include "lib/payload.h"
 #include "lib/powerloss.h"
 #include "lib/seam.h"
@@ -149,9 +151,7 @@ static const char *check_state(const char *path, uint64_t durable,
         return bad;
 
     durlog *log;
-    durlog_options o;
-    durlog_options_init(&o);
-    o.no_create = 1;
+    durlog_options o = { .no_create = 1 };
     rc = durlog_open(path, &o, &log);
     /* No segment reached the disk (nor did anything durable, checked
      * above): an empty directory is no log, and no_create says so. */
@@ -308,9 +308,7 @@ struct seen {
  * (-EBADMSG if it returned bytes that were never appended). */
 static size_t read_all(const char *path, int skip, struct seen *out, size_t max, int *end_rc)
 {
-    durlog_reader_options ro;
-    durlog_reader_options_init(&ro);
-    ro.skip_damaged = skip;
+    durlog_reader_options ro = { .skip_damaged = skip };
     durlog_reader *r;
     *end_rc = durlog_reader_open(path, &ro, &r);
     if (*end_rc)
@@ -373,9 +371,7 @@ static const char *check_flipped_state(const char *path, long *tested)
     static struct seen want[4096], got[4096];
     int rc;
     durlog *log;
-    durlog_options o;
-    durlog_options_init(&o);
-    o.no_create = 1;
+    durlog_options o = { .no_create = 1 };
     const char *bad = NULL;
     if (durlog_open(path, &o, &log) != 0) {
         bad = "the undamaged state does not open";

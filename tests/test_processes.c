@@ -422,9 +422,7 @@ static void segments_get_the_logs_permissions_whatever_the_writers_umask(void)
     struct scratch s;
     scratch_make(&s);
     mode_t old = umask(027);
-    durlog_options o;
-    durlog_options_init(&o);
-    o.mode = 0664;
+    durlog_options o = { .mode = 0664 };
     o.segment_size = 4096; /* so that the next writer soon needs a new one */
     durlog *log;
     REQUIRE(durlog_open(s.log, &o, &log) == 0);
@@ -476,10 +474,7 @@ static void joining_a_log_open_by_another_version_fails_clearly(void)
     off_t at = (off_t)offsetof(struct dl_shared, version);
     CHECK(pwrite(fd, &version, sizeof version, at) == (ssize_t)sizeof version);
     char err[512] = "";
-    durlog_options o;
-    durlog_options_init(&o);
-    o.errbuf = err;
-    o.errbuf_size = sizeof err;
+    durlog_options o = { .errbuf = err, .errbuf_size = sizeof err };
     CHECK_RC(durlog_open(s.log, &o, &other), DURLOG_EFORMAT);
     if (!strstr(err, "another version"))
         fprintf(stderr, "  message: %s\n", err);

@@ -128,10 +128,7 @@ static void test_put_new_and_replace(void)
     dest_make(&d, NULL);
     mode_t old_umask = umask(022);
     unsigned char *data = pattern(100000, 1);
-    durlog_put_options o;
-    durlog_put_options_init(&o);
-    o.errbuf = msg;
-    o.errbuf_size = sizeof msg;
+    durlog_put_options o = { .errbuf = msg, .errbuf_size = sizeof msg };
 
     CHECK_OK(durlog_put_buffer(d.path, data, 100000, &o));
     CHECK(file_is(d.path, data, 100000));
@@ -157,7 +154,6 @@ static void test_put_new_and_replace(void)
     CHECK_EQ_U64(count_temps(d.dir), 0);
     umask(old_umask);
     free(data);
-    test_rmrf(d.dir);
 }
 
 static void test_put_mode_and_owner(void)
@@ -165,8 +161,7 @@ static void test_put_mode_and_owner(void)
     struct dest d;
     dest_make(&d, OLD_TEXT);
     SKIP_UNLESS(geteuid() == 0, "chown needs root");
-    durlog_put_options o;
-    durlog_put_options_init(&o);
+    durlog_put_options o = { 0 };
 
     /* Owner and group of the replaced file are kept (root may give away). */
     CHECK(chown(d.path, 1234, 5678) == 0);
@@ -190,7 +185,6 @@ static void test_put_mode_and_owner(void)
     CHECK_EQ_U64(st.st_uid, 42);
     umask(old_umask);
     CHECK(file_is(d.path, "yz", 2));
-    test_rmrf(d.dir);
 }
 
 static void test_put_stream(void)
@@ -217,9 +211,7 @@ static void test_put_stream(void)
     CHECK(file_is(d.path, data, len));
 
     /* A size hint too large (space reserved, then given back) and too small. */
-    durlog_put_options o;
-    durlog_put_options_init(&o);
-    o.size_hint = 10 << 20;
+    durlog_put_options o = { .size_hint = 10 << 20 };
     CHECK_OK(durlog_put_begin(d.path, &o, &p));
     CHECK_OK(durlog_put_write(p, data, 1000));
     CHECK_OK(durlog_put_commit(p));
@@ -250,7 +242,6 @@ static void test_put_stream(void)
     durlog_put_abort(p);
     CHECK(file_is(d.path, data, 5000));
     free(data);
-    test_rmrf(d.dir);
 }
 
 /* ---- sources ---- */
@@ -333,16 +324,12 @@ static void test_put_fd_sources(void)
 
     /* A bad descriptor. */
     char msg[256] = "";
-    durlog_put_options o;
-    durlog_put_options_init(&o);
-    o.errbuf = msg;
-    o.errbuf_size = sizeof msg;
+    durlog_put_options o = { .errbuf = msg, .errbuf_size = sizeof msg };
     CHECK_RC(durlog_put_fd(d.path, -1, &o), -EBADF);
     CHECK(msg[0] != '\0');
     CHECK(file_is(d.path, data, len));
     CHECK_EQ_U64(count_temps(d.dir), 0);
     free(data);
-    test_rmrf(d.dir);
 }
 
 /* ---- progress and cancel ---- */
@@ -379,10 +366,7 @@ static void test_put_progress(void)
     struct dl_put_tuning saved = dl_put_tuning;
     dl_put_tuning.chunk = 64 << 10;
     struct seen s = { 0 };
-    durlog_put_options o;
-    durlog_put_options_init(&o);
-    o.progress = record_progress;
-    o.progress_arg = &s;
+    durlog_put_options o = { .progress = record_progress, .progress_arg = &s };
 
     /* A buffer: total known from the start. */
     CHECK_OK(durlog_put_buffer(d.path, data, len, &o));
@@ -410,7 +394,6 @@ static void test_put_progress(void)
     CHECK(file_is(d.path, data, len));
     dl_put_tuning = saved;
     free(data);
-    test_rmrf(d.dir);
 }
 
 static void test_put_cancel(void)
@@ -422,11 +405,11 @@ static void test_put_cancel(void)
     struct dl_put_tuning saved = dl_put_tuning;
     dl_put_tuning.chunk = 64 << 10;
     char msg[256];
-    durlog_put_options o;
-    durlog_put_options_init(&o);
-    o.progress = record_progress;
-    o.errbuf = msg;
-    o.errbuf_size = sizeof msg;
+    durlog_put_options o = {
+        .progress = record_progress,
+        .errbuf = msg,
+        .errbuf_size = sizeof msg,
+    };
 
     /* Midway, at the very end (before the sync), and at the start. */
     uint64_t points[] = { len / 2, len, 1 };
@@ -462,7 +445,6 @@ static void test_put_cancel(void)
     CHECK_EQ_U64(count_temps(d.dir), 0);
     dl_put_tuning = saved;
     free(data);
-    test_rmrf(d.dir);
 }
 
 /* ---- errors ---- */
@@ -471,10 +453,7 @@ static int put_as_nobody(void *arg)
 {
     const char *path = arg;
     char msg[256] = "";
-    durlog_put_options o;
-    durlog_put_options_init(&o);
-    o.errbuf = msg;
-    o.errbuf_size = sizeof msg;
+    durlog_put_options o = { .errbuf = msg, .errbuf_size = sizeof msg };
     if (setgid(65534) != 0 || setuid(65534) != 0)
         return 1;
     int rc = durlog_put_buffer(path, "new", 3, &o);
@@ -486,10 +465,7 @@ static void test_put_errors(void)
     struct dest d;
     dest_make(&d, OLD_TEXT);
     char msg[512], path[400];
-    durlog_put_options o;
-    durlog_put_options_init(&o);
-    o.errbuf = msg;
-    o.errbuf_size = sizeof msg;
+    durlog_put_options o = { .errbuf = msg, .errbuf_size = sizeof msg };
 
     /* A directory. */
     snprintf(path, sizeof path, "%s/sub", d.dir);
@@ -553,7 +529,6 @@ static void test_put_errors(void)
     CHECK(tu_exited_ok(tu_wait(tu_fork(put_as_nobody, d.path))));
     CHECK(file_is(d.path, "via link", 8));
     CHECK_EQ_U64(count_temps(d.dir), 0);
-    test_rmrf(d.dir);
 }
 
 /* ---- symbolic links: followed only where the kernel would ---- */
@@ -595,10 +570,7 @@ static void test_put_links_in_sticky_directories(void)
     /* Link targets are absolute: the scratch directory may be relative. */
     char victim[PATH_MAX], real_abs[PATH_MAX];
     REQUIRE(realpath(d.path, victim) && realpath(real, real_abs));
-    durlog_put_options o;
-    durlog_put_options_init(&o);
-    o.errbuf = msg;
-    o.errbuf_size = sizeof msg;
+    durlog_put_options o = { .errbuf = msg, .errbuf_size = sizeof msg };
     snprintf(path, sizeof path, "%s/out", sticky);
 
     /* nobody's link to root's file: refused, nothing written anywhere. */
@@ -656,7 +628,6 @@ static void test_put_links_in_sticky_directories(void)
     REQUIRE(plant_link(sticky, "dirlink", real_abs, 0) == 0);
     CHECK_OK(durlog_put_buffer(via, "x", 1, &o));
     CHECK(file_is(made, "x", 1));
-    test_rmrf(d.dir);
 }
 
 /* Loops, the 40-link limit, and links to nothing. */
@@ -665,10 +636,7 @@ static void test_put_link_loops_and_dangling_links(void)
     struct dest d;
     dest_make(&d, OLD_TEXT);
     char msg[512], path[400], name[32], target[32];
-    durlog_put_options o;
-    durlog_put_options_init(&o);
-    o.errbuf = msg;
-    o.errbuf_size = sizeof msg;
+    durlog_put_options o = { .errbuf = msg, .errbuf_size = sizeof msg };
 
     REQUIRE(plant_link(d.dir, "a", "b", 0) == 0 && plant_link(d.dir, "b", "a", 0) == 0);
     REQUIRE(plant_link(d.dir, "self", "./self", 0) == 0);
@@ -726,7 +694,6 @@ static void test_put_link_loops_and_dangling_links(void)
     CHECK(file_is(beside, "dots", 4));
     CHECK(file_is(d.path, "forty", 5));
     CHECK_EQ_U64(count_temps(d.dir), 0);
-    test_rmrf(d.dir);
 }
 
 /* The link is read through the descriptor that was checked: swapping it for
@@ -782,7 +749,6 @@ static void test_put_link_swapped_after_its_check_is_not_followed(void)
     CHECK_RC(durlog_put_buffer(path, "new", 3, NULL), -EACCES);
     CHECK(strstr(durlog_last_errmsg(), "protected_symlinks") != NULL);
     CHECK(file_is_old(d.path));
-    test_rmrf(d.dir);
 }
 
 /* ---- options: zero means the default; unknown bits are refused ---- */
@@ -847,7 +813,6 @@ static void test_put_zero_filled_options_are_the_defaults(void)
     }
     umask(old_umask);
     CHECK_EQ_U64(count_temps(d.dir), 0);
-    test_rmrf(d.dir);
 }
 
 static void test_put_unknown_flags_and_reserved_fields_are_refused(void)
@@ -862,10 +827,7 @@ static void test_put_unknown_flags_and_reserved_fields_are_refused(void)
     fclose(f);
 
     for (int bad = 0; bad < 4; bad++) {
-        durlog_put_options o;
-        durlog_put_options_init(&o);
-        o.errbuf = msg;
-        o.errbuf_size = sizeof msg;
+        durlog_put_options o = { .errbuf = msg, .errbuf_size = sizeof msg };
         const char *want = "reserved fields must be zero";
         if (bad == 0)
             o.flags = 8;
@@ -898,15 +860,12 @@ static void test_put_unknown_flags_and_reserved_fields_are_refused(void)
     }
     /* Refused before the descriptor is looked at; the message is also
      * durlog_last_errmsg()'s. */
-    durlog_put_options o;
-    durlog_put_options_init(&o);
-    o.flags = 16;
+    durlog_put_options o = { .flags = 16 };
     CHECK_RC(durlog_put_fd(d.path, -1, &o), -EINVAL);
     CHECK(strstr(durlog_last_errmsg(), "unknown bits 0x10") != NULL);
     CHECK_RC(durlog_put_commit(NULL), -EINVAL);
     CHECK(strstr(durlog_last_errmsg(), "no handle") != NULL);
     CHECK_EQ_U64(count_temps(d.dir), 0);
-    test_rmrf(d.dir);
 }
 
 /* ---- a fault at each call ---- */
@@ -1082,10 +1041,7 @@ static void test_put_faults(void)
     struct dl_put_tuning saved = dl_put_tuning;
     dl_put_tuning.chunk = 64 << 10;
     dl_put_tuning.window = 128 << 10; /* so that writeback is awaited too */
-    durlog_put_options o;
-    durlog_put_options_init(&o);
-    o.errbuf = msg;
-    o.errbuf_size = sizeof msg;
+    durlog_put_options o = { .errbuf = msg, .errbuf_size = sizeof msg };
     long runs = 0, failures = 0, dirsync_failures = 0;
 
     for (int kind = 0; kind < 4; kind++) {
@@ -1158,7 +1114,6 @@ static void test_put_faults(void)
     CHECK(dirsync_failures > 0);
     dl_put_tuning = saved;
     free(data);
-    test_rmrf(d.dir);
 }
 
 /* ---- killed puts ---- */
@@ -1279,7 +1234,6 @@ static void test_put_killed_at_each_step(void)
     CHECK(completed);
     CHECK(stale_seen > 0); /* the window between link and rename was hit */
     free(data);
-    test_rmrf(d.dir);
 }
 
 static int big_put_main(void *arg)
@@ -1313,7 +1267,6 @@ static void test_put_killed_at_random(void)
     }
     printf("  12 kills: %d left the old file, %d the new\n", old, new);
     free(data);
-    test_rmrf(d.dir);
 }
 
 /* ---- stale temporaries ---- */
@@ -1365,7 +1318,6 @@ static void test_put_stale_temporaries(void)
         close(up[i]);
         close(down[i]);
     }
-    test_rmrf(d.dir);
 }
 
 /* ---- concurrent puts ---- */
@@ -1419,10 +1371,7 @@ static int conc_main(void *arg)
         dl_os.openat = conc_openat; /* half of them use named temporaries */
     unsigned char *buf = malloc(70000);
     char path[400], msg[512];
-    durlog_put_options o;
-    durlog_put_options_init(&o);
-    o.errbuf = msg;
-    o.errbuf_size = sizeof msg;
+    durlog_put_options o = { .errbuf = msg, .errbuf_size = sizeof msg };
     int failures = 0;
     for (int i = 0; i < CONC_PUTS; i++) {
         snprintf(path, sizeof path, "%s/%s", j->dir, i % 3 ? "a" : "b");
@@ -1478,7 +1427,6 @@ static void test_put_concurrent(void)
     CHECK(conc_valid(a));
     CHECK(conc_valid(b));
     CHECK_EQ_U64(count_temps(d.dir), 0);
-    test_rmrf(d.dir);
 }
 
 /* ---- power loss ---- */
@@ -1781,9 +1729,7 @@ static int pl_run(const struct dest *d, int flags, int lying, int named,
     dl_os.linkat = pl_linkat;
     dl_os.renameat = pl_renameat;
     dl_os.unlinkat = pl_unlinkat;
-    durlog_put_options o;
-    durlog_put_options_init(&o);
-    o.flags = (unsigned)flags;
+    durlog_put_options o = { .flags = (unsigned)flags };
     int rc = durlog_put_buffer(d->path, data, len, &o);
     pl.done = rc == 0;
     pl_crash_point(); /* and after it returned */
@@ -1821,7 +1767,6 @@ static void test_put_power_loss(void)
         close(pl.files[i].fd);
     pl.nfiles = 0;
     free(data);
-    test_rmrf(d.dir);
 }
 
 /* ---- over 2 GiB in one buffer ---- */
@@ -1855,10 +1800,7 @@ static void test_put_over_2gib(void)
     for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++)
         buf[marks[i]] = (unsigned char)(0xA0 + i);
     struct seen s = { 0 };
-    durlog_put_options o;
-    durlog_put_options_init(&o);
-    o.progress = record_progress;
-    o.progress_arg = &s;
+    durlog_put_options o = { .progress = record_progress, .progress_arg = &s };
     /* One chunk: the whole buffer goes to the write-all loop in one call,
      * which meets the kernel's per-call cap. */
     struct dl_put_tuning saved = dl_put_tuning;

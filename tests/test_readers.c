@@ -10,11 +10,6 @@
 
 #define EXTRA 200
 
-static uint64_t ms_since(uint64_t start)
-{
-    return tu_now_ms() - start;
-}
-
 static void wait_times_out_when_nothing_arrives(void)
 {
     struct scratch s;
@@ -28,7 +23,7 @@ static void wait_times_out_when_nothing_arrives(void)
     CHECK_OK(durlog_reader_next(r, &rec));
     uint64_t start = tu_now_ms();
     CHECK_RC(durlog_reader_wait(r, 60), -ETIMEDOUT);
-    CHECK(ms_since(start) >= 55);
+    CHECK(tu_now_ms() - start >= 55);
     CHECK_RC(durlog_reader_wait(r, 0), -ETIMEDOUT);
     durlog_reader_close(r);
     CHECK_OK(fx_close(log));
@@ -66,7 +61,7 @@ static void reader_follows_a_writer_in_another_process_across_rolls(void)
         _exit(appending_child(s.log, n));
     uint64_t got = 0, timeouts = 0, bad = 0;
     uint64_t start = tu_now_ms();
-    while (got < n && ms_since(start) < 30000) {
+    while (got < n && tu_now_ms() - start < 30000) {
         durlog_record rec;
         int rc = durlog_reader_next(r, &rec);
         if (rc == DURLOG_EEND) {
@@ -115,7 +110,7 @@ static void durable_only_reader_sees_records_once_synced(void)
     REQUIRE(tu_later_start(&d) == 0);
     uint64_t start = tu_now_ms();
     CHECK_OK(durlog_reader_wait(r, 5000));
-    CHECK(ms_since(start) < 4000);
+    CHECK(tu_now_ms() - start < 4000);
     tu_later_join(&d);
     CHECK_OK(durlog_reader_next(r, &rec));
     CHECK_EQ_U64(rec.seq, 0);
@@ -132,24 +127,15 @@ static void durable_only_reader_sees_records_once_synced(void)
     CHECK_OK(fx_close(log));
 }
 
-/* No write access to the coordination file (as for a user with read
- * permission only; tests may run as root, so the seam refuses instead). */
-static int openat_shm_readonly(int dirfd, const char *name, int flags, mode_t mode)
-{
-    if (strcmp(name, DL_SHM_NAME) == 0 && (flags & O_ACCMODE) != O_RDONLY) {
-        errno = EACCES;
-        return -1;
-    }
-    return dl_os_real.openat(dirfd, name, flags, mode);
-}
-
 static void read_only_reader_follows_by_polling(void)
 {
     struct scratch s;
     durlog *log = fx_open(&s, NULL);
     REQUIRE(log);
     CHECK_OK(tu_append_payload(log, 0, 0, EXTRA, DURLOG_KERNEL, NULL));
-    dl_os.openat = openat_shm_readonly;
+    /* No write access to the coordination file (as for a user with read
+     * permission only; tests may run as root, so the seam refuses instead). */
+    tu_refuse_opens(DL_SHM_NAME, 1, TU_OPEN_WRITE, EACCES);
     durlog_reader *r;
     durlog_record rec;
     REQUIRE(durlog_reader_open(s.log, NULL, &r) == 0);
@@ -162,7 +148,7 @@ static void read_only_reader_follows_by_polling(void)
     REQUIRE(tu_later_start(&d) == 0);
     uint64_t start = tu_now_ms();
     CHECK_OK(durlog_reader_wait(r, 5000));
-    CHECK(ms_since(start) < 4000);
+    CHECK(tu_now_ms() - start < 4000);
     CHECK_EQ_U64(atomic_load(&sh->published.count[0]) + atomic_load(&sh->published.count[1]), 0); /* it never registered */
     tu_later_join(&d);
     CHECK_OK(durlog_reader_next(r, &rec));
@@ -211,7 +197,7 @@ static void reader_killed_while_waiting_stops_costing_appends_a_wake(void)
         pid_t pid = tu_fork(reader_waiting_until_killed_main, (void *)s.log);
         REQUIRE(pid > 0);
         start = tu_now_ms();
-        while (publish_sleepers(sh) == 0 && ms_since(start) < 10000)
+        while (publish_sleepers(sh) == 0 && tu_now_ms() - start < 10000)
             tu_sleep_ms(1);
         kill(pid, SIGKILL);
         tu_wait(pid);
@@ -220,11 +206,11 @@ static void reader_killed_while_waiting_stops_costing_appends_a_wake(void)
 
     start = tu_now_ms();
     uint64_t i = 0;
-    while (publish_sleepers(sh) != 0 && ms_since(start) < 10000) {
+    while (publish_sleepers(sh) != 0 && tu_now_ms() - start < 10000) {
         CHECK_OK(tu_append_payload(log, 0, i++, EXTRA, DURLOG_KERNEL, NULL));
         tu_sleep_ms(1);
     }
-    uint64_t took = ms_since(start);
+    uint64_t took = tu_now_ms() - start;
     fprintf(stderr, "  the dead reader's count was dropped after %" PRIu64 " ms\n", took);
     CHECK_EQ_U64(publish_sleepers(sh), 0);
     CHECK(took < DL_WAITQ_GRACE_NS / 1000000u + 2000);
@@ -281,7 +267,7 @@ static void spinning_reader_sees_an_append(void)
     /* Nothing more: the spin gives up at the timeout. */
     uint64_t start = tu_now_ms();
     CHECK_RC(durlog_reader_wait(r, 30), -ETIMEDOUT);
-    CHECK(ms_since(start) >= 25);
+    CHECK(tu_now_ms() - start >= 25);
     tu_unmap_shared(sh);
     durlog_reader_close(r);
     CHECK_OK(fx_close(log));

@@ -48,10 +48,7 @@ static void open_expecting_corrupt(const char *log, const char *segment,
                                    uint64_t offset)
 {
     char errbuf[512] = "", want[64], path[400];
-    durlog_options o;
-    durlog_options_init(&o);
-    o.errbuf = errbuf;
-    o.errbuf_size = sizeof errbuf;
+    durlog_options o = { .errbuf = errbuf, .errbuf_size = sizeof errbuf };
     size_t before_len;
     unsigned char *before = file_read(log_file(path, sizeof path, log, segment), &before_len);
     durlog *w = NULL;
@@ -600,9 +597,7 @@ static void segment_named_beyond_the_sequence_limit_is_damage(void)
     seg_file(path, sizeof path, s.log, UINT64_MAX);
     REQUIRE(file_write(path, "DURLOGSG", 8) == 0);
     durlog *log;
-    durlog_options o;
-    durlog_options_init(&o);
-    o.no_create = 1;
+    durlog_options o = { .no_create = 1 };
     int rc = durlog_open(s.log, &o, &log);
     CHECK_RC(rc, DURLOG_ECORRUPT);
     CHECK_RC(first_read(s.log), DURLOG_ECORRUPT);
@@ -626,8 +621,8 @@ static void appends_stop_at_the_sequence_limit(void)
                           err, sizeof err) == 0);
     dl_seg_close(&m);
     close(dirfd);
-    durlog *log;
-    REQUIRE(durlog_open(s.log, NULL, &log) == 0);
+    durlog *log = fx_writer(s.log, NULL);
+    REQUIRE(log);
     uint64_t seq;
     CHECK_OK(durlog_append(log, "a", 1, DURLOG_KERNEL, &seq));
     CHECK_EQ_U64(seq, DL_SEQ_LIMIT - 3);
@@ -636,7 +631,7 @@ static void appends_stop_at_the_sequence_limit(void)
     CHECK(strstr(durlog_errmsg(log), "no sequence numbers left") != NULL);
     CHECK_OK(durlog_append(log, "d", 1, DURLOG_BUFFERED, NULL));
     CHECK_RC(durlog_flush(log, DURLOG_KERNEL), -EOVERFLOW);
-    durlog_close(log);
+    fx_close(log);
     durlog_reader *r;
     durlog_record rec;
     REQUIRE(durlog_reader_open(s.log, NULL, &r) == 0);
@@ -681,10 +676,7 @@ static void symlink_in_place_of_a_segment_is_refused(void)
     REQUIRE(rename(path, moved) == 0);
     REQUIRE(symlink(moved, path) == 0);
     char err[512] = "";
-    durlog_options o;
-    durlog_options_init(&o);
-    o.errbuf = err;
-    o.errbuf_size = sizeof err;
+    durlog_options o = { .errbuf = err, .errbuf_size = sizeof err };
     CHECK(durlog_open(s.log, &o, &log) != 0);
     if (!strstr(err, "symbolic link"))
         fprintf(stderr, "  message: %s\n", err);
@@ -705,18 +697,12 @@ static void world_writable_log_directory_is_refused(void)
     CHECK_OK(durlog_close(log));
     REQUIRE(chmod(s.log, 0777) == 0);
     char err[512] = "";
-    durlog_options o;
-    durlog_options_init(&o);
-    o.errbuf = err;
-    o.errbuf_size = sizeof err;
+    durlog_options o = { .errbuf = err, .errbuf_size = sizeof err };
     CHECK_RC(durlog_open(s.log, &o, &log), -EPERM);
     CHECK(strstr(err, "writable by every user") != NULL);
     durlog_reader *r;
-    durlog_reader_options ro;
-    durlog_reader_options_init(&ro);
     char rerr[512] = "";
-    ro.errbuf = rerr;
-    ro.errbuf_size = sizeof rerr;
+    durlog_reader_options ro = { .errbuf = rerr, .errbuf_size = sizeof rerr };
     CHECK_RC(durlog_reader_open(s.log, &ro, &r), -EPERM);
     CHECK(strstr(rerr, "chmod o-w") != NULL);
     REQUIRE(chmod(s.log, 0775) == 0); /* group-writable is fine */

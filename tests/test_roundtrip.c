@@ -204,6 +204,15 @@ static void batch_with_one_oversize_record_appends_none(void)
     free(big);
 }
 
+/* A writer with 4 KiB segments on the new scratch log s, and in *r a reader
+ * opened on it before any append. NULL after a failed CHECK. */
+static durlog *writer_and_reader(struct scratch *s, durlog_reader **r)
+{
+    durlog *log = fx_open(s, &(durlog_options){ .segment_size = 4096 });
+    *r = log ? fx_reader(s->log, NULL) : NULL;
+    return *r ? log : NULL;
+}
+
 /* fallocate that fails with ENOSPC from its fail_at'th call on. */
 static int fallocate_calls, fallocate_fail_at;
 static int failing_fallocate(int fd, int mode, off_t off, off_t len)
@@ -246,12 +255,11 @@ static void batch_that_fails_part_way_leaves_no_record_visible(void)
         lens[i] = 1000 - (uint32_t)i;
     struct model m;
     model_init(&m, 5150, lens, 60);
-    durlog *log = fx_open(&s, &(durlog_options){ .segment_size = 4096 });
+    durlog_reader *r;
+    durlog *log = writer_and_reader(&s, &r);
     REQUIRE(log);
 
     /* On an empty log: no segment may remain. */
-    durlog_reader *r = fx_reader(s.log, NULL);
-    REQUIRE(r);
     batch_failing_on_third_roll(log, &m, 0, 20);
     CHECK_EQ_U64(log_next_seq(log), 0);
     durlog_info info;
@@ -366,10 +374,9 @@ static void reader_opened_before_appends_sees_them_across_rolls(void)
     struct scratch s;
     struct model m;
     small_segment_model(&m, 99, N, 9);
-    durlog *log = fx_open(&s, &(durlog_options){ .segment_size = 4096 });
+    durlog_reader *r;
+    durlog *log = writer_and_reader(&s, &r);
     REQUIRE(log);
-    durlog_reader *r = fx_reader(s.log, NULL);
-    REQUIRE(r);
     durlog_record rec;
     CHECK_RC(durlog_reader_next(r, &rec), DURLOG_EEND);
 

@@ -332,10 +332,7 @@ static void test_recovery_eio(void)
     REQUIRE(make_log(s.log, NREC) == 0);
     REQUIRE(forget_checkpoints(s.log) > 0); /* recovery must read records */
     char err[512] = "";
-    durlog_options o;
-    durlog_options_init(&o);
-    o.errbuf = err;
-    o.errbuf_size = sizeof err;
+    durlog_options o = { .errbuf = err, .errbuf_size = sizeof err };
     durlog *log = NULL;
     dl_os.mmap = eio_mmap;
     CHECK_RC(durlog_open(s.log, &o, &log), -EIO);

@@ -3,6 +3,7 @@
  * record must land exactly once, densely numbered, intact, with each
  * writer's records in the order its appends returned. */
 #include "lib/children.h"
+#include "lib/fixture.h"
 #include "lib/logfiles.h"
 #include "lib/payload.h"
 #include "lib/seam.h"
@@ -70,10 +71,8 @@ static void many_threads_share_one_handle(void)
     enum { THREADS = 8, PER_THREAD = 20000 };
     struct scratch t;
     scratch_make(&t);
-    durlog_options o;
-    durlog_options_init(&o);
-    o.segment_size = 1 << 20; /* several segment rolls under contention */
-    o.buffer_size = 8192;
+    /* Several segment rolls under contention. */
+    durlog_options o = { .segment_size = 1 << 20, .buffer_size = 8192 };
     durlog *log;
     REQUIRE(durlog_open(t.log, &o, &log) == 0);
     pthread_t th[THREADS];
@@ -94,10 +93,7 @@ static void two_handles_in_one_process_append_concurrently(void)
     enum { HANDLES = 2, THREADS_PER_HANDLE = 2, PER_THREAD = 20000 };
     struct scratch t;
     scratch_make(&t);
-    durlog_options o;
-    durlog_options_init(&o);
-    o.segment_size = 1 << 20;
-    o.buffer_size = 4096;
+    durlog_options o = { .segment_size = 1 << 20, .buffer_size = 4096 };
     durlog *logs[HANDLES];
     for (int h = 0; h < HANDLES; h++)
         REQUIRE(durlog_open(t.log, &o, &logs[h]) == 0);
@@ -127,10 +123,7 @@ static int process_writer_main(void *arg)
 {
     struct process_arg *p = arg;
     close(p->start_write_fd);
-    durlog_options o;
-    durlog_options_init(&o);
-    o.segment_size = 1 << 20;
-    o.buffer_size = 4096;
+    durlog_options o = { .segment_size = 1 << 20, .buffer_size = 4096 };
     durlog *log;
     int rc = durlog_open(p->path, &o, &log);
     if (rc) {
@@ -202,9 +195,8 @@ static void concurrent_sync_appends_share_fdatasync_calls(void)
 {
     enum { THREADS = 8, PER_THREAD = 100 };
     struct scratch t;
-    scratch_make(&t);
-    durlog *log;
-    REQUIRE(durlog_open(t.log, NULL, &log) == 0);
+    durlog *log = fx_open(&t, NULL);
+    REQUIRE(log);
     CHECK_OK(durlog_append(log, "", 0, DURLOG_SYNC, NULL)); /* segment exists */
     struct dl_shared *sh = tu_map_shared(t.log);
     REQUIRE(sh);
@@ -227,7 +219,7 @@ static void concurrent_sync_appends_share_fdatasync_calls(void)
     CHECK_EQ_U64(not_durable, 0);
     CHECK(calls >= 1);
     CHECK(calls < THREADS * PER_THREAD);
-    CHECK_OK(durlog_close(log));
+    CHECK_OK(fx_close(log));
     tu_unmap_shared(sh);
     /* Skip the empty first record when verifying. */
     uint64_t next_index[THREADS] = { 0 };

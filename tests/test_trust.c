@@ -36,13 +36,6 @@
 
 /* ---- helpers ---------------------------------------------------------- */
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static int file_exists_at(const char *path)
 {
     struct stat st;
@@ -91,12 +84,8 @@ static int payload_is(const durlog_record *rec, uint64_t seq, size_t len)
  * at DURLOG_KERNEL with segments of seg_size bytes, then closed. */
 static int build_log(const char *log, uint64_t seg_size, uint64_t n, size_t len)
 {
-    durlog_options o;
-    durlog_options_init(&o);
     char err[512] = "";
-    o.segment_size = seg_size;
-    o.errbuf = err;
-    o.errbuf_size = sizeof err;
+    durlog_options o = { .segment_size = seg_size, .errbuf = err, .errbuf_size = sizeof err };
     durlog *h;
     int rc = durlog_open(log, &o, &h);
     if (rc) {
@@ -206,11 +195,7 @@ static void one_damaged_byte_in_the_first_segment_loses_no_other_record_when_a_w
     remove_shm(s.log);
 
     char err[512] = "";
-    durlog_options o;
-    durlog_options_init(&o);
-    o.segment_size = 4096;
-    o.errbuf = err;
-    o.errbuf_size = sizeof err;
+    durlog_options o = { .segment_size = 4096, .errbuf = err, .errbuf_size = sizeof err };
     durlog *h = NULL;
     int rc = durlog_open(s.log, &o, &h);
     if (rc == 0) {
@@ -275,9 +260,7 @@ static void one_damaged_byte_in_the_first_segment_loses_no_other_record_when_a_w
     CHECK_EQ_U64(lost, 0);
 
     /* A reader that skips damage returns every other record. */
-    durlog_reader_options ro;
-    durlog_reader_options_init(&ro);
-    ro.skip_damaged = 1;
+    durlog_reader_options ro = { .skip_damaged = 1 };
     durlog_reader *r;
     REQUIRE(durlog_reader_open(s.log, &ro, &r) == 0);
     int end;
@@ -379,9 +362,7 @@ static void removed_middle_segment(int keep_shm)
     CHECK(strstr(msg, "damaged record at byte offset") == NULL);
     durlog_reader_close(r);
 
-    durlog_reader_options ro;
-    durlog_reader_options_init(&ro);
-    ro.skip_damaged = 1;
+    durlog_reader_options ro = { .skip_damaged = 1 };
     REQUIRE(durlog_reader_open(s.log, &ro, &r) == 0);
     got = read_expected(r, 0, first_missing, last_missing + 1, &end);
     if (end != DURLOG_EEND)
@@ -402,19 +383,8 @@ static void a_reader_of_a_copy_without_coordination_file_reports_a_removed_middl
     removed_middle_segment(0);
 }
 
-/* Opens of one segment fail with EMFILE while armed (through the seam). */
-static _Atomic int emfile_armed, emfile_hits;
+/* The segment whose opens fail with EMFILE (tu_refuse_opens). */
 static char emfile_name[32];
-
-static int openat_emfile(int dirfd, const char *name, int flags, mode_t mode)
-{
-    if (atomic_load(&emfile_armed) && strstr(name, emfile_name)) {
-        atomic_fetch_add(&emfile_hits, 1);
-        errno = EMFILE;
-        return -1;
-    }
-    return dl_os_real.openat(dirfd, name, flags, mode);
-}
 
 /* A reader that runs out of descriptors when it comes to a later segment,
  * with and without the coordination file: it returns the records before
@@ -423,10 +393,10 @@ static int openat_emfile(int dirfd, const char *name, int flags, mode_t mode)
  * DURLOG_ECORRUPT (damage that is not there). */
 static void a_reader_that_cannot_open_a_later_segment_says_why(void)
 {
+    enum { RECORDS = 150 };
     struct scratch s;
-    const uint64_t n = 150;
     uint64_t segs[64];
-    size_t nseg = build_segmented_log(&s, n, segs);
+    size_t nseg = build_segmented_log(&s, RECORDS, segs);
     REQUIRE(nseg >= 4);
     seg_name(emfile_name, sizeof emfile_name, segs[2]);
     for (int keep_shm = 1; keep_shm >= 0; keep_shm--) {
@@ -435,16 +405,14 @@ static void a_reader_that_cannot_open_a_later_segment_says_why(void)
         durlog_reader *r;
         int end;
         REQUIRE(durlog_reader_open(s.log, NULL, &r) == 0);
-        atomic_store(&emfile_hits, 0);
-        atomic_store(&emfile_armed, 1);
-        dl_os.openat = openat_emfile;
+        tu_refuse_opens(emfile_name, 0, 0, EMFILE);
         uint64_t got = read_expected(r, 0, UINT64_MAX, UINT64_MAX, &end);
         tu_restore_os();
-        atomic_store(&emfile_armed, 0);
+        atomic_store(&tu_refusal.armed, 0);
         const char *msg = durlog_reader_errmsg(r);
-        if (atomic_load(&emfile_hits) == 0) {
+        if (atomic_load(&tu_refusal.hits) == 0) {
             /* The reader had it open already: then it reads everything. */
-            CHECK_EQ_U64(got, n);
+            CHECK_EQ_U64(got, RECORDS);
             CHECK_RC(end, DURLOG_EEND);
         } else {
             if (end != -EMFILE || !strstr(msg, strerror(EMFILE)) || !strstr(msg, emfile_name))
@@ -495,9 +463,9 @@ static void *w5_writer(void *arg)
         size_t len = tu_payload(buf, 1, i, 0);
         struct w5_entry *e = &w->e[i];
         e->seq = UINT64_MAX;
-        e->t0 = mono_ns();
+        e->t0 = tu_now_ns();
         e->rc = durlog_append(w->log, buf, len, DURLOG_SYNC, &e->seq);
-        e->t1 = mono_ns();
+        e->t1 = tu_now_ns();
         if (e->rc && !w->first_error[0])
             snprintf(w->first_error, sizeof w->first_error, "%s", durlog_errmsg(w->log));
         atomic_store(&w->count, i + 1);
@@ -574,9 +542,7 @@ static void a_writer_stops_acknowledging_sync_appends_once_its_segment_is_replac
     scratch_make(&s);
     struct w5 *w = calloc(1, sizeof *w);
     REQUIRE(w != NULL);
-    durlog_options o;
-    durlog_options_init(&o);
-    o.segment_size = 1 << 20;
+    durlog_options o = { .segment_size = 1 << 20 };
     REQUIRE(durlog_open(s.log, &o, &w->log) == 0);
     pthread_t th;
     REQUIRE(pthread_create(&th, NULL, w5_writer, w) == 0);
@@ -586,13 +552,13 @@ static void a_writer_stops_acknowledging_sync_appends_once_its_segment_is_replac
     seg_name(name, sizeof name, 0);
     seg_file(seg, sizeof seg, s.log, 0);
     snprintf(tmp, sizeof tmp, "%s/replacement.tmp", s.log);
-    uint64_t t_copy = w->t_copy = mono_ns();
+    uint64_t t_copy = w->t_copy = tu_now_ns();
     size_t len;
     unsigned char *copy = file_read(seg, &len);
     int copied = copy && file_write(tmp, copy, len) == 0;
     tu_sleep_ms(20); /* as a slow `cp` would: appends acknowledged meanwhile */
     copied = copied && rename(tmp, seg) == 0;
-    uint64_t t_renamed = w->t_renamed = mono_ns();
+    uint64_t t_renamed = w->t_renamed = tu_now_ns();
     free(copy);
     tu_sleep_ms(200);
     atomic_store(&w->stop, 1);
@@ -725,12 +691,8 @@ static int build_big_log(const char *log)
  * record; prints why if it cannot. */
 static int open_and_append_one(const char *log)
 {
-    durlog_options o;
-    durlog_options_init(&o);
     char err[512] = "";
-    o.segment_size = 4096;
-    o.errbuf = err;
-    o.errbuf_size = sizeof err;
+    durlog_options o = { .segment_size = 4096, .errbuf = err, .errbuf_size = sizeof err };
     durlog *h;
     int rc = durlog_open(log, &o, &h);
     if (rc) {
@@ -781,9 +743,7 @@ static int count_segment_opens(void *arg)
 {
     struct count_result *res = arg;
     char *log = (char *)(res + 1);
-    durlog_options o;
-    durlog_options_init(&o);
-    o.segment_size = 4096;
+    durlog_options o = { .segment_size = 4096 };
     durlog *h;
     dl_os.openat = openat_counting;
     atomic_store(&seg_opens_counting, 1);
@@ -844,10 +804,8 @@ static void a_log_created_by_nobody_stays_usable_by_nobody_after_root_appends(vo
     REQUIRE(mkdir(s.log, 0755) == 0 && chown(s.log, NOBODY, NOBODY) == 0);
     REQUIRE(tu_exited_ok(tu_wait(tu_fork(append_as_nobody, s.log))));
 
-    durlog_options o;
-    durlog_options_init(&o);
-    o.segment_size = 4096;
-    o.flags = DURLOG_OPEN_ALLOW_FOREIGN_OWNER;
+    durlog_options o = { .segment_size = 4096,
+                         .flags = DURLOG_OPEN_ALLOW_FOREIGN_OWNER };
     durlog *h;
     char buf[PAYLEN];
     REQUIRE(durlog_open(s.log, &o, &h) == 0);

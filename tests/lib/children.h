@@ -1,7 +1,7 @@
 /*
- * tests/lib/children.h - forked children: run a function in a child and get
- * its verdict back, memory shared with children, and a pipe to sequence
- * parent and child.
+ * tests/lib/children.h - forked children: run a function (or a shell
+ * command) in a child and get its verdict back, memory shared with
+ * children, and a pipe to sequence parent and child.
  */
 #ifndef DURLOG_TEST_LIB_CHILDREN_H
 #define DURLOG_TEST_LIB_CHILDREN_H
@@ -12,6 +12,15 @@
 #include <sys/wait.h>
 
 #include "../harness.h"
+
+/* Runs a shell command; says on stderr when it fails. Returns its status. */
+static inline int tu_sh(const char *cmd)
+{
+    int rc = system(cmd);
+    if (rc != 0)
+        fprintf(stderr, "  `%s` failed (%d)\n", cmd, rc);
+    return rc;
+}
 
 /* Runs fn(arg) in a forked child, which exits 0 when fn returns 0. Returns
  * the child's pid. The child dies with the test program, so that a test that

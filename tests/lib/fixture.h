@@ -55,7 +55,7 @@ static inline durlog *fx_open(struct scratch *s, const durlog_options *o)
 /* Closes a writer from fx_writer or fx_open; returns what durlog_close did. */
 static inline int fx_close(durlog *log)
 {
-    th_drop_cleanup(th_find_cleanup(fx_close_after_case, log, NULL));
+    th_forget(fx_close_after_case, log, NULL);
     return durlog_close(log);
 }
 
@@ -76,7 +76,7 @@ static inline durlog_reader *fx_reader(const char *path, const durlog_reader_opt
 
 static inline void fx_reader_close(durlog_reader *r)
 {
-    th_drop_cleanup(th_find_cleanup(fx_reader_close_after_case, r, NULL));
+    th_forget(fx_reader_close_after_case, r, NULL);
     durlog_reader_close(r);
 }
 

@@ -63,7 +63,7 @@ static inline void model_same_len(struct model *m, uint64_t salt, size_t count, 
 
 static inline void model_free(struct model *m)
 {
-    free(th_drop_cleanup(th_find_cleanup(model_free_after_case, m->lens, NULL)));
+    free(th_forget(model_free_after_case, m->lens, NULL));
 }
 
 /* Fills m->scratch with record seq's payload and returns it. */

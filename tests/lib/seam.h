@@ -66,6 +66,43 @@ __attribute__((constructor)) static void tu_install_uring_result(void)
     dl_os.uring_result = tu_uring_result;
 }
 
+/* An open that fails while armed: tu_refuse_opens(name, exact, modes, err)
+ * has every open of a name containing `name` (NULL: any name; with exact
+ * set, only that very name), for the access modes in `modes` (TU_OPEN_READ,
+ * TU_OPEN_WRITE; 0: any), fail with errno err, and counts them in
+ * tu_refusal.hits. A test disarms it (tu_refusal.armed = 0) or takes it out
+ * of the seam (tu_restore_os). */
+enum { TU_OPEN_READ = 1, TU_OPEN_WRITE = 2 };
+static struct {
+    const char *name;
+    int exact, modes, err;
+    _Atomic int armed, hits;
+} tu_refusal;
+
+static inline int tu_refusing_openat(int dirfd, const char *name, int flags, mode_t mode)
+{
+    int m = (flags & O_ACCMODE) == O_RDONLY ? TU_OPEN_READ : TU_OPEN_WRITE;
+    const char *want = tu_refusal.name;
+    if (atomic_load(&tu_refusal.armed) && (!tu_refusal.modes || (tu_refusal.modes & m)) &&
+        (!want || (tu_refusal.exact ? strcmp(name, want) == 0 : strstr(name, want) != NULL))) {
+        atomic_fetch_add(&tu_refusal.hits, 1);
+        errno = tu_refusal.err;
+        return -1;
+    }
+    return dl_os_real.openat(dirfd, name, flags, mode);
+}
+
+static inline void tu_refuse_opens(const char *name, int exact, int modes, int err)
+{
+    tu_refusal.name = name;
+    tu_refusal.exact = exact;
+    tu_refusal.modes = modes;
+    tu_refusal.err = err;
+    atomic_store(&tu_refusal.hits, 0);
+    atomic_store(&tu_refusal.armed, 1);
+    dl_os.openat = tu_refusing_openat;
+}
+
 /* Puts back the real calls. Only entries a test replaced are written, so
  * that a library thread reading another entry meanwhile (the pre-faulter
  * calls fallocate) does not race with the restore; a test restores an entry

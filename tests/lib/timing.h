@@ -9,11 +9,16 @@
 #include <stdint.h>
 #include <time.h>
 
-static inline uint64_t tu_now_ms(void)
+static inline uint64_t tu_now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static inline uint64_t tu_now_ms(void)
+{
+    return tu_now_ns() / 1000000u;
 }
 
 static inline void tu_sleep_ms(unsigned ms)
