@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # tests/valgrind.sh - the command's main paths under valgrind (memcheck):
 # append at each level, cat, tail, info, check, check --repair of a torn
-# log, put, and bench. Any memory error or definite leak fails the test. Always uses the
-# normal build (build/durlog): valgrind cannot run a sanitizer build.
+# log, put, and bench. Any memory error or definite leak fails the test. Uses
+# $B/durlog, or the normal build (build/durlog) when $B is a sanitizer build:
+# valgrind cannot run one.
 set -u
-BIN=build/durlog
+BIN=${B:-build}/durlog
+if [ -f "$BIN" ] && grep -qaE '__(asan|tsan)_init' "$BIN"; then BIN=build/durlog; fi
 BASE=${DURLOG_TEST_DIR:-build/testtmp}
 mkdir -p "$BASE"
 D=$(mktemp -d "$BASE/valgrind-XXXXXX") || exit 1
