@@ -213,7 +213,10 @@ fuzz-seeds: all
 
 # What `make install` puts under $(DESTDIR) (tests/abi.sh checks that it
 # is exactly this): `make uninstall` removes these files and no directory,
-# which may have been there before.
+# which may have been there before. The man pages are every man/*.3: a page
+# per function or group of functions, and a one-line ".so man3/PAGE.3" page
+# for each other function of the headers (installed as they are, as
+# liburing's are), so that `man FUNCTION` finds every public function.
 INSTALLED := $(bindir)/durlog \
              $(HEADERS:include/%=$(includedir)/%) \
              $(addprefix $(libdir)/,libdurlog.a $(SO_REAL) $(SO_NAME) $(SO_LINK) pkgconfig/durlog.pc) \

@@ -181,8 +181,9 @@ typedef enum durlog_level {
 /* "buffered", "kernel", "interval", "sync" ("default" for DURLOG_DEFAULT),
  * or NULL for a bad value. */
 const char *durlog_level_name(durlog_level level);
-/* Parses one of the names above; returns 0 and sets *out, or -EINVAL
- * (unknown name, NULL argument). */
+/* Parses one of the names above but "default" (which names no level of its
+ * own); returns 0 and sets *out.
+ * Errors: -EINVAL (unknown name, NULL argument; *out unchanged). */
 int durlog_level_parse(const char *name, durlog_level *out);
 
 /* ---------------------------------------------------------------------------
@@ -387,14 +388,20 @@ typedef struct durlog_recovery {
  * without end.
  *
  * Errors: -EINVAL (NULL path or out, an option out of range, nonzero
- * reserved space); -ENOENT (no directory, with no_create); DURLOG_EFORMAT
- * (a directory that holds no log: see above; a coordination file of
- * another durlog version); -EBUSY (the writers that have the log open use
- * the other I/O mode, or their coordination file was removed or replaced);
- * -EPERM (a world-writable directory; another user's directory, for a writer
- * running as root, without DURLOG_OPEN_ALLOW_FOREIGN_OWNER; durlog.shm with
- * a second hard link); DURLOG_ECORRUPT (damage recovery may not cut);
- * -errno of a system call (-EACCES, -ENOTDIR, -EMFILE, ...). The message:
+ * reserved space, a bad DURLOG_IO or DURLOG_ENGINE value); -ENOENT (no
+ * directory, with no_create); DURLOG_EFORMAT (a directory that holds no
+ * log: see above; a coordination file of another durlog version, or not a
+ * regular file); -EBUSY (the writers that have the log open use the other
+ * I/O mode, or their coordination file was removed, replaced or
+ * truncated); -EPERM (a world-writable directory; another user's
+ * directory, for a writer running as root, without
+ * DURLOG_OPEN_ALLOW_FOREIGN_OWNER; durlog.shm with a second hard link);
+ * DURLOG_ECORRUPT (damage recovery may not cut); DURLOG_EFAILED (the
+ * coordination file was truncated while this open rebuilt it: open again);
+ * -EAGAIN (the coordination file stayed half built through every retry);
+ * the error of io_uring's setup when DURLOG_ENGINE_IO_URING is asked for
+ * and refused (-ENOSYS without liburing, -EPERM, ...); -errno of a system
+ * call (-EACCES, -ENOTDIR, -EMFILE, -ENOSPC, -EIO, ...). The message:
  * durlog_last_errmsg(), and opts->errbuf. */
 int durlog_open(const char *path, const durlog_options *opts, durlog **out);
 
@@ -419,7 +426,9 @@ int durlog_open(const char *path, const durlog_options *opts, durlog **out);
  *
  * Errors: -EINVAL (NULL log); -EDEADLK (called from a completion callback
  * of this handle: the handle is not closed); DURLOG_ENOTDURABLE;
- * DURLOG_EFAILED; the error of the final flush (-ENOSPC, -EIO, ...). */
+ * DURLOG_EFAILED; the error of the final flush or sync, of an earlier
+ * background sync, or of the last writer's seal and checkpoint (-ENOSPC,
+ * -EIO, -EMFILE, -ETIMEDOUT, ...). The message: durlog_last_errmsg(). */
 int durlog_close(durlog *log);
 
 /* The recovery this handle's open performed (all zero for a NULL log). */
@@ -449,13 +458,18 @@ const char *durlog_errmsg(const durlog *log);
  * (above DURLOG_MAX_RECORD); -EAGAIN (DURLOG_INTERVAL: the engine thread
  * could not be started; the next append tries again); DURLOG_EFAILED;
  * -ETIMEDOUT (another writer held the append lock for over 10 s); -ENOSPC,
- * -EDQUOT, -EIO, -EMFILE, ... (the record could not be stored); and, after
+ * -EDQUOT, -EIO, -EMFILE, -ENOMEM, ... (the record could not be stored);
+ * -EPERM (the tail segment has a second hard link); DURLOG_ECORRUPT or
+ * DURLOG_EFORMAT (the tail segment cannot be used: its header is damaged,
+ * or it is not a regular file); -EOVERFLOW (no sequence numbers left); and,
+ * after
  * the record was appended, DURLOG_ENOTDURABLE (DURLOG_INTERVAL, DURLOG_SYNC:
  * its sync could not be set up, or failed). durlog_errmsg() says more. */
 int durlog_append(durlog *log, const void *data, size_t len,
                   durlog_level level, uint64_t *seq_out);
 
-/* As durlog_append() at the handle's default level. */
+/* As durlog_append() at the handle's default level.
+ * Errors: those of durlog_append(). */
 int durlog_append_default(durlog *log, const void *data, size_t len,
                           uint64_t *seq_out);
 
@@ -471,8 +485,9 @@ typedef struct durlog_iov {
  * visible to readers (DURLOG_ENOTDURABLE: all of them were). A DURLOG_SYNC
  * batch shares one fdatasync. (A process killed inside the call may leave a
  * prefix of the batch, whole and in order: the call never returned, so none
- * of it was acknowledged.) An empty batch (count 0) is -EINVAL, as is a
- * NULL records; otherwise the errors of durlog_append(). */
+ * of it was acknowledged.)
+ * Errors: -EINVAL also for an empty batch (count 0) or a NULL records;
+ * otherwise those of durlog_append(). */
 int durlog_append_batch(durlog *log, const durlog_iov *records, size_t count,
                         durlog_level level, uint64_t *first_seq_out);
 
@@ -488,7 +503,9 @@ int durlog_append_batch(durlog *log, const durlog_iov *records, size_t count,
  * failing (they stay buffered: -ENOSPC, -EIO, ...); -EAGAIN (INTERVAL: the
  * engine thread could not be started); DURLOG_EFAILED and the errors of a
  * sync that could not run (-EMFILE, ...: try again) or failed (-EIO, then
- * DURLOG_EFAILED). */
+ * DURLOG_EFAILED; at INTERVAL, the error of the engine's failed background
+ * sync); -ETIMEDOUT (SYNC: the sync lock held by another writer for over
+ * 120 s with no sync finishing). */
 int durlog_flush(durlog *log, durlog_level level);
 
 /* Waits until record `seq` has reached `level`: DURLOG_KERNEL waits for it
@@ -504,7 +521,8 @@ int durlog_flush(durlog *log, durlog_level level);
  * can have: 2^63 or more, such as DURLOG_SEQ_PENDING); -ETIMEDOUT (not
  * published in time); -EINTR (durlog_interrupt); -EAGAIN (INTERVAL: no
  * engine thread); DURLOG_EFAILED; the errors of a flush, or of a sync that
- * could not run or failed (as durlog_flush). */
+ * could not run or failed (as durlog_flush); the error of a futex wait
+ * that failed. */
 int durlog_wait(durlog *log, uint64_t seq, durlog_level level, int timeout_ms);
 
 /* Makes every durlog_wait() and durlog_poll() blocked on `log` right now
@@ -514,7 +532,8 @@ int durlog_wait(durlog *log, uint64_t seq, durlog_level level, int timeout_ms);
  * without blocking, or has a timeout of 0, does not take it. Callable from
  * any thread, and from a signal handler (it uses atomics and futex wake-ups
  * only). Other handles' waits on the same log (in any process) may wake up
- * for nothing and go back to sleep. Returns 0, or -EINVAL for a NULL log.
+ * for nothing and go back to sleep. Returns 0.
+ * Errors: -EINVAL (NULL log).
  *
  * With durlog_reader_interrupt() (for durlog_reader_wait()), this is the
  * safe way to stop a thread that waits with no limit: tell it to stop,
@@ -580,7 +599,9 @@ int durlog_append_async(durlog *log, const void *data, size_t len,
                         uint64_t *seq_out);
 
 /* As durlog_append_batch(), asynchronously: cb is called once for the whole
- * batch, with its first sequence number. An empty batch is -EINVAL. */
+ * batch, with its first sequence number.
+ * Errors: those of durlog_append_async(), and -EINVAL for an empty batch
+ * (count 0) or a NULL records. */
 int durlog_append_batch_async(durlog *log, const durlog_iov *records,
                               size_t count, durlog_level level,
                               durlog_callback *cb, void *ctx,
@@ -595,7 +616,8 @@ int durlog_append_batch_async(durlog *log, const durlog_iov *records,
  * then, a timeout below -1); -EDEADLK (called from inside a completion
  * callback, of this handle or any other); -EINTR (durlog_interrupt); an
  * error making the descriptor of durlog_event_fd() readable (-EBADF: the
- * program closed it), returned by the next call, once. */
+ * program closed it), returned by the next call, once; the error of a
+ * futex wait that failed. */
 int durlog_poll(durlog *log, int timeout_ms);
 
 /* An eventfd (non-blocking, close-on-exec; owned by the handle, do not close
@@ -603,7 +625,9 @@ int durlog_poll(durlog *log, int timeout_ms);
  * poll_callbacks, call durlog_poll(log, 0) when it is, which also drains it.
  * Without, it signals that the engine thread delivered some, and the
  * application drains it with read(). Returns the descriptor or a negative
- * error (-EINVAL for a NULL log, -EMFILE, ...). */
+ * error.
+ * Errors: -EINVAL (NULL log); the errors of eventfd(2) (-EMFILE, -ENFILE,
+ * -ENOMEM, ...). */
 int durlog_event_fd(durlog *log);
 
 /* "io_uring" or "thread": the engine this handle uses ("none (NULL
@@ -617,7 +641,9 @@ const char *durlog_io(const durlog *log);
 /* The type of the file system a path is on ("ext4", "xfs", "btrfs", "tmpfs",
  * "fuse", "nfs", ..., or "0x<magic>" for one durlog does not know), and the
  * I/O mode DURLOG_IO_AUTO picks there, into the buffers given (either may be
- * NULL). 0, -EINVAL (NULL path) or -errno (statfs failed). */
+ * NULL). Returns 0.
+ * Errors: -EINVAL (NULL path); -errno of opening path (O_PATH: -ENOENT,
+ * -EACCES, -ENOTDIR, ...) or of fstatfs. */
 int durlog_fs_type(const char *path, char *fs, size_t fs_size, char *mode, size_t mode_size);
 
 /* ---------------------------------------------------------------------------
@@ -639,7 +665,11 @@ typedef struct durlog_info {
 } durlog_info;
 
 /* For an open writer handle. Errors: -EINVAL (NULL log or out); -errno of
- * listing the directory. */
+ * listing the directory or of opening, reading or mapping a segment
+ * (-EMFILE, -EIO, ...); DURLOG_ECORRUPT (a segment whose header is
+ * damaged, named past 2^63, or truncated while it was walked);
+ * DURLOG_EFORMAT (a segment that is not a regular file, or of an unknown
+ * format version). *out is unchanged on error. */
 int durlog_get_info(durlog *log, durlog_info *out);
 
 /* ---------------------------------------------------------------------------
@@ -679,8 +709,11 @@ typedef struct durlog_reader_options {
 void durlog_reader_options_init(durlog_reader_options *opts);
 
 /* Opens a reader positioned at the log's first record. opts may be NULL.
- * Fails with -ENOENT if there is no such directory and DURLOG_EFORMAT if the
- * directory holds neither segments nor a coordination file. */
+ * Errors: -EINVAL (NULL path or out, nonzero reserved space); -ENOENT (no
+ * such directory); DURLOG_EFORMAT (the directory holds neither segments
+ * nor a coordination file); -EPERM (a directory every user may write to);
+ * -errno of opening the directory (-ENOTDIR, -EACCES, -EMFILE, ...);
+ * -ENOMEM. The message: durlog_last_errmsg(), and opts->errbuf. */
 int durlog_reader_open(const char *path, const durlog_reader_options *opts,
                        durlog_reader **out);
 void durlog_reader_close(durlog_reader *r);
@@ -690,8 +723,11 @@ void durlog_reader_close(durlog_reader *r);
  * with DURLOG_ENOTFOUND outside [first_seq, next_seq] (UINT64_MAX included);
  * a seek that fails leaves the reader where it was, unless the error is the
  * reader's sticky one (a mapping that faulted, as durlog_reader_next).
- * Errors: -EINVAL (NULL reader); DURLOG_ENOTFOUND; -errno (a segment that
- * cannot be listed or opened). */
+ * Errors: -EINVAL (NULL reader); DURLOG_ENOTFOUND (also when the walk to
+ * seq stops at damage before it); -errno (a segment that cannot be listed
+ * or opened); DURLOG_ECORRUPT or DURLOG_EFORMAT (the segment holding seq
+ * has a damaged header, or is not a segment); the sticky DURLOG_ECORRUPT
+ * or -EIO of a mapping that faulted. */
 int durlog_reader_seek(durlog_reader *r, uint64_t seq);
 
 /* Reads the next record into *rec. Returns 0 on success, DURLOG_EEND when the
@@ -702,7 +738,14 @@ int durlog_reader_seek(durlog_reader *r, uint64_t seq);
  * the segment is truncated or rewritten meanwhile. A segment truncated under
  * the reader is DURLOG_ECORRUPT, a page that cannot be read -EIO, both with a
  * message naming the file (durlog_reader_errmsg), never SIGBUS; the reader
- * then keeps returning that error. A NULL reader or rec is -EINVAL. */
+ * then keeps returning that error.
+ * Errors: -EINVAL (NULL reader or rec); DURLOG_EEND (not an error: the
+ * end for now); DURLOG_ECORRUPT (a damaged record, records missing before
+ * later ones, a segment truncated under the reader or with a damaged
+ * header, a published mark past what the log holds); -EIO (a page that
+ * cannot be read); DURLOG_EFORMAT (a segment that is not a regular file,
+ * or of an unknown format version); -ENOMEM (the copy of a record); -errno
+ * of listing, opening or mapping a segment (-EACCES, -EMFILE, ...). */
 int durlog_reader_next(durlog_reader *r, durlog_record *rec);
 
 /* Waits until durlog_reader_next() has a record to return (one past the
@@ -722,12 +765,14 @@ int durlog_reader_wait(durlog_reader *r, int timeout_ms);
 /* As durlog_interrupt(), for durlog_reader_wait() on this reader: the
  * waits blocked now return -EINTR promptly; with none blocked, the next
  * that would block does. Callable from any thread (the one exception to a
- * reader belonging to one thread) and from a signal handler. 0, or -EINVAL
- * for a NULL reader. */
+ * reader belonging to one thread) and from a signal handler. Returns 0.
+ * Errors: -EINVAL (NULL reader). */
 int durlog_reader_interrupt(durlog_reader *r);
 
-/* Facts about the log as the reader sees it now. -EINVAL for a NULL reader
- * or out. */
+/* Facts about the log as the reader sees it now.
+ * Errors: as durlog_get_info(): -EINVAL (NULL reader or out); -errno of
+ * listing the directory or of opening, reading or mapping a segment;
+ * DURLOG_ECORRUPT; DURLOG_EFORMAT. */
 int durlog_reader_get_info(durlog_reader *r, durlog_info *out);
 
 /* Bytes stepped over because of damage (with skip_damaged); 0 for NULL. */
@@ -773,7 +818,17 @@ enum durlog_check_flags {
  * not at the tail. After a successful repair the report describes the log as
  * it is now (clean); run a check without REPAIR first to see what will be
  * cut. Flag bits other than those of durlog_check_flags: -EINVAL, with
- * report->problem saying so, and nothing checked. */
+ * report->problem saying so, and nothing checked.
+ * Errors: -EINVAL (NULL path or report, unknown flag bits); -errno of
+ * opening the directory, listing it, opening a segment or looking at the
+ * coordination file (-ENOENT, -EACCES, -EMFILE, ...); -EBUSY (REPAIR: a
+ * writer has the log open, or another repair runs); DURLOG_ECORRUPT
+ * (REPAIR: damage not at the tail without FORCE, or damage no cut can
+ * mend; also a segment named past 2^63, or truncated while it was read);
+ * -EIO (a page that cannot be read; a repair's write or fsync); -ENOSPC,
+ * -EDQUOT, -EPERM, -EEXIST (REPAIR: the side file could not be written,
+ * the segment has a second hard link, no side-file name left). The
+ * message: report->problem and durlog_last_errmsg(). */
 int durlog_check(const char *path, int flags, durlog_check_report *report);
 
 #pragma GCC visibility pop

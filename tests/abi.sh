@@ -53,14 +53,14 @@ same_list() {
     diff <(printf '%s\n' "$2") <(printf '%s\n' "$3") | grep '^[<>]' | sed 's/^/    /' >>"$WHY"
 }
 
-# Every function the public headers declare, one name a line, sorted: the
-# headers go through the preprocessor (comments and macros gone), then each
-# declaration ("...;" or "...{") that is not a typedef gives the name before
-# its first parenthesis.
+# Every function the public headers in DIR (default include) declare, one
+# name a line, sorted: the headers go through the preprocessor (comments and
+# macros gone), then each declaration ("...;" or "...{") that is not a
+# typedef gives the name before its first parenthesis.
 header_functions() {
-    local h
-    for h in include/*.h; do
-        "$CC" -E -P -Iinclude "$h" || return 1
+    local dir=${1:-include} h
+    for h in "$dir"/*.h; do
+        "$CC" -E -P -I"$dir" "$h" || return 1
     done | grep -v '^[[:space:]]*#' | tr '\n' ' ' | tr ';{}' '\n\n\n' |
         grep -v '^[[:space:]]*typedef[[:space:]]' | grep -o 'durlog_[A-Za-z0-9_]*[[:space:]]*(' |
         tr -d ' \t(' | sort -u
@@ -179,11 +179,49 @@ installed_command_reports_the_header_version() {
     [ "$out" = "durlog $VERSION" ] || fail "durlog --version printed '$out', expected 'durlog $VERSION'"
 }
 
-# Files that were there before stay: uninstall removes only what install put.
+# Every function the installed headers declare has a section 3 page under its
+# own name (issue #16): the page itself, or a one-line ".so man3/PAGE.3" link
+# to the page of its group (liburing's way), which names it in NAME and has
+# RETURN VALUE and ERRORS sections. With groff installed, every installed
+# page (links followed, as man does) renders without a warning.
+every_public_function_has_an_installed_man_page_with_return_value_and_errors() {
+    local man3=$ROOT/share/man/man3 declared f page target out
+    declared=$(header_functions "$ROOT/include") ||
+        { fail "the installed headers do not preprocess"; return; }
+    [ -n "$declared" ] || { fail "no function found in the installed headers"; return; }
+    for f in $declared; do
+        page=$man3/$f.3
+        [ -f "$page" ] || { fail "no man page for $f (man3/$f.3 is not installed)"; continue; }
+        target=$(sed -n '1s|^\.so[[:space:]][[:space:]]*man3/\([^[:space:]/]*\.3\)[[:space:]]*$|\1|p' "$page")
+        if [ -n "$target" ]; then
+            [ "$(wc -l <"$page")" -eq 1 ] || fail "man3/$f.3: a .so link page holds more than the link"
+            page=$man3/$target
+            [ -f "$page" ] || { fail "man3/$f.3 links to man3/$target, which is not installed"; continue; }
+            ! grep -q '^\.so' "$page" || { fail "man3/$f.3 links to man3/$target, itself a link"; continue; }
+        fi
+        sed -n '/^\.SH NAME/,/^\.SH SYNOPSIS/p' "$page" | grep -qw "$f" ||
+            fail "man3/${page##*/} (the page of $f) does not name $f in its NAME section"
+        grep -q '^\.SH RETURN VALUE' "$page" ||
+            fail "man3/${page##*/} (the page of $f) has no RETURN VALUE section"
+        grep -q '^\.SH ERRORS' "$page" ||
+            fail "man3/${page##*/} (the page of $f) has no ERRORS section"
+    done
+    command -v groff >/dev/null || return 0
+    for page in "$man3"/*.3 "$ROOT"/share/man/man1/*.1; do
+        out=$(cd "$ROOT/share/man" && groff -man -ww -z "${page#"$ROOT/share/man/"}" 2>&1)
+        [ -z "$out" ] || fail "groff warns about ${page#"$ROOT/share/man/"}: $out"
+    done
+}
+
+# Files that were there before stay: uninstall removes only what install put,
+# every man page and .so link page included.
 uninstall_removes_every_installed_file_and_nothing_else() {
+    local left
     echo other >"$ROOT/lib/other.txt"
     echo other >"$ROOT/include/other.h"
     quietly make -s uninstall B="$B" DESTDIR="$DEST" PREFIX="$PREFIX" || return
+    left=$(cd "$ROOT/share/man" 2>/dev/null && find . ! -type d | sed 's|^\./||' | sort)
+    [ -z "$left" ] || fail "man pages left after make uninstall: $(printf '%s\n' "$left" | tr '\n' ' ')"
     same_list "files left after make uninstall" \
         "$(printf '%s\n' "$PREFIX/include/other.h" "$PREFIX/lib/other.txt")" "$(installed_files)"
 }
@@ -205,5 +243,6 @@ t durlog_pc_builds_the_program_shared_and_static
 t shared_library_exports_exactly_the_header_functions_under_one_version_node
 t shared_library_soname_names_the_abi_version
 t installed_command_reports_the_header_version
+t every_public_function_has_an_installed_man_page_with_return_value_and_errors
 t uninstall_removes_every_installed_file_and_nothing_else
 [ "$failed" -eq 0 ]
