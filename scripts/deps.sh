@@ -4,7 +4,7 @@
 set -euo pipefail
 # pkgconf: the Makefile finds liburing through pkg-config (without it, the
 # library would build with the thread engine only).
-packages=(gcc make libc6-dev pkgconf liburing-dev jq python3 e2fsprogs valgrind xfsprogs btrfs-progs bindfs fuse3)
+packages=(gcc make libc6-dev pkgconf liburing-dev jq python3 e2fsprogs valgrind xfsprogs btrfs-progs bindfs fuse3 groff-base)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
