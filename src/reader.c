@@ -398,7 +398,9 @@ static int position_at(durlog_reader *r, uint64_t seq)
                      durlog_strerror(rc));
     if (n == 0) {
         free(segs);
-        if (seq == 0 || seq == readable_end(r)) {
+        /* Without a live file an empty log ends at 0 (readable_end's
+         * "all that are valid" is unbounded there). */
+        if (seq == 0 || (r->live && seq == readable_end(r))) {
             dl_seg_close(&r->seg);
             r->next_seq = seq;
             return 0;

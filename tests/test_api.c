@@ -538,6 +538,22 @@ static void a_failed_seek_leaves_the_reader_where_it_was(void)
     CHECK_EQ_U64(rec.seq, 100);
     durlog_reader_close(r);
     CHECK_OK(durlog_close(log));
+
+    /* A log with no segment left and no writer: only 0 is a place to be
+     * (UINT64_MAX was taken for its end). */
+    log_path(path, sizeof path, "seek-empty");
+    CHECK_OK(durlog_open(path, NULL, &log));
+    CHECK_OK(durlog_close(log));
+    char seg[sizeof path + 32];
+    snprintf(seg, sizeof seg, "%s/00000000000000000000.seg", path);
+    REQUIRE(unlink(seg) == 0 || errno == ENOENT); /* none if nothing was appended */
+    CHECK_OK(durlog_reader_open(path, NULL, &r));
+    REQUIRE(r);
+    CHECK_RC(durlog_reader_seek(r, UINT64_MAX), DURLOG_ENOTFOUND);
+    CHECK_RC(durlog_reader_seek(r, 1), DURLOG_ENOTFOUND);
+    CHECK_OK(durlog_reader_seek(r, 0));
+    CHECK_RC(durlog_reader_next(r, &rec), DURLOG_EEND);
+    durlog_reader_close(r);
 }
 
 /* --- durlog_interrupt ---------------------------------------------------- */
