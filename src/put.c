@@ -45,6 +45,7 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "durlog_put.h"
@@ -186,7 +187,7 @@ static int is_temp_name(const char *name)
  * gone). Best effort: whatever cannot be checked is left alone. */
 static void remove_stale(int dirfd)
 {
-    int fd = dup(dirfd);
+    int fd = dl_dup(dirfd);
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
     if (!d) {
         dl_close(fd);
@@ -194,17 +195,17 @@ static void remove_stale(int dirfd)
     }
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
-        struct stat st, now;
-        if (!is_temp_name(e->d_name) ||
-            fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
+        struct dl_stat st, now;
+        if (!is_temp_name(e->d_name) || dl_stat_at(dirfd, e->d_name, &st) != 0 ||
+            !S_ISREG(st.mode))
             continue;
         int tfd = dl_openat(dirfd, e->d_name, O_RDONLY | O_NOFOLLOW, 0);
         if (tfd < 0)
             continue;
-        if (fstat(tfd, &st) == 0 && S_ISREG(st.st_mode) &&
-            flock(tfd, LOCK_EX | LOCK_NB) == 0 &&
-            fstatat(dirfd, e->d_name, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
-            now.st_ino == st.st_ino && now.st_dev == st.st_dev)
+        if (dl_stat_fd(tfd, &st) == 0 && S_ISREG(st.mode) &&
+            dl_flock(tfd, LOCK_EX | LOCK_NB) == 0 &&
+            dl_stat_at(dirfd, e->d_name, &now) == 0 &&
+            now.ino == st.ino && now.dev == st.dev)
             (void)dl_unlinkat(dirfd, e->d_name);
         dl_close(tfd);
     }
@@ -220,11 +221,15 @@ static int create_temp(durlog_put *p, mode_t mode)
         /* The link at commit goes through /proc/self/fd (linkat with
          * AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH): check that it is there. */
         char proc[64];
-        struct stat a, b;
+        struct dl_stat a;
+        struct statx b;
         snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-        /* Unnamed, so nobody else can hold its lock: this never waits. */
-        if (fstat(fd, &a) == 0 && stat(proc, &b) == 0 && a.st_ino == b.st_ino &&
-            a.st_dev == b.st_dev && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+        /* Unnamed, so nobody else can hold its lock: this never waits. The
+         * /proc name is a link: followed (flags 0). */
+        if (dl_stat_fd(fd, &a) == 0 &&
+            dl_os.statx(AT_FDCWD, proc, 0, STATX_INO, &b) == 0 && a.ino == b.stx_ino &&
+            a.dev == makedev(b.stx_dev_major, b.stx_dev_minor) &&
+            dl_flock(fd, LOCK_EX | LOCK_NB) == 0) {
             p->fd = fd;
             return 0;
         }
@@ -244,22 +249,27 @@ static int create_temp(durlog_put *p, mode_t mode)
             continue;
         if (fd < 0)
             return put_fail(p, fd, "cannot create a file in %s", p->dest.dir);
-        struct stat a, b;
-        int rc;
-        while ((rc = flock(fd, LOCK_EX)) < 0 && errno == EINTR)
-            ;
+        struct dl_stat a, b;
+        int rc = dl_flock(fd, LOCK_EX);
         if (rc < 0) {
-            rc = -errno;
             (void)dl_unlinkat(p->dest.dirfd, p->tmpname);
             dl_close(fd);
             return put_fail(p, rc, "cannot lock a temporary file in %s", p->dest.dir);
         }
-        if (fstat(fd, &a) == 0 &&
-            fstatat(p->dest.dirfd, p->tmpname, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
-            a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
+        rc = dl_stat_fd(fd, &a);
+        int named = rc ? rc : dl_stat_at(p->dest.dirfd, p->tmpname, &b);
+        if (named == 0 && a.ino == b.ino && a.dev == b.dev) {
             p->fd = fd;
             p->named = 1;
             return 0;
+        }
+        if (rc || (named && named != -ENOENT)) {
+            /* Cannot tell: the name is a random one this put made (O_EXCL),
+             * so it is removed, not left behind as a stale temporary. */
+            (void)dl_unlinkat(p->dest.dirfd, p->tmpname);
+            dl_close(fd);
+            return put_fail(p, rc ? rc : named, "cannot look at a temporary file in %s",
+                            p->dest.dir);
         }
         dl_close(fd); /* a cleaner took the name first: not ours any more */
     }
@@ -269,24 +279,27 @@ static int create_temp(durlog_put *p, mode_t mode)
 /* Mode and owner of the new file: the caller's, or those of the file it
  * replaces (old, when there is one). */
 static int set_attributes(durlog_put *p, const durlog_put_options *o,
-                          const struct stat *old)
+                          const struct dl_stat *old)
 {
     if (o->flags & DURLOG_PUT_SET_OWNER) {
         if (fchown(p->fd, o->uid, o->gid) < 0)
             return put_fail(p, -errno, "cannot set the owner of %s to %d:%d",
                             p->shown, (int)o->uid, (int)o->gid);
     } else if (old) {
-        struct stat st;
+        struct dl_stat st;
         /* Only root may give a file away; a plain user keeps at least the
-         * group when it is one of theirs, else the new file is theirs. */
-        if (fstat(p->fd, &st) == 0 &&
-            (st.st_uid != old->st_uid || st.st_gid != old->st_gid) &&
-            fchown(p->fd, old->st_uid, old->st_gid) < 0)
-            (void)fchown(p->fd, (uid_t)-1, old->st_gid);
+         * group when it is one of theirs, else the new file is theirs. Not
+         * knowing would leave the caller's owner on the new file. */
+        int rc = dl_stat_fd(p->fd, &st);
+        if (rc)
+            return put_fail(p, rc, "cannot look at the new file for %s", p->shown);
+        if ((st.uid != old->uid || st.gid != old->gid) &&
+            fchown(p->fd, old->uid, old->gid) < 0)
+            (void)fchown(p->fd, (uid_t)-1, old->gid);
     }
     /* After fchown, which clears set-user-ID bits. */
     mode_t mode = (o->flags & DURLOG_PUT_SET_MODE) ? o->mode
-                  : old ? old->st_mode : 0;
+                  : old ? old->mode : 0;
     if (((o->flags & DURLOG_PUT_SET_MODE) || old) && fchmod(p->fd, mode & 07777) < 0)
         return put_fail(p, -errno, "cannot set the mode of %s to %04o",
                         p->shown, (unsigned)(mode & 07777));
@@ -296,16 +309,16 @@ static int set_attributes(durlog_put *p, const durlog_put_options *o,
 /* Whether dir/name is the root of a mount: a file bind-mounted there, from
  * this file system (statx says so, Linux 5.8+) or another (its device
  * differs from the directory's). */
-static int is_mount_point(int dirfd, const char *name, const struct stat *st)
+static int is_mount_point(int dirfd, const char *name, const struct dl_stat *st)
 {
 #ifdef STATX_ATTR_MOUNT_ROOT
     struct statx sx;
-    if (statx(dirfd, name, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &sx) == 0 &&
+    if (dl_os.statx(dirfd, name, AT_SYMLINK_NOFOLLOW, STATX_TYPE, &sx) == 0 &&
         (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT))
         return (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
 #endif
-    struct stat dir_st;
-    return fstat(dirfd, &dir_st) == 0 && dir_st.st_dev != st->st_dev;
+    struct dl_stat dir_st;
+    return dl_stat_fd(dirfd, &dir_st) == 0 && dir_st.dev != st->dev;
 }
 
 static void put_free(durlog_put *p)
@@ -361,13 +374,21 @@ static int put_start(const char *path, const durlog_put_options *opts, uint64_t 
         goto fail;
     }
 
-    struct stat old;
-    int have_old = fstatat(p->dest.dirfd, p->dest.base, &old, AT_SYMLINK_NOFOLLOW) == 0;
-    if (have_old && S_ISDIR(old.st_mode)) {
+    /* The file being replaced, whose mode and owner the new one takes: only
+     * its absence (ENOENT) means a new file, not a failure to look (which
+     * would give a 0600 file the default mode). */
+    struct dl_stat old;
+    rc = dl_stat_at(p->dest.dirfd, p->dest.base, &old);
+    if (rc && rc != -ENOENT) {
+        rc = put_fail(p, rc, "cannot look at %s", p->shown);
+        goto fail;
+    }
+    int have_old = rc == 0;
+    if (have_old && S_ISDIR(old.mode)) {
         rc = put_fail(p, -EISDIR, "%s", p->shown);
         goto fail;
     }
-    if (have_old && !S_ISREG(old.st_mode)) {
+    if (have_old && !S_ISREG(old.mode)) {
         rc = put_fail(p, -EINVAL, "%s is not a regular file (refusing to replace it)",
                       p->shown);
         goto fail;
@@ -380,11 +401,6 @@ static int put_start(const char *path, const durlog_put_options *opts, uint64_t 
                       "cannot replace it", p->shown);
         goto fail;
     }
-    if (!have_old && errno != ENOENT) {
-        rc = put_fail(p, -errno, "%s", p->shown);
-        goto fail;
-    }
-
     remove_stale(p->dest.dirfd);
     rc = create_temp(p, (opts->flags & DURLOG_PUT_SET_MODE) ? 0600 : 0666);
     if (rc)
@@ -657,16 +673,17 @@ int durlog_put_fd(const char *path, int src_fd, const durlog_put_options *opts)
     int rc = check_options(opts);
     if (rc)
         return rc;
-    struct stat st;
-    if (src_fd < 0 || fstat(src_fd, &st) < 0)
-        return dl_put_message(opts->errbuf, opts->errbuf_size, -EBADF,
-                              "put: bad source descriptor %d", src_fd);
-    int regular = S_ISREG(st.st_mode);
+    struct dl_stat st;
+    rc = src_fd < 0 ? -EBADF : dl_stat_fd(src_fd, &st);
+    if (rc)
+        return dl_put_message(opts->errbuf, opts->errbuf_size, rc,
+                              "put: cannot look at the source descriptor %d", src_fd);
+    int regular = S_ISREG(st.mode);
     off_t at = regular ? lseek(src_fd, 0, SEEK_CUR) : -1;
     /* A file's size is known; for a pipe the caller's hint stands. */
     uint64_t total = hinted_total(opts);
     if (regular)
-        total = at >= 0 && st.st_size >= at ? (uint64_t)(st.st_size - at)
+        total = at >= 0 && st.size >= (uint64_t)at ? st.size - (uint64_t)at
                                             : DURLOG_SIZE_UNKNOWN;
     durlog_put *p;
     rc = put_start(path, opts, total, &p);

@@ -68,20 +68,23 @@ static void dir_text(int fd, const char *fallback, char *out, size_t size)
  * link outside a sticky world-writable directory is followed; inside one,
  * only if the caller or the directory's owner owns it. The caller is its
  * effective uid (the file-system uid follows it unless setfsuid is used). */
-static int may_follow(const struct stat *dir, const struct stat *link)
+static int may_follow(const struct dl_stat *dir, const struct dl_stat *link)
 {
-    if ((dir->st_mode & (S_ISVTX | S_IWOTH)) != (S_ISVTX | S_IWOTH))
+    if ((dir->mode & (S_ISVTX | S_IWOTH)) != (S_ISVTX | S_IWOTH))
         return 1;
-    return link->st_uid == geteuid() || link->st_uid == dir->st_uid;
+    return link->uid == geteuid() || link->uid == dir->uid;
 }
 
 /* Follows the link open as linkfd, named `name` in w->at, whose text ended
  * at w->todo[rest]: checks the rule, then walks its target and the rest. */
 static int follow(struct walk *w, int linkfd, const char *name, size_t rest, int last)
 {
-    struct stat dir, link;
-    if (fstat(w->at, &dir) < 0 || fstat(linkfd, &link) < 0)
-        return dl_put_message(w->errbuf, w->errbuf_size, -errno,
+    struct dl_stat dir, link;
+    int rc = dl_stat_fd(w->at, &dir);
+    if (rc == 0)
+        rc = dl_stat_fd(linkfd, &link);
+    if (rc)
+        return dl_put_message(w->errbuf, w->errbuf_size, rc,
                               "%s: cannot look at the symbolic link %s", w->path, name);
     if (!may_follow(&dir, &link)) {
         char where[PATH_MAX];
@@ -92,7 +95,7 @@ static int follow(struct walk *w, int linkfd, const char *name, size_t rest, int
                               "(the fs.protected_symlinks rule: such a link is followed "
                               "only for its owner or the directory's owner)",
                               w->path, where, strcmp(where, "/") ? "/" : "", name,
-                              (unsigned)link.st_uid, (unsigned)dir.st_uid);
+                              (unsigned)link.uid, (unsigned)dir.uid);
     }
     if (++w->links > MAX_LINKS)
         return dl_put_message(w->errbuf, w->errbuf_size, -ELOOP,
@@ -161,17 +164,18 @@ static int walk(struct walk *w, char *base)
         if (fd < 0)
             return dl_put_message(w->errbuf, w->errbuf_size, fd,
                                   "cannot reach %s (at \"%s\")", w->path, comp);
-        struct stat st;
-        int rc = 0, found = 0;
-        if (fstat(fd, &st) < 0) {
-            rc = dl_put_message(w->errbuf, w->errbuf_size, -errno, "%s: fstat of \"%s\"",
+        struct dl_stat st;
+        int found = 0;
+        int rc = dl_stat_fd(fd, &st);
+        if (rc) {
+            rc = dl_put_message(w->errbuf, w->errbuf_size, rc, "%s: cannot look at \"%s\"",
                                 w->path, comp);
-        } else if (S_ISLNK(st.st_mode)) {
+        } else if (S_ISLNK(st.mode)) {
             rc = follow(w, fd, comp, rest, last);
         } else if (last) {
             memcpy(base, comp, len + 1); /* an existing file (put.c looks at it) */
             found = 1;
-        } else if (!S_ISDIR(st.st_mode)) {
+        } else if (!S_ISDIR(st.mode)) {
             rc = dl_put_message(w->errbuf, w->errbuf_size, -ENOTDIR,
                                 "cannot reach %s (at \"%s\")", w->path, comp);
         } else {

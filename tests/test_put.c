@@ -879,7 +879,10 @@ static long fail_at;            /* the call that fails (or starts the storm) */
 static enum fault fault;
 static long failed_call_kind;   /* which kind of call took the fault */
 
-enum { K_OTHER, K_UNLINK, K_DIRSYNC };
+/* K_LOOK: statx or flock, some of which put may do without (a stale
+ * temporary's check, the O_TMPFILE path's check of /proc): a fault there
+ * may end in a put that succeeds, whole and with the old file's mode. */
+enum { K_OTHER, K_UNLINK, K_DIRSYNC, K_LOOK };
 
 static int faulting(int kind)
 {
@@ -987,8 +990,20 @@ static int x_unlinkat(int dirfd, const char *name, int flags)
     return faulting(K_UNLINK) ? -1 : dl_os_real.unlinkat(dirfd, name, flags);
 }
 
+static int x_statx(int dirfd, const char *name, int flags, unsigned mask, struct statx *out)
+{
+    return faulting(K_LOOK) ? -1 : dl_os_real.statx(dirfd, name, flags, mask, out);
+}
+
+static int x_flock(int fd, int op)
+{
+    return faulting(K_LOOK) ? -1 : dl_os_real.flock(fd, op);
+}
+
 static void install_x(void)
 {
+    dl_os.statx = x_statx;
+    dl_os.flock = x_flock;
     dl_os.pwrite = x_pwrite;
     dl_os.read = x_read;
     dl_os.copy_file_range = x_copy;
@@ -1042,7 +1057,10 @@ static void test_put_faults(void)
     dl_put_tuning.chunk = 64 << 10;
     dl_put_tuning.window = 128 << 10; /* so that writeback is awaited too */
     durlog_put_options o = { .errbuf = msg, .errbuf_size = sizeof msg };
-    long runs = 0, failures = 0, dirsync_failures = 0;
+    long runs = 0, failures = 0, dirsync_failures = 0, look_successes = 0;
+    /* Every put copies the mode of the file it replaces: a fault must not
+     * make it forget (a 0604 file must not come out 0644). */
+    REQUIRE(chmod(d.path, 0604) == 0); /* no umask makes that of 0666 */
 
     for (int kind = 0; kind < 4; kind++) {
         named_mode = kind == 3; /* a buffer again, through a named temporary */
@@ -1065,7 +1083,12 @@ static void test_put_faults(void)
                  * nothing (EINTR, short transfers) and a refused first
                  * copy_file_range (the put then reads and writes). */
                 int harmless = fault == F_EINTR || fault == F_SHORT || made < fail_at ||
-                               (fault == F_EXDEV && faulted_first_copy);
+                               (fault == F_EXDEV && faulted_first_copy) ||
+                               failed_call_kind == K_LOOK;
+                struct stat st;
+                CHECK(stat(d.path, &st) == 0 && (st.st_mode & 07777) == 0604);
+                if (rc == 0 && failed_call_kind == K_LOOK)
+                    look_successes++;
                 if (!harmless && rc == 0)
                     fprintf(stderr, "  kind %d %s at call %ld: the put succeeded\n", kind,
                             fault_names[fault], fail_at);
@@ -1079,6 +1102,10 @@ static void test_put_faults(void)
                     failures++;
                     CHECK(fault != F_EINTR && fault != F_SHORT);
                     CHECK(msg[0] != '\0');
+                    if (!strstr(msg, strerror(fault_errno[fault])))
+                        fprintf(stderr, "  kind %d %s at call %ld: the message does not say "
+                                "%s: %s\n", kind, fault_names[fault], fail_at,
+                                strerror(fault_errno[fault]), msg);
                     CHECK(strstr(msg, strerror(fault_errno[fault])) != NULL);
                     /* Only a failed fsync of the directory comes after the
                      * rename: it has a code of its own, the new content is
@@ -1098,6 +1125,9 @@ static void test_put_faults(void)
                 }
                 /* A temporary left only when its own unlink failed; the next
                  * put removes it. */
+                if (failed_call_kind != K_UNLINK && count_temps(d.dir) != 0)
+                    fprintf(stderr, "  kind %d %s at call %ld (rc %d): a temporary left\n",
+                            kind, fault_names[fault], fail_at, rc);
                 if (failed_call_kind != K_UNLINK)
                     CHECK_EQ_U64(count_temps(d.dir), 0);
                 if (made < fail_at)
@@ -1109,7 +1139,8 @@ static void test_put_faults(void)
     CHECK_OK(durlog_put_buffer(d.path, data, len, NULL));
     CHECK_EQ_U64(count_temps(d.dir), 0);
     printf("  %ld faulted puts, %ld failed cleanly (%ld at the directory's fsync, "
-           "DEST replaced), the rest succeeded whole\n", runs, failures, dirsync_failures);
+           "DEST replaced), the rest succeeded whole (%ld past a failed statx or flock "
+           "put could do without)\n", runs, failures, dirsync_failures, look_successes);
     CHECK(failures > 0);
     CHECK(dirsync_failures > 0);
     dl_put_tuning = saved;
