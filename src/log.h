@@ -195,6 +195,31 @@ void dl_set_thread_errbuf(char *buf);
 /* (error.h: the conventions put.c shares: dl_set_last_errmsg,
  * dl_reserved_nonzero, dl_set_err.) */
 
+/* failed.c */
+/* The error for an append or sync on a log in the failed state, with the
+ * message saying why. */
+int dl_failed_state(durlog *log);
+/* Puts the log in the failed state because the coordination file holds a
+ * value no writer leaves (`why`, from the dl_sh_*_ok checks in shared.h);
+ * returns DURLOG_EFAILED with a message naming the file and the value. */
+int dl_shm_damaged(durlog *log, const char *why);
+/* Puts the log in the failed state because segment seg's file was
+ * replaced or removed while open; the first to find out saves the old
+ * file, open as old_fd (-1: not held), as a side file (cut.h). Returns
+ * DURLOG_EFAILED with a message. */
+int dl_mark_replaced(durlog *log, uint64_t seg, int old_fd);
+/* The same, called with the append lock held. */
+int dl_mark_replaced_locked(durlog *log, uint64_t seg, int old_fd);
+/* Keeps a descriptor of the tail being rolled away from (pmu held). */
+void dl_hold_rolled(durlog *log);
+/* A descriptor (the caller closes it) of segment seg's file as this handle
+ * last held it (its tail, or a tail it rolled away from), or -1. Needs no
+ * lock. */
+int dl_held_fd(durlog *log, uint64_t seg);
+/* Closes the held file of segment seg (it is sealed, or the handle closes:
+ * DL_NO_SEGMENT closes all). Needs no lock. */
+void dl_release_held(durlog *log, uint64_t seg);
+
 /* recover.c */
 enum dl_recover_mode {
     DL_RECOVER_LENIENT, /* first open, history unknown: a power loss may
@@ -240,20 +265,10 @@ int dl_close_checkpoint(durlog *log);
  * failed, the lock's holder stopped, a rebuild after a dead holder failed).
  * A holder that died is cleaned up after here (dl_recover). */
 int dl_lock_append(durlog *log);
-/* How long dl_lock_append waits for a holder before -ETIMEDOUT (10 s;
- * a test seam, like dl_os). */
-extern _Atomic uint64_t dl_lock_patience_ns;
 void dl_unlock_append(durlog *log);
 /* Makes m (or nothing, if NULL) this handle's tail mapping, retiring the
  * current one. */
 void dl_replace_tail(durlog *log, const struct dl_segmap *m, uint64_t gen);
-/* A descriptor (the caller closes it) of segment seg's file as this handle
- * last held it (its tail, or a tail it rolled away from), or -1. Needs no
- * lock. */
-int dl_held_fd(durlog *log, uint64_t seg);
-/* Closes the held file of segment seg (it is sealed, or the handle closes:
- * DL_NO_SEGMENT closes all). Needs no lock. */
-void dl_release_held(durlog *log, uint64_t seg);
 /* The coordination file sent a load or store at [off, off + len) outside
  * this handle's mapping of the tail: its tail changed under the append lock
  * after dl_lock_append checked it (dl_sh_tail_ok). Fails the log
@@ -372,18 +387,11 @@ extern _Atomic uint64_t dl_sync_patience_ns;
 /* The same for records below `target` that all lie in segments up to seg,
  * syncing nothing after seg (the sealer's sync of a rolled segment). */
 int dl_sync_segment_records(durlog *log, uint64_t target, uint64_t seg);
-/* The error for an append or sync on a log in the failed state, with the
- * message saying why. */
-int dl_failed_state(durlog *log);
 /* After records [first, end) were published: the sync (or the scheduling
  * of one) that failed since, whose message is the handle's, cannot be
  * reported as an error (that would say "not appended": a caller would
  * append them again). DURLOG_ENOTDURABLE, with a message saying both. */
 int dl_not_durable(durlog *log, uint64_t first, uint64_t end);
-/* Puts the log in the failed state because the coordination file holds a
- * value no writer leaves (`why`, from the dl_sh_*_ok checks in shared.h);
- * returns DURLOG_EFAILED with a message naming the file and the value. */
-int dl_shm_damaged(durlog *log, const char *why);
 /* Checks, after its fdatasync, that segment seg's file (open as fd) is
  * still under its name and, for the tail, the file every writer maps;
  * otherwise puts the log in the failed state (dl_mark_replaced). */
@@ -391,12 +399,5 @@ int dl_check_segment_identity(durlog *log, uint64_t seg, int fd);
 /* 1 if segment seg's name now holds the tail every writer maps: durlog
  * itself replaced an empty tail by a bigger one (not someone else). */
 int dl_seg_replaced_by_roll(durlog *log, uint64_t seg);
-/* Puts the log in the failed state because segment seg's file was
- * replaced or removed while open; the first to find out saves the old
- * file, open as old_fd (-1: not held), as a side file (cut.h). Returns
- * DURLOG_EFAILED with a message. */
-int dl_mark_replaced(durlog *log, uint64_t seg, int old_fd);
-/* The same, called with the append lock held. */
-int dl_mark_replaced_locked(durlog *log, uint64_t seg, int old_fd);
 
 #endif

@@ -10,8 +10,8 @@
  *
  * A failed fdatasync is final: the kernel reports a writeback error once and
  * may drop the pages it could not write, so a retry that succeeds proves
- * nothing. The log enters the failed state (appends and syncs fail with
- * DURLOG_EFAILED) until every writer closes it and recovery on reopen decides
+ * nothing. The log enters the failed state (failed.c: appends and syncs
+ * fail with DURLOG_EFAILED) until every writer closes it and recovery on reopen decides
  * what survived.
  *
  * Whoever leads issues the fdatasyncs: an appender calls the system calls
@@ -27,7 +27,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "cut.h"
 #include "log.h"
 #include "os.h"
 #include "uring.h"
@@ -199,39 +198,6 @@ static int sync_files(durlog *log, uint64_t from, uint64_t tail, int *fsync_fail
 /* The longest a leader lets a batch form before its fdatasync. */
 #define DL_BATCH_WAIT_MAX_NS 1000000u
 
-int dl_failed_state(durlog *log)
-{
-    if (dl_shm_lost(log->sh_guard) || atomic_load(&log->sh->failed) == DL_FAIL_LOST)
-        return dl_fail(log, DURLOG_EFAILED, "%s/%s, the file the log's writers share, was "
-                       "truncated or could not be read while the log was open (someone "
-                       "emptied or rewrote it): this handle appends nothing more; close it "
-                       "and open the log again (the file is rebuilt once every writer has "
-                       "closed)", log->path, DL_SHM_NAME);
-    if (atomic_load(&log->sh->failed) == DL_FAIL_SEGMENT)
-        return dl_fail(log, DURLOG_EFAILED, "%s: a segment was truncated or could not be "
-                       "read or stored into while writers had the log open: nothing more is "
-                       "appended; close every writer, then `durlog check %s`",
-                       log->path, log->path);
-    if (atomic_load(&log->sh->failed) == DL_FAIL_OVERWRITTEN)
-        return dl_fail(log, DURLOG_EFAILED, "%s: its tail segment or %s was overwritten "
-                       "while writers had the log open (as when an old copy is written over "
-                       "it): nothing more is appended; close every writer, then `durlog "
-                       "check %s`", log->path, DL_SHM_NAME, log->path);
-    if (atomic_load(&log->sh->failed) == DL_FAIL_DAMAGED)
-        return dl_fail(log, DURLOG_EFAILED, "%s: %s held values no writer leaves while "
-                       "writers had the log open (someone else wrote into it): nothing "
-                       "more is appended; close every writer, then open the log again (the "
-                       "first writer rebuilds that file from the segments)", log->path,
-                       DL_SHM_NAME);
-    if (atomic_load(&log->sh->failed) == DL_FAIL_REPLACED)
-        return dl_fail(log, DURLOG_EFAILED, "%s: a segment file was replaced or removed "
-                       "while the log was open (records written since went into the old "
-                       "file); close every writer, then `durlog check %s`",
-                       log->path, log->path);
-    return dl_fail(log, DURLOG_EFAILED, "%s: an earlier fdatasync failed; "
-                   "close and reopen the log to recover", log->path);
-}
-
 int dl_not_durable(durlog *log, uint64_t first, uint64_t end)
 {
     char why[DL_ERRMSG_SIZE];
@@ -247,21 +213,6 @@ int dl_not_durable(durlog *log, uint64_t first, uint64_t end)
                    atomic_load(&log->sh->failed)
                    ? "the log is in the failed state: close every writer and reopen it"
                    : "durlog_wait() or durlog_flush() tries the sync again");
-}
-
-int dl_shm_damaged(durlog *log, const char *why)
-{
-    struct dl_shared *sh = log->sh;
-    uint32_t none = DL_FAIL_NONE;
-    if (!atomic_compare_exchange_strong(&sh->failed, &none, DL_FAIL_DAMAGED) &&
-        none != DL_FAIL_DAMAGED)
-        return dl_failed_state(log); /* failed already, for another reason */
-    dl_durable_changed(sh);
-    return dl_fail(log, DURLOG_EFAILED, "%s/%s holds a value no writer leaves (%s): "
-                   "someone else wrote into it while writers had the log open; nothing "
-                   "more is appended; close every writer, then open the log again (the "
-                   "first writer rebuilds that file from the segments)", log->path,
-                   DL_SHM_NAME, why);
 }
 
 int dl_seg_replaced_by_roll(durlog *log, uint64_t seg)
@@ -335,59 +286,6 @@ int dl_check_segment_identity(durlog *log, uint64_t seg, int fd)
     rc = dl_mark_replaced(log, seg, old_fd);
     dl_close(held);
     return rc;
-}
-
-static int mark_replaced(durlog *log, uint64_t seg, int old_fd, int have_append_lock)
-{
-    struct dl_shared *sh = log->sh;
-    char name[DL_SEG_NAME_LEN + 1], side[DL_SIDE_NAME_MAX] = "", err[DL_ERRMSG_SIZE];
-    uint32_t state = DL_FAIL_NONE;
-    dl_seg_name(name, seg);
-    if (!atomic_compare_exchange_strong(&sh->failed, &state, DL_FAIL_REPLACED) &&
-        state != DL_FAIL_REPLACED)
-        return dl_failed_state(log);
-    dl_durable_changed(sh);
-    /* The records stored into the old file since the replacement are
-     * nowhere else: every writer that holds it makes sure it is saved (the
-     * first does it). Under the append lock: an append under way now (it
-     * took the lock before the failed state was set) finishes first, and
-     * none starts after. */
-    int held = -1, saved = 0;
-    if (old_fd < 0)
-        old_fd = held = dl_held_fd(log, seg);
-    if (old_fd >= 0) {
-        int lrc = have_append_lock ? -1
-                  : dl_mutex_lock_within(&sh->append_lock, atomic_load(&dl_lock_patience_ns));
-        int locked = lrc >= 0;
-        if (lrc == 1)
-            dl_mutex_consistent(&sh->append_lock); /* a dead holder: the log failed */
-        saved = dl_save_orphan(log->dirfd, log->path, name, old_fd, &log->owner, side, err,
-                               sizeof err);
-        if (locked)
-            dl_mutex_unlock(&sh->append_lock);
-    }
-    dl_close(held);
-    if (saved == 0 && side[0])
-        return dl_fail(log, DURLOG_EFAILED, "%s/%s was replaced or removed while the log "
-                       "was open: records written since went into the old file, now saved "
-                       "as %s/%s; close every writer, then `durlog check %s`",
-                       log->path, name, log->path, side, log->path);
-    return dl_fail(log, DURLOG_EFAILED, "%s/%s was replaced or removed while the log was "
-                   "open: records written since went into the old file (%s); close every "
-                   "writer, then `durlog check %s`", log->path, name,
-                   saved == 1 ? "saved as <segment>.replaced-<inode>"
-                   : old_fd >= 0 ? "which could not be saved" : "which this writer does not hold",
-                   log->path);
-}
-
-int dl_mark_replaced(durlog *log, uint64_t seg, int old_fd)
-{
-    return mark_replaced(log, seg, old_fd, 0);
-}
-
-int dl_mark_replaced_locked(durlog *log, uint64_t seg, int old_fd)
-{
-    return mark_replaced(log, seg, old_fd, 1);
 }
 
 /* Runs one fdatasync for everybody, holding the sync lock; releases it.
