@@ -15,8 +15,10 @@
  * what survived.
  *
  * Whoever leads issues the fdatasyncs: an appender calls the system calls
- * itself (it blocks anyway); the handle's engine thread (engine.c) submits
- * them all at once through its io_uring when it has one.
+ * itself (it blocks anyway); the handle's engine thread hands this file its
+ * own way of running them (dl_sync_set_background: the io_uring engine
+ * submits them all at once through its ring), so that nothing here depends
+ * on which engine runs.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -29,12 +31,11 @@
 
 #include "log.h"
 #include "os.h"
-#include "uring.h"
 
 /* A leader's syncs: ops[i] for segment segs[i] (DL_NO_SEGMENT: the
  * directory), at most `cap` of them. */
 struct sync_set {
-    struct dl_uring_op *ops;
+    struct dl_fsync_op *ops;
     uint64_t *segs;
     size_t n, cap;
 };
@@ -61,7 +62,7 @@ static int add_segment(durlog *log, struct sync_set *set, uint64_t seg, int is_t
             log->sync_fd_gen = gen;
         }
     }
-    set->ops[set->n] = (struct dl_uring_op){ fd, 1, 0 };
+    set->ops[set->n] = (struct dl_fsync_op){ fd, 1, 0 };
     set->segs[set->n++] = seg;
     return 0;
 }
@@ -99,7 +100,7 @@ static int add_segments(durlog *log, struct sync_set *set, uint64_t from, uint64
             return dl_fail(log, -ENOMEM, "out of memory syncing %s", log->path);
         }
         set->segs = mem; /* first: the stricter alignment */
-        set->ops = (struct dl_uring_op *)(set->segs + cap);
+        set->ops = (struct dl_fsync_op *)(set->segs + cap);
         set->cap = cap;
     }
     for (size_t i = 0; i < n && !rc; i++) {
@@ -113,22 +114,43 @@ static int add_segments(durlog *log, struct sync_set *set, uint64_t from, uint64
     return rc;
 }
 
-/* Runs the set's fsyncs: all at once through the engine's ring when this is
- * the engine thread, else one system call after another. Returns the first
- * failure. */
+/* The calling thread's background syncing (dl_sync_set_background): for
+ * which handle, and how the fsyncs of the syncs it leads run. */
+static __thread struct {
+    const durlog *log;
+    dl_fsync_fn *fsync;
+    void *ctx;
+} background;
+
+void dl_sync_set_background(const durlog *log, dl_fsync_fn *fsync, void *ctx)
+{
+    background.log = log;
+    background.fsync = fsync;
+    background.ctx = ctx;
+}
+
+/* 1 on log's background syncer: its engine thread. */
+static int in_background(const durlog *log)
+{
+    return background.log == log;
+}
+
+/* Runs the set's fsyncs: the engine thread's way (all at once through the
+ * io_uring engine's ring) on that thread, else one system call after
+ * another. Returns the first failure. */
 static int run_set(durlog *log, struct sync_set *set)
 {
     int rc = 0;
-    if (log->uring && dl_on_engine_thread(log))
-        dl_uring_fsync(log->uring, set->ops, (int)set->n);
+    if (in_background(log) && background.fsync)
+        background.fsync(background.ctx, set->ops, (int)set->n);
     else
         for (size_t i = 0; i < set->n; i++)
-            set->ops[i].res = DL_URING_NOT_RUN;
+            set->ops[i].res = DL_FSYNC_NOT_RUN;
     for (size_t i = 0; i < set->n; i++) {
-        struct dl_uring_op *op = &set->ops[i];
+        struct dl_fsync_op *op = &set->ops[i];
         /* Not run, or interrupted (which reports no writeback error):
          * the system call does it. */
-        if (op->res == DL_URING_NOT_RUN || op->res == -EINTR)
+        if (op->res == DL_FSYNC_NOT_RUN || op->res == -EINTR)
             op->res = op->datasync ? dl_fdatasync(op->fd) : dl_fsync(op->fd);
         if (op->res && !rc) {
             rc = op->res;
@@ -146,7 +168,7 @@ static int run_set(durlog *log, struct sync_set *set)
     return rc;
 }
 
-static void release_set(durlog *log, struct sync_set *set, struct dl_uring_op *small)
+static void release_set(durlog *log, struct sync_set *set, struct dl_fsync_op *small)
 {
     for (size_t i = 0; i < set->n; i++)
         if (set->ops[i].fd != log->sync_fd && set->ops[i].fd != log->dirfd)
@@ -162,7 +184,7 @@ static void release_set(durlog *log, struct sync_set *set, struct dl_uring_op *s
 static int sync_files(durlog *log, uint64_t from, uint64_t tail, int *fsync_failed)
 {
     struct dl_shared *sh = log->sh;
-    struct dl_uring_op small_ops[2];
+    struct dl_fsync_op small_ops[2];
     uint64_t small_segs[2];
     struct sync_set set = { small_ops, small_segs, 0, 2 };
     /* A new segment's name is durable only once its directory is. If a
@@ -173,7 +195,7 @@ static int sync_files(durlog *log, uint64_t from, uint64_t tail, int *fsync_fail
     int need_dir = atomic_load(&sh->dir_synced_seg) < tail + 1;
     int rc = add_segments(log, &set, from, tail);
     if (!rc && need_dir) {
-        set.ops[set.n] = (struct dl_uring_op){ log->dirfd, 0, 0 };
+        set.ops[set.n] = (struct dl_fsync_op){ log->dirfd, 0, 0 };
         set.segs[set.n++] = DL_NO_SEGMENT;
     }
     if (!rc) {
@@ -311,7 +333,7 @@ static int lead_sync(durlog *log, uint64_t target, uint64_t cap_seg)
      * Not on the engine thread: asynchronous producers do not wait for a
      * sync to append their next record, so there is no batch to gather,
      * only latency to add. */
-    if (sh->last_batch > 1 && !capped && !dl_on_engine_thread(log)) {
+    if (sh->last_batch > 1 && !capped && !in_background(log)) {
         uint64_t wait = sh->last_sync_ns / 4;
         if (wait > DL_BATCH_WAIT_MAX_NS)
             wait = DL_BATCH_WAIT_MAX_NS;
