@@ -234,7 +234,7 @@ int dl_shm_valid_for(const struct dl_shared *sh, int dirfd);
  * what it can legitimately be before it is used as an offset, a length, an
  * index or a file name, one check per kind here. A writer that finds a
  * value out of bounds puts the log in the failed state (DL_FAIL_DAMAGED,
- * dl_shm_damaged in sync.c); a reader stops trusting the file and says so.
+ * dl_shm_damaged in failed.c); a reader stops trusting the file and says so.
  * Offsets into a mapping are also checked where they are used, against the
  * mapping this process made (dl_seg_span_ok): a value changed between the
  * check and the use must not make a store land outside it.
