@@ -22,6 +22,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "engine.h"
 #include "log.h"
 #include "os.h"
 

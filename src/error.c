@@ -1,6 +1,7 @@
 /*
  * error.c - error codes, messages and level names; the conventions of
- * error.h (durlog_last_errmsg, reserved space) and dl_fail's of log.h.
+ * error.h (durlog_last_errmsg, reserved space, a put's messages) and
+ * dl_fail's of log.h.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -103,6 +104,41 @@ static _Thread_local char last_errmsg[DL_ERRMSG_SIZE];
 void dl_set_last_errmsg(const char *msg)
 {
     snprintf(last_errmsg, sizeof last_errmsg, "%s", msg ? msg : "");
+}
+
+/* "<what>: <text of rc>" into buf. */
+static void format_message(char *buf, size_t size, int rc, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+static void format_message(char *buf, size_t size, int rc, const char *fmt, va_list ap)
+{
+    int n = vsnprintf(buf, size, fmt, ap);
+    if (n >= 0 && (size_t)n < size)
+        snprintf(buf + n, size - (size_t)n, ": %s", durlog_strerror(rc));
+}
+
+/* To the caller's errbuf when there is one (it may be longer than
+ * durlog_last_errmsg's buffer), and to durlog_last_errmsg() always: a put
+ * has no handle to keep its message in. */
+int dl_put_vmessage(char *errbuf, size_t errbuf_size, int rc, const char *fmt, va_list ap)
+{
+    char last[DL_ERRMSG_SIZE];
+    va_list again;
+    va_copy(again, ap);
+    format_message(last, sizeof last, rc, fmt, ap);
+    dl_set_last_errmsg(last);
+    if (errbuf && errbuf_size)
+        format_message(errbuf, errbuf_size, rc, fmt, again);
+    va_end(again);
+    return rc;
+}
+
+int dl_put_message(char *errbuf, size_t errbuf_size, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    dl_put_vmessage(errbuf, errbuf_size, rc, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 const char *durlog_last_errmsg(void)

@@ -10,6 +10,7 @@
 #ifndef DL_ERROR_H
 #define DL_ERROR_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,5 +24,13 @@ int dl_reserved_nonzero(const uint64_t *words, size_t n);
 /* snprintf into buf, when there is one (buf NULL or size 0: nothing). */
 void dl_set_err(char *buf, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* A put's failure (put.c, put_path.c): writes "<what>: <text of rc>" into
+ * errbuf (when there is one) and into durlog_last_errmsg(), and returns rc.
+ * Every message of a put has that form. */
+int dl_put_message(char *errbuf, size_t errbuf_size, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+int dl_put_vmessage(char *errbuf, size_t errbuf_size, int rc, const char *fmt,
+                    va_list ap) __attribute__((format(printf, 4, 0)));
 
 #endif

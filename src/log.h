@@ -11,8 +11,11 @@
  *              segment (for writer.c and prealloc.c)
  *   writer.c   the append paths for each durability level
  *   sync.c     making records durable: the fdatasync leader (group commit)
- *   engine.c   the background engine thread: interval syncs, asynchronous
- *              syncs; uring.c issues its fsyncs through io_uring
+ *   failed.c   the failed state; the files of rolled tails held until sealed
+ *   engine.c   the background engine (engine.h): choosing, starting and
+ *              waking it; engine_loop.c is its thread's work (interval and
+ *              asynchronous syncs, sealing, completions); engine_uring.c and
+ *              engine_thread.c are the two engines
  *   async.c    asynchronous appends and their completions
  *   interrupt.c durlog_interrupt: ending the waits blocked on a handle
  *   prealloc.c the background thread that allocates and faults in the tail
@@ -32,7 +35,6 @@
 #include "interrupt.h"
 #include "segment.h"
 #include "shared.h"
-#include "uring.h"
 
 /* durlog_options.buffer_size (durlog.h): the default makes a flush one
  * pwrite of 16 pages; smaller is raised to the minimum (a page: less would
@@ -59,6 +61,8 @@
 #define DL_ALLOC_MAX_STEP ((uint64_t)8 << 20)
 /* Rolled segments whose files a handle holds until they are sealed. */
 #define DL_HELD_ROLLED 4
+
+struct dl_engine_ops;
 
 struct durlog {
     char *path;
@@ -111,11 +115,12 @@ struct durlog {
     uint64_t sync_fd_seg;
     uint64_t sync_fd_gen;
 
-    /* The engine (engine.c): a thread, started by the first interval or
+    /* The engine (engine.h): a thread, started by the first interval or
      * asynchronous append, that runs the fdatasyncs nobody waits for on the
      * spot and delivers completions. */
-    durlog_engine_kind engine;    /* DURLOG_ENGINE_IO_URING or _THREAD */
-    struct dl_uring *uring;       /* the io_uring engine's ring, or NULL */
+    const struct dl_engine_ops *engine; /* the io_uring or the thread engine */
+    void *engine_state;           /* what it set up at open (the ring), or NULL */
+    void (*eloop)(durlog *log);   /* what the engine thread runs (engine_loop.c) */
     pthread_mutex_t emu;          /* guards the fields up to eerrmsg */
     pthread_t ethread;
     _Atomic int ethread_started;
@@ -195,6 +200,31 @@ void dl_set_thread_errbuf(char *buf);
 /* (error.h: the conventions put.c shares: dl_set_last_errmsg,
  * dl_reserved_nonzero, dl_set_err.) */
 
+/* failed.c */
+/* The error for an append or sync on a log in the failed state, with the
+ * message saying why. */
+int dl_failed_state(durlog *log);
+/* Puts the log in the failed state because the coordination file holds a
+ * value no writer leaves (`why`, from the dl_sh_*_ok checks in shared.h);
+ * returns DURLOG_EFAILED with a message naming the file and the value. */
+int dl_shm_damaged(durlog *log, const char *why);
+/* Puts the log in the failed state because segment seg's file was
+ * replaced or removed while open; the first to find out saves the old
+ * file, open as old_fd (-1: not held), as a side file (cut.h). Returns
+ * DURLOG_EFAILED with a message. */
+int dl_mark_replaced(durlog *log, uint64_t seg, int old_fd);
+/* The same, called with the append lock held. */
+int dl_mark_replaced_locked(durlog *log, uint64_t seg, int old_fd);
+/* Keeps a descriptor of the tail being rolled away from (pmu held). */
+void dl_hold_rolled(durlog *log);
+/* A descriptor (the caller closes it) of segment seg's file as this handle
+ * last held it (its tail, or a tail it rolled away from), or -1. Needs no
+ * lock. */
+int dl_held_fd(durlog *log, uint64_t seg);
+/* Closes the held file of segment seg (it is sealed, or the handle closes:
+ * DL_NO_SEGMENT closes all). Needs no lock. */
+void dl_release_held(durlog *log, uint64_t seg);
+
 /* recover.c */
 enum dl_recover_mode {
     DL_RECOVER_LENIENT, /* first open, history unknown: a power loss may
@@ -240,20 +270,10 @@ int dl_close_checkpoint(durlog *log);
  * failed, the lock's holder stopped, a rebuild after a dead holder failed).
  * A holder that died is cleaned up after here (dl_recover). */
 int dl_lock_append(durlog *log);
-/* How long dl_lock_append waits for a holder before -ETIMEDOUT (10 s;
- * a test seam, like dl_os). */
-extern _Atomic uint64_t dl_lock_patience_ns;
 void dl_unlock_append(durlog *log);
 /* Makes m (or nothing, if NULL) this handle's tail mapping, retiring the
  * current one. */
 void dl_replace_tail(durlog *log, const struct dl_segmap *m, uint64_t gen);
-/* A descriptor (the caller closes it) of segment seg's file as this handle
- * last held it (its tail, or a tail it rolled away from), or -1. Needs no
- * lock. */
-int dl_held_fd(durlog *log, uint64_t seg);
-/* Closes the held file of segment seg (it is sealed, or the handle closes:
- * DL_NO_SEGMENT closes all). Needs no lock. */
-void dl_release_held(durlog *log, uint64_t seg);
 /* The coordination file sent a load or store at [off, off + len) outside
  * this handle's mapping of the tail: its tail changed under the append lock
  * after dl_lock_append checked it (dl_sh_tail_ok). Fails the log
@@ -314,31 +334,6 @@ struct dl_completion {
     durlog_level level;
 };
 
-/* engine.c */
-/* Picks the engine for opts (and DURLOG_ENGINE) and sets up its ring. */
-int dl_engine_init(durlog *log);
-/* Stops the engine: syncs what interval records are owed, delivers what
- * completions remain (on this thread), frees the ring. */
-int dl_engine_stop(durlog *log);
-/* Starts the engine thread unless it runs. */
-int dl_engine_start(durlog *log);
-/* Notes an interval record (seq) for the engine. */
-int dl_interval_note(durlog *log, uint64_t seq);
-/* Starts the engine if needed and has it sync records below `end` now. */
-int dl_engine_sync_soon(durlog *log, uint64_t end);
-/* Wakes the engine for work work_pending() sees (a sync owed). */
-void dl_engine_kick(durlog *log);
-/* Wakes the engine for a completion that is ready at once (kernel level). */
-void dl_engine_kick_ready(durlog *log);
-/* Starts the engine if needed and has it seal the segments rolled so far
- * (called with the append lock held, after a roll). */
-void dl_engine_seal_soon(durlog *log);
-/* 1 on the thread running this handle's engine (and its callbacks). */
-int dl_on_engine_thread(const durlog *log);
-/* The engine's sticky error (0 if none), with its message copied to the
- * handle's errmsg. */
-int dl_engine_error(durlog *log);
-
 /* async.c */
 /* Delivers the completions that are ready, in order, calling their
  * callbacks on this thread; at close (`closing`), all of them, failing
@@ -366,24 +361,35 @@ void dl_async_free(durlog *log);
 /* sync.c */
 /* Makes every record below `target` durable. */
 int dl_sync_to(durlog *log, uint64_t target);
+/* One fsync a sync leader runs: the descriptor, whether fdatasync
+ * suffices, and its outcome. */
+struct dl_fsync_op {
+    int fd;
+    int datasync;
+    int res;    /* out: 0, -errno, or DL_FSYNC_NOT_RUN */
+};
+/* Never run: the leader makes the system call itself (no error was
+ * consumed). */
+#define DL_FSYNC_NOT_RUN 1
+/* Runs the fsyncs of ops[0..n) in its own way (all at once through a
+ * ring, say), given ctx: each op's res is 0, -errno or DL_FSYNC_NOT_RUN. */
+typedef void dl_fsync_fn(void *ctx, struct dl_fsync_op *ops, int n);
+/* Makes the calling thread log's background syncer (its engine thread):
+ * the syncs it leads for log run their fsyncs through fsync(ctx, ...)
+ * (NULL: the system calls, one after another) and never wait for a batch
+ * to form. */
+void dl_sync_set_background(const durlog *log, dl_fsync_fn *fsync, void *ctx);
 /* How long a sync waits for the sync lock while no sync finishes before
  * -ETIMEDOUT (120 s: it is held across fdatasyncs; a test seam). */
 extern _Atomic uint64_t dl_sync_patience_ns;
 /* The same for records below `target` that all lie in segments up to seg,
  * syncing nothing after seg (the sealer's sync of a rolled segment). */
 int dl_sync_segment_records(durlog *log, uint64_t target, uint64_t seg);
-/* The error for an append or sync on a log in the failed state, with the
- * message saying why. */
-int dl_failed_state(durlog *log);
 /* After records [first, end) were published: the sync (or the scheduling
  * of one) that failed since, whose message is the handle's, cannot be
  * reported as an error (that would say "not appended": a caller would
  * append them again). DURLOG_ENOTDURABLE, with a message saying both. */
 int dl_not_durable(durlog *log, uint64_t first, uint64_t end);
-/* Puts the log in the failed state because the coordination file holds a
- * value no writer leaves (`why`, from the dl_sh_*_ok checks in shared.h);
- * returns DURLOG_EFAILED with a message naming the file and the value. */
-int dl_shm_damaged(durlog *log, const char *why);
 /* Checks, after its fdatasync, that segment seg's file (open as fd) is
  * still under its name and, for the tail, the file every writer maps;
  * otherwise puts the log in the failed state (dl_mark_replaced). */
@@ -391,12 +397,5 @@ int dl_check_segment_identity(durlog *log, uint64_t seg, int fd);
 /* 1 if segment seg's name now holds the tail every writer maps: durlog
  * itself replaced an empty tail by a bigger one (not someone else). */
 int dl_seg_replaced_by_roll(durlog *log, uint64_t seg);
-/* Puts the log in the failed state because segment seg's file was
- * replaced or removed while open; the first to find out saves the old
- * file, open as old_fd (-1: not held), as a side file (cut.h). Returns
- * DURLOG_EFAILED with a message. */
-int dl_mark_replaced(durlog *log, uint64_t seg, int old_fd);
-/* The same, called with the append lock held. */
-int dl_mark_replaced_locked(durlog *log, uint64_t seg, int old_fd);
 
 #endif

@@ -34,6 +34,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine.h"
 #include "log.h"
 #include "os.h"
 #include "scan.h"
@@ -505,7 +506,7 @@ static void free_handle(durlog *log)
     dl_close(log->dirfd); /* releases the directory's flock */
     pthread_mutex_destroy(&log->mu);
     dl_async_free(log);
-    dl_uring_close(log->uring);
+    dl_engine_close(log);
     pthread_mutex_destroy(&log->emu);
     pthread_mutex_destroy(&log->dmu);
     pthread_mutex_destroy(&log->pmu);
@@ -593,7 +594,7 @@ int durlog_open(const char *path, const durlog_options *opts, durlog **out)
         goto fail;
     rc = dl_io_choose(log);
     if (!rc)
-        rc = dl_engine_init(log);
+        rc = dl_engine_init(log, dl_engine_loop);
     if (!rc)
         rc = dl_async_init(log);
     if (rc)

@@ -95,7 +95,7 @@ struct dl_os_ops {
     long (*futex)(uint32_t *word, int op, uint32_t val, const struct timespec *timeout);
     /* Adds value to an eventfd's counter (eventfd_write: 0 or -1). */
     int (*eventfd_write)(int fd, uint64_t value);
-    /* io_uring (uring.c). uring_init sets up `ring` (a struct io_uring)
+    /* io_uring (engine_uring.c). uring_init sets up `ring` (a struct io_uring)
      * with `entries` slots and returns 0 or -errno: a test makes it fail as
      * an old kernel, kernel.io_uring_disabled or seccomp would. Every fsync
      * completion's result (0 or -errno) passes through uring_result, which

@@ -14,7 +14,6 @@
 #ifndef DL_PUT_H
 #define DL_PUT_H
 
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,12 +43,5 @@ struct dl_put_dest {
 int dl_put_resolve(const char *path, struct dl_put_dest *out, char *errbuf,
                    size_t errbuf_size);
 void dl_put_dest_free(struct dl_put_dest *d);
-
-/* Writes "<what>: <text of rc>" into errbuf (when there is one) and
- * returns rc: every put message has that form (put.c). */
-int dl_put_message(char *errbuf, size_t errbuf_size, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-int dl_put_vmessage(char *errbuf, size_t errbuf_size, int rc, const char *fmt,
-                    va_list ap) __attribute__((format(printf, 4, 0)));
 
 #endif

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "durlog_put.h"
+#include "error.h"
 #include "os.h"
 #include "put.h"
 

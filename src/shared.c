@@ -377,6 +377,14 @@ int dl_mutex_trylock(pthread_mutex_t *m)
     return rc == EOWNERDEAD ? 1 : -rc;
 }
 
+/* How long an appender waits for the append lock before it gives up. The
+ * lock is held for a copy, never across an fdatasync: a holder that keeps it
+ * for seconds is stopped or hung, or the lock word is not a holder's at all
+ * (an old copy of the coordination file written over the live one, taken
+ * while the lock was held, names as holder a thread that is not). Waiting
+ * for ever would hang every writer. */
+_Atomic uint64_t dl_lock_patience_ns = 10ull * DL_NS_PER_S;
+
 /* How long a locker sleeps before looking at a robust lock again. */
 #define DL_LOCK_RECHECK_NS 50000000u
 

@@ -234,7 +234,7 @@ int dl_shm_valid_for(const struct dl_shared *sh, int dirfd);
  * what it can legitimately be before it is used as an offset, a length, an
  * index or a file name, one check per kind here. A writer that finds a
  * value out of bounds puts the log in the failed state (DL_FAIL_DAMAGED,
- * dl_shm_damaged in sync.c); a reader stops trusting the file and says so.
+ * dl_shm_damaged in failed.c); a reader stops trusting the file and says so.
  * Offsets into a mapping are also checked where they are used, against the
  * mapping this process made (dl_seg_span_ok): a value changed between the
  * check and the use must not make a store land outside it.
@@ -281,6 +281,10 @@ int dl_seal_note_find(struct dl_shared *sh, uint64_t seg, struct dl_seal_note *o
  * holding it (the caller must repair what it guards, then call
  * dl_mutex_consistent), or a negative error. */
 int dl_mutex_lock_within(pthread_mutex_t *m, uint64_t patience_ns);
+/* How long a writer waits for the append lock (sh->append_lock: tail.c's
+ * dl_lock_append, failed.c) before -ETIMEDOUT (10 s; a test seam, like
+ * dl_os). */
+extern _Atomic uint64_t dl_lock_patience_ns;
 /* One attempt: 0, 1 (owner died, as above), -EBUSY, or a negative error. */
 int dl_mutex_trylock(pthread_mutex_t *m);
 void dl_mutex_consistent(pthread_mutex_t *m);

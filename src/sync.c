@@ -10,13 +10,15 @@
  *
  * A failed fdatasync is final: the kernel reports a writeback error once and
  * may drop the pages it could not write, so a retry that succeeds proves
- * nothing. The log enters the failed state (appends and syncs fail with
- * DURLOG_EFAILED) until every writer closes it and recovery on reopen decides
+ * nothing. The log enters the failed state (failed.c: appends and syncs
+ * fail with DURLOG_EFAILED) until every writer closes it and recovery on reopen decides
  * what survived.
  *
  * Whoever leads issues the fdatasyncs: an appender calls the system calls
- * itself (it blocks anyway); the handle's engine thread (engine.c) submits
- * them all at once through its io_uring when it has one.
+ * itself (it blocks anyway); the handle's engine thread hands this file its
+ * own way of running them (dl_sync_set_background: the io_uring engine
+ * submits them all at once through its ring), so that nothing here depends
+ * on which engine runs.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -27,15 +29,13 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "cut.h"
 #include "log.h"
 #include "os.h"
-#include "uring.h"
 
 /* A leader's syncs: ops[i] for segment segs[i] (DL_NO_SEGMENT: the
  * directory), at most `cap` of them. */
 struct sync_set {
-    struct dl_uring_op *ops;
+    struct dl_fsync_op *ops;
     uint64_t *segs;
     size_t n, cap;
 };
@@ -62,7 +62,7 @@ static int add_segment(durlog *log, struct sync_set *set, uint64_t seg, int is_t
             log->sync_fd_gen = gen;
         }
     }
-    set->ops[set->n] = (struct dl_uring_op){ fd, 1, 0 };
+    set->ops[set->n] = (struct dl_fsync_op){ fd, 1, 0 };
     set->segs[set->n++] = seg;
     return 0;
 }
@@ -100,7 +100,7 @@ static int add_segments(durlog *log, struct sync_set *set, uint64_t from, uint64
             return dl_fail(log, -ENOMEM, "out of memory syncing %s", log->path);
         }
         set->segs = mem; /* first: the stricter alignment */
-        set->ops = (struct dl_uring_op *)(set->segs + cap);
+        set->ops = (struct dl_fsync_op *)(set->segs + cap);
         set->cap = cap;
     }
     for (size_t i = 0; i < n && !rc; i++) {
@@ -114,22 +114,43 @@ static int add_segments(durlog *log, struct sync_set *set, uint64_t from, uint64
     return rc;
 }
 
-/* Runs the set's fsyncs: all at once through the engine's ring when this is
- * the engine thread, else one system call after another. Returns the first
- * failure. */
+/* The calling thread's background syncing (dl_sync_set_background): for
+ * which handle, and how the fsyncs of the syncs it leads run. */
+static __thread struct {
+    const durlog *log;
+    dl_fsync_fn *fsync;
+    void *ctx;
+} background;
+
+void dl_sync_set_background(const durlog *log, dl_fsync_fn *fsync, void *ctx)
+{
+    background.log = log;
+    background.fsync = fsync;
+    background.ctx = ctx;
+}
+
+/* 1 on log's background syncer: its engine thread. */
+static int in_background(const durlog *log)
+{
+    return background.log == log;
+}
+
+/* Runs the set's fsyncs: the engine thread's way (all at once through the
+ * io_uring engine's ring) on that thread, else one system call after
+ * another. Returns the first failure. */
 static int run_set(durlog *log, struct sync_set *set)
 {
     int rc = 0;
-    if (log->uring && dl_on_engine_thread(log))
-        dl_uring_fsync(log->uring, set->ops, (int)set->n);
+    if (in_background(log) && background.fsync)
+        background.fsync(background.ctx, set->ops, (int)set->n);
     else
         for (size_t i = 0; i < set->n; i++)
-            set->ops[i].res = DL_URING_NOT_RUN;
+            set->ops[i].res = DL_FSYNC_NOT_RUN;
     for (size_t i = 0; i < set->n; i++) {
-        struct dl_uring_op *op = &set->ops[i];
+        struct dl_fsync_op *op = &set->ops[i];
         /* Not run, or interrupted (which reports no writeback error):
          * the system call does it. */
-        if (op->res == DL_URING_NOT_RUN || op->res == -EINTR)
+        if (op->res == DL_FSYNC_NOT_RUN || op->res == -EINTR)
             op->res = op->datasync ? dl_fdatasync(op->fd) : dl_fsync(op->fd);
         if (op->res && !rc) {
             rc = op->res;
@@ -147,7 +168,7 @@ static int run_set(durlog *log, struct sync_set *set)
     return rc;
 }
 
-static void release_set(durlog *log, struct sync_set *set, struct dl_uring_op *small)
+static void release_set(durlog *log, struct sync_set *set, struct dl_fsync_op *small)
 {
     for (size_t i = 0; i < set->n; i++)
         if (set->ops[i].fd != log->sync_fd && set->ops[i].fd != log->dirfd)
@@ -163,7 +184,7 @@ static void release_set(durlog *log, struct sync_set *set, struct dl_uring_op *s
 static int sync_files(durlog *log, uint64_t from, uint64_t tail, int *fsync_failed)
 {
     struct dl_shared *sh = log->sh;
-    struct dl_uring_op small_ops[2];
+    struct dl_fsync_op small_ops[2];
     uint64_t small_segs[2];
     struct sync_set set = { small_ops, small_segs, 0, 2 };
     /* A new segment's name is durable only once its directory is. If a
@@ -174,7 +195,7 @@ static int sync_files(durlog *log, uint64_t from, uint64_t tail, int *fsync_fail
     int need_dir = atomic_load(&sh->dir_synced_seg) < tail + 1;
     int rc = add_segments(log, &set, from, tail);
     if (!rc && need_dir) {
-        set.ops[set.n] = (struct dl_uring_op){ log->dirfd, 0, 0 };
+        set.ops[set.n] = (struct dl_fsync_op){ log->dirfd, 0, 0 };
         set.segs[set.n++] = DL_NO_SEGMENT;
     }
     if (!rc) {
@@ -199,39 +220,6 @@ static int sync_files(durlog *log, uint64_t from, uint64_t tail, int *fsync_fail
 /* The longest a leader lets a batch form before its fdatasync. */
 #define DL_BATCH_WAIT_MAX_NS 1000000u
 
-int dl_failed_state(durlog *log)
-{
-    if (dl_shm_lost(log->sh_guard) || atomic_load(&log->sh->failed) == DL_FAIL_LOST)
-        return dl_fail(log, DURLOG_EFAILED, "%s/%s, the file the log's writers share, was "
-                       "truncated or could not be read while the log was open (someone "
-                       "emptied or rewrote it): this handle appends nothing more; close it "
-                       "and open the log again (the file is rebuilt once every writer has "
-                       "closed)", log->path, DL_SHM_NAME);
-    if (atomic_load(&log->sh->failed) == DL_FAIL_SEGMENT)
-        return dl_fail(log, DURLOG_EFAILED, "%s: a segment was truncated or could not be "
-                       "read or stored into while writers had the log open: nothing more is "
-                       "appended; close every writer, then `durlog check %s`",
-                       log->path, log->path);
-    if (atomic_load(&log->sh->failed) == DL_FAIL_OVERWRITTEN)
-        return dl_fail(log, DURLOG_EFAILED, "%s: its tail segment or %s was overwritten "
-                       "while writers had the log open (as when an old copy is written over "
-                       "it): nothing more is appended; close every writer, then `durlog "
-                       "check %s`", log->path, DL_SHM_NAME, log->path);
-    if (atomic_load(&log->sh->failed) == DL_FAIL_DAMAGED)
-        return dl_fail(log, DURLOG_EFAILED, "%s: %s held values no writer leaves while "
-                       "writers had the log open (someone else wrote into it): nothing "
-                       "more is appended; close every writer, then open the log again (the "
-                       "first writer rebuilds that file from the segments)", log->path,
-                       DL_SHM_NAME);
-    if (atomic_load(&log->sh->failed) == DL_FAIL_REPLACED)
-        return dl_fail(log, DURLOG_EFAILED, "%s: a segment file was replaced or removed "
-                       "while the log was open (records written since went into the old "
-                       "file); close every writer, then `durlog check %s`",
-                       log->path, log->path);
-    return dl_fail(log, DURLOG_EFAILED, "%s: an earlier fdatasync failed; "
-                   "close and reopen the log to recover", log->path);
-}
-
 int dl_not_durable(durlog *log, uint64_t first, uint64_t end)
 {
     char why[DL_ERRMSG_SIZE];
@@ -247,21 +235,6 @@ int dl_not_durable(durlog *log, uint64_t first, uint64_t end)
                    atomic_load(&log->sh->failed)
                    ? "the log is in the failed state: close every writer and reopen it"
                    : "durlog_wait() or durlog_flush() tries the sync again");
-}
-
-int dl_shm_damaged(durlog *log, const char *why)
-{
-    struct dl_shared *sh = log->sh;
-    uint32_t none = DL_FAIL_NONE;
-    if (!atomic_compare_exchange_strong(&sh->failed, &none, DL_FAIL_DAMAGED) &&
-        none != DL_FAIL_DAMAGED)
-        return dl_failed_state(log); /* failed already, for another reason */
-    dl_durable_changed(sh);
-    return dl_fail(log, DURLOG_EFAILED, "%s/%s holds a value no writer leaves (%s): "
-                   "someone else wrote into it while writers had the log open; nothing "
-                   "more is appended; close every writer, then open the log again (the "
-                   "first writer rebuilds that file from the segments)", log->path,
-                   DL_SHM_NAME, why);
 }
 
 int dl_seg_replaced_by_roll(durlog *log, uint64_t seg)
@@ -337,59 +310,6 @@ int dl_check_segment_identity(durlog *log, uint64_t seg, int fd)
     return rc;
 }
 
-static int mark_replaced(durlog *log, uint64_t seg, int old_fd, int have_append_lock)
-{
-    struct dl_shared *sh = log->sh;
-    char name[DL_SEG_NAME_LEN + 1], side[DL_SIDE_NAME_MAX] = "", err[DL_ERRMSG_SIZE];
-    uint32_t state = DL_FAIL_NONE;
-    dl_seg_name(name, seg);
-    if (!atomic_compare_exchange_strong(&sh->failed, &state, DL_FAIL_REPLACED) &&
-        state != DL_FAIL_REPLACED)
-        return dl_failed_state(log);
-    dl_durable_changed(sh);
-    /* The records stored into the old file since the replacement are
-     * nowhere else: every writer that holds it makes sure it is saved (the
-     * first does it). Under the append lock: an append under way now (it
-     * took the lock before the failed state was set) finishes first, and
-     * none starts after. */
-    int held = -1, saved = 0;
-    if (old_fd < 0)
-        old_fd = held = dl_held_fd(log, seg);
-    if (old_fd >= 0) {
-        int lrc = have_append_lock ? -1
-                  : dl_mutex_lock_within(&sh->append_lock, atomic_load(&dl_lock_patience_ns));
-        int locked = lrc >= 0;
-        if (lrc == 1)
-            dl_mutex_consistent(&sh->append_lock); /* a dead holder: the log failed */
-        saved = dl_save_orphan(log->dirfd, log->path, name, old_fd, &log->owner, side, err,
-                               sizeof err);
-        if (locked)
-            dl_mutex_unlock(&sh->append_lock);
-    }
-    dl_close(held);
-    if (saved == 0 && side[0])
-        return dl_fail(log, DURLOG_EFAILED, "%s/%s was replaced or removed while the log "
-                       "was open: records written since went into the old file, now saved "
-                       "as %s/%s; close every writer, then `durlog check %s`",
-                       log->path, name, log->path, side, log->path);
-    return dl_fail(log, DURLOG_EFAILED, "%s/%s was replaced or removed while the log was "
-                   "open: records written since went into the old file (%s); close every "
-                   "writer, then `durlog check %s`", log->path, name,
-                   saved == 1 ? "saved as <segment>.replaced-<inode>"
-                   : old_fd >= 0 ? "which could not be saved" : "which this writer does not hold",
-                   log->path);
-}
-
-int dl_mark_replaced(durlog *log, uint64_t seg, int old_fd)
-{
-    return mark_replaced(log, seg, old_fd, 0);
-}
-
-int dl_mark_replaced_locked(durlog *log, uint64_t seg, int old_fd)
-{
-    return mark_replaced(log, seg, old_fd, 1);
-}
-
 /* Runs one fdatasync for everybody, holding the sync lock; releases it.
  * With cap_seg (not DL_NO_SEGMENT): only the records below target, all in
  * segments up to cap_seg (the sealer's sync of a rolled segment: the tail's
@@ -413,7 +333,7 @@ static int lead_sync(durlog *log, uint64_t target, uint64_t cap_seg)
      * Not on the engine thread: asynchronous producers do not wait for a
      * sync to append their next record, so there is no batch to gather,
      * only latency to add. */
-    if (sh->last_batch > 1 && !capped && !dl_on_engine_thread(log)) {
+    if (sh->last_batch > 1 && !capped && !in_background(log)) {
         uint64_t wait = sh->last_sync_ns / 4;
         if (wait > DL_BATCH_WAIT_MAX_NS)
             wait = DL_BATCH_WAIT_MAX_NS;

@@ -16,16 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine.h"
 #include "log.h"
 #include "os.h"
-
-/* How long an appender waits for the append lock before it gives up. The
- * lock is held for a copy, never across an fdatasync: a holder that keeps it
- * for seconds is stopped or hung, or the lock word is not a holder's at all
- * (an old copy of the coordination file written over the live one, taken
- * while the lock was held, names as holder a thread that is not). Waiting
- * for ever would hang every writer. */
-_Atomic uint64_t dl_lock_patience_ns = 10ull * DL_NS_PER_S;
 
 static uint64_t lock_patience(void)
 {
@@ -101,53 +94,6 @@ void dl_unlock_append(durlog *log)
     dl_mutex_unlock(&log->sh->append_lock);
 }
 
-/* Keeps a descriptor of the tail being rolled away from (pmu held). */
-static void hold_rolled(durlog *log)
-{
-    if (log->tail.fd < 0)
-        return;
-    size_t slot = 0;
-    for (size_t i = 0; i < DL_HELD_ROLLED; i++) {
-        if (log->held[i].fd < 0) {
-            slot = i;
-            break;
-        }
-        if (log->held[i].seg < log->held[slot].seg)
-            slot = i; /* all taken: the oldest goes */
-    }
-    dl_close(log->held[slot].fd);
-    /* Best effort: a descriptor that cannot be had (EMFILE) only means the
-     * file cannot be saved should someone replace it before it is sealed. */
-    int fd = dl_dup(log->tail.fd);
-    log->held[slot].fd = fd >= 0 ? fd : -1;
-    log->held[slot].seg = log->tail.first_seq;
-}
-
-int dl_held_fd(durlog *log, uint64_t seg)
-{
-    int fd = -1;
-    pthread_mutex_lock(&log->pmu);
-    if (log->tail.fd >= 0 && log->tail.first_seq == seg)
-        fd = dl_dup(log->tail.fd);
-    for (size_t i = 0; i < DL_HELD_ROLLED && fd < 0; i++)
-        if (log->held[i].fd >= 0 && log->held[i].seg == seg)
-            fd = dl_dup(log->held[i].fd);
-    pthread_mutex_unlock(&log->pmu);
-    return fd >= 0 ? fd : -1;
-}
-
-void dl_release_held(durlog *log, uint64_t seg)
-{
-    pthread_mutex_lock(&log->pmu);
-    for (size_t i = 0; i < DL_HELD_ROLLED; i++) {
-        if (log->held[i].fd >= 0 && (seg == DL_NO_SEGMENT || log->held[i].seg == seg)) {
-            dl_close(log->held[i].fd);
-            log->held[i].fd = -1;
-        }
-    }
-    pthread_mutex_unlock(&log->pmu);
-}
-
 void dl_replace_tail(durlog *log, const struct dl_segmap *m, uint64_t gen)
 {
     /* The old tail is unmapped at once: nobody here stores into it any
@@ -159,7 +105,7 @@ void dl_replace_tail(durlog *log, const struct dl_segmap *m, uint64_t gen)
     pthread_mutex_lock(&log->pmu);
     log->tail_gen = gen;
     if (m && log->tail.fd >= 0 && m->first_seq != log->tail.first_seq)
-        hold_rolled(log); /* a roll: the old tail is held until sealed */
+        dl_hold_rolled(log); /* a roll: the old tail is held until sealed */
     dl_seg_close(&log->tail);
     if (m)
         log->tail = *m;

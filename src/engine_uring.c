@@ -1,5 +1,14 @@
 /*
- * uring.c - fsyncs through io_uring (see uring.h).
+ * engine_uring.c - the io_uring engine: the fsyncs of a sync the engine
+ * thread leads, submitted at once through a ring (engine.h).
+ *
+ * The engine thread of a handle owns one ring. When it leads a sync, every
+ * file the sync must cover (the segments holding unsynced records and, after
+ * a roll, the directory) has its fsync submitted at once, and the thread
+ * sleeps once for all of them. Without liburing at build time, or when the
+ * kernel refuses a ring, opening the engine fails and the handle uses the
+ * thread engine (engine_thread.c), which calls fdatasync() itself: the
+ * guarantees are the same.
  *
  * The kernel cannot run an fsync without blocking, so io_uring hands each one
  * to an io-wq worker thread of its own: submitting never blocks the engine
@@ -9,11 +18,10 @@
  * why threads that block anyway (a `sync` appender leading a group commit)
  * call fdatasync() directly.
  */
-#include "uring.h"
-
 #include <errno.h>
 #include <stdlib.h>
 
+#include "engine.h"
 #include "os.h"
 
 #ifdef DURLOG_HAVE_LIBURING
@@ -28,7 +36,8 @@ struct dl_uring {
     int broken; /* a submission or wait failed: stop using the ring */
 };
 
-int dl_uring_open(struct dl_uring **out)
+/* Sets up a ring; returns 0, or -errno when io_uring is unavailable. */
+static int uring_open(void **state)
 {
     struct dl_uring *u = calloc(1, sizeof *u);
     if (!u)
@@ -38,12 +47,13 @@ int dl_uring_open(struct dl_uring **out)
         free(u);
         return rc < 0 ? rc : -EIO;
     }
-    *out = u;
+    *state = u;
     return 0;
 }
 
-void dl_uring_close(struct dl_uring *u)
+static void uring_close(void *state)
 {
+    struct dl_uring *u = state;
     if (!u)
         return;
     io_uring_queue_exit(&u->ring);
@@ -51,7 +61,7 @@ void dl_uring_close(struct dl_uring *u)
 }
 
 /* Submits ops[0..n) (n <= DL_URING_ENTRIES) and reaps their completions. */
-static void run_round(struct dl_uring *u, struct dl_uring_op *ops, int n)
+static void run_round(struct dl_uring *u, struct dl_fsync_op *ops, int n)
 {
     int prepared = 0;
     for (int i = 0; i < n; i++) {
@@ -71,7 +81,7 @@ static void run_round(struct dl_uring *u, struct dl_uring_op *ops, int n)
          * would run at the next submit. Never reuse this ring. */
         u->broken = 1;
         if (submitted < 0)
-            return; /* nothing ran: every op keeps DL_URING_NOT_RUN */
+            return; /* nothing ran: every op keeps DL_FSYNC_NOT_RUN */
     }
     for (int reaped = 0; reaped < submitted; reaped++) {
         struct io_uring_cqe *cqe;
@@ -84,7 +94,7 @@ static void run_round(struct dl_uring *u, struct dl_uring_op *ops, int n)
              * report a failure, never a success we did not see. */
             u->broken = 1;
             for (int i = 0; i < prepared; i++)
-                if (ops[i].res == DL_URING_NOT_RUN)
+                if (ops[i].res == DL_FSYNC_NOT_RUN)
                     ops[i].res = rc;
             return;
         }
@@ -95,33 +105,38 @@ static void run_round(struct dl_uring *u, struct dl_uring_op *ops, int n)
     }
 }
 
-void dl_uring_fsync(struct dl_uring *u, struct dl_uring_op *ops, int n)
+/* Runs every op's fsync concurrently and waits for all of them. Ops whose
+ * outcome is known get res 0 or -errno (passed through dl_os.uring_result);
+ * ops the ring could not take keep DL_FSYNC_NOT_RUN. */
+static void uring_fsync(void *state, struct dl_fsync_op *ops, int n)
 {
+    struct dl_uring *u = state;
     for (int i = 0; i < n; i++)
-        ops[i].res = DL_URING_NOT_RUN;
+        ops[i].res = DL_FSYNC_NOT_RUN;
     for (int i = 0; i < n && !u->broken; i += DL_URING_ENTRIES)
         run_round(u, ops + i, n - i < DL_URING_ENTRIES ? n - i : DL_URING_ENTRIES);
 }
 
+const struct dl_engine_ops dl_engine_uring = {
+    .name = "io_uring",
+    .open = uring_open,
+    .fsync = uring_fsync,
+    .close = uring_close,
+};
+
 #else /* built without liburing */
 
-int dl_uring_open(struct dl_uring **out)
+/* -ENOSYS (or the seam's error): the handle uses the thread engine. */
+static int uring_open(void **state)
 {
-    (void)out;
+    (void)state;
     int rc = dl_os.uring_init(0, NULL);
     return rc < 0 ? rc : -ENOSYS;
 }
 
-void dl_uring_close(struct dl_uring *u)
-{
-    (void)u;
-}
-
-void dl_uring_fsync(struct dl_uring *u, struct dl_uring_op *ops, int n)
-{
-    (void)u;
-    for (int i = 0; i < n; i++)
-        ops[i].res = DL_URING_NOT_RUN;
-}
+const struct dl_engine_ops dl_engine_uring = {
+    .name = "io_uring",
+    .open = uring_open,
+};
 
 #endif
