@@ -53,7 +53,7 @@ int dl_in_callback(const durlog *log)
  * process); 0 while neither. */
 static int failure(durlog *log)
 {
-    int rc = atomic_load(&log->eerror);
+    int rc = atomic_load(&log->engine.error);
     if (!rc && atomic_load(&log->sh->failed))
         rc = DURLOG_EFAILED;
     return rc;
@@ -69,16 +69,16 @@ static int is_ready(const struct dl_completion *c, uint64_t durable, int fail)
 static int peek_ready(durlog *log, int busy)
 {
     /* Peek under dmu: a slot is reused only after a deliverer freed it. */
-    if (pthread_mutex_trylock(&log->dmu) != 0)
+    if (pthread_mutex_trylock(&log->cq.dmu) != 0)
         return busy;
     int ready = 0;
-    size_t head = atomic_load_explicit(&log->cq_head, memory_order_relaxed);
-    if (head != atomic_load(&log->cq_tail)) {
+    size_t head = atomic_load_explicit(&log->cq.head, memory_order_relaxed);
+    if (head != atomic_load(&log->cq.tail)) {
         int fail = failure(log);
         uint64_t durable = atomic_load(&log->sh->durable_seq);
-        ready = is_ready(&log->cq[head & (log->cq_cap - 1)], durable, fail);
+        ready = is_ready(&log->cq.ring[head & (log->cq.cap - 1)], durable, fail);
     }
-    pthread_mutex_unlock(&log->dmu);
+    pthread_mutex_unlock(&log->cq.dmu);
     return ready;
 }
 
@@ -89,20 +89,20 @@ int dl_completion_ready(durlog *log)
 
 static void wake_waiters(durlog *log)
 {
-    atomic_fetch_add(&log->cq_event, 1);
-    if (atomic_load(&log->cq_waiters))
-        dl_futex_wake(&log->cq_event);
+    atomic_fetch_add(&log->cq.event, 1);
+    if (atomic_load(&log->cq.waiters))
+        dl_futex_wake(&log->cq.event);
 }
 
 static void signal_fd(durlog *log)
 {
-    int fd = atomic_load(&log->evfd);
+    int fd = atomic_load(&log->cq.evfd);
     int rc = fd >= 0 ? dl_eventfd_signal(fd) : 0;
     /* Only a bug fails it (the descriptor closed by someone else, say):
      * the next durlog_poll() reports it. */
     int none = 0;
     if (rc)
-        atomic_compare_exchange_strong(&log->evfd_error, &none, rc);
+        atomic_compare_exchange_strong(&log->cq.evfd_error, &none, rc);
 }
 
 void dl_signal_ready(durlog *log)
@@ -120,12 +120,12 @@ size_t dl_deliver(durlog *log, int closing)
 {
     struct dl_completion batch[DL_DELIVER_CHUNK];
     size_t total = 0;
-    pthread_mutex_lock(&log->dmu);
+    pthread_mutex_lock(&log->cq.dmu);
     struct delivery here = { log, delivering };
     delivering = &here;
     for (;;) {
-        size_t head = atomic_load_explicit(&log->cq_head, memory_order_relaxed);
-        size_t tail = atomic_load(&log->cq_tail);
+        size_t head = atomic_load_explicit(&log->cq.head, memory_order_relaxed);
+        size_t tail = atomic_load(&log->cq.tail);
         /* The failure first: the durable mark never moves after it. */
         int fail = failure(log);
         uint64_t durable = atomic_load(&log->sh->durable_seq);
@@ -134,14 +134,14 @@ size_t dl_deliver(durlog *log, int closing)
                                           in the log, not known durable */
         size_t n = 0;
         while (head + n != tail && n < DL_DELIVER_CHUNK) {
-            const struct dl_completion *c = &log->cq[(head + n) & (log->cq_cap - 1)];
+            const struct dl_completion *c = &log->cq.ring[(head + n) & (log->cq.cap - 1)];
             if (!is_ready(c, durable, fail))
                 break;
             batch[n++] = *c;
         }
         if (!n)
             break;
-        atomic_store(&log->cq_head, head + n); /* frees the slots */
+        atomic_store(&log->cq.head, head + n); /* frees the slots */
         wake_waiters(log);
         for (size_t i = 0; i < n; i++) {
             const struct dl_completion *c = &batch[i];
@@ -152,7 +152,7 @@ size_t dl_deliver(durlog *log, int closing)
         total += n;
     }
     delivering = here.outer;
-    pthread_mutex_unlock(&log->dmu);
+    pthread_mutex_unlock(&log->cq.dmu);
     if (total && !log->opts.poll_callbacks)
         signal_fd(log);
     return total;
@@ -163,9 +163,9 @@ size_t dl_deliver(durlog *log, int closing)
 static int wait_for_room(durlog *log)
 {
     for (;;) {
-        uint32_t seen = atomic_load(&log->cq_event);
-        size_t used = atomic_load(&log->cq_tail) - atomic_load(&log->cq_head);
-        if (used < log->cq_cap)
+        uint32_t seen = atomic_load(&log->cq.event);
+        size_t used = atomic_load(&log->cq.tail) - atomic_load(&log->cq.head);
+        if (used < log->cq.cap)
             return 0;
         /* Nobody else would deliver: the caller must (durlog_poll), or it
          * is the deliverer itself (a callback). */
@@ -177,11 +177,11 @@ static int wait_for_room(durlog *log)
         int fail = failure(log);
         if (fail)
             return dl_fail(log, fail, "%s: the log has failed", log->path);
-        atomic_fetch_add(&log->cq_waiters, 1);
+        atomic_fetch_add(&log->cq.waiters, 1);
         int rc = 0;
-        if (atomic_load(&log->cq_tail) - atomic_load(&log->cq_head) >= log->cq_cap)
-            rc = dl_futex_wait(&log->cq_event, seen, DL_ASYNC_NAP_NS);
-        atomic_fetch_sub(&log->cq_waiters, 1);
+        if (atomic_load(&log->cq.tail) - atomic_load(&log->cq.head) >= log->cq.cap)
+            rc = dl_futex_wait(&log->cq.event, seen, DL_ASYNC_NAP_NS);
+        atomic_fetch_sub(&log->cq.waiters, 1);
         if (rc)
             return dl_fail(log, rc, "waiting for room among the completions: futex: %s",
                            durlog_strerror(rc));
@@ -195,10 +195,10 @@ int dl_async_init(durlog *log)
         cap <<= 1;
     /* Untouched memory until used: a handle that never appends
      * asynchronously costs no more than the address space. */
-    log->cq = malloc(cap * sizeof *log->cq);
-    if (!log->cq)
+    log->cq.ring = malloc(cap * sizeof *log->cq.ring);
+    if (!log->cq.ring)
         return dl_fail(log, -ENOMEM, "out of memory for %zu completions", cap);
-    log->cq_cap = cap;
+    log->cq.cap = cap;
     return 0;
 }
 
@@ -212,21 +212,21 @@ int dl_async_prepare(durlog *log)
 
 int dl_async_has_room(durlog *log)
 {
-    return atomic_load(&log->cq_tail) - atomic_load(&log->cq_head) < log->cq_cap;
+    return atomic_load(&log->cq.tail) - atomic_load(&log->cq.head) < log->cq.cap;
 }
 
 void dl_async_push(durlog *log, const struct dl_completion *c)
 {
-    size_t tail = atomic_load_explicit(&log->cq_tail, memory_order_relaxed);
-    log->cq[tail & (log->cq_cap - 1)] = *c;
-    atomic_store(&log->cq_tail, tail + 1);
+    size_t tail = atomic_load_explicit(&log->cq.tail, memory_order_relaxed);
+    log->cq.ring[tail & (log->cq.cap - 1)] = *c;
+    atomic_store(&log->cq.tail, tail + 1);
 }
 
 void dl_async_free(durlog *log)
 {
-    free(log->cq);
-    log->cq = NULL;
-    dl_close(atomic_load(&log->evfd));
+    free(log->cq.ring);
+    log->cq.ring = NULL;
+    dl_close(atomic_load(&log->cq.evfd));
 }
 
 int durlog_poll(durlog *log, int timeout_ms)
@@ -246,12 +246,12 @@ int durlog_poll(durlog *log, int timeout_ms)
         return dl_fail(log, -EDEADLK, "durlog_poll called from a completion callback "
                        "(%s handle): return from the callback and poll after",
                        dl_in_callback(log) ? "of the same" : "of another");
-    int evrc = atomic_exchange(&log->evfd_error, 0);
+    int evrc = atomic_exchange(&log->cq.evfd_error, 0);
     if (evrc)
         return dl_fail(log, evrc, "making the descriptor of durlog_event_fd() readable "
                        "failed: %s (was it closed?)", durlog_strerror(evrc));
     uint64_t ticket = dl_intr_ticket(&log->intr);
-    int fd = atomic_load(&log->evfd);
+    int fd = atomic_load(&log->cq.evfd);
     if (fd >= 0) {
         /* Drained (-EAGAIN if empty). A failure leaves it readable: one
          * spurious wake-up. */
@@ -261,7 +261,7 @@ int durlog_poll(durlog *log, int timeout_ms)
     uint64_t deadline = timeout_ms < 0 ? 0
                       : dl_mono_ns() + (uint64_t)timeout_ms * DL_NS_PER_MS;
     for (;;) {
-        uint32_t seen = atomic_load(&log->cq_event);
+        uint32_t seen = atomic_load(&log->cq.event);
         size_t n = dl_deliver(log, 0);
         if (n)
             return n > (size_t)INT32_MAX ? INT32_MAX : (int)n;
@@ -273,11 +273,11 @@ int durlog_poll(durlog *log, int timeout_ms)
             if (deadline - now < nap)
                 nap = deadline - now;
         }
-        atomic_fetch_add(&log->cq_waiters, 1);
+        atomic_fetch_add(&log->cq.waiters, 1);
         int rc = 0, frc = 0;
         if (!dl_completion_ready(log) && !(rc = dl_intr_check(&log->intr, ticket)))
-            frc = dl_futex_wait(&log->cq_event, seen, nap);
-        atomic_fetch_sub(&log->cq_waiters, 1);
+            frc = dl_futex_wait(&log->cq.event, seen, nap);
+        atomic_fetch_sub(&log->cq.waiters, 1);
         if (rc)
             return dl_fail(log, rc, "durlog_poll interrupted (durlog_interrupt)");
         if (frc)
@@ -290,7 +290,7 @@ int durlog_event_fd(durlog *log)
 {
     if (!log)
         return -EINVAL;
-    int fd = atomic_load(&log->evfd);
+    int fd = atomic_load(&log->cq.evfd);
     if (fd >= 0)
         return fd;
     /* Starts readable: completions may have become ready before anybody
@@ -299,7 +299,7 @@ int durlog_event_fd(durlog *log)
     if (nfd < 0)
         return dl_fail(log, -errno, "eventfd: %s", strerror(errno));
     int expected = -1;
-    if (!atomic_compare_exchange_strong(&log->evfd, &expected, nfd)) {
+    if (!atomic_compare_exchange_strong(&log->cq.evfd, &expected, nfd)) {
         dl_close(nfd);
         return expected;
     }

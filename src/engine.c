@@ -20,9 +20,9 @@
  *
  * Waking the engine costs an appender a futex system call only when the
  * engine sleeps: appenders first store what they owe, then look at
- * esleeping; the engine sets esleeping, then looks again at what is owed
- * before it sleeps (all sequentially consistent), so neither misses the
- * other.
+ * engine.sleeping; the engine sets engine.sleeping, then looks again at what
+ * is owed before it sleeps (all sequentially consistent), so neither misses
+ * the other.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -44,7 +44,7 @@ static void *engine_thread_main(void *arg)
 {
     durlog *log = arg;
     engine_of_thread = log;
-    log->eloop(log);
+    log->engine.eloop(log);
     return NULL;
 }
 
@@ -61,16 +61,16 @@ int dl_engine_init(durlog *log, void (*loop)(durlog *log))
             return dl_fail(log, -EINVAL, "DURLOG_ENGINE=%s: expected "
                            "io_uring, thread or auto", env);
     }
-    log->eloop = loop;
-    log->engine = &dl_engine_thread;
+    log->engine.eloop = loop;
+    log->engine.ops = &dl_engine_thread;
     if (kind == DURLOG_ENGINE_THREAD)
         return 0;
-    int rc = dl_engine_uring.open(&log->engine_state);
+    int rc = dl_engine_uring.open(&log->engine.state);
     if (rc == 0) {
-        log->engine = &dl_engine_uring;
+        log->engine.ops = &dl_engine_uring;
         return 0;
     }
-    log->engine_state = NULL;
+    log->engine.state = NULL;
     if (kind == DURLOG_ENGINE_IO_URING)
         return dl_fail(log, rc, "the io_uring engine is unavailable: %s "
                        "(old kernel, kernel.io_uring_disabled, seccomp, or "
@@ -80,47 +80,47 @@ int dl_engine_init(durlog *log, void (*loop)(durlog *log))
 
 void dl_engine_close(durlog *log)
 {
-    if (log->engine && log->engine->close)
-        log->engine->close(log->engine_state);
-    log->engine_state = NULL;
+    if (log->engine.ops && log->engine.ops->close)
+        log->engine.ops->close(log->engine.state);
+    log->engine.state = NULL;
 }
 
 const char *durlog_engine(const durlog *log)
 {
     if (!log)
         return "none (NULL handle)";
-    return log->engine->name;
+    return log->engine.ops->name;
 }
 
 int dl_engine_error(durlog *log)
 {
     /* Checked before every asynchronous append: no lock unless it failed. */
-    if (!atomic_load(&log->eerror))
+    if (!atomic_load(&log->engine.error))
         return 0;
-    pthread_mutex_lock(&log->emu);
-    int rc = log->eerror;
+    pthread_mutex_lock(&log->engine.emu);
+    int rc = log->engine.error;
     if (rc)
-        dl_fail(log, rc, "background sync: %s", log->eerrmsg);
-    pthread_mutex_unlock(&log->emu);
+        dl_fail(log, rc, "background sync: %s", log->engine.errmsg);
+    pthread_mutex_unlock(&log->engine.emu);
     return rc;
 }
 
 void dl_engine_kick(durlog *log)
 {
-    if (atomic_load(&log->esleeping)) {
-        atomic_fetch_add(&log->ewake, 1);
-        dl_futex_wake(&log->ewake);
+    if (atomic_load(&log->engine.sleeping)) {
+        atomic_fetch_add(&log->engine.wake, 1);
+        dl_futex_wake(&log->engine.wake);
     }
 }
 
 /* A kick for news that work_pending() does not look at (a new interval
- * deadline; in poll mode, a completion ready at once): always moves ewake,
- * so that an engine about to sleep on the old value does not. */
+ * deadline; in poll mode, a completion ready at once): always moves
+ * engine.wake, so that an engine about to sleep on the old value does not. */
 static void engine_nudge(durlog *log)
 {
-    atomic_fetch_add(&log->ewake, 1);
-    if (atomic_load(&log->esleeping))
-        dl_futex_wake(&log->ewake);
+    atomic_fetch_add(&log->engine.wake, 1);
+    if (atomic_load(&log->engine.sleeping))
+        dl_futex_wake(&log->engine.wake);
 }
 
 void dl_engine_kick_ready(durlog *log)
@@ -135,22 +135,22 @@ int dl_engine_start(durlog *log)
 {
     /* Not sticky: a thread that could not be started (EAGAIN) is tried
      * again by the next call. */
-    if (atomic_load(&log->ethread_started))
+    if (atomic_load(&log->engine.thread_started))
         return 0;
     int rc = 0;
-    pthread_mutex_lock(&log->emu);
+    pthread_mutex_lock(&log->engine.emu);
     /* Once close has begun (a callback it runs may append), the closing
      * thread does the engine's work itself: a thread started now would
      * outlive the handle. */
-    if (!atomic_load(&log->ethread_started) && !log->eclosing) {
-        int e = dl_os.thread_create(&log->ethread, engine_thread_main, log);
+    if (!atomic_load(&log->engine.thread_started) && !log->engine.closing) {
+        int e = dl_os.thread_create(&log->engine.thread, engine_thread_main, log);
         if (e)
             rc = dl_fail(log, -e, "start the engine thread: %s",
                          durlog_strerror(-e));
         else
-            atomic_store(&log->ethread_started, 1);
+            atomic_store(&log->engine.thread_started, 1);
     }
-    pthread_mutex_unlock(&log->emu);
+    pthread_mutex_unlock(&log->engine.emu);
     return rc;
 }
 
@@ -160,17 +160,17 @@ int dl_interval_note(durlog *log, uint64_t seq)
     if (rc)
         return rc;
     int kick = 0;
-    pthread_mutex_lock(&log->emu);
-    rc = log->eerror;
+    pthread_mutex_lock(&log->engine.emu);
+    rc = log->engine.error;
     if (rc)
-        dl_fail(log, rc, "background interval sync: %s", log->eerrmsg);
-    if (seq + 1 > log->itarget)
-        log->itarget = seq + 1;
-    if (!log->idirty_since) {
-        log->idirty_since = dl_mono_ns();
+        dl_fail(log, rc, "background interval sync: %s", log->engine.errmsg);
+    if (seq + 1 > log->engine.itarget)
+        log->engine.itarget = seq + 1;
+    if (!log->engine.idirty_since) {
+        log->engine.idirty_since = dl_mono_ns();
         kick = 1; /* the engine must learn its new deadline */
     }
-    pthread_mutex_unlock(&log->emu);
+    pthread_mutex_unlock(&log->engine.emu);
     if (kick)
         engine_nudge(log);
     return rc;
@@ -178,7 +178,7 @@ int dl_interval_note(durlog *log, uint64_t seq)
 
 void dl_engine_seal_soon(durlog *log)
 {
-    atomic_store(&log->seal_stuck, 0);
+    atomic_store(&log->engine.seal_stuck, 0);
     if (dl_engine_start(log) == 0)
         engine_nudge(log);
 }
@@ -188,8 +188,8 @@ int dl_engine_sync_soon(durlog *log, uint64_t end)
     int rc = dl_engine_start(log);
     if (rc)
         return rc;
-    uint64_t cur = atomic_load(&log->async_target);
-    while (cur < end && !atomic_compare_exchange_weak(&log->async_target, &cur, end))
+    uint64_t cur = atomic_load(&log->engine.async_target);
+    while (cur < end && !atomic_compare_exchange_weak(&log->engine.async_target, &cur, end))
         ;
     dl_engine_kick(log);
     return 0;

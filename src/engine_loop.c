@@ -33,7 +33,7 @@
 /* 1 unless a sync that could not start waits for its retry time. */
 static int may_sync_at(durlog *log, uint64_t now)
 {
-    uint64_t at = atomic_load(&log->eretry_at);
+    uint64_t at = atomic_load(&log->engine.retry_at);
     return !at || now >= at;
 }
 
@@ -43,10 +43,10 @@ static int may_sync_at(durlog *log, uint64_t now)
 static int work_pending(durlog *log)
 {
     struct dl_shared *sh = log->sh;
-    if (atomic_load(&log->estop))
+    if (atomic_load(&log->engine.stop))
         return 1;
-    if (atomic_load(&log->async_target) > atomic_load(&sh->durable_seq) &&
-        !atomic_load(&sh->failed) && !atomic_load(&log->eerror) &&
+    if (atomic_load(&log->engine.async_target) > atomic_load(&sh->durable_seq) &&
+        !atomic_load(&sh->failed) && !atomic_load(&log->engine.error) &&
         may_sync_at(log, dl_mono_ns()))
         return 1;
     if (dl_seal_pending(log))
@@ -59,12 +59,12 @@ static int work_pending(durlog *log)
  * with it) and its message. */
 static void note_error(durlog *log, int rc, const char *msg)
 {
-    pthread_mutex_lock(&log->emu);
-    if (!log->eerror) {
-        snprintf(log->eerrmsg, sizeof log->eerrmsg, "%s", msg);
-        atomic_store(&log->eerror, rc); /* after the message it stands for */
+    pthread_mutex_lock(&log->engine.emu);
+    if (!log->engine.error) {
+        snprintf(log->engine.errmsg, sizeof log->engine.errmsg, "%s", msg);
+        atomic_store(&log->engine.error, rc); /* after the message it stands for */
     }
-    pthread_mutex_unlock(&log->emu);
+    pthread_mutex_unlock(&log->engine.emu);
 }
 
 /* A sync the engine ran failed. If that left the log in the failed state
@@ -80,11 +80,11 @@ static void sync_failed(durlog *log, int rc, const char *msg, uint64_t since)
         note_error(log, rc, msg);
         return;
     }
-    pthread_mutex_lock(&log->emu);
-    if (since && (!log->idirty_since || since < log->idirty_since))
-        log->idirty_since = since;
-    pthread_mutex_unlock(&log->emu);
-    atomic_store(&log->eretry_at, dl_mono_ns() + DL_ENGINE_RETRY_NS);
+    pthread_mutex_lock(&log->engine.emu);
+    if (since && (!log->engine.idirty_since || since < log->engine.idirty_since))
+        log->engine.idirty_since = since;
+    pthread_mutex_unlock(&log->engine.emu);
+    atomic_store(&log->engine.retry_at, dl_mono_ns() + DL_ENGINE_RETRY_NS);
 }
 
 static void sleep_until_kicked(durlog *log, uint32_t seen, uint64_t deadline)
@@ -97,9 +97,9 @@ static void sleep_until_kicked(durlog *log, uint32_t seen, uint64_t deadline)
         if (deadline - now < timeout)
             timeout = deadline - now;
     }
-    atomic_store(&log->esleeping, 1);
-    int rc = work_pending(log) ? 0 : dl_futex_wait(&log->ewake, seen, timeout);
-    atomic_store(&log->esleeping, 0);
+    atomic_store(&log->engine.sleeping, 1);
+    int rc = work_pending(log) ? 0 : dl_futex_wait(&log->engine.wake, seen, timeout);
+    atomic_store(&log->engine.sleeping, 0);
     if (rc) {
         /* (dl_futex_wait slept the timeout: no spinning either way.) */
         char msg[DL_ERRMSG_SIZE];
@@ -113,31 +113,31 @@ void dl_engine_loop(durlog *log)
     struct dl_shared *sh = log->sh;
     char msg[DL_ERRMSG_SIZE];
     /* The syncs this thread leads run their fsyncs the engine's way. */
-    dl_sync_set_background(log, log->engine->fsync, log->engine_state);
+    dl_sync_set_background(log, log->engine.ops->fsync, log->engine.state);
     uint64_t period = (uint64_t)log->opts.interval_ms * DL_NS_PER_MS;
     for (;;) {
-        uint32_t seen = atomic_load(&log->ewake);
-        int stop = atomic_load(&log->estop);
+        uint32_t seen = atomic_load(&log->engine.wake);
+        int stop = atomic_load(&log->engine.stop);
         uint64_t deadline = 0, since = 0, now = dl_mono_ns();
-        uint64_t target = atomic_load(&log->async_target);
-        uint64_t retry_at = atomic_load(&log->eretry_at);
+        uint64_t target = atomic_load(&log->engine.async_target);
+        uint64_t retry_at = atomic_load(&log->engine.retry_at);
         int may_sync = may_sync_at(log, now);
 
-        pthread_mutex_lock(&log->emu);
-        int broken = log->eerror != 0;
-        if (log->idirty_since) {
+        pthread_mutex_lock(&log->engine.emu);
+        int broken = log->engine.error != 0;
+        if (log->engine.idirty_since) {
             /* Closing keeps the interval promise: sync what is owed now. */
-            uint64_t due = log->idirty_since + period;
+            uint64_t due = log->engine.idirty_since + period;
             if ((stop || now >= due) && may_sync) {
-                since = log->idirty_since;
-                if (log->itarget > target)
-                    target = log->itarget;
-                log->idirty_since = 0;
+                since = log->engine.idirty_since;
+                if (log->engine.itarget > target)
+                    target = log->engine.itarget;
+                log->engine.idirty_since = 0;
             } else {
                 deadline = due > retry_at ? due : retry_at;
             }
         }
-        pthread_mutex_unlock(&log->emu);
+        pthread_mutex_unlock(&log->engine.emu);
 
         int owed = !broken && target > atomic_load(&sh->durable_seq);
         if (owed && may_sync) {
@@ -149,7 +149,7 @@ void dl_engine_loop(durlog *log)
             if (rc)
                 sync_failed(log, rc, msg, since);
             else
-                atomic_store(&log->eretry_at, 0);
+                atomic_store(&log->engine.retry_at, 0);
         } else if (owed && (!deadline || retry_at < deadline)) {
             deadline = retry_at;
         }
@@ -166,7 +166,7 @@ void dl_engine_loop(durlog *log)
              * anything else is retried on the next round. */
             dl_set_thread_errbuf(msg);
             if (dl_seal_run(log))
-                atomic_store(&log->seal_stuck, atomic_load(&sh->published_seg) + 1);
+                atomic_store(&log->engine.seal_stuck, atomic_load(&sh->published_seg) + 1);
             dl_set_thread_errbuf(NULL);
         }
         sleep_until_kicked(log, seen, deadline);
@@ -175,15 +175,15 @@ void dl_engine_loop(durlog *log)
 
 int dl_engine_stop(durlog *log)
 {
-    pthread_mutex_lock(&log->emu);
-    log->eclosing = 1;
-    pthread_mutex_unlock(&log->emu);
-    if (atomic_load(&log->ethread_started)) {
-        atomic_store(&log->estop, 1);
-        atomic_fetch_add(&log->ewake, 1);
-        dl_futex_wake(&log->ewake);
-        pthread_join(log->ethread, NULL);
-        atomic_store(&log->ethread_started, 0);
+    pthread_mutex_lock(&log->engine.emu);
+    log->engine.closing = 1;
+    pthread_mutex_unlock(&log->engine.emu);
+    if (atomic_load(&log->engine.thread_started)) {
+        atomic_store(&log->engine.stop, 1);
+        atomic_fetch_add(&log->engine.wake, 1);
+        dl_futex_wake(&log->engine.wake);
+        pthread_join(log->engine.thread, NULL);
+        atomic_store(&log->engine.thread_started, 0);
     }
     /* What is still owed (records appended by callbacks during the engine's
      * last round, or by the callbacks run below, or whose sync could not
@@ -192,13 +192,13 @@ int dl_engine_stop(durlog *log)
     uint64_t unsynced = 0;
     char why[DL_ERRMSG_SIZE] = "";
     for (;;) {
-        pthread_mutex_lock(&log->emu);
-        uint64_t owed = atomic_load(&log->async_target);
-        if (log->idirty_since && log->itarget > owed)
-            owed = log->itarget;
-        log->idirty_since = 0;
-        int broken = log->eerror != 0;
-        pthread_mutex_unlock(&log->emu);
+        pthread_mutex_lock(&log->engine.emu);
+        uint64_t owed = atomic_load(&log->engine.async_target);
+        if (log->engine.idirty_since && log->engine.itarget > owed)
+            owed = log->engine.itarget;
+        log->engine.idirty_since = 0;
+        int broken = log->engine.error != 0;
+        pthread_mutex_unlock(&log->engine.emu);
         if (!broken && !atomic_load(&log->sh->failed) &&
             owed > atomic_load(&log->sh->durable_seq)) {
             int rc = dl_sync_to(log, owed);

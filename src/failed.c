@@ -12,7 +12,7 @@
  * A segment replaced (cp + mv) while writers had it open holds, in the old
  * file, the records stored into it since; they are nowhere else. So a
  * handle keeps the files of the tails it rolled away from open until they
- * are sealed (log->held), and the first writer to find the replacement
+ * are sealed (log->tail.held), and the first writer to find the replacement
  * saves the old file as a side file (cut.h).
  *
  * It calls only files below it (shared.c, cut.c, format.c, os.c,
@@ -77,48 +77,48 @@ int dl_shm_damaged(durlog *log, const char *why)
 /* Keeps a descriptor of the tail being rolled away from (pmu held). */
 void dl_hold_rolled(durlog *log)
 {
-    if (log->tail.fd < 0)
+    if (log->tail.cur.fd < 0)
         return;
     size_t slot = 0;
     for (size_t i = 0; i < DL_HELD_ROLLED; i++) {
-        if (log->held[i].fd < 0) {
+        if (log->tail.held[i].fd < 0) {
             slot = i;
             break;
         }
-        if (log->held[i].seg < log->held[slot].seg)
+        if (log->tail.held[i].seg < log->tail.held[slot].seg)
             slot = i; /* all taken: the oldest goes */
     }
-    dl_close(log->held[slot].fd);
+    dl_close(log->tail.held[slot].fd);
     /* Best effort: a descriptor that cannot be had (EMFILE) only means the
      * file cannot be saved should someone replace it before it is sealed. */
-    int fd = dl_dup(log->tail.fd);
-    log->held[slot].fd = fd >= 0 ? fd : -1;
-    log->held[slot].seg = log->tail.first_seq;
+    int fd = dl_dup(log->tail.cur.fd);
+    log->tail.held[slot].fd = fd >= 0 ? fd : -1;
+    log->tail.held[slot].seg = log->tail.cur.first_seq;
 }
 
 int dl_held_fd(durlog *log, uint64_t seg)
 {
     int fd = -1;
-    pthread_mutex_lock(&log->pmu);
-    if (log->tail.fd >= 0 && log->tail.first_seq == seg)
-        fd = dl_dup(log->tail.fd);
+    pthread_mutex_lock(&log->prefault.pmu);
+    if (log->tail.cur.fd >= 0 && log->tail.cur.first_seq == seg)
+        fd = dl_dup(log->tail.cur.fd);
     for (size_t i = 0; i < DL_HELD_ROLLED && fd < 0; i++)
-        if (log->held[i].fd >= 0 && log->held[i].seg == seg)
-            fd = dl_dup(log->held[i].fd);
-    pthread_mutex_unlock(&log->pmu);
+        if (log->tail.held[i].fd >= 0 && log->tail.held[i].seg == seg)
+            fd = dl_dup(log->tail.held[i].fd);
+    pthread_mutex_unlock(&log->prefault.pmu);
     return fd >= 0 ? fd : -1;
 }
 
 void dl_release_held(durlog *log, uint64_t seg)
 {
-    pthread_mutex_lock(&log->pmu);
+    pthread_mutex_lock(&log->prefault.pmu);
     for (size_t i = 0; i < DL_HELD_ROLLED; i++) {
-        if (log->held[i].fd >= 0 && (seg == DL_NO_SEGMENT || log->held[i].seg == seg)) {
-            dl_close(log->held[i].fd);
-            log->held[i].fd = -1;
+        if (log->tail.held[i].fd >= 0 && (seg == DL_NO_SEGMENT || log->tail.held[i].seg == seg)) {
+            dl_close(log->tail.held[i].fd);
+            log->tail.held[i].fd = -1;
         }
     }
-    pthread_mutex_unlock(&log->pmu);
+    pthread_mutex_unlock(&log->prefault.pmu);
 }
 
 static int mark_replaced(durlog *log, uint64_t seg, int old_fd, int have_append_lock)

@@ -19,7 +19,7 @@ int durlog_interrupt(durlog *log)
      * writable zero page if it faulted, see guard.h). */
     atomic_fetch_add(&log->sh->published.event, 1);
     dl_futex_wake(&log->sh->published.event);
-    atomic_fetch_add(&log->cq_event, 1);
-    dl_futex_wake(&log->cq_event);
+    atomic_fetch_add(&log->cq.event, 1);
+    dl_futex_wake(&log->cq.event);
     return 0;
 }

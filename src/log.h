@@ -64,6 +64,123 @@
 
 struct dl_engine_ops;
 
+/* struct durlog's parts, each owned by one file: the one that writes it
+ * (others may read it; where another file writes too, the comment says so).
+ * Each says which lock guards it. */
+
+/* pwrite mode (iomode.c): the records of the append under way, framed,
+ * written in one pwrite at off of the tail before they are published.
+ * Owner: writer.c, which fills it; tail.c writes it out and empties it
+ * (dl_tail_write_stage). Under mu and the append lock. */
+struct dl_stage {
+    unsigned char *buf;
+    size_t len, cap;
+    uint64_t off;
+};
+
+/* This process's view of the tail. Owner: tail.c (open.c sets it up and
+ * releases it; writer.c, prealloc.c, sync.c and recover.c read it). pmu is
+ * the pre-faulter's (struct dl_prefaulter). */
+struct dl_tail {
+    struct dl_segmap cur;         /* this process's mapping of the tail;
+                                     replaced under the append lock and pmu */
+    struct {                      /* the files of the tails this handle rolled
+                                     away from, held open (not mapped) until
+                                     they are sealed: if someone replaces one
+                                     meanwhile, what it holds can still be
+                                     saved (dl_mark_replaced). Under pmu. */
+        uint64_t seg;
+        int fd;                   /* -1: free */
+    } held[DL_HELD_ROLLED];
+    uint64_t gen;                 /* sh->generation when it was mapped
+                                     (written under pmu) */
+};
+
+/* Buffered records (DURLOG_BUFFERED), framed, unsealed, until a flush
+ * writes them to the tail. Owner: writer.c. Under mu. */
+struct dl_append_buf {
+    unsigned char *data;          /* buffered records, framed, unsealed */
+    size_t len;
+    size_t records;
+};
+
+/* The tail's descriptor a sync leader keeps between syncs: of segment
+ * fd_seg, as mapped at generation fd_gen. Owner: sync.c (open.c sets it to
+ * -1 and closes it). Used only while holding the shared sync lock. */
+struct dl_sync_state {
+    int fd;
+    uint64_t fd_seg;
+    uint64_t fd_gen;
+};
+
+/* The engine: a thread, started by the first interval or asynchronous
+ * append, that runs the fdatasyncs nobody waits for on the spot and
+ * delivers completions. Owner: engine.c (sync.c issues a leader's fsyncs
+ * through it; seal.c writes seal_stuck too). Guarded by emu where it says
+ * so; the atomics are read without it. */
+struct dl_engine_state {
+    const struct dl_engine_ops *ops;    /* the io_uring or the thread engine */
+    void *state;                  /* what it set up at open (the ring), or NULL */
+    void (*eloop)(durlog *log);   /* what the engine thread runs (engine_loop.c) */
+    pthread_mutex_t emu;          /* guards the fields up to errmsg */
+    pthread_t thread;
+    _Atomic int thread_started;
+    _Atomic int stop;
+    int closing;                  /* close has begun: start no engine */
+    uint64_t idirty_since;        /* mono ns of the oldest unsynced interval
+                                     record; 0 when none */
+    uint64_t itarget;             /* sync up to here when it is due */
+    _Atomic int error;            /* the error of a sync the engine ran that
+                                     left the log in the failed state (final:
+                                     completions not durable fail with it).
+                                     Set under emu after errmsg; read
+                                     without it on the append path */
+    char errmsg[DL_ERRMSG_SIZE];  /* its message */
+    _Atomic uint64_t retry_at;    /* mono ns: a sync the engine could not
+                                     even start (a descriptor or memory ran
+                                     out: nothing lost) is tried again then,
+                                     not before (0: none failed) */
+    _Atomic uint64_t async_target;/* records below are owed a sync now */
+    _Atomic uint32_t wake;        /* futex word: bumped to wake the engine */
+    _Atomic int sleeping;         /* the engine is (about to be) asleep */
+    _Atomic uint64_t seal_stuck;  /* the tail (+1) when sealing last stopped
+                                     short of it for a reason a retry would
+                                     meet again (a gap): the engine does not
+                                     retry until the tail moves (0: none) */
+};
+
+/* Completions of asynchronous appends: a ring of cap entries in sequence
+ * order. Owner: async.c (interrupt.c bumps event). Pushed under mu,
+ * delivered under dmu. */
+struct dl_completions {
+    struct dl_completion *ring;
+    size_t cap;                   /* a power of two */
+    _Atomic size_t head;          /* next to deliver */
+    _Atomic size_t tail;          /* next free slot */
+    pthread_mutex_t dmu;          /* one deliverer at a time */
+    _Atomic uint32_t event;       /* futex word: entries delivered or ready */
+    _Atomic uint32_t waiters;     /* threads sleeping on event */
+    _Atomic int evfd;             /* the eventfd, or -1 until asked for */
+    _Atomic int evfd_error;       /* why making it readable failed, for the
+                                     next durlog_poll() to report (0: no) */
+};
+
+/* The pre-faulter (started by the first append through the mapping).
+ * Owner: prealloc.c (writer.c sets async_syncing). pmu guards stop and the
+ * condition; it also guards the tail's mapping and held files (struct
+ * dl_tail), which tail.c changes. */
+struct dl_prefaulter {
+    pthread_mutex_t pmu;
+    pthread_cond_t cond;
+    pthread_t thread;
+    _Atomic int started;
+    int stop;
+    _Atomic int kicked;           /* a request is pending */
+    _Atomic int async_syncing;    /* set by the first asynchronous
+                                     DURLOG_SYNC append: see
+                                     dl_prefault_for_write */
+};
+
 struct durlog {
     char *path;
     int dirfd;
@@ -76,12 +193,7 @@ struct durlog {
                                      (iomode.c) */
     int io_explicit;              /* the mode was asked for (option or
                                      DURLOG_IO), not picked by `auto` */
-    /* pwrite mode: the records of the append under way, framed, written in
-     * one pwrite at stage_off of the tail before they are published. Under
-     * mu and the append lock. */
-    unsigned char *stage;
-    size_t stage_len, stage_cap;
-    uint64_t stage_off;
+    struct dl_stage stage;        /* pwrite mode's staged records (writer.c) */
     mode_t dir_mode;
     mode_t file_mode;             /* the log's permissions: its coordination
                                      file's, given to every new segment */
@@ -91,85 +203,16 @@ struct durlog {
     /* Guards this handle's local state below; taken before the shared
      * append lock, never while holding it. */
     pthread_mutex_t mu;
-    struct dl_segmap tail;        /* this process's mapping of the tail;
-                                     replaced under the append lock and pmu */
-    struct {                      /* the files of the tails this handle rolled
-                                     away from, held open (not mapped) until
-                                     they are sealed: if someone replaces one
-                                     meanwhile, what it holds can still be
-                                     saved (dl_mark_replaced). Under pmu. */
-        uint64_t seg;
-        int fd;                   /* -1: free */
-    } held[DL_HELD_ROLLED];
-    uint64_t tail_gen;            /* sh->generation when it was mapped
-                                     (written under pmu) */
-    unsigned char *buf;           /* buffered records, framed, unsealed */
-    size_t buf_len;
-    size_t buf_records;
+    struct dl_tail tail;          /* the tail's mapping, held files (tail.c) */
+    struct dl_append_buf buf;     /* buffered records (writer.c) */
     uint64_t last_seq;            /* last sequence number this handle got,
                                      +1 (0: none yet) */
     struct dl_clock clock;        /* record timestamps */
 
-    /* Used only while holding the shared sync lock. */
-    int sync_fd;
-    uint64_t sync_fd_seg;
-    uint64_t sync_fd_gen;
-
-    /* The engine (engine.h): a thread, started by the first interval or
-     * asynchronous append, that runs the fdatasyncs nobody waits for on the
-     * spot and delivers completions. */
-    const struct dl_engine_ops *engine; /* the io_uring or the thread engine */
-    void *engine_state;           /* what it set up at open (the ring), or NULL */
-    void (*eloop)(durlog *log);   /* what the engine thread runs (engine_loop.c) */
-    pthread_mutex_t emu;          /* guards the fields up to eerrmsg */
-    pthread_t ethread;
-    _Atomic int ethread_started;
-    _Atomic int estop;
-    int eclosing;                 /* close has begun: start no engine */
-    uint64_t idirty_since;        /* mono ns of the oldest unsynced interval
-                                     record; 0 when none */
-    uint64_t itarget;             /* sync up to here when it is due */
-    _Atomic int eerror;           /* the error of a sync the engine ran that
-                                     left the log in the failed state (final:
-                                     completions not durable fail with it).
-                                     Set under emu after eerrmsg; read
-                                     without it on the append path */
-    char eerrmsg[DL_ERRMSG_SIZE]; /* its message */
-    _Atomic uint64_t eretry_at;   /* mono ns: a sync the engine could not
-                                     even start (a descriptor or memory ran
-                                     out: nothing lost) is tried again then,
-                                     not before (0: none failed) */
-    _Atomic uint64_t async_target;/* records below are owed a sync now */
-    _Atomic uint32_t ewake;       /* futex word: bumped to wake the engine */
-    _Atomic int esleeping;        /* the engine is (about to be) asleep */
-
-    /* Completions of asynchronous appends (async.c): a ring of cq_cap
-     * entries in sequence order. Pushed under mu, delivered under dmu. */
-    struct dl_completion *cq;
-    size_t cq_cap;                /* a power of two */
-    _Atomic size_t cq_head;       /* next to deliver */
-    _Atomic size_t cq_tail;       /* next free slot */
-    pthread_mutex_t dmu;          /* one deliverer at a time */
-    _Atomic uint32_t cq_event;    /* futex word: entries delivered or ready */
-    _Atomic uint32_t cq_waiters;  /* threads sleeping on cq_event */
-    _Atomic int evfd;             /* the eventfd, or -1 until asked for */
-    _Atomic int evfd_error;       /* why making it readable failed, for the
-                                     next durlog_poll() to report (0: no) */
-
-    /* The pre-faulter (started by the first append through the mapping). */
-    pthread_mutex_t pmu;
-    pthread_cond_t pcond;
-    pthread_t pthread;
-    _Atomic int pstarted;
-    int pstop;
-    _Atomic int pkicked;          /* a request is pending */
-    _Atomic int async_syncing;    /* set by the first asynchronous
-                                     DURLOG_SYNC append: see
-                                     dl_prefault_for_write */
-    _Atomic uint64_t seal_stuck;  /* the tail (+1) when sealing last stopped
-                                     short of it for a reason a retry would
-                                     meet again (a gap): the engine does not
-                                     retry until the tail moves (0: none) */
+    struct dl_sync_state sync;    /* the sync leader's descriptor (sync.c) */
+    struct dl_engine_state engine;/* the engine thread (engine.c) */
+    struct dl_completions cq;     /* asynchronous completions (async.c) */
+    struct dl_prefaulter prefault;/* the pre-faulter thread (prealloc.c) */
 
     struct dl_intr intr;          /* durlog_interrupt (interrupt.h) */
     durlog_recovery recovery;
@@ -289,7 +332,7 @@ int dl_tail_ensure(durlog *log, uint64_t need);
  * stores through the mapping cannot fault for lack of space. */
 int dl_tail_reserve(durlog *log, uint64_t need);
 /* pwrite mode: writes the records staged by the append under way
- * (log->stage) into the tail, before they are published. */
+ * (log->stage.buf) into the tail, before they are published. */
 int dl_tail_write_stage(durlog *log);
 /* Zeroes [from, to) of segment m, from the end back (a writer killed half
  * way leaves whole records followed by zeros, never the reverse). 0, or

@@ -499,20 +499,20 @@ static int refuse_non_log(durlog *log)
 
 static void free_handle(durlog *log)
 {
-    dl_seg_close(&log->tail);
+    dl_seg_close(&log->tail.cur);
     dl_release_held(log, DL_NO_SEGMENT);
-    dl_close(log->sync_fd);
+    dl_close(log->sync.fd);
     close_shm(log);
     dl_close(log->dirfd); /* releases the directory's flock */
     pthread_mutex_destroy(&log->mu);
     dl_async_free(log);
     dl_engine_close(log);
-    pthread_mutex_destroy(&log->emu);
-    pthread_mutex_destroy(&log->dmu);
-    pthread_mutex_destroy(&log->pmu);
-    pthread_cond_destroy(&log->pcond);
-    free(log->buf);
-    free(log->stage);
+    pthread_mutex_destroy(&log->engine.emu);
+    pthread_mutex_destroy(&log->cq.dmu);
+    pthread_mutex_destroy(&log->prefault.pmu);
+    pthread_cond_destroy(&log->prefault.cond);
+    free(log->buf.data);
+    free(log->stage.buf);
     free(log->path);
     free(log);
 }
@@ -545,18 +545,18 @@ int durlog_open(const char *path, const durlog_options *opts, durlog **out)
         goto refused;
     }
     log->opts = o;
-    log->dirfd = log->shmfd = log->sync_fd = -1;
-    log->tail = (struct dl_segmap)DL_SEGMAP_INIT;
+    log->dirfd = log->shmfd = log->sync.fd = -1;
+    log->tail.cur = (struct dl_segmap)DL_SEGMAP_INIT;
     for (size_t i = 0; i < DL_HELD_ROLLED; i++)
-        log->held[i].fd = -1;
-    pthread_mutex_init(&log->pmu, NULL);
-    pthread_cond_init(&log->pcond, NULL);
+        log->tail.held[i].fd = -1;
+    pthread_mutex_init(&log->prefault.pmu, NULL);
+    pthread_cond_init(&log->prefault.cond, NULL);
     log->dir_mode = o.mode | ((o.mode & 0444) >> 2);
     dl_clock_init(&log->clock);
     pthread_mutex_init(&log->mu, NULL);
-    pthread_mutex_init(&log->emu, NULL);
-    pthread_mutex_init(&log->dmu, NULL);
-    atomic_init(&log->evfd, -1);
+    pthread_mutex_init(&log->engine.emu, NULL);
+    pthread_mutex_init(&log->cq.dmu, NULL);
+    atomic_init(&log->cq.evfd, -1);
 
     if (!o.no_create && mkdir(path, log->dir_mode) < 0 && errno != EEXIST) {
         rc = dl_fail(log, -errno, "create directory %s: %s", path, strerror(errno));
@@ -636,12 +636,12 @@ static int check_files_still_there(durlog *log)
     if (failed != DL_FAIL_NONE && failed != DL_FAIL_REPLACED)
         return 0;
     int rc = 0;
-    if (log->tail.fd >= 0 && no_longer_there(log, log->tail.first_seq, log->tail.fd))
-        rc = dl_mark_replaced(log, log->tail.first_seq, log->tail.fd);
+    if (log->tail.cur.fd >= 0 && no_longer_there(log, log->tail.cur.first_seq, log->tail.cur.fd))
+        rc = dl_mark_replaced(log, log->tail.cur.first_seq, log->tail.cur.fd);
     for (size_t i = 0; i < DL_HELD_ROLLED; i++) {
-        if (log->held[i].fd < 0 || !no_longer_there(log, log->held[i].seg, log->held[i].fd))
+        if (log->tail.held[i].fd < 0 || !no_longer_there(log, log->tail.held[i].seg, log->tail.held[i].fd))
             continue;
-        int rc2 = dl_mark_replaced(log, log->held[i].seg, log->held[i].fd);
+        int rc2 = dl_mark_replaced(log, log->tail.held[i].seg, log->tail.held[i].fd);
         if (!rc)
             rc = rc2;
     }

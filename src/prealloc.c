@@ -48,9 +48,9 @@ static void extend_once(durlog *log)
         /* Work through the appenders' own mapping, so that their stores
          * find the pages already mapped; pmu keeps it from being unmapped
          * meanwhile. */
-        pthread_mutex_lock(&log->pmu);
-        struct dl_segmap *m = log->tail.fd >= 0 && log->tail.first_seq == seg &&
-                              log->tail_gen == gen ? &log->tail : NULL;
+        pthread_mutex_lock(&log->prefault.pmu);
+        struct dl_segmap *m = log->tail.cur.fd >= 0 && log->tail.cur.first_seq == seg &&
+                              log->tail.gen == gen ? &log->tail.cur : NULL;
         /* On failure (a full disk) the appender meets the error itself when
          * it needs the space, and reports it. Never the zero-writing
          * fallback of dl_allocate: appenders may store past `alloc` while
@@ -65,7 +65,7 @@ static void extend_once(durlog *log)
                  dl_fallocate(m->fd, (off_t)alloc, (off_t)(target - alloc)) == 0;
         if (ok)
             dl_prefault(m->map, alloc, target, dl_prefault_for_write(log));
-        pthread_mutex_unlock(&log->pmu);
+        pthread_mutex_unlock(&log->prefault.pmu);
         if (!ok)
             return;
 
@@ -84,43 +84,43 @@ static void *prealloc_main(void *arg)
     /* The appender meets and reports any failure here itself. */
     char ignored[DL_ERRMSG_SIZE];
     dl_set_thread_errbuf(ignored);
-    pthread_mutex_lock(&log->pmu);
-    while (!log->pstop) {
-        if (!atomic_load(&log->pkicked)) {
-            pthread_cond_wait(&log->pcond, &log->pmu);
+    pthread_mutex_lock(&log->prefault.pmu);
+    while (!log->prefault.stop) {
+        if (!atomic_load(&log->prefault.kicked)) {
+            pthread_cond_wait(&log->prefault.cond, &log->prefault.pmu);
             continue;
         }
-        pthread_mutex_unlock(&log->pmu);
+        pthread_mutex_unlock(&log->prefault.pmu);
         extend_once(log);
-        atomic_store(&log->pkicked, 0);
-        pthread_mutex_lock(&log->pmu);
+        atomic_store(&log->prefault.kicked, 0);
+        pthread_mutex_lock(&log->prefault.pmu);
     }
-    pthread_mutex_unlock(&log->pmu);
+    pthread_mutex_unlock(&log->prefault.pmu);
     return NULL;
 }
 
 void dl_prealloc_kick(durlog *log)
 {
-    if (atomic_exchange(&log->pkicked, 1))
+    if (atomic_exchange(&log->prefault.kicked, 1))
         return;
-    pthread_mutex_lock(&log->pmu);
-    if (!atomic_load(&log->pstarted) && !log->pstop) {
+    pthread_mutex_lock(&log->prefault.pmu);
+    if (!atomic_load(&log->prefault.started) && !log->prefault.stop) {
         /* Without the thread, appenders simply grow the file themselves. */
-        if (dl_os.thread_create(&log->pthread, prealloc_main, log) == 0)
-            atomic_store(&log->pstarted, 1);
+        if (dl_os.thread_create(&log->prefault.thread, prealloc_main, log) == 0)
+            atomic_store(&log->prefault.started, 1);
     }
-    pthread_cond_signal(&log->pcond);
-    pthread_mutex_unlock(&log->pmu);
+    pthread_cond_signal(&log->prefault.cond);
+    pthread_mutex_unlock(&log->prefault.pmu);
 }
 
 void dl_prealloc_stop(durlog *log)
 {
-    pthread_mutex_lock(&log->pmu);
-    int started = atomic_load(&log->pstarted);
-    log->pstop = 1;
-    pthread_cond_signal(&log->pcond);
-    pthread_mutex_unlock(&log->pmu);
+    pthread_mutex_lock(&log->prefault.pmu);
+    int started = atomic_load(&log->prefault.started);
+    log->prefault.stop = 1;
+    pthread_cond_signal(&log->prefault.cond);
+    pthread_mutex_unlock(&log->prefault.pmu);
     if (started)
-        pthread_join(log->pthread, NULL);
-    atomic_store(&log->pstarted, 0);
+        pthread_join(log->prefault.thread, NULL);
+    atomic_store(&log->prefault.started, 0);
 }

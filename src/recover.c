@@ -656,9 +656,9 @@ int dl_recover(durlog *log, enum dl_recover_mode mode, uint64_t old_durable,
     if (mode == DL_RECOVER_LIVE && old_seg == segs[n - 1] && old_ino && st[n - 1].ino &&
         st[n - 1].ino != old_ino && old_off > DL_SEG_HEADER_SIZE) {
         struct dl_stat mine;
-        int old_fd = log->tail.fd >= 0 && log->tail.first_seq == old_seg &&
-                     dl_stat_fd(log->tail.fd, &mine) == 0 && mine.ino == old_ino
-                     ? log->tail.fd : -1;
+        int old_fd = log->tail.cur.fd >= 0 && log->tail.cur.first_seq == old_seg &&
+                     dl_stat_fd(log->tail.cur.fd, &mine) == 0 && mine.ino == old_ino
+                     ? log->tail.cur.fd : -1;
         rc = dl_mark_replaced_locked(log, old_seg, old_fd);
         goto out;
     }

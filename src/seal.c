@@ -49,7 +49,7 @@ int dl_seal_pending(durlog *log)
     uint64_t tail = atomic_load(&sh->published_seg);
     if (tail == DL_NO_SEGMENT || atomic_load(&sh->failed))
         return 0;
-    if (atomic_load(&log->seal_stuck) == tail + 1)
+    if (atomic_load(&log->engine.seal_stuck) == tail + 1)
         return 0;
     return atomic_load(&sh->seal_next) < tail;
 }
@@ -207,7 +207,7 @@ int dl_seal_run(durlog *log)
         if (rc == 1) {
             /* A gap or damage after it: nothing later may be sealed until
              * it is repaired (a seal vouches for everything before it). */
-            atomic_store(&log->seal_stuck, tail + 1);
+            atomic_store(&log->engine.seal_stuck, tail + 1);
             rc = 0;
             break;
         }

@@ -47,8 +47,8 @@ static int add_segment(durlog *log, struct sync_set *set, uint64_t seg, int is_t
     char name[DL_SEG_NAME_LEN + 1];
     uint64_t gen = atomic_load(&log->sh->generation);
     int fd;
-    if (is_tail && log->sync_fd >= 0 && log->sync_fd_seg == seg && log->sync_fd_gen == gen) {
-        fd = log->sync_fd;
+    if (is_tail && log->sync.fd >= 0 && log->sync.fd_seg == seg && log->sync.fd_gen == gen) {
+        fd = log->sync.fd;
     } else {
         dl_seg_name(name, seg);
         fd = dl_openat(log->dirfd, name, O_RDONLY | O_NOFOLLOW, 0);
@@ -56,10 +56,10 @@ static int add_segment(durlog *log, struct sync_set *set, uint64_t seg, int is_t
             return dl_fail(log, fd, "open %s/%s to sync it: %s", log->path, name,
                            durlog_strerror(fd));
         if (is_tail) {
-            dl_close(log->sync_fd);
-            log->sync_fd = fd;
-            log->sync_fd_seg = seg;
-            log->sync_fd_gen = gen;
+            dl_close(log->sync.fd);
+            log->sync.fd = fd;
+            log->sync.fd_seg = seg;
+            log->sync.fd_gen = gen;
         }
     }
     set->ops[set->n] = (struct dl_fsync_op){ fd, 1, 0 };
@@ -171,7 +171,7 @@ static int run_set(durlog *log, struct sync_set *set)
 static void release_set(durlog *log, struct sync_set *set, struct dl_fsync_op *small)
 {
     for (size_t i = 0; i < set->n; i++)
-        if (set->ops[i].fd != log->sync_fd && set->ops[i].fd != log->dirfd)
+        if (set->ops[i].fd != log->sync.fd && set->ops[i].fd != log->dirfd)
             dl_close(set->ops[i].fd);
     if (set->ops != small)
         free(set->segs);
@@ -299,11 +299,11 @@ int dl_check_segment_identity(durlog *log, uint64_t seg, int fd)
     struct dl_stat tail_st;
     if (is_at) {
         /* Another thread may roll (and close it) meanwhile: hold a copy. */
-        pthread_mutex_lock(&log->pmu);
-        if (log->tail.fd >= 0 && dl_stat_fd(log->tail.fd, &tail_st) == 0 &&
+        pthread_mutex_lock(&log->prefault.pmu);
+        if (log->tail.cur.fd >= 0 && dl_stat_fd(log->tail.cur.fd, &tail_st) == 0 &&
             tail_st.ino == tail_ino)
-            old_fd = held = dl_dup(log->tail.fd); /* < 0: not held */
-        pthread_mutex_unlock(&log->pmu);
+            old_fd = held = dl_dup(log->tail.cur.fd); /* < 0: not held */
+        pthread_mutex_unlock(&log->prefault.pmu);
     }
     rc = dl_mark_replaced(log, seg, old_fd);
     dl_close(held);

@@ -6,9 +6,9 @@
  * Both the append paths (writer.c) and the pre-faulter (prealloc.c) work on
  * the tail through this file; it calls neither of them. The shared tail
  * fields (sh->tail_seg, tail_off, tail_alloc, ...) change only under the
- * append lock; this handle's mapping of the tail (log->tail) and the files
- * of the tails it rolled away from (log->held) change under pmu as well, so
- * that the pre-faulter, which works outside the append lock, never uses a
+ * append lock; this handle's mapping of the tail (log->tail.cur) and the files
+ * of the tails it rolled away from (log->tail.held) change under pmu as well,
+ * so that the pre-faulter, which works outside the append lock, never uses a
  * mapping being replaced.
  */
 #include <errno.h>
@@ -102,16 +102,16 @@ void dl_replace_tail(durlog *log, const struct dl_segmap *m, uint64_t gen)
      * right after this roll) must write-protect each page in this
      * process's page tables, interrupting the appenders with TLB
      * shootdowns: measured, that made `kernel` appends 15-25% slower. */
-    pthread_mutex_lock(&log->pmu);
-    log->tail_gen = gen;
-    if (m && log->tail.fd >= 0 && m->first_seq != log->tail.first_seq)
+    pthread_mutex_lock(&log->prefault.pmu);
+    log->tail.gen = gen;
+    if (m && log->tail.cur.fd >= 0 && m->first_seq != log->tail.cur.first_seq)
         dl_hold_rolled(log); /* a roll: the old tail is held until sealed */
-    dl_seg_close(&log->tail);
+    dl_seg_close(&log->tail.cur);
     if (m)
-        log->tail = *m;
+        log->tail.cur = *m;
     else
-        log->tail = (struct dl_segmap)DL_SEGMAP_INIT;
-    pthread_mutex_unlock(&log->pmu);
+        log->tail.cur = (struct dl_segmap)DL_SEGMAP_INIT;
+    pthread_mutex_unlock(&log->prefault.pmu);
 }
 
 /* Before a roll leaves the tail for good: is it still the file under its
@@ -133,9 +133,9 @@ static int check_leaving_tail(durlog *log)
     if (rc < 0 && rc != -ENOENT)
         return dl_fail(log, rc, "cannot look at %s/%s: %s", log->path, name,
                        durlog_strerror(rc));
-    int old_fd = log->tail.fd >= 0 && log->tail.first_seq == sh->tail_seg &&
-                 dl_stat_fd(log->tail.fd, &mine) == 0 && mine.ino == sh->tail_ino
-                 ? log->tail.fd : -1;
+    int old_fd = log->tail.cur.fd >= 0 && log->tail.cur.first_seq == sh->tail_seg &&
+                 dl_stat_fd(log->tail.cur.fd, &mine) == 0 && mine.ino == sh->tail_ino
+                 ? log->tail.cur.fd : -1;
     return dl_mark_replaced_locked(log, sh->tail_seg, old_fd);
 }
 
@@ -144,7 +144,7 @@ int dl_tail_outside(durlog *log, uint64_t off, uint64_t len)
     char why[160];
     snprintf(why, sizeof why, "tail_off %llu, with %llu bytes to write, in a tail segment "
              "of %llu bytes", (unsigned long long)off, (unsigned long long)len,
-             (unsigned long long)log->tail.capacity);
+             (unsigned long long)log->tail.cur.capacity);
     return dl_shm_damaged(log, why);
 }
 
@@ -159,16 +159,16 @@ int dl_tail_access(const durlog *log)
  * tail. Called with the append lock, before they are published. */
 int dl_tail_write_stage(durlog *log)
 {
-    if (!log->stage_len)
+    if (!log->stage.len)
         return 0;
-    size_t len = log->stage_len;
-    log->stage_len = 0;
-    int rc = dl_pwrite_all(log->tail.fd, log->stage, len, (off_t)log->stage_off);
+    size_t len = log->stage.len;
+    log->stage.len = 0;
+    int rc = dl_pwrite_all(log->tail.cur.fd, log->stage.buf, len, (off_t)log->stage.off);
     if (rc) {
         char name[DL_SEG_NAME_LEN + 1];
-        dl_seg_name(name, log->tail.first_seq);
+        dl_seg_name(name, log->tail.cur.first_seq);
         return dl_fail(log, rc, "write %zu bytes to %s/%s at offset %llu: %s", len,
-                       log->path, name, (unsigned long long)log->stage_off,
+                       log->path, name, (unsigned long long)log->stage.off,
                        durlog_strerror(rc));
     }
     return 0;
@@ -211,10 +211,10 @@ int dl_tail_zero(durlog *log, struct dl_segmap *m, uint64_t from, uint64_t to)
 int dl_tail_clear_leftover(durlog *log)
 {
     struct dl_shared *sh = log->sh;
-    if (!log->io_pwrite || sh->reserve_end <= sh->tail_off || log->tail.fd < 0 ||
-        log->tail.first_seq != sh->tail_seg)
+    if (!log->io_pwrite || sh->reserve_end <= sh->tail_off || log->tail.cur.fd < 0 ||
+        log->tail.cur.first_seq != sh->tail_seg)
         return 0;
-    int rc = dl_tail_zero(log, &log->tail, sh->tail_off, sh->reserve_end);
+    int rc = dl_tail_zero(log, &log->tail.cur, sh->tail_off, sh->reserve_end);
     if (rc) {
         char name[DL_SEG_NAME_LEN + 1];
         dl_seg_name(name, sh->tail_seg);
@@ -298,8 +298,8 @@ int dl_tail_not_cut(durlog *log)
 {
     struct dl_shared *sh = log->sh;
     struct dl_stat st;
-    uint64_t written = log->stage_len ? log->stage_off : sh->tail_off;
-    if (dl_stat_fd(log->tail.fd, &st) != 0 || st.size >= written)
+    uint64_t written = log->stage.len ? log->stage.off : sh->tail_off;
+    if (dl_stat_fd(log->tail.cur.fd, &st) != 0 || st.size >= written)
         return 0;
     char name[DL_SEG_NAME_LEN + 1];
     dl_seg_name(name, sh->tail_seg);
@@ -327,7 +327,7 @@ int dl_tail_ensure(durlog *log, uint64_t need)
             return rc;
     }
     uint64_t gen = atomic_load(&sh->generation);
-    if (log->tail.fd < 0 || log->tail.first_seq != sh->tail_seg || log->tail_gen != gen) {
+    if (log->tail.cur.fd < 0 || log->tail.cur.first_seq != sh->tail_seg || log->tail.gen != gen) {
         rc = dl_tail_write_stage(log);
         if (rc)
             return rc;
@@ -346,8 +346,8 @@ int dl_tail_ensure(durlog *log, uint64_t need)
         if (sh->tail_ino && dl_stat_fd(m.fd, &st) == 0 && st.ino != sh->tail_ino) {
             dl_seg_close(&m);
             struct dl_stat old;
-            int old_fd = log->tail.fd >= 0 && dl_stat_fd(log->tail.fd, &old) == 0 &&
-                         old.ino == sh->tail_ino ? log->tail.fd : -1;
+            int old_fd = log->tail.cur.fd >= 0 && dl_stat_fd(log->tail.cur.fd, &old) == 0 &&
+                         old.ino == sh->tail_ino ? log->tail.cur.fd : -1;
             rc = dl_mark_replaced_locked(log, sh->tail_seg, old_fd);
             dl_replace_tail(log, NULL, 0);
             return rc;
@@ -355,11 +355,11 @@ int dl_tail_ensure(durlog *log, uint64_t need)
         dl_replace_tail(log, &m, gen);
     }
     /* The segment's own header says how big it is (and how much is mapped). */
-    if (sh->tail_capacity != log->tail.capacity) {
+    if (sh->tail_capacity != log->tail.cur.capacity) {
         char why[160];
         snprintf(why, sizeof why, "tail_capacity %llu, where the tail segment's header "
                  "says %llu", (unsigned long long)sh->tail_capacity,
-                 (unsigned long long)log->tail.capacity);
+                 (unsigned long long)log->tail.cur.capacity);
         return dl_shm_damaged(log, why);
     }
     return 0;
@@ -377,7 +377,7 @@ static int ensure_alloc(durlog *log, uint64_t need)
         return 0;
     /* Small steps while the pre-faulter is working ahead (it will have the
      * next stretch ready soon); otherwise doubling steps. */
-    uint64_t step = atomic_load(&log->pstarted) ? DL_ALLOC_MIN : alloc;
+    uint64_t step = atomic_load(&log->prefault.started) ? DL_ALLOC_MIN : alloc;
     if (step < DL_ALLOC_MIN)
         step = DL_ALLOC_MIN;
     if (step > DL_ALLOC_MAX_STEP)
@@ -386,8 +386,8 @@ static int ensure_alloc(durlog *log, uint64_t need)
     uint64_t grow = dl_page_ceil(alloc + step);
     if (grow < want)
         grow = want;
-    if (grow > log->tail.capacity)
-        grow = log->tail.capacity;
+    if (grow > log->tail.cur.capacity)
+        grow = log->tail.cur.capacity;
     if (grow <= alloc)
         return dl_tail_outside(log, alloc, need);
     /* Grown only if nobody cut it below what it holds: allocating would
@@ -402,18 +402,18 @@ static int ensure_alloc(durlog *log, uint64_t need)
         /* pwrite reports ENOSPC itself, and extends the file: allocating
          * ahead only saves fragmentation, and is skipped (never done by
          * writing zeros) where the file system has no fallocate. */
-        rc = dl_fallocate(log->tail.fd, (off_t)alloc, (off_t)(grow - alloc));
+        rc = dl_fallocate(log->tail.cur.fd, (off_t)alloc, (off_t)(grow - alloc));
         if ((rc == -ENOSPC || rc == -EDQUOT) && want < grow) {
             /* Not room for a whole step: then for what this append needs. */
             grow = want;
-            rc = dl_fallocate(log->tail.fd, (off_t)alloc,
+            rc = dl_fallocate(log->tail.cur.fd, (off_t)alloc,
                               (off_t)(grow - alloc));
         }
         allocated = rc == 0;
         if (rc == -EOPNOTSUPP)
             rc = 0;
     } else {
-        rc = dl_allocate(log->tail.fd, (off_t)alloc, (off_t)(grow - alloc));
+        rc = dl_allocate(log->tail.cur.fd, (off_t)alloc, (off_t)(grow - alloc));
     }
     if (rc) {
         char name[DL_SEG_NAME_LEN + 1];
@@ -422,13 +422,13 @@ static int ensure_alloc(durlog *log, uint64_t need)
                        name, durlog_strerror(rc));
     }
     if (!log->io_pwrite)
-        dl_prefault(log->tail.map, alloc, grow, dl_prefault_for_write(log));
+        dl_prefault(log->tail.cur.map, alloc, grow, dl_prefault_for_write(log));
     else if (allocated)
         /* The last-byte touch (tail_is_free in writer.c) would take a
          * fault on each new page of the read-only mapping: 13,782 faults
          * for 400,000 appends, a quarter of pwrite mode's time. One call
          * maps them. */
-        dl_prefault(log->tail.map, alloc, grow, 0);
+        dl_prefault(log->tail.cur.map, alloc, grow, 0);
     sh->tail_alloc = grow;
     return 0;
 }
@@ -441,5 +441,5 @@ int dl_tail_reserve(durlog *log, uint64_t need)
 
 int dl_prefault_for_write(durlog *log)
 {
-    return !atomic_load_explicit(&log->async_syncing, memory_order_relaxed);
+    return !atomic_load_explicit(&log->prefault.async_syncing, memory_order_relaxed);
 }

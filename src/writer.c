@@ -86,7 +86,7 @@ static void rollback(durlog *log, const struct tail_mark *m)
                 dl_replace_tail(log, &old, atomic_load(&sh->generation));
             }
         }
-    } else if (log->tail.map) {
+    } else if (log->tail.cur.map) {
         /* Only the allocated part can hold anything (stores never go past
          * it); zero it from the end back, so that a writer killed half way
          * leaves whole records followed by zeros (a torn tail), never zeros
@@ -94,7 +94,7 @@ static void rollback(durlog *log, const struct tail_mark *m)
         uint64_t end = sh->reserve_end < sh->tail_alloc ? sh->reserve_end : sh->tail_alloc;
         if (log->io_pwrite && end < sh->reserve_end)
             end = sh->reserve_end; /* pwrite may have gone past tail_alloc */
-        if (dl_tail_zero(log, &log->tail, m->off, end) != 0)
+        if (dl_tail_zero(log, &log->tail.cur, m->off, end) != 0)
             leftover = end; /* dl_tail_clear_leftover tries again */
     }
     sh->next_seq = m->next_seq;
@@ -120,14 +120,14 @@ static int tail_is_free(durlog *log, int flushing)
 {
     struct dl_shared *sh = log->sh;
     uint64_t off = sh->tail_off;
-    uint64_t end = log->stage_len ? log->stage_off : off;
-    if (!dl_seg_span_ok(&log->tail, off, DL_REC_HEADER_SIZE) || !end ||
-        !dl_seg_span_ok(&log->tail, end - 1, 1))
+    uint64_t end = log->stage.len ? log->stage.off : off;
+    if (!dl_seg_span_ok(&log->tail.cur, off, DL_REC_HEADER_SIZE) || !end ||
+        !dl_seg_span_ok(&log->tail.cur, end - 1, 1))
         return dl_tail_outside(log, off, DL_REC_HEADER_SIZE);
-    const unsigned char *p = log->tail.map + off;
+    const unsigned char *p = log->tail.cur.map + off;
     uint64_t bits = 0;
     int readable = off + DL_REC_HEADER_SIZE <= sh->tail_alloc &&
-                   off + DL_REC_HEADER_SIZE <= log->tail.size;
+                   off + DL_REC_HEADER_SIZE <= log->tail.cur.size;
     /* A file cut below the log's end does not always fault by itself: pwrite
      * mode and buffered flushes store nothing through the mapping, and the
      * bytes where the next record goes are read only where the file is
@@ -145,7 +145,7 @@ static int tail_is_free(durlog *log, int flushing)
         if (rc)
             return rc;
     } else {
-        volatile unsigned char last = log->tail.map[end - 1];
+        volatile unsigned char last = log->tail.cur.map[end - 1];
         (void)last;
         uint64_t in_page = end - dl_page_floor(end);
         if (end == off && in_page && in_page + DL_REC_HEADER_SIZE <= dl_page_size())
@@ -190,7 +190,7 @@ static int tail_is_free(durlog *log, int flushing)
 static int tail_faulted(durlog *log)
 {
     char err[DL_ERRMSG_SIZE];
-    int rc = dl_seg_faulted(&log->tail, log->path, err, sizeof err);
+    int rc = dl_seg_faulted(&log->tail.cur, log->path, err, sizeof err);
     if (!rc)
         return 0;
     uint32_t none = DL_FAIL_NONE;
@@ -230,26 +230,26 @@ static int put_record(durlog *log, const void *data, uint32_t len,
     if (log->io_pwrite) {
         /* Staged; written by dl_tail_write_stage before the records are published
          * (contiguous: this handle holds the append lock meanwhile). */
-        if (log->stage_len && log->stage_off + log->stage_len != off && (rc = dl_tail_write_stage(log)))
+        if (log->stage.len && log->stage.off + log->stage.len != off && (rc = dl_tail_write_stage(log)))
             return rc;
-        if (log->stage_len + need > log->stage_cap) {
-            size_t cap = log->stage_cap ? log->stage_cap : DL_STAGE_MIN;
-            while (cap < log->stage_len + need)
+        if (log->stage.len + need > log->stage.cap) {
+            size_t cap = log->stage.cap ? log->stage.cap : DL_STAGE_MIN;
+            while (cap < log->stage.len + need)
                 cap *= 2;
-            unsigned char *nb = realloc(log->stage, cap);
+            unsigned char *nb = realloc(log->stage.buf, cap);
             if (!nb)
                 return dl_fail(log, -ENOMEM, "out of memory framing a record");
-            log->stage = nb;
-            log->stage_cap = cap;
+            log->stage.buf = nb;
+            log->stage.cap = cap;
         }
-        if (!log->stage_len)
-            log->stage_off = off;
-        dl_rec_encode(log->stage + log->stage_len, seq, time_ns, durable, data, len);
-        log->stage_len += need;
+        if (!log->stage.len)
+            log->stage.off = off;
+        dl_rec_encode(log->stage.buf + log->stage.len, seq, time_ns, durable, data, len);
+        log->stage.len += need;
     } else {
-        if (!dl_seg_span_ok(&log->tail, off, need))
+        if (!dl_seg_span_ok(&log->tail.cur, off, need))
             return dl_tail_outside(log, off, need);
-        dl_rec_encode(log->tail.map + off, seq, time_ns, durable, data, len);
+        dl_rec_encode(log->tail.cur.map + off, seq, time_ns, durable, data, len);
     }
     sh->tail_off += need;
     sh->next_seq++;
@@ -268,10 +268,10 @@ int dl_flush_buffer_locked(durlog *log)
     struct dl_shared *sh = log->sh;
     size_t off = 0;
     int rc = 0;
-    if (sh->next_seq >= DL_SEQ_LIMIT - 1 - log->buf_records)
+    if (sh->next_seq >= DL_SEQ_LIMIT - 1 - log->buf.records)
         return dl_fail(log, -EOVERFLOW, "%s: no sequence numbers left", log->path);
-    while (off < log->buf_len) {
-        rc = dl_tail_ensure(log, dl_rec_size(dl_get32(log->buf + off + DL_RECH_LEN)));
+    while (off < log->buf.len) {
+        rc = dl_tail_ensure(log, dl_rec_size(dl_get32(log->buf.data + off + DL_RECH_LEN)));
         if (!rc)
             rc = dl_tail_clear_leftover(log);
         if (!rc)
@@ -283,8 +283,8 @@ int dl_flush_buffer_locked(durlog *log)
         uint64_t durable = atomic_load_explicit(&sh->durable_seq, memory_order_relaxed);
         uint64_t seq = sh->next_seq;
         size_t run = 0, records = 0;
-        while (off + run < log->buf_len) {
-            unsigned char *frame = log->buf + off + run;
+        while (off + run < log->buf.len) {
+            unsigned char *frame = log->buf.data + off + run;
             uint64_t size = dl_rec_size(dl_get32(frame + DL_RECH_LEN));
             if (sh->tail_off + run + size > sh->tail_capacity)
                 break;
@@ -298,14 +298,14 @@ int dl_flush_buffer_locked(durlog *log)
             rc = dl_failed_state(log);
             break;
         }
-        rc = dl_pwrite_all(log->tail.fd, log->buf + off, run, (off_t)at);
+        rc = dl_pwrite_all(log->tail.cur.fd, log->buf.data + off, run, (off_t)at);
         if (rc) {
             /* Part of the run may be in the file: erase it, so that nothing
              * past the tail is ever left non-zero. */
-            dl_seg_refresh_size(&log->tail);
-            uint64_t end = sh->reserve_end < log->tail.size || log->io_pwrite
-                           ? sh->reserve_end : log->tail.size;
-            if (end <= sh->tail_off || dl_tail_zero(log, &log->tail, sh->tail_off, end) == 0)
+            dl_seg_refresh_size(&log->tail.cur);
+            uint64_t end = sh->reserve_end < log->tail.cur.size || log->io_pwrite
+                           ? sh->reserve_end : log->tail.cur.size;
+            if (end <= sh->tail_off || dl_tail_zero(log, &log->tail.cur, sh->tail_off, end) == 0)
                 sh->reserve_end = sh->tail_off; /* else dl_tail_clear_leftover tries again */
             char name[DL_SEG_NAME_LEN + 1];
             dl_seg_name(name, sh->tail_seg);
@@ -319,13 +319,13 @@ int dl_flush_buffer_locked(durlog *log)
             sh->tail_alloc = sh->tail_off;
         sh->next_seq = seq;
         off += run;
-        log->buf_records -= records;
+        log->buf.records -= records;
     }
     if (!rc && off)
         rc = tail_faulted(log); /* tail_is_free looked through the mapping */
     /* What was not written (a full disk) stays buffered for a later try. */
-    memmove(log->buf, log->buf + off, log->buf_len - off);
-    log->buf_len -= off;
+    memmove(log->buf.data, log->buf.data + off, log->buf.len - off);
+    log->buf.len -= off;
     if (off)
         log->last_seq = sh->next_seq;
     return rc;
@@ -335,7 +335,7 @@ int dl_flush_buffer(durlog *log)
 {
     pthread_mutex_lock(&log->mu);
     int rc = 0;
-    if (log->buf_len) {
+    if (log->buf.len) {
         rc = dl_lock_append(log);
         if (!rc) {
             rc = dl_flush_buffer_locked(log);
@@ -391,11 +391,11 @@ static int append_buffered(durlog *log, const durlog_iov *recs, size_t count,
 
     int rc = 0;
     pthread_mutex_lock(&log->mu);
-    if (!log->buf && !(log->buf = malloc(log->opts.buffer_size))) {
+    if (!log->buf.data && !(log->buf.data = malloc(log->opts.buffer_size))) {
         pthread_mutex_unlock(&log->mu);
         return dl_fail(log, -ENOMEM, "out of memory for the record buffer");
     }
-    if (log->buf_len + total > log->opts.buffer_size) {
+    if (log->buf.len + total > log->opts.buffer_size) {
         rc = dl_lock_append(log);
         if (!rc) {
             rc = dl_flush_buffer_locked(log);
@@ -410,7 +410,7 @@ static int append_buffered(durlog *log, const durlog_iov *recs, size_t count,
     uint64_t now = dl_clock_now(&log->clock);
     for (size_t i = 0; i < count; i++) {
         uint64_t size = dl_rec_size(recs[i].len);
-        unsigned char *frame = log->buf + log->buf_len;
+        unsigned char *frame = log->buf.data + log->buf.len;
         memset(frame, 0, DL_REC_HEADER_SIZE);
         dl_put32(frame + DL_RECH_LEN, (uint32_t)recs[i].len);
         dl_put64(frame + DL_RECH_TIME, now);
@@ -418,8 +418,8 @@ static int append_buffered(durlog *log, const durlog_iov *recs, size_t count,
             memcpy(frame + DL_REC_HEADER_SIZE, recs[i].data, recs[i].len);
         memset(frame + DL_REC_HEADER_SIZE + recs[i].len, 0,
                size - DL_REC_HEADER_SIZE - recs[i].len);
-        log->buf_len += size;
-        log->buf_records++;
+        log->buf.len += size;
+        log->buf.records++;
     }
     pthread_mutex_unlock(&log->mu);
     return 0;
@@ -449,8 +449,8 @@ static int append_records(durlog *log, const durlog_iov *recs, size_t count,
     if (level == DURLOG_INTERVAL && (rc = dl_engine_start(log)) != 0)
         return rc;
     if (async && async->level == DURLOG_SYNC &&
-        !atomic_load_explicit(&log->async_syncing, memory_order_relaxed))
-        atomic_store(&log->async_syncing, 1);
+        !atomic_load_explicit(&log->prefault.async_syncing, memory_order_relaxed))
+        atomic_store(&log->prefault.async_syncing, 1);
 
     for (;;) {
         if (async && (rc = dl_async_prepare(log)) != 0)
@@ -468,7 +468,7 @@ static int append_records(durlog *log, const durlog_iov *recs, size_t count,
     }
     /* This handle's earlier buffered records go first: one handle's
      * records keep their order. */
-    if (log->buf_len)
+    if (log->buf.len)
         rc = dl_flush_buffer_locked(log);
     mark_tail(sh, &mark);
     uint64_t now = dl_clock_now(&log->clock);
@@ -476,7 +476,7 @@ static int append_records(durlog *log, const durlog_iov *recs, size_t count,
         rc = put_record(log, recs[i].data, (uint32_t)recs[i].len, now);
     if (!rc)
         rc = dl_tail_write_stage(log);
-    log->stage_len = 0; /* after a failure: rolled back below */
+    log->stage.len = 0; /* after a failure: rolled back below */
     if (!rc)
         rc = tail_faulted(log);
     if (rc)
