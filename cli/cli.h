@@ -1,8 +1,9 @@
 /*
  * cli.h - what the files of the `durlog` command share.
  *
- * durlog.c holds main() and the table of subcommands; each subcommand lives
- * in its own cmd_<name>.c and is described by one struct cli_command.
+ * durlog.c holds main() and the table of subcommands; each subcommand runs
+ * in its own cmd_<name>.c (cli_run_<name>) and is described by one struct
+ * cli_command, all of which (with their help texts) are in commands.c.
  * cli_util.c has the helpers every subcommand uses (option parsing, error
  * reporting, numbers); output.c turns records into text: JSON strings,
  * base64 and RFC 3339 times.
@@ -43,6 +44,15 @@ extern const struct cli_command cli_cmd_check;
 extern const struct cli_command cli_cmd_tail;
 extern const struct cli_command cli_cmd_put;
 extern const struct cli_command cli_cmd_bench;
+
+/* What runs each subcommand (its struct cli_command's `run`). */
+int cli_run_append(const struct cli_command *cmd, int argc, char **argv);
+int cli_run_cat(const struct cli_command *cmd, int argc, char **argv);
+int cli_run_info(const struct cli_command *cmd, int argc, char **argv);
+int cli_run_check(const struct cli_command *cmd, int argc, char **argv);
+int cli_run_tail(const struct cli_command *cmd, int argc, char **argv);
+int cli_run_put(const struct cli_command *cmd, int argc, char **argv);
+int cli_run_bench(const struct cli_command *cmd, int argc, char **argv);
 
 /* ---- cli_util.c ---- */
 

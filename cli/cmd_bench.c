@@ -228,7 +228,7 @@ static int plan_rows(struct plan *plan, const int *levels, int nlevels, const in
     return n;
 }
 
-static int run_bench(const struct cli_command *cmd, int argc, char **argv)
+int cli_run_bench(const struct cli_command *cmd, int argc, char **argv)
 {
     static const struct option longopts[] = {
         { "dir", required_argument, NULL, 'd' },
@@ -454,40 +454,3 @@ static int run_bench(const struct cli_command *cmd, int argc, char **argv)
     }
     return status;
 }
-
-const struct cli_command cli_cmd_bench = {
-    .name = "bench",
-    .synopsis = "[--dir DIR] [--records N] [--size BYTES] [--threads LIST] [--levels LIST]\n"
-                "       [--rounds R] [--quick] [--only TEXT] [-o text|json|csv] [--plot FILE.svg]",
-    .summary = "Measure the articles' write patterns and durlog's levels on this disk.",
-    .details =
-        "Runs in a scratch directory made in DIR (default: the current one, so\n"
-        "that it measures the disk you care about) and removed at the end. Rows:\n"
-        "  stdio fwrite per line; write() per line; write() of 500 lines joined;\n"
-        "  fwrite+fflush+fdatasync per line (the origin article's experiments);\n"
-        "  durlog at each level; sync with 1 thread and with each count in LIST\n"
-        "  (group commit: threads share fdatasyncs); one write() larger than\n"
-        "  Linux's per-call cap (it comes back short) and the same bytes through\n"
-        "  durlog_put's write-all loop, when DIR has about 2.7 GiB free.\n"
-        "Each row: records, records/s, microseconds per record, and the ratio to\n"
-        "the fastest row; durlog rows read their log back and count it. Rows run\n"
-        "interleaved, R rounds (default 5, --quick 1; the two cap rows at most 3),\n"
-        "medians. fsync and sync rows stop at a time budget (0.8 s per round,\n"
-        "--quick 0.25 s); the others write their N records again until the round\n"
-        "has run 0.2 s (--quick 0.05 s). The notes say what each row wrote.\n"
-        "\n"
-        "Options:\n"
-        "  --dir DIR        where to run (default .)\n"
-        "  --records N      records per row (default 100000, --quick 20000)\n"
-        "  --size BYTES     bytes per record, newline included (default 100)\n"
-        "  --threads LIST   thread counts for the sync rows (default 1,4,16,64)\n"
-        "  --levels LIST    durlog levels to run (default buffered,kernel,interval,sync)\n"
-        "  --rounds R       rounds (1 to 16)\n"
-        "  --quick          a run of a few seconds\n"
-        "  -o FORMAT        text (default), json or csv; json and csv include the\n"
-        "                   kernel, file system, CPU, durlog's engine and I/O mode\n"
-        "  --plot FILE.svg  also draw records/s per row on a log scale\n"
-        "  --only TEXT      run only the rows whose name contains TEXT\n"
-        "  -h, --help       show this help\n",
-    .run = run_bench,
-};

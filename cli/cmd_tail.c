@@ -78,7 +78,7 @@ static uint64_t start_seq(uint64_t first, uint64_t end, uint64_t count)
     return end - count;
 }
 
-static int run_tail(const struct cli_command *cmd, int argc, char **argv)
+int cli_run_tail(const struct cli_command *cmd, int argc, char **argv)
 {
     enum { OPT_DURABLE = 256 };
     static const struct option longopts[] = {
@@ -184,29 +184,3 @@ out:
     durlog_reader_close(r);
     return status;
 }
-
-const struct cli_command cli_cmd_tail = {
-    .name = "tail",
-    .synopsis = "[-n COUNT] [-f] [--durable] [-o text|json] LOG",
-    .summary = "Print the last records of LOG; with -f, keep printing new "
-               "ones.",
-    .details =
-        "Options:\n"
-        "  -n, --count COUNT    print the last COUNT records (default 10)\n"
-        "  -f, --follow         then keep printing records as they are\n"
-        "                       appended, until interrupted (SIGINT or\n"
-        "                       SIGTERM: exit 0) or until standard output\n"
-        "                       is closed\n"
-        "  --durable            only records known to be on stable storage:\n"
-        "                       the last COUNT before the durable mark and,\n"
-        "                       with -f, later ones once they are synced\n"
-        "  -o, --output FORMAT  text (default): each payload as raw bytes and\n"
-        "                       a newline\n"
-        "                       json: one object per line,\n"
-        "                       {\"seq\":N,\"time\":\"RFC 3339\",\n"
-        "                        \"data\":\"...\"};\n"
-        "                       a payload that is not UTF-8 is base64 with\n"
-        "                       \"encoding\":\"base64\"\n"
-        "  -h, --help           show this help\n",
-    .run = run_tail,
-};
