@@ -85,6 +85,11 @@ int cli_fail(const struct cli_command *cmd, const char *fmt, ...)
  * string is static: valid until the next call. */
 const char *cli_explain(int err, const char *handle_msg, const char *path);
 
+/* cli_fail for a failure `rc` of the reader r on the log at path: the line
+ * is "<what>: <cli_explain's text>", what formatted from fmt. Returns 1. */
+int cli_reader_fail(const struct cli_command *cmd, durlog_reader *r, const char *path,
+                    int rc, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
 /* Strict unsigned decimal: digits only (no sign, no spaces, no base
  * prefixes), no overflow. Returns 0, or -1 if text is not such a number. */
 int cli_parse_u64(const char *text, uint64_t *out);
@@ -108,6 +113,11 @@ void cli_need_one_log(const struct cli_command *cmd, int argc, char **argv);
  * exit status 1 after reporting. */
 int cli_open_reader(const struct cli_command *cmd, const char *path,
                     int durable_only, durlog_reader **out);
+
+/* cli_open_reader, then the log's facts (durlog_reader_get_info) into info.
+ * Returns 0, or the exit status 1 after reporting (the reader then closed). */
+int cli_open_reader_info(const struct cli_command *cmd, const char *path,
+                         int durable_only, durlog_reader **out, durlog_info *info);
 
 /* Checks standard output after writing to it; with `flush`, flushes it
  * first. Returns 0, or 1 after reporting the write error (silently for

@@ -76,9 +76,8 @@ int cli_run_cat(const struct cli_command *cmd, int argc, char **argv)
             goto out;
         }
         if (rc < 0) {
-            status = cli_fail(cmd, "seeking to seq %" PRIu64 " in %s: %s",
-                              from, path,
-                              cli_explain(rc, durlog_reader_errmsg(r), path));
+            status = cli_reader_fail(cmd, r, path, rc, "seeking to seq %" PRIu64 " in %s",
+                                     from, path);
             goto out;
         }
     }
@@ -89,9 +88,8 @@ int cli_run_cat(const struct cli_command *cmd, int argc, char **argv)
         if (rc == DURLOG_EEND)
             break;
         if (rc < 0) {
-            status = cli_fail(cmd, "reading %s after %" PRIu64 " records: %s",
-                              path, printed,
-                              cli_explain(rc, durlog_reader_errmsg(r), path));
+            status = cli_reader_fail(cmd, r, path, rc, "reading %s after %" PRIu64 " records",
+                                     path, printed);
             goto out;
         }
         rc = cli_write_record(&rec, format);

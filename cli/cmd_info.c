@@ -64,7 +64,7 @@ int cli_run_info(const struct cli_command *cmd, int argc, char **argv)
     durlog_reader *r;
     durlog_info info;
     const char *path;
-    int opt, rc, status;
+    int opt, status;
 
     while ((opt = cli_next_option(cmd, argc, argv, ":o:h", longopts)) != -1) {
         if (opt == 'o')
@@ -73,20 +73,14 @@ int cli_run_info(const struct cli_command *cmd, int argc, char **argv)
     cli_need_one_log(cmd, argc, argv);
     path = argv[optind];
 
-    status = cli_open_reader(cmd, path, 0, &r);
+    status = cli_open_reader_info(cmd, path, 0, &r, &info);
     if (status)
         return status;
-    rc = durlog_reader_get_info(r, &info);
-    if (rc < 0) {
-        status = cli_fail(cmd, "reading facts about %s: %s", path,
-                          cli_explain(rc, durlog_reader_errmsg(r), path));
-    } else {
-        if (format == CLI_FORMAT_JSON)
-            print_json(&info);
-        else
-            print_text(&info);
-        status = cli_check_stdout(cmd, 1);
-    }
+    if (format == CLI_FORMAT_JSON)
+        print_json(&info);
+    else
+        print_text(&info);
+    status = cli_check_stdout(cmd, 1);
     durlog_reader_close(r);
     return status;
 }

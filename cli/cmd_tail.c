@@ -115,22 +115,15 @@ int cli_run_tail(const struct cli_command *cmd, int argc, char **argv)
     cli_need_one_log(cmd, argc, argv);
     path = argv[optind];
 
-    status = cli_open_reader(cmd, path, durable, &r);
+    status = cli_open_reader_info(cmd, path, durable, &r, &info);
     if (status)
         return status;
-
-    rc = durlog_reader_get_info(r, &info);
-    if (rc < 0) {
-        status = cli_fail(cmd, "reading the range of %s: %s", path,
-                          cli_explain(rc, durlog_reader_errmsg(r), path));
-        goto out;
-    }
     start = start_seq(info.first_seq, durable ? info.durable_seq : info.next_seq,
                       count);
     rc = durlog_reader_seek(r, start);
     if (rc < 0) {
-        status = cli_fail(cmd, "seeking to seq %" PRIu64 " in %s: %s", start,
-                          path, cli_explain(rc, durlog_reader_errmsg(r), path));
+        status = cli_reader_fail(cmd, r, path, rc, "seeking to seq %" PRIu64 " in %s", start,
+                                 path);
         goto out;
     }
     if (follow) {
@@ -152,9 +145,7 @@ int cli_run_tail(const struct cli_command *cmd, int argc, char **argv)
                 break;
             rc = durlog_reader_wait(r, FOLLOW_WAIT_MS);
             if (rc < 0 && rc != -ETIMEDOUT) {
-                status = cli_fail(cmd, "waiting for records of %s: %s", path,
-                                  cli_explain(rc, durlog_reader_errmsg(r),
-                                              path));
+                status = cli_reader_fail(cmd, r, path, rc, "waiting for records of %s", path);
                 goto out;
             }
             if (stdout_reader_gone())
@@ -162,9 +153,8 @@ int cli_run_tail(const struct cli_command *cmd, int argc, char **argv)
             continue;
         }
         if (rc < 0) {
-            status = cli_fail(cmd, "reading %s after %" PRIu64 " records: %s",
-                              path, printed,
-                              cli_explain(rc, durlog_reader_errmsg(r), path));
+            status = cli_reader_fail(cmd, r, path, rc, "reading %s after %" PRIu64 " records",
+                                     path, printed);
             goto out;
         }
         rc = cli_write_record(&rec, format);
