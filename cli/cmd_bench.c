@@ -115,45 +115,36 @@ static void read_facts(struct bench_facts *f, const char *dir)
 
 /* ---- the rows ---- */
 
+/* The rows whose name is fixed, by kind; those of K_LEVEL and K_SYNC name
+ * their level or thread count. */
+static const struct {
+    const char *group, *name;
+} row_names[] = {
+    [K_STDIO] = { "article", "stdio fwrite per line, one flush" },
+    [K_WRITE] = { "article", "write() per line" },
+    [K_JOINED] = { "article", "write() of 500 lines joined" },
+    [K_FSYNC] = { "article", "fwrite+fflush+fdatasync per line" },
+    [K_LEVEL] = { "durlog", NULL },
+    [K_SYNC] = { "durlog", NULL },
+    [K_BIGWRITE] = { "cap", NULL },
+    [K_PUT] = { "cap", "same bytes, durlog_put write-all" },
+};
+
 static void name_row(const struct plan *p, struct bench_row *r)
 {
-    const char *group = "article";
-    switch (p->kind) {
-    case K_STDIO:
-        snprintf(r->name, sizeof r->name, "stdio fwrite per line, one flush");
-        break;
-    case K_WRITE:
-        snprintf(r->name, sizeof r->name, "write() per line");
-        break;
-    case K_JOINED:
-        snprintf(r->name, sizeof r->name, "write() of 500 lines joined");
-        break;
-    case K_FSYNC:
-        snprintf(r->name, sizeof r->name, "fwrite+fflush+fdatasync per line");
-        break;
-    case K_LEVEL:
-        group = "durlog";
-        if (p->arg == DURLOG_INTERVAL)
-            snprintf(r->name, sizeof r->name, "durlog interval (fdatasync every %d ms)",
-                     DURLOG_DEFAULT_INTERVAL_MS);
-        else
-            snprintf(r->name, sizeof r->name, "durlog %s", durlog_level_name(p->arg));
-        break;
-    case K_SYNC:
-        group = "durlog";
+    snprintf(r->group, sizeof r->group, "%s", row_names[p->kind].group);
+    if (row_names[p->kind].name)
+        snprintf(r->name, sizeof r->name, "%s", row_names[p->kind].name);
+    else if (p->kind == K_BIGWRITE)
+        snprintf(r->name, sizeof r->name, "one write() of %zu bytes", CAP_BYTES);
+    else if (p->kind == K_SYNC)
         snprintf(r->name, sizeof r->name, "durlog sync, %d thread%s", p->arg,
                  p->arg == 1 ? "" : "s");
-        break;
-    case K_BIGWRITE:
-        group = "cap";
-        snprintf(r->name, sizeof r->name, "one write() of %zu bytes", CAP_BYTES);
-        break;
-    case K_PUT:
-        group = "cap";
-        snprintf(r->name, sizeof r->name, "same bytes, durlog_put write-all");
-        break;
-    }
-    snprintf(r->group, sizeof r->group, "%s", group);
+    else if (p->arg == DURLOG_INTERVAL)
+        snprintf(r->name, sizeof r->name, "durlog interval (fdatasync every %d ms)",
+                 DURLOG_DEFAULT_INTERVAL_MS);
+    else
+        snprintf(r->name, sizeof r->name, "durlog %s", durlog_level_name(p->arg));
 }
 
 static int run_once(struct plan *p, struct bench_ctx *c, struct bench_result *r)
