@@ -1652,10 +1652,8 @@ static void done_count(void *ctx, uint64_t seq, int status)
 static void an_eventfd_that_cannot_be_signalled_is_reported_by_durlog_poll(void)
 {
     struct scratch t;
-    scratch_make(&t);
-    durlog_options o = { .poll_callbacks = 1 };
-    durlog *log;
-    REQUIRE(durlog_open(t.log, &o, &log) == 0);
+    durlog *log = fx_open(&t, &(durlog_options){ .poll_callbacks = 1 });
+    REQUIRE(log);
     REQUIRE(durlog_event_fd(log) >= 0);
     dl_os.eventfd_write = eventfd_write_ebadf;
     unsigned char buf[TU_PAYLOAD_MAX];
@@ -1672,7 +1670,7 @@ static void an_eventfd_that_cannot_be_signalled_is_reported_by_durlog_poll(void)
     for (int i = 0; i < 50 && !atomic_load(&done); i++)
         CHECK(durlog_poll(log, 100) >= 0);
     CHECK_EQ_U64(atomic_load(&done), 1);
-    CHECK_OK(durlog_close(log));
+    CHECK_OK(fx_close(log));
     expect_log(t.log, 1);
 }
 
