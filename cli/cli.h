@@ -104,9 +104,9 @@ enum cli_format cli_format_arg(const struct cli_command *cmd, const char *text);
 /* The argument of -n: a count of records, or a usage error. */
 uint64_t cli_count_arg(const struct cli_command *cmd, const char *text);
 
-/* After the options: exactly one LOG argument is left (argv[optind]), or a
- * usage error (exit 2). */
-void cli_need_one_log(const struct cli_command *cmd, int argc, char **argv);
+/* After the options: exactly one LOG argument is left (argv[optind]), which
+ * it returns, or a usage error (exit 2). */
+const char *cli_need_one_log(const struct cli_command *cmd, int argc, char **argv);
 
 /* Opens a reader on the log at path (only its durable records with
  * durable_only), reporting a failure. Returns 0, or the

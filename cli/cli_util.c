@@ -154,12 +154,13 @@ uint64_t cli_count_arg(const struct cli_command *cmd, const char *text)
     return n;
 }
 
-void cli_need_one_log(const struct cli_command *cmd, int argc, char **argv)
+const char *cli_need_one_log(const struct cli_command *cmd, int argc, char **argv)
 {
     if (optind >= argc)
         cli_usage_error(cmd, "no LOG given");
     if (optind + 1 < argc)
         cli_usage_error(cmd, "one LOG only; unexpected '%s'", argv[optind + 1]);
+    return argv[optind];
 }
 
 int cli_open_reader(const struct cli_command *cmd, const char *path,

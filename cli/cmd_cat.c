@@ -63,8 +63,7 @@ int cli_run_cat(const struct cli_command *cmd, int argc, char **argv)
             break;
         }
     }
-    cli_need_one_log(cmd, argc, argv);
-    path = argv[optind];
+    path = cli_need_one_log(cmd, argc, argv);
 
     status = cli_open_reader(cmd, path, 0, &r);
     if (status)

@@ -101,10 +101,9 @@ int cli_run_check(const struct cli_command *cmd, int argc, char **argv)
         else if (opt == OPT_FORCE)
             flags |= DURLOG_CHECK_FORCE;
     }
-    cli_need_one_log(cmd, argc, argv);
+    path = cli_need_one_log(cmd, argc, argv);
     if ((flags & DURLOG_CHECK_FORCE) && !(flags & DURLOG_CHECK_REPAIR))
         cli_usage_error(cmd, "--force works only with --repair");
-    path = argv[optind];
 
     /* A plain check first: it names the damage a repair would cut, which
      * the report of the repair need not do (it may describe the log as it

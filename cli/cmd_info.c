@@ -70,8 +70,7 @@ int cli_run_info(const struct cli_command *cmd, int argc, char **argv)
         if (opt == 'o')
             format = cli_format_arg(cmd, optarg);
     }
-    cli_need_one_log(cmd, argc, argv);
-    path = argv[optind];
+    path = cli_need_one_log(cmd, argc, argv);
 
     status = cli_open_reader_info(cmd, path, 0, &r, &info);
     if (status)

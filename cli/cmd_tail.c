@@ -112,8 +112,7 @@ int cli_run_tail(const struct cli_command *cmd, int argc, char **argv)
             break;
         }
     }
-    cli_need_one_log(cmd, argc, argv);
-    path = argv[optind];
+    path = cli_need_one_log(cmd, argc, argv);
 
     status = cli_open_reader_info(cmd, path, durable, &r, &info);
     if (status)
