@@ -120,6 +120,14 @@ static unsigned char *pattern(size_t len, uint64_t seed)
     return p;
 }
 
+/* A DEST holding OLD_TEXT, and len bytes of new content for it (pattern
+ * `seed`), malloc'd. */
+static unsigned char *dest_and_new(struct dest *d, size_t len, uint64_t seed)
+{
+    dest_make(d, OLD_TEXT);
+    return pattern(len, seed);
+}
+
 /* ---- content, mode, owner ---- */
 
 static void test_put_new_and_replace(void)
@@ -191,9 +199,8 @@ static void test_put_mode_and_owner(void)
 static void test_put_stream(void)
 {
     struct dest d;
-    dest_make(&d, OLD_TEXT);
     size_t len = 3 << 20;
-    unsigned char *data = pattern(len, 2);
+    unsigned char *data = dest_and_new(&d, len, 2);
     uint64_t rng = 99;
     durlog_put *p;
 
@@ -287,9 +294,8 @@ static void *feed_pipe(void *arg)
 static void test_put_fd_sources(void)
 {
     struct dest d;
-    dest_make(&d, OLD_TEXT);
     size_t len = (5 << 20) + 321;
-    unsigned char *data = pattern(len, 3);
+    unsigned char *data = dest_and_new(&d, len, 3);
     char src[400];
     snprintf(src, sizeof src, "%s/src", d.dir);
     int fd = open(src, O_RDWR | O_CREAT | O_TRUNC, 0644);
@@ -361,9 +367,8 @@ static int record_progress(uint64_t done, uint64_t total, void *arg)
 static void test_put_progress(void)
 {
     struct dest d;
-    dest_make(&d, OLD_TEXT);
     size_t len = (4 << 20) + 17;
-    unsigned char *data = pattern(len, 4);
+    unsigned char *data = dest_and_new(&d, len, 4);
     struct dl_put_tuning saved = dl_put_tuning;
     dl_put_tuning.chunk = 64 << 10;
     struct seen s = { 0 };
@@ -400,9 +405,8 @@ static void test_put_progress(void)
 static void test_put_cancel(void)
 {
     struct dest d;
-    dest_make(&d, OLD_TEXT);
     size_t len = 3 << 20;
-    unsigned char *data = pattern(len, 5);
+    unsigned char *data = dest_and_new(&d, len, 5);
     struct dl_put_tuning saved = dl_put_tuning;
     dl_put_tuning.chunk = 64 << 10;
     char msg[256];
@@ -941,9 +945,8 @@ static int put_kind(int kind, const char *path, const unsigned char *data,
 static void test_put_faults(void)
 {
     struct dest d;
-    dest_make(&d, OLD_TEXT);
     size_t len = 300000;
-    unsigned char *data = pattern(len, 6);
+    unsigned char *data = dest_and_new(&d, len, 6);
     char src[400], msg[512];
     snprintf(src, sizeof src, "%s/src", d.dir);
     int sfd = open(src, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -1059,9 +1062,8 @@ static int killed_put_main(void *arg)
 static void test_put_killed_at_each_step(void)
 {
     struct dest d;
-    dest_make(&d, OLD_TEXT);
     size_t len = 400000;
-    unsigned char *data = pattern(len, 7);
+    unsigned char *data = dest_and_new(&d, len, 7);
     int stale_seen = 0, completed = 0;
 
     for (int named = 0; named < 2; named++) {
@@ -1101,9 +1103,8 @@ static int big_put_main(void *arg)
 static void test_put_killed_at_random(void)
 {
     struct dest d;
-    dest_make(&d, OLD_TEXT);
     size_t len = 64 << 20;
-    unsigned char *data = pattern(len, 8);
+    unsigned char *data = dest_and_new(&d, len, 8);
     uint64_t rng = 1234;
     int old = 0, new = 0;
     for (int round = 0; round < 12; round++) {
@@ -1598,9 +1599,8 @@ static int pl_run(const struct dest *d, int flags, int lying, int named,
 static void test_put_power_loss(void)
 {
     struct dest d;
-    dest_make(&d, OLD_TEXT);
     size_t len = 40000;
-    unsigned char *data = pattern(len, 9);
+    unsigned char *data = dest_and_new(&d, len, 9);
     int states;
 
     for (int named = 0; named < 2; named++) {
