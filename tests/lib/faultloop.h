@@ -38,7 +38,8 @@ static const char *const tu_entry_names[TU_NENTRIES] = {
     "eventfd write",
 };
 
-/* EINTR: a storm, which callers must retry; TU_F_SHORT: the n-th call, if it transfers bytes, transfers one
+/* The faults: an errno; TU_F_EINTR, a storm of them, which callers must
+ * retry; TU_F_SHORT: the n-th call, if it transfers bytes, transfers one
  * (an io_uring submission takes nothing), and is a no-op elsewhere;
  * TU_F_KILL: the process is killed (SIGKILL) as the n-th call starts. */
 enum tu_fault { TU_F_EIO, TU_F_ENOSPC, TU_F_EDQUOT, TU_F_EAGAIN, TU_F_EXDEV, TU_F_EINTR,
@@ -152,7 +153,8 @@ static inline ssize_t tu_f_copy_file_range(int in, off_t *in_off, int out, off_t
 
 static inline int tu_f_sync_file_range(int fd, off_t off, off_t len, unsigned flags)
 {
-    return tu_fault_now(TU_E_SYNC_FILE_RANGE) ? -1 : dl_os_real.sync_file_range(fd, off, len, flags);
+    return tu_fault_now(TU_E_SYNC_FILE_RANGE) ? -1
+                                              : dl_os_real.sync_file_range(fd, off, len, flags);
 }
 
 static inline int tu_f_fdatasync(int fd)
