@@ -292,12 +292,12 @@ static void print_json(const struct row *rows, const struct config *cfg)
 static void parse_args(int argc, char **argv, struct config *cfg)
 {
     const struct bench_opt opts[] = {
-        { "--dir", 's', &cfg->dir, NULL },
-        { "--records", 'i', &cfg->records, NULL },
-        { "--repeats", 'i', &cfg->repeats, NULL },
-        { "--sync-records", 'i', &cfg->sync_records, NULL },
-        { "--json", 'b', &cfg->json, NULL },
-        { NULL, 0, NULL, NULL },
+        BENCH_OPT("--dir", 's', &cfg->dir),
+        BENCH_OPT_RANGE("--records", 'i', &cfg->records, 1, 0),
+        BENCH_OPT_RANGE("--repeats", 'i', &cfg->repeats, 1, 0),
+        BENCH_OPT_RANGE("--sync-records", 'i', &cfg->sync_records, 1, 0),
+        BENCH_OPT("--json", 'b', &cfg->json),
+        BENCH_OPT_END,
     };
 
     *cfg = (struct config){ ".", DEFAULT_RECORDS, DEFAULT_SYNC_RECORDS, DEFAULT_REPEATS, 0 };
@@ -313,11 +313,6 @@ static void parse_args(int argc, char **argv, struct config *cfg)
             STR(DEFAULT_SYNC_RECORDS) ")\n"
             "  --json             print one JSON object instead of the table"))
         exit(2);
-    if (cfg->records < 1 || cfg->repeats < 1 || cfg->sync_records < 1) {
-        fprintf(stderr, "bench_append: --records, --repeats and --sync-records take "
-                "positive counts\n");
-        exit(2);
-    }
 }
 
 int main(int argc, char **argv)

@@ -251,19 +251,14 @@ static int row_uses_uring(int row)
 int main(int argc, char **argv)
 {
     static const struct bench_opt opts[] = {
-        { "--dir", 's', &dir, NULL },
-        { "--records", 'z', &records, NULL },
-        { "--repeats", 'i', &repeats, NULL },
-        { "--rate", 'u', &rate, NULL },
-        { NULL, 0, NULL, NULL },
+        BENCH_OPT("--dir", 's', &dir),
+        BENCH_OPT_RANGE("--records", 'z', &records, BARE_RECORDS, 0),
+        BENCH_OPT_RANGE("--repeats", 'i', &repeats, 1, MAX_REPEATS),
+        BENCH_OPT_RANGE("--rate", 'u', &rate, 1000, 0),
+        BENCH_OPT_END,
     };
     if (bench_parse_opts(argc, argv, opts, "usage: bench_async [--dir DIR] [--records N] [--repeats R] [--rate R]"))
         return 2;
-    if (repeats < 1 || repeats > MAX_REPEATS || records < BARE_RECORDS || rate < 1000) {
-        fprintf(stderr, "bench_async: --repeats 1..%d, --records >= %d, --rate >= 1000\n",
-                MAX_REPEATS, BARE_RECORDS);
-        return 2;
-    }
     scratch = bench_scratch(dir, "bench-tmp");
     sent_ns = calloc(records, sizeof *sent_ns);
     lat_ns = calloc(records, sizeof *lat_ns);

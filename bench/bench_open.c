@@ -543,24 +543,20 @@ int main(int argc, char **argv)
 {
     const char *states_arg = NULL, *sizes_arg = NULL;
     const struct bench_opt opts[] = {
-        { "", 's', &dir, NULL },
-        { "--sizes", 's', &sizes_arg, NULL },
-        { "--repeats", 'i', &repeats, NULL },
-        { "--keep", 'b', &keep, NULL },
-        { "--quick", 'b', &quick, NULL },
-        { "--states", 's', &states_arg, NULL },
-        { "--samples", 'b', &print_samples, NULL },
-        { NULL, 0, NULL, NULL },
+        BENCH_OPT("", 's', &dir),
+        BENCH_OPT("--sizes", 's', &sizes_arg),
+        BENCH_OPT_RANGE("--repeats", 'i', &repeats, 1, MAX_REPEATS),
+        BENCH_OPT("--keep", 'b', &keep),
+        BENCH_OPT("--quick", 'b', &quick),
+        BENCH_OPT("--states", 's', &states_arg),
+        BENCH_OPT("--samples", 'b', &print_samples),
+        BENCH_OPT_END,
     };
 
     if (bench_parse_opts(argc, argv, opts, "usage: bench_open [DIR] [--sizes 1,4,10] "
                          "[--repeats R] [--keep] [--quick] [--states reboot,crashed] "
                          "[--samples]"))
         return 2;
-    if (repeats < 1 || repeats > MAX_REPEATS) {
-        fprintf(stderr, "bench_open: --repeats takes 1 to %d\n", MAX_REPEATS);
-        return 2;
-    }
     if (quick) {
         parse_sizes("64M,256M");
         repeats = 2;

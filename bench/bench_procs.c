@@ -190,17 +190,13 @@ static const char *verdict(double v, double target)
 int main(int argc, char **argv)
 {
     static const struct bench_opt opts[] = {
-        { "--dir", 's', &dir, NULL },
-        { "--seconds", 'd', &seconds, NULL },
-        { "--repeats", 'i', &repeats, NULL },
-        { NULL, 0, NULL, NULL },
+        BENCH_OPT("--dir", 's', &dir),
+        BENCH_OPT_RANGE("--seconds", 'd', &seconds, 0.05, 60),
+        BENCH_OPT_RANGE("--repeats", 'i', &repeats, 1, MAX_REPEATS),
+        BENCH_OPT_END,
     };
     if (bench_parse_opts(argc, argv, opts, "usage: bench_procs [--dir DIR] [--seconds S] [--repeats R]"))
         return 2;
-    if (seconds < 0.05 || seconds > 60 || repeats < 1 || repeats > MAX_REPEATS) {
-        fprintf(stderr, "bench_procs: --seconds 0.05..60, --repeats 1..%d\n", MAX_REPEATS);
-        return 2;
-    }
     if (!(run = bench_shared_alloc(sizeof *run)))
         die("mmap", -errno);
     const char *scratch = bench_scratch(dir, "bench-tmp");

@@ -720,12 +720,12 @@ int main(int argc, char **argv)
     uint64_t mib = DEFAULT_MIB;
     durlog_bin = getenv("DURLOG_BIN");
     const struct bench_opt opts[] = {
-        { "--dir", 's', &dir, NULL },
-        { "--repeats", 'i', &repeats, NULL },
-        { "--mib", 'u', &mib, NULL },
-        { "--durlog", 's', &durlog_bin, NULL },
-        { "--only", 's', &only, NULL },
-        { NULL, 0, NULL, NULL },
+        BENCH_OPT("--dir", 's', &dir),
+        BENCH_OPT("--repeats", 'i', &repeats),
+        BENCH_OPT_RANGE("--mib", 'u', &mib, 1, 65536),
+        BENCH_OPT("--durlog", 's', &durlog_bin),
+        BENCH_OPT("--only", 's', &only),
+        BENCH_OPT_END,
     };
     if (bench_parse_opts(argc, argv, opts,
                          "usage: bench_put [--dir DIR] [--repeats R] [--mib N] "
@@ -735,8 +735,6 @@ int main(int argc, char **argv)
         dir = ".";
     if (repeats < 1 || repeats > MAX_REPEATS)
         bench_die("--repeats must be 1 to %d", MAX_REPEATS);
-    if (mib < 1 || mib > 65536)
-        bench_die("--mib must be 1 to 65536");
     size = mib * MIB;
     if (!durlog_bin || !*durlog_bin)
         durlog_bin = find_durlog();

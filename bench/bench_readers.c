@@ -225,20 +225,14 @@ static struct result durlog_row(const char *path, unsigned spin_us)
 int main(int argc, char **argv)
 {
     static const struct bench_opt opts[] = {
-        { "--dir", 's', &dir, NULL },
-        { "--records", 'i', &records, NULL },
-        { "--gap-us", 'i', &gap_us, NULL },
-        { "--repeats", 'i', &repeats, NULL },
-        { NULL, 0, NULL, NULL },
+        BENCH_OPT("--dir", 's', &dir),
+        BENCH_OPT_RANGE("--records", 'i', &records, 100, 0),
+        BENCH_OPT_RANGE("--gap-us", 'i', &gap_us, 10, 100000),
+        BENCH_OPT_RANGE("--repeats", 'i', &repeats, 1, MAX_REPEATS),
+        BENCH_OPT_END,
     };
     if (bench_parse_opts(argc, argv, opts, "usage: bench_readers [--dir DIR] [--records N] [--gap-us G] [--repeats R]"))
         return 2;
-    if (records < 100 || gap_us < 10 || gap_us > 100000 || repeats < 1 ||
-        repeats > MAX_REPEATS) {
-        fprintf(stderr, "bench_readers: --records >= 100, --gap-us 10..100000, "
-                "--repeats 1..%d\n", MAX_REPEATS);
-        return 2;
-    }
     sh = bench_shared_alloc(sizeof *sh + ((size_t)records + 1) * sizeof(uint64_t));
     if (!sh)
         die("mmap", -errno);

@@ -122,17 +122,13 @@ int main(int argc, char **argv)
     int rounds = 7;
     const char *dir = "build/bench-readpath";
     const struct bench_opt opts[] = {
-        { "--records", 'u', &records, NULL },
-        { "--rounds", 'i', &rounds, NULL },
-        { "", 's', &dir, NULL },
-        { NULL, 0, NULL, NULL },
+        BENCH_OPT_RANGE("--records", 'u', &records, 1, 0),
+        BENCH_OPT_RANGE("--rounds", 'i', &rounds, 1, 99),
+        BENCH_OPT("", 's', &dir),
+        BENCH_OPT_END,
     };
     if (bench_parse_opts(argc, argv, opts, "usage: bench_readpath [--records N] [--rounds R] [DIR]"))
         return 2;
-    if (rounds < 1 || rounds > 99 || records == 0) {
-        fprintf(stderr, "bench_readpath: --rounds takes 1 to 99, --records a count from 1\n");
-        return 2;
-    }
     char log_path[600], err[700];
     snprintf(log_path, sizeof log_path, "%s/log", dir);
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)

@@ -296,19 +296,15 @@ static void stop_redis(void)
 int main(int argc, char **argv)
 {
     static const struct bench_opt opts[] = {
-        { "--dir", 's', &dir, NULL },
-        { "--seconds", 'd', &seconds, NULL },
-        { "--threads", 'f', NULL, parse_threads },
-        { "--repeats", 'i', &repeats, NULL },
-        { NULL, 0, NULL, NULL },
+        BENCH_OPT("--dir", 's', &dir),
+        BENCH_OPT_RANGE("--seconds", 'd', &seconds, 0.001, 0),
+        BENCH_OPT_FN("--threads", parse_threads),
+        BENCH_OPT_RANGE("--repeats", 'i', &repeats, 1, 15),
+        BENCH_OPT_END,
     };
     if (bench_parse_opts(argc, argv, opts, "usage: bench_sync [--dir DIR] [--seconds S] "
                                            "[--threads 1,4,16,64] [--repeats R]"))
         return 2;
-    if (seconds <= 0 || repeats < 1 || repeats > 15) {
-        fprintf(stderr, "bench_sync: bad --seconds or --repeats\n");
-        return 2;
-    }
     /* Absolute (bench_scratch's is): Redis resolves its file names after
      * changing directory. */
     scratch = bench_scratch(dir, "bench-sync");

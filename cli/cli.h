@@ -1,8 +1,9 @@
 /*
  * cli.h - what the files of the `durlog` command share.
  *
- * durlog.c holds main() and the table of subcommands; each subcommand lives
- * in its own cmd_<name>.c and is described by one struct cli_command.
+ * durlog.c holds main() and the table of subcommands; each subcommand runs
+ * in its own cmd_<name>.c (cli_run_<name>) and is described by one struct
+ * cli_command, all of which (with their help texts) are in commands.c.
  * cli_util.c has the helpers every subcommand uses (option parsing, error
  * reporting, numbers); output.c turns records into text: JSON strings,
  * base64 and RFC 3339 times.
@@ -44,6 +45,15 @@ extern const struct cli_command cli_cmd_tail;
 extern const struct cli_command cli_cmd_put;
 extern const struct cli_command cli_cmd_bench;
 
+/* What runs each subcommand (its struct cli_command's `run`). */
+int cli_run_append(const struct cli_command *cmd, int argc, char **argv);
+int cli_run_cat(const struct cli_command *cmd, int argc, char **argv);
+int cli_run_info(const struct cli_command *cmd, int argc, char **argv);
+int cli_run_check(const struct cli_command *cmd, int argc, char **argv);
+int cli_run_tail(const struct cli_command *cmd, int argc, char **argv);
+int cli_run_put(const struct cli_command *cmd, int argc, char **argv);
+int cli_run_bench(const struct cli_command *cmd, int argc, char **argv);
+
 /* ---- cli_util.c ---- */
 
 /* Prints "usage: durlog <name> <synopsis>", the summary and the details. */
@@ -75,6 +85,11 @@ int cli_fail(const struct cli_command *cmd, const char *fmt, ...)
  * string is static: valid until the next call. */
 const char *cli_explain(int err, const char *handle_msg, const char *path);
 
+/* cli_fail for a failure `rc` of the reader r on the log at path: the line
+ * is "<what>: <cli_explain's text>", what formatted from fmt. Returns 1. */
+int cli_reader_fail(const struct cli_command *cmd, durlog_reader *r, const char *path,
+                    int rc, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
 /* Strict unsigned decimal: digits only (no sign, no spaces, no base
  * prefixes), no overflow. Returns 0, or -1 if text is not such a number. */
 int cli_parse_u64(const char *text, uint64_t *out);
@@ -89,15 +104,20 @@ enum cli_format cli_format_arg(const struct cli_command *cmd, const char *text);
 /* The argument of -n: a count of records, or a usage error. */
 uint64_t cli_count_arg(const struct cli_command *cmd, const char *text);
 
-/* After the options: exactly one LOG argument is left (argv[optind]), or a
- * usage error (exit 2). */
-void cli_need_one_log(const struct cli_command *cmd, int argc, char **argv);
+/* After the options: exactly one LOG argument is left (argv[optind]), which
+ * it returns, or a usage error (exit 2). */
+const char *cli_need_one_log(const struct cli_command *cmd, int argc, char **argv);
 
 /* Opens a reader on the log at path (only its durable records with
  * durable_only), reporting a failure. Returns 0, or the
  * exit status 1 after reporting. */
 int cli_open_reader(const struct cli_command *cmd, const char *path,
                     int durable_only, durlog_reader **out);
+
+/* cli_open_reader, then the log's facts (durlog_reader_get_info) into info.
+ * Returns 0, or the exit status 1 after reporting (the reader then closed). */
+int cli_open_reader_info(const struct cli_command *cmd, const char *path,
+                         int durable_only, durlog_reader **out, durlog_info *info);
 
 /* Checks standard output after writing to it; with `flush`, flushes it
  * first. Returns 0, or 1 after reporting the write error (silently for

@@ -78,6 +78,18 @@ int cli_fail(const struct cli_command *cmd, const char *fmt, ...)
     return CLI_EXIT_FAILURE;
 }
 
+int cli_reader_fail(const struct cli_command *cmd, durlog_reader *r, const char *path,
+                    int rc, const char *fmt, ...)
+{
+    char what[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    return cli_fail(cmd, "%s: %s", what, cli_explain(rc, durlog_reader_errmsg(r), path));
+}
+
 const char *cli_explain(int err, const char *handle_msg, const char *path)
 {
     static char buf[2048];
@@ -142,12 +154,13 @@ uint64_t cli_count_arg(const struct cli_command *cmd, const char *text)
     return n;
 }
 
-void cli_need_one_log(const struct cli_command *cmd, int argc, char **argv)
+const char *cli_need_one_log(const struct cli_command *cmd, int argc, char **argv)
 {
     if (optind >= argc)
         cli_usage_error(cmd, "no LOG given");
     if (optind + 1 < argc)
         cli_usage_error(cmd, "one LOG only; unexpected '%s'", argv[optind + 1]);
+    return argv[optind];
 }
 
 int cli_open_reader(const struct cli_command *cmd, const char *path,
@@ -167,6 +180,21 @@ int cli_open_reader(const struct cli_command *cmd, const char *path,
     return cli_fail(cmd, "%s %s: %s",
                     rc == -ENOENT ? "no log at" : "cannot open log", path,
                     cli_explain(rc, errbuf, path));
+}
+
+int cli_open_reader_info(const struct cli_command *cmd, const char *path,
+                         int durable_only, durlog_reader **out, durlog_info *info)
+{
+    int status = cli_open_reader(cmd, path, durable_only, out);
+    if (status)
+        return status;
+    int rc = durlog_reader_get_info(*out, info);
+    if (rc == 0)
+        return 0;
+    status = cli_reader_fail(cmd, *out, path, rc, "reading facts about %s", path);
+    durlog_reader_close(*out);
+    *out = NULL;
+    return status;
 }
 
 int cli_check_stdout(const struct cli_command *cmd, int flush)

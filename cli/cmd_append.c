@@ -191,7 +191,7 @@ static void print_recovery(const char *path, const durlog *log)
     fprintf(stderr, "\n");
 }
 
-static int run_append(const struct cli_command *cmd, int argc, char **argv)
+int cli_run_append(const struct cli_command *cmd, int argc, char **argv)
 {
     static const struct option longopts[] = {
         { "durability", required_argument, NULL, 'd' },
@@ -271,34 +271,3 @@ static int run_append(const struct cli_command *cmd, int argc, char **argv)
         status = cli_check_stdout(cmd, 1);
     return status;
 }
-
-const struct cli_command cli_cmd_append = {
-    .name = "append",
-    .synopsis = "[-d LEVEL] [-v] [--allow-foreign-owner] LOG [RECORD...]",
-    .summary = "Append each RECORD, or each line of standard input, as a "
-               "record.",
-    .details =
-        "Creates LOG (a directory) if it does not exist. Without RECORD\n"
-        "arguments each line of standard input becomes one record, without\n"
-        "its newline; an empty line is an empty record and a last line with\n"
-        "no newline counts too. Options end at LOG: every argument after it\n"
-        "is a record, even one that starts with '-'.\n"
-        "\n"
-        "Options:\n"
-        "  -d, --durability LEVEL  what is true when a record is acknowledged\n"
-        "                          (default kernel):\n"
-        "        buffered  in memory, unseen by readers, until durlog exits\n"
-        "                  or about 64 KiB have gathered; lost if killed\n"
-        "        kernel    in the page cache: survives a crash of durlog,\n"
-        "                  not a power loss\n"
-        "        interval  kernel, and synced before durlog exits\n"
-        "        sync      on stable storage: survives a power loss\n"
-        "  -v, --verbose           print `appended seq N` for each record\n"
-        "      --allow-foreign-owner\n"
-        "                          as root, append to a log whose directory\n"
-        "                          another user owns (refused otherwise: that\n"
-        "                          user could make root write through any file);\n"
-        "                          new files are given to that user\n"
-        "  -h, --help              show this help\n",
-    .run = run_append,
-};

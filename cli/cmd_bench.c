@@ -115,45 +115,36 @@ static void read_facts(struct bench_facts *f, const char *dir)
 
 /* ---- the rows ---- */
 
+/* The rows whose name is fixed, by kind; those of K_LEVEL and K_SYNC name
+ * their level or thread count. */
+static const struct {
+    const char *group, *name;
+} row_names[] = {
+    [K_STDIO] = { "article", "stdio fwrite per line, one flush" },
+    [K_WRITE] = { "article", "write() per line" },
+    [K_JOINED] = { "article", "write() of 500 lines joined" },
+    [K_FSYNC] = { "article", "fwrite+fflush+fdatasync per line" },
+    [K_LEVEL] = { "durlog", NULL },
+    [K_SYNC] = { "durlog", NULL },
+    [K_BIGWRITE] = { "cap", NULL },
+    [K_PUT] = { "cap", "same bytes, durlog_put write-all" },
+};
+
 static void name_row(const struct plan *p, struct bench_row *r)
 {
-    const char *group = "article";
-    switch (p->kind) {
-    case K_STDIO:
-        snprintf(r->name, sizeof r->name, "stdio fwrite per line, one flush");
-        break;
-    case K_WRITE:
-        snprintf(r->name, sizeof r->name, "write() per line");
-        break;
-    case K_JOINED:
-        snprintf(r->name, sizeof r->name, "write() of 500 lines joined");
-        break;
-    case K_FSYNC:
-        snprintf(r->name, sizeof r->name, "fwrite+fflush+fdatasync per line");
-        break;
-    case K_LEVEL:
-        group = "durlog";
-        if (p->arg == DURLOG_INTERVAL)
-            snprintf(r->name, sizeof r->name, "durlog interval (fdatasync every %d ms)",
-                     DURLOG_DEFAULT_INTERVAL_MS);
-        else
-            snprintf(r->name, sizeof r->name, "durlog %s", durlog_level_name(p->arg));
-        break;
-    case K_SYNC:
-        group = "durlog";
+    snprintf(r->group, sizeof r->group, "%s", row_names[p->kind].group);
+    if (row_names[p->kind].name)
+        snprintf(r->name, sizeof r->name, "%s", row_names[p->kind].name);
+    else if (p->kind == K_BIGWRITE)
+        snprintf(r->name, sizeof r->name, "one write() of %zu bytes", CAP_BYTES);
+    else if (p->kind == K_SYNC)
         snprintf(r->name, sizeof r->name, "durlog sync, %d thread%s", p->arg,
                  p->arg == 1 ? "" : "s");
-        break;
-    case K_BIGWRITE:
-        group = "cap";
-        snprintf(r->name, sizeof r->name, "one write() of %zu bytes", CAP_BYTES);
-        break;
-    case K_PUT:
-        group = "cap";
-        snprintf(r->name, sizeof r->name, "same bytes, durlog_put write-all");
-        break;
-    }
-    snprintf(r->group, sizeof r->group, "%s", group);
+    else if (p->arg == DURLOG_INTERVAL)
+        snprintf(r->name, sizeof r->name, "durlog interval (fdatasync every %d ms)",
+                 DURLOG_DEFAULT_INTERVAL_MS);
+    else
+        snprintf(r->name, sizeof r->name, "durlog %s", durlog_level_name(p->arg));
 }
 
 static int run_once(struct plan *p, struct bench_ctx *c, struct bench_result *r)
@@ -228,7 +219,7 @@ static int plan_rows(struct plan *plan, const int *levels, int nlevels, const in
     return n;
 }
 
-static int run_bench(const struct cli_command *cmd, int argc, char **argv)
+int cli_run_bench(const struct cli_command *cmd, int argc, char **argv)
 {
     static const struct option longopts[] = {
         { "dir", required_argument, NULL, 'd' },
@@ -454,40 +445,3 @@ static int run_bench(const struct cli_command *cmd, int argc, char **argv)
     }
     return status;
 }
-
-const struct cli_command cli_cmd_bench = {
-    .name = "bench",
-    .synopsis = "[--dir DIR] [--records N] [--size BYTES] [--threads LIST] [--levels LIST]\n"
-                "       [--rounds R] [--quick] [--only TEXT] [-o text|json|csv] [--plot FILE.svg]",
-    .summary = "Measure the articles' write patterns and durlog's levels on this disk.",
-    .details =
-        "Runs in a scratch directory made in DIR (default: the current one, so\n"
-        "that it measures the disk you care about) and removed at the end. Rows:\n"
-        "  stdio fwrite per line; write() per line; write() of 500 lines joined;\n"
-        "  fwrite+fflush+fdatasync per line (the origin article's experiments);\n"
-        "  durlog at each level; sync with 1 thread and with each count in LIST\n"
-        "  (group commit: threads share fdatasyncs); one write() larger than\n"
-        "  Linux's per-call cap (it comes back short) and the same bytes through\n"
-        "  durlog_put's write-all loop, when DIR has about 2.7 GiB free.\n"
-        "Each row: records, records/s, microseconds per record, and the ratio to\n"
-        "the fastest row; durlog rows read their log back and count it. Rows run\n"
-        "interleaved, R rounds (default 5, --quick 1; the two cap rows at most 3),\n"
-        "medians. fsync and sync rows stop at a time budget (0.8 s per round,\n"
-        "--quick 0.25 s); the others write their N records again until the round\n"
-        "has run 0.2 s (--quick 0.05 s). The notes say what each row wrote.\n"
-        "\n"
-        "Options:\n"
-        "  --dir DIR        where to run (default .)\n"
-        "  --records N      records per row (default 100000, --quick 20000)\n"
-        "  --size BYTES     bytes per record, newline included (default 100)\n"
-        "  --threads LIST   thread counts for the sync rows (default 1,4,16,64)\n"
-        "  --levels LIST    durlog levels to run (default buffered,kernel,interval,sync)\n"
-        "  --rounds R       rounds (1 to 16)\n"
-        "  --quick          a run of a few seconds\n"
-        "  -o FORMAT        text (default), json or csv; json and csv include the\n"
-        "                   kernel, file system, CPU, durlog's engine and I/O mode\n"
-        "  --plot FILE.svg  also draw records/s per row on a log scale\n"
-        "  --only TEXT      run only the rows whose name contains TEXT\n"
-        "  -h, --help       show this help\n",
-    .run = run_bench,
-};

@@ -31,7 +31,7 @@ static int report_not_found(const struct cli_command *cmd, durlog_reader *r,
                     info.first_seq, info.next_seq - 1, info.next_seq);
 }
 
-static int run_cat(const struct cli_command *cmd, int argc, char **argv)
+int cli_run_cat(const struct cli_command *cmd, int argc, char **argv)
 {
     enum { OPT_FROM = 256 };
     static const struct option longopts[] = {
@@ -63,8 +63,7 @@ static int run_cat(const struct cli_command *cmd, int argc, char **argv)
             break;
         }
     }
-    cli_need_one_log(cmd, argc, argv);
-    path = argv[optind];
+    path = cli_need_one_log(cmd, argc, argv);
 
     status = cli_open_reader(cmd, path, 0, &r);
     if (status)
@@ -76,9 +75,8 @@ static int run_cat(const struct cli_command *cmd, int argc, char **argv)
             goto out;
         }
         if (rc < 0) {
-            status = cli_fail(cmd, "seeking to seq %" PRIu64 " in %s: %s",
-                              from, path,
-                              cli_explain(rc, durlog_reader_errmsg(r), path));
+            status = cli_reader_fail(cmd, r, path, rc, "seeking to seq %" PRIu64 " in %s",
+                                     from, path);
             goto out;
         }
     }
@@ -89,9 +87,8 @@ static int run_cat(const struct cli_command *cmd, int argc, char **argv)
         if (rc == DURLOG_EEND)
             break;
         if (rc < 0) {
-            status = cli_fail(cmd, "reading %s after %" PRIu64 " records: %s",
-                              path, printed,
-                              cli_explain(rc, durlog_reader_errmsg(r), path));
+            status = cli_reader_fail(cmd, r, path, rc, "reading %s after %" PRIu64 " records",
+                                     path, printed);
             goto out;
         }
         rc = cli_write_record(&rec, format);
@@ -107,23 +104,3 @@ out:
     durlog_reader_close(r);
     return status;
 }
-
-const struct cli_command cli_cmd_cat = {
-    .name = "cat",
-    .synopsis = "[--from SEQ] [-n COUNT] [-o text|json] LOG",
-    .summary = "Print the records of LOG, oldest first.",
-    .details =
-        "Options:\n"
-        "  --from SEQ           start at sequence number SEQ (default: the\n"
-        "                       first record still in the log)\n"
-        "  -n, --count COUNT    print at most COUNT records\n"
-        "  -o, --output FORMAT  text (default): each payload as raw bytes and\n"
-        "                       a newline\n"
-        "                       json: one object per line,\n"
-        "                       {\"seq\":N,\"time\":\"RFC 3339\",\n"
-        "                        \"data\":\"...\"};\n"
-        "                       a payload that is not UTF-8 is base64 with\n"
-        "                       \"encoding\":\"base64\"\n"
-        "  -h, --help           show this help\n",
-    .run = run_cat,
-};

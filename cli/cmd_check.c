@@ -82,7 +82,7 @@ static int check_failed(const struct cli_command *cmd, const char *doing,
                     path, cli_explain(err, report->problem, path));
 }
 
-static int run_check(const struct cli_command *cmd, int argc, char **argv)
+int cli_run_check(const struct cli_command *cmd, int argc, char **argv)
 {
     enum { OPT_REPAIR = 256, OPT_FORCE };
     static const struct option longopts[] = {
@@ -101,10 +101,9 @@ static int run_check(const struct cli_command *cmd, int argc, char **argv)
         else if (opt == OPT_FORCE)
             flags |= DURLOG_CHECK_FORCE;
     }
-    cli_need_one_log(cmd, argc, argv);
+    path = cli_need_one_log(cmd, argc, argv);
     if ((flags & DURLOG_CHECK_FORCE) && !(flags & DURLOG_CHECK_REPAIR))
         cli_usage_error(cmd, "--force works only with --repair");
-    path = argv[optind];
 
     /* A plain check first: it names the damage a repair would cut, which
      * the report of the repair need not do (it may describe the log as it
@@ -137,22 +136,3 @@ static int run_check(const struct cli_command *cmd, int argc, char **argv)
                             rc, &now);
     return print_findings(cmd, path, &now);
 }
-
-const struct cli_command cli_cmd_check = {
-    .name = "check",
-    .synopsis = "[--repair] [--force] LOG",
-    .summary = "Verify every record of LOG; optionally cut damage away.",
-    .details =
-        "Prints the segments, records and seq range found and, if the log is\n"
-        "damaged, the first problem (segment, offset, what) and what to do.\n"
-        "Exit status: 0 clean (or clean after a repair), 1 damaged or the\n"
-        "check failed, 2 usage error.\n"
-        "\n"
-        "Options:\n"
-        "  --repair   cut a torn tail (the log must not be open by a writer);\n"
-        "             the cut bytes go to a side file <segment>.cut-<offset>\n"
-        "  --force    with --repair: also cut at damage before the tail,\n"
-        "             dropping every record after it\n"
-        "  -h, --help show this help\n",
-    .run = run_check,
-};

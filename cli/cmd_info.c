@@ -53,7 +53,7 @@ static void print_json(const durlog_info *info)
            info->next_seq, info->durable_seq, info->bytes, info->disk_bytes, info->missing);
 }
 
-static int run_info(const struct cli_command *cmd, int argc, char **argv)
+int cli_run_info(const struct cli_command *cmd, int argc, char **argv)
 {
     static const struct option longopts[] = {
         { "output", required_argument, NULL, 'o' },
@@ -64,47 +64,22 @@ static int run_info(const struct cli_command *cmd, int argc, char **argv)
     durlog_reader *r;
     durlog_info info;
     const char *path;
-    int opt, rc, status;
+    int opt, status;
 
     while ((opt = cli_next_option(cmd, argc, argv, ":o:h", longopts)) != -1) {
         if (opt == 'o')
             format = cli_format_arg(cmd, optarg);
     }
-    cli_need_one_log(cmd, argc, argv);
-    path = argv[optind];
+    path = cli_need_one_log(cmd, argc, argv);
 
-    status = cli_open_reader(cmd, path, 0, &r);
+    status = cli_open_reader_info(cmd, path, 0, &r, &info);
     if (status)
         return status;
-    rc = durlog_reader_get_info(r, &info);
-    if (rc < 0) {
-        status = cli_fail(cmd, "reading facts about %s: %s", path,
-                          cli_explain(rc, durlog_reader_errmsg(r), path));
-    } else {
-        if (format == CLI_FORMAT_JSON)
-            print_json(&info);
-        else
-            print_text(&info);
-        status = cli_check_stdout(cmd, 1);
-    }
+    if (format == CLI_FORMAT_JSON)
+        print_json(&info);
+    else
+        print_text(&info);
+    status = cli_check_stdout(cmd, 1);
     durlog_reader_close(r);
     return status;
 }
-
-const struct cli_command cli_cmd_info = {
-    .name = "info",
-    .synopsis = "[-o text|json] LOG",
-    .summary = "Print facts about LOG: segments, records, seq range, size.",
-    .details =
-        "Fields: segments; records; first seq and last seq (\"none\" when the\n"
-        "log is empty); next seq (the number the next record will get);\n"
-        "durable seq (records below it are known to be on stable storage);\n"
-        "bytes (of records, headers included); disk bytes (the segment\n"
-        "files' size on disk).\n"
-        "\n"
-        "Options:\n"
-        "  -o, --output FORMAT  text (default; `key: value` lines) or json\n"
-        "                       (one object; last_seq is null when empty)\n"
-        "  -h, --help           show this help\n",
-    .run = run_info,
-};

@@ -173,7 +173,7 @@ static int parse_mode(const char *text, mode_t *out)
     return 0;
 }
 
-static int run_put(const struct cli_command *cmd, int argc, char **argv)
+int cli_run_put(const struct cli_command *cmd, int argc, char **argv)
 {
     static const struct option longopts[] = {
         { "no-sync", no_argument, NULL, 's' },
@@ -282,37 +282,3 @@ static int run_put(const struct cli_command *cmd, int argc, char **argv)
     }
     return CLI_EXIT_OK;
 }
-
-const struct cli_command cli_cmd_put = {
-    .name = "put",
-    .synopsis = "[--no-sync] [--progress|--no-progress] [--mode MODE] SRC DEST",
-    .summary = "Write the file DEST as a copy of SRC, atomically and durably.",
-    .details =
-        "DEST is replaced as a whole: after a crash or power loss at any moment\n"
-        "it holds its old content or the complete new one, never a part. The\n"
-        "copy goes to a temporary file in DEST's directory, is synced, then\n"
-        "renamed over DEST, and the directory is synced. SRC - reads standard\n"
-        "input. An existing DEST keeps its permissions (and owner, where\n"
-        "allowed). Symbolic links on the way and a link DEST are followed\n"
-        "(the file a link DEST names is replaced, the link kept), except where\n"
-        "the kernel's protected_symlinks rule would not: a link in a sticky\n"
-        "world-writable directory such as /tmp that belongs to neither you nor\n"
-        "the directory's owner is refused, and so is a link to a missing file.\n"
-        "On failure DEST is left as it was and no temporary file remains.\n"
-        "\n"
-        "Options:\n"
-        "  --no-sync      skip the syncs: faster, but a power loss may leave\n"
-        "                 DEST empty or partial (a killed process cannot)\n"
-        "  --progress     show progress on standard error even when it is not\n"
-        "                 a terminal (one line a second there)\n"
-        "  --no-progress  show nothing, even on a terminal\n"
-        "  --mode MODE    give DEST these octal permission bits (e.g. 644)\n"
-        "  -h, --help     show this help\n"
-        "\n"
-        "Progress: bytes, percentage and ETA when SRC's size is known, and the\n"
-        "rate; then a summary with the byte count. Exit status 0 once DEST is\n"
-        "on stable storage, 1 on failure (also when DEST was replaced but its\n"
-        "directory could not be synced: the message says so), 2 on a usage\n"
-        "error.\n",
-    .run = run_put,
-};

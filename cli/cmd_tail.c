@@ -78,7 +78,7 @@ static uint64_t start_seq(uint64_t first, uint64_t end, uint64_t count)
     return end - count;
 }
 
-static int run_tail(const struct cli_command *cmd, int argc, char **argv)
+int cli_run_tail(const struct cli_command *cmd, int argc, char **argv)
 {
     enum { OPT_DURABLE = 256 };
     static const struct option longopts[] = {
@@ -112,25 +112,17 @@ static int run_tail(const struct cli_command *cmd, int argc, char **argv)
             break;
         }
     }
-    cli_need_one_log(cmd, argc, argv);
-    path = argv[optind];
+    path = cli_need_one_log(cmd, argc, argv);
 
-    status = cli_open_reader(cmd, path, durable, &r);
+    status = cli_open_reader_info(cmd, path, durable, &r, &info);
     if (status)
         return status;
-
-    rc = durlog_reader_get_info(r, &info);
-    if (rc < 0) {
-        status = cli_fail(cmd, "reading the range of %s: %s", path,
-                          cli_explain(rc, durlog_reader_errmsg(r), path));
-        goto out;
-    }
     start = start_seq(info.first_seq, durable ? info.durable_seq : info.next_seq,
                       count);
     rc = durlog_reader_seek(r, start);
     if (rc < 0) {
-        status = cli_fail(cmd, "seeking to seq %" PRIu64 " in %s: %s", start,
-                          path, cli_explain(rc, durlog_reader_errmsg(r), path));
+        status = cli_reader_fail(cmd, r, path, rc, "seeking to seq %" PRIu64 " in %s", start,
+                                 path);
         goto out;
     }
     if (follow) {
@@ -152,9 +144,7 @@ static int run_tail(const struct cli_command *cmd, int argc, char **argv)
                 break;
             rc = durlog_reader_wait(r, FOLLOW_WAIT_MS);
             if (rc < 0 && rc != -ETIMEDOUT) {
-                status = cli_fail(cmd, "waiting for records of %s: %s", path,
-                                  cli_explain(rc, durlog_reader_errmsg(r),
-                                              path));
+                status = cli_reader_fail(cmd, r, path, rc, "waiting for records of %s", path);
                 goto out;
             }
             if (stdout_reader_gone())
@@ -162,9 +152,8 @@ static int run_tail(const struct cli_command *cmd, int argc, char **argv)
             continue;
         }
         if (rc < 0) {
-            status = cli_fail(cmd, "reading %s after %" PRIu64 " records: %s",
-                              path, printed,
-                              cli_explain(rc, durlog_reader_errmsg(r), path));
+            status = cli_reader_fail(cmd, r, path, rc, "reading %s after %" PRIu64 " records",
+                                     path, printed);
             goto out;
         }
         rc = cli_write_record(&rec, format);
@@ -184,29 +173,3 @@ out:
     durlog_reader_close(r);
     return status;
 }
-
-const struct cli_command cli_cmd_tail = {
-    .name = "tail",
-    .synopsis = "[-n COUNT] [-f] [--durable] [-o text|json] LOG",
-    .summary = "Print the last records of LOG; with -f, keep printing new "
-               "ones.",
-    .details =
-        "Options:\n"
-        "  -n, --count COUNT    print the last COUNT records (default 10)\n"
-        "  -f, --follow         then keep printing records as they are\n"
-        "                       appended, until interrupted (SIGINT or\n"
-        "                       SIGTERM: exit 0) or until standard output\n"
-        "                       is closed\n"
-        "  --durable            only records known to be on stable storage:\n"
-        "                       the last COUNT before the durable mark and,\n"
-        "                       with -f, later ones once they are synced\n"
-        "  -o, --output FORMAT  text (default): each payload as raw bytes and\n"
-        "                       a newline\n"
-        "                       json: one object per line,\n"
-        "                       {\"seq\":N,\"time\":\"RFC 3339\",\n"
-        "                        \"data\":\"...\"};\n"
-        "                       a payload that is not UTF-8 is base64 with\n"
-        "                       \"encoding\":\"base64\"\n"
-        "  -h, --help           show this help\n",
-    .run = run_tail,
-};

@@ -272,10 +272,8 @@ static void batch_completes_once_with_its_first_seq(void)
 static void poll_mode_runs_callbacks_only_in_durlog_poll(void)
 {
     struct scratch s;
-    scratch_make(&s);
-    durlog_options o = { .poll_callbacks = 1 };
-    durlog *log, *other;
-    REQUIRE(durlog_open(s.log, &o, &log) == 0);
+    durlog *other, *log = fx_open(&s, &(durlog_options){ .poll_callbacks = 1 });
+    REQUIRE(log);
     struct dl_shared *sh = tu_map_shared(s.log);
     REQUIRE(sh);
     struct tally t;
@@ -302,7 +300,7 @@ static void poll_mode_runs_callbacks_only_in_durlog_poll(void)
     REQUIRE(durlog_open(s.log, NULL, &other) == 0);
     CHECK_RC(durlog_poll(other, 0), -EINVAL);
     CHECK_OK(durlog_close(other));
-    CHECK_OK(durlog_close(log));
+    CHECK_OK(fx_close(log));
     tu_unmap_shared(sh);
 }
 
@@ -433,10 +431,9 @@ static int fdatasync_slowly(int fd)
 static void max_pending_applies_backpressure(void)
 {
     struct scratch s;
-    scratch_make(&s);
     durlog_options o = { .max_pending = 4 };
-    durlog *log;
-    REQUIRE(durlog_open(s.log, &o, &log) == 0);
+    durlog *log = fx_open(&s, &o);
+    REQUIRE(log);
     dl_os.fdatasync = fdatasync_slowly;
     struct tally t;
     tally_init(&t, NULL);
@@ -452,14 +449,14 @@ static void max_pending_applies_backpressure(void)
      * Without backpressure all 40 would be outstanding behind the slow
      * fdatasyncs. */
     CHECK(worst <= 8);
-    CHECK_OK(durlog_close(log));
+    CHECK_OK(fx_close(log));
     CHECK_EQ_U64(atomic_load(&t.calls), 40);
     CHECK_EQ_U64(atomic_load(&t.ok), 40);
     tu_restore_os();
 
     /* With poll_callbacks nobody else would make room: -EAGAIN, at once. */
     o.poll_callbacks = 1;
-    REQUIRE(durlog_open(s.log, &o, &log) == 0);
+    REQUIRE((log = fx_writer(s.log, &o)));
     tally_init(&t, NULL);
     for (uint64_t i = 40; i < 44; i++)
         CHECK_OK(append_async(log, i, DURLOG_KERNEL, &t, NULL));
@@ -467,7 +464,7 @@ static void max_pending_applies_backpressure(void)
     CHECK(strstr(durlog_errmsg(log), "durlog_poll") != NULL);
     CHECK_RC(durlog_poll(log, 5000), 4);
     CHECK_OK(append_async(log, 44, DURLOG_KERNEL, &t, NULL));
-    CHECK_OK(durlog_close(log));
+    CHECK_OK(fx_close(log));
     CHECK_EQ_U64(atomic_load(&t.calls), 5);
     expect_log(s.log, 45); /* the refused append wrote nothing */
 }

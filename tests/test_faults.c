@@ -10,6 +10,7 @@
 
 #include "format.h"
 #include "lib/children.h"
+#include "lib/faultloop.h"
 #include "lib/fixture.h"
 #include "lib/logfiles.h"
 #include "lib/payload.h"
@@ -1498,37 +1499,10 @@ static void an_engine_that_cannot_start_fails_the_append_and_is_retried(void)
 
 /* --- locks, stat, futex and eventfd through the seam ---------------------- */
 
-/* Fails every call of one entry with EIO (its number in fail_entry). */
-enum { FAIL_NONE, FAIL_FLOCK, FAIL_STATX, FAIL_FCNTL };
-static _Atomic int fail_entry;
-
-static int failing(int entry)
-{
-    if (atomic_load(&fail_entry) != entry)
-        return 0;
-    errno = EIO;
-    return 1;
-}
-
-static int flock_eio(int fd, int op)
-{
-    return failing(FAIL_FLOCK) ? -1 : dl_os_real.flock(fd, op);
-}
-
-static int statx_eio(int dirfd, const char *name, int flags, unsigned mask, struct statx *sx)
-{
-    return failing(FAIL_STATX) ? -1 : dl_os_real.statx(dirfd, name, flags, mask, sx);
-}
-
-static int fcntl_eio(int fd, int cmd, void *arg)
-{
-    return failing(FAIL_FCNTL) ? -1 : dl_os_real.fcntl(fd, cmd, arg);
-}
-
 static void open_fails_with_a_message_when_flock_stat_or_ofd_lock_fails(void)
 {
     static const struct { int entry; const char *said; } cases[] = {
-        { FAIL_FLOCK, "flock" }, { FAIL_STATX, "stat" }, { FAIL_FCNTL, "lock" },
+        { TU_E_FLOCK, "flock" }, { TU_E_STATX, "stat" }, { TU_E_FCNTL, "lock" },
     };
     struct scratch t;
     scratch_make(&t);
@@ -1539,11 +1513,11 @@ static void open_fails_with_a_message_when_flock_stat_or_ofd_lock_fails(void)
     REQUIRE(durlog_open(t.log, &o, &log) == 0);
     CHECK_OK(tu_append_payload(log, 0, 0, EXTRA, DURLOG_KERNEL, NULL));
     CHECK_OK(durlog_close(log));
-    dl_os.flock = flock_eio;
-    dl_os.statx = statx_eio;
-    dl_os.fcntl = fcntl_eio;
+    tu_faults_arm(TU_E_NONE, 0, 0, 0);
+    tu_faults_install(TU_ENTRY_BIT(TU_E_FLOCK) | TU_ENTRY_BIT(TU_E_STATX) |
+                      TU_ENTRY_BIT(TU_E_FCNTL));
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        atomic_store(&fail_entry, cases[i].entry);
+        tu_faults_arm(cases[i].entry, TU_F_EIO, 1, TU_EVERY_CALL);
         err[0] = '\0';
         CHECK_RC(durlog_open(t.log, &o, &log), -EIO);
         if (!strstr(err, cases[i].said) || !strstr(err, t.log) || !strstr(err, strerror(EIO)))
@@ -1551,7 +1525,7 @@ static void open_fails_with_a_message_when_flock_stat_or_ofd_lock_fails(void)
         CHECK(strstr(err, cases[i].said) != NULL);
         CHECK(strstr(err, t.log) != NULL);
         CHECK(strstr(err, strerror(EIO)) != NULL);
-        atomic_store(&fail_entry, FAIL_NONE);
+        tu_faults_arm(TU_E_NONE, 0, 0, 0);
         /* Nothing was left locked or half done: the next open works. */
         CHECK_OK(durlog_open(t.log, &o, &log));
         CHECK_OK(tu_append_payload(log, 0, i + 1, EXTRA, DURLOG_SYNC, NULL));
@@ -1678,10 +1652,8 @@ static void done_count(void *ctx, uint64_t seq, int status)
 static void an_eventfd_that_cannot_be_signalled_is_reported_by_durlog_poll(void)
 {
     struct scratch t;
-    scratch_make(&t);
-    durlog_options o = { .poll_callbacks = 1 };
-    durlog *log;
-    REQUIRE(durlog_open(t.log, &o, &log) == 0);
+    durlog *log = fx_open(&t, &(durlog_options){ .poll_callbacks = 1 });
+    REQUIRE(log);
     REQUIRE(durlog_event_fd(log) >= 0);
     dl_os.eventfd_write = eventfd_write_ebadf;
     unsigned char buf[TU_PAYLOAD_MAX];
@@ -1698,7 +1670,7 @@ static void an_eventfd_that_cannot_be_signalled_is_reported_by_durlog_poll(void)
     for (int i = 0; i < 50 && !atomic_load(&done); i++)
         CHECK(durlog_poll(log, 100) >= 0);
     CHECK_EQ_U64(atomic_load(&done), 1);
-    CHECK_OK(durlog_close(log));
+    CHECK_OK(fx_close(log));
     expect_log(t.log, 1);
 }
 

@@ -13,10 +13,13 @@
  * intact and in order, with nothing that was never appended; and the log
  * takes appends again.
  *
+ * The faults come from the driver in lib/faultloop.h.
+ *
  * DURLOG_INJECT_ALL=1 tries every n rather than a sample (slow). */
 #include <sys/wait.h>
 
 #include "lib/children.h"
+#include "lib/faultloop.h"
 #include "lib/logfiles.h"
 #include "lib/payload.h"
 #include "lib/seam.h"
@@ -24,175 +27,27 @@
 #define EXTRA 60
 #define RECORDS 120
 
-enum entry {
-    E_PWRITE, E_WRITE, E_PREAD, E_FDATASYNC, E_FSYNC, E_FALLOCATE, E_FTRUNCATE,
-    E_OPENAT, E_RENAMEAT, E_UNLINKAT, E_MMAP, E_URING_SUBMIT, E_URING, E_FLOCK,
-    E_FCNTL, E_STATX, E_FUTEX, E_EVENTFD, NENTRIES
-};
-static const char *entry_names[NENTRIES] = {
-    "pwrite", "write", "pread", "fdatasync", "fsync", "fallocate", "ftruncate",
-    "openat", "renameat", "unlinkat", "mmap", "io_uring submission", "io_uring completion",
-    "flock", "fcntl", "statx", "futex", "eventfd write",
-};
+/* The entries the workload's faults go to. */
+static const unsigned inject_entries =
+    TU_ENTRY_BIT(TU_E_PWRITE) | TU_ENTRY_BIT(TU_E_WRITE) | TU_ENTRY_BIT(TU_E_PREAD) |
+    TU_ENTRY_BIT(TU_E_FDATASYNC) | TU_ENTRY_BIT(TU_E_FSYNC) | TU_ENTRY_BIT(TU_E_FALLOCATE) |
+    TU_ENTRY_BIT(TU_E_FTRUNCATE) | TU_ENTRY_BIT(TU_E_OPENAT) | TU_ENTRY_BIT(TU_E_RENAMEAT) |
+    TU_ENTRY_BIT(TU_E_UNLINKAT) | TU_ENTRY_BIT(TU_E_MMAP) | TU_ENTRY_BIT(TU_E_URING_SUBMIT) |
+    TU_ENTRY_BIT(TU_E_URING) | TU_ENTRY_BIT(TU_E_FLOCK) | TU_ENTRY_BIT(TU_E_FCNTL) |
+    TU_ENTRY_BIT(TU_E_STATX) | TU_ENTRY_BIT(TU_E_FUTEX) | TU_ENTRY_BIT(TU_E_EVENTFD);
 
-enum fault { F_EIO, F_ENOSPC, F_EDQUOT, F_EAGAIN, F_EINTR_STORM, F_SHORT, NFAULTS };
-static const char *fault_names[NFAULTS] = {
-    "EIO", "ENOSPC", "EDQUOT", "EAGAIN", "an EINTR storm", "a 1-byte write",
-};
-static const int fault_errno[NFAULTS] = { EIO, ENOSPC, EDQUOT, EAGAIN, EINTR, 0 };
+#define EINTR_STORM 50 /* calls an EINTR storm lasts */
 
 /* What the child reports. */
 struct outcome {
-    _Atomic uint64_t calls[NENTRIES]; /* calls made, per entry */
     uint8_t acked[RECORDS];           /* acknowledged */
     uint8_t attempted[RECORDS];
     int open_failed;
     int failures;                     /* API calls that returned an error */
     int silent_failures;              /* ...without a message */
-    int fault_hit;
 };
 
-static struct outcome *out;
-static enum entry inject_entry = NENTRIES;
-static enum fault inject_fault;
-static uint64_t inject_at;            /* the call that fails (1-based) */
-
-/* 1 when this call (counted now) is to fail; EINTR storms last 50 calls. */
-static int faulting(enum entry e)
-{
-    uint64_t n = atomic_fetch_add(&out->calls[e], 1) + 1;
-    if (e != inject_entry)
-        return 0;
-    uint64_t len = inject_fault == F_EINTR_STORM ? 50 : 1;
-    if (n < inject_at || n >= inject_at + len)
-        return 0;
-    out->fault_hit = 1;
-    errno = fault_errno[inject_fault];
-    return 1;
-}
-
-static ssize_t f_pwrite(int fd, const void *buf, size_t len, off_t off)
-{
-    if (faulting(E_PWRITE))
-        return inject_fault == F_SHORT ? dl_os_real.pwrite(fd, buf, len > 1 ? 1 : len, off) : -1;
-    return dl_os_real.pwrite(fd, buf, len, off);
-}
-
-static ssize_t f_write(int fd, const void *buf, size_t len)
-{
-    if (faulting(E_WRITE))
-        return inject_fault == F_SHORT ? dl_os_real.write(fd, buf, len > 1 ? 1 : len) : -1;
-    return dl_os_real.write(fd, buf, len);
-}
-
-static ssize_t f_pread(int fd, void *buf, size_t len, off_t off)
-{
-    if (faulting(E_PREAD))
-        return inject_fault == F_SHORT ? dl_os_real.pread(fd, buf, len > 1 ? 1 : len, off) : -1;
-    return dl_os_real.pread(fd, buf, len, off);
-}
-
-static int f_fdatasync(int fd)
-{
-    return faulting(E_FDATASYNC) ? -1 : dl_os_real.fdatasync(fd);
-}
-
-static int f_fsync(int fd)
-{
-    return faulting(E_FSYNC) ? -1 : dl_os_real.fsync(fd);
-}
-
-static int f_fallocate(int fd, int mode, off_t off, off_t len)
-{
-    return faulting(E_FALLOCATE) ? -1 : dl_os_real.fallocate(fd, mode, off, len);
-}
-
-static int f_ftruncate(int fd, off_t len)
-{
-    return faulting(E_FTRUNCATE) ? -1 : dl_os_real.ftruncate(fd, len);
-}
-
-static int f_openat(int dirfd, const char *name, int flags, mode_t mode)
-{
-    return faulting(E_OPENAT) ? -1 : dl_os_real.openat(dirfd, name, flags, mode);
-}
-
-static int f_renameat(int od, const char *on, int nd, const char *nn)
-{
-    return faulting(E_RENAMEAT) ? -1 : dl_os_real.renameat(od, on, nd, nn);
-}
-
-static int f_unlinkat(int dirfd, const char *name, int flags)
-{
-    return faulting(E_UNLINKAT) ? -1 : dl_os_real.unlinkat(dirfd, name, flags);
-}
-
-static void *f_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
-{
-    return faulting(E_MMAP) ? MAP_FAILED : dl_os_real.mmap(addr, len, prot, flags, fd, off);
-}
-
-static int f_uring_submit(void *ring)
-{
-    /* A submission refused (-errno) or taking nothing (0, an EINTR storm
-     * being retried by the caller). */
-    if (faulting(E_URING_SUBMIT))
-        return inject_fault == F_SHORT ? 0 : -errno;
-    return dl_os_real.uring_submit(ring);
-}
-
-static int f_uring_result(int fd, int datasync, int res)
-{
-    /* Then the fdatasync/fsync faults act on the ring's syncs too. */
-    return faulting(E_URING) ? -errno : tu_uring_result(fd, datasync, res);
-}
-
-static int f_flock(int fd, int op)
-{
-    return faulting(E_FLOCK) ? -1 : dl_os_real.flock(fd, op);
-}
-
-static int f_fcntl(int fd, int cmd, void *arg)
-{
-    return faulting(E_FCNTL) ? -1 : dl_os_real.fcntl(fd, cmd, arg);
-}
-
-static int f_statx(int dirfd, const char *name, int flags, unsigned mask, struct statx *sx)
-{
-    return faulting(E_STATX) ? -1 : dl_os_real.statx(dirfd, name, flags, mask, sx);
-}
-
-static long f_futex(uint32_t *word, int op, uint32_t val, const struct timespec *timeout)
-{
-    return faulting(E_FUTEX) ? -1 : dl_os_real.futex(word, op, val, timeout);
-}
-
-static int f_eventfd_write(int fd, uint64_t value)
-{
-    return faulting(E_EVENTFD) ? -1 : dl_os_real.eventfd_write(fd, value);
-}
-
-static void install_faults(void)
-{
-    dl_os.pwrite = f_pwrite;
-    dl_os.write = f_write;
-    dl_os.pread = f_pread;
-    dl_os.fdatasync = f_fdatasync;
-    dl_os.fsync = f_fsync;
-    dl_os.fallocate = f_fallocate;
-    dl_os.ftruncate = f_ftruncate;
-    dl_os.openat = f_openat;
-    dl_os.renameat = f_renameat;
-    dl_os.unlinkat = f_unlinkat;
-    dl_os.mmap = f_mmap;
-    dl_os.uring_submit = f_uring_submit;
-    dl_os.uring_result = f_uring_result;
-    dl_os.flock = f_flock;
-    dl_os.fcntl = f_fcntl;
-    dl_os.statx = f_statx;
-    dl_os.futex = f_futex;
-    dl_os.eventfd_write = f_eventfd_write;
-}
+static struct outcome *out; /* the calls made: tu_fl (lib/faultloop.h) */
 
 static void note_failure(durlog *log)
 {
@@ -323,7 +178,7 @@ static void tear_and_repair(const char *path)
 static int workload_main(void *arg)
 {
     const char *path = arg;
-    install_faults();
+    tu_faults_install(inject_entries);
     for (int phase = 0; phase < 2; phase++) {
         durlog_options o = {
             .segment_size = 4096,
@@ -434,12 +289,14 @@ static int verify(const char *path)
     return bad ? -1 : 0;
 }
 
-static int applies(enum entry e, enum fault f)
+static int applies(int e, int f)
 {
-    if (f == F_SHORT) /* a short transfer; for a submission, none taken */
-        return e == E_PWRITE || e == E_WRITE || e == E_PREAD || e == E_URING_SUBMIT;
-    if (f == F_EINTR_STORM)
-        return e != E_MMAP && e != E_URING; /* neither reports EINTR */
+    if (!(inject_entries & TU_ENTRY_BIT(e)) || f == TU_F_EXDEV || f == TU_F_KILL)
+        return 0;
+    if (f == TU_F_SHORT) /* a short transfer; for a submission, none taken */
+        return e == TU_E_PWRITE || e == TU_E_WRITE || e == TU_E_PREAD || e == TU_E_URING_SUBMIT;
+    if (f == TU_F_EINTR)
+        return e != TU_E_MMAP && e != TU_E_URING; /* neither reports EINTR */
     return 1;
 }
 
@@ -448,47 +305,47 @@ static void every_system_call_failing_leaves_the_log_consistent(void)
     struct scratch s;
     scratch_make(&s);
     out = tu_shared_alloc(sizeof *out);
-    REQUIRE(out);
+    tu_fl = tu_shared_alloc(sizeof *tu_fl);
+    REQUIRE(out && tu_fl);
     int all = getenv("DURLOG_INJECT_ALL") && *getenv("DURLOG_INJECT_ALL") == '1';
 
     /* A clean run counts each entry's calls. */
     memset(out, 0, sizeof *out);
-    inject_entry = NENTRIES;
+    tu_faults_arm(TU_E_NONE, 0, 0, 0);
     REQUIRE(run_child(s.log) == 0);
     REQUIRE(out->failures == 0);
-    uint64_t clean[NENTRIES];
+    uint64_t clean[TU_NENTRIES];
     fprintf(stderr, "  calls in a clean run:");
-    for (int e = 0; e < NENTRIES; e++) {
-        clean[e] = atomic_load(&out->calls[e]);
-        fprintf(stderr, " %s %" PRIu64 "%s", entry_names[e], clean[e],
-                e + 1 < NENTRIES ? "," : "\n");
+    for (int e = 0; e < TU_NENTRIES; e++) {
+        clean[e] = atomic_load(&tu_fl->calls[e]);
+        if (inject_entries & TU_ENTRY_BIT(e))
+            fprintf(stderr, " %s %" PRIu64 "%s", tu_entry_names[e], clean[e],
+                    e < TU_E_EVENTFD ? "," : "\n");
     }
     test_rmrf(s.log);
 
     long runs = 0, hits = 0, failed_runs = 0;
-    for (int e = 0; e < NENTRIES && !th_failed_current; e++) {
+    for (int e = 0; e < TU_NENTRIES && !th_failed_current; e++) {
         /* Background threads make counts vary a little: go one further. */
         uint64_t last = clean[e] + 1;
         uint64_t step = all || last <= 12 ? 1 : last / 12;
-        for (int f = 0; f < NFAULTS; f++) {
-            if (!applies((enum entry)e, (enum fault)f))
+        for (int f = 0; f < TU_NFAULTS; f++) {
+            if (!applies(e, f))
                 continue;
             for (uint64_t n = 1; n <= last; n += step) {
                 memset(out, 0, sizeof *out);
-                inject_entry = (enum entry)e;
-                inject_fault = (enum fault)f;
-                inject_at = n;
+                tu_faults_arm(e, f, n, f == TU_F_EINTR ? EINTR_STORM : 1);
                 int ok = run_child(s.log) == 0;
-                inject_entry = NENTRIES;
                 runs++;
-                hits += out->fault_hit;
+                hits += atomic_load(&tu_fl->hits) > 0;
+                tu_faults_arm(TU_E_NONE, 0, 0, 0);
                 if (ok && out->silent_failures) {
                     fprintf(stderr, "  %d call(s) failed without a message\n",
                             out->silent_failures);
                     ok = 0;
                 }
                 /* Retried faults must change nothing. */
-                if (ok && (f == F_EINTR_STORM || f == F_SHORT) && out->failures) {
+                if (ok && (f == TU_F_EINTR || f == TU_F_SHORT) && out->failures) {
                     fprintf(stderr, "  %d call(s) failed\n", out->failures);
                     ok = 0;
                 }
@@ -496,7 +353,7 @@ static void every_system_call_failing_leaves_the_log_consistent(void)
                     ok = verify(s.log) == 0;
                 if (!ok) {
                     fprintf(stderr, "  ...with %s on call %" PRIu64 " to %s\n",
-                            fault_names[f], n, entry_names[e]);
+                            tu_fault_names[f], n, tu_entry_names[e]);
                     failed_runs++;
                     CHECK(!"the log survives the fault");
                 }
@@ -506,6 +363,8 @@ static void every_system_call_failing_leaves_the_log_consistent(void)
     }
     fprintf(stderr, "  %ld runs, %ld hit their fault, %ld failed\n", runs, hits, failed_runs);
     CHECK(hits > runs / 2); /* the sample reaches the calls it aims at */
+    munmap(tu_fl, sizeof *tu_fl);
+    tu_fl = &tu_faults_here;
     munmap(out, sizeof *out);
 }
 

@@ -775,11 +775,9 @@ static int durable_within(struct dl_shared *sh, uint64_t end, unsigned ms)
 static void flush_and_wait_at_interval_make_records_durable(void)
 {
     struct scratch t;
-    scratch_make(&t);
     durlog_options o = { .interval_ms = 50 };
-    durlog *log, *other;
-    REQUIRE(durlog_open(t.log, &o, &log) == 0);
-    REQUIRE(durlog_open(t.log, NULL, &other) == 0);
+    durlog *log = fx_open(&t, &o), *other = log ? fx_writer(t.log, NULL) : NULL;
+    REQUIRE(log && other);
     struct dl_shared *sh = tu_map_shared(t.log);
     REQUIRE(sh);
     uint64_t n = 0;
@@ -802,20 +800,20 @@ static void flush_and_wait_at_interval_make_records_durable(void)
     CHECK_OK(tu_append_payload(other, 0, n++, EXTRA, DURLOG_KERNEL, &seq));
     CHECK_OK(durlog_wait(log, seq, DURLOG_INTERVAL, 0));
     CHECK(durable_within(sh, n, SCHEDULED_MS));
-    CHECK_OK(durlog_close(log));
+    CHECK_OK(fx_close(log));
 
     /* An interval far away: the close keeps the promise, though it is not
      * the last writer's. */
     o.interval_ms = 60000;
-    REQUIRE(durlog_open(t.log, &o, &log) == 0);
+    REQUIRE((log = fx_writer(t.log, &o)));
     CHECK_OK(tu_append_payload(log, 0, n++, EXTRA, DURLOG_BUFFERED, NULL));
     CHECK_OK(durlog_flush(log, DURLOG_INTERVAL));
     CHECK_OK(tu_append_payload(other, 0, n++, EXTRA, DURLOG_KERNEL, &seq));
     CHECK_OK(durlog_wait(log, seq, DURLOG_INTERVAL, 0));
     CHECK(tu_durable(sh) < n); /* owed, not yet due */
-    CHECK_OK(durlog_close(log));
+    CHECK_OK(fx_close(log));
     CHECK_EQ_U64(tu_durable(sh), n);
-    CHECK_OK(durlog_close(other));
+    CHECK_OK(fx_close(other));
     tu_unmap_shared(sh);
     uint64_t next_index[1] = { 0 };
     CHECK_EQ_U64(tu_verify_log(t.log, 0, EXTRA, 1, next_index), n);

@@ -36,6 +36,7 @@
 
 #include "put.h"
 #include "lib/children.h"
+#include "lib/faultloop.h"
 #include "lib/seam.h"
 #include "lib/timing.h"
 
@@ -119,6 +120,14 @@ static unsigned char *pattern(size_t len, uint64_t seed)
     return p;
 }
 
+/* A DEST holding OLD_TEXT, and len bytes of new content for it (pattern
+ * `seed`), malloc'd. */
+static unsigned char *dest_and_new(struct dest *d, size_t len, uint64_t seed)
+{
+    dest_make(d, OLD_TEXT);
+    return pattern(len, seed);
+}
+
 /* ---- content, mode, owner ---- */
 
 static void test_put_new_and_replace(void)
@@ -190,9 +199,8 @@ static void test_put_mode_and_owner(void)
 static void test_put_stream(void)
 {
     struct dest d;
-    dest_make(&d, OLD_TEXT);
     size_t len = 3 << 20;
-    unsigned char *data = pattern(len, 2);
+    unsigned char *data = dest_and_new(&d, len, 2);
     uint64_t rng = 99;
     durlog_put *p;
 
@@ -286,9 +294,8 @@ static void *feed_pipe(void *arg)
 static void test_put_fd_sources(void)
 {
     struct dest d;
-    dest_make(&d, OLD_TEXT);
     size_t len = (5 << 20) + 321;
-    unsigned char *data = pattern(len, 3);
+    unsigned char *data = dest_and_new(&d, len, 3);
     char src[400];
     snprintf(src, sizeof src, "%s/src", d.dir);
     int fd = open(src, O_RDWR | O_CREAT | O_TRUNC, 0644);
@@ -360,9 +367,8 @@ static int record_progress(uint64_t done, uint64_t total, void *arg)
 static void test_put_progress(void)
 {
     struct dest d;
-    dest_make(&d, OLD_TEXT);
     size_t len = (4 << 20) + 17;
-    unsigned char *data = pattern(len, 4);
+    unsigned char *data = dest_and_new(&d, len, 4);
     struct dl_put_tuning saved = dl_put_tuning;
     dl_put_tuning.chunk = 64 << 10;
     struct seen s = { 0 };
@@ -399,9 +405,8 @@ static void test_put_progress(void)
 static void test_put_cancel(void)
 {
     struct dest d;
-    dest_make(&d, OLD_TEXT);
     size_t len = 3 << 20;
-    unsigned char *data = pattern(len, 5);
+    unsigned char *data = dest_and_new(&d, len, 5);
     struct dl_put_tuning saved = dl_put_tuning;
     dl_put_tuning.chunk = 64 << 10;
     char msg[256];
@@ -870,98 +875,33 @@ static void test_put_unknown_flags_and_reserved_fields_are_refused(void)
 
 /* ---- a fault at each call ---- */
 
-enum fault { F_EIO, F_ENOSPC, F_EDQUOT, F_EXDEV, F_EINTR, F_SHORT, F_COUNT };
-static const char *const fault_names[] = { "EIO", "ENOSPC", "EDQUOT", "EXDEV", "EINTR", "short" };
-static const int fault_errno[] = { EIO, ENOSPC, EDQUOT, EXDEV, EINTR, 0 };
+/* The calls put makes, each of which the loop fails in turn (the n-th of
+ * them all: lib/faultloop.h), with each of these faults. */
+static const unsigned put_entries =
+    TU_ENTRY_BIT(TU_E_PWRITE) | TU_ENTRY_BIT(TU_E_READ) | TU_ENTRY_BIT(TU_E_COPY_FILE_RANGE) |
+    TU_ENTRY_BIT(TU_E_SYNC_FILE_RANGE) | TU_ENTRY_BIT(TU_E_FSYNC) |
+    TU_ENTRY_BIT(TU_E_FALLOCATE) | TU_ENTRY_BIT(TU_E_FTRUNCATE) | TU_ENTRY_BIT(TU_E_OPENAT) |
+    TU_ENTRY_BIT(TU_E_LINKAT) | TU_ENTRY_BIT(TU_E_RENAMEAT) | TU_ENTRY_BIT(TU_E_UNLINKAT) |
+    TU_ENTRY_BIT(TU_E_STATX) | TU_ENTRY_BIT(TU_E_FLOCK);
+/* statx and flock: some of those calls put may do without (a stale
+ * temporary's check, the O_TMPFILE path's check of /proc), so a fault there
+ * may end in a put that succeeds: whole, and with the old file's mode. */
+#define PUT_MAY_DO_WITHOUT(entry) ((entry) == TU_E_STATX || (entry) == TU_E_FLOCK)
+static const int put_faults[] = { TU_F_EIO, TU_F_ENOSPC, TU_F_EDQUOT, TU_F_EXDEV, TU_F_EINTR,
+                                  TU_F_SHORT };
+#define PUT_EINTR_STORM 3 /* calls an EINTR storm lasts */
 
-static _Atomic long calls;      /* seam calls so far in this run */
-static long fail_at;            /* the call that fails (or starts the storm) */
-static enum fault fault;
-static long failed_call_kind;   /* which kind of call took the fault */
-
-/* K_LOOK: statx or flock, some of which put may do without (a stale
- * temporary's check, the O_TMPFILE path's check of /proc): a fault there
- * may end in a put that succeeds, whole and with the old file's mode. */
-enum { K_OTHER, K_UNLINK, K_DIRSYNC, K_LOOK };
-
-static int faulting(int kind)
-{
-    long n = atomic_fetch_add(&calls, 1) + 1;
-    if (fault == F_EINTR ? (n >= fail_at && n < fail_at + 3) : n == fail_at) {
-        if (fault == F_SHORT)
-            return 0;
-        failed_call_kind = kind;
-        errno = fault_errno[fault];
-        return 1;
-    }
-    return 0;
-}
-
-static int is_short(long *len_io)
-{
-    if (fault == F_SHORT && atomic_load(&calls) == fail_at && *len_io > 1) {
-        *len_io = 1;
-        return 1;
-    }
-    return 0;
-}
-
-static long copy_calls; /* copy_file_range calls so far in this run */
-static int faulted_first_copy;
-
-static ssize_t x_pwrite(int fd, const void *b, size_t n, off_t off)
-{
-    if (faulting(K_OTHER))
-        return -1;
-    long len = (long)n;
-    is_short(&len);
-    return dl_os_real.pwrite(fd, b, (size_t)len, off);
-}
-
-static ssize_t x_read(int fd, void *b, size_t n)
-{
-    if (faulting(K_OTHER))
-        return -1;
-    long len = (long)n;
-    is_short(&len);
-    return dl_os_real.read(fd, b, (size_t)len);
-}
-
-static ssize_t x_copy(int in, off_t *in_off, int out, off_t *out_off, size_t n,
-                      unsigned flags)
-{
-    if (faulting(K_OTHER)) {
-        faulted_first_copy = copy_calls++ == 0;
-        return -1;
-    }
-    copy_calls++;
-    long len = (long)n;
-    is_short(&len);
-    return dl_os_real.copy_file_range(in, in_off, out, out_off, (size_t)len, flags);
-}
+static int faulted_dir_sync; /* the last fsync that took the fault was a directory's */
 
 static int x_fsync(int fd)
 {
     struct stat st;
     int dir = fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
-    if (faulting(dir ? K_DIRSYNC : K_OTHER))
-        return -1;
-    return dl_os_real.fsync(fd);
-}
-
-static int x_sync_file_range(int fd, off_t off, off_t len, unsigned flags)
-{
-    return faulting(K_OTHER) ? -1 : dl_os_real.sync_file_range(fd, off, len, flags);
-}
-
-static int x_fallocate(int fd, int mode, off_t off, off_t len)
-{
-    return faulting(K_OTHER) ? -1 : dl_os_real.fallocate(fd, mode, off, len);
-}
-
-static int x_ftruncate(int fd, off_t len)
-{
-    return faulting(K_OTHER) ? -1 : dl_os_real.ftruncate(fd, len);
+    int hits = atomic_load(&tu_fl->hits);
+    int rc = tu_f_fsync(fd);
+    if (atomic_load(&tu_fl->hits) != hits)
+        faulted_dir_sync = dir;
+    return rc;
 }
 
 static int named_mode; /* O_TMPFILE refused: the named-temporary fallback */
@@ -972,49 +912,14 @@ static int x_openat(int dirfd, const char *name, int flags, mode_t mode)
         errno = EOPNOTSUPP;
         return -1;
     }
-    return faulting(K_OTHER) ? -1 : dl_os_real.openat(dirfd, name, flags, mode);
-}
-
-static int x_linkat(int od, const char *on, int nd, const char *nn, int flags)
-{
-    return faulting(K_OTHER) ? -1 : dl_os_real.linkat(od, on, nd, nn, flags);
-}
-
-static int x_renameat(int od, const char *on, int nd, const char *nn)
-{
-    return faulting(K_OTHER) ? -1 : dl_os_real.renameat(od, on, nd, nn);
-}
-
-static int x_unlinkat(int dirfd, const char *name, int flags)
-{
-    return faulting(K_UNLINK) ? -1 : dl_os_real.unlinkat(dirfd, name, flags);
-}
-
-static int x_statx(int dirfd, const char *name, int flags, unsigned mask, struct statx *out)
-{
-    return faulting(K_LOOK) ? -1 : dl_os_real.statx(dirfd, name, flags, mask, out);
-}
-
-static int x_flock(int fd, int op)
-{
-    return faulting(K_LOOK) ? -1 : dl_os_real.flock(fd, op);
+    return tu_f_openat(dirfd, name, flags, mode);
 }
 
 static void install_x(void)
 {
-    dl_os.statx = x_statx;
-    dl_os.flock = x_flock;
-    dl_os.pwrite = x_pwrite;
-    dl_os.read = x_read;
-    dl_os.copy_file_range = x_copy;
-    dl_os.sync_file_range = x_sync_file_range;
+    tu_faults_install(put_entries);
     dl_os.fsync = x_fsync;
-    dl_os.fallocate = x_fallocate;
-    dl_os.ftruncate = x_ftruncate;
     dl_os.openat = x_openat;
-    dl_os.linkat = x_linkat;
-    dl_os.renameat = x_renameat;
-    dl_os.unlinkat = x_unlinkat;
 }
 
 /* The three kinds of put, each with its content; returns the put's result. */
@@ -1045,9 +950,8 @@ static int put_kind(int kind, const char *path, const unsigned char *data,
 static void test_put_faults(void)
 {
     struct dest d;
-    dest_make(&d, OLD_TEXT);
     size_t len = 300000;
-    unsigned char *data = pattern(len, 6);
+    unsigned char *data = dest_and_new(&d, len, 6);
     char src[400], msg[512];
     snprintf(src, sizeof src, "%s/src", d.dir);
     int sfd = open(src, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -1064,53 +968,56 @@ static void test_put_faults(void)
 
     for (int kind = 0; kind < 4; kind++) {
         named_mode = kind == 3; /* a buffer again, through a named temporary */
-        for (fault = 0; fault < F_COUNT; fault++) {
-            for (fail_at = 1;; fail_at++) {
+        for (size_t fi = 0; fi < sizeof put_faults / sizeof put_faults[0]; fi++) {
+            int fault = put_faults[fi];
+            for (uint64_t fail_at = 1;; fail_at++) {
                 /* Restore the old content outside the faults. */
                 CHECK_OK(durlog_put_buffer(d.path, OLD_TEXT, strlen(OLD_TEXT), NULL));
-                atomic_store(&calls, 0);
-                failed_call_kind = -1;
-                copy_calls = 0;
-                faulted_first_copy = 0;
+                tu_faults_arm(TU_E_ANY, fault, fail_at,
+                              fault == TU_F_EINTR ? PUT_EINTR_STORM : 1);
+                faulted_dir_sync = 0;
                 msg[0] = '\0';
                 install_x();
                 int rc = put_kind(kind, d.path, data, len, src, &o);
-                long made = atomic_load(&calls);
+                uint64_t made = atomic_load(&tu_fl->calls[TU_E_ANY]);
                 tu_restore_os();
                 runs++;
                 int is_new = file_is(d.path, data, len);
+                int hit = tu_fl->hit_entry;
+                int faulted_first_copy = hit == TU_E_COPY_FILE_RANGE && tu_fl->hit_nth == 1;
                 /* A fault must fail the put, but for those that change
                  * nothing (EINTR, short transfers) and a refused first
                  * copy_file_range (the put then reads and writes). */
-                int harmless = fault == F_EINTR || fault == F_SHORT || made < fail_at ||
-                               (fault == F_EXDEV && faulted_first_copy) ||
-                               failed_call_kind == K_LOOK;
+                int harmless = fault == TU_F_EINTR || fault == TU_F_SHORT || made < fail_at ||
+                               (fault == TU_F_EXDEV && faulted_first_copy) ||
+                               PUT_MAY_DO_WITHOUT(hit);
                 struct stat st;
                 CHECK(stat(d.path, &st) == 0 && (st.st_mode & 07777) == 0604);
-                if (rc == 0 && failed_call_kind == K_LOOK)
+                if (rc == 0 && PUT_MAY_DO_WITHOUT(hit))
                     look_successes++;
                 if (!harmless && rc == 0)
-                    fprintf(stderr, "  kind %d %s at call %ld: the put succeeded\n", kind,
-                            fault_names[fault], fail_at);
+                    fprintf(stderr, "  kind %d %s at call %" PRIu64 ": the put succeeded\n",
+                            kind, tu_fault_names[fault], fail_at);
                 CHECK(harmless || rc != 0);
                 if (rc == 0) {
                     if (!is_new)
-                        fprintf(stderr, "  kind %d %s at call %ld: success but wrong content\n",
-                                kind, fault_names[fault], fail_at);
+                        fprintf(stderr, "  kind %d %s at call %" PRIu64
+                                ": success but wrong content\n",
+                                kind, tu_fault_names[fault], fail_at);
                     CHECK(is_new);
                 } else {
                     failures++;
-                    CHECK(fault != F_EINTR && fault != F_SHORT);
+                    CHECK(fault != TU_F_EINTR && fault != TU_F_SHORT);
                     CHECK(msg[0] != '\0');
-                    if (!strstr(msg, strerror(fault_errno[fault])))
-                        fprintf(stderr, "  kind %d %s at call %ld: the message does not say "
-                                "%s: %s\n", kind, fault_names[fault], fail_at,
-                                strerror(fault_errno[fault]), msg);
-                    CHECK(strstr(msg, strerror(fault_errno[fault])) != NULL);
+                    if (!strstr(msg, strerror(tu_fault_errno[fault])))
+                        fprintf(stderr, "  kind %d %s at call %" PRIu64 ": the message does "
+                                "not say %s: %s\n", kind, tu_fault_names[fault], fail_at,
+                                strerror(tu_fault_errno[fault]), msg);
+                    CHECK(strstr(msg, strerror(tu_fault_errno[fault])) != NULL);
                     /* Only a failed fsync of the directory comes after the
                      * rename: it has a code of its own, the new content is
                      * in place, and the message says so. */
-                    if (failed_call_kind == K_DIRSYNC) {
+                    if (hit == TU_E_FSYNC && faulted_dir_sync) {
                         dirsync_failures++;
                         CHECK_RC(rc, DURLOG_EDIRSYNC);
                         CHECK(is_new);
@@ -1118,17 +1025,17 @@ static void test_put_faults(void)
                     } else {
                         CHECK(rc != DURLOG_EDIRSYNC);
                         if (!file_is_old(d.path))
-                            fprintf(stderr, "  kind %d %s at call %ld: %s\n", kind,
-                                    fault_names[fault], fail_at, msg);
+                            fprintf(stderr, "  kind %d %s at call %" PRIu64 ": %s\n", kind,
+                                    tu_fault_names[fault], fail_at, msg);
                         CHECK(file_is_old(d.path));
                     }
                 }
                 /* A temporary left only when its own unlink failed; the next
                  * put removes it. */
-                if (failed_call_kind != K_UNLINK && count_temps(d.dir) != 0)
-                    fprintf(stderr, "  kind %d %s at call %ld (rc %d): a temporary left\n",
-                            kind, fault_names[fault], fail_at, rc);
-                if (failed_call_kind != K_UNLINK)
+                if (hit != TU_E_UNLINKAT && count_temps(d.dir) != 0)
+                    fprintf(stderr, "  kind %d %s at call %" PRIu64 " (rc %d): a temporary "
+                            "left\n", kind, tu_fault_names[fault], fail_at, rc);
+                if (hit != TU_E_UNLINKAT)
                     CHECK_EQ_U64(count_temps(d.dir), 0);
                 if (made < fail_at)
                     break; /* the fault fell after the last call */
@@ -1149,65 +1056,7 @@ static void test_put_faults(void)
 
 /* ---- killed puts ---- */
 
-static long kill_at;
-
-static int die_if_due(void)
-{
-    if (atomic_fetch_add(&calls, 1) + 1 == kill_at)
-        raise(SIGKILL);
-    return 0;
-}
-
-static ssize_t k_pwrite(int fd, const void *b, size_t n, off_t off)
-{
-    die_if_due();
-    return dl_os_real.pwrite(fd, b, n, off);
-}
-
-static int k_fsync(int fd)
-{
-    die_if_due();
-    return dl_os_real.fsync(fd);
-}
-
-static int k_fallocate(int fd, int mode, off_t off, off_t len)
-{
-    die_if_due();
-    return dl_os_real.fallocate(fd, mode, off, len);
-}
-
-static int k_openat(int dirfd, const char *name, int flags, mode_t mode)
-{
-    die_if_due();
-    return dl_os_real.openat(dirfd, name, flags, mode);
-}
-
-static int k_linkat(int od, const char *on, int nd, const char *nn, int flags)
-{
-    die_if_due();
-    return dl_os_real.linkat(od, on, nd, nn, flags);
-}
-
-static int k_renameat(int od, const char *on, int nd, const char *nn)
-{
-    die_if_due();
-    return dl_os_real.renameat(od, on, nd, nn);
-}
-
-static int k_unlinkat(int dirfd, const char *name, int flags)
-{
-    die_if_due();
-    return dl_os_real.unlinkat(dirfd, name, flags);
-}
-
-static int no_tmpfile_openat(int dirfd, const char *name, int flags, mode_t mode)
-{
-    if ((flags & O_TMPFILE) == O_TMPFILE) {
-        errno = EOPNOTSUPP;
-        return -1;
-    }
-    return k_openat(dirfd, name, flags, mode);
-}
+static uint64_t kill_at; /* the call of put's (lib/faultloop.h) that it dies at */
 
 struct kill_job {
     const char *path;
@@ -1220,14 +1069,13 @@ static int killed_put_main(void *arg)
 {
     struct kill_job *j = arg;
     dl_put_tuning.chunk = 64 << 10;
-    atomic_store(&calls, 0);
-    dl_os.pwrite = k_pwrite;
-    dl_os.fsync = k_fsync;
-    dl_os.fallocate = k_fallocate;
-    dl_os.openat = j->named ? no_tmpfile_openat : k_openat;
-    dl_os.linkat = k_linkat;
-    dl_os.renameat = k_renameat;
-    dl_os.unlinkat = k_unlinkat;
+    tu_faults_arm(TU_E_ANY, TU_F_KILL, kill_at, 0);
+    tu_faults_install(TU_ENTRY_BIT(TU_E_PWRITE) | TU_ENTRY_BIT(TU_E_FSYNC) |
+                      TU_ENTRY_BIT(TU_E_FALLOCATE) | TU_ENTRY_BIT(TU_E_OPENAT) |
+                      TU_ENTRY_BIT(TU_E_LINKAT) | TU_ENTRY_BIT(TU_E_RENAMEAT) |
+                      TU_ENTRY_BIT(TU_E_UNLINKAT));
+    named_mode = j->named;
+    dl_os.openat = x_openat;
     int rc = durlog_put_buffer(j->path, j->data, j->len, NULL);
     return rc == 0 ? 0 : 1;
 }
@@ -1235,9 +1083,8 @@ static int killed_put_main(void *arg)
 static void test_put_killed_at_each_step(void)
 {
     struct dest d;
-    dest_make(&d, OLD_TEXT);
     size_t len = 400000;
-    unsigned char *data = pattern(len, 7);
+    unsigned char *data = dest_and_new(&d, len, 7);
     int stale_seen = 0, completed = 0;
 
     for (int named = 0; named < 2; named++) {
@@ -1277,9 +1124,8 @@ static int big_put_main(void *arg)
 static void test_put_killed_at_random(void)
 {
     struct dest d;
-    dest_make(&d, OLD_TEXT);
     size_t len = 64 << 20;
-    unsigned char *data = pattern(len, 8);
+    unsigned char *data = dest_and_new(&d, len, 8);
     uint64_t rng = 1234;
     int old = 0, new = 0;
     for (int round = 0; round < 12; round++) {
@@ -1774,9 +1620,8 @@ static int pl_run(const struct dest *d, int flags, int lying, int named,
 static void test_put_power_loss(void)
 {
     struct dest d;
-    dest_make(&d, OLD_TEXT);
     size_t len = 40000;
-    unsigned char *data = pattern(len, 9);
+    unsigned char *data = dest_and_new(&d, len, 9);
     int states;
 
     for (int named = 0; named < 2; named++) {

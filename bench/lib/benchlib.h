@@ -114,19 +114,26 @@ void bench_at_failure(void (*cleanup)(void));
  * type says: 's' const char *, 'i' int, 'd' double, 'u' uint64_t, 'z'
  * size_t; or, for 'f', handed to `parse`. Type 'b' is a flag without a
  * value (the int it points to becomes 1). An entry named "" takes one
- * argument that is not an option (a directory, say), as 's'. */
+ * argument that is not an option (a directory, say), as 's'. A number
+ * must lie in [min, max] (max 0: no upper bound; both 0: any number).
+ * Tables are written with the macros below. */
 struct bench_opt {
     const char *name;
     char type;
     void *value;
     void (*parse)(const char *arg);
+    double min, max;
 };
+#define BENCH_OPT(name, type, value) { name, type, value, NULL, 0, 0 }
+#define BENCH_OPT_RANGE(name, type, value, min, max) { name, type, value, NULL, min, max }
+#define BENCH_OPT_FN(name, parse) { name, 'f', NULL, parse, 0, 0 }
+#define BENCH_OPT_END { NULL, 0, NULL, NULL, 0, 0 }
 
-/* Parses argv against opts (ended by an entry with a NULL name). An unknown
- * option, one without its value or a number that does not parse prints why
- * and `usage` to stderr and returns 2 (the exit status for bad arguments);
- * --help or -h prints `usage` to stdout and exits 0; otherwise returns 0.
- * Ranges are the caller's to check. */
+/* Parses argv against opts (ended by BENCH_OPT_END). An unknown option, one
+ * without its value, a number that does not parse or one outside its range
+ * prints why and `usage` to stderr and returns 2 (the exit status for bad
+ * arguments); --help or -h prints `usage` to stdout and exits 0; otherwise
+ * returns 0. */
 int bench_parse_opts(int argc, char **argv, const struct bench_opt *opts, const char *usage);
 
 /* A list of counts such as "1,4,16,64" (thread counts, say): each from lo

@@ -74,6 +74,26 @@ static int store_opt(const struct bench_opt *o, const char *arg)
     return errno || end == arg || *end ? -1 : 0;
 }
 
+/* 1 if the number o stored lies outside its range, with the range in text. */
+static int out_of_range(const struct bench_opt *o, char *text, size_t size)
+{
+    double v;
+    switch (o->type) {
+    case 'd': v = *(double *)o->value; break;
+    case 'i': v = *(int *)o->value; break;
+    case 'u': v = (double)*(uint64_t *)o->value; break;
+    case 'z': v = (double)*(size_t *)o->value; break;
+    default: return 0;
+    }
+    if (o->min == 0 && o->max == 0)
+        return 0;
+    if (o->max)
+        snprintf(text, size, "%g to %g", o->min, o->max);
+    else
+        snprintf(text, size, "%g or more", o->min);
+    return v < o->min || (o->max && v > o->max);
+}
+
 /* The entry for argument arg: the option of that name, or (for an argument
  * that is not an option) the "" entry; NULL if none. */
 static const struct bench_opt *find_opt(const struct bench_opt *opts, const char *arg)
@@ -90,7 +110,7 @@ int bench_parse_opts(int argc, char **argv, const struct bench_opt *opts, const 
     int bare_seen = 0;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
-        char why[300] = "";
+        char why[300] = "", range[64];
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
             printf("%s\n", usage);
             exit(0);
@@ -106,6 +126,8 @@ int bench_parse_opts(int argc, char **argv, const struct bench_opt *opts, const 
             snprintf(why, sizeof why, "%s needs a value", arg);
         else if (store_opt(o, value) != 0)
             snprintf(why, sizeof why, "%s takes a number, not '%s'", arg, value);
+        else if (out_of_range(o, range, sizeof range))
+            snprintf(why, sizeof why, "%s takes %s, not '%s'", arg, range, value);
         else
             i++;
         if (why[0]) {

@@ -1,0 +1,191 @@
+/*
+ * commands.c - the subcommands of the `durlog` command as `durlog --help` and
+ * `durlog help COMMAND` show them: each one's name, synopsis, summary and
+ * details, and the function in cmd_<name>.c that runs it. The help texts
+ * live together here so that they read alike and can be checked against
+ * man/durlog.1 in one place.
+ */
+#include "cli.h"
+
+/* The -o and -h options of the commands that print records (cat, tail), in
+ * the format cli_write_record writes. */
+#define RECORD_OUTPUT_HELP                                                    \
+    "  -o, --output FORMAT  text (default): each payload as raw bytes and\n"  \
+    "                       a newline\n"                                      \
+    "                       json: one object per line,\n"                     \
+    "                       {\"seq\":N,\"time\":\"RFC 3339\",\n"              \
+    "                        \"data\":\"...\"};\n"                            \
+    "                       a payload that is not UTF-8 is base64 with\n"     \
+    "                       \"encoding\":\"base64\"\n"                        \
+    "  -h, --help           show this help\n"
+
+const struct cli_command cli_cmd_append = {
+    .name = "append",
+    .synopsis = "[-d LEVEL] [-v] [--allow-foreign-owner] LOG [RECORD...]",
+    .summary = "Append each RECORD, or each line of standard input, as a "
+               "record.",
+    .details =
+        "Creates LOG (a directory) if it does not exist. Without RECORD\n"
+        "arguments each line of standard input becomes one record, without\n"
+        "its newline; an empty line is an empty record and a last line with\n"
+        "no newline counts too. Options end at LOG: every argument after it\n"
+        "is a record, even one that starts with '-'.\n"
+        "\n"
+        "Options:\n"
+        "  -d, --durability LEVEL  what is true when a record is acknowledged\n"
+        "                          (default kernel):\n"
+        "        buffered  in memory, unseen by readers, until durlog exits\n"
+        "                  or about 64 KiB have gathered; lost if killed\n"
+        "        kernel    in the page cache: survives a crash of durlog,\n"
+        "                  not a power loss\n"
+        "        interval  kernel, and synced before durlog exits\n"
+        "        sync      on stable storage: survives a power loss\n"
+        "  -v, --verbose           print `appended seq N` for each record\n"
+        "      --allow-foreign-owner\n"
+        "                          as root, append to a log whose directory\n"
+        "                          another user owns (refused otherwise: that\n"
+        "                          user could make root write through any file);\n"
+        "                          new files are given to that user\n"
+        "  -h, --help              show this help\n",
+    .run = cli_run_append,
+};
+
+const struct cli_command cli_cmd_cat = {
+    .name = "cat",
+    .synopsis = "[--from SEQ] [-n COUNT] [-o text|json] LOG",
+    .summary = "Print the records of LOG, oldest first.",
+    .details =
+        "Options:\n"
+        "  --from SEQ           start at sequence number SEQ (default: the\n"
+        "                       first record still in the log)\n"
+        "  -n, --count COUNT    print at most COUNT records\n"
+        RECORD_OUTPUT_HELP,
+    .run = cli_run_cat,
+};
+
+const struct cli_command cli_cmd_tail = {
+    .name = "tail",
+    .synopsis = "[-n COUNT] [-f] [--durable] [-o text|json] LOG",
+    .summary = "Print the last records of LOG; with -f, keep printing new "
+               "ones.",
+    .details =
+        "Options:\n"
+        "  -n, --count COUNT    print the last COUNT records (default 10)\n"
+        "  -f, --follow         then keep printing records as they are\n"
+        "                       appended, until interrupted (SIGINT or\n"
+        "                       SIGTERM: exit 0) or until standard output\n"
+        "                       is closed\n"
+        "  --durable            only records known to be on stable storage:\n"
+        "                       the last COUNT before the durable mark and,\n"
+        "                       with -f, later ones once they are synced\n"
+        RECORD_OUTPUT_HELP,
+    .run = cli_run_tail,
+};
+
+const struct cli_command cli_cmd_info = {
+    .name = "info",
+    .synopsis = "[-o text|json] LOG",
+    .summary = "Print facts about LOG: segments, records, seq range, size.",
+    .details =
+        "Fields: segments; records; first seq and last seq (\"none\" when the\n"
+        "log is empty); next seq (the number the next record will get);\n"
+        "durable seq (records below it are known to be on stable storage);\n"
+        "bytes (of records, headers included); disk bytes (the segment\n"
+        "files' size on disk).\n"
+        "\n"
+        "Options:\n"
+        "  -o, --output FORMAT  text (default; `key: value` lines) or json\n"
+        "                       (one object; last_seq is null when empty)\n"
+        "  -h, --help           show this help\n",
+    .run = cli_run_info,
+};
+
+const struct cli_command cli_cmd_check = {
+    .name = "check",
+    .synopsis = "[--repair] [--force] LOG",
+    .summary = "Verify every record of LOG; optionally cut damage away.",
+    .details =
+        "Prints the segments, records and seq range found and, if the log is\n"
+        "damaged, the first problem (segment, offset, what) and what to do.\n"
+        "Exit status: 0 clean (or clean after a repair), 1 damaged or the\n"
+        "check failed, 2 usage error.\n"
+        "\n"
+        "Options:\n"
+        "  --repair   cut a torn tail (the log must not be open by a writer);\n"
+        "             the cut bytes go to a side file <segment>.cut-<offset>\n"
+        "  --force    with --repair: also cut at damage before the tail,\n"
+        "             dropping every record after it\n"
+        "  -h, --help show this help\n",
+    .run = cli_run_check,
+};
+
+const struct cli_command cli_cmd_put = {
+    .name = "put",
+    .synopsis = "[--no-sync] [--progress|--no-progress] [--mode MODE] SRC DEST",
+    .summary = "Write the file DEST as a copy of SRC, atomically and durably.",
+    .details =
+        "DEST is replaced as a whole: after a crash or power loss at any moment\n"
+        "it holds its old content or the complete new one, never a part. The\n"
+        "copy goes to a temporary file in DEST's directory, is synced, then\n"
+        "renamed over DEST, and the directory is synced. SRC - reads standard\n"
+        "input. An existing DEST keeps its permissions (and owner, where\n"
+        "allowed). Symbolic links on the way and a link DEST are followed\n"
+        "(the file a link DEST names is replaced, the link kept), except where\n"
+        "the kernel's protected_symlinks rule would not: a link in a sticky\n"
+        "world-writable directory such as /tmp that belongs to neither you nor\n"
+        "the directory's owner is refused, and so is a link to a missing file.\n"
+        "On failure DEST is left as it was and no temporary file remains.\n"
+        "\n"
+        "Options:\n"
+        "  --no-sync      skip the syncs: faster, but a power loss may leave\n"
+        "                 DEST empty or partial (a killed process cannot)\n"
+        "  --progress     show progress on standard error even when it is not\n"
+        "                 a terminal (one line a second there)\n"
+        "  --no-progress  show nothing, even on a terminal\n"
+        "  --mode MODE    give DEST these octal permission bits (e.g. 644)\n"
+        "  -h, --help     show this help\n"
+        "\n"
+        "Progress: bytes, percentage and ETA when SRC's size is known, and the\n"
+        "rate; then a summary with the byte count. Exit status 0 once DEST is\n"
+        "on stable storage, 1 on failure (also when DEST was replaced but its\n"
+        "directory could not be synced: the message says so), 2 on a usage\n"
+        "error.\n",
+    .run = cli_run_put,
+};
+
+const struct cli_command cli_cmd_bench = {
+    .name = "bench",
+    .synopsis = "[--dir DIR] [--records N] [--size BYTES] [--threads LIST] [--levels LIST]\n"
+                "       [--rounds R] [--quick] [--only TEXT] [-o text|json|csv] [--plot FILE.svg]",
+    .summary = "Measure the articles' write patterns and durlog's levels on this disk.",
+    .details =
+        "Runs in a scratch directory made in DIR (default: the current one, so\n"
+        "that it measures the disk you care about) and removed at the end. Rows:\n"
+        "  stdio fwrite per line; write() per line; write() of 500 lines joined;\n"
+        "  fwrite+fflush+fdatasync per line (the origin article's experiments);\n"
+        "  durlog at each level; sync with 1 thread and with each count in LIST\n"
+        "  (group commit: threads share fdatasyncs); one write() larger than\n"
+        "  Linux's per-call cap (it comes back short) and the same bytes through\n"
+        "  durlog_put's write-all loop, when DIR has about 2.7 GiB free.\n"
+        "Each row: records, records/s, microseconds per record, and the ratio to\n"
+        "the fastest row; durlog rows read their log back and count it. Rows run\n"
+        "interleaved, R rounds (default 5, --quick 1; the two cap rows at most 3),\n"
+        "medians. fsync and sync rows stop at a time budget (0.8 s per round,\n"
+        "--quick 0.25 s); the others write their N records again until the round\n"
+        "has run 0.2 s (--quick 0.05 s). The notes say what each row wrote.\n"
+        "\n"
+        "Options:\n"
+        "  --dir DIR        where to run (default .)\n"
+        "  --records N      records per row (default 100000, --quick 20000)\n"
+        "  --size BYTES     bytes per record, newline included (default 100)\n"
+        "  --threads LIST   thread counts for the sync rows (default 1,4,16,64)\n"
+        "  --levels LIST    durlog levels to run (default buffered,kernel,interval,sync)\n"
+        "  --rounds R       rounds (1 to 16)\n"
+        "  --quick          a run of a few seconds\n"
+        "  -o FORMAT        text (default), json or csv; json and csv include the\n"
+        "                   kernel, file system, CPU, durlog's engine and I/O mode\n"
+        "  --plot FILE.svg  also draw records/s per row on a log scale\n"
+        "  --only TEXT      run only the rows whose name contains TEXT\n"
+        "  -h, --help       show this help\n",
+    .run = cli_run_bench,
+};
