@@ -318,6 +318,20 @@ static int open_shm(durlog *log, int create)
     return 0;
 }
 
+/* What every open writer holds on the coordination file: the OFD lock on
+ * its first byte that tells readers it is live (shared.h) and its shared
+ * flock. */
+static int hold_shared(durlog *log)
+{
+    int rc = dl_shm_hold_live(log->shmfd);
+    if (!rc)
+        rc = dl_flock(log->shmfd, LOCK_SH);
+    if (rc)
+        return dl_fail(log, rc, "lock %s/%s: %s", log->path, DL_SHM_NAME,
+                       durlog_strerror(rc));
+    return 0;
+}
+
 /* The first writer: rebuilds the coordination file, then shares the log.
  * Called holding the directory's flock exclusively. */
 static int open_first(durlog *log)
@@ -337,12 +351,9 @@ static int open_first(durlog *log)
     rc = rebuild_shared(log);
     if (rc)
         return rc;
-    rc = dl_shm_hold_live(log->shmfd);
-    if (!rc)
-        rc = dl_flock(log->shmfd, LOCK_SH);
+    rc = hold_shared(log);
     if (rc)
-        return dl_fail(log, rc, "lock %s/%s: %s", log->path, DL_SHM_NAME,
-                       durlog_strerror(rc));
+        return rc;
     /* Converting to shared is not atomic: another opener may take the
      * exclusive lock in between and rebuild again, which is harmless -
      * nobody has appended yet, and this handle's open waits for it. */
@@ -401,13 +412,7 @@ static int open_joining(durlog *log)
                        "(set durlog_options.io_mode or DURLOG_IO to match, or close them "
                        "first)", log->path, theirs == DURLOG_IO_PWRITE ? "pwrite" : "mmap",
                        mine == DURLOG_IO_PWRITE ? "pwrite" : "mmap");
-    rc = dl_shm_hold_live(log->shmfd);
-    if (!rc)
-        rc = dl_flock(log->shmfd, LOCK_SH);
-    if (rc)
-        return dl_fail(log, rc, "lock %s/%s: %s", log->path, DL_SHM_NAME,
-                       durlog_strerror(rc));
-    return 0;
+    return hold_shared(log);
 }
 
 /* Gives up this handle's flock of the log directory. Its failure (only a

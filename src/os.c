@@ -197,22 +197,26 @@ int dl_pread_all(int fd, void *buf, size_t len, off_t off)
     return 0;
 }
 
+/* Returns from the calling function: makes the call until it does not fail
+ * with EINTR (which reports nothing: the call was interrupted before it did
+ * anything), then returns 0, or -errno of its failure. */
+#define RETURN_RETRYING_EINTR(call)                                            \
+    do {                                                                       \
+        while ((call) < 0) {                                                   \
+            if (errno != EINTR)                                                \
+                return -errno;                                                 \
+        }                                                                      \
+        return 0;                                                              \
+    } while (0)
+
 int dl_fdatasync(int fd)
 {
-    while (dl_os.fdatasync(fd) < 0) {
-        if (errno != EINTR)
-            return -errno;
-    }
-    return 0;
+    RETURN_RETRYING_EINTR(dl_os.fdatasync(fd));
 }
 
 int dl_fsync(int fd)
 {
-    while (dl_os.fsync(fd) < 0) {
-        if (errno != EINTR)
-            return -errno;
-    }
-    return 0;
+    RETURN_RETRYING_EINTR(dl_os.fsync(fd));
 }
 
 /* Where a file system has no fallocate, dl_allocate writes zeros from a
@@ -256,11 +260,7 @@ int dl_fallocate(int fd, off_t off, off_t len)
 
 int dl_ftruncate(int fd, off_t len)
 {
-    while (dl_os.ftruncate(fd, len) < 0) {
-        if (errno != EINTR)
-            return -errno;
-    }
-    return 0;
+    RETURN_RETRYING_EINTR(dl_os.ftruncate(fd, len));
 }
 
 int dl_openat(int dirfd, const char *name, int flags, mode_t mode)
@@ -281,39 +281,23 @@ int dl_openat(int dirfd, const char *name, int flags, mode_t mode)
 
 int dl_renameat(int dirfd, const char *oldname, const char *newname)
 {
-    while (dl_os.renameat(dirfd, oldname, dirfd, newname) < 0) {
-        if (errno != EINTR)
-            return -errno;
-    }
-    return 0;
+    RETURN_RETRYING_EINTR(dl_os.renameat(dirfd, oldname, dirfd, newname));
 }
 
 int dl_unlinkat(int dirfd, const char *name)
 {
-    while (dl_os.unlinkat(dirfd, name, 0) < 0) {
-        if (errno != EINTR)
-            return -errno;
-    }
-    return 0;
+    RETURN_RETRYING_EINTR(dl_os.unlinkat(dirfd, name, 0));
 }
 
 int dl_linkat(int olddir, const char *oldname, int newdir, const char *newname,
               int flags)
 {
-    while (dl_os.linkat(olddir, oldname, newdir, newname, flags) < 0) {
-        if (errno != EINTR)
-            return -errno;
-    }
-    return 0;
+    RETURN_RETRYING_EINTR(dl_os.linkat(olddir, oldname, newdir, newname, flags));
 }
 
 int dl_flock(int fd, int op)
 {
-    while (dl_os.flock(fd, op) < 0) {
-        if (errno != EINTR)
-            return -errno;
-    }
-    return 0;
+    RETURN_RETRYING_EINTR(dl_os.flock(fd, op));
 }
 
 int dl_dup(int fd)
@@ -329,11 +313,7 @@ int dl_dup(int fd)
 
 int dl_ofd_lock(int fd, int cmd, struct flock *fl)
 {
-    while (dl_os.fcntl(fd, cmd, fl) < 0) {
-        if (errno != EINTR)
-            return -errno;
-    }
-    return 0;
+    RETURN_RETRYING_EINTR(dl_os.fcntl(fd, cmd, fl));
 }
 
 ssize_t dl_read(int fd, void *buf, size_t len)
