@@ -298,19 +298,26 @@ static _Thread_local struct {
     __typeof__(((pthread_mutex_t *)0)->__data) state;
 } held_locks[DL_HELD_LOCKS];
 
-static int lock_kind(void)
+/* The kind dl_shared_init_locks gives a lock, learnt once from a lock made
+ * the same way; -1 until then (or if that failed: no kind matches). */
+static _Atomic int known_lock_kind = -1;
+
+static __attribute__((noinline)) int learn_lock_kind(void)
 {
-    static _Atomic int kind = -1;
-    int k = atomic_load(&kind);
-    if (k == -1) {
-        pthread_mutex_t ref;
-        if (init_one(&ref) == 0) {
-            k = ref.__data.__kind;
-            pthread_mutex_destroy(&ref);
-            atomic_store(&kind, k);
-        }
-    }
+    pthread_mutex_t ref;
+    if (init_one(&ref) != 0)
+        return -1;
+    int k = ref.__data.__kind;
+    pthread_mutex_destroy(&ref);
+    atomic_store(&known_lock_kind, k);
     return k;
+}
+
+/* Taken on every append: the learning stays out of line. */
+static inline int lock_kind(void)
+{
+    int k = atomic_load_explicit(&known_lock_kind, memory_order_relaxed);
+    return k != -1 ? k : learn_lock_kind();
 }
 
 static int kind_ok(const pthread_mutex_t *m)
@@ -338,8 +345,9 @@ static void restore_held(pthread_mutex_t *m)
             continue;
         const size_t word = sizeof m->__data.__lock;
         char *now = (char *)&m->__data + word, *then = (char *)&held_locks[i].state + word;
-        if (memcmp(now, then, sizeof m->__data - word) != 0)
-            memcpy(now, then, sizeof m->__data - word);
+        /* Written back whether changed or not: a few stores into a line
+         * this thread owns (it took the lock), cheaper than comparing. */
+        memcpy(now, then, sizeof m->__data - word);
         _Atomic int *lock = (_Atomic int *)&m->__data.__lock;
         int mine = held_locks[i].state.__lock & FUTEX_TID_MASK;
         int cur = atomic_load(lock);

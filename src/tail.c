@@ -280,7 +280,7 @@ static int roll(durlog *log, uint64_t need)
     /* The shared fields change together under the lock; a holder that dies
      * between them leaves EOWNERDEAD, and the next one rebuilds them from
      * the segment files. */
-    /* (pwrite mode: read-mapped, for the last-byte touch: see ensure_alloc) */
+    /* (pwrite mode: read-mapped, for the last-byte touch: see grow_alloc) */
     dl_prefault(m.map, 0, alloc, !log->io_pwrite && dl_prefault_for_write(log));
     uint64_t gen = atomic_fetch_add(&sh->generation, 1) + 1;
     dl_replace_tail(log, &m, gen);
@@ -366,15 +366,12 @@ int dl_tail_ensure(durlog *log, uint64_t need)
 }
 
 /* Grows the tail segment's file so that `need` bytes past tail_off may be
- * stored through the mapping. */
-static int ensure_alloc(durlog *log, uint64_t need)
+ * stored through the mapping: alloc, read once by the caller (the offsets
+ * passed to the file and the mapping below must be the ones checked), is
+ * too short. Out of line: most appends need no growth (dl_tail_reserve). */
+static __attribute__((noinline)) int grow_alloc(durlog *log, uint64_t need, uint64_t alloc)
 {
     struct dl_shared *sh = log->sh;
-    /* Read once: the offsets passed to the file and the mapping below must
-     * be the ones checked. */
-    uint64_t alloc = sh->tail_alloc;
-    if (sh->tail_off + need <= alloc)
-        return 0;
     /* Small steps while the pre-faulter is working ahead (it will have the
      * next stretch ready soon); otherwise doubling steps. */
     uint64_t step = atomic_load(&log->prefault.started) ? DL_ALLOC_MIN : alloc;
@@ -436,7 +433,10 @@ static int ensure_alloc(durlog *log, uint64_t need)
 int dl_tail_reserve(durlog *log, uint64_t need)
 {
     int rc = dl_tail_ensure(log, need);
-    return rc ? rc : ensure_alloc(log, need);
+    if (rc)
+        return rc;
+    uint64_t alloc = log->sh->tail_alloc;
+    return log->sh->tail_off + need <= alloc ? 0 : grow_alloc(log, need, alloc);
 }
 
 int dl_prefault_for_write(durlog *log)
