@@ -29,7 +29,10 @@ PKG_CONFIG ?= pkg-config
 CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -g $(OPT) -Wall -Wextra $(WERROR) \
               -Wshadow -Wstrict-prototypes -Wmissing-prototypes -pthread \
               -fvisibility=hidden $(SANITIZE)
-CPPFLAGS += -Iinclude -Isrc
+# src/: the library's internal headers, which the command's own files do
+# not get (below).
+SRC_INCLUDE = -Isrc
+CPPFLAGS += -Iinclude $(SRC_INCLUDE)
 LDLIBS   += -pthread
 
 # The version comes from the header's DURLOG_VERSION_* macros, so the file
@@ -94,6 +97,9 @@ all: $(B)/libdurlog.a $(B)/$(SO_LINK) $(PROGRAMS)
 # bench`); fuzz/fuzz_cli.c compiles its sources in with the command's.
 # The programs link its objects before libdurlog.a, which they call.
 BENCHLIB_OBJ := $(patsubst %.c,$(B)/%.o,$(sort $(wildcard bench/lib/*.c)))
+# The command's own files see only the public headers (include/), as any
+# program of a user's would: src/ is not on their include path.
+$(CLI_OBJ): SRC_INCLUDE :=
 CLI_OBJ      += $(BENCHLIB_OBJ)
 ALL_OBJ      += $(BENCHLIB_OBJ)
 $(BENCHES) $(DEMOS): $(B)/%: $(B)/%.o $(BENCHLIB_OBJ) $(B)/libdurlog.a

@@ -23,7 +23,6 @@
 #include <unistd.h>
 
 #include "bench.h"
-#include "os.h"
 
 /* Line i: "line 00000042 xxxx...\n", exactly size bytes. */
 static void make_line(char *buf, size_t size, uint64_t i)
@@ -132,7 +131,7 @@ static int write_lines(struct bench_ctx *c, size_t join, struct bench_result *r)
             size_t n = 0;
             for (; n < join && i < c->records; n++, i++)
                 make_line(buf + n * c->size, c->size, i);
-            rc = dl_write_all(fd, buf, n * c->size);
+            rc = bench_write_all(fd, buf, n * c->size);
         }
         passes++;
     } while (rc == 0 && bench_now_s() - t0 < c->min_s && !stopped(c));

@@ -167,6 +167,11 @@ void bench_gate_open(struct bench_gate *g);
  * the library through its dl_os seam (src/os.h). */
 void bench_count_fdatasyncs(_Atomic uint64_t *counter);
 
+/* Writes all len bytes to fd (short writes continued, EINTR retried): 0 or
+ * -errno. The baselines' write loop, for programs that see only the public
+ * header (the durlog command's bench). */
+int bench_write_all(int fd, const void *buf, size_t len);
+
 /* The records the workloads write: bench_new_record makes a buffer of the
  * letters 'a' to 'z' repeated (malloc'd; NULL when out of memory), and
  * bench_stamp_record puts record i's index over its first 8 bytes (when it

@@ -57,11 +57,16 @@ char *bench_new_record(size_t size)
 
 /* ---- one write() and one fdatasync() per record ---- */
 
+int bench_write_all(int fd, const void *buf, size_t len)
+{
+    return dl_write_all(fd, buf, len);
+}
+
 /* One record, whole: a regular file's write() comes back short only when
  * the disk fills, but a benchmark must not hide that. */
 static int write_synced(int fd, const char *rec, size_t size)
 {
-    int rc = dl_write_all(fd, rec, size);
+    int rc = bench_write_all(fd, rec, size);
     /* The record is on stable storage before the next one is written. */
     if (rc == 0 && fdatasync(fd) != 0)
         rc = -errno;
