@@ -295,7 +295,7 @@ int durlog_event_fd(durlog *log)
         return fd;
     /* Starts readable: completions may have become ready before anybody
      * could be told. A spurious wake-up costs one durlog_poll(). */
-    int nfd = eventfd(1, EFD_NONBLOCK | EFD_CLOEXEC);
+    int nfd = dl_os.eventfd(1, EFD_NONBLOCK | EFD_CLOEXEC);
     if (nfd < 0)
         return dl_fail(log, -errno, "eventfd: %s", strerror(errno));
     int expected = -1;

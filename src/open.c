@@ -563,7 +563,7 @@ int durlog_open(const char *path, const durlog_options *opts, durlog **out)
     pthread_mutex_init(&log->cq.dmu, NULL);
     atomic_init(&log->cq.evfd, -1);
 
-    if (!o.no_create && mkdir(path, log->dir_mode) < 0 && errno != EEXIST) {
+    if (!o.no_create && dl_os.mkdirat(AT_FDCWD, path, log->dir_mode) < 0 && errno != EEXIST) {
         rc = dl_fail(log, -errno, "create directory %s: %s", path, strerror(errno));
         goto fail;
     }

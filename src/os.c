@@ -129,11 +129,13 @@ static int real_thread_create(pthread_t *thread, void *(*fn)(void *), void *arg)
         .fdatasync = fdatasync, .fsync = fsync, .fallocate = fallocate,      \
         .ftruncate = ftruncate, .openat = real_openat,                       \
         .renameat = real_renameat, .linkat = linkat, .unlinkat = unlinkat,    \
+        .mkdirat = mkdirat,                                                  \
         .sync_file_range = real_sync_file_range,                             \
         .mmap = mmap,                                                        \
         .munmap = munmap, .flock = flock, .fcntl = real_fcntl,               \
         .statx = real_statx, .futex = real_futex,                            \
-        .eventfd_write = eventfd_write, .uring_init = real_uring_init,       \
+        .eventfd = eventfd, .eventfd_write = eventfd_write,                  \
+        .uring_init = real_uring_init,                                       \
         .uring_submit = real_uring_submit, .uring_result = real_uring_result,\
         .thread_create = real_thread_create,                                 \
     }

@@ -81,6 +81,7 @@ struct dl_os_ops {
                   int flags);
     int (*sync_file_range)(int fd, off_t off, off_t len, unsigned flags);
     int (*unlinkat)(int dirfd, const char *name, int flags);
+    int (*mkdirat)(int dirfd, const char *name, mode_t mode);
     void *(*mmap)(void *addr, size_t len, int prot, int flags, int fd, off_t off);
     int (*munmap)(void *addr, size_t len);
     int (*flock)(int fd, int op);
@@ -93,7 +94,9 @@ struct dl_os_ops {
     /* The futex system call's FUTEX_WAIT and FUTEX_WAKE (shared, not
      * FUTEX_PRIVATE_FLAG: the words live in a file other processes map). */
     long (*futex)(uint32_t *word, int op, uint32_t val, const struct timespec *timeout);
-    /* Adds value to an eventfd's counter (eventfd_write: 0 or -1). */
+    /* A new eventfd (eventfd(2): the descriptor or -1), and adding value to
+     * one's counter (eventfd_write: 0 or -1). */
+    int (*eventfd)(unsigned initval, int flags);
     int (*eventfd_write)(int fd, uint64_t value);
     /* io_uring (engine_uring.c). uring_init sets up `ring` (a struct io_uring)
      * with `entries` slots and returns 0 or -errno: a test makes it fail as

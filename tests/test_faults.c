@@ -1674,6 +1674,50 @@ static void an_eventfd_that_cannot_be_signalled_is_reported_by_durlog_poll(void)
     expect_log(t.log, 1);
 }
 
+/* Creating the log's directory and the handle's event fd go through the
+ * seam too: a refusal is the call's error, with a message, and leaves
+ * nothing behind; the next call tries again. */
+static int refuse_mkdirat(int dirfd, const char *name, mode_t mode)
+{
+    (void)dirfd;
+    (void)name;
+    (void)mode;
+    errno = EACCES;
+    return -1;
+}
+
+static int refuse_eventfd(unsigned initval, int flags)
+{
+    (void)initval;
+    (void)flags;
+    errno = EMFILE;
+    return -1;
+}
+
+static void creating_the_directory_or_the_event_fd_fails_cleanly(void)
+{
+    struct scratch t;
+    scratch_make(&t);
+    durlog *log = NULL;
+    dl_os.mkdirat = refuse_mkdirat;
+    CHECK_RC(durlog_open(t.log, NULL, &log), -EACCES);
+    tu_restore_os();
+    CHECK(log == NULL);
+    CHECK(strstr(durlog_last_errmsg(), "create directory") != NULL);
+    CHECK(access(t.log, F_OK) != 0 && errno == ENOENT);
+
+    log = fx_writer(t.log, NULL);
+    REQUIRE(log);
+    dl_os.eventfd = refuse_eventfd;
+    CHECK_RC(durlog_event_fd(log), -EMFILE);
+    tu_restore_os();
+    CHECK(strstr(durlog_errmsg(log), "eventfd") != NULL);
+    int fd = durlog_event_fd(log);
+    CHECK(fd >= 0);
+    CHECK_RC(durlog_event_fd(log), fd); /* the same one from then on */
+    CHECK_OK(fx_close(log));
+}
+
 TEST_MAIN(
     RUN(write_all_completes_despite_short_writes_and_eintr);
     RUN(write_all_reports_eio_when_a_write_makes_no_progress);
@@ -1702,4 +1746,5 @@ TEST_MAIN(
     RUN(an_eventfd_that_cannot_be_signalled_is_reported_by_durlog_poll);
     RUN(failing_to_open_a_segment_in_the_background_is_retried);
     RUN(an_engine_that_cannot_start_fails_the_append_and_is_retried);
+    RUN(creating_the_directory_or_the_event_fd_fails_cleanly);
 )

@@ -148,12 +148,14 @@ static inline void tu_restore_os(void)
     TU_RESTORE_ENTRY(openat);
     TU_RESTORE_ENTRY(renameat);
     TU_RESTORE_ENTRY(unlinkat);
+    TU_RESTORE_ENTRY(mkdirat);
     TU_RESTORE_ENTRY(mmap);
     TU_RESTORE_ENTRY(munmap);
     TU_RESTORE_ENTRY(flock);
     TU_RESTORE_ENTRY(fcntl);
     TU_RESTORE_ENTRY(statx);
     TU_RESTORE_ENTRY(futex);
+    TU_RESTORE_ENTRY(eventfd);
     TU_RESTORE_ENTRY(eventfd_write);
     TU_RESTORE_ENTRY(uring_init);
     TU_RESTORE_ENTRY(uring_submit);
