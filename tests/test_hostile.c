@@ -1268,6 +1268,35 @@ static void a_tail_past_the_segment_in_the_coordination_file_fails_the_log(void)
     scratch_remove(&s);
 }
 
+/* Someone writes a failure code no writer leaves (0xffffffff) into
+ * durlog.shm's `failed` word. The writer's next append fails with
+ * DURLOG_EFAILED naming durlog.shm (before: "an earlier fdatasync failed",
+ * blaming the disk for what another user did), and so does its close. */
+static void an_unknown_failure_code_in_the_coordination_file_is_blamed_on_it(void)
+{
+    struct scratch s;
+    struct model m;
+    scratch_make(&s);
+    model_make(&m, 1603, 4, 100);
+    durlog *w;
+    REQUIRE(open_log(s.log, ONE_SEGMENT, &w) == 0);
+    model_append(w, &m, 0, 3, DURLOG_SYNC);
+    struct dl_shared *sh = map_shm(s.log);
+    REQUIRE(sh);
+    atomic_store(&sh->failed, 0xffffffffu);
+    CHECK_RC(durlog_append(w, model_payload(&m, 3), m.lens[3], DURLOG_SYNC, NULL),
+             DURLOG_EFAILED);
+    check_blames_shm(w, "failure code");
+    CHECK(strstr(durlog_errmsg(w), "fdatasync") == NULL);
+    CHECK_RC(durlog_close(w), DURLOG_EFAILED);
+    CHECK(strstr(durlog_last_errmsg(), DL_SHM_NAME) != NULL);
+    unmap_shm(sh);
+    int end_rc;
+    CHECK_EQ_U64(model_read_log(&m, s.log, &end_rc), 3);
+    model_free(&m);
+    scratch_remove(&s);
+}
+
 /* Records 0..9 appended; someone moves durlog.shm's published mark 100
  * records ahead. A live reader returns records 0..9, then fails with
  * DURLOG_ECORRUPT naming durlog.shm (before: "record 10 is missing", naming
@@ -1600,6 +1629,7 @@ TEST_MAIN(
     RUN(check_agrees_with_a_reader_after_a_tail_was_replaced);
     RUN(a_tail_past_the_segment_in_the_coordination_file_fails_the_log);
     RUN(a_published_mark_moved_ahead_makes_readers_fail_naming_the_file);
+    RUN(an_unknown_failure_code_in_the_coordination_file_is_blamed_on_it);
     RUN(a_sync_lock_held_by_nobody_times_out_instead_of_hanging);
     RUN(an_append_lock_that_is_not_durlogs_is_never_locked);
     RUN(a_held_lock_rewritten_by_someone_else_unlocks_cleanly);
