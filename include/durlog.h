@@ -251,7 +251,9 @@ typedef struct durlog_options {
     mode_t mode;                /* permissions of a log this handle creates
                                    (narrowed by the umask); default 0644.
                                    The directory gets these plus an execute
-                                   bit wherever a read bit is set. Segments
+                                   bit wherever a read bit is set, less
+                                   write for others (a directory every user
+                                   may write to is refused). Segments
                                    any writer creates later get the log's
                                    permissions (its coordination file's),
                                    whatever that writer's mode and umask. */

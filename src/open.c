@@ -551,7 +551,9 @@ int durlog_open(const char *path, const durlog_options *opts, durlog **out)
         log->tail.held[i].fd = -1;
     pthread_mutex_init(&log->prefault.pmu, NULL);
     pthread_cond_init(&log->prefault.cond, NULL);
-    log->dir_mode = o.mode | ((o.mode & 0444) >> 2);
+    /* Never writable by every user: such a directory is refused below (and
+     * by every later open), and would be left behind, empty, by this one. */
+    log->dir_mode = (o.mode | ((o.mode & 0444) >> 2)) & ~(mode_t)S_IWOTH;
     dl_clock_init(&log->clock);
     pthread_mutex_init(&log->mu, NULL);
     pthread_mutex_init(&log->engine.emu, NULL);

@@ -130,6 +130,31 @@ static void default_level_follows_the_option(void)
     CHECK(l == DURLOG_BUFFERED);
 }
 
+/* mode 0777 (or 0666) under umask 0 asks for a directory every user may
+ * write to, which durlog_open refuses: it used to create it anyway, then
+ * refuse it (-EPERM), leaving an empty world-writable directory behind
+ * that every later open refused too. The directory is created without
+ * write for others. */
+static void a_mode_writable_by_everyone_still_makes_a_usable_log(void)
+{
+    char path[300];
+    log_path(path, sizeof path, "mode0777");
+    durlog_options o = { .mode = 0777 };
+    durlog *log = NULL;
+    mode_t old_umask = umask(0);
+    int rc = durlog_open(path, &o, &log);
+    umask(old_umask);
+    CHECK_OK(rc);
+    REQUIRE(log);
+    CHECK_OK(durlog_append(log, "x", 1, DURLOG_SYNC, NULL));
+    CHECK_OK(durlog_close(log));
+    struct stat st;
+    REQUIRE(stat(path, &st) == 0);
+    CHECK((st.st_mode & S_IWOTH) == 0);
+    CHECK_OK(durlog_open(path, &o, &log));
+    CHECK_OK(durlog_close(log));
+}
+
 /* no_create: a missing log is -ENOENT and nothing is created. */
 static void no_create_does_not_create(void)
 {
@@ -758,6 +783,7 @@ TEST_MAIN(
     RUN(zero_filled_options_mean_the_defaults);
     RUN(default_level_follows_the_option);
     RUN(no_create_does_not_create);
+    RUN(a_mode_writable_by_everyone_still_makes_a_usable_log);
     RUN(reserved_space_is_checked_and_cleared);
     RUN(open_message_without_options);
     RUN(one_code_per_condition);
