@@ -1268,6 +1268,36 @@ static void a_tail_past_the_segment_in_the_coordination_file_fails_the_log(void)
     scratch_remove(&s);
 }
 
+/* Records 0..4 synced into the tail, then someone truncates its file to
+ * 200 bytes: inside the page the records are on, so no store or touch
+ * faults, and the fdatasync of the short file succeeds. The next sync
+ * append must not be acknowledged as durable (before: it returned 0, and
+ * after close a reader found record 1 damaged and record 5 gone): it is
+ * DURLOG_ENOTDURABLE naming the truncated file, and the log is failed. */
+static void a_tail_truncated_within_its_last_page_is_never_acknowledged_durable(void)
+{
+    struct scratch s;
+    struct model m;
+    scratch_make(&s);
+    model_make(&m, 1605, 6, 100);
+    durlog *w;
+    REQUIRE(open_log(s.log, ONE_SEGMENT, &w) == 0);
+    SKIP_UNLESS(strcmp(durlog_io(w), "mmap") == 0, "the tail is not mapped here");
+    model_append(w, &m, 0, 5, DURLOG_SYNC);
+    char path[512];
+    char name[DL_SEG_NAME_LEN + 1];
+    seg_name_of(name, 0);
+    REQUIRE(truncate(log_file(path, sizeof path, s.log, name), 200) == 0);
+    CHECK_RC(durlog_append(w, model_payload(&m, 5), m.lens[5], DURLOG_SYNC, NULL),
+             DURLOG_ENOTDURABLE);
+    CHECK(strstr(durlog_errmsg(w), name) != NULL);
+    CHECK(strstr(durlog_errmsg(w), "truncated") != NULL);
+    CHECK_RC(durlog_append(w, "x", 1, DURLOG_SYNC, NULL), DURLOG_EFAILED);
+    CHECK_RC(durlog_close(w), DURLOG_EFAILED);
+    model_free(&m);
+    scratch_remove(&s);
+}
+
 /* Someone writes a failure code no writer leaves (0xffffffff) into
  * durlog.shm's `failed` word. The writer's next append fails with
  * DURLOG_EFAILED naming durlog.shm (before: "an earlier fdatasync failed",
@@ -1630,6 +1660,7 @@ TEST_MAIN(
     RUN(a_tail_past_the_segment_in_the_coordination_file_fails_the_log);
     RUN(a_published_mark_moved_ahead_makes_readers_fail_naming_the_file);
     RUN(an_unknown_failure_code_in_the_coordination_file_is_blamed_on_it);
+    RUN(a_tail_truncated_within_its_last_page_is_never_acknowledged_durable);
     RUN(a_sync_lock_held_by_nobody_times_out_instead_of_hanging);
     RUN(an_append_lock_that_is_not_durlogs_is_never_locked);
     RUN(a_held_lock_rewritten_by_someone_else_unlocks_cleanly);
