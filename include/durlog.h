@@ -823,7 +823,8 @@ enum durlog_check_flags {
  * report->problem saying so, and nothing checked.
  * Errors: -EINVAL (NULL path or report, unknown flag bits); -errno of
  * opening the directory, listing it, opening a segment or looking at the
- * coordination file (-ENOENT, -EACCES, -EMFILE, ...); -EBUSY (REPAIR: a
+ * coordination file (-ENOENT, -EACCES, -EMFILE, ...); DURLOG_EFORMAT (a
+ * directory that holds no segment and no coordination file); -EBUSY (REPAIR: a
  * writer has the log open, or another repair runs); DURLOG_ECORRUPT
  * (REPAIR: damage not at the tail without FORCE, or damage no cut can
  * mend; also a segment named past 2^63, or truncated while it was read);

@@ -443,6 +443,42 @@ static void null_handles_and_results_are_refused(void)
     CHECK_OK(durlog_close(log));
 }
 
+/* durlog_check with a NULL path leaves *report untouched, as its manual
+ * says, and so must not read it either: durlog_last_errmsg() was copied
+ * from report->problem, the caller's uninitialised bytes (read past the
+ * struct where they held no NUL). A directory that holds no log is
+ * DURLOG_EFORMAT, not a clean log of 0 records. */
+static void check_refuses_a_null_path_and_a_directory_without_a_log(void)
+{
+    durlog_check_report rep;
+    memset(&rep, 0xff, sizeof rep);
+    CHECK_RC(durlog_check(NULL, 0, &rep), -EINVAL);
+    CHECK_EQ_U64(rep.records, UINT64_MAX); /* untouched */
+    CHECK(strstr(durlog_last_errmsg(), "durlog_check") != NULL);
+    CHECK_RC(durlog_check(NULL, 0, NULL), -EINVAL);
+
+    char path[300];
+    log_path(path, sizeof path, "notalog");
+    REQUIRE(mkdir(path, 0755) == 0);
+    char file[400];
+    snprintf(file, sizeof file, "%s/notes.txt", path);
+    int fd = open(file, O_CREAT | O_WRONLY, 0644);
+    REQUIRE(fd >= 0);
+    close(fd);
+    CHECK_RC(durlog_check(path, 0, &rep), DURLOG_EFORMAT);
+    CHECK(strstr(rep.problem, "not a durlog log") != NULL);
+    CHECK(strstr(durlog_last_errmsg(), path) != NULL);
+    CHECK_RC(durlog_check(path, DURLOG_CHECK_REPAIR, &rep), DURLOG_EFORMAT);
+    /* A log with no record yet is one. */
+    char empty[300];
+    durlog *log = open_new_log(empty, sizeof empty, "emptylog");
+    REQUIRE(log);
+    CHECK_OK(durlog_check(empty, 0, &rep));
+    CHECK_OK(durlog_close(log));
+    CHECK_OK(durlog_check(empty, 0, &rep));
+    CHECK(!rep.damaged);
+}
+
 /* Only -1 means "no limit": any other negative timeout is a mistake, and
  * used to wait forever. A sequence number no record can have (2^63 and up:
  * DURLOG_SEQ_PENDING among them) is refused instead of waited for. A hang
@@ -789,6 +825,7 @@ TEST_MAIN(
     RUN(one_code_per_condition);
     RUN(a_directory_without_a_log_is_not_taken_for_one);
     RUN(null_handles_and_results_are_refused);
+    RUN(check_refuses_a_null_path_and_a_directory_without_a_log);
     RUN(bad_timeouts_and_impossible_waits_are_einval);
     RUN(an_empty_batch_is_einval_in_both_forms);
     RUN(a_failed_seek_leaves_the_reader_where_it_was);
