@@ -389,7 +389,7 @@ typedef struct durlog_recovery {
  * outside its mappings, return a record that was not appended, or wait
  * without end.
  *
- * Errors: -EINVAL (NULL path or out, an option out of range, nonzero
+ * Errors: -EINVAL (NULL or empty path, NULL out, an option out of range, nonzero
  * reserved space, a bad DURLOG_IO or DURLOG_ENGINE value); -ENOENT (no
  * directory, with no_create); DURLOG_EFORMAT (a directory that holds no
  * log: see above; a coordination file of another durlog version, or not a

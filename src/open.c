@@ -524,7 +524,8 @@ int durlog_open(const char *path, const durlog_options *opts, durlog **out)
     int rc;
 
     if (!path || !*path || !out) {
-        dl_set_err(msg, sizeof msg, "durlog_open: path and out are required");
+        dl_set_err(msg, sizeof msg, "durlog_open: %s", !path ? "path is NULL"
+                   : !*path ? "path is empty (name the log's directory)" : "out is NULL");
         rc = -EINVAL;
         goto refused;
     }

@@ -413,6 +413,15 @@ static void null_handles_and_results_are_refused(void)
     CHECK_EQ_U64(rec.performed, 0);
     durlog_options_init(NULL);
     CHECK_RC(durlog_fs_type(NULL, NULL, 0, NULL, 0), -EINVAL);
+    /* durlog_open's message says which argument (it said "path and out are
+     * required" for an empty path, and `durlog append "" x` printed it). */
+    durlog *nolog = NULL;
+    CHECK_RC(durlog_open("", NULL, &nolog), -EINVAL);
+    CHECK(strstr(durlog_last_errmsg(), "path is empty") != NULL);
+    CHECK_RC(durlog_open(NULL, NULL, &nolog), -EINVAL);
+    CHECK(strstr(durlog_last_errmsg(), "path is NULL") != NULL);
+    CHECK_RC(durlog_open("x", NULL, NULL), -EINVAL);
+    CHECK(strstr(durlog_last_errmsg(), "out is NULL") != NULL);
 
     durlog_record r;
     CHECK_RC(durlog_reader_seek(NULL, 0), -EINVAL);
