@@ -737,6 +737,32 @@ static void interrupt_ends_a_blocked_wait(void)
     }
 }
 
+/* A reader that spins (spin_us: here 20 s) is interrupted as promptly as
+ * one that sleeps: the interrupt used to be looked at only once the spin
+ * was over, 20 s later. A pending interrupt ends the next spinning wait at
+ * once, and a wait with a timeout of 0 leaves it alone. */
+static void interrupt_ends_a_spinning_reader_wait(void)
+{
+    char path[300];
+    durlog *log = open_new_log(path, sizeof path, "spin");
+    REQUIRE(log);
+    durlog_reader_options ro = { .spin_us = 20u * 1000 * 1000 };
+    durlog_reader *r = NULL;
+    CHECK_OK(durlog_reader_open(path, &ro, &r));
+    REQUIRE(r);
+    alarm(60);
+    struct blocked b = { READER_WAIT, log, r, 1, 0 };
+    interrupt_blocked(&b, 0);
+    CHECK_OK(durlog_reader_interrupt(r));
+    CHECK_RC(durlog_reader_wait(r, 0), -ETIMEDOUT); /* does not take it */
+    uint64_t t0 = now_ms();
+    CHECK_RC(durlog_reader_wait(r, 10000), -EINTR);
+    CHECK(now_ms() - t0 < 1000);
+    alarm(0);
+    durlog_reader_close(r);
+    CHECK_OK(durlog_close(log));
+}
+
 /* With nobody blocked, an interrupt waits for the next call that would
  * block, which returns -EINTR at once instead; one that finds what it waits
  * for does not take it; the call after it blocks as usual. */
@@ -839,6 +865,7 @@ TEST_MAIN(
     RUN(an_empty_batch_is_einval_in_both_forms);
     RUN(a_failed_seek_leaves_the_reader_where_it_was);
     RUN(interrupt_ends_a_blocked_wait);
+    RUN(interrupt_ends_a_spinning_reader_wait);
     RUN(interrupt_with_nobody_blocked_ends_the_next_wait);
     RUN(interrupt_works_from_a_signal_handler);
 )
