@@ -276,6 +276,14 @@ static int open_shm(durlog *log, int create)
     int created = fd >= 0 && create;
     if (fd == -EEXIST)
         fd = dl_openat(log->dirfd, DL_SHM_NAME, O_RDWR | O_NOFOLLOW, 0);
+    /* Not a regular file, as a FIFO's fstat says below (O_RDWR cannot open
+     * a directory). */
+    if (fd == -EISDIR)
+        return dl_fail(log, DURLOG_EFORMAT, "%s/%s is not a regular file (a directory)",
+                       log->path, DL_SHM_NAME);
+    if (fd == -ELOOP)
+        return dl_fail(log, fd, "cannot open %s/%s: %s (it must not be a symbolic link)",
+                       log->path, DL_SHM_NAME, durlog_strerror(fd));
     if (fd < 0)
         return fd == -ENOENT && !create ? fd
                : dl_fail(log, fd, "cannot open %s/%s: %s", log->path, DL_SHM_NAME,

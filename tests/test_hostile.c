@@ -1298,6 +1298,41 @@ static void a_tail_truncated_within_its_last_page_is_never_acknowledged_durable(
     scratch_remove(&s);
 }
 
+/* durlog.shm replaced, between writers, by something that is not a
+ * regular file: a FIFO and a directory are both DURLOG_EFORMAT naming it
+ * (the directory was -EISDIR, against the manual); a symbolic link is
+ * -ELOOP saying it must not be one. Nothing is written through any. */
+static void a_coordination_file_that_is_not_a_regular_file_is_eformat(void)
+{
+    struct scratch s;
+    scratch_make(&s);
+    durlog *w;
+    REQUIRE(open_log(s.log, ONE_SEGMENT, &w) == 0);
+    CHECK_OK(durlog_append(w, "r", 1, DURLOG_SYNC, NULL));
+    CHECK_OK(durlog_close(w));
+    char shm[512];
+    log_file(shm, sizeof shm, s.log, DL_SHM_NAME);
+    for (int kind = 0; kind < 3; kind++) {
+        REQUIRE(unlink(shm) == 0 || rmdir(shm) == 0);
+        if (kind == 0)
+            REQUIRE(mkfifo(shm, 0644) == 0);
+        else if (kind == 1)
+            REQUIRE(mkdir(shm, 0755) == 0);
+        else
+            REQUIRE(symlink("/dev/null", shm) == 0);
+        w = NULL;
+        CHECK_RC(open_log(s.log, ONE_SEGMENT, &w), kind < 2 ? DURLOG_EFORMAT : -ELOOP);
+        CHECK(w == NULL);
+        CHECK(strstr(durlog_last_errmsg(), DL_SHM_NAME) != NULL);
+        if (kind == 2)
+            CHECK(strstr(durlog_last_errmsg(), "symbolic link") != NULL);
+    }
+    REQUIRE(unlink(shm) == 0);
+    REQUIRE(open_log(s.log, ONE_SEGMENT, &w) == 0);
+    CHECK_OK(durlog_close(w));
+    scratch_remove(&s);
+}
+
 /* Someone writes a failure code no writer leaves (0xffffffff) into
  * durlog.shm's `failed` word. The writer's next append fails with
  * DURLOG_EFAILED naming durlog.shm (before: "an earlier fdatasync failed",
@@ -1660,6 +1695,7 @@ TEST_MAIN(
     RUN(a_tail_past_the_segment_in_the_coordination_file_fails_the_log);
     RUN(a_published_mark_moved_ahead_makes_readers_fail_naming_the_file);
     RUN(an_unknown_failure_code_in_the_coordination_file_is_blamed_on_it);
+    RUN(a_coordination_file_that_is_not_a_regular_file_is_eformat);
     RUN(a_tail_truncated_within_its_last_page_is_never_acknowledged_durable);
     RUN(a_sync_lock_held_by_nobody_times_out_instead_of_hanging);
     RUN(an_append_lock_that_is_not_durlogs_is_never_locked);
