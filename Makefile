@@ -232,24 +232,32 @@ INSTALLED := $(bindir)/durlog \
 # under it, so that `pkg-config --define-variable=prefix=...` can move them.
 pc_dir = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
 
+# DESTDIR may hold spaces (every use is quoted); the directories under it
+# are make words (INSTALLED) and may not: refused rather than split, since a
+# split name would have uninstall remove files outside DESTDIR.
+INSTALL_DIRS_OK = @case "$(PREFIX)$(bindir)$(libdir)$(includedir)$(mandir)" in \
+	  *[[:space:]]*) echo "make: PREFIX, bindir, libdir, includedir and mandir may not contain spaces" >&2; exit 2;; esac
+
 install: $(B)/libdurlog.a $(B)/$(SO_REAL) $(B)/durlog
-	install -d $(DESTDIR)$(bindir) $(DESTDIR)$(includedir) $(DESTDIR)$(libdir)/pkgconfig \
-	           $(DESTDIR)$(mandir)/man1 $(DESTDIR)$(mandir)/man3
-	install -m 755 $(B)/durlog $(DESTDIR)$(bindir)/
-	install -m 644 $(HEADERS) $(DESTDIR)$(includedir)/
-	install -m 644 $(B)/libdurlog.a $(DESTDIR)$(libdir)/
-	install -m 755 $(B)/$(SO_REAL) $(DESTDIR)$(libdir)/
-	ln -sfn $(SO_REAL) $(DESTDIR)$(libdir)/$(SO_NAME)
-	ln -sfn $(SO_NAME) $(DESTDIR)$(libdir)/$(SO_LINK)
+	$(INSTALL_DIRS_OK)
+	install -d "$(DESTDIR)$(bindir)" "$(DESTDIR)$(includedir)" "$(DESTDIR)$(libdir)/pkgconfig" \
+	           "$(DESTDIR)$(mandir)/man1" "$(DESTDIR)$(mandir)/man3"
+	install -m 755 $(B)/durlog "$(DESTDIR)$(bindir)/"
+	install -m 644 $(HEADERS) "$(DESTDIR)$(includedir)/"
+	install -m 644 $(B)/libdurlog.a "$(DESTDIR)$(libdir)/"
+	install -m 755 $(B)/$(SO_REAL) "$(DESTDIR)$(libdir)/"
+	ln -sfn $(SO_REAL) "$(DESTDIR)$(libdir)/$(SO_NAME)"
+	ln -sfn $(SO_NAME) "$(DESTDIR)$(libdir)/$(SO_LINK)"
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(call pc_dir,$(libdir))|' \
 	    -e 's|@INCLUDEDIR@|$(call pc_dir,$(includedir))|' -e 's|@VERSION@|$(VERSION)|' \
 	    -e 's|@REQUIRES_PRIVATE@|$(PC_REQUIRES_PRIVATE)|' \
-	    durlog.pc.in >$(DESTDIR)$(libdir)/pkgconfig/durlog.pc
-	$(if $(MAN1),install -m 644 $(MAN1) $(DESTDIR)$(mandir)/man1/)
-	$(if $(MAN3),install -m 644 $(MAN3) $(DESTDIR)$(mandir)/man3/)
+	    durlog.pc.in >"$(DESTDIR)$(libdir)/pkgconfig/durlog.pc"
+	$(if $(MAN1),install -m 644 $(MAN1) "$(DESTDIR)$(mandir)/man1/")
+	$(if $(MAN3),install -m 644 $(MAN3) "$(DESTDIR)$(mandir)/man3/")
 
 uninstall:
-	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	$(INSTALL_DIRS_OK)
+	@for f in $(INSTALLED); do rm -f "$(DESTDIR)$$f" || exit 1; done
 
 # Everything built lives under $(B), so this removes the one build asked for
 # (make clean B=build-asan) and nothing else.

@@ -251,7 +251,9 @@ typedef struct durlog_options {
     mode_t mode;                /* permissions of a log this handle creates
                                    (narrowed by the umask); default 0644.
                                    The directory gets these plus an execute
-                                   bit wherever a read bit is set. Segments
+                                   bit wherever a read bit is set, less
+                                   write for others (a directory every user
+                                   may write to is refused). Segments
                                    any writer creates later get the log's
                                    permissions (its coordination file's),
                                    whatever that writer's mode and umask. */
@@ -387,7 +389,7 @@ typedef struct durlog_recovery {
  * outside its mappings, return a record that was not appended, or wait
  * without end.
  *
- * Errors: -EINVAL (NULL path or out, an option out of range, nonzero
+ * Errors: -EINVAL (NULL or empty path, NULL out, an option out of range, nonzero
  * reserved space, a bad DURLOG_IO or DURLOG_ENGINE value); -ENOENT (no
  * directory, with no_create); DURLOG_EFORMAT (a directory that holds no
  * log: see above; a coordination file of another durlog version, or not a
@@ -821,7 +823,8 @@ enum durlog_check_flags {
  * report->problem saying so, and nothing checked.
  * Errors: -EINVAL (NULL path or report, unknown flag bits); -errno of
  * opening the directory, listing it, opening a segment or looking at the
- * coordination file (-ENOENT, -EACCES, -EMFILE, ...); -EBUSY (REPAIR: a
+ * coordination file (-ENOENT, -EACCES, -EMFILE, ...); DURLOG_EFORMAT (a
+ * directory that holds no segment and no coordination file); -EBUSY (REPAIR: a
  * writer has the log open, or another repair runs); DURLOG_ECORRUPT
  * (REPAIR: damage not at the tail without FORCE, or damage no cut can
  * mend; also a segment named past 2^63, or truncated while it was read);

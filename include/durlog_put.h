@@ -75,6 +75,8 @@
  *   -EPERM    DURLOG_PUT_SET_OWNER with an owner the caller may not give
  *   -ENOSPC, -EDQUOT  no room for the data (with a known size, before
  *             anything is written)
+ *   -EFBIG    durlog_put_begin: size_hint above the largest file the
+ *             destination's file system allows
  *   -EIO      the disk failed a write, writeback or fsync
  *   -ECANCELED  the progress callback asked to stop
  * and every one of them leaves DEST untouched; DURLOG_EDIRSYNC leaves it

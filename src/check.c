@@ -475,6 +475,13 @@ static int check_log(const char *path, int flags, durlog_check_report *report)
                  path, durlog_strerror(rc));
         goto out;
     }
+    /* A mistyped path is not a clean, empty log. */
+    if (n == 0 && faccessat(dirfd, DL_SHM_NAME, F_OK, AT_SYMLINK_NOFOLLOW) != 0) {
+        snprintf(rep.problem, sizeof rep.problem, "%s is not a durlog log (no segments, "
+                 "no %s)", path, DL_SHM_NAME);
+        rc = DURLOG_EFORMAT;
+        goto out;
+    }
     rc = scan_log(dirfd, path, segs, n, stop_seq, in_flight, &rep, &dmg);
     /* (Damage at the tail already says where the records stop.) */
     int lost_at_end = !rc && promised > rep.next_seq && !(dmg.found && dmg.at_tail);
@@ -526,8 +533,13 @@ out:
 
 int durlog_check(const char *path, int flags, durlog_check_report *report)
 {
+    /* *report is not touched then: its problem is the caller's garbage. */
+    if (!path || !report) {
+        dl_set_last_errmsg("durlog_check: path and report are required");
+        return -EINVAL;
+    }
     int rc = check_log(path, flags, report);
     if (rc)
-        dl_set_last_errmsg(report ? report->problem : "durlog_check: path and report are required");
+        dl_set_last_errmsg(report->problem);
     return rc;
 }

@@ -55,6 +55,13 @@ int dl_failed_state(durlog *log)
                        "while the log was open (records written since went into the old "
                        "file); close every writer, then `durlog check %s`",
                        log->path, log->path);
+    uint32_t failed = atomic_load(&log->sh->failed);
+    if (failed != DL_FAIL_SYNC)
+        return dl_fail(log, DURLOG_EFAILED, "%s: %s holds a failure code no writer "
+                       "leaves (%u: someone else wrote into it while writers had the log "
+                       "open): nothing more is appended; close every writer, then open "
+                       "the log again (the first writer rebuilds that file from the "
+                       "segments)", log->path, DL_SHM_NAME, (unsigned)failed);
     return dl_fail(log, DURLOG_EFAILED, "%s: an earlier fdatasync failed; "
                    "close and reopen the log to recover", log->path);
 }

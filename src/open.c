@@ -276,6 +276,14 @@ static int open_shm(durlog *log, int create)
     int created = fd >= 0 && create;
     if (fd == -EEXIST)
         fd = dl_openat(log->dirfd, DL_SHM_NAME, O_RDWR | O_NOFOLLOW, 0);
+    /* Not a regular file, as a FIFO's fstat says below (O_RDWR cannot open
+     * a directory). */
+    if (fd == -EISDIR)
+        return dl_fail(log, DURLOG_EFORMAT, "%s/%s is not a regular file (a directory)",
+                       log->path, DL_SHM_NAME);
+    if (fd == -ELOOP)
+        return dl_fail(log, fd, "cannot open %s/%s: %s (it must not be a symbolic link)",
+                       log->path, DL_SHM_NAME, durlog_strerror(fd));
     if (fd < 0)
         return fd == -ENOENT && !create ? fd
                : dl_fail(log, fd, "cannot open %s/%s: %s", log->path, DL_SHM_NAME,
@@ -529,7 +537,8 @@ int durlog_open(const char *path, const durlog_options *opts, durlog **out)
     int rc;
 
     if (!path || !*path || !out) {
-        dl_set_err(msg, sizeof msg, "durlog_open: path and out are required");
+        dl_set_err(msg, sizeof msg, "durlog_open: %s", !path ? "path is NULL"
+                   : !*path ? "path is empty (name the log's directory)" : "out is NULL");
         rc = -EINVAL;
         goto refused;
     }
@@ -556,7 +565,9 @@ int durlog_open(const char *path, const durlog_options *opts, durlog **out)
         log->tail.held[i].fd = -1;
     pthread_mutex_init(&log->prefault.pmu, NULL);
     pthread_cond_init(&log->prefault.cond, NULL);
-    log->dir_mode = o.mode | ((o.mode & 0444) >> 2);
+    /* Never writable by every user: such a directory is refused below (and
+     * by every later open), and would be left behind, empty, by this one. */
+    log->dir_mode = (o.mode | ((o.mode & 0444) >> 2)) & ~(mode_t)S_IWOTH;
     dl_clock_init(&log->clock);
     pthread_mutex_init(&log->mu, NULL);
     pthread_mutex_init(&log->engine.emu, NULL);

@@ -373,6 +373,13 @@ static int put_start(const char *path, const durlog_put_options *opts, uint64_t 
     rc = set_attributes(p, opts, have_old ? &old : NULL);
     if (rc)
         goto fail;
+    if (p->total != DURLOG_SIZE_UNKNOWN && p->total > (uint64_t)INT64_MAX) {
+        /* No file can be that large: cast to off_t it was negative, and
+         * fallocate's -EINVAL blamed an argument the manual does not name. */
+        rc = put_fail(p, -EFBIG, "cannot reserve %llu bytes in %s: above the largest "
+                      "file size", (unsigned long long)p->total, p->dest.dir);
+        goto fail;
+    }
     if (p->total != DURLOG_SIZE_UNKNOWN && p->total > 0) {
         rc = dl_fallocate(p->fd, 0, (off_t)p->total);
         if (rc == 0)

@@ -879,6 +879,10 @@ int durlog_reader_wait(durlog_reader *r, int timeout_ms)
                     return 0;
                 cpu_relax();
             }
+            /* A spin is a wait too: an interrupt ends it now, not when
+             * spin_us runs out (a timeout of 0 never takes one). */
+            if (timeout_ms != 0 && dl_intr_check(&r->intr, ticket))
+                return interrupted(r);
         } while (dl_mono_ns() < until);
     }
     struct dl_shared *w = r->sh;

@@ -275,7 +275,30 @@ int dl_check_segment_identity(durlog *log, uint64_t seg, int fd)
             rc = 0;
             tail_ino = sh->tail_ino;
         }
+        /* And it must still hold them: a file truncated within the page
+         * the tail's records are on does not fault, and the fdatasync of
+         * it succeeds (the records stored past its end are dropped). Under
+         * the append lock nothing is staged: every byte below tail_off was
+         * written. */
+        struct dl_stat now;
+        uint64_t cut_size = 0, cut_end = 0;
+        if (rc == 1 && sh->tail_seg == seg && dl_stat_fd(fd, &now) == 0 &&
+            now.size < sh->tail_off) {
+            cut_size = now.size;
+            cut_end = sh->tail_off;
+        }
         dl_unlock_append(log);
+        if (cut_end) {
+            uint32_t none = DL_FAIL_NONE;
+            atomic_compare_exchange_strong(&sh->failed, &none, DL_FAIL_SEGMENT);
+            dl_durable_changed(sh);
+            return dl_fail(log, DURLOG_EFAILED, "%s/%s was truncated by someone else while "
+                           "in use (it is %llu bytes now; the log had records up to offset "
+                           "%llu): nothing more is appended; close every writer, then "
+                           "`durlog check %s`", log->path, name,
+                           (unsigned long long)cut_size, (unsigned long long)cut_end,
+                           log->path);
+        }
         /* A segment rolled recently: the writer that rolled noted its
          * inode (a roll checks it first, but a replacement after the roll,
          * before this sync, is caught here). */

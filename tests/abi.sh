@@ -226,6 +226,31 @@ uninstall_removes_every_installed_file_and_nothing_else() {
         "$(printf '%s\n' "$PREFIX/include/other.h" "$PREFIX/lib/other.txt")" "$(installed_files)"
 }
 
+# A DESTDIR with a space in it: install and uninstall (twice) work there,
+# and touch nothing outside it. Unquoted, the name split in two: install
+# failed, and uninstall ran `rm -f <first word> <second word>$PREFIX/...`,
+# removing the files of that name outside DESTDIR (here the decoy, which
+# the second word names). An install directory with a space is refused
+# (make words cannot hold it).
+install_and_uninstall_work_in_a_destdir_with_a_space() {
+    local spaced="$SCRATCH/stage $SCRATCH/other" n
+    mkdir -p "$SCRATCH/stage" "$SCRATCH/other$PREFIX/bin"
+    echo decoy >"$SCRATCH/other$PREFIX/bin/durlog"
+    quietly make -s install B="$B" DESTDIR="$spaced" PREFIX="$PREFIX" || return
+    [ -x "$spaced$PREFIX/bin/durlog" ] || fail "no durlog under the spaced DESTDIR"
+    quietly make -s uninstall B="$B" DESTDIR="$spaced" PREFIX="$PREFIX"
+    quietly make -s uninstall B="$B" DESTDIR="$spaced" PREFIX="$PREFIX"
+    n=$(find "$spaced" ! -type d | wc -l)
+    [ "$n" -eq 0 ] || fail "$n files left under the spaced DESTDIR after uninstall"
+    [ "$(cat "$SCRATCH/other$PREFIX/bin/durlog")" = decoy ] ||
+        fail "uninstall removed a file outside DESTDIR"
+    [ -d "$SCRATCH/stage" ] || fail "uninstall removed a directory outside DESTDIR"
+    if make -s install B="$B" DESTDIR="$spaced" PREFIX="/opt/a b" >/dev/null 2>&1; then
+        fail "make install took a PREFIX with a space"
+    fi
+    rm -rf "$SCRATCH/stage" "$SCRATCH/stage " "$SCRATCH/other"
+}
+
 if ! make -q B="$B" "$B/libdurlog.a" "$B/$SO_REAL" "$B/durlog" 2>/dev/null; then
     echo "not ok abi_needs_an_up_to_date_build (run make B=$B first)"
     exit 1
@@ -245,4 +270,5 @@ t shared_library_soname_names_the_abi_version
 t installed_command_reports_the_header_version
 t every_public_function_has_an_installed_man_page_with_return_value_and_errors
 t uninstall_removes_every_installed_file_and_nothing_else
+t install_and_uninstall_work_in_a_destdir_with_a_space
 [ "$failed" -eq 0 ]

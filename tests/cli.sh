@@ -803,6 +803,14 @@ check_missing_log_fails_clearly() {
     expect_one_error_line check
 }
 
+check_of_a_directory_without_a_log_fails_instead_of_saying_clean() {
+    mkdir "$D/plain" && echo notes >"$D/plain/notes.txt"
+    run "$BIN" check "$D/plain"
+    expect_status 1 "check of a directory that holds no log"
+    expect_one_error_line check
+    expect_stderr_has "not a durlog log"
+}
+
 check_force_without_repair_is_a_usage_error() {
     run "$BIN" append "$LOG" a
     run "$BIN" check --force "$LOG"
@@ -1152,6 +1160,7 @@ t check_repair_refuses_damage_before_the_tail_without_force
 t check_repair_cuts_a_torn_tail_and_keeps_a_side_file
 t check_repair_while_a_writer_has_the_log_open_is_refused
 t check_missing_log_fails_clearly
+t check_of_a_directory_without_a_log_fails_instead_of_saying_clean
 t check_force_without_repair_is_a_usage_error
 t put_copies_a_file_and_keeps_the_old_mode
 t put_reads_standard_input_for_dash

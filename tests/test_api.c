@@ -130,6 +130,31 @@ static void default_level_follows_the_option(void)
     CHECK(l == DURLOG_BUFFERED);
 }
 
+/* mode 0777 (or 0666) under umask 0 asks for a directory every user may
+ * write to, which durlog_open refuses: it used to create it anyway, then
+ * refuse it (-EPERM), leaving an empty world-writable directory behind
+ * that every later open refused too. The directory is created without
+ * write for others. */
+static void a_mode_writable_by_everyone_still_makes_a_usable_log(void)
+{
+    char path[300];
+    log_path(path, sizeof path, "mode0777");
+    durlog_options o = { .mode = 0777 };
+    durlog *log = NULL;
+    mode_t old_umask = umask(0);
+    int rc = durlog_open(path, &o, &log);
+    umask(old_umask);
+    CHECK_OK(rc);
+    REQUIRE(log);
+    CHECK_OK(durlog_append(log, "x", 1, DURLOG_SYNC, NULL));
+    CHECK_OK(durlog_close(log));
+    struct stat st;
+    REQUIRE(stat(path, &st) == 0);
+    CHECK((st.st_mode & S_IWOTH) == 0);
+    CHECK_OK(durlog_open(path, &o, &log));
+    CHECK_OK(durlog_close(log));
+}
+
 /* no_create: a missing log is -ENOENT and nothing is created. */
 static void no_create_does_not_create(void)
 {
@@ -388,6 +413,15 @@ static void null_handles_and_results_are_refused(void)
     CHECK_EQ_U64(rec.performed, 0);
     durlog_options_init(NULL);
     CHECK_RC(durlog_fs_type(NULL, NULL, 0, NULL, 0), -EINVAL);
+    /* durlog_open's message says which argument (it said "path and out are
+     * required" for an empty path, and `durlog append "" x` printed it). */
+    durlog *nolog = NULL;
+    CHECK_RC(durlog_open("", NULL, &nolog), -EINVAL);
+    CHECK(strstr(durlog_last_errmsg(), "path is empty") != NULL);
+    CHECK_RC(durlog_open(NULL, NULL, &nolog), -EINVAL);
+    CHECK(strstr(durlog_last_errmsg(), "path is NULL") != NULL);
+    CHECK_RC(durlog_open("x", NULL, NULL), -EINVAL);
+    CHECK(strstr(durlog_last_errmsg(), "out is NULL") != NULL);
 
     durlog_record r;
     CHECK_RC(durlog_reader_seek(NULL, 0), -EINVAL);
@@ -416,6 +450,42 @@ static void null_handles_and_results_are_refused(void)
     CHECK_EQ_U64(r.seq, 0);
     durlog_reader_close(rd);
     CHECK_OK(durlog_close(log));
+}
+
+/* durlog_check with a NULL path leaves *report untouched, as its manual
+ * says, and so must not read it either: durlog_last_errmsg() was copied
+ * from report->problem, the caller's uninitialised bytes (read past the
+ * struct where they held no NUL). A directory that holds no log is
+ * DURLOG_EFORMAT, not a clean log of 0 records. */
+static void check_refuses_a_null_path_and_a_directory_without_a_log(void)
+{
+    durlog_check_report rep;
+    memset(&rep, 0xff, sizeof rep);
+    CHECK_RC(durlog_check(NULL, 0, &rep), -EINVAL);
+    CHECK_EQ_U64(rep.records, UINT64_MAX); /* untouched */
+    CHECK(strstr(durlog_last_errmsg(), "durlog_check") != NULL);
+    CHECK_RC(durlog_check(NULL, 0, NULL), -EINVAL);
+
+    char path[300];
+    log_path(path, sizeof path, "notalog");
+    REQUIRE(mkdir(path, 0755) == 0);
+    char file[400];
+    snprintf(file, sizeof file, "%s/notes.txt", path);
+    int fd = open(file, O_CREAT | O_WRONLY, 0644);
+    REQUIRE(fd >= 0);
+    close(fd);
+    CHECK_RC(durlog_check(path, 0, &rep), DURLOG_EFORMAT);
+    CHECK(strstr(rep.problem, "not a durlog log") != NULL);
+    CHECK(strstr(durlog_last_errmsg(), path) != NULL);
+    CHECK_RC(durlog_check(path, DURLOG_CHECK_REPAIR, &rep), DURLOG_EFORMAT);
+    /* A log with no record yet is one. */
+    char empty[300];
+    durlog *log = open_new_log(empty, sizeof empty, "emptylog");
+    REQUIRE(log);
+    CHECK_OK(durlog_check(empty, 0, &rep));
+    CHECK_OK(durlog_close(log));
+    CHECK_OK(durlog_check(empty, 0, &rep));
+    CHECK(!rep.damaged);
 }
 
 /* Only -1 means "no limit": any other negative timeout is a mistake, and
@@ -667,6 +737,32 @@ static void interrupt_ends_a_blocked_wait(void)
     }
 }
 
+/* A reader that spins (spin_us: here 20 s) is interrupted as promptly as
+ * one that sleeps: the interrupt used to be looked at only once the spin
+ * was over, 20 s later. A pending interrupt ends the next spinning wait at
+ * once, and a wait with a timeout of 0 leaves it alone. */
+static void interrupt_ends_a_spinning_reader_wait(void)
+{
+    char path[300];
+    durlog *log = open_new_log(path, sizeof path, "spin");
+    REQUIRE(log);
+    durlog_reader_options ro = { .spin_us = 20u * 1000 * 1000 };
+    durlog_reader *r = NULL;
+    CHECK_OK(durlog_reader_open(path, &ro, &r));
+    REQUIRE(r);
+    alarm(60);
+    struct blocked b = { READER_WAIT, log, r, 1, 0 };
+    interrupt_blocked(&b, 0);
+    CHECK_OK(durlog_reader_interrupt(r));
+    CHECK_RC(durlog_reader_wait(r, 0), -ETIMEDOUT); /* does not take it */
+    uint64_t t0 = now_ms();
+    CHECK_RC(durlog_reader_wait(r, 10000), -EINTR);
+    CHECK(now_ms() - t0 < 1000);
+    alarm(0);
+    durlog_reader_close(r);
+    CHECK_OK(durlog_close(log));
+}
+
 /* With nobody blocked, an interrupt waits for the next call that would
  * block, which returns -EINTR at once instead; one that finds what it waits
  * for does not take it; the call after it blocks as usual. */
@@ -758,15 +854,18 @@ TEST_MAIN(
     RUN(zero_filled_options_mean_the_defaults);
     RUN(default_level_follows_the_option);
     RUN(no_create_does_not_create);
+    RUN(a_mode_writable_by_everyone_still_makes_a_usable_log);
     RUN(reserved_space_is_checked_and_cleared);
     RUN(open_message_without_options);
     RUN(one_code_per_condition);
     RUN(a_directory_without_a_log_is_not_taken_for_one);
     RUN(null_handles_and_results_are_refused);
+    RUN(check_refuses_a_null_path_and_a_directory_without_a_log);
     RUN(bad_timeouts_and_impossible_waits_are_einval);
     RUN(an_empty_batch_is_einval_in_both_forms);
     RUN(a_failed_seek_leaves_the_reader_where_it_was);
     RUN(interrupt_ends_a_blocked_wait);
+    RUN(interrupt_ends_a_spinning_reader_wait);
     RUN(interrupt_with_nobody_blocked_ends_the_next_wait);
     RUN(interrupt_works_from_a_signal_handler);
 )

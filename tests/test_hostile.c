@@ -1268,6 +1268,100 @@ static void a_tail_past_the_segment_in_the_coordination_file_fails_the_log(void)
     scratch_remove(&s);
 }
 
+/* Records 0..4 synced into the tail, then someone truncates its file to
+ * 200 bytes: inside the page the records are on, so no store or touch
+ * faults, and the fdatasync of the short file succeeds. The next sync
+ * append must not be acknowledged as durable (before: it returned 0, and
+ * after close a reader found record 1 damaged and record 5 gone): it is
+ * DURLOG_ENOTDURABLE naming the truncated file, and the log is failed. */
+static void a_tail_truncated_within_its_last_page_is_never_acknowledged_durable(void)
+{
+    struct scratch s;
+    struct model m;
+    scratch_make(&s);
+    model_make(&m, 1605, 6, 100);
+    durlog *w;
+    REQUIRE(open_log(s.log, ONE_SEGMENT, &w) == 0);
+    SKIP_UNLESS(strcmp(durlog_io(w), "mmap") == 0, "the tail is not mapped here");
+    model_append(w, &m, 0, 5, DURLOG_SYNC);
+    char path[512];
+    char name[DL_SEG_NAME_LEN + 1];
+    seg_name_of(name, 0);
+    REQUIRE(truncate(log_file(path, sizeof path, s.log, name), 200) == 0);
+    CHECK_RC(durlog_append(w, model_payload(&m, 5), m.lens[5], DURLOG_SYNC, NULL),
+             DURLOG_ENOTDURABLE);
+    CHECK(strstr(durlog_errmsg(w), name) != NULL);
+    CHECK(strstr(durlog_errmsg(w), "truncated") != NULL);
+    CHECK_RC(durlog_append(w, "x", 1, DURLOG_SYNC, NULL), DURLOG_EFAILED);
+    CHECK_RC(durlog_close(w), DURLOG_EFAILED);
+    model_free(&m);
+    scratch_remove(&s);
+}
+
+/* durlog.shm replaced, between writers, by something that is not a
+ * regular file: a FIFO and a directory are both DURLOG_EFORMAT naming it
+ * (the directory was -EISDIR, against the manual); a symbolic link is
+ * -ELOOP saying it must not be one. Nothing is written through any. */
+static void a_coordination_file_that_is_not_a_regular_file_is_eformat(void)
+{
+    struct scratch s;
+    scratch_make(&s);
+    durlog *w;
+    REQUIRE(open_log(s.log, ONE_SEGMENT, &w) == 0);
+    CHECK_OK(durlog_append(w, "r", 1, DURLOG_SYNC, NULL));
+    CHECK_OK(durlog_close(w));
+    char shm[512];
+    log_file(shm, sizeof shm, s.log, DL_SHM_NAME);
+    for (int kind = 0; kind < 3; kind++) {
+        REQUIRE(unlink(shm) == 0 || rmdir(shm) == 0);
+        if (kind == 0)
+            REQUIRE(mkfifo(shm, 0644) == 0);
+        else if (kind == 1)
+            REQUIRE(mkdir(shm, 0755) == 0);
+        else
+            REQUIRE(symlink("/dev/null", shm) == 0);
+        w = NULL;
+        CHECK_RC(open_log(s.log, ONE_SEGMENT, &w), kind < 2 ? DURLOG_EFORMAT : -ELOOP);
+        CHECK(w == NULL);
+        CHECK(strstr(durlog_last_errmsg(), DL_SHM_NAME) != NULL);
+        if (kind == 2)
+            CHECK(strstr(durlog_last_errmsg(), "symbolic link") != NULL);
+    }
+    REQUIRE(unlink(shm) == 0);
+    REQUIRE(open_log(s.log, ONE_SEGMENT, &w) == 0);
+    CHECK_OK(durlog_close(w));
+    scratch_remove(&s);
+}
+
+/* Someone writes a failure code no writer leaves (0xffffffff) into
+ * durlog.shm's `failed` word. The writer's next append fails with
+ * DURLOG_EFAILED naming durlog.shm (before: "an earlier fdatasync failed",
+ * blaming the disk for what another user did), and so does its close. */
+static void an_unknown_failure_code_in_the_coordination_file_is_blamed_on_it(void)
+{
+    struct scratch s;
+    struct model m;
+    scratch_make(&s);
+    model_make(&m, 1603, 4, 100);
+    durlog *w;
+    REQUIRE(open_log(s.log, ONE_SEGMENT, &w) == 0);
+    model_append(w, &m, 0, 3, DURLOG_SYNC);
+    struct dl_shared *sh = map_shm(s.log);
+    REQUIRE(sh);
+    atomic_store(&sh->failed, 0xffffffffu);
+    CHECK_RC(durlog_append(w, model_payload(&m, 3), m.lens[3], DURLOG_SYNC, NULL),
+             DURLOG_EFAILED);
+    check_blames_shm(w, "failure code");
+    CHECK(strstr(durlog_errmsg(w), "fdatasync") == NULL);
+    CHECK_RC(durlog_close(w), DURLOG_EFAILED);
+    CHECK(strstr(durlog_last_errmsg(), DL_SHM_NAME) != NULL);
+    unmap_shm(sh);
+    int end_rc;
+    CHECK_EQ_U64(model_read_log(&m, s.log, &end_rc), 3);
+    model_free(&m);
+    scratch_remove(&s);
+}
+
 /* Records 0..9 appended; someone moves durlog.shm's published mark 100
  * records ahead. A live reader returns records 0..9, then fails with
  * DURLOG_ECORRUPT naming durlog.shm (before: "record 10 is missing", naming
@@ -1600,6 +1694,9 @@ TEST_MAIN(
     RUN(check_agrees_with_a_reader_after_a_tail_was_replaced);
     RUN(a_tail_past_the_segment_in_the_coordination_file_fails_the_log);
     RUN(a_published_mark_moved_ahead_makes_readers_fail_naming_the_file);
+    RUN(an_unknown_failure_code_in_the_coordination_file_is_blamed_on_it);
+    RUN(a_coordination_file_that_is_not_a_regular_file_is_eformat);
+    RUN(a_tail_truncated_within_its_last_page_is_never_acknowledged_durable);
     RUN(a_sync_lock_held_by_nobody_times_out_instead_of_hanging);
     RUN(an_append_lock_that_is_not_durlogs_is_never_locked);
     RUN(a_held_lock_rewritten_by_someone_else_unlocks_cleanly);

@@ -465,6 +465,36 @@ static int put_as_nobody(void *arg)
     return rc == -EACCES && strstr(msg, "Permission denied") ? 0 : 1;
 }
 
+/* A size_hint no file can have: -EFBIG, the destination untouched and no
+ * temporary left. Above 2^63 the hint went to fallocate as a negative
+ * off_t and came back -EINVAL, which the manual gives other causes. */
+static void test_put_impossible_size_hint_is_efbig(void)
+{
+    struct dest d;
+    dest_make(&d, OLD_TEXT);
+    char msg[512];
+    static const uint64_t hints[] = { UINT64_MAX - 1,
+                                      (uint64_t)INT64_MAX + 1 };
+    for (size_t i = 0; i < sizeof hints / sizeof hints[0]; i++) {
+        durlog_put_options o = { .errbuf = msg, .errbuf_size = sizeof msg,
+                                 .size_hint = hints[i] };
+        durlog_put *p = (durlog_put *)1;
+        msg[0] = '\0';
+        CHECK_RC(durlog_put_begin(d.path, &o, &p), -EFBIG);
+        CHECK(strstr(msg, "reserve") != NULL);
+        CHECK(file_is_old(d.path));
+    }
+    DIR *dir = opendir(d.dir);
+    REQUIRE(dir);
+    struct dirent *e;
+    int others = 0;
+    while ((e = readdir(dir)) != NULL)
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, "file"))
+            others++;
+    closedir(dir);
+    CHECK_EQ_U64(others, 0);
+}
+
 static void test_put_errors(void)
 {
     struct dest d;
@@ -1711,6 +1741,7 @@ TEST_MAIN({
     RUN(test_put_progress);
     RUN(test_put_cancel);
     RUN(test_put_errors);
+    RUN(test_put_impossible_size_hint_is_efbig);
     RUN(test_put_links_in_sticky_directories);
     RUN(test_put_link_loops_and_dangling_links);
     RUN(test_put_link_swapped_after_its_check_is_not_followed);
