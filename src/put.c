@@ -116,11 +116,11 @@ static int check_options(const durlog_put_options *o)
 {
     if (o->flags & ~(unsigned)KNOWN_FLAGS)
         return dl_put_message(o->errbuf, o->errbuf_size, -EINVAL,
-                              "put: unknown bits 0x%x in durlog_put_options.flags",
+                              "unknown bits 0x%x in durlog_put_options.flags",
                               o->flags & ~(unsigned)KNOWN_FLAGS);
     if (dl_reserved_nonzero(o->reserved, DURLOG_RESERVED_WORDS))
         return dl_put_message(o->errbuf, o->errbuf_size, -EINVAL,
-                              "put: durlog_put_options: reserved fields must be zero "
+                              "durlog_put_options: reserved fields must be zero "
                               "(start from durlog_put_options_init() or {0})");
     return 0;
 }
@@ -313,7 +313,7 @@ static int put_start(const char *path, const durlog_put_options *opts, uint64_t 
         return rc;
     if (!path || !out || !*path)
         return dl_put_message(opts->errbuf, opts->errbuf_size, -EINVAL,
-                              "put: no destination path");
+                              "no destination path");
     *out = NULL;
     durlog_put *p = calloc(1, sizeof *p);
     if (!p)
@@ -649,7 +649,7 @@ int durlog_put_fd(const char *path, int src_fd, const durlog_put_options *opts)
     rc = src_fd < 0 ? -EBADF : dl_stat_fd(src_fd, &st);
     if (rc)
         return dl_put_message(opts->errbuf, opts->errbuf_size, rc,
-                              "put: cannot look at the source descriptor %d", src_fd);
+                              "cannot look at the source descriptor %d", src_fd);
     int regular = S_ISREG(st.mode);
     off_t at = regular ? lseek(src_fd, 0, SEEK_CUR) : -1;
     /* A file's size is known; for a pipe the caller's hint stands. */

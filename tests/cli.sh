@@ -906,6 +906,10 @@ put_failures_leave_dest_untouched() {
     expect_stderr_has "cannot reach .*nodir/dest (at \"nodir\"): No such file or directory"
     [ "$(cat "$D/dest")" = old ] || fail "DEST changed"
     ls -A "$D" | grep -q '^\.durlog-put\.' && fail "a temporary file was left"
+    run "$BIN" put "$D/src" ""
+    expect_status 1
+    expect_one_error_line put
+    expect_stderr_has "^durlog: put: no destination path: Invalid argument$"
     run "$BIN" put "$D/src"
     expect_usage_error
     run "$BIN" put "$D/src" "$D/dest" extra
