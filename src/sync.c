@@ -279,11 +279,15 @@ int dl_check_segment_identity(durlog *log, uint64_t seg, int fd)
          * the tail's records are on does not fault, and the fdatasync of
          * it succeeds (the records stored past its end are dropped). Under
          * the append lock nothing is staged: every byte below tail_off was
-         * written. */
+         * written. Only where the file is known to be the one the writers
+         * map (tail_ino): a shorter file under the name may also be a copy
+         * put in its place (cp + mv), whose writers' records the replaced
+         * path below saves to a side file; failing here first lost them
+         * (test_accidents). */
         struct dl_stat now;
         uint64_t cut_size = 0, cut_end = 0;
-        if (rc == 1 && sh->tail_seg == seg && dl_stat_fd(fd, &now) == 0 &&
-            now.size < sh->tail_off) {
+        if (rc == 1 && sh->tail_seg == seg && sh->tail_ino && sh->tail_ino == st.ino &&
+            dl_stat_fd(fd, &now) == 0 && now.size < sh->tail_off) {
             cut_size = now.size;
             cut_end = sh->tail_off;
         }

@@ -1271,7 +1271,7 @@ static void final_check(struct ctl *c, int all_undone, struct totals *tot)
                     " segments (%s at %" PRIu64 ", into %s)\n", c->epoch, rec.bytes_cut,
                     rec.segments_removed, rec.segment, rec.offset, rec.side_file);
         int crc = durlog_close(log);
-        const char *cmsg = crc ? durlog_errmsg(log) : "";
+        const char *cmsg = crc ? durlog_last_errmsg() : ""; /* log is freed */
         if (crc && getenv("DURLOG_ACCIDENT_VERBOSE"))
             fprintf(stderr, "  epoch %u: close after the last open: %s\n", c->epoch, cmsg);
         /* The last close syncs the log. After an old copy of durlog.shm taken
