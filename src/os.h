@@ -37,6 +37,17 @@
  * files work in whole pages. Asked of the system once (per file that uses
  * it; sysconf cannot fail for it on Linux: the kernel hands it to every
  * process), then remembered: appends use it. */
+/* A pause for a thread spinning on a word another core will change: lets
+ * the other hardware thread run, and spares the memory bus. */
+static inline void dl_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 static inline uint64_t dl_page_size(void)
 {
     static _Atomic uint64_t size;
@@ -243,9 +254,12 @@ void dl_sleep_ns(uint64_t ns);
 
 /* Takes the page faults for [from, to) of a writable shared mapping in one
  * call (MADV_POPULATE_WRITE or, without for_write, MADV_POPULATE_READ;
- * Linux 5.14+), so that appends do not fault one page at a time. A hint:
- * does nothing where the kernel lacks it. The range must be allocated in the
- * file. Pages faulted in for writing are dirty (see dl_prefault_for_write). */
+ * Linux 5.14+), so that appends do not fault one page at a time, then loads
+ * one byte of each page (a virtual machine's host may map a page only at its
+ * first access). A hint: the madvise does nothing where the kernel lacks it.
+ * The range must be allocated in the file and mapped (a load past the file's
+ * end raises SIGBUS: guard.h). Pages faulted in for writing are dirty (see
+ * dl_prefault_for_write). */
 void dl_prefault(unsigned char *map, uint64_t from, uint64_t to, int for_write);
 
 #endif
