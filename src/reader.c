@@ -821,15 +821,6 @@ static int record_available(durlog_reader *r)
     return readable_end(r) > r->next_seq || dl_shm_lost(r->sh_guard);
 }
 
-static void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
 static int interrupted(durlog_reader *r)
 {
     return rfail(r, -EINTR, "durlog_reader_wait interrupted (durlog_reader_interrupt)");
@@ -877,7 +868,7 @@ int durlog_reader_wait(durlog_reader *r, int timeout_ms)
             for (int i = 0; i < 64; i++) {
                 if (record_available(r))
                     return 0;
-                cpu_relax();
+                dl_cpu_relax();
             }
             /* A spin is a wait too: an interrupt ends it now, not when
              * spin_us runs out (a timeout of 0 never takes one). */

@@ -358,7 +358,17 @@ static void restore_held(pthread_mutex_t *m)
         return;
     }
 }
+/* Whether the lock looks free (its word holds no owner): worth a trylock. */
+static int looks_free(pthread_mutex_t *m)
+{
+    return __atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) == 0;
+}
 #else
+static int looks_free(pthread_mutex_t *m)
+{
+    (void)m;
+    return 1;
+}
 static int kind_ok(const pthread_mutex_t *m)
 {
     (void)m;
@@ -393,12 +403,18 @@ int dl_mutex_trylock(pthread_mutex_t *m)
  * for ever would hang every writer. */
 _Atomic uint64_t dl_lock_patience_ns = 10ull * DL_NS_PER_S;
 
+/* How many times a locker looks at a held lock (a pause between looks,
+ * tens of nanoseconds each) before it sleeps. */
+#define DL_LOCK_SPINS 128
+
 /* How long a locker sleeps before looking at a robust lock again. */
 #define DL_LOCK_RECHECK_NS 50000000u
 
 int dl_mutex_lock_within(pthread_mutex_t *m, uint64_t patience_ns)
 {
-    uint64_t start = dl_mono_ns();
+    uint64_t start = 0; /* read only once the lock is found busy: on a
+                           virtual machine a clock read costs as much as an
+                           uncontended lock and unlock together */
     /* Never an unbounded sleep: a holder killed inside its unlock, after
      * releasing the lock word but before its FUTEX_WAKE, loses the wake-up
      * whenever another thread takes the lock through the fast path before
@@ -410,6 +426,17 @@ int dl_mutex_lock_within(pthread_mutex_t *m, uint64_t patience_ns)
     if (!kind_ok(m))
         return DL_LOCK_DAMAGED;
     int rc = pthread_mutex_trylock(m);
+    /* Held: a holder appending takes well under a microsecond, and sleeping
+     * costs two futex calls and a wake-up (over 5 us on a virtual machine),
+     * which made two processes appending at `kernel` slower together than
+     * one alone. So look again for a few microseconds first. */
+    for (int spin = 0; rc == EBUSY && spin < DL_LOCK_SPINS; spin++) {
+        dl_cpu_relax();
+        if (looks_free(m))
+            rc = pthread_mutex_trylock(m);
+    }
+    if (rc == EBUSY)
+        start = dl_mono_ns();
     while (rc == EBUSY) {
         /* timedlock (CLOCK_REALTIME), not clocklock: ThreadSanitizer does not
          * know clocklock; a clock jump merely moves the next look. */
