@@ -164,6 +164,13 @@ $(B)/fuzz/fuzz_%: $(B)/fuzz/fuzz_%.o $(B)/fuzz/replay.o $(B)/libdurlog.a
 $(B)/fuzz/make_seeds: $(B)/fuzz/make_seeds.o $(B)/libdurlog.a
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+# ISA-L's CRC-32C (Debian's libisal-dev, libisal.pc), a row of bench_crc
+# when installed (bench/README.md "bench_crc").
+ifeq ($(shell $(PKG_CONFIG) --exists libisal 2>/dev/null && echo yes),yes)
+$(B)/bench/bench_crc.o: CPPFLAGS += -DDURLOG_HAVE_ISAL $(shell $(PKG_CONFIG) --cflags libisal)
+$(B)/bench/bench_crc: LDLIBS += $(shell $(PKG_CONFIG) --libs libisal)
+endif
+
 # Benchmark peers, used when installed (scripts/bench-deps.sh installs them).
 ifneq ($(wildcard /usr/include/rocksdb/c.h),)
 $(B)/bench/bench_sync.o: CFLAGS += -DDURLOG_HAVE_ROCKSDB
@@ -190,6 +197,7 @@ bench: all
 	$(B)/bench/bench_readers
 	$(B)/bench/bench_procs
 	$(B)/bench/bench_put
+	$(B)/bench/bench_crc
 	$(B)/bench/bench_open --sizes 1 $(B)/bench-open
 
 # The open-time benchmark at every size the issue names (1, 4 and 10 GiB:
