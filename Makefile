@@ -110,10 +110,23 @@ $(BENCHES) $(DEMOS): $(B)/%: $(B)/%.o $(BENCHLIB_OBJ) $(B)/libdurlog.a
 # liburing-dev; scripts/deps.sh installs it); without it the library builds
 # with the thread engine only. durlog.pc then requires liburing for static
 # links.
+PC_REQUIRES_PRIVATE :=
 ifeq ($(shell $(PKG_CONFIG) --exists liburing 2>/dev/null && echo yes),yes)
 CPPFLAGS += -DDURLOG_HAVE_LIBURING $(shell $(PKG_CONFIG) --cflags liburing)
 LDLIBS   += $(shell $(PKG_CONFIG) --libs liburing)
-PC_REQUIRES_PRIVATE := liburing
+PC_REQUIRES_PRIVATE += liburing
+endif
+
+# ISA-L's CRC-32C for buffers of 256 bytes and more, on x86-64 (src/crc32c.c;
+# bench/README.md "bench_crc" measured it there only): with libisal as
+# pkg-config knows it (Debian's libisal-dev; scripts/deps.sh installs it);
+# without it, the CPU's instruction loop does every length.
+ifneq ($(filter x86_64-%,$(shell $(CC) -dumpmachine)),)
+ifeq ($(shell $(PKG_CONFIG) --exists libisal 2>/dev/null && echo yes),yes)
+CPPFLAGS += -DDURLOG_HAVE_ISAL $(shell $(PKG_CONFIG) --cflags libisal)
+LDLIBS   += $(shell $(PKG_CONFIG) --libs libisal)
+PC_REQUIRES_PRIVATE += libisal
+endif
 endif
 
 # -MMD -MP: each object gets a .d file beside it naming the headers it
@@ -136,8 +149,8 @@ $(B)/libdurlog.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-# --no-undefined: the library names every library it needs (liburing), so
-# a program links with -ldurlog alone. Not with sanitizers: clang leaves
+# --no-undefined: the library names every library it needs (liburing,
+# libisal), so a program links with -ldurlog alone. Not with sanitizers: clang leaves
 # their run-time to the program that loads the library.
 SO_NO_UNDEFINED := $(if $(SANITIZE),,-Wl,--no-undefined)
 
@@ -163,13 +176,6 @@ $(B)/fuzz/fuzz_%: $(B)/fuzz/fuzz_%.o $(B)/fuzz/replay.o $(B)/libdurlog.a
 
 $(B)/fuzz/make_seeds: $(B)/fuzz/make_seeds.o $(B)/libdurlog.a
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(LDLIBS)
-
-# ISA-L's CRC-32C (Debian's libisal-dev, libisal.pc), a row of bench_crc
-# when installed (bench/README.md "bench_crc").
-ifeq ($(shell $(PKG_CONFIG) --exists libisal 2>/dev/null && echo yes),yes)
-$(B)/bench/bench_crc.o: CPPFLAGS += -DDURLOG_HAVE_ISAL $(shell $(PKG_CONFIG) --cflags libisal)
-$(B)/bench/bench_crc: LDLIBS += $(shell $(PKG_CONFIG) --libs libisal)
-endif
 
 # Benchmark peers, used when installed (scripts/bench-deps.sh installs them).
 ifneq ($(wildcard /usr/include/rocksdb/c.h),)
