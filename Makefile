@@ -120,7 +120,8 @@ endif
 # ISA-L's CRC-32C for buffers of 256 bytes and more, on x86-64 (src/crc32c.c;
 # bench/README.md "bench_crc" measured it there only): with libisal as
 # pkg-config knows it (Debian's libisal-dev; scripts/deps.sh installs it);
-# without it, the CPU's instruction loop does every length.
+# without it, the CPU's instruction loop does every length. durlog.pc then
+# requires libisal too, for static links.
 ifneq ($(filter x86_64-%,$(shell $(CC) -dumpmachine)),)
 ifeq ($(shell $(PKG_CONFIG) --exists libisal 2>/dev/null && echo yes),yes)
 CPPFLAGS += -DDURLOG_HAVE_ISAL $(shell $(PKG_CONFIG) --cflags libisal)
