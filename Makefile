@@ -110,10 +110,24 @@ $(BENCHES) $(DEMOS): $(B)/%: $(B)/%.o $(BENCHLIB_OBJ) $(B)/libdurlog.a
 # liburing-dev; scripts/deps.sh installs it); without it the library builds
 # with the thread engine only. durlog.pc then requires liburing for static
 # links.
+PC_REQUIRES_PRIVATE :=
 ifeq ($(shell $(PKG_CONFIG) --exists liburing 2>/dev/null && echo yes),yes)
 CPPFLAGS += -DDURLOG_HAVE_LIBURING $(shell $(PKG_CONFIG) --cflags liburing)
 LDLIBS   += $(shell $(PKG_CONFIG) --libs liburing)
-PC_REQUIRES_PRIVATE := liburing
+PC_REQUIRES_PRIVATE += liburing
+endif
+
+# ISA-L's CRC-32C for buffers of 256 bytes and more, on x86-64 (src/crc32c.c;
+# bench/README.md "bench_crc" measured it there only): with libisal as
+# pkg-config knows it (Debian's libisal-dev; scripts/deps.sh installs it);
+# without it, the CPU's instruction loop does every length. durlog.pc then
+# requires libisal too, for static links.
+ifneq ($(filter x86_64-%,$(shell $(CC) -dumpmachine)),)
+ifeq ($(shell $(PKG_CONFIG) --exists libisal 2>/dev/null && echo yes),yes)
+CPPFLAGS += -DDURLOG_HAVE_ISAL $(shell $(PKG_CONFIG) --cflags libisal)
+LDLIBS   += $(shell $(PKG_CONFIG) --libs libisal)
+PC_REQUIRES_PRIVATE += libisal
+endif
 endif
 
 # -MMD -MP: each object gets a .d file beside it naming the headers it
@@ -136,8 +150,8 @@ $(B)/libdurlog.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-# --no-undefined: the library names every library it needs (liburing), so
-# a program links with -ldurlog alone. Not with sanitizers: clang leaves
+# --no-undefined: the library names every library it needs (liburing,
+# libisal), so a program links with -ldurlog alone. Not with sanitizers: clang leaves
 # their run-time to the program that loads the library.
 SO_NO_UNDEFINED := $(if $(SANITIZE),,-Wl,--no-undefined)
 
@@ -190,6 +204,7 @@ bench: all
 	$(B)/bench/bench_readers
 	$(B)/bench/bench_procs
 	$(B)/bench/bench_put
+	$(B)/bench/bench_crc
 	$(B)/bench/bench_open --sizes 1 $(B)/bench-open
 
 # The open-time benchmark at every size the issue names (1, 4 and 10 GiB:

@@ -34,6 +34,8 @@ trap cleanup EXIT
 
 uring=()
 [ -e /usr/include/liburing.h ] && uring=(-luring)
+# A library built with ISA-L (src/crc32c.c) needs it at link time too.
+[ -e /usr/include/isa-l/crc.h ] && uring+=(-lisal)
 build() { # name, source tree
     make -s -C "$2" B="$work/build-$1" -j2 "$work/build-$1/libdurlog.a" \
         >"$work/build-$1.log" 2>&1 ||

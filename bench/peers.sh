@@ -106,6 +106,8 @@ cflags=(-std=c11 -D_GNU_SOURCE -O2 -pthread -I"$root/include" -I"$root/src")
 # The benchmark library's sources go before the library they call.
 libs=("$root"/bench/lib/*.c "$build/libdurlog.a" -pthread)
 [ -f /usr/include/liburing.h ] && libs+=(-luring)
+# A library built with ISA-L (src/crc32c.c) needs it at link time too.
+[ -f /usr/include/isa-l/crc.h ] && libs+=(-lisal)
 have_rocksdb=0
 if [ -f /usr/include/rocksdb/c.h ] &&
     cc "${cflags[@]}" -DDURLOG_HAVE_ROCKSDB -o "$helper" "$root/bench/peers_append.c" \

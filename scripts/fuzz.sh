@@ -13,8 +13,9 @@ FB=build-fuzz
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 make -s -j2 B=$FB CC=clang OPT=-O1 WERROR= SANITIZE="-fsanitize=fuzzer-no-link $SAN" \
     $FB/libdurlog.a || exit 1
-# liburing as the Makefile finds it: through pkg-config, or not at all.
-LIBS="$(pkg-config --libs liburing 2>/dev/null) -pthread"
+# liburing and libisal as the Makefile finds them: through pkg-config, or
+# not at all.
+LIBS="$(pkg-config --libs liburing 2>/dev/null) $(pkg-config --libs libisal 2>/dev/null) -pthread"
 export DURLOG_FUZZ_DIR=${DURLOG_FUZZ_DIR:-/dev/shm}
 failed=0
 for src in fuzz/fuzz_*.c; do

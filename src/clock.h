@@ -13,6 +13,11 @@
  *
  * The counter is used only where the kernel itself uses it as its clock
  * source (x86-64 with "tsc"); elsewhere dl_clock_now is clock_gettime.
+ * Not cheaper ways that break the bound (bench/README.md "bench_crc"):
+ * the TSC under another clock source (kvm-clock: nothing says the vCPUs'
+ * counters agree, and a disagreement of up to a millisecond would pass as
+ * elapsed time until the next anchor), and CLOCK_REALTIME_COARSE (a sixth
+ * of the cost, but it moves once per tick: 4 ms on this project's VM).
  * A dl_clock is not thread-safe: each handle guards its own.
  */
 #ifndef DL_CLOCK_H

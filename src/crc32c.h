@@ -13,7 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Uses the CPU's CRC32C instruction when it has one, else the table code. */
+/* Uses the CPU's CRC32C instruction when it has one, else the table code;
+ * from 256 bytes on, ISA-L's crc32_iscsi where the library was built with
+ * it (x86-64 with libisal-dev). */
 uint32_t dl_crc32c(uint32_t crc, const void *buf, size_t len);
 
 /* The portable table-driven implementation (slicing-by-8). */
@@ -23,5 +25,9 @@ uint32_t dl_crc32c_sw(uint32_t crc, const void *buf, size_t len);
  * (tests compare it against the portable one). */
 typedef uint32_t (*dl_crc32c_fn)(uint32_t crc, const void *buf, size_t len);
 dl_crc32c_fn dl_crc32c_hw(void);
+
+/* ISA-L's crc32_iscsi in this file's convention, for every length, or NULL
+ * when the library was built without it (tests compare it too). */
+dl_crc32c_fn dl_crc32c_isal(void);
 
 #endif
