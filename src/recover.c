@@ -359,12 +359,14 @@ static void set_tail(durlog *log, const uint64_t *segs, const struct seg_state *
         sh->tail_alloc = sh->tail_capacity;
     sh->tail_ino = t->ino;
     /* The next record's time is never before the last one's in the
-     * segment; when none follows the checkpoint, its base stands in (the
-     * records before it were appended on a clock that has not gone back
-     * since, or recovery would not know: FORMAT.md says what a reader's
+     * segment. The records before the checkpoint are not read: the clock
+     * now stands in for them (they were appended before now, unless the
+     * clock was set back meanwhile: FORMAT.md says what a reader's
      * resynchronisation allows for). */
-    sh->last_time_ns = t->scan.last_time_ns > t->hdr.created_ns ? t->scan.last_time_ns
-                                                                 : t->hdr.created_ns;
+    uint64_t last = t->scan.last_time_ns > t->hdr.created_ns ? t->scan.last_time_ns
+                                                              : t->hdr.created_ns;
+    uint64_t now = dl_now_ns();
+    sh->last_time_ns = now > last ? now : last;
 }
 
 /* A sync of the log failed: no later fdatasync of what it covered is to be
