@@ -184,6 +184,17 @@ static int all_zero(const unsigned char *p, uint32_t n)
     return acc == 0;
 }
 
+/* Fewer bytes than a header before the end of a segment: the end of its
+ * data when they are zero (a full segment's last few bytes), else a record
+ * cut short. */
+static enum dl_rec_status short_tail(const unsigned char *p, uint64_t avail)
+{
+    for (uint64_t i = 0; i < avail; i++)
+        if (p[i])
+            return DL_REC_BAD;
+    return DL_REC_EMPTY;
+}
+
 static int padding_zero(const unsigned char *p, const struct dl_rec_view *v, uint32_t hsize)
 {
     for (uint64_t i = hsize + v->len; i < v->size; i++)
@@ -195,7 +206,7 @@ static int padding_zero(const unsigned char *p, const struct dl_rec_view *v, uin
 static enum dl_rec_status peek1(const unsigned char *p, uint64_t avail, struct dl_rec_view *out)
 {
     if (avail < DL_REC1_HEADER_SIZE)
-        return avail == 0 ? DL_REC_EMPTY : DL_REC_BAD;
+        return short_tail(p, avail);
     if (all_zero(p, DL_REC1_HEADER_SIZE))
         return DL_REC_EMPTY;
     uint32_t len = dl_get32(p + DL_REC1H_LEN);
@@ -218,7 +229,7 @@ static enum dl_rec_status peek2(const struct dl_seg_fmt *f, const unsigned char 
                                 uint64_t avail, struct dl_rec_view *out)
 {
     if (avail < DL_REC_HEADER_SIZE)
-        return avail == 0 ? DL_REC_EMPTY : DL_REC_BAD;
+        return short_tail(p, avail);
     if (all_zero(p, DL_REC_HEADER_SIZE))
         return DL_REC_EMPTY;
     uint32_t word = dl_get32(p + DL_RECH_LEN);

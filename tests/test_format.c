@@ -161,6 +161,12 @@ static void a_record_past_what_is_readable_is_bad(void)
     CHECK(dl_rec_check(&v2, rec, dl_rec_size(40) - 1, 3, &v) == DL_REC_BAD);
     CHECK(dl_rec_check(&v2, rec, 8, 3, &v) == DL_REC_BAD);
     CHECK(dl_rec_check(&v2, rec, 0, 3, &v) == DL_REC_EMPTY);
+    /* A full segment's last few bytes, zero: the end of its data. */
+    unsigned char zeros[12] = { 0 };
+    CHECK(dl_rec_check(&v2, zeros, sizeof zeros, 3, &v) == DL_REC_EMPTY);
+    CHECK(dl_rec_check(&v1, zeros, sizeof zeros, 3, &v) == DL_REC_EMPTY);
+    zeros[11] = 1;
+    CHECK(dl_rec_check(&v2, zeros, sizeof zeros, 3, &v) == DL_REC_BAD);
     /* A length above the largest record. */
     dl_put32(rec + 4, (uint32_t)DURLOG_MAX_RECORD + 1);
     CHECK(dl_rec_peek(&v2, rec, sizeof rec, 3, &v) == DL_REC_BAD);
