@@ -42,6 +42,8 @@ struct seg {
     int fd;
     uint64_t size;
     unsigned char *map;
+    struct dl_seg_fmt f;     /* from its header */
+    uint64_t first;          /* its first record's number */
 };
 
 static uint64_t sink;
@@ -50,7 +52,8 @@ static uint64_t read_in_place(const struct seg *s)
 {
     uint64_t n = 0, off = DL_SEG_HEADER_SIZE;
     struct dl_rec_view v;
-    while (off < s->size && dl_rec_check(s->map + off, s->size - off, &v) == DL_REC_VALID) {
+    while (off < s->size &&
+           dl_rec_check(&s->f, s->map + off, s->size - off, s->first + n, &v) == DL_REC_VALID) {
         sink += v.payload[0];
         off += v.size;
         n++;
@@ -62,12 +65,12 @@ static uint64_t read_copy(const struct seg *s, unsigned char *buf)
 {
     uint64_t n = 0, off = DL_SEG_HEADER_SIZE;
     struct dl_rec_view v;
-    while (off + DL_REC_HEADER_SIZE <= s->size) {
-        uint64_t size = dl_rec_size(dl_get32(s->map + off + DL_RECH_LEN));
+    while (off + dl_rec_header_size(s->f.version) <= s->size) {
+        uint64_t size = dl_rec_size_at(s->f.version, s->map + off);
         if (size > s->size - off || size > 65536)
             break;
         memcpy(buf, s->map + off, size);
-        if (dl_rec_check(buf, size, &v) != DL_REC_VALID)
+        if (dl_rec_check(&s->f, buf, size, s->first + n, &v) != DL_REC_VALID)
             break;
         sink += v.payload[0];
         off += v.size;
@@ -86,7 +89,7 @@ static uint64_t read_pread(const struct seg *s, unsigned char *buf, size_t chunk
             break;
         uint64_t p = 0;
         while (p < (uint64_t)got &&
-               dl_rec_check(buf + p, (uint64_t)got - p, &v) == DL_REC_VALID) {
+               dl_rec_check(&s->f, buf + p, (uint64_t)got - p, s->first + n, &v) == DL_REC_VALID) {
             sink += v.payload[0];
             p += v.size;
             n++;
@@ -103,11 +106,12 @@ static uint64_t read_pread_each(const struct seg *s, unsigned char *buf)
     uint64_t n = 0, off = DL_SEG_HEADER_SIZE;
     struct dl_rec_view v;
     for (;;) {
-        if (pread(s->fd, buf, DL_REC_HEADER_SIZE, (off_t)off) != DL_REC_HEADER_SIZE)
+        uint32_t hsize = dl_rec_header_size(s->f.version);
+        if (pread(s->fd, buf, hsize, (off_t)off) != (ssize_t)hsize)
             break;
-        uint64_t size = dl_rec_size(dl_get32(buf + DL_RECH_LEN));
+        uint64_t size = dl_rec_size_at(s->f.version, buf);
         if (size > 65536 || pread(s->fd, buf, size, (off_t)off) != (ssize_t)size ||
-            dl_rec_check(buf, size, &v) != DL_REC_VALID)
+            dl_rec_check(&s->f, buf, size, s->first + n, &v) != DL_REC_VALID)
             break;
         sink += v.payload[0];
         off += size;
@@ -175,6 +179,12 @@ int main(int argc, char **argv)
             bench_die("open %s: %s", p, strerror(errno));
         segs[i].size = (uint64_t)st.st_size;
         segs[i].map = mmap(NULL, segs[i].size, PROT_READ, MAP_SHARED, segs[i].fd, 0);
+        struct dl_seg_header h;
+        if (segs[i].map != MAP_FAILED && segs[i].size >= DL_SEG_HEADER_SIZE &&
+            dl_seg_header_decode(segs[i].map, &h) == 0) {
+            segs[i].f = dl_seg_fmt_of(&h);
+            segs[i].first = h.first_seq;
+        }
         if (segs[i].map == MAP_FAILED)
             bench_die("mmap %s: %s", p, strerror(errno));
     }

@@ -1,5 +1,6 @@
 /*
- * cmd_check.c - `durlog check [--repair] [--force] LOG`.
+ * cmd_check.c - `durlog check [--repair] [--force] LOG` and `durlog convert
+ * LOG`.
  *
  * Verifies every record of a closed log with durlog_check() and prints what
  * it found. With --repair it cuts a torn tail (the bytes go to a side file
@@ -53,6 +54,10 @@ static void print_report(const char *path, const durlog_check_report *report)
         printf("side files: %" PRIu64 " (what earlier recoveries or repairs cut, "
                "%s/*.cut-*, and segments replaced under a writer, *.replaced)\n",
                report->side_files, path);
+    if (report->old_format_segments)
+        printf("format:    %" PRIu64 " segment(s) of format version 1, read as they are "
+               "(`durlog convert %s` rewrites them in version 2)\n",
+               report->old_format_segments, path);
     if (report->damaged) {
         printf("problem:   %s\n", report->problem);
         if (report->problems > 1)
@@ -135,4 +140,30 @@ int cli_run_check(const struct cli_command *cmd, int argc, char **argv)
         return check_failed(cmd, "cannot check again after the repair", path,
                             rc, &now);
     return print_findings(cmd, path, &now);
+}
+
+int cli_run_convert(const struct cli_command *cmd, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    durlog_check_report rep = { 0 };
+    while (cli_next_option(cmd, argc, argv, ":h", longopts) != -1)
+        ;
+    const char *path = cli_need_one_log(cmd, argc, argv);
+    int rc = durlog_check(path, DURLOG_CHECK_CONVERT, &rep);
+    if (rc == -EBUSY) /* a writer, or a repair: the problem says */
+        return cli_fail(cmd, "%s", rep.problem);
+    if (rc < 0)
+        return check_failed(cmd, "cannot convert", path, rc, &rep);
+    if (rep.damaged) {
+        printf("converted: nothing (the log is damaged: repair it first)\n");
+        print_report(path, &rep);
+        print_hint(path, &rep);
+        cli_check_stdout(cmd, 1);
+        return CLI_EXIT_FAILURE;
+    }
+    printf("converted: %" PRIu64 " segment(s) to format version %d\n", rep.converted, 2);
+    return print_findings(cmd, path, &rep);
 }

@@ -119,6 +119,26 @@ const struct cli_command cli_cmd_check = {
     .run = cli_run_check,
 };
 
+const struct cli_command cli_cmd_convert = {
+    .name = "convert",
+    .synopsis = "LOG",
+    .summary = "Rewrite LOG's segments of an older format version in the current one.",
+    .details =
+        "durlog reads logs written by its previous version (format version 1)\n"
+        "as they are, and appends to them in new segments of the current\n"
+        "version; convert rewrites the old segments too, for tools that read\n"
+        "only the current version. Every record keeps its seq, time and data;\n"
+        "each segment is replaced atomically (a crash leaves it old or new).\n"
+        "The log must be closed by every writer and undamaged (see `durlog\n"
+        "check`). Then prints the log's check report.\n"
+        "Exit status: 0 converted (or nothing to convert) and clean, 1 damaged,\n"
+        "in use or failed, 2 usage error.\n"
+        "\n"
+        "Options:\n"
+        "  -h, --help show this help\n",
+    .run = cli_run_convert,
+};
+
 const struct cli_command cli_cmd_put = {
     .name = "put",
     .synopsis = "[--no-sync] [--progress|--no-progress] [--mode MODE] SRC DEST",

@@ -46,8 +46,14 @@ static void take_segments(const char *dir)
             fclose(f);
             size_t end = DL_SEG_HEADER_SIZE;
             struct dl_rec_view v;
-            while (end < len && dl_rec_check(seg + end, len - end, &v) == DL_REC_VALID)
-                end += v.size;
+            struct dl_seg_header h;
+            if (len >= DL_SEG_HEADER_SIZE && dl_seg_header_decode(seg, &h) == 0) {
+                struct dl_seg_fmt fmt = dl_seg_fmt_of(&h);
+                for (uint64_t seq = first;
+                     end < len && dl_rec_check(&fmt, seg + end, len - end, seq, &v) == DL_REC_VALID;
+                     seq++)
+                    end += v.size;
+            }
             image = realloc(image, image_len + end);
             memcpy(image + image_len, seg, end);
             image_len += end;

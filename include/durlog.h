@@ -799,7 +799,11 @@ typedef struct durlog_check_report {
                                verified, and nothing after them */
     uint64_t side_files;    /* side files ("*.cut-*") in the log directory:
                                bytes earlier recoveries or repairs cut */
-    uint64_t reserved[DURLOG_RESERVED_WORDS];
+    uint64_t old_format_segments; /* segments of an older format version
+                               (read as they are; DURLOG_CHECK_CONVERT
+                               rewrites them in the current one) */
+    uint64_t converted;     /* segments DURLOG_CHECK_CONVERT rewrote */
+    uint64_t reserved[DURLOG_RESERVED_WORDS - 2];
 } durlog_check_report;
 
 enum durlog_check_flags {
@@ -807,6 +811,11 @@ enum durlog_check_flags {
                                 a side file "<segment>.cut-<offset>" */
     DURLOG_CHECK_FORCE = 2,  /* with REPAIR: also cut at damage that is not
                                 at the tail (dropping every record after it) */
+    DURLOG_CHECK_CONVERT = 4,/* rewrite segments of an older format version
+                                in the current one (same numbers, times and
+                                payloads; each segment replaced atomically).
+                                Needs the log to itself, as REPAIR does, and
+                                an undamaged log */
 };
 
 /* Verifies every record of every segment, and that each segment holds what

@@ -99,6 +99,8 @@ static int scan_log(int dirfd, const char *path, const uint64_t *segs, size_t n,
             snprintf(rep->problem, sizeof rep->problem, "%s", err);
             return rc;
         }
+        if (m.hdr.version != DL_FORMAT_VERSION)
+            rep->old_format_segments++;
         if (i > 0 && segs[i] != expect) {
             if (segs[i] > expect)
                 PROBLEM(rep, "%s: records %llu to %llu are missing (no segment file holds "
@@ -113,7 +115,8 @@ static int scan_log(int dirfd, const char *path, const uint64_t *segs, size_t n,
                 *dmg = (struct damage){ 1, i, 0, segs[i], 0, 0 };
         }
         uint64_t limit = m.size < m.capacity ? m.size : m.capacity;
-        dl_scan_from(m.map, limit, DL_SEG_HEADER_SIZE, segs[i], stop_seq, 1, &s);
+        struct dl_seg_fmt f = dl_segmap_fmt(&m);
+        dl_scan_from(&f, m.map, limit, DL_SEG_HEADER_SIZE, segs[i], stop_seq, 1, &s);
         rc = dl_seg_faulted(&m, path, err, sizeof err);
         dl_seg_close(&m);
         if (rc) {
@@ -184,6 +187,129 @@ static int lower_checkpoint(int dirfd, const char *path, const char *name, uint6
         snprintf(msg, msglen, "cannot rewrite the header of %s/%s: %s", path, name,
                  durlog_strerror(rc));
     return rc;
+}
+
+/* Rewrites one version 1 segment as version 2: the same records (numbers,
+ * times, payloads; durable marks as distances, which may only weaken them)
+ * and checkpoint, in a new file that replaces the old one atomically.
+ * Called with the log to itself, on a segment check found undamaged. */
+static int convert_segment(int dirfd, const char *path, uint64_t seg,
+                           const struct dl_owner *owner, char *msg, size_t len)
+{
+    char name[DL_SEG_NAME_LEN + 1], tmp[DL_SEG_NAME_LEN + sizeof DL_SEG_TMP_SUFFIX];
+    struct dl_segmap m;
+    struct dl_stat st;
+    int rc = dl_seg_open(dirfd, path, seg, 0, &m, msg, len);
+    if (rc)
+        return rc;
+    dl_seg_name(name, seg);
+    snprintf(tmp, sizeof tmp, "%s%s", name, DL_SEG_TMP_SUFFIX);
+    struct dl_seg_fmt f = dl_segmap_fmt(&m);
+    uint64_t limit = m.size < m.capacity ? m.size : m.capacity;
+    struct dl_rec_view v;
+    /* The time base: no later than the first record's time (minus 1: an
+     * offset is at least 1) or the creation. */
+    uint64_t base = m.hdr.created_ns, tmax = 0, records = 0;
+    for (uint64_t off = DL_SEG_HEADER_SIZE, s = seg;
+         off < limit && dl_rec_check(&f, m.map + off, limit - off, s, &v) == DL_REC_VALID &&
+         v.seq == s;
+         off += v.size, s++, records++) {
+        if (v.time_ns && v.time_ns - 1 < base)
+            base = v.time_ns - 1;
+        if (v.time_ns > tmax)
+            tmax = v.time_ns;
+    }
+    if (tmax > base && tmax - base >= DL_REC_TIME_LIMIT) {
+        snprintf(msg, len, "%s/%s: its records span more than 78 hours, more than a version "
+                 "2 segment's time offsets can hold: not converted", path, name);
+        dl_seg_close(&m);
+        return DURLOG_EFORMAT;
+    }
+    /* Version 2 records are smaller than version 1's: the old size bounds
+     * the new. */
+    unsigned char *buf = malloc(limit > DL_SEG_HEADER_SIZE ? limit : DL_SEG_HEADER_SIZE);
+    if (!buf) {
+        dl_seg_close(&m);
+        snprintf(msg, len, "out of memory converting %s/%s", path, name);
+        return -ENOMEM;
+    }
+    struct dl_seg_header h = m.hdr;
+    h.version = DL_FORMAT_VERSION;
+    h.created_ns = base;
+    uint64_t in = DL_SEG_HEADER_SIZE, out = DL_SEG_HEADER_SIZE;
+    for (uint64_t s = seg; s < seg + records; s++) {
+        dl_rec_check(&f, m.map + in, limit - in, s, &v);
+        if (s == m.hdr.ckpt_seq)
+            h.ckpt_off = out;
+        dl_rec_encode(buf + out, base, s, v.time_ns, v.durable_before, v.payload, v.len);
+        in += v.size;
+        out += dl_rec_size(v.len);
+    }
+    if (h.ckpt_seq == seg + records)
+        h.ckpt_off = out;
+    dl_seg_header_encode(buf, &h);
+    rc = dl_stat_fd(m.fd, &st);
+    dl_seg_close(&m);
+    /* Removed, then created anew (O_EXCL): never written through a name
+     * someone planted. */
+    dl_unlinkat(dirfd, tmp);
+    int fd = rc ? rc : dl_openat(dirfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW,
+                                 st.mode & 07777);
+    if (fd < 0) {
+        free(buf);
+        snprintf(msg, len, "cannot create %s/%s: %s", path, tmp, durlog_strerror(fd));
+        return fd;
+    }
+    dl_take_owner(fd, owner);
+    rc = fchmod(fd, st.mode & 07777) < 0 ? -errno : 0;
+    if (!rc)
+        rc = dl_pwrite_all(fd, buf, out, 0);
+    if (!rc)
+        rc = dl_fdatasync(fd);
+    dl_close(fd);
+    free(buf);
+    if (!rc)
+        rc = dl_renameat(dirfd, tmp, name);
+    if (rc) {
+        dl_unlinkat(dirfd, tmp);
+        snprintf(msg, len, "converting %s/%s: %s (the segment is unchanged)", path, name,
+                 durlog_strerror(rc));
+    }
+    return rc;
+}
+
+static int invalidate_shared(int dirfd, const char *path, durlog_check_report *rep);
+
+static int convert(int dirfd, const char *path, const uint64_t *segs, size_t n,
+                   durlog_check_report *rep)
+{
+    char msg[DL_ERRMSG_SIZE];
+    struct dl_stat st;
+    struct dl_owner owner = { (uid_t)-1, (gid_t)-1 };
+    if (dl_stat_fd(dirfd, &st) == 0)
+        owner = (struct dl_owner){ st.uid, st.gid };
+    for (size_t i = 0; i < n; i++) {
+        struct dl_seg_header h;
+        int rc = dl_seg_read_header(dirfd, path, segs[i], &h, NULL, msg, sizeof msg);
+        if (!rc && h.version != DL_FORMAT_VERSION) {
+            rc = convert_segment(dirfd, path, segs[i], &owner, msg, sizeof msg);
+            if (!rc)
+                rep->converted++;
+        }
+        if (rc) {
+            snprintf(rep->problem, sizeof rep->problem, "convert failed: %.480s", msg);
+            return rc;
+        }
+    }
+    /* The renames are durable once the directory is; the coordination file
+     * describes offsets that are no more. */
+    int rc = dl_fsync(dirfd);
+    if (rc) {
+        snprintf(rep->problem, sizeof rep->problem, "convert failed: fsync of directory %s: "
+                 "%s", path, durlog_strerror(rc));
+        return rc;
+    }
+    return invalidate_shared(dirfd, path, rep);
 }
 
 static int repair(int dirfd, const char *path, const uint64_t *segs, size_t n,
@@ -417,7 +543,8 @@ static int check_log(const char *path, int flags, durlog_check_report *report)
     /* A bit this version does not know is refused, not ignored: it may ask
      * for something (a repair of another kind) that would silently not
      * happen. */
-    unsigned unknown = (unsigned)flags & ~(unsigned)(DURLOG_CHECK_REPAIR | DURLOG_CHECK_FORCE);
+    unsigned unknown = (unsigned)flags & ~(unsigned)(DURLOG_CHECK_REPAIR | DURLOG_CHECK_FORCE |
+                                                     DURLOG_CHECK_CONVERT);
     if (unknown) {
         *report = rep;
         snprintf(report->problem, sizeof report->problem, "durlog_check: unknown flag bits "
@@ -431,7 +558,7 @@ static int check_log(const char *path, int flags, durlog_check_report *report)
                  "%s: %s", path, durlog_strerror(dirfd));
         return dirfd;
     }
-    if (flags & DURLOG_CHECK_REPAIR) {
+    if (flags & (DURLOG_CHECK_REPAIR | DURLOG_CHECK_CONVERT)) {
         rc = lock_for_repair(dirfd, path, &rep);
         if (!rc)
             rc = published_this_boot(dirfd, path, &promised, &rep);
@@ -491,6 +618,26 @@ static int check_log(const char *path, int flags, durlog_check_report *report)
                 "or removed under a writer? look for *.replaced-* files)", path,
                 (unsigned long long)rep.next_seq, (unsigned long long)promised - 1,
                 DL_SHM_NAME);
+    if (!rc && !rep.damaged && (flags & DURLOG_CHECK_CONVERT) && rep.old_format_segments) {
+        uint64_t side_files = rep.side_files;
+        rc = convert(dirfd, path, segs, n, &rep);
+        if (rc)
+            goto out;
+        uint64_t converted = rep.converted;
+        memset(&rep, 0, sizeof rep);
+        memset(&dmg, 0, sizeof dmg);
+        rc = scan_log(dirfd, path, segs, n, UINT64_MAX, 0, &rep, &dmg);
+        rep.converted = converted;
+        rep.side_files = side_files;
+        goto out;
+    }
+    if ((flags & DURLOG_CHECK_CONVERT) && rep.damaged && !rc) {
+        /* Damage first: a conversion copies records, and would copy it. */
+        snprintf(rep.problem + strlen(rep.problem),
+                 sizeof rep.problem - strlen(rep.problem),
+                 " (nothing converted: repair the damage first)");
+        goto out;
+    }
     if (rc || !rep.damaged || !(flags & DURLOG_CHECK_REPAIR))
         goto out;
     if (lost_at_end && !dmg.found) {

@@ -114,9 +114,16 @@ int dl_cut_range(int dirfd, const char *path, const char *name, uint64_t off,
         return fd;
     /* Up to the next record boundary: the last record's zero padding lies
      * past the last non-zero byte, and a side file should hold whole
-     * records (where the file has the bytes). */
+     * records (where the file has the bytes). Records are aligned as the
+     * segment's version says (its header; the coarser alignment when the
+     * header cannot be read). */
     struct dl_stat st;
-    uint64_t aligned = (end + DL_REC_ALIGN - 1) & ~(uint64_t)(DL_REC_ALIGN - 1);
+    unsigned char hbuf[DL_SEG_HEADER_SIZE];
+    struct dl_seg_header h;
+    uint64_t align = dl_pread_all(fd, hbuf, sizeof hbuf, 0) == 0 &&
+                     dl_seg_header_decode(hbuf, &h) == 0 ? dl_rec_align(h.version)
+                                                         : DL_REC1_ALIGN;
+    uint64_t aligned = (end + align - 1) & ~(align - 1);
     if (dl_stat_fd(fd, &st) == 0 && aligned <= st.size)
         end = aligned;
     /* The cut bytes are durable in the side file before they are erased. */

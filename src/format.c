@@ -35,7 +35,7 @@ int dl_seg_header_decode(const unsigned char in[DL_SEG_HEADER_SIZE],
     if (dl_get32(in + DL_SEGH_CRC) != dl_crc32c(0, in, DL_SEGH_CRC))
         return DURLOG_ECORRUPT;
     h->version = dl_get32(in + DL_SEGH_VERSION);
-    if (h->version != DL_FORMAT_VERSION)
+    if (h->version != DL_FORMAT_VERSION && h->version != DL_FORMAT_V1)
         return DURLOG_EFORMAT;
     if (dl_get32(in + DL_SEGH_HSIZE) != DL_SEG_HEADER_SIZE)
         return DURLOG_EFORMAT;
@@ -52,13 +52,14 @@ int dl_seg_header_decode(const unsigned char in[DL_SEG_HEADER_SIZE],
     if (!(h->flags & DL_SEG_F_CKPT))
         return h->flags ? DURLOG_ECORRUPT : 0;
     /* A checkpoint must describe records that can fit in the segment: at
-     * least 32 bytes each, none past the capacity. */
+     * least a header each, none past the capacity. */
     h->ckpt_seq = dl_get64(in + DL_SEGH_CKPT_SEQ);
     h->ckpt_off = dl_get64(in + DL_SEGH_CKPT_OFF);
     if (h->ckpt_seq < h->first_seq || h->ckpt_seq >= DL_SEQ_LIMIT ||
         h->ckpt_off < DL_SEG_HEADER_SIZE || h->ckpt_off > h->capacity ||
-        (h->ckpt_off & (DL_REC_ALIGN - 1)) ||
-        (h->ckpt_off - DL_SEG_HEADER_SIZE) / DL_REC_HEADER_SIZE < h->ckpt_seq - h->first_seq ||
+        (h->ckpt_off & (dl_rec_align(h->version) - 1)) ||
+        (h->ckpt_off - DL_SEG_HEADER_SIZE) / dl_rec_header_size(h->version) <
+            h->ckpt_seq - h->first_seq ||
         (h->ckpt_seq == h->first_seq) != (h->ckpt_off == DL_SEG_HEADER_SIZE))
         return DURLOG_ECORRUPT;
     return 0;
@@ -86,72 +87,240 @@ int dl_seg_name_parse(const char *name, uint64_t *first_seq)
     return v < DL_SEQ_LIMIT ? 1 : 2;
 }
 
-/* Header bytes 4..31 and the payload are contiguous: one pass. */
-static uint32_t rec_crc(const unsigned char *rec, uint32_t len)
+uint16_t dl_dist_encode(uint64_t distance)
 {
-    return dl_crc32c(0, rec + DL_RECH_LEN, DL_REC_HEADER_SIZE - DL_RECH_LEN + (size_t)len);
+    if (distance < 2048)
+        return (uint16_t)distance;
+    /* distance = (2048 + m) << (e - 1), e in 1..31, rounded up */
+    unsigned e = 1;
+    while ((distance >> (e - 1)) >= 4096)
+        e++;
+    uint64_t unit = (uint64_t)1 << (e - 1);
+    uint64_t top = (distance + unit - 1) >> (e - 1); /* rounded up */
+    if (top == 4096) {                               /* carried over */
+        e++;
+        top = 2048;
+    }
+    if (e > 31)
+        return DL_DIST_NONE;
+    uint16_t code = (uint16_t)(e << 11 | (top - 2048));
+    return code == DL_DIST_NONE ? DL_DIST_NONE : code;
 }
 
-void dl_rec_encode(unsigned char *dst, uint64_t seq, uint64_t time_ns,
-                   uint64_t durable_before, const void *payload, uint32_t len)
+uint64_t dl_dist_decode(uint16_t code)
+{
+    if (code == DL_DIST_NONE)
+        return UINT64_MAX;
+    unsigned e = code >> 11;
+    uint64_t m = code & 2047u;
+    return e == 0 ? m : (2048 + m) << (e - 1);
+}
+
+/* Version 2: the CRC of the sequence number, then header bytes 4..15 and
+ * the payload (contiguous: one pass after the number). */
+static uint32_t rec_crc(const unsigned char *rec, uint64_t seq, uint32_t len)
+{
+    unsigned char num[8];
+    dl_put64(num, seq);
+    uint32_t crc = dl_crc32c(0, num, sizeof num);
+    return dl_crc32c(crc, rec + DL_RECH_LEN, DL_REC_HEADER_SIZE - DL_RECH_LEN + (size_t)len);
+}
+
+/* Version 1: header bytes 4..31 and the payload. */
+static uint32_t rec1_crc(const unsigned char *rec, uint32_t len)
+{
+    return dl_crc32c(0, rec + DL_REC1H_LEN, DL_REC1_HEADER_SIZE - DL_REC1H_LEN + (size_t)len);
+}
+
+static void put48(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 6; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get48(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 6; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+void dl_rec_frame(unsigned char *dst, uint64_t time_ns, const void *payload, uint32_t len)
 {
     uint64_t padded = dl_rec_size(len) - DL_REC_HEADER_SIZE;
     if (len)
         memcpy(dst + DL_REC_HEADER_SIZE, payload, len);
     memset(dst + DL_REC_HEADER_SIZE + len, 0, padded - len);
+    dl_put32(dst + DL_RECH_CRC, 0);
     dl_put32(dst + DL_RECH_LEN, len);
-    dl_put64(dst + DL_RECH_TIME, time_ns);
-    dl_rec_seal(dst, seq, durable_before);
+    dl_put64(dst + DL_RECH_DIST, time_ns); /* until dl_rec_seal */
 }
 
-void dl_rec_seal(unsigned char *dst, uint64_t seq, uint64_t durable_before)
+void dl_rec_seal(unsigned char *dst, uint64_t base_ns, uint64_t seq, uint64_t durable_before)
 {
-    dl_put64(dst + DL_RECH_SEQ, seq);
-    dl_put64(dst + DL_RECH_DURABLE, durable_before);
-    dl_put32(dst + DL_RECH_CRC, rec_crc(dst, dl_get32(dst + DL_RECH_LEN)));
+    uint64_t time_ns = dl_get64(dst + DL_RECH_DIST);
+    uint32_t len = dl_rec_len(dst);
+    dl_put32(dst + DL_RECH_LEN, len | (uint32_t)(seq & DL_REC_SEQ_MASK) << DL_REC_SEQ_SHIFT);
+    uint16_t dist = durable_before <= seq ? dl_dist_encode(seq - durable_before) : 0;
+    dst[DL_RECH_DIST] = (unsigned char)dist;
+    dst[DL_RECH_DIST + 1] = (unsigned char)(dist >> 8);
+    put48(dst + DL_RECH_TIME, dl_rec_time_off(base_ns, time_ns));
+    dl_put32(dst + DL_RECH_CRC, rec_crc(dst, seq, len));
 }
 
-static int header_is_zero(const unsigned char *p)
+void dl_rec_encode(unsigned char *dst, uint64_t base_ns, uint64_t seq, uint64_t time_ns,
+                   uint64_t durable_before, const void *payload, uint32_t len)
+{
+    dl_rec_frame(dst, time_ns, payload, len);
+    dl_rec_seal(dst, base_ns, seq, durable_before);
+}
+
+static int all_zero(const unsigned char *p, uint32_t n)
 {
     uint64_t acc = 0;
-    for (int i = 0; i < DL_REC_HEADER_SIZE; i += 8)
+    for (uint32_t i = 0; i < n; i += 8)
         acc |= dl_get64(p + i);
     return acc == 0;
 }
 
-enum dl_rec_status dl_rec_peek(const unsigned char *p, uint64_t avail,
-                               struct dl_rec_view *out)
+/* Fewer bytes than a header before the end of a segment: the end of its
+ * data when they are zero (a full segment's last few bytes), else a record
+ * cut short. */
+static enum dl_rec_status short_tail(const unsigned char *p, uint64_t avail)
+{
+    for (uint64_t i = 0; i < avail; i++)
+        if (p[i])
+            return DL_REC_BAD;
+    return DL_REC_EMPTY;
+}
+
+static int padding_zero(const unsigned char *p, const struct dl_rec_view *v, uint32_t hsize)
+{
+    for (uint64_t i = hsize + v->len; i < v->size; i++)
+        if (p[i] != 0)
+            return 0;
+    return 1;
+}
+
+static enum dl_rec_status peek1(const unsigned char *p, uint64_t avail, struct dl_rec_view *out)
+{
+    if (avail < DL_REC1_HEADER_SIZE)
+        return short_tail(p, avail);
+    if (all_zero(p, DL_REC1_HEADER_SIZE))
+        return DL_REC_EMPTY;
+    uint32_t len = dl_get32(p + DL_REC1H_LEN);
+    if (len > DURLOG_MAX_RECORD)
+        return DL_REC_BAD;
+    uint64_t size = dl_rec_size_v(DL_FORMAT_V1, len);
+    if (size > avail)
+        return DL_REC_BAD;
+    out->payload = p + DL_REC1_HEADER_SIZE;
+    out->len = len;
+    out->seq = dl_get64(p + DL_REC1H_SEQ);
+    out->time_ns = dl_get64(p + DL_REC1H_TIME);
+    out->durable_before = dl_get64(p + DL_REC1H_DURABLE);
+    out->size = size;
+    return DL_REC_VALID;
+}
+
+/* Version 2 without the CRC and the number's check (the caller's). */
+static enum dl_rec_status peek2(const struct dl_seg_fmt *f, const unsigned char *p,
+                                uint64_t avail, struct dl_rec_view *out)
 {
     if (avail < DL_REC_HEADER_SIZE)
-        return avail == 0 ? DL_REC_EMPTY : DL_REC_BAD;
-    if (header_is_zero(p))
+        return short_tail(p, avail);
+    if (all_zero(p, DL_REC_HEADER_SIZE))
         return DL_REC_EMPTY;
-    uint32_t len = dl_get32(p + DL_RECH_LEN);
-    if (len > DURLOG_MAX_RECORD)
+    uint32_t word = dl_get32(p + DL_RECH_LEN);
+    uint32_t len = word & DL_REC_LEN_MASK;
+    if ((word >> 31) || len > DURLOG_MAX_RECORD)
         return DL_REC_BAD;
     uint64_t size = dl_rec_size(len);
     if (size > avail)
         return DL_REC_BAD;
     out->payload = p + DL_REC_HEADER_SIZE;
     out->len = len;
-    out->seq = dl_get64(p + DL_RECH_SEQ);
-    out->time_ns = dl_get64(p + DL_RECH_TIME);
-    out->durable_before = dl_get64(p + DL_RECH_DURABLE);
+    out->time_ns = f->base_ns + get48(p + DL_RECH_TIME);
     out->size = size;
     return DL_REC_VALID;
 }
 
-enum dl_rec_status dl_rec_check(const unsigned char *p, uint64_t avail,
-                                struct dl_rec_view *out)
+static uint32_t seq_bits(const unsigned char *p)
 {
-    enum dl_rec_status st = dl_rec_peek(p, avail, out);
+    return (dl_get32(p + DL_RECH_LEN) >> DL_REC_SEQ_SHIFT) & DL_REC_SEQ_MASK;
+}
+
+/* The number-dependent part of a version 2 view. */
+static void finish2(const unsigned char *p, uint64_t seq, struct dl_rec_view *out)
+{
+    uint64_t dist = dl_dist_decode((uint16_t)(p[DL_RECH_DIST] | p[DL_RECH_DIST + 1] << 8));
+    out->seq = seq;
+    out->durable_before = dist <= seq ? seq - dist : 0;
+}
+
+enum dl_rec_status dl_rec_peek(const struct dl_seg_fmt *f, const unsigned char *p,
+                               uint64_t avail, uint64_t seq, struct dl_rec_view *out)
+{
+    if (f->version == DL_FORMAT_V1)
+        return peek1(p, avail, out);
+    enum dl_rec_status st = peek2(f, p, avail, out);
     if (st != DL_REC_VALID)
         return st;
-    if (dl_get32(p + DL_RECH_CRC) != rec_crc(p, out->len))
+    if (seq_bits(p) != (seq & DL_REC_SEQ_MASK))
         return DL_REC_BAD;
-    /* Padding must be zero: it is not covered by the CRC. */
-    for (uint64_t i = DL_REC_HEADER_SIZE + out->len; i < out->size; i++)
-        if (p[i] != 0)
-            return DL_REC_BAD;
+    finish2(p, seq, out);
     return DL_REC_VALID;
+}
+
+enum dl_rec_status dl_rec_check(const struct dl_seg_fmt *f, const unsigned char *p,
+                                uint64_t avail, uint64_t seq, struct dl_rec_view *out)
+{
+    if (f->version == DL_FORMAT_V1) {
+        enum dl_rec_status st = peek1(p, avail, out);
+        if (st != DL_REC_VALID)
+            return st;
+        if (dl_get32(p + DL_REC1H_CRC) != rec1_crc(p, out->len) ||
+            !padding_zero(p, out, DL_REC1_HEADER_SIZE))
+            return DL_REC_BAD;
+        return DL_REC_VALID;
+    }
+    enum dl_rec_status st = dl_rec_peek(f, p, avail, seq, out);
+    if (st != DL_REC_VALID)
+        return st;
+    /* Padding must be zero: it is not covered by the CRC. */
+    if (dl_get32(p + DL_RECH_CRC) != rec_crc(p, seq, out->len) ||
+        !padding_zero(p, out, DL_REC_HEADER_SIZE))
+        return DL_REC_BAD;
+    return DL_REC_VALID;
+}
+
+enum dl_rec_status dl_rec_find(const struct dl_seg_fmt *f, const unsigned char *p,
+                               uint64_t avail, uint64_t lo, uint64_t hi, uint64_t min_time_ns,
+                               struct dl_rec_view *out)
+{
+    if (lo > hi)
+        return DL_REC_BAD;
+    if (f->version == DL_FORMAT_V1) {
+        if (peek1(p, avail, out) != DL_REC_VALID || out->seq < lo || out->seq > hi)
+            return DL_REC_BAD;
+        return dl_rec_check(f, p, avail, out->seq, out);
+    }
+    /* Cheap tests first: stray bytes rarely carry a time at or after the
+     * last good record's (times never decrease in number order) with zero
+     * padding. */
+    if (peek2(f, p, avail, out) != DL_REC_VALID || out->time_ns < min_time_ns ||
+        !padding_zero(p, out, DL_REC_HEADER_SIZE))
+        return DL_REC_BAD;
+    /* The number is the CRC's first input: each number in the range whose
+     * low bits are the stored ones is tried. */
+    uint32_t crc = dl_get32(p + DL_RECH_CRC);
+    uint64_t s = lo + ((seq_bits(p) - (uint32_t)lo) & DL_REC_SEQ_MASK);
+    for (; s >= lo && s <= hi; s += DL_REC_SEQ_MASK + 1) {
+        if (rec_crc(p, s, out->len) == crc) {
+            finish2(p, s, out);
+            return DL_REC_VALID;
+        }
+    }
+    return DL_REC_BAD;
 }

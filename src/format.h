@@ -1,12 +1,18 @@
 /*
  * format.h - the bytes on disk, exactly as docs/FORMAT.md describes them.
  *
- * A segment file is a 64-byte header followed by records. Each record is a
- * 32-byte header, the payload, and zero padding to a multiple of 8 bytes.
- * Everything is little-endian. The record CRC covers header bytes 4..31 and
- * the payload, so a record is valid only when every byte of it is: the end of
- * valid data is decided by the checksum, never by a field written before the
- * payload.
+ * A segment file is a 64-byte header followed by records. Two record layouts
+ * exist; the header's version says which a segment holds:
+ *  - version 2 (written by this version): a 16-byte header, the payload,
+ *    zero padding to a multiple of 4. The sequence number is not stored
+ *    whole: it is the CRC's first input (so a record verifies only at its
+ *    own number) and its low 4 bits are stored; the time is an offset from
+ *    the segment's base time; the durable mark is a distance, rounded so
+ *    that it never claims more than was true.
+ *  - version 1 (read, never written): a 32-byte header with every field
+ *    whole, padding to a multiple of 8.
+ * Everything is little-endian. The end of valid data is decided by the
+ * checksum, never by a field written before the payload.
  */
 #ifndef DL_FORMAT_H
 #define DL_FORMAT_H
@@ -15,11 +21,18 @@
 #include <stdint.h>
 #include <string.h>
 
-#define DL_FORMAT_VERSION 1
+#define DL_FORMAT_VERSION 2               /* what writers create */
+#define DL_FORMAT_V1 1                    /* still read */
 #define DL_SEG_MAGIC "DURLOGSG"         /* 8 bytes, no terminator on disk */
 #define DL_SEG_HEADER_SIZE 64
-#define DL_REC_HEADER_SIZE 32
-#define DL_REC_ALIGN 8
+/* Version 2 records (DL_REC_*) and version 1 records (DL_REC1_*). */
+#define DL_REC_HEADER_SIZE 16
+#define DL_REC_ALIGN 4
+#define DL_REC1_HEADER_SIZE 32
+#define DL_REC1_ALIGN 8
+/* The largest header of either version: a bound for code that looks at
+ * records of both. */
+#define DL_REC_HEADER_MAX DL_REC1_HEADER_SIZE
 #define DL_SEG_NAME_LEN 24              /* 20 digits + ".seg" */
 #define DL_SEG_MIN_SIZE 4096             /* the smallest segment_size option:
                                             room for the header and records,
@@ -55,12 +68,26 @@
 #define DL_SEG_F_SEALED 2u
 #define DL_SEG_F_KNOWN (DL_SEG_F_CKPT | DL_SEG_F_SEALED)
 
-/* Record header fields (offsets into the 32 bytes). */
-#define DL_RECH_CRC 0        /* 4  CRC32C of bytes 4..31 and the payload */
-#define DL_RECH_LEN 4        /* 4  payload length */
-#define DL_RECH_SEQ 8        /* 8  sequence number */
-#define DL_RECH_TIME 16      /* 8  append time, ns since the epoch */
-#define DL_RECH_DURABLE 24   /* 8  every record below this sequence number was
+/* Version 2 record header fields (offsets into the 16 bytes). */
+#define DL_RECH_CRC 0        /* 4  CRC32C of the sequence number (8 bytes),
+                                   header bytes 4..15 and the payload */
+#define DL_RECH_LEN 4        /* 4  payload length (bits 0..26), the sequence
+                                   number's low 4 bits (27..30); bit 31 zero */
+#define DL_RECH_DIST 8       /* 2  durable distance, encoded (dl_dist_*) */
+#define DL_RECH_TIME 10      /* 6  append time, ns after the segment's base */
+#define DL_REC_LEN_MASK ((1u << 27) - 1)
+#define DL_REC_SEQ_SHIFT 27
+#define DL_REC_SEQ_MASK 15u
+/* A record's time offset is below this: a writer starts a new segment
+ * before one would not fit (after about 78 hours). */
+#define DL_REC_TIME_LIMIT ((uint64_t)1 << 48)
+
+/* Version 1 record header fields (offsets into the 32 bytes). */
+#define DL_REC1H_CRC 0       /* 4  CRC32C of bytes 4..31 and the payload */
+#define DL_REC1H_LEN 4       /* 4  payload length */
+#define DL_REC1H_SEQ 8       /* 8  sequence number */
+#define DL_REC1H_TIME 16     /* 8  append time, ns since the epoch */
+#define DL_REC1H_DURABLE 24  /* 8  every record below this sequence number was
                                    on stable storage when this one was written */
 
 static inline void dl_put32(unsigned char *p, uint32_t v)
@@ -96,17 +123,44 @@ static inline uint64_t dl_get64(const unsigned char *p)
     return v;
 }
 
-/* Bytes a record of `len` payload bytes occupies in a segment. */
+/* Bytes a version 2 record of `len` payload bytes occupies in a segment. */
 static inline uint64_t dl_rec_size(uint64_t len)
 {
     return DL_REC_HEADER_SIZE + ((len + DL_REC_ALIGN - 1) & ~(uint64_t)(DL_REC_ALIGN - 1));
 }
 
+/* The same for a segment of either version. */
+static inline uint64_t dl_rec_size_v(uint32_t version, uint64_t len)
+{
+    if (version == DL_FORMAT_V1)
+        return DL_REC1_HEADER_SIZE + ((len + DL_REC1_ALIGN - 1) & ~(uint64_t)(DL_REC1_ALIGN - 1));
+    return dl_rec_size(len);
+}
+static inline uint32_t dl_rec_header_size(uint32_t version)
+{
+    return version == DL_FORMAT_V1 ? DL_REC1_HEADER_SIZE : DL_REC_HEADER_SIZE;
+}
+static inline uint32_t dl_rec_align(uint32_t version)
+{
+    return version == DL_FORMAT_V1 ? DL_REC1_ALIGN : DL_REC_ALIGN;
+}
+
+/* The durable distance: how far below a record's number the durable mark
+ * was when it was written, in 16 bits. Distances up to 2047 exactly; larger
+ * ones as an 11-bit mantissa and 5-bit exponent, rounded up, so that the
+ * mark decoded (seq - distance) is never above the true one: a claim that
+ * records are durable is weakened by the rounding (by at most 1 part in
+ * 2048), never strengthened. DL_DIST_NONE claims nothing. */
+#define DL_DIST_NONE 0xffffu
+uint16_t dl_dist_encode(uint64_t distance);
+/* The distance an encoded value stands for (UINT64_MAX for DL_DIST_NONE). */
+uint64_t dl_dist_decode(uint16_t code);
+
 struct dl_seg_header {
     uint32_t version;
     uint64_t first_seq;
     uint64_t capacity;
-    uint64_t created_ns;
+    uint64_t created_ns;     /* version 2: the records' time base */
     uint64_t ckpt_seq;       /* with DL_SEG_F_CKPT; else first_seq */
     uint64_t ckpt_off;       /* with DL_SEG_F_CKPT; else 64 */
     uint32_t flags;          /* DL_SEG_F_* */
@@ -127,23 +181,71 @@ void dl_seg_name(char *buf, uint64_t first_seq);
  * of one but names a first_seq of DL_SEQ_LIMIT or more, else 0. */
 int dl_seg_name_parse(const char *name, uint64_t *first_seq);
 
-/* Writes a complete record at dst (dl_rec_size(len) bytes): payload, zero
- * padding, header, and the CRC last. */
-void dl_rec_encode(unsigned char *dst, uint64_t seq, uint64_t time_ns,
+/* What reading a segment's records takes from its header. */
+struct dl_seg_fmt {
+    uint32_t version;        /* DL_FORMAT_VERSION or DL_FORMAT_V1 */
+    uint64_t base_ns;        /* version 2: the header's created_ns */
+};
+
+static inline struct dl_seg_fmt dl_seg_fmt_of(const struct dl_seg_header *h)
+{
+    return (struct dl_seg_fmt){ h->version, h->created_ns };
+}
+
+/* The time offset a record appended at time_ns is stored with in a segment
+ * whose base is base_ns: at least 1 (so that a header is never all zero),
+ * and a clock behind the base counts as the base. The caller keeps it below
+ * DL_REC_TIME_LIMIT by starting a new segment. */
+static inline uint64_t dl_rec_time_off(uint64_t base_ns, uint64_t time_ns)
+{
+    return time_ns > base_ns ? time_ns - base_ns : 1;
+}
+
+/* Writes a complete version 2 record at dst (dl_rec_size(len) bytes):
+ * payload, zero padding, header, and the CRC last. durable_before is the
+ * durable mark (records below it were on stable storage). */
+void dl_rec_encode(unsigned char *dst, uint64_t base_ns, uint64_t seq, uint64_t time_ns,
                    uint64_t durable_before, const void *payload, uint32_t len);
 
-/* Fills in seq, durable_before and the CRC of a record whose length, time and
- * payload (with zero padding) are already at dst: how buffered records, framed
- * in memory before their sequence number is known, are finished. */
-void dl_rec_seal(unsigned char *dst, uint64_t seq, uint64_t durable_before);
+/* Buffered records are framed in memory before their segment and number are
+ * known: dl_rec_frame writes the payload, padding, length and the absolute
+ * time (where the distance and time offset go); dl_rec_seal then fills in
+ * the number, the distance, the time offset and the CRC. */
+void dl_rec_frame(unsigned char *dst, uint64_t time_ns, const void *payload, uint32_t len);
+/* A framed record's time (before dl_rec_seal), and changing it. */
+static inline uint64_t dl_rec_frame_time(const unsigned char *frame)
+{
+    return dl_get64(frame + DL_RECH_DIST);
+}
+static inline void dl_rec_frame_set_time(unsigned char *frame, uint64_t time_ns)
+{
+    dl_put64(frame + DL_RECH_DIST, time_ns);
+}
+void dl_rec_seal(unsigned char *dst, uint64_t base_ns, uint64_t seq, uint64_t durable_before);
+/* A framed or sealed record's payload length. */
+static inline uint32_t dl_rec_len(const unsigned char *rec)
+{
+    return dl_get32(rec + DL_RECH_LEN) & DL_REC_LEN_MASK;
+}
+
+/* The payload length and the size a record's header at p gives (its
+ * header's bytes must be readable; the length is not checked). */
+static inline uint32_t dl_rec_len_at(uint32_t version, const unsigned char *p)
+{
+    return version == DL_FORMAT_V1 ? dl_get32(p + DL_REC1H_LEN) : dl_rec_len(p);
+}
+static inline uint64_t dl_rec_size_at(uint32_t version, const unsigned char *p)
+{
+    return dl_rec_size_v(version, dl_rec_len_at(version, p));
+}
 
 struct dl_rec_view {
     const unsigned char *payload;
     uint32_t len;
     uint64_t seq;
     uint64_t time_ns;
-    uint64_t durable_before;
-    uint64_t size;           /* dl_rec_size(len) */
+    uint64_t durable_before; /* 0: the record claims nothing */
+    uint64_t size;           /* dl_rec_size_v(version, len) */
 };
 
 enum dl_rec_status {
@@ -152,13 +254,27 @@ enum dl_rec_status {
     DL_REC_BAD,      /* something is here but it is not a whole, valid record */
 };
 
-/* Checks the record at p, with `avail` bytes readable. */
-enum dl_rec_status dl_rec_check(const unsigned char *p, uint64_t avail,
-                                struct dl_rec_view *out);
+/* Checks the record at p, with `avail` bytes readable, as record number
+ * `seq` of a segment of format f. Version 2: valid only as that number.
+ * Version 1: out->seq is the number stored, for the caller to compare. */
+enum dl_rec_status dl_rec_check(const struct dl_seg_fmt *f, const unsigned char *p,
+                                uint64_t avail, uint64_t seq, struct dl_rec_view *out);
 
 /* Like dl_rec_check but without verifying the CRC: for walking a log's
- * structure quickly (info). */
-enum dl_rec_status dl_rec_peek(const unsigned char *p, uint64_t avail,
+ * structure quickly (info), and as a first filter. Version 2: the stored
+ * low bits of the number must be seq's. */
+enum dl_rec_status dl_rec_peek(const struct dl_seg_fmt *f, const unsigned char *p,
+                               uint64_t avail, uint64_t seq, struct dl_rec_view *out);
+
+/* Whether the bytes at p are a valid record numbered in [lo, hi] (after
+ * damage, when the number is not known): DL_REC_VALID and *out if so.
+ * Version 2: its time must be at least min_time_ns (the last good record's:
+ * times never decrease in number order), and each number of the range with
+ * the stored low bits is tried, so the range bounds the work (the caller
+ * bounds it by the bytes between the damage and p: a record takes at least
+ * DL_REC_HEADER_SIZE). */
+enum dl_rec_status dl_rec_find(const struct dl_seg_fmt *f, const unsigned char *p,
+                               uint64_t avail, uint64_t lo, uint64_t hi, uint64_t min_time_ns,
                                struct dl_rec_view *out);
 
 #endif

@@ -53,6 +53,9 @@
 /* The pre-faulter keeps this much of the tail segment allocated and mapped
  * ahead of the tail, and is woken when less than half of it is left. */
 #define DL_PREALLOC_AHEAD ((uint64_t)8 << 20)
+/* A tail segment takes records until their time offset (FORMAT.md) comes
+ * within this of the format's limit (about 78 hours after its base). */
+#define DL_TIME_ROLL_SPARE_NS ((uint64_t)3600 * 1000000000)
 /* ...in steps of this much, each usable by appenders as soon as it is done. */
 #define DL_PREALLOC_CHUNK ((uint64_t)1 << 20)
 /* The tail segment's file grows in steps: at least this much... */
@@ -325,12 +328,18 @@ int dl_tail_outside(durlog *log, uint64_t off, uint64_t len);
 /* How this handle opens the tail: DL_SEG_STORE (a mapping it stores into)
  * or, in pwrite mode, DL_SEG_WRITE (one it only reads). */
 int dl_tail_access(const durlog *log);
-/* Makes sure the tail segment can take `need` more bytes, rolling to a new
- * segment if not, and that this handle maps it. */
-int dl_tail_ensure(durlog *log, uint64_t need);
+/* Makes sure the tail segment can take `need` more bytes of records
+ * appended at time_ns, rolling to a new segment if not (no room, a segment
+ * of an older format, or a time too far past the segment's base for the
+ * format), and that this handle maps it. */
+int dl_tail_ensure(durlog *log, uint64_t need, uint64_t time_ns);
 /* dl_tail_ensure, and the tail's file allocated for those bytes, so that
  * stores through the mapping cannot fault for lack of space. */
-int dl_tail_reserve(durlog *log, uint64_t need);
+int dl_tail_reserve(durlog *log, uint64_t need, uint64_t time_ns);
+/* The time a record appended now at time_ns gets: never before the last
+ * record's in the tail segment (FORMAT.md: times never decrease within a
+ * segment). Called with the append lock, for each record in order. */
+uint64_t dl_tail_time(durlog *log, uint64_t time_ns);
 /* pwrite mode: writes the records staged by the append under way
  * (log->stage.buf) into the tail, before they are published. */
 int dl_tail_write_stage(durlog *log);

@@ -79,6 +79,10 @@ struct durlog_reader {
     struct dl_segmap seg;         /* current segment; fd < 0 before the first */
     uint64_t pos;                 /* offset of the next record in seg */
     uint64_t next_seq;            /* number of the next record to return */
+    uint64_t last_time_ns;        /* time of the last record returned: where
+                                     resynchronising after damage starts
+                                     looking (times never decrease in a
+                                     segment) */
     uint64_t skipped;
     /* A durable-only reader without a live file: what the log proves
      * durable, and the state of the log it was computed for. */
@@ -193,7 +197,8 @@ static uint64_t proven_durable(durlog_reader *r)
             break;
         struct dl_scan s;
         uint64_t limit = seg_limit(&m);
-        dl_scan_from(m.map, limit, m.hdr.ckpt_off, m.hdr.ckpt_seq, UINT64_MAX, 1, &s);
+        struct dl_seg_fmt f = dl_segmap_fmt(&m);
+        dl_scan_from(&f, m.map, limit, m.hdr.ckpt_off, m.hdr.ckpt_seq, UINT64_MAX, 1, &s);
         if (dl_seg_faulted(&m, r->path, err, sizeof err)) {
             dl_seg_close(&m);
             break; /* proves nothing; the reader itself meets the fault */
@@ -282,6 +287,7 @@ static void switch_to(durlog_reader *r, struct dl_segmap *m)
     r->seg = *m;
     r->pos = DL_SEG_HEADER_SIZE;
     r->next_seq = m->first_seq;
+    r->last_time_ns = 0;
 }
 
 static int reader_open(const char *path, const durlog_reader_options *opts,
@@ -392,6 +398,7 @@ static int position_at(durlog_reader *r, uint64_t seq)
     uint64_t *segs;
     size_t n, i;
     struct dl_segmap m;
+    r->last_time_ns = 0; /* not known at the new position */
     int rc = dl_seg_list(r->dirfd, &segs, &n);
     if (rc)
         return rfail(r, rc, "cannot list the segments of %s: %s", r->path,
@@ -432,12 +439,13 @@ static int position_at(durlog_reader *r, uint64_t seq)
         next = m.hdr.ckpt_seq;
     }
     struct dl_rec_view v;
+    struct dl_seg_fmt f = dl_segmap_fmt(&m);
     uint64_t end = readable_end(r);
     while (next < seq && next < end) {
-        if (pos + DL_REC_HEADER_SIZE > seg_limit(&m))
+        if (pos + dl_rec_header_size(f.version) > seg_limit(&m))
             dl_seg_refresh_size(&m);
         if (pos >= seg_limit(&m) ||
-            dl_rec_peek(m.map + pos, seg_limit(&m) - pos, &v) != DL_REC_VALID ||
+            dl_rec_peek(&f, m.map + pos, seg_limit(&m) - pos, next, &v) != DL_REC_VALID ||
             v.seq != next)
             break;
         pos += v.size;
@@ -500,9 +508,10 @@ static int follow_roll(durlog_reader *r)
 static int skip_damage(durlog_reader *r)
 {
     struct dl_rec_view v;
+    struct dl_seg_fmt f = dl_segmap_fmt(&r->seg);
     uint64_t limit = seg_limit(&r->seg);
-    uint64_t off = dl_scan_resync(r->seg.map, r->pos + DL_REC_ALIGN, limit, limit,
-                                  r->next_seq, &v);
+    uint64_t off = dl_scan_resync(&f, r->seg.map, r->pos, r->pos + dl_rec_align(f.version),
+                                  limit, limit, r->next_seq, r->last_time_ns, &v);
     if (off != UINT64_MAX) {
         r->skipped += off - r->pos;
         r->pos = off;
@@ -531,7 +540,9 @@ static int record_now_here(durlog_reader *r)
     struct dl_rec_view v;
     dl_seg_refresh_size(&r->seg);
     uint64_t limit = seg_limit(&r->seg);
-    if (r->pos < limit && dl_rec_check(r->seg.map + r->pos, limit - r->pos, &v) == DL_REC_VALID &&
+    struct dl_seg_fmt f = dl_segmap_fmt(&r->seg);
+    if (r->pos < limit &&
+        dl_rec_check(&f, r->seg.map + r->pos, limit - r->pos, r->next_seq, &v) == DL_REC_VALID &&
         v.seq == r->next_seq)
         return 1;
     return follow_roll(r);
@@ -582,9 +593,11 @@ static int no_record_here(durlog_reader *r, enum dl_rec_status st, uint64_t end)
     limit = seg_limit(&r->seg);
 
     /* Something after it in this segment? Then this is damage, not an end. */
+    struct dl_seg_fmt f = dl_segmap_fmt(&r->seg);
     int more_here = st == DL_REC_VALID ||
-                    dl_scan_resync(r->seg.map, r->pos + DL_REC_ALIGN, limit, limit,
-                                   r->next_seq, &v) != UINT64_MAX;
+                    dl_scan_resync(&f, r->seg.map, r->pos, r->pos + dl_rec_align(f.version),
+                                   limit, limit, r->next_seq, r->last_time_ns,
+                                   &v) != UINT64_MAX;
     /* The segment's checkpoint (written since we opened it, perhaps) says
      * which records it holds at least; without a live coordination file, one
      * built on this boot for this log says how many its writers published
@@ -646,9 +659,10 @@ static int copy_record(durlog_reader *r, uint64_t limit, struct dl_rec_view *v)
 {
     const unsigned char *p = r->seg.map + r->pos;
     uint64_t avail = limit - r->pos;
-    if (avail >= DL_REC_HEADER_SIZE) {
-        uint64_t len = dl_get32(p + DL_RECH_LEN);
-        uint64_t size = dl_rec_size(len);
+    struct dl_seg_fmt f = dl_segmap_fmt(&r->seg);
+    if (avail >= dl_rec_header_size(f.version)) {
+        uint64_t len = dl_rec_len_at(f.version, p);
+        uint64_t size = dl_rec_size_v(f.version, len);
         if (len <= DURLOG_MAX_RECORD && size <= avail) {
             if (size > r->rec_cap) {
                 size_t cap = r->rec_cap ? r->rec_cap : DL_READER_BUF_MIN;
@@ -662,12 +676,12 @@ static int copy_record(durlog_reader *r, uint64_t limit, struct dl_rec_view *v)
                 r->rec_cap = cap;
             }
             memcpy(r->rec_buf, p, size);
-            return dl_rec_check(r->rec_buf, size, v);
+            return dl_rec_check(&f, r->rec_buf, size, r->next_seq, v);
         }
     }
     /* Not a whole record within the data (the end, or damage): nothing is
      * returned from it, only its status. */
-    return dl_rec_check(p, avail, v);
+    return dl_rec_check(&f, p, avail, r->next_seq, v);
 }
 
 static int next_record(durlog_reader *r, durlog_record *rec);
@@ -731,8 +745,9 @@ static int next_record(durlog_reader *r, durlog_record *rec)
         }
         /* Within the mapping only: a file grown past its capacity (by
          * someone else) has nothing of the log there. */
-        if (r->pos + DL_REC_HEADER_SIZE > seg_limit(&r->seg) ||
-            r->pos + dl_rec_size(dl_get32(r->seg.map + r->pos + DL_RECH_LEN)) > seg_limit(&r->seg))
+        uint32_t version = r->seg.hdr.version;
+        if (r->pos + dl_rec_header_size(version) > seg_limit(&r->seg) ||
+            r->pos + dl_rec_size_at(version, r->seg.map + r->pos) > seg_limit(&r->seg))
             dl_seg_refresh_size(&r->seg);
         uint64_t limit = seg_limit(&r->seg);
         int got = r->pos < limit ? copy_record(r, limit, &v) : DL_REC_EMPTY;
@@ -744,6 +759,7 @@ static int next_record(durlog_reader *r, durlog_record *rec)
             rec->len = v.len;
             rec->seq = v.seq;
             rec->time_ns = v.time_ns;
+            r->last_time_ns = v.time_ns;
             r->pos += v.size;
             r->next_seq++;
             return 0;

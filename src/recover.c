@@ -151,7 +151,8 @@ static int examine(durlog *log, const uint64_t *segs, size_t i, struct seg_state
     st->hdr = m.hdr;
     st->size = m.size;
     uint64_t limit = m.size < m.capacity ? m.size : m.capacity;
-    dl_scan_from(m.map, limit, m.hdr.ckpt_off, m.hdr.ckpt_seq, UINT64_MAX, 1, &st->scan);
+    struct dl_seg_fmt f = dl_segmap_fmt(&m);
+    dl_scan_from(&f, m.map, limit, m.hdr.ckpt_off, m.hdr.ckpt_seq, UINT64_MAX, 1, &st->scan);
     rc = dl_seg_faulted(&m, log->path, err, sizeof err);
     dl_seg_close(&m);
     if (rc)
@@ -357,6 +358,15 @@ static void set_tail(durlog *log, const uint64_t *segs, const struct seg_state *
     if (sh->tail_alloc > sh->tail_capacity)
         sh->tail_alloc = sh->tail_capacity;
     sh->tail_ino = t->ino;
+    /* The next record's time is never before the last one's in the
+     * segment. The records before the checkpoint are not read: the clock
+     * now stands in for them (they were appended before now, unless the
+     * clock was set back meanwhile: FORMAT.md says what a reader's
+     * resynchronisation allows for). */
+    uint64_t last = t->scan.last_time_ns > t->hdr.created_ns ? t->scan.last_time_ns
+                                                              : t->hdr.created_ns;
+    uint64_t now = dl_now_ns();
+    sh->last_time_ns = now > last ? now : last;
 }
 
 /* A sync of the log failed: no later fdatasync of what it covered is to be

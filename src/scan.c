@@ -40,29 +40,35 @@ static uint64_t last_nonzero_end(const unsigned char *map, uint64_t from,
     return end;
 }
 
-uint64_t dl_scan_resync(const unsigned char *map, uint64_t from, uint64_t end,
-                        uint64_t limit, uint64_t min_seq, struct dl_rec_view *rec)
+uint64_t dl_scan_resync(const struct dl_seg_fmt *f, const unsigned char *map, uint64_t bad,
+                        uint64_t from, uint64_t end, uint64_t limit, uint64_t min_seq,
+                        uint64_t min_time_ns, struct dl_rec_view *rec)
 {
-    uint64_t off = (from + DL_REC_ALIGN - 1) & ~(uint64_t)(DL_REC_ALIGN - 1);
-    for (; off < end && off + DL_REC_HEADER_SIZE <= limit; off += DL_REC_ALIGN) {
-        if (dl_rec_peek(map + off, limit - off, rec) != DL_REC_VALID)
-            continue;
-        if (rec->seq < min_seq || rec->seq - min_seq > DL_RESYNC_SEQ_WINDOW)
-            continue;
-        if (dl_rec_check(map + off, limit - off, rec) == DL_REC_VALID)
+    uint64_t align = dl_rec_align(f->version);
+    uint32_t hsize = dl_rec_header_size(f->version);
+    uint64_t min_time = min_time_ns > DL_RESYNC_TIME_SLACK_NS
+                        ? min_time_ns - DL_RESYNC_TIME_SLACK_NS : 0;
+    uint64_t off = (from + align - 1) & ~(align - 1);
+    for (; off < end && off + hsize <= limit; off += align) {
+        /* Version 1 stores the number: stray bytes that pass the CRC (one
+         * chance in 2^32) must also carry a plausible one. Version 2: no
+         * more records than fit between the damage and here. */
+        uint64_t hi = f->version == DL_FORMAT_V1 ? min_seq + DL_RESYNC_SEQ_WINDOW
+                                                 : min_seq + (off - bad) / DL_REC_HEADER_SIZE;
+        if (dl_rec_find(f, map + off, limit - off, min_seq, hi, min_time, rec) == DL_REC_VALID)
             return off;
     }
     return UINT64_MAX;
 }
 
-void dl_scan_segment(const unsigned char *map, uint64_t limit,
+void dl_scan_segment(const struct dl_seg_fmt *f, const unsigned char *map, uint64_t limit,
                      uint64_t first_seq, int verify_crc, struct dl_scan *out)
 {
-    dl_scan_from(map, limit, DL_SEG_HEADER_SIZE, first_seq, UINT64_MAX, verify_crc, out);
+    dl_scan_from(f, map, limit, DL_SEG_HEADER_SIZE, first_seq, UINT64_MAX, verify_crc, out);
 }
 
-void dl_scan_from(const unsigned char *map, uint64_t limit, uint64_t off,
-                  uint64_t seq, uint64_t stop_seq, int verify_crc,
+void dl_scan_from(const struct dl_seg_fmt *f, const unsigned char *map, uint64_t limit,
+                  uint64_t off, uint64_t seq, uint64_t stop_seq, int verify_crc,
                   struct dl_scan *out)
 {
     struct dl_rec_view r;
@@ -72,12 +78,13 @@ void dl_scan_from(const unsigned char *map, uint64_t limit, uint64_t off,
     if (off > limit)
         off = limit;
     while (seq < stop_seq) {
-        enum dl_rec_status st = verify_crc ? dl_rec_check(map + off, limit - off, &r)
-                                           : dl_rec_peek(map + off, limit - off, &r);
+        enum dl_rec_status st = verify_crc ? dl_rec_check(f, map + off, limit - off, seq, &r)
+                                           : dl_rec_peek(f, map + off, limit - off, seq, &r);
         if (st != DL_REC_VALID || r.seq != seq)
             break;
         if (r.durable_before > out->max_durable)
             out->max_durable = r.durable_before;
+        out->last_time_ns = r.time_ns;
         off += r.size;
         seq++;
     }
@@ -94,9 +101,11 @@ void dl_scan_from(const unsigned char *map, uint64_t limit, uint64_t off,
 
     /* Something non-zero follows the valid records: a torn record, debris,
      * or damage with good records after it. Look for the good ones. */
-    uint64_t pos = off + DL_REC_ALIGN;
+    uint64_t bad = off, last_time = out->last_time_ns;
+    uint64_t pos = off + dl_rec_align(f->version);
     while (pos < out->dirty_end) {
-        uint64_t found = dl_scan_resync(map, pos, out->dirty_end, limit, seq, &r);
+        uint64_t found = dl_scan_resync(f, map, bad, pos, out->dirty_end, limit, seq,
+                                        last_time, &r);
         if (found == UINT64_MAX)
             break;
         if (out->later_records++ == 0) {
@@ -107,7 +116,8 @@ void dl_scan_from(const unsigned char *map, uint64_t limit, uint64_t off,
             out->max_durable = r.durable_before;
         out->later_max_seq = r.seq + 1;
         seq = r.seq + 1;
-        pos = found + r.size;
+        last_time = r.time_ns;
+        pos = bad = found + r.size;
     }
 }
 
@@ -144,7 +154,8 @@ int dl_dir_stats(int dirfd, const char *path, struct dl_dir_stats *out, char *er
                 break;
             /* From its checkpoint: what lies before it is known. */
             uint64_t limit = m.size < m.capacity ? m.size : m.capacity;
-            dl_scan_from(m.map, limit, m.hdr.ckpt_off, m.hdr.ckpt_seq, UINT64_MAX, 0, &s);
+            struct dl_seg_fmt f = dl_seg_fmt_of(&m.hdr);
+            dl_scan_from(&f, m.map, limit, m.hdr.ckpt_off, m.hdr.ckpt_seq, UINT64_MAX, 0, &s);
             rc = dl_seg_faulted(&m, path, err, errlen);
             dl_seg_close(&m);
             if (rc)

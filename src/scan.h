@@ -21,6 +21,8 @@ struct dl_scan {
                                 beyond valid_end; == valid_end when all zero */
     uint64_t max_durable;    /* largest durable_before among all valid
                                 records found (in sequence or after damage) */
+    uint64_t last_time_ns;   /* time of the last record in sequence (0:
+                                none was found) */
     /* Valid records found beyond valid_end, after something that was not. */
     uint64_t later_records;
     uint64_t later_off;      /* offset of the first of them */
@@ -31,7 +33,7 @@ struct dl_scan {
 /* Scans map[0, limit) of a segment whose header has been verified. With
  * verify_crc zero, records are only checked structurally (lengths and
  * sequence numbers), which is enough to count them quickly. */
-void dl_scan_segment(const unsigned char *map, uint64_t limit,
+void dl_scan_segment(const struct dl_seg_fmt *f, const unsigned char *map, uint64_t limit,
                      uint64_t first_seq, int verify_crc, struct dl_scan *out);
 
 /* The same from offset `off`, where record `seq` is expected (a checkpoint:
@@ -39,16 +41,23 @@ void dl_scan_segment(const unsigned char *map, uint64_t limit,
  * stopping before record `stop_seq` (UINT64_MAX: no stop) as at the end of
  * data: nothing after it is examined (a live log's records past what its
  * writers have published may still be being copied). */
-void dl_scan_from(const unsigned char *map, uint64_t limit, uint64_t off,
-                  uint64_t seq, uint64_t stop_seq, int verify_crc,
+void dl_scan_from(const struct dl_seg_fmt *f, const unsigned char *map, uint64_t limit,
+                  uint64_t off, uint64_t seq, uint64_t stop_seq, int verify_crc,
                   struct dl_scan *out);
 
-/* Offset of the next valid record with seq >= min_seq starting in
- * [from, end) (8-byte steps), or UINT64_MAX when there is none. A record may
- * extend up to `limit` (its zero padding and trailing zero bytes can lie past
- * the last non-zero byte). */
-uint64_t dl_scan_resync(const unsigned char *map, uint64_t from, uint64_t end,
-                        uint64_t limit, uint64_t min_seq, struct dl_rec_view *rec);
+/* After damage at offset `bad`, where record min_seq was expected: offset of
+ * the next valid record with seq >= min_seq starting in [from, end) (steps
+ * of the segment's alignment), or UINT64_MAX when there is none. A record
+ * may extend up to `limit` (its zero padding and trailing zero bytes can lie
+ * past the last non-zero byte). Version 2 records carry only the low bits of
+ * their number: a record at `off` is numbered at most min_seq + (off - bad)
+ * / 16, and (times never decrease in a segment) it was appended no earlier
+ * than DL_RESYNC_TIME_SLACK_NS before min_time_ns, the last good record's
+ * time (0: unknown). */
+uint64_t dl_scan_resync(const struct dl_seg_fmt *f, const unsigned char *map, uint64_t bad,
+                        uint64_t from, uint64_t end, uint64_t limit, uint64_t min_seq,
+                        uint64_t min_time_ns, struct dl_rec_view *rec);
+#define DL_RESYNC_TIME_SLACK_NS 1000000000ull
 
 
 /* Totals over a log directory's segments, walking record headers without

@@ -67,7 +67,8 @@ static int walk_end(durlog *log, uint64_t seg, struct dl_seal_note *out)
     if (rc)
         return dl_fail(log, rc, "%s", err);
     uint64_t limit = m.size < m.capacity ? m.size : m.capacity;
-    dl_scan_from(m.map, limit, m.hdr.ckpt_off, m.hdr.ckpt_seq, UINT64_MAX, 1, &s);
+    struct dl_seg_fmt f = dl_segmap_fmt(&m);
+    dl_scan_from(&f, m.map, limit, m.hdr.ckpt_off, m.hdr.ckpt_seq, UINT64_MAX, 1, &s);
     *out = (struct dl_seal_note){ seg, s.next_seq, s.valid_end,
                                   dl_stat_fd(m.fd, &st) == 0 ? st.ino : 0 };
     rc = dl_seg_faulted(&m, log->path, err, sizeof err);

@@ -36,6 +36,12 @@ struct dl_segmap {
 
 #define DL_SEGMAP_INIT { 0, -1, NULL, 0, 0, 0, NULL, { 0, 0, 0, 0, 0, 0, 0 } }
 
+/* The format of the records in a mapped segment (from its header). */
+static inline struct dl_seg_fmt dl_segmap_fmt(const struct dl_segmap *s)
+{
+    return dl_seg_fmt_of(&s->hdr);
+}
+
 /* 1 if bytes [off, off + len) lie inside s's mapping. Offsets that come from
  * the coordination file (which anyone writing the log can change) are
  * checked here, against the mapping this process made, right before a

@@ -36,7 +36,7 @@
 
 #define DL_SHM_NAME "durlog.shm"
 #define DL_SHM_MAGIC 0x4d48534744525544ULL /* "DURDGSHM" little-endian */
-#define DL_SHM_VERSION 4
+#define DL_SHM_VERSION 5
 #define DL_SHM_SIZE 4096 /* the file's size: struct dl_shared, with room to
                             grow; fixed, whatever the page size (a writer on
                             another machine type reads the same file) */
@@ -141,6 +141,9 @@ struct dl_shared {
                                       the rebuild has not succeeded yet (the
                                       next locker tries again; the lock
                                       itself is never left unrecoverable) */
+    uint64_t last_time_ns;         /* the time of the tail segment's last
+                                      record (its base when it has none):
+                                      the next one's is never before it */
     uint64_t tail_ino;             /* the tail segment's inode: every writer
                                       checks that the file it maps (and the
                                       sync leader that the one it syncs) is

@@ -445,10 +445,12 @@ static int rewrite_unsynced(durlog *log, const struct dl_segmap *m, uint64_t dur
     if (!buf)
         return dl_fail(log, -ENOMEM, "out of memory syncing %s", log->path);
     uint64_t off = DL_SEG_HEADER_SIZE, seq = m->first_seq;
+    struct dl_seg_fmt f = dl_segmap_fmt(m);
+    uint32_t hsize = dl_rec_header_size(f.version);
     int rc = 0;
     while (seq < stop && rc == 0) {
         size_t n = limit - off < cap ? (size_t)(limit - off) : cap;
-        if (off >= limit || n < DL_REC_HEADER_SIZE) {
+        if (off >= limit || n < hsize) {
             rc = 1; /* the file ends before the records do */
             break;
         }
@@ -463,23 +465,23 @@ static int rewrite_unsynced(durlog *log, const struct dl_segmap *m, uint64_t dur
         }
         size_t p = 0, from = SIZE_MAX, need = 0;
         while (seq < stop) {
-            if (n - p < DL_REC_HEADER_SIZE) {
-                need = DL_REC_HEADER_SIZE;
+            if (n - p < hsize) {
+                need = hsize;
                 break;
             }
-            uint64_t len = dl_get32(buf + p + DL_RECH_LEN);
+            uint64_t len = dl_rec_len_at(f.version, buf + p);
             if (len > DURLOG_MAX_RECORD) {
                 rc = 1;
                 break;
             }
-            size_t size = (size_t)dl_rec_size(len);
+            size_t size = (size_t)dl_rec_size_v(f.version, len);
             if (size > n - p) {
                 need = size; /* continues past this read */
                 break;
             }
             struct dl_rec_view v;
-            enum dl_rec_status st = seq < durable ? dl_rec_peek(buf + p, size, &v)
-                                                  : dl_rec_check(buf + p, size, &v);
+            enum dl_rec_status st = seq < durable ? dl_rec_peek(&f, buf + p, size, seq, &v)
+                                                  : dl_rec_check(&f, buf + p, size, seq, &v);
             if (st != DL_REC_VALID || v.seq != seq) {
                 rc = 1;
                 break;

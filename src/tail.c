@@ -289,6 +289,7 @@ static int roll(durlog *log, uint64_t need)
     sh->tail_capacity = cap;
     sh->tail_off = sh->reserve_end = DL_SEG_HEADER_SIZE;
     sh->tail_alloc = alloc;
+    sh->last_time_ns = log->tail.cur.hdr.created_ns;
     return 0;
 }
 
@@ -315,7 +316,19 @@ int dl_tail_not_cut(durlog *log)
 
 /* Makes sure the tail segment can take `need` more bytes (rolling to a new
  * segment if not) and that this handle maps it. */
-int dl_tail_ensure(durlog *log, uint64_t need)
+/* Whether records appended at time_ns may go into the mapped tail: it is
+ * of the format this version writes, and the time offset fits (with an
+ * hour to spare, for the records of a buffered flush framed a little
+ * later). */
+static int tail_takes(const durlog *log, uint64_t time_ns)
+{
+    const struct dl_seg_header *h = &log->tail.cur.hdr;
+    return h->version == DL_FORMAT_VERSION &&
+           (time_ns <= h->created_ns ||
+            time_ns - h->created_ns < DL_REC_TIME_LIMIT - DL_TIME_ROLL_SPARE_NS);
+}
+
+int dl_tail_ensure(durlog *log, uint64_t need, uint64_t time_ns)
 {
     struct dl_shared *sh = log->sh;
     int rc;
@@ -353,6 +366,16 @@ int dl_tail_ensure(durlog *log, uint64_t need)
             return rc;
         }
         dl_replace_tail(log, &m, gen);
+    }
+    /* A tail of the previous format (a log written by an older version) or
+     * one whose time base is too old takes no more records: they go into a
+     * new segment. */
+    if (!tail_takes(log, time_ns)) {
+        rc = dl_tail_write_stage(log);
+        if (!rc)
+            rc = roll(log, need);
+        if (rc)
+            return rc;
     }
     /* The segment's own header says how big it is (and how much is mapped). */
     if (sh->tail_capacity != log->tail.cur.capacity) {
@@ -430,9 +453,18 @@ static __attribute__((noinline)) int grow_alloc(durlog *log, uint64_t need, uint
     return 0;
 }
 
-int dl_tail_reserve(durlog *log, uint64_t need)
+uint64_t dl_tail_time(durlog *log, uint64_t time_ns)
 {
-    int rc = dl_tail_ensure(log, need);
+    struct dl_shared *sh = log->sh;
+    if (time_ns < sh->last_time_ns)
+        time_ns = sh->last_time_ns;
+    sh->last_time_ns = time_ns;
+    return time_ns;
+}
+
+int dl_tail_reserve(durlog *log, uint64_t need, uint64_t time_ns)
+{
+    int rc = dl_tail_ensure(log, need, time_ns);
     if (rc)
         return rc;
     uint64_t alloc = log->sh->tail_alloc;

@@ -34,14 +34,14 @@
 
 /* Where the tail is before an operation that may need undoing. */
 struct tail_mark {
-    uint64_t next_seq, seg, off, capacity, alloc, ino, seal_pushed;
+    uint64_t next_seq, seg, off, capacity, alloc, ino, seal_pushed, last_time;
 };
 
 static void mark_tail(const struct dl_shared *sh, struct tail_mark *m)
 {
     *m = (struct tail_mark){ sh->next_seq, sh->tail_seg, sh->tail_off,
                              sh->tail_capacity, sh->tail_alloc, sh->tail_ino,
-                             atomic_load(&sh->seal_pushed) };
+                             atomic_load(&sh->seal_pushed), sh->last_time_ns };
 }
 
 /* Undoes unpublished records after a failure part way through a batch, so
@@ -100,6 +100,7 @@ static void rollback(durlog *log, const struct tail_mark *m)
     sh->next_seq = m->next_seq;
     sh->tail_seg = m->seg;
     sh->tail_ino = m->ino;
+    sh->last_time_ns = m->last_time;
     sh->tail_off = sh->reserve_end = m->off;
     if (leftover > m->off)
         sh->reserve_end = leftover;
@@ -167,8 +168,12 @@ static int tail_is_free(durlog *log, int flushing)
     /* A record of the very number the coordination file says comes next is
      * already there: that file went back (an old copy written over it), not
      * the segment. */
+    struct dl_seg_fmt f = dl_segmap_fmt(&log->tail.cur);
+    struct dl_rec_view v;
+    uint64_t in_file = sh->tail_alloc < log->tail.cur.size ? sh->tail_alloc : log->tail.cur.size;
     int shm_behind = sh->next_seq < log->last_seq ||
-                     (bits && dl_get64(p + DL_RECH_SEQ) == sh->next_seq);
+                     (bits && in_file > off &&
+                      dl_rec_check(&f, p, in_file - off, sh->next_seq, &v) == DL_REC_VALID);
     if (!shm_behind)
         return dl_fail(log, DURLOG_EFAILED, "%s/%s was overwritten while writers had the "
                        "log open: bytes someone else wrote are where record %" PRIu64
@@ -211,7 +216,7 @@ static int put_record(durlog *log, const void *data, uint32_t len,
     if (sh->next_seq >= DL_SEQ_LIMIT - 1)
         return dl_fail(log, -EOVERFLOW, "%s: no sequence numbers left", log->path);
     uint64_t need = dl_rec_size(len);
-    int rc = dl_tail_reserve(log, need);
+    int rc = dl_tail_reserve(log, need, time_ns);
     if (!rc)
         rc = dl_tail_clear_leftover(log);
     if (!rc)
@@ -227,6 +232,8 @@ static int put_record(durlog *log, const void *data, uint32_t len,
     if (dl_view_lost(log))
         return dl_failed_state(log);
     uint64_t durable = atomic_load_explicit(&sh->durable_seq, memory_order_relaxed);
+    uint64_t base = log->tail.cur.hdr.created_ns;
+    time_ns = dl_tail_time(log, time_ns);
     if (log->io_pwrite) {
         /* Staged; written by dl_tail_write_stage before the records are published
          * (contiguous: this handle holds the append lock meanwhile). */
@@ -244,12 +251,12 @@ static int put_record(durlog *log, const void *data, uint32_t len,
         }
         if (!log->stage.len)
             log->stage.off = off;
-        dl_rec_encode(log->stage.buf + log->stage.len, seq, time_ns, durable, data, len);
+        dl_rec_encode(log->stage.buf + log->stage.len, base, seq, time_ns, durable, data, len);
         log->stage.len += need;
     } else {
         if (!dl_seg_span_ok(&log->tail.cur, off, need))
             return dl_tail_outside(log, off, need);
-        dl_rec_encode(log->tail.cur.map + off, seq, time_ns, durable, data, len);
+        dl_rec_encode(log->tail.cur.map + off, base, seq, time_ns, durable, data, len);
     }
     sh->tail_off += need;
     sh->next_seq++;
@@ -271,7 +278,8 @@ int dl_flush_buffer_locked(durlog *log)
     if (sh->next_seq >= DL_SEQ_LIMIT - 1 - log->buf.records)
         return dl_fail(log, -EOVERFLOW, "%s: no sequence numbers left", log->path);
     while (off < log->buf.len) {
-        rc = dl_tail_ensure(log, dl_rec_size(dl_get32(log->buf.data + off + DL_RECH_LEN)));
+        rc = dl_tail_ensure(log, dl_rec_size(dl_rec_len(log->buf.data + off)),
+                            dl_rec_frame_time(log->buf.data + off));
         if (!rc)
             rc = dl_tail_clear_leftover(log);
         if (!rc)
@@ -281,14 +289,15 @@ int dl_flush_buffer_locked(durlog *log)
         if (rc)
             break;
         uint64_t durable = atomic_load_explicit(&sh->durable_seq, memory_order_relaxed);
-        uint64_t seq = sh->next_seq;
+        uint64_t seq = sh->next_seq, base = log->tail.cur.hdr.created_ns;
         size_t run = 0, records = 0;
         while (off + run < log->buf.len) {
             unsigned char *frame = log->buf.data + off + run;
-            uint64_t size = dl_rec_size(dl_get32(frame + DL_RECH_LEN));
+            uint64_t size = dl_rec_size(dl_rec_len(frame));
             if (sh->tail_off + run + size > sh->tail_capacity)
                 break;
-            dl_rec_seal(frame, seq++, durable);
+            dl_rec_frame_set_time(frame, dl_tail_time(log, dl_rec_frame_time(frame)));
+            dl_rec_seal(frame, base, seq++, durable);
             run += size;
             records++;
         }
@@ -410,14 +419,7 @@ static int append_buffered(durlog *log, const durlog_iov *recs, size_t count,
     uint64_t now = dl_clock_now(&log->clock);
     for (size_t i = 0; i < count; i++) {
         uint64_t size = dl_rec_size(recs[i].len);
-        unsigned char *frame = log->buf.data + log->buf.len;
-        memset(frame, 0, DL_REC_HEADER_SIZE);
-        dl_put32(frame + DL_RECH_LEN, (uint32_t)recs[i].len);
-        dl_put64(frame + DL_RECH_TIME, now);
-        if (recs[i].len)
-            memcpy(frame + DL_REC_HEADER_SIZE, recs[i].data, recs[i].len);
-        memset(frame + DL_REC_HEADER_SIZE + recs[i].len, 0,
-               size - DL_REC_HEADER_SIZE - recs[i].len);
+        dl_rec_frame(log->buf.data + log->buf.len, now, recs[i].data, (uint32_t)recs[i].len);
         log->buf.len += size;
         log->buf.records++;
     }

@@ -762,12 +762,16 @@ static void acc_flip(struct ctl *c)
         size_t nrec = 0;
         uint64_t off = DL_SEG_HEADER_SIZE, seq = h.first_seq;
         uint64_t limit = h.ckpt_off < len ? h.ckpt_off : len;
-        while (off + DL_REC_HEADER_SIZE <= limit && nrec < 256) {
+        uint64_t seqs[256];
+        struct dl_seg_fmt f = dl_seg_fmt_of(&h);
+        while (off + dl_rec_header_size(f.version) <= limit && nrec < 256) {
             struct dl_rec_view v;
-            if (dl_rec_check(buf + off, limit - off, &v) != DL_REC_VALID || v.seq != seq)
+            if (dl_rec_check(&f, buf + off, limit - off, seq, &v) != DL_REC_VALID || v.seq != seq)
                 break;
-            if (v.len >= TU_PAYLOAD_HEAD)
+            if (v.len >= TU_PAYLOAD_HEAD) {
+                seqs[nrec] = seq;
                 offs[nrec++] = off;
+            }
             off += v.size;
             seq++;
         }
@@ -775,9 +779,10 @@ static void acc_flip(struct ctl *c)
             free(buf);
             continue;
         }
-        off = offs[test_rand(&c->rnd) % nrec];
+        size_t pick = test_rand(&c->rnd) % nrec;
+        off = offs[pick];
         struct dl_rec_view v;
-        dl_rec_check(buf + off, limit - off, &v);
+        dl_rec_check(&f, buf + off, limit - off, seqs[pick], &v);
         durlog_record rec = { v.payload, v.len, v.seq, v.time_ns };
         uint32_t w;
         uint64_t idx;
@@ -786,7 +791,7 @@ static void acc_flip(struct ctl *c)
             free(buf);
             continue;
         }
-        uint64_t at = off + DL_REC_HEADER_SIZE + test_rand(&c->rnd) % v.len;
+        uint64_t at = off + dl_rec_header_size(f.version) + test_rand(&c->rnd) % v.len;
         unsigned char was = buf[at];
         unsigned char byte = was ^ (unsigned char)(1u << (test_rand(&c->rnd) % 8));
         free(buf);
@@ -800,9 +805,9 @@ static void acc_flip(struct ctl *c)
         struct flipped *more = realloc(c->flips, (c->nflips + 1) * sizeof *more);
         if (more) {
             c->flips = more;
-            struct flipped *f = &c->flips[c->nflips++];
-            *f = (struct flipped){ w, idx, v.seq, "", at, was, byte, 0 };
-            memcpy(f->seg, name, sizeof f->seg);
+            struct flipped *fl = &c->flips[c->nflips++];
+            *fl = (struct flipped){ w, idx, v.seq, "", at, was, byte, 0 };
+            memcpy(fl->seg, name, sizeof fl->seg);
         }
         note(c, K_FLIP, t0, "flipped byte %" PRIu64 " of %s (in seq %" PRIu64
              ", writer %u's record %" PRIu64 ")", at, name, v.seq, w, idx);
@@ -1053,13 +1058,58 @@ static int unstick(struct ctl *c, uint64_t since_acks, uint64_t since_opens)
 
 enum { IN_SEG = 1, IN_SIDE = 2, IN_BACKUP = 4, IN_OTHER = 8 };
 
-/* Marks where[w][index] |= bit for every whole record (a valid frame: its
- * header, checksum and the payload tu_payload gives it) in buf, at any byte
+/* A segment file's records in sequence from its header, checksums and all:
+ * the number of the one at byte offset p, or UINT64_MAX. */
+struct walked {
+    size_t n;
+    uint64_t off[1 << 16], seq[1 << 16];
+};
+
+static void walk_segment(const unsigned char *buf, size_t len, struct walked *wk)
+{
+    struct dl_seg_header h;
+    wk->n = 0;
+    if (len < DL_SEG_HEADER_SIZE || dl_seg_header_decode(buf, &h) != 0)
+        return;
+    struct dl_seg_fmt f = dl_seg_fmt_of(&h);
+    struct dl_rec_view v;
+    uint64_t off = DL_SEG_HEADER_SIZE, seq = h.first_seq;
+    while (wk->n < sizeof wk->off / sizeof wk->off[0] && off < len &&
+           dl_rec_check(&f, buf + off, len - off, seq, &v) == DL_REC_VALID && v.seq == seq) {
+        wk->off[wk->n] = off;
+        wk->seq[wk->n++] = seq++;
+        off += v.size;
+    }
+}
+
+static uint64_t walked_seq(const struct walked *wk, uint64_t p)
+{
+    size_t lo = 0, hi = wk->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (wk->off[mid] < p)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < wk->n && wk->off[lo] == p ? wk->seq[lo] : UINT64_MAX;
+}
+
+/* Marks where[w][index] |= bit for every whole record (a frame whose header
+ * gives the length of the payload tu_payload gives it) in buf, at any byte
  * offset. Only whole frames count: a short payload (its 12-byte head alone)
- * may well occur by chance among other bytes. */
+ * may well occur by chance among other bytes. The checksum of a version 2
+ * frame takes its number, which only a walk from the segment's header
+ * knows: frames the walk reached are checked whole by it (and get their
+ * number); elsewhere (side files, backups, after damage) the payload, which
+ * tu_payload_check compares byte for byte, and the header's length. */
 static void find_payloads(const unsigned char *buf, size_t len, uint8_t bit, uint64_t seg,
                           const struct expect *e, uint8_t **where)
 {
+    static struct walked wk;
+    wk.n = 0;
+    if (bit == IN_SEG)
+        walk_segment(buf, len, &wk);
     for (size_t p = 0; p + DL_REC_HEADER_SIZE + TU_PAYLOAD_HEAD <= len; p++) {
         uint32_t w;
         uint64_t idx;
@@ -1069,18 +1119,13 @@ static void find_payloads(const unsigned char *buf, size_t len, uint8_t bit, uin
         memcpy(&idx, buf + p + DL_REC_HEADER_SIZE + 4, 8);
         if (idx >= e->attempted[w])
             continue;
-        /* A frame whose header and payload are whole and whose checksum
-         * (which covers them, not the zero padding) holds. A side file may
-         * end without the last record's padding (see the report). */
-        uint32_t plen = dl_get32(buf + p + DL_RECH_LEN);
-        if (plen > TU_PAYLOAD_MAX || p + DL_REC_HEADER_SIZE + plen > len)
+        /* A side file may end without the last record's padding (see the
+         * report). */
+        uint32_t word = dl_get32(buf + p + DL_RECH_LEN);
+        uint32_t plen = word & DL_REC_LEN_MASK;
+        if ((word >> 31) || plen > TU_PAYLOAD_MAX || p + DL_REC_HEADER_SIZE + plen > len)
             continue;
-        uint32_t crc = dl_crc32c(0, buf + p + 4, DL_REC_HEADER_SIZE - 4);
-        crc = dl_crc32c(crc, buf + p + DL_REC_HEADER_SIZE, plen);
-        if (crc != dl_get32(buf + p + DL_RECH_CRC))
-            continue;
-        durlog_record rec = { buf + p + DL_REC_HEADER_SIZE, plen,
-                              dl_get64(buf + p + DL_RECH_SEQ), 0 };
+        durlog_record rec = { buf + p + DL_REC_HEADER_SIZE, plen, walked_seq(&wk, p), 0 };
         uint32_t w2;
         uint64_t idx2;
         if (tu_payload_check(&rec, EXTRA, &w2, &idx2)) {

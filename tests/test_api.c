@@ -223,8 +223,10 @@ static void reserved_space_is_checked_and_cleared(void)
     memset(&rep, 0xff, sizeof rep);
     CHECK_OK(durlog_check(path, 0, &rep));
     CHECK(!rep.damaged);
-    for (int i = 0; i < DURLOG_RESERVED_WORDS; i++)
+    for (size_t i = 0; i < sizeof rep.reserved / sizeof rep.reserved[0]; i++)
         CHECK_EQ_U64(rep.reserved[i], 0);
+    CHECK_EQ_U64(rep.old_format_segments, 0);
+    CHECK_EQ_U64(rep.converted, 0);
 }
 
 /* durlog_open's detailed message is reachable with NULL options. */

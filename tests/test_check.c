@@ -227,7 +227,7 @@ static void torn_tail_is_reported_and_repair_keeps_the_cut_bytes(void)
     /* To the last non-zero byte, then up to the next record boundary (the
      * padding of the last record), so the side file holds whole records. */
     CHECK(kept != NULL);
-    CHECK_EQ_U64(side_len, (cut + 7) & ~(uint64_t)7);
+    CHECK_EQ_U64(side_len, (cut + DL_REC_ALIGN - 1) & ~(uint64_t)(DL_REC_ALIGN - 1));
     CHECK(kept && side_len >= cut && memcmp(kept, torn + off, cut) == 0 &&
           nonzero_extent(kept + cut, side_len - cut) == 0);
     size_t after_len;
@@ -300,7 +300,7 @@ static void damage_in_the_middle_is_cut_only_when_forced(void)
      * on to the next record boundary. */
     uint64_t cut = nonzero_extent(before.data[1] + off, data_end - off);
     CHECK(kept != NULL);
-    CHECK_EQ_U64(side_len, (cut + 7) & ~(uint64_t)7);
+    CHECK_EQ_U64(side_len, (cut + DL_REC_ALIGN - 1) & ~(uint64_t)(DL_REC_ALIGN - 1));
     CHECK(kept && side_len >= cut && memcmp(kept, before.data[1] + off, cut) == 0 &&
           nonzero_extent(kept + cut, side_len - cut) == 0);
     free(kept);

@@ -277,13 +277,13 @@ static void enospc_while_growing_a_segment_fails_the_append_cleanly(void)
         if (rc)
             break;
         CHECK_EQ_U64(seq, i);
-        bytes += 32 + ((len + 7) & ~(size_t)7);
+        bytes += dl_rec_size(len);
     }
     CHECK_RC(rc, -ENOSPC);
     /* It failed exactly when the records outgrew the allocated 64 KiB. */
     size_t failed_len = tu_payload_len(0, i, EXTRA);
     CHECK(bytes <= 65536);
-    CHECK(bytes + 32 + ((failed_len + 7) & ~(size_t)7) > 65536);
+    CHECK(bytes + dl_rec_size(failed_len) > 65536);
     const char *msg = durlog_errmsg(log);
     if (!strstr(msg, "00000000000000000000.seg"))
         fprintf(stderr, "  message: %s\n", msg);

@@ -99,10 +99,14 @@ static uint64_t frames_match(struct model *m, const unsigned char *bytes, size_t
                              uint64_t first, uint64_t count)
 {
     uint64_t off = DL_SEG_HEADER_SIZE, n = 0;
+    struct dl_seg_header h;
+    if (len < DL_SEG_HEADER_SIZE || dl_seg_header_decode(bytes, &h) != 0)
+        return 0;
+    struct dl_seg_fmt f = dl_seg_fmt_of(&h);
     while (n < count && off < len) {
         struct dl_rec_view v;
         uint64_t seq = first + n;
-        if (dl_rec_check(bytes + off, len - off, &v) != DL_REC_VALID || v.seq != seq ||
+        if (dl_rec_check(&f, bytes + off, len - off, seq, &v) != DL_REC_VALID || v.seq != seq ||
             v.len != m->lens[seq] || memcmp(v.payload, model_payload(m, seq), v.len) != 0)
             break;
         off += v.size;
@@ -634,8 +638,14 @@ static void build_with_a_record_half_copied(const struct scratch *s, struct mode
     size_t size = dl_rec_size(m->lens[10]);
     unsigned char *frame = calloc(1, size);
     REQUIRE(frame);
-    dl_rec_encode(frame, 10, 1, 0, model_payload(m, 10), m->lens[10]);
     seg_file(path, sizeof path, s->log, 0);
+    size_t len;
+    unsigned char *seg = file_read(path, &len);
+    struct dl_seg_header h;
+    REQUIRE(seg && len >= DL_SEG_HEADER_SIZE && dl_seg_header_decode(seg, &h) == 0);
+    free(seg);
+    dl_rec_encode(frame, h.created_ns, 10, h.created_ns + 1, 0, model_payload(m, 10),
+                  m->lens[10]);
     CHECK(file_put(path, DL_SEG_HEADER_SIZE + model_bytes(m, 10), frame, size / 2) == 0);
     free(frame);
 }

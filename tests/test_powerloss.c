@@ -391,7 +391,7 @@ static const char *check_flipped_state(const char *path, long *tested)
     uint64_t records = segs[pick + 1] - segs[pick];
     uint64_t target = segs[pick] + test_rand(&rnd_state) % records, off = DL_SEG_HEADER_SIZE;
     for (uint64_t q = segs[pick]; bytes && q < target && off + DL_REC_HEADER_SIZE <= len; q++)
-        off += dl_rec_size(dl_get32(bytes + off + DL_RECH_LEN));
+        off += dl_rec_size(dl_rec_len(bytes + off));
     uint64_t at = off + DL_REC_HEADER_SIZE + TU_PAYLOAD_HEAD - 1;
     if (!bytes || at >= len)
         bad = "cannot find the record to damage";

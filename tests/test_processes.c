@@ -434,7 +434,8 @@ static void segments_get_the_logs_permissions_whatever_the_writers_umask(void)
     durlog_options_init(&o);
     o.segment_size = 4096;
     REQUIRE(durlog_open(s.log, &o, &log) == 0);
-    for (int i = 0; i < 200; i++)
+    /* Enough records for five 4 KiB segments or more. */
+    for (int i = 0; i < 400; i++)
         CHECK_OK(tu_append_payload(log, 0, (uint64_t)i, EXTRA, DURLOG_KERNEL, NULL));
     CHECK_OK(durlog_close(log));
     umask(old);

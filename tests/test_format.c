@@ -1,0 +1,269 @@
+/* The record layouts of docs/FORMAT.md, byte by byte: version 2 (written)
+ * and version 1 (read), the durable distance's rounding, and finding a
+ * record after damage. */
+#include "harness.h"
+#include "crc32c.h"
+#include "format.h"
+
+#define BASE 1700000000000000000ull
+
+static const struct dl_seg_fmt v2 = { DL_FORMAT_VERSION, BASE };
+static const struct dl_seg_fmt v1 = { DL_FORMAT_V1, 0 };
+
+static void a_100_byte_record_takes_116_bytes(void)
+{
+    CHECK_EQ_U64(dl_rec_size(100), 116);
+    CHECK_EQ_U64(dl_rec_size(0), 16);
+    CHECK_EQ_U64(dl_rec_size(1), 20);
+    CHECK_EQ_U64(dl_rec_size_v(DL_FORMAT_V1, 100), 136);
+}
+
+/* The header, field by field, as FORMAT.md gives it: an independent
+ * reader's computation, not the library's. */
+static void the_header_holds_what_format_md_says(void)
+{
+    unsigned char rec[128];
+    unsigned char payload[100];
+    test_fill(payload, sizeof payload, 1);
+    uint64_t seq = 0x123456789ull, t = BASE + 5000, durable = seq - 10;
+    dl_rec_encode(rec, BASE, seq, t, durable, payload, sizeof payload);
+
+    uint32_t word = dl_get32(rec + 4);
+    CHECK_EQ_U64(word & ((1u << 27) - 1), 100);
+    CHECK_EQ_U64((word >> 27) & 15, seq & 15);
+    CHECK_EQ_U64(word >> 31, 0);
+    CHECK_EQ_U64((uint64_t)rec[8] | (uint64_t)rec[9] << 8, 10);
+    uint64_t off = 0;
+    for (int i = 0; i < 6; i++)
+        off |= (uint64_t)rec[10 + i] << (8 * i);
+    CHECK_EQ_U64(off, 5000);
+    CHECK(memcmp(rec + 16, payload, 100) == 0);
+
+    unsigned char num[8];
+    dl_put64(num, seq);
+    uint32_t crc = dl_crc32c_sw(0, num, 8);
+    crc = dl_crc32c_sw(crc, rec + 4, 12 + 100);
+    CHECK_EQ_U64(dl_get32(rec), crc);
+
+    struct dl_rec_view v;
+    REQUIRE(dl_rec_check(&v2, rec, sizeof rec, seq, &v) == DL_REC_VALID);
+    CHECK_EQ_U64(v.len, 100);
+    CHECK_EQ_U64(v.seq, seq);
+    CHECK_EQ_U64(v.time_ns, t);
+    CHECK_EQ_U64(v.durable_before, durable);
+    CHECK_EQ_U64(v.size, 116);
+    CHECK(v.payload == rec + 16);
+}
+
+static void a_record_is_valid_only_at_its_own_number(void)
+{
+    unsigned char rec[64];
+    dl_rec_encode(rec, BASE, 1000, BASE + 1, 0, "abc", 3);
+    struct dl_rec_view v;
+    CHECK(dl_rec_check(&v2, rec, sizeof rec, 1000, &v) == DL_REC_VALID);
+    /* Same low 4 bits: only the CRC tells them apart. */
+    CHECK(dl_rec_check(&v2, rec, sizeof rec, 1016, &v) == DL_REC_BAD);
+    CHECK(dl_rec_check(&v2, rec, sizeof rec, 1001, &v) == DL_REC_BAD);
+    CHECK(dl_rec_peek(&v2, rec, sizeof rec, 1001, &v) == DL_REC_BAD);
+    CHECK(dl_rec_peek(&v2, rec, sizeof rec, 1016, &v) == DL_REC_VALID);
+}
+
+static void every_flipped_bit_is_caught(void)
+{
+    unsigned char rec[64], bad[64];
+    memset(rec, 0, sizeof rec);
+    dl_rec_encode(rec, BASE, 77, BASE + 99, 70, "hello, world", 12);
+    uint64_t size = dl_rec_size(12);
+    struct dl_rec_view v;
+    for (uint64_t bit = 0; bit < size * 8; bit++) {
+        memcpy(bad, rec, sizeof rec);
+        bad[bit / 8] ^= (unsigned char)(1u << (bit % 8));
+        CHECK(dl_rec_check(&v2, bad, size, 77, &v) != DL_REC_VALID);
+    }
+}
+
+static void a_header_is_never_all_zero(void)
+{
+    /* Empty payload, number 0, no durable distance, time at the base: the
+     * time offset is still 1. */
+    unsigned char rec[16];
+    dl_rec_encode(rec, BASE, 0, BASE, 0, NULL, 0);
+    struct dl_rec_view v;
+    CHECK(dl_rec_check(&v2, rec, sizeof rec, 0, &v) == DL_REC_VALID);
+    CHECK_EQ_U64(v.time_ns, BASE + 1);
+    unsigned char zero[16] = { 0 };
+    CHECK(dl_rec_check(&v2, zero, sizeof zero, 0, &v) == DL_REC_EMPTY);
+    /* A clock behind the base counts as the base. */
+    dl_rec_encode(rec, BASE, 5, BASE - 1000, 0, NULL, 0);
+    REQUIRE(dl_rec_check(&v2, rec, sizeof rec, 5, &v) == DL_REC_VALID);
+    CHECK_EQ_U64(v.time_ns, BASE + 1);
+}
+
+static void the_durable_distance_never_claims_too_much(void)
+{
+    /* Exact below 2048; above, rounded up by less than 1 part in 2048. */
+    for (uint64_t d = 0; d < 5000; d++) {
+        uint64_t back = dl_dist_decode(dl_dist_encode(d));
+        CHECK(back >= d);
+        if (d < 2048)
+            CHECK_EQ_U64(back, d);
+    }
+    uint64_t r = 12345;
+    for (int i = 0; i < 200000; i++) {
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        uint64_t d = r >> (r & 63);
+        uint16_t code = dl_dist_encode(d);
+        uint64_t back = dl_dist_decode(code);
+        CHECK(back >= d);
+        if (code != DL_DIST_NONE)
+            CHECK(back - d <= d / 2048 + 1);
+    }
+    /* Monotonic: a larger distance never encodes smaller. */
+    uint16_t prev = 0;
+    for (uint64_t d = 0; d < ((uint64_t)1 << 44); d = d * 3 / 2 + 1) {
+        uint16_t code = dl_dist_encode(d);
+        CHECK(code >= prev);
+        prev = code;
+    }
+    CHECK_EQ_U64(dl_dist_encode(UINT64_MAX), DL_DIST_NONE);
+    /* A record written with a durable mark far below claims at most it. */
+    unsigned char rec[32];
+    struct dl_rec_view v;
+    uint64_t seq = (uint64_t)1 << 40, durable = 3;
+    dl_rec_encode(rec, BASE, seq, BASE + 1, durable, NULL, 0);
+    REQUIRE(dl_rec_check(&v2, rec, sizeof rec, seq, &v) == DL_REC_VALID);
+    CHECK(v.durable_before <= durable);
+    /* A mark above the record's own number (records after it synced
+     * first) is not representable and is not claimed. */
+    dl_rec_encode(rec, BASE, 10, BASE + 1, 20, NULL, 0);
+    REQUIRE(dl_rec_check(&v2, rec, sizeof rec, 10, &v) == DL_REC_VALID);
+    CHECK(v.durable_before <= 10);
+}
+
+static void padding_must_be_zero(void)
+{
+    unsigned char rec[32];
+    memset(rec, 0, sizeof rec);
+    dl_rec_encode(rec, BASE, 3, BASE + 1, 0, "x", 1);
+    struct dl_rec_view v;
+    CHECK(dl_rec_check(&v2, rec, sizeof rec, 3, &v) == DL_REC_VALID);
+    rec[18] = 1; /* padding after the 1-byte payload */
+    CHECK(dl_rec_check(&v2, rec, sizeof rec, 3, &v) == DL_REC_BAD);
+}
+
+static void a_record_past_what_is_readable_is_bad(void)
+{
+    unsigned char rec[128], payload[40];
+    test_fill(payload, sizeof payload, 9);
+    dl_rec_encode(rec, BASE, 3, BASE + 1, 0, payload, sizeof payload);
+    struct dl_rec_view v;
+    CHECK(dl_rec_check(&v2, rec, dl_rec_size(40), 3, &v) == DL_REC_VALID);
+    CHECK(dl_rec_check(&v2, rec, dl_rec_size(40) - 1, 3, &v) == DL_REC_BAD);
+    CHECK(dl_rec_check(&v2, rec, 8, 3, &v) == DL_REC_BAD);
+    CHECK(dl_rec_check(&v2, rec, 0, 3, &v) == DL_REC_EMPTY);
+    /* A full segment's last few bytes, zero: the end of its data. */
+    unsigned char zeros[12] = { 0 };
+    CHECK(dl_rec_check(&v2, zeros, sizeof zeros, 3, &v) == DL_REC_EMPTY);
+    CHECK(dl_rec_check(&v1, zeros, sizeof zeros, 3, &v) == DL_REC_EMPTY);
+    zeros[11] = 1;
+    CHECK(dl_rec_check(&v2, zeros, sizeof zeros, 3, &v) == DL_REC_BAD);
+    /* A length above the largest record. */
+    dl_put32(rec + 4, (uint32_t)DURLOG_MAX_RECORD + 1);
+    CHECK(dl_rec_peek(&v2, rec, sizeof rec, 3, &v) == DL_REC_BAD);
+    dl_put32(rec + 4, 1u << 31);
+    CHECK(dl_rec_peek(&v2, rec, sizeof rec, 0, &v) == DL_REC_BAD);
+}
+
+/* Buffered records: framed first, numbered and sealed later. */
+static void a_framed_record_sealed_later_is_the_same_record(void)
+{
+    unsigned char a[64], b[64];
+    memset(a, 0xee, sizeof a);
+    memset(b, 0x11, sizeof b);
+    dl_rec_encode(a, BASE, 42, BASE + 777, 40, "payload", 7);
+    dl_rec_frame(b, BASE + 777, "payload", 7);
+    dl_rec_seal(b, BASE, 42, 40);
+    CHECK(memcmp(a, b, dl_rec_size(7)) == 0);
+}
+
+static void find_knows_a_record_after_damage_by_its_number(void)
+{
+    unsigned char rec[64];
+    struct dl_rec_view v;
+    uint64_t seq = 5000003;
+    dl_rec_encode(rec, BASE, seq, BASE + 500, 0, "later", 5);
+    REQUIRE(dl_rec_find(&v2, rec, sizeof rec, 5000000, 5100000, BASE + 100, &v) == DL_REC_VALID);
+    CHECK_EQ_U64(v.seq, seq);
+    CHECK_EQ_U64(v.time_ns, BASE + 500);
+    /* Not in the range, or older than the last good record: not it. */
+    CHECK(dl_rec_find(&v2, rec, sizeof rec, 5000004, 5100000, BASE, &v) == DL_REC_BAD);
+    CHECK(dl_rec_find(&v2, rec, sizeof rec, 0, 5000002, BASE, &v) == DL_REC_BAD);
+    CHECK(dl_rec_find(&v2, rec, sizeof rec, 0, 6000000, BASE + 501, &v) == DL_REC_BAD);
+    CHECK(dl_rec_find(&v2, rec, sizeof rec, seq, seq, BASE, &v) == DL_REC_VALID);
+}
+
+/* Version 1, as the previous version wrote it (fields placed by hand). */
+static void version_1_records_are_still_read(void)
+{
+    unsigned char rec[64];
+    memset(rec, 0, sizeof rec);
+    dl_put32(rec + 4, 5);
+    dl_put64(rec + 8, 900);
+    dl_put64(rec + 16, BASE + 3);
+    dl_put64(rec + 24, 850);
+    memcpy(rec + 32, "hello", 5);
+    dl_put32(rec, dl_crc32c_sw(0, rec + 4, 28 + 5));
+    struct dl_rec_view v;
+    REQUIRE(dl_rec_check(&v1, rec, sizeof rec, 900, &v) == DL_REC_VALID);
+    CHECK_EQ_U64(v.seq, 900);
+    CHECK_EQ_U64(v.time_ns, BASE + 3);
+    CHECK_EQ_U64(v.durable_before, 850);
+    CHECK_EQ_U64(v.size, 40);
+    CHECK(memcmp(v.payload, "hello", 5) == 0);
+    CHECK(dl_rec_find(&v1, rec, sizeof rec, 800, 1000, 0, &v) == DL_REC_VALID);
+    CHECK(dl_rec_find(&v1, rec, sizeof rec, 901, 1000, 0, &v) == DL_REC_BAD);
+    rec[33] ^= 1;
+    CHECK(dl_rec_check(&v1, rec, sizeof rec, 900, &v) == DL_REC_BAD);
+}
+
+static void segment_headers_of_both_versions_decode(void)
+{
+    unsigned char buf[DL_SEG_HEADER_SIZE];
+    struct dl_seg_header h = { DL_FORMAT_V1, 100, 1 << 20, BASE, 110, 64 + 10 * 32,
+                               DL_SEG_F_CKPT }, out;
+    dl_seg_header_encode(buf, &h);
+    REQUIRE(dl_seg_header_decode(buf, &out) == 0);
+    CHECK_EQ_U64(out.version, DL_FORMAT_V1);
+    /* Version 1 records are at least 32 bytes: 10 in 300 bytes cannot be. */
+    h.ckpt_off = 64 + 300;
+    dl_seg_header_encode(buf, &h);
+    CHECK(dl_seg_header_decode(buf, &out) == DURLOG_ECORRUPT);
+    /* Version 2 records are at least 16 bytes and 4-aligned. */
+    h.version = DL_FORMAT_VERSION;
+    h.ckpt_off = 64 + 10 * 16;
+    dl_seg_header_encode(buf, &h);
+    REQUIRE(dl_seg_header_decode(buf, &out) == 0);
+    CHECK_EQ_U64(out.version, DL_FORMAT_VERSION);
+    h.ckpt_off = 64 + 10 * 16 + 2;
+    dl_seg_header_encode(buf, &h);
+    CHECK(dl_seg_header_decode(buf, &out) == DURLOG_ECORRUPT);
+    h.version = 3;
+    h.ckpt_off = 64 + 10 * 16;
+    dl_seg_header_encode(buf, &h);
+    CHECK(dl_seg_header_decode(buf, &out) == DURLOG_EFORMAT);
+}
+
+TEST_MAIN(
+    RUN(a_100_byte_record_takes_116_bytes);
+    RUN(the_header_holds_what_format_md_says);
+    RUN(a_record_is_valid_only_at_its_own_number);
+    RUN(every_flipped_bit_is_caught);
+    RUN(a_header_is_never_all_zero);
+    RUN(the_durable_distance_never_claims_too_much);
+    RUN(padding_must_be_zero);
+    RUN(a_record_past_what_is_readable_is_bad);
+    RUN(a_framed_record_sealed_later_is_the_same_record);
+    RUN(find_knows_a_record_after_damage_by_its_number);
+    RUN(version_1_records_are_still_read);
+    RUN(segment_headers_of_both_versions_decode);
+)

@@ -1,0 +1,364 @@
+/*
+ * Logs written by the previous version (format version 1): read as they are,
+ * appended to (into new version 2 segments), recovered, checked, and
+ * converted by durlog_check(DURLOG_CHECK_CONVERT) into version 2 with the
+ * same numbers, times and payloads.
+ *
+ * The version 1 files are laid out here byte by byte from docs/FORMAT.md
+ * ("Version 1 records"), not by the library.
+ */
+#include "lib/fixture.h"
+#include "lib/logfiles.h"
+#include "crc32c.h"
+
+#define BASE_NS 1700000000000000000ull
+#define SEG_CAP 65536
+
+/* The payload of record `seq`: its length and bytes, from the number. */
+static size_t payload_of(uint64_t seq, unsigned char *out)
+{
+    size_t len = (size_t)(seq * 37 % 200);
+    for (size_t i = 0; i < len; i++)
+        out[i] = (unsigned char)(seq * 131 + i * 7);
+    return len;
+}
+
+static uint64_t time_of(uint64_t seq)
+{
+    return BASE_NS + 1000 + seq * 1000;
+}
+
+/* One version 1 record at p: 32-byte header, payload, zero padding to 8. */
+static size_t put_v1_record(unsigned char *p, uint64_t seq, uint64_t durable)
+{
+    unsigned char payload[256];
+    size_t len = payload_of(seq, payload);
+    size_t size = 32 + ((len + 7) & ~(size_t)7);
+    memset(p, 0, size);
+    dl_put32(p + 4, (uint32_t)len);
+    dl_put64(p + 8, seq);
+    dl_put64(p + 16, time_of(seq));
+    dl_put64(p + 24, durable);
+    memcpy(p + 32, payload, len);
+    dl_put32(p, dl_crc32c_sw(0, p + 4, 28 + len));
+    return size;
+}
+
+/* Writes segment `first` holding records [first, end) in version 1. With
+ * `sealed`, its header checkpoints and seals them all. Returns the offset
+ * just past the records. */
+static uint64_t write_v1_segment(const char *log, uint64_t first, uint64_t end, int sealed)
+{
+    static unsigned char seg[SEG_CAP];
+    memset(seg, 0, sizeof seg);
+    uint64_t off = DL_SEG_HEADER_SIZE;
+    for (uint64_t q = first; q < end; q++)
+        off += put_v1_record(seg + off, q, q > 3 ? q - 3 : 0);
+    unsigned char *h = seg;
+    memcpy(h, "DURLOGSG", 8);
+    dl_put32(h + 8, 1);
+    dl_put32(h + 12, 64);
+    dl_put64(h + 16, first);
+    dl_put64(h + 24, SEG_CAP);
+    dl_put64(h + 32, BASE_NS);
+    if (sealed) {
+        dl_put64(h + 40, end);
+        dl_put64(h + 48, off);
+        dl_put32(h + 56, DL_SEG_F_CKPT | DL_SEG_F_SEALED);
+    }
+    dl_put32(h + 60, dl_crc32c_sw(0, h, 60));
+    char path[400];
+    CHECK(file_write(seg_file(path, sizeof path, log, first), seg, SEG_CAP) == 0);
+    return off;
+}
+
+/* A closed version 1 log: records [0, 40) sealed in segment 0, [40, 70) in
+ * the tail segment 40, as the last version left it (no coordination file). */
+static void make_v1_log(const char *log)
+{
+    REQUIRE(mkdir(log, 0755) == 0);
+    write_v1_segment(log, 0, 40, 1);
+    write_v1_segment(log, 40, 70, 0);
+}
+
+/* Reads the whole log: every record [0, end) with the payload and time
+ * payload_of/time_of give it, except those at or above `ours` (appended by
+ * this test's writer: payload "new <seq>"). */
+static void expect_records(const char *log, uint64_t end, uint64_t ours)
+{
+    durlog_reader *r = fx_reader(log, NULL);
+    REQUIRE(r);
+    durlog_record rec;
+    uint64_t n = 0;
+    int rc;
+    while ((rc = durlog_reader_next(r, &rec)) == 0) {
+        CHECK_EQ_U64(rec.seq, n);
+        if (n < ours) {
+            unsigned char want[256];
+            size_t len = payload_of(n, want);
+            CHECK_EQ_U64(rec.len, len);
+            CHECK(rec.len == len && memcmp(rec.data, want, len) == 0);
+            CHECK_EQ_U64(rec.time_ns, time_of(n));
+        } else {
+            char want[32];
+            int len = snprintf(want, sizeof want, "new %" PRIu64, n);
+            CHECK(rec.len == (size_t)len && memcmp(rec.data, want, (size_t)len) == 0);
+        }
+        n++;
+    }
+    CHECK_RC(rc, DURLOG_EEND);
+    CHECK_EQ_U64(n, end);
+    fx_reader_close(r);
+}
+
+static uint32_t segment_version(const char *log, uint64_t first)
+{
+    struct dl_seg_header h;
+    if (segment_header_read(log, first, &h) != 0)
+        return 0;
+    return h.version;
+}
+
+static void a_version_1_log_is_read_as_it_is(void)
+{
+    struct scratch s;
+    scratch_make(&s);
+    make_v1_log(s.log);
+    expect_records(s.log, 70, 70);
+
+    durlog_check_report rep;
+    CHECK_OK(durlog_check(s.log, 0, &rep));
+    CHECK(!rep.damaged);
+    CHECK_EQ_U64(rep.records, 70);
+    CHECK_EQ_U64(rep.old_format_segments, 2);
+    CHECK_EQ_U64(rep.converted, 0);
+}
+
+/* A writer appends after the old tail in a new, version 2, segment; the old
+ * segments are not touched. */
+static void appends_to_a_version_1_log_go_into_a_new_segment(void)
+{
+    struct scratch s;
+    scratch_make(&s);
+    make_v1_log(s.log);
+    char path[400];
+    size_t before_len;
+    unsigned char *before = file_read(seg_file(path, sizeof path, s.log, 40), &before_len);
+    REQUIRE(before);
+
+    durlog *log = fx_writer(s.log, NULL);
+    REQUIRE(log);
+    for (uint64_t q = 70; q < 100; q++) {
+        char buf[32];
+        int len = snprintf(buf, sizeof buf, "new %" PRIu64, q);
+        uint64_t seq;
+        CHECK_OK(durlog_append(log, buf, (size_t)len, q % 3 ? DURLOG_KERNEL : DURLOG_SYNC,
+                               &seq));
+        CHECK_EQ_U64(seq, q);
+    }
+    expect_records(s.log, 100, 70); /* while it is open, too */
+    CHECK_OK(fx_close(log));
+
+    CHECK_EQ_U64(segment_version(s.log, 0), 1);
+    CHECK_EQ_U64(segment_version(s.log, 40), 1);
+    CHECK_EQ_U64(segment_version(s.log, 70), DL_FORMAT_VERSION);
+    size_t after_len;
+    unsigned char *after = file_read(seg_file(path, sizeof path, s.log, 40), &after_len);
+    REQUIRE(after);
+    /* The old tail's records are the same bytes (its header may now carry
+     * a seal). */
+    CHECK(after_len == before_len && memcmp(after + DL_SEG_HEADER_SIZE,
+                                            before + DL_SEG_HEADER_SIZE,
+                                            before_len - DL_SEG_HEADER_SIZE) == 0);
+    free(before);
+    free(after);
+    expect_records(s.log, 100, 70);
+
+    durlog_check_report rep;
+    CHECK_OK(durlog_check(s.log, 0, &rep));
+    CHECK(!rep.damaged);
+    CHECK_EQ_U64(rep.records, 100);
+    CHECK_EQ_U64(rep.old_format_segments, 2);
+}
+
+/* A version 1 tail torn by a crash: recovery cuts the torn record (into a
+ * side file) and the next append goes into a version 2 segment after it. */
+static void a_torn_version_1_tail_is_recovered(void)
+{
+    struct scratch s;
+    scratch_make(&s);
+    make_v1_log(s.log);
+    char path[400];
+    /* Record 70, half written after record 69. */
+    uint64_t end = write_v1_segment(s.log, 40, 70, 0);
+    unsigned char rec[256];
+    size_t size = put_v1_record(rec, 70, 0);
+    REQUIRE(file_put(seg_file(path, sizeof path, s.log, 40), end, rec, size / 2) == 0);
+
+    durlog *log = fx_writer(s.log, NULL);
+    REQUIRE(log);
+    durlog_recovery rr;
+    durlog_last_recovery(log, &rr);
+    CHECK(rr.performed);
+    CHECK(rr.bytes_cut > 0);
+    uint64_t seq;
+    CHECK_OK(durlog_append(log, "new 70", 6, DURLOG_SYNC, &seq));
+    CHECK_EQ_U64(seq, 70);
+    CHECK_OK(fx_close(log));
+    expect_records(s.log, 71, 70);
+    CHECK_EQ_U64(segment_version(s.log, 70), DL_FORMAT_VERSION);
+}
+
+static void convert_rewrites_version_1_segments_keeping_every_record(void)
+{
+    struct scratch s;
+    scratch_make(&s);
+    make_v1_log(s.log);
+    durlog *log = fx_writer(s.log, NULL);
+    REQUIRE(log);
+    for (uint64_t q = 70; q < 80; q++) {
+        char buf[32];
+        int len = snprintf(buf, sizeof buf, "new %" PRIu64, q);
+        CHECK_OK(durlog_append(log, buf, (size_t)len, DURLOG_KERNEL, NULL));
+    }
+    /* Not while a writer has the log open. */
+    durlog_check_report rep;
+    CHECK_RC(durlog_check(s.log, DURLOG_CHECK_CONVERT, &rep), -EBUSY);
+    CHECK(strstr(rep.problem, "writer") != NULL);
+    CHECK_EQ_U64(segment_version(s.log, 0), 1);
+    CHECK_OK(fx_close(log));
+
+    char path[400];
+    struct stat old0, new0;
+    REQUIRE(stat(seg_file(path, sizeof path, s.log, 0), &old0) == 0);
+    CHECK_OK(durlog_check(s.log, DURLOG_CHECK_CONVERT, &rep));
+    CHECK(!rep.damaged);
+    CHECK_EQ_U64(rep.converted, 2);
+    CHECK_EQ_U64(rep.old_format_segments, 0);
+    CHECK_EQ_U64(rep.records, 80);
+    CHECK_EQ_U64(segment_version(s.log, 0), DL_FORMAT_VERSION);
+    CHECK_EQ_U64(segment_version(s.log, 40), DL_FORMAT_VERSION);
+    /* Replaced (a new file), with the mode it had. */
+    REQUIRE(stat(path, &new0) == 0);
+    CHECK(new0.st_ino != old0.st_ino);
+    CHECK_EQ_U64(new0.st_mode & 07777, old0.st_mode & 07777);
+    /* The sealed segment is still sealed, at its new end. */
+    struct dl_seg_header h;
+    REQUIRE(segment_header_read(s.log, 0, &h) == 0);
+    CHECK(h.flags & DL_SEG_F_SEALED);
+    CHECK_EQ_U64(h.ckpt_seq, 40);
+    uint64_t end = DL_SEG_HEADER_SIZE;
+    for (uint64_t q = 0; q < 40; q++) {
+        unsigned char p[256];
+        end += dl_rec_size(payload_of(q, p));
+    }
+    CHECK_EQ_U64(h.ckpt_off, end);
+    expect_records(s.log, 80, 70);
+    /* No leftovers; converting again converts nothing. */
+    CHECK(!file_exists(log_file(path, sizeof path, s.log, "00000000000000000000.seg.tmp")));
+    CHECK_OK(durlog_check(s.log, DURLOG_CHECK_CONVERT, &rep));
+    CHECK_EQ_U64(rep.converted, 0);
+
+    /* And the converted log takes appends. */
+    log = fx_writer(s.log, NULL);
+    REQUIRE(log);
+    uint64_t seq;
+    CHECK_OK(durlog_append(log, "new 80", 6, DURLOG_SYNC, &seq));
+    CHECK_EQ_U64(seq, 80);
+    CHECK_OK(fx_close(log));
+    expect_records(s.log, 81, 70);
+}
+
+static void convert_refuses_a_damaged_log_and_changes_nothing(void)
+{
+    struct scratch s;
+    scratch_make(&s);
+    make_v1_log(s.log);
+    char path[400];
+    /* A payload byte of record 10, in the sealed segment. */
+    uint64_t off = DL_SEG_HEADER_SIZE;
+    for (uint64_t q = 0; q < 10; q++) {
+        unsigned char p[256];
+        off += 32 + ((payload_of(q, p) + 7) & ~(size_t)7);
+    }
+    REQUIRE(file_flip_bit(seg_file(path, sizeof path, s.log, 0), off + 32 + 1, 3) == 0);
+    size_t len0;
+    unsigned char *before = file_read(path, &len0);
+    REQUIRE(before);
+
+    durlog_check_report rep;
+    CHECK_OK(durlog_check(s.log, DURLOG_CHECK_CONVERT, &rep));
+    CHECK(rep.damaged);
+    CHECK_EQ_U64(rep.converted, 0);
+    CHECK(strstr(rep.problem, "repair the damage first") != NULL);
+    size_t len1;
+    unsigned char *after = file_read(path, &len1);
+    CHECK(after && len1 == len0 && memcmp(after, before, len0) == 0);
+    CHECK_EQ_U64(segment_version(s.log, 40), 1);
+    free(before);
+    free(after);
+}
+
+static const char *durlog_bin(void)
+{
+    const char *bin = getenv("DURLOG_BIN");
+    return bin && *bin ? bin : "build/durlog";
+}
+
+/* Runs `durlog ARGS` on the log, its output in s->dir/out; the exit status,
+ * and the output in *out (malloc'd, NUL-terminated). */
+static int run_durlog(const struct scratch *s, const char *args, char **out)
+{
+    char cmd[1400], path[400];
+    snprintf(cmd, sizeof cmd, "timeout 60 '%s' %s '%s' >'%s/out' 2>&1", durlog_bin(), args,
+             s->log, s->dir);
+    int status = system(cmd);
+    size_t len;
+    snprintf(path, sizeof path, "%s/out", s->dir);
+    unsigned char *text = file_read(path, &len);
+    *out = text ? realloc(text, len + 1) : NULL;
+    if (*out)
+        (*out)[len] = '\0';
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* The command: `durlog check` says which segments are of version 1 and
+ * what to do; `durlog convert` converts them and says how many. */
+static void the_command_names_old_segments_and_converts_them(void)
+{
+    struct scratch s;
+    scratch_make(&s);
+    make_v1_log(s.log);
+    char *out = NULL;
+    CHECK_EQ_U64(run_durlog(&s, "check", &out), 0);
+    CHECK(out && strstr(out, "2 segment(s) of format version 1") != NULL);
+    CHECK(out && strstr(out, "durlog convert") != NULL);
+    free(out);
+    CHECK_EQ_U64(run_durlog(&s, "convert", &out), 0);
+    if (out && !strstr(out, "converted: 2 segment(s) to format version 2"))
+        fprintf(stderr, "  output: %s\n", out);
+    CHECK(out && strstr(out, "converted: 2 segment(s) to format version 2") != NULL);
+    CHECK(out && strstr(out, "status:    clean") != NULL);
+    free(out);
+    CHECK_EQ_U64(segment_version(s.log, 0), DL_FORMAT_VERSION);
+    CHECK_EQ_U64(run_durlog(&s, "check", &out), 0);
+    CHECK(out && strstr(out, "format version 1") == NULL);
+    free(out);
+    expect_records(s.log, 70, 70);
+    /* While a writer has it open: refused, exit status 1, saying why. */
+    durlog *log = fx_writer(s.log, NULL);
+    REQUIRE(log);
+    CHECK_EQ_U64(run_durlog(&s, "convert", &out), 1);
+    CHECK(out && strstr(out, "writer") != NULL);
+    free(out);
+    CHECK_OK(fx_close(log));
+}
+
+TEST_MAIN(
+    RUN(a_version_1_log_is_read_as_it_is);
+    RUN(appends_to_a_version_1_log_go_into_a_new_segment);
+    RUN(a_torn_version_1_tail_is_recovered);
+    RUN(convert_rewrites_version_1_segments_keeping_every_record);
+    RUN(convert_refuses_a_damaged_log_and_changes_nothing);
+    RUN(the_command_names_old_segments_and_converts_them);
+)
