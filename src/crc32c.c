@@ -225,6 +225,31 @@ static uint32_t crc_first_call(uint32_t crc, const void *buf, size_t len)
     return atomic_load_explicit(&crc_best, memory_order_acquire)(crc, buf, len);
 }
 
+#ifdef DL_CRC_X86
+__attribute__((target("sse4.2")))
+static uint32_t crc_x86_u64(uint32_t crc, uint64_t v)
+{
+    return ~(uint32_t)_mm_crc32_u64(~crc, v);
+}
+#endif
+
+uint32_t dl_crc32c_u64(uint32_t crc, uint64_t v)
+{
+#ifdef DL_CRC_X86
+    dl_crc32c_fn best = atomic_load_explicit(&crc_best, memory_order_acquire);
+#ifdef DL_CRC_ISAL
+    if (best == crc_x86_isal)
+        return crc_x86_u64(crc, v);
+#endif
+    if (best == crc_x86)
+        return crc_x86_u64(crc, v);
+#endif
+    unsigned char b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = (unsigned char)(v >> (8 * i));
+    return dl_crc32c(crc, b, sizeof b);
+}
+
 uint32_t dl_crc32c(uint32_t crc, const void *buf, size_t len)
 {
     /* One load and a jump on the hot path. */

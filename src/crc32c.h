@@ -18,6 +18,10 @@
  * it (x86-64 with libisal-dev). */
 uint32_t dl_crc32c(uint32_t crc, const void *buf, size_t len);
 
+/* dl_crc32c over the 8 bytes of v, little-endian: one instruction where the
+ * CPU has it (a record's checksum starts with its sequence number). */
+uint32_t dl_crc32c_u64(uint32_t crc, uint64_t v);
+
 /* The portable table-driven implementation (slicing-by-8). */
 uint32_t dl_crc32c_sw(uint32_t crc, const void *buf, size_t len);
 

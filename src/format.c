@@ -91,13 +91,12 @@ uint16_t dl_dist_encode(uint64_t distance)
 {
     if (distance < 2048)
         return (uint16_t)distance;
-    /* distance = (2048 + m) << (e - 1), e in 1..31, rounded up */
-    unsigned e = 1;
-    while ((distance >> (e - 1)) >= 4096)
-        e++;
-    uint64_t unit = (uint64_t)1 << (e - 1);
-    uint64_t top = (distance + unit - 1) >> (e - 1); /* rounded up */
-    if (top == 4096) {                               /* carried over */
+    /* distance = (2048 + m) << (e - 1), e in 1..31, rounded up: e - 1 is
+     * the shift that leaves 12 significant bits. */
+    unsigned e = (unsigned)(64 - __builtin_clzll(distance)) - 11;
+    unsigned shift = e - 1;
+    uint64_t top = (distance >> shift) + ((distance & (((uint64_t)1 << shift) - 1)) != 0);
+    if (top == 4096) { /* rounding carried over */
         e++;
         top = 2048;
     }
@@ -120,9 +119,7 @@ uint64_t dl_dist_decode(uint16_t code)
  * the payload (contiguous: one pass after the number). */
 static uint32_t rec_crc(const unsigned char *rec, uint64_t seq, uint32_t len)
 {
-    unsigned char num[8];
-    dl_put64(num, seq);
-    uint32_t crc = dl_crc32c(0, num, sizeof num);
+    uint32_t crc = dl_crc32c_u64(0, seq);
     return dl_crc32c(crc, rec + DL_RECH_LEN, DL_REC_HEADER_SIZE - DL_RECH_LEN + (size_t)len);
 }
 
@@ -132,18 +129,11 @@ static uint32_t rec1_crc(const unsigned char *rec, uint32_t len)
     return dl_crc32c(0, rec + DL_REC1H_LEN, DL_REC1_HEADER_SIZE - DL_REC1H_LEN + (size_t)len);
 }
 
-static void put48(unsigned char *p, uint64_t v)
+/* The distance (2 bytes) and the time offset (6) are one little-endian
+ * 64-bit word at DL_RECH_DIST: one load or store. */
+static uint64_t dist_time_word(uint16_t dist, uint64_t time_off)
 {
-    for (int i = 0; i < 6; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t get48(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 6; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
+    return (uint64_t)dist | time_off << 16;
 }
 
 void dl_rec_frame(unsigned char *dst, uint64_t time_ns, const void *payload, uint32_t len)
@@ -151,7 +141,8 @@ void dl_rec_frame(unsigned char *dst, uint64_t time_ns, const void *payload, uin
     uint64_t padded = dl_rec_size(len) - DL_REC_HEADER_SIZE;
     if (len)
         memcpy(dst + DL_REC_HEADER_SIZE, payload, len);
-    memset(dst + DL_REC_HEADER_SIZE + len, 0, padded - len);
+    if (padded > len) /* at most 3 bytes */
+        memset(dst + DL_REC_HEADER_SIZE + len, 0, padded - len);
     dl_put32(dst + DL_RECH_CRC, 0);
     dl_put32(dst + DL_RECH_LEN, len);
     dl_put64(dst + DL_RECH_DIST, time_ns); /* until dl_rec_seal */
@@ -163,9 +154,10 @@ void dl_rec_seal(unsigned char *dst, uint64_t base_ns, uint64_t seq, uint64_t du
     uint32_t len = dl_rec_len(dst);
     dl_put32(dst + DL_RECH_LEN, len | (uint32_t)(seq & DL_REC_SEQ_MASK) << DL_REC_SEQ_SHIFT);
     uint16_t dist = durable_before <= seq ? dl_dist_encode(seq - durable_before) : 0;
-    dst[DL_RECH_DIST] = (unsigned char)dist;
-    dst[DL_RECH_DIST + 1] = (unsigned char)(dist >> 8);
-    put48(dst + DL_RECH_TIME, dl_rec_time_off(base_ns, time_ns));
+    uint64_t off = dl_rec_time_off(base_ns, time_ns);
+    if (off >= DL_REC_TIME_LIMIT) /* writers roll long before: never wrapped */
+        off = DL_REC_TIME_LIMIT - 1;
+    dl_put64(dst + DL_RECH_DIST, dist_time_word(dist, off));
     dl_put32(dst + DL_RECH_CRC, rec_crc(dst, seq, len));
 }
 
@@ -241,7 +233,7 @@ static enum dl_rec_status peek2(const struct dl_seg_fmt *f, const unsigned char 
         return DL_REC_BAD;
     out->payload = p + DL_REC_HEADER_SIZE;
     out->len = len;
-    out->time_ns = f->base_ns + get48(p + DL_RECH_TIME);
+    out->time_ns = f->base_ns + (dl_get64(p + DL_RECH_DIST) >> 16);
     out->size = size;
     return DL_REC_VALID;
 }

@@ -166,6 +166,22 @@ static void crc_can_be_continued_by_any_implementation(void)
     CHECK(reported == 0);
 }
 
+/* dl_crc32c_u64, which starts a record's checksum, is dl_crc32c over the
+ * number's 8 little-endian bytes, from any running value. */
+static void eight_bytes_of_a_number_are_eight_bytes(void)
+{
+    uint64_t v = 0x0123456789abcdefull;
+    for (int i = 0; i < 200; i++) {
+        unsigned char b[8];
+        for (int k = 0; k < 8; k++)
+            b[k] = (unsigned char)(v >> (8 * k));
+        uint32_t start = (uint32_t)(v >> 7);
+        CHECK_EQ_U64(dl_crc32c_u64(start, v), dl_crc32c_sw(start, b, 8));
+        CHECK_EQ_U64(dl_crc32c_u64(0, v), dl_crc32c_sw(0, b, 8));
+        v = v * 6364136223846793005ull + 1442695040888963407ull;
+    }
+}
+
 TEST_MAIN(
     make_vectors();
     find_impls();
@@ -175,4 +191,5 @@ TEST_MAIN(
     RUN(implementations_match_the_reference_on_every_length_and_alignment);
     RUN(implementations_agree_on_long_buffers);
     RUN(crc_can_be_continued_by_any_implementation);
+    RUN(eight_bytes_of_a_number_are_eight_bytes);
 )
