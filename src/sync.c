@@ -283,11 +283,20 @@ int dl_check_segment_identity(durlog *log, uint64_t seg, int fd)
          * map (tail_ino): a shorter file under the name may also be a copy
          * put in its place (cp + mv), whose writers' records the replaced
          * path below saves to a side file; failing here first lost them
-         * (test_accidents). */
+         * (test_accidents). In mmap mode the file must also still reach
+         * tail_alloc: everything below it was allocated before anything
+         * was stored there, and nothing shrinks the tail while writers
+         * have it open. That catches a cut an asynchronous `sync` append
+         * then hid: its pwrite (writer.c: writes_by_pwrite) grows the file
+         * back to just past its record, over zeros where the records
+         * cut off were. */
         struct dl_stat now;
         uint64_t cut_size = 0, cut_end = 0;
+        uint64_t must_reach = sh->tail_off;
+        if (!log->io_pwrite && sh->tail_alloc > must_reach)
+            must_reach = sh->tail_alloc;
         if (rc == 1 && sh->tail_seg == seg && sh->tail_ino && sh->tail_ino == st.ino &&
-            dl_stat_fd(fd, &now) == 0 && now.size < sh->tail_off) {
+            dl_stat_fd(fd, &now) == 0 && now.size < must_reach) {
             cut_size = now.size;
             cut_end = sh->tail_off;
         }
@@ -298,10 +307,10 @@ int dl_check_segment_identity(durlog *log, uint64_t seg, int fd)
             dl_durable_changed(sh);
             return dl_fail(log, DURLOG_EFAILED, "%s/%s was truncated by someone else while "
                            "in use (it is %llu bytes now; the log had records up to offset "
-                           "%llu): nothing more is appended; close every writer, then "
-                           "`durlog check %s`", log->path, name,
+                           "%llu, and space allocated up to %llu): nothing more is appended; "
+                           "close every writer, then `durlog check %s`", log->path, name,
                            (unsigned long long)cut_size, (unsigned long long)cut_end,
-                           log->path);
+                           (unsigned long long)must_reach, log->path);
         }
         /* A segment rolled recently: the writer that rolled noted its
          * inode (a roll checks it first, but a replacement after the roll,

@@ -208,9 +208,11 @@ static int tail_faulted(durlog *log)
 /* pwrite mode: the stage's first allocation (doubled as records need). */
 #define DL_STAGE_MIN 4096
 
-/* Copies one record to the tail. Called with the append lock. */
+/* Copies one record to the tail: stores it through the mapping, or, with
+ * by_pwrite, frames it in the stage for dl_tail_write_stage. Called with the
+ * append lock. */
 static int put_record(durlog *log, const void *data, uint32_t len,
-                      uint64_t time_ns)
+                      uint64_t time_ns, int by_pwrite)
 {
     struct dl_shared *sh = log->sh;
     if (sh->next_seq >= DL_SEQ_LIMIT - 1)
@@ -234,7 +236,7 @@ static int put_record(durlog *log, const void *data, uint32_t len,
     uint64_t durable = atomic_load_explicit(&sh->durable_seq, memory_order_relaxed);
     uint64_t base = log->tail.cur.hdr.created_ns;
     time_ns = dl_tail_time(log, time_ns);
-    if (log->io_pwrite) {
+    if (by_pwrite) {
         /* Staged; written by dl_tail_write_stage before the records are published
          * (contiguous: this handle holds the append lock meanwhile). */
         if (log->stage.len && log->stage.off + log->stage.len != off && (rc = dl_tail_write_stage(log)))
@@ -385,6 +387,25 @@ static int append_records(durlog *log, const durlog_iov *recs, size_t count,
                           durlog_level level, uint64_t *first_out,
                           const struct dl_completion *async);
 
+/* Whether an append's records reach the tail by pwrite: in pwrite mode
+ * always; in mmap mode, those of asynchronous `sync` appends. Behind such a
+ * producer the engine syncs continuously, and an fdatasync of pages stored
+ * into through a writable mapping write-protects every one of them again
+ * (folio_mkclean: a TLB shootdown, an interrupt to each CPU running the
+ * producer's threads), after which the producer's next store into each
+ * takes a write fault. Measured at 1,000,000 records/s on this virtual
+ * machine, that made each fdatasync take 3 to 5 times as long as the
+ * hand-rolled write() + fdatasync loop's (bench/README.md, "Asynchronous
+ * sync at a high rate"). Written with pwrite, the pages, faulted in for
+ * reading ahead (dl_prefault_for_write), stay mapped read-only: the
+ * fdatasync has no mapping to write-protect and the producer no fault to
+ * take. On the file systems mmap mode runs on, the page cache is the file,
+ * so these writes and other writers' stores mix (DESIGN.md). */
+static int writes_by_pwrite(const durlog *log, const struct dl_completion *async)
+{
+    return log->io_pwrite || (async && async->level == DURLOG_SYNC);
+}
+
 /* Frames records in the handle's buffer; they get sequence numbers when
  * flushed, all of a call's records consecutively. A call whose records do
  * not fit in the buffer at all is written to the log at once, as a full
@@ -474,8 +495,9 @@ static int append_records(durlog *log, const durlog_iov *recs, size_t count,
         rc = dl_flush_buffer_locked(log);
     mark_tail(sh, &mark);
     uint64_t now = dl_clock_now(&log->clock);
+    int by_pwrite = writes_by_pwrite(log, async);
     for (size_t i = 0; i < count && !rc; i++)
-        rc = put_record(log, recs[i].data, (uint32_t)recs[i].len, now);
+        rc = put_record(log, recs[i].data, (uint32_t)recs[i].len, now, by_pwrite);
     if (!rc)
         rc = dl_tail_write_stage(log);
     log->stage.len = 0; /* after a failure: rolled back below */

@@ -637,6 +637,81 @@ static void errmsg_in_a_callback_describes_its_own_failure(void)
         fprintf(stderr, "  callback saw: %s\n", cb_errmsg);
 }
 
+/* pwrite calls the test's thread made past a segment's header (writing
+ * records, not a new segment's or a seal's header), and whether the next
+ * one fails (ENOSPC). */
+static _Atomic uint64_t pwrites_seen;
+static _Atomic int pwrite_fails;
+
+static ssize_t pwrite_counting(int fd, const void *buf, size_t len, off_t off)
+{
+    if (off < DL_SEG_HEADER_SIZE || !pthread_equal(pthread_self(), main_thread))
+        return dl_os_real.pwrite(fd, buf, len, off);
+    atomic_fetch_add(&pwrites_seen, 1);
+    if (atomic_exchange(&pwrite_fails, 0)) {
+        errno = ENOSPC;
+        return -1;
+    }
+    return dl_os_real.pwrite(fd, buf, len, off);
+}
+
+/* In mmap mode, asynchronous `sync` appends write their records with pwrite
+ * (writer.c: writes_by_pwrite), so that the fdatasyncs behind them have no
+ * mapping to write-protect; `kernel` appends of the same handle still store
+ * through the mapping. Both land in one order, across segment rolls; a
+ * failed pwrite appends nothing and queues no completion; every callback
+ * still comes only after an fdatasync that covered its record. */
+static void async_sync_records_are_written_with_pwrite_beside_stores(void)
+{
+    tu_io_mode("mmap");
+    struct scratch s;
+    /* Small segments: staged records must go to the segment they left. */
+    durlog *log = fx_open(&s, &(durlog_options){ .segment_size = 64 * 1024 });
+    REQUIRE(log);
+    CHECK(strcmp(durlog_io(log), "mmap") == 0);
+    struct dl_shared *sh = tu_map_shared(s.log);
+    REQUIRE(sh);
+    struct tally t;
+    tally_init(&t, sh);
+    atomic_store(&pwrites_seen, 0);
+    atomic_store(&pwrite_fails, 0);
+    dl_os.pwrite = pwrite_counting;
+    const uint64_t rounds = 2000;
+    uint64_t index = 0, async_calls = 0, seq;
+    for (uint64_t i = 0; i < rounds; i++) {
+        uint64_t before = atomic_load(&pwrites_seen);
+        CHECK_OK(tu_append_payload(log, 0, index++, EXTRA, DURLOG_KERNEL, &seq));
+        if (atomic_load(&pwrites_seen) != before)
+            CHECK_EQ_U64(atomic_load(&pwrites_seen), before); /* a store */
+        before = atomic_load(&pwrites_seen);
+        CHECK_OK(append_async(log, index, DURLOG_SYNC, &t, &seq));
+        CHECK_EQ_U64(seq, index);
+        index++;
+        async_calls++;
+        CHECK(atomic_load(&pwrites_seen) > before);
+        if (i == rounds / 2) {
+            /* A write that fails: nothing appended, no completion. */
+            atomic_store(&pwrite_fails, 1);
+            CHECK_RC(append_async(log, index, DURLOG_SYNC, &t, &seq), -ENOSPC);
+            CHECK_EQ_U64(atomic_load(&sh->published_seq), index);
+        }
+    }
+    CHECK_EQ_U64(wait_calls(&t, async_calls, 20000), async_calls);
+    CHECK_EQ_U64(atomic_load(&t.ok), async_calls);
+    CHECK_EQ_U64(atomic_load(&t.not_durable), 0);
+    CHECK_OK(fx_close(log));
+    tu_restore_os();
+    tu_unmap_shared(sh);
+    tu_io_mode(NULL);
+    expect_log(s.log, index);
+    /* Reopened: nothing to cut (the failed write left no bytes behind). */
+    REQUIRE(durlog_open(s.log, NULL, &log) == 0);
+    durlog_recovery rep;
+    durlog_last_recovery(log, &rep);
+    CHECK_EQ_U64(rep.bytes_cut, 0);
+    CHECK_OK(durlog_close(log));
+}
+
 static int uring_init_refused(unsigned entries, void *ring)
 {
     (void)entries;
@@ -871,6 +946,7 @@ TEST_MAIN(
     RUN(closing_a_handle_from_a_nested_callback_is_refused);
     RUN(callbacks_run_by_close_may_append);
     RUN(errmsg_in_a_callback_describes_its_own_failure);
+    RUN(async_sync_records_are_written_with_pwrite_beside_stores);
     RUN(io_uring_unavailable_falls_back_to_the_thread_engine);
     RUN(many_threads_async_on_one_handle);
 )

@@ -1308,6 +1308,48 @@ static void a_tail_truncated_within_its_last_page_is_never_acknowledged_durable(
     scratch_remove(&s);
 }
 
+/* The same cut under an asynchronous `sync` append. In mmap mode it writes
+ * its record with pwrite (writer.c: writes_by_pwrite), which grows the file
+ * back to just past the record, over the zeros where records 1 to 4 were:
+ * the file then reaches the tail again, but no longer what was allocated.
+ * The completion must fail with the log (never status 0), and the log is
+ * failed. */
+static _Atomic int cut_status;
+static _Atomic int cut_calls;
+
+static void note_cut_status(void *ctx, uint64_t seq, int status)
+{
+    (void)ctx;
+    (void)seq;
+    atomic_store(&cut_status, status);
+    atomic_fetch_add(&cut_calls, 1);
+}
+
+static void a_tail_truncated_under_an_async_sync_append_is_never_acknowledged_durable(void)
+{
+    struct scratch s;
+    struct model m;
+    scratch_make(&s);
+    model_make(&m, 1606, 6, 100);
+    durlog *w;
+    REQUIRE(open_log(s.log, ONE_SEGMENT, &w) == 0);
+    SKIP_UNLESS(strcmp(durlog_io(w), "mmap") == 0, "the tail is not mapped here");
+    model_append(w, &m, 0, 5, DURLOG_SYNC);
+    char path[512];
+    char name[DL_SEG_NAME_LEN + 1];
+    seg_name_of(name, 0);
+    REQUIRE(truncate(log_file(path, sizeof path, s.log, name), 200) == 0);
+    atomic_store(&cut_status, 0);
+    atomic_store(&cut_calls, 0);
+    CHECK_OK(durlog_append_async(w, model_payload(&m, 5), m.lens[5], DURLOG_SYNC,
+                                 note_cut_status, NULL, NULL));
+    CHECK(durlog_close(w) != 0); /* delivers the completion */
+    CHECK_EQ_U64((uint64_t)atomic_load(&cut_calls), 1);
+    CHECK_RC(atomic_load(&cut_status), DURLOG_EFAILED);
+    model_free(&m);
+    scratch_remove(&s);
+}
+
 /* durlog.shm replaced, between writers, by something that is not a
  * regular file: a FIFO and a directory are both DURLOG_EFORMAT naming it
  * (the directory was -EISDIR, against the manual); a symbolic link is
@@ -1707,6 +1749,7 @@ TEST_MAIN(
     RUN(an_unknown_failure_code_in_the_coordination_file_is_blamed_on_it);
     RUN(a_coordination_file_that_is_not_a_regular_file_is_eformat);
     RUN(a_tail_truncated_within_its_last_page_is_never_acknowledged_durable);
+    RUN(a_tail_truncated_under_an_async_sync_append_is_never_acknowledged_durable);
     RUN(a_sync_lock_held_by_nobody_times_out_instead_of_hanging);
     RUN(an_append_lock_that_is_not_durlogs_is_never_locked);
     RUN(a_held_lock_rewritten_by_someone_else_unlocks_cleanly);
