@@ -277,4 +277,14 @@ enum dl_rec_status dl_rec_find(const struct dl_seg_fmt *f, const unsigned char *
                                uint64_t avail, uint64_t lo, uint64_t hi, uint64_t min_time_ns,
                                struct dl_rec_view *out);
 
+/* dl_rec_find with the checksum of the candidate's bytes from offset 4 on
+ * taken from crc_fn (dl_crc32c(0, p, len) of the len bytes at p, computed
+ * some faster way: dl_scan_resync indexes the segment once rather than
+ * passing over each candidate's payload); NULL: computed directly. */
+typedef uint32_t (*dl_crc_range_fn)(void *ctx, const unsigned char *p, uint64_t len);
+enum dl_rec_status dl_rec_find_crc(const struct dl_seg_fmt *f, const unsigned char *p,
+                                   uint64_t avail, uint64_t lo, uint64_t hi,
+                                   uint64_t min_time_ns, dl_crc_range_fn crc_fn, void *ctx,
+                                   struct dl_rec_view *out);
+
 #endif
