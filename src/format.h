@@ -198,6 +198,12 @@ static inline struct dl_seg_fmt dl_seg_fmt_of(const struct dl_seg_header *h)
  * DL_REC_TIME_LIMIT by starting a new segment. */
 static inline uint64_t dl_rec_time_off(uint64_t base_ns, uint64_t time_ns)
 {
+    /* A time the segment cannot hold (the caller failed to roll, or a value
+     * changed under it) is stored as the latest it can, never truncated to
+     * 48 bits: a wrapped offset would put the record before the ones
+     * preceding it, and resynchronising filters by time. */
+    if (time_ns > base_ns && time_ns - base_ns >= DL_REC_TIME_LIMIT)
+        return DL_REC_TIME_LIMIT - 1;
     return time_ns > base_ns ? time_ns - base_ns : 1;
 }
 

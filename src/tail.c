@@ -323,6 +323,15 @@ int dl_tail_not_cut(durlog *log)
 static int tail_takes(const durlog *log, uint64_t time_ns)
 {
     const struct dl_seg_header *h = &log->tail.cur.hdr;
+    /* The record gets the later of the clock and last_time_ns
+     * (dl_tail_time): that is the time that must fit. last_time_ns comes
+     * from durlog.shm, which anyone who may write the log can write: an
+     * absurd value (UINT64_MAX) used to pass this test on the clock's time
+     * and was then stored as an offset truncated to 48 bits. Not fitting
+     * starts a new segment, which resets last_time_ns to its base. */
+    uint64_t last = log->sh->last_time_ns;
+    if (time_ns < last)
+        time_ns = last;
     return h->version == DL_FORMAT_VERSION &&
            (time_ns <= h->created_ns ||
             time_ns - h->created_ns < DL_REC_TIME_LIMIT - DL_TIME_ROLL_SPARE_NS);
