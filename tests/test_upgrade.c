@@ -23,9 +23,14 @@ static size_t payload_of(uint64_t seq, unsigned char *out)
     return len;
 }
 
+/* Records from this number on were appended after the clock was set back
+ * an hour (version 1 writers did not keep times in order). */
+static uint64_t clock_set_back_at = UINT64_MAX;
+#define HOUR_NS 3600000000000ull
+
 static uint64_t time_of(uint64_t seq)
 {
-    return BASE_NS + 1000 + seq * 1000;
+    return BASE_NS + 1000 + seq * 1000 - (seq >= clock_set_back_at ? HOUR_NS : 0);
 }
 
 /* One version 1 record at p: 32-byte header, payload, zero padding to 8. */
@@ -299,6 +304,56 @@ static void convert_refuses_a_damaged_log_and_changes_nothing(void)
     free(after);
 }
 
+/* A version 1 segment whose times go back an hour at record 55 (the clock
+ * was set back): converted, it is a version 2 segment, where times never
+ * decrease (resynchronising after damage skips what is more than a second
+ * older than the last good record). Converted as it was, damage to record
+ * 54 made `durlog check` call records 55..69 a torn tail (and --repair cut
+ * them): the records after the step were taken for debris. The converter
+ * gives them the time a version 2 writer would have: the later of theirs
+ * and the previous record's. */
+static void convert_keeps_times_in_order_when_a_clock_went_back(void)
+{
+    struct scratch s;
+    scratch_make(&s);
+    clock_set_back_at = 55;
+    make_v1_log(s.log);
+    clock_set_back_at = UINT64_MAX;
+    durlog_check_report rep;
+    CHECK_OK(durlog_check(s.log, DURLOG_CHECK_CONVERT, &rep));
+    CHECK_EQ_U64(rep.converted, 2);
+    CHECK_EQ_U64(rep.records, 70);
+    /* Times never decrease; the payloads are the same. */
+    durlog_reader *r = fx_reader(s.log, NULL);
+    REQUIRE(r);
+    durlog_record rec;
+    uint64_t n = 0, prev = 0;
+    while (durlog_reader_next(r, &rec) == 0) {
+        unsigned char want[256];
+        size_t len = payload_of(n, want);
+        CHECK(rec.seq == n && rec.len == len && memcmp(rec.data, want, len) == 0);
+        CHECK(rec.time_ns >= prev);
+        prev = rec.time_ns;
+        n++;
+    }
+    CHECK_EQ_U64(n, 70);
+    fx_reader_close(r);
+    /* A payload byte of record 54, the last before the step: damage with
+     * records after it. */
+    uint64_t off = DL_SEG_HEADER_SIZE;
+    for (uint64_t q = 40; q < 54; q++) {
+        unsigned char p[256];
+        off += dl_rec_size(payload_of(q, p));
+    }
+    char path[400];
+    REQUIRE(file_flip_bit(seg_file(path, sizeof path, s.log, 40), off + 16, 2) == 0);
+    CHECK_OK(durlog_check(s.log, 0, &rep));
+    CHECK(rep.damaged);
+    CHECK(!rep.damage_at_tail);
+    if (rep.damage_at_tail)
+        fprintf(stderr, "  %s\n", rep.problem);
+}
+
 static const char *durlog_bin(void)
 {
     const char *bin = getenv("DURLOG_BIN");
@@ -361,4 +416,5 @@ TEST_MAIN(
     RUN(convert_rewrites_version_1_segments_keeping_every_record);
     RUN(convert_refuses_a_damaged_log_and_changes_nothing);
     RUN(the_command_names_old_segments_and_converts_them);
+    RUN(convert_keeps_times_in_order_when_a_clock_went_back);
 )
