@@ -354,6 +354,72 @@ static void convert_keeps_times_in_order_when_a_clock_went_back(void)
         fprintf(stderr, "  %s\n", rep.problem);
 }
 
+/* A closed version 2 log whose tail segment's records carry times an hour
+ * ahead of the clock (it was set back while the log was closed). The first
+ * writer to open it does not read the records before the tail's checkpoint;
+ * it used to take the clock (an hour before them) for the next record's
+ * time, so times went back within the segment, and damage to the last
+ * record before the restart made `durlog check` call every record appended
+ * after the restart a torn tail (--repair cut them). The writer now finds
+ * the last record's time (by walking the record headers before the
+ * checkpoint) and appends no earlier than it. */
+static void a_clock_set_back_while_closed_does_not_step_times_back(void)
+{
+    struct scratch s;
+    scratch_make(&s);
+    REQUIRE(mkdir(s.log, 0755) == 0);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    uint64_t base = now - 2 * HOUR_NS, ahead = now + HOUR_NS;
+    static unsigned char seg[SEG_CAP];
+    memset(seg, 0, sizeof seg);
+    uint64_t off = DL_SEG_HEADER_SIZE, last_off = 0;
+    for (uint64_t q = 0; q < 10; q++) {
+        unsigned char p[256];
+        size_t len = payload_of(q, p);
+        last_off = off;
+        dl_rec_encode(seg + off, base, q, ahead + q, q, p, (uint32_t)len);
+        off += dl_rec_size(len);
+    }
+    struct dl_seg_header h = { DL_FORMAT_VERSION, 0, SEG_CAP, base, 10, off, DL_SEG_F_CKPT };
+    dl_seg_header_encode(seg, &h);
+    char path[400];
+    REQUIRE(file_write(seg_file(path, sizeof path, s.log, 0), seg, SEG_CAP) == 0);
+
+    durlog *log = fx_writer(s.log, &(durlog_options){ .segment_size = SEG_CAP });
+    REQUIRE(log);
+    for (uint64_t q = 10; q < 20; q++) {
+        char buf[32];
+        int len = snprintf(buf, sizeof buf, "new %" PRIu64, q);
+        CHECK_OK(durlog_append(log, buf, (size_t)len, DURLOG_SYNC, NULL));
+    }
+    CHECK_OK(fx_close(log));
+    durlog_reader *r = fx_reader(s.log, NULL);
+    REQUIRE(r);
+    durlog_record rec;
+    uint64_t n = 0, prev = 0;
+    while (durlog_reader_next(r, &rec) == 0) {
+        CHECK_EQ_U64(rec.seq, n);
+        if (rec.time_ns < prev)
+            fprintf(stderr, "  record %" PRIu64 " is %.1f s older than the one before\n",
+                    n, (double)(prev - rec.time_ns) / 1e9);
+        CHECK(rec.time_ns >= prev);
+        prev = rec.time_ns;
+        n++;
+    }
+    CHECK_EQ_U64(n, 20);
+    fx_reader_close(r);
+    /* Record 9 damaged: records 10..19 follow it. */
+    REQUIRE(file_flip_bit(path, last_off + 16, 1) == 0);
+    durlog_check_report rep;
+    CHECK_OK(durlog_check(s.log, 0, &rep));
+    CHECK(rep.damaged);
+    CHECK(!rep.damage_at_tail);
+    if (rep.damage_at_tail)
+        fprintf(stderr, "  %s\n", rep.problem);
+}
+
 static const char *durlog_bin(void)
 {
     const char *bin = getenv("DURLOG_BIN");
@@ -417,4 +483,5 @@ TEST_MAIN(
     RUN(convert_refuses_a_damaged_log_and_changes_nothing);
     RUN(the_command_names_old_segments_and_converts_them);
     RUN(convert_keeps_times_in_order_when_a_clock_went_back);
+    RUN(a_clock_set_back_while_closed_does_not_step_times_back);
 )
