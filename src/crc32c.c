@@ -238,6 +238,8 @@ uint32_t dl_crc32c(uint32_t crc, const void *buf, size_t len)
 static uint32_t multmodp(uint32_t a, uint32_t b)
 {
     uint32_t m = 1u << 31, p = 0;
+    if (!a) /* (the loop below ends at a's lowest set bit) */
+        return 0;
     for (;;) {
         if (a & m) {
             p ^= b;
