@@ -237,11 +237,20 @@ static int convert_segment(int dirfd, const char *path, uint64_t seg,
     h.version = DL_FORMAT_VERSION;
     h.created_ns = base;
     uint64_t in = DL_SEG_HEADER_SIZE, out = DL_SEG_HEADER_SIZE;
+    uint64_t prev = 0;
     for (uint64_t s = seg; s < seg + records; s++) {
         dl_rec_check(&f, m.map + in, limit - in, s, &v);
         if (s == m.hdr.ckpt_seq)
             h.ckpt_off = out;
-        dl_rec_encode(buf + out, base, s, v.time_ns, v.durable_before, v.payload, v.len);
+        /* Version 2 times never decrease within a segment (a resync after
+         * damage skips records more than a second older than the last good
+         * one: converted as they were, records after a clock set back were
+         * taken for a torn tail). A version 1 writer did not keep them in
+         * order: a record gets the later of its time and the previous
+         * one's, as a version 2 writer would have given it. */
+        uint64_t t = v.time_ns > prev ? v.time_ns : prev;
+        prev = t;
+        dl_rec_encode(buf + out, base, s, t, v.durable_before, v.payload, v.len);
         in += v.size;
         out += dl_rec_size(v.len);
     }

@@ -255,3 +255,51 @@ uint32_t dl_crc32c(uint32_t crc, const void *buf, size_t len)
     /* One load and a jump on the hot path. */
     return atomic_load_explicit(&crc_best, memory_order_acquire)(crc, buf, len);
 }
+
+/* GF(2) polynomial arithmetic modulo the CRC polynomial, in the CRC's
+ * reflected bit order (bit 31 is x^0), as zlib's crc32_combine does. */
+#define DL_CRC_POLY 0x82F63B78u
+
+static uint32_t multmodp(uint32_t a, uint32_t b)
+{
+    uint32_t m = 1u << 31, p = 0;
+    if (!a) /* (the loop below ends at a's lowest set bit) */
+        return 0;
+    for (;;) {
+        if (a & m) {
+            p ^= b;
+            if ((a & (m - 1)) == 0)
+                break;
+        }
+        m >>= 1;
+        b = b & 1 ? (b >> 1) ^ DL_CRC_POLY : b >> 1;
+    }
+    return p;
+}
+
+/* x's multiplicative order modulo the CRC32C polynomial: 2^31 - 1 (a prime;
+ * the polynomial is (x + 1) times a primitive one of degree 31), so
+ * x^-e = x^(order - e mod order). tests/test_crc32c.c checks it. */
+#define DL_CRC_X_ORDER 2147483647u
+
+/* x^e modulo the polynomial, by squaring. */
+static uint32_t xpowmodp(uint64_t e)
+{
+    uint32_t p = 1u << 31, sq = 1u << 30; /* x^0, x^1 */
+    e %= DL_CRC_X_ORDER;
+    while (e) {
+        if (e & 1)
+            p = multmodp(sq, p);
+        sq = multmodp(sq, sq);
+        e >>= 1;
+    }
+    return p;
+}
+
+uint32_t dl_crc32c_shift(uint32_t crc, uint64_t bytes, int back)
+{
+    uint64_t e = (bytes % DL_CRC_X_ORDER) * 8 % DL_CRC_X_ORDER;
+    if (back && e)
+        e = DL_CRC_X_ORDER - e;
+    return multmodp(xpowmodp(e), crc);
+}

@@ -34,4 +34,11 @@ dl_crc32c_fn dl_crc32c_hw(void);
  * when the library was built without it (tests compare it too). */
 dl_crc32c_fn dl_crc32c_isal(void);
 
+/* Combining checksums without the bytes: for blocks A and B,
+ *   dl_crc32c(0, A||B) == dl_crc32c_shift(dl_crc32c(0, A), |B|, 0) ^ dl_crc32c(0, B)
+ * (zlib's crc32_combine). With `back`, the inverse: the shift by -bytes, so
+ * that the checksum of A can be solved for from those of A||B and B. A few
+ * hundred operations whatever `bytes` is. */
+uint32_t dl_crc32c_shift(uint32_t crc, uint64_t bytes, int back);
+
 #endif

@@ -198,6 +198,12 @@ static inline struct dl_seg_fmt dl_seg_fmt_of(const struct dl_seg_header *h)
  * DL_REC_TIME_LIMIT by starting a new segment. */
 static inline uint64_t dl_rec_time_off(uint64_t base_ns, uint64_t time_ns)
 {
+    /* A time the segment cannot hold (the caller failed to roll, or a value
+     * changed under it) is stored as the latest it can, never truncated to
+     * 48 bits: a wrapped offset would put the record before the ones
+     * preceding it, and resynchronising filters by time. */
+    if (time_ns > base_ns && time_ns - base_ns >= DL_REC_TIME_LIMIT)
+        return DL_REC_TIME_LIMIT - 1;
     return time_ns > base_ns ? time_ns - base_ns : 1;
 }
 
@@ -276,5 +282,15 @@ enum dl_rec_status dl_rec_peek(const struct dl_seg_fmt *f, const unsigned char *
 enum dl_rec_status dl_rec_find(const struct dl_seg_fmt *f, const unsigned char *p,
                                uint64_t avail, uint64_t lo, uint64_t hi, uint64_t min_time_ns,
                                struct dl_rec_view *out);
+
+/* dl_rec_find with the checksum of the candidate's bytes from offset 4 on
+ * taken from crc_fn (dl_crc32c(0, p, len) of the len bytes at p, computed
+ * some faster way: dl_scan_resync indexes the segment once rather than
+ * passing over each candidate's payload); NULL: computed directly. */
+typedef uint32_t (*dl_crc_range_fn)(void *ctx, const unsigned char *p, uint64_t len);
+enum dl_rec_status dl_rec_find_crc(const struct dl_seg_fmt *f, const unsigned char *p,
+                                   uint64_t avail, uint64_t lo, uint64_t hi,
+                                   uint64_t min_time_ns, dl_crc_range_fn crc_fn, void *ctx,
+                                   struct dl_rec_view *out);
 
 #endif

@@ -66,7 +66,33 @@ struct seg_state {
     int examined;            /* scanned from its checkpoint (or sealed) */
     struct dl_scan scan;     /* from the checkpoint; for a sealed segment,
                                 its seal */
+    uint64_t ckpt_time_ns;   /* version 2, not sealed: the time of the last
+                                record before the checkpoint (0: none) */
 };
+
+/* The time of the last record in [64, ckpt_off) of a version 2 segment, by
+ * walking record headers (lengths and number bits; no checksums: those
+ * records are durable, and only their time is wanted). The first writer
+ * appends no earlier than it: the clock, set back while the log was
+ * closed, would give the next records times before those already in the
+ * segment, and a resync after damage skips records more than a second older
+ * than the last good one (it took every record appended after the restart
+ * for a torn tail). A walk that breaks early gives the last time it read. */
+static uint64_t time_before_checkpoint(const struct dl_seg_fmt *f, const unsigned char *map,
+                                       const struct dl_seg_header *h)
+{
+    struct dl_rec_view v;
+    uint64_t off = DL_SEG_HEADER_SIZE, t = 0;
+    if (f->version != DL_FORMAT_VERSION)
+        return 0;
+    for (uint64_t q = h->first_seq; q < h->ckpt_seq && off < h->ckpt_off; q++) {
+        if (dl_rec_peek(f, map + off, h->ckpt_off - off, q, &v) != DL_REC_VALID)
+            break;
+        t = v.time_ns;
+        off += v.size;
+    }
+    return t;
+}
 
 static int sealed(const struct seg_state *st)
 {
@@ -153,6 +179,8 @@ static int examine(durlog *log, const uint64_t *segs, size_t i, struct seg_state
     uint64_t limit = m.size < m.capacity ? m.size : m.capacity;
     struct dl_seg_fmt f = dl_segmap_fmt(&m);
     dl_scan_from(&f, m.map, limit, m.hdr.ckpt_off, m.hdr.ckpt_seq, UINT64_MAX, 1, &st->scan);
+    if (st->scan.records == 0 && m.hdr.ckpt_off <= limit)
+        st->ckpt_time_ns = time_before_checkpoint(&f, m.map, &m.hdr);
     rc = dl_seg_faulted(&m, log->path, err, sizeof err);
     dl_seg_close(&m);
     if (rc)
@@ -359,12 +387,13 @@ static void set_tail(durlog *log, const uint64_t *segs, const struct seg_state *
         sh->tail_alloc = sh->tail_capacity;
     sh->tail_ino = t->ino;
     /* The next record's time is never before the last one's in the
-     * segment. The records before the checkpoint are not read: the clock
-     * now stands in for them (they were appended before now, unless the
-     * clock was set back meanwhile: FORMAT.md says what a reader's
-     * resynchronisation allows for). */
+     * segment: the later of the clock, the last record the scan read and,
+     * when it read none, the last one before the checkpoint (its header
+     * only: time_before_checkpoint). */
     uint64_t last = t->scan.last_time_ns > t->hdr.created_ns ? t->scan.last_time_ns
                                                               : t->hdr.created_ns;
+    if (t->ckpt_time_ns > last)
+        last = t->ckpt_time_ns;
     uint64_t now = dl_now_ns();
     sh->last_time_ns = now > last ? now : last;
 }

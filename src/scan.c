@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include "crc32c.h"
 #include "durlog.h"
 #include "os.h"
 #include "segment.h"
@@ -40,6 +41,59 @@ static uint64_t last_nonzero_end(const unsigned char *map, uint64_t from,
     return end;
 }
 
+/* Checksums of a segment's prefixes from `base`, every DL_CRC_INDEX_STRIDE
+ * bytes: the checksum of any range then costs two short passes (to its
+ * ends from the nearest entries) and a shift, not a pass over the range.
+ * Stray bytes after damage claim lengths of megabytes at thousands of
+ * offsets, and checking each by a pass over its payload made
+ * resynchronising over a damaged megabyte take hours. Built once the
+ * checksums computed directly in this resync add up to what building it
+ * costs (a pass from base to the limit): a resync that finds a large record
+ * at its first offset (the records after damage, one call each) must not
+ * pass over the rest of the segment for it. */
+#define DL_CRC_INDEX_STRIDE 256
+
+struct crc_index {
+    const unsigned char *map;
+    uint64_t base, limit;
+    uint64_t direct;         /* bytes checksummed directly so far */
+    uint32_t *sum;           /* sum[i]: dl_crc32c(0, map + base, i * stride) */
+    int failed;              /* no memory: checksums computed directly */
+};
+
+static uint32_t crc_prefix(const struct crc_index *x, uint64_t end)
+{
+    uint64_t i = (end - x->base) / DL_CRC_INDEX_STRIDE;
+    uint64_t at = x->base + i * DL_CRC_INDEX_STRIDE;
+    return dl_crc32c(x->sum[i], x->map + at, (size_t)(end - at));
+}
+
+static uint32_t crc_range(void *ctx, const unsigned char *p, uint64_t len)
+{
+    struct crc_index *x = ctx;
+    uint64_t a = (uint64_t)(p - x->map);
+    if (!x->sum && (x->failed || a < x->base || x->direct < x->limit - x->base)) {
+        x->direct += len;
+        return dl_crc32c(0, p, (size_t)len);
+    }
+    if (!x->sum) {
+        uint64_t n = (x->limit - x->base) / DL_CRC_INDEX_STRIDE + 1;
+        x->sum = malloc(n * sizeof *x->sum);
+        if (!x->sum) {
+            x->failed = 1;
+            return dl_crc32c(0, p, (size_t)len);
+        }
+        x->sum[0] = 0;
+        for (uint64_t i = 1; i < n; i++)
+            x->sum[i] = dl_crc32c(x->sum[i - 1],
+                                  x->map + x->base + (i - 1) * DL_CRC_INDEX_STRIDE,
+                                  DL_CRC_INDEX_STRIDE);
+    }
+    /* crc(A||B) == shift(crc(A), |B|) ^ crc(B), with A the bytes from the
+     * base to p. */
+    return crc_prefix(x, a + len) ^ dl_crc32c_shift(crc_prefix(x, a), len, 0);
+}
+
 uint64_t dl_scan_resync(const struct dl_seg_fmt *f, const unsigned char *map, uint64_t bad,
                         uint64_t from, uint64_t end, uint64_t limit, uint64_t min_seq,
                         uint64_t min_time_ns, struct dl_rec_view *rec)
@@ -49,16 +103,22 @@ uint64_t dl_scan_resync(const struct dl_seg_fmt *f, const unsigned char *map, ui
     uint64_t min_time = min_time_ns > DL_RESYNC_TIME_SLACK_NS
                         ? min_time_ns - DL_RESYNC_TIME_SLACK_NS : 0;
     uint64_t off = (from + align - 1) & ~(align - 1);
+    uint64_t found = UINT64_MAX;
+    struct crc_index index = { .map = map, .base = off < limit ? off : limit, .limit = limit };
     for (; off < end && off + hsize <= limit; off += align) {
         /* Version 1 stores the number: stray bytes that pass the CRC (one
          * chance in 2^32) must also carry a plausible one. Version 2: no
          * more records than fit between the damage and here. */
         uint64_t hi = f->version == DL_FORMAT_V1 ? min_seq + DL_RESYNC_SEQ_WINDOW
                                                  : min_seq + (off - bad) / DL_REC_HEADER_SIZE;
-        if (dl_rec_find(f, map + off, limit - off, min_seq, hi, min_time, rec) == DL_REC_VALID)
-            return off;
+        if (dl_rec_find_crc(f, map + off, limit - off, min_seq, hi, min_time, crc_range,
+                            &index, rec) == DL_REC_VALID) {
+            found = off;
+            break;
+        }
     }
-    return UINT64_MAX;
+    free(index.sum);
+    return found;
 }
 
 void dl_scan_segment(const struct dl_seg_fmt *f, const unsigned char *map, uint64_t limit,

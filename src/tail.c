@@ -323,9 +323,24 @@ int dl_tail_not_cut(durlog *log)
 static int tail_takes(const durlog *log, uint64_t time_ns)
 {
     const struct dl_seg_header *h = &log->tail.cur.hdr;
+    /* The record gets the later of the clock and last_time_ns
+     * (dl_tail_time): that is the time that must fit. last_time_ns comes
+     * from durlog.shm, which anyone who may write the log can write: an
+     * absurd value (UINT64_MAX) used to pass this test on the clock's time
+     * and was then stored as an offset truncated to 48 bits. Not fitting
+     * starts a new segment, which resets last_time_ns to its base. */
+    uint64_t last = log->sh->last_time_ns, stamp = time_ns > last ? time_ns : last;
+    /* A clock more than the spare behind the tail's last record (set back,
+     * or a segment base made in the future): times never decrease within a
+     * segment, so every record appended to this one would be stamped
+     * ahead of the clock for as long as it lasts. A new segment takes the
+     * clock's time. (After a roll last_time_ns is the new base: the test
+     * cannot hold again until a record is appended.) */
+    if (last > h->created_ns && time_ns + DL_TIME_ROLL_SPARE_NS < last)
+        return 0;
     return h->version == DL_FORMAT_VERSION &&
-           (time_ns <= h->created_ns ||
-            time_ns - h->created_ns < DL_REC_TIME_LIMIT - DL_TIME_ROLL_SPARE_NS);
+           (stamp <= h->created_ns ||
+            stamp - h->created_ns < DL_REC_TIME_LIMIT - DL_TIME_ROLL_SPARE_NS);
 }
 
 int dl_tail_ensure(durlog *log, uint64_t need, uint64_t time_ns)

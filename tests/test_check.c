@@ -414,12 +414,16 @@ static void unknown_check_flags_are_refused_and_change_nothing(void)
     REQUIRE(file_zero(seg, record_offset(&m, 0, 5) + 20, 30) == 0);
     struct snapshot before;
     snapshot_take(s.log, &before);
-    int bad[] = { 16, DURLOG_CHECK_REPAIR | DURLOG_CHECK_FORCE | 8, (int)0x80000000u };
+    int bad[] = { 8, DURLOG_CHECK_REPAIR | DURLOG_CHECK_FORCE | 16, (int)0x80000000u };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         durlog_check_report rep = check_log(s.log, bad[i], -EINVAL);
         CHECK(strstr(rep.problem, "unknown flag bits") != NULL);
         CHECK_EQ_U64(rep.records, 0); /* nothing checked */
     }
+    /* (4 is DURLOG_CHECK_CONVERT now: known; on a damaged log it reports
+     * the damage and converts nothing.) */
+    durlog_check_report conv = check_log(s.log, DURLOG_CHECK_CONVERT, 0);
+    CHECK(conv.damaged != 0);
     CHECK(snapshot_matches(&before, s.log));
     snapshot_free(&before);
     /* Without the unknown bit the same call cuts at the damage. */

@@ -182,6 +182,27 @@ static void eight_bytes_of_a_number_are_eight_bytes(void)
     }
 }
 
+/* dl_crc32c_shift: the checksum of A||B from those of A and B, and back
+ * (resynchronising after damage solves for a record's number with it). */
+static void checksums_combine_and_shift_back(void)
+{
+    static unsigned char buf[70000];
+    test_fill(buf, sizeof buf, 99);
+    size_t cuts[] = { 0, 1, 3, 8, 255, 4096, 65537 };
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        size_t a = cuts[i], b = sizeof buf - a;
+        uint32_t ca = dl_crc32c(0, buf, a), cb = dl_crc32c(0, buf + a, b);
+        CHECK_EQ_U64(dl_crc32c_shift(ca, b, 0) ^ cb, dl_crc32c(0, buf, sizeof buf));
+        CHECK_EQ_U64(dl_crc32c_shift(dl_crc32c_shift(ca, b, 0), b, 1), ca);
+    }
+    /* x's order modulo the polynomial is 2^31 - 1: a shift by that many
+     * bits (or a multiple of 8 of them) is no shift. */
+    CHECK_EQ_U64(dl_crc32c_shift(0x12345678u, 2147483647ull, 0), 0x12345678u);
+    CHECK_EQ_U64(dl_crc32c_shift(0x12345678u, 1ull << 40, 0),
+                 dl_crc32c_shift(0x12345678u, (1ull << 40) % 2147483647ull, 0));
+    CHECK(dl_crc32c_shift(0x12345678u, 1, 0) != 0x12345678u);
+}
+
 TEST_MAIN(
     make_vectors();
     find_impls();
@@ -192,4 +213,5 @@ TEST_MAIN(
     RUN(implementations_agree_on_long_buffers);
     RUN(crc_can_be_continued_by_any_implementation);
     RUN(eight_bytes_of_a_number_are_eight_bytes);
+    RUN(checksums_combine_and_shift_back);
 )

@@ -1236,6 +1236,54 @@ static void check_blames_shm(durlog *w, const char *what)
         fprintf(stderr, "  message: %s\n", msg);
 }
 
+/* Someone writes an absurd last_time_ns (the tail's last record time) into
+ * durlog.shm while a writer has the log open: UINT64_MAX, and a time 200
+ * hours after the tail segment's base. A record's time is the later of the
+ * clock and that value, stored as a 48-bit offset from the segment's base:
+ * the writer used to store UINT64_MAX - base truncated to 48 bits (a time
+ * that is neither the clock's nor the claimed one, before the previous
+ * record's: a resync's time filter then skips good records). Now a time
+ * the tail cannot hold makes the writer start a new segment, whose records
+ * carry the clock's time; every record reads back in order, with the
+ * clock's times (within an hour), never decreasing. */
+static void an_absurd_last_time_in_the_coordination_file_never_wraps_a_time(void)
+{
+    struct scratch s;
+    scratch_make(&s);
+    durlog *w;
+    REQUIRE(open_log(s.log, ONE_SEGMENT, &w) == 0);
+    for (int i = 0; i < 3; i++)
+        CHECK_OK(durlog_append(w, "before", 6, DURLOG_KERNEL, NULL));
+    struct dl_shared *sh = map_shm(s.log);
+    REQUIRE(sh);
+    sh->last_time_ns = UINT64_MAX;
+    CHECK_OK(durlog_append(w, "after max", 9, DURLOG_KERNEL, NULL));
+    uint64_t now = (uint64_t)time(NULL) * 1000000000ull;
+    sh->last_time_ns = now + 200ull * 3600 * 1000000000ull;
+    CHECK_OK(durlog_append(w, "after 200 h", 11, DURLOG_KERNEL, NULL));
+    CHECK_OK(durlog_append(w, "last", 4, DURLOG_KERNEL, NULL));
+    unmap_shm(sh);
+    CHECK_OK(durlog_close(w));
+
+    durlog_reader *r = fx_reader(s.log, NULL);
+    REQUIRE(r);
+    durlog_record rec;
+    uint64_t n = 0, prev = 0;
+    while (durlog_reader_next(r, &rec) == 0) {
+        CHECK_EQ_U64(rec.seq, n);
+        CHECK(rec.time_ns >= now - 3600ull * 1000000000ull);
+        CHECK(rec.time_ns <= now + 3600ull * 1000000000ull);
+        if (rec.time_ns < prev)
+            fprintf(stderr, "  record %" PRIu64 ": time %" PRIu64 " before %" PRIu64 "\n",
+                    rec.seq, rec.time_ns, prev);
+        CHECK(rec.time_ns >= prev);
+        prev = rec.time_ns;
+        n++;
+    }
+    CHECK_EQ_U64(n, 6);
+    fx_reader_close(r);
+}
+
 /* A writer has appended records 0..9 to a 64 KiB segment. Someone writes
  * into durlog.shm a tail that points past the writer's mapping of that
  * segment (capacity and allocation 1 GiB, the next record at 68 KiB). The
@@ -1757,4 +1805,5 @@ TEST_MAIN(
     RUN(a_writer_refuses_a_coordination_file_with_a_second_hard_link);
     RUN(a_planted_temporary_segment_name_is_never_written_through);
     RUN(a_root_writer_refuses_another_users_log_unless_allowed);
+    RUN(an_absurd_last_time_in_the_coordination_file_never_wraps_a_time);
 )

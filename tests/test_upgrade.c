@@ -23,9 +23,14 @@ static size_t payload_of(uint64_t seq, unsigned char *out)
     return len;
 }
 
+/* Records from this number on were appended after the clock was set back
+ * an hour (version 1 writers did not keep times in order). */
+static uint64_t clock_set_back_at = UINT64_MAX;
+#define HOUR_NS 3600000000000ull
+
 static uint64_t time_of(uint64_t seq)
 {
-    return BASE_NS + 1000 + seq * 1000;
+    return BASE_NS + 1000 + seq * 1000 - (seq >= clock_set_back_at ? HOUR_NS : 0);
 }
 
 /* One version 1 record at p: 32-byte header, payload, zero padding to 8. */
@@ -299,6 +304,215 @@ static void convert_refuses_a_damaged_log_and_changes_nothing(void)
     free(after);
 }
 
+/* A version 1 segment whose times go back an hour at record 55 (the clock
+ * was set back): converted, it is a version 2 segment, where times never
+ * decrease (resynchronising after damage skips what is more than a second
+ * older than the last good record). Converted as it was, damage to record
+ * 54 made `durlog check` call records 55..69 a torn tail (and --repair cut
+ * them): the records after the step were taken for debris. The converter
+ * gives them the time a version 2 writer would have: the later of theirs
+ * and the previous record's. */
+static void convert_keeps_times_in_order_when_a_clock_went_back(void)
+{
+    struct scratch s;
+    scratch_make(&s);
+    clock_set_back_at = 55;
+    make_v1_log(s.log);
+    clock_set_back_at = UINT64_MAX;
+    durlog_check_report rep;
+    CHECK_OK(durlog_check(s.log, DURLOG_CHECK_CONVERT, &rep));
+    CHECK_EQ_U64(rep.converted, 2);
+    CHECK_EQ_U64(rep.records, 70);
+    /* Times never decrease; the payloads are the same. */
+    durlog_reader *r = fx_reader(s.log, NULL);
+    REQUIRE(r);
+    durlog_record rec;
+    uint64_t n = 0, prev = 0;
+    while (durlog_reader_next(r, &rec) == 0) {
+        unsigned char want[256];
+        size_t len = payload_of(n, want);
+        CHECK(rec.seq == n && rec.len == len && memcmp(rec.data, want, len) == 0);
+        CHECK(rec.time_ns >= prev);
+        prev = rec.time_ns;
+        n++;
+    }
+    CHECK_EQ_U64(n, 70);
+    fx_reader_close(r);
+    /* A payload byte of record 54, the last before the step: damage with
+     * records after it. */
+    uint64_t off = DL_SEG_HEADER_SIZE;
+    for (uint64_t q = 40; q < 54; q++) {
+        unsigned char p[256];
+        off += dl_rec_size(payload_of(q, p));
+    }
+    char path[400];
+    REQUIRE(file_flip_bit(seg_file(path, sizeof path, s.log, 40), off + 16, 2) == 0);
+    CHECK_OK(durlog_check(s.log, 0, &rep));
+    CHECK(rep.damaged);
+    CHECK(!rep.damage_at_tail);
+    if (rep.damage_at_tail)
+        fprintf(stderr, "  %s\n", rep.problem);
+}
+
+/* A closed version 2 log whose tail segment's records carry times half an
+ * hour ahead of the clock (it was set back while the log was closed; by
+ * more than an hour, the writer starts a new segment). The first
+ * writer to open it does not read the records before the tail's checkpoint;
+ * it used to take the clock (an hour before them) for the next record's
+ * time, so times went back within the segment, and damage to the last
+ * record before the restart made `durlog check` call every record appended
+ * after the restart a torn tail (--repair cut them). The writer now finds
+ * the last record's time (by walking the record headers before the
+ * checkpoint) and appends no earlier than it. */
+static void a_clock_set_back_while_closed_does_not_step_times_back(void)
+{
+    struct scratch s;
+    scratch_make(&s);
+    REQUIRE(mkdir(s.log, 0755) == 0);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    uint64_t base = now - 2 * HOUR_NS, ahead = now + HOUR_NS / 2;
+    static unsigned char seg[SEG_CAP];
+    memset(seg, 0, sizeof seg);
+    uint64_t off = DL_SEG_HEADER_SIZE, last_off = 0;
+    for (uint64_t q = 0; q < 10; q++) {
+        unsigned char p[256];
+        size_t len = payload_of(q, p);
+        last_off = off;
+        dl_rec_encode(seg + off, base, q, ahead + q, q, p, (uint32_t)len);
+        off += dl_rec_size(len);
+    }
+    struct dl_seg_header h = { DL_FORMAT_VERSION, 0, SEG_CAP, base, 10, off, DL_SEG_F_CKPT };
+    dl_seg_header_encode(seg, &h);
+    char path[400];
+    REQUIRE(file_write(seg_file(path, sizeof path, s.log, 0), seg, SEG_CAP) == 0);
+
+    durlog *log = fx_writer(s.log, &(durlog_options){ .segment_size = SEG_CAP });
+    REQUIRE(log);
+    for (uint64_t q = 10; q < 20; q++) {
+        char buf[32];
+        int len = snprintf(buf, sizeof buf, "new %" PRIu64, q);
+        CHECK_OK(durlog_append(log, buf, (size_t)len, DURLOG_SYNC, NULL));
+    }
+    CHECK_OK(fx_close(log));
+    durlog_reader *r = fx_reader(s.log, NULL);
+    REQUIRE(r);
+    durlog_record rec;
+    uint64_t n = 0, prev = 0;
+    while (durlog_reader_next(r, &rec) == 0) {
+        CHECK_EQ_U64(rec.seq, n);
+        if (rec.time_ns < prev)
+            fprintf(stderr, "  record %" PRIu64 " is %.1f s older than the one before\n",
+                    n, (double)(prev - rec.time_ns) / 1e9);
+        CHECK(rec.time_ns >= prev);
+        prev = rec.time_ns;
+        n++;
+    }
+    CHECK_EQ_U64(n, 20);
+    fx_reader_close(r);
+    /* Record 9 damaged: records 10..19 follow it. */
+    REQUIRE(file_flip_bit(path, last_off + 16, 1) == 0);
+    durlog_check_report rep;
+    CHECK_OK(durlog_check(s.log, 0, &rep));
+    CHECK(rep.damaged);
+    CHECK(!rep.damage_at_tail);
+    if (rep.damage_at_tail)
+        fprintf(stderr, "  %s\n", rep.problem);
+}
+
+/* A closed log whose tail, segment 0, is version 2 with records 0..9, its
+ * base `base`, the records appended at `at` (and 1 ns apart), checkpointed. */
+static void write_v2_tail(const char *log, uint64_t base, uint64_t at)
+{
+    REQUIRE(mkdir(log, 0755) == 0);
+    static unsigned char seg[SEG_CAP];
+    memset(seg, 0, sizeof seg);
+    uint64_t off = DL_SEG_HEADER_SIZE;
+    for (uint64_t q = 0; q < 10; q++) {
+        unsigned char p[256];
+        size_t len = payload_of(q, p);
+        dl_rec_encode(seg + off, base, q, at + q, q, p, (uint32_t)len);
+        off += dl_rec_size(len);
+    }
+    struct dl_seg_header h = { DL_FORMAT_VERSION, 0, SEG_CAP, base, 10, off, DL_SEG_F_CKPT };
+    dl_seg_header_encode(seg, &h);
+    char path[400];
+    REQUIRE(file_write(seg_file(path, sizeof path, log, 0), seg, SEG_CAP) == 0);
+}
+
+static uint64_t realtime_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Appends record 10 to a log made by write_v2_tail; returns its time, and
+ * whether it went into a new segment (named 10) in *rolled. */
+static uint64_t append_after_v2_tail(const char *log, int *rolled)
+{
+    durlog *w = fx_writer(log, &(durlog_options){ .segment_size = SEG_CAP });
+    if (!w)
+        return 0;
+    CHECK_OK(durlog_append(w, "new 10", 6, DURLOG_SYNC, NULL));
+    CHECK_OK(fx_close(w));
+    char path[400];
+    *rolled = file_exists(seg_file(path, sizeof path, log, 10));
+    durlog_reader *r = fx_reader(log, NULL);
+    if (!r)
+        return 0;
+    durlog_record rec;
+    uint64_t t = 0;
+    CHECK_OK(durlog_reader_seek(r, 10));
+    if (durlog_reader_next(r, &rec) == 0) {
+        CHECK_EQ_U64(rec.seq, 10);
+        t = rec.time_ns;
+    }
+    fx_reader_close(r);
+    return t;
+}
+
+/* A tail segment whose base is 79 hours old (its time offsets end after
+ * 78.2): the next record goes into a new segment, with the clock's time,
+ * never an offset wrapped past 2^48. One 76 hours old still takes it. */
+static void a_tail_based_79_hours_ago_rolls_instead_of_wrapping(void)
+{
+    uint64_t now = realtime_ns();
+    struct scratch s;
+    scratch_make(&s);
+    write_v2_tail(s.log, now - 79 * HOUR_NS, now - 79 * HOUR_NS + 1000);
+    int rolled = 0;
+    uint64_t t = append_after_v2_tail(s.log, &rolled);
+    CHECK(rolled);
+    CHECK(t >= now && t < now + HOUR_NS);
+
+    struct scratch s2;
+    scratch_make(&s2);
+    write_v2_tail(s2.log, now - 76 * HOUR_NS, now - 76 * HOUR_NS + 1000);
+    t = append_after_v2_tail(s2.log, &rolled);
+    CHECK(!rolled);
+    CHECK(t >= now && t < now + HOUR_NS);
+}
+
+/* A tail segment whose base and records are a year ahead of the clock (a
+ * clock set back, or a header made so). Times never decrease within a
+ * segment, so every record appended to it was stamped a year ahead, for as
+ * long as the segment lasted. Now a clock more than an hour behind the
+ * tail's last record starts a new segment, and the record gets the clock's
+ * time. */
+static void a_tail_a_year_ahead_of_the_clock_is_not_continued(void)
+{
+    uint64_t now = realtime_ns(), year = 365 * 24 * HOUR_NS;
+    struct scratch s;
+    scratch_make(&s);
+    write_v2_tail(s.log, now + year, now + year + 1000);
+    int rolled = 0;
+    uint64_t t = append_after_v2_tail(s.log, &rolled);
+    CHECK(rolled);
+    CHECK(t >= now && t < now + HOUR_NS);
+}
+
 static const char *durlog_bin(void)
 {
     const char *bin = getenv("DURLOG_BIN");
@@ -361,4 +575,8 @@ TEST_MAIN(
     RUN(convert_rewrites_version_1_segments_keeping_every_record);
     RUN(convert_refuses_a_damaged_log_and_changes_nothing);
     RUN(the_command_names_old_segments_and_converts_them);
+    RUN(convert_keeps_times_in_order_when_a_clock_went_back);
+    RUN(a_clock_set_back_while_closed_does_not_step_times_back);
+    RUN(a_tail_based_79_hours_ago_rolls_instead_of_wrapping);
+    RUN(a_tail_a_year_ahead_of_the_clock_is_not_continued);
 )
