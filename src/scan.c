@@ -94,6 +94,29 @@ static uint32_t crc_range(void *ctx, const unsigned char *p, uint64_t len)
     return crc_prefix(x, a + len) ^ dl_crc32c_shift(crc_prefix(x, a), len, 0);
 }
 
+/* Whether a record found after damage is one: version 2 stores 4 bits of a
+ * record's number, so over a large stretch of stray bytes some position
+ * passes the checks for some number of the range (about one chance in
+ * 2^36 per position and number tried). A record a writer wrote is followed
+ * by the next one, or by nothing (zeros to `end`, the last byte written);
+ * stray bytes that pass are not, but for odds that are negligible. Version
+ * 1 stores the whole number: nothing to confirm. */
+static int confirmed(const struct dl_seg_fmt *f, const unsigned char *map, uint64_t off,
+                     const struct dl_rec_view *r, uint64_t end, uint64_t limit)
+{
+    if (f->version == DL_FORMAT_V1)
+        return 1;
+    uint64_t next = off + r->size;
+    struct dl_rec_view n;
+    if (next < limit &&
+        dl_rec_check(f, map + next, limit - next, r->seq + 1, &n) == DL_REC_VALID)
+        return 1;
+    for (uint64_t i = next; i < end && i < limit; i++)
+        if (map[i])
+            return 0;
+    return 1;
+}
+
 uint64_t dl_scan_resync(const struct dl_seg_fmt *f, const unsigned char *map, uint64_t bad,
                         uint64_t from, uint64_t end, uint64_t limit, uint64_t min_seq,
                         uint64_t min_time_ns, struct dl_rec_view *rec)
@@ -112,7 +135,8 @@ uint64_t dl_scan_resync(const struct dl_seg_fmt *f, const unsigned char *map, ui
         uint64_t hi = f->version == DL_FORMAT_V1 ? min_seq + DL_RESYNC_SEQ_WINDOW
                                                  : min_seq + (off - bad) / DL_REC_HEADER_SIZE;
         if (dl_rec_find_crc(f, map + off, limit - off, min_seq, hi, min_time, crc_range,
-                            &index, rec) == DL_REC_VALID) {
+                            &index, rec) == DL_REC_VALID &&
+            confirmed(f, map, off, rec, end, limit)) {
             found = off;
             break;
         }
