@@ -41,7 +41,11 @@ int dl_cut_whole(int dirfd, const char *path, const char *name,
 /* Saves the whole file open as fd, which was segment `name` until someone
  * replaced or removed it under a writer, as "<name>.replaced-<inode>": the
  * records writers stored into it since are nowhere else. Returns 1 (and
- * does nothing) if another writer holding the same file saved it already. */
+ * does nothing) if another writer holding the same file saved it already:
+ * that name, or "<name>.replaced-<inode>.<n>", holds the same bytes. A side
+ * file of that name with other bytes (an older file that had the same inode
+ * number: numbers are reused) is left alone, and the first free ".<n>" is
+ * used. */
 int dl_save_orphan(int dirfd, const char *path, const char *name, int fd,
                    const struct dl_owner *owner, char side[DL_SIDE_NAME_MAX],
                    char *err, size_t errlen);

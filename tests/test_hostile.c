@@ -11,8 +11,10 @@
  *  - a tail replaced by cp + mv under a writer that appends at `kernel`: the
  *    close (or the roll away from it) fails, and the old file is saved as
  *    <segment>.replaced-<inode> with every record the handle was told it
- *    appended; the same for a rolled segment removed before it was sealed,
- *    and a sync append after a rolled segment was replaced is refused;
+ *    appended (in <segment>.replaced-<inode>.1 when an older side file has
+ *    that name: inode numbers are reused); the same for a rolled segment
+ *    removed before it was sealed, and a sync append after a rolled segment
+ *    was replaced is refused;
  *  - durlog_info.missing counts records no segment file holds;
  *  - durlog_check tells writers (a shared hold of the directory's lock)
  *    from another repair (an exclusive one), ignores the record writers are
@@ -388,6 +390,50 @@ static void kernel_appends_into_a_tail_replaced_by_cp_and_mv_are_saved_when_clos
     CHECK(end_rc == DURLOG_EEND ||
           (end_rc == DURLOG_ECORRUPT && strstr(durlog_reader_errmsg(r), "missing")));
     fx_reader_close(r);
+}
+
+/* Inode numbers are reused: on ext4 the next file created once a replaced
+ * segment's old file is gone (the next copy put over the same segment, say)
+ * often gets its number, so when that file is replaced in turn, the side
+ * file of the first ("<segment>.replaced-<inode>", saved with other records)
+ * is already under the name its save wants. Here, as the tail is replaced
+ * under a `kernel` writer, such a file is planted (the copy's bytes: records
+ * 0..9 only). durlog_close returns DURLOG_EFAILED and records 0..19 are
+ * saved all the same, in "<segment>.replaced-<inode>.1"; the planted file is
+ * left as it was. (Before the fix, the name taken counted as "saved already
+ * by another writer holding the same file", and records 10..19, which no
+ * other file holds, were lost: test_accidents failed about 1 run in 50.) */
+static void a_replaced_tail_is_saved_even_where_its_inode_number_names_an_older_side_file(void)
+{
+    struct scratch s;
+    struct model m;
+    uint64_t ino;
+    durlog *w = tail_replaced_under_a_kernel_writer(&s, &m, 4207, &ino);
+    REQUIRE(w);
+    char seg[400], planted[500], name[DL_SEG_NAME_LEN + 1];
+    seg_file(seg, sizeof seg, s.log, 0);
+    seg_name_of(name, 0);
+    snprintf(planted, sizeof planted, "%s/%s.replaced-%" PRIu64, s.log, name, ino);
+    size_t len = 0, plen = 0;
+    unsigned char *copy = file_read(seg, &len);
+    REQUIRE(copy);
+    REQUIRE(file_write(planted, copy, len) == 0);
+    CHECK_RC(fx_close(w), DURLOG_EFAILED);
+
+    unsigned char *left = file_read(planted, &plen);
+    CHECK(left && plen == len && memcmp(left, copy, len) == 0);
+    free(left);
+    free(copy);
+    char path[520];
+    snprintf(path, sizeof path, "%s.1", planted);
+    unsigned char *saved = file_read(path, &plen);
+    if (!saved)
+        fprintf(stderr, "  %s was not saved: records 10..19 are in no file\n", path);
+    CHECK(saved != NULL);
+    if (saved)
+        CHECK_EQ_U64(frames_match(&m, saved, plen, 0, 20), 20);
+    free(saved);
+    CHECK_EQ_U64(count_named(s.log, ".replaced"), 2);
 }
 
 /* A writer on the new scratch log s whose 4096-byte segments hold 12 of the
@@ -1779,6 +1825,7 @@ TEST_MAIN(
     RUN(a_tail_overwritten_in_place_under_a_writer_fails_the_next_append);
     RUN(an_old_coordination_file_written_over_the_live_one_fails_the_next_append);
     RUN(kernel_appends_into_a_tail_replaced_by_cp_and_mv_are_saved_when_close_fails);
+    RUN(a_replaced_tail_is_saved_even_where_its_inode_number_names_an_older_side_file);
     RUN(a_roll_away_from_a_tail_replaced_by_cp_and_mv_fails_and_saves_it);
     RUN(close_fails_and_saves_a_rolled_segment_removed_before_its_seal);
     RUN(a_sync_append_after_a_rolled_segment_was_replaced_fails_and_saves_it);
