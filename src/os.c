@@ -487,8 +487,11 @@ void dl_prefault(unsigned char *map, uint64_t from, uint64_t to, int for_write)
     uint64_t start = dl_page_floor(from); /* madvise takes whole pages */
     if (to <= start)
         return;
-    madvise(map + start, (size_t)(to - start),
-            for_write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
+    if (madvise(map + start, (size_t)(to - start),
+                for_write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ) != 0)
+        return; /* a page that could not be read or allocated (EIO, a file
+                   cut short, an old kernel): a load would fault there, and
+                   fail the log now rather than when an append needs it */
     /* A load from each page. On a virtual machine whose host maps guest
      * memory lazily (shadow or nested page tables), madvise fills only the
      * guest's page tables: the first access to each page from user space

@@ -256,7 +256,8 @@ void dl_sleep_ns(uint64_t ns);
  * call (MADV_POPULATE_WRITE or, without for_write, MADV_POPULATE_READ;
  * Linux 5.14+), so that appends do not fault one page at a time, then loads
  * one byte of each page (a virtual machine's host may map a page only at its
- * first access). A hint: the madvise does nothing where the kernel lacks it.
+ * first access) once the madvise has succeeded. A hint: nothing happens where
+ * the kernel lacks the madvise, or where it fails.
  * The range must be allocated in the file and mapped (a load past the file's
  * end raises SIGBUS: guard.h). Pages faulted in for writing are dirty (see
  * dl_prefault_for_write). */
