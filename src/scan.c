@@ -94,6 +94,11 @@ static uint32_t crc_range(void *ctx, const unsigned char *p, uint64_t len)
     return crc_prefix(x, a + len) ^ dl_crc32c_shift(crc_prefix(x, a), len, 0);
 }
 
+/* How many numbers a resynchronisation may try before a record it finds
+ * must be confirmed (below): 2^12 tries pass stray bytes' CRC with odds of
+ * 2^12 / 2^32, under one in a million. */
+#define DL_RESYNC_UNCONFIRMED 4096u
+
 /* Whether a record found after damage is one: version 2 stores 4 bits of a
  * record's number, so over a large stretch of stray bytes some position
  * passes the checks for some number of the range (about one chance in
@@ -128,15 +133,23 @@ uint64_t dl_scan_resync(const struct dl_seg_fmt *f, const unsigned char *map, ui
     uint64_t off = (from + align - 1) & ~(align - 1);
     uint64_t found = UINT64_MAX;
     struct crc_index index = { .map = map, .base = off < limit ? off : limit, .limit = limit };
+    /* The numbers tried so far, over 16 (a version 2 record stores 4 bits):
+     * each passes the CRC of stray bytes with one chance in 2^32. */
+    uint64_t tried = 0;
     for (; off < end && off + hsize <= limit; off += align) {
         /* Version 1 stores the number: stray bytes that pass the CRC (one
          * chance in 2^32) must also carry a plausible one. Version 2: no
          * more records than fit between the damage and here. */
         uint64_t hi = f->version == DL_FORMAT_V1 ? min_seq + DL_RESYNC_SEQ_WINDOW
                                                  : min_seq + (off - bad) / DL_REC_HEADER_SIZE;
+        tried += (hi - min_seq) / 16 + 1;
+        /* Until the search has tried 2^12 numbers (a chance below 1 in a
+         * million that stray bytes passed), a record found stands on its
+         * own: one between two damaged records (two flipped bytes) is
+         * found. Past that, over larger damage, it must be confirmed. */
         if (dl_rec_find_crc(f, map + off, limit - off, min_seq, hi, min_time, crc_range,
                             &index, rec) == DL_REC_VALID &&
-            confirmed(f, map, off, rec, end, limit)) {
+            (tried <= DL_RESYNC_UNCONFIRMED || confirmed(f, map, off, rec, end, limit))) {
             found = off;
             break;
         }
