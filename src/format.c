@@ -161,6 +161,13 @@ void dl_rec_seal(unsigned char *dst, uint64_t base_ns, uint64_t seq, uint64_t du
     dl_put32(dst + DL_RECH_CRC, rec_crc(dst, seq, len));
 }
 
+void dl_rec_unseal(unsigned char *dst, uint64_t base_ns)
+{
+    dl_put32(dst + DL_RECH_LEN, dl_rec_len(dst));
+    dl_put64(dst + DL_RECH_DIST, base_ns + (dl_get64(dst + DL_RECH_DIST) >> 16));
+    dl_put32(dst + DL_RECH_CRC, 0);
+}
+
 void dl_rec_encode(unsigned char *dst, uint64_t base_ns, uint64_t seq, uint64_t time_ns,
                    uint64_t durable_before, const void *payload, uint32_t len)
 {

@@ -228,6 +228,11 @@ static inline void dl_rec_frame_set_time(unsigned char *frame, uint64_t time_ns)
     dl_put64(frame + DL_RECH_DIST, time_ns);
 }
 void dl_rec_seal(unsigned char *dst, uint64_t base_ns, uint64_t seq, uint64_t durable_before);
+/* Makes a record sealed for a segment of base base_ns a framed one again
+ * (its time absolute, no number): buffered records whose write failed stay
+ * buffered, to be sealed again, perhaps for another segment, by a later
+ * flush. */
+void dl_rec_unseal(unsigned char *dst, uint64_t base_ns);
 /* A framed or sealed record's payload length. */
 static inline uint32_t dl_rec_len(const unsigned char *rec)
 {

@@ -268,6 +268,15 @@ static int put_record(durlog *log, const void *data, uint32_t len,
     return 0;
 }
 
+/* A run of frames sealed for the tail whose write did not happen: framed
+ * again, for the next flush to seal (sealing replaced each one's time with
+ * its offset from this segment's base). */
+static void unseal_run(unsigned char *frames, size_t run, uint64_t base)
+{
+    for (size_t p = 0; p < run; p += dl_rec_size(dl_rec_len(frames + p)))
+        dl_rec_unseal(frames + p, base);
+}
+
 /* Records buffered frames: each run that fits in the tail segment is sealed
  * in place (sequence number, durable mark, CRC) and handed to the kernel in
  * one pwrite. A write of whole pages is cheaper than stores through the
@@ -306,11 +315,13 @@ int dl_flush_buffer_locked(durlog *log)
         uint64_t at = sh->tail_off;
         sh->reserve_end = at + run;
         if (dl_view_lost(log)) {
+            unseal_run(log->buf.data + off, run, base);
             rc = dl_failed_state(log);
             break;
         }
         rc = dl_pwrite_all(log->tail.cur.fd, log->buf.data + off, run, (off_t)at);
         if (rc) {
+            unseal_run(log->buf.data + off, run, base);
             /* Part of the run may be in the file: erase it, so that nothing
              * past the tail is ever left non-zero. */
             dl_seg_refresh_size(&log->tail.cur);

@@ -365,6 +365,27 @@ static void a_record_between_two_damaged_ones_is_found(void)
     CHECK_EQ_U64(sc.later_max_seq, 10);
 }
 
+/* A buffered record sealed for one segment whose write failed is framed
+ * again (dl_rec_unseal) and sealed for another segment and number: the same
+ * record as one encoded there directly (its time kept). */
+static void an_unsealed_record_seals_again_elsewhere(void)
+{
+    unsigned char a[64], b[64];
+    memset(a, 0, sizeof a);
+    memset(b, 0, sizeof b);
+    dl_rec_frame(b, BASE + 5555, "retry me", 8);
+    dl_rec_seal(b, BASE, 17, 10);
+    dl_rec_unseal(b, BASE);
+    CHECK_EQ_U64(dl_rec_frame_time(b), BASE + 5555);
+    dl_rec_seal(b, BASE + 1000, 40, 39);
+    dl_rec_encode(a, BASE + 1000, 40, BASE + 5555, 39, "retry me", 8);
+    CHECK(memcmp(a, b, dl_rec_size(8)) == 0);
+    struct dl_rec_view v;
+    const struct dl_seg_fmt other = { DL_FORMAT_VERSION, BASE + 1000 };
+    REQUIRE(dl_rec_check(&other, b, sizeof b, 40, &v) == DL_REC_VALID);
+    CHECK_EQ_U64(v.time_ns, BASE + 5555);
+}
+
 /* Version 1, as the previous version wrote it (fields placed by hand). */
 static void version_1_records_are_still_read(void)
 {
@@ -432,6 +453,7 @@ TEST_MAIN(
     RUN(records_after_damage_are_not_each_charged_a_pass_over_the_segment);
     RUN(stray_bytes_are_never_taken_for_a_record);
     RUN(a_record_between_two_damaged_ones_is_found);
+    RUN(an_unsealed_record_seals_again_elsewhere);
     RUN(version_1_records_are_still_read);
     RUN(segment_headers_of_both_versions_decode);
 )
