@@ -123,6 +123,11 @@ enum durlog_error {
                                 state (then they return DURLOG_EFAILED).
                                 Every other error of an append means
                                 nothing was appended. */
+    DURLOG_ETRIMMED = -1012, /* reader, seek, cursor: the record asked for
+                                was removed by retention or a trim (it is
+                                below the log's first record, which
+                                durlog_reader_get_info reports); seek to
+                                the first record to go on, knowingly */
 };
 
 /* Text for any code returned by this library (durlog's own or -errno). The

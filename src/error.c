@@ -28,6 +28,8 @@ const char *durlog_strerror(int err)
                                  "failed: the new name might not survive a power loss";
     case DURLOG_ENOTDURABLE: return "appended, but not known to have reached the level asked "
                                     "(do not append it again; wait or flush to retry)";
+    case DURLOG_ETRIMMED: return "record removed by retention or a trim (below the log's "
+                                 "first record)";
     default:
         break;
     }

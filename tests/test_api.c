@@ -278,7 +278,7 @@ static void one_code_per_condition(void)
     /* Every durlog code has its own text; errno codes get strerror's. */
     static const int own[] = { DURLOG_ECORRUPT, DURLOG_EFORMAT, DURLOG_EFAILED,
                                DURLOG_EEND, DURLOG_ENOTFOUND, DURLOG_EDIRSYNC,
-                               DURLOG_ENOTDURABLE };
+                               DURLOG_ENOTDURABLE, DURLOG_ETRIMMED };
     for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) {
         CHECK(strcmp(durlog_strerror(own[i]), "unknown error") != 0);
         for (size_t j = 0; j < i; j++)
