@@ -851,7 +851,9 @@ const char *durlog_cursor_name(const durlog_cursor *c);
  * mix, never a damaged file. Going back (a rewind) is allowed. Concurrent
  * commits of one cursor (from any processes): the last rename wins.
  * Errors: -EINVAL (NULL cursor; next_seq past the log's next_seq: a
- * position no record has reached); the errors of opening a reader on the
+ * position no record has reached; the log is looked at only when next_seq
+ * is past the end this handle last saw, so a log a repair cut shorter
+ * since is not noticed until then); the errors of opening a reader on the
  * log (durlog_reader_open) and of durlog_reader_get_info, when next_seq is
  * past what this handle already knew the log to hold; the errors of
  * durlog_put_buffer (-EACCES, -ENOSPC, -EDQUOT, -EIO, ...: the old

@@ -351,6 +351,7 @@ static int each_cursor(int dirfd, int (*fn)(void *arg, const char *file), void *
 
 struct floor_walk {
     int dirfd;
+    const char *path;
     uint64_t min_seq;
     char *err;
     size_t errlen;
@@ -360,8 +361,7 @@ static int floor_one(void *arg, const char *file)
 {
     struct floor_walk *w = arg;
     uint64_t seq, time_ns;
-    int rc = cursor_read(w->dirfd, "the log directory", file, &seq, &time_ns, w->err,
-                         w->errlen);
+    int rc = cursor_read(w->dirfd, w->path, file, &seq, &time_ns, w->err, w->errlen);
     if (rc == DURLOG_ENOTFOUND)
         return 0; /* deleted since the listing: it holds nothing back */
     if (rc == 0 && seq < w->min_seq)
@@ -369,9 +369,10 @@ static int floor_one(void *arg, const char *file)
     return rc;
 }
 
-int dl_cursors_floor(int dirfd, uint64_t *min_seq, char *err, size_t errlen)
+int dl_cursors_floor(int dirfd, const char *path, uint64_t *min_seq, char *err,
+                     size_t errlen)
 {
-    struct floor_walk w = { dirfd, UINT64_MAX, err, errlen };
+    struct floor_walk w = { dirfd, path, UINT64_MAX, err, errlen };
     int rc = each_cursor(dirfd, floor_one, &w);
     if (rc)
         return rc;

@@ -227,7 +227,7 @@ static void expect_damage(struct scratch *s, int want, void (*damage)(const char
     int dirfd = open(s->log, O_RDONLY | O_DIRECTORY);
     uint64_t floor = 0;
     char err[256] = "";
-    CHECK_RC(dl_cursors_floor(dirfd, &floor, err, sizeof err), want);
+    CHECK_RC(dl_cursors_floor(dirfd, s->log, &floor, err, sizeof err), want);
     CHECK(strstr(err, "cursor.c") != NULL);
     close(dirfd);
 }
@@ -284,7 +284,7 @@ static void retention_floor_is_the_lowest_cursor(void)
     REQUIRE(dirfd >= 0);
     uint64_t floor = 0;
     char err[256];
-    CHECK_OK(dl_cursors_floor(dirfd, &floor, err, sizeof err));
+    CHECK_OK(dl_cursors_floor(dirfd, s.log, &floor, err, sizeof err));
     CHECK_EQ_U64(floor, UINT64_MAX);
     CHECK_OK(cursor_set(s.log, "x", 12));
     CHECK_OK(cursor_set(s.log, "y", 7));
@@ -293,13 +293,13 @@ static void retention_floor_is_the_lowest_cursor(void)
     char path[512];
     CHECK(file_write(log_file(path, sizeof path, s.log, "cursor..hidden"), "x", 1) == 0);
     CHECK(file_write(log_file(path, sizeof path, s.log, "cursorless"), "x", 1) == 0);
-    CHECK_OK(dl_cursors_floor(dirfd, &floor, err, sizeof err));
+    CHECK_OK(dl_cursors_floor(dirfd, s.log, &floor, err, sizeof err));
     CHECK_EQ_U64(floor, 7);
     CHECK_OK(durlog_cursor_delete(s.log, "y"));
-    CHECK_OK(dl_cursors_floor(dirfd, &floor, err, sizeof err));
+    CHECK_OK(dl_cursors_floor(dirfd, s.log, &floor, err, sizeof err));
     CHECK_EQ_U64(floor, 12);
     CHECK_OK(cursor_set(s.log, "x", 0));
-    CHECK_OK(dl_cursors_floor(dirfd, &floor, err, sizeof err));
+    CHECK_OK(dl_cursors_floor(dirfd, s.log, &floor, err, sizeof err));
     CHECK_EQ_U64(floor, 0);
     close(dirfd);
 }
