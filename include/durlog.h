@@ -818,9 +818,11 @@ typedef struct durlog_cursor durlog_cursor;
 enum durlog_cursor_flags {
     DURLOG_CURSOR_CREATE = 1, /* create the cursor, at the log's first
                                  record, if it does not exist (the new file
-                                 is durable when the open returns); two
-                                 processes creating the same cursor at the
-                                 same moment both write that position */
+                                 is durable when the open returns). Never
+                                 replaces one: if another process made it
+                                 meanwhile, its position is read (except on
+                                 a file system without O_TMPFILE, where the
+                                 creation is a put, which replaces) */
 };
 
 /* Opens cursor `name` of the log at log_path and reads its committed

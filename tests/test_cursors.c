@@ -13,6 +13,8 @@
  *  - a commit killed (SIGKILL) at each system call it makes: the cursor
  *    then reads as the last acknowledged position or the one in flight,
  *    never older, never damaged;
+ *  - creation: never over a cursor another process made meanwhile; killed
+ *    at each call, it leaves no cursor or a whole one;
  *  - power loss before each system call of a run of commits (the put
  *    model, tests/lib/putloss.h): the same, in every crash state; with a
  *    disk that lies about fsync the model finds states that break it.
@@ -431,6 +433,90 @@ static void commit_killed_at_each_call_keeps_old_or_new(void)
            kill_at - 1, old_seen, new_seen);
 }
 
+/* ---- creation ---- */
+
+static const char *race_log;
+static int raced;
+
+/* The link of a creating open, after another process made the cursor (at
+ * 7) meanwhile: done here, just before the real link, with the real calls. */
+static int link_after_another_made_it(int od, const char *on, int nd, const char *nn,
+                                      int flags)
+{
+    tu_restore_os();
+    raced = cursor_set(race_log, "r", 7) == 0;
+    return dl_os_real.linkat(od, on, nd, nn, flags);
+}
+
+static void create_never_overwrites_a_cursor_made_meanwhile(void)
+{
+    struct scratch s;
+    REQUIRE(make_log(&s, 10, 0) == 0);
+    race_log = s.log;
+    raced = 0;
+    dl_os.linkat = link_after_another_made_it;
+    durlog_cursor *c;
+    int rc = durlog_cursor_open(s.log, "r", DURLOG_CURSOR_CREATE, &c);
+    tu_restore_os();
+    REQUIRE(raced);
+    CHECK_OK(rc);
+    if (rc == 0) {
+        CHECK_EQ_U64(durlog_cursor_seq(c), 7);
+        durlog_cursor_close(c);
+    }
+    CHECK_EQ_U64(cursor_at(s.log, "r"), 7);
+}
+
+/* Creates cursor "n", dying as the kill_at-th system call starts. */
+static int killed_create_main(void *arg)
+{
+    (void)arg;
+    durlog_cursor *c;
+    tu_faults_arm(TU_E_ANY, TU_F_KILL, kill_at, 0);
+    tu_faults_install(~0u);
+    int rc = durlog_cursor_open(kill_log, "n", DURLOG_CURSOR_CREATE, &c);
+    tu_restore_os();
+    if (rc == 0)
+        durlog_cursor_close(c);
+    return rc == 0 ? 0 : 1;
+}
+
+/* A creation killed at each of its calls leaves no cursor or a whole one at
+ * the log's first record, never a damaged file. */
+static void create_killed_at_each_call_leaves_none_or_a_whole_one(void)
+{
+    struct scratch s;
+    REQUIRE(make_log(&s, 10, 0) == 0);
+    kill_log = s.log;
+    int completed = 0, none = 0, made = 0;
+    for (kill_at = 1; kill_at < 400 && !completed; kill_at++) {
+        int status = tu_wait(tu_fork(killed_create_main, NULL));
+        durlog_cursor *c;
+        int rc = durlog_cursor_open(s.log, "n", 0, &c);
+        CHECK(rc == 0 || rc == DURLOG_ENOTFOUND);
+        if (rc == 0) {
+            CHECK_EQ_U64(durlog_cursor_seq(c), 0);
+            durlog_cursor_close(c);
+            made++;
+            CHECK_OK(durlog_cursor_delete(s.log, "n"));
+        } else {
+            none++;
+        }
+        if (WIFEXITED(status)) {
+            CHECK(tu_exited_ok(status));
+            CHECK_OK(rc);
+            completed = 1;
+        } else {
+            CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+        }
+    }
+    CHECK(completed);
+    CHECK(none > 0);
+    CHECK(made > 1); /* killed after the link, and the run that completed */
+    printf("  %" PRIu64 " kill points: %d left no cursor, %d a whole one\n", kill_at - 1,
+           none, made);
+}
+
 /* ---- power loss during commits ---- */
 
 static struct {
@@ -509,4 +595,6 @@ TEST_MAIN({
     RUN(reader_starts_at_cursor_and_reports_trimmed_records);
     RUN(commit_killed_at_each_call_keeps_old_or_new);
     RUN(commit_survives_power_loss_at_each_call);
+    RUN(create_never_overwrites_a_cursor_made_meanwhile);
+    RUN(create_killed_at_each_call_leaves_none_or_a_whole_one);
 })
