@@ -11,8 +11,7 @@
  * at any moment leaves the old file or the new one, complete. Creating one
  * (DURLOG_CURSOR_CREATE) links a file written unnamed instead, since a link,
  * unlike a rename, never replaces a cursor another process made meanwhile.
- * The CRC is
- * there for what the put path cannot rule out: a disk or a person that
+ * The CRC is there for what neither can rule out: a disk or a person that
  * damages the file later. A file that fails it is DURLOG_ECORRUPT, never
  * position 0 (which would replay the whole log) nor a guess.
  *
