@@ -45,6 +45,7 @@ extern const struct cli_command cli_cmd_convert;
 extern const struct cli_command cli_cmd_tail;
 extern const struct cli_command cli_cmd_put;
 extern const struct cli_command cli_cmd_bench;
+extern const struct cli_command cli_cmd_cursor;
 
 /* What runs each subcommand (its struct cli_command's `run`). */
 int cli_run_append(const struct cli_command *cmd, int argc, char **argv);
@@ -55,6 +56,7 @@ int cli_run_convert(const struct cli_command *cmd, int argc, char **argv);
 int cli_run_tail(const struct cli_command *cmd, int argc, char **argv);
 int cli_run_put(const struct cli_command *cmd, int argc, char **argv);
 int cli_run_bench(const struct cli_command *cmd, int argc, char **argv);
+int cli_run_cursor(const struct cli_command *cmd, int argc, char **argv);
 
 /* ---- cli_util.c ---- */
 
@@ -125,6 +127,15 @@ int cli_open_reader_info(const struct cli_command *cmd, const char *path,
  * first. Returns 0, or 1 after reporting the write error (silently for
  * EPIPE: whoever read our output has gone, as with `| head`). */
 int cli_check_stdout(const struct cli_command *cmd, int flush);
+
+/* ---- cmd_cursor.c ---- */
+
+/* Prints the cursors of the log at path with their lag: as `durlog cursor
+ * LOG list` does, or with in_info as `durlog info` does (text: a
+ * "cursors: N" line first; json: `,"cursors":[...]` to end its object).
+ * Returns 0, or the exit status 1 after reporting. */
+int cli_print_cursors(const struct cli_command *cmd, const char *path,
+                      enum cli_format format, int in_info);
 
 /* ---- output.c ---- */
 

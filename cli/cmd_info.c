@@ -2,7 +2,8 @@
  * cmd_info.c - `durlog info [-o text|json] LOG`.
  *
  * Prints what durlog_reader_get_info() reports about a log: its segments, the
- * range of sequence numbers it holds, its size, and how far it is durable.
+ * range of sequence numbers it holds, its size, and how far it is durable;
+ * then its named cursors and how far behind each is.
  * It opens only a reader, so it needs only read access and may run while
  * writers append.
  */
@@ -49,7 +50,7 @@ static void print_json(const durlog_info *info)
     else
         printf("\"last_seq\":null,");
     printf("\"next_seq\":%" PRIu64 ",\"durable_seq\":%" PRIu64
-           ",\"bytes\":%" PRIu64 ",\"disk_bytes\":%" PRIu64 ",\"missing\":%" PRIu64 "}\n",
+           ",\"bytes\":%" PRIu64 ",\"disk_bytes\":%" PRIu64 ",\"missing\":%" PRIu64,
            info->next_seq, info->durable_seq, info->bytes, info->disk_bytes, info->missing);
 }
 
@@ -79,7 +80,12 @@ int cli_run_info(const struct cli_command *cmd, int argc, char **argv)
         print_json(&info);
     else
         print_text(&info);
-    status = cli_check_stdout(cmd, 1);
+    /* The cursors and how far behind each is (the object's last field). */
+    status = cli_print_cursors(cmd, path, format, 1);
+    if (format == CLI_FORMAT_JSON)
+        printf("}\n");
+    if (status == 0)
+        status = cli_check_stdout(cmd, 1);
     durlog_reader_close(r);
     return status;
 }

@@ -52,12 +52,22 @@ const struct cli_command cli_cmd_append = {
 
 const struct cli_command cli_cmd_cat = {
     .name = "cat",
-    .synopsis = "[--from SEQ] [-n COUNT] [-o text|json] LOG",
+    .synopsis = "[--from SEQ | --cursor NAME] [-n COUNT] [-o text|json] LOG",
     .summary = "Print the records of LOG, oldest first.",
     .details =
         "Options:\n"
         "  --from SEQ           start at sequence number SEQ (default: the\n"
         "                       first record still in the log)\n"
+        "  --cursor NAME        start at cursor NAME (made at the log's first\n"
+        "                       record if there is none) and, after every\n"
+        "                       1000 records and at the end, once they have\n"
+        "                       left for standard output, commit the position\n"
+        "                       past them: a run killed at any moment prints\n"
+        "                       at most that last batch again when run anew\n"
+        "                       (at-least-once). A failed write (the reader\n"
+        "                       went away) commits nothing more and exits 1.\n"
+        "                       Records retention removed before the cursor\n"
+        "                       consumed them: exit 1, saying how many\n"
         "  -n, --count COUNT    print at most COUNT records\n"
         RECORD_OUTPUT_HELP,
     .run = cli_run_cat,
@@ -91,13 +101,42 @@ const struct cli_command cli_cmd_info = {
         "log is empty); next seq (the number the next record will get);\n"
         "durable seq (records below it are known to be on stable storage);\n"
         "bytes (of records, headers included); disk bytes (the segment\n"
-        "files' size on disk).\n"
+        "files' size on disk); cursors (see `durlog help cursor`), each with\n"
+        "its seq and lag in records and bytes (json: \"cursors\", an array).\n"
         "\n"
         "Options:\n"
         "  -o, --output FORMAT  text (default; `key: value` lines) or json\n"
         "                       (one object; last_seq is null when empty)\n"
         "  -h, --help           show this help\n",
     .run = cli_run_info,
+};
+
+const struct cli_command cli_cmd_cursor = {
+    .name = "cursor",
+    .synopsis = "[-o text|json] LOG list|get NAME|set NAME SEQ|delete NAME",
+    .summary = "List, read, set or delete the named cursors of LOG.",
+    .details =
+        "A cursor is a consumer's durable position in LOG: the seq of the next\n"
+        "record to consume (`durlog cat --cursor NAME` reads from it and\n"
+        "commits it). Retention keeps the records a cursor has not consumed.\n"
+        "Names: 1 to 64 characters of A-Z a-z 0-9 . _ -, not starting with '.'.\n"
+        "\n"
+        "Actions:\n"
+        "  list             each cursor: its seq, its lag (records and bytes\n"
+        "                   from it to the end), when it was committed, and\n"
+        "                   BEHIND when retention removed records it had not\n"
+        "                   consumed\n"
+        "  get NAME         print its seq\n"
+        "  set NAME SEQ     commit SEQ (at most the log's next seq), creating\n"
+        "                   the cursor if needed; replaces a damaged cursor\n"
+        "                   file\n"
+        "  delete NAME      remove it (it no longer holds records back)\n"
+        "\n"
+        "Options:\n"
+        "  -o, --output FORMAT  text (default) or json (list: one object per\n"
+        "                       cursor and line)\n"
+        "  -h, --help           show this help\n",
+    .run = cli_run_cursor,
 };
 
 const struct cli_command cli_cmd_check = {

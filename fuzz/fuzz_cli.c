@@ -45,6 +45,7 @@ int durlog_cli_main(int argc, char **argv);
 #include "../cli/cmd_append.c"
 #include "../cli/cmd_cat.c"
 #include "../cli/cmd_check.c"
+#include "../cli/cmd_cursor.c"
 #include "../cli/cmd_info.c"
 #include "../cli/cmd_put.c"
 #include "../cli/cmd_bench.c"

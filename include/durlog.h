@@ -789,6 +789,131 @@ uint64_t durlog_reader_skipped(const durlog_reader *r);
 const char *durlog_reader_errmsg(const durlog_reader *r);
 
 /* ---------------------------------------------------------------------------
+ * Named cursors: durable consumer positions, kept in the log directory (one
+ * small file per cursor, "cursor.NAME", docs/FORMAT.md), so that a consumer
+ * can stop, be killed or lose power and go on where it left off. A cursor
+ * needs no writer handle: a process that only reads the log (with write
+ * access to its directory, to commit) opens, reads and commits cursors.
+ *
+ * A cursor's position is the sequence number of the next record to consume
+ * (Kafka's convention): a consumer commits seq + 1 once it is done with
+ * record seq. What it consumed after its last commit it sees again after a
+ * crash: consumption is at-least-once.
+ *
+ * Names: 1 to DURLOG_CURSOR_NAME_MAX characters from [A-Za-z0-9._-], not
+ * starting with '.'; any other is -EINVAL with a message.
+ *
+ * Retention keeps the records a cursor has not committed past (within its
+ * cap); a reader that starts at a cursor whose records were removed anyway
+ * is told so (DURLOG_ETRIMMED, durlog_reader_seek_cursor), never moved on
+ * silently.
+ *
+ * Messages: durlog_cursor_errmsg() for a handle's last failure; the
+ * functions without a handle (open, delete, list) set durlog_last_errmsg().
+ */
+typedef struct durlog_cursor durlog_cursor;
+
+#define DURLOG_CURSOR_NAME_MAX 64
+
+enum durlog_cursor_flags {
+    DURLOG_CURSOR_CREATE = 1, /* create the cursor, at the log's first
+                                 record, if it does not exist (the new file
+                                 is durable when the open returns). Never
+                                 replaces one: if another process made it
+                                 meanwhile, its position is read (except on
+                                 a file system without O_TMPFILE, where the
+                                 creation is a put, which replaces) */
+};
+
+/* Opens cursor `name` of the log at log_path and reads its committed
+ * position (durlog_cursor_seq). One thread at a time per handle.
+ * Errors: -EINVAL (NULL argument, a bad name, unknown flag bits);
+ * DURLOG_ENOTFOUND (no such cursor, without DURLOG_CURSOR_CREATE);
+ * DURLOG_ECORRUPT (the cursor file is damaged, truncated or not a cursor
+ * file: the message names it; it is never read as position 0);
+ * DURLOG_EFORMAT (a cursor file of a version this library does not read);
+ * -errno of opening the log directory or reading the file (-ENOENT: no
+ * log directory, -EACCES, -EMFILE, -EIO, ...); with DURLOG_CURSOR_CREATE,
+ * DURLOG_EFORMAT (log_path holds no log), the errors of listing the log's
+ * segments and those of durlog_cursor_commit; -ENOMEM. */
+int durlog_cursor_open(const char *log_path, const char *name, int flags,
+                       durlog_cursor **out);
+
+/* The committed position: the next record to consume. As read at open, or
+ * as last committed through this handle (UINT64_MAX for NULL). */
+uint64_t durlog_cursor_seq(const durlog_cursor *c);
+
+/* The cursor's name ("" for NULL). */
+const char *durlog_cursor_name(const durlog_cursor *c);
+
+/* Commits next_seq as the cursor's position. When it returns 0 the new
+ * position is on stable storage (the file is replaced atomically through
+ * the put path: written, fsynced, renamed, directory fsynced): a crash or
+ * power loss at any moment leaves the old position or the new one, never a
+ * mix, never a damaged file. Going back (a rewind) is allowed. Concurrent
+ * commits of one cursor (from any processes): the last rename wins.
+ * Errors: -EINVAL (NULL cursor; next_seq past the log's next_seq: a
+ * position no record has reached; the log is looked at only when next_seq
+ * is past the end this handle last saw, so a log a repair cut shorter
+ * since is not noticed until then); the errors of opening a reader on the
+ * log (durlog_reader_open) and of durlog_reader_get_info, when next_seq is
+ * past what this handle already knew the log to hold; the errors of
+ * durlog_put_buffer (-EACCES, -ENOSPC, -EDQUOT, -EIO, ...: the old
+ * position stays); DURLOG_EDIRSYNC (the new position is in place but its
+ * directory's fsync failed: a power loss may bring the old one back).
+ * durlog_cursor_seq() moves only when the commit returns 0. */
+int durlog_cursor_commit(durlog_cursor *c, uint64_t next_seq);
+
+/* The last failure's message on this handle ("no error" before any). */
+const char *durlog_cursor_errmsg(const durlog_cursor *c);
+
+void durlog_cursor_close(durlog_cursor *c);
+
+/* Removes cursor `name` (its file, then an fsync of the directory), so that
+ * it no longer holds records back.
+ * Errors: -EINVAL (NULL argument, bad name); DURLOG_ENOTFOUND (no such
+ * cursor); -errno of opening the directory, removing the file or syncing
+ * the directory (-EACCES, -EIO, ...). */
+int durlog_cursor_delete(const char *log_path, const char *name);
+
+/* One cursor, as durlog_cursor_list() reports it. */
+typedef struct durlog_cursor_info {
+    char name[DURLOG_CURSOR_NAME_MAX + 1];
+    int status;             /* 0, or the error reading its file
+                               (DURLOG_ECORRUPT, DURLOG_EFORMAT, -EACCES, ...):
+                               the fields below are then 0 */
+    uint64_t seq;           /* committed position: next record to consume */
+    uint64_t commit_time_ns;/* when it was committed, ns since the epoch */
+    uint64_t lag_records;   /* records in the log from seq to its end */
+    uint64_t lag_bytes;     /* bytes of those records (headers included) */
+    uint64_t trimmed;       /* records it had not consumed that retention or
+                               a trim removed (seq below the log's first
+                               record); its next read reports it */
+    uint64_t reserved[DURLOG_RESERVED_WORDS];
+} durlog_cursor_info;
+
+/* The cursors of the log at log_path, sorted by name, into *out (an array
+ * of *count entries, NULL when there are none; free it with
+ * durlog_cursor_list_free). A damaged cursor file is listed with its
+ * status, not a failure of the list.
+ * Errors: -EINVAL (NULL argument); -errno of opening or listing the
+ * directory; the errors of durlog_reader_open, durlog_reader_get_info and
+ * durlog_reader_seek (computing the lag); -ENOMEM. */
+int durlog_cursor_list(const char *log_path, durlog_cursor_info **out, size_t *count);
+void durlog_cursor_list_free(durlog_cursor_info *list);
+
+/* Positions r at cursor c's committed position, so that the next
+ * durlog_reader_next() returns the first record c has not consumed. If
+ * retention or a trim removed records c had not consumed (its position is
+ * below the log's first record) it fails with DURLOG_ETRIMMED, a message
+ * (durlog_reader_errmsg) saying how many records were missed and where the
+ * log now starts, and leaves the reader where it was: never a silent jump.
+ * Errors: -EINVAL (NULL reader or cursor); DURLOG_ETRIMMED; the errors of
+ * durlog_reader_seek (DURLOG_ENOTFOUND: the position is past the log's
+ * end, a log cut by a repair). */
+int durlog_reader_seek_cursor(durlog_reader *r, const durlog_cursor *c);
+
+/* ---------------------------------------------------------------------------
  * Checking and repairing a closed log (the `durlog check` command).
  */
 typedef struct durlog_check_report {

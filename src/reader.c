@@ -51,6 +51,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cursor.h"
 #include "log.h"
 #include "os.h"
 #include "scan.h"
@@ -474,6 +475,45 @@ int durlog_reader_seek(durlog_reader *r, uint64_t seq)
     relook(r, 1);
     int rc = position_at(r, seq);
     return seg_fault(r) ? r->fault_rc : rc;
+}
+
+/* A cursor's position is a seek, unless what it had not consumed is gone:
+ * then the caller must hear how much, not be moved past it. The first
+ * record is the first segment's (trims remove whole segments). */
+int durlog_reader_seek_cursor(durlog_reader *r, const durlog_cursor *c)
+{
+    if (!r)
+        return -EINVAL;
+    if (!c)
+        return rfail(r, -EINVAL, "durlog_reader_seek_cursor: no cursor");
+    uint64_t seq = durlog_cursor_seq(c);
+    int rc = durlog_reader_seek(r, seq);
+    if (rc != DURLOG_ENOTFOUND && rc != DURLOG_ETRIMMED)
+        return rc;
+    uint64_t *segs;
+    size_t n;
+    if (dl_seg_list(r->dirfd, &segs, &n) != 0)
+        return rc;
+    uint64_t first = n ? segs[0] : UINT64_MAX;
+    free(segs);
+    if (seq >= first)
+        return rc;
+    return rfail(r, DURLOG_ETRIMMED, "cursor %s of %s is at record %llu, but the log now "
+                 "starts at record %llu: retention or a trim removed %llu records it had "
+                 "not consumed; to go on from the first record, knowingly, commit %llu "
+                 "(`durlog cursor %s set %s %llu`)", durlog_cursor_name(c), r->path,
+                 (unsigned long long)seq, (unsigned long long)first,
+                 (unsigned long long)(first - seq), (unsigned long long)first, r->path,
+                 durlog_cursor_name(c), (unsigned long long)first);
+}
+
+int dl_reader_where(const durlog_reader *r, uint64_t *seg_first, uint64_t *offset)
+{
+    if (r->seg.fd < 0)
+        return -ENOENT;
+    *seg_first = r->seg.first_seq;
+    *offset = r->pos;
+    return 0;
 }
 
 /* If a segment is named for the record we expect (the writer rolled), moves

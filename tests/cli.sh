@@ -439,6 +439,150 @@ cat_into_a_closed_pipe_exits_quietly() {
     expect_stderr_empty
 }
 
+# ---- cursors ----------------------------------------------------------------
+
+cursor_set_get_list_delete() {
+    run "$BIN" append "$LOG" a b c d e
+    run "$BIN" cursor "$LOG" get c
+    expect_status 1 "get of a cursor that does not exist"
+    expect_one_error_line cursor
+    expect_stderr_has "no cursor c"
+    run "$BIN" cursor "$LOG" set c 2
+    expect_status 0 "set c 2"
+    run "$BIN" cursor "$LOG" get c
+    expect_status 0 "get c"
+    expect_stdout 2
+    run "$BIN" cursor "$LOG" list
+    expect_status 0 "list"
+    expect_stdout_has "^c  seq 2  lag 3 records, [0-9]* bytes  committed 20"
+    run "$BIN" cursor -o json "$LOG" list
+    expect_json_field 1 name c
+    expect_json_field 1 seq 2
+    expect_json_field 1 lag_records 3
+    run "$BIN" cursor "$LOG" set c 6
+    expect_status 1 "set past the end"
+    expect_stderr_has "ends at 5"
+    run "$BIN" cursor "$LOG" get c
+    expect_stdout 2
+    run "$BIN" cursor "$LOG" set "a/b" 1
+    expect_status 1 "a bad name"
+    expect_stderr_has "bad cursor name"
+    run "$BIN" cursor "$LOG" delete c
+    expect_status 0 "delete"
+    run "$BIN" cursor "$LOG" list
+    expect_stdout ""
+    run "$BIN" cursor "$LOG" delete c
+    expect_status 1 "delete again"
+    run "$BIN" cursor "$LOG" rename c
+    expect_usage_error
+    run "$BIN" cursor "$LOG" set c
+    expect_usage_error
+    run "$BIN" cursor "$LOG" set c -1
+    expect_usage_error
+}
+
+cursor_set_replaces_a_damaged_cursor_file() {
+    run "$BIN" append "$LOG" a b c
+    run "$BIN" cursor "$LOG" set c 1
+    printf 'garbage' >"$LOG/cursor.c"
+    run "$BIN" cursor "$LOG" get c
+    expect_status 1 "get of a damaged cursor"
+    expect_stderr_has "cursor.c"
+    run "$BIN" cat --cursor c "$LOG"
+    expect_status 1 "cat from a damaged cursor"
+    expect_stdout ""
+    run "$BIN" cursor "$LOG" set c 2
+    expect_status 0 "set over a damaged cursor"
+    run "$BIN" cursor "$LOG" get c
+    expect_stdout 2
+}
+
+cat_cursor_resumes_where_the_last_run_stopped() {
+    run "$BIN" append "$LOG" 1 2 3 4 5
+    run "$BIN" cat --cursor c -n 2 "$LOG"
+    expect_status 0 "cat --cursor -n 2"
+    expect_stdout $'1\n2'
+    run "$BIN" cursor "$LOG" get c
+    expect_stdout 2
+    run "$BIN" cat --cursor c "$LOG"
+    expect_stdout $'3\n4\n5'
+    run "$BIN" cat --cursor c "$LOG"
+    expect_status 0 "cat --cursor at the end"
+    expect_stdout ""
+    run "$BIN" append "$LOG" 6
+    run "$BIN" cat --cursor c -o json "$LOG"
+    expect_json_field 1 seq 5
+    run "$BIN" cursor "$LOG" get c
+    expect_stdout 6
+    run "$BIN" cat --cursor c --from 1 "$LOG"
+    expect_usage_error
+}
+
+# A consumer killed (SIGKILL) part way, then run again: every record is
+# printed at least once, in order; the second run starts no later than where
+# the first stopped printing and repeats at most its last, unconfirmed,
+# batch (1000 records).
+cat_cursor_killed_then_resumed_prints_every_record_at_least_once() {
+    local n=200000 pid status=0 k j bytes
+    seq 1 $n >"$D/in"
+    run_in "$D/in" "$BIN" append "$LOG"
+    # Killed once it has printed that many bytes (dozens of batches, so that
+    # a cat that never committed would fail below); on a disk fast enough
+    # for the whole run to finish first, again from the start, sooner.
+    for bytes in 100000 10000 1; do
+        "$BIN" cursor "$LOG" delete c 2>/dev/null
+        : >"$D/out1"
+        "$BIN" cat --cursor c "$LOG" >"$D/out1" 2>"$ERR" &
+        pid=$!
+        while [ "$(stat -c %s "$D/out1")" -lt $bytes ] && kill -0 $pid 2>/dev/null; do
+            sleep 0.001
+        done
+        kill -9 $pid 2>/dev/null
+        wait $pid 2>/dev/null # (no "Killed" notice from the shell)
+        status=$?
+        [ $status -eq 137 ] && break
+    done
+    [ $status -eq 137 ] || fail "the first cat was never killed part way (status $status)"
+    k=$(tr -cd '\n' <"$D/out1" | wc -c) # complete lines it printed
+    head -n "$k" "$D/out1" | cmp -s - <(seq 1 "$k") || fail "the first run's output is not 1..$k"
+    run "$BIN" cat --cursor c "$LOG"
+    expect_status 0 "the second run"
+    j=$(head -n 1 "$OUT")
+    [ "$j" -le $((k + 1)) ] || fail "the second run starts at $j, past what the first printed ($k)"
+    [ "$j" -ge $((k + 1 - 1000)) ] || fail "the second run starts at $j: more than one batch before $k"
+    cmp -s "$OUT" <(seq "$j" $n) || fail "the second run is not $j..$n"
+    run "$BIN" cursor "$LOG" get c
+    expect_stdout $n
+}
+
+cat_cursor_into_a_closed_pipe_fails_without_committing_the_rest() {
+    seq 1 100000 >"$D/in"
+    run_in "$D/in" "$BIN" append "$LOG"
+    "$BIN" cat --cursor c "$LOG" 2>"$ERR" | head -n 1 >"$OUT"
+    rc=${PIPESTATUS[0]}
+    expect_stdout 1
+    expect_status 1 "cat --cursor whose reader went away"
+    expect_one_error_line cat
+    expect_stderr_has "Broken pipe; cursor c stays at seq"
+    run "$BIN" cursor "$LOG" get c
+    [ "$(cat "$OUT")" -lt 100000 ] || fail "the cursor moved to the end though the pipe was closed"
+}
+
+info_lists_cursors_with_their_lag() {
+    run "$BIN" append "$LOG" a b c d e
+    run "$BIN" cursor "$LOG" set late 1
+    run "$BIN" cursor "$LOG" set done 5
+    run "$BIN" info "$LOG"
+    expect_status 0 "info"
+    [ "$(info_value cursors)" = 2 ] || fail "cursors: '$(info_value cursors)', expected 2"
+    expect_stdout_has "^done  seq 5  lag 0 records, 0 bytes"
+    expect_stdout_has "^late  seq 1  lag 4 records, $(( $(info_value bytes) * 4 / 5 )) bytes"
+    run "$BIN" info -o json "$LOG"
+    expect_json_lines
+    json_field 1 cursors | grep -Eq '"name": ?"late", ?"seq": ?1,.*"lag_records": ?4' ||
+        fail "info json lacks cursor late: $(json_field 1 cursors)"
+}
+
 # ---- tail -------------------------------------------------------------------
 
 # A log of the records 1..25 (seqs 0..24).
@@ -1082,7 +1226,7 @@ unknown_command_is_a_usage_error() {
 
 unknown_option_is_a_usage_error_for_every_command() {
     local cmd
-    for cmd in append cat tail info check put bench; do
+    for cmd in append cat tail info cursor check put bench; do
         run "$BIN" "$cmd" --bogus "$LOG"
         expect_usage_error
         expect_stderr_has "^usage: durlog $cmd"
@@ -1096,7 +1240,7 @@ unknown_option_is_a_usage_error_for_every_command() {
 
 help_of_every_command_exits_0_and_prints_its_usage() {
     local cmd
-    for cmd in append cat tail info check put bench; do
+    for cmd in append cat tail info cursor check put bench; do
         run "$BIN" "$cmd" --help
         expect_status 0 "$cmd --help"
         expect_stdout_has "^usage: durlog $cmd"
@@ -1107,7 +1251,7 @@ help_of_every_command_exits_0_and_prints_its_usage() {
     done
     run "$BIN" --help
     expect_status 0 "--help"
-    for cmd in append cat tail info check put bench; do expect_stdout_has "^  $cmd "; done
+    for cmd in append cat tail info cursor check put bench; do expect_stdout_has "^  $cmd "; done
     run "$BIN" --version
     expect_status 0 "--version"
     expect_stdout_has "^durlog [0-9]*\.[0-9]*\.[0-9]*$"
@@ -1153,6 +1297,12 @@ t tail_follow_stops_cleanly_on_sigterm
 t tail_follow_into_a_closed_pipe_exits_0_quietly
 t tail_bad_arguments_are_usage_errors
 t tail_missing_log_fails_clearly
+t cursor_set_get_list_delete
+t cursor_set_replaces_a_damaged_cursor_file
+t cat_cursor_resumes_where_the_last_run_stopped
+t cat_cursor_killed_then_resumed_prints_every_record_at_least_once
+t cat_cursor_into_a_closed_pipe_fails_without_committing_the_rest
+t info_lists_cursors_with_their_lag
 t info_reports_records_range_and_sizes
 t info_json_of_an_empty_log_has_null_last_seq
 t info_of_a_whole_log_reports_no_missing_records

@@ -37,6 +37,7 @@
 #include "put.h"
 #include "lib/children.h"
 #include "lib/faultloop.h"
+#include "lib/putloss.h"
 #include "lib/seam.h"
 #include "lib/timing.h"
 
@@ -1338,313 +1339,48 @@ static void test_put_concurrent(void)
 
 /* ---- power loss ---- */
 
-/* What a crash may keep, modelled in the seam. Each file (inode) has the
- * bytes its last successful fsync made durable; each 4 KiB page written
- * since may be kept or lost, and the file's length may be its synced or its
- * current one. The directory's names are those its last fsync made durable,
- * followed by a prefix of the name operations since (link, rename, unlink:
- * journaling file systems commit them in order). The test requires DEST,
- * in every such state, to hold the old content or the new one, whole. */
-#define PL_FILES 8
-#define PL_NAMES 8
-#define PL_OPS 16
-#define PL_MAX 65536
-#define PL_PAGE 4096
-
-struct pl_file {
-    ino_t ino;
-    int fd;                         /* ours, to read current bytes */
-    size_t synced_len;
-    unsigned char synced[PL_MAX];
-};
-
-struct pl_name {
-    char name[64];
-    int file;                       /* index into files, -1: none */
-};
-
-struct pl_op {
-    int kind;                       /* 0 link, 1 rename, 2 unlink */
-    char a[64], b[64];
-    int file;
-};
-
+/* The model is tests/lib/putloss.h's: DEST must hold the old content or
+ * the new one, whole, in every state; once the put has returned success,
+ * only the new. */
 static struct {
-    ino_t dir_ino;
-    int nfiles;
-    struct pl_file files[PL_FILES];
-    int nnames;
-    struct pl_name names[PL_NAMES]; /* durable as of the last dir fsync */
-    int nops;
-    struct pl_op ops[PL_OPS];       /* since */
-    int lying;                      /* fsync succeeds without syncing */
-    int no_tmpfile;                 /* O_TMPFILE fails: named temporaries */
     const unsigned char *old, *new;
     size_t old_len, new_len;
-    int states, bad;                /* states built, states that failed */
-    int done;                       /* the put returned success: only the new
-                                       content will do from now on */
-    uint64_t rng;
+    int done;                       /* the put returned success */
 } pl;
 
-static int pl_file_of_fd(int fd)
+static int pl_old_or_new(const unsigned char *got, size_t len, void *arg)
 {
-    struct stat st;
-    if (fstat(fd, &st) != 0)
-        return -1;
-    for (int i = 0; i < pl.nfiles; i++)
-        if (pl.files[i].ino == st.st_ino)
-            return i;
-    return -1;
-}
-
-static int pl_add_file(int fd)
-{
-    struct stat st;
-    if (fstat(fd, &st) != 0 || pl.nfiles == PL_FILES)
-        abort();
-    struct pl_file *f = &pl.files[pl.nfiles];
-    f->ino = st.st_ino;
-    /* A descriptor of our own that can read (the put's may be write-only). */
-    char proc[64];
-    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-    f->fd = open(proc, O_RDONLY);
-    if (f->fd < 0)
-        abort();
-    f->synced_len = 0;
-    return pl.nfiles++;
-}
-
-static void pl_set_name(struct pl_name *names, int *n, const char *name, int file)
-{
-    for (int i = 0; i < *n; i++)
-        if (strcmp(names[i].name, name) == 0) {
-            names[i].file = file;
-            return;
-        }
-    if (*n == PL_NAMES)
-        abort();
-    snprintf(names[*n].name, sizeof names[*n].name, "%s", name);
-    names[(*n)++].file = file;
-}
-
-static int pl_lookup(struct pl_name *names, int n, const char *name)
-{
-    for (int i = 0; i < n; i++)
-        if (strcmp(names[i].name, name) == 0)
-            return names[i].file;
-    return -1;
-}
-
-/* Builds states that a power loss now could leave and checks DEST in each. */
-static void pl_crash_point(void)
-{
-    for (int s = 0; s < 60; s++) {
-        struct pl_name names[PL_NAMES];
-        int n = pl.nnames;
-        memcpy(names, pl.names, sizeof names);
-        int keep = (int)(test_rand(&pl.rng) % (uint64_t)(pl.nops + 1));
-        for (int i = 0; i < keep; i++) {
-            struct pl_op *op = &pl.ops[i];
-            if (op->kind == 0) {
-                pl_set_name(names, &n, op->a, op->file);
-            } else if (op->kind == 1) {
-                pl_set_name(names, &n, op->b, pl_lookup(names, n, op->a));
-                pl_set_name(names, &n, op->a, -1);
-            } else {
-                pl_set_name(names, &n, op->a, -1);
-            }
-        }
-        int fi = pl_lookup(names, n, "file");
-        pl.states++;
-        if (fi < 0) {
-            pl.bad++; /* DEST gone */
-            continue;
-        }
-        struct pl_file *f = &pl.files[fi];
-        static unsigned char cur[PL_MAX], got[PL_MAX];
-        ssize_t cur_len = pread(f->fd, cur, PL_MAX, 0);
-        if (cur_len < 0)
-            cur_len = 0;
-        size_t len = (test_rand(&pl.rng) & 1) ? (size_t)cur_len : f->synced_len;
-        for (size_t pg = 0; pg < len; pg += PL_PAGE) {
-            size_t end = pg + PL_PAGE < len ? pg + PL_PAGE : len;
-            int take_current = (int)(test_rand(&pl.rng) & 1);
-            for (size_t b = pg; b < end; b++) {
-                unsigned char synced = b < f->synced_len ? f->synced[b] : 0;
-                unsigned char now = b < (size_t)cur_len ? cur[b] : 0;
-                got[b] = take_current ? now : synced;
-            }
-        }
-        int is_new = len == pl.new_len && memcmp(got, pl.new, len) == 0;
-        int ok = is_new || (!pl.done && len == pl.old_len && memcmp(got, pl.old, len) == 0);
-        if (!ok) {
-            if (getenv("PL_DEBUG"))
-                fprintf(stderr, "  bad: keep %d/%d file %d len %zu synced %zu cur %zd\n",
-                        keep, pl.nops, fi, len, f->synced_len, cur_len);
-            pl.bad++;
-        }
-    }
-}
-
-static void pl_synced(int fd)
-{
-    struct stat st;
-    if (pl.lying || fstat(fd, &st) != 0)
-        return;
-    if (S_ISDIR(st.st_mode)) {
-        if (st.st_ino != pl.dir_ino)
-            return;
-        /* Every name operation so far is durable now. */
-        for (int i = 0; i < pl.nops; i++) {
-            struct pl_op *op = &pl.ops[i];
-            if (op->kind == 0) {
-                pl_set_name(pl.names, &pl.nnames, op->a, op->file);
-            } else if (op->kind == 1) {
-                pl_set_name(pl.names, &pl.nnames, op->b,
-                            pl_lookup(pl.names, pl.nnames, op->a));
-                pl_set_name(pl.names, &pl.nnames, op->a, -1);
-            } else {
-                pl_set_name(pl.names, &pl.nnames, op->a, -1);
-            }
-        }
-        pl.nops = 0;
-        return;
-    }
-    int fi = pl_file_of_fd(fd);
-    if (fi < 0)
-        return;
-    ssize_t n = pread(pl.files[fi].fd, pl.files[fi].synced, PL_MAX, 0);
-    pl.files[fi].synced_len = n > 0 ? (size_t)n : 0;
-}
-
-static void pl_op(int kind, const char *a, const char *b, int file)
-{
-    if (pl.nops == PL_OPS)
-        abort();
-    struct pl_op *op = &pl.ops[pl.nops++];
-    op->kind = kind;
-    snprintf(op->a, sizeof op->a, "%s", a);
-    snprintf(op->b, sizeof op->b, "%s", b ? b : "");
-    op->file = file;
-}
-
-static ssize_t pl_pwrite(int fd, const void *b, size_t n, off_t off)
-{
-    pl_crash_point();
-    return dl_os_real.pwrite(fd, b, n, off);
-}
-
-static int pl_fsync(int fd)
-{
-    pl_crash_point();
-    int rc = pl.lying ? 0 : dl_os_real.fsync(fd);
-    if (rc == 0)
-        pl_synced(fd);
-    return rc;
-}
-
-static int pl_fallocate(int fd, int mode, off_t off, off_t len)
-{
-    pl_crash_point();
-    return dl_os_real.fallocate(fd, mode, off, len);
-}
-
-static int pl_ftruncate(int fd, off_t len)
-{
-    pl_crash_point();
-    return dl_os_real.ftruncate(fd, len);
-}
-
-static int pl_openat(int dirfd, const char *name, int flags, mode_t mode)
-{
-    pl_crash_point();
-    if ((flags & O_TMPFILE) == O_TMPFILE && pl.no_tmpfile) {
-        errno = EOPNOTSUPP;
-        return -1;
-    }
-    int fd = dl_os_real.openat(dirfd, name, flags, mode);
-    if (fd >= 0 && (flags & O_TMPFILE) == O_TMPFILE)
-        pl_add_file(fd);
-    else if (fd >= 0 && (flags & O_CREAT))
-        pl_op(0, name, NULL, pl_add_file(fd));
-    return fd;
-}
-
-static int pl_linkat(int od, const char *on, int nd, const char *nn, int flags)
-{
-    pl_crash_point();
-    int rc = dl_os_real.linkat(od, on, nd, nn, flags);
-    int fd;
-    if (rc == 0 && sscanf(on, "/proc/self/fd/%d", &fd) == 1)
-        pl_op(0, nn, NULL, pl_file_of_fd(fd));
-    return rc;
-}
-
-static int pl_renameat(int od, const char *on, int nd, const char *nn)
-{
-    pl_crash_point();
-    int rc = dl_os_real.renameat(od, on, nd, nn);
-    if (rc == 0)
-        pl_op(1, on, nn, -1);
-    return rc;
-}
-
-static int pl_unlinkat(int dirfd, const char *name, int flags)
-{
-    pl_crash_point();
-    int rc = dl_os_real.unlinkat(dirfd, name, flags);
-    if (rc == 0)
-        pl_op(2, name, NULL, -1);
-    return rc;
+    (void)arg;
+    int is_new = len == pl.new_len && memcmp(got, pl.new, len) == 0;
+    return is_new || (!pl.done && len == pl.old_len && memcmp(got, pl.old, len) == 0);
 }
 
 /* Runs one put under the model; returns the states that failed. */
 static int pl_run(const struct dest *d, int flags, int lying, int named,
                   const unsigned char *data, size_t len, int *states)
 {
-    for (int i = 0; i < pl.nfiles; i++)
-        close(pl.files[i].fd);
-    memset(&pl, 0, sizeof pl);
-    pl.rng = 77 + (uint64_t)flags * 3 + (uint64_t)lying * 5 + (uint64_t)named;
     pl.old = (const unsigned char *)OLD_TEXT;
     pl.old_len = strlen(OLD_TEXT);
     pl.new = data;
     pl.new_len = len;
+    pl.done = 0;
 
     /* The starting point: the old file, synced, its name durable. */
     durlog_put_buffer(d->path, OLD_TEXT, strlen(OLD_TEXT), NULL);
-    struct stat st;
-    if (stat(d->dir, &st) != 0)
-        return -1;
-    pl.dir_ino = st.st_ino;
-    int fd = open(d->path, O_RDONLY);
-    int fi = pl_add_file(fd);
-    close(fd);
-    pl_synced(pl.files[fi].fd);
-    pl_set_name(pl.names, &pl.nnames, "file", fi);
-    pl.lying = lying;
-    pl.no_tmpfile = named;
-
     struct dl_put_tuning saved = dl_put_tuning;
     dl_put_tuning.chunk = 8192;
-    dl_os.pwrite = pl_pwrite;
-    dl_os.fsync = pl_fsync;
-    dl_os.fallocate = pl_fallocate;
-    dl_os.ftruncate = pl_ftruncate;
-    dl_os.openat = pl_openat;
-    dl_os.linkat = pl_linkat;
-    dl_os.renameat = pl_renameat;
-    dl_os.unlinkat = pl_unlinkat;
+    uint64_t seed = 77 + (uint64_t)flags * 3 + (uint64_t)lying * 5 + (uint64_t)named;
+    if (pm_begin(d->dir, "file", seed, lying, named, pl_old_or_new, NULL) != 0)
+        return -1;
     durlog_put_options o = { .flags = (unsigned)flags };
     int rc = durlog_put_buffer(d->path, data, len, &o);
     pl.done = rc == 0;
-    pl_crash_point(); /* and after it returned */
+    pm_crash_point(); /* and after it returned */
     tu_restore_os();
     dl_put_tuning = saved;
     CHECK_OK(rc);
-    *states = pl.states;
-    return pl.bad;
+    *states = pm.states;
+    return pm.bad;
 }
 
 static void test_put_power_loss(void)
@@ -1669,9 +1405,7 @@ static void test_put_power_loss(void)
     bad = pl_run(&d, 0, 1, 0, data, len, &states);
     printf("  lying fsync: %d of %d states not old or new\n", bad, states);
     CHECK(bad > 0);
-    for (int i = 0; i < pl.nfiles; i++)
-        close(pl.files[i].fd);
-    pl.nfiles = 0;
+    pm_end();
     free(data);
 }
 
