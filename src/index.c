@@ -1,5 +1,5 @@
 /*
- * index.c - the sparse index of a sealed segment (index.h): building it from
+ * index.c - the sparse index of a segment's checkpointed records (index.h): building it from
  * the records, its side file's bytes (docs/FORMAT.md), reading and writing
  * that file, and the lookup a seek by number or by time starts from.
  *
@@ -34,7 +34,7 @@ void dl_index_name(char *buf, uint64_t first_seq)
 int dl_index_id_of(const struct dl_seg_header *h, struct dl_index_id *id)
 {
     unsigned char raw[DL_SEG_HEADER_SIZE];
-    if (!(h->flags & DL_SEG_F_SEALED) || !(h->flags & DL_SEG_F_CKPT))
+    if (!(h->flags & DL_SEG_F_CKPT))
         return -EINVAL;
     dl_seg_header_encode(raw, h);
     *id = (struct dl_index_id){ h->first_seq, h->ckpt_seq, h->ckpt_off, h->created_ns,

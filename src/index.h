@@ -1,7 +1,13 @@
 /*
- * index.h - the sparse index of a sealed segment: where a record of a given
+ * index.h - the sparse index of a segment: where a record of a given
  * number, or the first record of a given time, lies, without walking the
  * segment from its start.
+ *
+ * It covers the records below the segment's checkpoint (FORMAT.md): all of
+ * a sealed segment, and what the last close or recovery checkpointed of the
+ * tail. Those records never change: recovery never cuts below a
+ * checkpoint. The checkpoint is part of the index's identity, so the tail's
+ * index is made again after its checkpoint moves.
  *
  * An index is a cache. It sits in a side file next to its segment
  * ("<segment name>.idx", docs/FORMAT.md), written atomically (temporary +
@@ -43,8 +49,8 @@ struct dl_segmap;
 #define DL_IDXH_VERSION 8    /* 4  DL_IDX_VERSION */
 #define DL_IDXH_COUNT 12     /* 4  number of entries */
 #define DL_IDXH_FIRST 16     /* 8  the segment's first_seq */
-#define DL_IDXH_END_SEQ 24   /* 8  its sealed end: ckpt_seq */
-#define DL_IDXH_END_OFF 32   /* 8  its sealed end offset: ckpt_off */
+#define DL_IDXH_END_SEQ 24   /* 8  its checkpoint: ckpt_seq */
+#define DL_IDXH_END_OFF 32   /* 8  its checkpoint's offset: ckpt_off */
 #define DL_IDXH_CREATED 40   /* 8  its created_ns */
 #define DL_IDXH_CAPACITY 48  /* 8  its capacity */
 #define DL_IDXH_SEG_CRC 56   /* 4  its header's CRC (bytes 60..63 of it) */
@@ -54,7 +60,7 @@ struct dl_segmap;
 #define DL_IDXE_OFF 8        /* 8  its offset in the segment */
 #define DL_IDXE_TIME 16      /* 8  its time, ns since the epoch */
 
-/* Which segment an index was made for: fields of its sealed header. An
+/* Which segment an index was made for: fields of its header. An
  * index for another segment of the same name (the log recreated, a segment
  * repaired or restored) differs in at least one of them. */
 struct dl_index_id {
@@ -84,14 +90,14 @@ struct dl_index {
 /* "%020llu.seg.idx" into buf (at least DL_IDX_NAME_LEN + 1 bytes). */
 void dl_index_name(char *buf, uint64_t first_seq);
 
-/* The identity of the segment whose header is h: 0, or -EINVAL when it is
- * not sealed (only sealed segments are indexed: they no longer change). */
+/* The identity of the segment whose header is h: 0, or -EINVAL when it has
+ * no checkpoint (nothing of it is known not to change). */
 int dl_index_id_of(const struct dl_seg_header *h, struct dl_index_id *id);
 
-/* Builds the index of the sealed segment mapped as m by walking its records
- * (their structure; each record an entry names is checked whole). Stops at
- * damage: the entries then cover what comes before it. 0, -EINVAL (not
- * sealed), -ENOMEM, or the mapping's fault (dl_seg_faulted). */
+/* Builds the index of the segment mapped as m by walking its records below
+ * its checkpoint (their structure; each record an entry names is checked
+ * whole). Stops at damage: the entries then cover what comes before it. 0,
+ * -EINVAL (no checkpoint), -ENOMEM, or -EIO (the mapping faulted). */
 int dl_index_build(const struct dl_segmap *m, struct dl_index *out);
 
 /* The file's bytes: *buf malloc'd, *len bytes. 0 or -ENOMEM. */

@@ -34,8 +34,9 @@
  * number.
  *
  * A seek finds its segment by binary search over the segments' names (each
- * is its first record's number), and within a sealed segment starts its walk
- * at the entry of the segment's sparse index (index.h) before the record:
+ * is its first record's number), and below a segment's checkpoint (all of a
+ * sealed segment) starts its walk at the entry of the segment's sparse index
+ * (index.h) before the record:
  * the side file's, or one the reader builds when the file is missing or
  * wrong (and writes, where it may). The record an entry names must check
  * before the walk starts there; otherwise the walk starts at the segment's
@@ -103,7 +104,7 @@ struct durlog_reader {
     unsigned char *rec_buf;
     size_t rec_cap;
     int fault_rc;                 /* sticky: a mapping of this reader faulted */
-    /* The sparse index of the sealed segment sought last (index.h), and
+    /* The sparse index of the segment sought last (index.h), and
      * whether it holds one; no_index (DURLOG_SEEK_LINEAR set, for the
      * benchmark that compares) walks segments from their start. */
     struct dl_index ix;
@@ -417,7 +418,7 @@ static int same_id(const struct dl_index_id *a, const struct dl_index_id *b)
            a->capacity == b->capacity && a->seg_crc == b->seg_crc;
 }
 
-/* Builds the index of sealed segment m into r->ix, and writes it as its
+/* Builds the index of segment m into r->ix, and writes it as its
  * side file where the reader may (a cache: failing to is no error). */
 static int build_index(durlog_reader *r, const struct dl_segmap *m)
 {
@@ -433,7 +434,8 @@ static int build_index(durlog_reader *r, const struct dl_segmap *m)
 /* Where a walk for `key` (DL_INDEX_BY_SEQ: a record's number; _BY_TIME: a
  * time) within segment m may start: *pos and *seq, at the entry of its index
  * before the key once its record checks (dl_index_start), else at the
- * segment's first record. Only sealed segments have an index. The side file
+ * segment's first record. Only records below a checkpoint are indexed (they
+ * never change: all of a sealed segment). The side file
  * is read once per segment sought (kept in r->ix); missing, unreadable,
  * damaged, stale or wrong, it is built again from the records. */
 static void index_start(durlog_reader *r, const struct dl_segmap *m, int by, uint64_t key,
@@ -511,8 +513,8 @@ static int position_at(durlog_reader *r, uint64_t seq)
     /* The walk happens in the new mapping: the reader moves only once the
      * record is found there (a failed seek leaves it where it was).
      * Records before the segment's checkpoint need not be walked: it says
-     * where the record it names begins; nor, in a sealed segment, those
-     * before its index's entry (within what may be read: a seek never
+     * where the record it names begins; nor, below it, those before the
+     * entry of the segment's index (within what may be read: a seek never
      * lands past the readable end). */
     uint64_t pos = DL_SEG_HEADER_SIZE, next = m.first_seq;
     uint64_t end = readable_end(r);
