@@ -19,7 +19,9 @@
  * Prints median and p99 in microseconds for each. The log is removed at
  * the end.
  *
- *   build/bench/bench_seek [--gib G] [--seeks N] [--cold-seeks N] [DIR]
+ * --index-only skips the linear walks (to profile the indexed seek alone).
+ *
+ *   build/bench/bench_seek [--gib G] [--seeks N] [--cold-seeks N] [--index-only] [DIR]
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -95,17 +97,18 @@ static void report(const char *what, uint64_t *ns, size_t n)
 int main(int argc, char **argv)
 {
     double gib = 4.0;
-    int seeks = 2000, cold_seeks = 100;
+    int seeks = 2000, cold_seeks = 100, index_only = 0;
     const char *dir = "build";
     const struct bench_opt opts[] = {
         BENCH_OPT_RANGE("--gib", 'd', &gib, 0.01, 64),
         BENCH_OPT_RANGE("--seeks", 'i', &seeks, 1, 10000000),
         BENCH_OPT_RANGE("--cold-seeks", 'i', &cold_seeks, 0, 100000),
+        BENCH_OPT("--index-only", 'b', &index_only),
         BENCH_OPT("", 's', &dir),
         BENCH_OPT_END,
     };
     if (bench_parse_opts(argc, argv, opts,
-                         "usage: bench_seek [--gib G] [--seeks N] [--cold-seeks N] [DIR]"))
+                         "usage: bench_seek [--gib G] [--seeks N] [--cold-seeks N] [--index-only] [DIR]"))
         return 2;
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
         bench_die("mkdir %s: %s", dir, strerror(errno));
@@ -177,7 +180,10 @@ int main(int argc, char **argv)
     for (int i = 0; i < seeks; i++) {
         rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
         uint64_t seq = rng % records;
-        if (i % 2) {
+        if (index_only) {
+            ix_ns[i] = timed_seek(r, seq);
+            lin_ns[i] = 0;
+        } else if (i % 2) {
             ix_ns[i] = timed_seek(r, seq);
             lin_ns[i] = timed_seek(lr, seq);
         } else {
@@ -189,7 +195,8 @@ int main(int argc, char **argv)
     durlog_reader_close(lr);
     printf("\n  %-22s %8s %10s %10s   (microseconds)\n", "seek + next", "median", "p99", "max");
     report("warm, index", ix_ns, (size_t)seeks);
-    report("warm, linear walk", lin_ns, (size_t)seeks);
+    if (!index_only)
+        report("warm, linear walk", lin_ns, (size_t)seeks);
 
     /* Cold. */
     char why[300];
@@ -197,7 +204,7 @@ int main(int argc, char **argv)
         for (int i = 0; i < cold_seeks; i++) {
             rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
             uint64_t seq = rng % records;
-            for (int linear = 0; linear < 2; linear++) {
+            for (int linear = 0; linear < 2 - index_only; linear++) {
                 durlog_reader *cr = open_reader(linear);
                 if (drop_caches(why, sizeof why))
                     bench_die("%s", why);
@@ -206,7 +213,8 @@ int main(int argc, char **argv)
             }
         }
         report("cold, index", ix_ns, (size_t)cold_seeks);
-        report("cold, linear walk", lin_ns, (size_t)cold_seeks);
+        if (!index_only)
+            report("cold, linear walk", lin_ns, (size_t)cold_seeks);
     } else if (cold_seeks > 0) {
         printf("  cold: skipped (%s)\n", why);
     }
