@@ -220,6 +220,29 @@ static void the_tails_side_file_follows_its_checkpoint(void)
     CHECK_EQ_U64(side_files_match_the_records(s.log), n);
 }
 
+/* A side file's temporary that a reader died before renaming is removed by
+ * the next writer to open the log, with the segments' temporaries; the side
+ * files themselves, and names that are not such temporaries, stay. */
+static void a_dead_readers_temporary_is_removed_at_the_next_open(void)
+{
+    struct scratch s;
+    struct model m;
+    REQUIRE(make_log(&s, &m, 80) == 0);
+    seeks_agree(&m, s.log, 10, 50);
+    char idx[400], tmp[500], other[500];
+    idx_file(idx, sizeof idx, s.log, 0);
+    snprintf(tmp, sizeof tmp, "%s.4242-7.tmp", idx);
+    snprintf(other, sizeof other, "%s.notes", idx);
+    REQUIRE(file_write(tmp, "partial", 7) == 0 && file_write(other, "keep", 4) == 0);
+    REQUIRE(file_exists(idx));
+    durlog *log = fx_writer(s.log, NULL);
+    REQUIRE(log);
+    CHECK(!file_exists(tmp));
+    CHECK(file_exists(idx));
+    CHECK(file_exists(other));
+    CHECK_OK(fx_close(log));
+}
+
 /* What is wrong with the side files in each case below. */
 enum damage {
     MISSING, TRUNCATED, BIT_FLIPPED, STALE, FOREIGN, EMPTY, LYING_SEQ, LYING_OFF,
@@ -592,6 +615,7 @@ TEST_MAIN(
     RUN(lookups_agree_with_a_scan);
     RUN(seek_starts_at_an_index_entry);
     RUN(the_tails_side_file_follows_its_checkpoint);
+    RUN(a_dead_readers_temporary_is_removed_at_the_next_open);
     RUN(missing_side_files_are_rebuilt);
     RUN(truncated_side_files_are_rebuilt);
     RUN(bit_flipped_side_files_are_rebuilt);
