@@ -246,7 +246,7 @@ static void a_dead_readers_temporary_is_removed_at_the_next_open(void)
 /* What is wrong with the side files in each case below. */
 enum damage {
     MISSING, TRUNCATED, BIT_FLIPPED, STALE, FOREIGN, EMPTY, LYING_SEQ, LYING_OFF,
-    LYING_TIME, LYING_RANDOM, A_DIRECTORY, A_FIFO, A_SYMLINK,
+    LYING_TIME, LYING_RANDOM, A_DIRECTORY, A_FIFO, A_SYMLINK, HUGE,
 };
 
 /* Rewrites the side file at path (a good one) with entries that lie, with
@@ -343,6 +343,10 @@ static void seeks_survive(enum damage how)
         case EMPTY:
             CHECK(truncate(path, 0) == 0);
             break;
+        case HUGE:
+            /* Sparse, 4 GiB: refused unread, not allocated. */
+            CHECK(truncate(path, (off_t)4 << 30) == 0);
+            break;
         case LYING_SEQ: case LYING_OFF: case LYING_TIME: case LYING_RANDOM:
             write_lying_index(path, how, &rng);
             break;
@@ -389,6 +393,7 @@ static void a_directory_in_place_of_a_side_file_changes_nothing(void)
 }
 static void a_fifo_in_place_of_a_side_file_is_replaced(void) { seeks_survive(A_FIFO); }
 static void a_symlink_in_place_of_a_side_file_is_not_followed(void) { seeks_survive(A_SYMLINK); }
+static void huge_side_files_are_refused_unread(void) { seeks_survive(HUGE); }
 
 /* Side files the reader may not read nor write (the dl_os seam fails their
  * open with EACCES, as for a reader without permission: this test runs as
@@ -629,5 +634,6 @@ TEST_MAIN(
     RUN(a_directory_in_place_of_a_side_file_changes_nothing);
     RUN(a_fifo_in_place_of_a_side_file_is_replaced);
     RUN(a_symlink_in_place_of_a_side_file_is_not_followed);
+    RUN(huge_side_files_are_refused_unread);
     RUN(unreadable_unwritable_side_files_are_built_in_memory);
 )
