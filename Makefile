@@ -230,7 +230,14 @@ fuzz:
 # Regenerates the committed seed corpus (after a format change).
 fuzz-seeds: all
 	mkdir -p fuzz/corpus/segments
-	$(B)/fuzz/make_seeds fuzz/corpus/segments $(B)/seed-scratch
+	$(B)/fuzz/make_seeds fuzz/corpus/segments $(B)/seed-scratch fuzz/corpus/index
+
+# libFuzzer on the sparse index's parser and lookups only, briefly
+# (FUZZ_INDEX_SECONDS, 30): not part of the default suite, which replays
+# fuzz/corpus/index through it (tests/fuzz_corpus.sh).
+FUZZ_INDEX_SECONDS ?= 30
+fuzz-index:
+	@scripts/fuzz.sh $(FUZZ_INDEX_SECONDS) fuzz_index
 
 # What `make install` puts under $(DESTDIR) (tests/abi.sh checks that it
 # is exactly this): `make uninstall` removes these files and no directory,
@@ -279,5 +286,5 @@ uninstall:
 clean:
 	rm -rf $(B)
 
-.PHONY: all deps demo test check bench bench-open bench-compare soak fuzz fuzz-seeds install uninstall clean
+.PHONY: all deps demo test check bench bench-open bench-compare soak fuzz fuzz-seeds fuzz-index install uninstall clean
 .SECONDARY:

@@ -5,7 +5,9 @@
  * running again when the format changes.
  *
  * Each seed is one or more segment images back to back (see fuzz.h), cut
- * to the end of their records so that they stay small.
+ * to the end of their records so that they stay small. With INDEXDIR, the
+ * seeds of fuzz_index go there too: a sealed segment's side index followed
+ * by the segment (see fuzz_index.c).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -16,6 +18,8 @@
 
 #include "durlog.h"
 #include "format.h"
+#include "index.h"
+#include "segment.h"
 
 static unsigned char *image;
 static size_t image_len;
@@ -104,10 +108,48 @@ static void make_log(const char *tmp, int records, uint64_t segment_size)
     take_segments(tmp);
 }
 
+/* Saves, for the first `count` sealed segments of the log in image, the
+ * index built from each followed by the segment itself. */
+static void save_index_seeds(const char *out, int count)
+{
+    size_t at = 0;
+    for (int n = 0; n < count && at + DL_SEG_HEADER_SIZE <= image_len;) {
+        struct dl_segmap m = DL_SEGMAP_INIT;
+        if (dl_seg_header_decode(image + at, &m.hdr) != 0)
+            die("a segment of the seed log", DURLOG_ECORRUPT);
+        uint64_t len = m.hdr.ckpt_off; /* sealed: cut at its records' end */
+        struct dl_index ix = DL_INDEX_INIT;
+        m.first_seq = m.hdr.first_seq;
+        m.map = image + at;
+        m.size = m.capacity = len;
+        if ((m.hdr.flags & DL_SEG_F_SEALED) && dl_index_build(&m, &ix) == 0) {
+            unsigned char *buf;
+            size_t blen;
+            if (dl_index_encode(&ix, &buf, &blen))
+                die("dl_index_encode", -ENOMEM);
+            buf = realloc(buf, blen + len);
+            memcpy(buf + blen, image + at, len);
+            char name[64];
+            snprintf(name, sizeof name, "index-and-segment-%d", n);
+            save(out, name, buf, blen + len);
+            if (n == 0)
+                save(out, "index-alone", buf, blen);
+            free(buf);
+            dl_index_free(&ix);
+            n++;
+        }
+        /* The next segment image (cut to its records by take_segments). */
+        const unsigned char *next = memmem(image + at + 8, image_len - at - 8, DL_SEG_MAGIC, 8);
+        if (!next)
+            break;
+        at = (size_t)(next - image);
+    }
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: make_seeds OUTDIR SCRATCHDIR\n");
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: make_seeds OUTDIR SCRATCHDIR [INDEXDIR]\n");
         return 2;
     }
     const char *out = argv[1], *tmp = argv[2];
@@ -135,6 +177,12 @@ int main(int argc, char **argv)
     /* A header cut short. */
     save(out, "short-header", image, DL_SEG_HEADER_SIZE / 2);
     free(bad);
+    if (argc == 4) {
+        /* Sealed segments of 64 KiB: two or three index entries each. */
+        mkdir(argv[3], 0755);
+        make_log(tmp, 1500, 65536);
+        save_index_seeds(argv[3], 2);
+    }
     printf("seeds written to %s\n", out);
     return 0;
 }

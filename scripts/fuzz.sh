@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# scripts/fuzz.sh SECONDS - `make fuzz`: builds every fuzz target with clang,
+# scripts/fuzz.sh SECONDS [TARGET] - `make fuzz` (TARGET: only that one, e.g.
+# fuzz_index for `make fuzz-index`): builds every fuzz target with clang,
 # libFuzzer, ASan and UBSan (into build-fuzz/), and runs each for SECONDS on a
 # copy of the committed corpus (new inputs stay in build-fuzz/corpus-*, so
 # the repository is not touched). A crash leaves its input in
@@ -8,6 +9,7 @@
 set -u
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
+only=${2:-}
 scripts/fuzz-deps.sh || exit 1
 FB=build-fuzz
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
@@ -20,6 +22,7 @@ export DURLOG_FUZZ_DIR=${DURLOG_FUZZ_DIR:-/dev/shm}
 failed=0
 for src in fuzz/fuzz_*.c; do
     t=$(basename "$src" .c)
+    [ -n "$only" ] && [ "$t" != "$only" ] && continue
     clang -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Isrc -fsanitize=fuzzer $SAN \
         "$src" $FB/libdurlog.a $LIBS -o $FB/$t || exit 1
     work=$FB/corpus-$t
@@ -29,6 +32,7 @@ for src in fuzz/fuzz_*.c; do
     # The command's usage errors leave through longjmp (see fuzz_cli.c).
     [ "$t" = fuzz_cli ] && seeds=../fuzz/corpus/cli leaks=0
     [ "$t" = fuzz_shm ] && seeds=../fuzz/corpus/shm
+    [ "$t" = fuzz_index ] && seeds=../fuzz/corpus/index
     (cd $FB && ASAN_OPTIONS=detect_leaks=$leaks ./$t -max_total_time="$seconds" \
         -print_final_stats=1 -timeout=10 -artifact_prefix=./crash-$t- \
         "corpus-$t" $seeds) >"$log" 2>&1

@@ -33,6 +33,15 @@
  * has rolled to a new segment, which is named after exactly that sequence
  * number.
  *
+ * A seek finds its segment by binary search over the segments' names (each
+ * is its first record's number), and below a segment's checkpoint (all of a
+ * sealed segment) starts its walk at the entry of the segment's sparse index
+ * (index.h) before the record:
+ * the side file's, or one the reader builds when the file is missing or
+ * wrong (and writes, where it may). The record an entry names must check
+ * before the walk starts there; otherwise the walk starts at the segment's
+ * first record, as without an index.
+ *
  * A live reader sleeps in durlog_reader_wait on the futex words writers bump
  * when they publish (or when the durable mark moves, for a durable-only
  * reader): the same words, counts and wake-ups that durlog_wait uses, so a
@@ -52,6 +61,7 @@
 #include <unistd.h>
 
 #include "cursor.h"
+#include "index.h"
 #include "log.h"
 #include "os.h"
 #include "scan.h"
@@ -95,6 +105,12 @@ struct durlog_reader {
     unsigned char *rec_buf;
     size_t rec_cap;
     int fault_rc;                 /* sticky: a mapping of this reader faulted */
+    /* The sparse index of the segment sought last (index.h), and
+     * whether it holds one; no_index (DURLOG_SEEK_LINEAR set, for the
+     * benchmark that compares) walks segments from their start. */
+    struct dl_index ix;
+    int ix_ok;
+    int no_index;
     char errmsg[DL_ERRMSG_SIZE];
     /* durlog_reader_interrupt, from any thread or a signal handler. */
     struct dl_intr intr;
@@ -314,6 +330,9 @@ static int reader_open(const char *path, const durlog_reader_options *opts,
         r->opts = *opts;
     r->shmfd = -1;
     r->seg = (struct dl_segmap)DL_SEGMAP_INIT;
+    r->ix = (struct dl_index)DL_INDEX_INIT;
+    const char *linear = getenv("DURLOG_SEEK_LINEAR");
+    r->no_index = linear && *linear && strcmp(linear, "0") != 0;
     r->dirfd = dl_openat(AT_FDCWD, path, O_RDONLY | O_DIRECTORY, 0);
     if (r->dirfd < 0) {
         int rc = r->dirfd;
@@ -367,6 +386,7 @@ void durlog_reader_close(durlog_reader *r)
     dl_seg_close(&r->seg);
     detach_shared(r);
     dl_close(r->dirfd);
+    dl_index_free(&r->ix);
     free(r->rec_buf);
     free(r->path);
     free(r);
@@ -390,6 +410,60 @@ static int next_segment(durlog_reader *r, uint64_t after, uint64_t *out)
         }
     free(segs);
     return 0;
+}
+
+static int same_id(const struct dl_index_id *a, const struct dl_index_id *b)
+{
+    return a->first_seq == b->first_seq && a->end_seq == b->end_seq &&
+           a->end_off == b->end_off && a->created_ns == b->created_ns &&
+           a->capacity == b->capacity && a->seg_crc == b->seg_crc;
+}
+
+/* Builds the index of segment m into r->ix, and writes it as its
+ * side file where the reader may (a cache: failing to is no error). */
+static int build_index(durlog_reader *r, const struct dl_segmap *m)
+{
+    struct dl_stat st;
+    if (dl_index_build(m, &r->ix) != 0)
+        return 0;
+    r->ix_ok = 1;
+    if (dl_stat_fd(m->fd, &st) == 0)
+        (void)dl_index_store(r->dirfd, &r->ix, st.mode & 0666);
+    return 1;
+}
+
+/* Where a walk for `key` (DL_INDEX_BY_SEQ: a record's number; _BY_TIME: a
+ * time) within segment m may start: *pos and *seq, at the entry of its index
+ * before the key once its record checks (dl_index_start), else at the
+ * segment's first record. Only records below a checkpoint are indexed (they
+ * never change: all of a sealed segment). The side file
+ * is read once per segment sought (kept in r->ix); missing, unreadable,
+ * damaged, stale or wrong, it is built again from the records. */
+static void index_start(durlog_reader *r, const struct dl_segmap *m, int by, uint64_t key,
+                        uint64_t *pos, uint64_t *seq)
+{
+    struct dl_index_id id;
+    *pos = DL_SEG_HEADER_SIZE;
+    *seq = m->first_seq;
+    if (r->no_index || dl_index_id_of(&m->hdr, &id) != 0)
+        return;
+    int fresh = 0; /* r->ix was just built from these very records */
+    if (!r->ix_ok || !same_id(&r->ix.id, &id)) {
+        dl_index_free(&r->ix);
+        r->ix_ok = 0;
+        if (dl_index_load(r->dirfd, &id, &r->ix) == 0)
+            r->ix_ok = 1;
+        else if (!(fresh = build_index(r, m)))
+            return;
+    }
+    if (dl_index_start(m, &r->ix, by, key, pos, seq) != 2 || fresh)
+        return;
+    /* The index is wrong about this segment: built again from the records
+     * (a lookup that still fails starts at the segment's first record). */
+    dl_index_free(&r->ix);
+    r->ix_ok = 0;
+    if (build_index(r, m))
+        (void)dl_index_start(m, &r->ix, by, key, pos, seq);
 }
 
 /* Opens the segment that holds `seq` (the last one starting at or before
@@ -421,9 +495,17 @@ static int position_at(durlog_reader *r, uint64_t seq)
         free(segs);
         return rc;
     }
-    for (i = n; i-- > 0;)
-        if (segs[i] <= seq)
-            break;
+    /* The last segment named at or before seq: the first named past it,
+     * by binary search, less one (segs[0] <= seq, so there is one). */
+    size_t lo = 1, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (segs[mid] <= seq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    i = lo - 1;
     uint64_t first = segs[i];
     free(segs);
     rc = open_segment(r, first, &m);
@@ -432,16 +514,20 @@ static int position_at(durlog_reader *r, uint64_t seq)
     /* The walk happens in the new mapping: the reader moves only once the
      * record is found there (a failed seek leaves it where it was).
      * Records before the segment's checkpoint need not be walked: it says
-     * where the record it names begins. */
+     * where the record it names begins; nor, below it, those before the
+     * entry of the segment's index (within what may be read: a seek never
+     * lands past the readable end). */
     uint64_t pos = DL_SEG_HEADER_SIZE, next = m.first_seq;
+    uint64_t end = readable_end(r);
     if ((m.hdr.flags & DL_SEG_F_CKPT) && seq >= m.hdr.ckpt_seq &&
         m.hdr.ckpt_off <= seg_limit(&m)) {
         pos = m.hdr.ckpt_off;
         next = m.hdr.ckpt_seq;
+    } else if (seq <= end) {
+        index_start(r, &m, DL_INDEX_BY_SEQ, seq, &pos, &next);
     }
     struct dl_rec_view v;
     struct dl_seg_fmt f = dl_segmap_fmt(&m);
-    uint64_t end = readable_end(r);
     while (next < seq && next < end) {
         if (pos + dl_rec_header_size(f.version) > seg_limit(&m))
             dl_seg_refresh_size(&m);

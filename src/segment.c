@@ -433,8 +433,14 @@ void dl_seg_remove_temps(int dirfd)
         size_t len = strlen(de->d_name);
         uint64_t first;
         char name[DL_SEG_NAME_LEN + 1];
-        if (len != DL_SEG_NAME_LEN + strlen(DL_SEG_TMP_SUFFIX) ||
-            strcmp(de->d_name + DL_SEG_NAME_LEN, DL_SEG_TMP_SUFFIX) != 0)
+        /* Also a side index's temporary ("<segment>.idx.<pid>-<n>.tmp",
+         * index.c) that a reader died before renaming. */
+        int idx_tmp = len > DL_SEG_NAME_LEN + 5 + strlen(DL_SEG_TMP_SUFFIX) &&
+                      strncmp(de->d_name + DL_SEG_NAME_LEN, ".idx.", 5) == 0 &&
+                      strcmp(de->d_name + len - strlen(DL_SEG_TMP_SUFFIX),
+                             DL_SEG_TMP_SUFFIX) == 0;
+        if (!idx_tmp && (len != DL_SEG_NAME_LEN + strlen(DL_SEG_TMP_SUFFIX) ||
+                         strcmp(de->d_name + DL_SEG_NAME_LEN, DL_SEG_TMP_SUFFIX) != 0))
             continue;
         memcpy(name, de->d_name, DL_SEG_NAME_LEN);
         name[DL_SEG_NAME_LEN] = '\0';

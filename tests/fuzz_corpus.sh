@@ -17,6 +17,7 @@ for t in "$B"/fuzz/fuzz_*; do
     corpus=fuzz/corpus/segments
     [ "$name" = fuzz_cli ] && corpus=fuzz/corpus/cli
     [ "$name" = fuzz_shm ] && corpus=fuzz/corpus/shm
+    [ "$name" = fuzz_index ] && corpus=fuzz/corpus/index
     if out=$("$t" "$corpus" 2>&1 | tail -3); [ "${PIPESTATUS[0]}" -eq 0 ]; then
         echo "ok ${name}_replays_the_corpus ($out)"
     else
