@@ -476,6 +476,59 @@ int durlog_reader_seek(durlog_reader *r, uint64_t seq)
     return seg_fault(r) ? r->fault_rc : rc;
 }
 
+static int next_record(durlog_reader *r, durlog_record *rec);
+
+/* Seeking by time, within one segment: from the reader's position (in the
+ * segment that can hold the answer, dl_seg_search_time), steps forward to
+ * the first record with time >= time_ns and stops before it. Each record on
+ * the way is read as durlog_reader_next reads it (checked; damage is
+ * DURLOG_ECORRUPT unless skip_damaged; a roll is followed), so no record is
+ * ever passed over unchecked. DURLOG_EEND: no such record yet, the reader
+ * is at the end. A sparse index of the segment would only change where the
+ * walk starts (the last indexed record below time_ns: its seq and offset),
+ * not what it returns. */
+static int walk_to_time(durlog_reader *r, uint64_t time_ns)
+{
+    durlog_record rec;
+    for (;;) {
+        uint64_t time_before = r->last_time_ns;
+        int rc = next_record(r, &rec);
+        if (rc)
+            return rc;
+        if (rec.time_ns >= time_ns) {
+            /* Not consumed: the record is the one just before the position,
+             * in the segment the reader is in. */
+            r->pos -= dl_rec_size_v(r->seg.hdr.version, rec.len);
+            r->next_seq--;
+            r->last_time_ns = time_before;
+            return 0;
+        }
+    }
+}
+
+int durlog_reader_seek_time(durlog_reader *r, uint64_t time_ns)
+{
+    if (!r)
+        return -EINVAL;
+    if (r->fault_rc)
+        return r->fault_rc;
+    relook(r, 1);
+    uint64_t *segs;
+    size_t n;
+    int rc = dl_seg_list(r->dirfd, &segs, &n);
+    if (rc)
+        return rfail(r, rc, "cannot list the segments of %s: %s", r->path,
+                     durlog_strerror(rc));
+    uint64_t start = n ? segs[dl_seg_search_time(r->dirfd, r->path, segs, n, time_ns)] : 0;
+    free(segs);
+    rc = position_at(r, start);
+    if (!rc)
+        rc = walk_to_time(r, time_ns);
+    if (rc == DURLOG_EEND)
+        rc = 0; /* past the last record: at the end, following new ones */
+    return seg_fault(r) ? r->fault_rc : rc;
+}
+
 /* If a segment is named for the record we expect (the writer rolled), moves
  * there and returns 1; 0 if there is none; an error (with a message) if
  * there is one the reader cannot open: that is never the end of the log. */
