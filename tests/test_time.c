@@ -483,6 +483,46 @@ static void damage_on_the_way_is_corrupt_unless_skipped(void)
     free(segs);
 }
 
+/* A segment whose header is damaged counts as not below any time: the
+ * search goes to earlier segments, never past the answer. Seeking before
+ * it works; seeking past it walks into it and fails with DURLOG_ECORRUPT
+ * naming it (a search that skipped it could return a record later than
+ * the first at or after the time asked, among the ones it holds). */
+static void a_damaged_segment_header_is_never_searched_past(void)
+{
+    struct scratch s;
+    scratch_make(&s);
+    uint64_t rnd = 99;
+    append_with_clock_moves(s.log, 4096, &rnd, 40);
+    struct times t;
+    CHECK_RC(times_read(s.log, 0, &t), DURLOG_EEND);
+    size_t nsegs;
+    uint64_t *segs = list_all_segments(s.log, &nsegs);
+    REQUIRE(segs && nsegs >= 6);
+    size_t bad = nsegs / 2; /* the binary search's first probe */
+    char path[400];
+    REQUIRE(file_flip_bit(seg_file(path, sizeof path, s.log, segs[bad]), 33, 0) == 0);
+
+    durlog_reader *r = fx_reader(s.log, NULL);
+    REQUIRE(r);
+    /* The last record of the segment before it. */
+    size_t k = 0;
+    while (k + 1 < t.n && t.seq[k + 1] < segs[bad])
+        k++;
+    CHECK(seek_matches(r, &t, t.time[k]));
+    /* The last record of the log, past the damaged segment: the search
+     * started before it (its header was the first probe), and the walk
+     * meets it. */
+    uint64_t q = t.time[t.n - 1];
+    CHECK(q > t.time[k]);
+    CHECK_RC(durlog_reader_seek_time(r, q), DURLOG_ECORRUPT);
+    char name[64];
+    CHECK(strstr(durlog_reader_errmsg(r), seg_name(name, sizeof name, segs[bad])));
+    fx_reader_close(r);
+    free(segs);
+    times_free(&t);
+}
+
 /* ---- version 1 segments ---- */
 
 /* A version 1 segment `first` holding records [first, end) with times
@@ -545,5 +585,6 @@ TEST_MAIN(
     RUN(seek_time_matches_a_linear_scan);
     RUN(seek_past_the_end_follows_new_records);
     RUN(damage_on_the_way_is_corrupt_unless_skipped);
+    RUN(a_damaged_segment_header_is_never_searched_past);
     RUN(seek_time_reads_version_1_segments);
 )
