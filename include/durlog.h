@@ -748,8 +748,10 @@ int durlog_reader_seek(durlog_reader *r, uint64_t seq);
  * first such). Costs O(log segments) header reads, then a walk through
  * one segment's records, each checked as durlog_reader_next checks it: a
  * damaged record on the way is DURLOG_ECORRUPT, unless the reader skips
- * damage (skip_damaged), which steps past it. A seek that fails may have
- * moved the reader: seek again before reading on.
+ * damage (skip_damaged), which steps past it. A segment removed by a trim
+ * (retention) while the seek runs makes it search again over what is left.
+ * A seek that fails may have moved the reader: seek again before reading
+ * on.
  * Errors: -EINVAL (NULL reader); DURLOG_ECORRUPT (damage on the way, a
  * segment with a damaged header where the walk starts); DURLOG_EFORMAT,
  * -EIO, -errno of listing, opening or mapping a segment, -ENOMEM: as

@@ -60,6 +60,10 @@
  * writers have left, or ignoring one a new writer has just built. */
 #define DL_READER_RELOOK_NS 10000000u
 
+/* How many times durlog_reader_seek_time searches again when the segment
+ * it chose was removed (by a trim) before it could open it. */
+#define DL_SEEK_TIME_TRIES 4
+
 /* The first allocation of the buffer a record is copied into (doubled as
  * records need). */
 #define DL_READER_BUF_MIN 4096
@@ -513,15 +517,27 @@ int durlog_reader_seek_time(durlog_reader *r, uint64_t time_ns)
     if (r->fault_rc)
         return r->fault_rc;
     relook(r, 1);
-    uint64_t *segs;
-    size_t n;
-    int rc = dl_seg_list(r->dirfd, &segs, &n);
-    if (rc)
-        return rfail(r, rc, "cannot list the segments of %s: %s", r->path,
-                     durlog_strerror(rc));
-    uint64_t start = n ? segs[dl_seg_search_time(r->dirfd, r->path, segs, n, time_ns)] : 0;
-    free(segs);
-    rc = position_at(r, start);
+    int rc;
+    /* A trim (retention) may remove the segment the search chose before it
+     * is opened: segments go oldest first, so the log then starts later,
+     * and a new search over what is left answers. A few tries: each one
+     * means a trim ran meanwhile. */
+    for (int tries = 0;; tries++) {
+        uint64_t *segs;
+        size_t n;
+        rc = dl_seg_list(r->dirfd, &segs, &n);
+        if (rc)
+            return rfail(r, rc, "cannot list the segments of %s: %s", r->path,
+                         durlog_strerror(rc));
+        uint64_t start = n ? segs[dl_seg_search_time(r->dirfd, r->path, segs, n, time_ns)]
+                           : 0;
+        free(segs);
+        rc = position_at(r, start);
+        if (tries < DL_SEEK_TIME_TRIES &&
+            (rc == -ENOENT || rc == DURLOG_ENOTFOUND || rc == DURLOG_ETRIMMED))
+            continue;
+        break;
+    }
     if (!rc)
         rc = walk_to_time(r, time_ns);
     if (rc == DURLOG_EEND)

@@ -523,6 +523,49 @@ static void a_damaged_segment_header_is_never_searched_past(void)
     times_free(&t);
 }
 
+/* An openat (the dl_os seam) that, once armed, removes the file it is
+ * asked to open when that is trim_name, as a trim running at that moment
+ * would, and then opens it (ENOENT). */
+static char trim_name[64];
+static int trim_armed;
+
+static int trimming_openat(int dirfd, const char *name, int flags, mode_t mode)
+{
+    if (trim_armed && strcmp(name, trim_name) == 0) {
+        trim_armed = 0;
+        dl_os_real.unlinkat(dirfd, name, 0);
+    }
+    return dl_os_real.openat(dirfd, name, flags, mode);
+}
+
+/* The segment the search chose is removed by a trim before the reader
+ * opens it: the seek searches again over what is left, and finds the
+ * log's new first record (before: -ENOENT). */
+static void a_segment_trimmed_under_the_seek_is_searched_again(void)
+{
+    struct scratch s;
+    scratch_make(&s);
+    uint64_t rnd = 7;
+    append_with_clock_moves(s.log, 4096, &rnd, 12);
+    size_t nsegs;
+    uint64_t *segs = list_all_segments(s.log, &nsegs);
+    REQUIRE(segs && nsegs >= 3);
+    durlog_reader *r = fx_reader(s.log, NULL);
+    REQUIRE(r);
+    seg_name(trim_name, sizeof trim_name, segs[0]);
+    trim_armed = 1;
+    dl_os.openat = trimming_openat;
+    int rc = durlog_reader_seek_time(r, 0);
+    dl_os.openat = dl_os_real.openat;
+    CHECK(!trim_armed); /* the seek did open the segment it chose */
+    CHECK_OK(rc);
+    durlog_record rec;
+    CHECK_OK(durlog_reader_next(r, &rec));
+    CHECK_EQ_U64(rec.seq, segs[1]);
+    fx_reader_close(r);
+    free(segs);
+}
+
 /* ---- version 1 segments ---- */
 
 /* A version 1 segment `first` holding records [first, end) with times
@@ -586,5 +629,6 @@ TEST_MAIN(
     RUN(seek_past_the_end_follows_new_records);
     RUN(damage_on_the_way_is_corrupt_unless_skipped);
     RUN(a_damaged_segment_header_is_never_searched_past);
+    RUN(a_segment_trimmed_under_the_seek_is_searched_again);
     RUN(seek_time_reads_version_1_segments);
 )
