@@ -107,6 +107,10 @@ enum cli_format {
 enum cli_format cli_format_arg(const struct cli_command *cmd, const char *text);
 /* The argument of -n: a count of records, or a usage error. */
 uint64_t cli_count_arg(const struct cli_command *cmd, const char *text);
+/* The argument of option `opt` (--since, --until): a time (cli_time.h:
+ * RFC 3339, or relative to now as -15m), in ns since the epoch, or a usage
+ * error saying what is wrong with it. */
+uint64_t cli_time_arg(const struct cli_command *cmd, const char *opt, const char *text);
 
 /* After the options: exactly one LOG argument is left (argv[optind]), which
  * it returns, or a usage error (exit 2). */

@@ -13,8 +13,10 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
+#include "cli_time.h"
 
 void cli_print_usage(const struct cli_command *cmd, FILE *out)
 {
@@ -144,6 +146,18 @@ enum cli_format cli_format_arg(const struct cli_command *cmd, const char *text)
     if (strcmp(text, "json") == 0)
         return CLI_FORMAT_JSON;
     cli_usage_error(cmd, "unknown output format '%s' (use text or json)", text);
+}
+
+uint64_t cli_time_arg(const struct cli_command *cmd, const char *opt, const char *text)
+{
+    char err[256];
+    struct timespec ts;
+    uint64_t t;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    if (cli_parse_time(text, now, &t, err, sizeof err) != 0)
+        cli_usage_error(cmd, "%s: %s", opt, err);
+    return t;
 }
 
 uint64_t cli_count_arg(const struct cli_command *cmd, const char *text)

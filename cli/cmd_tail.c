@@ -1,5 +1,6 @@
 /*
- * cmd_tail.c - `durlog tail [-n N] [-f] [--durable] [-o text|json] LOG`.
+ * cmd_tail.c - `durlog tail [-n N] [-f] [--durable] [--since TIME]
+ * [--until TIME] [-o text|json] LOG`.
  *
  * Prints the last N records of a log, oldest first, in the formats of
  * `durlog cat`. The last N are found from durlog_reader_get_info(): the reader
@@ -8,6 +9,12 @@
  * then keeps following the log, waiting on durlog_reader_wait() at its end,
  * until SIGINT or SIGTERM (exit 0) or until whoever reads standard output
  * goes away (EPIPE, or a closed pipe seen while waiting: exit 0, quietly).
+ *
+ * --since TIME starts at the first record at or after TIME
+ * (durlog_reader_seek_time): all of them to the end, or with -n the last N
+ * of them. --until TIME stops before the first record after TIME (record
+ * times never decrease in seq order, so none after it can be earlier);
+ * with -f, that record's arrival ends the follow (exit 0).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -80,8 +87,10 @@ static uint64_t start_seq(uint64_t first, uint64_t end, uint64_t count)
 
 int cli_run_tail(const struct cli_command *cmd, int argc, char **argv)
 {
-    enum { OPT_DURABLE = 256 };
+    enum { OPT_DURABLE = 256, OPT_SINCE, OPT_UNTIL };
     static const struct option longopts[] = {
+        { "since", required_argument, NULL, OPT_SINCE },
+        { "until", required_argument, NULL, OPT_UNTIL },
         { "count", required_argument, NULL, 'n' },
         { "follow", no_argument, NULL, 'f' },
         { "durable", no_argument, NULL, OPT_DURABLE },
@@ -90,8 +99,8 @@ int cli_run_tail(const struct cli_command *cmd, int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     enum cli_format format = CLI_FORMAT_TEXT;
-    uint64_t count = 10, printed = 0, start;
-    int follow = 0, durable = 0, opt, rc, status = 0;
+    uint64_t count = 10, printed = 0, start, since = 0, until = UINT64_MAX;
+    int follow = 0, durable = 0, have_count = 0, have_since = 0, opt, rc, status = 0;
     durlog_reader *r;
     durlog_info info;
     const char *path;
@@ -100,6 +109,14 @@ int cli_run_tail(const struct cli_command *cmd, int argc, char **argv)
         switch (opt) {
         case 'n':
             count = cli_count_arg(cmd, optarg);
+            have_count = 1;
+            break;
+        case OPT_SINCE:
+            since = cli_time_arg(cmd, "--since", optarg);
+            have_since = 1;
+            break;
+        case OPT_UNTIL:
+            until = cli_time_arg(cmd, "--until", optarg);
             break;
         case 'f':
             follow = 1;
@@ -119,7 +136,30 @@ int cli_run_tail(const struct cli_command *cmd, int argc, char **argv)
         return status;
     start = start_seq(info.first_seq, durable ? info.durable_seq : info.next_seq,
                       count);
-    rc = durlog_reader_seek(r, start);
+    int at_end = 0;
+    if (have_since) {
+        /* The first record at or after `since`: from there (with -n, from
+         * the later of it and the last `count`). */
+        durlog_record rec;
+        char when[RFC3339_NS_SIZE];
+        rfc3339_format_ns(since, when);
+        rc = durlog_reader_seek_time(r, since);
+        if (rc == 0)
+            rc = durlog_reader_next(r, &rec);
+        if (rc == DURLOG_EEND) {
+            at_end = 1; /* none yet: the reader waits at the end */
+            rc = 0;
+        } else if (rc == 0) {
+            start = have_count && start > rec.seq ? start : rec.seq;
+        }
+        if (rc < 0) {
+            status = cli_reader_fail(cmd, r, path, rc, "seeking to %s in %s", when, path);
+            goto out;
+        }
+        if (!have_count)
+            count = UINT64_MAX;
+    }
+    rc = at_end ? 0 : durlog_reader_seek(r, start);
     if (rc < 0) {
         status = cli_reader_fail(cmd, r, path, rc, "seeking to seq %" PRIu64 " in %s", start,
                                  path);
@@ -156,6 +196,8 @@ int cli_run_tail(const struct cli_command *cmd, int argc, char **argv)
                                      path, printed);
             goto out;
         }
+        if (rec.time_ns > until)
+            break; /* past --until: so is every later record */
         rc = cli_write_record(&rec, format);
         if (rc == 0 && follow && fflush(stdout) != 0)
             rc = cli_stdout_error();

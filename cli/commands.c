@@ -7,6 +7,11 @@
  */
 #include "cli.h"
 
+/* What TIME may be, for --since and --until (cli_time.c). */
+#define TIME_HELP \
+    "  TIME is RFC 3339 (2026-12-05T14:00:00Z, 2026-12-05T15:00:00.5+01:00)\n" \
+    "  or relative to now: -30s, -15m, -2h, -7d\n"
+
 /* The -o and -h options of the commands that print records (cat, tail), in
  * the format cli_write_record writes. */
 #define RECORD_OUTPUT_HELP                                                    \
@@ -52,7 +57,8 @@ const struct cli_command cli_cmd_append = {
 
 const struct cli_command cli_cmd_cat = {
     .name = "cat",
-    .synopsis = "[--from SEQ | --cursor NAME] [-n COUNT] [-o text|json] LOG",
+    .synopsis = "[--from SEQ | --since TIME | --cursor NAME] [--until TIME] [-n COUNT] "
+                "[-o text|json] LOG",
     .summary = "Print the records of LOG, oldest first.",
     .details =
         "Options:\n"
@@ -68,6 +74,11 @@ const struct cli_command cli_cmd_cat = {
         "                       went away) commits nothing more and exits 1.\n"
         "                       Records retention removed before the cursor\n"
         "                       consumed them: exit 1, saying how many\n"
+        "  --since TIME         start at the first record appended at or\n"
+        "                       after TIME\n"
+        "  --until TIME         stop before the first record appended after\n"
+        "                       TIME (not with --cursor)\n"
+        TIME_HELP
         "  -n, --count COUNT    print at most COUNT records\n"
         RECORD_OUTPUT_HELP,
     .run = cli_run_cat,
@@ -75,7 +86,7 @@ const struct cli_command cli_cmd_cat = {
 
 const struct cli_command cli_cmd_tail = {
     .name = "tail",
-    .synopsis = "[-n COUNT] [-f] [--durable] [-o text|json] LOG",
+    .synopsis = "[-n COUNT] [-f] [--durable] [--since TIME] [--until TIME] [-o text|json] LOG",
     .summary = "Print the last records of LOG; with -f, keep printing new "
                "ones.",
     .details =
@@ -88,6 +99,11 @@ const struct cli_command cli_cmd_tail = {
         "  --durable            only records known to be on stable storage:\n"
         "                       the last COUNT before the durable mark and,\n"
         "                       with -f, later ones once they are synced\n"
+        "  --since TIME         the records appended at or after TIME (all of\n"
+        "                       them, or with -n the last COUNT)\n"
+        "  --until TIME         stop before the first record appended after\n"
+        "                       TIME; with -f, exit 0 when one arrives\n"
+        TIME_HELP
         RECORD_OUTPUT_HELP,
     .run = cli_run_tail,
 };

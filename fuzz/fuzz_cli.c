@@ -41,6 +41,7 @@ int durlog_cli_main(int argc, char **argv);
 #define exit fz_cli_exit
 #include "../cli/durlog.c"
 #include "../cli/cli_util.c"
+#include "../cli/cli_time.c"
 #include "../cli/commands.c"
 #include "../cli/cmd_append.c"
 #include "../cli/cmd_cat.c"

@@ -737,6 +737,27 @@ void durlog_reader_close(durlog_reader *r);
  * or -EIO of a mapping that faulted. */
 int durlog_reader_seek(durlog_reader *r, uint64_t seq);
 
+/* Positions the reader so that the next durlog_reader_next() returns the
+ * first record whose time (durlog_record.time_ns) is >= time_ns: the log's
+ * first record if time_ns is at or before it; past the last record, the
+ * end (durlog_reader_next returns DURLOG_EEND, then the records appended
+ * after, as usual). Record times never decrease in sequence-number order
+ * (docs/FORMAT.md "Time"; a log written by an older version whose clock
+ * went back across a segment roll may break that, and there the record
+ * found has time >= time_ns and follows one below it, but may not be the
+ * first such). Costs O(log segments) header reads, then a walk through
+ * one segment's records, each checked as durlog_reader_next checks it: a
+ * damaged record on the way is DURLOG_ECORRUPT, unless the reader skips
+ * damage (skip_damaged), which steps past it. A segment removed by a trim
+ * (retention) while the seek runs makes it search again over what is left.
+ * A seek that fails may have moved the reader: seek again before reading
+ * on.
+ * Errors: -EINVAL (NULL reader); DURLOG_ECORRUPT (damage on the way, a
+ * segment with a damaged header where the walk starts); DURLOG_EFORMAT,
+ * -EIO, -errno of listing, opening or mapping a segment, -ENOMEM: as
+ * durlog_reader_next. */
+int durlog_reader_seek_time(durlog_reader *r, uint64_t time_ns);
+
 /* Reads the next record into *rec. Returns 0 on success, DURLOG_EEND when the
  * reader has reached the current end of the log (call again later to see new
  * records), DURLOG_ECORRUPT on damage (unless skip_damaged), or another

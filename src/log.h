@@ -56,6 +56,9 @@
 /* A tail segment takes records until their time offset (FORMAT.md) comes
  * within this of the format's limit (about 78 hours after its base). */
 #define DL_TIME_ROLL_SPARE_NS ((uint64_t)3600 * 1000000000)
+/* A segment's time base is never above this, so that base + offset never
+ * wraps, whatever time durlog.shm claims (roll_base in tail.c). */
+#define DL_TIME_BASE_MAX (UINT64_MAX - DL_REC_TIME_LIMIT)
 /* ...in steps of this much, each usable by appenders as soon as it is done. */
 #define DL_PREALLOC_CHUNK ((uint64_t)1 << 20)
 /* The tail segment's file grows in steps: at least this much... */

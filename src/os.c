@@ -396,11 +396,14 @@ void dl_munmap(void *addr, size_t len, struct dl_guard *guard)
         dl_os.munmap(addr, len);
 }
 
+_Atomic int64_t dl_clock_shift_ns;
+
 uint64_t dl_now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * DL_NS_PER_S + (uint64_t)ts.tv_nsec;
+    uint64_t ns = (uint64_t)ts.tv_sec * DL_NS_PER_S + (uint64_t)ts.tv_nsec;
+    return ns + (uint64_t)atomic_load_explicit(&dl_clock_shift_ns, memory_order_relaxed);
 }
 
 uint64_t dl_mono_ns(void)

@@ -244,8 +244,12 @@ int dl_eventfd_signal(int fd);
 #define DL_NS_PER_S 1000000000u
 #define DL_NS_PER_MS 1000000u
 #define DL_NS_PER_US 1000u
-/* Wall-clock time in ns since the epoch. */
+/* Wall-clock time in ns since the epoch, plus dl_clock_shift_ns. */
 uint64_t dl_now_ns(void);
+/* Test seam: added to every wall-clock reading (0 outside tests), so that a
+ * test can set the clock back or forward (tests/test_time.c). Record times
+ * come from it too (clock.c anchors to dl_now_ns). */
+extern _Atomic int64_t dl_clock_shift_ns;
 /* Monotonic time in ns, for timeouts and intervals. */
 uint64_t dl_mono_ns(void);
 /* Sleeps about ns (less if a signal arrives). */

@@ -71,6 +71,10 @@
  * writers have left, or ignoring one a new writer has just built. */
 #define DL_READER_RELOOK_NS 10000000u
 
+/* How many times durlog_reader_seek_time searches again when the segment
+ * it chose was removed (by a trim) before it could open it. */
+#define DL_SEEK_TIME_TRIES 4
+
 /* The first allocation of the buffer a record is copied into (doubled as
  * records need). */
 #define DL_READER_BUF_MIN 4096
@@ -600,6 +604,84 @@ int dl_reader_where(const durlog_reader *r, uint64_t *seg_first, uint64_t *offse
     *seg_first = r->seg.first_seq;
     *offset = r->pos;
     return 0;
+}
+
+static int next_record(durlog_reader *r, durlog_record *rec);
+
+/* Seeking by time, within one segment: from the reader's position (in the
+ * segment that can hold the answer, dl_seg_search_time), steps forward to
+ * the first record with time >= time_ns and stops before it. Each record on
+ * the way is read as durlog_reader_next reads it (checked; damage is
+ * DURLOG_ECORRUPT unless skip_damaged; a roll is followed), so no record is
+ * ever passed over unchecked. DURLOG_EEND: no such record yet, the reader
+ * is at the end. A sparse index of the segment would only change where the
+ * walk starts (the last indexed record below time_ns: its seq and offset),
+ * not what it returns. */
+static int walk_to_time(durlog_reader *r, uint64_t time_ns)
+{
+    durlog_record rec;
+    for (;;) {
+        uint64_t time_before = r->last_time_ns;
+        int rc = next_record(r, &rec);
+        if (rc)
+            return rc;
+        if (rec.time_ns >= time_ns) {
+            /* Not consumed: the record is the one just before the position,
+             * in the segment the reader is in. */
+            r->pos -= dl_rec_size_v(r->seg.hdr.version, rec.len);
+            r->next_seq--;
+            r->last_time_ns = time_before;
+            return 0;
+        }
+    }
+}
+
+int durlog_reader_seek_time(durlog_reader *r, uint64_t time_ns)
+{
+    if (!r)
+        return -EINVAL;
+    if (r->fault_rc)
+        return r->fault_rc;
+    relook(r, 1);
+    int rc;
+    /* A trim (retention) may remove the segment the search chose before it
+     * is opened: segments go oldest first, so the log then starts later,
+     * and a new search over what is left answers. A few tries: each one
+     * means a trim ran meanwhile. */
+    for (int tries = 0;; tries++) {
+        uint64_t *segs;
+        size_t n;
+        rc = dl_seg_list(r->dirfd, &segs, &n);
+        if (rc)
+            return rfail(r, rc, "cannot list the segments of %s: %s", r->path,
+                         durlog_strerror(rc));
+        uint64_t start = n ? segs[dl_seg_search_time(r->dirfd, r->path, segs, n, time_ns)]
+                           : 0;
+        free(segs);
+        rc = position_at(r, start);
+        if (tries < DL_SEEK_TIME_TRIES &&
+            (rc == -ENOENT || rc == DURLOG_ENOTFOUND || rc == DURLOG_ETRIMMED))
+            continue;
+        break;
+    }
+    if (!rc && r->seg.fd >= 0) {
+        /* The segment's sparse index (checked against the record it names)
+         * lets the walk start at its last entry before time_ns: every
+         * record before that entry is earlier still (times never decrease
+         * within a segment). */
+        uint64_t pos, seq;
+        index_start(r, &r->seg, DL_INDEX_BY_TIME, time_ns, &pos, &seq);
+        if (seq > r->next_seq && seq <= readable_end(r)) {
+            r->pos = pos;
+            r->next_seq = seq;
+            r->last_time_ns = 0; /* not known at the new position */
+        }
+    }
+    if (!rc)
+        rc = walk_to_time(r, time_ns);
+    if (rc == DURLOG_EEND)
+        rc = 0; /* past the last record: at the end, following new ones */
+    return seg_fault(r) ? r->fault_rc : rc;
 }
 
 /* If a segment is named for the record we expect (the writer rolled), moves

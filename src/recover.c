@@ -352,12 +352,51 @@ static uint64_t tail_allocated(durlog *log, uint64_t seg, const struct seg_state
     return rc == 0 ? t->size : data_end;
 }
 
+/* The time of the last record of segment seg, by walking its record
+ * headers (no checksums: only a time is wanted) up to `end` (UINT64_MAX:
+ * as far as its records go); 0 if it has none or cannot be read. */
+static uint64_t seg_last_time(durlog *log, uint64_t seg, uint64_t end)
+{
+    char err[DL_ERRMSG_SIZE];
+    struct dl_segmap m;
+    struct dl_scan sc;
+    if (dl_seg_open(log->dirfd, log->path, seg, DL_SEG_READ, &m, err, sizeof err))
+        return 0;
+    uint64_t limit = m.size < m.capacity ? m.size : m.capacity;
+    if (end < limit)
+        limit = end;
+    struct dl_seg_fmt f = dl_segmap_fmt(&m);
+    dl_scan_from(&f, m.map, limit, DL_SEG_HEADER_SIZE, m.first_seq, UINT64_MAX, 0, &sc);
+    uint64_t t = sc.records && !dl_seg_faulted(&m, log->path, err, sizeof err)
+                 ? sc.last_time_ns : 0;
+    dl_seg_close(&m);
+    return t;
+}
+
+/* The time of the last record of the log's kept segments before segment i
+ * (by their headers' walk: rare, see set_tail), 0 if none has records. */
+static uint64_t last_time_before(durlog *log, const uint64_t *segs, const struct seg_state *st,
+                                 size_t i)
+{
+    while (i-- > 0) {
+        uint64_t t = seg_last_time(log, segs[i], sealed(&st[i]) ? st[i].hdr.ckpt_off
+                                                                 : UINT64_MAX);
+        if (t)
+            return t;
+    }
+    return 0;
+}
+
 /* The tail state after recovery, from the last kept segment. */
 static void set_tail(durlog *log, const uint64_t *segs, const struct seg_state *st,
                      size_t kept)
 {
     struct dl_shared *sh = log->sh;
     sh->first_seq = segs[0];
+    /* The next record's time is never before the last one's in the log
+     * (FORMAT.md "Time"), nor before the clock's. */
+    uint64_t now = dl_now_ns();
+    sh->last_time_ns = now;
     if (kept == 0) {
         /* Nothing survived (a lone segment whose header was lost). */
         sh->next_seq = segs[0];
@@ -374,6 +413,12 @@ static void set_tail(durlog *log, const uint64_t *segs, const struct seg_state *
         sh->tail_seg = DL_NO_SEGMENT;
         sh->tail_capacity = sh->tail_off = sh->tail_alloc = sh->reserve_end = 0;
         sh->tail_ino = 0;
+        /* The next segment's base is never before its last record's time
+         * (a clock set back since): rare (the segment after a sealed one
+         * was lost), so its headers are walked. */
+        uint64_t last = last_time_before(log, segs, st, kept);
+        if (last > now)
+            sh->last_time_ns = last;
         return;
     }
     sh->next_seq = t->scan.next_seq;
@@ -386,16 +431,24 @@ static void set_tail(durlog *log, const uint64_t *segs, const struct seg_state *
     if (sh->tail_alloc > sh->tail_capacity)
         sh->tail_alloc = sh->tail_capacity;
     sh->tail_ino = t->ino;
-    /* The next record's time is never before the last one's in the
-     * segment: the later of the clock, the last record the scan read and,
+    /* The next record's time is never before the last one's: the later of
+     * the clock, the segment's base, the last record the scan read and,
      * when it read none, the last one before the checkpoint (its header
-     * only: time_before_checkpoint). */
+     * only: time_before_checkpoint); and when the tail holds no record at
+     * all, the last record of the segments before it (a log of this
+     * version has them at or below the tail's base already; one an older
+     * version wrote, which rolled when the clock went back, may not). */
     uint64_t last = t->scan.last_time_ns > t->hdr.created_ns ? t->scan.last_time_ns
                                                               : t->hdr.created_ns;
     if (t->ckpt_time_ns > last)
         last = t->ckpt_time_ns;
-    uint64_t now = dl_now_ns();
-    sh->last_time_ns = now > last ? now : last;
+    if (t->scan.records == 0 && t->hdr.ckpt_seq == segs[kept - 1] && kept > 1) {
+        uint64_t before = last_time_before(log, segs, st, kept - 1);
+        if (before > last)
+            last = before;
+    }
+    if (last > now)
+        sh->last_time_ns = last;
 }
 
 /* A sync of the log failed: no later fdatasync of what it covered is to be
@@ -639,6 +692,7 @@ int dl_recover(durlog *log, enum dl_recover_mode mode, uint64_t old_durable,
         return dl_fail(log, rc, "list segments of %s: %s", log->path, durlog_strerror(rc));
     if (n == 0) {
         sh->first_seq = sh->next_seq = 0;
+        sh->last_time_ns = 0;
         sh->tail_seg = DL_NO_SEGMENT;
         sh->tail_capacity = sh->tail_off = sh->tail_alloc = sh->reserve_end = 0;
         sh->tail_ino = 0;

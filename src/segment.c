@@ -256,14 +256,33 @@ int dl_seg_is_at(int dirfd, const char *name, int fd, struct dl_stat *fd_st)
     return a.nlink > 0 && a.dev == b.dev && a.ino == b.ino;
 }
 
+size_t dl_seg_search_time(int dirfd, const char *path, const uint64_t *segs, size_t n,
+                          uint64_t time_ns)
+{
+    /* Invariant: segment lo's base is below time_ns (or lo is 0), and no
+     * segment from hi on is known to be. */
+    size_t lo = 0, hi = n;
+    char err[256]; /* unused: a header not read counts as not below */
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        struct dl_seg_header h;
+        if (dl_seg_read_header(dirfd, path, segs[mid], &h, NULL, err, sizeof err) == 0 &&
+            h.created_ns < time_ns)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 int dl_seg_create(int dirfd, const char *path, uint64_t first_seq, int writable,
-                  uint64_t replace_ino, uint64_t capacity, uint64_t alloc, mode_t mode,
-                  const struct dl_owner *owner, struct dl_segmap *out,
+                  uint64_t replace_ino, uint64_t capacity, uint64_t alloc, uint64_t base_ns,
+                  mode_t mode, const struct dl_owner *owner, struct dl_segmap *out,
                   char *err, size_t errlen)
 {
     char name[DL_SEG_NAME_LEN + 1], tmp[DL_SEG_NAME_LEN + sizeof DL_SEG_TMP_SUFFIX];
     unsigned char hdr[DL_SEG_HEADER_SIZE];
-    struct dl_seg_header h = { DL_FORMAT_VERSION, first_seq, capacity, dl_now_ns(),
+    struct dl_seg_header h = { DL_FORMAT_VERSION, first_seq, capacity, base_ns,
                                first_seq, DL_SEG_HEADER_SIZE, 0 };
     struct dl_segmap s = DL_SEGMAP_INIT;
     int rc;

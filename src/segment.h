@@ -68,6 +68,19 @@ void dl_take_owner(int fd, const struct dl_owner *owner);
 /* The sorted first_seqs of the segment files in the directory. *out is
  * malloc'd (NULL when there are none). */
 int dl_seg_list(int dirfd, uint64_t **out, size_t *count);
+/* Seeking by time (durlog_reader_seek_time) and retention by age: among
+ * the sorted segments segs[0..n), the index of the last one whose time base
+ * (header created_ns) is below time_ns, or 0 if none is. Times never
+ * decrease in sequence-number order across the log (FORMAT.md "Time"), so a
+ * segment's base is at most the time of every record in it and at least
+ * that of every record before it: every record before segment *out is
+ * below time_ns, and every record from the segment after it on is at or
+ * above it; the first record at or above time_ns is in segment *out or is
+ * the first of the next. A binary search: O(log n) header reads. A header
+ * that cannot be read counts as not below (the search goes to earlier
+ * segments, which is never past the answer). */
+size_t dl_seg_search_time(int dirfd, const char *path, const uint64_t *segs, size_t n,
+                          uint64_t time_ns);
 /* Opens directory dirfd for reading its entries, through a descriptor of
  * its own (dirfd keeps its offset and stays open): 0 and *out, for
  * closedir(), or -errno. */
@@ -112,15 +125,15 @@ struct dl_stat;
 int dl_seg_is_at(int dirfd, const char *name, int fd, struct dl_stat *fd_st);
 
 /* Creates segment `first_seq` with `capacity`, `alloc` bytes allocated, and
- * its header written, via a temporary name renamed into place, so that the
+ * its header written (created_ns, the records' time base: base_ns), via a temporary name renamed into place, so that the
  * segment name never refers to a file without a header. Its permissions are
  * exactly `mode` (not narrowed by the umask). Does not sync. It never
  * replaces another file: a segment of that name that exists already fails
  * it with -EEXIST, unless it is the file of inode `replace_ino` (an
  * empty tail a roll replaces with a bigger one; 0: none may be there). */
 int dl_seg_create(int dirfd, const char *path, uint64_t first_seq, int writable,
-                  uint64_t replace_ino, uint64_t capacity, uint64_t alloc, mode_t mode,
-                  const struct dl_owner *owner, struct dl_segmap *out,
+                  uint64_t replace_ino, uint64_t capacity, uint64_t alloc, uint64_t base_ns,
+                  mode_t mode, const struct dl_owner *owner, struct dl_segmap *out,
                   char *err, size_t errlen);
 
 /* 0 if no access through s's mapping has faulted since it was mapped.

@@ -19,6 +19,7 @@
 #include "engine.h"
 #include "log.h"
 #include "os.h"
+#include "scan.h"
 
 static uint64_t lock_patience(void)
 {
@@ -226,6 +227,42 @@ int dl_tail_clear_leftover(durlog *log)
     return 0;
 }
 
+/* The time base of the segment a roll starts: the clock's time, but never
+ * earlier than the last record before it (FORMAT.md "Time": times never
+ * decrease in sequence-number order across the whole log, so a segment's
+ * base is at most the time of every record in it and at least that of
+ * every record before it; seeking by time and retention by age rely on
+ * both). A clock set back is thus clamped, never a reason to roll.
+ *
+ * last_time_ns is the last time stamped, but comes from durlog.shm, which
+ * anyone who may write the log can write: a value more than the spare ahead
+ * of the clock (a clock set back, or a planted value) is checked against
+ * the tail's own record headers, which hold the truth; and a version 2
+ * record's stored time is at least its segment's base + 1. The result
+ * leaves room for a whole offset, so that no time read back wraps. */
+static uint64_t roll_base(durlog *log)
+{
+    struct dl_shared *sh = log->sh;
+    const struct dl_segmap *t = &log->tail.cur;
+    uint64_t now = dl_now_ns(), last = sh->last_time_ns;
+    int tail_mapped = sh->tail_seg != DL_NO_SEGMENT && t->fd >= 0 && t->map &&
+                      t->first_seq == sh->tail_seg;
+    if (tail_mapped && last > now + DL_TIME_ROLL_SPARE_NS &&
+        dl_seg_span_ok(t, 0, sh->tail_off)) {
+        struct dl_seg_fmt f = dl_segmap_fmt(t);
+        struct dl_scan sc;
+        dl_scan_from(&f, t->map, sh->tail_off, DL_SEG_HEADER_SIZE, t->first_seq,
+                     sh->next_seq, 0, &sc);
+        last = sc.records ? sc.last_time_ns : 0;
+    }
+    if (tail_mapped && t->hdr.version == DL_FORMAT_VERSION &&
+        sh->tail_off > DL_SEG_HEADER_SIZE && last <= t->hdr.created_ns)
+        last = t->hdr.created_ns + 1;
+    if (last > DL_TIME_BASE_MAX)
+        last = DL_TIME_BASE_MAX;
+    return now > last ? now : last;
+}
+
 /* Starts a new tail segment for a record of `need` bytes. */
 static int roll(durlog *log, uint64_t need)
 {
@@ -251,7 +288,8 @@ static int roll(durlog *log, uint64_t need)
      * already have the new segment's name. */
     uint64_t replace = sh->tail_seg == sh->next_seq ? sh->tail_ino : 0;
     rc = dl_seg_create(log->dirfd, log->path, sh->next_seq, dl_tail_access(log), replace, cap,
-                       alloc, log->file_mode, &log->owner, &m, err, sizeof err);
+                       alloc, roll_base(log), log->file_mode, &log->owner, &m, err,
+                       sizeof err);
     if (rc == -EEXIST) {
         /* The coordination file sent this roll onto a segment that holds
          * records: it was overwritten (zeroed in place, say). */
@@ -314,8 +352,6 @@ int dl_tail_not_cut(durlog *log)
                    (unsigned long long)written);
 }
 
-/* Makes sure the tail segment can take `need` more bytes (rolling to a new
- * segment if not) and that this handle maps it. */
 /* Whether records appended at time_ns may go into the mapped tail: it is
  * of the format this version writes, and the time offset fits (with an
  * hour to spare, for the records of a buffered flush framed a little
@@ -328,21 +364,19 @@ static int tail_takes(const durlog *log, uint64_t time_ns)
      * from durlog.shm, which anyone who may write the log can write: an
      * absurd value (UINT64_MAX) used to pass this test on the clock's time
      * and was then stored as an offset truncated to 48 bits. Not fitting
-     * starts a new segment, which resets last_time_ns to its base. */
+     * starts a new segment, whose base (roll_base) checks the value against
+     * the tail's records. A clock behind the tail's last record is no
+     * reason to roll: the records are stamped with that last time until the
+     * clock catches up, in this segment as in a new one, whose base could
+     * not be earlier. */
     uint64_t last = log->sh->last_time_ns, stamp = time_ns > last ? time_ns : last;
-    /* A clock more than the spare behind the tail's last record (set back,
-     * or a segment base made in the future): times never decrease within a
-     * segment, so every record appended to this one would be stamped
-     * ahead of the clock for as long as it lasts. A new segment takes the
-     * clock's time. (After a roll last_time_ns is the new base: the test
-     * cannot hold again until a record is appended.) */
-    if (last > h->created_ns && time_ns + DL_TIME_ROLL_SPARE_NS < last)
-        return 0;
     return h->version == DL_FORMAT_VERSION &&
            (stamp <= h->created_ns ||
             stamp - h->created_ns < DL_REC_TIME_LIMIT - DL_TIME_ROLL_SPARE_NS);
 }
 
+/* Makes sure the tail segment can take `need` more bytes (rolling to a new
+ * segment if not) and that this handle maps it. */
 int dl_tail_ensure(durlog *log, uint64_t need, uint64_t time_ns)
 {
     struct dl_shared *sh = log->sh;

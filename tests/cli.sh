@@ -768,6 +768,99 @@ tail_bad_arguments_are_usage_errors() {
     expect_stdout ""
 }
 
+# ---- --since and --until (cat, tail) ----------------------------------------
+
+# Appends a, b, c in three processes and sets TA, TB, TC to their times, as
+# `cat -o json` prints them (RFC 3339 with nanoseconds).
+append_three_timed() {
+    local r
+    for r in a b c; do
+        "$BIN" append "$LOG" "$r" || fail "append $r failed"
+    done
+    run "$BIN" cat -o json "$LOG"
+    TA=$(json_field 1 time)
+    TB=$(json_field 2 time)
+    TC=$(json_field 3 time)
+    [ "$TA" != "$TB" ] && [ "$TB" != "$TC" ] || fail "records appended by three processes share a time: $TA $TB $TC"
+}
+
+cat_since_and_until_select_records_by_time() {
+    append_three_timed
+    run "$BIN" cat --since "$TB" "$LOG"
+    expect_status 0 "cat --since b's time"
+    expect_stdout $'b\nc'
+    run "$BIN" cat --until "$TB" "$LOG"
+    expect_status 0 "cat --until b's time"
+    expect_stdout $'a\nb'
+    run "$BIN" cat --since "$TB" --until "$TB" "$LOG"
+    expect_stdout b
+    run "$BIN" cat --since "$TA" --until "$TC" -n 2 "$LOG"
+    expect_stdout $'a\nb'
+    run "$BIN" cat --since 1970-01-01T00:00:00Z "$LOG"
+    expect_stdout $'a\nb\nc'
+    run "$BIN" cat --since -1h "$LOG"
+    expect_status 0 "cat --since -1h"
+    expect_stdout $'a\nb\nc'
+    run "$BIN" cat --until -1h "$LOG"
+    expect_status 0 "cat --until -1h"
+    expect_stdout ""
+    run "$BIN" cat --since 2500-01-01T00:00:00+01:00 "$LOG"
+    expect_status 0 "cat --since a time past the last record"
+    expect_stdout ""
+}
+
+cat_and_tail_bad_times_are_usage_errors_saying_why() {
+    run "$BIN" append "$LOG" a
+    local cmd bad
+    for cmd in cat tail; do
+        for bad in yesterday 2026-12-05 2026-12-05T14:00:00 2026-02-30T00:00:00Z -15 -15w ""; do
+            run "$BIN" $cmd --since "$bad" "$LOG"
+            expect_usage_error
+            expect_stderr_has "since"
+            run "$BIN" $cmd --until "$bad" "$LOG"
+            expect_usage_error
+            expect_stderr_has "until"
+        done
+    done
+    run "$BIN" cat --since 2026-02-30T00:00:00Z "$LOG"
+    expect_stderr_has "no day 30"
+    run "$BIN" cat --from 0 --since -1h "$LOG"
+    expect_usage_error
+    expect_stderr_has "give one"
+}
+
+tail_since_prints_the_records_from_then_or_the_last_n_of_them() {
+    append_three_timed
+    run "$BIN" tail --since "$TB" "$LOG"
+    expect_status 0 "tail --since b's time"
+    expect_stdout $'b\nc'
+    run "$BIN" tail -n 1 --since "$TA" "$LOG"
+    expect_stdout c
+    run "$BIN" tail -n 5 --since "$TB" "$LOG"
+    expect_stdout $'b\nc'
+    run "$BIN" tail --until "$TB" "$LOG"
+    expect_stdout $'a\nb'
+    run "$BIN" tail --since -1h -o json "$LOG"
+    expect_json_field 1 seq 0
+    run "$BIN" tail --since 2500-01-01T00:00:00Z "$LOG"
+    expect_status 0 "tail --since a time past the last record"
+    expect_stdout ""
+}
+
+tail_follow_until_exits_when_a_later_record_arrives() {
+    append_three_timed
+    local pid
+    timeout -s KILL 20 "$BIN" tail -f --since "$TB" --until "$TC" "$LOG" >"$OUT" 2>"$ERR" &
+    pid=$!
+    wait_for_lines "$OUT" 2 || fail "tail -f --since did not print b and c within 5 s"
+    "$BIN" append "$LOG" d || fail "append while tail -f runs failed"
+    wait "$pid"
+    rc=$?
+    expect_status 0 "tail -f --until, once a record past it arrived"
+    expect_stdout $'b\nc'
+    expect_stderr_empty
+}
+
 tail_missing_log_fails_clearly() {
     run "$BIN" tail "$D/nothing"
     expect_status 1 "tail of a missing log"
@@ -1296,6 +1389,10 @@ t tail_follow_prints_new_records_until_sigint
 t tail_follow_stops_cleanly_on_sigterm
 t tail_follow_into_a_closed_pipe_exits_0_quietly
 t tail_bad_arguments_are_usage_errors
+t cat_since_and_until_select_records_by_time
+t cat_and_tail_bad_times_are_usage_errors_saying_why
+t tail_since_prints_the_records_from_then_or_the_last_n_of_them
+t tail_follow_until_exits_when_a_later_record_arrives
 t tail_missing_log_fails_clearly
 t cursor_set_get_list_delete
 t cursor_set_replaces_a_damaged_cursor_file

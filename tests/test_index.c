@@ -473,6 +473,49 @@ static void seek_starts_at_an_index_entry(void)
     CHECK_RC(durlog_reader_seek(lr, damaged + 1), DURLOG_ENOTFOUND);
 }
 
+/* The same for a seek by time (durlog_reader_seek_time): past damage that a
+ * walk from the segment's first record cannot cross, the walk starts at the
+ * index's last entry before the time, and lands on the first record at or
+ * after it; the linear reader stops at the damage. */
+static void seek_time_starts_at_an_index_entry(void)
+{
+    struct scratch s;
+    struct model m;
+    REQUIRE(make_log(&s, &m, 51) == 0);
+    size_t n;
+    uint64_t *segs = list_all_segments(s.log, &n);
+    uint64_t seg = segs[2];
+    free(segs);
+    int dirfd = open(s.log, O_RDONLY | O_DIRECTORY);
+    REQUIRE(dirfd >= 0);
+    struct dl_segmap sm = DL_SEGMAP_INIT;
+    struct dl_index ix = DL_INDEX_INIT;
+    char err[DL_ERRMSG_SIZE], path[400];
+    REQUIRE(dl_seg_open(dirfd, s.log, seg, DL_SEG_READ, &sm, err, sizeof err) == 0);
+    int built = dl_index_build(&sm, &ix);
+    dl_seg_close(&sm);
+    CHECK_OK(built ? built : dl_index_store(dirfd, &ix, 0644));
+    close(dirfd);
+    REQUIRE(built == 0 && ix.count >= 4);
+    uint64_t at = ix.e[1].off + dl_rec_size(m.lens[ix.e[1].seq]);
+    uint64_t after = ix.e[3].seq, t = ix.e[3].time_ns + 1;
+    dl_index_free(&ix);
+    CHECK(file_zero(seg_file(path, sizeof path, s.log, seg), at, DL_REC_HEADER_SIZE) == 0);
+
+    durlog_reader *r = fx_reader(s.log, NULL), *lr = linear_reader(s.log);
+    REQUIRE(r && lr);
+    durlog_record rec;
+    CHECK_OK(durlog_reader_seek_time(r, t));
+    CHECK_OK(durlog_reader_next(r, &rec));
+    uint64_t got = rec.seq;
+    CHECK(got > after && rec.time_ns >= t && model_matches(&m, &rec));
+    /* The record before it is earlier than t: it is the first at or after. */
+    CHECK_OK(durlog_reader_seek(r, got - 1));
+    CHECK_OK(durlog_reader_next(r, &rec));
+    CHECK(rec.seq == got - 1 && rec.time_ns < t);
+    CHECK_RC(durlog_reader_seek_time(lr, t), DURLOG_ECORRUPT);
+}
+
 /* Lookups within one segment by number and by time (DL_INDEX_BY_SEQ and
  * _BY_TIME, what a seek by time uses), against a scan of every record: the
  * start is a record that checks, at or before the one sought, and a walk
@@ -619,6 +662,7 @@ TEST_MAIN(
     RUN(seeks_agree_with_the_model_and_the_linear_walk);
     RUN(lookups_agree_with_a_scan);
     RUN(seek_starts_at_an_index_entry);
+    RUN(seek_time_starts_at_an_index_entry);
     RUN(the_tails_side_file_follows_its_checkpoint);
     RUN(a_dead_readers_temporary_is_removed_at_the_next_open);
     RUN(missing_side_files_are_rebuilt);

@@ -7,6 +7,7 @@
  */
 #include <time.h>
 
+#include "os.h"
 #include "segment.h"
 #include "lib/fixture.h"
 #include "lib/logfiles.h"
@@ -617,8 +618,8 @@ static void appends_stop_at_the_sequence_limit(void)
     REQUIRE(dirfd >= 0);
     struct dl_segmap m;
     char err[256];
-    REQUIRE(dl_seg_create(dirfd, s.log, DL_SEQ_LIMIT - 3, DL_SEG_STORE, 0, 1 << 20, 4096, 0644, NULL, &m,
-                          err, sizeof err) == 0);
+    REQUIRE(dl_seg_create(dirfd, s.log, DL_SEQ_LIMIT - 3, DL_SEG_STORE, 0, 1 << 20, 4096,
+                          dl_now_ns(), 0644, NULL, &m, err, sizeof err) == 0);
     dl_seg_close(&m);
     close(dirfd);
     durlog *log = fx_writer(s.log, NULL);
