@@ -51,14 +51,19 @@
 #define DL_DEFAULT_MAX_PENDING 65536
 #define DL_MAX_PENDING ((size_t)1 << 26)
 /* The pre-faulter keeps the tail segment allocated and mapped ahead of the
- * tail by as much as the log holds (dl_prealloc_ahead: the tail segment's
- * bytes, or its predecessor's just after a roll), at least
- * DL_PREALLOC_AHEAD_MIN and at most DL_PREALLOC_AHEAD, and is woken when
- * less than half of that is left. Sized to the log, so that a log of a few
- * records takes a few pages on disk, not 8 MiB, while a big one keeps its
- * appenders off the page faults (DESIGN.md, "Allocation"). */
+ * tail in proportion to what the log holds (dl_prealloc_ahead:
+ * DL_PREALLOC_RATIO times the tail segment's bytes, or the full distance
+ * just after a roll from a full segment), at least DL_PREALLOC_AHEAD_MIN
+ * and at most DL_PREALLOC_AHEAD, and is woken when less than half of that
+ * is left. Sized to the log, so that a log of a few records takes a few
+ * pages on disk, not 8 MiB, while a big one keeps its appenders off the
+ * page faults (DESIGN.md, "Allocation sized to the log"). The ratio leaves
+ * the pre-faulter a margin of twice what the segment holds while it ramps
+ * up: at 1 it was woken with half a segment's worth to go, and appenders
+ * on a loaded machine caught up with it more often. */
 #define DL_PREALLOC_AHEAD ((uint64_t)8 << 20)
 #define DL_PREALLOC_AHEAD_MIN ((uint64_t)16 << 10)
+#define DL_PREALLOC_RATIO 4
 /* A tail segment takes records until their time offset (FORMAT.md) comes
  * within this of the format's limit (about 78 hours after its base). */
 #define DL_TIME_ROLL_SPARE_NS ((uint64_t)3600 * 1000000000)

@@ -23,9 +23,14 @@
 
 uint64_t dl_prealloc_ahead(const struct dl_shared *sh)
 {
-    /* As much as the log holds: the tail segment's bytes so far, so that
-     * the allocation doubles as records arrive... */
+    /* In proportion to what the log holds: the tail segment's bytes so far
+     * (times DL_PREALLOC_RATIO), so that the allocation grows
+     * geometrically as records arrive... */
     uint64_t held = sh->tail_off;
+    if (held < DL_PREALLOC_AHEAD / DL_PREALLOC_RATIO)
+        held *= DL_PREALLOC_RATIO;
+    else
+        held = DL_PREALLOC_AHEAD;
     if (held < DL_PREALLOC_AHEAD) {
         /* ...or, just after a roll, what the segment it left held: a log
          * that filled a segment is a big one, and its next segment gets
