@@ -736,16 +736,15 @@ int durlog_get_info(durlog *log, durlog_info *out)
     int marks_ok = dl_sh_marks_ok(durable, published, why, sizeof why);
     if (marks_ok)
         hint.stop_seq = published;
-    /* The tail's end, from the append lock's holder's view: the tail
-     * segment is then not walked, and info costs the same whatever it
-     * holds. Only when every record appended is published (else the walk
-     * stops at the published ones), and not on a failed log (whose tail
-     * the segments decide). */
-    /* So do the notes of segments rolled and not sealed yet (pushed under
-     * the append lock: copied whole here). */
+    /* Under the append lock, where the tail ends, and the notes of the
+     * segments rolled and not sealed yet (pushed under that lock: copied
+     * whole here): those segments are then not walked, and info costs the
+     * same whatever they hold. The tail's end only when it is where the
+     * published mark read above is (else the walk stops at that mark), and
+     * not on a failed log (whose tail the segments decide). */
     struct dl_seal_note notes[DL_SEAL_NOTES];
     if (marks_ok && !atomic_load(&sh->failed) && dl_lock_append(log) == 0) {
-        if (sh->tail_seg != DL_NO_SEGMENT && sh->next_seq == atomic_load(&sh->published_seq)) {
+        if (sh->tail_seg != DL_NO_SEGMENT && sh->next_seq == published) {
             hint.tail_seg = sh->tail_seg;
             hint.tail_end_seq = sh->next_seq;
             hint.tail_end_off = sh->tail_off;

@@ -219,12 +219,13 @@ void dl_scan_from(const struct dl_seg_fmt *f, const unsigned char *map, uint64_t
     }
 }
 
-/* Where segment i of the listing ends: from its header when it is sealed
- * (and its file still reaches that end), from the caller's hint for the
- * tail, else by walking its record headers from its checkpoint. */
+/* Where segment seg (header h, file of `size` bytes) ends: from its header
+ * when it is sealed (and its file still reaches that end), from the
+ * caller's hint for one rolled and not sealed yet or for the tail, else by
+ * walking its record headers from its checkpoint. */
 static int segment_end(int dirfd, const char *path, uint64_t seg, const struct dl_dir_hint *hint,
                        const struct dl_seg_header *h, uint64_t size, uint64_t *end_seq,
-                       uint64_t *end_off, uint64_t *walked, char *err, size_t errlen)
+                       uint64_t *end_off, char *err, size_t errlen)
 {
     /* A sealed segment's header says what it holds. A file shorter than
      * that was cut by someone: walked, so that what it lost counts as
@@ -277,7 +278,6 @@ static int segment_end(int dirfd, const char *path, uint64_t seg, const struct d
     dl_seg_close(&m);
     if (rc)
         return rc;
-    (*walked)++;
     *end_seq = s.next_seq;
     *end_off = s.valid_end;
     return 0;
@@ -303,8 +303,8 @@ int dl_dir_stats(int dirfd, const char *path, const struct dl_dir_hint *hint,
          * of many segments costs that, whatever the number of records. */
         rc = dl_seg_read_header_stat(dirfd, path, segs[i], &h, &st, err, errlen);
         if (!rc)
-            rc = segment_end(dirfd, path, segs[i], hint, &h, st.size, &end_seq, &end_off,
-                             &out->walked, err, errlen);
+            rc = segment_end(dirfd, path, segs[i], hint, &h, st.size, &end_seq, &end_off, err,
+                             errlen);
         if (rc)
             break;
         out->disk_bytes += st.blocks * DL_STAT_BLOCK;

@@ -75,7 +75,6 @@ struct dl_dir_stats {
     uint64_t bytes;          /* bytes of records, headers included */
     uint64_t disk_bytes;     /* blocks the segment files occupy */
     uint64_t missing;        /* records between segments no file holds */
-    uint64_t walked;         /* segments walked (their header did not say) */
 };
 /* What the caller knows of the log's end (a writer, under the append
  * lock): the tail segment's name, the record after its last and the offset
