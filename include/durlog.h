@@ -667,7 +667,9 @@ typedef struct durlog_info {
     uint64_t disk_bytes;    /* bytes the segment files occupy on disk */
     uint64_t missing;       /* records between first_seq and next_seq that
                                no segment file holds (a gap: damage; see
-                               durlog_check) */
+                               durlog_check). From segment headers: records
+                               are not read, so damage inside a segment is
+                               not looked for (durlog_check reads them) */
     uint64_t reserved[DURLOG_RESERVED_WORDS];
 } durlog_info;
 

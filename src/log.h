@@ -50,9 +50,20 @@
  * it is used. */
 #define DL_DEFAULT_MAX_PENDING 65536
 #define DL_MAX_PENDING ((size_t)1 << 26)
-/* The pre-faulter keeps this much of the tail segment allocated and mapped
- * ahead of the tail, and is woken when less than half of it is left. */
+/* The pre-faulter keeps the tail segment allocated and mapped ahead of the
+ * tail in proportion to what the log holds (dl_prealloc_ahead:
+ * DL_PREALLOC_RATIO times the tail segment's bytes, or the full distance
+ * just after a roll from a full segment), at least DL_PREALLOC_AHEAD_MIN
+ * and at most DL_PREALLOC_AHEAD, and is woken when less than half of that
+ * is left. Sized to the log, so that a log of a few records takes a few
+ * pages on disk, not 8 MiB, while a big one keeps its appenders off the
+ * page faults (DESIGN.md, "Allocation sized to the log"). The ratio leaves
+ * the pre-faulter a margin of twice what the segment holds while it ramps
+ * up: at 1 it was woken with half a segment's worth to go, and appenders
+ * on a loaded machine caught up with it more often. */
 #define DL_PREALLOC_AHEAD ((uint64_t)8 << 20)
+#define DL_PREALLOC_AHEAD_MIN ((uint64_t)16 << 10)
+#define DL_PREALLOC_RATIO 4
 /* A tail segment takes records until their time offset (FORMAT.md) comes
  * within this of the format's limit (about 78 hours after its base). */
 #define DL_TIME_ROLL_SPARE_NS ((uint64_t)3600 * 1000000000)
@@ -61,9 +72,13 @@
 #define DL_TIME_BASE_MAX (UINT64_MAX - DL_REC_TIME_LIMIT)
 /* ...in steps of this much, each usable by appenders as soon as it is done. */
 #define DL_PREALLOC_CHUNK ((uint64_t)1 << 20)
-/* The tail segment's file grows in steps: at least this much... */
+/* A new tail segment's file starts this big (or as big as its first
+ * record needs)... */
+#define DL_ALLOC_FIRST ((uint64_t)16 << 10)
+/* ...and an appender grows it in steps: this much while the pre-faulter
+ * works ahead, otherwise doubling from DL_ALLOC_FIRST... */
 #define DL_ALLOC_MIN ((uint64_t)64 << 10)
-/* ...and at most this much at a time (doubling in between). */
+/* ...and at most this much at a time. */
 #define DL_ALLOC_MAX_STEP ((uint64_t)8 << 20)
 /* Rolled segments whose files a handle holds until they are sealed. */
 #define DL_HELD_ROLLED 4
@@ -378,6 +393,9 @@ int dl_flush_buffer(durlog *log);
 /* Asks the pre-faulter to extend the tail (starting it if needed). Cheap when
  * a request is already pending. Called with the append lock held. */
 void dl_prealloc_kick(durlog *log);
+/* How far ahead of the tail the pre-faulter keeps the tail segment
+ * allocated (see DL_PREALLOC_AHEAD). Append lock held. */
+uint64_t dl_prealloc_ahead(const struct dl_shared *sh);
 void dl_prealloc_stop(durlog *log);
 
 /* One asynchronous append awaiting its completion. */

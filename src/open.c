@@ -726,7 +726,36 @@ int durlog_get_info(durlog *log, durlog_info *out)
         return -EINVAL;
     if (!out)
         return dl_fail(log, -EINVAL, "durlog_get_info: NULL result");
-    int rc = dl_dir_stats(log->dirfd, log->path, &ds, err, sizeof err);
+    struct dl_shared *sh = log->sh;
+    struct dl_dir_hint hint = DL_DIR_HINT_NONE;
+    uint64_t durable = atomic_load(&sh->durable_seq);
+    uint64_t published = atomic_load(&sh->published_seq);
+    /* Marks no writer leaves (shared.h) are not passed on: the segments
+     * say where the log ends, and nothing is known durable. */
+    char why[DL_ERRMSG_SIZE / 2];
+    int marks_ok = dl_sh_marks_ok(durable, published, why, sizeof why);
+    if (marks_ok)
+        hint.stop_seq = published;
+    /* Under the append lock, where the tail ends, and the notes of the
+     * segments rolled and not sealed yet (pushed under that lock: copied
+     * whole here): those segments are then not walked, and info costs the
+     * same whatever they hold. The tail's end only when it is where the
+     * published mark read above is (else the walk stops at that mark), and
+     * not on a failed log (whose tail the segments decide). */
+    struct dl_seal_note notes[DL_SEAL_NOTES];
+    if (marks_ok && !atomic_load(&sh->failed) && dl_lock_append(log) == 0) {
+        if (sh->tail_seg != DL_NO_SEGMENT && sh->next_seq == published) {
+            hint.tail_seg = sh->tail_seg;
+            hint.tail_end_seq = sh->next_seq;
+            hint.tail_end_off = sh->tail_off;
+        }
+        uint64_t pushed = atomic_load(&sh->seal_pushed);
+        for (uint64_t i = pushed > DL_SEAL_NOTES ? pushed - DL_SEAL_NOTES : 0; i < pushed; i++)
+            notes[hint.n_notes++] = sh->seal_notes[i % DL_SEAL_NOTES];
+        hint.notes = notes;
+        dl_unlock_append(log);
+    }
+    int rc = dl_dir_stats(log->dirfd, log->path, &hint, &ds, err, sizeof err);
     if (rc)
         return dl_fail(log, rc, "%s", err);
     memset(out, 0, sizeof *out);
@@ -734,12 +763,9 @@ int durlog_get_info(durlog *log, durlog_info *out)
     out->bytes = ds.bytes;
     out->disk_bytes = ds.disk_bytes;
     out->missing = ds.missing;
-    out->durable_seq = atomic_load(&log->sh->durable_seq);
-    out->next_seq = atomic_load(&log->sh->published_seq);
-    /* Marks no writer leaves (shared.h) are not passed on: the segments
-     * say where the log ends, and nothing is known durable. */
-    char why[DL_ERRMSG_SIZE / 2];
-    if (!dl_sh_marks_ok(out->durable_seq, out->next_seq, why, sizeof why)) {
+    out->durable_seq = durable;
+    out->next_seq = published;
+    if (!marks_ok) {
         out->next_seq = ds.next_seq;
         out->durable_seq = 0;
     }

@@ -21,7 +21,36 @@
 #include "log.h"
 #include "os.h"
 
-/* Extends the tail segment to DL_PREALLOC_AHEAD past the tail, a chunk at a
+uint64_t dl_prealloc_ahead(const struct dl_shared *sh)
+{
+    /* In proportion to what the log holds: the tail segment's bytes so far
+     * (times DL_PREALLOC_RATIO), so that the allocation grows
+     * geometrically as records arrive... */
+    uint64_t held = sh->tail_off;
+    if (held < DL_PREALLOC_AHEAD / DL_PREALLOC_RATIO)
+        held *= DL_PREALLOC_RATIO;
+    else
+        held = DL_PREALLOC_AHEAD;
+    if (held < DL_PREALLOC_AHEAD) {
+        /* ...or, just after a roll, what the segment it left held: a log
+         * that filled a segment is a big one, and its next segment gets
+         * the full distance at once (the newest seal note is that
+         * segment's while its end is this tail's start). Only a size for
+         * allocating ahead, clamped: a hostile value here costs disk space
+         * within the segment, never a store out of bounds. */
+        uint64_t pushed = atomic_load(&sh->seal_pushed);
+        if (pushed) {
+            const struct dl_seal_note *n = &sh->seal_notes[(pushed - 1) % DL_SEAL_NOTES];
+            if (n->end_seq == sh->tail_seg && n->end_off > held)
+                held = n->end_off;
+        }
+    }
+    if (held < DL_PREALLOC_AHEAD_MIN)
+        held = DL_PREALLOC_AHEAD_MIN;
+    return held < DL_PREALLOC_AHEAD ? held : DL_PREALLOC_AHEAD;
+}
+
+/* Extends the tail segment to dl_prealloc_ahead past the tail, a chunk at a
  * time, publishing each chunk at once so that appenders racing ahead find
  * it before the whole extension is done. */
 static void extend_once(durlog *log)
@@ -33,10 +62,11 @@ static void extend_once(durlog *log)
         uint64_t seg = sh->tail_seg, alloc = sh->tail_alloc;
         uint64_t cap = sh->tail_capacity, off = sh->tail_off;
         uint64_t gen = atomic_load(&sh->generation);
+        uint64_t ahead = dl_prealloc_ahead(sh);
         dl_unlock_append(log);
         if (seg == DL_NO_SEGMENT)
             return;
-        uint64_t goal = dl_page_ceil(off + DL_PREALLOC_AHEAD);
+        uint64_t goal = dl_page_ceil(off + ahead);
         if (goal > cap)
             goal = cap;
         if (goal <= alloc)

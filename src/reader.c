@@ -1004,7 +1004,13 @@ int durlog_reader_get_info(durlog_reader *r, durlog_info *out)
         return -EINVAL;
     if (!out)
         return rfail(r, -EINVAL, "durlog_reader_get_info: NULL result");
-    int rc = dl_dir_stats(r->dirfd, r->path, &ds, r->errmsg, sizeof r->errmsg);
+    /* A live coordination file says which records were published: the
+     * walk of the tail stops there (what follows may be being copied). */
+    struct dl_dir_hint hint = DL_DIR_HINT_NONE;
+    relook(r, 1);
+    uint64_t pub = r->live ? atomic_load(&r->sh->published_seq) : UINT64_MAX;
+    hint.stop_seq = pub;
+    int rc = dl_dir_stats(r->dirfd, r->path, &hint, &ds, r->errmsg, sizeof r->errmsg);
     if (rc)
         return rc;
     memset(out, 0, sizeof *out);
@@ -1014,9 +1020,7 @@ int durlog_reader_get_info(durlog_reader *r, durlog_info *out)
     out->missing = ds.missing;
     out->first_seq = ds.first_seq;
     out->next_seq = ds.next_seq;
-    relook(r, 1);
     if (r->live) {
-        uint64_t pub = atomic_load(&r->sh->published_seq);
         if (pub < out->next_seq)
             out->next_seq = pub; /* a record being copied right now */
         out->durable_seq = atomic_load(&r->sh->durable_seq);

@@ -13,6 +13,7 @@
 #include "durlog.h"
 #include "os.h"
 #include "segment.h"
+#include "shared.h"
 
 /* Sequence numbers further than this past the expected one are not taken as
  * records when re-synchronising: stray bytes that happen to pass a CRC check
@@ -218,12 +219,75 @@ void dl_scan_from(const struct dl_seg_fmt *f, const unsigned char *map, uint64_t
     }
 }
 
-int dl_dir_stats(int dirfd, const char *path, struct dl_dir_stats *out, char *err,
-                 size_t errlen)
+/* Where segment seg (header h, file of `size` bytes) ends: from its header
+ * when it is sealed (and its file still reaches that end), from the
+ * caller's hint for one rolled and not sealed yet or for the tail, else by
+ * walking its record headers from its checkpoint. */
+static int segment_end(int dirfd, const char *path, uint64_t seg, const struct dl_dir_hint *hint,
+                       const struct dl_seg_header *h, uint64_t size, uint64_t *end_seq,
+                       uint64_t *end_off, char *err, size_t errlen)
+{
+    /* A sealed segment's header says what it holds. A file shorter than
+     * that was cut by someone: walked, so that what it lost counts as
+     * missing. */
+    if ((h->flags & DL_SEG_F_SEALED) && size >= h->ckpt_off) {
+        *end_seq = h->ckpt_seq;
+        *end_off = h->ckpt_off;
+        return 0;
+    }
+    /* Rolled, and not sealed yet: the note of the writer that rolled it
+     * says where it ends (if it is one a writer could have left). */
+    char why[160];
+    uint64_t limit = size < h->capacity ? size : h->capacity;
+    for (size_t i = 0; i < hint->n_notes; i++) {
+        const struct dl_seal_note *note = &hint->notes[i];
+        if (note->seg == seg && dl_sh_note_ok(note, seg, limit, why, sizeof why) &&
+            note->end_seq >= h->ckpt_seq && note->end_off >= h->ckpt_off) {
+            *end_seq = note->end_seq;
+            *end_off = note->end_off;
+            return 0;
+        }
+    }
+    /* The writer's own view of its tail, under the append lock (within the
+     * file, and past its checkpoint: else it is not believed). */
+    if (seg == hint->tail_seg && hint->tail_end_off >= DL_SEG_HEADER_SIZE &&
+        hint->tail_end_off <= size &&
+        hint->tail_end_off <= h->capacity && hint->tail_end_seq >= seg &&
+        (!(h->flags & DL_SEG_F_CKPT) ||
+         (hint->tail_end_seq >= h->ckpt_seq && hint->tail_end_off >= h->ckpt_off))) {
+        *end_seq = hint->tail_end_seq;
+        *end_off = hint->tail_end_off;
+        return 0;
+    }
+    struct dl_segmap m;
+    struct dl_scan s;
+    int rc = dl_seg_open(dirfd, path, seg, 0, &m, err, errlen);
+    if (rc)
+        return rc;
+    /* From its checkpoint: what lies before it is known; unless the file
+     * no longer reaches it (cut by someone), when all of it is walked. */
+    limit = m.size < m.capacity ? m.size : m.capacity;
+    struct dl_seg_fmt f = dl_seg_fmt_of(&m.hdr);
+    uint64_t from = m.hdr.ckpt_off, from_seq = m.hdr.ckpt_seq;
+    if (from > limit) {
+        from = DL_SEG_HEADER_SIZE;
+        from_seq = seg;
+    }
+    dl_scan_from(&f, m.map, limit, from, from_seq, hint->stop_seq, 0, &s);
+    rc = dl_seg_faulted(&m, path, err, errlen);
+    dl_seg_close(&m);
+    if (rc)
+        return rc;
+    *end_seq = s.next_seq;
+    *end_off = s.valid_end;
+    return 0;
+}
+
+int dl_dir_stats(int dirfd, const char *path, const struct dl_dir_hint *hint,
+                 struct dl_dir_stats *out, char *err, size_t errlen)
 {
     uint64_t *segs;
     size_t n;
-    char name[DL_SEG_NAME_LEN + 1];
     int rc = dl_seg_list(dirfd, &segs, &n);
     memset(out, 0, sizeof *out);
     if (rc) {
@@ -232,42 +296,25 @@ int dl_dir_stats(int dirfd, const char *path, struct dl_dir_stats *out, char *er
         return rc;
     }
     for (size_t i = 0; i < n; i++) {
-        struct dl_segmap m;
         struct dl_seg_header h;
-        struct dl_scan s;
         struct dl_stat st;
-        uint64_t size;
-        /* A sealed segment's header says what it holds: no need to walk it
-         * (info on a large log reads one header per segment). */
-        rc = dl_seg_read_header(dirfd, path, segs[i], &h, &size, err, errlen);
+        uint64_t end_seq, end_off;
+        /* One open, stat and read of the header per segment: info on a log
+         * of many segments costs that, whatever the number of records. */
+        rc = dl_seg_read_header_stat(dirfd, path, segs[i], &h, &st, err, errlen);
+        if (!rc)
+            rc = segment_end(dirfd, path, segs[i], hint, &h, st.size, &end_seq, &end_off, err,
+                             errlen);
         if (rc)
             break;
-        if (h.flags & DL_SEG_F_SEALED) {
-            s.valid_end = h.ckpt_off;
-            s.next_seq = h.ckpt_seq;
-        } else {
-            rc = dl_seg_open(dirfd, path, segs[i], 0, &m, err, errlen);
-            if (rc)
-                break;
-            /* From its checkpoint: what lies before it is known. */
-            uint64_t limit = m.size < m.capacity ? m.size : m.capacity;
-            struct dl_seg_fmt f = dl_seg_fmt_of(&m.hdr);
-            dl_scan_from(&f, m.map, limit, m.hdr.ckpt_off, m.hdr.ckpt_seq, UINT64_MAX, 0, &s);
-            rc = dl_seg_faulted(&m, path, err, errlen);
-            dl_seg_close(&m);
-            if (rc)
-                break;
-        }
-        dl_seg_name(name, segs[i]);
-        if (dl_stat_at(dirfd, name, &st) == 0)
-            out->disk_bytes += st.blocks * DL_STAT_BLOCK;
+        out->disk_bytes += st.blocks * DL_STAT_BLOCK;
         if (i == 0)
             out->first_seq = segs[i];
         else if (segs[i] > out->next_seq)
             out->missing += segs[i] - out->next_seq;
         out->segments++;
-        out->bytes += s.valid_end - DL_SEG_HEADER_SIZE;
-        out->next_seq = s.next_seq;
+        out->bytes += end_off - DL_SEG_HEADER_SIZE;
+        out->next_seq = end_seq;
     }
     free(segs);
     return rc;

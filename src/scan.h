@@ -11,6 +11,8 @@
 
 #include "format.h"
 
+struct dl_seal_note;
+
 struct dl_scan {
     uint64_t first_seq;      /* the record expected where the scan began */
     uint64_t limit;          /* bytes examined: min(file size, capacity) */
@@ -60,8 +62,12 @@ uint64_t dl_scan_resync(const struct dl_seg_fmt *f, const unsigned char *map, ui
 #define DL_RESYNC_TIME_SLACK_NS 1000000000ull
 
 
-/* Totals over a log directory's segments, walking record headers without
- * verifying checksums (for `durlog info`). */
+/* Totals over a log directory's segments (for `durlog info`), from their
+ * headers, without reading records: a sealed segment's header says where
+ * it ends. Only a segment whose header does not (the tail; one rolled and
+ * not sealed yet; one of a crash or of an older version) is walked, record
+ * header by record header without verifying checksums, from its
+ * checkpoint; and the tail not even that when the caller knows its end. */
 struct dl_dir_stats {
     uint64_t segments;
     uint64_t first_seq;      /* first segment's first record */
@@ -70,8 +76,23 @@ struct dl_dir_stats {
     uint64_t disk_bytes;     /* blocks the segment files occupy */
     uint64_t missing;        /* records between segments no file holds */
 };
+/* What the caller knows of the log's end (a writer, under the append
+ * lock): the tail segment's name, the record after its last and the offset
+ * after it. A walk stops before stop_seq (the records a live coordination
+ * file says were published; UINT64_MAX: no stop). */
+struct dl_dir_hint {
+    uint64_t tail_seg;       /* DL_NO_SEGMENT: the tail's end is not known */
+    uint64_t tail_end_seq, tail_end_off;
+    uint64_t stop_seq;
+    /* Where segments rolled and not sealed yet end, as the writers that
+     * rolled them noted (copied from the coordination file under the append
+     * lock; checked against each segment before use). */
+    const struct dl_seal_note *notes;
+    size_t n_notes;
+};
+#define DL_DIR_HINT_NONE { UINT64_MAX, 0, 0, UINT64_MAX, NULL, 0 }
 /* err gets a message naming the file on failure. */
-int dl_dir_stats(int dirfd, const char *path, struct dl_dir_stats *out, char *err,
-                 size_t errlen);
+int dl_dir_stats(int dirfd, const char *path, const struct dl_dir_hint *hint,
+                 struct dl_dir_stats *out, char *err, size_t errlen);
 
 #endif

@@ -121,7 +121,7 @@ void dl_take_owner(int fd, const struct dl_owner *owner)
  * a regular file with a valid header named for it. */
 static int open_checked(int dirfd, const char *path, uint64_t first_seq,
                         int writable, struct dl_seg_header *h, uint64_t *size,
-                        char *err, size_t errlen)
+                        struct dl_stat *stat_out, char *err, size_t errlen)
 {
     char name[DL_SEG_NAME_LEN + 1];
     unsigned char hdr[DL_SEG_HEADER_SIZE];
@@ -148,6 +148,8 @@ static int open_checked(int dirfd, const char *path, uint64_t first_seq,
     if (writable && (rc = dl_refuse_links(st.nlink, path, name, err, errlen)) != 0)
         goto out_close;
     *size = st.size;
+    if (stat_out)
+        *stat_out = st;
     if (*size < DL_SEG_HEADER_SIZE) {
         rc = DURLOG_ECORRUPT;
         snprintf(err, errlen, "%s/%s: file is %llu bytes, shorter than a segment header",
@@ -204,7 +206,7 @@ int dl_seg_read_header(int dirfd, const char *path, uint64_t first_seq,
                        size_t errlen)
 {
     uint64_t sz;
-    int fd = open_checked(dirfd, path, first_seq, 0, h, &sz, err, errlen);
+    int fd = open_checked(dirfd, path, first_seq, 0, h, &sz, NULL, err, errlen);
     if (fd < 0)
         return fd;
     dl_close(fd);
@@ -213,12 +215,25 @@ int dl_seg_read_header(int dirfd, const char *path, uint64_t first_seq,
     return 0;
 }
 
+int dl_seg_read_header_stat(int dirfd, const char *path, uint64_t first_seq,
+                            struct dl_seg_header *h, struct dl_stat *st, char *err,
+                            size_t errlen)
+{
+    uint64_t sz;
+    int fd = open_checked(dirfd, path, first_seq, 0, h, &sz, st, err, errlen);
+    if (fd < 0)
+        return fd;
+    dl_close(fd);
+    return 0;
+}
+
 int dl_seg_open(int dirfd, const char *path, uint64_t first_seq, int writable,
                 struct dl_segmap *out, char *err, size_t errlen)
 {
     struct dl_segmap s = DL_SEGMAP_INIT;
     char name[DL_SEG_NAME_LEN + 1];
-    int fd = open_checked(dirfd, path, first_seq, writable, &s.hdr, &s.size, err, errlen);
+    int fd = open_checked(dirfd, path, first_seq, writable, &s.hdr, &s.size, NULL, err,
+                          errlen);
     if (fd < 0)
         return fd;
     s.fd = fd;

@@ -108,6 +108,12 @@ int dl_seg_open(int dirfd, const char *path, uint64_t first_seq, int writable,
 int dl_seg_read_header(int dirfd, const char *path, uint64_t first_seq,
                        struct dl_seg_header *h, uint64_t *size, char *err,
                        size_t errlen);
+/* The same, with what fstat said of the file it read it from (its size
+ * and the blocks it occupies: `durlog info` needs both). */
+struct dl_stat;
+int dl_seg_read_header_stat(int dirfd, const char *path, uint64_t first_seq,
+                            struct dl_seg_header *h, struct dl_stat *st, char *err,
+                            size_t errlen);
 
 /* Rewrites the header of the segment open as fd (its checkpoint fields):
  * one 64-byte write at offset 0, inside the first 512-byte sector, which a

@@ -279,8 +279,8 @@ static int roll(durlog *log, uint64_t need)
         cap = DL_SEG_HEADER_SIZE + need;
     cap = dl_page_ceil(cap);
     uint64_t alloc = dl_page_ceil(DL_SEG_HEADER_SIZE + need);
-    if (alloc < DL_ALLOC_MIN)
-        alloc = DL_ALLOC_MIN;
+    if (alloc < DL_ALLOC_FIRST)
+        alloc = DL_ALLOC_FIRST;
     if (alloc > cap)
         alloc = cap;
 
@@ -447,8 +447,8 @@ static __attribute__((noinline)) int grow_alloc(durlog *log, uint64_t need, uint
     /* Small steps while the pre-faulter is working ahead (it will have the
      * next stretch ready soon); otherwise doubling steps. */
     uint64_t step = atomic_load(&log->prefault.started) ? DL_ALLOC_MIN : alloc;
-    if (step < DL_ALLOC_MIN)
-        step = DL_ALLOC_MIN;
+    if (step < DL_ALLOC_FIRST)
+        step = DL_ALLOC_FIRST;
     if (step > DL_ALLOC_MAX_STEP)
         step = DL_ALLOC_MAX_STEP;
     uint64_t want = dl_page_ceil(sh->tail_off + need);

@@ -263,7 +263,8 @@ static int put_record(durlog *log, const void *data, uint32_t len,
     sh->tail_off += need;
     sh->next_seq++;
     if (!log->io_pwrite && sh->tail_alloc - sh->tail_off < DL_PREALLOC_AHEAD / 2 &&
-        sh->tail_alloc < sh->tail_capacity)
+        sh->tail_alloc < sh->tail_capacity &&
+        sh->tail_alloc - sh->tail_off < dl_prealloc_ahead(sh) / 2)
         dl_prealloc_kick(log);
     return 0;
 }

@@ -921,6 +921,18 @@ info_of_a_whole_log_reports_no_missing_records() {
     expect_json_field 1 records 3
 }
 
+# A log of two short records takes a few pages on disk (issue #18): before,
+# a new segment got 64 KiB at once, and 8 MiB more once the pre-faulter ran.
+info_of_a_log_of_two_short_records_reports_a_few_pages_on_disk() {
+    run "$BIN" append "$LOG" hello world
+    expect_status 0 "append"
+    run "$BIN" info "$LOG"
+    expect_status 0 "info"
+    [ "$(info_value records)" = 2 ] || fail "records: $(info_value records)"
+    [ "$(info_value 'disk bytes')" -le 32768 ] 2>/dev/null ||
+        fail "disk bytes: $(info_value 'disk bytes'), expected at most 32768"
+}
+
 info_missing_log_fails_clearly() {
     run "$BIN" info "$D/nothing"
     expect_status 1 "info of a missing log"
@@ -1403,6 +1415,7 @@ t info_lists_cursors_with_their_lag
 t info_reports_records_range_and_sizes
 t info_json_of_an_empty_log_has_null_last_seq
 t info_of_a_whole_log_reports_no_missing_records
+t info_of_a_log_of_two_short_records_reports_a_few_pages_on_disk
 t info_missing_log_fails_clearly
 t check_clean_log_exits_0
 t check_flipped_byte_mid_log_exits_1_naming_segment_and_offset

@@ -15,6 +15,7 @@
 #include "lib/logfiles.h"
 #include "lib/payload.h"
 #include "lib/seam.h"
+#include "log.h"
 
 #define EXTRA 1000 /* filler bytes per payload, at most */
 
@@ -266,7 +267,8 @@ static void enospc_while_growing_a_segment_fails_the_append_cleanly(void)
     durlog *log;
     uint64_t seq;
     REQUIRE(durlog_open(t.log, NULL, &log) == 0);
-    /* Creating the first segment allocates 64 KiB; growing it fails. */
+    /* Creating the first segment allocates DL_ALLOC_FIRST (16 KiB);
+     * growing it fails. */
     disk_full(1, -1);
     uint64_t i, bytes = 64;
     int rc = 0;
@@ -280,10 +282,10 @@ static void enospc_while_growing_a_segment_fails_the_append_cleanly(void)
         bytes += dl_rec_size(len);
     }
     CHECK_RC(rc, -ENOSPC);
-    /* It failed exactly when the records outgrew the allocated 64 KiB. */
+    /* It failed exactly when the records outgrew what was allocated. */
     size_t failed_len = tu_payload_len(0, i, EXTRA);
-    CHECK(bytes <= 65536);
-    CHECK(bytes + dl_rec_size(failed_len) > 65536);
+    CHECK(bytes <= DL_ALLOC_FIRST);
+    CHECK(bytes + dl_rec_size(failed_len) > DL_ALLOC_FIRST);
     const char *msg = durlog_errmsg(log);
     if (!strstr(msg, "00000000000000000000.seg"))
         fprintf(stderr, "  message: %s\n", msg);
@@ -366,12 +368,13 @@ static void enospc_in_the_middle_of_a_batch_makes_none_of_it_visible(void)
     durlog *log;
     uint64_t seq;
     REQUIRE(durlog_open(t.log, NULL, &log) == 0);
-    /* The first segment gets 64 KiB; it cannot grow (set before the first
-     * append, so that the pre-faulter cannot grow it ahead either). */
+    /* The first segment gets DL_ALLOC_FIRST (16 KiB); it cannot grow (set
+     * before the first append, so that the pre-faulter cannot grow it
+     * ahead either). */
     disk_full(1, -1);
-    /* 40 records of about 540 bytes: 21 KiB. */
+    /* 12 records of at most 1,028 bytes: they fit. */
     uint64_t n = 0;
-    for (; n < 40; n++)
+    for (; n < 12; n++)
         CHECK_OK(tu_append_payload(log, 0, n, EXTRA, DURLOG_KERNEL, NULL));
     /* A batch of 100 more (54 KiB) must grow the segment part way through. */
     enum { BATCH = 100 };
@@ -414,7 +417,7 @@ static int batch_failing_after_a_roll_main(void *arg)
     uint64_t seq;
     if (durlog_open(path, &o, &log))
         return 1;
-    disk_full(1, -1); /* segment 0 stays at its first 64 KiB */
+    disk_full(1, -1); /* segment 0 stays at its first DL_ALLOC_FIRST */
     int bad = 0;
     for (uint64_t i = 0; i < 10; i++)
         bad |= tu_append_payload(log, 0, i, EXTRA, DURLOG_KERNEL, NULL) != 0;
@@ -431,9 +434,9 @@ static int batch_failing_after_a_roll_main(void *arg)
         bad = 1;
     }
     free(big);
-    /* The disk has room again. Segment 0 (64 KiB in its file, 1 MiB
+    /* The disk has room again. Segment 0 (DL_ALLOC_FIRST in its file, 1 MiB
      * capacity) takes the next records, and must be grown before they go
-     * past its 64 KiB: never a store past the end of the file (SIGBUS). */
+     * past that: never a store past the end of the file (SIGBUS). */
     disk_has_room();
     for (uint64_t i = 10; i < 400; i++) {
         rc = tu_append_payload(log, 0, i, EXTRA, DURLOG_KERNEL, &seq);
@@ -766,7 +769,8 @@ static int full_flush_then_kernel_append_main(void *arg)
     durlog *log;
     uint64_t seq, n = 0;
     unsigned char buf[FULL_FLUSH_LEN];
-    /* The disk is nearly full: a segment gets its first 64 KiB, nothing more
+    /* The disk is nearly full: a segment gets its first allocation
+     * (DL_ALLOC_FIRST), nothing more
      * (neither for the appenders nor for the pre-faulter). */
     disk_full(1, -1);
     if (durlog_open(path, &o, &log))
@@ -1270,8 +1274,11 @@ static void errmsg_is_not_overwritten_by_the_background_pre_faulter(void)
     dl_os.fallocate = fallocate_held_in_background; /* before any library thread */
     tu_io_mode("mmap"); /* the pre-faulter serves mmap mode only */
     REQUIRE(durlog_open(t.log, NULL, &log) == 0);
-    /* The append kicks the pre-faulter, which stops inside fallocate. */
-    CHECK_OK(tu_append_payload(log, 0, 0, EXTRA, DURLOG_KERNEL, NULL));
+    /* The appends kick the pre-faulter (once half of what it keeps ahead
+     * is used: 8 KiB of the first segment's 16), which stops inside
+     * fallocate. */
+    for (uint64_t i = 0; i < 24; i++)
+        CHECK_OK(tu_append_payload(log, 0, i, EXTRA, DURLOG_KERNEL, NULL));
     uint64_t start = tu_now_ms();
     while (atomic_load(&background_fallocates) == 0 && tu_now_ms() - start < 2000)
         tu_sleep_ms(1);

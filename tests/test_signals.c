@@ -451,12 +451,13 @@ static void test_shm_emptied(void)
  * taking the append lock to publish each stretch: a test that kills a lock
  * holder and then makes the next locker's rebuild fail needs that locker to
  * be its own append, so it waits until the pre-faulter has reached its goal
- * (and has nothing left to do until 4 MiB more are appended). */
+ * (and has nothing left to do until half its distance ahead more is
+ * appended). */
 static void wait_for_the_prefaulter(const char *log)
 {
     struct dl_shared *sh = tu_map_shared(log);
     for (int i = 0; sh && i < 1000; i++) {
-        uint64_t goal = dl_page_ceil(sh->tail_off + DL_PREALLOC_AHEAD);
+        uint64_t goal = dl_page_ceil(sh->tail_off + dl_prealloc_ahead(sh));
         if (goal > sh->tail_capacity)
             goal = sh->tail_capacity;
         if (sh->tail_alloc >= goal)
