@@ -527,7 +527,10 @@ static int position_at(durlog_reader *r, uint64_t seq)
         m.hdr.ckpt_off <= seg_limit(&m)) {
         pos = m.hdr.ckpt_off;
         next = m.hdr.ckpt_seq;
-    } else if (seq <= end) {
+    } else if (seq <= end && seq > m.first_seq) {
+        /* Not for a segment's first record (where a reader opens, and
+         * where a seek by time starts): building an index would read the
+         * whole segment to walk no record. */
         index_start(r, &m, DL_INDEX_BY_SEQ, seq, &pos, &next);
     }
     struct dl_rec_view v;
