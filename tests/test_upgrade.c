@@ -9,6 +9,7 @@
  */
 #include "lib/fixture.h"
 #include "lib/logfiles.h"
+#include "lib/seam.h"
 #include "crc32c.h"
 
 #define BASE_NS 1700000000000000000ull
@@ -304,6 +305,93 @@ static void convert_refuses_a_damaged_log_and_changes_nothing(void)
     free(after);
 }
 
+/* A segment that cannot be read whole while convert copies it: the pages
+ * past a read fault are the SIGBUS guard's zeros (an I/O error), and bytes
+ * past a cut inside a page read as zeros. Made here by truncating segment
+ * 0 when convert maps it (its second mapping: the check's scan made the
+ * first), and putting its bytes back when convert creates the new file or
+ * returns, as a transient error leaves the disk. Convert took the zeros for
+ * the end of the records and replaced the segment, intact on disk, with a
+ * copy of the records before them, returning 0: records 30..39 (page cut)
+ * or 8..39 (cut at 1024) were gone for good. */
+static char fault_path[400];
+static unsigned char *fault_bytes;
+static size_t fault_len;
+static ino_t fault_ino;
+static int fault_maps;
+
+static off_t fault_cut;
+
+static void *mmap_then_truncate(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    void *p = dl_os_real.mmap(addr, len, prot, flags, fd, off);
+    struct stat st;
+    if (p != MAP_FAILED && fstat(fd, &st) == 0 && st.st_ino == fault_ino && ++fault_maps == 2)
+        CHECK(truncate(fault_path, fault_cut) == 0);
+    return p;
+}
+
+static int openat_then_restore(int dirfd, const char *name, int flags, mode_t mode)
+{
+    if (strstr(name, ".seg.tmp") && fault_maps >= 2 && fault_bytes) {
+        CHECK(file_write(fault_path, fault_bytes, fault_len) == 0);
+        free(fault_bytes);
+        fault_bytes = NULL;
+    }
+    return dl_os_real.openat(dirfd, name, flags, mode);
+}
+
+static void convert_leaves_a_segment_it_could_not_read_unchanged_at(off_t cut)
+{
+    struct scratch s;
+    fault_cut = cut;
+    scratch_make(&s);
+    make_v1_log(s.log);
+    struct stat st;
+    REQUIRE(stat(seg_file(fault_path, sizeof fault_path, s.log, 0), &st) == 0);
+    fault_ino = st.st_ino;
+    fault_maps = 0;
+    fault_bytes = file_read(fault_path, &fault_len);
+    REQUIRE(fault_bytes);
+    unsigned char *before = malloc(fault_len);
+    REQUIRE(before);
+    memcpy(before, fault_bytes, fault_len);
+    size_t before_len = fault_len;
+    dl_os.mmap = mmap_then_truncate;
+    dl_os.openat = openat_then_restore;
+    durlog_check_report rep;
+    int rc = durlog_check(s.log, DURLOG_CHECK_CONVERT, &rep);
+    tu_restore_os();
+    CHECK(fault_maps >= 2);
+    if (fault_bytes) /* convert stopped before creating a file: back now */
+        CHECK(file_write(fault_path, fault_bytes, fault_len) == 0);
+    free(fault_bytes);
+    fault_bytes = NULL;
+    /* Refused, naming the segment; the segment is the file it was. */
+    CHECK(rc != 0);
+    CHECK(strstr(rep.problem, "00000000000000000000.seg") != NULL);
+    if (rc == 0)
+        fprintf(stderr, "  convert: %s, %" PRIu64 " converted\n", rep.problem[0] ? rep.problem
+                : "no problem", rep.converted);
+    CHECK_EQ_U64(segment_version(s.log, 0), 1);
+    size_t after_len;
+    unsigned char *after = file_read(fault_path, &after_len);
+    CHECK(after && after_len == before_len && memcmp(after, before, before_len) == 0);
+    free(after);
+    free(before);
+    /* Nothing is lost: every record reads back. */
+    expect_records(s.log, 70, 70);
+}
+
+/* Cut at a page boundary: the records after it fault (the guard's zero
+ * pages); cut inside the first page: bytes past the end of the file there
+ * read as zeros without a fault, and record 8 is cut short. */
+static void convert_leaves_a_segment_it_could_not_read_unchanged(void)
+{
+    convert_leaves_a_segment_it_could_not_read_unchanged_at((off_t)dl_page_size());
+    convert_leaves_a_segment_it_could_not_read_unchanged_at(1024);
+}
+
 /* A version 1 segment whose times go back an hour at record 55 (the clock
  * was set back): converted, it is a version 2 segment, where times never
  * decrease (resynchronising after damage skips what is more than a second
@@ -574,6 +662,7 @@ TEST_MAIN(
     RUN(a_torn_version_1_tail_is_recovered);
     RUN(convert_rewrites_version_1_segments_keeping_every_record);
     RUN(convert_refuses_a_damaged_log_and_changes_nothing);
+    RUN(convert_leaves_a_segment_it_could_not_read_unchanged);
     RUN(the_command_names_old_segments_and_converts_them);
     RUN(convert_keeps_times_in_order_when_a_clock_went_back);
     RUN(a_clock_set_back_while_closed_does_not_step_times_back);
