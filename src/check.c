@@ -236,6 +236,11 @@ static int convert_segment(int dirfd, const char *path, uint64_t seg,
         dl_seg_close(&m);
         return rc;
     }
+    /* Nor a base whose offsets could pass 2^64 (readers refuse that header:
+     * dl_seg_header_decode): with record times no clock gives, an earlier
+     * one, which still holds them all. */
+    if (base > UINT64_MAX - (DL_REC_TIME_LIMIT - 1))
+        base = UINT64_MAX - (DL_REC_TIME_LIMIT - 1);
     if (tmax > base && tmax - base >= DL_REC_TIME_LIMIT) {
         snprintf(msg, len, "%s/%s: its records span more than 78 hours, more than a version "
                  "2 segment's time offsets can hold: not converted", path, name);

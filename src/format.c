@@ -44,6 +44,15 @@ int dl_seg_header_decode(const unsigned char in[DL_SEG_HEADER_SIZE],
     h->created_ns = dl_get64(in + DL_SEGH_CREATED);
     if (h->capacity < DL_SEG_HEADER_SIZE)
         return DURLOG_ECORRUPT;
+    /* Version 2: a record's time is created_ns plus its offset (below
+     * 2^48), which must not pass 2^64. Wrapped, times went back to 1970
+     * within the segment, and the resync, which skips records older than
+     * the last good one, took the records after damage for a torn tail
+     * (recovery and --repair cut them). No clock gives such a time (Linux
+     * keeps time below 2^63 ns): the header was made so. */
+    if (h->version == DL_FORMAT_VERSION &&
+        h->created_ns > UINT64_MAX - (DL_REC_TIME_LIMIT - 1))
+        return DURLOG_ECORRUPT;
     /* Unknown flag bits are a later format's: ignored (they may only add
      * promises). */
     h->flags = dl_get32(in + DL_SEGH_FLAGS) & DL_SEG_F_KNOWN;

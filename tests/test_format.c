@@ -478,6 +478,31 @@ static void segment_headers_of_both_versions_decode(void)
     CHECK(dl_seg_header_decode(buf, &out) == DURLOG_EFORMAT);
 }
 
+/* A version 2 header whose base leaves no room for the time offsets: a
+ * record's time (base + offset) wrapped past 2^64 to 1970, so times went
+ * back within the segment, and after damage to record 1 the resync skipped
+ * records 2 and 3 as older than record 0 (recovery and `check --repair`
+ * would have cut them as a torn tail). Refused as a damaged header; a
+ * version 1 header's created_ns is no base, and the latest base that fits
+ * decodes. */
+static void a_base_whose_times_would_wrap_is_refused(void)
+{
+    unsigned char buf[DL_SEG_HEADER_SIZE];
+    struct dl_seg_header h = { DL_FORMAT_VERSION, 0, 1 << 20, UINT64_MAX - 1000, 0, 64, 0 },
+                         out;
+    dl_seg_header_encode(buf, &h);
+    CHECK(dl_seg_header_decode(buf, &out) == DURLOG_ECORRUPT);
+    h.created_ns = UINT64_MAX - (DL_REC_TIME_LIMIT - 1);
+    dl_seg_header_encode(buf, &h);
+    CHECK(dl_seg_header_decode(buf, &out) == 0);
+    h.created_ns++;
+    dl_seg_header_encode(buf, &h);
+    CHECK(dl_seg_header_decode(buf, &out) == DURLOG_ECORRUPT);
+    h.version = DL_FORMAT_V1;
+    dl_seg_header_encode(buf, &h);
+    CHECK(dl_seg_header_decode(buf, &out) == 0);
+}
+
 TEST_MAIN(
     RUN(a_100_byte_record_takes_116_bytes);
     RUN(the_header_holds_what_format_md_says);
@@ -498,4 +523,5 @@ TEST_MAIN(
     RUN(an_unsealed_record_seals_again_elsewhere);
     RUN(version_1_records_are_still_read);
     RUN(segment_headers_of_both_versions_decode);
+    RUN(a_base_whose_times_would_wrap_is_refused);
 )

@@ -29,9 +29,12 @@ static size_t payload_of(uint64_t seq, unsigned char *out)
 static uint64_t clock_set_back_at = UINT64_MAX;
 #define HOUR_NS 3600000000000ull
 
+/* The time the records' times start from. */
+static uint64_t time_base = BASE_NS;
+
 static uint64_t time_of(uint64_t seq)
 {
-    return BASE_NS + 1000 + seq * 1000 - (seq >= clock_set_back_at ? HOUR_NS : 0);
+    return time_base + 1000 + seq * 1000 - (seq >= clock_set_back_at ? HOUR_NS : 0);
 }
 
 /* One version 1 record at p: 32-byte header, payload, zero padding to 8. */
@@ -66,7 +69,7 @@ static uint64_t write_v1_segment(const char *log, uint64_t first, uint64_t end, 
     dl_put32(h + 12, 64);
     dl_put64(h + 16, first);
     dl_put64(h + 24, SEG_CAP);
-    dl_put64(h + 32, BASE_NS);
+    dl_put64(h + 32, time_base);
     if (sealed) {
         dl_put64(h + 40, end);
         dl_put64(h + 48, off);
@@ -392,6 +395,27 @@ static void convert_leaves_a_segment_it_could_not_read_unchanged(void)
     convert_leaves_a_segment_it_could_not_read_unchanged_at(1024);
 }
 
+/* Version 1 records whose times are near 2^64 (no clock gives them, but
+ * a version 1 reader read them): a version 2 base just below the first
+ * record's would let offsets pass 2^64, and readers refuse such a header.
+ * Converted with an earlier base, every time kept. */
+static void convert_keeps_times_near_2_to_the_64(void)
+{
+    struct scratch s;
+    scratch_make(&s);
+    time_base = UINT64_MAX - 100000;
+    make_v1_log(s.log);
+    durlog_check_report rep;
+    CHECK_OK(durlog_check(s.log, DURLOG_CHECK_CONVERT, &rep));
+    CHECK_EQ_U64(rep.converted, 2);
+    CHECK(!rep.damaged);
+    if (rep.damaged)
+        fprintf(stderr, "  %s\n", rep.problem);
+    CHECK_EQ_U64(segment_version(s.log, 40), DL_FORMAT_VERSION);
+    expect_records(s.log, 70, 70);
+    time_base = BASE_NS;
+}
+
 /* A version 1 segment whose times go back an hour at record 55 (the clock
  * was set back): converted, it is a version 2 segment, where times never
  * decrease (resynchronising after damage skips what is more than a second
@@ -665,6 +689,7 @@ TEST_MAIN(
     RUN(convert_leaves_a_segment_it_could_not_read_unchanged);
     RUN(the_command_names_old_segments_and_converts_them);
     RUN(convert_keeps_times_in_order_when_a_clock_went_back);
+    RUN(convert_keeps_times_near_2_to_the_64);
     RUN(a_clock_set_back_while_closed_does_not_step_times_back);
     RUN(a_tail_based_79_hours_ago_rolls_instead_of_wrapping);
     RUN(a_tail_a_year_ahead_of_the_clock_is_not_continued);
