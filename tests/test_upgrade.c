@@ -29,12 +29,13 @@ static size_t payload_of(uint64_t seq, unsigned char *out)
 static uint64_t clock_set_back_at = UINT64_MAX;
 #define HOUR_NS 3600000000000ull
 
-/* The time the records' times start from. */
+/* The time the records' times start from, and the time between two. */
 static uint64_t time_base = BASE_NS;
+static uint64_t time_step = 1000;
 
 static uint64_t time_of(uint64_t seq)
 {
-    return time_base + 1000 + seq * 1000 - (seq >= clock_set_back_at ? HOUR_NS : 0);
+    return time_base + 1000 + seq * time_step - (seq >= clock_set_back_at ? HOUR_NS : 0);
 }
 
 /* One version 1 record at p: 32-byte header, payload, zero padding to 8. */
@@ -680,6 +681,30 @@ static void the_command_names_old_segments_and_converts_them(void)
     CHECK_OK(fx_close(log));
 }
 
+/* A version 1 segment whose records span more than 78 hours (a record
+ * every three hours: any slow log's segments) cannot become one version 2
+ * segment, and convert says so. `durlog convert` used to add that the
+ * directory was "not a durlog log, or an unsupported format version" and
+ * ask whether it was a durlog log. Nothing is changed; the log reads as it
+ * was. */
+static void convert_of_a_segment_spanning_79_hours_says_why_it_cannot(void)
+{
+    struct scratch s;
+    scratch_make(&s);
+    time_step = 3 * HOUR_NS;
+    make_v1_log(s.log);
+    char *out = NULL;
+    CHECK_EQ_U64(run_durlog(&s, "convert", &out), 1);
+    CHECK(out && strstr(out, "78 hours") != NULL);
+    CHECK(out && strstr(out, "not a durlog log") == NULL);
+    if (out && strstr(out, "not a durlog log"))
+        fprintf(stderr, "  output: %s\n", out);
+    free(out);
+    CHECK_EQ_U64(segment_version(s.log, 0), 1);
+    expect_records(s.log, 70, 70);
+    time_step = 1000;
+}
+
 TEST_MAIN(
     RUN(a_version_1_log_is_read_as_it_is);
     RUN(appends_to_a_version_1_log_go_into_a_new_segment);
@@ -688,6 +713,7 @@ TEST_MAIN(
     RUN(convert_refuses_a_damaged_log_and_changes_nothing);
     RUN(convert_leaves_a_segment_it_could_not_read_unchanged);
     RUN(the_command_names_old_segments_and_converts_them);
+    RUN(convert_of_a_segment_spanning_79_hours_says_why_it_cannot);
     RUN(convert_keeps_times_in_order_when_a_clock_went_back);
     RUN(convert_keeps_times_near_2_to_the_64);
     RUN(a_clock_set_back_while_closed_does_not_step_times_back);
