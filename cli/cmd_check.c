@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <string.h>
 
 #include "cli.h"
 
@@ -153,7 +154,11 @@ int cli_run_convert(const struct cli_command *cmd, int argc, char **argv)
         ;
     const char *path = cli_need_one_log(cmd, argc, argv);
     int rc = durlog_check(path, DURLOG_CHECK_CONVERT, &rep);
-    if (rc == -EBUSY) /* a writer, or a repair: the problem says */
+    /* A writer, or a repair; or a segment that could not be converted (one
+     * whose records span more than a version 2 segment's 78 hours is
+     * DURLOG_EFORMAT, which cli_explain takes for a directory that is no
+     * durlog log): the problem says. */
+    if (rc == -EBUSY || (rc < 0 && strncmp(rep.problem, "convert failed: ", 16) == 0))
         return cli_fail(cmd, "%s", rep.problem);
     if (rc < 0)
         return check_failed(cmd, "cannot convert", path, rc, &rep);

@@ -209,22 +209,45 @@ static int convert_segment(int dirfd, const char *path, uint64_t seg,
     struct dl_rec_view v;
     /* The time base: no later than the first record's time (minus 1: an
      * offset is at least 1) or the creation. */
-    uint64_t base = m.hdr.created_ns, tmax = 0, records = 0;
-    for (uint64_t off = DL_SEG_HEADER_SIZE, s = seg;
-         off < limit && dl_rec_check(&f, m.map + off, limit - off, s, &v) == DL_REC_VALID &&
-         v.seq == s;
-         off += v.size, s++, records++) {
+    uint64_t base = m.hdr.created_ns, tmax = 0, records = 0, off = DL_SEG_HEADER_SIZE;
+    enum dl_rec_status st_end = DL_REC_EMPTY;
+    for (uint64_t s = seg; off < limit; off += v.size, s++, records++) {
+        st_end = dl_rec_check(&f, m.map + off, limit - off, s, &v);
+        if (st_end != DL_REC_VALID || v.seq != s)
+            break;
         if (v.time_ns && v.time_ns - 1 < base)
             base = v.time_ns - 1;
         if (v.time_ns > tmax)
             tmax = v.time_ns;
     }
+    /* The check found the segment undamaged: its records end at zeros (or
+     * its end). Anything else is a segment changed since (cut short,
+     * written into): its copy would lose the records after the change. */
+    if (off < limit && st_end != DL_REC_EMPTY) {
+        rc = dl_seg_faulted(&m, path, msg, len);
+        if (!rc) {
+            rc = DURLOG_ECORRUPT;
+            snprintf(msg, len, "%s/%s changed while it was being converted (at byte offset "
+                     "%llu, record %llu); run `durlog check %s`", path, name,
+                     (unsigned long long)off, (unsigned long long)(seg + records), path);
+        }
+        size_t used = strlen(msg);
+        snprintf(msg + used, len - used, " (not converted: the segment is unchanged)");
+        dl_seg_close(&m);
+        return rc;
+    }
+    /* Nor a base whose offsets could pass 2^64 (readers refuse that header:
+     * dl_seg_header_decode): with record times no clock gives, an earlier
+     * one, which still holds them all. */
+    if (base > UINT64_MAX - (DL_REC_TIME_LIMIT - 1))
+        base = UINT64_MAX - (DL_REC_TIME_LIMIT - 1);
     if (tmax > base && tmax - base >= DL_REC_TIME_LIMIT) {
         snprintf(msg, len, "%s/%s: its records span more than 78 hours, more than a version "
                  "2 segment's time offsets can hold: not converted", path, name);
         dl_seg_close(&m);
         return DURLOG_EFORMAT;
     }
+
     /* Version 2 records are smaller than version 1's: the old size bounds
      * the new. */
     unsigned char *buf = malloc(limit > DL_SEG_HEADER_SIZE ? limit : DL_SEG_HEADER_SIZE);
@@ -257,6 +280,18 @@ static int convert_segment(int dirfd, const char *path, uint64_t seg,
     if (h.ckpt_seq == seg + records)
         h.ckpt_off = out;
     dl_seg_header_encode(buf, &h);
+    /* A read fault (an I/O error, the file cut short meanwhile) shows the
+     * guard's zero pages: the records would seem to end there (above), or
+     * a record copied would hold zeros, and the copy would replace the
+     * segment, its later records still on disk. */
+    rc = dl_seg_faulted(&m, path, msg, len);
+    if (rc) {
+        dl_seg_close(&m);
+        free(buf);
+        size_t used = strlen(msg);
+        snprintf(msg + used, len - used, " (not converted: the segment is unchanged)");
+        return rc;
+    }
     rc = dl_stat_fd(m.fd, &st);
     dl_seg_close(&m);
     /* Removed, then created anew (O_EXCL): never written through a name

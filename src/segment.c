@@ -181,10 +181,12 @@ static int open_checked(int dirfd, const char *path, uint64_t first_seq,
             zero = hdr[i] == 0;
         if (zero)
             rc = DURLOG_ECORRUPT;
+        /* (Its checksum may hold over impossible fields: a checkpoint
+         * outside the segment, a time base whose times would wrap.) */
         snprintf(err, errlen, "%s/%s: %s at offset 0", path, name,
                  zero ? "segment header is all zero bytes"
                  : rc == DURLOG_EFORMAT ? "not a durlog segment of a known version"
-                                        : "segment header fails its checksum");
+                 : "segment header fails its checksum or holds impossible values");
         goto out_close;
     }
     if (h->first_seq != first_seq || h->capacity > DL_SEG_MAX_CAPACITY) {

@@ -301,6 +301,47 @@ static void records_after_damage_are_not_each_charged_a_pass_over_the_segment(vo
     free(seg);
 }
 
+/* A hostile segment: in front of each record, 16 stray bytes shaped as a
+ * header (the expected number's low bits, a late time) claiming a payload
+ * up to the segment's end. Each resync after a record tried them as a
+ * record by a pass over that payload (no checksum index: one number to
+ * try, and a fresh index per resync): a pass over the rest of the segment
+ * per record: 11 s for 4 MiB here, 47 s for this 8 MiB one (quadratic:
+ * about 3 hours for a 64 MiB segment), in recovery (an open), `durlog
+ * check` and readers. Now about a second; the bound is loose for
+ * sanitizers and a loaded machine. */
+static void stray_headers_claiming_the_segment_before_each_record_are_quick(void)
+{
+    size_t cap = 8u << 20;
+    unsigned char *seg = calloc(1, cap);
+    REQUIRE(seg != NULL);
+    uint64_t off = DL_SEG_HEADER_SIZE, seq = 0, t = BASE + 1000, found = 0;
+    dl_rec_encode(seg + off, BASE, seq++, t, 0, NULL, 0);
+    off += dl_rec_size(0);
+    while (off + 64 < cap) {
+        uint32_t len = (uint32_t)((cap - off - DL_REC_HEADER_SIZE) & ~(uint64_t)3);
+        dl_put32(seg + off, 0x12345678);
+        dl_put32(seg + off + 4, len | (uint32_t)(seq & 15) << 27);
+        dl_put64(seg + off + 8, (DL_REC_TIME_LIMIT - 1) << 16);
+        off += DL_REC_HEADER_SIZE;
+        seq++;
+        dl_rec_encode(seg + off, BASE, seq++, t, 0, NULL, 0);
+        off += dl_rec_size(0);
+        found++;
+    }
+    uint64_t t0 = tu_now_ns();
+    struct dl_scan sc;
+    dl_scan_segment(&v2, seg, cap, 0, 1, &sc);
+    uint64_t took = tu_now_ns() - t0;
+    CHECK_EQ_U64(sc.records, 1);
+    CHECK_EQ_U64(sc.later_records, found);
+    CHECK_EQ_U64(sc.later_max_seq, seq);
+    if (took > 20000000000ull)
+        fprintf(stderr, "  the scan took %.1f s\n", (double)took / 1e9);
+    CHECK(took < 20000000000ull);
+    free(seg);
+}
+
 /* 32 MiB of stray bytes after three records, random or zeros with a bit
  * set every 64 bytes: with 4 bits of each number stored, some position
  * there passes a record's checks for some number of the search's range
@@ -437,6 +478,31 @@ static void segment_headers_of_both_versions_decode(void)
     CHECK(dl_seg_header_decode(buf, &out) == DURLOG_EFORMAT);
 }
 
+/* A version 2 header whose base leaves no room for the time offsets: a
+ * record's time (base + offset) wrapped past 2^64 to 1970, so times went
+ * back within the segment, and after damage to record 1 the resync skipped
+ * records 2 and 3 as older than record 0 (recovery and `check --repair`
+ * would have cut them as a torn tail). Refused as a damaged header; a
+ * version 1 header's created_ns is no base, and the latest base that fits
+ * decodes. */
+static void a_base_whose_times_would_wrap_is_refused(void)
+{
+    unsigned char buf[DL_SEG_HEADER_SIZE];
+    struct dl_seg_header h = { DL_FORMAT_VERSION, 0, 1 << 20, UINT64_MAX - 1000, 0, 64, 0 },
+                         out;
+    dl_seg_header_encode(buf, &h);
+    CHECK(dl_seg_header_decode(buf, &out) == DURLOG_ECORRUPT);
+    h.created_ns = UINT64_MAX - (DL_REC_TIME_LIMIT - 1);
+    dl_seg_header_encode(buf, &h);
+    CHECK(dl_seg_header_decode(buf, &out) == 0);
+    h.created_ns++;
+    dl_seg_header_encode(buf, &h);
+    CHECK(dl_seg_header_decode(buf, &out) == DURLOG_ECORRUPT);
+    h.version = DL_FORMAT_V1;
+    dl_seg_header_encode(buf, &h);
+    CHECK(dl_seg_header_decode(buf, &out) == 0);
+}
+
 TEST_MAIN(
     RUN(a_100_byte_record_takes_116_bytes);
     RUN(the_header_holds_what_format_md_says);
@@ -451,9 +517,11 @@ TEST_MAIN(
     RUN(find_knows_numbers_across_a_2_to_the_32_boundary);
     RUN(resync_over_a_mebibyte_of_garbage_is_quick);
     RUN(records_after_damage_are_not_each_charged_a_pass_over_the_segment);
+    RUN(stray_headers_claiming_the_segment_before_each_record_are_quick);
     RUN(stray_bytes_are_never_taken_for_a_record);
     RUN(a_record_between_two_damaged_ones_is_found);
     RUN(an_unsealed_record_seals_again_elsewhere);
     RUN(version_1_records_are_still_read);
     RUN(segment_headers_of_both_versions_decode);
+    RUN(a_base_whose_times_would_wrap_is_refused);
 )

@@ -9,6 +9,7 @@
  */
 #include "lib/fixture.h"
 #include "lib/logfiles.h"
+#include "lib/seam.h"
 #include "crc32c.h"
 
 #define BASE_NS 1700000000000000000ull
@@ -28,9 +29,13 @@ static size_t payload_of(uint64_t seq, unsigned char *out)
 static uint64_t clock_set_back_at = UINT64_MAX;
 #define HOUR_NS 3600000000000ull
 
+/* The time the records' times start from, and the time between two. */
+static uint64_t time_base = BASE_NS;
+static uint64_t time_step = 1000;
+
 static uint64_t time_of(uint64_t seq)
 {
-    return BASE_NS + 1000 + seq * 1000 - (seq >= clock_set_back_at ? HOUR_NS : 0);
+    return time_base + 1000 + seq * time_step - (seq >= clock_set_back_at ? HOUR_NS : 0);
 }
 
 /* One version 1 record at p: 32-byte header, payload, zero padding to 8. */
@@ -65,7 +70,7 @@ static uint64_t write_v1_segment(const char *log, uint64_t first, uint64_t end, 
     dl_put32(h + 12, 64);
     dl_put64(h + 16, first);
     dl_put64(h + 24, SEG_CAP);
-    dl_put64(h + 32, BASE_NS);
+    dl_put64(h + 32, time_base);
     if (sealed) {
         dl_put64(h + 40, end);
         dl_put64(h + 48, off);
@@ -328,6 +333,114 @@ static void convert_refuses_a_damaged_log_and_changes_nothing(void)
     CHECK_EQ_U64(segment_version(s.log, 40), 1);
     free(before);
     free(after);
+}
+
+/* A segment that cannot be read whole while convert copies it: the pages
+ * past a read fault are the SIGBUS guard's zeros (an I/O error), and bytes
+ * past a cut inside a page read as zeros. Made here by truncating segment
+ * 0 when convert maps it (its second mapping: the check's scan made the
+ * first), and putting its bytes back when convert creates the new file or
+ * returns, as a transient error leaves the disk. Convert took the zeros for
+ * the end of the records and replaced the segment, intact on disk, with a
+ * copy of the records before them, returning 0: records 30..39 (page cut)
+ * or 8..39 (cut at 1024) were gone for good. */
+static char fault_path[400];
+static unsigned char *fault_bytes;
+static size_t fault_len;
+static ino_t fault_ino;
+static int fault_maps;
+
+static off_t fault_cut;
+
+static void *mmap_then_truncate(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    void *p = dl_os_real.mmap(addr, len, prot, flags, fd, off);
+    struct stat st;
+    if (p != MAP_FAILED && fstat(fd, &st) == 0 && st.st_ino == fault_ino && ++fault_maps == 2)
+        CHECK(truncate(fault_path, fault_cut) == 0);
+    return p;
+}
+
+static int openat_then_restore(int dirfd, const char *name, int flags, mode_t mode)
+{
+    if (strstr(name, ".seg.tmp") && fault_maps >= 2 && fault_bytes) {
+        CHECK(file_write(fault_path, fault_bytes, fault_len) == 0);
+        free(fault_bytes);
+        fault_bytes = NULL;
+    }
+    return dl_os_real.openat(dirfd, name, flags, mode);
+}
+
+static void convert_leaves_a_segment_it_could_not_read_unchanged_at(off_t cut)
+{
+    struct scratch s;
+    fault_cut = cut;
+    scratch_make(&s);
+    make_v1_log(s.log);
+    struct stat st;
+    REQUIRE(stat(seg_file(fault_path, sizeof fault_path, s.log, 0), &st) == 0);
+    fault_ino = st.st_ino;
+    fault_maps = 0;
+    fault_bytes = file_read(fault_path, &fault_len);
+    REQUIRE(fault_bytes);
+    unsigned char *before = malloc(fault_len);
+    REQUIRE(before);
+    memcpy(before, fault_bytes, fault_len);
+    size_t before_len = fault_len;
+    dl_os.mmap = mmap_then_truncate;
+    dl_os.openat = openat_then_restore;
+    durlog_check_report rep;
+    int rc = durlog_check(s.log, DURLOG_CHECK_CONVERT, &rep);
+    tu_restore_os();
+    CHECK(fault_maps >= 2);
+    if (fault_bytes) /* convert stopped before creating a file: back now */
+        CHECK(file_write(fault_path, fault_bytes, fault_len) == 0);
+    free(fault_bytes);
+    fault_bytes = NULL;
+    /* Refused, naming the segment; the segment is the file it was. */
+    CHECK(rc != 0);
+    CHECK(strstr(rep.problem, "00000000000000000000.seg") != NULL);
+    if (rc == 0)
+        fprintf(stderr, "  convert: %s, %" PRIu64 " converted\n", rep.problem[0] ? rep.problem
+                : "no problem", rep.converted);
+    CHECK_EQ_U64(segment_version(s.log, 0), 1);
+    size_t after_len;
+    unsigned char *after = file_read(fault_path, &after_len);
+    CHECK(after && after_len == before_len && memcmp(after, before, before_len) == 0);
+    free(after);
+    free(before);
+    /* Nothing is lost: every record reads back. */
+    expect_records(s.log, 70, 70);
+}
+
+/* Cut at a page boundary: the records after it fault (the guard's zero
+ * pages); cut inside the first page: bytes past the end of the file there
+ * read as zeros without a fault, and record 8 is cut short. */
+static void convert_leaves_a_segment_it_could_not_read_unchanged(void)
+{
+    convert_leaves_a_segment_it_could_not_read_unchanged_at((off_t)dl_page_size());
+    convert_leaves_a_segment_it_could_not_read_unchanged_at(1024);
+}
+
+/* Version 1 records whose times are near 2^64 (no clock gives them, but
+ * a version 1 reader read them): a version 2 base just below the first
+ * record's would let offsets pass 2^64, and readers refuse such a header.
+ * Converted with an earlier base, every time kept. */
+static void convert_keeps_times_near_2_to_the_64(void)
+{
+    struct scratch s;
+    scratch_make(&s);
+    time_base = UINT64_MAX - 100000;
+    make_v1_log(s.log);
+    durlog_check_report rep;
+    CHECK_OK(durlog_check(s.log, DURLOG_CHECK_CONVERT, &rep));
+    CHECK_EQ_U64(rep.converted, 2);
+    CHECK(!rep.damaged);
+    if (rep.damaged)
+        fprintf(stderr, "  %s\n", rep.problem);
+    CHECK_EQ_U64(segment_version(s.log, 40), DL_FORMAT_VERSION);
+    expect_records(s.log, 70, 70);
+    time_base = BASE_NS;
 }
 
 /* A version 1 segment whose times go back an hour at record 55 (the clock
@@ -596,6 +709,30 @@ static void the_command_names_old_segments_and_converts_them(void)
     CHECK_OK(fx_close(log));
 }
 
+/* A version 1 segment whose records span more than 78 hours (a record
+ * every three hours: any slow log's segments) cannot become one version 2
+ * segment, and convert says so. `durlog convert` used to add that the
+ * directory was "not a durlog log, or an unsupported format version" and
+ * ask whether it was a durlog log. Nothing is changed; the log reads as it
+ * was. */
+static void convert_of_a_segment_spanning_79_hours_says_why_it_cannot(void)
+{
+    struct scratch s;
+    scratch_make(&s);
+    time_step = 3 * HOUR_NS;
+    make_v1_log(s.log);
+    char *out = NULL;
+    CHECK_EQ_U64(run_durlog(&s, "convert", &out), 1);
+    CHECK(out && strstr(out, "78 hours") != NULL);
+    CHECK(out && strstr(out, "not a durlog log") == NULL);
+    if (out && strstr(out, "not a durlog log"))
+        fprintf(stderr, "  output: %s\n", out);
+    free(out);
+    CHECK_EQ_U64(segment_version(s.log, 0), 1);
+    expect_records(s.log, 70, 70);
+    time_step = 1000;
+}
+
 TEST_MAIN(
     RUN(a_version_1_log_is_read_as_it_is);
     RUN(info_of_a_version_1_log_matches_a_walk);
@@ -603,8 +740,11 @@ TEST_MAIN(
     RUN(a_torn_version_1_tail_is_recovered);
     RUN(convert_rewrites_version_1_segments_keeping_every_record);
     RUN(convert_refuses_a_damaged_log_and_changes_nothing);
+    RUN(convert_leaves_a_segment_it_could_not_read_unchanged);
     RUN(the_command_names_old_segments_and_converts_them);
+    RUN(convert_of_a_segment_spanning_79_hours_says_why_it_cannot);
     RUN(convert_keeps_times_in_order_when_a_clock_went_back);
+    RUN(convert_keeps_times_near_2_to_the_64);
     RUN(a_clock_set_back_while_closed_does_not_step_times_back);
     RUN(a_tail_based_79_hours_ago_rolls_instead_of_wrapping);
     RUN(a_tail_a_year_ahead_of_the_clock_is_continued_clamped);
