@@ -680,6 +680,55 @@ typedef struct durlog_info {
 int durlog_get_info(durlog *log, durlog_info *out);
 
 /* ---------------------------------------------------------------------------
+ * Trimming: removing a log's oldest records. A trim removes whole segment
+ * files only, oldest first, and never the last one (the tail), nor one the
+ * log's background sealer has not sealed yet (its records are then all made
+ * durable and its end recorded in its header): the records it removes are
+ * a prefix of the log, and the log's first record is afterwards the first
+ * record of its oldest remaining segment. So a trim may remove fewer records
+ * than asked (up to a segment's worth, or more while the sealer catches up:
+ * run it again later), never more.
+ * Crash and power loss: after a crash or kill -9 of the trimming process at
+ * any moment, and after a power loss, the log opens, starts at a segment
+ * boundary and has no gap: the removals that survive are a prefix of those
+ * made (docs/GUARANTEES.md). Appenders never wait for a trim (it holds no
+ * lock across its unlinks and fsyncs). A reader reading a removed segment
+ * finishes it; one that then needs a removed record, or seeks below the first
+ * record, gets DURLOG_ETRIMMED. Several processes may trim at once.
+ */
+
+/* Removes every whole segment all of whose records are below before_seq (as
+ * above). *first_seq_out (if not NULL) gets the log's first record afterwards
+ * (its next_seq when it holds none). 0 when nothing was to be removed too.
+ * Errors: -EINVAL (NULL log); DURLOG_EFAILED (the log is in the failed
+ * state: nothing is removed); -errno of listing the directory, reading a
+ * segment's header, removing a segment or fsyncing the directory (-EIO,
+ * -EACCES, ...: the segments removed before it stay removed, and the log is
+ * whole); DURLOG_ECORRUPT or DURLOG_EFORMAT (a segment header that does not
+ * verify: nothing from it on is removed). */
+int durlog_trim(durlog *log, uint64_t before_seq, uint64_t *first_seq_out);
+
+/* Limits on how much a log keeps (zero-fill, then set; 0 means no limit). */
+#define DURLOG_RETENTION_RESERVED 5
+typedef struct durlog_retention {
+    uint64_t max_bytes;        /* remove oldest segments while the segment
+                                  files' total size is above this */
+    uint64_t max_age_ns;       /* remove a segment once the segment after it
+                                  began more than this long ago (every record
+                                  in it is then older) */
+    uint64_t cursor_cap_bytes; /* not acted on yet: reserved for named
+                                  cursors (how far a trim may wait for one) */
+    uint64_t reserved[DURLOG_RETENTION_RESERVED]; /* must be zero */
+} durlog_retention;
+
+/* Trims (durlog_trim) what the limits in *limits allow to go, once: the
+ * oldest segments while the log is over max_bytes (never the tail, so the
+ * log may stay over it) and those older than max_age_ns. Errors: those of
+ * durlog_trim, and -EINVAL (NULL limits, reserved fields not zero). */
+int durlog_trim_retention(durlog *log, const durlog_retention *limits,
+                          uint64_t *first_seq_out);
+
+/* ---------------------------------------------------------------------------
  * Reading. A reader needs only read access to the directory and its files; it
  * may be opened while writers append, and it sees records appended at
  * DURLOG_KERNEL or above (and flushed buffered ones) as soon as the append

@@ -3,6 +3,7 @@
  */
 #include "scan.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,8 +219,27 @@ void dl_scan_from(const struct dl_seg_fmt *f, const unsigned char *map, uint64_t
     }
 }
 
+/* How often dl_dir_stats starts again when a segment it listed is gone
+ * when it looks at it: a trim removed it (each time, one more trim came in
+ * between). */
+#define DL_STATS_TRIM_RETRIES 8
+
+static int dir_stats_once(int dirfd, const char *path, struct dl_dir_stats *out, char *err,
+                          size_t errlen);
+
 int dl_dir_stats(int dirfd, const char *path, struct dl_dir_stats *out, char *err,
                  size_t errlen)
+{
+    int rc;
+    for (int tries = 0;; tries++) {
+        rc = dir_stats_once(dirfd, path, out, err, errlen);
+        if (rc != -ENOENT || tries == DL_STATS_TRIM_RETRIES)
+            return rc;
+    }
+}
+
+static int dir_stats_once(int dirfd, const char *path, struct dl_dir_stats *out, char *err,
+                          size_t errlen)
 {
     uint64_t *segs;
     size_t n;
