@@ -109,7 +109,8 @@ enum durlog_error {
     DURLOG_EEND = -1006,     /* reader: no further record yet (not an error:
                                 the reader is at the current end) */
     DURLOG_ENOTFOUND = -1009,/* seek: that sequence number is not in the log
-                                (before its first or after its last record) */
+                                (after its last record; below its first:
+                                DURLOG_ETRIMMED) */
     DURLOG_EDIRSYNC = -1010, /* put: the new content is in place, complete,
                                 but the fsync of its directory failed: the
                                 new name might not survive a power loss */
@@ -776,11 +777,13 @@ void durlog_reader_close(durlog_reader *r);
 
 /* Positions the reader so that the next durlog_reader_next() returns record
  * `seq`. Seeking to the log's next_seq (the current end) is allowed. Fails
- * with DURLOG_ENOTFOUND outside [first_seq, next_seq] (UINT64_MAX included);
- * a seek that fails leaves the reader where it was, unless the error is the
- * reader's sticky one (a mapping that faulted, as durlog_reader_next).
- * Errors: -EINVAL (NULL reader); DURLOG_ENOTFOUND (also when the walk to
- * seq stops at damage before it); -errno (a segment that cannot be listed
+ * with DURLOG_ETRIMMED below first_seq (the records there were removed by a
+ * trim or retention, or never existed: the message names first_seq) and
+ * DURLOG_ENOTFOUND past next_seq (UINT64_MAX included); a seek that fails
+ * leaves the reader where it was, unless the error is the reader's sticky
+ * one (a mapping that faulted, as durlog_reader_next).
+ * Errors: -EINVAL (NULL reader); DURLOG_ETRIMMED; DURLOG_ENOTFOUND (also
+ * when the walk to seq stops at damage before it); -errno (a segment that cannot be listed
  * or opened); DURLOG_ECORRUPT or DURLOG_EFORMAT (the segment holding seq
  * has a damaged header, or is not a segment); the sticky DURLOG_ECORRUPT
  * or -EIO of a mapping that faulted. */
@@ -795,8 +798,13 @@ int durlog_reader_seek(durlog_reader *r, uint64_t seq);
  * the reader is DURLOG_ECORRUPT, a page that cannot be read -EIO, both with a
  * message naming the file (durlog_reader_errmsg), never SIGBUS; the reader
  * then keeps returning that error.
+ * A reader reading a segment that a trim removes finishes it (it holds the
+ * file open); if the record it needs next was removed too, it returns
+ * DURLOG_ETRIMMED, naming the log's first record now, and stays where it is
+ * until it is moved (durlog_reader_seek). A reader that was never moved
+ * starts at the log's first record.
  * Errors: -EINVAL (NULL reader or rec); DURLOG_EEND (not an error: the
- * end for now); DURLOG_ECORRUPT (a damaged record, records missing before
+ * end for now); DURLOG_ETRIMMED (above); DURLOG_ECORRUPT (a damaged record, records missing before
  * later ones, a segment truncated under the reader or with a damaged
  * header, a published mark past what the log holds); -EIO (a page that
  * cannot be read); DURLOG_EFORMAT (a segment that is not a regular file,
