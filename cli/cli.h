@@ -46,6 +46,7 @@ extern const struct cli_command cli_cmd_tail;
 extern const struct cli_command cli_cmd_put;
 extern const struct cli_command cli_cmd_bench;
 extern const struct cli_command cli_cmd_trim;
+extern const struct cli_command cli_cmd_retention;
 
 /* What runs each subcommand (its struct cli_command's `run`). */
 int cli_run_append(const struct cli_command *cmd, int argc, char **argv);
@@ -57,6 +58,9 @@ int cli_run_tail(const struct cli_command *cmd, int argc, char **argv);
 int cli_run_put(const struct cli_command *cmd, int argc, char **argv);
 int cli_run_bench(const struct cli_command *cmd, int argc, char **argv);
 int cli_run_trim(const struct cli_command *cmd, int argc, char **argv);
+int cli_run_retention(const struct cli_command *cmd, int argc, char **argv);
+/* Prints retention settings as one line: `none`, or the limits set. */
+void cli_print_retention(const durlog_retention *r);
 
 /* ---- cli_util.c ---- */
 

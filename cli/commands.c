@@ -150,6 +150,28 @@ const struct cli_command cli_cmd_trim = {
     .run = cli_run_trim,
 };
 
+const struct cli_command cli_cmd_retention = {
+    .name = "retention",
+    .synopsis = "[--max-size SIZE] [--max-age DURATION] [--none] LOG",
+    .summary = "Set (or, with no option, print) the retention settings of LOG.",
+    .details =
+        "The settings are kept with the log (the file durlog.retention), and\n"
+        "every process appending to it applies them in the background: about\n"
+        "once a second and after each segment roll it removes what `durlog trim`\n"
+        "would with the same limits (whole segments, oldest first, never the\n"
+        "last one). Settings replace the previous ones as a whole. Prints the\n"
+        "settings now in force. Setting opens LOG as a writer (LOG must exist).\n"
+        "\n"
+        "Options:\n"
+        "  --max-size SIZE       keep the segment files under SIZE (e.g. 500M,\n"
+        "                        10G; units B K M G T, powers of 1024)\n"
+        "  --max-age DURATION    remove segments all of whose records are older\n"
+        "                        (e.g. 12h, 30d; units ms s m h d)\n"
+        "  --none                remove every limit\n"
+        "  -h, --help            show this help\n",
+    .run = cli_run_retention,
+};
+
 const struct cli_command cli_cmd_convert = {
     .name = "convert",
     .synopsis = "LOG",

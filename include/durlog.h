@@ -729,6 +729,21 @@ typedef struct durlog_retention {
 int durlog_trim_retention(durlog *log, const durlog_retention *limits,
                           uint64_t *first_seq_out);
 
+/* Retention settings kept with the log (the file durlog.retention in its
+ * directory), which every writer of the log applies in the background: its
+ * engine thread trims (as durlog_trim_retention) once a second and after
+ * each segment roll, a few segments at a time, never on the append path.
+ * Settings another process sets are picked up within a second.
+ * durlog_set_retention replaces them atomically and durably (all zero: no
+ * limits). Errors: -EINVAL (NULL log or settings, reserved fields set); the
+ * errors of durlog_put (writing the file: -ENOSPC, -EACCES, ...). */
+int durlog_set_retention(durlog *log, const durlog_retention *settings);
+/* The log's settings into *out (all zero when it has none). Errors:
+ * -EINVAL (NULL log or out); DURLOG_ECORRUPT (the file is damaged: the
+ * message names it and how to set the settings again; writers keep applying
+ * the settings they read before); -errno of opening or reading it. */
+int durlog_get_retention(durlog *log, durlog_retention *out);
+
 /* ---------------------------------------------------------------------------
  * Reading. A reader needs only read access to the directory and its files; it
  * may be opened while writers append, and it sees records appended at
@@ -838,6 +853,10 @@ int durlog_reader_interrupt(durlog_reader *r);
  * listing the directory or of opening, reading or mapping a segment;
  * DURLOG_ECORRUPT; DURLOG_EFORMAT. */
 int durlog_reader_get_info(durlog_reader *r, durlog_info *out);
+/* The log's retention settings, as durlog_get_retention, for a reader
+ * (`durlog info`): 0 and all zero when it has none. Errors: -EINVAL (NULL
+ * reader or out); DURLOG_ECORRUPT (a damaged file); -errno of reading it. */
+int durlog_reader_get_retention(durlog_reader *r, durlog_retention *out);
 
 /* Bytes stepped over because of damage (with skip_damaged); 0 for NULL. */
 uint64_t durlog_reader_skipped(const durlog_reader *r);

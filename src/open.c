@@ -618,6 +618,7 @@ int durlog_open(const char *path, const durlog_options *opts, durlog **out)
     rc = join_log(log);
     if (rc)
         goto fail;
+    dl_retention_start(log);
     *out = log;
     return 0;
 
@@ -702,6 +703,8 @@ int durlog_close(durlog *log)
      * then it is not the last.) */
     if (!atomic_load(&log->sh->failed)) {
         rc2 = dl_seal_run(log);
+        if (!rc2)
+            dl_retention_close(log);
         int last = rc2 ? -EWOULDBLOCK : dl_flock(log->dirfd, LOCK_EX | LOCK_NB);
         if (last == 0)
             rc2 = dl_close_checkpoint(log);

@@ -864,6 +864,15 @@ int durlog_reader_get_info(durlog_reader *r, durlog_info *out)
     return 0;
 }
 
+int durlog_reader_get_retention(durlog_reader *r, durlog_retention *out)
+{
+    if (!r)
+        return -EINVAL;
+    if (!out)
+        return rfail(r, -EINVAL, "durlog_reader_get_retention: NULL result");
+    return dl_retention_read(r->dirfd, r->path, out, r->errmsg, sizeof r->errmsg);
+}
+
 /* How long a waiting reader sleeps without looking: bounds the wait when a
  * wake-up is lost (a writer killed between publishing and waking). */
 #define DL_READER_NAP_NS DL_WAITQ_SLICE_NS

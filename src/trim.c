@@ -72,7 +72,7 @@ static int sync_dir(durlog *log)
  * before_seq (so all its records are below it) and it may go (see the top
  * of the file). *first gets the first segment left. */
 static int remove_prefix(durlog *log, const uint64_t *segs, size_t n, uint64_t before_seq,
-                         uint64_t *first)
+                         size_t max_segments, uint64_t *first, int *more)
 {
     struct dl_shared *sh = log->sh;
     uint64_t seal_next = atomic_load(&sh->seal_next);
@@ -83,6 +83,10 @@ static int remove_prefix(durlog *log, const uint64_t *segs, size_t n, uint64_t b
         uint64_t seg = segs[i], next = segs[i + 1];
         if (next > before_seq || next > seal_next)
             break;
+        if (max_segments && i == max_segments) {
+            *more = 1;
+            break;
+        }
         /* The coordination file's seal_next is not evidence (shared.h):
          * the segment's own header must say it is sealed, up to the next. */
         int rc = sealed_up_to(log, seg, next);
@@ -127,9 +131,10 @@ static int note_first(durlog *log, uint64_t first)
     return 0;
 }
 
-/* The trim itself, once the caller has checked its arguments. */
-static int trim_before(durlog *log, uint64_t before_seq, uint64_t *first_out)
+int dl_trim_some(durlog *log, uint64_t before_seq, size_t max_segments, uint64_t *first_out,
+                 int *more)
 {
+    int stopped = 0;
     if (dl_view_lost(log) || atomic_load(&log->sh->failed))
         return dl_failed_state(log);
     uint64_t *segs;
@@ -140,12 +145,14 @@ static int trim_before(durlog *log, uint64_t before_seq, uint64_t *first_out)
                        durlog_strerror(rc));
     uint64_t first = atomic_load(&log->sh->published_seq);
     if (n)
-        rc = remove_prefix(log, segs, n, before_seq, &first);
+        rc = remove_prefix(log, segs, n, before_seq, max_segments, &first, &stopped);
     free(segs);
     if (!rc && n)
         rc = note_first(log, first);
     if (!rc && first_out)
         *first_out = first;
+    if (more)
+        *more = stopped;
     return rc;
 }
 
@@ -153,14 +160,14 @@ int durlog_trim(durlog *log, uint64_t before_seq, uint64_t *first_seq_out)
 {
     if (!log)
         return -EINVAL;
-    return trim_before(log, before_seq, first_seq_out);
+    return dl_trim_some(log, before_seq, 0, first_seq_out, NULL);
 }
 
 /* The first record to keep under the limits: the first segment, from the
  * oldest on, that must stay because of max_bytes (the segments from it on
  * fit) and max_age_ns (the segment after it began at or after now - age). */
-static int plan_limits(durlog *log, const durlog_retention *lim, uint64_t now_ns,
-                       uint64_t *before_out)
+int dl_trim_plan(durlog *log, const durlog_retention *lim, uint64_t now_ns,
+                 uint64_t *before_out)
 {
     uint64_t *segs;
     size_t n;
@@ -231,9 +238,9 @@ int durlog_trim_retention(durlog *log, const durlog_retention *limits,
                        "(zero-fill the struct)");
     uint64_t before = 0;
     if (limits->max_bytes || limits->max_age_ns) {
-        int rc = plan_limits(log, limits, dl_now_ns(), &before);
+        int rc = dl_trim_plan(log, limits, dl_now_ns(), &before);
         if (rc)
             return rc;
     }
-    return trim_before(log, before, first_seq_out);
+    return dl_trim_some(log, before, 0, first_seq_out, NULL);
 }

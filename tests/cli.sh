@@ -1225,6 +1225,62 @@ tail_follow_goes_on_across_a_trim_and_says_what_it_missed() {
 }
 
 
+retention_is_kept_with_the_log_shown_by_info_and_applied_by_writers() {
+    local n
+    small_segment_log 3000
+    run "$BIN" retention "$LOG"
+    expect_status 0 "retention (print) of a log without settings"
+    expect_stdout "none"
+    run "$BIN" retention --max-size 20K --max-age 30d "$LOG"
+    expect_status 0 "retention --max-size 20K --max-age 30d"
+    expect_stdout "max size 20480 bytes, max age 2592000 s"
+    run "$BIN" retention "$LOG"
+    expect_stdout "max size 20480 bytes, max age 2592000 s"
+    run "$BIN" info "$LOG"
+    expect_stdout_has "^retention: *max size 20480 bytes, max age 2592000 s$"
+    run "$BIN" info -o json "$LOG"
+    expect_stdout_has '"retention":{"max_bytes":20480,"max_age_ns":2592000000000000}'
+    # The next writer applies them, even one that only appends a few records.
+    "$BIN" append "$LOG" more || fail "append failed"
+    n=$(cat "$LOG"/*.seg | wc -c)
+    [ "$n" -le 20480 ] || fail "segments total $n bytes after a writer ran with --max-size 20K"
+    run "$BIN" cat "$LOG"
+    expect_status 0 "cat after retention"
+    [ "$(tail -n 1 "$OUT")" = more ] || fail "the last record is $(tail -n 1 "$OUT")"
+    run "$BIN" retention --none "$LOG"
+    expect_stdout "none"
+    run "$BIN" info -o json "$LOG"
+    expect_stdout_has '"retention":{"max_bytes":0,"max_age_ns":0}'
+}
+
+retention_damaged_file_fails_info_and_bad_arguments_are_usage_errors() {
+    small_segment_log 10
+    run "$BIN" retention --max-size 1G "$LOG"
+    expect_status 0 "retention --max-size 1G"
+    printf 'durlog retention 1\nmax_bytes 5\n' >"$LOG/durlog.retention"
+    run "$BIN" info "$LOG"
+    expect_status 1 "info with a damaged retention file"
+    expect_stdout_has "^retention: *unreadable"
+    expect_stderr_has "durlog.retention is damaged"
+    run "$BIN" retention "$LOG"
+    expect_status 1 "retention (print) of a damaged file"
+    expect_stderr_has "durlog.retention is damaged"
+    # Setting them again repairs it.
+    run "$BIN" retention --max-size 1G "$LOG"
+    expect_status 0 "retention over a damaged file"
+    run "$BIN" info "$LOG"
+    expect_status 0 "info after the settings were set again"
+    run "$BIN" retention --none --max-size 1G "$LOG"
+    expect_usage_error
+    run "$BIN" retention --max-size 0 "$LOG"
+    expect_usage_error
+    run "$BIN" retention --max-age 3 "$LOG"
+    expect_usage_error
+    run "$BIN" retention --max-size 1G "$D/nothing"
+    expect_status 1 "retention of a missing log"
+    [ ! -e "$D/nothing" ] || fail "retention created a log"
+}
+
 t append_args_then_cat_prints_them_in_order
 t append_again_continues_the_sequence
 t append_stdin_keeps_empty_lines_and_a_last_line_without_newline
@@ -1295,5 +1351,7 @@ t trim_before_removes_the_oldest_segments_only
 t trim_max_size_and_older_than
 t trim_bad_arguments_are_usage_errors
 t tail_follow_goes_on_across_a_trim_and_says_what_it_missed
+t retention_is_kept_with_the_log_shown_by_info_and_applied_by_writers
+t retention_damaged_file_fails_info_and_bad_arguments_are_usage_errors
 
 [ "$failed" -eq 0 ]

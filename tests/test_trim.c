@@ -689,6 +689,212 @@ static void kill_9_at_every_system_call_of_a_trim_leaves_a_whole_log(void)
     fprintf(stderr, "  (killed at %d system calls)\n", killed);
 }
 
+/* ---- Retention settings (durlog.retention) ---- */
+
+static void retention_settings_round_trip_and_survive_reopening(void)
+{
+    struct scratch s;
+    durlog_options o = small_segments();
+    durlog *log = fx_open(&s, &o);
+    REQUIRE(log);
+    durlog_retention r, got;
+    memset(&got, 0xff, sizeof got);
+    CHECK_OK(durlog_get_retention(log, &got));
+    CHECK_EQ_U64(got.max_bytes, 0); /* no file: no limits */
+    CHECK_EQ_U64(got.max_age_ns, 0);
+    memset(&r, 0, sizeof r);
+    r.max_bytes = 123456789012ull;
+    r.max_age_ns = 7ull * 86400 * 1000000000ull;
+    CHECK_OK(durlog_set_retention(log, &r));
+    CHECK_OK(durlog_get_retention(log, &got));
+    CHECK_EQ_U64(got.max_bytes, r.max_bytes);
+    CHECK_EQ_U64(got.max_age_ns, r.max_age_ns);
+    CHECK_EQ_U64(got.cursor_cap_bytes, 0);
+    char file[400];
+    struct stat st;
+    snprintf(file, sizeof file, "%s/durlog.retention", s.log);
+    CHECK(stat(file, &st) == 0 && S_ISREG(st.st_mode));
+    CHECK_OK(fx_close(log));
+    durlog_reader *rd = fx_reader(s.log, NULL);
+    REQUIRE(rd);
+    memset(&got, 0, sizeof got);
+    CHECK_OK(durlog_reader_get_retention(rd, &got));
+    CHECK_EQ_U64(got.max_bytes, r.max_bytes);
+    CHECK_EQ_U64(got.max_age_ns, r.max_age_ns);
+    fx_reader_close(rd);
+    log = fx_writer(s.log, &o);
+    REQUIRE(log);
+    CHECK_OK(durlog_get_retention(log, &got));
+    CHECK_EQ_U64(got.max_bytes, r.max_bytes);
+    /* All zero: no limits (the file says so). */
+    memset(&r, 0, sizeof r);
+    CHECK_OK(durlog_set_retention(log, &r));
+    CHECK_OK(durlog_get_retention(log, &got));
+    CHECK_EQ_U64(got.max_bytes, 0);
+    CHECK_EQ_U64(got.max_age_ns, 0);
+    /* Bad arguments. */
+    CHECK_RC(durlog_set_retention(NULL, &r), -EINVAL);
+    CHECK_RC(durlog_get_retention(NULL, &got), -EINVAL);
+    CHECK_RC(durlog_set_retention(log, NULL), -EINVAL);
+    CHECK_RC(durlog_get_retention(log, NULL), -EINVAL);
+    r.reserved[0] = 1;
+    CHECK_RC(durlog_set_retention(log, &r), -EINVAL);
+    CHECK(strstr(durlog_errmsg(log), "reserved") != NULL);
+    CHECK_RC(durlog_reader_get_retention(NULL, &got), -EINVAL);
+    CHECK_OK(fx_close(log));
+}
+
+/* Every way the file can be damaged is DURLOG_ECORRUPT naming it, never
+ * "no retention". */
+static void a_damaged_retention_file_is_an_error_not_no_retention(void)
+{
+    struct scratch s;
+    durlog_options o = small_segments();
+    durlog *log = fx_open(&s, &o);
+    REQUIRE(log);
+    durlog_retention r;
+    memset(&r, 0, sizeof r);
+    r.max_bytes = 1000000;
+    CHECK_OK(durlog_set_retention(log, &r));
+    char file[400];
+    snprintf(file, sizeof file, "%s/durlog.retention", s.log);
+    size_t len;
+    unsigned char *good = file_read(file, &len);
+    REQUIRE(good && len > 20);
+    /* A digit changed (the checksum catches it), the checksum changed, the
+     * last byte cut, garbage, an empty file, a file far too big. */
+    char *changed = malloc(len);
+    REQUIRE(changed);
+    memcpy(changed, good, len);
+    char *digit = strstr(changed, "1000000");
+    REQUIRE(digit);
+    digit[0] = '2';
+    char *crc_changed = malloc(len);
+    REQUIRE(crc_changed);
+    memcpy(crc_changed, good, len);
+    crc_changed[len - 2] = crc_changed[len - 2] == '0' ? '1' : '0';
+    static char big[4096];
+    memset(big, 'x', sizeof big);
+    struct {
+        const void *bytes;
+        size_t len;
+    } bad[] = {
+        { changed, len }, { crc_changed, len }, { good, len - 1 },
+        { "max_bytes 5\n", 12 }, { "", 0 }, { big, sizeof big },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        REQUIRE(file_write(file, bad[i].bytes, bad[i].len) == 0);
+        durlog_retention got;
+        CHECK_RC(durlog_get_retention(log, &got), DURLOG_ECORRUPT);
+        CHECK(strstr(durlog_errmsg(log), "durlog.retention is damaged") != NULL);
+        durlog_reader *rd = fx_reader(s.log, NULL);
+        REQUIRE(rd);
+        CHECK_RC(durlog_reader_get_retention(rd, &got), DURLOG_ECORRUPT);
+        fx_reader_close(rd);
+    }
+    /* Setting them again repairs it. */
+    CHECK_OK(durlog_set_retention(log, &r));
+    durlog_retention got;
+    CHECK_OK(durlog_get_retention(log, &got));
+    CHECK_EQ_U64(got.max_bytes, 1000000);
+    free(changed);
+    free(crc_changed);
+    free(good);
+    CHECK_OK(fx_close(log));
+}
+
+/* The sum of the sizes of the log's segment files, and their count. */
+static uint64_t segment_bytes(const char *log, size_t *count)
+{
+    uint64_t segs[1024], total = 0;
+    size_t n = list_segments(log, segs, 1024);
+    for (size_t i = 0; i < n; i++) {
+        char file[400];
+        struct stat st;
+        if (stat(seg_file(file, sizeof file, log, segs[i]), &st) == 0)
+            total += (uint64_t)st.st_size;
+    }
+    *count = n;
+    return total;
+}
+
+/* Waits (up to 20 s) until the log's segment files total at most limit. */
+static int wait_for_size(const char *log, uint64_t limit)
+{
+    uint64_t deadline = tu_now_ms() + 20000;
+    for (;;) {
+        size_t n;
+        if (segment_bytes(log, &n) <= limit)
+            return 1;
+        if (tu_now_ms() > deadline)
+            return 0;
+        usleep(5000);
+    }
+}
+
+static void a_writer_applies_the_retention_in_the_background(void)
+{
+    struct scratch s;
+    durlog_options o = small_segments();
+    durlog *log = fx_open(&s, &o);
+    REQUIRE(log);
+    durlog_retention r;
+    memset(&r, 0, sizeof r);
+    r.max_bytes = 6 * SEG_SIZE;
+    CHECK_OK(durlog_set_retention(log, &r));
+    for (uint64_t i = 0; i < 2000; i++) {
+        uint64_t seq;
+        CHECK_OK(tu_append_payload(log, 0, i, EXTRA, DURLOG_KERNEL, &seq));
+    }
+    size_t n;
+    CHECK(wait_for_size(s.log, r.max_bytes));
+    uint64_t total = segment_bytes(s.log, &n);
+    CHECK(total <= r.max_bytes);
+    CHECK(n >= 2);
+    durlog_info info;
+    CHECK_OK(durlog_get_info(log, &info));
+    CHECK(info.first_seq > 0);
+    CHECK_EQ_U64(info.next_seq, 2000);
+    CHECK_OK(fx_close(log));
+    CHECK_EQ_U64(read_all(s.log, 2000), info.first_seq);
+    check_clean(s.log);
+}
+
+/* Settings another process puts in place reach a writer that is open: here
+ * the file is replaced by rename, as a put from elsewhere does. */
+static void a_writer_picks_up_settings_changed_by_another_process(void)
+{
+    struct scratch s, other;
+    durlog_options o = small_segments();
+    durlog *log = fx_open(&s, &o);
+    REQUIRE(log);
+    for (uint64_t i = 0; i < 2000; i++) {
+        uint64_t seq;
+        CHECK_OK(tu_append_payload(log, 0, i, EXTRA, DURLOG_KERNEL, &seq));
+    }
+    CHECK_OK(durlog_flush(log, DURLOG_SYNC));
+    size_t before_n, after_n;
+    segment_bytes(s.log, &before_n);
+    REQUIRE(before_n > 10);
+    /* Made on another log, then renamed into this one. */
+    durlog *other_log = fx_open(&other, &o);
+    REQUIRE(other_log);
+    durlog_retention r;
+    memset(&r, 0, sizeof r);
+    r.max_bytes = 4 * SEG_SIZE;
+    CHECK_OK(durlog_set_retention(other_log, &r));
+    CHECK_OK(fx_close(other_log));
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd, "cp '%s/durlog.retention' '%s/r.tmp' && mv '%s/r.tmp' "
+             "'%s/durlog.retention'", other.log, s.log, s.log, s.log);
+    REQUIRE(tu_sh(cmd) == 0);
+    CHECK(wait_for_size(s.log, r.max_bytes));
+    segment_bytes(s.log, &after_n);
+    CHECK(after_n < before_n);
+    CHECK_OK(fx_close(log));
+    check_clean(s.log);
+}
+
 TEST_MAIN({
     RUN(trim_removes_whole_sealed_segments_oldest_first);
     RUN(trim_never_removes_the_tail);
@@ -701,4 +907,8 @@ TEST_MAIN({
     RUN(a_failed_directory_fsync_stops_the_trim);
     RUN(trims_under_concurrent_writer_processes_and_a_reader);
     RUN(kill_9_at_every_system_call_of_a_trim_leaves_a_whole_log);
+    RUN(retention_settings_round_trip_and_survive_reopening);
+    RUN(a_damaged_retention_file_is_an_error_not_no_retention);
+    RUN(a_writer_applies_the_retention_in_the_background);
+    RUN(a_writer_picks_up_settings_changed_by_another_process);
 })
