@@ -223,7 +223,7 @@ int main(int argc, char **argv)
             bench_remove_tree(a);
             bench_remove_tree(b);
         }
-        printf("%-8s %9.1fus %9.1fus %9.1fus %9.1fus %10zu %8.2fx\n", names[l],
+        printf("%-8s %9.2fus %9.2fus %9.2fus %9.2fus %10zu %8.2fx\n", names[l],
                bench_median(p50_with, repeats), bench_median(p99_with, repeats),
                bench_median(p50_without, repeats), bench_median(p99_without, repeats),
                samples / (size_t)repeats, bench_median(ratio, repeats));
