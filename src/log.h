@@ -157,8 +157,6 @@ struct dl_engine_state {
     uint64_t retention_key[3];    /* the file's identity when last read */
     durlog_retention retention;   /* the settings in force */
     int retention_more;           /* the last round left segments to trim */
-    char retention_err[DL_ERRMSG_SIZE]; /* why the file could not be read
-                                     (the previous settings stay) */
 };
 
 /* Completions of asynchronous appends: a ring of cap entries in sequence

@@ -235,15 +235,10 @@ void dl_retention_tick(durlog *log, int rolled)
         char err[DL_ERRMSG_SIZE];
         durlog_retention r;
         int rc = dl_retention_read(log->dirfd, log->path, &r, err, sizeof err);
-        if (rc) {
-            /* Kept: the last settings that were read stay in force, and
-             * the failure is the engine's to report (durlog_get_retention
-             * and `durlog info` say what is wrong). */
-            snprintf(e->retention_err, sizeof e->retention_err, "%s", err);
-        } else {
+        /* A file that cannot be read leaves the last settings read in
+         * force; durlog_get_retention and `durlog info` say what is wrong. */
+        if (!rc)
             e->retention = r;
-            e->retention_err[0] = '\0';
-        }
         memcpy(e->retention_key, key, sizeof key);
     }
     if (!e->retention.max_bytes && !e->retention.max_age_ns)

@@ -860,6 +860,36 @@ static void a_writer_applies_the_retention_in_the_background(void)
     check_clean(s.log);
 }
 
+/* A settings file damaged while a writer has the log open leaves the
+ * settings it read before in force (never "no limits"). */
+static void a_writer_keeps_its_settings_when_the_file_is_damaged(void)
+{
+    struct scratch s;
+    durlog_options o = small_segments();
+    durlog *log = fx_open(&s, &o);
+    REQUIRE(log);
+    durlog_retention r;
+    memset(&r, 0, sizeof r);
+    r.max_bytes = 6 * SEG_SIZE;
+    CHECK_OK(durlog_set_retention(log, &r));
+    uint64_t i = 0;
+    for (; i < 1000; i++)
+        CHECK_OK(tu_append_payload(log, 0, i, EXTRA, DURLOG_KERNEL, NULL));
+    CHECK(wait_for_size(s.log, r.max_bytes));
+    char file[400];
+    snprintf(file, sizeof file, "%s/durlog.retention", s.log);
+    REQUIRE(file_write(file, "garbage\n", 8) == 0);
+    durlog_retention got;
+    CHECK_RC(durlog_get_retention(log, &got), DURLOG_ECORRUPT);
+    for (; i < 3000; i++)
+        CHECK_OK(tu_append_payload(log, 0, i, EXTRA, DURLOG_KERNEL, NULL));
+    CHECK(wait_for_size(s.log, r.max_bytes));
+    durlog_info info;
+    CHECK_OK(durlog_get_info(log, &info));
+    CHECK(info.first_seq > 1000);
+    CHECK_OK(fx_close(log));
+}
+
 /* Settings another process puts in place reach a writer that is open: here
  * the file is replaced by rename, as a put from elsewhere does. */
 static void a_writer_picks_up_settings_changed_by_another_process(void)
@@ -911,4 +941,5 @@ TEST_MAIN({
     RUN(a_damaged_retention_file_is_an_error_not_no_retention);
     RUN(a_writer_applies_the_retention_in_the_background);
     RUN(a_writer_picks_up_settings_changed_by_another_process);
+    RUN(a_writer_keeps_its_settings_when_the_file_is_damaged);
 })
