@@ -205,6 +205,7 @@ bench: all
 	$(B)/bench/bench_procs
 	$(B)/bench/bench_put
 	$(B)/bench/bench_crc
+	$(B)/bench/bench_trim
 	$(B)/bench/bench_open --sizes 1 $(B)/bench-open
 
 # The open-time benchmark at every size the issue names (1, 4 and 10 GiB:

@@ -46,6 +46,8 @@ extern const struct cli_command cli_cmd_tail;
 extern const struct cli_command cli_cmd_put;
 extern const struct cli_command cli_cmd_bench;
 extern const struct cli_command cli_cmd_cursor;
+extern const struct cli_command cli_cmd_trim;
+extern const struct cli_command cli_cmd_retention;
 
 /* What runs each subcommand (its struct cli_command's `run`). */
 int cli_run_append(const struct cli_command *cmd, int argc, char **argv);
@@ -57,6 +59,10 @@ int cli_run_tail(const struct cli_command *cmd, int argc, char **argv);
 int cli_run_put(const struct cli_command *cmd, int argc, char **argv);
 int cli_run_bench(const struct cli_command *cmd, int argc, char **argv);
 int cli_run_cursor(const struct cli_command *cmd, int argc, char **argv);
+int cli_run_trim(const struct cli_command *cmd, int argc, char **argv);
+int cli_run_retention(const struct cli_command *cmd, int argc, char **argv);
+/* Prints retention settings as one line: `none`, or the limits set. */
+void cli_print_retention(const durlog_retention *r);
 
 /* ---- cli_util.c ---- */
 
@@ -97,6 +103,12 @@ int cli_reader_fail(const struct cli_command *cmd, durlog_reader *r, const char 
 /* Strict unsigned decimal: digits only (no sign, no spaces, no base
  * prefixes), no overflow. Returns 0, or -1 if text is not such a number. */
 int cli_parse_u64(const char *text, uint64_t *out);
+
+/* A size in bytes: digits, then nothing or B, K/KiB, M/MiB, G/GiB, T/TiB
+ * (powers of 1024). A duration: digits, then ms, s, m, h or d (a unit is
+ * required), in ns. 0, or -1 if text is not one (or overflows). */
+int cli_parse_size(const char *text, uint64_t *out);
+int cli_parse_duration(const char *text, uint64_t *out_ns);
 
 enum cli_format {
     CLI_FORMAT_TEXT,

@@ -227,3 +227,57 @@ int cli_check_stdout(const struct cli_command *cmd, int flush)
         return CLI_EXIT_FAILURE;
     return cli_fail(cmd, "writing standard output: %s", strerror(err));
 }
+
+/* A number followed by a unit from units (names and multipliers, the empty
+ * name for a bare number when bare_ok), without overflow. */
+struct cli_unit {
+    const char *name;
+    uint64_t mult;
+};
+
+static int parse_with_unit(const char *text, const struct cli_unit *units, uint64_t *out)
+{
+    char digits[32];
+    size_t n = 0;
+    while (text[n] >= '0' && text[n] <= '9')
+        n++;
+    if (n == 0 || n >= sizeof digits)
+        return -1;
+    memcpy(digits, text, n);
+    digits[n] = '\0';
+    uint64_t value;
+    if (cli_parse_u64(digits, &value) != 0)
+        return -1;
+    for (const struct cli_unit *u = units; u->name; u++) {
+        if (strcmp(text + n, u->name) == 0) {
+            if (value > UINT64_MAX / u->mult)
+                return -1;
+            *out = value * u->mult;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int cli_parse_size(const char *text, uint64_t *out)
+{
+    static const struct cli_unit units[] = {
+        { "", 1 }, { "B", 1 },
+        { "K", 1ull << 10 }, { "KiB", 1ull << 10 },
+        { "M", 1ull << 20 }, { "MiB", 1ull << 20 },
+        { "G", 1ull << 30 }, { "GiB", 1ull << 30 },
+        { "T", 1ull << 40 }, { "TiB", 1ull << 40 },
+        { NULL, 0 },
+    };
+    return text ? parse_with_unit(text, units, out) : -1;
+}
+
+int cli_parse_duration(const char *text, uint64_t *out_ns)
+{
+    static const struct cli_unit units[] = {
+        { "ms", 1000000ull }, { "s", 1000000000ull }, { "m", 60000000000ull },
+        { "h", 3600000000000ull }, { "d", 86400000000000ull },
+        { NULL, 0 },
+    };
+    return text ? parse_with_unit(text, units, out_ns) : -1;
+}

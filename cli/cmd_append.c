@@ -22,8 +22,9 @@
  * many short lines one read() brings. */
 #define BATCH_MAX 4096
 
-/* getopt's value for --allow-foreign-owner, which has no short form. */
+/* getopt's values for the options without a short form. */
 #define OPT_ALLOW_FOREIGN_OWNER 256
+#define OPT_SEGMENT_SIZE 257
 
 /* Size of the first read buffer for standard input. It doubles whenever one
  * line does not fit, up to a line of DURLOG_MAX_RECORD bytes. */
@@ -197,13 +198,14 @@ int cli_run_append(const struct cli_command *cmd, int argc, char **argv)
         { "durability", required_argument, NULL, 'd' },
         { "verbose", no_argument, NULL, 'v' },
         { "allow-foreign-owner", no_argument, NULL, OPT_ALLOW_FOREIGN_OWNER },
+        { "segment-size", required_argument, NULL, OPT_SEGMENT_SIZE },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     static struct appender a; /* static: the batch array is large */
     char errbuf[512] = "";
     durlog_options opts;
-    uint64_t flags = 0;
+    uint64_t flags = 0, segment_size = 0;
     int opt, rc, status;
 
     a.cmd = cmd;
@@ -223,6 +225,11 @@ int cli_run_append(const struct cli_command *cmd, int argc, char **argv)
         case OPT_ALLOW_FOREIGN_OWNER:
             flags |= DURLOG_OPEN_ALLOW_FOREIGN_OWNER;
             break;
+        case OPT_SEGMENT_SIZE:
+            if (cli_parse_size(optarg, &segment_size) != 0 || segment_size < 4096)
+                cli_usage_error(cmd, "--segment-size needs a size of at least 4096 "
+                                "(e.g. 4096, 64K, 64M), not '%s'", optarg);
+            break;
         }
     }
     if (optind >= argc)
@@ -233,6 +240,7 @@ int cli_run_append(const struct cli_command *cmd, int argc, char **argv)
     opts.errbuf = errbuf;
     opts.errbuf_size = sizeof(errbuf);
     opts.flags = flags;
+    opts.segment_size = segment_size;
     rc = durlog_open(a.path, &opts, &a.log);
     if (rc < 0)
         return cli_fail(cmd, "cannot open log %s: %s", a.path,

@@ -11,7 +11,7 @@
 
 #include "cli.h"
 
-static void print_text(const durlog_info *info)
+static void print_text(const durlog_info *info, const durlog_retention *ret)
 {
     uint64_t records = info->next_seq - info->first_seq - info->missing;
 
@@ -36,9 +36,14 @@ static void print_text(const durlog_info *info)
                info->durable_seq, info->next_seq - 1);
     printf("bytes:        %" PRIu64 "\n", info->bytes);
     printf("disk bytes:   %" PRIu64 "\n", info->disk_bytes);
+    printf("retention:    ");
+    if (ret)
+        cli_print_retention(ret);
+    else
+        printf("unreadable (see below)\n");
 }
 
-static void print_json(const durlog_info *info)
+static void print_json(const durlog_info *info, const durlog_retention *ret)
 {
     uint64_t records = info->next_seq - info->first_seq - info->missing;
 
@@ -52,6 +57,13 @@ static void print_json(const durlog_info *info)
     printf("\"next_seq\":%" PRIu64 ",\"durable_seq\":%" PRIu64
            ",\"bytes\":%" PRIu64 ",\"disk_bytes\":%" PRIu64 ",\"missing\":%" PRIu64,
            info->next_seq, info->durable_seq, info->bytes, info->disk_bytes, info->missing);
+    /* null: the settings could not be read (the error follows on stderr). */
+    if (ret)
+        printf(",\"retention\":{\"max_bytes\":%" PRIu64 ",\"max_age_ns\":%" PRIu64 "}",
+               ret->max_bytes, ret->max_age_ns);
+    else
+        printf(",\"retention\":null");
+    /* The object is closed by the caller, after the cursors. */
 }
 
 int cli_run_info(const struct cli_command *cmd, int argc, char **argv)
@@ -76,16 +88,22 @@ int cli_run_info(const struct cli_command *cmd, int argc, char **argv)
     status = cli_open_reader_info(cmd, path, 0, &r, &info);
     if (status)
         return status;
+    /* A damaged retention file is reported after the facts (which are
+     * true regardless), and fails the command. */
+    durlog_retention ret;
+    int ret_rc = durlog_reader_get_retention(r, &ret);
     if (format == CLI_FORMAT_JSON)
-        print_json(&info);
+        print_json(&info, ret_rc ? NULL : &ret);
     else
-        print_text(&info);
+        print_text(&info, ret_rc ? NULL : &ret);
     /* The cursors and how far behind each is (the object's last field). */
     status = cli_print_cursors(cmd, path, format, 1);
     if (format == CLI_FORMAT_JSON)
         printf("}\n");
     if (status == 0)
         status = cli_check_stdout(cmd, 1);
+    if (ret_rc && !status)
+        status = cli_reader_fail(cmd, r, path, ret_rc, "reading the retention of %s", path);
     durlog_reader_close(r);
     return status;
 }

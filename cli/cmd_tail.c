@@ -85,6 +85,34 @@ static uint64_t start_seq(uint64_t first, uint64_t end, uint64_t count)
     return end - count;
 }
 
+/* The reader r of the log at path met DURLOG_ETRIMMED wanting record
+ * *want: a trim removed it before it was printed. Says so on standard error,
+ * with how many records were missed, and moves r (and *want) to the log's
+ * first record (again, if another trim comes meanwhile). 0, or the exit
+ * status after reporting a failure. */
+static int skip_trimmed(const struct cli_command *cmd, durlog_reader *r, const char *path,
+                        uint64_t *want)
+{
+    durlog_info info;
+    int rc;
+    do {
+        rc = durlog_reader_get_info(r, &info);
+        if (rc < 0)
+            return cli_reader_fail(cmd, r, path, rc, "looking at %s after a trim", path);
+        rc = durlog_reader_seek(r, info.first_seq);
+    } while (rc == DURLOG_ETRIMMED);
+    if (rc < 0)
+        return cli_reader_fail(cmd, r, path, rc, "seeking to seq %" PRIu64 " in %s after a trim",
+                               info.first_seq, path);
+    fflush(stdout);
+    fprintf(stderr, "durlog: %s: %s: records %" PRIu64 " to %" PRIu64 " were removed by a "
+            "trim before they were printed (%" PRIu64 " records missed); going on from "
+            "record %" PRIu64 "\n", cmd->name, path, *want, info.first_seq - 1,
+            info.first_seq - *want, info.first_seq);
+    *want = info.first_seq;
+    return 0;
+}
+
 int cli_run_tail(const struct cli_command *cmd, int argc, char **argv)
 {
     enum { OPT_DURABLE = 256, OPT_SINCE, OPT_UNTIL };
@@ -99,7 +127,7 @@ int cli_run_tail(const struct cli_command *cmd, int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     enum cli_format format = CLI_FORMAT_TEXT;
-    uint64_t count = 10, printed = 0, start, since = 0, until = UINT64_MAX;
+    uint64_t count = 10, printed = 0, start, next, since = 0, until = UINT64_MAX;
     int follow = 0, durable = 0, have_count = 0, have_since = 0, opt, rc, status = 0;
     durlog_reader *r;
     durlog_info info;
@@ -159,7 +187,16 @@ int cli_run_tail(const struct cli_command *cmd, int argc, char **argv)
         if (!have_count)
             count = UINT64_MAX;
     }
+    /* Where the records printed start (the end, when --since is past the
+     * last record): what a trim's message counts from. */
+    next = at_end ? (durable ? info.durable_seq : info.next_seq) : start;
     rc = at_end ? 0 : durlog_reader_seek(r, start);
+    if (rc == DURLOG_ETRIMMED) {
+        status = skip_trimmed(cmd, r, path, &next);
+        if (status)
+            goto out;
+        rc = 0;
+    }
     if (rc < 0) {
         status = cli_reader_fail(cmd, r, path, rc, "seeking to seq %" PRIu64 " in %s", start,
                                  path);
@@ -179,6 +216,12 @@ int cli_run_tail(const struct cli_command *cmd, int argc, char **argv)
         durlog_record rec;
 
         rc = durlog_reader_next(r, &rec);
+        if (rc == DURLOG_ETRIMMED) {
+            status = skip_trimmed(cmd, r, path, &next);
+            if (status)
+                goto out;
+            continue;
+        }
         if (rc == DURLOG_EEND) {
             if (!follow)
                 break;
@@ -206,6 +249,7 @@ int cli_run_tail(const struct cli_command *cmd, int argc, char **argv)
             goto out;
         }
         printed++;
+        next = rec.seq + 1;
     }
     if (!follow)
         status = cli_check_stdout(cmd, 1);

@@ -26,7 +26,7 @@
 
 const struct cli_command cli_cmd_append = {
     .name = "append",
-    .synopsis = "[-d LEVEL] [-v] [--allow-foreign-owner] LOG [RECORD...]",
+    .synopsis = "[-d LEVEL] [-v] [--segment-size SIZE] [--allow-foreign-owner] LOG [RECORD...]",
     .summary = "Append each RECORD, or each line of standard input, as a "
                "record.",
     .details =
@@ -46,6 +46,9 @@ const struct cli_command cli_cmd_append = {
         "        interval  kernel, and synced before durlog exits\n"
         "        sync      on stable storage: survives a power loss\n"
         "  -v, --verbose           print `appended seq N` for each record\n"
+        "      --segment-size SIZE the size of each segment file this command\n"
+        "                          starts (default 64M; at least 4096; units\n"
+        "                          B K M G, powers of 1024)\n"
         "      --allow-foreign-owner\n"
         "                          as root, append to a log whose directory\n"
         "                          another user owns (refused otherwise: that\n"
@@ -175,6 +178,56 @@ const struct cli_command cli_cmd_check = {
         "             dropping every record after it\n"
         "  -h, --help show this help\n",
     .run = cli_run_check,
+};
+
+const struct cli_command cli_cmd_trim = {
+    .name = "trim",
+    .synopsis = "(--before SEQ | --older-than DURATION | --max-size SIZE) [-v] LOG",
+    .summary = "Remove LOG's oldest segments.",
+    .details =
+        "Removes whole segment files, oldest first, never the last one and never\n"
+        "one the log has not sealed yet (a segment is sealed in the background\n"
+        "once the log has rolled past it): the log then starts at the first\n"
+        "record of its oldest remaining segment. So fewer records than asked\n"
+        "may go, never more. A crash or power loss during a trim leaves a log\n"
+        "that starts at a segment boundary and has no gap. Writers may append,\n"
+        "and readers read, meanwhile; it opens LOG as a writer (LOG must exist).\n"
+        "Prints the log's first record afterwards (`first seq N`).\n"
+        "\n"
+        "Options (exactly one of the first three):\n"
+        "  --before SEQ           remove segments all of whose records are\n"
+        "                         below SEQ\n"
+        "  --older-than DURATION  remove segments all of whose records are\n"
+        "                         older than DURATION (e.g. 90s, 30m, 12h,\n"
+        "                         7d; units ms s m h d)\n"
+        "  --max-size SIZE        remove the oldest segments while the segment\n"
+        "                         files total more than SIZE (e.g. 500M, 2G;\n"
+        "                         units B K M G T, powers of 1024)\n"
+        "  -v, --verbose          also print how many records were removed\n"
+        "  -h, --help             show this help\n",
+    .run = cli_run_trim,
+};
+
+const struct cli_command cli_cmd_retention = {
+    .name = "retention",
+    .synopsis = "[--max-size SIZE] [--max-age DURATION] [--none] LOG",
+    .summary = "Set (or, with no option, print) the retention settings of LOG.",
+    .details =
+        "The settings are kept with the log (the file durlog.retention), and\n"
+        "every process appending to it applies them in the background: about\n"
+        "once a second and after each segment roll it removes what `durlog trim`\n"
+        "would with the same limits (whole segments, oldest first, never the\n"
+        "last one). Settings replace the previous ones as a whole. Prints the\n"
+        "settings now in force. Setting opens LOG as a writer (LOG must exist).\n"
+        "\n"
+        "Options:\n"
+        "  --max-size SIZE       keep the segment files under SIZE (e.g. 500M,\n"
+        "                        10G; units B K M G T, powers of 1024)\n"
+        "  --max-age DURATION    remove segments all of whose records are older\n"
+        "                        (e.g. 12h, 30d; units ms s m h d)\n"
+        "  --none                remove every limit\n"
+        "  -h, --help            show this help\n",
+    .run = cli_run_retention,
 };
 
 const struct cli_command cli_cmd_convert = {

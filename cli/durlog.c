@@ -22,6 +22,8 @@ static const struct cli_command *const commands[] = {
     &cli_cmd_info,
     &cli_cmd_cursor,
     &cli_cmd_check,
+    &cli_cmd_trim,
+    &cli_cmd_retention,
     &cli_cmd_convert,
     &cli_cmd_put,
     &cli_cmd_bench,

@@ -54,6 +54,8 @@ int durlog_cli_main(int argc, char **argv);
 #include "../cli/bench_report.c"
 #include "../cli/bench_plot.c"
 #include "../cli/cmd_tail.c"
+#include "../cli/cmd_trim.c"
+#include "../cli/cmd_retention.c"
 #include "../cli/output.c"
 #include "../bench/lib/files.c"
 #include "../bench/lib/measure.c"

@@ -109,7 +109,8 @@ enum durlog_error {
     DURLOG_EEND = -1006,     /* reader: no further record yet (not an error:
                                 the reader is at the current end) */
     DURLOG_ENOTFOUND = -1009,/* seek: that sequence number is not in the log
-                                (before its first or after its last record) */
+                                (after its last record; below its first:
+                                DURLOG_ETRIMMED) */
     DURLOG_EDIRSYNC = -1010, /* put: the new content is in place, complete,
                                 but the fsync of its directory failed: the
                                 new name might not survive a power loss */
@@ -682,6 +683,70 @@ typedef struct durlog_info {
 int durlog_get_info(durlog *log, durlog_info *out);
 
 /* ---------------------------------------------------------------------------
+ * Trimming: removing a log's oldest records. A trim removes whole segment
+ * files only, oldest first, and never the last one (the tail), nor one the
+ * log's background sealer has not sealed yet (its records are then all made
+ * durable and its end recorded in its header): the records it removes are
+ * a prefix of the log, and the log's first record is afterwards the first
+ * record of its oldest remaining segment. So a trim may remove fewer records
+ * than asked (up to a segment's worth, or more while the sealer catches up:
+ * run it again later), never more.
+ * Crash and power loss: after a crash or kill -9 of the trimming process at
+ * any moment, and after a power loss, the log opens, starts at a segment
+ * boundary and has no gap: the removals that survive are a prefix of those
+ * made (docs/GUARANTEES.md). Appenders never wait for a trim (it holds no
+ * lock across its unlinks and fsyncs). A reader reading a removed segment
+ * finishes it; one that then needs a removed record, or seeks below the first
+ * record, gets DURLOG_ETRIMMED. Several processes may trim at once.
+ */
+
+/* Removes every whole segment all of whose records are below before_seq (as
+ * above). *first_seq_out (if not NULL) gets the log's first record afterwards
+ * (its next_seq when it holds none). 0 when nothing was to be removed too.
+ * Errors: -EINVAL (NULL log); DURLOG_EFAILED (the log is in the failed
+ * state: nothing is removed); -errno of listing the directory, reading a
+ * segment's header, removing a segment or fsyncing the directory (-EIO,
+ * -EACCES, ...: the segments removed before it stay removed, and the log is
+ * whole); DURLOG_ECORRUPT or DURLOG_EFORMAT (a segment header that does not
+ * verify: nothing from it on is removed). */
+int durlog_trim(durlog *log, uint64_t before_seq, uint64_t *first_seq_out);
+
+/* Limits on how much a log keeps (zero-fill, then set; 0 means no limit). */
+#define DURLOG_RETENTION_RESERVED 5
+typedef struct durlog_retention {
+    uint64_t max_bytes;        /* remove oldest segments while the segment
+                                  files' total size is above this */
+    uint64_t max_age_ns;       /* remove a segment once the segment after it
+                                  began more than this long ago (every record
+                                  in it is then older) */
+    uint64_t cursor_cap_bytes; /* not acted on yet: reserved for named
+                                  cursors (how far a trim may wait for one) */
+    uint64_t reserved[DURLOG_RETENTION_RESERVED]; /* must be zero */
+} durlog_retention;
+
+/* Trims (durlog_trim) what the limits in *limits allow to go, once: the
+ * oldest segments while the log is over max_bytes (never the tail, so the
+ * log may stay over it) and those older than max_age_ns. Errors: those of
+ * durlog_trim, and -EINVAL (NULL limits, reserved fields not zero). */
+int durlog_trim_retention(durlog *log, const durlog_retention *limits,
+                          uint64_t *first_seq_out);
+
+/* Retention settings kept with the log (the file durlog.retention in its
+ * directory), which every writer of the log applies in the background: its
+ * engine thread trims (as durlog_trim_retention) once a second and after
+ * each segment roll, a few segments at a time, never on the append path.
+ * Settings another process sets are picked up within a second.
+ * durlog_set_retention replaces them atomically and durably (all zero: no
+ * limits). Errors: -EINVAL (NULL log or settings, reserved fields set); the
+ * errors of durlog_put (writing the file: -ENOSPC, -EACCES, ...). */
+int durlog_set_retention(durlog *log, const durlog_retention *settings);
+/* The log's settings into *out (all zero when it has none). Errors:
+ * -EINVAL (NULL log or out); DURLOG_ECORRUPT (the file is damaged: the
+ * message names it and how to set the settings again; writers keep applying
+ * the settings they read before); -errno of opening or reading it. */
+int durlog_get_retention(durlog *log, durlog_retention *out);
+
+/* ---------------------------------------------------------------------------
  * Reading. A reader needs only read access to the directory and its files; it
  * may be opened while writers append, and it sees records appended at
  * DURLOG_KERNEL or above (and flushed buffered ones) as soon as the append
@@ -729,11 +794,13 @@ void durlog_reader_close(durlog_reader *r);
 
 /* Positions the reader so that the next durlog_reader_next() returns record
  * `seq`. Seeking to the log's next_seq (the current end) is allowed. Fails
- * with DURLOG_ENOTFOUND outside [first_seq, next_seq] (UINT64_MAX included);
- * a seek that fails leaves the reader where it was, unless the error is the
- * reader's sticky one (a mapping that faulted, as durlog_reader_next).
- * Errors: -EINVAL (NULL reader); DURLOG_ENOTFOUND (also when the walk to
- * seq stops at damage before it); -errno (a segment that cannot be listed
+ * with DURLOG_ETRIMMED below first_seq (the records there were removed by a
+ * trim or retention, or never existed: the message names first_seq) and
+ * DURLOG_ENOTFOUND past next_seq (UINT64_MAX included); a seek that fails
+ * leaves the reader where it was, unless the error is the reader's sticky
+ * one (a mapping that faulted, as durlog_reader_next).
+ * Errors: -EINVAL (NULL reader); DURLOG_ETRIMMED; DURLOG_ENOTFOUND (also
+ * when the walk to seq stops at damage before it); -errno (a segment that cannot be listed
  * or opened); DURLOG_ECORRUPT or DURLOG_EFORMAT (the segment holding seq
  * has a damaged header, or is not a segment); the sticky DURLOG_ECORRUPT
  * or -EIO of a mapping that faulted. */
@@ -769,8 +836,13 @@ int durlog_reader_seek_time(durlog_reader *r, uint64_t time_ns);
  * the reader is DURLOG_ECORRUPT, a page that cannot be read -EIO, both with a
  * message naming the file (durlog_reader_errmsg), never SIGBUS; the reader
  * then keeps returning that error.
+ * A reader reading a segment that a trim removes finishes it (it holds the
+ * file open); if the record it needs next was removed too, it returns
+ * DURLOG_ETRIMMED, naming the log's first record now, and stays where it is
+ * until it is moved (durlog_reader_seek). A reader that was never moved
+ * starts at the log's first record.
  * Errors: -EINVAL (NULL reader or rec); DURLOG_EEND (not an error: the
- * end for now); DURLOG_ECORRUPT (a damaged record, records missing before
+ * end for now); DURLOG_ETRIMMED (above); DURLOG_ECORRUPT (a damaged record, records missing before
  * later ones, a segment truncated under the reader or with a damaged
  * header, a published mark past what the log holds); -EIO (a page that
  * cannot be read); DURLOG_EFORMAT (a segment that is not a regular file,
@@ -804,6 +876,10 @@ int durlog_reader_interrupt(durlog_reader *r);
  * listing the directory or of opening, reading or mapping a segment;
  * DURLOG_ECORRUPT; DURLOG_EFORMAT. */
 int durlog_reader_get_info(durlog_reader *r, durlog_info *out);
+/* The log's retention settings, as durlog_get_retention, for a reader
+ * (`durlog info`): 0 and all zero when it has none. Errors: -EINVAL (NULL
+ * reader or out); DURLOG_ECORRUPT (a damaged file); -errno of reading it. */
+int durlog_reader_get_retention(durlog_reader *r, durlog_retention *out);
 
 /* Bytes stepped over because of damage (with skip_damaged); 0 for NULL. */
 uint64_t durlog_reader_skipped(const durlog_reader *r);

@@ -45,11 +45,11 @@ export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 
-durability='^test_(async|levels|faults|inject|powerloss|recovery|regressions|threads|readers|processes|smoke|signals|alloc)$'
-threaded='^test_(api|async|threads|levels|faults|regressions|readers|processes|time|alloc|info)$'
+durability='^test_(async|levels|faults|inject|powerloss|recovery|regressions|threads|readers|processes|smoke|signals|alloc|trim)$'
+threaded='^test_(api|async|threads|levels|faults|regressions|readers|processes|time|alloc|info|trim)$'
 # Every durability test again with appends by pwrite (issue #15): DURLOG_IO
 # sets the mode of every handle that does not ask for one.
-pwrite_tests='^test_(async|levels|faults|inject|powerloss|recovery|regressions|threads|readers|processes|smoke|signals|hostile|accidents|fulldisk|trust|check|io|time|alloc|info)$'
+pwrite_tests='^test_(async|levels|faults|inject|powerloss|recovery|regressions|threads|readers|processes|smoke|signals|hostile|accidents|fulldisk|trust|check|io|time|alloc|info|trim)$'
 suite "normal build, io_uring engine" build -O2 "" "" io_uring
 suite "normal build, thread engine" build -O2 "" "$durability" thread
 DURLOG_IO=pwrite suite "normal build, pwrite I/O mode" build -O2 "" "$pwrite_tests" io_uring

@@ -70,6 +70,10 @@ static void check_checkpoint(const char *path, const char *name, size_t i,
     }
 }
 
+/* How often a check of a live log lists and scans it again when trims
+ * removed a segment under it (each time, one more trim came in between). */
+#define DL_CHECK_TRIM_RETRIES 8
+
 /* Verifies the segments segs[0..n) up to record stop_seq (UINT64_MAX: all
  * of them). in_flight: writers are appending and their published mark is
  * unknown: a partial record at the very end is one being copied, not
@@ -653,7 +657,25 @@ static int check_log(const char *path, int flags, durlog_check_report *report)
         rc = DURLOG_EFORMAT;
         goto out;
     }
-    rc = scan_log(dirfd, path, segs, n, stop_seq, in_flight, &rep, &dmg);
+    /* A segment listed but gone when it is opened, with writers at work: a
+     * trim removed it (trim.c; only the oldest go): list and scan again. */
+    for (int tries = 0;; tries++) {
+        durlog_check_report rep_before = rep;
+        struct damage dmg_before = dmg;
+        rc = scan_log(dirfd, path, segs, n, stop_seq, in_flight, &rep, &dmg);
+        if (rc != -ENOENT || !rep.live || tries == DL_CHECK_TRIM_RETRIES)
+            break;
+        rep = rep_before;
+        dmg = dmg_before;
+        free(segs);
+        segs = NULL;
+        rc = dl_seg_list(dirfd, &segs, &n);
+        if (rc) {
+            snprintf(rep.problem, sizeof rep.problem, "cannot list the segments of %s: %s",
+                     path, durlog_strerror(rc));
+            goto out;
+        }
+    }
     /* (Damage at the tail already says where the records stop.) */
     int lost_at_end = !rc && promised > rep.next_seq && !(dmg.found && dmg.at_tail);
     if (lost_at_end)

@@ -9,6 +9,8 @@
  *    appender (sync.c): it leads an fdatasync or waits for the one under way;
  *  - sealing: after a roll, the finished segment's records are synced and
  *    its header sealed (seal.c), so that recovery never reads it again;
+ *  - retention: the log's limits (retention.c), after a roll and once a
+ *    second, a few segments per round;
  * and then hands out completions (async.c): it runs their callbacks itself,
  * or, with poll_callbacks, makes the eventfd readable for durlog_poll().
  * At close, dl_engine_stop ends the thread and does what is left on the
@@ -159,6 +161,7 @@ void dl_engine_loop(durlog *log)
             dl_deliver(log, 0);
         if (stop)
             break; /* close delivers whatever is left */
+        int sealed = 0;
         if (dl_seal_pending(log)) {
             /* After the completions: a seal may take an fdatasync of a whole
              * segment. Its failures are not the completions' (a failed
@@ -168,7 +171,13 @@ void dl_engine_loop(durlog *log)
             if (dl_seal_run(log))
                 atomic_store(&log->engine.seal_stuck, atomic_load(&sh->published_seg) + 1);
             dl_set_thread_errbuf(NULL);
+            sealed = 1;
         }
+        /* Retention, last: a few segments per round at most (retention.c).
+         * Its failures are retried at its next period. */
+        dl_set_thread_errbuf(msg);
+        dl_retention_tick(log, sealed);
+        dl_set_thread_errbuf(NULL);
         sleep_until_kicked(log, seen, deadline);
     }
 }

@@ -168,6 +168,13 @@ struct dl_engine_state {
                                      short of it for a reason a retry would
                                      meet again (a gap): the engine does not
                                      retry until the tail moves (0: none) */
+    /* Retention, applied by the engine thread (retention.c); only it uses
+     * the fields below but retention_seen_ns. */
+    _Atomic uint64_t retention_seen_ns; /* mono ns of the last look at the
+                                     settings (0: look at the next round) */
+    uint64_t retention_key[3];    /* the file's identity when last read */
+    durlog_retention retention;   /* the settings in force */
+    int retention_more;           /* the last round left segments to trim */
 };
 
 /* Completions of asynchronous appends: a ring of cap entries in sequence
@@ -312,6 +319,35 @@ int dl_recover(durlog *log, enum dl_recover_mode mode, uint64_t old_durable,
  * the name now means it was replaced: the log fails, nothing is written). */
 int dl_write_checkpoint(durlog *log, uint64_t seg, uint64_t ckpt_seq, uint64_t ckpt_off,
                         int seal, uint64_t ino);
+
+/* trim.c */
+/* The first record to keep under the limits lim at wall-clock time now_ns
+ * (0 when nothing need go), into *before. */
+int dl_trim_plan(durlog *log, const durlog_retention *lim, uint64_t now_ns,
+                 uint64_t *before);
+/* durlog_trim removing at most max_segments segments (0: no limit); *more
+ * (if not NULL) is set when it stopped at that limit. */
+int dl_trim_some(durlog *log, uint64_t before_seq, size_t max_segments,
+                 uint64_t *first_out, int *more);
+
+/* retention.c */
+/* Reads the log's retention settings (zeros when it has none): 0, or an
+ * error with a message in err naming the file (DURLOG_ECORRUPT for a
+ * damaged one). */
+int dl_retention_read(int dirfd, const char *path, durlog_retention *out, char *err,
+                      size_t errlen);
+/* On the engine thread after each round (rolled: it sealed a segment): at
+ * most once a second, looks at the settings and trims what they allow. */
+void dl_retention_tick(durlog *log, int rolled);
+/* At open, and once settings are set: starts the engine thread if the log
+ * has retention settings (its timer applies them even without a roll).
+ * Best effort: a thread that cannot start now is started by the next roll. */
+void dl_retention_start(durlog *log);
+/* At close, once what was rolled is sealed: applies the settings once more,
+ * whole (a short-lived writer, such as `durlog append`, may close before its
+ * engine's first look). Its failures are not close's: the next writer tries
+ * again. */
+void dl_retention_close(durlog *log);
 
 /* seal.c */
 /* 1 if segments below the tail wait to be sealed (and sealing is not

@@ -618,6 +618,7 @@ int durlog_open(const char *path, const durlog_options *opts, durlog **out)
     rc = join_log(log);
     if (rc)
         goto fail;
+    dl_retention_start(log);
     *out = log;
     return 0;
 
@@ -641,6 +642,19 @@ static int no_longer_there(durlog *log, uint64_t seg, int fd)
     return dl_seg_is_at(log->dirfd, name, fd, NULL) == 0 && !dl_seg_replaced_by_roll(log, seg);
 }
 
+/* 1 if segment seg, rolled away from by this handle or by another writer
+ * (this handle's mapping of the tail is then an old one), was sealed and is
+ * gone since: a trim removed it. Its seal
+ * vouches for what this handle appended there (the sealer checked it sealed
+ * the file the writers stored into), so nothing of it is lost. */
+static int trimmed_after_seal(durlog *log, uint64_t seg)
+{
+    char name[DL_SEG_NAME_LEN + 1];
+    struct dl_stat st;
+    dl_seg_name(name, seg);
+    return seg < atomic_load(&log->sh->seal_next) && dl_stat_at(log->dirfd, name, &st) == -ENOENT;
+}
+
 /* A kernel-level writer is not checked at each append (that would cost a
  * system call per record): at close, the tail it stored into, and the tails
  * it rolled away from that are not sealed yet, must still be the log's, or
@@ -652,10 +666,13 @@ static int check_files_still_there(durlog *log)
     if (failed != DL_FAIL_NONE && failed != DL_FAIL_REPLACED)
         return 0;
     int rc = 0;
-    if (log->tail.cur.fd >= 0 && no_longer_there(log, log->tail.cur.first_seq, log->tail.cur.fd))
+    if (log->tail.cur.fd >= 0 && no_longer_there(log, log->tail.cur.first_seq, log->tail.cur.fd) &&
+        !trimmed_after_seal(log, log->tail.cur.first_seq))
         rc = dl_mark_replaced(log, log->tail.cur.first_seq, log->tail.cur.fd);
     for (size_t i = 0; i < DL_HELD_ROLLED; i++) {
         if (log->tail.held[i].fd < 0 || !no_longer_there(log, log->tail.held[i].seg, log->tail.held[i].fd))
+            continue;
+        if (trimmed_after_seal(log, log->tail.held[i].seg))
             continue;
         int rc2 = dl_mark_replaced(log, log->tail.held[i].seg, log->tail.held[i].fd);
         if (!rc)
@@ -686,6 +703,8 @@ int durlog_close(durlog *log)
      * then it is not the last.) */
     if (!atomic_load(&log->sh->failed)) {
         rc2 = dl_seal_run(log);
+        if (!rc2)
+            dl_retention_close(log);
         int last = rc2 ? -EWOULDBLOCK : dl_flock(log->dirfd, LOCK_EX | LOCK_NB);
         if (last == 0)
             rc2 = dl_close_checkpoint(log);

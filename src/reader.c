@@ -99,6 +99,8 @@ struct durlog_reader {
                                      looking (times never decrease in a
                                      segment) */
     uint64_t skipped;
+    int sought;                   /* durlog_reader_seek was called: the
+                                     reader starts where it was told */
     /* A durable-only reader without a live file: what the log proves
      * durable, and the state of the log it was computed for. */
     uint64_t proven_durable;
@@ -470,14 +472,45 @@ static void index_start(durlog_reader *r, const struct dl_segmap *m, int by, uin
         (void)dl_index_start(m, &r->ix, by, key, pos, seq);
 }
 
+/* How often position_at lists the segments again when the one it chose was
+ * removed (by a trim) before it could open it: each time a trim removed one
+ * more segment in between; then it reports the failure. */
+#define DL_READER_TRIM_RETRIES 8
+
+/* DURLOG_ETRIMMED for record seq, below first, the log's first record now. */
+static int trimmed_before(durlog_reader *r, uint64_t seq, uint64_t first)
+{
+    return rfail(r, DURLOG_ETRIMMED, "%s: record %llu was removed by a trim or by "
+                 "retention: the log's first record is now %llu (seek there to go on)",
+                 r->path, (unsigned long long)seq, (unsigned long long)first);
+}
+
+/* The reader needs record next_seq, which neither its segment nor a segment
+ * named for it holds: if the log now starts past it (a trim removed it),
+ * DURLOG_ETRIMMED; else 0. */
+static int check_trimmed(durlog_reader *r)
+{
+    uint64_t first;
+    int rc = next_segment(r, DL_NO_SEGMENT, &first);
+    if (rc)
+        return rc;
+    if (first != DL_NO_SEGMENT && first > r->next_seq)
+        return trimmed_before(r, r->next_seq, first);
+    return 0;
+}
+
 /* Opens the segment that holds `seq` (the last one starting at or before
- * it) and walks to it. Returns DURLOG_ENOTFOUND if seq is outside the log. */
+ * it) and walks to it. Returns DURLOG_ETRIMMED if seq is below the log's
+ * first record, DURLOG_ENOTFOUND if it is past its end. */
 static int position_at(durlog_reader *r, uint64_t seq)
 {
     uint64_t *segs;
     size_t n, i;
     struct dl_segmap m;
+    int tries = 0;
     r->last_time_ns = 0; /* not known at the new position */
+again:
+    tries++;
     int rc = dl_seg_list(r->dirfd, &segs, &n);
     if (rc)
         return rfail(r, rc, "cannot list the segments of %s: %s", r->path,
@@ -494,8 +527,7 @@ static int position_at(durlog_reader *r, uint64_t seq)
         return rfail(r, DURLOG_ENOTFOUND, "%s is empty", r->path);
     }
     if (seq < segs[0]) {
-        rc = rfail(r, DURLOG_ENOTFOUND, "record %llu is before the log's first "
-                   "record %llu", (unsigned long long)seq, (unsigned long long)segs[0]);
+        rc = trimmed_before(r, seq, segs[0]);
         free(segs);
         return rc;
     }
@@ -513,6 +545,8 @@ static int position_at(durlog_reader *r, uint64_t seq)
     uint64_t first = segs[i];
     free(segs);
     rc = open_segment(r, first, &m);
+    if (rc == -ENOENT && tries < DL_READER_TRIM_RETRIES)
+        goto again; /* a trim removed it since the listing */
     if (rc)
         return rc;
     /* The walk happens in the new mapping: the reader moves only once the
@@ -566,6 +600,7 @@ int durlog_reader_seek(durlog_reader *r, uint64_t seq)
     if (r->fault_rc)
         return r->fault_rc;
     relook(r, 1);
+    r->sought = 1;
     int rc = position_at(r, seq);
     return seg_fault(r) ? r->fault_rc : rc;
 }
@@ -802,6 +837,11 @@ static int no_record_here(durlog_reader *r, enum dl_rec_status st, uint64_t end)
                      (unsigned long long)r->pos, r->path);
     }
     limit = seg_limit(&r->seg);
+    /* The log starts past the record now: a trim removed the segment that
+     * held it (the reader finished the removed one it had open). */
+    rc = check_trimmed(r);
+    if (rc)
+        return rc;
 
     /* Something after it in this segment? Then this is damage, not an end. */
     struct dl_seg_fmt f = dl_segmap_fmt(&r->seg);
@@ -920,7 +960,9 @@ static int next_record(durlog_reader *r, durlog_record *rec)
     if (r->seg.fd < 0) {
         relook(r, 0);
         rc = position_at(r, r->next_seq);
-        if (rc == DURLOG_ENOTFOUND) {
+        /* A reader that has not been told where to start begins at the
+         * first record, wherever the log starts. */
+        if (rc == DURLOG_ENOTFOUND || (rc == DURLOG_ETRIMMED && !r->sought && r->next_seq == 0)) {
             /* A log that starts later than 0: begin at its first record. */
             uint64_t first;
             rc = next_segment(r, DL_NO_SEGMENT, &first);
@@ -1035,6 +1077,15 @@ int durlog_reader_get_info(durlog_reader *r, durlog_info *out)
     if (!ds.segments)
         out->first_seq = out->next_seq;
     return 0;
+}
+
+int durlog_reader_get_retention(durlog_reader *r, durlog_retention *out)
+{
+    if (!r)
+        return -EINVAL;
+    if (!out)
+        return rfail(r, -EINVAL, "durlog_reader_get_retention: NULL result");
+    return dl_retention_read(r->dirfd, r->path, out, r->errmsg, sizeof r->errmsg);
 }
 
 /* How long a waiting reader sleeps without looking: bounds the wait when a

@@ -3,6 +3,7 @@
  */
 #include "scan.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -309,8 +310,27 @@ static int segment_end(int dirfd, const char *path, uint64_t seg, const struct d
     return 0;
 }
 
+/* How often dl_dir_stats starts again when a segment it listed is gone
+ * when it looks at it: a trim removed it (each time, one more trim came in
+ * between). */
+#define DL_STATS_TRIM_RETRIES 8
+
+static int dir_stats_once(int dirfd, const char *path, const struct dl_dir_hint *hint,
+                          struct dl_dir_stats *out, char *err, size_t errlen);
+
 int dl_dir_stats(int dirfd, const char *path, const struct dl_dir_hint *hint,
                  struct dl_dir_stats *out, char *err, size_t errlen)
+{
+    int rc;
+    for (int tries = 0;; tries++) {
+        rc = dir_stats_once(dirfd, path, hint, out, err, errlen);
+        if (rc != -ENOENT || tries == DL_STATS_TRIM_RETRIES)
+            return rc;
+    }
+}
+
+static int dir_stats_once(int dirfd, const char *path, const struct dl_dir_hint *hint,
+                          struct dl_dir_stats *out, char *err, size_t errlen)
 {
     uint64_t *segs;
     size_t n;

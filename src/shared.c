@@ -168,21 +168,47 @@ int dl_shm_valid_for(const struct dl_shared *sh, int dirfd)
            st.ino == sh->dir_ino;
 }
 
+/* The fields of a note are stored and loaded one by one, atomically
+ * (relaxed): a sealer may read a slot while a roller overwrites it, and the
+ * count, read after, says whether what it read can be trusted. */
+static void note_store(struct dl_seal_note *slot, const struct dl_seal_note *n)
+{
+    __atomic_store_n(&slot->seg, n->seg, __ATOMIC_RELAXED);
+    __atomic_store_n(&slot->end_seq, n->end_seq, __ATOMIC_RELAXED);
+    __atomic_store_n(&slot->end_off, n->end_off, __ATOMIC_RELAXED);
+    __atomic_store_n(&slot->ino, n->ino, __ATOMIC_RELAXED);
+}
+
+static struct dl_seal_note note_load(const struct dl_seal_note *slot)
+{
+    return (struct dl_seal_note){ __atomic_load_n(&slot->seg, __ATOMIC_RELAXED),
+                                  __atomic_load_n(&slot->end_seq, __ATOMIC_RELAXED),
+                                  __atomic_load_n(&slot->end_off, __ATOMIC_RELAXED),
+                                  __atomic_load_n(&slot->ino, __ATOMIC_RELAXED) };
+}
+
 void dl_seal_note_push(struct dl_shared *sh, const struct dl_seal_note *note)
 {
     uint64_t i = atomic_load(&sh->seal_pushed);
-    sh->seal_notes[i % DL_SEAL_NOTES] = *note;
+    /* A sealer that reads any of the stores below (its acquire fence, in
+     * dl_seal_note_find) then reads a count of at least i. */
+    atomic_thread_fence(memory_order_release);
+    note_store(&sh->seal_notes[i % DL_SEAL_NOTES], note);
     atomic_store(&sh->seal_pushed, i + 1);
 }
 
 /* A note may be overwritten while it is copied (the sealer lags
- * DL_SEAL_NOTES rolls): the count read after the copy tells. */
+ * DL_SEAL_NOTES rolls): the count read after the copy tells. Note i's slot
+ * is overwritten by push i + DL_SEAL_NOTES, which stores into it while the
+ * count still reads i + DL_SEAL_NOTES: from that count on, what was read
+ * may be torn. */
 int dl_seal_note_find(struct dl_shared *sh, uint64_t seg, struct dl_seal_note *out)
 {
     uint64_t pushed = atomic_load(&sh->seal_pushed);
     uint64_t oldest = pushed > DL_SEAL_NOTES ? pushed - DL_SEAL_NOTES : 0;
     for (uint64_t i = pushed; i-- > oldest;) {
-        struct dl_seal_note n = sh->seal_notes[i % DL_SEAL_NOTES];
+        struct dl_seal_note n = note_load(&sh->seal_notes[i % DL_SEAL_NOTES]);
+        atomic_thread_fence(memory_order_acquire);
         if (atomic_load(&sh->seal_pushed) >= i + DL_SEAL_NOTES)
             return 0;
         if (n.seg == seg) {

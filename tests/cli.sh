@@ -1364,6 +1364,172 @@ help_of_every_command_exits_0_and_prints_its_usage() {
 
 [ -x "$BIN" ] || { echo "not ok durlog_binary_exists ($BIN)"; exit 1; }
 
+# A log of lines 1..N in 4 KiB segments (about 200 records each).
+small_segment_log() {
+    seq 1 "$1" >"$D/in"
+    run_in "$D/in" "$BIN" append --segment-size 4K "$LOG"
+    expect_status 0 "append --segment-size 4K"
+}
+
+# The first seq of the oldest segment file of $LOG.
+first_segment_seq() {
+    local segs=("$LOG"/*.seg)
+    local name=${segs[0]##*/}
+    echo $((10#${name%.seg}))
+}
+
+trim_before_removes_the_oldest_segments_only() {
+    local first
+    small_segment_log 2000
+    run "$BIN" trim --before 1000 -v "$LOG"
+    expect_status 0 "trim --before 1000"
+    first=$(first_segment_seq)
+    [ "$first" -gt 0 ] && [ "$first" -le 1000 ] ||
+        fail "first segment starts at $first, expected in 1..1000"
+    expect_stdout "first seq $first
+removed $first records"
+    # Every record from there on, no other.
+    run "$BIN" cat "$LOG"
+    expect_stdout "$(seq $((first + 1)) 2000)"
+    run "$BIN" info "$LOG"
+    [ "$(info_value 'first seq')" = "$first" ] || fail "info: first seq $(info_value 'first seq'), expected $first"
+    run "$BIN" check "$LOG"
+    expect_status 0 "check after a trim"
+    # Below the first record: DURLOG_ETRIMMED, naming it.
+    run "$BIN" cat --from 0 "$LOG"
+    expect_status 1 "cat --from below the first record"
+    expect_stderr_has "first record is now $first"
+}
+
+trim_max_size_and_older_than() {
+    local first before total
+    small_segment_log 2000
+    run "$BIN" trim --older-than 1d "$LOG"
+    expect_status 0 "trim --older-than 1d"
+    expect_stdout "first seq 0"
+    run "$BIN" trim --max-size 10K "$LOG"
+    expect_status 0 "trim --max-size 10K"
+    first=$(first_segment_seq)
+    expect_stdout "first seq $first"
+    total=$(cat "$LOG"/*.seg | wc -c)
+    [ "$total" -le 10240 ] || fail "segments total $total bytes after --max-size 10K"
+    # The tail stays, whatever the limit.
+    run "$BIN" trim --max-size 1 "$LOG"
+    expect_status 0 "trim --max-size 1"
+    [ "$(ls "$LOG"/*.seg | wc -l)" -eq 1 ] || fail "expected the tail alone: $(ls "$LOG")"
+    run "$BIN" cat "$LOG"
+    before=$(first_segment_seq)
+    expect_stdout "$(seq $((before + 1)) 2000)"
+}
+
+trim_bad_arguments_are_usage_errors() {
+    small_segment_log 10
+    run "$BIN" trim "$LOG"
+    expect_usage_error
+    run "$BIN" trim --before 5 --max-size 1M "$LOG"
+    expect_usage_error
+    run "$BIN" trim --before x "$LOG"
+    expect_usage_error
+    run "$BIN" trim --max-size 0 "$LOG"
+    expect_usage_error
+    run "$BIN" trim --max-size 5X "$LOG"
+    expect_usage_error
+    run "$BIN" trim --older-than 5 "$LOG"
+    expect_usage_error
+    run "$BIN" trim --before 5
+    expect_usage_error
+    run "$BIN" trim --before 5 "$D/nothing"
+    expect_status 1 "trim of a missing log"
+    expect_one_error_line trim
+    [ ! -e "$D/nothing" ] || fail "trim created a log"
+}
+
+tail_follow_goes_on_across_a_trim_and_says_what_it_missed() {
+    local pid missed printed
+    small_segment_log 2000
+    "$BIN" tail -f -n 1 "$LOG" >"$OUT" 2>"$ERR" &
+    pid=$!
+    wait_for_lines "$OUT" 1 || fail "tail -f did not print the last record within 5 s"
+    # Held still while 2000 more records come and the log is trimmed to its
+    # last segments: it finishes the segment it holds, then must skip.
+    kill -STOP "$pid"
+    seq 2001 4000 >"$D/more"
+    "$BIN" append --segment-size 4K "$LOG" <"$D/more" || fail "append failed"
+    "$BIN" trim --before 3800 "$LOG" >/dev/null || fail "trim failed"
+    kill -CONT "$pid"
+    for i in $(seq 50); do
+        [ "$(tail -n 1 "$OUT")" = 4000 ] && break
+        sleep 0.1
+    done
+    stop_follower "$pid" INT
+    expect_status 0 "tail -f stopped by SIGINT"
+    expect_stderr_has "were removed by a trim before they were printed"
+    missed=$(sed -n 's/.*(\([0-9]*\) records missed).*/\1/p' "$ERR")
+    printed=$(wc -l <"$OUT")
+    [ -n "$missed" ] && [ $((printed + missed)) -eq 2001 ] ||
+        fail "printed $printed and missed '$missed' of 2001 records"
+    [ "$(tail -n 1 "$OUT")" = 4000 ] || fail "the last record printed is $(tail -n 1 "$OUT")"
+    # In order, with one jump: the one reported.
+    [ "$(sort -n -c "$OUT" 2>&1)" = "" ] || fail "tail -f printed records out of order"
+}
+
+
+retention_is_kept_with_the_log_shown_by_info_and_applied_by_writers() {
+    local n
+    small_segment_log 3000
+    run "$BIN" retention "$LOG"
+    expect_status 0 "retention (print) of a log without settings"
+    expect_stdout "none"
+    run "$BIN" retention --max-size 20K --max-age 30d "$LOG"
+    expect_status 0 "retention --max-size 20K --max-age 30d"
+    expect_stdout "max size 20480 bytes, max age 2592000 s"
+    run "$BIN" retention "$LOG"
+    expect_stdout "max size 20480 bytes, max age 2592000 s"
+    run "$BIN" info "$LOG"
+    expect_stdout_has "^retention: *max size 20480 bytes, max age 2592000 s$"
+    run "$BIN" info -o json "$LOG"
+    expect_stdout_has '"retention":{"max_bytes":20480,"max_age_ns":2592000000000000}'
+    # The next writer applies them, even one that only appends a few records.
+    "$BIN" append "$LOG" more || fail "append failed"
+    n=$(cat "$LOG"/*.seg | wc -c)
+    [ "$n" -le 20480 ] || fail "segments total $n bytes after a writer ran with --max-size 20K"
+    run "$BIN" cat "$LOG"
+    expect_status 0 "cat after retention"
+    [ "$(tail -n 1 "$OUT")" = more ] || fail "the last record is $(tail -n 1 "$OUT")"
+    run "$BIN" retention --none "$LOG"
+    expect_stdout "none"
+    run "$BIN" info -o json "$LOG"
+    expect_stdout_has '"retention":{"max_bytes":0,"max_age_ns":0}'
+}
+
+retention_damaged_file_fails_info_and_bad_arguments_are_usage_errors() {
+    small_segment_log 10
+    run "$BIN" retention --max-size 1G "$LOG"
+    expect_status 0 "retention --max-size 1G"
+    printf 'durlog retention 1\nmax_bytes 5\n' >"$LOG/durlog.retention"
+    run "$BIN" info "$LOG"
+    expect_status 1 "info with a damaged retention file"
+    expect_stdout_has "^retention: *unreadable"
+    expect_stderr_has "durlog.retention is damaged"
+    run "$BIN" retention "$LOG"
+    expect_status 1 "retention (print) of a damaged file"
+    expect_stderr_has "durlog.retention is damaged"
+    # Setting them again repairs it.
+    run "$BIN" retention --max-size 1G "$LOG"
+    expect_status 0 "retention over a damaged file"
+    run "$BIN" info "$LOG"
+    expect_status 0 "info after the settings were set again"
+    run "$BIN" retention --none --max-size 1G "$LOG"
+    expect_usage_error
+    run "$BIN" retention --max-size 0 "$LOG"
+    expect_usage_error
+    run "$BIN" retention --max-age 3 "$LOG"
+    expect_usage_error
+    run "$BIN" retention --max-size 1G "$D/nothing"
+    expect_status 1 "retention of a missing log"
+    [ ! -e "$D/nothing" ] || fail "retention created a log"
+}
+
 t append_args_then_cat_prints_them_in_order
 t append_again_continues_the_sequence
 t append_stdin_keeps_empty_lines_and_a_last_line_without_newline
@@ -1441,5 +1607,11 @@ t bench_prints_a_table_and_cleans_up_when_interrupted
 t unknown_command_is_a_usage_error
 t unknown_option_is_a_usage_error_for_every_command
 t help_of_every_command_exits_0_and_prints_its_usage
+t trim_before_removes_the_oldest_segments_only
+t trim_max_size_and_older_than
+t trim_bad_arguments_are_usage_errors
+t tail_follow_goes_on_across_a_trim_and_says_what_it_missed
+t retention_is_kept_with_the_log_shown_by_info_and_applied_by_writers
+t retention_damaged_file_fails_info_and_bad_arguments_are_usage_errors
 
 [ "$failed" -eq 0 ]

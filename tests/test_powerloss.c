@@ -24,6 +24,10 @@
  * A third test does the same with three writer processes appending at once
  * (crash states taken while they run): the recorder lives in shared memory.
  *
+ * Two more put trims in flight (crash points at each removal and directory
+ * fsync of a trim, removals modelled: see the section below), and check
+ * that a trim skipping its directory fsyncs is caught.
+ *
  * DURLOG_POWERLOSS_STATES: states per crash point (default 100). */
 #include <dirent.h>
 #include <limits.h>
@@ -590,9 +594,180 @@ static void a_flipped_byte_in_a_sealed_segment_after_a_crash_costs_only_its_reco
     CHECK_EQ_U64(failures, 0);
 }
 
+/* ---- trims in flight (issue #18) ----
+ *
+ * A writer appends at sync level and trims its log now and then. Crash
+ * points are every removal and every directory fsync of a trim (the seam's
+ * unlinkat and fsync, on the trimming thread): there, states are built with
+ * the recorder's model of removals (tests/lib/powerloss.h: a removal no
+ * directory fsync covered may be undone), and each must open, start at a
+ * segment boundary at or below where the trims were asked to stop, hold
+ * every record from its first on without a gap, intact, and every record
+ * acknowledged at sync level. The broken variant skips the trim's directory
+ * fsyncs (a trim that removes in order but never makes one removal durable
+ * before the next): the check must find states with a hole. */
+enum { TRIM_RECORDS = 800, TRIM_EVERY = 100, TRIM_KEEP = 100 };
+
+static __thread int trim_in_flight;  /* this thread is inside durlog_trim */
+static __thread int trim_checking;   /* this thread is checking states */
+static uint64_t trim_acked;          /* one past the last sync-acknowledged record */
+static uint64_t trim_asked;          /* the highest before_seq asked so far */
+static long trim_per_point, trim_states, trim_failures, trim_removals;
+static int trim_skip_dir_fsyncs;     /* the broken trim */
+
+/* One crash state after a trim: NULL or what is wrong. */
+static const char *check_trim_state(const char *path)
+{
+    durlog *log;
+    durlog_options o = { .no_create = 1 };
+    if (durlog_open(path, &o, &log) != 0)
+        return "the log does not open";
+    durlog_close(log);
+    uint64_t segs[MAX_FILES];
+    size_t nsegs = list_segments(path, segs, MAX_FILES);
+    if (nsegs == 0)
+        return "no segment is left";
+    durlog_reader *r;
+    if (durlog_reader_open(path, NULL, &r) != 0)
+        return "no reader";
+    durlog_record rec;
+    uint64_t first = UINT64_MAX, next = 0;
+    const char *bad = NULL;
+    int rc;
+    while ((rc = durlog_reader_next(r, &rec)) == 0) {
+        uint32_t w;
+        uint64_t idx;
+        if (first == UINT64_MAX)
+            first = next = rec.seq;
+        if (rec.seq != next || !tu_payload_check(&rec, EXTRA, &w, &idx) || w != 0 ||
+            idx != rec.seq) {
+            bad = "a record differs from what was appended, or is out of order";
+            break;
+        }
+        next++;
+    }
+    durlog_reader_close(r);
+    if (!bad && rc != DURLOG_EEND)
+        bad = "reading stops at damage (a hole: a removal kept while an older one was undone?)";
+    if (!bad && first != segs[0])
+        bad = "the first record is not the first of the oldest segment";
+    if (!bad && first > trim_asked)
+        bad = "more was removed than any trim asked for";
+    if (!bad && next < trim_acked)
+        bad = "a record acknowledged at sync level is lost";
+    return bad;
+}
+
+static void check_trim_states(void)
+{
+    char state[PATH_MAX + 40];
+    trim_checking = 1;
+    for (long k = 0; k < trim_per_point; k++) {
+        pl_state_dir(state, sizeof state);
+        build_state(state);
+        const char *bad = check_trim_state(state);
+        trim_states++;
+        if (bad && trim_failures++ < 3 && !trim_skip_dir_fsyncs)
+            fprintf(stderr, "  state %ld: %s\n", trim_states, bad);
+        test_rmrf(state);
+    }
+    trim_checking = 0;
+}
+
+static int trim_point_unlinkat(int dirfd, const char *name, int flags)
+{
+    if (trim_in_flight && !trim_checking)
+        check_trim_states(); /* before this removal */
+    int rc = pl_recording_unlinkat(dirfd, name, flags);
+    if (rc == 0 && trim_in_flight && !trim_checking)
+        trim_removals++;
+    return rc;
+}
+
+static int trim_point_fsync(int fd)
+{
+    struct stat st;
+    if (trim_in_flight && !trim_checking && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        check_trim_states(); /* after a removal, before its fsync */
+        if (trim_skip_dir_fsyncs)
+            return 0;
+    }
+    return pl_recording_fsync(fd);
+}
+
+static void run_trim_workload(long per_point)
+{
+    struct scratch s;
+    scratch_make(&s);
+    recorded = recorder_new(s.log);
+    REQUIRE(recorded);
+    trim_per_point = per_point;
+    trim_states = trim_failures = trim_removals = 0;
+    trim_acked = trim_asked = 0;
+    pl_record_syncs(recorded);
+    pl_record_unlinks(recorded);
+    dl_os.unlinkat = trim_point_unlinkat;
+    dl_os.fsync = trim_point_fsync;
+    durlog *log = fx_writer(s.log, &(durlog_options){
+        .segment_size = 4096, .engine = DURLOG_ENGINE_THREAD });
+    if (!log) {
+        tu_restore_os();
+        pl_recorder_free(recorded);
+        return;
+    }
+    struct dl_shared *sh = tu_map_shared(s.log);
+    for (uint64_t i = 0; i < TRIM_RECORDS; i++) {
+        CHECK_OK(tu_append_payload(log, 0, i, EXTRA, DURLOG_SYNC, NULL));
+        trim_acked = i + 1;
+        if ((i + 1) % TRIM_EVERY || i + 1 < TRIM_KEEP)
+            continue;
+        trim_asked = i + 1 - TRIM_KEEP;
+        /* Trims take sealed segments only: let the engine's sealer catch up
+         * with the segments below the limit (a wait for a condition). */
+        uint64_t segs[MAX_FILES], want = 0;
+        size_t n = list_segments(s.log, segs, MAX_FILES);
+        for (size_t j = 0; j < n && segs[j] <= trim_asked; j++)
+            want = segs[j];
+        for (uint64_t deadline = tu_now_ms() + 5000;
+             sh && atomic_load(&sh->seal_next) < want && tu_now_ms() < deadline;)
+            usleep(1000);
+        trim_in_flight = 1;
+        CHECK_OK(durlog_trim(log, trim_asked, NULL));
+        trim_in_flight = 0;
+    }
+    CHECK_OK(fx_close(log));
+    if (sh)
+        tu_unmap_shared(sh);
+    tu_restore_os();
+    pl_recorder_free(recorded);
+}
+
+static void power_loss_states_with_trims_in_flight_keep_a_whole_log(void)
+{
+    run_trim_workload(states_per_point() / 3 + 1);
+    fprintf(stderr, "  %ld crash states during trims (%ld segments removed), %ld failed\n",
+            trim_states, trim_removals, trim_failures);
+    CHECK(trim_removals >= 10);
+    CHECK(trim_states >= 1000);
+    CHECK_EQ_U64(trim_failures, 0);
+}
+
+static void a_trim_without_fsyncs_between_its_removals_is_caught(void)
+{
+    trim_skip_dir_fsyncs = 1;
+    run_trim_workload(10);
+    trim_skip_dir_fsyncs = 0;
+    fprintf(stderr, "  %ld crash states during trims that skip their directory fsyncs, "
+            "%ld caught\n", trim_states, trim_failures);
+    CHECK(trim_states > 0);
+    CHECK(trim_failures > 0);
+}
+
 TEST_MAIN(
     RUN(every_power_loss_state_keeps_what_sync_acknowledged);
     RUN(a_flipped_byte_in_a_sealed_segment_after_a_crash_costs_only_its_record);
     RUN(a_lying_fdatasync_is_caught);
     RUN(power_loss_states_of_several_writer_processes_keep_what_was_synced);
+    RUN(power_loss_states_with_trims_in_flight_keep_a_whole_log);
+    RUN(a_trim_without_fsyncs_between_its_removals_is_caught);
 )

@@ -445,7 +445,7 @@ static void log_without_its_first_segments_starts_at_its_first_record(void)
     int end_rc;
     CHECK_EQ_U64(model_read(&m, r, second, &end_rc), N - second);
     CHECK_RC(end_rc, DURLOG_EEND);
-    CHECK_RC(durlog_reader_seek(r, second - 1), DURLOG_ENOTFOUND);
+    CHECK_RC(durlog_reader_seek(r, second - 1), DURLOG_ETRIMMED);
     CHECK_OK(durlog_reader_seek(r, second));
     CHECK_EQ_U64(model_read(&m, r, second, &end_rc), N - second);
     CHECK_OK(durlog_reader_get_info(r, &info));

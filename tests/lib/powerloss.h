@@ -31,9 +31,16 @@
  * the syncs of forked writer processes, and of the library's own threads,
  * are recorded in the one the test builds states from.
  *
+ * Unlinks (pl_record_unlinks): a watched file removed since the last
+ * directory sync, whose name that sync had seen, may be back after a power
+ * loss, each independently, with the bytes of its last sync: a file system
+ * that commits directory changes in any order may keep any subset of the
+ * removals since the last fsync of the directory (trims, tests/test_trim's
+ * order argument, rely on that fsync between removals).
+ *
  * Limits: a copy is taken just after each sync returns, so stores made
  * meanwhile count as synced (the model errs towards keeping data, never
- * towards losing it); unlinks are not modelled. tests/test_powerloss.c uses
+ * towards losing it). tests/test_powerloss.c uses
  * it on a log; `put` (tests/test_put.c, with a model of its own for now)
  * needs names committed in order and a length that may go back: the two
  * things this does not do yet.
@@ -62,6 +69,8 @@ struct pl_file {
     uint64_t dev, ino;
     char name[PL_NAME_MAX]; /* the name it had when last seen */
     int name_durable;       /* the last directory sync saw that name */
+    int unlinked;           /* removed; until a directory sync, it may be
+                               back after a power loss */
     size_t len;
     unsigned char *bytes;   /* max_file_bytes of them, in the recorder */
 };
@@ -133,8 +142,10 @@ static inline struct pl_file *pl_file_of(struct pl_recorder *r, const struct sta
                                          const char *name)
 {
     struct pl_file *f = NULL;
+    /* (A removed file's inode may be given to a new file: not the same.) */
     for (size_t i = 0; i < r->nfiles && !f; i++)
-        if (r->files[i].dev == (uint64_t)st->st_dev && r->files[i].ino == (uint64_t)st->st_ino)
+        if (!r->files[i].unlinked && r->files[i].dev == (uint64_t)st->st_dev &&
+            r->files[i].ino == (uint64_t)st->st_ino)
             f = &r->files[i];
     if (!f) {
         if (r->nfiles == r->max_files)
@@ -143,6 +154,7 @@ static inline struct pl_file *pl_file_of(struct pl_recorder *r, const struct sta
         f->dev = (uint64_t)st->st_dev;
         f->ino = (uint64_t)st->st_ino;
         f->name_durable = 0;
+        f->unlinked = 0;
         f->len = 0;
     }
     if (strcmp(f->name, name) != 0) {
@@ -184,6 +196,11 @@ static inline void pl_note_sync(struct pl_recorder *r, int fd)
         free(v);
     }
     if (S_ISDIR(st.st_mode)) {
+        /* Every removal so far is durable: those files are gone for good
+         * (their records stay, marked, so that a reused inode is new). */
+        for (size_t i = 0; i < r->nfiles; i++)
+            if (r->files[i].unlinked)
+                r->files[i].name_durable = 0;
         /* Every name now in the directory is durable. */
         DIR *d = fdopendir(dup(dirfd));
         struct dirent *e;
@@ -259,6 +276,32 @@ static inline void pl_record_syncs(struct pl_recorder *r)
     dl_os.fsync = pl_recording_fsync;
 }
 
+/* An unlinkat through the seam: a watched file of the recorder's directory
+ * that goes is noted as removed (pl_file.unlinked). */
+static inline int pl_recording_unlinkat(int dirfd, const char *name, int flags)
+{
+    struct pl_recorder *r = pl_current;
+    struct stat st, dir_st, fd_st;
+    struct pl_file *f = NULL;
+    pthread_mutex_lock(&r->mu);
+    if (pl_is_watched(r, name) && fstat(dirfd, &fd_st) == 0 && stat(r->dir, &dir_st) == 0 &&
+        fd_st.st_dev == dir_st.st_dev && fd_st.st_ino == dir_st.st_ino &&
+        fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+        f = pl_file_of(r, &st, name);
+    int rc = dl_os_real.unlinkat(dirfd, name, flags);
+    if (rc == 0 && f)
+        f->unlinked = 1;
+    pthread_mutex_unlock(&r->mu);
+    return rc;
+}
+
+/* From now on this process's removals through the seam are modelled too. */
+static inline void pl_record_unlinks(struct pl_recorder *r)
+{
+    pl_current = r;
+    dl_os.unlinkat = pl_recording_unlinkat;
+}
+
 /* The bytes a power loss may leave of file f, now `now` (len bytes, changed
  * in place): page by page, the synced copy, the current bytes, or with
  * PL_TORN a mix of the two by sector. */
@@ -320,6 +363,14 @@ static inline int pl_build_state(struct pl_recorder *r, const char *out, unsigne
         closedir(d);
     if (dirfd >= 0)
         close(dirfd);
+    /* A removal no directory sync covered, of a name one had: undone or
+     * not, each independently; the file as it was last synced. */
+    for (size_t i = 0; i < r->nfiles; i++) {
+        const struct pl_file *f = &r->files[i];
+        if (f->unlinked && f->name_durable && test_rand(rng) % 2 &&
+            file_write(log_file(path, sizeof path, out, f->name), f->bytes, f->len) != 0)
+            rc = -1;
+    }
     unsigned versions = r->nversions < PL_VERSIONS ? r->nversions : PL_VERSIONS;
     if (versions && test_rand(rng) % 3) {
         unsigned char *v = malloc(r->volatile_size);
