@@ -507,6 +507,15 @@ uint64_t dl_tail_time(durlog *log, uint64_t time_ns)
     struct dl_shared *sh = log->sh;
     if (time_ns < sh->last_time_ns)
         time_ns = sh->last_time_ns;
+    /* A version 2 record's time offset is at least 1 (FORMAT.md): a time
+     * clamped to the segment's base is stored as base + 1. last_time_ns
+     * must be that stored time: a writer that rolls without this tail
+     * mapped starts the next segment at last_time_ns, which must not be
+     * before it (found by test_time eight_writer_processes_..., 3 runs in
+     * 20: a base 1 ns before the previous segment's last record). */
+    const struct dl_segmap *t = &log->tail.cur;
+    if (t->hdr.version == DL_FORMAT_VERSION && time_ns <= t->hdr.created_ns)
+        time_ns = t->hdr.created_ns + 1;
     sh->last_time_ns = time_ns;
     return time_ns;
 }
