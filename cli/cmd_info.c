@@ -59,8 +59,9 @@ static void print_json(const durlog_info *info, const durlog_retention *ret)
            info->next_seq, info->durable_seq, info->bytes, info->disk_bytes, info->missing);
     /* null: the settings could not be read (the error follows on stderr). */
     if (ret)
-        printf(",\"retention\":{\"max_bytes\":%" PRIu64 ",\"max_age_ns\":%" PRIu64 "}",
-               ret->max_bytes, ret->max_age_ns);
+        printf(",\"retention\":{\"max_bytes\":%" PRIu64 ",\"max_age_ns\":%" PRIu64
+               ",\"cursor_cap_bytes\":%" PRIu64 "}", ret->max_bytes, ret->max_age_ns,
+               ret->cursor_cap_bytes);
     else
         printf(",\"retention\":null");
     /* The object is closed by the caller, after the cursors. */

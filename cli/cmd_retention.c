@@ -1,6 +1,6 @@
 /*
  * cmd_retention.c - `durlog retention [--max-size SIZE] [--max-age DURATION]
- * | --none LOG`.
+ * [--cursor-cap SIZE] | --none LOG`.
  *
  * Sets the retention settings kept with the log (durlog_set_retention: the
  * file durlog.retention, which every writer applies in the background), or,
@@ -23,17 +23,25 @@ void cli_print_retention(const durlog_retention *r)
         printf("max size %" PRIu64 " bytes", r->max_bytes);
         sep = ", ";
     }
-    if (r->max_age_ns)
+    if (r->max_age_ns) {
         printf("%smax age %" PRIu64 " s", sep, r->max_age_ns / 1000000000u);
+        sep = ", ";
+    }
+    /* What named cursors may hold back from the limits above. */
+    if (r->cursor_cap_bytes)
+        printf("%scursors hold at most %" PRIu64 " bytes", sep, r->cursor_cap_bytes);
+    else
+        printf("%scursors hold what they have not consumed", sep);
     printf("\n");
 }
 
 int cli_run_retention(const struct cli_command *cmd, int argc, char **argv)
 {
-    enum { OPT_MAX_SIZE = 256, OPT_MAX_AGE, OPT_NONE };
+    enum { OPT_MAX_SIZE = 256, OPT_MAX_AGE, OPT_CURSOR_CAP, OPT_NONE };
     static const struct option longopts[] = {
         { "max-size", required_argument, NULL, OPT_MAX_SIZE },
         { "max-age", required_argument, NULL, OPT_MAX_AGE },
+        { "cursor-cap", required_argument, NULL, OPT_CURSOR_CAP },
         { "none", no_argument, NULL, OPT_NONE },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -56,13 +64,19 @@ int cli_run_retention(const struct cli_command *cmd, int argc, char **argv)
                                 "30d, not '%s'", optarg);
             set = 1;
             break;
+        case OPT_CURSOR_CAP:
+            if (cli_parse_size(optarg, &r.cursor_cap_bytes) != 0 || r.cursor_cap_bytes == 0)
+                cli_usage_error(cmd, "--cursor-cap needs a size above 0 such as 500M or "
+                                "2G, not '%s'", optarg);
+            set = 1;
+            break;
         case OPT_NONE:
             none = 1;
             break;
         }
     }
     if (set && none)
-        cli_usage_error(cmd, "--none cannot go with --max-size or --max-age");
+        cli_usage_error(cmd, "--none cannot go with --max-size, --max-age or --cursor-cap");
     const char *path = cli_need_one_log(cmd, argc, argv);
 
     if (!set && !none) {

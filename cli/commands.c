@@ -210,7 +210,7 @@ const struct cli_command cli_cmd_trim = {
 
 const struct cli_command cli_cmd_retention = {
     .name = "retention",
-    .synopsis = "[--max-size SIZE] [--max-age DURATION] [--none] LOG",
+    .synopsis = "[--max-size SIZE] [--max-age DURATION] [--cursor-cap SIZE] [--none] LOG",
     .summary = "Set (or, with no option, print) the retention settings of LOG.",
     .details =
         "The settings are kept with the log (the file durlog.retention), and\n"
@@ -225,6 +225,11 @@ const struct cli_command cli_cmd_retention = {
         "                        10G; units B K M G T, powers of 1024)\n"
         "  --max-age DURATION    remove segments all of whose records are older\n"
         "                        (e.g. 12h, 30d; units ms s m h d)\n"
+        "  --cursor-cap SIZE     named cursors (`durlog help cursor`) keep the\n"
+        "                        records they have not consumed from the limits\n"
+        "                        above, up to SIZE of segments from the lowest\n"
+        "                        one's on (default: no cap); past it the oldest\n"
+        "                        go, and that cursor's next read says so\n"
         "  --none                remove every limit\n"
         "  -h, --help            show this help\n",
     .run = cli_run_retention,

@@ -701,7 +701,9 @@ int durlog_get_info(durlog *log, durlog_info *out);
  */
 
 /* Removes every whole segment all of whose records are below before_seq (as
- * above). *first_seq_out (if not NULL) gets the log's first record afterwards
+ * above), whatever named cursors have consumed (an explicit trim is the
+ * caller's decision; retention, durlog_trim_retention, keeps what cursors
+ * hold). *first_seq_out (if not NULL) gets the log's first record afterwards
  * (its next_seq when it holds none). 0 when nothing was to be removed too.
  * Errors: -EINVAL (NULL log); DURLOG_EFAILED (the log is in the failed
  * state: nothing is removed); -errno of listing the directory, reading a
@@ -719,15 +721,25 @@ typedef struct durlog_retention {
     uint64_t max_age_ns;       /* remove a segment once the segment after it
                                   began more than this long ago (every record
                                   in it is then older) */
-    uint64_t cursor_cap_bytes; /* not acted on yet: reserved for named
-                                  cursors (how far a trim may wait for one) */
+    uint64_t cursor_cap_bytes; /* named cursors (durlog_cursor_open) keep
+                                  what they have not consumed from these
+                                  limits, up to this many bytes of segments
+                                  (from the one the lowest cursor is in to
+                                  the tail); past it the oldest go anyway,
+                                  and that cursor's next seek reports
+                                  DURLOG_ETRIMMED. 0: no cap (a cursor holds
+                                  the log for as long as it lags) */
     uint64_t reserved[DURLOG_RETENTION_RESERVED]; /* must be zero */
 } durlog_retention;
 
 /* Trims (durlog_trim) what the limits in *limits allow to go, once: the
  * oldest segments while the log is over max_bytes (never the tail, so the
- * log may stay over it) and those older than max_age_ns. Errors: those of
- * durlog_trim, and -EINVAL (NULL limits, reserved fields not zero). */
+ * log may stay over it) and those older than max_age_ns, but not records a
+ * named cursor has not consumed (up to cursor_cap_bytes). durlog_trim
+ * itself, told a sequence number, does not look at cursors. Errors: those
+ * of durlog_trim, -EINVAL (NULL limits, reserved fields not zero), and
+ * DURLOG_ECORRUPT or DURLOG_EFORMAT for a cursor file that cannot be read
+ * (nothing is removed then). */
 int durlog_trim_retention(durlog *log, const durlog_retention *limits,
                           uint64_t *first_seq_out);
 

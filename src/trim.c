@@ -41,6 +41,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cursor.h"
+#include "index.h"
 #include "log.h"
 #include "os.h"
 
@@ -112,6 +114,13 @@ static int remove_prefix(durlog *log, const uint64_t *segs, size_t n, uint64_t b
         rc = sync_dir(log);
         if (rc)
             return rc;
+        /* Its index side file (index.c) goes too: a cache of a segment no
+         * longer there. Nothing depends on it going (a leftover is ignored
+         * by every reader, and stale for any new segment of that name), so
+         * no sync, and a failure is no error. */
+        char idx[DL_IDX_NAME_LEN + 1];
+        dl_index_name(idx, seg);
+        (void)dl_unlinkat(log->dirfd, idx);
         dl_release_held(log, seg);
         *first = next;
     }
@@ -163,9 +172,44 @@ int durlog_trim(durlog *log, uint64_t before_seq, uint64_t *first_seq_out)
     return dl_trim_some(log, before_seq, 0, first_seq_out, NULL);
 }
 
+/* Named cursors (cursor.c) hold what they have not consumed: the plan's
+ * first segment to keep moves back to the one holding the lowest cursor.
+ * With cursor_cap_bytes set, the hold covers at most that many bytes of
+ * segments (from the held one to the tail); past it the oldest go anyway,
+ * and the cursor's next seek says it fell behind (DURLOG_ETRIMMED). A
+ * cursor file that cannot be read fails the plan: what it holds is not
+ * known, so nothing is removed on a guess. */
+static int hold_for_cursors(durlog *log, const durlog_retention *lim, const uint64_t *segs,
+                            const uint64_t *sizes, size_t n, size_t *keep)
+{
+    char err[DL_ERRMSG_SIZE];
+    uint64_t floor;
+    int rc = dl_cursors_floor(log->dirfd, log->path, &floor, err, sizeof err);
+    if (rc)
+        return dl_fail(log, rc, "trim: %s (retention removes nothing while a cursor's "
+                       "position is unknown; fix or delete it: `durlog cursor`)", err);
+    /* The segment holding the floor: the last one starting at or before
+     * it (none below the first: that cursor is behind already). */
+    size_t held = 0;
+    while (held + 1 < n && segs[held + 1] <= floor)
+        held++;
+    if (floor == UINT64_MAX || held >= *keep)
+        return 0;
+    if (lim->cursor_cap_bytes) {
+        uint64_t total = 0;
+        for (size_t i = held; i < n; i++)
+            total += sizes[i];
+        while (held < *keep && total > lim->cursor_cap_bytes)
+            total -= sizes[held++];
+    }
+    *keep = held;
+    return 0;
+}
+
 /* The first record to keep under the limits: the first segment, from the
  * oldest on, that must stay because of max_bytes (the segments from it on
- * fit) and max_age_ns (the segment after it began at or after now - age). */
+ * fit) and max_age_ns (the segment after it began at or after now - age),
+ * or because a cursor has not consumed it (hold_for_cursors). */
 int dl_trim_plan(durlog *log, const durlog_retention *lim, uint64_t now_ns,
                  uint64_t *before_out)
 {
@@ -183,7 +227,8 @@ int dl_trim_plan(durlog *log, const durlog_retention *lim, uint64_t now_ns,
         return dl_fail(log, -ENOMEM, "trim: out of memory");
     }
     uint64_t total = 0;
-    for (size_t i = 0; i < n && lim->max_bytes; i++) {
+    /* Sizes: for max_bytes, and for the cursors' cap. */
+    for (size_t i = 0; i < n && (lim->max_bytes || lim->cursor_cap_bytes); i++) {
         struct dl_stat st;
         char name[DL_SEG_NAME_LEN + 1];
         dl_seg_name(name, segs[i]);
@@ -219,6 +264,8 @@ int dl_trim_plan(durlog *log, const durlog_retention *lim, uint64_t now_ns,
             break;
         total -= sizes[keep];
     }
+    if (n && (rc = hold_for_cursors(log, lim, segs, sizes, n, &keep)) != 0)
+        goto out;
     *before_out = n ? segs[keep] : 0;
 out:
     free(sizes);

@@ -1482,13 +1482,13 @@ retention_is_kept_with_the_log_shown_by_info_and_applied_by_writers() {
     expect_stdout "none"
     run "$BIN" retention --max-size 20K --max-age 30d "$LOG"
     expect_status 0 "retention --max-size 20K --max-age 30d"
-    expect_stdout "max size 20480 bytes, max age 2592000 s"
+    expect_stdout "max size 20480 bytes, max age 2592000 s, cursors hold what they have not consumed"
     run "$BIN" retention "$LOG"
-    expect_stdout "max size 20480 bytes, max age 2592000 s"
+    expect_stdout "max size 20480 bytes, max age 2592000 s, cursors hold what they have not consumed"
     run "$BIN" info "$LOG"
-    expect_stdout_has "^retention: *max size 20480 bytes, max age 2592000 s$"
+    expect_stdout_has "^retention: *max size 20480 bytes, max age 2592000 s, cursors hold what they have not consumed$"
     run "$BIN" info -o json "$LOG"
-    expect_stdout_has '"retention":{"max_bytes":20480,"max_age_ns":2592000000000000}'
+    expect_stdout_has '"retention":{"max_bytes":20480,"max_age_ns":2592000000000000,"cursor_cap_bytes":0}'
     # The next writer applies them, even one that only appends a few records.
     "$BIN" append "$LOG" more || fail "append failed"
     n=$(cat "$LOG"/*.seg | wc -c)
@@ -1499,7 +1499,32 @@ retention_is_kept_with_the_log_shown_by_info_and_applied_by_writers() {
     run "$BIN" retention --none "$LOG"
     expect_stdout "none"
     run "$BIN" info -o json "$LOG"
-    expect_stdout_has '"retention":{"max_bytes":0,"max_age_ns":0}'
+    expect_stdout_has '"retention":{"max_bytes":0,"max_age_ns":0,"cursor_cap_bytes":0}'
+}
+
+retention_keeps_what_a_cursor_has_not_consumed_up_to_its_cap() {
+    local n
+    small_segment_log 3000
+    run "$BIN" cursor "$LOG" set slow 0
+    expect_status 0 "cursor set slow 0"
+    run "$BIN" retention --max-size 20K "$LOG"
+    expect_status 0 "retention --max-size 20K"
+    "$BIN" append "$LOG" more || fail "append failed"
+    run "$BIN" cat --cursor slow -n 1 "$LOG"
+    expect_status 0 "cat --cursor slow after retention held the log"
+    [ "$(head -n 1 "$OUT")" = 1 ] ||
+        fail "the cursor's first record is $(head -n 1 "$OUT")"
+    run "$BIN" retention --max-size 20K --cursor-cap 20K "$LOG"
+    expect_status 0 "retention --cursor-cap 20K"
+    expect_stdout "max size 20480 bytes, cursors hold at most 20480 bytes"
+    "$BIN" append "$LOG" more2 || fail "append failed"
+    n=$(cat "$LOG"/*.seg | wc -c)
+    [ "$n" -le 20480 ] || fail "segments total $n bytes past the cursors' cap"
+    run "$BIN" cat --cursor slow "$LOG"
+    expect_status 1 "cat --cursor slow after the cap removed what it had not consumed"
+    expect_stderr_has "removed"
+    run "$BIN" retention --cursor-cap 0 "$LOG"
+    expect_usage_error
 }
 
 retention_damaged_file_fails_info_and_bad_arguments_are_usage_errors() {
@@ -1613,5 +1638,6 @@ t trim_bad_arguments_are_usage_errors
 t tail_follow_goes_on_across_a_trim_and_says_what_it_missed
 t retention_is_kept_with_the_log_shown_by_info_and_applied_by_writers
 t retention_damaged_file_fails_info_and_bad_arguments_are_usage_errors
+t retention_keeps_what_a_cursor_has_not_consumed_up_to_its_cap
 
 [ "$failed" -eq 0 ]

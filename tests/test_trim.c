@@ -318,6 +318,88 @@ static void trim_by_size_keeps_the_newest_segments_that_fit(void)
     CHECK_EQ_U64(read_all(s.log, RECORDS), segs[n - 1]);
 }
 
+/* Named cursors hold retention: a size limit that would keep only the tail
+ * keeps, instead, every segment from the one holding the lowest cursor;
+ * an explicit trim by number does not look at cursors; a damaged cursor
+ * file stops retention (nothing removed on a guess). */
+static void cursors_hold_what_they_have_not_consumed(void)
+{
+    struct scratch s;
+    scratch_make(&s);
+    uint64_t segs[256];
+    size_t n = make_log(s.log, segs, 256);
+    REQUIRE(n >= 8);
+    /* Cursor "slow" in the middle of segment 3, "fast" in the last. */
+    uint64_t slow_at = segs[3] + (segs[4] - segs[3]) / 2;
+    durlog_cursor *slow, *fast;
+    CHECK_OK(durlog_cursor_open(s.log, "slow", DURLOG_CURSOR_CREATE, &slow));
+    CHECK_OK(durlog_cursor_open(s.log, "fast", DURLOG_CURSOR_CREATE, &fast));
+    CHECK_OK(durlog_cursor_commit(slow, slow_at));
+    CHECK_OK(durlog_cursor_commit(fast, segs[n - 1]));
+    durlog_options o = small_segments();
+    durlog *log = fx_writer(s.log, &o);
+    REQUIRE(log);
+    durlog_retention lim;
+    memset(&lim, 0, sizeof lim);
+    lim.max_bytes = 1; /* alone, it keeps only the tail */
+    /* A seek into segment 1 leaves its index side file (index.c); the trim
+     * that removes the segment removes it too. */
+    char idx[400];
+    snprintf(idx, sizeof idx, "%s/%020llu.seg.idx", s.log, (unsigned long long)segs[1]);
+    durlog_reader *r1 = fx_reader(s.log, NULL);
+    REQUIRE(r1);
+    CHECK_OK(durlog_reader_seek(r1, segs[1] + 5));
+    CHECK(access(idx, F_OK) == 0);
+    uint64_t first = 0, now[256];
+    CHECK_OK(durlog_trim_retention(log, &lim, &first));
+    CHECK_EQ_U64(first, segs[3]);
+    CHECK_EQ_U64(list_segments(s.log, now, 256), n - 3);
+    CHECK(access(idx, F_OK) != 0 && errno == ENOENT);
+    durlog_reader *r = fx_reader(s.log, NULL);
+    REQUIRE(r);
+    durlog_record rec;
+    CHECK_OK(durlog_reader_seek_cursor(r, slow));
+    CHECK_OK(durlog_reader_next(r, &rec));
+    CHECK_EQ_U64(rec.seq, slow_at);
+
+    /* A damaged cursor file: retention removes nothing, and says why. */
+    char file[400];
+    snprintf(file, sizeof file, "%s/cursor.fast", s.log);
+    int fd = open(file, O_WRONLY);
+    REQUIRE(fd >= 0);
+    CHECK(pwrite(fd, "X", 1, 20) == 1);
+    close(fd);
+    CHECK_RC(durlog_trim_retention(log, &lim, &first), DURLOG_ECORRUPT);
+    CHECK(strstr(durlog_errmsg(log), "cursor.fast") != NULL);
+    CHECK_EQ_U64(list_segments(s.log, now, 256), n - 3);
+    CHECK_OK(durlog_cursor_delete(s.log, "fast"));
+
+    /* The cap: the hold covers at most cursor_cap_bytes of segments, from
+     * the held one to the tail; past it the oldest go, and the cursor's
+     * next seek says it fell behind. */
+    uint64_t cap = 0, sizes[256];
+    for (size_t i = 5; i < n; i++) {
+        struct stat st;
+        REQUIRE(stat(seg_file(file, sizeof file, s.log, segs[i]), &st) == 0);
+        sizes[i] = (uint64_t)st.st_size;
+        cap += sizes[i];
+    }
+    lim.cursor_cap_bytes = cap; /* room for segments 5 to the tail */
+    CHECK_OK(durlog_trim_retention(log, &lim, &first));
+    CHECK_EQ_U64(first, segs[5]);
+    CHECK_RC(durlog_reader_seek_cursor(r, slow), DURLOG_ETRIMMED);
+    CHECK_EQ_U64(durlog_cursor_seq(slow), slow_at);
+
+    /* An explicit trim by number does not wait for cursors. */
+    CHECK_OK(durlog_cursor_commit(slow, segs[5]));
+    CHECK_OK(durlog_trim(log, segs[n - 2], &first));
+    CHECK_EQ_U64(first, segs[n - 2]);
+    durlog_cursor_close(slow);
+    durlog_cursor_close(fast);
+    CHECK_OK(fx_close(log));
+    CHECK_EQ_U64(read_all(s.log, RECORDS), segs[n - 2]);
+}
+
 /* By age: a segment goes once the segment after it began before the
  * cutoff. The headers of segments 1 to 4 are made to say they began two
  * days ago. */
@@ -942,4 +1024,5 @@ TEST_MAIN({
     RUN(a_writer_applies_the_retention_in_the_background);
     RUN(a_writer_picks_up_settings_changed_by_another_process);
     RUN(a_writer_keeps_its_settings_when_the_file_is_damaged);
+    RUN(cursors_hold_what_they_have_not_consumed);
 })
