@@ -134,6 +134,12 @@ const char *cli_need_one_log(const struct cli_command *cmd, int argc, char **arg
 int cli_open_reader(const struct cli_command *cmd, const char *path,
                     int durable_only, durlog_reader **out);
 
+/* Opens the log at path as a writer, never creating it (trim, retention:
+ * commands that change an existing log). errbuf (size bytes) gets the
+ * open's message. Returns 0, or the exit status 1 after reporting. */
+int cli_open_existing_writer(const struct cli_command *cmd, const char *path, char *errbuf,
+                             size_t size, durlog **out);
+
 /* cli_open_reader, then the log's facts (durlog_reader_get_info) into info.
  * Returns 0, or the exit status 1 after reporting (the reader then closed). */
 int cli_open_reader_info(const struct cli_command *cmd, const char *path,

@@ -196,6 +196,20 @@ int cli_open_reader(const struct cli_command *cmd, const char *path,
                     cli_explain(rc, errbuf, path));
 }
 
+int cli_open_existing_writer(const struct cli_command *cmd, const char *path, char *errbuf,
+                             size_t size, durlog **out)
+{
+    durlog_options opts;
+    durlog_options_init(&opts);
+    opts.no_create = 1;
+    opts.errbuf = errbuf;
+    opts.errbuf_size = size;
+    int rc = durlog_open(path, &opts, out);
+    if (rc)
+        return cli_fail(cmd, "opening %s: %s", path, cli_explain(rc, errbuf, path));
+    return 0;
+}
+
 int cli_open_reader_info(const struct cli_command *cmd, const char *path,
                          int durable_only, durlog_reader **out, durlog_info *info)
 {

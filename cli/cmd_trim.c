@@ -56,15 +56,10 @@ int cli_run_trim(const struct cli_command *cmd, int argc, char **argv)
     const char *path = cli_need_one_log(cmd, argc, argv);
 
     char errbuf[512] = "";
-    durlog_options opts;
-    durlog_options_init(&opts);
-    opts.no_create = 1;
-    opts.errbuf = errbuf;
-    opts.errbuf_size = sizeof errbuf;
     durlog *log;
-    rc = durlog_open(path, &opts, &log);
+    rc = cli_open_existing_writer(cmd, path, errbuf, sizeof errbuf, &log);
     if (rc)
-        return cli_fail(cmd, "opening %s: %s", path, cli_explain(rc, errbuf, path));
+        return rc; /* the exit status, after saying why */
     durlog_info info;
     rc = durlog_get_info(log, &info);
     uint64_t was = rc == 0 ? info.first_seq : 0;
