@@ -35,6 +35,7 @@
 #include "error.h"
 #include "format.h"
 #include "os.h"
+#include "reader.h"
 #include "scan.h"
 #include "segment.h"
 
@@ -586,4 +587,34 @@ out:
 void durlog_cursor_list_free(durlog_cursor_info *list)
 {
     free(list);
+}
+
+/* A cursor's position is a seek, unless what it had not consumed is gone:
+ * then the caller must hear how much, not be moved past it. The first
+ * record is the first segment's (trims remove whole segments). */
+int durlog_reader_seek_cursor(durlog_reader *r, const durlog_cursor *c)
+{
+    if (!r)
+        return -EINVAL;
+    if (!c)
+        return dl_reader_fail(r, -EINVAL, "durlog_reader_seek_cursor: no cursor");
+    uint64_t seq = durlog_cursor_seq(c);
+    int rc = durlog_reader_seek(r, seq);
+    if (rc != DURLOG_ENOTFOUND && rc != DURLOG_ETRIMMED)
+        return rc;
+    uint64_t *segs;
+    size_t n;
+    if (dl_seg_list(dl_reader_dirfd(r), &segs, &n) != 0)
+        return rc;
+    uint64_t first = n ? segs[0] : UINT64_MAX;
+    free(segs);
+    if (seq >= first)
+        return rc;
+    return dl_reader_fail(r, DURLOG_ETRIMMED, "cursor %s of %s is at record %llu, but the log now "
+                 "starts at record %llu: retention or a trim removed %llu records it had "
+                 "not consumed; to go on from the first record, knowingly, commit %llu "
+                 "(`durlog cursor %s set %s %llu`)", durlog_cursor_name(c), dl_reader_path(r),
+                 (unsigned long long)seq, (unsigned long long)first,
+                 (unsigned long long)(first - seq), (unsigned long long)first, dl_reader_path(r),
+                 durlog_cursor_name(c), (unsigned long long)first);
 }

@@ -28,9 +28,4 @@
 int dl_cursors_floor(int dirfd, const char *path, uint64_t *min_seq, char *err,
                      size_t errlen);
 
-/* Where the reader stands (reader.c): the first record of the segment it
- * reads and the offset of its next record in it. -ENOENT when it stands
- * in no segment (an empty log). */
-int dl_reader_where(const durlog_reader *r, uint64_t *seg_first, uint64_t *offset);
-
 #endif

@@ -60,10 +60,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cursor.h"
 #include "index.h"
 #include "log.h"
 #include "os.h"
+#include "reader.h"
 #include "scan.h"
 
 /* How often a reader at its end looks again at whether the coordination file
@@ -605,34 +605,29 @@ int durlog_reader_seek(durlog_reader *r, uint64_t seq)
     return seg_fault(r) ? r->fault_rc : rc;
 }
 
-/* A cursor's position is a seek, unless what it had not consumed is gone:
- * then the caller must hear how much, not be moved past it. The first
- * record is the first segment's (trims remove whole segments). */
-int durlog_reader_seek_cursor(durlog_reader *r, const durlog_cursor *c)
+int dl_reader_dirfd(const durlog_reader *r)
 {
-    if (!r)
-        return -EINVAL;
-    if (!c)
-        return rfail(r, -EINVAL, "durlog_reader_seek_cursor: no cursor");
-    uint64_t seq = durlog_cursor_seq(c);
-    int rc = durlog_reader_seek(r, seq);
-    if (rc != DURLOG_ENOTFOUND && rc != DURLOG_ETRIMMED)
-        return rc;
-    uint64_t *segs;
-    size_t n;
-    if (dl_seg_list(r->dirfd, &segs, &n) != 0)
-        return rc;
-    uint64_t first = n ? segs[0] : UINT64_MAX;
-    free(segs);
-    if (seq >= first)
-        return rc;
-    return rfail(r, DURLOG_ETRIMMED, "cursor %s of %s is at record %llu, but the log now "
-                 "starts at record %llu: retention or a trim removed %llu records it had "
-                 "not consumed; to go on from the first record, knowingly, commit %llu "
-                 "(`durlog cursor %s set %s %llu`)", durlog_cursor_name(c), r->path,
-                 (unsigned long long)seq, (unsigned long long)first,
-                 (unsigned long long)(first - seq), (unsigned long long)first, r->path,
-                 durlog_cursor_name(c), (unsigned long long)first);
+    return r->dirfd;
+}
+
+const char *dl_reader_path(const durlog_reader *r)
+{
+    return r->path;
+}
+
+char *dl_reader_errbuf(durlog_reader *r, size_t *size)
+{
+    *size = sizeof r->errmsg;
+    return r->errmsg;
+}
+
+int dl_reader_fail(durlog_reader *r, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->errmsg, sizeof r->errmsg, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 int dl_reader_where(const durlog_reader *r, uint64_t *seg_first, uint64_t *offset)
@@ -1077,15 +1072,6 @@ int durlog_reader_get_info(durlog_reader *r, durlog_info *out)
     if (!ds.segments)
         out->first_seq = out->next_seq;
     return 0;
-}
-
-int durlog_reader_get_retention(durlog_reader *r, durlog_retention *out)
-{
-    if (!r)
-        return -EINVAL;
-    if (!out)
-        return rfail(r, -EINVAL, "durlog_reader_get_retention: NULL result");
-    return dl_retention_read(r->dirfd, r->path, out, r->errmsg, sizeof r->errmsg);
 }
 
 /* How long a waiting reader sleeps without looking: bounds the wait when a

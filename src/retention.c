@@ -41,6 +41,7 @@
 #include "log.h"
 #include "engine.h"
 #include "os.h"
+#include "reader.h"
 
 #define DL_RETENTION_NAME "durlog.retention"
 /* The file's size is at most this: four lines of a key and a 20-digit
@@ -264,4 +265,15 @@ void dl_retention_close(durlog *log)
     if (dl_trim_plan(log, &r, dl_now_ns(), &before) == 0)
         (void)dl_trim_some(log, before, 0, NULL, NULL);
     memcpy(log->errmsg, saved, sizeof saved); /* not close's failure */
+}
+
+int durlog_reader_get_retention(durlog_reader *r, durlog_retention *out)
+{
+    if (!r)
+        return -EINVAL;
+    if (!out)
+        return dl_reader_fail(r, -EINVAL, "durlog_reader_get_retention: NULL result");
+    size_t size;
+    char *err = dl_reader_errbuf(r, &size);
+    return dl_retention_read(dl_reader_dirfd(r), dl_reader_path(r), out, err, size);
 }
