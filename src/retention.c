@@ -41,6 +41,7 @@
 #include "log.h"
 #include "engine.h"
 #include "os.h"
+#include "put.h"
 
 #define DL_RETENTION_NAME "durlog.retention"
 /* The file's size is at most this: four lines of a key and a 20-digit
@@ -166,12 +167,12 @@ int durlog_set_retention(durlog *log, const durlog_retention *r)
     po.gid = log->owner.gid;
     po.errbuf = err;
     po.errbuf_size = sizeof err;
-    int rc = durlog_put_buffer(file, text, len, &po);
+    int rc = dl_put_buffer_own(file, text, len, &po);
     if (rc == -EPERM && (po.flags & DURLOG_PUT_SET_OWNER)) {
         /* A member of the log's group that may not give the file to it:
          * as every file durlog creates, best effort (segment.h). */
         po.flags = DURLOG_PUT_SET_MODE;
-        rc = durlog_put_buffer(file, text, len, &po);
+        rc = dl_put_buffer_own(file, text, len, &po);
     }
     free(file);
     if (rc)

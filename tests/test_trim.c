@@ -1007,6 +1007,43 @@ static void a_writer_picks_up_settings_changed_by_another_process(void)
     check_clean(s.log);
 }
 
+/* durlog.retention planted as a symbolic link (by anyone who may write the
+ * log directory) to a file elsewhere: setting the retention must not write
+ * through it. Through the put path it did: the link's target was replaced
+ * by the settings, with the log's mode and, for root, the log's owner (a
+ * link to /etc/shadow made by the log's owner would have handed it that
+ * file). Reading already refused the link (O_NOFOLLOW). */
+static void retention_is_never_written_through_a_planted_link(void)
+{
+    struct scratch s;
+    durlog *log = fx_open(&s, NULL);
+    REQUIRE(log);
+    char victim[400], file[400];
+    snprintf(victim, sizeof victim, "%s/victim", s.dir);
+    snprintf(file, sizeof file, "%s/durlog.retention", s.log);
+    REQUIRE(file_write(victim, "precious\n", 9) == 0);
+    /* Relative: the scratch directory may be a relative path. */
+    REQUIRE(symlink("../victim", file) == 0);
+    durlog_retention r;
+    memset(&r, 0, sizeof r);
+    r.max_bytes = 1 << 20;
+    CHECK_RC(durlog_set_retention(log, &r), -ELOOP);
+    CHECK(strstr(durlog_errmsg(log), "symbolic link") != NULL);
+    size_t len;
+    unsigned char *got = file_read(victim, &len);
+    CHECK(got && len == 9 && memcmp(got, "precious\n", 9) == 0);
+    free(got);
+    struct stat st;
+    CHECK(lstat(file, &st) == 0 && S_ISLNK(st.st_mode));
+    /* Once the link is gone, the settings are set as usual. */
+    REQUIRE(unlink(file) == 0);
+    CHECK_OK(durlog_set_retention(log, &r));
+    durlog_retention back;
+    CHECK_OK(durlog_get_retention(log, &back));
+    CHECK_EQ_U64(back.max_bytes, r.max_bytes);
+    CHECK_OK(fx_close(log));
+}
+
 TEST_MAIN({
     RUN(trim_removes_whole_sealed_segments_oldest_first);
     RUN(trim_never_removes_the_tail);
@@ -1025,4 +1062,5 @@ TEST_MAIN({
     RUN(a_writer_picks_up_settings_changed_by_another_process);
     RUN(a_writer_keeps_its_settings_when_the_file_is_damaged);
     RUN(cursors_hold_what_they_have_not_consumed);
+    RUN(retention_is_never_written_through_a_planted_link);
 })
