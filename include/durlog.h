@@ -750,7 +750,8 @@ int durlog_trim_retention(durlog *log, const durlog_retention *limits,
  * Settings another process sets are picked up within a second.
  * durlog_set_retention replaces them atomically and durably (all zero: no
  * limits). Errors: -EINVAL (NULL log or settings, reserved fields set); the
- * errors of durlog_put (writing the file: -ENOSPC, -EACCES, ...). */
+ * errors of durlog_put (writing the file: -ENOSPC, -EACCES, ...); -ELOOP
+ * when durlog.retention is a symbolic link (never written through). */
 int durlog_set_retention(durlog *log, const durlog_retention *settings);
 /* The log's settings into *out (all zero when it has none). Errors:
  * -EINVAL (NULL log or out); DURLOG_ECORRUPT (the file is damaged: the
@@ -970,7 +971,8 @@ const char *durlog_cursor_name(const durlog_cursor *c);
  * log (durlog_reader_open) and of durlog_reader_get_info, when next_seq is
  * past what this handle already knew the log to hold; the errors of
  * durlog_put_buffer (-EACCES, -ENOSPC, -EDQUOT, -EIO, ...: the old
- * position stays); DURLOG_EDIRSYNC (the new position is in place but its
+ * position stays; -ELOOP when the cursor's file is now a symbolic link,
+ * never written through); DURLOG_EDIRSYNC (the new position is in place but its
  * directory's fsync failed: a power loss may bring the old one back).
  * durlog_cursor_seq() moves only when the commit returns 0. */
 int durlog_cursor_commit(durlog_cursor *c, uint64_t next_seq);

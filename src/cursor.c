@@ -6,9 +6,10 @@
  * A cursor is one small file, "cursor.NAME", that holds the position (the
  * next record to consume) and when it was committed, under a magic, a
  * version and a CRC32C (docs/FORMAT.md). It is never written in place: each
- * commit replaces the whole file through the put path (durlog_put_buffer:
- * temporary file, fsync, rename, directory fsync), so a crash or power loss
- * at any moment leaves the old file or the new one, complete. Creating one
+ * commit replaces the whole file through the put path (dl_put_buffer_own:
+ * temporary file, fsync, rename, directory fsync; never through a link
+ * planted under its name), so a crash or power loss at any moment leaves
+ * the old file or the new one, complete. Creating one
  * (DURLOG_CURSOR_CREATE) links a file written unnamed instead, since a link,
  * unlike a rename, never replaces a cursor another process made meanwhile.
  * The CRC is there for what neither can rule out: a disk or a person that
@@ -35,6 +36,7 @@
 #include "error.h"
 #include "format.h"
 #include "os.h"
+#include "put.h"
 #include "reader.h"
 #include "scan.h"
 #include "segment.h"
@@ -178,7 +180,9 @@ static int cursor_write(durlog_cursor *c, uint64_t seq)
     o.errbuf = c->errmsg;
     o.errbuf_size = sizeof c->errmsg;
     cursor_encode(b, seq, dl_now_ns());
-    return durlog_put_buffer(c->file_path, b, sizeof b, &o);
+    /* Never through a link planted under the cursor's name since it was
+     * read (put.h). */
+    return dl_put_buffer_own(c->file_path, b, sizeof b, &o);
 }
 
 /* Creates the cursor's file holding seq, only if there is none: a commit

@@ -172,7 +172,6 @@ struct dl_engine_state {
      * the fields below but retention_seen_ns. */
     _Atomic uint64_t retention_seen_ns; /* mono ns of the last look at the
                                      settings (0: look at the next round) */
-    uint64_t retention_key[3];    /* the file's identity when last read */
     durlog_retention retention;   /* the settings in force */
     int retention_more;           /* the last round left segments to trim */
 };

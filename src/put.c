@@ -306,7 +306,7 @@ static uint64_t hinted_total(const durlog_put_options *o)
 /* durlog_put_begin with the total known (DURLOG_SIZE_UNKNOWN if not): a
  * buffer's length, a file's size, or the caller's hint. opts is not NULL. */
 static int put_start(const char *path, const durlog_put_options *opts, uint64_t total,
-                     durlog_put **out)
+                     int no_link_dest, durlog_put **out)
 {
     int rc = check_options(opts);
     if (rc)
@@ -329,7 +329,7 @@ static int put_start(const char *path, const durlog_put_options *opts, uint64_t 
         p->errbuf[0] = '\0';
 
     p->shown = strdup(path);
-    rc = p->shown ? dl_put_resolve(path, &p->dest, p->errbuf, p->errbuf_size)
+    rc = p->shown ? dl_put_resolve(path, no_link_dest, &p->dest, p->errbuf, p->errbuf_size)
                   : put_fail(p, -ENOMEM, "put %s", path);
     if (rc)
         goto fail;
@@ -410,7 +410,7 @@ int durlog_put_begin(const char *path, const durlog_put_options *opts,
         durlog_put_options_init(&defaults);
         opts = &defaults;
     }
-    return put_start(path, opts, hinted_total(opts), out);
+    return put_start(path, opts, hinted_total(opts), 0, out);
 }
 
 /* ---- writing ---- */
@@ -562,8 +562,8 @@ out:
 
 /* ---- one-shot puts ---- */
 
-int durlog_put_buffer(const char *path, const void *buf, size_t len,
-                      const durlog_put_options *opts)
+static int put_buffer(const char *path, const void *buf, size_t len,
+                      const durlog_put_options *opts, int no_link_dest)
 {
     durlog_put_options defaults;
     if (!opts) {
@@ -574,7 +574,7 @@ int durlog_put_buffer(const char *path, const void *buf, size_t len,
         return dl_put_message(opts->errbuf, opts->errbuf_size, -EINVAL,
                               "put %s: no buffer for %zu bytes", path ? path : "", len);
     durlog_put *p;
-    int rc = put_start(path, opts, len, &p);
+    int rc = put_start(path, opts, len, no_link_dest, &p);
     if (rc)
         return rc;
     rc = durlog_put_write(p, buf, len);
@@ -583,6 +583,18 @@ int durlog_put_buffer(const char *path, const void *buf, size_t len,
         return rc;
     }
     return durlog_put_commit(p);
+}
+
+int durlog_put_buffer(const char *path, const void *buf, size_t len,
+                      const durlog_put_options *opts)
+{
+    return put_buffer(path, buf, len, opts, 0);
+}
+
+int dl_put_buffer_own(const char *path, const void *buf, size_t len,
+                      const durlog_put_options *opts)
+{
+    return put_buffer(path, buf, len, opts, 1);
 }
 
 /* Copies inside the kernel. Returns 0 at the source's end, 1 if this source
@@ -658,7 +670,7 @@ int durlog_put_fd(const char *path, int src_fd, const durlog_put_options *opts)
         total = at >= 0 && st.size >= (uint64_t)at ? st.size - (uint64_t)at
                                             : DURLOG_SIZE_UNKNOWN;
     durlog_put *p;
-    rc = put_start(path, opts, total, &p);
+    rc = put_start(path, opts, total, 0, &p);
     if (rc)
         return rc;
     rc = 1;

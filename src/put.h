@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "durlog_put.h"
+
 struct dl_put_tuning {
     size_t chunk;       /* bytes per write/copy call and progress step (8 MiB) */
     uint64_t window;    /* writeback may lag the writes by this much (32 MiB) */
@@ -39,9 +41,19 @@ struct dl_put_dest {
 
 /* Resolves path (put_path.c). Returns 0 and fills *out (release it with
  * dl_put_dest_free), or a negative errno with a message in errbuf (when
- * there is one); see durlog_put.h for the errors. */
-int dl_put_resolve(const char *path, struct dl_put_dest *out, char *errbuf,
+ * there is one); see durlog_put.h for the errors. With no_link_dest, DEST
+ * itself being a symbolic link is -ELOOP instead of followed. */
+int dl_put_resolve(const char *path, int no_link_dest, struct dl_put_dest *out, char *errbuf,
                    size_t errbuf_size);
 void dl_put_dest_free(struct dl_put_dest *d);
+
+/* durlog_put_buffer for durlog's own files in a log directory (the
+ * retention settings, cursors): the same, except that DEST itself must not
+ * be a symbolic link (-ELOOP, nothing written). Whoever may write the log
+ * directory can plant one there; followed, it would make durlog replace a
+ * file anywhere (with the log's mode and owner, for the settings). Links on
+ * the way to the log directory are followed as in any put. */
+int dl_put_buffer_own(const char *path, const void *buf, size_t len,
+                      const durlog_put_options *opts);
 
 #endif

@@ -48,6 +48,7 @@ struct walk {
     size_t pos;             /* the next character of todo */
     int links;              /* links followed so far */
     int last_from_link;     /* the last component is a link's target's */
+    int no_link_dest;       /* DEST itself a link: -ELOOP (dl_put_buffer_own) */
     char *errbuf;
     size_t errbuf_size;
 };
@@ -171,6 +172,11 @@ static int walk(struct walk *w, char *base)
         if (rc) {
             rc = dl_put_message(w->errbuf, w->errbuf_size, rc, "%s: cannot look at \"%s\"",
                                 w->path, comp);
+        } else if (S_ISLNK(st.mode) && last && w->no_link_dest) {
+            rc = dl_put_message(w->errbuf, w->errbuf_size, -ELOOP,
+                                "%s is a symbolic link: durlog does not write its own files "
+                                "in a log directory through one (remove the link)",
+                                w->path);
         } else if (S_ISLNK(st.mode)) {
             rc = follow(w, fd, comp, rest, last);
         } else if (last) {
@@ -213,10 +219,10 @@ static void dest_dir_text(const char *path, int links, int dirfd, char *out, siz
         snprintf(out, size, ".");
 }
 
-int dl_put_resolve(const char *path, struct dl_put_dest *out, char *errbuf,
+int dl_put_resolve(const char *path, int no_link_dest, struct dl_put_dest *out, char *errbuf,
                    size_t errbuf_size)
 {
-    struct walk w = { .path = path, .at = -1, .errbuf = errbuf,
+    struct walk w = { .path = path, .at = -1, .no_link_dest = no_link_dest, .errbuf = errbuf,
                       .errbuf_size = errbuf_size };
     char base[NAME_MAX + 1], where[PATH_MAX];
     int rc;

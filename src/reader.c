@@ -104,7 +104,7 @@ struct durlog_reader {
     /* A durable-only reader without a live file: what the log proves
      * durable, and the state of the log it was computed for. */
     uint64_t proven_durable;
-    uint64_t proven_key[3];
+    uint64_t proven_key[5];
     /* The record last returned: copied out of the mapping and checked in
      * this buffer, so that what the caller reads cannot change or fault
      * under it (a segment truncated or rewritten meanwhile). */
@@ -194,7 +194,10 @@ static uint64_t seg_limit(const struct dl_segmap *s)
 
 /* What the log itself proves durable, for a durable-only reader without a
  * live file: the last checkpoint, and the durable_before of the records
- * after it. Recomputed only when the last segment changed. */
+ * after it. Recomputed only when the segment count, the last segment's
+ * name, size or checkpoint changed (a writer killed after its last
+ * checkpoint changes none of them: what it synced since shows once one
+ * does). */
 static uint64_t proven_durable(durlog_reader *r)
 {
     uint64_t *segs;
@@ -206,9 +209,15 @@ static uint64_t proven_durable(durlog_reader *r)
     char err[DL_ERRMSG_SIZE];
     struct dl_seg_header h;
     uint64_t size = 0;
-    if (dl_seg_read_header(r->dirfd, r->path, segs[n - 1], &h, &size, err, sizeof err) != 0)
+    int hdr_ok = dl_seg_read_header(r->dirfd, r->path, segs[n - 1], &h, &size, err,
+                                    sizeof err) == 0;
+    if (!hdr_ok)
         h.flags = 0;
-    uint64_t key[3] = { n, segs[n - 1], size };
+    /* The tail's checkpoint too: a writer that came, synced and closed
+     * while this reader did not look moved it, and nothing else here (the
+     * tail is allocated ahead, so its size stays). */
+    uint64_t key[5] = { n, segs[n - 1], size, hdr_ok ? h.ckpt_seq : 0,
+                        hdr_ok ? h.ckpt_off : 0 };
     if (memcmp(key, r->proven_key, sizeof key) == 0) {
         free(segs);
         return r->proven_durable;

@@ -41,6 +41,7 @@
 #include "log.h"
 #include "engine.h"
 #include "os.h"
+#include "put.h"
 #include "reader.h"
 
 #define DL_RETENTION_NAME "durlog.retention"
@@ -167,12 +168,12 @@ int durlog_set_retention(durlog *log, const durlog_retention *r)
     po.gid = log->owner.gid;
     po.errbuf = err;
     po.errbuf_size = sizeof err;
-    int rc = durlog_put_buffer(file, text, len, &po);
+    int rc = dl_put_buffer_own(file, text, len, &po);
     if (rc == -EPERM && (po.flags & DURLOG_PUT_SET_OWNER)) {
         /* A member of the log's group that may not give the file to it:
          * as every file durlog creates, best effort (segment.h). */
         po.flags = DURLOG_PUT_SET_MODE;
-        rc = durlog_put_buffer(file, text, len, &po);
+        rc = dl_put_buffer_own(file, text, len, &po);
     }
     free(file);
     if (rc)
@@ -208,18 +209,6 @@ int durlog_get_retention(durlog *log, durlog_retention *out)
 
 /* The identity of the file now (0s when there is none), to tell whether it
  * changed since it was last read. */
-static void file_key(int dirfd, uint64_t key[3])
-{
-    struct dl_stat st;
-    if (dl_stat_at(dirfd, DL_RETENTION_NAME, &st) != 0) {
-        key[0] = key[1] = key[2] = 0;
-        return;
-    }
-    key[0] = st.ino;
-    key[1] = st.size;
-    key[2] = st.dev;
-}
-
 void dl_retention_tick(durlog *log, int rolled)
 {
     struct dl_engine_state *e = &log->engine;
@@ -228,20 +217,19 @@ void dl_retention_tick(durlog *log, int rolled)
     if (!rolled && seen && now - seen < DL_RETENTION_PERIOD_NS && !e->retention_more)
         return;
     atomic_store(&e->retention_seen_ns, now);
-    uint64_t key[3];
-    file_key(log->dirfd, key);
-    if (memcmp(key, e->retention_key, sizeof key) != 0 || !seen) {
-        /* Changed (or never read): read it. A file replaced by a put is a
-         * new inode, so its key changes. */
-        char err[DL_ERRMSG_SIZE];
-        durlog_retention r;
-        int rc = dl_retention_read(log->dirfd, log->path, &r, err, sizeof err);
-        /* A file that cannot be read leaves the last settings read in
-         * force; durlog_get_retention and `durlog info` say what is wrong. */
-        if (!rc)
-            e->retention = r;
-        memcpy(e->retention_key, key, sizeof key);
-    }
+    /* Read at every look: a few hundred bytes, next to the listing of
+     * every segment a plan makes. The file's inode number, size and
+     * device do not tell a change: a file replaced twice between two
+     * looks can get back the inode number of the one read last (ext4
+     * hands out the one just freed), with the same size when the numbers
+     * have as many digits, and was then taken for unchanged for good. */
+    char err[DL_ERRMSG_SIZE];
+    durlog_retention r;
+    int read_rc = dl_retention_read(log->dirfd, log->path, &r, err, sizeof err);
+    /* A file that cannot be read leaves the last settings read in force;
+     * durlog_get_retention and `durlog info` say what is wrong. */
+    if (!read_rc)
+        e->retention = r;
     if (!e->retention.max_bytes && !e->retention.max_age_ns)
         return;
     uint64_t before = 0;

@@ -586,6 +586,33 @@ static void commit_survives_power_loss_at_each_call(void)
     CHECK(bad > 0);
 }
 
+/* A cursor file swapped for a symbolic link while a consumer has the
+ * cursor open (its open read the file, refusing links): the next commit
+ * must not write through the link. Through the put path it replaced the
+ * link's target, a file outside the log, with the cursor's 36 bytes. */
+static void commit_never_writes_through_a_link_planted_after_the_open(void)
+{
+    struct scratch s;
+    REQUIRE(make_log(&s, 10, 0) == 0);
+    durlog_cursor *c;
+    REQUIRE(durlog_cursor_open(s.log, "c", DURLOG_CURSOR_CREATE, &c) == 0);
+    CHECK_OK(durlog_cursor_commit(c, 2));
+    char victim[400], file[400];
+    snprintf(victim, sizeof victim, "%s/victim", s.dir);
+    snprintf(file, sizeof file, "%s/cursor.c", s.log);
+    REQUIRE(file_write(victim, "precious\n", 9) == 0);
+    /* Relative: the scratch directory may be a relative path. */
+    REQUIRE(unlink(file) == 0 && symlink("../victim", file) == 0);
+    CHECK_RC(durlog_cursor_commit(c, 5), -ELOOP);
+    CHECK(strstr(durlog_cursor_errmsg(c), "symbolic link") != NULL);
+    CHECK_EQ_U64(durlog_cursor_seq(c), 2);
+    size_t len;
+    unsigned char *got = file_read(victim, &len);
+    CHECK(got && len == 9 && memcmp(got, "precious\n", 9) == 0);
+    free(got);
+    durlog_cursor_close(c);
+}
+
 TEST_MAIN({
     RUN(cursor_open_commit_reopen_list_delete);
     RUN(cursor_arguments_are_checked);
@@ -597,4 +624,5 @@ TEST_MAIN({
     RUN(commit_survives_power_loss_at_each_call);
     RUN(create_never_overwrites_a_cursor_made_meanwhile);
     RUN(create_killed_at_each_call_leaves_none_or_a_whole_one);
+    RUN(commit_never_writes_through_a_link_planted_after_the_open);
 })

@@ -301,6 +301,39 @@ static void durable_only_reader_of_a_copied_log_sees_every_record(void)
     durlog_reader_close(r);
 }
 
+/* A durable-only reader with no writer around proves what is durable from
+ * the segments, and kept that proof while the segment count, the tail's
+ * name and its size stayed the same. A writer that came, appended at
+ * DURLOG_SYNC and went while the reader did not look (a `durlog append`
+ * run: the tail is allocated ahead, so its size does not move) left
+ * records the reader never returned: `durlog tail -f --durable` showed
+ * nothing more, for good. */
+static void durable_only_reader_sees_records_of_a_writer_that_came_and_went(void)
+{
+    struct scratch s;
+    durlog *log = fx_open(&s, NULL);
+    REQUIRE(log);
+    CHECK_OK(tu_append_payload(log, 0, 0, EXTRA, DURLOG_SYNC, NULL));
+    CHECK_OK(fx_close(log));
+    durlog_reader_options ro = { .durable_only = 1 };
+    durlog_reader *r;
+    durlog_record rec;
+    REQUIRE(durlog_reader_open(s.log, &ro, &r) == 0);
+    CHECK_OK(durlog_reader_next(r, &rec));
+    CHECK_EQ_U64(rec.seq, 0);
+    CHECK_RC(durlog_reader_next(r, &rec), DURLOG_EEND);
+    for (uint64_t i = 1; i <= 3; i++) {
+        log = fx_writer(s.log, NULL);
+        REQUIRE(log);
+        CHECK_OK(tu_append_payload(log, 0, i, EXTRA, DURLOG_SYNC, NULL));
+        CHECK_OK(fx_close(log));
+        CHECK_OK(durlog_reader_wait(r, 2000));
+        CHECK_OK(durlog_reader_next(r, &rec));
+        CHECK_EQ_U64(rec.seq, i);
+    }
+    durlog_reader_close(r);
+}
+
 TEST_MAIN(
     RUN(wait_times_out_when_nothing_arrives);
     RUN(reader_follows_a_writer_in_another_process_across_rolls);
@@ -310,4 +343,5 @@ TEST_MAIN(
     RUN(leaving_after_the_count_was_dropped_leaves_it_at_zero);
     RUN(spinning_reader_sees_an_append);
     RUN(durable_only_reader_of_a_copied_log_sees_every_record);
+    RUN(durable_only_reader_sees_records_of_a_writer_that_came_and_went);
 )

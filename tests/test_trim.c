@@ -1007,6 +1007,123 @@ static void a_writer_picks_up_settings_changed_by_another_process(void)
     check_clean(s.log);
 }
 
+/* durlog.retention planted as a symbolic link (by anyone who may write the
+ * log directory) to a file elsewhere: setting the retention must not write
+ * through it. Through the put path it did: the link's target was replaced
+ * by the settings, with the log's mode and, for root, the log's owner (a
+ * link to /etc/shadow made by the log's owner would have handed it that
+ * file). Reading already refused the link (O_NOFOLLOW). */
+static void retention_is_never_written_through_a_planted_link(void)
+{
+    struct scratch s;
+    durlog *log = fx_open(&s, NULL);
+    REQUIRE(log);
+    char victim[400], file[400];
+    snprintf(victim, sizeof victim, "%s/victim", s.dir);
+    snprintf(file, sizeof file, "%s/durlog.retention", s.log);
+    REQUIRE(file_write(victim, "precious\n", 9) == 0);
+    /* Relative: the scratch directory may be a relative path. */
+    REQUIRE(symlink("../victim", file) == 0);
+    durlog_retention r;
+    memset(&r, 0, sizeof r);
+    r.max_bytes = 1 << 20;
+    CHECK_RC(durlog_set_retention(log, &r), -ELOOP);
+    CHECK(strstr(durlog_errmsg(log), "symbolic link") != NULL);
+    size_t len;
+    unsigned char *got = file_read(victim, &len);
+    CHECK(got && len == 9 && memcmp(got, "precious\n", 9) == 0);
+    free(got);
+    struct stat st;
+    CHECK(lstat(file, &st) == 0 && S_ISLNK(st.st_mode));
+    /* Once the link is gone, the settings are set as usual. */
+    REQUIRE(unlink(file) == 0);
+    CHECK_OK(durlog_set_retention(log, &r));
+    durlog_retention back;
+    CHECK_OK(durlog_get_retention(log, &back));
+    CHECK_EQ_U64(back.max_bytes, r.max_bytes);
+    CHECK_OK(fx_close(log));
+}
+
+/* Makes the settings file `name` in the scratch directory dir (a copy of
+ * what durlog_set_retention wrote on the log `other`). 0 or -1. */
+static int make_settings(const char *dir, const char *name, durlog *other,
+                         const char *other_log, uint64_t max_bytes, uint64_t cursor_cap_bytes)
+{
+    durlog_retention r;
+    memset(&r, 0, sizeof r);
+    r.max_bytes = max_bytes;
+    r.cursor_cap_bytes = cursor_cap_bytes;
+    if (durlog_set_retention(other, &r) != 0)
+        return -1;
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd, "cp '%s/durlog.retention' '%s/%s'", other_log, dir, name);
+    return tu_sh(cmd) == 0 ? 0 : -1;
+}
+
+/* Puts the settings file `name` of dir in place in the log, as cp then mv
+ * do: a new file, so a new inode, but one the file system may have freed
+ * just before (the settings it replaced the time before last). Returns
+ * its inode number (0 on failure). */
+static uint64_t put_settings(const char *dir, const char *name, const char *log)
+{
+    char cmd[1400], file[400];
+    snprintf(cmd, sizeof cmd, "cp '%s/%s' '%s/r.tmp' && mv '%s/r.tmp' '%s/durlog.retention'",
+             dir, name, log, log, log);
+    if (tu_sh(cmd) != 0)
+        return 0;
+    snprintf(file, sizeof file, "%s/durlog.retention", log);
+    struct stat st;
+    return stat(file, &st) == 0 ? (uint64_t)st.st_ino : 0;
+}
+
+/* Settings changed twice between two looks of a writer, the second file
+ * of the same size as the one the writer last read and (as ext4 does)
+ * with that file's inode number, freed by the first change: the writer
+ * took the file's inode, size and device for "unchanged" and kept the old
+ * settings for good (here: keeping 9 MB where the new ones say 16 KiB;
+ * the other way round, removing what the new settings keep). */
+static void a_writer_sees_settings_changed_twice_into_a_reused_inode(void)
+{
+    /* Whether C gets A's inode number is the file system's choice (other
+     * processes take inodes too): tried on a fresh log until it does. */
+    for (int attempt = 0; attempt < 8; attempt++) {
+        struct scratch s, other;
+        durlog_options o = small_segments();
+        durlog *log = fx_open(&s, &o);
+        REQUIRE(log);
+        for (uint64_t i = 0; i < 2000; i++)
+            CHECK_OK(tu_append_payload(log, 0, i, EXTRA, DURLOG_KERNEL, NULL));
+        CHECK_OK(durlog_flush(log, DURLOG_SYNC));
+        size_t n;
+        uint64_t before = segment_bytes(s.log, &n);
+        REQUIRE(n > 10 && before > 4 * SEG_SIZE);
+        /* A: 9000000 and 1 keep everything; B: another; C: 16384 and 100,
+         * as many digits as A's. Made first, so that nothing of ours
+         * takes the inode B's move frees before C is copied. */
+        durlog *other_log = fx_open(&other, &o);
+        REQUIRE(other_log);
+        REQUIRE(make_settings(s.dir, "a", other_log, other.log, 9000000, 1) == 0);
+        REQUIRE(make_settings(s.dir, "b", other_log, other.log, 8000000, 1) == 0);
+        REQUIRE(make_settings(s.dir, "c", other_log, other.log, 4 * SEG_SIZE, 100) == 0);
+        CHECK_OK(fx_close(other_log));
+        uint64_t ino_a = put_settings(s.dir, "a", s.log);
+        REQUIRE(ino_a);
+        /* The writer reads A (it looks about once a second). */
+        usleep(1500 * 1000);
+        REQUIRE(put_settings(s.dir, "b", s.log));
+        uint64_t ino_c = put_settings(s.dir, "c", s.log);
+        REQUIRE(ino_c);
+        if (ino_c == ino_a)
+            CHECK(wait_for_size(s.log, 4 * SEG_SIZE));
+        CHECK_OK(fx_close(log));
+        check_clean(s.log);
+        if (ino_c == ino_a)
+            return;
+    }
+    fprintf(stderr, "  note: this file system never gave the settings a freed inode "
+            "number back: the case is not shown here\n");
+}
+
 TEST_MAIN({
     RUN(trim_removes_whole_sealed_segments_oldest_first);
     RUN(trim_never_removes_the_tail);
@@ -1025,4 +1142,6 @@ TEST_MAIN({
     RUN(a_writer_picks_up_settings_changed_by_another_process);
     RUN(a_writer_keeps_its_settings_when_the_file_is_damaged);
     RUN(cursors_hold_what_they_have_not_consumed);
+    RUN(retention_is_never_written_through_a_planted_link);
+    RUN(a_writer_sees_settings_changed_twice_into_a_reused_inode);
 })
