@@ -1,5 +1,6 @@
 /*
- * bench_seek.c - seeking to a record by number in a big log (issue #18):
+ * bench_seek.c - seeking to a record by number, and by time, in a big log
+ * (issue #18):
  * with the sparse index of sealed segments (src/index.c), and with the walk
  * from each segment's start that seeks did before it (the reader's
  * DURLOG_SEEK_LINEAR switch), in the same run, on the same log, for the same
@@ -16,8 +17,10 @@
  *          (echo 3 > /proc/sys/vm/drop_caches: root only; skipped, saying
  *          why, otherwise) and a fresh reader opened: the seek reads the
  *          segment (and side file) from the disk.
- * Prints median and p99 in microseconds for each. The log is removed at
- * the end.
+ * Then the same by time (durlog_reader_seek_time to a random record's
+ * time, and the read of the record there, checked to be the first of that
+ * time at or before it). Prints median and p99 in microseconds for each.
+ * The log is removed at the end.
  *
  * --index-only skips the linear walks (to profile the indexed seek alone).
  *
@@ -69,6 +72,39 @@ static uint64_t timed_seek(durlog_reader *r, uint64_t seq)
     if (rec.seq != seq || rec.len != REC_SIZE || stamp != seq)
         bench_die("seek to %llu returned record %llu", (unsigned long long)seq,
                   (unsigned long long)rec.seq);
+    return t1 - t0;
+}
+
+/* The time of record seq (untimed: to pick a time to seek to). */
+static uint64_t time_of(durlog_reader *r, uint64_t seq)
+{
+    durlog_record rec;
+    int rc = durlog_reader_seek(r, seq);
+    if (rc == 0)
+        rc = durlog_reader_next(r, &rec);
+    if (rc)
+        bench_die("seek to %llu: %s (%s)", (unsigned long long)seq, durlog_strerror(rc),
+                  durlog_reader_errmsg(r));
+    return rec.time_ns;
+}
+
+/* One seek by time t (the time of record seq) and the read of the record
+ * there, in ns; dies unless it is a record of time t at or before seq
+ * (times never decrease: the first record at or after t has time t). */
+static uint64_t timed_seek_time(durlog_reader *r, uint64_t t, uint64_t seq)
+{
+    durlog_record rec;
+    uint64_t t0 = bench_now_ns();
+    int rc = durlog_reader_seek_time(r, t);
+    if (rc == 0)
+        rc = durlog_reader_next(r, &rec);
+    uint64_t t1 = bench_now_ns();
+    if (rc)
+        bench_die("seek to time %llu: %s (%s)", (unsigned long long)t, durlog_strerror(rc),
+                  durlog_reader_errmsg(r));
+    if (rec.time_ns != t || rec.seq > seq)
+        bench_die("seek to the time of record %llu returned record %llu of another time",
+                  (unsigned long long)seq, (unsigned long long)rec.seq);
     return t1 - t0;
 }
 
@@ -191,12 +227,29 @@ int main(int argc, char **argv)
             ix_ns[i] = timed_seek(r, seq);
         }
     }
-    durlog_reader_close(r);
-    durlog_reader_close(lr);
     printf("\n  %-22s %8s %10s %10s   (microseconds)\n", "seek + next", "median", "p99", "max");
     report("warm, index", ix_ns, (size_t)seeks);
     if (!index_only)
         report("warm, linear walk", lin_ns, (size_t)seeks);
+
+    /* Warm, by time: the same, to a random record's time. */
+    for (int i = 0; i < seeks; i++) {
+        rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+        uint64_t seq = rng % records, t = time_of(r, seq);
+        if (index_only) {
+            ix_ns[i] = timed_seek_time(r, t, seq);
+            lin_ns[i] = 0;
+        } else if (i % 2) {
+            ix_ns[i] = timed_seek_time(r, t, seq);
+            lin_ns[i] = timed_seek_time(lr, t, seq);
+        } else {
+            lin_ns[i] = timed_seek_time(lr, t, seq);
+            ix_ns[i] = timed_seek_time(r, t, seq);
+        }
+    }
+    report("warm, time, index", ix_ns, (size_t)seeks);
+    if (!index_only)
+        report("warm, time, linear", lin_ns, (size_t)seeks);
 
     /* Cold. */
     char why[300];
@@ -215,9 +268,25 @@ int main(int argc, char **argv)
         report("cold, index", ix_ns, (size_t)cold_seeks);
         if (!index_only)
             report("cold, linear walk", lin_ns, (size_t)cold_seeks);
+        for (int i = 0; i < cold_seeks; i++) {
+            rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+            uint64_t seq = rng % records, t = time_of(r, seq);
+            for (int linear = 0; linear < 2 - index_only; linear++) {
+                durlog_reader *cr = open_reader(linear);
+                if (drop_caches(why, sizeof why))
+                    bench_die("%s", why);
+                (linear ? lin_ns : ix_ns)[i] = timed_seek_time(cr, t, seq);
+                durlog_reader_close(cr);
+            }
+        }
+        report("cold, time, index", ix_ns, (size_t)cold_seeks);
+        if (!index_only)
+            report("cold, time, linear", lin_ns, (size_t)cold_seeks);
     } else if (cold_seeks > 0) {
         printf("  cold: skipped (%s)\n", why);
     }
+    durlog_reader_close(r);
+    durlog_reader_close(lr);
     free(ix_ns);
     free(lin_ns);
     return bench_scratch_remove() ? 1 : 0;
