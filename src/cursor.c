@@ -529,9 +529,10 @@ static int cursor_lag(durlog_reader *r, int dirfd, const char *path, const durlo
     if (rc)
         return lastfail(rc, "cannot list the segments of %s: %s", path, durlog_strerror(rc));
     for (size_t i = 0; i < n && segs[i] < seg_first && rc == 0; i++) {
-        uint64_t bytes;
+        uint64_t bytes = 0;
         rc = segment_bytes(dirfd, path, segs[i], &bytes, msg, sizeof msg);
-        before += bytes;
+        if (rc == 0)
+            before += bytes;
     }
     free(segs);
     if (rc)
