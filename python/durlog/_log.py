@@ -1,0 +1,320 @@
+"""Writing: durlog.open() and durlog.Log, with asynchronous appends as
+concurrent.futures.Future and as asyncio futures."""
+import asyncio
+import atexit
+import concurrent.futures
+import enum
+import os
+import threading
+import weakref
+from typing import NamedTuple
+
+from . import _durlog
+from ._errors import make_error
+
+
+class Level(enum.IntEnum):
+    """Where a record is when its append returns (durlog.h durlog_level)."""
+    BUFFERED = 1   #: in this process's memory; lost if it dies
+    KERNEL = 2     #: in the kernel's page cache: survives kill -9, visible at once
+    INTERVAL = 3   #: as KERNEL, made durable within interval_ms by a background sync
+    SYNC = 4       #: on stable storage: survives power loss (group commit)
+
+    def __str__(self):
+        return self.name.lower()
+
+
+class Info(NamedTuple):
+    """Facts about a log (durlog_info)."""
+    first_seq: int      #: first record still in the log
+    next_seq: int       #: the number the next record will get
+    durable_seq: int    #: records below it are known to be on stable storage
+    segments: int
+    bytes: int          #: bytes of records, headers included
+    disk_bytes: int     #: bytes the segment files occupy on disk
+    missing: int        #: records no segment holds (a gap: damage)
+
+
+class Recovery(NamedTuple):
+    """What opening the log found and repaired (durlog_recovery)."""
+    performed: bool
+    bytes_cut: int
+    segments_removed: int
+    segment: str
+    offset: int
+    side_file: str
+
+
+class Retention(NamedTuple):
+    """A log's retention settings (None: no limit)."""
+    max_bytes: object   #: int or None
+    max_age: object     #: seconds (float) or None
+    cursor_cap: object  #: bytes (int) or None
+
+
+def _retention_args(max_bytes, max_age, cursor_cap):
+    def count(name, v):
+        if v is None:
+            return 0
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise TypeError("%s is an int or None, not %s" % (name, type(v).__name__))
+        if v <= 0:
+            raise ValueError("%s must be positive (None: no limit)" % name)
+        return v
+    age = 0
+    if max_age is not None:
+        if isinstance(max_age, bool) or not isinstance(max_age, (int, float)):
+            raise TypeError("max_age is a number of seconds or None")
+        if not max_age > 0:
+            raise ValueError("max_age must be positive (None: no limit)")
+        age = max(1, int(max_age * 1e9))
+    return count("max_bytes", max_bytes), age, count("cursor_cap", cursor_cap)
+
+
+def _retention(t):
+    b, age, cap = t
+    return Retention(b or None, age / 1e9 if age else None, cap or None)
+
+
+_ENGINES = {"auto": 0, "io_uring": 1, "thread": 2}
+_IO_MODES = {"auto": 0, "mmap": 1, "pwrite": 2}
+_open_logs = weakref.WeakSet()
+
+
+def open(path, level="kernel", *, segment_size=None, interval_ms=None, mode=None, create=True,
+         buffer_size=None, engine="auto", io="auto", max_pending=None,
+         allow_foreign_owner=False):
+    """Opens (creating unless create=False) the log in directory `path` for
+    appending, at default durability `level` ('buffered', 'kernel',
+    'interval', 'sync' or a durlog.Level). Returns a Log, a context manager
+    that closes it. Options as durlog.h's durlog_options: segment_size
+    (bytes, default 64 MiB), interval_ms (for 'interval', default 1000),
+    mode (permissions of a new log, default 0o644), buffer_size (of
+    'buffered' records, default 64 KiB), engine ('auto', 'io_uring',
+    'thread'), io ('auto', 'mmap', 'pwrite'), max_pending (asynchronous
+    completions in flight, default 65536)."""
+    return Log(path, level, segment_size=segment_size, interval_ms=interval_ms, mode=mode,
+               create=create, buffer_size=buffer_size, engine=engine, io=io,
+               max_pending=max_pending, allow_foreign_owner=allow_foreign_owner)
+
+
+def _nonneg(name, v):
+    if v is None:
+        return 0
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise TypeError("%s is an int, not %s" % (name, type(v).__name__))
+    if v < 0:
+        raise ValueError("%s must not be negative" % name)
+    return v
+
+
+class Log(_durlog._Log):
+    """A log opened for appending (durlog.open()). Safe to share between
+    threads: their `sync` appends share fdatasyncs (group commit). Close it
+    (or use `with`): close flushes `buffered` records and keeps the
+    `interval` promise. A Log opened before os.fork() cannot be used in the
+    child (its background threads stayed in the parent): open it again
+    there; in the child, close() only forgets it."""
+
+    def __init__(self, path, level="kernel", *, segment_size=None, interval_ms=None, mode=None,
+                 create=True, buffer_size=None, engine="auto", io="auto", max_pending=None,
+                 allow_foreign_owner=False):
+        if engine not in _ENGINES:
+            raise ValueError("engine is 'auto', 'io_uring' or 'thread', not %r" % (engine,))
+        if io not in _IO_MODES:
+            raise ValueError("io is 'auto', 'mmap' or 'pwrite', not %r" % (io,))
+        self.path = os.fsdecode(os.fspath(path)) if not isinstance(path, str) else path
+        super().__init__(path, level, _nonneg("segment_size", segment_size),
+                         _nonneg("interval_ms", interval_ms), _nonneg("mode", mode),
+                         bool(create), _nonneg("buffer_size", buffer_size), _ENGINES[engine],
+                         _IO_MODES[io], _nonneg("max_pending", max_pending),
+                         1 if allow_foreign_owner else 0)
+        self._lock = threading.Lock()
+        self._dispatcher = None
+        self._loops = {}
+        _open_logs.add(self)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        state = "closed" if self.closed else "open"
+        return "<durlog.Log %r %s level=%s>" % (self.path, state, self.level)
+
+    @property
+    def level(self):
+        """The default level of appends that name none."""
+        return Level(self._level)
+
+    @property
+    def recovery(self):
+        """What this Log's open found and repaired (durlog.Recovery)."""
+        r = self._recovery
+        return Recovery(bool(r[0]), *r[1:])
+
+    def info(self):
+        """Facts about the log (durlog.Info)."""
+        return Info(*self._info())
+
+    def trim_retention(self, max_bytes=None, max_age=None, cursor_cap=None):
+        """Trims once what these limits allow (keeping what named cursors
+        have not consumed, up to cursor_cap bytes). Returns the first seq."""
+        return self._trim_retention(*_retention_args(max_bytes, max_age, cursor_cap))
+
+    def set_retention(self, max_bytes=None, max_age=None, cursor_cap=None):
+        """Stores retention settings with the log (durlog.retention), which
+        every writer applies in the background; all None: no limits."""
+        self._set_retention(*_retention_args(max_bytes, max_age, cursor_cap))
+
+    def get_retention(self):
+        """The log's retention settings (durlog.Retention)."""
+        return _retention(self._get_retention())
+
+    def close(self):
+        with self._lock:
+            d, self._dispatcher = self._dispatcher, None
+            loops, self._loops = self._loops, {}
+        if loops and not self.closed:
+            fd = self.event_fd
+            for loop, thread in loops.items():
+                try:
+                    if thread == threading.get_ident():
+                        loop.remove_reader(fd)
+                    else:
+                        loop.call_soon_threadsafe(loop.remove_reader, fd)
+                except Exception:   # a loop closed meanwhile
+                    pass
+        super().close()
+        if d is not None and d is not threading.current_thread():
+            d.join()
+
+    # ---- asynchronous appends -------------------------------------------
+
+    def append_async(self, data, level="sync"):
+        """Appends `data` now (it is in the kernel, visible to readers, when
+        this returns) and returns a concurrent.futures.Future that resolves
+        to its seq once it reached `level` (default 'sync': on stable
+        storage), or to the durlog.Error that stopped it. Completions are
+        delivered by one thread per Log, in batches; durlog_wait-style
+        blocking is future.result()."""
+        fut = concurrent.futures.Future()
+        fut.set_running_or_notify_cancel()
+
+        def done(seq, status):
+            if status == 0:
+                fut.set_result(seq)
+            else:
+                fut.set_exception(make_error(status, _durlog.strerror(status), seq))
+        self._ensure_dispatcher()
+        self._append_async(data, level, done)
+        return fut
+
+    def append_many_async(self, records, level="sync"):
+        """As append_async for a batch (append_many): the Future resolves to
+        the first seq."""
+        fut = concurrent.futures.Future()
+        fut.set_running_or_notify_cancel()
+
+        def done(seq, status):
+            if status == 0:
+                fut.set_result(seq)
+            else:
+                fut.set_exception(make_error(status, _durlog.strerror(status), seq))
+        self._ensure_dispatcher()
+        self._append_async(records, level, done, True)
+        return fut
+
+    def _ensure_dispatcher(self):
+        if self._dispatcher is not None:
+            return
+        with self._lock:
+            if self._dispatcher is None and not self.closed:
+                t = threading.Thread(target=self._dispatch, name="durlog-completions",
+                                     daemon=True)
+                self._dispatcher = t
+                t.start()
+
+    def _dispatch(self):
+        # Waits on the event fd without the GIL, then runs every ready
+        # completion in one GIL hold.
+        ref = weakref.ref(self)
+        del self
+        while True:
+            log = ref()
+            if log is None or log._dispatcher is None or log.closed:
+                return
+            try:
+                if log._wait_event(0.1):
+                    log._poll()
+            except ValueError:      # closed meanwhile
+                return
+            del log
+
+    def append_durable(self, data, level="sync"):
+        """For asyncio: appends `data` now and returns an asyncio future
+        (await it) resolving to its seq once it reached `level` (default
+        'sync'). Completions are driven by the Log's event fd registered
+        with the running loop (loop.add_reader), not by a thread: one
+        coroutine can keep thousands of records in flight:
+
+            futs = [log.append_durable(r) for r in records]
+            seqs = await asyncio.gather(*futs)
+        """
+        loop = asyncio.get_running_loop()
+        if loop not in self._loops:
+            self._add_loop(loop)
+        fut = loop.create_future()
+        thread = self._loops[loop]
+
+        def done(seq, status):
+            if threading.get_ident() == thread:
+                _settle(fut, seq, status)
+            else:   # the dispatcher thread, or close() on another thread
+                loop.call_soon_threadsafe(_settle, fut, seq, status)
+        self._append_async(data, level, done)
+        return fut
+
+    def _add_loop(self, loop):
+        fd = self.event_fd
+        with self._lock:
+            self._loops[loop] = threading.get_ident()
+        ref = weakref.ref(self)
+
+        def ready():
+            log = ref()
+            if log is None or log.closed:
+                loop.remove_reader(fd)
+                return
+            log._poll()
+        loop.add_reader(fd, ready)
+
+
+def _settle(fut, seq, status):
+    if fut.done():
+        return
+    if status == 0:
+        fut.set_result(seq)
+    else:
+        fut.set_exception(make_error(status, _durlog.strerror(status), seq))
+
+
+@atexit.register
+def _close_all():
+    # Buffered records reach the kernel and the interval promise is kept
+    # even when a program ends without closing its logs.
+    for log in list(_open_logs):
+        try:
+            log.close()
+        except Exception:
+            pass
+
+
+def _after_fork():
+    _durlog._forked()
+    _open_logs.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork)
