@@ -92,6 +92,11 @@ class InvalidArgumentError(Error, ValueError):
     ValueError."""
 
 
+class RecordTooLargeError(Error, ValueError):
+    """A record above durlog.MAX_RECORD (64 MiB): EMSGSIZE; both a
+    durlog.Error and a ValueError."""
+
+
 def _subclass(base):
     return type(base.__name__, (Error, base), {
         "__module__": "durlog",
@@ -118,6 +123,8 @@ def make_error(code, message, seq=None):
         cls, err = OWN[code]
     elif code == -_errno.EINVAL:
         cls, err = InvalidArgumentError, _errno.EINVAL
+    elif code == -_errno.EMSGSIZE:
+        cls, err = RecordTooLargeError, _errno.EMSGSIZE
     else:
         err = -code
         builtin = _BUILTIN.get(err)
@@ -134,5 +141,5 @@ def _rebuild(code, message, seq):
 
 
 for _c in (Error, CorruptError, FormatError, FailedError, SeqNotFoundError, DirSyncError,
-           NotDurableError, TrimmedError, InvalidArgumentError):
+           NotDurableError, TrimmedError, InvalidArgumentError, RecordTooLargeError):
     _c.__module__ = "durlog"

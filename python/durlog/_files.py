@@ -43,14 +43,15 @@ def put(path, data, mode=None, progress=None, *, sync=True, size_hint=None):
     _check_progress(progress)
     if isinstance(data, (bytes, bytearray, memoryview, str)):
         return _durlog._put_buffer(path, data, flags, perm, progress)
-    fileno = getattr(data, "fileno", None)
-    if fileno is not None and hasattr(data, "read"):
+    if hasattr(data, "read"):
         fd = _plain_fd(data)
         if fd is not None:
             start = os.lseek(fd, 0, os.SEEK_CUR)
             hint = size_hint or 0
             _durlog._put_fd(path, fd, flags, perm, hint, progress)
-            return os.lseek(fd, 0, os.SEEK_CUR) - start
+            end = os.lseek(fd, 0, os.SEEK_CUR)
+            data.seek(end)  # the file object's position agrees with its descriptor's
+            return end - start
     if hasattr(data, "read"):
         chunks = iter(lambda: data.read(_CHUNK), b"")
     else:
@@ -73,29 +74,18 @@ def put(path, data, mode=None, progress=None, *, sync=True, size_hint=None):
 
 
 def _plain_fd(f):
-    """The descriptor of a file object whose reads durlog may take over
-    (nothing buffered ahead in Python, a regular file or a pipe), or None."""
+    """The descriptor of a binary file object on a regular file, positioned
+    where the caller's next read() would start (Python's buffer may have
+    read ahead), for durlog to copy from inside the kernel; None for
+    anything else (pipes, sockets, wrappers), which put() reads in chunks."""
+    if not isinstance(f, (io.BufferedReader, io.FileIO, io.BufferedRandom)):
+        return None
     try:
         fd = f.fileno()
-    except (OSError, ValueError, io.UnsupportedOperation):
-        return None
-    try:
-        st = os.fstat(fd)
-    except OSError:
-        return None
-    if not (stat.S_ISREG(st.st_mode) or stat.S_ISFIFO(st.st_mode)):
-        return None
-    if isinstance(f, io.BufferedReader):
-        # Python may have read ahead of what it returned: durlog must start
-        # where the caller's next read() would.
-        try:
-            if stat.S_ISREG(st.st_mode):
-                os.lseek(fd, f.tell(), os.SEEK_SET)
-            elif f.peek(1) and len(f.raw.read(0) or b"") == 0 and f.peek(1):
-                return None
-        except (OSError, ValueError):
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
             return None
-    elif not isinstance(f, (io.FileIO,)):
+        os.lseek(fd, f.tell(), os.SEEK_SET)
+    except (OSError, ValueError, io.UnsupportedOperation):
         return None
     return fd
 

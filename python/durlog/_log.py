@@ -131,7 +131,7 @@ class Log(_durlog._Log):
                          1 if allow_foreign_owner else 0)
         self._lock = threading.Lock()
         self._dispatcher = None
-        self._loops = {}
+        self._loops = weakref.WeakKeyDictionary()
         _open_logs.add(self)
 
     def __enter__(self):
@@ -176,7 +176,7 @@ class Log(_durlog._Log):
     def close(self):
         with self._lock:
             d, self._dispatcher = self._dispatcher, None
-            loops, self._loops = self._loops, {}
+            loops, self._loops = dict(self._loops), weakref.WeakKeyDictionary()
         if loops and not self.closed:
             fd = self.event_fd
             for loop, thread in loops.items():

@@ -133,8 +133,14 @@ int pd_data_get(PyObject *obj, pd_data *d)
         return d->buf ? 0 : -1;
     }
     if (PyObject_CheckBuffer(obj)) {
-        if (PyObject_GetBuffer(obj, &d->view, PyBUF_C_CONTIGUOUS) < 0)
+        if (PyObject_GetBuffer(obj, &d->view, PyBUF_C_CONTIGUOUS) < 0) {
+            if (PyErr_ExceptionMatches(PyExc_BufferError)) {
+                PyErr_Clear();
+                PyErr_SetString(PyExc_ValueError, "a record must be one contiguous buffer "
+                                "(pass bytes(view) for a strided memoryview)");
+            }
             return -1;
+        }
         d->have_view = 1;
         d->buf = d->view.buf;
         d->len = d->view.len;
@@ -192,8 +198,8 @@ static PyObject *m_forked(PyObject *self, PyObject *unused)
 static PyObject *m_strerror(PyObject *self, PyObject *arg)
 {
     (void)self;
-    int code = PyLong_AsLong(arg) == -1 && PyErr_Occurred() ? 0 : (int)PyLong_AsLong(arg);
-    if (PyErr_Occurred())
+    int code;
+    if (!PyArg_Parse(arg, "i", &code))
         return NULL;
     return PyUnicode_FromString(durlog_strerror(code));
 }
