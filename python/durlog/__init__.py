@@ -19,9 +19,10 @@ help(durlog.put), help(durlog.check).
 """
 from . import _durlog
 from ._errors import (BlockingIOError, CorruptError, DirSyncError, Error, FailedError,
-                      FileExistsError, FileNotFoundError, FormatError, InterruptedError, InvalidArgumentError,
-                      IsADirectoryError, NotADirectoryError, NotDurableError, PermissionError, RecordTooLargeError,
-                      SeqNotFoundError, TimeoutError, TrimmedError, make_error)
+                      FileExistsError, FileNotFoundError, FormatError, InterruptedError,
+                      InvalidArgumentError, IsADirectoryError, NotADirectoryError,
+                      NotDurableError, PermissionError, RecordTooLargeError, SeqNotFoundError,
+                      TimeoutError, TrimmedError, make_error)
 from ._files import AtomicFile, CheckReport, atomic_open, check, put
 from ._log import Info, Level, Log, Recovery, Retention, open
 from ._reader import (Cursor, CursorInfo, Follow, Reader, _time_of, cursor, cursors,
@@ -42,7 +43,8 @@ __all__ = [
     "cursor", "cursors", "delete_cursor", "Cursor", "CursorInfo",
     "put", "atomic_open", "AtomicFile", "check", "CheckReport",
     "Error", "CorruptError", "FormatError", "FailedError", "SeqNotFoundError",
-    "DirSyncError", "NotDurableError", "TrimmedError", "InvalidArgumentError", "RecordTooLargeError",
+    "DirSyncError", "NotDurableError", "TrimmedError", "InvalidArgumentError",
+    "RecordTooLargeError",
     "FileNotFoundError", "FileExistsError", "PermissionError", "IsADirectoryError",
     "NotADirectoryError", "InterruptedError", "TimeoutError", "BlockingIOError",
     "MAX_RECORD", "SEQ_PENDING", "strerror", "fs_type",
