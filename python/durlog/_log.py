@@ -132,6 +132,7 @@ class Log(_durlog._Log):
         self._lock = threading.Lock()
         self._dispatcher = None
         self._loops = weakref.WeakKeyDictionary()
+        self._loop = self._loop_thread = None
         _open_logs.add(self)
 
     def __enter__(self):
@@ -177,6 +178,7 @@ class Log(_durlog._Log):
         with self._lock:
             d, self._dispatcher = self._dispatcher, None
             loops, self._loops = dict(self._loops), weakref.WeakKeyDictionary()
+            self._loop = None
         if loops and not self.closed:
             fd = self.event_fd
             for loop, thread in loops.items():
@@ -198,18 +200,12 @@ class Log(_durlog._Log):
         this returns) and returns a concurrent.futures.Future that resolves
         to its seq once it reached `level` (default 'sync': on stable
         storage), or to the durlog.Error that stopped it. Completions are
-        delivered by one thread per Log, in batches; durlog_wait-style
-        blocking is future.result()."""
+        delivered by one thread per Log, in batches."""
         fut = concurrent.futures.Future()
         fut.set_running_or_notify_cancel()
-
-        def done(seq, status):
-            if status == 0:
-                fut.set_result(seq)
-            else:
-                fut.set_exception(make_error(status, _durlog.strerror(status), seq))
-        self._ensure_dispatcher()
-        self._append_async(data, level, done)
+        if self._dispatcher is None:
+            self._ensure_dispatcher()
+        self._append_async(data, level, fut)
         return fut
 
     def append_many_async(self, records, level="sync"):
@@ -217,19 +213,12 @@ class Log(_durlog._Log):
         the first seq."""
         fut = concurrent.futures.Future()
         fut.set_running_or_notify_cancel()
-
-        def done(seq, status):
-            if status == 0:
-                fut.set_result(seq)
-            else:
-                fut.set_exception(make_error(status, _durlog.strerror(status), seq))
-        self._ensure_dispatcher()
-        self._append_async(records, level, done, True)
+        if self._dispatcher is None:
+            self._ensure_dispatcher()
+        self._append_async(records, level, fut, True)
         return fut
 
     def _ensure_dispatcher(self):
-        if self._dispatcher is not None:
-            return
         with self._lock:
             if self._dispatcher is None and not self.closed:
                 t = threading.Thread(target=self._dispatch, name="durlog-completions",
@@ -263,42 +252,63 @@ class Log(_durlog._Log):
             futs = [log.append_durable(r) for r in records]
             seqs = await asyncio.gather(*futs)
         """
-        loop = asyncio.get_running_loop()
-        if loop not in self._loops:
-            self._add_loop(loop)
+        loop = _get_running_loop()
+        if loop is not self._loop:
+            self._use_loop(loop)
         fut = loop.create_future()
-        thread = self._loops[loop]
-
-        def done(seq, status):
-            if threading.get_ident() == thread:
-                _settle(fut, seq, status)
-            else:   # the dispatcher thread, or close() on another thread
-                loop.call_soon_threadsafe(_settle, fut, seq, status)
-        self._append_async(data, level, done)
+        self._append_async(data, level, fut, False, loop, self._loop_thread)
         return fut
 
-    def _add_loop(self, loop):
-        fd = self.event_fd
-        with self._lock:
-            self._loops[loop] = threading.get_ident()
-        ref = weakref.ref(self)
+    def append_many_durable(self, records, level="sync"):
+        """As append_durable for a batch: the future resolves to the first
+        seq of the batch."""
+        loop = _get_running_loop()
+        if loop is not self._loop:
+            self._use_loop(loop)
+        fut = loop.create_future()
+        self._append_async(records, level, fut, True, loop, self._loop_thread)
+        return fut
 
-        def ready():
-            log = ref()
-            if log is None or log.closed:
-                loop.remove_reader(fd)
-                return
-            log._poll()
-        loop.add_reader(fd, ready)
+    def _use_loop(self, loop):
+        if loop is None:
+            raise RuntimeError("append_durable() needs a running asyncio loop (use "
+                               "append_async() from threads)")
+        if loop not in self._loops:
+            fd = self.event_fd
+            ref = weakref.ref(self)
+
+            def ready():
+                log = ref()
+                if log is None or log.closed:
+                    loop.remove_reader(fd)
+                    return
+                log._poll()
+            loop.add_reader(fd, ready)
+            with self._lock:
+                self._loops[loop] = threading.get_ident()
+        self._loop, self._loop_thread = loop, self._loops[loop]
 
 
-def _settle(fut, seq, status):
+def _settle(fut, seq, status, loop):
+    # The rare paths of a completion (durlog's C core settles the common
+    # one itself): a failure, or an asyncio future completed on a thread
+    # other than its loop's.
+    if loop is not None and _get_running_loop() is not loop:
+        try:
+            loop.call_soon_threadsafe(_settle, fut, seq, status, loop)
+        except RuntimeError:    # the loop is closed: nobody can await it
+            pass
+        return
     if fut.done():
         return
     if status == 0:
         fut.set_result(seq)
     else:
         fut.set_exception(make_error(status, _durlog.strerror(status), seq))
+
+
+_durlog._Log._set_settle(_settle)
+_get_running_loop = asyncio._get_running_loop
 
 
 @atexit.register

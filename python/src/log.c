@@ -126,18 +126,54 @@ static int log_init(LogObject *self, PyObject *args, PyObject *kw)
     return 0;
 }
 
+/* What an asynchronous append's completion settles: a future, and for an
+ * asyncio one the loop and its thread (an asyncio future may be settled
+ * only on its loop's thread: from any other, the settling goes through
+ * loop.call_soon_threadsafe). One small allocation per append, no Python
+ * closure: completions are on the hot path of append_durable. */
+typedef struct {
+    PyObject *future;
+    PyObject *loop;         /* NULL: a concurrent.futures.Future */
+    unsigned long thread;   /* the loop's thread */
+} completion_ctx;
+
+static PyObject *str_set_result;
+
+/* Settles a future on a failure, or from a thread that is not its loop's:
+ * durlog._log._settle(future, seq, status, loop) does it in Python (rare
+ * paths). */
+static PyObject *settle_fn;
+
 /* Callbacks run inside durlog_poll (with the GIL) or durlog_close
  * (without): PyGILState_Ensure serves both. */
-static void completion(void *ctx, uint64_t seq, int status)
+static void completion(void *arg, uint64_t seq, int status)
 {
     PyGILState_STATE g = PyGILState_Ensure();
-    PyObject *done = ctx;
-    PyObject *r = PyObject_CallFunction(done, "Ki", (unsigned long long)seq, status);
+    completion_ctx *c = arg;
+    PyObject *r = NULL;
+    if (status == 0 && (!c->loop || c->thread == PyThread_get_thread_ident())) {
+        PyObject *s = PyLong_FromUnsignedLongLong(seq);
+        if (s) {
+            r = PyObject_CallMethodObjArgs(c->future, str_set_result, s, NULL);
+            Py_DECREF(s);
+        }
+        if (!r && PyErr_Occurred()) {
+            /* Cancelled meanwhile (InvalidStateError): nobody waits. */
+            PyErr_Clear();
+            r = Py_None;
+            Py_INCREF(r);
+        }
+    } else if (settle_fn) {
+        r = PyObject_CallFunction(settle_fn, "OKiO", c->future, (unsigned long long)seq, status,
+                                  c->loop ? c->loop : Py_None);
+    }
     if (r)
         Py_DECREF(r);
     else
-        PyErr_WriteUnraisable(done);
-    Py_DECREF(done);
+        PyErr_WriteUnraisable(c->future);
+    Py_DECREF(c->future);
+    Py_XDECREF(c->loop);
+    PyMem_RawFree(c);
     PyGILState_Release(g);
 }
 
@@ -485,13 +521,20 @@ static int poll_ready(LogObject *self, int timeout_ms)
     return rc;
 }
 
-/* _append_async(data, level, done, many=False) -> first seq: done(seq,
- * status) is called once the record (or batch) reached the level. */
-static PyObject *log_append_async(LogObject *self, PyObject *args)
+/* _append_async(data, level, future, many=False, loop=None, thread=0) ->
+ * first seq: the future is settled with the seq once the record (or batch)
+ * reached the level, or with the error that stopped it. */
+static PyObject *log_append_async(LogObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    PyObject *data_obj, *level_obj, *done;
-    int many = 0;
-    if (!PyArg_ParseTuple(args, "OOO|p", &data_obj, &level_obj, &done, &many))
+    if (nargs < 3 || nargs > 6) {
+        PyErr_SetString(PyExc_TypeError, "_append_async(data, level, future, many, loop, thread)");
+        return NULL;
+    }
+    PyObject *data_obj = args[0], *level_obj = args[1], *future = args[2];
+    int many = nargs > 3 ? PyObject_IsTrue(args[3]) : 0;
+    PyObject *loop = nargs > 4 && args[4] != Py_None ? args[4] : NULL;
+    unsigned long thread = nargs > 5 ? PyLong_AsUnsignedLong(args[5]) : 0;
+    if (many < 0 || (thread == (unsigned long)-1 && PyErr_Occurred()))
         return NULL;
     durlog_level level;
     if (level_arg(self, level_obj, &level) < 0 || !usable(self))
@@ -507,20 +550,28 @@ static PyObject *log_append_async(LogObject *self, PyObject *args)
     Py_ssize_t n = 1;
     if (many ? batch_get(data_obj, &seq_list, &iov, &data, &n) : pd_data_get(data_obj, &one))
         return NULL;
+    completion_ctx *c = PyMem_RawMalloc(sizeof *c);
+    if (!c) {
+        if (many)
+            batch_free(seq_list, iov, data, n);
+        else
+            pd_data_release(&one);
+        return PyErr_NoMemory();
+    }
+    c->future = future;
+    c->loop = loop;
+    c->thread = thread;
+    Py_INCREF(future);
+    Py_XINCREF(loop);
     uint64_t seq = 0;
     int rc;
     int64_t give_up = pd_now_ms() + 60000;
     for (;;) {
-        Py_INCREF(done);
         if (many)
-            rc = durlog_append_batch_async(self->log, iov, (size_t)n, level, completion, done,
-                                           &seq);
+            rc = durlog_append_batch_async(self->log, iov, (size_t)n, level, completion, c, &seq);
         else
-            rc = durlog_append_async(self->log, one.buf, (size_t)one.len, level, completion, done,
+            rc = durlog_append_async(self->log, one.buf, (size_t)one.len, level, completion, c,
                                      &seq);
-        if (rc == 0)
-            break;
-        Py_DECREF(done);
         if (rc != -EAGAIN || pd_now_ms() > give_up)
             break;
         /* The completion queue is full: deliver some, then try again. */
@@ -538,11 +589,26 @@ static PyObject *log_append_async(LogObject *self, PyObject *args)
         batch_free(seq_list, iov, data, n);
     else
         pd_data_release(&one);
+    if (rc != 0) { /* nothing appended: the callback will not run */
+        Py_DECREF(c->future);
+        Py_XDECREF(c->loop);
+        PyMem_RawFree(c);
+    }
     if (rc == 1)
         return self->closing && !PyErr_Occurred() ? closed_error() : NULL;
     if (rc < 0)
         return log_error(self, rc);
     return PyLong_FromUnsignedLongLong(seq);
+}
+
+/* _set_settle(fn): the Python function that settles futures on the rare
+ * paths (errors, another thread). */
+static PyObject *log_set_settle(PyObject *cls, PyObject *fn)
+{
+    (void)cls;
+    Py_INCREF(fn);
+    Py_XSETREF(settle_fn, fn);
+    Py_RETURN_NONE;
 }
 
 static PyObject *log_poll(LogObject *self, PyObject *unused)
@@ -765,7 +831,8 @@ static PyMethodDef log_methods[] = {
      "published (TimeoutError). Ctrl-C interrupts it."},
     {"interrupt", (PyCFunction)log_interrupt, METH_NOARGS,
      "interrupt()\n\nMakes waits blocked on this Log raise InterruptedError now."},
-    {"_append_async", (PyCFunction)log_append_async, METH_VARARGS, "Internal."},
+    {"_append_async", (PyCFunction)(void (*)(void))log_append_async, METH_FASTCALL, "Internal."},
+    {"_set_settle", (PyCFunction)log_set_settle, METH_O | METH_STATIC, "Internal."},
     {"_poll", (PyCFunction)log_poll, METH_NOARGS, "Internal: run the ready completions."},
     {"_wait_event", (PyCFunction)log_wait_event, METH_O, "Internal."},
     {"_info", (PyCFunction)log_info, METH_NOARGS, "Internal."},
@@ -811,6 +878,9 @@ static PyTypeObject log_type = {
 
 int pd_log_init(PyObject *module)
 {
+    str_set_result = PyUnicode_InternFromString("set_result");
+    if (!str_set_result)
+        return -1;
     if (PyType_Ready(&log_type) < 0)
         return -1;
     Py_INCREF(&log_type);
