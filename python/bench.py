@@ -479,9 +479,10 @@ def main():
                 result = result or ("met" if ok else "MISSED")
                 missed += not ok
             shown = ("  vs " + name) if name in baselines else name
-            print("%-40s %15s %8s %26s  %s" % (
+            print(("%-40s %15s %8s %26s  %s" % (
                 shown, fmt_rate(rate, unit), "%.2fx" % ratio if ratio is not None else "",
-                target_text(t_rate, t_ratio, baseline) if (t_rate or t_ratio) else "", result))
+                target_text(t_rate, t_ratio, baseline) if (t_rate or t_ratio) else "",
+                result)).rstrip())
         print("(ratio: the row's median over the median of the 'vs' row below it)")
         print()
         print("rates: medians of %d round(s), each round running every row once in turn; "
