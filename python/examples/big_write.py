@@ -17,8 +17,8 @@ Ctrl-C cancels it too, leaving the old file as it was.
 
 Then the file's size is checked, and its first and last MiB are read back
 (--md5 reads it all and, for 4 GiB, compares with the md5 the article
-printed: 6a628b7c7be4251d724217b78b52ef6c). The file is removed at the end
-unless --keep.
+printed: 6a628b7c7be4251d724217b78b52ef6c). The file written is removed at
+the end unless --keep (an interrupted or failed put leaves PATH as it was).
 
 Usage: python3 big_write.py [--size SIZE] [--from-file] [--keep] [--md5] [PATH]
 SIZE: bytes, or with a suffix K, M, G (powers of 1024), multiple of 4;
@@ -144,6 +144,7 @@ def main():
     tty = sys.stdout.isatty()
     src = a.path + ".src"
     bar = Bar(a.size, tty)
+    wrote = False           # the put replaced a.path: ours to remove
     try:
         if a.from_file:
             with open(src, "wb") as f:
@@ -157,10 +158,7 @@ def main():
         t0 = time.monotonic()
         try:
             n = durlog.put(a.path, source, progress=bar, size_hint=a.size)
-        except KeyboardInterrupt:
-            bar.end()
-            print("interrupted: %s is as it was" % a.path, file=sys.stderr)
-            return 130
+            wrote = True
         finally:
             if a.from_file:
                 source.close()
@@ -178,10 +176,14 @@ def main():
     except durlog.Error as e:
         print("FAILED: %s" % e, file=sys.stderr)
         return 1
+    except KeyboardInterrupt:       # Ctrl-C cancels the put: the old file stays
+        bar.end()
+        print("interrupted: %s is as it was" % a.path, file=sys.stderr)
+        return 130
     finally:
         if os.path.exists(src):
             os.unlink(src)
-        if not a.keep and os.path.exists(a.path):
+        if wrote and not a.keep and os.path.exists(a.path):
             os.unlink(a.path)
 
 
