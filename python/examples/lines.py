@@ -5,7 +5,8 @@ The article writes 100,000 strings to a file plainly (f.write), with
 flush() so that another process sees them, with flush()+os.fsync() after
 every one ("thousands of times slower"), and 500 strings joined per write
 ("about twice as fast", but a crash loses what the process still holds).
-This script times those and durlog's levels on the same disk, each writing 100-byte lines (99 bytes and a newline):
+This script times those and durlog's levels on the same disk, each row
+writing 100-byte lines (99 bytes and a newline):
 
   f.write per line              Python's buffered file, closed at the end
   f.write+flush per line        each line handed to the kernel (survives the
