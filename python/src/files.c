@@ -134,6 +134,10 @@ typedef struct {
     progress_ctx progress;
     unsigned long long written;
     int busy;
+    /* The put keeps the options' errbuf for its later failures (a write's,
+     * the commit's): it must live as long as the stream, not on the stack
+     * of the call that began it. */
+    char errbuf[512];
 } PutObject;
 
 static int putstream_init(PutObject *self, PyObject *args, PyObject *kw)
@@ -154,9 +158,8 @@ static int putstream_init(PutObject *self, PyObject *args, PyObject *kw)
         return -1;
     Py_INCREF(progress);
     Py_XSETREF(self->progress.fn, progress);
-    char errbuf[512];
     durlog_put_options o;
-    put_options(&o, flags, mode, size_hint, &self->progress, errbuf, sizeof errbuf);
+    put_options(&o, flags, mode, size_hint, &self->progress, self->errbuf, sizeof self->errbuf);
     int rc;
     Py_BEGIN_ALLOW_THREADS
     rc = durlog_put_begin(PyBytes_AS_STRING(path), &o, &self->p);
@@ -164,7 +167,7 @@ static int putstream_init(PutObject *self, PyObject *args, PyObject *kw)
     Py_DECREF(path);
     if (rc < 0) {
         self->p = NULL;
-        put_error(rc, errbuf);
+        put_error(rc, self->errbuf);
         return -1;
     }
     return 0;
@@ -204,7 +207,7 @@ static PyObject *putstream_write(PutObject *self, PyObject *arg)
     Py_ssize_t n = d.len;
     pd_data_release(&d);
     if (rc < 0)
-        return put_error(rc, durlog_last_errmsg());
+        return put_error(rc, self->errbuf[0] ? self->errbuf : durlog_last_errmsg());
     self->written += (unsigned long long)n;
     return PyLong_FromSsize_t(n);
 }
@@ -221,7 +224,7 @@ static PyObject *putstream_commit(PutObject *self, PyObject *unused)
     Py_BEGIN_ALLOW_THREADS
     rc = durlog_put_commit(p);
     if (rc < 0)
-        snprintf(msg, sizeof msg, "%s", durlog_last_errmsg());
+        snprintf(msg, sizeof msg, "%s", self->errbuf[0] ? self->errbuf : durlog_last_errmsg());
     Py_END_ALLOW_THREADS
     if (rc < 0)
         return put_error(rc, msg);
