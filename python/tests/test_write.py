@@ -281,3 +281,11 @@ def test_strerror_and_fs_type(logdir):
     assert isinstance(fs, str) and fs
     assert io in ("mmap", "pwrite")
     assert isinstance(durlog.__version__, str) and durlog.__version__
+
+
+def test_event_fd_and_constants(log):
+    fd = log.event_fd
+    assert isinstance(fd, int) and fd >= 0
+    os.fstat(fd)                      # a live descriptor
+    assert durlog.SEQ_PENDING == 2 ** 64 - 1
+    assert durlog.MAX_RECORD == 64 << 20
