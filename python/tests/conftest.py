@@ -24,3 +24,15 @@ def log(logdir):
 
 def pytest_report_header(config):
     return "durlog %s from %s" % (durlog.__version__, os.path.dirname(durlog.__file__))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Removes this run's temporary directory when every test passed (kept
+    for a look when one failed; pytest keeps the last three runs)."""
+    if exitstatus != 0 or hasattr(session.config, "workerinput"):
+        return
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    base = getattr(factory, "_basetemp", None) if factory else None
+    if base is not None and os.path.isdir(base):
+        import shutil
+        shutil.rmtree(base, ignore_errors=True)
