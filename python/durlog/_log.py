@@ -253,7 +253,7 @@ class Log(_durlog._Log):
             seqs = await asyncio.gather(*futs)
         """
         loop = _get_running_loop()
-        if loop is not self._loop:
+        if loop is not self._loop or loop is None:
             self._use_loop(loop)
         fut = loop.create_future()
         self._append_async(data, level, fut, False, loop, self._loop_thread)
@@ -263,7 +263,7 @@ class Log(_durlog._Log):
         """As append_durable for a batch: the future resolves to the first
         seq of the batch."""
         loop = _get_running_loop()
-        if loop is not self._loop:
+        if loop is not self._loop or loop is None:
             self._use_loop(loop)
         fut = loop.create_future()
         self._append_async(records, level, fut, True, loop, self._loop_thread)

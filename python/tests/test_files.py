@@ -84,8 +84,6 @@ def test_put_from_a_buffered_pipe(target):
     assert target.read_bytes() == b"through a pipe"
 
 
-@pytest.mark.xfail(strict=True, raises=OSError,
-                   reason="bug: put() of an unbuffered pipe (FileIO) calls os.lseek on it: ESPIPE")
 def test_put_from_an_unbuffered_pipe(target):
     r, w = os.pipe()
     os.write(w, b"through a pipe")

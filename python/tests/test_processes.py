@@ -332,8 +332,6 @@ def test_keyboard_interrupt_stops_a_blocking_call(logdir, tmp_path, what):
     _interrupt(INTERRUPTED[what], logdir, tmp_path)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: put() of an unbuffered pipe (FileIO) calls "
-                   "os.lseek on it and fails with ESPIPE before blocking")
 def test_keyboard_interrupt_stops_put_of_an_unbuffered_pipe(logdir, tmp_path):
     _interrupt(r"""
 rfd, wfd = os.pipe()
