@@ -21,7 +21,8 @@ from . import _durlog
 from ._errors import (BlockingIOError, CorruptError, DirSyncError, Error, FailedError,
                       FileExistsError, FileNotFoundError, FormatError, InterruptedError,
                       InvalidArgumentError, IsADirectoryError, NotADirectoryError,
-                      NotDurableError, PermissionError, RecordTooLargeError, SeqNotFoundError,
+                      NotDurableError, NotFoundError, PermissionError, RecordTooLargeError,
+                      SeqNotFoundError,
                       TimeoutError, TrimmedError, make_error)
 from ._files import AtomicFile, CheckReport, atomic_open, check, put
 from ._log import Info, Level, Log, Recovery, Retention, open
@@ -42,7 +43,7 @@ __all__ = [
     "reader", "Reader", "Record", "Follow",
     "cursor", "cursors", "delete_cursor", "Cursor", "CursorInfo",
     "put", "atomic_open", "AtomicFile", "check", "CheckReport",
-    "Error", "CorruptError", "FormatError", "FailedError", "SeqNotFoundError",
+    "Error", "CorruptError", "FormatError", "FailedError", "NotFoundError", "SeqNotFoundError",
     "DirSyncError", "NotDurableError", "TrimmedError", "InvalidArgumentError",
     "RecordTooLargeError",
     "FileNotFoundError", "FileExistsError", "PermissionError", "IsADirectoryError",

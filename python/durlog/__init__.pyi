@@ -32,7 +32,8 @@ class Error(OSError):
 class CorruptError(Error): ...        # DURLOG_ECORRUPT
 class FormatError(Error): ...         # DURLOG_EFORMAT
 class FailedError(Error): ...         # DURLOG_EFAILED
-class SeqNotFoundError(Error): ...    # DURLOG_ENOTFOUND
+class NotFoundError(Error, LookupError): ...  # DURLOG_ENOTFOUND: a seq past the end, no such cursor
+SeqNotFoundError = NotFoundError
 class DirSyncError(Error): ...        # DURLOG_EDIRSYNC
 class NotDurableError(Error):         # DURLOG_ENOTDURABLE: appended, not durable
     seq: Optional[int]

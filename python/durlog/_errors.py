@@ -35,9 +35,13 @@ class FailedError(Error):
     open it again. A failed fsync is never retried silently."""
 
 
-class SeqNotFoundError(Error):
-    """That sequence number is not in the log: past its end
-    (DURLOG_ENOTFOUND)."""
+class NotFoundError(Error, LookupError):
+    """What was asked for is not there (DURLOG_ENOTFOUND): a sequence number
+    past the log's end, a named cursor that does not exist. Also a
+    LookupError."""
+
+
+SeqNotFoundError = NotFoundError
 
 
 class DirSyncError(Error):
@@ -65,7 +69,7 @@ OWN = {
     -1001: (CorruptError, _errno.EBADMSG),
     -1003: (FormatError, _errno.EINVAL),
     -1004: (FailedError, _errno.EIO),
-    -1009: (SeqNotFoundError, _errno.ERANGE),
+    -1009: (NotFoundError, _errno.ENOENT),
     -1010: (DirSyncError, _errno.EIO),
     -1011: (NotDurableError, _errno.EIO),
     -1012: (TrimmedError, _errno.ERANGE),
@@ -140,6 +144,6 @@ def _rebuild(code, message, seq):
     return make_error(code, message, seq)
 
 
-for _c in (Error, CorruptError, FormatError, FailedError, SeqNotFoundError, DirSyncError,
+for _c in (Error, CorruptError, FormatError, FailedError, NotFoundError, DirSyncError,
            NotDurableError, TrimmedError, InvalidArgumentError, RecordTooLargeError):
     _c.__module__ = "durlog"

@@ -22,6 +22,16 @@ def _flags(mode, sync):
     return flags, mode or 0
 
 
+def _size_hint(size_hint):
+    if size_hint is None:
+        return 0
+    if isinstance(size_hint, bool) or not isinstance(size_hint, int):
+        raise TypeError("size_hint is an int (bytes) or None")
+    if not 0 <= size_hint < 2**63:
+        raise ValueError("size_hint is a number of bytes, 0 or more")
+    return size_hint
+
+
 def _check_progress(progress):
     if progress is not None and not callable(progress):
         raise TypeError("progress is a callable(done, total) or None")
@@ -47,7 +57,7 @@ def put(path, data, mode=None, progress=None, *, sync=True, size_hint=None):
         fd = _plain_fd(data)
         if fd is not None:
             start = os.lseek(fd, 0, os.SEEK_CUR)
-            hint = size_hint or 0
+            hint = _size_hint(size_hint)
             _durlog._put_fd(path, fd, flags, perm, hint, progress)
             end = os.lseek(fd, 0, os.SEEK_CUR)
             data.seek(end)  # the file object's position agrees with its descriptor's
@@ -60,7 +70,7 @@ def put(path, data, mode=None, progress=None, *, sync=True, size_hint=None):
         except TypeError:
             raise TypeError("put() takes bytes, str, a binary file object or an iterable of "
                             "bytes, not %s" % type(data).__name__) from None
-    s = _durlog._PutStream(path, flags, perm, size_hint or 0, progress)
+    s = _durlog._PutStream(path, flags, perm, _size_hint(size_hint), progress)
     try:
         for chunk in chunks:
             if isinstance(chunk, str) and hasattr(data, "read"):
@@ -101,7 +111,7 @@ class AtomicFile(io.RawIOBase):
         flags, m = _flags(perm, sync)
         _check_progress(progress)
         self.name = path if isinstance(path, str) else os.fsdecode(os.fspath(path))
-        self._s = _durlog._PutStream(path, flags, m, size_hint or 0, progress)
+        self._s = _durlog._PutStream(path, flags, m, _size_hint(size_hint), progress)
 
     def writable(self):
         return True

@@ -98,13 +98,14 @@ def open(path, level="kernel", *, segment_size=None, interval_ms=None, mode=None
                max_pending=max_pending, allow_foreign_owner=allow_foreign_owner)
 
 
-def _nonneg(name, v):
+def _nonneg(name, v, top=2**64 - 1):
     if v is None:
         return 0
     if isinstance(v, bool) or not isinstance(v, int):
         raise TypeError("%s is an int, not %s" % (name, type(v).__name__))
-    if v < 0:
-        raise ValueError("%s must not be negative" % name)
+    if not 0 <= v <= top:
+        raise ValueError("%s must be between 0 and %#o" % (name, top) if name == "mode" else
+                         "%s must be between 0 and %d" % (name, top))
     return v
 
 
@@ -125,9 +126,10 @@ class Log(_durlog._Log):
             raise ValueError("io is 'auto', 'mmap' or 'pwrite', not %r" % (io,))
         self.path = os.fsdecode(os.fspath(path)) if not isinstance(path, str) else path
         super().__init__(path, level, _nonneg("segment_size", segment_size),
-                         _nonneg("interval_ms", interval_ms), _nonneg("mode", mode),
-                         bool(create), _nonneg("buffer_size", buffer_size), _ENGINES[engine],
-                         _IO_MODES[io], _nonneg("max_pending", max_pending),
+                         _nonneg("interval_ms", interval_ms, 2**32 - 1),
+                         _nonneg("mode", mode, 0o7777),
+                         bool(create), _nonneg("buffer_size", buffer_size, 2**63 - 1), _ENGINES[engine],
+                         _IO_MODES[io], _nonneg("max_pending", max_pending, 2**63 - 1),
                          1 if allow_foreign_owner else 0)
         self._lock = threading.Lock()
         self._dispatcher = None
@@ -289,13 +291,13 @@ class Log(_durlog._Log):
         self._loop, self._loop_thread = loop, self._loops[loop]
 
 
-def _settle(fut, seq, status, loop):
+def _settle(fut, seq, status, loop, message=""):
     # The rare paths of a completion (durlog's C core settles the common
     # one itself): a failure, or an asyncio future completed on a thread
     # other than its loop's.
     if loop is not None and _get_running_loop() is not loop:
         try:
-            loop.call_soon_threadsafe(_settle, fut, seq, status, loop)
+            loop.call_soon_threadsafe(_settle, fut, seq, status, loop, message)
         except RuntimeError:    # the loop is closed: nobody can await it
             pass
         return
@@ -304,7 +306,8 @@ def _settle(fut, seq, status, loop):
     if status == 0:
         fut.set_result(seq)
     else:
-        fut.set_exception(make_error(status, _durlog.strerror(status), seq))
+        fut.set_exception(make_error(status, message or "asynchronous append of record %d: %s"
+                                     % (seq, _durlog.strerror(status)), seq))
 
 
 _durlog._Log._set_settle(_settle)

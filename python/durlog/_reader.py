@@ -70,6 +70,10 @@ class Reader(_durlog._Reader):
     interrupt() may be called from any thread."""
 
     def __init__(self, path, *, durable_only=False, skip_damaged=False, spin_us=0):
+        if isinstance(spin_us, bool) or not isinstance(spin_us, int):
+            raise TypeError("spin_us is an int (microseconds)")
+        if not 0 <= spin_us <= 10**6:
+            raise ValueError("spin_us is between 0 and 1,000,000 microseconds")
         super().__init__(path, bool(durable_only), bool(skip_damaged), spin_us)
         self.path = path if isinstance(path, str) else os.fsdecode(os.fspath(path))
 

@@ -384,7 +384,7 @@ static PyObject *cursor_commit(CursorObject *self, PyObject *arg)
 {
     if (!pd_cursor_handle((PyObject *)self))
         return NULL;
-    if (!PyLong_Check(arg)) {
+    if (!PyLong_Check(arg) || PyBool_Check(arg)) {
         PyErr_Format(PyExc_TypeError, "a sequence number is an int, not %.100s",
                      Py_TYPE(arg)->tp_name);
         return NULL;

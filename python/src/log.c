@@ -135,6 +135,7 @@ typedef struct {
     PyObject *future;
     PyObject *loop;         /* NULL: a concurrent.futures.Future */
     unsigned long thread;   /* the loop's thread */
+    durlog *log;            /* for the message of a failure */
 } completion_ctx;
 
 static PyObject *str_set_result;
@@ -164,8 +165,13 @@ static void completion(void *arg, uint64_t seq, int status)
             Py_INCREF(r);
         }
     } else if (settle_fn) {
-        r = PyObject_CallFunction(settle_fn, "OKiO", c->future, (unsigned long long)seq, status,
-                                  c->loop ? c->loop : Py_None);
+        /* The handle is alive while its callbacks run (durlog_close
+         * delivers the last ones before it frees it). */
+        const char *msg = status ? durlog_errmsg(c->log) : "";
+        if (strcmp(msg, "no error") == 0) /* the engine's failure: its own text */
+            msg = "";
+        r = PyObject_CallFunction(settle_fn, "OKiOs", c->future, (unsigned long long)seq, status,
+                                  c->loop ? c->loop : Py_None, msg);
     }
     if (r)
         Py_DECREF(r);
@@ -423,7 +429,7 @@ static PyObject *log_flush(LogObject *self, PyObject *args, PyObject *kw)
  * no record can have. */
 static int seq_arg(PyObject *obj, uint64_t *out)
 {
-    if (!PyLong_Check(obj)) {
+    if (!PyLong_Check(obj) || PyBool_Check(obj)) {
         PyErr_Format(PyExc_TypeError, "a sequence number is an int, not %.100s",
                      Py_TYPE(obj)->tp_name);
         return -1;
@@ -561,6 +567,7 @@ static PyObject *log_append_async(LogObject *self, PyObject *const *args, Py_ssi
     c->future = future;
     c->loop = loop;
     c->thread = thread;
+    c->log = self->log;
     Py_INCREF(future);
     Py_XINCREF(loop);
     uint64_t seq = 0;

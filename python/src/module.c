@@ -57,6 +57,10 @@ int pd_level(PyObject *obj, durlog_level *out)
         *out = DURLOG_DEFAULT;
         return 0;
     }
+    if (PyBool_Check(obj)) {
+        PyErr_SetString(PyExc_TypeError, "a durability level is a durlog.Level or a str, not bool");
+        return -1;
+    }
     if (PyLong_Check(obj)) {
         long v = PyLong_AsLong(obj);
         if (v == -1 && PyErr_Occurred())
@@ -89,6 +93,10 @@ int pd_timeout_ms(PyObject *obj, int *out)
     if (obj == NULL || obj == Py_None) {
         *out = -1;
         return 0;
+    }
+    if (PyBool_Check(obj)) {
+        PyErr_SetString(PyExc_TypeError, "a timeout is a number of seconds or None, not bool");
+        return -1;
     }
     double s = PyFloat_AsDouble(obj);
     if (s == -1.0 && PyErr_Occurred()) {
@@ -199,8 +207,13 @@ static PyObject *m_strerror(PyObject *self, PyObject *arg)
 {
     (void)self;
     int code;
-    if (!PyArg_Parse(arg, "i", &code))
+    if (!PyArg_Parse(arg, "i", &code)) {
+        if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            PyErr_Clear();
+            PyErr_SetString(PyExc_ValueError, "no durlog return code is that large");
+        }
         return NULL;
+    }
     return PyUnicode_FromString(durlog_strerror(code));
 }
 

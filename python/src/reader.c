@@ -261,7 +261,7 @@ static PyObject *reader_wait(ReaderObject *self, PyObject *args, PyObject *kw)
 
 static PyObject *reader_seek(ReaderObject *self, PyObject *arg)
 {
-    if (!PyLong_Check(arg)) {
+    if (!PyLong_Check(arg) || PyBool_Check(arg)) {
         PyErr_Format(PyExc_TypeError, "a sequence number is an int, not %.100s",
                      Py_TYPE(arg)->tp_name);
         return NULL;

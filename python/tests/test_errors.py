@@ -57,6 +57,18 @@ BAD = [
     ("append_many None", T, lambda h: h.log.append_many(None)),
     ("append_many int item", T, lambda h: h.log.append_many([b"a", 1])),
     ("append_many_async empty", V, lambda h: h.log.append_many_async([])),
+    # booleans are not numbers here, and every number has a range
+    ("level True", T, lambda h: h.log.append(b"a", level=True)),
+    ("wait seq True", T, lambda h: h.log.wait(True, "kernel", timeout=0)),
+    ("wait timeout True", T, lambda h: h.log.wait(0, "kernel", timeout=True)),
+    ("open mode too large", V, lambda h: durlog.open(h.d, mode=0o777777)),
+    ("open interval_ms too large", V, lambda h: durlog.open(h.d, interval_ms=2**32)),
+    ("put size_hint negative", V,
+     lambda h: durlog.put(h.d + "-put", iter([b"x"]), size_hint=-1)),
+    ("atomic_open size_hint negative", V, lambda h: durlog.atomic_open(h.d + "-put", size_hint=-1)),
+    ("reader spin_us negative", V, lambda h: durlog.reader(h.d, spin_us=-1)),
+    ("reader spin_us str", T, lambda h: durlog.reader(h.d, spin_us="1")),
+    ("strerror huge", V, lambda h: durlog.strerror(2**70)),
     # sequence numbers and timeouts
     ("wait str seq", T, lambda h: h.log.wait("1")),
     ("wait float seq", T, lambda h: h.log.wait(1.0)),
@@ -291,3 +303,12 @@ def test_errors_carry_code_errno_message_and_pickle(tmp_path):
     assert type(g) is durlog.FailedError and g.code == -1004
     assert type(durlog._errors.make_error(-errno.EINVAL, "x")) is durlog.InvalidArgumentError
     assert type(durlog._errors.make_error(-errno.ENOSPC, "x")) is durlog.Error
+
+
+def test_a_missing_cursor_is_a_lookup_error(logdir):
+    durlog.open(logdir).close()
+    with pytest.raises(LookupError) as ei:
+        durlog.cursor(logdir, "nobody")
+    assert isinstance(ei.value, durlog.NotFoundError) and ei.value.errno == errno.ENOENT
+    with pytest.raises(LookupError):
+        durlog.delete_cursor(logdir, "nobody")

@@ -85,6 +85,8 @@ def test_failing_fdatasync_fails_async_appends(logdir, failing_syncs):
         with pytest.raises(durlog.Error) as ei:
             f.result(30)
         errs.append(ei.value)
+        # the failure says what failed, not only strerror's text
+        assert ei.value.strerror not in ("no error", os.strerror(ei.value.errno))
     assert len(errs) == 10 and all(e.errno == errno.EIO for e in errs)
     failing_syncs(0)
     with pytest.raises(durlog.Error) as ei:     # close reports the failed sync
