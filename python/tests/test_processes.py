@@ -172,7 +172,8 @@ def test_sixteen_threads_at_sync_share_fdatasyncs(logdir, tmp_path):
     assert m, summary.read_text()
     syncs = int(m.group(1))
     # every sync append was made durable by an fdatasync, and they shared them
-    assert 0 < syncs < n, (syncs, n)
+    # (here 4 to 8 records per fdatasync; one each without group commit)
+    assert 0 < syncs <= n // 2, (syncs, n)
 
 
 FORK = r"""
