@@ -33,7 +33,7 @@ babs=$(cd "$B" && pwd)
 out=$babs/python
 lib=$out/lib
 
-# Ends the run with n failed (and nothing passed), after saying why.
+# Ends the run as one failed test (and nothing passed), saying why.
 fail() { # reason
     echo "not ok python: $1"
     echo "0 skipped"
