@@ -6,6 +6,9 @@
 #   make check      installs missing Debian packages, then runs the whole suite
 #                   (normal build, ASan+UBSan build, TSan on the threaded tests)
 #   make test       the suite on the normal build only
+#   make python     the Python package (python/) into $(B)/python/lib, with the
+#                   first python3 on PATH (scripts/python-tests.sh)
+#   make python-test  builds it and runs its pytest suite (python/tests)
 #   make bench      the append, group-commit and async benchmarks (bench/README.md)
 #   make bench-open open time of 1, 4 and 10 GiB logs after a reboot (15 GiB)
 #   make soak       kill loop, multi-process stress, power loss, faults: scaled up
@@ -193,6 +196,15 @@ demo: all
 test: all
 	@B=$(B) tests/run.sh
 
+# The Python package, built with the first python3 on PATH (or DURLOG_PYTHON)
+# into $(B)/python/lib: PYTHONPATH=$(B)/python/lib:$$(scripts/pyshim.sh) python3
+# then imports it. It compiles libdurlog's sources in itself.
+python:
+	@B=$(B) scripts/python-tests.sh --build-only
+
+python-test:
+	@B=$(B) scripts/python-tests.sh
+
 # The whole suite: what .ci/run and the README run.
 check: deps
 	@scripts/check.sh
@@ -287,5 +299,5 @@ uninstall:
 clean:
 	rm -rf $(B)
 
-.PHONY: all deps demo test check bench bench-open bench-compare soak fuzz fuzz-seeds fuzz-index install uninstall clean
+.PHONY: all deps demo test python python-test check bench bench-open bench-compare soak fuzz fuzz-seeds fuzz-index install uninstall clean
 .SECONDARY:

@@ -17,6 +17,7 @@ import subprocess
 import sys
 
 from setuptools import Extension, setup
+from setuptools.command.install import install as _install
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -73,8 +74,27 @@ opt = os.environ.get("DURLOG_PY_OPT", "-O2")
 sources = sorted(glob.glob(os.path.join(HERE, "src", "*.c"))) + \
     sorted(glob.glob(os.path.join(ROOT, "src", "*.c")))
 
+
+
+class install(_install):
+    """Debian's setuptools (which scripts/pyshim.sh lends to a Python that
+    has none) has its install_lib and install_egg_info read the install
+    command's install_layout, multiarch and prefix_option, options Debian
+    adds to the standard library's distutils: a Python from 3.12 on has no
+    distutils, its install command no such options, and the build failed
+    with AttributeError. None is what Debian's own distutils defaults them
+    to (and the install command's finalize_options leaves them None here)."""
+
+    def initialize_options(self):
+        super().initialize_options()
+        for name in ("install_layout", "multiarch", "prefix_option"):
+            if not hasattr(self, name):
+                setattr(self, name, None)
+
+
 setup(
     name="durlog",
+    cmdclass={"install": install},
     version=version(),
     description="Fast, safe appends to files: append-only logs with an explicit "
                 "durability level per append (Python bindings of libdurlog)",

@@ -9,7 +9,10 @@
 #   3. an AddressSanitizer + UndefinedBehaviorSanitizer build, every test
 #      but the file systems;
 #   4. a ThreadSanitizer build of the tests that run several threads, under
-#      both engines.
+#      both engines;
+#   5. the Python package (python/) built with the first python3 on PATH and
+#      its pytest suite (scripts/python-tests.sh), then the same with the
+#      extension built with ASan+UBSan.
 # It ends with one line "N passed, N failed" summing them all.
 set -u
 cd "$(dirname "$0")/.."
@@ -28,6 +31,12 @@ suite() { # name, build dir, optimisation flags, sanitizer flags, run.sh pattern
     fi
     rm -f "$log"
     out=$(DURLOG_ENGINE="$engine" B="$dir" tests/run.sh "$pattern" 2>&1)
+    tally "$name" "$out"
+}
+# Adds a suite's output (ending "N skipped" and "N passed, N failed") to
+# the totals; a suite that does not end so counts as one failed test.
+tally() { # name, output
+    local name=$1 out=$2 line
     line=$(printf '%s\n' "$out" | tail -n 1)
     printf '%s\n' "$out" | sed '$d'
     local skip
@@ -60,6 +69,15 @@ DURLOG_TEST_SCALE=4 suite "ASan+UBSan build" build-asan -O1 \
     '^(test_[a-z_]+|cli|trust|fuzz_corpus|valgrind)(\.sh)?$' io_uring
 suite "TSan build, io_uring engine" build-tsan -O1 "-fsanitize=thread" "$threaded" io_uring
 suite "TSan build, thread engine" build-tsan -O1 "-fsanitize=thread" "$threaded" thread
+# The Python package: it builds its own extension (libdurlog's sources
+# compiled in) into build*/python, so it needs no make first.
+pysuite() { # name, build dir, scripts/python-tests.sh options
+    local name=$1 dir=$2; shift 2
+    echo "=== $name"
+    tally "$name" "$(B="$dir" scripts/python-tests.sh "$@" 2>&1)"
+}
+pysuite "Python package" build
+pysuite "Python package, ASan+UBSan" build-asan --asan
 
 echo "$skipped skipped (each listed above with its reason)"
 echo "$passed passed, $failed failed"

@@ -5,7 +5,11 @@ set -euo pipefail
 # pkgconf: the Makefile finds liburing and libisal through pkg-config
 # (without liburing, the library would build with the thread engine only;
 # without libisal, long buffers' CRC-32C with the CPU's instruction loop).
-packages=(gcc make libc6-dev pkgconf liburing-dev libisal-dev jq python3 e2fsprogs valgrind xfsprogs btrfs-progs bindfs fuse3 groff-base)
+# The Python package (python/, scripts/python-tests.sh): its headers, setuptools,
+# wheel, pip and pytest; tomli and exceptiongroup are pytest's own on
+# Pythons before 3.11, which scripts/pyshim.sh lends to a non-Debian one.
+packages=(gcc make libc6-dev pkgconf liburing-dev libisal-dev jq python3 e2fsprogs valgrind xfsprogs btrfs-progs bindfs fuse3 groff-base
+          python3-dev python3-setuptools python3-wheel python3-pytest python3-pip python3-tomli python3-exceptiongroup)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -31,5 +31,11 @@ lend packaging packaging
 lend pluggy pluggy
 lend iniconfig iniconfig
 lend py py py.py
+# pytest's own dependencies: attrs (which the Python may lack), and on
+# Pythons before 3.11 tomli and exceptiongroup (Debian's python3-tomli and
+# python3-exceptiongroup: scripts/deps.sh).
+lend attr attrs attr
+lend tomli tomli
+lend exceptiongroup exceptiongroup
 lend pytest pytest _pytest
 echo "$shim"
