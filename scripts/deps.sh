@@ -7,9 +7,11 @@ set -euo pipefail
 # without libisal, long buffers' CRC-32C with the CPU's instruction loop).
 # The Python package (python/, scripts/python-tests.sh): its headers, setuptools,
 # wheel, pip and pytest; tomli and exceptiongroup are pytest's own on
-# Pythons before 3.11, which scripts/pyshim.sh lends to a non-Debian one.
+# Pythons before 3.11, which scripts/pyshim.sh lends to a non-Debian one;
+# strace counts the fdatasyncs of its group-commit test.
 packages=(gcc make libc6-dev pkgconf liburing-dev libisal-dev jq python3 e2fsprogs valgrind xfsprogs btrfs-progs bindfs fuse3 groff-base
-          python3-dev python3-setuptools python3-wheel python3-pytest python3-pip python3-tomli python3-exceptiongroup)
+          python3-dev python3-setuptools python3-wheel python3-pytest python3-pip python3-tomli python3-exceptiongroup
+          strace)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

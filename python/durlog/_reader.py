@@ -130,11 +130,14 @@ class Follow:
         deadline = None if self._timeout is None else _time.monotonic() + self._timeout
         while True:
             left = None if deadline is None else max(0.0, deadline - _time.monotonic())
+            # wait() may return True with nothing to read (a log no writer
+            # has open is looked at every 10 ms): the deadline counts then
+            # too.
             if r.wait(left):
                 rec = r.read()
                 if rec is not None:
                     return rec
-            elif deadline is not None and _time.monotonic() >= deadline:
+            if deadline is not None and _time.monotonic() >= deadline:
                 raise StopIteration
 
     def __aiter__(self):

@@ -364,9 +364,10 @@ static PyMethodDef reader_methods[] = {
      "read() -> Record or None\n\nThe next record, or None at the current end of the log."},
     {"wait", (PyCFunction)(void (*)(void))reader_wait, METH_VARARGS | METH_KEYWORDS,
      "wait(timeout=None) -> bool\n\n"
-     "Waits until a record past the reader's position is published (durable, for a\n"
-     "durable_only reader): True, or False after `timeout` seconds. Sleeps on a\n"
-     "futex the writers wake; Ctrl-C interrupts it."},
+     "Waits until a record past the reader's position may be there (published, or\n"
+     "durable for a durable_only reader): True, then read() (which may still return\n"
+     "None: a log no writer has open is looked at every 10 ms), or False after\n"
+     "`timeout` seconds. Sleeps on a futex the writers wake; Ctrl-C interrupts it."},
     {"seek", (PyCFunction)reader_seek, METH_O,
      "seek(seq)\n\nThe next record read is `seq` (TrimmedError below the first record,\n"
      "SeqNotFoundError past the end)."},

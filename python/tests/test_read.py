@@ -224,3 +224,13 @@ def test_skip_damaged_reader_reads_what_is_whole(logdir):
         list(r)
     assert ei.value.errno is not None and seg in str(ei.value)
     assert [s for s, _ in records(logdir, skip_damaged=True)] == list(range(9))
+
+
+def test_follow_with_a_timeout_ends_on_a_log_no_writer_has_open(logdir):
+    with durlog.open(logdir) as log:
+        log.append(b"x")
+    with durlog.reader(logdir) as r:
+        t = time.monotonic()
+        assert [rec.data for rec in r.follow(timeout=0.3)] == [b"x"]
+        # a hang guard only: it used to loop for ever, waking every 10 ms
+        assert time.monotonic() - t < 30
