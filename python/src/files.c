@@ -181,7 +181,8 @@ static int putstream_usable(PutObject *self)
         return 0;
     }
     if (self->busy) {
-        PyErr_SetString(PyExc_RuntimeError, "durlog atomic file in use by another thread");
+        PyErr_SetString(PyExc_RuntimeError, "durlog atomic file in use by another thread (or "
+                        "by its own write, from the progress callback)");
         return 0;
     }
     return 1;
@@ -195,15 +196,17 @@ static PyObject *putstream_write(PutObject *self, PyObject *arg)
     if (pd_data_get(arg, &d) < 0)
         return NULL;
     int rc;
+    /* busy for small writes too: the progress callback runs inside the
+     * write and may call abort() or write() on this stream. */
+    self->busy = 1;
     if (d.len >= 65536) {
-        self->busy = 1;
         Py_BEGIN_ALLOW_THREADS
         rc = durlog_put_write(self->p, d.buf, (size_t)d.len);
         Py_END_ALLOW_THREADS
-        self->busy = 0;
     } else {
         rc = durlog_put_write(self->p, d.buf, (size_t)d.len);
     }
+    self->busy = 0;
     Py_ssize_t n = d.len;
     pd_data_release(&d);
     if (rc < 0)
@@ -234,7 +237,15 @@ static PyObject *putstream_commit(PutObject *self, PyObject *unused)
 static PyObject *putstream_abort(PutObject *self, PyObject *unused)
 {
     (void)unused;
-    if (self->p && !self->busy) {
+    if (self->p && self->busy) {
+        /* A write is under way (the call may be from its own progress
+         * callback): freeing the put would pull it from under the write. */
+        PyErr_SetString(PyExc_RuntimeError, "abort() of a durlog atomic file while a write to it "
+                        "is under way (from a progress callback: raise or return True to "
+                        "cancel)");
+        return NULL;
+    }
+    if (self->p) {
         durlog_put_abort(self->p);
         self->p = NULL;
     }
