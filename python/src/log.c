@@ -382,6 +382,10 @@ static PyObject *log_append_many(LogObject *self, PyObject *const *args, Py_ssiz
     Py_ssize_t n;
     if (batch_get(records, &seq_list, &iov, &data, &n) < 0)
         return NULL;
+    if (!usable(self)) { /* the iterable's code closed the log */
+        batch_free(seq_list, iov, data, n);
+        return NULL;
+    }
     uint64_t first = 0;
     int rc;
     if (level == DURLOG_SYNC) {
@@ -474,10 +478,14 @@ static PyObject *log_wait(LogObject *self, PyObject *args, PyObject *kw)
         Py_END_ALLOW_THREADS
         if (rc != -ETIMEDOUT || (deadline >= 0 && pd_now_ms() >= deadline))
             break;
-        if (PyErr_CheckSignals() < 0) {
-            self->busy--;
+        /* Not busy while a signal handler runs: it may close this Log (a
+         * close() waiting for its own thread's wait would never end). */
+        self->busy--;
+        if (PyErr_CheckSignals() < 0)
             return NULL;
-        }
+        if (!usable(self))
+            return NULL;
+        self->busy++;
     }
     self->busy--;
     if (rc == -EINTR && self->closing)
@@ -514,7 +522,11 @@ static int poll_ready(LogObject *self, int timeout_ms)
     self->poll_depth++;
     self->poll_thread = me;
     if (timeout_ms == 0) {
+        /* Busy too: a callback may give up the GIL, and another thread's
+         * close() must not free the handle under this durlog_poll. */
+        self->busy++;
         rc = durlog_poll(self->log, 0);
+        self->busy--;
     } else {
         self->busy++;
         Py_BEGIN_ALLOW_THREADS
@@ -556,6 +568,13 @@ static PyObject *log_append_async(LogObject *self, PyObject *const *args, Py_ssi
     Py_ssize_t n = 1;
     if (many ? batch_get(data_obj, &seq_list, &iov, &data, &n) : pd_data_get(data_obj, &one))
         return NULL;
+    if (!usable(self)) { /* the iterable's code closed the log */
+        if (many)
+            batch_free(seq_list, iov, data, n);
+        else
+            pd_data_release(&one);
+        return NULL;
+    }
     completion_ctx *c = PyMem_RawMalloc(sizeof *c);
     if (!c) {
         if (many)
@@ -587,7 +606,9 @@ static PyObject *log_append_async(LogObject *self, PyObject *const *args, Py_ssi
             rc = prc;
             break;
         }
-        if (PyErr_CheckSignals() < 0 || self->closing) {
+        /* A signal handler may close the log (then self->log is NULL and
+         * closing is 0 again). */
+        if (PyErr_CheckSignals() < 0 || !self->log || self->closing) {
             rc = 1;
             break;
         }
@@ -602,7 +623,7 @@ static PyObject *log_append_async(LogObject *self, PyObject *const *args, Py_ssi
         PyMem_RawFree(c);
     }
     if (rc == 1)
-        return self->closing && !PyErr_Occurred() ? closed_error() : NULL;
+        return PyErr_Occurred() ? NULL : closed_error();
     if (rc < 0)
         return log_error(self, rc);
     return PyLong_FromUnsignedLongLong(seq);
