@@ -124,13 +124,14 @@ class Log(_durlog._Log):
             raise ValueError("engine is 'auto', 'io_uring' or 'thread', not %r" % (engine,))
         if io not in _IO_MODES:
             raise ValueError("io is 'auto', 'mmap' or 'pwrite', not %r" % (io,))
-        self.path = os.fsdecode(os.fspath(path)) if not isinstance(path, str) else path
+        shown = os.fsdecode(os.fspath(path)) if not isinstance(path, str) else path
         super().__init__(path, level, _nonneg("segment_size", segment_size),
                          _nonneg("interval_ms", interval_ms, 2**32 - 1),
                          _nonneg("mode", mode, 0o7777),
                          bool(create), _nonneg("buffer_size", buffer_size, 2**63 - 1), _ENGINES[engine],
                          _IO_MODES[io], _nonneg("max_pending", max_pending, 2**63 - 1),
                          1 if allow_foreign_owner else 0)
+        self.path = shown   # not before: a second __init__ refused keeps the old one
         self._lock = threading.Lock()
         self._dispatcher = None
         self._loops = weakref.WeakKeyDictionary()
@@ -223,26 +224,12 @@ class Log(_durlog._Log):
     def _ensure_dispatcher(self):
         with self._lock:
             if self._dispatcher is None and not self.closed:
-                t = threading.Thread(target=self._dispatch, name="durlog-completions",
-                                     daemon=True)
+                # The thread holds the Log weakly (not through a bound
+                # method), so a Log dropped unclosed is still collected.
+                t = threading.Thread(target=_dispatch, args=(weakref.ref(self),),
+                                     name="durlog-completions", daemon=True)
                 self._dispatcher = t
                 t.start()
-
-    def _dispatch(self):
-        # Waits on the event fd without the GIL, then runs every ready
-        # completion in one GIL hold.
-        ref = weakref.ref(self)
-        del self
-        while True:
-            log = ref()
-            if log is None or log._dispatcher is None or log.closed:
-                return
-            try:
-                if log._wait_event(0.1):
-                    log._poll()
-            except ValueError:      # closed meanwhile
-                return
-            del log
 
     def append_durable(self, data, level="sync"):
         """For asyncio: appends `data` now and returns an asyncio future
@@ -289,6 +276,21 @@ class Log(_durlog._Log):
             with self._lock:
                 self._loops[loop] = threading.get_ident()
         self._loop, self._loop_thread = loop, self._loops[loop]
+
+
+def _dispatch(ref):
+    # A Log's completion thread: waits on the event fd without the GIL, then
+    # runs every ready completion in one GIL hold.
+    while True:
+        log = ref()
+        if log is None or log._dispatcher is None or log.closed:
+            return
+        try:
+            if log._wait_event(0.1):
+                log._poll()
+        except ValueError:      # closed meanwhile
+            return
+        del log
 
 
 def _settle(fut, seq, status, loop, message=""):
