@@ -1,0 +1,134 @@
+"""What careless or hostile use must not do: crash, hang, or give a
+misleading error. Each test is a bug that was found by trying."""
+import gc
+import os
+import subprocess
+import time
+import weakref
+
+import pytest
+
+import durlog
+from _helpers import child, isolated, records
+
+# A signal handler that closes the object, while the main thread waits in it:
+# the wait must end (ValueError: closed), not hang with close() waiting for
+# the wait of its own thread. In a child, so that a hang fails the test.
+_SIGNAL_CLOSE = r"""
+import signal, sys, durlog
+kind, path = sys.argv[1], sys.argv[2]
+log = durlog.open(path)
+log.append(b"x")
+obj = log if kind == "log" else durlog.reader(path)
+if kind == "reader":
+    list(obj)
+signal.signal(signal.SIGALRM, lambda *a: obj.close())
+signal.setitimer(signal.ITIMER_REAL, 0.2)
+try:
+    if kind == "log":
+        obj.wait(10**6, "kernel", timeout=30)
+    else:
+        obj.wait(timeout=30)
+except ValueError as e:
+    print("ValueError", e)
+print("closed", obj.closed)
+"""
+
+
+@pytest.mark.parametrize("kind", ["log", "reader"])
+def test_signal_handler_closing_during_wait(logdir, kind):
+    p = child(_SIGNAL_CLOSE, kind, logdir)
+    try:
+        out, err = p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.communicate()
+        pytest.fail("close() from a signal handler hung the %s's wait" % kind)
+    assert p.returncode == 0, err.decode()
+    lines = out.decode().splitlines()
+    assert lines[0].startswith("ValueError") and "closed" in lines[0], lines
+    assert lines[1] == "closed True"
+
+
+def test_iterable_closing_the_log(log, logdir):
+    def records_then_close():
+        yield b"a"
+        log.close()
+        yield b"b"
+    with pytest.raises(ValueError, match="closed"):
+        log.append_many(records_then_close())
+    lg = durlog.open(logdir)
+
+    def again():
+        yield b"a"
+        lg.close()
+        yield b"b"
+    with pytest.raises(ValueError, match="closed"):
+        lg.append_many_async(again())
+    assert records(logdir) == []
+
+
+@isolated
+def test_progress_callback_aborting_its_own_write(tmp_path):
+    # The callback runs inside the write: abort() there freed the put under
+    # it (a use after free). It is refused; the write is cancelled.
+    path = str(tmp_path / "f")
+    durlog.put(path, b"old")
+    armed = []
+
+    def progress(done, total):
+        if armed:
+            f.abort()
+    f = durlog.atomic_open(path, progress=progress)
+    armed.append(1)
+    with pytest.raises(RuntimeError, match="abort"):
+        f.write(b"new")
+    armed.clear()
+    f.abort()
+    assert not f._s.open
+    with open(path, "rb") as g:
+        assert g.read() == b"old"
+
+
+@isolated
+def test_progress_callback_writing_to_its_own_file(tmp_path):
+    path = str(tmp_path / "f")
+    durlog.put(path, b"old")
+    armed = []
+
+    def progress(done, total):
+        if armed:
+            armed.clear()
+            f.write(b"inner")
+    f = durlog.atomic_open(path, progress=progress)
+    armed.append(1)
+    with pytest.raises(RuntimeError, match="in use"):
+        f.write(b"outer")
+    f.abort()
+    with open(path, "rb") as g:
+        assert g.read() == b"old"
+
+
+def test_dropped_log_with_completion_thread_is_collected(logdir):
+    lg = durlog.open(logdir)
+    fut = lg.append_async(b"x")
+    assert fut.result(timeout=30) == 0
+    ref = weakref.ref(lg)
+    del lg
+    # The completion thread holds it while it waits (0.1 s at a time); it
+    # held it for ever (Thread(target=self._dispatch)).
+    deadline = time.monotonic() + 30
+    while ref() is not None and time.monotonic() < deadline:
+        gc.collect()
+        time.sleep(0.01)
+    assert ref() is None
+    lg = durlog.open(logdir)    # the first one is closed: its handle is gone
+    assert lg.append(b"y") == 1
+    lg.close()
+
+
+def test_refused_second_init_keeps_the_path(log, logdir, tmp_path):
+    with pytest.raises(RuntimeError, match="already open"):
+        log.__init__(str(tmp_path / "other"))
+    assert log.path == logdir
+    assert not os.path.exists(str(tmp_path / "other"))
