@@ -134,7 +134,9 @@ class Follow:
                 rec = r.read()
                 if rec is not None:
                     return rec
-            elif deadline is not None and _time.monotonic() >= deadline:
+            # Even when wait() said yes: it may, and read() find nothing
+            # (the log's files removed under the reader), again and again.
+            if deadline is not None and _time.monotonic() >= deadline:
                 raise StopIteration
 
     def __aiter__(self):

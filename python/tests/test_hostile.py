@@ -132,3 +132,28 @@ def test_refused_second_init_keeps_the_path(log, logdir, tmp_path):
         log.__init__(str(tmp_path / "other"))
     assert log.path == logdir
     assert not os.path.exists(str(tmp_path / "other"))
+
+
+_FOLLOW_REMOVED = r"""
+import shutil, sys, durlog
+path = sys.argv[1]
+log = durlog.open(path)
+log.append(b"x")
+r = durlog.reader(path)
+shutil.rmtree(path)
+print(len(list(r.follow(timeout=0.5))))
+"""
+
+
+def test_follow_timeout_ends_when_the_log_is_removed(logdir):
+    # The reader's wait() then says True at once and read() finds nothing:
+    # follow(timeout) spun for ever, never looking at its deadline.
+    p = child(_FOLLOW_REMOVED, logdir)
+    try:
+        out, err = p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.communicate()
+        pytest.fail("follow(timeout=0.5) did not end on a removed log")
+    assert p.returncode == 0, err.decode()
+    assert out.decode().split() == ["0"]
