@@ -135,7 +135,7 @@ class Log(_durlog._Log):
         self._lock = threading.Lock()
         self._dispatcher = None
         self._loops = weakref.WeakKeyDictionary()
-        self._loop = self._loop_thread = None
+        self._loop = None
         _open_logs.add(self)
 
     def __enter__(self):
@@ -245,7 +245,7 @@ class Log(_durlog._Log):
         if loop is not self._loop or loop is None:
             self._use_loop(loop)
         fut = loop.create_future()
-        self._append_async(data, level, fut, False, loop, self._loop_thread)
+        self._append_async(data, level, fut, False, loop, threading.get_ident())
         return fut
 
     def append_many_durable(self, records, level="sync"):
@@ -255,7 +255,7 @@ class Log(_durlog._Log):
         if loop is not self._loop or loop is None:
             self._use_loop(loop)
         fut = loop.create_future()
-        self._append_async(records, level, fut, True, loop, self._loop_thread)
+        self._append_async(records, level, fut, True, loop, threading.get_ident())
         return fut
 
     def _use_loop(self, loop):
@@ -275,7 +275,7 @@ class Log(_durlog._Log):
             loop.add_reader(fd, ready)
             with self._lock:
                 self._loops[loop] = threading.get_ident()
-        self._loop, self._loop_thread = loop, self._loops[loop]
+        self._loop = loop
 
 
 def _dispatch(ref):
