@@ -157,3 +157,44 @@ def test_follow_timeout_ends_when_the_log_is_removed(logdir):
         pytest.fail("follow(timeout=0.5) did not end on a removed log")
     assert p.returncode == 0, err.decode()
     assert out.decode().split() == ["0"]
+
+
+def test_cursor_close_while_other_threads_commit(log, logdir):
+    # close() during another thread's commit was a silent no-op (the cursor
+    # stayed open), and the committing threads were told it was closed.
+    import threading
+    for i in range(10):
+        log.append(b"%d" % i)
+    for attempt in range(5):
+        c = durlog.cursor(logdir, "c", create=True)
+        problems = []
+        commits = []
+
+        def commit_loop():
+            deadline = time.monotonic() + 20
+            k = 0
+            while time.monotonic() < deadline:
+                k += 1
+                try:
+                    c.commit(k % 10)
+                    commits.append(1)
+                except ValueError as e:
+                    if "closed" not in str(e) or not c.closed:
+                        problems.append("ValueError %s, closed=%s" % (e, c.closed))
+                    return
+                except RuntimeError as e:
+                    if "in use by another thread" not in str(e):
+                        problems.append("RuntimeError %s" % e)
+            problems.append("commit_loop never saw the cursor closed")
+        threads = [threading.Thread(target=commit_loop) for _ in range(3)]
+        for t in threads:
+            t.start()
+        while len(commits) < 20 and all(t.is_alive() for t in threads):
+            time.sleep(0.001)
+        c.close()
+        closed = c.closed
+        c.close()   # the second one closes it, if the first was a no-op
+        for t in threads:
+            t.join()
+        assert closed
+        assert problems == []
