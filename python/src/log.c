@@ -321,10 +321,20 @@ static int batch_get(PyObject *records, PyObject **seq_out, durlog_iov **iov_out
                         "record (use append())");
         return -1;
     }
-    PyObject *seq = PySequence_Fast(records, "append_many() takes an iterable of records");
-    if (!seq)
+    /* A tuple of our own, never the caller's list: the records' bytes are
+     * used without the GIL (a sync batch, the full-queue retry of an async
+     * one), and another thread may empty the list meanwhile, freeing them. */
+    PyObject *fast = PySequence_Fast(records, "append_many() takes an iterable of records");
+    if (!fast)
         return -1;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject *seq = fast;
+    if (PyList_Check(fast)) {
+        seq = PyList_AsTuple(fast);
+        Py_DECREF(fast);
+        if (!seq)
+            return -1;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(seq);
     if (n == 0) {
         Py_DECREF(seq);
         PyErr_SetString(PyExc_ValueError, "append_many() of no records");
@@ -339,7 +349,7 @@ static int batch_get(PyObject *records, PyObject **seq_out, durlog_iov **iov_out
         PyErr_NoMemory();
         return -1;
     }
-    PyObject **items = PySequence_Fast_ITEMS(seq);
+    PyObject **items = &PyTuple_GET_ITEM(seq, 0);
     for (Py_ssize_t i = 0; i < n; i++) {
         if (pd_data_get(items[i], &data[i]) < 0) {
             while (i-- > 0)

@@ -198,3 +198,39 @@ def test_cursor_close_while_other_threads_commit(log, logdir):
             t.join()
         assert closed
         assert problems == []
+
+
+@isolated
+def test_append_many_of_a_list_another_thread_empties(logdir):
+    # A sync batch gives up the GIL with pointers into its records' bytes:
+    # they were the caller's list's, and another thread emptying the list
+    # freed them under the append (records of garbage in the log).
+    import threading
+    lg = durlog.open(logdir)
+    shared = []
+    stop = []
+
+    def churn():
+        while not stop:
+            shared[:] = [bytes([65 + i]) * 100000 for i in range(8)]
+            time.sleep(0)
+            shared.clear()
+    t = threading.Thread(target=churn)
+    t.start()
+    try:
+        batches = 0
+        deadline = time.monotonic() + 60
+        while batches < 40 and time.monotonic() < deadline:
+            try:
+                lg.append_many(shared, "sync")
+                batches += 1
+            except ValueError:      # caught it empty
+                pass
+    finally:
+        stop.append(1)
+        t.join()
+    lg.close()
+    got = records(logdir)
+    assert len(got) == 8 * batches
+    for seq, data in got:
+        assert data == data[:1] * 100000, "record %d is not what was appended" % seq
