@@ -178,6 +178,10 @@ class Log(_durlog._Log):
         return _retention(self._get_retention())
 
     def close(self):
+        # From a completion of this Log (a future's done-callback) close()
+        # is refused: refused before the completion thread is told to stop,
+        # or the futures still in flight would never be settled.
+        self._close_check()
         with self._lock:
             d, self._dispatcher = self._dispatcher, None
             loops, self._loops = dict(self._loops), weakref.WeakKeyDictionary()

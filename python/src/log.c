@@ -183,6 +183,21 @@ static void completion(void *arg, uint64_t seq, int status)
     PyGILState_Release(g);
 }
 
+/* _close_check(): RuntimeError when called from a completion of this Log
+ * on its own thread, where close() would wait for itself. Log.close() asks
+ * first, before it stops the completion thread and the loops' readers. */
+static PyObject *close_check(LogObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (self->log && !self->closing && self->poll_depth &&
+        self->poll_thread == PyThread_get_thread_ident()) {
+        PyErr_SetString(PyExc_RuntimeError, "durlog.Log.close() called from a completion of "
+                        "the same log (it would wait for itself)");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyObject *log_close(LogObject *self, PyObject *unused)
 {
     (void)unused;
@@ -195,11 +210,8 @@ static PyObject *log_close(LogObject *self, PyObject *unused)
         self->log = NULL;
         Py_RETURN_NONE;
     }
-    if (self->poll_depth && self->poll_thread == PyThread_get_thread_ident()) {
-        PyErr_SetString(PyExc_RuntimeError, "durlog.Log.close() called from a completion of "
-                        "the same log (it would wait for itself)");
+    if (close_check(self, NULL) == NULL)
         return NULL;
-    }
     self->closing = 1;
     while (self->busy) {
         durlog_interrupt(self->log);
@@ -881,6 +893,7 @@ static PyMethodDef log_methods[] = {
     {"_trim_retention", (PyCFunction)log_trim_retention, METH_VARARGS, "Internal."},
     {"_set_retention", (PyCFunction)log_set_retention, METH_VARARGS, "Internal."},
     {"_get_retention", (PyCFunction)log_get_retention, METH_NOARGS, "Internal."},
+    {"_close_check", (PyCFunction)close_check, METH_NOARGS, "Internal."},
     {"close", (PyCFunction)log_close, METH_NOARGS,
      "close()\n\n"
      "Flushes buffered records, keeps the `interval` promise, and frees the handle.\n"

@@ -234,3 +234,29 @@ def test_append_many_of_a_list_another_thread_empties(logdir):
     assert len(got) == 8 * batches
     for seq, data in got:
         assert data == data[:1] * 100000, "record %d is not what was appended" % seq
+
+
+def test_refused_close_from_a_done_callback_keeps_delivering(log):
+    # close() from a future's done-callback (on the completion thread) is
+    # refused; it used to stop that thread first, so the futures already in
+    # flight were never settled (until the Log was closed elsewhere).
+    import threading
+    refused = []
+    gate = threading.Event()
+
+    def close_from_callback(f):
+        gate.wait(30)       # the others are appended meanwhile
+        try:
+            log.close()
+        except RuntimeError as e:
+            refused.append(str(e))
+    first = log.append_async(b"first", "sync")
+    first.add_done_callback(close_from_callback)
+    deadline = time.monotonic() + 30
+    while not first.done() and time.monotonic() < deadline:
+        time.sleep(0.001)
+    futs = [log.append_async(b"%d" % i, "sync") for i in range(3)]
+    gate.set()
+    assert [f.result(timeout=30) for f in futs] == [1, 2, 3]
+    assert len(refused) == 1 and "completion" in refused[0]
+    assert not log.closed
