@@ -35,6 +35,7 @@ typedef struct {
     unsigned long generation;  /* pd_fork_generation at open */
     int busy;                  /* calls under way with the GIL given up */
     int closing;               /* close() has begun: new calls refused */
+    unsigned long closer;      /* the thread running that close() */
     int poll_depth;            /* _poll() calls under way ... */
     unsigned long poll_thread; /* ... on this thread */
     PyObject *weakrefs;
@@ -201,6 +202,18 @@ static PyObject *close_check(LogObject *self, PyObject *unused)
 static PyObject *log_close(LogObject *self, PyObject *unused)
 {
     (void)unused;
+    if (self->closing && self->closer != PyThread_get_thread_ident()) {
+        /* Another thread is closing it: return once it is closed (a
+         * program that closes and then reads must find the records
+         * there). From the closing thread (a completion it delivers), at
+         * once. */
+        while (self->closing) {
+            Py_BEGIN_ALLOW_THREADS
+            usleep(1000);
+            Py_END_ALLOW_THREADS
+        }
+        Py_RETURN_NONE;
+    }
     if (!self->log || self->closing)
         Py_RETURN_NONE;
     if (self->generation != pd_fork_generation) {
@@ -213,6 +226,7 @@ static PyObject *log_close(LogObject *self, PyObject *unused)
     if (close_check(self, NULL) == NULL)
         return NULL;
     self->closing = 1;
+    self->closer = PyThread_get_thread_ident();
     while (self->busy) {
         durlog_interrupt(self->log);
         Py_BEGIN_ALLOW_THREADS

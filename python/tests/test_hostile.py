@@ -260,3 +260,21 @@ def test_refused_close_from_a_done_callback_keeps_delivering(log):
     assert [f.result(timeout=30) for f in futs] == [1, 2, 3]
     assert len(refused) == 1 and "completion" in refused[0]
     assert not log.closed
+
+
+def test_second_close_returns_once_the_log_is_closed(logdir):
+    # A close() while another thread's close() was under way returned at
+    # once, before the buffered records and the interval promise were kept.
+    import threading
+    lg = durlog.open(logdir, "interval", interval_ms=10**6)
+    for _ in range(20000):
+        lg.append(b"x" * 200)
+    t = threading.Thread(target=lg.close)
+    t.start()
+    while not lg.closed:
+        time.sleep(0)
+    lg.close()
+    with durlog.reader(logdir) as r:
+        durable = r.info().durable_seq
+    t.join()
+    assert durable == 20000
