@@ -124,17 +124,18 @@ class Log(_durlog._Log):
             raise ValueError("engine is 'auto', 'io_uring' or 'thread', not %r" % (engine,))
         if io not in _IO_MODES:
             raise ValueError("io is 'auto', 'mmap' or 'pwrite', not %r" % (io,))
-        self.path = os.fsdecode(os.fspath(path)) if not isinstance(path, str) else path
+        shown = os.fsdecode(os.fspath(path)) if not isinstance(path, str) else path
         super().__init__(path, level, _nonneg("segment_size", segment_size),
                          _nonneg("interval_ms", interval_ms, 2**32 - 1),
                          _nonneg("mode", mode, 0o7777),
                          bool(create), _nonneg("buffer_size", buffer_size, 2**63 - 1), _ENGINES[engine],
                          _IO_MODES[io], _nonneg("max_pending", max_pending, 2**63 - 1),
                          1 if allow_foreign_owner else 0)
+        self.path = shown   # not before: a second __init__ refused keeps the old one
         self._lock = threading.Lock()
         self._dispatcher = None
         self._loops = weakref.WeakKeyDictionary()
-        self._loop = self._loop_thread = None
+        self._loop = None
         _open_logs.add(self)
 
     def __enter__(self):
@@ -177,6 +178,10 @@ class Log(_durlog._Log):
         return _retention(self._get_retention())
 
     def close(self):
+        # From a completion of this Log (a future's done-callback) close()
+        # is refused: refused before the completion thread is told to stop,
+        # or the futures still in flight would never be settled.
+        self._close_check()
         with self._lock:
             d, self._dispatcher = self._dispatcher, None
             loops, self._loops = dict(self._loops), weakref.WeakKeyDictionary()
@@ -223,26 +228,12 @@ class Log(_durlog._Log):
     def _ensure_dispatcher(self):
         with self._lock:
             if self._dispatcher is None and not self.closed:
-                t = threading.Thread(target=self._dispatch, name="durlog-completions",
-                                     daemon=True)
+                # The thread holds the Log weakly (not through a bound
+                # method), so a Log dropped unclosed is still collected.
+                t = threading.Thread(target=_dispatch, args=(weakref.ref(self),),
+                                     name="durlog-completions", daemon=True)
                 self._dispatcher = t
                 t.start()
-
-    def _dispatch(self):
-        # Waits on the event fd without the GIL, then runs every ready
-        # completion in one GIL hold.
-        ref = weakref.ref(self)
-        del self
-        while True:
-            log = ref()
-            if log is None or log._dispatcher is None or log.closed:
-                return
-            try:
-                if log._wait_event(0.1):
-                    log._poll()
-            except ValueError:      # closed meanwhile
-                return
-            del log
 
     def append_durable(self, data, level="sync"):
         """For asyncio: appends `data` now and returns an asyncio future
@@ -258,7 +249,7 @@ class Log(_durlog._Log):
         if loop is not self._loop or loop is None:
             self._use_loop(loop)
         fut = loop.create_future()
-        self._append_async(data, level, fut, False, loop, self._loop_thread)
+        self._append_async(data, level, fut, False, loop, threading.get_ident())
         return fut
 
     def append_many_durable(self, records, level="sync"):
@@ -268,7 +259,7 @@ class Log(_durlog._Log):
         if loop is not self._loop or loop is None:
             self._use_loop(loop)
         fut = loop.create_future()
-        self._append_async(records, level, fut, True, loop, self._loop_thread)
+        self._append_async(records, level, fut, True, loop, threading.get_ident())
         return fut
 
     def _use_loop(self, loop):
@@ -288,7 +279,22 @@ class Log(_durlog._Log):
             loop.add_reader(fd, ready)
             with self._lock:
                 self._loops[loop] = threading.get_ident()
-        self._loop, self._loop_thread = loop, self._loops[loop]
+        self._loop = loop
+
+
+def _dispatch(ref):
+    # A Log's completion thread: waits on the event fd without the GIL, then
+    # runs every ready completion in one GIL hold.
+    while True:
+        log = ref()
+        if log is None or log._dispatcher is None or log.closed:
+            return
+        try:
+            if log._wait_event(0.1):
+                log._poll()
+        except ValueError:      # closed meanwhile
+            return
+        del log
 
 
 def _settle(fut, seq, status, loop, message=""):

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- progress ------------------------------------------------------------
  * A put's progress callback runs on the thread that called the put, which
@@ -181,7 +182,8 @@ static int putstream_usable(PutObject *self)
         return 0;
     }
     if (self->busy) {
-        PyErr_SetString(PyExc_RuntimeError, "durlog atomic file in use by another thread");
+        PyErr_SetString(PyExc_RuntimeError, "durlog atomic file in use by another thread (or "
+                        "by its own write, from the progress callback)");
         return 0;
     }
     return 1;
@@ -195,15 +197,17 @@ static PyObject *putstream_write(PutObject *self, PyObject *arg)
     if (pd_data_get(arg, &d) < 0)
         return NULL;
     int rc;
+    /* busy for small writes too: the progress callback runs inside the
+     * write and may call abort() or write() on this stream. */
+    self->busy = 1;
     if (d.len >= 65536) {
-        self->busy = 1;
         Py_BEGIN_ALLOW_THREADS
         rc = durlog_put_write(self->p, d.buf, (size_t)d.len);
         Py_END_ALLOW_THREADS
-        self->busy = 0;
     } else {
         rc = durlog_put_write(self->p, d.buf, (size_t)d.len);
     }
+    self->busy = 0;
     Py_ssize_t n = d.len;
     pd_data_release(&d);
     if (rc < 0)
@@ -234,7 +238,15 @@ static PyObject *putstream_commit(PutObject *self, PyObject *unused)
 static PyObject *putstream_abort(PutObject *self, PyObject *unused)
 {
     (void)unused;
-    if (self->p && !self->busy) {
+    if (self->p && self->busy) {
+        /* A write is under way (the call may be from its own progress
+         * callback): freeing the put would pull it from under the write. */
+        PyErr_SetString(PyExc_RuntimeError, "abort() of a durlog atomic file while a write to it "
+                        "is under way (from a progress callback: raise or return True to "
+                        "cancel)");
+        return NULL;
+    }
+    if (self->p) {
         durlog_put_abort(self->p);
         self->p = NULL;
     }
@@ -324,9 +336,13 @@ static PyObject *m_check(PyObject *self, PyObject *args)
 
 /* ---- cursors ------------------------------------------------------------- */
 
+/* commit() gives up the GIL: it marks the cursor busy, and another
+ * thread's call meanwhile is refused (RuntimeError), close() waits for it. */
 typedef struct {
     PyObject_HEAD
     durlog_cursor *c;
+    int busy;
+    int closing;
 } CursorObject;
 
 durlog_cursor *pd_cursor_handle(PyObject *obj)
@@ -337,8 +353,13 @@ durlog_cursor *pd_cursor_handle(PyObject *obj)
         return NULL;
     }
     CursorObject *c = (CursorObject *)obj;
-    if (!c->c) {
+    if (!c->c || c->closing) {
         PyErr_SetString(PyExc_ValueError, "the durlog.Cursor is closed");
+        return NULL;
+    }
+    if (c->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "the durlog.Cursor is in use by another thread "
+                        "(its commit)");
         return NULL;
     }
     return c->c;
@@ -399,11 +420,11 @@ static PyObject *cursor_commit(CursorObject *self, PyObject *arg)
     }
     int rc;
     durlog_cursor *c = self->c;
-    self->c = NULL; /* no other thread may use it during the commit */
+    self->busy = 1; /* no other thread may use it during the commit */
     Py_BEGIN_ALLOW_THREADS
     rc = durlog_cursor_commit(c, (uint64_t)v);
     Py_END_ALLOW_THREADS
-    self->c = c;
+    self->busy = 0;
     if (rc == -EINVAL) {
         PyErr_SetString(PyExc_ValueError, durlog_cursor_errmsg(c));
         return NULL;
@@ -416,10 +437,19 @@ static PyObject *cursor_commit(CursorObject *self, PyObject *arg)
 static PyObject *cursor_close(CursorObject *self, PyObject *unused)
 {
     (void)unused;
-    if (self->c) {
-        durlog_cursor_close(self->c);
-        self->c = NULL;
+    if (!self->c || self->closing)
+        Py_RETURN_NONE;
+    /* A commit under way in another thread: wait for it (it used to make
+     * close() a silent no-op, the cursor staying open). */
+    self->closing = 1;
+    while (self->busy) {
+        Py_BEGIN_ALLOW_THREADS
+        usleep(1000);
+        Py_END_ALLOW_THREADS
     }
+    durlog_cursor_close(self->c);
+    self->c = NULL;
+    self->closing = 0;
     Py_RETURN_NONE;
 }
 
@@ -449,7 +479,7 @@ static PyObject *cursor_get_name(CursorObject *self, void *unused)
 static PyObject *cursor_get_closed(CursorObject *self, void *unused)
 {
     (void)unused;
-    return PyBool_FromLong(self->c == NULL);
+    return PyBool_FromLong(self->c == NULL || self->closing);
 }
 
 static PyMethodDef cursor_methods[] = {

@@ -35,6 +35,7 @@ typedef struct {
     unsigned long generation;  /* pd_fork_generation at open */
     int busy;                  /* calls under way with the GIL given up */
     int closing;               /* close() has begun: new calls refused */
+    unsigned long closer;      /* the thread running that close() */
     int poll_depth;            /* _poll() calls under way ... */
     unsigned long poll_thread; /* ... on this thread */
     PyObject *weakrefs;
@@ -183,9 +184,36 @@ static void completion(void *arg, uint64_t seq, int status)
     PyGILState_Release(g);
 }
 
+/* _close_check(): RuntimeError when called from a completion of this Log
+ * on its own thread, where close() would wait for itself. Log.close() asks
+ * first, before it stops the completion thread and the loops' readers. */
+static PyObject *close_check(LogObject *self, PyObject *unused)
+{
+    (void)unused;
+    if (self->log && !self->closing && self->poll_depth &&
+        self->poll_thread == PyThread_get_thread_ident()) {
+        PyErr_SetString(PyExc_RuntimeError, "durlog.Log.close() called from a completion of "
+                        "the same log (it would wait for itself)");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyObject *log_close(LogObject *self, PyObject *unused)
 {
     (void)unused;
+    if (self->closing && self->closer != PyThread_get_thread_ident()) {
+        /* Another thread is closing it: return once it is closed (a
+         * program that closes and then reads must find the records
+         * there). From the closing thread (a completion it delivers), at
+         * once. */
+        while (self->closing) {
+            Py_BEGIN_ALLOW_THREADS
+            usleep(1000);
+            Py_END_ALLOW_THREADS
+        }
+        Py_RETURN_NONE;
+    }
     if (!self->log || self->closing)
         Py_RETURN_NONE;
     if (self->generation != pd_fork_generation) {
@@ -195,12 +223,10 @@ static PyObject *log_close(LogObject *self, PyObject *unused)
         self->log = NULL;
         Py_RETURN_NONE;
     }
-    if (self->poll_depth && self->poll_thread == PyThread_get_thread_ident()) {
-        PyErr_SetString(PyExc_RuntimeError, "durlog.Log.close() called from a completion of "
-                        "the same log (it would wait for itself)");
+    if (close_check(self, NULL) == NULL)
         return NULL;
-    }
     self->closing = 1;
+    self->closer = PyThread_get_thread_ident();
     while (self->busy) {
         durlog_interrupt(self->log);
         Py_BEGIN_ALLOW_THREADS
@@ -321,10 +347,20 @@ static int batch_get(PyObject *records, PyObject **seq_out, durlog_iov **iov_out
                         "record (use append())");
         return -1;
     }
-    PyObject *seq = PySequence_Fast(records, "append_many() takes an iterable of records");
-    if (!seq)
+    /* A tuple of our own, never the caller's list: the records' bytes are
+     * used without the GIL (a sync batch, the full-queue retry of an async
+     * one), and another thread may empty the list meanwhile, freeing them. */
+    PyObject *fast = PySequence_Fast(records, "append_many() takes an iterable of records");
+    if (!fast)
         return -1;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject *seq = fast;
+    if (PyList_Check(fast)) {
+        seq = PyList_AsTuple(fast);
+        Py_DECREF(fast);
+        if (!seq)
+            return -1;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(seq);
     if (n == 0) {
         Py_DECREF(seq);
         PyErr_SetString(PyExc_ValueError, "append_many() of no records");
@@ -339,7 +375,7 @@ static int batch_get(PyObject *records, PyObject **seq_out, durlog_iov **iov_out
         PyErr_NoMemory();
         return -1;
     }
-    PyObject **items = PySequence_Fast_ITEMS(seq);
+    PyObject **items = &PyTuple_GET_ITEM(seq, 0);
     for (Py_ssize_t i = 0; i < n; i++) {
         if (pd_data_get(items[i], &data[i]) < 0) {
             while (i-- > 0)
@@ -382,6 +418,10 @@ static PyObject *log_append_many(LogObject *self, PyObject *const *args, Py_ssiz
     Py_ssize_t n;
     if (batch_get(records, &seq_list, &iov, &data, &n) < 0)
         return NULL;
+    if (!usable(self)) { /* the iterable's code closed the log */
+        batch_free(seq_list, iov, data, n);
+        return NULL;
+    }
     uint64_t first = 0;
     int rc;
     if (level == DURLOG_SYNC) {
@@ -474,10 +514,14 @@ static PyObject *log_wait(LogObject *self, PyObject *args, PyObject *kw)
         Py_END_ALLOW_THREADS
         if (rc != -ETIMEDOUT || (deadline >= 0 && pd_now_ms() >= deadline))
             break;
-        if (PyErr_CheckSignals() < 0) {
-            self->busy--;
+        /* Not busy while a signal handler runs: it may close this Log (a
+         * close() waiting for its own thread's wait would never end). */
+        self->busy--;
+        if (PyErr_CheckSignals() < 0)
             return NULL;
-        }
+        if (!usable(self))
+            return NULL;
+        self->busy++;
     }
     self->busy--;
     if (rc == -EINTR && self->closing)
@@ -514,7 +558,11 @@ static int poll_ready(LogObject *self, int timeout_ms)
     self->poll_depth++;
     self->poll_thread = me;
     if (timeout_ms == 0) {
+        /* Busy too: a callback may give up the GIL, and another thread's
+         * close() must not free the handle under this durlog_poll. */
+        self->busy++;
         rc = durlog_poll(self->log, 0);
+        self->busy--;
     } else {
         self->busy++;
         Py_BEGIN_ALLOW_THREADS
@@ -556,6 +604,13 @@ static PyObject *log_append_async(LogObject *self, PyObject *const *args, Py_ssi
     Py_ssize_t n = 1;
     if (many ? batch_get(data_obj, &seq_list, &iov, &data, &n) : pd_data_get(data_obj, &one))
         return NULL;
+    if (!usable(self)) { /* the iterable's code closed the log */
+        if (many)
+            batch_free(seq_list, iov, data, n);
+        else
+            pd_data_release(&one);
+        return NULL;
+    }
     completion_ctx *c = PyMem_RawMalloc(sizeof *c);
     if (!c) {
         if (many)
@@ -587,7 +642,9 @@ static PyObject *log_append_async(LogObject *self, PyObject *const *args, Py_ssi
             rc = prc;
             break;
         }
-        if (PyErr_CheckSignals() < 0 || self->closing) {
+        /* A signal handler may close the log (then self->log is NULL and
+         * closing is 0 again). */
+        if (PyErr_CheckSignals() < 0 || !self->log || self->closing) {
             rc = 1;
             break;
         }
@@ -602,7 +659,7 @@ static PyObject *log_append_async(LogObject *self, PyObject *const *args, Py_ssi
         PyMem_RawFree(c);
     }
     if (rc == 1)
-        return self->closing && !PyErr_Occurred() ? closed_error() : NULL;
+        return PyErr_Occurred() ? NULL : closed_error();
     if (rc < 0)
         return log_error(self, rc);
     return PyLong_FromUnsignedLongLong(seq);
@@ -850,6 +907,7 @@ static PyMethodDef log_methods[] = {
     {"_trim_retention", (PyCFunction)log_trim_retention, METH_VARARGS, "Internal."},
     {"_set_retention", (PyCFunction)log_set_retention, METH_VARARGS, "Internal."},
     {"_get_retention", (PyCFunction)log_get_retention, METH_NOARGS, "Internal."},
+    {"_close_check", (PyCFunction)close_check, METH_NOARGS, "Internal."},
     {"close", (PyCFunction)log_close, METH_NOARGS,
      "close()\n\n"
      "Flushes buffered records, keeps the `interval` promise, and frees the handle.\n"

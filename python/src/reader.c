@@ -242,10 +242,14 @@ static PyObject *reader_wait(ReaderObject *self, PyObject *args, PyObject *kw)
         Py_END_ALLOW_THREADS
         if (rc != -ETIMEDOUT || (deadline >= 0 && pd_now_ms() >= deadline))
             break;
-        if (PyErr_CheckSignals() < 0) {
-            self->busy = 0;
+        /* Not busy while a signal handler runs: it may close this reader
+         * (a close() waiting for its own thread's wait would never end). */
+        self->busy = 0;
+        if (PyErr_CheckSignals() < 0)
             return NULL;
-        }
+        if (!usable(self)) /* closed by the handler, or taken by another thread */
+            return NULL;
+        self->busy = 1;
     }
     self->busy = 0;
     if (rc == -ETIMEDOUT)
