@@ -52,6 +52,13 @@ static int add_segment(durlog *log, struct sync_set *set, uint64_t seg, int is_t
     } else {
         dl_seg_name(name, seg);
         fd = dl_openat(log->dirfd, name, O_RDONLY | O_NOFOLLOW, 0);
+        /* Gone (rm, a clean-up script): its records not yet durable are
+         * only in the file the writers hold. The log fails as for a
+         * replaced segment (that file is saved if this handle holds it);
+         * any other error may pass (descriptors run out) and the engine
+         * tries again, but this one never would. */
+        if (fd == -ENOENT)
+            return dl_mark_replaced(log, seg, -1);
         if (fd < 0)
             return dl_fail(log, fd, "open %s/%s to sync it: %s", log->path, name,
                            durlog_strerror(fd));

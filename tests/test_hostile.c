@@ -1444,6 +1444,42 @@ static void a_tail_truncated_under_an_async_sync_append_is_never_acknowledged_du
     scratch_remove(&s);
 }
 
+/* The tail segment removed (rm, a clean-up script) under a writer that has
+ * not synced it yet: an asynchronous `sync` append must be told, while the
+ * handle is still open, that its record will never be durable
+ * (DURLOG_EFAILED: the segment was removed). The engine could not open the
+ * segment to sync it and took that for a passing shortage of descriptors,
+ * retrying every 10 ms for as long as the handle stayed open: the
+ * completion never came (found from Python, where the future never
+ * resolved). */
+static void a_tail_removed_under_an_async_sync_append_fails_it_before_close(void)
+{
+    struct scratch s;
+    struct model m;
+    scratch_make(&s);
+    model_make(&m, 1607, 6, 100);
+    durlog *w;
+    REQUIRE(open_log(s.log, ONE_SEGMENT, &w) == 0);
+    model_append(w, &m, 0, 5, DURLOG_KERNEL);
+    char path[512];
+    char name[DL_SEG_NAME_LEN + 1];
+    seg_name_of(name, 0);
+    REQUIRE(unlink(log_file(path, sizeof path, s.log, name)) == 0);
+    atomic_store(&cut_status, 0);
+    atomic_store(&cut_calls, 0);
+    CHECK_OK(durlog_append_async(w, model_payload(&m, 5), m.lens[5], DURLOG_SYNC,
+                                 note_cut_status, NULL, NULL));
+    /* A hang guard, not a speed claim: the engine retries every 10 ms. */
+    for (int i = 0; i < 1000 && !atomic_load(&cut_calls); i++)
+        usleep(10000);
+    CHECK_EQ_U64((uint64_t)atomic_load(&cut_calls), 1);
+    CHECK_RC(atomic_load(&cut_status), DURLOG_EFAILED);
+    CHECK(durlog_close(w) != 0);
+    CHECK_EQ_U64((uint64_t)atomic_load(&cut_calls), 1);
+    model_free(&m);
+    scratch_remove(&s);
+}
+
 /* durlog.shm replaced, between writers, by something that is not a
  * regular file: a FIFO and a directory are both DURLOG_EFORMAT naming it
  * (the directory was -EISDIR, against the manual); a symbolic link is
@@ -1845,6 +1881,7 @@ TEST_MAIN(
     RUN(a_coordination_file_that_is_not_a_regular_file_is_eformat);
     RUN(a_tail_truncated_within_its_last_page_is_never_acknowledged_durable);
     RUN(a_tail_truncated_under_an_async_sync_append_is_never_acknowledged_durable);
+    RUN(a_tail_removed_under_an_async_sync_append_fails_it_before_close);
     RUN(a_sync_lock_held_by_nobody_times_out_instead_of_hanging);
     RUN(an_append_lock_that_is_not_durlogs_is_never_locked);
     RUN(a_held_lock_rewritten_by_someone_else_unlocks_cleanly);

@@ -278,3 +278,20 @@ def test_second_close_returns_once_the_log_is_closed(logdir):
         durable = r.info().durable_seq
     t.join()
     assert durable == 20000
+
+
+def test_a_future_fails_when_the_log_is_removed_under_it(logdir):
+    # rm -r of the log under an open Log: the engine could not open the
+    # segment to sync it and retried for as long as the Log stayed open,
+    # so the future never resolved (fixed in src/sync.c).
+    import shutil
+    log = durlog.open(logdir)
+    try:
+        log.append(b"x")
+        shutil.rmtree(logdir)
+        fut = log.append_async(b"y")
+        with pytest.raises(durlog.FailedError):
+            fut.result(60)      # a hang guard: it comes within ~10 ms
+    finally:
+        with pytest.raises(durlog.Error):
+            log.close()
