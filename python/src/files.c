@@ -405,24 +405,14 @@ static PyObject *cursor_commit(CursorObject *self, PyObject *arg)
 {
     if (!pd_cursor_handle((PyObject *)self))
         return NULL;
-    if (!PyLong_Check(arg) || PyBool_Check(arg)) {
-        PyErr_Format(PyExc_TypeError, "a sequence number is an int, not %.100s",
-                     Py_TYPE(arg)->tp_name);
+    uint64_t v;
+    if (pd_seq(arg, &v) < 0)
         return NULL;
-    }
-    int overflow = 0;
-    long long v = PyLong_AsLongLongAndOverflow(arg, &overflow);
-    if (v == -1 && PyErr_Occurred())
-        return NULL;
-    if (overflow || v < 0) {
-        PyErr_SetString(PyExc_ValueError, "a sequence number is between 0 and 2**63 - 1");
-        return NULL;
-    }
     int rc;
     durlog_cursor *c = self->c;
     self->busy = 1; /* no other thread may use it during the commit */
     Py_BEGIN_ALLOW_THREADS
-    rc = durlog_cursor_commit(c, (uint64_t)v);
+    rc = durlog_cursor_commit(c, v);
     Py_END_ALLOW_THREADS
     self->busy = 0;
     if (rc == -EINVAL) {

@@ -465,27 +465,6 @@ static PyObject *log_flush(LogObject *self, PyObject *args, PyObject *kw)
     Py_RETURN_NONE;
 }
 
-/* A sequence number argument: TypeError for a non-int, ValueError for one
- * no record can have. */
-static int seq_arg(PyObject *obj, uint64_t *out)
-{
-    if (!PyLong_Check(obj) || PyBool_Check(obj)) {
-        PyErr_Format(PyExc_TypeError, "a sequence number is an int, not %.100s",
-                     Py_TYPE(obj)->tp_name);
-        return -1;
-    }
-    int overflow = 0;
-    long long v = PyLong_AsLongLongAndOverflow(obj, &overflow);
-    if (v == -1 && PyErr_Occurred())
-        return -1;
-    if (overflow || v < 0) {
-        PyErr_SetString(PyExc_ValueError, "a sequence number is between 0 and 2**63 - 1");
-        return -1;
-    }
-    *out = (uint64_t)v;
-    return 0;
-}
-
 static PyObject *log_wait(LogObject *self, PyObject *args, PyObject *kw)
 {
     static char *names[] = {"seq", "level", "timeout", NULL};
@@ -495,7 +474,7 @@ static PyObject *log_wait(LogObject *self, PyObject *args, PyObject *kw)
     uint64_t seq;
     durlog_level level = DURLOG_SYNC;
     int timeout;
-    if (seq_arg(seq_obj, &seq) < 0 || (level_obj && pd_level(level_obj, &level) < 0) ||
+    if (pd_seq(seq_obj, &seq) < 0 || (level_obj && pd_level(level_obj, &level) < 0) ||
         pd_timeout_ms(timeout_obj, &timeout) < 0 || !usable(self))
         return NULL;
     if (level == DURLOG_DEFAULT)
@@ -723,7 +702,6 @@ static PyObject *log_get_event_fd(LogObject *self, void *unused)
 
 /* ---- facts, trims, retention -------------------------------------------- */
 
-PyObject *pd_info_tuple(const durlog_info *i);
 PyObject *pd_info_tuple(const durlog_info *i)
 {
     return Py_BuildValue("(KKKKKKK)", (unsigned long long)i->first_seq,
@@ -732,7 +710,6 @@ PyObject *pd_info_tuple(const durlog_info *i)
                          (unsigned long long)i->disk_bytes, (unsigned long long)i->missing);
 }
 
-PyObject *pd_retention_tuple(const durlog_retention *r);
 PyObject *pd_retention_tuple(const durlog_retention *r)
 {
     return Py_BuildValue("(KKK)", (unsigned long long)r->max_bytes,
@@ -760,7 +737,7 @@ static PyObject *log_info(LogObject *self, PyObject *unused)
 static PyObject *log_trim(LogObject *self, PyObject *arg)
 {
     uint64_t before;
-    if (seq_arg(arg, &before) < 0 || !usable(self))
+    if (pd_seq(arg, &before) < 0 || !usable(self))
         return NULL;
     uint64_t first = 0;
     int rc;
@@ -775,15 +752,25 @@ static PyObject *log_trim(LogObject *self, PyObject *arg)
 }
 
 /* _trim_retention(max_bytes, max_age_ns, cursor_cap_bytes) -> first seq */
+/* (max_bytes, max_age_ns, cursor_cap_bytes), 0 meaning no limit: the
+ * Python layer (_retention_args) has checked their types and ranges. */
+static int retention_args(PyObject *args, durlog_retention *r)
+{
+    unsigned long long max_bytes, max_age_ns, cap;
+    if (!PyArg_ParseTuple(args, "KKK", &max_bytes, &max_age_ns, &cap))
+        return -1;
+    memset(r, 0, sizeof *r);
+    r->max_bytes = max_bytes;
+    r->max_age_ns = max_age_ns;
+    r->cursor_cap_bytes = cap;
+    return 0;
+}
+
 static PyObject *log_trim_retention(LogObject *self, PyObject *args)
 {
-    durlog_retention r = {0};
-    unsigned long long a, b, c;
-    if (!PyArg_ParseTuple(args, "KKK", &a, &b, &c) || !usable(self))
+    durlog_retention r;
+    if (retention_args(args, &r) < 0 || !usable(self))
         return NULL;
-    r.max_bytes = a;
-    r.max_age_ns = b;
-    r.cursor_cap_bytes = c;
     uint64_t first = 0;
     int rc;
     self->busy++;
@@ -798,13 +785,9 @@ static PyObject *log_trim_retention(LogObject *self, PyObject *args)
 
 static PyObject *log_set_retention(LogObject *self, PyObject *args)
 {
-    durlog_retention r = {0};
-    unsigned long long a, b, c;
-    if (!PyArg_ParseTuple(args, "KKK", &a, &b, &c) || !usable(self))
+    durlog_retention r;
+    if (retention_args(args, &r) < 0 || !usable(self))
         return NULL;
-    r.max_bytes = a;
-    r.max_age_ns = b;
-    r.cursor_cap_bytes = c;
     int rc;
     self->busy++;
     Py_BEGIN_ALLOW_THREADS

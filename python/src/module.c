@@ -88,6 +88,25 @@ int pd_level(PyObject *obj, durlog_level *out)
     return -1;
 }
 
+int pd_seq(PyObject *obj, uint64_t *out)
+{
+    if (!PyLong_Check(obj) || PyBool_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "a sequence number is an int, not %.100s",
+                     Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    int overflow = 0;
+    long long v = PyLong_AsLongLongAndOverflow(obj, &overflow);
+    if (v == -1 && PyErr_Occurred())
+        return -1;
+    if (overflow || v < 0) {
+        PyErr_SetString(PyExc_ValueError, "a sequence number is between 0 and 2**63 - 1");
+        return -1;
+    }
+    *out = (uint64_t)v;
+    return 0;
+}
+
 int pd_timeout_ms(PyObject *obj, int *out)
 {
     if (obj == NULL || obj == Py_None) {

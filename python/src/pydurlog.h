@@ -40,6 +40,11 @@ PyObject *pd_raise_seq(int code, const char *message, uint64_t seq);
  * IntEnum) or a name. -1 with TypeError/ValueError set on a bad one. */
 int pd_level(PyObject *obj, durlog_level *out);
 
+/* A sequence number argument: TypeError for anything but an int (bool
+ * included), ValueError for one no record can have (negative, 2^63 or
+ * more). 0 or -1; sets *out. */
+int pd_seq(PyObject *obj, uint64_t *out);
+
 /* A timeout in seconds (None: no limit) as milliseconds (-1: no limit).
  * -1 with ValueError for a negative, NaN or too large value. Sets *out. */
 int pd_timeout_ms(PyObject *obj, int *out);
@@ -79,6 +84,11 @@ int pd_log_init(PyObject *module);
 int pd_reader_init(PyObject *module);
 int pd_files_init(PyObject *module);
 extern PyMethodDef pd_files_methods[];
+
+/* durlog_info and durlog_retention as the tuples the Python layer turns
+ * into durlog.Info and durlog.Retention (log.c; readers use them too). */
+PyObject *pd_info_tuple(const durlog_info *i);
+PyObject *pd_retention_tuple(const durlog_retention *r);
 
 /* The reader's Record type and the cursor type, for seek_cursor. */
 extern PyTypeObject pd_cursor_type;

@@ -265,22 +265,10 @@ static PyObject *reader_wait(ReaderObject *self, PyObject *args, PyObject *kw)
 
 static PyObject *reader_seek(ReaderObject *self, PyObject *arg)
 {
-    if (!PyLong_Check(arg) || PyBool_Check(arg)) {
-        PyErr_Format(PyExc_TypeError, "a sequence number is an int, not %.100s",
-                     Py_TYPE(arg)->tp_name);
+    uint64_t seq;
+    if (pd_seq(arg, &seq) < 0 || !usable(self))
         return NULL;
-    }
-    int overflow = 0;
-    long long v = PyLong_AsLongLongAndOverflow(arg, &overflow);
-    if (v == -1 && PyErr_Occurred())
-        return NULL;
-    if (overflow || v < 0) {
-        PyErr_SetString(PyExc_ValueError, "a sequence number is between 0 and 2**63 - 1");
-        return NULL;
-    }
-    if (!usable(self))
-        return NULL;
-    int rc = durlog_reader_seek(self->r, (uint64_t)v);
+    int rc = durlog_reader_seek(self->r, seq);
     if (rc < 0)
         return reader_error(self, rc);
     Py_RETURN_NONE;
@@ -315,9 +303,6 @@ static PyObject *reader_seek_cursor(ReaderObject *self, PyObject *arg)
         return reader_error(self, rc);
     Py_RETURN_NONE;
 }
-
-PyObject *pd_info_tuple(const durlog_info *i);
-PyObject *pd_retention_tuple(const durlog_retention *r);
 
 static PyObject *reader_info(ReaderObject *self, PyObject *unused)
 {
