@@ -1027,6 +1027,65 @@ void durlog_cursor_list_free(durlog_cursor_info *list);
 int durlog_reader_seek_cursor(durlog_reader *r, const durlog_cursor *c);
 
 /* ---------------------------------------------------------------------------
+ * The log's identity: 128 random bits, as 32 lower-case hex digits, made
+ * when the log is created and kept in its directory (the file durlog.id,
+ * docs/FORMAT.md). Copies of the log's records elsewhere (libdurlog-ship's
+ * NATS JetStream stream) name them by it. It never changes: a copy of the
+ * directory keeps it (the copy is the same log as far as its records go),
+ * and a damaged file is an error, never replaced by a new id.
+ */
+#define DURLOG_LOG_ID_LEN 32
+
+/* The identity of the log at path into out (NUL-terminated). With create
+ * nonzero a log that has none (made by durlog 0.2 and earlier) gets one,
+ * durably, unless another process gives it one first (then that one).
+ * Errors: -EINVAL (NULL argument); DURLOG_ENOTFOUND (no identity, create
+ * 0); DURLOG_ECORRUPT (durlog.id is damaged: the message says what to do);
+ * DURLOG_EFORMAT (create: path holds no log); DURLOG_EDIRSYNC (create:
+ * made, out set, but the directory's fsync failed); -errno of opening the
+ * directory or the file, or of creating it (-EACCES, -ENOSPC, ...). The
+ * message: durlog_last_errmsg(). */
+int durlog_log_id(const char *path, int create, char out[DURLOG_LOG_ID_LEN + 1]);
+
+/* Gives the log at path the identity id (32 lower-case hex digits): a log
+ * rebuilt from a copy of another log's records (`durlog restore`) takes
+ * that log's identity, so that shipping it again continues the same copy.
+ * Succeeds when the log has no identity, already has this one, or has
+ * another but has never held a record (a log just created, whose
+ * identity no copy can know). Errors: -EINVAL (NULL path, a malformed id);
+ * -EEXIST (the log holds records under another identity); DURLOG_EFORMAT
+ * (path holds no log); DURLOG_ECORRUPT (a damaged durlog.id); -errno of
+ * reading or writing the file (DURLOG_EDIRSYNC as durlog_log_id). */
+int durlog_log_id_adopt(const char *path, const char *id);
+
+/* ---------------------------------------------------------------------------
+ * Appending records that carry their own sequence numbers and times: a copy
+ * of another log's records (`durlog restore` rebuilds a log from a NATS
+ * stream with them), so that the copy has the same seqs, times and data.
+ *
+ * recs[i].seq must run on from the log's next_seq without a gap - except
+ * in a log that has never held a record (no segment at all), whose first
+ * record may have any seq from 1 (the log then starts there, as a trimmed
+ * log does). Times must not decrease, from the log's last record on, and
+ * are stored as given (never clamped to the clock). A new segment is begun
+ * only before a record whose time is later than the one before it (a
+ * segment's records are later than its base time, which is not before the
+ * previous segment's last record: docs/FORMAT.md "Time"); a run of records
+ * sharing one time that does not fit the current segment starts a new
+ * one, made big enough for the whole run if need be, when the run's time is
+ * later than the log's last record; when it is not (a run continued from
+ * an earlier call, in a full segment) the call fails with -ERANGE and
+ * appends nothing: pass runs whole.
+ * level: DURLOG_KERNEL or DURLOG_SYNC (as durlog_append). Either every
+ * record is appended or none. Not with this handle's buffered records
+ * unflushed (-EBUSY: flush first).
+ * Errors: -EINVAL (NULL log or recs, count 0, a bad level, a record that
+ * does not follow on - its seq or time - with a message naming it);
+ * -ERANGE (above); -EMSGSIZE; -EBUSY; and those of durlog_append. */
+int durlog_append_restored(durlog *log, const durlog_record *recs, size_t count,
+                           durlog_level level);
+
+/* ---------------------------------------------------------------------------
  * Checking and repairing a closed log (the `durlog check` command).
  */
 typedef struct durlog_check_report {

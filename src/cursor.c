@@ -186,48 +186,14 @@ static int cursor_write(durlog_cursor *c, uint64_t seq)
 }
 
 /* Creates the cursor's file holding seq, only if there is none: a commit
- * another process made meanwhile must not be overwritten by a creation.
- * The file is written and fsynced unnamed (O_TMPFILE), then linked under
- * its name, which fails with EEXIST where one exists (link never replaces),
- * then the directory is fsynced: a crash leaves no file or a whole one.
- * Where the file system has no O_TMPFILE (or /proc is missing) it falls
- * back to a put, which replaces (see durlog.h). Returns 0, -EEXIST, or an
- * error with a message. */
+ * another process made meanwhile must not be overwritten by a creation
+ * (dl_create_own_file). Returns 0, -EEXIST, or an error with a message. */
 static int cursor_create(durlog_cursor *c, int dirfd, uint64_t seq)
 {
     unsigned char b[CURSOR_FILE_SIZE];
-    char proc[64];
     cursor_encode(b, seq, dl_now_ns());
-    int fd = dl_openat(dirfd, ".", O_TMPFILE | O_WRONLY, 0666);
-    if (fd == -EOPNOTSUPP || fd == -EISDIR || fd == -EINVAL)
-        return cursor_write(c, seq);
-    if (fd < 0)
-        return cfail(c, fd, "cannot create a file in %s: %s", c->log_path,
-                     durlog_strerror(fd));
-    int rc = dl_pwrite_all(fd, b, sizeof b, 0);
-    const char *step = "write of the new";
-    /* Whole on stable storage before it has a name. */
-    if (rc == 0 && (rc = dl_fsync(fd)) != 0)
-        step = "fsync of the new";
-    if (rc == 0) {
-        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-        rc = dl_linkat(AT_FDCWD, proc, dirfd, c->file, AT_SYMLINK_FOLLOW);
-        step = "link of the new";
-    }
-    dl_close(fd);
-    if (rc == -ENOENT) /* no /proc to link through */
-        return cursor_write(c, seq);
-    if (rc == -EEXIST)
-        return rc;
-    if (rc)
-        return cfail(c, rc, "%s %s: %s", step, c->file_path, durlog_strerror(rc));
-    /* Makes the new name durable. */
-    rc = dl_fsync(dirfd);
-    if (rc)
-        return cfail(c, DURLOG_EDIRSYNC, "fsync of directory %s (the new %s is in place but "
-                     "may not survive a power loss): %s", c->log_path, c->file,
-                     durlog_strerror(rc));
-    return 0;
+    return dl_create_own_file(dirfd, c->log_path, c->file, b, sizeof b, c->errmsg,
+                              sizeof c->errmsg);
 }
 
 /* ---- the log's end ---- */

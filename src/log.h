@@ -234,6 +234,13 @@ struct durlog {
     struct dl_append_buf buf;     /* buffered records (writer.c) */
     uint64_t last_seq;            /* last sequence number this handle got,
                                      +1 (0: none yet) */
+    struct {                      /* durlog_append_restored, under the
+                                     append lock (writer.c) */
+        int on;                   /* placing records with their own times */
+        uint64_t base;            /* base time of a segment begun now for
+                                     them (roll_base); 0: none may be begun
+                                     (roll fails with -ERANGE) */
+    } restore;
     struct dl_clock clock;        /* record timestamps */
 
     struct dl_sync_state sync;    /* the sync leader's descriptor (sync.c) */

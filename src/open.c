@@ -36,6 +36,7 @@
 
 #include "engine.h"
 #include "log.h"
+#include "logid.h"
 #include "os.h"
 #include "scan.h"
 
@@ -530,6 +531,18 @@ static void free_handle(durlog *log)
     free(log);
 }
 
+/* A log that has never held a record gets its identity (durlog_log_id)
+ * now, as it is created. Not a reason to fail the open: a log without one
+ * (made by an older version, or where this failed) gets one when something
+ * first asks for it (libdurlog-ship), which reports the error then. */
+static void give_new_log_an_id(durlog *log)
+{
+    char id[DURLOG_LOG_ID_LEN + 1], err[DL_ERRMSG_SIZE];
+    if (log->sh->tail_seg == DL_NO_SEGMENT && log->sh->next_seq == 1 &&
+        faccessat(log->dirfd, DL_LOG_ID_FILE, F_OK, AT_SYMLINK_NOFOLLOW) != 0)
+        (void)dl_log_id_create(log->dirfd, log->path, id, err, sizeof err);
+}
+
 int durlog_open(const char *path, const durlog_options *opts, durlog **out)
 {
     durlog_options o;
@@ -618,6 +631,7 @@ int durlog_open(const char *path, const durlog_options *opts, durlog **out)
     rc = join_log(log);
     if (rc)
         goto fail;
+    give_new_log_an_id(log);
     dl_retention_start(log);
     *out = log;
     return 0;

@@ -597,6 +597,64 @@ int dl_put_buffer_own(const char *path, const void *buf, size_t len,
     return put_buffer(path, buf, len, opts, 1);
 }
 
+/* Falls back to a put (which replaces) where no file can be made unnamed. */
+static int create_by_put(const char *dir_path, const char *name, const void *buf, size_t len,
+                         char *err, size_t errlen)
+{
+    char *path;
+    if (asprintf(&path, "%s/%s", dir_path, name) < 0) {
+        snprintf(err, errlen, "%s/%s: out of memory", dir_path, name);
+        return -ENOMEM;
+    }
+    durlog_put_options o;
+    durlog_put_options_init(&o);
+    o.errbuf = err;
+    o.errbuf_size = errlen;
+    int rc = dl_put_buffer_own(path, buf, len, &o);
+    free(path);
+    return rc;
+}
+
+int dl_create_own_file(int dirfd, const char *dir_path, const char *name, const void *buf,
+                       size_t len, char *err, size_t errlen)
+{
+    char proc[64];
+    int fd = dl_openat(dirfd, ".", O_TMPFILE | O_WRONLY, 0666);
+    if (fd == -EOPNOTSUPP || fd == -EISDIR || fd == -EINVAL)
+        return create_by_put(dir_path, name, buf, len, err, errlen);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot create a file in %s: %s", dir_path, durlog_strerror(fd));
+        return fd;
+    }
+    int rc = dl_pwrite_all(fd, buf, len, 0);
+    const char *step = "write of the new";
+    /* Whole on stable storage before it has a name. */
+    if (rc == 0 && (rc = dl_fsync(fd)) != 0)
+        step = "fsync of the new";
+    if (rc == 0) {
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+        rc = dl_linkat(AT_FDCWD, proc, dirfd, name, AT_SYMLINK_FOLLOW);
+        step = "link of the new";
+    }
+    dl_close(fd);
+    if (rc == -ENOENT) /* no /proc to link through */
+        return create_by_put(dir_path, name, buf, len, err, errlen);
+    if (rc == -EEXIST)
+        return rc;
+    if (rc) {
+        snprintf(err, errlen, "%s %s/%s: %s", step, dir_path, name, durlog_strerror(rc));
+        return rc;
+    }
+    /* Makes the new name durable. */
+    rc = dl_fsync(dirfd);
+    if (rc) {
+        snprintf(err, errlen, "fsync of directory %s (the new %s is in place but may not "
+                 "survive a power loss): %s", dir_path, name, durlog_strerror(rc));
+        return DURLOG_EDIRSYNC;
+    }
+    return 0;
+}
+
 /* Copies inside the kernel. Returns 0 at the source's end, 1 if this source
  * cannot be copied that way (nothing was copied then: the caller reads and
  * writes instead), or an error. */

@@ -56,4 +56,17 @@ void dl_put_dest_free(struct dl_put_dest *d);
 int dl_put_buffer_own(const char *path, const void *buf, size_t len,
                       const durlog_put_options *opts);
 
+/* Creates durlog's own file `name` in the log directory dirfd (path
+ * dir_path, for messages) holding buf, only if there is none: a file
+ * another process made meanwhile is never replaced. Written and fsynced
+ * unnamed (O_TMPFILE), then linked under its name (a link, unlike a rename,
+ * fails with EEXIST where a file exists), then the directory is fsynced: a
+ * crash leaves no file or a whole one. Where the file system has no
+ * O_TMPFILE (or there is no /proc to link through) it falls back to
+ * dl_put_buffer_own, which replaces. Returns 0; -EEXIST (nothing written,
+ * no message); DURLOG_EDIRSYNC (in place, its directory's fsync failed);
+ * or another error, with a message in err. */
+int dl_create_own_file(int dirfd, const char *dir_path, const char *name, const void *buf,
+                       size_t len, char *err, size_t errlen);
+
 #endif

@@ -242,6 +242,11 @@ int dl_tail_clear_leftover(durlog *log)
  * leaves room for a whole offset, so that no time read back wraps. */
 static uint64_t roll_base(durlog *log)
 {
+    /* Restored records keep their own times: the segment is based just
+     * below its first record's (durlog_append_restored checked that this is
+     * not before the previous segment's last record). */
+    if (log->restore.on)
+        return log->restore.base;
     struct dl_shared *sh = log->sh;
     const struct dl_segmap *t = &log->tail.cur;
     uint64_t now = dl_now_ns(), last = sh->last_time_ns;
@@ -269,6 +274,11 @@ static int roll(durlog *log, uint64_t need)
     struct dl_shared *sh = log->sh;
     struct dl_segmap m;
     char err[DL_ERRMSG_SIZE];
+    if (log->restore.on && !log->restore.base)
+        return dl_fail(log, -ERANGE, "%s: restored records would need a new segment where "
+                       "their time is not later than the record before them (the segment's "
+                       "base time would not fit between them); pass runs of records that "
+                       "share one time whole", log->path);
     int rc = check_leaving_tail(log);
     if (rc)
         return rc;

@@ -610,6 +610,128 @@ int durlog_append_batch(durlog *log, const durlog_iov *records, size_t count,
                           first_seq_out, NULL);
 }
 
+/* ---- records with their own seqs and times (durlog_append_restored) ---- */
+
+static int check_restored(durlog *log, const durlog_record *recs, size_t count,
+                          durlog_level level)
+{
+    if (level != DURLOG_KERNEL && level != DURLOG_SYNC)
+        return dl_fail(log, -EINVAL, "restored records are appended at kernel or sync, "
+                       "not level %d", (int)level);
+    if (!count || !recs)
+        return dl_fail(log, -EINVAL, "no records to append (NULL array or count 0)");
+    for (size_t i = 0; i < count; i++) {
+        const durlog_record *r = &recs[i];
+        if (r->len > DURLOG_MAX_RECORD)
+            return dl_fail(log, -EMSGSIZE, "record %llu of %zu bytes exceeds the %zu-byte "
+                           "limit", (unsigned long long)r->seq, r->len, DURLOG_MAX_RECORD);
+        if (r->len && !r->data)
+            return dl_fail(log, -EINVAL, "NULL data with non-zero length");
+        if (r->seq == 0 || r->seq >= DL_SEQ_LIMIT - 1 || r->time_ns > DL_TIME_BASE_MAX)
+            return dl_fail(log, -EINVAL, "record %llu at time %llu: sequence number or time "
+                           "out of range", (unsigned long long)r->seq,
+                           (unsigned long long)r->time_ns);
+        if (i && (r->seq != recs[i - 1].seq + 1 || r->time_ns < recs[i - 1].time_ns))
+            return dl_fail(log, -EINVAL, "record %llu (time %llu) does not follow record "
+                           "%llu (time %llu): seqs must run on by one, times never go back",
+                           (unsigned long long)r->seq, (unsigned long long)r->time_ns,
+                           (unsigned long long)recs[i - 1].seq,
+                           (unsigned long long)recs[i - 1].time_ns);
+    }
+    return 0;
+}
+
+/* Bytes of the run of records from i on that share recs[i]'s time. */
+static uint64_t run_bytes(const durlog_record *recs, size_t count, size_t i)
+{
+    uint64_t need = 0;
+    for (size_t j = i; j < count && recs[j].time_ns == recs[i].time_ns; j++)
+        need += dl_rec_size(recs[j].len);
+    return need;
+}
+
+/* Places restored record i, with the append lock. A run of records sharing
+ * one time goes into one segment: the tail is made ready for the whole run
+ * at its first record (a segment begun then is based just below the run's
+ * time, which is later than the log's last record); within a run no
+ * segment may begin (restore.base 0: roll fails with -ERANGE). */
+static int put_restored(durlog *log, const durlog_record *recs, size_t count, size_t i,
+                        int by_pwrite)
+{
+    struct dl_shared *sh = log->sh;
+    const durlog_record *r = &recs[i];
+    if (r->seq != sh->next_seq)
+        return dl_fail(log, -EINVAL, "record %llu does not follow on: the log's next record "
+                       "is %llu", (unsigned long long)r->seq,
+                       (unsigned long long)sh->next_seq);
+    if (r->time_ns < sh->last_time_ns)
+        return dl_fail(log, -EINVAL, "record %llu's time %llu is before the log's last "
+                       "record's (%llu)", (unsigned long long)r->seq,
+                       (unsigned long long)r->time_ns, (unsigned long long)sh->last_time_ns);
+    if (i == 0 || recs[i - 1].time_ns != r->time_ns) {
+        log->restore.base = r->time_ns > sh->last_time_ns ? r->time_ns - 1 : 0;
+        int rc = dl_tail_ensure(log, run_bytes(recs, count, i), r->time_ns);
+        log->restore.base = 0;
+        if (rc)
+            return rc;
+    }
+    /* A version 2 record's time is later than its segment's base. */
+    const struct dl_seg_header *h = &log->tail.cur.hdr;
+    if (h->version == DL_FORMAT_VERSION && r->time_ns <= h->created_ns)
+        return dl_fail(log, -ERANGE, "record %llu's time %llu is not later than its segment's "
+                       "base time %llu", (unsigned long long)r->seq,
+                       (unsigned long long)r->time_ns, (unsigned long long)h->created_ns);
+    return put_record(log, r->data, (uint32_t)r->len, r->time_ns, by_pwrite);
+}
+
+int durlog_append_restored(durlog *log, const durlog_record *recs, size_t count,
+                           durlog_level level)
+{
+    if (!log)
+        return -EINVAL;
+    struct dl_shared *sh = log->sh;
+    struct tail_mark mark;
+    int rc = check_restored(log, recs, count, level);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&log->mu);
+    if (log->buf.len) {
+        pthread_mutex_unlock(&log->mu);
+        return dl_fail(log, -EBUSY, "this handle holds buffered records: flush them before "
+                       "appending restored ones");
+    }
+    rc = dl_lock_append(log);
+    if (rc) {
+        pthread_mutex_unlock(&log->mu);
+        return rc;
+    }
+    mark_tail(sh, &mark);
+    /* A log that never held a record starts at the first one's seq. */
+    if (sh->tail_seg == DL_NO_SEGMENT && sh->next_seq == 1)
+        sh->next_seq = recs[0].seq;
+    log->restore.on = 1;
+    for (size_t i = 0; i < count && !rc; i++)
+        rc = put_restored(log, recs, count, i, log->io_pwrite);
+    log->restore.on = 0;
+    if (!rc)
+        rc = dl_tail_write_stage(log);
+    log->stage.len = 0; /* after a failure: rolled back below */
+    if (!rc)
+        rc = tail_faulted(log);
+    if (rc)
+        rollback(log, &mark);
+    uint64_t end = sh->next_seq;
+    dl_publish(sh, end, sh->tail_seg);
+    dl_unlock_append(log);
+    if (!rc)
+        log->last_seq = end;
+    pthread_mutex_unlock(&log->mu);
+    if (rc || level != DURLOG_SYNC)
+        return rc;
+    rc = dl_sync_to(log, end);
+    return rc ? dl_not_durable(log, recs[0].seq, end) : 0;
+}
+
 /* Has the engine sync records below `end` within the interval (unless they
  * are durable already). */
 static int schedule_interval(durlog *log, uint64_t end)
