@@ -13,10 +13,10 @@
  *       reads COUNT messages of SUBJECT from the start of STREAM; prints
  *       "consume COUNT records SECONDS s RATE rec/s".
  *
- * URL is one server URL or several separated by commas; it may carry
- * user:password@ or token@. NATS_CA=FILE makes the connection require TLS
- * and trust the CA in FILE (tests/lib/nats.sh exports it for its TLS
- * servers). Any error, nack or timeout: a message on stderr, exit status 1.
+ * URL is one server URL or several separated by commas. Credentials come
+ * from the environment as tests/lib/nats.sh exports them: NATS_USER and
+ * NATS_PASSWORD, or NATS_TOKEN; NATS_CA=FILE makes the connection require
+ * TLS and trust the CA in FILE. Any error, nack or timeout: a message on stderr, exit status 1.
  */
 #include <nats/nats.h>
 
@@ -94,6 +94,12 @@ static natsConnection *connect_to(const char *urls)
     if (n == 0)
         usage();
     s = natsOptions_SetServers(opts, list, n);
+    const char *user = getenv("NATS_USER"), *password = getenv("NATS_PASSWORD");
+    const char *token = getenv("NATS_TOKEN");
+    if (s == NATS_OK && user != NULL && user[0] != '\0')
+        s = natsOptions_SetUserInfo(opts, user, password != NULL ? password : "");
+    if (s == NATS_OK && token != NULL && token[0] != '\0')
+        s = natsOptions_SetToken(opts, token);
     const char *ca = getenv("NATS_CA");
     if (s == NATS_OK && ca != NULL && ca[0] != '\0') {
         s = natsOptions_SetSecure(opts, true);
