@@ -187,6 +187,19 @@ $(B)/bench/bench_sync.o: CFLAGS += -DDURLOG_HAVE_ROCKSDB
 $(B)/bench/bench_sync: LDLIBS += -lrocksdb
 endif
 
+# The plain nats.c baseline for the NATS shipping benchmarks (issue #20,
+# bench/nats/nats_plain.c): built only where pkg-config knows libnats
+# (Debian's libnats-dev). It uses nothing of durlog, so it stays out of the
+# bench/*.c glob and links libnats alone.
+ifeq ($(shell $(PKG_CONFIG) --exists libnats 2>/dev/null && echo yes),yes)
+NATS_BENCH := $(B)/bench/nats/nats_plain
+all: $(NATS_BENCH)
+ALL_OBJ += $(NATS_BENCH).o
+$(NATS_BENCH).o: CPPFLAGS += $(shell $(PKG_CONFIG) --cflags libnats)
+$(NATS_BENCH): $(NATS_BENCH).o
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs libnats) -pthread
+endif
+
 deps:
 	@scripts/deps.sh
 
