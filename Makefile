@@ -169,7 +169,7 @@ $(B)/$(SO_LINK): $(B)/$(SO_NAME)
 	ln -sfn $(SO_NAME) $@
 
 $(B)/durlog: $(CLI_OBJ) $(B)/libdurlog.a
-	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $(CLI_OBJ) $(SHIP_LINK) $(B)/libdurlog.a $(LDLIBS)
 
 # Tests link the static library so they can reach internal (dl_) symbols too.
 $(B)/tests/%: $(B)/tests/%.o $(B)/libdurlog.a
@@ -195,9 +195,39 @@ ifeq ($(shell $(PKG_CONFIG) --exists libnats 2>/dev/null && echo yes),yes)
 NATS_BENCH := $(B)/bench/nats/nats_plain
 all: $(NATS_BENCH)
 ALL_OBJ += $(NATS_BENCH).o
+-include $(NATS_BENCH).d
 $(NATS_BENCH).o: CPPFLAGS += $(shell $(PKG_CONFIG) --cflags libnats)
 $(NATS_BENCH): $(NATS_BENCH).o
 	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs libnats) -pthread
+endif
+
+# ---- libdurlog-ship (ship/, its header ship/durlog_ship.h): shipping a log
+# to NATS JetStream and restoring it (issue #20). Built only where
+# pkg-config knows libnats (Debian's libnats-dev), as a library of its own,
+# so that libdurlog never depends on libnats; the durlog command gets its
+# `ship` and `restore` commands then (without it, they say it is missing).
+# It compiles its own copy of src/crc32c.c, renamed (dls_), since the shared
+# libdurlog does not export libdurlog's.
+ifeq ($(shell $(PKG_CONFIG) --exists libnats 2>/dev/null && echo yes),yes)
+SHIP_SRC   := $(sort $(wildcard ship/*.c))
+SHIP_OBJ   := $(SHIP_SRC:%.c=$(B)/%.o) $(B)/ship/crc32c.o
+NATS_LIBS  := $(shell $(PKG_CONFIG) --libs libnats)
+SHIP_RENAME := -Ddl_crc32c=dls_crc_any -Ddl_crc32c_hw=dls_crc_hw -Ddl_crc32c_isal=dls_crc_isal \
+               -Ddl_crc32c_shift=dls_crc_shift -Ddl_crc32c_sw=dls_crc_sw -Ddl_crc32c_u64=dls_crc_u64
+$(SHIP_OBJ): CPPFLAGS += -Iship $(SHIP_RENAME) $(shell $(PKG_CONFIG) --cflags libnats)
+$(B)/ship/crc32c.o: src/crc32c.c Makefile
+	@mkdir -p $(dir $@)
+	$(COMPILE)
+ALL_OBJ  += $(SHIP_OBJ)
+-include $(SHIP_OBJ:.o=.d)
+$(B)/libdurlog-ship.a: $(SHIP_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+all: $(B)/libdurlog-ship.a
+$(B)/cli/cmd_ship.o: CPPFLAGS += -Iship -DDURLOG_HAVE_SHIP
+$(B)/durlog: $(B)/libdurlog-ship.a
+$(B)/durlog: LDLIBS += $(NATS_LIBS)
+SHIP_LINK := $(B)/libdurlog-ship.a
 endif
 
 deps:

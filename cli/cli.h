@@ -48,6 +48,8 @@ extern const struct cli_command cli_cmd_bench;
 extern const struct cli_command cli_cmd_cursor;
 extern const struct cli_command cli_cmd_trim;
 extern const struct cli_command cli_cmd_retention;
+extern const struct cli_command cli_cmd_ship;
+extern const struct cli_command cli_cmd_restore;
 
 /* What runs each subcommand (its struct cli_command's `run`). */
 int cli_run_append(const struct cli_command *cmd, int argc, char **argv);
@@ -61,6 +63,8 @@ int cli_run_bench(const struct cli_command *cmd, int argc, char **argv);
 int cli_run_cursor(const struct cli_command *cmd, int argc, char **argv);
 int cli_run_trim(const struct cli_command *cmd, int argc, char **argv);
 int cli_run_retention(const struct cli_command *cmd, int argc, char **argv);
+int cli_run_ship(const struct cli_command *cmd, int argc, char **argv);
+int cli_run_restore(const struct cli_command *cmd, int argc, char **argv);
 /* Prints retention settings as one line: `none`, or the limits set. */
 void cli_print_retention(const durlog_retention *r);
 

@@ -325,3 +325,82 @@ const struct cli_command cli_cmd_bench = {
         "  -h, --help       show this help\n",
     .run = cli_run_bench,
 };
+
+/* What `durlog ship` and `durlog restore` share: the servers and the
+ * credentials. */
+#define NATS_HELP \
+    "  SERVERS is nats://HOST:PORT, or several of one cluster separated by\n" \
+    "  commas. Credentials never go on the command line (ps shows it):\n" \
+    "  DURLOG_NATS_USER and DURLOG_NATS_PASSWORD, or DURLOG_NATS_TOKEN, in\n" \
+    "  the environment; or a credentials file:\n" \
+    "  --creds FILE         a NATS credentials file (JWT and NKey seed)\n" \
+    "  --ca FILE            connect with TLS, trusting the CA in FILE (PEM)\n" \
+    "  --cert FILE --key FILE  a TLS client certificate and its key\n" \
+    "  --timeout DURATION   wait this long for an acknowledgement or an\n" \
+    "                       answer of the servers (default 5s)\n" \
+    "  -q, --quiet          say nothing but errors\n" \
+    "  -h, --help           show this help\n"
+
+const struct cli_command cli_cmd_ship = {
+    .name = "ship",
+    .synopsis = "LOG SERVERS --stream NAME --subject SUBJECT [--create-stream [--replicas N]] "
+                "[--from SEQ] [--follow] [--kernel] [--cursor NAME] [--window N] [--creds FILE] "
+                "[--ca FILE]",
+    .summary = "Copy the records of LOG, exactly once and in order, to a NATS JetStream "
+               "stream.",
+    .details =
+        "Each record becomes one message on SUBJECT with headers naming the log\n"
+        "(its identity), the record's seq, time and checksum; Nats-Msg-Id is\n"
+        "LOGID:SEQ. Shipping resumes after the last message the stream holds for\n"
+        "the log, and each message is published on the condition that the one\n"
+        "before it is the subject's last: after a kill -9, a server restart or a\n"
+        "leader change the stream holds every shipped record once, in order. A\n"
+        "subject holds one log. Only durable records are shipped (those a power\n"
+        "loss here cannot take back); a log no writer ever synced is shipped once\n"
+        "one does. Progress is kept in a named cursor (ship-STREAM), so retention\n"
+        "keeps what was not shipped yet and `durlog info` shows the lag. State\n"
+        "changes (servers unreachable, caught up) go to standard error, once each.\n"
+        "Without --follow it ships what is there and exits 0; an unreachable\n"
+        "server or refused credentials exit 1 at once.\n"
+        "\n"
+        "Options:\n"
+        "  --stream NAME        the JetStream stream (required)\n"
+        "  --subject SUBJECT    the subject of the log's messages (required)\n"
+        "  --create-stream      create the stream (file storage, SUBJECT) if it\n"
+        "                       does not exist\n"
+        "  --replicas N         its replicas, 1 to 5 (with --create-stream)\n"
+        "  --from SEQ           when the stream holds nothing of this log, start\n"
+        "                       at record SEQ (default: the log's first)\n"
+        "  --follow             keep shipping new records as they are appended\n"
+        "                       (like tail -f), retrying while no server can be\n"
+        "                       reached, until SIGINT or SIGTERM\n"
+        "  --kernel             ship records before they are durable. UNSAFE: a\n"
+        "                       power loss here may take back records the stream\n"
+        "                       holds; shipping then stops with an error\n"
+        "  --cursor NAME        the named cursor keeping the position (default\n"
+        "                       ship-STREAM)\n"
+        "  --window N           messages awaiting acknowledgement (default 4096)\n"
+        NATS_HELP,
+    .run = cli_run_ship,
+};
+
+const struct cli_command cli_cmd_restore = {
+    .name = "restore",
+    .synopsis = "SERVERS --stream NAME --subject SUBJECT [--follow] [--creds FILE] [--ca FILE] "
+                "NEWLOG",
+    .summary = "Rebuild a log from the messages `durlog ship` put in a NATS JetStream stream.",
+    .details =
+        "NEWLOG gets the same records with the same seqs, times and data (and the\n"
+        "shipped log's identity, so that shipping it again continues the stream).\n"
+        "Every message is checked: its log, its checksum, and that seqs run on by\n"
+        "one. A log restored in part (the command killed) is continued; a log\n"
+        "holding other records is refused.\n"
+        "\n"
+        "Options:\n"
+        "  --stream NAME        the JetStream stream (required)\n"
+        "  --subject SUBJECT    the subject the log was shipped to (required)\n"
+        "  --follow             keep appending messages as they arrive, until\n"
+        "                       SIGINT or SIGTERM\n"
+        NATS_HELP,
+    .run = cli_run_restore,
+};

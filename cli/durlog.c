@@ -26,6 +26,8 @@ static const struct cli_command *const commands[] = {
     &cli_cmd_retention,
     &cli_cmd_convert,
     &cli_cmd_put,
+    &cli_cmd_ship,
+    &cli_cmd_restore,
     &cli_cmd_bench,
 };
 

@@ -56,6 +56,7 @@ int durlog_cli_main(int argc, char **argv);
 #include "../cli/cmd_tail.c"
 #include "../cli/cmd_trim.c"
 #include "../cli/cmd_retention.c"
+#include "../cli/cmd_ship.c"
 #include "../cli/output.c"
 #include "../bench/lib/files.c"
 #include "../bench/lib/measure.c"

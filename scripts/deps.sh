@@ -9,9 +9,12 @@ set -euo pipefail
 # wheel, pip and pytest; tomli and exceptiongroup are pytest's own on
 # Pythons before 3.11, which scripts/pyshim.sh lends to a non-Debian one;
 # strace counts the fdatasyncs of its group-commit test.
+# NATS shipping (ship/, issue #20): nats.c to build libdurlog-ship, and
+# nats-server (with curl for its monitoring port and openssl for the TLS
+# tests' certificates) for its tests and benchmarks.
 packages=(gcc make libc6-dev pkgconf liburing-dev libisal-dev jq python3 e2fsprogs valgrind xfsprogs btrfs-progs bindfs fuse3 groff-base
           python3-dev python3-setuptools python3-wheel python3-pytest python3-pip python3-tomli python3-exceptiongroup
-          strace)
+          strace nats-server libnats-dev curl openssl)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -1,0 +1,455 @@
+/*
+ * jetstream.c - the NATS JetStream sink (sink.h), through nats.c.
+ *
+ * Each record is one message on the session's subject:
+ *   data            the record's bytes, exactly
+ *   Nats-Msg-Id     LOGID:SEQ - the server drops a second message with the
+ *                   same id within the stream's duplicate window
+ *   Durlog          "LOGID SEQ TIME CRC32C SHIPPER": the log's identity, the
+ *                   record's seq and time (ns since the epoch), the CRC32C of
+ *                   the data, and the id of the session that published it
+ *   Nats-Expected-Last-Subject-Sequence
+ *                   the stream sequence of the message the shipper stored
+ *                   before it on the subject (0: none): the server refuses
+ *                   the message ("wrong last sequence") otherwise, so a
+ *                   message whose predecessor was lost is never stored
+ *                   after it, and two shippers cannot interleave.
+ *   Nats-Expected-Stream  the stream's name: a subject another stream
+ *                   captures is refused, not stored there.
+ *
+ * Sends are asynchronous (js_PublishMsgAsync); the stream sequence each is
+ * expected to get is predicted as the one after its predecessor's, which
+ * holds while nothing else is published into the stream meanwhile. When
+ * something is (several subjects in one stream), a prediction fails, the
+ * session resyncs, and learns to send one message at a time (publish.c).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nats/nats.h>
+
+#include "sink.h"
+
+struct js_sink {
+    struct dls_sink base;
+    natsOptions *opts;
+    natsConnection *nc;
+    jsCtx *js;
+    natsSubscription *sub;   /* reading */
+    uint64_t expect;         /* stream sequence the next send's predecessor
+                                has (predicted) */
+};
+
+static struct js_sink *js_of(struct dls_sink *k)
+{
+    return (struct js_sink *)k;
+}
+
+int dls_parse_record_header(const char *v, struct dls_msg *m)
+{
+    char id[DURLOG_LOG_ID_LEN + 2], shipper[DLS_SHIPPER_LEN + 2];
+    unsigned long long seq, t;
+    unsigned crc;
+    int end = 0;
+    if (!v || sscanf(v, "%33s %llu %llu %8x %17s%n", id, &seq, &t, &crc, shipper, &end) != 5 ||
+        v[end] != '\0' || strlen(id) != DURLOG_LOG_ID_LEN || strlen(shipper) != DLS_SHIPPER_LEN)
+        return -1;
+    memcpy(m->log_id, id, sizeof m->log_id);
+    memcpy(m->shipper, shipper, sizeof m->shipper);
+    m->seq = seq;
+    m->time_ns = t;
+    m->crc = crc;
+    return 0;
+}
+
+void dls_format_record_header(char out[DLS_HEADER_MAX], const struct dls_msg *m)
+{
+    snprintf(out, DLS_HEADER_MAX, "%s %" PRIu64 " %" PRIu64 " %08" PRIx32 " %s", m->log_id,
+             m->seq, m->time_ns, m->crc, m->shipper);
+}
+
+/* A message read from the stream as a dls_msg (log_id "" when it carries
+ * no durlog header). */
+static void from_nats(natsMsg *msg, uint64_t pos, struct dls_msg *out)
+{
+    const char *v = NULL;
+    memset(out, 0, sizeof *out);
+    if (natsMsgHeader_Get(msg, "Durlog", &v) != NATS_OK || dls_parse_record_header(v, out) != 0)
+        memset(out, 0, sizeof *out);
+    out->data = natsMsg_GetData(msg);
+    out->len = (size_t)natsMsg_GetDataLength(msg);
+    out->pos = pos;
+    out->handle = msg;
+}
+
+/* The error a nats.c status stands for, with its text. */
+static int from_status(natsStatus s, const char *what, char *err, size_t errlen)
+{
+    const char *text = nats_GetLastError(NULL);
+    if (!text || !*text)
+        text = natsStatus_GetText(s);
+    snprintf(err, errlen, "%s: %s", what, text);
+    switch (s) {
+    case NATS_NO_SERVER:
+    case NATS_TIMEOUT:
+    case NATS_CONNECTION_CLOSED:
+    case NATS_CONNECTION_DISCONNECTED:
+    case NATS_STALE_CONNECTION:
+    case NATS_IO_ERROR:
+    case NATS_NO_RESPONDERS:
+    case NATS_NOT_YET_CONNECTED:
+        return DLS_TRANSIENT;
+    case NATS_CONNECTION_AUTH_FAILED:
+    case NATS_NOT_PERMITTED:
+        return -EACCES;
+    case NATS_SECURE_CONNECTION_WANTED:
+    case NATS_SECURE_CONNECTION_REQUIRED:
+    case NATS_SSL_ERROR:
+        return -EPROTO;
+    case NATS_INVALID_ARG:
+    case NATS_ADDRESS_MISSING:
+    case NATS_INVALID_SUBJECT:
+        return -EINVAL;
+    case NATS_NO_MEMORY:
+        return -ENOMEM;
+    default:
+        return -EIO;
+    }
+}
+
+/* The error a JetStream API error code stands for. */
+static int from_js(natsStatus s, jsErrCode code, const char *what, char *err, size_t errlen)
+{
+    int rc = from_status(s, what, err, errlen);
+    switch ((int)code) {
+    case 0:
+        return rc;
+    case JSStreamNotFoundErr:
+        return DURLOG_ENOTFOUND;
+    case JSClusterNoPeersErr:
+    case 10008: /* JSClusterNotAvailErr */
+    case 10009: /* JSClusterNotLeaderErr */
+    case 10006: /* JSClusterNotActiveErr */
+        return DLS_TRANSIENT;
+    default:
+        return rc == DLS_TRANSIENT ? rc : -EIO;
+    }
+}
+
+/* nats.c's outcome of one asynchronous publish: handed on as an ack. */
+static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
+{
+    (void)js;
+    struct js_sink *k = closure;
+    struct dls_msg m;
+    from_nats(msg, 0, &m);
+    if (pa) {
+        k->base.ack(k->base.ack_ctx, m.seq, pa->Sequence, pa->Duplicate, 0, "");
+    } else {
+        int st = DLS_TRANSIENT;
+        const char *text = pae && pae->ErrText ? pae->ErrText : "";
+        if (pae && pae->ErrCode == JSStreamWrongLastSequenceErr)
+            st = DLS_WRONG_LAST;
+        else if (pae && pae->ErrCode == JSStreamNotMatchErr)
+            st = -EINVAL;
+        else if (pae && pae->ErrCode == JSStreamMessageExceedsMaximumErr)
+            st = -EMSGSIZE;
+        else if (pae && pae->ErrCode == JSStreamNotFoundErr)
+            st = DURLOG_ENOTFOUND;
+        else if (pae && pae->ErrCode != 0 && pae->ErrCode != JSClusterNoPeersErr &&
+                 pae->ErrCode != 10008 && pae->ErrCode != 10009 && pae->ErrCode != 10006 &&
+                 pae->ErrCode != JSStreamStoreFailedErr && pae->ErrCode != JSInsufficientResourcesErr)
+            st = -EIO;
+        if (!*text && pae)
+            text = natsStatus_GetText(pae->Err);
+        k->base.ack(k->base.ack_ctx, m.seq, 0, 0, st, text);
+    }
+    natsMsg_Destroy(msg);
+}
+
+static int js_connect(struct dls_sink *base, char *err, size_t errlen)
+{
+    struct js_sink *k = js_of(base);
+    const durlog_ship_options *o = base->o;
+    natsStatus s = natsOptions_Create(&k->opts);
+    if (s == NATS_OK)
+        s = natsOptions_SetURL(k->opts, o->servers);
+    if (s == NATS_OK)
+        s = natsOptions_SetName(k->opts, "durlog");
+    if (s == NATS_OK)
+        s = natsOptions_SetTimeout(k->opts, o->connect_timeout_ms ? o->connect_timeout_ms : 2000);
+    /* Reconnecting is nats.c's, forever; whether to wait for it is the
+     * session's (its resyncs give up without follow). */
+    if (s == NATS_OK)
+        s = natsOptions_SetMaxReconnect(k->opts, -1);
+    if (s == NATS_OK)
+        s = natsOptions_SetReconnectWait(k->opts, 200);
+    if (s == NATS_OK && o->creds_file)
+        s = natsOptions_SetUserCredentialsFromFiles(k->opts, o->creds_file, NULL);
+    if (s == NATS_OK && (o->user || o->password))
+        s = natsOptions_SetUserInfo(k->opts, o->user ? o->user : "",
+                                    o->password ? o->password : "");
+    if (s == NATS_OK && o->token)
+        s = natsOptions_SetToken(k->opts, o->token);
+    if (s == NATS_OK && o->ca_file) {
+        s = natsOptions_SetSecure(k->opts, true);
+        if (s == NATS_OK)
+            s = natsOptions_LoadCATrustedCertificates(k->opts, o->ca_file);
+    }
+    if (s == NATS_OK && o->cert_file)
+        s = natsOptions_LoadCertificatesChain(k->opts, o->cert_file,
+                                              o->key_file ? o->key_file : o->cert_file);
+    if (s != NATS_OK) {
+        int rc = from_status(s, "NATS client options", err, errlen);
+        return rc == DLS_TRANSIENT ? -EINVAL : rc;
+    }
+    s = natsConnection_Connect(&k->nc, k->opts);
+    if (s != NATS_OK) {
+        char what[300];
+        snprintf(what, sizeof what, "cannot connect to %s", o->servers);
+        int rc = from_status(s, what, err, errlen);
+        return rc == DLS_TRANSIENT ? -EHOSTUNREACH : rc;
+    }
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = o->ack_timeout_ms ? o->ack_timeout_ms : 5000;
+    jo.PublishAsync.AckHandler = on_ack;
+    jo.PublishAsync.AckHandlerClosure = k;
+    /* The session keeps its own window; nats.c's is only a backstop. */
+    jo.PublishAsync.MaxPending = 2 * (o->window ? o->window : 4096) + 16;
+    s = natsConnection_JetStream(&k->js, k->nc, &jo);
+    if (s != NATS_OK)
+        return from_status(s, "JetStream context", err, errlen) == -ENOMEM ? -ENOMEM : -EIO;
+    return 0;
+}
+
+static int js_connected(struct dls_sink *base)
+{
+    struct js_sink *k = js_of(base);
+    return k->nc && natsConnection_Status(k->nc) == NATS_CONN_STATUS_CONNECTED;
+}
+
+/* Whether the subject filter f (tokens, "*" one token, ">" the rest)
+ * matches the literal subject s. */
+static int subject_matches(const char *f, const char *s)
+{
+    for (;;) {
+        const char *fe = strchr(f, '.'), *se = strchr(s, '.');
+        size_t fl = fe ? (size_t)(fe - f) : strlen(f), sl = se ? (size_t)(se - s) : strlen(s);
+        if (fl == 1 && f[0] == '>')
+            return 1;
+        if (!(fl == 1 && f[0] == '*') && (fl != sl || memcmp(f, s, fl) != 0))
+            return 0;
+        if (!fe || !se)
+            return !fe && !se;
+        f = fe + 1;
+        s = se + 1;
+    }
+}
+
+static int js_prepare(struct dls_sink *base, char *err, size_t errlen)
+{
+    struct js_sink *k = js_of(base);
+    const durlog_ship_options *o = base->o;
+    jsStreamInfo *si = NULL;
+    jsErrCode code = 0;
+    char what[300];
+    natsStatus s = js_GetStreamInfo(&si, k->js, o->stream, NULL, &code);
+    if (s != NATS_OK && code == JSStreamNotFoundErr && o->create_stream) {
+        jsStreamConfig cfg;
+        const char *subjects[1] = { o->subject };
+        jsStreamConfig_Init(&cfg);
+        cfg.Name = o->stream;
+        cfg.Subjects = subjects;
+        cfg.SubjectsLen = 1;
+        cfg.Storage = js_FileStorage;
+        cfg.Replicas = o->replicas ? o->replicas : 1;
+        code = 0;
+        s = js_AddStream(&si, k->js, &cfg, NULL, &code);
+        if (s != NATS_OK && code == 10058) { /* JSStreamNameExistErr: made meanwhile */
+            code = 0;
+            s = js_GetStreamInfo(&si, k->js, o->stream, NULL, &code);
+        }
+        snprintf(what, sizeof what, "cannot create stream %s", o->stream);
+    } else {
+        snprintf(what, sizeof what, "stream %s", o->stream);
+    }
+    if (s != NATS_OK) {
+        int rc = from_js(s, code, what, err, errlen);
+        if (rc == DURLOG_ENOTFOUND)
+            snprintf(err, errlen, "there is no stream %s on %s (create it, or ask for it: "
+                     "--create-stream)", o->stream, o->servers);
+        return rc;
+    }
+    int takes = 0;
+    for (int i = 0; i < si->Config->SubjectsLen && !takes; i++)
+        takes = subject_matches(si->Config->Subjects[i], o->subject);
+    jsStreamInfo_Destroy(si);
+    if (!takes) {
+        snprintf(err, errlen, "stream %s does not take subject %s (its subjects do not match "
+                 "it)", o->stream, o->subject);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int js_last(struct dls_sink *base, struct dls_msg *out, char *err, size_t errlen)
+{
+    struct js_sink *k = js_of(base);
+    const durlog_ship_options *o = base->o;
+    natsMsg *msg = NULL;
+    jsErrCode code = 0;
+    natsStatus s = js_GetLastMsg(&msg, k->js, o->stream, o->subject, NULL, &code);
+    if (s != NATS_OK) {
+        if (code == JSNoMessageFoundErr)
+            return 0;
+        char what[300];
+        snprintf(what, sizeof what, "the last message of %s in stream %s", o->subject, o->stream);
+        return from_js(s, code, what, err, errlen);
+    }
+    from_nats(msg, natsMsg_GetSequence(msg), out);
+    return 1;
+}
+
+static void js_begin(struct dls_sink *base, uint64_t pos)
+{
+    js_of(base)->expect = pos;
+}
+
+static int js_send(struct dls_sink *base, const struct dls_msg *m, char *err, size_t errlen)
+{
+    struct js_sink *k = js_of(base);
+    const durlog_ship_options *o = base->o;
+    char id[DURLOG_LOG_ID_LEN + 24], hdr[DLS_HEADER_MAX];
+    natsMsg *msg = NULL;
+    snprintf(id, sizeof id, "%s:%" PRIu64, m->log_id, m->seq);
+    dls_format_record_header(hdr, m);
+    natsStatus s = natsMsg_Create(&msg, o->subject, NULL, m->data, (int)m->len);
+    if (s == NATS_OK)
+        s = natsMsgHeader_Set(msg, "Durlog", hdr);
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MsgId = id;
+    po.ExpectStream = o->stream;
+    po.MaxWait = o->ack_timeout_ms ? o->ack_timeout_ms : 5000;
+    if (k->expect)
+        po.ExpectLastSubjectSeq = k->expect;
+    else
+        po.ExpectNoMessage = true;
+    if (s == NATS_OK)
+        s = js_PublishMsgAsync(k->js, &msg, &po);
+    natsMsg_Destroy(msg); /* NULL when nats.c took it */
+    if (s != NATS_OK)
+        return from_status(s, "publish", err, errlen);
+    k->expect++;
+    return 0;
+}
+
+static void js_drain(struct dls_sink *base, int timeout_ms)
+{
+    struct js_sink *k = js_of(base);
+    if (!k->js)
+        return;
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MaxWait = timeout_ms > 0 ? timeout_ms : 1;
+    if (js_PublishAsyncComplete(k->js, &po) != NATS_OK) {
+        natsMsgList pending;
+        if (js_PublishAsyncGetPendingList(&pending, k->js) == NATS_OK)
+            natsMsgList_Destroy(&pending);
+    }
+}
+
+static int js_read_open(struct dls_sink *base, char *err, size_t errlen)
+{
+    struct js_sink *k = js_of(base);
+    const durlog_ship_options *o = base->o;
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Stream = o->stream;
+    so.Ordered = true;
+    so.Config.DeliverPolicy = js_DeliverAll;
+    jsErrCode code = 0;
+    natsStatus s = js_SubscribeSync(&k->sub, k->js, o->subject, NULL, &so, &code);
+    if (s != NATS_OK) {
+        char what[300];
+        snprintf(what, sizeof what, "cannot read %s from stream %s", o->subject, o->stream);
+        return from_js(s, code, what, err, errlen);
+    }
+    /* Messages arrive as fast as the server sends them: no limit on how
+     * many wait in the subscription (the reader takes them in order). */
+    natsSubscription_SetPendingLimits(k->sub, -1, -1);
+    return 0;
+}
+
+static int js_read_next(struct dls_sink *base, struct dls_msg *out, int timeout_ms, char *err,
+                        size_t errlen)
+{
+    struct js_sink *k = js_of(base);
+    natsMsg *msg = NULL;
+    natsStatus s = natsSubscription_NextMsg(&msg, k->sub, timeout_ms > 0 ? timeout_ms : 1);
+    if (s == NATS_TIMEOUT)
+        return 0;
+    if (s != NATS_OK)
+        return from_status(s, "reading the stream", err, errlen);
+    jsMsgMetaData *meta = NULL;
+    uint64_t pos = 0;
+    if (natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
+        pos = meta->Sequence.Stream;
+        jsMsgMetaData_Destroy(meta);
+    }
+    from_nats(msg, pos, out);
+    return 1;
+}
+
+static void js_release(struct dls_sink *base, struct dls_msg *m)
+{
+    (void)base;
+    natsMsg_Destroy(m->handle);
+    m->handle = NULL;
+}
+
+static void js_close(struct dls_sink *base)
+{
+    struct js_sink *k = js_of(base);
+    if (k->sub)
+        natsSubscription_Destroy(k->sub);
+    if (k->js) {
+        js_drain(base, 1);
+        jsCtx_Destroy(k->js);
+    }
+    if (k->nc) {
+        natsConnection_Close(k->nc);
+        natsConnection_Destroy(k->nc);
+    }
+    natsOptions_Destroy(k->opts);
+    free(k);
+}
+
+static const struct dls_sink_ops js_ops = {
+    .name = "NATS JetStream",
+    .connect = js_connect,
+    .connected = js_connected,
+    .prepare = js_prepare,
+    .last = js_last,
+    .begin = js_begin,
+    .send = js_send,
+    .drain = js_drain,
+    .read_open = js_read_open,
+    .read_next = js_read_next,
+    .release = js_release,
+    .close = js_close,
+};
+
+struct dls_sink *dls_jetstream_new(const durlog_ship_options *o, dls_ack_fn *ack, void *ctx)
+{
+    struct js_sink *k = calloc(1, sizeof *k);
+    if (!k)
+        return NULL;
+    k->base = (struct dls_sink){ &js_ops, o, ack, ctx };
+    return &k->base;
+}
