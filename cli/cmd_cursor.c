@@ -7,9 +7,12 @@
  * replaced by a good one at SEQ.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -21,12 +24,35 @@ static int cursor_fail(const struct cli_command *cmd, const char *log, int rc,
     return cli_fail(cmd, "%s: %s", what, cli_explain(rc, durlog_last_errmsg(), log));
 }
 
+/* Whether cursor `name` is a shipper's (`durlog ship`, ship/session.c):
+ * its lock file ship.NAME says who shipped with it, and is locked while
+ * that shipper runs. 0 if not; else 1 with the file's line in text and
+ * *running set. */
+static int ship_holder(const char *log, const char *name, char *text, size_t size,
+                       int *running)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/ship.%s", log, name);
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t got = read(fd, text, size - 1);
+    text[got > 0 ? (size_t)got : 0] = '\0';
+    text[strcspn(text, "\n")] = '\0';
+    *running = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    close(fd);
+    return 1;
+}
+
 /* One line per cursor; json: one object per line, or with in_info the
  * objects separated by commas on one line (the array `durlog info` ends
- * its object with). */
-static void print_list(const durlog_cursor_info *v, size_t n, enum cli_format format,
-                       int in_info)
+ * its object with). A shipper's cursor says so: its lag is the shipping
+ * lag. */
+static void print_list(const char *log, const durlog_cursor_info *v, size_t n,
+                       enum cli_format format, int in_info)
 {
+    char holder[512];
+    int running = 0;
     char when[RFC3339_NS_SIZE];
     const char *end = in_info ? "}" : "}\n";
     for (size_t i = 0; i < n; i++) {
@@ -42,8 +68,14 @@ static void print_list(const durlog_cursor_info *v, size_t n, enum cli_format fo
             }
             rfc3339_format_ns(v[i].commit_time_ns, when);
             printf(",\"seq\":%" PRIu64 ",\"committed\":\"%s\",\"lag_records\":%" PRIu64
-                   ",\"lag_bytes\":%" PRIu64 ",\"trimmed\":%" PRIu64 "%s", v[i].seq, when,
-                   v[i].lag_records, v[i].lag_bytes, v[i].trimmed, end);
+                   ",\"lag_bytes\":%" PRIu64 ",\"trimmed\":%" PRIu64, v[i].seq, when,
+                   v[i].lag_records, v[i].lag_bytes, v[i].trimmed);
+            if (ship_holder(log, v[i].name, holder, sizeof holder, &running)) {
+                printf(",\"shipping\":{\"running\":%s,\"by\":", running ? "true" : "false");
+                json_write_string(stdout, holder, strlen(holder));
+                printf("}");
+            }
+            printf("%s", end);
             continue;
         }
         if (v[i].status) {
@@ -57,6 +89,9 @@ static void print_list(const durlog_cursor_info *v, size_t n, enum cli_format fo
         if (v[i].trimmed)
             printf("  BEHIND: %" PRIu64 " records it had not consumed were removed",
                    v[i].trimmed);
+        if (ship_holder(log, v[i].name, holder, sizeof holder, &running))
+            printf("\n  shipping lag %" PRIu64 " records; %s: %s", v[i].lag_records,
+                   running ? "running" : "not running, last", holder);
         printf("\n");
     }
 }
@@ -73,7 +108,7 @@ int cli_print_cursors(const struct cli_command *cmd, const char *log, enum cli_f
         printf("cursors:      %zu\n", n);
     if (in_info && format == CLI_FORMAT_JSON)
         printf(",\"cursors\":[");
-    print_list(v, n, format, in_info);
+    print_list(log, v, n, format, in_info);
     if (in_info && format == CLI_FORMAT_JSON)
         printf("]");
     durlog_cursor_list_free(v);

@@ -174,10 +174,14 @@ static int take_lock(durlog_ship *s)
         return dls_fail(s, -e, "cannot lock %s: %s", path, strerror(e));
     }
     gethostname(host, sizeof host - 1);
+    char since[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    strftime(since, sizeof since, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
     int n = snprintf(holder, sizeof holder, "pid %ld on %s, %s to stream %s subject %s, "
-                     "since %lld\n", (long)getpid(), host,
+                     "since %s\n", (long)getpid(), host,
                      s->mode == DURLOG_SHIP_PUBLISH ? "shipping" : "restoring", s->o.stream,
-                     s->o.subject, (long long)time(NULL));
+                     s->o.subject, since);
     /* What it says is for people; the lock is the flock. */
     if (ftruncate(fd, 0) != 0 || pwrite(fd, holder, (size_t)n, 0) != n) {
         /* not worth failing for */
