@@ -42,6 +42,9 @@ struct js_sink {
     natsSubscription *sub;   /* reading */
     uint64_t expect;         /* stream sequence the next send's predecessor
                                 has (predicted) */
+    int published;           /* an asynchronous publish was made on js:
+                                nats.c 3.4's js_PublishAsyncGetPendingList
+                                crashes on a context that never made one */
 };
 
 static struct js_sink *js_of(struct dls_sink *k)
@@ -92,6 +95,10 @@ static int from_status(natsStatus s, const char *what, char *err, size_t errlen)
     const char *text = nats_GetLastError(NULL);
     if (!text || !*text)
         text = natsStatus_GetText(s);
+    /* nats.c puts where in its sources the error arose first: "(conn.c:1905): " */
+    const char *loc = text[0] == '(' ? strstr(text, "): ") : NULL;
+    if (loc)
+        text = loc + 3;
     snprintf(err, errlen, "%s: %s", what, text);
     switch (s) {
     case NATS_NO_SERVER:
@@ -171,10 +178,34 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
     natsMsg_Destroy(msg);
 }
 
+/* Drops the connection (a new one is made by js_connect). */
+static void js_disconnect(struct js_sink *k)
+{
+    if (k->sub)
+        natsSubscription_Destroy(k->sub);
+    if (k->js) {
+        natsMsgList pending;
+        if (k->published && js_PublishAsyncGetPendingList(&pending, k->js) == NATS_OK)
+            natsMsgList_Destroy(&pending);
+        jsCtx_Destroy(k->js);
+    }
+    if (k->nc) {
+        natsConnection_Close(k->nc);
+        natsConnection_Destroy(k->nc);
+    }
+    natsOptions_Destroy(k->opts);
+    k->sub = NULL;
+    k->published = 0;
+    k->js = NULL;
+    k->nc = NULL;
+    k->opts = NULL;
+}
+
 static int js_connect(struct dls_sink *base, char *err, size_t errlen)
 {
     struct js_sink *k = js_of(base);
     const durlog_ship_options *o = base->o;
+    js_disconnect(k);
     natsStatus s = natsOptions_Create(&k->opts);
     if (s == NATS_OK)
         s = natsOptions_SetURL(k->opts, o->servers);
@@ -230,7 +261,9 @@ static int js_connect(struct dls_sink *base, char *err, size_t errlen)
 static int js_connected(struct dls_sink *base)
 {
     struct js_sink *k = js_of(base);
-    return k->nc && natsConnection_Status(k->nc) == NATS_CONN_STATUS_CONNECTED;
+    if (!k->nc || natsConnection_IsClosed(k->nc))
+        return -1; /* nats.c gave up: connect again */
+    return natsConnection_Status(k->nc) == NATS_CONN_STATUS_CONNECTED;
 }
 
 /* Whether the subject filter f (tokens, "*" one token, ">" the rest)
@@ -340,8 +373,10 @@ static int js_send(struct dls_sink *base, const struct dls_msg *m, char *err, si
         po.ExpectLastSubjectSeq = k->expect;
     else
         po.ExpectNoMessage = true;
-    if (s == NATS_OK)
+    if (s == NATS_OK) {
+        k->published = 1;
         s = js_PublishMsgAsync(k->js, &msg, &po);
+    }
     natsMsg_Destroy(msg); /* NULL when nats.c took it */
     if (s != NATS_OK)
         return from_status(s, "publish", err, errlen);
@@ -352,7 +387,7 @@ static int js_send(struct dls_sink *base, const struct dls_msg *m, char *err, si
 static void js_drain(struct dls_sink *base, int timeout_ms)
 {
     struct js_sink *k = js_of(base);
-    if (!k->js)
+    if (!k->js || !k->published)
         return;
     jsPubOptions po;
     jsPubOptions_Init(&po);
@@ -415,19 +450,8 @@ static void js_release(struct dls_sink *base, struct dls_msg *m)
 
 static void js_close(struct dls_sink *base)
 {
-    struct js_sink *k = js_of(base);
-    if (k->sub)
-        natsSubscription_Destroy(k->sub);
-    if (k->js) {
-        js_drain(base, 1);
-        jsCtx_Destroy(k->js);
-    }
-    if (k->nc) {
-        natsConnection_Close(k->nc);
-        natsConnection_Destroy(k->nc);
-    }
-    natsOptions_Destroy(k->opts);
-    free(k);
+    js_disconnect(js_of(base));
+    free(base);
 }
 
 static const struct dls_sink_ops js_ops = {

@@ -404,7 +404,10 @@ int dls_publish(durlog_ship *s)
                           NO_PROGRESS_MS / 1000, s->errmsg);
             break;
         }
-        dls_say(s, s->sink->ops->connected(s->sink) ? DLS_STATE_RETRYING : DLS_STATE_UNREACHABLE,
+        int up = s->sink->ops->connected(s->sink);
+        if (up < 0)
+            connected = 0;
+        dls_say(s, up > 0 ? DLS_STATE_RETRYING : DLS_STATE_UNREACHABLE,
                 "%s; resuming from the stream's last message", s->errmsg);
         if (rc == DLS_TRANSIENT) {
             dls_nap(s, backoff);

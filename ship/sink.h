@@ -58,7 +58,7 @@ struct dls_sink_ops {
     /* Connects. 0; -EHOSTUNREACH (no server answered: worth retrying);
      * -EACCES, -EPROTO, -EINVAL (not worth retrying); message in err. */
     int (*connect)(struct dls_sink *k, char *err, size_t errlen);
-    /* Whether the connection is up now (for status lines). */
+    /* 1 connected, 0 reconnecting, -1 closed for good (connect again). */
     int (*connected)(struct dls_sink *k);
     /* Checks the stream exists and captures the subject (creating it when
      * the options ask). DURLOG_ENOTFOUND; -EINVAL (the stream does not
