@@ -156,6 +156,8 @@ static int run(const struct cli_command *cmd, int argc, char **argv, int mode)
 
     durlog_ship *s;
     int rc = durlog_ship_open(path, mode, &o, &s);
+    if (rc == -EINVAL) /* the options: a bad name, say */
+        cli_usage_error(cmd, "%s", errbuf[0] ? errbuf : durlog_strerror(rc));
     if (rc)
         return cli_fail(cmd, "%s", errbuf[0] ? errbuf : durlog_strerror(rc));
     struct sigaction sa, old_int, old_term;

@@ -431,14 +431,22 @@ static int js_read_next(struct dls_sink *base, struct dls_msg *out, int timeout_
         return 0;
     if (s != NATS_OK)
         return from_status(s, "reading the stream", err, errlen);
+    /* The stream sequence is parsed from the reply subject only when asked
+     * for (js_position): it costs an allocation a message. */
+    from_nats(msg, 0, out);
+    return 1;
+}
+
+static uint64_t js_position(struct dls_sink *base, const struct dls_msg *m)
+{
+    (void)base;
     jsMsgMetaData *meta = NULL;
-    uint64_t pos = 0;
-    if (natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
+    uint64_t pos = m->pos;
+    if (!pos && m->handle && natsMsg_GetMetaData(&meta, m->handle) == NATS_OK) {
         pos = meta->Sequence.Stream;
         jsMsgMetaData_Destroy(meta);
     }
-    from_nats(msg, pos, out);
-    return 1;
+    return pos;
 }
 
 static void js_release(struct dls_sink *base, struct dls_msg *m)
@@ -465,6 +473,7 @@ static const struct dls_sink_ops js_ops = {
     .drain = js_drain,
     .read_open = js_read_open,
     .read_next = js_read_next,
+    .position = js_position,
     .release = js_release,
     .close = js_close,
 };

@@ -322,21 +322,25 @@ static int ship_run(durlog_ship *s, durlog_reader *r)
             continue;
         }
         if (rc == DURLOG_EEND) {
-            if (inflight) {
+            if (!s->o.follow) {
+                if (!inflight)
+                    return commit(s, acked(s));
                 wait_outcome(s, 20);
-            } else if (!s->o.follow) {
-                return commit(s, acked(s));
-            } else {
+                continue;
+            }
+            if (!inflight) {
                 if ((rc = commit(s, acked(s))) != 0)
                     return rc;
                 dls_say(s, DLS_STATE_CAUGHT_UP, "caught up: every %srecord of %s is in stream "
                         "%s (next: %" PRIu64 "); following", s->o.ship_kernel ? "" : "durable ",
                         s->log_path, s->o.stream, acked(s));
-                rc = durlog_reader_wait(r, 200);
-                if (rc && rc != -ETIMEDOUT && rc != -EINTR)
-                    return dls_fail(s, rc, "waiting for records of %s: %s", s->log_path,
-                                    durlog_reader_errmsg(r));
             }
+            /* New records wake this at once (the writers' futex); outcomes
+             * are looked at every few ms meanwhile. */
+            rc = durlog_reader_wait(r, inflight ? 5 : 200);
+            if (rc && rc != -ETIMEDOUT && rc != -EINTR)
+                return dls_fail(s, rc, "waiting for records of %s: %s", s->log_path,
+                                durlog_reader_errmsg(r));
             continue;
         }
         drain(s);

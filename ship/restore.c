@@ -72,7 +72,7 @@ static int append_batch(durlog_ship *s, struct batch *b, uint64_t *unsynced)
         pthread_mutex_lock(&s->mu);
         s->st.records += b->n;
         s->st.next_seq = b->recs[b->n - 1].seq + 1;
-        s->st.stream_seq = b->msgs[b->n - 1].pos;
+        s->st.stream_seq = s->sink->ops->position(s->sink, &b->msgs[b->n - 1]);
         pthread_mutex_unlock(&s->mu);
     }
     release_all(s, b);
@@ -131,9 +131,14 @@ static int same_as_local(durlog_ship *s, const struct dls_msg *m)
 }
 
 /* Checks one message against the stream's order; 0 to take it. */
-static int check_msg(durlog_ship *s, const struct dls_msg *m, const char *id, int seen,
+static int check_msg(durlog_ship *s, struct dls_msg *m, const char *id, int seen,
                      uint64_t prev)
 {
+    int bad = !m->log_id[0] || strcmp(m->log_id, id) != 0 ||
+              dls_crc32c(m->data, m->len) != m->crc || (seen && m->seq != prev + 1);
+    if (!bad)
+        return 0;
+    m->pos = s->sink->ops->position(s->sink, m); /* for the message */
     if (!m->log_id[0])
         return dls_fail(s, DURLOG_ECORRUPT, "stream %s message %" PRIu64 " on subject %s is "
                         "not a durlog record (no Durlog header)", s->o.stream, m->pos,

@@ -84,6 +84,8 @@ struct dls_sink_ops {
      * timeout_ms), or an error. */
     int (*read_next)(struct dls_sink *k, struct dls_msg *out, int timeout_ms, char *err,
                      size_t errlen);
+    /* The store's position of a message read (m->pos, found on demand). */
+    uint64_t (*position)(struct dls_sink *k, const struct dls_msg *m);
     void (*release)(struct dls_sink *k, struct dls_msg *m);
     void (*close)(struct dls_sink *k);
 };

@@ -684,6 +684,33 @@ static int put_restored(durlog *log, const durlog_record *recs, size_t count, si
     return put_record(log, r->data, (uint32_t)r->len, r->time_ns, by_pwrite);
 }
 
+/* The time of the log's last record and the log's next_seq, read as a
+ * reader reads them (*time_ns 0 when the log holds none). */
+static int last_record_time(durlog *log, uint64_t *time_ns, uint64_t *next_seq)
+{
+    durlog_reader *r;
+    durlog_info info;
+    durlog_record rec;
+    int rc = durlog_reader_open(log->path, NULL, &r);
+    if (rc)
+        return dl_fail(log, rc, "%s", durlog_last_errmsg());
+    rc = durlog_reader_get_info(r, &info);
+    *time_ns = 0;
+    *next_seq = info.next_seq;
+    if (!rc && info.next_seq > info.first_seq) {
+        rc = durlog_reader_seek(r, info.next_seq - 1);
+        if (!rc)
+            rc = durlog_reader_next(r, &rec);
+        if (!rc)
+            *time_ns = rec.time_ns;
+    }
+    if (rc)
+        rc = dl_fail(log, rc, "reading the last record of %s: %s", log->path,
+                     durlog_reader_errmsg(r));
+    durlog_reader_close(r);
+    return rc;
+}
+
 int durlog_append_restored(durlog *log, const durlog_record *recs, size_t count,
                            durlog_level level)
 {
@@ -693,6 +720,13 @@ int durlog_append_restored(durlog *log, const durlog_record *recs, size_t count,
     struct tail_mark mark;
     int rc = check_restored(log, recs, count, level);
     if (rc)
+        return rc;
+    /* The floor for new records' times (last_time_ns) is the clock after
+     * an open (recover.c), later than the last record's own time: restored
+     * records, which keep older times, are held to the last record's. */
+    uint64_t last_time = 0, last_end = 0;
+    int floor_down = recs[0].time_ns < sh->last_time_ns;
+    if (floor_down && (rc = last_record_time(log, &last_time, &last_end)) != 0)
         return rc;
     pthread_mutex_lock(&log->mu);
     if (log->buf.len) {
@@ -706,6 +740,8 @@ int durlog_append_restored(durlog *log, const durlog_record *recs, size_t count,
         return rc;
     }
     mark_tail(sh, &mark);
+    if (floor_down && sh->next_seq == last_end && sh->last_time_ns > last_time)
+        sh->last_time_ns = last_time;
     /* A log that never held a record starts at the first one's seq. */
     if (sh->tail_seg == DL_NO_SEGMENT && sh->next_seq == 0)
         sh->next_seq = recs[0].seq;
