@@ -285,8 +285,6 @@ second_shipper_of_a_log_is_refused() {
     expect_one_error_line ship
     expect_stderr_has "another session is shipping"
     expect_stderr_has "pid $pid "
-    # A restore into the log being shipped is refused as well... not by
-    # this lock (another cursor name); not asserted here.
     kill -TERM "$pid"
     wait_exit "$pid" 15
     [ "$rc" -eq 0 ] || fail "the first shipper exited $rc"
