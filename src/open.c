@@ -538,7 +538,7 @@ static void free_handle(durlog *log)
 static void give_new_log_an_id(durlog *log)
 {
     char id[DURLOG_LOG_ID_LEN + 1], err[DL_ERRMSG_SIZE];
-    if (log->sh->tail_seg == DL_NO_SEGMENT && log->sh->next_seq == 1 &&
+    if (log->sh->tail_seg == DL_NO_SEGMENT && log->sh->next_seq == 0 &&
         faccessat(log->dirfd, DL_LOG_ID_FILE, F_OK, AT_SYMLINK_NOFOLLOW) != 0)
         (void)dl_log_id_create(log->dirfd, log->path, id, err, sizeof err);
 }
