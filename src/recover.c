@@ -394,9 +394,12 @@ static void set_tail(durlog *log, const uint64_t *segs, const struct seg_state *
     struct dl_shared *sh = log->sh;
     sh->first_seq = segs[0];
     /* The next record's time is never before the last one's in the log
-     * (FORMAT.md "Time"), nor before the clock's. */
-    uint64_t now = dl_now_ns();
-    sh->last_time_ns = now;
+     * (FORMAT.md "Time"): last_time_ns is that last record's time, not
+     * raised to the clock. A writer stamps the later of the clock and it
+     * anyway (dl_tail_time); durlog_append_restored compares a restored
+     * record's own time with it, and a log restored from records of the
+     * past could not be continued after a reopen if it were the clock's. */
+    sh->last_time_ns = 0;
     if (kept == 0) {
         /* Nothing survived (a lone segment whose header was lost). */
         sh->next_seq = segs[0];
@@ -413,12 +416,10 @@ static void set_tail(durlog *log, const uint64_t *segs, const struct seg_state *
         sh->tail_seg = DL_NO_SEGMENT;
         sh->tail_capacity = sh->tail_off = sh->tail_alloc = sh->reserve_end = 0;
         sh->tail_ino = 0;
-        /* The next segment's base is never before its last record's time
-         * (a clock set back since): rare (the segment after a sealed one
-         * was lost), so its headers are walked. */
-        uint64_t last = last_time_before(log, segs, st, kept);
-        if (last > now)
-            sh->last_time_ns = last;
+        /* The next segment's base is never before its last record's time:
+         * rare (the segment after a sealed one was lost), so its headers
+         * are walked. */
+        sh->last_time_ns = last_time_before(log, segs, st, kept);
         return;
     }
     sh->next_seq = t->scan.next_seq;
@@ -432,7 +433,7 @@ static void set_tail(durlog *log, const uint64_t *segs, const struct seg_state *
         sh->tail_alloc = sh->tail_capacity;
     sh->tail_ino = t->ino;
     /* The next record's time is never before the last one's: the later of
-     * the clock, the segment's base, the last record the scan read and,
+     * the segment's base, the last record the scan read and,
      * when it read none, the last one before the checkpoint (its header
      * only: time_before_checkpoint); and when the tail holds no record at
      * all, the last record of the segments before it (a log of this
@@ -447,8 +448,7 @@ static void set_tail(durlog *log, const uint64_t *segs, const struct seg_state *
         if (before > last)
             last = before;
     }
-    if (last > now)
-        sh->last_time_ns = last;
+    sh->last_time_ns = last;
 }
 
 /* A sync of the log failed: no later fdatasync of what it covered is to be
