@@ -627,7 +627,7 @@ static int check_restored(durlog *log, const durlog_record *recs, size_t count,
                            "limit", (unsigned long long)r->seq, r->len, DURLOG_MAX_RECORD);
         if (r->len && !r->data)
             return dl_fail(log, -EINVAL, "NULL data with non-zero length");
-        if (r->seq == 0 || r->seq >= DL_SEQ_LIMIT - 1 || r->time_ns > DL_TIME_BASE_MAX)
+        if (r->seq >= DL_SEQ_LIMIT - 1 || r->time_ns > DL_TIME_BASE_MAX)
             return dl_fail(log, -EINVAL, "record %llu at time %llu: sequence number or time "
                            "out of range", (unsigned long long)r->seq,
                            (unsigned long long)r->time_ns);
@@ -706,8 +706,9 @@ int durlog_append_restored(durlog *log, const durlog_record *recs, size_t count,
         return rc;
     }
     mark_tail(sh, &mark);
-    /* A log that never held a record starts at the first one's seq. */
-    if (sh->tail_seg == DL_NO_SEGMENT && sh->next_seq == 1)
+    /* A log that never held a record (its next_seq is 0, as recovery
+     * leaves a log without segments) starts at the first one's seq. */
+    if (sh->tail_seg == DL_NO_SEGMENT && sh->next_seq == 0)
         sh->next_seq = recs[0].seq;
     log->restore.on = 1;
     for (size_t i = 0; i < count && !rc; i++)
