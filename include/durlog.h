@@ -1065,8 +1065,9 @@ int durlog_log_id_adopt(const char *path, const char *id);
  *
  * recs[i].seq must run on from the log's next_seq without a gap - except
  * in a log that has never held a record (no segment at all), whose first
- * record may have any seq (the log then starts there, as a trimmed
- * log does). Times must not decrease, from the log's last record on, and
+ * record may have any seq: 0, where every log starts, or a later one (the
+ * log then starts there, as a trimmed log does). Times must not decrease,
+ * from the log's last record on, and
  * are stored as given (never clamped to the clock). A new segment is begun
  * only before a record whose time is later than the one before it (a
  * segment's records are later than its base time, which is not before the

@@ -742,7 +742,8 @@ int durlog_append_restored(durlog *log, const durlog_record *recs, size_t count,
     mark_tail(sh, &mark);
     if (floor_down && sh->next_seq == last_end && sh->last_time_ns > last_time)
         sh->last_time_ns = last_time;
-    /* A log that never held a record starts at the first one's seq. */
+    /* A log that never held a record (its next_seq is 0, as recovery
+     * leaves a log without segments) starts at the first one's seq. */
     if (sh->tail_seg == DL_NO_SEGMENT && sh->next_seq == 0)
         sh->next_seq = recs[0].seq;
     log->restore.on = 1;
