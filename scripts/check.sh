@@ -7,7 +7,8 @@
 #      (the fallback used where io_uring is unavailable), and again in the
 #      pwrite I/O mode;
 #   3. an AddressSanitizer + UndefinedBehaviorSanitizer build, every test
-#      but the file systems;
+#      but the file systems (with the NATS shipping tests of tests/ship.sh;
+#      the cluster faults of tests/ship_chaos.sh run in the normal build);
 #   4. a ThreadSanitizer build of the tests that run several threads, under
 #      both engines;
 #   5. the Python package (python/) built with the first python3 on PATH and
@@ -66,7 +67,7 @@ DURLOG_IO=pwrite suite "normal build, pwrite I/O mode" build -O2 "" "$pwrite_tes
 # only.
 DURLOG_TEST_SCALE=4 suite "ASan+UBSan build" build-asan -O1 \
     "-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
-    '^(test_[a-z_]+|cli|trust|fuzz_corpus|valgrind)(\.sh)?$' io_uring
+    '^(test_[a-z_]+|cli|trust|fuzz_corpus|valgrind|ship)(\.sh)?$' io_uring
 suite "TSan build, io_uring engine" build-tsan -O1 "-fsanitize=thread" "$threaded" io_uring
 suite "TSan build, thread engine" build-tsan -O1 "-fsanitize=thread" "$threaded" thread
 # The Python package: it builds its own extension (libdurlog's sources
