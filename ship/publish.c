@@ -199,6 +199,30 @@ static int resume_point(durlog_ship *s, uint64_t *start, uint64_t *pos)
         return 0;
     }
     int rc = 0;
+    uint64_t seen = s->seen_pos;
+    s->seen_pos = m.pos;
+    int foreign = m.log_id[0] && strcmp(m.shipper, s->instance) != 0;
+    if (foreign && s->stored == 0 && seen && m.pos > seen) {
+        /* Another session stored messages since this one looked: a shipper
+         * killed a moment ago leaves at most the messages it had on the
+         * wire, one running now goes on storing. */
+        dls_nap(s, 1000);
+        struct dls_msg again;
+        char err2[512];
+        int got = s->sink->ops->last(s->sink, &again, err2, sizeof err2);
+        if (got == 1) {
+            if (again.pos > m.pos && strcmp(again.shipper, s->instance) != 0)
+                rc = dls_fail(s, -EEXIST, "another shipper (session %s) is publishing %s to "
+                              "subject %s of stream %s: stopping (one shipper per log and "
+                              "subject)", again.shipper, s->log_path, s->o.subject,
+                              s->o.stream);
+            s->sink->ops->release(s->sink, &again);
+            if (rc) {
+                s->sink->ops->release(s->sink, &m);
+                return rc;
+            }
+        }
+    }
     if (!m.log_id[0])
         rc = dls_fail(s, -EEXIST, "subject %s of stream %s holds messages that are not a "
                       "durlog log's (the last is stream message %" PRIu64 "): ship to a "
@@ -207,7 +231,7 @@ static int resume_point(durlog_ship *s, uint64_t *start, uint64_t *pos)
         rc = dls_fail(s, -EEXIST, "subject %s of stream %s holds the records of another log "
                       "(identity %s; %s is %s): ship each log to a subject of its own",
                       s->o.subject, s->o.stream, m.log_id, s->log_path, s->log_id);
-    else if (strcmp(m.shipper, s->instance) != 0 && s->stored > 0)
+    else if (foreign && s->stored > 0)
         /* After this session stored a message, only a shipper that read
          * the stream since could store one after it: one running now. */
         rc = dls_fail(s, -EEXIST, "another shipper (session %s) is publishing %s to subject "

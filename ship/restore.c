@@ -85,6 +85,44 @@ static int append_batch(durlog_ship *s, struct batch *b, uint64_t *unsynced)
     return rc;
 }
 
+/* While messages pause: appends the batch up to where its last run of one
+ * time begins, keeping that run (the next message may continue it: a run
+ * is appended whole, durlog.h); all of it after `idle_ms` of quiet with
+ * follow (records should not wait long), or when the batch is one run. */
+static int append_settled(durlog_ship *s, struct batch *b, uint64_t *unsynced, uint64_t idle_ms)
+{
+    size_t k = b->n;
+    while (k > 0 && b->recs[k - 1].time_ns == b->recs[b->n - 1].time_ns)
+        k--;
+    if (k == 0 || idle_ms >= 1000)
+        return idle_ms >= 1000 ? append_batch(s, b, unsynced) : 0;
+    size_t n = b->n;
+    uint64_t rest = 0;
+    for (size_t i = k; i < n; i++)
+        rest += b->recs[i].len;
+    b->n = k;
+    b->bytes -= rest;
+    /* append_batch releases the first k messages only */
+    int rc = durlog_append_restored(s->log, b->recs, k, DURLOG_KERNEL);
+    if (rc) {
+        b->n = n;
+        return dls_fail(s, rc, "appending records %" PRIu64 " to %" PRIu64 " to %s: %s",
+                        b->recs[0].seq, b->recs[k - 1].seq, s->log_path, durlog_errmsg(s->log));
+    }
+    *unsynced += b->bytes;
+    pthread_mutex_lock(&s->mu);
+    s->st.records += k;
+    s->st.next_seq = b->recs[k - 1].seq + 1;
+    pthread_mutex_unlock(&s->mu);
+    for (size_t i = 0; i < k; i++)
+        s->sink->ops->release(s->sink, &b->msgs[i]);
+    memmove(b->recs, b->recs + k, (n - k) * sizeof *b->recs);
+    memmove(b->msgs, b->msgs + k, (n - k) * sizeof *b->msgs);
+    b->n = n - k;
+    b->bytes = rest;
+    return 0;
+}
+
 static int add(durlog_ship *s, struct batch *b, struct dls_msg *m)
 {
     if (b->n == b->cap) {
@@ -232,7 +270,7 @@ int dls_restore(durlog_ship *s)
         if (got == 0 || got == DLS_TRANSIENT) {
             /* Nothing new: append what waits, and give up without follow
              * after a while. */
-            if ((rc = append_batch(s, &b, &unsynced)) != 0)
+            if ((rc = append_settled(s, &b, &unsynced, now_ms() - quiet_since)) != 0)
                 break;
             if (!s->o.follow && now_ms() - quiet_since > NO_PROGRESS_MS) {
                 rc = dls_fail(s, -EHOSTUNREACH, "no message from stream %s for %d s (restored "

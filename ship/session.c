@@ -159,7 +159,15 @@ static int take_lock(durlog_ship *s)
         close(fd);
         return dls_fail(s, -EINVAL, "%s is not a regular file", path);
     }
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    /* `durlog info` looks with a shared lock for an instant: a few tries
+     * before calling the lock held. */
+    int locked = -1;
+    for (int i = 0; i < 20 && (locked = flock(fd, LOCK_EX | LOCK_NB)) != 0 && errno == EWOULDBLOCK;
+         i++) {
+        struct timespec ts = { 0, 10 * 1000000L };
+        nanosleep(&ts, NULL);
+    }
+    if (locked != 0) {
         int e = errno;
         ssize_t n = pread(fd, holder, sizeof holder - 1, 0);
         close(fd);

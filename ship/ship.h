@@ -53,6 +53,8 @@ struct durlog_ship {
     int ack_err;            /* first failed outcome of this run (0: none) */
     int dup_seen;           /* a send came back a duplicate */
     int interleaved;        /* the stream took other messages between ours */
+    uint64_t seen_pos;      /* stream sequence of the subject's last message
+                               when the session last looked (0: none) */
     char ack_text[256];
 
     durlog_ship_stats st;
