@@ -399,6 +399,26 @@ static int append_records(durlog *log, const durlog_iov *recs, size_t count,
                           durlog_level level, uint64_t *first_out,
                           const struct dl_completion *async);
 
+/* Ends a locked append of the records placed since mark (rc: how placing
+ * them went): writes the staged ones, undoes them all on any failure,
+ * publishes what stands, and lets go of the append lock. *end gets the
+ * log's next_seq as published. Returns rc or the first failure. */
+static int end_placement(durlog *log, const struct tail_mark *mark, int rc, uint64_t *end)
+{
+    struct dl_shared *sh = log->sh;
+    if (!rc)
+        rc = dl_tail_write_stage(log);
+    log->stage.len = 0; /* after a failure: rolled back below */
+    if (!rc)
+        rc = tail_faulted(log);
+    if (rc)
+        rollback(log, mark);
+    *end = sh->next_seq;
+    dl_publish(sh, *end, sh->tail_seg);
+    dl_unlock_append(log);
+    return rc;
+}
+
 /* Whether an append's records reach the tail by pwrite: in pwrite mode
  * always; in mmap mode, those of asynchronous `sync` appends. Behind such a
  * producer the engine syncs continuously, and an fdatasync of pages stored
@@ -510,16 +530,8 @@ static int append_records(durlog *log, const durlog_iov *recs, size_t count,
     int by_pwrite = writes_by_pwrite(log, async);
     for (size_t i = 0; i < count && !rc; i++)
         rc = put_record(log, recs[i].data, (uint32_t)recs[i].len, now, by_pwrite);
-    if (!rc)
-        rc = dl_tail_write_stage(log);
-    log->stage.len = 0; /* after a failure: rolled back below */
-    if (!rc)
-        rc = tail_faulted(log);
-    if (rc)
-        rollback(log, &mark);
-    uint64_t first = mark.next_seq, end = sh->next_seq;
-    dl_publish(sh, end, sh->tail_seg);
-    dl_unlock_append(log);
+    uint64_t first = mark.next_seq, end;
+    rc = end_placement(log, &mark, rc, &end);
     if (!rc) {
         log->last_seq = end;
         if (async) {
@@ -750,16 +762,8 @@ int durlog_append_restored(durlog *log, const durlog_record *recs, size_t count,
     for (size_t i = 0; i < count && !rc; i++)
         rc = put_restored(log, recs, count, i, log->io_pwrite);
     log->restore.on = 0;
-    if (!rc)
-        rc = dl_tail_write_stage(log);
-    log->stage.len = 0; /* after a failure: rolled back below */
-    if (!rc)
-        rc = tail_faulted(log);
-    if (rc)
-        rollback(log, &mark);
-    uint64_t end = sh->next_seq;
-    dl_publish(sh, end, sh->tail_seg);
-    dl_unlock_append(log);
+    uint64_t end;
+    rc = end_placement(log, &mark, rc, &end);
     if (!rc)
         log->last_seq = end;
     pthread_mutex_unlock(&log->mu);
