@@ -151,15 +151,15 @@ int main(int argc, char **argv)
         "                [--threads T] [--window W] [--replicas N] [--stream NAME]\n"
         "                [--subject SUBJ]\n";
     const struct bench_opt opts[] = {
-        BENCH_OPT("servers", 's', &servers),
-        BENCH_OPT("dir", 's', &parent),
-        BENCH_OPT("stream", 's', &stream),
-        BENCH_OPT("subject", 's', &subject),
-        BENCH_OPT_RANGE("rate", 'd', &rate, 1, 10000000),
-        BENCH_OPT_RANGE("seconds", 'd', &seconds, 0.1, 3600),
-        BENCH_OPT_RANGE("threads", 'i', &threads, 1, MAX_THREADS),
-        BENCH_OPT_RANGE("window", 'u', &window, 1, 1000000),
-        BENCH_OPT_RANGE("replicas", 'i', &replicas, 1, 5),
+        BENCH_OPT("--servers", 's', &servers),
+        BENCH_OPT("--dir", 's', &parent),
+        BENCH_OPT("--stream", 's', &stream),
+        BENCH_OPT("--subject", 's', &subject),
+        BENCH_OPT_RANGE("--rate", 'd', &rate, 1, 10000000),
+        BENCH_OPT_RANGE("--seconds", 'd', &seconds, 0.1, 3600),
+        BENCH_OPT_RANGE("--threads", 'i', &threads, 1, MAX_THREADS),
+        BENCH_OPT_RANGE("--window", 'u', &window, 1, 1000000),
+        BENCH_OPT_RANGE("--replicas", 'i', &replicas, 1, 5),
         BENCH_OPT_END,
     };
     int rc = bench_parse_opts(argc, argv, opts, usage);
