@@ -16,6 +16,9 @@
 # connection, the work, exit), the same for both sides. Streams are made
 # beforehand (nats_plain create, not timed) and deleted after each round.
 # Prints a table: each round's rates and ratios, the medians, the targets.
+# Every command may take at most 600 s; a slower one ends the run with an
+# error (at bacb9e6 `durlog ship` into an R3 stream manages ~40 records/s:
+# bench/README.md "NATS shipping"; use --records 2000 there).
 #
 #   B=build-dev bash bench/nats/ship_bench.sh [--records N] [--rounds R]
 #       [--window W] [--lag-rate R] [--lag-seconds S] [--lag-threads T]
