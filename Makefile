@@ -11,6 +11,8 @@
 #   make python-test  builds it and runs its pytest suite (python/tests)
 #   make bench      the append, group-commit and async benchmarks (bench/README.md)
 #   make bench-open open time of 1, 4 and 10 GiB logs after a reboot (15 GiB)
+#   make bench-ship NATS shipping: durlog ship/restore against plain nats.c on a
+#                   3-node loopback cluster (bench/nats/ship_bench.sh)
 #   make soak       kill loop, multi-process stress, power loss, faults: scaled up
 #   make fuzz       libFuzzer on every fuzz target, FUZZ_SECONDS (60) each
 #   make install    header(s), both libraries, durlog.pc, man pages, the command
@@ -230,6 +232,18 @@ $(B)/durlog: LDLIBS += $(NATS_LIBS)
 SHIP_LINK := $(B)/libdurlog-ship.a
 endif
 
+# The shipping-lag benchmark (bench/nats/ship_lag.c, issue #20): a program
+# of a user's linking libdurlog-ship, so built only where it is (libnats).
+ifdef SHIP_LINK
+SHIP_LAG := $(B)/bench/nats/ship_lag
+all: $(SHIP_LAG)
+ALL_OBJ += $(SHIP_LAG).o
+-include $(SHIP_LAG).d
+$(SHIP_LAG).o: CPPFLAGS += -Iship
+$(SHIP_LAG): $(SHIP_LAG).o $(BENCHLIB_OBJ) $(B)/libdurlog-ship.a $(B)/libdurlog.a
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -o $@ $^ $(NATS_LIBS) $(LDLIBS)
+endif
+
 deps:
 	@scripts/deps.sh
 
@@ -270,6 +284,11 @@ bench-open: all
 	$(B)/bench/bench_open $(B)/bench-open
 bench-compare:
 	bash bench/compare_prev.sh
+
+# The NATS shipping benchmarks of issue #20 (bench/README.md "NATS shipping"):
+# a 3-node cluster on loopback, durlog ship/restore against plain nats.c.
+bench-ship: all
+	B=$(B) bash bench/nats/ship_bench.sh
 
 # Long runs kept out of the default suite: 20,000 kills, 8 x 500,000 records,
 # 80,000 power-loss states, every n of the fault-injection loop.
@@ -342,5 +361,5 @@ uninstall:
 clean:
 	rm -rf $(B)
 
-.PHONY: all deps demo test python python-test check bench bench-open bench-compare soak fuzz fuzz-seeds fuzz-index install uninstall clean
+.PHONY: all deps demo test python python-test check bench bench-open bench-compare bench-ship soak fuzz fuzz-seeds fuzz-index install uninstall clean
 .SECONDARY:

@@ -5,6 +5,8 @@
  *
  *   nats_plain create  URL STREAM SUBJECT REPLICAS
  *       creates a file-storage stream holding SUBJECT with REPLICAS copies.
+ *   nats_plain delete  URL STREAM
+ *       deletes the stream (benchmarks free the disk between rounds).
  *   nats_plain publish URL STREAM SUBJECT COUNT [WINDOW]
  *       publishes COUNT 100-byte records to SUBJECT (the stream exists) with
  *       js_PublishAsync, at most WINDOW (default 4096) acks pending, waits
@@ -46,6 +48,7 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: nats_plain create URL STREAM SUBJECT REPLICAS\n"
+            "       nats_plain delete URL STREAM\n"
             "       nats_plain publish URL STREAM SUBJECT COUNT [WINDOW]\n"
             "       nats_plain consume URL STREAM SUBJECT COUNT [ordered|pull]\n");
     exit(2);
@@ -139,6 +142,15 @@ static void create(jsCtx *js, const char *stream, const char *subject, long long
         die("create stream", s, jerr);
     jsStreamInfo_Destroy(si);
     printf("created %s for %s, %lld replicas\n", stream, subject, replicas);
+}
+
+static void delete_stream(jsCtx *js, const char *stream)
+{
+    jsErrCode jerr = 0;
+    natsStatus s = js_DeleteStream(js, stream, NULL, &jerr);
+    if (s != NATS_OK)
+        die("delete stream", s, jerr);
+    printf("deleted %s\n", stream);
 }
 
 /* Nacks and ack timeouts, counted by nats.c's callback thread. */
@@ -272,9 +284,10 @@ static void consume(jsCtx *js, const char *stream, const char *subject, long lon
 
 int main(int argc, char **argv)
 {
-    if (argc < 5)
+    if (argc < 4 || (argc < 5 && strcmp(argv[1], "delete") != 0))
         usage();
-    const char *mode = argv[1], *url = argv[2], *stream = argv[3], *subject = argv[4];
+    const char *mode = argv[1], *url = argv[2], *stream = argv[3];
+    const char *subject = argc > 4 ? argv[4] : NULL;
     natsStatus s = nats_Open(-1);
     if (s != NATS_OK)
         die("nats_Open", s, 0);
@@ -285,6 +298,12 @@ int main(int argc, char **argv)
         if (s != NATS_OK)
             die("JetStream context", s, 0);
         create(js, stream, subject, number(argv[5], "REPLICAS", 1));
+        jsCtx_Destroy(js);
+    } else if (strcmp(mode, "delete") == 0 && argc == 4) {
+        s = natsConnection_JetStream(&js, nc, NULL);
+        if (s != NATS_OK)
+            die("JetStream context", s, 0);
+        delete_stream(js, stream);
         jsCtx_Destroy(js);
     } else if (strcmp(mode, "publish") == 0 && (argc == 6 || argc == 7)) {
         publish(nc, subject, number(argv[5], "COUNT", 0),

@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# bench/nats/ship_bench.sh - the NATS shipping benchmarks of issue #20, on a
+# 3-node JetStream cluster on loopback (tests/lib/nats.sh), R3 file
+# streams, 100-byte records:
+#   1. shipping: `durlog ship` of a log of N records (written beforehand at
+#      sync) into a fresh stream, against `nats_plain publish` of N records
+#      from memory into another fresh stream, the same window of pending
+#      acks for both. Target: ship >= 0.8x plain.
+#   2. lag from a `sync` append to the stream's acknowledgement at 10,000
+#      records/s ($B/bench/nats/ship_lag). Target: p99 <= 20 ms.
+#   3. restore: `durlog restore` of the N-record stream into a new log,
+#      against `nats_plain consume` (ordered consumer) of the same stream.
+#      Target: restore >= 0.8x consume.
+# 1 and 3 run R rounds, odd rounds durlog first, even rounds nats.c first;
+# every figure is the wall-clock time of the whole command (process start,
+# connection, the work, exit), the same for both sides. Streams are made
+# beforehand (nats_plain create, not timed) and deleted after each round.
+# Prints a table: each round's rates and ratios, the medians, the targets.
+# Every command may take at most 600 s; a slower one ends the run with an
+# error (at bacb9e6 `durlog ship` into an R3 stream manages ~40 records/s:
+# bench/README.md "NATS shipping"; use --records 2000 there).
+#
+#   B=build-dev bash bench/nats/ship_bench.sh [--records N] [--rounds R]
+#       [--window W] [--lag-rate R] [--lag-seconds S] [--lag-threads T]
+#       [--no-lag]
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+B=${B:-build}
+DURLOG=$B/durlog
+PLAIN=$B/bench/nats/nats_plain
+LAG=$B/bench/nats/ship_lag
+
+records=200000 rounds=5 window=4096
+lag_rate=10000 lag_seconds=10 lag_threads=16 lag=1
+usage() {
+    sed -n '/^#   B=/,/^#       \[--no-lag\]/s/^# \{0,3\}//p' "$0" >&2
+    exit 2
+}
+number() { [[ "$2" =~ ^[1-9][0-9]*$ ]] || { echo "ship_bench.sh: $1 needs a number, not '$2'" >&2; exit 2; }; }
+while [ $# -gt 0 ]; do
+    case $1 in
+    --records) number "$1" "${2:-}"; records=$2; shift 2 ;;
+    --rounds) number "$1" "${2:-}"; rounds=$2; shift 2 ;;
+    --window) number "$1" "${2:-}"; window=$2; shift 2 ;;
+    --lag-rate) number "$1" "${2:-}"; lag_rate=$2; shift 2 ;;
+    --lag-seconds) number "$1" "${2:-}"; lag_seconds=$2; shift 2 ;;
+    --lag-threads) number "$1" "${2:-}"; lag_threads=$2; shift 2 ;;
+    --no-lag) lag=0; shift ;;
+    *) usage ;;
+    esac
+done
+for f in "$DURLOG" "$PLAIN" "$LAG"; do
+    [ -x "$f" ] || { echo "ship_bench.sh: $f is not built (make B=$B; needs libnats-dev)" >&2; exit 1; }
+done
+"$DURLOG" help ship >/dev/null 2>&1 || { echo "ship_bench.sh: $DURLOG has no ship command (built without libnats)" >&2; exit 1; }
+
+BASE=${DURLOG_TEST_DIR:-$B/testtmp}
+mkdir -p "$BASE" || exit 1
+SCRATCH=$(mktemp -d "$BASE/nats-shipbench-XXXXXX") || exit 1
+SCRATCH=$(cd "$SCRATCH" && pwd)
+. tests/lib/nats.sh
+trap 'nats_cleanup; rm -rf "$SCRATCH"' EXIT
+
+die() {
+    echo "ship_bench.sh: $*" >&2
+    exit 1
+}
+now_ns() { date +%s%N; }
+# timed VAR CMD...: runs CMD (at most 600 s), its output to $SCRATCH/out,
+# and sets VAR to the seconds it took; a failure ends the run.
+timed() {
+    local var=$1 t0 t1
+    shift
+    t0=$(now_ns)
+    timeout 600 "$@" >"$SCRATCH/out" 2>&1 || { cat "$SCRATCH/out" >&2; die "failed: $*"; }
+    t1=$(now_ns)
+    printf -v "$var" '%s' "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", (b - a) / 1e9 }')"
+}
+plain() {
+    local mode=$1
+    shift
+    timeout 120 "$PLAIN" "$mode" "$URL" "$@" >/dev/null || die "nats_plain $mode $* failed"
+}
+
+cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n 1)
+[ -n "$cpu" ] || cpu="unknown CPU"
+
+nats_cluster "$SCRATCH/nats" || exit 1
+nats_wait_ready 30 || exit 1
+# Every client connects to node 1 (the cluster routes to each stream's
+# leader): `durlog ship` and `durlog restore` given the comma-separated list
+# of all three ($NATS_URL) fail to connect ("No server available for
+# connection", nats.c 3.4.1 with natsOptions_SetURL), and the same URL for
+# both sides keeps the comparison even.
+URL=$NATS_URL_1
+
+# The log: N records of 100 bytes (100 characters a line, its number
+# first), appended at sync, so every record is durable (only durable
+# records are shipped).
+LOG=$SCRATCH/log
+awk -v n="$records" 'BEGIN { pad = sprintf("%80s", ""); gsub(/ /, "r", pad);
+    for (i = 0; i < n; i++) printf "%020d%s\n", i, pad }' >"$SCRATCH/records.txt" || die "awk"
+t0=$(now_ns)
+timeout 600 "$DURLOG" append -d sync "$LOG" <"$SCRATCH/records.txt" || die "durlog append failed"
+t1=$(now_ns)
+rm -f "$SCRATCH/records.txt"
+append_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')
+
+echo "# NATS shipping (issue #20): $cpu, $(nproc) CPUs, $(uname -r)"
+echo "# 3-node JetStream cluster on loopback (nats-server $(nats-server --version 2>/dev/null | awk '{print $NF}')), R3 file streams"
+echo "# $records records of 100 bytes, window $window, $rounds rounds (odd: durlog first, even: nats.c first)"
+echo "# the log written with durlog append -d sync in $append_s s (not timed below)"
+echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-6s %-7s %13s %13s %7s %13s %13s %7s\n' round first "ship rec/s" "publish rec/s" ratio \
+    "restore rec/s" "consume rec/s" ratio
+
+rate() { awk -v n="$records" -v s="$1" 'BEGIN { printf "%.0f", n / s }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b / a }'; }
+ship_rates=() pub_rates=() ship_ratios=() rest_rates=() cons_rates=() rest_ratios=()
+for ((r = 1; r <= rounds; r++)); do
+    S=SHIP$r P=PLAIN$r
+    plain create "$S" "ship$r.rec" 3
+    plain create "$P" "plain$r.rec" 3
+    do_ship() {
+        timed ship_s "$DURLOG" ship "$LOG" "$URL" --stream "$S" --subject "ship$r.rec" \
+            --window "$window" -q
+        nats_wait_stream_msgs "$S" "$records" 30 || die "stream $S does not hold $records messages"
+    }
+    do_pub() {
+        timed pub_s "$PLAIN" publish "$URL" "$P" "plain$r.rec" "$records" "$window"
+        nats_wait_stream_msgs "$P" "$records" 30 || die "stream $P does not hold $records messages"
+    }
+    do_restore() {
+        rm -rf "$SCRATCH/restored"
+        timed rest_s "$DURLOG" restore "$URL" --stream "$S" --subject "ship$r.rec" \
+            "$SCRATCH/restored"
+    }
+    do_consume() {
+        timed cons_s "$PLAIN" consume "$URL" "$S" "ship$r.rec" "$records"
+    }
+    if [ $((r % 2)) -eq 1 ]; then
+        first=durlog
+        do_ship; do_pub; do_restore; do_consume
+    else
+        first=nats.c
+        do_pub; do_ship; do_consume; do_restore
+    fi
+    # Round 1 checks that what was shipped and restored is the log itself.
+    if [ "$r" -eq 1 ]; then
+        [ "$(nats_stream_msgs "$S")" -eq "$records" ] || die "stream $S: not $records messages"
+        cmp -s <("$DURLOG" cat -o json "$LOG") <("$DURLOG" cat -o json "$SCRATCH/restored") ||
+            die "the restored log differs from the original"
+    fi
+    plain delete "$S"
+    plain delete "$P"
+    rm -rf "$SCRATCH/restored"
+    ship_rates+=("$(rate "$ship_s")") pub_rates+=("$(rate "$pub_s")")
+    rest_rates+=("$(rate "$rest_s")") cons_rates+=("$(rate "$cons_s")")
+    ship_ratios+=("$(ratio "$ship_s" "$pub_s")") rest_ratios+=("$(ratio "$rest_s" "$cons_s")")
+    printf '%-6s %-7s %13s %13s %7s %13s %13s %7s\n' "$r" "$first" "${ship_rates[-1]}" \
+        "${pub_rates[-1]}" "${ship_ratios[-1]}" "${rest_rates[-1]}" "${cons_rates[-1]}" \
+        "${rest_ratios[-1]}"
+done
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+    if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+verdict() { awk -v v="$1" -v t="$2" 'BEGIN { print (v >= t) ? "target met" : "MISSED" }'; }
+m_ship_ratio=$(median "${ship_ratios[@]}") m_rest_ratio=$(median "${rest_ratios[@]}")
+printf '%-6s %-7s %13.0f %13.0f %7.3f %13.0f %13.0f %7.3f\n' median "" \
+    "$(median "${ship_rates[@]}")" "$(median "${pub_rates[@]}")" "$m_ship_ratio" \
+    "$(median "${rest_rates[@]}")" "$(median "${cons_rates[@]}")" "$m_rest_ratio"
+echo "(ratio: durlog's rate over nats.c's in the same round; median: of the rounds)"
+echo "shipping, durlog ship / nats_plain publish: median ratio $m_ship_ratio (target >= 0.8): $(verdict "$m_ship_ratio" 0.8)"
+echo "restore, durlog restore / nats_plain consume: median ratio $m_rest_ratio (target >= 0.8): $(verdict "$m_rest_ratio" 0.8)"
+
+if [ "$lag" -eq 1 ]; then
+    echo "# lag: $lag_threads threads appending at sync, paced at $lag_rate records/s for $lag_seconds s, a session following the log (R3 stream, window $window)"
+    out=$(timeout $((lag_seconds + 180)) "$LAG" --servers "$URL" --dir "$SCRATCH" \
+        --rate "$lag_rate" --seconds "$lag_seconds" --threads "$lag_threads" \
+        --window "$window" --replicas 3 2>"$SCRATCH/lag.err") ||
+        { cat "$SCRATCH/lag.err" >&2; die "ship_lag failed"; }
+    echo "$out"
+    p99=$(awk '{ for (i = 1; i < NF; i++) if ($i == "p99") { print $(i + 1); exit } }' <<<"$out")
+    achieved=$(awk '{ print $4 }' <<<"$out")
+    unacked=$(awk '{ print $NF }' <<<"$out")
+    ok=$(awk -v p="$p99" -v a="$achieved" -v r="$lag_rate" -v u="$unacked" 'BEGIN {
+        print (p <= 20 && a >= 0.98 * r && u == 0) ? "target met" : "MISSED" }')
+    echo "lag, sync append to stream acknowledgement: p99 $p99 ms at $achieved records/s, $unacked never acknowledged (target: p99 <= 20 ms at $lag_rate/s): $ok"
+fi
+echo "# load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
