@@ -8,20 +8,26 @@
  *   Durlog          "LOGID SEQ TIME CRC32C SHIPPER": the log's identity, the
  *                   record's seq and time (ns since the epoch), the CRC32C of
  *                   the data, and the id of the session that published it
- *   Nats-Expected-Last-Subject-Sequence
+ *   Nats-Expected-Last-Sequence
  *                   the stream sequence of the message the shipper stored
- *                   before it on the subject (0: none): the server refuses
+ *                   before it (0: the stream is empty): the server refuses
  *                   the message ("wrong last sequence") otherwise, so a
  *                   message whose predecessor was lost is never stored
- *                   after it, and two shippers cannot interleave.
- *   Nats-Expected-Stream  the stream's name: a subject another stream
- *                   captures is refused, not stored there.
- *
- * Sends are asynchronous (js_PublishMsgAsync); the stream sequence each is
- * expected to get is predicted as the one after its predecessor's, which
- * holds while nothing else is published into the stream meanwhile. When
- * something is (several subjects in one stream), a prediction fails, the
- * session resyncs, and learns to send one message at a time (publish.c).
+ *                   after it, and two shippers cannot interleave. Sends are
+ *                   asynchronous (js_PublishMsgAsync), up to a window: each
+ *                   one's predecessor's stream sequence is predicted as the
+ *                   one after the message before, which holds while nothing
+ *                   else is published into the stream meanwhile.
+ *   Nats-Expected-Last-Subject-Sequence
+ *                   instead, when the stream holds other subjects' messages
+ *                   too (publish.c then sends one message at a time, each
+ *                   after its predecessor's acknowledgement): the stream
+ *                   sequence of the subject's last message. Not pipelined:
+ *                   nats-server 2.9 checks this one, in a cluster, against
+ *                   the messages already stored, not against those still
+ *                   being replicated, so a second message sent before the
+ *                   first is stored is refused (measured: nearly every one,
+ *                   with a window of 16 on an R3 stream).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -34,6 +40,9 @@
 
 #include "sink.h"
 
+/* Servers a session may be given, at most. */
+#define DLS_MAX_SERVERS 64
+
 struct js_sink {
     struct dls_sink base;
     natsOptions *opts;
@@ -42,6 +51,8 @@ struct js_sink {
     natsSubscription *sub;   /* reading */
     uint64_t expect;         /* stream sequence the next send's predecessor
                                 has (predicted) */
+    int by_subject;          /* condition on the subject's last message,
+                                not the stream's (js_begin) */
     int published;           /* an asynchronous publish was made on js:
                                 nats.c 3.4's js_PublishAsyncGetPendingList
                                 crashes on a context that never made one */
@@ -148,12 +159,23 @@ static int from_js(natsStatus s, jsErrCode code, const char *what, char *err, si
 }
 
 /* nats.c's outcome of one asynchronous publish: handed on as an ack. */
+/* The record's seq a message sent carries: after the ':' of its
+ * Nats-Msg-Id (cheaper than parsing the whole Durlog header). */
+static uint64_t sent_seq(natsMsg *msg)
+{
+    const char *id = NULL;
+    if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) != NATS_OK || !id)
+        return UINT64_MAX;
+    const char *colon = strrchr(id, ':');
+    return colon ? strtoull(colon + 1, NULL, 10) : UINT64_MAX;
+}
+
 static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
 {
     (void)js;
     struct js_sink *k = closure;
     struct dls_msg m;
-    from_nats(msg, 0, &m);
+    m.seq = sent_seq(msg);
     if (pa) {
         k->base.ack(k->base.ack_ctx, m.seq, pa->Sequence, pa->Duplicate, 0, "");
     } else {
@@ -207,8 +229,18 @@ static int js_connect(struct dls_sink *base, char *err, size_t errlen)
     const durlog_ship_options *o = base->o;
     js_disconnect(k);
     natsStatus s = natsOptions_Create(&k->opts);
+    /* natsOptions_SetURL takes one server; a list goes to SetServers. */
+    char *list = strdup(o->servers);
+    const char *urls[DLS_MAX_SERVERS];
+    int n = 0;
+    if (!list)
+        s = NATS_NO_MEMORY;
+    for (char *save = NULL, *u = list ? strtok_r(list, ",", &save) : NULL;
+         u && n < DLS_MAX_SERVERS; u = strtok_r(NULL, ",", &save))
+        urls[n++] = u;
     if (s == NATS_OK)
-        s = natsOptions_SetURL(k->opts, o->servers);
+        s = n ? natsOptions_SetServers(k->opts, urls, n) : NATS_ADDRESS_MISSING;
+    free(list);
     if (s == NATS_OK)
         s = natsOptions_SetName(k->opts, "durlog");
     if (s == NATS_OK)
@@ -348,31 +380,50 @@ static int js_last(struct dls_sink *base, struct dls_msg *out, char *err, size_t
     return 1;
 }
 
-static void js_begin(struct dls_sink *base, uint64_t pos)
+static void js_begin(struct dls_sink *base, uint64_t pos, int by_subject)
 {
     js_of(base)->expect = pos;
+    js_of(base)->by_subject = by_subject;
+}
+
+static int js_stream_last(struct dls_sink *base, uint64_t *last, char *err, size_t errlen)
+{
+    struct js_sink *k = js_of(base);
+    jsStreamInfo *si = NULL;
+    jsErrCode code = 0;
+    natsStatus s = js_GetStreamInfo(&si, k->js, base->o->stream, NULL, &code);
+    if (s != NATS_OK) {
+        char what[300];
+        snprintf(what, sizeof what, "stream %s", base->o->stream);
+        return from_js(s, code, what, err, errlen);
+    }
+    *last = si->State.LastSeq;
+    jsStreamInfo_Destroy(si);
+    return 0;
 }
 
 static int js_send(struct dls_sink *base, const struct dls_msg *m, char *err, size_t errlen)
 {
     struct js_sink *k = js_of(base);
     const durlog_ship_options *o = base->o;
-    char id[DURLOG_LOG_ID_LEN + 24], hdr[DLS_HEADER_MAX];
+    char id[DURLOG_LOG_ID_LEN + 24], hdr[DLS_HEADER_MAX], expect[24];
     natsMsg *msg = NULL;
     snprintf(id, sizeof id, "%s:%" PRIu64, m->log_id, m->seq);
+    snprintf(expect, sizeof expect, "%" PRIu64, k->expect);
     dls_format_record_header(hdr, m);
     natsStatus s = natsMsg_Create(&msg, o->subject, NULL, m->data, (int)m->len);
+    /* Set here rather than through jsPubOptions, which cannot say 0 (an
+     * empty stream) for the stream's last sequence. */
+    if (s == NATS_OK)
+        s = natsMsgHeader_Set(msg, "Nats-Msg-Id", id);
     if (s == NATS_OK)
         s = natsMsgHeader_Set(msg, "Durlog", hdr);
+    if (s == NATS_OK)
+        s = natsMsgHeader_Set(msg, k->by_subject ? "Nats-Expected-Last-Subject-Sequence"
+                                                 : "Nats-Expected-Last-Sequence", expect);
     jsPubOptions po;
     jsPubOptions_Init(&po);
-    po.MsgId = id;
-    po.ExpectStream = o->stream;
     po.MaxWait = o->ack_timeout_ms ? o->ack_timeout_ms : 5000;
-    if (k->expect)
-        po.ExpectLastSubjectSeq = k->expect;
-    else
-        po.ExpectNoMessage = true;
     if (s == NATS_OK) {
         k->published = 1;
         s = js_PublishMsgAsync(k->js, &msg, &po);
@@ -469,6 +520,7 @@ static const struct dls_sink_ops js_ops = {
     .prepare = js_prepare,
     .last = js_last,
     .begin = js_begin,
+    .stream_last = js_stream_last,
     .send = js_send,
     .drain = js_drain,
     .read_open = js_read_open,

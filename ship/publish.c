@@ -285,7 +285,17 @@ static int ship_run(durlog_ship *s, durlog_reader *r)
         return dls_fail(s, rc, "%s", durlog_reader_errmsg(r));
     if ((rc = commit(s, start)) != 0)
         return rc;
+    /* Pipelined sends need the subject's last message to be the stream's:
+     * other subjects' messages in between make the predicted positions
+     * wrong, and then each send waits for its predecessor's (sink.h). */
+    uint64_t stream_last = 0;
+    char last_err[512];
+    rc = s->sink->ops->stream_last(s->sink, &stream_last, last_err, sizeof last_err);
+    if (rc)
+        return dls_fail(s, rc, "%s", last_err);
+    int by_subject = stream_last != pos;
     pthread_mutex_lock(&s->mu);
+    s->interleaved = by_subject;
     s->sent_end = s->acked_end = start;
     s->st.next_seq = start;
     s->last_pos = pos;
@@ -293,7 +303,7 @@ static int ship_run(durlog_ship *s, durlog_reader *r)
     s->dup_seen = 0;
     s->sent = s->resolved = 0;
     pthread_mutex_unlock(&s->mu);
-    s->sink->ops->begin(s->sink, pos);
+    s->sink->ops->begin(s->sink, pos, by_subject);
     dls_say(s, DLS_STATE_SHIPPING, "shipping %s to stream %s, subject %s, from record %" PRIu64,
             s->log_path, s->o.stream, s->o.subject, start);
 
@@ -325,7 +335,7 @@ static int ship_run(durlog_ship *s, durlog_reader *r)
             if (one_by_one)
                 /* Other messages go into the stream too: each send waits
                  * for its predecessor's stream sequence. */
-                s->sink->ops->begin(s->sink, last_pos);
+                s->sink->ops->begin(s->sink, last_pos, 1);
             struct dls_msg m = { .seq = rec.seq, .time_ns = rec.time_ns, .data = rec.data,
                                  .len = rec.len, .crc = dls_crc32c(rec.data, rec.len) };
             memcpy(m.log_id, s->log_id, sizeof m.log_id);

@@ -67,10 +67,15 @@ struct dls_sink_ops {
     /* The subject's last message into *out (release it): 1 found, 0 none,
      * or an error (DLS_TRANSIENT, -EACCES, -EIO, DURLOG_ENOTFOUND). */
     int (*last)(struct dls_sink *k, struct dls_msg *out, char *err, size_t errlen);
-    /* Begins a run of sends after the message at pos (0: the subject holds
-     * none): the first send is conditional on pos being the subject's
-     * last, each next one on its predecessor. */
-    void (*begin)(struct dls_sink *k, uint64_t pos);
+    /* Begins a run of sends after the message at pos: the first send is
+     * conditional on pos being the stream's last message (0: the stream is
+     * empty), each next one on its predecessor's predicted position; with
+     * by_subject, on pos being the subject's last message (0: none there),
+     * for one send at a time (the stream takes other subjects too). */
+    void (*begin)(struct dls_sink *k, uint64_t pos, int by_subject);
+    /* The stream's last position (0: empty). DLS_TRANSIENT, -EACCES, -EIO,
+     * DURLOG_ENOTFOUND. */
+    int (*stream_last)(struct dls_sink *k, uint64_t *last, char *err, size_t errlen);
     /* Sends one message (m->log_id, shipper, seq, time_ns, crc, data, len)
      * asynchronously; its outcome comes through the ack function. An
      * error here means it was not sent (no outcome will come). */
