@@ -78,7 +78,10 @@ void dls_on_ack(void *ctx, uint64_t seq, uint64_t pos, int duplicate, int status
         snprintf(s->ack_text, sizeof s->ack_text, "record %" PRIu64 ": %s", seq, text);
     }
     s->resolved++;
-    pthread_cond_broadcast(&s->cv);
+    /* A wake-up a message would cost a system call each: the session is
+     * woken when half its window is free, all is done, or on an error. */
+    if (s->waiting && (s->ack_err || s->sent - s->resolved <= s->window / 2))
+        pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -91,7 +94,9 @@ static void wait_outcome(durlog_ship *s, int ms)
     ts.tv_sec += ts.tv_nsec / 1000000000L;
     ts.tv_nsec %= 1000000000L;
     pthread_mutex_lock(&s->mu);
+    s->waiting = 1;
     pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+    s->waiting = 0;
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -307,7 +312,7 @@ static int ship_run(durlog_ship *s, durlog_reader *r)
     dls_say(s, DLS_STATE_SHIPPING, "shipping %s to stream %s, subject %s, from record %" PRIu64,
             s->log_path, s->o.stream, s->o.subject, start);
 
-    unsigned window = s->o.window ? s->o.window : 4096;
+    unsigned window = s->window;
     uint64_t last_commit = now_ms();
     for (;;) {
         pthread_mutex_lock(&s->mu);
@@ -396,6 +401,7 @@ int dls_publish(durlog_ship *s)
     if (rc)
         return dls_fail(s, rc, "%s", err);
     atomic_store(&s->reader, r);
+    s->window = s->o.window ? s->o.window : 4096;
 
     int connected = 0, backoff = BACKOFF_MIN_MS;
     uint64_t deadline = 0, stored_before = 0;

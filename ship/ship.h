@@ -51,6 +51,8 @@ struct durlog_ship {
     uint64_t stored;        /* messages stored by this session */
     uint64_t last_pos;      /* stream sequence of the last one acked */
     int ack_err;            /* first failed outcome of this run (0: none) */
+    int waiting;            /* the session waits on cv for an outcome */
+    unsigned window;        /* sends awaiting their outcome, at most */
     int dup_seen;           /* a send came back a duplicate */
     int interleaved;        /* the stream took other messages between ours */
     uint64_t seen_pos;      /* stream sequence of the subject's last message
