@@ -369,7 +369,7 @@ restore_after_shipper_killed_mid_batch() {
     if ! nats_wait_stream_msgs B 20000 60 2>>"$WHY"; then
         fail "the shipper did not get to 20000 records in 60 s; its stderr ends:"
         tail -n 4 "$D/ship.err" | sed 's/^/    | /' >>"$WHY"
-        kill -KILL "$shipper"
+        kill -KILL "$shipper" 2>/dev/null
         wait "$shipper" 2>/dev/null
         return
     fi
