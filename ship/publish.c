@@ -172,6 +172,44 @@ static int same_record(durlog_ship *s, const struct dls_msg *m)
     return rc;
 }
 
+/* Another session stored messages on the subject since this one looked,
+ * before this one stored any. A shipper killed a moment ago leaves only
+ * the messages it had on the wire (with a big window, thousands, which a
+ * cluster may take seconds to store); one running now goes on storing. So
+ * the stream is watched until its last message stays put for a second
+ * (0: carry on) or still moves after QUIET_MAX_MS (-EEXIST). */
+#define QUIET_MS 1000
+#define QUIET_MAX_MS 15000
+static int wait_for_quiet(durlog_ship *s, uint64_t pos)
+{
+    uint64_t start = now_ms(), still_since = start;
+    while (!atomic_load(&s->stop)) {
+        dls_nap(s, 200);
+        struct dls_msg again;
+        char err[512];
+        int got = s->sink->ops->last(s->sink, &again, err, sizeof err);
+        if (got != 1)
+            return got == 0 ? 0 : dls_fail(s, got, "%s", err);
+        uint64_t now = now_ms();
+        char who[DLS_SHIPPER_LEN + 1];
+        memcpy(who, again.shipper, sizeof who);
+        if (again.pos != pos) {
+            pos = again.pos;
+            still_since = now;
+        }
+        s->sink->ops->release(s->sink, &again);
+        if (now - still_since >= QUIET_MS) {
+            s->seen_pos = pos; /* the next look resumes after it */
+            return 0;
+        }
+        if (now - start >= QUIET_MAX_MS)
+            return dls_fail(s, -EEXIST, "another shipper (session %s) is publishing %s to "
+                            "subject %s of stream %s: stopping (one shipper per log and "
+                            "subject)", who, s->log_path, s->o.subject, s->o.stream);
+    }
+    return 0;
+}
+
 /* Where the run resumes: the record after the stream's last message of
  * the subject, checked against the log. *start, *pos (the message's stream
  * sequence, 0 if none). */
@@ -208,25 +246,14 @@ static int resume_point(durlog_ship *s, uint64_t *start, uint64_t *pos)
     s->seen_pos = m.pos;
     int foreign = m.log_id[0] && strcmp(m.shipper, s->instance) != 0;
     if (foreign && s->stored == 0 && seen && m.pos > seen) {
-        /* Another session stored messages since this one looked: a shipper
-         * killed a moment ago leaves at most the messages it had on the
-         * wire, one running now goes on storing. */
-        dls_nap(s, 1000);
-        struct dls_msg again;
-        char err2[512];
-        int got = s->sink->ops->last(s->sink, &again, err2, sizeof err2);
-        if (got == 1) {
-            if (again.pos > m.pos && strcmp(again.shipper, s->instance) != 0)
-                rc = dls_fail(s, -EEXIST, "another shipper (session %s) is publishing %s to "
-                              "subject %s of stream %s: stopping (one shipper per log and "
-                              "subject)", again.shipper, s->log_path, s->o.subject,
-                              s->o.stream);
-            s->sink->ops->release(s->sink, &again);
-            if (rc) {
-                s->sink->ops->release(s->sink, &m);
-                return rc;
-            }
+        rc = wait_for_quiet(s, m.pos);
+        if (rc) {
+            s->sink->ops->release(s->sink, &m);
+            return rc;
         }
+        /* the resync after this one reads where the stream stopped */
+        s->sink->ops->release(s->sink, &m);
+        return dls_fail(s, DLS_WRONG_LAST, "another session's messages were still arriving");
     }
     if (!m.log_id[0])
         rc = dls_fail(s, -EEXIST, "subject %s of stream %s holds messages that are not a "
@@ -451,8 +478,12 @@ int dls_publish(durlog_ship *s)
         int up = s->sink->ops->connected(s->sink);
         if (up < 0)
             connected = 0;
-        dls_say(s, up > 0 ? DLS_STATE_RETRYING : DLS_STATE_UNREACHABLE,
-                "%s; resuming from the stream's last message", s->errmsg);
+        if (up > 0)
+            dls_say(s, DLS_STATE_RETRYING, "%s; resuming from the stream's last message",
+                    s->errmsg);
+        else
+            dls_say(s, DLS_STATE_UNREACHABLE, "no server of %s can be reached (%s); trying "
+                    "again until one can", s->o.servers, s->errmsg);
         if (rc == DLS_TRANSIENT) {
             dls_nap(s, backoff);
             backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
