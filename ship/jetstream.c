@@ -238,18 +238,25 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
 /* Drops the connection (a new one is made by js_connect). */
 static void js_disconnect(struct js_sink *k)
 {
+    /* The subscription is taken off the connection, and the connection
+     * closed (its reading thread stopped), before either is freed: nats.c
+     * 3.4 delivered messages still arriving to a destroyed subscription
+     * (a crash when a restore stopped with messages in flight). */
     if (k->sub)
-        natsSubscription_Destroy(k->sub);
+        natsSubscription_Unsubscribe(k->sub);
     if (k->js) {
         natsMsgList pending;
         if (k->published && js_PublishAsyncGetPendingList(&pending, k->js) == NATS_OK)
             natsMsgList_Destroy(&pending);
-        jsCtx_Destroy(k->js);
     }
-    if (k->nc) {
+    if (k->nc)
         natsConnection_Close(k->nc);
+    if (k->sub)
+        natsSubscription_Destroy(k->sub);
+    if (k->js)
+        jsCtx_Destroy(k->js);
+    if (k->nc)
         natsConnection_Destroy(k->nc);
-    }
     natsOptions_Destroy(k->opts);
     k->sub = NULL;
     k->published = 0;
