@@ -323,7 +323,8 @@ fuzz-index:
 INSTALLED := $(bindir)/durlog \
              $(HEADERS:include/%=$(includedir)/%) \
              $(addprefix $(libdir)/,libdurlog.a $(SO_REAL) $(SO_NAME) $(SO_LINK) pkgconfig/durlog.pc) \
-             $(MAN1:man/%=$(mandir)/man1/%) $(MAN3:man/%=$(mandir)/man3/%)
+             $(MAN1:man/%=$(mandir)/man1/%) $(MAN3:man/%=$(mandir)/man3/%) \
+             $(if $(SHIP_LINK),$(includedir)/durlog_ship.h $(libdir)/libdurlog-ship.a)
 
 # durlog.pc names its directories relative to ${prefix} where they are
 # under it, so that `pkg-config --define-variable=prefix=...` can move them.
@@ -335,7 +336,7 @@ pc_dir = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
 INSTALL_DIRS_OK = @case "$(PREFIX)$(bindir)$(libdir)$(includedir)$(mandir)" in \
 	  *[[:space:]]*) echo "make: PREFIX, bindir, libdir, includedir and mandir may not contain spaces" >&2; exit 2;; esac
 
-install: $(B)/libdurlog.a $(B)/$(SO_REAL) $(B)/durlog
+install: $(B)/libdurlog.a $(B)/$(SO_REAL) $(B)/durlog $(SHIP_LINK)
 	$(INSTALL_DIRS_OK)
 	install -d "$(DESTDIR)$(bindir)" "$(DESTDIR)$(includedir)" "$(DESTDIR)$(libdir)/pkgconfig" \
 	           "$(DESTDIR)$(mandir)/man1" "$(DESTDIR)$(mandir)/man3"
@@ -351,6 +352,8 @@ install: $(B)/libdurlog.a $(B)/$(SO_REAL) $(B)/durlog
 	    durlog.pc.in >"$(DESTDIR)$(libdir)/pkgconfig/durlog.pc"
 	$(if $(MAN1),install -m 644 $(MAN1) "$(DESTDIR)$(mandir)/man1/")
 	$(if $(MAN3),install -m 644 $(MAN3) "$(DESTDIR)$(mandir)/man3/")
+	$(if $(SHIP_LINK),install -m 644 ship/durlog_ship.h "$(DESTDIR)$(includedir)/")
+	$(if $(SHIP_LINK),install -m 644 $(SHIP_LINK) "$(DESTDIR)$(libdir)/")
 
 uninstall:
 	$(INSTALL_DIRS_OK)

@@ -93,6 +93,11 @@ install_puts_headers_libraries_pc_man_pages_and_command_in_place() {
         done
         for m in man/*.1; do echo "$PREFIX/share/man/man1/${m#man/}"; done
         for m in man/*.3; do echo "$PREFIX/share/man/man3/${m#man/}"; done
+        # libdurlog-ship, where nats.c is installed (the Makefile builds it then)
+        if [ -f "$B/libdurlog-ship.a" ]; then
+            echo "$PREFIX/include/durlog_ship.h"
+            echo "$PREFIX/lib/libdurlog-ship.a"
+        fi
     )
     same_list "installed files" "$(printf '%s\n' "$expected" | sort)" "$(installed_files)"
     [ -f "$ROOT/lib/$SO_REAL" ] && [ ! -L "$ROOT/lib/$SO_REAL" ] ||
@@ -146,6 +151,36 @@ durlog_pc_builds_the_program_shared_and_static() {
         ${static_libs/-ldurlog/-Wl,-Bstatic -ldurlog -Wl,-Bdynamic} || return
     readelf -d "$prog" | grep -q "libdurlog" && fail "the static program still needs libdurlog.so"
     quietly "$prog" "$SCRATCH/static-log"
+}
+
+# libdurlog-ship from the installed files: its header compiles in a strict
+# user's build, and a program links with -ldurlog-ship -ldurlog -lnats and
+# gets a usage error back from durlog_ship_open (no server needed).
+ship_program_builds_against_the_installed_ship_header_and_library() {
+    local prog=$SCRATCH/ship_program
+    [ -f "$B/libdurlog-ship.a" ] || { skip "libdurlog-ship is not built (no libnats-dev; scripts/deps.sh installs it)"; return; }
+    cat >"$SCRATCH/ship_program.c" <<'PROG'
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <durlog_ship.h>
+int main(void)
+{
+    durlog_ship_options o;
+    durlog_ship *s;
+    char err[256] = "";
+    durlog_ship_options_init(&o);
+    o.errbuf = err;
+    o.errbuf_size = sizeof err;
+    int rc = durlog_ship_open("/nonexistent", DURLOG_SHIP_PUBLISH, &o, &s);
+    printf("%d %s\n", rc == -EINVAL, strstr(err, "required") ? "required" : err);
+    return 0;
+}
+PROG
+    # shellcheck disable=SC2086
+    quietly "$CC" $USER_CFLAGS $SANITIZE_FLAGS -I"$ROOT/include" "$SCRATCH/ship_program.c" -o "$prog" \
+        -L"$ROOT/lib" -Wl,-Bstatic -ldurlog-ship -ldurlog -Wl,-Bdynamic -lnats -luring -lisal -pthread || return
+    same_list "the ship program's output" "1 required" "$("$prog")"
 }
 
 shared_library_exports_exactly_the_header_functions_under_one_version_node() {
@@ -263,6 +298,7 @@ if ! quietly make -s install B="$B" DESTDIR="$DEST" PREFIX="$PREFIX"; then
     exit 1
 fi
 t install_puts_headers_libraries_pc_man_pages_and_command_in_place
+t ship_program_builds_against_the_installed_ship_header_and_library
 t program_built_against_the_installed_header_runs_on_the_shared_library
 t durlog_pc_builds_the_program_shared_and_static
 t shared_library_exports_exactly_the_header_functions_under_one_version_node
