@@ -2,9 +2,9 @@
  * durlog_ship.h - libdurlog-ship: copying a log, as it is written, to a
  * replicated store (NATS JetStream), exactly once, and rebuilding a log
  * from that copy. The `durlog ship` and `durlog restore` commands are built
- * on it. A library of its own (built as libdurlog-ship.a; link it before
- * -ldurlog -lnats) where nats.c (Debian's libnats-dev) is installed, so
- * that libdurlog itself never depends on it.
+ * on it. A library of its own (libdurlog-ship.a: link with -ldurlog-ship
+ * -ldurlog -lnats), built and installed where nats.c (Debian's
+ * libnats-dev) is, so that libdurlog itself never depends on it.
  *
  * What the copy holds: every record of the log, in order, each as one
  * JetStream message on one subject, with headers naming the log (its
