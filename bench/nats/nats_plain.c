@@ -17,12 +17,13 @@
  *       ship costs beyond plain publish splits into this one's cost (headers
  *       in the client, on the wire, replicated, stored; the server's
  *       duplicate window and expected-sequence check) and durlog's own.
- *   nats_plain latency URL STREAM SUBJECT RATE SECONDS [WINDOW]
+ *   nats_plain latency URL STREAM SUBJECT RATE SECONDS [WINDOW] [--headers]
  *       publishes RATE*SECONDS 100-byte records paced at RATE/s (record i
- *       due at start + i/RATE) with js_PublishAsync, at most WINDOW
+ *       due at start + i/RATE) with js_PublishAsync (--headers: with
+ *       durlog's headers, as publish --headers), at most WINDOW
  *       (default 4096) pending, and measures each one's latency from just
  *       before its js_PublishAsync to its ack (stamped in the ack handler):
- *   latency N records R rec/s lag_ms p50 A p90 B p99 C max D send_ms p50 E p99 F unacked U
+ *   latency[+headers] N records R rec/s lag_ms p50 A p90 B p99 C max D send_ms p50 E p99 F unacked U
  *       (the same form as ship_lag's line: R is the rate reached, "send_ms"
  *       how far behind its due time each publish was made, "unacked" the
  *       records not acknowledged 20 s after the last publish, counted with
@@ -70,7 +71,7 @@ static void usage(void)
             "usage: nats_plain create URL STREAM SUBJECT REPLICAS\n"
             "       nats_plain delete URL STREAM\n"
             "       nats_plain publish URL STREAM SUBJECT COUNT [WINDOW] [--headers]\n"
-            "       nats_plain latency URL STREAM SUBJECT RATE SECONDS [WINDOW]\n"
+            "       nats_plain latency URL STREAM SUBJECT RATE SECONDS [WINDOW] [--headers]\n"
             "       nats_plain consume URL STREAM SUBJECT COUNT [ordered|pull]\n");
     exit(2);
 }
@@ -360,8 +361,8 @@ static void sleep_until_ns(uint64_t t)
         ;
 }
 
-static void latency(natsConnection *nc, const char *subject, double rate, double seconds,
-                    long long window)
+static void latency(natsConnection *nc, const char *stream, const char *subject, double rate,
+                    double seconds, long long window, int headers)
 {
     lat.total = (long long)(rate * seconds);
     if (lat.total < 1)
@@ -394,6 +395,9 @@ static void latency(natsConnection *nc, const char *subject, double rate, double
         (s = js_PublishAsyncComplete(js, &po)) != NATS_OK)
         die("the first publish", s, 0);
     atomic_store(&lat.acked[0], 0);
+    struct durlog_headers h;
+    if (headers)
+        headers_init(&h, js, stream);
     uint64_t start = now_ns() + 10000000;
     for (long long i = 0; i < lat.total; i++) {
         uint64_t due = start + (uint64_t)((double)i * 1e9 / rate);
@@ -401,8 +405,15 @@ static void latency(natsConnection *nc, const char *subject, double rate, double
             sleep_until_ns(due);
         snprintf((char *)record, 21, "%020lld", i);
         lat.due[i] = due;
-        lat.sent[i] = now_ns();
-        s = js_PublishAsync(js, subject, record, RECORD_SIZE, NULL);
+        if (headers) {
+            natsMsg *msg = headers_msg(&h, subject, i, record);
+            lat.sent[i] = now_ns();
+            s = js_PublishMsgAsync(js, &msg, NULL);
+            natsMsg_Destroy(msg); /* NULL when nats.c took it */
+        } else {
+            lat.sent[i] = now_ns();
+            s = js_PublishAsync(js, subject, record, RECORD_SIZE, NULL);
+        }
         if (s != NATS_OK)
             die("publish", s, 0);
     }
@@ -443,9 +454,9 @@ static void latency(natsConnection *nc, const char *subject, double rate, double
     qsort(l, (size_t)lat.total, sizeof *l, cmp_u64);
     qsort(b, (size_t)lat.total, sizeof *b, cmp_u64);
     double took = (double)(end - start) / 1e9;
-    printf("latency %lld records %.0f rec/s lag_ms p50 %.2f p90 %.2f p99 %.2f max %.2f "
+    printf("%s %lld records %.0f rec/s lag_ms p50 %.2f p90 %.2f p99 %.2f max %.2f "
            "send_ms p50 %.2f p99 %.2f unacked %lld\n",
-           lat.total, took > 0 ? (double)lat.total / took : 0.0, pct_ms(l, lat.total, 0.50),
+           headers ? "latency+headers" : "latency", lat.total, took > 0 ? (double)lat.total / took : 0.0, pct_ms(l, lat.total, 0.50),
            pct_ms(l, lat.total, 0.90), pct_ms(l, lat.total, 0.99),
            (double)l[lat.total - 1] / 1e6, pct_ms(b, lat.total, 0.50), pct_ms(b, lat.total, 0.99),
            unacked);
@@ -565,10 +576,17 @@ int main(int argc, char **argv)
             usage();
         publish(nc, stream, subject, number(argv[5], "COUNT", 0),
                 n == 7 ? number(argv[6], "WINDOW", 1) : 4096, headers);
-    } else if (strcmp(mode, "latency") == 0 && (argc == 7 || argc == 8)) {
-        latency(nc, subject, (double)number(argv[5], "RATE", 1),
+    } else if (strcmp(mode, "latency") == 0 && argc >= 7 && argc <= 9) {
+        int headers = 0, n = argc;
+        if (strcmp(argv[n - 1], "--headers") == 0) {
+            headers = 1;
+            n--;
+        }
+        if (n < 7 || n > 8)
+            usage();
+        latency(nc, stream, subject, (double)number(argv[5], "RATE", 1),
                 (double)number(argv[6], "SECONDS", 1),
-                argc == 8 ? number(argv[7], "WINDOW", 1) : 4096);
+                n == 8 ? number(argv[7], "WINDOW", 1) : 4096, headers);
     } else if (strcmp(mode, "consume") == 0 && (argc == 6 || argc == 7)) {
         int ordered = 1;
         if (argc == 7) {
