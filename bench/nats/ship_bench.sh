@@ -111,10 +111,9 @@ cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n
 nats_cluster "$SCRATCH/nats" || exit 1
 nats_wait_ready 30 || exit 1
 # Every client connects to node 1 (the cluster routes to each stream's
-# leader): `durlog ship` and `durlog restore` given the comma-separated list
-# of all three ($NATS_URL) fail to connect ("No server available for
-# connection", nats.c 3.4.1 with natsOptions_SetURL), and the same URL for
-# both sides keeps the comparison even.
+# leader): the same URL for every side keeps the comparison even. (Before
+# 26efa94 `durlog ship` and `durlog restore` could not take the list of
+# three at all: natsOptions_SetURL takes one server.)
 URL=$NATS_URL_1
 
 echo "# NATS shipping (issue #20): $cpu, $(nproc) CPUs, $(uname -r)"
