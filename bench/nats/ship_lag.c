@@ -4,7 +4,7 @@
  *
  *   ship_lag --servers URL[,URL...] [--dir DIR] [--rate R] [--seconds S]
  *            [--threads T] [--window W] [--replicas N] [--stream NAME]
- *            [--subject SUBJ]
+ *            [--subject SUBJ] [--no-ship]
  *
  * Opens a new log in a scratch directory under DIR, starts a shipping
  * session on it (libdurlog-ship: follow, create_stream, REPLICAS copies)
@@ -26,6 +26,11 @@
  * the stream had not acknowledged 20 s after the last append, counted
  * with the lag they had then, a lower bound). Exit status 1 on any
  * failure, 2 on bad arguments.
+ *
+ * --no-ship: the same appends with no session (no --servers needed);
+ * prints "ship_lag N records R rec/s append_ms p50 E p99 F no-ship". Run
+ * next to `nats_plain latency` at the same rate, it gives the floor of the
+ * lag under the machine load the appenders make (ship_bench.sh).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -50,7 +55,7 @@
 
 static const char *servers, *parent = ".", *stream = "LAG", *subject = "lag.rec";
 static double rate = 10000, seconds = 10;
-static int threads = 16, replicas = 3;
+static int threads = 16, replicas = 3, no_ship;
 static uint64_t window = 4096;
 
 static durlog *log_handle;
@@ -138,6 +143,38 @@ static double ms(uint64_t ns)
     return (double)ns / 1e6;
 }
 
+/* --no-ship: the timed appends alone (the log is open, its first record
+ * in), and how far behind their due times they returned. */
+static int appends_only(void)
+{
+    pthread_t app[MAX_THREADS];
+    start_ns = bench_now_ns() + 10000000; /* 10 ms for the threads to start */
+    for (int t = 0; t < threads; t++)
+        if (pthread_create(&app[t], NULL, appender, NULL) != 0)
+            bench_die("cannot start appender %d", t);
+    for (int t = 0; t < threads; t++)
+        pthread_join(app[t], NULL);
+    uint64_t end_ns = bench_now_ns();
+    int rc = durlog_close(log_handle);
+    if (rc)
+        bench_die_code("durlog_close", rc, NULL);
+    uint64_t *app_lat = malloc(total * sizeof *app_lat);
+    if (!app_lat)
+        bench_die("out of memory");
+    for (uint64_t i = 0; i < total; i++)
+        app_lat[i] = returned_ns[i] > due_ns[i] ? returned_ns[i] - due_ns[i] : 0;
+    bench_sort_u64(app_lat, total);
+    double took = (double)(end_ns - start_ns) / 1e9;
+    printf("ship_lag %" PRIu64 " records %.0f rec/s append_ms p50 %.2f p99 %.2f no-ship\n", total,
+           took > 0 ? (double)total / took : 0.0, ms(bench_percentile(app_lat, total, 0.50)),
+           ms(bench_percentile(app_lat, total, 0.99)));
+    free(app_lat);
+    free(due_ns);
+    free(returned_ns);
+    free(acked_ns);
+    return bench_scratch_remove() ? 1 : 0;
+}
+
 static void say_status(void *ctx, const char *line)
 {
     (void)ctx;
@@ -149,7 +186,7 @@ int main(int argc, char **argv)
     static const char usage[] =
         "usage: ship_lag --servers URL[,URL...] [--dir DIR] [--rate R] [--seconds S]\n"
         "                [--threads T] [--window W] [--replicas N] [--stream NAME]\n"
-        "                [--subject SUBJ]\n";
+        "                [--subject SUBJ] [--no-ship]\n";
     const struct bench_opt opts[] = {
         BENCH_OPT("--servers", 's', &servers),
         BENCH_OPT("--dir", 's', &parent),
@@ -160,12 +197,13 @@ int main(int argc, char **argv)
         BENCH_OPT_RANGE("--threads", 'i', &threads, 1, MAX_THREADS),
         BENCH_OPT_RANGE("--window", 'u', &window, 1, 1000000),
         BENCH_OPT_RANGE("--replicas", 'i', &replicas, 1, 5),
+        BENCH_OPT("--no-ship", 'b', &no_ship),
         BENCH_OPT_END,
     };
     int rc = bench_parse_opts(argc, argv, opts, usage);
     if (rc)
         return rc;
-    if (!servers) {
+    if (!servers && !no_ship) {
         fputs(usage, stderr);
         return 2;
     }
@@ -195,6 +233,8 @@ int main(int argc, char **argv)
     free(rec);
     seq_base = first + 1;
 
+    if (no_ship)
+        return appends_only();
     durlog_ship_options so;
     durlog_ship_options_init(&so);
     so.servers = servers;
