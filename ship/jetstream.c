@@ -53,6 +53,7 @@ struct js_sink {
                                 has (predicted) */
     int by_subject;          /* condition on the subject's last message,
                                 not the stream's (js_begin) */
+    int run_sent;            /* a message was sent since js_begin */
     int published;           /* an asynchronous publish was made on js:
                                 nats.c 3.4's js_PublishAsyncGetPendingList
                                 crashes on a context that never made one */
@@ -426,6 +427,7 @@ static void js_begin(struct dls_sink *base, uint64_t pos, int by_subject)
 {
     js_of(base)->expect = pos;
     js_of(base)->by_subject = by_subject;
+    js_of(base)->run_sent = 0;
 }
 
 static int js_stream_last(struct dls_sink *base, uint64_t *last, char *err, size_t errlen)
@@ -460,9 +462,19 @@ static int js_send(struct dls_sink *base, const struct dls_msg *m, char *err, si
         s = natsMsgHeader_Set(msg, "Nats-Msg-Id", id);
     if (s == NATS_OK)
         s = natsMsgHeader_Set(msg, "Durlog", hdr);
-    if (s == NATS_OK)
-        s = natsMsgHeader_Set(msg, k->by_subject ? "Nats-Expected-Last-Subject-Sequence"
-                                                 : "Nats-Expected-Last-Sequence", expect);
+    /* The condition: the first message of a run on the stream's last
+     * sequence as read; each next one on its predecessor's Nats-Msg-Id being
+     * the stream's last (exact, where a predicted sequence could be taken
+     * by another client's message, letting this one in after a gap); with
+     * by_subject, on the subject's last sequence. */
+    char prev[DURLOG_LOG_ID_LEN + 24];
+    snprintf(prev, sizeof prev, "%s:%" PRIu64, m->log_id, m->seq - 1);
+    if (s == NATS_OK && k->by_subject)
+        s = natsMsgHeader_Set(msg, "Nats-Expected-Last-Subject-Sequence", expect);
+    else if (s == NATS_OK && !k->run_sent)
+        s = natsMsgHeader_Set(msg, "Nats-Expected-Last-Sequence", expect);
+    else if (s == NATS_OK)
+        s = natsMsgHeader_Set(msg, "Nats-Expected-Last-Msg-Id", prev);
     jsPubOptions po;
     jsPubOptions_Init(&po);
     po.MaxWait = o->ack_timeout_ms ? o->ack_timeout_ms : 5000;
@@ -474,6 +486,7 @@ static int js_send(struct dls_sink *base, const struct dls_msg *m, char *err, si
     if (s != NATS_OK)
         return from_status(s, "publish", err, errlen);
     k->expect++;
+    k->run_sent = 1;
     return 0;
 }
 
