@@ -188,7 +188,22 @@ static int resume_point(durlog_ship *s, uint64_t *start, uint64_t *pos)
         durlog_reader_close(v);
         if (rc)
             return dls_fail(s, rc, "cannot look at %s", s->log_path);
-        if (!s->o.from_set && at > info.first_seq && s->stored == 0)
+        /* Messages this session saw stored are gone: the stream was
+         * purged, or deleted and made anew (its limits may have removed
+         * them too). Shipping from the start again would not be what was
+         * asked (a new session refuses it too, from the cursor), and
+         * within the duplicate window the server drops every resend as a
+         * duplicate, each a resync: a spin. */
+        pthread_mutex_lock(&s->mu);
+        uint64_t stored = s->stored, last_pos = s->last_pos;
+        pthread_mutex_unlock(&s->mu);
+        if (stored > 0)
+            return dls_fail(s, DURLOG_ENOTFOUND, "stream %s no longer holds the messages "
+                            "this session stored for %s on subject %s (the last was stream "
+                            "message %" PRIu64 "): was the stream purged, or deleted and "
+                            "made anew? To ship again, say from which record (--from)",
+                            s->o.stream, s->log_path, s->o.subject, last_pos);
+        if (!s->o.from_set && at > info.first_seq)
             return dls_fail(s, DURLOG_ENOTFOUND, "stream %s holds no message of %s on subject "
                             "%s, but cursor %s says the records below %" PRIu64 " were "
                             "shipped: was the stream purged or made anew? To ship again, say "
@@ -422,7 +437,8 @@ int dls_publish(durlog_ship *s)
         s->st.resyncs++;
         uint64_t stored = s->stored;
         pthread_mutex_unlock(&s->mu);
-        if (stored != stored_before || !deadline) {
+        int progress = stored != stored_before || !deadline;
+        if (progress) {
             stored_before = stored;
             deadline = now_ms() + NO_PROGRESS_MS;
             backoff = BACKOFF_MIN_MS;
@@ -437,7 +453,9 @@ int dls_publish(durlog_ship *s)
             connected = 0;
         dls_say(s, up > 0 ? DLS_STATE_RETRYING : DLS_STATE_UNREACHABLE,
                 "%s; resuming from the stream's last message", s->errmsg);
-        if (rc == DLS_TRANSIENT) {
+        /* Resyncs that store nothing wait too, whatever the cause: a
+         * refusal that keeps coming must not become a spin. */
+        if (rc == DLS_TRANSIENT || !progress) {
             dls_nap(s, backoff);
             backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
         }

@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# tests/ship_hostile.sh - `durlog ship` and `durlog restore` (issue #20)
+# under a careless or hostile operator: the stream purged, deleted or made
+# anew under a running shipper, messages that do not fit, odd arguments.
+# Against one real nats-server JetStream server on loopback
+# (tests/lib/nats.sh); run by tests/run.sh from the repository root. The
+# promises checked: every failure is one clear line and a non-zero exit,
+# never a spin, a hang or a silent re-ship; what the stream holds restores
+# to the original log. Every wait is bounded; every process started is
+# stopped on exit.
+set -u
+. tests/lib/cli.sh
+. tests/lib/nats.sh
+
+BG=()
+cleanup() {
+    local p
+    for p in "${BG[@]}"; do
+        kill -KILL "$p" 2>/dev/null
+    done
+    nats_cleanup
+    remove_scratch
+}
+trap cleanup EXIT
+
+for tool in nats-server jq; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+        echo "not ok ship_hostile_tests_need_$tool (scripts/deps.sh installs it)"
+        exit 1
+    fi
+done
+
+# ---- helpers ----------------------------------------------------------------
+
+d() {
+    timeout --kill-after=5 60 "$BIN" "$@"
+}
+
+numbered() { # LOG FROM TO: records rec-FROM .. rec-TO, synced
+    seq -f "rec-%g" "$2" "$3" | d append -d sync "$1" >/dev/null ||
+        fail "append of $2..$3 to $1 failed"
+}
+
+count() {
+    nats_stream_msgs "$1" 2>/dev/null || echo none
+}
+
+stream_at_least() { # STREAM N
+    local n
+    n=$(nats_stream_msgs "$1" 2>/dev/null) && [ "$n" -ge "$2" ]
+}
+
+wait_until() { # SECONDS CMD...
+    local deadline=$((SECONDS + $1))
+    shift
+    until "$@"; do
+        [ "$SECONDS" -ge "$deadline" ] && return 1
+        sleep 0.05
+    done
+}
+
+# wait_exit PID SECONDS: waits for a background process (SIGKILL after
+# SECONDS, a failure) and sets rc to its status.
+wait_exit() {
+    local deadline=$((SECONDS + $2))
+    while kill -0 "$1" 2>/dev/null; do
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            fail "process $1 still running after $2 s: killed"
+            kill -KILL "$1" 2>/dev/null
+            break
+        fi
+        sleep 0.05
+    done
+    wait "$1"
+    rc=$?
+}
+
+# js_api SUBJECT [JSON]: one JetStream API request through the text
+# protocol on $NATS_URL (no auth); prints the reply's payload.
+js_api() {
+    local hp=${NATS_URL#nats://} fd line payload=${2:-} ok=1
+    exec {fd}<>"/dev/tcp/${hp%:*}/${hp##*:}" || return 1
+    printf 'CONNECT {"verbose":false,"pedantic":false}\r\nSUB _INBOX.hostile 1\r\nPUB %s _INBOX.hostile %d\r\n%s\r\n' \
+        "$1" "${#payload}" "$payload" >&"$fd"
+    while IFS= read -r -t 5 line <&"$fd"; do
+        if [[ "$line" == MSG* ]]; then
+            IFS= read -r -t 5 line <&"$fd" && printf '%s\n' "$line" && ok=0
+            break
+        fi
+        [[ "$line" == -ERR* ]] && break
+    done
+    exec {fd}>&-
+    return "$ok"
+}
+
+# js_ok SUBJECT [JSON]: a JetStream API request that must succeed.
+js_ok() {
+    local reply
+    reply=$(js_api "$@") && ! jq -e '.error' <<<"$reply" >/dev/null 2>&1 ||
+        { fail "JetStream API $1 failed: $reply"; return 1; }
+}
+
+# lines_of FILE: its number of lines.
+lines_of() {
+    wc -l <"$1"
+}
+
+# ---- tests ------------------------------------------------------------------
+
+# The stream purged under a following shipper: the messages it stored are
+# gone. It must neither spin re-sending records the server calls
+# duplicates nor quietly ship the whole log again: it stops with one line
+# saying the stream lost them (as a new session does, from the cursor).
+purged_stream_under_follow_stops_clearly() {
+    numbered "$LOG" 1 50
+    "$BIN" ship "$LOG" "$NATS_URL" --stream PG --subject pg --create-stream --follow \
+        >"$OUT" 2>"$ERR" &
+    local p=$!
+    BG+=("$p")
+    wait_until 10 stream_at_least PG 50 || fail "the follower did not ship 50 records"
+    js_ok '$JS.API.STREAM.PURGE.PG' || return
+    numbered "$LOG" 51 60
+    wait_exit "$p" 10
+    [ "$rc" -eq 1 ] || fail "exit status $rc, expected 1"
+    [ "$(lines_of "$ERR")" -le 6 ] || fail "$(lines_of "$ERR") lines on stderr (a spin?)"
+    grep -q "purged" "$ERR" || fail "no word of the purge: $(tail -n 1 "$ERR")"
+    [ "$(count PG)" = 0 ] || fail "the purged stream holds $(count PG) messages"
+}
+
+# The stream deleted and made anew without the log's subject: the shipper
+# does not wait forever on "no responders" to ship the log again from its
+# first record once the subject comes back.
+stream_made_anew_under_follow_stops_clearly() {
+    numbered "$LOG" 1 50
+    "$BIN" ship "$LOG" "$NATS_URL" --stream RC --subject rc --create-stream --follow \
+        >"$OUT" 2>"$ERR" &
+    local p=$!
+    BG+=("$p")
+    wait_until 10 stream_at_least RC 50 || fail "the follower did not ship 50 records"
+    js_ok '$JS.API.STREAM.DELETE.RC' || return
+    js_ok '$JS.API.STREAM.CREATE.RC' '{"name":"RC","subjects":["rc","other"],"storage":"file"}' ||
+        return
+    numbered "$LOG" 51 60
+    wait_exit "$p" 10
+    [ "$rc" -eq 1 ] || fail "exit status $rc, expected 1"
+    [ "$(lines_of "$ERR")" -le 6 ] || fail "$(lines_of "$ERR") lines on stderr (a spin?)"
+    [ "$(count RC)" = 0 ] || fail "the new stream holds $(count RC) messages"
+}
+
+if nats_single "$SCRATCH/nats" none && nats_wait_ready 20; then
+    t purged_stream_under_follow_stops_clearly
+    t stream_made_anew_under_follow_stops_clearly
+else
+    echo "not ok nats_server_starts"
+    failed=$((failed + 1))
+fi
+nats_cleanup
+
+[ "$failed" -eq 0 ]
