@@ -402,7 +402,7 @@ int dls_publish(durlog_ship *s)
         return dls_fail(s, rc, "%s", err);
     atomic_store(&s->reader, r);
 
-    int connected = 0, backoff = BACKOFF_MIN_MS;
+    int connected = 0, prepared = 0, backoff = BACKOFF_MIN_MS;
     uint64_t deadline = 0, stored_before = 0;
     for (;;) {
         if (atomic_load(&s->stop)) {
@@ -422,11 +422,17 @@ int dls_publish(durlog_ship *s)
                 break;
             }
             connected = 1;
+            prepared = 0;
+        }
+        if (!prepared) {
+            /* Again after a transient failure: a stream to create (or to
+             * look at) is not there until it succeeds. */
             rc = s->sink->ops->prepare(s->sink, err, sizeof err);
-            if (rc && rc != DLS_TRANSIENT) {
+            if (rc)
                 rc = dls_fail(s, rc, "%s", err);
+            if (rc && rc != DLS_TRANSIENT)
                 break;
-            }
+            prepared = !rc;
         }
         rc = rc ? rc : ship_run(s, r);
         if (rc != DLS_TRANSIENT && rc != DLS_WRONG_LAST)
@@ -444,8 +450,10 @@ int dls_publish(durlog_ship *s)
             backoff = BACKOFF_MIN_MS;
         }
         if (!s->o.follow && now_ms() > deadline) {
+            char why[DLS_ERRMSG_SIZE]; /* errmsg is written over */
+            snprintf(why, sizeof why, "%s", s->errmsg);
             rc = dls_fail(s, -EHOSTUNREACH, "nothing stored for %d s, giving up: %s",
-                          NO_PROGRESS_MS / 1000, s->errmsg);
+                          NO_PROGRESS_MS / 1000, why);
             break;
         }
         int up = s->sink->ops->connected(s->sink);
