@@ -298,8 +298,8 @@ int dls_restore(durlog_ship *s)
         seen = 1;
         if (rc || m.seq < next) {
             s->sink->ops->release(s->sink, &m);
-            if (rc)
-                break;
+            if (rc || (m.seq >= target && !s->o.follow))
+                break; /* the log held every record already */
             continue;
         }
         /* A batch ends where the time changes, once it is big enough. */

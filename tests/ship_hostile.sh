@@ -174,10 +174,27 @@ tiny_timeout_never_crashes() {
         fail "the restored log ($(lines_of "$D/rest.json") records) is not the first $n of the log"
 }
 
+# A restore run again on a log it finished (as after a kill -9 that came
+# too late to matter): nothing to do, said at once - it used to skip every
+# message, then wait 30 s for one past the end and fail.
+restore_of_a_complete_log_is_done_at_once() {
+    numbered "$LOG" 1 20
+    d ship "$LOG" "$NATS_URL" --stream FIN --subject fin --create-stream -q ||
+        fail "ship failed"
+    d restore "$NATS_URL" --stream FIN --subject fin -q "$D/restored" ||
+        fail "first restore failed"
+    local start=$SECONDS
+    run d restore "$NATS_URL" --stream FIN --subject fin "$D/restored"
+    expect_status 0 "second restore"
+    expect_stdout_has "^restored 0 records"
+    [ $((SECONDS - start)) -le 10 ] || fail "the second restore took $((SECONDS - start)) s"
+}
+
 if nats_single "$SCRATCH/nats" none && nats_wait_ready 20; then
     t purged_stream_under_follow_stops_clearly
     t stream_made_anew_under_follow_stops_clearly
     t tiny_timeout_never_crashes
+    t restore_of_a_complete_log_is_done_at_once
 else
     echo "not ok nats_server_starts"
     failed=$((failed + 1))
