@@ -221,6 +221,12 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
 /* Drops the connection (a new one is made by js_connect). */
 static void js_disconnect(struct js_sink *k)
 {
+    /* The connection is closed first, which ends its reading thread: a
+     * subscription destroyed while messages still flow to it (a restore
+     * interrupted mid-stream) was used by that thread after it was freed
+     * (nats.c 3.4: SIGSEGV, or a hang in natsConnection_Close). */
+    if (k->nc)
+        natsConnection_Close(k->nc);
     if (k->sub)
         natsSubscription_Destroy(k->sub);
     if (k->js) {
@@ -229,10 +235,8 @@ static void js_disconnect(struct js_sink *k)
             natsMsgList_Destroy(&pending);
         jsCtx_Destroy(k->js);
     }
-    if (k->nc) {
-        natsConnection_Close(k->nc);
+    if (k->nc)
         natsConnection_Destroy(k->nc);
-    }
     natsOptions_Destroy(k->opts);
     k->sub = NULL;
     k->published = 0;
