@@ -250,6 +250,9 @@ int dls_restore(durlog_ship *s)
         return dls_fail(s, rc, "%s", durlog_errmsg(s->log));
     int had = info.next_seq > info.first_seq;
     uint64_t next = info.next_seq;
+    pthread_mutex_lock(&s->mu);
+    s->st.next_seq = next; /* what the summary says, should nothing come */
+    pthread_mutex_unlock(&s->mu);
     if (had && next > target + 1) {
         dls_say(s, DLS_STATE_CAUGHT_UP, "%s already holds every record of the stream (up to %"
                 PRIu64 ")", s->log_path, target);
