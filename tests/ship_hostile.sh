@@ -218,12 +218,59 @@ sigint_mid_restore_then_continue() {
     cmp -s "$D/orig.json" "$D/rest.json" || fail "the restored log differs from the original"
 }
 
+# publish_plain SUBJECT TEXT: one plain NATS message (no durlog header),
+# through the text protocol; waits for the server's PONG.
+publish_plain() {
+    local hp=${NATS_URL#nats://} line fd ok=1
+    exec {fd}<>"/dev/tcp/${hp%:*}/${hp##*:}" || return 1
+    printf 'CONNECT {"verbose":false,"pedantic":false}\r\nPUB %s %d\r\n%s\r\nPING\r\n' \
+        "$1" "${#2}" "$2" >&"$fd"
+    while IFS= read -r -t 5 line <&"$fd"; do
+        [[ "$line" == PONG* ]] && { ok=0; break; }
+    done
+    exec {fd}>&-
+    return "$ok"
+}
+
+# Another client publishes into the stream while a shipper sends a window
+# of messages, on its subject or on a sibling subject of the same stream.
+# The foreign message takes the stream sequence the shipper predicted for
+# one of its records: that record is refused, and the next one, whose
+# condition names that sequence, used to be accepted - a gap in the stream
+# behind an exit 0 saying every record is there. Now: either the stream
+# restores to the log, or the shipper fails with one line.
+foreign_publisher_never_leaves_a_silent_gap() {
+    local k subj p j
+    for k in 1 2 3; do
+        seq -f "r$k-%g" 1 5000 | d append -d sync "$LOG" >/dev/null || fail "append failed"
+    done
+    js_ok '$JS.API.STREAM.CREATE.FP' '{"name":"FP","subjects":["fp.>"],"storage":"file"}' ||
+        return
+    for subj in fp.sibling fp.log; do
+        rm -rf "$D/copy" "$D/restored"
+        cp -a "$LOG" "$D/copy" # a log of its own identity for each subject
+        rm -f "$D/copy/durlog.id" "$D/copy"/cursor.* "$D/copy"/ship.*
+        "$BIN" ship "$D/copy" "$NATS_URL" --stream FP --subject "$subj" >"$OUT" 2>"$ERR" &
+        p=$!
+        BG+=("$p")
+        wait_until 10 stream_at_least FP 100
+        for j in 1 2 3 4 5; do
+            publish_plain "${subj/sibling/other}" "foreign $j"
+        done
+        wait_exit "$p" 30
+        [ "$rc" -eq 0 ] || continue # refused: said so (the stream is not restorable)
+        d restore "$NATS_URL" --stream FP --subject "$subj" -q "$D/restored" 2>"$ERR" ||
+            fail "$subj: the shipper said every record is there, but restore fails: $(tail -n 1 "$ERR")"
+    done
+}
+
 if nats_single "$SCRATCH/nats" none && nats_wait_ready 20; then
     t purged_stream_under_follow_stops_clearly
     t stream_made_anew_under_follow_stops_clearly
     t tiny_timeout_never_crashes
     t restore_of_a_complete_log_is_done_at_once
     t sigint_mid_restore_then_continue
+    t foreign_publisher_never_leaves_a_silent_gap
 else
     echo "not ok nats_server_starts"
     failed=$((failed + 1))
