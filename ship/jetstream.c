@@ -193,13 +193,9 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
     (void)js;
     struct js_sink *k = closure;
     struct dls_msg m;
-    const char *v = NULL;
-    uint64_t cond = 0;
     from_nats(msg, 0, &m);
-    if (natsMsgHeader_Get(msg, "Nats-Expected-Last-Subject-Sequence", &v) == NATS_OK && v)
-        cond = strtoull(v, NULL, 10);
     if (pa) {
-        k->base.ack(k->base.ack_ctx, m.seq, pa->Sequence, cond, pa->Duplicate, 0, "");
+        k->base.ack(k->base.ack_ctx, m.seq, pa->Sequence, pa->Duplicate, 0, "");
     } else {
         int st = DLS_TRANSIENT;
         const char *text = pae && pae->ErrText ? pae->ErrText : "";
@@ -217,7 +213,7 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
             st = -EIO;
         if (!*text && pae)
             text = natsStatus_GetText(pae->Err);
-        k->base.ack(k->base.ack_ctx, m.seq, 0, cond, 0, st, text);
+        k->base.ack(k->base.ack_ctx, m.seq, 0, 0, st, text);
     }
     js_done(k, msg);
 }
@@ -397,24 +393,6 @@ static int js_last(struct dls_sink *base, struct dls_msg *out, char *err, size_t
     return 1;
 }
 
-static int js_get(struct dls_sink *base, uint64_t pos, struct dls_msg *out, char *err,
-                  size_t errlen)
-{
-    struct js_sink *k = js_of(base);
-    natsMsg *msg = NULL;
-    jsErrCode code = 0;
-    natsStatus s = js_GetMsg(&msg, k->js, base->o->stream, pos, NULL, &code);
-    if (s != NATS_OK) {
-        if (code == JSNoMessageFoundErr)
-            return 0;
-        char what[300];
-        snprintf(what, sizeof what, "message %" PRIu64 " of stream %s", pos, base->o->stream);
-        return from_js(s, code, what, err, errlen);
-    }
-    from_nats(msg, pos, out);
-    return 1;
-}
-
 static void js_begin(struct dls_sink *base, uint64_t pos)
 {
     js_of(base)->expect = pos;
@@ -540,7 +518,6 @@ static const struct dls_sink_ops js_ops = {
     .connected = js_connected,
     .prepare = js_prepare,
     .last = js_last,
-    .get = js_get,
     .begin = js_begin,
     .send = js_send,
     .drain = js_drain,

@@ -46,29 +46,13 @@ static int ack_timeout(const durlog_ship *s)
     return s->o.ack_timeout_ms ? s->o.ack_timeout_ms : 5000;
 }
 
-void dls_on_ack(void *ctx, uint64_t seq, uint64_t pos, uint64_t cond, int duplicate,
-                int status, const char *text)
+void dls_on_ack(void *ctx, uint64_t seq, uint64_t pos, int duplicate, int status,
+                const char *text)
 {
     durlog_ship *s = ctx;
     pthread_mutex_lock(&s->mu);
     if (status == 0 && !duplicate) {
         s->stored++;
-        if (seq != s->chain_next || cond != s->chain_pos) {
-            if (s->n_suspect < DLS_SUSPECTS) {
-                s->suspect_seq[s->n_suspect] = seq;
-                s->suspect_cond[s->n_suspect] = cond;
-            }
-            if (s->n_suspect <= DLS_SUSPECTS)
-                s->n_suspect++;
-            if (!s->ack_err) {
-                s->ack_err = DLS_WRONG_LAST;
-                snprintf(s->ack_text, sizeof s->ack_text, "record %" PRIu64 " was stored "
-                         "after stream message %" PRIu64 ", not after record %" PRIu64
-                         " as sent: checking", seq, cond, seq - 1);
-            }
-        }
-        s->chain_next = seq + 1;
-        s->chain_pos = pos;
         if (seq == s->acked_end) {
             s->acked_end++;
             s->st.records++;
@@ -186,59 +170,10 @@ static int same_record(durlog_ship *s, const struct dls_msg *m)
 /* Where the run resumes: the record after the stream's last message of
  * the subject, checked against the log. *start, *pos (the message's stream
  * sequence, 0 if none). */
-/* Checks the messages stored after a predecessor of theirs was refused or
- * timed out (dls_on_ack): each must follow its own record in the stream.
- * DURLOG_ECORRUPT when one does not (the stream misses records). */
-static int check_suspects(durlog_ship *s)
-{
-    pthread_mutex_lock(&s->mu);
-    unsigned n = s->n_suspect;
-    uint64_t seqs[DLS_SUSPECTS], conds[DLS_SUSPECTS];
-    memcpy(seqs, s->suspect_seq, sizeof seqs);
-    memcpy(conds, s->suspect_cond, sizeof conds);
-    s->n_suspect = 0;
-    pthread_mutex_unlock(&s->mu);
-    if (n > DLS_SUSPECTS)
-        return dls_fail(s, DURLOG_ECORRUPT, "more than %d records of %s were stored in stream "
-                        "%s out of the order they were sent in: it may miss records; check it "
-                        "(durlog restore fails on a gap)", DLS_SUSPECTS, s->log_path,
-                        s->o.stream);
-    for (unsigned i = 0; i < n; i++) {
-        struct dls_msg m;
-        char err[512];
-        int got = conds[i] ? s->sink->ops->get(s->sink, conds[i], &m, err, sizeof err) : 0;
-        if (got < 0 || got == DLS_TRANSIENT) {
-            /* Looked at again at the next resync. */
-            pthread_mutex_lock(&s->mu);
-            for (unsigned j = i; j < n && s->n_suspect < DLS_SUSPECTS; j++, s->n_suspect++) {
-                s->suspect_seq[s->n_suspect] = seqs[j];
-                s->suspect_cond[s->n_suspect] = conds[j];
-            }
-            pthread_mutex_unlock(&s->mu);
-            return dls_fail(s, got, "%s", err);
-        }
-        int ok = got == 1 && strcmp(m.log_id, s->log_id) == 0 && m.seq + 1 == seqs[i];
-        if (got == 1)
-            s->sink->ops->release(s->sink, &m);
-        if (!ok)
-            return dls_fail(s, DURLOG_ECORRUPT, "stream %s holds record %" PRIu64 " of %s "
-                            "right after stream message %" PRIu64 ", which is not record %"
-                            PRIu64 ": another client published into the stream, its message "
-                            "took the place predicted for that record, and the stream now "
-                            "misses it (durlog restore fails there); give the log a stream of "
-                            "its own", s->o.stream, seqs[i], s->log_path, conds[i],
-                            seqs[i] - 1);
-    }
-    return 0;
-}
-
 static int resume_point(durlog_ship *s, uint64_t *start, uint64_t *pos)
 {
     struct dls_msg m;
     char err[512];
-    int crc = check_suspects(s);
-    if (crc)
-        return crc;
     int found = s->sink->ops->last(s->sink, &m, err, sizeof err);
     if (found < 0 || found == DLS_TRANSIENT)
         return dls_fail(s, found, "%s", err);
@@ -367,8 +302,6 @@ static int ship_run(durlog_ship *s, durlog_reader *r)
         return rc;
     pthread_mutex_lock(&s->mu);
     s->sent_end = s->acked_end = start;
-    s->chain_next = start;
-    s->chain_pos = pos;
     s->st.next_seq = start;
     s->last_pos = pos;
     s->ack_err = 0;

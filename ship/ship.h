@@ -56,15 +56,6 @@ struct durlog_ship {
     uint64_t seen_pos;      /* stream sequence of the subject's last message
                                when the session last looked (0: none) */
     char ack_text[256];
-    /* Each stored message must follow its predecessor: the next record
-     * expected stored, and the position its condition must name. One
-     * that does not (its predecessor refused or timed out) is checked at
-     * the resync: a foreign message taking a predicted position lets the
-     * record after a refused one through (a gap). */
-    uint64_t chain_next, chain_pos;
-#define DLS_SUSPECTS 8
-    unsigned n_suspect;     /* > DLS_SUSPECTS: too many to check */
-    uint64_t suspect_seq[DLS_SUSPECTS], suspect_cond[DLS_SUSPECTS];
 
     durlog_ship_stats st;
     enum dls_state state;
@@ -84,7 +75,7 @@ uint32_t dls_crc32c(const void *data, size_t len);
 int dls_publish(durlog_ship *s);
 int dls_restore(durlog_ship *s);
 /* The ack function publish.c gives the sink. */
-void dls_on_ack(void *ctx, uint64_t seq, uint64_t pos, uint64_t cond, int duplicate,
-                int status, const char *text);
+void dls_on_ack(void *ctx, uint64_t seq, uint64_t pos, int duplicate, int status,
+                const char *text);
 
 #endif

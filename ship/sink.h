@@ -41,10 +41,9 @@ struct dls_msg {
 
 /* The outcome of one send, in whatever thread the sink delivers it:
  * status 0 (stored at pos, or a duplicate already stored), or an error
- * (DLS_* below or -errno) with the store's text; cond is the position the
- * send was conditional on (begin's, or its predecessor's predicted). */
-typedef void dls_ack_fn(void *ctx, uint64_t seq, uint64_t pos, uint64_t cond, int duplicate,
-                        int status, const char *text);
+ * (DLS_* below or -errno) with the store's text. */
+typedef void dls_ack_fn(void *ctx, uint64_t seq, uint64_t pos, int duplicate, int status,
+                        const char *text);
 
 /* Outcomes a session treats specially. */
 #define DLS_WRONG_LAST 1    /* the condition failed: the message before
@@ -85,9 +84,6 @@ struct dls_sink_ops {
      * timeout_ms), or an error. */
     int (*read_next)(struct dls_sink *k, struct dls_msg *out, int timeout_ms, char *err,
                      size_t errlen);
-    /* The message at the store's position pos into *out (release it): 1,
-     * 0 (no message there), or an error. */
-    int (*get)(struct dls_sink *k, uint64_t pos, struct dls_msg *out, char *err, size_t errlen);
     /* The store's position of a message read (m->pos, found on demand). */
     uint64_t (*position)(struct dls_sink *k, const struct dls_msg *m);
     void (*release)(struct dls_sink *k, struct dls_msg *m);
