@@ -57,6 +57,15 @@ struct js_sink {
     int published;           /* an asynchronous publish was made on js:
                                 nats.c 3.4's js_PublishAsyncGetPendingList
                                 crashes on a context that never made one */
+    /* Messages whose outcome came, destroyed later by the sending thread
+     * (js_free_done). nats.c 3.4 registers a message for its outcome
+     * before it writes it: an outcome that comes meanwhile (a timeout
+     * fired by its timer thread: a short --timeout, or the process
+     * stopped for longer than the timeout) would have the handler destroy
+     * the message js_PublishMsgAsync is still writing. */
+    pthread_mutex_t done_mu;
+    natsMsg **done;
+    size_t done_n, done_cap;
 };
 
 static struct js_sink *js_of(struct dls_sink *k)
@@ -194,6 +203,37 @@ static int from_js(natsStatus s, jsErrCode code, const char *what, char *err, si
     }
 }
 
+/* Keeps msg for js_free_done (destroys it at once if out of memory to
+ * keep it: a crash risk only then). */
+static void js_done(struct js_sink *k, natsMsg *msg)
+{
+    pthread_mutex_lock(&k->done_mu);
+    if (k->done_n == k->done_cap) {
+        size_t cap = k->done_cap ? 2 * k->done_cap : 256;
+        natsMsg **d = realloc(k->done, cap * sizeof *d);
+        if (!d) {
+            pthread_mutex_unlock(&k->done_mu);
+            natsMsg_Destroy(msg);
+            return;
+        }
+        k->done = d;
+        k->done_cap = cap;
+    }
+    k->done[k->done_n++] = msg;
+    pthread_mutex_unlock(&k->done_mu);
+}
+
+/* Destroys the messages whose outcome came: called by the sending thread
+ * outside js_PublishMsgAsync, when none of them can be in use. */
+static void js_free_done(struct js_sink *k)
+{
+    pthread_mutex_lock(&k->done_mu);
+    for (size_t i = 0; i < k->done_n; i++)
+        natsMsg_Destroy(k->done[i]);
+    k->done_n = 0;
+    pthread_mutex_unlock(&k->done_mu);
+}
+
 /* nats.c's outcome of one asynchronous publish: handed on as an ack. */
 /* The record's seq a message sent carries: after the ':' of its
  * Nats-Msg-Id (cheaper than parsing the whole Durlog header). */
@@ -233,25 +273,23 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
             text = natsStatus_GetText(pae->Err);
         k->base.ack(k->base.ack_ctx, m.seq, 0, 0, st, text);
     }
-    natsMsg_Destroy(msg);
+    js_done(k, msg);
 }
 
 /* Drops the connection (a new one is made by js_connect). */
 static void js_disconnect(struct js_sink *k)
 {
-    /* The subscription is taken off the connection, and the connection
-     * closed (its reading thread stopped), before either is freed: nats.c
-     * 3.4 delivered messages still arriving to a destroyed subscription
-     * (a crash when a restore stopped with messages in flight). */
-    if (k->sub)
-        natsSubscription_Unsubscribe(k->sub);
+    /* The connection is closed first, which ends its reading thread: a
+     * subscription destroyed while messages still flow to it (a restore
+     * interrupted mid-stream) was used by that thread after it was freed
+     * (nats.c 3.4: SIGSEGV, or a hang in natsConnection_Close). */
+    if (k->nc)
+        natsConnection_Close(k->nc);
     if (k->js) {
         natsMsgList pending;
         if (k->published && js_PublishAsyncGetPendingList(&pending, k->js) == NATS_OK)
             natsMsgList_Destroy(&pending);
     }
-    if (k->nc)
-        natsConnection_Close(k->nc);
     if (k->sub)
         natsSubscription_Destroy(k->sub);
     if (k->js)
@@ -264,6 +302,7 @@ static void js_disconnect(struct js_sink *k)
     k->js = NULL;
     k->nc = NULL;
     k->opts = NULL;
+    js_free_done(k); /* the connection's threads are gone */
 }
 
 static int js_connect(struct dls_sink *base, char *err, size_t errlen)
@@ -483,6 +522,7 @@ static int js_send(struct dls_sink *base, const struct dls_msg *m, char *err, si
         s = js_PublishMsgAsync(k->js, &msg, &po);
     }
     natsMsg_Destroy(msg); /* NULL when nats.c took it */
+    js_free_done(k);
     if (s != NATS_OK)
         return from_status(s, "publish", err, errlen);
     k->expect++;
@@ -503,6 +543,7 @@ static void js_drain(struct dls_sink *base, int timeout_ms)
         if (js_PublishAsyncGetPendingList(&pending, k->js) == NATS_OK)
             natsMsgList_Destroy(&pending);
     }
+    js_free_done(k);
 }
 
 static int js_read_open(struct dls_sink *base, char *err, size_t errlen)
@@ -564,8 +605,11 @@ static void js_release(struct dls_sink *base, struct dls_msg *m)
 
 static void js_close(struct dls_sink *base)
 {
-    js_disconnect(js_of(base));
-    free(base);
+    struct js_sink *k = js_of(base);
+    js_disconnect(k);
+    free(k->done);
+    pthread_mutex_destroy(&k->done_mu);
+    free(k);
 }
 
 static const struct dls_sink_ops js_ops = {
@@ -591,5 +635,6 @@ struct dls_sink *dls_jetstream_new(const durlog_ship_options *o, dls_ack_fn *ack
     if (!k)
         return NULL;
     k->base = (struct dls_sink){ &js_ops, o, ack, ctx };
+    pthread_mutex_init(&k->done_mu, NULL);
     return &k->base;
 }

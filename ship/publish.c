@@ -231,7 +231,22 @@ static int resume_point(durlog_ship *s, uint64_t *start, uint64_t *pos)
         durlog_reader_close(v);
         if (rc)
             return dls_fail(s, rc, "cannot look at %s", s->log_path);
-        if (!s->o.from_set && at > info.first_seq && s->stored == 0)
+        /* Messages this session saw stored are gone: the stream was
+         * purged, or deleted and made anew (its limits may have removed
+         * them too). Shipping from the start again would not be what was
+         * asked (a new session refuses it too, from the cursor), and
+         * within the duplicate window the server drops every resend as a
+         * duplicate, each a resync: a spin. */
+        pthread_mutex_lock(&s->mu);
+        uint64_t stored = s->stored, last_pos = s->last_pos;
+        pthread_mutex_unlock(&s->mu);
+        if (stored > 0)
+            return dls_fail(s, DURLOG_ENOTFOUND, "stream %s no longer holds the messages "
+                            "this session stored for %s on subject %s (the last was stream "
+                            "message %" PRIu64 "): was the stream purged, or deleted and "
+                            "made anew? To ship again, say from which record (--from)",
+                            s->o.stream, s->log_path, s->o.subject, last_pos);
+        if (!s->o.from_set && at > info.first_seq)
             return dls_fail(s, DURLOG_ENOTFOUND, "stream %s holds no message of %s on subject "
                             "%s, but cursor %s says the records below %" PRIu64 " were "
                             "shipped: was the stream purged or made anew? To ship again, say "
@@ -430,7 +445,7 @@ int dls_publish(durlog_ship *s)
     atomic_store(&s->reader, r);
     s->window = s->o.window ? s->o.window : 4096;
 
-    int connected = 0, backoff = BACKOFF_MIN_MS;
+    int connected = 0, prepared = 0, backoff = BACKOFF_MIN_MS;
     uint64_t deadline = 0, stored_before = 0;
     for (;;) {
         if (atomic_load(&s->stop)) {
@@ -450,11 +465,17 @@ int dls_publish(durlog_ship *s)
                 break;
             }
             connected = 1;
+            prepared = 0;
+        }
+        if (!prepared) {
+            /* Again after a transient failure: a stream to create (or to
+             * look at) is not there until it succeeds. */
             rc = s->sink->ops->prepare(s->sink, err, sizeof err);
-            if (rc && rc != DLS_TRANSIENT) {
+            if (rc)
                 rc = dls_fail(s, rc, "%s", err);
+            if (rc && rc != DLS_TRANSIENT)
                 break;
-            }
+            prepared = !rc;
         }
         rc = rc ? rc : ship_run(s, r);
         if (rc != DLS_TRANSIENT && rc != DLS_WRONG_LAST)
@@ -465,14 +486,17 @@ int dls_publish(durlog_ship *s)
         s->st.resyncs++;
         uint64_t stored = s->stored;
         pthread_mutex_unlock(&s->mu);
-        if (stored != stored_before || !deadline) {
+        int progress = stored != stored_before || !deadline;
+        if (progress) {
             stored_before = stored;
             deadline = now_ms() + NO_PROGRESS_MS;
             backoff = BACKOFF_MIN_MS;
         }
         if (!s->o.follow && now_ms() > deadline) {
+            char why[DLS_ERRMSG_SIZE]; /* errmsg is written over */
+            snprintf(why, sizeof why, "%s", s->errmsg);
             rc = dls_fail(s, -EHOSTUNREACH, "nothing stored for %d s, giving up: %s",
-                          NO_PROGRESS_MS / 1000, s->errmsg);
+                          NO_PROGRESS_MS / 1000, why);
             break;
         }
         int up = s->sink->ops->connected(s->sink);
@@ -484,7 +508,9 @@ int dls_publish(durlog_ship *s)
         else
             dls_say(s, DLS_STATE_UNREACHABLE, "no server of %s can be reached (%s); trying "
                     "again until one can", s->o.servers, s->errmsg);
-        if (rc == DLS_TRANSIENT) {
+        /* Resyncs that store nothing wait too, whatever the cause: a
+         * refusal that keeps coming must not become a spin. */
+        if (rc == DLS_TRANSIENT || !progress) {
             dls_nap(s, backoff);
             backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
         }

@@ -250,6 +250,9 @@ int dls_restore(durlog_ship *s)
         return dls_fail(s, rc, "%s", durlog_errmsg(s->log));
     int had = info.next_seq > info.first_seq;
     uint64_t next = info.next_seq;
+    pthread_mutex_lock(&s->mu);
+    s->st.next_seq = next; /* what the summary says, should nothing come */
+    pthread_mutex_unlock(&s->mu);
     if (had && next > target + 1) {
         dls_say(s, DLS_STATE_CAUGHT_UP, "%s already holds every record of the stream (up to %"
                 PRIu64 ")", s->log_path, target);
@@ -298,8 +301,8 @@ int dls_restore(durlog_ship *s)
         seen = 1;
         if (rc || m.seq < next) {
             s->sink->ops->release(s->sink, &m);
-            if (rc)
-                break;
+            if (rc || (m.seq >= target && !s->o.follow))
+                break; /* the log held every record already */
             continue;
         }
         /* A batch ends where the time changes, once it is big enough. */

@@ -1,0 +1,280 @@
+#!/usr/bin/env bash
+# tests/ship_hostile.sh - `durlog ship` and `durlog restore` (issue #20)
+# under a careless or hostile operator: the stream purged, deleted or made
+# anew under a running shipper, messages that do not fit, odd arguments.
+# Against one real nats-server JetStream server on loopback
+# (tests/lib/nats.sh); run by tests/run.sh from the repository root. The
+# promises checked: every failure is one clear line and a non-zero exit,
+# never a spin, a hang or a silent re-ship; what the stream holds restores
+# to the original log. Every wait is bounded; every process started is
+# stopped on exit.
+set -u
+. tests/lib/cli.sh
+. tests/lib/nats.sh
+
+BG=()
+cleanup() {
+    local p
+    for p in "${BG[@]}"; do
+        kill -KILL "$p" 2>/dev/null
+    done
+    nats_cleanup
+    remove_scratch
+}
+trap cleanup EXIT
+
+for tool in nats-server jq; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+        echo "not ok ship_hostile_tests_need_$tool (scripts/deps.sh installs it)"
+        exit 1
+    fi
+done
+
+# ---- helpers ----------------------------------------------------------------
+
+d() {
+    timeout --kill-after=5 60 "$BIN" "$@"
+}
+
+numbered() { # LOG FROM TO: records rec-FROM .. rec-TO, synced
+    seq -f "rec-%g" "$2" "$3" | d append -d sync "$1" >/dev/null ||
+        fail "append of $2..$3 to $1 failed"
+}
+
+count() {
+    nats_stream_msgs "$1" 2>/dev/null || echo none
+}
+
+stream_at_least() { # STREAM N
+    local n
+    n=$(nats_stream_msgs "$1" 2>/dev/null) && [ "$n" -ge "$2" ]
+}
+
+wait_until() { # SECONDS CMD...
+    local deadline=$((SECONDS + $1))
+    shift
+    until "$@"; do
+        [ "$SECONDS" -ge "$deadline" ] && return 1
+        sleep 0.05
+    done
+}
+
+# wait_exit PID SECONDS: waits for a background process (SIGKILL after
+# SECONDS, a failure) and sets rc to its status.
+wait_exit() {
+    local deadline=$((SECONDS + $2))
+    while kill -0 "$1" 2>/dev/null; do
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            fail "process $1 still running after $2 s: killed"
+            kill -KILL "$1" 2>/dev/null
+            break
+        fi
+        sleep 0.05
+    done
+    wait "$1"
+    rc=$?
+}
+
+# js_api SUBJECT [JSON]: one JetStream API request through the text
+# protocol on $NATS_URL (no auth); prints the reply's payload.
+js_api() {
+    local hp=${NATS_URL#nats://} fd line payload=${2:-} ok=1
+    exec {fd}<>"/dev/tcp/${hp%:*}/${hp##*:}" || return 1
+    printf 'CONNECT {"verbose":false,"pedantic":false}\r\nSUB _INBOX.hostile 1\r\nPUB %s _INBOX.hostile %d\r\n%s\r\n' \
+        "$1" "${#payload}" "$payload" >&"$fd"
+    while IFS= read -r -t 5 line <&"$fd"; do
+        if [[ "$line" == MSG* ]]; then
+            IFS= read -r -t 5 line <&"$fd" && printf '%s\n' "$line" && ok=0
+            break
+        fi
+        [[ "$line" == -ERR* ]] && break
+    done
+    exec {fd}>&-
+    return "$ok"
+}
+
+# js_ok SUBJECT [JSON]: a JetStream API request that must succeed.
+js_ok() {
+    local reply
+    reply=$(js_api "$@") && ! jq -e '.error' <<<"$reply" >/dev/null 2>&1 ||
+        { fail "JetStream API $1 failed: $reply"; return 1; }
+}
+
+# lines_of FILE: its number of lines.
+lines_of() {
+    wc -l <"$1"
+}
+
+# ---- tests ------------------------------------------------------------------
+
+# The stream purged under a following shipper: the messages it stored are
+# gone. It must neither spin re-sending records the server calls
+# duplicates nor quietly ship the whole log again: it stops with one line
+# saying the stream lost them (as a new session does, from the cursor).
+purged_stream_under_follow_stops_clearly() {
+    numbered "$LOG" 1 50
+    "$BIN" ship "$LOG" "$NATS_URL" --stream PG --subject pg --create-stream --follow \
+        >"$OUT" 2>"$ERR" &
+    local p=$!
+    BG+=("$p")
+    wait_until 10 stream_at_least PG 50 || fail "the follower did not ship 50 records"
+    js_ok '$JS.API.STREAM.PURGE.PG' || return
+    numbered "$LOG" 51 60
+    wait_exit "$p" 10
+    [ "$rc" -eq 1 ] || fail "exit status $rc, expected 1"
+    [ "$(lines_of "$ERR")" -le 6 ] || fail "$(lines_of "$ERR") lines on stderr (a spin?)"
+    grep -q "purged" "$ERR" || fail "no word of the purge: $(tail -n 1 "$ERR")"
+    [ "$(count PG)" = 0 ] || fail "the purged stream holds $(count PG) messages"
+}
+
+# The stream deleted and made anew without the log's subject: the shipper
+# does not wait forever on "no responders" to ship the log again from its
+# first record once the subject comes back.
+stream_made_anew_under_follow_stops_clearly() {
+    numbered "$LOG" 1 50
+    "$BIN" ship "$LOG" "$NATS_URL" --stream RC --subject rc --create-stream --follow \
+        >"$OUT" 2>"$ERR" &
+    local p=$!
+    BG+=("$p")
+    wait_until 10 stream_at_least RC 50 || fail "the follower did not ship 50 records"
+    js_ok '$JS.API.STREAM.DELETE.RC' || return
+    js_ok '$JS.API.STREAM.CREATE.RC' '{"name":"RC","subjects":["rc","other"],"storage":"file"}' ||
+        return
+    numbered "$LOG" 51 60
+    wait_exit "$p" 10
+    [ "$rc" -eq 1 ] || fail "exit status $rc, expected 1"
+    [ "$(lines_of "$ERR")" -le 6 ] || fail "$(lines_of "$ERR") lines on stderr (a spin?)"
+    [ "$(count RC)" = 0 ] || fail "the new stream holds $(count RC) messages"
+}
+
+# A one-millisecond acknowledgement timeout (the smallest --timeout takes):
+# outcomes come back as timeouts while nats.c is still writing the
+# message; the shipper once destroyed the message under it (SIGSEGV). Now
+# it may make slow progress or give up, but never crashes, and what the
+# stream holds is the log's first records, each once.
+tiny_timeout_never_crashes() {
+    numbered "$LOG" 1 3000
+    local i n
+    for i in 1 2 3 4 5 6; do
+        timeout -s KILL 3 "$BIN" ship "$LOG" "$NATS_URL" --stream TT --subject tt \
+            --create-stream --timeout 1ms >"$OUT" 2>"$ERR"
+        rc=$?
+        case $rc in
+        0 | 1 | 137) ;;
+        *) fail "run $i: exit status $rc (a crash?): $(tail -n 1 "$ERR")" ;;
+        esac
+    done
+    n=$(count TT)
+    [ "$n" != none ] || { fail "nothing reached the stream"; return; }
+    d restore "$NATS_URL" --stream TT --subject tt "$D/restored" >"$OUT" 2>"$ERR" ||
+        fail "restore failed: $(tail -n 1 "$ERR")"
+    d cat -o json "$LOG" | head -n "$n" >"$D/orig.json"
+    d cat -o json "$D/restored" >"$D/rest.json"
+    cmp -s "$D/orig.json" "$D/rest.json" ||
+        fail "the restored log ($(lines_of "$D/rest.json") records) is not the first $n of the log"
+}
+
+# A restore run again on a log it finished (as after a kill -9 that came
+# too late to matter): nothing to do, said at once - it used to skip every
+# message, then wait 30 s for one past the end and fail.
+restore_of_a_complete_log_is_done_at_once() {
+    numbered "$LOG" 1 20
+    d ship "$LOG" "$NATS_URL" --stream FIN --subject fin --create-stream -q ||
+        fail "ship failed"
+    d restore "$NATS_URL" --stream FIN --subject fin -q "$D/restored" ||
+        fail "first restore failed"
+    local start=$SECONDS
+    run d restore "$NATS_URL" --stream FIN --subject fin "$D/restored"
+    expect_status 0 "second restore"
+    expect_stdout_has "^restored 0 records"
+    [ $((SECONDS - start)) -le 10 ] || fail "the second restore took $((SECONDS - start)) s"
+}
+
+# SIGINT while a restore reads the stream: it stops with exit 0, what it
+# appended is kept, and the next run continues; the end is the original.
+# (It crashed with SIGSEGV, or hung, destroying the subscription while
+# messages still flowed to it.)
+sigint_mid_restore_then_continue() {
+    local k
+    for k in 1 2 3 4 5 6 7 8; do
+        seq -f "r$k-%g" 1 10000 | d append -d sync "$LOG" >/dev/null || fail "append failed"
+    done
+    d ship "$LOG" "$NATS_URL" --stream SI --subject si --create-stream -q || fail "ship failed"
+    local i p delay
+    for i in 1 2 3 4 5 6; do
+        "$BIN" restore "$NATS_URL" --stream SI --subject si -q "$D/restored" >"$OUT" 2>"$ERR" &
+        p=$!
+        BG+=("$p")
+        delay=0.0$((i + 2))
+        sleep "$delay"
+        kill -INT "$p" 2>/dev/null
+        wait_exit "$p" 10
+        [ "$rc" -eq 0 ] || fail "run $i (SIGINT after $delay s): exit status $rc: $(tail -n 1 "$ERR")"
+    done
+    d restore "$NATS_URL" --stream SI --subject si -q "$D/restored" ||
+        fail "the last restore failed"
+    d cat -o json "$LOG" >"$D/orig.json"
+    d cat -o json "$D/restored" >"$D/rest.json"
+    cmp -s "$D/orig.json" "$D/rest.json" || fail "the restored log differs from the original"
+}
+
+# publish_plain SUBJECT TEXT: one plain NATS message (no durlog header),
+# through the text protocol; waits for the server's PONG.
+publish_plain() {
+    local hp=${NATS_URL#nats://} line fd ok=1
+    exec {fd}<>"/dev/tcp/${hp%:*}/${hp##*:}" || return 1
+    printf 'CONNECT {"verbose":false,"pedantic":false}\r\nPUB %s %d\r\n%s\r\nPING\r\n' \
+        "$1" "${#2}" "$2" >&"$fd"
+    while IFS= read -r -t 5 line <&"$fd"; do
+        [[ "$line" == PONG* ]] && { ok=0; break; }
+    done
+    exec {fd}>&-
+    return "$ok"
+}
+
+# Another client publishes into the stream while a shipper sends a window
+# of messages, on its subject or on a sibling subject of the same stream.
+# The foreign message takes the stream sequence the shipper predicted for
+# one of its records: that record is refused, and the next one, whose
+# condition names that sequence, used to be accepted - a gap in the stream
+# behind an exit 0 saying every record is there. Now: either the stream
+# restores to the log, or the shipper fails with one line.
+foreign_publisher_never_leaves_a_silent_gap() {
+    local k subj p j
+    for k in 1 2 3; do
+        seq -f "r$k-%g" 1 5000 | d append -d sync "$LOG" >/dev/null || fail "append failed"
+    done
+    js_ok '$JS.API.STREAM.CREATE.FP' '{"name":"FP","subjects":["fp.>"],"storage":"file"}' ||
+        return
+    for subj in fp.sibling fp.log; do
+        rm -rf "$D/copy" "$D/restored"
+        cp -a "$LOG" "$D/copy" # a log of its own identity for each subject
+        rm -f "$D/copy/durlog.id" "$D/copy"/cursor.* "$D/copy"/ship.*
+        "$BIN" ship "$D/copy" "$NATS_URL" --stream FP --subject "$subj" >"$OUT" 2>"$ERR" &
+        p=$!
+        BG+=("$p")
+        wait_until 10 stream_at_least FP 100
+        for j in 1 2 3 4 5; do
+            publish_plain "${subj/sibling/other}" "foreign $j"
+        done
+        wait_exit "$p" 30
+        [ "$rc" -eq 0 ] || continue # refused: said so (the stream is not restorable)
+        d restore "$NATS_URL" --stream FP --subject "$subj" -q "$D/restored" 2>"$ERR" ||
+            fail "$subj: the shipper said every record is there, but restore fails: $(tail -n 1 "$ERR")"
+    done
+}
+
+if nats_single "$SCRATCH/nats" none && nats_wait_ready 20; then
+    t purged_stream_under_follow_stops_clearly
+    t stream_made_anew_under_follow_stops_clearly
+    t tiny_timeout_never_crashes
+    t restore_of_a_complete_log_is_done_at_once
+    t sigint_mid_restore_then_continue
+    t foreign_publisher_never_leaves_a_silent_gap
+else
+    echo "not ok nats_server_starts"
+    failed=$((failed + 1))
+fi
+nats_cleanup
+
+[ "$failed" -eq 0 ]
