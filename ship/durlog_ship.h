@@ -18,8 +18,10 @@
  * drops a duplicate within its window), the shipper resumes after the last
  * message the stream holds for the log (read from the stream, not from
  * local state), and each message is published on the condition that the
- * subject's last message is the one the shipper put before it (JetStream's
- * expected-last-subject-sequence), so that a message whose predecessor was
+ * stream's last message is the one the shipper put before it (JetStream's
+ * expected-last-msg-id; the first of a run on the stream's last sequence as
+ * read; expected-last-subject-sequence, one message at a time, where the
+ * stream takes other subjects too), so that a message whose predecessor was
  * lost is refused rather than stored out of order, and two shippers on one
  * subject cannot interleave.
  *

@@ -8,16 +8,17 @@
  *   Durlog          "LOGID SEQ TIME CRC32C SHIPPER": the log's identity, the
  *                   record's seq and time (ns since the epoch), the CRC32C of
  *                   the data, and the id of the session that published it
+ *   Nats-Expected-Last-Msg-Id
+ *                   the previous record's LOGID:SEQ: the server refuses the
+ *                   message ("wrong last msg id") unless that is the
+ *                   stream's last message, so a message whose predecessor
+ *                   was lost is never stored after it, no other client's
+ *                   message can stand in for the predecessor, and two
+ *                   shippers cannot interleave. Sends are asynchronous
+ *                   (js_PublishMsgAsync), up to a window.
  *   Nats-Expected-Last-Sequence
- *                   the stream sequence of the message the shipper stored
- *                   before it (0: the stream is empty): the server refuses
- *                   the message ("wrong last sequence") otherwise, so a
- *                   message whose predecessor was lost is never stored
- *                   after it, and two shippers cannot interleave. Sends are
- *                   asynchronous (js_PublishMsgAsync), up to a window: each
- *                   one's predecessor's stream sequence is predicted as the
- *                   one after the message before, which holds while nothing
- *                   else is published into the stream meanwhile.
+ *                   instead, for the first message of a run: the stream's
+ *                   last sequence as the run read it (0: empty).
  *   Nats-Expected-Last-Subject-Sequence
  *                   instead, when the stream holds other subjects' messages
  *                   too (publish.c then sends one message at a time, each

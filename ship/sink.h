@@ -69,9 +69,10 @@ struct dls_sink_ops {
     int (*last)(struct dls_sink *k, struct dls_msg *out, char *err, size_t errlen);
     /* Begins a run of sends after the message at pos: the first send is
      * conditional on pos being the stream's last message (0: the stream is
-     * empty), each next one on its predecessor's predicted position; with
-     * by_subject, on pos being the subject's last message (0: none there),
-     * for one send at a time (the stream takes other subjects too). */
+     * empty), each next one on its predecessor (the previous record's
+     * message) being the stream's last; with by_subject, on pos being the
+     * subject's last message (0: none there), for one send at a time (the
+     * stream takes other subjects too). */
     void (*begin)(struct dls_sink *k, uint64_t pos, int by_subject);
     /* The stream's last position (0: empty). DLS_TRANSIENT, -EACCES, -EIO,
      * DURLOG_ENOTFOUND. */
