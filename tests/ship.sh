@@ -15,32 +15,11 @@
 set -u
 . tests/lib/cli.sh
 . tests/lib/nats.sh
+. tests/lib/ship.sh
 
-# Processes started in the background by the tests, killed on exit.
-BG=()
-cleanup() {
-    local p
-    for p in "${BG[@]}"; do
-        kill -KILL "$p" 2>/dev/null
-    done
-    nats_cleanup
-    remove_scratch
-}
-trap cleanup EXIT
-
-for tool in nats-server jq; do
-    if ! command -v "$tool" >/dev/null 2>&1; then
-        echo "not ok ship_tests_need_$tool (scripts/deps.sh installs it)"
-        exit 1
-    fi
-done
+ship_tests_need ship_tests
 
 # ---- helpers ----------------------------------------------------------------
-
-# d CMD...: the durlog command, bounded in time.
-d() {
-    timeout --kill-after=5 60 "$BIN" "$@"
-}
 
 # server_up AUTH: a fresh single JetStream server for the next group of
 # tests (the previous one stopped). Started from the script's own shell.

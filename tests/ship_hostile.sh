@@ -11,30 +11,11 @@
 set -u
 . tests/lib/cli.sh
 . tests/lib/nats.sh
+. tests/lib/ship.sh
 
-BG=()
-cleanup() {
-    local p
-    for p in "${BG[@]}"; do
-        kill -KILL "$p" 2>/dev/null
-    done
-    nats_cleanup
-    remove_scratch
-}
-trap cleanup EXIT
-
-for tool in nats-server jq; do
-    if ! command -v "$tool" >/dev/null 2>&1; then
-        echo "not ok ship_hostile_tests_need_$tool (scripts/deps.sh installs it)"
-        exit 1
-    fi
-done
+ship_tests_need ship_hostile_tests
 
 # ---- helpers ----------------------------------------------------------------
-
-d() {
-    timeout --kill-after=5 60 "$BIN" "$@"
-}
 
 numbered() { # LOG FROM TO: records rec-FROM .. rec-TO, synced
     seq -f "rec-%g" "$2" "$3" | d append -d sync "$1" >/dev/null ||
