@@ -42,17 +42,6 @@ append_sync() {
         fail "append to $log failed"
 }
 
-# numbered LOG FROM TO [PREFIX]: records PREFIX-FROM .. PREFIX-TO, synced.
-numbered() {
-    seq -f "${4:-rec}-%g" "$2" "$3" | d append -d sync "$1" >/dev/null ||
-        fail "append of $2..$3 to $1 failed"
-}
-
-# count STREAM: the stream's message count ("none" when it has none).
-count() {
-    nats_stream_msgs "$1" 2>/dev/null || echo none
-}
-
 expect_count() { # STREAM N
     local got
     got=$(count "$1")
@@ -84,40 +73,9 @@ restore_ok() {
     expect_status 0 "restore of $1"
 }
 
-# wait_until SECONDS CMD...: polls CMD every 0.05 s; fails after SECONDS.
-wait_until() {
-    local deadline=$((SECONDS + $1))
-    shift
-    until "$@"; do
-        [ "$SECONDS" -ge "$deadline" ] && return 1
-        sleep 0.05
-    done
-}
-
 # records_at_least LOG N: a reader of LOG sees at least N records.
 records_at_least() {
     [ "$(d cat "$1" 2>/dev/null | wc -l)" -ge "$2" ]
-}
-
-stream_at_least() { # STREAM N
-    local n
-    n=$(nats_stream_msgs "$1" 2>/dev/null) && [ "$n" -ge "$2" ]
-}
-
-# wait_exit PID SECONDS: waits for a background process to end (SIGKILL
-# after SECONDS) and sets rc to its status.
-wait_exit() {
-    local deadline=$((SECONDS + $2))
-    while kill -0 "$1" 2>/dev/null; do
-        if [ "$SECONDS" -ge "$deadline" ]; then
-            fail "process $1 still running after $2 s: killed"
-            kill -KILL "$1" 2>/dev/null
-            break
-        fi
-        sleep 0.05
-    done
-    wait "$1"
-    rc=$?
 }
 
 # publish_foreign SUBJECT: one plain NATS message (no durlog header) on

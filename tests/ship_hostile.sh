@@ -17,45 +17,6 @@ ship_tests_need ship_hostile_tests
 
 # ---- helpers ----------------------------------------------------------------
 
-numbered() { # LOG FROM TO: records rec-FROM .. rec-TO, synced
-    seq -f "rec-%g" "$2" "$3" | d append -d sync "$1" >/dev/null ||
-        fail "append of $2..$3 to $1 failed"
-}
-
-count() {
-    nats_stream_msgs "$1" 2>/dev/null || echo none
-}
-
-stream_at_least() { # STREAM N
-    local n
-    n=$(nats_stream_msgs "$1" 2>/dev/null) && [ "$n" -ge "$2" ]
-}
-
-wait_until() { # SECONDS CMD...
-    local deadline=$((SECONDS + $1))
-    shift
-    until "$@"; do
-        [ "$SECONDS" -ge "$deadline" ] && return 1
-        sleep 0.05
-    done
-}
-
-# wait_exit PID SECONDS: waits for a background process (SIGKILL after
-# SECONDS, a failure) and sets rc to its status.
-wait_exit() {
-    local deadline=$((SECONDS + $2))
-    while kill -0 "$1" 2>/dev/null; do
-        if [ "$SECONDS" -ge "$deadline" ]; then
-            fail "process $1 still running after $2 s: killed"
-            kill -KILL "$1" 2>/dev/null
-            break
-        fi
-        sleep 0.05
-    done
-    wait "$1"
-    rc=$?
-}
-
 # js_api SUBJECT [JSON]: one JetStream API request through the text
 # protocol on $NATS_URL (no auth); prints the reply's payload.
 js_api() {
