@@ -626,7 +626,11 @@ static int sync_to(durlog *log, uint64_t target, uint64_t cap_seg)
     struct dl_shared *sh = log->sh;
     uint64_t waiting_since = 0, durable_seen = 0;
     for (;;) {
-        if (atomic_load(&sh->failed))
+        /* A view of the coordination file lost to the zero page reads
+         * failed 0 and durable_seq 0: without the second look a flush of a
+         * log whose durlog.shm was emptied returned 0 (test_signals
+         * test_shm_emptied, now and then under the thread engine). */
+        if (atomic_load(&sh->failed) || dl_view_lost(log))
             return dl_failed_state(log);
         if (atomic_load(&sh->durable_seq) >= target)
             return 0;
