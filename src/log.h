@@ -414,6 +414,10 @@ int dl_tail_clear_leftover(durlog *log);
 /* Fails the log if the tail's file is shorter than the records written to
  * it (someone truncated it), by its size (one statx). */
 int dl_tail_not_cut(durlog *log);
+/* Fails the log if the tail's header, read from its file, is no longer
+ * the one mapped: checked after every extension of the file (someone may
+ * have cut it between the size check and the extension). */
+int dl_tail_header_intact(durlog *log);
 /* Whether to fault the next stretch of the tail in for writing. Pages
  * faulted in for writing are dirty, so an fdatasync writes them out, zeros
  * and all, and they are written again once records fill them. Behind an

@@ -260,6 +260,15 @@ int dl_fallocate(int fd, off_t off, off_t len)
     return 0;
 }
 
+int dl_fallocate_keep_size(int fd, off_t off, off_t len)
+{
+    while (dl_os.fallocate(fd, FALLOC_FL_KEEP_SIZE, off, len) < 0) {
+        if (errno != EINTR)
+            return errno == ENOSYS ? -EOPNOTSUPP : -errno;
+    }
+    return 0;
+}
+
 int dl_ftruncate(int fd, off_t len)
 {
     RETURN_RETRYING_EINTR(dl_os.ftruncate(fd, len));

@@ -149,6 +149,10 @@ int dl_allocate(int fd, off_t off, off_t len);
 /* fallocate only: -EOPNOTSUPP where the file system has none, never a
  * fallback that writes (for callers that do not hold the append lock). */
 int dl_fallocate(int fd, off_t off, off_t len);
+/* fallocate with FALLOC_FL_KEEP_SIZE: blocks for [off, off+len) without
+ * changing the file's size (harmless to a file someone cut meanwhile);
+ * -EOPNOTSUPP where the file system cannot. */
+int dl_fallocate_keep_size(int fd, off_t off, off_t len);
 int dl_ftruncate(int fd, off_t len);
 
 /* openat with O_CLOEXEC added; returns the descriptor or -errno. */

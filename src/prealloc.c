@@ -16,6 +16,7 @@
  * correctness: it only moves work. It only ever raises the shared
  * tail_alloc, under the append lock, for the segment it extended.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "log.h"
@@ -50,6 +51,15 @@ uint64_t dl_prealloc_ahead(const struct dl_shared *sh)
     return held < DL_PREALLOC_AHEAD ? held : DL_PREALLOC_AHEAD;
 }
 
+/* The handle's mapping of the tail, if it is still segment seg of
+ * generation gen (under pmu or the append lock, which both keep it). */
+static struct dl_segmap *same_tail(durlog *log, uint64_t seg, uint64_t gen)
+{
+    return log->tail.cur.fd >= 0 && log->tail.cur.first_seq == seg && log->tail.gen == gen
+               ? &log->tail.cur
+               : NULL;
+}
+
 /* Extends the tail segment to dl_prealloc_ahead past the tail, a chunk at a
  * time, publishing each chunk at once so that appenders racing ahead find
  * it before the whole extension is done. */
@@ -75,29 +85,48 @@ static void extend_once(durlog *log)
         if (target > goal)
             target = goal;
 
-        /* Work through the appenders' own mapping, so that their stores
-         * find the pages already mapped; pmu keeps it from being unmapped
-         * meanwhile. */
+        /* The blocks first, outside the append lock (the slow part), and
+         * without touching the file's size: the file is extended only
+         * under the lock, below, where a cut made meanwhile is seen.
+         * (Growing it here would let the appenders' stores land in a file
+         * someone truncated, over a lost header and records, instead of
+         * faulting, which fails the log.) On failure (a full disk) the
+         * appender meets the error itself when it needs the space, and
+         * reports it. Never the zero-writing fallback of dl_allocate:
+         * appenders may store past `alloc` while this runs, and zeros
+         * written now would erase their records. pmu keeps the mapping
+         * (and its descriptor) from going meanwhile. */
         pthread_mutex_lock(&log->prefault.pmu);
-        struct dl_segmap *m = log->tail.cur.fd >= 0 && log->tail.cur.first_seq == seg &&
-                              log->tail.gen == gen ? &log->tail.cur : NULL;
-        /* On failure (a full disk) the appender meets the error itself when
-         * it needs the space, and reports it. Never the zero-writing
-         * fallback of dl_allocate: appenders may store past `alloc` while
-         * this runs, and zeros written now would erase their records. */
-        /* Nor a file someone truncated below what was allocated: growing it
-         * back would let the appenders' stores land in a file that lost its
-         * header and records, instead of faulting (which fails the log). */
-        /* (Within the mapping: the values came from the coordination file.) */
-        struct dl_stat st;
-        int ok = m && dl_seg_span_ok(m, alloc, target - alloc) &&
-                 dl_stat_fd(m->fd, &st) == 0 && st.size >= alloc &&
-                 dl_fallocate(m->fd, (off_t)alloc, (off_t)(target - alloc)) == 0;
-        if (ok)
+        struct dl_segmap *m = same_tail(log, seg, gen);
+        int rc = m ? dl_fallocate_keep_size(m->fd, (off_t)alloc, (off_t)(target - alloc))
+                   : -ESTALE;
+        pthread_mutex_unlock(&log->prefault.pmu);
+        if (rc && rc != -EOPNOTSUPP)
+            return;
+
+        /* The size, under the append lock: stores wait meanwhile, so none
+         * lands in a file cut and given its length back before the
+         * header check has failed the log. The blocks are there, so this
+         * is quick (the whole allocation where keep-size is missing). */
+        if (dl_lock_append(log) != 0)
+            return;
+        int grown = 0;
+        if (same_tail(log, seg, gen) && sh->tail_seg == seg && sh->tail_alloc < target &&
+            dl_seg_span_ok(&log->tail.cur, sh->tail_alloc, target - sh->tail_alloc) &&
+            dl_tail_not_cut(log) == 0 &&
+            dl_fallocate(log->tail.cur.fd, (off_t)sh->tail_alloc,
+                         (off_t)(target - sh->tail_alloc)) == 0)
+            grown = dl_tail_header_intact(log) == 0;
+        dl_unlock_append(log);
+        if (!grown)
+            return;
+
+        /* The pages, through the appenders' own mapping (so that their
+         * stores find them mapped), before they are offered. */
+        pthread_mutex_lock(&log->prefault.pmu);
+        if ((m = same_tail(log, seg, gen)) != NULL)
             dl_prefault(m->map, alloc, target, dl_prefault_for_write(log));
         pthread_mutex_unlock(&log->prefault.pmu);
-        if (!ok)
-            return;
 
         if (dl_lock_append(log) != 0)
             return;

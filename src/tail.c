@@ -362,6 +362,36 @@ int dl_tail_not_cut(durlog *log)
                    (unsigned long long)written);
 }
 
+/* Fails the log if the tail's header is no longer the one mapped (read
+ * from the file, not the mapping). For whoever just extended the file:
+ * dl_tail_not_cut looked at its size before, but someone may have cut it
+ * in between, and the extension then gave it its length back, zeros where
+ * the header and records were. Cut to nothing or into the header, the
+ * commonest case, this catches; cut to a point among the records within
+ * those microseconds, readers find the hole (damage), never a file with
+ * no header. */
+int dl_tail_header_intact(durlog *log)
+{
+    struct dl_shared *sh = log->sh;
+    const struct dl_seg_header *was = &log->tail.cur.hdr;
+    unsigned char raw[DL_SEG_HEADER_SIZE];
+    struct dl_seg_header now;
+    int rc = dl_pread_all(log->tail.cur.fd, raw, sizeof raw, 0);
+    if (rc == 0 && dl_seg_header_decode(raw, &now) == 0 && now.version == was->version &&
+        now.first_seq == was->first_seq && now.capacity == was->capacity &&
+        now.created_ns == was->created_ns)
+        return 0;
+    char name[DL_SEG_NAME_LEN + 1];
+    dl_seg_name(name, sh->tail_seg);
+    uint32_t none = DL_FAIL_NONE;
+    atomic_compare_exchange_strong(&sh->failed, &none, DL_FAIL_SEGMENT);
+    dl_durable_changed(sh);
+    return dl_fail(log, DURLOG_EFAILED, "%s/%s lost its header while in use (%s): someone "
+                   "truncated or overwrote it; nothing more is appended; close every "
+                   "writer, then open the log again", log->path, name,
+                   rc ? durlog_strerror(rc) : "it reads differently now");
+}
+
 /* Whether records appended at time_ns may go into the mapped tail: it is
  * of the format this version writes, and the time offset fits (with an
  * hour to spare, for the records of a buffered flush framed a little
@@ -500,6 +530,8 @@ static __attribute__((noinline)) int grow_alloc(durlog *log, uint64_t need, uint
         return dl_fail(log, rc, "allocate space in %s/%s: %s", log->path,
                        name, durlog_strerror(rc));
     }
+    if ((rc = dl_tail_header_intact(log)) != 0)
+        return rc;
     if (!log->io_pwrite)
         dl_prefault(log->tail.cur.map, alloc, grow, dl_prefault_for_write(log));
     else if (allocated)

@@ -575,6 +575,61 @@ static void test_truncated_tail_is_not_grown_back(void)
     }
 }
 
+/* Someone cutting the tail to nothing in the moment between a writer's
+ * size check and its extension of the file (the seam cuts it inside the
+ * extension, once armed): the extension gives the file its length back,
+ * zeros where the header and the records were, and stores into it no
+ * longer fault. The header check after every extension fails the log
+ * first: once the cut is made, no append succeeds, whichever thread made
+ * the extension (the pre-faulter or an appender). The race of
+ * test_truncated_tail_is_not_grown_back, made certain: without the check,
+ * appends went on succeeding into the headerless file. */
+static _Atomic int cut_armed, cut_made;
+
+static int fallocate_cutting_first(int fd, int mode, off_t off, off_t len)
+{
+    if (mode == 0 && off > 0 && atomic_exchange(&cut_armed, 0)) {
+        if (ftruncate(fd, 0) == 0)
+            atomic_store(&cut_made, 1);
+    }
+    return dl_os_real.fallocate(fd, mode, off, len);
+}
+
+static void test_cut_between_size_check_and_extension(void)
+{
+    for (int round = 0; round < 4; round++) {
+        struct scratch s;
+        atomic_store(&cut_armed, 0);
+        atomic_store(&cut_made, 0);
+        dl_os.fallocate = fallocate_cutting_first; /* before the handle's threads */
+        durlog *log = writer_with_records(&s, 500);
+        REQUIRE(log);
+        atomic_store(&cut_armed, 1);
+        unsigned char buf[REC_LEN];
+        int rc = 0;
+        uint64_t i = 500;
+        for (; i < 200000 && rc == 0; i++) {
+            int after_cut = atomic_load(&cut_made);
+            payload(buf, i);
+            rc = durlog_append(log, buf, REC_LEN, DURLOG_KERNEL, NULL);
+            if (rc == 0 && after_cut) {
+                fprintf(stderr, "  append of record %llu succeeded after the cut\n",
+                        (unsigned long long)i);
+                CHECK(!"no append succeeds once the tail was cut");
+                break;
+            }
+        }
+        CHECK(atomic_load(&cut_made));
+        CHECK_RC(rc, DURLOG_EFAILED);
+        CHECK(strstr(durlog_errmsg(log), "lost its header") != NULL ||
+              strstr(durlog_errmsg(log), "truncated") != NULL ||
+              strstr(durlog_errmsg(log), "failed state") != NULL);
+        fx_close(log);
+        tu_restore_os();
+        scratch_remove(&s);
+    }
+}
+
 /* The only segment removed under a writer: the records it held were
  * published, and their numbers are never handed out again: after every
  * writer closed, appends continue after them, and the gap is reported. */
@@ -668,6 +723,7 @@ TEST_MAIN({
     RUN(test_shm_zeroed_in_place);
     RUN(test_grown_segment);
     RUN(test_truncated_tail_is_not_grown_back);
+    RUN(test_cut_between_size_check_and_extension);
     RUN(test_numbers_are_never_reused);
     RUN(test_append_lock_patience);
 })
