@@ -322,6 +322,8 @@ restore_refusals() {
     expect_status 1 "missing stream"
     expect_one_error_line restore
     expect_stderr_has "no stream NOSUCH"
+    expect_stderr_has "nothing to restore from"
+    ! grep -q -- "--create-stream" "$ERR" || fail "restore's missing-stream message offers --create-stream, an option of ship"
     run d restore "$NATS_URL" --stream RF --subject rf.other "$D/new2"
     expect_status 1 "a subject the stream does not take"
     expect_one_error_line restore

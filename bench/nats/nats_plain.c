@@ -7,7 +7,7 @@
  *       creates a file-storage stream holding SUBJECT with REPLICAS copies.
  *   nats_plain delete  URL STREAM
  *       deletes the stream (benchmarks free the disk between rounds).
- *   nats_plain publish URL STREAM SUBJECT COUNT [WINDOW] [--headers]
+ *   nats_plain publish URL STREAM SUBJECT COUNT [WINDOW] [--headers[=id]]
  *       publishes COUNT 100-byte records to SUBJECT (the stream exists) with
  *       js_PublishAsync, at most WINDOW (default 4096) acks pending, waits
  *       for every ack; prints "publish COUNT records SECONDS s RATE rec/s".
@@ -17,6 +17,9 @@
  *       ship costs beyond plain publish splits into this one's cost (headers
  *       in the client, on the wire, replicated, stored; the server's
  *       duplicate window and expected-sequence check) and durlog's own.
+ *       --headers=id: the Nats-Msg-Id header alone (prints "publish+id
+ *       ..."), which splits the headers' cost further: the duplicate
+ *       window's, and the rest (the Durlog header's bytes, the condition).
  *   nats_plain latency URL STREAM SUBJECT RATE SECONDS [WINDOW] [--headers]
  *       publishes RATE*SECONDS 100-byte records paced at RATE/s (record i
  *       due at start + i/RATE) with js_PublishAsync (--headers: with
@@ -70,7 +73,7 @@ static void usage(void)
     fprintf(stderr,
             "usage: nats_plain create URL STREAM SUBJECT REPLICAS\n"
             "       nats_plain delete URL STREAM\n"
-            "       nats_plain publish URL STREAM SUBJECT COUNT [WINDOW] [--headers]\n"
+            "       nats_plain publish URL STREAM SUBJECT COUNT [WINDOW] [--headers[=id]]\n"
             "       nats_plain latency URL STREAM SUBJECT RATE SECONDS [WINDOW] [--headers]\n"
             "       nats_plain consume URL STREAM SUBJECT COUNT [ordered|pull]\n");
     exit(2);
@@ -202,9 +205,12 @@ static void on_pub_error(jsCtx *js, jsPubAckErr *pae, void *closure)
  * first message (0 when empty), then one more per message sent. The log id
  * and shipper id are made from the clock and pid, so a second run into the
  * same stream is not taken for duplicates. */
+enum { HEADERS_ID = 1, HEADERS_ALL = 2 };
+
 struct durlog_headers {
     char log_id[33], shipper[17];
     unsigned long long time0, expect;
+    int all; /* 0: Nats-Msg-Id alone (--headers=id) */
 };
 
 static void headers_init(struct durlog_headers *h, jsCtx *js, const char *stream)
@@ -222,6 +228,7 @@ static void headers_init(struct durlog_headers *h, jsCtx *js, const char *stream
     if (s != NATS_OK)
         die("stream info", s, jerr);
     h->expect = (unsigned long long)si->State.LastSeq;
+    h->all = 1;
     jsStreamInfo_Destroy(si);
 }
 
@@ -242,9 +249,9 @@ static natsMsg *headers_msg(struct durlog_headers *h, const char *subject, long 
     natsStatus s = natsMsg_Create(&msg, subject, NULL, (const char *)record, RECORD_SIZE);
     if (s == NATS_OK)
         s = natsMsgHeader_Set(msg, "Nats-Msg-Id", id);
-    if (s == NATS_OK)
+    if (s == NATS_OK && h->all)
         s = natsMsgHeader_Set(msg, "Durlog", hdr);
-    if (s == NATS_OK)
+    if (s == NATS_OK && h->all)
         s = natsMsgHeader_Set(msg, "Nats-Expected-Last-Sequence", expect);
     if (s != NATS_OK)
         die("message", s, 0);
@@ -273,8 +280,10 @@ static void publish(natsConnection *nc, const char *stream, const char *subject,
     double start = now();
     /* Inside the timed part: durlog ship asks for the stream's last
      * sequence too. */
-    if (headers)
+    if (headers) {
         headers_init(&h, js, stream);
+        h.all = headers == HEADERS_ALL;
+    }
     for (long long i = 0; i < count; i++) {
         /* Each record differs: its number in the first bytes. */
         snprintf((char *)record, 21, "%020lld", i);
@@ -303,7 +312,8 @@ static void publish(natsConnection *nc, const char *stream, const char *subject,
                 failures, count, pub_errors.first);
         exit(1);
     }
-    report(headers ? "publish+headers" : "publish", count, seconds);
+    report(headers == HEADERS_ALL ? "publish+headers" : headers ? "publish+id" : "publish",
+           count, seconds);
     jsCtx_Destroy(js);
 }
 
@@ -569,7 +579,10 @@ int main(int argc, char **argv)
     } else if (strcmp(mode, "publish") == 0 && argc >= 6 && argc <= 8) {
         int headers = 0, n = argc;
         if (strcmp(argv[n - 1], "--headers") == 0) {
-            headers = 1;
+            headers = HEADERS_ALL;
+            n--;
+        } else if (strcmp(argv[n - 1], "--headers=id") == 0) {
+            headers = HEADERS_ID;
             n--;
         }
         if (n < 6 || n > 7)

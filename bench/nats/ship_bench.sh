@@ -9,7 +9,10 @@
 #      `nats_plain publish --headers`: plain publish of messages carrying
 #      the headers durlog ship sends (Nats-Msg-Id, Durlog,
 #      Nats-Expected-Last-Sequence), which splits ship's gap into what the
-#      headers cost the client and servers and what is durlog's own.
+#      headers cost the client and servers and what is durlog's own; and a
+#      fourth, `nats_plain publish --headers=id`: the Nats-Msg-Id header
+#      alone (the duplicate window's cost; the rest is the Durlog header
+#      and the condition).
 #   2. lag from a `sync` append to the stream's acknowledgement
 #      ($B/bench/nats/ship_lag), at each RATE:THREADS of --lag-rates
 #      (default 1,000/s from 4 threads and 10,000/s from 16), each next to
@@ -22,8 +25,8 @@
 #   3. restore: `durlog restore` of the N-record stream into a new log,
 #      against `nats_plain consume` (ordered consumer) of the same stream.
 #      Target: restore >= 0.8x consume.
-# 1 and 3 run R rounds, odd rounds in the order durlog, headers, plain
-# (restore before consume), even rounds plain, headers, durlog;
+# 1 and 3 run R rounds, odd rounds in the order durlog, headers, id, plain
+# (restore before consume), even rounds plain, id, headers, durlog;
 # every figure is the wall-clock time of the whole command (process start,
 # connection, the work, exit), the same for both sides. Streams are made
 # beforehand (nats_plain create, not timed) and deleted after each round.
@@ -135,24 +138,27 @@ if [ "$ship" -eq 1 ]; then
     rm -f "$SCRATCH/records.txt"
     append_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')
 
-    echo "# $records records of 100 bytes, window $window, $rounds rounds (odd: durlog, headers, plain; even: plain, headers, durlog)"
+    echo "# $records records of 100 bytes, window $window, $rounds rounds (odd: durlog, headers, id, plain; even: plain, id, headers, durlog)"
     echo "# the log written with durlog append -d sync in $append_s s (not timed below)"
     # Columns: ship = durlog ship, pub = nats_plain publish, hdr = nats_plain
-    # publish --headers (durlog's headers), then the ratios of the three, then
-    # restore against consume.
-    row='%-6s %-7s %9s %9s %9s %8s %8s %8s %9s %9s %7s\n'
-    printf "$row" round first "ship/s" "pub/s" "hdr/s" ship/pub hdr/pub ship/hdr "restore/s" \
-        "consume/s" ratio
+    # publish --headers (durlog's headers), id = nats_plain publish
+    # --headers=id (Nats-Msg-Id alone), then the ratios, then restore against
+    # consume.
+    row='%-6s %-7s %9s %9s %9s %9s %8s %8s %8s %8s %9s %9s %7s\n'
+    printf "$row" round first "ship/s" "pub/s" "hdr/s" "id/s" ship/pub hdr/pub id/pub ship/hdr \
+        "restore/s" "consume/s" ratio
 
     rate() { awk -v n="$records" -v s="$1" 'BEGIN { printf "%.0f", n / s }'; }
     ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b / a }'; }
     ship_rates=() pub_rates=() hdr_rates=() ship_ratios=() hdr_ratios=() own_ratios=()
+    id_rates=() id_ratios=()
     rest_rates=() cons_rates=() rest_ratios=()
     for ((r = 1; r <= rounds; r++)); do
-        S=SHIP$r P=PLAIN$r H=HDR$r
+        S=SHIP$r P=PLAIN$r H=HDR$r I=ID$r
         plain create "$S" "ship$r.rec" 3
         plain create "$P" "plain$r.rec" 3
         plain create "$H" "hdr$r.rec" 3
+        plain create "$I" "id$r.rec" 3
         do_ship() {
             timed ship_s "$DURLOG" ship "$LOG" "$URL" --stream "$S" --subject "ship$r.rec" \
                 --window "$window" -q
@@ -166,6 +172,10 @@ if [ "$ship" -eq 1 ]; then
             timed hdr_s "$PLAIN" publish "$URL" "$H" "hdr$r.rec" "$records" "$window" --headers
             nats_wait_stream_msgs "$H" "$records" 30 || die "stream $H does not hold $records messages"
         }
+        do_id() {
+            timed id_s "$PLAIN" publish "$URL" "$I" "id$r.rec" "$records" "$window" --headers=id
+            nats_wait_stream_msgs "$I" "$records" 30 || die "stream $I does not hold $records messages"
+        }
         do_restore() {
             rm -rf "$SCRATCH/restored"
             timed rest_s "$DURLOG" restore "$URL" --stream "$S" --subject "ship$r.rec" \
@@ -176,10 +186,10 @@ if [ "$ship" -eq 1 ]; then
         }
         if [ $((r % 2)) -eq 1 ]; then
             first=durlog
-            do_ship; do_hdr; do_pub; do_restore; do_consume
+            do_ship; do_hdr; do_id; do_pub; do_restore; do_consume
         else
             first=nats.c
-            do_pub; do_hdr; do_ship; do_consume; do_restore
+            do_pub; do_id; do_hdr; do_ship; do_consume; do_restore
         fi
         # Round 1 checks that what was shipped and restored is the log itself.
         if [ "$r" -eq 1 ]; then
@@ -190,24 +200,28 @@ if [ "$ship" -eq 1 ]; then
         plain delete "$S"
         plain delete "$P"
         plain delete "$H"
+        plain delete "$I"
         rm -rf "$SCRATCH/restored"
         ship_rates+=("$(rate "$ship_s")") pub_rates+=("$(rate "$pub_s")") hdr_rates+=("$(rate "$hdr_s")")
+        id_rates+=("$(rate "$id_s")") id_ratios+=("$(ratio "$id_s" "$pub_s")")
         rest_rates+=("$(rate "$rest_s")") cons_rates+=("$(rate "$cons_s")")
         ship_ratios+=("$(ratio "$ship_s" "$pub_s")") hdr_ratios+=("$(ratio "$hdr_s" "$pub_s")")
         own_ratios+=("$(ratio "$ship_s" "$hdr_s")") rest_ratios+=("$(ratio "$rest_s" "$cons_s")")
         printf "$row" "$r" "$first" "${ship_rates[-1]}" "${pub_rates[-1]}" "${hdr_rates[-1]}" \
-            "${ship_ratios[-1]}" "${hdr_ratios[-1]}" "${own_ratios[-1]}" "${rest_rates[-1]}" \
-            "${cons_rates[-1]}" "${rest_ratios[-1]}"
+            "${id_rates[-1]}" "${ship_ratios[-1]}" "${hdr_ratios[-1]}" "${id_ratios[-1]}" \
+            "${own_ratios[-1]}" "${rest_rates[-1]}" "${cons_rates[-1]}" "${rest_ratios[-1]}"
     done
     m_ship_ratio=$(median "${ship_ratios[@]}") m_rest_ratio=$(median "${rest_ratios[@]}")
     m_hdr_ratio=$(median "${hdr_ratios[@]}") m_own_ratio=$(median "${own_ratios[@]}")
-    printf '%-6s %-7s %9.0f %9.0f %9.0f %8.3f %8.3f %8.3f %9.0f %9.0f %7.3f\n' median "" \
+    m_id_ratio=$(median "${id_ratios[@]}")
+    printf '%-6s %-7s %9.0f %9.0f %9.0f %9.0f %8.3f %8.3f %8.3f %8.3f %9.0f %9.0f %7.3f\n' median "" \
         "$(median "${ship_rates[@]}")" "$(median "${pub_rates[@]}")" "$(median "${hdr_rates[@]}")" \
-        "$m_ship_ratio" "$m_hdr_ratio" "$m_own_ratio" \
+        "$(median "${id_rates[@]}")" "$m_ship_ratio" "$m_hdr_ratio" "$m_id_ratio" "$m_own_ratio" \
         "$(median "${rest_rates[@]}")" "$(median "${cons_rates[@]}")" "$m_rest_ratio"
     echo "(ratios: of the rates in the same round, e.g. ship/pub = durlog ship's rate over nats_plain publish's; median: of the rounds)"
     echo "shipping, durlog ship / nats_plain publish: median ratio $m_ship_ratio (target >= 0.8): $(verdict "$m_ship_ratio" 0.8)"
     echo "  of which durlog's headers (nats_plain publish --headers / publish): median $m_hdr_ratio; durlog's own (ship / publish --headers): median $m_own_ratio"
+    echo "  the headers split: Nats-Msg-Id alone (publish --headers=id / publish): median $m_id_ratio; the Durlog header and the condition on top of it: the rest"
     echo "restore, durlog restore / nats_plain consume: median ratio $m_rest_ratio (target >= 0.8): $(verdict "$m_rest_ratio" 0.8)"
 fi
 
