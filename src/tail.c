@@ -341,25 +341,33 @@ static int roll(durlog *log, uint64_t need)
     return 0;
 }
 
-/* Fails the log if the tail's file is shorter than the records written to
- * it (someone truncated it), by its size (one statx). */
-int dl_tail_not_cut(durlog *log)
+/* Fails the log because someone else damaged its tail segment's file; `how`
+ * says what was found. */
+static int tail_damaged(durlog *log, const char *how)
 {
     struct dl_shared *sh = log->sh;
-    struct dl_stat st;
-    uint64_t written = log->stage.len ? log->stage.off : sh->tail_off;
-    if (dl_stat_fd(log->tail.cur.fd, &st) != 0 || st.size >= written)
-        return 0;
     char name[DL_SEG_NAME_LEN + 1];
     dl_seg_name(name, sh->tail_seg);
     uint32_t none = DL_FAIL_NONE;
     atomic_compare_exchange_strong(&sh->failed, &none, DL_FAIL_SEGMENT);
     dl_durable_changed(sh);
-    return dl_fail(log, DURLOG_EFAILED, "%s/%s was truncated by someone else while in use "
-                   "(it is %llu bytes now; the log had records up to offset %llu): nothing "
-                   "more is appended; close every writer, then open the log again",
-                   log->path, name, (unsigned long long)st.size,
-                   (unsigned long long)written);
+    return dl_fail(log, DURLOG_EFAILED, "%s/%s %s: nothing more is appended; close every "
+                   "writer, then open the log again", log->path, name, how);
+}
+
+/* Fails the log if the tail's file is shorter than the records written to
+ * it (someone truncated it), by its size (one statx). */
+int dl_tail_not_cut(durlog *log)
+{
+    struct dl_stat st;
+    uint64_t written = log->stage.len ? log->stage.off : log->sh->tail_off;
+    if (dl_stat_fd(log->tail.cur.fd, &st) != 0 || st.size >= written)
+        return 0;
+    char how[160];
+    snprintf(how, sizeof how, "was truncated by someone else while in use (it is %llu bytes "
+             "now; the log had records up to offset %llu)", (unsigned long long)st.size,
+             (unsigned long long)written);
+    return tail_damaged(log, how);
 }
 
 /* Fails the log if the tail's header is no longer the one mapped (read
@@ -372,7 +380,6 @@ int dl_tail_not_cut(durlog *log)
  * no header. */
 int dl_tail_header_intact(durlog *log)
 {
-    struct dl_shared *sh = log->sh;
     const struct dl_seg_header *was = &log->tail.cur.hdr;
     unsigned char raw[DL_SEG_HEADER_SIZE];
     struct dl_seg_header now;
@@ -381,15 +388,10 @@ int dl_tail_header_intact(durlog *log)
         now.first_seq == was->first_seq && now.capacity == was->capacity &&
         now.created_ns == was->created_ns)
         return 0;
-    char name[DL_SEG_NAME_LEN + 1];
-    dl_seg_name(name, sh->tail_seg);
-    uint32_t none = DL_FAIL_NONE;
-    atomic_compare_exchange_strong(&sh->failed, &none, DL_FAIL_SEGMENT);
-    dl_durable_changed(sh);
-    return dl_fail(log, DURLOG_EFAILED, "%s/%s lost its header while in use (%s): someone "
-                   "truncated or overwrote it; nothing more is appended; close every "
-                   "writer, then open the log again", log->path, name,
-                   rc ? durlog_strerror(rc) : "it reads differently now");
+    char how[160];
+    snprintf(how, sizeof how, "lost its header while in use (%s): someone truncated or "
+             "overwrote it", rc ? durlog_strerror(rc) : "it reads differently now");
+    return tail_damaged(log, how);
 }
 
 /* Whether records appended at time_ns may go into the mapped tail: it is
