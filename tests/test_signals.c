@@ -630,6 +630,59 @@ static void test_cut_between_size_check_and_extension(void)
     }
 }
 
+/* The same cut, in pwrite mode, in the moment between an append's checks
+ * (tail_is_free's touch of the last byte written, or the statx of a
+ * buffered flush) and its pwrite: a pwrite past a file's end extends it,
+ * so the record lands in a file whose header and records are now zeros,
+ * and, the file reaching that far again, the next append's touch no
+ * longer faults either. No append may succeed once the cut is made. */
+static _Atomic int pwrite_cut_armed, pwrite_cut_made;
+
+static ssize_t pwrite_cutting_first(int fd, const void *buf, size_t len, off_t off)
+{
+    if (off > DL_SEG_HEADER_SIZE && atomic_exchange(&pwrite_cut_armed, 0)) {
+        if (ftruncate(fd, 0) == 0)
+            atomic_store(&pwrite_cut_made, 1);
+    }
+    return dl_os_real.pwrite(fd, buf, len, off);
+}
+
+static void test_cut_before_pwrite(void)
+{
+    for (int buffered = 0; buffered < 2; buffered++) {
+        struct scratch s;
+        atomic_store(&pwrite_cut_armed, 0);
+        atomic_store(&pwrite_cut_made, 0);
+        dl_os.pwrite = pwrite_cutting_first;
+        durlog *log = fx_open(&s, &(durlog_options){ .segment_size = SEG,
+                                                     .io_mode = DURLOG_IO_PWRITE });
+        REQUIRE(log);
+        append_range(log, 0, 100);
+        CHECK_OK(durlog_flush(log, DURLOG_KERNEL));
+        atomic_store(&pwrite_cut_armed, 1);
+        unsigned char buf[REC_LEN];
+        int rc = 0;
+        for (uint64_t i = 100; i < 300 && rc == 0; i++) {
+            payload(buf, i);
+            rc = durlog_append(log, buf, REC_LEN, buffered ? DURLOG_BUFFERED : DURLOG_KERNEL,
+                               NULL);
+            if (rc == 0 && buffered)
+                rc = durlog_flush(log, DURLOG_KERNEL);
+            if (rc == 0 && atomic_load(&pwrite_cut_made)) {
+                fprintf(stderr, "  append of record %llu (%s) succeeded after the cut\n",
+                        (unsigned long long)i, buffered ? "buffered" : "kernel");
+                CHECK(!"no append succeeds once the tail was cut");
+                break;
+            }
+        }
+        CHECK(atomic_load(&pwrite_cut_made));
+        CHECK_RC(rc, DURLOG_EFAILED);
+        fx_close(log);
+        tu_restore_os();
+        scratch_remove(&s);
+    }
+}
+
 /* The only segment removed under a writer: the records it held were
  * published, and their numbers are never handed out again: after every
  * writer closed, appends continue after them, and the gap is reported. */
@@ -724,6 +777,7 @@ TEST_MAIN({
     RUN(test_grown_segment);
     RUN(test_truncated_tail_is_not_grown_back);
     RUN(test_cut_between_size_check_and_extension);
+    RUN(test_cut_before_pwrite);
     RUN(test_numbers_are_never_reused);
     RUN(test_append_lock_patience);
 })
