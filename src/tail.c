@@ -172,7 +172,11 @@ int dl_tail_write_stage(durlog *log)
                        log->path, name, (unsigned long long)log->stage.off,
                        durlog_strerror(rc));
     }
-    return 0;
+    /* A pwrite past the end of a file someone cut (between tail_is_free's
+     * look and the write) extends it again, zeros where its header was,
+     * and the next append's look finds that end in the file: the header is
+     * looked at after every write (test_signals test_cut_before_pwrite). */
+    return dl_tail_header_mapped_intact(log);
 }
 
 /* dl_tail_zero writes or stores zeros this many at a time, from the end
@@ -362,6 +366,33 @@ int dl_tail_not_cut(durlog *log)
                    (unsigned long long)written);
 }
 
+/* The failure of dl_tail_header_intact and dl_tail_header_mapped_intact:
+ * rc, the error reading the header, or 0 (it read differently). */
+static int header_lost(durlog *log, int rc)
+{
+    struct dl_shared *sh = log->sh;
+    char name[DL_SEG_NAME_LEN + 1];
+    dl_seg_name(name, log->tail.cur.first_seq); /* the segment looked at */
+    uint32_t none = DL_FAIL_NONE;
+    atomic_compare_exchange_strong(&sh->failed, &none, DL_FAIL_SEGMENT);
+    dl_durable_changed(sh);
+    return dl_fail(log, DURLOG_EFAILED, "%s/%s lost its header while in use (%s): someone "
+                   "truncated or overwrote it; nothing more is appended; close every "
+                   "writer, then open the log again", log->path, name,
+                   rc ? durlog_strerror(rc) : "it reads differently now");
+}
+
+/* Whether raw is the header of the mapped tail (its fields that never
+ * change: a checkpoint or a seal rewrites the others). */
+static int same_header(durlog *log, const unsigned char raw[DL_SEG_HEADER_SIZE])
+{
+    const struct dl_seg_header *was = &log->tail.cur.hdr;
+    struct dl_seg_header now;
+    return dl_seg_header_decode(raw, &now) == 0 && now.version == was->version &&
+           now.first_seq == was->first_seq && now.capacity == was->capacity &&
+           now.created_ns == was->created_ns;
+}
+
 /* Fails the log if the tail's header is no longer the one mapped (read
  * from the file, not the mapping). For whoever just extended the file:
  * dl_tail_not_cut looked at its size before, but someone may have cut it
@@ -372,24 +403,25 @@ int dl_tail_not_cut(durlog *log)
  * no header. */
 int dl_tail_header_intact(durlog *log)
 {
-    struct dl_shared *sh = log->sh;
-    const struct dl_seg_header *was = &log->tail.cur.hdr;
     unsigned char raw[DL_SEG_HEADER_SIZE];
-    struct dl_seg_header now;
     int rc = dl_pread_all(log->tail.cur.fd, raw, sizeof raw, 0);
-    if (rc == 0 && dl_seg_header_decode(raw, &now) == 0 && now.version == was->version &&
-        now.first_seq == was->first_seq && now.capacity == was->capacity &&
-        now.created_ns == was->created_ns)
+    if (rc == 0 && same_header(log, raw))
         return 0;
-    char name[DL_SEG_NAME_LEN + 1];
-    dl_seg_name(name, sh->tail_seg);
-    uint32_t none = DL_FAIL_NONE;
-    atomic_compare_exchange_strong(&sh->failed, &none, DL_FAIL_SEGMENT);
-    dl_durable_changed(sh);
-    return dl_fail(log, DURLOG_EFAILED, "%s/%s lost its header while in use (%s): someone "
-                   "truncated or overwrote it; nothing more is appended; close every "
-                   "writer, then open the log again", log->path, name,
-                   rc ? durlog_strerror(rc) : "it reads differently now");
+    return header_lost(log, rc);
+}
+
+int dl_tail_header_mapped_intact(durlog *log)
+{
+    /* Through the mapping: no system call, the page is mapped after the
+     * first time. A file cut shorter than the header faults, and the
+     * guard's zeros read instead fail the check. (The checksum covers
+     * the checkpoint too, which a recovery may rewrite, under the append
+     * lock that the caller holds: never torn here.) */
+    unsigned char raw[DL_SEG_HEADER_SIZE];
+    if (!log->tail.cur.map || !dl_seg_span_ok(&log->tail.cur, 0, DL_SEG_HEADER_SIZE))
+        return 0;
+    memcpy(raw, (const unsigned char *)log->tail.cur.map, sizeof raw);
+    return same_header(log, raw) ? 0 : header_lost(log, 0);
 }
 
 /* Whether records appended at time_ns may go into the mapped tail: it is
