@@ -630,6 +630,55 @@ static void test_cut_between_size_check_and_extension(void)
     }
 }
 
+/* The cut of test_cut_between_size_check_and_extension made among the
+ * records instead (the header survives): the extension gives the file its
+ * length back, a hole where records were, and the appenders, held off by
+ * the append lock meanwhile, no longer fault. A real truncate of a file
+ * with many dirty pages takes milliseconds, the size unchanged until it is
+ * done, so the race was not rare: 5 runs in 45 of a cutter among 2-4
+ * appending threads (mmap mode) went on appending and never failed. No
+ * append may succeed once the cut is made. */
+static int fallocate_cutting_records(int fd, int mode, off_t off, off_t len)
+{
+    if (mode == 0 && off > 0 && atomic_exchange(&cut_armed, 0)) {
+        if (ftruncate(fd, 8192) == 0)
+            atomic_store(&cut_made, 1);
+    }
+    return dl_os_real.fallocate(fd, mode, off, len);
+}
+
+static void test_cut_among_records_between_size_check_and_extension(void)
+{
+    for (int round = 0; round < 4; round++) {
+        struct scratch s;
+        atomic_store(&cut_armed, 0);
+        atomic_store(&cut_made, 0);
+        dl_os.fallocate = fallocate_cutting_records; /* before the handle's threads */
+        durlog *log = writer_with_records(&s, 500); /* past 8192 */
+        REQUIRE(log);
+        atomic_store(&cut_armed, 1);
+        unsigned char buf[REC_LEN];
+        int rc = 0;
+        uint64_t i = 500;
+        for (; i < 200000 && rc == 0; i++) {
+            int after_cut = atomic_load(&cut_made);
+            payload(buf, i);
+            rc = durlog_append(log, buf, REC_LEN, DURLOG_KERNEL, NULL);
+            if (rc == 0 && after_cut) {
+                fprintf(stderr, "  append of record %llu succeeded after the cut\n",
+                        (unsigned long long)i);
+                CHECK(!"no append succeeds once the tail was cut");
+                break;
+            }
+        }
+        CHECK(atomic_load(&cut_made));
+        CHECK_RC(rc, DURLOG_EFAILED);
+        fx_close(log);
+        tu_restore_os();
+        scratch_remove(&s);
+    }
+}
+
 /* The same cut, in pwrite mode, in the moment between an append's checks
  * (tail_is_free's touch of the last byte written, or the statx of a
  * buffered flush) and its pwrite: a pwrite past a file's end extends it,
@@ -777,6 +826,7 @@ TEST_MAIN({
     RUN(test_grown_segment);
     RUN(test_truncated_tail_is_not_grown_back);
     RUN(test_cut_between_size_check_and_extension);
+    RUN(test_cut_among_records_between_size_check_and_extension);
     RUN(test_cut_before_pwrite);
     RUN(test_numbers_are_never_reused);
     RUN(test_append_lock_patience);
