@@ -416,8 +416,9 @@ int dl_tail_clear_leftover(durlog *log);
  * it (someone truncated it), by its size (one statx). */
 int dl_tail_not_cut(durlog *log);
 /* Fails the log if the tail's header, read from its file, is no longer
- * the one mapped: checked after every extension of the file (someone may
- * have cut it between the size check and the extension). */
+ * the one mapped, or its last page of records is a hole: checked after
+ * every extension of the file (someone may have cut it between the size
+ * check and the extension). */
 int dl_tail_header_intact(durlog *log);
 /* The same, read through the tail's mapping (no system call): after every
  * pwrite to the tail, which extends a file cut shorter than where it
