@@ -415,11 +415,15 @@ int dl_tail_clear_leftover(durlog *log);
 /* Fails the log if the tail's file is shorter than the records written to
  * it (someone truncated it), by its size (one statx). */
 int dl_tail_not_cut(durlog *log);
+/* Whether the last page of the tail's records is a hole (lseek
+ * SEEK_HOLE; 0 where the file system cannot tell). */
+int dl_tail_end_is_hole(durlog *log);
 /* Fails the log if the tail's header, read from its file, is no longer
- * the one mapped, or its last page of records is a hole: checked after
- * every extension of the file (someone may have cut it between the size
- * check and the extension). */
-int dl_tail_header_intact(durlog *log);
+ * the one mapped, or its last page of records became a hole (it was not
+ * before the size check: end_was_hole, from dl_tail_end_is_hole): checked
+ * after every extension of the file (someone may have cut it between the
+ * size check and the extension). */
+int dl_tail_header_intact(durlog *log, int end_was_hole);
 /* The same, read through the tail's mapping (no system call): after every
  * pwrite to the tail, which extends a file cut shorter than where it
  * writes just as an extension does. Append lock held. */

@@ -112,11 +112,14 @@ static void extend_once(durlog *log)
             return;
         int grown = 0;
         if (same_tail(log, seg, gen) && sh->tail_seg == seg && sh->tail_alloc < target &&
-            dl_seg_span_ok(&log->tail.cur, sh->tail_alloc, target - sh->tail_alloc) &&
-            dl_tail_not_cut(log) == 0 &&
-            dl_fallocate(log->tail.cur.fd, (off_t)sh->tail_alloc,
-                         (off_t)(target - sh->tail_alloc)) == 0)
-            grown = dl_tail_header_intact(log) == 0;
+            dl_seg_span_ok(&log->tail.cur, sh->tail_alloc, target - sh->tail_alloc)) {
+            /* Before the size is looked at: see dl_tail_header_intact. */
+            int end_was_hole = dl_tail_end_is_hole(log);
+            if (dl_tail_not_cut(log) == 0 &&
+                dl_fallocate(log->tail.cur.fd, (off_t)sh->tail_alloc,
+                             (off_t)(target - sh->tail_alloc)) == 0)
+                grown = dl_tail_header_intact(log, end_was_hole) == 0;
+        }
         dl_unlock_append(log);
         if (!grown)
             return;

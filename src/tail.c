@@ -393,44 +393,55 @@ static int same_header(durlog *log, const unsigned char raw[DL_SEG_HEADER_SIZE])
            now.created_ns == was->created_ns;
 }
 
+int dl_tail_end_is_hole(durlog *log)
+{
+    uint64_t written = log->stage.len ? log->stage.off : log->sh->tail_off;
+    if (written <= DL_SEG_HEADER_SIZE)
+        return 0;
+    /* (An error, or a file system that cannot tell: not a hole.) */
+    int64_t hole = dl_seek_hole(log->tail.cur.fd, (off_t)dl_page_floor(written - 1));
+    return hole >= 0 && (uint64_t)hole < written;
+}
+
 /* Fails the log if the tail's header is no longer the one mapped (read
- * from the file, not the mapping), or its last page of records is a hole.
- * For whoever just extended the file: dl_tail_not_cut looked at its size
- * before, but someone may have cut it in between, and the extension then
- * gave it its length back, zeros where the header and records were. A
- * truncate of a file with many dirty pages takes milliseconds, its size
+ * from the file, not the mapping), or its last page of records became a
+ * hole. For whoever just extended the file: dl_tail_not_cut looked at its
+ * size before, but someone may have cut it in between, and the extension
+ * then gave it its length back, zeros where the header and records were.
+ * A truncate of a file with many dirty pages takes milliseconds, its size
  * unchanged until it is done, and the extension waits for it: with the
  * appenders held off by the append lock meanwhile, none faults, and a cut
  * among the records went unseen (test_signals
  * test_cut_among_records_between_size_check_and_extension). A cut removes
  * everything from where it is made to the end, so a cut below the last
  * page of records leaves that page a hole; one made within that page
- * leaves it data (zeros after the cut), which readers find as damage. */
-int dl_tail_header_intact(durlog *log)
+ * leaves it data (zeros after the cut), which readers find as damage.
+ * end_was_hole: dl_tail_end_is_hole before the size check (a file made
+ * sparse by a copy, a page of zeros in a record, was not cut meanwhile:
+ * test_zero_page_made_a_hole_is_not_a_cut). Looked at before the size,
+ * because a truncate changes the size before it drops pages and blocks: a
+ * hole seen then is a size seen cut. */
+int dl_tail_header_intact(durlog *log, int end_was_hole)
 {
     struct dl_shared *sh = log->sh;
     unsigned char raw[DL_SEG_HEADER_SIZE];
     int rc = dl_pread_all(log->tail.cur.fd, raw, sizeof raw, 0);
     if (rc != 0 || !same_header(log, raw))
         return header_lost(log, rc);
+    if (end_was_hole || !dl_tail_end_is_hole(log))
+        return 0;
     uint64_t written = log->stage.len ? log->stage.off : sh->tail_off;
-    if (written <= DL_SEG_HEADER_SIZE)
-        return 0;
-    /* Records are stored or written, never left unallocated (what a store
-     * into a hole allocates counts as data too): a hole there is a cut.
-     * (An error, or a file system that cannot tell: nothing is known.) */
-    int64_t hole = dl_seek_hole(log->tail.cur.fd, (off_t)dl_page_floor(written - 1));
-    if (hole < 0 || (uint64_t)hole >= written)
-        return 0;
     char name[DL_SEG_NAME_LEN + 1];
     dl_seg_name(name, log->tail.cur.first_seq);
     uint32_t none = DL_FAIL_NONE;
     atomic_compare_exchange_strong(&sh->failed, &none, DL_FAIL_SEGMENT);
     dl_durable_changed(sh);
     return dl_fail(log, DURLOG_EFAILED, "%s/%s was truncated by someone else while in use "
-                   "(a hole from offset %llu; the log had records up to offset %llu): "
-                   "nothing more is appended; close every writer, then open the log again",
-                   log->path, name, (unsigned long long)hole, (unsigned long long)written);
+                   "(its last page of records, at offset %llu, is a hole now; the log had "
+                   "records up to offset %llu): nothing more is appended; close every "
+                   "writer, then open the log again", log->path, name,
+                   (unsigned long long)dl_page_floor(written - 1),
+                   (unsigned long long)written);
 }
 
 int dl_tail_header_mapped_intact(durlog *log)
@@ -557,8 +568,8 @@ static __attribute__((noinline)) int grow_alloc(durlog *log, uint64_t need, uint
     /* Grown only if nobody cut it below what it holds: allocating would
      * give the file back its length, and a store or pwrite into it would
      * succeed over a lost header and records. */
-    int rc;
-    rc = dl_tail_not_cut(log);
+    int end_was_hole = dl_tail_end_is_hole(log); /* before the size: see there */
+    int rc = dl_tail_not_cut(log);
     if (rc)
         return rc;
     int allocated = 0;
@@ -585,7 +596,7 @@ static __attribute__((noinline)) int grow_alloc(durlog *log, uint64_t need, uint
         return dl_fail(log, rc, "allocate space in %s/%s: %s", log->path,
                        name, durlog_strerror(rc));
     }
-    if ((rc = dl_tail_header_intact(log)) != 0)
+    if ((rc = dl_tail_header_intact(log, end_was_hole)) != 0)
         return rc;
     if (!log->io_pwrite)
         dl_prefault(log->tail.cur.map, alloc, grow, dl_prefault_for_write(log));

@@ -679,6 +679,38 @@ static void test_cut_among_records_between_size_check_and_extension(void)
     }
 }
 
+/* The other side of the hole check: a page of records that reads as zeros
+ * (the end of a record of zeros) turned into a hole, as a sparse copy
+ * (`cp --sparse=always`, `rsync -S`) or `fallocate --dig-holes` leaves it,
+ * changes no byte, and is no cut: the extension that follows keeps the
+ * log going, and every record reads back. */
+static void test_zero_page_made_a_hole_is_not_a_cut(void)
+{
+    struct scratch s;
+    char seg[400];
+    durlog *log = writer_with_records(&s, 10);
+    REQUIRE(log);
+    static unsigned char zeros[3 * 4096], big[200000];
+    CHECK_OK(durlog_append(log, zeros, sizeof zeros, DURLOG_KERNEL, NULL));
+    /* The page the records end in holds nothing but the zeros' end. */
+    uint64_t end = DL_SEG_HEADER_SIZE + 10 * dl_rec_size(REC_LEN) + dl_rec_size(sizeof zeros);
+    int fd = open(first_seg(seg, sizeof seg, s.log), O_RDWR);
+    REQUIRE(fd >= 0);
+    REQUIRE(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                      (off_t)dl_page_floor(end - 1), 4096) == 0);
+    close(fd);
+    /* Far more than is allocated ahead: the append extends the file first. */
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (unsigned char)(i * 7 + 1);
+    CHECK_OK(durlog_append(log, big, sizeof big, DURLOG_KERNEL, NULL));
+    CHECK_OK(durlog_append(log, big, sizeof big, DURLOG_KERNEL, NULL));
+    fx_close(log);
+    durlog_check_report rep;
+    CHECK_OK(durlog_check(s.log, 0, &rep));
+    CHECK_EQ_U64(rep.records, 13);
+    scratch_remove(&s);
+}
+
 /* The same cut, in pwrite mode, in the moment between an append's checks
  * (tail_is_free's touch of the last byte written, or the statx of a
  * buffered flush) and its pwrite: a pwrite past a file's end extends it,
@@ -828,6 +860,7 @@ TEST_MAIN({
     RUN(test_cut_between_size_check_and_extension);
     RUN(test_cut_among_records_between_size_check_and_extension);
     RUN(test_cut_before_pwrite);
+    RUN(test_zero_page_made_a_hole_is_not_a_cut);
     RUN(test_numbers_are_never_reused);
     RUN(test_append_lock_patience);
 })
