@@ -401,7 +401,8 @@ int dl_tail_reserve(durlog *log, uint64_t need, uint64_t time_ns);
  * segment). Called with the append lock, for each record in order. */
 uint64_t dl_tail_time(durlog *log, uint64_t time_ns);
 /* pwrite mode: writes the records staged by the append under way
- * (log->stage.buf) into the tail, before they are published. */
+ * (log->stage.buf) into the tail, before they are published; then
+ * looks at the tail's header (dl_tail_header_mapped_intact). */
 int dl_tail_write_stage(durlog *log);
 /* Zeroes [from, to) of segment m, from the end back (a writer killed half
  * way leaves whole records followed by zeros, never the reverse). 0, or
@@ -414,10 +415,19 @@ int dl_tail_clear_leftover(durlog *log);
 /* Fails the log if the tail's file is shorter than the records written to
  * it (someone truncated it), by its size (one statx). */
 int dl_tail_not_cut(durlog *log);
+/* Whether the last page of the tail's records is a hole (lseek
+ * SEEK_HOLE; 0 where the file system cannot tell). */
+int dl_tail_end_is_hole(durlog *log);
 /* Fails the log if the tail's header, read from its file, is no longer
- * the one mapped: checked after every extension of the file (someone may
- * have cut it between the size check and the extension). */
-int dl_tail_header_intact(durlog *log);
+ * the one mapped, or its last page of records became a hole (it was not
+ * before the size check: end_was_hole, from dl_tail_end_is_hole): checked
+ * after every extension of the file (someone may have cut it between the
+ * size check and the extension). */
+int dl_tail_header_intact(durlog *log, int end_was_hole);
+/* The same, read through the tail's mapping (no system call): after every
+ * pwrite to the tail, which extends a file cut shorter than where it
+ * writes just as an extension does. Append lock held. */
+int dl_tail_header_mapped_intact(durlog *log);
 /* Whether to fault the next stretch of the tail in for writing. Pages
  * faulted in for writing are dirty, so an fdatasync writes them out, zeros
  * and all, and they are written again once records fill them. Behind an

@@ -260,6 +260,12 @@ int dl_fallocate(int fd, off_t off, off_t len)
     return 0;
 }
 
+int64_t dl_seek_hole(int fd, off_t off)
+{
+    off_t at = lseek(fd, off, SEEK_HOLE);
+    return at < 0 ? -errno : (int64_t)at;
+}
+
 int dl_fallocate_keep_size(int fd, off_t off, off_t len)
 {
     while (dl_os.fallocate(fd, FALLOC_FL_KEEP_SIZE, off, len) < 0) {

@@ -153,6 +153,11 @@ int dl_fallocate(int fd, off_t off, off_t len);
  * changing the file's size (harmless to a file someone cut meanwhile);
  * -EOPNOTSUPP where the file system cannot. */
 int dl_fallocate_keep_size(int fd, off_t off, off_t len);
+/* lseek SEEK_HOLE: where the first hole at or after off begins (the file's
+ * size where there is none, or where the file system does not tell), or
+ * -errno. Moves the descriptor's offset (durlog reads and writes its
+ * segments by pread and pwrite only). */
+int64_t dl_seek_hole(int fd, off_t off);
 int dl_ftruncate(int fd, off_t len);
 
 /* openat with O_CLOEXEC added; returns the descriptor or -errno. */

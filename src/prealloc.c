@@ -110,18 +110,21 @@ static void extend_once(durlog *log)
          * is quick (the whole allocation where keep-size is missing). */
         if (dl_lock_append(log) != 0)
             return;
-        /* A file cut below its records is left as it is, and the log is
-         * not failed here: the next appender's store faults, and fails it
-         * with a message naming the file (this thread's message is seen by
-         * nobody). */
+        /* A file cut below what was allocated is left as it is, and the
+         * log is not failed here: the next appender's store faults, and
+         * fails it with a message naming the file (this thread's message is
+         * seen by nobody). */
         int grown = 0;
         struct dl_stat st;
         if (same_tail(log, seg, gen) && sh->tail_seg == seg && sh->tail_alloc < target &&
-            dl_seg_span_ok(&log->tail.cur, sh->tail_alloc, target - sh->tail_alloc) &&
-            dl_stat_fd(log->tail.cur.fd, &st) == 0 && st.size >= sh->tail_alloc &&
-            dl_fallocate(log->tail.cur.fd, (off_t)sh->tail_alloc,
-                         (off_t)(target - sh->tail_alloc)) == 0)
-            grown = dl_tail_header_intact(log) == 0;
+            dl_seg_span_ok(&log->tail.cur, sh->tail_alloc, target - sh->tail_alloc)) {
+            /* Before the size is looked at: see dl_tail_header_intact. */
+            int end_was_hole = dl_tail_end_is_hole(log);
+            if (dl_stat_fd(log->tail.cur.fd, &st) == 0 && st.size >= sh->tail_alloc &&
+                dl_fallocate(log->tail.cur.fd, (off_t)sh->tail_alloc,
+                             (off_t)(target - sh->tail_alloc)) == 0)
+                grown = dl_tail_header_intact(log, end_was_hole) == 0;
+        }
         dl_unlock_append(log);
         if (!grown)
             return;

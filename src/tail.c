@@ -172,7 +172,11 @@ int dl_tail_write_stage(durlog *log)
                        log->path, name, (unsigned long long)log->stage.off,
                        durlog_strerror(rc));
     }
-    return 0;
+    /* A pwrite past the end of a file someone cut (between tail_is_free's
+     * look and the write) extends it again, zeros where its header was,
+     * and the next append's look finds that end in the file: the header is
+     * looked at after every write (test_signals test_cut_before_pwrite). */
+    return dl_tail_header_mapped_intact(log);
 }
 
 /* dl_tail_zero writes or stores zeros this many at a time, from the end
@@ -347,7 +351,7 @@ static int tail_damaged(durlog *log, const char *how)
 {
     struct dl_shared *sh = log->sh;
     char name[DL_SEG_NAME_LEN + 1];
-    dl_seg_name(name, sh->tail_seg);
+    dl_seg_name(name, log->tail.cur.first_seq); /* the file looked at */
     uint32_t none = DL_FAIL_NONE;
     atomic_compare_exchange_strong(&sh->failed, &none, DL_FAIL_SEGMENT);
     dl_durable_changed(sh);
@@ -370,28 +374,84 @@ int dl_tail_not_cut(durlog *log)
     return tail_damaged(log, how);
 }
 
-/* Fails the log if the tail's header is no longer the one mapped (read
- * from the file, not the mapping). For whoever just extended the file:
- * dl_tail_not_cut looked at its size before, but someone may have cut it
- * in between, and the extension then gave it its length back, zeros where
- * the header and records were. Cut to nothing or into the header, the
- * commonest case, this catches; cut to a point among the records within
- * those microseconds, readers find the hole (damage), never a file with
- * no header. */
-int dl_tail_header_intact(durlog *log)
+/* The failure of dl_tail_header_intact and dl_tail_header_mapped_intact:
+ * rc, the error reading the header, or 0 (it read differently). */
+static int header_lost(durlog *log, int rc)
 {
-    const struct dl_seg_header *was = &log->tail.cur.hdr;
-    unsigned char raw[DL_SEG_HEADER_SIZE];
-    struct dl_seg_header now;
-    int rc = dl_pread_all(log->tail.cur.fd, raw, sizeof raw, 0);
-    if (rc == 0 && dl_seg_header_decode(raw, &now) == 0 && now.version == was->version &&
-        now.first_seq == was->first_seq && now.capacity == was->capacity &&
-        now.created_ns == was->created_ns)
-        return 0;
     char how[160];
     snprintf(how, sizeof how, "lost its header while in use (%s): someone truncated or "
              "overwrote it", rc ? durlog_strerror(rc) : "it reads differently now");
     return tail_damaged(log, how);
+}
+
+/* Whether raw is the header of the mapped tail (its fields that never
+ * change: a checkpoint or a seal rewrites the others). */
+static int same_header(durlog *log, const unsigned char raw[DL_SEG_HEADER_SIZE])
+{
+    const struct dl_seg_header *was = &log->tail.cur.hdr;
+    struct dl_seg_header now;
+    return dl_seg_header_decode(raw, &now) == 0 && now.version == was->version &&
+           now.first_seq == was->first_seq && now.capacity == was->capacity &&
+           now.created_ns == was->created_ns;
+}
+
+int dl_tail_end_is_hole(durlog *log)
+{
+    uint64_t written = log->stage.len ? log->stage.off : log->sh->tail_off;
+    if (written <= DL_SEG_HEADER_SIZE)
+        return 0;
+    /* (An error, or a file system that cannot tell: not a hole.) */
+    int64_t hole = dl_seek_hole(log->tail.cur.fd, (off_t)dl_page_floor(written - 1));
+    return hole >= 0 && (uint64_t)hole < written;
+}
+
+/* Fails the log if the tail's header is no longer the one mapped (read
+ * from the file, not the mapping), or its last page of records became a
+ * hole. For whoever just extended the file: dl_tail_not_cut looked at its
+ * size before, but someone may have cut it in between, and the extension
+ * then gave it its length back, zeros where the header and records were.
+ * A truncate of a file with many dirty pages takes milliseconds, its size
+ * unchanged until it is done, and the extension waits for it: with the
+ * appenders held off by the append lock meanwhile, none faults, and a cut
+ * among the records went unseen (test_signals
+ * test_cut_among_records_between_size_check_and_extension). A cut removes
+ * everything from where it is made to the end, so a cut below the last
+ * page of records leaves that page a hole; one made within that page
+ * leaves it data (zeros after the cut), which readers find as damage.
+ * end_was_hole: dl_tail_end_is_hole before the size check (a file made
+ * sparse by a copy, a page of zeros in a record, was not cut meanwhile:
+ * test_zero_page_made_a_hole_is_not_a_cut). Looked at before the size,
+ * because a truncate changes the size before it drops pages and blocks: a
+ * hole seen then is a size seen cut. */
+int dl_tail_header_intact(durlog *log, int end_was_hole)
+{
+    struct dl_shared *sh = log->sh;
+    unsigned char raw[DL_SEG_HEADER_SIZE];
+    int rc = dl_pread_all(log->tail.cur.fd, raw, sizeof raw, 0);
+    if (rc != 0 || !same_header(log, raw))
+        return header_lost(log, rc);
+    if (end_was_hole || !dl_tail_end_is_hole(log))
+        return 0;
+    uint64_t written = log->stage.len ? log->stage.off : sh->tail_off;
+    char how[200];
+    snprintf(how, sizeof how, "was truncated by someone else while in use (its last page of "
+             "records, at offset %llu, is a hole now; the log had records up to offset %llu)",
+             (unsigned long long)dl_page_floor(written - 1), (unsigned long long)written);
+    return tail_damaged(log, how);
+}
+
+int dl_tail_header_mapped_intact(durlog *log)
+{
+    /* Through the mapping: no system call, the page is mapped after the
+     * first time. A file cut shorter than the header faults, and the
+     * guard's zeros read instead fail the check. (The checksum covers
+     * the checkpoint too, which a recovery may rewrite, under the append
+     * lock that the caller holds: never torn here.) */
+    unsigned char raw[DL_SEG_HEADER_SIZE];
+    if (!log->tail.cur.map || !dl_seg_span_ok(&log->tail.cur, 0, DL_SEG_HEADER_SIZE))
+        return 0;
+    memcpy(raw, (const unsigned char *)log->tail.cur.map, sizeof raw);
+    return same_header(log, raw) ? 0 : header_lost(log, 0);
 }
 
 /* Whether records appended at time_ns may go into the mapped tail: it is
@@ -504,8 +564,8 @@ static __attribute__((noinline)) int grow_alloc(durlog *log, uint64_t need, uint
     /* Grown only if nobody cut it below what it holds: allocating would
      * give the file back its length, and a store or pwrite into it would
      * succeed over a lost header and records. */
-    int rc;
-    rc = dl_tail_not_cut(log);
+    int end_was_hole = dl_tail_end_is_hole(log); /* before the size: see there */
+    int rc = dl_tail_not_cut(log);
     if (rc)
         return rc;
     int allocated = 0;
@@ -532,7 +592,7 @@ static __attribute__((noinline)) int grow_alloc(durlog *log, uint64_t need, uint
         return dl_fail(log, rc, "allocate space in %s/%s: %s", log->path,
                        name, durlog_strerror(rc));
     }
-    if ((rc = dl_tail_header_intact(log)) != 0)
+    if ((rc = dl_tail_header_intact(log, end_was_hole)) != 0)
         return rc;
     if (!log->io_pwrite)
         dl_prefault(log->tail.cur.map, alloc, grow, dl_prefault_for_write(log));

@@ -345,6 +345,8 @@ int dl_flush_buffer_locked(durlog *log)
         log->buf.records -= records;
     }
     if (!rc && off)
+        rc = dl_tail_header_mapped_intact(log); /* as in dl_tail_write_stage */
+    if (!rc && off)
         rc = tail_faulted(log); /* tail_is_free looked through the mapping */
     /* What was not written (a full disk) stays buffered for a later try. */
     memmove(log->buf.data, log->buf.data + off, log->buf.len - off);

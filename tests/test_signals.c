@@ -630,6 +630,140 @@ static void test_cut_between_size_check_and_extension(void)
     }
 }
 
+/* The cut of test_cut_between_size_check_and_extension made among the
+ * records instead (the header survives): the extension gives the file its
+ * length back, a hole where records were, and the appenders, held off by
+ * the append lock meanwhile, no longer fault. A real truncate of a file
+ * with many dirty pages takes milliseconds, the size unchanged until it is
+ * done, so the race was not rare: 5 runs in 45 of a cutter among 2-4
+ * appending threads (mmap mode) went on appending and never failed. No
+ * append may succeed once the cut is made. */
+static int fallocate_cutting_records(int fd, int mode, off_t off, off_t len)
+{
+    if (mode == 0 && off > 0 && atomic_exchange(&cut_armed, 0)) {
+        if (ftruncate(fd, 8192) == 0)
+            atomic_store(&cut_made, 1);
+    }
+    return dl_os_real.fallocate(fd, mode, off, len);
+}
+
+static void test_cut_among_records_between_size_check_and_extension(void)
+{
+    for (int round = 0; round < 4; round++) {
+        struct scratch s;
+        atomic_store(&cut_armed, 0);
+        atomic_store(&cut_made, 0);
+        dl_os.fallocate = fallocate_cutting_records; /* before the handle's threads */
+        durlog *log = writer_with_records(&s, 500); /* past 8192 */
+        REQUIRE(log);
+        atomic_store(&cut_armed, 1);
+        unsigned char buf[REC_LEN];
+        int rc = 0;
+        uint64_t i = 500;
+        for (; i < 200000 && rc == 0; i++) {
+            int after_cut = atomic_load(&cut_made);
+            payload(buf, i);
+            rc = durlog_append(log, buf, REC_LEN, DURLOG_KERNEL, NULL);
+            if (rc == 0 && after_cut) {
+                fprintf(stderr, "  append of record %llu succeeded after the cut\n",
+                        (unsigned long long)i);
+                CHECK(!"no append succeeds once the tail was cut");
+                break;
+            }
+        }
+        CHECK(atomic_load(&cut_made));
+        CHECK_RC(rc, DURLOG_EFAILED);
+        fx_close(log);
+        tu_restore_os();
+        scratch_remove(&s);
+    }
+}
+
+/* The other side of the hole check: a page of records that reads as zeros
+ * (the end of a record of zeros) turned into a hole, as a sparse copy
+ * (`cp --sparse=always`, `rsync -S`) or `fallocate --dig-holes` leaves it,
+ * changes no byte, and is no cut: the extension that follows keeps the
+ * log going, and every record reads back. */
+static void test_zero_page_made_a_hole_is_not_a_cut(void)
+{
+    struct scratch s;
+    char seg[400];
+    durlog *log = writer_with_records(&s, 10);
+    REQUIRE(log);
+    static unsigned char zeros[3 * 4096], big[200000];
+    CHECK_OK(durlog_append(log, zeros, sizeof zeros, DURLOG_KERNEL, NULL));
+    /* The page the records end in holds nothing but the zeros' end. */
+    uint64_t end = DL_SEG_HEADER_SIZE + 10 * dl_rec_size(REC_LEN) + dl_rec_size(sizeof zeros);
+    int fd = open(first_seg(seg, sizeof seg, s.log), O_RDWR);
+    REQUIRE(fd >= 0);
+    REQUIRE(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                      (off_t)dl_page_floor(end - 1), 4096) == 0);
+    close(fd);
+    /* Far more than is allocated ahead: the append extends the file first. */
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (unsigned char)(i * 7 + 1);
+    CHECK_OK(durlog_append(log, big, sizeof big, DURLOG_KERNEL, NULL));
+    CHECK_OK(durlog_append(log, big, sizeof big, DURLOG_KERNEL, NULL));
+    fx_close(log);
+    durlog_check_report rep;
+    CHECK_OK(durlog_check(s.log, 0, &rep));
+    CHECK_EQ_U64(rep.records, 13);
+    scratch_remove(&s);
+}
+
+/* The same cut, in pwrite mode, in the moment between an append's checks
+ * (tail_is_free's touch of the last byte written, or the statx of a
+ * buffered flush) and its pwrite: a pwrite past a file's end extends it,
+ * so the record lands in a file whose header and records are now zeros,
+ * and, the file reaching that far again, the next append's touch no
+ * longer faults either. No append may succeed once the cut is made. */
+static _Atomic int pwrite_cut_armed, pwrite_cut_made;
+
+static ssize_t pwrite_cutting_first(int fd, const void *buf, size_t len, off_t off)
+{
+    if (off > DL_SEG_HEADER_SIZE && atomic_exchange(&pwrite_cut_armed, 0)) {
+        if (ftruncate(fd, 0) == 0)
+            atomic_store(&pwrite_cut_made, 1);
+    }
+    return dl_os_real.pwrite(fd, buf, len, off);
+}
+
+static void test_cut_before_pwrite(void)
+{
+    for (int buffered = 0; buffered < 2; buffered++) {
+        struct scratch s;
+        atomic_store(&pwrite_cut_armed, 0);
+        atomic_store(&pwrite_cut_made, 0);
+        dl_os.pwrite = pwrite_cutting_first;
+        durlog *log = fx_open(&s, &(durlog_options){ .segment_size = SEG,
+                                                     .io_mode = DURLOG_IO_PWRITE });
+        REQUIRE(log);
+        append_range(log, 0, 100);
+        CHECK_OK(durlog_flush(log, DURLOG_KERNEL));
+        atomic_store(&pwrite_cut_armed, 1);
+        unsigned char buf[REC_LEN];
+        int rc = 0;
+        for (uint64_t i = 100; i < 300 && rc == 0; i++) {
+            payload(buf, i);
+            rc = durlog_append(log, buf, REC_LEN, buffered ? DURLOG_BUFFERED : DURLOG_KERNEL,
+                               NULL);
+            if (rc == 0 && buffered)
+                rc = durlog_flush(log, DURLOG_KERNEL);
+            if (rc == 0 && atomic_load(&pwrite_cut_made)) {
+                fprintf(stderr, "  append of record %llu (%s) succeeded after the cut\n",
+                        (unsigned long long)i, buffered ? "buffered" : "kernel");
+                CHECK(!"no append succeeds once the tail was cut");
+                break;
+            }
+        }
+        CHECK(atomic_load(&pwrite_cut_made));
+        CHECK_RC(rc, DURLOG_EFAILED);
+        fx_close(log);
+        tu_restore_os();
+        scratch_remove(&s);
+    }
+}
+
 /* The only segment removed under a writer: the records it held were
  * published, and their numbers are never handed out again: after every
  * writer closed, appends continue after them, and the gap is reported. */
@@ -724,6 +858,9 @@ TEST_MAIN({
     RUN(test_grown_segment);
     RUN(test_truncated_tail_is_not_grown_back);
     RUN(test_cut_between_size_check_and_extension);
+    RUN(test_cut_among_records_between_size_check_and_extension);
+    RUN(test_cut_before_pwrite);
+    RUN(test_zero_page_made_a_hole_is_not_a_cut);
     RUN(test_numbers_are_never_reused);
     RUN(test_append_lock_patience);
 })
