@@ -585,22 +585,28 @@ static void test_truncated_tail_is_not_grown_back(void)
  * test_truncated_tail_is_not_grown_back, made certain: without the check,
  * appends went on succeeding into the headerless file. */
 static _Atomic int cut_armed, cut_made;
+static off_t cut_to; /* where the seam cuts the file */
 
 static int fallocate_cutting_first(int fd, int mode, off_t off, off_t len)
 {
     if (mode == 0 && off > 0 && atomic_exchange(&cut_armed, 0)) {
-        if (ftruncate(fd, 0) == 0)
+        if (ftruncate(fd, cut_to) == 0)
             atomic_store(&cut_made, 1);
     }
     return dl_os_real.fallocate(fd, mode, off, len);
 }
 
-static void test_cut_between_size_check_and_extension(void)
+/* Rounds of: a writer with 500 records (past 8192 bytes), the seam armed
+ * to cut the tail to `to` inside the next extension, appends until one
+ * fails: it must fail with DURLOG_EFAILED, and none may succeed once the
+ * cut was made. */
+static void appends_stop_at_a_cut_inside_an_extension(off_t to)
 {
     for (int round = 0; round < 4; round++) {
         struct scratch s;
         atomic_store(&cut_armed, 0);
         atomic_store(&cut_made, 0);
+        cut_to = to;
         dl_os.fallocate = fallocate_cutting_first; /* before the handle's threads */
         durlog *log = writer_with_records(&s, 500);
         REQUIRE(log);
@@ -613,8 +619,8 @@ static void test_cut_between_size_check_and_extension(void)
             payload(buf, i);
             rc = durlog_append(log, buf, REC_LEN, DURLOG_KERNEL, NULL);
             if (rc == 0 && after_cut) {
-                fprintf(stderr, "  append of record %llu succeeded after the cut\n",
-                        (unsigned long long)i);
+                fprintf(stderr, "  append of record %llu succeeded after the cut to %lld\n",
+                        (unsigned long long)i, (long long)to);
                 CHECK(!"no append succeeds once the tail was cut");
                 break;
             }
@@ -630,6 +636,11 @@ static void test_cut_between_size_check_and_extension(void)
     }
 }
 
+static void test_cut_between_size_check_and_extension(void)
+{
+    appends_stop_at_a_cut_inside_an_extension(0);
+}
+
 /* The cut of test_cut_between_size_check_and_extension made among the
  * records instead (the header survives): the extension gives the file its
  * length back, a hole where records were, and the appenders, held off by
@@ -638,45 +649,9 @@ static void test_cut_between_size_check_and_extension(void)
  * done, so the race was not rare: 5 runs in 45 of a cutter among 2-4
  * appending threads (mmap mode) went on appending and never failed. No
  * append may succeed once the cut is made. */
-static int fallocate_cutting_records(int fd, int mode, off_t off, off_t len)
-{
-    if (mode == 0 && off > 0 && atomic_exchange(&cut_armed, 0)) {
-        if (ftruncate(fd, 8192) == 0)
-            atomic_store(&cut_made, 1);
-    }
-    return dl_os_real.fallocate(fd, mode, off, len);
-}
-
 static void test_cut_among_records_between_size_check_and_extension(void)
 {
-    for (int round = 0; round < 4; round++) {
-        struct scratch s;
-        atomic_store(&cut_armed, 0);
-        atomic_store(&cut_made, 0);
-        dl_os.fallocate = fallocate_cutting_records; /* before the handle's threads */
-        durlog *log = writer_with_records(&s, 500); /* past 8192 */
-        REQUIRE(log);
-        atomic_store(&cut_armed, 1);
-        unsigned char buf[REC_LEN];
-        int rc = 0;
-        uint64_t i = 500;
-        for (; i < 200000 && rc == 0; i++) {
-            int after_cut = atomic_load(&cut_made);
-            payload(buf, i);
-            rc = durlog_append(log, buf, REC_LEN, DURLOG_KERNEL, NULL);
-            if (rc == 0 && after_cut) {
-                fprintf(stderr, "  append of record %llu succeeded after the cut\n",
-                        (unsigned long long)i);
-                CHECK(!"no append succeeds once the tail was cut");
-                break;
-            }
-        }
-        CHECK(atomic_load(&cut_made));
-        CHECK_RC(rc, DURLOG_EFAILED);
-        fx_close(log);
-        tu_restore_os();
-        scratch_remove(&s);
-    }
+    appends_stop_at_a_cut_inside_an_extension(8192);
 }
 
 /* The other side of the hole check: a page of records that reads as zeros
