@@ -98,8 +98,11 @@ static void extend_once(durlog *log)
          * (and its descriptor) from going meanwhile. */
         pthread_mutex_lock(&log->prefault.pmu);
         struct dl_segmap *m = same_tail(log, seg, gen);
-        int rc = m ? dl_fallocate_keep_size(m->fd, (off_t)alloc, (off_t)(target - alloc))
-                   : -ESTALE;
+        /* (Within the mapping: the values came from the coordination file,
+         * which a hostile user may have written.) */
+        int rc = m && dl_seg_span_ok(m, alloc, target - alloc)
+                     ? dl_fallocate_keep_size(m->fd, (off_t)alloc, (off_t)(target - alloc))
+                     : -ESTALE;
         pthread_mutex_unlock(&log->prefault.pmu);
         if (rc && rc != -EOPNOTSUPP)
             return;
