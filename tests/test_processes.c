@@ -75,7 +75,10 @@ static durlog *board_open(struct board *b, const char *path, uint32_t who)
     durlog *log;
     int rc = durlog_open(path, &o, &log);
     if (rc) {
-        board_fail(b, "open", who, durlog_strerror(rc));
+        /* The code and the message, which names the file refused. */
+        char why[600];
+        snprintf(why, sizeof why, "%s (%s)", durlog_strerror(rc), durlog_last_errmsg());
+        board_fail(b, "open", who, why);
         return NULL;
     }
     return log;
