@@ -345,6 +345,13 @@ static int roll(durlog *log, uint64_t need)
     return 0;
 }
 
+/* Where the records written to the tail end: the start of those staged by
+ * the append under way (pwrite mode, not written yet), else tail_off. */
+static uint64_t tail_written(const durlog *log)
+{
+    return log->stage.len ? log->stage.off : log->sh->tail_off;
+}
+
 /* Fails the log because someone else damaged its tail segment's file; `how`
  * says what was found. */
 static int tail_damaged(durlog *log, const char *how)
@@ -364,7 +371,7 @@ static int tail_damaged(durlog *log, const char *how)
 int dl_tail_not_cut(durlog *log)
 {
     struct dl_stat st;
-    uint64_t written = log->stage.len ? log->stage.off : log->sh->tail_off;
+    uint64_t written = tail_written(log);
     if (dl_stat_fd(log->tail.cur.fd, &st) != 0 || st.size >= written)
         return 0;
     char how[160];
@@ -397,7 +404,7 @@ static int same_header(durlog *log, const unsigned char raw[DL_SEG_HEADER_SIZE])
 
 int dl_tail_end_is_hole(durlog *log)
 {
-    uint64_t written = log->stage.len ? log->stage.off : log->sh->tail_off;
+    uint64_t written = tail_written(log);
     if (written <= DL_SEG_HEADER_SIZE)
         return 0;
     /* (An error, or a file system that cannot tell: not a hole.) */
@@ -425,14 +432,13 @@ int dl_tail_end_is_hole(durlog *log)
  * hole seen then is a size seen cut. */
 int dl_tail_header_intact(durlog *log, int end_was_hole)
 {
-    struct dl_shared *sh = log->sh;
     unsigned char raw[DL_SEG_HEADER_SIZE];
     int rc = dl_pread_all(log->tail.cur.fd, raw, sizeof raw, 0);
     if (rc != 0 || !same_header(log, raw))
         return header_lost(log, rc);
     if (end_was_hole || !dl_tail_end_is_hole(log))
         return 0;
-    uint64_t written = log->stage.len ? log->stage.off : sh->tail_off;
+    uint64_t written = tail_written(log);
     char how[200];
     snprintf(how, sizeof how, "was truncated by someone else while in use (its last page of "
              "records, at offset %llu, is a hole now; the log had records up to offset %llu)",
