@@ -429,8 +429,7 @@ static int js_prepare(struct dls_sink *base, char *err, size_t errlen)
     if (s != NATS_OK) {
         int rc = from_js(s, code, what, err, errlen);
         if (rc == DURLOG_ENOTFOUND)
-            snprintf(err, errlen, "there is no stream %s on %s (create it, or ask for it: "
-                     "--create-stream)", o->stream, o->servers);
+            snprintf(err, errlen, "there is no stream %s on %s", o->stream, o->servers);
         return rc;
     }
     int takes = 0;

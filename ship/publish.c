@@ -471,7 +471,9 @@ int dls_publish(durlog_ship *s)
             /* Again after a transient failure: a stream to create (or to
              * look at) is not there until it succeeds. */
             rc = s->sink->ops->prepare(s->sink, err, sizeof err);
-            if (rc)
+            if (rc == DURLOG_ENOTFOUND)
+                rc = dls_fail(s, rc, "%s (create it, or ask for it: --create-stream)", err);
+            else if (rc)
                 rc = dls_fail(s, rc, "%s", err);
             if (rc && rc != DLS_TRANSIENT)
                 break;

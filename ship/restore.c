@@ -207,9 +207,8 @@ static int connect_stream(durlog_ship *s)
             rc = s->sink->ops->prepare(s->sink, err, sizeof err);
         if (rc == 0)
             return 0;
-        if (rc == DURLOG_ENOTFOUND) /* the sink's message offers to create it */
-            return dls_fail(s, rc, "there is no stream %s on %s: nothing to restore from",
-                            s->o.stream, s->o.servers);
+        if (rc == DURLOG_ENOTFOUND)
+            return dls_fail(s, rc, "%s: nothing to restore from", err);
         if (!(rc == -EHOSTUNREACH || rc == DLS_TRANSIENT) || !s->o.follow)
             return dls_fail(s, rc == DLS_TRANSIENT ? -EHOSTUNREACH : rc, "%s", err);
         dls_say(s, DLS_STATE_UNREACHABLE, "%s; trying again every few seconds", err);
