@@ -156,7 +156,8 @@ int durlog_ship_open(const char *log_path, int mode, const durlog_ship_options *
  * -EACCES (the servers refused the credentials, or the account may not use
  * the stream); -EPROTO (TLS required by one side and not the other, or
  * the TLS handshake failed); DURLOG_ENOTFOUND (no such stream, without
- * create_stream); -EEXIST (the subject holds another log's messages, or
+ * create_stream; or, without follow, a stream found before missing for 30 s:
+ * with follow that is waited for, and never made anew); -EEXIST (the subject holds another log's messages, or
  * another shipper is publishing this log to it); DURLOG_ETRIMMED (records
  * not yet shipped were removed from the log); DURLOG_ECORRUPT (the stream
  * and the log disagree about a record: a copied or rolled-back log; or a

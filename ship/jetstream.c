@@ -258,7 +258,14 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
     } else {
         int st = DLS_TRANSIENT;
         const char *text = pae && pae->ErrText ? pae->ErrText : "";
-        if (pae && pae->ErrCode == JSStreamWrongLastSequenceErr)
+        /* A condition that failed: the message named (a sequence, or
+         * the previous record's id) is not the stream's last. Its own
+         * message may have been lost on the way (a server killed with it
+         * unread: its outcome, a timeout, comes seconds after this one),
+         * or another client's message came in between: a resync finds
+         * out which. */
+        if (pae && (pae->ErrCode == JSStreamWrongLastSequenceErr ||
+                    pae->ErrCode == JSStreamWrongLastMsgIDErr))
             st = DLS_WRONG_LAST;
         else if (pae && pae->ErrCode == JSStreamNotMatchErr)
             st = -EINVAL;

@@ -41,6 +41,22 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* A sink's error (err, its text) as the session's. A stream this session
+ * found before that the servers now say is not there is waited for, like
+ * servers that cannot be reached (DLS_MISSING), and never made anew
+ * (dls_publish stops creating once it is found): a JetStream cluster
+ * restarted as a whole has answered "stream not found" for a stream its
+ * replicas still held (nats-server 2.9.10, tests/ship_chaos.sh), and a
+ * stream made then would be a second, empty one beside the one that comes
+ * back. An operator who deleted it sees one line saying what is awaited. */
+static int sink_error(durlog_ship *s, int rc, const char *err)
+{
+    if (rc == DURLOG_ENOTFOUND && s->stream_seen)
+        return dls_fail(s, DLS_MISSING, "%s (it was there: deleted, or servers that lost track "
+                        "of it for a while, as a cluster restarting?)", err);
+    return dls_fail(s, rc, "%s", err);
+}
+
 static int ack_timeout(const durlog_ship *s)
 {
     return s->o.ack_timeout_ms ? s->o.ack_timeout_ms : 5000;
@@ -189,7 +205,7 @@ static int wait_for_quiet(durlog_ship *s, uint64_t pos)
         char err[512];
         int got = s->sink->ops->last(s->sink, &again, err, sizeof err);
         if (got != 1)
-            return got == 0 ? 0 : dls_fail(s, got, "%s", err);
+            return got == 0 ? 0 : sink_error(s, got, err);
         uint64_t now = now_ms();
         char who[DLS_SHIPPER_LEN + 1];
         memcpy(who, again.shipper, sizeof who);
@@ -219,7 +235,7 @@ static int resume_point(durlog_ship *s, uint64_t *start, uint64_t *pos)
     char err[512];
     int found = s->sink->ops->last(s->sink, &m, err, sizeof err);
     if (found < 0 || found == DLS_TRANSIENT)
-        return dls_fail(s, found, "%s", err);
+        return sink_error(s, found, err);
     if (!found) {
         uint64_t at = durlog_cursor_seq(s->cursor);
         durlog_reader *v;
@@ -304,6 +320,11 @@ static int outcome_error(durlog_ship *s, int err)
     pthread_mutex_unlock(&s->mu);
     if (err == DLS_WRONG_LAST || err == DLS_TRANSIENT)
         return dls_fail(s, err, "%s", text);
+    if (err == DURLOG_ENOTFOUND) {
+        char what[sizeof text + 64];
+        snprintf(what, sizeof what, "stream %s: %s", s->o.stream, text);
+        return sink_error(s, err, what);
+    }
     if (err == -EMSGSIZE)
         return dls_fail(s, err, "%s (a record larger than the servers' max_payload, or the "
                         "stream's max message size: raise them)", text);
@@ -339,7 +360,7 @@ static int ship_run(durlog_ship *s, durlog_reader *r)
     char last_err[512];
     rc = s->sink->ops->stream_last(s->sink, &stream_last, last_err, sizeof last_err);
     if (rc)
-        return dls_fail(s, rc, "%s", last_err);
+        return sink_error(s, rc, last_err);
     int by_subject = stream_last != pos;
     pthread_mutex_lock(&s->mu);
     s->interleaved = by_subject;
@@ -471,17 +492,25 @@ int dls_publish(durlog_ship *s)
             /* Again after a transient failure: a stream to create (or to
              * look at) is not there until it succeeds. */
             rc = s->sink->ops->prepare(s->sink, err, sizeof err);
-            if (rc == DURLOG_ENOTFOUND)
+            if (rc == DURLOG_ENOTFOUND && !s->stream_seen)
                 rc = dls_fail(s, rc, "%s (create it, or ask for it: --create-stream)", err);
             else if (rc)
-                rc = dls_fail(s, rc, "%s", err);
-            if (rc && rc != DLS_TRANSIENT)
+                rc = sink_error(s, rc, err);
+            if (rc && rc != DLS_TRANSIENT && rc != DLS_MISSING)
                 break;
             prepared = !rc;
+            if (prepared) {
+                /* Found (or made): from now on, it is only ever found. */
+                s->stream_seen = 1;
+                s->o.create_stream = 0;
+            }
         }
         rc = rc ? rc : ship_run(s, r);
-        if (rc != DLS_TRANSIENT && rc != DLS_WRONG_LAST)
+        if (rc != DLS_TRANSIENT && rc != DLS_WRONG_LAST && rc != DLS_MISSING)
             break;
+        /* The stream, when it is back, is looked at again (subjects). */
+        if (rc == DLS_MISSING)
+            prepared = 0;
         /* A resync. Without follow, it gives up once nothing has been
          * stored for a while. */
         pthread_mutex_lock(&s->mu);
@@ -497,14 +526,16 @@ int dls_publish(durlog_ship *s)
         if (!s->o.follow && now_ms() > deadline) {
             char why[DLS_ERRMSG_SIZE]; /* errmsg is written over */
             snprintf(why, sizeof why, "%s", s->errmsg);
-            rc = dls_fail(s, -EHOSTUNREACH, "nothing stored for %d s, giving up: %s",
-                          NO_PROGRESS_MS / 1000, why);
+            rc = dls_fail(s, rc == DLS_MISSING ? DURLOG_ENOTFOUND : -EHOSTUNREACH,
+                          "nothing stored for %d s, giving up: %s", NO_PROGRESS_MS / 1000, why);
             break;
         }
         int up = s->sink->ops->connected(s->sink);
         if (up < 0)
             connected = 0;
-        if (up > 0)
+        if (up > 0 && rc == DLS_MISSING)
+            dls_say(s, DLS_STATE_MISSING, "%s; waiting for it to come back", s->errmsg);
+        else if (up > 0)
             dls_say(s, DLS_STATE_RETRYING, "%s; resuming from the stream's last message",
                     s->errmsg);
         else
@@ -512,7 +543,7 @@ int dls_publish(durlog_ship *s)
                     "again until one can", s->o.servers, s->errmsg);
         /* Resyncs that store nothing wait too, whatever the cause: a
          * refusal that keeps coming must not become a spin. */
-        if (rc == DLS_TRANSIENT || !progress) {
+        if (rc == DLS_TRANSIENT || rc == DLS_MISSING || !progress) {
             dls_nap(s, backoff);
             backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
         }

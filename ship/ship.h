@@ -25,6 +25,7 @@ enum dls_state {
     DLS_STATE_RETRYING,      /* an error publishing: resyncing */
     DLS_STATE_CAUGHT_UP,     /* following, nothing to ship */
     DLS_STATE_SHIPPING,      /* shipping records */
+    DLS_STATE_MISSING,       /* the stream shipped to is gone: waiting */
 };
 
 struct durlog_ship {
@@ -55,6 +56,7 @@ struct durlog_ship {
     unsigned window;        /* sends awaiting their outcome, at most */
     int dup_seen;           /* a send came back a duplicate */
     int interleaved;        /* the stream took other messages between ours */
+    int stream_seen;        /* the stream was there once this session */
     uint64_t seen_pos;      /* stream sequence of the subject's last message
                                when the session last looked (0: none) */
     char ack_text[256];

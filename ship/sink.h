@@ -50,6 +50,8 @@ typedef void dls_ack_fn(void *ctx, uint64_t seq, uint64_t pos, int duplicate, in
                                was not the last one stored */
 #define DLS_TRANSIENT 2     /* timed out, no responders, disconnected: try
                                again after a resync */
+#define DLS_MISSING 3       /* the session's stream, there before, is not
+                               now (publish.c: waited for, never made) */
 
 struct dls_sink;
 

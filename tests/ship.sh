@@ -208,6 +208,50 @@ follow_ships_as_appended_and_stops_on_sigterm() {
     expect_same_log "$LOG" "$D/restored"
 }
 
+# The stream gone from the servers for a while under a following shipper
+# (here the server restarted on an empty store, as when its volume is not
+# mounted yet; a JetStream cluster restarted as a whole has answered
+# "stream not found" for a while too, in tests/ship_chaos.sh): the shipper
+# waits, says so, and makes no stream though --create-stream was given (an
+# empty new one would stand beside the real one when that comes back);
+# once the server has its store again, it goes on where the stream ends,
+# each record once.
+stream_gone_for_a_while_is_waited_for_never_made_anew() {
+    local store pid
+    numbered "$LOG" 1 30
+    "$BIN" ship "$LOG" "$NATS_URL" --stream GW --subject gw --create-stream --follow \
+        >"$D/ship.out" 2>"$D/ship.err" &
+    pid=$!
+    BG+=("$pid")
+    wait_until 20 stream_at_least GW 30 || fail "the first 30 records never reached the stream"
+    store=$(nats_store 1)
+    nats_stop 1
+    mv "$store" "$store.away"
+    { nats_start 1 && nats_wait_ready 20; } || fail "the server does not start on an empty store"
+    numbered "$LOG" 31 40
+    wait_until 30 grep -q 'waiting for it to come back' "$D/ship.err" ||
+        fail "the shipper did not say it waits for the stream"
+    kill -0 "$pid" 2>/dev/null || fail "the shipper exited while the stream was missing"
+    [ "$(count GW)" = none ] ||
+        fail "stream GW was made anew on the empty store ($(count GW) messages)"
+    nats_stop 1
+    rm -rf "$store"
+    mv "$store.away" "$store"
+    { nats_start 1 && nats_wait_ready 20; } || fail "the server does not start on its store again"
+    numbered "$LOG" 41 50
+    wait_until 30 stream_at_least GW 50 || fail "records 31..50 never reached the stream"
+    kill -TERM "$pid" 2>/dev/null
+    wait_exit "$pid" 15
+    [ "$rc" -eq 0 ] || fail "ship --follow exited $rc on SIGTERM"
+    expect_count GW 50
+    restore_ok GW gw "$D/restored"
+    expect_same_log "$LOG" "$D/restored"
+    if [ -s "$WHY" ]; then
+        echo "the shipper's stderr ends:" >>"$WHY"
+        tail -n 6 "$D/ship.err" | sed 's/^/    | /' >>"$WHY"
+    fi
+}
+
 # While one shipper runs, a second one of the same log (same cursor) is
 # refused at once, naming the first.
 second_shipper_of_a_log_is_refused() {
@@ -569,6 +613,7 @@ if server_up none; then
     t restore_continues_after_kill9
     t restore_interrupted_with_messages_in_flight_stops_cleanly
     t copied_log_that_diverged_is_refused
+    t stream_gone_for_a_while_is_waited_for_never_made_anew
 fi
 t bad_arguments_are_usage_errors
 t bad_stream_or_subject_name_is_a_usage_error

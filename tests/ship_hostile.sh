@@ -214,6 +214,32 @@ foreign_publisher_never_leaves_a_silent_gap() {
     done
 }
 
+# The server killed (kill -9) while a window of messages is on the wire,
+# and started again at once, three times: what was in the dead server's
+# socket is lost, and what nats.c buffered meanwhile arrives after the
+# restart naming a predecessor the stream never stored ("wrong last msg
+# ID", seconds before the lost messages time out). That refusal is a
+# resync like any failed condition; it used to end the shipping (exit 1).
+server_killed_mid_window_is_resynced() {
+    local p target total=150000
+    seq -f "k-%g" 1 "$total" | d append -d sync "$LOG" >/dev/null || fail "append failed"
+    "$BIN" ship "$LOG" "$NATS_URL" --stream KW --subject kw --create-stream >"$OUT" 2>"$ERR" &
+    p=$!
+    BG+=("$p")
+    for target in 20000 60000 100000; do
+        wait_until 30 stream_at_least KW "$target" || break
+        nats_kill9 1
+        { nats_start 1 && nats_wait_ready 20; } || { fail "the server does not start again"; break; }
+    done
+    wait_exit "$p" 120
+    [ "$rc" -eq 0 ] || fail "durlog ship exited $rc: $(tail -n 2 "$ERR")"
+    [ "$(count KW)" = "$total" ] || fail "stream KW holds $(count KW) messages, the log $total"
+    d restore "$NATS_URL" --stream KW --subject kw -q "$D/restored" 2>"$ERR" ||
+        fail "restore failed: $(tail -n 1 "$ERR")"
+    d cat "$LOG" >"$D/orig.txt"
+    d cat "$D/restored" 2>/dev/null | cmp -s - "$D/orig.txt" || fail "the restored log differs"
+}
+
 if nats_single "$SCRATCH/nats" none && nats_wait_ready 20; then
     t purged_stream_under_follow_goes_on_with_new_records
     t stream_made_anew_under_follow_stops_clearly
@@ -221,6 +247,7 @@ if nats_single "$SCRATCH/nats" none && nats_wait_ready 20; then
     t restore_of_a_complete_log_is_done_at_once
     t sigint_mid_restore_then_continue
     t foreign_publisher_never_leaves_a_silent_gap
+    t server_killed_mid_window_is_resynced
 else
     echo "not ok nats_server_starts"
     failed=$((failed + 1))

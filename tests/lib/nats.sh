@@ -379,6 +379,14 @@ nats_start_all() {
     done
 }
 
+# nats_store NODE: prints the node's JetStream store directory (to move
+# away while it is stopped: a server started on an empty store).
+nats_store() {
+    local _i
+    _nats_node "$1" || return 1
+    echo "$_nats_dir/n$_i/store"
+}
+
 # nats_state NODE: prints running, paused or stopped.
 nats_state() {
     local _i
