@@ -163,6 +163,24 @@ restore() {
     [ "$rc" -eq 0 ] || { fail "durlog restore exited $rc:"; show "$D/restore.err" >>"$WHY"; }
 }
 
+# server_view STREAM: what each server says of STREAM, into $WHY (after a
+# failure): its state, the JetStream API's answer through it (any server
+# may answer a request), and its log's last warnings and errors. A CI run
+# once saw "stream not found" from the API after a full restart while a
+# replica held the stream; this says whose fault a failure is.
+server_view() {
+    local i reply
+    for ((i = 1; i <= NATS_NODES; i++)); do
+        reply=$(nats_api "$i" "\$JS.API.STREAM.INFO.$1" 2>/dev/null |
+            jq -c '.error // {messages: .state.messages, leader: .cluster.leader}' 2>/dev/null)
+        echo "  n$i ($(nats_state "$i")): the API through it says ${reply:-nothing}" >>"$WHY"
+        grep -E '\[(WRN|ERR)\]' "$(nats_log "$i")" 2>/dev/null |
+            grep -vE 'connect to route|Waiting for routing' | tail -n 4 | sed 's/^/      | /' >>"$WHY"
+    done
+    echo "  the stream's leader by /jsz: $(nats_stream_leader "$1" 2>/dev/null || echo none)," \
+         "$(nats_stream_msgs "$1" 2>/dev/null || echo '?') messages" >>"$WHY"
+}
+
 # catch_up STREAM SECONDS: the stream reaches the log's durable mark as it
 # is now (writers may go on), within SECONDS.
 catch_up() {
@@ -170,6 +188,7 @@ catch_up() {
     want=$(durable_seq "$LOG")
     if ! nats_wait_stream_msgs "$1" "$want" "$2" 2>>"$WHY"; then
         fail "the shipper did not catch up (durable records: $want) within $2 s"
+        server_view "$1"
         return 1
     fi
 }

@@ -17,22 +17,10 @@ ship_tests_need ship_hostile_tests
 
 # ---- helpers ----------------------------------------------------------------
 
-# js_api SUBJECT [JSON]: one JetStream API request through the text
-# protocol on $NATS_URL (no auth); prints the reply's payload.
+# js_api SUBJECT [JSON]: one JetStream API request to the server; prints
+# the reply's payload.
 js_api() {
-    local hp=${NATS_URL#nats://} fd line payload=${2:-} ok=1
-    exec {fd}<>"/dev/tcp/${hp%:*}/${hp##*:}" || return 1
-    printf 'CONNECT {"verbose":false,"pedantic":false}\r\nSUB _INBOX.hostile 1\r\nPUB %s _INBOX.hostile %d\r\n%s\r\n' \
-        "$1" "${#payload}" "$payload" >&"$fd"
-    while IFS= read -r -t 5 line <&"$fd"; do
-        if [[ "$line" == MSG* ]]; then
-            IFS= read -r -t 5 line <&"$fd" && printf '%s\n' "$line" && ok=0
-            break
-        fi
-        [[ "$line" == -ERR* ]] && break
-    done
-    exec {fd}>&-
-    return "$ok"
+    nats_api 1 "$@"
 }
 
 # js_ok SUBJECT [JSON]: a JetStream API request that must succeed.

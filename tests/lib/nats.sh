@@ -379,6 +379,34 @@ nats_start_all() {
     done
 }
 
+# nats_api NODE SUBJECT [JSON]: one JetStream API request to the node,
+# through the text protocol (no auth, no TLS); prints the reply's payload
+# (fails when none comes within 5 s). In a cluster, any server may answer:
+# the first reply is taken, as a client does.
+nats_api() {
+    local _i fd line payload=${3:-} ok=1
+    _nats_node "$1" || return 1
+    exec {fd}<>"/dev/tcp/127.0.0.1/${_nats_port[_i]}" || return 1
+    printf 'CONNECT {"verbose":false,"pedantic":false}\r\nSUB _INBOX.api 1\r\nPUB %s _INBOX.api %d\r\n%s\r\n' \
+        "$2" "${#payload}" "$payload" >&"$fd"
+    while IFS= read -r -t 5 line <&"$fd"; do
+        if [[ "$line" == MSG* ]]; then
+            IFS= read -r -t 5 line <&"$fd" && printf '%s\n' "$line" && ok=0
+            break
+        fi
+        [[ "$line" == -ERR* ]] && break
+    done
+    exec {fd}>&-
+    return "$ok"
+}
+
+# nats_log NODE: prints the path of the node's server log.
+nats_log() {
+    local _i
+    _nats_node "$1" || return 1
+    echo "$_nats_dir/n$_i/server.log"
+}
+
 # nats_store NODE: prints the node's JetStream store directory (to move
 # away while it is stopped: a server started on an empty store).
 nats_store() {
