@@ -79,19 +79,9 @@ records_at_least() {
 }
 
 # publish_foreign SUBJECT: one plain NATS message (no durlog header) on
-# SUBJECT, through the text protocol on $NATS_URL (no auth, no TLS); waits
-# for the server's PONG, by which it has processed the PUB.
+# SUBJECT.
 publish_foreign() {
-    local hp=${NATS_URL#nats://} line ok=1 fd
-    exec {fd}<>"/dev/tcp/${hp%:*}/${hp##*:}" || return 1
-    printf 'CONNECT {"verbose":false,"pedantic":false}\r\nPUB %s 13\r\nnot a record!\r\nPING\r\n' \
-        "$1" >&"$fd"
-    while IFS= read -r -t 5 line <&"$fd"; do
-        [[ "$line" == PONG* ]] && { ok=0; break; }
-        [[ "$line" == -ERR* ]] && break
-    done
-    exec {fd}>&-
-    return "$ok"
+    nats_pub 1 "$1" "not a record!"
 }
 
 # ---- plain server -----------------------------------------------------------

@@ -156,18 +156,9 @@ sigint_mid_restore_then_continue() {
     cmp -s "$D/orig.json" "$D/rest.json" || fail "the restored log differs from the original"
 }
 
-# publish_plain SUBJECT TEXT: one plain NATS message (no durlog header),
-# through the text protocol; waits for the server's PONG.
+# publish_plain SUBJECT TEXT: one plain NATS message (no durlog header).
 publish_plain() {
-    local hp=${NATS_URL#nats://} line fd ok=1
-    exec {fd}<>"/dev/tcp/${hp%:*}/${hp##*:}" || return 1
-    printf 'CONNECT {"verbose":false,"pedantic":false}\r\nPUB %s %d\r\n%s\r\nPING\r\n' \
-        "$1" "${#2}" "$2" >&"$fd"
-    while IFS= read -r -t 5 line <&"$fd"; do
-        [[ "$line" == PONG* ]] && { ok=0; break; }
-    done
-    exec {fd}>&-
-    return "$ok"
+    nats_pub 1 "$1" "$2"
 }
 
 # Another client publishes into the stream while a shipper sends a window

@@ -400,6 +400,23 @@ nats_api() {
     return "$ok"
 }
 
+# nats_pub NODE SUBJECT TEXT: one plain message (no headers) to the node,
+# through the text protocol (no auth, no TLS); returns once the server
+# has processed it (its PONG to the PING after it).
+nats_pub() {
+    local _i fd line ok=1
+    _nats_node "$1" || return 1
+    exec {fd}<>"/dev/tcp/127.0.0.1/${_nats_port[_i]}" || return 1
+    printf 'CONNECT {"verbose":false,"pedantic":false}\r\nPUB %s %d\r\n%s\r\nPING\r\n' \
+        "$2" "${#3}" "$3" >&"$fd"
+    while IFS= read -r -t 5 line <&"$fd"; do
+        [[ "$line" == PONG* ]] && { ok=0; break; }
+        [[ "$line" == -ERR* ]] && break
+    done
+    exec {fd}>&-
+    return "$ok"
+}
+
 # nats_log NODE: prints the path of the node's server log.
 nats_log() {
     local _i
