@@ -120,7 +120,8 @@ typedef struct durlog_ship_stats {
                               the log's next_seq */
     uint64_t resyncs;      /* times publishing stopped and resumed from the
                               stream's last message (errors, leader
-                              changes, lost connections) */
+                              changes, lost connections); restoring, times
+                              the stream was read again after a stall */
     uint64_t stream_seq;   /* the stream sequence of the last message
                               acknowledged or read */
     uint64_t reserved[8];

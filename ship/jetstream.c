@@ -553,7 +553,32 @@ static void js_drain(struct dls_sink *base, int timeout_ms)
     js_free_done(k);
 }
 
-static int js_read_open(struct dls_sink *base, char *err, size_t errlen)
+/* The stream sequence in the reply subject of a message a consumer
+ * delivered: "$JS.ACK.STREAM.CONSUMER.DELIVERED.SEQ..." (9 tokens), or with
+ * a domain and an account hash after "ACK" (11 or more). 0 if it is not
+ * one: js_position then asks nats.c, at the cost of an allocation. */
+static uint64_t ack_subject_pos(const char *reply)
+{
+    if (!reply || strncmp(reply, "$JS.ACK.", 8) != 0)
+        return 0;
+    const char *start[8]; /* of the first tokens */
+    int n = 0;
+    for (const char *p = reply;; p++) {
+        if (n < 8)
+            start[n] = p;
+        n++;
+        if (!(p = strchr(p, '.')))
+            break;
+    }
+    int at = n == 9 ? 5 : n >= 11 ? 7 : -1;
+    if (at < 0)
+        return 0;
+    char *end;
+    unsigned long long v = strtoull(start[at], &end, 10);
+    return end != start[at] && *end == '.' ? (uint64_t)v : 0;
+}
+
+static int js_read_open(struct dls_sink *base, uint64_t from_pos, char *err, size_t errlen)
 {
     struct js_sink *k = js_of(base);
     const durlog_ship_options *o = base->o;
@@ -561,7 +586,8 @@ static int js_read_open(struct dls_sink *base, char *err, size_t errlen)
     jsSubOptions_Init(&so);
     so.Stream = o->stream;
     so.Ordered = true;
-    so.Config.DeliverPolicy = js_DeliverAll;
+    so.Config.DeliverPolicy = from_pos ? js_DeliverByStartSequence : js_DeliverAll;
+    so.Config.OptStartSeq = from_pos;
     jsErrCode code = 0;
     natsStatus s = js_SubscribeSync(&k->sub, k->js, o->subject, NULL, &so, &code);
     if (s != NATS_OK) {
@@ -585,9 +611,7 @@ static int js_read_next(struct dls_sink *base, struct dls_msg *out, int timeout_
         return 0;
     if (s != NATS_OK)
         return from_status(s, "reading the stream", err, errlen);
-    /* The stream sequence is parsed from the reply subject only when asked
-     * for (js_position): it costs an allocation a message. */
-    from_nats(msg, 0, out);
+    from_nats(msg, ack_subject_pos(natsMsg_GetReply(msg)), out);
     return 1;
 }
 

@@ -35,6 +35,9 @@
 #define BATCH_BYTES_MAX ((uint64_t)256 << 20)
 #define SYNC_BYTES ((uint64_t)64 << 20)
 #define NO_PROGRESS_MS 30000
+/* After this long without a message, the stream is asked whether it holds
+ * more than was received (reread_if_stalled). */
+#define STALL_MS 5000
 
 struct batch {
     durlog_record *recs;
@@ -196,6 +199,43 @@ static int check_msg(durlog_ship *s, struct dls_msg *m, const char *id, int seen
     return 0;
 }
 
+/* Nothing came for a while: when the stream's leader says the subject
+ * holds messages after the last one received (last_pos), the consumer
+ * this reads through is stuck: placed on a replica that has not caught up
+ * (seen after a JetStream cluster restarted as a whole: 30 s without a
+ * message while the leader held 7,600 more, tests/ship_chaos.sh), or
+ * deleted. Reads again after last_pos, through a new connection and
+ * consumer. The batch is empty by now (append_settled appends it all
+ * after 1 s of quiet); were it not, it is appended first. */
+static int reread_if_stalled(durlog_ship *s, struct batch *b, uint64_t *unsynced,
+                             uint64_t last_pos)
+{
+    struct dls_msg m;
+    char err[512];
+    if (s->sink->ops->last(s->sink, &m, err, sizeof err) != 1)
+        return 0; /* cannot tell now: wait on */
+    uint64_t stream_last = m.pos;
+    s->sink->ops->release(s->sink, &m);
+    if (stream_last <= last_pos)
+        return 0;
+    int rc = append_batch(s, b, unsynced);
+    if (rc)
+        return rc;
+    s->state = DLS_STATE_NONE; /* one line for each time */
+    dls_say(s, DLS_STATE_RETRYING, "no message from stream %s for %d s, though it holds more "
+            "(up to message %" PRIu64 "): reading it again after message %" PRIu64,
+            s->o.stream, STALL_MS / 1000, stream_last, last_pos);
+    rc = s->sink->ops->connect(s->sink, err, sizeof err);
+    if (!rc)
+        rc = s->sink->ops->read_open(s->sink, last_pos + 1, err, sizeof err);
+    if (rc)
+        return dls_fail(s, rc == DLS_TRANSIENT ? -EHOSTUNREACH : rc, "%s", err);
+    pthread_mutex_lock(&s->mu);
+    s->st.resyncs++;
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+}
+
 /* Connects (retrying with follow) and checks the stream. */
 static int connect_stream(durlog_ship *s)
 {
@@ -260,13 +300,14 @@ int dls_restore(durlog_ship *s)
                 PRIu64 ")", s->log_path, target);
         return 0;
     }
-    if ((rc = s->sink->ops->read_open(s->sink, err, sizeof err)) != 0)
+    if ((rc = s->sink->ops->read_open(s->sink, 0, err, sizeof err)) != 0)
         return dls_fail(s, rc == DLS_TRANSIENT ? -EHOSTUNREACH : rc, "%s", err);
     dls_say(s, DLS_STATE_SHIPPING, "restoring %s from stream %s, subject %s (records up to %"
             PRIu64 ")", s->log_path, s->o.stream, s->o.subject, target);
 
     struct batch b = { 0 };
-    uint64_t prev = 0, unsynced = 0, quiet_since = now_ms();
+    uint64_t prev = 0, unsynced = 0, quiet_since = now_ms(), stall_check = quiet_since;
+    uint64_t last_pos = 0; /* the last message received (0: none) */
     int seen = 0; /* prev is a message's seq */
     for (;;) {
         if (atomic_load(&s->stop))
@@ -277,6 +318,11 @@ int dls_restore(durlog_ship *s)
              * after a while. */
             if ((rc = append_settled(s, &b, &unsynced, now_ms() - quiet_since)) != 0)
                 break;
+            if (now_ms() - stall_check >= STALL_MS) {
+                stall_check = now_ms();
+                if ((rc = reread_if_stalled(s, &b, &unsynced, last_pos)) != 0)
+                    break;
+            }
             if (!s->o.follow && now_ms() - quiet_since > NO_PROGRESS_MS) {
                 rc = dls_fail(s, -EHOSTUNREACH, "no message from stream %s for %d s (restored "
                               "up to record %" PRIu64 " of %" PRIu64 ")", s->o.stream,
@@ -289,7 +335,8 @@ int dls_restore(durlog_ship *s)
             rc = dls_fail(s, got, "%s", err);
             break;
         }
-        quiet_since = now_ms();
+        quiet_since = stall_check = now_ms();
+        last_pos = s->sink->ops->position(s->sink, &m);
         rc = check_msg(s, &m, id, seen, prev);
         if (!rc && !seen && !had)
             next = m.seq; /* an empty log starts where the stream does */

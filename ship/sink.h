@@ -86,13 +86,15 @@ struct dls_sink_ops {
     /* Waits until every send has its outcome, at most timeout_ms; then
      * forgets those still without one (their outcome never comes). */
     void (*drain)(struct dls_sink *k, int timeout_ms);
-    /* Reading: positions at the subject's first message. */
-    int (*read_open)(struct dls_sink *k, char *err, size_t errlen);
+    /* Reading: positions at the subject's first message (from_pos 0), or
+     * at its first message at stream position from_pos or after. */
+    int (*read_open)(struct dls_sink *k, uint64_t from_pos, char *err, size_t errlen);
     /* The next message into *out (release it): 1, 0 (none within
      * timeout_ms), or an error. */
     int (*read_next)(struct dls_sink *k, struct dls_msg *out, int timeout_ms, char *err,
                      size_t errlen);
-    /* The store's position of a message read (m->pos, found on demand). */
+    /* The store's position of a message read (m->pos; found on demand if
+     * the message did not say). */
     uint64_t (*position)(struct dls_sink *k, const struct dls_msg *m);
     void (*release)(struct dls_sink *k, struct dls_msg *m);
     void (*close)(struct dls_sink *k);

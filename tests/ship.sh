@@ -73,11 +73,6 @@ restore_ok() {
     expect_status 0 "restore of $1"
 }
 
-# records_at_least LOG N: a reader of LOG sees at least N records.
-records_at_least() {
-    [ "$(d cat "$1" 2>/dev/null | wc -l)" -ge "$2" ]
-}
-
 # publish_foreign SUBJECT: one plain NATS message (no durlog header) on
 # SUBJECT.
 publish_foreign() {

@@ -160,7 +160,7 @@ restore() {
     timeout 60 "$BIN" restore "${3:-$NATS_URL}" --stream "$1" --subject "$1.log" "$2" \
         >"$D/restore.out" 2>"$D/restore.err"
     local rc=$?
-    [ "$rc" -eq 0 ] || { fail "durlog restore exited $rc:"; show "$D/restore.err" >>"$WHY"; }
+    [ "$rc" -eq 0 ] || { fail "durlog restore exited $rc:"; show "$D/restore.err" >>"$WHY"; server_view "$1"; }
 }
 
 # server_view STREAM: what each server says of STREAM, into $WHY (after a

@@ -156,6 +156,42 @@ sigint_mid_restore_then_continue() {
     cmp -s "$D/orig.json" "$D/rest.json" || fail "the restored log differs from the original"
 }
 
+# The consumer a following restore reads through deleted under it (an
+# operator's clean-up; after a JetStream cluster restarted as a whole, a
+# consumer on a replica that had not caught up delivered nothing for 30 s,
+# in tests/ship_chaos.sh): after 5 s without a message the restore asks
+# the stream whether it holds more than it got, reads it again after the
+# last message it has (saying so), and ends equal to the log. (Before,
+# it waited on the consumer: nats.c's ordered consumer made itself anew
+# after about 19 s of missed heartbeats here, but never for one that
+# still sends them from a replica behind.)
+restore_outlives_its_consumer_deleted() {
+    local p names n
+    numbered "$LOG" 1 100
+    d ship "$LOG" "$NATS_URL" --stream RD --subject rd --create-stream -q || fail "ship failed"
+    "$BIN" restore "$NATS_URL" --stream RD --subject rd --follow "$D/restored" >"$OUT" 2>"$ERR" &
+    p=$!
+    BG+=("$p")
+    wait_until 20 records_at_least "$D/restored" 100 || fail "the first 100 records were not restored"
+    names=$(nats_api 1 '$JS.API.CONSUMER.NAMES.RD' | jq -r '.consumers[]?')
+    [ -n "$names" ] || fail "no consumer of stream RD to delete"
+    for n in $names; do
+        js_ok "\$JS.API.CONSUMER.DELETE.RD.$n" || return
+    done
+    numbered "$LOG" 101 150
+    d ship "$LOG" "$NATS_URL" --stream RD --subject rd -q || fail "the second ship failed"
+    wait_until 40 records_at_least "$D/restored" 150 ||
+        fail "records 101..150 were not restored within 40 s; its stderr: $(tail -n 3 "$ERR")"
+    grep -q 'reading it again after message 100$' "$ERR" ||
+        fail "the restore did not say it read the stream again; its stderr: $(tail -n 3 "$ERR")"
+    kill -TERM "$p" 2>/dev/null
+    wait_exit "$p" 15
+    [ "$rc" -eq 0 ] || fail "restore --follow exited $rc on SIGTERM: $(tail -n 2 "$ERR")"
+    d cat -o json "$LOG" >"$D/orig.json"
+    d cat -o json "$D/restored" >"$D/rest.json"
+    cmp -s "$D/orig.json" "$D/rest.json" || fail "the restored log differs from the original"
+}
+
 # publish_plain SUBJECT TEXT: one plain NATS message (no durlog header).
 publish_plain() {
     nats_pub 1 "$1" "$2"
@@ -227,6 +263,7 @@ if nats_single "$SCRATCH/nats" none && nats_wait_ready 20; then
     t sigint_mid_restore_then_continue
     t foreign_publisher_never_leaves_a_silent_gap
     t server_killed_mid_window_is_resynced
+    t restore_outlives_its_consumer_deleted
 else
     echo "not ok nats_server_starts"
     failed=$((failed + 1))

@@ -55,6 +55,11 @@ wait_until() {
     done
 }
 
+# records_at_least LOG N: a reader of LOG sees at least N records.
+records_at_least() {
+    [ "$(d cat "$1" 2>/dev/null | wc -l)" -ge "$2" ]
+}
+
 stream_at_least() { # STREAM N
     local n
     n=$(nats_stream_msgs "$1" 2>/dev/null) && [ "$n" -ge "$2" ]
