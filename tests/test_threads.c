@@ -298,7 +298,7 @@ static void *open_main(void *arg)
  * first writer, and finds durlog.shm locked by X: it must wait for X to
  * finish closing, not refuse the log as one open by another durlog version
  * (DURLOG_EFORMAT: seen in a CI run of test_processes' kill loop on tmpfs,
- * and in about 1 of 50 runs of it here, always by the last writer forked,
+ * and in 3 of 400 runs of it here, always by the last writer forked,
  * which opened while the others closed). */
 static void a_writer_opening_while_another_closes_waits_for_it(void)
 {
