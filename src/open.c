@@ -341,15 +341,33 @@ static int hold_shared(durlog *log)
     return 0;
 }
 
-/* The first writer: rebuilds the coordination file, then shares the log.
- * Called holding the directory's flock exclusively. */
-static int open_first(durlog *log)
+/* Takes the coordination file's flock exclusively (held by every writer of
+ * this version and of the one before the directory lock, which marks itself
+ * there only). Returns 0, 1 when a writer of this version still holds it
+ * while closing, or an error. Called holding the directory's flock
+ * exclusively. */
+static int lock_shm_exclusively(durlog *log)
 {
-    int rc = open_shm(log, 1);
-    if (rc)
-        return rc;
-    /* A durlog from before the directory lock marks itself on this file
-     * only: never rebuild it under one. */
+    int rc = dl_flock(log->shmfd, LOCK_EX | LOCK_NB);
+    if (rc != -EWOULDBLOCK)
+        return rc ? dl_fail(log, rc, "flock %s/%s: %s", log->path, DL_SHM_NAME,
+                            durlog_strerror(rc)) : 0;
+    /* A closing writer of this version asks for the directory's flock
+     * exclusively to learn whether it is the last one; when another writer
+     * holds it too, the refused conversion has dropped its shared lock
+     * (flock(2): converting is not atomic), and until it closes the
+     * coordination file it holds that file's locks without the
+     * directory's. That is the only time it does, and it holds the
+     * liveness lock too, which a durlog from before the directory lock
+     * never takes: wait for it to go. */
+    int live = dl_shm_probe_live(log->shmfd);
+    if (live < 0)
+        return dl_fail(log, live, "lock %s/%s: %s", log->path, DL_SHM_NAME,
+                       durlog_strerror(live));
+    if (live)
+        return 1;
+    /* Not live now: a closing writer may have let go of both in between
+     * (one close releases both); then the flock is free. */
     rc = dl_flock(log->shmfd, LOCK_EX | LOCK_NB);
     if (rc == -EWOULDBLOCK)
         return dl_fail(log, DURLOG_EFORMAT, "%s is open by a writer using another "
@@ -357,6 +375,23 @@ static int open_first(durlog *log)
     if (rc)
         return dl_fail(log, rc, "flock %s/%s: %s", log->path, DL_SHM_NAME,
                        durlog_strerror(rc));
+    return 0;
+}
+
+/* The first writer: rebuilds the coordination file, then shares the log.
+ * Called holding the directory's flock exclusively. Returns 0, 1 to look
+ * again (a writer that is closing still holds the coordination file), or an
+ * error. */
+static int open_first(durlog *log)
+{
+    int rc = open_shm(log, 1);
+    if (rc)
+        return rc;
+    /* A durlog from before the directory lock marks itself on this file
+     * only: never rebuild it under one. */
+    rc = lock_shm_exclusively(log);
+    if (rc)
+        return rc;
     rc = rebuild_shared(log);
     if (rc)
         return rc;
@@ -364,8 +399,9 @@ static int open_first(durlog *log)
     if (rc)
         return rc;
     /* Converting to shared is not atomic: another opener may take the
-     * exclusive lock in between and rebuild again, which is harmless -
-     * nobody has appended yet, and this handle's open waits for it. */
+     * exclusive lock in between; it finds this handle holding the
+     * coordination file (hold_shared) as a closing writer would, and looks
+     * again until it can join. */
     rc = dl_flock(log->dirfd, LOCK_SH);
     if (rc)
         return dl_fail(log, rc, "flock %s: %s", log->path, durlog_strerror(rc));
@@ -442,7 +478,7 @@ static uint64_t open_retry_pause_ns(int attempt)
 
 static int join_log(durlog *log)
 {
-    int stale = 0;
+    int stale = 0, closing = 0;
     for (int attempt = 0; attempt < DL_OPEN_RETRIES; attempt++) {
         int rc = dl_flock(log->dirfd, LOCK_EX | LOCK_NB);
         if (rc == 0) {
@@ -452,8 +488,15 @@ static int join_log(durlog *log)
                 close_shm(log);
                 unlock_dir(log);
             }
-            return rc;
+            if (rc <= 0)
+                return rc;
+            /* A writer closing after it let go of the directory's lock:
+             * it is about to close the coordination file. */
+            closing = 1;
+            dl_sleep_ns(open_retry_pause_ns(attempt));
+            continue;
         }
+        closing = 0;
         if (rc == -EWOULDBLOCK)
             rc = dl_flock(log->dirfd, LOCK_SH);
         if (rc)
@@ -487,6 +530,10 @@ static int join_log(durlog *log)
                            "they have all closed the log", log->path, DL_SHM_NAME);
         dl_sleep_ns(open_retry_pause_ns(attempt));
     }
+    if (closing)
+        return dl_fail(log, -EAGAIN, "could not open %s: a writer that is closing it "
+                       "keeps holding %s (stopped, or very slow?)", log->path,
+                       DL_SHM_NAME);
     return dl_fail(log, -EAGAIN, "could not join %s: its coordination file "
                    "stays half built", log->path);
 }
