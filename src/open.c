@@ -720,12 +720,12 @@ static int trimmed_after_seal(durlog *log, uint64_t seg)
  * system call per record): at close, the tail it stored into, and the tails
  * it rolled away from that are not sealed yet, must still be the log's, or
  * what it appended to them since the replacement is not in the log (it is
- * then saved next to it, if nobody has yet). */
+ * then saved next to it, if nobody has yet). Also on a log that failed for
+ * another reason first (a sync that found the copy short of the records, a
+ * damaged durlog.shm): those records were acknowledged all the same, and
+ * only this handle's files (its own descriptors) are looked at. */
 static int check_files_still_there(durlog *log)
 {
-    uint32_t failed = atomic_load(&log->sh->failed);
-    if (failed != DL_FAIL_NONE && failed != DL_FAIL_REPLACED)
-        return 0;
     int rc = 0;
     if (log->tail.cur.fd >= 0 && no_longer_there(log, log->tail.cur.first_seq, log->tail.cur.fd) &&
         !trimmed_after_seal(log, log->tail.cur.first_seq))

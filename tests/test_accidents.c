@@ -1129,8 +1129,11 @@ static void find_payloads(const unsigned char *buf, size_t len, uint8_t bit, uin
         uint32_t w2;
         uint64_t idx2;
         if (tu_payload_check(&rec, EXTRA, &w2, &idx2)) {
+            int had = where[w][idx] & IN_SEG;
             where[w][idx] |= bit;
-            if (bit == IN_SEG) {
+            /* A copy a walk reached is what counts (another segment file
+             * may hold a torn copy: see final_check). */
+            if (bit == IN_SEG && (!had || rec.seq != UINT64_MAX)) {
                 e->seg_of[w][idx] = seg;
                 e->seq_in[w][idx] = rec.seq;
             }
@@ -1353,7 +1356,15 @@ static void final_check(struct ctl *c, int all_undone, struct totals *tot)
             int flipped = is_flipped(c, w, a->index);
             tot->acks++;
             if (at & IN_SEG) {
-                if (!flipped)
+                /* A cp + mv that read the tail while this record was being
+                 * stored can hold its payload without its checksum word
+                 * (written last): no record, which no reader returns and no
+                 * walk from the header reaches (seq_in unknown). Its own
+                 * file, the old one, is then saved as a side file, where it
+                 * was found: readers are not asked for it. */
+                int torn_copy = e.seq_in[w][a->index] == UINT64_MAX && (at & IN_SIDE) &&
+                                raced_replacement(c, a);
+                if (!flipped && !torn_copy)
                     e.want[w][a->index] = 1;
                 continue;
             }

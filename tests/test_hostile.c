@@ -1272,6 +1272,44 @@ static void unmap_shm(struct dl_shared *sh)
         munmap(sh, DL_SHM_SIZE);
 }
 
+/* The log fails for another reason before the replacement of its tail is
+ * found: here the first sync after a rebuild that found a dead sync
+ * leader's mark (as an old copy of durlog.shm taken during an fdatasync
+ * brings back) checks the records not proven durable, by the segment's
+ * name, and the copy put there by cp + mv lacks records 10..19, which looks
+ * like pages a failed fdatasync lost: the log enters the failed state for
+ * a failed sync (DL_FAIL_SYNC). Records 10..19, acknowledged at `kernel`,
+ * are in the old file only. durlog_close returns DURLOG_EFAILED and
+ * "<segment>.replaced-<inode>" holds all 20. (Before the fix a replaced
+ * file was saved only while the log had not failed, or had failed for that
+ * very replacement, and they were lost: test_accidents, 1 run in 50,
+ * "kernel records acknowledged right after a tail was replaced, in no
+ * file".) */
+static void a_replaced_tail_is_saved_when_the_log_already_failed_for_another_reason(void)
+{
+    struct scratch s;
+    struct model m;
+    model_make(&m, 4213, 20, 100);
+    durlog *w = fx_open(&s, &(durlog_options){ .segment_size = ONE_SEGMENT });
+    REQUIRE(w);
+    model_append(w, &m, 0, 10, DURLOG_KERNEL);
+    struct dl_shared *sh = map_shm(s.log);
+    REQUIRE(sh);
+    sh->sync_started_ns = 1;
+    char seg[400];
+    seg_file(seg, sizeof seg, s.log, 0);
+    uint64_t ino = inode_of(seg);
+    REQUIRE(ino != 0 && cp_and_mv(s.log, seg) == 0 && inode_of(seg) != ino);
+    model_append(w, &m, 10, 20, DURLOG_KERNEL);
+    CHECK_RC(durlog_flush(w, DURLOG_SYNC), DURLOG_EFAILED);
+    /* The failure this case is about: another one than the replacement. */
+    CHECK_EQ_U64(atomic_load(&sh->failed), DL_FAIL_SYNC);
+    unmap_shm(sh);
+    CHECK_RC(fx_close(w), DURLOG_EFAILED);
+    expect_saved(s.log, &m, ino, 20);
+    CHECK_EQ_U64(count_named(s.log, ".replaced"), 1);
+}
+
 /* The writer's last failure names durlog.shm and `what`. */
 static void check_blames_shm(durlog *w, const char *what)
 {
@@ -1874,6 +1912,7 @@ TEST_MAIN(
     RUN(an_old_coordination_file_written_over_the_live_one_fails_the_next_append);
     RUN(kernel_appends_into_a_tail_replaced_by_cp_and_mv_are_saved_when_close_fails);
     RUN(a_replaced_tail_is_saved_even_where_its_inode_number_names_an_older_side_file);
+    RUN(a_replaced_tail_is_saved_when_the_log_already_failed_for_another_reason);
     RUN(a_roll_away_from_a_tail_replaced_by_cp_and_mv_fails_and_saves_it);
     RUN(close_fails_and_saves_a_rolled_segment_removed_before_its_seal);
     RUN(a_sync_append_after_a_rolled_segment_was_replaced_fails_and_saves_it);
